@@ -1,0 +1,167 @@
+/* `parley bench ot`: OT extension between two processes over 127.0.0.1.
+ * The server is the OT sender, the client the receiver. */
+#include "bench_common.h"
+#include "cli/cli.h"
+
+#include "ot/lane.h"
+#include "util/bits.h"
+#include "util/mem.h"
+#include "util/timer.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BENCH_BATCH (1u << 20) /* OTs per call: bounds the message arrays */
+
+typedef struct ot_bench {
+    const char *kind;
+    uint64_t n;
+    unsigned bits, N;
+} ot_bench;
+
+static int ot_bench_party(int party, chan *ch, void *arg, bench_side *side) {
+    ot_bench *b = arg;
+    double t0 = time_now();
+    block seed;
+    rand_os(&seed, sizeof seed);
+    ot_lane ln;
+    TRY(ot_lane_setup(&ln, ch, seed));
+    side->setup_seconds = time_now() - t0;
+    side->setup_bytes = chan_get_stats(ch)->bytes_sent;
+    chan_reset_stats(ch);
+
+    size_t batch = b->n < BENCH_BATCH ? (size_t)b->n : BENCH_BATCH;
+    size_t per = strcmp(b->kind, "kkot") == 0 ? b->N : 2;
+    uint64_t *msgs = mem_alloc(batch * per, 8), *out = mem_alloc(batch * per, 8);
+    uint8_t *choices = mem_alloc(batch, 1);
+    block(*r2)[2] = mem_alloc(batch, 32);
+    int rc = (!msgs || !out || !choices || !r2) ? PARLEY_E_NOMEM : 0;
+    if (rc == 0) {
+        prg_ring(&ln.rng, msgs, batch * per, b->bits);
+        prg_bytes(&ln.rng, choices, batch);
+        for (size_t i = 0; i < batch; i++)
+            choices[i] = (uint8_t)(per == 2 ? choices[i] & 1 : choices[i] % b->N);
+        rc = bench_barrier(ch, party);
+    }
+    double t1 = time_now();
+    for (uint64_t done = 0; done < b->n && rc == 0; done += batch) {
+        size_t m = b->n - done < batch ? (size_t)(b->n - done) : batch;
+        if (strcmp(b->kind, "rot") == 0)
+            rc = party == 0 ? iknp_rot_send(&ln.iknp_s, ch, r2, m)
+                            : iknp_rot_recv(&ln.iknp_r, ch, (block *)r2, choices, m);
+        else if (strcmp(b->kind, "cot") == 0)
+            rc = party == 0 ? iknp_cot_send(&ln.iknp_s, ch, out, msgs, m, &b->bits, 1)
+                            : iknp_cot_recv(&ln.iknp_r, ch, out, choices, m, &b->bits, 1);
+        else if (strcmp(b->kind, "ot") == 0)
+            rc = party == 0 ? iknp_ot_send(&ln.iknp_s, ch, msgs, m, b->bits)
+                            : iknp_ot_recv(&ln.iknp_r, ch, out, choices, m, b->bits);
+        else
+            rc = party == 0 ? kkot_send(&ln.kk_s, ch, msgs, m, b->N, b->bits)
+                            : kkot_recv(&ln.kk_r, ch, out, choices, m, b->N, b->bits);
+    }
+    side->bytes_sent = chan_get_stats(ch)->bytes_sent;
+    side->flights = chan_get_stats(ch)->flights;
+    if (rc == 0) rc = bench_barrier(ch, party);
+    side->seconds = time_now() - t1;
+    mem_free(msgs);
+    mem_free(out);
+    mem_free(choices);
+    mem_free(r2);
+    ot_lane_clear(&ln);
+    return rc;
+}
+
+static void ot_usage(FILE *f) {
+    fprintf(f, "usage: parley bench ot --kind rot|cot|ot|kkot [--N 16] [--n COUNT] [--bits L]\n"
+               "\n"
+               "Runs the OT sender (server) and receiver (client) as two processes over\n"
+               "127.0.0.1 and prints one JSON line: seconds (set-up excluded), bytes each\n"
+               "party sent, bits_per_item (both directions), items_per_second, rounds.\n"
+               "  --kind   rot: random OT; cot: correlated OT; ot: chosen-message OT;\n"
+               "           kkot: KK13 1-out-of-N OT           (default cot)\n"
+               "  --n      number of OTs                       (default 4194304)\n"
+               "  --bits   message / correlation width, 1..64  (default 32; rot: 128)\n"
+               "  --N      messages per kkot, 2..256           (default 16)\n");
+}
+
+static int parse_u64(const char *s, uint64_t *v) {
+    char *end;
+    errno = 0;
+    unsigned long long x = strtoull(s, &end, 0);
+    if (errno || *end || s[0] == '-' || !s[0]) return -1;
+    *v = x;
+    return 0;
+}
+
+int cli_bench(int argc, char **argv) {
+    if (argc < 2 || strcmp(argv[1], "--help") == 0) {
+        fprintf(argc < 2 ? stderr : stdout, "usage: parley bench ot [options]\n");
+        return argc < 2 ? 2 : 0;
+    }
+    if (strcmp(argv[1], "ot") != 0) {
+        fprintf(stderr, "parley bench: unknown benchmark '%s' (try: ot)\n", argv[1]);
+        return 2;
+    }
+    ot_bench b = {"cot", 1u << 22, 32, 16};
+    int bits_given = 0;
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            ot_usage(stdout);
+            return 0;
+        }
+        if (i + 1 >= argc) {
+            fprintf(stderr, "parley bench ot: option %s needs a value\n", a);
+            return 2;
+        }
+        const char *v = argv[++i];
+        uint64_t x = 0;
+        if (strcmp(a, "--kind") == 0) {
+            if (strcmp(v, "rot") && strcmp(v, "cot") && strcmp(v, "ot") && strcmp(v, "kkot")) {
+                fprintf(stderr, "parley bench ot: --kind must be rot, cot, ot or kkot\n");
+                return 2;
+            }
+            b.kind = v;
+        } else if (parse_u64(v, &x) < 0) {
+            fprintf(stderr, "parley bench ot: %s needs a non-negative integer, got '%s'\n", a, v);
+            return 2;
+        } else if (strcmp(a, "--n") == 0) {
+            b.n = x;
+        } else if (strcmp(a, "--bits") == 0) {
+            if (x < 1 || x > 128) {
+                fprintf(stderr, "parley bench ot: --bits must be 1..64 (rot: 128)\n");
+                return 2;
+            }
+            b.bits = (unsigned)x;
+            bits_given = 1;
+        } else if (strcmp(a, "--N") == 0) {
+            if (x < 2 || x > 256) {
+                fprintf(stderr, "parley bench ot: --N must be 2..256\n");
+                return 2;
+            }
+            b.N = (unsigned)x;
+        } else {
+            fprintf(stderr, "parley bench ot: unknown option %s\n", a);
+            ot_usage(stderr);
+            return 2;
+        }
+    }
+    int is_rot = strcmp(b.kind, "rot") == 0;
+    if (is_rot && !bits_given) b.bits = 128;
+    if (is_rot ? b.bits != 128 : b.bits > 64) {
+        fprintf(stderr, "parley bench ot: --bits must be 1..64 (rot: 128)\n");
+        return 2;
+    }
+    bench_side s[2];
+    int rc = bench_fork(ot_bench_party, &b, s);
+    if (rc != 0) {
+        fprintf(stderr, "parley bench ot: %s\n", err_msg());
+        return 1;
+    }
+    char extra[128];
+    snprintf(extra, sizeof extra, ",\"kind\":\"%s\",\"N\":%u,\"threads\":1", b.kind,
+             strcmp(b.kind, "kkot") == 0 ? b.N : 2);
+    bench_print(stdout, "ot", b.n, b.bits, s, extra);
+    return 0;
+}

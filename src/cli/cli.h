@@ -1,0 +1,7 @@
+/* Subcommands of the parley command. Each returns the process exit status. */
+#ifndef PARLEY_CLI_CLI_H
+#define PARLEY_CLI_CLI_H
+
+int cli_bench(int argc, char **argv);
+
+#endif

@@ -1,0 +1,38 @@
+/* The parley command: dispatches subcommands. */
+#include "cli/cli.h"
+
+#include "parley.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: parley <command> [options]\n"
+            "\n"
+            "commands:\n"
+            "  bench ot   measure oblivious transfer between two local processes\n"
+            "  version    print the version\n"
+            "\n"
+            "Run 'parley <command> --help' for the options of a command.\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("parley %s\n", PARLEY_VERSION_STRING);
+        return 0;
+    }
+    if (strcmp(cmd, "bench") == 0) return cli_bench(argc - 1, argv + 1);
+    fprintf(stderr, "parley: unknown command '%s'\n", cmd);
+    usage(stderr);
+    return 2;
+}

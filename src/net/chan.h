@@ -1,0 +1,66 @@
+/* A channel between the two parties: buffered, counted, with timeouts.
+ *
+ * chan_send appends to a send buffer (drained to the socket when full);
+ * chan_flush pushes everything out and ends a message flight. A party never
+ * deadlocks when both sides send large messages at once: while a write is
+ * blocked, incoming bytes are read into the receive buffer. chan_recv first
+ * pushes out pending sends (without counting a flight), so a party that
+ * waits for an answer has always sent its question.
+ *
+ * Counters are exact: bytes_sent / bytes_recv are payload bytes, flights the
+ * number of chan_flush calls that carried data (one message flight each).
+ *
+ * Every failure (peer closed, short read, timeout, refused) returns a
+ * negative parley_status with a message, and is sticky: later calls on the
+ * same channel fail at once with the same status. A channel is used by one
+ * thread at a time. */
+#ifndef PARLEY_NET_CHAN_H
+#define PARLEY_NET_CHAN_H
+
+#include "util/err.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct chan chan;
+typedef struct chan_listener chan_listener;
+
+typedef struct chan_stats {
+    uint64_t bytes_sent;
+    uint64_t bytes_recv;
+    uint64_t flights;
+} chan_stats;
+
+#define CHAN_DEFAULT_TIMEOUT_MS 300000
+
+/* Listen on host:port (port 0: the kernel picks one; read it back with
+ * chan_listener_port). */
+int chan_listen(chan_listener **out, const char *host, int port) WUR;
+int chan_listener_port(const chan_listener *l);
+void chan_listener_close(chan_listener *l);
+/* Wait up to timeout_ms for one connection. */
+int chan_accept(chan_listener *l, chan **out, int timeout_ms) WUR;
+/* Connect, retrying refused attempts until timeout_ms has passed. */
+int chan_connect(chan **out, const char *host, int port, int timeout_ms) WUR;
+/* Two connected channels in this process (a socketpair), for tests. */
+int chan_pair(chan **a, chan **b) WUR;
+
+void chan_set_timeout(chan *c, int timeout_ms);
+int chan_send(chan *c, const void *buf, size_t n) WUR;
+int chan_recv(chan *c, void *buf, size_t n) WUR;
+int chan_flush(chan *c) WUR;
+/* 0, or the sticky error of the channel. */
+int chan_status(const chan *c);
+const char *chan_error(const chan *c);
+
+const chan_stats *chan_get_stats(const chan *c);
+void chan_reset_stats(chan *c);
+/* Close the socket and free the channel (NULL is fine). Unflushed data is
+ * discarded. */
+void chan_close(chan *c);
+
+/* Convenience for fixed-width integers (little-endian on the wire). */
+int chan_send_u64(chan *c, uint64_t v) WUR;
+int chan_recv_u64(chan *c, uint64_t *v) WUR;
+
+#endif

@@ -1,0 +1,304 @@
+/* IKNP flavours: random, chosen-message and correlated OT (PROTOCOLS.md §2).
+ *
+ * Pads come from the tweakable hash: for OT i and output block j,
+ * H(row, (index + i, j)). The sender's two pads use q_i and q_i ^ s; the
+ * receiver's pad uses t_i, equal to the sender's pad of its choice. */
+#include "ot/ot.h"
+
+#include "util/bits.h"
+#include "util/mem.h"
+
+typedef struct iknp_buf {
+    block *rows; /* OTE_CHUNK rows */
+    block *alt;  /* OTE_CHUNK rows (q ^ s) */
+    block *p0, *p1, *tmp; /* OTE_CHUNK * nblk pads */
+    uint8_t *bits;        /* choice bits / wire buffer */
+    size_t nblk;
+} iknp_buf;
+
+static void iknp_buf_free(iknp_buf *b) {
+    size_t pads = (size_t)OTE_CHUNK * b->nblk * sizeof(block);
+    if (b->rows) mem_free_wipe(b->rows, OTE_CHUNK * sizeof(block));
+    if (b->alt) mem_free_wipe(b->alt, OTE_CHUNK * sizeof(block));
+    if (b->p0) mem_free_wipe(b->p0, pads);
+    if (b->p1) mem_free_wipe(b->p1, pads);
+    if (b->tmp) mem_free_wipe(b->tmp, OTE_CHUNK * sizeof(block));
+    mem_free(b->bits);
+}
+
+/* wire_bits_per_ot: the largest per-OT correction payload. */
+static int iknp_buf_alloc(iknp_buf *b, size_t nblk, size_t wire_bits_per_ot) {
+    memset(b, 0, sizeof *b);
+    b->nblk = nblk ? nblk : 1;
+    size_t wire;
+    if (size_mul(&wire, OTE_CHUNK, wire_bits_per_ot) < 0) return PARLEY_E_NOMEM;
+    wire = wire / 8 + 16;
+    b->rows = mem_alloc(OTE_CHUNK, sizeof(block));
+    b->alt = mem_alloc(OTE_CHUNK, sizeof(block));
+    b->p0 = mem_alloc((size_t)OTE_CHUNK * b->nblk, sizeof(block));
+    b->p1 = mem_alloc((size_t)OTE_CHUNK * b->nblk, sizeof(block));
+    b->tmp = mem_alloc(OTE_CHUNK, sizeof(block));
+    b->bits = mem_alloc(wire > OTE_CHUNK / 8 ? wire : OTE_CHUNK / 8, 1);
+    if (!b->rows || !b->alt || !b->p0 || !b->p1 || !b->tmp || !b->bits) {
+        iknp_buf_free(b);
+        return PARLEY_E_NOMEM;
+    }
+    return 0;
+}
+
+/* out[i*nblk + j] = H(rows[i], (idx + i, j)). */
+static void hash_rows(crh *h, block *out, const block *rows, size_t m, size_t nblk, uint64_t idx,
+                      block *tmp) {
+    if (nblk == 1) {
+        crh_hash(h, out, rows, m, idx, 0);
+        return;
+    }
+    for (size_t j = 0; j < nblk; j++) {
+        crh_hash(h, tmp, rows, m, idx, j);
+        for (size_t i = 0; i < m; i++) out[i * nblk + j] = tmp[i];
+    }
+}
+
+static size_t sum_widths(const unsigned *ls, size_t M) {
+    size_t L = 0;
+    for (size_t k = 0; k < M; k++) {
+        PARLEY_CHECK(ls[k] >= 1 && ls[k] <= 64);
+        L += ls[k];
+    }
+    return L;
+}
+
+/* Pack choice bytes into m bits (zero padding past mm). */
+static void pack_choices(uint8_t *bits, const uint8_t *choices, size_t mm, size_t m) {
+    memset(bits, 0, m / 8);
+    for (size_t i = 0; i < mm; i++) bits[i >> 3] |= (uint8_t)((choices[i] & 1) << (i & 7));
+}
+
+/* Receiver's first half for every IKNP flavour: extend, hash t_i and hand
+ * each chunk's pads to `take`. */
+typedef void (*pad_fn)(void *ctx, size_t first, size_t mm, const block *pads, size_t nblk);
+
+static int iknp_recv_pads(ote_receiver *r, chan *ch, const uint8_t *choices, size_t n, size_t nblk,
+                          pad_fn take, void *ctx) {
+    PARLEY_CHECK(r->w == 128);
+    iknp_buf b;
+    TRY(iknp_buf_alloc(&b, nblk, 0));
+    int rc = 0;
+    for (size_t i0 = 0; i0 < n && rc == 0; i0 += OTE_CHUNK) {
+        size_t mm = n - i0 < OTE_CHUNK ? n - i0 : OTE_CHUNK, m = ote_padded(mm);
+        uint64_t idx = r->index;
+        pack_choices(b.bits, choices + i0, mm, m);
+        rc = ote_recv_chunk(r, ch, b.rows, b.bits, NULL, m);
+        if (rc < 0) break;
+        hash_rows(&r->h, b.p0, b.rows, mm, b.nblk, idx, b.tmp);
+        take(ctx, i0, mm, b.p0, b.nblk);
+    }
+    iknp_buf_free(&b);
+    return rc;
+}
+
+/* Sender's half: extend, hash q_i and q_i ^ s, hand both pads to `take`,
+ * which writes `wire_bits` bits per OT of corrections into the wire buffer. */
+typedef void (*pad2_fn)(void *ctx, uint8_t *wire, size_t first, size_t mm, const block *p0,
+                        const block *p1, size_t nblk);
+
+static int iknp_send_pads(ote_sender *s, chan *ch, size_t n, size_t nblk, size_t wire_bits,
+                          pad2_fn take, void *ctx) {
+    PARLEY_CHECK(s->w == 128);
+    iknp_buf b;
+    TRY(iknp_buf_alloc(&b, nblk, wire_bits));
+    int rc = 0;
+    for (size_t i0 = 0; i0 < n && rc == 0; i0 += OTE_CHUNK) {
+        size_t mm = n - i0 < OTE_CHUNK ? n - i0 : OTE_CHUNK, m = ote_padded(mm);
+        uint64_t idx = s->index;
+        rc = ote_send_chunk(s, ch, b.rows, m);
+        if (rc < 0) break;
+        for (size_t i = 0; i < mm; i++) b.alt[i] = block_xor(b.rows[i], s->s[0]);
+        hash_rows(&s->h, b.p0, b.rows, mm, b.nblk, idx, b.tmp);
+        hash_rows(&s->h, b.p1, b.alt, mm, b.nblk, idx, b.tmp);
+        take(ctx, b.bits, i0, mm, b.p0, b.p1, b.nblk);
+        if (wire_bits) rc = chan_send(ch, b.bits, bits_bytes(mm * wire_bits));
+    }
+    if (rc == 0) rc = chan_flush(ch);
+    iknp_buf_free(&b);
+    return rc;
+}
+
+/* ---- random OT ---- */
+
+typedef struct rot_ctx {
+    block (*out2)[2];
+    block *out;
+} rot_ctx;
+
+static void rot_take_recv(void *vctx, size_t first, size_t mm, const block *pads, size_t nblk) {
+    rot_ctx *c = vctx;
+    memcpy(c->out + first, pads, mm * sizeof(block));
+}
+
+static void rot_take_send(void *vctx, uint8_t *wire, size_t first, size_t mm, const block *p0,
+                          const block *p1, size_t nblk) {
+    rot_ctx *c = vctx;
+    for (size_t i = 0; i < mm; i++) {
+        c->out2[first + i][0] = p0[i];
+        c->out2[first + i][1] = p1[i];
+    }
+}
+
+int iknp_rot_send(ote_sender *s, chan *ch, block (*out)[2], size_t n) {
+    rot_ctx c = {.out2 = out};
+    return iknp_send_pads(s, ch, n, 1, 0, rot_take_send, &c);
+}
+
+int iknp_rot_recv(ote_receiver *r, chan *ch, block *out, const uint8_t *choices, size_t n) {
+    rot_ctx c = {.out = out};
+    TRY(iknp_recv_pads(r, ch, choices, n, 1, rot_take_recv, &c));
+    return chan_flush(ch);
+}
+
+/* ---- correlated OT, M widths per OT ---- */
+
+typedef struct cot_ctx {
+    uint64_t *x;
+    const uint64_t *delta;
+    const unsigned *ls;
+    size_t M;
+} cot_ctx;
+
+static void cot_take_recv(void *vctx, size_t first, size_t mm, const block *pads, size_t nblk) {
+    cot_ctx *c = vctx;
+    for (size_t i = 0; i < mm; i++) {
+        bitr rd = bitr_start((const uint8_t *)&pads[i * nblk], nblk * 16);
+        uint64_t *o = c->x + (first + i) * c->M;
+        for (size_t k = 0; k < c->M; k++) o[k] = bitr_get(&rd, c->ls[k]);
+    }
+}
+
+static void cot_take_send(void *vctx, uint8_t *wire, size_t first, size_t mm, const block *p0,
+                          const block *p1, size_t nblk) {
+    cot_ctx *c = vctx;
+    bitw wr = bitw_start(wire);
+    for (size_t i = 0; i < mm; i++) {
+        bitr r0 = bitr_start((const uint8_t *)&p0[i * nblk], nblk * 16);
+        bitr r1 = bitr_start((const uint8_t *)&p1[i * nblk], nblk * 16);
+        uint64_t *x = c->x + (first + i) * c->M;
+        const uint64_t *d = c->delta + (first + i) * c->M;
+        for (size_t k = 0; k < c->M; k++) {
+            unsigned l = c->ls[k];
+            uint64_t a = bitr_get(&r0, l), b = bitr_get(&r1, l);
+            x[k] = a;
+            bitw_put(&wr, a + d[k] - b, l); /* receiver with c=1: b + (a + d - b) */
+        }
+    }
+    bitw_end(&wr);
+}
+
+int iknp_cot_send(ote_sender *s, chan *ch, uint64_t *x, const uint64_t *delta, size_t n,
+                  const unsigned *ls, size_t M) {
+    size_t L = sum_widths(ls, M);
+    cot_ctx c = {x, delta, ls, M};
+    return iknp_send_pads(s, ch, n, (L + 127) / 128, L, cot_take_send, &c);
+}
+
+int iknp_cot_recv_begin(ote_receiver *r, chan *ch, uint64_t *out, const uint8_t *choices, size_t n,
+                        const unsigned *ls, size_t M) {
+    size_t L = sum_widths(ls, M);
+    cot_ctx c = {out, NULL, ls, M};
+    return iknp_recv_pads(r, ch, choices, n, (L + 127) / 128, cot_take_recv, &c);
+}
+
+/* Apply the sender's corrections chunk by chunk: out += c_i * d. */
+int iknp_cot_recv_end(chan *ch, uint64_t *out, const uint8_t *choices, size_t n, const unsigned *ls,
+                      size_t M) {
+    size_t L = sum_widths(ls, M);
+    uint8_t *wire = mem_alloc(bits_bytes((size_t)OTE_CHUNK * L) + 16, 1);
+    if (!wire) return PARLEY_E_NOMEM;
+    int rc = 0;
+    for (size_t i0 = 0; i0 < n; i0 += OTE_CHUNK) {
+        size_t mm = n - i0 < OTE_CHUNK ? n - i0 : OTE_CHUNK, nb = bits_bytes(mm * L);
+        rc = chan_recv(ch, wire, nb);
+        if (rc < 0) break;
+        bitr rd = bitr_start(wire, nb);
+        for (size_t i = i0; i < i0 + mm; i++) {
+            uint64_t mask = 0 - (uint64_t)(choices[i] & 1);
+            for (size_t k = 0; k < M; k++) {
+                unsigned l = ls[k];
+                out[i * M + k] = (out[i * M + k] + (bitr_get(&rd, l) & mask)) & bits_mask(l);
+            }
+        }
+    }
+    mem_free(wire);
+    return rc;
+}
+
+int iknp_cot_recv(ote_receiver *r, chan *ch, uint64_t *out, const uint8_t *choices, size_t n,
+                  const unsigned *ls, size_t M) {
+    TRY(iknp_cot_recv_begin(r, ch, out, choices, n, ls, M));
+    TRY(chan_flush(ch));
+    return iknp_cot_recv_end(ch, out, choices, n, ls, M);
+}
+
+/* ---- chosen-message OT ---- */
+
+typedef struct cmot_ctx {
+    uint64_t *out;
+    const uint64_t *msgs;
+    unsigned l;
+} cmot_ctx;
+
+static void ot_take_recv(void *vctx, size_t first, size_t mm, const block *pads, size_t nblk) {
+    cmot_ctx *c = vctx;
+    uint64_t mask = bits_mask(c->l);
+    for (size_t i = 0; i < mm; i++) c->out[first + i] = pads[i].w[0] & mask;
+}
+
+static void ot_take_send(void *vctx, uint8_t *wire, size_t first, size_t mm, const block *p0,
+                         const block *p1, size_t nblk) {
+    cmot_ctx *c = vctx;
+    bitw wr = bitw_start(wire);
+    for (size_t i = 0; i < mm; i++) {
+        const uint64_t *m = c->msgs + 2 * (first + i);
+        bitw_put(&wr, m[0] ^ p0[i].w[0], c->l);
+        bitw_put(&wr, m[1] ^ p1[i].w[0], c->l);
+    }
+    bitw_end(&wr);
+}
+
+int iknp_ot_send(ote_sender *s, chan *ch, const uint64_t *msgs, size_t n, unsigned l) {
+    PARLEY_CHECK(l >= 1 && l <= 64);
+    cmot_ctx c = {NULL, msgs, l};
+    return iknp_send_pads(s, ch, n, 1, 2 * (size_t)l, ot_take_send, &c);
+}
+
+int iknp_ot_recv_begin(ote_receiver *r, chan *ch, uint64_t *out, const uint8_t *choices, size_t n,
+                       unsigned l) {
+    PARLEY_CHECK(l >= 1 && l <= 64);
+    cmot_ctx c = {out, NULL, l};
+    return iknp_recv_pads(r, ch, choices, n, 1, ot_take_recv, &c);
+}
+
+int iknp_ot_recv_end(chan *ch, uint64_t *out, const uint8_t *choices, size_t n, unsigned l) {
+    uint8_t *wire = mem_alloc(bits_bytes((size_t)OTE_CHUNK * 2 * l) + 16, 1);
+    if (!wire) return PARLEY_E_NOMEM;
+    int rc = 0;
+    for (size_t i0 = 0; i0 < n; i0 += OTE_CHUNK) {
+        size_t mm = n - i0 < OTE_CHUNK ? n - i0 : OTE_CHUNK, nb = bits_bytes(mm * 2 * l);
+        rc = chan_recv(ch, wire, nb);
+        if (rc < 0) break;
+        bitr rd = bitr_start(wire, nb);
+        for (size_t i = i0; i < i0 + mm; i++) {
+            uint64_t c0 = bitr_get(&rd, l), c1 = bitr_get(&rd, l);
+            uint64_t mask = 0 - (uint64_t)(choices[i] & 1);
+            out[i] ^= (c0 & ~mask) | (c1 & mask);
+        }
+    }
+    mem_free(wire);
+    return rc;
+}
+
+int iknp_ot_recv(ote_receiver *r, chan *ch, uint64_t *out, const uint8_t *choices, size_t n,
+                 unsigned l) {
+    TRY(iknp_ot_recv_begin(r, ch, out, choices, n, l));
+    TRY(chan_flush(ch));
+    return iknp_ot_recv_end(ch, out, choices, n, l);
+}

@@ -1,0 +1,139 @@
+/* KK13 1-out-of-N OT (Kolesnikov-Kumaresan 2013) for N <= 256.
+ *
+ * Rows are 256 bits with the Walsh-Hadamard code (distance 128) as row
+ * correlation; the sender's pad for message k is H(q_i ^ (C(k) & s)), which
+ * equals the receiver's H(t_i) exactly for k = c_i. The 256-bit rows are
+ * hashed as H(lo, (i, 2)) ^ H(hi, (i, 3)) with the tweakable hash. */
+#include "ot/ot.h"
+
+#include "util/bits.h"
+#include "util/mem.h"
+
+#define KK_TWEAK (1ULL << 63)
+
+typedef struct kk_buf {
+    block *rows;      /* OTE_CHUNK rows of two blocks */
+    block *lo, *hi;   /* OTE_CHUNK each */
+    uint64_t *pads;   /* OTE_CHUNK * N */
+    uint8_t *wire;
+} kk_buf;
+
+static void kk_buf_free(kk_buf *b, size_t N) {
+    if (b->rows) mem_free_wipe(b->rows, 2 * OTE_CHUNK * sizeof(block));
+    if (b->lo) mem_free_wipe(b->lo, OTE_CHUNK * sizeof(block));
+    if (b->hi) mem_free_wipe(b->hi, OTE_CHUNK * sizeof(block));
+    if (b->pads) mem_free_wipe(b->pads, (size_t)OTE_CHUNK * N * sizeof(uint64_t));
+    mem_free(b->wire);
+}
+
+static int kk_buf_alloc(kk_buf *b, size_t N, unsigned l) {
+    memset(b, 0, sizeof *b);
+    b->rows = mem_alloc(2 * OTE_CHUNK, sizeof(block));
+    b->lo = mem_alloc(OTE_CHUNK, sizeof(block));
+    b->hi = mem_alloc(OTE_CHUNK, sizeof(block));
+    b->pads = mem_alloc((size_t)OTE_CHUNK * N, sizeof(uint64_t));
+    b->wire = mem_alloc(bits_bytes((size_t)OTE_CHUNK * N * l) + 16, 1);
+    if (!b->rows || !b->lo || !b->hi || !b->pads || !b->wire) {
+        kk_buf_free(b, N);
+        return PARLEY_E_NOMEM;
+    }
+    return 0;
+}
+
+/* pads[i*stride] = low l bits of H(rows_i ^ off) for i < mm. */
+static void kk_hash(crh *h, kk_buf *b, uint64_t *pads, size_t stride, const block *off, size_t mm,
+                    uint64_t idx, unsigned l) {
+    block o0 = off ? off[0] : block_make(0, 0), o1 = off ? off[1] : block_make(0, 0);
+    for (size_t i = 0; i < mm; i++) {
+        b->lo[i] = block_xor(b->rows[2 * i], o0);
+        b->hi[i] = block_xor(b->rows[2 * i + 1], o1);
+    }
+    crh_hash(h, b->lo, b->lo, mm, idx, KK_TWEAK | 2);
+    crh_hash(h, b->hi, b->hi, mm, idx, KK_TWEAK | 3);
+    uint64_t mask = bits_mask(l);
+    for (size_t i = 0; i < mm; i++) pads[i * stride] = (b->lo[i].w[0] ^ b->hi[i].w[0]) & mask;
+}
+
+static void kk_check(size_t N, unsigned l) { PARLEY_CHECK(N >= 2 && N <= 256 && l >= 1 && l <= 64); }
+
+int kkot_send(ote_sender *s, chan *ch, const uint64_t *msgs, size_t n, unsigned N, unsigned l) {
+    kk_check(N, l);
+    PARLEY_CHECK(s->w == 256 && s->kk_cs);
+    kk_buf b;
+    TRY(kk_buf_alloc(&b, N, l));
+    int rc = 0;
+    for (size_t i0 = 0; i0 < n && rc == 0; i0 += OTE_CHUNK) {
+        size_t mm = n - i0 < OTE_CHUNK ? n - i0 : OTE_CHUNK, m = ote_padded(mm);
+        uint64_t idx = s->index;
+        rc = ote_send_chunk(s, ch, b.rows, m);
+        if (rc < 0) break;
+        for (unsigned k = 0; k < N; k++) kk_hash(&s->h, &b, b.pads + k, N, s->kk_cs + 2 * k, mm, idx, l);
+        bitw wr = bitw_start(b.wire);
+        const uint64_t *msg = msgs + i0 * N;
+        for (size_t j = 0; j < mm * N; j++) bitw_put(&wr, msg[j] ^ b.pads[j], l);
+        bitw_end(&wr);
+        rc = chan_send(ch, b.wire, bits_bytes(mm * N * l));
+    }
+    if (rc == 0) rc = chan_flush(ch);
+    kk_buf_free(&b, N);
+    return rc;
+}
+
+int kkot_recv_begin(ote_receiver *r, chan *ch, uint64_t *out, const uint8_t *choices, size_t n,
+                    unsigned N, unsigned l) {
+    kk_check(N, l);
+    PARLEY_CHECK(r->w == 256);
+    kk_buf b;
+    TRY(kk_buf_alloc(&b, 1, 1));
+    uint8_t *cpad = mem_calloc(OTE_CHUNK, 1);
+    int rc = cpad ? 0 : PARLEY_E_NOMEM;
+    for (size_t i0 = 0; i0 < n && rc == 0; i0 += OTE_CHUNK) {
+        size_t mm = n - i0 < OTE_CHUNK ? n - i0 : OTE_CHUNK, m = ote_padded(mm);
+        uint64_t idx = r->index;
+        for (size_t i = 0; i < mm; i++) {
+            PARLEY_CHECK(choices[i0 + i] < N);
+            cpad[i] = choices[i0 + i];
+        }
+        memset(cpad + mm, 0, m - mm);
+        rc = ote_recv_chunk(r, ch, b.rows, NULL, cpad, m);
+        if (rc < 0) break;
+        kk_hash(&r->h, &b, out + i0, 1, NULL, mm, idx, l);
+    }
+    if (cpad) mem_free_wipe(cpad, OTE_CHUNK);
+    kk_buf_free(&b, 1);
+    return rc;
+}
+
+int kkot_recv_end(chan *ch, uint64_t *out, const uint8_t *choices, size_t n, unsigned N,
+                  unsigned l) {
+    kk_check(N, l);
+    uint8_t *wire = mem_alloc(bits_bytes((size_t)OTE_CHUNK * N * l) + 16, 1);
+    if (!wire) return PARLEY_E_NOMEM;
+    int rc = 0;
+    for (size_t i0 = 0; i0 < n; i0 += OTE_CHUNK) {
+        size_t mm = n - i0 < OTE_CHUNK ? n - i0 : OTE_CHUNK, nb = bits_bytes(mm * N * l);
+        rc = chan_recv(ch, wire, nb);
+        if (rc < 0) break;
+        bitr rd = bitr_start(wire, nb);
+        for (size_t i = i0; i < i0 + mm; i++) {
+            /* Constant-time select of field c_i among the N fields. */
+            uint64_t pick = 0;
+            for (unsigned k = 0; k < N; k++) {
+                uint64_t v = bitr_get(&rd, l);
+                uint64_t eq = (uint64_t)(k ^ choices[i]);
+                uint64_t mask = ((eq | (0 - eq)) >> 63) - 1; /* all-ones iff k == c_i */
+                pick |= v & mask;
+            }
+            out[i] ^= pick;
+        }
+    }
+    mem_free(wire);
+    return rc;
+}
+
+int kkot_recv(ote_receiver *r, chan *ch, uint64_t *out, const uint8_t *choices, size_t n,
+              unsigned N, unsigned l) {
+    TRY(kkot_recv_begin(r, ch, out, choices, n, N, l));
+    TRY(chan_flush(ch));
+    return kkot_recv_end(ch, out, choices, n, N, l);
+}

@@ -1,0 +1,61 @@
+/* Batched oblivious transfer: the flavours built on OT extension.
+ *
+ * Choices are one byte per OT (a bit, or 0..N-1 for 1-out-of-N). Values of
+ * width l (1 <= l <= 64) live in uint64_t, reduced mod 2^l, and travel
+ * bit-packed. Every call takes n >= 0 OTs, rounds n up to a multiple of 128
+ * inside the extension, and costs a constant number of flights:
+ *
+ *   flavour                         receiver gets               wire bits/OT
+ *   iknp_rot     random OT          H(t_i) = m_{c_i}            128
+ *   iknp_ot      chosen message     m_{c_i}                     128 + 2l
+ *   iknp_cot     correlated (add.)  x_i + c_i*delta_i           128 + sum l_k
+ *   kkot         1-out-of-N, KK13   m_{c_i}                     256 + N*l
+ *
+ * For COT the sender *outputs* x_i (pseudo-random) and inputs delta_i.
+ * Messages and correlations are laid out per OT: msgs[i*N + k],
+ * delta[i*M + k].
+ *
+ * The receiver side comes in two halves so a party can be receiver in one
+ * instance and sender in the other at the same time: _begin sends the
+ * extension matrix, _end reads the sender's corrections. The plain _recv
+ * does both with a flush between. Sender calls flush before returning. */
+#ifndef PARLEY_OT_OT_H
+#define PARLEY_OT_OT_H
+
+#include "ot/ote.h"
+
+/* Random OT: sender gets out[i][0], out[i][1]; receiver out[i] = out[i][c_i]. */
+int iknp_rot_send(ote_sender *s, chan *ch, block (*out)[2], size_t n) WUR;
+int iknp_rot_recv(ote_receiver *r, chan *ch, block *out, const uint8_t *choices, size_t n) WUR;
+
+/* Chosen-message OT with l-bit messages msgs[2i], msgs[2i+1]. */
+int iknp_ot_send(ote_sender *s, chan *ch, const uint64_t *msgs, size_t n, unsigned l) WUR;
+int iknp_ot_recv_begin(ote_receiver *r, chan *ch, uint64_t *out, const uint8_t *choices, size_t n,
+                       unsigned l) WUR;
+int iknp_ot_recv_end(chan *ch, uint64_t *out, const uint8_t *choices, size_t n, unsigned l) WUR;
+int iknp_ot_recv(ote_receiver *r, chan *ch, uint64_t *out, const uint8_t *choices, size_t n,
+                 unsigned l) WUR;
+
+/* Additive correlated OT with M correlations of widths ls[0..M-1] per OT:
+ * sender outputs x[i*M+k], receiver out[i*M+k] = x[i*M+k] + c_i*delta[i*M+k]
+ * mod 2^ls[k]. */
+int iknp_cot_send(ote_sender *s, chan *ch, uint64_t *x, const uint64_t *delta, size_t n,
+                  const unsigned *ls, size_t M) WUR;
+int iknp_cot_recv_begin(ote_receiver *r, chan *ch, uint64_t *out, const uint8_t *choices, size_t n,
+                        const unsigned *ls, size_t M) WUR;
+int iknp_cot_recv_end(chan *ch, uint64_t *out, const uint8_t *choices, size_t n, const unsigned *ls,
+                      size_t M) WUR;
+int iknp_cot_recv(ote_receiver *r, chan *ch, uint64_t *out, const uint8_t *choices, size_t n,
+                  const unsigned *ls, size_t M) WUR;
+
+/* KK13 1-out-of-N OT, 2 <= N <= 256, l-bit messages msgs[i*N + k], on
+ * w = 256 extension instances. */
+int kkot_send(ote_sender *s, chan *ch, const uint64_t *msgs, size_t n, unsigned N, unsigned l) WUR;
+int kkot_recv_begin(ote_receiver *r, chan *ch, uint64_t *out, const uint8_t *choices, size_t n,
+                    unsigned N, unsigned l) WUR;
+int kkot_recv_end(chan *ch, uint64_t *out, const uint8_t *choices, size_t n, unsigned N,
+                  unsigned l) WUR;
+int kkot_recv(ote_receiver *r, chan *ch, uint64_t *out, const uint8_t *choices, size_t n,
+              unsigned N, unsigned l) WUR;
+
+#endif

@@ -1,0 +1,86 @@
+/* Test harness; see harness.h. */
+#include "harness.h"
+
+#include "util/err.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_TESTS 512
+
+static struct {
+    const char *name;
+    test_fn fn;
+} tests[MAX_TESTS];
+static int ntests;
+static int cur_failures;
+static uint64_t run_seed = 1;
+
+void harness_register(const char *name, test_fn fn) {
+    if (ntests == MAX_TESTS) abort();
+    tests[ntests].name = name;
+    tests[ntests].fn = fn;
+    ntests++;
+}
+
+void harness_fail(const char *file, int line, const char *fmt, ...) {
+    if (__atomic_fetch_add(&cur_failures, 1, __ATOMIC_RELAXED) >= 20) return; /* enough said */
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "  FAIL %s:%d: ", file, line);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n");
+    va_end(ap);
+}
+
+int harness_failed(void) { return __atomic_load_n(&cur_failures, __ATOMIC_RELAXED) != 0; }
+uint64_t harness_seed(void) { return run_seed; }
+
+block harness_block(uint64_t label) {
+    return block_make(run_seed * 0x9e3779b97f4a7c15ULL + 0x1234, label);
+}
+
+void harness_prg(prg *p, uint64_t label) { prg_seed(p, harness_block(label)); }
+
+int main(int argc, char **argv) {
+    const char *env = getenv("PARLEY_TEST_SEED");
+    if (env) run_seed = strtoull(env, NULL, 0);
+    const char *only[MAX_TESTS];
+    int nonly = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc) {
+            run_seed = strtoull(argv[++i], NULL, 0);
+        } else if (strcmp(argv[i], "--list") == 0) {
+            for (int t = 0; t < ntests; t++) printf("%s\n", tests[t].name);
+            return 0;
+        } else if (nonly < MAX_TESTS) {
+            only[nonly++] = argv[i];
+        }
+    }
+    printf("seed %" PRIu64 " (replay with --seed %" PRIu64 ")\n", run_seed, run_seed);
+    int passed = 0, failed = 0;
+    for (int t = 0; t < ntests; t++) {
+        int want = nonly == 0;
+        for (int k = 0; k < nonly; k++)
+            if (strcmp(only[k], tests[t].name) == 0) want = 1;
+        if (!want) continue;
+        cur_failures = 0;
+        err_clear();
+        tests[t].fn();
+        if (cur_failures) {
+            printf("FAIL %s\n", tests[t].name);
+            failed++;
+        } else {
+            printf("ok   %s\n", tests[t].name);
+            passed++;
+        }
+        fflush(stdout);
+    }
+    if (passed + failed == 0 && nonly > 0) {
+        fprintf(stderr, "no test named %s\n", only[0]);
+        return 2;
+    }
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed ? 1 : 0;
+}

@@ -1,0 +1,351 @@
+/* ot: every flavour against its definition, with exact wire counts, for
+ * the sizes and widths of the issue; the transpose against its twin; both
+ * parties acting as sender at once. */
+#include "harness.h"
+#include "twoparty.h"
+
+#include "ot/lane.h"
+#include "ot/transpose.h"
+#include "util/bits.h"
+#include "util/mem.h"
+
+static const size_t sizes[] = {0, 1, 127, 128, 129, 100000};
+static const unsigned widths[] = {1, 2, 7, 8, 31, 32, 37, 63, 64};
+#define NSIZES (sizeof sizes / sizeof *sizes)
+#define NWIDTHS (sizeof widths / sizeof *widths)
+
+TEST(transpose_matches_twin) {
+    prg p;
+    harness_prg(&p, 20);
+    size_t shapes[][2] = {{16, 8}, {128, 128}, {128, 8192}, {256, 1024}, {48, 24}, {8192, 8}};
+    for (int s = 0; s < 6; s++) {
+        size_t rows = shapes[s][0], cols = shapes[s][1], bytes = rows * cols / 8;
+        uint8_t *in = mem_alloc(bytes, 1), *a = mem_alloc(bytes, 1), *b = mem_alloc(bytes, 1),
+                *c = mem_alloc(bytes, 1);
+        prg_bytes(&p, in, bytes);
+        bit_transpose_sse(a, in, rows, cols);
+        bit_transpose_ref(b, in, rows, cols);
+        CHECK(memcmp(a, b, bytes) == 0);
+        bit_transpose_ref(c, b, cols, rows); /* transpose twice = identity */
+        CHECK(memcmp(c, in, bytes) == 0);
+        /* Spot-check the definition. */
+        for (size_t r = 0; r < rows; r += 7)
+            for (size_t q = 0; q < cols; q += 5)
+                CHECK_EQ(bit_get(in + r * cols / 8, q), bit_get(a + q * rows / 8, r));
+        mem_free(in);
+        mem_free(a);
+        mem_free(b);
+        mem_free(c);
+    }
+}
+
+/* ---- a lane pair and a job run on it ---- */
+
+typedef struct ot_job ot_job;
+typedef int (*ot_step)(int party, ot_lane *ln, ot_job *j);
+
+struct ot_job {
+    ot_step step;
+    size_t n;
+    unsigned l, N;
+    const unsigned *ls;
+    size_t M;
+    uint8_t *choices;
+    uint64_t *msgs, *out, *x, *delta;
+    block (*r2)[2];
+    block *r1;
+    chan_stats before[2];
+    int skip_setup_check;
+};
+
+static int lane_party(int party, chan *ch, void *arg) {
+    ot_job *j = arg;
+    ot_lane ln;
+    TRY(ot_lane_setup(&ln, ch, harness_block(100 + (uint64_t)party)));
+    j->before[party] = *chan_get_stats(ch);
+    int rc = j->step(party, &ln, j);
+    ot_lane_clear(&ln);
+    return rc;
+}
+
+/* Bytes both ways, set-up excluded. */
+static uint64_t job_bytes(const ot_job *j) {
+    return run2_stats[0].bytes_sent - j->before[0].bytes_sent + run2_stats[1].bytes_sent -
+           j->before[1].bytes_sent;
+}
+
+static void job_alloc(ot_job *j, size_t per_ot_vals, unsigned choice_range, uint64_t label) {
+    size_t n = j->n;
+    prg p;
+    harness_prg(&p, label);
+    j->choices = mem_alloc(n, 1);
+    prg_bytes(&p, j->choices, n);
+    for (size_t i = 0; i < n; i++) j->choices[i] = (uint8_t)(j->choices[i] % choice_range);
+    j->msgs = mem_alloc(n * per_ot_vals, 8);
+    j->delta = mem_alloc(n * per_ot_vals, 8);
+    j->out = mem_alloc(n * per_ot_vals, 8);
+    j->x = mem_alloc(n * per_ot_vals, 8);
+    prg_bytes(&p, j->msgs, n * per_ot_vals * 8);
+    prg_bytes(&p, j->delta, n * per_ot_vals * 8);
+    prg_clear(&p);
+}
+
+static void job_free(ot_job *j) {
+    mem_free(j->choices);
+    mem_free(j->msgs);
+    mem_free(j->delta);
+    mem_free(j->out);
+    mem_free(j->x);
+    mem_free(j->r1);
+    mem_free(j->r2);
+}
+
+/* ---- random OT ---- */
+
+static int rot_step(int party, ot_lane *ln, ot_job *j) {
+    return party == 0 ? iknp_rot_send(&ln->iknp_s, ln->ch, j->r2, j->n)
+                      : iknp_rot_recv(&ln->iknp_r, ln->ch, j->r1, j->choices, j->n);
+}
+
+TEST(random_ot) {
+    for (size_t s = 0; s < NSIZES; s++) {
+        ot_job j = {.step = rot_step, .n = sizes[s]};
+        job_alloc(&j, 1, 2, 30 + s);
+        j.r1 = mem_alloc(j.n, 16);
+        j.r2 = mem_alloc(j.n, 32);
+        REQUIRE_OK(run2(lane_party, &j));
+        for (size_t i = 0; i < j.n; i++) {
+            CHECK(block_eq(j.r1[i], j.r2[i][j.choices[i]]));
+            CHECK(!block_eq(j.r1[i], j.r2[i][1 - j.choices[i]]));
+        }
+        CHECK_EQ(job_bytes(&j), 16 * ote_padded(j.n));
+        job_free(&j);
+    }
+}
+
+/* ---- chosen-message OT ---- */
+
+static int cmot_step(int party, ot_lane *ln, ot_job *j) {
+    return party == 0 ? iknp_ot_send(&ln->iknp_s, ln->ch, j->msgs, j->n, j->l)
+                      : iknp_ot_recv(&ln->iknp_r, ln->ch, j->out, j->choices, j->n, j->l);
+}
+
+TEST(chosen_message_ot) {
+    for (size_t s = 0; s < NSIZES; s++)
+        for (size_t w = 0; w < NWIDTHS; w++) {
+            ot_job j = {.step = cmot_step, .n = sizes[s], .l = widths[w]};
+            job_alloc(&j, 2, 2, 40 + s * 16 + w);
+            for (size_t i = 0; i < 2 * j.n; i++) j.msgs[i] &= bits_mask(j.l);
+            REQUIRE_OK(run2(lane_party, &j));
+            for (size_t i = 0; i < j.n; i++) CHECK_EQ(j.out[i], j.msgs[2 * i + j.choices[i]]);
+            CHECK_EQ(job_bytes(&j), 16 * ote_padded(j.n) + bits_bytes(j.n * 2 * j.l));
+            job_free(&j);
+            if (harness_failed()) return;
+        }
+}
+
+/* ---- correlated OT ---- */
+
+static int cot_step(int party, ot_lane *ln, ot_job *j) {
+    return party == 0 ? iknp_cot_send(&ln->iknp_s, ln->ch, j->x, j->delta, j->n, j->ls, j->M)
+                      : iknp_cot_recv(&ln->iknp_r, ln->ch, j->out, j->choices, j->n, j->ls, j->M);
+}
+
+static void check_cot(ot_job *j) {
+    size_t L = 0;
+    for (size_t k = 0; k < j->M; k++) L += j->ls[k];
+    for (size_t i = 0; i < j->n; i++)
+        for (size_t k = 0; k < j->M; k++) {
+            uint64_t m = bits_mask(j->ls[k]), x = j->x[i * j->M + k];
+            CHECK(x <= m);
+            CHECK_EQ(j->out[i * j->M + k], (x + j->choices[i] * j->delta[i * j->M + k]) & m);
+        }
+    CHECK_EQ(job_bytes(j), 16 * ote_padded(j->n) + bits_bytes(j->n * L));
+}
+
+TEST(correlated_ot) {
+    for (size_t s = 0; s < NSIZES; s++)
+        for (size_t w = 0; w < NWIDTHS; w++) {
+            unsigned l = widths[w];
+            ot_job j = {.step = cot_step, .n = sizes[s], .ls = &l, .M = 1};
+            job_alloc(&j, 1, 2, 60 + s * 16 + w);
+            REQUIRE_OK(run2(lane_party, &j));
+            check_cot(&j);
+            job_free(&j);
+            if (harness_failed()) return;
+        }
+}
+
+TEST(correlated_ot_many_widths) {
+    /* Several correlations of different lengths per OT, including more
+     * than 128 bits in all (several hash blocks per OT). */
+    static const unsigned ls1[] = {37, 36, 35, 1, 64, 2};
+    unsigned ls2[40];
+    for (int k = 0; k < 40; k++) ls2[k] = 37 - (unsigned)(k % 37);
+    struct {
+        const unsigned *ls;
+        size_t M;
+    } cfg[] = {{ls1, 6}, {ls2, 40}};
+    for (int c = 0; c < 2; c++)
+        for (size_t s = 0; s < NSIZES - 1; s++) {
+            ot_job j = {.step = cot_step, .n = sizes[s], .ls = cfg[c].ls, .M = cfg[c].M};
+            job_alloc(&j, cfg[c].M, 2, 80 + s + 10 * (uint64_t)c);
+            REQUIRE_OK(run2(lane_party, &j));
+            check_cot(&j);
+            job_free(&j);
+        }
+}
+
+/* ---- KK13 1-out-of-N ---- */
+
+static int kk_step(int party, ot_lane *ln, ot_job *j) {
+    return party == 0 ? kkot_send(&ln->kk_s, ln->ch, j->msgs, j->n, j->N, j->l)
+                      : kkot_recv(&ln->kk_r, ln->ch, j->out, j->choices, j->n, j->N, j->l);
+}
+
+static void kk_case(size_t n, unsigned N, unsigned l, uint64_t label) {
+    ot_job j = {.step = kk_step, .n = n, .N = N, .l = l};
+    job_alloc(&j, N, N, label);
+    for (size_t i = 0; i < n * N; i++) j.msgs[i] &= bits_mask(l);
+    if (run2(lane_party, &j) != 0) {
+        harness_fail(__FILE__, __LINE__, "kkot n=%zu N=%u l=%u: %s", n, N, l, err_msg());
+        job_free(&j);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) CHECK_EQ(j.out[i], j.msgs[i * N + j.choices[i]]);
+    CHECK_EQ(job_bytes(&j), 32 * ote_padded(n) + bits_bytes(n * N * l));
+    job_free(&j);
+}
+
+TEST(kk13_one_of_n) {
+    static const unsigned Ns[] = {2, 4, 16, 256};
+    for (int a = 0; a < 4; a++)
+        for (size_t s = 0; s < NSIZES; s++)
+            for (size_t w = 0; w < NWIDTHS; w++) {
+                /* The largest case only for a few widths: 100000 x 256
+                 * messages is 200 MB per width. */
+                if (Ns[a] == 256 && sizes[s] == 100000 && widths[w] != 8) continue;
+                if (sizes[s] == 100000 && widths[w] != 2 && widths[w] != 8 && widths[w] != 64)
+                    continue;
+                kk_case(sizes[s], Ns[a], widths[w], 200 + (uint64_t)a * 100 + s * 10 + w);
+                if (harness_failed()) return;
+            }
+    /* N not a power of two. */
+    kk_case(1000, 3, 5, 901);
+    kk_case(1000, 200, 1, 902);
+}
+
+/* ---- both parties sending at once ---- */
+
+/* Each party is COT sender in one instance and receiver in the other, with
+ * the receiver halves split so both run concurrently: 2 flights each. */
+typedef struct both {
+    size_t n;
+    unsigned l;
+    uint8_t *choices[2];
+    uint64_t *delta[2], *x[2], *out[2];
+    uint64_t flights[2];
+} both;
+
+static int both_party(int party, chan *ch, void *arg) {
+    both *b = arg;
+    ot_lane ln;
+    TRY(ot_lane_setup(&ln, ch, harness_block(300 + (uint64_t)party)));
+    uint64_t f0 = chan_get_stats(ch)->flights;
+    int rc = iknp_cot_recv_begin(&ln.iknp_r, ch, b->out[party], b->choices[party], b->n, &b->l, 1);
+    if (rc == 0) rc = chan_flush(ch);
+    if (rc == 0) rc = iknp_cot_send(&ln.iknp_s, ch, b->x[party], b->delta[party], b->n, &b->l, 1);
+    if (rc == 0) rc = iknp_cot_recv_end(ch, b->out[party], b->choices[party], b->n, &b->l, 1);
+    b->flights[party] = chan_get_stats(ch)->flights - f0;
+    ot_lane_clear(&ln);
+    return rc;
+}
+
+TEST(both_directions_at_once) {
+    both b = {.n = 50000, .l = 32};
+    prg p;
+    harness_prg(&p, 400);
+    for (int k = 0; k < 2; k++) {
+        b.choices[k] = mem_alloc(b.n, 1);
+        b.delta[k] = mem_alloc(b.n, 8);
+        b.x[k] = mem_alloc(b.n, 8);
+        b.out[k] = mem_alloc(b.n, 8);
+        prg_bits(&p, b.choices[k], b.n);
+        prg_ring(&p, b.delta[k], b.n, b.l);
+    }
+    REQUIRE_OK(run2(both_party, &b));
+    for (int k = 0; k < 2; k++) {
+        /* party k sent with delta[k]; party 1-k received with its choices */
+        for (size_t i = 0; i < b.n; i++)
+            CHECK_EQ(b.out[1 - k][i], (b.x[k][i] + b.choices[1 - k][i] * b.delta[k][i]) & 0xffffffffu);
+        CHECK_EQ(b.flights[k], 2);
+    }
+    for (int k = 0; k < 2; k++) {
+        mem_free(b.choices[k]);
+        mem_free(b.delta[k]);
+        mem_free(b.x[k]);
+        mem_free(b.out[k]);
+    }
+    prg_clear(&p);
+}
+
+/* Consecutive calls on one lane keep both sides in step, and the forced
+ * portable AES gives the same protocol (a mixed pair interoperates). */
+static int sequence_step(int party, ot_lane *ln, ot_job *j) {
+    for (int rep = 0; rep < 3; rep++) {
+        uint64_t *o = j->out + (size_t)rep * j->n, *x = j->x + (size_t)rep * j->n;
+        int rc = party == 0 ? iknp_cot_send(&ln->iknp_s, ln->ch, x, j->delta, j->n, j->ls, 1)
+                            : iknp_cot_recv(&ln->iknp_r, ln->ch, o, j->choices, j->n, j->ls, 1);
+        TRY(rc);
+    }
+    return 0;
+}
+
+TEST(repeated_calls_and_portable_aes) {
+    for (int impl = 0; impl < 2; impl++) {
+        aes_force_impl(impl ? AES_IMPL_REF : AES_IMPL_AUTO);
+        bit_transpose_force(impl ? 2 : 0);
+        unsigned l = 20;
+        ot_job j = {.step = sequence_step, .n = 1000, .ls = &l, .M = 1};
+        job_alloc(&j, 3, 2, 500);
+        REQUIRE_OK(run2(lane_party, &j));
+        for (int rep = 0; rep < 3; rep++)
+            for (size_t i = 0; i < j.n; i++) {
+                size_t o = (size_t)rep * j.n + i;
+                CHECK_EQ(j.out[o], (j.x[o] + j.choices[i] * j.delta[i]) & bits_mask(l));
+            }
+        /* Pads differ between calls (fresh OTs each time). */
+        CHECK(j.x[0] != j.x[j.n] || j.x[1] != j.x[j.n + 1]);
+        job_free(&j);
+    }
+    aes_force_impl(AES_IMPL_AUTO);
+    bit_transpose_force(0);
+}
+
+/* A sender whose peer disappears mid-extension gets an error, not a hang. */
+static int dropout_party(int party, chan *ch, void *arg) {
+    ot_lane ln;
+    TRY(ot_lane_setup(&ln, ch, harness_block(600 + (uint64_t)party)));
+    int rc = 0;
+    if (party == 0) {
+        size_t n = 1 << 16;
+        uint64_t *x = mem_alloc(n, 8), *d = mem_calloc(n, 8);
+        unsigned l = 32;
+        *(int *)arg = iknp_cot_send(&ln.iknp_s, ch, x, d, n, &l, 1);
+        mem_free(x);
+        mem_free(d);
+    } else {
+        /* Half of the first chunk's matrix, then the peer goes away. */
+        uint8_t junk[4096] = {0};
+        rc = chan_send(ch, junk, sizeof junk);
+        if (rc == 0) rc = chan_flush(ch);
+    }
+    ot_lane_clear(&ln);
+    return rc;
+}
+
+TEST(peer_drops_mid_extension) {
+    int sender_rc = 0;
+    REQUIRE_OK(run2_drop(dropout_party, &sender_rc));
+    CHECK_EQ(sender_rc, PARLEY_E_CLOSED);
+}

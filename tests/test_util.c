@@ -1,0 +1,105 @@
+/* util: bit packing, sign extension, overflow-checked sizes, allocation. */
+#include "harness.h"
+
+#include "util/bits.h"
+#include "util/mem.h"
+
+static const unsigned widths[] = {1, 2, 3, 7, 8, 9, 31, 32, 33, 37, 41, 63, 64};
+static const size_t sizes[] = {0, 1, 7, 8, 9, 127, 128, 129, 1000};
+
+TEST(pack_roundtrip) {
+    prg p;
+    harness_prg(&p, 1);
+    for (size_t wi = 0; wi < sizeof widths / sizeof *widths; wi++)
+        for (size_t si = 0; si < sizeof sizes / sizeof *sizes; si++) {
+            unsigned l = widths[wi];
+            size_t n = sizes[si];
+            uint64_t *v = mem_alloc(n, 8), *w = mem_alloc(n, 8);
+            uint8_t *buf = mem_alloc(bits_bytes(n * l) + 1, 1);
+            prg_bytes(&p, v, n * 8); /* unreduced: pack must reduce */
+            buf[bits_bytes(n * l)] = 0xA5;
+            bits_pack(buf, v, n, l);
+            CHECK_EQ(buf[bits_bytes(n * l)], 0xA5); /* no write past the end */
+            bits_unpack(w, buf, n, l);
+            for (size_t i = 0; i < n; i++) CHECK_EQ(w[i], v[i] & bits_mask(l));
+            /* Bit i*l+j of the stream is bit j of value i. */
+            for (size_t i = 0; i < n && i < 50; i++)
+                for (unsigned j = 0; j < l; j++)
+                    CHECK_EQ(bit_get(buf, i * l + j), (v[i] >> j) & 1);
+            mem_free(v);
+            mem_free(w);
+            mem_free(buf);
+        }
+    prg_clear(&p);
+}
+
+TEST(mixed_width_stream) {
+    prg p;
+    harness_prg(&p, 2);
+    uint64_t vals[300];
+    unsigned ls[300];
+    uint8_t buf[300 * 8 + 8];
+    prg_bytes(&p, vals, sizeof vals);
+    bitw w = bitw_start(buf);
+    size_t total = 0;
+    for (int i = 0; i < 300; i++) {
+        ls[i] = 1 + (unsigned)(vals[i] % 64);
+        bitw_put(&w, vals[i], ls[i]);
+        total += ls[i];
+    }
+    bitw_end(&w);
+    CHECK_EQ(w.p - buf, bits_bytes(total));
+    bitr r = bitr_start(buf, bits_bytes(total));
+    for (int i = 0; i < 300; i++) CHECK_EQ(bitr_get(&r, ls[i]), vals[i] & bits_mask(ls[i]));
+    /* Reading past the end yields zeros, never out-of-bounds bytes. */
+    CHECK_EQ(bitr_get(&r, 64), 0);
+}
+
+TEST(pack1) {
+    uint8_t in[19], packed[3], out[19];
+    for (int i = 0; i < 19; i++) in[i] = (uint8_t)((i * 7) % 3 == 0);
+    bits_pack1(packed, in, 19);
+    bits_unpack1(out, packed, 19);
+    for (int i = 0; i < 19; i++) CHECK_EQ(out[i], in[i]);
+}
+
+TEST(signed_values) {
+    CHECK_EQ(bits_signed(0, 1), 0);
+    CHECK_EQ(bits_signed(1, 1), (uint64_t)-1);
+    CHECK_EQ(bits_signed(0x7f, 8), 127);
+    CHECK_EQ(bits_signed(0x80, 8), (uint64_t)-128);
+    CHECK_EQ(bits_signed(0xff, 8), (uint64_t)-1);
+    CHECK_EQ(bits_signed((1ULL << 36), 37), (uint64_t)-(1LL << 36));
+    CHECK_EQ(bits_signed(~0ULL, 64), (uint64_t)-1);
+    CHECK_EQ(bits_signed(0x8000000000000000ULL, 64), 0x8000000000000000ULL);
+    CHECK_EQ(bits_mask(64), ~0ULL);
+    CHECK_EQ(bits_mask(1), 1);
+}
+
+TEST(sizes_and_alloc) {
+    size_t out;
+    CHECK(size_mul(&out, SIZE_MAX / 2, 3) == PARLEY_E_NOMEM);
+    CHECK(size_mul(&out, 1u << 20, 1u << 10) == 0 && out == (size_t)1 << 30);
+    CHECK(size_add(&out, SIZE_MAX, 1) == PARLEY_E_NOMEM);
+    void *p = mem_alloc(SIZE_MAX / 4, 8);
+    CHECK(p == NULL);
+    CHECK(strstr(err_msg(), "overflow") != NULL);
+    p = mem_alloc(0, 8);
+    CHECK(p != NULL && ((uintptr_t)p & 63) == 0);
+    mem_free(p);
+    uint8_t *z = mem_calloc(100, 1);
+    REQUIRE(z);
+    for (int i = 0; i < 100; i++) CHECK_EQ(z[i], 0);
+    memset(z, 0x55, 100);
+    mem_wipe(z, 100);
+    for (int i = 0; i < 100; i++) CHECK_EQ(z[i], 0);
+    mem_free(z);
+}
+
+TEST(error_messages) {
+    CHECK(err_set(PARLEY_E_PROTO, "bad %s", "thing") == PARLEY_E_PROTO);
+    CHECK(strcmp(err_msg(), "bad thing") == 0);
+    CHECK(err_wrap(PARLEY_E_PROTO, "reading %d", 3) == PARLEY_E_PROTO);
+    CHECK(strcmp(err_msg(), "reading 3: bad thing") == 0);
+    CHECK(strcmp(parley_strerror(PARLEY_E_CLOSED), "peer closed the connection") == 0);
+}
