@@ -254,6 +254,13 @@ void chan_reset_stats(chan *c) {
     c->sent_since_flush = 0;
 }
 
+int chan_shutdown(chan *c) {
+    TRY(chan_flush(c));
+    if (shutdown(c->fd, SHUT_WR) < 0)
+        return chan_fail(c, PARLEY_E_IO, "shutdown: %s", strerror(errno));
+    return 0;
+}
+
 void chan_close(chan *c) {
     if (!c) return;
     if (c->fd >= 0) close(c->fd);

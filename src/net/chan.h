@@ -55,6 +55,9 @@ const char *chan_error(const chan *c);
 
 const chan_stats *chan_get_stats(const chan *c);
 void chan_reset_stats(chan *c);
+/* Flush, then close our sending side: the peer reads what was sent, then
+ * sees the end of the stream. The channel can still receive. */
+int chan_shutdown(chan *c) WUR;
 /* Close the socket and free the channel (NULL is fine). Unflushed data is
  * discarded. */
 void chan_close(chan *c);
