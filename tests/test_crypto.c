@@ -143,12 +143,12 @@ typedef struct bot {
     int corrupt; /* receiver sends an invalid point */
 } bot;
 
-static int bot_party(int party, chan *ch, void *arg) {
+static int bot_party(int who, chan *ch, void *arg) {
     bot *b = arg;
     prg rng;
-    harness_prg(&rng, 10 + (uint64_t)party);
+    harness_prg(&rng, 10 + (uint64_t)who);
     int rc;
-    if (party == 0) {
+    if (who == 0) {
         baseot_sender s;
         rc = baseot_send_begin(&s, ch, &rng);
         if (rc == 0) rc = chan_flush(ch);

@@ -9,7 +9,7 @@
 #include <pthread.h>
 #include <unistd.h>
 
-/* Each party sends `n` bytes of a pattern and receives the other's, both at
+/* Each who sends `n` bytes of a pattern and receives the other's, both at
  * once: exercises the no-deadlock rule with messages far larger than the
  * socket buffers. */
 typedef struct xfer {
@@ -18,11 +18,11 @@ typedef struct xfer {
     int bad[2];
 } xfer;
 
-static int xfer_party(int party, chan *ch, void *arg) {
+static int xfer_party(int who, chan *ch, void *arg) {
     xfer *x = arg;
     uint8_t *out = mem_alloc(x->n, 1), *in = mem_alloc(x->n, 1);
     if (!out || !in) return PARLEY_E_NOMEM;
-    for (size_t i = 0; i < x->n; i++) out[i] = (uint8_t)(i * 31 + (size_t)party);
+    for (size_t i = 0; i < x->n; i++) out[i] = (uint8_t)(i * 31 + (size_t)who);
     size_t piece = x->n / x->pieces + 1;
     int rc = 0;
     for (size_t off = 0; off < x->n && rc == 0; off += piece)
@@ -30,8 +30,8 @@ static int xfer_party(int party, chan *ch, void *arg) {
     if (rc == 0) rc = chan_flush(ch);
     if (rc == 0) rc = chan_recv(ch, in, x->n);
     for (size_t i = 0; rc == 0 && i < x->n; i++)
-        if (in[i] != (uint8_t)(i * 31 + (size_t)(1 - party))) {
-            x->bad[party] = 1;
+        if (in[i] != (uint8_t)(i * 31 + (size_t)(1 - who))) {
+            x->bad[who] = 1;
             break;
         }
     mem_free(out);
@@ -62,11 +62,11 @@ TEST(tcp_loopback) {
 }
 
 /* Ping-pong: flights count message flights, one per flush with data. */
-static int pingpong_party(int party, chan *ch, void *arg) {
+static int pingpong_party(int who, chan *ch, void *arg) {
     int rounds = *(int *)arg;
     uint64_t v = 0;
     for (int r = 0; r < rounds; r++) {
-        if ((r & 1) == party) {
+        if ((r & 1) == who) {
             TRY(chan_send_u64(ch, (uint64_t)r * 1000 + 7));
             TRY(chan_flush(ch));
             TRY(chan_flush(ch)); /* an empty flush is not a flight */
@@ -89,11 +89,11 @@ TEST(flights_and_values) {
 
 /* A receiver that never flushes before waiting must not deadlock: recv
  * drains pending sends. */
-static int noflush_party(int party, chan *ch, void *arg) {
+static int noflush_party(int who, chan *ch, void *arg) {
     uint64_t v;
-    TRY(chan_send_u64(ch, 42 + (uint64_t)party));
+    TRY(chan_send_u64(ch, 42 + (uint64_t)who));
     TRY(chan_recv_u64(ch, &v));
-    return v == 43 - (uint64_t)party ? 0 : err_set(PARLEY_E_PROTO, "bad value");
+    return v == 43 - (uint64_t)who ? 0 : err_set(PARLEY_E_PROTO, "bad value");
 }
 
 TEST(recv_drains_pending_sends) { REQUIRE_OK(run2(noflush_party, NULL)); }
@@ -106,9 +106,9 @@ typedef struct fault {
     char msg[256];
 } fault;
 
-static int fault_party(int party, chan *ch, void *arg) {
+static int fault_party(int who, chan *ch, void *arg) {
     fault *f = arg;
-    if (party == 0) { /* the misbehaving peer */
+    if (who == 0) { /* the misbehaving peer */
         uint8_t buf[4096] = {0};
         if (f->mode == 0) {
             TRY(chan_send(ch, buf, sizeof buf));
@@ -137,7 +137,7 @@ static int fault_party(int party, chan *ch, void *arg) {
     return 0;
 }
 
-/* The runner closes party 0's channel only after both threads return, so
+/* The runner closes who 0's channel only after both threads return, so
  * run the faulty peer in a thread of its own that closes its end itself. */
 typedef struct solo {
     fault *f;

@@ -42,7 +42,7 @@ TEST(transpose_matches_twin) {
 /* ---- a lane pair and a job run on it ---- */
 
 typedef struct ot_job ot_job;
-typedef int (*ot_step)(int party, ot_lane *ln, ot_job *j);
+typedef int (*ot_step)(int who, ot_lane *ln, ot_job *j);
 
 struct ot_job {
     ot_step step;
@@ -58,12 +58,12 @@ struct ot_job {
     int skip_setup_check;
 };
 
-static int lane_party(int party, chan *ch, void *arg) {
+static int lane_party(int who, chan *ch, void *arg) {
     ot_job *j = arg;
     ot_lane ln;
-    TRY(ot_lane_setup(&ln, ch, harness_block(100 + (uint64_t)party)));
-    j->before[party] = *chan_get_stats(ch);
-    int rc = j->step(party, &ln, j);
+    TRY(ot_lane_setup(&ln, ch, harness_block(100 + (uint64_t)who)));
+    j->before[who] = *chan_get_stats(ch);
+    int rc = j->step(who, &ln, j);
     ot_lane_clear(&ln);
     return rc;
 }
@@ -102,8 +102,8 @@ static void job_free(ot_job *j) {
 
 /* ---- random OT ---- */
 
-static int rot_step(int party, ot_lane *ln, ot_job *j) {
-    return party == 0 ? iknp_rot_send(&ln->iknp_s, ln->ch, j->r2, j->n)
+static int rot_step(int who, ot_lane *ln, ot_job *j) {
+    return who == 0 ? iknp_rot_send(&ln->iknp_s, ln->ch, j->r2, j->n)
                       : iknp_rot_recv(&ln->iknp_r, ln->ch, j->r1, j->choices, j->n);
 }
 
@@ -125,8 +125,8 @@ TEST(random_ot) {
 
 /* ---- chosen-message OT ---- */
 
-static int cmot_step(int party, ot_lane *ln, ot_job *j) {
-    return party == 0 ? iknp_ot_send(&ln->iknp_s, ln->ch, j->msgs, j->n, j->l)
+static int cmot_step(int who, ot_lane *ln, ot_job *j) {
+    return who == 0 ? iknp_ot_send(&ln->iknp_s, ln->ch, j->msgs, j->n, j->l)
                       : iknp_ot_recv(&ln->iknp_r, ln->ch, j->out, j->choices, j->n, j->l);
 }
 
@@ -146,8 +146,8 @@ TEST(chosen_message_ot) {
 
 /* ---- correlated OT ---- */
 
-static int cot_step(int party, ot_lane *ln, ot_job *j) {
-    return party == 0 ? iknp_cot_send(&ln->iknp_s, ln->ch, j->x, j->delta, j->n, j->ls, j->M)
+static int cot_step(int who, ot_lane *ln, ot_job *j) {
+    return who == 0 ? iknp_cot_send(&ln->iknp_s, ln->ch, j->x, j->delta, j->n, j->ls, j->M)
                       : iknp_cot_recv(&ln->iknp_r, ln->ch, j->out, j->choices, j->n, j->ls, j->M);
 }
 
@@ -198,8 +198,8 @@ TEST(correlated_ot_many_widths) {
 
 /* ---- KK13 1-out-of-N ---- */
 
-static int kk_step(int party, ot_lane *ln, ot_job *j) {
-    return party == 0 ? kkot_send(&ln->kk_s, ln->ch, j->msgs, j->n, j->N, j->l)
+static int kk_step(int who, ot_lane *ln, ot_job *j) {
+    return who == 0 ? kkot_send(&ln->kk_s, ln->ch, j->msgs, j->n, j->N, j->l)
                       : kkot_recv(&ln->kk_r, ln->ch, j->out, j->choices, j->n, j->N, j->l);
 }
 
@@ -237,7 +237,7 @@ TEST(kk13_one_of_n) {
 
 /* ---- both parties sending at once ---- */
 
-/* Each party is COT sender in one instance and receiver in the other, with
+/* Each who is COT sender in one instance and receiver in the other, with
  * the receiver halves split so both run concurrently: 2 flights each. */
 typedef struct both {
     size_t n;
@@ -247,16 +247,16 @@ typedef struct both {
     uint64_t flights[2];
 } both;
 
-static int both_party(int party, chan *ch, void *arg) {
+static int both_party(int who, chan *ch, void *arg) {
     both *b = arg;
     ot_lane ln;
-    TRY(ot_lane_setup(&ln, ch, harness_block(300 + (uint64_t)party)));
+    TRY(ot_lane_setup(&ln, ch, harness_block(300 + (uint64_t)who)));
     uint64_t f0 = chan_get_stats(ch)->flights;
-    int rc = iknp_cot_recv_begin(&ln.iknp_r, ch, b->out[party], b->choices[party], b->n, &b->l, 1);
+    int rc = iknp_cot_recv_begin(&ln.iknp_r, ch, b->out[who], b->choices[who], b->n, &b->l, 1);
     if (rc == 0) rc = chan_flush(ch);
-    if (rc == 0) rc = iknp_cot_send(&ln.iknp_s, ch, b->x[party], b->delta[party], b->n, &b->l, 1);
-    if (rc == 0) rc = iknp_cot_recv_end(ch, b->out[party], b->choices[party], b->n, &b->l, 1);
-    b->flights[party] = chan_get_stats(ch)->flights - f0;
+    if (rc == 0) rc = iknp_cot_send(&ln.iknp_s, ch, b->x[who], b->delta[who], b->n, &b->l, 1);
+    if (rc == 0) rc = iknp_cot_recv_end(ch, b->out[who], b->choices[who], b->n, &b->l, 1);
+    b->flights[who] = chan_get_stats(ch)->flights - f0;
     ot_lane_clear(&ln);
     return rc;
 }
@@ -275,7 +275,7 @@ TEST(both_directions_at_once) {
     }
     REQUIRE_OK(run2(both_party, &b));
     for (int k = 0; k < 2; k++) {
-        /* party k sent with delta[k]; party 1-k received with its choices */
+        /* who k sent with delta[k]; who 1-k received with its choices */
         for (size_t i = 0; i < b.n; i++)
             CHECK_EQ(b.out[1 - k][i], (b.x[k][i] + b.choices[1 - k][i] * b.delta[k][i]) & 0xffffffffu);
         CHECK_EQ(b.flights[k], 2);
@@ -291,10 +291,10 @@ TEST(both_directions_at_once) {
 
 /* Consecutive calls on one lane keep both sides in step, and the forced
  * portable AES gives the same protocol (a mixed pair interoperates). */
-static int sequence_step(int party, ot_lane *ln, ot_job *j) {
+static int sequence_step(int who, ot_lane *ln, ot_job *j) {
     for (int rep = 0; rep < 3; rep++) {
         uint64_t *o = j->out + (size_t)rep * j->n, *x = j->x + (size_t)rep * j->n;
-        int rc = party == 0 ? iknp_cot_send(&ln->iknp_s, ln->ch, x, j->delta, j->n, j->ls, 1)
+        int rc = who == 0 ? iknp_cot_send(&ln->iknp_s, ln->ch, x, j->delta, j->n, j->ls, 1)
                             : iknp_cot_recv(&ln->iknp_r, ln->ch, o, j->choices, j->n, j->ls, 1);
         TRY(rc);
     }
@@ -323,11 +323,11 @@ TEST(repeated_calls_and_portable_aes) {
 }
 
 /* A sender whose peer disappears mid-extension gets an error, not a hang. */
-static int dropout_party(int party, chan *ch, void *arg) {
+static int dropout_party(int who, chan *ch, void *arg) {
     ot_lane ln;
-    TRY(ot_lane_setup(&ln, ch, harness_block(600 + (uint64_t)party)));
+    TRY(ot_lane_setup(&ln, ch, harness_block(600 + (uint64_t)who)));
     int rc = 0;
-    if (party == 0) {
+    if (who == 0) {
         size_t n = 1 << 16;
         uint64_t *x = mem_alloc(n, 8), *d = mem_calloc(n, 8);
         unsigned l = 32;

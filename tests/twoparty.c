@@ -1,6 +1,8 @@
 /* Two-party runner for tests; see twoparty.h. */
 #include "twoparty.h"
 
+#include "harness.h"
+
 #include <pthread.h>
 #include <stdio.h>
 
@@ -88,4 +90,75 @@ int run2_tcp(party_fn fn, void *arg) {
         return rc < 0 ? rc : aj.rc;
     }
     return run_on(aj.c, b, fn, arg, 0);
+}
+
+/* ---- whole parties with lanes ---- */
+
+chan_stats run2_party_stats[2];
+
+typedef struct party_job2 {
+    party2_fn fn;
+    void *arg;
+    int role;
+    unsigned nlanes;
+    chan **chans;
+    int rc;
+    char msg[512];
+    chan_stats stats;
+} party_job2;
+
+static void *party_main(void *v) {
+    party_job2 *j = v;
+    party p;
+    j->rc = party_setup(&p, j->role, j->chans, j->nlanes, harness_block(0x9a27 + (uint64_t)j->role));
+    if (j->rc == 0) {
+        chan_stats before;
+        party_stats(&p, &before);
+        j->rc = j->fn(&p, j->arg);
+        party_stats(&p, &j->stats);
+        j->stats.bytes_sent -= before.bytes_sent;
+        j->stats.bytes_recv -= before.bytes_recv;
+        j->stats.flights -= before.flights;
+        party_clear(&p);
+    }
+    if (j->rc != 0) {
+        snprintf(j->msg, sizeof j->msg, "%s", err_msg());
+        /* Unblock the other side. */
+        for (unsigned i = 0; i < j->nlanes; i++) chan_abort(j->chans[i]);
+    }
+    return NULL;
+}
+
+int run2_party(party2_fn fn, void *arg, unsigned nlanes) {
+    PARLEY_CHECK(nlanes >= 1 && nlanes <= LANES_MAX);
+    chan *c[2][LANES_MAX];
+    for (unsigned i = 0; i < nlanes; i++) {
+        int rc = chan_pair(&c[0][i], &c[1][i]);
+        if (rc < 0) {
+            for (unsigned k = 0; k < i; k++) {
+                chan_close(c[0][k]);
+                chan_close(c[1][k]);
+            }
+            return rc;
+        }
+        chan_set_timeout(c[0][i], 120000);
+        chan_set_timeout(c[1][i], 120000);
+    }
+    party_job2 jobs[2];
+    for (int r = 0; r < 2; r++)
+        jobs[r] = (party_job2){.fn = fn, .arg = arg, .role = r, .nlanes = nlanes, .chans = c[r]};
+    pthread_t th[2];
+    for (int r = 0; r < 2; r++) pthread_create(&th[r], NULL, party_main, &jobs[r]);
+    for (int r = 0; r < 2; r++) pthread_join(th[r], NULL);
+    for (unsigned i = 0; i < nlanes; i++) {
+        chan_close(c[0][i]);
+        chan_close(c[1][i]);
+    }
+    for (int r = 0; r < 2; r++) run2_party_stats[r] = jobs[r].stats;
+    for (int r = 0; r < 2; r++)
+        if (jobs[r].rc != 0) {
+            fprintf(stderr, "  party %d failed (%d): %s\n", r, jobs[r].rc, jobs[r].msg);
+            return err_set(jobs[r].rc, "party %d: %s", r, jobs[r].msg);
+        }
+    return 0;
 }

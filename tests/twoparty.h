@@ -3,6 +3,7 @@
 #ifndef PARLEY_TESTS_TWOPARTY_H
 #define PARLEY_TESTS_TWOPARTY_H
 
+#include "mpc/party.h"
 #include "net/chan.h"
 
 /* party: 0 = server, 1 = client. Returns 0 or a negative status. */
@@ -17,5 +18,14 @@ int run2_tcp(party_fn fn, void *arg);
 int run2_drop(party_fn fn, void *arg);
 /* Stats of each side's channel from the last run2 call. */
 extern chan_stats run2_stats[2];
+
+/* Run a protocol between two parties with `nlanes` lanes each over
+ * in-process channels: both sides call party_setup with fixed seeds derived
+ * from the run's seed (harness_block), then fn(p, arg) with p->role 0 (S) and
+ * 1 (C) on two threads. run2_party_stats gets each side's party_stats after
+ * fn, set-up excluded. Returns 0 if both returned 0. */
+typedef int (*party2_fn)(party *p, void *arg);
+int run2_party(party2_fn fn, void *arg, unsigned nlanes);
+extern chan_stats run2_party_stats[2];
 
 #endif

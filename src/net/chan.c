@@ -261,6 +261,11 @@ int chan_shutdown(chan *c) {
     return 0;
 }
 
+void chan_abort(chan *c) {
+    if (c->fd >= 0) shutdown(c->fd, SHUT_RDWR);
+    (void)chan_fail(c, PARLEY_E_CLOSED, "the channel was aborted");
+}
+
 void chan_close(chan *c) {
     if (!c) return;
     if (c->fd >= 0) close(c->fd);

@@ -58,6 +58,10 @@ void chan_reset_stats(chan *c);
 /* Flush, then close our sending side: the peer reads what was sent, then
  * sees the end of the stream. The channel can still receive. */
 int chan_shutdown(chan *c) WUR;
+/* Stop both directions at once without flushing (after a local failure, so
+ * the peer sees the end instead of waiting for a timeout). The channel fails
+ * every later call. */
+void chan_abort(chan *c);
 /* Close the socket and free the channel (NULL is fine). Unflushed data is
  * discarded. */
 void chan_close(chan *c);

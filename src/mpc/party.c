@@ -1,0 +1,131 @@
+/* Party set-up and the lane splitter; see party.h. */
+#include "mpc/party.h"
+
+#include "util/mem.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+typedef struct lane_task {
+    mpc_lane *L;
+    party_job fn;
+    void *ctx;
+    size_t first, count;
+    chan *ch;   /* set-up only */
+    block seed; /* set-up only */
+    int rc;
+    char msg[256]; /* a failed lane's message (messages are per thread) */
+} lane_task;
+
+static void task_fail(lane_task *t, chan *ch) {
+    snprintf(t->msg, sizeof t->msg, "%s", err_msg());
+    chan_abort(ch); /* the peer's lane sees the end at once */
+}
+
+static void *setup_main(void *v) {
+    lane_task *t = v;
+    t->rc = ot_lane_setup(&t->L->ot, t->ch, t->seed);
+    if (t->rc < 0) task_fail(t, t->ch);
+    return NULL;
+}
+
+static void *job_main(void *v) {
+    lane_task *t = v;
+    t->rc = t->fn(t->L, t->ctx, t->first, t->count);
+    if (t->rc < 0) task_fail(t, t->L->ot.ch);
+    return NULL;
+}
+
+/* Run tasks[0..n-1]: task 0 here, the rest on threads; first failure wins. */
+static int run_tasks(lane_task *tasks, unsigned n, void *(*main_fn)(void *)) {
+    pthread_t th[LANES_MAX];
+    int started[LANES_MAX] = {0};
+    for (unsigned i = 1; i < n; i++)
+        started[i] = pthread_create(&th[i], NULL, main_fn, &tasks[i]) == 0;
+    int rc = 0;
+    for (unsigned i = 1; i < n; i++)
+        if (!started[i]) { /* no thread: run it here, in order */
+            main_fn(&tasks[i]);
+            started[i] = -1;
+        }
+    if (n > 0) main_fn(&tasks[0]);
+    for (unsigned i = 1; i < n; i++)
+        if (started[i] == 1) pthread_join(th[i], NULL);
+    for (unsigned i = 0; i < n; i++)
+        if (tasks[i].rc < 0 && rc == 0) {
+            rc = tasks[i].rc;
+            err_set(rc, "%s", tasks[i].msg);
+        }
+    return rc;
+}
+
+int party_setup(party *p, int role, chan **chans, unsigned nlanes, block seed) {
+    PARLEY_CHECK(nlanes >= 1 && nlanes <= LANES_MAX);
+    PARLEY_CHECK(role == MPC_SERVER || role == MPC_CLIENT);
+    memset(p, 0, sizeof *p);
+    p->role = role;
+    p->lanes = mem_calloc(nlanes, sizeof *p->lanes);
+    lane_task *tasks = mem_calloc(nlanes, sizeof *tasks);
+    if (!p->lanes || !tasks) {
+        mem_free(p->lanes);
+        mem_free(tasks);
+        p->lanes = NULL;
+        return PARLEY_E_NOMEM;
+    }
+    p->nlanes = nlanes;
+    prg g;
+    prg_seed(&g, seed);
+    for (unsigned i = 0; i < nlanes; i++) {
+        p->lanes[i].role = role;
+        p->lanes[i].index = i;
+        tasks[i].L = &p->lanes[i];
+        tasks[i].ch = chans[i];
+        tasks[i].seed = prg_block(&g);
+    }
+    prg_clear(&g);
+    int rc = run_tasks(tasks, nlanes, setup_main);
+    mem_free_wipe(tasks, nlanes * sizeof *tasks);
+    if (rc < 0) party_clear(p);
+    return rc;
+}
+
+void party_clear(party *p) {
+    if (p->lanes) {
+        for (unsigned i = 0; i < p->nlanes; i++) ot_lane_clear(&p->lanes[i].ot);
+        mem_free_wipe(p->lanes, p->nlanes * sizeof *p->lanes);
+    }
+    memset(p, 0, sizeof *p);
+}
+
+int party_run(party *p, size_t n, size_t grain, party_job fn, void *ctx) {
+    PARLEY_CHECK(p->nlanes >= 1 && p->nlanes <= LANES_MAX);
+    if (n == 0) return 0;
+    if (grain == 0) grain = 1;
+    lane_task tasks[LANES_MAX];
+    /* Equal shares of whole grains; the last lane takes the remainder. */
+    size_t units = (n + grain - 1) / grain, per = units / p->nlanes, extra = units % p->nlanes;
+    unsigned used = 0;
+    size_t first = 0;
+    for (unsigned i = 0; i < p->nlanes && first < n; i++) {
+        size_t u = per + (i < extra ? 1 : 0);
+        size_t count = u * grain;
+        if (count > n - first) count = n - first;
+        if (count == 0) continue;
+        tasks[used] = (lane_task){.L = &p->lanes[i], .fn = fn, .ctx = ctx, .first = first,
+                                  .count = count};
+        first += count;
+        used++;
+    }
+    return run_tasks(tasks, used, job_main);
+}
+
+void party_stats(const party *p, chan_stats *out) {
+    memset(out, 0, sizeof *out);
+    for (unsigned i = 0; i < p->nlanes; i++) {
+        const chan_stats *s = chan_get_stats(p->lanes[i].ot.ch);
+        out->bytes_sent += s->bytes_sent;
+        out->bytes_recv += s->bytes_recv;
+        if (s->flights > out->flights) out->flights = s->flights;
+    }
+}

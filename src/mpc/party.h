@@ -1,0 +1,60 @@
+/* A party of a two-party computation: its role and its lanes.
+ *
+ * A lane (mpc_lane) is one channel with the PRG and OT state used on it
+ * (ARCHITECTURE.md rule 2) plus the party's role, and is used by one thread
+ * at a time. Protocols of src/mpc take an mpc_lane first and run all their
+ * n elements on it in a constant number of flights. Layer-level functions
+ * (src/nl, src/lin) take the party first and split their elements across
+ * its lanes with party_run, one thread per lane; both parties split the
+ * same n the same way, so lane i of the server talks to lane i of the
+ * client. Results never depend on the number of lanes.
+ *
+ * Role: MPC_SERVER (0, the model owner S) or MPC_CLIENT (1, the input owner
+ * C). Where a protocol is asymmetric, its comment says which role does what. */
+#ifndef PARLEY_MPC_PARTY_H
+#define PARLEY_MPC_PARTY_H
+
+#include "net/lanes.h"
+#include "ot/lane.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum { MPC_SERVER = 0, MPC_CLIENT = 1 };
+
+typedef struct mpc_lane {
+    int role;      /* MPC_SERVER or MPC_CLIENT */
+    unsigned index;
+    ot_lane ot;    /* .ch, .rng, IKNP and KK13 instances in both directions */
+} mpc_lane;
+
+typedef struct party {
+    int role;
+    unsigned nlanes;
+    mpc_lane *lanes;
+} party;
+
+/* Set up nlanes lanes over chans[0..nlanes-1] (not owned: the caller closes
+ * them after party_clear). seed: all of this party's randomness derives from
+ * it (tests pass a fixed one; production draws it from the OS). Base OTs run
+ * on all lanes in parallel. */
+int party_setup(party *p, int role, chan **chans, unsigned nlanes, block seed) WUR;
+/* Wipe all OT state and PRGs and free the lanes. */
+void party_clear(party *p);
+
+/* Work on elements [first, first + count) on lane L. */
+typedef int (*party_job)(mpc_lane *L, void *ctx, size_t first, size_t count);
+
+/* Split [0, n) into one contiguous range per lane (each range a multiple of
+ * `grain` elements, except the last), run fn on every non-empty range, lane
+ * 0 on the calling thread and the others on their own threads, and return
+ * 0 or the first failure. If a lane fails, its channel is shut down so the
+ * peer's lane stops too instead of waiting for a timeout. n == 0 runs
+ * nothing and sends nothing (on both sides alike). */
+int party_run(party *p, size_t n, size_t grain, party_job fn, void *ctx) WUR;
+
+/* Bytes both ways summed over the lanes; flights = the largest number of
+ * flights on any lane (the lanes run in parallel). */
+void party_stats(const party *p, chan_stats *out);
+
+#endif
