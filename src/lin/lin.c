@@ -1,0 +1,128 @@
+/* Shapes and plaintext reference of the linear layers; see lin.h. */
+#include "lin/lin.h"
+
+#include "util/bits.h"
+#include "util/mem.h"
+
+static int shape_err(const char *what, const char *why) {
+    return err_set(PARLEY_E_ARG, "%s: %s", what, why);
+}
+
+/* Product of the sizes fits in size_t (with room for 64-bit elements). */
+static int sizes_fit(const unsigned *v, int n) {
+    size_t t = sizeof(uint64_t);
+    for (int i = 0; i < n; i++)
+        if (size_mul(&t, t, v[i]) < 0) return 0;
+    return 1;
+}
+
+int lin_conv_check(lin_conv *c) {
+    if (!c->N || !c->C || !c->H || !c->W || !c->O || !c->kh || !c->kw)
+        return shape_err("conv", "a size is zero");
+    if (!c->sh || !c->sw) return shape_err("conv", "a stride is zero");
+    if (!c->dh || !c->dw) return shape_err("conv", "a dilation is zero");
+    if (!c->groups || c->C % c->groups || c->O % c->groups)
+        return shape_err("conv", "channels are not a multiple of the groups");
+    if (c->wbits < 1 || c->wbits > 64) return shape_err("conv", "weight bit width outside 1..64");
+    uint64_t eh = (uint64_t)c->dh * (c->kh - 1) + 1, ew = (uint64_t)c->dw * (c->kw - 1) + 1;
+    uint64_t ph = (uint64_t)c->H + c->pt + c->pb, pw = (uint64_t)c->W + c->pl + c->pr;
+    if (eh > ph || ew > pw) return shape_err("conv", "the kernel is larger than the padded input");
+    uint64_t oh = (ph - eh) / c->sh + 1, ow = (pw - ew) / c->sw + 1;
+    if (oh > UINT32_MAX || ow > UINT32_MAX) return shape_err("conv", "output too large");
+    c->OH = (unsigned)oh;
+    c->OW = (unsigned)ow;
+    unsigned in[] = {c->N, c->C, c->H, c->W}, out[] = {c->N, c->O, c->OH, c->OW},
+             wt[] = {c->O, c->C / c->groups, c->kh, c->kw};
+    if (!sizes_fit(in, 4) || !sizes_fit(out, 4) || !sizes_fit(wt, 4))
+        return shape_err("conv", "tensor too large");
+    return 0;
+}
+
+int lin_fc_check(const lin_fc *f) {
+    if (!f->N || !f->K || !f->O) return shape_err("fc", "a size is zero");
+    if (f->wbits < 1 || f->wbits > 64) return shape_err("fc", "weight bit width outside 1..64");
+    unsigned a[] = {f->N, f->K}, b[] = {f->O, f->K}, c[] = {f->N, f->O};
+    if (!sizes_fit(a, 2) || !sizes_fit(b, 2) || !sizes_fit(c, 2))
+        return shape_err("fc", "tensor too large");
+    return 0;
+}
+
+int lin_scale_check(const lin_scale *s) {
+    if (!s->N || !s->C || !s->S) return shape_err("scale", "a size is zero");
+    if (s->wbits < 1 || s->wbits > 64) return shape_err("scale", "weight bit width outside 1..64");
+    unsigned a[] = {s->N, s->C, s->S};
+    if (!sizes_fit(a, 3)) return shape_err("scale", "tensor too large");
+    return 0;
+}
+
+size_t lin_conv_in_size(const lin_conv *c) { return (size_t)c->N * c->C * c->H * c->W; }
+size_t lin_conv_out_size(const lin_conv *c) { return (size_t)c->N * c->O * c->OH * c->OW; }
+size_t lin_conv_weight_size(const lin_conv *c) {
+    return (size_t)c->O * (c->C / c->groups) * c->kh * c->kw;
+}
+uint64_t lin_conv_macs(const lin_conv *c) {
+    return (uint64_t)lin_conv_out_size(c) * (c->C / c->groups) * c->kh * c->kw;
+}
+
+unsigned lin_weight_bits(const uint64_t *w, size_t n, unsigned l) {
+    unsigned b = 1;
+    for (size_t i = 0; i < n; i++) {
+        int64_t v = bits_signed(w[i], l);
+        /* bits of v as a signed integer: v in [-2^(b-1), 2^(b-1)) */
+        uint64_t mag = v < 0 ? ~(uint64_t)v : (uint64_t)v;
+        unsigned need = 1 + (mag ? 64 - (unsigned)__builtin_clzll(mag) : 0);
+        if (need > b) b = need;
+    }
+    return b > l ? l : b;
+}
+
+void lin_conv_plain(uint64_t *y, const uint64_t *x, const lin_conv *c, const uint64_t *w,
+                    unsigned l) {
+    uint64_t mask = bits_mask(l);
+    unsigned cg = c->C / c->groups, og = c->O / c->groups;
+    for (unsigned n = 0; n < c->N; n++)
+        for (unsigned o = 0; o < c->O; o++) {
+            unsigned g = o / og;
+            for (unsigned i = 0; i < c->OH; i++)
+                for (unsigned j = 0; j < c->OW; j++) {
+                    uint64_t acc = 0;
+                    for (unsigned ci = 0; ci < cg; ci++) {
+                        unsigned ch = g * cg + ci;
+                        for (unsigned a = 0; a < c->kh; a++) {
+                            int64_t r = (int64_t)i * c->sh - c->pt + (int64_t)a * c->dh;
+                            if (r < 0 || r >= c->H) continue;
+                            for (unsigned b = 0; b < c->kw; b++) {
+                                int64_t q = (int64_t)j * c->sw - c->pl + (int64_t)b * c->dw;
+                                if (q < 0 || q >= c->W) continue;
+                                uint64_t xv = x[(((size_t)n * c->C + ch) * c->H + (size_t)r) * c->W +
+                                                (size_t)q];
+                                uint64_t wv = w[(((size_t)o * cg + ci) * c->kh + a) * c->kw + b];
+                                acc += xv * wv;
+                            }
+                        }
+                    }
+                    y[(((size_t)n * c->O + o) * c->OH + i) * c->OW + j] = acc & mask;
+                }
+        }
+}
+
+void lin_fc_plain(uint64_t *y, const uint64_t *x, const lin_fc *f, const uint64_t *w, unsigned l) {
+    uint64_t mask = bits_mask(l);
+    for (unsigned n = 0; n < f->N; n++)
+        for (unsigned o = 0; o < f->O; o++) {
+            uint64_t acc = 0;
+            const uint64_t *xr = x + (size_t)n * f->K, *wr = w + (size_t)o * f->K;
+            for (unsigned k = 0; k < f->K; k++) acc += xr[k] * wr[k];
+            y[(size_t)n * f->O + o] = acc & mask;
+        }
+}
+
+void lin_scale_plain(uint64_t *y, const uint64_t *x, const lin_scale *s, const uint64_t *g,
+                     unsigned l) {
+    uint64_t mask = bits_mask(l);
+    for (unsigned n = 0; n < s->N; n++)
+        for (unsigned ch = 0; ch < s->C; ch++) {
+            size_t base = ((size_t)n * s->C + ch) * s->S;
+            for (unsigned k = 0; k < s->S; k++) y[base + k] = (x[base + k] * g[ch]) & mask;
+        }
+}

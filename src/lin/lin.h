@@ -1,0 +1,78 @@
+/* Linear layers with the server's private weights: shapes and the plaintext
+ * reference every secure implementation is tested against.
+ *
+ * A linear layer maps a tensor x (shared between the parties, values mod
+ * 2^l) to W*x mod 2^l, where W belongs to the server (S). Shapes, the ring
+ * width l and the weights' bit width `wbits` are public (part of the public
+ * model description); the weight values are not. Bias, truncation and the
+ * fixed-point scale are not part of these layers: the server adds a bias to
+ * its share locally, and src/nl truncates.
+ *
+ * Implementations (same contract, same outputs):
+ *   src/lin/ot  COT-based (PROTOCOLS.md §6, SCI_OT)
+ *   src/lin/he  RLWE-based (PROTOCOLS.md §7, HE mode)
+ * Each takes the party first; S passes W, C passes NULL; both pass the same
+ * shape; both get their additive share of the output.
+ *
+ * Layouts (row-major, C order):
+ *   conv   x: N x C x H x W,  W: O x (C/groups) x kh x kw,  y: N x O x OH x OW
+ *   fc     x: N x K,          W: O x K,                      y: N x O
+ *   scale  x: N x C x S,      g: C,                          y[n,c,s] = g[c]*x[n,c,s]
+ * Weights are signed integers stored mod 2^l with
+ * -2^(wbits-1) <= signed(w) < 2^(wbits-1), 1 <= wbits <= l. */
+#ifndef PARLEY_LIN_LIN_H
+#define PARLEY_LIN_LIN_H
+
+#include "util/err.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct lin_conv {
+    unsigned N, C, H, W;        /* input: batch, channels, height, width */
+    unsigned O;                 /* output channels */
+    unsigned kh, kw;            /* kernel */
+    unsigned sh, sw;            /* strides (>= 1) */
+    unsigned pt, pl, pb, pr;    /* zero padding: top, left, bottom, right */
+    unsigned dh, dw;            /* dilations (>= 1) */
+    unsigned groups;            /* C and O are multiples of it (C = O = groups: depthwise) */
+    unsigned wbits;             /* public bound on the weights' signed bit width */
+    unsigned OH, OW;            /* output size, filled in by lin_conv_check */
+} lin_conv;
+
+typedef struct lin_fc {
+    unsigned N, K, O;
+    unsigned wbits;
+} lin_fc;
+
+typedef struct lin_scale {
+    unsigned N, C, S; /* S = elements per channel (H*W) */
+    unsigned wbits;
+} lin_scale;
+
+/* Validate a shape (non-zero sizes, group divisibility, the kernel fits in
+ * the padded input, sizes whose products fit in size_t) and compute OH, OW.
+ * PARLEY_E_ARG with a message naming the problem. */
+int lin_conv_check(lin_conv *c) WUR;
+int lin_fc_check(const lin_fc *f) WUR;
+int lin_scale_check(const lin_scale *s) WUR;
+
+/* Element counts (after a successful check). */
+size_t lin_conv_in_size(const lin_conv *c);
+size_t lin_conv_out_size(const lin_conv *c);
+size_t lin_conv_weight_size(const lin_conv *c);
+/* Multiply-accumulates of the layer (for cost models and reports). */
+uint64_t lin_conv_macs(const lin_conv *c);
+
+/* The smallest wbits that holds every weight w[0..n-1] (mod 2^l) as a
+ * signed integer. */
+unsigned lin_weight_bits(const uint64_t *w, size_t n, unsigned l);
+
+/* Plaintext reference, mod 2^l (1 <= l <= 64). y must not alias x. */
+void lin_conv_plain(uint64_t *y, const uint64_t *x, const lin_conv *c, const uint64_t *w,
+                    unsigned l);
+void lin_fc_plain(uint64_t *y, const uint64_t *x, const lin_fc *f, const uint64_t *w, unsigned l);
+void lin_scale_plain(uint64_t *y, const uint64_t *x, const lin_scale *s, const uint64_t *g,
+                     unsigned l);
+
+#endif
