@@ -1,7 +1,12 @@
 /* Two-process benchmark harness; see bench_common.h. */
 #include "bench_common.h"
 
+#include "net/lanes.h"
 #include "util/err.h"
+#include "util/mem.h"
+#include "util/timer.h"
+
+#include <stdlib.h>
 
 #include <errno.h>
 #include <signal.h>
@@ -9,10 +14,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-int bench_barrier(chan *ch, int party) {
+int bench_barrier(chan *ch, int who) {
     chan_stats keep = *chan_get_stats(ch);
     uint8_t b = 0x5a;
-    if (party == 0) {
+    if (who == 0) {
         TRY(chan_send(ch, &b, 1));
         TRY(chan_flush(ch));
         TRY(chan_recv(ch, &b, 1));
@@ -27,42 +32,33 @@ int bench_barrier(chan *ch, int party) {
     return 0;
 }
 
-int bench_fork(bench_party_fn fn, void *arg, bench_side out[2]) {
-    chan_listener *l;
-    TRY(chan_listen(&l, "127.0.0.1", 0));
-    int port = chan_listener_port(l);
+/* Fork into server (parent) and client (child); each runs side_fn and the
+ * child reports its bench_side back through a pipe. */
+typedef int (*side_fn)(int who, void *arg, bench_side *side);
+
+static int fork_two(side_fn fn, void *arg, bench_side out[2]) {
     int pfd[2];
-    if (pipe(pfd) < 0) {
-        chan_listener_close(l);
-        return err_set(PARLEY_E_IO, "pipe: %s", strerror(errno));
-    }
+    if (pipe(pfd) < 0) return err_set(PARLEY_E_IO, "pipe: %s", strerror(errno));
     fflush(NULL);
     pid_t pid = fork();
     if (pid < 0) {
-        chan_listener_close(l);
+        close(pfd[0]);
+        close(pfd[1]);
         return err_set(PARLEY_E_IO, "fork: %s", strerror(errno));
     }
     if (pid == 0) { /* client */
-        chan_listener_close(l);
         close(pfd[0]);
         bench_side me = {0};
-        chan *ch = NULL;
-        me.rc = chan_connect(&ch, "127.0.0.1", port, 10000);
-        if (me.rc == 0) me.rc = fn(1, ch, arg, &me);
+        me.rc = fn(1, arg, &me);
         if (me.rc != 0) fprintf(stderr, "parley bench: client: %s\n", err_msg());
-        chan_close(ch);
         ssize_t w = write(pfd[1], &me, sizeof me);
         _exit(w == (ssize_t)sizeof me && me.rc == 0 ? 0 : 1);
     }
     close(pfd[1]);
-    chan *ch = NULL;
-    int rc = chan_accept(l, &ch, 10000);
-    chan_listener_close(l);
     memset(out, 0, 2 * sizeof *out);
-    if (rc == 0) rc = fn(0, ch, arg, &out[0]);
+    int rc = fn(0, arg, &out[0]);
     char msg[512];
     snprintf(msg, sizeof msg, "%s", err_msg());
-    chan_close(ch);
     if (rc != 0) kill(pid, SIGTERM);
     ssize_t r = read(pfd[0], &out[1], sizeof out[1]);
     close(pfd[0]);
@@ -72,6 +68,32 @@ int bench_fork(bench_party_fn fn, void *arg, bench_side out[2]) {
     if (r != (ssize_t)sizeof out[1] || out[1].rc != 0)
         return err_set(out[1].rc ? out[1].rc : PARLEY_E_IO, "the client process failed");
     return 0;
+}
+
+typedef struct chan_bench {
+    bench_chan_fn fn;
+    void *arg;
+    chan_listener *l;
+    int port;
+} chan_bench;
+
+static int chan_side(int who, void *arg, bench_side *side) {
+    chan_bench *b = arg;
+    chan *ch = NULL;
+    int rc = who == 0 ? chan_accept(b->l, &ch, 10000)
+                      : chan_connect(&ch, "127.0.0.1", b->port, 10000);
+    if (rc == 0) rc = b->fn(who, ch, b->arg, side);
+    chan_close(ch);
+    return rc;
+}
+
+int bench_fork(bench_chan_fn fn, void *arg, bench_side out[2]) {
+    chan_bench b = {fn, arg, NULL, 0};
+    TRY(chan_listen(&b.l, "127.0.0.1", 0));
+    b.port = chan_listener_port(b.l);
+    int rc = fork_two(chan_side, &b, out);
+    chan_listener_close(b.l);
+    return rc;
 }
 
 void bench_print(FILE *f, const char *bench, uint64_t n, unsigned bits, const bench_side s[2],
@@ -88,4 +110,65 @@ void bench_print(FILE *f, const char *bench, uint64_t n, unsigned bits, const be
             sec > 0 ? (double)n / sec : 0.0, (unsigned long long)(s[0].flights + s[1].flights),
             (unsigned long long)(s[0].setup_bytes + s[1].setup_bytes), extra);
     fflush(f);
+}
+
+/* ---- whole parties ---- */
+
+typedef struct party_bench {
+    bench_party_fn fn;
+    void *arg;
+    unsigned lanes;
+    int port;
+    chan_listener *l;
+} party_bench;
+
+static int party_side(int who, void *arg, bench_side *side) {
+    party_bench *b = arg;
+    chan *chans[LANES_MAX] = {0};
+    double t0 = time_now();
+    int rc = who == 0 ? lanes_accept(chans, b->lanes, b->l, 10000)
+                      : lanes_connect(chans, b->lanes, "127.0.0.1", b->port, 10000);
+    if (rc < 0) return rc;
+    block seed;
+    rand_os(&seed, sizeof seed);
+    party p;
+    rc = party_setup(&p, who, chans, b->lanes, seed);
+    mem_wipe(&seed, sizeof seed);
+    if (rc == 0) {
+        chan_stats st;
+        party_stats(&p, &st);
+        side->setup_seconds = time_now() - t0;
+        side->setup_bytes = st.bytes_sent;
+        bench_clock clk = {&p, 0, {0}, side};
+        rc = b->fn(&p, b->arg, &clk);
+        party_clear(&p);
+    }
+    lanes_close(chans, b->lanes);
+    return rc;
+}
+
+int bench_fork_party(bench_party_fn fn, void *arg, unsigned lanes, bench_side out[2]) {
+    party_bench b = {fn, arg, lanes, 0, NULL};
+    TRY(chan_listen(&b.l, "127.0.0.1", 0));
+    b.port = chan_listener_port(b.l);
+    int rc = fork_two(party_side, &b, out);
+    chan_listener_close(b.l);
+    return rc;
+}
+
+int bench_begin(bench_clock *clk) {
+    TRY(bench_barrier(clk->p->lanes[0].ot.ch, clk->p->role));
+    party_stats(clk->p, &clk->s0);
+    clk->t0 = time_now();
+    return 0;
+}
+
+int bench_end(bench_clock *clk) {
+    chan_stats st;
+    party_stats(clk->p, &st);
+    TRY(bench_barrier(clk->p->lanes[0].ot.ch, clk->p->role));
+    clk->side->seconds = time_now() - clk->t0;
+    clk->side->bytes_sent = st.bytes_sent - clk->s0.bytes_sent;
+    clk->side->flights = st.flights - clk->s0.flights;
+    return 0;
 }

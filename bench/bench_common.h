@@ -3,8 +3,10 @@
 #ifndef PARLEY_BENCH_COMMON_H
 #define PARLEY_BENCH_COMMON_H
 
+#include "mpc/party.h"
 #include "net/chan.h"
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -15,17 +17,48 @@ typedef struct bench_side {
     int rc;
 } bench_side;
 
-/* party 0 = server, 1 = client. fills *side; returns 0 or a status. */
-typedef int (*bench_party_fn)(int party, chan *ch, void *arg, bench_side *side);
+/* who: 0 = server, 1 = client. fills *side; returns 0 or a status. */
+typedef int (*bench_chan_fn)(int who, chan *ch, void *arg, bench_side *side);
 
 /* Fork: the parent is the server, the child the client. Returns 0 and both
  * sides' reports, or a negative status with the message set. */
-int bench_fork(bench_party_fn fn, void *arg, bench_side out[2]);
+int bench_fork(bench_chan_fn fn, void *arg, bench_side out[2]);
 /* Both parties call this: a 1-byte exchange each way, not counted. */
-int bench_barrier(chan *ch, int party);
+int bench_barrier(chan *ch, int who);
+
+/* Protocol benchmarks on a whole party with `lanes` lanes (threads). The
+ * harness forks, connects the lanes over 127.0.0.1, sets up the party (timed
+ * as set-up) and calls fn in each process. fn prepares its inputs, calls
+ * bench_begin, runs what is measured, calls bench_end; time and bytes are
+ * taken between the two (both parties synchronised by a barrier). */
+typedef struct bench_clock {
+    party *p;
+    double t0;
+    chan_stats s0;
+    bench_side *side;
+} bench_clock;
+typedef int (*bench_party_fn)(party *p, void *arg, bench_clock *clk);
+int bench_fork_party(bench_party_fn fn, void *arg, unsigned lanes, bench_side out[2]);
+int bench_begin(bench_clock *clk);
+int bench_end(bench_clock *clk);
 
 /* Print the standard fields; extra is a JSON fragment ("" or ,"k":v...). */
 void bench_print(FILE *f, const char *bench, uint64_t n, unsigned bits, const bench_side s[2],
                  const char *extra);
+
+/* Options shared by the protocol benchmarks: --n, --bits, --scale, --window,
+ * --threads and a few more; each benchmark reads what it needs. Unknown
+ * options are an error naming them. */
+typedef struct bench_opts {
+    uint64_t n;
+    unsigned bits, scale, window, stride, threads, d, m;
+    const char *kind;
+} bench_opts;
+/* Parse argv[first..argc-1] into *o (keeping its defaults). Returns 0, 1 if
+ * --help was asked (usage printed to stdout), or 2 on an error (printed). */
+int bench_parse(bench_opts *o, int argc, char **argv, int first, const char *name,
+                const char *usage);
+/* Each benchmark's entry point (argv[1] is its name). */
+int bench_ot_main(int argc, char **argv);
 
 #endif

@@ -20,7 +20,7 @@ typedef struct ot_bench {
     unsigned bits, N;
 } ot_bench;
 
-static int ot_bench_party(int party, chan *ch, void *arg, bench_side *side) {
+static int ot_bench_party(int who, chan *ch, void *arg, bench_side *side) {
     ot_bench *b = arg;
     double t0 = time_now();
     block seed;
@@ -42,27 +42,27 @@ static int ot_bench_party(int party, chan *ch, void *arg, bench_side *side) {
         prg_bytes(&ln.rng, choices, batch);
         for (size_t i = 0; i < batch; i++)
             choices[i] = (uint8_t)(per == 2 ? choices[i] & 1 : choices[i] % b->N);
-        rc = bench_barrier(ch, party);
+        rc = bench_barrier(ch, who);
     }
     double t1 = time_now();
     for (uint64_t done = 0; done < b->n && rc == 0; done += batch) {
         size_t m = b->n - done < batch ? (size_t)(b->n - done) : batch;
         if (strcmp(b->kind, "rot") == 0)
-            rc = party == 0 ? iknp_rot_send(&ln.iknp_s, ch, r2, m)
+            rc = who == 0 ? iknp_rot_send(&ln.iknp_s, ch, r2, m)
                             : iknp_rot_recv(&ln.iknp_r, ch, (block *)r2, choices, m);
         else if (strcmp(b->kind, "cot") == 0)
-            rc = party == 0 ? iknp_cot_send(&ln.iknp_s, ch, out, msgs, m, &b->bits, 1)
+            rc = who == 0 ? iknp_cot_send(&ln.iknp_s, ch, out, msgs, m, &b->bits, 1)
                             : iknp_cot_recv(&ln.iknp_r, ch, out, choices, m, &b->bits, 1);
         else if (strcmp(b->kind, "ot") == 0)
-            rc = party == 0 ? iknp_ot_send(&ln.iknp_s, ch, msgs, m, b->bits)
+            rc = who == 0 ? iknp_ot_send(&ln.iknp_s, ch, msgs, m, b->bits)
                             : iknp_ot_recv(&ln.iknp_r, ch, out, choices, m, b->bits);
         else
-            rc = party == 0 ? kkot_send(&ln.kk_s, ch, msgs, m, b->N, b->bits)
+            rc = who == 0 ? kkot_send(&ln.kk_s, ch, msgs, m, b->N, b->bits)
                             : kkot_recv(&ln.kk_r, ch, out, choices, m, b->N, b->bits);
     }
     side->bytes_sent = chan_get_stats(ch)->bytes_sent;
     side->flights = chan_get_stats(ch)->flights;
-    if (rc == 0) rc = bench_barrier(ch, party);
+    if (rc == 0) rc = bench_barrier(ch, who);
     side->seconds = time_now() - t1;
     mem_free(msgs);
     mem_free(out);
@@ -94,15 +94,8 @@ static int parse_u64(const char *s, uint64_t *v) {
     return 0;
 }
 
-int cli_bench(int argc, char **argv) {
-    if (argc < 2 || strcmp(argv[1], "--help") == 0) {
-        fprintf(argc < 2 ? stderr : stdout, "usage: parley bench ot [options]\n");
-        return argc < 2 ? 2 : 0;
-    }
-    if (strcmp(argv[1], "ot") != 0) {
-        fprintf(stderr, "parley bench: unknown benchmark '%s' (try: ot)\n", argv[1]);
-        return 2;
-    }
+/* argv[1] is "ot". */
+int bench_ot_main(int argc, char **argv) {
     ot_bench b = {"cot", 1u << 22, 32, 16};
     int bits_given = 0;
     for (int i = 2; i < argc; i++) {

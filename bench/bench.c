@@ -1,0 +1,102 @@
+/* `parley bench`: the table of benchmarks and the options they share. */
+#include "bench_common.h"
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct bench_entry {
+    const char *name;
+    int (*main)(int argc, char **argv); /* argv[1] is the name */
+    const char *what;
+} bench_entry;
+
+static const bench_entry benches[] = {
+    {"ot", bench_ot_main, "oblivious transfer extension (rot, cot, ot, kkot)"},
+};
+#define NBENCH (sizeof benches / sizeof *benches)
+
+static void bench_usage(FILE *f) {
+    fprintf(f, "usage: parley bench <benchmark> [options]\n\n"
+               "Runs the server and the client as two processes over 127.0.0.1 and prints\n"
+               "one JSON line per run. Benchmarks:\n");
+    for (size_t i = 0; i < NBENCH; i++) fprintf(f, "  %-12s %s\n", benches[i].name, benches[i].what);
+    fprintf(f, "\nRun 'parley bench <benchmark> --help' for its options.\n");
+}
+
+int cli_bench(int argc, char **argv) {
+    if (argc < 2) {
+        bench_usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        bench_usage(stdout);
+        return 0;
+    }
+    for (size_t i = 0; i < NBENCH; i++)
+        if (strcmp(argv[1], benches[i].name) == 0) return benches[i].main(argc, argv);
+    fprintf(stderr, "parley bench: unknown benchmark '%s'\n", argv[1]);
+    bench_usage(stderr);
+    return 2;
+}
+
+static int parse_uint(const char *s, uint64_t *v) {
+    char *end;
+    errno = 0;
+    unsigned long long x = strtoull(s, &end, 0);
+    if (errno || *end || s[0] == '-' || !s[0]) return -1;
+    *v = x;
+    return 0;
+}
+
+int bench_parse(bench_opts *o, int argc, char **argv, int first, const char *name,
+                const char *usage) {
+    static const struct {
+        const char *flag;
+        size_t off;
+        uint64_t lo, hi;
+    } nums[] = {
+        {"--n", offsetof(bench_opts, n), 0, UINT64_MAX},
+        {"--bits", offsetof(bench_opts, bits), 1, 64},
+        {"--scale", offsetof(bench_opts, scale), 0, 63},
+        {"--window", offsetof(bench_opts, window), 1, 1024},
+        {"--stride", offsetof(bench_opts, stride), 1, 1024},
+        {"--threads", offsetof(bench_opts, threads), 1, 64},
+        {"--d", offsetof(bench_opts, d), 1, UINT32_MAX},
+        {"--m", offsetof(bench_opts, m), 1, 8},
+    };
+    for (int i = first; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            fputs(usage, stdout);
+            return 1;
+        }
+        if (i + 1 >= argc) {
+            fprintf(stderr, "parley bench %s: option %s needs a value\n", name, a);
+            return 2;
+        }
+        const char *v = argv[++i];
+        if (strcmp(a, "--kind") == 0) {
+            o->kind = v;
+            continue;
+        }
+        size_t k = 0;
+        while (k < sizeof nums / sizeof *nums && strcmp(a, nums[k].flag) != 0) k++;
+        if (k == sizeof nums / sizeof *nums) {
+            fprintf(stderr, "parley bench %s: unknown option %s\n%s", name, a, usage);
+            return 2;
+        }
+        uint64_t x;
+        if (parse_uint(v, &x) < 0 || x < nums[k].lo || x > nums[k].hi) {
+            fprintf(stderr, "parley bench %s: %s must be an integer in %llu..%llu, got '%s'\n",
+                    name, a, (unsigned long long)nums[k].lo, (unsigned long long)nums[k].hi, v);
+            return 2;
+        }
+        if (k == 0)
+            o->n = x;
+        else
+            *(unsigned *)((char *)o + nums[k].off) = (unsigned)x;
+    }
+    return 0;
+}
