@@ -103,7 +103,7 @@ typedef void (*pad2_fn)(void *ctx, uint8_t *wire, size_t first, size_t mm, const
                         const block *p1, size_t nblk);
 
 static int iknp_send_pads(ote_sender *s, chan *ch, size_t n, size_t nblk, size_t wire_bits,
-                          pad2_fn take, void *ctx) {
+                          pad2_fn take, void *ctx, int flush) {
     PARLEY_CHECK(s->w == 128);
     iknp_buf b;
     TRY(iknp_buf_alloc(&b, nblk, wire_bits));
@@ -119,7 +119,7 @@ static int iknp_send_pads(ote_sender *s, chan *ch, size_t n, size_t nblk, size_t
         take(ctx, b.bits, i0, mm, b.p0, b.p1, b.nblk);
         if (wire_bits) rc = chan_send(ch, b.bits, bits_bytes(mm * wire_bits));
     }
-    if (rc == 0) rc = chan_flush(ch);
+    if (rc == 0 && flush) rc = chan_flush(ch);
     iknp_buf_free(&b);
     return rc;
 }
@@ -147,7 +147,7 @@ static void rot_take_send(void *vctx, uint8_t *wire, size_t first, size_t mm, co
 
 int iknp_rot_send(ote_sender *s, chan *ch, block (*out)[2], size_t n) {
     rot_ctx c = {.out2 = out};
-    return iknp_send_pads(s, ch, n, 1, 0, rot_take_send, &c);
+    return iknp_send_pads(s, ch, n, 1, 0, rot_take_send, &c, 1);
 }
 
 int iknp_rot_recv(ote_receiver *r, chan *ch, block *out, const uint8_t *choices, size_t n) {
@@ -193,11 +193,17 @@ static void cot_take_send(void *vctx, uint8_t *wire, size_t first, size_t mm, co
     bitw_end(&wr);
 }
 
-int iknp_cot_send(ote_sender *s, chan *ch, uint64_t *x, const uint64_t *delta, size_t n,
-                  const unsigned *ls, size_t M) {
+int iknp_cot_send_defer(ote_sender *s, chan *ch, uint64_t *x, const uint64_t *delta, size_t n,
+                        const unsigned *ls, size_t M) {
     size_t L = sum_widths(ls, M);
     cot_ctx c = {x, delta, ls, M};
-    return iknp_send_pads(s, ch, n, (L + 127) / 128, L, cot_take_send, &c);
+    return iknp_send_pads(s, ch, n, (L + 127) / 128, L, cot_take_send, &c, 0);
+}
+
+int iknp_cot_send(ote_sender *s, chan *ch, uint64_t *x, const uint64_t *delta, size_t n,
+                  const unsigned *ls, size_t M) {
+    TRY(iknp_cot_send_defer(s, ch, x, delta, n, ls, M));
+    return chan_flush(ch);
 }
 
 int iknp_cot_recv_begin(ote_receiver *r, chan *ch, uint64_t *out, const uint8_t *choices, size_t n,
@@ -264,10 +270,15 @@ static void ot_take_send(void *vctx, uint8_t *wire, size_t first, size_t mm, con
     bitw_end(&wr);
 }
 
-int iknp_ot_send(ote_sender *s, chan *ch, const uint64_t *msgs, size_t n, unsigned l) {
+int iknp_ot_send_defer(ote_sender *s, chan *ch, const uint64_t *msgs, size_t n, unsigned l) {
     PARLEY_CHECK(l >= 1 && l <= 64);
     cmot_ctx c = {NULL, msgs, l};
-    return iknp_send_pads(s, ch, n, 1, 2 * (size_t)l, ot_take_send, &c);
+    return iknp_send_pads(s, ch, n, 1, 2 * (size_t)l, ot_take_send, &c, 0);
+}
+
+int iknp_ot_send(ote_sender *s, chan *ch, const uint64_t *msgs, size_t n, unsigned l) {
+    TRY(iknp_ot_send_defer(s, ch, msgs, n, l));
+    return chan_flush(ch);
 }
 
 int iknp_ot_recv_begin(ote_receiver *r, chan *ch, uint64_t *out, const uint8_t *choices, size_t n,

@@ -56,27 +56,45 @@ static void kk_hash(crh *h, kk_buf *b, uint64_t *pads, size_t stride, const bloc
 
 static void kk_check(size_t N, unsigned l) { PARLEY_CHECK(N >= 2 && N <= 256 && l >= 1 && l <= 64); }
 
-int kkot_send(ote_sender *s, chan *ch, const uint64_t *msgs, size_t n, unsigned N, unsigned l) {
+int kkot_send_gen(ote_sender *s, chan *ch, size_t n, unsigned N, unsigned l, kk_gen_fn gen,
+                  void *ctx) {
     kk_check(N, l);
     PARLEY_CHECK(s->w == 256 && s->kk_cs);
     kk_buf b;
     TRY(kk_buf_alloc(&b, N, l));
-    int rc = 0;
+    uint64_t *msg = mem_alloc((size_t)OTE_CHUNK * N, sizeof(uint64_t));
+    int rc = msg ? 0 : PARLEY_E_NOMEM;
     for (size_t i0 = 0; i0 < n && rc == 0; i0 += OTE_CHUNK) {
         size_t mm = n - i0 < OTE_CHUNK ? n - i0 : OTE_CHUNK, m = ote_padded(mm);
         uint64_t idx = s->index;
         rc = ote_send_chunk(s, ch, b.rows, m);
         if (rc < 0) break;
+        gen(ctx, msg, i0, mm);
         for (unsigned k = 0; k < N; k++) kk_hash(&s->h, &b, b.pads + k, N, s->kk_cs + 2 * k, mm, idx, l);
         bitw wr = bitw_start(b.wire);
-        const uint64_t *msg = msgs + i0 * N;
         for (size_t j = 0; j < mm * N; j++) bitw_put(&wr, msg[j] ^ b.pads[j], l);
         bitw_end(&wr);
         rc = chan_send(ch, b.wire, bits_bytes(mm * N * l));
     }
-    if (rc == 0) rc = chan_flush(ch);
+    if (msg) mem_free_wipe(msg, (size_t)OTE_CHUNK * N * sizeof(uint64_t));
     kk_buf_free(&b, N);
     return rc;
+}
+
+typedef struct kk_copy {
+    const uint64_t *msgs;
+    unsigned N;
+} kk_copy;
+
+static void kk_copy_gen(void *vctx, uint64_t *out, size_t first, size_t mm) {
+    const kk_copy *c = vctx;
+    memcpy(out, c->msgs + first * c->N, mm * c->N * sizeof *out);
+}
+
+int kkot_send(ote_sender *s, chan *ch, const uint64_t *msgs, size_t n, unsigned N, unsigned l) {
+    kk_copy c = {msgs, N};
+    TRY(kkot_send_gen(s, ch, n, N, l, kk_copy_gen, &c));
+    return chan_flush(ch);
 }
 
 int kkot_recv_begin(ote_receiver *r, chan *ch, uint64_t *out, const uint8_t *choices, size_t n,

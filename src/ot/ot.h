@@ -18,7 +18,9 @@
  * The receiver side comes in two halves so a party can be receiver in one
  * instance and sender in the other at the same time: _begin sends the
  * extension matrix, _end reads the sender's corrections. The plain _recv
- * does both with a flush between. Sender calls flush before returning. */
+ * does both with a flush between. Sender calls flush before returning; the
+ * _defer / _gen senders do not, so several OTs sent back to back form one
+ * message flight (the caller flushes). */
 #ifndef PARLEY_OT_OT_H
 #define PARLEY_OT_OT_H
 
@@ -30,6 +32,7 @@ int iknp_rot_recv(ote_receiver *r, chan *ch, block *out, const uint8_t *choices,
 
 /* Chosen-message OT with l-bit messages msgs[2i], msgs[2i+1]. */
 int iknp_ot_send(ote_sender *s, chan *ch, const uint64_t *msgs, size_t n, unsigned l) WUR;
+int iknp_ot_send_defer(ote_sender *s, chan *ch, const uint64_t *msgs, size_t n, unsigned l) WUR;
 int iknp_ot_recv_begin(ote_receiver *r, chan *ch, uint64_t *out, const uint8_t *choices, size_t n,
                        unsigned l) WUR;
 int iknp_ot_recv_end(chan *ch, uint64_t *out, const uint8_t *choices, size_t n, unsigned l) WUR;
@@ -41,6 +44,8 @@ int iknp_ot_recv(ote_receiver *r, chan *ch, uint64_t *out, const uint8_t *choice
  * mod 2^ls[k]. */
 int iknp_cot_send(ote_sender *s, chan *ch, uint64_t *x, const uint64_t *delta, size_t n,
                   const unsigned *ls, size_t M) WUR;
+int iknp_cot_send_defer(ote_sender *s, chan *ch, uint64_t *x, const uint64_t *delta, size_t n,
+                        const unsigned *ls, size_t M) WUR;
 int iknp_cot_recv_begin(ote_receiver *r, chan *ch, uint64_t *out, const uint8_t *choices, size_t n,
                         const unsigned *ls, size_t M) WUR;
 int iknp_cot_recv_end(chan *ch, uint64_t *out, const uint8_t *choices, size_t n, const unsigned *ls,
@@ -51,6 +56,12 @@ int iknp_cot_recv(ote_receiver *r, chan *ch, uint64_t *out, const uint8_t *choic
 /* KK13 1-out-of-N OT, 2 <= N <= 256, l-bit messages msgs[i*N + k], on
  * w = 256 extension instances. */
 int kkot_send(ote_sender *s, chan *ch, const uint64_t *msgs, size_t n, unsigned N, unsigned l) WUR;
+/* The same without the closing flush, with the messages made chunk by chunk:
+ * gen(ctx, out, first, mm) writes out[i*N + k] for OTs first..first+mm-1
+ * (mm <= OTE_CHUNK), so n*N messages never sit in memory at once. */
+typedef void (*kk_gen_fn)(void *ctx, uint64_t *out, size_t first, size_t mm);
+int kkot_send_gen(ote_sender *s, chan *ch, size_t n, unsigned N, unsigned l, kk_gen_fn gen,
+                  void *ctx) WUR;
 int kkot_recv_begin(ote_receiver *r, chan *ch, uint64_t *out, const uint8_t *choices, size_t n,
                     unsigned N, unsigned l) WUR;
 int kkot_recv_end(chan *ch, uint64_t *out, const uint8_t *choices, size_t n, unsigned N,
