@@ -20,16 +20,33 @@ int aes_ni_available(void) {
 #endif
 }
 
+int aes_vaes_available(void) {
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    return aes_ni_available() && __builtin_cpu_supports("vaes") && __builtin_cpu_supports("avx512f");
+#else
+    return 0;
+#endif
+}
+
+/* PARLEY_AES=ref|ni|vaes caps the tier (tests, and machines where the wide
+ * units throttle). */
 static enum aes_impl aes_resolve(void) {
     enum aes_impl c = __atomic_load_n(&aes_chosen, __ATOMIC_RELAXED);
     if (c != AES_IMPL_AUTO) return c;
     const char *env = getenv("PARLEY_AES");
-    c = (env && strcmp(env, "ref") == 0) || !aes_ni_available() ? AES_IMPL_REF : AES_IMPL_NI;
+    if ((env && strcmp(env, "ref") == 0) || !aes_ni_available())
+        c = AES_IMPL_REF;
+    else if ((env && strcmp(env, "ni") == 0) || !aes_vaes_available())
+        c = AES_IMPL_NI;
+    else
+        c = AES_IMPL_VAES;
     __atomic_store_n(&aes_chosen, c, __ATOMIC_RELAXED);
     return c;
 }
 
 void aes_force_impl(enum aes_impl impl) {
+    if (impl == AES_IMPL_VAES && !aes_vaes_available()) impl = AES_IMPL_NI;
     if (impl == AES_IMPL_NI && !aes_ni_available()) impl = AES_IMPL_REF;
     __atomic_store_n(&aes_chosen, impl, __ATOMIC_RELAXED);
 }
@@ -75,14 +92,22 @@ void aes_ref_ecb(aes_key *k, block *out, const block *in, size_t n) {
 }
 
 void aes_ecb(aes_key *k, block *out, const block *in, size_t n) {
-    if (aes_resolve() == AES_IMPL_NI)
+    enum aes_impl c = aes_resolve();
+    if (c == AES_IMPL_VAES)
+        aes_vaes_ecb(k->rk, out, in, n);
+    else if (c == AES_IMPL_NI)
         aes_ni_ecb(k->rk, out, in, n);
     else
         aes_ref_ecb(k, out, in, n);
 }
 
 void aes_ctr(aes_key *k, block *out, uint64_t ctr, size_t n) {
-    if (aes_resolve() == AES_IMPL_NI) {
+    enum aes_impl c = aes_resolve();
+    if (c == AES_IMPL_VAES) {
+        aes_vaes_ctr(k->rk, out, ctr, n);
+        return;
+    }
+    if (c == AES_IMPL_NI) {
         aes_ni_ctr(k->rk, out, ctr, n);
         return;
     }

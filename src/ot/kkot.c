@@ -56,6 +56,11 @@ static void kk_hash(crh *h, kk_buf *b, uint64_t *pads, size_t stride, const bloc
 
 static void kk_check(size_t N, unsigned l) { PARLEY_CHECK(N >= 2 && N <= 256 && l >= 1 && l <= 64); }
 
+/* Rows are hashed KK_SUB at a time, all N pads of those rows, so the
+ * offsets, hashes and pads stay in L1; tweaks are those of whole-chunk
+ * hashing (index + row). */
+#define KK_SUB 128
+
 int kkot_send_gen(ote_sender *s, chan *ch, size_t n, unsigned N, unsigned l, kk_gen_fn gen,
                   void *ctx) {
     kk_check(N, l);
@@ -64,15 +69,40 @@ int kkot_send_gen(ote_sender *s, chan *ch, size_t n, unsigned N, unsigned l, kk_
     TRY(kk_buf_alloc(&b, N, l));
     uint64_t *msg = mem_alloc((size_t)OTE_CHUNK * N, sizeof(uint64_t));
     int rc = msg ? 0 : PARLEY_E_NOMEM;
+    uint64_t mask = bits_mask(l);
+    unsigned word = N * l <= 64; /* a whole OT's corrections fit one word */
     for (size_t i0 = 0; i0 < n && rc == 0; i0 += OTE_CHUNK) {
         size_t mm = n - i0 < OTE_CHUNK ? n - i0 : OTE_CHUNK, m = ote_padded(mm);
         uint64_t idx = s->index;
         rc = ote_send_chunk(s, ch, b.rows, m);
         if (rc < 0) break;
         gen(ctx, msg, i0, mm);
-        for (unsigned k = 0; k < N; k++) kk_hash(&s->h, &b, b.pads + k, N, s->kk_cs + 2 * k, mm, idx, l);
         bitw wr = bitw_start(b.wire);
-        for (size_t j = 0; j < mm * N; j++) bitw_put(&wr, msg[j] ^ b.pads[j], l);
+        for (size_t j0 = 0; j0 < mm; j0 += KK_SUB) {
+            size_t sub = mm - j0 < KK_SUB ? mm - j0 : KK_SUB;
+            const block *rows = b.rows + 2 * j0;
+            for (unsigned k = 0; k < N; k++) {
+                block o0 = s->kk_cs[2 * k], o1 = s->kk_cs[2 * k + 1];
+                for (size_t i = 0; i < sub; i++) {
+                    b.lo[i] = block_xor(rows[2 * i], o0);
+                    b.hi[i] = block_xor(rows[2 * i + 1], o1);
+                }
+                crh_hash(&s->h, b.lo, b.lo, sub, idx + j0, KK_TWEAK | 2);
+                crh_hash(&s->h, b.hi, b.hi, sub, idx + j0, KK_TWEAK | 3);
+                for (size_t i = 0; i < sub; i++) b.pads[i * N + k] = b.lo[i].w[0] ^ b.hi[i].w[0];
+            }
+            const uint64_t *mg = msg + j0 * N;
+            for (size_t i = 0; i < sub; i++) {
+                const uint64_t *pd = b.pads + i * N, *mi = mg + i * N;
+                if (word) {
+                    uint64_t w = 0;
+                    for (unsigned k = 0; k < N; k++) w |= ((mi[k] ^ pd[k]) & mask) << (k * l);
+                    bitw_put(&wr, w, N * l);
+                } else {
+                    for (unsigned k = 0; k < N; k++) bitw_put(&wr, mi[k] ^ pd[k], l);
+                }
+            }
+        }
         bitw_end(&wr);
         rc = chan_send(ch, b.wire, bits_bytes(mm * N * l));
     }
@@ -133,14 +163,22 @@ int kkot_recv_end(chan *ch, uint64_t *out, const uint8_t *choices, size_t n, uns
         rc = chan_recv(ch, wire, nb);
         if (rc < 0) break;
         bitr rd = bitr_start(wire, nb);
+        uint64_t mask = bits_mask(l);
         for (size_t i = i0; i < i0 + mm; i++) {
-            /* Constant-time select of field c_i among the N fields. */
             uint64_t pick = 0;
-            for (unsigned k = 0; k < N; k++) {
-                uint64_t v = bitr_get(&rd, l);
-                uint64_t eq = (uint64_t)(k ^ choices[i]);
-                uint64_t mask = ((eq | (0 - eq)) >> 63) - 1; /* all-ones iff k == c_i */
-                pick |= v & mask;
+            if (N * l <= 64) {
+                /* All N fields in one word; shifts take the same time for
+                 * every amount, so the choice does not leak. */
+                uint64_t v = bitr_get(&rd, N * l);
+                pick = (v >> (choices[i] * l)) & mask;
+            } else {
+                /* Constant-time select of field c_i among the N fields. */
+                for (unsigned k = 0; k < N; k++) {
+                    uint64_t v = bitr_get(&rd, l);
+                    uint64_t eq = (uint64_t)(k ^ choices[i]);
+                    uint64_t sel = ((eq | (0 - eq)) >> 63) - 1; /* all-ones iff k == c_i */
+                    pick |= v & sel;
+                }
             }
             out[i] ^= pick;
         }
