@@ -267,8 +267,8 @@ TEST(extend_wide) {
 static const uint64_t divisors[] = {1, 2, 3, 9, 49, 169, 4, 8, 64, 5, 7, 255, 256, 1000};
 #define NDIV (sizeof divisors / sizeof *divisors)
 
-TEST(div_exhaustive) {
-    for (unsigned l = 1; l <= 8; l++)
+static void div_exhaustive(unsigned lo, unsigned hi) {
+    for (unsigned l = lo; l <= hi; l++)
         for (size_t k = 0; k < NDIV; k++) {
             ew t = {.op = OP_DIV, .l = l, .d = divisors[k]};
             exhaustive_shares(&t);
@@ -277,6 +277,9 @@ TEST(div_exhaustive) {
             if (bad) return;
         }
 }
+
+TEST(div_exhaustive_to_7_bits) { div_exhaustive(1, 7); }
+TEST(div_exhaustive_8_bits) { div_exhaustive(8, 8); }
 
 /* One divisor per element: the general Div_ring path for every d,
  * including d = 1, powers of two and d > 2^l. */

@@ -9,36 +9,41 @@
 #include "util/mem.h"
 
 typedef struct iknp_buf {
-    block *rows; /* OTE_CHUNK rows */
-    block *alt;  /* OTE_CHUNK rows (q ^ s) */
-    block *p0, *p1, *tmp; /* OTE_CHUNK * nblk pads */
+    size_t cap;  /* rows per chunk: OTE_CHUNK, or fewer for a small n */
+    block *rows; /* cap rows */
+    block *alt;  /* cap rows (q ^ s) */
+    block *p0, *p1, *tmp; /* cap * nblk pads */
     uint8_t *bits;        /* choice bits / wire buffer */
     size_t nblk;
 } iknp_buf;
 
+/* Buffers as large as a chunk of this call needs (small calls stay cheap). */
+static size_t iknp_cap(size_t n) { return n < OTE_CHUNK ? ote_padded(n ? n : 1) : OTE_CHUNK; }
+
 static void iknp_buf_free(iknp_buf *b) {
-    size_t pads = (size_t)OTE_CHUNK * b->nblk * sizeof(block);
-    if (b->rows) mem_free_wipe(b->rows, OTE_CHUNK * sizeof(block));
-    if (b->alt) mem_free_wipe(b->alt, OTE_CHUNK * sizeof(block));
+    size_t pads = b->cap * b->nblk * sizeof(block);
+    if (b->rows) mem_free_wipe(b->rows, b->cap * sizeof(block));
+    if (b->alt) mem_free_wipe(b->alt, b->cap * sizeof(block));
     if (b->p0) mem_free_wipe(b->p0, pads);
     if (b->p1) mem_free_wipe(b->p1, pads);
-    if (b->tmp) mem_free_wipe(b->tmp, OTE_CHUNK * sizeof(block));
+    if (b->tmp) mem_free_wipe(b->tmp, b->cap * sizeof(block));
     mem_free(b->bits);
 }
 
 /* wire_bits_per_ot: the largest per-OT correction payload. */
-static int iknp_buf_alloc(iknp_buf *b, size_t nblk, size_t wire_bits_per_ot) {
+static int iknp_buf_alloc(iknp_buf *b, size_t n, size_t nblk, size_t wire_bits_per_ot) {
     memset(b, 0, sizeof *b);
     b->nblk = nblk ? nblk : 1;
+    b->cap = iknp_cap(n);
     size_t wire;
-    if (size_mul(&wire, OTE_CHUNK, wire_bits_per_ot) < 0) return PARLEY_E_NOMEM;
+    if (size_mul(&wire, b->cap, wire_bits_per_ot) < 0) return PARLEY_E_NOMEM;
     wire = wire / 8 + 16;
-    b->rows = mem_alloc(OTE_CHUNK, sizeof(block));
-    b->alt = mem_alloc(OTE_CHUNK, sizeof(block));
-    b->p0 = mem_alloc((size_t)OTE_CHUNK * b->nblk, sizeof(block));
-    b->p1 = mem_alloc((size_t)OTE_CHUNK * b->nblk, sizeof(block));
-    b->tmp = mem_alloc(OTE_CHUNK, sizeof(block));
-    b->bits = mem_alloc(wire > OTE_CHUNK / 8 ? wire : OTE_CHUNK / 8, 1);
+    b->rows = mem_alloc(b->cap, sizeof(block));
+    b->alt = mem_alloc(b->cap, sizeof(block));
+    b->p0 = mem_alloc(b->cap * b->nblk, sizeof(block));
+    b->p1 = mem_alloc(b->cap * b->nblk, sizeof(block));
+    b->tmp = mem_alloc(b->cap, sizeof(block));
+    b->bits = mem_alloc(wire > b->cap / 8 ? wire : b->cap / 8, 1);
     if (!b->rows || !b->alt || !b->p0 || !b->p1 || !b->tmp || !b->bits) {
         iknp_buf_free(b);
         return PARLEY_E_NOMEM;
@@ -82,7 +87,7 @@ static int iknp_recv_pads(ote_receiver *r, chan *ch, const uint8_t *choices, siz
                           pad_fn take, void *ctx) {
     PARLEY_CHECK(r->w == 128);
     iknp_buf b;
-    TRY(iknp_buf_alloc(&b, nblk, 0));
+    TRY(iknp_buf_alloc(&b, n, nblk, 0));
     int rc = 0;
     for (size_t i0 = 0; i0 < n && rc == 0; i0 += OTE_CHUNK) {
         size_t mm = n - i0 < OTE_CHUNK ? n - i0 : OTE_CHUNK, m = ote_padded(mm);
@@ -106,7 +111,7 @@ static int iknp_send_pads(ote_sender *s, chan *ch, size_t n, size_t nblk, size_t
                           pad2_fn take, void *ctx, int flush) {
     PARLEY_CHECK(s->w == 128);
     iknp_buf b;
-    TRY(iknp_buf_alloc(&b, nblk, wire_bits));
+    TRY(iknp_buf_alloc(&b, n, nblk, wire_bits));
     int rc = 0;
     for (size_t i0 = 0; i0 < n && rc == 0; i0 += OTE_CHUNK) {
         size_t mm = n - i0 < OTE_CHUNK ? n - i0 : OTE_CHUNK, m = ote_padded(mm);
@@ -217,7 +222,7 @@ int iknp_cot_recv_begin(ote_receiver *r, chan *ch, uint64_t *out, const uint8_t 
 int iknp_cot_recv_end(chan *ch, uint64_t *out, const uint8_t *choices, size_t n, const unsigned *ls,
                       size_t M) {
     size_t L = sum_widths(ls, M);
-    uint8_t *wire = mem_alloc(bits_bytes((size_t)OTE_CHUNK * L) + 16, 1);
+    uint8_t *wire = mem_alloc(bits_bytes(iknp_cap(n) * L) + 16, 1);
     if (!wire) return PARLEY_E_NOMEM;
     int rc = 0;
     for (size_t i0 = 0; i0 < n; i0 += OTE_CHUNK) {
@@ -289,7 +294,7 @@ int iknp_ot_recv_begin(ote_receiver *r, chan *ch, uint64_t *out, const uint8_t *
 }
 
 int iknp_ot_recv_end(chan *ch, uint64_t *out, const uint8_t *choices, size_t n, unsigned l) {
-    uint8_t *wire = mem_alloc(bits_bytes((size_t)OTE_CHUNK * 2 * l) + 16, 1);
+    uint8_t *wire = mem_alloc(bits_bytes(iknp_cap(n) * 2 * l) + 16, 1);
     if (!wire) return PARLEY_E_NOMEM;
     int rc = 0;
     for (size_t i0 = 0; i0 < n; i0 += OTE_CHUNK) {

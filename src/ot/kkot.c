@@ -12,27 +12,37 @@
 #define KK_TWEAK (1ULL << 63)
 
 typedef struct kk_buf {
-    block *rows;      /* OTE_CHUNK rows of two blocks */
-    block *lo, *hi;   /* OTE_CHUNK each */
-    uint64_t *pads;   /* OTE_CHUNK * N */
+    size_t cap;       /* rows per chunk: OTE_CHUNK, or fewer for a small n */
+    block *rows;      /* cap rows of two blocks */
+    block *lo, *hi;   /* cap each */
+    uint64_t *pads;   /* KK_SUB * N */
     uint8_t *wire;
 } kk_buf;
 
+/* Rows are hashed KK_SUB at a time, all N pads of those rows, so the
+ * offsets, hashes and pads stay in L1; tweaks are those of whole-chunk
+ * hashing (index + row). */
+#define KK_SUB 128
+
+/* Buffers as large as a chunk of this call needs (small calls stay cheap). */
+static size_t kk_cap(size_t n) { return n < OTE_CHUNK ? ote_padded(n ? n : 1) : OTE_CHUNK; }
+
 static void kk_buf_free(kk_buf *b, size_t N) {
-    if (b->rows) mem_free_wipe(b->rows, 2 * OTE_CHUNK * sizeof(block));
-    if (b->lo) mem_free_wipe(b->lo, OTE_CHUNK * sizeof(block));
-    if (b->hi) mem_free_wipe(b->hi, OTE_CHUNK * sizeof(block));
-    if (b->pads) mem_free_wipe(b->pads, (size_t)OTE_CHUNK * N * sizeof(uint64_t));
+    if (b->rows) mem_free_wipe(b->rows, 2 * b->cap * sizeof(block));
+    if (b->lo) mem_free_wipe(b->lo, b->cap * sizeof(block));
+    if (b->hi) mem_free_wipe(b->hi, b->cap * sizeof(block));
+    if (b->pads) mem_free_wipe(b->pads, (size_t)KK_SUB * N * sizeof(uint64_t));
     mem_free(b->wire);
 }
 
-static int kk_buf_alloc(kk_buf *b, size_t N, unsigned l) {
+static int kk_buf_alloc(kk_buf *b, size_t n, size_t N, unsigned l) {
     memset(b, 0, sizeof *b);
-    b->rows = mem_alloc(2 * OTE_CHUNK, sizeof(block));
-    b->lo = mem_alloc(OTE_CHUNK, sizeof(block));
-    b->hi = mem_alloc(OTE_CHUNK, sizeof(block));
-    b->pads = mem_alloc((size_t)OTE_CHUNK * N, sizeof(uint64_t));
-    b->wire = mem_alloc(bits_bytes((size_t)OTE_CHUNK * N * l) + 16, 1);
+    b->cap = kk_cap(n);
+    b->rows = mem_alloc(2 * b->cap, sizeof(block));
+    b->lo = mem_alloc(b->cap, sizeof(block));
+    b->hi = mem_alloc(b->cap, sizeof(block));
+    b->pads = mem_alloc((size_t)KK_SUB * N, sizeof(uint64_t));
+    b->wire = mem_alloc(bits_bytes(b->cap * N * l) + 16, 1);
     if (!b->rows || !b->lo || !b->hi || !b->pads || !b->wire) {
         kk_buf_free(b, N);
         return PARLEY_E_NOMEM;
@@ -56,18 +66,13 @@ static void kk_hash(crh *h, kk_buf *b, uint64_t *pads, size_t stride, const bloc
 
 static void kk_check(size_t N, unsigned l) { PARLEY_CHECK(N >= 2 && N <= 256 && l >= 1 && l <= 64); }
 
-/* Rows are hashed KK_SUB at a time, all N pads of those rows, so the
- * offsets, hashes and pads stay in L1; tweaks are those of whole-chunk
- * hashing (index + row). */
-#define KK_SUB 128
-
 int kkot_send_gen(ote_sender *s, chan *ch, size_t n, unsigned N, unsigned l, kk_gen_fn gen,
                   void *ctx) {
     kk_check(N, l);
     PARLEY_CHECK(s->w == 256 && s->kk_cs);
     kk_buf b;
-    TRY(kk_buf_alloc(&b, N, l));
-    uint64_t *msg = mem_alloc((size_t)OTE_CHUNK * N, sizeof(uint64_t));
+    TRY(kk_buf_alloc(&b, n, N, l));
+    uint64_t *msg = mem_alloc(b.cap * N, sizeof(uint64_t));
     int rc = msg ? 0 : PARLEY_E_NOMEM;
     uint64_t mask = bits_mask(l);
     unsigned word = N * l <= 64; /* a whole OT's corrections fit one word */
@@ -106,7 +111,7 @@ int kkot_send_gen(ote_sender *s, chan *ch, size_t n, unsigned N, unsigned l, kk_
         bitw_end(&wr);
         rc = chan_send(ch, b.wire, bits_bytes(mm * N * l));
     }
-    if (msg) mem_free_wipe(msg, (size_t)OTE_CHUNK * N * sizeof(uint64_t));
+    if (msg) mem_free_wipe(msg, b.cap * N * sizeof(uint64_t));
     kk_buf_free(&b, N);
     return rc;
 }
@@ -132,8 +137,8 @@ int kkot_recv_begin(ote_receiver *r, chan *ch, uint64_t *out, const uint8_t *cho
     kk_check(N, l);
     PARLEY_CHECK(r->w == 256);
     kk_buf b;
-    TRY(kk_buf_alloc(&b, 1, 1));
-    uint8_t *cpad = mem_calloc(OTE_CHUNK, 1);
+    TRY(kk_buf_alloc(&b, n, 1, 1));
+    uint8_t *cpad = mem_calloc(b.cap, 1);
     int rc = cpad ? 0 : PARLEY_E_NOMEM;
     for (size_t i0 = 0; i0 < n && rc == 0; i0 += OTE_CHUNK) {
         size_t mm = n - i0 < OTE_CHUNK ? n - i0 : OTE_CHUNK, m = ote_padded(mm);
@@ -147,7 +152,7 @@ int kkot_recv_begin(ote_receiver *r, chan *ch, uint64_t *out, const uint8_t *cho
         if (rc < 0) break;
         kk_hash(&r->h, &b, out + i0, 1, NULL, mm, idx, l);
     }
-    if (cpad) mem_free_wipe(cpad, OTE_CHUNK);
+    if (cpad) mem_free_wipe(cpad, b.cap);
     kk_buf_free(&b, 1);
     return rc;
 }
@@ -155,7 +160,7 @@ int kkot_recv_begin(ote_receiver *r, chan *ch, uint64_t *out, const uint8_t *cho
 int kkot_recv_end(chan *ch, uint64_t *out, const uint8_t *choices, size_t n, unsigned N,
                   unsigned l) {
     kk_check(N, l);
-    uint8_t *wire = mem_alloc(bits_bytes((size_t)OTE_CHUNK * N * l) + 16, 1);
+    uint8_t *wire = mem_alloc(bits_bytes(kk_cap(n) * N * l) + 16, 1);
     if (!wire) return PARLEY_E_NOMEM;
     int rc = 0;
     for (size_t i0 = 0; i0 < n; i0 += OTE_CHUNK) {
