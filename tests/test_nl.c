@@ -449,6 +449,33 @@ TEST(maxpool_all_pairs) {
     prg_clear(&g);
 }
 
+/* l = 64 compares through tracked MSBs (no spare bit): every pair of a set
+ * of extreme and ordinary 64-bit values, both orders, linear and tree, and
+ * triples in 1x3 windows. */
+TEST(maxpool_64_bit_pairs) {
+    prg g;
+    harness_prg(&g, 25);
+    const uint64_t h = 1ULL << 63;
+    uint64_t e[16] = {0, 1, ~0ULL, h, h - 1, h + 1, ~0ULL - 1, 2, h - 2, 12345, 0 - 12345ULL,
+                      1ULL << 62, (1ULL << 62) - 1, h + (1ULL << 62), 0, 0};
+    e[14] = prg_u64(&g);
+    e[15] = prg_u64(&g);
+    for (unsigned w = 2; w <= 3; w++)
+        for (int kind = 0; kind < 2; kind++) {
+            size_t nw = w == 2 ? 256 : 4096, nin = nw * w;
+            pool_t t = {.P = {.N = 1, .C = 1, .H = 1, .W = (unsigned)nin, .kh = 1, .kw = w, .sh = 1,
+                              .sw = w, .dh = 1, .dw = 1},
+                        .l = 64, .kind = kind};
+            uint64_t *x = mem_alloc(nin, 8);
+            for (size_t i = 0; i < nw; i++)
+                for (unsigned k = 0; k < w; k++) x[i * w + k] = e[(i >> (4 * k)) & 15];
+            int bad = pool_run(&t, &g, x, 1);
+            mem_free(x);
+            if (bad) return;
+        }
+    prg_clear(&g);
+}
+
 static void pool_shapes(int kind, uint64_t label) {
     prg g;
     harness_prg(&g, label);
@@ -459,7 +486,7 @@ static void pool_shapes(int kind, uint64_t label) {
         {1, 13, 13, 13, 1, 0, 0, 0, 1}, {1, 15, 14, 13, 1, 6, 0, 1, 1}, {1, 8, 8, 3, 2, 1, 1, 1, 1},
         {1, 9, 9, 3, 2, 1, 1, 0, 1},   {1, 9, 9, 3, 1, 2, 0, 1, 2},   {3, 5, 5, 2, 1, 1, 0, 1, 1},
     };
-    static const unsigned ls[] = {16, 37, 63, 8, 31};
+    static const unsigned ls[] = {16, 37, 63, 64, 31};
     for (size_t c = 0; c < sizeof sh / sizeof *sh; c++) {
         pool_t t = {.P = {.N = 1, .C = sh[c].C, .H = sh[c].H, .W = sh[c].W, .kh = sh[c].k,
                           .kw = sh[c].k, .sh = sh[c].s, .sw = sh[c].s, .pt = sh[c].pad,
@@ -568,8 +595,9 @@ TEST(argmax_shapes) {
         size_t rows, cols;
         unsigned l;
         int mode;
-    } c[] = {{1, 1, 8, 0},  {5, 10, 37, 1}, {3, 1000, 32, 0}, {7, 9, 63, 1},
-             {9, 17, 16, 2}, {1, 1000, 12, 2}, {2, 2, 1, 0},   {100, 10, 37, 1}};
+    } c[] = {{1, 1, 8, 0},  {5, 10, 37, 1},  {3, 1000, 32, 0}, {7, 9, 63, 1},
+             {9, 17, 16, 2}, {1, 1000, 12, 2}, {2, 2, 1, 0},    {100, 10, 37, 1},
+             {6, 11, 64, 1}, {2, 300, 64, 0},  {3, 7, 64, 2}};
     for (size_t k = 0; k < sizeof c / sizeof *c; k++) {
         am_t t = {.rows = c[k].rows, .cols = c[k].cols, .l = c[k].l};
         uint64_t *x = mem_alloc(t.rows * t.cols, 8);
@@ -593,8 +621,8 @@ static int bad_args(party *p, void *arg) {
                   nl_div(p, y, x, 4, 63, (1ULL << 62) - 1) == PARLEY_E_ARG &&
                   nl_trunc_reduce(p, y, x, 4, 8, 8) == PARLEY_E_ARG &&
                   nl_relu(p, y, x, 4, 65) == PARLEY_E_ARG && nl_relu(p, y, x, 4, 0) == PARLEY_E_ARG &&
-                  nl_maxpool(p, y, x, &P, 64) == PARLEY_E_ARG &&
-                  nl_argmax(p, y, x, 1, 4, 64) == PARLEY_E_ARG &&
+                  nl_maxpool(p, y, x, &P, 0) == PARLEY_E_ARG &&
+                  nl_argmax(p, y, x, 1, 4, 65) == PARLEY_E_ARG &&
                   nl_argmax(p, y, x, 1, 4, 1) == PARLEY_E_ARG &&
                   nl_argmax(p, y, x, 4, 0, 8) == PARLEY_E_ARG;
     return 0;

@@ -32,6 +32,9 @@
  *                   ceil(log2 K) (tree)
  *   argmax          as maxpool with a tree, the MUX carrying the index too:
  *                   per comparison mill(l) + 2(128 + 2l + 1)
+ *   (l = 64 has no spare bit: per input MSB = mill(63); per comparison
+ *   mill(63) + one AND (148 + 4 bits, 3 more flights) + 2(128 + 64 + 1),
+ *   plus 64 bits per MUX for argmax's index)
  *
  * ReLU at l = 32: 4148 bits, l = 37: 4610 bits (PROTOCOLS.md: 4.2 and 4.7
  * kbit with chosen-message MUX); relu_trunc at l = 37, s = 12: 6306 bits.
@@ -70,8 +73,7 @@ int nl_div_each(party *p, uint64_t *y, const uint64_t *x, const uint64_t *d, siz
                 unsigned l) WUR;
 
 /* Pools over an NCHW tensor; pool must have passed nl_pool_check. x has
- * nl_pool_in_size elements, y nl_pool_out_size. l <= 63 for maxpool and
- * argmax (PARLEY_E_ARG otherwise): the comparisons need one spare bit. */
+ * nl_pool_in_size elements, y nl_pool_out_size. */
 int nl_maxpool(party *p, uint64_t *y, const uint64_t *x, const nl_pool *pool, unsigned l) WUR;
 /* tree = 0: the linear scan (K - 1 steps); 1: the ceil(log2 K) tree. */
 int nl_maxpool_ex(party *p, uint64_t *y, const uint64_t *x, const nl_pool *pool, unsigned l,
