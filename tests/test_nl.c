@@ -21,6 +21,7 @@ enum { OP_RELU, OP_TRUNC, OP_RELU_TRUNC, OP_TR, OP_EXT_U, OP_EXT_S, OP_DIV, OP_D
 
 typedef struct ew {
     int op;
+    unsigned m; /* millionaire digit bits (0: default) */
     size_t n;
     unsigned l, s, l2;
     uint64_t d;
@@ -31,6 +32,7 @@ typedef struct ew {
 static int ew_party(party *p, void *arg) {
     ew *t = arg;
     int r = p->role;
+    for (unsigned i = 0; i < p->nlanes; i++) p->lanes[i].mill_m = t->m;
     switch (t->op) {
     case OP_RELU:
         return nl_relu(p, t->y[r], t->x[r], t->n, t->l);
@@ -225,6 +227,20 @@ TEST(trunc_sizes) {
             if (bad) return;
         }
     prg_clear(&g);
+}
+
+/* Every layer's millionaires with digits of 1, 2 and 3 bits. */
+TEST(digit_sizes_exhaustive) {
+    static const int ops[] = {OP_RELU, OP_TRUNC, OP_RELU_TRUNC, OP_EXT_S, OP_DIV};
+    for (unsigned m = 1; m <= 3; m++)
+        for (unsigned l = 1; l <= 6; l++)
+            for (int k = 0; k < 5; k++) {
+                ew t = {.op = ops[k], .m = m, .l = l, .s = l / 2, .l2 = l + 3, .d = 3 + l};
+                exhaustive_shares(&t);
+                int bad = ew_check(&t, 1);
+                ew_free(&t);
+                if (bad) return;
+            }
 }
 
 /* ---- extension ---- */
@@ -606,6 +622,31 @@ TEST(argmax_shapes) {
         mem_free(x);
         if (bad) return;
     }
+    prg_clear(&g);
+}
+
+/* ---- a failing peer ---- */
+
+/* The client fails before sending anything; the server, already inside the
+ * protocol, must return an error (the lanes are shut down), not hang. */
+static int half_fails(party *p, void *arg) {
+    ew *t = arg;
+    if (p->role == MPC_CLIENT) return nl_relu(p, t->y[1], t->x[1], t->n, 65);
+    return nl_relu_trunc(p, t->y[0], t->x[0], t->n, 37, 12);
+}
+
+TEST(failing_peer_ends_both_sides) {
+    prg g;
+    harness_prg(&g, 40);
+    ew t = {.op = OP_RELU, .l = 37};
+    edge_shares(&t, &g, 5000);
+    for (int r = 0; r < 2; r++) t.y[r] = mem_alloc(t.n, 8);
+    for (unsigned lanes = 1; lanes <= 3; lanes += 2) {
+        int rc = run2_party(half_fails, &t, lanes);
+        CHECK(rc < 0);
+    }
+    for (int r = 0; r < 2; r++) mem_free(t.y[r]);
+    ew_free(&t);
     prg_clear(&g);
 }
 
