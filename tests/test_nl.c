@@ -8,6 +8,7 @@
 #include "twoparty.h"
 
 #include "mpc/mill.h"
+#include "nl/ctdiv.h"
 #include "nl/nl.h"
 #include "util/bits.h"
 #include "util/mem.h"
@@ -279,6 +280,34 @@ TEST(extend_wide) {
 }
 
 /* ---- division ---- */
+
+/* The constant-time divider against the divide instruction. */
+TEST(ctdiv_matches_division) {
+    prg g;
+    harness_prg(&g, 18);
+    uint64_t ds[64] = {1, 2, 3, 5, 6, 7, 9, 10, 49, 169, 255, 256, 257, 641, 65535, 65537,
+                       (1ULL << 32) - 1, (1ULL << 32) + 1, (1ULL << 63) - 1, 1ULL << 63,
+                       (1ULL << 63) + 1, ~0ULL, ~0ULL - 1, 3074457345618258602ULL};
+    for (int i = 24; i < 64; i++) ds[i] = prg_u64(&g) >> (i % 60);
+    for (int i = 0; i < 64; i++) {
+        if (!ds[i]) ds[i] = 11;
+        ctdiv c;
+        ctdiv_init(&c, ds[i]);
+        uint64_t xs[] = {0, 1, ds[i] - 1, ds[i], ds[i] + 1, ~0ULL, ~0ULL - 1, 1ULL << 63,
+                         (1ULL << 63) - 1, 2 * ds[i], 2 * ds[i] - 1};
+        for (int k = 0; k < 11 + 2000; k++) {
+            uint64_t x = k < 11 ? xs[k] : prg_u64(&g) >> (k % 64);
+            CHECK_MSG(ctdiv_u(&c, x) == x / ds[i], "%llu / %llu", (unsigned long long)x,
+                      (unsigned long long)ds[i]);
+            int64_t v = (int64_t)x;
+            __int128 q = (__int128)v / ds[i];
+            if ((__int128)v % ds[i] != 0 && v < 0) q--;
+            CHECK_EQ(ctdiv_floor(&c, v), (int64_t)q);
+        }
+        if (harness_failed()) return;
+    }
+    prg_clear(&g);
+}
 
 static const uint64_t divisors[] = {1, 2, 3, 9, 49, 169, 4, 8, 64, 5, 7, 255, 256, 1000};
 #define NDIV (sizeof divisors / sizeof *divisors)

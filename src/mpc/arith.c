@@ -49,8 +49,8 @@ static void m2w_gen(void *vctx, uint64_t *out, size_t first, size_t mm) {
         size_t e = first + i;
         unsigned bs = c->msb[e] & 1, ms = (unsigned)(c->x[e] >> (c->l - 1)) & 1;
         for (unsigned ch = 0; ch < 4; ch++) {
-            unsigned msb = bs ^ (ch & 1), mc = ch >> 1;
-            unsigned w = (ms ^ mc) ? !msb : (ms & mc);
+            unsigned msb = bs ^ (ch & 1), mc = ch >> 1, x = ms ^ mc;
+            unsigned w = (x & (msb ^ 1)) | ((x ^ 1) & ms & mc); /* no branch on secrets */
             out[i * 4 + ch] = w ^ c->r[e];
         }
     }

@@ -4,54 +4,39 @@
 #include "mpc/bv.h"
 #include "util/mem.h"
 
-#include <pthread.h>
 #include <string.h>
 
-/* Sender's messages for two independent triples: state bits
- * (a0, b0, r0, a1, b1, r1) index a table of 16 two-bit messages, one per
- * receiver choice (alpha0, beta0, alpha1, beta1). */
-static uint8_t tab16[64][16];
-static uint8_t tab8[32][8];
-static pthread_once_t tab_once = PTHREAD_ONCE_INIT;
-
-static void tab_init(void) {
-    for (unsigned s = 0; s < 64; s++)
-        for (unsigned ch = 0; ch < 16; ch++) {
-            unsigned a0 = s & 1, b0 = (s >> 1) & 1, r0 = (s >> 2) & 1;
-            unsigned a1 = (s >> 3) & 1, b1 = (s >> 4) & 1, r1 = (s >> 5) & 1;
-            unsigned al0 = ch & 1, be0 = (ch >> 1) & 1, al1 = (ch >> 2) & 1, be1 = (ch >> 3) & 1;
-            unsigned m0 = ((a0 ^ al0) & (b0 ^ be0)) ^ r0, m1 = ((a1 ^ al1) & (b1 ^ be1)) ^ r1;
-            tab16[s][ch] = (uint8_t)(m0 | m1 << 1);
-        }
-    /* Correlated: state (a, b, r, d, u), choice (alpha, beta, delta). */
-    for (unsigned s = 0; s < 32; s++)
-        for (unsigned ch = 0; ch < 8; ch++) {
-            unsigned a = s & 1, b = (s >> 1) & 1, r = (s >> 2) & 1, d = (s >> 3) & 1, u = (s >> 4) & 1;
-            unsigned al = ch & 1, be = (ch >> 1) & 1, de = (ch >> 2) & 1;
-            unsigned m0 = ((a ^ al) & (b ^ be)) ^ r, m1 = ((a ^ al) & (d ^ de)) ^ u;
-            tab8[s][ch] = (uint8_t)(m0 | m1 << 1);
-        }
-}
+/* The sender's messages, without tables indexed by its secret bits: as a
+ * bit vector over the receiver's choices ch, (a ^ alpha(ch)) is the
+ * constant pattern of alpha's bit in ch, complemented when a = 1. Two
+ * triples, choice (alpha0, beta0, alpha1, beta1): patterns 0xaaaa, 0xcccc,
+ * 0xf0f0, 0xff00. */
+static inline uint32_t ones(unsigned bit) { return 0u - (uint32_t)(bit & 1); }
 
 static void gen16(void *vctx, uint64_t *out, size_t first, size_t mm) {
     const tri_pool *t = vctx;
     for (size_t i = 0; i < mm; i++) {
         size_t o = first + i, j0 = 2 * o, j1 = 2 * o + 1;
-        unsigned s = bv_get(t->a1, j0) | bv_get(t->b1, j0) << 1 | bv_get(t->c1, j0) << 2;
-        if (j1 < t->n1) s |= bv_get(t->a1, j1) << 3 | bv_get(t->b1, j1) << 4 | bv_get(t->c1, j1) << 5;
-        const uint8_t *m = tab16[s];
-        for (unsigned k = 0; k < 16; k++) out[i * 16 + k] = m[k];
+        unsigned in1 = j1 < t->n1; /* public: the last OT may carry one triple */
+        uint32_t m0 = ((0xaaaau ^ ones(bv_get(t->a1, j0))) & (0xccccu ^ ones(bv_get(t->b1, j0)))) ^
+                      ones(bv_get(t->c1, j0));
+        uint32_t m1 = 0;
+        if (in1)
+            m1 = ((0xf0f0u ^ ones(bv_get(t->a1, j1))) & (0xff00u ^ ones(bv_get(t->b1, j1)))) ^
+                 ones(bv_get(t->c1, j1));
+        for (unsigned k = 0; k < 16; k++) out[i * 16 + k] = ((m0 >> k) & 1) | ((m1 >> k) & 1) << 1;
     }
 }
 
+/* Correlated pair, choice (alpha, beta, delta): patterns 0xaa, 0xcc, 0xf0. */
 static void gen8(void *vctx, uint64_t *out, size_t first, size_t mm) {
     const tri_pool *t = vctx;
     for (size_t i = 0; i < mm; i++) {
         size_t j = first + i;
-        unsigned s = bv_get(t->a2, j) | bv_get(t->b2, j) << 1 | bv_get(t->c2, j) << 2 |
-                     bv_get(t->d2, j) << 3 | bv_get(t->e2, j) << 4;
-        const uint8_t *m = tab8[s];
-        for (unsigned k = 0; k < 8; k++) out[i * 8 + k] = m[k];
+        uint32_t a = 0xaau ^ ones(bv_get(t->a2, j));
+        uint32_t m0 = (a & (0xccu ^ ones(bv_get(t->b2, j)))) ^ ones(bv_get(t->c2, j));
+        uint32_t m1 = (a & (0xf0u ^ ones(bv_get(t->d2, j)))) ^ ones(bv_get(t->e2, j));
+        for (unsigned k = 0; k < 8; k++) out[i * 8 + k] = ((m0 >> k) & 1) | ((m1 >> k) & 1) << 1;
     }
 }
 
@@ -82,7 +67,6 @@ void tri_free(tri_pool *t) {
 
 int tri_prepare(mpc_lane *L, tri_pool *t, size_t n1, size_t n2, int sender, otb_job *jobs,
                 size_t *njobs) {
-    pthread_once(&tab_once, tab_init);
     memset(t, 0, sizeof *t);
     t->n1 = n1;
     t->n2 = n2;

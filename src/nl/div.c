@@ -17,6 +17,7 @@
  * (the result is -MSB(x)) take cheaper exact paths. */
 #include "nl/lane.h"
 #include "nl/nl.h"
+#include "nl/ctdiv.h"
 
 #include "mpc/arith.h"
 #include "mpc/mill.h"
@@ -33,12 +34,6 @@ static unsigned div_width(uint64_t d) {
     unsigned e = 0;
     while (e < 65 && ((unsigned __int128)1 << e) < six) e++;
     return e;
-}
-
-static inline int64_t floor_div(int64_t v, uint64_t d) {
-    __int128 q = (__int128)v / (__int128)d, r = (__int128)v % (__int128)d;
-    if (r != 0 && v < 0) q--;
-    return (int64_t)q;
 }
 
 static inline unsigned top(uint64_t x, unsigned l) { return (unsigned)(x >> (l - 1)) & 1; }
@@ -97,10 +92,13 @@ static int div_ring(mpc_lane *L, uint64_t *y, const uint64_t *x, const uint64_t 
     }
     if (rc == 0) {
         /* A_P, then A_P + d, A_P, A_P - d (S adds the constants). */
+        ctdiv cd;
+        ctdiv_init(&cd, d[0]);
         for (size_t i = 0; i < n; i++) {
             uint64_t di = d[i * ds];
-            uint64_t N0 = (uint64_t)(((unsigned __int128)1 << l) % di);
-            uint64_t r = (x[i] & mk) % di, m = top(x[i], l);
+            if (ds && i) ctdiv_init(&cd, di);
+            uint64_t N0 = (uint64_t)(((unsigned __int128)1 << l) % di); /* public */
+            uint64_t xi = x[i] & mk, r = xi - di * ctdiv_u(&cd, xi), m = top(x[i], l);
             uint64_t A = r - m * N0 + corr[i] * N0;
             uint64_t dd = S ? di : 0;
             a[3 * i] = (A + dd) & me;
@@ -114,17 +112,22 @@ static int div_ring(mpc_lane *L, uint64_t *y, const uint64_t *x, const uint64_t 
         for (size_t i = 0; i < n3; i++) cb[i] ^= (uint8_t)top(a[i], e);
         rc = mpc_b2a(L, ca, cb, n3, l);
     }
-    if (rc == 0)
+    if (rc == 0) {
+        ctdiv cd;
+        ctdiv_init(&cd, d[0]);
         for (size_t i = 0; i < n; i++) {
             uint64_t di = d[i * ds];
-            uint64_t N0 = (uint64_t)(((unsigned __int128)1 << l) % di);
+            if (ds && i) ctdiv_init(&cd, di);
+            uint64_t N0 = (uint64_t)(((unsigned __int128)1 << l) % di); /* public */
             uint64_t N1 = (uint64_t)(((unsigned __int128)1 << l) / di); /* mod 2^64 is enough */
-            int64_t s = bits_signed(x[i], l);
-            int64_t t = (int64_t)((x[i] & mk) % di) - (int64_t)(top(x[i], l) ? N0 : 0);
-            uint64_t out = (uint64_t)floor_div(s, di) - (uint64_t)(t < 0 ? -1 : 0) + corr[i] * N1 -
-                           ca[3 * i] - ca[3 * i + 1] - ca[3 * i + 2] + (S ? 1 : 0);
+            uint64_t xi = x[i] & mk, r = xi - di * ctdiv_u(&cd, xi);
+            /* t = r - m N0 in (-d, d); floor(t / d) = -[t < 0] = t >> 63. */
+            int64_t t = (int64_t)r - (int64_t)(N0 & (0 - (uint64_t)top(x[i], l)));
+            uint64_t out = (uint64_t)ctdiv_floor(&cd, bits_signed(x[i], l)) - (uint64_t)(t >> 63) +
+                           corr[i] * N1 - ca[3 * i] - ca[3 * i + 1] - ca[3 * i + 2] + (S ? 1 : 0);
             y[i] = out & mk;
         }
+    }
     size_t n1 = n ? n : 1, n31 = n3 ? n3 : 1;
     if (b) mem_free_wipe(b, n1);
     if (ch) mem_free_wipe(ch, n1);
@@ -150,6 +153,7 @@ static int div_large(mpc_lane *L, uint64_t *y, const uint64_t *x, size_t n, unsi
 
 int nl_div_lane(mpc_lane *L, uint64_t *y, const uint64_t *x, const uint64_t *d, size_t ds,
                 size_t n, unsigned l) {
+    if (n == 0) return 0; /* both sides alike: nothing is sent */
     if (ds == 0) {
         uint64_t d0 = d[0];
         if (d0 == 1) {

@@ -127,7 +127,7 @@ static void relu_trunc_gen(void *vctx, uint64_t *out, size_t first, size_t mm) {
         for (unsigned ch = 0; ch < 8; ch++) {
             unsigned d = ds ^ (ch & 1), c = cs ^ ((ch >> 1) & 1), mc = ch >> 2;
             int64_t corr = corr_of(ms, mc, !d);
-            uint64_t v = d ? c + (uint64_t)corr * (1ULL << (k->l - k->s)) : 0;
+            uint64_t v = (c + (uint64_t)corr * (1ULL << (k->l - k->s))) & (0 - (uint64_t)d);
             out[i * 8 + ch] = (v - k->r[e]) & mk;
         }
     }
