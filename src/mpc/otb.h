@@ -3,11 +3,13 @@
  * A protocol step often needs OTs with S as sender and others with C as
  * sender (PROTOCOLS.md §2: "a protocol that needs OTs both ways runs them
  * concurrently"). otb_run takes the list of jobs, identical on both sides,
- * and runs them as two message flights per party: every job in which this
- * party receives starts (sends its extension matrix), one flush, every job
- * in which it sends is answered, one flush, and the receiving jobs finish.
- * The jobs of one direction share that direction's OT instance in list
- * order, so both parties must build the same list.
+ * and runs them as two message flights per party: the extension matrices
+ * of every job in which this party receives, then the corrections of every
+ * job in which it sends. The two directions are interleaved chunk by chunk
+ * (ot_task) with a bounded look-ahead, so each side consumes the peer's
+ * matrices as they arrive instead of buffering them whole; latency is still
+ * that of two flights. The jobs of one direction share that direction's OT
+ * instance in list order, so both parties must build the same list.
  *
  * Wire bits per OT, both directions, n rounded up to 128 per job:
  *   OTB_KK   (N choose 1)-OT_l   256 + N*l

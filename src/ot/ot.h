@@ -69,4 +69,42 @@ int kkot_recv_end(chan *ch, uint64_t *out, const uint8_t *choices, size_t n, uns
 int kkot_recv(ote_receiver *r, chan *ch, uint64_t *out, const uint8_t *choices, size_t n,
               unsigned N, unsigned l) WUR;
 
+/* ---- chunked tasks ----
+ *
+ * One OT job on one side, run one chunk of OTE_CHUNK OTs at a time, so a
+ * caller can interleave several jobs of both directions on one channel
+ * (src/mpc/otb.c) instead of sending one direction's whole extension
+ * matrix before reading the other's. For chunk c of a job, the receiver's
+ * _begin sends the extension matrix, the sender's _send reads it and sends
+ * the corrections, the receiver's _end reads them. The chunks of one OT
+ * instance must be stepped in the same order on both sides. No step
+ * flushes. The whole-call functions above are these steps in a loop, so
+ * the wire format is the same. Fill the fields of one kind and side (as
+ * for the whole calls), impl = NULL; ot_task_free releases the buffers. */
+enum { OT_TASK_KK = 1, OT_TASK_OT = 2, OT_TASK_COT = 3 };
+
+typedef struct ot_task {
+    int kind;
+    size_t n;
+    unsigned N, l;        /* KK: N messages of l bits; OT: l */
+    const unsigned *ls;   /* COT: M widths */
+    size_t M;
+    ote_sender *s;        /* sender side */
+    kk_gen_fn gen;        /* KK: messages per chunk, or msgs (n*N) */
+    void *gen_ctx;
+    const uint64_t *msgs; /* KK (n*N) or OT (n*2) */
+    uint64_t *x;          /* COT: sender outputs, n*M */
+    const uint64_t *delta;
+    ote_receiver *r;      /* receiver side */
+    const uint8_t *choices;
+    uint64_t *out;
+    void *impl;           /* buffers, made by the first step */
+} ot_task;
+
+static inline size_t ot_task_chunks(const ot_task *t) { return (t->n + OTE_CHUNK - 1) / OTE_CHUNK; }
+int ot_task_begin(ot_task *t, chan *ch, size_t c) WUR;
+int ot_task_send(ot_task *t, chan *ch, size_t c) WUR;
+int ot_task_end(ot_task *t, chan *ch, size_t c) WUR;
+void ot_task_free(ot_task *t);
+
 #endif
