@@ -13,30 +13,30 @@
  * 0xf0f0, 0xff00. */
 static inline uint32_t ones(unsigned bit) { return 0u - (uint32_t)(bit & 1); }
 
-static void gen16(void *vctx, uint64_t *out, size_t first, size_t mm) {
+/* Two triples per OT; message ch (two bits) at bits 2ch, 2ch + 1. */
+static void gen16w(void *vctx, uint64_t *out, size_t first, size_t mm) {
     const tri_pool *t = vctx;
     for (size_t i = 0; i < mm; i++) {
         size_t o = first + i, j0 = 2 * o, j1 = 2 * o + 1;
-        unsigned in1 = j1 < t->n1; /* public: the last OT may carry one triple */
         uint32_t m0 = ((0xaaaau ^ ones(bv_get(t->a1, j0))) & (0xccccu ^ ones(bv_get(t->b1, j0)))) ^
                       ones(bv_get(t->c1, j0));
         uint32_t m1 = 0;
-        if (in1)
+        if (j1 < t->n1)
             m1 = ((0xf0f0u ^ ones(bv_get(t->a1, j1))) & (0xff00u ^ ones(bv_get(t->b1, j1)))) ^
                  ones(bv_get(t->c1, j1));
-        for (unsigned k = 0; k < 16; k++) out[i * 16 + k] = ((m0 >> k) & 1) | ((m1 >> k) & 1) << 1;
+        out[i] = bv_spread2(m0 & 0xffff) | bv_spread2(m1 & 0xffff) << 1;
     }
 }
 
 /* Correlated pair, choice (alpha, beta, delta): patterns 0xaa, 0xcc, 0xf0. */
-static void gen8(void *vctx, uint64_t *out, size_t first, size_t mm) {
+static void gen8w(void *vctx, uint64_t *out, size_t first, size_t mm) {
     const tri_pool *t = vctx;
     for (size_t i = 0; i < mm; i++) {
         size_t j = first + i;
         uint32_t a = 0xaau ^ ones(bv_get(t->a2, j));
         uint32_t m0 = (a & (0xccu ^ ones(bv_get(t->b2, j)))) ^ ones(bv_get(t->c2, j));
         uint32_t m1 = (a & (0xf0u ^ ones(bv_get(t->d2, j)))) ^ ones(bv_get(t->e2, j));
-        for (unsigned k = 0; k < 8; k++) out[i * 8 + k] = ((m0 >> k) & 1) | ((m1 >> k) & 1) << 1;
+        out[i] = bv_spread2(m0 & 0xff) | bv_spread2(m1 & 0xff) << 1;
     }
 }
 
@@ -104,9 +104,9 @@ int tri_prepare(mpc_lane *L, tri_pool *t, size_t n1, size_t n2, int sender, otb_
             t->ch2[j] = (uint8_t)(bv_get(t->a2, j) | bv_get(t->b2, j) << 1 | bv_get(t->d2, j) << 2);
     }
     otb_job j1 = {.kind = OTB_KK, .sender = sender, .n = ot1, .N = 16, .l = 2,
-                  .gen = gen16, .gen_ctx = t, .choices = t->ch1, .out = t->o1};
+                  .genw = gen16w, .gen_ctx = t, .choices = t->ch1, .out = t->o1};
     otb_job j2 = {.kind = OTB_KK, .sender = sender, .n = n2, .N = 8, .l = 2,
-                  .gen = gen8, .gen_ctx = t, .choices = t->ch2, .out = t->o2};
+                  .genw = gen8w, .gen_ctx = t, .choices = t->ch2, .out = t->o2};
     if (ot1) jobs[(*njobs)++] = j1;
     if (n2) jobs[(*njobs)++] = j2;
     return 0;

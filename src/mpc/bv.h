@@ -21,6 +21,16 @@ static inline void bv_trim(uint64_t *v, size_t n) {
     if (n % 64) v[n / 64] &= (1ULL << (n % 64)) - 1;
 }
 
+/* Bits 0..31 of x moved to the even positions 0, 2, ..., 62. */
+static inline uint64_t bv_spread2(uint64_t x) {
+    x &= 0xffffffffULL;
+    x = (x | (x << 16)) & 0x0000ffff0000ffffULL;
+    x = (x | (x << 8)) & 0x00ff00ff00ff00ffULL;
+    x = (x | (x << 4)) & 0x0f0f0f0f0f0f0f0fULL;
+    x = (x | (x << 2)) & 0x3333333333333333ULL;
+    return (x | (x << 1)) & 0x5555555555555555ULL;
+}
+
 /* v = the n bytes b (0/1) packed; b = v unpacked. */
 void bv_from_bytes(uint64_t *v, const uint8_t *b, size_t n);
 void bv_to_bytes(uint8_t *b, const uint64_t *v, size_t n);

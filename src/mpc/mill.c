@@ -146,6 +146,34 @@ static void leaf_gen(void *vctx, uint64_t *out, size_t first, size_t mm) {
     }
 }
 
+/* The same packed (N * l <= 64): over C's digits y, [x > y] is the mask of
+ * the low x bits and [x == y] is bit x; message y at bits y*l .. */
+static void leaf_genw(void *vctx, uint64_t *out, size_t first, size_t mm) {
+    leaf_group *g = vctx;
+    unsigned N = 1u << g->w;
+    uint64_t all = bits_mask(N);
+    size_t t = first, end = first + mm;
+    uint64_t *o = out;
+    while (t < end) {
+        while (g->segs[g->cur].start + g->segs[g->cur].count <= t) g->cur++;
+        const seg *s = &g->segs[g->cur];
+        inst_state *st = s->st;
+        const uint64_t *gv = st->gt[s->digit], *ev = st->eq[s->digit], *v = st->in->v;
+        size_t stop = s->start + s->count < end ? s->start + s->count : end;
+        for (; t < stop; t++) {
+            size_t i = t - s->start;
+            uint64_t x = digit_of(v[i], s->digit, g->m, g->w);
+            uint64_t one = 1ULL << x; /* shifts take the same time for every x */
+            uint64_t G = g->gt ? ((one - 1) ^ (0 - (uint64_t)bv_get(gv, i))) & all : 0;
+            uint64_t E = g->eq ? (one ^ (0 - (uint64_t)bv_get(ev, i))) & all : 0;
+            if (g->gt && g->eq)
+                *o++ = bv_spread2(G) | bv_spread2(E) << 1;
+            else
+                *o++ = g->gt ? G : E;
+        }
+    }
+}
+
 static int group_add(leaf_group **gs, size_t *ng, inst_state *st, unsigned j, unsigned m) {
     unsigned w = st->plan.w[j];
     uint8_t gt = st->plan.lgt[j], eq = st->plan.leq[j];
@@ -252,7 +280,7 @@ static int mill_run(mpc_lane *L, const mill_inst *inst, size_t ninst, unsigned m
     for (size_t g = 0; g < ng; g++) {
         leaf_group *G = &gs[g];
         otb_job j = {.kind = OTB_KK, .sender = MPC_SERVER, .n = G->n, .N = 1u << G->w,
-                     .l = (unsigned)(G->gt + G->eq), .gen = leaf_gen, .gen_ctx = G,
+                     .l = (unsigned)(G->gt + G->eq), .gen = leaf_gen, .genw = leaf_genw, .gen_ctx = G,
                      .choices = G->choices, .out = G->out};
         jobs[nj++] = j;
     }

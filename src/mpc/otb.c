@@ -31,6 +31,8 @@ static void task_of(const otb_job *j, ot_task *t, mpc_lane *L) {
     if (j->sender == L->role) {
         t->s = j->kind == OTB_KK ? &L->ot.kk_s : &L->ot.iknp_s;
         t->gen = j->gen;
+        t->genw = (size_t)j->N * j->l <= 64 ? j->genw : NULL;
+        PARLEY_CHECK(j->kind != OTB_KK || t->genw || t->gen || t->msgs);
         t->gen_ctx = j->gen_ctx;
         t->msgs = j->msgs;
         t->x = j->x;

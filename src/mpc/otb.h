@@ -32,6 +32,7 @@ typedef struct otb_job {
     size_t M;
     /* sender side */
     kk_gen_fn gen;       /* KK: messages made per chunk ... */
+    kk_genw_fn genw;     /* ... or packed per OT (N*l <= 64; preferred) */
     void *gen_ctx;
     const uint64_t *msgs; /* ... or given: KK n*N, OT n*2 */
     uint64_t *x;          /* COT: sender's outputs, n*M */

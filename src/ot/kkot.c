@@ -2,8 +2,11 @@
  *
  * Rows are 256 bits with the Walsh-Hadamard code (distance 128) as row
  * correlation; the sender's pad for message k is H(q_i ^ (C(k) & s)), which
- * equals the receiver's H(t_i) exactly for k = c_i. The 256-bit rows are
- * hashed as H(lo, (i, 2)) ^ H(hi, (i, 3)) with the tweakable hash. */
+ * equals the receiver's H(t_i) exactly for k = c_i. A 256-bit row i is
+ * hashed as H(lo, 2i) ^ H(hi, 2i + 1) with the tweakable hash (i counts the
+ * instance's OTs, so no tweak repeats): the two halves are consecutive
+ * blocks of the row array, so each pad costs one pass over contiguous
+ * memory. */
 #include "ot/ot.h"
 #include "ot/task_impl.h"
 
@@ -15,7 +18,7 @@
 typedef struct kk_buf {
     size_t cap;       /* rows per chunk: OTE_CHUNK, or fewer for a small n */
     block *rows;      /* cap rows of two blocks */
-    block *lo, *hi;   /* cap each */
+    block *h2;        /* 2 * cap blocks: hashes of both halves of each row */
     uint64_t *pads;   /* KK_SUB * N */
     uint8_t *wire;
 } kk_buf;
@@ -30,8 +33,7 @@ static size_t kk_cap(size_t n) { return n < OTE_CHUNK ? ote_padded(n ? n : 1) : 
 
 static void kk_buf_free(kk_buf *b, size_t N) {
     if (b->rows) mem_free_wipe(b->rows, 2 * b->cap * sizeof(block));
-    if (b->lo) mem_free_wipe(b->lo, b->cap * sizeof(block));
-    if (b->hi) mem_free_wipe(b->hi, b->cap * sizeof(block));
+    if (b->h2) mem_free_wipe(b->h2, 2 * b->cap * sizeof(block));
     if (b->pads) mem_free_wipe(b->pads, (size_t)KK_SUB * N * sizeof(uint64_t));
     mem_free(b->wire);
 }
@@ -40,29 +42,41 @@ static int kk_buf_alloc(kk_buf *b, size_t n, size_t N, unsigned l) {
     memset(b, 0, sizeof *b);
     b->cap = kk_cap(n);
     b->rows = mem_alloc(2 * b->cap, sizeof(block));
-    b->lo = mem_alloc(b->cap, sizeof(block));
-    b->hi = mem_alloc(b->cap, sizeof(block));
+    b->h2 = mem_alloc(2 * b->cap, sizeof(block));
     b->pads = mem_alloc((size_t)KK_SUB * N, sizeof(uint64_t));
     b->wire = mem_alloc(bits_bytes(b->cap * N * l) + 16, 1);
-    if (!b->rows || !b->lo || !b->hi || !b->pads || !b->wire) {
+    if (!b->rows || !b->h2 || !b->pads || !b->wire) {
         kk_buf_free(b, N);
         return PARLEY_E_NOMEM;
     }
     return 0;
 }
 
-/* pads[i*stride] = low l bits of H(rows_i ^ off) for i < mm. */
-static void kk_hash(crh *h, kk_buf *b, uint64_t *pads, size_t stride, const block *off, size_t mm,
-                    uint64_t idx, unsigned l) {
-    block o0 = off ? off[0] : block_make(0, 0), o1 = off ? off[1] : block_make(0, 0);
-    for (size_t i = 0; i < mm; i++) {
-        b->lo[i] = block_xor(b->rows[2 * i], o0);
-        b->hi[i] = block_xor(b->rows[2 * i + 1], o1);
+/* h2[2i], h2[2i+1] = H of the two halves of rows[i] ^ off, rows idx + i of
+ * the instance. Words are XORed so the compiler can vectorise. */
+static void kk_hash_rows(crh *h, block *h2, const block *rows, const block *off, size_t mm,
+                         uint64_t idx) {
+    if (off) {
+        const uint64_t *src = (const uint64_t *)rows;
+        uint64_t *dst = (uint64_t *)h2;
+        uint64_t o[4] = {off[0].w[0], off[0].w[1], off[1].w[0], off[1].w[1]};
+        for (size_t i = 0; i < 4 * mm; i += 4) {
+            dst[i] = src[i] ^ o[0];
+            dst[i + 1] = src[i + 1] ^ o[1];
+            dst[i + 2] = src[i + 2] ^ o[2];
+            dst[i + 3] = src[i + 3] ^ o[3];
+        }
+        crh_hash(h, h2, h2, 2 * mm, 2 * idx, KK_TWEAK | 2);
+    } else {
+        crh_hash(h, h2, rows, 2 * mm, 2 * idx, KK_TWEAK | 2);
     }
-    crh_hash(h, b->lo, b->lo, mm, idx, KK_TWEAK | 2);
-    crh_hash(h, b->hi, b->hi, mm, idx, KK_TWEAK | 3);
+}
+
+/* The receiver's pads: out[i] = low l bits of H(t_i). */
+static void kk_hash(crh *h, kk_buf *b, uint64_t *pads, size_t mm, uint64_t idx, unsigned l) {
+    kk_hash_rows(h, b->h2, b->rows, NULL, mm, idx);
     uint64_t mask = bits_mask(l);
-    for (size_t i = 0; i < mm; i++) pads[i * stride] = (b->lo[i].w[0] ^ b->hi[i].w[0]) & mask;
+    for (size_t i = 0; i < mm; i++) pads[i] = (b->h2[2 * i].w[0] ^ b->h2[2 * i + 1].w[0]) & mask;
 }
 
 static void kk_check(size_t N, unsigned l) { PARLEY_CHECK(N >= 2 && N <= 256 && l >= 1 && l <= 64); }
@@ -129,35 +143,48 @@ int kk_task_send(ot_task *t, chan *ch, size_t c) {
     uint64_t idx = s->index, mask = bits_mask(l);
     unsigned word = N * l <= 64; /* a whole OT's corrections fit one word */
     TRY(ote_send_chunk(s, ch, b->rows, m));
-    if (t->gen) {
-        t->gen(t->gen_ctx, k->msg, i0, mm);
-    } else {
-        kk_copy cp = {t->msgs, N};
-        kk_copy_gen(&cp, k->msg, i0, mm);
-    }
     bitw wr = bitw_start(b->wire);
-    for (size_t j0 = 0; j0 < mm; j0 += KK_SUB) {
-        size_t sub = mm - j0 < KK_SUB ? mm - j0 : KK_SUB;
-        const block *rows = b->rows + 2 * j0;
-        for (unsigned q = 0; q < N; q++) {
-            block o0 = s->kk_cs[2 * q], o1 = s->kk_cs[2 * q + 1];
-            for (size_t i = 0; i < sub; i++) {
-                b->lo[i] = block_xor(rows[2 * i], o0);
-                b->hi[i] = block_xor(rows[2 * i + 1], o1);
+    if (word && t->genw) {
+        /* One word per OT: messages packed by the generator, pads folded
+         * in as they are hashed. */
+        uint64_t *mw = k->msg, *pw = b->pads;
+        t->genw(t->gen_ctx, mw, i0, mm);
+        for (size_t j0 = 0; j0 < mm; j0 += KK_SUB) {
+            size_t sub = mm - j0 < KK_SUB ? mm - j0 : KK_SUB;
+            const block *rows = b->rows + 2 * j0;
+            memset(pw, 0, sub * sizeof *pw);
+            for (unsigned q = 0; q < N; q++) {
+                kk_hash_rows(&s->h, b->h2, rows, s->kk_cs + 2 * q, sub, idx + j0);
+                const uint64_t *hw = (const uint64_t *)b->h2;
+                for (size_t i = 0; i < sub; i++) pw[i] |= ((hw[4 * i] ^ hw[4 * i + 2]) & mask) << (q * l);
             }
-            crh_hash(&s->h, b->lo, b->lo, sub, idx + j0, KK_TWEAK | 2);
-            crh_hash(&s->h, b->hi, b->hi, sub, idx + j0, KK_TWEAK | 3);
-            for (size_t i = 0; i < sub; i++) b->pads[i * N + q] = b->lo[i].w[0] ^ b->hi[i].w[0];
+            for (size_t i = 0; i < sub; i++) bitw_put(&wr, mw[j0 + i] ^ pw[i], N * l);
         }
-        const uint64_t *mg = k->msg + j0 * N;
-        for (size_t i = 0; i < sub; i++) {
-            const uint64_t *pd = b->pads + i * N, *mi = mg + i * N;
-            if (word) {
-                uint64_t w = 0;
-                for (unsigned q = 0; q < N; q++) w |= ((mi[q] ^ pd[q]) & mask) << (q * l);
-                bitw_put(&wr, w, N * l);
-            } else {
-                for (unsigned q = 0; q < N; q++) bitw_put(&wr, mi[q] ^ pd[q], l);
+    } else {
+        if (t->gen) {
+            t->gen(t->gen_ctx, k->msg, i0, mm);
+        } else {
+            kk_copy cp = {t->msgs, N};
+            kk_copy_gen(&cp, k->msg, i0, mm);
+        }
+        for (size_t j0 = 0; j0 < mm; j0 += KK_SUB) {
+            size_t sub = mm - j0 < KK_SUB ? mm - j0 : KK_SUB;
+            const block *rows = b->rows + 2 * j0;
+            for (unsigned q = 0; q < N; q++) {
+                kk_hash_rows(&s->h, b->h2, rows, s->kk_cs + 2 * q, sub, idx + j0);
+                for (size_t i = 0; i < sub; i++)
+                    b->pads[i * N + q] = b->h2[2 * i].w[0] ^ b->h2[2 * i + 1].w[0];
+            }
+            const uint64_t *mg = k->msg + j0 * N;
+            for (size_t i = 0; i < sub; i++) {
+                const uint64_t *pd = b->pads + i * N, *mi = mg + i * N;
+                if (word) {
+                    uint64_t w = 0;
+                    for (unsigned q = 0; q < N; q++) w |= ((mi[q] ^ pd[q]) & mask) << (q * l);
+                    bitw_put(&wr, w, N * l);
+                } else {
+                    for (unsigned q = 0; q < N; q++) bitw_put(&wr, mi[q] ^ pd[q], l);
+                }
             }
         }
     }
@@ -189,7 +216,7 @@ int kk_task_begin(ot_task *t, chan *ch, size_t c) {
     }
     memset(k->cpad + mm, 0, m - mm);
     TRY(ote_recv_chunk(r, ch, k->b.rows, NULL, k->cpad, m));
-    kk_hash(&r->h, &k->b, t->out + i0, 1, NULL, mm, idx, l);
+    kk_hash(&r->h, &k->b, t->out + i0, mm, idx, l);
     return 0;
 }
 

@@ -60,6 +60,9 @@ int kkot_send(ote_sender *s, chan *ch, const uint64_t *msgs, size_t n, unsigned 
  * gen(ctx, out, first, mm) writes out[i*N + k] for OTs first..first+mm-1
  * (mm <= OTE_CHUNK), so n*N messages never sit in memory at once. */
 typedef void (*kk_gen_fn)(void *ctx, uint64_t *out, size_t first, size_t mm);
+/* When N*l <= 64: out[i] = all N messages of OT first+i, message k at bit
+ * k*l (what goes on the wire, before masking). */
+typedef void (*kk_genw_fn)(void *ctx, uint64_t *out, size_t first, size_t mm);
 int kkot_send_gen(ote_sender *s, chan *ch, size_t n, unsigned N, unsigned l, kk_gen_fn gen,
                   void *ctx) WUR;
 int kkot_recv_begin(ote_receiver *r, chan *ch, uint64_t *out, const uint8_t *choices, size_t n,
@@ -91,6 +94,7 @@ typedef struct ot_task {
     size_t M;
     ote_sender *s;        /* sender side */
     kk_gen_fn gen;        /* KK: messages per chunk, or msgs (n*N) */
+    kk_genw_fn genw;      /* KK, N*l <= 64: packed messages (preferred over gen) */
     void *gen_ctx;
     const uint64_t *msgs; /* KK (n*N) or OT (n*2) */
     uint64_t *x;          /* COT: sender outputs, n*M */
