@@ -6,7 +6,7 @@
 
 #include <string.h>
 
-static int run_layer(const qnet *net, qstore *st, unsigned i) {
+int ref_layer(const qnet *net, qstore *st, unsigned i) {
     const qlayer *L = &net->layers[i];
     unsigned l = net->l;
     uint64_t *y;
@@ -74,7 +74,6 @@ static int run_layer(const qnet *net, qstore *st, unsigned i) {
     }
     default: return err_set(PARLEY_E_ARG, "layer %u: unknown kind", i);
     }
-    qstore_done(st, i);
     return 0;
 }
 
@@ -86,7 +85,10 @@ int ref_run(const qnet *net, uint64_t **out, const uint64_t *x, uint64_t *peak) 
     uint64_t *in;
     int rc = qstore_out(&st, &in, net->input);
     if (rc == 0) memcpy(in, x, net->t[net->input].size * sizeof *in);
-    for (unsigned i = 0; i < net->nlayers && rc == 0; i++) rc = run_layer(net, &st, i);
+    for (unsigned i = 0; i < net->nlayers && rc == 0; i++) {
+        rc = ref_layer(net, &st, i);
+        qstore_done(&st, i);
+    }
     if (rc == 0) {
         if (peak) *peak = st.peak;
         *out = qstore_take(&st, net->output);

@@ -13,6 +13,10 @@
  * mem_free. peak (may be NULL) gets the most tensor elements held at once. */
 int ref_run(const qnet *net, uint64_t **out, const uint64_t *x, uint64_t *peak) WUR;
 
+/* One step: compute layer i's output into st (its inputs must be there);
+ * the caller then calls qstore_done. For tools that look at every tensor. */
+int ref_layer(const qnet *net, qstore *st, unsigned i) WUR;
+
 /* Encode a float input, run, and decode the output to floats (values /
  * 2^scale; ArgMax indices as they are). *y is allocated with the output's
  * shape (nn_tensor_free). */

@@ -340,10 +340,14 @@ static int in_const(imp *m, unsigned k, const ctensor **c) {
 static int in_ints(imp *m, unsigned k, int64_t *v, size_t *n, size_t cap) {
     const ctensor *c;
     TRY(in_const(m, k, &c));
-    if (!c->is_int) return nerr(m, PARLEY_E_FORMAT, "input %u must hold integers", k);
     if (c->shape.rank > 1 || c->n > cap)
         return nerr(m, PARLEY_E_UNSUPPORTED, "input %u must be a list of at most %zu integers", k, cap);
-    for (size_t i = 0; i < c->n; i++) v[i] = ct_i(c, i);
+    for (size_t i = 0; i < c->n; i++) {
+        /* Integral floats are taken too (a bound input arrives as floats). */
+        if (!c->is_int && ct_f(c, i) != (double)d2i(ct_f(c, i)))
+            return nerr(m, PARLEY_E_FORMAT, "input %u must hold integers", k);
+        v[i] = ct_i(c, i);
+    }
     *n = c->n;
     return 0;
 }
@@ -710,13 +714,17 @@ static int op_gemm(imp *m) {
             w[o * K + k] = (float)(alpha * ct_f(B, tb ? o * K + k : k * N + o));
     nn_shape ys = {.rank = 2, .d = {M, N}};
     if (C) {
-        /* Per-output bias when C is constant along the rows. */
-        int per_col = C->shape.rank <= 1 || (C->shape.rank == 2 && C->shape.d[0] == 1);
-        nn_shape row = {.rank = 1, .d = {N}};
-        int rc = per_col ? expand(m, &bias, C, &row, beta) : expand(m, &full, C, &ys, beta);
+        int rc = expand(m, &full, C, &ys, beta);
         if (rc < 0) {
             mem_free(w);
             return rc;
+        }
+        /* Rows all equal (C is [N], [1, N], a scalar, ...): a per-output bias. */
+        int rows_equal = 1;
+        for (size_t i = N; i < (size_t)M * N && rows_equal; i++) rows_equal = full[i] == full[i % N];
+        if (rows_equal) {
+            bias = full;
+            full = NULL;
         }
     }
     unsigned y, f;
@@ -814,7 +822,7 @@ static int legacy_broadcast(imp *m, const nn_shape *to, ctensor *c) {
 
 /* Add, Sub, Mul, Div with constants; Add of two computed tensors. */
 static int op_arith(imp *m) {
-    static const char *const ok[] = {"broadcast", "axis", NULL};
+    static const char *const ok[] = {"broadcast", "axis", "consumed_inputs", NULL};
     TRY(attrs_allowed(m, ok));
     const char *op = m->node->op_type;
     sym *A, *B;
@@ -958,7 +966,7 @@ static int op_batchnorm(imp *m) {
 }
 
 static int op_relu(imp *m) {
-    TRY(attrs_allowed(m, (const char *const[]){NULL}));
+    TRY(attrs_allowed(m, (const char *const[]){"consumed_inputs", NULL}));
     unsigned x, y;
     fnode *n;
     TRY(in_value(m, 0, &x));
@@ -1043,7 +1051,8 @@ static int op_concat(imp *m) {
     TRY(attrs_allowed(m, ok));
     unsigned nin = (unsigned)m->node->n_input;
     if (nin < 1 || nin > QNET_MAX_INPUTS) return nerr(m, PARLEY_E_UNSUPPORTED, "bad number of inputs");
-    if (!attr(m, "axis")) return nerr(m, PARLEY_E_FORMAT, "attribute 'axis' is missing");
+    if (!attr(m, "axis") && m->opset >= 4)
+        return nerr(m, PARLEY_E_FORMAT, "attribute 'axis' is missing");
     unsigned *in = mem_alloc(nin, sizeof *in);
     if (!in) return PARLEY_E_NOMEM;
     int rc = 0;
@@ -1065,7 +1074,7 @@ static int op_concat(imp *m) {
     int64_t ax = 0;
     unsigned a = 0;
     nn_shape ys = {0};
-    if (rc == 0) rc = attr_i(m, "axis", 0, &ax);
+    if (rc == 0) rc = attr_i(m, "axis", 1, &ax); /* the default before opset 4 */
     if (rc == 0) {
         ys = *vshape(m, in[0]);
         rc = axis_norm(m, ax, ys.rank, 0, &a);
@@ -1140,14 +1149,22 @@ static int op_flatten(imp *m) {
 }
 
 static int op_reshape(imp *m) {
-    static const char *const ok[] = {"allowzero", NULL};
+    static const char *const ok[] = {"allowzero", "shape", "consumed_inputs", NULL};
     TRY(attrs_allowed(m, ok));
     const nn_shape *xs = in_shape(m, 0);
     if (!xs) return PARLEY_E_FORMAT;
     int64_t v[MAX_SHAPE_CONST], allowzero;
     size_t n;
     TRY(attr_i(m, "allowzero", 0, &allowzero));
-    TRY(in_ints(m, 1, v, &n, MAX_SHAPE_CONST));
+    if (m->opset < 5) { /* Reshape-1: the shape is an attribute */
+        const int64_t *a;
+        TRY(attr_ints(m, "shape", &a, &n));
+        if (!a) return nerr(m, PARLEY_E_FORMAT, "attribute 'shape' is missing");
+        if (n > MAX_SHAPE_CONST) return nerr(m, PARLEY_E_UNSUPPORTED, "shape too long");
+        memcpy(v, a, n * sizeof *v);
+    } else {
+        TRY(in_ints(m, 1, v, &n, MAX_SHAPE_CONST));
+    }
     if (n > NN_MAX_RANK) return nerr(m, PARLEY_E_UNSUPPORTED, "more than %d dimensions", NN_MAX_RANK);
     nn_shape ys = {.rank = (unsigned)n};
     int infer = -1;
@@ -1280,7 +1297,7 @@ static int op_transpose(imp *m) {
 }
 
 static int op_pad(imp *m) {
-    static const char *const ok[] = {"mode", "pads", "value", NULL};
+    static const char *const ok[] = {"mode", "pads", "paddings", "value", NULL};
     TRY(attrs_allowed(m, ok));
     unsigned x;
     TRY(in_value(m, 0, &x));
@@ -1295,7 +1312,7 @@ static int op_pad(imp *m) {
         return nerr(m, PARLEY_E_UNSUPPORTED, "mode '%s' is not supported (only constant 0)", mode);
     if (m->opset < 11) {
         const int64_t *p;
-        TRY(attr_ints(m, "pads", &p, &n));
+        TRY(attr_ints(m, m->opset < 2 ? "paddings" : "pads", &p, &n));
         if (!p) return nerr(m, PARLEY_E_FORMAT, "attribute 'pads' is missing");
         if (n > 2 * NN_MAX_RANK) return nerr(m, PARLEY_E_FORMAT, "too many pads");
         memcpy(pads, p, n * sizeof *p);
@@ -1563,8 +1580,8 @@ static int import_graph(imp *m, const Onnx__ModelProto *mp) {
     }
     if (m->opset < 0) return err_set(PARLEY_E_FORMAT, "the model imports no opset of the ONNX domain");
     if (m->opset < ONNX_OPSET_MIN || m->opset > ONNX_OPSET_MAX)
-        return err_set(PARLEY_E_UNSUPPORTED, "opset %lld is not supported (parley takes 7 to %d)",
-                       (long long)m->opset, ONNX_OPSET_MAX);
+        return err_set(PARLEY_E_UNSUPPORTED, "opset %lld is not supported (parley takes %d to %d)",
+                       (long long)m->opset, ONNX_OPSET_MIN, ONNX_OPSET_MAX);
     const Onnx__GraphProto *g = mp->graph;
     m->graph = g;
     if (!g) return err_set(PARLEY_E_FORMAT, "the model has no graph");

@@ -2,9 +2,10 @@
  * code generated at build time from Debian's onnx.proto) to a float graph
  * (graph.h), with shapes inferred and folding done.
  *
- * Supported: opsets 7-17 of the default domain (and opset 6 for the
- * operators whose opset-6 definition parley handles, as in ONNX's
- * pytorch-converted test data); raw_data and typed data fields;
+ * Supported: opsets 7-17 of the default domain, and the older definitions
+ * of the same operators as ONNX's test data uses them (opsets 1-6: legacy
+ * broadcast attributes, Reshape-1's shape attribute, Pad-1's paddings,
+ * consumed_inputs); raw_data and typed data fields;
  * initializers listed as graph inputs or not; exactly one graph input that
  * is not an initializer (the client's input: float or double, a fixed
  * shape, except that a symbolic dimension 0 takes the batch size from the
@@ -24,7 +25,7 @@
 
 #define ONNX_MAX_FILE ((size_t)2 << 30)
 #define ONNX_MAX_DEPTH 32
-#define ONNX_OPSET_MIN 6
+#define ONNX_OPSET_MIN 1
 #define ONNX_OPSET_MAX 17
 
 /* A graph input to treat as a constant (ONNX's node tests pass weights as
