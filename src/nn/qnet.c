@@ -377,6 +377,44 @@ void qnet_stats_get(qnet_stats *st, const qnet *net) {
     }
 }
 
+void qnet_dump(FILE *f, const qnet *net) {
+    char a[128], b[128];
+    fprintf(f, "l = %u, s = %u; input %s %s\n", net->l, net->s, net->t[net->input].name,
+            nn_shape_str(a, sizeof a, &net->t[net->input].shape));
+    for (unsigned i = 0; i < net->nlayers; i++) {
+        const qlayer *L = &net->layers[i];
+        const qtensor *Y = &net->t[L->out];
+        fprintf(f, "%4u %-10s %-28.28s %s@%u -> %s@%u", i, qop_name(L->op), L->name,
+                L->nin ? nn_shape_str(a, sizeof a, &net->t[L->in[0]].shape) : "-",
+                L->nin ? net->t[L->in[0]].scale : 0, nn_shape_str(b, sizeof b, &Y->shape), Y->scale);
+        if (L->nin > 1) fprintf(f, " (+%u inputs)", L->nin - 1);
+        switch (L->op) {
+        case QOP_CONV: {
+            const lin_conv *c = &L->p.conv;
+            fprintf(f, "  k %ux%u s %ux%u p %u,%u,%u,%u d %ux%u g %u wbits %u", c->kh, c->kw, c->sh,
+                    c->sw, c->pt, c->pl, c->pb, c->pr, c->dh, c->dw, c->groups, c->wbits);
+            break;
+        }
+        case QOP_FC: fprintf(f, "  wbits %u", L->p.fc.wbits); break;
+        case QOP_SCALE: fprintf(f, "  wbits %u", L->p.scale.wbits); break;
+        case QOP_MAXPOOL:
+        case QOP_AVGPOOL: {
+            const nl_pool *p = &L->p.pool;
+            fprintf(f, "  k %ux%u s %ux%u p %u,%u,%u,%u d %ux%u%s%s", p->kh, p->kw, p->sh, p->sw,
+                    p->pt, p->pl, p->pb, p->pr, p->dh, p->dw, p->ceil_mode ? " ceil" : "",
+                    p->count_include_pad ? " count_pad" : "");
+            break;
+        }
+        case QOP_TRUNC:
+        case QOP_RELU_TRUNC: fprintf(f, "  >> %u", L->p.shift); break;
+        case QOP_CONCAT: fprintf(f, "  axis %u", L->p.axis); break;
+        case QOP_ARGMAX: fprintf(f, "  axis %u", L->p.argmax.axis); break;
+        default: break;
+        }
+        fprintf(f, "\n");
+    }
+}
+
 /* ---- data movement and local arithmetic ---------------------------------- */
 
 static void strides(size_t *st, const nn_shape *s) {

@@ -46,6 +46,8 @@
 #include "nl/plain.h"
 #include "nn/tensor.h"
 
+#include <stdio.h>
+
 typedef enum qop {
     QOP_CONV = 1,
     QOP_FC,
@@ -155,6 +157,10 @@ typedef struct qnet_stats {
     uint64_t peak_elems;   /* most tensor elements alive at once (freed after last use) */
 } qnet_stats;
 void qnet_stats_get(qnet_stats *st, const qnet *net);
+
+/* One line per layer: index, kind, name, input and output shapes, scales
+ * and the public parameters that matter (window, stride, wbits). */
+void qnet_dump(FILE *f, const qnet *net);
 
 /* Data movement, identical on shares and in plaintext: CONCAT, RESHAPE,
  * PAD, TRANSPOSE. x[i] is the buffer of input i; y must not alias them. */
