@@ -9,7 +9,7 @@
 #include <string.h>
 
 static int nerr(const fnode *n, int code, const char *why) {
-    return err_set(code, "node %s (%s): %s", n->name, qop_name(n->op), why);
+    return err_set(code, "node '%s' (%s): %s", n->name, qop_name(n->op), why);
 }
 
 /* round(v * 2^sc) mod 2^l; the index (never the value) of a misfit. */
@@ -21,7 +21,7 @@ static int quantize(uint64_t *q, const float *v, size_t n, unsigned l, unsigned 
         double r = round((double)v[i] * f);
         if (!isfinite(r) || r >= lim || r < -lim)
             return err_set(PARLEY_E_UNSUPPORTED,
-                           "node %s: %s %zu is not finite or does not fit in l = %u bits at "
+                           "node '%s': %s %zu is not finite or does not fit in l = %u bits at "
                            "scale %u",
                            node->name, what, i, l, sc);
         q[i] = (uint64_t)(int64_t)r & mask;
