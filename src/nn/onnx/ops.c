@@ -783,7 +783,7 @@ int op_transpose(imp *m) {
     sym *s;
     TRY(imp_in_sym(m, 0, &s));
     const nn_shape *xs = s->kind == SYM_VALUE ? imp_vshape(m, s->value) : &s->c.shape;
-    unsigned r = xs->rank, perm[NN_MAX_RANK], seen = 0;
+    unsigned r = xs->rank, perm[NN_MAX_RANK] = {0}, seen = 0;
     const int64_t *p;
     size_t n;
     TRY(imp_attr_ints(m, "perm", &p, &n));
