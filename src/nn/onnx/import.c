@@ -237,9 +237,10 @@ int imp_bind(imp *m, const char *name, const sym *s) {
 
 int imp_bind_const(imp *m, const char *name, const ctensor *c) {
     sym s = {.kind = SYM_CONST, .c = *c};
-    int rc = imp_bind(m, name, &s);
+    /* An unnamed output is dropped, and so is its data. */
+    int rc = name && name[0] ? imp_bind(m, name, &s) : -1;
     if (rc < 0) mem_free(c->own);
-    return rc;
+    return rc < 0 && name && name[0] ? rc : 0;
 }
 
 int imp_has_in(imp *m, unsigned k) {
