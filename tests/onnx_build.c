@@ -85,7 +85,7 @@ static Onnx__TensorProto *init(mb *b, const char *name, unsigned rank, const int
     t->name = keep(b, name);
     t->n_dims = rank;
     t->dims = &b->i64[b->ni64];
-    memcpy(t->dims, dims, rank * sizeof *dims);
+    if (rank) memcpy(t->dims, dims, rank * sizeof *dims);
     b->ni64 += rank;
     t->has_data_type = 1;
     b->graph.initializer[b->graph.n_initializer++] = t;
@@ -116,7 +116,7 @@ Onnx__TensorProto *mb_init_i(mb *b, const char *name, unsigned rank, const int64
     t->data_type = ONNX__TENSOR_PROTO__DATA_TYPE__INT64;
     t->n_int64_data = n;
     t->int64_data = &b->i64[b->ni64]; /* copied: callers pass compound literals */
-    memcpy(t->int64_data, data, n * sizeof *data);
+    if (n) memcpy(t->int64_data, data, n * sizeof *data);
     b->ni64 += n;
     return t;
 }

@@ -56,14 +56,19 @@ static int grow(void **arr, unsigned *cap, unsigned need, size_t elem) {
     return 0;
 }
 
+int fgraph_reserve(fgraph *g, unsigned values) {
+    return grow((void **)&g->v, &g->capv, values, sizeof *g->v);
+}
+
 int fgraph_value(fgraph *g, unsigned *id, const char *name, const nn_shape *shape) {
     size_t n;
-    TRY(nn_shape_check(&n, shape));
+    nn_shape s = *shape; /* shape may point into g->v, which may move */
+    TRY(nn_shape_check(&n, &s));
     TRY(grow((void **)&g->v, &g->capv, g->nv + 1, sizeof *g->v));
     fvalue *v = &g->v[g->nv];
     v->name = name_dup(name);
     if (!v->name) return PARLEY_E_NOMEM;
-    v->shape = *shape;
+    v->shape = s;
     v->size = n;
     v->producer = -1;
     *id = g->nv++;

@@ -66,6 +66,9 @@ typedef struct fgraph {
 int fgraph_new(fgraph **out) WUR;
 void fgraph_free(fgraph *g);
 
+/* Room for `values` values in all, so that pointers into g->v stay valid
+ * while fewer are added (the importer reserves before each node). */
+int fgraph_reserve(fgraph *g, unsigned values) WUR;
 /* Add a value (name copied and made printable, shape checked). */
 int fgraph_value(fgraph *g, unsigned *id, const char *name, const nn_shape *shape) WUR;
 /* Append a node reading `nin` values and writing value `out`; the returned

@@ -211,6 +211,19 @@ float *ct_floats(const ctensor *c) {
 
 /* ---- symbols ------------------------------------------------------------- */
 
+static int reserve_syms(imp *m, unsigned n) {
+    if (n <= m->capsyms) return 0;
+    unsigned ncap = m->capsyms ? m->capsyms : 64;
+    while (ncap < n) ncap *= 2;
+    sym *p = mem_calloc(ncap, sizeof *p);
+    if (!p) return PARLEY_E_NOMEM;
+    if (m->syms) memcpy(p, m->syms, m->nsyms * sizeof *p);
+    mem_free(m->syms);
+    m->syms = p;
+    m->capsyms = ncap;
+    return 0;
+}
+
 int imp_bind(imp *m, const char *name, const sym *s) {
     if (!name || !name[0]) return 0; /* an unnamed optional output */
     char nm[80];
@@ -220,15 +233,7 @@ int imp_bind(imp *m, const char *name, const sym *s) {
         return m->node ? imp_err(m, PARLEY_E_FORMAT, "value '%s' is defined twice", nm)
                        : err_set(PARLEY_E_FORMAT, "value '%s' is defined twice", nm);
     }
-    if (m->nsyms == m->capsyms) {
-        unsigned ncap = m->capsyms ? m->capsyms * 2 : 64;
-        sym *n = mem_calloc(ncap, sizeof *n);
-        if (!n) return PARLEY_E_NOMEM;
-        if (m->syms) memcpy(n, m->syms, m->nsyms * sizeof *n);
-        mem_free(m->syms);
-        m->syms = n;
-        m->capsyms = ncap;
-    }
+    TRY(reserve_syms(m, m->nsyms + 1));
     m->syms[m->nsyms] = *s;
     TRY(strmap_put(&m->map, name, m->nsyms));
     m->nsyms++;
@@ -631,6 +636,12 @@ static int import_graph(imp *m, const Onnx__ModelProto *mp) {
         if (n->n_output < 1) return imp_err(m, PARLEY_E_FORMAT, "the node has no output");
         if (n->n_input < 1 && strcmp(str0(n->op_type), "Constant") != 0)
             return imp_err(m, PARLEY_E_FORMAT, "the node has no input");
+        /* Handlers hold pointers to values and symbols while they add some:
+         * make room first so neither array moves under them. */
+        size_t more = n->n_input + n->n_output + 8;
+        if (more > QNET_MAX_INPUTS) return imp_err(m, PARLEY_E_UNSUPPORTED, "too many inputs or outputs");
+        TRY(fgraph_reserve(m->g, m->g->nv + (unsigned)more));
+        TRY(reserve_syms(m, m->nsyms + (unsigned)more));
         const op_entry *e = NULL;
         for (size_t k = 0; k < sizeof ops / sizeof *ops && !e; k++)
             if (strcmp(ops[k].name, str0(n->op_type)) == 0) e = &ops[k];
