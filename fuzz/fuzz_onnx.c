@@ -37,7 +37,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     qnet_stats_get(&st, net);
     if (st.macs < 1000000 && st.peak_elems < 1000000 && net->t[net->input].size < 100000) {
         uint64_t *x = mem_calloc(net->t[net->input].size, sizeof *x), *y;
-        if (x && ref_run(net, &y, x, NULL) == 0) mem_free(y);
+        if (x && ref_run(net, &y, NULL, x) == 0) mem_free(y);
         mem_free(x);
     }
     mem_free(a);

@@ -35,7 +35,8 @@ static int input_names(char names[][128], unsigned *n, const uint8_t *buf, size_
     for (size_t i = 0; i < g->n_input && *n < 8; i++) {
         int init = 0;
         for (size_t k = 0; k < g->n_initializer; k++)
-            init |= strcmp(g->initializer[k]->name ? g->initializer[k]->name : "", g->input[i]->name) == 0;
+            init |= strcmp(g->initializer[k]->name ? g->initializer[k]->name : "",
+                           g->input[i]->name) == 0;
         if (!init) snprintf(names[(*n)++], 128, "%s", g->input[i]->name);
     }
     onnx__model_proto__free_unpacked(mp, NULL);
@@ -64,13 +65,15 @@ int conf_load(conf_case *c, const char *dir, unsigned l, unsigned s) {
     }
     if (rc == 0) rc = load_pb(&c->expect, dir, "output_0.pb");
     fgraph *g = NULL;
-    onnx_opts o = {.batch = c->input.shape.rank ? c->input.shape.d[0] : 1, .consts = consts,
+    onnx_opts o = {.batch = c->input.shape.rank ? c->input.shape.d[0] : 1,
+                   .consts = consts,
                    .nconsts = nconst};
     if (rc == 0) rc = onnx_import(&g, buf, len, &o);
     if (rc == 0) rc = quant_net(&c->net, g, l, s);
     fgraph_free(g);
     mem_free(buf);
-    for (unsigned k = 0; k < 8; k++) nn_tensor_free(&extra[k]);
+    for (unsigned k = 0; k < 8; k++)
+        nn_tensor_free(&extra[k]);
     if (rc == 0) {
         c->x = mem_alloc(c->net->t[c->net->input].size, sizeof *c->x);
         rc = c->x ? qnet_encode_input(c->net, c->x, &c->input) : PARLEY_E_NOMEM;
@@ -89,7 +92,7 @@ void conf_free(conf_case *c) {
 
 int conf_interp_ref(void *ctx, uint64_t **out, const qnet *net, const uint64_t *x) {
     (void)ctx;
-    return ref_run(net, out, x, NULL);
+    return ref_run(net, out, NULL, x);
 }
 
 static double max_abs(const uint64_t *v, size_t n, unsigned l, unsigned scale) {
@@ -142,16 +145,29 @@ int conf_error_bound(double *bound, const qnet *net, const uint64_t *x) {
         }
         case QOP_TRUNC:
         case QOP_RELU_TRUNC:
-        case QOP_AVGPOOL: e[y] = ex + ldexp(1.0, -(int)Y->scale); break;
-        case QOP_ADD: e[y] = ex + e[L->in[1]]; break;
-        case QOP_ADDC: e[y] = ex + ldexp(1.0, -(int)Y->scale - 1); break;
-        case QOP_CONST: e[y] = dw; break;
+        case QOP_AVGPOOL:
+            e[y] = ex + ldexp(1.0, -(int)Y->scale);
+            break;
+        case QOP_ADD:
+            e[y] = ex + e[L->in[1]];
+            break;
+        case QOP_ADDC:
+            e[y] = ex + ldexp(1.0, -(int)Y->scale - 1);
+            break;
+        case QOP_CONST:
+            e[y] = dw;
+            break;
         case QOP_CONCAT:
             e[y] = 0;
-            for (unsigned k = 0; k < L->nin; k++) e[y] = fmax(e[y], e[L->in[k]]);
+            for (unsigned k = 0; k < L->nin; k++)
+                e[y] = fmax(e[y], e[L->in[k]]);
             break;
-        case QOP_ARGMAX: e[y] = 0; break;
-        default: e[y] = ex; break; /* relu, maxpool, data movement: 1-Lipschitz */
+        case QOP_ARGMAX:
+            e[y] = 0;
+            break;
+        default:
+            e[y] = ex;
+            break; /* relu, maxpool, data movement: 1-Lipschitz */
         }
         qstore_done(&st, i);
     }
@@ -168,7 +184,8 @@ int conf_check(const conf_case *c, conf_interp f, void *ctx, double *maxerr, dou
     char a[96], b[96];
     if (c->expect.n != T->size || c->expect.shape.rank != T->shape.rank)
         return err_set(PARLEY_E_MISMATCH, "output shape %s, expected %s",
-                       nn_shape_str(a, sizeof a, &T->shape), nn_shape_str(b, sizeof b, &c->expect.shape));
+                       nn_shape_str(a, sizeof a, &T->shape),
+                       nn_shape_str(b, sizeof b, &c->expect.shape));
     double bd;
     TRY(conf_error_bound(&bd, net, c->x));
     uint64_t *out;
@@ -178,7 +195,7 @@ int conf_check(const conf_case *c, conf_interp f, void *ctx, double *maxerr, dou
         mem_free(out);
         return PARLEY_E_NOMEM;
     }
-    qnet_decode(net, net->output, y, out);
+    qnet_decode(net, y, net->output, out);
     double worst = 0;
     int rc = 0;
     for (size_t i = 0; i < T->size && rc == 0; i++) {

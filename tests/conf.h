@@ -21,10 +21,10 @@
 #include "nn/qnet.h"
 
 typedef struct conf_case {
-    qnet *net;       /* with weights */
-    nn_tensor input; /* input_0 */
-    nn_tensor expect;/* output_0 */
-    uint64_t *x;     /* input encoded at (l, s) */
+    qnet *net;        /* with weights */
+    nn_tensor input;  /* input_0 */
+    nn_tensor expect; /* output_0 */
+    uint64_t *x;      /* input encoded at (l, s) */
 } conf_case;
 
 /* Load `dir` at ring width l and scale s. Import errors come back as the

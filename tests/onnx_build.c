@@ -17,7 +17,8 @@ static char *keep(mb *b, const char *s) {
 }
 
 void mb_init(mb *b, int64_t opset) {
-    for (size_t i = 0; i < b->nnames; i++) free(b->names[i]); /* the previous model's */
+    for (size_t i = 0; i < b->nnames; i++)
+        free(b->names[i]); /* the previous model's */
     memset(b, 0, sizeof *b);
     onnx__model_proto__init(&b->model);
     onnx__graph_proto__init(&b->graph);
@@ -95,7 +96,8 @@ static Onnx__TensorProto *init(mb *b, const char *name, unsigned rank, const int
 
 static size_t count(unsigned rank, const int64_t *dims) {
     size_t n = 1;
-    for (unsigned i = 0; i < rank; i++) n *= (size_t)dims[i];
+    for (unsigned i = 0; i < rank; i++)
+        n *= (size_t)dims[i];
     return n;
 }
 

@@ -39,12 +39,13 @@ static uint8_t *npy_make(size_t *len, const char *dict, const void *data, size_t
 TEST(npy_roundtrip) {
     prg p;
     harness_prg(&p, 1);
-    const nn_shape shapes[] = {{0, {0}}, {1, {1}}, {1, {7}}, {2, {3, 5}}, {4, {2, 3, 4, 5}},
-                               {8, {1, 2, 1, 2, 1, 2, 1, 3}}};
+    const nn_shape shapes[] = {{0, {0}},    {1, {1}},          {1, {7}},
+                               {2, {3, 5}}, {4, {2, 3, 4, 5}}, {8, {1, 2, 1, 2, 1, 2, 1, 3}}};
     for (size_t k = 0; k < sizeof shapes / sizeof *shapes; k++) {
         size_t n = nn_shape_count(&shapes[k]);
         float *v = malloc(n * sizeof *v);
-        for (size_t i = 0; i < n; i++) v[i] = (float)((double)(int32_t)prg_u64(&p) / 1e6);
+        for (size_t i = 0; i < n; i++)
+            v[i] = (float)((double)(int32_t)prg_u64(&p) / 1e6);
         if (n > 2) v[0] = -0.0f, v[1] = INFINITY;
         uint8_t *buf;
         size_t len;
@@ -87,7 +88,10 @@ TEST(npy_dtypes) {
     } cases[] = {
         {"<f8", {0, 0, 0, 0, 0, 0, 0xf8, 0x3f, 0, 0, 0, 0, 0, 0, 0, 0xc0}, 16, {1.5f, -2.0f}},
         {">f4", {0x3f, 0xc0, 0, 0, 0xc0, 0, 0, 0}, 8, {1.5f, -2.0f}},
-        {"<i8", {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 7, 0, 0, 0, 0, 0, 0, 0}, 16, {-1, 7}},
+        {"<i8",
+         {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 7, 0, 0, 0, 0, 0, 0, 0},
+         16,
+         {-1, 7}},
         {">i4", {0xff, 0xff, 0xff, 0xfe, 0, 0, 1, 0}, 8, {-2, 256}},
         {"<i2", {0x00, 0x80, 0x05, 0x00}, 4, {-32768, 5}},
         {"|i1", {0x80, 0x7f}, 2, {-128, 127}},
@@ -106,8 +110,8 @@ TEST(npy_dtypes) {
         int rc = npy_parse(&t, b, len);
         CHECK_MSG(rc == 0, "%s: %s", cases[k].descr, err_msg());
         if (rc == 0) {
-            CHECK_MSG(t.data[0] == cases[k].want[0] && t.data[1] == cases[k].want[1],
-                      "%s: %g %g", cases[k].descr, t.data[0], t.data[1]);
+            CHECK_MSG(t.data[0] == cases[k].want[0] && t.data[1] == cases[k].want[1], "%s: %g %g",
+                      cases[k].descr, t.data[0], t.data[1]);
             nn_tensor_free(&t);
         }
         free(b);
@@ -125,7 +129,8 @@ TEST(npy_bad_headers) {
         {"{'descr': '<f4', 'fortran_order': False, 'shape': (2), }", 8, "trailing comma"},
         {"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 0), }", 8, "empty"},
         {"{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999,), }", 8, "too large"},
-        {"{'descr': '<f4', 'fortran_order': False, 'shape': (1,1,1,1,1,1,1,1,1), }", 4, "dimensions"},
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': (1,1,1,1,1,1,1,1,1), }", 4,
+         "dimensions"},
         {"{'descr': '<f4', 'fortran_order': False, 'shape': (65536, 65536), }", 8, "elements"},
         {"{'descr': '<f4', 'fortran_order': False, }", 8, "lacks"},
         {"{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", 8, "twice"},
@@ -147,7 +152,8 @@ TEST(npy_bad_headers) {
         uint8_t *b = npy_make(&len, cases[k].dict, data, cases[k].data);
         nn_tensor t;
         int rc = npy_parse(&t, b, len);
-        CHECK_MSG((rc == PARLEY_E_FORMAT || rc == PARLEY_E_UNSUPPORTED) && strstr(err_msg(), cases[k].why),
+        CHECK_MSG((rc == PARLEY_E_FORMAT || rc == PARLEY_E_UNSUPPORTED) &&
+                      strstr(err_msg(), cases[k].why),
                   "case %zu: %d %s", k, rc, err_msg());
         free(b);
     }
@@ -199,11 +205,11 @@ static int load(qnet **net, unsigned l, unsigned s) {
 
 /* Run on float input values; ring outputs into out (n elements). */
 static int run(const qnet *net, uint64_t *out, const float *x) {
-    nn_tensor t = {.shape = net->t[net->input].shape, .n = net->t[net->input].size,
-                   .data = (float *)x};
+    nn_tensor t = {
+        .shape = net->t[net->input].shape, .n = net->t[net->input].size, .data = (float *)x};
     uint64_t *in = mem_alloc(t.n, sizeof *in), *y;
     TRY(qnet_encode_input(net, in, &t));
-    int rc = ref_run(net, &y, in, NULL);
+    int rc = ref_run(net, &y, NULL, in);
     mem_free(in);
     if (rc < 0) return rc;
     memcpy(out, y, net->t[net->output].size * sizeof *y);
@@ -238,7 +244,8 @@ TEST(ref_conv_hand) {
         uint64_t y[4];
         REQUIRE_OK(run(net, y, xv));
         const int64_t want[4] = {41, relu ? 0 : -22, 29, 12};
-        for (int i = 0; i < 4; i++) CHECK_EQ(y[i], (uint64_t)want[i] & 0xffff);
+        for (int i = 0; i < 4; i++)
+            CHECK_EQ(y[i], (uint64_t)want[i] & 0xffff);
         qnet_free(net);
     }
 }
@@ -276,8 +283,9 @@ TEST(ref_avgpool_floor) {
 /* Folding: Pad -> Conv -> BatchNormalization -> Relu -> MatMul -> Add(bias)
  * becomes CONV, RELU_TRUNC, FC, TRUNC with folded weights and biases. */
 TEST(quant_folds) {
-    static const int64_t dx[] = {1, 1, 2, 2}, dw[] = {2, 1, 1, 1}, d2[] = {2}, pads[] = {0, 0, 1, 1, 0, 0, 0, 0},
-                         dm[] = {18, 3}, d3[] = {3}, ds[] = {2}, shp[] = {1, 18};
+    static const int64_t dx[] = {1, 1, 2, 2}, dw[] = {2, 1, 1, 1}, d2[] = {2},
+                         pads[] = {0, 0, 1, 1, 0, 0, 0, 0}, dm[] = {18, 3}, d3[] = {3}, ds[] = {2},
+                         shp[] = {1, 18};
     static const float w[2] = {1.0f, -0.5f}, g[2] = {2, 1}, be[2] = {0.5f, -1}, mu[2] = {0.25f, 0},
                        var[2] = {4 - 1e-5f, 1 - 1e-5f}, mat[54] = {0.5f}, bias[3] = {1, 2, 3};
     mb_init(&B, 13);
@@ -303,16 +311,17 @@ TEST(quant_folds) {
     REQUIRE_OK(load(&net, 37, 12));
     const qop want[] = {QOP_CONV, QOP_RELU_TRUNC, QOP_RESHAPE, QOP_FC, QOP_TRUNC};
     REQUIRE(net->nlayers == 5);
-    for (unsigned i = 0; i < 5; i++) CHECK_EQ(net->layers[i].op, want[i]);
+    for (unsigned i = 0; i < 5; i++)
+        CHECK_EQ(net->layers[i].op, want[i]);
     const lin_conv *c = &net->layers[0].p.conv;
     CHECK(c->H == 2 && c->W == 2 && c->pt == 1 && c->pl == 1 && c->pb == 0 && c->pr == 0);
     /* gamma' = g / sqrt(var + eps) = (1, 1); w' = (1, -0.5); b' = be - gamma' mu = (0.25, -1). */
     CHECK_EQ(net->layers[0].w[0], 4096);
     CHECK_EQ(net->layers[0].w[1], bits_mask(37) + 1 - 2048);
-    CHECK_EQ(net->layers[0].b[0], 1u << 22);                 /* 0.25 at scale 24 */
+    CHECK_EQ(net->layers[0].b[0], 1u << 22);                       /* 0.25 at scale 24 */
     CHECK_EQ(net->layers[0].b[1], bits_mask(37) + 1 - (1u << 24)); /* -1 at scale 24 */
-    CHECK_EQ(net->layers[3].b[2], 3u << 24);                  /* the Add folded into the FC bias */
-    CHECK_EQ(net->layers[3].w[0], 2048);                      /* W^T[0][0] = 0.5 */
+    CHECK_EQ(net->layers[3].b[2], 3u << 24); /* the Add folded into the FC bias */
+    CHECK_EQ(net->layers[3].w[0], 2048);     /* W^T[0][0] = 0.5 */
     CHECK_EQ(net->layers[3].w[1], 0);
     qnet_free(net);
 }
@@ -371,7 +380,8 @@ TEST(batch_dimension) {
     uint64_t y[6];
     REQUIRE_OK(run(net, y, x));
     const int64_t want[6] = {1, -2, 3, -4, -5, -6};
-    for (int i = 0; i < 6; i++) CHECK_EQ(bits_signed(y[i], 37), want[i] * 4096);
+    for (int i = 0; i < 6; i++)
+        CHECK_EQ(bits_signed(y[i], 37), want[i] * 4096);
     qnet_free(net);
 }
 
@@ -391,7 +401,7 @@ TEST(ref_frees_buffers) {
     REQUIRE_OK(load(&net, 37, 12));
     size_t n = net->t[net->input].size;
     uint64_t *x = mem_calloc(n, sizeof *x), *y, peak;
-    REQUIRE_OK(ref_run(net, &y, x, &peak));
+    REQUIRE_OK(ref_run(net, &y, &peak, x));
     CHECK_EQ(peak, 2 * n);
     qnet_stats st;
     qnet_stats_get(&st, net);
@@ -422,8 +432,12 @@ static void e_unsupported_op(void) {
     mb_node(&B, "Sigmoid", "x", "y");
     mb_output(&B, "y");
 }
-static void e_unknown_attr(void) { conv_model("foo", 1); }
-static void e_group_zero(void) { conv_model("group", 0); }
+static void e_unknown_attr(void) {
+    conv_model("foo", 1);
+}
+static void e_group_zero(void) {
+    conv_model("group", 0);
+}
 static void e_stride_zero(void) {
     conv_model(NULL, 0);
     mb_attr_ints(&B, &B.nodes[0], "strides", 2, (int64_t[]){0, 1});
@@ -560,8 +574,10 @@ TEST(importer_errors) {
         int code;
         const char *why;
     } cases[] = {
-        {e_unsupported_op, PARLEY_E_UNSUPPORTED, "node 'Sigmoid' (Sigmoid): operator is not supported"},
-        {e_unknown_attr, PARLEY_E_UNSUPPORTED, "node 'Conv' (Conv): attribute 'foo' is not supported"},
+        {e_unsupported_op, PARLEY_E_UNSUPPORTED,
+         "node 'Sigmoid' (Sigmoid): operator is not supported"},
+        {e_unknown_attr, PARLEY_E_UNSUPPORTED,
+         "node 'Conv' (Conv): attribute 'foo' is not supported"},
         {e_group_zero, PARLEY_E_UNSUPPORTED, "group = 0 is outside"},
         {e_stride_zero, PARLEY_E_UNSUPPORTED, "strides[0] = 0 is outside"},
         {e_dynamic_weights, PARLEY_E_UNSUPPORTED, "input 1 ('r') must be a constant"},
@@ -633,7 +649,8 @@ TEST(quant_errors) {
     mb_node(&B, "Conv", "x,W", "y");
     mb_output(&B, "y");
     CHECK_EQ(load(&net, 37, 12), PARLEY_E_UNSUPPORTED);
-    CHECK_MSG(strstr(err_msg(), "node 'Conv': weight 0 is not finite or does not fit"), "%s", err_msg());
+    CHECK_MSG(strstr(err_msg(), "node 'Conv': weight 0 is not finite or does not fit"), "%s",
+              err_msg());
 }
 
 TEST(encode_input_errors) {
@@ -687,7 +704,8 @@ TEST(public_roundtrip) {
         CHECK(pub->layers[i].w == NULL && pub->layers[i].b == NULL);
         CHECK_EQ(pub->layers[i].op, net->layers[i].op);
         CHECK(memcmp(&pub->layers[i].p, &net->layers[i].p, sizeof net->layers[i].p) == 0);
-        CHECK_EQ(qlayer_weight_count(pub, &pub->layers[i]), qlayer_weight_count(net, &net->layers[i]));
+        CHECK_EQ(qlayer_weight_count(pub, &pub->layers[i]),
+                 qlayer_weight_count(net, &net->layers[i]));
     }
     for (unsigned i = 0; i < pub->ntensors; i++) {
         CHECK(nn_shape_eq(&pub->t[i].shape, &net->t[i].shape));
@@ -706,7 +724,7 @@ TEST(public_roundtrip) {
     CHECK(alen == blen && memcmp(a, b, alen) == 0);
     /* The reference refuses a model without weights. */
     uint64_t *y, x[1] = {0};
-    CHECK_EQ(ref_run(pub, &y, x, NULL), PARLEY_E_ARG);
+    CHECK_EQ(ref_run(pub, &y, NULL, x), PARLEY_E_ARG);
     mem_free(a);
     mem_free(b);
     qnet_free(pub);
@@ -714,7 +732,8 @@ TEST(public_roundtrip) {
 }
 
 static void put32(uint8_t *p, uint32_t v) {
-    p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8), p[2] = (uint8_t)(v >> 16), p[3] = (uint8_t)(v >> 24);
+    p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8), p[2] = (uint8_t)(v >> 16),
+    p[3] = (uint8_t)(v >> 24);
 }
 
 TEST(public_bad_input) {
@@ -726,7 +745,8 @@ TEST(public_bad_input) {
     qnet_free(net);
     qnet *q;
     /* Every truncation fails. */
-    for (size_t cut = 0; cut < alen; cut++) CHECK_EQ(qnet_public_decode(&q, a, cut), PARLEY_E_FORMAT);
+    for (size_t cut = 0; cut < alen; cut++)
+        CHECK_EQ(qnet_public_decode(&q, a, cut), PARLEY_E_FORMAT);
     /* Every single-byte change either fails or gives a net that passes the
      * checks and re-encodes to the changed bytes. */
     uint8_t *b = malloc(alen);
@@ -754,8 +774,9 @@ TEST(public_bad_input) {
         uint32_t v;
         const char *why;
     } cases[] = {
-        {8, 0xffffffffu, "tensor count"}, {8, 0, "tensor count"},  {12, 0xffffffffu, "layer count"},
-        {16, 1u << 30, "out of range"},   {20, 1u << 30, "out of range"},
+        {8, 0xffffffffu, "tensor count"}, {8, 0, "tensor count"},
+        {12, 0xffffffffu, "layer count"}, {16, 1u << 30, "out of range"},
+        {20, 1u << 30, "out of range"},
     };
     for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
         memcpy(b, a, alen);
@@ -793,11 +814,21 @@ TEST(qnet_check_rejects) {
         conv_model(NULL, 0);
         REQUIRE_OK(load(&net, 16, 4));
         switch (k) {
-        case 0: net->layers[0].p.conv.OW++; break;
-        case 1: net->layers[1].p.shift = 5; break;
-        case 2: net->layers[0].in[0] = net->layers[1].out; break;
-        case 3: net->t[net->input].scale = 3; break;
-        case 4: net->layers[0].p.conv.wbits = 17; break;
+        case 0:
+            net->layers[0].p.conv.OW++;
+            break;
+        case 1:
+            net->layers[1].p.shift = 5;
+            break;
+        case 2:
+            net->layers[0].in[0] = net->layers[1].out;
+            break;
+        case 3:
+            net->t[net->input].scale = 3;
+            break;
+        case 4:
+            net->layers[0].p.conv.wbits = 17;
+            break;
         }
         CHECK_EQ(qnet_check(net), PARLEY_E_FORMAT);
         CHECK_MSG(strstr(err_msg(), why[k]) != NULL, "case %d: %s", k, err_msg());

@@ -52,7 +52,8 @@ static void against_torch(const char *model, const char *input, const char *torc
         }
         CHECK_MSG(ay == aw, "%s row %zu: label %zu, torch %zu", model, r, ay, aw);
         for (size_t c = 0; c < cols; c++) {
-            double a = y.data[r * cols + c] - (shift ? my : 0), b = want.data[r * cols + c] - (shift ? mw : 0);
+            double a = y.data[r * cols + c] - (shift ? my : 0),
+                   b = want.data[r * cols + c] - (shift ? mw : 0);
             err = fmax(err, fabs(a - b));
             big = fmax(big, fabs(b));
         }
@@ -61,8 +62,8 @@ static void against_torch(const char *model, const char *input, const char *torc
     double bound = 0;
     REQUIRE_OK(qnet_encode_input(net, in, &x));
     REQUIRE_OK(conf_error_bound(&bound, net, in));
-    printf("  %s at (%u, %u): max |ref - torch| = %.3g (largest %.3g), rigorous bound %.3g\n", model,
-           l, s, err, big, bound);
+    printf("  %s at (%u, %u): max |ref - torch| = %.3g (largest %.3g), rigorous bound %.3g\n",
+           model, l, s, err, big, bound);
     double tol = 64 * ldexp(1.0, -(int)s);
     printf("  error = %.1f x 2^-%u, tolerance 64 x 2^-%u\n", err / ldexp(1.0, -(int)s), s, s);
     CHECK_MSG(err <= tol, "%s: error %g above %g", model, err, tol);

@@ -54,18 +54,24 @@ int cli_plain(int argc, char **argv) {
             return 2;
         }
         const char *v = argv[++i];
-        if (strcmp(a, "--model") == 0) model = v;
-        else if (strcmp(a, "--input") == 0) input = v;
-        else if (strcmp(a, "--output") == 0) output = v;
-        else if (strcmp(a, "--bits") == 0 && parse_u(v, 8, 64, &l) == 0) continue;
-        else if (strcmp(a, "--scale") == 0 && parse_u(v, 0, 31, &s) == 0) continue;
+        if (strcmp(a, "--model") == 0)
+            model = v;
+        else if (strcmp(a, "--input") == 0)
+            input = v;
+        else if (strcmp(a, "--output") == 0)
+            output = v;
+        else if (strcmp(a, "--bits") == 0 && parse_u(v, 8, 64, &l) == 0)
+            continue;
+        else if (strcmp(a, "--scale") == 0 && parse_u(v, 0, 31, &s) == 0)
+            continue;
         else {
             fprintf(stderr, "parley plain: bad option or value: %s %s\n%s", a, v, plain_usage);
             return 2;
         }
     }
     if (!model || !input || !output) {
-        fprintf(stderr, "parley plain: --model, --input and --output are required\n%s", plain_usage);
+        fprintf(stderr, "parley plain: --model, --input and --output are required\n%s",
+                plain_usage);
         return 2;
     }
     nn_tensor x = {0}, y = {0};
@@ -73,8 +79,7 @@ int cli_plain(int argc, char **argv) {
     char *notes = NULL;
     double t0 = time_now();
     int rc = npy_load(&x, input);
-    if (rc == 0)
-        rc = nn_model_load(&net, &notes, model, l, s, x.shape.rank ? x.shape.d[0] : 1);
+    if (rc == 0) rc = nn_model_load(&net, &notes, model, l, s, x.shape.rank ? x.shape.d[0] : 1);
     if (rc == 0 && notes && !quiet) fprintf(stderr, "parley plain: %s", notes);
     double t1 = time_now();
     if (rc == 0) rc = ref_run_float(net, &y, &x);

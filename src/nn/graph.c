@@ -22,8 +22,10 @@ static void node_clear(fnode *n) {
 
 void fgraph_free(fgraph *g) {
     if (!g) return;
-    for (unsigned i = 0; i < g->nv; i++) mem_free(g->v[i].name);
-    for (unsigned i = 0; i < g->nn; i++) node_clear(&g->n[i]);
+    for (unsigned i = 0; i < g->nv; i++)
+        mem_free(g->v[i].name);
+    for (unsigned i = 0; i < g->nn; i++)
+        node_clear(&g->n[i]);
     mem_free(g->v);
     mem_free(g->n);
     mem_free(g->notes);
@@ -46,7 +48,8 @@ static int grow(void **arr, unsigned *cap, unsigned need, size_t elem) {
     if (need <= *cap) return 0;
     if (need > QNET_MAX_LAYERS) return err_set(PARLEY_E_UNSUPPORTED, "graph too large");
     unsigned ncap = *cap ? *cap * 2 : 16;
-    while (ncap < need) ncap *= 2;
+    while (ncap < need)
+        ncap *= 2;
     void *p = mem_calloc(ncap, elem);
     if (!p) return PARLEY_E_NOMEM;
     if (*arr) memcpy(p, *arr, (size_t)*cap * elem);
@@ -75,8 +78,8 @@ int fgraph_value(fgraph *g, unsigned *id, const char *name, const nn_shape *shap
     return 0;
 }
 
-int fgraph_node(fgraph *g, fnode **node, qop op, const char *name, const unsigned *in,
-                unsigned nin, unsigned out) {
+int fgraph_node(fgraph *g, fnode **node, qop op, const char *name, const unsigned *in, unsigned nin,
+                unsigned out) {
     TRY(grow((void **)&g->n, &g->capn, g->nn + 1, sizeof *g->n));
     fnode *n = &g->n[g->nn];
     memset(n, 0, sizeof *n);
@@ -116,22 +119,31 @@ int fgraph_note(fgraph *g, const char *fmt, ...) {
 
 size_t fnode_weight_count(const fgraph *g, const fnode *n) {
     switch (n->op) {
-    case QOP_CONV: return lin_conv_weight_size(&n->p.conv);
-    case QOP_FC: return (size_t)n->p.fc.O * n->p.fc.K;
-    case QOP_SCALE: return n->p.scale.C;
+    case QOP_CONV:
+        return lin_conv_weight_size(&n->p.conv);
+    case QOP_FC:
+        return (size_t)n->p.fc.O * n->p.fc.K;
+    case QOP_SCALE:
+        return n->p.scale.C;
     case QOP_ADDC:
-    case QOP_CONST: return g->v[n->out].size;
-    default: return 0;
+    case QOP_CONST:
+        return g->v[n->out].size;
+    default:
+        return 0;
     }
 }
 
 size_t fnode_bias_count(const fgraph *g, const fnode *n) {
     (void)g;
     switch (n->op) {
-    case QOP_CONV: return n->p.conv.O;
-    case QOP_FC: return n->p.fc.O;
-    case QOP_SCALE: return n->p.scale.C;
-    default: return 0;
+    case QOP_CONV:
+        return n->p.conv.O;
+    case QOP_FC:
+        return n->p.fc.O;
+    case QOP_SCALE:
+        return n->p.scale.C;
+    default:
+        return 0;
     }
 }
 
@@ -140,7 +152,8 @@ int fgraph_uses(const fgraph *g, unsigned **uses) {
     if (!u) return PARLEY_E_NOMEM;
     for (unsigned i = 0; i < g->nn; i++)
         if (!g->n[i].dead)
-            for (unsigned k = 0; k < g->n[i].nin; k++) u[g->n[i].in[k]]++;
+            for (unsigned k = 0; k < g->n[i].nin; k++)
+                u[g->n[i].in[k]]++;
     u[g->output]++;
     *uses = u;
     return 0;
@@ -188,7 +201,8 @@ static int fold_scale(fgraph *g, unsigned *uses, fnode *n) {
     row = nw / nch;
     for (size_t o = 0; o < nch; o++) {
         double ga = n->w[o];
-        for (size_t k = 0; k < row; k++) P->w[o * row + k] = (float)((double)P->w[o * row + k] * ga);
+        for (size_t k = 0; k < row; k++)
+            P->w[o * row + k] = (float)((double)P->w[o * row + k] * ga);
         P->b[o] = (float)((double)P->b[o] * ga + (double)n->b[o]);
     }
     P->out = n->out;
@@ -206,7 +220,8 @@ static int fold_addc(fgraph *g, unsigned *uses, fnode *n) {
     for (size_t i = 0; i < total; i++)
         if (n->w[i] != n->w[((i / per) % nch) * per]) return 0; /* not per channel */
     TRY(ensure_bias(g, P));
-    for (size_t o = 0; o < nch; o++) P->b[o] = (float)((double)P->b[o] + (double)n->w[o * per]);
+    for (size_t o = 0; o < nch; o++)
+        P->b[o] = (float)((double)P->b[o] + (double)n->w[o * per]);
     P->out = n->out;
     g->v[n->out].producer = (int)(P - g->n);
     n->dead = 1;
@@ -257,7 +272,8 @@ static int compact(fgraph *g) {
     for (unsigned i = 0; i < g->nn; i++)
         if (!g->n[i].dead) {
             keep[g->n[i].out] = 1;
-            for (unsigned k = 0; k < g->n[i].nin; k++) keep[g->n[i].in[k]] = 1;
+            for (unsigned k = 0; k < g->n[i].nin; k++)
+                keep[g->n[i].in[k]] = 1;
         }
     unsigned nv = 0;
     for (unsigned i = 0; i < g->nv; i++) {
@@ -278,13 +294,16 @@ static int compact(fgraph *g) {
             continue;
         }
         fnode *n = &g->n[i];
-        for (unsigned k = 0; k < n->nin; k++) n->in[k] = map[n->in[k]];
+        for (unsigned k = 0; k < n->nin; k++)
+            n->in[k] = map[n->in[k]];
         n->out = map[n->out];
         g->n[nn++] = *n;
     }
     g->nn = nn;
-    for (unsigned i = 0; i < g->nv; i++) g->v[i].producer = -1;
-    for (unsigned i = 0; i < g->nn; i++) g->v[g->n[i].out].producer = (int)i;
+    for (unsigned i = 0; i < g->nv; i++)
+        g->v[i].producer = -1;
+    for (unsigned i = 0; i < g->nn; i++)
+        g->v[g->n[i].out].producer = (int)i;
     mem_free(map);
     mem_free(keep);
     return 0;
@@ -297,9 +316,12 @@ int fgraph_optimize(fgraph *g) {
     for (unsigned i = 0; i < g->nn && rc == 0; i++) {
         fnode *n = &g->n[i];
         if (n->dead) continue;
-        if (n->op == QOP_SCALE) rc = fold_scale(g, uses, n);
-        else if (n->op == QOP_ADDC) rc = fold_addc(g, uses, n);
-        else if (n->op == QOP_CONV) rc = fold_pad(g, uses, n);
+        if (n->op == QOP_SCALE)
+            rc = fold_scale(g, uses, n);
+        else if (n->op == QOP_ADDC)
+            rc = fold_addc(g, uses, n);
+        else if (n->op == QOP_CONV)
+            rc = fold_pad(g, uses, n);
     }
     mem_free(uses);
     TRY(rc);

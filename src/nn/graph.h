@@ -19,11 +19,11 @@
 #include "nn/qnet.h"
 
 typedef struct fnode {
-    qop op;        /* CONV, FC, SCALE, RELU, MAXPOOL, AVGPOOL, ADD, ADDC, CONCAT,
-                      RESHAPE, PAD, TRANSPOSE, ARGMAX, CONST (never TRUNC/RELU_TRUNC) */
-    char *name;    /* the ONNX node's name, or "<op_type>_<index>" */
+    qop op;     /* CONV, FC, SCALE, RELU, MAXPOOL, AVGPOOL, ADD, ADDC, CONCAT,
+                   RESHAPE, PAD, TRANSPOSE, ARGMAX, CONST (never TRUNC/RELU_TRUNC) */
+    char *name; /* the ONNX node's name, or "<op_type>_<index>" */
     unsigned nin;
-    unsigned *in;  /* value indices */
+    unsigned *in; /* value indices */
     unsigned out;
     /* Public parameters, as in qlayer (wbits unset). */
     union {
@@ -73,8 +73,8 @@ int fgraph_reserve(fgraph *g, unsigned values) WUR;
 int fgraph_value(fgraph *g, unsigned *id, const char *name, const nn_shape *shape) WUR;
 /* Append a node reading `nin` values and writing value `out`; the returned
  * pointer stays valid until the next fgraph_node call. */
-int fgraph_node(fgraph *g, fnode **node, qop op, const char *name, const unsigned *in,
-                unsigned nin, unsigned out) WUR;
+int fgraph_node(fgraph *g, fnode **node, qop op, const char *name, const unsigned *in, unsigned nin,
+                unsigned out) WUR;
 /* Add a line to g->notes. */
 int fgraph_note(fgraph *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -10,14 +10,17 @@
 
 #define NPY_MAX_HEADER 65536
 
-static int bad(const char *why) { return err_set(PARLEY_E_FORMAT, ".npy: %s", why); }
+static int bad(const char *why) {
+    return err_set(PARLEY_E_FORMAT, ".npy: %s", why);
+}
 
 typedef struct cursor {
     const char *p, *end;
 } cursor;
 
 static void skip_ws(cursor *c) {
-    while (c->p < c->end && *c->p == ' ') c->p++;
+    while (c->p < c->end && *c->p == ' ')
+        c->p++;
 }
 
 static int eat(cursor *c, char ch) {
@@ -94,7 +97,8 @@ enum { K_F, K_I, K_U, K_B };
 
 static int parse_descr(const char *d, int *kind, unsigned *size, int *big) {
     size_t n = strlen(d);
-    if (n < 3 || n > 4) return err_set(PARLEY_E_UNSUPPORTED, ".npy: dtype '%s' is not supported", d);
+    if (n < 3 || n > 4)
+        return err_set(PARLEY_E_UNSUPPORTED, ".npy: dtype '%s' is not supported", d);
     char order = d[0], k = d[1];
     unsigned sz = 0;
     for (size_t i = 2; i < n; i++) {
@@ -105,11 +109,24 @@ static int parse_descr(const char *d, int *kind, unsigned *size, int *big) {
         return bad("malformed descr byte order");
     int kd;
     switch (k) {
-    case 'f': kd = K_F; if (sz != 4 && sz != 8) goto unsup; break;
-    case 'i': kd = K_I; if (sz != 1 && sz != 2 && sz != 4 && sz != 8) goto unsup; break;
-    case 'u': kd = K_U; if (sz != 1 && sz != 2 && sz != 4 && sz != 8) goto unsup; break;
-    case 'b': kd = K_B; if (sz != 1) goto unsup; break;
-    default: goto unsup;
+    case 'f':
+        kd = K_F;
+        if (sz != 4 && sz != 8) goto unsup;
+        break;
+    case 'i':
+        kd = K_I;
+        if (sz != 1 && sz != 2 && sz != 4 && sz != 8) goto unsup;
+        break;
+    case 'u':
+        kd = K_U;
+        if (sz != 1 && sz != 2 && sz != 4 && sz != 8) goto unsup;
+        break;
+    case 'b':
+        kd = K_B;
+        if (sz != 1) goto unsup;
+        break;
+    default:
+        goto unsup;
     }
     if (order == '|' && sz != 1) return bad("'|' byte order on a multi-byte dtype");
     *kind = kd;
@@ -122,7 +139,8 @@ unsup:
 
 static uint64_t load_uint(const uint8_t *p, unsigned size, int big) {
     uint64_t v = 0;
-    for (unsigned i = 0; i < size; i++) v |= (uint64_t)p[big ? size - 1 - i : i] << (8 * i);
+    for (unsigned i = 0; i < size; i++)
+        v |= (uint64_t)p[big ? size - 1 - i : i] << (8 * i);
     return v;
 }
 
@@ -144,8 +162,10 @@ static float convert(const uint8_t *p, int kind, unsigned size, int big) {
         unsigned sh = 64 - 8 * size;
         return (float)((int64_t)(v << sh) >> sh);
     }
-    case K_U: return (float)v;
-    default: return v ? 1.0f : 0.0f;
+    case K_U:
+        return (float)v;
+    default:
+        return v ? 1.0f : 0.0f;
     }
 }
 
@@ -219,7 +239,8 @@ int npy_parse(nn_tensor *out, const uint8_t *buf, size_t len) {
                        data_len, n, size);
     TRY(nn_tensor_alloc(out, &shape));
     const uint8_t *d = buf + at + hlen;
-    for (size_t i = 0; i < n; i++) out->data[i] = convert(d + i * size, kind, size, big);
+    for (size_t i = 0; i < n; i++)
+        out->data[i] = convert(d + i * size, kind, size, big);
     return 0;
 }
 
@@ -240,9 +261,11 @@ int npy_encode_f32(uint8_t **buf, size_t *len, const nn_shape *s, const float *d
     size_t n;
     TRY(nn_shape_check(&n, s));
     char dict[256];
-    size_t at = (size_t)snprintf(dict, sizeof dict, "{'descr': '<f4', 'fortran_order': False, 'shape': (");
+    size_t at =
+        (size_t)snprintf(dict, sizeof dict, "{'descr': '<f4', 'fortran_order': False, 'shape': (");
     for (unsigned i = 0; i < s->rank; i++)
-        at += (size_t)snprintf(dict + at, sizeof dict - at, "%s%u", i ? ", " : "", (unsigned)s->d[i]);
+        at +=
+            (size_t)snprintf(dict + at, sizeof dict - at, "%s%u", i ? ", " : "", (unsigned)s->d[i]);
     at += (size_t)snprintf(dict + at, sizeof dict - at, "%s), }", s->rank == 1 ? "," : "");
     size_t total_h = (10 + at + 1 + 63) / 64 * 64; /* magic..dict..'\n', 64-aligned */
     size_t hlen = total_h - 10, bytes;

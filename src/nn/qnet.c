@@ -11,23 +11,28 @@
 #include <string.h>
 
 static const char *const qop_names[QOP_END_] = {
-    [QOP_CONV] = "conv",       [QOP_FC] = "fc",           [QOP_SCALE] = "scale",
-    [QOP_TRUNC] = "trunc",     [QOP_RELU] = "relu",       [QOP_RELU_TRUNC] = "relu_trunc",
-    [QOP_MAXPOOL] = "maxpool", [QOP_AVGPOOL] = "avgpool", [QOP_ADD] = "add",
-    [QOP_ADDC] = "addc",       [QOP_CONCAT] = "concat",   [QOP_RESHAPE] = "reshape",
-    [QOP_PAD] = "pad",         [QOP_TRANSPOSE] = "transpose", [QOP_ARGMAX] = "argmax",
-    [QOP_CONST] = "const",
+    [QOP_CONV] = "conv",       [QOP_FC] = "fc",
+    [QOP_SCALE] = "scale",     [QOP_TRUNC] = "trunc",
+    [QOP_RELU] = "relu",       [QOP_RELU_TRUNC] = "relu_trunc",
+    [QOP_MAXPOOL] = "maxpool", [QOP_AVGPOOL] = "avgpool",
+    [QOP_ADD] = "add",         [QOP_ADDC] = "addc",
+    [QOP_CONCAT] = "concat",   [QOP_RESHAPE] = "reshape",
+    [QOP_PAD] = "pad",         [QOP_TRANSPOSE] = "transpose",
+    [QOP_ARGMAX] = "argmax",   [QOP_CONST] = "const",
 };
 
 const char *qop_name(qop op) {
     return op > 0 && op < QOP_END_ && qop_names[op] ? qop_names[op] : "?";
 }
 
-int qop_is_linear(qop op) { return op == QOP_CONV || op == QOP_FC || op == QOP_SCALE; }
+int qop_is_linear(qop op) {
+    return op == QOP_CONV || op == QOP_FC || op == QOP_SCALE;
+}
 
 void qnet_free(qnet *net) {
     if (!net) return;
-    for (unsigned i = 0; i < net->ntensors && net->t; i++) mem_free(net->t[i].name);
+    for (unsigned i = 0; i < net->ntensors && net->t; i++)
+        mem_free(net->t[i].name);
     for (unsigned i = 0; i < net->nlayers && net->layers; i++) {
         qlayer *L = &net->layers[i];
         mem_free(L->name);
@@ -43,22 +48,31 @@ void qnet_free(qnet *net) {
 
 size_t qlayer_weight_count(const qnet *net, const qlayer *L) {
     switch (L->op) {
-    case QOP_CONV: return lin_conv_weight_size(&L->p.conv);
-    case QOP_FC: return (size_t)L->p.fc.O * L->p.fc.K;
-    case QOP_SCALE: return L->p.scale.C;
+    case QOP_CONV:
+        return lin_conv_weight_size(&L->p.conv);
+    case QOP_FC:
+        return (size_t)L->p.fc.O * L->p.fc.K;
+    case QOP_SCALE:
+        return L->p.scale.C;
     case QOP_ADDC:
-    case QOP_CONST: return net->t[L->out].size;
-    default: return 0;
+    case QOP_CONST:
+        return net->t[L->out].size;
+    default:
+        return 0;
     }
 }
 
 size_t qlayer_bias_count(const qnet *net, const qlayer *L) {
     (void)net;
     switch (L->op) {
-    case QOP_CONV: return L->p.conv.O;
-    case QOP_FC: return L->p.fc.O;
-    case QOP_SCALE: return L->p.scale.C;
-    default: return 0;
+    case QOP_CONV:
+        return L->p.conv.O;
+    case QOP_FC:
+        return L->p.fc.O;
+    case QOP_SCALE:
+        return L->p.scale.C;
+    default:
+        return 0;
     }
 }
 
@@ -66,21 +80,23 @@ size_t qlayer_bias_count(const qnet *net, const qlayer *L) {
 
 static int lerr(const qnet *net, unsigned i, const char *why) {
     const qlayer *L = &net->layers[i];
-    return err_set(PARLEY_E_FORMAT, "layer %u (%s%s%s): %s", i, qop_name(L->op),
-                   L->name ? " " : "", L->name ? L->name : "", why);
+    return err_set(PARLEY_E_FORMAT, "layer %u (%s%s%s): %s", i, qop_name(L->op), L->name ? " " : "",
+                   L->name ? L->name : "", why);
 }
 
 static int name_ok(const char *s) {
     if (!s) return 0;
     size_t n = 0;
     for (; s[n]; n++)
-        if ((unsigned char)s[n] < 0x20 || (unsigned char)s[n] > 0x7e || n >= QNET_MAX_NAME) return 0;
+        if ((unsigned char)s[n] < 0x20 || (unsigned char)s[n] > 0x7e || n >= QNET_MAX_NAME)
+            return 0;
     return 1;
 }
 
 static uint64_t prod(const nn_shape *s, unsigned from, unsigned to) {
     uint64_t p = 1;
-    for (unsigned i = from; i < to && i < s->rank; i++) p *= s->d[i];
+    for (unsigned i = from; i < to && i < s->rank; i++)
+        p *= s->d[i];
     return p;
 }
 
@@ -203,8 +219,7 @@ static int check_layer(qnet *net, unsigned i) {
         if (!shape_is_nchw(&Y->shape, X->shape.rank, n, c, p.OH, p.OW))
             return lerr(net, i, "output shape does not match the layer");
         /* Division by the window size on shares needs 2^l > 6d. */
-        if (L->op == QOP_AVGPOOL &&
-            (unsigned __int128)p.kh * p.kw * 6 >= (unsigned __int128)1 << l)
+        if (L->op == QOP_AVGPOOL && (unsigned __int128)p.kh * p.kw * 6 >= (unsigned __int128)1 << l)
             return lerr(net, i, "window too large for division in the ring (need 2^l > 6d)");
         break;
     }
@@ -262,7 +277,8 @@ static int check_layer(qnet *net, unsigned i) {
         if (L->p.argmax.keepdims) {
             e.d[a] = 1;
         } else {
-            for (unsigned d = a; d + 1 < r; d++) e.d[d] = e.d[d + 1];
+            for (unsigned d = a; d + 1 < r; d++)
+                e.d[d] = e.d[d + 1];
             e.rank--;
         }
         if (!nn_shape_eq(&e, &Y->shape)) return lerr(net, i, "output shape does not match");
@@ -270,7 +286,8 @@ static int check_layer(qnet *net, unsigned i) {
         if ((uint64_t)X->shape.d[a] > bits_mask(l - 1)) return lerr(net, i, "too many classes");
         break;
     }
-    default: break;
+    default:
+        break;
     }
     /* Scales: linear layers take s and give 2s; the rest keep theirs. */
     if (qop_is_linear(L->op)) {
@@ -286,11 +303,14 @@ static int check_layer(qnet *net, unsigned i) {
         return lerr(net, i, "too many multiply-accumulates");
     if (net->has_weights) {
         size_t nw = qlayer_weight_count(net, L), nb = qlayer_bias_count(net, L);
-        if (nw && !weights_ok(net, L, L->w, nw)) return lerr(net, i, "weights missing or not mod 2^l");
-        if (nb && !weights_ok(net, L, L->b, nb)) return lerr(net, i, "biases missing or not mod 2^l");
-        unsigned wb = L->op == QOP_CONV ? L->p.conv.wbits
-                      : L->op == QOP_FC ? L->p.fc.wbits
-                      : L->op == QOP_SCALE ? L->p.scale.wbits : 0;
+        if (nw && !weights_ok(net, L, L->w, nw))
+            return lerr(net, i, "weights missing or not mod 2^l");
+        if (nb && !weights_ok(net, L, L->b, nb))
+            return lerr(net, i, "biases missing or not mod 2^l");
+        unsigned wb = L->op == QOP_CONV    ? L->p.conv.wbits
+                      : L->op == QOP_FC    ? L->p.fc.wbits
+                      : L->op == QOP_SCALE ? L->p.scale.wbits
+                                           : 0;
         if (wb && lin_weight_bits(L->w, nw, l) > wb)
             return lerr(net, i, "weights wider than the declared wbits");
     }
@@ -325,12 +345,14 @@ int qnet_check(qnet *net) {
     }
     if (net->t[net->input].scale != net->s)
         return err_set(PARLEY_E_FORMAT, "the input is not at scale s");
-    for (unsigned i = 0; i < net->nlayers; i++) TRY(check_layer(net, i));
+    for (unsigned i = 0; i < net->nlayers; i++)
+        TRY(check_layer(net, i));
     for (unsigned i = 0; i < net->ntensors; i++)
         if (i != net->input && net->t[i].producer < 0)
             return err_set(PARLEY_E_FORMAT, "tensor %u (%s) is never computed", i, net->t[i].name);
     for (unsigned i = 0; i < net->nlayers; i++)
-        for (unsigned k = 0; k < net->layers[i].nin; k++) net->t[net->layers[i].in[k]].last_use = (int)i;
+        for (unsigned k = 0; k < net->layers[i].nin; k++)
+            net->t[net->layers[i].in[k]].last_use = (int)i;
     return 0;
 }
 
@@ -345,12 +367,25 @@ void qnet_stats_get(qnet_stats *st, const qnet *net) {
         const qtensor *Y = &net->t[L->out], *X = L->nin ? &net->t[L->in[0]] : Y;
         st->weights += qlayer_weight_count(net, L) + qlayer_bias_count(net, L);
         switch (L->op) {
-        case QOP_CONV: st->macs += lin_conv_macs(&L->p.conv); break;
-        case QOP_FC: st->macs += (uint64_t)L->p.fc.N * L->p.fc.K * L->p.fc.O; break;
-        case QOP_SCALE: st->macs += Y->size; break;
-        case QOP_RELU: st->relus += Y->size; break;
-        case QOP_RELU_TRUNC: st->relus += Y->size; st->truncs += Y->size; break;
-        case QOP_TRUNC: st->truncs += Y->size; break;
+        case QOP_CONV:
+            st->macs += lin_conv_macs(&L->p.conv);
+            break;
+        case QOP_FC:
+            st->macs += (uint64_t)L->p.fc.N * L->p.fc.K * L->p.fc.O;
+            break;
+        case QOP_SCALE:
+            st->macs += Y->size;
+            break;
+        case QOP_RELU:
+            st->relus += Y->size;
+            break;
+        case QOP_RELU_TRUNC:
+            st->relus += Y->size;
+            st->truncs += Y->size;
+            break;
+        case QOP_TRUNC:
+            st->truncs += Y->size;
+            break;
         case QOP_MAXPOOL: {
             const nl_pool *p = &L->p.pool;
             for (unsigned a = 0; a < p->OH; a++)
@@ -361,16 +396,22 @@ void qnet_stats_get(qnet_stats *st, const qnet *net) {
                 }
             break;
         }
-        case QOP_AVGPOOL: st->divisions += Y->size; break;
-        case QOP_ARGMAX: st->argmax_cmps += X->size - Y->size; break;
-        default: break;
+        case QOP_AVGPOOL:
+            st->divisions += Y->size;
+            break;
+        case QOP_ARGMAX:
+            st->argmax_cmps += X->size - Y->size;
+            break;
+        default:
+            break;
         }
         live += Y->size;
         if (live > st->peak_elems) st->peak_elems = live;
         for (unsigned k = 0; k < L->nin; k++) {
             unsigned t = L->in[k];
             int dup = 0;
-            for (unsigned j = 0; j < k; j++) dup |= L->in[j] == t;
+            for (unsigned j = 0; j < k; j++)
+                dup |= L->in[j] == t;
             if (!dup && net->t[t].last_use == (int)i && t != net->output) live -= net->t[t].size;
         }
         if (Y->last_use < 0 && L->out != net->output) live -= Y->size;
@@ -386,7 +427,8 @@ void qnet_dump(FILE *f, const qnet *net) {
         const qtensor *Y = &net->t[L->out];
         fprintf(f, "%4u %-10s %-28.28s %s@%u -> %s@%u", i, qop_name(L->op), L->name,
                 L->nin ? nn_shape_str(a, sizeof a, &net->t[L->in[0]].shape) : "-",
-                L->nin ? net->t[L->in[0]].scale : 0, nn_shape_str(b, sizeof b, &Y->shape), Y->scale);
+                L->nin ? net->t[L->in[0]].scale : 0, nn_shape_str(b, sizeof b, &Y->shape),
+                Y->scale);
         if (L->nin > 1) fprintf(f, " (+%u inputs)", L->nin - 1);
         switch (L->op) {
         case QOP_CONV: {
@@ -395,8 +437,12 @@ void qnet_dump(FILE *f, const qnet *net) {
                     c->sw, c->pt, c->pl, c->pb, c->pr, c->dh, c->dw, c->groups, c->wbits);
             break;
         }
-        case QOP_FC: fprintf(f, "  wbits %u", L->p.fc.wbits); break;
-        case QOP_SCALE: fprintf(f, "  wbits %u", L->p.scale.wbits); break;
+        case QOP_FC:
+            fprintf(f, "  wbits %u", L->p.fc.wbits);
+            break;
+        case QOP_SCALE:
+            fprintf(f, "  wbits %u", L->p.scale.wbits);
+            break;
         case QOP_MAXPOOL:
         case QOP_AVGPOOL: {
             const nl_pool *p = &L->p.pool;
@@ -406,10 +452,17 @@ void qnet_dump(FILE *f, const qnet *net) {
             break;
         }
         case QOP_TRUNC:
-        case QOP_RELU_TRUNC: fprintf(f, "  >> %u", L->p.shift); break;
-        case QOP_CONCAT: fprintf(f, "  axis %u", L->p.axis); break;
-        case QOP_ARGMAX: fprintf(f, "  axis %u", L->p.argmax.axis); break;
-        default: break;
+        case QOP_RELU_TRUNC:
+            fprintf(f, "  >> %u", L->p.shift);
+            break;
+        case QOP_CONCAT:
+            fprintf(f, "  axis %u", L->p.axis);
+            break;
+        case QOP_ARGMAX:
+            fprintf(f, "  axis %u", L->p.argmax.axis);
+            break;
+        default:
+            break;
         }
         fprintf(f, "\n");
     }
@@ -452,7 +505,8 @@ static void move_pad(const qnet *net, const qlayer *L, uint64_t *y, const uint64
     uint32_t idx[NN_MAX_RANK] = {0};
     for (size_t row = 0; row < rows; row++) {
         size_t off = L->p.pad.lo[r - 1];
-        for (unsigned d = 0; d + 1 < r; d++) off += (idx[d] + L->p.pad.lo[d]) * yst[d];
+        for (unsigned d = 0; d + 1 < r; d++)
+            off += (idx[d] + L->p.pad.lo[d]) * yst[d];
         memcpy(y + off, x + row * len, len * sizeof *y);
         for (unsigned d = r - 1; d-- > 0;) { /* odometer over the leading dims */
             if (++idx[d] < xs->d[d]) break;
@@ -466,7 +520,8 @@ static void move_transpose(const qnet *net, const qlayer *L, uint64_t *y, const 
     unsigned r = ys->rank;
     size_t xst[NN_MAX_RANK], step[NN_MAX_RANK];
     strides(xst, xs);
-    for (unsigned d = 0; d < r; d++) step[d] = xst[L->p.perm[d]];
+    for (unsigned d = 0; d < r; d++)
+        step[d] = xst[L->p.perm[d]];
     uint32_t idx[NN_MAX_RANK] = {0};
     size_t n = net->t[L->out].size, off = 0;
     for (size_t i = 0; i < n; i++) {
@@ -482,11 +537,20 @@ static void move_transpose(const qnet *net, const qlayer *L, uint64_t *y, const 
 
 void qnet_move(const qnet *net, const qlayer *L, uint64_t *y, const uint64_t *const *x) {
     switch (L->op) {
-    case QOP_RESHAPE: memcpy(y, x[0], net->t[L->out].size * sizeof *y); break;
-    case QOP_CONCAT: move_concat(net, L, y, x); break;
-    case QOP_PAD: move_pad(net, L, y, x[0]); break;
-    case QOP_TRANSPOSE: move_transpose(net, L, y, x[0]); break;
-    default: PARLEY_CHECK(!"qnet_move: not a data-movement layer");
+    case QOP_RESHAPE:
+        memcpy(y, x[0], net->t[L->out].size * sizeof *y);
+        break;
+    case QOP_CONCAT:
+        move_concat(net, L, y, x);
+        break;
+    case QOP_PAD:
+        move_pad(net, L, y, x[0]);
+        break;
+    case QOP_TRANSPOSE:
+        move_transpose(net, L, y, x[0]);
+        break;
+    default:
+        PARLEY_CHECK(!"qnet_move: not a data-movement layer");
     }
 }
 
@@ -494,25 +558,38 @@ void qnet_add(const qnet *net, const qlayer *L, uint64_t *y, const uint64_t *x0,
               const uint64_t *x1) {
     uint64_t mask = bits_mask(net->l);
     size_t n = net->t[L->out].size;
-    for (size_t i = 0; i < n; i++) y[i] = (x0[i] + x1[i]) & mask;
+    for (size_t i = 0; i < n; i++)
+        y[i] = (x0[i] + x1[i]) & mask;
 }
 
 void qnet_add_private(const qnet *net, const qlayer *L, uint64_t *y) {
     uint64_t mask = bits_mask(net->l);
     size_t n = net->t[L->out].size, per, nch;
     switch (L->op) {
-    case QOP_CONV: nch = L->p.conv.O; per = (size_t)L->p.conv.OH * L->p.conv.OW; break;
-    case QOP_FC: nch = L->p.fc.O; per = 1; break;
-    case QOP_SCALE: nch = L->p.scale.C; per = L->p.scale.S; break;
+    case QOP_CONV:
+        nch = L->p.conv.O;
+        per = (size_t)L->p.conv.OH * L->p.conv.OW;
+        break;
+    case QOP_FC:
+        nch = L->p.fc.O;
+        per = 1;
+        break;
+    case QOP_SCALE:
+        nch = L->p.scale.C;
+        per = L->p.scale.S;
+        break;
     case QOP_ADDC:
     case QOP_CONST:
-        for (size_t i = 0; i < n; i++) y[i] = (y[i] + L->w[i]) & mask;
+        for (size_t i = 0; i < n; i++)
+            y[i] = (y[i] + L->w[i]) & mask;
         return;
-    default: PARLEY_CHECK(!"qnet_add_private: layer has no private addend");
+    default:
+        PARLEY_CHECK(!"qnet_add_private: layer has no private addend");
     }
     PARLEY_CHECK(L->b);
     /* Output is rows of nch channels of per elements (FC: per = 1). */
-    for (size_t i = 0; i < n; i++) y[i] = (y[i] + L->b[(i / per) % nch]) & mask;
+    for (size_t i = 0; i < n; i++)
+        y[i] = (y[i] + L->b[(i / per) % nch]) & mask;
 }
 
 void qnet_argmax_geom(const qnet *net, const qlayer *L, size_t *outer, size_t *cols,
@@ -546,10 +623,11 @@ int qnet_encode_input(const qnet *net, uint64_t *x, const nn_tensor *in) {
     return 0;
 }
 
-void qnet_decode(const qnet *net, unsigned t, float *y, const uint64_t *v) {
+void qnet_decode(const qnet *net, float *y, unsigned t, const uint64_t *v) {
     const qtensor *T = &net->t[t];
     double sc = ldexp(1.0, -(int)T->scale);
-    for (size_t i = 0; i < T->size; i++) y[i] = (float)((double)bits_signed(v[i], net->l) * sc);
+    for (size_t i = 0; i < T->size; i++)
+        y[i] = (float)((double)bits_signed(v[i], net->l) * sc);
 }
 
 /* ---- buffers ------------------------------------------------------------- */
@@ -584,7 +662,8 @@ void qstore_done(qstore *st, unsigned layer) {
     const qnet *net = st->net;
     const qlayer *L = &net->layers[layer];
     for (unsigned k = 0; k < L->nin; k++)
-        if (net->t[L->in[k]].last_use == (int)layer && L->in[k] != net->output) release(st, L->in[k]);
+        if (net->t[L->in[k]].last_use == (int)layer && L->in[k] != net->output)
+            release(st, L->in[k]);
     if (net->t[L->out].last_use < 0 && L->out != net->output) release(st, L->out);
 }
 
@@ -597,7 +676,8 @@ uint64_t *qstore_take(qstore *st, unsigned t) {
 
 void qstore_free(qstore *st) {
     if (!st->buf) return;
-    for (unsigned t = 0; t < st->net->ntensors; t++) release(st, t);
+    for (unsigned t = 0; t < st->net->ntensors; t++)
+        release(st, t);
     mem_free(st->buf);
     st->buf = NULL;
 }

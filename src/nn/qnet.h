@@ -75,24 +75,24 @@ int qop_is_linear(qop op);
 #define QNET_MAX_NAME 255
 #define QNET_MAX_TENSORS (1u << 20)
 #define QNET_MAX_LAYERS (1u << 20)
-#define QNET_MAX_INPUTS (1u << 16)            /* inputs of one CONCAT */
+#define QNET_MAX_INPUTS (1u << 16)               /* inputs of one CONCAT */
 #define QNET_MAX_TOTAL_ELEMS ((uint64_t)1 << 32) /* all tensors together */
 #define QNET_MAX_LAYER_MACS ((uint64_t)1 << 36)  /* one CONV or FC */
 
 typedef struct qtensor {
     char *name;
     nn_shape shape;
-    size_t size;     /* element count */
-    unsigned scale;  /* fractional bits: s, 2s, or 0 for indices */
-    int producer;    /* layer index; -1 for the network input */
-    int last_use;    /* index of the last layer that reads it; -1 if none */
+    size_t size;    /* element count */
+    unsigned scale; /* fractional bits: s, 2s, or 0 for indices */
+    int producer;   /* layer index; -1 for the network input */
+    int last_use;   /* index of the last layer that reads it; -1 if none */
 } qtensor;
 
 typedef struct qlayer {
     qop op;
-    char *name;    /* the ONNX node it came from */
+    char *name; /* the ONNX node it came from */
     unsigned nin;
-    unsigned *in;  /* tensor indices */
+    unsigned *in; /* tensor indices */
     unsigned out;
     union {
         lin_conv conv;   /* CONV */
@@ -103,11 +103,11 @@ typedef struct qlayer {
         unsigned axis;   /* CONCAT */
         struct {
             uint32_t lo[NN_MAX_RANK], hi[NN_MAX_RANK];
-        } pad;           /* PAD */
+        } pad;                      /* PAD */
         unsigned perm[NN_MAX_RANK]; /* TRANSPOSE */
         struct {
             unsigned axis, keepdims;
-        } argmax;        /* ARGMAX */
+        } argmax; /* ARGMAX */
     } p;
     /* Private (server only; NULL on the client): CONV/FC weights (O x C/g x
      * kh x kw, O x K), SCALE gamma (C), ADDC and CONST constant (one per
@@ -147,14 +147,14 @@ int qnet_public_decode(qnet **out, const uint8_t *buf, size_t len) WUR;
 
 /* Sizes and costs, for reports and `parley inspect`. */
 typedef struct qnet_stats {
-    uint64_t macs;         /* multiply-accumulates of CONV/FC/SCALE */
-    uint64_t relus;        /* elements through RELU and RELU_TRUNC */
-    uint64_t truncs;       /* elements truncated (TRUNC and RELU_TRUNC) */
-    uint64_t pool_cmps;    /* comparisons in MAXPOOL windows (window - 1 each) */
-    uint64_t divisions;    /* AVGPOOL outputs (one division each) */
-    uint64_t argmax_cmps;  /* ARGMAX comparisons */
-    uint64_t weights;      /* private elements (weights, biases, constants) */
-    uint64_t peak_elems;   /* most tensor elements alive at once (freed after last use) */
+    uint64_t macs;        /* multiply-accumulates of CONV/FC/SCALE */
+    uint64_t relus;       /* elements through RELU and RELU_TRUNC */
+    uint64_t truncs;      /* elements truncated (TRUNC and RELU_TRUNC) */
+    uint64_t pool_cmps;   /* comparisons in MAXPOOL windows (window - 1 each) */
+    uint64_t divisions;   /* AVGPOOL outputs (one division each) */
+    uint64_t argmax_cmps; /* ARGMAX comparisons */
+    uint64_t weights;     /* private elements (weights, biases, constants) */
+    uint64_t peak_elems;  /* most tensor elements alive at once (freed after last use) */
 } qnet_stats;
 void qnet_stats_get(qnet_stats *st, const qnet *net);
 
@@ -174,8 +174,7 @@ void qnet_add(const qnet *net, const qlayer *L, uint64_t *y, const uint64_t *x0,
 void qnet_add_private(const qnet *net, const qlayer *L, uint64_t *y);
 /* ARGMAX geometry: the input is outer x cols x inner, the output outer x
  * inner (indices along cols). */
-void qnet_argmax_geom(const qnet *net, const qlayer *L, size_t *outer, size_t *cols,
-                      size_t *inner);
+void qnet_argmax_geom(const qnet *net, const qlayer *L, size_t *outer, size_t *cols, size_t *inner);
 
 /* Fixed-point encoding of the client's input: round(v * 2^s) mod 2^l,
  * rounding half away from zero. The shape must equal the input tensor's;
@@ -183,7 +182,7 @@ void qnet_argmax_geom(const qnet *net, const qlayer *L, size_t *outer, size_t *c
  * bits is an error naming its index (not its value). */
 int qnet_encode_input(const qnet *net, uint64_t *x, const nn_tensor *in) WUR;
 /* Real values of tensor t: signed(v) / 2^scale. */
-void qnet_decode(const qnet *net, unsigned t, float *y, const uint64_t *v);
+void qnet_decode(const qnet *net, float *y, unsigned t, const uint64_t *v);
 
 /* Tensor buffers of one run, freed after their last reader: the executor
  * allocates each layer's output with qstore_out, runs the layer, then calls

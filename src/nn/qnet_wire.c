@@ -30,7 +30,8 @@ static void put(wbuf *b, const void *v, size_t n) {
     if (b->oom) return;
     if (b->n + n > b->cap) {
         size_t ncap = b->cap ? b->cap * 2 : 4096;
-        while (ncap < b->n + n) ncap *= 2;
+        while (ncap < b->n + n)
+            ncap *= 2;
         uint8_t *np = mem_alloc(ncap, 1);
         if (!np) {
             b->oom = 1;
@@ -80,26 +81,37 @@ static unsigned params(const qlayer *L, uint32_t *v) {
         v[0] = L->p.scale.N, v[1] = L->p.scale.C, v[2] = L->p.scale.S, v[3] = L->p.scale.wbits;
         return 4;
     case QOP_TRUNC:
-    case QOP_RELU_TRUNC: v[0] = L->p.shift; return 1;
+    case QOP_RELU_TRUNC:
+        v[0] = L->p.shift;
+        return 1;
     case QOP_MAXPOOL:
     case QOP_AVGPOOL: {
         const nl_pool *p = &L->p.pool;
-        uint32_t f[] = {p->N,  p->C,  p->H,  p->W,  p->kh, p->kw,        p->sh,
-                        p->sw, p->pt, p->pl, p->pb, p->pr, p->dh,        p->dw,
-                        p->ceil_mode, p->count_include_pad, p->OH, p->OW};
+        uint32_t f[] = {
+            p->N,  p->C,  p->H,  p->W,  p->kh, p->kw, p->sh,        p->sw,
+            p->pt, p->pl, p->pb, p->pr, p->dh, p->dw, p->ceil_mode, p->count_include_pad,
+            p->OH, p->OW};
         memcpy(v, f, sizeof f);
         return 18;
     }
-    case QOP_CONCAT: v[0] = L->p.axis; return 1;
+    case QOP_CONCAT:
+        v[0] = L->p.axis;
+        return 1;
     case QOP_PAD:
-        for (unsigned d = 0; d < NN_MAX_RANK; d++) v[k++] = L->p.pad.lo[d];
-        for (unsigned d = 0; d < NN_MAX_RANK; d++) v[k++] = L->p.pad.hi[d];
+        for (unsigned d = 0; d < NN_MAX_RANK; d++)
+            v[k++] = L->p.pad.lo[d];
+        for (unsigned d = 0; d < NN_MAX_RANK; d++)
+            v[k++] = L->p.pad.hi[d];
         return k;
     case QOP_TRANSPOSE:
-        for (unsigned d = 0; d < NN_MAX_RANK; d++) v[k++] = L->p.perm[d];
+        for (unsigned d = 0; d < NN_MAX_RANK; d++)
+            v[k++] = L->p.perm[d];
         return k;
-    case QOP_ARGMAX: v[0] = L->p.argmax.axis, v[1] = L->p.argmax.keepdims; return 2;
-    default: return 0;
+    case QOP_ARGMAX:
+        v[0] = L->p.argmax.axis, v[1] = L->p.argmax.keepdims;
+        return 2;
+    default:
+        return 0;
     }
 }
 
@@ -107,10 +119,11 @@ static void set_params(qlayer *L, const uint32_t *v) {
     switch (L->op) {
     case QOP_CONV: {
         lin_conv *c = &L->p.conv;
-        unsigned *f[] = {&c->N,  &c->C,  &c->H,  &c->W,  &c->O,  &c->kh,     &c->kw,
-                         &c->sh, &c->sw, &c->pt, &c->pl, &c->pb, &c->pr,     &c->dh,
+        unsigned *f[] = {&c->N,  &c->C,      &c->H,     &c->W,  &c->O,  &c->kh, &c->kw,
+                         &c->sh, &c->sw,     &c->pt,    &c->pl, &c->pb, &c->pr, &c->dh,
                          &c->dw, &c->groups, &c->wbits, &c->OH, &c->OW};
-        for (unsigned i = 0; i < 19; i++) *f[i] = v[i];
+        for (unsigned i = 0; i < 19; i++)
+            *f[i] = v[i];
         break;
     }
     case QOP_FC:
@@ -120,17 +133,23 @@ static void set_params(qlayer *L, const uint32_t *v) {
         L->p.scale = (lin_scale){.N = v[0], .C = v[1], .S = v[2], .wbits = v[3]};
         break;
     case QOP_TRUNC:
-    case QOP_RELU_TRUNC: L->p.shift = v[0]; break;
+    case QOP_RELU_TRUNC:
+        L->p.shift = v[0];
+        break;
     case QOP_MAXPOOL:
     case QOP_AVGPOOL: {
         nl_pool *p = &L->p.pool;
-        unsigned *f[] = {&p->N,  &p->C,  &p->H,  &p->W,  &p->kh, &p->kw, &p->sh, &p->sw, &p->pt,
-                         &p->pl, &p->pb, &p->pr, &p->dh, &p->dw, &p->ceil_mode,
-                         &p->count_include_pad, &p->OH, &p->OW};
-        for (unsigned i = 0; i < 18; i++) *f[i] = v[i];
+        unsigned *f[] = {
+            &p->N,  &p->C,  &p->H,  &p->W,  &p->kh, &p->kw, &p->sh,        &p->sw,
+            &p->pt, &p->pl, &p->pb, &p->pr, &p->dh, &p->dw, &p->ceil_mode, &p->count_include_pad,
+            &p->OH, &p->OW};
+        for (unsigned i = 0; i < 18; i++)
+            *f[i] = v[i];
         break;
     }
-    case QOP_CONCAT: L->p.axis = v[0]; break;
+    case QOP_CONCAT:
+        L->p.axis = v[0];
+        break;
     case QOP_PAD:
         for (unsigned d = 0; d < NN_MAX_RANK; d++) {
             L->p.pad.lo[d] = v[d];
@@ -138,10 +157,14 @@ static void set_params(qlayer *L, const uint32_t *v) {
         }
         break;
     case QOP_TRANSPOSE:
-        for (unsigned d = 0; d < NN_MAX_RANK; d++) L->p.perm[d] = v[d];
+        for (unsigned d = 0; d < NN_MAX_RANK; d++)
+            L->p.perm[d] = v[d];
         break;
-    case QOP_ARGMAX: L->p.argmax.axis = v[0], L->p.argmax.keepdims = v[1]; break;
-    default: break;
+    case QOP_ARGMAX:
+        L->p.argmax.axis = v[0], L->p.argmax.keepdims = v[1];
+        break;
+    default:
+        break;
     }
 }
 
@@ -162,7 +185,8 @@ int qnet_public_encode(const qnet *net, uint8_t **buf, size_t *len) {
         const qtensor *T = &net->t[i];
         put_name(&b, T->name);
         put8(&b, T->shape.rank);
-        for (unsigned d = 0; d < T->shape.rank; d++) put32(&b, T->shape.d[d]);
+        for (unsigned d = 0; d < T->shape.rank; d++)
+            put32(&b, T->shape.d[d]);
         put8(&b, T->scale);
     }
     for (unsigned i = 0; i < net->nlayers; i++) {
@@ -171,10 +195,12 @@ int qnet_public_encode(const qnet *net, uint8_t **buf, size_t *len) {
         put8(&b, L->op);
         put_name(&b, L->name);
         put32(&b, L->nin);
-        for (unsigned k = 0; k < L->nin; k++) put32(&b, L->in[k]);
+        for (unsigned k = 0; k < L->nin; k++)
+            put32(&b, L->in[k]);
         put32(&b, L->out);
         unsigned np = params(L, v);
-        for (unsigned k = 0; k < np; k++) put32(&b, v[k]);
+        for (unsigned k = 0; k < np; k++)
+            put32(&b, v[k]);
     }
     if (b.oom) {
         mem_free(b.p);
@@ -227,7 +253,8 @@ static int get_name(rbuf *r, char **out) {
 static int decode(qnet *net, rbuf *r) {
     unsigned v8, lo, hi;
     TRY(need(r, 8));
-    if (memcmp(r->p, QNET_MAGIC, 4) != 0) return err_set(PARLEY_E_FORMAT, "public model: bad magic");
+    if (memcmp(r->p, QNET_MAGIC, 4) != 0)
+        return err_set(PARLEY_E_FORMAT, "public model: bad magic");
     r->p += 4;
     TRY(get8(r, &lo));
     TRY(get8(r, &hi));
@@ -256,8 +283,10 @@ static int decode(qnet *net, rbuf *r) {
         TRY(get_name(r, &T->name));
         TRY(get8(r, &T->shape.rank));
         if (T->shape.rank > NN_MAX_RANK)
-            return err_set(PARLEY_E_FORMAT, "public model: tensor %u has rank %u", i, T->shape.rank);
-        for (unsigned d = 0; d < T->shape.rank; d++) TRY(get32(r, &T->shape.d[d]));
+            return err_set(PARLEY_E_FORMAT, "public model: tensor %u has rank %u", i,
+                           T->shape.rank);
+        for (unsigned d = 0; d < T->shape.rank; d++)
+            TRY(get32(r, &T->shape.d[d]));
         TRY(get8(r, &T->scale));
         if (nn_shape_check(&T->size, &T->shape) < 0)
             return err_wrap(PARLEY_E_FORMAT, "public model: tensor %u", i);
@@ -277,11 +306,13 @@ static int decode(qnet *net, rbuf *r) {
         L->in = mem_alloc(nin ? nin : 1, sizeof *L->in);
         if (!L->in) return PARLEY_E_NOMEM;
         L->nin = nin;
-        for (uint32_t k = 0; k < nin; k++) TRY(get32(r, &L->in[k]));
+        for (uint32_t k = 0; k < nin; k++)
+            TRY(get32(r, &L->in[k]));
         TRY(get32(r, &L->out));
         uint32_t v[32];
         unsigned np = params(L, v);
-        for (unsigned k = 0; k < np; k++) TRY(get32(r, &v[k]));
+        for (unsigned k = 0; k < np; k++)
+            TRY(get32(r, &v[k]));
         set_params(L, v);
     }
     if (r->p != r->end) return err_set(PARLEY_E_FORMAT, "public model: trailing bytes");

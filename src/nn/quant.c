@@ -112,7 +112,8 @@ int quant_net(qnet **out, const fgraph *g, unsigned l, unsigned s) {
         return PARLEY_E_NOMEM;
     }
     for (unsigned i = 0; i < g->nn; i++)
-        for (unsigned k = 0; k < g->n[i].nin; k++) reader[g->n[i].in[k]] = i;
+        for (unsigned k = 0; k < g->n[i].nin; k++)
+            reader[g->n[i].in[k]] = i;
 
     int rc = PARLEY_E_NOMEM;
     qbuild B = {0};
@@ -143,7 +144,8 @@ int quant_net(qnet **out, const fgraph *g, unsigned l, unsigned s) {
             rc = PARLEY_E_NOMEM;
             goto done;
         }
-        for (unsigned k = 0; k < n->nin; k++) tin[k] = tid[n->in[k]];
+        for (unsigned k = 0; k < n->nin; k++)
+            tin[k] = tid[n->in[k]];
         const fvalue *ov = &g->v[n->out];
         unsigned sc_in = n->nin ? net->t[tin[0]].scale : s;
         qlayer *L;

@@ -26,15 +26,25 @@ int ref_layer(const qnet *net, qstore *st, unsigned i) {
         lin_scale_plain(y, x, &L->p.scale, L->w, l);
         qnet_add_private(net, L, y);
         break;
-    case QOP_TRUNC: nl_trunc_plain(y, x, n, l, L->p.shift); break;
-    case QOP_RELU: nl_relu_plain(y, x, n, l); break;
+    case QOP_TRUNC:
+        nl_trunc_plain(y, x, n, l, L->p.shift);
+        break;
+    case QOP_RELU:
+        nl_relu_plain(y, x, n, l);
+        break;
     case QOP_RELU_TRUNC:
         nl_relu_plain(y, x, n, l);
         nl_trunc_plain(y, y, n, l, L->p.shift);
         break;
-    case QOP_MAXPOOL: nl_maxpool_plain(y, x, &L->p.pool, l); break;
-    case QOP_AVGPOOL: nl_avgpool_plain(y, x, &L->p.pool, l); break;
-    case QOP_ADD: qnet_add(net, L, y, x, st->buf[L->in[1]]); break;
+    case QOP_MAXPOOL:
+        nl_maxpool_plain(y, x, &L->p.pool, l);
+        break;
+    case QOP_AVGPOOL:
+        nl_avgpool_plain(y, x, &L->p.pool, l);
+        break;
+    case QOP_ADD:
+        qnet_add(net, L, y, x, st->buf[L->in[1]]);
+        break;
     case QOP_ADDC:
         memcpy(y, x, n * sizeof *y);
         qnet_add_private(net, L, y);
@@ -46,14 +56,17 @@ int ref_layer(const qnet *net, qstore *st, unsigned i) {
     case QOP_CONCAT: {
         const uint64_t **xs = mem_alloc(L->nin, sizeof *xs);
         if (!xs) return PARLEY_E_NOMEM;
-        for (unsigned k = 0; k < L->nin; k++) xs[k] = st->buf[L->in[k]];
+        for (unsigned k = 0; k < L->nin; k++)
+            xs[k] = st->buf[L->in[k]];
         qnet_move(net, L, y, xs);
         mem_free(xs);
         break;
     }
     case QOP_RESHAPE:
     case QOP_PAD:
-    case QOP_TRANSPOSE: qnet_move(net, L, y, &x); break;
+    case QOP_TRANSPOSE:
+        qnet_move(net, L, y, &x);
+        break;
     case QOP_ARGMAX: {
         size_t outer, cols, inner;
         qnet_argmax_geom(net, L, &outer, &cols, &inner);
@@ -72,12 +85,13 @@ int ref_layer(const qnet *net, qstore *st, unsigned i) {
         mem_free(rows);
         break;
     }
-    default: return err_set(PARLEY_E_ARG, "layer %u: unknown kind", i);
+    default:
+        return err_set(PARLEY_E_ARG, "layer %u: unknown kind", i);
     }
     return 0;
 }
 
-int ref_run(const qnet *net, uint64_t **out, const uint64_t *x, uint64_t *peak) {
+int ref_run(const qnet *net, uint64_t **out, uint64_t *peak, const uint64_t *x) {
     *out = NULL;
     if (!net->has_weights) return err_set(PARLEY_E_ARG, "the reference needs a model with weights");
     qstore st;
@@ -102,12 +116,12 @@ int ref_run_float(const qnet *net, nn_tensor *y, const nn_tensor *x) {
     uint64_t *in = mem_alloc(net->t[net->input].size, sizeof *in), *out;
     if (!in) return PARLEY_E_NOMEM;
     int rc = qnet_encode_input(net, in, x);
-    if (rc == 0) rc = ref_run(net, &out, in, NULL);
+    if (rc == 0) rc = ref_run(net, &out, NULL, in);
     mem_free_wipe(in, net->t[net->input].size * sizeof *in);
     if (rc < 0) return rc;
     const qtensor *T = &net->t[net->output];
     rc = nn_tensor_alloc(y, &T->shape);
-    if (rc == 0) qnet_decode(net, net->output, y->data, out);
+    if (rc == 0) qnet_decode(net, y->data, net->output, out);
     mem_free_wipe(out, T->size * sizeof *out);
     return rc;
 }

@@ -11,7 +11,7 @@
 /* Run the net on the encoded input x (net->t[net->input].size elements
  * mod 2^l). *out (net->t[net->output].size elements) is the caller's to
  * mem_free. peak (may be NULL) gets the most tensor elements held at once. */
-int ref_run(const qnet *net, uint64_t **out, const uint64_t *x, uint64_t *peak) WUR;
+int ref_run(const qnet *net, uint64_t **out, uint64_t *peak, const uint64_t *x) WUR;
 
 /* One step: compute layer i's output into st (its inputs must be there);
  * the caller then calls qstore_done. For tools that look at every tensor. */

@@ -8,11 +8,14 @@
 
 static uint64_t hash(const char *s) {
     uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
     return h;
 }
 
-void strmap_init(strmap *m) { memset(m, 0, sizeof *m); }
+void strmap_init(strmap *m) {
+    memset(m, 0, sizeof *m);
+}
 
 void strmap_free(strmap *m) {
     mem_free(m->key);
@@ -22,14 +25,16 @@ void strmap_free(strmap *m) {
 
 static size_t slot(const strmap *m, const char *key) {
     size_t i = (size_t)hash(key) & (m->cap - 1);
-    while (m->key[i] && strcmp(m->key[i], key) != 0) i = (i + 1) & (m->cap - 1);
+    while (m->key[i] && strcmp(m->key[i], key) != 0)
+        i = (i + 1) & (m->cap - 1);
     return i;
 }
 
 int strmap_put(strmap *m, const char *key, unsigned val) {
     if ((m->n + 1) * 2 > m->cap) {
         size_t ncap = m->cap ? m->cap * 2 : 64;
-        strmap bigger = {mem_calloc(ncap, sizeof(char *)), mem_alloc(ncap, sizeof(unsigned)), ncap, 0};
+        strmap bigger = {mem_calloc(ncap, sizeof(char *)), mem_alloc(ncap, sizeof(unsigned)), ncap,
+                         0};
         if (!bigger.key || !bigger.val) {
             strmap_free(&bigger);
             return PARLEY_E_NOMEM;

@@ -26,7 +26,8 @@ int nn_shape_check(size_t *count, const nn_shape *s) {
 
 size_t nn_shape_count(const nn_shape *s) {
     size_t n = 1;
-    for (unsigned i = 0; i < s->rank; i++) n *= s->d[i];
+    for (unsigned i = 0; i < s->rank; i++)
+        n *= s->d[i];
     return n;
 }
 

@@ -22,14 +22,18 @@ static int ct_make(ctensor *c, const nn_shape *s, int is_int) {
     c->is_int = is_int;
     c->own = mem_calloc(c->n, is_int ? sizeof(int64_t) : sizeof(float));
     if (!c->own) return PARLEY_E_NOMEM;
-    if (is_int) c->i = c->own;
-    else c->f = c->own;
+    if (is_int)
+        c->i = c->own;
+    else
+        c->f = c->own;
     return 0;
 }
 
 static void ct_set(ctensor *c, size_t i, double v, int64_t iv) {
-    if (c->is_int) ((int64_t *)c->own)[i] = iv;
-    else ((float *)c->own)[i] = (float)v;
+    if (c->is_int)
+        ((int64_t *)c->own)[i] = iv;
+    else
+        ((float *)c->own)[i] = (float)v;
 }
 
 static int bind_new(imp *m, ctensor *c) {
@@ -62,7 +66,8 @@ int op_shape(imp *m) {
     nn_shape s = {.rank = 1, .d = {(uint32_t)(b - a)}};
     ctensor c;
     TRY(ct_make(&c, &s, 1));
-    for (int64_t k = a; k < b; k++) ct_set(&c, (size_t)(k - a), 0, xs->d[k]);
+    for (int64_t k = a; k < b; k++)
+        ct_set(&c, (size_t)(k - a), 0, xs->d[k]);
     return bind_new(m, &c);
 }
 
@@ -79,7 +84,8 @@ int op_cast(imp *m) {
     TRY(imp_in_sym(m, 0, &s));
     if (s->kind == SYM_VALUE) {
         if (!to_float)
-            return imp_err(m, PARLEY_E_UNSUPPORTED, "cast of a computed tensor to %s is not supported",
+            return imp_err(m, PARLEY_E_UNSUPPORTED,
+                           "cast of a computed tensor to %s is not supported",
                            ct_dtype_name((int)to));
         return imp_out_alias(m, 0, s); /* fixed point stands for any float type */
     }
@@ -104,7 +110,8 @@ int op_constant_of_shape(imp *m) {
     nn_shape s = {.rank = (unsigned)n};
     for (size_t k = 0; k < n; k++) {
         if (d[k] < 1 || d[k] > UINT32_MAX)
-            return imp_err(m, PARLEY_E_UNSUPPORTED, "dimension %lld is not supported", (long long)d[k]);
+            return imp_err(m, PARLEY_E_UNSUPPORTED, "dimension %lld is not supported",
+                           (long long)d[k]);
         s.d[k] = (uint32_t)d[k];
     }
     double v = 0;
@@ -120,7 +127,8 @@ int op_constant_of_shape(imp *m) {
     }
     ctensor c;
     TRY(ct_make(&c, &s, is_int));
-    for (size_t i = 0; i < c.n; i++) ct_set(&c, i, v, ct_d2i(v));
+    for (size_t i = 0; i < c.n; i++)
+        ct_set(&c, i, v, ct_d2i(v));
     return bind_new(m, &c);
 }
 
@@ -163,9 +171,15 @@ int fold_arith(imp *m, const ctensor *a, const ctensor *b, char op) {
         double x = ct_f(a, ia), y = ct_f(b, ib), v = 0;
         int64_t p = is_int ? ct_i(a, ia) : 0, q = is_int ? ct_i(b, ib) : 0, iv = 0;
         switch (op) {
-        case '+': v = x + y, iv = (int64_t)((uint64_t)p + (uint64_t)q); break;
-        case '-': v = x - y, iv = (int64_t)((uint64_t)p - (uint64_t)q); break;
-        case '*': v = x * y, iv = (int64_t)((uint64_t)p * (uint64_t)q); break;
+        case '+':
+            v = x + y, iv = (int64_t)((uint64_t)p + (uint64_t)q);
+            break;
+        case '-':
+            v = x - y, iv = (int64_t)((uint64_t)p - (uint64_t)q);
+            break;
+        case '*':
+            v = x * y, iv = (int64_t)((uint64_t)p * (uint64_t)q);
+            break;
         default:
             if (is_int && (q == 0 || (p == INT64_MIN && q == -1))) {
                 mem_free(c.own);
@@ -202,8 +216,10 @@ int fold_concat(imp *m, unsigned axis) {
     if (sum > NN_MAX_ELEMS) return imp_err(m, PARLEY_E_UNSUPPORTED, "result too large");
     s.d[axis] = (uint32_t)sum;
     size_t outer = 1, inner = 1, at = 0;
-    for (unsigned d = 0; d < axis; d++) outer *= s.d[d];
-    for (unsigned d = axis + 1; d < s.rank; d++) inner *= s.d[d];
+    for (unsigned d = 0; d < axis; d++)
+        outer *= s.d[d];
+    for (unsigned d = axis + 1; d < s.rank; d++)
+        inner *= s.d[d];
     ctensor out;
     TRY(ct_make(&out, &s, is_int));
     for (size_t o = 0; o < outer; o++)
@@ -264,12 +280,15 @@ int op_slice(imp *m) {
         return imp_err(m, PARLEY_E_FORMAT, "starts, ends, axes and steps differ in length");
     int64_t s0[NN_MAX_RANK], step[NN_MAX_RANK];
     nn_shape ys = x->shape;
-    for (unsigned d = 0; d < r; d++) s0[d] = 0, step[d] = 1;
+    for (unsigned d = 0; d < r; d++)
+        s0[d] = 0, step[d] = 1;
     unsigned seen = 0;
     for (size_t k = 0; k < ns; k++) {
         unsigned a = (unsigned)k;
-        if (na) TRY(imp_axis_norm(m, ax[k], r, 0, &a));
-        else if (k >= r) return imp_err(m, PARLEY_E_FORMAT, "more starts than dimensions");
+        if (na)
+            TRY(imp_axis_norm(m, ax[k], r, 0, &a));
+        else if (k >= r)
+            return imp_err(m, PARLEY_E_FORMAT, "more starts than dimensions");
         if (seen >> a & 1) return imp_err(m, PARLEY_E_FORMAT, "axis %u sliced twice", a);
         seen |= 1u << a;
         int64_t cnt;
@@ -282,11 +301,13 @@ int op_slice(imp *m) {
     ctensor c;
     TRY(ct_make(&c, &ys, x->is_int));
     size_t xst[NN_MAX_RANK], acc = 1;
-    for (unsigned d = r; d-- > 0;) xst[d] = acc, acc *= x->shape.d[d];
+    for (unsigned d = r; d-- > 0;)
+        xst[d] = acc, acc *= x->shape.d[d];
     uint32_t idx[NN_MAX_RANK] = {0};
     for (size_t i = 0; i < c.n; i++) {
         size_t off = 0;
-        for (unsigned d = 0; d < r; d++) off += (size_t)(s0[d] + (int64_t)idx[d] * step[d]) * xst[d];
+        for (unsigned d = 0; d < r; d++)
+            off += (size_t)(s0[d] + (int64_t)idx[d] * step[d]) * xst[d];
         ct_set(&c, i, ct_f(x, off), x->is_int ? ct_i(x, off) : 0);
         for (unsigned d = r; d-- > 0;) {
             if (++idx[d] < ys.d[d]) break;
@@ -310,12 +331,17 @@ int op_gather(imp *m) {
     nn_shape ys = {.rank = x->shape.rank - 1 + ind->shape.rank};
     if (ys.rank > NN_MAX_RANK) return imp_err(m, PARLEY_E_UNSUPPORTED, "result rank too large");
     unsigned k = 0;
-    for (unsigned d = 0; d < a; d++) ys.d[k++] = x->shape.d[d];
-    for (unsigned d = 0; d < ind->shape.rank; d++) ys.d[k++] = ind->shape.d[d];
-    for (unsigned d = a + 1; d < x->shape.rank; d++) ys.d[k++] = x->shape.d[d];
+    for (unsigned d = 0; d < a; d++)
+        ys.d[k++] = x->shape.d[d];
+    for (unsigned d = 0; d < ind->shape.rank; d++)
+        ys.d[k++] = ind->shape.d[d];
+    for (unsigned d = a + 1; d < x->shape.rank; d++)
+        ys.d[k++] = x->shape.d[d];
     size_t outer = 1, inner = 1, dim = x->shape.d[a];
-    for (unsigned d = 0; d < a; d++) outer *= x->shape.d[d];
-    for (unsigned d = a + 1; d < x->shape.rank; d++) inner *= x->shape.d[d];
+    for (unsigned d = 0; d < a; d++)
+        outer *= x->shape.d[d];
+    for (unsigned d = a + 1; d < x->shape.rank; d++)
+        inner *= x->shape.d[d];
     for (size_t j = 0; j < ind->n; j++) {
         int64_t v = ct_i(ind, j);
         if (v < -(int64_t)dim || v >= (int64_t)dim)

@@ -16,7 +16,9 @@
 #include <stdio.h>
 #include <string.h>
 
-const char *str0(const char *s) { return s ? s : ""; }
+const char *str0(const char *s) {
+    return s ? s : "";
+}
 
 void imp_printable(char *dst, size_t cap, const char *src) {
     size_t n = 0;
@@ -42,23 +44,28 @@ unsigned ct_dtype_size(int t) {
     switch (t) {
     case ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT:
     case ONNX__TENSOR_PROTO__DATA_TYPE__INT32:
-    case ONNX__TENSOR_PROTO__DATA_TYPE__UINT32: return 4;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__UINT32:
+        return 4;
     case ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE:
     case ONNX__TENSOR_PROTO__DATA_TYPE__INT64:
-    case ONNX__TENSOR_PROTO__DATA_TYPE__UINT64: return 8;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__UINT64:
+        return 8;
     case ONNX__TENSOR_PROTO__DATA_TYPE__INT16:
-    case ONNX__TENSOR_PROTO__DATA_TYPE__UINT16: return 2;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__UINT16:
+        return 2;
     case ONNX__TENSOR_PROTO__DATA_TYPE__INT8:
     case ONNX__TENSOR_PROTO__DATA_TYPE__UINT8:
-    case ONNX__TENSOR_PROTO__DATA_TYPE__BOOL: return 1;
-    default: return 0;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__BOOL:
+        return 1;
+    default:
+        return 0;
     }
 }
 
 const char *ct_dtype_name(int t) {
-    static const char *const names[] = {"undefined", "float",  "uint8",     "int8",     "uint16",
-                                        "int16",     "int32",  "int64",     "string",   "bool",
-                                        "float16",   "double", "uint32",    "uint64",   "complex64",
+    static const char *const names[] = {"undefined",  "float",   "uint8",  "int8",   "uint16",
+                                        "int16",      "int32",   "int64",  "string", "bool",
+                                        "float16",    "double",  "uint32", "uint64", "complex64",
                                         "complex128", "bfloat16"};
     return t >= 0 && t < (int)(sizeof names / sizeof *names) ? names[t] : "unknown";
 }
@@ -82,7 +89,8 @@ int ct_from_proto(ctensor *c, const Onnx__TensorProto *t, const char *what) {
                            (long long)t->dims[i]);
         c->shape.d[i] = (uint32_t)t->dims[i];
     }
-    if (nn_shape_check(&c->n, &c->shape) < 0) return err_wrap(PARLEY_E_UNSUPPORTED, "%s '%s'", what, nm);
+    if (nn_shape_check(&c->n, &c->shape) < 0)
+        return err_wrap(PARLEY_E_UNSUPPORTED, "%s '%s'", what, nm);
     if ((t->has_data_location && t->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL) ||
         t->n_external_data)
         return err_set(PARLEY_E_UNSUPPORTED,
@@ -97,20 +105,30 @@ int ct_from_proto(ctensor *c, const Onnx__TensorProto *t, const char *what) {
     size_t have;
     if (t->has_raw_data) {
         if (t->raw_data.len / es != c->n || t->raw_data.len % es)
-            return err_set(PARLEY_E_FORMAT, "%s '%s': raw_data holds %zu bytes for %zu elements", what,
-                           nm, t->raw_data.len, c->n);
+            return err_set(PARLEY_E_FORMAT, "%s '%s': raw_data holds %zu bytes for %zu elements",
+                           what, nm, t->raw_data.len, c->n);
     } else {
         switch (dt) {
-        case ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT: have = t->n_float_data; break;
-        case ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE: have = t->n_double_data; break;
-        case ONNX__TENSOR_PROTO__DATA_TYPE__INT64: have = t->n_int64_data; break;
+        case ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT:
+            have = t->n_float_data;
+            break;
+        case ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE:
+            have = t->n_double_data;
+            break;
+        case ONNX__TENSOR_PROTO__DATA_TYPE__INT64:
+            have = t->n_int64_data;
+            break;
         case ONNX__TENSOR_PROTO__DATA_TYPE__UINT32:
-        case ONNX__TENSOR_PROTO__DATA_TYPE__UINT64: have = t->n_uint64_data; break;
-        default: have = t->n_int32_data; break;
+        case ONNX__TENSOR_PROTO__DATA_TYPE__UINT64:
+            have = t->n_uint64_data;
+            break;
+        default:
+            have = t->n_int32_data;
+            break;
         }
         if (have != c->n)
-            return err_set(PARLEY_E_FORMAT, "%s '%s' holds %zu values for %zu elements", what, nm, have,
-                           c->n);
+            return err_set(PARLEY_E_FORMAT, "%s '%s' holds %zu values for %zu elements", what, nm,
+                           have, c->n);
     }
     c->src = t;
     c->dtype = dt;
@@ -120,7 +138,8 @@ int ct_from_proto(ctensor *c, const Onnx__TensorProto *t, const char *what) {
 
 static uint64_t le(const uint8_t *p, unsigned n) {
     uint64_t v = 0;
-    for (unsigned i = 0; i < n; i++) v |= (uint64_t)p[i] << (8 * i);
+    for (unsigned i = 0; i < n; i++)
+        v |= (uint64_t)p[i] << (8 * i);
     return v;
 }
 
@@ -144,20 +163,30 @@ double ct_f(const ctensor *c, size_t i) {
             memcpy(&f, &v, 8);
             return f;
         }
-        case ONNX__TENSOR_PROTO__DATA_TYPE__INT64: return (double)(int64_t)v;
-        case ONNX__TENSOR_PROTO__DATA_TYPE__INT32: return (double)(int32_t)(uint32_t)v;
-        case ONNX__TENSOR_PROTO__DATA_TYPE__INT16: return (double)(int16_t)(uint16_t)v;
-        case ONNX__TENSOR_PROTO__DATA_TYPE__INT8: return (double)(int8_t)(uint8_t)v;
-        default: return (double)v;
+        case ONNX__TENSOR_PROTO__DATA_TYPE__INT64:
+            return (double)(int64_t)v;
+        case ONNX__TENSOR_PROTO__DATA_TYPE__INT32:
+            return (double)(int32_t)(uint32_t)v;
+        case ONNX__TENSOR_PROTO__DATA_TYPE__INT16:
+            return (double)(int16_t)(uint16_t)v;
+        case ONNX__TENSOR_PROTO__DATA_TYPE__INT8:
+            return (double)(int8_t)(uint8_t)v;
+        default:
+            return (double)v;
         }
     }
     switch (dt) {
-    case ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT: return t->float_data[i];
-    case ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE: return t->double_data[i];
-    case ONNX__TENSOR_PROTO__DATA_TYPE__INT64: return (double)t->int64_data[i];
+    case ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT:
+        return t->float_data[i];
+    case ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE:
+        return t->double_data[i];
+    case ONNX__TENSOR_PROTO__DATA_TYPE__INT64:
+        return (double)t->int64_data[i];
     case ONNX__TENSOR_PROTO__DATA_TYPE__UINT32:
-    case ONNX__TENSOR_PROTO__DATA_TYPE__UINT64: return (double)t->uint64_data[i];
-    default: return (double)t->int32_data[i];
+    case ONNX__TENSOR_PROTO__DATA_TYPE__UINT64:
+        return (double)t->uint64_data[i];
+    default:
+        return (double)t->int32_data[i];
     }
 }
 
@@ -176,20 +205,29 @@ int64_t ct_i(const ctensor *c, size_t i) {
         uint64_t v = le(t->raw_data.data + i * es, es);
         switch (dt) {
         case ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT:
-        case ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE: return ct_d2i(ct_f(c, i));
-        case ONNX__TENSOR_PROTO__DATA_TYPE__INT32: return (int32_t)(uint32_t)v;
-        case ONNX__TENSOR_PROTO__DATA_TYPE__INT16: return (int16_t)(uint16_t)v;
-        case ONNX__TENSOR_PROTO__DATA_TYPE__INT8: return (int8_t)(uint8_t)v;
-        default: return (int64_t)v;
+        case ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE:
+            return ct_d2i(ct_f(c, i));
+        case ONNX__TENSOR_PROTO__DATA_TYPE__INT32:
+            return (int32_t)(uint32_t)v;
+        case ONNX__TENSOR_PROTO__DATA_TYPE__INT16:
+            return (int16_t)(uint16_t)v;
+        case ONNX__TENSOR_PROTO__DATA_TYPE__INT8:
+            return (int8_t)(uint8_t)v;
+        default:
+            return (int64_t)v;
         }
     }
     switch (dt) {
     case ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT:
-    case ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE: return ct_d2i(ct_f(c, i));
-    case ONNX__TENSOR_PROTO__DATA_TYPE__INT64: return t->int64_data[i];
+    case ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE:
+        return ct_d2i(ct_f(c, i));
+    case ONNX__TENSOR_PROTO__DATA_TYPE__INT64:
+        return t->int64_data[i];
     case ONNX__TENSOR_PROTO__DATA_TYPE__UINT32:
-    case ONNX__TENSOR_PROTO__DATA_TYPE__UINT64: return (int64_t)t->uint64_data[i];
-    default: return t->int32_data[i];
+    case ONNX__TENSOR_PROTO__DATA_TYPE__UINT64:
+        return (int64_t)t->uint64_data[i];
+    default:
+        return t->int32_data[i];
     }
 }
 
@@ -204,7 +242,8 @@ float *ct_floats(const ctensor *c) {
             memcpy(&f[i], &u, 4);
         }
     } else {
-        for (size_t i = 0; i < c->n; i++) f[i] = (float)ct_f(c, i);
+        for (size_t i = 0; i < c->n; i++)
+            f[i] = (float)ct_f(c, i);
     }
     return f;
 }
@@ -214,7 +253,8 @@ float *ct_floats(const ctensor *c) {
 static int reserve_syms(imp *m, unsigned n) {
     if (n <= m->capsyms) return 0;
     unsigned ncap = m->capsyms ? m->capsyms : 64;
-    while (ncap < n) ncap *= 2;
+    while (ncap < n)
+        ncap *= 2;
     sym *p = mem_calloc(ncap, sizeof *p);
     if (!p) return PARLEY_E_NOMEM;
     if (m->syms) memcpy(p, m->syms, m->nsyms * sizeof *p);
@@ -258,9 +298,9 @@ int imp_in_sym(imp *m, unsigned k, sym **s) {
     unsigned id;
     if (!strmap_get(&m->map, m->node->input[k], &id)) {
         imp_printable(nm, sizeof nm, m->node->input[k]);
-        return imp_err(m, PARLEY_E_FORMAT,
-                    "input '%s' is not defined before this node (nodes must be in topological order)",
-                    nm);
+        return imp_err(
+            m, PARLEY_E_FORMAT,
+            "input '%s' is not defined before this node (nodes must be in topological order)", nm);
     }
     *s = &m->syms[id];
     if ((*s)->kind == SYM_NONE) {
@@ -276,9 +316,10 @@ int imp_in_value(imp *m, unsigned k, unsigned *v) {
     if (s->kind != SYM_VALUE) {
         char nm[80];
         imp_printable(nm, sizeof nm, m->node->input[k]);
-        return imp_err(m, PARLEY_E_UNSUPPORTED,
-                    "input %u ('%s') is a constant; parley needs it computed from the network input",
-                    k, nm);
+        return imp_err(
+            m, PARLEY_E_UNSUPPORTED,
+            "input %u ('%s') is a constant; parley needs it computed from the network input", k,
+            nm);
     }
     *v = s->value;
     return 0;
@@ -290,10 +331,11 @@ int imp_in_const(imp *m, unsigned k, const ctensor **c) {
     if (s->kind != SYM_CONST) {
         char nm[80];
         imp_printable(nm, sizeof nm, m->node->input[k]);
-        return imp_err(m, PARLEY_E_UNSUPPORTED,
-                    "input %u ('%s') must be a constant (an initializer or a Constant node): the "
-                    "server's weights cannot depend on the client's input",
-                    k, nm);
+        return imp_err(
+            m, PARLEY_E_UNSUPPORTED,
+            "input %u ('%s') must be a constant (an initializer or a Constant node): the "
+            "server's weights cannot depend on the client's input",
+            k, nm);
     }
     *c = &s->c;
     return 0;
@@ -304,7 +346,8 @@ int imp_in_ints(imp *m, unsigned k, int64_t *v, size_t *n, size_t cap) {
     const ctensor *c;
     TRY(imp_in_const(m, k, &c));
     if (c->shape.rank > 1 || c->n > cap)
-        return imp_err(m, PARLEY_E_UNSUPPORTED, "input %u must be a list of at most %zu integers", k, cap);
+        return imp_err(m, PARLEY_E_UNSUPPORTED, "input %u must be a list of at most %zu integers",
+                       k, cap);
     for (size_t i = 0; i < c->n; i++) {
         /* Integral floats are taken too (a bound input arrives as floats). */
         if (!c->is_int && ct_f(c, i) != (double)ct_d2i(ct_f(c, i)))
@@ -379,12 +422,11 @@ int imp_attr_i(imp *m, const char *name, int64_t def, int64_t *v) {
     return 0;
 }
 
-int imp_attr_i_range(imp *m, const char *name, int64_t def, int64_t lo, int64_t hi,
-                        int64_t *v) {
+int imp_attr_i_range(imp *m, const char *name, int64_t def, int64_t lo, int64_t hi, int64_t *v) {
     TRY(imp_attr_i(m, name, def, v));
     if (*v < lo || *v > hi)
         return imp_err(m, PARLEY_E_UNSUPPORTED, "attribute %s = %lld is outside %lld..%lld", name,
-                    (long long)*v, (long long)lo, (long long)hi);
+                       (long long)*v, (long long)lo, (long long)hi);
     return 0;
 }
 
@@ -395,7 +437,8 @@ int imp_attr_f(imp *m, const char *name, double def, double *v) {
     if (!attr_type_is(a, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT, a->has_f))
         return imp_err(m, PARLEY_E_FORMAT, "attribute '%s' must be a float", name);
     *v = a->f;
-    if (!isfinite(*v)) return imp_err(m, PARLEY_E_UNSUPPORTED, "attribute '%s' is not finite", name);
+    if (!isfinite(*v))
+        return imp_err(m, PARLEY_E_UNSUPPORTED, "attribute '%s' is not finite", name);
     return 0;
 }
 
@@ -419,7 +462,8 @@ int imp_attr_s(imp *m, const char *name, const char *def, char *buf, size_t cap)
     if (!attr_type_is(a, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING, a->has_s))
         return imp_err(m, PARLEY_E_FORMAT, "attribute '%s' must be a string", name);
     size_t n = a->s.len < cap - 1 ? a->s.len : cap - 1;
-    for (size_t i = 0; i < n; i++) buf[i] = (a->s.data[i] < 0x20 || a->s.data[i] > 0x7e) ? '?' : (char)a->s.data[i];
+    for (size_t i = 0; i < n; i++)
+        buf[i] = (a->s.data[i] < 0x20 || a->s.data[i] > 0x7e) ? '?' : (char)a->s.data[i];
     buf[n] = 0;
     return 0;
 }
@@ -429,7 +473,8 @@ int imp_attrs_allowed(imp *m, const char *const *ok) {
     for (size_t i = 0; i < m->node->n_attribute; i++) {
         const char *name = str0(m->node->attribute[i]->name);
         int found = 0;
-        for (const char *const *p = ok; *p && !found; p++) found = strcmp(*p, name) == 0;
+        for (const char *const *p = ok; *p && !found; p++)
+            found = strcmp(*p, name) == 0;
         if (!found) {
             char nm[80];
             imp_printable(nm, sizeof nm, name);
@@ -444,16 +489,21 @@ int imp_axis_norm(imp *m, int64_t a, unsigned r, int end, unsigned *out) {
     int64_t hi = end ? r : (int64_t)r - 1;
     *out = 0;
     if (a < -(int64_t)r || a > hi)
-        return imp_err(m, PARLEY_E_UNSUPPORTED, "axis %lld is out of range for rank %u", (long long)a, r);
+        return imp_err(m, PARLEY_E_UNSUPPORTED, "axis %lld is out of range for rank %u",
+                       (long long)a, r);
     *out = (unsigned)(a < 0 ? a + r : a);
     return 0;
 }
 
 /* ---- shapes -------------------------------------------------------------- */
 
-const nn_shape *imp_vshape(imp *m, unsigned v) { return &m->g->v[v].shape; }
+const nn_shape *imp_vshape(imp *m, unsigned v) {
+    return &m->g->v[v].shape;
+}
 
-const char *imp_shp(char *buf, size_t cap, const nn_shape *s) { return nn_shape_str(buf, cap, s); }
+const char *imp_shp(char *buf, size_t cap, const nn_shape *s) {
+    return nn_shape_str(buf, cap, s);
+}
 
 const nn_shape *imp_in_shape(imp *m, unsigned k) {
     sym *s;
@@ -513,10 +563,12 @@ static int define_input(imp *m, const Onnx__ValueInfoProto *vi) {
         return err_set(PARLEY_E_UNSUPPORTED, "input '%s' has element type %s; parley takes float",
                        nm, ct_dtype_name(et));
     if (!tt->shape)
-        return err_set(PARLEY_E_UNSUPPORTED, "input '%s' has no shape; parley needs fixed shapes", nm);
+        return err_set(PARLEY_E_UNSUPPORTED, "input '%s' has no shape; parley needs fixed shapes",
+                       nm);
     nn_shape s = {0};
     if (tt->shape->n_dim > NN_MAX_RANK)
-        return err_set(PARLEY_E_UNSUPPORTED, "input '%s' has more than %d dimensions", nm, NN_MAX_RANK);
+        return err_set(PARLEY_E_UNSUPPORTED, "input '%s' has more than %d dimensions", nm,
+                       NN_MAX_RANK);
     s.rank = (unsigned)tt->shape->n_dim;
     unsigned batch = m->opts && m->opts->batch ? m->opts->batch : 1;
     for (unsigned i = 0; i < s.rank; i++) {
@@ -572,7 +624,8 @@ static int import_graph(imp *m, const Onnx__ModelProto *mp) {
         if ((d[0] == 0 || strcmp(d, "ai.onnx") == 0) && mp->opset_import[i]->has_version)
             m->opset = mp->opset_import[i]->version;
     }
-    if (m->opset < 0) return err_set(PARLEY_E_FORMAT, "the model imports no opset of the ONNX domain");
+    if (m->opset < 0)
+        return err_set(PARLEY_E_FORMAT, "the model imports no opset of the ONNX domain");
     if (m->opset < ONNX_OPSET_MIN || m->opset > ONNX_OPSET_MAX)
         return err_set(PARLEY_E_UNSUPPORTED, "opset %lld is not supported (parley takes %d to %d)",
                        (long long)m->opset, ONNX_OPSET_MIN, ONNX_OPSET_MAX);
@@ -614,7 +667,8 @@ static int import_graph(imp *m, const Onnx__ModelProto *mp) {
             imp_printable(other, sizeof other, vi->name);
         }
     }
-    if (ninputs == 0) return err_set(PARLEY_E_UNSUPPORTED, "the model has no input (only constants)");
+    if (ninputs == 0)
+        return err_set(PARLEY_E_UNSUPPORTED, "the model has no input (only constants)");
     if (ninputs > 1)
         return err_set(PARLEY_E_UNSUPPORTED,
                        "the model has %u inputs ('%s', '%s', ...); parley takes exactly one",
@@ -623,10 +677,13 @@ static int import_graph(imp *m, const Onnx__ModelProto *mp) {
         const Onnx__NodeProto *n = g->node[i];
         m->node = n;
         m->node_index = (unsigned)i;
-        if (n->name && n->name[0]) imp_printable(m->nname, sizeof m->nname, n->name);
-        else snprintf(m->nname, sizeof m->nname, "%.60s_%zu", str0(n->op_type), i);
+        if (n->name && n->name[0])
+            imp_printable(m->nname, sizeof m->nname, n->name);
+        else
+            snprintf(m->nname, sizeof m->nname, "%.60s_%zu", str0(n->op_type), i);
         for (size_t k = 0; k < sizeof m->nname && m->nname[k]; k++)
-            if ((unsigned char)m->nname[k] < 0x20 || (unsigned char)m->nname[k] > 0x7e) m->nname[k] = '?';
+            if ((unsigned char)m->nname[k] < 0x20 || (unsigned char)m->nname[k] > 0x7e)
+                m->nname[k] = '?';
         const char *dom = str0(n->domain);
         if (dom[0] && strcmp(dom, "ai.onnx") != 0) {
             char d[80];
@@ -639,7 +696,8 @@ static int import_graph(imp *m, const Onnx__ModelProto *mp) {
         /* Handlers hold pointers to values and symbols while they add some:
          * make room first so neither array moves under them. */
         size_t more = n->n_input + n->n_output + 8;
-        if (more > QNET_MAX_INPUTS) return imp_err(m, PARLEY_E_UNSUPPORTED, "too many inputs or outputs");
+        if (more > QNET_MAX_INPUTS)
+            return imp_err(m, PARLEY_E_UNSUPPORTED, "too many inputs or outputs");
         TRY(fgraph_reserve(m->g, m->g->nv + (unsigned)more));
         TRY(reserve_syms(m, m->nsyms + (unsigned)more));
         const op_entry *e = NULL;
@@ -661,8 +719,8 @@ static int import_graph(imp *m, const Onnx__ModelProto *mp) {
     if (m->syms[id].kind == SYM_NONE)
         return err_set(PARLEY_E_UNSUPPORTED, "output '%s' is %s", nm, m->syms[id].why);
     if (m->syms[id].kind != SYM_VALUE)
-        return err_set(PARLEY_E_UNSUPPORTED, "output '%s' is a constant (it does not depend on the input)",
-                       nm);
+        return err_set(PARLEY_E_UNSUPPORTED,
+                       "output '%s' is a constant (it does not depend on the input)", nm);
     m->g->output = m->syms[id].value;
     TRY(check_output(m, g->output[0], m->g->output));
     return fgraph_optimize(m->g);
@@ -708,7 +766,8 @@ int onnx_tensor_parse(nn_tensor *out, const uint8_t *buf, size_t len) {
     int rc = ct_from_proto(&c, t, "tensor");
     if (rc == 0) rc = nn_tensor_alloc(out, &c.shape);
     if (rc == 0)
-        for (size_t i = 0; i < c.n; i++) out->data[i] = (float)ct_f(&c, i);
+        for (size_t i = 0; i < c.n; i++)
+            out->data[i] = (float)ct_f(&c, i);
     onnx__tensor_proto__free_unpacked(t, NULL);
     return rc;
 }

@@ -20,13 +20,16 @@ static int read_list(imp *m, const char *name, unsigned n, unsigned def, unsigne
     const int64_t *v;
     size_t cnt;
     TRY(imp_attr_ints(m, name, &v, &cnt));
-    for (unsigned i = 0; i < n; i++) out[i] = def;
+    for (unsigned i = 0; i < n; i++)
+        out[i] = def;
     if (!v) return 0;
-    if (cnt != n) return imp_err(m, PARLEY_E_FORMAT, "attribute '%s' has %zu values, expected %u", name, cnt, n);
+    if (cnt != n)
+        return imp_err(m, PARLEY_E_FORMAT, "attribute '%s' has %zu values, expected %u", name, cnt,
+                       n);
     for (unsigned i = 0; i < n; i++) {
         if (v[i] < min || v[i] > MAX_ATTR_VALUE)
-            return imp_err(m, PARLEY_E_UNSUPPORTED, "attribute %s[%u] = %lld is outside %u..%d", name, i,
-                        (long long)v[i], min, MAX_ATTR_VALUE);
+            return imp_err(m, PARLEY_E_UNSUPPORTED, "attribute %s[%u] = %lld is outside %u..%d",
+                           name, i, (long long)v[i], min, MAX_ATTR_VALUE);
         out[i] = (unsigned)v[i];
     }
     return 0;
@@ -46,12 +49,16 @@ static int read_window(imp *m, window *w, unsigned nsp, const uint32_t *in, cons
             if (ks[i] != kernel[i])
                 return imp_err(m, PARLEY_E_FORMAT, "kernel_shape does not match the weights");
     } else {
-        for (unsigned i = 0; i < nsp; i++) ks[i] = kernel[i];
+        for (unsigned i = 0; i < nsp; i++)
+            ks[i] = kernel[i];
     }
     memcpy(w->k, ks, sizeof ks);
     TRY(read_list(m, "strides", nsp, 1, 1, w->st));
-    if (dilations) TRY(read_list(m, "dilations", nsp, 1, 1, w->dl));
-    else for (unsigned i = 0; i < nsp; i++) w->dl[i] = 1;
+    if (dilations)
+        TRY(read_list(m, "dilations", nsp, 1, 1, w->dl));
+    else
+        for (unsigned i = 0; i < nsp; i++)
+            w->dl[i] = 1;
     unsigned pads[4];
     TRY(read_list(m, "pads", 2 * nsp, 0, 0, pads));
     for (unsigned i = 0; i < nsp; i++) {
@@ -106,14 +113,14 @@ static int expand(imp *m, float **out, const ctensor *c, const nn_shape *to, dou
     return 0;
 mismatch:
     return imp_err(m, PARLEY_E_UNSUPPORTED, "constant of shape %s does not broadcast to %s",
-                imp_shp(a, sizeof a, &c->shape), imp_shp(b, sizeof b, to));
+                   imp_shp(a, sizeof a, &c->shape), imp_shp(b, sizeof b, to));
 }
 
 /* ---- operators ----------------------------------------------------------- */
 
 int op_conv(imp *m) {
-    static const char *const ok[] = {"auto_pad", "dilations", "group", "kernel_shape", "pads",
-                                     "strides", NULL};
+    static const char *const ok[] = {"auto_pad", "dilations", "group", "kernel_shape",
+                                     "pads",     "strides",   NULL};
     TRY(imp_attrs_allowed(m, ok));
     unsigned x;
     const ctensor *W, *B = NULL;
@@ -122,25 +129,28 @@ int op_conv(imp *m) {
     if (imp_has_in(m, 2)) TRY(imp_in_const(m, 2, &B));
     const nn_shape *xs = imp_vshape(m, x);
     char a[96], b[96];
-    if (xs->rank == 5) return imp_err(m, PARLEY_E_UNSUPPORTED, "3-D convolutions are not supported");
+    if (xs->rank == 5)
+        return imp_err(m, PARLEY_E_UNSUPPORTED, "3-D convolutions are not supported");
     if (xs->rank != 3 && xs->rank != 4)
         return imp_err(m, PARLEY_E_UNSUPPORTED, "input %s is not N x C x H x W or N x C x W",
-                    imp_shp(a, sizeof a, xs));
+                       imp_shp(a, sizeof a, xs));
     if (W->shape.rank != xs->rank)
         return imp_err(m, PARLEY_E_FORMAT, "weights %s do not match the input %s",
-                    imp_shp(a, sizeof a, &W->shape), imp_shp(b, sizeof b, xs));
+                       imp_shp(a, sizeof a, &W->shape), imp_shp(b, sizeof b, xs));
     int64_t group;
     TRY(imp_attr_i_range(m, "group", 1, 1, xs->d[1], &group));
     unsigned O = W->shape.d[0], cg = W->shape.d[1], nsp = xs->rank - 2;
     if ((uint64_t)cg * (uint64_t)group != xs->d[1] || O % group)
-        return imp_err(m, PARLEY_E_FORMAT, "weights %s with group %lld do not fit %u input channels",
-                    imp_shp(a, sizeof a, &W->shape), (long long)group, xs->d[1]);
+        return imp_err(m, PARLEY_E_FORMAT,
+                       "weights %s with group %lld do not fit %u input channels",
+                       imp_shp(a, sizeof a, &W->shape), (long long)group, xs->d[1]);
     window w;
     TRY(read_window(m, &w, nsp, xs->d + 2, W->shape.d + 2, 1));
     lin_conv c = {.N = xs->d[0], .C = xs->d[1], .O = O, .groups = (unsigned)group, .wbits = 1};
     if (nsp == 2) {
         c.H = xs->d[2], c.W = xs->d[3];
-        c.kh = w.k[0], c.kw = w.k[1], c.sh = w.st[0], c.sw = w.st[1], c.dh = w.dl[0], c.dw = w.dl[1];
+        c.kh = w.k[0], c.kw = w.k[1], c.sh = w.st[0], c.sw = w.st[1], c.dh = w.dl[0],
+        c.dw = w.dl[1];
         c.pt = w.lo[0], c.pl = w.lo[1], c.pb = w.hi[0], c.pr = w.hi[1];
     } else {
         c.H = 1, c.W = xs->d[2], c.kh = 1, c.kw = w.k[0], c.sh = 1, c.sw = w.st[0], c.dh = 1;
@@ -150,8 +160,10 @@ int op_conv(imp *m) {
     if (B && B->n != O)
         return imp_err(m, PARLEY_E_FORMAT, "bias has %zu elements for %u output channels", B->n, O);
     nn_shape ys = {.rank = xs->rank, .d = {c.N, O}};
-    if (nsp == 2) ys.d[2] = c.OH, ys.d[3] = c.OW;
-    else ys.d[2] = c.OW;
+    if (nsp == 2)
+        ys.d[2] = c.OH, ys.d[3] = c.OW;
+    else
+        ys.d[2] = c.OW;
     /* Copy the constants first: binding the output may move the symbols. */
     float *wf = ct_floats(W), *bf = B ? ct_floats(B) : NULL;
     unsigned y;
@@ -218,12 +230,11 @@ int op_gemm(imp *m) {
     char s1[96], s2[96];
     if (imp_vshape(m, a)->rank != 2 || B->shape.rank != 2)
         return imp_err(m, PARLEY_E_FORMAT, "operands %s and %s are not matrices",
-                    imp_shp(s1, sizeof s1, imp_vshape(m, a)), imp_shp(s2, sizeof s2, &B->shape));
+                       imp_shp(s1, sizeof s1, imp_vshape(m, a)), imp_shp(s2, sizeof s2, &B->shape));
     if (ta) TRY(add_transpose2(m, a, &a, "#transA"));
     unsigned M = imp_vshape(m, a)->d[0], K = imp_vshape(m, a)->d[1];
     unsigned N = tb ? B->shape.d[0] : B->shape.d[1], KB = tb ? B->shape.d[1] : B->shape.d[0];
-    if (KB != K)
-        return imp_err(m, PARLEY_E_FORMAT, "inner dimensions differ (%u and %u)", K, KB);
+    if (KB != K) return imp_err(m, PARLEY_E_FORMAT, "inner dimensions differ (%u and %u)", K, KB);
     float *w = mem_alloc((size_t)N * K, sizeof *w), *bias = NULL, *full = NULL;
     if (!w) return PARLEY_E_NOMEM;
     for (size_t o = 0; o < N; o++)
@@ -238,7 +249,8 @@ int op_gemm(imp *m) {
         }
         /* Rows all equal (C is [N], [1, N], a scalar, ...): a per-output bias. */
         int rows_equal = 1;
-        for (size_t i = N; i < (size_t)M * N && rows_equal; i++) rows_equal = full[i] == full[i % N];
+        for (size_t i = N; i < (size_t)M * N && rows_equal; i++)
+            rows_equal = full[i] == full[i % N];
         if (rows_equal) {
             bias = full;
             full = NULL;
@@ -255,8 +267,10 @@ int op_gemm(imp *m) {
     }
     /* A full-matrix C: FC, then add the constant. */
     rc = fgraph_value(m->g, &f, imp_gen_name(m, "#gemm"), &ys);
-    if (rc == 0) rc = add_fc(m, a, f, N, w, NULL);
-    else mem_free(w);
+    if (rc == 0)
+        rc = add_fc(m, a, f, N, w, NULL);
+    else
+        mem_free(w);
     fnode *n;
     if (rc == 0) rc = imp_out_value(m, 0, &ys, &y);
     if (rc == 0) rc = imp_add_node(m, &n, QOP_ADDC, &f, 1, y);
@@ -278,17 +292,18 @@ int op_matmul(imp *m) {
         const nn_shape *as = imp_vshape(m, A->value);
         if (B->c.shape.rank != 2)
             return imp_err(m, PARLEY_E_UNSUPPORTED, "the constant operand %s is not a matrix",
-                        imp_shp(s1, sizeof s1, &B->c.shape));
+                           imp_shp(s1, sizeof s1, &B->c.shape));
         unsigned K = B->c.shape.d[0], O = B->c.shape.d[1];
         if (as->rank < 1 || as->d[as->rank - 1] != K)
             return imp_err(m, PARLEY_E_FORMAT, "input %s does not have %u columns",
-                        imp_shp(s1, sizeof s1, as), K);
+                           imp_shp(s1, sizeof s1, as), K);
         nn_shape ys = *as;
         ys.d[ys.rank - 1] = O;
         float *w = mem_alloc((size_t)O * K, sizeof *w);
         if (!w) return PARLEY_E_NOMEM;
         for (size_t o = 0; o < O; o++)
-            for (size_t k = 0; k < K; k++) w[o * K + k] = (float)ct_f(&B->c, k * O + o);
+            for (size_t k = 0; k < K; k++)
+                w[o * K + k] = (float)ct_f(&B->c, k * O + o);
         unsigned x = A->value, y;
         int rc = imp_out_value(m, 0, &ys, &y);
         if (rc < 0) {
@@ -302,7 +317,7 @@ int op_matmul(imp *m) {
         const nn_shape *bs = imp_vshape(m, B->value);
         if (A->c.shape.rank != 2 || bs->rank != 2 || bs->d[0] != A->c.shape.d[1])
             return imp_err(m, PARLEY_E_UNSUPPORTED,
-                        "a constant left operand needs two matrices with matching inner sizes");
+                           "a constant left operand needs two matrices with matching inner sizes");
         unsigned M = A->c.shape.d[0], t1, t2, y;
         TRY(add_transpose2(m, B->value, &t1, "#xT"));
         nn_shape fs = {.rank = 2, .d = {bs->d[1], M}};
@@ -318,9 +333,10 @@ int op_matmul(imp *m) {
         n->p.perm[1] = 0;
         return 0;
     }
-    return imp_err(m, PARLEY_E_UNSUPPORTED,
-                "exactly one operand must be a constant (a product of two computed tensors is not "
-                "a linear layer with the server's weights)");
+    return imp_err(
+        m, PARLEY_E_UNSUPPORTED,
+        "exactly one operand must be a constant (a product of two computed tensors is not "
+        "a linear layer with the server's weights)");
 }
 
 /* Shape of a legacy (opset < 7) broadcast operand, made numpy-style. */
@@ -332,8 +348,10 @@ static int legacy_broadcast(imp *m, const nn_shape *to, ctensor *c) {
     TRY(imp_attr_i(m, "axis", 0, &ax));
     unsigned a;
     TRY(imp_axis_norm(m, ax, to->rank, 0, &a));
-    if (a + c->shape.rank > to->rank) return imp_err(m, PARLEY_E_FORMAT, "broadcast axis out of range");
-    while (c->shape.rank < to->rank - a) c->shape.d[c->shape.rank++] = 1;
+    if (a + c->shape.rank > to->rank)
+        return imp_err(m, PARLEY_E_FORMAT, "broadcast axis out of range");
+    while (c->shape.rank < to->rank - a)
+        c->shape.d[c->shape.rank++] = 1;
     return 0;
 }
 
@@ -349,13 +367,14 @@ int op_arith(imp *m) {
     int add = strcmp(op, "Add") == 0, sub = strcmp(op, "Sub") == 0, mul = strcmp(op, "Mul") == 0;
     if (A->kind == SYM_VALUE && B->kind == SYM_VALUE) {
         if (!add)
-            return imp_err(m, PARLEY_E_UNSUPPORTED, "%s of two computed tensors is not supported", op);
+            return imp_err(m, PARLEY_E_UNSUPPORTED, "%s of two computed tensors is not supported",
+                           op);
         const nn_shape *as = imp_vshape(m, A->value), *bs = imp_vshape(m, B->value);
         if (!nn_shape_eq(as, bs))
             return imp_err(m, PARLEY_E_UNSUPPORTED,
-                        "operands %s and %s differ in shape (broadcasting between two computed "
-                        "tensors is not supported)",
-                        imp_shp(s1, sizeof s1, as), imp_shp(s2, sizeof s2, bs));
+                           "operands %s and %s differ in shape (broadcasting between two computed "
+                           "tensors is not supported)",
+                           imp_shp(s1, sizeof s1, as), imp_shp(s2, sizeof s2, bs));
         unsigned in[2] = {A->value, B->value}, y;
         fnode *n;
         TRY(imp_out_value(m, 0, as, &y));
@@ -371,7 +390,8 @@ int op_arith(imp *m) {
     const nn_shape *xs = imp_vshape(m, x);
     TRY(legacy_broadcast(m, xs, &c));
     if ((sub || strcmp(op, "Div") == 0) && const_first)
-        return imp_err(m, PARLEY_E_UNSUPPORTED, "%s with a constant first operand is not supported", op);
+        return imp_err(m, PARLEY_E_UNSUPPORTED, "%s with a constant first operand is not supported",
+                       op);
     float *full;
     TRY(expand(m, &full, &c, xs, sub ? -1.0 : 1.0));
     unsigned y;
@@ -392,8 +412,9 @@ int op_arith(imp *m) {
     size_t C = xs->d[1], per = nn_shape_count(xs) / xs->d[0] / C, total = nn_shape_count(xs);
     for (size_t i = 0; i < total; i++)
         if (full[i] != full[((i / per) % C) * per]) {
-            rc = imp_err(m, PARLEY_E_UNSUPPORTED,
-                      "%s by a constant that varies other than per channel is not supported", op);
+            rc =
+                imp_err(m, PARLEY_E_UNSUPPORTED,
+                        "%s by a constant that varies other than per channel is not supported", op);
             goto fail;
         }
     float *g = mem_alloc(C, sizeof *g), *beta = mem_calloc(C, sizeof *beta);
@@ -430,13 +451,14 @@ fail:
 }
 
 int op_batchnorm(imp *m) {
-    static const char *const ok[] = {"epsilon", "momentum", "spatial", "is_test",
+    static const char *const ok[] = {"epsilon",       "momentum",        "spatial", "is_test",
                                      "training_mode", "consumed_inputs", NULL};
     TRY(imp_attrs_allowed(m, ok));
     unsigned x;
     const ctensor *p[4];
     TRY(imp_in_value(m, 0, &x));
-    for (unsigned k = 0; k < 4; k++) TRY(imp_in_const(m, k + 1, &p[k]));
+    for (unsigned k = 0; k < 4; k++)
+        TRY(imp_in_const(m, k + 1, &p[k]));
     double eps;
     int64_t spatial, training;
     TRY(imp_attr_f(m, "epsilon", 1e-5, &eps));
@@ -449,8 +471,8 @@ int op_batchnorm(imp *m) {
     unsigned C = xs->d[1];
     for (unsigned k = 0; k < 4; k++)
         if (p[k]->n != C)
-            return imp_err(m, PARLEY_E_FORMAT, "parameter %u has %zu elements for %u channels", k + 1,
-                        p[k]->n, C);
+            return imp_err(m, PARLEY_E_FORMAT, "parameter %u has %zu elements for %u channels",
+                           k + 1, p[k]->n, C);
     float *g = mem_alloc(C, sizeof *g), *b = mem_alloc(C, sizeof *b);
     if (!g || !b) {
         mem_free(g);
@@ -462,7 +484,8 @@ int op_batchnorm(imp *m) {
         if (!(var > 0)) {
             mem_free(g);
             mem_free(b);
-            return imp_err(m, PARLEY_E_UNSUPPORTED, "variance + epsilon of channel %u is not positive", c);
+            return imp_err(m, PARLEY_E_UNSUPPORTED,
+                           "variance + epsilon of channel %u is not positive", c);
         }
         double ga = ct_f(p[0], c) / sqrt(var);
         g[c] = (float)ga;
@@ -479,8 +502,8 @@ int op_batchnorm(imp *m) {
     }
     n->w = g;
     n->b = b;
-    n->p.scale = (lin_scale){.N = xs->d[0], .C = C, .S = (unsigned)(nn_shape_count(xs) / xs->d[0] / C),
-                             .wbits = 1};
+    n->p.scale = (lin_scale){
+        .N = xs->d[0], .C = C, .S = (unsigned)(nn_shape_count(xs) / xs->d[0] / C), .wbits = 1};
     return imp_outs_unavailable(m, 1, "a training-mode statistic of BatchNormalization");
 }
 
@@ -496,7 +519,9 @@ int op_relu(imp *m) {
 static int pool_common(imp *m, qop op, unsigned x, const window *w, unsigned nsp, int ceil_mode,
                        int cip) {
     const nn_shape *xs = imp_vshape(m, x);
-    nl_pool p = {.N = xs->d[0], .C = xs->d[1], .ceil_mode = (unsigned)ceil_mode,
+    nl_pool p = {.N = xs->d[0],
+                 .C = xs->d[1],
+                 .ceil_mode = (unsigned)ceil_mode,
                  .count_include_pad = (unsigned)cip};
     if (nsp == 2) {
         p.H = xs->d[2], p.W = xs->d[3], p.kh = w->k[0], p.kw = w->k[1], p.sh = w->st[0];
@@ -508,8 +533,10 @@ static int pool_common(imp *m, qop op, unsigned x, const window *w, unsigned nsp
     }
     if (nl_pool_check(&p) < 0) return imp_err(m, PARLEY_E_UNSUPPORTED, "%s", err_msg());
     nn_shape ys = {.rank = xs->rank, .d = {p.N, p.C}};
-    if (nsp == 2) ys.d[2] = p.OH, ys.d[3] = p.OW;
-    else ys.d[2] = p.OW;
+    if (nsp == 2)
+        ys.d[2] = p.OH, ys.d[3] = p.OW;
+    else
+        ys.d[2] = p.OW;
     unsigned y;
     fnode *n;
     TRY(imp_out_value(m, 0, &ys, &y));
@@ -525,16 +552,16 @@ static int pool_input(imp *m, unsigned *x) {
     if (xs->rank == 5) return imp_err(m, PARLEY_E_UNSUPPORTED, "3-D pooling is not supported");
     if (xs->rank != 3 && xs->rank != 4)
         return imp_err(m, PARLEY_E_UNSUPPORTED, "input %s is not N x C x H x W or N x C x W",
-                    imp_shp(a, sizeof a, xs));
+                       imp_shp(a, sizeof a, xs));
     return 0;
 }
 
 int op_pool(imp *m) {
     int is_max = strcmp(m->node->op_type, "MaxPool") == 0;
-    static const char *const okmax[] = {"auto_pad", "ceil_mode", "dilations", "kernel_shape",
-                                        "pads", "storage_order", "strides", NULL};
-    static const char *const okavg[] = {"auto_pad", "ceil_mode", "count_include_pad",
-                                        "kernel_shape", "pads", "strides", NULL};
+    static const char *const okmax[] = {"auto_pad", "ceil_mode",     "dilations", "kernel_shape",
+                                        "pads",     "storage_order", "strides",   NULL};
+    static const char *const okavg[] = {
+        "auto_pad", "ceil_mode", "count_include_pad", "kernel_shape", "pads", "strides", NULL};
     TRY(imp_attrs_allowed(m, is_max ? okmax : okavg));
     unsigned x;
     TRY(pool_input(m, &x));
@@ -569,7 +596,8 @@ int op_concat(imp *m) {
     static const char *const ok[] = {"axis", NULL};
     TRY(imp_attrs_allowed(m, ok));
     unsigned nin = (unsigned)m->node->n_input;
-    if (nin < 1 || nin > QNET_MAX_INPUTS) return imp_err(m, PARLEY_E_UNSUPPORTED, "bad number of inputs");
+    if (nin < 1 || nin > QNET_MAX_INPUTS)
+        return imp_err(m, PARLEY_E_UNSUPPORTED, "bad number of inputs");
     if (!imp_attr(m, "axis") && m->opset >= 4)
         return imp_err(m, PARLEY_E_FORMAT, "attribute 'axis' is missing");
     int all_const = 1;
@@ -600,8 +628,10 @@ int op_concat(imp *m) {
         snprintf(nm, sizeof nm, "%s#const", m->node->input[k]);
         rc = f ? fgraph_value(m->g, &in[k], nm, &s->c.shape) : PARLEY_E_NOMEM;
         if (rc == 0) rc = imp_add_node(m, &cn, QOP_CONST, NULL, 0, in[k]);
-        if (rc == 0) cn->w = f;
-        else mem_free(f);
+        if (rc == 0)
+            cn->w = f;
+        else
+            mem_free(f);
     }
     int64_t ax = 0;
     unsigned a = 0;
@@ -619,7 +649,7 @@ int op_concat(imp *m) {
             if (d != a && s->d[d] != ys.d[d]) rc = -1;
         if (rc < 0 || s->rank != ys.rank)
             rc = imp_err(m, PARLEY_E_FORMAT, "operands %s and %s do not fit together",
-                      imp_shp(s1, sizeof s1, imp_vshape(m, in[0])), imp_shp(s2, sizeof s2, s));
+                         imp_shp(s1, sizeof s1, imp_vshape(m, in[0])), imp_shp(s2, sizeof s2, s));
         sum += s->d[a];
     }
     if (rc == 0 && sum > UINT32_MAX) rc = imp_err(m, PARLEY_E_UNSUPPORTED, "result too large");
@@ -646,7 +676,7 @@ static int reshape_to(imp *m, const nn_shape *ys) {
     const nn_shape *xs = s->kind == SYM_VALUE ? imp_vshape(m, s->value) : &s->c.shape;
     if (n != nn_shape_count(xs))
         return imp_err(m, PARLEY_E_FORMAT, "cannot reshape %s to %s", imp_shp(a, sizeof a, xs),
-                    imp_shp(b, sizeof b, ys));
+                       imp_shp(b, sizeof b, ys));
     if (s->kind == SYM_CONST) {
         ctensor c = s->c;
         c.shape = *ys;
@@ -659,7 +689,6 @@ static int reshape_to(imp *m, const nn_shape *ys) {
     return imp_add_node(m, &node, QOP_RESHAPE, &x, 1, y);
 }
 
-
 int op_flatten(imp *m) {
     static const char *const ok[] = {"axis", NULL};
     TRY(imp_attrs_allowed(m, ok));
@@ -670,7 +699,8 @@ int op_flatten(imp *m) {
     TRY(imp_attr_i(m, "axis", 1, &ax));
     TRY(imp_axis_norm(m, ax, xs->rank, 1, &a));
     size_t lead = 1;
-    for (unsigned d = 0; d < a; d++) lead *= xs->d[d];
+    for (unsigned d = 0; d < a; d++)
+        lead *= xs->d[d];
     nn_shape ys = {.rank = 2, .d = {(uint32_t)lead, (uint32_t)(nn_shape_count(xs) / lead)}};
     return reshape_to(m, &ys);
 }
@@ -692,20 +722,23 @@ int op_reshape(imp *m) {
     } else {
         TRY(imp_in_ints(m, 1, v, &n, MAX_SHAPE_CONST));
     }
-    if (n > NN_MAX_RANK) return imp_err(m, PARLEY_E_UNSUPPORTED, "more than %d dimensions", NN_MAX_RANK);
+    if (n > NN_MAX_RANK)
+        return imp_err(m, PARLEY_E_UNSUPPORTED, "more than %d dimensions", NN_MAX_RANK);
     nn_shape ys = {.rank = (unsigned)n};
     int infer = -1;
     uint64_t known = 1;
     for (unsigned i = 0; i < n; i++) {
         if (v[i] == 0 && !allowzero) {
-            if (i >= xs->rank) return imp_err(m, PARLEY_E_FORMAT, "shape copies a missing dimension");
+            if (i >= xs->rank)
+                return imp_err(m, PARLEY_E_FORMAT, "shape copies a missing dimension");
             ys.d[i] = xs->d[i];
         } else if (v[i] == -1) {
             if (infer >= 0) return imp_err(m, PARLEY_E_FORMAT, "shape has two -1 entries");
             infer = (int)i;
             continue;
         } else if (v[i] < 1 || v[i] > UINT32_MAX) {
-            return imp_err(m, PARLEY_E_UNSUPPORTED, "shape entry %lld is not supported", (long long)v[i]);
+            return imp_err(m, PARLEY_E_UNSUPPORTED, "shape entry %lld is not supported",
+                           (long long)v[i]);
         } else {
             ys.d[i] = (uint32_t)v[i];
         }
@@ -731,7 +764,8 @@ static int read_axes(imp *m, int64_t *v, size_t *n, int required) {
         if (!a && required) return imp_err(m, PARLEY_E_FORMAT, "attribute 'axes' is missing");
         return 0;
     }
-    if (!imp_has_in(m, 1)) return required ? imp_err(m, PARLEY_E_FORMAT, "input 'axes' is missing") : 0;
+    if (!imp_has_in(m, 1))
+        return required ? imp_err(m, PARLEY_E_FORMAT, "input 'axes' is missing") : 0;
     return imp_in_ints(m, 1, v, n, NN_MAX_RANK);
 }
 
@@ -747,7 +781,8 @@ int op_squeeze(imp *m) {
     for (size_t i = 0; i < n; i++) {
         unsigned a;
         TRY(imp_axis_norm(m, v[i], xs->rank, 0, &a));
-        if (xs->d[a] != 1) return imp_err(m, PARLEY_E_FORMAT, "axis %u has size %u, not 1", a, xs->d[a]);
+        if (xs->d[a] != 1)
+            return imp_err(m, PARLEY_E_FORMAT, "axis %u has size %u, not 1", a, xs->d[a]);
         drop |= 1u << a;
     }
     nn_shape ys = {0};
@@ -765,7 +800,8 @@ int op_unsqueeze(imp *m) {
     size_t n;
     TRY(read_axes(m, v, &n, 1));
     unsigned r = xs->rank + (unsigned)n, add = 0;
-    if (r > NN_MAX_RANK) return imp_err(m, PARLEY_E_UNSUPPORTED, "more than %d dimensions", NN_MAX_RANK);
+    if (r > NN_MAX_RANK)
+        return imp_err(m, PARLEY_E_UNSUPPORTED, "more than %d dimensions", NN_MAX_RANK);
     for (size_t i = 0; i < n; i++) {
         unsigned a;
         TRY(imp_axis_norm(m, v[i], r, 0, &a));
@@ -773,7 +809,8 @@ int op_unsqueeze(imp *m) {
         add |= 1u << a;
     }
     nn_shape ys = {.rank = r};
-    for (unsigned d = 0, k = 0; d < r; d++) ys.d[d] = (add >> d & 1) ? 1 : xs->d[k++];
+    for (unsigned d = 0, k = 0; d < r; d++)
+        ys.d[d] = (add >> d & 1) ? 1 : xs->d[k++];
     return reshape_to(m, &ys);
 }
 
@@ -790,22 +827,26 @@ int op_transpose(imp *m) {
     if (p && n != r) return imp_err(m, PARLEY_E_FORMAT, "perm has %zu entries for rank %u", n, r);
     for (unsigned d = 0; d < r; d++) {
         int64_t v = p ? p[d] : (int64_t)(r - 1 - d);
-        if (v < 0 || v >= r || (seen >> v & 1)) return imp_err(m, PARLEY_E_FORMAT, "perm is not a permutation");
+        if (v < 0 || v >= r || (seen >> v & 1))
+            return imp_err(m, PARLEY_E_FORMAT, "perm is not a permutation");
         seen |= 1u << v;
         perm[d] = (unsigned)v;
     }
     nn_shape ys = {.rank = r};
-    for (unsigned d = 0; d < r; d++) ys.d[d] = xs->d[perm[d]];
+    for (unsigned d = 0; d < r; d++)
+        ys.d[d] = xs->d[perm[d]];
     if (s->kind == SYM_CONST) {
         /* Fold (PyTorch exports a Linear without bias as Transpose + MatMul). */
         float *f = mem_alloc(s->c.n, sizeof *f);
         if (!f) return PARLEY_E_NOMEM;
         size_t xst[NN_MAX_RANK], acc = 1;
-        for (unsigned d = r; d-- > 0;) xst[d] = acc, acc *= xs->d[d];
+        for (unsigned d = r; d-- > 0;)
+            xst[d] = acc, acc *= xs->d[d];
         uint32_t idx[NN_MAX_RANK] = {0};
         for (size_t i = 0; i < s->c.n; i++) {
             size_t off = 0;
-            for (unsigned d = 0; d < r; d++) off += idx[d] * xst[perm[d]];
+            for (unsigned d = 0; d < r; d++)
+                off += idx[d] * xst[perm[d]];
             f[i] = (float)ct_f(&s->c, off);
             for (unsigned d = r; d-- > 0;) {
                 if (++idx[d] < ys.d[d]) break;
@@ -836,7 +877,8 @@ int op_pad(imp *m) {
     char mode[32];
     TRY(imp_attr_s(m, "mode", "constant", mode, sizeof mode));
     if (strcmp(mode, "constant") != 0)
-        return imp_err(m, PARLEY_E_UNSUPPORTED, "mode '%s' is not supported (only constant 0)", mode);
+        return imp_err(m, PARLEY_E_UNSUPPORTED, "mode '%s' is not supported (only constant 0)",
+                       mode);
     if (m->opset < 11) {
         const int64_t *p;
         TRY(imp_attr_ints(m, m->opset < 2 ? "paddings" : "pads", &p, &n));
@@ -852,7 +894,8 @@ int op_pad(imp *m) {
             if (c->n != 1) return imp_err(m, PARLEY_E_FORMAT, "constant_value is not a scalar");
             value = ct_f(c, 0);
         }
-        if (imp_has_in(m, 3)) return imp_err(m, PARLEY_E_UNSUPPORTED, "the axes input is not supported");
+        if (imp_has_in(m, 3))
+            return imp_err(m, PARLEY_E_UNSUPPORTED, "the axes input is not supported");
     }
     if (value != 0.0) return imp_err(m, PARLEY_E_UNSUPPORTED, "only zero padding is supported");
     if (n != 2 * r) return imp_err(m, PARLEY_E_FORMAT, "%zu pads for rank %u", n, r);
@@ -924,22 +967,27 @@ int op_constant(imp *m) {
         return imp_err(m, PARLEY_E_UNSUPPORTED, "attribute '%s' is not supported", nm);
     }
     size_t n = is_fs ? a->n_floats : is_is ? a->n_ints : 1;
-    if (n < 1 || n > NN_MAX_ELEMS) return imp_err(m, PARLEY_E_UNSUPPORTED, "empty or huge constant");
+    if (n < 1 || n > NN_MAX_ELEMS)
+        return imp_err(m, PARLEY_E_UNSUPPORTED, "empty or huge constant");
     c.shape.rank = (is_fs || is_is) ? 1 : 0;
     c.shape.d[0] = (uint32_t)n;
     c.n = n;
     if (is_f || is_fs) {
         float *f = mem_alloc(n, sizeof *f);
         if (!f) return PARLEY_E_NOMEM;
-        if (is_f) f[0] = a->f;
-        else memcpy(f, a->floats, n * sizeof *f);
+        if (is_f)
+            f[0] = a->f;
+        else
+            memcpy(f, a->floats, n * sizeof *f);
         c.f = f;
         c.own = f;
     } else {
         int64_t *v = mem_alloc(n, sizeof *v);
         if (!v) return PARLEY_E_NOMEM;
-        if (is_i) v[0] = a->i;
-        else memcpy(v, a->ints, n * sizeof *v);
+        if (is_i)
+            v[0] = a->i;
+        else
+            memcpy(v, a->ints, n * sizeof *v);
         c.i = v;
         c.own = v;
         c.is_int = 1;
@@ -964,7 +1012,8 @@ int op_argmax(imp *m) {
     if (keep) {
         ys.d[a] = 1;
     } else {
-        for (unsigned d = a; d + 1 < xs->rank; d++) ys.d[d] = ys.d[d + 1];
+        for (unsigned d = a; d + 1 < xs->rank; d++)
+            ys.d[d] = ys.d[d + 1];
         ys.rank--;
     }
     unsigned y;
@@ -987,8 +1036,8 @@ int op_softmax(imp *m) {
             if (strcmp(str0(g->node[i]->input[k]), out) == 0) last = 0;
     if (!last)
         return imp_err(m, PARLEY_E_UNSUPPORTED,
-                    "Softmax is only supported as the last node (it is dropped; the label does "
-                    "not change)");
+                       "Softmax is only supported as the last node (it is dropped; the label does "
+                       "not change)");
     sym *s;
     TRY(imp_in_sym(m, 0, &s));
     if (s->kind != SYM_VALUE) return imp_err(m, PARLEY_E_UNSUPPORTED, "Softmax of a constant");

@@ -10,25 +10,45 @@
  * protobuf-c to reject. */
 #include "nn/onnx/onnx.h"
 
-enum { M_MODEL, M_GRAPH, M_NODE, M_ATTR, M_VALUEINFO, M_TYPE, M_TYPE_ONE, M_TYPE_MAP, M_FUNCTION,
-       M_TRAINING };
+enum {
+    M_MODEL,
+    M_GRAPH,
+    M_NODE,
+    M_ATTR,
+    M_VALUEINFO,
+    M_TYPE,
+    M_TYPE_ONE,
+    M_TYPE_MAP,
+    M_FUNCTION,
+    M_TRAINING
+};
 
 /* The kind of the sub-message in `field` of a `kind` message, or -1 when
  * that field cannot lead to recursion. Field numbers are onnx.proto's. */
 static int child(int kind, unsigned field) {
     switch (kind) {
-    case M_MODEL: return field == 7 ? M_GRAPH : field == 20 ? M_TRAINING : field == 25 ? M_FUNCTION : -1;
-    case M_TRAINING: return field == 1 || field == 2 ? M_GRAPH : -1;
-    case M_GRAPH: return field == 1 ? M_NODE : field >= 11 && field <= 13 ? M_VALUEINFO : -1;
-    case M_NODE: return field == 5 ? M_ATTR : -1;
+    case M_MODEL:
+        return field == 7 ? M_GRAPH : field == 20 ? M_TRAINING : field == 25 ? M_FUNCTION : -1;
+    case M_TRAINING:
+        return field == 1 || field == 2 ? M_GRAPH : -1;
+    case M_GRAPH:
+        return field == 1 ? M_NODE : field >= 11 && field <= 13 ? M_VALUEINFO : -1;
+    case M_NODE:
+        return field == 5 ? M_ATTR : -1;
     case M_ATTR:
         return field == 6 || field == 11 ? M_GRAPH : field == 14 || field == 15 ? M_TYPE : -1;
-    case M_VALUEINFO: return field == 2 ? M_TYPE : -1;
-    case M_TYPE: return field == 4 || field == 9 ? M_TYPE_ONE : field == 5 ? M_TYPE_MAP : -1;
-    case M_TYPE_ONE: return field == 1 ? M_TYPE : -1; /* Sequence / Optional elem_type */
-    case M_TYPE_MAP: return field == 2 ? M_TYPE : -1;
-    case M_FUNCTION: return field == 7 ? M_NODE : -1;
-    default: return -1;
+    case M_VALUEINFO:
+        return field == 2 ? M_TYPE : -1;
+    case M_TYPE:
+        return field == 4 || field == 9 ? M_TYPE_ONE : field == 5 ? M_TYPE_MAP : -1;
+    case M_TYPE_ONE:
+        return field == 1 ? M_TYPE : -1; /* Sequence / Optional elem_type */
+    case M_TYPE_MAP:
+        return field == 2 ? M_TYPE : -1;
+    case M_FUNCTION:
+        return field == 7 ? M_NODE : -1;
+    default:
+        return -1;
     }
 }
 
@@ -68,7 +88,8 @@ static int walk(const uint8_t *p, const uint8_t *end, int kind, unsigned depth, 
             p += len;
             break;
         }
-        default: return 0; /* groups and invalid wire types */
+        default:
+            return 0; /* groups and invalid wire types */
         }
     }
     return 0;
