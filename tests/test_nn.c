@@ -250,11 +250,11 @@ TEST(ref_conv_hand) {
     }
 }
 
-/* Average pooling divides by floor: windows of 2 over [-1 -2 | 3 4] and a
- * padded window with and without the pad counted. */
+/* Average pooling divides by floor (also of negative sums), with the
+ * divisor ONNX prescribes with and without count_include_pad. */
 TEST(ref_avgpool_floor) {
     static const int64_t d[] = {1, 1, 1, 4}, k[] = {1, 2}, st[] = {1, 2}, pads[] = {0, 1, 0, 0};
-    static const float x[4] = {-1.0f / 16, -2.0f / 16, 3.0f / 16, 4.0f / 16};
+    static const float x[4] = {3.0f / 16, -2.0f / 16, 1.0f / 16, 4.0f / 16};
     for (int cip = 0; cip < 2; cip++) {
         mb_init(&B, 13);
         mb_input(&B, "x", F, 4, d);
@@ -270,12 +270,10 @@ TEST(ref_avgpool_floor) {
         REQUIRE(net->t[net->output].size == 3);
         uint64_t y[3];
         REQUIRE_OK(run(net, y, x));
-        /* windows: [pad, -1], [-2, 3], [4, pad? no: 4 alone at the edge] */
-        const int64_t want[2][3] = {{-1, 0, 4}, {-1, 0, 4}};
-        CHECK_EQ(bits_signed(y[0], 16), cip ? -1 : want[0][0]); /* -1/2 -> -1 ; -1/1 -> -1 */
-        CHECK_EQ(bits_signed(y[1], 16), 0);                     /* (-2 + 3) / 2 = 0.5 -> 0 */
-        CHECK_EQ(bits_signed(y[2], 16), 4);                     /* 4 / 1 */
-        (void)want;
+        /* Windows [pad, 3], [-2, 1], [4, past the edge] (integers at s = 4). */
+        CHECK_EQ(bits_signed(y[0], 16), cip ? 1 : 3); /* floor(3 / 2) with the pad counted */
+        CHECK_EQ(bits_signed(y[1], 16), -1);          /* floor(-1 / 2) = -1, not 0 */
+        CHECK_EQ(bits_signed(y[2], 16), 4); /* 4 / 1: the window is clipped to the padded image */
         qnet_free(net);
     }
 }
@@ -347,8 +345,6 @@ TEST(ref_add_concat_argmax) {
     CHECK_EQ(net->layers[2].op, QOP_CONST);
     CHECK_EQ(net->t[net->output].scale, 0);
     const float in[3][3] = {{0.25f, 0.125f, -4}, {-1, -2, -0.5f}, {0.375f, 0.25f, 0.375f}};
-    const uint64_t want[3] = {0, 3, 0}; /* 0.5 > 0.75? no -> index 3 (0.75)... see below */
-    (void)want;
     uint64_t y;
     REQUIRE_OK(run(net, &y, in[0])); /* [0.5, 0.25, -4, 0.75, -3] */
     CHECK_EQ(y, 3);
