@@ -246,8 +246,8 @@ TEST(digit_sizes_exhaustive) {
 
 /* ---- extension ---- */
 
-TEST(extend_exhaustive) {
-    for (unsigned l = 1; l <= 8; l++) {
+static void extend_exhaustive(unsigned lo, unsigned hi) {
+    for (unsigned l = lo; l <= hi; l++) {
         unsigned l2s[] = {l, l + 1, l + 2, l + 5, 16, 64, l > 1 ? l - 1 : 1};
         for (int k = 0; k < 7; k++)
             for (int op = OP_EXT_U; op <= OP_EXT_S; op++) {
@@ -259,6 +259,9 @@ TEST(extend_exhaustive) {
             }
     }
 }
+
+TEST(extend_exhaustive_to_7_bits) { extend_exhaustive(1, 7); }
+TEST(extend_exhaustive_8_bits) { extend_exhaustive(8, 8); }
 
 TEST(extend_wide) {
     prg g;

@@ -20,8 +20,9 @@
  *   relu_trunc      mill(l-1) + mill(s) + 2(128 + l)     mill + 2
  *                   + KK(8, l)
  *   trunc_reduce    mill(s) + (128 + l - s)              mill + 2
- *   extend l->l2    mill(l) + (128 + l2 - l); l2 = l+1:  mill + 2 (+1: mill)
- *                   mill(l) only
+ *   extend l->l2    mill(l) + (128 + l2 - l)             mill + 2
+ *                   (l2 = l + 1: mill(l) only, the B2A   (l2 = l + 1: mill)
+ *                   of one bit is free)
  *   div by d        mill(l-1) + KK(4, max(l, e)) +       mill + 2 + mill + 2
  *                   3 mill(e-1) + 3(128 + l),
  *                   e = ceil(log2 6d)
