@@ -64,6 +64,17 @@ static double expected_bits(const nl_bench *b) {
     return (double)cols * mill_bits(l, m) + (double)(cols - 1) * (mill_bits(l, m) + 2 * (128 + 2 * l + 1));
 }
 
+typedef struct mill_job_args {
+    uint8_t *gt;
+    const uint64_t *x;
+    unsigned k, m;
+} mill_job_args;
+
+static int mill_job(mpc_lane *L, void *ctx, size_t first, size_t count) {
+    const mill_job_args *a = ctx;
+    return mpc_mill_gt(L, a->gt + first, NULL, a->x + first, count, a->k, a->m);
+}
+
 static int nl_bench_party(party *p, void *arg, bench_clock *clk) {
     nl_bench *b = arg;
     const bench_opts *o = &b->o;
@@ -90,8 +101,10 @@ static int nl_bench_party(party *p, void *arg, bench_clock *clk) {
             rc = nl_trunc(p, y, x, nin, o->bits, o->scale);
         else if (!strcmp(n, "relu-trunc"))
             rc = nl_relu_trunc(p, y, x, nin, o->bits, o->scale);
-        else if (!strcmp(n, "mill"))
-            rc = mpc_mill_gt(&p->lanes[0], gt, NULL, x, nin, o->bits, o->m); /* one lane */
+        else if (!strcmp(n, "mill")) {
+            mill_job_args a = {gt, x, o->bits, o->m};
+            rc = party_run(p, nin, 128, mill_job, &a);
+        }
         else if (!strcmp(n, "maxpool"))
             rc = nl_maxpool_ex(p, y, x, &b->P, o->bits, !o->kind || strcmp(o->kind, "linear"));
         else if (!strcmp(n, "avgpool"))
@@ -108,8 +121,8 @@ static int nl_bench_party(party *p, void *arg, bench_clock *clk) {
 
 static const char *usage_of(const char *name) {
     if (!strcmp(name, "mill"))
-        return "usage: parley bench mill [--n N] [--bits K] [--m M]\n"
-               "  Millionaire [x > y] on K-bit values (default N = 2^20, K = 31, M = 4), one lane.\n";
+        return "usage: parley bench mill [--n N] [--bits K] [--m M] [--threads T]\n"
+               "  Millionaire [x > y] on K-bit values (default N = 2^20, K = 31, M = 4).\n";
     if (!strcmp(name, "maxpool") || !strcmp(name, "avgpool"))
         return "usage: parley bench maxpool|avgpool [--n OUTPUTS] [--bits L] [--window K]\n"
                "         [--stride S] [--kind tree|linear] [--threads T] [--m M]\n"
@@ -138,10 +151,6 @@ int bench_nl_main(int argc, char **argv) {
     if (r) return r == 1 ? 0 : 2;
     if (b.o.kind && strcmp(b.o.kind, "tree") && strcmp(b.o.kind, "linear")) {
         fprintf(stderr, "parley bench %s: --kind must be tree or linear\n", b.name);
-        return 2;
-    }
-    if (!strcmp(b.name, "mill") && b.o.threads != 1) {
-        fprintf(stderr, "parley bench mill: runs on one lane (--threads 1)\n");
         return 2;
     }
     if (pool) {
