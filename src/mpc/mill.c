@@ -174,14 +174,16 @@ static void leaf_genw(void *vctx, uint64_t *out, size_t first, size_t mm) {
     }
 }
 
-static int group_add(leaf_group **gs, size_t *ng, inst_state *st, unsigned j, unsigned m) {
+/* Add digit j of a batch to the OT group of its (width, outputs); gs has
+ * room for every digit of every batch. */
+static int group_add(leaf_group *gs, size_t *ng, inst_state *st, unsigned j, unsigned m) {
     unsigned w = st->plan.w[j];
     uint8_t gt = st->plan.lgt[j], eq = st->plan.leq[j];
     leaf_group *g = NULL;
     for (size_t i = 0; i < *ng; i++)
-        if ((*gs)[i].w == w && (*gs)[i].gt == gt && (*gs)[i].eq == eq) g = &(*gs)[i];
+        if (gs[i].w == w && gs[i].gt == gt && gs[i].eq == eq) g = &gs[i];
     if (!g) {
-        g = &(*gs)[(*ng)++];
+        g = &gs[(*ng)++];
         memset(g, 0, sizeof *g);
         g->w = w;
         g->gt = gt;
@@ -246,7 +248,7 @@ static int mill_run(mpc_lane *L, const mill_inst *inst, size_t ninst, unsigned m
                     bv_trim(s->eq[j], inst[i].n);
                 }
             }
-            TRY(group_add(&gs, ngp, s, j, m));
+            TRY(group_add(gs, ngp, s, j, m));
         }
         for (unsigned o = 0; o < s->plan.nops; o++) {
             const mop *op = &s->plan.op[o];
