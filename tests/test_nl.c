@@ -395,12 +395,14 @@ TEST(bytes_match_formulas) {
         {OP_RELU_TRUNC, 37, 12, mill_bits(36) + mill_bits(12) + 2 * (128 + 37) + 256 + 8 * 37},
         {OP_TRUNC, 37, 12, mill_bits(36) + mill_bits(12) + (128 + 37) + 256 + 4 * 37},
         {OP_TR, 37, 12, mill_bits(12) + (128 + 25)},
+        /* d = 9: e = ceil(log2 54) = 6 */
+        {OP_DIV, 37, 9, mill_bits(36) + 256 + 4 * 37 + 3 * mill_bits(5) + 3 * (128 + 37)},
     };
     CHECK_EQ(cases[0].bits, 4148);
     CHECK_EQ(cases[1].bits, 4610);
     CHECK_EQ(cases[2].bits, 6306);
-    for (int c = 0; c < 5; c++) {
-        ew t = {.op = cases[c].op, .l = cases[c].l, .s = cases[c].s};
+    for (int c = 0; c < 6; c++) {
+        ew t = {.op = cases[c].op, .l = cases[c].l, .s = cases[c].s, .d = cases[c].s};
         edge_shares(&t, &g, 1024);
         CHECK(!ew_check(&t, 1));
         uint64_t bytes = run2_party_stats[0].bytes_sent + run2_party_stats[1].bytes_sent;
@@ -463,6 +465,28 @@ static int pool_run(pool_t *t, prg *g, const uint64_t *x, unsigned lanes) {
         mem_free(t->y[r]);
     }
     return bad;
+}
+
+/* 128 windows of 2x2, stride 2: every OT batch (512 extensions, 256 then
+ * 128 comparisons) is a multiple of 128, so the bytes are the formula:
+ * per input mill(l), per comparison mill(l) + 2(128 + l + 1). */
+TEST(maxpool_bytes_match_formula) {
+    prg g;
+    harness_prg(&g, 26);
+    pool_t t = {.P = {.N = 1, .C = 1, .H = 2, .W = 256, .kh = 2, .kw = 2, .sh = 2, .sw = 2, .dh = 1,
+                      .dw = 1},
+                .l = 37, .kind = 0};
+    REQUIRE_OK(nl_pool_check(&t.P));
+    uint64_t *x = mem_alloc(512, 8);
+    prg_ring(&g, x, 512, t.l);
+    CHECK(!pool_run(&t, &g, x, 1));
+    uint64_t bytes = run2_party_stats[0].bytes_sent + run2_party_stats[1].bytes_sent;
+    mill_cost c;
+    mill_cost_of(&c, 37, 4, 1, 0);
+    uint64_t want = 512 * (uint64_t)c.bits + 384 * ((uint64_t)c.bits + 2 * (128 + 38));
+    CHECK_EQ(bytes * 8, want);
+    mem_free(x);
+    prg_clear(&g);
 }
 
 static void fill_vals(prg *g, uint64_t *x, size_t n, unsigned l, int mode) {
