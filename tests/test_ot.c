@@ -451,6 +451,9 @@ TEST(streamed_cot_layouts) {
     cotv_run(1000, 1, 1, 1, 1, 2, 821);      /* one bit per OT, two calls */
     cotv_run(777, 5, 9, 32, 33, 3, 822);     /* the 32/64-bit slot boundary */
     cotv_run(5000, 40, 80, 1, 37, 1, 823);   /* a linear layer's widths */
+    /* Three chunks with little to correct: each chunk's corrections must
+     * reach the receiver before the sender waits for the chunk after. */
+    cotv_run(2 * 8192 + 128, 1, 2, 1, 8, 1, 824);
 }
 
 TEST(streamed_cot_wide_ots) {

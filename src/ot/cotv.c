@@ -199,7 +199,10 @@ static int send_chunk(ote_sender *s, chan *ch, const cotv_io *io, cotv_buf *B, w
             if ((size_t)(o->w.p - o->buf) >= COTV_WIRE_FLUSH) TRY(wire_drain(o, ch));
         }
     }
-    return 0;
+    /* The receiver reads this chunk before it extends the one after next:
+     * hand it all to the channel (a chunk ends on a group of 128, so no
+     * bits are left in the writer unless it is the last). */
+    return wire_drain(o, ch);
 }
 
 int iknp_cotv_send(ote_sender *s, chan *ch, size_t n, const cotv_io *io) {
