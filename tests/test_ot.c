@@ -348,9 +348,9 @@ static void cv_shape(void *ctx, size_t i, size_t *M, unsigned *b) {
     *M = s->k->M[i];
     *b = s->k->b[i];
 }
-static void cv_delta(void *ctx, size_t i, uint64_t *d, size_t M) {
+static const uint64_t *cv_delta(void *ctx, size_t i, size_t M) {
     cotv_side *s = ctx;
-    memcpy(d, s->k->delta + s->k->off[i], M * sizeof *d);
+    return s->k->delta + s->k->off[i];
 }
 static void cv_choices(void *ctx, size_t first, size_t count, uint8_t *c) {
     cotv_side *s = ctx;
@@ -450,6 +450,7 @@ TEST(streamed_cot_layouts) {
     cotv_run(300, 0, 0, 1, 64, 1, 820);      /* no correlations at all */
     cotv_run(1000, 1, 1, 1, 1, 2, 821);      /* one bit per OT, two calls */
     cotv_run(777, 5, 9, 32, 33, 3, 822);     /* the 32/64-bit slot boundary */
+    cotv_run(500, 1, 30, 7, 18, 1, 825);     /* the 8/16/32-bit ones */
     cotv_run(5000, 40, 80, 1, 37, 1, 823);   /* a linear layer's widths */
     /* Three chunks with little to correct: each chunk's corrections must
      * reach the receiver before the sender waits for the chunk after. */

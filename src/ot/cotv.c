@@ -9,11 +9,11 @@
  * corrections, whole groups of 128 OTs), pipelined one chunk ahead.
  *
  * Pads: OT i's pad is the hash of its row under consecutive tweaks
- * (2^63 | chunk start index, running block number within the chunk), one
- * 128-bit block per four 32-bit or two 64-bit slots: value k of width b
- * takes slot k (32 bits if b <= 32, else 64), so extracting a value is a
- * load and a mask. The other IKNP flavours use tweaks with a high word
- * below 2^63, so the tweak spaces are disjoint. */
+ * (2^63 | chunk start index, running block number within the chunk), and
+ * its M values of width b are bits [k*b, (k+1)*b) of it: hashing is the
+ * largest cost, so the pads are bit-dense, and a value is extracted with an
+ * unaligned load, a shift and a mask. The other IKNP flavours use tweaks
+ * with a high word below 2^63, so the tweak spaces are disjoint. */
 #include "ot/ot.h"
 
 #include "util/bits.h"
@@ -24,7 +24,20 @@
 #define COTV_WIRE_FLUSH ((size_t)1 << 16)         /* hand corrections to the channel */
 #define COTV_TWEAK_HI ((uint64_t)1 << 63)
 
-static size_t pad_blocks(size_t M, unsigned b) { return (M * (b <= 32 ? 32 : 64) + 127) / 128; }
+static size_t pad_blocks(size_t M, unsigned b) { return (M * b + 127) / 128; }
+
+/* The b bits at bit offset off of p (b <= 64; 16 bytes readable at p +
+ * off/8). */
+static inline uint64_t bits_at(const uint8_t *p, size_t off, unsigned b, uint64_t mask) {
+    if (b <= 56) {
+        uint64_t w;
+        memcpy(&w, p + (off >> 3), 8);
+        return (w >> (off & 7)) & mask;
+    }
+    unsigned __int128 w;
+    memcpy(&w, p + (off >> 3), 16);
+    return (uint64_t)(w >> (off & 7)) & mask;
+}
 
 /* One extension chunk: OTs [first, first + mm) of the call. */
 typedef struct cotv_chunk {
@@ -41,7 +54,7 @@ typedef struct cotv_buf {
     cotv_chunk k[2];
     block *p0, *p1;      /* pads: pad_cap blocks each (p1: sender only) */
     size_t pad_cap;
-    uint64_t *vals, *delta; /* nvals = M_max (at least 1) each */
+    uint64_t *vals; /* nvals = M_max (at least 1) */
     size_t nvals;
     uint8_t *wire;       /* sender: corrections; receiver: one OT's corrections */
     size_t wire_cap;
@@ -57,10 +70,9 @@ static void chunk_free(cotv_chunk *k) {
 
 static void cotv_buf_free(cotv_buf *B) {
     for (int i = 0; i < 2; i++) chunk_free(&B->k[i]);
-    mem_free_wipe(B->p0, B->pad_cap * sizeof(block));
-    mem_free_wipe(B->p1, B->pad_cap * sizeof(block));
+    mem_free_wipe(B->p0, (B->pad_cap + 1) * sizeof(block));
+    mem_free_wipe(B->p1, (B->pad_cap + 1) * sizeof(block));
     mem_free_wipe(B->vals, B->nvals * sizeof(uint64_t));
-    mem_free_wipe(B->delta, B->nvals * sizeof(uint64_t));
     mem_free_wipe(B->wire, B->wire_cap);
     mem_free_wipe(B->bits, OTE_CHUNK / 8);
     memset(B, 0, sizeof *B);
@@ -82,14 +94,13 @@ static int cotv_buf_alloc(cotv_buf *B, const cotv_io *io, int sender) {
         if (!sender) k->c = mem_alloc(OTE_CHUNK, 1);
         if (!k->M || !k->b || !k->rows || (!sender && !k->c)) goto nomem;
     }
-    B->p0 = mem_alloc(B->pad_cap, sizeof(block));
-    if (sender) B->p1 = mem_alloc(B->pad_cap, sizeof(block));
+    B->p0 = mem_alloc(B->pad_cap + 1, sizeof(block)); /* + 1: bits_at's slack */
+    if (sender) B->p1 = mem_alloc(B->pad_cap + 1, sizeof(block));
     B->vals = mem_alloc(mv, sizeof(uint64_t));
-    if (sender) B->delta = mem_alloc(mv, sizeof(uint64_t));
     B->wire_cap = mv * 8 + 32 + (sender ? COTV_WIRE_FLUSH : 0);
     B->wire = mem_alloc(B->wire_cap, 1);
     if (!sender) B->bits = mem_alloc(OTE_CHUNK / 8, 1);
-    if (!B->p0 || (sender && (!B->p1 || !B->delta)) || !B->vals || !B->wire ||
+    if (!B->p0 || (sender && !B->p1) || !B->vals || !B->wire ||
         (!sender && !B->bits))
         goto nomem;
     return 0;
@@ -143,22 +154,27 @@ static size_t gather_rows(const cotv_chunk *k, size_t i0, size_t cap, size_t *i1
 
 /* ---- sender ---- */
 
+/* The corrections stream: whole bytes in buf..p, fewer than 64 bits
+ * pending in acc. */
 typedef struct wire_out {
-    uint8_t *buf;
-    bitw w;
+    uint8_t *buf, *p;
+    uint64_t acc;
+    unsigned have;
 } wire_out;
 
 static int wire_drain(wire_out *o, chan *ch) {
-    size_t k = (size_t)(o->w.p - o->buf);
-    o->w.p = o->buf;
+    size_t k = (size_t)(o->p - o->buf);
+    o->p = o->buf;
     return k ? chan_send(ch, o->buf, k) : 0;
 }
 
 /* Close the group of 128 OTs: pad the stream to a whole byte. */
 static void wire_align(wire_out *o) {
-    bitw_end(&o->w);
-    o->w.acc = 0;
-    o->w.have = 0;
+    for (; o->have > 0; o->have = o->have > 8 ? o->have - 8 : 0) {
+        *o->p++ = (uint8_t)o->acc;
+        o->acc >>= 8;
+    }
+    o->acc = 0;
 }
 
 static int send_chunk(ote_sender *s, chan *ch, const cotv_io *io, cotv_buf *B, wire_out *o) {
@@ -166,7 +182,7 @@ static int send_chunk(ote_sender *s, chan *ch, const cotv_io *io, cotv_buf *B, w
     k->idx = s->index;
     TRY(ote_send_chunk(s, ch, k->rows, k->m));
     uint64_t hi = COTV_TWEAK_HI | k->idx, boff = 0;
-    uint64_t *x = B->vals, *d = B->delta;
+    uint64_t *x = B->vals;
     for (size_t i0 = 0, i1; i0 < k->mm; i0 = i1) {
         size_t nb = gather_rows(k, i0, B->pad_cap, &i1, B->p0, B->p1, s->s[0]);
         crh_hash(&s->h, B->p0, B->p0, nb, boff, hi);
@@ -177,26 +193,36 @@ static int send_chunk(ote_sender *s, chan *ch, const cotv_io *io, cotv_buf *B, w
             size_t M = k->M[i], gi = k->first + i;
             unsigned b = k->b[i];
             uint64_t mask = bits_mask(b);
-            if (M) io->delta(io->ctx, gi, d, M);
-            if (b <= 32) {
-                const uint32_t *pa = (const uint32_t *)a, *pc = (const uint32_t *)c;
-                for (size_t j = 0; j < M; j++) {
-                    x[j] = pa[j] & mask;
-                    bitw_put(&o->w, x[j] + d[j] - pc[j], b); /* c=1: pc + (x + d - pc) */
+            if (M) {
+                const uint64_t *d = io->delta(io->ctx, gi, M);
+                const uint8_t *pa = (const uint8_t *)a, *pc = (const uint8_t *)c;
+                uint64_t acc = o->acc;
+                unsigned have = o->have;
+                uint8_t *p = o->p;
+                for (size_t j = 0, off = 0; j < M; j++, off += b) {
+                    uint64_t u = bits_at(pa, off, b, mask);
+                    /* c=1 gets pad1 + (x + d - pad1) = x + d */
+                    uint64_t y = (u + d[j] - bits_at(pc, off, b, mask)) & mask;
+                    x[j] = u;
+                    acc |= y << have; /* append y to the stream (have < 64) */
+                    have += b;
+                    if (have >= 64) {
+                        memcpy(p, &acc, 8); /* little-endian, as everywhere on the wire */
+                        p += 8;
+                        have -= 64;
+                        acc = have ? y >> (b - have) : 0;
+                    }
                 }
-            } else {
-                const uint64_t *pa = (const uint64_t *)a, *pc = (const uint64_t *)c;
-                for (size_t j = 0; j < M; j++) {
-                    x[j] = pa[j] & mask;
-                    bitw_put(&o->w, x[j] + d[j] - pc[j], b);
-                }
+                o->acc = acc;
+                o->have = have;
+                o->p = p;
             }
             io->out(io->ctx, gi, x, M, b);
             size_t kb = pad_blocks(M, b);
             a += kb;
             c += kb;
             if ((gi + 1) % 128 == 0) wire_align(o);
-            if ((size_t)(o->w.p - o->buf) >= COTV_WIRE_FLUSH) TRY(wire_drain(o, ch));
+            if ((size_t)(o->p - o->buf) >= COTV_WIRE_FLUSH) TRY(wire_drain(o, ch));
         }
     }
     /* The receiver reads this chunk before it extends the one after next:
@@ -210,7 +236,7 @@ int iknp_cotv_send(ote_sender *s, chan *ch, size_t n, const cotv_io *io) {
     if (n == 0) return 0;
     cotv_buf B;
     TRY(cotv_buf_alloc(&B, io, 1));
-    wire_out o = {B.wire, bitw_start(B.wire)};
+    wire_out o = {B.wire, B.wire, 0, 0};
     int rc = 0;
     for (size_t first = 0; first < n && rc == 0; first += B.k[0].mm) {
         plan_chunk(io, &B.k[0], first, n);
@@ -236,10 +262,11 @@ static int recv_extend(ote_receiver *r, chan *ch, const cotv_io *io, cotv_buf *B
     return ote_recv_chunk(r, ch, k->rows, B->bits, NULL, k->m);
 }
 
-/* The corrections not yet used: fewer than 8 bits left of the last byte. */
+/* The corrections are read OT by OT, exactly the bytes each needs; the
+ * last byte read may hold the next OT's first bits: its top `have` bits. */
 typedef struct wire_in {
-    unsigned __int128 acc;
-    unsigned have;
+    uint8_t last;
+    unsigned have; /* 0..7 */
 } wire_in;
 
 /* Read chunk k's corrections and output x + c*delta. */
@@ -258,20 +285,20 @@ static int recv_finish(ote_receiver *r, chan *ch, const cotv_io *io, cotv_buf *B
             uint64_t mask = bits_mask(b), cm = 0 - (uint64_t)(k->c[i] & 1);
             uint64_t need = (uint64_t)M * b;
             size_t nbytes = need > in->have ? (size_t)((need - in->have + 7) / 8) : 0;
-            if (nbytes) TRY(chan_recv(ch, B->wire, nbytes));
-            bitr rd = {B->wire, B->wire + nbytes, in->acc, in->have};
-            if (b <= 32) {
-                const uint32_t *pa = (const uint32_t *)a;
-                for (size_t j = 0; j < M; j++) v[j] = (pa[j] + (bitr_get(&rd, b) & cm)) & mask;
-            } else {
-                const uint64_t *pa = (const uint64_t *)a;
-                for (size_t j = 0; j < M; j++) v[j] = (pa[j] + (bitr_get(&rd, b) & cm)) & mask;
-            }
-            in->acc = rd.acc;
-            in->have = rd.have;
+            /* wire[0] = the carried byte, then the new bytes; value j of
+             * the OT starts at bit 8 - have + j*b. */
+            uint8_t *w = B->wire;
+            w[0] = in->last;
+            if (nbytes) TRY(chan_recv(ch, w + 1, nbytes));
+            const uint8_t *pa = (const uint8_t *)a;
+            size_t off = 8 - in->have;
+            for (size_t j = 0; j < M; j++, off += b)
+                v[j] = (bits_at(pa, j * b, b, mask) + (bits_at(w, off, b, mask) & cm)) & mask;
+            in->last = w[nbytes];
+            in->have = (unsigned)(8 * (1 + nbytes) - off);
             io->out(io->ctx, gi, v, M, b);
             a += pad_blocks(M, b);
-            if ((gi + 1) % 128 == 0) in->acc = 0, in->have = 0; /* the byte padding */
+            if ((gi + 1) % 128 == 0) in->have = 0; /* the rest of the byte is padding */
         }
     }
     return 0;

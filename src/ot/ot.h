@@ -77,8 +77,9 @@ typedef struct cotv_io {
     size_t M_max; /* bound on every M_i */
     /* Both: the layout of OT i. */
     void (*shape)(void *ctx, size_t i, size_t *M, unsigned *b);
-    /* Sender: the M correlations of OT i (reduced mod 2^b by the callee). */
-    void (*delta)(void *ctx, size_t i, uint64_t *delta, size_t M);
+    /* Sender: the M correlations of OT i (any uint64_t; only their low b
+     * bits count), valid until the next call. */
+    const uint64_t *(*delta)(void *ctx, size_t i, size_t M);
     /* Receiver: the choice bits (0/1) of OTs [first, first + count). */
     void (*choices)(void *ctx, size_t first, size_t count, uint8_t *c);
     /* Both: this side's M outputs of OT i, mod 2^b. */

@@ -320,12 +320,16 @@ typedef struct lane_st {
     size_t cur, M;
     size_t *pos, *idx;
     uint64_t *tmp; /* the current entry's sum over its bits so far */
+    uint64_t *dv;  /* sender: the current entry's correlations */
 } lane_st;
 
 static void ensure_entry(lane_st *st, size_t e) {
     if (st->cur == e) return;
     st->M = map_list(st->m, e, st->pos, st->idx);
     st->cur = e;
+    /* The sender's correlations are the same for all the entry's bits. */
+    if (st->sender)
+        for (size_t j = 0; j < st->M; j++) st->dv[j] = st->ops[st->idx[j]];
 }
 
 static void cb_shape(void *ctx, size_t i, size_t *M, unsigned *b) {
@@ -334,11 +338,11 @@ static void cb_shape(void *ctx, size_t i, size_t *M, unsigned *b) {
     *b = st->m->l - (unsigned)(i % st->m->per);
 }
 
-static void cb_delta(void *ctx, size_t i, uint64_t *d, size_t M) {
+static const uint64_t *cb_delta(void *ctx, size_t i, size_t M) {
     lane_st *st = ctx;
     ensure_entry(st, st->first + i / st->m->per);
     PARLEY_CHECK(M == st->M);
-    for (size_t j = 0; j < M; j++) d[j] = st->ops[st->idx[j]];
+    return st->dv;
 }
 
 static void cb_choices(void *ctx, size_t first, size_t count, uint8_t *c) {
@@ -399,8 +403,9 @@ static int lin_job(mpc_lane *L, void *vctx, size_t first, size_t count) {
     st.pos = mem_alloc(mv, sizeof(size_t));
     st.idx = mem_alloc(mv, sizeof(size_t));
     st.tmp = mem_alloc(mv, sizeof(uint64_t));
+    st.dv = mem_alloc(mv, sizeof(uint64_t));
     int rc;
-    if (!st.pos || !st.idx || !st.tmp) {
+    if (!st.pos || !st.idx || !st.tmp || !st.dv) {
         rc = err_set(PARLEY_E_NOMEM, "linear layer lane buffers (%zu triples per entry)", mv);
     } else {
         cotv_io io = {&st, m->M_max, cb_shape, cb_delta, cb_choices, cb_out};
@@ -411,6 +416,7 @@ static int lin_job(mpc_lane *L, void *vctx, size_t first, size_t count) {
     mem_free(st.pos);
     mem_free(st.idx);
     mem_free_wipe(st.tmp, mv * sizeof(uint64_t));
+    mem_free_wipe(st.dv, mv * sizeof(uint64_t));
     return rc;
 }
 
