@@ -107,9 +107,19 @@ static int parse_kind(const char *k, int *orient) {
 
 static int lin_bench_main(int argc, char **argv, int is_conv) {
     const char *name = is_conv ? "conv" : "fc";
-    bench_opts o = {.bits = 37, .scale = 12, .window = 3, .stride = 1, .threads = 1, .C = 64,
-                    .H = 56, .O = is_conv ? 64 : 1000, .K = 1024, .batch = 1, .pad = 1,
-                    .groups = 1, .kind = "auto"};
+    bench_opts o = {.bits = 37,
+                    .scale = 12,
+                    .window = 3,
+                    .stride = 1,
+                    .threads = 1,
+                    .C = 64,
+                    .H = 56,
+                    .O = is_conv ? 64 : 1000,
+                    .K = 1024,
+                    .batch = 1,
+                    .pad = 1,
+                    .groups = 1,
+                    .kind = "auto"};
     int r = bench_parse(&o, argc, argv, 2, name, is_conv ? conv_usage : fc_usage);
     if (r) return r == 1 ? 0 : 2;
     lin_bench b = {.is_conv = is_conv, .l = o.bits, .scale = o.scale};
@@ -123,9 +133,22 @@ static int lin_bench_main(int argc, char **argv, int is_conv) {
     }
     if (is_conv) {
         unsigned W = o.W ? o.W : o.H;
-        b.cv = (lin_conv){.N = o.batch, .C = o.C, .H = o.H, .W = W, .O = o.O, .kh = o.window,
-                          .kw = o.window, .sh = o.stride, .sw = o.stride, .pt = o.pad, .pl = o.pad,
-                          .pb = o.pad, .pr = o.pad, .dh = 1, .dw = 1, .groups = o.groups,
+        b.cv = (lin_conv){.N = o.batch,
+                          .C = o.C,
+                          .H = o.H,
+                          .W = W,
+                          .O = o.O,
+                          .kh = o.window,
+                          .kw = o.window,
+                          .sh = o.stride,
+                          .sw = o.stride,
+                          .pt = o.pad,
+                          .pl = o.pad,
+                          .pb = o.pad,
+                          .pr = o.pad,
+                          .dh = 1,
+                          .dw = 1,
+                          .groups = o.groups,
                           .wbits = 1};
         if (lin_conv_check(&b.cv) < 0) {
             fprintf(stderr, "parley bench conv: %s\n", err_msg());
@@ -160,8 +183,8 @@ static int lin_bench_main(int argc, char **argv, int is_conv) {
     int orient = b.orient;
     if (orient == LIN_OT_AUTO)
         orient = is_conv ? lin_ot_conv_pick(&b.cv, b.l) : lin_ot_fc_pick(&b.fc, b.l);
-    uint64_t predicted = is_conv ? lin_ot_conv_bytes(&b.cv, b.l, orient)
-                                 : lin_ot_fc_bytes(&b.fc, b.l, orient);
+    uint64_t predicted =
+        is_conv ? lin_ot_conv_bytes(&b.cv, b.l, orient) : lin_ot_fc_bytes(&b.fc, b.l, orient);
     uint64_t macs = is_conv ? lin_conv_macs(&b.cv) : (uint64_t)b.fc.N * b.fc.K * b.fc.O;
     b.orient = orient;
     bench_side s[2];
@@ -197,5 +220,9 @@ static int lin_bench_main(int argc, char **argv, int is_conv) {
     return 0;
 }
 
-int bench_conv_main(int argc, char **argv) { return lin_bench_main(argc, argv, 1); }
-int bench_fc_main(int argc, char **argv) { return lin_bench_main(argc, argv, 0); }
+int bench_conv_main(int argc, char **argv) {
+    return lin_bench_main(argc, argv, 1);
+}
+int bench_fc_main(int argc, char **argv) {
+    return lin_bench_main(argc, argv, 0);
+}

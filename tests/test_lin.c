@@ -127,9 +127,11 @@ static sub *add_sub(session *S, int kind, const void *shape, unsigned l, unsigne
     s->expect = mem_alloc(s->nout, 8);
     prg_ring(p, s->x, s->nin, l);
     uint64_t xe[] = {0, mask, mask >> 1, (mask >> 1) + 1, 1};
-    for (size_t i = 0; i < 5 && i < s->nin; i++) s->x[prg_u64(p) % s->nin] = xe[i] & mask;
+    for (size_t i = 0; i < 5 && i < s->nin; i++)
+        s->x[prg_u64(p) % s->nin] = xe[i] & mask;
     prg_ring(p, s->xs[0], s->nin, l);
-    for (size_t i = 0; i < s->nin; i++) s->xs[1][i] = (s->x[i] - s->xs[0][i]) & mask;
+    for (size_t i = 0; i < s->nin; i++)
+        s->xs[1][i] = (s->x[i] - s->xs[0][i]) & mask;
     gen_weights(p, s->w, s->nw, wbits, l);
     if (kind == K_CONV)
         lin_conv_plain(s->expect, s->x, &s->cv, s->w, l);
@@ -168,7 +170,8 @@ static void session_free(session *S) {
 
 static const char *sub_name(const sub *s, char *buf, size_t n) {
     if (s->kind == K_CONV)
-        snprintf(buf, n, "conv N%u C%u %ux%u O%u k%ux%u s%u,%u p%u,%u,%u,%u d%u,%u g%u wb%u l%u or%d",
+        snprintf(buf, n,
+                 "conv N%u C%u %ux%u O%u k%ux%u s%u,%u p%u,%u,%u,%u d%u,%u g%u wb%u l%u or%d",
                  s->cv.N, s->cv.C, s->cv.H, s->cv.W, s->cv.O, s->cv.kh, s->cv.kw, s->cv.sh,
                  s->cv.sw, s->cv.pt, s->cv.pl, s->cv.pb, s->cv.pr, s->cv.dh, s->cv.dw, s->cv.groups,
                  s->cv.wbits, s->l, s->orient);
@@ -176,8 +179,8 @@ static const char *sub_name(const sub *s, char *buf, size_t n) {
         snprintf(buf, n, "fc N%u K%u O%u wb%u l%u or%d", s->fc.N, s->fc.K, s->fc.O, s->fc.wbits,
                  s->l, s->orient);
     else
-        snprintf(buf, n, "scale N%u C%u S%u wb%u l%u or%d", s->sc.N, s->sc.C, s->sc.S,
-                 s->sc.wbits, s->l, s->orient);
+        snprintf(buf, n, "scale N%u C%u S%u wb%u l%u or%d", s->sc.N, s->sc.C, s->sc.S, s->sc.wbits,
+                 s->l, s->orient);
     return buf;
 }
 
@@ -220,15 +223,30 @@ static void add_orientations(session *S, int kind, const void *shape, unsigned l
     for (int k = 0; k < 4; k++) {
         if (wbs[k] > l) continue;
         int dup = 0;
-        for (int j = 0; j < k; j++) dup |= wbs[j] == wbs[k];
+        for (int j = 0; j < k; j++)
+            dup |= wbs[j] == wbs[k];
         if (!dup) add_sub(S, kind, shape, l, wbs[k], LIN_OT_B, p);
     }
 }
 
 static lin_conv conv_shape(unsigned N, unsigned C, unsigned H, unsigned W, unsigned O, unsigned kh,
                            unsigned kw, unsigned s, unsigned pad, unsigned d, unsigned groups) {
-    lin_conv c = {.N = N, .C = C, .H = H, .W = W, .O = O, .kh = kh, .kw = kw, .sh = s, .sw = s,
-                  .pt = pad, .pl = pad, .pb = pad, .pr = pad, .dh = d, .dw = d, .groups = groups,
+    lin_conv c = {.N = N,
+                  .C = C,
+                  .H = H,
+                  .W = W,
+                  .O = O,
+                  .kh = kh,
+                  .kw = kw,
+                  .sh = s,
+                  .sw = s,
+                  .pt = pad,
+                  .pl = pad,
+                  .pb = pad,
+                  .pr = pad,
+                  .dh = d,
+                  .dw = d,
+                  .groups = groups,
                   .wbits = 1};
     return c;
 }
@@ -238,19 +256,33 @@ static size_t nconv_shapes;
 
 static void make_conv_shapes(void) {
     size_t k = 0;
-    conv_shapes[k++] = conv_shape(1, 3, 5, 4, 2, 1, 1, 1, 0, 1, 1);  /* 1x1 */
-    conv_shapes[k++] = conv_shape(1, 2, 5, 5, 3, 3, 3, 1, 1, 1, 1);  /* 3x3 pad 1 */
-    conv_shapes[k++] = conv_shape(1, 2, 7, 7, 3, 3, 3, 2, 1, 1, 1);  /* stride 2 */
-    conv_shapes[k++] = conv_shape(1, 2, 6, 6, 2, 3, 3, 1, 2, 2, 1);  /* dilation 2 */
-    conv_shapes[k++] = conv_shape(1, 4, 5, 5, 6, 3, 3, 1, 1, 1, 2);  /* groups 2 */
-    conv_shapes[k++] = conv_shape(1, 3, 6, 5, 3, 3, 3, 1, 1, 1, 3);  /* depthwise */
-    conv_shapes[k++] = conv_shape(1, 2, 9, 9, 2, 7, 7, 2, 3, 1, 1);  /* 7x7 s2 p3 */
-    conv_shapes[k++] = conv_shape(2, 2, 4, 5, 3, 3, 3, 1, 1, 1, 1);  /* batch of 2 */
-    conv_shapes[k++] = conv_shape(1, 1, 5, 5, 2, 1, 1, 2, 0, 1, 1);  /* unread inputs */
-    conv_shapes[k++] = conv_shape(1, 2, 1, 1, 2, 1, 1, 2, 1, 1, 1);  /* only padding read */
-    lin_conv odd = {.N = 1, .C = 2, .H = 6, .W = 7, .O = 2, .kh = 2, .kw = 3, .sh = 1, .sw = 2,
-                    .pt = 0, .pl = 1, .pb = 2, .pr = 0, .dh = 2, .dw = 1, .groups = 1};
-    conv_shapes[k++] = odd; /* asymmetric everything */
+    conv_shapes[k++] = conv_shape(1, 3, 5, 4, 2, 1, 1, 1, 0, 1, 1); /* 1x1 */
+    conv_shapes[k++] = conv_shape(1, 2, 5, 5, 3, 3, 3, 1, 1, 1, 1); /* 3x3 pad 1 */
+    conv_shapes[k++] = conv_shape(1, 2, 7, 7, 3, 3, 3, 2, 1, 1, 1); /* stride 2 */
+    conv_shapes[k++] = conv_shape(1, 2, 6, 6, 2, 3, 3, 1, 2, 2, 1); /* dilation 2 */
+    conv_shapes[k++] = conv_shape(1, 4, 5, 5, 6, 3, 3, 1, 1, 1, 2); /* groups 2 */
+    conv_shapes[k++] = conv_shape(1, 3, 6, 5, 3, 3, 3, 1, 1, 1, 3); /* depthwise */
+    conv_shapes[k++] = conv_shape(1, 2, 9, 9, 2, 7, 7, 2, 3, 1, 1); /* 7x7 s2 p3 */
+    conv_shapes[k++] = conv_shape(2, 2, 4, 5, 3, 3, 3, 1, 1, 1, 1); /* batch of 2 */
+    conv_shapes[k++] = conv_shape(1, 1, 5, 5, 2, 1, 1, 2, 0, 1, 1); /* unread inputs */
+    conv_shapes[k++] = conv_shape(1, 2, 1, 1, 2, 1, 1, 2, 1, 1, 1); /* only padding read */
+    lin_conv odd = {.N = 1,
+                    .C = 2,
+                    .H = 6,
+                    .W = 7,
+                    .O = 2,
+                    .kh = 2,
+                    .kw = 3,
+                    .sh = 1,
+                    .sw = 2,
+                    .pt = 0,
+                    .pl = 1,
+                    .pb = 2,
+                    .pr = 0,
+                    .dh = 2,
+                    .dw = 1,
+                    .groups = 1};
+    conv_shapes[k++] = odd;                                         /* asymmetric everything */
     conv_shapes[k++] = conv_shape(1, 2, 3, 3, 2, 5, 5, 1, 3, 1, 1); /* taps that see only padding */
     conv_shapes[k++] = conv_shape(2, 4, 4, 4, 4, 3, 3, 2, 1, 1, 4); /* depthwise, s2, batch */
     nconv_shapes = k;
@@ -263,7 +295,8 @@ static void conv_case(const unsigned *ls, size_t nls, uint64_t label) {
         harness_prg(&p, label + lanes);
         session S = {0};
         for (size_t a = 0; a < nconv_shapes; a++)
-            for (size_t b = 0; b < nls; b++) add_orientations(&S, K_CONV, &conv_shapes[a], ls[b], &p);
+            for (size_t b = 0; b < nls; b++)
+                add_orientations(&S, K_CONV, &conv_shapes[a], ls[b], &p);
         session_check(&S, lanes);
         session_free(&S);
         prg_clear(&p);
@@ -294,7 +327,8 @@ TEST(fc_all_rings) {
         harness_prg(&p, 200 + lanes);
         session S = {0};
         for (size_t a = 0; a < 4; a++)
-            for (size_t b = 0; b < 7; b++) add_orientations(&S, K_FC, &shapes[a], ls[b], &p);
+            for (size_t b = 0; b < 7; b++)
+                add_orientations(&S, K_FC, &shapes[a], ls[b], &p);
         session_check(&S, lanes);
         session_free(&S);
         prg_clear(&p);
@@ -309,7 +343,8 @@ TEST(scale_all_rings) {
         harness_prg(&p, 300 + lanes);
         session S = {0};
         for (size_t a = 0; a < 4; a++)
-            for (size_t b = 0; b < 7; b++) add_orientations(&S, K_SCALE, &shapes[a], ls[b], &p);
+            for (size_t b = 0; b < 7; b++)
+                add_orientations(&S, K_SCALE, &shapes[a], ls[b], &p);
         session_check(&S, lanes);
         session_free(&S);
         prg_clear(&p);
@@ -483,9 +518,8 @@ TEST(local_product_matches_reference) {
     prg p;
     harness_prg(&p, 800);
     lin_conv shapes[] = {
-        conv_shape(1, 3, 40, 40, 5, 3, 3, 1, 1, 1, 1),  /* 1600 positions: two tiles */
-        conv_shape(2, 6, 9, 8, 9, 3, 2, 2, 1, 2, 3),
-        conv_shape(1, 5, 5, 5, 5, 5, 5, 1, 2, 1, 5),
+        conv_shape(1, 3, 40, 40, 5, 3, 3, 1, 1, 1, 1), /* 1600 positions: two tiles */
+        conv_shape(2, 6, 9, 8, 9, 3, 2, 2, 1, 2, 3),   conv_shape(1, 5, 5, 5, 5, 5, 5, 1, 2, 1, 5),
         conv_shape(1, 600, 3, 3, 2, 3, 3, 1, 1, 1, 1), /* K = 5400: 16-position tiles */
         conv_shape(1, 1, 1, 1, 7, 1, 1, 1, 0, 1, 1),
     };

@@ -19,12 +19,14 @@
 #include "util/bits.h"
 #include "util/mem.h"
 
-#define COTV_HASH_BLOCKS 1024                     /* pad blocks hashed per batch */
-#define COTV_CHUNK_BITS ((uint64_t)8 << 20)       /* corrections per chunk: 1 MiB */
-#define COTV_WIRE_FLUSH ((size_t)1 << 16)         /* hand corrections to the channel */
+#define COTV_HASH_BLOCKS 1024               /* pad blocks hashed per batch */
+#define COTV_CHUNK_BITS ((uint64_t)8 << 20) /* corrections per chunk: 1 MiB */
+#define COTV_WIRE_FLUSH ((size_t)1 << 16)   /* hand corrections to the channel */
 #define COTV_TWEAK_HI ((uint64_t)1 << 63)
 
-static size_t pad_blocks(size_t M, unsigned b) { return (M * b + 127) / 128; }
+static size_t pad_blocks(size_t M, unsigned b) {
+    return (M * b + 127) / 128;
+}
 
 /* The b bits at bit offset off of p (b <= 64; 16 bytes readable at p +
  * off/8). */
@@ -45,20 +47,20 @@ typedef struct cotv_chunk {
     uint64_t idx;        /* the instance's OT index at the chunk's start */
     size_t *M;           /* layout, mm entries */
     uint8_t *b;
-    block *rows;         /* m rows (t or q) */
-    uint8_t *c;          /* receiver: the choices */
+    block *rows; /* m rows (t or q) */
+    uint8_t *c;  /* receiver: the choices */
 } cotv_chunk;
 
 /* Buffers of one side. */
 typedef struct cotv_buf {
     cotv_chunk k[2];
-    block *p0, *p1;      /* pads: pad_cap blocks each (p1: sender only) */
+    block *p0, *p1; /* pads: pad_cap blocks each (p1: sender only) */
     size_t pad_cap;
     uint64_t *vals; /* nvals = M_max (at least 1) */
     size_t nvals;
-    uint8_t *wire;       /* sender: corrections; receiver: one OT's corrections */
+    uint8_t *wire; /* sender: corrections; receiver: one OT's corrections */
     size_t wire_cap;
-    uint8_t *bits;       /* receiver: packed choices of a chunk */
+    uint8_t *bits; /* receiver: packed choices of a chunk */
 } cotv_buf;
 
 static void chunk_free(cotv_chunk *k) {
@@ -69,7 +71,8 @@ static void chunk_free(cotv_chunk *k) {
 }
 
 static void cotv_buf_free(cotv_buf *B) {
-    for (int i = 0; i < 2; i++) chunk_free(&B->k[i]);
+    for (int i = 0; i < 2; i++)
+        chunk_free(&B->k[i]);
     mem_free_wipe(B->p0, (B->pad_cap + 1) * sizeof(block));
     mem_free_wipe(B->p1, (B->pad_cap + 1) * sizeof(block));
     mem_free_wipe(B->vals, B->nvals * sizeof(uint64_t));
@@ -100,9 +103,7 @@ static int cotv_buf_alloc(cotv_buf *B, const cotv_io *io, int sender) {
     B->wire_cap = mv * 8 + 32 + (sender ? COTV_WIRE_FLUSH : 0);
     B->wire = mem_alloc(B->wire_cap, 1);
     if (!sender) B->bits = mem_alloc(OTE_CHUNK / 8, 1);
-    if (!B->p0 || (sender && !B->p1) || !B->vals || !B->wire ||
-        (!sender && !B->bits))
-        goto nomem;
+    if (!B->p0 || (sender && !B->p1) || !B->vals || !B->wire || (!sender && !B->bits)) goto nomem;
     return 0;
 nomem:
     cotv_buf_free(B);
@@ -140,10 +141,12 @@ static size_t gather_rows(const cotv_chunk *k, size_t i0, size_t cap, size_t *i1
         size_t kb = pad_blocks(k->M[i], k->b[i]);
         if (i > i0 && nb + kb > cap) break;
         block r = k->rows[i];
-        for (size_t j = 0; j < kb; j++) rep0[nb + j] = r;
+        for (size_t j = 0; j < kb; j++)
+            rep0[nb + j] = r;
         if (rep1) {
             block rs = block_xor(r, s);
-            for (size_t j = 0; j < kb; j++) rep1[nb + j] = rs;
+            for (size_t j = 0; j < kb; j++)
+                rep1[nb + j] = rs;
         }
         nb += kb;
         i++;
@@ -257,7 +260,8 @@ int iknp_cotv_send(ote_sender *s, chan *ch, size_t n, const cotv_io *io) {
 static int recv_extend(ote_receiver *r, chan *ch, const cotv_io *io, cotv_buf *B, cotv_chunk *k) {
     io->choices(io->ctx, k->first, k->mm, k->c);
     memset(B->bits, 0, k->m / 8);
-    for (size_t i = 0; i < k->mm; i++) B->bits[i >> 3] |= (uint8_t)((k->c[i] & 1) << (i & 7));
+    for (size_t i = 0; i < k->mm; i++)
+        B->bits[i >> 3] |= (uint8_t)((k->c[i] & 1) << (i & 7));
     k->idx = r->index;
     return ote_recv_chunk(r, ch, k->rows, B->bits, NULL, k->m);
 }

@@ -98,7 +98,8 @@ static int dim_build(conv_dim *d, int orient) {
         return PARLEY_E_NOMEM;
     }
     for (size_t a = 0; a < d->k; a++)
-        for (size_t i = d->lo[a]; i < d->hi[a]; i++) cnt[i * d->s + a * d->dil - d->p]++;
+        for (size_t i = d->lo[a]; i < d->hi[a]; i++)
+            cnt[i * d->s + a * d->dil - d->p]++;
     size_t at = 0;
     for (size_t h = 0; h < d->in; h++)
         if (cnt[h]) {
@@ -234,7 +235,8 @@ static size_t map_list(const lin_map *m, size_t e, size_t *pos, size_t *idx) {
             return 1;
         }
         for (size_t n = 0; n < s->N; n++)
-            for (size_t k = 0; k < s->S; k++, M++) pos[M] = idx[M] = (n * s->C + e) * s->S + k;
+            for (size_t k = 0; k < s->S; k++, M++)
+                pos[M] = idx[M] = (n * s->C + e) * s->S + k;
         return M;
     }
     const lin_conv *c = &m->cv;
@@ -279,7 +281,8 @@ static size_t map_list(const lin_map *m, size_t e, size_t *pos, size_t *idx) {
 static uint64_t map_bytes(const lin_map *m) {
     uint64_t P[65]; /* P[k] = sum_{bit < k} (l - bit) */
     P[0] = 0;
-    for (unsigned k = 0; k < m->per; k++) P[k + 1] = P[k] + (m->l - k);
+    for (unsigned k = 0; k < m->per; k++)
+        P[k + 1] = P[k] + (m->l - k);
     uint64_t bytes = 0, group = 0;
     unsigned fill = 0; /* OTs in the current group */
     for (size_t e = 0; e < m->nent; e++) {
@@ -329,7 +332,8 @@ static void ensure_entry(lane_st *st, size_t e) {
     st->cur = e;
     /* The sender's correlations are the same for all the entry's bits. */
     if (st->sender)
-        for (size_t j = 0; j < st->M; j++) st->dv[j] = st->ops[st->idx[j]];
+        for (size_t j = 0; j < st->M; j++)
+            st->dv[j] = st->ops[st->idx[j]];
 }
 
 static void cb_shape(void *ctx, size_t i, size_t *M, unsigned *b) {
@@ -369,22 +373,27 @@ static void cb_out(void *ctx, size_t i, const uint64_t *v, size_t M, unsigned b)
     uint64_t *t = st->tmp;
     if (bit == 0) {
         if (neg)
-            for (size_t j = 0; j < M; j++) t[j] = 0 - v[j];
+            for (size_t j = 0; j < M; j++)
+                t[j] = 0 - v[j];
         else
             memcpy(t, v, M * sizeof *t);
     } else if (neg) {
-        for (size_t j = 0; j < M; j++) t[j] -= v[j] << bit;
+        for (size_t j = 0; j < M; j++)
+            t[j] -= v[j] << bit;
     } else {
-        for (size_t j = 0; j < M; j++) t[j] += v[j] << bit;
+        for (size_t j = 0; j < M; j++)
+            t[j] += v[j] << bit;
     }
     if (bit + 1 < per) return;
     /* Sender keeps -x, receiver x + c*delta: the sum is c*delta. */
     uint64_t *acc = st->acc;
     const size_t *pos = st->pos;
     if (st->sender)
-        for (size_t j = 0; j < M; j++) acc[pos[j]] -= t[j];
+        for (size_t j = 0; j < M; j++)
+            acc[pos[j]] -= t[j];
     else
-        for (size_t j = 0; j < M; j++) acc[pos[j]] += t[j];
+        for (size_t j = 0; j < M; j++)
+            acc[pos[j]] += t[j];
 }
 
 static int lin_job(mpc_lane *L, void *vctx, size_t first, size_t count) {
@@ -424,7 +433,8 @@ static int lin_job(mpc_lane *L, void *vctx, size_t first, size_t count) {
 static int fail_lanes(party *p, int rc) {
     char msg[256];
     snprintf(msg, sizeof msg, "%s", err_msg());
-    for (unsigned i = 0; i < p->nlanes; i++) chan_abort(p->lanes[i].ot.ch);
+    for (unsigned i = 0; i < p->nlanes; i++)
+        chan_abort(p->lanes[i].ot.ch);
     return err_set(rc, "%s", msg); /* the abort's own message is not the news */
 }
 
@@ -462,10 +472,12 @@ static int run_map(party *p, uint64_t *y, const uint64_t *x, const uint64_t *w, 
     uint64_t mask = bits_mask(m->l);
     for (unsigned i = 1; i < p->nlanes; i++) {
         if (acc[i] && rc == 0)
-            for (size_t k = 0; k < out; k++) y[k] += acc[i][k];
+            for (size_t k = 0; k < out; k++)
+                y[k] += acc[i][k];
         mem_free_wipe(acc[i], acc[i] ? out * sizeof(uint64_t) : 0);
     }
-    for (size_t k = 0; k < out; k++) y[k] &= mask;
+    for (size_t k = 0; k < out; k++)
+        y[k] &= mask;
     return rc;
 }
 
@@ -488,8 +500,8 @@ static int check_common(const party *p, const uint64_t *y, const uint64_t *x, co
 static int check_weights(party *p, const uint64_t *w, size_t n, unsigned l, unsigned wbits,
                          const char *what) {
     if (p->role != MPC_SERVER || lin_weight_bits(w, n, l) <= wbits) return 0;
-    return fail_lanes(p, err_set(PARLEY_E_ARG, "%s: a weight needs more than the declared %u bits",
-                                 what, wbits));
+    return fail_lanes(
+        p, err_set(PARLEY_E_ARG, "%s: a weight needs more than the declared %u bits", what, wbits));
 }
 
 static uint64_t bytes_of(lin_map *m) {
@@ -522,7 +534,7 @@ uint64_t lin_ot_conv_bytes(const lin_conv *c, unsigned l, int orientation) {
 
 int lin_ot_conv_pick(const lin_conv *c, unsigned l) {
     return lin_ot_conv_bytes(c, l, LIN_OT_B) < lin_ot_conv_bytes(c, l, LIN_OT_A) ? LIN_OT_B
-                                                                                   : LIN_OT_A;
+                                                                                 : LIN_OT_A;
 }
 
 int lin_ot_conv_as(party *p, uint64_t *y, const uint64_t *x, const lin_conv *c, const uint64_t *w,
@@ -611,11 +623,11 @@ uint64_t lin_ot_scale_bytes(const lin_scale *s, unsigned l, int orientation) {
 
 int lin_ot_scale_pick(const lin_scale *s, unsigned l) {
     return lin_ot_scale_bytes(s, l, LIN_OT_B) < lin_ot_scale_bytes(s, l, LIN_OT_A) ? LIN_OT_B
-                                                                                     : LIN_OT_A;
+                                                                                   : LIN_OT_A;
 }
 
-int lin_ot_scale_as(party *p, uint64_t *y, const uint64_t *x, const lin_scale *s,
-                    const uint64_t *g, unsigned l, int orientation) {
+int lin_ot_scale_as(party *p, uint64_t *y, const uint64_t *x, const lin_scale *s, const uint64_t *g,
+                    unsigned l, int orientation) {
     TRY(lin_scale_check(s));
     TRY(check_common(p, y, x, g, l, s->wbits, orientation, "scale"));
     TRY(check_weights(p, g, s->C, l, s->wbits, "scale"));

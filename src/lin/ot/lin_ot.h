@@ -62,8 +62,8 @@ int lin_ot_conv_as(party *p, uint64_t *y, const uint64_t *x, const lin_conv *c, 
                    unsigned l, int orientation) WUR;
 int lin_ot_fc_as(party *p, uint64_t *y, const uint64_t *x, const lin_fc *f, const uint64_t *w,
                  unsigned l, int orientation) WUR;
-int lin_ot_scale_as(party *p, uint64_t *y, const uint64_t *x, const lin_scale *s,
-                    const uint64_t *g, unsigned l, int orientation) WUR;
+int lin_ot_scale_as(party *p, uint64_t *y, const uint64_t *x, const lin_scale *s, const uint64_t *g,
+                    unsigned l, int orientation) WUR;
 
 /* Exact wire bytes of a layer, both directions and all lanes together, in
  * the given orientation (LIN_OT_AUTO: the one the layer would pick). 0 for

@@ -68,7 +68,8 @@ static void gemm_nt(uint64_t *y, size_t so, size_t st, const uint64_t *w, size_t
         for (size_t t = 0; t < nT; t++) {
             const uint64_t *x0 = x + t * K;
             uint64_t a = 0;
-            for (size_t k = 0; k < K; k++) a += w0[k] * x0[k];
+            for (size_t k = 0; k < K; k++)
+                a += w0[k] * x0[k];
             y[o * so + t * st] = a;
         }
     }
@@ -123,6 +124,7 @@ void lin_local_scale(uint64_t *y, const uint64_t *x, const lin_scale *s, const u
     for (size_t n = 0; n < s->N; n++)
         for (size_t ch = 0; ch < s->C; ch++) {
             size_t base = (n * s->C + ch) * s->S;
-            for (size_t k = 0; k < s->S; k++) y[base + k] = x[base + k] * g[ch];
+            for (size_t k = 0; k < s->S; k++)
+                y[base + k] = x[base + k] * g[ch];
         }
 }
