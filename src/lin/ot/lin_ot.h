@@ -68,7 +68,9 @@ int lin_ot_scale_as(party *p, uint64_t *y, const uint64_t *x, const lin_scale *s
 /* Exact wire bytes of a layer, both directions and all lanes together, in
  * the given orientation (LIN_OT_AUTO: the one the layer would pick). 0 for
  * an invalid shape, l or orientation (or if memory for the geometry tables
- * runs out). Cost: O(entries of the orientation), no communication. */
+ * runs out), and for a valid layer whose outputs all read only padding
+ * (nothing is sent). Cost: O(entries of the orientation), no
+ * communication. */
 uint64_t lin_ot_conv_bytes(const lin_conv *c, unsigned l, int orientation);
 uint64_t lin_ot_fc_bytes(const lin_fc *f, unsigned l, int orientation);
 uint64_t lin_ot_scale_bytes(const lin_scale *s, unsigned l, int orientation);
