@@ -21,6 +21,8 @@ static const bench_entry benches[] = {
     {"maxpool", bench_nl_main, "max pooling, --window K, --kind tree|linear"},
     {"avgpool", bench_nl_main, "average pooling (window sums, then Div_ring)"},
     {"argmax", bench_nl_main, "index of the first maximum per row (--window columns)"},
+    {"conv", bench_conv_main, "OT-mode convolution (orientation A, B or auto)"},
+    {"fc", bench_fc_main, "OT-mode fully connected layer (orientation A, B or auto)"},
 };
 #define NBENCH (sizeof benches / sizeof *benches)
 
@@ -72,6 +74,15 @@ int bench_parse(bench_opts *o, int argc, char **argv, int first, const char *nam
         {"--threads", offsetof(bench_opts, threads), 1, 64},
         {"--d", offsetof(bench_opts, d), 1, UINT32_MAX},
         {"--m", offsetof(bench_opts, m), 1, 8},
+        {"--C", offsetof(bench_opts, C), 1, UINT32_MAX},
+        {"--H", offsetof(bench_opts, H), 1, UINT32_MAX},
+        {"--W", offsetof(bench_opts, W), 1, UINT32_MAX},
+        {"--O", offsetof(bench_opts, O), 1, UINT32_MAX},
+        {"--K", offsetof(bench_opts, K), 1, UINT32_MAX},
+        {"--batch", offsetof(bench_opts, batch), 1, UINT32_MAX},
+        {"--pad", offsetof(bench_opts, pad), 0, 1024},
+        {"--groups", offsetof(bench_opts, groups), 1, UINT32_MAX},
+        {"--wbits", offsetof(bench_opts, wbits), 0, 64},
     };
     for (int i = first; i < argc; i++) {
         const char *a = argv[i];

@@ -11,7 +11,7 @@ static void usage(FILE *f) {
             "usage: parley <command> [options]\n"
             "\n"
             "commands:\n"
-            "  bench ot   measure oblivious transfer between two local processes\n"
+            "  bench      measure a protocol between two local processes (ot, conv, fc)\n"
             "  plain      run a model in plaintext fixed point (the reference)\n"
             "  version    print the version\n"
             "\n"
