@@ -1,0 +1,128 @@
+/* The negacyclic NTT (portable twin) and the dispatch between tiers.
+ *
+ * Harvey's lazy butterflies ("Faster arithmetic for number-theoretic
+ * transforms", 2014) with Shoup's precomputed quotients: values stay in
+ * [0, 4q) through the forward transform and [0, 2q) through the inverse,
+ * and are reduced once at the end (q < 2^62 keeps 4q in a word). The
+ * forward transform is Cooley-Tukey with the powers of psi in bit-reversed
+ * order folded in (no separate twisting), the inverse Gentleman-Sande. */
+#include "he/he.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static enum he_impl he_chosen = HE_IMPL_AUTO;
+
+int he_avx2_available(void) {
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2");
+#else
+    return 0;
+#endif
+}
+
+static enum he_impl he_resolve(void) {
+    enum he_impl c = __atomic_load_n(&he_chosen, __ATOMIC_RELAXED);
+    if (c != HE_IMPL_AUTO) return c;
+    const char *env = getenv("PARLEY_HE");
+    c = (env && strcmp(env, "ref") == 0) || !he_avx2_available() ? HE_IMPL_REF : HE_IMPL_AVX2;
+    __atomic_store_n(&he_chosen, c, __ATOMIC_RELAXED);
+    return c;
+}
+
+void he_force_impl(enum he_impl impl) {
+    if (impl == HE_IMPL_AVX2 && !he_avx2_available()) impl = HE_IMPL_REF;
+    __atomic_store_n(&he_chosen, impl, __ATOMIC_RELAXED);
+}
+
+enum he_impl he_current_impl(void) { return he_resolve(); }
+
+void he_ntt_fwd_ref(const he_prime *p, uint64_t *a) {
+    const uint64_t q = p->q, q2 = 2 * q;
+    size_t t = HE_N / 2;
+    for (size_t m = 1; m < HE_N; m <<= 1, t >>= 1) {
+        for (size_t i = 0; i < m; i++) {
+            const uint64_t w = p->rt[m + i], ws = p->rt_s[m + i];
+            uint64_t *x = a + 2 * i * t, *y = x + t;
+            for (size_t j = 0; j < t; j++) {
+                uint64_t u = x[j];
+                u -= (u >= q2) ? q2 : 0;
+                uint64_t v = he_mul_shoup_lazy(w, ws, y[j], q);
+                x[j] = u + v;
+                y[j] = u - v + q2;
+            }
+        }
+    }
+    for (size_t j = 0; j < HE_N; j++) {
+        uint64_t u = a[j];
+        u -= (u >= q2) ? q2 : 0;
+        a[j] = u - ((u >= q) ? q : 0);
+    }
+}
+
+void he_ntt_inv_ref(const he_prime *p, uint64_t *a) {
+    const uint64_t q = p->q, q2 = 2 * q;
+    size_t t = 1;
+    for (size_t m = HE_N / 2; m >= 1; m >>= 1, t <<= 1) {
+        for (size_t i = 0; i < m; i++) {
+            const uint64_t w = p->irt[m + i], ws = p->irt_s[m + i];
+            uint64_t *x = a + 2 * i * t, *y = x + t;
+            for (size_t j = 0; j < t; j++) {
+                uint64_t u = x[j], v = y[j];
+                uint64_t s = u + v;
+                s -= (s >= q2) ? q2 : 0;
+                x[j] = s;
+                y[j] = he_mul_shoup_lazy(w, ws, u - v + q2, q);
+            }
+        }
+    }
+    for (size_t j = 0; j < HE_N; j++) a[j] = he_mul_shoup(p->ninv, p->ninv_s, a[j], q);
+}
+
+void he_ntt_fwd(const he_prime *p, uint64_t *a) {
+    if (he_resolve() == HE_IMPL_AVX2)
+        he_ntt_fwd_avx2(p, a);
+    else
+        he_ntt_fwd_ref(p, a);
+}
+
+void he_ntt_inv(const he_prime *p, uint64_t *a) {
+    if (he_resolve() == HE_IMPL_AVX2)
+        he_ntt_inv_avx2(p, a);
+    else
+        he_ntt_inv_ref(p, a);
+}
+
+void he_poly_ntt(he_poly *a) {
+    const he_params *P = he_params_get();
+    for (int i = 0; i < HE_L; i++) he_ntt_fwd(&P->p[i], a->c[i]);
+}
+
+void he_poly_intt(he_poly *a) {
+    const he_params *P = he_params_get();
+    for (int i = 0; i < HE_L; i++) he_ntt_inv(&P->p[i], a->c[i]);
+}
+
+void he_mac_ref(he_u128 *acc, const he_poly *x, const he_poly *y) {
+    for (int i = 0; i < HE_L; i++) {
+        he_u128 *r = acc + (size_t)i * HE_N;
+        const uint64_t *u = x->c[i], *v = y->c[i];
+        for (size_t j = 0; j < HE_N; j++) r[j] += (he_u128)u[j] * v[j];
+    }
+}
+
+void he_mac(he_u128 *acc, const he_poly *x, const he_poly *y) {
+    if (he_resolve() == HE_IMPL_AVX2)
+        he_mac_avx2(acc, x, y);
+    else
+        he_mac_ref(acc, x, y);
+}
+
+void he_reduce(he_poly *out, const he_u128 *acc) {
+    const he_params *P = he_params_get();
+    for (int i = 0; i < HE_L; i++) {
+        const he_u128 *r = acc + (size_t)i * HE_N;
+        for (size_t j = 0; j < HE_N; j++) out->c[i][j] = he_red128(r[j], &P->p[i]);
+    }
+}
