@@ -14,6 +14,9 @@ typedef struct bench_entry {
 
 static const bench_entry benches[] = {
     {"ot", bench_ot_main, "oblivious transfer extension (rot, cot, ot, kkot)"},
+    {"he-conv", bench_he_conv_main, "one HE-mode convolution (coefficient encoding)"},
+    {"he-fc", bench_he_fc_main, "one HE-mode fully-connected layer"},
+    {"he-net", bench_he_net_main, "every linear layer of an ImageNet network in HE mode"},
 };
 #define NBENCH (sizeof benches / sizeof *benches)
 

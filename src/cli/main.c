@@ -11,7 +11,7 @@ static void usage(FILE *f) {
             "usage: parley <command> [options]\n"
             "\n"
             "commands:\n"
-            "  bench ot   measure oblivious transfer between two local processes\n"
+            "  bench      measure a protocol between two local processes (bench --help)\n"
             "  version    print the version\n"
             "\n"
             "Run 'parley <command> --help' for the options of a command.\n");

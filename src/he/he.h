@@ -148,6 +148,17 @@ void he_poly_intt(he_poly *a);
 void he_mac(he_u128 *acc, const he_poly *x, const he_poly *y);
 void he_mac_ref(he_u128 *acc, const he_poly *x, const he_poly *y);
 void he_mac_avx2(he_u128 *acc, const he_poly *x, const he_poly *y);
+/* One row (one prime): acc[j] += sum_k w[k][j] * x[k][j] for j < HE_N,
+ * k < count. The whole sum for a coefficient is formed in registers before
+ * it touches acc, so a product of many ciphertexts streams its operands once
+ * and the accumulators once (acc may be unaligned; w[k], x[k] 32-byte
+ * aligned). Operands are residues (below 2^55), at most 2^17 products per
+ * accumulator between reductions. */
+void he_mac_rows(he_u128 *acc, const uint64_t *const *w, const uint64_t *const *x, size_t count);
+void he_mac_rows_ref(he_u128 *acc, const uint64_t *const *w, const uint64_t *const *x,
+                     size_t count);
+void he_mac_rows_avx2(he_u128 *acc, const uint64_t *const *w, const uint64_t *const *x,
+                      size_t count);
 /* out = acc mod q_i, row by row. */
 void he_reduce(he_poly *out, const he_u128 *acc);
 

@@ -119,6 +119,23 @@ void he_mac(he_u128 *acc, const he_poly *x, const he_poly *y) {
         he_mac_ref(acc, x, y);
 }
 
+void he_mac_rows_ref(he_u128 *acc, const uint64_t *const *w, const uint64_t *const *x,
+                     size_t count) {
+    for (size_t j0 = 0; j0 < HE_N; j0 += 8) {
+        he_u128 s[8] = {0};
+        for (size_t k = 0; k < count; k++)
+            for (size_t j = 0; j < 8; j++) s[j] += (he_u128)w[k][j0 + j] * x[k][j0 + j];
+        for (size_t j = 0; j < 8; j++) acc[j0 + j] += s[j];
+    }
+}
+
+void he_mac_rows(he_u128 *acc, const uint64_t *const *w, const uint64_t *const *x, size_t count) {
+    if (he_resolve() == HE_IMPL_AVX2)
+        he_mac_rows_avx2(acc, w, x, count);
+    else
+        he_mac_rows_ref(acc, w, x, count);
+}
+
 void he_reduce(he_poly *out, const he_u128 *acc) {
     const he_params *P = he_params_get();
     for (int i = 0; i < HE_L; i++) {

@@ -226,7 +226,58 @@ void he_mac_avx2(he_u128 *acc, const he_poly *x, const he_poly *y) {
     }
 }
 
+/* Eight coefficients at a time, the sum over k kept in registers as four
+ * partial sums per lane that cannot overflow for 128 terms: the low and high
+ * halves of lo*lo, the cross terms lo*hi + hi*lo (each < 2^32 * 2^30), and
+ * hi*hi; they are combined into 128 bits once per batch. */
+void he_mac_rows_avx2(he_u128 *acc, const uint64_t *const *w, const uint64_t *const *x,
+                      size_t count) {
+    const __m256i lo32 = _mm256_set1_epi64x(0xffffffffLL);
+    for (size_t j0 = 0; j0 < HE_N; j0 += 8) {
+        for (size_t k0 = 0; k0 < count; k0 += 128) {
+            size_t k1 = count - k0 < 128 ? count : k0 + 128;
+            __m256i ll0 = _mm256_setzero_si256(), lh0 = ll0, md0 = ll0, hh0 = ll0;
+            __m256i ll1 = ll0, lh1 = ll0, md1 = ll0, hh1 = ll0;
+            for (size_t k = k0; k < k1; k++) {
+                const uint64_t *wk = w[k] + j0, *xk = x[k] + j0;
+                _mm_prefetch((const char *)(wk + 64), _MM_HINT_T0);
+                _mm_prefetch((const char *)(xk + 64), _MM_HINT_T0);
+                __m256i a0 = LOAD(wk), b0 = LOAD(xk), a1 = LOAD(wk + 4), b1 = LOAD(xk + 4);
+                __m256i ah0 = _mm256_srli_epi64(a0, 32), bh0 = _mm256_srli_epi64(b0, 32);
+                __m256i ah1 = _mm256_srli_epi64(a1, 32), bh1 = _mm256_srli_epi64(b1, 32);
+                __m256i p0 = _mm256_mul_epu32(a0, b0), p1 = _mm256_mul_epu32(a1, b1);
+                ll0 = _mm256_add_epi64(ll0, _mm256_and_si256(p0, lo32));
+                lh0 = _mm256_add_epi64(lh0, _mm256_srli_epi64(p0, 32));
+                ll1 = _mm256_add_epi64(ll1, _mm256_and_si256(p1, lo32));
+                lh1 = _mm256_add_epi64(lh1, _mm256_srli_epi64(p1, 32));
+                md0 = _mm256_add_epi64(md0, _mm256_add_epi64(_mm256_mul_epu32(a0, bh0),
+                                                             _mm256_mul_epu32(ah0, b0)));
+                md1 = _mm256_add_epi64(md1, _mm256_add_epi64(_mm256_mul_epu32(a1, bh1),
+                                                             _mm256_mul_epu32(ah1, b1)));
+                hh0 = _mm256_add_epi64(hh0, _mm256_mul_epu32(ah0, bh0));
+                hh1 = _mm256_add_epi64(hh1, _mm256_mul_epu32(ah1, bh1));
+            }
+            uint64_t L[8], H[8], M[8], HH[8];
+            _mm256_storeu_si256((__m256i *)L, ll0);
+            _mm256_storeu_si256((__m256i *)(L + 4), ll1);
+            _mm256_storeu_si256((__m256i *)H, lh0);
+            _mm256_storeu_si256((__m256i *)(H + 4), lh1);
+            _mm256_storeu_si256((__m256i *)M, md0);
+            _mm256_storeu_si256((__m256i *)(M + 4), md1);
+            _mm256_storeu_si256((__m256i *)HH, hh0);
+            _mm256_storeu_si256((__m256i *)(HH + 4), hh1);
+            for (int j = 0; j < 8; j++)
+                acc[j0 + j] += (he_u128)L[j] + ((he_u128)H[j] << 32) + ((he_u128)M[j] << 32) +
+                               ((he_u128)HH[j] << 64);
+        }
+    }
+}
+
 #else
+void he_mac_rows_avx2(he_u128 *acc, const uint64_t *const *w, const uint64_t *const *x,
+                      size_t count) {
+    he_mac_rows_ref(acc, w, x, count);
+}
 void he_ntt_fwd_avx2(const he_prime *p, uint64_t *a) { he_ntt_fwd_ref(p, a); }
 void he_ntt_inv_avx2(const he_prime *p, uint64_t *a) { he_ntt_inv_ref(p, a); }
 void he_mac_avx2(he_u128 *acc, const he_poly *x, const he_poly *y) { he_mac_ref(acc, x, y); }

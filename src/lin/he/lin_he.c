@@ -20,6 +20,7 @@
 #define LIN_HE_MEM (256u << 20) /* server memory for transformed input ciphertexts */
 #define LIN_HE_RUN 4            /* tiles accumulated at once per output group */
 #define LIN_HE_MAC_FOLD 65536   /* products per 128-bit accumulator before reducing */
+#define LIN_HE_WCHUNK 32        /* weight polynomials transformed and applied together */
 
 struct lin_he {
     int role;
@@ -146,7 +147,8 @@ static int job_in(mpc_lane *L, void *v, size_t first, size_t count) {
 
 typedef struct out_bufs {
     he_u128 *acc;      /* LIN_HE_RUN x (b, a) x HE_L x HE_N */
-    he_poly *wp, *B, *A;
+    he_poly *wp, *B, *A;                 /* wp: LIN_HE_WCHUNK weight polynomials */
+    const uint64_t *wrow[LIN_HE_WCHUNK], *xrow[LIN_HE_WCHUNK];
     uint32_t *pos;
     size_t *yidx;
     uint64_t *am, *bm, *mk;
@@ -155,7 +157,7 @@ typedef struct out_bufs {
 
 static void out_free(out_bufs *o) {
     mem_free_wipe(o->acc, o->acc ? (size_t)LIN_HE_RUN * 2 * HE_L * HE_N * sizeof(he_u128) : 0);
-    mem_free_wipe(o->wp, o->wp ? sizeof *o->wp : 0);
+    mem_free_wipe(o->wp, o->wp ? LIN_HE_WCHUNK * sizeof *o->wp : 0);
     mem_free_wipe(o->B, o->B ? sizeof *o->B : 0);
     mem_free_wipe(o->A, o->A ? sizeof *o->A : 0);
     mem_free(o->pos);
@@ -170,7 +172,7 @@ static int out_alloc(out_bufs *o, int server, unsigned ka, unsigned kb) {
     memset(o, 0, sizeof *o);
     if (server) {
         o->acc = mem_alloc((size_t)LIN_HE_RUN * 2 * HE_L * HE_N, sizeof(he_u128));
-        o->wp = mem_alloc(1, sizeof *o->wp);
+        o->wp = mem_alloc(LIN_HE_WCHUNK, sizeof *o->wp);
         o->B = mem_alloc(1, sizeof *o->B);
         o->A = mem_alloc(1, sizeof *o->A);
         if (!o->acc || !o->wp || !o->B || !o->A) return PARLEY_E_NOMEM;
@@ -193,22 +195,37 @@ static int out_server_run(mpc_lane *L, run *r, out_bufs *o, size_t k, size_t n) 
     const uint64_t lmask = bits_mask(pl->l);
     memset(o->acc, 0, n * 2 * rowsz * sizeof(he_u128));
     unsigned macs = 0;
-    for (unsigned cb = pl->cb_lo[og]; cb <= pl->cb_hi[og]; cb++) {
-        he_plan_wpoly(pl, o->wp, r->w, og, cb);
-        he_poly_ntt(o->wp);
-        if (++macs == LIN_HE_MAC_FOLD) { /* keep the 128-bit sums from overflowing */
+    for (unsigned cb0 = pl->cb_lo[og]; cb0 <= pl->cb_hi[og]; cb0 += LIN_HE_WCHUNK) {
+        unsigned cnt = pl->cb_hi[og] - cb0 + 1;
+        if (cnt > LIN_HE_WCHUNK) cnt = LIN_HE_WCHUNK;
+        if (macs + cnt >= LIN_HE_MAC_FOLD) { /* keep the 128-bit sums from overflowing */
             for (size_t t = 0; t < 2 * n; t++) {
                 he_reduce(o->B, o->acc + t * rowsz);
                 for (int i = 0; i < HE_L; i++)
                     for (size_t j = 0; j < HE_N; j++)
                         o->acc[t * rowsz + (size_t)i * HE_N + j] = o->B->c[i][j];
             }
-            macs = 1;
+            macs = 0;
         }
+        macs += cnt;
+        for (unsigned q = 0; q < cnt; q++) {
+            he_plan_wpoly(pl, &o->wp[q], r->w, og, cb0 + q);
+            he_poly_ntt(&o->wp[q]);
+        }
+        /* every product of the chunk in one pass over each accumulator row */
         for (size_t t = 0; t < n; t++) {
-            size_t in = (size_t)((k + t) % r->nu) * pl->ncb + cb;
-            he_mac(o->acc + 2 * t * rowsz, o->wp, &r->in_b[in]);
-            he_mac(o->acc + (2 * t + 1) * rowsz, o->wp, &r->in_a[in]);
+            size_t in0 = (size_t)((k + t) % r->nu) * pl->ncb + cb0;
+            for (int part = 0; part < 2; part++) {
+                const he_poly *src = part ? r->in_a : r->in_b;
+                for (int i = 0; i < HE_L; i++) {
+                    for (unsigned q = 0; q < cnt; q++) {
+                        o->wrow[q] = o->wp[q].c[i];
+                        o->xrow[q] = src[in0 + q].c[i];
+                    }
+                    he_mac_rows(o->acc + (2 * t + (size_t)part) * rowsz + (size_t)i * HE_N, o->wrow,
+                                o->xrow, cnt);
+                }
+            }
         }
     }
     for (size_t t = 0; t < n; t++) {
