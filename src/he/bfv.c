@@ -30,6 +30,14 @@ void he_sample_ternary(prg *g, int8_t *s, size_t n) {
     mem_wipe(buf, sizeof buf);
 }
 
+/* Bits set in x (SWAR: the portable build cannot assume POPCNT). */
+static inline int popcount64(uint64_t x) {
+    x = x - ((x >> 1) & 0x5555555555555555ULL);
+    x = (x & 0x3333333333333333ULL) + ((x >> 2) & 0x3333333333333333ULL);
+    x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0fULL;
+    return (int)((x * 0x0101010101010101ULL) >> 56);
+}
+
 void he_sample_cbd(prg *g, int8_t *e, size_t n) {
     uint64_t buf[RAND_CHUNK];
     const uint64_t m = (1ULL << HE_CBD_ETA) - 1;
@@ -38,13 +46,14 @@ void he_sample_cbd(prg *g, int8_t *e, size_t n) {
         prg_bytes(g, buf, k * sizeof *buf);
         for (size_t j = 0; j < k; j++) {
             uint64_t x = buf[j];
-            e[i + j] = (int8_t)(__builtin_popcountll(x & m) -
-                                __builtin_popcountll((x >> HE_CBD_ETA) & m));
+            e[i + j] = (int8_t)(popcount64(x & m) - popcount64((x >> HE_CBD_ETA) & m));
         }
     }
     mem_wipe(buf, sizeof buf);
 }
 
+/* Uniform mod q from 64-bit draws: accept v below the largest multiple of q
+ * (rejects fewer than 2^-9 of the draws), then reduce. */
 void he_expand_a(he_poly *out, const uint8_t seed[HE_SEED_BYTES]) {
     const he_params *P = he_params_get();
     block s;
@@ -54,16 +63,19 @@ void he_expand_a(he_poly *out, const uint8_t seed[HE_SEED_BYTES]) {
     uint64_t buf[RAND_CHUNK];
     size_t have = 0, used = 0;
     for (int i = 0; i < HE_L; i++) {
-        const uint64_t q = P->p[i].q, mask = bits_mask(P->p[i].bits);
+        const he_prime *p = &P->p[i];
+        const uint64_t lim = (UINT64_MAX / p->q) * p->q;
         for (size_t j = 0; j < HE_N;) {
             if (used == have) {
-                prg_bytes(&g, buf, sizeof buf);
-                have = RAND_CHUNK;
+                size_t want = HE_N - j + 8 < RAND_CHUNK ? HE_N - j + 8 : RAND_CHUNK;
+                prg_bytes(&g, buf, want * sizeof *buf);
+                have = want;
                 used = 0;
             }
-            uint64_t v = buf[used++] & mask;
-            if (v < q) out->c[i][j++] = v;
+            uint64_t v = buf[used++];
+            if (v < lim) out->c[i][j++] = he_red128(v, p);
         }
+        have = used = 0; /* each row starts a fresh draw, so rows never share a word */
     }
     prg_clear(&g);
 }
@@ -323,7 +335,7 @@ static int out_as(uint64_t *v, const he_sk *sk, const uint64_t *a_ms, const uint
     if (!t) return PARLEY_E_NOMEM;
     for (int i = 0; i < HE_L; i++) {
         const he_prime *p = &P->p[i];
-        for (size_t j = 0; j < HE_N; j++) t->c[i][j] = a_ms[j] % p->q;
+        for (size_t j = 0; j < HE_N; j++) t->c[i][j] = he_red128(a_ms[j], p);
         he_ntt_fwd(p, t->c[i]);
         for (size_t j = 0; j < HE_N; j++) t->c[i][j] = he_mulmod(t->c[i][j], sk->s_ntt.c[i][j], p);
         he_ntt_inv(p, t->c[i]);

@@ -22,13 +22,30 @@
 #define LIN_HE_MAC_FOLD 65536   /* products per 128-bit accumulator before reducing */
 #define LIN_HE_WCHUNK 32        /* weight polynomials transformed and applied together */
 
+typedef struct out_bufs {
+    he_u128 *acc;      /* LIN_HE_RUN x (b, a) x HE_L x HE_N */
+    he_poly *wp, *B, *A;                 /* wp: LIN_HE_WCHUNK weight polynomials */
+    const uint64_t *wrow[LIN_HE_WCHUNK], *xrow[LIN_HE_WCHUNK];
+    uint32_t *pos;
+    size_t *yidx;
+    uint64_t *am, *bm, *mk;
+    uint8_t *wire;
+} out_bufs;
+
 struct lin_he {
     int role;
     uint64_t layer;                    /* layers run so far: part of every a's seed */
     uint8_t session[HE_SEED_BYTES];    /* C's public seed for the a's of the session */
     he_sk *sk;                         /* C only */
     he_pk *pk;                         /* S only */
+    /* buffers kept across layers (fresh pages cost more than the work on
+     * small layers): S's transformed inputs, and each lane's work space */
+    he_poly *in;
+    size_t in_cap;                     /* polynomials */
+    out_bufs *ob[LANES_MAX];
 };
+
+static void out_free(out_bufs *o);
 
 uint64_t lin_he_setup_bytes(void) { return he_pk_bytes() + HE_SEED_BYTES; }
 
@@ -80,6 +97,12 @@ int lin_he_setup(party *p, lin_he **out) {
 
 void lin_he_free(lin_he *h) {
     if (!h) return;
+    for (unsigned i = 0; i < LANES_MAX; i++)
+        if (h->ob[i]) {
+            out_free(h->ob[i]);
+            mem_free(h->ob[i]);
+        }
+    mem_free_wipe(h->in, h->in_cap * sizeof *h->in);
     if (h->sk) {
         he_sk_clear(h->sk);
         mem_free(h->sk);
@@ -145,16 +168,6 @@ static int job_in(mpc_lane *L, void *v, size_t first, size_t count) {
     return rc;
 }
 
-typedef struct out_bufs {
-    he_u128 *acc;      /* LIN_HE_RUN x (b, a) x HE_L x HE_N */
-    he_poly *wp, *B, *A;                 /* wp: LIN_HE_WCHUNK weight polynomials */
-    const uint64_t *wrow[LIN_HE_WCHUNK], *xrow[LIN_HE_WCHUNK];
-    uint32_t *pos;
-    size_t *yidx;
-    uint64_t *am, *bm, *mk;
-    uint8_t *wire;
-} out_bufs;
-
 static void out_free(out_bufs *o) {
     mem_free_wipe(o->acc, o->acc ? (size_t)LIN_HE_RUN * 2 * HE_L * HE_N * sizeof(he_u128) : 0);
     mem_free_wipe(o->wp, o->wp ? LIN_HE_WCHUNK * sizeof *o->wp : 0);
@@ -168,7 +181,7 @@ static void out_free(out_bufs *o) {
     mem_free(o->wire);
 }
 
-static int out_alloc(out_bufs *o, int server, unsigned ka, unsigned kb) {
+static int out_alloc(out_bufs *o, int server) {
     memset(o, 0, sizeof *o);
     if (server) {
         o->acc = mem_alloc((size_t)LIN_HE_RUN * 2 * HE_L * HE_N, sizeof(he_u128));
@@ -182,7 +195,7 @@ static int out_alloc(out_bufs *o, int server, unsigned ka, unsigned kb) {
     o->yidx = mem_alloc(HE_N, sizeof *o->yidx);
     o->am = mem_alloc(HE_N, 8);
     o->bm = mem_alloc(HE_N, 8);
-    o->wire = mem_alloc(he_out_bytes(HE_N, ka, kb), 1);
+    o->wire = mem_alloc(he_out_bytes(HE_N, 64, 64), 1);
     if (!o->pos || !o->yidx || !o->am || !o->bm || !o->mk || !o->wire) return PARLEY_E_NOMEM;
     return 0;
 }
@@ -260,37 +273,48 @@ static int job_out(mpc_lane *L, void *v, size_t first, size_t count) {
     run *r = v;
     const he_plan *pl = r->pl;
     const int server = L->role == MPC_SERVER;
-    out_bufs o;
-    int rc = out_alloc(&o, server, pl->bud.ka, pl->bud.kb);
+    out_bufs *op = r->h->ob[L->index];
+    int rc = 0;
+    if (!op) {
+        op = mem_alloc(1, sizeof *op);
+        if (!op) return PARLEY_E_NOMEM;
+        rc = out_alloc(op, server);
+        if (rc < 0) {
+            out_free(op);
+            mem_free(op);
+            return rc;
+        }
+        r->h->ob[L->index] = op; /* kept for the next layers, freed with h */
+    }
     const size_t end = first + count;
     for (size_t k = first; k < end && rc == 0;) {
         if (server) {
             size_t og_end = (k / r->nu + 1) * r->nu, stop = k + LIN_HE_RUN;
             if (stop > og_end) stop = og_end;
             if (stop > end) stop = end;
-            rc = out_server_run(L, r, &o, k, stop - k);
+            rc = out_server_run(L, r, op, k, stop - k);
             k = stop;
         } else {
             unsigned og = (unsigned)(k / r->nu);
             uint64_t unit = r->u0 + k % r->nu;
-            size_t nt = he_plan_targets(pl, o.pos, o.yidx, og, unit);
+            size_t nt = he_plan_targets(pl, op->pos, op->yidx, og, unit);
             size_t nb = he_out_bytes(nt, pl->bud.ka, pl->bud.kb);
-            rc = chan_recv(L->ot.ch, o.wire, nb);
-            if (rc == 0) rc = he_out_unpack(o.am, o.bm, nt, pl->bud.ka, pl->bud.kb, o.wire, nb);
+            rc = chan_recv(L->ot.ch, op->wire, nb);
             if (rc == 0)
-                rc = he_out_decrypt(o.mk, NULL, r->h->sk, o.am, o.bm, o.pos, nt, pl->bud.ka,
-                                    pl->bud.kb, pl->l);
+                rc = he_out_unpack(op->am, op->bm, nt, pl->bud.ka, pl->bud.kb, op->wire, nb);
+            if (rc == 0)
+                rc = he_out_decrypt(op->mk, NULL, r->h->sk, op->am, op->bm, op->pos, nt,
+                                    pl->bud.ka, pl->bud.kb, pl->l);
             if (rc < 0) {
                 rc = err_wrap(rc, "HE layer %llu, output ciphertext %llu",
                               (unsigned long long)r->layer, (unsigned long long)k);
                 break;
             }
-            for (size_t j = 0; j < nt; j++) r->y[o.yidx[j]] = o.mk[j];
+            for (size_t j = 0; j < nt; j++) r->y[op->yidx[j]] = op->mk[j];
             k++;
         }
     }
     if (rc == 0 && server) rc = chan_flush(L->ot.ch);
-    out_free(&o);
     return rc;
 }
 
@@ -331,18 +355,23 @@ static int conv_run(party *p, lin_he *h, uint64_t *y, const uint64_t *x, const l
         r.u0 = u0;
         r.nu = pl.units - u0 < chunk ? pl.units - u0 : chunk;
         if (p->role == MPC_SERVER) {
-            r.in_b = mem_alloc(r.nu * pl.ncb, sizeof(he_poly));
-            r.in_a = mem_alloc(r.nu * pl.ncb, sizeof(he_poly));
-            if (!r.in_b || !r.in_a) {
+            size_t need = 2 * (size_t)(r.nu * pl.ncb);
+            if (need > h->in_cap) {
+                mem_free_wipe(h->in, h->in_cap * sizeof *h->in);
+                h->in_cap = 0;
+                h->in = mem_alloc(need, sizeof *h->in);
+                if (h->in) h->in_cap = need;
+            }
+            if (!h->in) {
                 rc = PARLEY_E_NOMEM;
                 abort_lanes(p);
+                break;
             }
+            r.in_b = h->in;
+            r.in_a = h->in + r.nu * pl.ncb;
         }
         if (rc == 0) rc = party_run(p, r.nu * pl.ncb, 1, job_in, &r);
         if (rc == 0) rc = party_run(p, r.nu * pl.nog, 1, job_out, &r);
-        mem_free(r.in_b);
-        mem_free(r.in_a);
-        r.in_b = r.in_a = NULL;
     }
     he_plan_free(&pl);
     return rc;
