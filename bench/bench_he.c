@@ -93,7 +93,8 @@ static int he_layer_party(party *p, void *arg, bench_clock *clk) {
         prg_ring(g, x, nx, b->l);
         for (size_t i = 0; i < nw; i++) /* uniform signed wbits-bit weights */
             w[i] = (prg_u64(g) & bits_mask(wbits)) - (1ULL << (wbits - 1));
-        for (size_t i = 0; i < nw; i++) w[i] &= bits_mask(b->l);
+        for (size_t i = 0; i < nw; i++)
+            w[i] &= bits_mask(b->l);
         const uint64_t *wp = p->role == MPC_SERVER ? w : NULL;
         rc = bench_begin(clk);
         if (rc == 0) {
@@ -132,16 +133,47 @@ static int run_layer(const he_layer *y, unsigned l, unsigned threads, const char
     uint64_t macs = layer_macs(y), bytes = s[0].bytes_sent + s[1].bytes_sent;
     uint64_t predicted = layer_bytes(y, l);
     lin_he_info info = {0};
-    if (y->kind == HB_CONV && lin_he_conv_info(&info, &y->c, l) < 0) memset(&info, 0, sizeof info);
+    lin_conv as_conv = y->c;
+    if (y->kind == HB_FC)
+        as_conv = (lin_conv){.N = 1,
+                             .C = y->f.K,
+                             .H = y->f.N,
+                             .W = 1,
+                             .O = y->f.O,
+                             .kh = 1,
+                             .kw = 1,
+                             .sh = 1,
+                             .sw = 1,
+                             .dh = 1,
+                             .dw = 1,
+                             .groups = 1,
+                             .wbits = y->f.wbits};
+    else if (y->kind == HB_SCALE)
+        as_conv = (lin_conv){.N = y->s.N,
+                             .C = y->s.C,
+                             .H = y->s.S,
+                             .W = 1,
+                             .O = y->s.C,
+                             .kh = 1,
+                             .kw = 1,
+                             .sh = 1,
+                             .sw = 1,
+                             .dh = 1,
+                             .dw = 1,
+                             .groups = y->s.C,
+                             .wbits = y->s.wbits};
+    if (lin_he_conv_info(&info, &as_conv, l) < 0) memset(&info, 0, sizeof info);
     char extra[512];
     snprintf(extra, sizeof extra,
              ",\"layer\":\"%s\",\"count\":%u,\"macs\":%llu,\"bits_per_mac\":%.4f,"
              "\"predicted_bytes\":%llu,\"threads\":%u,\"in_cts\":%llu,\"out_cts\":%llu,"
-             "\"products\":%llu,\"block\":\"Cw%u Hw%u Ww%u Ow%u\"",
+             "\"products\":%llu,\"block\":\"Cw%u Hw%u Ww%u Ow%u\",\"beta\":%u,"
+             "\"margin_bits\":%.1f",
              y->name, y->count, (unsigned long long)macs,
-             macs ? (double)bytes * 8.0 / (double)macs : 0.0, (unsigned long long)predicted, threads,
-             (unsigned long long)info.in_cts, (unsigned long long)info.out_cts,
-             (unsigned long long)info.products, info.Cw, info.Hw, info.Ww, info.Ow);
+             macs ? (double)bytes * 8.0 / (double)macs : 0.0, (unsigned long long)predicted,
+             threads, (unsigned long long)info.in_cts, (unsigned long long)info.out_cts,
+             (unsigned long long)info.products, info.Cw, info.Hw, info.Ww, info.Ow, info.beta,
+             info.margin_bits);
     bench_print(stdout, bench, layer_outputs(y), l, s, extra);
     if (tot) {
         double sec = s[0].seconds > s[1].seconds ? s[0].seconds : s[1].seconds;
@@ -166,10 +198,9 @@ typedef struct net {
 static void net_add(net *nt, he_layer y) {
     for (unsigned i = 0; i < nt->n; i++) {
         he_layer *z = &nt->ly[i];
-        if (z->kind == y.kind &&
-            (y.kind == HB_CONV   ? memcmp(&z->c, &y.c, sizeof y.c) == 0
-             : y.kind == HB_FC ? memcmp(&z->f, &y.f, sizeof y.f) == 0
-                                 : memcmp(&z->s, &y.s, sizeof y.s) == 0)) {
+        if (z->kind == y.kind && (y.kind == HB_CONV ? memcmp(&z->c, &y.c, sizeof y.c) == 0
+                                  : y.kind == HB_FC ? memcmp(&z->f, &y.f, sizeof y.f) == 0
+                                                    : memcmp(&z->s, &y.s, sizeof y.s) == 0)) {
             z->count++;
             return;
         }
@@ -183,8 +214,23 @@ static void net_add(net *nt, he_layer y) {
 static void add_conv(net *nt, const char *name, unsigned C, unsigned H, unsigned O, unsigned k,
                      unsigned s, unsigned p, unsigned wb) {
     he_layer y = {.kind = HB_CONV};
-    y.c = (lin_conv){.N = 1, .C = C, .H = H, .W = H, .O = O, .kh = k, .kw = k, .sh = s, .sw = s,
-                     .pt = p, .pl = p, .pb = p, .pr = p, .dh = 1, .dw = 1, .groups = 1, .wbits = wb};
+    y.c = (lin_conv){.N = 1,
+                     .C = C,
+                     .H = H,
+                     .W = H,
+                     .O = O,
+                     .kh = k,
+                     .kw = k,
+                     .sh = s,
+                     .sw = s,
+                     .pt = p,
+                     .pl = p,
+                     .pb = p,
+                     .pr = p,
+                     .dh = 1,
+                     .dw = 1,
+                     .groups = 1,
+                     .wbits = wb};
     snprintf(y.name, sizeof y.name, "%s", name);
     net_add(nt, y);
 }
@@ -203,7 +249,7 @@ static void add_fc(net *nt, const char *name, unsigned K, unsigned O, unsigned w
 
 static void net_squeezenet(net *nt, unsigned wb) {
     add_conv(nt, "conv1", 3, 224, 64, 3, 2, 0, wb);
-    static const unsigned fire[][4] = {{64, 16, 64, 55},  {128, 16, 64, 55}, {128, 32, 128, 27},
+    static const unsigned fire[][4] = {{64, 16, 64, 55},   {128, 16, 64, 55},  {128, 32, 128, 27},
                                        {256, 32, 128, 27}, {256, 48, 192, 13}, {384, 48, 192, 13},
                                        {384, 64, 256, 13}, {512, 64, 256, 13}};
     for (unsigned i = 0; i < 8; i++) {
@@ -295,13 +341,19 @@ static int he_parse(he_opts *o, int argc, char **argv, const char *name, const c
         size_t off;
         unsigned lo, hi;
     } nums[] = {
-        {"--C", offsetof(he_opts, C), 1, 1u << 20},      {"--H", offsetof(he_opts, H), 1, 1u << 16},
-        {"--W", offsetof(he_opts, W), 1, 1u << 16},      {"--O", offsetof(he_opts, O), 1, 1u << 20},
-        {"--k", offsetof(he_opts, k), 1, 64},            {"--stride", offsetof(he_opts, stride), 1, 64},
-        {"--pad", offsetof(he_opts, pad), 0, 64},        {"--dil", offsetof(he_opts, dil), 1, 64},
+        {"--C", offsetof(he_opts, C), 1, 1u << 20},
+        {"--H", offsetof(he_opts, H), 1, 1u << 16},
+        {"--W", offsetof(he_opts, W), 1, 1u << 16},
+        {"--O", offsetof(he_opts, O), 1, 1u << 20},
+        {"--k", offsetof(he_opts, k), 1, 64},
+        {"--stride", offsetof(he_opts, stride), 1, 64},
+        {"--pad", offsetof(he_opts, pad), 0, 64},
+        {"--dil", offsetof(he_opts, dil), 1, 64},
         {"--groups", offsetof(he_opts, groups), 1, 1u << 20},
-        {"--batch", offsetof(he_opts, batch), 1, 1024},  {"--wbits", offsetof(he_opts, wbits), 1, 64},
-        {"--bits", offsetof(he_opts, bits), 1, 64},      {"--threads", offsetof(he_opts, threads), 1, 16},
+        {"--batch", offsetof(he_opts, batch), 1, 1024},
+        {"--wbits", offsetof(he_opts, wbits), 1, 64},
+        {"--bits", offsetof(he_opts, bits), 1, 64},
+        {"--threads", offsetof(he_opts, threads), 1, 16},
         {"--K", offsetof(he_opts, K), 1, 1u << 24},
     };
     for (int i = 2; i < argc; i++) {
@@ -320,7 +372,8 @@ static int he_parse(he_opts *o, int argc, char **argv, const char *name, const c
             continue;
         }
         size_t k = 0;
-        while (k < sizeof nums / sizeof *nums && strcmp(a, nums[k].flag) != 0) k++;
+        while (k < sizeof nums / sizeof *nums && strcmp(a, nums[k].flag) != 0)
+            k++;
         if (k == sizeof nums / sizeof *nums) {
             fprintf(stderr, "parley bench %s: unknown option %s\n%s", name, a, usage);
             return 2;
@@ -364,15 +417,37 @@ static const char net_usage[] =
     "resnet50 l = 37, wbits = 15 (s = 12); densenet121 l = 32, wbits = 14 (s = 11).\n";
 
 int bench_he_conv_main(int argc, char **argv) {
-    he_opts o = {.C = 64, .H = 56, .O = 64, .k = 3, .stride = 1, .dil = 1, .groups = 1,
-                 .batch = 1, .wbits = 14, .bits = 37, .threads = 2};
+    he_opts o = {.C = 64,
+                 .H = 56,
+                 .O = 64,
+                 .k = 3,
+                 .stride = 1,
+                 .dil = 1,
+                 .groups = 1,
+                 .batch = 1,
+                 .wbits = 14,
+                 .bits = 37,
+                 .threads = 2};
     int r = he_parse(&o, argc, argv, "he-conv", conv_usage);
     if (r) return r == 1 ? 0 : 2;
     he_layer y = {.kind = HB_CONV, .count = 1};
     unsigned pad = o.pad_given ? o.pad : (o.k - 1) * o.dil / 2;
-    y.c = (lin_conv){.N = o.batch, .C = o.C, .H = o.H, .W = o.W_given ? o.W : o.H, .O = o.O,
-                     .kh = o.k, .kw = o.k, .sh = o.stride, .sw = o.stride, .pt = pad, .pl = pad,
-                     .pb = pad, .pr = pad, .dh = o.dil, .dw = o.dil, .groups = o.groups,
+    y.c = (lin_conv){.N = o.batch,
+                     .C = o.C,
+                     .H = o.H,
+                     .W = o.W_given ? o.W : o.H,
+                     .O = o.O,
+                     .kh = o.k,
+                     .kw = o.k,
+                     .sh = o.stride,
+                     .sw = o.stride,
+                     .pt = pad,
+                     .pl = pad,
+                     .pb = pad,
+                     .pr = pad,
+                     .dh = o.dil,
+                     .dw = o.dil,
+                     .groups = o.groups,
                      .wbits = o.wbits};
     snprintf(y.name, sizeof y.name, "C%u H%u O%u k%u s%u", o.C, o.H, o.O, o.k, o.stride);
     lin_he_info info;
@@ -427,7 +502,8 @@ int bench_he_net_main(int argc, char **argv) {
         net_densenet121(nt, wb);
     he_total tot = {0};
     int rc = 0;
-    for (unsigned i = 0; i < nt->n && rc == 0; i++) rc = run_layer(&nt->ly[i], l, o.threads, "he-net-layer", &tot);
+    for (unsigned i = 0; i < nt->n && rc == 0; i++)
+        rc = run_layer(&nt->ly[i], l, o.threads, "he-net-layer", &tot);
     if (rc == 0)
         printf("{\"bench\":\"he-net\",\"net\":\"%s\",\"bits\":%u,\"wbits\":%u,\"threads\":%u,"
                "\"layers\":%u,\"distinct\":%u,\"outputs\":%llu,\"macs\":%llu,\"seconds\":%.3f,"

@@ -32,8 +32,22 @@ static int server_session(const uint8_t *data, size_t size) {
     lin_he *h = NULL;
     int rc = lin_he_setup(&p, &h);
     if (rc == 0) {
-        lin_conv c = {.N = 1, .C = 2, .H = 3, .W = 3, .O = 2, .kh = 3, .kw = 3, .sh = 1, .sw = 1,
-                      .pt = 1, .pl = 1, .pb = 1, .pr = 1, .dh = 1, .dw = 1, .groups = 1,
+        lin_conv c = {.N = 1,
+                      .C = 2,
+                      .H = 3,
+                      .W = 3,
+                      .O = 2,
+                      .kh = 3,
+                      .kw = 3,
+                      .sh = 1,
+                      .sw = 1,
+                      .pt = 1,
+                      .pl = 1,
+                      .pb = 1,
+                      .pr = 1,
+                      .dh = 1,
+                      .dw = 1,
+                      .groups = 1,
                       .wbits = 4};
         uint64_t x[18] = {0}, w[36] = {0}, y[18];
         w[4] = 3;

@@ -67,8 +67,23 @@ int main(int argc, char **argv) {
     buf[4 + ob - 1] |= 0x80;
     put("out_bad_padding", 2, buf, 4 + ob);
     /* the honest client's stream for fuzz_he_peer's convolution */
-    lin_conv c = {.N = 1, .C = 2, .H = 3, .W = 3, .O = 2, .kh = 3, .kw = 3, .sh = 1, .sw = 1,
-                  .pt = 1, .pl = 1, .pb = 1, .pr = 1, .dh = 1, .dw = 1, .groups = 1, .wbits = 4};
+    lin_conv c = {.N = 1,
+                  .C = 2,
+                  .H = 3,
+                  .W = 3,
+                  .O = 2,
+                  .kh = 3,
+                  .kw = 3,
+                  .sh = 1,
+                  .sw = 1,
+                  .pt = 1,
+                  .pl = 1,
+                  .pb = 1,
+                  .pr = 1,
+                  .dh = 1,
+                  .dw = 1,
+                  .groups = 1,
+                  .wbits = 4};
     he_plan pl;
     if (he_plan_make(&pl, &c, 16) != 0 || pl.in_cts > 8) return 1;
     uint8_t session[HE_SEED_BYTES];

@@ -52,7 +52,8 @@ static int is_prime(uint64_t n) {
 }
 
 static void rand_mod(prg *g, uint64_t *a, size_t n, uint64_t q) {
-    for (size_t i = 0; i < n; i++) a[i] = prg_u64(g) % q;
+    for (size_t i = 0; i < n; i++)
+        a[i] = prg_u64(g) % q;
 }
 
 /* Schoolbook negacyclic product mod q. */
@@ -100,8 +101,14 @@ TEST(red128) {
     harness_prg(&g, 1);
     for (int i = 0; i < HE_L; i++) {
         const he_prime *p = &P->p[i];
-        he_u128 edge[] = {0, 1, p->q - 1, p->q, (he_u128)p->q * p->q - 1, ~(he_u128)0,
-                          ~(he_u128)0 - p->q, (he_u128)1 << 127};
+        he_u128 edge[] = {0,
+                          1,
+                          p->q - 1,
+                          p->q,
+                          (he_u128)p->q * p->q - 1,
+                          ~(he_u128)0,
+                          ~(he_u128)0 - p->q,
+                          (he_u128)1 << 127};
         for (size_t k = 0; k < sizeof edge / sizeof *edge; k++)
             CHECK_EQ(he_red128(edge[k], p), (uint64_t)(edge[k] % p->q));
         for (int k = 0; k < 20000; k++) {
@@ -147,12 +154,15 @@ static void ntt_vs_schoolbook(enum he_impl impl) {
             schoolbook(c, a, b, p->q);
             memcpy(d, a, HE_N * 8);
             he_ntt_fwd(p, d);
-            for (size_t j = 0; j < HE_N; j++) CHECK(d[j] < p->q);
+            for (size_t j = 0; j < HE_N; j++)
+                CHECK(d[j] < p->q);
             he_ntt_fwd(p, b);
-            for (size_t j = 0; j < HE_N; j++) d[j] = he_mulmod(d[j], b[j], p);
+            for (size_t j = 0; j < HE_N; j++)
+                d[j] = he_mulmod(d[j], b[j], p);
             he_ntt_inv(p, d);
             int bad = 0;
-            for (size_t j = 0; j < HE_N; j++) bad += d[j] != c[j];
+            for (size_t j = 0; j < HE_N; j++)
+                bad += d[j] != c[j];
             CHECK_MSG(bad == 0, "prime %d round %d: %d coefficients differ", i, round, bad);
             /* round trip */
             memcpy(d, a, HE_N * 8);
@@ -168,7 +178,9 @@ static void ntt_vs_schoolbook(enum he_impl impl) {
     he_force_impl(HE_IMPL_AUTO);
 }
 
-TEST(ntt_schoolbook_ref) { ntt_vs_schoolbook(HE_IMPL_REF); }
+TEST(ntt_schoolbook_ref) {
+    ntt_vs_schoolbook(HE_IMPL_REF);
+}
 TEST(ntt_schoolbook_avx2) {
     if (!he_avx2_available()) {
         printf("  (no AVX2 on this CPU: skipped)\n");
@@ -187,7 +199,8 @@ TEST(ntt_evaluation_points) {
     he_ntt_fwd_ref(p, a);
     for (unsigned k = 0; k < HE_N; k += 97) {
         unsigned br = 0;
-        for (unsigned b = 0; b < HE_LOGN; b++) br |= ((k >> b) & 1u) << (HE_LOGN - 1 - b);
+        for (unsigned b = 0; b < HE_LOGN; b++)
+            br |= ((k >> b) & 1u) << (HE_LOGN - 1 - b);
         CHECK_EQ(a[k], powmod(p->psi, 2 * br + 1, p->q));
     }
     mem_free(a);
@@ -210,7 +223,8 @@ TEST(tiers_agree) {
             rand_mod(&g, x->c[i], HE_N, P->p[i].q);
             rand_mod(&g, y->c[i], HE_N, P->p[i].q);
             if (round == 3)
-                for (size_t j = 0; j < HE_N; j++) x->c[i][j] = y->c[i][j] = P->p[i].q - 1;
+                for (size_t j = 0; j < HE_N; j++)
+                    x->c[i][j] = y->c[i][j] = P->p[i].q - 1;
         }
         for (int i = 0; i < HE_L; i++) {
             memcpy(z->c[i], x->c[i], HE_N * 8);
@@ -250,7 +264,8 @@ TEST(samplers) {
         CHECK(v[i] >= -1 && v[i] <= 1);
         cnt[v[i] + 1]++;
     }
-    for (int k = 0; k < 3; k++) CHECK(labs(cnt[k] - n / 3) < n / 50);
+    for (int k = 0; k < 3; k++)
+        CHECK(labs(cnt[k] - n / 3) < n / 50);
     he_sample_cbd(&g, v, n);
     double sum = 0, sq = 0;
     for (size_t i = 0; i < n; i++) {
@@ -272,7 +287,8 @@ TEST(samplers) {
     CHECK(memcmp(a, b, sizeof *a) != 0);
     const he_params *P = he_params_get();
     for (int i = 0; i < HE_L; i++)
-        for (size_t j = 0; j < HE_N; j++) CHECK(a->c[i][j] < P->p[i].q);
+        for (size_t j = 0; j < HE_N; j++)
+            CHECK(a->c[i][j] < P->p[i].q);
     uint8_t s1[HE_SEED_BYTES], s2[HE_SEED_BYTES];
     he_derive_seed(s1, seed, 1, 2);
     he_derive_seed(s2, seed, 2, 1);
@@ -312,7 +328,8 @@ TEST(encrypt_roundtrip_all_l) {
         he_poly_intt(a);
         REQUIRE_OK(he_decrypt(d, sk, b, a, l));
         int bad = 0;
-        for (size_t j = 0; j < HE_N; j++) bad += d[j] != m[j];
+        for (size_t j = 0; j < HE_N; j++)
+            bad += d[j] != m[j];
         CHECK_MSG(bad == 0, "l = %u: %d coefficients wrong", l, bad);
         /* the nearest rounding decrypts too */
         he_encrypt_sk(&g, b, sk, seed, &enc, NULL);
@@ -342,7 +359,8 @@ static void product_plain(uint64_t *y, const uint64_t *m, const int64_t *w, unsi
                 y[k - HE_N] -= p;
         }
     }
-    for (size_t k = 0; k < HE_N; k++) y[k] &= bits_mask(l);
+    for (size_t k = 0; k < HE_N; k++)
+        y[k] &= bits_mask(l);
 }
 
 /* Encrypt, add a plaintext share, multiply by w in the NTT domain (through
@@ -383,7 +401,8 @@ static void product_path(unsigned l, unsigned wbits, size_t nnz, int worst) {
     he_poly_ntt(b);
     he_expand_a(a, seed);
     for (int i = 0; i < HE_L; i++)
-        for (size_t j = 0; j < HE_N; j++) w->c[i][j] = he_from_signed(ws[j], P->p[i].q);
+        for (size_t j = 0; j < HE_N; j++)
+            w->c[i][j] = he_from_signed(ws[j], P->p[i].q);
     he_poly_ntt(w);
     he_mac(acc, w, b);
     he_mac(acc + HE_L * HE_N, w, a);
@@ -395,7 +414,8 @@ static void product_path(unsigned l, unsigned wbits, size_t nnz, int worst) {
     he_add_cbd(&g, a, NULL, HE_N);
     /* keep every third coefficient */
     size_t n = 0;
-    for (uint32_t j = 0; j < HE_N; j += 3) pos[n++] = j;
+    for (uint32_t j = 0; j < HE_N; j += 3)
+        pos[n++] = j;
     he_add_cbd(&g, b, pos, n);
     he_budget bud;
     REQUIRE_OK(he_budget_for(&bud, l, wbits, nnz));
@@ -407,7 +427,8 @@ static void product_path(unsigned l, unsigned wbits, size_t nnz, int worst) {
     memset(am, 0, HE_N * 8);
     REQUIRE_OK(he_out_unpack(am, bm, n, bud.ka, bud.kb, wire, nb));
     REQUIRE_OK(he_out_decrypt(d, ph, sk, am, bm, pos, n, bud.ka, bud.kb, l));
-    for (size_t j = 0; j < HE_N; j++) xs[j] = (xs[j] + m[j]) & bits_mask(l);
+    for (size_t j = 0; j < HE_N; j++)
+        xs[j] = (xs[j] + m[j]) & bits_mask(l);
     product_plain(y, xs, ws, l);
     int bad = 0;
     double worst_noise = 0;
@@ -448,12 +469,21 @@ static void product_path(unsigned l, unsigned wbits, size_t nnz, int worst) {
 }
 
 TEST(product_small_l) {
-    for (unsigned l = 1; l <= 8; l++) product_path(l, l < 4 ? l : 4, 9, 0);
+    for (unsigned l = 1; l <= 8; l++)
+        product_path(l, l < 4 ? l : 4, 9, 0);
 }
-TEST(product_l32) { product_path(32, 10, 200, 0); }
-TEST(product_l37) { product_path(37, 13, 1000, 0); }
-TEST(product_l44) { product_path(44, 8, 300, 0); }
-TEST(product_l48) { product_path(48, 2, 64, 0); }
+TEST(product_l32) {
+    product_path(32, 10, 200, 0);
+}
+TEST(product_l37) {
+    product_path(37, 13, 1000, 0);
+}
+TEST(product_l44) {
+    product_path(44, 8, 300, 0);
+}
+TEST(product_l48) {
+    product_path(48, 2, 64, 0);
+}
 
 /* Noise margins at the largest layers of the three networks: the worst
  * per-coefficient tap count the planner produces (ResNet50's 3x3x512 conv
@@ -530,14 +560,16 @@ TEST(modswitch_exact) {
         he_u128 x = (((he_u128)prg_u64(&g) << 64) | prg_u64(&g)) % P->Q;
         if (j < 4) x = j == 0 ? 0 : j == 1 ? P->Q - 1 : j == 2 ? P->Q / 2 : P->Q / 2 + 1;
         xs[j] = x;
-        for (int i = 0; i < HE_L; i++) a->c[i][j] = (uint64_t)(x % P->p[i].q);
+        for (int i = 0; i < HE_L; i++)
+            a->c[i][j] = (uint64_t)(x % P->p[i].q);
     }
     uint64_t out[HE_N];
     unsigned ks[] = {1, 2, 13, 32, 37, 40, 49, 52, 63, 64};
     for (size_t t = 0; t < sizeof ks / sizeof *ks; t++) {
         he_modswitch(out, a, NULL, HE_N, ks[t]);
         int bad = 0;
-        for (size_t j = 0; j < HE_N; j += (j < 64 ? 1 : 61)) bad += out[j] != ms_reference(xs[j], ks[t]);
+        for (size_t j = 0; j < HE_N; j += (j < 64 ? 1 : 61))
+            bad += out[j] != ms_reference(xs[j], ks[t]);
         CHECK_MSG(bad == 0, "k = %u: %d wrong", ks[t], bad);
     }
     mem_free(a);
@@ -584,7 +616,8 @@ TEST(serialise_roundtrip_and_reject) {
     CHECK(he_poly_unpack(x, pb, he_poly_bytes() + 1) == PARLEY_E_PROTO);
     /* returned ciphertexts: lengths, widths, padding */
     uint64_t am[HE_N], bm[3] = {1, 2, 3};
-    for (size_t j = 0; j < HE_N; j++) am[j] = j;
+    for (size_t j = 0; j < HE_N; j++)
+        am[j] = j;
     size_t ob = he_out_bytes(3, 49, 41); /* 4096*49 + 123 bits: 5 padding bits */
     uint8_t *o = mem_alloc(ob, 1);
     REQUIRE(o);
@@ -619,7 +652,8 @@ TEST(out_decrypt_paths_agree) {
     uint32_t pos[HE_N];
     prg_ring(&g, am, HE_N, 49);
     prg_ring(&g, bm, HE_N, 40);
-    for (uint32_t j = 0; j < HE_N; j++) pos[j] = (j * 7 + 3) % HE_N;
+    for (uint32_t j = 0; j < HE_N; j++)
+        pos[j] = (j * 7 + 3) % HE_N;
     REQUIRE_OK(he_out_decrypt(d1, p1, sk, am, bm, pos, HE_N, 49, 40, 37));
     for (size_t j = 0; j < HE_N; j += 16) {
         size_t k = HE_N - j < 16 ? HE_N - j : 16;
@@ -629,4 +663,113 @@ TEST(out_decrypt_paths_agree) {
     CHECK(memcmp(p1, p2, sizeof p1) == 0);
     he_sk_clear(sk);
     mem_free(sk);
+}
+
+/* The pruned forward NTT equals the full one on polynomials with short
+ * support, in both tiers and for every support size. */
+TEST(ntt_pruned) {
+    const he_params *P = he_params_get();
+    prg g;
+    harness_prg(&g, 11);
+    uint64_t *a = mem_alloc(HE_N, 8), *b = mem_alloc(HE_N, 8);
+    REQUIRE(a && b);
+    for (int impl = HE_IMPL_AVX2; impl <= HE_IMPL_REF; impl++) {
+        if (impl == HE_IMPL_AVX2 && !he_avx2_available()) continue;
+        he_force_impl((enum he_impl)impl);
+        for (int i = 0; i < HE_L; i++)
+            for (unsigned logm = 0; logm <= HE_LOGN; logm++) {
+                memset(a, 0, HE_N * 8);
+                rand_mod(&g, a, (size_t)1 << logm, P->p[i].q);
+                memcpy(b, a, HE_N * 8);
+                he_ntt_fwd(&P->p[i], a);
+                he_ntt_fwd_pruned(&P->p[i], b, logm);
+                CHECK_MSG(memcmp(a, b, HE_N * 8) == 0, "tier %d prime %d logm %u", impl, i, logm);
+            }
+    }
+    he_force_impl(HE_IMPL_AUTO);
+    mem_free(a);
+    mem_free(b);
+}
+
+/* NTT(g(X^k))[j] = NTT(g)[perm[j]] for odd k. */
+TEST(ntt_automorphism) {
+    const he_params *P = he_params_get();
+    const he_prime *p = &P->p[1];
+    prg g;
+    harness_prg(&g, 12);
+    uint64_t *a = mem_calloc(HE_N, 8), *f = mem_calloc(HE_N, 8);
+    uint32_t *perm = mem_alloc(HE_N, 4);
+    REQUIRE(a && f && perm);
+    unsigned ks[] = {1, 3, 49, 99, 197, 4095, 8191};
+    for (size_t t = 0; t < sizeof ks / sizeof *ks; t++) {
+        unsigned k = ks[t];
+        memset(a, 0, HE_N * 8);
+        memset(f, 0, HE_N * 8);
+        size_t m = HE_N / k < 40 ? HE_N / k : 40; /* support where i*k < N, and a wrapping one */
+        rand_mod(&g, a, k == 1 ? HE_N : m + (k > 1000 ? 3 : 0), p->q);
+        for (size_t i = 0; i < HE_N; i++) {
+            if (!a[i]) continue;
+            uint64_t e = (uint64_t)i * k % (2 * HE_N); /* X^(ik) = +-X^(ik mod N) */
+            if (e < HE_N)
+                f[e] = he_addmod(f[e], a[i], p->q);
+            else
+                f[e - HE_N] = he_submod(f[e - HE_N], a[i], p->q);
+        }
+        he_ntt_fwd(p, a);
+        he_ntt_fwd(p, f);
+        he_auto_perm(perm, k);
+        int bad = 0;
+        for (size_t j = 0; j < HE_N; j++)
+            bad += f[j] != a[perm[j]];
+        CHECK_MSG(bad == 0, "k = %u: %d wrong", k, bad);
+    }
+    mem_free(a);
+    mem_free(f);
+    mem_free(perm);
+}
+
+/* The multi-term, multi-output MAC equals repeated single products, in both
+ * tiers, including batches longer than the kernel's 128-term stride. */
+TEST(mac_rows_multi) {
+    const he_params *P = he_params_get();
+    prg g;
+    harness_prg(&g, 13);
+    enum { G = 3, K = 130 };
+    uint64_t *buf = mem_alloc((size_t)(G * K + K) * HE_N, 8);
+    he_u128 *ref = mem_calloc((size_t)G * HE_N, sizeof(he_u128));
+    he_u128 *got = mem_alloc((size_t)G * HE_N, sizeof(he_u128));
+    REQUIRE(buf && ref && got);
+    const uint64_t *w[G * K], *x[K];
+    for (size_t i = 0; i < (size_t)(G * K + K); i++) {
+        rand_mod(&g, buf + i * HE_N, HE_N, P->p[0].q);
+        if (i == 0)
+            for (size_t j = 0; j < HE_N; j++)
+                buf[j] = P->p[0].q - 1;
+    }
+    for (size_t i = 0; i < G * K; i++)
+        w[i] = buf + i * HE_N;
+    for (size_t i = 0; i < K; i++)
+        x[i] = buf + (G * K + i) * HE_N;
+    for (size_t gi = 0; gi < G; gi++)
+        for (size_t k = 0; k < K; k++)
+            for (size_t j = 0; j < HE_N; j++)
+                ref[gi * HE_N + j] += (he_u128)w[gi * K + k][j] * x[k][j];
+    for (int impl = HE_IMPL_AVX2; impl <= HE_IMPL_REF; impl++) {
+        if (impl == HE_IMPL_AVX2 && !he_avx2_available()) continue;
+        he_force_impl((enum he_impl)impl);
+        for (size_t j = 0; j < (size_t)G * HE_N; j++)
+            got[j] = (he_u128)j << 70;
+        he_u128 *accs[G];
+        for (size_t gi = 0; gi < G; gi++)
+            accs[gi] = got + gi * HE_N;
+        he_mac_rows_multi(accs, w, x, G, K);
+        int bad = 0;
+        for (size_t j = 0; j < (size_t)G * HE_N; j++)
+            bad += got[j] != ref[j] + ((he_u128)j << 70);
+        CHECK_MSG(bad == 0, "tier %d: %d wrong", impl, bad);
+    }
+    he_force_impl(HE_IMPL_AUTO);
+    mem_free(buf);
+    mem_free(ref);
+    mem_free(got);
 }

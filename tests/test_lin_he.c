@@ -98,9 +98,11 @@ static int run_case(lcase *t, unsigned lanes, prg *g, int edge) {
     uint64_t mask = bits_mask(t->l);
     prg_ring(g, x, nx, t->l);
     if (edge)
-        for (size_t i = 0; i < nx; i++) x[i] = (i % 3 == 0) ? mask : (i % 3 == 1) ? (mask >> 1) + 1 : 1;
+        for (size_t i = 0; i < nx; i++)
+            x[i] = (i % 3 == 0) ? mask : (i % 3 == 1) ? (mask >> 1) + 1 : 1;
     prg_ring(g, t->x[0], nx, t->l);
-    for (size_t i = 0; i < nx; i++) t->x[1][i] = (x[i] - t->x[0][i]) & mask;
+    for (size_t i = 0; i < nx; i++)
+        t->x[1][i] = (x[i] - t->x[0][i]) & mask;
     fill_weights(g, t->w, nw, wbits, t->l, edge);
     if (t->kind == K_CONV)
         lin_conv_plain(t->ref, x, &t->c, t->w, t->l);
@@ -114,7 +116,8 @@ static int run_case(lcase *t, unsigned lanes, prg *g, int edge) {
     int rc = run2_party(lcase_party, t, lanes);
     size_t bad = 0;
     if (rc == 0)
-        for (size_t i = 0; i < ny; i++) bad += ((t->y[0][i] + t->y[1][i]) & mask) != t->ref[i];
+        for (size_t i = 0; i < ny; i++)
+            bad += ((t->y[0][i] + t->y[1][i]) & mask) != t->ref[i];
     mem_free(x);
     mem_free(t->x[0]);
     mem_free(t->x[1]);
@@ -128,8 +131,22 @@ static int run_case(lcase *t, unsigned lanes, prg *g, int edge) {
 
 static lin_conv conv(unsigned N, unsigned C, unsigned H, unsigned W, unsigned O, unsigned k,
                      unsigned s, unsigned p, unsigned d, unsigned groups, unsigned wbits) {
-    lin_conv c = {.N = N, .C = C, .H = H, .W = W, .O = O, .kh = k, .kw = k, .sh = s, .sw = s,
-                  .pt = p, .pl = p, .pb = p, .pr = p, .dh = d, .dw = d, .groups = groups,
+    lin_conv c = {.N = N,
+                  .C = C,
+                  .H = H,
+                  .W = W,
+                  .O = O,
+                  .kh = k,
+                  .kw = k,
+                  .sh = s,
+                  .sw = s,
+                  .pt = p,
+                  .pl = p,
+                  .pb = p,
+                  .pr = p,
+                  .dh = d,
+                  .dw = d,
+                  .groups = groups,
                   .wbits = wbits};
     return c;
 }
@@ -153,23 +170,23 @@ static void check_conv(lin_conv c, unsigned l, unsigned lanes, prg *g, int edge)
 TEST(conv_basic) {
     prg g;
     harness_prg(&g, 1);
-    check_conv(conv(1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 4), 8, 1, &g, 0);       /* 1x1x1 */
-    check_conv(conv(1, 3, 8, 8, 4, 3, 1, 1, 1, 1, 6), 16, 1, &g, 0);      /* same padding */
-    check_conv(conv(2, 5, 9, 7, 3, 3, 1, 0, 1, 1, 8), 32, 2, &g, 0);      /* batch 2, valid */
-    check_conv(conv(1, 2, 13, 11, 3, 5, 2, 2, 1, 1, 8), 37, 2, &g, 0);    /* stride 2 */
-    check_conv(conv(1, 3, 17, 17, 2, 7, 2, 3, 1, 1, 10), 37, 1, &g, 0);   /* ResNet stem, small */
-    check_conv(conv(1, 4, 10, 10, 5, 1, 2, 0, 1, 1, 8), 32, 3, &g, 0);    /* 1x1 stride 2 */
-    check_conv(conv(1, 3, 9, 9, 3, 3, 3, 0, 1, 1, 6), 20, 2, &g, 0);      /* stride = kernel */
+    check_conv(conv(1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 4), 8, 1, &g, 0);     /* 1x1x1 */
+    check_conv(conv(1, 3, 8, 8, 4, 3, 1, 1, 1, 1, 6), 16, 1, &g, 0);    /* same padding */
+    check_conv(conv(2, 5, 9, 7, 3, 3, 1, 0, 1, 1, 8), 32, 2, &g, 0);    /* batch 2, valid */
+    check_conv(conv(1, 2, 13, 11, 3, 5, 2, 2, 1, 1, 8), 37, 2, &g, 0);  /* stride 2 */
+    check_conv(conv(1, 3, 17, 17, 2, 7, 2, 3, 1, 1, 10), 37, 1, &g, 0); /* ResNet stem, small */
+    check_conv(conv(1, 4, 10, 10, 5, 1, 2, 0, 1, 1, 8), 32, 3, &g, 0);  /* 1x1 stride 2 */
+    check_conv(conv(1, 3, 9, 9, 3, 3, 3, 0, 1, 1, 6), 20, 2, &g, 0);    /* stride = kernel */
 }
 
 TEST(conv_odd_shapes) {
     prg g;
     harness_prg(&g, 2);
-    check_conv(conv(1, 2, 12, 12, 3, 3, 1, 2, 2, 1, 6), 24, 1, &g, 0);    /* dilation 2 */
-    check_conv(conv(1, 2, 15, 14, 2, 3, 2, 1, 3, 1, 6), 24, 2, &g, 0);    /* dilation 3, stride 2 */
-    check_conv(conv(1, 4, 8, 8, 4, 3, 1, 1, 1, 4, 6), 24, 1, &g, 0);      /* depthwise */
-    check_conv(conv(2, 6, 7, 7, 9, 3, 2, 1, 1, 3, 6), 24, 2, &g, 0);      /* groups 3 */
-    check_conv(conv(1, 3, 30, 30, 2, 11, 4, 2, 1, 1, 6), 24, 1, &g, 0);   /* AlexNet-like 11x11/4 */
+    check_conv(conv(1, 2, 12, 12, 3, 3, 1, 2, 2, 1, 6), 24, 1, &g, 0);  /* dilation 2 */
+    check_conv(conv(1, 2, 15, 14, 2, 3, 2, 1, 3, 1, 6), 24, 2, &g, 0);  /* dilation 3, stride 2 */
+    check_conv(conv(1, 4, 8, 8, 4, 3, 1, 1, 1, 4, 6), 24, 1, &g, 0);    /* depthwise */
+    check_conv(conv(2, 6, 7, 7, 9, 3, 2, 1, 1, 3, 6), 24, 2, &g, 0);    /* groups 3 */
+    check_conv(conv(1, 3, 30, 30, 2, 11, 4, 2, 1, 1, 6), 24, 1, &g, 0); /* AlexNet-like 11x11/4 */
     lin_conv c = conv(1, 3, 11, 9, 4, 3, 1, 0, 1, 1, 6);
     c.kh = 2;
     c.kw = 4;
@@ -238,17 +255,16 @@ TEST(flights_and_lanes) {
     uint64_t b1 = t.bytes[0] + t.bytes[1];
     lcase u = {.kind = K_CONV, .c = t.c, .l = 32};
     REQUIRE(run_case(&u, 3, &g, 0) == 0);
-    CHECK_EQ(u.bytes[0] + u.bytes[1], b1); /* lanes do not change the bytes */
+    CHECK_EQ(u.bytes[0] + u.bytes[1], b1);         /* lanes do not change the bytes */
     CHECK(u.flights[0] <= 1 && u.flights[1] <= 1); /* per lane */
 }
 
 /* The planner: every target is a distinct coefficient and no two output
  * elements share one; blocks fit in N. */
 TEST(plan_invariants) {
-    lin_conv cs[] = {conv(1, 64, 56, 56, 64, 3, 1, 1, 1, 1, 14),
-                     conv(1, 3, 224, 224, 64, 7, 2, 3, 1, 1, 14),
-                     conv(1, 2048, 7, 7, 512, 1, 1, 0, 1, 1, 14),
-                     conv(2, 32, 9, 9, 32, 3, 2, 1, 1, 32, 10)};
+    lin_conv cs[] = {
+        conv(1, 64, 56, 56, 64, 3, 1, 1, 1, 1, 14), conv(1, 3, 224, 224, 64, 7, 2, 3, 1, 1, 14),
+        conv(1, 2048, 7, 7, 512, 1, 1, 0, 1, 1, 14), conv(2, 32, 9, 9, 32, 3, 2, 1, 1, 32, 10)};
     for (size_t k = 0; k < sizeof cs / sizeof *cs; k++) {
         he_plan pl;
         REQUIRE_OK(he_plan_make(&pl, &cs[k], 37));
@@ -269,7 +285,8 @@ TEST(plan_invariants) {
                 }
             }
         size_t missing = 0;
-        for (size_t i = 0; i < ny; i++) missing += seen[i] != 1;
+        for (size_t i = 0; i < ny; i++)
+            missing += seen[i] != 1;
         CHECK_EQ(missing, 0);
         mem_free(seen);
         mem_free(pos);
@@ -288,7 +305,7 @@ TEST(unsupported_refused_before_talking) {
     c.wbits = 8;
     CHECK(lin_he_conv_info(&info, &c, 50) == PARLEY_E_UNSUPPORTED);
     c.wbits = 40;
-    CHECK(lin_he_conv_info(&info, &c, 37) == PARLEY_E_ARG); /* wbits > l */
+    CHECK(lin_he_conv_info(&info, &c, 37) == PARLEY_E_ARG);  /* wbits > l */
     lin_conv d = conv(1, 1, 200, 200, 1, 11, 1, 0, 8, 1, 4); /* window 81x81 > N */
     CHECK(lin_he_conv_info(&info, &d, 32) == PARLEY_E_UNSUPPORTED);
     CHECK_EQ(lin_he_conv_bytes(&d, 32), 0);
@@ -307,7 +324,8 @@ TEST(weights_outside_wbits_refused) {
     lcase t = {.kind = K_CONV, .c = conv(1, 2, 4, 4, 2, 3, 1, 1, 1, 1, 4), .l = 16};
     REQUIRE_OK(lin_conv_check(&t.c));
     /* run_case fills weights within wbits; shrink wbits after the fact */
-    size_t nx = lin_conv_in_size(&t.c), nw = lin_conv_weight_size(&t.c), ny = lin_conv_out_size(&t.c);
+    size_t nx = lin_conv_in_size(&t.c), nw = lin_conv_weight_size(&t.c),
+           ny = lin_conv_out_size(&t.c);
     t.x[0] = mem_calloc(nx, 8);
     t.x[1] = mem_calloc(nx, 8);
     t.w = mem_calloc(nw, 8);
@@ -329,7 +347,8 @@ TEST(weights_outside_wbits_refused) {
 /* ---- malformed peer messages ---- */
 
 typedef struct bad {
-    int what; /* 0: bad key magic, 1: residue >= q in an input ct, 2: short input, 3: output padding */
+    int what; /* 0: bad key magic, 1: residue >= q in an input ct, 2: short input, 3: output padding
+               */
     int rc[2];
 } bad;
 
@@ -446,7 +465,7 @@ static void add_fc(unsigned K, unsigned O, unsigned wbits) {
 /* SqueezeNet 1.1 (torchvision), l = 32, s = 9. */
 static void squeezenet(unsigned wb) {
     add_conv(3, 224, 64, 3, 2, 0, wb);
-    static const unsigned fire[][4] = {{64, 16, 64, 55},  {128, 16, 64, 55}, {128, 32, 128, 27},
+    static const unsigned fire[][4] = {{64, 16, 64, 55},   {128, 16, 64, 55},  {128, 32, 128, 27},
                                        {256, 32, 128, 27}, {256, 48, 192, 13}, {384, 48, 192, 13},
                                        {384, 64, 256, 13}, {512, 64, 256, 13}};
     for (size_t i = 0; i < 8; i++) {
@@ -512,8 +531,8 @@ static void run_shapes(unsigned l, size_t first, size_t step, size_t limit) {
     harness_prg(&g, 100 + l);
     size_t done = 0;
     for (size_t i = first; i < nshapes && done < limit; i += step, done++) {
-        lcase t = {.kind = shapes[i].kind, .c = shapes[i].c, .s = shapes[i].s, .f = shapes[i].f,
-                   .l = l};
+        lcase t = {
+            .kind = shapes[i].kind, .c = shapes[i].c, .s = shapes[i].s, .f = shapes[i].f, .l = l};
         int rc = run_case(&t, 2, &g, 0);
         const lin_conv *c = &shapes[i].c;
         if (t.kind == K_CONV)

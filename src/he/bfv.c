@@ -110,7 +110,9 @@ void he_sk_gen(prg *g, he_sk *sk) {
     he_poly_ntt(&sk->s_ntt);
 }
 
-void he_sk_clear(he_sk *sk) { mem_wipe(sk, sizeof *sk); }
+void he_sk_clear(he_sk *sk) {
+    mem_wipe(sk, sizeof *sk);
+}
 
 void he_pk_gen(prg *g, he_pk *pk, const he_sk *sk) {
     const he_params *P = he_params_get();
@@ -182,7 +184,8 @@ void he_encrypt_sk(prg *g, he_poly *b, const he_sk *sk, const uint8_t seed[HE_SE
     he_expand_a(b, seed);
     for (int i = 0; i < HE_L; i++) {
         const he_prime *p = &P->p[i];
-        for (size_t j = 0; j < HE_N; j++) b->c[i][j] = he_mulmod(b->c[i][j], sk->s_ntt.c[i][j], p);
+        for (size_t j = 0; j < HE_N; j++)
+            b->c[i][j] = he_mulmod(b->c[i][j], sk->s_ntt.c[i][j], p);
     }
     he_poly_intt(b); /* b = a*s */
     int8_t e[HE_N];
@@ -205,7 +208,8 @@ void he_enc_zero_pk_ntt(prg *g, he_u128 *acc_b, he_u128 *acc_a, const he_pk *pk)
     for (int i = 0; i < HE_L; i++) {
         const he_prime *p = &P->p[i];
         uint64_t row[HE_N] __attribute__((aligned(64)));
-        for (size_t j = 0; j < HE_N; j++) row[j] = u[j] < 0 ? p->q - 1 : (uint64_t)u[j];
+        for (size_t j = 0; j < HE_N; j++)
+            row[j] = u[j] < 0 ? p->q - 1 : (uint64_t)u[j];
         he_ntt_fwd(p, row);
         he_u128 *rb = acc_b + (size_t)i * HE_N, *ra = acc_a + (size_t)i * HE_N;
         for (size_t j = 0; j < HE_N; j++) {
@@ -303,7 +307,8 @@ int he_decrypt(uint64_t *m, const he_sk *sk, const he_poly *b, const he_poly *a,
     he_poly_ntt(t);
     for (int i = 0; i < HE_L; i++) {
         const he_prime *p = &P->p[i];
-        for (size_t j = 0; j < HE_N; j++) t->c[i][j] = he_mulmod(t->c[i][j], sk->s_ntt.c[i][j], p);
+        for (size_t j = 0; j < HE_N; j++)
+            t->c[i][j] = he_mulmod(t->c[i][j], sk->s_ntt.c[i][j], p);
     }
     he_poly_intt(t);
     for (int i = 0; i < HE_L; i++)
@@ -323,7 +328,8 @@ static int out_as(uint64_t *v, const he_sk *sk, const uint64_t *a_ms, const uint
         for (size_t j = 0; j < n; j++) {
             size_t k = pos[j];
             uint64_t acc = 0;
-            for (size_t i = 0; i <= k; i++) acc += a_ms[i] * (uint64_t)(int64_t)sk->s[k - i];
+            for (size_t i = 0; i <= k; i++)
+                acc += a_ms[i] * (uint64_t)(int64_t)sk->s[k - i];
             for (size_t i = k + 1; i < HE_N; i++) /* X^N = -1 */
                 acc -= a_ms[i] * (uint64_t)(int64_t)sk->s[HE_N + k - i];
             v[j] = acc;
@@ -335,17 +341,19 @@ static int out_as(uint64_t *v, const he_sk *sk, const uint64_t *a_ms, const uint
     if (!t) return PARLEY_E_NOMEM;
     for (int i = 0; i < HE_L; i++) {
         const he_prime *p = &P->p[i];
-        for (size_t j = 0; j < HE_N; j++) t->c[i][j] = he_red128(a_ms[j], p);
+        for (size_t j = 0; j < HE_N; j++)
+            t->c[i][j] = he_red128(a_ms[j], p);
         he_ntt_fwd(p, t->c[i]);
-        for (size_t j = 0; j < HE_N; j++) t->c[i][j] = he_mulmod(t->c[i][j], sk->s_ntt.c[i][j], p);
+        for (size_t j = 0; j < HE_N; j++)
+            t->c[i][j] = he_mulmod(t->c[i][j], sk->s_ntt.c[i][j], p);
         he_ntt_inv(p, t->c[i]);
     }
     const uint64_t q0 = P->p[0].q, q1 = P->p[1].q;
     const he_u128 Q = P->Q;
     for (size_t j = 0; j < n; j++) {
         uint64_t c0 = t->c[0][pos[j]], c1 = t->c[1][pos[j]];
-        uint64_t h = he_mul_shoup(P->q0_inv_mod_q1, P->q0_inv_mod_q1_s,
-                                  he_submod(c1, c0 % q1, q1), q1);
+        uint64_t h =
+            he_mul_shoup(P->q0_inv_mod_q1, P->q0_inv_mod_q1_s, he_submod(c1, c0 % q1, q1), q1);
         he_u128 x = (he_u128)c0 + (he_u128)q0 * h; /* in [0, Q) */
         v[j] = x > Q / 2 ? (uint64_t)x - (uint64_t)Q : (uint64_t)x;
     }

@@ -14,9 +14,9 @@
 
 #include <math.h>
 
-#define HE_FLOOD_SIGMA 40   /* statistical security of the flood, bits */
-#define HE_TAIL_TAU 9.49    /* sqrt(2 ln 2^65): P(|X| > tau*proxy) <= 2^-64 */
-#define HE_AROUND_LOG2 9.0  /* a-rounding bound 2^9 */
+#define HE_FLOOD_SIGMA 40  /* statistical security of the flood, bits */
+#define HE_TAIL_TAU 9.49   /* sqrt(2 ln 2^65): P(|X| > tau*proxy) <= 2^-64 */
+#define HE_AROUND_LOG2 9.0 /* a-rounding bound 2^9 */
 
 int he_budget_for(he_budget *b, unsigned l, unsigned wbits, uint64_t taps) {
     if (l < 1 || l > HE_L_MAX)

@@ -40,11 +40,11 @@
 
 #define HE_LOGN 12
 #define HE_N (1u << HE_LOGN)
-#define HE_L 2          /* RNS primes */
-#define HE_L_MAX 52     /* largest plaintext width l: 2^ka with ka = l + HE_KA_EXTRA <= 2^64 */
-#define HE_CBD_ETA 21   /* centred binomial noise: sigma = sqrt(21/2) = 3.24, |e| <= 21 */
-#define HE_KA_EXTRA 12  /* the a part returns with ka = l + 12 bits */
-#define HE_KB_EXTRA 3   /* kept coefficients of b return with kb = l + 3 bits */
+#define HE_L 2         /* RNS primes */
+#define HE_L_MAX 52    /* largest plaintext width l: 2^ka with ka = l + HE_KA_EXTRA <= 2^64 */
+#define HE_CBD_ETA 21  /* centred binomial noise: sigma = sqrt(21/2) = 3.24, |e| <= 21 */
+#define HE_KA_EXTRA 12 /* the a part returns with ka = l + 12 bits */
+#define HE_KB_EXTRA 3  /* kept coefficients of b return with kb = l + 3 bits */
 #define HE_SEED_BYTES 16
 
 typedef unsigned __int128 he_u128;
@@ -52,16 +52,16 @@ typedef unsigned __int128 he_u128;
 /* One NTT prime with its tables (Harvey butterflies with Shoup constants). */
 typedef struct he_prime {
     uint64_t q;
-    unsigned bits;            /* q < 2^bits */
-    uint64_t r0, r1;          /* floor(2^128 / q), low and high words (Barrett) */
-    uint64_t psi;             /* primitive 2N-th root of unity */
-    uint64_t ninv, ninv_s;    /* N^-1 mod q and its Shoup constant */
+    unsigned bits;                   /* q < 2^bits */
+    uint64_t r0, r1;                 /* floor(2^128 / q), low and high words (Barrett) */
+    uint64_t psi;                    /* primitive 2N-th root of unity */
+    uint64_t ninv, ninv_s;           /* N^-1 mod q and its Shoup constant */
     uint64_t rt[HE_N], rt_s[HE_N];   /* psi^bitrev(i), forward order, and Shoup */
     uint64_t irt[HE_N], irt_s[HE_N]; /* psi^-bitrev(i) */
     /* Modulus switching to 2^k, k = 1..64: 2^k = hk*q + pk, pk < q. */
     uint64_t ms_h[65], ms_p[65], ms_ps[65];
-    uint64_t crt, crt_s;      /* (Q/q_i)^-1 mod q_i and Shoup */
-    uint64_t other_mod;       /* Q/q_i mod q_i (the other prime, reduced) */
+    uint64_t crt, crt_s; /* (Q/q_i)^-1 mod q_i and Shoup */
+    uint64_t other_mod;  /* Q/q_i mod q_i (the other prime, reduced) */
 } he_prime;
 
 typedef struct he_params {
@@ -138,6 +138,16 @@ void he_ntt_fwd_ref(const he_prime *p, uint64_t *a);
 void he_ntt_inv_ref(const he_prime *p, uint64_t *a);
 void he_ntt_fwd_avx2(const he_prime *p, uint64_t *a);
 void he_ntt_inv_avx2(const he_prime *p, uint64_t *a);
+/* Forward NTT of a polynomial whose coefficients are zero from 2^logm on
+ * (0 <= logm <= HE_LOGN): the first HE_LOGN - logm stages only copy, so
+ * they are replaced by replication and the cost is logm/HE_LOGN of a full
+ * transform. Same output as he_ntt_fwd. */
+void he_ntt_fwd_pruned(const he_prime *p, uint64_t *a, unsigned logm);
+void he_ntt_fwd_pruned_ref(const he_prime *p, uint64_t *a, unsigned logm);
+void he_ntt_fwd_pruned_avx2(const he_prime *p, uint64_t *a, unsigned logm);
+/* The NTT-domain permutation of the automorphism X -> X^k (k odd): for
+ * f(X) = g(X^k), NTT(f)[j] = NTT(g)[perm[j]]. */
+void he_auto_perm(uint32_t *perm, unsigned k);
 /* All rows of a polynomial. */
 void he_poly_ntt(he_poly *a);
 void he_poly_intt(he_poly *a);
@@ -155,10 +165,15 @@ void he_mac_avx2(he_u128 *acc, const he_poly *x, const he_poly *y);
  * aligned). Operands are residues (below 2^55), at most 2^17 products per
  * accumulator between reductions. */
 void he_mac_rows(he_u128 *acc, const uint64_t *const *w, const uint64_t *const *x, size_t count);
-void he_mac_rows_ref(he_u128 *acc, const uint64_t *const *w, const uint64_t *const *x,
-                     size_t count);
-void he_mac_rows_avx2(he_u128 *acc, const uint64_t *const *w, const uint64_t *const *x,
-                      size_t count);
+/* G sums over the same x rows at once: acc[g][j] += sum_k w[g*count + k][j] *
+ * x[k][j]; each x row is read from memory once for all G (it stays in L1
+ * while the G sums of a few coefficients are formed). */
+void he_mac_rows_multi(he_u128 *const *acc, const uint64_t *const *w, const uint64_t *const *x,
+                       size_t G, size_t count);
+void he_mac_rows_multi_ref(he_u128 *const *acc, const uint64_t *const *w, const uint64_t *const *x,
+                           size_t G, size_t count);
+void he_mac_rows_multi_avx2(he_u128 *const *acc, const uint64_t *const *w, const uint64_t *const *x,
+                            size_t G, size_t count);
 /* out = acc mod q_i, row by row. */
 void he_reduce(he_poly *out, const he_u128 *acc);
 
@@ -178,8 +193,8 @@ void he_poly_from_small(he_poly *out, const int8_t *v);
 
 /* ---- keys ---- */
 typedef struct he_sk {
-    int8_t s[HE_N];  /* ternary secret, coefficient form */
-    he_poly s_ntt;   /* the same in the NTT domain */
+    int8_t s[HE_N]; /* ternary secret, coefficient form */
+    he_poly s_ntt;  /* the same in the NTT domain */
 } he_sk;
 typedef struct he_pk {
     uint8_t seed[HE_SEED_BYTES]; /* a_pk = he_expand_a(seed) */
@@ -199,7 +214,7 @@ void he_pk_gen(prg *g, he_pk *pk, const he_sk *sk);
  * with g == NULL it rounds to nearest. 1 <= l <= HE_L_MAX. */
 typedef struct he_encoder {
     unsigned l;
-    uint64_t ql;              /* Q mod 2^l */
+    uint64_t ql;                   /* Q mod 2^l */
     uint64_t qh[HE_L], qh_s[HE_L]; /* floor(Q/2^l) mod q_i and Shoup */
 } he_encoder;
 void he_encoder_init(he_encoder *e, unsigned l);

@@ -36,12 +36,15 @@ void he_force_impl(enum he_impl impl) {
     __atomic_store_n(&he_chosen, impl, __ATOMIC_RELAXED);
 }
 
-enum he_impl he_current_impl(void) { return he_resolve(); }
+enum he_impl he_current_impl(void) {
+    return he_resolve();
+}
 
-void he_ntt_fwd_ref(const he_prime *p, uint64_t *a) {
+/* Stages from m = HE_N >> logm on (earlier ones replaced by replication). */
+static void ntt_fwd_ref_from(const he_prime *p, uint64_t *a, unsigned logm) {
     const uint64_t q = p->q, q2 = 2 * q;
-    size_t t = HE_N / 2;
-    for (size_t m = 1; m < HE_N; m <<= 1, t >>= 1) {
+    size_t m0 = (size_t)HE_N >> logm, t = HE_N / (2 * m0);
+    for (size_t m = m0; m < HE_N; m <<= 1, t >>= 1) {
         for (size_t i = 0; i < m; i++) {
             const uint64_t w = p->rt[m + i], ws = p->rt_s[m + i];
             uint64_t *x = a + 2 * i * t, *y = x + t;
@@ -61,6 +64,48 @@ void he_ntt_fwd_ref(const he_prime *p, uint64_t *a) {
     }
 }
 
+void he_ntt_fwd_ref(const he_prime *p, uint64_t *a) {
+    ntt_fwd_ref_from(p, a, HE_LOGN);
+}
+
+/* Replicate the first 2^logm coefficients over the whole array: what the
+ * first HE_LOGN - logm stages do when the rest is zero (y = 0 in every
+ * butterfly: x' = x, y' = x). */
+static void ntt_replicate(uint64_t *a, unsigned logm) {
+    size_t blk = (size_t)1 << logm;
+    for (size_t b = blk; b < HE_N; b += blk)
+        memcpy(a + b, a, blk * sizeof *a);
+}
+
+void he_ntt_fwd_pruned_ref(const he_prime *p, uint64_t *a, unsigned logm) {
+    PARLEY_CHECK(logm <= HE_LOGN);
+    ntt_replicate(a, logm);
+    ntt_fwd_ref_from(p, a, logm);
+}
+
+void he_ntt_fwd_pruned(const he_prime *p, uint64_t *a, unsigned logm) {
+    if (he_resolve() == HE_IMPL_AVX2)
+        he_ntt_fwd_pruned_avx2(p, a, logm);
+    else
+        he_ntt_fwd_pruned_ref(p, a, logm);
+}
+
+void he_auto_perm(uint32_t *perm, unsigned k) {
+    PARLEY_CHECK(k & 1);
+    /* index j evaluates at psi^(2 br(j) + 1); X -> X^k moves the point to
+     * psi^((2 br(j) + 1) k) */
+    for (uint32_t j = 0; j < HE_N; j++) {
+        uint32_t br = 0;
+        for (unsigned b = 0; b < HE_LOGN; b++)
+            br |= ((j >> b) & 1u) << (HE_LOGN - 1 - b);
+        uint32_t e = (uint32_t)(((uint64_t)(2 * br + 1) * k) % (2 * HE_N));
+        uint32_t v = (e - 1) / 2, r = 0;
+        for (unsigned b = 0; b < HE_LOGN; b++)
+            r |= ((v >> b) & 1u) << (HE_LOGN - 1 - b);
+        perm[j] = r;
+    }
+}
+
 void he_ntt_inv_ref(const he_prime *p, uint64_t *a) {
     const uint64_t q = p->q, q2 = 2 * q;
     size_t t = 1;
@@ -77,7 +122,8 @@ void he_ntt_inv_ref(const he_prime *p, uint64_t *a) {
             }
         }
     }
-    for (size_t j = 0; j < HE_N; j++) a[j] = he_mul_shoup(p->ninv, p->ninv_s, a[j], q);
+    for (size_t j = 0; j < HE_N; j++)
+        a[j] = he_mul_shoup(p->ninv, p->ninv_s, a[j], q);
 }
 
 void he_ntt_fwd(const he_prime *p, uint64_t *a) {
@@ -96,19 +142,22 @@ void he_ntt_inv(const he_prime *p, uint64_t *a) {
 
 void he_poly_ntt(he_poly *a) {
     const he_params *P = he_params_get();
-    for (int i = 0; i < HE_L; i++) he_ntt_fwd(&P->p[i], a->c[i]);
+    for (int i = 0; i < HE_L; i++)
+        he_ntt_fwd(&P->p[i], a->c[i]);
 }
 
 void he_poly_intt(he_poly *a) {
     const he_params *P = he_params_get();
-    for (int i = 0; i < HE_L; i++) he_ntt_inv(&P->p[i], a->c[i]);
+    for (int i = 0; i < HE_L; i++)
+        he_ntt_inv(&P->p[i], a->c[i]);
 }
 
 void he_mac_ref(he_u128 *acc, const he_poly *x, const he_poly *y) {
     for (int i = 0; i < HE_L; i++) {
         he_u128 *r = acc + (size_t)i * HE_N;
         const uint64_t *u = x->c[i], *v = y->c[i];
-        for (size_t j = 0; j < HE_N; j++) r[j] += (he_u128)u[j] * v[j];
+        for (size_t j = 0; j < HE_N; j++)
+            r[j] += (he_u128)u[j] * v[j];
     }
 }
 
@@ -119,27 +168,36 @@ void he_mac(he_u128 *acc, const he_poly *x, const he_poly *y) {
         he_mac_ref(acc, x, y);
 }
 
-void he_mac_rows_ref(he_u128 *acc, const uint64_t *const *w, const uint64_t *const *x,
-                     size_t count) {
-    for (size_t j0 = 0; j0 < HE_N; j0 += 8) {
-        he_u128 s[8] = {0};
-        for (size_t k = 0; k < count; k++)
-            for (size_t j = 0; j < 8; j++) s[j] += (he_u128)w[k][j0 + j] * x[k][j0 + j];
-        for (size_t j = 0; j < 8; j++) acc[j0 + j] += s[j];
-    }
+void he_mac_rows_multi_ref(he_u128 *const *acc, const uint64_t *const *w, const uint64_t *const *x,
+                           size_t G, size_t count) {
+    for (size_t j0 = 0; j0 < HE_N; j0 += 8)
+        for (size_t g = 0; g < G; g++) {
+            he_u128 s[8] = {0};
+            for (size_t k = 0; k < count; k++)
+                for (size_t j = 0; j < 8; j++)
+                    s[j] += (he_u128)w[g * count + k][j0 + j] * x[k][j0 + j];
+            for (size_t j = 0; j < 8; j++)
+                acc[g][j0 + j] += s[j];
+        }
+}
+
+void he_mac_rows_multi(he_u128 *const *acc, const uint64_t *const *w, const uint64_t *const *x,
+                       size_t G, size_t count) {
+    if (he_resolve() == HE_IMPL_AVX2)
+        he_mac_rows_multi_avx2(acc, w, x, G, count);
+    else
+        he_mac_rows_multi_ref(acc, w, x, G, count);
 }
 
 void he_mac_rows(he_u128 *acc, const uint64_t *const *w, const uint64_t *const *x, size_t count) {
-    if (he_resolve() == HE_IMPL_AVX2)
-        he_mac_rows_avx2(acc, w, x, count);
-    else
-        he_mac_rows_ref(acc, w, x, count);
+    he_mac_rows_multi(&acc, w, x, 1, count);
 }
 
 void he_reduce(he_poly *out, const he_u128 *acc) {
     const he_params *P = he_params_get();
     for (int i = 0; i < HE_L; i++) {
         const he_u128 *r = acc + (size_t)i * HE_N;
-        for (size_t j = 0; j < HE_N; j++) out->c[i][j] = he_red128(r[j], &P->p[i]);
+        for (size_t j = 0; j < HE_N; j++)
+            out->c[i][j] = he_red128(r[j], &P->p[i]);
     }
 }

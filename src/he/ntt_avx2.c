@@ -92,9 +92,13 @@ static inline __m256i tw_t2(const uint64_t *r) {
     return _mm256_permute4x64_epi64(_mm256_castsi128_si256(v), _MM_SHUFFLE(1, 1, 0, 0));
 }
 
-void he_ntt_fwd_avx2(const he_prime *p, uint64_t *a) {
+/* Stages from m = HE_N >> logm on. */
+static void ntt_fwd_avx2_from(const he_prime *p, uint64_t *a, unsigned logm) {
     const bfly_consts c = consts_make(p->q);
-    size_t t = HE_N / 2, m = 1;
+    size_t m = (size_t)HE_N >> logm, t = HE_N / (2 * m);
+    if (logm == 0) { /* a constant: only the final reduction (it already is < q) */
+        return;
+    }
     for (; t >= 4; m <<= 1, t >>= 1) {
         for (size_t i = 0; i < m; i++) {
             const uint64_t w0 = p->rt[m + i], ws0 = p->rt_s[m + i];
@@ -112,16 +116,17 @@ void he_ntt_fwd_avx2(const he_prime *p, uint64_t *a) {
         }
     }
     /* t = 2: m = N/4 groups of four (x0 x1 y0 y1); two groups per step. */
-    for (size_t i = 0; i < m; i += 2) {
+    for (size_t i = 0; t == 2 && i < m; i += 2) {
         uint64_t *g = a + 4 * i;
         __m256i A = LOAD(g), B = LOAD(g + 4);
-        __m256i X = _mm256_permute2x128_si256(A, B, 0x20), Y = _mm256_permute2x128_si256(A, B, 0x31);
+        __m256i X = _mm256_permute2x128_si256(A, B, 0x20),
+                Y = _mm256_permute2x128_si256(A, B, 0x31);
         __m256i w = tw_t2(p->rt + m + i), ws = tw_t2(p->rt_s + m + i);
         fwd_bfly(&X, &Y, w, _mm256_srli_epi64(w, 32), ws, _mm256_srli_epi64(ws, 32), &c);
         STORE(g, _mm256_permute2x128_si256(X, Y, 0x20));
         STORE(g + 4, _mm256_permute2x128_si256(X, Y, 0x31));
     }
-    m <<= 1;
+    if (t == 2) m <<= 1;
     /* t = 1: m = N/2 groups of two (x y); four groups per step. */
     for (size_t i = 0; i < m; i += 4) {
         uint64_t *g = a + 2 * i;
@@ -135,6 +140,24 @@ void he_ntt_fwd_avx2(const he_prime *p, uint64_t *a) {
         STORE(g, _mm256_unpacklo_epi64(X, Y));
         STORE(g + 4, _mm256_unpackhi_epi64(X, Y));
     }
+}
+
+void he_ntt_fwd_avx2(const he_prime *p, uint64_t *a) {
+    ntt_fwd_avx2_from(p, a, HE_LOGN);
+}
+
+void he_ntt_fwd_pruned_avx2(const he_prime *p, uint64_t *a, unsigned logm) {
+    PARLEY_CHECK(logm <= HE_LOGN);
+    size_t blk = (size_t)1 << logm;
+    if (blk < 4) { /* replicate one or two values into the first vector */
+        for (size_t j = blk; j < 4; j++)
+            a[j] = a[j - blk];
+        blk = 4;
+    }
+    for (size_t b = blk; b < HE_N; b += blk)
+        for (size_t j = 0; j < blk; j += 4)
+            STORE(a + b + j, LOAD(a + j));
+    ntt_fwd_avx2_from(p, a, logm);
 }
 
 void he_ntt_inv_avx2(const he_prime *p, uint64_t *a) {
@@ -155,7 +178,8 @@ void he_ntt_inv_avx2(const he_prime *p, uint64_t *a) {
     for (size_t i = 0; i < m; i += 2) {
         uint64_t *g = a + 4 * i;
         __m256i A = LOAD(g), B = LOAD(g + 4);
-        __m256i X = _mm256_permute2x128_si256(A, B, 0x20), Y = _mm256_permute2x128_si256(A, B, 0x31);
+        __m256i X = _mm256_permute2x128_si256(A, B, 0x20),
+                Y = _mm256_permute2x128_si256(A, B, 0x31);
         __m256i w = tw_t2(p->irt + m + i), ws = tw_t2(p->irt_s + m + i);
         inv_bfly(&X, &Y, w, _mm256_srli_epi64(w, 32), ws, _mm256_srli_epi64(ws, 32), &c);
         STORE(g, _mm256_permute2x128_si256(X, Y, 0x20));
@@ -211,14 +235,16 @@ void he_mac_avx2(he_u128 *acc, const he_poly *x, const he_poly *y) {
             phi = _mm256_add_epi64(phi, _mm256_srli_epi64(hl, 32));
             phi = _mm256_add_epi64(phi, _mm256_srli_epi64(mid, 32));
             /* acc (interleaved lo, hi words) += (plo, phi) */
-            __m256i A0 = LOADU(r + j), A1 = LOADU(r + j + 2); /* lo0 hi0 lo1 hi1 | lo2 hi2 lo3 hi3 */
-            __m256i alo = _mm256_unpacklo_epi64(A0, A1);     /* lo0 lo2 lo1 lo3 */
-            __m256i ahi = _mm256_unpackhi_epi64(A0, A1);     /* hi0 hi2 hi1 hi3 */
+            __m256i A0 = LOADU(r + j),
+                    A1 = LOADU(r + j + 2);               /* lo0 hi0 lo1 hi1 | lo2 hi2 lo3 hi3 */
+            __m256i alo = _mm256_unpacklo_epi64(A0, A1); /* lo0 lo2 lo1 lo3 */
+            __m256i ahi = _mm256_unpackhi_epi64(A0, A1); /* hi0 hi2 hi1 hi3 */
             __m256i pl = _mm256_permute4x64_epi64(plo, _MM_SHUFFLE(3, 1, 2, 0));
             __m256i ph = _mm256_permute4x64_epi64(phi, _MM_SHUFFLE(3, 1, 2, 0));
             __m256i nlo = _mm256_add_epi64(alo, pl);
             /* carry: unsigned nlo < pl */
-            __m256i carry = _mm256_cmpgt_epi64(_mm256_xor_si256(pl, sign), _mm256_xor_si256(nlo, sign));
+            __m256i carry =
+                _mm256_cmpgt_epi64(_mm256_xor_si256(pl, sign), _mm256_xor_si256(nlo, sign));
             __m256i nhi = _mm256_sub_epi64(_mm256_add_epi64(ahi, ph), carry);
             _mm256_storeu_si256((__m256i *)(r + j), _mm256_unpacklo_epi64(nlo, nhi));
             _mm256_storeu_si256((__m256i *)(r + j + 2), _mm256_unpackhi_epi64(nlo, nhi));
@@ -230,55 +256,67 @@ void he_mac_avx2(he_u128 *acc, const he_poly *x, const he_poly *y) {
  * partial sums per lane that cannot overflow for 128 terms: the low and high
  * halves of lo*lo, the cross terms lo*hi + hi*lo (each < 2^32 * 2^30), and
  * hi*hi; they are combined into 128 bits once per batch. */
-void he_mac_rows_avx2(he_u128 *acc, const uint64_t *const *w, const uint64_t *const *x,
-                      size_t count) {
+void he_mac_rows_multi_avx2(he_u128 *const *acc_g, const uint64_t *const *w_g,
+                            const uint64_t *const *x, size_t G, size_t count) {
     const __m256i lo32 = _mm256_set1_epi64x(0xffffffffLL);
-    for (size_t j0 = 0; j0 < HE_N; j0 += 8) {
-        for (size_t k0 = 0; k0 < count; k0 += 128) {
-            size_t k1 = count - k0 < 128 ? count : k0 + 128;
-            __m256i ll0 = _mm256_setzero_si256(), lh0 = ll0, md0 = ll0, hh0 = ll0;
-            __m256i ll1 = ll0, lh1 = ll0, md1 = ll0, hh1 = ll0;
-            for (size_t k = k0; k < k1; k++) {
-                const uint64_t *wk = w[k] + j0, *xk = x[k] + j0;
-                _mm_prefetch((const char *)(wk + 64), _MM_HINT_T0);
-                _mm_prefetch((const char *)(xk + 64), _MM_HINT_T0);
-                __m256i a0 = LOAD(wk), b0 = LOAD(xk), a1 = LOAD(wk + 4), b1 = LOAD(xk + 4);
-                __m256i ah0 = _mm256_srli_epi64(a0, 32), bh0 = _mm256_srli_epi64(b0, 32);
-                __m256i ah1 = _mm256_srli_epi64(a1, 32), bh1 = _mm256_srli_epi64(b1, 32);
-                __m256i p0 = _mm256_mul_epu32(a0, b0), p1 = _mm256_mul_epu32(a1, b1);
-                ll0 = _mm256_add_epi64(ll0, _mm256_and_si256(p0, lo32));
-                lh0 = _mm256_add_epi64(lh0, _mm256_srli_epi64(p0, 32));
-                ll1 = _mm256_add_epi64(ll1, _mm256_and_si256(p1, lo32));
-                lh1 = _mm256_add_epi64(lh1, _mm256_srli_epi64(p1, 32));
-                md0 = _mm256_add_epi64(md0, _mm256_add_epi64(_mm256_mul_epu32(a0, bh0),
-                                                             _mm256_mul_epu32(ah0, b0)));
-                md1 = _mm256_add_epi64(md1, _mm256_add_epi64(_mm256_mul_epu32(a1, bh1),
-                                                             _mm256_mul_epu32(ah1, b1)));
-                hh0 = _mm256_add_epi64(hh0, _mm256_mul_epu32(ah0, bh0));
-                hh1 = _mm256_add_epi64(hh1, _mm256_mul_epu32(ah1, bh1));
+    for (size_t j0 = 0; j0 < HE_N; j0 += 8)
+        for (size_t g = 0; g < G; g++) {
+            he_u128 *acc = acc_g[g];
+            const uint64_t *const *w = w_g + g * count;
+            for (size_t k0 = 0; k0 < count; k0 += 128) {
+                size_t k1 = count - k0 < 128 ? count : k0 + 128;
+                __m256i ll0 = _mm256_setzero_si256(), lh0 = ll0, md0 = ll0, hh0 = ll0;
+                __m256i ll1 = ll0, lh1 = ll0, md1 = ll0, hh1 = ll0;
+                for (size_t k = k0; k < k1; k++) {
+                    const uint64_t *wk = w[k] + j0, *xk = x[k] + j0;
+                    _mm_prefetch((const char *)(wk + 64), _MM_HINT_T0);
+                    _mm_prefetch((const char *)(xk + 64), _MM_HINT_T0);
+                    __m256i a0 = LOAD(wk), b0 = LOAD(xk), a1 = LOAD(wk + 4), b1 = LOAD(xk + 4);
+                    __m256i ah0 = _mm256_srli_epi64(a0, 32), bh0 = _mm256_srli_epi64(b0, 32);
+                    __m256i ah1 = _mm256_srli_epi64(a1, 32), bh1 = _mm256_srli_epi64(b1, 32);
+                    __m256i p0 = _mm256_mul_epu32(a0, b0), p1 = _mm256_mul_epu32(a1, b1);
+                    ll0 = _mm256_add_epi64(ll0, _mm256_and_si256(p0, lo32));
+                    lh0 = _mm256_add_epi64(lh0, _mm256_srli_epi64(p0, 32));
+                    ll1 = _mm256_add_epi64(ll1, _mm256_and_si256(p1, lo32));
+                    lh1 = _mm256_add_epi64(lh1, _mm256_srli_epi64(p1, 32));
+                    md0 = _mm256_add_epi64(md0, _mm256_add_epi64(_mm256_mul_epu32(a0, bh0),
+                                                                 _mm256_mul_epu32(ah0, b0)));
+                    md1 = _mm256_add_epi64(md1, _mm256_add_epi64(_mm256_mul_epu32(a1, bh1),
+                                                                 _mm256_mul_epu32(ah1, b1)));
+                    hh0 = _mm256_add_epi64(hh0, _mm256_mul_epu32(ah0, bh0));
+                    hh1 = _mm256_add_epi64(hh1, _mm256_mul_epu32(ah1, bh1));
+                }
+                uint64_t L[8], H[8], M[8], HH[8];
+                _mm256_storeu_si256((__m256i *)L, ll0);
+                _mm256_storeu_si256((__m256i *)(L + 4), ll1);
+                _mm256_storeu_si256((__m256i *)H, lh0);
+                _mm256_storeu_si256((__m256i *)(H + 4), lh1);
+                _mm256_storeu_si256((__m256i *)M, md0);
+                _mm256_storeu_si256((__m256i *)(M + 4), md1);
+                _mm256_storeu_si256((__m256i *)HH, hh0);
+                _mm256_storeu_si256((__m256i *)(HH + 4), hh1);
+                for (int j = 0; j < 8; j++)
+                    acc[j0 + j] += (he_u128)L[j] + ((he_u128)H[j] << 32) + ((he_u128)M[j] << 32) +
+                                   ((he_u128)HH[j] << 64);
             }
-            uint64_t L[8], H[8], M[8], HH[8];
-            _mm256_storeu_si256((__m256i *)L, ll0);
-            _mm256_storeu_si256((__m256i *)(L + 4), ll1);
-            _mm256_storeu_si256((__m256i *)H, lh0);
-            _mm256_storeu_si256((__m256i *)(H + 4), lh1);
-            _mm256_storeu_si256((__m256i *)M, md0);
-            _mm256_storeu_si256((__m256i *)(M + 4), md1);
-            _mm256_storeu_si256((__m256i *)HH, hh0);
-            _mm256_storeu_si256((__m256i *)(HH + 4), hh1);
-            for (int j = 0; j < 8; j++)
-                acc[j0 + j] += (he_u128)L[j] + ((he_u128)H[j] << 32) + ((he_u128)M[j] << 32) +
-                               ((he_u128)HH[j] << 64);
         }
-    }
 }
 
 #else
-void he_mac_rows_avx2(he_u128 *acc, const uint64_t *const *w, const uint64_t *const *x,
-                      size_t count) {
-    he_mac_rows_ref(acc, w, x, count);
+void he_ntt_fwd_pruned_avx2(const he_prime *p, uint64_t *a, unsigned logm) {
+    he_ntt_fwd_pruned_ref(p, a, logm);
 }
-void he_ntt_fwd_avx2(const he_prime *p, uint64_t *a) { he_ntt_fwd_ref(p, a); }
-void he_ntt_inv_avx2(const he_prime *p, uint64_t *a) { he_ntt_inv_ref(p, a); }
-void he_mac_avx2(he_u128 *acc, const he_poly *x, const he_poly *y) { he_mac_ref(acc, x, y); }
+void he_mac_rows_multi_avx2(he_u128 *const *acc, const uint64_t *const *w, const uint64_t *const *x,
+                            size_t G, size_t count) {
+    he_mac_rows_multi_ref(acc, w, x, G, count);
+}
+void he_ntt_fwd_avx2(const he_prime *p, uint64_t *a) {
+    he_ntt_fwd_ref(p, a);
+}
+void he_ntt_inv_avx2(const he_prime *p, uint64_t *a) {
+    he_ntt_inv_ref(p, a);
+}
+void he_mac_avx2(he_u128 *acc, const he_poly *x, const he_poly *y) {
+    he_mac_ref(acc, x, y);
+}
 #endif

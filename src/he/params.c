@@ -28,7 +28,8 @@ static uint64_t powmod(uint64_t b, uint64_t e, uint64_t q) {
 
 static unsigned bitrev(unsigned x, unsigned bits) {
     unsigned r = 0;
-    for (unsigned i = 0; i < bits; i++) r |= ((x >> i) & 1u) << (bits - 1 - i);
+    for (unsigned i = 0; i < bits; i++)
+        r |= ((x >> i) & 1u) << (bits - 1 - i);
     return r;
 }
 
@@ -65,7 +66,8 @@ static void prime_init(he_prime *p, uint64_t q) {
 }
 
 static void params_init(void) {
-    for (int i = 0; i < HE_L; i++) prime_init(&params.p[i], he_primes[i]);
+    for (int i = 0; i < HE_L; i++)
+        prime_init(&params.p[i], he_primes[i]);
     params.Q = (he_u128)he_primes[0] * he_primes[1];
     params.logq_bits = params.p[0].bits + params.p[1].bits;
     for (int i = 0; i < HE_L; i++) {

@@ -23,8 +23,9 @@
 #define LIN_HE_WCHUNK 32        /* weight polynomials transformed and applied together */
 
 typedef struct out_bufs {
-    he_u128 *acc;      /* LIN_HE_RUN x (b, a) x HE_L x HE_N */
-    he_poly *wp, *B, *A;                 /* wp: LIN_HE_WCHUNK weight polynomials */
+    he_u128 *acc;        /* LIN_HE_RUN x (b, a) x HE_L x HE_N */
+    he_u128 *tmp;        /* one row */
+    he_poly *wp, *B, *A; /* wp: LIN_HE_WCHUNK weight polynomials */
     const uint64_t *wrow[LIN_HE_WCHUNK], *xrow[LIN_HE_WCHUNK];
     uint32_t *pos;
     size_t *yidx;
@@ -34,20 +35,22 @@ typedef struct out_bufs {
 
 struct lin_he {
     int role;
-    uint64_t layer;                    /* layers run so far: part of every a's seed */
-    uint8_t session[HE_SEED_BYTES];    /* C's public seed for the a's of the session */
-    he_sk *sk;                         /* C only */
-    he_pk *pk;                         /* S only */
+    uint64_t layer;                 /* layers run so far: part of every a's seed */
+    uint8_t session[HE_SEED_BYTES]; /* C's public seed for the a's of the session */
+    he_sk *sk;                      /* C only */
+    he_pk *pk;                      /* S only */
     /* buffers kept across layers (fresh pages cost more than the work on
      * small layers): S's transformed inputs, and each lane's work space */
     he_poly *in;
-    size_t in_cap;                     /* polynomials */
+    size_t in_cap; /* polynomials */
     out_bufs *ob[LANES_MAX];
 };
 
 static void out_free(out_bufs *o);
 
-uint64_t lin_he_setup_bytes(void) { return he_pk_bytes() + HE_SEED_BYTES; }
+uint64_t lin_he_setup_bytes(void) {
+    return he_pk_bytes() + HE_SEED_BYTES;
+}
 
 int lin_he_setup(party *p, lin_he **out) {
     *out = NULL;
@@ -158,6 +161,16 @@ static int job_in(mpc_lane *L, void *v, size_t first, size_t count) {
                 he_encode_add(&r->enc, &L->ot.rng, b, NULL, m, HE_N);
                 he_poly_ntt(b);
                 he_expand_a(&r->in_a[k], seed);
+                if (pl->perm) { /* flat plans keep inputs in the automorphism's order */
+                    for (int part = 0; part < 2; part++) {
+                        he_poly *x = part ? &r->in_a[k] : b;
+                        for (int i = 0; i < HE_L; i++) {
+                            memcpy(m, x->c[i], HE_N * sizeof *m);
+                            for (size_t j = 0; j < HE_N; j++)
+                                x->c[i][pl->perm[j]] = m[j];
+                        }
+                    }
+                }
             }
         }
     }
@@ -171,6 +184,7 @@ static int job_in(mpc_lane *L, void *v, size_t first, size_t count) {
 static void out_free(out_bufs *o) {
     mem_free_wipe(o->acc, o->acc ? (size_t)LIN_HE_RUN * 2 * HE_L * HE_N * sizeof(he_u128) : 0);
     mem_free_wipe(o->wp, o->wp ? LIN_HE_WCHUNK * sizeof *o->wp : 0);
+    mem_free_wipe(o->tmp, o->tmp ? HE_N * sizeof *o->tmp : 0);
     mem_free_wipe(o->B, o->B ? sizeof *o->B : 0);
     mem_free_wipe(o->A, o->A ? sizeof *o->A : 0);
     mem_free(o->pos);
@@ -186,9 +200,10 @@ static int out_alloc(out_bufs *o, int server) {
     if (server) {
         o->acc = mem_alloc((size_t)LIN_HE_RUN * 2 * HE_L * HE_N, sizeof(he_u128));
         o->wp = mem_alloc(LIN_HE_WCHUNK, sizeof *o->wp);
+        o->tmp = mem_alloc(HE_N, sizeof *o->tmp);
         o->B = mem_alloc(1, sizeof *o->B);
         o->A = mem_alloc(1, sizeof *o->A);
-        if (!o->acc || !o->wp || !o->B || !o->A) return PARLEY_E_NOMEM;
+        if (!o->acc || !o->wp || !o->B || !o->A || !o->tmp) return PARLEY_E_NOMEM;
     }
     o->mk = mem_alloc(HE_N, 8);
     o->pos = mem_alloc(HE_N, sizeof *o->pos);
@@ -201,16 +216,23 @@ static int out_alloc(out_bufs *o, int server) {
 }
 
 /* S: the output ciphertexts of items [k, k + n) (one output group). */
+/* S: the output ciphertexts of items [k, k + n). Either one output group
+ * on n tiles (each weight polynomial serves n inputs), or, when the layer
+ * is one tile (nu == 1) without groups, n output groups on that tile (each
+ * input row is read once for the n sums). */
 static int out_server_run(mpc_lane *L, run *r, out_bufs *o, size_t k, size_t n) {
     const he_plan *pl = r->pl;
-    const unsigned og = (unsigned)(k / r->nu);
+    const he_params *P = he_params_get();
+    const int multi = r->nu == 1 && n > 1;
+    const unsigned og0 = (unsigned)(k / r->nu), G = multi ? (unsigned)n : 1;
     const size_t rowsz = (size_t)HE_L * HE_N;
     const uint64_t lmask = bits_mask(pl->l);
+    const unsigned chunk = LIN_HE_WCHUNK / G;
     memset(o->acc, 0, n * 2 * rowsz * sizeof(he_u128));
     unsigned macs = 0;
-    for (unsigned cb0 = pl->cb_lo[og]; cb0 <= pl->cb_hi[og]; cb0 += LIN_HE_WCHUNK) {
-        unsigned cnt = pl->cb_hi[og] - cb0 + 1;
-        if (cnt > LIN_HE_WCHUNK) cnt = LIN_HE_WCHUNK;
+    for (unsigned cb0 = pl->cb_lo[og0]; cb0 <= pl->cb_hi[og0]; cb0 += chunk) {
+        unsigned cnt = pl->cb_hi[og0] - cb0 + 1;
+        if (cnt > chunk) cnt = chunk;
         if (macs + cnt >= LIN_HE_MAC_FOLD) { /* keep the 128-bit sums from overflowing */
             for (size_t t = 0; t < 2 * n; t++) {
                 he_reduce(o->B, o->acc + t * rowsz);
@@ -221,29 +243,47 @@ static int out_server_run(mpc_lane *L, run *r, out_bufs *o, size_t k, size_t n) 
             macs = 0;
         }
         macs += cnt;
-        for (unsigned q = 0; q < cnt; q++) {
-            he_plan_wpoly(pl, &o->wp[q], r->w, og, cb0 + q);
-            he_poly_ntt(&o->wp[q]);
-        }
+        for (unsigned g = 0; g < G; g++)
+            for (unsigned q = 0; q < cnt; q++) {
+                he_poly *wp = &o->wp[g * cnt + q];
+                if (pl->flat) { /* the compact polynomial, pruned transform */
+                    he_plan_wpoly_compact(pl, wp, r->w, og0 + g, cb0 + q);
+                    for (int i = 0; i < HE_L; i++)
+                        he_ntt_fwd_pruned(&P->p[i], wp->c[i], pl->logm);
+                } else {
+                    he_plan_wpoly(pl, wp, r->w, og0 + g, cb0 + q);
+                    he_poly_ntt(wp);
+                }
+            }
         /* every product of the chunk in one pass over each accumulator row */
-        for (size_t t = 0; t < n; t++) {
+        for (size_t t = 0; t < (multi ? 1 : n); t++) {
             size_t in0 = (size_t)((k + t) % r->nu) * pl->ncb + cb0;
             for (int part = 0; part < 2; part++) {
                 const he_poly *src = part ? r->in_a : r->in_b;
                 for (int i = 0; i < HE_L; i++) {
-                    for (unsigned q = 0; q < cnt; q++) {
+                    he_u128 *accs[LIN_HE_RUN];
+                    for (unsigned g = 0; g < G; g++)
+                        accs[g] = o->acc + (2 * (t + g) + (size_t)part) * rowsz + (size_t)i * HE_N;
+                    for (unsigned q = 0; q < G * cnt; q++)
                         o->wrow[q] = o->wp[q].c[i];
+                    for (unsigned q = 0; q < cnt; q++)
                         o->xrow[q] = src[in0 + q].c[i];
-                    }
-                    he_mac_rows(o->acc + (2 * t + (size_t)part) * rowsz + (size_t)i * HE_N, o->wrow,
-                                o->xrow, cnt);
+                    he_mac_rows_multi(accs, o->wrow, o->xrow, G, cnt);
                 }
             }
         }
     }
     for (size_t t = 0; t < n; t++) {
         uint64_t unit = r->u0 + (k + t) % r->nu;
+        unsigned og = (unsigned)((k + t) / r->nu);
         he_u128 *ab = o->acc + 2 * t * rowsz, *aa = ab + rowsz;
+        if (pl->perm) /* back from the automorphism's order: acc[j] = acc~[perm[j]] */
+            for (size_t row = 0; row < 2 * HE_L; row++) {
+                he_u128 *x = ab + row * HE_N;
+                memcpy(o->tmp, x, HE_N * sizeof *x);
+                for (size_t j = 0; j < HE_N; j++)
+                    x[j] = o->tmp[pl->perm[j]];
+            }
         he_enc_zero_pk_ntt(&L->ot.rng, ab, aa, r->h->pk);
         he_reduce(o->B, ab);
         he_reduce(o->A, aa);
@@ -289,8 +329,11 @@ static int job_out(mpc_lane *L, void *v, size_t first, size_t count) {
     const size_t end = first + count;
     for (size_t k = first; k < end && rc == 0;) {
         if (server) {
-            size_t og_end = (k / r->nu + 1) * r->nu, stop = k + LIN_HE_RUN;
-            if (stop > og_end) stop = og_end;
+            size_t stop = k + LIN_HE_RUN;
+            if (r->nu > 1 || pl->c.groups > 1) { /* one output group per run */
+                size_t og_end = (k / r->nu + 1) * r->nu;
+                if (stop > og_end) stop = og_end;
+            }
             if (stop > end) stop = end;
             rc = out_server_run(L, r, op, k, stop - k);
             k = stop;
@@ -303,14 +346,15 @@ static int job_out(mpc_lane *L, void *v, size_t first, size_t count) {
             if (rc == 0)
                 rc = he_out_unpack(op->am, op->bm, nt, pl->bud.ka, pl->bud.kb, op->wire, nb);
             if (rc == 0)
-                rc = he_out_decrypt(op->mk, NULL, r->h->sk, op->am, op->bm, op->pos, nt,
-                                    pl->bud.ka, pl->bud.kb, pl->l);
+                rc = he_out_decrypt(op->mk, NULL, r->h->sk, op->am, op->bm, op->pos, nt, pl->bud.ka,
+                                    pl->bud.kb, pl->l);
             if (rc < 0) {
                 rc = err_wrap(rc, "HE layer %llu, output ciphertext %llu",
                               (unsigned long long)r->layer, (unsigned long long)k);
                 break;
             }
-            for (size_t j = 0; j < nt; j++) r->y[op->yidx[j]] = op->mk[j];
+            for (size_t j = 0; j < nt; j++)
+                r->y[op->yidx[j]] = op->mk[j];
             k++;
         }
     }
@@ -319,7 +363,8 @@ static int job_out(mpc_lane *L, void *v, size_t first, size_t count) {
 }
 
 static void abort_lanes(party *p) {
-    for (unsigned i = 0; i < p->nlanes; i++) chan_abort(p->lanes[i].ot.ch);
+    for (unsigned i = 0; i < p->nlanes; i++)
+        chan_abort(p->lanes[i].ot.ch);
 }
 
 static int conv_run(party *p, lin_he *h, uint64_t *y, const uint64_t *x, const lin_conv *c,
@@ -383,8 +428,19 @@ int lin_he_conv(party *p, lin_he *h, uint64_t *y, const uint64_t *x, const lin_c
 }
 
 static lin_conv fc_as_conv(const lin_fc *f) {
-    lin_conv c = {.N = 1, .C = f->K, .H = f->N, .W = 1, .O = f->O, .kh = 1, .kw = 1, .sh = 1,
-                  .sw = 1, .dh = 1, .dw = 1, .groups = 1, .wbits = f->wbits};
+    lin_conv c = {.N = 1,
+                  .C = f->K,
+                  .H = f->N,
+                  .W = 1,
+                  .O = f->O,
+                  .kh = 1,
+                  .kw = 1,
+                  .sh = 1,
+                  .sw = 1,
+                  .dh = 1,
+                  .dw = 1,
+                  .groups = 1,
+                  .wbits = f->wbits};
     return c;
 }
 
@@ -399,20 +455,33 @@ int lin_he_fc(party *p, lin_he *h, uint64_t *y, const uint64_t *x, const lin_fc 
     int rc = (!xt || !yt) ? PARLEY_E_NOMEM : 0;
     if (rc == 0) {
         for (size_t n = 0; n < f->N; n++)
-            for (size_t k = 0; k < f->K; k++) xt[k * f->N + n] = x[n * f->K + k];
+            for (size_t k = 0; k < f->K; k++)
+                xt[k * f->N + n] = x[n * f->K + k];
         rc = conv_run(p, h, yt, xt, &c, w, l);
     }
     if (rc == 0)
         for (size_t n = 0; n < f->N; n++)
-            for (size_t o = 0; o < f->O; o++) y[n * f->O + o] = yt[o * f->N + n];
+            for (size_t o = 0; o < f->O; o++)
+                y[n * f->O + o] = yt[o * f->N + n];
     mem_free_wipe(xt, xt ? nk * 8 : 0);
     mem_free_wipe(yt, yt ? no * 8 : 0);
     return rc;
 }
 
 static lin_conv scale_as_conv(const lin_scale *s) {
-    lin_conv c = {.N = s->N, .C = s->C, .H = s->S, .W = 1, .O = s->C, .kh = 1, .kw = 1, .sh = 1,
-                  .sw = 1, .dh = 1, .dw = 1, .groups = s->C, .wbits = s->wbits};
+    lin_conv c = {.N = s->N,
+                  .C = s->C,
+                  .H = s->S,
+                  .W = 1,
+                  .O = s->C,
+                  .kh = 1,
+                  .kw = 1,
+                  .sh = 1,
+                  .sw = 1,
+                  .dh = 1,
+                  .dw = 1,
+                  .groups = s->C,
+                  .wbits = s->wbits};
     return c;
 }
 
@@ -427,11 +496,23 @@ int lin_he_scale(party *p, lin_he *h, uint64_t *y, const uint64_t *x, const lin_
 int lin_he_conv_info(lin_he_info *out, const lin_conv *c, unsigned l) {
     he_plan pl;
     TRY(he_plan_make(&pl, c, l));
-    lin_he_info i = {.Cp = pl.Cp, .Eh = pl.Eh, .Ew = pl.Ew, .Cw = pl.Cw, .Hw = pl.Hw,
-                     .Ww = pl.Ww, .Ow = pl.Ow, .in_cts = pl.in_cts, .out_cts = pl.out_cts,
-                     .wpolys = pl.wpolys, .products = pl.products, .bytes_c2s = pl.bytes_c2s,
-                     .bytes_s2c = pl.bytes_s2c, .ka = pl.bud.ka, .kb = pl.bud.kb,
-                     .beta = pl.bud.beta, .margin_bits = pl.bud.margin_bits};
+    lin_he_info i = {.Cp = pl.Cp,
+                     .Eh = pl.Eh,
+                     .Ew = pl.Ew,
+                     .Cw = pl.Cw,
+                     .Hw = pl.Hw,
+                     .Ww = pl.Ww,
+                     .Ow = pl.Ow,
+                     .in_cts = pl.in_cts,
+                     .out_cts = pl.out_cts,
+                     .wpolys = pl.wpolys,
+                     .products = pl.products,
+                     .bytes_c2s = pl.bytes_c2s,
+                     .bytes_s2c = pl.bytes_s2c,
+                     .ka = pl.bud.ka,
+                     .kb = pl.bud.kb,
+                     .beta = pl.bud.beta,
+                     .margin_bits = pl.bud.margin_bits};
     *out = i;
     he_plan_free(&pl);
     return 0;

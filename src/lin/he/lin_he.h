@@ -63,10 +63,10 @@ uint64_t lin_he_scale_bytes(const lin_scale *s, unsigned l);
 
 /* What the planner chose for a convolution (benchmarks, reports). */
 typedef struct lin_he_info {
-    unsigned Cp, Eh, Ew;         /* channels and kernel window after the stride decomposition */
-    unsigned Cw, Hw, Ww, Ow;     /* block: channels, tile height/width, output channels */
-    uint64_t in_cts, out_cts;    /* ciphertexts each way */
-    uint64_t wpolys, products;   /* weight polynomials transformed, ciphertext products */
+    unsigned Cp, Eh, Ew;       /* channels and kernel window after the stride decomposition */
+    unsigned Cw, Hw, Ww, Ow;   /* block: channels, tile height/width, output channels */
+    uint64_t in_cts, out_cts;  /* ciphertexts each way */
+    uint64_t wpolys, products; /* weight polynomials transformed, ciphertext products */
     uint64_t bytes_c2s, bytes_s2c;
     unsigned ka, kb, beta;
     double margin_bits;
