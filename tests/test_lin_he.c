@@ -23,6 +23,7 @@ enum { K_CONV, K_FC, K_SCALE };
 
 typedef struct lcase {
     int kind;
+    uint64_t chunk_bytes; /* 0: default */
     lin_conv c;
     lin_fc f;
     lin_scale s;
@@ -38,6 +39,7 @@ static int lcase_party(party *p, void *v) {
     int me = p->role;
     lin_he *h;
     TRY(lin_he_setup(p, &h));
+    if (t->chunk_bytes) lin_he_set_chunk_bytes(h, t->chunk_bytes);
     chan_stats s0, s1;
     party_stats(p, &s0);
     const uint64_t *w = me == MPC_SERVER ? t->w : NULL;
@@ -257,6 +259,22 @@ TEST(flights_and_lanes) {
     REQUIRE(run_case(&u, 3, &g, 0) == 0);
     CHECK_EQ(u.bytes[0] + u.bytes[1], b1);         /* lanes do not change the bytes */
     CHECK(u.flights[0] <= 1 && u.flights[1] <= 1); /* per lane */
+}
+
+/* Layers larger than the server's buffer run in chunks of tiles, two
+ * flights each, with the same result and bytes. */
+TEST(chunked_layers) {
+    prg g;
+    harness_prg(&g, 9);
+    lin_conv c = conv(2, 4, 80, 80, 6, 3, 1, 1, 1, 1, 8);          /* batch 2, several tiles */
+    lcase t = {.kind = K_CONV, .c = c, .l = 32, .chunk_bytes = 1}; /* one tile per chunk */
+    REQUIRE(run_case(&t, 2, &g, 0) == 0);
+    CHECK_EQ(t.bytes[0] + t.bytes[1], lin_he_conv_bytes(&c, 32));
+    he_plan pl;
+    REQUIRE_OK(he_plan_make(&pl, &c, 32));
+    CHECK(pl.units > 3);
+    CHECK(t.flights[1] >= pl.units / 2); /* the client's lanes sent once per chunk */
+    he_plan_free(&pl);
 }
 
 /* The planner: every target is a distinct coefficient and no two output

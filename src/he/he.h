@@ -13,6 +13,9 @@
  * Layout: a polynomial is HE_L rows of HE_N residues (he_poly), each row
  * either in coefficient order or in the NTT domain (bit-reversed evaluation
  * order, as the forward transform leaves it). Residues are kept in [0, q_i).
+ * The NTT and the multiply-accumulate kernels have a portable tier and an
+ * AVX2 tier chosen at run time from cpuid (PARLEY_HE=ref forces the
+ * portable one; tests force each and compare).
  *
  * What the layers use:
  *   client: he_sk_gen, he_pk_gen, he_encrypt_sk (seeded symmetric encryption:

@@ -42,7 +42,8 @@ struct lin_he {
     /* buffers kept across layers (fresh pages cost more than the work on
      * small layers): S's transformed inputs, and each lane's work space */
     he_poly *in;
-    size_t in_cap; /* polynomials */
+    size_t in_cap;      /* polynomials */
+    uint64_t mem_limit; /* bytes of transformed inputs per chunk */
     out_bufs *ob[LANES_MAX];
 };
 
@@ -50,6 +51,10 @@ static void out_free(out_bufs *o);
 
 uint64_t lin_he_setup_bytes(void) {
     return he_pk_bytes() + HE_SEED_BYTES;
+}
+
+void lin_he_set_chunk_bytes(lin_he *h, uint64_t bytes) {
+    h->mem_limit = bytes;
 }
 
 int lin_he_setup(party *p, lin_he **out) {
@@ -62,6 +67,7 @@ int lin_he_setup(party *p, lin_he **out) {
     mpc_lane *L = &p->lanes[0];
     if (rc == 0) {
         h->role = p->role;
+        h->mem_limit = LIN_HE_MEM;
         if (p->role == MPC_CLIENT) {
             h->sk = mem_alloc(1, sizeof *h->sk);
             if (!h->sk) {
@@ -394,7 +400,7 @@ static int conv_run(party *p, lin_he *h, uint64_t *y, const uint64_t *x, const l
     run r = {.h = h, .pl = &pl, .x = x, .w = w, .y = y, .layer = h->layer++};
     he_encoder_init(&r.enc, l);
     uint64_t per_unit = (uint64_t)pl.ncb * 2 * sizeof(he_poly);
-    uint64_t chunk = LIN_HE_MEM / per_unit;
+    uint64_t chunk = h->mem_limit / per_unit;
     if (chunk < 1) chunk = 1;
     for (uint64_t u0 = 0; u0 < pl.units && rc == 0; u0 += chunk) {
         r.u0 = u0;

@@ -45,6 +45,11 @@ typedef struct lin_he lin_he;
 int lin_he_setup(party *p, lin_he **out) WUR;
 /* Wipes the secret key. NULL is fine. */
 void lin_he_free(lin_he *h);
+/* The server keeps the transformed input ciphertexts of at most this many
+ * bytes at once (default 256 MiB); a layer that needs more runs in chunks of
+ * tiles, two flights each. Both parties must set the same value (tests use
+ * it to exercise chunking on small layers). */
+void lin_he_set_chunk_bytes(lin_he *h, uint64_t bytes);
 /* Bytes of the set-up message. */
 uint64_t lin_he_setup_bytes(void);
 
