@@ -14,6 +14,8 @@ typedef struct bench_entry {
 
 static const bench_entry benches[] = {
     {"ot", bench_ot_main, "oblivious transfer extension (rot, cot, ot, kkot)"},
+    {"conv", bench_conv_main, "OT-mode convolution (orientation A, B or auto)"},
+    {"fc", bench_fc_main, "OT-mode fully connected layer (orientation A, B or auto)"},
     {"he-conv", bench_he_conv_main, "one HE-mode convolution (coefficient encoding)"},
     {"he-fc", bench_he_fc_main, "one HE-mode fully-connected layer"},
     {"he-net", bench_he_net_main, "every linear layer of an ImageNet network in HE mode"},
@@ -68,6 +70,15 @@ int bench_parse(bench_opts *o, int argc, char **argv, int first, const char *nam
         {"--threads", offsetof(bench_opts, threads), 1, 64},
         {"--d", offsetof(bench_opts, d), 1, UINT32_MAX},
         {"--m", offsetof(bench_opts, m), 1, 8},
+        {"--C", offsetof(bench_opts, C), 1, UINT32_MAX},
+        {"--H", offsetof(bench_opts, H), 1, UINT32_MAX},
+        {"--W", offsetof(bench_opts, W), 1, UINT32_MAX},
+        {"--O", offsetof(bench_opts, O), 1, UINT32_MAX},
+        {"--K", offsetof(bench_opts, K), 1, UINT32_MAX},
+        {"--batch", offsetof(bench_opts, batch), 1, UINT32_MAX},
+        {"--pad", offsetof(bench_opts, pad), 0, 1024},
+        {"--groups", offsetof(bench_opts, groups), 1, UINT32_MAX},
+        {"--wbits", offsetof(bench_opts, wbits), 0, 64},
     };
     for (int i = first; i < argc; i++) {
         const char *a = argv[i];

@@ -52,6 +52,8 @@ void bench_print(FILE *f, const char *bench, uint64_t n, unsigned bits, const be
 typedef struct bench_opts {
     uint64_t n;
     unsigned bits, scale, window, stride, threads, d, m;
+    /* layer shapes (bench conv, bench fc) */
+    unsigned C, H, W, O, K, batch, pad, groups, wbits;
     const char *kind;
 } bench_opts;
 /* Parse argv[first..argc-1] into *o (keeping its defaults). Returns 0, 1 if
@@ -60,6 +62,8 @@ int bench_parse(bench_opts *o, int argc, char **argv, int first, const char *nam
                 const char *usage);
 /* Each benchmark's entry point (argv[1] is its name). */
 int bench_ot_main(int argc, char **argv);
+int bench_conv_main(int argc, char **argv);
+int bench_fc_main(int argc, char **argv);
 int bench_he_conv_main(int argc, char **argv);
 int bench_he_fc_main(int argc, char **argv);
 int bench_he_net_main(int argc, char **argv);

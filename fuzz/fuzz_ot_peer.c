@@ -1,11 +1,23 @@
 /* Fuzz everything parley reads from an OT peer: the input plays the peer's
  * side of the lane set-up (base-OT group elements, the IKNP matrix) and of
- * a correlated OT and a KK13 OT. Whatever it is, the honest side must end
+ * a correlated OT, a KK13 OT and a streamed COT. Whatever it is, the honest side must end
  * with ok or a clean error — never a crash, a hang or an out-of-bounds read.
  * The first byte picks which side the honest party plays. */
 #include "ot/lane.h"
 
 #include <stdlib.h>
+
+/* A small streamed-COT layout: OT i has i % 5 correlations of 1 + i % 64 bits. */
+static uint64_t fz_vals[8];
+static void fz_shape(void *ctx, size_t i, size_t *M, unsigned *b) {
+    *M = i % 5;
+    *b = 1 + (unsigned)(i % 64);
+}
+static const uint64_t *fz_delta(void *ctx, size_t i, size_t M) { return fz_vals; }
+static void fz_choices(void *ctx, size_t first, size_t count, uint8_t *c) {
+    for (size_t k = 0; k < count; k++) c[k] = (uint8_t)((first + k) & 1);
+}
+static void fz_out(void *ctx, size_t i, const uint64_t *v, size_t M, unsigned b) {}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1) return 0;
@@ -24,15 +36,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         static uint64_t x[N * 16], out[N];
         static uint8_t choices[N];
         unsigned l = 32;
+        cotv_io io = {NULL, 4, fz_shape, fz_delta, fz_choices, fz_out};
         for (int i = 0; i < N; i++) choices[i] = (uint8_t)(i % 16);
         if (role == 0) {
             rc = iknp_cot_send(&ln.iknp_s, me, x, x, N, &l, 1);
             if (rc == 0) rc = kkot_send(&ln.kk_s, me, x, N, 16, 4);
+            if (rc == 0) rc = iknp_cotv_send(&ln.iknp_s, me, N, &io);
         } else {
             uint8_t bits[N];
             for (int i = 0; i < N; i++) bits[i] = choices[i] & 1;
             rc = iknp_cot_recv(&ln.iknp_r, me, out, bits, N, &l, 1);
             if (rc == 0) rc = kkot_recv(&ln.kk_r, me, out, choices, N, 16, 4);
+            if (rc == 0) rc = iknp_cotv_recv(&ln.iknp_r, me, N, &io);
         }
         ot_lane_clear(&ln);
     }

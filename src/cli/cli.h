@@ -3,5 +3,6 @@
 #define PARLEY_CLI_CLI_H
 
 int cli_bench(int argc, char **argv);
+int cli_plain(int argc, char **argv);
 
 #endif

@@ -12,6 +12,7 @@ static void usage(FILE *f) {
             "\n"
             "commands:\n"
             "  bench      measure a protocol between two local processes (bench --help)\n"
+            "  plain      run a model in plaintext fixed point (the reference)\n"
             "  version    print the version\n"
             "\n"
             "Run 'parley <command> --help' for the options of a command.\n");
@@ -32,6 +33,7 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (strcmp(cmd, "bench") == 0) return cli_bench(argc - 1, argv + 1);
+    if (strcmp(cmd, "plain") == 0) return cli_plain(argc - 1, argv + 1);
     fprintf(stderr, "parley: unknown command '%s'\n", cmd);
     usage(stderr);
     return 2;

@@ -48,6 +48,47 @@ int iknp_cot_recv_end(chan *ch, uint64_t *out, const uint8_t *choices, size_t n,
 int iknp_cot_recv(ote_receiver *r, chan *ch, uint64_t *out, const uint8_t *choices, size_t n,
                   const unsigned *ls, size_t M) WUR;
 
+/* Streamed correlated OT with a per-OT layout (for src/lin/ot).
+ *
+ * OT i (0 <= i < n) carries M_i additive correlations (0 <= M_i <= M_max),
+ * all of one width b_i (1..64): the sender outputs x_{i,k} (pseudo-random)
+ * and inputs delta_{i,k}; the receiver with choice c_i outputs
+ * x_{i,k} + c_i*delta_{i,k} mod 2^b_i. Layout, correlations, choices and
+ * outputs pass through callbacks OT by OT, in increasing i, so nothing of
+ * size n*M is ever held: memory is O(OTE_CHUNK + M_max) per side, whatever
+ * n and sum M_i are.
+ *
+ * Wire: receiver to sender 16 bytes per OT (n rounded up to 128); sender to
+ * receiver the corrections, M_i*b_i bits per OT, bit-packed, the stream
+ * padded to a whole byte after every 128 OTs of the call and at its end.
+ * So a batch split at multiples of 128 OTs (across lanes, say) costs the
+ * same bytes as one call: 16*ote_padded(n) + sum over groups of 128 OTs of
+ * ceil(bits of the group / 8). Both sides cut the batch into extension
+ * chunks of at most OTE_CHUNK OTs and about 1 MiB of corrections and
+ * pipeline them (the receiver extends chunk k+1 before it reads the
+ * corrections of chunk k): one flight each way, with the receiver's
+ * buffered backlog bounded by about two chunks of corrections.
+ *
+ * Both parties must describe the same layout (shape). The pads are hashed
+ * with tweaks disjoint from the other IKNP flavours, so cotv calls can be
+ * mixed with them on one instance. */
+typedef struct cotv_io {
+    void *ctx;
+    size_t M_max; /* bound on every M_i */
+    /* Both: the layout of OT i. */
+    void (*shape)(void *ctx, size_t i, size_t *M, unsigned *b);
+    /* Sender: the M correlations of OT i (any uint64_t; only their low b
+     * bits count), valid until the next call. */
+    const uint64_t *(*delta)(void *ctx, size_t i, size_t M);
+    /* Receiver: the choice bits (0/1) of OTs [first, first + count). */
+    void (*choices)(void *ctx, size_t first, size_t count, uint8_t *c);
+    /* Both: this side's M outputs of OT i, mod 2^b. */
+    void (*out)(void *ctx, size_t i, const uint64_t *v, size_t M, unsigned b);
+} cotv_io;
+
+int iknp_cotv_send(ote_sender *s, chan *ch, size_t n, const cotv_io *io) WUR;
+int iknp_cotv_recv(ote_receiver *r, chan *ch, size_t n, const cotv_io *io) WUR;
+
 /* KK13 1-out-of-N OT, 2 <= N <= 256, l-bit messages msgs[i*N + k], on
  * w = 256 extension instances. */
 int kkot_send(ote_sender *s, chan *ch, const uint64_t *msgs, size_t n, unsigned N, unsigned l) WUR;

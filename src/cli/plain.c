@@ -1,0 +1,104 @@
+/* `parley plain`: run a model on an input with the plaintext fixed-point
+ * reference (nn/ref), the exact integer semantics the secure protocols
+ * compute, and write the output as float32 .npy (fixed-point values divided
+ * by 2^scale, so equal fixed-point results give byte-identical files). */
+#include "cli/cli.h"
+
+#include "nn/model.h"
+#include "nn/npy.h"
+#include "nn/ref.h"
+#include "util/mem.h"
+#include "util/timer.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char plain_usage[] =
+    "usage: parley plain --model M.onnx --input x.npy --output y.npy [options]\n"
+    "\n"
+    "Runs the model on the input in plaintext fixed point (the reference the\n"
+    "secure computation matches bit for bit) and writes the output as float32.\n"
+    "\n"
+    "options:\n"
+    "  --bits L    ring width l, 8..64 (default 37)\n"
+    "  --scale S   fixed-point scale s, 2s + 2 <= l (default 12)\n"
+    "  --quiet     print nothing but errors\n";
+
+static int parse_u(const char *s, unsigned lo, unsigned hi, unsigned *v) {
+    char *end;
+    errno = 0;
+    unsigned long x = strtoul(s, &end, 10);
+    if (errno || *end || !s[0] || s[0] == '-' || x < lo || x > hi) return -1;
+    *v = (unsigned)x;
+    return 0;
+}
+
+int cli_plain(int argc, char **argv) {
+    const char *model = NULL, *input = NULL, *output = NULL;
+    unsigned l = 37, s = 12;
+    int quiet = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            fputs(plain_usage, stdout);
+            return 0;
+        }
+        if (strcmp(a, "--quiet") == 0) {
+            quiet = 1;
+            continue;
+        }
+        if (i + 1 >= argc) {
+            fprintf(stderr, "parley plain: option %s needs a value\n%s", a, plain_usage);
+            return 2;
+        }
+        const char *v = argv[++i];
+        if (strcmp(a, "--model") == 0)
+            model = v;
+        else if (strcmp(a, "--input") == 0)
+            input = v;
+        else if (strcmp(a, "--output") == 0)
+            output = v;
+        else if (strcmp(a, "--bits") == 0 && parse_u(v, 8, 64, &l) == 0)
+            continue;
+        else if (strcmp(a, "--scale") == 0 && parse_u(v, 0, 31, &s) == 0)
+            continue;
+        else {
+            fprintf(stderr, "parley plain: bad option or value: %s %s\n%s", a, v, plain_usage);
+            return 2;
+        }
+    }
+    if (!model || !input || !output) {
+        fprintf(stderr, "parley plain: --model, --input and --output are required\n%s",
+                plain_usage);
+        return 2;
+    }
+    nn_tensor x = {0}, y = {0};
+    qnet *net = NULL;
+    char *notes = NULL;
+    double t0 = time_now();
+    int rc = npy_load(&x, input);
+    if (rc == 0) rc = nn_model_load(&net, &notes, model, l, s, x.shape.rank ? x.shape.d[0] : 1);
+    if (rc == 0 && notes && !quiet) fprintf(stderr, "parley plain: %s", notes);
+    double t1 = time_now();
+    if (rc == 0) rc = ref_run_float(net, &y, &x);
+    double t2 = time_now();
+    if (rc == 0) rc = npy_save_f32(output, &y.shape, y.data);
+    if (rc == 0 && !quiet) {
+        qnet_stats st;
+        qnet_stats_get(&st, net);
+        char sh[128];
+        fprintf(stderr,
+                "parley plain: %u layers, %.3g MACs, %.3g ReLUs, l = %u, s = %u; load %.2f s, "
+                "run %.2f s; output %s -> %s\n",
+                net->nlayers, (double)st.macs, (double)st.relus, l, s, t1 - t0, t2 - t1,
+                nn_shape_str(sh, sizeof sh, &y.shape), output);
+    }
+    if (rc < 0) fprintf(stderr, "parley plain: %s\n", err_msg());
+    nn_tensor_free(&x);
+    nn_tensor_free(&y);
+    mem_free(notes);
+    qnet_free(net);
+    return rc < 0 ? 1 : 0;
+}

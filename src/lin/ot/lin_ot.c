@@ -1,0 +1,643 @@
+/* OT-mode linear layers (PROTOCOLS.md §6); see lin_ot.h.
+ *
+ * A layer is seen as a bipartite map between input entries, weights and
+ * output positions: every multiply-accumulate is a triple (input k, weight
+ * u, output p). Orientation A groups the triples by input entry (one entry
+ * = one x_C[k], l COTs), orientation B by weight (one entry = one weight,
+ * wbits COTs); an entry's M correlations are its triples in a fixed order
+ * that both parties enumerate alike. The COTs run on iknp_cotv: per OT the
+ * sender gives the correlations (A: weights; B: C's input shares) and both
+ * sides fold their outputs, times +-2^bit, into a per-entry sum that is
+ * scattered into the lane's accumulator after the entry's last bit. */
+#include "lin/ot/lin_ot.h"
+
+#include "lin/ot/local.h"
+#include "ot/ot.h"
+#include "util/bits.h"
+#include "util/mem.h"
+
+#include <stdio.h>
+#include <string.h>
+
+enum { MAP_CONV, MAP_FC, MAP_SCALE };
+
+/* One spatial dimension of a convolution (rows: d = 0, columns: d = 1). */
+typedef struct conv_dim {
+    size_t in, k, s, p, dil, out;
+    /* every tap a: the outputs i in [lo[a], hi[a]) read input row
+     * i*s - p + a*dil (an empty range: the tap only ever sees padding) */
+    size_t *lo, *hi;
+    size_t ntaps, *taps; /* B: the taps with a non-empty range */
+    /* A: the input rows some output reads, and per used row u the (tap,
+     * output) pairs reading it, at [off[u], off[u+1]) of tap[] / outi[] */
+    size_t nused, *used, *off, *tap, *outi;
+    size_t maxlen; /* A: most pairs of a row; B: widest range */
+} conv_dim;
+
+typedef struct lin_map {
+    int kind, orient;
+    unsigned l, per; /* COTs per entry: l (A) or wbits (B) */
+    size_t nent, M_max, out_size;
+    lin_conv cv;
+    lin_fc fc;
+    lin_scale sc;
+    conv_dim dim[2];
+} lin_map;
+
+static void dim_free(conv_dim *d) {
+    mem_free(d->lo);
+    mem_free(d->hi);
+    mem_free(d->taps);
+    mem_free(d->used);
+    mem_free(d->off);
+    mem_free(d->tap);
+    mem_free(d->outi);
+    memset(d, 0, sizeof *d);
+}
+
+static void map_free(lin_map *m) {
+    dim_free(&m->dim[0]);
+    dim_free(&m->dim[1]);
+}
+
+static int dim_build(conv_dim *d, int orient) {
+    d->lo = mem_alloc(d->k, sizeof(size_t));
+    d->hi = mem_alloc(d->k, sizeof(size_t));
+    if (!d->lo || !d->hi) return PARLEY_E_NOMEM;
+    size_t pairs = 0;
+    for (size_t a = 0; a < d->k; a++) {
+        /* 0 <= i*s - p + a*dil < in and 0 <= i < out */
+        int64_t off = (int64_t)a * (int64_t)d->dil - (int64_t)d->p;
+        int64_t lo = off >= 0 ? 0 : (-off + (int64_t)d->s - 1) / (int64_t)d->s;
+        int64_t top = (int64_t)d->in - 1 - off; /* i*s <= top */
+        int64_t hi = top < 0 ? 0 : top / (int64_t)d->s + 1;
+        if (hi > (int64_t)d->out) hi = (int64_t)d->out;
+        if (hi < lo) hi = lo;
+        d->lo[a] = (size_t)lo;
+        d->hi[a] = (size_t)hi;
+        pairs += (size_t)(hi - lo);
+    }
+    if (orient == LIN_OT_B) {
+        d->taps = mem_alloc(d->k, sizeof(size_t));
+        if (!d->taps) return PARLEY_E_NOMEM;
+        for (size_t a = 0; a < d->k; a++)
+            if (d->hi[a] > d->lo[a]) {
+                d->taps[d->ntaps++] = a;
+                if (d->hi[a] - d->lo[a] > d->maxlen) d->maxlen = d->hi[a] - d->lo[a];
+            }
+        return 0;
+    }
+    /* A: bucket the (tap, output) pairs by the input row they read. */
+    size_t *cnt = mem_calloc(d->in + 1, sizeof(size_t));
+    d->tap = mem_alloc(pairs + 1, sizeof(size_t));
+    d->outi = mem_alloc(pairs + 1, sizeof(size_t));
+    d->used = mem_alloc(d->in, sizeof(size_t));
+    d->off = mem_alloc(d->in + 1, sizeof(size_t));
+    if (!cnt || !d->tap || !d->outi || !d->used || !d->off) {
+        mem_free(cnt);
+        return PARLEY_E_NOMEM;
+    }
+    for (size_t a = 0; a < d->k; a++)
+        for (size_t i = d->lo[a]; i < d->hi[a]; i++)
+            cnt[i * d->s + a * d->dil - d->p]++;
+    size_t at = 0;
+    for (size_t h = 0; h < d->in; h++)
+        if (cnt[h]) {
+            d->used[d->nused] = h;
+            d->off[d->nused++] = at;
+            if (cnt[h] > d->maxlen) d->maxlen = cnt[h];
+            size_t c = cnt[h];
+            cnt[h] = at; /* now: the next free slot of row h */
+            at += c;
+        }
+    d->off[d->nused] = at;
+    for (size_t a = 0; a < d->k; a++) /* a ascending within each row */
+        for (size_t i = d->lo[a]; i < d->hi[a]; i++) {
+            size_t slot = cnt[i * d->s + a * d->dil - d->p]++;
+            d->tap[slot] = a;
+            d->outi[slot] = i;
+        }
+    mem_free(cnt);
+    return 0;
+}
+
+/* Shapes are checked by the caller; M_max and nent fit in size_t because
+ * they are bounded by tensor sizes times small factors. */
+static int map_conv(lin_map *m, const lin_conv *c, unsigned l, int orient) {
+    memset(m, 0, sizeof *m);
+    m->kind = MAP_CONV;
+    m->orient = orient;
+    m->l = l;
+    m->per = orient == LIN_OT_A ? l : c->wbits;
+    m->cv = *c;
+    m->out_size = lin_conv_out_size(c);
+    conv_dim *r = &m->dim[0], *q = &m->dim[1];
+    *r = (conv_dim){.in = c->H, .k = c->kh, .s = c->sh, .p = c->pt, .dil = c->dh, .out = c->OH};
+    *q = (conv_dim){.in = c->W, .k = c->kw, .s = c->sw, .p = c->pl, .dil = c->dw, .out = c->OW};
+    if (dim_build(r, orient) < 0 || dim_build(q, orient) < 0) {
+        map_free(m);
+        return err_set(PARLEY_E_NOMEM, "conv geometry tables");
+    }
+    size_t cg = c->C / c->groups, og = c->O / c->groups;
+    if (orient == LIN_OT_A) {
+        m->nent = (size_t)c->N * c->C * r->nused * q->nused;
+        m->M_max = og * r->maxlen * q->maxlen;
+    } else {
+        m->nent = (size_t)c->O * cg * r->ntaps * q->ntaps;
+        m->M_max = (size_t)c->N * r->maxlen * q->maxlen;
+    }
+    return 0;
+}
+
+static void map_fc(lin_map *m, const lin_fc *f, unsigned l, int orient) {
+    memset(m, 0, sizeof *m);
+    m->kind = MAP_FC;
+    m->orient = orient;
+    m->l = l;
+    m->per = orient == LIN_OT_A ? l : f->wbits;
+    m->fc = *f;
+    m->out_size = (size_t)f->N * f->O;
+    m->nent = orient == LIN_OT_A ? (size_t)f->N * f->K : (size_t)f->O * f->K;
+    m->M_max = orient == LIN_OT_A ? f->O : f->N;
+}
+
+static void map_scale(lin_map *m, const lin_scale *s, unsigned l, int orient) {
+    memset(m, 0, sizeof *m);
+    m->kind = MAP_SCALE;
+    m->orient = orient;
+    m->l = l;
+    m->per = orient == LIN_OT_A ? l : s->wbits;
+    m->sc = *s;
+    m->out_size = (size_t)s->N * s->C * s->S;
+    m->nent = orient == LIN_OT_A ? m->out_size : s->C;
+    m->M_max = orient == LIN_OT_A ? 1 : (size_t)s->N * s->S;
+}
+
+/* Number of triples of entry e. */
+static size_t map_count(const lin_map *m, size_t e) {
+    const conv_dim *r = &m->dim[0], *q = &m->dim[1];
+    switch (m->kind) {
+    case MAP_CONV:
+        if (m->orient == LIN_OT_A) {
+            size_t wu = e % q->nused, hu = (e / q->nused) % r->nused;
+            return (m->cv.O / m->cv.groups) * (r->off[hu + 1] - r->off[hu]) *
+                   (q->off[wu + 1] - q->off[wu]);
+        } else {
+            size_t bu = q->taps[e % q->ntaps], au = r->taps[(e / q->ntaps) % r->ntaps];
+            return (size_t)m->cv.N * (r->hi[au] - r->lo[au]) * (q->hi[bu] - q->lo[bu]);
+        }
+    case MAP_FC:
+        return m->orient == LIN_OT_A ? m->fc.O : m->fc.N;
+    default:
+        return m->orient == LIN_OT_A ? 1 : (size_t)m->sc.N * m->sc.S;
+    }
+}
+
+/* The operand entry e decomposes: A: its input index; B: its weight index. */
+static size_t map_src(const lin_map *m, size_t e) {
+    const conv_dim *r = &m->dim[0], *q = &m->dim[1];
+    if (m->kind != MAP_CONV) return e; /* fc: n*K + k or o*K + k; scale: e or c */
+    const lin_conv *c = &m->cv;
+    if (m->orient == LIN_OT_A) {
+        size_t wu = e % q->nused, t = e / q->nused, hu = t % r->nused, nc = t / r->nused;
+        return (nc * c->H + r->used[hu]) * c->W + q->used[wu];
+    }
+    size_t bu = e % q->ntaps, t = e / q->ntaps, au = t % r->ntaps, oc = t / r->ntaps;
+    return (oc * c->kh + r->taps[au]) * c->kw + q->taps[bu];
+}
+
+/* Entry e's triples: output positions pos[] and the other operand idx[]
+ * (A: weight indices; B: input indices). Returns M. */
+static size_t map_list(const lin_map *m, size_t e, size_t *pos, size_t *idx) {
+    size_t M = 0;
+    if (m->kind == MAP_FC) {
+        const lin_fc *f = &m->fc;
+        if (m->orient == LIN_OT_A) {
+            size_t n = e / f->K, k = e % f->K;
+            for (size_t o = 0; o < f->O; o++, M++) {
+                pos[M] = n * f->O + o;
+                idx[M] = o * f->K + k;
+            }
+        } else {
+            size_t o = e / f->K, k = e % f->K;
+            for (size_t n = 0; n < f->N; n++, M++) {
+                pos[M] = n * f->O + o;
+                idx[M] = n * f->K + k;
+            }
+        }
+        return M;
+    }
+    if (m->kind == MAP_SCALE) {
+        const lin_scale *s = &m->sc;
+        if (m->orient == LIN_OT_A) {
+            pos[0] = e;
+            idx[0] = (e / s->S) % s->C;
+            return 1;
+        }
+        for (size_t n = 0; n < s->N; n++)
+            for (size_t k = 0; k < s->S; k++, M++)
+                pos[M] = idx[M] = (n * s->C + e) * s->S + k;
+        return M;
+    }
+    const lin_conv *c = &m->cv;
+    const conv_dim *r = &m->dim[0], *q = &m->dim[1];
+    size_t cg = c->C / c->groups, og = c->O / c->groups, OHW = (size_t)c->OH * c->OW;
+    if (m->orient == LIN_OT_A) {
+        size_t wu = e % q->nused, t = e / q->nused, hu = t % r->nused;
+        t /= r->nused;
+        size_t ch = t % c->C, n = t / c->C, g = ch / cg, ci = ch % cg;
+        for (size_t o = g * og; o < (g + 1) * og; o++)
+            for (size_t pr = r->off[hu]; pr < r->off[hu + 1]; pr++) {
+                size_t bp = (n * c->O + o) * OHW + r->outi[pr] * c->OW;
+                size_t bw = ((o * cg + ci) * c->kh + r->tap[pr]) * c->kw;
+                for (size_t pq = q->off[wu]; pq < q->off[wu + 1]; pq++, M++) {
+                    pos[M] = bp + q->outi[pq];
+                    idx[M] = bw + q->tap[pq];
+                }
+            }
+        return M;
+    }
+    size_t b = q->taps[e % q->ntaps], t = e / q->ntaps, a = r->taps[t % r->ntaps];
+    t /= r->ntaps;
+    size_t ci = t % cg, o = t / cg, ch = (o / og) * cg + ci;
+    for (size_t n = 0; n < c->N; n++)
+        for (size_t i = r->lo[a]; i < r->hi[a]; i++) {
+            size_t row = i * c->sh + a * c->dh - c->pt;
+            size_t bp = (n * c->O + o) * OHW + i * c->OW;
+            size_t bx = ((n * c->C + ch) * c->H + row) * c->W + b * c->dw - c->pl;
+            for (size_t j = q->lo[b]; j < q->hi[b]; j++, M++) {
+                pos[M] = bp + j;
+                idx[M] = bx + j * c->sw;
+            }
+        }
+    return M;
+}
+
+/* ---- cost ---- */
+
+/* Exact bytes of iknp_cotv over the map's OTs (entry-major, bit-minor; bit
+ * i has width l - i): 16 per OT padded to 128, plus each group of 128
+ * OTs' correction bits rounded up to bytes. O(entries). */
+static uint64_t map_bytes(const lin_map *m) {
+    uint64_t P[65]; /* P[k] = sum_{bit < k} (l - bit) */
+    P[0] = 0;
+    for (unsigned k = 0; k < m->per; k++)
+        P[k + 1] = P[k] + (m->l - k);
+    uint64_t bytes = 0, group = 0;
+    unsigned fill = 0; /* OTs in the current group */
+    for (size_t e = 0; e < m->nent; e++) {
+        uint64_t M = map_count(m, e);
+        for (unsigned k = 0; k < m->per;) {
+            unsigned take = m->per - k < 128 - fill ? m->per - k : 128 - fill;
+            group += M * (P[k + take] - P[k]);
+            fill += take;
+            k += take;
+            if (fill == 128) {
+                bytes += (group + 7) / 8;
+                group = 0;
+                fill = 0;
+            }
+        }
+    }
+    if (fill) bytes += (group + 7) / 8;
+    uint64_t ots = (uint64_t)m->nent * m->per;
+    return bytes + 16 * ((ots + 127) / 128 * 128);
+}
+
+/* ---- the protocol ---- */
+
+typedef struct lin_run {
+    const lin_map *m;
+    int role;
+    const uint64_t *x, *w; /* this party's share; S's weights (NULL at C) */
+    uint64_t **acc;        /* one accumulator per lane */
+} lin_run;
+
+typedef struct lane_st {
+    const lin_map *m;
+    const uint64_t *ops; /* operand indexed by idx[]: A weights, B inputs (sender) */
+    const uint64_t *chs; /* operand holding the choice bits (receiver) */
+    int sender;
+    size_t first; /* the lane's first entry */
+    uint64_t *acc;
+    size_t cur, M;
+    size_t *pos, *idx;
+    uint64_t *tmp; /* the current entry's sum over its bits so far */
+    uint64_t *dv;  /* sender: the current entry's correlations */
+} lane_st;
+
+static void ensure_entry(lane_st *st, size_t e) {
+    if (st->cur == e) return;
+    st->M = map_list(st->m, e, st->pos, st->idx);
+    st->cur = e;
+    /* The sender's correlations are the same for all the entry's bits. */
+    if (st->sender)
+        for (size_t j = 0; j < st->M; j++)
+            st->dv[j] = st->ops[st->idx[j]];
+}
+
+static void cb_shape(void *ctx, size_t i, size_t *M, unsigned *b) {
+    lane_st *st = ctx;
+    *M = map_count(st->m, st->first + i / st->m->per);
+    *b = st->m->l - (unsigned)(i % st->m->per);
+}
+
+static const uint64_t *cb_delta(void *ctx, size_t i, size_t M) {
+    lane_st *st = ctx;
+    ensure_entry(st, st->first + i / st->m->per);
+    PARLEY_CHECK(M == st->M);
+    return st->dv;
+}
+
+static void cb_choices(void *ctx, size_t first, size_t count, uint8_t *c) {
+    lane_st *st = ctx;
+    unsigned per = st->m->per, bit = (unsigned)(first % per);
+    size_t e = st->first + first / per;
+    uint64_t v = st->chs[map_src(st->m, e)];
+    for (size_t k = 0; k < count; k++) {
+        c[k] = (uint8_t)((v >> bit) & 1);
+        if (++bit == per && k + 1 < count) {
+            bit = 0;
+            v = st->chs[map_src(st->m, ++e)];
+        }
+    }
+}
+
+static void cb_out(void *ctx, size_t i, const uint64_t *v, size_t M, unsigned b) {
+    lane_st *st = ctx;
+    unsigned per = st->m->per, bit = (unsigned)(i % per);
+    ensure_entry(st, st->first + i / per);
+    PARLEY_CHECK(M == st->M);
+    /* B: the top bit of a two's complement weight weighs -2^(wbits-1). */
+    int neg = st->m->orient == LIN_OT_B && bit == per - 1;
+    uint64_t *t = st->tmp;
+    if (bit == 0) {
+        if (neg)
+            for (size_t j = 0; j < M; j++)
+                t[j] = 0 - v[j];
+        else
+            memcpy(t, v, M * sizeof *t);
+    } else if (neg) {
+        for (size_t j = 0; j < M; j++)
+            t[j] -= v[j] << bit;
+    } else {
+        for (size_t j = 0; j < M; j++)
+            t[j] += v[j] << bit;
+    }
+    if (bit + 1 < per) return;
+    /* Sender keeps -x, receiver x + c*delta: the sum is c*delta. */
+    uint64_t *acc = st->acc;
+    const size_t *pos = st->pos;
+    if (st->sender)
+        for (size_t j = 0; j < M; j++)
+            acc[pos[j]] -= t[j];
+    else
+        for (size_t j = 0; j < M; j++)
+            acc[pos[j]] += t[j];
+}
+
+static int lin_job(mpc_lane *L, void *vctx, size_t first, size_t count) {
+    const lin_run *R = vctx;
+    const lin_map *m = R->m;
+    size_t mv = m->M_max ? m->M_max : 1;
+    lane_st st = {.m = m, .first = first, .acc = R->acc[L->index], .cur = SIZE_MAX};
+    st.sender = (m->orient == LIN_OT_A) == (R->role == MPC_SERVER);
+    if (m->orient == LIN_OT_A) {
+        st.ops = R->w; /* S */
+        st.chs = R->x; /* C */
+    } else {
+        st.ops = R->x; /* C */
+        st.chs = R->w; /* S */
+    }
+    st.pos = mem_alloc(mv, sizeof(size_t));
+    st.idx = mem_alloc(mv, sizeof(size_t));
+    st.tmp = mem_alloc(mv, sizeof(uint64_t));
+    st.dv = mem_alloc(mv, sizeof(uint64_t));
+    int rc;
+    if (!st.pos || !st.idx || !st.tmp || !st.dv) {
+        rc = err_set(PARLEY_E_NOMEM, "linear layer lane buffers (%zu triples per entry)", mv);
+    } else {
+        cotv_io io = {&st, m->M_max, cb_shape, cb_delta, cb_choices, cb_out};
+        size_t n = count * m->per;
+        rc = st.sender ? iknp_cotv_send(&L->ot.iknp_s, L->ot.ch, n, &io)
+                       : iknp_cotv_recv(&L->ot.iknp_r, L->ot.ch, n, &io);
+    }
+    mem_free(st.pos);
+    mem_free(st.idx);
+    mem_free_wipe(st.tmp, mv * sizeof(uint64_t));
+    mem_free_wipe(st.dv, mv * sizeof(uint64_t));
+    return rc;
+}
+
+/* A failure before the lanes run: stop the peer too (it would wait). */
+static int fail_lanes(party *p, int rc) {
+    char msg[256];
+    snprintf(msg, sizeof msg, "%s", err_msg());
+    for (unsigned i = 0; i < p->nlanes; i++)
+        chan_abort(p->lanes[i].ot.ch);
+    return err_set(rc, "%s", msg); /* the abort's own message is not the news */
+}
+
+static unsigned gcd_u(unsigned a, unsigned b) {
+    while (b) {
+        unsigned t = a % b;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
+typedef int (*local_fn)(uint64_t *y, const uint64_t *x, const void *shape, const uint64_t *w);
+
+/* Run the map m: y = this party's share of W*x mod 2^l. */
+static int run_map(party *p, uint64_t *y, const uint64_t *x, const uint64_t *w, const lin_map *m,
+                   local_fn local, const void *shape) {
+    size_t out = m->out_size;
+    uint64_t *acc[LANES_MAX] = {NULL};
+    int rc = 0;
+    if (p->role == MPC_SERVER)
+        rc = local(y, x, shape, w);
+    else
+        memset(y, 0, out * sizeof *y);
+    acc[0] = y;
+    for (unsigned i = 1; i < p->nlanes && rc == 0; i++)
+        if (!(acc[i] = mem_calloc(out, sizeof(uint64_t))))
+            rc = err_set(PARLEY_E_NOMEM, "linear layer accumulator of %zu values", out);
+    if (rc < 0) {
+        fail_lanes(p, rc);
+    } else {
+        lin_run R = {m, p->role, x, w, acc};
+        rc = party_run(p, m->nent, 128 / gcd_u(m->per, 128), lin_job, &R);
+    }
+    uint64_t mask = bits_mask(m->l);
+    for (unsigned i = 1; i < p->nlanes; i++) {
+        if (acc[i] && rc == 0)
+            for (size_t k = 0; k < out; k++)
+                y[k] += acc[i][k];
+        mem_free_wipe(acc[i], acc[i] ? out * sizeof(uint64_t) : 0);
+    }
+    for (size_t k = 0; k < out; k++)
+        y[k] &= mask;
+    return rc;
+}
+
+/* Shared argument checks; both parties fail alike on public data. */
+static int check_common(const party *p, const uint64_t *y, const uint64_t *x, const uint64_t *w,
+                        unsigned l, unsigned wbits, int orientation, const char *what) {
+    PARLEY_CHECK(p && y && x);
+    PARLEY_CHECK(p->role == MPC_CLIENT || w);
+    if (l < 1 || l > 64) return err_set(PARLEY_E_ARG, "%s: ring width %u outside 1..64", what, l);
+    if (wbits > l)
+        return err_set(PARLEY_E_ARG, "%s: weight width %u exceeds the ring width %u", what, wbits,
+                       l);
+    if (orientation != LIN_OT_AUTO && orientation != LIN_OT_A && orientation != LIN_OT_B)
+        return err_set(PARLEY_E_ARG, "%s: unknown orientation %d", what, orientation);
+    return 0;
+}
+
+/* S's weights must fit the public wbits (B relies on it; A is checked too,
+ * so the contract does not depend on which orientation the cost picks). */
+static int check_weights(party *p, const uint64_t *w, size_t n, unsigned l, unsigned wbits,
+                         const char *what) {
+    if (p->role != MPC_SERVER || lin_weight_bits(w, n, l) <= wbits) return 0;
+    return fail_lanes(
+        p, err_set(PARLEY_E_ARG, "%s: a weight needs more than the declared %u bits", what, wbits));
+}
+
+static uint64_t bytes_of(lin_map *m) {
+    uint64_t b = map_bytes(m);
+    map_free(m);
+    return b;
+}
+
+/* ---- conv ---- */
+
+static int conv_local(uint64_t *y, const uint64_t *x, const void *shape, const uint64_t *w) {
+    return lin_local_conv(y, x, shape, w);
+}
+
+uint64_t lin_ot_conv_bytes(const lin_conv *c, unsigned l, int orientation) {
+    lin_conv cc = *c;
+    if (l < 1 || l > 64 || lin_conv_check(&cc) < 0 || cc.wbits > l) {
+        err_clear();
+        return 0;
+    }
+    if (orientation == LIN_OT_AUTO) {
+        uint64_t a = lin_ot_conv_bytes(&cc, l, LIN_OT_A), b = lin_ot_conv_bytes(&cc, l, LIN_OT_B);
+        return a <= b ? a : b;
+    }
+    if (orientation != LIN_OT_A && orientation != LIN_OT_B) return 0;
+    lin_map m;
+    if (map_conv(&m, &cc, l, orientation) < 0) return 0;
+    return bytes_of(&m);
+}
+
+int lin_ot_conv_pick(const lin_conv *c, unsigned l) {
+    return lin_ot_conv_bytes(c, l, LIN_OT_B) < lin_ot_conv_bytes(c, l, LIN_OT_A) ? LIN_OT_B
+                                                                                 : LIN_OT_A;
+}
+
+int lin_ot_conv_as(party *p, uint64_t *y, const uint64_t *x, const lin_conv *c, const uint64_t *w,
+                   unsigned l, int orientation) {
+    lin_conv cc = *c;
+    TRY(lin_conv_check(&cc));
+    TRY(check_common(p, y, x, w, l, cc.wbits, orientation, "conv"));
+    TRY(check_weights(p, w, lin_conv_weight_size(&cc), l, cc.wbits, "conv"));
+    if (orientation == LIN_OT_AUTO) orientation = lin_ot_conv_pick(&cc, l);
+    lin_map m;
+    int rc = map_conv(&m, &cc, l, orientation);
+    if (rc < 0) return fail_lanes(p, rc);
+    rc = run_map(p, y, x, w, &m, conv_local, &cc);
+    map_free(&m);
+    return rc;
+}
+
+int lin_ot_conv(party *p, uint64_t *y, const uint64_t *x, const lin_conv *c, const uint64_t *w,
+                unsigned l) {
+    return lin_ot_conv_as(p, y, x, c, w, l, LIN_OT_AUTO);
+}
+
+/* ---- fc ---- */
+
+static int fc_local(uint64_t *y, const uint64_t *x, const void *shape, const uint64_t *w) {
+    lin_local_fc(y, x, shape, w);
+    return 0;
+}
+
+uint64_t lin_ot_fc_bytes(const lin_fc *f, unsigned l, int orientation) {
+    if (l < 1 || l > 64 || lin_fc_check(f) < 0 || f->wbits > l) {
+        err_clear();
+        return 0;
+    }
+    if (orientation == LIN_OT_AUTO) {
+        uint64_t a = lin_ot_fc_bytes(f, l, LIN_OT_A), b = lin_ot_fc_bytes(f, l, LIN_OT_B);
+        return a <= b ? a : b;
+    }
+    if (orientation != LIN_OT_A && orientation != LIN_OT_B) return 0;
+    lin_map m;
+    map_fc(&m, f, l, orientation);
+    return bytes_of(&m);
+}
+
+int lin_ot_fc_pick(const lin_fc *f, unsigned l) {
+    return lin_ot_fc_bytes(f, l, LIN_OT_B) < lin_ot_fc_bytes(f, l, LIN_OT_A) ? LIN_OT_B : LIN_OT_A;
+}
+
+int lin_ot_fc_as(party *p, uint64_t *y, const uint64_t *x, const lin_fc *f, const uint64_t *w,
+                 unsigned l, int orientation) {
+    TRY(lin_fc_check(f));
+    TRY(check_common(p, y, x, w, l, f->wbits, orientation, "fc"));
+    TRY(check_weights(p, w, (size_t)f->O * f->K, l, f->wbits, "fc"));
+    if (orientation == LIN_OT_AUTO) orientation = lin_ot_fc_pick(f, l);
+    lin_map m;
+    map_fc(&m, f, l, orientation);
+    return run_map(p, y, x, w, &m, fc_local, f);
+}
+
+int lin_ot_fc(party *p, uint64_t *y, const uint64_t *x, const lin_fc *f, const uint64_t *w,
+              unsigned l) {
+    return lin_ot_fc_as(p, y, x, f, w, l, LIN_OT_AUTO);
+}
+
+/* ---- scale ---- */
+
+static int scale_local(uint64_t *y, const uint64_t *x, const void *shape, const uint64_t *w) {
+    lin_local_scale(y, x, shape, w);
+    return 0;
+}
+
+uint64_t lin_ot_scale_bytes(const lin_scale *s, unsigned l, int orientation) {
+    if (l < 1 || l > 64 || lin_scale_check(s) < 0 || s->wbits > l) {
+        err_clear();
+        return 0;
+    }
+    if (orientation == LIN_OT_AUTO) {
+        uint64_t a = lin_ot_scale_bytes(s, l, LIN_OT_A), b = lin_ot_scale_bytes(s, l, LIN_OT_B);
+        return a <= b ? a : b;
+    }
+    if (orientation != LIN_OT_A && orientation != LIN_OT_B) return 0;
+    lin_map m;
+    map_scale(&m, s, l, orientation);
+    return bytes_of(&m);
+}
+
+int lin_ot_scale_pick(const lin_scale *s, unsigned l) {
+    return lin_ot_scale_bytes(s, l, LIN_OT_B) < lin_ot_scale_bytes(s, l, LIN_OT_A) ? LIN_OT_B
+                                                                                   : LIN_OT_A;
+}
+
+int lin_ot_scale_as(party *p, uint64_t *y, const uint64_t *x, const lin_scale *s, const uint64_t *g,
+                    unsigned l, int orientation) {
+    TRY(lin_scale_check(s));
+    TRY(check_common(p, y, x, g, l, s->wbits, orientation, "scale"));
+    TRY(check_weights(p, g, s->C, l, s->wbits, "scale"));
+    if (orientation == LIN_OT_AUTO) orientation = lin_ot_scale_pick(s, l);
+    lin_map m;
+    map_scale(&m, s, l, orientation);
+    return run_map(p, y, x, g, &m, scale_local, s);
+}
+
+int lin_ot_scale(party *p, uint64_t *y, const uint64_t *x, const lin_scale *s, const uint64_t *g,
+                 unsigned l) {
+    return lin_ot_scale_as(p, y, x, s, g, l, LIN_OT_AUTO);
+}

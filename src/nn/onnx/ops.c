@@ -1,0 +1,1049 @@
+/* ONNX operators that become layers of the float graph: shapes inferred,
+ * attributes checked, constants copied into the nodes. See onnx.h for the
+ * list and docs/MODELS.md for the attributes. */
+#include "nn/onnx/imp.h"
+
+#include "util/mem.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+/* ---- spatial windows (Conv, pools) --------------------------------------- */
+
+typedef struct window {
+    unsigned k[2], st[2], dl[2], lo[2], hi[2];
+} window;
+
+static int read_list(imp *m, const char *name, unsigned n, unsigned def, unsigned min,
+                     unsigned *out) {
+    const int64_t *v;
+    size_t cnt;
+    TRY(imp_attr_ints(m, name, &v, &cnt));
+    for (unsigned i = 0; i < n; i++)
+        out[i] = def;
+    if (!v) return 0;
+    if (cnt != n)
+        return imp_err(m, PARLEY_E_FORMAT, "attribute '%s' has %zu values, expected %u", name, cnt,
+                       n);
+    for (unsigned i = 0; i < n; i++) {
+        if (v[i] < min || v[i] > MAX_ATTR_VALUE)
+            return imp_err(m, PARLEY_E_UNSUPPORTED, "attribute %s[%u] = %lld is outside %u..%d",
+                           name, i, (long long)v[i], min, MAX_ATTR_VALUE);
+        out[i] = (unsigned)v[i];
+    }
+    return 0;
+}
+
+/* nsp spatial dims of sizes in[]; kernel from the weights (conv) or from
+ * kernel_shape (pools). */
+static int read_window(imp *m, window *w, unsigned nsp, const uint32_t *in, const uint32_t *kernel,
+                       int dilations) {
+    memset(w, 0, sizeof *w);
+    unsigned ks[2];
+    const Onnx__AttributeProto *a = imp_attr(m, "kernel_shape");
+    if (a || !kernel) {
+        if (!a) return imp_err(m, PARLEY_E_FORMAT, "attribute 'kernel_shape' is missing");
+        TRY(read_list(m, "kernel_shape", nsp, 1, 1, ks));
+        for (unsigned i = 0; kernel && i < nsp; i++)
+            if (ks[i] != kernel[i])
+                return imp_err(m, PARLEY_E_FORMAT, "kernel_shape does not match the weights");
+    } else {
+        for (unsigned i = 0; i < nsp; i++)
+            ks[i] = kernel[i];
+    }
+    memcpy(w->k, ks, sizeof ks);
+    TRY(read_list(m, "strides", nsp, 1, 1, w->st));
+    if (dilations)
+        TRY(read_list(m, "dilations", nsp, 1, 1, w->dl));
+    else
+        for (unsigned i = 0; i < nsp; i++)
+            w->dl[i] = 1;
+    unsigned pads[4];
+    TRY(read_list(m, "pads", 2 * nsp, 0, 0, pads));
+    for (unsigned i = 0; i < nsp; i++) {
+        w->lo[i] = pads[i];
+        w->hi[i] = pads[nsp + i];
+    }
+    char ap[32];
+    TRY(imp_attr_s(m, "auto_pad", "NOTSET", ap, sizeof ap));
+    if (strcmp(ap, "NOTSET") == 0 || ap[0] == 0) return 0;
+    if (strcmp(ap, "VALID") == 0) {
+        memset(w->lo, 0, sizeof w->lo);
+        memset(w->hi, 0, sizeof w->hi);
+        return 0;
+    }
+    int upper = strcmp(ap, "SAME_UPPER") == 0;
+    if (!upper && strcmp(ap, "SAME_LOWER") != 0)
+        return imp_err(m, PARLEY_E_UNSUPPORTED, "auto_pad '%s' is not supported", ap);
+    for (unsigned i = 0; i < nsp; i++) {
+        int64_t out = ((int64_t)in[i] + w->st[i] - 1) / w->st[i];
+        int64_t ext = (int64_t)(w->k[i] - 1) * w->dl[i] + 1;
+        int64_t total = (out - 1) * w->st[i] + ext - in[i];
+        if (total < 0) total = 0;
+        unsigned small = (unsigned)(total / 2), big = (unsigned)(total - total / 2);
+        w->lo[i] = upper ? small : big;
+        w->hi[i] = upper ? big : small;
+    }
+    return 0;
+}
+
+/* Expand constant c (numpy broadcasting, onto `to`) times `mul`. */
+static int expand(imp *m, float **out, const ctensor *c, const nn_shape *to, double mul) {
+    char a[96], b[96];
+    if (c->shape.rank > to->rank) goto mismatch;
+    unsigned off = to->rank - c->shape.rank;
+    for (unsigned i = 0; i < c->shape.rank; i++)
+        if (c->shape.d[i] != 1 && c->shape.d[i] != to->d[off + i]) goto mismatch;
+    size_t n = nn_shape_count(to);
+    float *f = mem_alloc(n, sizeof *f);
+    if (!f) return PARLEY_E_NOMEM;
+    uint32_t idx[NN_MAX_RANK] = {0};
+    for (size_t i = 0; i < n; i++) {
+        size_t ci = 0;
+        for (unsigned d = 0; d < c->shape.rank; d++)
+            ci = ci * c->shape.d[d] + (c->shape.d[d] == 1 ? 0 : idx[off + d]);
+        f[i] = (float)(ct_f(c, ci) * mul);
+        for (unsigned d = to->rank; d-- > 0;) {
+            if (++idx[d] < to->d[d]) break;
+            idx[d] = 0;
+        }
+    }
+    *out = f;
+    return 0;
+mismatch:
+    return imp_err(m, PARLEY_E_UNSUPPORTED, "constant of shape %s does not broadcast to %s",
+                   imp_shp(a, sizeof a, &c->shape), imp_shp(b, sizeof b, to));
+}
+
+/* ---- operators ----------------------------------------------------------- */
+
+int op_conv(imp *m) {
+    static const char *const ok[] = {"auto_pad", "dilations", "group", "kernel_shape",
+                                     "pads",     "strides",   NULL};
+    TRY(imp_attrs_allowed(m, ok));
+    unsigned x;
+    const ctensor *W, *B = NULL;
+    TRY(imp_in_value(m, 0, &x));
+    TRY(imp_in_const(m, 1, &W));
+    if (imp_has_in(m, 2)) TRY(imp_in_const(m, 2, &B));
+    const nn_shape *xs = imp_vshape(m, x);
+    char a[96], b[96];
+    if (xs->rank == 5)
+        return imp_err(m, PARLEY_E_UNSUPPORTED, "3-D convolutions are not supported");
+    if (xs->rank != 3 && xs->rank != 4)
+        return imp_err(m, PARLEY_E_UNSUPPORTED, "input %s is not N x C x H x W or N x C x W",
+                       imp_shp(a, sizeof a, xs));
+    if (W->shape.rank != xs->rank)
+        return imp_err(m, PARLEY_E_FORMAT, "weights %s do not match the input %s",
+                       imp_shp(a, sizeof a, &W->shape), imp_shp(b, sizeof b, xs));
+    int64_t group;
+    TRY(imp_attr_i_range(m, "group", 1, 1, xs->d[1], &group));
+    unsigned O = W->shape.d[0], cg = W->shape.d[1], nsp = xs->rank - 2;
+    if ((uint64_t)cg * (uint64_t)group != xs->d[1] || O % group)
+        return imp_err(m, PARLEY_E_FORMAT,
+                       "weights %s with group %lld do not fit %u input channels",
+                       imp_shp(a, sizeof a, &W->shape), (long long)group, xs->d[1]);
+    window w;
+    TRY(read_window(m, &w, nsp, xs->d + 2, W->shape.d + 2, 1));
+    lin_conv c = {.N = xs->d[0], .C = xs->d[1], .O = O, .groups = (unsigned)group, .wbits = 1};
+    if (nsp == 2) {
+        c.H = xs->d[2], c.W = xs->d[3];
+        c.kh = w.k[0], c.kw = w.k[1], c.sh = w.st[0], c.sw = w.st[1], c.dh = w.dl[0],
+        c.dw = w.dl[1];
+        c.pt = w.lo[0], c.pl = w.lo[1], c.pb = w.hi[0], c.pr = w.hi[1];
+    } else {
+        c.H = 1, c.W = xs->d[2], c.kh = 1, c.kw = w.k[0], c.sh = 1, c.sw = w.st[0], c.dh = 1;
+        c.dw = w.dl[0], c.pl = w.lo[0], c.pr = w.hi[0];
+    }
+    if (lin_conv_check(&c) < 0) return imp_err(m, PARLEY_E_UNSUPPORTED, "%s", err_msg());
+    if (B && B->n != O)
+        return imp_err(m, PARLEY_E_FORMAT, "bias has %zu elements for %u output channels", B->n, O);
+    nn_shape ys = {.rank = xs->rank, .d = {c.N, O}};
+    if (nsp == 2)
+        ys.d[2] = c.OH, ys.d[3] = c.OW;
+    else
+        ys.d[2] = c.OW;
+    /* Copy the constants first: binding the output may move the symbols. */
+    float *wf = ct_floats(W), *bf = B ? ct_floats(B) : NULL;
+    unsigned y;
+    fnode *n;
+    int rc = wf && (bf || !B) ? imp_out_value(m, 0, &ys, &y) : PARLEY_E_NOMEM;
+    if (rc == 0) rc = imp_add_node(m, &n, QOP_CONV, &x, 1, y);
+    if (rc < 0) {
+        mem_free(wf);
+        mem_free(bf);
+        return rc;
+    }
+    n->p.conv = c;
+    n->w = wf;
+    n->b = bf;
+    return 0;
+}
+
+/* An FC node from value x ([.., K]) with weights w (O x K, owned) and bias
+ * b (O, owned, may be NULL) into value y. */
+static int add_fc(imp *m, unsigned x, unsigned y, unsigned O, float *w, float *b) {
+    const nn_shape *xs = imp_vshape(m, x);
+    fnode *n;
+    int rc = imp_add_node(m, &n, QOP_FC, &x, 1, y);
+    if (rc < 0) {
+        mem_free(w);
+        mem_free(b);
+        return rc;
+    }
+    n->w = w;
+    n->b = b;
+    n->p.fc.K = xs->d[xs->rank - 1];
+    n->p.fc.O = O;
+    n->p.fc.N = (unsigned)(nn_shape_count(xs) / n->p.fc.K);
+    n->p.fc.wbits = 1;
+    if (lin_fc_check(&n->p.fc) < 0) return imp_err(m, PARLEY_E_UNSUPPORTED, "%s", err_msg());
+    return 0;
+}
+
+static int add_transpose2(imp *m, unsigned x, unsigned *y, const char *suffix) {
+    const nn_shape *xs = imp_vshape(m, x);
+    nn_shape ts = {.rank = 2, .d = {xs->d[1], xs->d[0]}};
+    fnode *n;
+    TRY(fgraph_value(m->g, y, imp_gen_name(m, suffix), &ts));
+    TRY(imp_add_node(m, &n, QOP_TRANSPOSE, &x, 1, *y));
+    n->p.perm[0] = 1;
+    n->p.perm[1] = 0;
+    return 0;
+}
+
+int op_gemm(imp *m) {
+    static const char *const ok[] = {"alpha", "beta", "transA", "transB", "broadcast", NULL};
+    TRY(imp_attrs_allowed(m, ok));
+    unsigned a;
+    const ctensor *B, *C = NULL;
+    TRY(imp_in_value(m, 0, &a));
+    TRY(imp_in_const(m, 1, &B));
+    if (imp_has_in(m, 2)) TRY(imp_in_const(m, 2, &C));
+    double alpha, beta;
+    int64_t ta, tb;
+    TRY(imp_attr_f(m, "alpha", 1.0, &alpha));
+    TRY(imp_attr_f(m, "beta", 1.0, &beta));
+    TRY(imp_attr_i_range(m, "transA", 0, 0, 1, &ta));
+    TRY(imp_attr_i_range(m, "transB", 0, 0, 1, &tb));
+    char s1[96], s2[96];
+    if (imp_vshape(m, a)->rank != 2 || B->shape.rank != 2)
+        return imp_err(m, PARLEY_E_FORMAT, "operands %s and %s are not matrices",
+                       imp_shp(s1, sizeof s1, imp_vshape(m, a)), imp_shp(s2, sizeof s2, &B->shape));
+    if (ta) TRY(add_transpose2(m, a, &a, "#transA"));
+    unsigned M = imp_vshape(m, a)->d[0], K = imp_vshape(m, a)->d[1];
+    unsigned N = tb ? B->shape.d[0] : B->shape.d[1], KB = tb ? B->shape.d[1] : B->shape.d[0];
+    if (KB != K) return imp_err(m, PARLEY_E_FORMAT, "inner dimensions differ (%u and %u)", K, KB);
+    float *w = mem_alloc((size_t)N * K, sizeof *w), *bias = NULL, *full = NULL;
+    if (!w) return PARLEY_E_NOMEM;
+    for (size_t o = 0; o < N; o++)
+        for (size_t k = 0; k < K; k++)
+            w[o * K + k] = (float)(alpha * ct_f(B, tb ? o * K + k : k * N + o));
+    nn_shape ys = {.rank = 2, .d = {M, N}};
+    if (C) {
+        int rc = expand(m, &full, C, &ys, beta);
+        if (rc < 0) {
+            mem_free(w);
+            return rc;
+        }
+        /* Rows all equal (C is [N], [1, N], a scalar, ...): a per-output bias. */
+        int rows_equal = 1;
+        for (size_t i = N; i < (size_t)M * N && rows_equal; i++)
+            rows_equal = full[i] == full[i % N];
+        if (rows_equal) {
+            bias = full;
+            full = NULL;
+        }
+    }
+    unsigned y, f;
+    int rc = 0;
+    if (!full) {
+        rc = imp_out_value(m, 0, &ys, &y);
+        if (rc == 0) return add_fc(m, a, y, N, w, bias);
+        mem_free(w);
+        mem_free(bias);
+        return rc;
+    }
+    /* A full-matrix C: FC, then add the constant. */
+    rc = fgraph_value(m->g, &f, imp_gen_name(m, "#gemm"), &ys);
+    if (rc == 0)
+        rc = add_fc(m, a, f, N, w, NULL);
+    else
+        mem_free(w);
+    fnode *n;
+    if (rc == 0) rc = imp_out_value(m, 0, &ys, &y);
+    if (rc == 0) rc = imp_add_node(m, &n, QOP_ADDC, &f, 1, y);
+    if (rc < 0) {
+        mem_free(full);
+        return rc;
+    }
+    n->w = full;
+    return 0;
+}
+
+int op_matmul(imp *m) {
+    TRY(imp_attrs_allowed(m, (const char *const[]){NULL}));
+    sym *A, *B;
+    TRY(imp_in_sym(m, 0, &A));
+    TRY(imp_in_sym(m, 1, &B));
+    char s1[96];
+    if (A->kind == SYM_VALUE && B->kind == SYM_CONST) {
+        const nn_shape *as = imp_vshape(m, A->value);
+        if (B->c.shape.rank != 2)
+            return imp_err(m, PARLEY_E_UNSUPPORTED, "the constant operand %s is not a matrix",
+                           imp_shp(s1, sizeof s1, &B->c.shape));
+        unsigned K = B->c.shape.d[0], O = B->c.shape.d[1];
+        if (as->rank < 1 || as->d[as->rank - 1] != K)
+            return imp_err(m, PARLEY_E_FORMAT, "input %s does not have %u columns",
+                           imp_shp(s1, sizeof s1, as), K);
+        nn_shape ys = *as;
+        ys.d[ys.rank - 1] = O;
+        float *w = mem_alloc((size_t)O * K, sizeof *w);
+        if (!w) return PARLEY_E_NOMEM;
+        for (size_t o = 0; o < O; o++)
+            for (size_t k = 0; k < K; k++)
+                w[o * K + k] = (float)ct_f(&B->c, k * O + o);
+        unsigned x = A->value, y;
+        int rc = imp_out_value(m, 0, &ys, &y);
+        if (rc < 0) {
+            mem_free(w);
+            return rc;
+        }
+        return add_fc(m, x, y, O, w, NULL);
+    }
+    if (A->kind == SYM_CONST && B->kind == SYM_VALUE) {
+        /* Y = A X = (X^T A^T)^T: FC with weights A on the transposed input. */
+        const nn_shape *bs = imp_vshape(m, B->value);
+        if (A->c.shape.rank != 2 || bs->rank != 2 || bs->d[0] != A->c.shape.d[1])
+            return imp_err(m, PARLEY_E_UNSUPPORTED,
+                           "a constant left operand needs two matrices with matching inner sizes");
+        unsigned M = A->c.shape.d[0], t1, t2, y;
+        TRY(add_transpose2(m, B->value, &t1, "#xT"));
+        nn_shape fs = {.rank = 2, .d = {bs->d[1], M}};
+        TRY(fgraph_value(m->g, &t2, imp_gen_name(m, "#fc"), &fs));
+        float *w = ct_floats(&A->c);
+        if (!w) return PARLEY_E_NOMEM;
+        TRY(add_fc(m, t1, t2, M, w, NULL));
+        nn_shape ys = {.rank = 2, .d = {M, bs->d[1]}};
+        fnode *n;
+        TRY(imp_out_value(m, 0, &ys, &y));
+        TRY(imp_add_node(m, &n, QOP_TRANSPOSE, &t2, 1, y));
+        n->p.perm[0] = 1;
+        n->p.perm[1] = 0;
+        return 0;
+    }
+    return imp_err(
+        m, PARLEY_E_UNSUPPORTED,
+        "exactly one operand must be a constant (a product of two computed tensors is not "
+        "a linear layer with the server's weights)");
+}
+
+/* Shape of a legacy (opset < 7) broadcast operand, made numpy-style. */
+static int legacy_broadcast(imp *m, const nn_shape *to, ctensor *c) {
+    if (m->opset >= 7) return 0;
+    int64_t bc, ax;
+    TRY(imp_attr_i(m, "broadcast", 0, &bc));
+    if (!bc || !imp_attr(m, "axis")) return 0;
+    TRY(imp_attr_i(m, "axis", 0, &ax));
+    unsigned a;
+    TRY(imp_axis_norm(m, ax, to->rank, 0, &a));
+    if (a + c->shape.rank > to->rank)
+        return imp_err(m, PARLEY_E_FORMAT, "broadcast axis out of range");
+    while (c->shape.rank < to->rank - a)
+        c->shape.d[c->shape.rank++] = 1;
+    return 0;
+}
+
+/* Add, Sub, Mul, Div with constants; Add of two computed tensors. */
+int op_arith(imp *m) {
+    static const char *const ok[] = {"broadcast", "axis", "consumed_inputs", NULL};
+    TRY(imp_attrs_allowed(m, ok));
+    const char *op = m->node->op_type;
+    sym *A, *B;
+    TRY(imp_in_sym(m, 0, &A));
+    TRY(imp_in_sym(m, 1, &B));
+    char s1[96], s2[96];
+    int add = strcmp(op, "Add") == 0, sub = strcmp(op, "Sub") == 0, mul = strcmp(op, "Mul") == 0;
+    if (A->kind == SYM_VALUE && B->kind == SYM_VALUE) {
+        if (!add)
+            return imp_err(m, PARLEY_E_UNSUPPORTED, "%s of two computed tensors is not supported",
+                           op);
+        const nn_shape *as = imp_vshape(m, A->value), *bs = imp_vshape(m, B->value);
+        if (!nn_shape_eq(as, bs))
+            return imp_err(m, PARLEY_E_UNSUPPORTED,
+                           "operands %s and %s differ in shape (broadcasting between two computed "
+                           "tensors is not supported)",
+                           imp_shp(s1, sizeof s1, as), imp_shp(s2, sizeof s2, bs));
+        unsigned in[2] = {A->value, B->value}, y;
+        fnode *n;
+        TRY(imp_out_value(m, 0, as, &y));
+        return imp_add_node(m, &n, QOP_ADD, in, 2, y);
+    }
+    if (A->kind != SYM_VALUE && B->kind != SYM_VALUE) {
+        ctensor a = A->c, b = B->c;
+        return fold_arith(m, &a, &b, add ? '+' : sub ? '-' : mul ? '*' : '/');
+    }
+    int const_first = A->kind == SYM_CONST;
+    unsigned x = const_first ? B->value : A->value;
+    ctensor c = const_first ? A->c : B->c;
+    const nn_shape *xs = imp_vshape(m, x);
+    TRY(legacy_broadcast(m, xs, &c));
+    if ((sub || strcmp(op, "Div") == 0) && const_first)
+        return imp_err(m, PARLEY_E_UNSUPPORTED, "%s with a constant first operand is not supported",
+                       op);
+    float *full;
+    TRY(expand(m, &full, &c, xs, sub ? -1.0 : 1.0));
+    unsigned y;
+    fnode *n;
+    int rc = imp_out_value(m, 0, xs, &y);
+    if (rc < 0) goto fail;
+    if (add || sub) {
+        rc = imp_add_node(m, &n, QOP_ADDC, &x, 1, y);
+        if (rc < 0) goto fail;
+        n->w = full;
+        return 0;
+    }
+    /* Mul/Div: a per-channel (dimension 1) or scalar factor: a SCALE. */
+    if (xs->rank < 2) {
+        rc = imp_err(m, PARLEY_E_UNSUPPORTED, "%s needs a tensor with channels (rank >= 2)", op);
+        goto fail;
+    }
+    size_t C = xs->d[1], per = nn_shape_count(xs) / xs->d[0] / C, total = nn_shape_count(xs);
+    for (size_t i = 0; i < total; i++)
+        if (full[i] != full[((i / per) % C) * per]) {
+            rc =
+                imp_err(m, PARLEY_E_UNSUPPORTED,
+                        "%s by a constant that varies other than per channel is not supported", op);
+            goto fail;
+        }
+    float *g = mem_alloc(C, sizeof *g), *beta = mem_calloc(C, sizeof *beta);
+    if (!g || !beta) {
+        mem_free(g);
+        mem_free(beta);
+        rc = PARLEY_E_NOMEM;
+        goto fail;
+    }
+    for (size_t ch = 0; ch < C; ch++) {
+        double v = full[ch * per];
+        if (!mul && v == 0.0) {
+            mem_free(g);
+            mem_free(beta);
+            rc = imp_err(m, PARLEY_E_UNSUPPORTED, "division by zero");
+            goto fail;
+        }
+        g[ch] = (float)(mul ? v : 1.0 / v);
+    }
+    mem_free(full);
+    rc = imp_add_node(m, &n, QOP_SCALE, &x, 1, y);
+    if (rc < 0) {
+        mem_free(g);
+        mem_free(beta);
+        return rc;
+    }
+    n->w = g;
+    n->b = beta;
+    n->p.scale = (lin_scale){.N = xs->d[0], .C = (unsigned)C, .S = (unsigned)per, .wbits = 1};
+    return 0;
+fail:
+    mem_free(full);
+    return rc;
+}
+
+int op_batchnorm(imp *m) {
+    static const char *const ok[] = {"epsilon",       "momentum",        "spatial", "is_test",
+                                     "training_mode", "consumed_inputs", NULL};
+    TRY(imp_attrs_allowed(m, ok));
+    unsigned x;
+    const ctensor *p[4];
+    TRY(imp_in_value(m, 0, &x));
+    for (unsigned k = 0; k < 4; k++)
+        TRY(imp_in_const(m, k + 1, &p[k]));
+    double eps;
+    int64_t spatial, training;
+    TRY(imp_attr_f(m, "epsilon", 1e-5, &eps));
+    TRY(imp_attr_i(m, "spatial", 1, &spatial));
+    TRY(imp_attr_i(m, "training_mode", 0, &training));
+    if (training) return imp_err(m, PARLEY_E_UNSUPPORTED, "training mode is not supported");
+    if (spatial != 1) return imp_err(m, PARLEY_E_UNSUPPORTED, "spatial = 0 is not supported");
+    const nn_shape *xs = imp_vshape(m, x);
+    if (xs->rank < 2) return imp_err(m, PARLEY_E_FORMAT, "input has no channel dimension");
+    unsigned C = xs->d[1];
+    for (unsigned k = 0; k < 4; k++)
+        if (p[k]->n != C)
+            return imp_err(m, PARLEY_E_FORMAT, "parameter %u has %zu elements for %u channels",
+                           k + 1, p[k]->n, C);
+    float *g = mem_alloc(C, sizeof *g), *b = mem_alloc(C, sizeof *b);
+    if (!g || !b) {
+        mem_free(g);
+        mem_free(b);
+        return PARLEY_E_NOMEM;
+    }
+    for (unsigned c = 0; c < C; c++) {
+        double var = ct_f(p[3], c) + eps;
+        if (!(var > 0)) {
+            mem_free(g);
+            mem_free(b);
+            return imp_err(m, PARLEY_E_UNSUPPORTED,
+                           "variance + epsilon of channel %u is not positive", c);
+        }
+        double ga = ct_f(p[0], c) / sqrt(var);
+        g[c] = (float)ga;
+        b[c] = (float)(ct_f(p[1], c) - ga * ct_f(p[2], c));
+    }
+    unsigned y;
+    fnode *n;
+    int rc = imp_out_value(m, 0, xs, &y);
+    if (rc == 0) rc = imp_add_node(m, &n, QOP_SCALE, &x, 1, y);
+    if (rc < 0) {
+        mem_free(g);
+        mem_free(b);
+        return rc;
+    }
+    n->w = g;
+    n->b = b;
+    n->p.scale = (lin_scale){
+        .N = xs->d[0], .C = C, .S = (unsigned)(nn_shape_count(xs) / xs->d[0] / C), .wbits = 1};
+    return imp_outs_unavailable(m, 1, "a training-mode statistic of BatchNormalization");
+}
+
+int op_relu(imp *m) {
+    TRY(imp_attrs_allowed(m, (const char *const[]){"consumed_inputs", NULL}));
+    unsigned x, y;
+    fnode *n;
+    TRY(imp_in_value(m, 0, &x));
+    TRY(imp_out_value(m, 0, imp_vshape(m, x), &y));
+    return imp_add_node(m, &n, QOP_RELU, &x, 1, y);
+}
+
+static int pool_common(imp *m, qop op, unsigned x, const window *w, unsigned nsp, int ceil_mode,
+                       int cip) {
+    const nn_shape *xs = imp_vshape(m, x);
+    nl_pool p = {.N = xs->d[0],
+                 .C = xs->d[1],
+                 .ceil_mode = (unsigned)ceil_mode,
+                 .count_include_pad = (unsigned)cip};
+    if (nsp == 2) {
+        p.H = xs->d[2], p.W = xs->d[3], p.kh = w->k[0], p.kw = w->k[1], p.sh = w->st[0];
+        p.sw = w->st[1], p.dh = w->dl[0], p.dw = w->dl[1], p.pt = w->lo[0], p.pl = w->lo[1];
+        p.pb = w->hi[0], p.pr = w->hi[1];
+    } else {
+        p.H = 1, p.W = xs->d[2], p.kh = 1, p.kw = w->k[0], p.sh = 1, p.sw = w->st[0], p.dh = 1;
+        p.dw = w->dl[0], p.pl = w->lo[0], p.pr = w->hi[0];
+    }
+    if (nl_pool_check(&p) < 0) return imp_err(m, PARLEY_E_UNSUPPORTED, "%s", err_msg());
+    nn_shape ys = {.rank = xs->rank, .d = {p.N, p.C}};
+    if (nsp == 2)
+        ys.d[2] = p.OH, ys.d[3] = p.OW;
+    else
+        ys.d[2] = p.OW;
+    unsigned y;
+    fnode *n;
+    TRY(imp_out_value(m, 0, &ys, &y));
+    TRY(imp_add_node(m, &n, op, &x, 1, y));
+    n->p.pool = p;
+    return 0;
+}
+
+static int pool_input(imp *m, unsigned *x) {
+    char a[96];
+    TRY(imp_in_value(m, 0, x));
+    const nn_shape *xs = imp_vshape(m, *x);
+    if (xs->rank == 5) return imp_err(m, PARLEY_E_UNSUPPORTED, "3-D pooling is not supported");
+    if (xs->rank != 3 && xs->rank != 4)
+        return imp_err(m, PARLEY_E_UNSUPPORTED, "input %s is not N x C x H x W or N x C x W",
+                       imp_shp(a, sizeof a, xs));
+    return 0;
+}
+
+int op_pool(imp *m) {
+    int is_max = strcmp(m->node->op_type, "MaxPool") == 0;
+    static const char *const okmax[] = {"auto_pad", "ceil_mode",     "dilations", "kernel_shape",
+                                        "pads",     "storage_order", "strides",   NULL};
+    static const char *const okavg[] = {
+        "auto_pad", "ceil_mode", "count_include_pad", "kernel_shape", "pads", "strides", NULL};
+    TRY(imp_attrs_allowed(m, is_max ? okmax : okavg));
+    unsigned x;
+    TRY(pool_input(m, &x));
+    const nn_shape *xs = imp_vshape(m, x);
+    unsigned nsp = xs->rank - 2;
+    window w;
+    TRY(read_window(m, &w, nsp, xs->d + 2, NULL, is_max));
+    int64_t ceil_mode, cip = 0;
+    TRY(imp_attr_i_range(m, "ceil_mode", 0, 0, 1, &ceil_mode));
+    if (!is_max) TRY(imp_attr_i_range(m, "count_include_pad", 0, 0, 1, &cip));
+    TRY(pool_common(m, is_max ? QOP_MAXPOOL : QOP_AVGPOOL, x, &w, nsp, (int)ceil_mode, (int)cip));
+    return imp_outs_unavailable(m, 1, "MaxPool's indices, which parley does not compute");
+}
+
+int op_global_pool(imp *m) {
+    TRY(imp_attrs_allowed(m, (const char *const[]){NULL}));
+    unsigned x;
+    TRY(pool_input(m, &x));
+    const nn_shape *xs = imp_vshape(m, x);
+    unsigned nsp = xs->rank - 2;
+    window w;
+    for (unsigned i = 0; i < 2; i++) {
+        w.k[i] = i < nsp ? xs->d[2 + i] : 1;
+        w.st[i] = w.dl[i] = 1;
+        w.lo[i] = w.hi[i] = 0;
+    }
+    int is_max = strcmp(m->node->op_type, "GlobalMaxPool") == 0;
+    return pool_common(m, is_max ? QOP_MAXPOOL : QOP_AVGPOOL, x, &w, nsp, 0, 0);
+}
+
+int op_concat(imp *m) {
+    static const char *const ok[] = {"axis", NULL};
+    TRY(imp_attrs_allowed(m, ok));
+    unsigned nin = (unsigned)m->node->n_input;
+    if (nin < 1 || nin > QNET_MAX_INPUTS)
+        return imp_err(m, PARLEY_E_UNSUPPORTED, "bad number of inputs");
+    if (!imp_attr(m, "axis") && m->opset >= 4)
+        return imp_err(m, PARLEY_E_FORMAT, "attribute 'axis' is missing");
+    int all_const = 1;
+    for (unsigned k = 0; k < nin; k++) {
+        sym *s;
+        TRY(imp_in_sym(m, k, &s));
+        all_const &= s->kind == SYM_CONST;
+    }
+    if (all_const) { /* shape arithmetic: fold */
+        int64_t ax;
+        unsigned a;
+        TRY(imp_attr_i(m, "axis", 1, &ax));
+        TRY(imp_axis_norm(m, ax, imp_in_shape(m, 0)->rank, 0, &a));
+        return fold_concat(m, a);
+    }
+    unsigned *in = mem_alloc(nin, sizeof *in);
+    if (!in) return PARLEY_E_NOMEM;
+    int rc = 0;
+    for (unsigned k = 0; k < nin && rc == 0; k++) {
+        /* A constant operand becomes a CONST value (shared as c and 0). */
+        sym *s;
+        rc = imp_in_sym(m, k, &s);
+        if (rc == 0 && s->kind == SYM_VALUE) in[k] = s->value;
+        if (rc < 0 || s->kind != SYM_CONST) continue;
+        float *f = ct_floats(&s->c);
+        fnode *cn;
+        char nm[QNET_MAX_NAME + 1];
+        snprintf(nm, sizeof nm, "%s#const", m->node->input[k]);
+        rc = f ? fgraph_value(m->g, &in[k], nm, &s->c.shape) : PARLEY_E_NOMEM;
+        if (rc == 0) rc = imp_add_node(m, &cn, QOP_CONST, NULL, 0, in[k]);
+        if (rc == 0)
+            cn->w = f;
+        else
+            mem_free(f);
+    }
+    int64_t ax = 0;
+    unsigned a = 0;
+    nn_shape ys = {0};
+    if (rc == 0) rc = imp_attr_i(m, "axis", 1, &ax); /* the default before opset 4 */
+    if (rc == 0) {
+        ys = *imp_vshape(m, in[0]);
+        rc = imp_axis_norm(m, ax, ys.rank, 0, &a);
+    }
+    uint64_t sum = 0;
+    for (unsigned k = 0; k < nin && rc == 0; k++) {
+        const nn_shape *s = imp_vshape(m, in[k]);
+        char s1[96], s2[96];
+        for (unsigned d = 0; d < ys.rank && s->rank == ys.rank; d++)
+            if (d != a && s->d[d] != ys.d[d]) rc = -1;
+        if (rc < 0 || s->rank != ys.rank)
+            rc = imp_err(m, PARLEY_E_FORMAT, "operands %s and %s do not fit together",
+                         imp_shp(s1, sizeof s1, imp_vshape(m, in[0])), imp_shp(s2, sizeof s2, s));
+        sum += s->d[a];
+    }
+    if (rc == 0 && sum > UINT32_MAX) rc = imp_err(m, PARLEY_E_UNSUPPORTED, "result too large");
+    unsigned y;
+    fnode *n;
+    if (rc == 0) {
+        ys.d[a] = (uint32_t)sum;
+        rc = imp_out_value(m, 0, &ys, &y);
+    }
+    if (rc == 0) rc = imp_add_node(m, &n, QOP_CONCAT, in, nin, y);
+    if (rc == 0) n->p.axis = a;
+    mem_free(in);
+    return rc;
+}
+
+/* Output 0 is input 0 with a new shape: a RESHAPE of a value, or the same
+ * constant data with the new shape. */
+static int reshape_to(imp *m, const nn_shape *ys) {
+    sym *s;
+    TRY(imp_in_sym(m, 0, &s));
+    size_t n;
+    char a[96], b[96];
+    if (nn_shape_check(&n, ys) < 0) return imp_err(m, PARLEY_E_UNSUPPORTED, "%s", err_msg());
+    const nn_shape *xs = s->kind == SYM_VALUE ? imp_vshape(m, s->value) : &s->c.shape;
+    if (n != nn_shape_count(xs))
+        return imp_err(m, PARLEY_E_FORMAT, "cannot reshape %s to %s", imp_shp(a, sizeof a, xs),
+                       imp_shp(b, sizeof b, ys));
+    if (s->kind == SYM_CONST) {
+        ctensor c = s->c;
+        c.shape = *ys;
+        c.own = NULL;
+        return imp_bind_const(m, imp_out_name(m, 0), &c);
+    }
+    unsigned x = s->value, y;
+    fnode *node;
+    TRY(imp_out_value(m, 0, ys, &y));
+    return imp_add_node(m, &node, QOP_RESHAPE, &x, 1, y);
+}
+
+int op_flatten(imp *m) {
+    static const char *const ok[] = {"axis", NULL};
+    TRY(imp_attrs_allowed(m, ok));
+    const nn_shape *xs = imp_in_shape(m, 0);
+    if (!xs) return PARLEY_E_FORMAT;
+    int64_t ax;
+    unsigned a;
+    TRY(imp_attr_i(m, "axis", 1, &ax));
+    TRY(imp_axis_norm(m, ax, xs->rank, 1, &a));
+    size_t lead = 1;
+    for (unsigned d = 0; d < a; d++)
+        lead *= xs->d[d];
+    nn_shape ys = {.rank = 2, .d = {(uint32_t)lead, (uint32_t)(nn_shape_count(xs) / lead)}};
+    return reshape_to(m, &ys);
+}
+
+int op_reshape(imp *m) {
+    static const char *const ok[] = {"allowzero", "shape", "consumed_inputs", NULL};
+    TRY(imp_attrs_allowed(m, ok));
+    const nn_shape *xs = imp_in_shape(m, 0);
+    if (!xs) return PARLEY_E_FORMAT;
+    int64_t v[MAX_SHAPE_CONST], allowzero;
+    size_t n;
+    TRY(imp_attr_i(m, "allowzero", 0, &allowzero));
+    if (m->opset < 5) { /* Reshape-1: the shape is an attribute */
+        const int64_t *a;
+        TRY(imp_attr_ints(m, "shape", &a, &n));
+        if (!a) return imp_err(m, PARLEY_E_FORMAT, "attribute 'shape' is missing");
+        if (n > MAX_SHAPE_CONST) return imp_err(m, PARLEY_E_UNSUPPORTED, "shape too long");
+        memcpy(v, a, n * sizeof *v);
+    } else {
+        TRY(imp_in_ints(m, 1, v, &n, MAX_SHAPE_CONST));
+    }
+    if (n > NN_MAX_RANK)
+        return imp_err(m, PARLEY_E_UNSUPPORTED, "more than %d dimensions", NN_MAX_RANK);
+    nn_shape ys = {.rank = (unsigned)n};
+    int infer = -1;
+    uint64_t known = 1;
+    for (unsigned i = 0; i < n; i++) {
+        if (v[i] == 0 && !allowzero) {
+            if (i >= xs->rank)
+                return imp_err(m, PARLEY_E_FORMAT, "shape copies a missing dimension");
+            ys.d[i] = xs->d[i];
+        } else if (v[i] == -1) {
+            if (infer >= 0) return imp_err(m, PARLEY_E_FORMAT, "shape has two -1 entries");
+            infer = (int)i;
+            continue;
+        } else if (v[i] < 1 || v[i] > UINT32_MAX) {
+            return imp_err(m, PARLEY_E_UNSUPPORTED, "shape entry %lld is not supported",
+                           (long long)v[i]);
+        } else {
+            ys.d[i] = (uint32_t)v[i];
+        }
+        known *= ys.d[i];
+        if (known > NN_MAX_ELEMS) return imp_err(m, PARLEY_E_UNSUPPORTED, "shape too large");
+    }
+    if (infer >= 0) {
+        size_t total = nn_shape_count(xs);
+        if (total % known) return imp_err(m, PARLEY_E_FORMAT, "cannot infer the -1 dimension");
+        ys.d[infer] = (uint32_t)(total / known);
+    }
+    return reshape_to(m, &ys);
+}
+
+/* Squeeze / Unsqueeze: axes from the attribute (opset < 13) or input 1. */
+static int read_axes(imp *m, int64_t *v, size_t *n, int required) {
+    *n = 0;
+    if (m->opset < 13) {
+        const int64_t *a;
+        TRY(imp_attr_ints(m, "axes", &a, n));
+        if (*n > NN_MAX_RANK) return imp_err(m, PARLEY_E_UNSUPPORTED, "too many axes");
+        if (a) memcpy(v, a, *n * sizeof *v);
+        if (!a && required) return imp_err(m, PARLEY_E_FORMAT, "attribute 'axes' is missing");
+        return 0;
+    }
+    if (!imp_has_in(m, 1))
+        return required ? imp_err(m, PARLEY_E_FORMAT, "input 'axes' is missing") : 0;
+    return imp_in_ints(m, 1, v, n, NN_MAX_RANK);
+}
+
+int op_squeeze(imp *m) {
+    static const char *const ok[] = {"axes", NULL};
+    TRY(imp_attrs_allowed(m, ok));
+    const nn_shape *xs = imp_in_shape(m, 0);
+    if (!xs) return PARLEY_E_FORMAT;
+    int64_t v[NN_MAX_RANK];
+    size_t n;
+    TRY(read_axes(m, v, &n, 0));
+    unsigned drop = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned a;
+        TRY(imp_axis_norm(m, v[i], xs->rank, 0, &a));
+        if (xs->d[a] != 1)
+            return imp_err(m, PARLEY_E_FORMAT, "axis %u has size %u, not 1", a, xs->d[a]);
+        drop |= 1u << a;
+    }
+    nn_shape ys = {0};
+    for (unsigned d = 0; d < xs->rank; d++)
+        if (n ? !(drop >> d & 1) : xs->d[d] != 1) ys.d[ys.rank++] = xs->d[d];
+    return reshape_to(m, &ys);
+}
+
+int op_unsqueeze(imp *m) {
+    static const char *const ok[] = {"axes", NULL};
+    TRY(imp_attrs_allowed(m, ok));
+    const nn_shape *xs = imp_in_shape(m, 0);
+    if (!xs) return PARLEY_E_FORMAT;
+    int64_t v[NN_MAX_RANK];
+    size_t n;
+    TRY(read_axes(m, v, &n, 1));
+    unsigned r = xs->rank + (unsigned)n, add = 0;
+    if (r > NN_MAX_RANK)
+        return imp_err(m, PARLEY_E_UNSUPPORTED, "more than %d dimensions", NN_MAX_RANK);
+    for (size_t i = 0; i < n; i++) {
+        unsigned a;
+        TRY(imp_axis_norm(m, v[i], r, 0, &a));
+        if (add >> a & 1) return imp_err(m, PARLEY_E_FORMAT, "axis %u given twice", a);
+        add |= 1u << a;
+    }
+    nn_shape ys = {.rank = r};
+    for (unsigned d = 0, k = 0; d < r; d++)
+        ys.d[d] = (add >> d & 1) ? 1 : xs->d[k++];
+    return reshape_to(m, &ys);
+}
+
+int op_transpose(imp *m) {
+    static const char *const ok[] = {"perm", NULL};
+    TRY(imp_attrs_allowed(m, ok));
+    sym *s;
+    TRY(imp_in_sym(m, 0, &s));
+    const nn_shape *xs = s->kind == SYM_VALUE ? imp_vshape(m, s->value) : &s->c.shape;
+    unsigned r = xs->rank, perm[NN_MAX_RANK] = {0}, seen = 0;
+    const int64_t *p;
+    size_t n;
+    TRY(imp_attr_ints(m, "perm", &p, &n));
+    if (p && n != r) return imp_err(m, PARLEY_E_FORMAT, "perm has %zu entries for rank %u", n, r);
+    for (unsigned d = 0; d < r; d++) {
+        int64_t v = p ? p[d] : (int64_t)(r - 1 - d);
+        if (v < 0 || v >= r || (seen >> v & 1))
+            return imp_err(m, PARLEY_E_FORMAT, "perm is not a permutation");
+        seen |= 1u << v;
+        perm[d] = (unsigned)v;
+    }
+    nn_shape ys = {.rank = r};
+    for (unsigned d = 0; d < r; d++)
+        ys.d[d] = xs->d[perm[d]];
+    if (s->kind == SYM_CONST) {
+        /* Fold (PyTorch exports a Linear without bias as Transpose + MatMul). */
+        float *f = mem_alloc(s->c.n, sizeof *f);
+        if (!f) return PARLEY_E_NOMEM;
+        size_t xst[NN_MAX_RANK], acc = 1;
+        for (unsigned d = r; d-- > 0;)
+            xst[d] = acc, acc *= xs->d[d];
+        uint32_t idx[NN_MAX_RANK] = {0};
+        for (size_t i = 0; i < s->c.n; i++) {
+            size_t off = 0;
+            for (unsigned d = 0; d < r; d++)
+                off += idx[d] * xst[perm[d]];
+            f[i] = (float)ct_f(&s->c, off);
+            for (unsigned d = r; d-- > 0;) {
+                if (++idx[d] < ys.d[d]) break;
+                idx[d] = 0;
+            }
+        }
+        ctensor c = {.shape = ys, .n = s->c.n, .f = f, .own = f};
+        return imp_bind_const(m, imp_out_name(m, 0), &c);
+    }
+    unsigned x = s->value, y;
+    fnode *node;
+    TRY(imp_out_value(m, 0, &ys, &y));
+    TRY(imp_add_node(m, &node, QOP_TRANSPOSE, &x, 1, y));
+    memcpy(node->p.perm, perm, sizeof perm);
+    return 0;
+}
+
+int op_pad(imp *m) {
+    static const char *const ok[] = {"mode", "pads", "paddings", "value", NULL};
+    TRY(imp_attrs_allowed(m, ok));
+    unsigned x;
+    TRY(imp_in_value(m, 0, &x));
+    const nn_shape *xs = imp_vshape(m, x);
+    unsigned r = xs->rank;
+    int64_t pads[2 * NN_MAX_RANK];
+    size_t n;
+    double value = 0;
+    char mode[32];
+    TRY(imp_attr_s(m, "mode", "constant", mode, sizeof mode));
+    if (strcmp(mode, "constant") != 0)
+        return imp_err(m, PARLEY_E_UNSUPPORTED, "mode '%s' is not supported (only constant 0)",
+                       mode);
+    if (m->opset < 11) {
+        const int64_t *p;
+        TRY(imp_attr_ints(m, m->opset < 2 ? "paddings" : "pads", &p, &n));
+        if (!p) return imp_err(m, PARLEY_E_FORMAT, "attribute 'pads' is missing");
+        if (n > 2 * NN_MAX_RANK) return imp_err(m, PARLEY_E_FORMAT, "too many pads");
+        memcpy(pads, p, n * sizeof *p);
+        TRY(imp_attr_f(m, "value", 0.0, &value));
+    } else {
+        TRY(imp_in_ints(m, 1, pads, &n, 2 * NN_MAX_RANK));
+        if (imp_has_in(m, 2)) {
+            const ctensor *c;
+            TRY(imp_in_const(m, 2, &c));
+            if (c->n != 1) return imp_err(m, PARLEY_E_FORMAT, "constant_value is not a scalar");
+            value = ct_f(c, 0);
+        }
+        if (imp_has_in(m, 3))
+            return imp_err(m, PARLEY_E_UNSUPPORTED, "the axes input is not supported");
+    }
+    if (value != 0.0) return imp_err(m, PARLEY_E_UNSUPPORTED, "only zero padding is supported");
+    if (n != 2 * r) return imp_err(m, PARLEY_E_FORMAT, "%zu pads for rank %u", n, r);
+    nn_shape ys = *xs;
+    int any = 0;
+    for (unsigned d = 0; d < r; d++) {
+        if (pads[d] < 0 || pads[r + d] < 0)
+            return imp_err(m, PARLEY_E_UNSUPPORTED, "negative pads (cropping) are not supported");
+        if (pads[d] > MAX_ATTR_VALUE || pads[r + d] > MAX_ATTR_VALUE)
+            return imp_err(m, PARLEY_E_UNSUPPORTED, "pads too large");
+        uint64_t v = (uint64_t)xs->d[d] + (uint64_t)pads[d] + (uint64_t)pads[r + d];
+        if (v > UINT32_MAX) return imp_err(m, PARLEY_E_UNSUPPORTED, "result too large");
+        ys.d[d] = (uint32_t)v;
+        any |= pads[d] || pads[r + d];
+    }
+    sym *s;
+    TRY(imp_in_sym(m, 0, &s));
+    if (!any) return imp_out_alias(m, 0, s);
+    unsigned y;
+    fnode *node;
+    TRY(imp_out_value(m, 0, &ys, &y));
+    TRY(imp_add_node(m, &node, QOP_PAD, &x, 1, y));
+    for (unsigned d = 0; d < r; d++) {
+        node->p.pad.lo[d] = (uint32_t)pads[d];
+        node->p.pad.hi[d] = (uint32_t)pads[r + d];
+    }
+    return 0;
+}
+
+int op_identity(imp *m) {
+    TRY(imp_attrs_allowed(m, (const char *const[]){NULL}));
+    sym *s;
+    TRY(imp_in_sym(m, 0, &s));
+    return imp_out_alias(m, 0, s);
+}
+
+int op_dropout(imp *m) {
+    static const char *const ok[] = {"ratio", "is_test", "seed", "consumed_inputs", NULL};
+    TRY(imp_attrs_allowed(m, ok));
+    sym *s;
+    TRY(imp_in_sym(m, 0, &s));
+    if (m->opset >= 12 && imp_has_in(m, 2)) {
+        const ctensor *t;
+        TRY(imp_in_const(m, 2, &t));
+        if (t->n != 1 || ct_f(t, 0) != 0.0)
+            return imp_err(m, PARLEY_E_UNSUPPORTED, "training mode is not supported");
+    }
+    TRY(imp_out_alias(m, 0, s));
+    return imp_outs_unavailable(m, 1, "Dropout's mask, which parley does not compute");
+}
+
+int op_constant(imp *m) {
+    if (m->node->n_attribute != 1)
+        return imp_err(m, PARLEY_E_FORMAT, "a Constant needs exactly one attribute");
+    const Onnx__AttributeProto *a = m->node->attribute[0];
+    const char *name = str0(a->name);
+    ctensor c = {0};
+    if (strcmp(name, "value") == 0) {
+        if (!a->t) return imp_err(m, PARLEY_E_FORMAT, "attribute 'value' holds no tensor");
+        int rc = ct_from_proto(&c, a->t, "constant");
+        if (rc < 0) return err_wrap(rc, "node '%s'", m->nname);
+        return imp_bind_const(m, imp_out_name(m, 0), &c);
+    }
+    int is_f = strcmp(name, "value_float") == 0, is_fs = strcmp(name, "value_floats") == 0;
+    int is_i = strcmp(name, "value_int") == 0, is_is = strcmp(name, "value_ints") == 0;
+    if (!is_f && !is_fs && !is_i && !is_is) {
+        char nm[80];
+        imp_printable(nm, sizeof nm, name);
+        return imp_err(m, PARLEY_E_UNSUPPORTED, "attribute '%s' is not supported", nm);
+    }
+    size_t n = is_fs ? a->n_floats : is_is ? a->n_ints : 1;
+    if (n < 1 || n > NN_MAX_ELEMS)
+        return imp_err(m, PARLEY_E_UNSUPPORTED, "empty or huge constant");
+    c.shape.rank = (is_fs || is_is) ? 1 : 0;
+    c.shape.d[0] = (uint32_t)n;
+    c.n = n;
+    if (is_f || is_fs) {
+        float *f = mem_alloc(n, sizeof *f);
+        if (!f) return PARLEY_E_NOMEM;
+        if (is_f)
+            f[0] = a->f;
+        else
+            memcpy(f, a->floats, n * sizeof *f);
+        c.f = f;
+        c.own = f;
+    } else {
+        int64_t *v = mem_alloc(n, sizeof *v);
+        if (!v) return PARLEY_E_NOMEM;
+        if (is_i)
+            v[0] = a->i;
+        else
+            memcpy(v, a->ints, n * sizeof *v);
+        c.i = v;
+        c.own = v;
+        c.is_int = 1;
+    }
+    return imp_bind_const(m, imp_out_name(m, 0), &c);
+}
+
+int op_argmax(imp *m) {
+    static const char *const ok[] = {"axis", "keepdims", "select_last_index", NULL};
+    TRY(imp_attrs_allowed(m, ok));
+    unsigned x, a;
+    TRY(imp_in_value(m, 0, &x));
+    const nn_shape *xs = imp_vshape(m, x);
+    int64_t ax, keep, last;
+    TRY(imp_attr_i(m, "axis", 0, &ax));
+    TRY(imp_attr_i_range(m, "keepdims", 1, 0, 1, &keep));
+    TRY(imp_attr_i_range(m, "select_last_index", 0, 0, 1, &last));
+    if (last) return imp_err(m, PARLEY_E_UNSUPPORTED, "select_last_index = 1 is not supported");
+    if (xs->rank < 1) return imp_err(m, PARLEY_E_FORMAT, "input is a scalar");
+    TRY(imp_axis_norm(m, ax, xs->rank, 0, &a));
+    nn_shape ys = *xs;
+    if (keep) {
+        ys.d[a] = 1;
+    } else {
+        for (unsigned d = a; d + 1 < xs->rank; d++)
+            ys.d[d] = ys.d[d + 1];
+        ys.rank--;
+    }
+    unsigned y;
+    fnode *n;
+    TRY(imp_out_value(m, 0, &ys, &y));
+    TRY(imp_add_node(m, &n, QOP_ARGMAX, &x, 1, y));
+    n->p.argmax.axis = a;
+    n->p.argmax.keepdims = (unsigned)keep;
+    return 0;
+}
+
+int op_softmax(imp *m) {
+    static const char *const ok[] = {"axis", NULL};
+    TRY(imp_attrs_allowed(m, ok));
+    const Onnx__GraphProto *g = m->graph;
+    const char *out = str0(imp_out_name(m, 0));
+    int last = g->n_output == 1 && strcmp(str0(g->output[0]->name), out) == 0;
+    for (size_t i = m->node_index + 1; i < g->n_node && last; i++)
+        for (size_t k = 0; k < g->node[i]->n_input; k++)
+            if (strcmp(str0(g->node[i]->input[k]), out) == 0) last = 0;
+    if (!last)
+        return imp_err(m, PARLEY_E_UNSUPPORTED,
+                       "Softmax is only supported as the last node (it is dropped; the label does "
+                       "not change)");
+    sym *s;
+    TRY(imp_in_sym(m, 0, &s));
+    if (s->kind != SYM_VALUE) return imp_err(m, PARLEY_E_UNSUPPORTED, "Softmax of a constant");
+    TRY(fgraph_note(m->g,
+                    "node '%s' (Softmax): the final Softmax is dropped (it does not change the "
+                    "label); the output is the logits",
+                    m->nname));
+    return imp_out_alias(m, 0, s);
+}

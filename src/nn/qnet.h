@@ -1,0 +1,205 @@
+/* The quantized network ("qnet"): the integer program both interpreters
+ * walk, nn/ref in plaintext and nn/exec on shares.
+ *
+ * Every value is a tensor of ring elements mod 2^l (uint64_t, row-major,
+ * dimension 0 the batch N >= 1, NCHW where a layer has channels) at a known
+ * scale: the real number v is the signed integer v * 2^scale. The layers
+ * run in order; each names its input tensors, its output tensor, its public
+ * parameters (shapes, windows, shifts) and, on the server only, its private
+ * parameters (weights, biases, constants). The semantics are PROTOCOLS.md
+ * §0; nn/ref implements them with lin_*_plain and nl_*_plain:
+ *
+ *   CONV, FC, SCALE   y = W*x + b mod 2^l (lin_conv/lin_fc/lin_scale, then
+ *                     the server adds b). x at scale s, W at s, b at 2s,
+ *                     y at 2s, not truncated. b is one per output channel
+ *                     (SCALE: per channel c of N x C x S).
+ *   TRUNC             y = floor(signed(x) / 2^shift)        (scale -= shift)
+ *   RELU              y = max(0, signed(x))
+ *   RELU_TRUNC        y = floor(max(0, signed(x)) / 2^shift): the quantizer
+ *                     emits it when a linear output feeds only a ReLU (relu
+ *                     and floor truncation commute exactly)
+ *   MAXPOOL, AVGPOOL  nl_maxpool_plain / nl_avgpool_plain on nl_pool (a 1-D
+ *                     pool on N x C x W has H = kh = 1; GlobalAveragePool is
+ *                     a window of the whole image)
+ *   ADD               y = x0 + x1 (same shape, same scale)
+ *   ADDC              y = x + c, c a server constant with one value per
+ *                     element of y, at y's scale
+ *   CONCAT            along p.axis; RESHAPE: same elements, new shape;
+ *   PAD               zeros around (p.pad.lo/hi per dimension);
+ *   TRANSPOSE         y = x permuted (y dim i = x dim p.perm[i])
+ *   ARGMAX            index of the first maximum along p.argmax.axis,
+ *                     scale 0 (keepdims keeps that axis as 1)
+ *   CONST             no input: a server constant at scale s (shared as
+ *                     S: the constant, C: zeros), e.g. a constant operand
+ *                     of a Concat
+ * Data movement (CONCAT, RESHAPE, PAD, TRANSPOSE) and ADD are local on
+ * shares; qnet_move and qnet_add do them for both interpreters.
+ *
+ * Public vs private: everything in this struct except the w and b arrays
+ * is public (the architecture, l, s and each linear layer's wbits); the
+ * server sends it to the client with qnet_public_encode, and the decoded
+ * qnet has no weights (has_weights = 0). */
+#ifndef PARLEY_NN_QNET_H
+#define PARLEY_NN_QNET_H
+
+#include "lin/lin.h"
+#include "nl/plain.h"
+#include "nn/tensor.h"
+
+#include <stdio.h>
+
+typedef enum qop {
+    QOP_CONV = 1,
+    QOP_FC,
+    QOP_SCALE,
+    QOP_TRUNC,
+    QOP_RELU,
+    QOP_RELU_TRUNC,
+    QOP_MAXPOOL,
+    QOP_AVGPOOL,
+    QOP_ADD,
+    QOP_ADDC,
+    QOP_CONCAT,
+    QOP_RESHAPE,
+    QOP_PAD,
+    QOP_TRANSPOSE,
+    QOP_ARGMAX,
+    QOP_CONST,
+    QOP_END_ /* one past the last kind */
+} qop;
+
+const char *qop_name(qop op);
+/* CONV, FC, SCALE: the layers with private weights and a 2s output. */
+int qop_is_linear(qop op);
+
+#define QNET_MAX_NAME 255
+#define QNET_MAX_TENSORS (1u << 20)
+#define QNET_MAX_LAYERS (1u << 20)
+#define QNET_MAX_INPUTS (1u << 16)               /* inputs of one CONCAT */
+#define QNET_MAX_TOTAL_ELEMS ((uint64_t)1 << 32) /* all tensors together */
+#define QNET_MAX_LAYER_MACS ((uint64_t)1 << 36)  /* one CONV or FC */
+
+typedef struct qtensor {
+    char *name;
+    nn_shape shape;
+    size_t size;    /* element count */
+    unsigned scale; /* fractional bits: s, 2s, or 0 for indices */
+    int producer;   /* layer index; -1 for the network input */
+    int last_use;   /* index of the last layer that reads it; -1 if none */
+} qtensor;
+
+typedef struct qlayer {
+    qop op;
+    char *name; /* the ONNX node it came from */
+    unsigned nin;
+    unsigned *in; /* tensor indices */
+    unsigned out;
+    union {
+        lin_conv conv;   /* CONV */
+        lin_fc fc;       /* FC: N = product of the leading dims, K the last */
+        lin_scale scale; /* SCALE: N = dim 0, C = dim 1, S = the rest */
+        unsigned shift;  /* TRUNC, RELU_TRUNC */
+        nl_pool pool;    /* MAXPOOL, AVGPOOL */
+        unsigned axis;   /* CONCAT */
+        struct {
+            uint32_t lo[NN_MAX_RANK], hi[NN_MAX_RANK];
+        } pad;                      /* PAD */
+        unsigned perm[NN_MAX_RANK]; /* TRANSPOSE */
+        struct {
+            unsigned axis, keepdims;
+        } argmax; /* ARGMAX */
+    } p;
+    /* Private (server only; NULL on the client): CONV/FC weights (O x C/g x
+     * kh x kw, O x K), SCALE gamma (C), ADDC and CONST constant (one per
+     * output element), all mod 2^l; b: CONV/FC/SCALE bias (one per output channel). */
+    uint64_t *w;
+    uint64_t *b;
+} qlayer;
+
+typedef struct qnet {
+    unsigned l, s;
+    unsigned ntensors, nlayers;
+    qtensor *t;
+    qlayer *layers;
+    unsigned input, output; /* the client's input tensor, the network's output */
+    int has_weights;
+} qnet;
+
+void qnet_free(qnet *net);
+
+/* Element counts of a layer's private arrays (known from public data). */
+size_t qlayer_weight_count(const qnet *net, const qlayer *L);
+size_t qlayer_bias_count(const qnet *net, const qlayer *L);
+
+/* Validate a whole net and fill in producer/last_use: l and s, every
+ * index, every shape against its layer's parameters (lin_*_check,
+ * nl_pool_check), every scale, the order (a tensor is produced once, before
+ * it is read), the size caps, and (if has_weights) that the private arrays
+ * are present and reduced mod 2^l. PARLEY_E_FORMAT naming the layer. */
+int qnet_check(qnet *net) WUR;
+
+/* The public model: everything but w and b. *buf is the caller's to
+ * mem_free. Decoding validates untrusted bytes completely (counts, sizes and
+ * indices before any allocation, then qnet_check) and gives a qnet without
+ * weights; PARLEY_E_FORMAT on bad input. */
+int qnet_public_encode(const qnet *net, uint8_t **buf, size_t *len) WUR;
+int qnet_public_decode(qnet **out, const uint8_t *buf, size_t len) WUR;
+
+/* Sizes and costs, for reports and `parley inspect`. */
+typedef struct qnet_stats {
+    uint64_t macs;        /* multiply-accumulates of CONV/FC/SCALE */
+    uint64_t relus;       /* elements through RELU and RELU_TRUNC */
+    uint64_t truncs;      /* elements truncated (TRUNC and RELU_TRUNC) */
+    uint64_t pool_cmps;   /* comparisons in MAXPOOL windows (window - 1 each) */
+    uint64_t divisions;   /* AVGPOOL outputs (one division each) */
+    uint64_t argmax_cmps; /* ARGMAX comparisons */
+    uint64_t weights;     /* private elements (weights, biases, constants) */
+    uint64_t peak_elems;  /* most tensor elements alive at once (freed after last use) */
+} qnet_stats;
+void qnet_stats_get(qnet_stats *st, const qnet *net);
+
+/* One line per layer: index, kind, name, input and output shapes, scales
+ * and the public parameters that matter (window, stride, wbits). */
+void qnet_dump(FILE *f, const qnet *net);
+
+/* Data movement, identical on shares and in plaintext: CONCAT, RESHAPE,
+ * PAD, TRANSPOSE. x[i] is the buffer of input i; y must not alias them. */
+void qnet_move(const qnet *net, const qlayer *L, uint64_t *y, const uint64_t *const *x);
+/* y = x0 + x1 mod 2^l over the output's size (ADD; both parties). */
+void qnet_add(const qnet *net, const qlayer *L, uint64_t *y, const uint64_t *x0,
+              const uint64_t *x1);
+/* The server's private additions: y += b per output channel for CONV, FC
+ * and SCALE, y += w elementwise for ADDC and CONST (in place; a CONST's
+ * output starts as zeros on both sides). */
+void qnet_add_private(const qnet *net, const qlayer *L, uint64_t *y);
+/* ARGMAX geometry: the input is outer x cols x inner, the output outer x
+ * inner (indices along cols). */
+void qnet_argmax_geom(const qnet *net, const qlayer *L, size_t *outer, size_t *cols, size_t *inner);
+
+/* Fixed-point encoding of the client's input: round(v * 2^s) mod 2^l,
+ * rounding half away from zero. The shape must equal the input tensor's;
+ * a value that is not finite or whose encoding does not fit in l signed
+ * bits is an error naming its index (not its value). */
+int qnet_encode_input(const qnet *net, uint64_t *x, const nn_tensor *in) WUR;
+/* Real values of tensor t: signed(v) / 2^scale. */
+void qnet_decode(const qnet *net, float *y, unsigned t, const uint64_t *v);
+
+/* Tensor buffers of one run, freed after their last reader: the executor
+ * allocates each layer's output with qstore_out, runs the layer, then calls
+ * qstore_done, which wipes and frees every tensor whose last reader that
+ * layer was (never the network output). */
+typedef struct qstore {
+    const qnet *net;
+    uint64_t **buf;
+    uint64_t live, peak; /* elements allocated now / at most */
+} qstore;
+
+int qstore_init(qstore *st, const qnet *net) WUR;
+/* The buffer of tensor t, allocated (uninitialised) if it has none. */
+int qstore_out(qstore *st, uint64_t **buf, unsigned t) WUR;
+void qstore_done(qstore *st, unsigned layer);
+/* Hand the buffer of t to the caller (to mem_free_wipe with the size). */
+uint64_t *qstore_take(qstore *st, unsigned t);
+void qstore_free(qstore *st);
+
+#endif

@@ -1,0 +1,216 @@
+/* Quantization of a float graph; see quant.h. */
+#include "nn/quant.h"
+
+#include "util/bits.h"
+#include "util/mem.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+static int nerr(const fnode *n, int code, const char *why) {
+    return err_set(code, "node '%s' (%s): %s", n->name, qop_name(n->op), why);
+}
+
+/* round(v * 2^sc) mod 2^l; the index (never the value) of a misfit. */
+static int quantize(uint64_t *q, const float *v, size_t n, unsigned l, unsigned sc,
+                    const fnode *node, const char *what) {
+    double lim = ldexp(1.0, (int)l - 1), f = ldexp(1.0, (int)sc);
+    uint64_t mask = bits_mask(l);
+    for (size_t i = 0; i < n; i++) {
+        double r = round((double)v[i] * f);
+        if (!isfinite(r) || r >= lim || r < -lim)
+            return err_set(PARLEY_E_UNSUPPORTED,
+                           "node '%s': %s %zu is not finite or does not fit in l = %u bits at "
+                           "scale %u",
+                           node->name, what, i, l, sc);
+        q[i] = (uint64_t)(int64_t)r & mask;
+    }
+    return 0;
+}
+
+static char *str_dup(const char *a, const char *b) {
+    size_t na = strlen(a), nb = b ? strlen(b) : 0;
+    if (na + nb > QNET_MAX_NAME) na = QNET_MAX_NAME - nb;
+    char *d = mem_alloc(na + nb + 1, 1);
+    if (!d) return NULL;
+    memcpy(d, a, na);
+    if (nb) memcpy(d + na, b, nb);
+    d[na + nb] = 0;
+    return d;
+}
+
+typedef struct qbuild {
+    qnet *net;
+    unsigned cap_t, cap_l;
+} qbuild;
+
+static int add_tensor(qbuild *B, unsigned *id, const char *name, const char *suffix,
+                      const nn_shape *shape, size_t size, unsigned scale) {
+    qnet *net = B->net;
+    PARLEY_CHECK(net->ntensors < B->cap_t);
+    qtensor *T = &net->t[net->ntensors];
+    T->name = str_dup(name, suffix);
+    if (!T->name) return PARLEY_E_NOMEM;
+    T->shape = *shape;
+    T->size = size;
+    T->scale = scale;
+    *id = net->ntensors++;
+    return 0;
+}
+
+static int add_layer(qbuild *B, qlayer **out, qop op, const char *name, const char *suffix,
+                     const unsigned *in, unsigned nin, unsigned o) {
+    qnet *net = B->net;
+    PARLEY_CHECK(net->nlayers < B->cap_l);
+    qlayer *L = &net->layers[net->nlayers];
+    memset(L, 0, sizeof *L);
+    L->op = op;
+    L->name = str_dup(name, suffix);
+    L->in = mem_alloc(nin, sizeof *L->in);
+    net->nlayers++; /* owned by net from here, so qnet_free releases it */
+    if (!L->name || !L->in) return PARLEY_E_NOMEM;
+    if (nin) memcpy(L->in, in, nin * sizeof *in);
+    L->nin = nin;
+    L->out = o;
+    *out = L;
+    return 0;
+}
+
+static int quant_weights(qnet *net, qlayer *L, const fgraph *g, const fnode *n) {
+    unsigned l = net->l, s = net->s;
+    size_t nw = fnode_weight_count(g, n), nb = fnode_bias_count(g, n);
+    if (nw) {
+        L->w = mem_alloc(nw, sizeof(uint64_t));
+        if (!L->w) return PARLEY_E_NOMEM;
+        TRY(quantize(L->w, n->w, nw, l, s, n, "weight"));
+    }
+    if (nb) {
+        L->b = mem_calloc(nb, sizeof(uint64_t));
+        if (!L->b) return PARLEY_E_NOMEM;
+        if (n->b) TRY(quantize(L->b, n->b, nb, l, 2 * s, n, "bias"));
+    }
+    unsigned wb = nw && qop_is_linear(n->op) ? lin_weight_bits(L->w, nw, l) : 0;
+    if (n->op == QOP_CONV) L->p.conv.wbits = wb;
+    if (n->op == QOP_FC) L->p.fc.wbits = wb;
+    if (n->op == QOP_SCALE) L->p.scale.wbits = wb;
+    return 0;
+}
+
+int quant_net(qnet **out, const fgraph *g, unsigned l, unsigned s) {
+    *out = NULL;
+    if (l < 8 || l > 64) return err_set(PARLEY_E_ARG, "ring width l = %u outside 8..64", l);
+    if (2 * s + 2 > l)
+        return err_set(PARLEY_E_ARG,
+                       "scale s = %u leaves no head-room in l = %u bits: products have scale 2s, "
+                       "so 2s + 2 <= l is needed",
+                       s, l);
+    unsigned *uses, *reader = mem_alloc(g->nv ? g->nv : 1, sizeof *reader);
+    if (!reader) return PARLEY_E_NOMEM;
+    if (fgraph_uses(g, &uses) < 0) {
+        mem_free(reader);
+        return PARLEY_E_NOMEM;
+    }
+    for (unsigned i = 0; i < g->nn; i++)
+        for (unsigned k = 0; k < g->n[i].nin; k++)
+            reader[g->n[i].in[k]] = i;
+
+    int rc = PARLEY_E_NOMEM;
+    qbuild B = {0};
+    unsigned *tid = mem_alloc(g->nv ? g->nv : 1, sizeof *tid);
+    unsigned char *skip = mem_calloc(g->nn ? g->nn : 1, 1);
+    qnet *net = mem_calloc(1, sizeof *net);
+    if (!tid || !skip || !net) goto done;
+    B.net = net;
+    net->l = l;
+    net->s = s;
+    net->has_weights = 1;
+    B.cap_t = g->nv + g->nn;
+    B.cap_l = 2 * g->nn;
+    net->t = mem_calloc(B.cap_t ? B.cap_t : 1, sizeof *net->t);
+    net->layers = mem_calloc(B.cap_l ? B.cap_l : 1, sizeof *net->layers);
+    if (!net->t || !net->layers) goto done;
+
+    /* Input first; other values as their producers come. */
+    const fvalue *in = &g->v[g->input];
+    if ((rc = add_tensor(&B, &tid[g->input], in->name, NULL, &in->shape, in->size, s)) < 0)
+        goto done;
+
+    for (unsigned i = 0; i < g->nn; i++) {
+        const fnode *n = &g->n[i];
+        if (skip[i]) continue;
+        unsigned *tin = mem_alloc(n->nin, sizeof *tin);
+        if (!tin) {
+            rc = PARLEY_E_NOMEM;
+            goto done;
+        }
+        for (unsigned k = 0; k < n->nin; k++)
+            tin[k] = tid[n->in[k]];
+        const fvalue *ov = &g->v[n->out];
+        unsigned sc_in = n->nin ? net->t[tin[0]].scale : s;
+        qlayer *L;
+        rc = 0;
+        if (qop_is_linear(n->op) && sc_in != s)
+            rc = nerr(n, PARLEY_E_UNSUPPORTED, "its input is not a fixed-point value (an index?)");
+        for (unsigned k = 1; k < n->nin && rc == 0; k++)
+            if (net->t[tin[k]].scale != sc_in)
+                rc = nerr(n, PARLEY_E_UNSUPPORTED, "operands have different scales");
+        if (rc < 0) {
+            mem_free(tin);
+            goto done;
+        }
+        if (qop_is_linear(n->op)) {
+            unsigned acc, o;
+            rc = add_tensor(&B, &acc, ov->name, "@2s", &ov->shape, ov->size, 2 * s);
+            if (rc == 0) rc = add_layer(&B, &L, n->op, n->name, NULL, tin, n->nin, acc);
+            if (rc == 0) {
+                memcpy(&L->p, &n->p, sizeof L->p);
+                rc = quant_weights(net, L, g, n);
+            }
+            /* Fuse with a Relu that is the only reader. */
+            unsigned v = n->out;
+            int fuse = rc == 0 && uses[v] == 1 && v != g->output && g->n[reader[v]].op == QOP_RELU;
+            const fvalue *dst = fuse ? &g->v[g->n[reader[v]].out] : ov;
+            unsigned dv = fuse ? g->n[reader[v]].out : v;
+            if (rc == 0) rc = add_tensor(&B, &o, dst->name, NULL, &dst->shape, dst->size, s);
+            if (rc == 0)
+                rc = add_layer(&B, &L, fuse ? QOP_RELU_TRUNC : QOP_TRUNC, n->name,
+                               fuse ? "/relu_trunc" : "/trunc", &acc, 1, o);
+            if (rc == 0) {
+                L->p.shift = s;
+                tid[dv] = o;
+                if (fuse) skip[reader[v]] = 1;
+            }
+        } else {
+            unsigned o, sc = n->op == QOP_ARGMAX ? 0 : sc_in;
+            rc = add_tensor(&B, &o, ov->name, NULL, &ov->shape, ov->size, sc);
+            if (rc == 0) rc = add_layer(&B, &L, n->op, n->name, NULL, tin, n->nin, o);
+            if (rc == 0) {
+                memcpy(&L->p, &n->p, sizeof L->p);
+                if (n->op == QOP_ADDC || n->op == QOP_CONST) {
+                    L->w = mem_alloc(ov->size, sizeof(uint64_t));
+                    rc = L->w ? quantize(L->w, n->w, ov->size, l, sc_in, n, "constant element")
+                              : PARLEY_E_NOMEM;
+                }
+                tid[n->out] = o;
+            }
+        }
+        mem_free(tin);
+        if (rc < 0) goto done;
+    }
+    net->input = tid[g->input];
+    net->output = tid[g->output];
+    rc = qnet_check(net);
+    if (rc < 0) rc = err_wrap(PARLEY_E_UNSUPPORTED, "the model cannot be represented");
+done:
+    mem_free(uses);
+    mem_free(reader);
+    mem_free(tid);
+    mem_free(skip);
+    if (rc < 0) {
+        qnet_free(net);
+        return rc;
+    }
+    *out = net;
+    return 0;
+}

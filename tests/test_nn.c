@@ -1,0 +1,840 @@
+/* nn: .npy files, the ONNX importer's errors, quantization and the
+ * reference on hand-made graphs against hand-computed integers, the public
+ * model encoding, and tensor buffers. */
+#include "harness.h"
+#include "onnx_build.h"
+
+#include "nn/model.h"
+#include "nn/npy.h"
+#include "nn/ref.h"
+#include "util/bits.h"
+#include "util/mem.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DATA PARLEY_SOURCE_DIR "/tests/data/"
+#define F ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT
+
+static mb B; /* large: one builder shared by the cases */
+
+/* ---- .npy ---------------------------------------------------------------- */
+
+/* A .npy file from a header dict and raw data (v1.0, padded to 64). */
+static uint8_t *npy_make(size_t *len, const char *dict, const void *data, size_t dlen) {
+    size_t dl = strlen(dict), total = (10 + dl + 1 + 63) / 64 * 64;
+    uint8_t *b = malloc(total + dlen);
+    memcpy(b, "\x93NUMPY\x01\x00", 8);
+    b[8] = (uint8_t)(total - 10);
+    b[9] = (uint8_t)((total - 10) >> 8);
+    memcpy(b + 10, dict, dl);
+    memset(b + 10 + dl, ' ', total - 10 - dl - 1);
+    b[total - 1] = '\n';
+    memcpy(b + total, data, dlen);
+    *len = total + dlen;
+    return b;
+}
+
+TEST(npy_roundtrip) {
+    prg p;
+    harness_prg(&p, 1);
+    const nn_shape shapes[] = {{0, {0}},    {1, {1}},          {1, {7}},
+                               {2, {3, 5}}, {4, {2, 3, 4, 5}}, {8, {1, 2, 1, 2, 1, 2, 1, 3}}};
+    for (size_t k = 0; k < sizeof shapes / sizeof *shapes; k++) {
+        size_t n = nn_shape_count(&shapes[k]);
+        float *v = malloc(n * sizeof *v);
+        for (size_t i = 0; i < n; i++)
+            v[i] = (float)((double)(int32_t)prg_u64(&p) / 1e6);
+        if (n > 2) v[0] = -0.0f, v[1] = INFINITY;
+        uint8_t *buf;
+        size_t len;
+        REQUIRE_OK(npy_encode_f32(&buf, &len, &shapes[k], v));
+        CHECK_EQ((buf[8] | buf[9] << 8) % 64, 54); /* header padded to 64 bytes in all */
+        nn_tensor t;
+        REQUIRE_OK(npy_parse(&t, buf, len));
+        CHECK(nn_shape_eq(&t.shape, &shapes[k]));
+        CHECK(memcmp(t.data, v, n * sizeof *v) == 0);
+        nn_tensor_free(&t);
+        mem_free(buf);
+        free(v);
+    }
+    prg_clear(&p);
+}
+
+TEST(npy_numpy_bytes) {
+    /* A file numpy wrote: parley reads it and writes the same bytes back. */
+    uint8_t *file, *again;
+    size_t len, len2;
+    REQUIRE_OK(nn_read_file(&file, &len, PARLEY_SOURCE_DIR "/examples/digit-0.npy", 1 << 20));
+    nn_tensor t;
+    REQUIRE_OK(npy_parse(&t, file, len));
+    CHECK_EQ(t.shape.rank, 4);
+    CHECK_EQ(t.n, 64);
+    REQUIRE_OK(npy_encode_f32(&again, &len2, &t.shape, t.data));
+    CHECK_EQ(len2, len);
+    CHECK(len2 == len && memcmp(again, file, len) == 0);
+    nn_tensor_free(&t);
+    mem_free(file);
+    mem_free(again);
+}
+
+TEST(npy_dtypes) {
+    static const struct {
+        const char *descr;
+        uint8_t bytes[16];
+        size_t size;
+        float want[2];
+    } cases[] = {
+        {"<f8", {0, 0, 0, 0, 0, 0, 0xf8, 0x3f, 0, 0, 0, 0, 0, 0, 0, 0xc0}, 16, {1.5f, -2.0f}},
+        {">f4", {0x3f, 0xc0, 0, 0, 0xc0, 0, 0, 0}, 8, {1.5f, -2.0f}},
+        {"<i8",
+         {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 7, 0, 0, 0, 0, 0, 0, 0},
+         16,
+         {-1, 7}},
+        {">i4", {0xff, 0xff, 0xff, 0xfe, 0, 0, 1, 0}, 8, {-2, 256}},
+        {"<i2", {0x00, 0x80, 0x05, 0x00}, 4, {-32768, 5}},
+        {"|i1", {0x80, 0x7f}, 2, {-128, 127}},
+        {"|u1", {0xff, 0x01}, 2, {255, 1}},
+        {"<u2", {0xff, 0xff, 0x01, 0x00}, 4, {65535, 1}},
+        {"<u4", {0, 0, 0, 0x80, 3, 0, 0, 0}, 8, {2147483648.0f, 3}},
+        {"|b1", {1, 0}, 2, {1, 0}},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        char dict[128];
+        snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': (2,), }",
+                 cases[k].descr);
+        size_t len;
+        uint8_t *b = npy_make(&len, dict, cases[k].bytes, cases[k].size);
+        nn_tensor t;
+        int rc = npy_parse(&t, b, len);
+        CHECK_MSG(rc == 0, "%s: %s", cases[k].descr, err_msg());
+        if (rc == 0) {
+            CHECK_MSG(t.data[0] == cases[k].want[0] && t.data[1] == cases[k].want[1], "%s: %g %g",
+                      cases[k].descr, t.data[0], t.data[1]);
+            nn_tensor_free(&t);
+        }
+        free(b);
+    }
+}
+
+TEST(npy_bad_headers) {
+    static const struct {
+        const char *dict; /* NULL: raw bytes below */
+        size_t data;      /* data bytes after the header */
+        const char *why;  /* a word of the expected message */
+    } cases[] = {
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", 4, "data holds"},
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", 12, "data holds"},
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': (2), }", 8, "trailing comma"},
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 0), }", 8, "empty"},
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999,), }", 8, "too large"},
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': (1,1,1,1,1,1,1,1,1), }", 4,
+         "dimensions"},
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': (65536, 65536), }", 8, "elements"},
+        {"{'descr': '<f4', 'fortran_order': False, }", 8, "lacks"},
+        {"{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", 8, "twice"},
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': (2,), 'x': 1, }", 8, "unknown key"},
+        {"{'descr': '<f4', 'fortran_order': Maybe, 'shape': (2,), }", 8, "True or False"},
+        {"{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }", 16, "Fortran"},
+        {"{'descr': '<c8', 'fortran_order': False, 'shape': (2,), }", 16, "not supported"},
+        {"{'descr': '<U4', 'fortran_order': False, 'shape': (2,), }", 32, "not supported"},
+        {"{'descr': '|f4', 'fortran_order': False, 'shape': (2,), }", 8, "byte order"},
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': [2], }", 8, "tuple"},
+        {"{'descr': '<f4' 'fortran_order': False, 'shape': (2,), }", 8, "expected"},
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': (2,), } x", 8, "trailing"},
+        {"['descr']", 8, "dict"},
+        {"{'descr': '<f\\4', 'fortran_order': False, 'shape': (2,), }", 8, "character"},
+    };
+    float data[8] = {0};
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        size_t len;
+        uint8_t *b = npy_make(&len, cases[k].dict, data, cases[k].data);
+        nn_tensor t;
+        int rc = npy_parse(&t, b, len);
+        CHECK_MSG((rc == PARLEY_E_FORMAT || rc == PARLEY_E_UNSUPPORTED) &&
+                      strstr(err_msg(), cases[k].why),
+                  "case %zu: %d %s", k, rc, err_msg());
+        free(b);
+    }
+    /* Raw corruptions of a good file: every prefix, and damaged magic/version/length/newline. */
+    nn_shape s = {2, {2, 3}};
+    float v[6] = {1, 2, 3, 4, 5, 6};
+    uint8_t *good;
+    size_t glen;
+    REQUIRE_OK(npy_encode_f32(&good, &glen, &s, v));
+    for (size_t cut = 0; cut < glen; cut++) {
+        nn_tensor t;
+        CHECK_EQ(npy_parse(&t, good, cut), PARLEY_E_FORMAT);
+    }
+    const size_t at[] = {0, 5, 6, 7, 8, 9, 63};
+    for (size_t k = 0; k < sizeof at / sizeof *at; k++) {
+        uint8_t *b = malloc(glen);
+        memcpy(b, good, glen);
+        b[at[k]] ^= 0x40;
+        nn_tensor t;
+        int rc = npy_parse(&t, b, glen);
+        CHECK_MSG(rc == PARLEY_E_FORMAT || rc == PARLEY_E_UNSUPPORTED, "byte %zu: %d", at[k], rc);
+        free(b);
+    }
+    mem_free(good);
+    nn_tensor t;
+    CHECK_EQ(npy_load(&t, "/nonexistent/x.npy"), PARLEY_E_IO);
+    CHECK(strstr(err_msg(), "/nonexistent/x.npy") != NULL);
+}
+
+/* ---- models built in C --------------------------------------------------- */
+
+static int import(fgraph **g, unsigned batch) {
+    size_t len;
+    uint8_t *buf = mb_pack(&B, &len);
+    onnx_opts o = {.batch = batch};
+    int rc = onnx_import(g, buf, len, &o);
+    free(buf);
+    return rc;
+}
+
+static int load(qnet **net, unsigned l, unsigned s) {
+    fgraph *g;
+    *net = NULL;
+    TRY(import(&g, 1));
+    int rc = quant_net(net, g, l, s);
+    fgraph_free(g);
+    return rc;
+}
+
+/* Run on float input values; ring outputs into out (n elements). */
+static int run(const qnet *net, uint64_t *out, const float *x) {
+    nn_tensor t = {
+        .shape = net->t[net->input].shape, .n = net->t[net->input].size, .data = (float *)x};
+    uint64_t *in = mem_alloc(t.n, sizeof *in), *y;
+    TRY(qnet_encode_input(net, in, &t));
+    int rc = ref_run(net, &y, NULL, in);
+    mem_free(in);
+    if (rc < 0) return rc;
+    memcpy(out, y, net->t[net->output].size * sizeof *y);
+    mem_free(y);
+    return 0;
+}
+
+static const int64_t d1133[] = {1, 1, 3, 3}, d1122[] = {1, 1, 2, 2}, d1[] = {1};
+static const float xv[9] = {0.5f, -1, 1.5f, 2, -0.25f, 0, 1, 1, -2};
+static const float wv[4] = {0.3f, -0.6f, 0.9f, 0.05f}, bv[1] = {0.1f};
+
+/* x (s = 4): 8 -16 24 / 32 -4 0 / 16 16 -32; w: 5 -10 14 1; b (2s): 26.
+ * Conv at scale 8: 670 -350 466 198; floor by 2^4: 41 -22 29 12. */
+TEST(ref_conv_hand) {
+    for (int relu = 0; relu < 2; relu++) {
+        mb_init(&B, 13);
+        mb_input(&B, "x", F, 4, d1133);
+        mb_init_f(&B, "W", 4, d1122, wv);
+        mb_init_f(&B, "B", 1, d1, bv);
+        mb_node(&B, "Conv", "x,W,B", relu ? "c" : "y");
+        if (relu) mb_node(&B, "Relu", "c", "y");
+        mb_output(&B, "y");
+        qnet *net;
+        REQUIRE_OK(load(&net, 16, 4));
+        REQUIRE(net->nlayers == 2);
+        CHECK_EQ(net->layers[0].op, QOP_CONV);
+        CHECK_EQ(net->layers[1].op, relu ? QOP_RELU_TRUNC : QOP_TRUNC);
+        CHECK_EQ(net->layers[0].w[0], 5);
+        CHECK_EQ(net->layers[0].w[1], (uint64_t)-10 & 0xffff);
+        CHECK_EQ(net->layers[0].b[0], 26);
+        CHECK_EQ(net->layers[0].p.conv.wbits, 5); /* 14 needs 5 signed bits */
+        uint64_t y[4];
+        REQUIRE_OK(run(net, y, xv));
+        const int64_t want[4] = {41, relu ? 0 : -22, 29, 12};
+        for (int i = 0; i < 4; i++)
+            CHECK_EQ(y[i], (uint64_t)want[i] & 0xffff);
+        qnet_free(net);
+    }
+}
+
+/* Average pooling divides by floor (also of negative sums), with the
+ * divisor ONNX prescribes with and without count_include_pad. */
+TEST(ref_avgpool_floor) {
+    static const int64_t d[] = {1, 1, 1, 4}, k[] = {1, 2}, st[] = {1, 2}, pads[] = {0, 1, 0, 0};
+    static const float x[4] = {3.0f / 16, -2.0f / 16, 1.0f / 16, 4.0f / 16};
+    for (int cip = 0; cip < 2; cip++) {
+        mb_init(&B, 13);
+        mb_input(&B, "x", F, 4, d);
+        Onnx__NodeProto *n = mb_node(&B, "AveragePool", "x", "y");
+        mb_attr_ints(&B, n, "kernel_shape", 2, k);
+        mb_attr_ints(&B, n, "strides", 2, st);
+        mb_attr_ints(&B, n, "pads", 4, pads);
+        mb_attr_i(&B, n, "count_include_pad", cip);
+        mb_attr_i(&B, n, "ceil_mode", 1); /* a third window over x3 and the right edge */
+        mb_output(&B, "y");
+        qnet *net;
+        REQUIRE_OK(load(&net, 16, 4));
+        REQUIRE(net->t[net->output].size == 3);
+        uint64_t y[3];
+        REQUIRE_OK(run(net, y, x));
+        /* Windows [pad, 3], [-2, 1], [4, past the edge] (integers at s = 4). */
+        CHECK_EQ(bits_signed(y[0], 16), cip ? 1 : 3); /* floor(3 / 2) with the pad counted */
+        CHECK_EQ(bits_signed(y[1], 16), -1);          /* floor(-1 / 2) = -1, not 0 */
+        CHECK_EQ(bits_signed(y[2], 16), 4); /* 4 / 1: the window is clipped to the padded image */
+        qnet_free(net);
+    }
+}
+
+/* Folding: Pad -> Conv -> BatchNormalization -> Relu -> MatMul -> Add(bias)
+ * becomes CONV, RELU_TRUNC, FC, TRUNC with folded weights and biases. */
+TEST(quant_folds) {
+    static const int64_t dx[] = {1, 1, 2, 2}, dw[] = {2, 1, 1, 1}, d2[] = {2},
+                         pads[] = {0, 0, 1, 1, 0, 0, 0, 0}, dm[] = {18, 3}, d3[] = {3}, ds[] = {2},
+                         shp[] = {1, 18};
+    static const float w[2] = {1.0f, -0.5f}, g[2] = {2, 1}, be[2] = {0.5f, -1}, mu[2] = {0.25f, 0},
+                       var[2] = {4 - 1e-5f, 1 - 1e-5f}, mat[54] = {0.5f}, bias[3] = {1, 2, 3};
+    mb_init(&B, 13);
+    mb_input(&B, "x", F, 4, dx);
+    mb_init_i(&B, "pads", 1, (int64_t[]){8}, pads);
+    mb_init_f(&B, "W", 4, dw, w);
+    mb_init_f(&B, "g", 1, d2, g);
+    mb_init_f(&B, "be", 1, d2, be);
+    mb_init_f(&B, "mu", 1, d2, mu);
+    mb_init_f(&B, "var", 1, d2, var);
+    mb_init_f(&B, "M", 2, dm, mat);
+    mb_init_f(&B, "bias", 1, d3, bias);
+    mb_init_i(&B, "shape", 1, ds, shp);
+    mb_node(&B, "Pad", "x,pads", "p");
+    mb_node(&B, "Conv", "p,W", "c");
+    mb_node(&B, "BatchNormalization", "c,g,be,mu,var", "bn");
+    mb_node(&B, "Relu", "bn", "r");
+    mb_node(&B, "Reshape", "r,shape", "f");
+    mb_node(&B, "MatMul", "f,M", "mm");
+    mb_node(&B, "Add", "mm,bias", "y");
+    mb_output(&B, "y");
+    qnet *net;
+    REQUIRE_OK(load(&net, 37, 12));
+    const qop want[] = {QOP_CONV, QOP_RELU_TRUNC, QOP_RESHAPE, QOP_FC, QOP_TRUNC};
+    REQUIRE(net->nlayers == 5);
+    for (unsigned i = 0; i < 5; i++)
+        CHECK_EQ(net->layers[i].op, want[i]);
+    const lin_conv *c = &net->layers[0].p.conv;
+    CHECK(c->H == 2 && c->W == 2 && c->pt == 1 && c->pl == 1 && c->pb == 0 && c->pr == 0);
+    /* gamma' = g / sqrt(var + eps) = (1, 1); w' = (1, -0.5); b' = be - gamma' mu = (0.25, -1). */
+    CHECK_EQ(net->layers[0].w[0], 4096);
+    CHECK_EQ(net->layers[0].w[1], bits_mask(37) + 1 - 2048);
+    CHECK_EQ(net->layers[0].b[0], 1u << 22);                       /* 0.25 at scale 24 */
+    CHECK_EQ(net->layers[0].b[1], bits_mask(37) + 1 - (1u << 24)); /* -1 at scale 24 */
+    CHECK_EQ(net->layers[3].b[2], 3u << 24); /* the Add folded into the FC bias */
+    CHECK_EQ(net->layers[3].w[0], 2048);     /* W^T[0][0] = 0.5 */
+    CHECK_EQ(net->layers[3].w[1], 0);
+    qnet_free(net);
+}
+
+/* Add of two computed tensors, Concat with a constant, ArgMax. */
+TEST(ref_add_concat_argmax) {
+    static const int64_t dx[] = {1, 3}, dc[] = {1, 2};
+    static const float cv[2] = {0.75f, -3};
+    mb_init(&B, 13);
+    mb_input(&B, "x", F, 2, dx);
+    mb_init_f(&B, "c", 2, dc, cv);
+    mb_node(&B, "Relu", "x", "r");
+    mb_node(&B, "Add", "x,r", "a"); /* 2x for x > 0, x otherwise */
+    mb_node(&B, "Concat", "a,c", "k");
+    mb_attr_i(&B, &B.nodes[2], "axis", 1);
+    mb_node(&B, "ArgMax", "k", "y");
+    mb_attr_i(&B, &B.nodes[3], "axis", 1);
+    mb_output(&B, "y");
+    qnet *net;
+    REQUIRE_OK(load(&net, 16, 4));
+    REQUIRE(net->nlayers == 5);
+    CHECK_EQ(net->layers[3].op, QOP_CONCAT);
+    CHECK_EQ(net->layers[2].op, QOP_CONST);
+    CHECK_EQ(net->t[net->output].scale, 0);
+    const float in[3][3] = {{0.25f, 0.125f, -4}, {-1, -2, -0.5f}, {0.375f, 0.25f, 0.375f}};
+    uint64_t y;
+    REQUIRE_OK(run(net, &y, in[0])); /* [0.5, 0.25, -4, 0.75, -3] */
+    CHECK_EQ(y, 3);
+    REQUIRE_OK(run(net, &y, in[1])); /* [-1, -2, -0.5, 0.75, -3] */
+    CHECK_EQ(y, 3);
+    REQUIRE_OK(run(net, &y, in[2])); /* [0.75, 0.5, 0.75, 0.75, -3]: the first maximum */
+    CHECK_EQ(y, 0);
+    qnet_free(net);
+}
+
+/* A symbolic batch dimension takes the batch size given at load. */
+TEST(batch_dimension) {
+    static const int64_t dx[] = {0, 2}, dw[] = {2, 2};
+    static const float w[4] = {1, 0, 0, -1};
+    mb_init(&B, 13);
+    mb_input(&B, "x", F, 2, dx);
+    mb_init_f(&B, "W", 2, dw, w);
+    mb_node(&B, "MatMul", "x,W", "y");
+    mb_output(&B, "y");
+    fgraph *g;
+    REQUIRE_OK(import(&g, 3));
+    qnet *net;
+    int rc = quant_net(&net, g, 37, 12);
+    fgraph_free(g);
+    REQUIRE_OK(rc);
+    CHECK_EQ(net->t[net->input].shape.d[0], 3);
+    CHECK_EQ(net->layers[0].p.fc.N, 3);
+    const float x[6] = {1, 2, 3, 4, -5, 6};
+    uint64_t y[6];
+    REQUIRE_OK(run(net, y, x));
+    const int64_t want[6] = {1, -2, 3, -4, -5, -6};
+    for (int i = 0; i < 6; i++)
+        CHECK_EQ(bits_signed(y[i], 37), want[i] * 4096);
+    qnet_free(net);
+}
+
+/* Buffers are freed after their last reader: a chain keeps two alive. */
+TEST(ref_frees_buffers) {
+    static const int64_t dx[] = {1, 8, 16, 16};
+    mb_init(&B, 13);
+    mb_input(&B, "x", F, 4, dx);
+    char a[8], b[8];
+    for (int i = 0; i < 20; i++) {
+        snprintf(a, sizeof a, i ? "t%d" : "x", i);
+        snprintf(b, sizeof b, i == 19 ? "y" : "t%d", i + 1);
+        mb_node(&B, "Relu", a, b);
+    }
+    mb_output(&B, "y");
+    qnet *net;
+    REQUIRE_OK(load(&net, 37, 12));
+    size_t n = net->t[net->input].size;
+    uint64_t *x = mem_calloc(n, sizeof *x), *y, peak;
+    REQUIRE_OK(ref_run(net, &y, &peak, x));
+    CHECK_EQ(peak, 2 * n);
+    qnet_stats st;
+    qnet_stats_get(&st, net);
+    CHECK_EQ(st.peak_elems, 2 * n);
+    CHECK_EQ(st.relus, 20 * n);
+    mem_free(x);
+    mem_free(y);
+    qnet_free(net);
+}
+
+/* ---- importer errors ----------------------------------------------------- */
+
+typedef void (*build_fn)(void);
+static const int64_t dimg[] = {1, 1, 4, 4}, dk[] = {1, 1, 2, 2};
+static const float k4[4] = {1, 2, 3, 4};
+
+static void conv_model(const char *attr, int64_t v) {
+    mb_init(&B, 13);
+    mb_input(&B, "x", F, 4, dimg);
+    mb_init_f(&B, "W", 4, dk, k4);
+    Onnx__NodeProto *n = mb_node(&B, "Conv", "x,W", "y");
+    if (attr) mb_attr_i(&B, n, attr, v);
+    mb_output(&B, "y");
+}
+static void e_unsupported_op(void) {
+    mb_init(&B, 13);
+    mb_input(&B, "x", F, 4, dimg);
+    mb_node(&B, "Sigmoid", "x", "y");
+    mb_output(&B, "y");
+}
+static void e_unknown_attr(void) {
+    conv_model("foo", 1);
+}
+static void e_group_zero(void) {
+    conv_model("group", 0);
+}
+static void e_stride_zero(void) {
+    conv_model(NULL, 0);
+    mb_attr_ints(&B, &B.nodes[0], "strides", 2, (int64_t[]){0, 1});
+}
+static void e_dynamic_weights(void) {
+    mb_init(&B, 13);
+    mb_input(&B, "x", F, 4, dimg);
+    mb_node(&B, "Relu", "x", "r");
+    mb_node(&B, "Conv", "x,r", "y");
+    mb_output(&B, "y");
+}
+static void e_symbolic_dim(void) {
+    mb_init(&B, 13);
+    mb_input(&B, "x", F, 4, (int64_t[]){1, 1, 0, 4});
+    mb_node(&B, "Relu", "x", "y");
+    mb_output(&B, "y");
+}
+static void e_two_inputs(void) {
+    mb_init(&B, 13);
+    mb_input(&B, "x", F, 4, dimg);
+    mb_input(&B, "z", F, 4, dimg);
+    mb_node(&B, "Add", "x,z", "y");
+    mb_output(&B, "y");
+}
+static void e_two_outputs(void) {
+    mb_init(&B, 13);
+    mb_input(&B, "x", F, 4, dimg);
+    mb_node(&B, "Relu", "x", "y");
+    mb_output(&B, "y");
+    mb_output(&B, "x");
+}
+static void e_opset(void) {
+    conv_model(NULL, 0);
+    B.opset.version = 18;
+}
+static void e_order(void) {
+    mb_init(&B, 13);
+    mb_input(&B, "x", F, 4, dimg);
+    mb_node(&B, "Relu", "r", "y");
+    mb_node(&B, "Relu", "x", "r");
+    mb_output(&B, "y");
+}
+static void e_twice(void) {
+    mb_init(&B, 13);
+    mb_input(&B, "x", F, 4, dimg);
+    mb_node(&B, "Relu", "x", "y");
+    mb_node(&B, "Relu", "x", "y");
+    mb_output(&B, "y");
+}
+static void e_softmax_middle(void) {
+    mb_init(&B, 13);
+    mb_input(&B, "x", F, 4, dimg);
+    mb_node(&B, "Softmax", "x", "s");
+    mb_node(&B, "Relu", "s", "y");
+    mb_output(&B, "y");
+}
+static void e_pool_pad(void) {
+    mb_init(&B, 13);
+    mb_input(&B, "x", F, 4, dimg);
+    Onnx__NodeProto *n = mb_node(&B, "MaxPool", "x", "y");
+    mb_attr_ints(&B, n, "kernel_shape", 2, (int64_t[]){2, 2});
+    mb_attr_ints(&B, n, "pads", 4, (int64_t[]){2, 0, 0, 0});
+    mb_output(&B, "y");
+}
+static void e_matmul_values(void) {
+    mb_init(&B, 13);
+    mb_input(&B, "x", F, 2, (int64_t[]){4, 4});
+    mb_node(&B, "Relu", "x", "r");
+    mb_node(&B, "MatMul", "x,r", "y");
+    mb_output(&B, "y");
+}
+static void e_concat_shapes(void) {
+    mb_init(&B, 13);
+    mb_input(&B, "x", F, 2, (int64_t[]){2, 4});
+    mb_node(&B, "Reshape", "x,s", "r");
+    mb_init_i(&B, "s", 1, (int64_t[]){2}, (int64_t[]){4, 2});
+    mb_node(&B, "Concat", "x,r", "y");
+    mb_attr_i(&B, &B.nodes[1], "axis", 0);
+    mb_output(&B, "y");
+}
+static void e_int_input(void) {
+    mb_init(&B, 13);
+    mb_input(&B, "x", ONNX__TENSOR_PROTO__DATA_TYPE__INT64, 4, dimg);
+    mb_node(&B, "Relu", "x", "y");
+    mb_output(&B, "y");
+}
+static void e_bad_raw(void) {
+    conv_model(NULL, 0);
+    B.inits[0].n_float_data = 3; /* 4 elements announced */
+}
+static void e_external(void) {
+    conv_model(NULL, 0);
+    B.inits[0].has_data_location = 1;
+    B.inits[0].data_location = ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL;
+}
+static void e_domain(void) {
+    conv_model(NULL, 0);
+    B.nodes[0].domain = "com.microsoft";
+}
+static void e_constant_output(void) {
+    mb_init(&B, 13);
+    mb_input(&B, "x", F, 4, dimg);
+    mb_node(&B, "Identity", "W", "y");
+    mb_init_f(&B, "W", 4, dk, k4);
+    mb_output(&B, "y");
+}
+static void e_3d_conv(void) {
+    mb_init(&B, 13);
+    mb_input(&B, "x", F, 5, (int64_t[]){1, 1, 2, 2, 2});
+    mb_init_f(&B, "W", 5, (int64_t[]){1, 1, 1, 1, 1}, k4);
+    mb_node(&B, "Conv", "x,W", "y");
+    mb_output(&B, "y");
+}
+static void e_argmax_last(void) {
+    mb_init(&B, 13);
+    mb_input(&B, "x", F, 2, (int64_t[]){1, 4});
+    mb_node(&B, "ArgMax", "x", "y");
+    mb_attr_i(&B, &B.nodes[0], "select_last_index", 1);
+    mb_output(&B, "y");
+}
+static void e_dropout_training(void) {
+    mb_init(&B, 13);
+    mb_input(&B, "x", F, 2, (int64_t[]){1, 4});
+    mb_init_f(&B, "r", 0, NULL, k4);
+    B.inits[0].data_type = ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
+    mb_node(&B, "Dropout", "x,r,t", "y");
+    mb_init_i(&B, "t", 0, NULL, (int64_t[]){1});
+    mb_output(&B, "y");
+}
+
+TEST(importer_errors) {
+    static const struct {
+        build_fn build;
+        int code;
+        const char *why;
+    } cases[] = {
+        {e_unsupported_op, PARLEY_E_UNSUPPORTED,
+         "node 'Sigmoid' (Sigmoid): operator is not supported"},
+        {e_unknown_attr, PARLEY_E_UNSUPPORTED,
+         "node 'Conv' (Conv): attribute 'foo' is not supported"},
+        {e_group_zero, PARLEY_E_UNSUPPORTED, "group = 0 is outside"},
+        {e_stride_zero, PARLEY_E_UNSUPPORTED, "strides[0] = 0 is outside"},
+        {e_dynamic_weights, PARLEY_E_UNSUPPORTED, "input 1 ('r') must be a constant"},
+        {e_symbolic_dim, PARLEY_E_UNSUPPORTED, "symbolic dimension 2"},
+        {e_two_inputs, PARLEY_E_UNSUPPORTED, "2 inputs"},
+        {e_two_outputs, PARLEY_E_UNSUPPORTED, "2 outputs"},
+        {e_opset, PARLEY_E_UNSUPPORTED, "opset 18"},
+        {e_order, PARLEY_E_FORMAT, "not defined before"},
+        {e_twice, PARLEY_E_FORMAT, "defined twice"},
+        {e_softmax_middle, PARLEY_E_UNSUPPORTED, "only supported as the last node"},
+        {e_pool_pad, PARLEY_E_UNSUPPORTED, "padding must be smaller than the window"},
+        {e_matmul_values, PARLEY_E_UNSUPPORTED, "exactly one operand must be a constant"},
+        {e_concat_shapes, PARLEY_E_FORMAT, "do not fit together"},
+        {e_int_input, PARLEY_E_UNSUPPORTED, "element type int64"},
+        {e_bad_raw, PARLEY_E_FORMAT, "holds 3 values for 4 elements"},
+        {e_external, PARLEY_E_UNSUPPORTED, "external file"},
+        {e_domain, PARLEY_E_UNSUPPORTED, "domain 'com.microsoft'"},
+        {e_constant_output, PARLEY_E_UNSUPPORTED, "is a constant"},
+        {e_3d_conv, PARLEY_E_UNSUPPORTED, "3-D convolutions"},
+        {e_argmax_last, PARLEY_E_UNSUPPORTED, "select_last_index"},
+        {e_dropout_training, PARLEY_E_UNSUPPORTED, "training mode"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        cases[k].build();
+        fgraph *g = NULL;
+        int rc = import(&g, 1);
+        CHECK_MSG(rc == cases[k].code && strstr(err_msg(), cases[k].why),
+                  "case %zu: %d '%s', expected '%s'", k, rc, err_msg(), cases[k].why);
+        fgraph_free(g);
+    }
+}
+
+TEST(importer_bad_bytes) {
+    fgraph *g;
+    const uint8_t junk[] = {0xff, 0xff, 0xff, 0xff, 0x0f, 0x42};
+    CHECK_EQ(onnx_import(&g, junk, sizeof junk, NULL), PARLEY_E_FORMAT);
+    CHECK(strstr(err_msg(), "not an ONNX model") != NULL);
+    CHECK_EQ(onnx_import(&g, junk, 0, NULL), PARLEY_E_FORMAT); /* an empty model has no graph */
+    /* model.graph(7) > node(1) > attribute(5) > g(6) > node(1) > ... 120 deep,
+     * built from the inside out with two-byte lengths. */
+    const uint8_t cycle[3] = {0x0a, 0x2a, 0x32};
+    uint8_t buf[1024], tmp[1024];
+    size_t len = 0;
+    for (int lvl = 119; lvl >= 0; lvl--) {
+        size_t t = 0;
+        tmp[t++] = lvl == 0 ? 0x3a : cycle[(lvl - 1) % 3];
+        tmp[t++] = (uint8_t)(0x80 | (len & 0x7f));
+        tmp[t++] = (uint8_t)(len >> 7);
+        memcpy(tmp + t, buf, len);
+        len += t;
+        memcpy(buf, tmp, len);
+    }
+    CHECK_EQ(onnx_import(&g, buf, len, NULL), PARLEY_E_FORMAT);
+    CHECK_MSG(strstr(err_msg(), "deeper") != NULL, "%s", err_msg());
+    nn_tensor t;
+    CHECK_EQ(onnx_tensor_parse(&t, junk, sizeof junk), PARLEY_E_FORMAT);
+}
+
+TEST(quant_errors) {
+    conv_model(NULL, 0);
+    qnet *net;
+    CHECK_EQ(load(&net, 16, 8), PARLEY_E_ARG);
+    CHECK(strstr(err_msg(), "head-room") != NULL);
+    CHECK_EQ(load(&net, 65, 12), PARLEY_E_ARG);
+    static const float big[4] = {1e9f, 0, 0, 0};
+    mb_init(&B, 13);
+    mb_input(&B, "x", F, 4, dimg);
+    mb_init_f(&B, "W", 4, dk, big);
+    mb_node(&B, "Conv", "x,W", "y");
+    mb_output(&B, "y");
+    CHECK_EQ(load(&net, 37, 12), PARLEY_E_UNSUPPORTED);
+    CHECK_MSG(strstr(err_msg(), "node 'Conv': weight 0 is not finite or does not fit"), "%s",
+              err_msg());
+}
+
+TEST(encode_input_errors) {
+    conv_model(NULL, 0);
+    qnet *net;
+    REQUIRE_OK(load(&net, 16, 4));
+    uint64_t x[16];
+    float v[16] = {0};
+    nn_tensor t = {.shape = {4, {1, 1, 4, 4}}, .n = 16, .data = v};
+    REQUIRE_OK(qnet_encode_input(net, x, &t));
+    v[3] = NAN;
+    CHECK_EQ(qnet_encode_input(net, x, &t), PARLEY_E_ARG);
+    CHECK(strstr(err_msg(), "element 3") != NULL);
+    v[3] = 2048; /* 2048 * 16 = 2^15: just outside 16 signed bits */
+    CHECK_EQ(qnet_encode_input(net, x, &t), PARLEY_E_ARG);
+    v[3] = -2048; /* -2^15 fits */
+    REQUIRE_OK(qnet_encode_input(net, x, &t));
+    CHECK_EQ(x[3], 0x8000);
+    v[3] = 0.03125f; /* 0.5 at scale 4: rounds away from zero */
+    REQUIRE_OK(qnet_encode_input(net, x, &t));
+    CHECK_EQ(x[3], 1);
+    v[3] = -0.03125f;
+    REQUIRE_OK(qnet_encode_input(net, x, &t));
+    CHECK_EQ(x[3], 0xffff);
+    t.shape.d[3] = 2;
+    t.n = 8;
+    CHECK_EQ(qnet_encode_input(net, x, &t), PARLEY_E_ARG);
+    CHECK(strstr(err_msg(), "[1,1,4,2] does not match the model's input [1,1,4,4]") != NULL);
+    qnet_free(net);
+}
+
+/* ---- the public model ---------------------------------------------------- */
+
+static qnet *cnn(void) {
+    qnet *net;
+    if (nn_model_load(&net, NULL, DATA "cnn.onnx", 37, 12, 2) < 0) return NULL;
+    return net;
+}
+
+TEST(public_roundtrip) {
+    qnet *net = cnn();
+    REQUIRE(net);
+    uint8_t *a, *b;
+    size_t alen, blen;
+    REQUIRE_OK(qnet_public_encode(net, &a, &alen));
+    qnet *pub;
+    REQUIRE_OK(qnet_public_decode(&pub, a, alen));
+    CHECK(!pub->has_weights);
+    CHECK_EQ(pub->nlayers, net->nlayers);
+    for (unsigned i = 0; i < pub->nlayers; i++) {
+        CHECK(pub->layers[i].w == NULL && pub->layers[i].b == NULL);
+        CHECK_EQ(pub->layers[i].op, net->layers[i].op);
+        CHECK(memcmp(&pub->layers[i].p, &net->layers[i].p, sizeof net->layers[i].p) == 0);
+        CHECK_EQ(qlayer_weight_count(pub, &pub->layers[i]),
+                 qlayer_weight_count(net, &net->layers[i]));
+    }
+    for (unsigned i = 0; i < pub->ntensors; i++) {
+        CHECK(nn_shape_eq(&pub->t[i].shape, &net->t[i].shape));
+        CHECK_EQ(pub->t[i].last_use, net->t[i].last_use);
+    }
+    REQUIRE_OK(qnet_public_encode(pub, &b, &blen));
+    CHECK(alen == blen && memcmp(a, b, alen) == 0);
+    /* No weight value reaches the encoding: zero them and encode again. */
+    for (unsigned i = 0; i < net->nlayers; i++) {
+        qlayer *L = &net->layers[i];
+        if (L->w) memset(L->w, 0, qlayer_weight_count(net, L) * 8);
+        if (L->b) memset(L->b, 0, qlayer_bias_count(net, L) * 8);
+    }
+    mem_free(b);
+    REQUIRE_OK(qnet_public_encode(net, &b, &blen));
+    CHECK(alen == blen && memcmp(a, b, alen) == 0);
+    /* The reference refuses a model without weights. */
+    uint64_t *y, x[1] = {0};
+    CHECK_EQ(ref_run(pub, &y, NULL, x), PARLEY_E_ARG);
+    mem_free(a);
+    mem_free(b);
+    qnet_free(pub);
+    qnet_free(net);
+}
+
+static void put32(uint8_t *p, uint32_t v) {
+    p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8), p[2] = (uint8_t)(v >> 16),
+    p[3] = (uint8_t)(v >> 24);
+}
+
+TEST(public_bad_input) {
+    qnet *net = cnn();
+    REQUIRE(net);
+    uint8_t *a;
+    size_t alen;
+    REQUIRE_OK(qnet_public_encode(net, &a, &alen));
+    qnet_free(net);
+    qnet *q;
+    /* Every truncation fails. */
+    for (size_t cut = 0; cut < alen; cut++)
+        CHECK_EQ(qnet_public_decode(&q, a, cut), PARLEY_E_FORMAT);
+    /* Every single-byte change either fails or gives a net that passes the
+     * checks and re-encodes to the changed bytes. */
+    uint8_t *b = malloc(alen);
+    unsigned accepted = 0;
+    for (size_t i = 0; i < alen; i++)
+        for (int bit = 0; bit < 8; bit += 3) {
+            memcpy(b, a, alen);
+            b[i] ^= (uint8_t)(1 << bit);
+            int rc = qnet_public_decode(&q, b, alen);
+            CHECK_MSG(rc == 0 || rc == PARLEY_E_FORMAT, "byte %zu: %d", i, rc);
+            if (rc == 0) {
+                uint8_t *c;
+                size_t clen;
+                REQUIRE_OK(qnet_public_encode(q, &c, &clen));
+                CHECK(clen == alen && memcmp(c, b, alen) == 0);
+                mem_free(c);
+                qnet_free(q);
+                accepted++;
+            }
+        }
+    printf("  %u of %zu one-bit changes decode to another valid net\n", accepted, 3 * alen);
+    /* Crafted headers: counts, indices. */
+    static const struct {
+        size_t off;
+        uint32_t v;
+        const char *why;
+    } cases[] = {
+        {8, 0xffffffffu, "tensor count"}, {8, 0, "tensor count"},
+        {12, 0xffffffffu, "layer count"}, {16, 1u << 30, "out of range"},
+        {20, 1u << 30, "out of range"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        memcpy(b, a, alen);
+        put32(b + cases[k].off, cases[k].v);
+        CHECK_EQ(qnet_public_decode(&q, b, alen), PARLEY_E_FORMAT);
+        CHECK_MSG(strstr(err_msg(), cases[k].why) != NULL, "case %zu: %s", k, err_msg());
+    }
+    memcpy(b, a, alen);
+    b[0] = 'X';
+    CHECK_EQ(qnet_public_decode(&q, b, alen), PARLEY_E_FORMAT);
+    b[0] = 'P';
+    b[4] = 2;
+    CHECK_EQ(qnet_public_decode(&q, b, alen), PARLEY_E_FORMAT);
+    CHECK(strstr(err_msg(), "version 2") != NULL);
+    uint8_t *longer = malloc(alen + 1);
+    memcpy(longer, a, alen);
+    longer[alen] = 0;
+    CHECK_EQ(qnet_public_decode(&q, longer, alen + 1), PARLEY_E_FORMAT);
+    CHECK(strstr(err_msg(), "trailing") != NULL);
+    free(longer);
+    free(b);
+    mem_free(a);
+}
+
+/* The checks the decoder relies on, on a net built by hand. */
+TEST(qnet_check_rejects) {
+    conv_model(NULL, 0);
+    qnet *net;
+    REQUIRE_OK(load(&net, 16, 4));
+    REQUIRE(net->nlayers == 2);
+    net->has_weights = 0;
+    const char *why[] = {"output size", "shift", "reads a tensor", "scale s", "weight width"};
+    for (int k = 0; k < 5; k++) {
+        qnet_free(net);
+        conv_model(NULL, 0);
+        REQUIRE_OK(load(&net, 16, 4));
+        switch (k) {
+        case 0:
+            net->layers[0].p.conv.OW++;
+            break;
+        case 1:
+            net->layers[1].p.shift = 5;
+            break;
+        case 2:
+            net->layers[0].in[0] = net->layers[1].out;
+            break;
+        case 3:
+            net->t[net->input].scale = 3;
+            break;
+        case 4:
+            net->layers[0].p.conv.wbits = 17;
+            break;
+        }
+        CHECK_EQ(qnet_check(net), PARLEY_E_FORMAT);
+        CHECK_MSG(strstr(err_msg(), why[k]) != NULL, "case %d: %s", k, err_msg());
+    }
+    qnet_free(net);
+    /* Weights wider than their declared wbits. */
+    conv_model(NULL, 0);
+    REQUIRE_OK(load(&net, 16, 4));
+    net->layers[0].w[0] = 0x7fff;
+    CHECK_EQ(qnet_check(net), PARLEY_E_FORMAT);
+    CHECK(strstr(err_msg(), "wider") != NULL);
+    qnet_free(net);
+}

@@ -1,0 +1,124 @@
+/* nn: models made by real tools, through the importer and the reference,
+ * against PyTorch's float outputs (committed by scripts/make-models) and the
+ * example's labels.
+ *
+ * Tolerance. conf_error_bound gives a rigorous bound on what fixed point
+ * loses against exact arithmetic, but it multiplies by fan-in x max|w| at
+ * every layer (the worst case, where every rounding error has the same
+ * sign), so past a few layers it is astronomically loose (4e8 for the CNN)
+ * and only checked as a sanity bound. The real error scales as 2^-s: on
+ * the CNN it is 14.4, 15.4 and 16.6 x 2^-s at s = 12, 20 and 9 (measured;
+ * the constant is large because a standalone BatchNorm multiplies a
+ * near-dead channel by ~500). The test allows 64 x 2^-s: four times the
+ * measured constant, while a wrong layer (a wrong pad, window, bias or
+ * fold) gives errors of the order of the logits themselves (~1), and the
+ * labels must agree. */
+#include "conf.h"
+#include "harness.h"
+
+#include "nn/model.h"
+#include "nn/npy.h"
+#include "nn/ref.h"
+#include "util/mem.h"
+
+#include <math.h>
+#include <string.h>
+
+#define DATA PARLEY_SOURCE_DIR "/tests/data/"
+
+/* Run `model` on `input` at (l, s); compare with `torch` (shifted so each
+ * row's maximum is 0 when `shift`, for a model whose final Softmax parley
+ * drops and whose reference output is log-softmax). */
+static void against_torch(const char *model, const char *input, const char *torch, unsigned l,
+                          unsigned s, int shift, double *err_out) {
+    nn_tensor x, want, y;
+    REQUIRE_OK(npy_load(&x, input));
+    REQUIRE_OK(npy_load(&want, torch));
+    qnet *net;
+    char *notes;
+    REQUIRE_OK(nn_model_load(&net, &notes, model, l, s, x.shape.d[0]));
+    CHECK(!shift || (notes && strstr(notes, "Softmax")));
+    mem_free(notes);
+    REQUIRE_OK(ref_run_float(net, &y, &x));
+    REQUIRE(nn_shape_eq(&y.shape, &want.shape));
+    size_t rows = y.shape.d[0], cols = y.n / rows;
+    double err = 0, big = 0;
+    for (size_t r = 0; r < rows; r++) {
+        double my = -INFINITY, mw = -INFINITY;
+        size_t ay = 0, aw = 0;
+        for (size_t c = 0; c < cols; c++) {
+            if (y.data[r * cols + c] > my) my = y.data[r * cols + c], ay = c;
+            if (want.data[r * cols + c] > mw) mw = want.data[r * cols + c], aw = c;
+        }
+        CHECK_MSG(ay == aw, "%s row %zu: label %zu, torch %zu", model, r, ay, aw);
+        for (size_t c = 0; c < cols; c++) {
+            double a = y.data[r * cols + c] - (shift ? my : 0),
+                   b = want.data[r * cols + c] - (shift ? mw : 0);
+            err = fmax(err, fabs(a - b));
+            big = fmax(big, fabs(b));
+        }
+    }
+    uint64_t *in = mem_alloc(x.n, sizeof *in);
+    double bound = 0;
+    REQUIRE_OK(qnet_encode_input(net, in, &x));
+    REQUIRE_OK(conf_error_bound(&bound, net, in));
+    printf("  %s at (%u, %u): max |ref - torch| = %.3g (largest %.3g), rigorous bound %.3g\n",
+           model, l, s, err, big, bound);
+    double tol = 64 * ldexp(1.0, -(int)s);
+    printf("  error = %.1f x 2^-%u, tolerance 64 x 2^-%u\n", err / ldexp(1.0, -(int)s), s, s);
+    CHECK_MSG(err <= tol, "%s: error %g above %g", model, err, tol);
+    CHECK(err <= bound * (shift ? 2 : 1) + 1e-5 * big);
+    if (err_out) *err_out = err;
+    mem_free(in);
+    nn_tensor_free(&x);
+    nn_tensor_free(&want);
+    nn_tensor_free(&y);
+    qnet_free(net);
+}
+
+TEST(cnn_vs_torch) {
+    /* conv/bn/relu/maxpool/residual add/fire concat/standalone bn/avgpool
+     * (ceil, no pad count)/global pool/gemm, batch 2 through a symbolic N. */
+    against_torch(DATA "cnn.onnx", DATA "cnn.input.npy", DATA "cnn.torch.npy", 37, 12, 0, NULL);
+}
+
+TEST(cnn_bn_vs_torch) {
+    /* The same network exported with its BatchNormalization nodes (opset
+     * 11): parley folds them itself. */
+    against_torch(DATA "cnn_bn.onnx", DATA "cnn.input.npy", DATA "cnn.torch.npy", 37, 12, 0, NULL);
+}
+
+TEST(cnn_precision) {
+    /* More fractional bits, less error: (64, 20) against (32, 9). */
+    double fine, coarse;
+    against_torch(DATA "cnn.onnx", DATA "cnn.input.npy", DATA "cnn.torch.npy", 64, 20, 0, &fine);
+    against_torch(DATA "cnn.onnx", DATA "cnn.input.npy", DATA "cnn.torch.npy", 32, 9, 0, &coarse);
+    CHECK(fine < coarse / 16);
+}
+
+TEST(mlp_vs_torch) {
+    /* MatMul + Add on N x 28 x 28 (Linear on the last axis), flatten, gemm,
+     * a final Softmax dropped with a note; opset 9. */
+    against_torch(DATA "mlp.onnx", DATA "mlp.input.npy", DATA "mlp.torch.npy", 37, 12, 1, NULL);
+}
+
+TEST(example_digits) {
+    /* The trained example model gives the held-out labels. */
+    static const unsigned labels[5] = {6, 0, 5, 9, 2}; /* examples/LABELS */
+    qnet *net;
+    REQUIRE_OK(nn_model_load(&net, NULL, PARLEY_SOURCE_DIR "/examples/digits.onnx", 37, 12, 1));
+    for (int k = 0; k < 5; k++) {
+        char path[512];
+        snprintf(path, sizeof path, PARLEY_SOURCE_DIR "/examples/digit-%d.npy", k);
+        nn_tensor x, y;
+        REQUIRE_OK(npy_load(&x, path));
+        REQUIRE_OK(ref_run_float(net, &y, &x));
+        unsigned best = 0;
+        for (unsigned c = 1; c < y.n; c++)
+            if (y.data[c] > y.data[best]) best = c;
+        CHECK_MSG(best == labels[k], "digit-%d: label %u, expected %u", k, best, labels[k]);
+        nn_tensor_free(&x);
+        nn_tensor_free(&y);
+    }
+    qnet_free(net);
+}
