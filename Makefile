@@ -5,7 +5,7 @@
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build test demo asan test-asan fuzz clean
+.PHONY: all deps build test test-slow demo asan test-asan fuzz clean
 
 all: build
 
@@ -17,7 +17,11 @@ build: deps
 	@cmake --build build -j $(JOBS)
 
 test: build
-	@cd build && ctest -j $(JOBS) --output-on-failure
+	@cd build && ctest -j $(JOBS) --output-on-failure -LE slow
+
+# Cases labelled slow (e.g. every layer shape of the ImageNet networks).
+test-slow: build
+	@cd build && ctest -j $(JOBS) --output-on-failure -L slow
 
 demo: build
 	@scripts/demo
@@ -28,7 +32,7 @@ asan: deps
 
 test-asan: asan
 	@cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-		ctest -j $(JOBS) --output-on-failure
+		ctest -j $(JOBS) --output-on-failure -LE slow
 
 fuzz: deps
 	@CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DPARLEY_FUZZ=ON >/dev/null

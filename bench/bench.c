@@ -23,6 +23,9 @@ static const bench_entry benches[] = {
     {"argmax", bench_nl_main, "index of the first maximum per row (--window columns)"},
     {"conv", bench_conv_main, "OT-mode convolution (orientation A, B or auto)"},
     {"fc", bench_fc_main, "OT-mode fully connected layer (orientation A, B or auto)"},
+    {"he-conv", bench_he_conv_main, "one HE-mode convolution (coefficient encoding)"},
+    {"he-fc", bench_he_fc_main, "one HE-mode fully-connected layer"},
+    {"he-net", bench_he_net_main, "every linear layer of an ImageNet network in HE mode"},
 };
 #define NBENCH (sizeof benches / sizeof *benches)
 

@@ -65,5 +65,8 @@ int bench_ot_main(int argc, char **argv);
 int bench_nl_main(int argc, char **argv);
 int bench_conv_main(int argc, char **argv);
 int bench_fc_main(int argc, char **argv);
+int bench_he_conv_main(int argc, char **argv);
+int bench_he_fc_main(int argc, char **argv);
+int bench_he_net_main(int argc, char **argv);
 
 #endif

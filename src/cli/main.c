@@ -11,7 +11,7 @@ static void usage(FILE *f) {
             "usage: parley <command> [options]\n"
             "\n"
             "commands:\n"
-            "  bench      measure a protocol between two local processes (ot, conv, fc)\n"
+            "  bench      measure a protocol between two local processes (bench --help)\n"
             "  plain      run a model in plaintext fixed point (the reference)\n"
             "  version    print the version\n"
             "\n"

@@ -1,0 +1,518 @@
+/* `parley bench he-conv | he-fc | he-net`: HE-mode linear layers between
+ * two processes over 127.0.0.1 (server = weights, client = input).
+ *
+ * he-conv / he-fc measure one layer; he-net measures every distinct linear
+ * layer of SqueezeNet 1.1, ResNet50 or DenseNet121 once (a fresh pair of
+ * processes each) and prints one line per layer with its multiplicity, then
+ * a total line that weights each layer by how often the network uses it:
+ * the linear part of the network. Time is from the client's first byte to
+ * its last decrypted output, both parties synchronised; HE key set-up is
+ * excluded (setup_bytes counts the OT base and the HE key message). */
+#include "bench_common.h"
+#include "cli/cli.h"
+
+#include "lin/he/lin_he.h"
+#include "util/bits.h"
+#include "util/mem.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { HB_CONV, HB_FC, HB_SCALE };
+
+typedef struct he_layer {
+    int kind;
+    lin_conv c;
+    lin_fc f;
+    lin_scale s;
+    unsigned count; /* occurrences in the network */
+    char name[32];
+} he_layer;
+
+typedef struct he_bench {
+    he_layer ly;
+    unsigned l;
+} he_bench;
+
+static uint64_t layer_macs(const he_layer *y) {
+    if (y->kind == HB_CONV) {
+        lin_conv c = y->c;
+        if (lin_conv_check(&c) < 0) return 0;
+        return lin_conv_macs(&c);
+    }
+    if (y->kind == HB_FC) return (uint64_t)y->f.N * y->f.K * y->f.O;
+    return (uint64_t)y->s.N * y->s.C * y->s.S;
+}
+
+static uint64_t layer_outputs(const he_layer *y) {
+    if (y->kind == HB_CONV) {
+        lin_conv c = y->c;
+        if (lin_conv_check(&c) < 0) return 0;
+        return lin_conv_out_size(&c);
+    }
+    if (y->kind == HB_FC) return (uint64_t)y->f.N * y->f.O;
+    return (uint64_t)y->s.N * y->s.C * y->s.S;
+}
+
+static uint64_t layer_bytes(const he_layer *y, unsigned l) {
+    if (y->kind == HB_CONV) return lin_he_conv_bytes(&y->c, l);
+    if (y->kind == HB_FC) return lin_he_fc_bytes(&y->f, l);
+    return lin_he_scale_bytes(&y->s, l);
+}
+
+static int he_layer_party(party *p, void *arg, bench_clock *clk) {
+    he_bench *b = arg;
+    const he_layer *y = &b->ly;
+    size_t nx, nw, ny;
+    unsigned wbits;
+    if (y->kind == HB_CONV) {
+        lin_conv c = y->c;
+        TRY(lin_conv_check(&c));
+        nx = lin_conv_in_size(&c);
+        nw = lin_conv_weight_size(&c);
+        ny = lin_conv_out_size(&c);
+        wbits = c.wbits;
+    } else if (y->kind == HB_FC) {
+        nx = (size_t)y->f.N * y->f.K;
+        nw = (size_t)y->f.O * y->f.K;
+        ny = (size_t)y->f.N * y->f.O;
+        wbits = y->f.wbits;
+    } else {
+        nx = ny = (size_t)y->s.N * y->s.C * y->s.S;
+        nw = y->s.C;
+        wbits = y->s.wbits;
+    }
+    lin_he *h;
+    TRY(lin_he_setup(p, &h));
+    clk->side->setup_bytes += p->role == MPC_CLIENT ? lin_he_setup_bytes() : 0;
+    uint64_t *x = mem_alloc(nx, 8), *w = mem_alloc(nw, 8), *out = mem_alloc(ny, 8);
+    int rc = (!x || !w || !out) ? PARLEY_E_NOMEM : 0;
+    if (rc == 0) {
+        prg *g = &p->lanes[0].ot.rng;
+        prg_ring(g, x, nx, b->l);
+        for (size_t i = 0; i < nw; i++) /* uniform signed wbits-bit weights */
+            w[i] = (prg_u64(g) & bits_mask(wbits)) - (1ULL << (wbits - 1));
+        for (size_t i = 0; i < nw; i++)
+            w[i] &= bits_mask(b->l);
+        const uint64_t *wp = p->role == MPC_SERVER ? w : NULL;
+        rc = bench_begin(clk);
+        if (rc == 0) {
+            if (y->kind == HB_CONV)
+                rc = lin_he_conv(p, h, out, x, &y->c, wp, b->l);
+            else if (y->kind == HB_FC)
+                rc = lin_he_fc(p, h, out, x, &y->f, wp, b->l);
+            else
+                rc = lin_he_scale(p, h, out, x, &y->s, wp, b->l);
+        }
+        if (rc == 0) rc = bench_end(clk);
+    }
+    mem_free(x);
+    mem_free(w);
+    mem_free(out);
+    lin_he_free(h);
+    return rc;
+}
+
+/* Run one layer; print its line; add count-weighted figures to tot. */
+typedef struct he_total {
+    double seconds;
+    uint64_t bytes, macs, outputs, rounds;
+    unsigned layers;
+} he_total;
+
+static int run_layer(const he_layer *y, unsigned l, unsigned threads, const char *bench,
+                     he_total *tot) {
+    he_bench b = {*y, l};
+    bench_side s[2];
+    int rc = bench_fork_party(he_layer_party, &b, threads, s);
+    if (rc != 0) {
+        fprintf(stderr, "parley bench %s: layer %s: %s\n", bench, y->name, err_msg());
+        return rc;
+    }
+    uint64_t macs = layer_macs(y), bytes = s[0].bytes_sent + s[1].bytes_sent;
+    uint64_t predicted = layer_bytes(y, l);
+    lin_he_info info = {0};
+    lin_conv as_conv = y->c;
+    if (y->kind == HB_FC)
+        as_conv = (lin_conv){.N = 1,
+                             .C = y->f.K,
+                             .H = y->f.N,
+                             .W = 1,
+                             .O = y->f.O,
+                             .kh = 1,
+                             .kw = 1,
+                             .sh = 1,
+                             .sw = 1,
+                             .dh = 1,
+                             .dw = 1,
+                             .groups = 1,
+                             .wbits = y->f.wbits};
+    else if (y->kind == HB_SCALE)
+        as_conv = (lin_conv){.N = y->s.N,
+                             .C = y->s.C,
+                             .H = y->s.S,
+                             .W = 1,
+                             .O = y->s.C,
+                             .kh = 1,
+                             .kw = 1,
+                             .sh = 1,
+                             .sw = 1,
+                             .dh = 1,
+                             .dw = 1,
+                             .groups = y->s.C,
+                             .wbits = y->s.wbits};
+    if (lin_he_conv_info(&info, &as_conv, l) < 0) memset(&info, 0, sizeof info);
+    char extra[512];
+    snprintf(extra, sizeof extra,
+             ",\"layer\":\"%s\",\"count\":%u,\"macs\":%llu,\"bits_per_mac\":%.4f,"
+             "\"predicted_bytes\":%llu,\"threads\":%u,\"in_cts\":%llu,\"out_cts\":%llu,"
+             "\"products\":%llu,\"block\":\"Cw%u Hw%u Ww%u Ow%u\",\"beta\":%u,"
+             "\"margin_bits\":%.1f",
+             y->name, y->count, (unsigned long long)macs,
+             macs ? (double)bytes * 8.0 / (double)macs : 0.0, (unsigned long long)predicted,
+             threads, (unsigned long long)info.in_cts, (unsigned long long)info.out_cts,
+             (unsigned long long)info.products, info.Cw, info.Hw, info.Ww, info.Ow, info.beta,
+             info.margin_bits);
+    bench_print(stdout, bench, layer_outputs(y), l, s, extra);
+    if (tot) {
+        double sec = s[0].seconds > s[1].seconds ? s[0].seconds : s[1].seconds;
+        tot->seconds += sec * y->count;
+        tot->bytes += bytes * y->count;
+        tot->macs += macs * y->count;
+        tot->outputs += layer_outputs(y) * y->count;
+        tot->rounds += (s[0].flights + s[1].flights) * y->count;
+        tot->layers += y->count;
+    }
+    return 0;
+}
+
+/* ---- the networks ---- */
+
+#define NET_MAX 256
+typedef struct net {
+    he_layer ly[NET_MAX];
+    unsigned n;
+} net;
+
+static void net_add(net *nt, he_layer y) {
+    for (unsigned i = 0; i < nt->n; i++) {
+        he_layer *z = &nt->ly[i];
+        if (z->kind == y.kind && (y.kind == HB_CONV ? memcmp(&z->c, &y.c, sizeof y.c) == 0
+                                  : y.kind == HB_FC ? memcmp(&z->f, &y.f, sizeof y.f) == 0
+                                                    : memcmp(&z->s, &y.s, sizeof y.s) == 0)) {
+            z->count++;
+            return;
+        }
+    }
+    if (nt->n < NET_MAX) {
+        y.count = 1;
+        nt->ly[nt->n++] = y;
+    }
+}
+
+static void add_conv(net *nt, const char *name, unsigned C, unsigned H, unsigned O, unsigned k,
+                     unsigned s, unsigned p, unsigned wb) {
+    he_layer y = {.kind = HB_CONV};
+    y.c = (lin_conv){.N = 1,
+                     .C = C,
+                     .H = H,
+                     .W = H,
+                     .O = O,
+                     .kh = k,
+                     .kw = k,
+                     .sh = s,
+                     .sw = s,
+                     .pt = p,
+                     .pl = p,
+                     .pb = p,
+                     .pr = p,
+                     .dh = 1,
+                     .dw = 1,
+                     .groups = 1,
+                     .wbits = wb};
+    snprintf(y.name, sizeof y.name, "%s", name);
+    net_add(nt, y);
+}
+
+static void add_scale(net *nt, const char *name, unsigned C, unsigned S, unsigned wb) {
+    he_layer y = {.kind = HB_SCALE, .s = {1, C, S, wb}};
+    snprintf(y.name, sizeof y.name, "%s", name);
+    net_add(nt, y);
+}
+
+static void add_fc(net *nt, const char *name, unsigned K, unsigned O, unsigned wb) {
+    he_layer y = {.kind = HB_FC, .f = {1, K, O, wb}};
+    snprintf(y.name, sizeof y.name, "%s", name);
+    net_add(nt, y);
+}
+
+static void net_squeezenet(net *nt, unsigned wb) {
+    add_conv(nt, "conv1", 3, 224, 64, 3, 2, 0, wb);
+    static const unsigned fire[][4] = {{64, 16, 64, 55},   {128, 16, 64, 55},  {128, 32, 128, 27},
+                                       {256, 32, 128, 27}, {256, 48, 192, 13}, {384, 48, 192, 13},
+                                       {384, 64, 256, 13}, {512, 64, 256, 13}};
+    for (unsigned i = 0; i < 8; i++) {
+        char nm[32];
+        unsigned cin = fire[i][0], sq = fire[i][1], e = fire[i][2], h = fire[i][3];
+        snprintf(nm, sizeof nm, "fire%u.squeeze", i + 2);
+        add_conv(nt, nm, cin, h, sq, 1, 1, 0, wb);
+        snprintf(nm, sizeof nm, "fire%u.expand1x1", i + 2);
+        add_conv(nt, nm, sq, h, e, 1, 1, 0, wb);
+        snprintf(nm, sizeof nm, "fire%u.expand3x3", i + 2);
+        add_conv(nt, nm, sq, h, e, 3, 1, 1, wb);
+    }
+    add_conv(nt, "conv10", 512, 13, 1000, 1, 1, 0, wb);
+}
+
+/* torchvision ResNet50 (v1.5: the stride in the 3x3 conv) */
+static void net_resnet50(net *nt, unsigned wb) {
+    add_conv(nt, "conv1", 3, 224, 64, 7, 2, 3, wb);
+    unsigned H = 56, cin = 64;
+    static const unsigned st[4][2] = {{64, 3}, {128, 4}, {256, 6}, {512, 3}};
+    for (unsigned s = 0; s < 4; s++)
+        for (unsigned b = 0; b < st[s][1]; b++) {
+            unsigned w = st[s][0], str = (b == 0 && s > 0) ? 2 : 1, Ho = (H - 1) / str + 1;
+            char nm[32];
+            snprintf(nm, sizeof nm, "layer%u.%u.conv1", s + 1, b);
+            add_conv(nt, nm, cin, H, w, 1, 1, 0, wb);
+            snprintf(nm, sizeof nm, "layer%u.%u.conv2", s + 1, b);
+            add_conv(nt, nm, w, H, w, 3, str, 1, wb);
+            snprintf(nm, sizeof nm, "layer%u.%u.conv3", s + 1, b);
+            add_conv(nt, nm, w, Ho, 4 * w, 1, 1, 0, wb);
+            if (b == 0) {
+                snprintf(nm, sizeof nm, "layer%u.0.downsample", s + 1);
+                add_conv(nt, nm, cin, H, 4 * w, 1, str, 0, wb);
+            }
+            cin = 4 * w;
+            H = Ho;
+        }
+    add_fc(nt, "fc", 2048, 1000, wb);
+}
+
+static void net_densenet121(net *nt, unsigned wb) {
+    add_conv(nt, "conv0", 3, 224, 64, 7, 2, 3, wb);
+    unsigned H = 56, c = 64;
+    static const unsigned blocks[4] = {6, 12, 24, 16};
+    for (unsigned bi = 0; bi < 4; bi++) {
+        for (unsigned j = 0; j < blocks[bi]; j++) {
+            char nm[32];
+            snprintf(nm, sizeof nm, "block%u.%u.norm1", bi + 1, j + 1);
+            add_scale(nt, nm, c, H * H, wb);
+            snprintf(nm, sizeof nm, "block%u.%u.conv1", bi + 1, j + 1);
+            add_conv(nt, nm, c, H, 128, 1, 1, 0, wb);
+            snprintf(nm, sizeof nm, "block%u.%u.conv2", bi + 1, j + 1);
+            add_conv(nt, nm, 128, H, 32, 3, 1, 1, wb);
+            c += 32;
+        }
+        char nm[32];
+        snprintf(nm, sizeof nm, bi < 3 ? "transition%u.norm" : "norm5", bi + 1);
+        add_scale(nt, nm, c, H * H, wb);
+        if (bi < 3) {
+            snprintf(nm, sizeof nm, "transition%u.conv", bi + 1);
+            add_conv(nt, nm, c, H, c / 2, 1, 1, 0, wb);
+            c /= 2;
+            H /= 2;
+        }
+    }
+    add_fc(nt, "classifier", 1024, 1000, wb);
+}
+
+/* ---- options ---- */
+
+typedef struct he_opts {
+    unsigned C, H, W, O, k, stride, pad, dil, groups, batch, wbits, bits, threads, K;
+    int pad_given, W_given, wbits_given, bits_given;
+    const char *net;
+} he_opts;
+
+static int parse_u(const char *s, unsigned lo, unsigned hi, unsigned *v) {
+    char *end;
+    errno = 0;
+    unsigned long long x = strtoull(s, &end, 0);
+    if (errno || *end || s[0] == '-' || !s[0] || x < lo || x > hi) return -1;
+    *v = (unsigned)x;
+    return 0;
+}
+
+static int he_parse(he_opts *o, int argc, char **argv, const char *name, const char *usage) {
+    static const struct {
+        const char *flag;
+        size_t off;
+        unsigned lo, hi;
+    } nums[] = {
+        {"--C", offsetof(he_opts, C), 1, 1u << 20},
+        {"--H", offsetof(he_opts, H), 1, 1u << 16},
+        {"--W", offsetof(he_opts, W), 1, 1u << 16},
+        {"--O", offsetof(he_opts, O), 1, 1u << 20},
+        {"--k", offsetof(he_opts, k), 1, 64},
+        {"--stride", offsetof(he_opts, stride), 1, 64},
+        {"--pad", offsetof(he_opts, pad), 0, 64},
+        {"--dil", offsetof(he_opts, dil), 1, 64},
+        {"--groups", offsetof(he_opts, groups), 1, 1u << 20},
+        {"--batch", offsetof(he_opts, batch), 1, 1024},
+        {"--wbits", offsetof(he_opts, wbits), 1, 64},
+        {"--bits", offsetof(he_opts, bits), 1, 64},
+        {"--threads", offsetof(he_opts, threads), 1, 16},
+        {"--K", offsetof(he_opts, K), 1, 1u << 24},
+    };
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            fputs(usage, stdout);
+            return 1;
+        }
+        if (i + 1 >= argc) {
+            fprintf(stderr, "parley bench %s: option %s needs a value\n", name, a);
+            return 2;
+        }
+        const char *v = argv[++i];
+        if (strcmp(a, "--net") == 0) {
+            o->net = v;
+            continue;
+        }
+        size_t k = 0;
+        while (k < sizeof nums / sizeof *nums && strcmp(a, nums[k].flag) != 0)
+            k++;
+        if (k == sizeof nums / sizeof *nums) {
+            fprintf(stderr, "parley bench %s: unknown option %s\n%s", name, a, usage);
+            return 2;
+        }
+        unsigned *dst = (unsigned *)((char *)o + nums[k].off);
+        if (parse_u(v, nums[k].lo, nums[k].hi, dst) < 0) {
+            fprintf(stderr, "parley bench %s: %s must be an integer in %u..%u, got '%s'\n", name, a,
+                    nums[k].lo, nums[k].hi, v);
+            return 2;
+        }
+        if (dst == &o->pad) o->pad_given = 1;
+        if (dst == &o->W) o->W_given = 1;
+        if (dst == &o->wbits) o->wbits_given = 1;
+        if (dst == &o->bits) o->bits_given = 1;
+    }
+    return 0;
+}
+
+static const char conv_usage[] =
+    "usage: parley bench he-conv [--C 64] [--H 56] [--W H] [--O 64] [--k 3] [--stride 1]\n"
+    "                            [--pad k/2] [--dil 1] [--groups 1] [--batch 1]\n"
+    "                            [--wbits 14] [--bits 37] [--threads 2]\n"
+    "\n"
+    "One HE-mode convolution between two local processes (server: random weights of\n"
+    "--wbits signed bits; client: a random share). Prints the standard JSON line with\n"
+    "n = outputs, plus macs, bits_per_mac and the block the planner chose.\n";
+
+static const char fc_usage[] =
+    "usage: parley bench he-fc [--K 2048] [--O 1000] [--batch 1] [--wbits 14] [--bits 37]\n"
+    "                          [--threads 2]\n"
+    "\n"
+    "One HE-mode fully-connected layer between two local processes.\n";
+
+static const char net_usage[] =
+    "usage: parley bench he-net --net squeezenet|resnet50|densenet121 [--bits L]\n"
+    "                           [--wbits B] [--threads 2]\n"
+    "\n"
+    "Every distinct linear layer of the network (one pair of processes each), one\n"
+    "JSON line per layer with its multiplicity (count), then a total line for the\n"
+    "linear part of the network. Defaults: squeezenet l = 32, wbits = 11 (s = 9);\n"
+    "resnet50 l = 37, wbits = 15 (s = 12); densenet121 l = 32, wbits = 14 (s = 11).\n";
+
+int bench_he_conv_main(int argc, char **argv) {
+    he_opts o = {.C = 64,
+                 .H = 56,
+                 .O = 64,
+                 .k = 3,
+                 .stride = 1,
+                 .dil = 1,
+                 .groups = 1,
+                 .batch = 1,
+                 .wbits = 14,
+                 .bits = 37,
+                 .threads = 2};
+    int r = he_parse(&o, argc, argv, "he-conv", conv_usage);
+    if (r) return r == 1 ? 0 : 2;
+    he_layer y = {.kind = HB_CONV, .count = 1};
+    unsigned pad = o.pad_given ? o.pad : (o.k - 1) * o.dil / 2;
+    y.c = (lin_conv){.N = o.batch,
+                     .C = o.C,
+                     .H = o.H,
+                     .W = o.W_given ? o.W : o.H,
+                     .O = o.O,
+                     .kh = o.k,
+                     .kw = o.k,
+                     .sh = o.stride,
+                     .sw = o.stride,
+                     .pt = pad,
+                     .pl = pad,
+                     .pb = pad,
+                     .pr = pad,
+                     .dh = o.dil,
+                     .dw = o.dil,
+                     .groups = o.groups,
+                     .wbits = o.wbits};
+    snprintf(y.name, sizeof y.name, "C%u H%u O%u k%u s%u", o.C, o.H, o.O, o.k, o.stride);
+    lin_he_info info;
+    if (lin_he_conv_info(&info, &y.c, o.bits) < 0) {
+        fprintf(stderr, "parley bench he-conv: %s\n", err_msg());
+        return 2;
+    }
+    return run_layer(&y, o.bits, o.threads, "he-conv", NULL) == 0 ? 0 : 1;
+}
+
+int bench_he_fc_main(int argc, char **argv) {
+    he_opts o = {.K = 2048, .O = 1000, .batch = 1, .wbits = 14, .bits = 37, .threads = 2};
+    int r = he_parse(&o, argc, argv, "he-fc", fc_usage);
+    if (r) return r == 1 ? 0 : 2;
+    he_layer y = {.kind = HB_FC, .count = 1, .f = {o.batch, o.K, o.O, o.wbits}};
+    snprintf(y.name, sizeof y.name, "fc K%u O%u", o.K, o.O);
+    if (lin_he_fc_bytes(&y.f, o.bits) == 0) {
+        fprintf(stderr, "parley bench he-fc: shape or parameters not supported\n");
+        return 2;
+    }
+    return run_layer(&y, o.bits, o.threads, "he-fc", NULL) == 0 ? 0 : 1;
+}
+
+int bench_he_net_main(int argc, char **argv) {
+    he_opts o = {.threads = 2};
+    int r = he_parse(&o, argc, argv, "he-net", net_usage);
+    if (r) return r == 1 ? 0 : 2;
+    net *nt = calloc(1, sizeof *nt);
+    if (!nt) return 1;
+    unsigned l, wb;
+    if (o.net && strcmp(o.net, "squeezenet") == 0) {
+        l = 32;
+        wb = 11;
+    } else if (o.net && strcmp(o.net, "resnet50") == 0) {
+        l = 37;
+        wb = 15;
+    } else if (o.net && strcmp(o.net, "densenet121") == 0) {
+        l = 32;
+        wb = 14;
+    } else {
+        fprintf(stderr, "parley bench he-net: --net must be squeezenet, resnet50 or densenet121\n");
+        free(nt);
+        return 2;
+    }
+    if (o.bits_given) l = o.bits;
+    if (o.wbits_given) wb = o.wbits;
+    if (o.net[0] == 's')
+        net_squeezenet(nt, wb);
+    else if (o.net[0] == 'r')
+        net_resnet50(nt, wb);
+    else
+        net_densenet121(nt, wb);
+    he_total tot = {0};
+    int rc = 0;
+    for (unsigned i = 0; i < nt->n && rc == 0; i++)
+        rc = run_layer(&nt->ly[i], l, o.threads, "he-net-layer", &tot);
+    if (rc == 0)
+        printf("{\"bench\":\"he-net\",\"net\":\"%s\",\"bits\":%u,\"wbits\":%u,\"threads\":%u,"
+               "\"layers\":%u,\"distinct\":%u,\"outputs\":%llu,\"macs\":%llu,\"seconds\":%.3f,"
+               "\"bytes\":%llu,\"gib\":%.4f,\"bits_per_mac\":%.4f,\"rounds\":%llu}\n",
+               o.net, l, wb, o.threads, tot.layers, nt->n, (unsigned long long)tot.outputs,
+               (unsigned long long)tot.macs, tot.seconds, (unsigned long long)tot.bytes,
+               (double)tot.bytes / (1024.0 * 1024.0 * 1024.0),
+               tot.macs ? (double)tot.bytes * 8.0 / (double)tot.macs : 0.0,
+               (unsigned long long)tot.rounds);
+    free(nt);
+    return rc == 0 ? 0 : 1;
+}

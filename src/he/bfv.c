@@ -1,0 +1,385 @@
+/* BFV operations: sampling, keys, encoding with t = 2^l, seeded symmetric
+ * encryption, public-key encryption of zero, flooding, modulus switching
+ * and decryption; see he.h for the contracts and docs/SECURITY-HE.md for
+ * the noise bounds they feed. */
+#include "he/he.h"
+
+#include "util/bits.h"
+#include "util/mem.h"
+
+#include <sodium.h>
+#include <string.h>
+
+#define RAND_CHUNK 512 /* 64-bit words drawn from a prg at a time */
+
+/* ---- sampling ---- */
+
+void he_sample_ternary(prg *g, int8_t *s, size_t n) {
+    uint8_t buf[RAND_CHUNK];
+    size_t have = 0, used = 0;
+    for (size_t i = 0; i < n;) {
+        if (used == have) {
+            prg_bytes(g, buf, sizeof buf);
+            have = sizeof buf;
+            used = 0;
+        }
+        uint8_t v = buf[used++];
+        if (v >= 255) continue; /* 255 = 3 * 85: reject to stay uniform */
+        s[i++] = (int8_t)(v % 3) - 1;
+    }
+    mem_wipe(buf, sizeof buf);
+}
+
+/* Bits set in x (SWAR: the portable build cannot assume POPCNT). */
+static inline int popcount64(uint64_t x) {
+    x = x - ((x >> 1) & 0x5555555555555555ULL);
+    x = (x & 0x3333333333333333ULL) + ((x >> 2) & 0x3333333333333333ULL);
+    x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0fULL;
+    return (int)((x * 0x0101010101010101ULL) >> 56);
+}
+
+void he_sample_cbd(prg *g, int8_t *e, size_t n) {
+    uint64_t buf[RAND_CHUNK];
+    const uint64_t m = (1ULL << HE_CBD_ETA) - 1;
+    for (size_t i = 0; i < n; i += RAND_CHUNK) {
+        size_t k = n - i < RAND_CHUNK ? n - i : RAND_CHUNK;
+        prg_bytes(g, buf, k * sizeof *buf);
+        for (size_t j = 0; j < k; j++) {
+            uint64_t x = buf[j];
+            e[i + j] = (int8_t)(popcount64(x & m) - popcount64((x >> HE_CBD_ETA) & m));
+        }
+    }
+    mem_wipe(buf, sizeof buf);
+}
+
+/* Uniform mod q from 64-bit draws: accept v below the largest multiple of q
+ * (rejects fewer than 2^-9 of the draws), then reduce. */
+void he_expand_a(he_poly *out, const uint8_t seed[HE_SEED_BYTES]) {
+    const he_params *P = he_params_get();
+    block s;
+    memcpy(s.b, seed, HE_SEED_BYTES);
+    prg g;
+    prg_seed(&g, s);
+    uint64_t buf[RAND_CHUNK];
+    size_t have = 0, used = 0;
+    for (int i = 0; i < HE_L; i++) {
+        const he_prime *p = &P->p[i];
+        const uint64_t lim = (UINT64_MAX / p->q) * p->q;
+        for (size_t j = 0; j < HE_N;) {
+            if (used == have) {
+                size_t want = HE_N - j + 8 < RAND_CHUNK ? HE_N - j + 8 : RAND_CHUNK;
+                prg_bytes(&g, buf, want * sizeof *buf);
+                have = want;
+                used = 0;
+            }
+            uint64_t v = buf[used++];
+            if (v < lim) out->c[i][j++] = he_red128(v, p);
+        }
+        have = used = 0; /* each row starts a fresh draw, so rows never share a word */
+    }
+    prg_clear(&g);
+}
+
+void he_derive_seed(uint8_t out[HE_SEED_BYTES], const uint8_t session[HE_SEED_BYTES],
+                    uint64_t layer, uint64_t index) {
+    uint8_t msg[24] = "parley-a";
+    for (int k = 0; k < 8; k++) {
+        msg[8 + k] = (uint8_t)(layer >> (8 * k));
+        msg[16 + k] = (uint8_t)(index >> (8 * k));
+    }
+    crypto_init();
+    crypto_generichash(out, HE_SEED_BYTES, msg, sizeof msg, session, HE_SEED_BYTES);
+}
+
+void he_poly_from_small(he_poly *out, const int8_t *v) {
+    const he_params *P = he_params_get();
+    for (int i = 0; i < HE_L; i++) {
+        const uint64_t q = P->p[i].q;
+        for (size_t j = 0; j < HE_N; j++) {
+            int64_t x = v[j];
+            out->c[i][j] = x < 0 ? q - (uint64_t)(-x) : (uint64_t)x;
+        }
+    }
+}
+
+/* ---- keys ---- */
+
+void he_sk_gen(prg *g, he_sk *sk) {
+    he_sample_ternary(g, sk->s, HE_N);
+    he_poly_from_small(&sk->s_ntt, sk->s);
+    he_poly_ntt(&sk->s_ntt);
+}
+
+void he_sk_clear(he_sk *sk) {
+    mem_wipe(sk, sizeof *sk);
+}
+
+void he_pk_gen(prg *g, he_pk *pk, const he_sk *sk) {
+    const he_params *P = he_params_get();
+    prg_bytes(g, pk->seed, HE_SEED_BYTES);
+    he_expand_a(&pk->a, pk->seed);
+    int8_t e[HE_N];
+    he_sample_cbd(g, e, HE_N);
+    he_poly_from_small(&pk->b, e);
+    mem_wipe(e, sizeof e);
+    he_poly_ntt(&pk->b);
+    for (int i = 0; i < HE_L; i++) {
+        const he_prime *p = &P->p[i];
+        for (size_t j = 0; j < HE_N; j++) {
+            uint64_t as = he_mulmod(pk->a.c[i][j], sk->s_ntt.c[i][j], p);
+            pk->b.c[i][j] = he_submod(pk->b.c[i][j], as, p->q);
+        }
+    }
+}
+
+/* ---- encoding ---- */
+
+void he_encoder_init(he_encoder *e, unsigned l) {
+    PARLEY_CHECK(l >= 1 && l <= HE_L_MAX);
+    const he_params *P = he_params_get();
+    e->l = l;
+    e->ql = (uint64_t)(P->Q & bits_mask(l));
+    he_u128 qh = P->Q >> l;
+    for (int i = 0; i < HE_L; i++) {
+        e->qh[i] = (uint64_t)(qh % P->p[i].q);
+        e->qh_s[i] = he_shoup(e->qh[i], P->p[i].q);
+    }
+}
+
+/* Q*m/2^l = qh*m + ql*m/2^l with qh = floor(Q/2^l), ql = Q mod 2^l: the
+ * first term is an integer, the second below 2^l, so only ql*m (< 2^104)
+ * is rounded, up with probability frac or at one half. */
+void he_encode_add(const he_encoder *e, prg *g, he_poly *b, const uint32_t *pos, const uint64_t *m,
+                   size_t n) {
+    const he_params *P = he_params_get();
+    const unsigned l = e->l;
+    const uint64_t mask = bits_mask(l), half = 1ULL << (l - 1);
+    uint64_t rnd[RAND_CHUNK];
+    for (size_t j0 = 0; j0 < n; j0 += RAND_CHUNK) {
+        size_t k = n - j0 < RAND_CHUNK ? n - j0 : RAND_CHUNK;
+        if (g) prg_bytes(g, rnd, k * sizeof *rnd);
+        for (size_t j = 0; j < k; j++) {
+            uint64_t mj = m[j0 + j] & mask;
+            he_u128 prod = (he_u128)e->ql * mj;
+            uint64_t fl = (uint64_t)(prod >> l), frac = (uint64_t)prod & mask;
+            uint64_t up = g ? (uint64_t)((rnd[j] & mask) < frac) : (uint64_t)(frac >= half);
+            uint64_t small = fl + up; /* <= 2^l < q */
+            size_t at = pos ? pos[j0 + j] : j0 + j;
+            for (int i = 0; i < HE_L; i++) {
+                const uint64_t q = P->p[i].q;
+                uint64_t v = he_mul_shoup(e->qh[i], e->qh_s[i], mj, q);
+                v = he_addmod(v, small, q);
+                b->c[i][at] = he_addmod(b->c[i][at], v, q);
+            }
+        }
+    }
+    mem_wipe(rnd, sizeof rnd);
+}
+
+/* ---- encryption ---- */
+
+void he_encrypt_sk(prg *g, he_poly *b, const he_sk *sk, const uint8_t seed[HE_SEED_BYTES],
+                   const he_encoder *enc, const uint64_t *m) {
+    const he_params *P = he_params_get();
+    he_expand_a(b, seed);
+    for (int i = 0; i < HE_L; i++) {
+        const he_prime *p = &P->p[i];
+        for (size_t j = 0; j < HE_N; j++)
+            b->c[i][j] = he_mulmod(b->c[i][j], sk->s_ntt.c[i][j], p);
+    }
+    he_poly_intt(b); /* b = a*s */
+    int8_t e[HE_N];
+    he_sample_cbd(g, e, HE_N);
+    for (int i = 0; i < HE_L; i++) {
+        const uint64_t q = P->p[i].q;
+        for (size_t j = 0; j < HE_N; j++) {
+            uint64_t ej = e[j] < 0 ? q - (uint64_t)(-e[j]) : (uint64_t)e[j];
+            b->c[i][j] = he_submod(ej, b->c[i][j], q); /* e - a*s */
+        }
+    }
+    mem_wipe(e, sizeof e);
+    if (m) he_encode_add(enc, g, b, NULL, m, HE_N);
+}
+
+void he_enc_zero_pk_ntt(prg *g, he_u128 *acc_b, he_u128 *acc_a, const he_pk *pk) {
+    const he_params *P = he_params_get();
+    int8_t u[HE_N];
+    he_sample_ternary(g, u, HE_N);
+    for (int i = 0; i < HE_L; i++) {
+        const he_prime *p = &P->p[i];
+        uint64_t row[HE_N] __attribute__((aligned(64)));
+        for (size_t j = 0; j < HE_N; j++)
+            row[j] = u[j] < 0 ? p->q - 1 : (uint64_t)u[j];
+        he_ntt_fwd(p, row);
+        he_u128 *rb = acc_b + (size_t)i * HE_N, *ra = acc_a + (size_t)i * HE_N;
+        for (size_t j = 0; j < HE_N; j++) {
+            rb[j] += (he_u128)row[j] * pk->b.c[i][j];
+            ra[j] += (he_u128)row[j] * pk->a.c[i][j];
+        }
+        mem_wipe(row, sizeof row);
+    }
+    mem_wipe(u, sizeof u);
+}
+
+void he_add_cbd(prg *g, he_poly *b, const uint32_t *pos, size_t n) {
+    const he_params *P = he_params_get();
+    int8_t e[RAND_CHUNK];
+    for (size_t j0 = 0; j0 < n; j0 += RAND_CHUNK) {
+        size_t k = n - j0 < RAND_CHUNK ? n - j0 : RAND_CHUNK;
+        he_sample_cbd(g, e, k);
+        for (size_t j = 0; j < k; j++) {
+            size_t at = pos ? pos[j0 + j] : j0 + j;
+            for (int i = 0; i < HE_L; i++) {
+                const uint64_t q = P->p[i].q;
+                uint64_t v = e[j] < 0 ? q - (uint64_t)(-e[j]) : (uint64_t)e[j];
+                b->c[i][at] = he_addmod(b->c[i][at], v, q);
+            }
+        }
+    }
+    mem_wipe(e, sizeof e);
+}
+
+void he_flood(prg *g, he_poly *b, const uint32_t *pos, size_t n, unsigned beta) {
+    PARLEY_CHECK(beta >= 1 && beta <= 120);
+    const he_params *P = he_params_get();
+    uint64_t rnd[2 * (RAND_CHUNK / 2)];
+    const he_u128 half = (he_u128)1 << beta;
+    const he_u128 mask = ((he_u128)1 << (beta + 1)) - 1;
+    for (size_t j0 = 0; j0 < n; j0 += RAND_CHUNK / 2) {
+        size_t k = n - j0 < RAND_CHUNK / 2 ? n - j0 : RAND_CHUNK / 2;
+        prg_bytes(g, rnd, 2 * k * sizeof *rnd);
+        for (size_t j = 0; j < k; j++) {
+            he_u128 r = (((he_u128)rnd[2 * j + 1] << 64) | rnd[2 * j]) & mask;
+            /* f = r - 2^beta, as a sign and a magnitude */
+            int neg = r < half;
+            he_u128 mag = neg ? half - r : r - half;
+            size_t at = pos ? pos[j0 + j] : j0 + j;
+            for (int i = 0; i < HE_L; i++) {
+                const he_prime *p = &P->p[i];
+                uint64_t v = he_red128(mag, p);
+                v = neg ? he_submod(0, v, p->q) : v;
+                b->c[i][at] = he_addmod(b->c[i][at], v, p->q);
+            }
+        }
+    }
+    mem_wipe(rnd, sizeof rnd);
+}
+
+/* ---- modulus switching ----
+ * c/Q = sum_i y_i/q_i mod 1 with y_i = c_i*(Q/q_i)^-1 mod q_i (CRT), so
+ * 2^k*c/Q = sum_i (A_i + R_i/q_i) mod 2^k with 2^k*y_i = A_i*q_i + R_i.
+ * The fractions are added exactly: R_0*q_1 + R_1*q_0 against Q/2, 3Q/2. */
+void he_modswitch(uint64_t *out, const he_poly *a, const uint32_t *pos, size_t n, unsigned k) {
+    PARLEY_CHECK(k >= 1 && k <= 64);
+    const he_params *P = he_params_get();
+    const he_prime *p0 = &P->p[0], *p1 = &P->p[1];
+    const uint64_t mask = bits_mask(k);
+    const he_u128 Q = P->Q, half = Q >> 1, three_half = Q + (Q >> 1);
+    for (size_t j = 0; j < n; j++) {
+        size_t at = pos ? pos[j] : j;
+        uint64_t A[HE_L], R[HE_L];
+        for (int i = 0; i < HE_L; i++) {
+            const he_prime *p = &P->p[i];
+            uint64_t y = he_mul_shoup(p->crt, p->crt_s, a->c[i][at], p->q);
+            uint64_t qh = he_mulhi(p->ms_ps[k], y);
+            uint64_t r = p->ms_p[k] * y - qh * p->q;
+            if (r >= p->q) {
+                r -= p->q;
+                qh++;
+            }
+            A[i] = p->ms_h[k] * y + qh;
+            R[i] = r;
+        }
+        he_u128 s = (he_u128)R[0] * p1->q + (he_u128)R[1] * p0->q;
+        /* round(s/Q) for s in [0, 2Q); Q is odd, so no ties */
+        uint64_t rnd = (uint64_t)(s > half) + (uint64_t)(s > three_half);
+        out[j] = (A[0] + A[1] + rnd) & mask;
+    }
+}
+
+/* ---- decryption ---- */
+
+int he_decrypt(uint64_t *m, const he_sk *sk, const he_poly *b, const he_poly *a, unsigned l) {
+    const he_params *P = he_params_get();
+    he_poly *t = mem_alloc(1, sizeof *t);
+    if (!t) return PARLEY_E_NOMEM;
+    memcpy(t, a, sizeof *t);
+    he_poly_ntt(t);
+    for (int i = 0; i < HE_L; i++) {
+        const he_prime *p = &P->p[i];
+        for (size_t j = 0; j < HE_N; j++)
+            t->c[i][j] = he_mulmod(t->c[i][j], sk->s_ntt.c[i][j], p);
+    }
+    he_poly_intt(t);
+    for (int i = 0; i < HE_L; i++)
+        for (size_t j = 0; j < HE_N; j++)
+            t->c[i][j] = he_addmod(t->c[i][j], b->c[i][j], P->p[i].q);
+    he_modswitch(m, t, NULL, HE_N, l);
+    mem_free_wipe(t, sizeof *t);
+    return 0;
+}
+
+/* (a'*s)[pos] mod 2^64 for a' given mod 2^ka: directly when few positions
+ * are asked for (N additions each), else through the NTT over both primes
+ * and a centred CRT lift (|a'*s| < N*2^ka <= 2^76 < Q/2). */
+static int out_as(uint64_t *v, const he_sk *sk, const uint64_t *a_ms, const uint32_t *pos,
+                  size_t n) {
+    if (n <= 16) {
+        for (size_t j = 0; j < n; j++) {
+            size_t k = pos[j];
+            uint64_t acc = 0;
+            for (size_t i = 0; i <= k; i++)
+                acc += a_ms[i] * (uint64_t)(int64_t)sk->s[k - i];
+            for (size_t i = k + 1; i < HE_N; i++) /* X^N = -1 */
+                acc -= a_ms[i] * (uint64_t)(int64_t)sk->s[HE_N + k - i];
+            v[j] = acc;
+        }
+        return 0;
+    }
+    const he_params *P = he_params_get();
+    he_poly *t = mem_alloc(1, sizeof *t);
+    if (!t) return PARLEY_E_NOMEM;
+    for (int i = 0; i < HE_L; i++) {
+        const he_prime *p = &P->p[i];
+        for (size_t j = 0; j < HE_N; j++)
+            t->c[i][j] = he_red128(a_ms[j], p);
+        he_ntt_fwd(p, t->c[i]);
+        for (size_t j = 0; j < HE_N; j++)
+            t->c[i][j] = he_mulmod(t->c[i][j], sk->s_ntt.c[i][j], p);
+        he_ntt_inv(p, t->c[i]);
+    }
+    const uint64_t q0 = P->p[0].q, q1 = P->p[1].q;
+    const he_u128 Q = P->Q;
+    for (size_t j = 0; j < n; j++) {
+        uint64_t c0 = t->c[0][pos[j]], c1 = t->c[1][pos[j]];
+        uint64_t h =
+            he_mul_shoup(P->q0_inv_mod_q1, P->q0_inv_mod_q1_s, he_submod(c1, c0 % q1, q1), q1);
+        he_u128 x = (he_u128)c0 + (he_u128)q0 * h; /* in [0, Q) */
+        v[j] = x > Q / 2 ? (uint64_t)x - (uint64_t)Q : (uint64_t)x;
+    }
+    mem_free_wipe(t, sizeof *t);
+    return 0;
+}
+
+int he_out_decrypt(uint64_t *m, uint64_t *phase, const he_sk *sk, const uint64_t *a_ms,
+                   const uint64_t *b_ms, const uint32_t *pos, size_t n, unsigned ka, unsigned kb,
+                   unsigned l) {
+    PARLEY_CHECK(l >= 1 && l <= kb && kb <= ka && ka <= 64 && l < ka);
+    uint64_t *v = mem_alloc(n ? n : 1, sizeof *v);
+    if (!v) return PARLEY_E_NOMEM;
+    int rc = out_as(v, sk, a_ms, pos, n);
+    if (rc == 0) {
+        const uint64_t mka = bits_mask(ka), ml = bits_mask(l);
+        const unsigned sh = ka - l, up = ka - kb;
+        for (size_t j = 0; j < n; j++) {
+            uint64_t ph = ((b_ms[j] << up) + v[j]) & mka;
+            if (phase) phase[j] = ph;
+            /* round(ph / 2^sh) mod 2^l; ph + 2^(sh-1) may carry past 2^ka,
+             * which the final mask drops (mod 2^l) */
+            uint64_t r = (ph >> sh) + ((ph >> (sh - 1)) & 1);
+            m[j] = r & ml;
+        }
+    }
+    mem_free_wipe(v, (n ? n : 1) * sizeof *v);
+    return rc;
+}

@@ -1,0 +1,304 @@
+/* RLWE / BFV with coefficient encoding and a power-of-two plaintext modulus
+ * (PROTOCOLS.md §7; Cheetah, Huang et al., USENIX Security 2022).
+ *
+ * Ring R_Q = Z_Q[X]/(X^N + 1), N = 4096, Q = q0*q1 ~ 2^109 held in RNS form
+ * (two NTT-friendly primes, q_i = 1 mod 2N). Plaintexts live in Z_t[X]/(X^N+1)
+ * with t = 2^l, 1 <= l <= HE_L_MAX, so additive shares mod 2^l are encrypted
+ * as they are. A ciphertext (b, a) encrypts m under the ternary secret s when
+ *     b + a*s = round(Q*m/t) + e   (mod Q),
+ * and decrypts to round(t*(b + a*s)/Q) mod t. Since t does not divide Q the
+ * encoding rounds; a plaintext product w*ct then carries w*(e + rounding),
+ * which the noise bounds below count (see docs/SECURITY-HE.md).
+ *
+ * Layout: a polynomial is HE_L rows of HE_N residues (he_poly), each row
+ * either in coefficient order or in the NTT domain (bit-reversed evaluation
+ * order, as the forward transform leaves it). Residues are kept in [0, q_i).
+ * The NTT and the multiply-accumulate kernels have a portable tier and an
+ * AVX2 tier chosen at run time from cpuid (PARLEY_HE=ref forces the
+ * portable one; tests force each and compare).
+ *
+ * What the layers use:
+ *   client: he_sk_gen, he_pk_gen, he_encrypt_sk (seeded symmetric encryption:
+ *           only b travels, a comes from a public seed), he_out_decrypt;
+ *   server: he_expand_a, he_ntt_fwd/inv, he_mac (plaintext x ciphertext
+ *           products accumulated lazily in 128 bits), he_enc_zero_pk
+ *           (re-randomisation with a public-key encryption of zero),
+ *           he_flood, he_modswitch (to the powers of two 2^ka and 2^kb that
+ *           travel back).
+ * Every fallible parser of peer bytes (public key, input ciphertexts, output
+ * ciphertexts) checks sizes and that every residue is below its modulus and
+ * returns PARLEY_E_PROTO with a message.
+ *
+ * Secrets: he_sk holds the ternary secret in both forms; he_sk_clear wipes
+ * it. Randomness always comes from a caller's prg (seeded from the OS in
+ * production, from fixed seeds in tests). */
+#ifndef PARLEY_HE_HE_H
+#define PARLEY_HE_HE_H
+
+#include "crypto/prg.h"
+#include "util/err.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define HE_LOGN 12
+#define HE_N (1u << HE_LOGN)
+#define HE_L 2         /* RNS primes */
+#define HE_L_MAX 52    /* largest plaintext width l: 2^ka with ka = l + HE_KA_EXTRA <= 2^64 */
+#define HE_CBD_ETA 21  /* centred binomial noise: sigma = sqrt(21/2) = 3.24, |e| <= 21 */
+#define HE_KA_EXTRA 12 /* the a part returns with ka = l + 12 bits */
+#define HE_KB_EXTRA 3  /* kept coefficients of b return with kb = l + 3 bits */
+#define HE_SEED_BYTES 16
+
+typedef unsigned __int128 he_u128;
+
+/* One NTT prime with its tables (Harvey butterflies with Shoup constants). */
+typedef struct he_prime {
+    uint64_t q;
+    unsigned bits;                   /* q < 2^bits */
+    uint64_t r0, r1;                 /* floor(2^128 / q), low and high words (Barrett) */
+    uint64_t psi;                    /* primitive 2N-th root of unity */
+    uint64_t ninv, ninv_s;           /* N^-1 mod q and its Shoup constant */
+    uint64_t rt[HE_N], rt_s[HE_N];   /* psi^bitrev(i), forward order, and Shoup */
+    uint64_t irt[HE_N], irt_s[HE_N]; /* psi^-bitrev(i) */
+    /* Modulus switching to 2^k, k = 1..64: 2^k = hk*q + pk, pk < q. */
+    uint64_t ms_h[65], ms_p[65], ms_ps[65];
+    uint64_t crt, crt_s; /* (Q/q_i)^-1 mod q_i and Shoup */
+    uint64_t other_mod;  /* Q/q_i mod q_i (the other prime, reduced) */
+} he_prime;
+
+typedef struct he_params {
+    he_prime p[HE_L];
+    he_u128 Q;
+    unsigned logq_bits; /* sum of the primes' bit sizes (wire width of a residue pair) */
+    uint64_t q0_inv_mod_q1, q0_inv_mod_q1_s; /* Garner: q0^-1 mod q1 */
+} he_params;
+
+/* The parameter set (computed once, thread-safe, read-only after). */
+const he_params *he_params_get(void);
+
+/* A polynomial in RNS form. */
+typedef struct he_poly {
+    uint64_t c[HE_L][HE_N];
+} __attribute__((aligned(64))) he_poly; /* rows 64-byte aligned: the AVX2 tier needs 32 */
+
+/* ---- modular arithmetic on one prime ---- */
+
+static inline uint64_t he_mulhi(uint64_t a, uint64_t b) {
+    return (uint64_t)(((he_u128)a * b) >> 64);
+}
+/* Shoup's constant of w: floor(w * 2^64 / q). */
+static inline uint64_t he_shoup(uint64_t w, uint64_t q) {
+    return (uint64_t)(((he_u128)w << 64) / q);
+}
+/* w*y mod q in [0, 2q) for any 64-bit y, given ws = he_shoup(w, q). */
+static inline uint64_t he_mul_shoup_lazy(uint64_t w, uint64_t ws, uint64_t y, uint64_t q) {
+    return w * y - he_mulhi(ws, y) * q;
+}
+static inline uint64_t he_mul_shoup(uint64_t w, uint64_t ws, uint64_t y, uint64_t q) {
+    uint64_t r = he_mul_shoup_lazy(w, ws, y, q);
+    return r >= q ? r - q : r;
+}
+/* x mod q for any 128-bit x (Barrett with floor(2^128/q)). */
+static inline uint64_t he_red128(he_u128 x, const he_prime *p) {
+    uint64_t x0 = (uint64_t)x, x1 = (uint64_t)(x >> 64);
+    he_u128 t = (he_u128)x0 * p->r0;
+    he_u128 t2 = (he_u128)x0 * p->r1 + (uint64_t)(t >> 64);
+    he_u128 t3 = (he_u128)x1 * p->r0 + (uint64_t)t2;
+    uint64_t qh = x1 * p->r1 + (uint64_t)(t2 >> 64) + (uint64_t)(t3 >> 64);
+    uint64_t r = x0 - qh * p->q;
+    return r >= p->q ? r - p->q : r;
+}
+static inline uint64_t he_mulmod(uint64_t a, uint64_t b, const he_prime *p) {
+    return he_red128((he_u128)a * b, p);
+}
+static inline uint64_t he_addmod(uint64_t a, uint64_t b, uint64_t q) {
+    uint64_t r = a + b;
+    return r >= q ? r - q : r;
+}
+static inline uint64_t he_submod(uint64_t a, uint64_t b, uint64_t q) {
+    return a >= b ? a - b : a + q - b;
+}
+/* A signed value (|v| < 2^63) reduced into [0, q). */
+static inline uint64_t he_from_signed(int64_t v, uint64_t q) {
+    if (v >= 0) return (uint64_t)v % q;
+    uint64_t m = (uint64_t)(-(v + 1)) % q; /* -(v+1) >= 0 without overflow */
+    return q - 1 - m;
+}
+
+/* ---- NTT (negacyclic, length N) ----
+ * Forward: coefficient order in, bit-reversed evaluation order out.
+ * Inverse: the reverse. Inputs in [0, q), outputs in [0, q). Two tiers, the
+ * portable one always compiled; he_ntt_* dispatch to the best the CPU has. */
+enum he_impl { HE_IMPL_AUTO = 0, HE_IMPL_AVX2 = 1, HE_IMPL_REF = 2 };
+void he_force_impl(enum he_impl impl);
+enum he_impl he_current_impl(void);
+int he_avx2_available(void);
+
+void he_ntt_fwd(const he_prime *p, uint64_t *a);
+void he_ntt_inv(const he_prime *p, uint64_t *a);
+void he_ntt_fwd_ref(const he_prime *p, uint64_t *a);
+void he_ntt_inv_ref(const he_prime *p, uint64_t *a);
+void he_ntt_fwd_avx2(const he_prime *p, uint64_t *a);
+void he_ntt_inv_avx2(const he_prime *p, uint64_t *a);
+/* Forward NTT of a polynomial whose coefficients are zero from 2^logm on
+ * (0 <= logm <= HE_LOGN): the first HE_LOGN - logm stages only copy, so
+ * they are replaced by replication and the cost is logm/HE_LOGN of a full
+ * transform. Same output as he_ntt_fwd. */
+void he_ntt_fwd_pruned(const he_prime *p, uint64_t *a, unsigned logm);
+void he_ntt_fwd_pruned_ref(const he_prime *p, uint64_t *a, unsigned logm);
+void he_ntt_fwd_pruned_avx2(const he_prime *p, uint64_t *a, unsigned logm);
+/* The NTT-domain permutation of the automorphism X -> X^k (k odd): for
+ * f(X) = g(X^k), NTT(f)[j] = NTT(g)[perm[j]]. */
+void he_auto_perm(uint32_t *perm, unsigned k);
+/* All rows of a polynomial. */
+void he_poly_ntt(he_poly *a);
+void he_poly_intt(he_poly *a);
+
+/* acc[i][j] += x[i][j] * y[i][j] over all rows, 128-bit lazy accumulators
+ * (rows of HE_N he_u128). At most 2^17 products per accumulator between
+ * reductions (each is below 2^110). */
+void he_mac(he_u128 *acc, const he_poly *x, const he_poly *y);
+void he_mac_ref(he_u128 *acc, const he_poly *x, const he_poly *y);
+void he_mac_avx2(he_u128 *acc, const he_poly *x, const he_poly *y);
+/* One row (one prime): acc[j] += sum_k w[k][j] * x[k][j] for j < HE_N,
+ * k < count. The whole sum for a coefficient is formed in registers before
+ * it touches acc, so a product of many ciphertexts streams its operands once
+ * and the accumulators once (acc may be unaligned; w[k], x[k] 32-byte
+ * aligned). Operands are residues (below 2^55), at most 2^17 products per
+ * accumulator between reductions. */
+void he_mac_rows(he_u128 *acc, const uint64_t *const *w, const uint64_t *const *x, size_t count);
+/* G sums over the same x rows at once: acc[g][j] += sum_k w[g*count + k][j] *
+ * x[k][j]; each x row is read from memory once for all G (it stays in L1
+ * while the G sums of a few coefficients are formed). */
+void he_mac_rows_multi(he_u128 *const *acc, const uint64_t *const *w, const uint64_t *const *x,
+                       size_t G, size_t count);
+void he_mac_rows_multi_ref(he_u128 *const *acc, const uint64_t *const *w, const uint64_t *const *x,
+                           size_t G, size_t count);
+void he_mac_rows_multi_avx2(he_u128 *const *acc, const uint64_t *const *w, const uint64_t *const *x,
+                            size_t G, size_t count);
+/* out = acc mod q_i, row by row. */
+void he_reduce(he_poly *out, const he_u128 *acc);
+
+/* ---- sampling ---- */
+/* Uniform ternary coefficients {-1, 0, 1}. */
+void he_sample_ternary(prg *g, int8_t *s, size_t n);
+/* Centred binomial with eta = HE_CBD_ETA. */
+void he_sample_cbd(prg *g, int8_t *e, size_t n);
+/* A uniform polynomial in the NTT domain from a public seed (the `a` of a
+ * seeded ciphertext or of the public key). */
+void he_expand_a(he_poly *out, const uint8_t seed[HE_SEED_BYTES]);
+/* seed for the a of ciphertext (layer, index) of a session. */
+void he_derive_seed(uint8_t out[HE_SEED_BYTES], const uint8_t session[HE_SEED_BYTES],
+                    uint64_t layer, uint64_t index);
+/* Signed coefficients into RNS form. */
+void he_poly_from_small(he_poly *out, const int8_t *v);
+
+/* ---- keys ---- */
+typedef struct he_sk {
+    int8_t s[HE_N]; /* ternary secret, coefficient form */
+    he_poly s_ntt;  /* the same in the NTT domain */
+} he_sk;
+typedef struct he_pk {
+    uint8_t seed[HE_SEED_BYTES]; /* a_pk = he_expand_a(seed) */
+    he_poly b;                   /* b_pk = -a_pk*s + e, NTT domain */
+    he_poly a;                   /* expanded a_pk (not serialised) */
+} he_pk;
+
+void he_sk_gen(prg *g, he_sk *sk);
+void he_sk_clear(he_sk *sk);
+void he_pk_gen(prg *g, he_pk *pk, const he_sk *sk);
+
+/* ---- encoding: round(Q*m/t) with t = 2^l ----
+ * Adds round(Q*m[j]/t) to coefficient pos[j] of b (coefficient domain) for
+ * j < n (pos == NULL: positions 0..n-1). m[j] is taken mod 2^l. With g,
+ * the rounding is randomised (up with probability equal to the fraction),
+ * so the rounding error is zero-mean and independent across coefficients;
+ * with g == NULL it rounds to nearest. 1 <= l <= HE_L_MAX. */
+typedef struct he_encoder {
+    unsigned l;
+    uint64_t ql;                   /* Q mod 2^l */
+    uint64_t qh[HE_L], qh_s[HE_L]; /* floor(Q/2^l) mod q_i and Shoup */
+} he_encoder;
+void he_encoder_init(he_encoder *e, unsigned l);
+void he_encode_add(const he_encoder *e, prg *g, he_poly *b, const uint32_t *pos, const uint64_t *m,
+                   size_t n);
+
+/* ---- symmetric seeded encryption (client) ----
+ * b = -a*s + e + round(Q*m/t) with a = he_expand_a(seed), m[0..N-1] (NULL:
+ * zero), rounding randomised. b in coefficient domain. */
+void he_encrypt_sk(prg *g, he_poly *b, const he_sk *sk, const uint8_t seed[HE_SEED_BYTES],
+                   const he_encoder *enc, const uint64_t *m);
+
+/* ---- public-key encryption of zero (server re-randomisation) ----
+ * With ct = (b, a) as 128-bit NTT-domain accumulators (HE_L rows each):
+ * adds u*pk.b and u*pk.a (u ternary, fresh), i.e. the NTT part of
+ * Enc_pk(0) = (u*b_pk + e1, u*a_pk + e2). The coefficient-domain part
+ * (e1 on b, e2 on a) is he_add_noise after reduction and inverse NTT. */
+void he_enc_zero_pk_ntt(prg *g, he_u128 *acc_b, he_u128 *acc_a, const he_pk *pk);
+/* b += e (CBD) at positions pos[0..n-1] (pos == NULL: all N). */
+void he_add_cbd(prg *g, he_poly *b, const uint32_t *pos, size_t n);
+
+/* ---- noise flooding ----
+ * b += f at each position, f uniform in [-2^beta, 2^beta), beta <= 120. */
+void he_flood(prg *g, he_poly *b, const uint32_t *pos, size_t n, unsigned beta);
+
+/* ---- modulus switching to a power of two ----
+ * out[j] = round(2^k * c / Q) mod 2^k for the coefficient pos[j] of a
+ * (coefficient domain), 1 <= k <= 64 (pos == NULL: all N). Exact. */
+void he_modswitch(uint64_t *out, const he_poly *a, const uint32_t *pos, size_t n, unsigned k);
+
+/* ---- decryption ----
+ * Full decryption of (b, a), both in coefficient domain: m[j] = round(t*(b +
+ * a*s)/Q) mod t, t = 2^l (tests). */
+int he_decrypt(uint64_t *m, const he_sk *sk, const he_poly *b, const he_poly *a, unsigned l) WUR;
+/* The returned form: a' (N coefficients mod 2^ka) and the kept b'
+ * coefficients (mod 2^kb) at pos[0..n-1]:
+ *   m[j] = round((b'[j]*2^(ka-kb) + (a'*s)[pos[j]]) / 2^(ka-l)) mod 2^l.
+ * Requires l <= kb <= ka <= 64. phase (optional) receives the exact
+ * (b'*2^(ka-kb) + a'*s) mod 2^ka, for noise measurements. */
+int he_out_decrypt(uint64_t *m, uint64_t *phase, const he_sk *sk, const uint64_t *a_ms,
+                   const uint64_t *b_ms, const uint32_t *pos, size_t n, unsigned ka, unsigned kb,
+                   unsigned l) WUR;
+
+/* ---- noise budget ----
+ * For a layer whose every output coefficient is sum_j w_j * ct_j over at most
+ * `taps` plaintext coefficients with |w_j| <= 2^(wbits-1), returned at
+ * t = 2^l: the flooding width beta (statistical distance <= 2^-41 per
+ * returned coefficient between the flooded noise and a flood independent of
+ * the weights, except with probability 2^-64 over the client's noise), and
+ * the return widths ka, kb. Fails with PARLEY_E_UNSUPPORTED if decryption
+ * could fail (the message names the bits missing). Pure function of public
+ * values: both parties get the same answer. Derivation in
+ * docs/SECURITY-HE.md. */
+typedef struct he_budget {
+    unsigned ka, kb, beta;
+    double log2_wnoise; /* high-probability bound on |w * noise| (sub-Gaussian), log2 */
+    double log2_det;    /* worst-case bound on the noise before flooding, log2 */
+    double margin_bits; /* log2 of (allowed / worst-case) phase error at decryption */
+} he_budget;
+int he_budget_for(he_budget *b, unsigned l, unsigned wbits, uint64_t taps) WUR;
+/* The worst-case phase error at decryption, in units of 2^-ka (for tests). */
+double he_budget_phase_bound(const he_budget *b);
+
+/* ---- wire formats (little-endian, bit-packed) ----
+ * An RNS polynomial: N residues of q0 (p[0].bits bits each), then N of q1. */
+size_t he_poly_bytes(void);
+void he_poly_pack(uint8_t *out, const he_poly *a);
+/* Checks that every residue is below its modulus; PARLEY_E_PROTO naming
+ * the first offender otherwise. len must be he_poly_bytes(). */
+int he_poly_unpack(he_poly *a, const uint8_t *in, size_t len) WUR;
+
+/* Public key message: "PHK1", seed of a_pk, b_pk (NTT domain). */
+size_t he_pk_bytes(void);
+void he_pk_pack(uint8_t *out, const he_pk *pk);
+int he_pk_unpack(he_pk *pk, const uint8_t *in, size_t len) WUR; /* also expands pk->a */
+
+/* A returned ciphertext: N values of ka bits, then n values of kb bits. */
+size_t he_out_bytes(size_t n, unsigned ka, unsigned kb);
+void he_out_pack(uint8_t *out, const uint64_t *a_ms, const uint64_t *b_ms, size_t n, unsigned ka,
+                 unsigned kb);
+int he_out_unpack(uint64_t *a_ms, uint64_t *b_ms, size_t n, unsigned ka, unsigned kb,
+                  const uint8_t *in, size_t len) WUR;
+
+#endif

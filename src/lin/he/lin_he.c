@@ -1,0 +1,543 @@
+/* HE-mode linear layers: the two-flight protocol of lin_he.h over the plan
+ * of plan.h.
+ *
+ * Work is split across the party's lanes twice per layer, the same way on
+ * both sides: the input ciphertexts (C encrypts and sends, S parses, adds
+ * its share, transforms), then the output ciphertexts (S computes and sends,
+ * C decrypts), ordered output-group first so that a lane reuses each
+ * transformed weight polynomial for all the tiles in its range. S's lanes
+ * share the transformed inputs read-only. If the transformed inputs of a
+ * layer would exceed LIN_HE_MEM bytes, the tiles are processed in chunks,
+ * two flights each. */
+#include "lin/he/lin_he.h"
+
+#include "lin/he/plan.h"
+#include "util/bits.h"
+#include "util/mem.h"
+
+#include <string.h>
+
+#define LIN_HE_MEM (256u << 20) /* server memory for transformed input ciphertexts */
+#define LIN_HE_RUN 4            /* tiles accumulated at once per output group */
+#define LIN_HE_MAC_FOLD 65536   /* products per 128-bit accumulator before reducing */
+#define LIN_HE_WCHUNK 32        /* weight polynomials transformed and applied together */
+
+typedef struct out_bufs {
+    he_u128 *acc;        /* LIN_HE_RUN x (b, a) x HE_L x HE_N */
+    he_u128 *tmp;        /* one row */
+    he_poly *wp, *B, *A; /* wp: LIN_HE_WCHUNK weight polynomials */
+    const uint64_t *wrow[LIN_HE_WCHUNK], *xrow[LIN_HE_WCHUNK];
+    uint32_t *pos;
+    size_t *yidx;
+    uint64_t *am, *bm, *mk;
+    uint8_t *wire;
+} out_bufs;
+
+struct lin_he {
+    int role;
+    uint64_t layer;                 /* layers run so far: part of every a's seed */
+    uint8_t session[HE_SEED_BYTES]; /* C's public seed for the a's of the session */
+    he_sk *sk;                      /* C only */
+    he_pk *pk;                      /* S only */
+    /* buffers kept across layers (fresh pages cost more than the work on
+     * small layers): S's transformed inputs, and each lane's work space */
+    he_poly *in;
+    size_t in_cap;      /* polynomials */
+    uint64_t mem_limit; /* bytes of transformed inputs per chunk */
+    out_bufs *ob[LANES_MAX];
+};
+
+static void out_free(out_bufs *o);
+
+uint64_t lin_he_setup_bytes(void) {
+    return he_pk_bytes() + HE_SEED_BYTES;
+}
+
+void lin_he_set_chunk_bytes(lin_he *h, uint64_t bytes) {
+    h->mem_limit = bytes;
+}
+
+int lin_he_setup(party *p, lin_he **out) {
+    *out = NULL;
+    lin_he *h = mem_calloc(1, sizeof *h);
+    size_t nb = (size_t)lin_he_setup_bytes();
+    uint8_t *buf = mem_alloc(nb, 1);
+    he_pk *pk = mem_alloc(1, sizeof *pk);
+    int rc = (!h || !buf || !pk) ? PARLEY_E_NOMEM : 0;
+    mpc_lane *L = &p->lanes[0];
+    if (rc == 0) {
+        h->role = p->role;
+        h->mem_limit = LIN_HE_MEM;
+        if (p->role == MPC_CLIENT) {
+            h->sk = mem_alloc(1, sizeof *h->sk);
+            if (!h->sk) {
+                rc = PARLEY_E_NOMEM;
+            } else {
+                he_sk_gen(&L->ot.rng, h->sk);
+                he_pk_gen(&L->ot.rng, pk, h->sk);
+                prg_bytes(&L->ot.rng, h->session, HE_SEED_BYTES);
+                he_pk_pack(buf, pk);
+                memcpy(buf + he_pk_bytes(), h->session, HE_SEED_BYTES);
+                rc = chan_send(L->ot.ch, buf, nb);
+                if (rc == 0) rc = chan_flush(L->ot.ch);
+            }
+            mem_free(pk);
+        } else {
+            rc = chan_recv(L->ot.ch, buf, nb);
+            if (rc == 0) rc = he_pk_unpack(pk, buf, he_pk_bytes());
+            if (rc == 0) {
+                memcpy(h->session, buf + he_pk_bytes(), HE_SEED_BYTES);
+                h->pk = pk;
+            } else {
+                mem_free(pk);
+            }
+        }
+    } else {
+        mem_free(pk);
+    }
+    mem_free(buf);
+    if (rc < 0) {
+        lin_he_free(h);
+        return err_wrap(rc, "HE set-up");
+    }
+    *out = h;
+    return 0;
+}
+
+void lin_he_free(lin_he *h) {
+    if (!h) return;
+    for (unsigned i = 0; i < LANES_MAX; i++)
+        if (h->ob[i]) {
+            out_free(h->ob[i]);
+            mem_free(h->ob[i]);
+        }
+    mem_free_wipe(h->in, h->in_cap * sizeof *h->in);
+    if (h->sk) {
+        he_sk_clear(h->sk);
+        mem_free(h->sk);
+    }
+    mem_free(h->pk);
+    mem_free_wipe(h, sizeof *h);
+}
+
+/* ---- one layer ---- */
+
+typedef struct run {
+    lin_he *h;
+    const he_plan *pl;
+    const uint64_t *x, *w;
+    uint64_t *y;
+    he_encoder enc;
+    uint64_t layer;
+    uint64_t u0, nu;      /* the chunk of units */
+    he_poly *in_b, *in_a; /* S: transformed inputs of the chunk, nu * ncb each */
+} run;
+
+/* Phase 1, items = input ciphertexts (unit-major) of the chunk. */
+static int job_in(mpc_lane *L, void *v, size_t first, size_t count) {
+    run *r = v;
+    const he_plan *pl = r->pl;
+    chan *ch = L->ot.ch;
+    const size_t pb = he_poly_bytes();
+    uint64_t *m = mem_alloc(HE_N, sizeof *m);
+    uint8_t *buf = mem_alloc(pb, 1);
+    he_poly *tmp = L->role == MPC_CLIENT ? mem_alloc(1, sizeof *tmp) : NULL;
+    int rc = (!m || !buf || (L->role == MPC_CLIENT && !tmp)) ? PARLEY_E_NOMEM : 0;
+    for (size_t k = first; k < first + count && rc == 0; k++) {
+        uint64_t unit = r->u0 + k / pl->ncb;
+        unsigned cb = (unsigned)(k % pl->ncb);
+        uint8_t seed[HE_SEED_BYTES];
+        he_derive_seed(seed, r->h->session, r->layer, unit * pl->ncb + cb);
+        he_plan_gather(pl, m, r->x, unit, cb);
+        if (L->role == MPC_CLIENT) {
+            he_encrypt_sk(&L->ot.rng, tmp, r->h->sk, seed, &r->enc, m);
+            he_poly_pack(buf, tmp);
+            rc = chan_send(ch, buf, pb);
+        } else {
+            rc = chan_recv(ch, buf, pb);
+            if (rc == 0) {
+                he_poly *b = &r->in_b[k];
+                rc = he_poly_unpack(b, buf, pb);
+                if (rc < 0) {
+                    rc = err_wrap(rc, "HE layer %llu, input ciphertext %llu",
+                                  (unsigned long long)r->layer,
+                                  (unsigned long long)(unit * pl->ncb + cb));
+                    break;
+                }
+                he_encode_add(&r->enc, &L->ot.rng, b, NULL, m, HE_N);
+                he_poly_ntt(b);
+                he_expand_a(&r->in_a[k], seed);
+                if (pl->perm) { /* flat plans keep inputs in the automorphism's order */
+                    for (int part = 0; part < 2; part++) {
+                        he_poly *x = part ? &r->in_a[k] : b;
+                        for (int i = 0; i < HE_L; i++) {
+                            memcpy(m, x->c[i], HE_N * sizeof *m);
+                            for (size_t j = 0; j < HE_N; j++)
+                                x->c[i][pl->perm[j]] = m[j];
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if (rc == 0 && L->role == MPC_CLIENT) rc = chan_flush(ch);
+    mem_free_wipe(m, m ? HE_N * sizeof *m : 0);
+    mem_free(buf);
+    mem_free_wipe(tmp, tmp ? sizeof *tmp : 0);
+    return rc;
+}
+
+static void out_free(out_bufs *o) {
+    mem_free_wipe(o->acc, o->acc ? (size_t)LIN_HE_RUN * 2 * HE_L * HE_N * sizeof(he_u128) : 0);
+    mem_free_wipe(o->wp, o->wp ? LIN_HE_WCHUNK * sizeof *o->wp : 0);
+    mem_free_wipe(o->tmp, o->tmp ? HE_N * sizeof *o->tmp : 0);
+    mem_free_wipe(o->B, o->B ? sizeof *o->B : 0);
+    mem_free_wipe(o->A, o->A ? sizeof *o->A : 0);
+    mem_free(o->pos);
+    mem_free(o->yidx);
+    mem_free_wipe(o->am, o->am ? HE_N * 8 : 0);
+    mem_free_wipe(o->bm, o->bm ? HE_N * 8 : 0);
+    mem_free_wipe(o->mk, o->mk ? HE_N * 8 : 0);
+    mem_free(o->wire);
+}
+
+static int out_alloc(out_bufs *o, int server) {
+    memset(o, 0, sizeof *o);
+    if (server) {
+        o->acc = mem_alloc((size_t)LIN_HE_RUN * 2 * HE_L * HE_N, sizeof(he_u128));
+        o->wp = mem_alloc(LIN_HE_WCHUNK, sizeof *o->wp);
+        o->tmp = mem_alloc(HE_N, sizeof *o->tmp);
+        o->B = mem_alloc(1, sizeof *o->B);
+        o->A = mem_alloc(1, sizeof *o->A);
+        if (!o->acc || !o->wp || !o->B || !o->A || !o->tmp) return PARLEY_E_NOMEM;
+    }
+    o->mk = mem_alloc(HE_N, 8);
+    o->pos = mem_alloc(HE_N, sizeof *o->pos);
+    o->yidx = mem_alloc(HE_N, sizeof *o->yidx);
+    o->am = mem_alloc(HE_N, 8);
+    o->bm = mem_alloc(HE_N, 8);
+    o->wire = mem_alloc(he_out_bytes(HE_N, 64, 64), 1);
+    if (!o->pos || !o->yidx || !o->am || !o->bm || !o->mk || !o->wire) return PARLEY_E_NOMEM;
+    return 0;
+}
+
+/* S: the output ciphertexts of items [k, k + n) (one output group). */
+/* S: the output ciphertexts of items [k, k + n). Either one output group
+ * on n tiles (each weight polynomial serves n inputs), or, when the layer
+ * is one tile (nu == 1) without groups, n output groups on that tile (each
+ * input row is read once for the n sums). */
+static int out_server_run(mpc_lane *L, run *r, out_bufs *o, size_t k, size_t n) {
+    const he_plan *pl = r->pl;
+    const he_params *P = he_params_get();
+    const int multi = r->nu == 1 && n > 1;
+    const unsigned og0 = (unsigned)(k / r->nu), G = multi ? (unsigned)n : 1;
+    const size_t rowsz = (size_t)HE_L * HE_N;
+    const uint64_t lmask = bits_mask(pl->l);
+    const unsigned chunk = LIN_HE_WCHUNK / G;
+    memset(o->acc, 0, n * 2 * rowsz * sizeof(he_u128));
+    unsigned macs = 0;
+    for (unsigned cb0 = pl->cb_lo[og0]; cb0 <= pl->cb_hi[og0]; cb0 += chunk) {
+        unsigned cnt = pl->cb_hi[og0] - cb0 + 1;
+        if (cnt > chunk) cnt = chunk;
+        if (macs + cnt >= LIN_HE_MAC_FOLD) { /* keep the 128-bit sums from overflowing */
+            for (size_t t = 0; t < 2 * n; t++) {
+                he_reduce(o->B, o->acc + t * rowsz);
+                for (int i = 0; i < HE_L; i++)
+                    for (size_t j = 0; j < HE_N; j++)
+                        o->acc[t * rowsz + (size_t)i * HE_N + j] = o->B->c[i][j];
+            }
+            macs = 0;
+        }
+        macs += cnt;
+        for (unsigned g = 0; g < G; g++)
+            for (unsigned q = 0; q < cnt; q++) {
+                he_poly *wp = &o->wp[g * cnt + q];
+                if (pl->flat) { /* the compact polynomial, pruned transform */
+                    he_plan_wpoly_compact(pl, wp, r->w, og0 + g, cb0 + q);
+                    for (int i = 0; i < HE_L; i++)
+                        he_ntt_fwd_pruned(&P->p[i], wp->c[i], pl->logm);
+                } else {
+                    he_plan_wpoly(pl, wp, r->w, og0 + g, cb0 + q);
+                    he_poly_ntt(wp);
+                }
+            }
+        /* every product of the chunk in one pass over each accumulator row */
+        for (size_t t = 0; t < (multi ? 1 : n); t++) {
+            size_t in0 = (size_t)((k + t) % r->nu) * pl->ncb + cb0;
+            for (int part = 0; part < 2; part++) {
+                const he_poly *src = part ? r->in_a : r->in_b;
+                for (int i = 0; i < HE_L; i++) {
+                    he_u128 *accs[LIN_HE_RUN];
+                    for (unsigned g = 0; g < G; g++)
+                        accs[g] = o->acc + (2 * (t + g) + (size_t)part) * rowsz + (size_t)i * HE_N;
+                    for (unsigned q = 0; q < G * cnt; q++)
+                        o->wrow[q] = o->wp[q].c[i];
+                    for (unsigned q = 0; q < cnt; q++)
+                        o->xrow[q] = src[in0 + q].c[i];
+                    he_mac_rows_multi(accs, o->wrow, o->xrow, G, cnt);
+                }
+            }
+        }
+    }
+    for (size_t t = 0; t < n; t++) {
+        uint64_t unit = r->u0 + (k + t) % r->nu;
+        unsigned og = (unsigned)((k + t) / r->nu);
+        he_u128 *ab = o->acc + 2 * t * rowsz, *aa = ab + rowsz;
+        if (pl->perm) /* back from the automorphism's order: acc[j] = acc~[perm[j]] */
+            for (size_t row = 0; row < 2 * HE_L; row++) {
+                he_u128 *x = ab + row * HE_N;
+                memcpy(o->tmp, x, HE_N * sizeof *x);
+                for (size_t j = 0; j < HE_N; j++)
+                    x[j] = o->tmp[pl->perm[j]];
+            }
+        he_enc_zero_pk_ntt(&L->ot.rng, ab, aa, r->h->pk);
+        he_reduce(o->B, ab);
+        he_reduce(o->A, aa);
+        he_poly_intt(o->B);
+        he_poly_intt(o->A);
+        he_add_cbd(&L->ot.rng, o->A, NULL, HE_N);
+        size_t nt = he_plan_targets(pl, o->pos, o->yidx, og, unit);
+        he_add_cbd(&L->ot.rng, o->B, o->pos, nt);
+        he_flood(&L->ot.rng, o->B, o->pos, nt, pl->bud.beta);
+        /* S's share r; the ciphertext carries W*x - r */
+        prg_ring(&L->ot.rng, o->mk, nt, pl->l);
+        for (size_t j = 0; j < nt; j++) {
+            r->y[o->yidx[j]] = o->mk[j];
+            o->mk[j] = (0 - o->mk[j]) & lmask;
+        }
+        he_encode_add(&r->enc, NULL, o->B, o->pos, o->mk, nt);
+        he_modswitch(o->am, o->A, NULL, HE_N, pl->bud.ka);
+        he_modswitch(o->bm, o->B, o->pos, nt, pl->bud.kb);
+        he_out_pack(o->wire, o->am, o->bm, nt, pl->bud.ka, pl->bud.kb);
+        TRY(chan_send(L->ot.ch, o->wire, he_out_bytes(nt, pl->bud.ka, pl->bud.kb)));
+    }
+    return 0;
+}
+
+/* Phase 2, items = output ciphertexts (output-group-major) of the chunk. */
+static int job_out(mpc_lane *L, void *v, size_t first, size_t count) {
+    run *r = v;
+    const he_plan *pl = r->pl;
+    const int server = L->role == MPC_SERVER;
+    out_bufs *op = r->h->ob[L->index];
+    int rc = 0;
+    if (!op) {
+        op = mem_alloc(1, sizeof *op);
+        if (!op) return PARLEY_E_NOMEM;
+        rc = out_alloc(op, server);
+        if (rc < 0) {
+            out_free(op);
+            mem_free(op);
+            return rc;
+        }
+        r->h->ob[L->index] = op; /* kept for the next layers, freed with h */
+    }
+    const size_t end = first + count;
+    for (size_t k = first; k < end && rc == 0;) {
+        if (server) {
+            size_t stop = k + LIN_HE_RUN;
+            if (r->nu > 1 || pl->c.groups > 1) { /* one output group per run */
+                size_t og_end = (k / r->nu + 1) * r->nu;
+                if (stop > og_end) stop = og_end;
+            }
+            if (stop > end) stop = end;
+            rc = out_server_run(L, r, op, k, stop - k);
+            k = stop;
+        } else {
+            unsigned og = (unsigned)(k / r->nu);
+            uint64_t unit = r->u0 + k % r->nu;
+            size_t nt = he_plan_targets(pl, op->pos, op->yidx, og, unit);
+            size_t nb = he_out_bytes(nt, pl->bud.ka, pl->bud.kb);
+            rc = chan_recv(L->ot.ch, op->wire, nb);
+            if (rc == 0)
+                rc = he_out_unpack(op->am, op->bm, nt, pl->bud.ka, pl->bud.kb, op->wire, nb);
+            if (rc == 0)
+                rc = he_out_decrypt(op->mk, NULL, r->h->sk, op->am, op->bm, op->pos, nt, pl->bud.ka,
+                                    pl->bud.kb, pl->l);
+            if (rc < 0) {
+                rc = err_wrap(rc, "HE layer %llu, output ciphertext %llu",
+                              (unsigned long long)r->layer, (unsigned long long)k);
+                break;
+            }
+            for (size_t j = 0; j < nt; j++)
+                r->y[op->yidx[j]] = op->mk[j];
+            k++;
+        }
+    }
+    if (rc == 0 && server) rc = chan_flush(L->ot.ch);
+    return rc;
+}
+
+static void abort_lanes(party *p) {
+    for (unsigned i = 0; i < p->nlanes; i++)
+        chan_abort(p->lanes[i].ot.ch);
+}
+
+static int conv_run(party *p, lin_he *h, uint64_t *y, const uint64_t *x, const lin_conv *c,
+                    const uint64_t *w, unsigned l) {
+    PARLEY_CHECK(p && h && y && x && c);
+    PARLEY_CHECK(h->role == p->role);
+    PARLEY_CHECK((p->role == MPC_SERVER) == (w != NULL));
+    he_plan pl;
+    TRY(he_plan_make(&pl, c, l));
+    int rc = 0;
+    if (p->role == MPC_SERVER) {
+        /* the flood is sized for wbits: weights beyond it would leak */
+        size_t nw = lin_conv_weight_size(&pl.c);
+        int64_t lim = (int64_t)1 << (pl.c.wbits - 1);
+        for (size_t i = 0; i < nw && rc == 0; i++) {
+            int64_t v = bits_signed(w[i], l);
+            if (v < -lim || v >= lim)
+                rc = err_set(PARLEY_E_ARG, "HE convolution: weight %zu does not fit in %u bits", i,
+                             pl.c.wbits);
+        }
+        if (rc < 0) {
+            abort_lanes(p); /* the client would otherwise wait for an answer */
+            he_plan_free(&pl);
+            return rc;
+        }
+    }
+    run r = {.h = h, .pl = &pl, .x = x, .w = w, .y = y, .layer = h->layer++};
+    he_encoder_init(&r.enc, l);
+    uint64_t per_unit = (uint64_t)pl.ncb * 2 * sizeof(he_poly);
+    uint64_t chunk = h->mem_limit / per_unit;
+    if (chunk < 1) chunk = 1;
+    for (uint64_t u0 = 0; u0 < pl.units && rc == 0; u0 += chunk) {
+        r.u0 = u0;
+        r.nu = pl.units - u0 < chunk ? pl.units - u0 : chunk;
+        if (p->role == MPC_SERVER) {
+            size_t need = 2 * (size_t)(r.nu * pl.ncb);
+            if (need > h->in_cap) {
+                mem_free_wipe(h->in, h->in_cap * sizeof *h->in);
+                h->in_cap = 0;
+                h->in = mem_alloc(need, sizeof *h->in);
+                if (h->in) h->in_cap = need;
+            }
+            if (!h->in) {
+                rc = PARLEY_E_NOMEM;
+                abort_lanes(p);
+                break;
+            }
+            r.in_b = h->in;
+            r.in_a = h->in + r.nu * pl.ncb;
+        }
+        if (rc == 0) rc = party_run(p, r.nu * pl.ncb, 1, job_in, &r);
+        if (rc == 0) rc = party_run(p, r.nu * pl.nog, 1, job_out, &r);
+    }
+    he_plan_free(&pl);
+    return rc;
+}
+
+int lin_he_conv(party *p, lin_he *h, uint64_t *y, const uint64_t *x, const lin_conv *c,
+                const uint64_t *w, unsigned l) {
+    return conv_run(p, h, y, x, c, w, l);
+}
+
+static lin_conv fc_as_conv(const lin_fc *f) {
+    lin_conv c = {.N = 1,
+                  .C = f->K,
+                  .H = f->N,
+                  .W = 1,
+                  .O = f->O,
+                  .kh = 1,
+                  .kw = 1,
+                  .sh = 1,
+                  .sw = 1,
+                  .dh = 1,
+                  .dw = 1,
+                  .groups = 1,
+                  .wbits = f->wbits};
+    return c;
+}
+
+int lin_he_fc(party *p, lin_he *h, uint64_t *y, const uint64_t *x, const lin_fc *f,
+              const uint64_t *w, unsigned l) {
+    PARLEY_CHECK(f && x && y);
+    TRY(lin_fc_check(f));
+    lin_conv c = fc_as_conv(f);
+    /* batch as the spatial axis: x' [k][n] = x[n][k], y[n][o] = y'[o][n] */
+    size_t nk = (size_t)f->N * f->K, no = (size_t)f->N * f->O;
+    uint64_t *xt = mem_alloc(nk, 8), *yt = mem_alloc(no, 8);
+    int rc = (!xt || !yt) ? PARLEY_E_NOMEM : 0;
+    if (rc == 0) {
+        for (size_t n = 0; n < f->N; n++)
+            for (size_t k = 0; k < f->K; k++)
+                xt[k * f->N + n] = x[n * f->K + k];
+        rc = conv_run(p, h, yt, xt, &c, w, l);
+    }
+    if (rc == 0)
+        for (size_t n = 0; n < f->N; n++)
+            for (size_t o = 0; o < f->O; o++)
+                y[n * f->O + o] = yt[o * f->N + n];
+    mem_free_wipe(xt, xt ? nk * 8 : 0);
+    mem_free_wipe(yt, yt ? no * 8 : 0);
+    return rc;
+}
+
+static lin_conv scale_as_conv(const lin_scale *s) {
+    lin_conv c = {.N = s->N,
+                  .C = s->C,
+                  .H = s->S,
+                  .W = 1,
+                  .O = s->C,
+                  .kh = 1,
+                  .kw = 1,
+                  .sh = 1,
+                  .sw = 1,
+                  .dh = 1,
+                  .dw = 1,
+                  .groups = s->C,
+                  .wbits = s->wbits};
+    return c;
+}
+
+int lin_he_scale(party *p, lin_he *h, uint64_t *y, const uint64_t *x, const lin_scale *s,
+                 const uint64_t *g, unsigned l) {
+    PARLEY_CHECK(s);
+    TRY(lin_scale_check(s));
+    lin_conv c = scale_as_conv(s);
+    return conv_run(p, h, y, x, &c, g, l);
+}
+
+int lin_he_conv_info(lin_he_info *out, const lin_conv *c, unsigned l) {
+    he_plan pl;
+    TRY(he_plan_make(&pl, c, l));
+    lin_he_info i = {.Cp = pl.Cp,
+                     .Eh = pl.Eh,
+                     .Ew = pl.Ew,
+                     .Cw = pl.Cw,
+                     .Hw = pl.Hw,
+                     .Ww = pl.Ww,
+                     .Ow = pl.Ow,
+                     .in_cts = pl.in_cts,
+                     .out_cts = pl.out_cts,
+                     .wpolys = pl.wpolys,
+                     .products = pl.products,
+                     .bytes_c2s = pl.bytes_c2s,
+                     .bytes_s2c = pl.bytes_s2c,
+                     .ka = pl.bud.ka,
+                     .kb = pl.bud.kb,
+                     .beta = pl.bud.beta,
+                     .margin_bits = pl.bud.margin_bits};
+    *out = i;
+    he_plan_free(&pl);
+    return 0;
+}
+
+uint64_t lin_he_conv_bytes(const lin_conv *c, unsigned l) {
+    lin_he_info i;
+    if (lin_he_conv_info(&i, c, l) < 0) return 0;
+    return i.bytes_c2s + i.bytes_s2c;
+}
+
+uint64_t lin_he_fc_bytes(const lin_fc *f, unsigned l) {
+    if (lin_fc_check(f) < 0) return 0;
+    lin_conv c = fc_as_conv(f);
+    return lin_he_conv_bytes(&c, l);
+}
+
+uint64_t lin_he_scale_bytes(const lin_scale *s, unsigned l) {
+    if (lin_scale_check(s) < 0) return 0;
+    lin_conv c = scale_as_conv(s);
+    return lin_he_conv_bytes(&c, l);
+}

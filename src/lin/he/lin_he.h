@@ -1,0 +1,81 @@
+/* Linear layers in HE mode: convolution, fully-connected and per-channel
+ * scale by BFV with coefficient encoding (PROTOCOLS.md §7, Cheetah).
+ *
+ * Same contract as src/lin/lin.h: party first; S passes the weights, C
+ * passes NULL; both pass the same public shape, ring width l and weight
+ * width; x is this party's share and y receives this party's share of
+ * W*x mod 2^l. Results are exact (bit for bit the plaintext reference).
+ *
+ * Protocol for one layer (all three layer kinds are convolutions here: FC
+ * is a 1x1 convolution with the batch as its spatial axis, scale a
+ * depthwise 1x1 convolution):
+ *   1. C encrypts its share block by block (seeded symmetric encryption:
+ *      only b travels) and sends the ciphertexts.            1 flight C->S
+ *   2. S adds its own share to each ciphertext, multiplies by the weight
+ *      polynomials in the NTT domain, sums over channel blocks, adds a
+ *      public-key encryption of zero, its mask -r and flooding noise on the
+ *      coefficients that hold outputs, switches to 2^ka (a) and 2^kb (kept
+ *      b coefficients) and sends.                             1 flight S->C
+ *   C decrypts W*x - r; S's share is r. S never computes W*x_S apart.
+ * Wire bytes: nin * 56320 (C->S) + sum over returned ciphertexts of
+ * ceil((4096*ka + kept*kb)/8) (S->C), ka = l + 12, kb = l + 3 — exactly
+ * lin_he_*_bytes, independent of the number of lanes. Two flights per layer
+ * on every lane that has work.
+ *
+ * Supported: 1 <= l <= 49 subject to the noise budget (he_budget_for: the
+ * largest l shrinks as weight bits and fan-in grow; l = 37 takes weights of
+ * up to ~19 bits at ResNet50's largest fan-in, l = 32 up to ~24), every
+ * shape lin_conv_check accepts whose kernel window after the stride
+ * decomposition fits in N = 4096 coefficients (so kernels 1..11 with any
+ * stride and padding, dilation up to 6 at stride 1), groups incl.
+ * depthwise, batch >= 1. PARLEY_E_UNSUPPORTED names the limit otherwise.
+ *
+ * Set-up (lin_he_setup, both parties): C makes the secret key and sends the
+ * public key and a session seed for the a's: 1 flight, he_pk_bytes() + 16
+ * bytes. The lin_he object then serves every layer of the session; the
+ * parties must call the layers in the same order. */
+#ifndef PARLEY_LIN_HE_LIN_HE_H
+#define PARLEY_LIN_HE_LIN_HE_H
+
+#include "lin/lin.h"
+#include "mpc/party.h"
+
+typedef struct lin_he lin_he;
+
+int lin_he_setup(party *p, lin_he **out) WUR;
+/* Wipes the secret key. NULL is fine. */
+void lin_he_free(lin_he *h);
+/* The server keeps the transformed input ciphertexts of at most this many
+ * bytes at once (default 256 MiB); a layer that needs more runs in chunks of
+ * tiles, two flights each. Both parties must set the same value (tests use
+ * it to exercise chunking on small layers). */
+void lin_he_set_chunk_bytes(lin_he *h, uint64_t bytes);
+/* Bytes of the set-up message. */
+uint64_t lin_he_setup_bytes(void);
+
+int lin_he_conv(party *p, lin_he *h, uint64_t *y, const uint64_t *x, const lin_conv *c,
+                const uint64_t *w, unsigned l) WUR;
+int lin_he_fc(party *p, lin_he *h, uint64_t *y, const uint64_t *x, const lin_fc *f,
+              const uint64_t *w, unsigned l) WUR;
+int lin_he_scale(party *p, lin_he *h, uint64_t *y, const uint64_t *x, const lin_scale *s,
+                 const uint64_t *g, unsigned l) WUR;
+
+/* Predicted wire bytes of a layer, both directions (0 if the shape is not
+ * supported). */
+uint64_t lin_he_conv_bytes(const lin_conv *c, unsigned l);
+uint64_t lin_he_fc_bytes(const lin_fc *f, unsigned l);
+uint64_t lin_he_scale_bytes(const lin_scale *s, unsigned l);
+
+/* What the planner chose for a convolution (benchmarks, reports). */
+typedef struct lin_he_info {
+    unsigned Cp, Eh, Ew;       /* channels and kernel window after the stride decomposition */
+    unsigned Cw, Hw, Ww, Ow;   /* block: channels, tile height/width, output channels */
+    uint64_t in_cts, out_cts;  /* ciphertexts each way */
+    uint64_t wpolys, products; /* weight polynomials transformed, ciphertext products */
+    uint64_t bytes_c2s, bytes_s2c;
+    unsigned ka, kb, beta;
+    double margin_bits;
+} lin_he_info;
+int lin_he_conv_info(lin_he_info *out, const lin_conv *c, unsigned l) WUR;
+
+#endif

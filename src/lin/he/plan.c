@@ -1,0 +1,491 @@
+/* The planner of HE convolutions; see plan.h.
+ *
+ * The search visits every tile size that gives a distinct number of tiles,
+ * every channel-block size that gives a distinct number of blocks, and the
+ * most output channels per polynomial that fit (and that the noise budget
+ * allows), and keeps the cheapest by a cost that adds the exact wire bytes
+ * and the estimated compute converted at PLAN_BYTES_PER_US. All integer
+ * arithmetic, first minimum wins: both parties pick the same plan. */
+#include "lin/he/plan.h"
+
+#include "util/bits.h"
+#include "util/mem.h"
+
+#include <string.h>
+
+/* Compute estimates (ns of CPU, both parties, measured with perf on the
+ * development machine with the AVX2 tier): a weight polynomial is two
+ * forward NTTs; a product multiply-accumulates four rows; an input
+ * ciphertext is the client's encryption and the server's parsing, share
+ * addition, NTTs and expansion of a; an output ciphertext the server's
+ * re-randomisation, inverse NTTs, noise, flooding, modulus switching and
+ * the client's decryption. */
+#define PLAN_NS_WPOLY 21000ULL
+#define PLAN_NS_PRODUCT 16000ULL
+#define PLAN_NS_IN 500000ULL
+#define PLAN_NS_OUT 600000ULL
+/* One microsecond of compute is worth this many bytes on the wire: a
+ * compromise between loopback (bytes nearly free) and the whole-network
+ * byte targets, where the non-linear layers already spend most of them. */
+#define PLAN_BYTES_PER_US 50ULL
+
+static uint64_t cdiv(uint64_t a, uint64_t b) {
+    return (a + b - 1) / b;
+}
+
+static int unsupported(const char *why) {
+    return err_set(PARLEY_E_UNSUPPORTED, "HE convolution: %s", why);
+}
+
+/* Residues of the taps a*d mod s for a < k; tap[ir*E + u] = a. */
+static int decompose(unsigned k, unsigned d, unsigned s, unsigned *nres, unsigned **res,
+                     unsigned *E, int **tap) {
+    uint64_t e = ((uint64_t)(k - 1) * d) / s + 1;
+    if (e > HE_N) return unsupported("kernel window after the stride decomposition exceeds N");
+    unsigned *r = mem_alloc(k, sizeof *r);
+    if (!r) return PARLEY_E_NOMEM;
+    unsigned n = 0;
+    for (unsigned a = 0; a < k; a++) {
+        unsigned v = (unsigned)(((uint64_t)a * d) % s), f = 0;
+        for (unsigned i = 0; i < n && !f; i++)
+            f = r[i] == v;
+        if (!f) r[n++] = v;
+    }
+    /* sorted, so the channel order is canonical */
+    for (unsigned i = 1; i < n; i++)
+        for (unsigned j = i; j > 0 && r[j - 1] > r[j]; j--) {
+            unsigned t = r[j];
+            r[j] = r[j - 1];
+            r[j - 1] = t;
+        }
+    int *t = mem_alloc((size_t)n * e, sizeof *t);
+    if (!t) {
+        mem_free(r);
+        return PARLEY_E_NOMEM;
+    }
+    for (size_t i = 0; i < (size_t)n * e; i++)
+        t[i] = -1;
+    for (unsigned a = 0; a < k; a++) {
+        uint64_t off = (uint64_t)a * d;
+        unsigned v = (unsigned)(off % s), u = (unsigned)(off / s), ir = 0;
+        while (r[ir] != v)
+            ir++;
+        t[(size_t)ir * e + u] = (int)a;
+    }
+    *nres = n;
+    *res = r;
+    *E = (unsigned)e;
+    *tap = t;
+    return 0;
+}
+
+/* Channel blocks read by output group og (groups: only those sharing a group). */
+static void og_range(const he_plan *pl, unsigned Cw, unsigned Ow, unsigned og, unsigned *lo,
+                     unsigned *hi) {
+    const lin_conv *c = &pl->c;
+    if (c->groups == 1) {
+        *lo = 0;
+        *hi = (unsigned)cdiv(pl->Cp, Cw) - 1;
+        return;
+    }
+    uint64_t o_lo = (uint64_t)og * Ow, o_hi = o_lo + Ow - 1;
+    if (o_hi >= c->O) o_hi = c->O - 1;
+    uint64_t g_lo = o_lo / pl->opg, g_hi = o_hi / pl->opg;
+    uint64_t c_lo = g_lo * pl->cpg * pl->R, c_hi = (g_hi + 1) * pl->cpg * pl->R - 1;
+    *lo = (unsigned)(c_lo / Cw);
+    *hi = (unsigned)(c_hi / Cw);
+}
+
+/* Largest Ow (<= cap) the noise budget allows; 0 if none. */
+static unsigned ow_budget_max(const he_plan *pl, unsigned cap) {
+    he_budget b;
+    if (he_budget_for(&b, pl->l, pl->c.wbits, pl->taps) < 0) return 0;
+    unsigned lo = 1, hi = cap;
+    while (lo < hi) {
+        unsigned mid = lo + (hi - lo + 1) / 2;
+        if (he_budget_for(&b, pl->l, pl->c.wbits, pl->taps * mid) == 0)
+            lo = mid;
+        else
+            hi = mid - 1;
+    }
+    err_clear();
+    return lo;
+}
+
+/* Kept coefficients of output group og on tile (ti, tj). */
+static uint64_t tile_targets(const he_plan *pl, unsigned og, unsigned ti, unsigned tj) {
+    const lin_conv *c = &pl->c;
+    uint64_t no = c->O - (uint64_t)og * pl->Ow < pl->Ow ? c->O - (uint64_t)og * pl->Ow : pl->Ow;
+    if (pl->flat) {
+        uint64_t hw = (uint64_t)c->OH * c->OW, p0 = (uint64_t)tj * pl->ow;
+        return no * (hw - p0 < pl->ow ? hw - p0 : pl->ow);
+    }
+    uint64_t rows = c->OH - (uint64_t)ti * pl->oh < pl->oh ? c->OH - (uint64_t)ti * pl->oh : pl->oh;
+    uint64_t cols = c->OW - (uint64_t)tj * pl->ow < pl->ow ? c->OW - (uint64_t)tj * pl->ow : pl->ow;
+    return no * rows * cols;
+}
+
+/* Exact bytes server -> client: every returned ciphertext of every unit. */
+static uint64_t s2c_bytes(const he_plan *pl) {
+    uint64_t total = 0;
+    for (unsigned og = 0; og < pl->nog; og++)
+        for (unsigned ti = 0; ti < pl->th; ti++)
+            for (unsigned tj = 0; tj < pl->tw; tj++)
+                total += he_out_bytes(tile_targets(pl, og, ti, tj), pl->bud.ka, pl->bud.kb);
+    return total * pl->c.N;
+}
+
+/* Distinct tile extents: for every tile count, the smallest extent giving
+ * it, among extents whose window fits in N. */
+static unsigned tile_candidates(unsigned *out, unsigned n_out, unsigned E) {
+    unsigned cnt = 0;
+    uint64_t t = 1;
+    while (t <= n_out) {
+        uint64_t o = cdiv(n_out, t);
+        if (o + E - 1 <= HE_N) out[cnt++] = (unsigned)o;
+        if (o == 1) break;
+        t = cdiv(n_out, o - 1); /* the next count with a smaller extent */
+    }
+    return cnt;
+}
+
+typedef struct search {
+    const he_plan *pl;
+    unsigned ow_cap;
+    uint64_t best;
+    int flat;
+    unsigned Cw, Hw, Ww, Ow, oh, ow;
+} search;
+
+static unsigned ceil_log2(uint64_t v) {
+    unsigned k = 0;
+    while (((uint64_t)1 << k) < v)
+        k++;
+    return k;
+}
+
+/* Every channel-block size giving a distinct number of blocks, with the most
+ * output channels per polynomial that fit; keep the cheapest. */
+static void consider(search *sr, int flat, unsigned Hw, unsigned Ww, unsigned oh, unsigned ow,
+                     uint64_t units) {
+    const he_plan *pl = sr->pl;
+    const lin_conv *c = &pl->c;
+    const uint64_t pbytes = he_poly_bytes(), ka = pl->l + HE_KA_EXTRA;
+    uint64_t maxC = HE_N / ((uint64_t)Hw * Ww), prev = 0;
+    for (uint64_t Cw = 1; Cw <= maxC && Cw <= pl->Cp; Cw++) {
+        uint64_t ncb = cdiv(pl->Cp, Cw);
+        if (ncb == prev) continue;
+        prev = ncb;
+        uint64_t Ow = HE_N / (Cw * Hw * Ww);
+        if (Ow > sr->ow_cap) Ow = sr->ow_cap;
+        uint64_t nog = cdiv(c->O, Ow);
+        Ow = cdiv(c->O, nog);
+        uint64_t wp = 0;
+        if (c->groups == 1) {
+            wp = nog * ncb;
+        } else {
+            for (unsigned og = 0; og < nog; og++) {
+                unsigned lo, hi;
+                og_range(pl, (unsigned)Cw, (unsigned)Ow, og, &lo, &hi);
+                wp += hi - lo + 1;
+            }
+        }
+        uint64_t nin = units * ncb, nout = units * nog;
+        uint64_t bytes = nin * pbytes + nout * (HE_N * ka / 8);
+        /* a pruned transform costs its stages (plus a little for the copies) */
+        uint64_t wns = flat ? PLAN_NS_WPOLY * (ceil_log2(Ow * Cw) + 1) / HE_LOGN : PLAN_NS_WPOLY;
+        uint64_t ns =
+            wp * wns + wp * units * PLAN_NS_PRODUCT + nin * PLAN_NS_IN + nout * PLAN_NS_OUT;
+        uint64_t cost = bytes * 1000 + ns * PLAN_BYTES_PER_US;
+        if (cost < sr->best) {
+            sr->best = cost;
+            sr->flat = flat;
+            sr->Cw = (unsigned)Cw;
+            sr->Hw = Hw;
+            sr->Ww = Ww;
+            sr->Ow = (unsigned)Ow;
+            sr->oh = oh;
+            sr->ow = ow;
+        }
+    }
+}
+
+int he_plan_make(he_plan *pl, const lin_conv *cin, unsigned l) {
+    memset(pl, 0, sizeof *pl);
+    pl->c = *cin;
+    lin_conv *c = &pl->c;
+    TRY(lin_conv_check(c));
+    if (l < 1 || l > HE_L_MAX)
+        return err_set(PARLEY_E_UNSUPPORTED, "HE convolution: ring width l = %u outside 1..%d", l,
+                       HE_L_MAX);
+    if (c->wbits > l)
+        return err_set(PARLEY_E_ARG, "HE convolution: weight width %u exceeds l = %u", c->wbits, l);
+    pl->l = l;
+    int rc = decompose(c->kh, c->dh, c->sh, &pl->nrh, &pl->rh, &pl->Eh, &pl->tap_h);
+    if (rc == 0) rc = decompose(c->kw, c->dw, c->sw, &pl->nrw, &pl->rw, &pl->Ew, &pl->tap_w);
+    if (rc < 0) goto fail;
+    if ((uint64_t)pl->Eh * pl->Ew > HE_N) {
+        rc = unsupported("kernel window after the stride decomposition exceeds N");
+        goto fail;
+    }
+    pl->R = pl->nrh * pl->nrw;
+    if ((uint64_t)c->C * pl->R > UINT32_MAX) {
+        rc = unsupported("too many channels after the stride decomposition");
+        goto fail;
+    }
+    pl->Cp = c->C * pl->R;
+    pl->Hi = c->OH + pl->Eh - 1;
+    pl->Wi = c->OW + pl->Ew - 1;
+    pl->cpg = c->C / c->groups;
+    pl->opg = c->O / c->groups;
+    pl->taps = (uint64_t)pl->cpg * c->kh * c->kw;
+
+    unsigned ow_cap = ow_budget_max(pl, c->O < HE_N ? c->O : HE_N);
+    if (ow_cap == 0) {
+        he_budget b;
+        rc = he_budget_for(&b, l, c->wbits, pl->taps);
+        goto fail;
+    }
+
+    search sr = {.pl = pl, .ow_cap = ow_cap, .best = UINT64_MAX};
+    unsigned hc[HE_N + 1], wc[HE_N + 1]; /* distinct extents <= N */
+    unsigned nh = tile_candidates(hc, c->OH, pl->Eh), nw = tile_candidates(wc, c->OW, pl->Ew);
+    for (unsigned a = 0; a < nh; a++)
+        for (unsigned b = 0; b < nw; b++) {
+            uint64_t Hw = hc[a] + pl->Eh - 1, Ww = wc[b] + pl->Ew - 1;
+            if (Hw * Ww > HE_N) continue;
+            uint64_t units = (uint64_t)c->N * cdiv(c->OH, hc[a]) * cdiv(c->OW, wc[b]);
+            consider(&sr, 0, (unsigned)Hw, (unsigned)Ww, hc[a], wc[b], units);
+        }
+    if (pl->Eh == 1 && pl->Ew == 1) { /* flat blocks of Pu positions, odd stride */
+        uint64_t hw = (uint64_t)c->OH * c->OW;
+        unsigned pc[HE_N + 1];
+        unsigned np = tile_candidates(pc, hw > UINT32_MAX ? UINT32_MAX : (unsigned)hw, 1);
+        for (unsigned a = 0; a < np; a++) {
+            unsigned P = pc[a] | 1u;
+            if (P > HE_N) continue;
+            consider(&sr, 1, 1, P, 1, pc[a], (uint64_t)c->N * cdiv(hw, pc[a]));
+        }
+    }
+    uint64_t best = sr.best;
+    pl->flat = sr.flat;
+    pl->Cw = sr.Cw;
+    pl->Hw = sr.Hw;
+    pl->Ww = sr.Ww;
+    pl->Ow = sr.Ow;
+    pl->oh = sr.oh;
+    pl->ow = sr.ow;
+    if (best == UINT64_MAX) {
+        rc = unsupported("no block of the input fits in N coefficients");
+        goto fail;
+    }
+    if (pl->flat) {
+        pl->th = 1;
+        pl->tw = (unsigned)cdiv((uint64_t)c->OH * c->OW, pl->ow);
+        pl->logm = 0;
+        while ((1u << pl->logm) < pl->Ow * pl->Cw)
+            pl->logm++;
+        pl->perm = mem_alloc(HE_N, sizeof *pl->perm);
+        if (!pl->perm) {
+            rc = PARLEY_E_NOMEM;
+            goto fail;
+        }
+        he_auto_perm(pl->perm, pl->Ww);
+    } else {
+        pl->th = (unsigned)cdiv(c->OH, pl->oh);
+        pl->tw = (unsigned)cdiv(c->OW, pl->ow);
+    }
+    pl->ncb = (unsigned)cdiv(pl->Cp, pl->Cw);
+    pl->nog = (unsigned)cdiv(c->O, pl->Ow);
+    pl->units = (uint64_t)c->N * pl->th * pl->tw;
+    pl->S = pl->Cw * pl->Hw * pl->Ww;
+    pl->Off = (pl->Cw - 1) * pl->Hw * pl->Ww + (pl->Eh - 1) * pl->Ww + (pl->Ew - 1);
+    rc = he_budget_for(&pl->bud, l, c->wbits, pl->taps * pl->Ow);
+    if (rc < 0) goto fail;
+    pl->cb_lo = mem_alloc(pl->nog, sizeof *pl->cb_lo);
+    pl->cb_hi = mem_alloc(pl->nog, sizeof *pl->cb_hi);
+    if (!pl->cb_lo || !pl->cb_hi) {
+        rc = PARLEY_E_NOMEM;
+        goto fail;
+    }
+    pl->wpolys = 0;
+    for (unsigned og = 0; og < pl->nog; og++) {
+        og_range(pl, pl->Cw, pl->Ow, og, &pl->cb_lo[og], &pl->cb_hi[og]);
+        pl->wpolys += pl->cb_hi[og] - pl->cb_lo[og] + 1;
+    }
+    pl->in_cts = pl->units * pl->ncb;
+    pl->out_cts = pl->units * pl->nog;
+    pl->products = pl->wpolys * pl->units;
+    pl->bytes_c2s = pl->in_cts * he_poly_bytes();
+    pl->bytes_s2c = s2c_bytes(pl);
+    return 0;
+fail:
+    he_plan_free(pl);
+    return rc;
+}
+
+void he_plan_free(he_plan *pl) {
+    mem_free(pl->rh);
+    mem_free(pl->rw);
+    mem_free(pl->tap_h);
+    mem_free(pl->tap_w);
+    mem_free(pl->cb_lo);
+    mem_free(pl->cb_hi);
+    mem_free(pl->perm);
+    pl->perm = NULL;
+    pl->rh = pl->rw = NULL;
+    pl->tap_h = pl->tap_w = NULL;
+    pl->cb_lo = pl->cb_hi = NULL;
+}
+
+static void unit_split(const he_plan *pl, uint64_t unit, uint64_t *n, unsigned *ti, unsigned *tj) {
+    uint64_t per = (uint64_t)pl->th * pl->tw, t = unit % per;
+    *n = unit / per;
+    *ti = (unsigned)(t / pl->tw);
+    *tj = (unsigned)(t % pl->tw);
+}
+
+void he_plan_gather(const he_plan *pl, uint64_t *m, const uint64_t *x, uint64_t unit, unsigned cb) {
+    const lin_conv *c = &pl->c;
+    uint64_t n;
+    unsigned ti, tj;
+    unit_split(pl, unit, &n, &ti, &tj);
+    memset(m, 0, HE_N * sizeof *m);
+    const size_t hw = (size_t)pl->Hw * pl->Ww, hw_blk = hw; /* flat: hw_blk = P' */
+    for (unsigned ci = 0; ci < pl->Cw; ci++) {
+        uint64_t cp = (uint64_t)cb * pl->Cw + ci;
+        if (cp >= pl->Cp) break;
+        unsigned c0 = (unsigned)(cp / pl->R), r = (unsigned)(cp % pl->R);
+        unsigned rh = pl->rh[r / pl->nrw], rw = pl->rw[r % pl->nrw];
+        const uint64_t *xc = x + ((size_t)n * c->C + c0) * c->H * c->W;
+        if (pl->flat) { /* positions tj*Pu .. +Pu of the row-major sub-image */
+            uint64_t npos = (uint64_t)pl->Hi * pl->Wi;
+            for (unsigned j = 0; j < pl->ow; j++) {
+                uint64_t p = (uint64_t)tj * pl->ow + j;
+                if (p >= npos) break;
+                uint64_t prow = (p / pl->Wi) * c->sh + rh, pcol = (p % pl->Wi) * c->sw + rw;
+                if (prow < c->pt || prow - c->pt >= c->H || pcol < c->pl || pcol - c->pl >= c->W)
+                    continue;
+                m[ci * hw_blk + j] = xc[(size_t)(prow - c->pt) * c->W + (pcol - c->pl)];
+            }
+            continue;
+        }
+        for (unsigned i = 0; i < pl->Hw; i++) {
+            uint64_t si = (uint64_t)ti * pl->oh + i;
+            if (si >= pl->Hi) break;
+            uint64_t prow = si * c->sh + rh;
+            if (prow < c->pt || prow - c->pt >= c->H) continue;
+            const uint64_t *xr = xc + (size_t)(prow - c->pt) * c->W;
+            uint64_t *mr = m + ci * hw + (size_t)i * pl->Ww;
+            for (unsigned j = 0; j < pl->Ww; j++) {
+                uint64_t sj = (uint64_t)tj * pl->ow + j;
+                if (sj >= pl->Wi) break;
+                uint64_t pcol = sj * c->sw + rw;
+                if (pcol < c->pl || pcol - c->pl >= c->W) continue;
+                mr[j] = xr[pcol - c->pl];
+            }
+        }
+    }
+}
+
+void he_plan_wpoly(const he_plan *pl, he_poly *wp, const uint64_t *w, unsigned og, unsigned cb) {
+    const lin_conv *c = &pl->c;
+    const he_params *P = he_params_get();
+    memset(wp, 0, sizeof *wp);
+    const size_t hw = (size_t)pl->Hw * pl->Ww;
+    for (unsigned oi = 0; oi < pl->Ow; oi++) {
+        uint64_t o = (uint64_t)og * pl->Ow + oi;
+        if (o >= c->O) break;
+        uint64_t g = o / pl->opg;
+        for (unsigned ci = 0; ci < pl->Cw; ci++) {
+            uint64_t cp = (uint64_t)cb * pl->Cw + ci;
+            if (cp >= pl->Cp) break;
+            uint64_t c0 = cp / pl->R;
+            if (c0 / pl->cpg != g) continue;
+            unsigned r = (unsigned)(cp % pl->R), ih = r / pl->nrw, iw = r % pl->nrw;
+            const uint64_t *wo = w + (o * pl->cpg + (c0 - g * pl->cpg)) * c->kh * c->kw;
+            size_t base = (size_t)oi * pl->S + pl->Off - ci * hw;
+            for (unsigned u = 0; u < pl->Eh; u++) {
+                int a = pl->tap_h[(size_t)ih * pl->Eh + u];
+                if (a < 0) continue;
+                for (unsigned v = 0; v < pl->Ew; v++) {
+                    int b = pl->tap_w[(size_t)iw * pl->Ew + v];
+                    if (b < 0) continue;
+                    int64_t wv = bits_signed(wo[(size_t)a * c->kw + (size_t)b], pl->l);
+                    size_t at = base - ((size_t)u * pl->Ww + v);
+                    for (int i = 0; i < HE_L; i++) {
+                        uint64_t q = P->p[i].q;
+                        wp->c[i][at] = wv >= 0 ? (uint64_t)wv : q - (uint64_t)(-wv);
+                    }
+                }
+            }
+        }
+    }
+}
+
+void he_plan_wpoly_compact(const he_plan *pl, he_poly *wp, const uint64_t *w, unsigned og,
+                           unsigned cb) {
+    PARLEY_CHECK(pl->flat);
+    const lin_conv *c = &pl->c;
+    const he_params *P = he_params_get();
+    size_t len = (size_t)1 << pl->logm;
+    for (int i = 0; i < HE_L; i++)
+        memset(wp->c[i], 0, len * sizeof wp->c[i][0]);
+    for (unsigned oi = 0; oi < pl->Ow; oi++) {
+        uint64_t o = (uint64_t)og * pl->Ow + oi;
+        if (o >= c->O) break;
+        uint64_t g = o / pl->opg;
+        for (unsigned ci = 0; ci < pl->Cw; ci++) {
+            uint64_t cp = (uint64_t)cb * pl->Cw + ci;
+            if (cp >= pl->Cp) break;
+            uint64_t c0 = cp / pl->R;
+            if (c0 / pl->cpg != g) continue;
+            /* 1x1 window: the only tap is (0, 0) */
+            int a = pl->tap_h[(size_t)((cp % pl->R) / pl->nrw) * pl->Eh];
+            int b = pl->tap_w[(size_t)((cp % pl->R) % pl->nrw) * pl->Ew];
+            if (a < 0 || b < 0) continue;
+            const uint64_t *wo = w + (o * pl->cpg + (c0 - g * pl->cpg)) * c->kh * c->kw;
+            int64_t wv = bits_signed(wo[(size_t)a * c->kw + (size_t)b], pl->l);
+            size_t at = (size_t)oi * pl->Cw + (pl->Cw - 1 - ci);
+            for (int i = 0; i < HE_L; i++) {
+                uint64_t q = P->p[i].q;
+                wp->c[i][at] = wv >= 0 ? (uint64_t)wv : q - (uint64_t)(-wv);
+            }
+        }
+    }
+}
+
+size_t he_plan_targets(const he_plan *pl, uint32_t *pos, size_t *yidx, unsigned og, uint64_t unit) {
+    const lin_conv *c = &pl->c;
+    uint64_t n;
+    unsigned ti, tj;
+    unit_split(pl, unit, &n, &ti, &tj);
+    size_t k = 0;
+    for (unsigned oi = 0; oi < pl->Ow; oi++) {
+        uint64_t o = (uint64_t)og * pl->Ow + oi;
+        if (o >= c->O) break;
+        if (pl->flat) {
+            uint64_t hw = (uint64_t)c->OH * c->OW;
+            for (unsigned j = 0; j < pl->ow; j++) {
+                uint64_t p = (uint64_t)tj * pl->ow + j;
+                if (p >= hw) break;
+                pos[k] = (uint32_t)((size_t)oi * pl->S + pl->Off + j);
+                yidx[k] = (size_t)((n * c->O + o) * hw + p);
+                k++;
+            }
+            continue;
+        }
+        for (unsigned i = 0; i < pl->oh; i++) {
+            uint64_t row = (uint64_t)ti * pl->oh + i;
+            if (row >= c->OH) break;
+            for (unsigned j = 0; j < pl->ow; j++) {
+                uint64_t col = (uint64_t)tj * pl->ow + j;
+                if (col >= c->OW) break;
+                pos[k] = (uint32_t)((size_t)oi * pl->S + pl->Off + (size_t)i * pl->Ww + j);
+                yidx[k] = (size_t)(((n * c->O + o) * c->OH + row) * c->OW + col);
+                k++;
+            }
+        }
+    }
+    return k;
+}

@@ -1,0 +1,775 @@
+/* src/he: parameters, the NTT against schoolbook multiplication (both tiers),
+ * the 128-bit reduction, encoding and encryption round trips for every l,
+ * plaintext x ciphertext products, re-randomisation, flooding, modulus
+ * switching against a long-division reference, the returned form, noise
+ * margins at the largest layers, and the parsers' rejection of malformed
+ * bytes. */
+#include "harness.h"
+
+#include "he/he.h"
+#include "util/bits.h"
+#include "util/mem.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- helpers ---- */
+
+static uint64_t powmod(uint64_t b, uint64_t e, uint64_t q) {
+    uint64_t r = 1;
+    b %= q;
+    while (e) {
+        if (e & 1) r = (uint64_t)((he_u128)r * b % q);
+        b = (uint64_t)((he_u128)b * b % q);
+        e >>= 1;
+    }
+    return r;
+}
+
+static int is_prime(uint64_t n) {
+    if (n < 2) return 0;
+    static const uint64_t small[] = {2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37};
+    for (size_t i = 0; i < sizeof small / sizeof *small; i++)
+        if (n % small[i] == 0) return n == small[i];
+    uint64_t d = n - 1;
+    int s = 0;
+    while ((d & 1) == 0) {
+        d >>= 1;
+        s++;
+    }
+    for (size_t i = 0; i < sizeof small / sizeof *small; i++) { /* deterministic below 2^64 */
+        uint64_t x = powmod(small[i], d, n);
+        if (x == 1 || x == n - 1) continue;
+        int comp = 1;
+        for (int r = 1; r < s && comp; r++) {
+            x = (uint64_t)((he_u128)x * x % n);
+            if (x == n - 1) comp = 0;
+        }
+        if (comp) return 0;
+    }
+    return 1;
+}
+
+static void rand_mod(prg *g, uint64_t *a, size_t n, uint64_t q) {
+    for (size_t i = 0; i < n; i++)
+        a[i] = prg_u64(g) % q;
+}
+
+/* Schoolbook negacyclic product mod q. */
+static void schoolbook(uint64_t *c, const uint64_t *a, const uint64_t *b, uint64_t q) {
+    memset(c, 0, HE_N * sizeof *c);
+    for (size_t i = 0; i < HE_N; i++)
+        for (size_t j = 0; j < HE_N; j++) {
+            uint64_t p = (uint64_t)((he_u128)a[i] * b[j] % q);
+            size_t k = i + j;
+            if (k < HE_N)
+                c[k] = (c[k] + p) % q;
+            else
+                c[k - HE_N] = (c[k - HE_N] + q - p) % q;
+        }
+}
+
+static he_poly *poly_new(void) {
+    he_poly *p = mem_calloc(1, sizeof *p);
+    PARLEY_CHECK(p);
+    return p;
+}
+
+/* ---- parameters ---- */
+
+TEST(params) {
+    const he_params *P = he_params_get();
+    for (int i = 0; i < HE_L; i++) {
+        const he_prime *p = &P->p[i];
+        CHECK(is_prime(p->q));
+        CHECK_EQ(p->q % (2 * HE_N), 1);
+        CHECK(p->q < (1ULL << 62)); /* Harvey: 4q fits a word */
+        CHECK_EQ(powmod(p->psi, HE_N, p->q), p->q - 1);
+        CHECK_EQ((he_u128)p->ninv * HE_N % p->q, 1);
+        CHECK_EQ((he_u128)p->crt * p->other_mod % p->q, 1);
+        CHECK_EQ(p->rt[1], powmod(p->psi, HE_N / 2, p->q));
+    }
+    CHECK(log2((double)P->Q) <= 109.0);
+    CHECK(log2((double)P->Q) > 108.9);
+    CHECK_EQ(he_poly_bytes() * 8, (size_t)HE_N * P->logq_bits);
+}
+
+TEST(red128) {
+    const he_params *P = he_params_get();
+    prg g;
+    harness_prg(&g, 1);
+    for (int i = 0; i < HE_L; i++) {
+        const he_prime *p = &P->p[i];
+        he_u128 edge[] = {0,
+                          1,
+                          p->q - 1,
+                          p->q,
+                          (he_u128)p->q * p->q - 1,
+                          ~(he_u128)0,
+                          ~(he_u128)0 - p->q,
+                          (he_u128)1 << 127};
+        for (size_t k = 0; k < sizeof edge / sizeof *edge; k++)
+            CHECK_EQ(he_red128(edge[k], p), (uint64_t)(edge[k] % p->q));
+        for (int k = 0; k < 20000; k++) {
+            he_u128 x = ((he_u128)prg_u64(&g) << 64) | prg_u64(&g);
+            if (k & 1) x >>= (prg_u64(&g) % 128);
+            CHECK_EQ(he_red128(x, p), (uint64_t)(x % p->q));
+        }
+        for (int k = 0; k < 2000; k++) {
+            uint64_t w = prg_u64(&g) % p->q, y = prg_u64(&g), ws = he_shoup(w, p->q);
+            CHECK_EQ(he_mul_shoup(w, ws, y % (4 * p->q), p->q),
+                     (uint64_t)((he_u128)w * (y % (4 * p->q)) % p->q));
+        }
+    }
+}
+
+/* ---- NTT ---- */
+
+static void ntt_vs_schoolbook(enum he_impl impl) {
+    he_force_impl(impl);
+    const he_params *P = he_params_get();
+    prg g;
+    harness_prg(&g, 2 + impl);
+    uint64_t *a = mem_alloc(HE_N, 8), *b = mem_alloc(HE_N, 8), *c = mem_alloc(HE_N, 8),
+             *d = mem_alloc(HE_N, 8);
+    REQUIRE(a && b && c && d);
+    for (int i = 0; i < HE_L; i++) {
+        const he_prime *p = &P->p[i];
+        for (int round = 0; round < 3; round++) {
+            rand_mod(&g, a, HE_N, p->q);
+            rand_mod(&g, b, HE_N, p->q);
+            if (round == 1) /* extremes */
+                for (size_t j = 0; j < HE_N; j++) {
+                    a[j] = j & 1 ? p->q - 1 : 0;
+                    b[j] = p->q - 1;
+                }
+            if (round == 2) { /* a monomial times a sparse polynomial */
+                memset(a, 0, HE_N * 8);
+                a[HE_N - 1] = 3;
+                memset(b, 0, HE_N * 8);
+                b[1] = 1;
+                b[17] = p->q - 5;
+            }
+            schoolbook(c, a, b, p->q);
+            memcpy(d, a, HE_N * 8);
+            he_ntt_fwd(p, d);
+            for (size_t j = 0; j < HE_N; j++)
+                CHECK(d[j] < p->q);
+            he_ntt_fwd(p, b);
+            for (size_t j = 0; j < HE_N; j++)
+                d[j] = he_mulmod(d[j], b[j], p);
+            he_ntt_inv(p, d);
+            int bad = 0;
+            for (size_t j = 0; j < HE_N; j++)
+                bad += d[j] != c[j];
+            CHECK_MSG(bad == 0, "prime %d round %d: %d coefficients differ", i, round, bad);
+            /* round trip */
+            memcpy(d, a, HE_N * 8);
+            he_ntt_fwd(p, d);
+            he_ntt_inv(p, d);
+            CHECK(memcmp(d, a, HE_N * 8) == 0);
+        }
+    }
+    mem_free(a);
+    mem_free(b);
+    mem_free(c);
+    mem_free(d);
+    he_force_impl(HE_IMPL_AUTO);
+}
+
+TEST(ntt_schoolbook_ref) {
+    ntt_vs_schoolbook(HE_IMPL_REF);
+}
+TEST(ntt_schoolbook_avx2) {
+    if (!he_avx2_available()) {
+        printf("  (no AVX2 on this CPU: skipped)\n");
+        return;
+    }
+    ntt_vs_schoolbook(HE_IMPL_AVX2);
+}
+
+/* The evaluation order: output k of the forward NTT is a(psi^(2*bitrev(k)+1)). */
+TEST(ntt_evaluation_points) {
+    const he_params *P = he_params_get();
+    const he_prime *p = &P->p[0];
+    uint64_t *a = mem_calloc(HE_N, 8);
+    REQUIRE(a);
+    a[1] = 1; /* a(X) = X */
+    he_ntt_fwd_ref(p, a);
+    for (unsigned k = 0; k < HE_N; k += 97) {
+        unsigned br = 0;
+        for (unsigned b = 0; b < HE_LOGN; b++)
+            br |= ((k >> b) & 1u) << (HE_LOGN - 1 - b);
+        CHECK_EQ(a[k], powmod(p->psi, 2 * br + 1, p->q));
+    }
+    mem_free(a);
+}
+
+TEST(tiers_agree) {
+    if (!he_avx2_available()) {
+        printf("  (no AVX2 on this CPU: skipped)\n");
+        return;
+    }
+    const he_params *P = he_params_get();
+    prg g;
+    harness_prg(&g, 5);
+    he_poly *x = poly_new(), *y = poly_new(), *z = poly_new();
+    he_u128 *acc1 = mem_calloc(HE_L * HE_N, sizeof(he_u128)),
+            *acc2 = mem_calloc(HE_L * HE_N, sizeof(he_u128));
+    REQUIRE(acc1 && acc2);
+    for (int round = 0; round < 4; round++) {
+        for (int i = 0; i < HE_L; i++) {
+            rand_mod(&g, x->c[i], HE_N, P->p[i].q);
+            rand_mod(&g, y->c[i], HE_N, P->p[i].q);
+            if (round == 3)
+                for (size_t j = 0; j < HE_N; j++)
+                    x->c[i][j] = y->c[i][j] = P->p[i].q - 1;
+        }
+        for (int i = 0; i < HE_L; i++) {
+            memcpy(z->c[i], x->c[i], HE_N * 8);
+            he_ntt_fwd_ref(&P->p[i], x->c[i]);
+            he_ntt_fwd_avx2(&P->p[i], z->c[i]);
+            CHECK(memcmp(z->c[i], x->c[i], HE_N * 8) == 0);
+            he_ntt_inv_ref(&P->p[i], x->c[i]);
+            he_ntt_inv_avx2(&P->p[i], z->c[i]);
+            CHECK(memcmp(z->c[i], x->c[i], HE_N * 8) == 0);
+        }
+        /* accumulators near the top of their range still agree */
+        for (size_t j = 0; j < HE_L * HE_N; j++)
+            acc1[j] = acc2[j] = round == 2 ? ~(he_u128)0 - ((he_u128)1 << 111) - j
+                                           : ((he_u128)prg_u64(&g) << 40) | prg_u64(&g);
+        he_mac_ref(acc1, x, y);
+        he_mac_avx2(acc2, x, y);
+        CHECK(memcmp(acc1, acc2, HE_L * HE_N * sizeof(he_u128)) == 0);
+    }
+    mem_free(acc1);
+    mem_free(acc2);
+    mem_free(x);
+    mem_free(y);
+    mem_free(z);
+}
+
+/* ---- sampling ---- */
+
+TEST(samplers) {
+    prg g;
+    harness_prg(&g, 6);
+    enum { n = 1 << 16 };
+    int8_t *v = mem_alloc(n, 1);
+    REQUIRE(v);
+    he_sample_ternary(&g, v, n);
+    long cnt[3] = {0, 0, 0};
+    for (size_t i = 0; i < n; i++) {
+        CHECK(v[i] >= -1 && v[i] <= 1);
+        cnt[v[i] + 1]++;
+    }
+    for (int k = 0; k < 3; k++)
+        CHECK(labs(cnt[k] - n / 3) < n / 50);
+    he_sample_cbd(&g, v, n);
+    double sum = 0, sq = 0;
+    for (size_t i = 0; i < n; i++) {
+        CHECK(v[i] >= -HE_CBD_ETA && v[i] <= HE_CBD_ETA);
+        sum += v[i];
+        sq += (double)v[i] * v[i];
+    }
+    CHECK(fabs(sum / n) < 0.1);
+    CHECK(fabs(sq / n - HE_CBD_ETA / 2.0) < 0.5);
+    mem_free(v);
+    /* the a of a seed is reproducible and below the moduli */
+    he_poly *a = poly_new(), *b = poly_new();
+    uint8_t seed[HE_SEED_BYTES] = {1, 2, 3};
+    he_expand_a(a, seed);
+    he_expand_a(b, seed);
+    CHECK(memcmp(a, b, sizeof *a) == 0);
+    seed[15] = 1;
+    he_expand_a(b, seed);
+    CHECK(memcmp(a, b, sizeof *a) != 0);
+    const he_params *P = he_params_get();
+    for (int i = 0; i < HE_L; i++)
+        for (size_t j = 0; j < HE_N; j++)
+            CHECK(a->c[i][j] < P->p[i].q);
+    uint8_t s1[HE_SEED_BYTES], s2[HE_SEED_BYTES];
+    he_derive_seed(s1, seed, 1, 2);
+    he_derive_seed(s2, seed, 2, 1);
+    CHECK(memcmp(s1, s2, HE_SEED_BYTES) != 0);
+    mem_free(a);
+    mem_free(b);
+}
+
+/* ---- encryption ---- */
+
+static void edge_message(prg *g, uint64_t *m, unsigned l) {
+    uint64_t mask = bits_mask(l);
+    prg_ring(g, m, HE_N, l);
+    m[0] = 0;
+    m[1] = mask;
+    m[2] = 1;
+    m[3] = (mask >> 1) + 1; /* -2^(l-1) */
+    m[4] = mask >> 1;
+}
+
+TEST(encrypt_roundtrip_all_l) {
+    prg g;
+    harness_prg(&g, 7);
+    he_sk *sk = mem_alloc(1, sizeof *sk);
+    he_poly *b = poly_new(), *a = poly_new();
+    uint64_t *m = mem_alloc(HE_N, 8), *d = mem_alloc(HE_N, 8);
+    REQUIRE(sk && m && d);
+    he_sk_gen(&g, sk);
+    uint8_t seed[HE_SEED_BYTES];
+    for (unsigned l = 1; l <= HE_L_MAX; l++) {
+        he_encoder enc;
+        he_encoder_init(&enc, l);
+        edge_message(&g, m, l);
+        prg_bytes(&g, seed, sizeof seed);
+        he_encrypt_sk(&g, b, sk, seed, &enc, m);
+        he_expand_a(a, seed);
+        he_poly_intt(a);
+        REQUIRE_OK(he_decrypt(d, sk, b, a, l));
+        int bad = 0;
+        for (size_t j = 0; j < HE_N; j++)
+            bad += d[j] != m[j];
+        CHECK_MSG(bad == 0, "l = %u: %d coefficients wrong", l, bad);
+        /* the nearest rounding decrypts too */
+        he_encrypt_sk(&g, b, sk, seed, &enc, NULL);
+        he_encode_add(&enc, NULL, b, NULL, m, HE_N);
+        REQUIRE_OK(he_decrypt(d, sk, b, a, l));
+        CHECK(memcmp(d, m, HE_N * 8) == 0);
+    }
+    he_sk_clear(sk);
+    mem_free(sk);
+    mem_free(a);
+    mem_free(b);
+    mem_free(m);
+    mem_free(d);
+}
+
+/* Negacyclic product mod 2^l of m and a small signed w. */
+static void product_plain(uint64_t *y, const uint64_t *m, const int64_t *w, unsigned l) {
+    memset(y, 0, HE_N * 8);
+    for (size_t i = 0; i < HE_N; i++) {
+        if (!w[i]) continue;
+        for (size_t j = 0; j < HE_N; j++) {
+            uint64_t p = m[j] * (uint64_t)w[i];
+            size_t k = i + j;
+            if (k < HE_N)
+                y[k] += p;
+            else
+                y[k - HE_N] -= p;
+        }
+    }
+    for (size_t k = 0; k < HE_N; k++)
+        y[k] &= bits_mask(l);
+}
+
+/* Encrypt, add a plaintext share, multiply by w in the NTT domain (through
+ * the lazy accumulators), re-randomise with the public key, flood, switch
+ * down, pack, parse and decrypt the kept coefficients: the whole path of a
+ * returned ciphertext. */
+static void product_path(unsigned l, unsigned wbits, size_t nnz, int worst) {
+    const he_params *P = he_params_get();
+    prg g;
+    harness_prg(&g, 100 + l * 64 + wbits);
+    he_sk *sk = mem_alloc(1, sizeof *sk);
+    he_pk *pk = mem_alloc(1, sizeof *pk);
+    he_poly *b = poly_new(), *a = poly_new(), *w = poly_new();
+    he_u128 *acc = mem_calloc(2 * HE_L * HE_N, sizeof(he_u128));
+    uint64_t *m = mem_alloc(HE_N, 8), *xs = mem_alloc(HE_N, 8), *y = mem_alloc(HE_N, 8),
+             *am = mem_alloc(HE_N, 8), *bm = mem_alloc(HE_N, 8), *d = mem_alloc(HE_N, 8),
+             *ph = mem_alloc(HE_N, 8);
+    int64_t *ws = mem_calloc(HE_N, 8);
+    uint32_t *pos = mem_alloc(HE_N, 4);
+    uint8_t *wire = mem_alloc(he_out_bytes(HE_N, 64, 64), 1);
+    REQUIRE(sk && pk && acc && m && xs && y && am && bm && d && ph && ws && pos && wire);
+    he_sk_gen(&g, sk);
+    he_pk_gen(&g, pk, sk);
+    he_encoder enc;
+    he_encoder_init(&enc, l);
+    edge_message(&g, m, l);
+    prg_ring(&g, xs, HE_N, l);
+    /* weights: nnz taps of magnitude up to 2^(wbits-1) (worst: all at -2^(wbits-1)) */
+    for (size_t k = 0; k < nnz; k++) {
+        size_t at = (size_t)(prg_u64(&g) % HE_N);
+        int64_t lim = (int64_t)1 << (wbits - 1);
+        ws[at] = worst ? -lim : (int64_t)(prg_u64(&g) % (2 * (uint64_t)lim)) - lim;
+    }
+    uint8_t seed[HE_SEED_BYTES];
+    prg_bytes(&g, seed, sizeof seed);
+    he_encrypt_sk(&g, b, sk, seed, &enc, m);
+    he_encode_add(&enc, &g, b, NULL, xs, HE_N); /* server's share */
+    he_poly_ntt(b);
+    he_expand_a(a, seed);
+    for (int i = 0; i < HE_L; i++)
+        for (size_t j = 0; j < HE_N; j++)
+            w->c[i][j] = he_from_signed(ws[j], P->p[i].q);
+    he_poly_ntt(w);
+    he_mac(acc, w, b);
+    he_mac(acc + HE_L * HE_N, w, a);
+    he_enc_zero_pk_ntt(&g, acc, acc + HE_L * HE_N, pk);
+    he_reduce(b, acc);
+    he_reduce(a, acc + HE_L * HE_N);
+    he_poly_intt(b);
+    he_poly_intt(a);
+    he_add_cbd(&g, a, NULL, HE_N);
+    /* keep every third coefficient */
+    size_t n = 0;
+    for (uint32_t j = 0; j < HE_N; j += 3)
+        pos[n++] = j;
+    he_add_cbd(&g, b, pos, n);
+    he_budget bud;
+    REQUIRE_OK(he_budget_for(&bud, l, wbits, nnz));
+    he_flood(&g, b, pos, n, bud.beta);
+    he_modswitch(am, a, NULL, HE_N, bud.ka);
+    he_modswitch(bm, b, pos, n, bud.kb);
+    size_t nb = he_out_bytes(n, bud.ka, bud.kb);
+    he_out_pack(wire, am, bm, n, bud.ka, bud.kb);
+    memset(am, 0, HE_N * 8);
+    REQUIRE_OK(he_out_unpack(am, bm, n, bud.ka, bud.kb, wire, nb));
+    REQUIRE_OK(he_out_decrypt(d, ph, sk, am, bm, pos, n, bud.ka, bud.kb, l));
+    for (size_t j = 0; j < HE_N; j++)
+        xs[j] = (xs[j] + m[j]) & bits_mask(l);
+    product_plain(y, xs, ws, l);
+    int bad = 0;
+    double worst_noise = 0;
+    for (size_t j = 0; j < n; j++) {
+        bad += d[j] != y[pos[j]];
+        /* phase - y*2^(ka-l), centred mod 2^ka */
+        uint64_t diff = (ph[j] - (y[pos[j]] << (bud.ka - l))) & bits_mask(bud.ka);
+        int64_t e = (int64_t)bits_signed(diff, bud.ka);
+        double ae = fabs((double)e);
+        if (ae > worst_noise) worst_noise = ae;
+    }
+    CHECK_MSG(bad == 0, "l = %u, wbits = %u, taps = %zu: %d of %zu coefficients wrong", l, wbits,
+              nnz, bad, n);
+    double limit = ldexp(1.0, (int)(bud.ka - l - 1)), bound = he_budget_phase_bound(&bud);
+    CHECK(worst_noise <= bound);
+    CHECK(bound < limit);
+    printf("  l=%u wbits=%u taps=%zu: beta=%u, noise 2^%.1f, bound 2^%.1f, limit 2^%.1f "
+           "(margin %.1f bits)\n",
+           l, wbits, nnz, bud.beta, log2(worst_noise + 1), log2(bound), log2(limit),
+           bud.margin_bits);
+    he_sk_clear(sk);
+    mem_free(sk);
+    mem_free(pk);
+    mem_free(b);
+    mem_free(a);
+    mem_free(w);
+    mem_free(acc);
+    mem_free(m);
+    mem_free(xs);
+    mem_free(y);
+    mem_free(am);
+    mem_free(bm);
+    mem_free(d);
+    mem_free(ph);
+    mem_free(ws);
+    mem_free(pos);
+    mem_free(wire);
+}
+
+TEST(product_small_l) {
+    for (unsigned l = 1; l <= 8; l++)
+        product_path(l, l < 4 ? l : 4, 9, 0);
+}
+TEST(product_l32) {
+    product_path(32, 10, 200, 0);
+}
+TEST(product_l37) {
+    product_path(37, 13, 1000, 0);
+}
+TEST(product_l44) {
+    product_path(44, 8, 300, 0);
+}
+TEST(product_l48) {
+    product_path(48, 2, 64, 0);
+}
+
+/* Noise margins at the largest layers of the three networks: the worst
+ * per-coefficient tap count the planner produces (ResNet50's 3x3x512 conv
+ * with a few output channels per ciphertext; SqueezeNet at l = 32), with
+ * every weight at the most negative value. */
+TEST(noise_margin_largest_layers) {
+    product_path(37, 14, 4608, 1);
+    product_path(32, 12, 4096, 1);
+}
+
+TEST(budget_limits) {
+    he_budget b;
+    REQUIRE_OK(he_budget_for(&b, 37, 13, 4608 * 8));
+    CHECK(b.ka == 49 && b.kb == 40);
+    CHECK(b.beta >= 40 && b.beta <= 72);
+    he_budget x;
+    CHECK(he_budget_for(&x, 52, 30, 100000) == PARLEY_E_UNSUPPORTED);
+    CHECK(he_budget_for(&x, 50, 1, 1) == PARLEY_E_UNSUPPORTED); /* beta >= 58 leaves l <= 49 */
+    REQUIRE_OK(he_budget_for(&x, 49, 1, 1));
+    CHECK(he_budget_for(&x, 53, 2, 1) == PARLEY_E_UNSUPPORTED);
+    CHECK(he_budget_for(&x, 0, 2, 1) == PARLEY_E_UNSUPPORTED);
+    /* monotone: more taps never lowers beta */
+    he_budget c;
+    REQUIRE_OK(he_budget_for(&c, 37, 13, 4608 * 16));
+    CHECK(c.beta >= b.beta);
+}
+
+/* ---- modulus switching against long division ---- */
+
+/* round(2^k * x / Q) mod 2^k by schoolbook binary long division. */
+static uint64_t ms_reference(he_u128 x, unsigned k) {
+    const he_u128 Q = he_params_get()->Q;
+    /* numerator 2*x*2^k + Q; quotient floor(num / 2Q) */
+    he_u128 rem = 0;
+    uint64_t quo = 0;
+    /* bits of num = (2x + 1) * 2^k ... computed as (2*x*2^k + Q) via shifting */
+    /* process (2x) * 2^k then add Q: do it as the division of (2x*2^k + Q) */
+    /* emulate 3-word arithmetic: num = hi:mid:lo */
+    uint64_t w[3] = {0, 0, 0};
+    he_u128 twox = x << 1; /* < 2^111 */
+    /* shift twox left by k (k <= 64) into w */
+    w[0] = (uint64_t)twox;
+    w[1] = (uint64_t)(twox >> 64);
+    for (unsigned s = 0; s < k; s++) {
+        w[2] = (w[2] << 1) | (w[1] >> 63);
+        w[1] = (w[1] << 1) | (w[0] >> 63);
+        w[0] <<= 1;
+    }
+    /* add Q */
+    he_u128 lo = ((he_u128)w[1] << 64 | w[0]);
+    he_u128 nlo = lo + Q;
+    if (nlo < lo) w[2]++;
+    w[0] = (uint64_t)nlo;
+    w[1] = (uint64_t)(nlo >> 64);
+    he_u128 d = Q << 1;
+    for (int bit = 191; bit >= 0; bit--) {
+        rem = (rem << 1) | ((w[bit / 64] >> (bit % 64)) & 1);
+        quo <<= 1;
+        if (rem >= d) {
+            rem -= d;
+            quo |= 1;
+        }
+    }
+    return quo & bits_mask(k);
+}
+
+TEST(modswitch_exact) {
+    const he_params *P = he_params_get();
+    prg g;
+    harness_prg(&g, 8);
+    he_poly *a = poly_new();
+    he_u128 xs[HE_N];
+    for (size_t j = 0; j < HE_N; j++) {
+        he_u128 x = (((he_u128)prg_u64(&g) << 64) | prg_u64(&g)) % P->Q;
+        if (j < 4) x = j == 0 ? 0 : j == 1 ? P->Q - 1 : j == 2 ? P->Q / 2 : P->Q / 2 + 1;
+        xs[j] = x;
+        for (int i = 0; i < HE_L; i++)
+            a->c[i][j] = (uint64_t)(x % P->p[i].q);
+    }
+    uint64_t out[HE_N];
+    unsigned ks[] = {1, 2, 13, 32, 37, 40, 49, 52, 63, 64};
+    for (size_t t = 0; t < sizeof ks / sizeof *ks; t++) {
+        he_modswitch(out, a, NULL, HE_N, ks[t]);
+        int bad = 0;
+        for (size_t j = 0; j < HE_N; j += (j < 64 ? 1 : 61))
+            bad += out[j] != ms_reference(xs[j], ks[t]);
+        CHECK_MSG(bad == 0, "k = %u: %d wrong", ks[t], bad);
+    }
+    mem_free(a);
+}
+
+/* ---- parsers ---- */
+
+TEST(serialise_roundtrip_and_reject) {
+    const he_params *P = he_params_get();
+    prg g;
+    harness_prg(&g, 9);
+    he_sk *sk = mem_alloc(1, sizeof *sk);
+    he_pk *pk = mem_alloc(1, sizeof *pk), *pk2 = mem_alloc(1, sizeof *pk2);
+    size_t nb = he_pk_bytes();
+    uint8_t *buf = mem_alloc(nb, 1);
+    REQUIRE(sk && pk && pk2 && buf);
+    he_sk_gen(&g, sk);
+    he_pk_gen(&g, pk, sk);
+    he_pk_pack(buf, pk);
+    REQUIRE_OK(he_pk_unpack(pk2, buf, nb));
+    CHECK(memcmp(&pk->b, &pk2->b, sizeof pk->b) == 0);
+    CHECK(memcmp(&pk->a, &pk2->a, sizeof pk->a) == 0);
+    /* short, long, bad magic */
+    CHECK(he_pk_unpack(pk2, buf, nb - 1) == PARLEY_E_PROTO);
+    CHECK(he_pk_unpack(pk2, buf, 0) == PARLEY_E_PROTO);
+    buf[0] ^= 1;
+    CHECK(he_pk_unpack(pk2, buf, nb) == PARLEY_E_PROTO);
+    buf[0] ^= 1;
+    /* a residue equal to its modulus (first coefficient of residue 1) */
+    he_poly *x = poly_new();
+    memcpy(x, &pk->b, sizeof *x);
+    uint8_t *pb = mem_alloc(he_poly_bytes(), 1);
+    REQUIRE(pb);
+    he_poly_pack(pb, x);
+    REQUIRE_OK(he_poly_unpack(x, pb, he_poly_bytes()));
+    x->c[1][5] = P->p[1].q; /* packs (55 bits) but is not a residue */
+    he_poly_pack(pb, x);
+    CHECK(he_poly_unpack(x, pb, he_poly_bytes()) == PARLEY_E_PROTO);
+    CHECK(strstr(err_msg(), "not below its modulus") != NULL);
+    x->c[1][5] = 0;
+    x->c[0][HE_N - 1] = (1ULL << P->p[0].bits) - 1; /* all ones */
+    he_poly_pack(pb, x);
+    CHECK(he_poly_unpack(x, pb, he_poly_bytes()) == PARLEY_E_PROTO);
+    CHECK(he_poly_unpack(x, pb, he_poly_bytes() + 1) == PARLEY_E_PROTO);
+    /* returned ciphertexts: lengths, widths, padding */
+    uint64_t am[HE_N], bm[3] = {1, 2, 3};
+    for (size_t j = 0; j < HE_N; j++)
+        am[j] = j;
+    size_t ob = he_out_bytes(3, 49, 41); /* 4096*49 + 123 bits: 5 padding bits */
+    uint8_t *o = mem_alloc(ob, 1);
+    REQUIRE(o);
+    he_out_pack(o, am, bm, 3, 49, 41);
+    uint64_t am2[HE_N], bm2[3];
+    REQUIRE_OK(he_out_unpack(am2, bm2, 3, 49, 41, o, ob));
+    CHECK(memcmp(am, am2, sizeof am) == 0 && memcmp(bm, bm2, sizeof bm) == 0);
+    CHECK(he_out_unpack(am2, bm2, 3, 49, 41, o, ob - 1) == PARLEY_E_PROTO);
+    o[ob - 1] |= 0x80;
+    CHECK(he_out_unpack(am2, bm2, 3, 49, 41, o, ob) == PARLEY_E_PROTO);
+    CHECK(he_out_unpack(am2, bm2, 3, 49, 50, o, ob) == PARLEY_E_PROTO);
+    CHECK(he_out_unpack(am2, bm2, 3, 0, 0, o, ob) == PARLEY_E_PROTO);
+    he_sk_clear(sk);
+    mem_free(sk);
+    mem_free(pk);
+    mem_free(pk2);
+    mem_free(buf);
+    mem_free(x);
+    mem_free(pb);
+    mem_free(o);
+}
+
+/* Decryption of the returned form: the direct path (few positions) and the
+ * NTT path agree. */
+TEST(out_decrypt_paths_agree) {
+    prg g;
+    harness_prg(&g, 10);
+    he_sk *sk = mem_alloc(1, sizeof *sk);
+    REQUIRE(sk);
+    he_sk_gen(&g, sk);
+    uint64_t am[HE_N], bm[HE_N], d1[HE_N], d2[HE_N], p1[HE_N], p2[HE_N];
+    uint32_t pos[HE_N];
+    prg_ring(&g, am, HE_N, 49);
+    prg_ring(&g, bm, HE_N, 40);
+    for (uint32_t j = 0; j < HE_N; j++)
+        pos[j] = (j * 7 + 3) % HE_N;
+    REQUIRE_OK(he_out_decrypt(d1, p1, sk, am, bm, pos, HE_N, 49, 40, 37));
+    for (size_t j = 0; j < HE_N; j += 16) {
+        size_t k = HE_N - j < 16 ? HE_N - j : 16;
+        REQUIRE_OK(he_out_decrypt(d2 + j, p2 + j, sk, am, bm + j, pos + j, k, 49, 40, 37));
+    }
+    CHECK(memcmp(d1, d2, sizeof d1) == 0);
+    CHECK(memcmp(p1, p2, sizeof p1) == 0);
+    he_sk_clear(sk);
+    mem_free(sk);
+}
+
+/* The pruned forward NTT equals the full one on polynomials with short
+ * support, in both tiers and for every support size. */
+TEST(ntt_pruned) {
+    const he_params *P = he_params_get();
+    prg g;
+    harness_prg(&g, 11);
+    uint64_t *a = mem_alloc(HE_N, 8), *b = mem_alloc(HE_N, 8);
+    REQUIRE(a && b);
+    for (int impl = HE_IMPL_AVX2; impl <= HE_IMPL_REF; impl++) {
+        if (impl == HE_IMPL_AVX2 && !he_avx2_available()) continue;
+        he_force_impl((enum he_impl)impl);
+        for (int i = 0; i < HE_L; i++)
+            for (unsigned logm = 0; logm <= HE_LOGN; logm++) {
+                memset(a, 0, HE_N * 8);
+                rand_mod(&g, a, (size_t)1 << logm, P->p[i].q);
+                memcpy(b, a, HE_N * 8);
+                he_ntt_fwd(&P->p[i], a);
+                he_ntt_fwd_pruned(&P->p[i], b, logm);
+                CHECK_MSG(memcmp(a, b, HE_N * 8) == 0, "tier %d prime %d logm %u", impl, i, logm);
+            }
+    }
+    he_force_impl(HE_IMPL_AUTO);
+    mem_free(a);
+    mem_free(b);
+}
+
+/* NTT(g(X^k))[j] = NTT(g)[perm[j]] for odd k. */
+TEST(ntt_automorphism) {
+    const he_params *P = he_params_get();
+    const he_prime *p = &P->p[1];
+    prg g;
+    harness_prg(&g, 12);
+    uint64_t *a = mem_calloc(HE_N, 8), *f = mem_calloc(HE_N, 8);
+    uint32_t *perm = mem_alloc(HE_N, 4);
+    REQUIRE(a && f && perm);
+    unsigned ks[] = {1, 3, 49, 99, 197, 4095, 8191};
+    for (size_t t = 0; t < sizeof ks / sizeof *ks; t++) {
+        unsigned k = ks[t];
+        memset(a, 0, HE_N * 8);
+        memset(f, 0, HE_N * 8);
+        size_t m = HE_N / k < 40 ? HE_N / k : 40; /* support where i*k < N, and a wrapping one */
+        rand_mod(&g, a, k == 1 ? HE_N : m + (k > 1000 ? 3 : 0), p->q);
+        for (size_t i = 0; i < HE_N; i++) {
+            if (!a[i]) continue;
+            uint64_t e = (uint64_t)i * k % (2 * HE_N); /* X^(ik) = +-X^(ik mod N) */
+            if (e < HE_N)
+                f[e] = he_addmod(f[e], a[i], p->q);
+            else
+                f[e - HE_N] = he_submod(f[e - HE_N], a[i], p->q);
+        }
+        he_ntt_fwd(p, a);
+        he_ntt_fwd(p, f);
+        he_auto_perm(perm, k);
+        int bad = 0;
+        for (size_t j = 0; j < HE_N; j++)
+            bad += f[j] != a[perm[j]];
+        CHECK_MSG(bad == 0, "k = %u: %d wrong", k, bad);
+    }
+    mem_free(a);
+    mem_free(f);
+    mem_free(perm);
+}
+
+/* The multi-term, multi-output MAC equals repeated single products, in both
+ * tiers, including batches longer than the kernel's 128-term stride. */
+TEST(mac_rows_multi) {
+    const he_params *P = he_params_get();
+    prg g;
+    harness_prg(&g, 13);
+    enum { G = 3, K = 130 };
+    uint64_t *buf = mem_alloc((size_t)(G * K + K) * HE_N, 8);
+    he_u128 *ref = mem_calloc((size_t)G * HE_N, sizeof(he_u128));
+    he_u128 *got = mem_alloc((size_t)G * HE_N, sizeof(he_u128));
+    REQUIRE(buf && ref && got);
+    const uint64_t *w[G * K], *x[K];
+    for (size_t i = 0; i < (size_t)(G * K + K); i++) {
+        rand_mod(&g, buf + i * HE_N, HE_N, P->p[0].q);
+        if (i == 0)
+            for (size_t j = 0; j < HE_N; j++)
+                buf[j] = P->p[0].q - 1;
+    }
+    for (size_t i = 0; i < G * K; i++)
+        w[i] = buf + i * HE_N;
+    for (size_t i = 0; i < K; i++)
+        x[i] = buf + (G * K + i) * HE_N;
+    for (size_t gi = 0; gi < G; gi++)
+        for (size_t k = 0; k < K; k++)
+            for (size_t j = 0; j < HE_N; j++)
+                ref[gi * HE_N + j] += (he_u128)w[gi * K + k][j] * x[k][j];
+    for (int impl = HE_IMPL_AVX2; impl <= HE_IMPL_REF; impl++) {
+        if (impl == HE_IMPL_AVX2 && !he_avx2_available()) continue;
+        he_force_impl((enum he_impl)impl);
+        for (size_t j = 0; j < (size_t)G * HE_N; j++)
+            got[j] = (he_u128)j << 70;
+        he_u128 *accs[G];
+        for (size_t gi = 0; gi < G; gi++)
+            accs[gi] = got + gi * HE_N;
+        he_mac_rows_multi(accs, w, x, G, K);
+        int bad = 0;
+        for (size_t j = 0; j < (size_t)G * HE_N; j++)
+            bad += got[j] != ref[j] + ((he_u128)j << 70);
+        CHECK_MSG(bad == 0, "tier %d: %d wrong", impl, bad);
+    }
+    he_force_impl(HE_IMPL_AUTO);
+    mem_free(buf);
+    mem_free(ref);
+    mem_free(got);
+}

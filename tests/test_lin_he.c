@@ -1,0 +1,595 @@
+/* src/lin/he: HE-mode convolution, fully-connected and scale layers against
+ * the plaintext reference, bit for bit: random and odd shapes (strides,
+ * padding, dilation, groups, depthwise, batch), every width from l = 1,
+ * edge values, one to three lanes, exact byte counts, malformed peer
+ * messages rejected with PARLEY_E_PROTO, unsupported parameters refused on
+ * both sides. The distinct layer shapes of SqueezeNet 1.1, ResNet50 and
+ * DenseNet121 run in the cases slow_squeezenet, slow_resnet50 and
+ * slow_densenet121 (CTest label "slow", not in the default run: `make
+ * test-slow`); a representative subset of them always runs
+ * (imagenet_sample). */
+#include "harness.h"
+#include "twoparty.h"
+
+#include "he/he.h"
+#include "lin/he/lin_he.h"
+#include "lin/he/plan.h"
+#include "util/bits.h"
+#include "util/mem.h"
+
+#include <string.h>
+
+enum { K_CONV, K_FC, K_SCALE };
+
+typedef struct lcase {
+    int kind;
+    uint64_t chunk_bytes; /* 0: default */
+    lin_conv c;
+    lin_fc f;
+    lin_scale s;
+    unsigned l;
+    uint64_t *x[2], *w, *y[2], *ref;
+    size_t nx, nw, ny;
+    int rc[2];
+    uint64_t bytes[2], flights[2];
+} lcase;
+
+static int lcase_party(party *p, void *v) {
+    lcase *t = v;
+    int me = p->role;
+    lin_he *h;
+    TRY(lin_he_setup(p, &h));
+    if (t->chunk_bytes) lin_he_set_chunk_bytes(h, t->chunk_bytes);
+    chan_stats s0, s1;
+    party_stats(p, &s0);
+    const uint64_t *w = me == MPC_SERVER ? t->w : NULL;
+    int rc;
+    if (t->kind == K_CONV)
+        rc = lin_he_conv(p, h, t->y[me], t->x[me], &t->c, w, t->l);
+    else if (t->kind == K_FC)
+        rc = lin_he_fc(p, h, t->y[me], t->x[me], &t->f, w, t->l);
+    else
+        rc = lin_he_scale(p, h, t->y[me], t->x[me], &t->s, w, t->l);
+    party_stats(p, &s1);
+    t->bytes[me] = s1.bytes_sent - s0.bytes_sent;
+    t->flights[me] = s1.flights - s0.flights;
+    t->rc[me] = rc;
+    lin_he_free(h);
+    return rc;
+}
+
+/* Fill weights of signed width wbits: random, or (edge) alternating the two
+ * extremes. */
+static void fill_weights(prg *g, uint64_t *w, size_t n, unsigned wbits, unsigned l, int edge) {
+    uint64_t span = wbits >= 64 ? 0 : 1ULL << wbits;
+    for (size_t i = 0; i < n; i++) {
+        int64_t v;
+        if (edge)
+            v = (i & 1) ? -(int64_t)(span / 2) : (int64_t)(span / 2) - 1;
+        else
+            v = (int64_t)(prg_u64(g) % span) - (int64_t)(span / 2);
+        w[i] = (uint64_t)v & bits_mask(l);
+    }
+}
+
+/* Run one layer between two parties and compare with the reference. */
+static int run_case(lcase *t, unsigned lanes, prg *g, int edge) {
+    size_t nx, nw, ny;
+    if (t->kind == K_CONV) {
+        if (lin_conv_check(&t->c) < 0) return -1;
+        nx = lin_conv_in_size(&t->c);
+        nw = lin_conv_weight_size(&t->c);
+        ny = lin_conv_out_size(&t->c);
+    } else if (t->kind == K_FC) {
+        nx = (size_t)t->f.N * t->f.K;
+        nw = (size_t)t->f.O * t->f.K;
+        ny = (size_t)t->f.N * t->f.O;
+    } else {
+        nx = ny = (size_t)t->s.N * t->s.C * t->s.S;
+        nw = t->s.C;
+    }
+    unsigned wbits = t->kind == K_CONV ? t->c.wbits : t->kind == K_FC ? t->f.wbits : t->s.wbits;
+    uint64_t *x = mem_alloc(nx, 8);
+    t->x[0] = mem_alloc(nx, 8);
+    t->x[1] = mem_alloc(nx, 8);
+    t->w = mem_alloc(nw, 8);
+    t->y[0] = mem_alloc(ny, 8);
+    t->y[1] = mem_alloc(ny, 8);
+    t->ref = mem_alloc(ny, 8);
+    PARLEY_CHECK(x && t->x[0] && t->x[1] && t->w && t->y[0] && t->y[1] && t->ref);
+    uint64_t mask = bits_mask(t->l);
+    prg_ring(g, x, nx, t->l);
+    if (edge)
+        for (size_t i = 0; i < nx; i++)
+            x[i] = (i % 3 == 0) ? mask : (i % 3 == 1) ? (mask >> 1) + 1 : 1;
+    prg_ring(g, t->x[0], nx, t->l);
+    for (size_t i = 0; i < nx; i++)
+        t->x[1][i] = (x[i] - t->x[0][i]) & mask;
+    fill_weights(g, t->w, nw, wbits, t->l, edge);
+    if (t->kind == K_CONV)
+        lin_conv_plain(t->ref, x, &t->c, t->w, t->l);
+    else if (t->kind == K_FC)
+        lin_fc_plain(t->ref, x, &t->f, t->w, t->l);
+    else
+        lin_scale_plain(t->ref, x, &t->s, t->w, t->l);
+    t->nx = nx;
+    t->nw = nw;
+    t->ny = ny;
+    int rc = run2_party(lcase_party, t, lanes);
+    size_t bad = 0;
+    if (rc == 0)
+        for (size_t i = 0; i < ny; i++)
+            bad += ((t->y[0][i] + t->y[1][i]) & mask) != t->ref[i];
+    mem_free(x);
+    mem_free(t->x[0]);
+    mem_free(t->x[1]);
+    mem_free(t->w);
+    mem_free(t->y[0]);
+    mem_free(t->y[1]);
+    mem_free(t->ref);
+    if (rc != 0) return rc;
+    return bad ? 1 : 0;
+}
+
+static lin_conv conv(unsigned N, unsigned C, unsigned H, unsigned W, unsigned O, unsigned k,
+                     unsigned s, unsigned p, unsigned d, unsigned groups, unsigned wbits) {
+    lin_conv c = {.N = N,
+                  .C = C,
+                  .H = H,
+                  .W = W,
+                  .O = O,
+                  .kh = k,
+                  .kw = k,
+                  .sh = s,
+                  .sw = s,
+                  .pt = p,
+                  .pl = p,
+                  .pb = p,
+                  .pr = p,
+                  .dh = d,
+                  .dw = d,
+                  .groups = groups,
+                  .wbits = wbits};
+    return c;
+}
+
+static void check_conv(lin_conv c, unsigned l, unsigned lanes, prg *g, int edge) {
+    lcase t = {.kind = K_CONV, .c = c, .l = l};
+    int rc = run_case(&t, lanes, g, edge);
+    CHECK_MSG(rc == 0,
+              "conv N%u C%u %ux%u O%u k%ux%u s%u,%u p%u,%u,%u,%u d%u,%u g%u wbits %u, l = %u, %u "
+              "lanes: %s",
+              c.N, c.C, c.H, c.W, c.O, c.kh, c.kw, c.sh, c.sw, c.pt, c.pl, c.pb, c.pr, c.dh, c.dw,
+              c.groups, c.wbits, l, lanes, rc > 0 ? "wrong outputs" : err_msg());
+    if (rc == 0) {
+        uint64_t want = lin_he_conv_bytes(&c, l);
+        CHECK_EQ(t.bytes[0] + t.bytes[1], want);
+    }
+}
+
+/* ---- small shapes (always run) ---- */
+
+TEST(conv_basic) {
+    prg g;
+    harness_prg(&g, 1);
+    check_conv(conv(1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 4), 8, 1, &g, 0);     /* 1x1x1 */
+    check_conv(conv(1, 3, 8, 8, 4, 3, 1, 1, 1, 1, 6), 16, 1, &g, 0);    /* same padding */
+    check_conv(conv(2, 5, 9, 7, 3, 3, 1, 0, 1, 1, 8), 32, 2, &g, 0);    /* batch 2, valid */
+    check_conv(conv(1, 2, 13, 11, 3, 5, 2, 2, 1, 1, 8), 37, 2, &g, 0);  /* stride 2 */
+    check_conv(conv(1, 3, 17, 17, 2, 7, 2, 3, 1, 1, 10), 37, 1, &g, 0); /* ResNet stem, small */
+    check_conv(conv(1, 4, 10, 10, 5, 1, 2, 0, 1, 1, 8), 32, 3, &g, 0);  /* 1x1 stride 2 */
+    check_conv(conv(1, 3, 9, 9, 3, 3, 3, 0, 1, 1, 6), 20, 2, &g, 0);    /* stride = kernel */
+}
+
+TEST(conv_odd_shapes) {
+    prg g;
+    harness_prg(&g, 2);
+    check_conv(conv(1, 2, 12, 12, 3, 3, 1, 2, 2, 1, 6), 24, 1, &g, 0);  /* dilation 2 */
+    check_conv(conv(1, 2, 15, 14, 2, 3, 2, 1, 3, 1, 6), 24, 2, &g, 0);  /* dilation 3, stride 2 */
+    check_conv(conv(1, 4, 8, 8, 4, 3, 1, 1, 1, 4, 6), 24, 1, &g, 0);    /* depthwise */
+    check_conv(conv(2, 6, 7, 7, 9, 3, 2, 1, 1, 3, 6), 24, 2, &g, 0);    /* groups 3 */
+    check_conv(conv(1, 3, 30, 30, 2, 11, 4, 2, 1, 1, 6), 24, 1, &g, 0); /* AlexNet-like 11x11/4 */
+    lin_conv c = conv(1, 3, 11, 9, 4, 3, 1, 0, 1, 1, 6);
+    c.kh = 2;
+    c.kw = 4;
+    c.sh = 1;
+    c.sw = 3;
+    c.pt = 0;
+    c.pl = 3;
+    c.pb = 2;
+    c.pr = 1; /* asymmetric everything */
+    check_conv(c, 24, 2, &g, 0);
+    /* a 1-D convolution too wide for one ciphertext: tiles along W */
+    check_conv(conv(1, 2, 1, 5000, 2, 1, 1, 0, 1, 1, 6), 24, 2, &g, 0);
+    lin_conv d = conv(1, 2, 1, 9000, 1, 1, 1, 0, 1, 1, 6);
+    d.kw = 5;
+    d.pl = d.pr = 2;
+    check_conv(d, 24, 1, &g, 0);
+}
+
+TEST(conv_all_widths) {
+    prg g;
+    harness_prg(&g, 3);
+    for (unsigned l = 1; l <= 49; l += (l < 8 ? 1 : 7)) {
+        unsigned wb = l < 6 ? l : 6;
+        check_conv(conv(1, 3, 6, 6, 2, 3, 1, 1, 1, 1, wb), l, 1 + l % 2, &g, 0);
+    }
+    check_conv(conv(1, 2, 5, 5, 2, 3, 1, 1, 1, 1, 1), 49, 1, &g, 0);
+}
+
+TEST(conv_edge_values) {
+    prg g;
+    harness_prg(&g, 4);
+    check_conv(conv(1, 64, 6, 6, 8, 3, 1, 1, 1, 1, 14), 37, 2, &g, 1);
+    check_conv(conv(1, 16, 5, 5, 4, 3, 1, 1, 1, 1, 4), 4, 1, &g, 1);
+    check_conv(conv(1, 3, 4, 4, 2, 3, 1, 1, 1, 1, 1), 1, 1, &g, 1);
+    check_conv(conv(1, 8, 4, 4, 3, 1, 1, 0, 1, 1, 24), 32, 1, &g, 1);
+    check_conv(conv(1, 4, 3, 3, 2, 3, 1, 1, 1, 1, 16), 16, 1, &g, 1); /* wbits = l */
+}
+
+TEST(fc_and_scale) {
+    prg g;
+    harness_prg(&g, 5);
+    lin_fc fcs[] = {{1, 1, 1, 8}, {1, 100, 10, 10}, {3, 64, 17, 12}, {1, 5000, 3, 8}};
+    for (size_t i = 0; i < sizeof fcs / sizeof *fcs; i++) {
+        lcase t = {.kind = K_FC, .f = fcs[i], .l = 32};
+        int rc = run_case(&t, 1 + (unsigned)i % 2, &g, i == 2);
+        CHECK_MSG(rc == 0, "fc %u x %u -> %u: %s", fcs[i].N, fcs[i].K, fcs[i].O,
+                  rc > 0 ? "wrong" : err_msg());
+        if (rc == 0) CHECK_EQ(t.bytes[0] + t.bytes[1], lin_he_fc_bytes(&fcs[i], 32));
+    }
+    lin_scale scs[] = {{1, 1, 1, 8}, {1, 16, 49, 10}, {2, 5, 300, 12}, {1, 3, 5000, 8}};
+    for (size_t i = 0; i < sizeof scs / sizeof *scs; i++) {
+        lcase t = {.kind = K_SCALE, .s = scs[i], .l = 37};
+        int rc = run_case(&t, 1 + (unsigned)i % 3, &g, i == 1);
+        CHECK_MSG(rc == 0, "scale %u x %u x %u: %s", scs[i].N, scs[i].C, scs[i].S,
+                  rc > 0 ? "wrong" : err_msg());
+        if (rc == 0) CHECK_EQ(t.bytes[0] + t.bytes[1], lin_he_scale_bytes(&scs[i], 37));
+    }
+}
+
+TEST(flights_and_lanes) {
+    prg g;
+    harness_prg(&g, 6);
+    lcase t = {.kind = K_CONV, .c = conv(1, 8, 12, 12, 16, 3, 1, 1, 1, 1, 8), .l = 32};
+    REQUIRE(run_case(&t, 1, &g, 0) == 0);
+    CHECK_EQ(t.flights[0] + t.flights[1], 2); /* one flight each way */
+    uint64_t b1 = t.bytes[0] + t.bytes[1];
+    lcase u = {.kind = K_CONV, .c = t.c, .l = 32};
+    REQUIRE(run_case(&u, 3, &g, 0) == 0);
+    CHECK_EQ(u.bytes[0] + u.bytes[1], b1);         /* lanes do not change the bytes */
+    CHECK(u.flights[0] <= 1 && u.flights[1] <= 1); /* per lane */
+}
+
+/* Layers larger than the server's buffer run in chunks of tiles, two
+ * flights each, with the same result and bytes. */
+TEST(chunked_layers) {
+    prg g;
+    harness_prg(&g, 9);
+    lin_conv c = conv(2, 4, 80, 80, 6, 3, 1, 1, 1, 1, 8);          /* batch 2, several tiles */
+    lcase t = {.kind = K_CONV, .c = c, .l = 32, .chunk_bytes = 1}; /* one tile per chunk */
+    REQUIRE(run_case(&t, 2, &g, 0) == 0);
+    CHECK_EQ(t.bytes[0] + t.bytes[1], lin_he_conv_bytes(&c, 32));
+    he_plan pl;
+    REQUIRE_OK(he_plan_make(&pl, &c, 32));
+    CHECK(pl.units > 3);
+    CHECK(t.flights[1] >= pl.units / 2); /* the client's lanes sent once per chunk */
+    he_plan_free(&pl);
+}
+
+/* The planner: every target is a distinct coefficient and no two output
+ * elements share one; blocks fit in N. */
+TEST(plan_invariants) {
+    lin_conv cs[] = {
+        conv(1, 64, 56, 56, 64, 3, 1, 1, 1, 1, 14), conv(1, 3, 224, 224, 64, 7, 2, 3, 1, 1, 14),
+        conv(1, 2048, 7, 7, 512, 1, 1, 0, 1, 1, 14), conv(2, 32, 9, 9, 32, 3, 2, 1, 1, 32, 10)};
+    for (size_t k = 0; k < sizeof cs / sizeof *cs; k++) {
+        he_plan pl;
+        REQUIRE_OK(he_plan_make(&pl, &cs[k], 37));
+        CHECK((uint64_t)pl.Ow * pl.Cw * pl.Hw * pl.Ww <= HE_N);
+        size_t ny = lin_conv_out_size(&pl.c);
+        uint8_t *seen = mem_calloc(ny, 1);
+        uint32_t *pos = mem_alloc(HE_N, 4);
+        size_t *yidx = mem_alloc(HE_N, sizeof *yidx);
+        REQUIRE(seen && pos && yidx);
+        for (unsigned og = 0; og < pl.nog; og++)
+            for (uint64_t u = 0; u < pl.units; u++) {
+                size_t n = he_plan_targets(&pl, pos, yidx, og, u);
+                for (size_t j = 0; j < n; j++) {
+                    CHECK(pos[j] < HE_N);
+                    CHECK(yidx[j] < ny);
+                    if (yidx[j] < ny) seen[yidx[j]]++;
+                    if (j) CHECK(pos[j] > pos[j - 1]);
+                }
+            }
+        size_t missing = 0;
+        for (size_t i = 0; i < ny; i++)
+            missing += seen[i] != 1;
+        CHECK_EQ(missing, 0);
+        mem_free(seen);
+        mem_free(pos);
+        mem_free(yidx);
+        he_plan_free(&pl);
+    }
+}
+
+/* ---- refusals ---- */
+
+TEST(unsupported_refused_before_talking) {
+    lin_he_info info;
+    lin_conv c = conv(1, 512, 7, 7, 512, 3, 1, 1, 1, 1, 30);
+    CHECK(lin_he_conv_info(&info, &c, 49) == PARLEY_E_UNSUPPORTED);
+    CHECK(strstr(err_msg(), "noise budget") != NULL);
+    c.wbits = 8;
+    CHECK(lin_he_conv_info(&info, &c, 50) == PARLEY_E_UNSUPPORTED);
+    c.wbits = 40;
+    CHECK(lin_he_conv_info(&info, &c, 37) == PARLEY_E_ARG);  /* wbits > l */
+    lin_conv d = conv(1, 1, 200, 200, 1, 11, 1, 0, 8, 1, 4); /* window 81x81 > N */
+    CHECK(lin_he_conv_info(&info, &d, 32) == PARLEY_E_UNSUPPORTED);
+    CHECK_EQ(lin_he_conv_bytes(&d, 32), 0);
+    /* a full run: both sides fail at once, nothing is sent */
+    prg g;
+    harness_prg(&g, 7);
+    lcase t = {.kind = K_CONV, .c = conv(1, 4, 4, 4, 4, 3, 1, 1, 1, 1, 8), .l = 60};
+    CHECK(run_case(&t, 1, &g, 0) == PARLEY_E_UNSUPPORTED);
+    CHECK(t.rc[0] == PARLEY_E_UNSUPPORTED && t.rc[1] == PARLEY_E_UNSUPPORTED);
+    CHECK_EQ(t.bytes[0] + t.bytes[1], 0);
+}
+
+TEST(weights_outside_wbits_refused) {
+    prg g;
+    harness_prg(&g, 8);
+    lcase t = {.kind = K_CONV, .c = conv(1, 2, 4, 4, 2, 3, 1, 1, 1, 1, 4), .l = 16};
+    REQUIRE_OK(lin_conv_check(&t.c));
+    /* run_case fills weights within wbits; shrink wbits after the fact */
+    size_t nx = lin_conv_in_size(&t.c), nw = lin_conv_weight_size(&t.c),
+           ny = lin_conv_out_size(&t.c);
+    t.x[0] = mem_calloc(nx, 8);
+    t.x[1] = mem_calloc(nx, 8);
+    t.w = mem_calloc(nw, 8);
+    t.y[0] = mem_alloc(ny, 8);
+    t.y[1] = mem_alloc(ny, 8);
+    REQUIRE(t.x[0] && t.x[1] && t.w && t.y[0] && t.y[1]);
+    t.w[3] = 8; /* needs 5 signed bits */
+    int rc = run2_party(lcase_party, &t, 1);
+    CHECK(rc != 0);
+    CHECK(t.rc[0] == PARLEY_E_ARG);
+    CHECK(t.rc[1] < 0); /* the client sees the session end instead of waiting */
+    mem_free(t.x[0]);
+    mem_free(t.x[1]);
+    mem_free(t.w);
+    mem_free(t.y[0]);
+    mem_free(t.y[1]);
+}
+
+/* ---- malformed peer messages ---- */
+
+typedef struct bad {
+    int what; /* 0: bad key magic, 1: residue >= q in an input ct, 2: short input, 3: output padding
+               */
+    int rc[2];
+} bad;
+
+static int bad_party(party *p, void *v) {
+    bad *b = v;
+    int me = p->role;
+    lin_conv c = b->what == 3 ? conv(1, 2, 3, 3, 1, 3, 1, 1, 1, 1, 4) /* 9 outputs: padding */
+                              : conv(1, 2, 4, 4, 2, 3, 1, 1, 1, 1, 4);
+    uint64_t x[32] = {0}, w[36] = {0}, y[32];
+    chan *ch = p->lanes[0].ot.ch;
+    lin_he *h = NULL;
+    int rc;
+    if (b->what == 0) {
+        if (me == MPC_CLIENT) {
+            size_t n = (size_t)lin_he_setup_bytes();
+            uint8_t *buf = mem_calloc(n, 1);
+            memcpy(buf, "XXXX", 4);
+            rc = chan_send(ch, buf, n);
+            if (rc == 0) rc = chan_flush(ch);
+            mem_free(buf);
+        } else {
+            rc = lin_he_setup(p, &h);
+        }
+        b->rc[me] = rc;
+        lin_he_free(h);
+        return 0;
+    }
+    rc = lin_he_setup(p, &h);
+    if (rc < 0) return rc;
+    he_plan pl;
+    if (he_plan_make(&pl, &c, 16) < 0) abort();
+    if (b->what == 1 || b->what == 2) {
+        if (me == MPC_CLIENT) {
+            size_t n = he_poly_bytes() * pl.in_cts;
+            uint8_t *buf = mem_alloc(n, 1);
+            memset(buf, 0xff, n); /* every residue = 2^55 - 1 >= q */
+            rc = chan_send(ch, buf, b->what == 1 ? n : n / 2);
+            if (rc == 0) rc = chan_flush(ch);
+            if (b->what == 2) chan_abort(ch); /* and go away */
+            mem_free(buf);
+        } else {
+            rc = lin_he_conv(p, h, y, x, &c, w, 16);
+        }
+    } else {
+        if (me == MPC_SERVER) {
+            /* read the input, answer with non-zero padding everywhere */
+            size_t n = he_poly_bytes() * pl.in_cts;
+            uint8_t *buf = mem_alloc(n, 1);
+            rc = chan_recv(ch, buf, n);
+            mem_free(buf);
+            size_t total = (size_t)pl.bytes_s2c;
+            buf = mem_alloc(total, 1);
+            memset(buf, 0xff, total);
+            if (rc == 0) rc = chan_send(ch, buf, total);
+            if (rc == 0) rc = chan_flush(ch);
+            mem_free(buf);
+        } else {
+            rc = lin_he_conv(p, h, y, x, &c, NULL, 16);
+        }
+    }
+    he_plan_free(&pl);
+    b->rc[me] = rc;
+    lin_he_free(h);
+    return 0;
+}
+
+TEST(malformed_rejected) {
+    bad b = {.what = 0};
+    REQUIRE_OK(run2_party(bad_party, &b, 1));
+    CHECK_EQ(b.rc[0], (uint64_t)(int64_t)PARLEY_E_PROTO);
+    b = (bad){.what = 1};
+    REQUIRE_OK(run2_party(bad_party, &b, 1));
+    CHECK_EQ(b.rc[0], (uint64_t)(int64_t)PARLEY_E_PROTO);
+    b = (bad){.what = 2};
+    REQUIRE_OK(run2_party(bad_party, &b, 1));
+    CHECK(b.rc[0] < 0); /* a peer that leaves mid-message ends the layer */
+    b = (bad){.what = 3};
+    REQUIRE_OK(run2_party(bad_party, &b, 1));
+    CHECK_EQ(b.rc[1], (uint64_t)(int64_t)PARLEY_E_PROTO);
+}
+
+/* ---- the ImageNet networks ---- */
+
+typedef struct shape {
+    int kind;
+    lin_conv c;
+    lin_scale s;
+    lin_fc f;
+} shape;
+
+#define MAX_SHAPES 256
+static shape shapes[MAX_SHAPES];
+static size_t nshapes;
+
+static void add_conv(unsigned C, unsigned H, unsigned O, unsigned k, unsigned s, unsigned p,
+                     unsigned wbits) {
+    shape x = {.kind = K_CONV, .c = conv(1, C, H, H, O, k, s, p, 1, 1, wbits)};
+    for (size_t i = 0; i < nshapes; i++)
+        if (shapes[i].kind == K_CONV && memcmp(&shapes[i].c, &x.c, sizeof x.c) == 0) return;
+    PARLEY_CHECK(nshapes < MAX_SHAPES);
+    shapes[nshapes++] = x;
+}
+static void add_scale(unsigned C, unsigned S, unsigned wbits) {
+    shape x = {.kind = K_SCALE, .s = {1, C, S, wbits}};
+    for (size_t i = 0; i < nshapes; i++)
+        if (shapes[i].kind == K_SCALE && memcmp(&shapes[i].s, &x.s, sizeof x.s) == 0) return;
+    shapes[nshapes++] = x;
+}
+static void add_fc(unsigned K, unsigned O, unsigned wbits) {
+    shape x = {.kind = K_FC, .f = {1, K, O, wbits}};
+    shapes[nshapes++] = x;
+}
+
+/* SqueezeNet 1.1 (torchvision), l = 32, s = 9. */
+static void squeezenet(unsigned wb) {
+    add_conv(3, 224, 64, 3, 2, 0, wb);
+    static const unsigned fire[][4] = {{64, 16, 64, 55},   {128, 16, 64, 55},  {128, 32, 128, 27},
+                                       {256, 32, 128, 27}, {256, 48, 192, 13}, {384, 48, 192, 13},
+                                       {384, 64, 256, 13}, {512, 64, 256, 13}};
+    for (size_t i = 0; i < 8; i++) {
+        unsigned cin = fire[i][0], sq = fire[i][1], e = fire[i][2], h = fire[i][3];
+        add_conv(cin, h, sq, 1, 1, 0, wb);
+        add_conv(sq, h, e, 1, 1, 0, wb);
+        add_conv(sq, h, e, 3, 1, 1, wb);
+    }
+    add_conv(512, 13, 1000, 1, 1, 0, wb);
+}
+
+/* ResNet50: torchvision (v1.5, stride in the 3x3) and the original v1
+ * (stride in the first 1x1), l = 37, s = 12. */
+static void resnet50(unsigned wb) {
+    for (int v1 = 0; v1 < 2; v1++) {
+        add_conv(3, 224, 64, 7, 2, 3, wb);
+        unsigned H = 56, cin = 64;
+        static const unsigned st[4][2] = {{64, 3}, {128, 4}, {256, 6}, {512, 3}};
+        for (int s = 0; s < 4; s++)
+            for (unsigned b = 0; b < st[s][1]; b++) {
+                unsigned w = st[s][0], str = (b == 0 && s > 0) ? 2 : 1, Ho = (H - 1) / str + 1;
+                if (!v1) {
+                    add_conv(cin, H, w, 1, 1, 0, wb);
+                    add_conv(w, H, w, 3, str, 1, wb);
+                } else {
+                    add_conv(cin, H, w, 1, str, 0, wb);
+                    add_conv(w, Ho, w, 3, 1, 1, wb);
+                }
+                add_conv(w, Ho, 4 * w, 1, 1, 0, wb);
+                if (b == 0) add_conv(cin, H, 4 * w, 1, str, 0, wb);
+                cin = 4 * w;
+                H = Ho;
+            }
+    }
+    add_fc(2048, 1000, wb);
+}
+
+/* DenseNet121 (torchvision), l = 32, s = 11: BN before each 1x1 conv is a
+ * scale layer (it follows a concatenation); the BN after it is folded. */
+static void densenet121(unsigned wb) {
+    add_conv(3, 224, 64, 7, 2, 3, wb);
+    unsigned H = 56, c = 64;
+    static const unsigned blocks[4] = {6, 12, 24, 16};
+    for (int bi = 0; bi < 4; bi++) {
+        for (unsigned j = 0; j < blocks[bi]; j++) {
+            add_scale(c, H * H, wb);
+            add_conv(c, H, 128, 1, 1, 0, wb);
+            add_conv(128, H, 32, 3, 1, 1, wb);
+            c += 32;
+        }
+        add_scale(c, H * H, wb);
+        if (bi < 3) {
+            add_conv(c, H, c / 2, 1, 1, 0, wb);
+            c /= 2;
+            H /= 2;
+        }
+    }
+    add_fc(1024, 1000, wb);
+}
+
+static void run_shapes(unsigned l, size_t first, size_t step, size_t limit) {
+    prg g;
+    harness_prg(&g, 100 + l);
+    size_t done = 0;
+    for (size_t i = first; i < nshapes && done < limit; i += step, done++) {
+        lcase t = {
+            .kind = shapes[i].kind, .c = shapes[i].c, .s = shapes[i].s, .f = shapes[i].f, .l = l};
+        int rc = run_case(&t, 2, &g, 0);
+        const lin_conv *c = &shapes[i].c;
+        if (t.kind == K_CONV)
+            CHECK_MSG(rc == 0, "conv C%u H%u O%u k%u s%u p%u (l = %u): %s", c->C, c->H, c->O, c->kh,
+                      c->sh, c->pt, l, rc > 0 ? "wrong outputs" : err_msg());
+        else
+            CHECK_MSG(rc == 0, "%s layer %zu (l = %u): %s", t.kind == K_FC ? "fc" : "scale", i, l,
+                      rc > 0 ? "wrong outputs" : err_msg());
+    }
+}
+
+/* Realistic weight widths: the fixed-point scale plus two bits. */
+TEST(slow_squeezenet) {
+    nshapes = 0;
+    squeezenet(11);
+    run_shapes(32, 0, 1, MAX_SHAPES);
+}
+TEST(slow_resnet50) {
+    nshapes = 0;
+    resnet50(14);
+    run_shapes(37, 0, 1, MAX_SHAPES);
+}
+TEST(slow_densenet121) {
+    nshapes = 0;
+    densenet121(13);
+    run_shapes(32, 0, 1, MAX_SHAPES);
+}
+/* A representative subset that always runs: ResNet50's last stage (its
+ * largest fan-in), its FC, SqueezeNet's last fire module, DenseNet's widest
+ * scale layer. */
+TEST(imagenet_sample) {
+    nshapes = 0;
+    add_conv(512, 7, 512, 3, 1, 1, 14);
+    add_conv(2048, 7, 512, 1, 1, 0, 14);
+    add_fc(2048, 1000, 14);
+    run_shapes(37, 0, 1, MAX_SHAPES);
+    nshapes = 0;
+    add_conv(64, 13, 256, 3, 1, 1, 11);
+    add_conv(512, 13, 64, 1, 1, 0, 11);
+    add_scale(1024, 49, 13);
+    run_shapes(32, 0, 1, MAX_SHAPES);
+}
