@@ -4,5 +4,8 @@
 
 int cli_bench(int argc, char **argv);
 int cli_plain(int argc, char **argv);
+int cli_run(int argc, char **argv);
+int cli_serve(int argc, char **argv);
+int cli_infer(int argc, char **argv);
 
 #endif

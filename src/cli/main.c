@@ -12,6 +12,9 @@ static void usage(FILE *f) {
             "\n"
             "commands:\n"
             "  bench      measure a protocol between two local processes (bench --help)\n"
+            "  run        secure inference of a model on an input, both parties on this machine\n"
+            "  serve      serve secure inferences of a model (the model owner's side)\n"
+            "  infer      run a secure inference against a server (the input owner's side)\n"
             "  plain      run a model in plaintext fixed point (the reference)\n"
             "  version    print the version\n"
             "\n"
@@ -34,6 +37,9 @@ int main(int argc, char **argv) {
     }
     if (strcmp(cmd, "bench") == 0) return cli_bench(argc - 1, argv + 1);
     if (strcmp(cmd, "plain") == 0) return cli_plain(argc - 1, argv + 1);
+    if (strcmp(cmd, "run") == 0) return cli_run(argc - 1, argv + 1);
+    if (strcmp(cmd, "serve") == 0) return cli_serve(argc - 1, argv + 1);
+    if (strcmp(cmd, "infer") == 0) return cli_infer(argc - 1, argv + 1);
     fprintf(stderr, "parley: unknown command '%s'\n", cmd);
     usage(stderr);
     return 2;

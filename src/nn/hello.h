@@ -4,6 +4,9 @@
  *   C -> S  HELLO (kind client: version)
  *   S -> C  HELLO (kind server: version, mode, l, s, lanes, reveal) or REJECT
  *   S -> C  MODEL (the public model), C -> S  READY or REJECT
+ *   (the lanes open and the inference runs)
+ *   S -> C  REPORT (the server's flights, bytes sent and seconds, so the
+ *           client can report the costs of both sides)
  * A frame is [type u32][length u32][payload], little-endian; each type has a
  * cap on its length, checked before anything is allocated. A REJECT carries
  * one printable line naming what is wrong, which the other side prints. */
@@ -37,7 +40,8 @@ void hello_encode(uint8_t out[HELLO_BYTES], const session_hello *h);
  * PARLEY_E_PROTO with a message on bad input. */
 int hello_parse(session_hello *out, const uint8_t *buf, size_t len) WUR;
 
-enum { FRAME_HELLO = 1, FRAME_REJECT = 2, FRAME_MODEL = 3, FRAME_READY = 4 };
+enum { FRAME_HELLO = 1, FRAME_REJECT = 2, FRAME_MODEL = 3, FRAME_READY = 4, FRAME_REPORT = 5 };
+#define FRAME_REPORT_BYTES 24 /* server's flights, bytes sent, microseconds (u64 each) */
 #define FRAME_MAX_REJECT 512
 #define FRAME_MAX_MODEL (64u << 20)
 

@@ -1,0 +1,462 @@
+/* `parley serve`, `parley infer` and `parley run`: the two parties of a
+ * secure inference (nn/session.h), as two programs or, for `run`, as two
+ * processes of one command over 127.0.0.1. */
+#include "cli/cli.h"
+
+#include "nn/model.h"
+#include "nn/npy.h"
+#include "nn/session.h"
+#include "util/mem.h"
+
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* ---- options ---- */
+
+typedef struct opts {
+    const char *model, *input, *output, *listen, *connect;
+    unsigned mode, l, s, threads, reveal;
+    int json, once, quiet;
+} opts;
+
+static int parse_uint(const char *v, unsigned lo, unsigned hi, unsigned *out) {
+    char *end;
+    errno = 0;
+    unsigned long x = strtoul(v, &end, 10);
+    if (errno || *end || !v[0] || v[0] == '-' || x < lo || x > hi) return -1;
+    *out = (unsigned)x;
+    return 0;
+}
+
+/* HOST:PORT (or :PORT, or PORT) into host and port. */
+static int parse_hostport(const char *v, char *host, size_t cap, int *port) {
+    const char *c = strrchr(v, ':');
+    const char *ps = c ? c + 1 : v;
+    size_t hl = c ? (size_t)(c - v) : 0;
+    unsigned p;
+    if (parse_uint(ps, 0, 65535, &p) < 0 || hl >= cap) return -1;
+    memcpy(host, v, hl);
+    host[hl] = 0;
+    if (!host[0]) snprintf(host, cap, "127.0.0.1");
+    *port = (int)p;
+    return 0;
+}
+
+/* Parse the options `allowed` (a space-separated list of option names
+ * without dashes) for command `cmd`. 0 ok, 1 --help shown, 2 error shown. */
+static int parse_opts(opts *o, int argc, char **argv, const char *cmd, const char *allowed,
+                      const char *usage) {
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            fputs(usage, stdout);
+            return 1;
+        }
+        char name[32];
+        if (strncmp(a, "--", 2) != 0 || strlen(a) >= sizeof name + 2) {
+            if (strstr(allowed, "MODELARG") && !o->model) { /* inspect's positional model */
+                o->model = a;
+                continue;
+            }
+            fprintf(stderr, "parley %s: unexpected argument '%s'\n%s", cmd, a, usage);
+            return 2;
+        }
+        snprintf(name, sizeof name, "%s", a + 2);
+        char pat[40];
+        snprintf(pat, sizeof pat, " %s ", name);
+        char al[512];
+        snprintf(al, sizeof al, " %s ", allowed);
+        if (!strstr(al, pat)) {
+            fprintf(stderr, "parley %s: unknown option %s\n%s", cmd, a, usage);
+            return 2;
+        }
+        if (!strcmp(name, "json")) { o->json = 1; continue; }
+        if (!strcmp(name, "once")) { o->once = 1; continue; }
+        if (!strcmp(name, "quiet")) { o->quiet = 1; continue; }
+        if (i + 1 >= argc) {
+            fprintf(stderr, "parley %s: option %s needs a value\n", cmd, a);
+            return 2;
+        }
+        const char *v = argv[++i];
+        int bad = 0;
+        if (!strcmp(name, "model")) o->model = v;
+        else if (!strcmp(name, "input")) o->input = v;
+        else if (!strcmp(name, "output")) o->output = v;
+        else if (!strcmp(name, "listen")) o->listen = v;
+        else if (!strcmp(name, "connect")) o->connect = v;
+        else if (!strcmp(name, "bits")) bad = parse_uint(v, 8, 64, &o->l);
+        else if (!strcmp(name, "scale")) bad = parse_uint(v, 0, 30, &o->s);
+        else if (!strcmp(name, "threads")) bad = parse_uint(v, 1, LANES_MAX, &o->threads);
+        else if (!strcmp(name, "mode")) {
+            if (!strcmp(v, "ot")) o->mode = MODE_OT;
+            else if (!strcmp(v, "he")) o->mode = MODE_HE;
+            else bad = -1;
+        } else if (!strcmp(name, "reveal")) {
+            if (!strcmp(v, "logits")) o->reveal = REVEAL_LOGITS;
+            else if (!strcmp(v, "label")) o->reveal = REVEAL_LABEL;
+            else bad = -1;
+        }
+        if (bad) {
+            fprintf(stderr, "parley %s: bad value '%s' for %s\n%s", cmd, v, a, usage);
+            return 2;
+        }
+    }
+    return 0;
+}
+
+static void opts_default(opts *o) {
+    memset(o, 0, sizeof *o);
+    o->mode = MODE_OT;
+    o->l = 37;
+    o->s = 12;
+    o->threads = 2;
+    o->reveal = REVEAL_LOGITS;
+}
+
+/* ---- progress and reports ---- */
+
+static void progress_line(void *ctx, const qnet *net, unsigned i, const exec_layer_stat *st,
+                          double elapsed, uint64_t bytes) {
+    (void)ctx;
+    (void)st;
+    const qlayer *L = &net->layers[i];
+    fprintf(stderr, "\r\033[K[%u/%u] %-10s %-24.24s %7.1f s %10.3f MiB", i + 1, net->nlayers,
+            qop_name(L->op), L->name ? L->name : "", elapsed, (double)bytes / 1048576.0);
+    if (i + 1 == net->nlayers) fputc('\n', stderr);
+    fflush(stderr);
+}
+
+static const char *mode_name(unsigned m) { return m == MODE_HE ? "he" : "ot"; }
+
+static void json_str(FILE *f, const char *s) {
+    fputc('"', f);
+    for (; s && *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
+        else if (c < 0x20 || c > 0x7e) fprintf(f, "\\u%04x", c);
+        else fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+/* The client's view of the costs: its own bytes sent are bytes_client, the
+ * bytes it received are bytes_server; rounds = flights of both parties. */
+static void print_report(FILE *f, const session_result *r, int json, const int *label,
+                         size_t nlabel) {
+    const qnet *net = r->net;
+    const exec_report *rep = &r->rep;
+    uint64_t rounds = rep->flights + r->peer_flights;
+    if (json) {
+        fprintf(f,
+                "{\"bench\":\"infer\",\"mode\":\"%s\",\"bits\":%u,\"scale\":%u,\"threads\":%u,"
+                "\"seconds\":%.6f,\"setup_seconds\":%.6f,\"bytes_server\":%llu,"
+                "\"bytes_client\":%llu,\"rounds\":%llu,\"setup_bytes\":%llu",
+                mode_name(r->mode), net->l, net->s, r->lanes, rep->seconds, r->setup_seconds,
+                (unsigned long long)rep->bytes_recv, (unsigned long long)rep->bytes_sent,
+                (unsigned long long)rounds,
+                (unsigned long long)(r->setup_bytes_sent + r->setup_bytes_recv));
+        if (nlabel) {
+            fprintf(f, ",\"label\":[");
+            for (size_t i = 0; i < nlabel; i++) fprintf(f, "%s%d", i ? "," : "", label[i]);
+            fprintf(f, "]");
+        }
+        fprintf(f, ",\"layers\":[");
+        for (unsigned i = 0; i < rep->nlayers; i++) {
+            const qlayer *L = &net->layers[i];
+            const exec_layer_stat *s = &rep->layers[i];
+            fprintf(f, "%s{\"op\":\"%s\",\"name\":", i ? "," : "", qop_name(L->op));
+            json_str(f, L->name);
+            fprintf(f, ",\"seconds\":%.6f,\"bytes\":%llu,\"bytes_server\":%llu,\"bytes_client\":%llu}",
+                    s->seconds, (unsigned long long)(s->bytes + s->bytes_recv),
+                    (unsigned long long)s->bytes_recv, (unsigned long long)s->bytes);
+        }
+        fprintf(f, "]}\n");
+        return;
+    }
+    fprintf(f, "secure inference (%s mode, l = %u, s = %u, %u lanes): %.2f s, %.3f MiB sent by the "
+               "server, %.3f MiB by the client, %llu rounds; set-up %.2f s, %.3f MiB\n",
+            mode_name(r->mode), net->l, net->s, r->lanes, rep->seconds,
+            (double)rep->bytes_recv / 1048576.0, (double)rep->bytes_sent / 1048576.0,
+            (unsigned long long)rounds, r->setup_seconds,
+            (double)(r->setup_bytes_sent + r->setup_bytes_recv) / 1048576.0);
+    /* By layer kind. */
+    double sec[QOP_END_] = {0};
+    uint64_t by[QOP_END_] = {0}, cnt[QOP_END_] = {0};
+    for (unsigned i = 0; i < rep->nlayers; i++) {
+        qop op = net->layers[i].op;
+        sec[op] += rep->layers[i].seconds;
+        by[op] += rep->layers[i].bytes + rep->layers[i].bytes_recv;
+        cnt[op]++;
+    }
+    fprintf(f, "  %-11s %6s %10s %14s\n", "layer kind", "count", "seconds", "MiB (both ways)");
+    for (int op = 1; op < QOP_END_; op++)
+        if (cnt[op])
+            fprintf(f, "  %-11s %6llu %10.3f %14.3f\n", qop_name((qop)op), (unsigned long long)cnt[op],
+                    sec[op], (double)by[op] / 1048576.0);
+}
+
+/* Print the label and top-5 of each row of the output. */
+static void print_result(FILE *f, const session_result *r, const float *v, const nn_shape *sh,
+                         int *labels, size_t *nlabels) {
+    const qnet *net = r->net;
+    const qtensor *ot = &net->t[net->output];
+    *nlabels = 0;
+    if (r->reveal == REVEAL_LABEL || ot->scale == 0) { /* indices */
+        for (size_t i = 0; i < r->nout; i++) {
+            labels[(*nlabels)++] = (int)v[i];
+            fprintf(f, "label: %d\n", (int)v[i]);
+        }
+        return;
+    }
+    size_t cols = sh->rank ? sh->d[sh->rank - 1] : 1, rows = r->nout / cols;
+    for (size_t row = 0; row < rows; row++) {
+        const float *x = v + row * cols;
+        size_t order[5] = {0, 0, 0, 0, 0};
+        size_t k = cols < 5 ? cols : 5;
+        for (size_t j = 0; j < k; j++) {
+            size_t best = (size_t)-1;
+            for (size_t c = 0; c < cols; c++) {
+                int used = 0;
+                for (size_t q = 0; q < j; q++) used |= order[q] == c;
+                if (!used && (best == (size_t)-1 || x[c] > x[best])) best = c;
+            }
+            order[j] = best;
+        }
+        double mx = x[order[0]], z = 0;
+        for (size_t c = 0; c < cols; c++) z += exp((double)x[c] - mx);
+        labels[(*nlabels)++] = (int)order[0];
+        fprintf(f, "%slabel: %zu\ntop-%zu:\n", rows > 1 ? "" : "", order[0], k);
+        for (size_t j = 0; j < k; j++)
+            fprintf(f, "  %5zu  logit %9.4f  p %.4f\n", order[j], x[order[j]],
+                    exp((double)x[order[j]] - mx) / z);
+    }
+}
+
+/* Decode, print and write what the client learned. */
+static int client_finish(const opts *o, session_result *r) {
+    const qnet *net = r->net;
+    const qtensor *ot = &net->t[net->output];
+    nn_shape sh = ot->shape;
+    if (r->reveal == REVEAL_LABEL && ot->scale != 0) { /* one index per row */
+        if (sh.rank) sh.d[sh.rank - 1] = 1;
+    }
+    float *v = mem_alloc(r->nout ? r->nout : 1, sizeof *v);
+    int *labels = mem_alloc(r->nout ? r->nout : 1, sizeof *labels);
+    if (!v || !labels) {
+        mem_free(v);
+        mem_free(labels);
+        return PARLEY_E_NOMEM;
+    }
+    if (r->reveal == REVEAL_LABEL && ot->scale != 0)
+        for (size_t i = 0; i < r->nout; i++) v[i] = (float)r->out[i];
+    else
+        qnet_decode(net, v, net->output, r->out);
+    size_t nl = 0;
+    print_result(o->json ? stderr : stdout, r, v, &sh, labels, &nl);
+    int rc = 0;
+    if (o->output) rc = npy_save_f32(o->output, &sh, v);
+    if (rc == 0) print_report(o->json ? stdout : stderr, r, o->json, labels, nl);
+    mem_free(v);
+    mem_free(labels);
+    return rc;
+}
+
+/* ---- the server ---- */
+
+static int load_model(qnet **net, const opts *o, const char *cmd) {
+    char *notes = NULL;
+    int rc = nn_model_load(net, &notes, o->model, o->l, o->s, 1);
+    if (notes && !o->quiet) fprintf(stderr, "parley %s: %s", cmd, notes);
+    mem_free(notes);
+    return rc;
+}
+
+static int serve_loop(const opts *o, qnet *net, chan_listener *l, int sessions) {
+    server_cfg cfg = {.net = net, .mode = o->mode, .lanes = o->threads, .reveal = o->reveal};
+    int last = 0;
+    for (int k = 0; sessions < 0 || k < sessions; k++) {
+        session_result r;
+        int rc = session_serve_one(l, &cfg, -1, &r);
+        if (rc < 0) {
+            if (!o->quiet) fprintf(stderr, "parley serve: session %d failed: %s\n", k + 1, err_msg());
+        } else if (!o->quiet) {
+            fprintf(stderr, "parley serve: session %d done: %.2f s, %.3f MiB sent, %.3f MiB received\n",
+                    k + 1, r.rep.seconds, (double)r.rep.bytes_sent / 1048576.0,
+                    (double)r.rep.bytes_recv / 1048576.0);
+        }
+        last = rc;
+        session_result_free(&r);
+    }
+    return last;
+}
+
+static const char serve_usage[] =
+    "usage: parley serve --model M.onnx [options]\n"
+    "\n"
+    "Loads the model and serves secure inferences to clients (parley infer), one\n"
+    "session after another. Clients learn the output, never the weights.\n"
+    "\n"
+    "options:\n"
+    "  --listen HOST:PORT   address to listen on (default 127.0.0.1:7311; port 0 picks one)\n"
+    "  --mode ot|he         linear layers over OT or homomorphic encryption (default ot)\n"
+    "  --bits L             ring width l, 8..64 (default 37)\n"
+    "  --scale S            fixed-point scale s (default 12)\n"
+    "  --threads T          lanes (connections and threads) per session (default 2)\n"
+    "  --reveal logits|label  what the client learns (default logits)\n"
+    "  --once               serve one session, then exit with its status\n"
+    "  --quiet              print only errors\n";
+
+int cli_serve(int argc, char **argv) {
+    opts o;
+    opts_default(&o);
+    int pr = parse_opts(&o, argc, argv, "serve",
+                        "model listen mode bits scale threads reveal once quiet", serve_usage);
+    if (pr) return pr == 1 ? 0 : 2;
+    if (!o.model) {
+        fprintf(stderr, "parley serve: --model is required\n%s", serve_usage);
+        return 2;
+    }
+    char host[256];
+    int port = 7311;
+    snprintf(host, sizeof host, "127.0.0.1");
+    if (o.listen && parse_hostport(o.listen, host, sizeof host, &port) < 0) {
+        fprintf(stderr, "parley serve: --listen wants HOST:PORT, got '%s'\n", o.listen);
+        return 2;
+    }
+    qnet *net = NULL;
+    chan_listener *l = NULL;
+    int rc = load_model(&net, &o, "serve");
+    if (rc == 0) rc = chan_listen(&l, host, port);
+    if (rc < 0) {
+        fprintf(stderr, "parley serve: %s\n", err_msg());
+        qnet_free(net);
+        return 1;
+    }
+    if (!o.quiet)
+        fprintf(stderr, "parley serve: %s (%u layers) on %s:%d, %s mode, l = %u, s = %u, %u lanes\n",
+                o.model, net->nlayers, host, chan_listener_port(l), mode_name(o.mode), o.l, o.s,
+                o.threads);
+    signal(SIGPIPE, SIG_IGN);
+    rc = serve_loop(&o, net, l, o.once ? 1 : -1);
+    chan_listener_close(l);
+    qnet_free(net);
+    return rc < 0 ? 1 : 0;
+}
+
+/* ---- the client ---- */
+
+static const char infer_usage[] =
+    "usage: parley infer --connect HOST:PORT --input x.npy [options]\n"
+    "\n"
+    "Runs a secure inference of the server's model on the input: the server\n"
+    "learns nothing about it; this side learns the output (or only the label).\n"
+    "Prints the label and the top-5 with their scores.\n"
+    "\n"
+    "options:\n"
+    "  --output y.npy   write the output tensor as float32 (.npy)\n"
+    "  --json           print the report as one JSON object on stdout\n"
+    "  --quiet          no progress line\n";
+
+static int run_client(const opts *o, const char *host, int port) {
+    nn_tensor x = {0};
+    session_result r;
+    memset(&r, 0, sizeof r);
+    int rc = npy_load(&x, o->input);
+    if (rc == 0)
+        rc = session_infer(host, port, &x, !o->quiet && isatty(2) ? progress_line : NULL, NULL, &r);
+    if (rc == 0) rc = client_finish(o, &r);
+    if (rc < 0) fprintf(stderr, "parley infer: %s\n", err_msg());
+    nn_tensor_free(&x);
+    session_result_free(&r);
+    return rc;
+}
+
+int cli_infer(int argc, char **argv) {
+    opts o;
+    opts_default(&o);
+    int pr = parse_opts(&o, argc, argv, "infer", "connect input output json quiet", infer_usage);
+    if (pr) return pr == 1 ? 0 : 2;
+    if (!o.connect || !o.input) {
+        fprintf(stderr, "parley infer: --connect and --input are required\n%s", infer_usage);
+        return 2;
+    }
+    char host[256];
+    int port;
+    if (parse_hostport(o.connect, host, sizeof host, &port) < 0 || port == 0) {
+        fprintf(stderr, "parley infer: --connect wants HOST:PORT, got '%s'\n", o.connect);
+        return 2;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    return run_client(&o, host, port) < 0 ? 1 : 0;
+}
+
+/* ---- both in one command ---- */
+
+static const char run_usage[] =
+    "usage: parley run --model M.onnx --input x.npy [options]\n"
+    "\n"
+    "A secure inference with both parties on this machine: a server process\n"
+    "with the model and a client process with the input, over 127.0.0.1.\n"
+    "\n"
+    "options:\n"
+    "  --output y.npy   write the output tensor as float32 (.npy)\n"
+    "  --mode ot|he     linear layers over OT or homomorphic encryption (default ot)\n"
+    "  --bits L         ring width l, 8..64 (default 37)\n"
+    "  --scale S        fixed-point scale s (default 12)\n"
+    "  --threads T      lanes (connections and threads) (default 2)\n"
+    "  --reveal logits|label  what the client learns (default logits)\n"
+    "  --json           print the report as one JSON object on stdout\n"
+    "  --quiet          no progress line\n";
+
+int cli_run(int argc, char **argv) {
+    opts o;
+    opts_default(&o);
+    int pr = parse_opts(&o, argc, argv, "run",
+                        "model input output mode bits scale threads reveal json quiet", run_usage);
+    if (pr) return pr == 1 ? 0 : 2;
+    if (!o.model || !o.input) {
+        fprintf(stderr, "parley run: --model and --input are required\n%s", run_usage);
+        return 2;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    qnet *net = NULL;
+    chan_listener *l = NULL;
+    opts so = o;
+    so.quiet = 1;
+    int rc = load_model(&net, &o, "run");
+    if (rc == 0) rc = chan_listen(&l, "127.0.0.1", 0);
+    if (rc < 0) {
+        fprintf(stderr, "parley run: %s\n", err_msg());
+        qnet_free(net);
+        return 1;
+    }
+    int port = chan_listener_port(l);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        fprintf(stderr, "parley run: fork: %s\n", strerror(errno));
+        return 1;
+    }
+    if (pid == 0) { /* the server */
+        rc = serve_loop(&so, net, l, 1);
+        if (rc < 0) fprintf(stderr, "parley run: server: %s\n", err_msg());
+        _exit(rc < 0 ? 1 : 0);
+    }
+    chan_listener_close(l);
+    qnet_free(net);
+    rc = run_client(&o, "127.0.0.1", port);
+    int status = 0;
+    if (rc < 0) kill(pid, SIGTERM);
+    waitpid(pid, &status, 0);
+    if (rc == 0 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+        fprintf(stderr, "parley run: the server process failed\n");
+        return 1;
+    }
+    return rc < 0 ? 1 : 0;
+}

@@ -1,0 +1,243 @@
+/* The secure executor; see exec.h. */
+#include "nn/exec.h"
+
+#include "lin/ot/lin_ot.h"
+#include "nl/nl.h"
+#include "nn/hello.h"
+#include "util/bits.h"
+#include "util/mem.h"
+#include "util/timer.h"
+
+/* ---- input sharing and output reveal (lane 0) ---- */
+
+/* Client: sends a random mask r (n values, l bits each, packed) and keeps
+ * x - r; server: its share is r. One flight, n*l bits. */
+static int share_input(party *p, uint64_t *share, const uint64_t *x, size_t n, unsigned l) {
+    mpc_lane *L = &p->lanes[0];
+    size_t nb = bits_bytes(n * (size_t)l);
+    uint8_t *buf = mem_alloc(nb ? nb : 1, 1);
+    if (!buf) return PARLEY_E_NOMEM;
+    int rc;
+    if (p->role == MPC_CLIENT) {
+        prg_ring(&L->ot.rng, share, n, l); /* r */
+        bits_pack(buf, share, n, l);
+        rc = chan_send(L->ot.ch, buf, nb);
+        if (rc == 0) rc = chan_flush(L->ot.ch);
+        for (size_t i = 0; i < n; i++) share[i] = (x[i] - share[i]) & bits_mask(l);
+    } else {
+        rc = chan_recv(L->ot.ch, buf, nb);
+        if (rc == 0) bits_unpack(share, buf, n, l);
+    }
+    mem_free_wipe(buf, nb ? nb : 1);
+    return rc;
+}
+
+/* Server sends its share; the client adds it to its own into out. */
+static int reveal(party *p, uint64_t *out, const uint64_t *share, size_t n, unsigned l) {
+    mpc_lane *L = &p->lanes[0];
+    size_t nb = bits_bytes(n * (size_t)l);
+    uint8_t *buf = mem_alloc(nb ? nb : 1, 1);
+    if (!buf) return PARLEY_E_NOMEM;
+    int rc;
+    if (p->role == MPC_SERVER) {
+        bits_pack(buf, share, n, l);
+        rc = chan_send(L->ot.ch, buf, nb);
+        if (rc == 0) rc = chan_flush(L->ot.ch);
+    } else {
+        rc = chan_recv(L->ot.ch, buf, nb);
+        if (rc == 0) {
+            bits_unpack(out, buf, n, l);
+            for (size_t i = 0; i < n; i++) out[i] = (out[i] + share[i]) & bits_mask(l);
+        }
+    }
+    mem_free_wipe(buf, nb ? nb : 1);
+    return rc;
+}
+
+/* ---- layers ---- */
+
+static int run_linear(party *p, const exec_opts *o, const qnet *net, const qlayer *L, uint64_t *y,
+                      const uint64_t *x) {
+    const uint64_t *w = p->role == MPC_SERVER ? L->w : NULL;
+    unsigned l = net->l;
+    switch (L->op) {
+    case QOP_CONV:
+        TRY(o->mode == MODE_HE ? lin_he_conv(p, o->he, y, x, &L->p.conv, w, l)
+                               : lin_ot_conv(p, y, x, &L->p.conv, w, l));
+        break;
+    case QOP_FC:
+        TRY(o->mode == MODE_HE ? lin_he_fc(p, o->he, y, x, &L->p.fc, w, l)
+                               : lin_ot_fc(p, y, x, &L->p.fc, w, l));
+        break;
+    default: /* QOP_SCALE */
+        TRY(o->mode == MODE_HE ? lin_he_scale(p, o->he, y, x, &L->p.scale, w, l)
+                               : lin_ot_scale(p, y, x, &L->p.scale, w, l));
+        break;
+    }
+    if (p->role == MPC_SERVER) qnet_add_private(net, L, y);
+    return 0;
+}
+
+/* ArgMax along an axis: gather the rows (outer x inner rows of cols values
+ * each) into a contiguous matrix when inner > 1. */
+static int run_argmax(party *p, uint64_t *y, const uint64_t *x, size_t outer, size_t cols,
+                      size_t inner, unsigned l) {
+    if (inner == 1) return nl_argmax(p, y, x, outer, cols, l);
+    size_t rows = outer * inner;
+    uint64_t *m = mem_alloc(rows * cols, sizeof *m);
+    if (!m) return PARLEY_E_NOMEM;
+    for (size_t a = 0; a < outer; a++)
+        for (size_t c = 0; c < cols; c++)
+            for (size_t b = 0; b < inner; b++)
+                m[(a * inner + b) * cols + c] = x[(a * cols + c) * inner + b];
+    int rc = nl_argmax(p, y, m, rows, cols, l);
+    mem_free_wipe(m, rows * cols * sizeof *m);
+    return rc;
+}
+
+static int run_layer(party *p, const exec_opts *o, const qnet *net, const qlayer *L, uint64_t *y,
+                     const uint64_t *const *x) {
+    size_t n = net->t[L->out].size, nin = net->t[L->in[0]].size;
+    unsigned l = net->l;
+    switch (L->op) {
+    case QOP_CONV:
+    case QOP_FC:
+    case QOP_SCALE: return run_linear(p, o, net, L, y, x[0]);
+    case QOP_TRUNC: return nl_trunc(p, y, x[0], n, l, L->p.shift);
+    case QOP_RELU: return nl_relu(p, y, x[0], n, l);
+    case QOP_RELU_TRUNC: return nl_relu_trunc(p, y, x[0], n, l, L->p.shift);
+    case QOP_MAXPOOL: return nl_maxpool(p, y, x[0], &L->p.pool, l);
+    case QOP_AVGPOOL: return nl_avgpool(p, y, x[0], &L->p.pool, l);
+    case QOP_ADD: qnet_add(net, L, y, x[0], x[1]); return 0;
+    case QOP_ADDC:
+        memcpy(y, x[0], nin * sizeof *y);
+        if (p->role == MPC_SERVER) qnet_add_private(net, L, y);
+        return 0;
+    case QOP_CONCAT:
+    case QOP_RESHAPE:
+    case QOP_PAD:
+    case QOP_TRANSPOSE: qnet_move(net, L, y, x); return 0;
+    case QOP_CONST:
+        memset(y, 0, n * sizeof *y);
+        if (p->role == MPC_SERVER) qnet_add_private(net, L, y);
+        return 0;
+    case QOP_ARGMAX: {
+        size_t outer, cols, inner;
+        qnet_argmax_geom(net, L, &outer, &cols, &inner);
+        return run_argmax(p, y, x[0], outer, cols, inner, l);
+    }
+    default: return err_set(PARLEY_E_UNSUPPORTED, "layer kind %d has no secure form", (int)L->op);
+    }
+}
+
+void exec_report_free(exec_report *rep) {
+    if (!rep) return;
+    mem_free(rep->layers);
+    memset(rep, 0, sizeof *rep);
+}
+
+static void stats_since(exec_layer_stat *st, const party *p, const chan_stats *before, double t0) {
+    chan_stats now;
+    party_stats(p, &now);
+    st->seconds = time_now() - t0;
+    st->bytes = now.bytes_sent - before->bytes_sent;
+    st->bytes_recv = now.bytes_recv - before->bytes_recv;
+    st->flights = now.flights - before->flights;
+}
+
+int exec_infer(party *p, const qnet *net, const exec_opts *o, const uint64_t *x, uint64_t **y,
+               size_t *ny, exec_report *rep) {
+    PARLEY_CHECK(p->role == MPC_CLIENT ? x != NULL : x == NULL);
+    PARLEY_CHECK(p->role == MPC_CLIENT || net->has_weights);
+    *y = NULL;
+    *ny = 0;
+    double t0 = time_now();
+    chan_stats s0;
+    party_stats(p, &s0);
+    unsigned maxin = 1;
+    for (unsigned i = 0; i < net->nlayers; i++)
+        if (net->layers[i].nin > maxin) maxin = net->layers[i].nin;
+    exec_layer_stat *ls = mem_calloc(net->nlayers ? net->nlayers : 1, sizeof *ls);
+    const uint64_t **xs = mem_calloc(maxin, sizeof *xs);
+    qstore st;
+    if (!ls || !xs) {
+        mem_free(ls);
+        mem_free(xs);
+        return PARLEY_E_NOMEM;
+    }
+    int rc = qstore_init(&st, net);
+    if (rc < 0) {
+        mem_free(ls);
+        mem_free(xs);
+        return rc;
+    }
+    uint64_t *in = NULL;
+    rc = qstore_out(&st, &in, net->input);
+    if (rc == 0) rc = share_input(p, in, x, net->t[net->input].size, net->l);
+    for (unsigned i = 0; i < net->nlayers && rc == 0; i++) {
+        const qlayer *L = &net->layers[i];
+        for (unsigned k = 0; k < L->nin; k++) xs[k] = st.buf[L->in[k]];
+        uint64_t *out;
+        rc = qstore_out(&st, &out, L->out);
+        if (rc < 0) break;
+        chan_stats b;
+        party_stats(p, &b);
+        double tl = time_now();
+        rc = run_layer(p, o, net, L, out, xs);
+        if (rc < 0) {
+            err_wrap(rc, "layer %u (%s %s)", i + 1, qop_name(L->op), L->name);
+            break;
+        }
+        stats_since(&ls[i], p, &b, tl);
+        qstore_done(&st, i);
+        if (o->progress) {
+            chan_stats now;
+            party_stats(p, &now);
+            o->progress(o->progress_ctx, net, i, &ls[i], time_now() - t0,
+                        now.bytes_sent - s0.bytes_sent + now.bytes_recv - s0.bytes_recv);
+        }
+    }
+    /* The output, or its ArgMax, goes to the client. */
+    uint64_t *res = NULL;
+    size_t nres = 0;
+    if (rc == 0) {
+        const qtensor *ot = &net->t[net->output];
+        uint64_t *share = st.buf[net->output];
+        uint64_t *lab = NULL;
+        nres = ot->size;
+        if (o->reveal_label) {
+            size_t cols = ot->shape.rank ? ot->shape.d[ot->shape.rank - 1] : 1;
+            nres = ot->size / cols;
+            lab = mem_alloc(nres, sizeof *lab);
+            rc = lab ? nl_argmax(p, lab, share, nres, cols, net->l) : PARLEY_E_NOMEM;
+            share = lab;
+        }
+        if (rc == 0 && p->role == MPC_CLIENT) {
+            res = mem_alloc(nres ? nres : 1, sizeof *res);
+            if (!res) rc = PARLEY_E_NOMEM;
+        }
+        if (rc == 0) rc = reveal(p, res, share, nres, net->l);
+        if (lab) mem_free_wipe(lab, nres * sizeof *lab);
+    }
+    qstore_free(&st);
+    mem_free(xs);
+    if (rc == 0 && p->role == MPC_CLIENT) {
+        *y = res;
+        *ny = nres;
+    } else if (res) {
+        mem_free_wipe(res, nres * sizeof *res);
+    }
+    if (rep) {
+        chan_stats now;
+        party_stats(p, &now);
+        rep->nlayers = net->nlayers;
+        rep->layers = ls;
+        rep->seconds = time_now() - t0;
+        rep->bytes_sent = now.bytes_sent - s0.bytes_sent;
+        rep->bytes_recv = now.bytes_recv - s0.bytes_recv;
+        rep->flights = now.flights - s0.flights;
+    } else {
+        mem_free(ls);
+    }
+    return rc;
+}

@@ -1,0 +1,53 @@
+/* The secure executor: walks a qnet on additive shares (ARCHITECTURE.md).
+ *
+ * Both parties call exec_run with the same public qnet; the server's copy
+ * holds the weights. Linear layers go to src/lin (OT or HE mode), the
+ * non-linear ones to src/nl, data movement and additions are local
+ * (qnet_move, qnet_add). Because every protocol is exact, the output shares
+ * reconstruct to exactly what nn/ref computes on the same input.
+ *
+ * Around the run: exec_share_input (the client's input becomes shares),
+ * exec_reveal (the server's output share goes to the client). */
+#ifndef PARLEY_NN_EXEC_H
+#define PARLEY_NN_EXEC_H
+
+#include "lin/he/lin_he.h"
+#include "mpc/party.h"
+#include "nn/qnet.h"
+
+typedef struct exec_layer_stat {
+    double seconds;
+    uint64_t bytes;      /* sent by this party during the layer, all lanes */
+    uint64_t bytes_recv; /* received by this party during the layer */
+    uint64_t flights; /* the busiest lane's flights */
+} exec_layer_stat;
+
+typedef struct exec_report {
+    unsigned nlayers;         /* = net->nlayers */
+    exec_layer_stat *layers;  /* one per layer (mem_free) */
+    double seconds;           /* the whole run, input sharing and reveal included */
+    uint64_t bytes_sent, bytes_recv, flights;
+} exec_report;
+
+/* Called after each layer (e.g. a progress line). */
+typedef void (*exec_progress_fn)(void *ctx, const qnet *net, unsigned layer,
+                                 const exec_layer_stat *st, double elapsed, uint64_t bytes);
+
+typedef struct exec_opts {
+    int mode;                 /* MODE_OT or MODE_HE (nn/hello.h) */
+    lin_he *he;               /* HE mode: the keys set up by lin_he_setup */
+    int reveal_label;         /* append an ArgMax over the last axis of the output */
+    exec_progress_fn progress;
+    void *progress_ctx;
+} exec_opts;
+
+/* Client: x = its input (net->t[net->input] elements, mod 2^l). Server: x
+ * = NULL. The whole inference: share the input, run every layer, reveal the
+ * output to the client. Client: *y gets the output (mem_free), *ny its
+ * element count (with reveal_label: one index per row of the output).
+ * Server: *y = NULL. rep (optional) gets this party's costs. */
+int exec_infer(party *p, const qnet *net, const exec_opts *o, const uint64_t *x, uint64_t **y,
+               size_t *ny, exec_report *rep) WUR;
+void exec_report_free(exec_report *rep);
+
+#endif
