@@ -106,7 +106,9 @@ static int nl_bench_party(party *p, void *arg, bench_clock *clk) {
             rc = party_run(p, nin, 128, mill_job, &a);
         }
         else if (!strcmp(n, "maxpool"))
-            rc = nl_maxpool_ex(p, y, x, &b->P, o->bits, !o->kind || strcmp(o->kind, "linear"));
+            rc = nl_maxpool_ex(p, y, x, &b->P, o->bits,
+                               (!o->kind || strcmp(o->kind, "linear") ? NL_POOL_TREE : 0) |
+                                   (o->kind && !strcmp(o->kind, "nonneg") ? NL_POOL_NONNEG : 0));
         else if (!strcmp(n, "avgpool"))
             rc = nl_avgpool(p, y, x, &b->P, o->bits);
         else
@@ -125,7 +127,7 @@ static const char *usage_of(const char *name) {
                "  Millionaire [x > y] on K-bit values (default N = 2^20, K = 31, M = 4).\n";
     if (!strcmp(name, "maxpool") || !strcmp(name, "avgpool"))
         return "usage: parley bench maxpool|avgpool [--n OUTPUTS] [--bits L] [--window K]\n"
-               "         [--stride S] [--kind tree|linear] [--threads T] [--m M]\n"
+               "         [--stride S] [--kind tree|linear|nonneg] [--threads T] [--m M]\n"
                "  Pools K x K windows (default 3, stride = K) over an input of 16 x 16 output\n"
                "  positions per channel; OUTPUTS (default 2^18) is rounded up to whole channels.\n";
     if (!strcmp(name, "argmax"))
@@ -149,8 +151,9 @@ int bench_nl_main(int argc, char **argv) {
     b.o.m = 4;
     int r = bench_parse(&b.o, argc, argv, 2, b.name, usage_of(b.name));
     if (r) return r == 1 ? 0 : 2;
-    if (b.o.kind && strcmp(b.o.kind, "tree") && strcmp(b.o.kind, "linear")) {
-        fprintf(stderr, "parley bench %s: --kind must be tree or linear\n", b.name);
+    if (b.o.kind && strcmp(b.o.kind, "tree") && strcmp(b.o.kind, "linear") &&
+        strcmp(b.o.kind, "nonneg")) {
+        fprintf(stderr, "parley bench %s: --kind must be tree, linear or nonneg\n", b.name);
         return 2;
     }
     if (pool) {

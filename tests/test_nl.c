@@ -418,7 +418,7 @@ TEST(bytes_match_formulas) {
 typedef struct pool_t {
     nl_pool P;
     unsigned l;
-    int kind; /* 0 max tree, 1 max linear, 2 avg */
+    int kind; /* 0 max tree, 1 max linear, 2 avg, 3 max tree on non-negative inputs */
     uint64_t *x[2], *y[2];
 } pool_t;
 
@@ -426,7 +426,8 @@ static int pool_party(party *p, void *arg) {
     pool_t *t = arg;
     int r = p->role;
     if (t->kind == 2) return nl_avgpool(p, t->y[r], t->x[r], &t->P, t->l);
-    return nl_maxpool_ex(p, t->y[r], t->x[r], &t->P, t->l, t->kind == 0);
+    if (t->kind == 3) return nl_maxpool_ex(p, t->y[r], t->x[r], &t->P, t->l, NL_POOL_TREE | NL_POOL_NONNEG);
+    return nl_maxpool_ex(p, t->y[r], t->x[r], &t->P, t->l, t->kind == 0 ? NL_POOL_TREE : 0);
 }
 
 static int pool_run(pool_t *t, prg *g, const uint64_t *x, unsigned lanes) {
@@ -485,6 +486,51 @@ TEST(maxpool_bytes_match_formula) {
     mill_cost_of(&c, 37, 4, 1, 0);
     uint64_t want = 512 * (uint64_t)c.bits + 384 * ((uint64_t)c.bits + 2 * (128 + 38));
     CHECK_EQ(bytes * 8, want);
+    mem_free(x);
+    prg_clear(&g);
+}
+
+/* Non-negative inputs (a ReLU's output): every pair of values in [0,
+ * 2^(l-1)) for l <= 7, edge pairs for l in {16, 32, 37, 63, 64}, and the
+ * bytes: per comparison mill(l-1) + 2(128 + l), no per-input extension. */
+TEST(maxpool_nonneg) {
+    prg g;
+    harness_prg(&g, 27);
+    static const unsigned ls[] = {1, 2, 3, 5, 7, 16, 32, 37, 63, 64};
+    for (size_t li = 0; li < sizeof ls / sizeof *ls; li++) {
+        unsigned l = ls[li];
+        size_t half = l > 1 ? (size_t)1 << ((l - 1) < 6 ? (l - 1) : 6) : 1, pairs = half * half;
+        pool_t t = {.P = {.N = 1, .C = 1, .H = 1, .W = (unsigned)(2 * pairs), .kh = 1, .kw = 2,
+                          .sh = 1, .sw = 2, .dh = 1, .dw = 1},
+                    .l = l, .kind = 3};
+        uint64_t *x = mem_alloc(2 * pairs, 8);
+        uint64_t top = l > 1 ? (1ULL << (l - 1)) - 1 : 0; /* the largest non-negative value */
+        for (size_t i = 0; i < pairs; i++) {
+            uint64_t a = i / half, b = i % half;
+            if (l > 7) { /* edges: 0, 1, top, top - 1 and random */
+                uint64_t e[6] = {0, 1, top, top - 1, prg_u64(&g) & top, prg_u64(&g) & top};
+                a = e[a % 6];
+                b = e[b % 6];
+            }
+            x[2 * i] = a;
+            x[2 * i + 1] = b;
+        }
+        int bad = pool_run(&t, &g, x, l == 37 ? 2 : 1);
+        mem_free(x);
+        if (bad) return;
+    }
+    /* Bytes on 128 windows of 2x2 (every batch a multiple of 128 OTs). */
+    pool_t t = {.P = {.N = 1, .C = 1, .H = 2, .W = 256, .kh = 2, .kw = 2, .sh = 2, .sw = 2, .dh = 1,
+                      .dw = 1},
+                .l = 37, .kind = 3};
+    REQUIRE_OK(nl_pool_check(&t.P));
+    uint64_t *x = mem_alloc(512, 8);
+    prg_ring(&g, x, 512, 36);
+    CHECK(!pool_run(&t, &g, x, 1));
+    uint64_t bytes = run2_party_stats[0].bytes_sent + run2_party_stats[1].bytes_sent;
+    mill_cost c;
+    mill_cost_of(&c, 36, 4, 1, 0);
+    CHECK_EQ(bytes * 8, 384 * ((uint64_t)c.bits + 2 * (128 + 37)));
     mem_free(x);
     prg_clear(&g);
 }

@@ -30,7 +30,9 @@
  *                   differences cannot overflow); per comparison
  *                   mill(l) + 2(128 + l + 1). K - 1 comparisons per window
  *                   of K positions, in K - 1 sequential steps (linear) or
- *                   ceil(log2 K) (tree)
+ *                   ceil(log2 K) (tree). Inputs known to be non-negative
+ *                   (NL_POOL_NONNEG): no extension, per comparison
+ *                   mill(l-1) + 2(128 + l)
  *   argmax          as maxpool with a tree, the MUX carrying the index too:
  *                   per comparison mill(l) + 2(128 + 2l + 1)
  *   (l = 64 has no spare bit: per input MSB = mill(63); per comparison
@@ -76,9 +78,15 @@ int nl_div_each(party *p, uint64_t *y, const uint64_t *x, const uint64_t *d, siz
 /* Pools over an NCHW tensor; pool must have passed nl_pool_check. x has
  * nl_pool_in_size elements, y nl_pool_out_size. */
 int nl_maxpool(party *p, uint64_t *y, const uint64_t *x, const nl_pool *pool, unsigned l) WUR;
-/* tree = 0: the linear scan (K - 1 steps); 1: the ceil(log2 K) tree. */
+/* flags: NL_POOL_TREE for the ceil(log2 K) tree (else the linear scan,
+ * K - 1 steps); NL_POOL_NONNEG when every input is known to be non-negative
+ * (signed, as after a ReLU): then a - b always fits l signed bits, the
+ * comparisons run on l bits and the per-input sign extension (mill(l) per
+ * input) is skipped. With NL_POOL_NONNEG and a negative input the result is
+ * undefined. */
+enum { NL_POOL_TREE = 1, NL_POOL_NONNEG = 2 };
 int nl_maxpool_ex(party *p, uint64_t *y, const uint64_t *x, const nl_pool *pool, unsigned l,
-                  int tree) WUR;
+                  int flags) WUR;
 /* Window sums locally, then division by nl_pool_divisor in one batch. */
 int nl_avgpool(party *p, uint64_t *y, const uint64_t *x, const nl_pool *pool, unsigned l) WUR;
 /* idx[r] = shares mod 2^l of the index of the first maximum of row r of

@@ -39,10 +39,12 @@ typedef struct cand {
     uint64_t *ix; /* argmax: index shares mod 2^l, else NULL */
 } cand;
 
-static int select_step(mpc_lane *L, cand *out, const cand *a, const cand *b, size_t n, unsigned l) {
-    unsigned lw = l < 64 ? l + 1 : 64;
+/* lw: the comparison width (l + 1, or l for non-negative inputs, or 64 with
+ * MSBs carried when a->m is set). */
+static int select_step(mpc_lane *L, cand *out, const cand *a, const cand *b, size_t n, unsigned l,
+                       unsigned lw) {
     uint64_t mw = bits_mask(lw), mk = bits_mask(l);
-    int S = L->role == MPC_SERVER, narrow = l == 64;
+    int S = L->role == MPC_SERVER, narrow = a->m != NULL;
     size_t nn = n ? n : 1;
     uint64_t *u = mem_alloc(nn, 8), *di = mem_alloc(nn, 8), *pv = mem_alloc(nn, 8);
     uint64_t *ru = mem_alloc(nn, 8), *rp = mem_alloc(nn, 8), *ri = mem_alloc(nn, 8);
@@ -127,11 +129,13 @@ static void cand_copy(cand *d, size_t di, const cand *s, size_t si) {
 }
 
 /* The comparison inputs of a layer: values sign-extended to l + 1 bits, or
- * for l = 64 the values with their MSBs. */
+ * for l = 64 the values with their MSBs; non-negative inputs (in [0,
+ * 2^(l-1)), so every difference fits l signed bits) as they are. */
 typedef struct cmp_in {
     uint64_t *v;
     uint8_t *m;
     size_t n;
+    unsigned lw; /* the width comparisons run on */
 } cmp_in;
 
 typedef struct msb_args {
@@ -144,11 +148,16 @@ static int msb_job(mpc_lane *L, void *ctx, size_t first, size_t count) {
     return mpc_msb(L, a->m + first, a->x + first, count, 64);
 }
 
-static int cmp_in_make(party *p, cmp_in *c, const uint64_t *x, size_t n, unsigned l) {
+static int cmp_in_make(party *p, cmp_in *c, const uint64_t *x, size_t n, unsigned l, int nonneg) {
     memset(c, 0, sizeof *c);
     c->n = n;
+    c->lw = nonneg ? l : l < 64 ? l + 1 : 64;
     c->v = mem_alloc(n ? n : 1, 8);
     if (!c->v) return err_set(PARLEY_E_NOMEM, "out of memory for comparisons");
+    if (nonneg) {
+        memcpy(c->v, x, n * 8);
+        return 0;
+    }
     if (l < 64) return nl_extend(p, c->v, l + 1, x, n, l, 1);
     memcpy(c->v, x, n * 8);
     c->m = mem_alloc(n ? n : 1, 1);
@@ -234,7 +243,7 @@ static int maxpool_job(mpc_lane *L, void *ctx, size_t first, size_t count) {
                     cand_copy(&a, m, &c, off[o]);
                     cand_copy(&b, m++, &c, off[o] + j);
                 }
-            rc = select_step(L, &a, &a, &b, m, A->l);
+            rc = select_step(L, &a, &a, &b, m, A->l, A->in->lw);
             m = 0;
             for (size_t o = 0; o < count && rc == 0; o++)
                 if (off[o + 1] - off[o] > j) cand_copy(&c, off[o], &a, m++);
@@ -250,7 +259,7 @@ static int maxpool_job(mpc_lane *L, void *ctx, size_t first, size_t count) {
                     cand_copy(&b, m++, &c, off[o] + k + 1);
                 }
             if (m == 0) break;
-            rc = select_step(L, &a, &a, &b, m, A->l);
+            rc = select_step(L, &a, &a, &b, m, A->l, A->in->lw);
             if (rc < 0) break;
             m = 0;
             for (size_t o = 0; o < count; o++) {
@@ -282,11 +291,12 @@ static int check_width(unsigned l) {
 }
 
 int nl_maxpool_ex(party *p, uint64_t *y, const uint64_t *x, const nl_pool *pool, unsigned l,
-                  int tree) {
+                  int flags) {
     TRY(check_width(l));
     size_t nin = nl_pool_in_size(pool), nout = nl_pool_out_size(pool);
+    int tree = (flags & NL_POOL_TREE) != 0;
     cmp_in in;
-    int rc = cmp_in_make(p, &in, x, nin, l);
+    int rc = cmp_in_make(p, &in, x, nin, l, (flags & NL_POOL_NONNEG) != 0);
     pool_args A = {y, &in, pool, l, tree};
     if (rc == 0) rc = party_run(p, nout, 1, maxpool_job, &A);
     cmp_in_free(&in);
@@ -294,7 +304,7 @@ int nl_maxpool_ex(party *p, uint64_t *y, const uint64_t *x, const nl_pool *pool,
 }
 
 int nl_maxpool(party *p, uint64_t *y, const uint64_t *x, const nl_pool *pool, unsigned l) {
-    return nl_maxpool_ex(p, y, x, pool, l, 1);
+    return nl_maxpool_ex(p, y, x, pool, l, NL_POOL_TREE);
 }
 
 /* ---- ArgMax ---- */
@@ -330,7 +340,7 @@ static int argmax_job(mpc_lane *L, void *ctx, size_t first, size_t count) {
                 cand_copy(&a, m, &c, r * cols + k);
                 cand_copy(&b, m++, &c, r * cols + k + 1);
             }
-        rc = select_step(L, &a, &a, &b, m, l);
+        rc = select_step(L, &a, &a, &b, m, l, A->in->lw);
         if (rc < 0) break;
         m = 0;
         for (size_t r = 0; r < count; r++) {
@@ -360,7 +370,7 @@ int nl_argmax(party *p, uint64_t *idx, const uint64_t *x, size_t rows, size_t co
     size_t n;
     if (size_mul(&n, rows, cols) < 0) return err_set(PARLEY_E_ARG, "argmax: tensor too large");
     cmp_in in;
-    int rc = cmp_in_make(p, &in, x, n, l);
+    int rc = cmp_in_make(p, &in, x, n, l, 0);
     argmax_args A = {idx, &in, cols, l};
     if (rc == 0) rc = party_run(p, rows, 1, argmax_job, &A);
     cmp_in_free(&in);

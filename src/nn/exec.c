@@ -95,8 +95,36 @@ static int run_argmax(party *p, uint64_t *y, const uint64_t *x, size_t outer, si
     return rc;
 }
 
+/* Tensors whose every value is known, from the architecture alone, to be
+ * non-negative: ReLU outputs and what pools, padding and data movement make
+ * of them. Max pooling on them compares without a sign extension. */
+static uint8_t *nonneg_tensors(const qnet *net) {
+    uint8_t *nn = mem_calloc(net->ntensors ? net->ntensors : 1, 1);
+    if (!nn) return NULL;
+    for (unsigned i = 0; i < net->nlayers; i++) {
+        const qlayer *L = &net->layers[i];
+        uint8_t v = 0;
+        switch (L->op) {
+        case QOP_RELU:
+        case QOP_RELU_TRUNC: v = 1; break;
+        case QOP_MAXPOOL:
+        case QOP_AVGPOOL:
+        case QOP_RESHAPE:
+        case QOP_PAD:
+        case QOP_TRANSPOSE:
+        case QOP_CONCAT:
+            v = 1;
+            for (unsigned k = 0; k < L->nin; k++) v &= nn[L->in[k]];
+            break;
+        default: v = 0;
+        }
+        nn[L->out] = v;
+    }
+    return nn;
+}
+
 static int run_layer(party *p, const exec_opts *o, const qnet *net, const qlayer *L, uint64_t *y,
-                     const uint64_t *const *x) {
+                     const uint64_t *const *x, const uint8_t *nonneg) {
     size_t n = net->t[L->out].size, nin = net->t[L->in[0]].size;
     unsigned l = net->l;
     switch (L->op) {
@@ -106,7 +134,9 @@ static int run_layer(party *p, const exec_opts *o, const qnet *net, const qlayer
     case QOP_TRUNC: return nl_trunc(p, y, x[0], n, l, L->p.shift);
     case QOP_RELU: return nl_relu(p, y, x[0], n, l);
     case QOP_RELU_TRUNC: return nl_relu_trunc(p, y, x[0], n, l, L->p.shift);
-    case QOP_MAXPOOL: return nl_maxpool(p, y, x[0], &L->p.pool, l);
+    case QOP_MAXPOOL:
+        return nl_maxpool_ex(p, y, x[0], &L->p.pool, l,
+                             NL_POOL_TREE | (nonneg[L->in[0]] ? NL_POOL_NONNEG : 0));
     case QOP_AVGPOOL: return nl_avgpool(p, y, x[0], &L->p.pool, l);
     case QOP_ADD: qnet_add(net, L, y, x[0], x[1]); return 0;
     case QOP_ADDC:
@@ -159,16 +189,19 @@ int exec_infer(party *p, const qnet *net, const exec_opts *o, const uint64_t *x,
         if (net->layers[i].nin > maxin) maxin = net->layers[i].nin;
     exec_layer_stat *ls = mem_calloc(net->nlayers ? net->nlayers : 1, sizeof *ls);
     const uint64_t **xs = mem_calloc(maxin, sizeof *xs);
+    uint8_t *nonneg = nonneg_tensors(net);
     qstore st;
-    if (!ls || !xs) {
+    if (!ls || !xs || !nonneg) {
         mem_free(ls);
         mem_free(xs);
+        mem_free(nonneg);
         return PARLEY_E_NOMEM;
     }
     int rc = qstore_init(&st, net);
     if (rc < 0) {
         mem_free(ls);
         mem_free(xs);
+        mem_free(nonneg);
         return rc;
     }
     uint64_t *in = NULL;
@@ -183,7 +216,7 @@ int exec_infer(party *p, const qnet *net, const exec_opts *o, const uint64_t *x,
         chan_stats b;
         party_stats(p, &b);
         double tl = time_now();
-        rc = run_layer(p, o, net, L, out, xs);
+        rc = run_layer(p, o, net, L, out, xs, nonneg);
         if (rc < 0) {
             err_wrap(rc, "layer %u (%s %s)", i + 1, qop_name(L->op), L->name);
             break;
@@ -221,6 +254,7 @@ int exec_infer(party *p, const qnet *net, const exec_opts *o, const uint64_t *x,
     }
     qstore_free(&st);
     mem_free(xs);
+    mem_free(nonneg);
     if (rc == 0 && p->role == MPC_CLIENT) {
         *y = res;
         *ny = nres;
