@@ -5,12 +5,17 @@
  * Each list names the cases of an operator family; an entry with a reason
  * is a case parley does not support, and the test checks that loading it
  * fails with that reason in the message (so the docs' list of skipped cases
- * stays true). To run the same cases through another interpreter, call
- * run_list with its conf_interp. */
+ * stays true). Every supported case also runs through the secure executor
+ * (both parties in this process, OT mode; HE mode too for the families with
+ * linear layers), whose output must equal the reference's bit for bit. */
 #include "conf.h"
 #include "harness.h"
+#include "secure.h"
+
+#include "nn/hello.h"
 
 #include "util/err.h"
+#include "util/mem.h"
 
 #include <string.h>
 
@@ -23,7 +28,7 @@ typedef struct entry {
     const char *skip; /* NULL: must pass; else a substring of the expected load error */
 } entry;
 
-static void run_list(const entry *list, size_t n, conf_interp f, void *ctx) {
+static void run_list(const entry *list, size_t n, conf_interp f, void *ctx, int he) {
     for (size_t i = 0; i < n; i++) {
         char dir[512];
         snprintf(dir, sizeof dir, "%s/%s", PARLEY_ONNX_TESTDATA, list[i].name);
@@ -44,11 +49,27 @@ static void run_list(const entry *list, size_t n, conf_interp f, void *ctx) {
         rc = conf_check(&c, f, ctx, &err, &bound);
         CHECK_MSG(rc == 0, "%s: %s", list[i].name, err_msg());
         printf("  %-58s max error %.3g (bound %.3g)\n", list[i].name, err, bound);
+        /* The secure executor: bit-exact against the reference. */
+        uint64_t *want = NULL;
+        rc = conf_interp_ref(NULL, &want, c.net, c.x);
+        CHECK_MSG(rc == 0, "%s: reference: %s", list[i].name, err_msg());
+        for (int mode = MODE_OT; mode <= (he ? MODE_HE : MODE_OT) && rc == 0; mode++) {
+            secure_cfg cfg = {.mode = mode, .lanes = 1 + (unsigned)(i % 2)};
+            uint64_t *got = NULL;
+            int src = conf_interp_secure(&cfg, &got, c.net, c.x);
+            CHECK_MSG(src == 0, "%s: secure (%s): %s", list[i].name, mode ? "he" : "ot", err_msg());
+            if (src == 0)
+                CHECK_MSG(conf_same(c.net, want, got), "%s: secure (%s) differs from the reference",
+                          list[i].name, mode ? "he" : "ot");
+            mem_free(got);
+        }
+        mem_free(want);
         conf_free(&c);
     }
 }
 
-#define RUN(list) run_list(list, sizeof list / sizeof *list, conf_interp_ref, NULL)
+#define RUN(list) run_list(list, sizeof list / sizeof *list, conf_interp_ref, NULL, 0)
+#define RUN_HE(list) run_list(list, sizeof list / sizeof *list, conf_interp_ref, NULL, 1)
 
 TEST(conv) {
     static const entry l[] = {
@@ -85,7 +106,7 @@ TEST(conv) {
         {"pytorch-converted/test_Conv3d_stride", "3-D convolutions"},
         {"pytorch-converted/test_Conv3d_stride_padding", "3-D convolutions"},
     };
-    RUN(l);
+    RUN_HE(l);
 }
 
 TEST(gemm_matmul) {
@@ -107,7 +128,7 @@ TEST(gemm_matmul) {
         {"pytorch-converted/test_Linear", NULL},
         {"pytorch-converted/test_Linear_no_bias", NULL},
     };
-    RUN(l);
+    RUN_HE(l);
 }
 
 TEST(relu_add) {
@@ -190,7 +211,7 @@ TEST(batchnorm) {
         {"pytorch-converted/test_BatchNorm3d_eval", NULL},
         {"pytorch-converted/test_BatchNorm3d_momentum_eval", NULL},
     };
-    RUN(l);
+    RUN_HE(l);
 }
 
 TEST(concat) {

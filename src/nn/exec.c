@@ -125,7 +125,7 @@ static uint8_t *nonneg_tensors(const qnet *net) {
 
 static int run_layer(party *p, const exec_opts *o, const qnet *net, const qlayer *L, uint64_t *y,
                      const uint64_t *const *x, const uint8_t *nonneg) {
-    size_t n = net->t[L->out].size, nin = net->t[L->in[0]].size;
+    size_t n = net->t[L->out].size, nin = L->nin ? net->t[L->in[0]].size : 0;
     unsigned l = net->l;
     switch (L->op) {
     case QOP_CONV:
