@@ -14,6 +14,13 @@ typedef struct bench_entry {
 
 static const bench_entry benches[] = {
     {"ot", bench_ot_main, "oblivious transfer extension (rot, cot, ot, kkot)"},
+    {"relu", bench_nl_main, "ReLU on shares (--bits, --threads)"},
+    {"trunc", bench_nl_main, "faithful truncation by 2^scale, sign unknown"},
+    {"relu-trunc", bench_nl_main, "ReLU fused with truncation by 2^scale"},
+    {"mill", bench_nl_main, "millionaires' protocol [x > y] on --bits bits (digit --m)"},
+    {"maxpool", bench_nl_main, "max pooling, --window K, --kind tree|linear"},
+    {"avgpool", bench_nl_main, "average pooling (window sums, then Div_ring)"},
+    {"argmax", bench_nl_main, "index of the first maximum per row (--window columns)"},
     {"conv", bench_conv_main, "OT-mode convolution (orientation A, B or auto)"},
     {"fc", bench_fc_main, "OT-mode fully connected layer (orientation A, B or auto)"},
     {"he-conv", bench_he_conv_main, "one HE-mode convolution (coefficient encoding)"},

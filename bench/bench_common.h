@@ -62,6 +62,7 @@ int bench_parse(bench_opts *o, int argc, char **argv, int first, const char *nam
                 const char *usage);
 /* Each benchmark's entry point (argv[1] is its name). */
 int bench_ot_main(int argc, char **argv);
+int bench_nl_main(int argc, char **argv);
 int bench_conv_main(int argc, char **argv);
 int bench_fc_main(int argc, char **argv);
 int bench_he_conv_main(int argc, char **argv);

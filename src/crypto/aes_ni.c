@@ -32,11 +32,17 @@ void aes_ni_expand(block rk[11], const uint8_t key[16]) {
     for (int i = 0; i < 11; i++) _mm_store_si128((__m128i *)&rk[i], k[i]);
 }
 
-/* Encrypt 8 blocks in place, interleaved so the AES unit stays busy. */
+/* Encrypt 8 blocks in place, interleaved so the AES unit stays busy. Fully
+ * unrolled: at -O2 gcc keeps the loops and the blocks in memory, which
+ * costs a factor of about three. */
 static inline void enc8(const __m128i *k, __m128i x[8]) {
+#pragma GCC unroll 8
     for (int j = 0; j < 8; j++) x[j] = _mm_xor_si128(x[j], k[0]);
+#pragma GCC unroll 9
     for (int r = 1; r < 10; r++)
+#pragma GCC unroll 8
         for (int j = 0; j < 8; j++) x[j] = _mm_aesenc_si128(x[j], k[r]);
+#pragma GCC unroll 8
     for (int j = 0; j < 8; j++) x[j] = _mm_aesenclast_si128(x[j], k[10]);
 }
 
@@ -56,8 +62,10 @@ void aes_ni_ecb(const block rk[11], block *out, const block *in, size_t n) {
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
         __m128i x[8];
+#pragma GCC unroll 8
         for (int j = 0; j < 8; j++) x[j] = _mm_loadu_si128((const __m128i *)&in[i + j]);
         enc8(k, x);
+#pragma GCC unroll 8
         for (int j = 0; j < 8; j++) _mm_storeu_si128((__m128i *)&out[i + j], x[j]);
     }
     for (; i < n; i++)
@@ -70,8 +78,10 @@ void aes_ni_ctr(const block rk[11], block *out, uint64_t ctr, size_t n) {
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
         __m128i x[8];
+#pragma GCC unroll 8
         for (int j = 0; j < 8; j++) x[j] = _mm_set_epi64x(0, (long long)(ctr + i + (size_t)j));
         enc8(k, x);
+#pragma GCC unroll 8
         for (int j = 0; j < 8; j++) _mm_storeu_si128((__m128i *)&out[i + j], x[j]);
     }
     for (; i < n; i++)
@@ -92,12 +102,14 @@ void aes_ni_tmmo(const block rk[11], block *out, const block *in, size_t n, uint
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
         __m128i s[8], x[8];
+#pragma GCC unroll 8
         for (int j = 0; j < 8; j++) {
             s[j] = sigma(_mm_loadu_si128((const __m128i *)&in[i + j]));
             x[j] = _mm_xor_si128(s[j], _mm_set_epi64x((long long)tweak_hi,
                                                       (long long)(tweak_lo + i + (size_t)j)));
         }
         enc8(k, x);
+#pragma GCC unroll 8
         for (int j = 0; j < 8; j++) _mm_storeu_si128((__m128i *)&out[i + j], _mm_xor_si128(x[j], s[j]));
     }
     for (; i < n; i++) {

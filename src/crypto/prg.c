@@ -102,7 +102,10 @@ void crh_hash_ref(crh *h, block *out, const block *in, size_t n, uint64_t tweak_
 }
 
 void crh_hash(crh *h, block *out, const block *in, size_t n, uint64_t tweak_lo, uint64_t tweak_hi) {
-    if (aes_current_impl() == AES_IMPL_NI)
+    enum aes_impl c = aes_current_impl();
+    if (c == AES_IMPL_VAES)
+        aes_vaes_tmmo(h->pi.rk, out, in, n, tweak_lo, tweak_hi);
+    else if (c == AES_IMPL_NI)
         aes_ni_tmmo(h->pi.rk, out, in, n, tweak_lo, tweak_hi);
     else
         crh_hash_ref(h, out, in, n, tweak_lo, tweak_hi);

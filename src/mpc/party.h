@@ -26,6 +26,7 @@ typedef struct mpc_lane {
     int role;      /* MPC_SERVER or MPC_CLIENT */
     unsigned index;
     ot_lane ot;    /* .ch, .rng, IKNP and KK13 instances in both directions */
+    unsigned mill_m; /* millionaire digit bits, 1..8; 0 = the default (4) */
 } mpc_lane;
 
 typedef struct party {

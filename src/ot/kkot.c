@@ -2,9 +2,13 @@
  *
  * Rows are 256 bits with the Walsh-Hadamard code (distance 128) as row
  * correlation; the sender's pad for message k is H(q_i ^ (C(k) & s)), which
- * equals the receiver's H(t_i) exactly for k = c_i. The 256-bit rows are
- * hashed as H(lo, (i, 2)) ^ H(hi, (i, 3)) with the tweakable hash. */
+ * equals the receiver's H(t_i) exactly for k = c_i. A 256-bit row i is
+ * hashed as H(lo, 2i) ^ H(hi, 2i + 1) with the tweakable hash (i counts the
+ * instance's OTs, so no tweak repeats): the two halves are consecutive
+ * blocks of the row array, so each pad costs one pass over contiguous
+ * memory. */
 #include "ot/ot.h"
+#include "ot/task_impl.h"
 
 #include "util/bits.h"
 #include "util/mem.h"
@@ -12,123 +16,283 @@
 #define KK_TWEAK (1ULL << 63)
 
 typedef struct kk_buf {
-    block *rows;      /* OTE_CHUNK rows of two blocks */
-    block *lo, *hi;   /* OTE_CHUNK each */
-    uint64_t *pads;   /* OTE_CHUNK * N */
+    size_t cap;       /* rows per chunk: OTE_CHUNK, or fewer for a small n */
+    block *rows;      /* cap rows of two blocks */
+    block *h2;        /* 2 * cap blocks: hashes of both halves of each row */
+    uint64_t *pads;   /* KK_SUB * N */
     uint8_t *wire;
 } kk_buf;
 
+/* Rows are hashed KK_SUB at a time, all N pads of those rows, so the
+ * offsets, hashes and pads stay in L1; tweaks are those of whole-chunk
+ * hashing (index + row). */
+#define KK_SUB 128
+
+/* Buffers as large as a chunk of this call needs (small calls stay cheap). */
+static size_t kk_cap(size_t n) { return n < OTE_CHUNK ? ote_padded(n ? n : 1) : OTE_CHUNK; }
+
 static void kk_buf_free(kk_buf *b, size_t N) {
-    if (b->rows) mem_free_wipe(b->rows, 2 * OTE_CHUNK * sizeof(block));
-    if (b->lo) mem_free_wipe(b->lo, OTE_CHUNK * sizeof(block));
-    if (b->hi) mem_free_wipe(b->hi, OTE_CHUNK * sizeof(block));
-    if (b->pads) mem_free_wipe(b->pads, (size_t)OTE_CHUNK * N * sizeof(uint64_t));
+    if (b->rows) mem_free_wipe(b->rows, 2 * b->cap * sizeof(block));
+    if (b->h2) mem_free_wipe(b->h2, 2 * b->cap * sizeof(block));
+    if (b->pads) mem_free_wipe(b->pads, (size_t)KK_SUB * N * sizeof(uint64_t));
     mem_free(b->wire);
 }
 
-static int kk_buf_alloc(kk_buf *b, size_t N, unsigned l) {
+static int kk_buf_alloc(kk_buf *b, size_t n, size_t N, unsigned l) {
     memset(b, 0, sizeof *b);
-    b->rows = mem_alloc(2 * OTE_CHUNK, sizeof(block));
-    b->lo = mem_alloc(OTE_CHUNK, sizeof(block));
-    b->hi = mem_alloc(OTE_CHUNK, sizeof(block));
-    b->pads = mem_alloc((size_t)OTE_CHUNK * N, sizeof(uint64_t));
-    b->wire = mem_alloc(bits_bytes((size_t)OTE_CHUNK * N * l) + 16, 1);
-    if (!b->rows || !b->lo || !b->hi || !b->pads || !b->wire) {
+    b->cap = kk_cap(n);
+    b->rows = mem_alloc(2 * b->cap, sizeof(block));
+    b->h2 = mem_alloc(2 * b->cap, sizeof(block));
+    b->pads = mem_alloc((size_t)KK_SUB * N, sizeof(uint64_t));
+    b->wire = mem_alloc(bits_bytes(b->cap * N * l) + 16, 1);
+    if (!b->rows || !b->h2 || !b->pads || !b->wire) {
         kk_buf_free(b, N);
         return PARLEY_E_NOMEM;
     }
     return 0;
 }
 
-/* pads[i*stride] = low l bits of H(rows_i ^ off) for i < mm. */
-static void kk_hash(crh *h, kk_buf *b, uint64_t *pads, size_t stride, const block *off, size_t mm,
-                    uint64_t idx, unsigned l) {
-    block o0 = off ? off[0] : block_make(0, 0), o1 = off ? off[1] : block_make(0, 0);
-    for (size_t i = 0; i < mm; i++) {
-        b->lo[i] = block_xor(b->rows[2 * i], o0);
-        b->hi[i] = block_xor(b->rows[2 * i + 1], o1);
+/* h2[2i], h2[2i+1] = H of the two halves of rows[i] ^ off, rows idx + i of
+ * the instance. Words are XORed so the compiler can vectorise. */
+static void kk_hash_rows(crh *h, block *h2, const block *rows, const block *off, size_t mm,
+                         uint64_t idx) {
+    if (off) {
+        const uint64_t *src = (const uint64_t *)rows;
+        uint64_t *dst = (uint64_t *)h2;
+        uint64_t o[4] = {off[0].w[0], off[0].w[1], off[1].w[0], off[1].w[1]};
+        for (size_t i = 0; i < 4 * mm; i += 4) {
+            dst[i] = src[i] ^ o[0];
+            dst[i + 1] = src[i + 1] ^ o[1];
+            dst[i + 2] = src[i + 2] ^ o[2];
+            dst[i + 3] = src[i + 3] ^ o[3];
+        }
+        crh_hash(h, h2, h2, 2 * mm, 2 * idx, KK_TWEAK | 2);
+    } else {
+        crh_hash(h, h2, rows, 2 * mm, 2 * idx, KK_TWEAK | 2);
     }
-    crh_hash(h, b->lo, b->lo, mm, idx, KK_TWEAK | 2);
-    crh_hash(h, b->hi, b->hi, mm, idx, KK_TWEAK | 3);
+}
+
+/* The receiver's pads: out[i] = low l bits of H(t_i). */
+static void kk_hash(crh *h, kk_buf *b, uint64_t *pads, size_t mm, uint64_t idx, unsigned l) {
+    kk_hash_rows(h, b->h2, b->rows, NULL, mm, idx);
     uint64_t mask = bits_mask(l);
-    for (size_t i = 0; i < mm; i++) pads[i * stride] = (b->lo[i].w[0] ^ b->hi[i].w[0]) & mask;
+    for (size_t i = 0; i < mm; i++) pads[i] = (b->h2[2 * i].w[0] ^ b->h2[2 * i + 1].w[0]) & mask;
 }
 
 static void kk_check(size_t N, unsigned l) { PARLEY_CHECK(N >= 2 && N <= 256 && l >= 1 && l <= 64); }
 
-int kkot_send(ote_sender *s, chan *ch, const uint64_t *msgs, size_t n, unsigned N, unsigned l) {
+/* ---- chunk steps (ot_task) ---- */
+
+typedef struct kk_impl {
+    kk_buf b;       /* send: (N, l); begin: (1, 1) */
+    uint64_t *msg;  /* send: cap * N */
+    uint8_t *cpad;  /* begin: cap choices */
+    uint8_t *wire;  /* end: corrections of one chunk */
+    size_t N, cap;
+} kk_impl;
+
+void kk_task_free(ot_task *t) {
+    kk_impl *k = t->impl;
+    if (!k) return;
+    if (k->b.rows) kk_buf_free(&k->b, k->N);
+    if (k->msg) mem_free_wipe(k->msg, k->cap * t->N * sizeof(uint64_t));
+    if (k->cpad) mem_free_wipe(k->cpad, k->cap);
+    mem_free(k->wire);
+    mem_free(k);
+    t->impl = NULL;
+}
+
+static kk_impl *kk_impl_get(ot_task *t) {
+    if (!t->impl) {
+        kk_impl *k = mem_calloc(1, sizeof *k);
+        if (!k) return NULL;
+        k->cap = kk_cap(t->n);
+        t->impl = k;
+    }
+    return t->impl;
+}
+
+typedef struct kk_copy {
+    const uint64_t *msgs;
+    unsigned N;
+} kk_copy;
+
+static void kk_copy_gen(void *vctx, uint64_t *out, size_t first, size_t mm) {
+    const kk_copy *c = vctx;
+    memcpy(out, c->msgs + first * c->N, mm * c->N * sizeof *out);
+}
+
+/* Sender, chunk c: read the extension matrix, hash the N pads of every row
+ * and send the masked messages. */
+int kk_task_send(ot_task *t, chan *ch, size_t c) {
+    ote_sender *s = t->s;
+    unsigned N = t->N, l = t->l;
     kk_check(N, l);
     PARLEY_CHECK(s->w == 256 && s->kk_cs);
-    kk_buf b;
-    TRY(kk_buf_alloc(&b, N, l));
-    int rc = 0;
-    for (size_t i0 = 0; i0 < n && rc == 0; i0 += OTE_CHUNK) {
-        size_t mm = n - i0 < OTE_CHUNK ? n - i0 : OTE_CHUNK, m = ote_padded(mm);
-        uint64_t idx = s->index;
-        rc = ote_send_chunk(s, ch, b.rows, m);
-        if (rc < 0) break;
-        for (unsigned k = 0; k < N; k++) kk_hash(&s->h, &b, b.pads + k, N, s->kk_cs + 2 * k, mm, idx, l);
-        bitw wr = bitw_start(b.wire);
-        const uint64_t *msg = msgs + i0 * N;
-        for (size_t j = 0; j < mm * N; j++) bitw_put(&wr, msg[j] ^ b.pads[j], l);
-        bitw_end(&wr);
-        rc = chan_send(ch, b.wire, bits_bytes(mm * N * l));
+    kk_impl *k = kk_impl_get(t);
+    if (!k) return PARLEY_E_NOMEM;
+    if (!k->msg) {
+        k->N = N;
+        TRY(kk_buf_alloc(&k->b, t->n, N, l));
+        k->msg = mem_alloc(k->cap * N, sizeof(uint64_t));
+        if (!k->msg) return PARLEY_E_NOMEM;
     }
-    if (rc == 0) rc = chan_flush(ch);
-    kk_buf_free(&b, N);
+    kk_buf *b = &k->b;
+    size_t i0 = c * OTE_CHUNK, n = t->n;
+    size_t mm = n - i0 < OTE_CHUNK ? n - i0 : OTE_CHUNK, m = ote_padded(mm);
+    uint64_t idx = s->index, mask = bits_mask(l);
+    unsigned word = N * l <= 64; /* a whole OT's corrections fit one word */
+    TRY(ote_send_chunk(s, ch, b->rows, m));
+    bitw wr = bitw_start(b->wire);
+    if (word && t->genw) {
+        /* One word per OT: messages packed by the generator, pads folded
+         * in as they are hashed. */
+        uint64_t *mw = k->msg, *pw = b->pads;
+        t->genw(t->gen_ctx, mw, i0, mm);
+        for (size_t j0 = 0; j0 < mm; j0 += KK_SUB) {
+            size_t sub = mm - j0 < KK_SUB ? mm - j0 : KK_SUB;
+            const block *rows = b->rows + 2 * j0;
+            memset(pw, 0, sub * sizeof *pw);
+            for (unsigned q = 0; q < N; q++) {
+                kk_hash_rows(&s->h, b->h2, rows, s->kk_cs + 2 * q, sub, idx + j0);
+                const uint64_t *hw = (const uint64_t *)b->h2;
+                for (size_t i = 0; i < sub; i++) pw[i] |= ((hw[4 * i] ^ hw[4 * i + 2]) & mask) << (q * l);
+            }
+            for (size_t i = 0; i < sub; i++) bitw_put(&wr, mw[j0 + i] ^ pw[i], N * l);
+        }
+    } else {
+        if (t->gen) {
+            t->gen(t->gen_ctx, k->msg, i0, mm);
+        } else {
+            kk_copy cp = {t->msgs, N};
+            kk_copy_gen(&cp, k->msg, i0, mm);
+        }
+        for (size_t j0 = 0; j0 < mm; j0 += KK_SUB) {
+            size_t sub = mm - j0 < KK_SUB ? mm - j0 : KK_SUB;
+            const block *rows = b->rows + 2 * j0;
+            for (unsigned q = 0; q < N; q++) {
+                kk_hash_rows(&s->h, b->h2, rows, s->kk_cs + 2 * q, sub, idx + j0);
+                for (size_t i = 0; i < sub; i++)
+                    b->pads[i * N + q] = b->h2[2 * i].w[0] ^ b->h2[2 * i + 1].w[0];
+            }
+            const uint64_t *mg = k->msg + j0 * N;
+            for (size_t i = 0; i < sub; i++) {
+                const uint64_t *pd = b->pads + i * N, *mi = mg + i * N;
+                if (word) {
+                    uint64_t w = 0;
+                    for (unsigned q = 0; q < N; q++) w |= ((mi[q] ^ pd[q]) & mask) << (q * l);
+                    bitw_put(&wr, w, N * l);
+                } else {
+                    for (unsigned q = 0; q < N; q++) bitw_put(&wr, mi[q] ^ pd[q], l);
+                }
+            }
+        }
+    }
+    bitw_end(&wr);
+    return chan_send(ch, b->wire, bits_bytes(mm * N * l));
+}
+
+/* Receiver, chunk c: send the extension matrix with the choices' codewords
+ * and keep the pads H(t_i) in out. */
+int kk_task_begin(ot_task *t, chan *ch, size_t c) {
+    ote_receiver *r = t->r;
+    unsigned N = t->N, l = t->l;
+    kk_check(N, l);
+    PARLEY_CHECK(r->w == 256);
+    kk_impl *k = kk_impl_get(t);
+    if (!k) return PARLEY_E_NOMEM;
+    if (!k->cpad) {
+        k->N = 1;
+        TRY(kk_buf_alloc(&k->b, t->n, 1, 1));
+        k->cpad = mem_calloc(k->cap, 1);
+        if (!k->cpad) return PARLEY_E_NOMEM;
+    }
+    size_t i0 = c * OTE_CHUNK, n = t->n;
+    size_t mm = n - i0 < OTE_CHUNK ? n - i0 : OTE_CHUNK, m = ote_padded(mm);
+    uint64_t idx = r->index;
+    for (size_t i = 0; i < mm; i++) {
+        PARLEY_CHECK(t->choices[i0 + i] < N);
+        k->cpad[i] = t->choices[i0 + i];
+    }
+    memset(k->cpad + mm, 0, m - mm);
+    TRY(ote_recv_chunk(r, ch, k->b.rows, NULL, k->cpad, m));
+    kk_hash(&r->h, &k->b, t->out + i0, mm, idx, l);
+    return 0;
+}
+
+/* Receiver, chunk c: read the sender's masked messages, unmask the chosen
+ * one. */
+int kk_task_end(ot_task *t, chan *ch, size_t c) {
+    unsigned N = t->N, l = t->l;
+    kk_check(N, l);
+    kk_impl *k = kk_impl_get(t);
+    if (!k) return PARLEY_E_NOMEM;
+    if (!k->wire && !(k->wire = mem_alloc(bits_bytes(k->cap * N * l) + 16, 1))) return PARLEY_E_NOMEM;
+    size_t i0 = c * OTE_CHUNK, n = t->n;
+    size_t mm = n - i0 < OTE_CHUNK ? n - i0 : OTE_CHUNK, nb = bits_bytes(mm * N * l);
+    TRY(chan_recv(ch, k->wire, nb));
+    bitr rd = bitr_start(k->wire, nb);
+    uint64_t mask = bits_mask(l);
+    const uint8_t *choices = t->choices;
+    uint64_t *out = t->out;
+    for (size_t i = i0; i < i0 + mm; i++) {
+        uint64_t pick = 0;
+        if (N * l <= 64) {
+            /* All N fields in one word; shifts take the same time for
+             * every amount, so the choice does not leak. */
+            uint64_t v = bitr_get(&rd, N * l);
+            pick = (v >> (choices[i] * l)) & mask;
+        } else {
+            /* Constant-time select of field c_i among the N fields. */
+            for (unsigned q = 0; q < N; q++) {
+                uint64_t v = bitr_get(&rd, l);
+                uint64_t eq = (uint64_t)(q ^ choices[i]);
+                uint64_t sel = ((eq | (0 - eq)) >> 63) - 1; /* all-ones iff q == c_i */
+                pick |= v & sel;
+            }
+        }
+        out[i] ^= pick;
+    }
+    return 0;
+}
+
+/* ---- whole calls: the steps in a loop ---- */
+
+typedef int (*task_step)(ot_task *t, chan *ch, size_t c);
+
+static int run_steps(ot_task *t, chan *ch, task_step step) {
+    int rc = 0;
+    for (size_t c = 0; c < ot_task_chunks(t) && rc == 0; c++) rc = step(t, ch, c);
+    kk_task_free(t);
     return rc;
+}
+
+int kkot_send_gen(ote_sender *s, chan *ch, size_t n, unsigned N, unsigned l, kk_gen_fn gen,
+                  void *ctx) {
+    kk_check(N, l);
+    ot_task t = {.kind = OT_TASK_KK, .n = n, .N = N, .l = l, .s = s, .gen = gen, .gen_ctx = ctx};
+    return run_steps(&t, ch, kk_task_send);
+}
+
+int kkot_send(ote_sender *s, chan *ch, const uint64_t *msgs, size_t n, unsigned N, unsigned l) {
+    kk_check(N, l);
+    ot_task t = {.kind = OT_TASK_KK, .n = n, .N = N, .l = l, .s = s, .msgs = msgs};
+    TRY(run_steps(&t, ch, kk_task_send));
+    return chan_flush(ch);
 }
 
 int kkot_recv_begin(ote_receiver *r, chan *ch, uint64_t *out, const uint8_t *choices, size_t n,
                     unsigned N, unsigned l) {
     kk_check(N, l);
-    PARLEY_CHECK(r->w == 256);
-    kk_buf b;
-    TRY(kk_buf_alloc(&b, 1, 1));
-    uint8_t *cpad = mem_calloc(OTE_CHUNK, 1);
-    int rc = cpad ? 0 : PARLEY_E_NOMEM;
-    for (size_t i0 = 0; i0 < n && rc == 0; i0 += OTE_CHUNK) {
-        size_t mm = n - i0 < OTE_CHUNK ? n - i0 : OTE_CHUNK, m = ote_padded(mm);
-        uint64_t idx = r->index;
-        for (size_t i = 0; i < mm; i++) {
-            PARLEY_CHECK(choices[i0 + i] < N);
-            cpad[i] = choices[i0 + i];
-        }
-        memset(cpad + mm, 0, m - mm);
-        rc = ote_recv_chunk(r, ch, b.rows, NULL, cpad, m);
-        if (rc < 0) break;
-        kk_hash(&r->h, &b, out + i0, 1, NULL, mm, idx, l);
-    }
-    if (cpad) mem_free_wipe(cpad, OTE_CHUNK);
-    kk_buf_free(&b, 1);
-    return rc;
+    ot_task t = {.kind = OT_TASK_KK, .n = n, .N = N, .l = l, .r = r, .choices = choices, .out = out};
+    return run_steps(&t, ch, kk_task_begin);
 }
 
 int kkot_recv_end(chan *ch, uint64_t *out, const uint8_t *choices, size_t n, unsigned N,
                   unsigned l) {
     kk_check(N, l);
-    uint8_t *wire = mem_alloc(bits_bytes((size_t)OTE_CHUNK * N * l) + 16, 1);
-    if (!wire) return PARLEY_E_NOMEM;
-    int rc = 0;
-    for (size_t i0 = 0; i0 < n; i0 += OTE_CHUNK) {
-        size_t mm = n - i0 < OTE_CHUNK ? n - i0 : OTE_CHUNK, nb = bits_bytes(mm * N * l);
-        rc = chan_recv(ch, wire, nb);
-        if (rc < 0) break;
-        bitr rd = bitr_start(wire, nb);
-        for (size_t i = i0; i < i0 + mm; i++) {
-            /* Constant-time select of field c_i among the N fields. */
-            uint64_t pick = 0;
-            for (unsigned k = 0; k < N; k++) {
-                uint64_t v = bitr_get(&rd, l);
-                uint64_t eq = (uint64_t)(k ^ choices[i]);
-                uint64_t mask = ((eq | (0 - eq)) >> 63) - 1; /* all-ones iff k == c_i */
-                pick |= v & mask;
-            }
-            out[i] ^= pick;
-        }
-    }
-    mem_free(wire);
-    return rc;
+    ot_task t = {.kind = OT_TASK_KK, .n = n, .N = N, .l = l, .choices = choices, .out = out};
+    return run_steps(&t, ch, kk_task_end);
 }
 
 int kkot_recv(ote_receiver *r, chan *ch, uint64_t *out, const uint8_t *choices, size_t n,

@@ -18,7 +18,9 @@
  * The receiver side comes in two halves so a party can be receiver in one
  * instance and sender in the other at the same time: _begin sends the
  * extension matrix, _end reads the sender's corrections. The plain _recv
- * does both with a flush between. Sender calls flush before returning. */
+ * does both with a flush between. Sender calls flush before returning; the
+ * _defer / _gen senders do not, so several OTs sent back to back form one
+ * message flight (the caller flushes). */
 #ifndef PARLEY_OT_OT_H
 #define PARLEY_OT_OT_H
 
@@ -30,6 +32,7 @@ int iknp_rot_recv(ote_receiver *r, chan *ch, block *out, const uint8_t *choices,
 
 /* Chosen-message OT with l-bit messages msgs[2i], msgs[2i+1]. */
 int iknp_ot_send(ote_sender *s, chan *ch, const uint64_t *msgs, size_t n, unsigned l) WUR;
+int iknp_ot_send_defer(ote_sender *s, chan *ch, const uint64_t *msgs, size_t n, unsigned l) WUR;
 int iknp_ot_recv_begin(ote_receiver *r, chan *ch, uint64_t *out, const uint8_t *choices, size_t n,
                        unsigned l) WUR;
 int iknp_ot_recv_end(chan *ch, uint64_t *out, const uint8_t *choices, size_t n, unsigned l) WUR;
@@ -41,6 +44,8 @@ int iknp_ot_recv(ote_receiver *r, chan *ch, uint64_t *out, const uint8_t *choice
  * mod 2^ls[k]. */
 int iknp_cot_send(ote_sender *s, chan *ch, uint64_t *x, const uint64_t *delta, size_t n,
                   const unsigned *ls, size_t M) WUR;
+int iknp_cot_send_defer(ote_sender *s, chan *ch, uint64_t *x, const uint64_t *delta, size_t n,
+                        const unsigned *ls, size_t M) WUR;
 int iknp_cot_recv_begin(ote_receiver *r, chan *ch, uint64_t *out, const uint8_t *choices, size_t n,
                         const unsigned *ls, size_t M) WUR;
 int iknp_cot_recv_end(chan *ch, uint64_t *out, const uint8_t *choices, size_t n, const unsigned *ls,
@@ -92,11 +97,59 @@ int iknp_cotv_recv(ote_receiver *r, chan *ch, size_t n, const cotv_io *io) WUR;
 /* KK13 1-out-of-N OT, 2 <= N <= 256, l-bit messages msgs[i*N + k], on
  * w = 256 extension instances. */
 int kkot_send(ote_sender *s, chan *ch, const uint64_t *msgs, size_t n, unsigned N, unsigned l) WUR;
+/* The same without the closing flush, with the messages made chunk by chunk:
+ * gen(ctx, out, first, mm) writes out[i*N + k] for OTs first..first+mm-1
+ * (mm <= OTE_CHUNK), so n*N messages never sit in memory at once. */
+typedef void (*kk_gen_fn)(void *ctx, uint64_t *out, size_t first, size_t mm);
+/* When N*l <= 64: out[i] = all N messages of OT first+i, message k at bit
+ * k*l (what goes on the wire, before masking). */
+typedef void (*kk_genw_fn)(void *ctx, uint64_t *out, size_t first, size_t mm);
+int kkot_send_gen(ote_sender *s, chan *ch, size_t n, unsigned N, unsigned l, kk_gen_fn gen,
+                  void *ctx) WUR;
 int kkot_recv_begin(ote_receiver *r, chan *ch, uint64_t *out, const uint8_t *choices, size_t n,
                     unsigned N, unsigned l) WUR;
 int kkot_recv_end(chan *ch, uint64_t *out, const uint8_t *choices, size_t n, unsigned N,
                   unsigned l) WUR;
 int kkot_recv(ote_receiver *r, chan *ch, uint64_t *out, const uint8_t *choices, size_t n,
               unsigned N, unsigned l) WUR;
+
+/* ---- chunked tasks ----
+ *
+ * One OT job on one side, run one chunk of OTE_CHUNK OTs at a time, so a
+ * caller can interleave several jobs of both directions on one channel
+ * (src/mpc/otb.c) instead of sending one direction's whole extension
+ * matrix before reading the other's. For chunk c of a job, the receiver's
+ * _begin sends the extension matrix, the sender's _send reads it and sends
+ * the corrections, the receiver's _end reads them. The chunks of one OT
+ * instance must be stepped in the same order on both sides. No step
+ * flushes. The whole-call functions above are these steps in a loop, so
+ * the wire format is the same. Fill the fields of one kind and side (as
+ * for the whole calls), impl = NULL; ot_task_free releases the buffers. */
+enum { OT_TASK_KK = 1, OT_TASK_OT = 2, OT_TASK_COT = 3 };
+
+typedef struct ot_task {
+    int kind;
+    size_t n;
+    unsigned N, l;        /* KK: N messages of l bits; OT: l */
+    const unsigned *ls;   /* COT: M widths */
+    size_t M;
+    ote_sender *s;        /* sender side */
+    kk_gen_fn gen;        /* KK: messages per chunk, or msgs (n*N) */
+    kk_genw_fn genw;      /* KK, N*l <= 64: packed messages (preferred over gen) */
+    void *gen_ctx;
+    const uint64_t *msgs; /* KK (n*N) or OT (n*2) */
+    uint64_t *x;          /* COT: sender outputs, n*M */
+    const uint64_t *delta;
+    ote_receiver *r;      /* receiver side */
+    const uint8_t *choices;
+    uint64_t *out;
+    void *impl;           /* buffers, made by the first step */
+} ot_task;
+
+static inline size_t ot_task_chunks(const ot_task *t) { return (t->n + OTE_CHUNK - 1) / OTE_CHUNK; }
+int ot_task_begin(ot_task *t, chan *ch, size_t c) WUR;
+int ot_task_send(ot_task *t, chan *ch, size_t c) WUR;
+int ot_task_end(ot_task *t, chan *ch, size_t c) WUR;
+void ot_task_free(ot_task *t);
 
 #endif

@@ -1,0 +1,185 @@
+/* `parley bench relu|trunc|relu-trunc|mill|maxpool|avgpool|argmax`: the
+ * non-linear protocols between two processes over 127.0.0.1, each a whole
+ * party with --threads lanes. Inputs are random shares drawn by each side;
+ * what is timed is one call of the layer function. The JSON line carries
+ * the standard fields plus expected_bits (the formula of nl.h / mill.h for
+ * these parameters) and the per-party flights ("rounds" sums both). */
+#include "bench_common.h"
+#include "cli/cli.h"
+
+#include "mpc/arith.h"
+#include "mpc/mill.h"
+#include "nl/nl.h"
+#include "util/bits.h"
+#include "util/mem.h"
+
+#include <string.h>
+
+typedef struct nl_bench {
+    const char *name;
+    bench_opts o;
+    nl_pool P; /* pools */
+    size_t nin, nout;
+} nl_bench;
+
+static double mill_bits(unsigned k, unsigned m) {
+    mill_cost c;
+    mill_cost_of(&c, k, m, 1, 0);
+    return c.bits;
+}
+
+static unsigned div_width(uint64_t d) {
+    unsigned e = 0;
+    while (e < 64 && ((unsigned __int128)1 << e) < (unsigned __int128)d * 6) e++;
+    return e;
+}
+
+/* Bits per item by the formulas of nl.h (items: elements, comparisons,
+ * pool outputs, argmax rows). */
+static double expected_bits(const nl_bench *b) {
+    unsigned l = b->o.bits, s = b->o.scale, m = b->o.m;
+    if (s > l) s = l;
+    const char *n = b->name;
+    if (!strcmp(n, "relu")) return mill_bits(l - 1, m) + 2 * (128 + l);
+    if (!strcmp(n, "trunc"))
+        return mill_bits(l - 1, m) + mill_bits(s, m) + (128 + l) + 256 + 4 * l;
+    if (!strcmp(n, "relu-trunc"))
+        return mill_bits(l - 1, m) + mill_bits(s, m) + 2 * (128 + l) + 256 + 8 * l;
+    if (!strcmp(n, "mill")) return mill_bits(l, m);
+    size_t K = (size_t)b->o.window * b->o.window;
+    if (!strcmp(n, "maxpool"))
+        return ((double)b->nin * mill_bits(l, m) +
+                (double)b->nout * (double)(K - 1) * (mill_bits(l, m) + 2 * (128 + l + 1))) /
+               (double)b->nout;
+    if (!strcmp(n, "avgpool")) {
+        if ((K & (K - 1)) == 0) {
+            unsigned t = (unsigned)__builtin_ctzll(K);
+            return mill_bits(l - 1, m) + mill_bits(t, m) + (128 + l) + 256 + 4 * l;
+        }
+        unsigned e = div_width(K), w = l > e ? l : e;
+        return mill_bits(l - 1, m) + 256 + 4 * w + 3 * mill_bits(e - 1, m) + 3 * (128 + l);
+    }
+    /* argmax, per row of `window` columns */
+    size_t cols = b->o.window;
+    return (double)cols * mill_bits(l, m) + (double)(cols - 1) * (mill_bits(l, m) + 2 * (128 + 2 * l + 1));
+}
+
+typedef struct mill_job_args {
+    uint8_t *gt;
+    const uint64_t *x;
+    unsigned k, m;
+} mill_job_args;
+
+static int mill_job(mpc_lane *L, void *ctx, size_t first, size_t count) {
+    const mill_job_args *a = ctx;
+    return mpc_mill_gt(L, a->gt + first, NULL, a->x + first, count, a->k, a->m);
+}
+
+static int nl_bench_party(party *p, void *arg, bench_clock *clk) {
+    nl_bench *b = arg;
+    const bench_opts *o = &b->o;
+    for (unsigned i = 0; i < p->nlanes; i++) p->lanes[i].mill_m = o->m;
+    int pool = !strcmp(b->name, "maxpool") || !strcmp(b->name, "avgpool");
+    int am = !strcmp(b->name, "argmax");
+    size_t nin = pool ? b->nin : am ? (size_t)o->n * o->window : (size_t)o->n;
+    size_t nout = pool ? b->nout : (size_t)o->n;
+    uint64_t *x = mem_alloc(nin ? nin : 1, 8), *y = mem_alloc(nout ? nout : 1, 8);
+    uint8_t *gt = mem_alloc(nout ? nout : 1, 1);
+    if (!x || !y || !gt) {
+        mem_free(x);
+        mem_free(y);
+        mem_free(gt);
+        return err_set(PARLEY_E_NOMEM, "out of memory for the benchmark inputs");
+    }
+    prg_ring(&p->lanes[0].ot.rng, x, nin, o->bits);
+    int rc = bench_begin(clk);
+    if (rc == 0) {
+        const char *n = b->name;
+        if (!strcmp(n, "relu"))
+            rc = nl_relu(p, y, x, nin, o->bits);
+        else if (!strcmp(n, "trunc"))
+            rc = nl_trunc(p, y, x, nin, o->bits, o->scale);
+        else if (!strcmp(n, "relu-trunc"))
+            rc = nl_relu_trunc(p, y, x, nin, o->bits, o->scale);
+        else if (!strcmp(n, "mill")) {
+            mill_job_args a = {gt, x, o->bits, o->m};
+            rc = party_run(p, nin, 128, mill_job, &a);
+        }
+        else if (!strcmp(n, "maxpool"))
+            rc = nl_maxpool_ex(p, y, x, &b->P, o->bits, !o->kind || strcmp(o->kind, "linear"));
+        else if (!strcmp(n, "avgpool"))
+            rc = nl_avgpool(p, y, x, &b->P, o->bits);
+        else
+            rc = nl_argmax(p, y, x, o->n, o->window, o->bits);
+    }
+    if (rc == 0) rc = bench_end(clk);
+    mem_free(x);
+    mem_free(y);
+    mem_free(gt);
+    return rc;
+}
+
+static const char *usage_of(const char *name) {
+    if (!strcmp(name, "mill"))
+        return "usage: parley bench mill [--n N] [--bits K] [--m M] [--threads T]\n"
+               "  Millionaire [x > y] on K-bit values (default N = 2^20, K = 31, M = 4).\n";
+    if (!strcmp(name, "maxpool") || !strcmp(name, "avgpool"))
+        return "usage: parley bench maxpool|avgpool [--n OUTPUTS] [--bits L] [--window K]\n"
+               "         [--stride S] [--kind tree|linear] [--threads T] [--m M]\n"
+               "  Pools K x K windows (default 3, stride = K) over an input of 16 x 16 output\n"
+               "  positions per channel; OUTPUTS (default 2^18) is rounded up to whole channels.\n";
+    if (!strcmp(name, "argmax"))
+        return "usage: parley bench argmax [--n ROWS] [--bits L] [--window COLS] [--threads T]\n"
+               "  Index of the first maximum of each row (default 1024 rows of 1000).\n";
+    return "usage: parley bench relu|trunc|relu-trunc [--n N] [--bits L] [--scale S]\n"
+           "         [--threads T] [--m M]\n"
+           "  Default N = 2^20, L = 32 (relu) or 37, S = 12, T = 1, M = 4.\n";
+}
+
+int bench_nl_main(int argc, char **argv) {
+    nl_bench b;
+    memset(&b, 0, sizeof b);
+    b.name = argv[1];
+    int pool = !strcmp(b.name, "maxpool") || !strcmp(b.name, "avgpool"), am = !strcmp(b.name, "argmax");
+    b.o.n = pool ? 1u << 18 : am ? 1024 : 1u << 20;
+    b.o.bits = !strcmp(b.name, "relu") || !strcmp(b.name, "mill") ? (!strcmp(b.name, "mill") ? 31 : 32) : 37;
+    b.o.scale = 12;
+    b.o.window = am ? 1000 : 3;
+    b.o.threads = 1;
+    b.o.m = 4;
+    int r = bench_parse(&b.o, argc, argv, 2, b.name, usage_of(b.name));
+    if (r) return r == 1 ? 0 : 2;
+    if (b.o.kind && strcmp(b.o.kind, "tree") && strcmp(b.o.kind, "linear")) {
+        fprintf(stderr, "parley bench %s: --kind must be tree or linear\n", b.name);
+        return 2;
+    }
+    if (pool) {
+        unsigned K = b.o.window, S = b.o.stride ? b.o.stride : K, O = 16;
+        size_t C = (b.o.n + (size_t)O * O - 1) / ((size_t)O * O);
+        if (C > UINT32_MAX) C = UINT32_MAX;
+        nl_pool P = {.N = 1, .C = (unsigned)C, .H = (O - 1) * S + K, .W = (O - 1) * S + K, .kh = K,
+                     .kw = K, .sh = S, .sw = S, .dh = 1, .dw = 1};
+        if (nl_pool_check(&P) < 0) {
+            fprintf(stderr, "parley bench %s: %s\n", b.name, err_msg());
+            return 2;
+        }
+        b.P = P;
+        b.nin = nl_pool_in_size(&P);
+        b.nout = nl_pool_out_size(&P);
+        b.o.n = b.nout;
+    }
+    bench_side s[2];
+    int rc = bench_fork_party(nl_bench_party, &b, b.o.threads, s);
+    if (rc != 0) {
+        fprintf(stderr, "parley bench %s: %s\n", b.name, err_msg());
+        return 1;
+    }
+    char extra[256];
+    snprintf(extra, sizeof extra,
+             ",\"threads\":%u,\"scale\":%u,\"window\":%u,\"m\":%u,\"kind\":\"%s\","
+             "\"flights_server\":%llu,\"flights_client\":%llu,\"expected_bits\":%.1f",
+             b.o.threads, b.o.scale, b.o.window, b.o.m, b.o.kind ? b.o.kind : "tree",
+             (unsigned long long)s[0].flights, (unsigned long long)s[1].flights, expected_bits(&b));
+    bench_print(stdout, b.name, b.o.n, b.o.bits, s, extra);
+    return 0;
+}

@@ -1,0 +1,217 @@
+/* Wrap, MSB, DReLU, MSB-to-wrap, B2A and MUX; see arith.h. */
+#include "mpc/arith.h"
+
+#include "mpc/mill.h"
+#include "util/bits.h"
+#include "util/mem.h"
+
+#include <string.h>
+
+void mpc_wrap_input(uint64_t *v, const uint64_t *x, size_t n, unsigned k, int role) {
+    uint64_t mk = bits_mask(k);
+    for (size_t i = 0; i < n; i++) v[i] = role == MPC_SERVER ? x[i] & mk : mk - (x[i] & mk);
+}
+
+int mpc_wrap(mpc_lane *L, uint8_t *w, const uint64_t *x, size_t n, unsigned k) {
+    uint64_t *v = mem_alloc(n ? n : 1, 8);
+    if (!v) return err_set(PARLEY_E_NOMEM, "out of memory for wrap");
+    mpc_wrap_input(v, x, n, k, L->role);
+    int rc = mpc_mill_gt(L, w, NULL, v, n, k, mpc_m(L));
+    mem_free_wipe(v, (n ? n : 1) * 8);
+    return rc;
+}
+
+int mpc_msb(mpc_lane *L, uint8_t *b, const uint64_t *x, size_t n, unsigned l) {
+    PARLEY_CHECK(l >= 1 && l <= 64);
+    TRY(mpc_wrap(L, b, x, n, l - 1));
+    for (size_t i = 0; i < n; i++) b[i] ^= (uint8_t)((x[i] >> (l - 1)) & 1);
+    return 0;
+}
+
+int mpc_drelu(mpc_lane *L, uint8_t *b, const uint64_t *x, size_t n, unsigned l) {
+    TRY(mpc_msb(L, b, x, n, l));
+    if (L->role == MPC_SERVER)
+        for (size_t i = 0; i < n; i++) b[i] ^= 1;
+    return 0;
+}
+
+/* ---- MSB to wrap ---- */
+
+typedef struct m2w_ctx {
+    const uint8_t *msb, *r;
+    const uint64_t *x;
+    unsigned l;
+} m2w_ctx;
+
+static void m2w_gen(void *vctx, uint64_t *out, size_t first, size_t mm) {
+    const m2w_ctx *c = vctx;
+    for (size_t i = 0; i < mm; i++) {
+        size_t e = first + i;
+        unsigned bs = c->msb[e] & 1, ms = (unsigned)(c->x[e] >> (c->l - 1)) & 1;
+        for (unsigned ch = 0; ch < 4; ch++) {
+            unsigned msb = bs ^ (ch & 1), mc = ch >> 1, x = ms ^ mc;
+            unsigned w = (x & (msb ^ 1)) | ((x ^ 1) & ms & mc); /* no branch on secrets */
+            out[i * 4 + ch] = w ^ c->r[e];
+        }
+    }
+}
+
+int mpc_msb_to_wrap(mpc_lane *L, uint8_t *w, const uint8_t *msb, const uint64_t *x, size_t n,
+                    unsigned l) {
+    PARLEY_CHECK(l >= 1 && l <= 64);
+    int S = L->role == MPC_SERVER;
+    uint8_t *ch = mem_alloc(n ? n : 1, 1);
+    uint64_t *out = mem_alloc(n ? n : 1, 8);
+    int rc = (!ch || !out) ? err_set(PARLEY_E_NOMEM, "out of memory for MSB-to-wrap") : 0;
+    m2w_ctx c = {msb, w, x, l};
+    if (rc == 0) {
+        if (S) {
+            prg_bits(&L->ot.rng, w, n); /* S's share is its mask */
+        } else {
+            for (size_t i = 0; i < n; i++)
+                ch[i] = (uint8_t)((msb[i] & 1) | ((x[i] >> (l - 1)) & 1) << 1);
+        }
+        otb_job j = {.kind = OTB_KK, .sender = MPC_SERVER, .n = n, .N = 4, .l = 1,
+                     .gen = m2w_gen, .gen_ctx = &c, .choices = ch, .out = out};
+        rc = otb_run(L, &j, 1);
+        if (rc == 0 && !S)
+            for (size_t i = 0; i < n; i++) w[i] = (uint8_t)(out[i] & 1);
+    }
+    if (ch) mem_free_wipe(ch, n ? n : 1);
+    if (out) mem_free_wipe(out, (n ? n : 1) * 8);
+    return rc;
+}
+
+/* ---- B2A ---- */
+
+void b2a_free(b2a_state *s) {
+    if (s->buf) mem_free_wipe(s->buf, (s->n ? s->n : 1) * 8);
+    if (s->delta) mem_free_wipe(s->delta, (s->n ? s->n : 1) * 8);
+    s->buf = s->delta = NULL;
+}
+
+int b2a_prep(mpc_lane *L, b2a_state *s, const uint8_t *b, size_t n, unsigned k, int sender,
+             otb_job *jobs, size_t *nj) {
+    PARLEY_CHECK(k >= 1 && k <= 64);
+    memset(s, 0, sizeof *s);
+    s->n = n;
+    s->k = k;
+    s->sender = sender;
+    s->b = b;
+    if (k == 1) return 0; /* XOR shares are additive shares mod 2 */
+    s->buf = mem_alloc(n ? n : 1, 8);
+    if (L->role == sender) s->delta = mem_alloc(n ? n : 1, 8);
+    if (!s->buf || (L->role == sender && !s->delta)) {
+        b2a_free(s);
+        return err_set(PARLEY_E_NOMEM, "out of memory for B2A");
+    }
+    uint64_t mk = bits_mask(k);
+    if (L->role == sender)
+        for (size_t i = 0; i < n; i++) s->delta[i] = (0 - 2 * (uint64_t)(b[i] & 1)) & mk;
+    static const unsigned widths[65] = {0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12,
+                                        13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25,
+                                        26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38,
+                                        39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51,
+                                        52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63, 64};
+    otb_job j = {.kind = OTB_COT, .sender = sender, .n = n, .ls = &widths[k], .M = 1,
+                 .x = s->buf, .delta = s->delta, .choices = b, .out = s->buf};
+    jobs[(*nj)++] = j;
+    return 0;
+}
+
+/* Sender: y = b - x; receiver: y = b + (x - 2 b_S b_C). */
+void b2a_finish(mpc_lane *L, b2a_state *s, uint64_t *y) {
+    uint64_t mk = bits_mask(s->k);
+    if (s->k == 1) {
+        for (size_t i = 0; i < s->n; i++) y[i] = s->b[i] & 1;
+    } else if (L->role == s->sender) {
+        for (size_t i = 0; i < s->n; i++) y[i] = ((uint64_t)(s->b[i] & 1) - s->buf[i]) & mk;
+    } else {
+        for (size_t i = 0; i < s->n; i++) y[i] = ((uint64_t)(s->b[i] & 1) + s->buf[i]) & mk;
+    }
+    b2a_free(s);
+}
+
+int mpc_b2a(mpc_lane *L, uint64_t *y, const uint8_t *b, size_t n, unsigned k) {
+    b2a_state s;
+    otb_job j[1];
+    size_t nj = 0;
+    TRY(b2a_prep(L, &s, b, n, k, MPC_SERVER, j, &nj));
+    int rc = otb_run(L, j, nj);
+    if (rc < 0) {
+        b2a_free(&s);
+        return rc;
+    }
+    b2a_finish(L, &s, y);
+    return 0;
+}
+
+/* ---- MUX ---- */
+
+void mux_free(mux_state *s) {
+    size_t sz = (s->n ? s->n : 1) * s->M * 8;
+    if (s->xs) mem_free_wipe(s->xs, sz);
+    if (s->delta) mem_free_wipe(s->delta, sz);
+    if (s->out) mem_free_wipe(s->out, sz);
+    s->xs = s->delta = s->out = NULL;
+}
+
+int mux_prep(mpc_lane *L, mux_state *s, const uint8_t *b, const uint64_t *const *x,
+             const unsigned *ls, size_t M, size_t n, otb_job *jobs, size_t *nj) {
+    PARLEY_CHECK(M >= 1 && M <= 4);
+    memset(s, 0, sizeof *s);
+    s->n = n;
+    s->M = M;
+    s->b = b;
+    for (size_t j = 0; j < M; j++) {
+        PARLEY_CHECK(ls[j] >= 1 && ls[j] <= 64);
+        s->ls[j] = ls[j];
+        s->x[j] = x[j];
+    }
+    size_t cnt = (n ? n : 1) * M;
+    s->xs = mem_alloc(cnt, 8);
+    s->delta = mem_alloc(cnt, 8);
+    s->out = mem_alloc(cnt, 8);
+    if (!s->xs || !s->delta || !s->out) {
+        mux_free(s);
+        return err_set(PARLEY_E_NOMEM, "out of memory for MUX");
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint64_t f = 1 - 2 * (uint64_t)(b[i] & 1); /* 1 - 2 b_P */
+        for (size_t j = 0; j < M; j++) s->delta[i * M + j] = (x[j][i] * f) & bits_mask(ls[j]);
+    }
+    /* Both directions; each party sends in one and receives in the other. */
+    for (int snd = 0; snd < 2; snd++) {
+        otb_job jb = {.kind = OTB_COT, .sender = snd, .n = n, .ls = s->ls, .M = M, .x = s->xs,
+                      .delta = s->delta, .choices = b, .out = s->out};
+        jobs[(*nj)++] = jb;
+    }
+    return 0;
+}
+
+void mux_finish(mpc_lane *L, mux_state *s, uint64_t *const *y, int add) {
+    size_t M = s->M;
+    for (size_t i = 0; i < s->n; i++) {
+        uint64_t bp = s->b[i] & 1;
+        for (size_t j = 0; j < M; j++) {
+            uint64_t v = s->x[j][i] * bp - s->xs[i * M + j] + s->out[i * M + j];
+            y[j][i] = ((add ? y[j][i] : 0) + v) & bits_mask(s->ls[j]);
+        }
+    }
+    mux_free(s);
+}
+
+int mpc_mux(mpc_lane *L, uint64_t *const *y, const uint8_t *b, const uint64_t *const *x,
+            const unsigned *ls, size_t M, size_t n) {
+    mux_state s;
+    otb_job j[2];
+    size_t nj = 0;
+    TRY(mux_prep(L, &s, b, x, ls, M, n, j, &nj));
+    int rc = otb_run(L, j, nj);
+    if (rc < 0) {
+        mux_free(&s);
+        return rc;
+    }
+    mux_finish(L, &s, y, 0);
+    return 0;
+}

@@ -1,0 +1,78 @@
+/* Shares across Z_2 and Z_{2^l}: wrap/carry, MSB, DReLU, MSB-to-wrap, B2A
+ * and MUX (PROTOCOLS.md §3 and §5). Arithmetic shares are uint64_t mod 2^l
+ * (1 <= l <= 64), Boolean shares one byte per bit.
+ *
+ *   function        rounds (flights per party)   wire bits per element
+ *   wrap, k bits    mill(k)                      mill(k)
+ *   MSB / DReLU     mill(l-1)                    mill(l-1)
+ *   MSB-to-wrap     2                            256 + 4 (one (4 choose 1)-OT_1)
+ *   B2A into k      2                            128 + k (one COT_k); k = 1 is free
+ *   MUX, l bits     2                            2 * (128 + l) (one COT_l each way)
+ *
+ * mill(k) is the millionaire on k bits (mill.h: 2 + ceil(log2 ceil(k/m))
+ * flights, 3828 bits at k = 31). The MUX improves on PROTOCOLS.md's two
+ * chosen-message OTs (2 * (128 + 2l)): each party P is COT sender with
+ * correlation x_P * (1 - 2 b_P), so the peer with choice b_O receives
+ * r + b_O x_P (1 - 2 b_P) and x_P * (b_P ^ b_O) = (x_P b_P - r) + that. */
+#ifndef PARLEY_MPC_ARITH_H
+#define PARLEY_MPC_ARITH_H
+
+#include "mpc/otb.h"
+
+#define MPC_MILL_M 4
+static inline unsigned mpc_m(const mpc_lane *L) { return L->mill_m ? L->mill_m : MPC_MILL_M; }
+
+/* The millionaire input that turns "x_S + x_C >= 2^k" into "v_S > v_C":
+ * S: x mod 2^k, C: 2^k - 1 - (x mod 2^k). */
+void mpc_wrap_input(uint64_t *v, const uint64_t *x, size_t n, unsigned k, int role);
+
+/* w = [x_S + x_C >= 2^k] over the low k bits (0 <= k <= 64). */
+int mpc_wrap(mpc_lane *L, uint8_t *w, const uint64_t *x, size_t n, unsigned k) WUR;
+/* b = MSB(x) over Z_{2^l}; DReLU = 1 ^ MSB = [signed(x) >= 0]. */
+int mpc_msb(mpc_lane *L, uint8_t *b, const uint64_t *x, size_t n, unsigned l) WUR;
+int mpc_drelu(mpc_lane *L, uint8_t *b, const uint64_t *x, size_t n, unsigned l) WUR;
+/* Given b = MSB(x) shared, w = [x_S + x_C >= 2^l]: with m_P = msb(x_P),
+ * w = m_S ^ m_C ? !MSB : m_S & m_C; one (4 choose 1)-OT_1 (S sends,
+ * indexed by C's (b_C, m_C)). */
+int mpc_msb_to_wrap(mpc_lane *L, uint8_t *w, const uint8_t *msb, const uint64_t *x, size_t n,
+                    unsigned l) WUR;
+/* y = b mod 2^k (1 <= k <= 64). */
+int mpc_b2a(mpc_lane *L, uint64_t *y, const uint8_t *b, size_t n, unsigned k) WUR;
+/* y[j] = b * x[j] mod 2^ls[j] for j < M vectors (one COT of M widths each
+ * way). */
+int mpc_mux(mpc_lane *L, uint64_t *const *y, const uint8_t *b, const uint64_t *const *x,
+            const unsigned *ls, size_t M, size_t n) WUR;
+
+/* ---- composable halves: prepare OT jobs, otb_run them together with
+ * others, then finish. A *_state owns its buffers until finish/free. ---- */
+
+typedef struct b2a_state {
+    size_t n;
+    unsigned k;
+    int sender;
+    const uint8_t *b;
+    uint64_t *buf;  /* sender: x; receiver: out */
+    uint64_t *delta;
+} b2a_state;
+/* Adds one COT job (sender: `sender`) to jobs[*nj]. */
+int b2a_prep(mpc_lane *L, b2a_state *s, const uint8_t *b, size_t n, unsigned k, int sender,
+             otb_job *jobs, size_t *nj) WUR;
+/* y = this party's share of b mod 2^k; frees the state. */
+void b2a_finish(mpc_lane *L, b2a_state *s, uint64_t *y);
+void b2a_free(b2a_state *s);
+
+typedef struct mux_state {
+    size_t n, M;
+    unsigned ls[4];
+    const uint8_t *b;
+    const uint64_t *x[4];
+    uint64_t *xs, *delta, *out;
+} mux_state;
+/* Adds two COT jobs (one each way). M <= 4. */
+int mux_prep(mpc_lane *L, mux_state *s, const uint8_t *b, const uint64_t *const *x,
+             const unsigned *ls, size_t M, size_t n, otb_job *jobs, size_t *nj) WUR;
+/* y[j] (+)= b * x[j]: with add set, adds to y instead of writing. */
+void mux_finish(mpc_lane *L, mux_state *s, uint64_t *const *y, int add);
+void mux_free(mux_state *s);
+
+#endif

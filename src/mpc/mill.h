@@ -1,0 +1,59 @@
+/* The millionaires' protocol of CrypTFlow2 (paper §3, PROTOCOLS.md §4), its
+ * variant that also returns equality, and equality alone.
+ *
+ * S holds x, C holds y, both k-bit (0 <= k <= 64); the outputs are XOR
+ * shares of [x > y] and/or [x == y]. The values are cut into q = ceil(k/m)
+ * digits of m bits, least significant first (the last one r = k - (q-1)m
+ * bits). For every digit S offers, indexed by C's digit j, the bits
+ * ([x_i > j] ^ rho_gt, [x_i == j] ^ rho_eq) in one (2^w choose 1)-OT, w the
+ * digit's width, carrying only the bits the tree below will read (digit 0
+ * of a comparison needs no equality). The tree combines neighbours,
+ * gt = gt_hi ^ (eq_hi & gt_lo) and eq = eq_hi & eq_lo, level by level, with
+ * every element and every instance of a level in one message; a node that
+ * needs both uses a correlated triple pair (both ANDs share eq_hi).
+ *
+ * Rounds: the leaf OTs (S sends) and the triple OTs (C sends) run as one
+ * exchange of 2 flights per party, then ceil(log2 q) AND rounds.
+ *
+ * Wire bits per element, comparison only (gt), q >= 2, w_i digit widths:
+ *   leaves   (256 + 2^w_0) + sum_{i>=1} (256 + 2 * 2^w_i)
+ *   triples  T1 single ANDs: T1 * (256 + 32) / 2; T2 pairs: T2 * (256 + 16)
+ *   openings 4 * T1 + 6 * T2
+ * with T1 + 2 T2 = 2q - 2 - ceil(log2 q) ANDs (mill_cost gives the exact
+ * counts). k = 31, m = 4: 3828 bits (PROTOCOLS.md: about 3.84 kbit). */
+#ifndef PARLEY_MPC_MILL_H
+#define PARLEY_MPC_MILL_H
+
+#include "mpc/party.h"
+
+/* One comparison batch: n elements of k bits; v is this party's input (S:
+ * x, C: y; bits above k ignored). gt and/or eq receive this party's shares,
+ * one byte per bit; either may be NULL, not both. */
+typedef struct mill_inst {
+    size_t n;
+    unsigned k;
+    const uint64_t *v;
+    uint8_t *gt, *eq;
+} mill_inst;
+
+/* Run several batches together (all leaves in one OT exchange, the tree
+ * levels side by side): rounds are those of the deepest. m = digit bits,
+ * 1..8 (CrypTFlow2 uses 4). */
+int mpc_mill(mpc_lane *L, const mill_inst *inst, size_t ninst, unsigned m) WUR;
+
+/* Shorthands: [x > y] (and [x == y] if eq != NULL); [x == y] alone. */
+int mpc_mill_gt(mpc_lane *L, uint8_t *gt, uint8_t *eq, const uint64_t *v, size_t n, unsigned k,
+                unsigned m) WUR;
+int mpc_mill_eq(mpc_lane *L, uint8_t *eq, const uint64_t *v, size_t n, unsigned k, unsigned m) WUR;
+
+/* Per-element cost of one batch: OTs by kind and triples, and the exact
+ * bits for large n (no padding). */
+typedef struct mill_cost {
+    unsigned q, levels;
+    unsigned t1, t2;     /* single ANDs, correlated pairs */
+    uint64_t leaf_bits;  /* per element */
+    double bits;         /* per element: leaves + triples + openings */
+} mill_cost;
+void mill_cost_of(mill_cost *c, unsigned k, unsigned m, int want_gt, int want_eq);
+
+#endif

@@ -1,0 +1,23 @@
+/* Lane-level forms of the non-linear layers (nl.h): each runs the whole
+ * composed protocol for its n elements on one lane. The layer functions of
+ * nl.h split a batch over the lanes and call these; other layers' code may
+ * call them directly inside its own party_run jobs. Contracts and costs as
+ * in nl.h; arguments are not re-checked here. */
+#ifndef PARLEY_NL_LANE_H
+#define PARLEY_NL_LANE_H
+
+#include "mpc/party.h"
+
+int nl_relu_lane(mpc_lane *L, uint64_t *y, const uint64_t *x, size_t n, unsigned l) WUR;
+int nl_trunc_lane(mpc_lane *L, uint64_t *y, const uint64_t *x, size_t n, unsigned l, unsigned s) WUR;
+int nl_relu_trunc_lane(mpc_lane *L, uint64_t *y, const uint64_t *x, size_t n, unsigned l,
+                       unsigned s) WUR;
+int nl_trunc_reduce_lane(mpc_lane *L, uint64_t *y, const uint64_t *x, size_t n, unsigned l,
+                         unsigned s) WUR;
+int nl_extend_lane(mpc_lane *L, uint64_t *y, unsigned l2, const uint64_t *x, size_t n, unsigned l,
+                   int is_signed) WUR;
+/* Division with divisor d[i * dstride] for element i (dstride 0: one d). */
+int nl_div_lane(mpc_lane *L, uint64_t *y, const uint64_t *x, const uint64_t *d, size_t dstride,
+                size_t n, unsigned l) WUR;
+
+#endif

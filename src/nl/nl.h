@@ -1,0 +1,88 @@
+/* The non-linear layers of CrypTFlow2 on additive shares (PROTOCOLS.md §5).
+ *
+ * Every function takes the party first; x and y are this party's shares mod
+ * 2^l (1 <= l <= 64, values kept reduced), and the result reconstructs to
+ * exactly what src/nl/plain.h computes on the reconstructed input, for every
+ * input. The batch is split over the party's lanes (party_run, grain 128)
+ * and each lane runs the whole composed protocol on its slice; the costs
+ * below are per element and per lane.
+ *
+ * Notation: mill(k) = the millionaire on k bits (mill.h; 3828 bits at
+ * k = 31, 4280 at k = 36, 1144 at k = 12, with 2 + ceil(log2 ceil(k/4))
+ * flights per party); C = 128 + width for a COT; KK(N, w) = 256 + N*w.
+ * "Flights" are per party; both parties send in each, so a flight is one
+ * one-way latency and the round trips are about flights / 2.
+ *
+ *   function        wire bits per element               flights per party
+ *   relu            mill(l-1) + 2(128 + l)               mill + 2
+ *   trunc           mill(l-1) + mill(s) + (128 + l)      mill + 2
+ *                   + KK(4, l)
+ *   relu_trunc      mill(l-1) + mill(s) + 2(128 + l)     mill + 2
+ *                   + KK(8, l)
+ *   trunc_reduce    mill(s) + (128 + l - s)              mill + 2
+ *   extend l->l2    mill(l) + (128 + l2 - l)             mill + 2
+ *                   (l2 = l + 1: mill(l) only, the B2A   (l2 = l + 1: mill)
+ *                   of one bit is free)
+ *   div by d        mill(l-1) + KK(4, max(l, e)) +       mill + 2 + mill + 2
+ *                   3 mill(e-1) + 3(128 + l),
+ *                   e = ceil(log2 6d)
+ *   maxpool         per input: mill(l) (one-bit sign extension, so that
+ *                   differences cannot overflow); per comparison
+ *                   mill(l) + 2(128 + l + 1). K - 1 comparisons per window
+ *                   of K positions, in K - 1 sequential steps (linear) or
+ *                   ceil(log2 K) (tree)
+ *   argmax          as maxpool with a tree, the MUX carrying the index too:
+ *                   per comparison mill(l) + 2(128 + 2l + 1)
+ *   (l = 64 has no spare bit: per input MSB = mill(63); per comparison
+ *   mill(63) + one AND (148 + 4 bits, 3 more flights) + 2(128 + 64 + 1),
+ *   plus 64 bits per MUX for argmax's index)
+ *
+ * ReLU at l = 32: 4148 bits, l = 37: 4610 bits (PROTOCOLS.md: 4.2 and 4.7
+ * kbit with chosen-message MUX); relu_trunc at l = 37, s = 12: 6306 bits.
+ * Any function with n == 0 sends nothing. */
+#ifndef PARLEY_NL_NL_H
+#define PARLEY_NL_NL_H
+
+#include "mpc/party.h"
+#include "nl/plain.h"
+
+/* y = relu(x) = max(0, signed(x)). */
+int nl_relu(party *p, uint64_t *y, const uint64_t *x, size_t n, unsigned l) WUR;
+/* b = DReLU(x) = [signed(x) >= 0], XOR shares one byte per element. */
+int nl_drelu(party *p, uint8_t *b, const uint64_t *x, size_t n, unsigned l) WUR;
+/* y = floor(signed(x) / 2^s), faithful (exact) truncation with the sign
+ * unknown; s >= l gives -1/0 (as plain). */
+int nl_trunc(party *p, uint64_t *y, const uint64_t *x, size_t n, unsigned l, unsigned s) WUR;
+/* y = relu(trunc(x)) = trunc(relu(x)), fused: the truncation's sign comes
+ * from the ReLU's DReLU bits, and the MUX and the correction share one OT
+ * exchange. */
+int nl_relu_trunc(party *p, uint64_t *y, const uint64_t *x, size_t n, unsigned l, unsigned s) WUR;
+/* Truncate and reduce: y = floor(signed(x) / 2^s) mod 2^(l-s), i.e. the top
+ * l - s bits of x, as shares mod 2^(l-s). Needs s < l. */
+int nl_trunc_reduce(party *p, uint64_t *y, const uint64_t *x, size_t n, unsigned l, unsigned s) WUR;
+/* Extend from l to l2 bits: y = x (is_signed: signed(x)) mod 2^l2. l2 <= l
+ * is a local reduction. */
+int nl_extend(party *p, uint64_t *y, unsigned l2, const uint64_t *x, size_t n, unsigned l,
+              int is_signed) WUR;
+/* y = floor(signed(x) / d), d >= 1 public (CrypTFlow2's Div_ring; d = 1,
+ * powers of two and d >= 2^(l-1) take cheaper exact paths). Needs
+ * 6d <= 2^64 otherwise: PARLEY_E_ARG (only l >= 63 with d > 2^64/6). */
+int nl_div(party *p, uint64_t *y, const uint64_t *x, size_t n, unsigned l, uint64_t d) WUR;
+/* The same with a public divisor per element, all in one batch (the
+ * comparisons run on the width of the largest divisor). */
+int nl_div_each(party *p, uint64_t *y, const uint64_t *x, const uint64_t *d, size_t n,
+                unsigned l) WUR;
+
+/* Pools over an NCHW tensor; pool must have passed nl_pool_check. x has
+ * nl_pool_in_size elements, y nl_pool_out_size. */
+int nl_maxpool(party *p, uint64_t *y, const uint64_t *x, const nl_pool *pool, unsigned l) WUR;
+/* tree = 0: the linear scan (K - 1 steps); 1: the ceil(log2 K) tree. */
+int nl_maxpool_ex(party *p, uint64_t *y, const uint64_t *x, const nl_pool *pool, unsigned l,
+                  int tree) WUR;
+/* Window sums locally, then division by nl_pool_divisor in one batch. */
+int nl_avgpool(party *p, uint64_t *y, const uint64_t *x, const nl_pool *pool, unsigned l) WUR;
+/* idx[r] = shares mod 2^l of the index of the first maximum of row r of
+ * x (rows x cols, cols >= 1 and cols <= 2^l). */
+int nl_argmax(party *p, uint64_t *idx, const uint64_t *x, size_t rows, size_t cols, unsigned l) WUR;
+
+#endif

@@ -1,0 +1,338 @@
+/* ReLU, faithful truncation (sign unknown, and fused with ReLU where the
+ * sign is known), truncate-and-reduce and zero/sign extension (PROTOCOLS.md
+ * §5). Costs are in nl.h.
+ *
+ * Truncation: with m_P = msb(x_P), s_P = signed(x_P),
+ *   floor(signed(x) / 2^s) = (s_S >> s) + (s_C >> s) + c + corr * 2^(l-s)
+ * where c is the carry of the low s bits of the shares and corr in
+ * {-1, 0, 1} is -1 if m_S = m_C = 0 and MSB(x) = 1, +1 if m_S = m_C = 1 and
+ * MSB(x) = 0. The MSB (carry of the low l-1 bits) and c come from one
+ * two-batch millionaire. Unknown sign: c becomes arithmetic by B2A (C sends)
+ * and corr * 2^(l-s) comes from one (4 choose 1)-OT_l indexed by C's
+ * (MSB share, m_C) (S sends), in one exchange. Fused with ReLU: d = DReLU
+ * = !MSB; y = d * trunc(x) = MUX(d, s_P >> s) + d * (c + corr 2^(l-s)),
+ * the second term from one (8 choose 1)-OT_l indexed by C's (d_C, c_C, m_C),
+ * in the same exchange as the MUX. */
+#include "nl/nl.h"
+
+#include "nl/lane.h"
+
+#include "mpc/arith.h"
+#include "mpc/mill.h"
+#include "util/bits.h"
+#include "util/mem.h"
+
+#include <string.h>
+
+#define GRAIN 128 /* lane slices of whole OT blocks: no padding per lane */
+
+/* floor(signed(x) / 2^s) mod 2^l, for s <= l. */
+static inline uint64_t ashr(uint64_t x, unsigned l, unsigned s) {
+    int64_t v = bits_signed(x, l);
+    int64_t r = s >= 64 ? (v < 0 ? -1 : 0) : v >> s;
+    return (uint64_t)r & bits_mask(l);
+}
+
+static inline unsigned top(uint64_t x, unsigned l) { return (unsigned)(x >> (l - 1)) & 1; }
+
+static int check_l(unsigned l) {
+    if (l < 1 || l > 64) return err_set(PARLEY_E_ARG, "ring width %u is not in 1..64", l);
+    return 0;
+}
+
+/* A lane's scratch: allocations freed (and wiped) together. */
+typedef struct scratch {
+    void *p[16];
+    size_t sz[16];
+    unsigned n;
+} scratch;
+
+static void *scr_alloc(scratch *s, size_t count, size_t size) {
+    PARLEY_CHECK(s->n < 16);
+    size_t bytes;
+    if (size_mul(&bytes, count ? count : 1, size) < 0) return NULL;
+    void *p = mem_alloc(bytes, 1);
+    if (!p) return NULL;
+    s->p[s->n] = p;
+    s->sz[s->n++] = bytes;
+    return p;
+}
+
+static void scr_free(scratch *s) {
+    for (unsigned i = 0; i < s->n; i++) mem_free_wipe(s->p[i], s->sz[i]);
+    s->n = 0;
+}
+
+static int oom(const char *what) { return err_set(PARLEY_E_NOMEM, "out of memory for %s", what); }
+
+/* ---- ReLU ---- */
+
+int nl_relu_lane(mpc_lane *L, uint64_t *y, const uint64_t *x, size_t n, unsigned l) {
+    uint8_t *b = mem_alloc(n ? n : 1, 1);
+    if (!b) return oom("ReLU");
+    int rc = mpc_drelu(L, b, x, n, l);
+    if (rc == 0) rc = mpc_mux(L, &y, b, &x, &l, 1, n);
+    mem_free_wipe(b, n ? n : 1);
+    return rc;
+}
+
+/* ---- the MSB and carry millionaire shared by the truncations ---- */
+
+/* msb = MSB(x), c = carry of the low s bits, in one millionaire. */
+static int msb_and_carry(mpc_lane *L, scratch *sc, uint8_t *msb, uint8_t *c, const uint64_t *x,
+                         size_t n, unsigned l, unsigned s) {
+    uint64_t *v0 = scr_alloc(sc, n, 8), *v1 = scr_alloc(sc, n, 8);
+    if (!v0 || !v1) return oom("truncation");
+    mpc_wrap_input(v0, x, n, l - 1, L->role);
+    mpc_wrap_input(v1, x, n, s, L->role);
+    mill_inst in[2] = {{n, l - 1, v0, msb, NULL}, {n, s, v1, c, NULL}};
+    TRY(mpc_mill(L, in, 2, mpc_m(L)));
+    for (size_t i = 0; i < n; i++) msb[i] ^= (uint8_t)top(x[i], l);
+    return 0;
+}
+
+/* corr(m_S, m_C, MSB) in {-1, 0, 1}. */
+static inline int64_t corr_of(unsigned ms, unsigned mc, unsigned msb) {
+    return (int64_t)(ms & mc & !msb) - (int64_t)(!ms & !mc & msb);
+}
+
+typedef struct corr_ctx {
+    const uint8_t *b, *c; /* S's MSB (or DReLU) and carry shares */
+    const uint64_t *x, *r;
+    unsigned l, s;
+} corr_ctx;
+
+/* Unknown sign: choice (beta, mu) = C's (MSB share, m_C). */
+static void trunc_gen(void *vctx, uint64_t *out, size_t first, size_t mm) {
+    const corr_ctx *k = vctx;
+    uint64_t mk = bits_mask(k->l);
+    for (size_t i = 0; i < mm; i++) {
+        size_t e = first + i;
+        unsigned bs = k->b[e] & 1, ms = top(k->x[e], k->l);
+        for (unsigned ch = 0; ch < 4; ch++) {
+            int64_t corr = corr_of(ms, ch >> 1, bs ^ (ch & 1));
+            out[i * 4 + ch] = ((uint64_t)corr * (1ULL << (k->l - k->s)) - k->r[e]) & mk;
+        }
+    }
+}
+
+/* Known sign: choice (delta, gamma, mu) = C's (DReLU share, carry share,
+ * m_C); the message is d * (c + corr * 2^(l-s)). */
+static void relu_trunc_gen(void *vctx, uint64_t *out, size_t first, size_t mm) {
+    const corr_ctx *k = vctx;
+    uint64_t mk = bits_mask(k->l);
+    for (size_t i = 0; i < mm; i++) {
+        size_t e = first + i;
+        unsigned ds = k->b[e] & 1, cs = k->c[e] & 1, ms = top(k->x[e], k->l);
+        for (unsigned ch = 0; ch < 8; ch++) {
+            unsigned d = ds ^ (ch & 1), c = cs ^ ((ch >> 1) & 1), mc = ch >> 2;
+            int64_t corr = corr_of(ms, mc, !d);
+            uint64_t v = (c + (uint64_t)corr * (1ULL << (k->l - k->s))) & (0 - (uint64_t)d);
+            out[i * 8 + ch] = (v - k->r[e]) & mk;
+        }
+    }
+}
+
+int nl_trunc_lane(mpc_lane *L, uint64_t *y, const uint64_t *x, size_t n, unsigned l, unsigned s) {
+    if (s > l) s = l;
+    uint64_t mk = bits_mask(l);
+    if (s == 0) {
+        for (size_t i = 0; i < n; i++) y[i] = x[i] & mk;
+        return 0;
+    }
+    int S = L->role == MPC_SERVER;
+    scratch sc = {0};
+    uint8_t *msb = scr_alloc(&sc, n, 1), *c = scr_alloc(&sc, n, 1), *ch = scr_alloc(&sc, n, 1);
+    uint64_t *r = scr_alloc(&sc, n, 8), *ca = scr_alloc(&sc, n, 8);
+    int rc = (!msb || !c || !ch || !r || !ca) ? oom("truncation") : 0;
+    if (rc == 0) rc = msb_and_carry(L, &sc, msb, c, x, n, l, s);
+    b2a_state bs;
+    memset(&bs, 0, sizeof bs);
+    if (rc == 0) {
+        otb_job jobs[2];
+        size_t nj = 0;
+        corr_ctx k = {msb, c, x, r, l, s};
+        if (S)
+            prg_ring(&L->ot.rng, r, n, l); /* S's share of corr * 2^(l-s) */
+        else
+            for (size_t i = 0; i < n; i++) ch[i] = (uint8_t)((msb[i] & 1) | top(x[i], l) << 1);
+        otb_job kj = {.kind = OTB_KK, .sender = MPC_SERVER, .n = n, .N = 4, .l = l,
+                      .gen = trunc_gen, .gen_ctx = &k, .choices = ch, .out = r};
+        jobs[nj++] = kj;
+        rc = b2a_prep(L, &bs, c, n, l, MPC_CLIENT, jobs, &nj);
+        if (rc == 0) rc = otb_run(L, jobs, nj);
+        if (rc == 0) {
+            b2a_finish(L, &bs, ca);
+            for (size_t i = 0; i < n; i++) y[i] = (ashr(x[i], l, s) + ca[i] + r[i]) & mk;
+        }
+    }
+    b2a_free(&bs);
+    scr_free(&sc);
+    return rc;
+}
+
+int nl_relu_trunc_lane(mpc_lane *L, uint64_t *y, const uint64_t *x, size_t n, unsigned l,
+                       unsigned s) {
+    if (s > l) s = l;
+    if (s == 0) return nl_relu_lane(L, y, x, n, l);
+    uint64_t mk = bits_mask(l);
+    int S = L->role == MPC_SERVER;
+    scratch sc = {0};
+    uint8_t *d = scr_alloc(&sc, n, 1), *c = scr_alloc(&sc, n, 1), *ch = scr_alloc(&sc, n, 1);
+    uint64_t *r = scr_alloc(&sc, n, 8), *t = scr_alloc(&sc, n, 8);
+    int rc = (!d || !c || !ch || !r || !t) ? oom("ReLU with truncation") : 0;
+    if (rc == 0) rc = msb_and_carry(L, &sc, d, c, x, n, l, s);
+    mux_state ms;
+    memset(&ms, 0, sizeof ms);
+    if (rc == 0) {
+        if (S)
+            for (size_t i = 0; i < n; i++) d[i] ^= 1; /* DReLU = !MSB */
+        for (size_t i = 0; i < n; i++) t[i] = ashr(x[i], l, s);
+        otb_job jobs[3];
+        size_t nj = 0;
+        corr_ctx k = {d, c, x, r, l, s};
+        if (S)
+            prg_ring(&L->ot.rng, r, n, l);
+        else
+            for (size_t i = 0; i < n; i++)
+                ch[i] = (uint8_t)((d[i] & 1) | (c[i] & 1) << 1 | top(x[i], l) << 2);
+        const uint64_t *tx = t;
+        rc = mux_prep(L, &ms, d, &tx, &l, 1, n, jobs, &nj);
+        otb_job kj = {.kind = OTB_KK, .sender = MPC_SERVER, .n = n, .N = 8, .l = l,
+                      .gen = relu_trunc_gen, .gen_ctx = &k, .choices = ch, .out = r};
+        jobs[nj++] = kj;
+        if (rc == 0) rc = otb_run(L, jobs, nj);
+        if (rc == 0) {
+            for (size_t i = 0; i < n; i++) y[i] = r[i];
+            mux_finish(L, &ms, &y, 1);
+            for (size_t i = 0; i < n; i++) y[i] &= mk;
+        }
+    }
+    mux_free(&ms);
+    scr_free(&sc);
+    return rc;
+}
+
+/* y = top l - s bits of x = (x_S >> s) + (x_C >> s) + carry, mod 2^(l-s). */
+int nl_trunc_reduce_lane(mpc_lane *L, uint64_t *y, const uint64_t *x, size_t n, unsigned l,
+                         unsigned s) {
+    uint64_t mo = bits_mask(l - s);
+    if (s == 0) {
+        for (size_t i = 0; i < n; i++) y[i] = x[i] & mo;
+        return 0;
+    }
+    scratch sc = {0};
+    uint8_t *c = scr_alloc(&sc, n, 1);
+    uint64_t *v = scr_alloc(&sc, n, 8), *ca = scr_alloc(&sc, n, 8);
+    int rc = (!c || !v || !ca) ? oom("truncate-and-reduce") : 0;
+    if (rc == 0) {
+        mpc_wrap_input(v, x, n, s, L->role);
+        rc = mpc_mill_gt(L, c, NULL, v, n, s, mpc_m(L));
+    }
+    if (rc == 0) rc = mpc_b2a(L, ca, c, n, l - s);
+    if (rc == 0)
+        for (size_t i = 0; i < n; i++) y[i] = (((x[i] & bits_mask(l)) >> s) + ca[i]) & mo;
+    scr_free(&sc);
+    return rc;
+}
+
+/* Signed: shift into [0, 2^l) by adding 2^(l-1) (S), extend, shift back.
+ * x_S + x_C = x + 2^l w, so y = x_S + x_C - 2^l B2A(w) mod 2^l2; only
+ * w mod 2^(l2-l) matters, and for l2 = l + 1 the XOR shares already are
+ * additive shares mod 2. */
+int nl_extend_lane(mpc_lane *L, uint64_t *y, unsigned l2, const uint64_t *x, size_t n, unsigned l,
+                   int is_signed) {
+    uint64_t mk = bits_mask(l), m2 = bits_mask(l2);
+    if (l2 <= l) {
+        for (size_t i = 0; i < n; i++) y[i] = x[i] & m2;
+        return 0;
+    }
+    uint64_t off = (is_signed && L->role == MPC_SERVER) ? 1ULL << (l - 1) : 0;
+    scratch sc = {0};
+    uint8_t *w = scr_alloc(&sc, n, 1);
+    uint64_t *xs = scr_alloc(&sc, n, 8), *wa = scr_alloc(&sc, n, 8);
+    int rc = (!w || !xs || !wa) ? oom("extension") : 0;
+    if (rc == 0) {
+        for (size_t i = 0; i < n; i++) xs[i] = (x[i] + off) & mk;
+        rc = mpc_wrap(L, w, xs, n, l);
+    }
+    if (rc == 0) rc = mpc_b2a(L, wa, w, n, l2 - l);
+    if (rc == 0)
+        for (size_t i = 0; i < n; i++) y[i] = (xs[i] - (wa[i] << l) - off) & m2;
+    scr_free(&sc);
+    return rc;
+}
+
+/* ---- layer level: split across lanes ---- */
+
+typedef struct ew_args {
+    uint64_t *y;
+    uint8_t *b;
+    const uint64_t *x;
+    unsigned l, s, l2;
+    int sgn, kind;
+} ew_args;
+
+enum { K_RELU, K_DRELU, K_TRUNC, K_RELU_TRUNC, K_TR, K_EXT };
+
+static int ew_job(mpc_lane *L, void *ctx, size_t first, size_t count) {
+    const ew_args *a = ctx;
+    uint64_t *y = a->y + first;
+    const uint64_t *x = a->x + first;
+    switch (a->kind) {
+    case K_RELU:
+        return nl_relu_lane(L, y, x, count, a->l);
+    case K_DRELU:
+        return mpc_drelu(L, a->b + first, x, count, a->l);
+    case K_TRUNC:
+        return nl_trunc_lane(L, y, x, count, a->l, a->s);
+    case K_RELU_TRUNC:
+        return nl_relu_trunc_lane(L, y, x, count, a->l, a->s);
+    case K_TR:
+        return nl_trunc_reduce_lane(L, y, x, count, a->l, a->s);
+    default:
+        return nl_extend_lane(L, y, a->l2, x, count, a->l, a->sgn);
+    }
+}
+
+static int ew_run(party *p, size_t n, ew_args *a) { return party_run(p, n, GRAIN, ew_job, a); }
+
+int nl_relu(party *p, uint64_t *y, const uint64_t *x, size_t n, unsigned l) {
+    TRY(check_l(l));
+    ew_args a = {.y = y, .x = x, .l = l, .kind = K_RELU};
+    return ew_run(p, n, &a);
+}
+
+int nl_drelu(party *p, uint8_t *b, const uint64_t *x, size_t n, unsigned l) {
+    TRY(check_l(l));
+    ew_args a = {.b = b, .x = x, .l = l, .kind = K_DRELU};
+    return ew_run(p, n, &a);
+}
+
+int nl_trunc(party *p, uint64_t *y, const uint64_t *x, size_t n, unsigned l, unsigned s) {
+    TRY(check_l(l));
+    ew_args a = {.y = y, .x = x, .l = l, .s = s, .kind = K_TRUNC};
+    return ew_run(p, n, &a);
+}
+
+int nl_relu_trunc(party *p, uint64_t *y, const uint64_t *x, size_t n, unsigned l, unsigned s) {
+    TRY(check_l(l));
+    ew_args a = {.y = y, .x = x, .l = l, .s = s, .kind = K_RELU_TRUNC};
+    return ew_run(p, n, &a);
+}
+
+int nl_trunc_reduce(party *p, uint64_t *y, const uint64_t *x, size_t n, unsigned l, unsigned s) {
+    TRY(check_l(l));
+    if (s >= l)
+        return err_set(PARLEY_E_ARG, "truncate-and-reduce by %u bits needs more than %u bits", s, l);
+    ew_args a = {.y = y, .x = x, .l = l, .s = s, .kind = K_TR};
+    return ew_run(p, n, &a);
+}
+
+int nl_extend(party *p, uint64_t *y, unsigned l2, const uint64_t *x, size_t n, unsigned l,
+              int is_signed) {
+    TRY(check_l(l));
+    TRY(check_l(l2));
+    ew_args a = {.y = y, .x = x, .l = l, .l2 = l2, .sgn = is_signed, .kind = K_EXT};
+    return ew_run(p, n, &a);
+}

@@ -1,0 +1,496 @@
+/* mpc: bit triples, AND, the millionaire (with equality, and equality
+ * alone), wrap, MSB, DReLU, MSB-to-wrap, B2A and MUX against their
+ * plaintext definitions: exhaustive for small widths (every value and every
+ * share split), random and edge values for wide ones, the sizes of the
+ * issue, and exact wire bytes where the formula is exact. */
+#include "harness.h"
+#include "twoparty.h"
+
+#include "mpc/arith.h"
+#include "mpc/bool.h"
+#include "mpc/mill.h"
+#include "util/bits.h"
+#include "util/mem.h"
+
+static const size_t sizes[] = {0, 1, 7, 8, 9, 1000};
+#define NSIZES (sizeof sizes / sizeof *sizes)
+static const unsigned wide[] = {2, 16, 31, 32, 37, 41, 63, 64};
+#define NWIDE (sizeof wide / sizeof *wide)
+
+/* A two-party call: fn runs on lane 0 of each party with its role. */
+typedef struct call {
+    int (*fn)(mpc_lane *L, struct call *c);
+    void *u;
+} call;
+
+static int call_party(party *p, void *arg) {
+    call *c = arg;
+    return c->fn(&p->lanes[0], c);
+}
+
+static int run_call(int (*fn)(mpc_lane *, call *), void *u) {
+    call c = {fn, u};
+    return run2_party(call_party, &c, 1);
+}
+
+static uint64_t bytes_both(void) {
+    return run2_party_stats[0].bytes_sent + run2_party_stats[1].bytes_sent;
+}
+
+/* Split x (mod 2^l) into s[0] + s[1]. */
+static void share(prg *g, uint64_t *s0, uint64_t *s1, const uint64_t *x, size_t n, unsigned l) {
+    prg_ring(g, s0, n, l);
+    for (size_t i = 0; i < n; i++) s1[i] = (x[i] - s0[i]) & bits_mask(l);
+}
+
+/* Edge values of width l first, then random ones. */
+static void fill_edges(prg *g, uint64_t *x, size_t n, unsigned l) {
+    uint64_t h = l ? 1ULL << (l - 1) : 0, m = bits_mask(l);
+    uint64_t e[] = {0, 1, m, h, h - 1, h + 1, m - 1, 2};
+    prg_ring(g, x, n, l);
+    for (size_t i = 0; i < n && i < 8; i++) x[i] = e[i] & m;
+}
+
+/* ---- triples and AND ---- */
+
+typedef struct tri_t {
+    size_t n;
+    uint8_t *v[2][5]; /* a, b, c, d, e per role */
+    int corr;
+} tri_t;
+
+static int tri_fn(mpc_lane *L, call *c) {
+    tri_t *t = c->u;
+    uint8_t **v = t->v[L->role];
+    return t->corr ? mpc_triples_corr(L, v[0], v[1], v[2], v[3], v[4], t->n)
+                   : mpc_triples(L, v[0], v[1], v[2], t->n);
+}
+
+TEST(bit_triples) {
+    for (int corr = 0; corr < 2; corr++)
+        for (size_t s = 0; s < NSIZES; s++) {
+            tri_t t = {.n = sizes[s], .corr = corr};
+            for (int r = 0; r < 2; r++)
+                for (int k = 0; k < 5; k++) t.v[r][k] = mem_calloc(t.n + 1, 1);
+            REQUIRE_OK(run_call(tri_fn, &t));
+            unsigned ones[5] = {0};
+            for (size_t i = 0; i < t.n; i++) {
+                unsigned x[5];
+                for (int k = 0; k < 5; k++) {
+                    x[k] = t.v[0][k][i] ^ t.v[1][k][i];
+                    CHECK(t.v[0][k][i] <= 1 && t.v[1][k][i] <= 1);
+                    ones[k] += x[k];
+                }
+                CHECK_EQ(x[2], x[0] & x[1]);
+                if (corr) CHECK_EQ(x[4], x[0] & x[3]);
+            }
+            if (t.n == 1000) CHECK(ones[0] > 400 && ones[0] < 600 && ones[1] > 400);
+            /* One (16 choose 1)-OT_2 per two triples, one (8 choose 1)-OT_2 per pair. */
+            size_t ots = corr ? t.n : (t.n + 1) / 2;
+            uint64_t want = ots ? 32 * ote_padded(ots) + bits_bytes(ots * (corr ? 16 : 32)) : 0;
+            CHECK_EQ(bytes_both(), want);
+            for (int r = 0; r < 2; r++)
+                for (int k = 0; k < 5; k++) mem_free(t.v[r][k]);
+        }
+}
+
+typedef struct and_t {
+    size_t n;
+    uint8_t *x[2], *y[2], *z[2];
+} and_t;
+
+static int and_fn(mpc_lane *L, call *c) {
+    and_t *t = c->u;
+    int r = L->role;
+    return mpc_and(L, t->z[r], t->x[r], t->y[r], t->n);
+}
+
+TEST(and_gates) {
+    prg g;
+    harness_prg(&g, 1);
+    for (size_t s = 0; s < NSIZES; s++) {
+        and_t t = {.n = sizes[s]};
+        for (int r = 0; r < 2; r++) {
+            t.x[r] = mem_alloc(t.n + 1, 1);
+            t.y[r] = mem_alloc(t.n + 1, 1);
+            t.z[r] = mem_alloc(t.n + 1, 1);
+            prg_bits(&g, t.x[r], t.n);
+            prg_bits(&g, t.y[r], t.n);
+        }
+        REQUIRE_OK(run_call(and_fn, &t));
+        for (size_t i = 0; i < t.n; i++)
+            CHECK_EQ(t.z[0][i] ^ t.z[1][i], (t.x[0][i] ^ t.x[1][i]) & (t.y[0][i] ^ t.y[1][i]));
+        size_t ots = (t.n + 1) / 2;
+        uint64_t want = ots ? 32 * ote_padded(ots) + bits_bytes(ots * 32) + 2 * bits_bytes(2 * t.n) : 0;
+        CHECK_EQ(bytes_both(), want);
+        for (int r = 0; r < 2; r++) {
+            mem_free(t.x[r]);
+            mem_free(t.y[r]);
+            mem_free(t.z[r]);
+        }
+    }
+    prg_clear(&g);
+}
+
+/* ---- millionaire ---- */
+
+typedef struct mill_t {
+    size_t n;
+    unsigned k, m;
+    uint64_t *v[2];              /* S: x, C: y */
+    uint8_t *gt[2][3], *eq[2][3]; /* three batches: gt, gt+eq, eq */
+} mill_t;
+
+static int mill_fn(mpc_lane *L, call *c) {
+    mill_t *t = c->u;
+    int r = L->role;
+    mill_inst in[3] = {{t->n, t->k, t->v[r], t->gt[r][0], NULL},
+                       {t->n, t->k, t->v[r], t->gt[r][1], t->eq[r][1]},
+                       {t->n, t->k, t->v[r], NULL, t->eq[r][2]}};
+    return mpc_mill(L, in, 3, t->m);
+}
+
+static void mill_check(mill_t *t) {
+    uint64_t mk = bits_mask(t->k);
+    for (size_t i = 0; i < t->n; i++) {
+        uint64_t x = t->v[0][i] & mk, y = t->v[1][i] & mk;
+        unsigned gt = x > y, eq = x == y;
+        CHECK_MSG((t->gt[0][0][i] ^ t->gt[1][0][i]) == gt, "k=%u m=%u x=%llx y=%llx gt", t->k, t->m,
+                  (unsigned long long)x, (unsigned long long)y);
+        CHECK_EQ(t->gt[0][1][i] ^ t->gt[1][1][i], gt);
+        CHECK_MSG((t->eq[0][1][i] ^ t->eq[1][1][i]) == eq, "k=%u m=%u x=%llx y=%llx eq", t->k, t->m,
+                  (unsigned long long)x, (unsigned long long)y);
+        CHECK_EQ(t->eq[0][2][i] ^ t->eq[1][2][i], eq);
+        if (harness_failed()) return;
+    }
+}
+
+static void mill_alloc(mill_t *t) {
+    for (int r = 0; r < 2; r++) {
+        t->v[r] = mem_alloc(t->n + 1, 8);
+        for (int b = 0; b < 3; b++) {
+            t->gt[r][b] = mem_alloc(t->n + 1, 1);
+            t->eq[r][b] = mem_alloc(t->n + 1, 1);
+        }
+    }
+}
+
+static void mill_free(mill_t *t) {
+    for (int r = 0; r < 2; r++) {
+        mem_free(t->v[r]);
+        for (int b = 0; b < 3; b++) {
+            mem_free(t->gt[r][b]);
+            mem_free(t->eq[r][b]);
+        }
+    }
+}
+
+/* Every pair (x, y) of k-bit values, k = 0..8, with digit size m. */
+static void mill_exhaustive(unsigned m) {
+    for (unsigned k = 0; k <= 8; k++) {
+        mill_t t = {.n = (size_t)1 << (2 * k), .k = k, .m = m};
+        mill_alloc(&t);
+        for (size_t i = 0; i < t.n; i++) {
+            t.v[0][i] = i >> k;
+            t.v[1][i] = i & bits_mask(k);
+        }
+        REQUIRE_OK(run_call(mill_fn, &t));
+        mill_check(&t);
+        mill_free(&t);
+        if (harness_failed()) return;
+    }
+}
+
+TEST(mill_exhaustive_m1) { mill_exhaustive(1); }
+TEST(mill_exhaustive_m2) { mill_exhaustive(2); }
+TEST(mill_exhaustive_m3) { mill_exhaustive(3); }
+TEST(mill_exhaustive_m4) { mill_exhaustive(4); }
+
+TEST(mill_wide_random_and_edges) {
+    prg g;
+    harness_prg(&g, 2);
+    static const unsigned ms[] = {4, 3, 8};
+    for (size_t w = 0; w < NWIDE; w++)
+        for (size_t s = 0; s < NSIZES; s++) {
+            mill_t t = {.n = sizes[s] + 64, .k = wide[w], .m = ms[(w + s) % 3]};
+            mill_alloc(&t);
+            fill_edges(&g, t.v[0], t.n, t.k);
+            fill_edges(&g, t.v[1], t.n, t.k);
+            /* Every pair of edge values, then near-equal values. */
+            for (size_t i = 0; i < 64 && i < t.n; i++) {
+                uint64_t e[8];
+                fill_edges(&g, e, 8, t.k);
+                t.v[0][i] = e[i / 8];
+                t.v[1][i] = e[i % 8];
+            }
+            for (size_t i = 64; i < t.n; i += 3) t.v[1][i] = t.v[0][i] ^ (1ULL << (i % t.k));
+            for (size_t i = 65; i < t.n; i += 5) t.v[1][i] = t.v[0][i];
+            /* Bits above k are ignored. */
+            if (t.k < 64) t.v[0][t.n - 1] |= 1ULL << 63;
+            REQUIRE_OK(run_call(mill_fn, &t));
+            mill_check(&t);
+            mill_free(&t);
+            if (harness_failed()) return;
+        }
+    prg_clear(&g);
+}
+
+typedef struct millb_t {
+    size_t n;
+    unsigned k;
+    uint64_t *v[2];
+    uint8_t *gt[2];
+} millb_t;
+
+static int millb_fn(mpc_lane *L, call *c) {
+    millb_t *t = c->u;
+    return mpc_mill_gt(L, t->gt[L->role], NULL, t->v[L->role], t->n, t->k, 4);
+}
+
+/* With n a multiple of 128 the wire cost is exactly the formula. */
+TEST(mill_bytes_match_formula) {
+    prg g;
+    harness_prg(&g, 3);
+    static const unsigned ks[] = {31, 36, 12, 63, 5};
+    for (int i = 0; i < 5; i++) {
+        millb_t t = {.n = 1024, .k = ks[i]};
+        for (int r = 0; r < 2; r++) {
+            t.v[r] = mem_alloc(t.n, 8);
+            t.gt[r] = mem_alloc(t.n, 1);
+            prg_ring(&g, t.v[r], t.n, t.k);
+        }
+        REQUIRE_OK(run_call(millb_fn, &t));
+        for (size_t j = 0; j < t.n; j++)
+            CHECK_EQ(t.gt[0][j] ^ t.gt[1][j], t.v[0][j] > t.v[1][j]);
+        mill_cost c;
+        mill_cost_of(&c, t.k, 4, 1, 0);
+        CHECK_EQ(bytes_both() * 8, (uint64_t)(c.bits * (double)t.n));
+        CHECK_EQ(run2_party_stats[0].flights, 2 + c.levels);
+        CHECK_EQ(run2_party_stats[1].flights, 2 + c.levels);
+        if (t.k == 31) CHECK_EQ((uint64_t)c.bits, 3828);
+        if (t.k == 36) CHECK_EQ((uint64_t)c.bits, 4280);
+        for (int r = 0; r < 2; r++) {
+            mem_free(t.v[r]);
+            mem_free(t.gt[r]);
+        }
+    }
+    prg_clear(&g);
+}
+
+/* ---- wrap, MSB, DReLU, MSB-to-wrap ---- */
+
+typedef struct ring_t {
+    size_t n;
+    unsigned l;
+    uint64_t *x[2];
+    uint8_t *w[2], *msb[2], *dr[2], *w2[2];
+} ring_t;
+
+static int ring_fn(mpc_lane *L, call *c) {
+    ring_t *t = c->u;
+    int r = L->role;
+    TRY(mpc_wrap(L, t->w[r], t->x[r], t->n, t->l));
+    TRY(mpc_msb(L, t->msb[r], t->x[r], t->n, t->l));
+    TRY(mpc_drelu(L, t->dr[r], t->x[r], t->n, t->l));
+    return mpc_msb_to_wrap(L, t->w2[r], t->msb[r], t->x[r], t->n, t->l);
+}
+
+static void ring_run(ring_t *t) {
+    for (int r = 0; r < 2; r++) {
+        t->w[r] = mem_alloc(t->n + 1, 1);
+        t->msb[r] = mem_alloc(t->n + 1, 1);
+        t->dr[r] = mem_alloc(t->n + 1, 1);
+        t->w2[r] = mem_alloc(t->n + 1, 1);
+    }
+    int rc = run_call(ring_fn, t);
+    CHECK_EQ(rc, 0);
+    uint64_t mk = bits_mask(t->l);
+    for (size_t i = 0; i < t->n && rc == 0; i++) {
+        uint64_t a = t->x[0][i], b = t->x[1][i], x = (a + b) & mk;
+        unsigned wrap = t->l == 64 ? (a + b < a) : ((a + b) >> t->l) & 1;
+        unsigned msb = (unsigned)(x >> (t->l - 1)) & 1;
+        CHECK_MSG((t->w[0][i] ^ t->w[1][i]) == wrap, "l=%u shares %llx %llx wrap", t->l,
+                  (unsigned long long)a, (unsigned long long)b);
+        CHECK_EQ(t->msb[0][i] ^ t->msb[1][i], msb);
+        CHECK_EQ(t->dr[0][i] ^ t->dr[1][i], !msb);
+        CHECK_EQ(t->w2[0][i] ^ t->w2[1][i], wrap);
+        if (harness_failed()) break;
+    }
+    for (int r = 0; r < 2; r++) {
+        mem_free(t->w[r]);
+        mem_free(t->msb[r]);
+        mem_free(t->dr[r]);
+        mem_free(t->w2[r]);
+    }
+}
+
+TEST(wrap_msb_drelu_exhaustive) {
+    for (unsigned l = 1; l <= 8; l++) {
+        ring_t t = {.n = (size_t)1 << (2 * l), .l = l};
+        for (int r = 0; r < 2; r++) t.x[r] = mem_alloc(t.n, 8);
+        for (size_t i = 0; i < t.n; i++) { /* every value, every split */
+            uint64_t v = i >> l, s = i & bits_mask(l);
+            t.x[0][i] = s;
+            t.x[1][i] = (v - s) & bits_mask(l);
+        }
+        ring_run(&t);
+        for (int r = 0; r < 2; r++) mem_free(t.x[r]);
+        if (harness_failed()) return;
+    }
+}
+
+TEST(wrap_msb_drelu_wide) {
+    prg g;
+    harness_prg(&g, 4);
+    for (size_t w = 0; w < NWIDE; w++)
+        for (size_t s = 0; s < NSIZES; s++) {
+            ring_t t = {.n = sizes[s] + 16, .l = wide[w]};
+            uint64_t *x = mem_alloc(t.n, 8);
+            for (int r = 0; r < 2; r++) t.x[r] = mem_alloc(t.n, 8);
+            fill_edges(&g, x, t.n, t.l);
+            share(&g, t.x[0], t.x[1], x, t.n, t.l);
+            /* Shares that are themselves edge values. */
+            fill_edges(&g, t.x[0], 8, t.l);
+            for (size_t i = 0; i < 8; i++) t.x[1][8 + i] = t.x[0][i];
+            ring_run(&t);
+            mem_free(x);
+            for (int r = 0; r < 2; r++) mem_free(t.x[r]);
+            if (harness_failed()) return;
+        }
+    prg_clear(&g);
+}
+
+/* ---- B2A and MUX ---- */
+
+typedef struct conv_t {
+    size_t n;
+    unsigned k;
+    uint8_t *b[2];
+    uint64_t *y[2];
+} conv_t;
+
+static int b2a_fn(mpc_lane *L, call *c) {
+    conv_t *t = c->u;
+    return mpc_b2a(L, t->y[L->role], t->b[L->role], t->n, t->k);
+}
+
+TEST(b2a) {
+    prg g;
+    harness_prg(&g, 5);
+    static const unsigned ks[] = {1, 2, 7, 31, 32, 37, 63, 64};
+    for (int w = 0; w < 8; w++)
+        for (size_t s = 0; s < NSIZES; s++) {
+            conv_t t = {.n = sizes[s], .k = ks[w]};
+            for (int r = 0; r < 2; r++) {
+                t.b[r] = mem_alloc(t.n + 1, 1);
+                t.y[r] = mem_alloc(t.n + 1, 8);
+                prg_bits(&g, t.b[r], t.n);
+            }
+            REQUIRE_OK(run_call(b2a_fn, &t));
+            for (size_t i = 0; i < t.n; i++) {
+                CHECK(t.y[0][i] <= bits_mask(t.k) && t.y[1][i] <= bits_mask(t.k));
+                CHECK_EQ((t.y[0][i] + t.y[1][i]) & bits_mask(t.k), t.b[0][i] ^ t.b[1][i]);
+            }
+            uint64_t want = t.k == 1 || !t.n ? 0 : 16 * ote_padded(t.n) + bits_bytes(t.n * t.k);
+            CHECK_EQ(bytes_both(), want);
+            for (int r = 0; r < 2; r++) {
+                mem_free(t.b[r]);
+                mem_free(t.y[r]);
+            }
+        }
+    prg_clear(&g);
+}
+
+typedef struct mux_t {
+    size_t n, M;
+    unsigned ls[2];
+    uint8_t *b[2];
+    uint64_t *x[2][2], *y[2][2];
+} mux_t;
+
+static int mux_fn(mpc_lane *L, call *c) {
+    mux_t *t = c->u;
+    int r = L->role;
+    return mpc_mux(L, t->y[r], t->b[r], (const uint64_t *const *)t->x[r], t->ls, t->M, t->n);
+}
+
+TEST(mux) {
+    prg g;
+    harness_prg(&g, 6);
+    static const unsigned ls[] = {1, 2, 8, 31, 32, 37, 63, 64};
+    for (int w = 0; w < 8; w++)
+        for (size_t s = 0; s < NSIZES; s++) {
+            mux_t t = {.n = sizes[s], .M = 1 + (size_t)(w % 2), .ls = {ls[w], ls[7 - w]}};
+            for (int r = 0; r < 2; r++) {
+                t.b[r] = mem_alloc(t.n + 1, 1);
+                prg_bits(&g, t.b[r], t.n);
+                for (int j = 0; j < 2; j++) {
+                    t.x[r][j] = mem_alloc(t.n + 1, 8);
+                    t.y[r][j] = mem_alloc(t.n + 1, 8);
+                    fill_edges(&g, t.x[r][j], t.n, t.ls[j]);
+                }
+            }
+            REQUIRE_OK(run_call(mux_fn, &t));
+            size_t L = 0;
+            for (size_t j = 0; j < t.M; j++) {
+                uint64_t mk = bits_mask(t.ls[j]);
+                L += t.ls[j];
+                for (size_t i = 0; i < t.n; i++) {
+                    unsigned b = t.b[0][i] ^ t.b[1][i];
+                    uint64_t x = (t.x[0][j][i] + t.x[1][j][i]) & mk;
+                    CHECK_EQ((t.y[0][j][i] + t.y[1][j][i]) & mk, b ? x : 0);
+                }
+            }
+            uint64_t want = t.n ? 2 * (16 * ote_padded(t.n) + bits_bytes(t.n * L)) : 0;
+            CHECK_EQ(bytes_both(), want);
+            for (int r = 0; r < 2; r++) {
+                mem_free(t.b[r]);
+                for (int j = 0; j < 2; j++) {
+                    mem_free(t.x[r][j]);
+                    mem_free(t.y[r][j]);
+                }
+            }
+        }
+    prg_clear(&g);
+}
+
+/* ---- several lanes ---- */
+
+typedef struct lanes_t {
+    size_t n;
+    unsigned l;
+    uint64_t *x[2];
+    uint8_t *b[2];
+} lanes_t;
+
+static int lanes_job(mpc_lane *L, void *ctx, size_t first, size_t count) {
+    lanes_t *t = ctx;
+    return mpc_drelu(L, t->b[L->role] + first, t->x[L->role] + first, count, t->l);
+}
+
+static int lanes_party(party *p, void *arg) {
+    lanes_t *t = arg;
+    return party_run(p, t->n, 1, lanes_job, t);
+}
+
+TEST(drelu_on_three_lanes) {
+    prg g;
+    harness_prg(&g, 7);
+    lanes_t t = {.n = 1001, .l = 37};
+    uint64_t *x = mem_alloc(t.n, 8);
+    for (int r = 0; r < 2; r++) {
+        t.x[r] = mem_alloc(t.n, 8);
+        t.b[r] = mem_alloc(t.n, 1);
+    }
+    fill_edges(&g, x, t.n, t.l);
+    share(&g, t.x[0], t.x[1], x, t.n, t.l);
+    REQUIRE_OK(run2_party(lanes_party, &t, 3));
+    for (size_t i = 0; i < t.n; i++)
+        CHECK_EQ(t.b[0][i] ^ t.b[1][i], bits_signed(x[i], t.l) >= 0);
+    mem_free(x);
+    for (int r = 0; r < 2; r++) {
+        mem_free(t.x[r]);
+        mem_free(t.b[r]);
+    }
+    prg_clear(&g);
+}

@@ -1,0 +1,733 @@
+/* nl: every layer function against src/nl/plain.h, bit for bit: all values
+ * and all share splits for l <= 8 (every s, every extension, many divisors),
+ * edge and random values for the wide widths of the issue, the sizes of the
+ * issue, several lanes, pools of 2x2, 3x3 (strides 1 and 2, padding) and
+ * 13x13 windows, exact wire bytes of the fused paths, and the argument
+ * checks. */
+#include "harness.h"
+#include "twoparty.h"
+
+#include "mpc/mill.h"
+#include "nl/ctdiv.h"
+#include "nl/nl.h"
+#include "util/bits.h"
+#include "util/mem.h"
+
+static const size_t sizes[] = {0, 1, 7, 8, 9, 1000};
+#define NSIZES (sizeof sizes / sizeof *sizes)
+static const unsigned wide[] = {2, 16, 31, 32, 37, 41, 63, 64};
+#define NWIDE (sizeof wide / sizeof *wide)
+
+enum { OP_RELU, OP_TRUNC, OP_RELU_TRUNC, OP_TR, OP_EXT_U, OP_EXT_S, OP_DIV, OP_DIV_EACH };
+
+typedef struct ew {
+    int op;
+    unsigned m; /* millionaire digit bits (0: default) */
+    size_t n;
+    unsigned l, s, l2;
+    uint64_t d;
+    const uint64_t *dv;
+    uint64_t *x[2], *y[2];
+} ew;
+
+static int ew_party(party *p, void *arg) {
+    ew *t = arg;
+    int r = p->role;
+    for (unsigned i = 0; i < p->nlanes; i++) p->lanes[i].mill_m = t->m;
+    switch (t->op) {
+    case OP_RELU:
+        return nl_relu(p, t->y[r], t->x[r], t->n, t->l);
+    case OP_TRUNC:
+        return nl_trunc(p, t->y[r], t->x[r], t->n, t->l, t->s);
+    case OP_RELU_TRUNC:
+        return nl_relu_trunc(p, t->y[r], t->x[r], t->n, t->l, t->s);
+    case OP_TR:
+        return nl_trunc_reduce(p, t->y[r], t->x[r], t->n, t->l, t->s);
+    case OP_EXT_U:
+    case OP_EXT_S:
+        return nl_extend(p, t->y[r], t->l2, t->x[r], t->n, t->l, t->op == OP_EXT_S);
+    case OP_DIV:
+        return nl_div(p, t->y[r], t->x[r], t->n, t->l, t->d);
+    default:
+        return nl_div_each(p, t->y[r], t->x[r], t->dv, t->n, t->l);
+    }
+}
+
+/* The plaintext result for element i of value x. */
+static uint64_t ew_plain(const ew *t, uint64_t x, size_t i) {
+    uint64_t y;
+    switch (t->op) {
+    case OP_RELU:
+        nl_relu_plain(&y, &x, 1, t->l);
+        return y;
+    case OP_TRUNC:
+        nl_trunc_plain(&y, &x, 1, t->l, t->s);
+        return y;
+    case OP_RELU_TRUNC:
+        nl_relu_plain(&y, &x, 1, t->l);
+        nl_trunc_plain(&y, &y, 1, t->l, t->s);
+        return y;
+    case OP_TR:
+        nl_trunc_plain(&y, &x, 1, t->l, t->s);
+        return y & bits_mask(t->l - t->s);
+    case OP_EXT_U:
+        return x & bits_mask(t->l2);
+    case OP_EXT_S:
+        return (uint64_t)bits_signed(x, t->l) & bits_mask(t->l2);
+    case OP_DIV:
+        nl_div_plain(&y, &x, 1, t->l, t->d);
+        return y;
+    default:
+        nl_div_plain(&y, &x, 1, t->l, t->dv[i]);
+        return y;
+    }
+}
+
+static unsigned out_width(const ew *t) {
+    if (t->op == OP_TR) return t->l - t->s;
+    if (t->op == OP_EXT_U || t->op == OP_EXT_S) return t->l2;
+    return t->l;
+}
+
+/* Run on the given shares and compare with plain; returns 0 if all match. */
+static int ew_check(ew *t, unsigned lanes) {
+    for (int r = 0; r < 2; r++) t->y[r] = mem_alloc(t->n + 1, 8);
+    int rc = run2_party(ew_party, t, lanes);
+    CHECK_MSG(rc == 0, "op %d l=%u s=%u: %s", t->op, t->l, t->s, err_msg());
+    unsigned lo = out_width(t);
+    int bad = rc != 0;
+    for (size_t i = 0; i < t->n && !bad; i++) {
+        uint64_t x = (t->x[0][i] + t->x[1][i]) & bits_mask(t->l);
+        uint64_t want = ew_plain(t, x, i), got = (t->y[0][i] + t->y[1][i]) & bits_mask(lo);
+        if (got != want || t->y[0][i] > bits_mask(lo) || t->y[1][i] > bits_mask(lo)) {
+            harness_fail(__FILE__, __LINE__,
+                         "op %d l=%u s=%u l2=%u d=%llu: x=0x%llx (shares 0x%llx 0x%llx) got 0x%llx "
+                         "want 0x%llx",
+                         t->op, t->l, t->s, t->l2,
+                         (unsigned long long)(t->dv ? t->dv[i] : t->d), (unsigned long long)x,
+                         (unsigned long long)t->x[0][i], (unsigned long long)t->x[1][i],
+                         (unsigned long long)got, (unsigned long long)want);
+            bad = 1;
+        }
+    }
+    for (int r = 0; r < 2; r++) mem_free(t->y[r]);
+    return bad;
+}
+
+/* All values x times all splits x_S (4^l elements). */
+static void exhaustive_shares(ew *t) {
+    t->n = (size_t)1 << (2 * t->l);
+    for (int r = 0; r < 2; r++) t->x[r] = mem_alloc(t->n, 8);
+    for (size_t i = 0; i < t->n; i++) {
+        uint64_t v = i >> t->l, s = i & bits_mask(t->l);
+        t->x[0][i] = s;
+        t->x[1][i] = (v - s) & bits_mask(t->l);
+    }
+}
+
+/* Edge values (0, +-1, 2^(l-1), 2^(l-1) - 1, -2^(l-1), ...) then random,
+ * with random splits; a few shares are themselves edge values. */
+static void edge_shares(ew *t, prg *g, size_t n) {
+    t->n = n;
+    for (int r = 0; r < 2; r++) t->x[r] = mem_alloc(n + 1, 8);
+    uint64_t m = bits_mask(t->l), h = 1ULL << (t->l - 1);
+    uint64_t e[] = {0, 1, m, h, h - 1, h + 1, m - 1, 2, 3, h - 2};
+    uint64_t *x = mem_alloc(n + 1, 8);
+    prg_ring(g, x, n, t->l);
+    for (size_t i = 0; i < n; i++) {
+        if (i < 20) x[i] = e[i % 10] & m;
+        if (i % 7 == 3) x[i] = (x[i] >> (t->l / 2)) & m; /* small magnitudes */
+        if (i % 7 == 5) x[i] = (0 - (x[i] >> (t->l / 2))) & m;
+    }
+    prg_ring(g, t->x[0], n, t->l);
+    for (size_t i = 10; i < n && i < 20; i++) t->x[0][i] = e[(i * 3) % 10] & m;
+    for (size_t i = 0; i < n; i++) t->x[1][i] = (x[i] - t->x[0][i]) & m;
+    mem_free(x);
+}
+
+static void ew_free(ew *t) {
+    for (int r = 0; r < 2; r++) mem_free(t->x[r]);
+}
+
+/* ---- ReLU ---- */
+
+TEST(relu_exhaustive) {
+    for (unsigned l = 1; l <= 8; l++) {
+        ew t = {.op = OP_RELU, .l = l};
+        exhaustive_shares(&t);
+        int bad = ew_check(&t, 1);
+        ew_free(&t);
+        if (bad) return;
+    }
+}
+
+TEST(relu_wide) {
+    prg g;
+    harness_prg(&g, 10);
+    for (size_t w = 0; w < NWIDE; w++)
+        for (size_t s = 0; s < NSIZES; s++) {
+            ew t = {.op = OP_RELU, .l = wide[w]};
+            edge_shares(&t, &g, sizes[s] < 20 ? sizes[s] : sizes[s]);
+            int bad = ew_check(&t, s == 5 ? 3 : 1);
+            ew_free(&t);
+            if (bad) return;
+        }
+    prg_clear(&g);
+}
+
+/* ---- truncation ---- */
+
+static void trunc_exhaustive(int op) {
+    for (unsigned l = 1; l <= 8; l++)
+        for (unsigned s = 0; s <= l + 1; s++) {
+            if (op == OP_TR && s >= l) continue;
+            ew t = {.op = op, .l = l, .s = s};
+            exhaustive_shares(&t);
+            int bad = ew_check(&t, 1);
+            ew_free(&t);
+            if (bad) return;
+        }
+}
+
+TEST(trunc_exhaustive) { trunc_exhaustive(OP_TRUNC); }
+TEST(relu_trunc_exhaustive) { trunc_exhaustive(OP_RELU_TRUNC); }
+TEST(trunc_reduce_exhaustive) { trunc_exhaustive(OP_TR); }
+
+static void trunc_wide(int op, uint64_t label) {
+    prg g;
+    harness_prg(&g, label);
+    for (size_t w = 0; w < NWIDE; w++) {
+        unsigned l = wide[w];
+        unsigned ss[] = {0, 1, 12, l / 2, l - 1, l, 9, 11};
+        for (int k = 0; k < 8; k++) {
+            unsigned s = ss[k] > l ? l : ss[k];
+            if (op == OP_TR && s >= l) continue;
+            ew t = {.op = op, .l = l, .s = s};
+            edge_shares(&t, &g, sizes[(w + (size_t)k) % NSIZES] + 40);
+            int bad = ew_check(&t, k == 3 ? 2 : 1);
+            ew_free(&t);
+            if (bad) return;
+        }
+    }
+    prg_clear(&g);
+}
+
+TEST(trunc_wide) { trunc_wide(OP_TRUNC, 11); }
+TEST(relu_trunc_wide) { trunc_wide(OP_RELU_TRUNC, 12); }
+TEST(trunc_reduce_wide) { trunc_wide(OP_TR, 13); }
+
+TEST(trunc_sizes) {
+    prg g;
+    harness_prg(&g, 14);
+    for (size_t s = 0; s < NSIZES; s++)
+        for (int op = OP_TRUNC; op <= OP_RELU_TRUNC; op++) {
+            ew t = {.op = op, .l = 37, .s = 12};
+            edge_shares(&t, &g, sizes[s]);
+            int bad = ew_check(&t, 1 + (unsigned)(s % 3));
+            ew_free(&t);
+            if (bad) return;
+        }
+    prg_clear(&g);
+}
+
+/* Every layer's millionaires with digits of 1, 2 and 3 bits. */
+TEST(digit_sizes_exhaustive) {
+    static const int ops[] = {OP_RELU, OP_TRUNC, OP_RELU_TRUNC, OP_EXT_S, OP_DIV};
+    for (unsigned m = 1; m <= 3; m++)
+        for (unsigned l = 1; l <= 6; l++)
+            for (int k = 0; k < 5; k++) {
+                ew t = {.op = ops[k], .m = m, .l = l, .s = l / 2, .l2 = l + 3, .d = 3 + l};
+                exhaustive_shares(&t);
+                int bad = ew_check(&t, 1);
+                ew_free(&t);
+                if (bad) return;
+            }
+}
+
+/* ---- extension ---- */
+
+static void extend_exhaustive(unsigned lo, unsigned hi) {
+    for (unsigned l = lo; l <= hi; l++) {
+        unsigned l2s[] = {l, l + 1, l + 2, l + 5, 16, 64, l > 1 ? l - 1 : 1};
+        for (int k = 0; k < 7; k++)
+            for (int op = OP_EXT_U; op <= OP_EXT_S; op++) {
+                ew t = {.op = op, .l = l, .l2 = l2s[k]};
+                exhaustive_shares(&t);
+                int bad = ew_check(&t, 1);
+                ew_free(&t);
+                if (bad) return;
+            }
+    }
+}
+
+TEST(extend_exhaustive_to_7_bits) { extend_exhaustive(1, 7); }
+TEST(extend_exhaustive_8_bits) { extend_exhaustive(8, 8); }
+
+TEST(extend_wide) {
+    prg g;
+    harness_prg(&g, 15);
+    for (size_t w = 0; w < NWIDE; w++) {
+        unsigned l = wide[w];
+        unsigned l2s[] = {l + 1, l + 7, 64, 37};
+        for (int k = 0; k < 4; k++)
+            for (int op = OP_EXT_U; op <= OP_EXT_S; op++) {
+                unsigned l2 = l2s[k] > 64 ? 64 : l2s[k];
+                ew t = {.op = op, .l = l, .l2 = l2};
+                edge_shares(&t, &g, sizes[(w + (size_t)k) % NSIZES] + 30);
+                int bad = ew_check(&t, 1);
+                ew_free(&t);
+                if (bad) return;
+            }
+    }
+    prg_clear(&g);
+}
+
+/* ---- division ---- */
+
+/* The constant-time divider against the divide instruction. */
+TEST(ctdiv_matches_division) {
+    prg g;
+    harness_prg(&g, 18);
+    uint64_t ds[64] = {1, 2, 3, 5, 6, 7, 9, 10, 49, 169, 255, 256, 257, 641, 65535, 65537,
+                       (1ULL << 32) - 1, (1ULL << 32) + 1, (1ULL << 63) - 1, 1ULL << 63,
+                       (1ULL << 63) + 1, ~0ULL, ~0ULL - 1, 3074457345618258602ULL};
+    for (int i = 24; i < 64; i++) ds[i] = prg_u64(&g) >> (i % 60);
+    for (int i = 0; i < 64; i++) {
+        if (!ds[i]) ds[i] = 11;
+        ctdiv c;
+        ctdiv_init(&c, ds[i]);
+        uint64_t xs[] = {0, 1, ds[i] - 1, ds[i], ds[i] + 1, ~0ULL, ~0ULL - 1, 1ULL << 63,
+                         (1ULL << 63) - 1, 2 * ds[i], 2 * ds[i] - 1};
+        for (int k = 0; k < 11 + 2000; k++) {
+            uint64_t x = k < 11 ? xs[k] : prg_u64(&g) >> (k % 64);
+            CHECK_MSG(ctdiv_u(&c, x) == x / ds[i], "%llu / %llu", (unsigned long long)x,
+                      (unsigned long long)ds[i]);
+            int64_t v = (int64_t)x;
+            __int128 q = (__int128)v / ds[i];
+            if ((__int128)v % ds[i] != 0 && v < 0) q--;
+            CHECK_EQ(ctdiv_floor(&c, v), (int64_t)q);
+        }
+        if (harness_failed()) return;
+    }
+    prg_clear(&g);
+}
+
+static const uint64_t divisors[] = {1, 2, 3, 9, 49, 169, 4, 8, 64, 5, 7, 255, 256, 1000};
+#define NDIV (sizeof divisors / sizeof *divisors)
+
+static void div_exhaustive(unsigned lo, unsigned hi) {
+    for (unsigned l = lo; l <= hi; l++)
+        for (size_t k = 0; k < NDIV; k++) {
+            ew t = {.op = OP_DIV, .l = l, .d = divisors[k]};
+            exhaustive_shares(&t);
+            int bad = ew_check(&t, 1);
+            ew_free(&t);
+            if (bad) return;
+        }
+}
+
+TEST(div_exhaustive_to_7_bits) { div_exhaustive(1, 7); }
+TEST(div_exhaustive_8_bits) { div_exhaustive(8, 8); }
+
+/* One divisor per element: the general Div_ring path for every d,
+ * including d = 1, powers of two and d > 2^l. */
+TEST(div_each_exhaustive) {
+    for (unsigned l = 1; l <= 8; l++) {
+        ew t = {.op = OP_DIV_EACH, .l = l};
+        exhaustive_shares(&t);
+        uint64_t *dv = mem_alloc(t.n, 8);
+        for (size_t i = 0; i < t.n; i++) dv[i] = divisors[(i * 7 + i / 5) % NDIV];
+        t.dv = dv;
+        int bad = ew_check(&t, 1);
+        ew_free(&t);
+        mem_free(dv);
+        if (bad) return;
+    }
+}
+
+TEST(div_wide) {
+    prg g;
+    harness_prg(&g, 16);
+    for (size_t w = 0; w < NWIDE; w++) {
+        unsigned l = wide[w];
+        uint64_t ds[] = {1, 2, 3, 9, 49, 169, 1ULL << (l / 2), (1ULL << (l - 1)) + 1,
+                         l < 62 ? (1ULL << (l - 1)) - 1 : (1ULL << 61) - 1, 1ULL << (l - 1)};
+        for (int k = 0; k < 10; k++) {
+            if (ds[k] == 0) continue;
+            ew t = {.op = OP_DIV, .l = l, .d = ds[k]};
+            edge_shares(&t, &g, sizes[(w + (size_t)k) % NSIZES] + 30);
+            int bad = ew_check(&t, k == 4 ? 2 : 1);
+            ew_free(&t);
+            if (bad) return;
+        }
+        /* Mixed divisors in one batch. */
+        ew t = {.op = OP_DIV_EACH, .l = l};
+        edge_shares(&t, &g, 300);
+        uint64_t *dv = mem_alloc(t.n, 8);
+        for (size_t i = 0; i < t.n; i++) dv[i] = ds[i % 6] + (i % 3);
+        t.dv = dv;
+        int bad = ew_check(&t, 2);
+        ew_free(&t);
+        mem_free(dv);
+        if (bad) return;
+    }
+    prg_clear(&g);
+}
+
+/* ---- wire cost of the fused paths (n a multiple of 128: no padding) ---- */
+
+static uint64_t mill_bits(unsigned k) {
+    mill_cost c;
+    mill_cost_of(&c, k, 4, 1, 0);
+    return (uint64_t)c.bits;
+}
+
+TEST(bytes_match_formulas) {
+    prg g;
+    harness_prg(&g, 17);
+    struct {
+        int op;
+        unsigned l, s;
+        uint64_t bits;
+    } cases[] = {
+        {OP_RELU, 32, 0, mill_bits(31) + 2 * (128 + 32)},
+        {OP_RELU, 37, 0, mill_bits(36) + 2 * (128 + 37)},
+        {OP_RELU_TRUNC, 37, 12, mill_bits(36) + mill_bits(12) + 2 * (128 + 37) + 256 + 8 * 37},
+        {OP_TRUNC, 37, 12, mill_bits(36) + mill_bits(12) + (128 + 37) + 256 + 4 * 37},
+        {OP_TR, 37, 12, mill_bits(12) + (128 + 25)},
+        /* d = 9: e = ceil(log2 54) = 6 */
+        {OP_DIV, 37, 9, mill_bits(36) + 256 + 4 * 37 + 3 * mill_bits(5) + 3 * (128 + 37)},
+    };
+    CHECK_EQ(cases[0].bits, 4148);
+    CHECK_EQ(cases[1].bits, 4610);
+    CHECK_EQ(cases[2].bits, 6306);
+    for (int c = 0; c < 6; c++) {
+        ew t = {.op = cases[c].op, .l = cases[c].l, .s = cases[c].s, .d = cases[c].s};
+        edge_shares(&t, &g, 1024);
+        CHECK(!ew_check(&t, 1));
+        uint64_t bytes = run2_party_stats[0].bytes_sent + run2_party_stats[1].bytes_sent;
+        CHECK_MSG(bytes * 8 == cases[c].bits * t.n, "case %d: %llu bits per element, want %llu", c,
+                  (unsigned long long)(bytes * 8 / t.n), (unsigned long long)cases[c].bits);
+        ew_free(&t);
+    }
+    prg_clear(&g);
+}
+
+/* ---- pools ---- */
+
+typedef struct pool_t {
+    nl_pool P;
+    unsigned l;
+    int kind; /* 0 max tree, 1 max linear, 2 avg */
+    uint64_t *x[2], *y[2];
+} pool_t;
+
+static int pool_party(party *p, void *arg) {
+    pool_t *t = arg;
+    int r = p->role;
+    if (t->kind == 2) return nl_avgpool(p, t->y[r], t->x[r], &t->P, t->l);
+    return nl_maxpool_ex(p, t->y[r], t->x[r], &t->P, t->l, t->kind == 0);
+}
+
+static int pool_run(pool_t *t, prg *g, const uint64_t *x, unsigned lanes) {
+    if (nl_pool_check(&t->P) < 0) {
+        harness_fail(__FILE__, __LINE__, "pool shape: %s", err_msg());
+        return 1;
+    }
+    size_t nin = nl_pool_in_size(&t->P), nout = nl_pool_out_size(&t->P);
+    uint64_t mk = bits_mask(t->l);
+    for (int r = 0; r < 2; r++) {
+        t->x[r] = mem_alloc(nin, 8);
+        t->y[r] = mem_alloc(nout, 8);
+    }
+    prg_ring(g, t->x[0], nin, t->l);
+    for (size_t i = 0; i < nin; i++) t->x[1][i] = (x[i] - t->x[0][i]) & mk;
+    uint64_t *want = mem_alloc(nout, 8);
+    if (t->kind == 2)
+        nl_avgpool_plain(want, x, &t->P, t->l);
+    else
+        nl_maxpool_plain(want, x, &t->P, t->l);
+    int rc = run2_party(pool_party, t, lanes);
+    CHECK_MSG(rc == 0, "pool: %s", err_msg());
+    int bad = rc != 0;
+    for (size_t o = 0; o < nout && !bad; o++) {
+        uint64_t got = (t->y[0][o] + t->y[1][o]) & mk;
+        if (got != want[o]) {
+            harness_fail(__FILE__, __LINE__, "pool kind %d l=%u k=%ux%u s=%u: out %zu got 0x%llx want 0x%llx",
+                         t->kind, t->l, t->P.kh, t->P.kw, t->P.sh, o, (unsigned long long)got,
+                         (unsigned long long)want[o]);
+            bad = 1;
+        }
+    }
+    mem_free(want);
+    for (int r = 0; r < 2; r++) {
+        mem_free(t->x[r]);
+        mem_free(t->y[r]);
+    }
+    return bad;
+}
+
+/* 128 windows of 2x2, stride 2: every OT batch (512 extensions, 256 then
+ * 128 comparisons) is a multiple of 128, so the bytes are the formula:
+ * per input mill(l), per comparison mill(l) + 2(128 + l + 1). */
+TEST(maxpool_bytes_match_formula) {
+    prg g;
+    harness_prg(&g, 26);
+    pool_t t = {.P = {.N = 1, .C = 1, .H = 2, .W = 256, .kh = 2, .kw = 2, .sh = 2, .sw = 2, .dh = 1,
+                      .dw = 1},
+                .l = 37, .kind = 0};
+    REQUIRE_OK(nl_pool_check(&t.P));
+    uint64_t *x = mem_alloc(512, 8);
+    prg_ring(&g, x, 512, t.l);
+    CHECK(!pool_run(&t, &g, x, 1));
+    uint64_t bytes = run2_party_stats[0].bytes_sent + run2_party_stats[1].bytes_sent;
+    mill_cost c;
+    mill_cost_of(&c, 37, 4, 1, 0);
+    uint64_t want = 512 * (uint64_t)c.bits + 384 * ((uint64_t)c.bits + 2 * (128 + 38));
+    CHECK_EQ(bytes * 8, want);
+    mem_free(x);
+    prg_clear(&g);
+}
+
+static void fill_vals(prg *g, uint64_t *x, size_t n, unsigned l, int mode) {
+    uint64_t m = bits_mask(l), h = 1ULL << (l - 1);
+    uint64_t e[] = {0, 1, m, h, h - 1, h + 1};
+    prg_ring(g, x, n, l);
+    for (size_t i = 0; i < n; i++) {
+        if (mode == 1 && i % 3 == 0) x[i] = e[(i / 3) % 6] & m; /* edges, including ties */
+        if (mode == 2) x[i] &= 3;                                /* many ties */
+    }
+}
+
+/* Every pair of values as a 1x2 window (stride 2): all of them for l <= 6. */
+TEST(maxpool_all_pairs) {
+    prg g;
+    harness_prg(&g, 20);
+    for (unsigned l = 1; l <= 6; l++)
+        for (int kind = 0; kind < 2; kind++) {
+            size_t pairs = (size_t)1 << (2 * l);
+            pool_t t = {.P = {.N = 1, .C = 1, .H = 1, .W = (unsigned)(2 * pairs), .kh = 1, .kw = 2,
+                              .sh = 1, .sw = 2, .dh = 1, .dw = 1},
+                        .l = l, .kind = kind};
+            uint64_t *x = mem_alloc(2 * pairs, 8);
+            for (size_t i = 0; i < pairs; i++) {
+                x[2 * i] = i >> l;
+                x[2 * i + 1] = i & bits_mask(l);
+            }
+            int bad = pool_run(&t, &g, x, 1);
+            mem_free(x);
+            if (bad) return;
+        }
+    prg_clear(&g);
+}
+
+/* l = 64 compares through tracked MSBs (no spare bit): every pair of a set
+ * of extreme and ordinary 64-bit values, both orders, linear and tree, and
+ * triples in 1x3 windows. */
+TEST(maxpool_64_bit_pairs) {
+    prg g;
+    harness_prg(&g, 25);
+    const uint64_t h = 1ULL << 63;
+    uint64_t e[16] = {0, 1, ~0ULL, h, h - 1, h + 1, ~0ULL - 1, 2, h - 2, 12345, 0 - 12345ULL,
+                      1ULL << 62, (1ULL << 62) - 1, h + (1ULL << 62), 0, 0};
+    e[14] = prg_u64(&g);
+    e[15] = prg_u64(&g);
+    for (unsigned w = 2; w <= 3; w++)
+        for (int kind = 0; kind < 2; kind++) {
+            size_t nw = w == 2 ? 256 : 4096, nin = nw * w;
+            pool_t t = {.P = {.N = 1, .C = 1, .H = 1, .W = (unsigned)nin, .kh = 1, .kw = w, .sh = 1,
+                              .sw = w, .dh = 1, .dw = 1},
+                        .l = 64, .kind = kind};
+            uint64_t *x = mem_alloc(nin, 8);
+            for (size_t i = 0; i < nw; i++)
+                for (unsigned k = 0; k < w; k++) x[i * w + k] = e[(i >> (4 * k)) & 15];
+            int bad = pool_run(&t, &g, x, 1);
+            mem_free(x);
+            if (bad) return;
+        }
+    prg_clear(&g);
+}
+
+static void pool_shapes(int kind, uint64_t label) {
+    prg g;
+    harness_prg(&g, label);
+    struct {
+        unsigned C, H, W, k, s, pad, ceil, cip, dil;
+    } sh[] = {
+        {2, 6, 6, 2, 2, 0, 0, 0, 1},   {1, 7, 7, 3, 1, 0, 0, 0, 1},  {2, 7, 9, 3, 2, 1, 0, 0, 1},
+        {1, 13, 13, 13, 1, 0, 0, 0, 1}, {1, 15, 14, 13, 1, 6, 0, 1, 1}, {1, 8, 8, 3, 2, 1, 1, 1, 1},
+        {1, 9, 9, 3, 2, 1, 1, 0, 1},   {1, 9, 9, 3, 1, 2, 0, 1, 2},   {3, 5, 5, 2, 1, 1, 0, 1, 1},
+    };
+    static const unsigned ls[] = {16, 37, 63, 64, 31};
+    for (size_t c = 0; c < sizeof sh / sizeof *sh; c++) {
+        pool_t t = {.P = {.N = 1, .C = sh[c].C, .H = sh[c].H, .W = sh[c].W, .kh = sh[c].k,
+                          .kw = sh[c].k, .sh = sh[c].s, .sw = sh[c].s, .pt = sh[c].pad,
+                          .pl = sh[c].pad, .pb = sh[c].pad, .pr = sh[c].pad, .dh = sh[c].dil,
+                          .dw = sh[c].dil, .ceil_mode = sh[c].ceil, .count_include_pad = sh[c].cip},
+                    .l = ls[c % 5], .kind = kind};
+        REQUIRE_OK(nl_pool_check(&t.P));
+        size_t nin = nl_pool_in_size(&t.P);
+        uint64_t *x = mem_alloc(nin, 8);
+        fill_vals(&g, x, nin, t.l, (int)(c % 3));
+        int bad = pool_run(&t, &g, x, 1 + (unsigned)(c % 3));
+        mem_free(x);
+        if (bad) return;
+    }
+    prg_clear(&g);
+}
+
+TEST(maxpool_tree_shapes) { pool_shapes(0, 21); }
+TEST(maxpool_linear_shapes) { pool_shapes(1, 22); }
+TEST(avgpool_shapes) { pool_shapes(2, 23); }
+
+/* Average pooling where the divisor varies by position (count_include_pad
+ * = 0 with padding), all values at l = 6 over a 2x2 window. */
+TEST(avgpool_exhaustive_small) {
+    prg g;
+    harness_prg(&g, 24);
+    for (unsigned l = 1; l <= 6; l++) {
+        pool_t t = {.P = {.N = 1, .C = 64, .H = 4, .W = 4, .kh = 3, .kw = 3, .sh = 1, .sw = 1,
+                          .pt = 1, .pl = 1, .pb = 1, .pr = 1, .dh = 1, .dw = 1},
+                    .l = l, .kind = 2};
+        REQUIRE_OK(nl_pool_check(&t.P));
+        size_t nin = nl_pool_in_size(&t.P);
+        uint64_t *x = mem_alloc(nin, 8);
+        for (size_t i = 0; i < nin; i++) x[i] = (i * 37 + i / 16) & bits_mask(l);
+        int bad = pool_run(&t, &g, x, 1);
+        mem_free(x);
+        if (bad) return;
+    }
+    prg_clear(&g);
+}
+
+/* ---- argmax ---- */
+
+typedef struct am_t {
+    size_t rows, cols;
+    unsigned l;
+    uint64_t *x[2], *y[2];
+} am_t;
+
+static int am_party(party *p, void *arg) {
+    am_t *t = arg;
+    return nl_argmax(p, t->y[p->role], t->x[p->role], t->rows, t->cols, t->l);
+}
+
+static int am_run(am_t *t, prg *g, const uint64_t *x, unsigned lanes) {
+    size_t n = t->rows * t->cols;
+    uint64_t mk = bits_mask(t->l);
+    for (int r = 0; r < 2; r++) {
+        t->x[r] = mem_alloc(n + 1, 8);
+        t->y[r] = mem_alloc(t->rows + 1, 8);
+    }
+    prg_ring(g, t->x[0], n, t->l);
+    for (size_t i = 0; i < n; i++) t->x[1][i] = (x[i] - t->x[0][i]) & mk;
+    uint64_t *want = mem_alloc(t->rows + 1, 8);
+    nl_argmax_plain(want, x, t->rows, t->cols, t->l);
+    int rc = run2_party(am_party, t, lanes);
+    CHECK_MSG(rc == 0, "argmax: %s", err_msg());
+    int bad = rc != 0;
+    for (size_t r = 0; r < t->rows && !bad; r++) {
+        uint64_t got = (t->y[0][r] + t->y[1][r]) & mk;
+        if (got != want[r]) {
+            harness_fail(__FILE__, __LINE__, "argmax l=%u cols=%zu row %zu: got %llu want %llu", t->l,
+                         t->cols, r, (unsigned long long)got, (unsigned long long)want[r]);
+            bad = 1;
+        }
+    }
+    mem_free(want);
+    for (int r = 0; r < 2; r++) {
+        mem_free(t->x[r]);
+        mem_free(t->y[r]);
+    }
+    return bad;
+}
+
+TEST(argmax_all_pairs_and_triples) {
+    prg g;
+    harness_prg(&g, 30);
+    for (unsigned l = 2; l <= 5; l++)
+        for (size_t cols = 2; cols <= 3; cols++) {
+            size_t rows = (size_t)1 << (cols * l);
+            am_t t = {.rows = rows, .cols = cols, .l = l};
+            uint64_t *x = mem_alloc(rows * cols, 8);
+            for (size_t r = 0; r < rows; r++)
+                for (size_t c = 0; c < cols; c++) x[r * cols + c] = (r >> (c * l)) & bits_mask(l);
+            int bad = am_run(&t, &g, x, 1);
+            mem_free(x);
+            if (bad) return;
+        }
+    prg_clear(&g);
+}
+
+TEST(argmax_shapes) {
+    prg g;
+    harness_prg(&g, 31);
+    struct {
+        size_t rows, cols;
+        unsigned l;
+        int mode;
+    } c[] = {{1, 1, 8, 0},  {5, 10, 37, 1},  {3, 1000, 32, 0}, {7, 9, 63, 1},
+             {9, 17, 16, 2}, {1, 1000, 12, 2}, {2, 2, 1, 0},    {100, 10, 37, 1},
+             {6, 11, 64, 1}, {2, 300, 64, 0},  {3, 7, 64, 2}};
+    for (size_t k = 0; k < sizeof c / sizeof *c; k++) {
+        am_t t = {.rows = c[k].rows, .cols = c[k].cols, .l = c[k].l};
+        uint64_t *x = mem_alloc(t.rows * t.cols, 8);
+        fill_vals(&g, x, t.rows * t.cols, t.l, c[k].mode);
+        int bad = am_run(&t, &g, x, 1 + (unsigned)(k % 3));
+        mem_free(x);
+        if (bad) return;
+    }
+    prg_clear(&g);
+}
+
+/* ---- a failing peer ---- */
+
+/* The client fails before sending anything; the server, already inside the
+ * protocol, must return an error (the lanes are shut down), not hang. */
+static int half_fails(party *p, void *arg) {
+    ew *t = arg;
+    if (p->role == MPC_CLIENT) return nl_relu(p, t->y[1], t->x[1], t->n, 65);
+    return nl_relu_trunc(p, t->y[0], t->x[0], t->n, 37, 12);
+}
+
+TEST(failing_peer_ends_both_sides) {
+    prg g;
+    harness_prg(&g, 40);
+    ew t = {.op = OP_RELU, .l = 37};
+    edge_shares(&t, &g, 5000);
+    for (int r = 0; r < 2; r++) t.y[r] = mem_alloc(t.n, 8);
+    for (unsigned lanes = 1; lanes <= 3; lanes += 2) {
+        int rc = run2_party(half_fails, &t, lanes);
+        CHECK(rc < 0);
+    }
+    for (int r = 0; r < 2; r++) mem_free(t.y[r]);
+    ew_free(&t);
+    prg_clear(&g);
+}
+
+/* ---- argument checks ---- */
+
+static int bad_args(party *p, void *arg) {
+    uint64_t x[4] = {0}, y[4];
+    nl_pool P = {.N = 1, .C = 1, .H = 2, .W = 2, .kh = 2, .kw = 2, .sh = 1, .sw = 1, .dh = 1, .dw = 1};
+    int *ok = arg;
+    if (nl_pool_check(&P) < 0) return -1;
+    ok[p->role] = nl_div(p, y, x, 4, 32, 0) == PARLEY_E_ARG &&
+                  nl_div(p, y, x, 4, 64, (1ULL << 62) + 1) == PARLEY_E_ARG &&
+                  nl_div(p, y, x, 4, 63, (1ULL << 62) - 1) == PARLEY_E_ARG &&
+                  nl_trunc_reduce(p, y, x, 4, 8, 8) == PARLEY_E_ARG &&
+                  nl_relu(p, y, x, 4, 65) == PARLEY_E_ARG && nl_relu(p, y, x, 4, 0) == PARLEY_E_ARG &&
+                  nl_maxpool(p, y, x, &P, 0) == PARLEY_E_ARG &&
+                  nl_argmax(p, y, x, 1, 4, 65) == PARLEY_E_ARG &&
+                  nl_argmax(p, y, x, 1, 4, 1) == PARLEY_E_ARG &&
+                  nl_argmax(p, y, x, 4, 0, 8) == PARLEY_E_ARG;
+    return 0;
+}
+
+TEST(bad_arguments_are_errors) {
+    int ok[2] = {0, 0};
+    REQUIRE_OK(run2_party(bad_args, ok, 1));
+    CHECK(ok[0] && ok[1]);
+    CHECK_EQ(run2_party_stats[0].bytes_sent + run2_party_stats[1].bytes_sent, 0);
+}
