@@ -593,3 +593,19 @@ TEST(imagenet_sample) {
     add_scale(1024, 49, 13);
     run_shapes(32, 0, 1, MAX_SHAPES);
 }
+
+/* The largest fan-in of the three networks with every weight at an extreme
+ * of 15 bits and inputs at the extremes: the worst case the noise budget
+ * is sized for, through the whole protocol. */
+TEST(largest_fanin_worst_case) {
+    prg g;
+    harness_prg(&g, 10);
+    lin_conv c = conv(1, 512, 7, 7, 512, 3, 1, 1, 1, 1, 15);
+    lcase t = {.kind = K_CONV, .c = c, .l = 37};
+    int rc = run_case(&t, 2, &g, 1);
+    CHECK_MSG(rc == 0, "conv: %s", rc > 0 ? "wrong outputs" : err_msg());
+    lin_fc f = {1, 2048, 1000, 15};
+    lcase u = {.kind = K_FC, .f = f, .l = 37};
+    rc = run_case(&u, 2, &g, 1);
+    CHECK_MSG(rc == 0, "fc: %s", rc > 0 ? "wrong outputs" : err_msg());
+}
