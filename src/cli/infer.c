@@ -121,7 +121,7 @@ static void opts_default(opts *o) {
 
 /* ---- progress and reports ---- */
 
-static void progress_line(void *ctx, const qnet *net, unsigned i, const exec_layer_stat *st,
+static int progress_line(void *ctx, const qnet *net, unsigned i, const exec_layer_stat *st,
                           double elapsed, uint64_t bytes) {
     (void)ctx;
     (void)st;
@@ -130,6 +130,7 @@ static void progress_line(void *ctx, const qnet *net, unsigned i, const exec_lay
             qop_name(L->op), L->name ? L->name : "", elapsed, (double)bytes / 1048576.0);
     if (i + 1 == net->nlayers) fputc('\n', stderr);
     fflush(stderr);
+    return 0;
 }
 
 static const char *mode_name(unsigned m) { return m == MODE_HE ? "he" : "ot"; }

@@ -8,6 +8,9 @@
 #include "util/mem.h"
 #include "util/timer.h"
 
+#include <stdio.h>
+#include <string.h>
+
 /* ---- input sharing and output reveal (lane 0) ---- */
 
 /* Client: sends a random mask r (n values, l bits each, packed) and keeps
@@ -226,8 +229,9 @@ int exec_infer(party *p, const qnet *net, const exec_opts *o, const uint64_t *x,
         if (o->progress) {
             chan_stats now;
             party_stats(p, &now);
-            o->progress(o->progress_ctx, net, i, &ls[i], time_now() - t0,
-                        now.bytes_sent - s0.bytes_sent + now.bytes_recv - s0.bytes_recv);
+            if (o->progress(o->progress_ctx, net, i, &ls[i], time_now() - t0,
+                            now.bytes_sent - s0.bytes_sent + now.bytes_recv - s0.bytes_recv))
+                rc = err_set(PARLEY_E_ARG, "cancelled after layer %u", i + 1);
         }
     }
     /* The output, or its ArgMax, goes to the client. */
@@ -251,6 +255,12 @@ int exec_infer(party *p, const qnet *net, const exec_opts *o, const uint64_t *x,
         }
         if (rc == 0) rc = reveal(p, res, share, nres, net->l);
         if (lab) mem_free_wipe(lab, nres * sizeof *lab);
+    }
+    if (rc < 0) { /* the peer must not wait for us; keep our own reason */
+        char why[512];
+        snprintf(why, sizeof why, "%s", err_msg());
+        for (unsigned k = 0; k < p->nlanes; k++) chan_abort(p->lanes[k].ot.ch);
+        err_set(rc, "%s", why);
     }
     qstore_free(&st);
     mem_free(xs);

@@ -29,9 +29,10 @@ typedef struct exec_report {
     uint64_t bytes_sent, bytes_recv, flights;
 } exec_report;
 
-/* Called after each layer (e.g. a progress line). */
-typedef void (*exec_progress_fn)(void *ctx, const qnet *net, unsigned layer,
-                                 const exec_layer_stat *st, double elapsed, uint64_t bytes);
+/* Called after each layer (e.g. a progress line); a non-zero return cancels
+ * the inference (PARLEY_E_ARG, "cancelled"). */
+typedef int (*exec_progress_fn)(void *ctx, const qnet *net, unsigned layer,
+                                const exec_layer_stat *st, double elapsed, uint64_t bytes);
 
 typedef struct exec_opts {
     int mode;                 /* MODE_OT or MODE_HE (nn/hello.h) */

@@ -98,7 +98,9 @@ int session_serve_one(chan_listener *l, const server_cfg *cfg, int accept_timeou
     if (rc == 0) rc = frame_recv(ctl, FRAME_READY, &msg, &len); /* or the client's REJECT */
     mem_free(msg);
     chan *lanes[LANES_MAX] = {0};
-    if (rc == 0) rc = lanes_accept(lanes, cfg->lanes, l, CONTROL_TIMEOUT_MS);
+    if (rc == 0)
+        rc = lanes_accept(lanes, cfg->lanes, l,
+                          cfg->hello_timeout_ms > 0 ? cfg->hello_timeout_ms : CONTROL_TIMEOUT_MS);
     add_stats(res, ctl);
     if (rc == 0) {
         for (unsigned i = 0; i < cfg->lanes; i++) chan_set_timeout(lanes[i], CHAN_DEFAULT_TIMEOUT_MS);

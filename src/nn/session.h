@@ -26,7 +26,7 @@ typedef struct server_cfg {
     unsigned mode;        /* MODE_OT / MODE_HE */
     unsigned lanes;       /* 1..LANES_MAX */
     unsigned reveal;      /* REVEAL_LOGITS / REVEAL_LABEL */
-    int hello_timeout_ms; /* waiting for a client's control messages */
+    int hello_timeout_ms; /* waiting for a client's control messages and lanes (0: 30 s) */
     exec_progress_fn progress;
     void *progress_ctx;
 } server_cfg;
