@@ -152,3 +152,32 @@ TEST(a_party_stops_midway) {
     mem_free(x);
     qnet_free(net);
 }
+
+/* A residual Add after a convolution truncates once: the convolution's 2s
+ * output goes straight to the Add, the other operand is lifted to 2s (SHL),
+ * and the Add's Relu is fused with the single truncation. */
+TEST(residual_add_truncates_once) {
+    qnet *net;
+    REQUIRE_OK(nn_model_load(&net, NULL, EXAMPLES "digits.onnx", 37, 12, 1));
+    int adds = 0;
+    for (unsigned i = 0; i < net->nlayers; i++) {
+        const qlayer *L = &net->layers[i];
+        if (L->op != QOP_ADD) continue;
+        adds++;
+        const qtensor *a = &net->t[L->in[0]], *b = &net->t[L->in[1]];
+        CHECK_EQ(a->scale, 24);
+        CHECK_EQ(b->scale, 24);
+        CHECK_EQ(net->t[L->out].scale, 24);
+        int conv = 0, shl = 0;
+        for (unsigned k = 0; k < 2; k++) {
+            qop op = net->layers[net->t[L->in[k]].producer].op;
+            conv += op == QOP_CONV;
+            shl += op == QOP_SHL;
+        }
+        CHECK(conv == 1 && shl == 1);
+        REQUIRE(i + 1 < net->nlayers);
+        CHECK_EQ(net->layers[i + 1].op, QOP_RELU_TRUNC);
+    }
+    CHECK_EQ(adds, 1);
+    qnet_free(net);
+}

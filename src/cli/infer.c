@@ -162,6 +162,11 @@ static void print_report(FILE *f, const session_result *r, int json, const int *
                 (unsigned long long)rep->bytes_recv, (unsigned long long)rep->bytes_sent,
                 (unsigned long long)rounds,
                 (unsigned long long)(r->setup_bytes_sent + r->setup_bytes_recv));
+        qnet_stats qs;
+        qnet_stats_get(&qs, net);
+        fprintf(f, ",\"layers_count\":%u,\"macs\":%llu,\"relus\":%llu,\"server_seconds\":%.6f",
+                net->nlayers, (unsigned long long)qs.macs, (unsigned long long)qs.relus,
+                r->peer_seconds);
         if (nlabel) {
             fprintf(f, ",\"label\":[");
             for (size_t i = 0; i < nlabel; i++) fprintf(f, "%s%d", i ? "," : "", label[i]);
@@ -260,6 +265,7 @@ static int client_finish(const opts *o, session_result *r) {
         qnet_decode(net, v, net->output, r->out);
     size_t nl = 0;
     print_result(o->json ? stderr : stdout, r, v, &sh, labels, &nl);
+    fflush(stdout);
     int rc = 0;
     if (o->output) rc = npy_save_f32(o->output, &sh, v);
     if (rc == 0) print_report(o->json ? stdout : stderr, r, o->json, labels, nl);

@@ -135,6 +135,7 @@ static int run_layer(party *p, const exec_opts *o, const qnet *net, const qlayer
     case QOP_FC:
     case QOP_SCALE: return run_linear(p, o, net, L, y, x[0]);
     case QOP_TRUNC: return nl_trunc(p, y, x[0], n, l, L->p.shift);
+    case QOP_SHL: qnet_shl(net, L, y, x[0]); return 0;
     case QOP_RELU: return nl_relu(p, y, x[0], n, l);
     case QOP_RELU_TRUNC: return nl_relu_trunc(p, y, x[0], n, l, L->p.shift);
     case QOP_MAXPOOL:

@@ -125,8 +125,8 @@ int quant_net(qnet **out, const fgraph *g, unsigned l, unsigned s) {
     net->l = l;
     net->s = s;
     net->has_weights = 1;
-    B.cap_t = g->nv + g->nn;
-    B.cap_l = 2 * g->nn;
+    B.cap_t = g->nv + 3 * g->nn;
+    B.cap_l = 4 * g->nn;
     net->t = mem_calloc(B.cap_t ? B.cap_t : 1, sizeof *net->t);
     net->layers = mem_calloc(B.cap_l ? B.cap_l : 1, sizeof *net->layers);
     if (!net->t || !net->layers) goto done;
@@ -152,7 +152,9 @@ int quant_net(qnet **out, const fgraph *g, unsigned l, unsigned s) {
         rc = 0;
         if (qop_is_linear(n->op) && sc_in != s)
             rc = nerr(n, PARLEY_E_UNSUPPORTED, "its input is not a fixed-point value (an index?)");
-        for (unsigned k = 1; k < n->nin && rc == 0; k++)
+        int deferred_add = n->op == QOP_ADD && (net->t[tin[0]].scale == 2 * s ||
+                                                net->t[tin[1]].scale == 2 * s);
+        for (unsigned k = 1; k < n->nin && rc == 0 && !deferred_add; k++)
             if (net->t[tin[k]].scale != sc_in)
                 rc = nerr(n, PARLEY_E_UNSUPPORTED, "operands have different scales");
         if (rc < 0) {
@@ -167,7 +169,50 @@ int quant_net(qnet **out, const fgraph *g, unsigned l, unsigned s) {
                 memcpy(&L->p, &n->p, sizeof L->p);
                 rc = quant_weights(net, L, g, n);
             }
+            /* A linear output whose only reader is an Add stays at 2s: the
+             * Add lifts its other operand to 2s and truncates the sum once
+             * (one truncation instead of two; floor(a/2^s) + b equals
+             * floor((a + b*2^s)/2^s) exactly). */
+            unsigned v = n->out;
+            if (rc == 0 && uses[v] == 1 && v != g->output && g->n[reader[v]].op == QOP_ADD) {
+                tid[v] = acc;
+                mem_free(tin);
+                continue;
+            }
             /* Fuse with a Relu that is the only reader. */
+            int fuse = rc == 0 && uses[v] == 1 && v != g->output && g->n[reader[v]].op == QOP_RELU;
+            const fvalue *dst = fuse ? &g->v[g->n[reader[v]].out] : ov;
+            unsigned dv = fuse ? g->n[reader[v]].out : v;
+            if (rc == 0) rc = add_tensor(&B, &o, dst->name, NULL, &dst->shape, dst->size, s);
+            if (rc == 0)
+                rc = add_layer(&B, &L, fuse ? QOP_RELU_TRUNC : QOP_TRUNC, n->name,
+                               fuse ? "/relu_trunc" : "/trunc", &acc, 1, o);
+            if (rc == 0) {
+                L->p.shift = s;
+                tid[dv] = o;
+                if (fuse) skip[reader[v]] = 1;
+            }
+        } else if (deferred_add) {
+            /* Lift s-scale operands to 2s, add, truncate once (fused with a
+             * Relu that is the only reader). */
+            unsigned opnd[2], acc, o;
+            for (unsigned k = 0; k < 2 && rc == 0; k++) {
+                opnd[k] = tin[k];
+                unsigned sk = net->t[tin[k]].scale;
+                if (sk == 2 * s) continue;
+                if (sk != s) {
+                    rc = nerr(n, PARLEY_E_UNSUPPORTED, "operands have different scales");
+                    break;
+                }
+                const qtensor *T = &net->t[tin[k]];
+                nn_shape shp = T->shape;
+                size_t sz = T->size;
+                rc = add_tensor(&B, &opnd[k], T->name, "@2s", &shp, sz, 2 * s);
+                if (rc == 0) rc = add_layer(&B, &L, QOP_SHL, n->name, k ? "/lift1" : "/lift0", &tin[k], 1, opnd[k]);
+                if (rc == 0) L->p.shift = s;
+            }
+            if (rc == 0) rc = add_tensor(&B, &acc, ov->name, "@2s", &ov->shape, ov->size, 2 * s);
+            if (rc == 0) rc = add_layer(&B, &L, QOP_ADD, n->name, NULL, opnd, 2, acc);
             unsigned v = n->out;
             int fuse = rc == 0 && uses[v] == 1 && v != g->output && g->n[reader[v]].op == QOP_RELU;
             const fvalue *dst = fuse ? &g->v[g->n[reader[v]].out] : ov;
