@@ -102,6 +102,13 @@ int bench_parse(bench_opts *o, int argc, char **argv, int first, const char *nam
             o->kind = v;
             continue;
         }
+        if (strcmp(a, "--ot") == 0) {
+            if ((o->backend = ot_backend_parse(v)) < 0) {
+                fprintf(stderr, "parley bench %s: --ot must be iknp or silent, got '%s'\n", name, v);
+                return 2;
+            }
+            continue;
+        }
         size_t k = 0;
         while (k < sizeof nums / sizeof *nums && strcmp(a, nums[k].flag) != 0) k++;
         if (k == sizeof nums / sizeof *nums) {

@@ -104,11 +104,12 @@ void bench_print(FILE *f, const char *bench, uint64_t n, unsigned bits, const be
     fprintf(f,
             "{\"bench\":\"%s\",\"n\":%llu,\"bits\":%u,\"seconds\":%.6f,\"setup_seconds\":%.6f,"
             "\"bytes_server\":%llu,\"bytes_client\":%llu,\"bits_per_item\":%.4f,"
-            "\"items_per_second\":%.1f,\"rounds\":%llu,\"setup_bytes\":%llu%s}\n",
+            "\"items_per_second\":%.1f,\"rounds\":%llu,\"setup_bytes\":%llu%s%s%s%s}\n",
             bench, (unsigned long long)n, bits, sec, setup, (unsigned long long)s[0].bytes_sent,
             (unsigned long long)s[1].bytes_sent, n ? (double)total * 8.0 / (double)n : 0.0,
             sec > 0 ? (double)n / sec : 0.0, (unsigned long long)(s[0].flights + s[1].flights),
-            (unsigned long long)(s[0].setup_bytes + s[1].setup_bytes), extra);
+            (unsigned long long)(s[0].setup_bytes + s[1].setup_bytes), s[0].ot ? ",\"ot\":\"" : "",
+            s[0].ot ? ot_backend_name(s[0].ot - 1) : "", s[0].ot ? "\"" : "", extra);
     fflush(f);
 }
 
@@ -118,6 +119,7 @@ typedef struct party_bench {
     bench_party_fn fn;
     void *arg;
     unsigned lanes;
+    int backend;
     int port;
     chan_listener *l;
 } party_bench;
@@ -132,8 +134,10 @@ static int party_side(int who, void *arg, bench_side *side) {
     block seed;
     rand_os(&seed, sizeof seed);
     party p;
-    rc = party_setup(&p, who, chans, b->lanes, seed);
+    ot_lane_opts o = {.backend = b->backend};
+    rc = party_setup_ex(&p, who, chans, b->lanes, seed, &o);
     mem_wipe(&seed, sizeof seed);
+    side->ot = b->backend + 1;
     if (rc == 0) {
         chan_stats st;
         party_stats(&p, &st);
@@ -147,8 +151,8 @@ static int party_side(int who, void *arg, bench_side *side) {
     return rc;
 }
 
-int bench_fork_party(bench_party_fn fn, void *arg, unsigned lanes, bench_side out[2]) {
-    party_bench b = {fn, arg, lanes, 0, NULL};
+int bench_fork_party(bench_party_fn fn, void *arg, unsigned lanes, int backend, bench_side out[2]) {
+    party_bench b = {fn, arg, lanes, backend, 0, NULL};
     TRY(chan_listen(&b.l, "127.0.0.1", 0));
     b.port = chan_listener_port(b.l);
     int rc = fork_two(party_side, &b, out);

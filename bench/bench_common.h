@@ -15,6 +15,7 @@ typedef struct bench_side {
     double seconds, setup_seconds;
     uint64_t bytes_sent, flights, setup_bytes;
     int rc;
+    int ot; /* party benchmarks: the OT backend + 1 (printed as "ot"); 0 otherwise */
 } bench_side;
 
 /* who: 0 = server, 1 = client. fills *side; returns 0 or a status. */
@@ -38,7 +39,8 @@ typedef struct bench_clock {
     bench_side *side;
 } bench_clock;
 typedef int (*bench_party_fn)(party *p, void *arg, bench_clock *clk);
-int bench_fork_party(bench_party_fn fn, void *arg, unsigned lanes, bench_side out[2]);
+/* backend: the lanes' OT backend (OT_BACKEND_*). */
+int bench_fork_party(bench_party_fn fn, void *arg, unsigned lanes, int backend, bench_side out[2]);
 int bench_begin(bench_clock *clk);
 int bench_end(bench_clock *clk);
 
@@ -47,11 +49,12 @@ void bench_print(FILE *f, const char *bench, uint64_t n, unsigned bits, const be
                  const char *extra);
 
 /* Options shared by the protocol benchmarks: --n, --bits, --scale, --window,
- * --threads and a few more; each benchmark reads what it needs. Unknown
- * options are an error naming them. */
+ * --threads, --ot and a few more; each benchmark reads what it needs.
+ * Unknown options are an error naming them. */
 typedef struct bench_opts {
     uint64_t n;
     unsigned bits, scale, window, stride, threads, d, m;
+    int backend; /* --ot iknp|silent (default OT_BACKEND_DEFAULT) */
     /* layer shapes (bench conv, bench fc) */
     unsigned C, H, W, O, K, batch, pad, groups, wbits;
     const char *kind;

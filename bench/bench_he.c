@@ -125,7 +125,7 @@ static int run_layer(const he_layer *y, unsigned l, unsigned threads, const char
                      he_total *tot) {
     he_bench b = {*y, l};
     bench_side s[2];
-    int rc = bench_fork_party(he_layer_party, &b, threads, s);
+    int rc = bench_fork_party(he_layer_party, &b, threads, OT_BACKEND_DEFAULT, s);
     if (rc != 0) {
         fprintf(stderr, "parley bench %s: layer %s: %s\n", bench, y->name, err_msg());
         return rc;

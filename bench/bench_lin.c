@@ -119,6 +119,7 @@ static int lin_bench_main(int argc, char **argv, int is_conv) {
                     .batch = 1,
                     .pad = 1,
                     .groups = 1,
+                    .backend = OT_BACKEND_DEFAULT,
                     .kind = "auto"};
     int r = bench_parse(&o, argc, argv, 2, name, is_conv ? conv_usage : fc_usage);
     if (r) return r == 1 ? 0 : 2;
@@ -188,7 +189,7 @@ static int lin_bench_main(int argc, char **argv, int is_conv) {
     uint64_t macs = is_conv ? lin_conv_macs(&b.cv) : (uint64_t)b.fc.N * b.fc.K * b.fc.O;
     b.orient = orient;
     bench_side s[2];
-    int rc = bench_fork_party(lin_bench_party, &b, o.threads, s);
+    int rc = bench_fork_party(lin_bench_party, &b, o.threads, o.backend, s);
     if (rc != 0) {
         fprintf(stderr, "parley bench %s: %s\n", name, err_msg());
         return 1;

@@ -22,10 +22,22 @@ typedef struct nl_bench {
     size_t nin, nout;
 } nl_bench;
 
+/* The formulas' pieces on the benchmark's backend; silent COTs carry
+ * their amortised making (otb_gen_bits_per_cot). */
+static int g_backend;
+
+static double gen_bits(void) { return g_backend == OT_BACKEND_SILENT ? otb_gen_bits_per_cot() : 0; }
+
 static double mill_bits(unsigned k, unsigned m) {
     mill_cost c;
-    mill_cost_of(&c, k, m, 1, 0);
-    return c.bits;
+    mill_cost_of(&c, g_backend, k, m, 1, 0);
+    return c.bits + c.cots * gen_bits();
+}
+
+static double cot(unsigned w) { return otb_cot_bits(g_backend, w) + gen_bits(); }
+
+static double kk(unsigned N, unsigned l) {
+    return otb_kk_bits(g_backend, N, l) + silent_cots_per_ot(OT_TASK_KK, N) * gen_bits();
 }
 
 static unsigned div_width(uint64_t d) {
@@ -40,28 +52,31 @@ static double expected_bits(const nl_bench *b) {
     unsigned l = b->o.bits, s = b->o.scale, m = b->o.m;
     if (s > l) s = l;
     const char *n = b->name;
-    if (!strcmp(n, "relu")) return mill_bits(l - 1, m) + 2 * (128 + l);
-    if (!strcmp(n, "trunc"))
-        return mill_bits(l - 1, m) + mill_bits(s, m) + (128 + l) + 256 + 4 * l;
+    g_backend = b->o.backend;
+    if (!strcmp(n, "relu")) return mill_bits(l - 1, m) + 2 * cot(l);
+    if (!strcmp(n, "trunc")) return mill_bits(l - 1, m) + mill_bits(s, m) + cot(l) + kk(4, l);
     if (!strcmp(n, "relu-trunc"))
-        return mill_bits(l - 1, m) + mill_bits(s, m) + 2 * (128 + l) + 256 + 8 * l;
+        return mill_bits(l - 1, m) + mill_bits(s, m) + 2 * cot(l) + kk(8, l);
     if (!strcmp(n, "mill")) return mill_bits(l, m);
     size_t K = (size_t)b->o.window * b->o.window;
-    if (!strcmp(n, "maxpool"))
+    if (!strcmp(n, "maxpool")) {
+        int nonneg = b->o.kind && !strcmp(b->o.kind, "nonneg");
+        if (nonneg) return (double)(K - 1) * (mill_bits(l - 1, m) + 2 * cot(l));
         return ((double)b->nin * mill_bits(l, m) +
-                (double)b->nout * (double)(K - 1) * (mill_bits(l, m) + 2 * (128 + l + 1))) /
+                (double)b->nout * (double)(K - 1) * (mill_bits(l, m) + 2 * cot(l + 1))) /
                (double)b->nout;
+    }
     if (!strcmp(n, "avgpool")) {
         if ((K & (K - 1)) == 0) {
             unsigned t = (unsigned)__builtin_ctzll(K);
-            return mill_bits(l - 1, m) + mill_bits(t, m) + (128 + l) + 256 + 4 * l;
+            return mill_bits(l - 1, m) + mill_bits(t, m) + cot(l) + kk(4, l);
         }
         unsigned e = div_width(K), w = l > e ? l : e;
-        return mill_bits(l - 1, m) + 256 + 4 * w + 3 * mill_bits(e - 1, m) + 3 * (128 + l);
+        return mill_bits(l - 1, m) + kk(4, w) + 3 * mill_bits(e - 1, m) + 3 * cot(l);
     }
     /* argmax, per row of `window` columns */
     size_t cols = b->o.window;
-    return (double)cols * mill_bits(l, m) + (double)(cols - 1) * (mill_bits(l, m) + 2 * (128 + 2 * l + 1));
+    return (double)cols * mill_bits(l, m) + (double)(cols - 1) * (mill_bits(l, m) + 2 * cot(2 * l + 1));
 }
 
 typedef struct mill_job_args {
@@ -123,18 +138,20 @@ static int nl_bench_party(party *p, void *arg, bench_clock *clk) {
 
 static const char *usage_of(const char *name) {
     if (!strcmp(name, "mill"))
-        return "usage: parley bench mill [--n N] [--bits K] [--m M] [--threads T]\n"
+        return "usage: parley bench mill [--n N] [--bits K] [--m M] [--threads T] [--ot iknp|silent]\n"
                "  Millionaire [x > y] on K-bit values (default N = 2^20, K = 31, M = 4).\n";
     if (!strcmp(name, "maxpool") || !strcmp(name, "avgpool"))
         return "usage: parley bench maxpool|avgpool [--n OUTPUTS] [--bits L] [--window K]\n"
                "         [--stride S] [--kind tree|linear|nonneg] [--threads T] [--m M]\n"
+               "         [--ot iknp|silent]\n"
                "  Pools K x K windows (default 3, stride = K) over an input of 16 x 16 output\n"
                "  positions per channel; OUTPUTS (default 2^18) is rounded up to whole channels.\n";
     if (!strcmp(name, "argmax"))
         return "usage: parley bench argmax [--n ROWS] [--bits L] [--window COLS] [--threads T]\n"
+               "         [--ot iknp|silent]\n"
                "  Index of the first maximum of each row (default 1024 rows of 1000).\n";
     return "usage: parley bench relu|trunc|relu-trunc [--n N] [--bits L] [--scale S]\n"
-           "         [--threads T] [--m M]\n"
+           "         [--threads T] [--m M] [--ot iknp|silent]\n"
            "  Default N = 2^20, L = 32 (relu) or 37, S = 12, T = 1, M = 4.\n";
 }
 
@@ -149,6 +166,7 @@ int bench_nl_main(int argc, char **argv) {
     b.o.window = am ? 1000 : 3;
     b.o.threads = 1;
     b.o.m = 4;
+    b.o.backend = OT_BACKEND_DEFAULT;
     int r = bench_parse(&b.o, argc, argv, 2, b.name, usage_of(b.name));
     if (r) return r == 1 ? 0 : 2;
     if (b.o.kind && strcmp(b.o.kind, "tree") && strcmp(b.o.kind, "linear") &&
@@ -172,7 +190,7 @@ int bench_nl_main(int argc, char **argv) {
         b.o.n = b.nout;
     }
     bench_side s[2];
-    int rc = bench_fork_party(nl_bench_party, &b, b.o.threads, s);
+    int rc = bench_fork_party(nl_bench_party, &b, b.o.threads, b.o.backend, s);
     if (rc != 0) {
         fprintf(stderr, "parley bench %s: %s\n", b.name, err_msg());
         return 1;

@@ -1,5 +1,7 @@
 /* `parley bench ot`: OT extension between two processes over 127.0.0.1.
- * The server is the OT sender, the client the receiver. */
+ * The server is the OT sender, the client the receiver; --ot picks IKNP /
+ * KK13 or the silent backend (Ferret COTs, whose batches are made inside
+ * the measured time and counted in its bytes). */
 #include "bench_common.h"
 #include "cli/cli.h"
 
@@ -18,6 +20,7 @@ typedef struct ot_bench {
     const char *kind;
     uint64_t n;
     unsigned bits, N;
+    int backend;
 } ot_bench;
 
 static int ot_bench_party(int who, chan *ch, void *arg, bench_side *side) {
@@ -26,7 +29,8 @@ static int ot_bench_party(int who, chan *ch, void *arg, bench_side *side) {
     block seed;
     rand_os(&seed, sizeof seed);
     ot_lane ln;
-    TRY(ot_lane_setup(&ln, ch, seed));
+    ot_lane_opts o = {.backend = b->backend};
+    TRY(ot_lane_setup_ex(&ln, ch, seed, &o));
     side->setup_seconds = time_now() - t0;
     side->setup_bytes = chan_get_stats(ch)->bytes_sent;
     chan_reset_stats(ch);
@@ -47,7 +51,23 @@ static int ot_bench_party(int who, chan *ch, void *arg, bench_side *side) {
     double t1 = time_now();
     for (uint64_t done = 0; done < b->n && rc == 0; done += batch) {
         size_t m = b->n - done < batch ? (size_t)(b->n - done) : batch;
-        if (strcmp(b->kind, "rot") == 0)
+        if (b->backend == OT_BACKEND_SILENT) {
+            if (strcmp(b->kind, "rcot") == 0)
+                rc = who == 0 ? silent_rcot_send(&ln.fer_s, ch, (block *)r2, m)
+                              : silent_rcot_recv(&ln.fer_r, ch, (block *)r2, m);
+            else if (strcmp(b->kind, "rot") == 0)
+                rc = who == 0 ? silent_rot_send(&ln.fer_s, ch, r2, m)
+                              : silent_rot_recv(&ln.fer_r, ch, (block *)r2, choices, m);
+            else if (strcmp(b->kind, "cot") == 0)
+                rc = who == 0 ? silent_cot_send(&ln.fer_s, ch, out, msgs, m, &b->bits, 1)
+                              : silent_cot_recv(&ln.fer_r, ch, out, choices, m, &b->bits, 1);
+            else if (strcmp(b->kind, "ot") == 0)
+                rc = who == 0 ? silent_ot_send(&ln.fer_s, ch, msgs, m, b->bits)
+                              : silent_ot_recv(&ln.fer_r, ch, out, choices, m, b->bits);
+            else
+                rc = who == 0 ? silent_kkot_send(&ln.fer_s, ch, msgs, m, b->N, b->bits)
+                              : silent_kkot_recv(&ln.fer_r, ch, out, choices, m, b->N, b->bits);
+        } else if (strcmp(b->kind, "rot") == 0)
             rc = who == 0 ? iknp_rot_send(&ln.iknp_s, ch, r2, m)
                             : iknp_rot_recv(&ln.iknp_r, ch, (block *)r2, choices, m);
         else if (strcmp(b->kind, "cot") == 0)
@@ -73,13 +93,16 @@ static int ot_bench_party(int who, chan *ch, void *arg, bench_side *side) {
 }
 
 static void ot_usage(FILE *f) {
-    fprintf(f, "usage: parley bench ot --kind rot|cot|ot|kkot [--N 16] [--n COUNT] [--bits L]\n"
+    fprintf(f, "usage: parley bench ot --kind rot|cot|ot|kkot|rcot [--N 16] [--n COUNT] [--bits L]\n"
+               "                       [--ot iknp|silent]\n"
                "\n"
                "Runs the OT sender (server) and receiver (client) as two processes over\n"
                "127.0.0.1 and prints one JSON line: seconds (set-up excluded), bytes each\n"
                "party sent, bits_per_item (both directions), items_per_second, rounds.\n"
                "  --kind   rot: random OT; cot: correlated OT; ot: chosen-message OT;\n"
-               "           kkot: KK13 1-out-of-N OT           (default cot)\n"
+               "           kkot: 1-out-of-N OT (KK13, or from log2 N silent COTs);\n"
+               "           rcot: raw random COTs (silent only)  (default cot)\n"
+               "  --ot     iknp or silent (Ferret COTs)         (default iknp)\n"
                "  --n      number of OTs                       (default 4194304)\n"
                "  --bits   message / correlation width, 1..64  (default 32; rot: 128)\n"
                "  --N      messages per kkot, 2..256           (default 16)\n");
@@ -96,7 +119,7 @@ static int parse_u64(const char *s, uint64_t *v) {
 
 /* argv[1] is "ot". */
 int bench_ot_main(int argc, char **argv) {
-    ot_bench b = {"cot", 1u << 22, 32, 16};
+    ot_bench b = {"cot", 1u << 22, 32, 16, OT_BACKEND_IKNP};
     int bits_given = 0;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
@@ -111,11 +134,17 @@ int bench_ot_main(int argc, char **argv) {
         const char *v = argv[++i];
         uint64_t x = 0;
         if (strcmp(a, "--kind") == 0) {
-            if (strcmp(v, "rot") && strcmp(v, "cot") && strcmp(v, "ot") && strcmp(v, "kkot")) {
-                fprintf(stderr, "parley bench ot: --kind must be rot, cot, ot or kkot\n");
+            if (strcmp(v, "rot") && strcmp(v, "cot") && strcmp(v, "ot") && strcmp(v, "kkot") &&
+                strcmp(v, "rcot")) {
+                fprintf(stderr, "parley bench ot: --kind must be rot, cot, ot, kkot or rcot\n");
                 return 2;
             }
             b.kind = v;
+        } else if (strcmp(a, "--ot") == 0) {
+            if ((b.backend = ot_backend_parse(v)) < 0) {
+                fprintf(stderr, "parley bench ot: --ot must be iknp or silent\n");
+                return 2;
+            }
         } else if (parse_u64(v, &x) < 0) {
             fprintf(stderr, "parley bench ot: %s needs a non-negative integer, got '%s'\n", a, v);
             return 2;
@@ -140,7 +169,11 @@ int bench_ot_main(int argc, char **argv) {
             return 2;
         }
     }
-    int is_rot = strcmp(b.kind, "rot") == 0;
+    if (strcmp(b.kind, "rcot") == 0 && b.backend != OT_BACKEND_SILENT) {
+        fprintf(stderr, "parley bench ot: --kind rcot needs --ot silent\n");
+        return 2;
+    }
+    int is_rot = strcmp(b.kind, "rot") == 0 || strcmp(b.kind, "rcot") == 0;
     if (is_rot && !bits_given) b.bits = 128;
     if (is_rot ? b.bits != 128 : b.bits > 64) {
         fprintf(stderr, "parley bench ot: --bits must be 1..64 (rot: 128)\n");
@@ -153,8 +186,8 @@ int bench_ot_main(int argc, char **argv) {
         return 1;
     }
     char extra[128];
-    snprintf(extra, sizeof extra, ",\"kind\":\"%s\",\"N\":%u,\"threads\":1", b.kind,
-             strcmp(b.kind, "kkot") == 0 ? b.N : 2);
+    snprintf(extra, sizeof extra, ",\"kind\":\"%s\",\"N\":%u,\"threads\":1,\"ot\":\"%s\"", b.kind,
+             strcmp(b.kind, "kkot") == 0 ? b.N : 2, ot_backend_name(b.backend));
     bench_print(stdout, "ot", b.n, b.bits, s, extra);
     return 0;
 }

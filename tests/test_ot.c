@@ -87,14 +87,19 @@ struct ot_job {
     block *r1;
     chan_stats before[2];
     int skip_setup_check;
+    int silent;          /* silent backend with FERRET_TOY */
+    uint64_t batches[2]; /* batches each side made as COT sender */
 };
 
 static int lane_party(int who, chan *ch, void *arg) {
     ot_job *j = arg;
     ot_lane ln;
-    TRY(ot_lane_setup(&ln, ch, harness_block(100 + (uint64_t)who)));
+    ot_lane_opts o = {.backend = j->silent ? OT_BACKEND_SILENT : OT_BACKEND_IKNP,
+                      .ferret = &FERRET_TOY};
+    TRY(ot_lane_setup_ex(&ln, ch, harness_block(100 + (uint64_t)who), &o));
     j->before[who] = *chan_get_stats(ch);
     int rc = j->step(who, &ln, j);
+    j->batches[who] = ln.fer_s.batches;
     ot_lane_clear(&ln);
     return rc;
 }
@@ -521,4 +526,268 @@ TEST(peer_drops_mid_extension) {
     int sender_rc = 0;
     REQUIRE_OK(run2_drop(dropout_party, &sender_rc));
     CHECK_EQ(sender_rc, PARLEY_E_CLOSED);
+}
+
+/* ---- silent OT (Ferret) ---- */
+
+/* Raw random COTs: the correlation of every output, over several batches
+ * (each bootstrapped from the one before), in both directions. */
+typedef struct rcot_case {
+    const ferret_params *fp;
+    size_t total;       /* COTs per direction */
+    const size_t *parts; /* request sizes, cycled */
+    size_t nparts;
+    block *q[2], *t[2]; /* [dir]: the sender's and the receiver's COTs */
+    block delta[2];
+    uint64_t batches[2], sent[2], flights[2];
+} rcot_case;
+
+static int rcot_party(int who, chan *ch, void *arg) {
+    rcot_case *k = arg;
+    ot_lane ln;
+    ot_lane_opts o = {.backend = OT_BACKEND_SILENT, .ferret = k->fp};
+    TRY(ot_lane_setup_ex(&ln, ch, harness_block(1100 + (uint64_t)who), &o));
+    k->delta[who] = ln.fer_s.delta;
+    chan_reset_stats(ch);
+    int rc = 0;
+    /* Direction 0: party 0 sends; then direction 1. */
+    for (int dir = 0; dir < 2 && rc == 0; dir++)
+        for (size_t done = 0, p = 0; done < k->total && rc == 0; p++) {
+            size_t n = k->parts[p % k->nparts];
+            if (n > k->total - done) n = k->total - done;
+            rc = who == dir ? silent_rcot_send(&ln.fer_s, ch, k->q[dir] + done, n)
+                            : silent_rcot_recv(&ln.fer_r, ch, k->t[dir] + done, n);
+            done += n;
+        }
+    k->batches[who] = ln.fer_s.batches;
+    k->sent[who] = chan_get_stats(ch)->bytes_sent;
+    k->flights[who] = chan_get_stats(ch)->flights;
+    ot_lane_clear(&ln);
+    return rc;
+}
+
+static void rcot_check(const ferret_params *fp, size_t total, const size_t *parts, size_t nparts) {
+    rcot_case k = {.fp = fp, .total = total, .parts = parts, .nparts = nparts};
+    for (int d = 0; d < 2; d++) {
+        k.q[d] = mem_alloc(total + 1, sizeof(block));
+        k.t[d] = mem_alloc(total + 1, sizeof(block));
+    }
+    int rc = run2(rcot_party, &k);
+    CHECK_MSG(rc == 0, "rcot %s: %s", fp->name, err_msg());
+    size_t usable = ferret_usable(fp);
+    uint64_t want_batches = (total + usable - 1) / usable;
+    for (int d = 0; d < 2 && rc == 0; d++) {
+        uint64_t bad = 0, lsb = 0, ones = 0, same = 0;
+        block D = k.delta[d];
+        CHECK(D.w[0] & 1);
+        for (size_t i = 0; i < total; i++) {
+            block q = k.q[d][i], t = k.t[d][i];
+            unsigned b = t.w[0] & 1;
+            ones += b;
+            lsb += q.w[0] & 1;
+            if (!block_eq(t, block_xor(q, block_and(D, block_mask(b))))) bad++;
+            if (i && block_eq(q, k.q[d][i - 1])) same++;
+        }
+        CHECK_MSG(bad == 0 && lsb == 0 && same == 0, "%s dir %d: %llu of %zu outputs wrong", fp->name,
+                  d, (unsigned long long)bad, total);
+        /* The LPN step spreads the choices: without it only t of n would
+         * be 1. */
+        if (total >= 10000)
+            CHECK_MSG(ones > total * 49 / 100 && ones < total * 51 / 100, "%s: %llu ones of %zu",
+                      fp->name, (unsigned long long)ones, total);
+        /* The sender makes every batch (one flight, the tree messages);
+         * the receiver sends nothing after set-up. */
+        CHECK_EQ(k.batches[d], want_batches);
+    }
+    CHECK_EQ(k.sent[0] + k.sent[1], 2 * want_batches * ferret_batch_bytes(fp));
+    CHECK_EQ(k.flights[0] + k.flights[1], 2 * want_batches);
+    for (int d = 0; d < 2; d++) {
+        mem_free(k.q[d]);
+        mem_free(k.t[d]);
+    }
+}
+
+TEST(silent_cot_correlation) {
+    /* The sizes of the issue, cycled through four batches of FERRET_TOY. */
+    rcot_check(&FERRET_TOY, 0, sizes, NSIZES);
+    rcot_check(&FERRET_TOY, 1, sizes + 1, 1);
+    rcot_check(&FERRET_TOY, 4 * ferret_usable(&FERRET_TOY) + 129, sizes + 1, NSIZES - 1);
+    static const size_t odd[] = {127, 100000, 128, 129, 1};
+    rcot_check(&FERRET_TOY, 2 * ferret_usable(&FERRET_TOY) + 1, odd, 5);
+}
+
+TEST(silent_cot_production_params) {
+    /* FERRET_B11: the first batch and the first outputs of the second. */
+    static const size_t parts[] = {100000, 129, 127, 128, 1};
+    CHECK_EQ(ferret_n(&FERRET_B11), 2396160);
+    CHECK_EQ(ferret_usable(&FERRET_B11), 2396160 - 131072 - 1170 * 11);
+    CHECK_EQ(ferret_batch_bytes(&FERRET_B11), 430560);
+    rcot_check(&FERRET_B11, ferret_usable(&FERRET_B11) + 1000, parts, 5);
+}
+
+/* Every flavour on the silent backend: against its definition, with its
+ * exact bytes (the OTs' own plus the batches the sender made). */
+static uint64_t sil_gen(const ot_job *j) { return j->batches[0] * ferret_batch_bytes(&FERRET_TOY); }
+
+static int srot_step(int who, ot_lane *ln, ot_job *j) {
+    return who == 0 ? silent_rot_send(&ln->fer_s, ln->ch, j->r2, j->n)
+                    : silent_rot_recv(&ln->fer_r, ln->ch, j->r1, j->choices, j->n);
+}
+
+TEST(silent_random_ot) {
+    for (size_t s = 0; s < NSIZES; s++) {
+        ot_job j = {.step = srot_step, .n = sizes[s], .silent = 1};
+        job_alloc(&j, 1, 2, 1030 + s);
+        j.r1 = mem_alloc(j.n, 16);
+        j.r2 = mem_alloc(j.n, 32);
+        REQUIRE_OK(run2(lane_party, &j));
+        for (size_t i = 0; i < j.n; i++) {
+            CHECK(block_eq(j.r1[i], j.r2[i][j.choices[i]]));
+            CHECK(!block_eq(j.r1[i], j.r2[i][1 - j.choices[i]]));
+        }
+        CHECK_EQ(job_bytes(&j), bits_bytes(j.n) + sil_gen(&j));
+        CHECK_EQ(j.batches[0], j.n ? 1 : 0);
+        job_free(&j);
+    }
+}
+
+static int scmot_step(int who, ot_lane *ln, ot_job *j) {
+    return who == 0 ? silent_ot_send(&ln->fer_s, ln->ch, j->msgs, j->n, j->l)
+                    : silent_ot_recv(&ln->fer_r, ln->ch, j->out, j->choices, j->n, j->l);
+}
+
+TEST(silent_chosen_message_ot) {
+    for (size_t s = 0; s < NSIZES; s++)
+        for (size_t w = 0; w < NWIDTHS; w++) {
+            ot_job j = {.step = scmot_step, .n = sizes[s], .l = widths[w], .silent = 1};
+            job_alloc(&j, 2, 2, 1040 + s * 16 + w);
+            for (size_t i = 0; i < 2 * j.n; i++) j.msgs[i] &= bits_mask(j.l);
+            REQUIRE_OK(run2(lane_party, &j));
+            for (size_t i = 0; i < j.n; i++) CHECK_EQ(j.out[i], j.msgs[2 * i + j.choices[i]]);
+            CHECK_EQ(job_bytes(&j), silent_job_bytes(j.n, 1, 2 * j.l) + sil_gen(&j));
+            job_free(&j);
+            if (harness_failed()) return;
+        }
+}
+
+static int scot_step(int who, ot_lane *ln, ot_job *j) {
+    return who == 0 ? silent_cot_send(&ln->fer_s, ln->ch, j->x, j->delta, j->n, j->ls, j->M)
+                    : silent_cot_recv(&ln->fer_r, ln->ch, j->out, j->choices, j->n, j->ls, j->M);
+}
+
+static void check_scot(ot_job *j) {
+    uint64_t L = 0;
+    for (size_t k = 0; k < j->M; k++) L += j->ls[k];
+    for (size_t i = 0; i < j->n; i++)
+        for (size_t k = 0; k < j->M; k++) {
+            uint64_t m = bits_mask(j->ls[k]), x = j->x[i * j->M + k];
+            CHECK(x <= m);
+            CHECK_EQ(j->out[i * j->M + k], (x + j->choices[i] * j->delta[i * j->M + k]) & m);
+        }
+    CHECK_EQ(job_bytes(j), silent_job_bytes(j->n, 1, L) + sil_gen(j));
+}
+
+TEST(silent_correlated_ot) {
+    for (size_t s = 0; s < NSIZES; s++)
+        for (size_t w = 0; w < NWIDTHS; w++) {
+            unsigned l = widths[w];
+            ot_job j = {.step = scot_step, .n = sizes[s], .ls = &l, .M = 1, .silent = 1};
+            job_alloc(&j, 1, 2, 1060 + s * 16 + w);
+            REQUIRE_OK(run2(lane_party, &j));
+            check_scot(&j);
+            job_free(&j);
+            if (harness_failed()) return;
+        }
+    /* Several widths per OT, more than 128 bits in all. */
+    static const unsigned ls1[] = {37, 36, 35, 1, 64, 2};
+    unsigned ls2[40];
+    for (int k = 0; k < 40; k++) ls2[k] = 37 - (unsigned)(k % 37);
+    for (size_t s = 0; s < NSIZES - 1; s++)
+        for (int c = 0; c < 2; c++) {
+            ot_job j = {.step = scot_step, .n = sizes[s], .ls = c ? ls2 : ls1, .M = c ? 40 : 6,
+                        .silent = 1};
+            job_alloc(&j, j.M, 2, 1080 + s + 10 * (uint64_t)c);
+            REQUIRE_OK(run2(lane_party, &j));
+            check_scot(&j);
+            job_free(&j);
+        }
+}
+
+static int skk_step(int who, ot_lane *ln, ot_job *j) {
+    return who == 0 ? silent_kkot_send(&ln->fer_s, ln->ch, j->msgs, j->n, j->N, j->l)
+                    : silent_kkot_recv(&ln->fer_r, ln->ch, j->out, j->choices, j->n, j->N, j->l);
+}
+
+static void skk_case(size_t n, unsigned N, unsigned l, uint64_t label) {
+    ot_job j = {.step = skk_step, .n = n, .N = N, .l = l, .silent = 1};
+    job_alloc(&j, N, N, label);
+    for (size_t i = 0; i < n * N; i++) j.msgs[i] &= bits_mask(l);
+    if (run2(lane_party, &j) != 0) {
+        harness_fail(__FILE__, __LINE__, "silent kkot n=%zu N=%u l=%u: %s", n, N, l, err_msg());
+        job_free(&j);
+        return;
+    }
+    size_t bad = 0;
+    for (size_t i = 0; i < n; i++) bad += j.out[i] != j.msgs[i * N + j.choices[i]];
+    CHECK_MSG(bad == 0, "silent kkot n=%zu N=%u l=%u: %zu wrong", n, N, l, bad);
+    unsigned L = 0;
+    while ((1u << L) < N) L++;
+    CHECK_EQ(job_bytes(&j), silent_job_bytes(n, L, (uint64_t)N * l) + sil_gen(&j));
+    /* Enough COTs for n OTs: one batch per usable COTs, more only when a
+     * chunk does not fit what is left (FERRET_CARRY). */
+    CHECK(j.batches[0] >= (n * L + ferret_usable(&FERRET_TOY) - 1) / ferret_usable(&FERRET_TOY));
+    job_free(&j);
+}
+
+TEST(silent_one_of_n) {
+    static const unsigned Ns[] = {2, 3, 4, 8, 16, 200, 256};
+    for (int a = 0; a < 7; a++)
+        for (size_t s = 0; s < NSIZES; s++)
+            for (size_t w = 0; w < NWIDTHS; w++) {
+                if (sizes[s] == 100000 && (Ns[a] > 16 || (widths[w] != 2 && widths[w] != 37)))
+                    continue;
+                if (Ns[a] >= 200 && widths[w] != 1 && widths[w] != 8 && widths[w] != 64) continue;
+                skk_case(sizes[s], Ns[a], widths[w], 1200 + (uint64_t)a * 100 + s * 10 + w);
+                if (harness_failed()) return;
+            }
+}
+
+/* Flavours back to back on one lane, over several batches, with the AES
+ * twin as well: both sides stay in step and interoperate. */
+static int smix_step(int who, ot_lane *ln, ot_job *j) {
+    for (int rep = 0; rep < 6; rep++) {
+        uint64_t *o = j->out + (size_t)rep * j->n, *x = j->x + (size_t)rep * j->n;
+        int rc;
+        if (rep % 2)
+            rc = who == 0 ? silent_cot_send(&ln->fer_s, ln->ch, x, j->delta, j->n, j->ls, 1)
+                          : silent_cot_recv(&ln->fer_r, ln->ch, o, j->choices, j->n, j->ls, 1);
+        else
+            rc = who == 0 ? silent_kkot_send(&ln->fer_s, ln->ch, j->msgs, j->n, 4, 20)
+                          : silent_kkot_recv(&ln->fer_r, ln->ch, o, j->choices, j->n, 4, 20);
+        TRY(rc);
+    }
+    return 0;
+}
+
+TEST(silent_repeated_calls_and_portable_aes) {
+    for (int impl = 0; impl < 2; impl++) {
+        aes_force_impl(impl ? AES_IMPL_REF : AES_IMPL_AUTO);
+        unsigned l = 20;
+        ot_job j = {.step = smix_step, .n = 30000, .ls = &l, .M = 1, .silent = 1};
+        job_alloc(&j, 6, 4, 1500);
+        for (size_t i = 0; i < 4 * j.n; i++) j.msgs[i] &= bits_mask(20);
+        REQUIRE_OK(run2(lane_party, &j));
+        for (int rep = 0; rep < 6; rep++)
+            for (size_t i = 0; i < j.n; i++) {
+                size_t o = (size_t)rep * j.n + i;
+                if (rep % 2)
+                    CHECK_EQ(j.out[o], (j.x[o] + (j.choices[i] & 1) * j.delta[i]) & bits_mask(l));
+                else
+                    CHECK_EQ(j.out[o], j.msgs[4 * i + j.choices[i]]);
+            }
+        CHECK(j.batches[0] >= 2); /* 180000 OTs of 1 or 2 COTs: batches refilled mid-way */
+        job_free(&j);
+        if (harness_failed()) break;
+    }
+    aes_force_impl(AES_IMPL_AUTO);
 }

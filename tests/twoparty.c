@@ -5,6 +5,7 @@
 
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 chan_stats run2_stats[2];
 
@@ -95,6 +96,24 @@ int run2_tcp(party_fn fn, void *arg) {
 /* ---- whole parties with lanes ---- */
 
 chan_stats run2_party_stats[2];
+silent_stats run2_party_sil[2];
+
+uint64_t run2_party_gen_bytes(void) {
+    return run2_party_sil[0].gen_bytes + run2_party_sil[1].gen_bytes;
+}
+
+int test_backend(void) {
+    static int b = -1;
+    if (b < 0) {
+        const char *e = getenv("PARLEY_TEST_OT");
+        b = e ? ot_backend_parse(e) : OT_BACKEND_IKNP;
+        if (b < 0) {
+            fprintf(stderr, "PARLEY_TEST_OT must be iknp or silent, not '%s'\n", e);
+            exit(2);
+        }
+    }
+    return b;
+}
 
 typedef struct party_job2 {
     party2_fn fn;
@@ -105,20 +124,28 @@ typedef struct party_job2 {
     int rc;
     char msg[512];
     chan_stats stats;
+    silent_stats sil;
 } party_job2;
 
 static void *party_main(void *v) {
     party_job2 *j = v;
     party p;
-    j->rc = party_setup(&p, j->role, j->chans, j->nlanes, harness_block(0x9a27 + (uint64_t)j->role));
+    ot_lane_opts o = {.backend = test_backend(), .ferret = &FERRET_TOY};
+    j->rc = party_setup_ex(&p, j->role, j->chans, j->nlanes, harness_block(0x9a27 + (uint64_t)j->role),
+                           &o);
     if (j->rc == 0) {
         chan_stats before;
         party_stats(&p, &before);
         j->rc = j->fn(&p, j->arg);
         party_stats(&p, &j->stats);
+        party_silent_stats(&p, &j->sil);
         j->stats.bytes_sent -= before.bytes_sent;
         j->stats.bytes_recv -= before.bytes_recv;
         j->stats.flights -= before.flights;
+        if (j->sil.gen_bytes != j->sil.batches_sent * ferret_batch_bytes(&FERRET_TOY))
+            harness_fail(__FILE__, __LINE__, "party %d: %llu bytes for %llu silent batches", j->role,
+                         (unsigned long long)j->sil.gen_bytes,
+                         (unsigned long long)j->sil.batches_sent);
         party_clear(&p);
     }
     if (j->rc != 0) {
@@ -154,7 +181,15 @@ int run2_party(party2_fn fn, void *arg, unsigned nlanes) {
         chan_close(c[0][i]);
         chan_close(c[1][i]);
     }
-    for (int r = 0; r < 2; r++) run2_party_stats[r] = jobs[r].stats;
+    for (int r = 0; r < 2; r++) {
+        run2_party_stats[r] = jobs[r].stats;
+        run2_party_sil[r] = jobs[r].sil;
+    }
+    /* What one side made as sender, the other received. */
+    if (jobs[0].rc == 0 && jobs[1].rc == 0 &&
+        (jobs[0].sil.batches_sent != jobs[1].sil.batches_recv ||
+         jobs[1].sil.batches_sent != jobs[0].sil.batches_recv))
+        harness_fail(__FILE__, __LINE__, "the parties disagree on the silent batches made");
     for (int r = 0; r < 2; r++)
         if (jobs[r].rc != 0) {
             fprintf(stderr, "  party %d failed (%d): %s\n", r, jobs[r].rc, jobs[r].msg);

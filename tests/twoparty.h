@@ -20,12 +20,23 @@ int run2_drop(party_fn fn, void *arg);
 extern chan_stats run2_stats[2];
 
 /* Run a protocol between two parties with `nlanes` lanes each over
- * in-process channels: both sides call party_setup with fixed seeds derived
- * from the run's seed (harness_block), then fn(p, arg) with p->role 0 (S) and
- * 1 (C) on two threads. run2_party_stats gets each side's party_stats after
- * fn, set-up excluded. Returns 0 if both returned 0. */
+ * in-process channels: both sides call party_setup_ex with fixed seeds
+ * derived from the run's seed (harness_block) and the OT backend of the run
+ * (test_backend), then fn(p, arg) with p->role 0 (S) and 1 (C) on two
+ * threads. run2_party_stats gets each side's party_stats after fn, set-up
+ * excluded; run2_party_sil what the silent backend spent making COTs in fn
+ * (each side's batches are checked to cost exactly ferret_batch_bytes).
+ * Returns 0 if both returned 0. */
 typedef int (*party2_fn)(party *p, void *arg);
 int run2_party(party2_fn fn, void *arg, unsigned nlanes);
 extern chan_stats run2_party_stats[2];
+extern silent_stats run2_party_sil[2];
+/* Bytes both parties sent to make silent COTs in the last run2_party. */
+uint64_t run2_party_gen_bytes(void);
+
+/* The OT backend of this test run: PARLEY_TEST_OT=iknp (default) or
+ * silent. Silent runs use FERRET_TOY, so batches run out and refill in the
+ * middle of the protocols. */
+int test_backend(void);
 
 #endif

@@ -74,7 +74,7 @@ static void plan_make(mplan *p, unsigned k, unsigned m, int want_gt, int want_eq
     }
 }
 
-void mill_cost_of(mill_cost *c, unsigned k, unsigned m, int want_gt, int want_eq) {
+void mill_cost_of(mill_cost *c, int backend, unsigned k, unsigned m, int want_gt, int want_eq) {
     mplan p;
     plan_make(&p, k, m, want_gt, want_eq);
     memset(c, 0, sizeof *c);
@@ -82,10 +82,16 @@ void mill_cost_of(mill_cost *c, unsigned k, unsigned m, int want_gt, int want_eq
     c->levels = p.levels;
     c->t1 = p.t1;
     c->t2 = p.t2;
-    for (unsigned j = 0; j < p.q; j++)
-        c->leaf_bits += 256 + ((uint64_t)(p.lgt[j] + p.leq[j]) << p.w[j]);
-    c->bits = (double)c->leaf_bits + p.t1 * (256.0 + 32) / 2 + p.t2 * (256.0 + 16) + 4.0 * p.t1 +
+    int sil = backend == OT_BACKEND_SILENT;
+    /* (N choose 1)-OT: 256 extension bits (IKNP) or log2 N choice bits. */
+    for (unsigned j = 0; j < p.q; j++) {
+        c->leaf_bits += (sil ? p.w[j] : 256) + ((uint64_t)(p.lgt[j] + p.leq[j]) << p.w[j]);
+        c->cots += sil ? p.w[j] : 0;
+    }
+    double kk16 = sil ? 4 : 256, kk8 = sil ? 3 : 256;
+    c->bits = (double)c->leaf_bits + p.t1 * (kk16 + 32) / 2 + p.t2 * (kk8 + 16) + 4.0 * p.t1 +
               6.0 * p.t2;
+    if (sil) c->cots += p.t1 * 4.0 / 2 + p.t2 * 3.0;
 }
 
 /* ---- leaves ---- */

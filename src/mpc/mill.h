@@ -46,14 +46,19 @@ int mpc_mill_gt(mpc_lane *L, uint8_t *gt, uint8_t *eq, const uint64_t *v, size_t
                 unsigned m) WUR;
 int mpc_mill_eq(mpc_lane *L, uint8_t *eq, const uint64_t *v, size_t n, unsigned k, unsigned m) WUR;
 
-/* Per-element cost of one batch: OTs by kind and triples, and the exact
- * bits for large n (no padding). */
+/* Per-element cost of one batch on an OT backend (OT_BACKEND_*): OTs by
+ * kind and triples, and the exact bits for large n (no padding). On the
+ * silent backend a (2^w choose 1)-OT costs w + 2^w * l bits instead of
+ * 256 + 2^w * l (k = 31, m = 4: 536 bits instead of 3828), and the
+ * element consumes `cots` silent COTs, each of which costs its share of
+ * the batches that make them on top (otb.h). */
 typedef struct mill_cost {
     unsigned q, levels;
     unsigned t1, t2;     /* single ANDs, correlated pairs */
     uint64_t leaf_bits;  /* per element */
     double bits;         /* per element: leaves + triples + openings */
+    double cots;         /* per element, silent backend: COTs consumed */
 } mill_cost;
-void mill_cost_of(mill_cost *c, unsigned k, unsigned m, int want_gt, int want_eq);
+void mill_cost_of(mill_cost *c, int backend, unsigned k, unsigned m, int want_gt, int want_eq);
 
 #endif

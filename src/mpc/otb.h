@@ -11,11 +11,17 @@
  * that of two flights. The jobs of one direction share that direction's OT
  * instance in list order, so both parties must build the same list.
  *
- * Wire bits per OT, both directions, n rounded up to 128 per job:
- *   OTB_KK   (N choose 1)-OT_l   256 + N*l
- *   OTB_OT   (2 choose 1)-OT_l   128 + 2l
- *   OTB_COT  COT, M widths       128 + sum ls[k]
- * Jobs with n == 0 are skipped on both sides. */
+ * Wire bits per OT, both directions:
+ *                                IKNP backend        silent backend
+ *   OTB_KK   (N choose 1)-OT_l   256 + N*l           L + N*l, L = ceil(log2 N)
+ *   OTB_OT   (2 choose 1)-OT_l   128 + 2l            1 + 2l
+ *   OTB_COT  COT, M widths       128 + sum ls[k]     1 + sum ls[k]
+ * IKNP rounds n up to 128 per chunk of OTE_CHUNK. The silent backend
+ * consumes L (KK) or 1 COT per OT, whose making costs
+ * ferret_batch_bytes(p) per ferret_usable(p) COTs (1.53 bits per COT for
+ * FERRET_B11): those bytes go over the wire in a refill flight inside the
+ * otb_run that runs short, and the lane counts them (ot_lane.sil,
+ * party_silent_stats). Jobs with n == 0 are skipped on both sides. */
 #ifndef PARLEY_MPC_OTB_H
 #define PARLEY_MPC_OTB_H
 
@@ -42,12 +48,30 @@ typedef struct otb_job {
     uint64_t *out;          /* n (KK, OT) or n*M (COT) */
 } otb_job;
 
+/* Per-OT wire bits on a backend, without the silent COTs' making: a COT
+ * with correlations of `width` bits in all, a (N choose 1)-OT_l. */
+static inline double otb_cot_bits(int backend, unsigned width) {
+    return (backend == OT_BACKEND_SILENT ? 1.0 : 128.0) + width;
+}
+static inline double otb_kk_bits(int backend, unsigned N, unsigned l) {
+    return (backend == OT_BACKEND_SILENT ? (double)silent_cots_per_ot(OT_TASK_KK, N) : 256.0) +
+           (double)N * l;
+}
+/* The amortised wire bits of one silent COT (FERRET_B11): one batch's
+ * bytes over its usable COTs, 1.53. */
+static inline double otb_gen_bits_per_cot(void) {
+    return 8.0 * (double)ferret_batch_bytes(&FERRET_B11) / (double)ferret_usable(&FERRET_B11);
+}
+
 /* Run the jobs (see above); 0 or a negative status. */
 int otb_run(mpc_lane *L, const otb_job *jobs, size_t njobs) WUR;
 
-/* Exact bytes of one job on the wire (both directions): per chunk of
- * OTE_CHUNK OTs, the extension matrix (n rounded up to 128) and the packed
- * corrections. */
-uint64_t otb_job_bytes(const otb_job *j);
+/* Exact bytes of one job on the wire (both directions) on a backend. IKNP:
+ * per chunk of OTE_CHUNK OTs, the extension matrix (n rounded up to 128)
+ * and the packed corrections. Silent: the receiver's bits and the sender's
+ * messages, packed per job, without the COTs' making (see above). */
+uint64_t otb_job_bytes(int backend, const otb_job *j);
+/* COTs a job consumes on the silent backend. */
+uint64_t otb_job_cots(const otb_job *j);
 
 #endif

@@ -14,6 +14,7 @@ typedef struct lane_task {
     size_t first, count;
     chan *ch;   /* set-up only */
     block seed; /* set-up only */
+    const ot_lane_opts *opts;
     int rc;
     char msg[256]; /* a failed lane's message (messages are per thread) */
 } lane_task;
@@ -25,7 +26,7 @@ static void task_fail(lane_task *t, chan *ch) {
 
 static void *setup_main(void *v) {
     lane_task *t = v;
-    t->rc = ot_lane_setup(&t->L->ot, t->ch, t->seed);
+    t->rc = ot_lane_setup_ex(&t->L->ot, t->ch, t->seed, t->opts);
     if (t->rc < 0) task_fail(t, t->ch);
     return NULL;
 }
@@ -61,6 +62,13 @@ static int run_tasks(lane_task *tasks, unsigned n, void *(*main_fn)(void *)) {
 }
 
 int party_setup(party *p, int role, chan **chans, unsigned nlanes, block seed) {
+    return party_setup_ex(p, role, chans, nlanes, seed, NULL);
+}
+
+int party_setup_ex(party *p, int role, chan **chans, unsigned nlanes, block seed,
+                   const ot_lane_opts *o) {
+    ot_lane_opts def = {.backend = OT_BACKEND_DEFAULT};
+    if (!o) o = &def;
     PARLEY_CHECK(nlanes >= 1 && nlanes <= LANES_MAX);
     PARLEY_CHECK(role == MPC_SERVER || role == MPC_CLIENT);
     memset(p, 0, sizeof *p);
@@ -82,6 +90,7 @@ int party_setup(party *p, int role, chan **chans, unsigned nlanes, block seed) {
         tasks[i].L = &p->lanes[i];
         tasks[i].ch = chans[i];
         tasks[i].seed = prg_block(&g);
+        tasks[i].opts = o;
     }
     prg_clear(&g);
     int rc = run_tasks(tasks, nlanes, setup_main);
@@ -127,5 +136,16 @@ void party_stats(const party *p, chan_stats *out) {
         out->bytes_sent += s->bytes_sent;
         out->bytes_recv += s->bytes_recv;
         if (s->flights > out->flights) out->flights = s->flights;
+    }
+}
+
+void party_silent_stats(const party *p, silent_stats *out) {
+    memset(out, 0, sizeof *out);
+    for (unsigned i = 0; i < p->nlanes; i++) {
+        const silent_stats *s = &p->lanes[i].ot.sil;
+        out->batches_sent += s->batches_sent;
+        out->batches_recv += s->batches_recv;
+        out->gen_bytes += s->gen_bytes;
+        if (s->extra_flights > out->extra_flights) out->extra_flights = s->extra_flights;
     }
 }

@@ -38,8 +38,17 @@ typedef struct party {
 /* Set up nlanes lanes over chans[0..nlanes-1] (not owned: the caller closes
  * them after party_clear). seed: all of this party's randomness derives from
  * it (tests pass a fixed one; production draws it from the OS). Base OTs run
- * on all lanes in parallel. */
+ * on all lanes in parallel. party_setup uses OT_BACKEND_DEFAULT;
+ * party_setup_ex takes the lane options (the OT backend; NULL = the
+ * default), the same on both sides. */
 int party_setup(party *p, int role, chan **chans, unsigned nlanes, block seed) WUR;
+int party_setup_ex(party *p, int role, chan **chans, unsigned nlanes, block seed,
+                   const ot_lane_opts *o) WUR;
+/* The lanes' OT backend. */
+static inline int party_backend(const party *p) { return p->lanes[0].ot.backend; }
+/* What the silent backend spent making COTs, summed over the lanes (zero
+ * for IKNP); flights: the largest on any lane. */
+void party_silent_stats(const party *p, silent_stats *out);
 /* Wipe all OT state and PRGs and free the lanes. */
 void party_clear(party *p);
 

@@ -400,3 +400,34 @@ int iknp_ot_recv(ote_receiver *r, chan *ch, uint64_t *out, const uint8_t *choice
     TRY(chan_flush(ch));
     return iknp_ot_recv_end(ch, out, choices, n, l);
 }
+
+/* ---- raw rows ---- */
+
+int iknp_raw_recv(ote_receiver *r, chan *ch, block *t, const uint8_t *choices, size_t n) {
+    PARLEY_CHECK(r->w == 128);
+    iknp_buf b;
+    TRY(iknp_buf_alloc(&b, n, 1, 0));
+    int rc = 0;
+    for (size_t i0 = 0; i0 < n && rc == 0; i0 += OTE_CHUNK) {
+        size_t mm = n - i0 < OTE_CHUNK ? n - i0 : OTE_CHUNK, m = ote_padded(mm);
+        pack_choices(b.bits, choices + i0, mm, m);
+        rc = ote_recv_chunk(r, ch, b.rows, b.bits, NULL, m);
+        if (rc == 0) memcpy(t + i0, b.rows, mm * sizeof(block));
+    }
+    iknp_buf_free(&b);
+    return rc;
+}
+
+int iknp_raw_send(ote_sender *s, chan *ch, block *q, size_t n) {
+    PARLEY_CHECK(s->w == 128);
+    iknp_buf b;
+    TRY(iknp_buf_alloc(&b, n, 1, 0));
+    int rc = 0;
+    for (size_t i0 = 0; i0 < n && rc == 0; i0 += OTE_CHUNK) {
+        size_t mm = n - i0 < OTE_CHUNK ? n - i0 : OTE_CHUNK, m = ote_padded(mm);
+        rc = ote_send_chunk(s, ch, b.rows, m);
+        if (rc == 0) memcpy(q + i0, b.rows, mm * sizeof(block));
+    }
+    iknp_buf_free(&b);
+    return rc;
+}

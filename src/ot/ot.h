@@ -113,6 +113,14 @@ int kkot_recv_end(chan *ch, uint64_t *out, const uint8_t *choices, size_t n, uns
 int kkot_recv(ote_receiver *r, chan *ch, uint64_t *out, const uint8_t *choices, size_t n,
               unsigned N, unsigned l) WUR;
 
+/* Raw IKNP rows: random correlated OTs with the sender's secret row s as
+ * global Delta (the silent backend's first base COTs, ot/lane.c). The
+ * receiver gets t[i] for choice bits choices[i] (one per byte), the sender
+ * q[i] = t[i] ^ choices[i] * s. Wire: the extension matrix, receiver to
+ * sender, 16 * ote_padded bytes per chunk of OTE_CHUNK; no flush. */
+int iknp_raw_recv(ote_receiver *r, chan *ch, block *t, const uint8_t *choices, size_t n) WUR;
+int iknp_raw_send(ote_sender *s, chan *ch, block *q, size_t n) WUR;
+
 /* ---- chunked tasks ----
  *
  * One OT job on one side, run one chunk of OTE_CHUNK OTs at a time, so a
@@ -125,7 +133,9 @@ int kkot_recv(ote_receiver *r, chan *ch, uint64_t *out, const uint8_t *choices, 
  * flushes. The whole-call functions above are these steps in a loop, so
  * the wire format is the same. Fill the fields of one kind and side (as
  * for the whole calls), impl = NULL; ot_task_free releases the buffers. */
-enum { OT_TASK_KK = 1, OT_TASK_OT = 2, OT_TASK_COT = 3 };
+enum { OT_TASK_KK = 1, OT_TASK_OT = 2, OT_TASK_COT = 3, OT_TASK_ROT = 4 };
+
+struct ferret;
 
 typedef struct ot_task {
     int kind;
@@ -143,6 +153,12 @@ typedef struct ot_task {
     ote_receiver *r;      /* receiver side */
     const uint8_t *choices;
     uint64_t *out;
+    /* Silent backend (ot/silent.h): this side's COT source; then s and r
+     * are unused. ROT (silent only): the sender's pairs, the receiver's
+     * pads. */
+    struct ferret *fer;
+    block (*rot2)[2];
+    block *rot1;
     void *impl;           /* buffers, made by the first step */
 } ot_task;
 
@@ -151,5 +167,18 @@ int ot_task_begin(ot_task *t, chan *ch, size_t c) WUR;
 int ot_task_send(ot_task *t, chan *ch, size_t c) WUR;
 int ot_task_end(ot_task *t, chan *ch, size_t c) WUR;
 void ot_task_free(ot_task *t);
+
+/* The interleaved schedule of several tasks' chunk steps on one channel:
+ * R = the chunks in which this party receives (begin, end), S = those in
+ * which it sends, each list in the order both parties agree on (the peer's
+ * S is our R). Two message flights per party: the extension matrices (or
+ * the silent choice corrections) of R, then the corrections of S; the
+ * directions run chunk by chunk with a bounded look-ahead so neither side
+ * buffers the other's whole data. */
+typedef struct ot_chunk {
+    ot_task *t;
+    size_t c;
+} ot_chunk;
+int ot_steps_run(chan *ch, const ot_chunk *R, size_t nr, const ot_chunk *S, size_t ns) WUR;
 
 #endif

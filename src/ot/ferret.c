@@ -1,0 +1,313 @@
+/* Ferret silent random COT: MPCOT from GGM trees, then primal LPN; see
+ * ferret.h. */
+#include "ot/ferret.h"
+
+#include "util/mem.h"
+
+#include <string.h>
+
+const ferret_params FERRET_B11 = {"b11", 1170, 11, 17};
+const ferret_params FERRET_TOY = {"toy", 32, 12, 12};
+
+/* Tweaks of the tree messages: the high word has bits 62 and 61 set, so
+ * they differ from the OT flavours' (ot/silent.c: bit 62 alone) and from
+ * IKNP's (below 2^62, or bit 63 set). */
+#define FERRET_TW_TREE ((uint64_t)3 << 61)
+#define GGM_SUB 64    /* parents expanded per AES call */
+#define LPN_SUB 64    /* LPN outputs per position batch */
+
+/* Fixed public keys (hex digits of e, of sqrt(2) and of sqrt(3)). */
+static const uint8_t key_g0[16] = {0xb7, 0xe1, 0x51, 0x62, 0x8a, 0xed, 0x2a, 0x6a,
+                                   0xbf, 0x71, 0x58, 0x80, 0x9c, 0xf4, 0xf3, 0xc7};
+static const uint8_t key_g1[16] = {0x6a, 0x09, 0xe6, 0x67, 0xf3, 0xbc, 0xc9, 0x08,
+                                   0xb2, 0xfb, 0x13, 0x66, 0xea, 0x95, 0x7d, 0x3e};
+static const uint8_t key_lpn[16] = {0xbb, 0x67, 0xae, 0x85, 0x84, 0xca, 0xa7, 0x3b,
+                                    0x3c, 0x6e, 0xf3, 0x72, 0xfe, 0x94, 0xf8, 0x2b};
+
+static inline block blk_sel(block m, block a, block b) { /* m ? a : b, m all-ones or zero */
+    block r = {{(a.w[0] & m.w[0]) | (b.w[0] & ~m.w[0]), (a.w[1] & m.w[1]) | (b.w[1] & ~m.w[1])}};
+    return r;
+}
+
+/* All-ones iff a == b, without a branch. */
+static inline uint64_t eq_mask(uint64_t a, uint64_t b) {
+    uint64_t d = a ^ b;
+    return ((d | (0 - d)) >> 63) - 1;
+}
+
+static const block lsb_clear = {{~(uint64_t)1, ~(uint64_t)0}};
+
+static size_t msg_blocks(const ferret_params *p) { return (size_t)p->t * (2 * p->h + 1); }
+
+int ferret_init(ferret *f, const ferret_params *p, int sender, block delta, const block *base,
+                block seed) {
+    memset(f, 0, sizeof *f);
+    PARLEY_CHECK(p->h >= 1 && p->h <= 24 && p->logk >= 1 && p->logk <= 24 && p->t >= 1);
+    PARLEY_CHECK(ferret_n(p) > ferret_m(p) && ferret_usable(p) >= FERRET_CARRY);
+    PARLEY_CHECK(!sender || (delta.w[0] & 1));
+    f->par = p;
+    f->sender = sender;
+    f->delta = sender ? delta : block_make(0, 0);
+    size_t m = ferret_m(p);
+    f->base = mem_alloc(m, sizeof(block));
+    if (!f->base) return err_set(PARLEY_E_NOMEM, "out of memory for %zu silent-OT base COTs", m);
+    memcpy(f->base, base, m * sizeof(block));
+    aes_expand(&f->g0, key_g0);
+    aes_expand(&f->g1, key_g1);
+    aes_expand(&f->lpn, key_lpn);
+    crh_init(&f->h);
+    prg_seed(&f->rng, seed);
+    return 0;
+}
+
+void ferret_clear(ferret *f) {
+    if (!f->par) return;
+    const ferret_params *p = f->par;
+    if (f->base) mem_free_wipe(f->base, ferret_m(p) * sizeof(block));
+    if (f->buf) mem_free_wipe(f->buf, (FERRET_CARRY + ferret_n(p)) * sizeof(block));
+    if (f->msg) mem_free_wipe(f->msg, msg_blocks(p) * sizeof(block));
+    aes_clear(&f->g0);
+    aes_clear(&f->g1);
+    aes_clear(&f->lpn);
+    crh_clear(&f->h);
+    prg_clear(&f->rng);
+    mem_wipe(f, sizeof *f);
+}
+
+const block *ferret_take(ferret *f, size_t cnt, uint64_t *index) {
+    PARLEY_CHECK(cnt <= ferret_avail(f));
+    const block *r = f->buf ? f->buf + f->pos : NULL;
+    *index = f->used;
+    f->pos += cnt;
+    f->used += cnt;
+    return r;
+}
+
+/* ---- refill: keep the leftover, make the batch in buf[CARRY .. CARRY + n) ---- */
+
+static int refill_begin(ferret *f) {
+    const ferret_params *p = f->par;
+    if (!f->buf) {
+        f->buf = mem_alloc(FERRET_CARRY + ferret_n(p), sizeof(block));
+        f->msg = mem_alloc(msg_blocks(p), sizeof(block));
+        if (!f->buf || !f->msg) {
+            if (f->buf) mem_free(f->buf);
+            if (f->msg) mem_free(f->msg);
+            f->buf = f->msg = NULL;
+            return err_set(PARLEY_E_NOMEM, "out of memory for a silent-OT batch (%zu COTs)",
+                           ferret_n(p));
+        }
+        f->pos = f->end = FERRET_CARRY;
+    }
+    size_t left = ferret_avail(f);
+    PARLEY_CHECK(left <= FERRET_CARRY);
+    memmove(f->buf + FERRET_CARRY - left, f->buf + f->pos, left * sizeof(block));
+    f->pos = FERRET_CARRY - left;
+    f->end = FERRET_CARRY;
+    return 0;
+}
+
+/* out[i] ^= XOR of FERRET_D base COTs at public positions, for the n
+ * outputs of the batch: the positions of output i are ten 24-bit fields of
+ * AES_lpn(2i) || AES_lpn(2i + 1), mod k (a power of two, at most 2^24).
+ * The same matrix serves every batch. */
+static void lpn_positions(ferret *f, uint32_t *pos, block *r, size_t i0, size_t b, uint32_t km) {
+    aes_ctr(&f->lpn, r, 2 * (uint64_t)i0, 2 * b);
+    for (size_t x = 0; x < b; x++) {
+        /* The 256 bits of r[2x], r[2x+1] as four words; field d is bits
+         * [24d, 24d + 24), km keeps its low log2 k bits. */
+        uint64_t a = r[2 * x].w[0], c = r[2 * x].w[1], e = r[2 * x + 1].w[0], g = r[2 * x + 1].w[1];
+        uint32_t *o = pos + x * FERRET_D;
+        o[0] = (uint32_t)a & km;
+        o[1] = (uint32_t)(a >> 24) & km;
+        o[2] = (uint32_t)(a >> 48 | c << 16) & km;
+        o[3] = (uint32_t)(c >> 8) & km;
+        o[4] = (uint32_t)(c >> 32) & km;
+        o[5] = (uint32_t)(c >> 56 | e << 8) & km;
+        o[6] = (uint32_t)(e >> 16) & km;
+        o[7] = (uint32_t)(e >> 40) & km;
+        o[8] = (uint32_t)g & km;
+        o[9] = (uint32_t)(g >> 24) & km;
+    }
+}
+
+_Static_assert(FERRET_D == 10, "lpn_positions cuts ten fields");
+
+static void lpn_encode(ferret *f) {
+    const ferret_params *p = f->par;
+    block *out = f->buf + FERRET_CARRY;
+    const block *B = f->base;
+    size_t n = ferret_n(p);
+    uint32_t km = (uint32_t)(ferret_k(p) - 1);
+    block r[2 * LPN_SUB];
+    uint32_t pos[LPN_SUB * FERRET_D];
+    for (size_t i0 = 0; i0 < n; i0 += LPN_SUB) {
+        size_t b = n - i0 < LPN_SUB ? n - i0 : LPN_SUB;
+        lpn_positions(f, pos, r, i0, b, km);
+        const uint32_t *ps = pos;
+        for (size_t x = 0; x < b; x++, ps += FERRET_D) {
+            block acc = out[i0 + x];
+            for (int d = 0; d < FERRET_D; d++) acc = block_xor(acc, B[ps[d]]);
+            out[i0 + x] = acc;
+        }
+    }
+}
+
+/* The batch is done: its first m COTs are the next base, the leftover goes
+ * just before the rest. */
+static void refill_end(ferret *f) {
+    const ferret_params *p = f->par;
+    size_t m = ferret_m(p), left = ferret_avail(f);
+    memcpy(f->base, f->buf + FERRET_CARRY, m * sizeof(block));
+    memmove(f->buf + FERRET_CARRY + m - left, f->buf + f->pos, left * sizeof(block));
+    f->pos = FERRET_CARRY + m - left;
+    f->end = FERRET_CARRY + ferret_n(p);
+    f->batches++;
+}
+
+/* ---- GGM trees ---- */
+
+/* lv[0 .. 2m) = the children of lv[0 .. m), in place: child 2x is
+ * AES_g0(s) ^ s, child 2x + 1 is AES_g1(s) ^ s for s = lv[x]. Parents are
+ * taken from the top so no unread parent is overwritten. */
+static void ggm_expand(ferret *f, block *lv, size_t m, block *scr) {
+    block *par = scr, *c0 = scr + GGM_SUB, *c1 = scr + 2 * GGM_SUB;
+    size_t p = m;
+    while (p > 0) {
+        size_t b = p < GGM_SUB ? p : GGM_SUB;
+        p -= b;
+        memcpy(par, lv + p, b * sizeof(block));
+        aes_ecb(&f->g0, c0, par, b);
+        aes_ecb(&f->g1, c1, par, b);
+        for (size_t x = 0; x < b; x++) {
+            lv[2 * (p + x)] = block_xor(c0[x], par[x]);
+            lv[2 * (p + x) + 1] = block_xor(c1[x], par[x]);
+        }
+    }
+}
+
+static void level_sums(const block *lv, size_t m, block *s0, block *s1) {
+    block a = block_make(0, 0), b = block_make(0, 0);
+    for (size_t x = 0; x < m; x++) {
+        a = block_xor(a, lv[2 * x]);
+        b = block_xor(b, lv[2 * x + 1]);
+    }
+    *s0 = a;
+    *s1 = b;
+}
+
+int ferret_send_trees(ferret *f, chan *ch) {
+    PARLEY_CHECK(f->sender);
+    TRY(refill_begin(f));
+    const ferret_params *p = f->par;
+    unsigned h = p->h;
+    size_t k = ferret_k(p), per = 2 * (size_t)h + 1;
+    uint64_t tw = f->batches * p->t * h;
+    block scr[3 * GGM_SUB], q1[24], h0[24], h1[24];
+    for (unsigned j = 0; j < p->t; j++) {
+        const block *tb = f->base + k + (size_t)j * h;
+        block *msg = f->msg + j * per;
+        block *lv = f->buf + FERRET_CARRY + ((size_t)j << h);
+        for (unsigned d = 0; d < h; d++) q1[d] = block_xor(tb[d], f->delta);
+        crh_hash(&f->h, h0, tb, h, tw + (uint64_t)j * h, FERRET_TW_TREE);
+        crh_hash(&f->h, h1, q1, h, tw + (uint64_t)j * h, FERRET_TW_TREE);
+        lv[0] = prg_block(&f->rng);
+        for (unsigned d = 0; d < h; d++) {
+            size_t m = (size_t)1 << d;
+            ggm_expand(f, lv, m, scr);
+            block s0, s1;
+            level_sums(lv, m, &s0, &s1);
+            msg[2 * d] = block_xor(s0, h0[d]);
+            msg[2 * d + 1] = block_xor(s1, h1[d]);
+        }
+        block sum = block_make(0, 0);
+        for (size_t x = 0; x < (size_t)1 << h; x++) {
+            lv[x] = block_and(lv[x], lsb_clear);
+            sum = block_xor(sum, lv[x]);
+        }
+        msg[2 * h] = block_xor(sum, f->delta);
+    }
+    mem_wipe(scr, sizeof scr);
+    mem_wipe(q1, sizeof q1);
+    mem_wipe(h0, sizeof h0);
+    mem_wipe(h1, sizeof h1);
+    return chan_send(ch, f->msg, msg_blocks(p) * sizeof(block));
+}
+
+void ferret_send_finish(ferret *f) {
+    lpn_encode(f);
+    refill_end(f);
+}
+
+/* Rebuild tree j of the receiver: K[d] = the learned sum of level d + 1 on
+ * side b[d] (bit 0 of the base COT), so the punctured path takes the other
+ * side at every level; c closes the leaves. The path node is kept at zero
+ * while its level is expanded (its children are then the constants z0, z1)
+ * and every write near it is a masked pass over the whole level. */
+static void ggm_rebuild(ferret *f, block *lv, const block *K, const uint64_t *b, block c,
+                        block z0, block z1, block *scr) {
+    unsigned h = f->par->h;
+    block m0 = block_mask((unsigned)b[0]);
+    lv[0] = block_and(K[0], block_xor(m0, block_mask(1)));
+    lv[1] = block_and(K[0], m0);
+    uint64_t path = 1 ^ b[0];
+    for (unsigned d = 1; d < h; d++) {
+        size_t m = (size_t)1 << d;
+        ggm_expand(f, lv, m, scr);
+        block s0, s1;
+        level_sums(lv, m, &s0, &s1);
+        block mb = block_mask((unsigned)b[d]);
+        block sib = block_xor(K[d], block_xor(blk_sel(mb, s1, s0), blk_sel(mb, z1, z0)));
+        block v0 = block_and(sib, block_xor(mb, block_mask(1))), v1 = block_and(sib, mb);
+        for (size_t x = 0; x < m; x++) {
+            uint64_t e = eq_mask(x, path);
+            block em = {{e, e}};
+            lv[2 * x] = blk_sel(em, v0, lv[2 * x]);
+            lv[2 * x + 1] = blk_sel(em, v1, lv[2 * x + 1]);
+        }
+        path = 2 * path + (1 ^ b[d]);
+    }
+    size_t nl = (size_t)1 << h;
+    block sum = block_make(0, 0);
+    for (size_t x = 0; x < nl; x++) {
+        lv[x] = block_and(lv[x], lsb_clear);
+        sum = block_xor(sum, lv[x]);
+    }
+    block w = block_xor(c, sum);
+    for (size_t x = 0; x < nl; x++) {
+        uint64_t e = eq_mask(x, path);
+        block em = {{e, e}};
+        lv[x] = blk_sel(em, w, lv[x]);
+    }
+}
+
+int ferret_recv_batch(ferret *f, chan *ch) {
+    PARLEY_CHECK(!f->sender);
+    TRY(refill_begin(f));
+    const ferret_params *p = f->par;
+    unsigned h = p->h;
+    size_t k = ferret_k(p), per = 2 * (size_t)h + 1;
+    TRY(chan_recv(ch, f->msg, msg_blocks(p) * sizeof(block)));
+    uint64_t tw = f->batches * p->t * h;
+    block scr[3 * GGM_SUB], ht[24], K[24], z[2], zero[1] = {block_make(0, 0)};
+    uint64_t b[24];
+    aes_ecb(&f->g0, &z[0], zero, 1);
+    aes_ecb(&f->g1, &z[1], zero, 1);
+    for (unsigned j = 0; j < p->t; j++) {
+        const block *tb = f->base + k + (size_t)j * h;
+        const block *msg = f->msg + j * per;
+        crh_hash(&f->h, ht, tb, h, tw + (uint64_t)j * h, FERRET_TW_TREE);
+        for (unsigned d = 0; d < h; d++) {
+            b[d] = tb[d].w[0] & 1;
+            K[d] = block_xor(blk_sel(block_mask((unsigned)b[d]), msg[2 * d + 1], msg[2 * d]), ht[d]);
+        }
+        ggm_rebuild(f, f->buf + FERRET_CARRY + ((size_t)j << h), K, b, msg[2 * h], z[0], z[1], scr);
+    }
+    mem_wipe(scr, sizeof scr);
+    mem_wipe(ht, sizeof ht);
+    mem_wipe(K, sizeof K);
+    mem_wipe(b, sizeof b);
+    lpn_encode(f);
+    refill_end(f);
+    return 0;
+}

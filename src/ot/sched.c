@@ -1,0 +1,43 @@
+/* The interleaved schedule of chunk steps in both directions; see ot.h
+ * (ot_steps_run). */
+#include "ot/ot.h"
+
+/* Look-ahead of the interleaved schedule, in chunks of OTE_CHUNK OTs: how
+ * far our extension matrices run ahead of the peer's answers (A), and how
+ * long the corrections wait before we read them (D). The peer's data is
+ * buffered for at most about A + D chunks (8 MB of KK13 matrices for
+ * A = 32) instead of whole jobs (256 MB for 2^20 ReLUs), and A chunks of
+ * slack hide the latency. */
+#define OT_AHEAD 32
+#define OT_DELAY 32
+
+/* Iteration i: begin R[i + A] (and all before), send S[i], end R[i - D].
+ * Each step waits only for peer steps of earlier iterations (our begins
+ * for its sends, our sends for its ends), so neither side can block the
+ * other for good, and the data of the two directions flows at once. */
+int ot_steps_run(chan *ch, const ot_chunk *R, size_t nr, const ot_chunk *S, size_t ns) {
+    size_t ib = 0, ie = 0;
+    int f1 = nr == 0, f2 = ns == 0;
+    for (size_t i = 0; ie < nr || i < ns; i++) {
+        while (ib < nr && ib <= i + OT_AHEAD) {
+            TRY(ot_task_begin(R[ib].t, ch, R[ib].c));
+            ib++;
+        }
+        if (ib == nr && !f1) { /* the last matrix: our first flight ends */
+            TRY(chan_flush(ch));
+            f1 = 1;
+        }
+        if (i < ns) {
+            TRY(ot_task_send(S[i].t, ch, S[i].c));
+            if (i + 1 == ns) { /* the last corrections: our second flight ends */
+                TRY(chan_flush(ch));
+                f2 = 1;
+            }
+        }
+        while (ie < nr && ie < ib && (ie + OT_DELAY <= i || i + 1 >= ns)) {
+            TRY(ot_task_end(R[ie].t, ch, R[ie].c));
+            ie++;
+        }
+    }
+    return f1 && f2 ? 0 : chan_flush(ch);
+}

@@ -1,0 +1,501 @@
+/* OT flavours on silent random COTs, their chunk steps and the schedule
+ * with refills; see silent.h. */
+#include "ot/silent.h"
+
+#include "util/bits.h"
+#include "util/mem.h"
+
+#include <string.h>
+
+/* Tweak high word of the pads: bit 62 and the pad's block number. The tree
+ * messages of ferret.c use bits 62 and 61 together, IKNP stays below 2^62
+ * or sets bit 63; the low word is the COT's index in its instance. */
+#define SIL_TW ((uint64_t)1 << 62)
+#define SIL_SUB 256 /* OTs hashed per pass */
+
+static unsigned ceil_log2(unsigned N) {
+    unsigned L = 0;
+    while ((1u << L) < N) L++;
+    return L;
+}
+
+unsigned silent_cots_per_ot(int kind, unsigned N) {
+    return kind == OT_TASK_KK ? ceil_log2(N) : 1;
+}
+
+uint64_t silent_job_bytes(size_t n, unsigned cots_per_ot, uint64_t per) {
+    return bits_bytes((uint64_t)n * cots_per_ot) + bits_bytes((uint64_t)n * per);
+}
+
+/* A task as (N choose 1)-OT_l with L COTs per OT, B pad blocks per key,
+ * `per` sender bits per OT. */
+typedef struct sview {
+    int kind;
+    unsigned N, l, L, B;
+    uint64_t per;
+    int packed; /* KK/OT with N*l <= 64: an OT's messages in one word */
+} sview;
+
+static void view_of(const ot_task *t, sview *v) {
+    memset(v, 0, sizeof *v);
+    v->kind = t->kind;
+    v->L = 1;
+    v->B = 1;
+    switch (t->kind) {
+    case OT_TASK_KK:
+        PARLEY_CHECK(t->N >= 2 && t->N <= 256 && t->l >= 1 && t->l <= 64);
+        v->N = t->N;
+        v->l = t->l;
+        v->L = ceil_log2(t->N);
+        break;
+    case OT_TASK_OT:
+        PARLEY_CHECK(t->l >= 1 && t->l <= 64);
+        v->N = 2;
+        v->l = t->l;
+        break;
+    case OT_TASK_COT:
+        for (size_t k = 0; k < t->M; k++) {
+            PARLEY_CHECK(t->ls[k] >= 1 && t->ls[k] <= 64);
+            v->per += t->ls[k];
+        }
+        v->B = (unsigned)((v->per + 127) / 128);
+        if (v->B == 0) v->B = 1;
+        return;
+    default:
+        PARLEY_CHECK(t->kind == OT_TASK_ROT);
+        return;
+    }
+    v->per = (uint64_t)v->N * v->l;
+    v->B = (unsigned)((v->per + 127) / 128);
+    v->packed = v->per <= 64;
+}
+
+static size_t chunk_len(const ot_task *t, size_t c) {
+    size_t i0 = c * OTE_CHUNK;
+    return t->n - i0 < OTE_CHUNK ? t->n - i0 : OTE_CHUNK;
+}
+
+size_t silent_task_cots(const ot_task *t, size_t c) {
+    return (size_t)silent_cots_per_ot(t->kind, t->N) * chunk_len(t, c);
+}
+
+/* The b bits at bit offset off of p (b <= 64; 16 bytes readable at
+ * p + off/8). */
+static inline uint64_t bits_at(const uint8_t *p, size_t off, unsigned b) {
+    unsigned __int128 w;
+    memcpy(&w, p + (off >> 3), 16);
+    return (uint64_t)(w >> (off & 7)) & bits_mask(b);
+}
+
+/* All-ones iff a == b, without a branch. */
+static inline uint64_t eq_mask(uint64_t a, uint64_t b) {
+    uint64_t d = a ^ b;
+    return ((d | (0 - d)) >> 63) - 1;
+}
+
+/* ---- buffers ---- */
+
+typedef struct sil_impl {
+    size_t cap;      /* OTs per chunk */
+    uint8_t *wire;   /* one chunk's data, either direction */
+    size_t wire_cap;
+    uint8_t *d;      /* sender: the receiver's bits, cap * L, one per byte */
+    block *key;      /* SIL_SUB keys */
+    block *g0, *g1;  /* SIL_SUB * B + 1 pad blocks */
+    block *tmp;      /* SIL_SUB blocks */
+    uint64_t *acc;   /* sender KK/OT: SIL_SUB pads (packed) or SIL_SUB * N */
+    uint64_t *msg;   /* sender KK/OT: cap * N messages */
+    size_t acc_n, msg_n, g_n;
+    uint64_t mj[8];  /* packed: the slices of the messages k with bit j set */
+} sil_impl;
+
+void silent_task_free(ot_task *t) {
+    sil_impl *k = t->impl;
+    if (!k) return;
+    if (k->wire) mem_free_wipe(k->wire, k->wire_cap);
+    if (k->d) mem_free_wipe(k->d, k->cap * 8);
+    if (k->key) mem_free_wipe(k->key, SIL_SUB * sizeof(block));
+    if (k->g0) mem_free_wipe(k->g0, k->g_n * sizeof(block));
+    if (k->g1) mem_free_wipe(k->g1, k->g_n * sizeof(block));
+    if (k->tmp) mem_free_wipe(k->tmp, SIL_SUB * sizeof(block));
+    if (k->acc) mem_free_wipe(k->acc, k->acc_n * 8);
+    if (k->msg) mem_free_wipe(k->msg, k->msg_n * 8);
+    mem_free_wipe(k, sizeof *k);
+    t->impl = NULL;
+}
+
+static sil_impl *impl_get(ot_task *t, const sview *v) {
+    if (t->impl) return t->impl;
+    sil_impl *k = mem_calloc(1, sizeof *k);
+    if (!k) return NULL;
+    t->impl = k;
+    k->cap = t->n < OTE_CHUNK ? t->n : OTE_CHUNK;
+    uint64_t a = (uint64_t)k->cap * v->L, b = (uint64_t)k->cap * v->per;
+    k->wire_cap = bits_bytes(a > b ? a : b) + 16;
+    k->g_n = (size_t)SIL_SUB * v->B + 1;
+    k->wire = mem_alloc(k->wire_cap, 1);
+    k->d = mem_alloc(k->cap, 8); /* L <= 8 bytes per OT */
+    k->key = mem_alloc(SIL_SUB, sizeof(block));
+    k->g0 = mem_calloc(k->g_n, sizeof(block));
+    k->g1 = mem_calloc(k->g_n, sizeof(block));
+    k->tmp = mem_alloc(SIL_SUB, sizeof(block));
+    if (!k->wire || !k->d || !k->key || !k->g0 || !k->g1 || !k->tmp) {
+        silent_task_free(t);
+        return NULL;
+    }
+    if (v->kind == OT_TASK_KK || v->kind == OT_TASK_OT) {
+        k->acc_n = (size_t)SIL_SUB * (v->packed ? 1 : v->N);
+        k->msg_n = k->cap * v->N;
+        k->acc = mem_alloc(k->acc_n, 8);
+        k->msg = mem_alloc(k->msg_n, 8);
+        if (!k->acc || !k->msg) {
+            silent_task_free(t);
+            return NULL;
+        }
+        if (v->packed)
+            for (unsigned j = 0; j < v->L; j++)
+                for (unsigned q = 0; q < v->N; q++)
+                    if ((q >> j) & 1) k->mj[j] |= bits_mask(v->l) << (q * v->l);
+    }
+    return k;
+}
+
+/* g[i*B + b] = H(key[i], (u0 + i, b)) for i < cnt, b < B. */
+static void pads(crh *h, block *g, const block *key, size_t cnt, unsigned B, uint64_t u0,
+                 block *tmp) {
+    if (B == 1) {
+        crh_hash(h, g, key, cnt, u0, SIL_TW);
+        return;
+    }
+    for (unsigned b = 0; b < B; b++) {
+        crh_hash(h, tmp, key, cnt, u0, SIL_TW | b);
+        for (size_t i = 0; i < cnt; i++) g[i * B + b] = tmp[i];
+    }
+}
+
+/* Field c of the N fields of l bits at p, without a branch or an index on
+ * c (the receiver's choice). */
+static inline uint64_t pick_field(const uint8_t *p, unsigned c, unsigned N, unsigned l, int packed) {
+    if (packed) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        return (w >> (c * l)) & bits_mask(l); /* shifts take the same time for every amount */
+    }
+    uint64_t v = 0;
+    for (unsigned q = 0; q < N; q++) v |= bits_at(p, (size_t)q * l, l) & eq_mask(q, c);
+    return v;
+}
+
+/* ---- steps ---- */
+
+/* Receiver, chunk c: take the COTs, send d = choice ^ b, keep the pads of
+ * its own keys in out. */
+int silent_task_begin(ot_task *t, chan *ch, size_t c) {
+    sview v;
+    view_of(t, &v);
+    sil_impl *k = impl_get(t, &v);
+    if (!k) return err_set(PARLEY_E_NOMEM, "out of memory for silent OT");
+    size_t i0 = c * OTE_CHUNK, mm = chunk_len(t, c);
+    uint64_t u0;
+    const block *cot = ferret_take(t->fer, (size_t)v.L * mm, &u0);
+    const uint8_t *chs = t->choices + i0;
+    bitw w = bitw_start(k->wire);
+    for (size_t i = 0; i < mm; i++) {
+        unsigned x = chs[i];
+        if (v.kind == OT_TASK_KK)
+            PARLEY_CHECK(x < v.N);
+        else
+            x &= 1;
+        for (unsigned j = 0; j < v.L; j++)
+            bitw_put(&w, ((x >> j) ^ (unsigned)cot[j * mm + i].w[0]) & 1, 1);
+    }
+    bitw_end(&w);
+    TRY(chan_send(ch, k->wire, bits_bytes(mm * v.L)));
+    crh *h = &t->fer->h;
+    for (size_t s0 = 0; s0 < mm; s0 += SIL_SUB) {
+        size_t cnt = mm - s0 < SIL_SUB ? mm - s0 : SIL_SUB;
+        pads(h, k->g0, cot + s0, cnt, v.B, u0 + s0, k->tmp);
+        for (unsigned j = 1; j < v.L; j++) {
+            pads(h, k->g1, cot + j * mm + s0, cnt, v.B, u0 + j * mm + s0, k->tmp);
+            for (size_t x = 0; x < cnt * v.B; x++) k->g0[x] = block_xor(k->g0[x], k->g1[x]);
+        }
+        const uint8_t *g = (const uint8_t *)k->g0;
+        size_t gb = (size_t)v.B * 16;
+        if (v.kind == OT_TASK_ROT) {
+            memcpy(t->rot1 + i0 + s0, k->g0, cnt * sizeof(block));
+        } else if (v.kind == OT_TASK_COT) {
+            for (size_t i = 0; i < cnt; i++) {
+                uint64_t *o = t->out + (i0 + s0 + i) * t->M;
+                size_t off = 0;
+                for (size_t q = 0; q < t->M; q++) {
+                    o[q] = bits_at(g + i * gb, off, t->ls[q]);
+                    off += t->ls[q];
+                }
+            }
+        } else {
+            for (size_t i = 0; i < cnt; i++) {
+                unsigned x = v.kind == OT_TASK_KK ? chs[s0 + i] : chs[s0 + i] & 1u;
+                t->out[i0 + s0 + i] = pick_field(g + i * gb, x, v.N, v.l, v.packed);
+            }
+        }
+    }
+    return 0;
+}
+
+/* Sender, chunk c: read d, take the COTs, hash both keys of every COT and
+ * send the masked messages (or corrections). */
+int silent_task_send(ot_task *t, chan *ch, size_t c) {
+    sview v;
+    view_of(t, &v);
+    sil_impl *k = impl_get(t, &v);
+    if (!k) return err_set(PARLEY_E_NOMEM, "out of memory for silent OT");
+    size_t i0 = c * OTE_CHUNK, mm = chunk_len(t, c);
+    size_t nb = bits_bytes(mm * v.L);
+    TRY(chan_recv(ch, k->wire, nb));
+    bitr r = bitr_start(k->wire, nb);
+    for (size_t x = 0; x < mm * v.L; x++) k->d[x] = (uint8_t)bitr_get(&r, 1);
+    uint64_t u0;
+    const block *cot = ferret_take(t->fer, (size_t)v.L * mm, &u0);
+    block D = t->fer->delta;
+    int kk = v.kind == OT_TASK_KK || v.kind == OT_TASK_OT;
+    unsigned N = v.N, l = v.l;
+    if (kk) { /* this chunk's messages: packed words, or N per OT */
+        if (v.kind == OT_TASK_KK && v.packed && t->genw) {
+            t->genw(t->gen_ctx, k->msg, i0, mm);
+        } else {
+            if (v.kind == OT_TASK_KK && t->gen)
+                t->gen(t->gen_ctx, k->msg, i0, mm);
+            else
+                memcpy(k->msg, t->msgs + i0 * N, mm * N * sizeof(uint64_t));
+            if (v.packed)
+                for (size_t i = 0; i < mm; i++) { /* word i overwrites entries already read */
+                    uint64_t wd = 0;
+                    for (unsigned q = 0; q < N; q++)
+                        wd |= (k->msg[i * N + q] & bits_mask(l)) << (q * l);
+                    k->msg[i] = wd;
+                }
+        }
+    }
+    crh *h = &t->fer->h;
+    bitw w = bitw_start(k->wire);
+    size_t gb = (size_t)v.B * 16;
+    for (size_t s0 = 0; s0 < mm; s0 += SIL_SUB) {
+        size_t cnt = mm - s0 < SIL_SUB ? mm - s0 : SIL_SUB;
+        if (kk) memset(k->acc, 0, cnt * (v.packed ? 1 : N) * sizeof(uint64_t));
+        for (unsigned j = 0; j < v.L; j++) {
+            const block *q = cot + j * mm + s0;
+            for (size_t i = 0; i < cnt; i++)
+                k->key[i] = block_xor(q[i], block_and(D, block_mask(k->d[(s0 + i) * v.L + j])));
+            uint64_t u = u0 + j * mm + s0;
+            pads(h, k->g0, k->key, cnt, v.B, u, k->tmp);
+            for (size_t i = 0; i < cnt; i++) k->key[i] = block_xor(k->key[i], D);
+            pads(h, k->g1, k->key, cnt, v.B, u, k->tmp);
+            if (!kk) break; /* one COT per OT */
+            if (v.packed) {
+                uint64_t mj = k->mj[j];
+                for (size_t i = 0; i < cnt; i++)
+                    k->acc[i] ^= (k->g0[i].w[0] & ~mj) | (k->g1[i].w[0] & mj);
+            } else {
+                const uint8_t *g0 = (const uint8_t *)k->g0, *g1 = (const uint8_t *)k->g1;
+                for (size_t i = 0; i < cnt; i++)
+                    for (unsigned x = 0; x < N; x++) {
+                        const uint8_t *g = ((x >> j) & 1) ? g1 : g0;
+                        k->acc[i * N + x] ^= bits_at(g + i * gb, (size_t)x * l, l);
+                    }
+            }
+        }
+        if (v.kind == OT_TASK_ROT) {
+            for (size_t i = 0; i < cnt; i++) {
+                t->rot2[i0 + s0 + i][0] = k->g0[i];
+                t->rot2[i0 + s0 + i][1] = k->g1[i];
+            }
+        } else if (v.kind == OT_TASK_COT) {
+            const uint8_t *g0 = (const uint8_t *)k->g0, *g1 = (const uint8_t *)k->g1;
+            for (size_t i = 0; i < cnt; i++) {
+                size_t e = (i0 + s0 + i) * t->M, off = 0;
+                for (size_t q = 0; q < t->M; q++) {
+                    unsigned lq = t->ls[q];
+                    uint64_t a = bits_at(g0 + i * gb, off, lq), b = bits_at(g1 + i * gb, off, lq);
+                    t->x[e + q] = a;
+                    bitw_put(&w, a + t->delta[e + q] - b, lq); /* c = 1: b + (a + d - b) */
+                    off += lq;
+                }
+            }
+        } else if (v.packed) {
+            for (size_t i = 0; i < cnt; i++) bitw_put(&w, k->msg[s0 + i] ^ k->acc[i], (unsigned)v.per);
+        } else {
+            for (size_t i = 0; i < cnt; i++)
+                for (unsigned x = 0; x < N; x++)
+                    bitw_put(&w, k->msg[(s0 + i) * N + x] ^ k->acc[i * N + x], l);
+        }
+    }
+    bitw_end(&w);
+    if (v.per) TRY(chan_send(ch, k->wire, bits_bytes(mm * v.per)));
+    return 0;
+}
+
+/* Receiver, chunk c: read the sender's data, unmask the chosen message or
+ * add the correction. */
+int silent_task_end(ot_task *t, chan *ch, size_t c) {
+    sview v;
+    view_of(t, &v);
+    if (!v.per) return 0;
+    sil_impl *k = impl_get(t, &v);
+    if (!k) return err_set(PARLEY_E_NOMEM, "out of memory for silent OT");
+    size_t i0 = c * OTE_CHUNK, mm = chunk_len(t, c), nb = bits_bytes(mm * v.per);
+    TRY(chan_recv(ch, k->wire, nb));
+    bitr rd = bitr_start(k->wire, nb);
+    const uint8_t *chs = t->choices;
+    uint64_t *out = t->out;
+    if (v.kind == OT_TASK_COT) {
+        size_t M = t->M;
+        for (size_t i = i0; i < i0 + mm; i++) {
+            uint64_t cm = 0 - (uint64_t)(chs[i] & 1);
+            for (size_t q = 0; q < M; q++) {
+                unsigned lq = t->ls[q];
+                out[i * M + q] = (out[i * M + q] + (bitr_get(&rd, lq) & cm)) & bits_mask(lq);
+            }
+        }
+        return 0;
+    }
+    unsigned N = v.N, l = v.l;
+    for (size_t i = i0; i < i0 + mm; i++) {
+        unsigned x = v.kind == OT_TASK_KK ? chs[i] : chs[i] & 1u;
+        uint64_t pick = 0;
+        if (v.packed) {
+            pick = (bitr_get(&rd, (unsigned)v.per) >> (x * l)) & bits_mask(l);
+        } else {
+            for (unsigned q = 0; q < N; q++) pick |= bitr_get(&rd, l) & eq_mask(q, x);
+        }
+        out[i] ^= pick;
+    }
+    return 0;
+}
+
+/* ---- the schedule with refills ---- */
+
+int silent_steps_run(ferret *fs, ferret *fr, chan *ch, const ot_chunk *R, size_t nr,
+                     const ot_chunk *S, size_t ns, silent_stats *st) {
+    PARLEY_CHECK((fs || ns == 0) && (fr || nr == 0));
+    size_t is = 0, ir = 0;
+    for (int seg = 0; is < ns || ir < nr; seg++) {
+        /* Flights of refills and of every segment after the first are the
+         * backend's extra; the first segment's are the OTs' own. */
+        uint64_t fl0 = chan_get_stats(ch)->flights;
+        int ref_s = is < ns && silent_task_cots(S[is].t, S[is].c) > ferret_avail(fs);
+        int ref_r = ir < nr && silent_task_cots(R[ir].t, R[ir].c) > ferret_avail(fr);
+        if (ref_s) {
+            uint64_t b0 = chan_get_stats(ch)->bytes_sent;
+            TRY(ferret_send_trees(fs, ch));
+            TRY(chan_flush(ch));
+            if (st) {
+                st->batches_sent++;
+                st->gen_bytes += chan_get_stats(ch)->bytes_sent - b0;
+            }
+        }
+        if (ref_r) {
+            TRY(ferret_recv_batch(fr, ch));
+            if (st) st->batches_recv++;
+        }
+        if (ref_s) ferret_send_finish(fs);
+        /* The steps that fit the COTs at hand; a refill always makes room
+         * for at least one (FERRET_CARRY bounds a chunk). */
+        size_t js = is, jr = ir, a = fs ? ferret_avail(fs) : 0;
+        for (size_t need; js < ns && (need = silent_task_cots(S[js].t, S[js].c)) <= a; js++) a -= need;
+        a = fr ? ferret_avail(fr) : 0;
+        for (size_t need; jr < nr && (need = silent_task_cots(R[jr].t, R[jr].c)) <= a; jr++) a -= need;
+        PARLEY_CHECK(js > is || jr > ir);
+        uint64_t fl1 = chan_get_stats(ch)->flights;
+        TRY(ot_steps_run(ch, R + ir, jr - ir, S + is, js - is));
+        if (st) st->extra_flights += (seg ? chan_get_stats(ch)->flights : fl1) - fl0;
+        is = js;
+        ir = jr;
+    }
+    return 0;
+}
+
+/* ---- whole calls ---- */
+
+static int run_task(ot_task *t, chan *ch, int sender) {
+    size_t nc = ot_task_chunks(t);
+    ot_chunk *st = mem_alloc(nc ? nc : 1, sizeof *st);
+    if (!st) return err_set(PARLEY_E_NOMEM, "out of memory for silent OT");
+    for (size_t c = 0; c < nc; c++) st[c] = (ot_chunk){t, c};
+    int rc = sender ? silent_steps_run(t->fer, NULL, ch, NULL, 0, st, nc, NULL)
+                    : silent_steps_run(NULL, t->fer, ch, st, nc, NULL, 0, NULL);
+    ot_task_free(t);
+    mem_free(st);
+    return rc;
+}
+
+int silent_rot_send(ferret *f, chan *ch, block (*out)[2], size_t n) {
+    ot_task t = {.kind = OT_TASK_ROT, .n = n, .fer = f, .rot2 = out};
+    return run_task(&t, ch, 1);
+}
+
+int silent_rot_recv(ferret *f, chan *ch, block *out, const uint8_t *choices, size_t n) {
+    ot_task t = {.kind = OT_TASK_ROT, .n = n, .fer = f, .choices = choices, .rot1 = out};
+    return run_task(&t, ch, 0);
+}
+
+int silent_ot_send(ferret *f, chan *ch, const uint64_t *msgs, size_t n, unsigned l) {
+    ot_task t = {.kind = OT_TASK_OT, .n = n, .l = l, .fer = f, .msgs = msgs};
+    return run_task(&t, ch, 1);
+}
+
+int silent_ot_recv(ferret *f, chan *ch, uint64_t *out, const uint8_t *choices, size_t n,
+                   unsigned l) {
+    ot_task t = {.kind = OT_TASK_OT, .n = n, .l = l, .fer = f, .choices = choices, .out = out};
+    return run_task(&t, ch, 0);
+}
+
+int silent_cot_send(ferret *f, chan *ch, uint64_t *x, const uint64_t *delta, size_t n,
+                    const unsigned *ls, size_t M) {
+    ot_task t = {.kind = OT_TASK_COT, .n = n, .ls = ls, .M = M, .fer = f, .x = x, .delta = delta};
+    return run_task(&t, ch, 1);
+}
+
+int silent_cot_recv(ferret *f, chan *ch, uint64_t *out, const uint8_t *choices, size_t n,
+                    const unsigned *ls, size_t M) {
+    ot_task t = {.kind = OT_TASK_COT, .n = n, .ls = ls, .M = M, .fer = f, .choices = choices,
+                 .out = out};
+    return run_task(&t, ch, 0);
+}
+
+int silent_kkot_send(ferret *f, chan *ch, const uint64_t *msgs, size_t n, unsigned N, unsigned l) {
+    ot_task t = {.kind = OT_TASK_KK, .n = n, .N = N, .l = l, .fer = f, .msgs = msgs};
+    return run_task(&t, ch, 1);
+}
+
+int silent_kkot_recv(ferret *f, chan *ch, uint64_t *out, const uint8_t *choices, size_t n,
+                     unsigned N, unsigned l) {
+    ot_task t = {.kind = OT_TASK_KK, .n = n, .N = N, .l = l, .fer = f, .choices = choices,
+                 .out = out};
+    return run_task(&t, ch, 0);
+}
+
+int silent_rcot_send(ferret *f, chan *ch, block *q, size_t n) {
+    for (size_t done = 0; done < n;) {
+        if (ferret_avail(f) == 0) {
+            TRY(ferret_send_trees(f, ch));
+            TRY(chan_flush(ch));
+            ferret_send_finish(f);
+        }
+        size_t take = ferret_avail(f) < n - done ? ferret_avail(f) : n - done;
+        uint64_t u;
+        memcpy(q + done, ferret_take(f, take, &u), take * sizeof(block));
+        done += take;
+    }
+    return 0;
+}
+
+int silent_rcot_recv(ferret *f, chan *ch, block *t, size_t n) {
+    for (size_t done = 0; done < n;) {
+        if (ferret_avail(f) == 0) TRY(ferret_recv_batch(f, ch));
+        size_t take = ferret_avail(f) < n - done ? ferret_avail(f) : n - done;
+        uint64_t u;
+        memcpy(t + done, ferret_take(f, take, &u), take * sizeof(block));
+        done += take;
+    }
+    return 0;
+}

@@ -1,0 +1,92 @@
+/* The OT flavours of ot.h on silent random COTs (ot/ferret.h).
+ *
+ * Every flavour derandomises random COTs (b_i, t_i = q_i ^ b_i * Delta):
+ * the receiver sends d = c ^ b (one bit per COT), so the sender's key for
+ * choice bit x is K^x = q ^ (x ^ d) * Delta and the receiver holds K^c = t.
+ * Pads are G(K) = H(K, (u, 0)) || H(K, (u, 1)) || ..., the tweakable hash
+ * of ot's crh with u the COT's index in its instance (tweak high word
+ * 2^62 | block), as many blocks as the pads need.
+ *
+ *   flavour                    receiver gets        COTs   wire bits per OT
+ *   silent_rot   random OT     G(t_i), 128 bits     1      1
+ *   silent_ot    chosen, l     m_{c_i}              1      1 + 2l
+ *   silent_cot   COT, M widths x + c*delta          1      1 + sum l_k
+ *   silent_kkot  (N choose 1)  m_{c_i}              L      L + N*l
+ *
+ * with L = ceil(log2 N). (N choose 1)-OT_l after Naor-Pinkas's 1-of-N from
+ * L 1-of-2 OTs: message k is masked by XOR over the choice bits j of the
+ * per-message PRF F_{K_j^{k_j}}(k) = bits [k*l, (k+1)*l) of G(K_j^{k_j}),
+ * so every message other than the chosen one carries a slice of a key the
+ * receiver lacks that no other message uses. The sender hashes 2L pads of
+ * ceil(N*l/128) blocks per OT, the receiver L. N = 2 is the chosen-message
+ * OT.
+ *
+ * On top of these wire bits, the COTs themselves cost their share of the
+ * batches that make them: ferret_batch_bytes per ferret_usable COTs (1.53
+ * bits per COT for FERRET_B11), paid when a batch is made (the refill) and
+ * counted there (silent_stats).
+ *
+ * Layout: a chunk of mm <= OTE_CHUNK OTs takes L*mm consecutive COTs, bit j
+ * of OT i at offset j*mm + i; the receiver's bits go OT by OT (L each),
+ * then the sender's corrections OT by OT; chunks are whole bytes (mm is a
+ * multiple of 8 except at the end), so a job of n OTs costs exactly
+ * bits_bytes(n*L) + bits_bytes(n*per) bytes (silent_job_bytes). */
+#ifndef PARLEY_OT_SILENT_H
+#define PARLEY_OT_SILENT_H
+
+#include "ot/ferret.h"
+#include "ot/ot.h"
+
+/* COTs per OT of a task kind (OT_TASK_*), N for KK. */
+unsigned silent_cots_per_ot(int kind, unsigned N);
+/* Exact bytes of a job of n OTs with `per` sender bits per OT (N*l, 2l,
+ * sum l_k or 0 for ROT), both directions, without the COT generation. */
+uint64_t silent_job_bytes(size_t n, unsigned cots_per_ot, uint64_t per);
+
+/* Chunk steps for ot_task (t->fer set; dispatched by ot/task.c). */
+int silent_task_begin(ot_task *t, chan *ch, size_t c) WUR;
+int silent_task_send(ot_task *t, chan *ch, size_t c) WUR;
+int silent_task_end(ot_task *t, chan *ch, size_t c) WUR;
+void silent_task_free(ot_task *t);
+/* COTs chunk c of a silent task takes. */
+size_t silent_task_cots(const ot_task *t, size_t c);
+
+/* What the silent backend spent on making COTs, per party. */
+typedef struct silent_stats {
+    uint64_t batches_sent; /* batches this party made as COT sender */
+    uint64_t batches_recv;
+    uint64_t gen_bytes;     /* bytes this party sent for them */
+    uint64_t extra_flights; /* flights beyond the two of ot_steps_run */
+} silent_stats;
+
+/* ot_steps_run on silent tasks: fs is this party's sender instance (for
+ * S), fr its receiver instance (for R); either may be NULL if its list is
+ * empty. When the next chunk of a direction needs more COTs than its
+ * instance holds, the steps so far finish and both directions that need it
+ * refill together (one flight per party that makes a batch), then the
+ * schedule goes on: the same decisions on both sides, since the peer's
+ * instances mirror ours. st (may be NULL) accumulates the costs. */
+int silent_steps_run(ferret *fs, ferret *fr, chan *ch, const ot_chunk *R, size_t nr,
+                     const ot_chunk *S, size_t ns, silent_stats *st) WUR;
+
+/* Whole calls, one direction (tests, benchmarks): the sender makes batches
+ * as needed (one flight each), then the two flights of the OTs. */
+int silent_rot_send(ferret *f, chan *ch, block (*out)[2], size_t n) WUR;
+int silent_rot_recv(ferret *f, chan *ch, block *out, const uint8_t *choices, size_t n) WUR;
+int silent_ot_send(ferret *f, chan *ch, const uint64_t *msgs, size_t n, unsigned l) WUR;
+int silent_ot_recv(ferret *f, chan *ch, uint64_t *out, const uint8_t *choices, size_t n,
+                   unsigned l) WUR;
+int silent_cot_send(ferret *f, chan *ch, uint64_t *x, const uint64_t *delta, size_t n,
+                    const unsigned *ls, size_t M) WUR;
+int silent_cot_recv(ferret *f, chan *ch, uint64_t *out, const uint8_t *choices, size_t n,
+                    const unsigned *ls, size_t M) WUR;
+int silent_kkot_send(ferret *f, chan *ch, const uint64_t *msgs, size_t n, unsigned N,
+                     unsigned l) WUR;
+int silent_kkot_recv(ferret *f, chan *ch, uint64_t *out, const uint8_t *choices, size_t n,
+                     unsigned N, unsigned l) WUR;
+/* The next n raw random COTs (sender q[i], receiver t[i]; choice = bit 0
+ * of t[i]), refilling as needed: no other traffic. */
+int silent_rcot_send(ferret *f, chan *ch, block *q, size_t n) WUR;
+int silent_rcot_recv(ferret *f, chan *ch, block *t, size_t n) WUR;
+
+#endif
