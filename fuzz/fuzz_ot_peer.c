@@ -1,8 +1,12 @@
 /* Fuzz everything parley reads from an OT peer: the input plays the peer's
  * side of the lane set-up (base-OT group elements, the IKNP matrix) and of
- * a correlated OT, a KK13 OT and a streamed COT. Whatever it is, the honest side must end
- * with ok or a clean error — never a crash, a hang or an out-of-bounds read.
- * The first byte picks which side the honest party plays. */
+ * a correlated OT, a KK13 OT and a streamed COT; or, on the silent backend,
+ * of its set-up (raw IKNP rows), the Ferret batches (tree messages) and
+ * correlated, 1-out-of-N and raw random COTs across several batches.
+ * Whatever it is, the honest side must end with ok or a clean error —
+ * never a crash, a hang or an out-of-bounds read. Bit 0 of the first byte
+ * picks which side the honest party plays, bit 1 the silent backend (with
+ * FERRET_TOY, so a few batches fit the input). */
 #include "ot/lane.h"
 
 #include <stdlib.h>
@@ -30,8 +34,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (chan_send(peer, data + 1, size - 1) != 0 || chan_shutdown(peer) != 0) abort();
     chan_set_timeout(me, 2000);
     ot_lane ln;
-    int rc = ot_lane_setup(&ln, me, block_make(1, 2));
-    if (rc == 0) {
+    int silent = (data[0] >> 1) & 1;
+    ot_lane_opts o = {.backend = silent ? OT_BACKEND_SILENT : OT_BACKEND_IKNP, .ferret = &FERRET_TOY};
+    int rc = ot_lane_setup_ex(&ln, me, block_make(1, 2), &o);
+    if (rc == 0 && silent) {
+        enum { N = 300, R = 150000 };
+        static uint64_t x[N * 16], out[N * 16];
+        static uint8_t choices[N];
+        static block cots[R];
+        unsigned l = 32;
+        for (int i = 0; i < N; i++) choices[i] = (uint8_t)(i % 16);
+        if (role == 0) {
+            rc = silent_cot_send(&ln.fer_s, me, x, x, N, &l, 1);
+            if (rc == 0) rc = silent_kkot_send(&ln.fer_s, me, x, N, 16, 4);
+            if (rc == 0) rc = silent_rcot_send(&ln.fer_s, me, cots, R); /* a second batch */
+        } else {
+            rc = silent_cot_recv(&ln.fer_r, me, out, choices, N, &l, 1);
+            if (rc == 0) rc = silent_kkot_recv(&ln.fer_r, me, out, choices, N, 16, 4);
+            if (rc == 0) rc = silent_rcot_recv(&ln.fer_r, me, cots, R);
+        }
+        ot_lane_clear(&ln);
+    } else if (rc == 0) {
         enum { N = 300 };
         static uint64_t x[N * 16], out[N];
         static uint8_t choices[N];

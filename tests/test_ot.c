@@ -791,3 +791,44 @@ TEST(silent_repeated_calls_and_portable_aes) {
     }
     aes_force_impl(AES_IMPL_AUTO);
 }
+
+/* A peer that stops in the middle of a batch (half the tree messages) or
+ * of the choice bits: the honest side gets an error, not a hang. */
+typedef struct sdrop {
+    int honest_sends; /* 0: the honest party 0 receives COTs, 1: it sends them */
+    int rc;
+} sdrop;
+
+static int sdrop_party(int who, chan *ch, void *arg) {
+    sdrop *d = arg;
+    ot_lane ln;
+    ot_lane_opts o = {.backend = OT_BACKEND_SILENT, .ferret = &FERRET_TOY};
+    TRY(ot_lane_setup_ex(&ln, ch, harness_block(1600 + (uint64_t)who), &o));
+    int rc = 0;
+    if (who == 0) {
+        enum { N = 1000 };
+        uint64_t *x = mem_calloc(N, 8);
+        uint8_t *c = mem_calloc(N, 1);
+        unsigned l = 32;
+        d->rc = d->honest_sends ? silent_cot_send(&ln.fer_s, ch, x, x, N, &l, 1)
+                                : silent_cot_recv(&ln.fer_r, ch, x, c, N, &l, 1);
+        mem_free(x);
+        mem_free(c);
+    } else {
+        uint8_t junk[4096] = {0};
+        size_t half = d->honest_sends ? 50 : ferret_batch_bytes(&FERRET_TOY) / 2;
+        for (size_t k = 0; k < half && rc == 0; k += sizeof junk)
+            rc = chan_send(ch, junk, half - k < sizeof junk ? half - k : sizeof junk);
+        if (rc == 0) rc = chan_flush(ch);
+    }
+    ot_lane_clear(&ln);
+    return rc;
+}
+
+TEST(silent_peer_drops_mid_batch) {
+    for (int s = 0; s < 2; s++) {
+        sdrop d = {.honest_sends = s};
+        REQUIRE_OK(run2_drop(sdrop_party, &d));
+        CHECK_MSG(d.rc == PARLEY_E_CLOSED, "honest %s: %d", s ? "sender" : "receiver", d.rc);
+    }
+}

@@ -11,6 +11,7 @@
 #include "nn/npy.h"
 #include "nn/ref.h"
 #include "nn/session.h"
+#include "ot/lane.h"
 #include "util/mem.h"
 
 #include <pthread.h>
@@ -39,15 +40,20 @@ static void *server_main(void *v) {
     return NULL;
 }
 
-static int server_start(server *s, qnet *net, unsigned mode, unsigned lanes, unsigned reveal,
-                        int sessions) {
+static int server_start_ot(server *s, qnet *net, unsigned mode, unsigned lanes, unsigned reveal,
+                           unsigned ot, int sessions) {
     memset(s, 0, sizeof *s);
     TRY(chan_listen(&s->l, "127.0.0.1", 0));
-    s->cfg = (server_cfg){.net = net, .mode = mode, .lanes = lanes, .reveal = reveal,
+    s->cfg = (server_cfg){.net = net, .mode = mode, .lanes = lanes, .reveal = reveal, .ot = ot,
                           .hello_timeout_ms = 3000};
     s->sessions = sessions;
     pthread_create(&s->th, NULL, server_main, s);
     return 0;
+}
+
+static int server_start(server *s, qnet *net, unsigned mode, unsigned lanes, unsigned reveal,
+                        int sessions) {
+    return server_start_ot(s, net, mode, lanes, reveal, OT_BACKEND_IKNP, sessions);
 }
 
 static void server_stop(server *s) {
@@ -114,6 +120,58 @@ TEST(sessions_one_after_another) {
             CHECK_MSG(s.rc[0] == 0 && s.rc[1] == 0, "server: %s %s", s.msg[0], s.msg[1]);
         }
     fixture_free(&f);
+}
+
+/* The server's hello picks the OT backend; the client follows it. Silent
+ * sessions run FERRET_B11 on every lane, in both modes. */
+TEST(sessions_on_the_silent_backend) {
+    fixture f;
+    REQUIRE_OK(fixture_load(&f));
+    static const unsigned modes[] = {MODE_OT, MODE_HE};
+    for (int m = 0; m < 2; m++) {
+        server s;
+        REQUIRE_OK(server_start_ot(&s, f.net, modes[m], 2, REVEAL_LOGITS, OT_BACKEND_SILENT, 1));
+        session_result r;
+        int rc = session_infer("127.0.0.1", chan_listener_port(s.l), &f.x, NULL, NULL, &r);
+        CHECK_MSG(rc == 0, "client: %s", err_msg());
+        if (rc == 0) {
+            CHECK_EQ(r.ot, OT_BACKEND_SILENT);
+            size_t n = f.net->t[f.net->output].size;
+            CHECK_EQ(r.nout, n);
+            for (size_t i = 0; i < n && i < r.nout; i++) CHECK_EQ(r.out[i], f.want[i]);
+        }
+        session_result_free(&r);
+        server_stop(&s);
+        CHECK_MSG(s.rc[0] == 0, "server: %s", s.msg[0]);
+    }
+    fixture_free(&f);
+}
+
+/* Byte 12 of the hello is the OT backend: known values round-trip, others
+ * (and a client hello that sets it) are refused. */
+TEST(hello_ot_backend_byte) {
+    session_hello h = {.kind = HELLO_SERVER, .version = SESSION_VERSION, .mode = MODE_HE, .l = 37,
+                       .s = 12, .lanes = 2, .reveal = REVEAL_LABEL, .ot = OT_BACKEND_SILENT}, g;
+    uint8_t b[HELLO_BYTES];
+    hello_encode(b, &h);
+    CHECK_EQ(b[12], OT_BACKEND_SILENT);
+    REQUIRE_OK(hello_parse(&g, b, sizeof b));
+    CHECK_EQ(g.ot, OT_BACKEND_SILENT);
+    CHECK_EQ(g.mode, MODE_HE);
+    b[12] = 0; /* the hellos of peers before the backend byte: IKNP */
+    REQUIRE_OK(hello_parse(&g, b, sizeof b));
+    CHECK_EQ(g.ot, OT_BACKEND_IKNP);
+    b[12] = 2;
+    CHECK(hello_parse(&g, b, sizeof b) == PARLEY_E_PROTO);
+    CHECK(strstr(err_msg(), "OT backend") != NULL);
+    b[12] = 0;
+    b[13] = 1;
+    CHECK(hello_parse(&g, b, sizeof b) == PARLEY_E_PROTO);
+    session_hello c = {.kind = HELLO_CLIENT, .version = SESSION_VERSION};
+    hello_encode(b, &c);
+    REQUIRE_OK(hello_parse(&g, b, sizeof b));
+    b[12] = 1;
+    CHECK(hello_parse(&g, b, sizeof b) == PARLEY_E_PROTO);
 }
 
 /* Raw bytes from a misbehaving client on the control connection; returns

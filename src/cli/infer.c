@@ -6,6 +6,7 @@
 #include "nn/model.h"
 #include "nn/npy.h"
 #include "nn/session.h"
+#include "ot/lane.h"
 #include "util/mem.h"
 
 #include <errno.h>
@@ -22,6 +23,7 @@
 typedef struct opts {
     const char *model, *input, *output, *listen, *connect;
     unsigned mode, l, s, threads, reveal;
+    int ot; /* OT backend */
     int json, once, quiet;
 } opts;
 
@@ -97,6 +99,8 @@ static int parse_opts(opts *o, int argc, char **argv, const char *cmd, const cha
             if (!strcmp(v, "ot")) o->mode = MODE_OT;
             else if (!strcmp(v, "he")) o->mode = MODE_HE;
             else bad = -1;
+        } else if (!strcmp(name, "ot")) {
+            if ((o->ot = ot_backend_parse(v)) < 0) bad = -1;
         } else if (!strcmp(name, "reveal")) {
             if (!strcmp(v, "logits")) o->reveal = REVEAL_LOGITS;
             else if (!strcmp(v, "label")) o->reveal = REVEAL_LABEL;
@@ -117,6 +121,7 @@ static void opts_default(opts *o) {
     o->s = 12;
     o->threads = 2;
     o->reveal = REVEAL_LOGITS;
+    o->ot = OT_BACKEND_DEFAULT;
 }
 
 /* ---- progress and reports ---- */
@@ -155,10 +160,11 @@ static void print_report(FILE *f, const session_result *r, int json, const int *
     uint64_t rounds = rep->flights + r->peer_flights;
     if (json) {
         fprintf(f,
-                "{\"bench\":\"infer\",\"mode\":\"%s\",\"bits\":%u,\"scale\":%u,\"threads\":%u,"
-                "\"seconds\":%.6f,\"setup_seconds\":%.6f,\"bytes_server\":%llu,"
+                "{\"bench\":\"infer\",\"mode\":\"%s\",\"ot\":\"%s\",\"bits\":%u,\"scale\":%u,"
+                "\"threads\":%u,\"seconds\":%.6f,\"setup_seconds\":%.6f,\"bytes_server\":%llu,"
                 "\"bytes_client\":%llu,\"rounds\":%llu,\"setup_bytes\":%llu",
-                mode_name(r->mode), net->l, net->s, r->lanes, rep->seconds, r->setup_seconds,
+                mode_name(r->mode), ot_backend_name((int)r->ot), net->l, net->s, r->lanes,
+                rep->seconds, r->setup_seconds,
                 (unsigned long long)rep->bytes_recv, (unsigned long long)rep->bytes_sent,
                 (unsigned long long)rounds,
                 (unsigned long long)(r->setup_bytes_sent + r->setup_bytes_recv));
@@ -185,9 +191,9 @@ static void print_report(FILE *f, const session_result *r, int json, const int *
         fprintf(f, "]}\n");
         return;
     }
-    fprintf(f, "secure inference (%s mode, l = %u, s = %u, %u lanes): %.2f s, %.3f MiB sent by the "
-               "server, %.3f MiB by the client, %llu rounds; set-up %.2f s, %.3f MiB\n",
-            mode_name(r->mode), net->l, net->s, r->lanes, rep->seconds,
+    fprintf(f, "secure inference (%s mode, %s OT, l = %u, s = %u, %u lanes): %.2f s, %.3f MiB sent "
+               "by the server, %.3f MiB by the client, %llu rounds; set-up %.2f s, %.3f MiB\n",
+            mode_name(r->mode), ot_backend_name((int)r->ot), net->l, net->s, r->lanes, rep->seconds,
             (double)rep->bytes_recv / 1048576.0, (double)rep->bytes_sent / 1048576.0,
             (unsigned long long)rounds, r->setup_seconds,
             (double)(r->setup_bytes_sent + r->setup_bytes_recv) / 1048576.0);
@@ -285,7 +291,8 @@ static int load_model(qnet **net, const opts *o, const char *cmd) {
 }
 
 static int serve_loop(const opts *o, qnet *net, chan_listener *l, int sessions) {
-    server_cfg cfg = {.net = net, .mode = o->mode, .lanes = o->threads, .reveal = o->reveal};
+    server_cfg cfg = {.net = net, .mode = o->mode, .lanes = o->threads, .reveal = o->reveal,
+                      .ot = (unsigned)o->ot};
     int last = 0;
     for (int k = 0; sessions < 0 || k < sessions; k++) {
         session_result r;
@@ -316,6 +323,8 @@ static const char serve_usage[] =
     "  --scale S            fixed-point scale s (default 12)\n"
     "  --threads T          lanes (connections and threads) per session (default 2)\n"
     "  --reveal logits|label  what the client learns (default logits)\n"
+    "  --ot silent|iknp     OT for the non-linear layers: silent (Ferret COTs, about 8x\n"
+    "                       fewer bytes) or IKNP/KK13 extension (default silent)\n"
     "  --once               serve one session, then exit with its status\n"
     "  --quiet              print only errors\n";
 
@@ -323,7 +332,7 @@ int cli_serve(int argc, char **argv) {
     opts o;
     opts_default(&o);
     int pr = parse_opts(&o, argc, argv, "serve",
-                        "model listen mode bits scale threads reveal once quiet", serve_usage);
+                        "model listen mode bits scale threads reveal ot once quiet", serve_usage);
     if (pr) return pr == 1 ? 0 : 2;
     if (!o.model) {
         fprintf(stderr, "parley serve: --model is required\n%s", serve_usage);
@@ -346,9 +355,10 @@ int cli_serve(int argc, char **argv) {
         return 1;
     }
     if (!o.quiet)
-        fprintf(stderr, "parley serve: %s (%u layers) on %s:%d, %s mode, l = %u, s = %u, %u lanes\n",
-                o.model, net->nlayers, host, chan_listener_port(l), mode_name(o.mode), o.l, o.s,
-                o.threads);
+        fprintf(stderr,
+                "parley serve: %s (%u layers) on %s:%d, %s mode, %s OT, l = %u, s = %u, %u lanes\n",
+                o.model, net->nlayers, host, chan_listener_port(l), mode_name(o.mode),
+                ot_backend_name(o.ot), o.l, o.s, o.threads);
     signal(SIGPIPE, SIG_IGN);
     rc = serve_loop(&o, net, l, o.once ? 1 : -1);
     chan_listener_close(l);
@@ -418,6 +428,7 @@ static const char run_usage[] =
     "  --scale S        fixed-point scale s (default 12)\n"
     "  --threads T      lanes (connections and threads) (default 2)\n"
     "  --reveal logits|label  what the client learns (default logits)\n"
+    "  --ot silent|iknp OT for the non-linear layers (default silent)\n"
     "  --json           print the report as one JSON object on stdout\n"
     "  --quiet          no progress line\n";
 
@@ -425,7 +436,7 @@ int cli_run(int argc, char **argv) {
     opts o;
     opts_default(&o);
     int pr = parse_opts(&o, argc, argv, "run",
-                        "model input output mode bits scale threads reveal json quiet", run_usage);
+                        "model input output mode bits scale threads reveal ot json quiet", run_usage);
     if (pr) return pr == 1 ? 0 : 2;
     if (!o.model || !o.input) {
         fprintf(stderr, "parley run: --model and --input are required\n%s", run_usage);

@@ -2,6 +2,7 @@
 #include "nn/hello.h"
 
 #include "net/lanes.h"
+#include "ot/lane.h"
 #include "util/mem.h"
 
 #include <stdarg.h>
@@ -21,6 +22,7 @@ void hello_encode(uint8_t out[HELLO_BYTES], const session_hello *h) {
     out[9] = (uint8_t)h->s;
     out[10] = (uint8_t)h->lanes;
     out[11] = (uint8_t)h->reveal;
+    out[12] = (uint8_t)h->ot;
 }
 
 int hello_parse(session_hello *out, const uint8_t *buf, size_t len) {
@@ -29,13 +31,14 @@ int hello_parse(session_hello *out, const uint8_t *buf, size_t len) {
     if (memcmp(buf, magic, 4) != 0)
         return err_set(PARLEY_E_PROTO, "hello: the peer is not a parley session (bad magic)");
     session_hello h = {.version = buf[4] | (unsigned)buf[5] << 8, .kind = buf[6], .mode = buf[7],
-                       .l = buf[8], .s = buf[9], .lanes = buf[10], .reveal = buf[11]};
+                       .l = buf[8], .s = buf[9], .lanes = buf[10], .reveal = buf[11],
+                       .ot = buf[12]};
     *out = h;
     if (h.version != SESSION_VERSION) return 0; /* the caller names both versions */
-    for (int i = 12; i < HELLO_BYTES; i++)
+    for (int i = 13; i < HELLO_BYTES; i++)
         if (buf[i]) return err_set(PARLEY_E_PROTO, "hello: reserved bytes are not zero");
     if (h.kind == HELLO_CLIENT) {
-        if (h.mode || h.l || h.s || h.lanes || h.reveal)
+        if (h.mode || h.l || h.s || h.lanes || h.reveal || h.ot)
             return err_set(PARLEY_E_PROTO, "hello: a client hello carries parameters");
         return 0;
     }
@@ -46,6 +49,8 @@ int hello_parse(session_hello *out, const uint8_t *buf, size_t len) {
     if (h.lanes < 1 || h.lanes > LANES_MAX)
         return err_set(PARLEY_E_PROTO, "hello: %u lanes outside 1..%d", h.lanes, LANES_MAX);
     if (h.reveal > REVEAL_LABEL) return err_set(PARLEY_E_PROTO, "hello: unknown reveal %u", h.reveal);
+    if (h.ot != OT_BACKEND_IKNP && h.ot != OT_BACKEND_SILENT)
+        return err_set(PARLEY_E_PROTO, "hello: unknown OT backend %u", h.ot);
     return 0;
 }
 

@@ -2,7 +2,8 @@
  *
  * Control traffic runs on a connection of its own before the lanes open:
  *   C -> S  HELLO (kind client: version)
- *   S -> C  HELLO (kind server: version, mode, l, s, lanes, reveal) or REJECT
+ *   S -> C  HELLO (kind server: version, mode, l, s, lanes, reveal, OT
+ *           backend) or REJECT
  *   S -> C  MODEL (the public model), C -> S  READY or REJECT
  *   (the lanes open and the inference runs)
  *   S -> C  REPORT (the server's flights, bytes sent and seconds, so the
@@ -32,6 +33,8 @@ typedef struct session_hello {
     unsigned l, s;    /* server: ring width 1..64, scale 0..l-1 */
     unsigned lanes;   /* server: 1..LANES_MAX */
     unsigned reveal;  /* server: REVEAL_LOGITS or REVEAL_LABEL */
+    unsigned ot;      /* server: OT_BACKEND_IKNP or OT_BACKEND_SILENT (byte 12; 0, what
+                       * peers before the silent backend sent, is IKNP) */
 } session_hello;
 
 void hello_encode(uint8_t out[HELLO_BYTES], const session_hello *h);

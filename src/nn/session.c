@@ -27,12 +27,13 @@ static void add_stats(session_result *res, chan *c) {
 
 /* Set up the party on the lanes (and HE keys), run the executor. */
 static int run_party(session_result *res, int role, chan **lanes, unsigned nlanes, const qnet *net,
-                     unsigned mode, unsigned reveal, const uint64_t *x, exec_progress_fn progress,
-                     void *pctx, double t0) {
+                     unsigned mode, unsigned reveal, unsigned ot, const uint64_t *x,
+                     exec_progress_fn progress, void *pctx, double t0) {
     block seed;
     rand_os(&seed, sizeof seed);
     party p;
-    int rc = party_setup(&p, role, lanes, nlanes, seed);
+    ot_lane_opts oo = {.backend = (int)ot};
+    int rc = party_setup_ex(&p, role, lanes, nlanes, seed, &oo);
     mem_wipe(&seed, sizeof seed);
     if (rc < 0) return err_wrap(rc, "setting up oblivious transfer");
     lin_he *he = NULL;
@@ -65,6 +66,7 @@ int session_serve_one(chan_listener *l, const server_cfg *cfg, int accept_timeou
     res->mode = cfg->mode;
     res->lanes = cfg->lanes;
     res->reveal = cfg->reveal;
+    res->ot = cfg->ot;
     uint8_t *msg = NULL, *model = NULL;
     size_t len = 0, mlen = 0;
     session_hello h;
@@ -82,7 +84,7 @@ int session_serve_one(chan_listener *l, const server_cfg *cfg, int accept_timeou
     if (rc == 0) {
         session_hello sh = {.kind = HELLO_SERVER, .version = SESSION_VERSION, .mode = cfg->mode,
                             .l = cfg->net->l, .s = cfg->net->s, .lanes = cfg->lanes,
-                            .reveal = cfg->reveal};
+                            .reveal = cfg->reveal, .ot = cfg->ot};
         uint8_t b[HELLO_BYTES];
         hello_encode(b, &sh);
         rc = frame_send(ctl, FRAME_HELLO, b, sizeof b);
@@ -104,8 +106,8 @@ int session_serve_one(chan_listener *l, const server_cfg *cfg, int accept_timeou
     add_stats(res, ctl);
     if (rc == 0) {
         for (unsigned i = 0; i < cfg->lanes; i++) chan_set_timeout(lanes[i], CHAN_DEFAULT_TIMEOUT_MS);
-        rc = run_party(res, MPC_SERVER, lanes, cfg->lanes, cfg->net, cfg->mode, cfg->reveal, NULL,
-                       cfg->progress, cfg->progress_ctx, t0);
+        rc = run_party(res, MPC_SERVER, lanes, cfg->lanes, cfg->net, cfg->mode, cfg->reveal, cfg->ot,
+                       NULL, cfg->progress, cfg->progress_ctx, t0);
         lanes_close(lanes, cfg->lanes);
         if (rc == 0) {
             uint64_t v[3] = {res->rep.flights, res->rep.bytes_sent,
@@ -151,6 +153,7 @@ int session_infer(const char *host, int port, const nn_tensor *x, exec_progress_
         res->mode = h.mode;
         res->lanes = h.lanes;
         res->reveal = h.reveal;
+        res->ot = h.ot;
         const qtensor *in = &res->net->t[res->net->input];
         char want[128], got[128];
         if (!nn_shape_eq(&in->shape, &x->shape)) {
@@ -169,8 +172,8 @@ int session_infer(const char *host, int port, const nn_tensor *x, exec_progress_
     if (rc == 0) rc = lanes_connect(lanes, h.lanes, host, port, CONTROL_TIMEOUT_MS);
     add_stats(res, ctl);
     if (rc == 0) {
-        rc = run_party(res, MPC_CLIENT, lanes, h.lanes, res->net, h.mode, h.reveal, xq, progress,
-                       pctx, t0);
+        rc = run_party(res, MPC_CLIENT, lanes, h.lanes, res->net, h.mode, h.reveal, h.ot, xq,
+                       progress, pctx, t0);
         lanes_close(lanes, h.lanes);
         if (rc == 0) rc = frame_recv(ctl, FRAME_REPORT, &msg, &len);
         if (rc == 0 && len != FRAME_REPORT_BYTES)

@@ -1,7 +1,7 @@
 /* The session (ARCHITECTURE.md "The session"): everything between a server
  * that owns a model and a client that owns an input, in order:
  *   1. control connection: versioned hellos (nn/hello.h); the server's hello
- *      fixes mode, l, s, lanes and what is revealed;
+ *      fixes mode, l, s, lanes, what is revealed and the OT backend;
  *   2. the server sends the public model (qnet_public_encode: architecture,
  *      shapes, l, s, weight bit widths — never weights); the client checks
  *      its input's shape and encodes it before any cryptography, and answers
@@ -26,6 +26,7 @@ typedef struct server_cfg {
     unsigned mode;        /* MODE_OT / MODE_HE */
     unsigned lanes;       /* 1..LANES_MAX */
     unsigned reveal;      /* REVEAL_LOGITS / REVEAL_LABEL */
+    unsigned ot;          /* OT_BACKEND_IKNP / OT_BACKEND_SILENT */
     int hello_timeout_ms; /* waiting for a client's control messages and lanes (0: 30 s) */
     exec_progress_fn progress;
     void *progress_ctx;
@@ -33,7 +34,7 @@ typedef struct server_cfg {
 
 typedef struct session_result {
     qnet *net;            /* client: the public model it received (qnet_free) */
-    unsigned mode, lanes, reveal;
+    unsigned mode, lanes, reveal, ot;
     uint64_t *out;        /* client: the output (or labels), mod 2^l (mem_free) */
     size_t nout;
     exec_report rep;      /* this party's costs */
