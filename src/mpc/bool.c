@@ -61,8 +61,63 @@ void tri_free(tri_pool *t) {
     if (t->ch2) mem_free_wipe(t->ch2, t->n2);
     if (t->o1) mem_free_wipe(t->o1, (t->n1 + 1) / 2 * 8);
     if (t->o2) mem_free_wipe(t->o2, t->n2 * 8);
+    uint64_t **ss[] = {&t->s1, &t->r1, &t->s2, &t->r2};
+    for (size_t i = 0; i < 4; i++)
+        if (*ss[i]) {
+            mem_free_wipe(*ss[i], (i < 2 ? t->n1 : t->n2) * 8);
+            *ss[i] = NULL;
+        }
     t->ch1 = t->ch2 = NULL;
     t->o1 = t->o2 = NULL;
+}
+
+/* Silent backend: four random-OT jobs, in the same order on both sides. */
+static int tri_prepare_silent(mpc_lane *L, tri_pool *t, otb_job *jobs, size_t *njobs) {
+    size_t n1 = t->n1, n2 = t->n2;
+    t->silent = 1;
+    t->s1 = mem_alloc(n1 ? n1 : 1, 8);
+    t->r1 = mem_alloc(n1 ? n1 : 1, 8);
+    t->s2 = mem_alloc(n2 ? n2 : 1, 8);
+    t->r2 = mem_alloc(n2 ? n2 : 1, 8);
+    if (!t->s1 || !t->r1 || !t->s2 || !t->r2) {
+        tri_free(t);
+        return err_set(PARLEY_E_NOMEM, "out of memory for %zu + %zu bit triples", n1, n2);
+    }
+    for (int snd = 0; snd < 2; snd++) {
+        otb_job j1 = {.kind = OTB_RROT, .sender = snd, .n = n1, .l = 1, .x = t->s1, .out = t->r1};
+        otb_job j2 = {.kind = OTB_RROT, .sender = snd, .n = n2, .l = 2, .x = t->s2, .out = t->r2};
+        if (n1) jobs[(*njobs)++] = j1;
+        if (n2) jobs[(*njobs)++] = j2;
+    }
+    return 0;
+}
+
+/* Shares from the random OTs (see bool.h): for a triple, a = m0 ^ m1 of
+ * the OT we sent, b = the choice of the one we received, c = a b ^ m0 ^
+ * m_r; for a pair, (b, d) = m0 ^ m1 (2 bits), a = the choice. */
+static void tri_finish_silent(tri_pool *t) {
+    memset(t->a1, 0, bv_words(t->n1) * 8);
+    memset(t->b1, 0, bv_words(t->n1) * 8);
+    memset(t->c1, 0, bv_words(t->n1) * 8);
+    for (size_t j = 0; j < t->n1; j++) {
+        uint64_t x = t->s1[j], y = t->r1[j];
+        unsigned m0 = x & 1, a = m0 ^ ((x >> 1) & 1), b = (y >> 1) & 1;
+        bv_set(t->a1, j, a);
+        bv_set(t->b1, j, b);
+        bv_set(t->c1, j, (a & b) ^ m0 ^ (unsigned)(y & 1));
+    }
+    uint64_t *v2[] = {t->a2, t->b2, t->c2, t->d2, t->e2};
+    for (int k = 0; k < 5; k++) memset(v2[k], 0, bv_words(t->n2) * 8);
+    for (size_t j = 0; j < t->n2; j++) {
+        uint64_t x = t->s2[j], y = t->r2[j];
+        unsigned m0 = x & 3, bd = m0 ^ ((x >> 2) & 3), a = (y >> 2) & 1, my = y & 3;
+        unsigned b = bd & 1, d = bd >> 1;
+        bv_set(t->a2, j, a);
+        bv_set(t->b2, j, b);
+        bv_set(t->d2, j, d);
+        bv_set(t->c2, j, (a & b) ^ (m0 & 1) ^ (my & 1));
+        bv_set(t->e2, j, (a & d) ^ (m0 >> 1) ^ (my >> 1));
+    }
 }
 
 int tri_prepare(mpc_lane *L, tri_pool *t, size_t n1, size_t n2, int sender, otb_job *jobs,
@@ -80,6 +135,13 @@ int tri_prepare(mpc_lane *L, tri_pool *t, size_t n1, size_t n2, int sender, otb_
     t->c2 = bv_rand(g, n2);
     t->d2 = bv_rand(g, n2);
     t->e2 = bv_rand(g, n2);
+    if (L->ot.backend == OT_BACKEND_SILENT) {
+        if (!t->a1 || !t->b1 || !t->c1 || !t->a2 || !t->b2 || !t->c2 || !t->d2 || !t->e2) {
+            tri_free(t);
+            return err_set(PARLEY_E_NOMEM, "out of memory for %zu + %zu bit triples", n1, n2);
+        }
+        return tri_prepare_silent(L, t, jobs, njobs);
+    }
     size_t ot1 = (n1 + 1) / 2;
     int recv = L->role != sender;
     if (recv) {
@@ -113,6 +175,10 @@ int tri_prepare(mpc_lane *L, tri_pool *t, size_t n1, size_t n2, int sender, otb_
 }
 
 void tri_finish(tri_pool *t) {
+    if (t->silent) {
+        tri_finish_silent(t);
+        return;
+    }
     if (!t->o1) return; /* sender: nothing to do */
     memset(t->c1, 0, bv_words(t->n1) * 8);
     for (size_t j = 0; j < t->n1; j++) bv_set(t->c1, j, (unsigned)(t->o1[j / 2] >> (j % 2)) & 1);
@@ -200,7 +266,7 @@ int and_round(mpc_lane *L, const and_gate *g, size_t ng) {
 /* ---- public byte-per-bit forms ---- */
 
 static int run_pool(mpc_lane *L, tri_pool *t, size_t n1, size_t n2) {
-    otb_job jobs[2];
+    otb_job jobs[4];
     size_t nj = 0;
     TRY(tri_prepare(L, t, n1, n2, MPC_CLIENT, jobs, &nj));
     int rc = otb_run(L, jobs, nj);

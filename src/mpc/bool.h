@@ -8,8 +8,19 @@
  * first operand and comes from one (8 choose 1)-OT_2; it serves two ANDs with
  * a common input, as at the millionaire tree's nodes.
  *
- *   n triples            ceil(n/2) * (256 + 32) bits, 2 flights
- *   n correlated pairs   n * (256 + 16) bits, 2 flights
+ * On the silent backend triples come from random OTs whose choice is the
+ * COT's own bit (OTB_RROT, no wire bits), one each way per triple: with
+ * P's random messages (m0, m1) and the peer's choice r, the peer holds
+ * m_r = m0 ^ r * (m0 ^ m1), an XOR sharing of r * a_P for a_P = m0 ^ m1.
+ * So P's a is m0 ^ m1 of the OT it sends, its b the choice of the OT it
+ * receives, and c_P = a_P b_P ^ m0 ^ m_{r'} covers both cross terms. A
+ * correlated pair takes 2-bit messages: the sender's m0 ^ m1 is its (b, d),
+ * the receiver's choice its a.
+ *
+ *                        IKNP/KK13                   silent
+ *   n triples            ceil(n/2) * (256 + 32) bits 0 bits, 2n COTs
+ *   n correlated pairs   n * (256 + 16) bits         0 bits, 2n COTs
+ *                        2 flights                   (the COTs' making)
  *   AND, per gate        4 bits (each party opens x^a and y^b), 1 round;
  *   AND pair, per pair   6 bits (x^a once, y^b, y2^d)
  *
@@ -30,11 +41,15 @@ typedef struct tri_pool {
     /* receiver scratch */
     uint8_t *ch1, *ch2;
     uint64_t *o1, *o2;
+    /* silent backend: the random OTs this party sends (s) and receives (r) */
+    int silent;
+    uint64_t *s1, *r1, *s2, *r2;
 } tri_pool;
 
-/* Allocate the pool, draw this party's random shares and append its (up to
- * two) OT jobs to jobs[*njobs...]; after otb_run, tri_finish completes the
- * receiver's shares. `sender` picks the direction. */
+/* Allocate the pool, draw this party's random shares and append its OT
+ * jobs to jobs[*njobs...] (up to two; four on the silent backend, which
+ * ignores `sender`); after otb_run, tri_finish completes the shares.
+ * `sender` picks the direction. */
 int tri_prepare(mpc_lane *L, tri_pool *t, size_t n1, size_t n2, int sender, otb_job *jobs,
                 size_t *njobs) WUR;
 void tri_finish(tri_pool *t);

@@ -88,10 +88,13 @@ void mill_cost_of(mill_cost *c, int backend, unsigned k, unsigned m, int want_gt
         c->leaf_bits += (sil ? p.w[j] : 256) + ((uint64_t)(p.lgt[j] + p.leq[j]) << p.w[j]);
         c->cots += sil ? p.w[j] : 0;
     }
-    double kk16 = sil ? 4 : 256, kk8 = sil ? 3 : 256;
-    c->bits = (double)c->leaf_bits + p.t1 * (kk16 + 32) / 2 + p.t2 * (kk8 + 16) + 4.0 * p.t1 +
-              6.0 * p.t2;
-    if (sil) c->cots += p.t1 * 4.0 / 2 + p.t2 * 3.0;
+    /* Triples: (16 choose 1)-OT_2 per two, (8 choose 1)-OT_2 per pair; on
+     * the silent backend no wire bits, two random OTs each (bool.h). */
+    c->bits = (double)c->leaf_bits + 4.0 * p.t1 + 6.0 * p.t2;
+    if (sil)
+        c->cots += 2.0 * p.t1 + 2.0 * p.t2;
+    else
+        c->bits += p.t1 * (256.0 + 32) / 2 + p.t2 * (256.0 + 16);
 }
 
 /* ---- leaves ---- */
@@ -282,7 +285,7 @@ static int mill_run(mpc_lane *L, const mill_inst *inst, size_t ninst, unsigned m
                     G->choices[sg->start + i] = (uint8_t)digit_of(v[i], sg->digit, m, G->w);
             }
         }
-    otb_job *jobs = mem_alloc(ng + 2, sizeof *jobs);
+    otb_job *jobs = mem_alloc(ng + 4, sizeof *jobs); /* leaves, then up to 4 triple jobs */
     if (!jobs) return err_set(PARLEY_E_NOMEM, "out of memory for the millionaire");
     size_t nj = 0;
     for (size_t g = 0; g < ng; g++) {

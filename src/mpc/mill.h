@@ -13,7 +13,9 @@
  * needs both uses a correlated triple pair (both ANDs share eq_hi).
  *
  * Rounds: the leaf OTs (S sends) and the triple OTs (C sends) run as one
- * exchange of 2 flights per party, then ceil(log2 q) AND rounds.
+ * exchange of 2 flights per party (silent backend: 1, as its triples need
+ * no message; plus a flight per COT batch it makes), then ceil(log2 q) AND
+ * rounds.
  *
  * Wire bits per element, comparison only (gt), q >= 2, w_i digit widths:
  *   leaves   (256 + 2^w_0) + sum_{i>=1} (256 + 2 * 2^w_i)

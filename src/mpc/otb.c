@@ -9,7 +9,9 @@
 static void task_of(const otb_job *j, ot_task *t, mpc_lane *L) {
     memset(t, 0, sizeof *t);
     int silent = L->ot.backend == OT_BACKEND_SILENT;
-    t->kind = j->kind == OTB_KK ? OT_TASK_KK : j->kind == OTB_OT ? OT_TASK_OT : OT_TASK_COT;
+    static const int kinds[] = {0, OT_TASK_KK, OT_TASK_OT, OT_TASK_COT, OT_TASK_RROT};
+    PARLEY_CHECK(j->kind >= OTB_KK && j->kind <= OTB_RROT && (silent || j->kind != OTB_RROT));
+    t->kind = kinds[j->kind];
     t->n = j->n;
     t->N = j->N;
     t->l = j->l;
@@ -81,6 +83,8 @@ static uint64_t job_per(const otb_job *j) {
         per = (uint64_t)j->N * j->l;
     else if (j->kind == OTB_OT)
         per = 2 * (uint64_t)j->l;
+    else if (j->kind == OTB_RROT)
+        per = 0;
     else
         for (size_t k = 0; k < j->M; k++) per += j->ls[k];
     return per;
@@ -93,7 +97,9 @@ uint64_t otb_job_cots(const otb_job *j) {
 uint64_t otb_job_bytes(int backend, const otb_job *j) {
     uint64_t per = job_per(j), total = 0;
     if (backend == OT_BACKEND_SILENT)
-        return silent_job_bytes(j->n, (unsigned)(otb_job_cots(j) / (j->n ? j->n : 1)), per);
+        return silent_job_bytes(j->n, j->kind == OTB_RROT ? 0 : (unsigned)(otb_job_cots(j) / (j->n ? j->n : 1)),
+                                per);
+    PARLEY_CHECK(j->kind != OTB_RROT);
     uint64_t w = j->kind == OTB_KK ? 256 : 128;
     /* Per chunk: the extension matrix, then the packed corrections. */
     for (size_t i0 = 0; i0 < j->n; i0 += OTE_CHUNK) {

@@ -16,6 +16,7 @@
  *   OTB_KK   (N choose 1)-OT_l   256 + N*l           L + N*l, L = ceil(log2 N)
  *   OTB_OT   (2 choose 1)-OT_l   128 + 2l            1 + 2l
  *   OTB_COT  COT, M widths       128 + sum ls[k]     1 + sum ls[k]
+ *   OTB_RROT random OT_l         -                   0
  * IKNP rounds n up to 128 per chunk of OTE_CHUNK. The silent backend
  * consumes L (KK) or 1 COT per OT, whose making costs
  * ferret_batch_bytes(p) per ferret_usable(p) COTs (1.53 bits per COT for
@@ -27,7 +28,10 @@
 
 #include "mpc/party.h"
 
-enum { OTB_KK = 1, OTB_OT = 2, OTB_COT = 3 };
+/* OTB_RROT (silent backend only): random OTs, the receiver's choice its
+ * COT's random bit, l <= 32-bit messages; no wire bits. The sender gets
+ * x[i] = m0 | m1 << l, the receiver out[i] = m_b | b << l. */
+enum { OTB_KK = 1, OTB_OT = 2, OTB_COT = 3, OTB_RROT = 4 };
 
 typedef struct otb_job {
     int kind;
@@ -41,11 +45,11 @@ typedef struct otb_job {
     kk_genw_fn genw;     /* ... or packed per OT (N*l <= 64; preferred) */
     void *gen_ctx;
     const uint64_t *msgs; /* ... or given: KK n*N, OT n*2 */
-    uint64_t *x;          /* COT: sender's outputs, n*M */
+    uint64_t *x;          /* COT: sender's outputs, n*M; RROT: n */
     const uint64_t *delta; /* COT: correlations, n*M */
     /* receiver side */
     const uint8_t *choices; /* n choices (KK: < N; OT, COT: 0/1) */
-    uint64_t *out;          /* n (KK, OT) or n*M (COT) */
+    uint64_t *out;          /* n (KK, OT, RROT) or n*M (COT) */
 } otb_job;
 
 /* Per-OT wire bits on a backend, without the silent COTs' making: a COT

@@ -133,7 +133,10 @@ int iknp_raw_send(ote_sender *s, chan *ch, block *q, size_t n) WUR;
  * flushes. The whole-call functions above are these steps in a loop, so
  * the wire format is the same. Fill the fields of one kind and side (as
  * for the whole calls), impl = NULL; ot_task_free releases the buffers. */
-enum { OT_TASK_KK = 1, OT_TASK_OT = 2, OT_TASK_COT = 3, OT_TASK_ROT = 4 };
+/* ROT and RROT are silent only. RROT: random OT with the receiver's random
+ * choice and l <= 32-bit messages, no wire bits at all: the sender gets
+ * x[i] = m0 | m1 << l, the receiver out[i] = m_b | b << l. */
+enum { OT_TASK_KK = 1, OT_TASK_OT = 2, OT_TASK_COT = 3, OT_TASK_ROT = 4, OT_TASK_RROT = 5 };
 
 struct ferret;
 

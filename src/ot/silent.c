@@ -24,6 +24,7 @@ unsigned silent_cots_per_ot(int kind, unsigned N) {
 }
 
 uint64_t silent_job_bytes(size_t n, unsigned cots_per_ot, uint64_t per) {
+    if (cots_per_ot == 0) return bits_bytes((uint64_t)n * per); /* RROT: no choice bits */
     return bits_bytes((uint64_t)n * cots_per_ot) + bits_bytes((uint64_t)n * per);
 }
 
@@ -60,6 +61,10 @@ static void view_of(const ot_task *t, sview *v) {
         }
         v->B = (unsigned)((v->per + 127) / 128);
         if (v->B == 0) v->B = 1;
+        return;
+    case OT_TASK_RROT:
+        PARLEY_CHECK(t->l >= 1 && t->l <= 32);
+        v->l = t->l;
         return;
     default:
         PARLEY_CHECK(t->kind == OT_TASK_ROT);
@@ -198,6 +203,16 @@ int silent_task_begin(ot_task *t, chan *ch, size_t c) {
     size_t i0 = c * OTE_CHUNK, mm = chunk_len(t, c);
     uint64_t u0;
     const block *cot = ferret_take(t->fer, (size_t)v.L * mm, &u0);
+    crh *h = &t->fer->h;
+    if (v.kind == OT_TASK_RROT) { /* the choice is the COT's: nothing to send */
+        for (size_t s0 = 0; s0 < mm; s0 += SIL_SUB) {
+            size_t cnt = mm - s0 < SIL_SUB ? mm - s0 : SIL_SUB;
+            pads(h, k->g0, cot + s0, cnt, 1, u0 + s0, k->tmp);
+            for (size_t i = 0; i < cnt; i++)
+                t->out[i0 + s0 + i] = (k->g0[i].w[0] & bits_mask(v.l)) | (cot[s0 + i].w[0] & 1) << v.l;
+        }
+        return 0;
+    }
     const uint8_t *chs = t->choices + i0;
     bitw w = bitw_start(k->wire);
     for (size_t i = 0; i < mm; i++) {
@@ -211,7 +226,6 @@ int silent_task_begin(ot_task *t, chan *ch, size_t c) {
     }
     bitw_end(&w);
     TRY(chan_send(ch, k->wire, bits_bytes(mm * v.L)));
-    crh *h = &t->fer->h;
     for (size_t s0 = 0; s0 < mm; s0 += SIL_SUB) {
         size_t cnt = mm - s0 < SIL_SUB ? mm - s0 : SIL_SUB;
         pads(h, k->g0, cot + s0, cnt, v.B, u0 + s0, k->tmp);
@@ -250,10 +264,14 @@ int silent_task_send(ot_task *t, chan *ch, size_t c) {
     sil_impl *k = impl_get(t, &v);
     if (!k) return err_set(PARLEY_E_NOMEM, "out of memory for silent OT");
     size_t i0 = c * OTE_CHUNK, mm = chunk_len(t, c);
-    size_t nb = bits_bytes(mm * v.L);
-    TRY(chan_recv(ch, k->wire, nb));
-    bitr r = bitr_start(k->wire, nb);
-    for (size_t x = 0; x < mm * v.L; x++) k->d[x] = (uint8_t)bitr_get(&r, 1);
+    if (v.kind == OT_TASK_RROT) { /* random choices: K^0 = q, K^1 = q ^ Delta */
+        memset(k->d, 0, mm);
+    } else {
+        size_t nb = bits_bytes(mm * v.L);
+        TRY(chan_recv(ch, k->wire, nb));
+        bitr r = bitr_start(k->wire, nb);
+        for (size_t x = 0; x < mm * v.L; x++) k->d[x] = (uint8_t)bitr_get(&r, 1);
+    }
     uint64_t u0;
     const block *cot = ferret_take(t->fer, (size_t)v.L * mm, &u0);
     block D = t->fer->delta;
@@ -309,6 +327,10 @@ int silent_task_send(ot_task *t, chan *ch, size_t c) {
                 t->rot2[i0 + s0 + i][0] = k->g0[i];
                 t->rot2[i0 + s0 + i][1] = k->g1[i];
             }
+        } else if (v.kind == OT_TASK_RROT) {
+            uint64_t mk = bits_mask(v.l);
+            for (size_t i = 0; i < cnt; i++)
+                t->x[i0 + s0 + i] = (k->g0[i].w[0] & mk) | (k->g1[i].w[0] & mk) << v.l;
         } else if (v.kind == OT_TASK_COT) {
             const uint8_t *g0 = (const uint8_t *)k->g0, *g1 = (const uint8_t *)k->g1;
             for (size_t i = 0; i < cnt; i++) {

@@ -12,6 +12,9 @@
  *   silent_ot    chosen, l     m_{c_i}              1      1 + 2l
  *   silent_cot   COT, M widths x + c*delta          1      1 + sum l_k
  *   silent_kkot  (N choose 1)  m_{c_i}              L      L + N*l
+ *   RROT         random OT     (b_i, m_{b_i}), l    1      0
+ *                (OT_TASK_RROT: the choice is the COT's own bit, so the
+ *                receiver sends nothing; for bit triples, src/mpc/bool.c)
  *
  * with L = ceil(log2 N). (N choose 1)-OT_l after Naor-Pinkas's 1-of-N from
  * L 1-of-2 OTs: message k is masked by XOR over the choice bits j of the
@@ -40,7 +43,8 @@
 /* COTs per OT of a task kind (OT_TASK_*), N for KK. */
 unsigned silent_cots_per_ot(int kind, unsigned N);
 /* Exact bytes of a job of n OTs with `per` sender bits per OT (N*l, 2l,
- * sum l_k or 0 for ROT), both directions, without the COT generation. */
+ * sum l_k or 0 for ROT), both directions, without the COT generation;
+ * cots_per_ot = 0 for a job whose receiver sends no bits (RROT). */
 uint64_t silent_job_bytes(size_t n, unsigned cots_per_ot, uint64_t per);
 
 /* Chunk steps for ot_task (t->fer set; dispatched by ot/task.c). */
