@@ -41,6 +41,19 @@
  *
  * ReLU at l = 32: 4148 bits, l = 37: 4610 bits (PROTOCOLS.md: 4.2 and 4.7
  * kbit with chosen-message MUX); relu_trunc at l = 37, s = 12: 6306 bits.
+ *
+ * On the silent OT backend (ot/silent.h) the same formulas hold with
+ * C = 1 + width and KK(N, w) = log2 N + N*w, mill(k) without the triples'
+ * OTs (mill.h: 291 bits at k = 31, 348 at k = 36, 100 at k = 12), and the
+ * flights grow by the COT batches made on the way; each element also
+ * consumes silent COTs (one per C, log2 N per KK, mill.h's `cots` per
+ * millionaire), each costing 1.53 bits amortised (otb_gen_bits_per_cot):
+ *
+ *   function               bits + COTs       with the COTs' making
+ *   relu, l = 32           357 + 47          429   (4148 on IKNP)
+ *   relu, l = 37           424 + 54          507   (4610)
+ *   relu_trunc, 37, s = 12 823 + 73          935   (6306)
+ *
  * Any function with n == 0 sends nothing. */
 #ifndef PARLEY_NL_NL_H
 #define PARLEY_NL_NL_H
