@@ -108,30 +108,14 @@ static int refill_begin(ferret *f) {
 }
 
 /* out[i] ^= XOR of FERRET_D base COTs at public positions, for the n
- * outputs of the batch: the positions of output i are ten 24-bit fields of
- * AES_lpn(2i) || AES_lpn(2i + 1), mod k (a power of two, at most 2^24).
- * The same matrix serves every batch. */
-static void lpn_positions(ferret *f, uint32_t *pos, block *r, size_t i0, size_t b, uint32_t km) {
-    aes_ctr(&f->lpn, r, 2 * (uint64_t)i0, 2 * b);
-    for (size_t x = 0; x < b; x++) {
-        /* The 256 bits of r[2x], r[2x+1] as four words; field d is bits
-         * [24d, 24d + 24), km keeps its low log2 k bits. */
-        uint64_t a = r[2 * x].w[0], c = r[2 * x].w[1], e = r[2 * x + 1].w[0], g = r[2 * x + 1].w[1];
-        uint32_t *o = pos + x * FERRET_D;
-        o[0] = (uint32_t)a & km;
-        o[1] = (uint32_t)(a >> 24) & km;
-        o[2] = (uint32_t)(a >> 48 | c << 16) & km;
-        o[3] = (uint32_t)(c >> 8) & km;
-        o[4] = (uint32_t)(c >> 32) & km;
-        o[5] = (uint32_t)(c >> 56 | e << 8) & km;
-        o[6] = (uint32_t)(e >> 16) & km;
-        o[7] = (uint32_t)(e >> 40) & km;
-        o[8] = (uint32_t)g & km;
-        o[9] = (uint32_t)(g >> 24) & km;
-    }
-}
+ * outputs of the batch: the positions of output i are the ten 24-bit
+ * fields of AES_lpn(2i) || AES_lpn(2i + 1) (as four words), mod k (a power
+ * of two, at most 2^24). The same matrix serves every batch. Positions are
+ * cut and gathered in registers: storing them first costs half as much
+ * again. */
+_Static_assert(FERRET_D == 10, "lpn_encode cuts ten fields");
 
-_Static_assert(FERRET_D == 10, "lpn_positions cuts ten fields");
+#define LPN_GATHER(v) acc = block_xor(acc, B[(uint32_t)(v) & km])
 
 static void lpn_encode(ferret *f) {
     const ferret_params *p = f->par;
@@ -140,14 +124,22 @@ static void lpn_encode(ferret *f) {
     size_t n = ferret_n(p);
     uint32_t km = (uint32_t)(ferret_k(p) - 1);
     block r[2 * LPN_SUB];
-    uint32_t pos[LPN_SUB * FERRET_D];
     for (size_t i0 = 0; i0 < n; i0 += LPN_SUB) {
         size_t b = n - i0 < LPN_SUB ? n - i0 : LPN_SUB;
-        lpn_positions(f, pos, r, i0, b, km);
-        const uint32_t *ps = pos;
-        for (size_t x = 0; x < b; x++, ps += FERRET_D) {
+        aes_ctr(&f->lpn, r, 2 * (uint64_t)i0, 2 * b);
+        for (size_t x = 0; x < b; x++) {
+            uint64_t a = r[2 * x].w[0], c = r[2 * x].w[1], e = r[2 * x + 1].w[0], g = r[2 * x + 1].w[1];
             block acc = out[i0 + x];
-            for (int d = 0; d < FERRET_D; d++) acc = block_xor(acc, B[ps[d]]);
+            LPN_GATHER(a);
+            LPN_GATHER(a >> 24);
+            LPN_GATHER(a >> 48 | c << 16);
+            LPN_GATHER(c >> 8);
+            LPN_GATHER(c >> 32);
+            LPN_GATHER(c >> 56 | e << 8);
+            LPN_GATHER(e >> 16);
+            LPN_GATHER(e >> 40);
+            LPN_GATHER(g);
+            LPN_GATHER(g >> 24);
             out[i0 + x] = acc;
         }
     }
