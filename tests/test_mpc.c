@@ -12,6 +12,8 @@
 #include "util/bits.h"
 #include "util/mem.h"
 
+#include <string.h>
+
 static const size_t sizes[] = {0, 1, 7, 8, 9, 1000};
 #define NSIZES (sizeof sizes / sizeof *sizes)
 static const unsigned wide[] = {2, 16, 31, 32, 37, 41, 63, 64};
@@ -123,6 +125,7 @@ TEST(and_gates) {
         size_t ots = (t.n + 1) / 2;
         uint64_t want = ots ? 32 * ote_padded(ots) + bits_bytes(ots * 32) + 2 * bits_bytes(2 * t.n) : 0;
         CHECK_EQ(bytes_both(), want);
+        CHECK_EQ(mpc_and_bytes(t.n), want);
         for (int r = 0; r < 2; r++) {
             mem_free(t.x[r]);
             mem_free(t.y[r]);
@@ -165,6 +168,12 @@ static void mill_check(mill_t *t) {
     }
 }
 
+/* mill_bytes of mill_fn's three batches. */
+static uint64_t mill_bytes_of(const mill_t *t) {
+    mill_shape b[3] = {{t->n, t->k, 1, 0}, {t->n, t->k, 1, 1}, {t->n, t->k, 0, 1}};
+    return mill_bytes(b, 3, t->m);
+}
+
 static void mill_alloc(mill_t *t) {
     for (int r = 0; r < 2; r++) {
         t->v[r] = mem_alloc(t->n + 1, 8);
@@ -196,6 +205,7 @@ static void mill_exhaustive(unsigned m) {
         }
         REQUIRE_OK(run_call(mill_fn, &t));
         mill_check(&t);
+        CHECK_EQ(bytes_both(), mill_bytes_of(&t));
         mill_free(&t);
         if (harness_failed()) return;
     }
@@ -229,6 +239,7 @@ TEST(mill_wide_random_and_edges) {
             if (t.k < 64) t.v[0][t.n - 1] |= 1ULL << 63;
             REQUIRE_OK(run_call(mill_fn, &t));
             mill_check(&t);
+            CHECK_EQ(bytes_both(), mill_bytes_of(&t));
             mill_free(&t);
             if (harness_failed()) return;
         }
@@ -393,6 +404,7 @@ TEST(b2a) {
             }
             uint64_t want = t.k == 1 || !t.n ? 0 : 16 * ote_padded(t.n) + bits_bytes(t.n * t.k);
             CHECK_EQ(bytes_both(), want);
+            CHECK_EQ(mpc_b2a_bytes(t.n, t.k), want);
             for (int r = 0; r < 2; r++) {
                 mem_free(t.b[r]);
                 mem_free(t.y[r]);
@@ -443,6 +455,7 @@ TEST(mux) {
             }
             uint64_t want = t.n ? 2 * (16 * ote_padded(t.n) + bits_bytes(t.n * L)) : 0;
             CHECK_EQ(bytes_both(), want);
+            CHECK_EQ(mpc_mux_bytes(t.ls, t.M, t.n), want);
             for (int r = 0; r < 2; r++) {
                 mem_free(t.b[r]);
                 for (int j = 0; j < 2; j++) {
@@ -466,6 +479,54 @@ typedef struct lanes_t {
 static int lanes_job(mpc_lane *L, void *ctx, size_t first, size_t count) {
     lanes_t *t = ctx;
     return mpc_drelu(L, t->b[L->role] + first, t->x[L->role] + first, count, t->l);
+}
+
+/* Record what party_run hands each lane. */
+typedef struct split_t {
+    size_t first[LANES_MAX], count[LANES_MAX];
+} split_t;
+
+static int split_job(mpc_lane *L, void *ctx, size_t first, size_t count) {
+    split_t *t = ctx;
+    if (L->role == MPC_SERVER) {
+        t->first[L->index] = first;
+        t->count[L->index] = count;
+    }
+    return 0;
+}
+
+typedef struct split_arg {
+    split_t *rec;
+    size_t n, grain;
+} split_arg;
+
+static int split_party(party *p, void *arg) {
+    split_arg *a = arg;
+    return party_run(p, a->n, a->grain, split_job, a->rec);
+}
+
+/* party_split is the split party_run makes: contiguous, in lane order,
+ * whole grains but for the last lane with work. */
+TEST(party_split_matches_party_run) {
+    static const size_t ns[] = {0, 1, 127, 128, 129, 300, 1000, 1025};
+    static const size_t grains[] = {1, 128, 7};
+    for (unsigned lanes = 1; lanes <= 4; lanes++)
+        for (size_t a = 0; a < sizeof ns / sizeof *ns; a++)
+            for (size_t b = 0; b < sizeof grains / sizeof *grains; b++) {
+                split_t rec;
+                memset(&rec, 0, sizeof rec);
+                split_arg arg = {&rec, ns[a], grains[b]};
+                REQUIRE_OK(run2_party(split_party, &arg, lanes));
+                size_t count[LANES_MAX], first = 0;
+                party_split(count, ns[a], grains[b], lanes);
+                for (unsigned i = 0; i < lanes; i++) {
+                    CHECK_EQ(count[i], rec.count[i]);
+                    if (count[i]) CHECK_EQ(first, rec.first[i]);
+                    if (count[i] && first + count[i] < ns[a]) CHECK_EQ(count[i] % grains[b], 0);
+                    first += count[i];
+                }
+                CHECK_EQ(first, ns[a]);
+            }
 }
 
 static int lanes_party(party *p, void *arg) {

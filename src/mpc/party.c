@@ -98,23 +98,33 @@ void party_clear(party *p) {
     memset(p, 0, sizeof *p);
 }
 
+void party_split(size_t *count, size_t n, size_t grain, unsigned nlanes) {
+    if (grain == 0) grain = 1;
+    /* Equal shares of whole grains; the last lane with work takes the
+     * remainder. */
+    size_t units = (n + grain - 1) / grain, per = units / nlanes, extra = units % nlanes;
+    size_t first = 0;
+    for (unsigned i = 0; i < nlanes; i++) {
+        size_t c = (per + (i < extra ? 1 : 0)) * grain;
+        if (c > n - first) c = n - first;
+        count[i] = c;
+        first += c;
+    }
+}
+
 int party_run(party *p, size_t n, size_t grain, party_job fn, void *ctx) {
     PARLEY_CHECK(p->nlanes >= 1 && p->nlanes <= LANES_MAX);
     if (n == 0) return 0;
-    if (grain == 0) grain = 1;
     lane_task tasks[LANES_MAX];
-    /* Equal shares of whole grains; the last lane takes the remainder. */
-    size_t units = (n + grain - 1) / grain, per = units / p->nlanes, extra = units % p->nlanes;
+    size_t count[LANES_MAX];
+    party_split(count, n, grain, p->nlanes);
     unsigned used = 0;
     size_t first = 0;
-    for (unsigned i = 0; i < p->nlanes && first < n; i++) {
-        size_t u = per + (i < extra ? 1 : 0);
-        size_t count = u * grain;
-        if (count > n - first) count = n - first;
-        if (count == 0) continue;
+    for (unsigned i = 0; i < p->nlanes; i++) {
+        if (count[i] == 0) continue;
         tasks[used] = (lane_task){.L = &p->lanes[i], .fn = fn, .ctx = ctx, .first = first,
-                                  .count = count};
-        first += count;
+                                  .count = count[i]};
+        first += count[i];
         used++;
     }
     return run_tasks(tasks, used, job_main);

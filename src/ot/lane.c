@@ -46,6 +46,8 @@ int ot_lane_setup(ot_lane *ln, chan *ch, block seed) {
     return rc;
 }
 
+uint64_t ot_lane_setup_bytes(void) { return 2 * (32 + 32 * 128 + 256 * 128 / 8); }
+
 void ot_lane_clear(ot_lane *ln) {
     if (ln->iknp_s.keys) ote_sender_clear(&ln->iknp_s);
     if (ln->iknp_r.k0) ote_receiver_clear(&ln->iknp_r);

@@ -24,5 +24,9 @@ typedef struct ot_lane {
  * this party on this lane derives from it. */
 int ot_lane_setup(ot_lane *ln, chan *ch, block seed) WUR;
 void ot_lane_clear(ot_lane *ln);
+/* Bytes of one lane's set-up, both parties: per party one base-OT sender
+ * key (32) and 128 receiver points (32 each), then the extension matrix of
+ * 256 random OTs (256 * 128 bits). */
+uint64_t ot_lane_setup_bytes(void);
 
 #endif
