@@ -12,8 +12,6 @@
 #include "util/bits.h"
 #include "util/mem.h"
 
-#include <string.h>
-
 static const size_t sizes[] = {0, 1, 7, 8, 9, 1000};
 #define NSIZES (sizeof sizes / sizeof *sizes)
 static const unsigned wide[] = {2, 16, 31, 32, 37, 41, 63, 64};
@@ -479,54 +477,6 @@ typedef struct lanes_t {
 static int lanes_job(mpc_lane *L, void *ctx, size_t first, size_t count) {
     lanes_t *t = ctx;
     return mpc_drelu(L, t->b[L->role] + first, t->x[L->role] + first, count, t->l);
-}
-
-/* Record what party_run hands each lane. */
-typedef struct split_t {
-    size_t first[LANES_MAX], count[LANES_MAX];
-} split_t;
-
-static int split_job(mpc_lane *L, void *ctx, size_t first, size_t count) {
-    split_t *t = ctx;
-    if (L->role == MPC_SERVER) {
-        t->first[L->index] = first;
-        t->count[L->index] = count;
-    }
-    return 0;
-}
-
-typedef struct split_arg {
-    split_t *rec;
-    size_t n, grain;
-} split_arg;
-
-static int split_party(party *p, void *arg) {
-    split_arg *a = arg;
-    return party_run(p, a->n, a->grain, split_job, a->rec);
-}
-
-/* party_split is the split party_run makes: contiguous, in lane order,
- * whole grains but for the last lane with work. */
-TEST(party_split_matches_party_run) {
-    static const size_t ns[] = {0, 1, 127, 128, 129, 300, 1000, 1025};
-    static const size_t grains[] = {1, 128, 7};
-    for (unsigned lanes = 1; lanes <= 4; lanes++)
-        for (size_t a = 0; a < sizeof ns / sizeof *ns; a++)
-            for (size_t b = 0; b < sizeof grains / sizeof *grains; b++) {
-                split_t rec;
-                memset(&rec, 0, sizeof rec);
-                split_arg arg = {&rec, ns[a], grains[b]};
-                REQUIRE_OK(run2_party(split_party, &arg, lanes));
-                size_t count[LANES_MAX], first = 0;
-                party_split(count, ns[a], grains[b], lanes);
-                for (unsigned i = 0; i < lanes; i++) {
-                    CHECK_EQ(count[i], rec.count[i]);
-                    if (count[i]) CHECK_EQ(first, rec.first[i]);
-                    if (count[i] && first + count[i] < ns[a]) CHECK_EQ(count[i] % grains[b], 0);
-                    first += count[i];
-                }
-                CHECK_EQ(first, ns[a]);
-            }
 }
 
 static int lanes_party(party *p, void *arg) {

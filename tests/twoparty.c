@@ -95,6 +95,7 @@ int run2_tcp(party_fn fn, void *arg) {
 /* ---- whole parties with lanes ---- */
 
 chan_stats run2_party_stats[2];
+chan_stats run2_party_setup_stats[2];
 
 typedef struct party_job2 {
     party2_fn fn;
@@ -104,7 +105,7 @@ typedef struct party_job2 {
     chan **chans;
     int rc;
     char msg[512];
-    chan_stats stats;
+    chan_stats stats, setup;
 } party_job2;
 
 static void *party_main(void *v) {
@@ -114,6 +115,7 @@ static void *party_main(void *v) {
     if (j->rc == 0) {
         chan_stats before;
         party_stats(&p, &before);
+        j->setup = before;
         j->rc = j->fn(&p, j->arg);
         party_stats(&p, &j->stats);
         j->stats.bytes_sent -= before.bytes_sent;
@@ -154,7 +156,10 @@ int run2_party(party2_fn fn, void *arg, unsigned nlanes) {
         chan_close(c[0][i]);
         chan_close(c[1][i]);
     }
-    for (int r = 0; r < 2; r++) run2_party_stats[r] = jobs[r].stats;
+    for (int r = 0; r < 2; r++) {
+        run2_party_stats[r] = jobs[r].stats;
+        run2_party_setup_stats[r] = jobs[r].setup;
+    }
     for (int r = 0; r < 2; r++)
         if (jobs[r].rc != 0) {
             fprintf(stderr, "  party %d failed (%d): %s\n", r, jobs[r].rc, jobs[r].msg);

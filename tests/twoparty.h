@@ -27,5 +27,7 @@ extern chan_stats run2_stats[2];
 typedef int (*party2_fn)(party *p, void *arg);
 int run2_party(party2_fn fn, void *arg, unsigned nlanes);
 extern chan_stats run2_party_stats[2];
+/* Each side's bytes of the set-up (party_setup) of the last run2_party. */
+extern chan_stats run2_party_setup_stats[2];
 
 #endif
