@@ -95,10 +95,7 @@ static int run_argmax(party *p, uint64_t *y, const uint64_t *x, size_t outer, si
     return rc;
 }
 
-/* Tensors whose every value is known, from the architecture alone, to be
- * non-negative: ReLU outputs and what pools, padding and data movement make
- * of them. Max pooling on them compares without a sign extension. */
-static uint8_t *nonneg_tensors(const qnet *net) {
+uint8_t *exec_nonneg_tensors(const qnet *net) {
     uint8_t *nn = mem_calloc(net->ntensors ? net->ntensors : 1, 1);
     if (!nn) return NULL;
     for (unsigned i = 0; i < net->nlayers; i++) {
@@ -189,7 +186,7 @@ int exec_infer(party *p, const qnet *net, const exec_opts *o, const uint64_t *x,
         if (net->layers[i].nin > maxin) maxin = net->layers[i].nin;
     exec_layer_stat *ls = mem_calloc(net->nlayers ? net->nlayers : 1, sizeof *ls);
     const uint64_t **xs = mem_calloc(maxin, sizeof *xs);
-    uint8_t *nonneg = nonneg_tensors(net);
+    uint8_t *nonneg = exec_nonneg_tensors(net);
     qstore st;
     if (!ls || !xs || !nonneg) {
         mem_free(ls);

@@ -50,4 +50,10 @@ int exec_infer(party *p, const qnet *net, const exec_opts *o, const uint64_t *x,
                size_t *ny, exec_report *rep) WUR;
 void exec_report_free(exec_report *rep);
 
+/* Tensors whose every value is known, from the architecture alone, to be
+ * non-negative: ReLU outputs and what pools, padding and data movement make
+ * of them. Max pooling on them compares without a sign extension
+ * (NL_POOL_NONNEG). One byte per tensor (mem_free); NULL if out of memory. */
+uint8_t *exec_nonneg_tensors(const qnet *net);
+
 #endif
