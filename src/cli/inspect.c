@@ -224,9 +224,9 @@ static void print_json(FILE *f, const qnet *net, const inspect_opts *o, const qn
     json_str(f, out->name);
     fprintf(f,
             ",\"shape\":%s},\"layers_count\":%u,\"params\":%llu,\"macs\":%llu,\"relus\":%llu,"
-            "\"layers\":[",
+            "\"public_model_bytes\":%zu,\"layers\":[",
             nn_shape_str(sh, sizeof sh, &out->shape), net->nlayers, (unsigned long long)st->weights,
-            (unsigned long long)st->macs, (unsigned long long)st->relus);
+            (unsigned long long)st->macs, (unsigned long long)st->relus, o->public_bytes);
     for (unsigned i = 0; i < net->nlayers; i++) {
         const qlayer *L = &net->layers[i];
         fprintf(f, "%s{\"index\":%u,\"op\":\"%s\",\"name\":", i ? "," : "", i + 1, qop_name(L->op));
