@@ -286,10 +286,12 @@ static int load_model(qnet **net, const opts *o, const char *cmd) {
 
 static int serve_loop(const opts *o, qnet *net, chan_listener *l, int sessions) {
     server_cfg cfg = {.net = net, .mode = o->mode, .lanes = o->threads, .reveal = o->reveal};
+    session_server *srv;
+    TRY(session_server_new(&srv, l));
     int last = 0;
     for (int k = 0; sessions < 0 || k < sessions; k++) {
         session_result r;
-        int rc = session_serve_one(l, &cfg, -1, &r);
+        int rc = session_serve_one(srv, &cfg, -1, &r);
         if (rc < 0) {
             if (!o->quiet) fprintf(stderr, "parley serve: session %d failed: %s\n", k + 1, err_msg());
         } else if (!o->quiet) {
@@ -300,6 +302,7 @@ static int serve_loop(const opts *o, qnet *net, chan_listener *l, int sessions) 
         last = rc;
         session_result_free(&r);
     }
+    session_server_free(srv);
     return last;
 }
 

@@ -56,6 +56,7 @@ static size_t frame_cap(unsigned type) {
     case FRAME_MODEL: return FRAME_MAX_MODEL;
     case FRAME_READY: return 0;
     case FRAME_REPORT: return FRAME_REPORT_BYTES;
+    case FRAME_LANES: return FRAME_LANES_BYTES;
     default: return 0;
     }
 }
@@ -66,7 +67,7 @@ int frame_header_parse(unsigned *type, size_t *len, const uint8_t hdr[8]) {
         t |= (uint32_t)hdr[i] << (8 * i);
         n |= (uint32_t)hdr[4 + i] << (8 * i);
     }
-    if (t < FRAME_HELLO || t > FRAME_REPORT)
+    if (t < FRAME_HELLO || t > FRAME_LANES)
         return err_set(PARLEY_E_PROTO, "control message of unknown type %u", t);
     if (n > frame_cap(t))
         return err_set(PARLEY_E_PROTO, "control message of type %u is %u bytes, more than its limit %zu",

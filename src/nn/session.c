@@ -10,6 +10,37 @@
 #include <string.h>
 
 #define CONTROL_TIMEOUT_MS 30000
+#define PENDING_MAX 16
+
+struct session_server {
+    chan_listener *l;
+    chan *pending[PENDING_MAX];
+    unsigned npending;
+};
+
+int session_server_new(session_server **out, chan_listener *l) {
+    session_server *s = mem_calloc(1, sizeof *s);
+    if (!s) return PARLEY_E_NOMEM;
+    s->l = l;
+    *out = s;
+    return 0;
+}
+
+void session_server_free(session_server *srv) {
+    if (!srv) return;
+    for (unsigned i = 0; i < srv->npending; i++) chan_close(srv->pending[i]);
+    mem_free(srv);
+}
+
+/* A client's control connection that arrived during another session. */
+static void stash(void *ctx, chan *c) {
+    session_server *s = ctx;
+    if (s->npending == PENDING_MAX) {
+        chan_close(c); /* too many waiting: this one must retry */
+        return;
+    }
+    s->pending[s->npending++] = c;
+}
 
 void session_result_free(session_result *r) {
     if (!r) return;
@@ -55,11 +86,17 @@ static int run_party(session_result *res, int role, chan **lanes, unsigned nlane
     return rc;
 }
 
-int session_serve_one(chan_listener *l, const server_cfg *cfg, int accept_timeout_ms,
+int session_serve_one(session_server *srv, const server_cfg *cfg, int accept_timeout_ms,
                       session_result *res) {
     memset(res, 0, sizeof *res);
     chan *ctl = NULL;
-    TRY(chan_accept(l, &ctl, accept_timeout_ms < 0 ? 0x7fffffff : accept_timeout_ms));
+    chan_listener *l = srv->l;
+    if (srv->npending) {
+        ctl = srv->pending[0];
+        memmove(srv->pending, srv->pending + 1, --srv->npending * sizeof *srv->pending);
+    } else {
+        TRY(chan_accept(l, &ctl, accept_timeout_ms < 0 ? 0x7fffffff : accept_timeout_ms));
+    }
     double t0 = time_now();
     chan_set_timeout(ctl, cfg->hello_timeout_ms > 0 ? cfg->hello_timeout_ms : CONTROL_TIMEOUT_MS);
     res->mode = cfg->mode;
@@ -98,9 +135,18 @@ int session_serve_one(chan_listener *l, const server_cfg *cfg, int accept_timeou
     if (rc == 0) rc = frame_recv(ctl, FRAME_READY, &msg, &len); /* or the client's REJECT */
     mem_free(msg);
     chan *lanes[LANES_MAX] = {0};
+    uint64_t tag;
+    rand_os(&tag, sizeof tag);
+    if (rc == 0) {
+        uint8_t b[FRAME_LANES_BYTES];
+        for (int i = 0; i < 8; i++) b[i] = (uint8_t)(tag >> (8 * i));
+        rc = frame_send(ctl, FRAME_LANES, b, sizeof b);
+    }
     if (rc == 0)
-        rc = lanes_accept(lanes, cfg->lanes, l,
-                          cfg->hello_timeout_ms > 0 ? cfg->hello_timeout_ms : CONTROL_TIMEOUT_MS);
+        rc = lanes_accept_session(lanes, cfg->lanes, l,
+                                  cfg->hello_timeout_ms > 0 ? cfg->hello_timeout_ms
+                                                            : CONTROL_TIMEOUT_MS,
+                                  tag, stash, srv);
     add_stats(res, ctl);
     if (rc == 0) {
         for (unsigned i = 0; i < cfg->lanes; i++) chan_set_timeout(lanes[i], CHAN_DEFAULT_TIMEOUT_MS);
@@ -165,8 +211,16 @@ int session_infer(const char *host, int port, const nn_tensor *x, exec_progress_
         }
     }
     if (rc == 0) rc = frame_send(ctl, FRAME_READY, NULL, 0);
+    uint64_t tag = 0;
+    if (rc == 0) rc = frame_recv(ctl, FRAME_LANES, &msg, &len);
+    if (rc == 0 && len != FRAME_LANES_BYTES)
+        rc = err_set(PARLEY_E_PROTO, "the server's lane tag is %zu bytes, not %d", len,
+                     FRAME_LANES_BYTES);
+    for (size_t i = 0; rc == 0 && i < 8; i++) tag |= (uint64_t)msg[i] << (8 * i);
+    mem_free(msg);
+    msg = NULL;
     chan *lanes[LANES_MAX] = {0};
-    if (rc == 0) rc = lanes_connect(lanes, h.lanes, host, port, CONTROL_TIMEOUT_MS);
+    if (rc == 0) rc = lanes_connect_tag(lanes, h.lanes, host, port, CONTROL_TIMEOUT_MS, tag);
     add_stats(res, ctl);
     if (rc == 0) {
         rc = run_party(res, MPC_CLIENT, lanes, h.lanes, res->net, h.mode, h.reveal, xq, progress,

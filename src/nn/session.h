@@ -45,9 +45,16 @@ typedef struct session_result {
 
 void session_result_free(session_result *r);
 
-/* Server: wait up to accept_timeout_ms (-1: forever) for a client on l and
- * run one whole session with it. */
-int session_serve_one(chan_listener *l, const server_cfg *cfg, int accept_timeout_ms,
+/* A server's listener and the control connections of clients that arrived
+ * while another session was running (they are served next, in order). */
+typedef struct session_server session_server;
+/* l stays the caller's; close it after session_server_free. */
+int session_server_new(session_server **out, chan_listener *l) WUR;
+void session_server_free(session_server *srv);
+
+/* Server: take the next waiting client, or wait up to accept_timeout_ms
+ * (-1: forever) for one, and run one whole session with it. */
+int session_serve_one(session_server *srv, const server_cfg *cfg, int accept_timeout_ms,
                       session_result *res) WUR;
 
 /* Client: connect to host:port, run one whole session on input x. */
