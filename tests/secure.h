@@ -8,8 +8,8 @@
 #include "nn/qnet.h"
 
 typedef struct secure_cfg {
-    int mode;          /* MODE_OT or MODE_HE */
-    unsigned lanes;    /* 1..LANES_MAX */
+    int mode;       /* MODE_OT or MODE_HE */
+    unsigned lanes; /* 1..LANES_MAX */
     int reveal_label;
 } secure_cfg;
 

@@ -45,8 +45,8 @@ static int server_start(server *s, qnet *net, unsigned mode, unsigned lanes, uns
     memset(s, 0, sizeof *s);
     TRY(chan_listen(&s->l, "127.0.0.1", 0));
     TRY(session_server_new(&s->srv, s->l));
-    s->cfg = (server_cfg){.net = net, .mode = mode, .lanes = lanes, .reveal = reveal,
-                          .hello_timeout_ms = 3000};
+    s->cfg = (server_cfg){
+        .net = net, .mode = mode, .lanes = lanes, .reveal = reveal, .hello_timeout_ms = 3000};
     s->sessions = sessions;
     pthread_create(&s->th, NULL, server_main, s);
     return 0;
@@ -72,7 +72,8 @@ static void good_client(server *s, const qnet *net, const nn_tensor *x, const ui
             CHECK_EQ(r.out[0], lab);
         } else {
             CHECK_EQ(r.nout, n);
-            for (size_t i = 0; i < n && i < r.nout; i++) CHECK_EQ(r.out[i], want[i]);
+            for (size_t i = 0; i < n && i < r.nout; i++)
+                CHECK_EQ(r.out[i], want[i]);
         }
         CHECK(r.rep.bytes_sent > 0 && r.rep.bytes_recv > 0 && r.peer_flights > 0);
     }
@@ -218,8 +219,13 @@ TEST(client_dies_midway) {
 }
 
 TEST(hello_round_trip_and_checks) {
-    session_hello h = {.kind = HELLO_SERVER, .version = SESSION_VERSION, .mode = MODE_HE, .l = 37,
-                       .s = 12, .lanes = 4, .reveal = REVEAL_LABEL},
+    session_hello h = {.kind = HELLO_SERVER,
+                       .version = SESSION_VERSION,
+                       .mode = MODE_HE,
+                       .l = 37,
+                       .s = 12,
+                       .lanes = 4,
+                       .reveal = REVEAL_LABEL},
                   g;
     uint8_t b[HELLO_BYTES];
     hello_encode(b, &h);
@@ -272,10 +278,12 @@ TEST(clients_at_once) {
         j[k] = (client_job){&s, &f, 0};
         pthread_create(&j[k].th, NULL, client_main, &j[k]);
     }
-    for (int k = 0; k < 3; k++) pthread_join(j[k].th, NULL);
+    for (int k = 0; k < 3; k++)
+        pthread_join(j[k].th, NULL);
     chan_close(stranger);
     server_stop(&s);
     CHECK_MSG(s.rc[0] == PARLEY_E_TIMEOUT, "the stranger's session: %d %s", s.rc[0], s.msg[0]);
-    for (int k = 1; k < 4; k++) CHECK_MSG(s.rc[k] == 0, "session %d: %s", k, s.msg[k]);
+    for (int k = 1; k < 4; k++)
+        CHECK_MSG(s.rc[k] == 0, "session %d: %s", k, s.msg[k]);
     fixture_free(&f);
 }

@@ -92,7 +92,8 @@ int party_setup(party *p, int role, chan **chans, unsigned nlanes, block seed) {
 
 void party_clear(party *p) {
     if (p->lanes) {
-        for (unsigned i = 0; i < p->nlanes; i++) ot_lane_clear(&p->lanes[i].ot);
+        for (unsigned i = 0; i < p->nlanes; i++)
+            ot_lane_clear(&p->lanes[i].ot);
         mem_free_wipe(p->lanes, p->nlanes * sizeof *p->lanes);
     }
     memset(p, 0, sizeof *p);
@@ -112,8 +113,8 @@ int party_run(party *p, size_t n, size_t grain, party_job fn, void *ctx) {
         size_t count = u * grain;
         if (count > n - first) count = n - first;
         if (count == 0) continue;
-        tasks[used] = (lane_task){.L = &p->lanes[i], .fn = fn, .ctx = ctx, .first = first,
-                                  .count = count};
+        tasks[used] =
+            (lane_task){.L = &p->lanes[i], .fn = fn, .ctx = ctx, .first = first, .count = count};
         first += count;
         used++;
     }

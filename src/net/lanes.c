@@ -14,7 +14,8 @@ void lane_hello_encode(uint8_t out[LANE_HELLO_BYTES], const lane_hello *h) {
     out[5] = (uint8_t)h->index;
     out[6] = (uint8_t)h->count;
     out[7] = 0;
-    for (int i = 0; i < 8; i++) out[8 + i] = (uint8_t)(h->tag >> (8 * i));
+    for (int i = 0; i < 8; i++)
+        out[8 + i] = (uint8_t)(h->tag >> (8 * i));
 }
 
 int lane_hello_parse(lane_hello *out, const uint8_t *buf, size_t len) {
@@ -35,7 +36,8 @@ int lane_hello_parse(lane_hello *out, const uint8_t *buf, size_t len) {
     out->index = idx;
     out->count = cnt;
     out->tag = 0;
-    for (int i = 0; i < 8; i++) out->tag |= (uint64_t)buf[8 + i] << (8 * i);
+    for (int i = 0; i < 8; i++)
+        out->tag |= (uint64_t)buf[8 + i] << (8 * i);
     return 0;
 }
 
@@ -48,7 +50,8 @@ void lanes_close(chan **lanes, unsigned n) {
 
 int lanes_accept(chan **lanes, unsigned n, chan_listener *l, int timeout_ms) {
     PARLEY_CHECK(n >= 1 && n <= LANES_MAX);
-    for (unsigned i = 0; i < n; i++) lanes[i] = NULL;
+    for (unsigned i = 0; i < n; i++)
+        lanes[i] = NULL;
     uint64_t tag = 0;
     int rc = 0;
     for (unsigned got = 0; got < n; got++) {
@@ -89,7 +92,8 @@ int lanes_connect(chan **lanes, unsigned n, const char *host, int port, int time
 int lanes_connect_tag(chan **lanes, unsigned n, const char *host, int port, int timeout_ms,
                       uint64_t tag) {
     PARLEY_CHECK(n >= 1 && n <= LANES_MAX);
-    for (unsigned i = 0; i < n; i++) lanes[i] = NULL;
+    for (unsigned i = 0; i < n; i++)
+        lanes[i] = NULL;
     lane_hello h = {.count = n, .tag = tag};
     int rc = 0;
     for (unsigned i = 0; i < n && rc == 0; i++) {
@@ -111,7 +115,8 @@ int lanes_connect_tag(chan **lanes, unsigned n, const char *host, int port, int 
 int lanes_accept_session(chan **lanes, unsigned n, chan_listener *l, int timeout_ms, uint64_t tag,
                          lanes_other_fn other, void *ctx) {
     PARLEY_CHECK(n >= 1 && n <= LANES_MAX);
-    for (unsigned i = 0; i < n; i++) lanes[i] = NULL;
+    for (unsigned i = 0; i < n; i++)
+        lanes[i] = NULL;
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     unsigned got = 0;

@@ -50,7 +50,7 @@ enum {
     FRAME_REPORT = 5,
     FRAME_LANES = 6
 };
-#define FRAME_LANES_BYTES 8 /* the session's lane tag (u64) */
+#define FRAME_LANES_BYTES 8   /* the session's lane tag (u64) */
 #define FRAME_REPORT_BYTES 24 /* server's flights, bytes sent, microseconds (u64 each) */
 #define FRAME_MAX_REJECT 512
 #define FRAME_MAX_MODEL (64u << 20)

@@ -32,15 +32,15 @@ typedef struct server_cfg {
 } server_cfg;
 
 typedef struct session_result {
-    qnet *net;            /* client: the public model it received (qnet_free) */
+    qnet *net; /* client: the public model it received (qnet_free) */
     unsigned mode, lanes, reveal;
-    uint64_t *out;        /* client: the output (or labels), mod 2^l (mem_free) */
+    uint64_t *out; /* client: the output (or labels), mod 2^l (mem_free) */
     size_t nout;
     exec_report rep;      /* this party's costs */
     double setup_seconds; /* connection, hello, model, OT (and HE) set-up */
     uint64_t setup_bytes_sent, setup_bytes_recv;
-    uint64_t peer_flights;  /* client: the server's flights during the inference */
-    double peer_seconds;    /* client: the server's time for the inference */
+    uint64_t peer_flights; /* client: the server's flights during the inference */
+    double peer_seconds;   /* client: the server's time for the inference */
 } session_result;
 
 void session_result_free(session_result *r);
