@@ -92,7 +92,8 @@ int party_setup(party *p, int role, chan **chans, unsigned nlanes, block seed) {
 
 void party_clear(party *p) {
     if (p->lanes) {
-        for (unsigned i = 0; i < p->nlanes; i++) ot_lane_clear(&p->lanes[i].ot);
+        for (unsigned i = 0; i < p->nlanes; i++)
+            ot_lane_clear(&p->lanes[i].ot);
         mem_free_wipe(p->lanes, p->nlanes * sizeof *p->lanes);
     }
     memset(p, 0, sizeof *p);

@@ -8,6 +8,9 @@
 #include "util/mem.h"
 #include "util/timer.h"
 
+#include <stdio.h>
+#include <string.h>
+
 /* ---- input sharing and output reveal (lane 0) ---- */
 
 /* Client: sends a random mask r (n values, l bits each, packed) and keeps
@@ -23,7 +26,8 @@ static int share_input(party *p, uint64_t *share, const uint64_t *x, size_t n, u
         bits_pack(buf, share, n, l);
         rc = chan_send(L->ot.ch, buf, nb);
         if (rc == 0) rc = chan_flush(L->ot.ch);
-        for (size_t i = 0; i < n; i++) share[i] = (x[i] - share[i]) & bits_mask(l);
+        for (size_t i = 0; i < n; i++)
+            share[i] = (x[i] - share[i]) & bits_mask(l);
     } else {
         rc = chan_recv(L->ot.ch, buf, nb);
         if (rc == 0) bits_unpack(share, buf, n, l);
@@ -47,7 +51,8 @@ static int reveal(party *p, uint64_t *out, const uint64_t *share, size_t n, unsi
         rc = chan_recv(L->ot.ch, buf, nb);
         if (rc == 0) {
             bits_unpack(out, buf, n, l);
-            for (size_t i = 0; i < n; i++) out[i] = (out[i] + share[i]) & bits_mask(l);
+            for (size_t i = 0; i < n; i++)
+                out[i] = (out[i] + share[i]) & bits_mask(l);
         }
     }
     mem_free_wipe(buf, nb ? nb : 1);
@@ -103,7 +108,9 @@ uint8_t *exec_nonneg_tensors(const qnet *net) {
         uint8_t v = 0;
         switch (L->op) {
         case QOP_RELU:
-        case QOP_RELU_TRUNC: v = 1; break;
+        case QOP_RELU_TRUNC:
+            v = 1;
+            break;
         case QOP_MAXPOOL:
         case QOP_AVGPOOL:
         case QOP_RESHAPE:
@@ -111,9 +118,11 @@ uint8_t *exec_nonneg_tensors(const qnet *net) {
         case QOP_TRANSPOSE:
         case QOP_CONCAT:
             v = 1;
-            for (unsigned k = 0; k < L->nin; k++) v &= nn[L->in[k]];
+            for (unsigned k = 0; k < L->nin; k++)
+                v &= nn[L->in[k]];
             break;
-        default: v = 0;
+        default:
+            v = 0;
         }
         nn[L->out] = v;
     }
@@ -127,15 +136,25 @@ static int run_layer(party *p, const exec_opts *o, const qnet *net, const qlayer
     switch (L->op) {
     case QOP_CONV:
     case QOP_FC:
-    case QOP_SCALE: return run_linear(p, o, net, L, y, x[0]);
-    case QOP_TRUNC: return nl_trunc(p, y, x[0], n, l, L->p.shift);
-    case QOP_RELU: return nl_relu(p, y, x[0], n, l);
-    case QOP_RELU_TRUNC: return nl_relu_trunc(p, y, x[0], n, l, L->p.shift);
+    case QOP_SCALE:
+        return run_linear(p, o, net, L, y, x[0]);
+    case QOP_TRUNC:
+        return nl_trunc(p, y, x[0], n, l, L->p.shift);
+    case QOP_SHL:
+        qnet_shl(net, L, y, x[0]);
+        return 0;
+    case QOP_RELU:
+        return nl_relu(p, y, x[0], n, l);
+    case QOP_RELU_TRUNC:
+        return nl_relu_trunc(p, y, x[0], n, l, L->p.shift);
     case QOP_MAXPOOL:
         return nl_maxpool_ex(p, y, x[0], &L->p.pool, l,
                              NL_POOL_TREE | (nonneg[L->in[0]] ? NL_POOL_NONNEG : 0));
-    case QOP_AVGPOOL: return nl_avgpool(p, y, x[0], &L->p.pool, l);
-    case QOP_ADD: qnet_add(net, L, y, x[0], x[1]); return 0;
+    case QOP_AVGPOOL:
+        return nl_avgpool(p, y, x[0], &L->p.pool, l);
+    case QOP_ADD:
+        qnet_add(net, L, y, x[0], x[1]);
+        return 0;
     case QOP_ADDC:
         memcpy(y, x[0], nin * sizeof *y);
         if (p->role == MPC_SERVER) qnet_add_private(net, L, y);
@@ -143,7 +162,9 @@ static int run_layer(party *p, const exec_opts *o, const qnet *net, const qlayer
     case QOP_CONCAT:
     case QOP_RESHAPE:
     case QOP_PAD:
-    case QOP_TRANSPOSE: qnet_move(net, L, y, x); return 0;
+    case QOP_TRANSPOSE:
+        qnet_move(net, L, y, x);
+        return 0;
     case QOP_CONST:
         memset(y, 0, n * sizeof *y);
         if (p->role == MPC_SERVER) qnet_add_private(net, L, y);
@@ -153,7 +174,8 @@ static int run_layer(party *p, const exec_opts *o, const qnet *net, const qlayer
         qnet_argmax_geom(net, L, &outer, &cols, &inner);
         return run_argmax(p, y, x[0], outer, cols, inner, l);
     }
-    default: return err_set(PARLEY_E_UNSUPPORTED, "layer kind %d has no secure form", (int)L->op);
+    default:
+        return err_set(PARLEY_E_UNSUPPORTED, "layer kind %d has no secure form", (int)L->op);
     }
 }
 
@@ -206,7 +228,8 @@ int exec_infer(party *p, const qnet *net, const exec_opts *o, const uint64_t *x,
     if (rc == 0) rc = share_input(p, in, x, net->t[net->input].size, net->l);
     for (unsigned i = 0; i < net->nlayers && rc == 0; i++) {
         const qlayer *L = &net->layers[i];
-        for (unsigned k = 0; k < L->nin; k++) xs[k] = st.buf[L->in[k]];
+        for (unsigned k = 0; k < L->nin; k++)
+            xs[k] = st.buf[L->in[k]];
         uint64_t *out;
         rc = qstore_out(&st, &out, L->out);
         if (rc < 0) break;
@@ -223,8 +246,9 @@ int exec_infer(party *p, const qnet *net, const exec_opts *o, const uint64_t *x,
         if (o->progress) {
             chan_stats now;
             party_stats(p, &now);
-            o->progress(o->progress_ctx, net, i, &ls[i], time_now() - t0,
-                        now.bytes_sent - s0.bytes_sent + now.bytes_recv - s0.bytes_recv);
+            if (o->progress(o->progress_ctx, net, i, &ls[i], time_now() - t0,
+                            now.bytes_sent - s0.bytes_sent + now.bytes_recv - s0.bytes_recv))
+                rc = err_set(PARLEY_E_ARG, "cancelled after layer %u", i + 1);
         }
     }
     /* The output, or its ArgMax, goes to the client. */
@@ -248,6 +272,13 @@ int exec_infer(party *p, const qnet *net, const exec_opts *o, const uint64_t *x,
         }
         if (rc == 0) rc = reveal(p, res, share, nres, net->l);
         if (lab) mem_free_wipe(lab, nres * sizeof *lab);
+    }
+    if (rc < 0) { /* the peer must not wait for us; keep our own reason */
+        char why[512];
+        snprintf(why, sizeof why, "%s", err_msg());
+        for (unsigned k = 0; k < p->nlanes; k++)
+            chan_abort(p->lanes[k].ot.ch);
+        err_set(rc, "%s", why);
     }
     qstore_free(&st);
     mem_free(xs);

@@ -19,24 +19,25 @@ typedef struct exec_layer_stat {
     double seconds;
     uint64_t bytes;      /* sent by this party during the layer, all lanes */
     uint64_t bytes_recv; /* received by this party during the layer */
-    uint64_t flights; /* the busiest lane's flights */
+    uint64_t flights;    /* the busiest lane's flights */
 } exec_layer_stat;
 
 typedef struct exec_report {
-    unsigned nlayers;         /* = net->nlayers */
-    exec_layer_stat *layers;  /* one per layer (mem_free) */
-    double seconds;           /* the whole run, input sharing and reveal included */
+    unsigned nlayers;        /* = net->nlayers */
+    exec_layer_stat *layers; /* one per layer (mem_free) */
+    double seconds;          /* the whole run, input sharing and reveal included */
     uint64_t bytes_sent, bytes_recv, flights;
 } exec_report;
 
-/* Called after each layer (e.g. a progress line). */
-typedef void (*exec_progress_fn)(void *ctx, const qnet *net, unsigned layer,
-                                 const exec_layer_stat *st, double elapsed, uint64_t bytes);
+/* Called after each layer (e.g. a progress line); a non-zero return cancels
+ * the inference (PARLEY_E_ARG, "cancelled"). */
+typedef int (*exec_progress_fn)(void *ctx, const qnet *net, unsigned layer,
+                                const exec_layer_stat *st, double elapsed, uint64_t bytes);
 
 typedef struct exec_opts {
-    int mode;                 /* MODE_OT or MODE_HE (nn/hello.h) */
-    lin_he *he;               /* HE mode: the keys set up by lin_he_setup */
-    int reveal_label;         /* append an ArgMax over the last axis of the output */
+    int mode;         /* MODE_OT or MODE_HE (nn/hello.h) */
+    lin_he *he;       /* HE mode: the keys set up by lin_he_setup */
+    int reveal_label; /* append an ArgMax over the last axis of the output */
     exec_progress_fn progress;
     void *progress_ctx;
 } exec_opts;

@@ -18,7 +18,7 @@ static const char *const qop_names[QOP_END_] = {
     [QOP_ADD] = "add",         [QOP_ADDC] = "addc",
     [QOP_CONCAT] = "concat",   [QOP_RESHAPE] = "reshape",
     [QOP_PAD] = "pad",         [QOP_TRANSPOSE] = "transpose",
-    [QOP_ARGMAX] = "argmax",   [QOP_CONST] = "const",
+    [QOP_ARGMAX] = "argmax",   [QOP_CONST] = "const", [QOP_SHL] = "shl",
 };
 
 const char *qop_name(qop op) {
@@ -201,6 +201,11 @@ static int check_layer(qnet *net, unsigned i) {
             return lerr(net, i, "shift does not match the scales");
         if (!nn_shape_eq(&X->shape, &Y->shape)) return lerr(net, i, "output shape differs");
         break;
+    case QOP_SHL:
+        if (L->p.shift >= l || Y->scale != X->scale + L->p.shift || Y->scale > 2 * s)
+            return lerr(net, i, "shift does not match the scales");
+        if (!nn_shape_eq(&X->shape, &Y->shape)) return lerr(net, i, "output shape differs");
+        break;
     case QOP_RELU:
     case QOP_ADDC:
         if (!nn_shape_eq(&X->shape, &Y->shape)) return lerr(net, i, "output shape differs");
@@ -292,7 +297,8 @@ static int check_layer(qnet *net, unsigned i) {
     /* Scales: linear layers take s and give 2s; the rest keep theirs. */
     if (qop_is_linear(L->op)) {
         if (X->scale != s || Y->scale != 2 * s) return lerr(net, i, "scales must be s -> 2s");
-    } else if (L->op != QOP_TRUNC && L->op != QOP_RELU_TRUNC && L->op != QOP_ARGMAX) {
+    } else if (L->op != QOP_TRUNC && L->op != QOP_RELU_TRUNC && L->op != QOP_ARGMAX &&
+               L->op != QOP_SHL) {
         if (Y->scale != X->scale) return lerr(net, i, "output scale differs from the input's");
     }
     /* Bound what a layer may ask of the other party's memory and time. */
@@ -455,6 +461,9 @@ void qnet_dump(FILE *f, const qnet *net) {
         case QOP_RELU_TRUNC:
             fprintf(f, "  >> %u", L->p.shift);
             break;
+        case QOP_SHL:
+            fprintf(f, "  << %u", L->p.shift);
+            break;
         case QOP_CONCAT:
             fprintf(f, "  axis %u", L->p.axis);
             break;
@@ -552,6 +561,12 @@ void qnet_move(const qnet *net, const qlayer *L, uint64_t *y, const uint64_t *co
     default:
         PARLEY_CHECK(!"qnet_move: not a data-movement layer");
     }
+}
+
+void qnet_shl(const qnet *net, const qlayer *L, uint64_t *y, const uint64_t *x) {
+    uint64_t mask = bits_mask(net->l);
+    size_t n = net->t[L->out].size;
+    for (size_t i = 0; i < n; i++) y[i] = (x[i] << L->p.shift) & mask;
 }
 
 void qnet_add(const qnet *net, const qlayer *L, uint64_t *y, const uint64_t *x0,

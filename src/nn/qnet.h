@@ -27,6 +27,10 @@
  *   CONCAT            along p.axis; RESHAPE: same elements, new shape;
  *   PAD               zeros around (p.pad.lo/hi per dimension);
  *   TRANSPOSE         y = x permuted (y dim i = x dim p.perm[i])
+ *   SHL               y = x * 2^shift mod 2^l (scale += shift): lifts the
+ *                     s-scale operand of an ADD whose other operand is a
+ *                     linear output still at 2s, so the sum is truncated
+ *                     once (local on shares)
  *   ARGMAX            index of the first maximum along p.argmax.axis,
  *                     scale 0 (keepdims keeps that axis as 1)
  *   CONST             no input: a server constant at scale s (shared as
@@ -65,6 +69,7 @@ typedef enum qop {
     QOP_TRANSPOSE,
     QOP_ARGMAX,
     QOP_CONST,
+    QOP_SHL,
     QOP_END_ /* one past the last kind */
 } qop;
 
@@ -98,7 +103,7 @@ typedef struct qlayer {
         lin_conv conv;   /* CONV */
         lin_fc fc;       /* FC: N = product of the leading dims, K the last */
         lin_scale scale; /* SCALE: N = dim 0, C = dim 1, S = the rest */
-        unsigned shift;  /* TRUNC, RELU_TRUNC */
+        unsigned shift;  /* TRUNC, RELU_TRUNC, SHL */
         nl_pool pool;    /* MAXPOOL, AVGPOOL */
         unsigned axis;   /* CONCAT */
         struct {
@@ -165,6 +170,8 @@ void qnet_dump(FILE *f, const qnet *net);
 /* Data movement, identical on shares and in plaintext: CONCAT, RESHAPE,
  * PAD, TRANSPOSE. x[i] is the buffer of input i; y must not alias them. */
 void qnet_move(const qnet *net, const qlayer *L, uint64_t *y, const uint64_t *const *x);
+/* y = x * 2^shift mod 2^l (SHL; both parties, on shares too). */
+void qnet_shl(const qnet *net, const qlayer *L, uint64_t *y, const uint64_t *x);
 /* y = x0 + x1 mod 2^l over the output's size (ADD; both parties). */
 void qnet_add(const qnet *net, const qlayer *L, uint64_t *y, const uint64_t *x0,
               const uint64_t *x1);

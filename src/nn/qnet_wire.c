@@ -82,6 +82,7 @@ static unsigned params(const qlayer *L, uint32_t *v) {
         return 4;
     case QOP_TRUNC:
     case QOP_RELU_TRUNC:
+    case QOP_SHL:
         v[0] = L->p.shift;
         return 1;
     case QOP_MAXPOOL:
@@ -134,6 +135,7 @@ static void set_params(qlayer *L, const uint32_t *v) {
         break;
     case QOP_TRUNC:
     case QOP_RELU_TRUNC:
+    case QOP_SHL:
         L->p.shift = v[0];
         break;
     case QOP_MAXPOOL:

@@ -29,6 +29,9 @@ int ref_layer(const qnet *net, qstore *st, unsigned i) {
     case QOP_TRUNC:
         nl_trunc_plain(y, x, n, l, L->p.shift);
         break;
+    case QOP_SHL:
+        qnet_shl(net, L, y, x);
+        break;
     case QOP_RELU:
         nl_relu_plain(y, x, n, l);
         break;

@@ -1,0 +1,187 @@
+/* exec: the secure executor on whole models made by real tools, bit-exact
+ * against the plaintext reference: OT and HE mode, several (l, s), 1 and 3
+ * lanes, batches, reveal of the label only, and a party that stops in the
+ * middle (the other side ends with an error, no hang). */
+#include "harness.h"
+#include "secure.h"
+#include "twoparty.h"
+
+#include "lin/he/lin_he.h"
+#include "nn/exec.h"
+#include "nn/hello.h"
+#include "nn/model.h"
+#include "nn/npy.h"
+#include "nn/ref.h"
+#include "util/bits.h"
+#include "util/mem.h"
+
+#include <string.h>
+
+#define DATA PARLEY_SOURCE_DIR "/tests/data/"
+#define EXAMPLES PARLEY_SOURCE_DIR "/examples/"
+
+/* Load model and input at (l, s); the encoded input in *x. */
+static int load(qnet **net, uint64_t **x, const char *model, const char *input, unsigned l,
+                unsigned s) {
+    nn_tensor t;
+    TRY(npy_load(&t, input));
+    int rc = nn_model_load(net, NULL, model, l, s, t.shape.d[0]);
+    if (rc == 0) {
+        *x = mem_alloc((*net)->t[(*net)->input].size, sizeof **x);
+        rc = *x ? qnet_encode_input(*net, *x, &t) : PARLEY_E_NOMEM;
+    }
+    nn_tensor_free(&t);
+    return rc;
+}
+
+/* Secure (mode, lanes) equals the reference on model/input at (l, s). */
+static void same_as_ref(const char *model, const char *input, unsigned l, unsigned s, int mode,
+                        unsigned lanes) {
+    qnet *net = NULL;
+    uint64_t *x = NULL, *want = NULL, *got = NULL;
+    size_t n = 0;
+    REQUIRE_OK(load(&net, &x, model, input, l, s));
+    REQUIRE_OK(ref_run(net, &want, NULL, x));
+    secure_cfg cfg = {.mode = mode, .lanes = lanes};
+    int rc = secure_run(&got, &n, net, x, &cfg);
+    CHECK_MSG(rc == 0, "%s (%s, l=%u, %u lanes): %s", model, mode ? "he" : "ot", l, lanes,
+              err_msg());
+    if (rc == 0) {
+        CHECK_EQ(n, net->t[net->output].size);
+        size_t bad = 0;
+        for (size_t i = 0; i < n; i++)
+            bad += got[i] != want[i];
+        CHECK_MSG(bad == 0, "%s (%s, l=%u, %u lanes): %zu of %zu outputs differ from the reference",
+                  model, mode ? "he" : "ot", l, lanes, bad, n);
+        printf("  %-40s %s l=%u s=%u lanes=%u: %zu outputs bit-exact\n",
+               model + strlen(PARLEY_SOURCE_DIR), mode ? "he" : "ot", l, s, lanes, n);
+    }
+    mem_free(x);
+    mem_free(want);
+    mem_free(got);
+    qnet_free(net);
+}
+
+TEST(cnn_ot) {
+    same_as_ref(DATA "cnn.onnx", DATA "cnn.input.npy", 37, 12, MODE_OT, 1);
+    same_as_ref(DATA "cnn.onnx", DATA "cnn.input.npy", 32, 9, MODE_OT, 3);
+    same_as_ref(DATA "cnn.onnx", DATA "cnn.input.npy", 64, 20, MODE_OT, 2);
+    same_as_ref(DATA "cnn_bn.onnx", DATA "cnn.input.npy", 37, 12, MODE_OT, 2);
+}
+
+TEST(cnn_he) {
+    same_as_ref(DATA "cnn.onnx", DATA "cnn.input.npy", 37, 12, MODE_HE, 1);
+    same_as_ref(DATA "cnn.onnx", DATA "cnn.input.npy", 32, 9, MODE_HE, 2);
+    same_as_ref(DATA "cnn_bn.onnx", DATA "cnn.input.npy", 37, 12, MODE_HE, 3);
+}
+
+TEST(mlp_both_modes) {
+    same_as_ref(DATA "mlp.onnx", DATA "mlp.input.npy", 37, 12, MODE_OT, 1);
+    same_as_ref(DATA "mlp.onnx", DATA "mlp.input.npy", 37, 12, MODE_HE, 2);
+    same_as_ref(DATA "mlp.onnx", DATA "mlp.input.npy", 16, 6, MODE_OT, 2);
+}
+
+TEST(example_digits_all_inputs) {
+    for (int k = 0; k < 5; k++) {
+        char in[512];
+        snprintf(in, sizeof in, EXAMPLES "digit-%d.npy", k);
+        same_as_ref(EXAMPLES "digits.onnx", in, 37, 12, k % 2 ? MODE_HE : MODE_OT,
+                    1 + (unsigned)k % 3);
+    }
+}
+
+/* --reveal label: the client learns only the index of the first maximum of
+ * each row, equal to the reference's. */
+TEST(reveal_label_only) {
+    qnet *net = NULL;
+    uint64_t *x = NULL, *want = NULL, *got = NULL;
+    size_t n = 0;
+    REQUIRE_OK(load(&net, &x, DATA "mlp.onnx", DATA "mlp.input.npy", 37, 12));
+    REQUIRE_OK(ref_run(net, &want, NULL, x));
+    const qtensor *ot = &net->t[net->output];
+    size_t cols = ot->shape.d[ot->shape.rank - 1], rows = ot->size / cols;
+    uint64_t *lab = mem_alloc(rows, sizeof *lab);
+    nl_argmax_plain(lab, want, rows, cols, net->l);
+    for (int mode = MODE_OT; mode <= MODE_HE; mode++) {
+        secure_cfg cfg = {.mode = mode, .lanes = 2, .reveal_label = 1};
+        REQUIRE_OK(secure_run(&got, &n, net, x, &cfg));
+        CHECK_EQ(n, rows);
+        for (size_t r = 0; r < rows && r < n; r++)
+            CHECK_EQ(got[r], lab[r]);
+        mem_free(got);
+    }
+    mem_free(lab);
+    mem_free(x);
+    mem_free(want);
+    qnet_free(net);
+}
+
+/* One side cancels after layer 3: both sides fail (no hang), with the
+ * cancelling side's reason on its side. */
+typedef struct cancel_job {
+    const qnet *net[2];
+    const uint64_t *x;
+    int who; /* the side that cancels */
+    int rc[2];
+} cancel_job;
+
+static int cancel_after_3(void *ctx, const qnet *net, unsigned layer, const exec_layer_stat *st,
+                          double elapsed, uint64_t bytes) {
+    (void)ctx, (void)net, (void)st, (void)elapsed, (void)bytes;
+    return layer >= 2;
+}
+
+static int cancel_party(party *p, void *arg) {
+    cancel_job *j = arg;
+    exec_opts o = {.mode = MODE_OT, .progress = p->role == j->who ? cancel_after_3 : NULL};
+    uint64_t *y = NULL;
+    size_t ny;
+    int rc = exec_infer(p, j->net[p->role], &o, p->role == MPC_CLIENT ? j->x : NULL, &y, &ny, NULL);
+    mem_free(y);
+    j->rc[p->role] = rc;
+    return rc;
+}
+
+TEST(a_party_stops_midway) {
+    qnet *net = NULL;
+    uint64_t *x = NULL;
+    REQUIRE_OK(load(&net, &x, DATA "cnn.onnx", DATA "cnn.input.npy", 37, 12));
+    for (int who = 0; who < 2; who++) {
+        cancel_job j = {{net, net}, x, who, {0, 0}};
+        int rc = run2_party(cancel_party, &j, 2);
+        CHECK(rc < 0);
+        CHECK(j.rc[0] < 0 && j.rc[1] < 0);
+        CHECK_EQ(j.rc[who], PARLEY_E_ARG);
+    }
+    mem_free(x);
+    qnet_free(net);
+}
+
+/* A residual Add after a convolution truncates once: the convolution's 2s
+ * output goes straight to the Add, the other operand is lifted to 2s (SHL),
+ * and the Add's Relu is fused with the single truncation. */
+TEST(residual_add_truncates_once) {
+    qnet *net;
+    REQUIRE_OK(nn_model_load(&net, NULL, EXAMPLES "digits.onnx", 37, 12, 1));
+    int adds = 0;
+    for (unsigned i = 0; i < net->nlayers; i++) {
+        const qlayer *L = &net->layers[i];
+        if (L->op != QOP_ADD) continue;
+        adds++;
+        const qtensor *a = &net->t[L->in[0]], *b = &net->t[L->in[1]];
+        CHECK_EQ(a->scale, 24);
+        CHECK_EQ(b->scale, 24);
+        CHECK_EQ(net->t[L->out].scale, 24);
+        int conv = 0, shl = 0;
+        for (unsigned k = 0; k < 2; k++) {
+            qop op = net->layers[net->t[L->in[k]].producer].op;
+            conv += op == QOP_CONV;
+            shl += op == QOP_SHL;
+        }
+        CHECK(conv == 1 && shl == 1);
+        REQUIRE(i + 1 < net->nlayers);
+        CHECK_EQ(net->layers[i + 1].op, QOP_RELU_TRUNC);
+    }
+    CHECK_EQ(adds, 1);
+    qnet_free(net);
+}

@@ -1,0 +1,289 @@
+/* session: whole secure inferences over loopback TCP between a server
+ * thread (session_serve_one) and client threads (session_infer), and every
+ * way a session can go wrong — another protocol version, garbage, an input
+ * of the wrong shape, a client that goes away before or during the
+ * inference — each ending with a clear message on both sides while the
+ * server goes on to serve the next client. */
+#include "harness.h"
+
+#include "net/lanes.h"
+#include "nn/model.h"
+#include "nn/npy.h"
+#include "nn/ref.h"
+#include "nn/session.h"
+#include "util/mem.h"
+
+#include <pthread.h>
+#include <string.h>
+
+#define MODEL PARLEY_SOURCE_DIR "/examples/digits.onnx"
+#define INPUT PARLEY_SOURCE_DIR "/examples/digit-0.npy"
+
+typedef struct server {
+    chan_listener *l;
+    session_server *srv;
+    server_cfg cfg;
+    int sessions;
+    int rc[8];
+    char msg[8][512];
+    pthread_t th;
+} server;
+
+static void *server_main(void *v) {
+    server *s = v;
+    for (int k = 0; k < s->sessions; k++) {
+        session_result r;
+        s->rc[k] = session_serve_one(s->srv, &s->cfg, 20000, &r);
+        snprintf(s->msg[k], sizeof s->msg[k], "%s", s->rc[k] ? err_msg() : "");
+        session_result_free(&r);
+    }
+    return NULL;
+}
+
+static int server_start(server *s, qnet *net, unsigned mode, unsigned lanes, unsigned reveal,
+                        int sessions) {
+    memset(s, 0, sizeof *s);
+    TRY(chan_listen(&s->l, "127.0.0.1", 0));
+    TRY(session_server_new(&s->srv, s->l));
+    s->cfg = (server_cfg){
+        .net = net, .mode = mode, .lanes = lanes, .reveal = reveal, .hello_timeout_ms = 3000};
+    s->sessions = sessions;
+    pthread_create(&s->th, NULL, server_main, s);
+    return 0;
+}
+
+static void server_stop(server *s) {
+    pthread_join(s->th, NULL);
+    session_server_free(s->srv);
+    chan_listener_close(s->l);
+}
+
+/* A good client: the output equals the reference's. */
+static void good_client(server *s, const qnet *net, const nn_tensor *x, const uint64_t *want) {
+    session_result r;
+    int rc = session_infer("127.0.0.1", chan_listener_port(s->l), x, NULL, NULL, &r);
+    CHECK_MSG(rc == 0, "client: %s", err_msg());
+    if (rc == 0) {
+        size_t n = net->t[net->output].size;
+        if (r.reveal == REVEAL_LABEL) {
+            uint64_t lab;
+            nl_argmax_plain(&lab, want, 1, n, net->l);
+            CHECK_EQ(r.nout, 1);
+            CHECK_EQ(r.out[0], lab);
+        } else {
+            CHECK_EQ(r.nout, n);
+            for (size_t i = 0; i < n && i < r.nout; i++)
+                CHECK_EQ(r.out[i], want[i]);
+        }
+        CHECK(r.rep.bytes_sent > 0 && r.rep.bytes_recv > 0 && r.peer_flights > 0);
+    }
+    session_result_free(&r);
+}
+
+typedef struct fixture {
+    qnet *net;
+    nn_tensor x;
+    uint64_t *want;
+} fixture;
+
+static int fixture_load(fixture *f) {
+    memset(f, 0, sizeof *f);
+    TRY(nn_model_load(&f->net, NULL, MODEL, 37, 12, 1));
+    TRY(npy_load(&f->x, INPUT));
+    uint64_t *xq = mem_alloc(f->x.n, sizeof *xq);
+    if (!xq) return PARLEY_E_NOMEM;
+    int rc = qnet_encode_input(f->net, xq, &f->x);
+    if (rc == 0) rc = ref_run(f->net, &f->want, NULL, xq);
+    mem_free(xq);
+    return rc;
+}
+
+static void fixture_free(fixture *f) {
+    qnet_free(f->net);
+    nn_tensor_free(&f->x);
+    mem_free(f->want);
+}
+
+TEST(sessions_one_after_another) {
+    fixture f;
+    REQUIRE_OK(fixture_load(&f));
+    static const unsigned modes[] = {MODE_OT, MODE_HE};
+    for (int m = 0; m < 2; m++)
+        for (unsigned reveal = 0; reveal < 2; reveal++) {
+            server s;
+            REQUIRE_OK(server_start(&s, f.net, modes[m], 1 + reveal, reveal, 2));
+            good_client(&s, f.net, &f.x, f.want);
+            good_client(&s, f.net, &f.x, f.want);
+            server_stop(&s);
+            CHECK_MSG(s.rc[0] == 0 && s.rc[1] == 0, "server: %s %s", s.msg[0], s.msg[1]);
+        }
+    fixture_free(&f);
+}
+
+/* Raw bytes from a misbehaving client on the control connection; returns
+ * what the server answered (the first frame) in *type, or -1. */
+static void raw_client(int port, const void *bytes, size_t n, int *type, char *answer, size_t cap) {
+    chan *c;
+    *type = -1;
+    answer[0] = 0;
+    if (chan_connect(&c, "127.0.0.1", port, 5000) != 0) return;
+    chan_set_timeout(c, 5000);
+    if (chan_send(c, bytes, n) == 0 && chan_flush(c) == 0) {
+        uint8_t *p;
+        size_t len;
+        int rc = frame_recv(c, FRAME_HELLO, &p, &len);
+        if (rc == PARLEY_E_MISMATCH) {
+            *type = FRAME_REJECT;
+            snprintf(answer, cap, "%s", err_msg());
+        } else if (rc == 0) {
+            *type = FRAME_HELLO;
+            mem_free(p);
+        }
+    }
+    chan_close(c);
+}
+
+TEST(bad_clients_then_a_good_one) {
+    fixture f;
+    REQUIRE_OK(fixture_load(&f));
+    server s;
+    REQUIRE_OK(server_start(&s, f.net, MODE_OT, 2, REVEAL_LOGITS, 5));
+    int port = chan_listener_port(s.l), type;
+    char answer[512];
+
+    /* 1. another protocol version: a REJECT naming both versions */
+    session_hello h = {.kind = HELLO_CLIENT, .version = SESSION_VERSION + 6};
+    uint8_t frame[8 + HELLO_BYTES] = {FRAME_HELLO, 0, 0, 0, HELLO_BYTES, 0, 0, 0};
+    hello_encode(frame + 8, &h);
+    raw_client(port, frame, sizeof frame, &type, answer, sizeof answer);
+    CHECK_EQ(type, FRAME_REJECT);
+    CHECK_MSG(strstr(answer, "version 1") && strstr(answer, "7"), "answer: %s", answer);
+
+    /* 2. garbage: no answer, the server drops the connection */
+    const char junk[] = "GET / HTTP/1.1\r\n\r\n";
+    raw_client(port, junk, sizeof junk - 1, &type, answer, sizeof answer);
+    CHECK_EQ(type, -1);
+
+    /* 3. an input of the wrong shape: the client says so, before any OT */
+    nn_tensor bad;
+    nn_shape sh = {.rank = 4, .d = {1, 1, 8, 9}};
+    REQUIRE_OK(nn_tensor_alloc(&bad, &sh));
+    memset(bad.data, 0, bad.n * sizeof *bad.data);
+    session_result r;
+    int rc = session_infer("127.0.0.1", port, &bad, NULL, NULL, &r);
+    CHECK(rc == PARLEY_E_MISMATCH);
+    CHECK_MSG(strstr(err_msg(), "[1,1,8,9]") && strstr(err_msg(), "[1,1,8,8]"), "client: %s",
+              err_msg());
+    session_result_free(&r);
+    nn_tensor_free(&bad);
+
+    /* 4. a client that says hello and goes away */
+    h.version = SESSION_VERSION;
+    hello_encode(frame + 8, &h);
+    raw_client(port, frame, sizeof frame, &type, answer, sizeof answer);
+    CHECK_EQ(type, FRAME_HELLO);
+
+    /* 5. and the server still serves a good client */
+    good_client(&s, f.net, &f.x, f.want);
+    server_stop(&s);
+    CHECK_MSG(s.rc[0] == PARLEY_E_MISMATCH && strstr(s.msg[0], "version 7"), "1: %s", s.msg[0]);
+    CHECK_MSG(s.rc[1] == PARLEY_E_PROTO, "2: %d %s", s.rc[1], s.msg[1]);
+    CHECK_MSG(s.rc[2] == PARLEY_E_MISMATCH && strstr(s.msg[2], "[1,1,8,9]"), "3: %s", s.msg[2]);
+    CHECK_MSG(s.rc[3] < 0, "4: %s", s.msg[3]);
+    CHECK_MSG(s.rc[4] == 0, "5: %s", s.msg[4]);
+    fixture_free(&f);
+}
+
+/* A client that stops after a few layers: the server's session fails at
+ * once (no timeout wait) and the next client is served. */
+static int stop_after_2(void *ctx, const qnet *net, unsigned layer, const exec_layer_stat *st,
+                        double elapsed, uint64_t bytes) {
+    (void)ctx, (void)net, (void)st, (void)elapsed, (void)bytes;
+    return layer >= 1;
+}
+
+TEST(client_dies_midway) {
+    fixture f;
+    REQUIRE_OK(fixture_load(&f));
+    server s;
+    REQUIRE_OK(server_start(&s, f.net, MODE_OT, 2, REVEAL_LOGITS, 2));
+    session_result r;
+    int rc = session_infer("127.0.0.1", chan_listener_port(s.l), &f.x, stop_after_2, NULL, &r);
+    CHECK(rc == PARLEY_E_ARG);
+    session_result_free(&r);
+    good_client(&s, f.net, &f.x, f.want);
+    server_stop(&s);
+    CHECK_MSG(s.rc[0] < 0, "the server did not notice: %d", s.rc[0]);
+    CHECK_MSG(s.rc[1] == 0, "%s", s.msg[1]);
+    fixture_free(&f);
+}
+
+TEST(hello_round_trip_and_checks) {
+    session_hello h = {.kind = HELLO_SERVER,
+                       .version = SESSION_VERSION,
+                       .mode = MODE_HE,
+                       .l = 37,
+                       .s = 12,
+                       .lanes = 4,
+                       .reveal = REVEAL_LABEL},
+                  g;
+    uint8_t b[HELLO_BYTES];
+    hello_encode(b, &h);
+    REQUIRE_OK(hello_parse(&g, b, sizeof b));
+    CHECK(memcmp(&g, &h, sizeof g) == 0);
+    CHECK(hello_parse(&g, b, sizeof b - 1) == PARLEY_E_PROTO);
+    uint8_t c[HELLO_BYTES];
+    memcpy(c, b, sizeof c);
+    c[9] = 40; /* s >= l */
+    CHECK(hello_parse(&g, c, sizeof c) == PARLEY_E_PROTO);
+    memcpy(c, b, sizeof c);
+    c[10] = 0; /* no lanes */
+    CHECK(hello_parse(&g, c, sizeof c) == PARLEY_E_PROTO);
+    memcpy(c, b, sizeof c);
+    c[0] = 'X';
+    CHECK(hello_parse(&g, c, sizeof c) == PARLEY_E_PROTO);
+    uint8_t hdr[8] = {FRAME_MODEL, 0, 0, 0, 0xff, 0xff, 0xff, 0xff};
+    unsigned t;
+    size_t n;
+    CHECK(frame_header_parse(&t, &n, hdr) == PARLEY_E_PROTO); /* over the cap */
+    hdr[0] = 77;
+    CHECK(frame_header_parse(&t, &n, hdr) == PARLEY_E_PROTO); /* unknown type */
+}
+
+/* Clients that arrive together: one is served while the others' control
+ * connections wait (set aside while a session's lanes are accepted), then
+ * the next. A silent stranger that connected first costs one failed
+ * session (the hello timeout), nothing more. */
+typedef struct client_job {
+    server *s;
+    fixture *f;
+    pthread_t th;
+} client_job;
+
+static void *client_main(void *v) {
+    client_job *j = v;
+    good_client(j->s, j->f->net, &j->f->x, j->f->want);
+    return NULL;
+}
+
+TEST(clients_at_once) {
+    fixture f;
+    REQUIRE_OK(fixture_load(&f));
+    server s;
+    REQUIRE_OK(server_start(&s, f.net, MODE_OT, 3, REVEAL_LOGITS, 4));
+    chan *stranger = NULL;
+    REQUIRE_OK(chan_connect(&stranger, "127.0.0.1", chan_listener_port(s.l), 5000));
+    client_job j[3];
+    for (int k = 0; k < 3; k++) {
+        j[k] = (client_job){&s, &f, 0};
+        pthread_create(&j[k].th, NULL, client_main, &j[k]);
+    }
+    for (int k = 0; k < 3; k++)
+        pthread_join(j[k].th, NULL);
+    chan_close(stranger);
+    server_stop(&s);
+    CHECK_MSG(s.rc[0] == PARLEY_E_TIMEOUT, "the stranger's session: %d %s", s.rc[0], s.msg[0]);
+    for (int k = 1; k < 4; k++)
+        CHECK_MSG(s.rc[k] == 0, "session %d: %s", k, s.msg[k]);
+    fixture_free(&f);
+}
