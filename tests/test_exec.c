@@ -1,7 +1,8 @@
 /* exec: the secure executor on whole models made by real tools, bit-exact
  * against the plaintext reference: OT and HE mode, several (l, s), 1 and 3
  * lanes, batches, reveal of the label only, and a party that stops in the
- * middle (the other side ends with an error, no hang). */
+ * middle (the other side ends with an error, no hang); the bytes of every
+ * run equal nn/cost's prediction. */
 #include "harness.h"
 #include "secure.h"
 #include "twoparty.h"
@@ -42,10 +43,15 @@ static void same_as_ref(const char *model, const char *input, unsigned l, unsign
     size_t n = 0;
     REQUIRE_OK(load(&net, &x, model, input, l, s));
     REQUIRE_OK(ref_run(net, &want, NULL, x));
-    secure_cfg cfg = {.mode = mode, .lanes = lanes};
+    secure_costs costs;
+    secure_cfg cfg = {.mode = mode, .lanes = lanes, .costs = &costs};
     int rc = secure_run(&got, &n, net, x, &cfg);
     CHECK_MSG(rc == 0, "%s (%s, l=%u, %u lanes): %s", model, mode ? "he" : "ot", l, lanes,
               err_msg());
+    if (rc == 0) /* and every byte as nn/cost predicts */
+        CHECK_MSG(secure_check_costs(net, &cfg, &costs) == 0, "%s (%s, l=%u, %u lanes): %s", model,
+                  mode ? "he" : "ot", l, lanes, err_msg());
+    exec_report_free(&costs.rep);
     if (rc == 0) {
         CHECK_EQ(n, net->t[net->output].size);
         size_t bad = 0;
