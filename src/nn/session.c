@@ -10,6 +10,7 @@
 #include <string.h>
 
 #define CONTROL_TIMEOUT_MS 30000
+#define CONNECT_TIMEOUT_MS 10000 /* retrying while the server starts */
 #define PENDING_MAX 16
 
 struct session_server {
@@ -181,7 +182,7 @@ int session_infer(const char *host, int port, const nn_tensor *x, exec_progress_
     memset(res, 0, sizeof *res);
     double t0 = time_now();
     chan *ctl = NULL;
-    TRY(chan_connect(&ctl, host, port, CONTROL_TIMEOUT_MS));
+    TRY(chan_connect(&ctl, host, port, CONNECT_TIMEOUT_MS));
     chan_set_timeout(ctl, CHAN_DEFAULT_TIMEOUT_MS); /* the server may be busy loading */
     session_hello h = {.kind = HELLO_CLIENT, .version = SESSION_VERSION};
     uint8_t b[HELLO_BYTES];
