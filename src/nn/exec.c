@@ -13,50 +13,43 @@
 
 /* ---- input sharing and output reveal (lane 0) ---- */
 
-/* Client: sends a random mask r (n values, l bits each, packed) and keeps
- * x - r; server: its share is r. One flight, n*l bits. */
-static int share_input(party *p, uint64_t *share, const uint64_t *x, size_t n, unsigned l) {
+/* One party (`from`) sends n l-bit values, packed, in one flight; the
+ * other receives them into `to`. */
+static int ring_move(party *p, int from, const uint64_t *vals, uint64_t *to, size_t n, unsigned l) {
     mpc_lane *L = &p->lanes[0];
     size_t nb = bits_bytes(n * (size_t)l);
     uint8_t *buf = mem_alloc(nb ? nb : 1, 1);
     if (!buf) return PARLEY_E_NOMEM;
     int rc;
-    if (p->role == MPC_CLIENT) {
-        prg_ring(&L->ot.rng, share, n, l); /* r */
-        bits_pack(buf, share, n, l);
+    if (p->role == from) {
+        bits_pack(buf, vals, n, l);
         rc = chan_send(L->ot.ch, buf, nb);
         if (rc == 0) rc = chan_flush(L->ot.ch);
-        for (size_t i = 0; i < n; i++)
-            share[i] = (x[i] - share[i]) & bits_mask(l);
     } else {
         rc = chan_recv(L->ot.ch, buf, nb);
-        if (rc == 0) bits_unpack(share, buf, n, l);
+        if (rc == 0) bits_unpack(to, buf, n, l);
     }
     mem_free_wipe(buf, nb ? nb : 1);
     return rc;
 }
 
-/* Server sends its share; the client adds it to its own into out. */
+/* Client: sends a random mask r and keeps x - r; server: its share is r. */
+static int share_input(party *p, uint64_t *share, const uint64_t *x, size_t n, unsigned l) {
+    if (p->role == MPC_CLIENT) prg_ring(&p->lanes[0].ot.rng, share, n, l); /* r */
+    TRY(ring_move(p, MPC_CLIENT, share, share, n, l));
+    if (p->role == MPC_CLIENT)
+        for (size_t i = 0; i < n; i++)
+            share[i] = (x[i] - share[i]) & bits_mask(l);
+    return 0;
+}
+
+/* The server sends its share; the client adds it to its own into out. */
 static int reveal(party *p, uint64_t *out, const uint64_t *share, size_t n, unsigned l) {
-    mpc_lane *L = &p->lanes[0];
-    size_t nb = bits_bytes(n * (size_t)l);
-    uint8_t *buf = mem_alloc(nb ? nb : 1, 1);
-    if (!buf) return PARLEY_E_NOMEM;
-    int rc;
-    if (p->role == MPC_SERVER) {
-        bits_pack(buf, share, n, l);
-        rc = chan_send(L->ot.ch, buf, nb);
-        if (rc == 0) rc = chan_flush(L->ot.ch);
-    } else {
-        rc = chan_recv(L->ot.ch, buf, nb);
-        if (rc == 0) {
-            bits_unpack(out, buf, n, l);
-            for (size_t i = 0; i < n; i++)
-                out[i] = (out[i] + share[i]) & bits_mask(l);
-        }
-    }
-    mem_free_wipe(buf, nb ? nb : 1);
-    return rc;
+    TRY(ring_move(p, MPC_SERVER, share, out, n, l));
+    if (p->role == MPC_CLIENT)
+        for (size_t i = 0; i < n; i++)
+            out[i] = (out[i] + share[i]) & bits_mask(l);
+    return 0;
 }
 
 /* ---- layers ---- */
