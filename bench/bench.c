@@ -33,7 +33,8 @@ static void bench_usage(FILE *f) {
     fprintf(f, "usage: parley bench <benchmark> [options]\n\n"
                "Runs the server and the client as two processes over 127.0.0.1 and prints\n"
                "one JSON line per run. Benchmarks:\n");
-    for (size_t i = 0; i < NBENCH; i++) fprintf(f, "  %-12s %s\n", benches[i].name, benches[i].what);
+    for (size_t i = 0; i < NBENCH; i++)
+        fprintf(f, "  %-12s %s\n", benches[i].name, benches[i].what);
     fprintf(f, "\nRun 'parley bench <benchmark> --help' for its options.\n");
 }
 
@@ -110,7 +111,8 @@ int bench_parse(bench_opts *o, int argc, char **argv, int first, const char *nam
             continue;
         }
         size_t k = 0;
-        while (k < sizeof nums / sizeof *nums && strcmp(a, nums[k].flag) != 0) k++;
+        while (k < sizeof nums / sizeof *nums && strcmp(a, nums[k].flag) != 0)
+            k++;
         if (k == sizeof nums / sizeof *nums) {
             fprintf(stderr, "parley bench %s: unknown option %s\n%s", name, a, usage);
             return 2;

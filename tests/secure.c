@@ -2,10 +2,13 @@
 #include "secure.h"
 
 #include "lin/he/lin_he.h"
+#include "nn/cost.h"
 #include "nn/exec.h"
 #include "nn/hello.h"
 #include "twoparty.h"
 #include "util/mem.h"
+
+#include <string.h>
 
 typedef struct secure_job {
     const qnet *net[2]; /* server's (weights), client's (public) */
@@ -18,11 +21,17 @@ typedef struct secure_job {
 static int secure_party(party *p, void *arg) {
     secure_job *j = arg;
     lin_he *he = NULL;
+    secure_costs *c = j->cfg->costs;
+    chan_stats s0, s1;
+    party_stats(p, &s0);
     if (j->cfg->mode == MODE_HE) TRY(lin_he_setup(p, &he));
+    party_stats(p, &s1);
+    if (c) c->he_sent[p->role] = s1.bytes_sent - s0.bytes_sent;
     exec_opts o = {.mode = j->cfg->mode, .he = he, .reveal_label = j->cfg->reveal_label};
     uint64_t *y = NULL;
     size_t ny = 0;
-    int rc = exec_infer(p, j->net[p->role], &o, p->role == MPC_CLIENT ? j->x : NULL, &y, &ny, NULL);
+    exec_report *rep = c && p->role == MPC_SERVER ? &c->rep : NULL;
+    int rc = exec_infer(p, j->net[p->role], &o, p->role == MPC_CLIENT ? j->x : NULL, &y, &ny, rep);
     if (rc == 0 && p->role == MPC_CLIENT) {
         j->out = y;
         j->nout = ny;
@@ -45,8 +54,15 @@ int secure_run(uint64_t **out, size_t *nout, const qnet *net, const uint64_t *x,
     mem_free(buf);
     if (rc < 0) return rc;
     secure_job j = {{net, pub}, x, cfg, NULL, 0};
+    if (cfg->costs) memset(cfg->costs, 0, sizeof *cfg->costs);
     rc = run2_party(secure_party, &j, cfg->lanes);
     qnet_free(pub);
+    if (cfg->costs) {
+        secure_costs *c = cfg->costs;
+        c->setup = run2_party_setup_stats[0].bytes_sent + run2_party_setup_stats[1].bytes_sent;
+        c->he_setup = c->he_sent[0] + c->he_sent[1];
+        c->cots = run2_party_sil[0].cots;
+    }
     if (rc < 0) {
         mem_free(j.out);
         return rc;
@@ -54,6 +70,56 @@ int secure_run(uint64_t **out, size_t *nout, const qnet *net, const uint64_t *x,
     *out = j.out;
     *nout = j.nout;
     return 0;
+}
+
+int secure_check_costs(const qnet *net, const secure_cfg *cfg, const secure_costs *c) {
+    cost_opts o = {.mode = cfg->mode,
+                   .lanes = cfg->lanes,
+                   .reveal_label = cfg->reveal_label,
+                   .ot = test_backend(),
+                   .ferret = &FERRET_TOY};
+    cost_report r;
+    int rc = cost_predict(&r, net, &o);
+    if (rc < 0) {
+        cost_report_free(&r);
+        return rc;
+    }
+    const exec_report *e = &c->rep;
+    if (e->nlayers != net->nlayers) rc = err_set(PARLEY_E_MISMATCH, "no report of the run");
+    /* The silent COT batches are paid where a lane runs out: the report
+     * counts them apart (and run2_party checks their size). */
+    for (unsigned i = 0; i < net->nlayers && rc == 0; i++) {
+        uint64_t got = e->layers[i].bytes + e->layers[i].bytes_recv - e->layers[i].gen_sent -
+                       e->layers[i].gen_recv;
+        if (got != r.layer[i])
+            rc = err_set(PARLEY_E_MISMATCH, "layer %u (%s %s): %llu bytes, predicted %llu", i + 1,
+                         qop_name(net->layers[i].op), net->layers[i].name, (unsigned long long)got,
+                         (unsigned long long)r.layer[i]);
+    }
+    uint64_t gen = e->gen_sent + e->gen_recv, total = e->bytes_sent + e->bytes_recv - gen;
+    /* Every lane direction made ceil(its COTs / usable) batches: between the
+     * amortised figure and one batch more per lane and direction. */
+    uint64_t bb = ferret_batch_bytes(&FERRET_TOY);
+    if (rc == 0 && c->cots != r.cots)
+        rc = err_set(PARLEY_E_MISMATCH, "%llu silent COTs used, predicted %llu",
+                     (unsigned long long)c->cots, (unsigned long long)r.cots);
+    if (rc == 0 && (r.cots ? gen < r.gen || gen >= r.gen + 2 * cfg->lanes * bb : gen != 0))
+        rc = err_set(PARLEY_E_MISMATCH, "silent batches: %llu bytes, %llu COTs predicted (%llu amortised)",
+                     (unsigned long long)gen, (unsigned long long)r.cots, (unsigned long long)r.gen);
+    if (rc == 0 && test_backend() != OT_BACKEND_SILENT && (gen || r.cots))
+        rc = err_set(PARLEY_E_MISMATCH, "silent costs on the IKNP backend");
+    if (rc == 0 && total != r.total)
+        rc = err_set(
+            PARLEY_E_MISMATCH,
+            "the inference: %llu bytes, predicted %llu (input %llu, label %llu, reveal %llu)",
+            (unsigned long long)total, (unsigned long long)r.total, (unsigned long long)r.input,
+            (unsigned long long)r.label, (unsigned long long)r.reveal);
+    if (rc == 0 && c->setup + c->he_setup != r.setup)
+        rc = err_set(PARLEY_E_MISMATCH, "set-up: %llu + %llu bytes, predicted %llu",
+                     (unsigned long long)c->setup, (unsigned long long)c->he_setup,
+                     (unsigned long long)r.setup);
+    cost_report_free(&r);
+    return rc;
 }
 
 int conf_interp_secure(void *ctx, uint64_t **out, const qnet *net, const uint64_t *x) {

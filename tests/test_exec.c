@@ -1,7 +1,8 @@
 /* exec: the secure executor on whole models made by real tools, bit-exact
  * against the plaintext reference: OT and HE mode, several (l, s), 1 and 3
  * lanes, batches, reveal of the label only, and a party that stops in the
- * middle (the other side ends with an error, no hang). */
+ * middle (the other side ends with an error, no hang); the bytes of every
+ * run equal nn/cost's prediction. */
 #include "harness.h"
 #include "secure.h"
 #include "twoparty.h"
@@ -42,17 +43,24 @@ static void same_as_ref(const char *model, const char *input, unsigned l, unsign
     size_t n = 0;
     REQUIRE_OK(load(&net, &x, model, input, l, s));
     REQUIRE_OK(ref_run(net, &want, NULL, x));
-    secure_cfg cfg = {.mode = mode, .lanes = lanes};
+    secure_costs costs;
+    secure_cfg cfg = {.mode = mode, .lanes = lanes, .costs = &costs};
     int rc = secure_run(&got, &n, net, x, &cfg);
-    CHECK_MSG(rc == 0, "%s (%s, l=%u, %u lanes): %s", model, mode ? "he" : "ot", l, lanes, err_msg());
+    CHECK_MSG(rc == 0, "%s (%s, l=%u, %u lanes): %s", model, mode ? "he" : "ot", l, lanes,
+              err_msg());
+    if (rc == 0) /* and every byte as nn/cost predicts */
+        CHECK_MSG(secure_check_costs(net, &cfg, &costs) == 0, "%s (%s, l=%u, %u lanes): %s", model,
+                  mode ? "he" : "ot", l, lanes, err_msg());
+    exec_report_free(&costs.rep);
     if (rc == 0) {
         CHECK_EQ(n, net->t[net->output].size);
         size_t bad = 0;
-        for (size_t i = 0; i < n; i++) bad += got[i] != want[i];
+        for (size_t i = 0; i < n; i++)
+            bad += got[i] != want[i];
         CHECK_MSG(bad == 0, "%s (%s, l=%u, %u lanes): %zu of %zu outputs differ from the reference",
                   model, mode ? "he" : "ot", l, lanes, bad, n);
-        printf("  %-40s %s l=%u s=%u lanes=%u: %zu outputs bit-exact\n", model + strlen(PARLEY_SOURCE_DIR),
-               mode ? "he" : "ot", l, s, lanes, n);
+        printf("  %-40s %s l=%u s=%u lanes=%u: %zu outputs bit-exact\n",
+               model + strlen(PARLEY_SOURCE_DIR), mode ? "he" : "ot", l, s, lanes, n);
     }
     mem_free(x);
     mem_free(want);
@@ -83,7 +91,8 @@ TEST(example_digits_all_inputs) {
     for (int k = 0; k < 5; k++) {
         char in[512];
         snprintf(in, sizeof in, EXAMPLES "digit-%d.npy", k);
-        same_as_ref(EXAMPLES "digits.onnx", in, 37, 12, k % 2 ? MODE_HE : MODE_OT, 1 + (unsigned)k % 3);
+        same_as_ref(EXAMPLES "digits.onnx", in, 37, 12, k % 2 ? MODE_HE : MODE_OT,
+                    1 + (unsigned)k % 3);
     }
 }
 
@@ -103,7 +112,8 @@ TEST(reveal_label_only) {
         secure_cfg cfg = {.mode = mode, .lanes = 2, .reveal_label = 1};
         REQUIRE_OK(secure_run(&got, &n, net, x, &cfg));
         CHECK_EQ(n, rows);
-        for (size_t r = 0; r < rows && r < n; r++) CHECK_EQ(got[r], lab[r]);
+        for (size_t r = 0; r < rows && r < n; r++)
+            CHECK_EQ(got[r], lab[r]);
         mem_free(got);
     }
     mem_free(lab);

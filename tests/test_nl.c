@@ -14,6 +14,19 @@
 #include "util/bits.h"
 #include "util/mem.h"
 
+/* How the *_bytes predictions are costed on this run's backend; the COTs
+ * they count (silent) go to pred_cots, which check_cots compares with what
+ * both parties' instances handed out. */
+static uint64_t pred_cots;
+#define OC (&(ot_costing){test_backend(), &pred_cots})
+
+static int check_cots(const char *what) {
+    uint64_t a = run2_party_sil[0].cots, b = run2_party_sil[1].cots;
+    CHECK_MSG(a == pred_cots && b == pred_cots, "%s: %llu and %llu COTs used, predicted %llu", what,
+              (unsigned long long)a, (unsigned long long)b, (unsigned long long)pred_cots);
+    return a != pred_cots || b != pred_cots;
+}
+
 static const size_t sizes[] = {0, 1, 7, 8, 9, 1000};
 #define NSIZES (sizeof sizes / sizeof *sizes)
 static const unsigned wide[] = {2, 16, 31, 32, 37, 41, 63, 64};
@@ -90,13 +103,43 @@ static unsigned out_width(const ew *t) {
     return t->l;
 }
 
-/* Run on the given shares and compare with plain; returns 0 if all match. */
+/* The exact bytes nl.h predicts for this call. */
+static uint64_t ew_predict(const ew *t, unsigned lanes) {
+    switch (t->op) {
+    case OP_RELU: return nl_relu_bytes(OC, t->n, t->l, lanes);
+    case OP_TRUNC: return nl_trunc_bytes(OC, t->n, t->l, t->s, lanes);
+    case OP_RELU_TRUNC: return nl_relu_trunc_bytes(OC, t->n, t->l, t->s, lanes);
+    case OP_TR: return nl_trunc_reduce_bytes(OC, t->n, t->l, t->s, lanes);
+    case OP_EXT_U:
+    case OP_EXT_S: return nl_extend_bytes(OC, t->n, t->l, t->l2, lanes);
+    case OP_DIV: return nl_div_bytes(OC, t->n, t->l, t->d, lanes);
+    default: return nl_div_each_bytes(OC, t->dv, t->n, t->l, lanes);
+    }
+}
+
+/* Both parties' bytes of the last run2_party, without the silent batches
+ * (run2_party checks those against ferret_batch_bytes). */
+static uint64_t measured_bytes(void) {
+    return run2_party_stats[0].bytes_sent + run2_party_stats[1].bytes_sent - run2_party_gen_bytes();
+}
+
+/* Run on the given shares and compare with plain; returns 0 if all match.
+ * With the default millionaire digits, the bytes must be the prediction. */
 static int ew_check(ew *t, unsigned lanes) {
     for (int r = 0; r < 2; r++) t->y[r] = mem_alloc(t->n + 1, 8);
     int rc = run2_party(ew_party, t, lanes);
     CHECK_MSG(rc == 0, "op %d l=%u s=%u: %s", t->op, t->l, t->s, err_msg());
     unsigned lo = out_width(t);
     int bad = rc != 0;
+    if (rc == 0 && (t->m == 0 || t->m == 4)) {
+        pred_cots = 0;
+        uint64_t want = ew_predict(t, lanes), got = measured_bytes();
+        bad |= check_cots("element-wise");
+        CHECK_MSG(got == want, "op %d l=%u s=%u l2=%u d=%llu n=%zu lanes=%u: %llu bytes, predicted %llu",
+                  t->op, t->l, t->s, t->l2, (unsigned long long)t->d, t->n, lanes,
+                  (unsigned long long)got, (unsigned long long)want);
+        bad |= got != want;
+    }
     for (size_t i = 0; i < t->n && !bad; i++) {
         uint64_t x = (t->x[0][i] + t->x[1][i]) & bits_mask(t->l);
         uint64_t want = ew_plain(t, x, i), got = (t->y[0][i] + t->y[1][i]) & bits_mask(lo);
@@ -424,6 +467,51 @@ TEST(bytes_match_formulas) {
     prg_clear(&g);
 }
 
+/* The *_bytes functions against the channels' counts (ew_check compares
+ * them) on the sizes around the OT padding, narrow to full widths: 0, 1,
+ * 127, 128 and 129 on one lane, 1000 on three (uneven slices: 384, 384,
+ * 232), and a job over OTE_CHUNK. */
+static void bytes_sizes(const int *opl, size_t nops, uint64_t label) {
+    prg g;
+    harness_prg(&g, label);
+    static const size_t ns[] = {0, 1, 127, 128, 129, 1000};
+    static const unsigned ls[] = {1, 17, 37, 64};
+    uint64_t *dv = mem_alloc(8321, 8);
+    for (size_t i = 0; i < 8321; i++) dv[i] = 1 + (i * 7) % 300;
+    for (size_t o = 0; o < nops; o++)
+        for (size_t li = 0; li < sizeof ls / sizeof *ls; li++)
+            for (size_t k = 0; k <= sizeof ns / sizeof *ns; k++) {
+                unsigned l = ls[li];
+                int op = opl[o] & 0xff;
+                if (k == sizeof ns / sizeof *ns && (l != 37 || o > 0)) continue;
+                size_t n = k < sizeof ns / sizeof *ns ? ns[k] : 8321;
+                unsigned s = op == OP_TR ? (l > 5 ? 5 : l - 1) : 12;
+                if (op == OP_TR && l == 1) continue;
+                ew t = {.op = op, .l = l, .s = s, .l2 = l + 3 > 64 ? 64 : l + 3,
+                        .d = (uint64_t)(opl[o] >> 8), .dv = dv};
+                edge_shares(&t, &g, n);
+                int bad = ew_check(&t, n == 1000 ? 3 : 1);
+                ew_free(&t);
+                if (bad) {
+                    mem_free(dv);
+                    return;
+                }
+            }
+    mem_free(dv);
+    prg_clear(&g);
+}
+
+TEST(bytes_predicted_relu_trunc) {
+    static const int ops[] = {OP_RELU, OP_TRUNC, OP_RELU_TRUNC, OP_TR, OP_EXT_S};
+    bytes_sizes(ops, 5, 18);
+}
+
+TEST(bytes_predicted_div) {
+    static const int ops[] = {OP_DIV | 9 << 8, OP_DIV_EACH, OP_DIV | 49 << 8, OP_DIV | 64 << 8,
+                              OP_DIV | 1 << 8};
+    bytes_sizes(ops, 5, 19);
+}
+
 /* ---- pools ---- */
 
 typedef struct pool_t {
@@ -462,6 +550,17 @@ static int pool_run(pool_t *t, prg *g, const uint64_t *x, unsigned lanes) {
     int rc = run2_party(pool_party, t, lanes);
     CHECK_MSG(rc == 0, "pool: %s", err_msg());
     int bad = rc != 0;
+    if (rc == 0) {
+        static const int flags[] = {NL_POOL_TREE, 0, 0, NL_POOL_TREE | NL_POOL_NONNEG};
+        pred_cots = 0;
+        uint64_t pred = t->kind == 2 ? nl_avgpool_bytes(OC, &t->P, t->l, lanes)
+                                     : nl_maxpool_bytes(OC, &t->P, t->l, flags[t->kind], lanes);
+        CHECK_MSG(measured_bytes() == pred, "pool kind %d l=%u k=%ux%u lanes=%u: %llu bytes, predicted %llu",
+                  t->kind, t->l, t->P.kh, t->P.kw, lanes, (unsigned long long)measured_bytes(),
+                  (unsigned long long)pred);
+        bad |= measured_bytes() != pred;
+        bad |= check_cots("pool");
+    }
     for (size_t o = 0; o < nout && !bad; o++) {
         uint64_t got = (t->y[0][o] + t->y[1][o]) & mk;
         if (got != want[o]) {
@@ -678,6 +777,15 @@ static int am_run(am_t *t, prg *g, const uint64_t *x, unsigned lanes) {
     int rc = run2_party(am_party, t, lanes);
     CHECK_MSG(rc == 0, "argmax: %s", err_msg());
     int bad = rc != 0;
+    if (rc == 0) {
+        pred_cots = 0;
+        uint64_t pred = nl_argmax_bytes(OC, t->rows, t->cols, t->l, lanes);
+        CHECK_MSG(measured_bytes() == pred, "argmax %zux%zu l=%u lanes=%u: %llu bytes, predicted %llu",
+                  t->rows, t->cols, t->l, lanes, (unsigned long long)measured_bytes(),
+                  (unsigned long long)pred);
+        bad |= measured_bytes() != pred;
+        bad |= check_cots("argmax");
+    }
     for (size_t r = 0; r < t->rows && !bad; r++) {
         uint64_t got = (t->y[0][r] + t->y[1][r]) & mk;
         if (got != want[r]) {
@@ -729,6 +837,43 @@ TEST(argmax_shapes) {
         mem_free(x);
         if (bad) return;
     }
+    prg_clear(&g);
+}
+
+/* Pool and argmax bytes (pool_run and am_run compare them with the
+ * prediction) where the OT padding differs from lane to lane: outputs not
+ * a multiple of the lanes, windows clipped by padding, every kind. */
+TEST(bytes_predicted_pools) {
+    prg g;
+    harness_prg(&g, 32);
+    for (int kind = 0; kind < 4; kind++)
+        for (unsigned l = 37; l <= 64; l += 27) {
+            pool_t t = {.P = {.N = 1, .C = 3, .H = 11, .W = 10, .kh = 3, .kw = 3, .sh = 2, .sw = 2,
+                              .pt = 1, .pl = 1, .pb = 1, .pr = 1, .dh = 1, .dw = 1},
+                        .l = l, .kind = kind};
+            REQUIRE_OK(nl_pool_check(&t.P));
+            size_t nin = nl_pool_in_size(&t.P);
+            uint64_t *x = mem_alloc(nin, 8);
+            fill_vals(&g, x, nin, l, kind == 3 ? 0 : 1);
+            if (kind == 3)
+                for (size_t i = 0; i < nin; i++) x[i] &= bits_mask(l - 1); /* non-negative */
+            int bad = pool_run(&t, &g, x, 3);
+            mem_free(x);
+            if (bad) return;
+        }
+    static const size_t shapes[][2] = {{0, 10}, {129, 10}, {1, 1}, {2, 129}};
+    for (size_t k = 0; k < 4; k++) {
+        am_t t = {.rows = shapes[k][0], .cols = shapes[k][1], .l = 37};
+        uint64_t *x = mem_alloc(t.rows * t.cols + 1, 8);
+        fill_vals(&g, x, t.rows * t.cols, t.l, 1);
+        int bad = am_run(&t, &g, x, 3);
+        mem_free(x);
+        if (bad) return;
+    }
+    CHECK_EQ(nl_argmax_bytes(OC, 1, 0, 37, 1), 0); /* refused */
+    CHECK_EQ(nl_relu_bytes(OC, 100, 65, 1), 0);
+    CHECK_EQ(nl_relu_bytes(OC, 100, 37, 0), 0);
+    CHECK_EQ(nl_div_bytes(OC, 100, 37, 0, 1), 0);
     prg_clear(&g);
 }
 

@@ -7,7 +7,8 @@
  * fails with that reason in the message (so the docs' list of skipped cases
  * stays true). Every supported case also runs through the secure executor
  * (both parties in this process, OT mode; HE mode too for the families with
- * linear layers), whose output must equal the reference's bit for bit. */
+ * linear layers), whose output must equal the reference's bit for bit and
+ * whose bytes, layer by layer, must equal nn/cost's prediction. */
 #include "conf.h"
 #include "harness.h"
 #include "secure.h"
@@ -54,13 +55,19 @@ static void run_list(const entry *list, size_t n, conf_interp f, void *ctx, int 
         rc = conf_interp_ref(NULL, &want, c.net, c.x);
         CHECK_MSG(rc == 0, "%s: reference: %s", list[i].name, err_msg());
         for (int mode = MODE_OT; mode <= (he ? MODE_HE : MODE_OT) && rc == 0; mode++) {
-            secure_cfg cfg = {.mode = mode, .lanes = 1 + (unsigned)(i % 2)};
+            secure_costs costs;
+            secure_cfg cfg = {.mode = mode, .lanes = 1 + (unsigned)(i % 2), .costs = &costs};
             uint64_t *got = NULL;
             int src = conf_interp_secure(&cfg, &got, c.net, c.x);
             CHECK_MSG(src == 0, "%s: secure (%s): %s", list[i].name, mode ? "he" : "ot", err_msg());
-            if (src == 0)
+            if (src == 0) {
                 CHECK_MSG(conf_same(c.net, want, got), "%s: secure (%s) differs from the reference",
                           list[i].name, mode ? "he" : "ot");
+                /* nn/cost predicts every byte of it. */
+                CHECK_MSG(secure_check_costs(c.net, &cfg, &costs) == 0, "%s: %s mode, %u lanes: %s",
+                          list[i].name, mode ? "he" : "ot", cfg.lanes, err_msg());
+            }
+            exec_report_free(&costs.rep);
             mem_free(got);
         }
         mem_free(want);

@@ -15,7 +15,9 @@
  * labels must agree. */
 #include "conf.h"
 #include "harness.h"
+#include "secure.h"
 
+#include "nn/hello.h"
 #include "nn/model.h"
 #include "nn/npy.h"
 #include "nn/ref.h"
@@ -122,3 +124,52 @@ TEST(example_digits) {
     }
     qnet_free(net);
 }
+
+/* ---- predicted traffic (nn/cost) against the secure executor ----
+ *
+ * The models through the secure executor (both parties in this process) in
+ * OT and HE mode, on one lane revealing the logits and on two revealing the
+ * label: the output equals the reference and the bytes of every layer, of
+ * the whole inference and of the set-up equal nn/cost's prediction. */
+static void predicted_bytes(const char *model, const char *input) {
+    nn_tensor x;
+    REQUIRE_OK(npy_load(&x, input));
+    qnet *net;
+    REQUIRE_OK(nn_model_load(&net, NULL, model, 37, 12, x.shape.d[0]));
+    uint64_t *in = mem_alloc(x.n, sizeof *in), *want = NULL;
+    REQUIRE_OK(qnet_encode_input(net, in, &x));
+    REQUIRE_OK(conf_interp_ref(NULL, &want, net, in));
+    for (int mode = MODE_OT; mode <= MODE_HE; mode++)
+        for (unsigned lanes = 1; lanes <= 2; lanes++) {
+            secure_costs costs;
+            secure_cfg cfg = {.mode = mode, .lanes = lanes, .reveal_label = lanes == 2,
+                              .costs = &costs};
+            uint64_t *got = NULL;
+            size_t ngot = 0;
+            int rc = secure_run(&got, &ngot, net, in, &cfg);
+            CHECK_MSG(rc == 0, "%s: %s", model, err_msg());
+            if (rc == 0 && !cfg.reveal_label) CHECK(conf_same(net, want, got));
+            if (rc == 0) {
+                CHECK_MSG(secure_check_costs(net, &cfg, &costs) == 0, "%s, %s mode, %u lanes: %s",
+                          model, mode == MODE_HE ? "HE" : "OT", lanes, err_msg());
+                printf("  %s, %s mode, %u lane%s: %llu bytes, as predicted\n", strrchr(model, '/') + 1,
+                       mode == MODE_HE ? "HE" : "OT", lanes, lanes > 1 ? "s (label)" : "",
+                       (unsigned long long)(costs.rep.bytes_sent + costs.rep.bytes_recv));
+            }
+            exec_report_free(&costs.rep);
+            mem_free(got);
+        }
+    mem_free(in);
+    mem_free(want);
+    nn_tensor_free(&x);
+    qnet_free(net);
+}
+
+TEST(predicted_bytes_digits) {
+    predicted_bytes(PARLEY_SOURCE_DIR "/examples/digits.onnx",
+                    PARLEY_SOURCE_DIR "/examples/digit-0.npy");
+}
+
+TEST(predicted_bytes_cnn) { predicted_bytes(DATA "cnn.onnx", DATA "cnn.input.npy"); }
+
+TEST(predicted_bytes_mlp) { predicted_bytes(DATA "mlp.onnx", DATA "mlp.input.npy"); }

@@ -1,5 +1,6 @@
-/* party: set-up over several lanes, the splitter covers [0, n) exactly once
- * on both sides alike, and a failing lane ends the run on both sides. */
+/* party: set-up over several lanes (and its bytes), the splitter covers
+ * [0, n) exactly once on both sides alike and as party_split says, and a
+ * failing lane ends the run on both sides. */
 #include "harness.h"
 #include "twoparty.h"
 
@@ -9,6 +10,7 @@ typedef struct split_ctx {
     size_t n, grain;
     uint8_t *seen[2]; /* per role: how often each element was visited */
     int fail_lane;    /* -1: none */
+    size_t first[LANES_MAX], count[LANES_MAX]; /* the server's lanes' ranges */
 } split_ctx;
 
 /* Each lane sends its range to the peer and checks it gets the same back. */
@@ -17,6 +19,10 @@ static int split_job(mpc_lane *L, void *vctx, size_t first, size_t count) {
     if (c->fail_lane == (int)L->index && L->role == MPC_CLIENT)
         return err_set(PARLEY_E_PROTO, "lane %u fails on purpose", L->index);
     for (size_t i = first; i < first + count; i++) c->seen[L->role][i]++;
+    if (L->role == MPC_SERVER) {
+        c->first[L->index] = first;
+        c->count[L->index] = count;
+    }
     TRY(chan_send_u64(L->ot.ch, first));
     TRY(chan_send_u64(L->ot.ch, count));
     TRY(chan_flush(L->ot.ch));
@@ -38,7 +44,7 @@ TEST(split_covers_every_element_once) {
     for (unsigned lanes = 1; lanes <= 4; lanes++)
         for (size_t a = 0; a < sizeof ns / sizeof *ns; a++)
             for (size_t g = 0; g < 3; g++) {
-                split_ctx c = {ns[a], grains[g], {NULL, NULL}, -1};
+                split_ctx c = {ns[a], grains[g], {NULL, NULL}, -1, {0}, {0}};
                 c.seen[0] = mem_calloc(c.n + 1, 1);
                 c.seen[1] = mem_calloc(c.n + 1, 1);
                 REQUIRE_OK(run2_party(split_party, &c, lanes));
@@ -47,13 +53,27 @@ TEST(split_covers_every_element_once) {
                     CHECK_EQ(c.seen[1][i], 1);
                 }
                 if (c.n == 0) CHECK_EQ(run2_party_stats[0].bytes_sent, 0);
+                /* party_split (what cost models use) is the same split:
+                 * contiguous, whole grains but for the last lane with work. */
+                size_t count[LANES_MAX], first = 0;
+                party_split(count, c.n, c.grain, lanes);
+                for (unsigned i = 0; i < lanes; i++) {
+                    CHECK_EQ(count[i], c.count[i]);
+                    if (count[i]) CHECK_EQ(first, c.first[i]);
+                    if (first + count[i] < c.n) CHECK_EQ(count[i] % c.grain, 0);
+                    first += count[i];
+                }
+                CHECK_EQ(first, c.n);
+                /* Set-up: the base OTs of every lane, ot_lane_setup_bytes. */
+                CHECK_EQ(run2_party_setup_stats[0].bytes_sent + run2_party_setup_stats[1].bytes_sent,
+                         lanes * ot_lane_setup_bytes(&(ot_lane_opts){test_backend(), &FERRET_TOY}));
                 mem_free(c.seen[0]);
                 mem_free(c.seen[1]);
             }
 }
 
 TEST(failing_lane_ends_both_sides) {
-    split_ctx c = {1000, 1, {NULL, NULL}, 1};
+    split_ctx c = {1000, 1, {NULL, NULL}, 1, {0}, {0}};
     c.seen[0] = mem_calloc(c.n, 1);
     c.seen[1] = mem_calloc(c.n, 1);
     int rc = run2_party(split_party, &c, 3);

@@ -22,6 +22,7 @@
 
 typedef struct server {
     chan_listener *l;
+    session_server *srv;
     server_cfg cfg;
     int sessions;
     int rc[8];
@@ -33,7 +34,7 @@ static void *server_main(void *v) {
     server *s = v;
     for (int k = 0; k < s->sessions; k++) {
         session_result r;
-        s->rc[k] = session_serve_one(s->l, &s->cfg, 20000, &r);
+        s->rc[k] = session_serve_one(s->srv, &s->cfg, 20000, &r);
         snprintf(s->msg[k], sizeof s->msg[k], "%s", s->rc[k] ? err_msg() : "");
         session_result_free(&r);
     }
@@ -44,6 +45,7 @@ static int server_start_ot(server *s, qnet *net, unsigned mode, unsigned lanes, 
                            unsigned ot, int sessions) {
     memset(s, 0, sizeof *s);
     TRY(chan_listen(&s->l, "127.0.0.1", 0));
+    TRY(session_server_new(&s->srv, s->l));
     s->cfg = (server_cfg){.net = net, .mode = mode, .lanes = lanes, .reveal = reveal, .ot = ot,
                           .hello_timeout_ms = 3000};
     s->sessions = sessions;
@@ -58,6 +60,7 @@ static int server_start(server *s, qnet *net, unsigned mode, unsigned lanes, uns
 
 static void server_stop(server *s) {
     pthread_join(s->th, NULL);
+    session_server_free(s->srv);
     chan_listener_close(s->l);
 }
 
@@ -75,7 +78,8 @@ static void good_client(server *s, const qnet *net, const nn_tensor *x, const ui
             CHECK_EQ(r.out[0], lab);
         } else {
             CHECK_EQ(r.nout, n);
-            for (size_t i = 0; i < n && i < r.nout; i++) CHECK_EQ(r.out[i], want[i]);
+            for (size_t i = 0; i < n && i < r.nout; i++)
+                CHECK_EQ(r.out[i], want[i]);
         }
         CHECK(r.rep.bytes_sent > 0 && r.rep.bytes_recv > 0 && r.peer_flights > 0);
     }
@@ -273,8 +277,13 @@ TEST(client_dies_midway) {
 }
 
 TEST(hello_round_trip_and_checks) {
-    session_hello h = {.kind = HELLO_SERVER, .version = SESSION_VERSION, .mode = MODE_HE, .l = 37,
-                       .s = 12, .lanes = 4, .reveal = REVEAL_LABEL},
+    session_hello h = {.kind = HELLO_SERVER,
+                       .version = SESSION_VERSION,
+                       .mode = MODE_HE,
+                       .l = 37,
+                       .s = 12,
+                       .lanes = 4,
+                       .reveal = REVEAL_LABEL},
                   g;
     uint8_t b[HELLO_BYTES];
     hello_encode(b, &h);
@@ -297,4 +306,42 @@ TEST(hello_round_trip_and_checks) {
     CHECK(frame_header_parse(&t, &n, hdr) == PARLEY_E_PROTO); /* over the cap */
     hdr[0] = 77;
     CHECK(frame_header_parse(&t, &n, hdr) == PARLEY_E_PROTO); /* unknown type */
+}
+
+/* Clients that arrive together: one is served while the others' control
+ * connections wait (set aside while a session's lanes are accepted), then
+ * the next. A silent stranger that connected first costs one failed
+ * session (the hello timeout), nothing more. */
+typedef struct client_job {
+    server *s;
+    fixture *f;
+    pthread_t th;
+} client_job;
+
+static void *client_main(void *v) {
+    client_job *j = v;
+    good_client(j->s, j->f->net, &j->f->x, j->f->want);
+    return NULL;
+}
+
+TEST(clients_at_once) {
+    fixture f;
+    REQUIRE_OK(fixture_load(&f));
+    server s;
+    REQUIRE_OK(server_start(&s, f.net, MODE_OT, 3, REVEAL_LOGITS, 4));
+    chan *stranger = NULL;
+    REQUIRE_OK(chan_connect(&stranger, "127.0.0.1", chan_listener_port(s.l), 5000));
+    client_job j[3];
+    for (int k = 0; k < 3; k++) {
+        j[k] = (client_job){&s, &f, 0};
+        pthread_create(&j[k].th, NULL, client_main, &j[k]);
+    }
+    for (int k = 0; k < 3; k++)
+        pthread_join(j[k].th, NULL);
+    chan_close(stranger);
+    server_stop(&s);
+    CHECK_MSG(s.rc[0] == PARLEY_E_TIMEOUT, "the stranger's session: %d %s", s.rc[0], s.msg[0]);
+    for (int k = 1; k < 4; k++)
+        CHECK_MSG(s.rc[k] == 0, "session %d: %s", k, s.msg[k]);
+    fixture_free(&f);
 }

@@ -96,6 +96,8 @@ int run2_tcp(party_fn fn, void *arg) {
 /* ---- whole parties with lanes ---- */
 
 chan_stats run2_party_stats[2];
+chan_stats run2_party_setup_stats[2];
+
 silent_stats run2_party_sil[2];
 
 uint64_t run2_party_gen_bytes(void) {
@@ -123,7 +125,7 @@ typedef struct party_job2 {
     chan **chans;
     int rc;
     char msg[512];
-    chan_stats stats;
+    chan_stats stats, setup;
     silent_stats sil;
 } party_job2;
 
@@ -136,9 +138,10 @@ static void *party_main(void *v) {
     if (j->rc == 0) {
         chan_stats before;
         party_stats(&p, &before);
+        j->setup = before;
         j->rc = j->fn(&p, j->arg);
         party_stats(&p, &j->stats);
-        party_silent_stats(&p, &j->sil);
+        party_silent_stats(&p, &j->sil); /* set-up makes no batch and uses no COT */
         j->stats.bytes_sent -= before.bytes_sent;
         j->stats.bytes_recv -= before.bytes_recv;
         j->stats.flights -= before.flights;
@@ -183,6 +186,7 @@ int run2_party(party2_fn fn, void *arg, unsigned nlanes) {
     }
     for (int r = 0; r < 2; r++) {
         run2_party_stats[r] = jobs[r].stats;
+        run2_party_setup_stats[r] = jobs[r].setup;
         run2_party_sil[r] = jobs[r].sil;
     }
     /* What one side made as sender, the other received. */

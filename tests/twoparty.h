@@ -30,6 +30,8 @@ extern chan_stats run2_stats[2];
 typedef int (*party2_fn)(party *p, void *arg);
 int run2_party(party2_fn fn, void *arg, unsigned nlanes);
 extern chan_stats run2_party_stats[2];
+/* Each side's bytes of the set-up (party_setup) of the last run2_party. */
+extern chan_stats run2_party_setup_stats[2];
 extern silent_stats run2_party_sil[2];
 /* Bytes both parties sent to make silent COTs in the last run2_party. */
 uint64_t run2_party_gen_bytes(void);

@@ -7,5 +7,6 @@ int cli_plain(int argc, char **argv);
 int cli_run(int argc, char **argv);
 int cli_serve(int argc, char **argv);
 int cli_infer(int argc, char **argv);
+int cli_inspect(int argc, char **argv);
 
 #endif

@@ -78,33 +78,56 @@ static int parse_opts(opts *o, int argc, char **argv, const char *cmd, const cha
             fprintf(stderr, "parley %s: unknown option %s\n%s", cmd, a, usage);
             return 2;
         }
-        if (!strcmp(name, "json")) { o->json = 1; continue; }
-        if (!strcmp(name, "once")) { o->once = 1; continue; }
-        if (!strcmp(name, "quiet")) { o->quiet = 1; continue; }
+        if (!strcmp(name, "json")) {
+            o->json = 1;
+            continue;
+        }
+        if (!strcmp(name, "once")) {
+            o->once = 1;
+            continue;
+        }
+        if (!strcmp(name, "quiet")) {
+            o->quiet = 1;
+            continue;
+        }
         if (i + 1 >= argc) {
             fprintf(stderr, "parley %s: option %s needs a value\n", cmd, a);
             return 2;
         }
         const char *v = argv[++i];
         int bad = 0;
-        if (!strcmp(name, "model")) o->model = v;
-        else if (!strcmp(name, "input")) o->input = v;
-        else if (!strcmp(name, "output")) o->output = v;
-        else if (!strcmp(name, "listen")) o->listen = v;
-        else if (!strcmp(name, "connect")) o->connect = v;
-        else if (!strcmp(name, "bits")) bad = parse_uint(v, 8, 64, &o->l);
-        else if (!strcmp(name, "scale")) bad = parse_uint(v, 0, 30, &o->s);
-        else if (!strcmp(name, "threads")) bad = parse_uint(v, 1, LANES_MAX, &o->threads);
+        if (!strcmp(name, "model"))
+            o->model = v;
+        else if (!strcmp(name, "input"))
+            o->input = v;
+        else if (!strcmp(name, "output"))
+            o->output = v;
+        else if (!strcmp(name, "listen"))
+            o->listen = v;
+        else if (!strcmp(name, "connect"))
+            o->connect = v;
+        else if (!strcmp(name, "bits"))
+            bad = parse_uint(v, 8, 64, &o->l);
+        else if (!strcmp(name, "scale"))
+            bad = parse_uint(v, 0, 30, &o->s);
+        else if (!strcmp(name, "threads"))
+            bad = parse_uint(v, 1, LANES_MAX, &o->threads);
         else if (!strcmp(name, "mode")) {
-            if (!strcmp(v, "ot")) o->mode = MODE_OT;
-            else if (!strcmp(v, "he")) o->mode = MODE_HE;
-            else bad = -1;
+            if (!strcmp(v, "ot"))
+                o->mode = MODE_OT;
+            else if (!strcmp(v, "he"))
+                o->mode = MODE_HE;
+            else
+                bad = -1;
         } else if (!strcmp(name, "ot")) {
             if ((o->ot = ot_backend_parse(v)) < 0) bad = -1;
         } else if (!strcmp(name, "reveal")) {
-            if (!strcmp(v, "logits")) o->reveal = REVEAL_LOGITS;
-            else if (!strcmp(v, "label")) o->reveal = REVEAL_LABEL;
-            else bad = -1;
+            if (!strcmp(v, "logits"))
+                o->reveal = REVEAL_LOGITS;
+            else if (!strcmp(v, "label"))
+                o->reveal = REVEAL_LABEL;
+            else
+                bad = -1;
         }
         if (bad) {
             fprintf(stderr, "parley %s: bad value '%s' for %s\n%s", cmd, v, a, usage);
@@ -127,7 +150,7 @@ static void opts_default(opts *o) {
 /* ---- progress and reports ---- */
 
 static int progress_line(void *ctx, const qnet *net, unsigned i, const exec_layer_stat *st,
-                          double elapsed, uint64_t bytes) {
+                         double elapsed, uint64_t bytes) {
     (void)ctx;
     (void)st;
     const qlayer *L = &net->layers[i];
@@ -138,15 +161,20 @@ static int progress_line(void *ctx, const qnet *net, unsigned i, const exec_laye
     return 0;
 }
 
-static const char *mode_name(unsigned m) { return m == MODE_HE ? "he" : "ot"; }
+static const char *mode_name(unsigned m) {
+    return m == MODE_HE ? "he" : "ot";
+}
 
 static void json_str(FILE *f, const char *s) {
     fputc('"', f);
     for (; s && *s; s++) {
         unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
-        else if (c < 0x20 || c > 0x7e) fprintf(f, "\\u%04x", c);
-        else fputc(c, f);
+        if (c == '"' || c == '\\')
+            fprintf(f, "\\%c", c);
+        else if (c < 0x20 || c > 0x7e)
+            fprintf(f, "\\u%04x", c);
+        else
+            fputc(c, f);
     }
     fputc('"', f);
 }
@@ -175,7 +203,8 @@ static void print_report(FILE *f, const session_result *r, int json, const int *
                 r->peer_seconds);
         if (nlabel) {
             fprintf(f, ",\"label\":[");
-            for (size_t i = 0; i < nlabel; i++) fprintf(f, "%s%d", i ? "," : "", label[i]);
+            for (size_t i = 0; i < nlabel; i++)
+                fprintf(f, "%s%d", i ? "," : "", label[i]);
             fprintf(f, "]");
         }
         fprintf(f, ",\"layers\":[");
@@ -184,7 +213,8 @@ static void print_report(FILE *f, const session_result *r, int json, const int *
             const exec_layer_stat *s = &rep->layers[i];
             fprintf(f, "%s{\"op\":\"%s\",\"name\":", i ? "," : "", qop_name(L->op));
             json_str(f, L->name);
-            fprintf(f, ",\"seconds\":%.6f,\"bytes\":%llu,\"bytes_server\":%llu,\"bytes_client\":%llu}",
+            fprintf(f,
+                    ",\"seconds\":%.6f,\"bytes\":%llu,\"bytes_server\":%llu,\"bytes_client\":%llu}",
                     s->seconds, (unsigned long long)(s->bytes + s->bytes_recv),
                     (unsigned long long)s->bytes_recv, (unsigned long long)s->bytes);
         }
@@ -209,8 +239,8 @@ static void print_report(FILE *f, const session_result *r, int json, const int *
     fprintf(f, "  %-11s %6s %10s %14s\n", "layer kind", "count", "seconds", "MiB (both ways)");
     for (int op = 1; op < QOP_END_; op++)
         if (cnt[op])
-            fprintf(f, "  %-11s %6llu %10.3f %14.3f\n", qop_name((qop)op), (unsigned long long)cnt[op],
-                    sec[op], (double)by[op] / 1048576.0);
+            fprintf(f, "  %-11s %6llu %10.3f %14.3f\n", qop_name((qop)op),
+                    (unsigned long long)cnt[op], sec[op], (double)by[op] / 1048576.0);
 }
 
 /* Print the label and top-5 of each row of the output. */
@@ -235,13 +265,15 @@ static void print_result(FILE *f, const session_result *r, const float *v, const
             size_t best = (size_t)-1;
             for (size_t c = 0; c < cols; c++) {
                 int used = 0;
-                for (size_t q = 0; q < j; q++) used |= order[q] == c;
+                for (size_t q = 0; q < j; q++)
+                    used |= order[q] == c;
                 if (!used && (best == (size_t)-1 || x[c] > x[best])) best = c;
             }
             order[j] = best;
         }
         double mx = x[order[0]], z = 0;
-        for (size_t c = 0; c < cols; c++) z += exp((double)x[c] - mx);
+        for (size_t c = 0; c < cols; c++)
+            z += exp((double)x[c] - mx);
         labels[(*nlabels)++] = (int)order[0];
         fprintf(f, "%slabel: %zu\ntop-%zu:\n", rows > 1 ? "" : "", order[0], k);
         for (size_t j = 0; j < k; j++)
@@ -266,7 +298,8 @@ static int client_finish(const opts *o, session_result *r) {
         return PARLEY_E_NOMEM;
     }
     if (r->reveal == REVEAL_LABEL && ot->scale != 0)
-        for (size_t i = 0; i < r->nout; i++) v[i] = (float)r->out[i];
+        for (size_t i = 0; i < r->nout; i++)
+            v[i] = (float)r->out[i];
     else
         qnet_decode(net, v, net->output, r->out);
     size_t nl = 0;
@@ -293,20 +326,25 @@ static int load_model(qnet **net, const opts *o, const char *cmd) {
 static int serve_loop(const opts *o, qnet *net, chan_listener *l, int sessions) {
     server_cfg cfg = {.net = net, .mode = o->mode, .lanes = o->threads, .reveal = o->reveal,
                       .ot = (unsigned)o->ot};
+    session_server *srv;
+    TRY(session_server_new(&srv, l));
     int last = 0;
     for (int k = 0; sessions < 0 || k < sessions; k++) {
         session_result r;
-        int rc = session_serve_one(l, &cfg, -1, &r);
+        int rc = session_serve_one(srv, &cfg, -1, &r);
         if (rc < 0) {
-            if (!o->quiet) fprintf(stderr, "parley serve: session %d failed: %s\n", k + 1, err_msg());
+            if (!o->quiet)
+                fprintf(stderr, "parley serve: session %d failed: %s\n", k + 1, err_msg());
         } else if (!o->quiet) {
-            fprintf(stderr, "parley serve: session %d done: %.2f s, %.3f MiB sent, %.3f MiB received\n",
+            fprintf(stderr,
+                    "parley serve: session %d done: %.2f s, %.3f MiB sent, %.3f MiB received\n",
                     k + 1, r.rep.seconds, (double)r.rep.bytes_sent / 1048576.0,
                     (double)r.rep.bytes_recv / 1048576.0);
         }
         last = rc;
         session_result_free(&r);
     }
+    session_server_free(srv);
     return last;
 }
 

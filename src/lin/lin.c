@@ -55,8 +55,12 @@ int lin_scale_check(const lin_scale *s) {
     return 0;
 }
 
-size_t lin_conv_in_size(const lin_conv *c) { return (size_t)c->N * c->C * c->H * c->W; }
-size_t lin_conv_out_size(const lin_conv *c) { return (size_t)c->N * c->O * c->OH * c->OW; }
+size_t lin_conv_in_size(const lin_conv *c) {
+    return (size_t)c->N * c->C * c->H * c->W;
+}
+size_t lin_conv_out_size(const lin_conv *c) {
+    return (size_t)c->N * c->O * c->OH * c->OW;
+}
 size_t lin_conv_weight_size(const lin_conv *c) {
     return (size_t)c->O * (c->C / c->groups) * c->kh * c->kw;
 }
@@ -94,8 +98,9 @@ void lin_conv_plain(uint64_t *y, const uint64_t *x, const lin_conv *c, const uin
                             for (unsigned b = 0; b < c->kw; b++) {
                                 int64_t q = (int64_t)j * c->sw - c->pl + (int64_t)b * c->dw;
                                 if (q < 0 || q >= c->W) continue;
-                                uint64_t xv = x[(((size_t)n * c->C + ch) * c->H + (size_t)r) * c->W +
-                                                (size_t)q];
+                                uint64_t xv =
+                                    x[(((size_t)n * c->C + ch) * c->H + (size_t)r) * c->W +
+                                      (size_t)q];
                                 uint64_t wv = w[(((size_t)o * cg + ci) * c->kh + a) * c->kw + b];
                                 acc += xv * wv;
                             }
@@ -112,7 +117,8 @@ void lin_fc_plain(uint64_t *y, const uint64_t *x, const lin_fc *f, const uint64_
         for (unsigned o = 0; o < f->O; o++) {
             uint64_t acc = 0;
             const uint64_t *xr = x + (size_t)n * f->K, *wr = w + (size_t)o * f->K;
-            for (unsigned k = 0; k < f->K; k++) acc += xr[k] * wr[k];
+            for (unsigned k = 0; k < f->K; k++)
+                acc += xr[k] * wr[k];
             y[(size_t)n * f->O + o] = acc & mask;
         }
 }
@@ -123,6 +129,7 @@ void lin_scale_plain(uint64_t *y, const uint64_t *x, const lin_scale *s, const u
     for (unsigned n = 0; n < s->N; n++)
         for (unsigned ch = 0; ch < s->C; ch++) {
             size_t base = ((size_t)n * s->C + ch) * s->S;
-            for (unsigned k = 0; k < s->S; k++) y[base + k] = (x[base + k] * g[ch]) & mask;
+            for (unsigned k = 0; k < s->S; k++)
+                y[base + k] = (x[base + k] * g[ch]) & mask;
         }
 }

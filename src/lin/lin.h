@@ -29,15 +29,15 @@
 #include <stdint.h>
 
 typedef struct lin_conv {
-    unsigned N, C, H, W;        /* input: batch, channels, height, width */
-    unsigned O;                 /* output channels */
-    unsigned kh, kw;            /* kernel */
-    unsigned sh, sw;            /* strides (>= 1) */
-    unsigned pt, pl, pb, pr;    /* zero padding: top, left, bottom, right */
-    unsigned dh, dw;            /* dilations (>= 1) */
-    unsigned groups;            /* C and O are multiples of it (C = O = groups: depthwise) */
-    unsigned wbits;             /* public bound on the weights' signed bit width */
-    unsigned OH, OW;            /* output size, filled in by lin_conv_check */
+    unsigned N, C, H, W;     /* input: batch, channels, height, width */
+    unsigned O;              /* output channels */
+    unsigned kh, kw;         /* kernel */
+    unsigned sh, sw;         /* strides (>= 1) */
+    unsigned pt, pl, pb, pr; /* zero padding: top, left, bottom, right */
+    unsigned dh, dw;         /* dilations (>= 1) */
+    unsigned groups;         /* C and O are multiples of it (C = O = groups: depthwise) */
+    unsigned wbits;          /* public bound on the weights' signed bit width */
+    unsigned OH, OW;         /* output size, filled in by lin_conv_check */
 } lin_conv;
 
 typedef struct lin_fc {

@@ -35,6 +35,15 @@ int mpc_drelu(mpc_lane *L, uint8_t *b, const uint64_t *x, size_t n, unsigned l) 
     return 0;
 }
 
+uint64_t mpc_wrap_bytes(const ot_costing *oc, size_t n, unsigned k, unsigned m) {
+    mill_shape b = {n, k, 1, 0};
+    return mill_bytes(oc, &b, 1, m);
+}
+
+uint64_t mpc_msb_bytes(const ot_costing *oc, size_t n, unsigned l, unsigned m) {
+    return mpc_wrap_bytes(oc, n, l - 1, m);
+}
+
 /* ---- MSB to wrap ---- */
 
 typedef struct m2w_ctx {
@@ -146,6 +155,12 @@ int mpc_b2a(mpc_lane *L, uint64_t *y, const uint8_t *b, size_t n, unsigned k) {
     return 0;
 }
 
+uint64_t mpc_b2a_bytes(const ot_costing *oc, size_t n, unsigned k) {
+    if (k <= 1) return 0;
+    otb_job j = {.kind = OTB_COT, .n = n, .ls = &k, .M = 1};
+    return otb_job_cost(oc, &j);
+}
+
 /* ---- MUX ---- */
 
 void mux_free(mux_state *s) {
@@ -199,6 +214,11 @@ void mux_finish(mpc_lane *L, mux_state *s, uint64_t *const *y, int add) {
         }
     }
     mux_free(s);
+}
+
+uint64_t mpc_mux_bytes(const ot_costing *oc, const unsigned *ls, size_t M, size_t n) {
+    otb_job j = {.kind = OTB_COT, .n = n, .ls = ls, .M = M};
+    return otb_job_cost(oc, &j) + otb_job_cost(oc, &j); /* one each way */
 }
 
 int mpc_mux(mpc_lane *L, uint64_t *const *y, const uint8_t *b, const uint64_t *const *x,

@@ -43,6 +43,14 @@ int mpc_b2a(mpc_lane *L, uint64_t *y, const uint8_t *b, size_t n, unsigned k) WU
 int mpc_mux(mpc_lane *L, uint64_t *const *y, const uint8_t *b, const uint64_t *const *x,
             const unsigned *ls, size_t M, size_t n) WUR;
 
+/* Exact wire bytes, both parties, of one call of the lane-level functions
+ * above on n elements (m: millionaire digit bits, mpc_m), on oc's backend
+ * (otb.h: without the silent COTs' making; their count goes to oc). */
+uint64_t mpc_wrap_bytes(const ot_costing *oc, size_t n, unsigned k, unsigned m);
+uint64_t mpc_msb_bytes(const ot_costing *oc, size_t n, unsigned l, unsigned m); /* = DReLU */
+uint64_t mpc_b2a_bytes(const ot_costing *oc, size_t n, unsigned k);
+uint64_t mpc_mux_bytes(const ot_costing *oc, const unsigned *ls, size_t M, size_t n);
+
 /* ---- composable halves: prepare OT jobs, otb_run them together with
  * others, then finish. A *_state owns its buffers until finish/free. ---- */
 

@@ -263,6 +263,25 @@ int and_round(mpc_lane *L, const and_gate *g, size_t ng) {
     return rc;
 }
 
+uint64_t tri_bytes(const ot_costing *oc, uint64_t n1, uint64_t n2) {
+    if (oc->backend == OT_BACKEND_SILENT) { /* one random OT each way per triple or pair */
+        otb_job j1 = {.kind = OTB_RROT, .n = (size_t)n1, .l = 1};
+        otb_job j2 = {.kind = OTB_RROT, .n = (size_t)n2, .l = 2};
+        uint64_t b = 0;
+        for (int way = 0; way < 2; way++) b += otb_job_cost(oc, &j1) + otb_job_cost(oc, &j2);
+        return b;
+    }
+    otb_job j1 = {.kind = OTB_KK, .n = (size_t)((n1 + 1) / 2), .N = 16, .l = 2};
+    otb_job j2 = {.kind = OTB_KK, .n = (size_t)n2, .N = 8, .l = 2};
+    return otb_job_cost(oc, &j1) + otb_job_cost(oc, &j2);
+}
+
+uint64_t and_round_bytes(uint64_t bits) { return 2 * ((bits + 7) / 8); }
+
+uint64_t mpc_and_bytes(const ot_costing *oc, size_t n) {
+    return n ? tri_bytes(oc, n, 0) + and_round_bytes(2 * (uint64_t)n) : 0;
+}
+
 /* ---- public byte-per-bit forms ---- */
 
 static int run_pool(mpc_lane *L, tri_pool *t, size_t n1, size_t n2) {

@@ -75,4 +75,11 @@ int mpc_triples_corr(mpc_lane *L, uint8_t *a, uint8_t *b, uint8_t *c, uint8_t *d
 /* z = x & y, elementwise: triples (2 flights) then one opening round. */
 int mpc_and(mpc_lane *L, uint8_t *z, const uint8_t *x, const uint8_t *y, size_t n) WUR;
 
+/* Exact wire bytes, both parties: the OT jobs of a pool of n1 triples and
+ * n2 correlated pairs; one and_round whose gates open `bits` bits per party
+ * in all (2n per gate, 3n per pair gate); mpc_and on n elements. */
+uint64_t tri_bytes(const ot_costing *oc, uint64_t n1, uint64_t n2);
+uint64_t and_round_bytes(uint64_t bits);
+uint64_t mpc_and_bytes(const ot_costing *oc, size_t n);
+
 #endif

@@ -97,6 +97,37 @@ void mill_cost_of(mill_cost *c, int backend, unsigned k, unsigned m, int want_gt
         c->bits += p.t1 * (256.0 + 32) / 2 + p.t2 * (256.0 + 16);
 }
 
+uint64_t mill_bytes(const ot_costing *oc, const mill_shape *b, size_t nb, unsigned m) {
+    /* Leaf groups by (width, gt, eq): width 1..8, so 8 x 2 x 2 slots. */
+    uint64_t group[9][2][2];
+    memset(group, 0, sizeof group);
+    uint64_t t1 = 0, t2 = 0, level_bits[MAXLV + 1];
+    memset(level_bits, 0, sizeof level_bits);
+    for (size_t i = 0; i < nb; i++) {
+        if (b[i].n == 0) continue;
+        mplan p;
+        plan_make(&p, b[i].k, m, b[i].gt != 0, b[i].eq != 0);
+        for (unsigned j = 0; j < p.q; j++) group[p.w[j]][p.lgt[j]][p.leq[j]] += b[i].n;
+        for (unsigned o = 0; o < p.nops; o++) {
+            int pair = p.op[o].gt && p.op[o].eq;
+            if (pair)
+                t2 += b[i].n;
+            else
+                t1 += b[i].n;
+            level_bits[p.op[o].level] += (pair ? 3 : 2) * (uint64_t)b[i].n;
+        }
+    }
+    uint64_t total = tri_bytes(oc, t1, t2);
+    for (unsigned w = 1; w <= 8; w++)
+        for (unsigned g = 0; g < 2; g++)
+            for (unsigned e = 0; e < 2; e++) {
+                otb_job j = {.kind = OTB_KK, .n = group[w][g][e], .N = 1u << w, .l = g + e};
+                total += otb_job_cost(oc, &j);
+            }
+    for (unsigned t = 1; t <= MAXLV; t++) total += and_round_bytes(level_bits[t]);
+    return total;
+}
+
 /* ---- leaves ---- */
 
 typedef struct inst_state {

@@ -26,7 +26,7 @@
 #ifndef PARLEY_MPC_MILL_H
 #define PARLEY_MPC_MILL_H
 
-#include "mpc/party.h"
+#include "mpc/otb.h"
 
 /* One comparison batch: n elements of k bits; v is this party's input (S:
  * x, C: y; bits above k ignored). gt and/or eq receive this party's shares,
@@ -62,5 +62,18 @@ typedef struct mill_cost {
     double cots;         /* per element, silent backend: COTs consumed */
 } mill_cost;
 void mill_cost_of(mill_cost *c, int backend, unsigned k, unsigned m, int want_gt, int want_eq);
+
+/* The public shape of one batch of an mpc_mill call: n elements of k bits,
+ * which outputs are wanted. */
+typedef struct mill_shape {
+    size_t n;
+    unsigned k;
+    int gt, eq;
+} mill_shape;
+/* Exact wire bytes, both parties, of one mpc_mill call on these batches:
+ * the leaf OTs grouped as mpc_mill groups them (one KK13 job per digit
+ * width and output set, over all batches), the triple jobs, and one
+ * opening per tree level; every OT job padded as otb_job_bytes pads it. */
+uint64_t mill_bytes(const ot_costing *oc, const mill_shape *b, size_t nb, unsigned m);
 
 #endif

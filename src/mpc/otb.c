@@ -108,3 +108,8 @@ uint64_t otb_job_bytes(int backend, const otb_job *j) {
     }
     return total;
 }
+
+uint64_t otb_job_cost(const ot_costing *oc, const otb_job *j) {
+    if (oc->backend == OT_BACKEND_SILENT && oc->cots) *oc->cots += otb_job_cots(j);
+    return otb_job_bytes(oc->backend, j);
+}

@@ -52,6 +52,20 @@ typedef struct otb_job {
     uint64_t *out;          /* n (KK, OT, RROT) or n*M (COT) */
 } otb_job;
 
+/* How the byte functions of src/mpc and src/nl cost OT jobs (they take it
+ * first): the backend, and where to add the COTs the silent backend
+ * consumes (NULL: nowhere). Their bytes leave out the COTs' making, which
+ * the lane counts where a batch runs out (ot_lane.sil): on a lane, one
+ * direction that has consumed C COTs has made exactly
+ * ceil(C / ferret_usable) batches of ferret_batch_bytes each. */
+typedef struct ot_costing {
+    int backend;
+    uint64_t *cots;
+} ot_costing;
+/* otb_job_bytes(oc->backend, j), adding the job's COTs to *oc->cots on
+ * the silent backend. */
+uint64_t otb_job_cost(const ot_costing *oc, const otb_job *j);
+
 /* Per-OT wire bits on a backend, without the silent COTs' making: a COT
  * with correlations of `width` bits in all, a (N choose 1)-OT_l. */
 static inline double otb_cot_bits(int backend, unsigned width) {

@@ -101,29 +101,40 @@ int party_setup_ex(party *p, int role, chan **chans, unsigned nlanes, block seed
 
 void party_clear(party *p) {
     if (p->lanes) {
-        for (unsigned i = 0; i < p->nlanes; i++) ot_lane_clear(&p->lanes[i].ot);
+        for (unsigned i = 0; i < p->nlanes; i++)
+            ot_lane_clear(&p->lanes[i].ot);
         mem_free_wipe(p->lanes, p->nlanes * sizeof *p->lanes);
     }
     memset(p, 0, sizeof *p);
 }
 
+void party_split(size_t *count, size_t n, size_t grain, unsigned nlanes) {
+    if (grain == 0) grain = 1;
+    /* Equal shares of whole grains; the last lane with work takes the
+     * remainder. */
+    size_t units = (n + grain - 1) / grain, per = units / nlanes, extra = units % nlanes;
+    size_t first = 0;
+    for (unsigned i = 0; i < nlanes; i++) {
+        size_t c = (per + (i < extra ? 1 : 0)) * grain;
+        if (c > n - first) c = n - first;
+        count[i] = c;
+        first += c;
+    }
+}
+
 int party_run(party *p, size_t n, size_t grain, party_job fn, void *ctx) {
     PARLEY_CHECK(p->nlanes >= 1 && p->nlanes <= LANES_MAX);
     if (n == 0) return 0;
-    if (grain == 0) grain = 1;
     lane_task tasks[LANES_MAX];
-    /* Equal shares of whole grains; the last lane takes the remainder. */
-    size_t units = (n + grain - 1) / grain, per = units / p->nlanes, extra = units % p->nlanes;
+    size_t count[LANES_MAX];
+    party_split(count, n, grain, p->nlanes);
     unsigned used = 0;
     size_t first = 0;
-    for (unsigned i = 0; i < p->nlanes && first < n; i++) {
-        size_t u = per + (i < extra ? 1 : 0);
-        size_t count = u * grain;
-        if (count > n - first) count = n - first;
-        if (count == 0) continue;
+    for (unsigned i = 0; i < p->nlanes; i++) {
+        if (count[i] == 0) continue;
         tasks[used] = (lane_task){.L = &p->lanes[i], .fn = fn, .ctx = ctx, .first = first,
-                                  .count = count};
-        first += count;
+                                  .count = count[i]};
+        first += count[i];
         used++;
     }
     return run_tasks(tasks, used, job_main);
@@ -146,6 +157,8 @@ void party_silent_stats(const party *p, silent_stats *out) {
         out->batches_sent += s->batches_sent;
         out->batches_recv += s->batches_recv;
         out->gen_bytes += s->gen_bytes;
+        out->gen_bytes_recv += s->gen_bytes_recv;
+        out->cots += p->lanes[i].ot.fer_s.used + p->lanes[i].ot.fer_r.used;
         if (s->extra_flights > out->extra_flights) out->extra_flights = s->extra_flights;
     }
 }

@@ -23,9 +23,9 @@
 enum { MPC_SERVER = 0, MPC_CLIENT = 1 };
 
 typedef struct mpc_lane {
-    int role;      /* MPC_SERVER or MPC_CLIENT */
+    int role; /* MPC_SERVER or MPC_CLIENT */
     unsigned index;
-    ot_lane ot;    /* .ch, .rng, IKNP and KK13 instances in both directions */
+    ot_lane ot;      /* .ch, .rng, IKNP and KK13 instances in both directions */
     unsigned mill_m; /* millionaire digit bits, 1..8; 0 = the default (4) */
 } mpc_lane;
 
@@ -62,6 +62,9 @@ typedef int (*party_job)(mpc_lane *L, void *ctx, size_t first, size_t count);
  * peer's lane stops too instead of waiting for a timeout. n == 0 runs
  * nothing and sends nothing (on both sides alike). */
 int party_run(party *p, size_t n, size_t grain, party_job fn, void *ctx) WUR;
+/* The split party_run makes: count[i] elements for lane i (0: the lane has
+ * no work), i < nlanes. Cost models use it to predict per-lane padding. */
+void party_split(size_t *count, size_t n, size_t grain, unsigned nlanes);
 
 /* Bytes both ways summed over the lanes; flights = the largest number of
  * flights on any lane (the lanes run in parallel). */

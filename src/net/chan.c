@@ -231,6 +231,26 @@ int chan_recv(chan *c, void *buf, size_t n) {
     return 0;
 }
 
+int chan_peek(chan *c, void *buf, size_t n) {
+    PARLEY_CHECK(n <= RBUF_MIN);
+    if (c->err) return chan_fail(c, c->err, "%s", c->errmsg);
+    while (c->rend - c->rpos < n) {
+        if (c->rpos > 0 && c->rcap - c->rpos < n) { /* make room at the end */
+            memmove(c->rbuf, c->rbuf + c->rpos, c->rend - c->rpos);
+            c->rend -= c->rpos;
+            c->rpos = 0;
+        }
+        int r = chan_stash_incoming(c);
+        if (r < 0) return r;
+        if (r == 0) {
+            int ev = chan_wait(c, POLLIN);
+            if (ev < 0) return ev;
+        }
+    }
+    memcpy(buf, c->rbuf + c->rpos, n);
+    return 0;
+}
+
 int chan_send_u64(chan *c, uint64_t v) {
     uint8_t b[8];
     for (int i = 0; i < 8; i++) b[i] = (uint8_t)(v >> (8 * i));

@@ -49,6 +49,9 @@ void chan_set_timeout(chan *c, int timeout_ms);
 int chan_send(chan *c, const void *buf, size_t n) WUR;
 int chan_recv(chan *c, void *buf, size_t n) WUR;
 int chan_flush(chan *c) WUR;
+/* The next n (<= 256 KiB) bytes the peer sends, without consuming them (a
+ * later chan_recv returns them) and without counting them. */
+int chan_peek(chan *c, void *buf, size_t n) WUR;
 /* 0, or the sticky error of the channel. */
 int chan_status(const chan *c);
 const char *chan_error(const chan *c);

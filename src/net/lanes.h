@@ -28,6 +28,20 @@ int lane_hello_parse(lane_hello *out, const uint8_t *buf, size_t len) WUR;
 int lanes_accept(chan **lanes, unsigned n, chan_listener *l, int timeout_ms) WUR;
 /* Client: open `n` lanes to host:port. */
 int lanes_connect(chan **lanes, unsigned n, const char *host, int port, int timeout_ms) WUR;
+
+/* A server that shares one port between sessions' control connections and
+ * lanes: accept until `n` lanes carrying `tag` (the session's, announced to
+ * its client) have arrived or timeout_ms has passed. A connection that is
+ * not a lane (its first bytes are not a lane hello: another client's
+ * control connection) goes to other(ctx, c), which takes it over; a lane
+ * of another session, or a connection that says nothing for a few seconds,
+ * is closed and the wait goes on. */
+typedef void (*lanes_other_fn)(void *ctx, chan *c);
+int lanes_accept_session(chan **lanes, unsigned n, chan_listener *l, int timeout_ms, uint64_t tag,
+                         lanes_other_fn other, void *ctx) WUR;
+/* Client: open `n` lanes carrying the session's tag. */
+int lanes_connect_tag(chan **lanes, unsigned n, const char *host, int port, int timeout_ms,
+                      uint64_t tag) WUR;
 void lanes_close(chan **lanes, unsigned n);
 
 #endif

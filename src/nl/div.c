@@ -29,7 +29,7 @@
 #define GRAIN 128
 
 /* Smallest e with 6d <= 2^e (65 if none fits in 64 bits). */
-static unsigned div_width(uint64_t d) {
+unsigned nl_div_width(uint64_t d) {
     unsigned __int128 six = (unsigned __int128)d * 6;
     unsigned e = 0;
     while (e < 65 && ((unsigned __int128)1 << e) < six) e++;
@@ -64,7 +64,7 @@ static int div_ring(mpc_lane *L, uint64_t *y, const uint64_t *x, const uint64_t 
     int S = L->role == MPC_SERVER;
     unsigned e = 0;
     for (size_t i = 0; i < n; i++) {
-        unsigned ei = div_width(d[i * ds]);
+        unsigned ei = nl_div_width(d[i * ds]);
         if (ei > e) e = ei;
         if (ds == 0) break;
     }
@@ -184,7 +184,7 @@ static int div_job(mpc_lane *L, void *ctx, size_t first, size_t count) {
 static int check_div(uint64_t d, unsigned l) {
     if (d == 0) return err_set(PARLEY_E_ARG, "division by zero");
     int cheap = (d & (d - 1)) == 0 || l == 1 || d >= 1ULL << (l - 1);
-    if (!cheap && div_width(d) > 64)
+    if (!cheap && nl_div_width(d) > 64)
         return err_set(PARLEY_E_ARG,
                        "division by %llu at %u bits needs 6d <= 2^64 (the comparison width)",
                        (unsigned long long)d, l);
@@ -202,7 +202,7 @@ int nl_div_each(party *p, uint64_t *y, const uint64_t *x, const uint64_t *d, siz
     if (l < 1 || l > 64) return err_set(PARLEY_E_ARG, "ring width %u is not in 1..64", l);
     for (size_t i = 0; i < n; i++) {
         if (d[i] == 0) return err_set(PARLEY_E_ARG, "division by zero at element %zu", i);
-        if (div_width(d[i]) > 64)
+        if (nl_div_width(d[i]) > 64)
             return err_set(PARLEY_E_ARG, "divisor %llu at element %zu exceeds 2^64/6",
                            (unsigned long long)d[i], i);
     }

@@ -20,4 +20,8 @@ int nl_extend_lane(mpc_lane *L, uint64_t *y, unsigned l2, const uint64_t *x, siz
 int nl_div_lane(mpc_lane *L, uint64_t *y, const uint64_t *x, const uint64_t *d, size_t dstride,
                 size_t n, unsigned l) WUR;
 
+/* The width division's comparisons need for divisor d: the smallest e with
+ * 6d <= 2^e (65 if no e <= 64 fits). */
+unsigned nl_div_width(uint64_t d);
+
 #endif

@@ -58,7 +58,7 @@
 #ifndef PARLEY_NL_NL_H
 #define PARLEY_NL_NL_H
 
-#include "mpc/party.h"
+#include "mpc/otb.h"
 #include "nl/plain.h"
 
 /* y = relu(x) = max(0, signed(x)). */
@@ -105,5 +105,34 @@ int nl_avgpool(party *p, uint64_t *y, const uint64_t *x, const nl_pool *pool, un
 /* idx[r] = shares mod 2^l of the index of the first maximum of row r of
  * x (rows x cols, cols >= 1 and cols <= 2^l). */
 int nl_argmax(party *p, uint64_t *idx, const uint64_t *x, size_t rows, size_t cols, unsigned l) WUR;
+
+/* Exact wire bytes, both parties and all lanes together, of one call of
+ * the function of the same name on a party with `lanes` lanes (1 ..
+ * LANES_MAX) and the default millionaire digits (4 bits), on oc's OT
+ * backend; what the channels count, not an estimate — on the silent
+ * backend without the COTs' making, whose count they add to oc (otb.h).
+ * They add to the per-element formulas above the padding of every OT job
+ * to 128 OTs on IKNP (per job, per chunk of OTE_CHUNK and per lane:
+ * party_run splits elements in grains of 128, the pools and argmax by
+ * windows and rows) and of every opening to whole bytes. 0 for arguments
+ * the function would refuse (and for n == 0); pool shapes are checked with
+ * nl_pool_check; 0 too if memory for the linear max pool's window table
+ * runs out. Cost O(n) at most, no communication. */
+uint64_t nl_relu_bytes(const ot_costing *oc, size_t n, unsigned l, unsigned lanes);
+uint64_t nl_trunc_bytes(const ot_costing *oc, size_t n, unsigned l, unsigned s, unsigned lanes);
+uint64_t nl_relu_trunc_bytes(const ot_costing *oc, size_t n, unsigned l, unsigned s,
+                             unsigned lanes);
+uint64_t nl_trunc_reduce_bytes(const ot_costing *oc, size_t n, unsigned l, unsigned s,
+                               unsigned lanes);
+uint64_t nl_extend_bytes(const ot_costing *oc, size_t n, unsigned l, unsigned l2, unsigned lanes);
+uint64_t nl_div_bytes(const ot_costing *oc, size_t n, unsigned l, uint64_t d, unsigned lanes);
+uint64_t nl_div_each_bytes(const ot_costing *oc, const uint64_t *d, size_t n, unsigned l,
+                           unsigned lanes);
+uint64_t nl_avgpool_bytes(const ot_costing *oc, const nl_pool *pool, unsigned l, unsigned lanes);
+/* flags as for nl_maxpool_ex (nl_maxpool is NL_POOL_TREE). */
+uint64_t nl_maxpool_bytes(const ot_costing *oc, const nl_pool *pool, unsigned l, int flags,
+                          unsigned lanes);
+uint64_t nl_argmax_bytes(const ot_costing *oc, size_t rows, size_t cols, unsigned l,
+                         unsigned lanes);
 
 #endif

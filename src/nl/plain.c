@@ -4,7 +4,9 @@
 #include "util/bits.h"
 #include "util/mem.h"
 
-static int pool_err(const char *why) { return err_set(PARLEY_E_ARG, "pool: %s", why); }
+static int pool_err(const char *why) {
+    return err_set(PARLEY_E_ARG, "pool: %s", why);
+}
 
 /* Output length along one axis (ONNX / PyTorch rule). */
 static int64_t pool_len(unsigned in, unsigned k, unsigned s, unsigned p0, unsigned p1, unsigned d,
@@ -48,8 +50,12 @@ int nl_pool_check(nl_pool *p) {
     return 0;
 }
 
-size_t nl_pool_in_size(const nl_pool *p) { return (size_t)p->N * p->C * p->H * p->W; }
-size_t nl_pool_out_size(const nl_pool *p) { return (size_t)p->N * p->C * p->OH * p->OW; }
+size_t nl_pool_in_size(const nl_pool *p) {
+    return (size_t)p->N * p->C * p->H * p->W;
+}
+size_t nl_pool_out_size(const nl_pool *p) {
+    return (size_t)p->N * p->C * p->OH * p->OW;
+}
 
 /* Window offsets k in [0, K) with 0 <= start + k*d < in. */
 static void axis_range(int64_t start, unsigned K, unsigned d, unsigned in, unsigned *k0,
@@ -82,7 +88,8 @@ uint64_t nl_pool_divisor(const nl_pool *p, unsigned i, unsigned j) {
 }
 
 void nl_relu_plain(uint64_t *y, const uint64_t *x, size_t n, unsigned l) {
-    for (size_t i = 0; i < n; i++) y[i] = bits_signed(x[i], l) > 0 ? x[i] & bits_mask(l) : 0;
+    for (size_t i = 0; i < n; i++)
+        y[i] = bits_signed(x[i], l) > 0 ? x[i] & bits_mask(l) : 0;
 }
 
 void nl_trunc_plain(uint64_t *y, const uint64_t *x, size_t n, unsigned l, unsigned s) {
@@ -101,7 +108,8 @@ static int64_t floor_div(int64_t v, uint64_t d) {
 
 void nl_div_plain(uint64_t *y, const uint64_t *x, size_t n, unsigned l, uint64_t d) {
     PARLEY_CHECK(d >= 1);
-    for (size_t i = 0; i < n; i++) y[i] = (uint64_t)floor_div(bits_signed(x[i], l), d) & bits_mask(l);
+    for (size_t i = 0; i < n; i++)
+        y[i] = (uint64_t)floor_div(bits_signed(x[i], l), d) & bits_mask(l);
 }
 
 typedef void (*pool_fold)(uint64_t *acc, uint64_t v, unsigned l, int first);

@@ -25,14 +25,14 @@
 #include <stdint.h>
 
 typedef struct nl_pool {
-    unsigned N, C, H, W;           /* input NCHW */
-    unsigned kh, kw;               /* window */
-    unsigned sh, sw;               /* strides (>= 1) */
-    unsigned pt, pl, pb, pr;       /* padding: top, left, bottom, right */
-    unsigned dh, dw;               /* dilations (>= 1) */
-    unsigned ceil_mode;            /* 0/1 */
-    unsigned count_include_pad;    /* avgpool only: 0/1 */
-    unsigned OH, OW;               /* output size, filled in by nl_pool_check */
+    unsigned N, C, H, W;        /* input NCHW */
+    unsigned kh, kw;            /* window */
+    unsigned sh, sw;            /* strides (>= 1) */
+    unsigned pt, pl, pb, pr;    /* padding: top, left, bottom, right */
+    unsigned dh, dw;            /* dilations (>= 1) */
+    unsigned ceil_mode;         /* 0/1 */
+    unsigned count_include_pad; /* avgpool only: 0/1 */
+    unsigned OH, OW;            /* output size, filled in by nl_pool_check */
 } nl_pool;
 
 /* Validate and compute OH, OW; PARLEY_E_ARG with a message naming the

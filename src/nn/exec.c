@@ -13,48 +13,43 @@
 
 /* ---- input sharing and output reveal (lane 0) ---- */
 
-/* Client: sends a random mask r (n values, l bits each, packed) and keeps
- * x - r; server: its share is r. One flight, n*l bits. */
-static int share_input(party *p, uint64_t *share, const uint64_t *x, size_t n, unsigned l) {
+/* One party (`from`) sends n l-bit values, packed, in one flight; the
+ * other receives them into `to`. */
+static int ring_move(party *p, int from, const uint64_t *vals, uint64_t *to, size_t n, unsigned l) {
     mpc_lane *L = &p->lanes[0];
     size_t nb = bits_bytes(n * (size_t)l);
     uint8_t *buf = mem_alloc(nb ? nb : 1, 1);
     if (!buf) return PARLEY_E_NOMEM;
     int rc;
-    if (p->role == MPC_CLIENT) {
-        prg_ring(&L->ot.rng, share, n, l); /* r */
-        bits_pack(buf, share, n, l);
+    if (p->role == from) {
+        bits_pack(buf, vals, n, l);
         rc = chan_send(L->ot.ch, buf, nb);
         if (rc == 0) rc = chan_flush(L->ot.ch);
-        for (size_t i = 0; i < n; i++) share[i] = (x[i] - share[i]) & bits_mask(l);
     } else {
         rc = chan_recv(L->ot.ch, buf, nb);
-        if (rc == 0) bits_unpack(share, buf, n, l);
+        if (rc == 0) bits_unpack(to, buf, n, l);
     }
     mem_free_wipe(buf, nb ? nb : 1);
     return rc;
 }
 
-/* Server sends its share; the client adds it to its own into out. */
+/* Client: sends a random mask r and keeps x - r; server: its share is r. */
+static int share_input(party *p, uint64_t *share, const uint64_t *x, size_t n, unsigned l) {
+    if (p->role == MPC_CLIENT) prg_ring(&p->lanes[0].ot.rng, share, n, l); /* r */
+    TRY(ring_move(p, MPC_CLIENT, share, share, n, l));
+    if (p->role == MPC_CLIENT)
+        for (size_t i = 0; i < n; i++)
+            share[i] = (x[i] - share[i]) & bits_mask(l);
+    return 0;
+}
+
+/* The server sends its share; the client adds it to its own into out. */
 static int reveal(party *p, uint64_t *out, const uint64_t *share, size_t n, unsigned l) {
-    mpc_lane *L = &p->lanes[0];
-    size_t nb = bits_bytes(n * (size_t)l);
-    uint8_t *buf = mem_alloc(nb ? nb : 1, 1);
-    if (!buf) return PARLEY_E_NOMEM;
-    int rc;
-    if (p->role == MPC_SERVER) {
-        bits_pack(buf, share, n, l);
-        rc = chan_send(L->ot.ch, buf, nb);
-        if (rc == 0) rc = chan_flush(L->ot.ch);
-    } else {
-        rc = chan_recv(L->ot.ch, buf, nb);
-        if (rc == 0) {
-            bits_unpack(out, buf, n, l);
-            for (size_t i = 0; i < n; i++) out[i] = (out[i] + share[i]) & bits_mask(l);
-        }
-    }
-    mem_free_wipe(buf, nb ? nb : 1);
-    return rc;
+    TRY(ring_move(p, MPC_SERVER, share, out, n, l));
+    if (p->role == MPC_CLIENT)
+        for (size_t i = 0; i < n; i++)
+            out[i] = (out[i] + share[i]) & bits_mask(l);
+    return 0;
 }
 
 /* ---- layers ---- */
@@ -98,10 +93,7 @@ static int run_argmax(party *p, uint64_t *y, const uint64_t *x, size_t outer, si
     return rc;
 }
 
-/* Tensors whose every value is known, from the architecture alone, to be
- * non-negative: ReLU outputs and what pools, padding and data movement make
- * of them. Max pooling on them compares without a sign extension. */
-static uint8_t *nonneg_tensors(const qnet *net) {
+uint8_t *exec_nonneg_tensors(const qnet *net) {
     uint8_t *nn = mem_calloc(net->ntensors ? net->ntensors : 1, 1);
     if (!nn) return NULL;
     for (unsigned i = 0; i < net->nlayers; i++) {
@@ -109,7 +101,9 @@ static uint8_t *nonneg_tensors(const qnet *net) {
         uint8_t v = 0;
         switch (L->op) {
         case QOP_RELU:
-        case QOP_RELU_TRUNC: v = 1; break;
+        case QOP_RELU_TRUNC:
+            v = 1;
+            break;
         case QOP_MAXPOOL:
         case QOP_AVGPOOL:
         case QOP_RESHAPE:
@@ -117,9 +111,11 @@ static uint8_t *nonneg_tensors(const qnet *net) {
         case QOP_TRANSPOSE:
         case QOP_CONCAT:
             v = 1;
-            for (unsigned k = 0; k < L->nin; k++) v &= nn[L->in[k]];
+            for (unsigned k = 0; k < L->nin; k++)
+                v &= nn[L->in[k]];
             break;
-        default: v = 0;
+        default:
+            v = 0;
         }
         nn[L->out] = v;
     }
@@ -133,16 +129,25 @@ static int run_layer(party *p, const exec_opts *o, const qnet *net, const qlayer
     switch (L->op) {
     case QOP_CONV:
     case QOP_FC:
-    case QOP_SCALE: return run_linear(p, o, net, L, y, x[0]);
-    case QOP_TRUNC: return nl_trunc(p, y, x[0], n, l, L->p.shift);
-    case QOP_SHL: qnet_shl(net, L, y, x[0]); return 0;
-    case QOP_RELU: return nl_relu(p, y, x[0], n, l);
-    case QOP_RELU_TRUNC: return nl_relu_trunc(p, y, x[0], n, l, L->p.shift);
+    case QOP_SCALE:
+        return run_linear(p, o, net, L, y, x[0]);
+    case QOP_TRUNC:
+        return nl_trunc(p, y, x[0], n, l, L->p.shift);
+    case QOP_SHL:
+        qnet_shl(net, L, y, x[0]);
+        return 0;
+    case QOP_RELU:
+        return nl_relu(p, y, x[0], n, l);
+    case QOP_RELU_TRUNC:
+        return nl_relu_trunc(p, y, x[0], n, l, L->p.shift);
     case QOP_MAXPOOL:
         return nl_maxpool_ex(p, y, x[0], &L->p.pool, l,
                              NL_POOL_TREE | (nonneg[L->in[0]] ? NL_POOL_NONNEG : 0));
-    case QOP_AVGPOOL: return nl_avgpool(p, y, x[0], &L->p.pool, l);
-    case QOP_ADD: qnet_add(net, L, y, x[0], x[1]); return 0;
+    case QOP_AVGPOOL:
+        return nl_avgpool(p, y, x[0], &L->p.pool, l);
+    case QOP_ADD:
+        qnet_add(net, L, y, x[0], x[1]);
+        return 0;
     case QOP_ADDC:
         memcpy(y, x[0], nin * sizeof *y);
         if (p->role == MPC_SERVER) qnet_add_private(net, L, y);
@@ -150,7 +155,9 @@ static int run_layer(party *p, const exec_opts *o, const qnet *net, const qlayer
     case QOP_CONCAT:
     case QOP_RESHAPE:
     case QOP_PAD:
-    case QOP_TRANSPOSE: qnet_move(net, L, y, x); return 0;
+    case QOP_TRANSPOSE:
+        qnet_move(net, L, y, x);
+        return 0;
     case QOP_CONST:
         memset(y, 0, n * sizeof *y);
         if (p->role == MPC_SERVER) qnet_add_private(net, L, y);
@@ -160,7 +167,8 @@ static int run_layer(party *p, const exec_opts *o, const qnet *net, const qlayer
         qnet_argmax_geom(net, L, &outer, &cols, &inner);
         return run_argmax(p, y, x[0], outer, cols, inner, l);
     }
-    default: return err_set(PARLEY_E_UNSUPPORTED, "layer kind %d has no secure form", (int)L->op);
+    default:
+        return err_set(PARLEY_E_UNSUPPORTED, "layer kind %d has no secure form", (int)L->op);
     }
 }
 
@@ -170,13 +178,18 @@ void exec_report_free(exec_report *rep) {
     memset(rep, 0, sizeof *rep);
 }
 
-static void stats_since(exec_layer_stat *st, const party *p, const chan_stats *before, double t0) {
+static void stats_since(exec_layer_stat *st, const party *p, const chan_stats *before,
+                        const silent_stats *gbefore, double t0) {
     chan_stats now;
+    silent_stats g;
     party_stats(p, &now);
+    party_silent_stats(p, &g);
     st->seconds = time_now() - t0;
     st->bytes = now.bytes_sent - before->bytes_sent;
     st->bytes_recv = now.bytes_recv - before->bytes_recv;
     st->flights = now.flights - before->flights;
+    st->gen_sent = g.gen_bytes - gbefore->gen_bytes;
+    st->gen_recv = g.gen_bytes_recv - gbefore->gen_bytes_recv;
 }
 
 int exec_infer(party *p, const qnet *net, const exec_opts *o, const uint64_t *x, uint64_t **y,
@@ -187,13 +200,15 @@ int exec_infer(party *p, const qnet *net, const exec_opts *o, const uint64_t *x,
     *ny = 0;
     double t0 = time_now();
     chan_stats s0;
+    silent_stats g0;
     party_stats(p, &s0);
+    party_silent_stats(p, &g0);
     unsigned maxin = 1;
     for (unsigned i = 0; i < net->nlayers; i++)
         if (net->layers[i].nin > maxin) maxin = net->layers[i].nin;
     exec_layer_stat *ls = mem_calloc(net->nlayers ? net->nlayers : 1, sizeof *ls);
     const uint64_t **xs = mem_calloc(maxin, sizeof *xs);
-    uint8_t *nonneg = nonneg_tensors(net);
+    uint8_t *nonneg = exec_nonneg_tensors(net);
     qstore st;
     if (!ls || !xs || !nonneg) {
         mem_free(ls);
@@ -213,19 +228,22 @@ int exec_infer(party *p, const qnet *net, const exec_opts *o, const uint64_t *x,
     if (rc == 0) rc = share_input(p, in, x, net->t[net->input].size, net->l);
     for (unsigned i = 0; i < net->nlayers && rc == 0; i++) {
         const qlayer *L = &net->layers[i];
-        for (unsigned k = 0; k < L->nin; k++) xs[k] = st.buf[L->in[k]];
+        for (unsigned k = 0; k < L->nin; k++)
+            xs[k] = st.buf[L->in[k]];
         uint64_t *out;
         rc = qstore_out(&st, &out, L->out);
         if (rc < 0) break;
         chan_stats b;
+        silent_stats gb;
         party_stats(p, &b);
+        party_silent_stats(p, &gb);
         double tl = time_now();
         rc = run_layer(p, o, net, L, out, xs, nonneg);
         if (rc < 0) {
             err_wrap(rc, "layer %u (%s %s)", i + 1, qop_name(L->op), L->name);
             break;
         }
-        stats_since(&ls[i], p, &b, tl);
+        stats_since(&ls[i], p, &b, &gb, tl);
         qstore_done(&st, i);
         if (o->progress) {
             chan_stats now;
@@ -260,7 +278,8 @@ int exec_infer(party *p, const qnet *net, const exec_opts *o, const uint64_t *x,
     if (rc < 0) { /* the peer must not wait for us; keep our own reason */
         char why[512];
         snprintf(why, sizeof why, "%s", err_msg());
-        for (unsigned k = 0; k < p->nlanes; k++) chan_abort(p->lanes[k].ot.ch);
+        for (unsigned k = 0; k < p->nlanes; k++)
+            chan_abort(p->lanes[k].ot.ch);
         err_set(rc, "%s", why);
     }
     qstore_free(&st);
@@ -281,6 +300,10 @@ int exec_infer(party *p, const qnet *net, const exec_opts *o, const uint64_t *x,
         rep->bytes_sent = now.bytes_sent - s0.bytes_sent;
         rep->bytes_recv = now.bytes_recv - s0.bytes_recv;
         rep->flights = now.flights - s0.flights;
+        silent_stats g;
+        party_silent_stats(p, &g);
+        rep->gen_sent = g.gen_bytes - g0.gen_bytes;
+        rep->gen_recv = g.gen_bytes_recv - g0.gen_bytes_recv;
     } else {
         mem_free(ls);
     }

@@ -19,14 +19,18 @@ typedef struct exec_layer_stat {
     double seconds;
     uint64_t bytes;      /* sent by this party during the layer, all lanes */
     uint64_t bytes_recv; /* received by this party during the layer */
-    uint64_t flights; /* the busiest lane's flights */
+    uint64_t flights;    /* the busiest lane's flights */
+    /* Silent OT backend: of bytes and bytes_recv, what made COT batches
+     * (ot/silent.h), paid where a lane's batch ran out (nn/cost.h). */
+    uint64_t gen_sent, gen_recv;
 } exec_layer_stat;
 
 typedef struct exec_report {
-    unsigned nlayers;         /* = net->nlayers */
-    exec_layer_stat *layers;  /* one per layer (mem_free) */
-    double seconds;           /* the whole run, input sharing and reveal included */
+    unsigned nlayers;        /* = net->nlayers */
+    exec_layer_stat *layers; /* one per layer (mem_free) */
+    double seconds;          /* the whole run, input sharing and reveal included */
     uint64_t bytes_sent, bytes_recv, flights;
+    uint64_t gen_sent, gen_recv; /* silent OT: of those, the COT batches */
 } exec_report;
 
 /* Called after each layer (e.g. a progress line); a non-zero return cancels
@@ -35,9 +39,9 @@ typedef int (*exec_progress_fn)(void *ctx, const qnet *net, unsigned layer,
                                 const exec_layer_stat *st, double elapsed, uint64_t bytes);
 
 typedef struct exec_opts {
-    int mode;                 /* MODE_OT or MODE_HE (nn/hello.h) */
-    lin_he *he;               /* HE mode: the keys set up by lin_he_setup */
-    int reveal_label;         /* append an ArgMax over the last axis of the output */
+    int mode;         /* MODE_OT or MODE_HE (nn/hello.h) */
+    lin_he *he;       /* HE mode: the keys set up by lin_he_setup */
+    int reveal_label; /* append an ArgMax over the last axis of the output */
     exec_progress_fn progress;
     void *progress_ctx;
 } exec_opts;
@@ -50,5 +54,11 @@ typedef struct exec_opts {
 int exec_infer(party *p, const qnet *net, const exec_opts *o, const uint64_t *x, uint64_t **y,
                size_t *ny, exec_report *rep) WUR;
 void exec_report_free(exec_report *rep);
+
+/* Tensors whose every value is known, from the architecture alone, to be
+ * non-negative: ReLU outputs and what pools, padding and data movement make
+ * of them. Max pooling on them compares without a sign extension
+ * (NL_POOL_NONNEG). One byte per tensor (mem_free); NULL if out of memory. */
+uint8_t *exec_nonneg_tensors(const qnet *net);
 
 #endif

@@ -30,8 +30,13 @@ int hello_parse(session_hello *out, const uint8_t *buf, size_t len) {
         return err_set(PARLEY_E_PROTO, "hello: expected %d bytes, got %zu", HELLO_BYTES, len);
     if (memcmp(buf, magic, 4) != 0)
         return err_set(PARLEY_E_PROTO, "hello: the peer is not a parley session (bad magic)");
-    session_hello h = {.version = buf[4] | (unsigned)buf[5] << 8, .kind = buf[6], .mode = buf[7],
-                       .l = buf[8], .s = buf[9], .lanes = buf[10], .reveal = buf[11],
+    session_hello h = {.version = buf[4] | (unsigned)buf[5] << 8,
+                       .kind = buf[6],
+                       .mode = buf[7],
+                       .l = buf[8],
+                       .s = buf[9],
+                       .lanes = buf[10],
+                       .reveal = buf[11],
                        .ot = buf[12]};
     *out = h;
     if (h.version != SESSION_VERSION) return 0; /* the caller names both versions */
@@ -44,11 +49,14 @@ int hello_parse(session_hello *out, const uint8_t *buf, size_t len) {
     }
     if (h.kind != HELLO_SERVER) return err_set(PARLEY_E_PROTO, "hello: unknown kind %u", h.kind);
     if (h.mode > MODE_HE) return err_set(PARLEY_E_PROTO, "hello: unknown mode %u", h.mode);
-    if (h.l < 2 || h.l > 64) return err_set(PARLEY_E_PROTO, "hello: ring width %u outside 2..64", h.l);
-    if (h.s >= h.l) return err_set(PARLEY_E_PROTO, "hello: scale %u not below the width %u", h.s, h.l);
+    if (h.l < 2 || h.l > 64)
+        return err_set(PARLEY_E_PROTO, "hello: ring width %u outside 2..64", h.l);
+    if (h.s >= h.l)
+        return err_set(PARLEY_E_PROTO, "hello: scale %u not below the width %u", h.s, h.l);
     if (h.lanes < 1 || h.lanes > LANES_MAX)
         return err_set(PARLEY_E_PROTO, "hello: %u lanes outside 1..%d", h.lanes, LANES_MAX);
-    if (h.reveal > REVEAL_LABEL) return err_set(PARLEY_E_PROTO, "hello: unknown reveal %u", h.reveal);
+    if (h.reveal > REVEAL_LABEL)
+        return err_set(PARLEY_E_PROTO, "hello: unknown reveal %u", h.reveal);
     if (h.ot != OT_BACKEND_IKNP && h.ot != OT_BACKEND_SILENT)
         return err_set(PARLEY_E_PROTO, "hello: unknown OT backend %u", h.ot);
     return 0;
@@ -56,12 +64,20 @@ int hello_parse(session_hello *out, const uint8_t *buf, size_t len) {
 
 static size_t frame_cap(unsigned type) {
     switch (type) {
-    case FRAME_HELLO: return HELLO_BYTES;
-    case FRAME_REJECT: return FRAME_MAX_REJECT;
-    case FRAME_MODEL: return FRAME_MAX_MODEL;
-    case FRAME_READY: return 0;
-    case FRAME_REPORT: return FRAME_REPORT_BYTES;
-    default: return 0;
+    case FRAME_HELLO:
+        return HELLO_BYTES;
+    case FRAME_REJECT:
+        return FRAME_MAX_REJECT;
+    case FRAME_MODEL:
+        return FRAME_MAX_MODEL;
+    case FRAME_READY:
+        return 0;
+    case FRAME_REPORT:
+        return FRAME_REPORT_BYTES;
+    case FRAME_LANES:
+        return FRAME_LANES_BYTES;
+    default:
+        return 0;
     }
 }
 
@@ -71,11 +87,12 @@ int frame_header_parse(unsigned *type, size_t *len, const uint8_t hdr[8]) {
         t |= (uint32_t)hdr[i] << (8 * i);
         n |= (uint32_t)hdr[4 + i] << (8 * i);
     }
-    if (t < FRAME_HELLO || t > FRAME_REPORT)
+    if (t < FRAME_HELLO || t > FRAME_LANES)
         return err_set(PARLEY_E_PROTO, "control message of unknown type %u", t);
     if (n > frame_cap(t))
-        return err_set(PARLEY_E_PROTO, "control message of type %u is %u bytes, more than its limit %zu",
-                       t, n, frame_cap(t));
+        return err_set(PARLEY_E_PROTO,
+                       "control message of type %u is %u bytes, more than its limit %zu", t, n,
+                       frame_cap(t));
     *type = t;
     *len = n;
     return 0;

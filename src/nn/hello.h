@@ -5,6 +5,8 @@
  *   S -> C  HELLO (kind server: version, mode, l, s, lanes, reveal, OT
  *           backend) or REJECT
  *   S -> C  MODEL (the public model), C -> S  READY or REJECT
+ *   S -> C  LANES (a random tag the client's lanes must carry, so lanes of
+ *           this session are told from other clients' connections)
  *   (the lanes open and the inference runs)
  *   S -> C  REPORT (the server's flights, bytes sent and seconds, so the
  *           client can report the costs of both sides)
@@ -43,7 +45,15 @@ void hello_encode(uint8_t out[HELLO_BYTES], const session_hello *h);
  * PARLEY_E_PROTO with a message on bad input. */
 int hello_parse(session_hello *out, const uint8_t *buf, size_t len) WUR;
 
-enum { FRAME_HELLO = 1, FRAME_REJECT = 2, FRAME_MODEL = 3, FRAME_READY = 4, FRAME_REPORT = 5 };
+enum {
+    FRAME_HELLO = 1,
+    FRAME_REJECT = 2,
+    FRAME_MODEL = 3,
+    FRAME_READY = 4,
+    FRAME_REPORT = 5,
+    FRAME_LANES = 6
+};
+#define FRAME_LANES_BYTES 8   /* the session's lane tag (u64) */
 #define FRAME_REPORT_BYTES 24 /* server's flights, bytes sent, microseconds (u64 each) */
 #define FRAME_MAX_REJECT 512
 #define FRAME_MAX_MODEL (64u << 20)

@@ -97,6 +97,26 @@ static int quant_weights(qnet *net, qlayer *L, const fgraph *g, const fnode *n) 
     return 0;
 }
 
+/* Truncate node n's 2s-scale result `acc` by s into n's output value, or,
+ * when that value's only reader is a Relu, into the Relu's (one fused
+ * RELU_TRUNC layer; the Relu node is then skipped). */
+static int emit_trunc(qbuild *B, const fgraph *g, const fnode *n, unsigned acc,
+                      const unsigned *uses, const unsigned *reader, unsigned *tid,
+                      unsigned char *skip) {
+    unsigned v = n->out, s = B->net->s, o;
+    int fuse = uses[v] == 1 && v != g->output && g->n[reader[v]].op == QOP_RELU;
+    unsigned dv = fuse ? g->n[reader[v]].out : v;
+    const fvalue *dst = &g->v[dv];
+    qlayer *L;
+    TRY(add_tensor(B, &o, dst->name, NULL, &dst->shape, dst->size, s));
+    TRY(add_layer(B, &L, fuse ? QOP_RELU_TRUNC : QOP_TRUNC, n->name,
+                  fuse ? "/relu_trunc" : "/trunc", &acc, 1, o));
+    L->p.shift = s;
+    tid[dv] = o;
+    if (fuse) skip[reader[v]] = 1;
+    return 0;
+}
+
 int quant_net(qnet **out, const fgraph *g, unsigned l, unsigned s) {
     *out = NULL;
     if (l < 8 || l > 64) return err_set(PARLEY_E_ARG, "ring width l = %u outside 8..64", l);
@@ -152,8 +172,8 @@ int quant_net(qnet **out, const fgraph *g, unsigned l, unsigned s) {
         rc = 0;
         if (qop_is_linear(n->op) && sc_in != s)
             rc = nerr(n, PARLEY_E_UNSUPPORTED, "its input is not a fixed-point value (an index?)");
-        int deferred_add = n->op == QOP_ADD && (net->t[tin[0]].scale == 2 * s ||
-                                                net->t[tin[1]].scale == 2 * s);
+        int deferred_add =
+            n->op == QOP_ADD && (net->t[tin[0]].scale == 2 * s || net->t[tin[1]].scale == 2 * s);
         for (unsigned k = 1; k < n->nin && rc == 0 && !deferred_add; k++)
             if (net->t[tin[k]].scale != sc_in)
                 rc = nerr(n, PARLEY_E_UNSUPPORTED, "operands have different scales");
@@ -162,7 +182,7 @@ int quant_net(qnet **out, const fgraph *g, unsigned l, unsigned s) {
             goto done;
         }
         if (qop_is_linear(n->op)) {
-            unsigned acc, o;
+            unsigned acc;
             rc = add_tensor(&B, &acc, ov->name, "@2s", &ov->shape, ov->size, 2 * s);
             if (rc == 0) rc = add_layer(&B, &L, n->op, n->name, NULL, tin, n->nin, acc);
             if (rc == 0) {
@@ -179,23 +199,11 @@ int quant_net(qnet **out, const fgraph *g, unsigned l, unsigned s) {
                 mem_free(tin);
                 continue;
             }
-            /* Fuse with a Relu that is the only reader. */
-            int fuse = rc == 0 && uses[v] == 1 && v != g->output && g->n[reader[v]].op == QOP_RELU;
-            const fvalue *dst = fuse ? &g->v[g->n[reader[v]].out] : ov;
-            unsigned dv = fuse ? g->n[reader[v]].out : v;
-            if (rc == 0) rc = add_tensor(&B, &o, dst->name, NULL, &dst->shape, dst->size, s);
-            if (rc == 0)
-                rc = add_layer(&B, &L, fuse ? QOP_RELU_TRUNC : QOP_TRUNC, n->name,
-                               fuse ? "/relu_trunc" : "/trunc", &acc, 1, o);
-            if (rc == 0) {
-                L->p.shift = s;
-                tid[dv] = o;
-                if (fuse) skip[reader[v]] = 1;
-            }
+            if (rc == 0) rc = emit_trunc(&B, g, n, acc, uses, reader, tid, skip);
         } else if (deferred_add) {
             /* Lift s-scale operands to 2s, add, truncate once (fused with a
              * Relu that is the only reader). */
-            unsigned opnd[2], acc, o;
+            unsigned opnd[2], acc;
             for (unsigned k = 0; k < 2 && rc == 0; k++) {
                 opnd[k] = tin[k];
                 unsigned sk = net->t[tin[k]].scale;
@@ -208,24 +216,14 @@ int quant_net(qnet **out, const fgraph *g, unsigned l, unsigned s) {
                 nn_shape shp = T->shape;
                 size_t sz = T->size;
                 rc = add_tensor(&B, &opnd[k], T->name, "@2s", &shp, sz, 2 * s);
-                if (rc == 0) rc = add_layer(&B, &L, QOP_SHL, n->name, k ? "/lift1" : "/lift0", &tin[k], 1, opnd[k]);
+                if (rc == 0)
+                    rc = add_layer(&B, &L, QOP_SHL, n->name, k ? "/lift1" : "/lift0", &tin[k], 1,
+                                   opnd[k]);
                 if (rc == 0) L->p.shift = s;
             }
             if (rc == 0) rc = add_tensor(&B, &acc, ov->name, "@2s", &ov->shape, ov->size, 2 * s);
             if (rc == 0) rc = add_layer(&B, &L, QOP_ADD, n->name, NULL, opnd, 2, acc);
-            unsigned v = n->out;
-            int fuse = rc == 0 && uses[v] == 1 && v != g->output && g->n[reader[v]].op == QOP_RELU;
-            const fvalue *dst = fuse ? &g->v[g->n[reader[v]].out] : ov;
-            unsigned dv = fuse ? g->n[reader[v]].out : v;
-            if (rc == 0) rc = add_tensor(&B, &o, dst->name, NULL, &dst->shape, dst->size, s);
-            if (rc == 0)
-                rc = add_layer(&B, &L, fuse ? QOP_RELU_TRUNC : QOP_TRUNC, n->name,
-                               fuse ? "/relu_trunc" : "/trunc", &acc, 1, o);
-            if (rc == 0) {
-                L->p.shift = s;
-                tid[dv] = o;
-                if (fuse) skip[reader[v]] = 1;
-            }
+            if (rc == 0) rc = emit_trunc(&B, g, n, acc, uses, reader, tid, skip);
         } else {
             unsigned o, sc = n->op == QOP_ARGMAX ? 0 : sc_in;
             rc = add_tensor(&B, &o, ov->name, NULL, &ov->shape, ov->size, sc);

@@ -33,22 +33,29 @@ typedef struct server_cfg {
 } server_cfg;
 
 typedef struct session_result {
-    qnet *net;            /* client: the public model it received (qnet_free) */
+    qnet *net; /* client: the public model it received (qnet_free) */
     unsigned mode, lanes, reveal, ot;
-    uint64_t *out;        /* client: the output (or labels), mod 2^l (mem_free) */
+    uint64_t *out; /* client: the output (or labels), mod 2^l (mem_free) */
     size_t nout;
     exec_report rep;      /* this party's costs */
     double setup_seconds; /* connection, hello, model, OT (and HE) set-up */
     uint64_t setup_bytes_sent, setup_bytes_recv;
-    uint64_t peer_flights;  /* client: the server's flights during the inference */
-    double peer_seconds;    /* client: the server's time for the inference */
+    uint64_t peer_flights; /* client: the server's flights during the inference */
+    double peer_seconds;   /* client: the server's time for the inference */
 } session_result;
 
 void session_result_free(session_result *r);
 
-/* Server: wait up to accept_timeout_ms (-1: forever) for a client on l and
- * run one whole session with it. */
-int session_serve_one(chan_listener *l, const server_cfg *cfg, int accept_timeout_ms,
+/* A server's listener and the control connections of clients that arrived
+ * while another session was running (they are served next, in order). */
+typedef struct session_server session_server;
+/* l stays the caller's; close it after session_server_free. */
+int session_server_new(session_server **out, chan_listener *l) WUR;
+void session_server_free(session_server *srv);
+
+/* Server: take the next waiting client, or wait up to accept_timeout_ms
+ * (-1: forever) for one, and run one whole session with it. */
+int session_serve_one(session_server *srv, const server_cfg *cfg, int accept_timeout_ms,
                       session_result *res) WUR;
 
 /* Client: connect to host:port, run one whole session on input x. */

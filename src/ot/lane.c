@@ -100,6 +100,17 @@ int ot_lane_setup_ex(ot_lane *ln, chan *ch, block seed, const ot_lane_opts *o) {
     return rc;
 }
 
+uint64_t ot_lane_setup_bytes(const ot_lane_opts *o) {
+    uint64_t ext = 256 * 128 / 8;
+    if (o && o->backend == OT_BACKEND_SILENT) {
+        size_t m = ferret_m(o->ferret ? o->ferret : &FERRET_B11);
+        ext = 0;
+        for (size_t i0 = 0; i0 < m; i0 += OTE_CHUNK)
+            ext += 16 * ote_padded(m - i0 < OTE_CHUNK ? m - i0 : OTE_CHUNK);
+    }
+    return 2 * (32 + 32 * 128 + ext);
+}
+
 void ot_lane_clear(ot_lane *ln) {
     if (ln->iknp_s.keys) ote_sender_clear(&ln->iknp_s);
     if (ln->iknp_r.k0) ote_receiver_clear(&ln->iknp_r);

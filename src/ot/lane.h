@@ -57,5 +57,11 @@ typedef struct ot_lane {
 int ot_lane_setup(ot_lane *ln, chan *ch, block seed) WUR;
 int ot_lane_setup_ex(ot_lane *ln, chan *ch, block seed, const ot_lane_opts *o) WUR;
 void ot_lane_clear(ot_lane *ln);
+/* Bytes of one lane's set-up, both parties, with options o (NULL: IKNP):
+ * per party one base-OT sender key (32) and 128 receiver points (32 each),
+ * then the extension matrix of 256 random OTs (IKNP: 256 * 128 bits) or of
+ * the first ferret_m silent base COTs (16 bytes each, per chunk of
+ * OTE_CHUNK rounded up to 128). */
+uint64_t ot_lane_setup_bytes(const ot_lane_opts *o);
 
 #endif

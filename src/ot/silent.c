@@ -417,7 +417,10 @@ int silent_steps_run(ferret *fs, ferret *fr, chan *ch, const ot_chunk *R, size_t
         }
         if (ref_r) {
             TRY(ferret_recv_batch(fr, ch));
-            if (st) st->batches_recv++;
+            if (st) {
+                st->batches_recv++;
+                st->gen_bytes_recv += ferret_batch_bytes(fr->par);
+            }
         }
         if (ref_s) ferret_send_finish(fs);
         /* The steps that fit the COTs at hand; a refill always makes room

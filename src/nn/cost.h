@@ -1,0 +1,64 @@
+/* Predicted traffic of a secure inference, from the public model alone.
+ *
+ * cost_predict walks a qnet as nn/exec walks it and adds, for each step,
+ * the exact wire bytes of the protocol exec_infer calls there: the input
+ * sharing (n*l bits, packed), each linear layer (lin_ot_*_bytes in the
+ * orientation the layer picks, or lin_he_*_bytes), each non-linear layer
+ * (the nl_*_bytes functions, with the lanes' split and padding, the max
+ * pools' NL_POOL_TREE and the NL_POOL_NONNEG flag exec_nonneg_tensors
+ * derives), the ArgMax that --reveal label appends, and the reveal of the
+ * server's output share (m*l bits). Local layers (additions, data
+ * movement, constants) cost nothing. The set-up before exec_infer (the
+ * base OTs of every lane, the HE keys) is reported apart.
+ *
+ * Every figure is exact: the sum is what the lanes' channels count during
+ * exec_infer (both directions), which tests/test_nn_models.c and the
+ * conformance cases check against the executor. Not counted: the session's
+ * control connection (hellos, the public model, the server's report; a few
+ * hundred bytes plus the model's public encoding).
+ *
+ * On the silent OT backend the figures are the OTs' own bytes, exact, and
+ * `cots` counts the silent COTs they consume; making them costs `gen`
+ * more, amortised (cots * ferret_batch_bytes / ferret_usable, rounded up).
+ * A run makes whole batches where a lane's direction runs out, so it sends
+ * between gen and gen + 2 * lanes * ferret_batch_bytes for them, which the
+ * executor reports apart (exec_layer_stat.gen_*). */
+#ifndef PARLEY_NN_COST_H
+#define PARLEY_NN_COST_H
+
+#include "nn/qnet.h"
+#include "ot/ferret.h"
+
+typedef struct cost_opts {
+    int mode;                    /* MODE_OT or MODE_HE (nn/hello.h) */
+    unsigned lanes;              /* 1..LANES_MAX */
+    int reveal_label;            /* as exec_opts.reveal_label */
+    int ot;                      /* OT_BACKEND_IKNP (0) or OT_BACKEND_SILENT */
+    const ferret_params *ferret; /* silent: NULL = FERRET_B11 */
+} cost_opts;
+
+typedef struct cost_report {
+    unsigned nlayers;
+    uint64_t *layer;            /* bytes of each layer, both directions (mem_free) */
+    uint64_t *layer_cots;       /* silent: COTs each layer consumes (mem_free) */
+    uint64_t input;             /* the client's input shares */
+    uint64_t label;             /* reveal_label: the ArgMax over the output's last axis */
+    uint64_t reveal;            /* the server's share of the output (or of the labels) */
+    uint64_t total;             /* input + layers + label + reveal: all of exec_infer */
+    uint64_t setup;             /* before exec_infer: base OTs on every lane (silent: and
+                                 * the first base COTs), HE keys */
+    uint64_t cots;              /* silent: the COTs of exec_infer */
+    uint64_t gen;               /* silent: their making, amortised (above) */
+    uint64_t linear, nonlinear; /* layer bytes of CONV/FC/SCALE, and of the others */
+    uint64_t by_kind[QOP_END_]; /* layer bytes per kind */
+} cost_report;
+
+/* Fill r (cost_report_free it, also after an error). PARLEY_E_ARG for a
+ * bad mode or lane count; PARLEY_E_UNSUPPORTED naming the first layer the
+ * mode cannot run (HE: a layer outside the planner's or the noise budget's
+ * limits; lin_he.h); PARLEY_E_NOMEM. net must have passed qnet_check (any
+ * qnet from the importer or qnet_public_decode has). */
+int cost_predict(cost_report *r, const qnet *net, const cost_opts *o) WUR;
+void cost_report_free(cost_report *r);
+
+#endif
