@@ -252,8 +252,8 @@ uint64_t nl_avgpool_bytes(const ot_costing *oc, const nl_pool *pool, unsigned l,
 static uint64_t select_bytes(const ot_costing *oc, size_t n, unsigned l, unsigned lw, int narrow,
                              int with_ix) {
     if (n == 0) return 0;
-    uint64_t b = narrow ? mpc_msb_bytes(oc, n, 64, MM) + mpc_and_bytes(oc, n)
-                        : mpc_msb_bytes(oc, n, lw, MM);
+    uint64_t b =
+        narrow ? mpc_msb_bytes(oc, n, 64, MM) + mpc_and_bytes(oc, n) : mpc_msb_bytes(oc, n, lw, MM);
     unsigned ls[3];
     size_t M = 0;
     ls[M++] = lw;

@@ -130,7 +130,8 @@ int cost_predict(cost_report *r, const qnet *net, const cost_opts *o) {
     r->reveal = bits_bytes(nres * (size_t)l);
     r->total = r->input + r->linear + r->nonlinear + r->label + r->reveal;
     ot_lane_opts lo = {.backend = o->ot, .ferret = o->ferret};
-    r->setup = o->lanes * ot_lane_setup_bytes(&lo) + (o->mode == MODE_HE ? lin_he_setup_bytes() : 0);
+    r->setup =
+        o->lanes * ot_lane_setup_bytes(&lo) + (o->mode == MODE_HE ? lin_he_setup_bytes() : 0);
     if (o->ot == OT_BACKEND_SILENT) {
         const ferret_params *fp = o->ferret ? o->ferret : &FERRET_B11;
         uint64_t u = ferret_usable(fp);

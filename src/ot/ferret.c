@@ -13,8 +13,8 @@ const ferret_params FERRET_TOY = {"toy", 32, 12, 12};
  * they differ from the OT flavours' (ot/silent.c: bit 62 alone) and from
  * IKNP's (below 2^62, or bit 63 set). */
 #define FERRET_TW_TREE ((uint64_t)3 << 61)
-#define GGM_SUB 64    /* parents expanded per AES call */
-#define LPN_SUB 64    /* LPN outputs per position batch */
+#define GGM_SUB 64 /* parents expanded per AES call */
+#define LPN_SUB 64 /* LPN outputs per position batch */
 
 /* Fixed public keys (hex digits of e, of sqrt(2) and of sqrt(3)). */
 static const uint8_t key_g0[16] = {0xb7, 0xe1, 0x51, 0x62, 0x8a, 0xed, 0x2a, 0x6a,
@@ -37,7 +37,9 @@ static inline uint64_t eq_mask(uint64_t a, uint64_t b) {
 
 static const block lsb_clear = {{~(uint64_t)1, ~(uint64_t)0}};
 
-static size_t msg_blocks(const ferret_params *p) { return (size_t)p->t * (2 * p->h + 1); }
+static size_t msg_blocks(const ferret_params *p) {
+    return (size_t)p->t * (2 * p->h + 1);
+}
 
 int ferret_init(ferret *f, const ferret_params *p, int sender, block delta, const block *base,
                 block seed) {
@@ -115,7 +117,7 @@ static int refill_begin(ferret *f) {
  * again. */
 _Static_assert(FERRET_D == 10, "lpn_encode cuts ten fields");
 
-#define LPN_GATHER(v) acc = block_xor(acc, B[(uint32_t)(v) & km])
+#define LPN_GATHER(v) acc = block_xor(acc, B[(uint32_t)(v)&km])
 
 static void lpn_encode(ferret *f) {
     const ferret_params *p = f->par;
@@ -128,7 +130,8 @@ static void lpn_encode(ferret *f) {
         size_t b = n - i0 < LPN_SUB ? n - i0 : LPN_SUB;
         aes_ctr(&f->lpn, r, 2 * (uint64_t)i0, 2 * b);
         for (size_t x = 0; x < b; x++) {
-            uint64_t a = r[2 * x].w[0], c = r[2 * x].w[1], e = r[2 * x + 1].w[0], g = r[2 * x + 1].w[1];
+            uint64_t a = r[2 * x].w[0], c = r[2 * x].w[1], e = r[2 * x + 1].w[0],
+                     g = r[2 * x + 1].w[1];
             block acc = out[i0 + x];
             LPN_GATHER(a);
             LPN_GATHER(a >> 24);
@@ -200,7 +203,8 @@ int ferret_send_trees(ferret *f, chan *ch) {
         const block *tb = f->base + k + (size_t)j * h;
         block *msg = f->msg + j * per;
         block *lv = f->buf + FERRET_CARRY + ((size_t)j << h);
-        for (unsigned d = 0; d < h; d++) q1[d] = block_xor(tb[d], f->delta);
+        for (unsigned d = 0; d < h; d++)
+            q1[d] = block_xor(tb[d], f->delta);
         crh_hash(&f->h, h0, tb, h, tw + (uint64_t)j * h, FERRET_TW_TREE);
         crh_hash(&f->h, h1, q1, h, tw + (uint64_t)j * h, FERRET_TW_TREE);
         lv[0] = prg_block(&f->rng);
@@ -236,8 +240,8 @@ void ferret_send_finish(ferret *f) {
  * side at every level; c closes the leaves. The path node is kept at zero
  * while its level is expanded (its children are then the constants z0, z1)
  * and every write near it is a masked pass over the whole level. */
-static void ggm_rebuild(ferret *f, block *lv, const block *K, const uint64_t *b, block c,
-                        block z0, block z1, block *scr) {
+static void ggm_rebuild(ferret *f, block *lv, const block *K, const uint64_t *b, block c, block z0,
+                        block z1, block *scr) {
     unsigned h = f->par->h;
     block m0 = block_mask((unsigned)b[0]);
     lv[0] = block_and(K[0], block_xor(m0, block_mask(1)));
@@ -291,7 +295,8 @@ int ferret_recv_batch(ferret *f, chan *ch) {
         crh_hash(&f->h, ht, tb, h, tw + (uint64_t)j * h, FERRET_TW_TREE);
         for (unsigned d = 0; d < h; d++) {
             b[d] = tb[d].w[0] & 1;
-            K[d] = block_xor(blk_sel(block_mask((unsigned)b[d]), msg[2 * d + 1], msg[2 * d]), ht[d]);
+            K[d] =
+                block_xor(blk_sel(block_mask((unsigned)b[d]), msg[2 * d + 1], msg[2 * d]), ht[d]);
         }
         ggm_rebuild(f, f->buf + FERRET_CARRY + ((size_t)j << h), K, b, msg[2 * h], z[0], z[1], scr);
     }

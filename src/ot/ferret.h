@@ -64,14 +64,20 @@ extern const ferret_params FERRET_TOY; /* tests only: insecure */
 #define FERRET_CARRY 65536
 #define FERRET_D 10 /* base COTs per LPN output */
 
-static inline size_t ferret_n(const ferret_params *p) { return (size_t)p->t << p->h; }
-static inline size_t ferret_k(const ferret_params *p) { return (size_t)1 << p->logk; }
+static inline size_t ferret_n(const ferret_params *p) {
+    return (size_t)p->t << p->h;
+}
+static inline size_t ferret_k(const ferret_params *p) {
+    return (size_t)1 << p->logk;
+}
 /* Base COTs a batch consumes. */
 static inline size_t ferret_m(const ferret_params *p) {
     return ferret_k(p) + (size_t)p->t * p->h;
 }
 /* COTs a batch hands out. */
-static inline size_t ferret_usable(const ferret_params *p) { return ferret_n(p) - ferret_m(p); }
+static inline size_t ferret_usable(const ferret_params *p) {
+    return ferret_n(p) - ferret_m(p);
+}
 /* Wire bytes of one batch (sender to receiver). */
 static inline uint64_t ferret_batch_bytes(const ferret_params *p) {
     return (uint64_t)p->t * (2 * p->h + 1) * 16;
@@ -100,7 +106,9 @@ int ferret_init(ferret *f, const ferret_params *p, int sender, block delta, cons
                 block seed) WUR;
 void ferret_clear(ferret *f);
 
-static inline size_t ferret_avail(const ferret *f) { return f->end - f->pos; }
+static inline size_t ferret_avail(const ferret *f) {
+    return f->end - f->pos;
+}
 
 /* The next cnt <= ferret_avail COTs; *index = the COT count before them
  * (the same on both sides: a tweak base). Valid until the next refill. */

@@ -34,7 +34,7 @@ int ot_backend_parse(const char *s);
 const char *ot_backend_name(int backend);
 
 typedef struct ot_lane_opts {
-    int backend;                /* OT_BACKEND_* */
+    int backend;                 /* OT_BACKEND_* */
     const ferret_params *ferret; /* silent: NULL = FERRET_B11 (tests pass FERRET_TOY) */
 } ot_lane_opts;
 
@@ -46,9 +46,9 @@ typedef struct ot_lane {
     ote_receiver iknp_r; /* we receive, peer sends */
     ote_sender kk_s;     /* IKNP backend */
     ote_receiver kk_r;
-    ferret fer_s;        /* silent backend: we are the COT sender (Delta ours) */
+    ferret fer_s; /* silent backend: we are the COT sender (Delta ours) */
     ferret fer_r;
-    silent_stats sil;    /* silent backend: what making COTs cost */
+    silent_stats sil; /* silent backend: what making COTs cost */
 } ot_lane;
 
 /* Set up OT in both directions over ch (not owned). seed: all randomness of

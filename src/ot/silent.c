@@ -15,7 +15,8 @@
 
 static unsigned ceil_log2(unsigned N) {
     unsigned L = 0;
-    while ((1u << L) < N) L++;
+    while ((1u << L) < N)
+        L++;
     return L;
 }
 
@@ -101,17 +102,17 @@ static inline uint64_t eq_mask(uint64_t a, uint64_t b) {
 /* ---- buffers ---- */
 
 typedef struct sil_impl {
-    size_t cap;      /* OTs per chunk */
-    uint8_t *wire;   /* one chunk's data, either direction */
+    size_t cap;    /* OTs per chunk */
+    uint8_t *wire; /* one chunk's data, either direction */
     size_t wire_cap;
-    uint8_t *d;      /* sender: the receiver's bits, cap * L, one per byte */
-    block *key;      /* SIL_SUB keys */
-    block *g0, *g1;  /* SIL_SUB * B + 1 pad blocks */
-    block *tmp;      /* SIL_SUB blocks */
-    uint64_t *acc;   /* sender KK/OT: SIL_SUB pads (packed) or SIL_SUB * N */
-    uint64_t *msg;   /* sender KK/OT: cap * N messages */
+    uint8_t *d;     /* sender: the receiver's bits, cap * L, one per byte */
+    block *key;     /* SIL_SUB keys */
+    block *g0, *g1; /* SIL_SUB * B + 1 pad blocks */
+    block *tmp;     /* SIL_SUB blocks */
+    uint64_t *acc;  /* sender KK/OT: SIL_SUB pads (packed) or SIL_SUB * N */
+    uint64_t *msg;  /* sender KK/OT: cap * N messages */
     size_t acc_n, msg_n, g_n;
-    uint64_t mj[8];  /* packed: the slices of the messages k with bit j set */
+    uint64_t mj[8]; /* packed: the slices of the messages k with bit j set */
 } sil_impl;
 
 void silent_task_free(ot_task *t) {
@@ -174,20 +175,23 @@ static void pads(crh *h, block *g, const block *key, size_t cnt, unsigned B, uin
     }
     for (unsigned b = 0; b < B; b++) {
         crh_hash(h, tmp, key, cnt, u0, SIL_TW | b);
-        for (size_t i = 0; i < cnt; i++) g[i * B + b] = tmp[i];
+        for (size_t i = 0; i < cnt; i++)
+            g[i * B + b] = tmp[i];
     }
 }
 
 /* Field c of the N fields of l bits at p, without a branch or an index on
  * c (the receiver's choice). */
-static inline uint64_t pick_field(const uint8_t *p, unsigned c, unsigned N, unsigned l, int packed) {
+static inline uint64_t pick_field(const uint8_t *p, unsigned c, unsigned N, unsigned l,
+                                  int packed) {
     if (packed) {
         uint64_t w;
         memcpy(&w, p, 8);
         return (w >> (c * l)) & bits_mask(l); /* shifts take the same time for every amount */
     }
     uint64_t v = 0;
-    for (unsigned q = 0; q < N; q++) v |= bits_at(p, (size_t)q * l, l) & eq_mask(q, c);
+    for (unsigned q = 0; q < N; q++)
+        v |= bits_at(p, (size_t)q * l, l) & eq_mask(q, c);
     return v;
 }
 
@@ -209,7 +213,8 @@ int silent_task_begin(ot_task *t, chan *ch, size_t c) {
             size_t cnt = mm - s0 < SIL_SUB ? mm - s0 : SIL_SUB;
             pads(h, k->g0, cot + s0, cnt, 1, u0 + s0, k->tmp);
             for (size_t i = 0; i < cnt; i++)
-                t->out[i0 + s0 + i] = (k->g0[i].w[0] & bits_mask(v.l)) | (cot[s0 + i].w[0] & 1) << v.l;
+                t->out[i0 + s0 + i] = (k->g0[i].w[0] & bits_mask(v.l)) | (cot[s0 + i].w[0] & 1)
+                                                                             << v.l;
         }
         return 0;
     }
@@ -231,7 +236,8 @@ int silent_task_begin(ot_task *t, chan *ch, size_t c) {
         pads(h, k->g0, cot + s0, cnt, v.B, u0 + s0, k->tmp);
         for (unsigned j = 1; j < v.L; j++) {
             pads(h, k->g1, cot + j * mm + s0, cnt, v.B, u0 + j * mm + s0, k->tmp);
-            for (size_t x = 0; x < cnt * v.B; x++) k->g0[x] = block_xor(k->g0[x], k->g1[x]);
+            for (size_t x = 0; x < cnt * v.B; x++)
+                k->g0[x] = block_xor(k->g0[x], k->g1[x]);
         }
         const uint8_t *g = (const uint8_t *)k->g0;
         size_t gb = (size_t)v.B * 16;
@@ -270,7 +276,8 @@ int silent_task_send(ot_task *t, chan *ch, size_t c) {
         size_t nb = bits_bytes(mm * v.L);
         TRY(chan_recv(ch, k->wire, nb));
         bitr r = bitr_start(k->wire, nb);
-        for (size_t x = 0; x < mm * v.L; x++) k->d[x] = (uint8_t)bitr_get(&r, 1);
+        for (size_t x = 0; x < mm * v.L; x++)
+            k->d[x] = (uint8_t)bitr_get(&r, 1);
     }
     uint64_t u0;
     const block *cot = ferret_take(t->fer, (size_t)v.L * mm, &u0);
@@ -306,7 +313,8 @@ int silent_task_send(ot_task *t, chan *ch, size_t c) {
                 k->key[i] = block_xor(q[i], block_and(D, block_mask(k->d[(s0 + i) * v.L + j])));
             uint64_t u = u0 + j * mm + s0;
             pads(h, k->g0, k->key, cnt, v.B, u, k->tmp);
-            for (size_t i = 0; i < cnt; i++) k->key[i] = block_xor(k->key[i], D);
+            for (size_t i = 0; i < cnt; i++)
+                k->key[i] = block_xor(k->key[i], D);
             pads(h, k->g1, k->key, cnt, v.B, u, k->tmp);
             if (!kk) break; /* one COT per OT */
             if (v.packed) {
@@ -344,7 +352,8 @@ int silent_task_send(ot_task *t, chan *ch, size_t c) {
                 }
             }
         } else if (v.packed) {
-            for (size_t i = 0; i < cnt; i++) bitw_put(&w, k->msg[s0 + i] ^ k->acc[i], (unsigned)v.per);
+            for (size_t i = 0; i < cnt; i++)
+                bitw_put(&w, k->msg[s0 + i] ^ k->acc[i], (unsigned)v.per);
         } else {
             for (size_t i = 0; i < cnt; i++)
                 for (unsigned x = 0; x < N; x++)
@@ -387,7 +396,8 @@ int silent_task_end(ot_task *t, chan *ch, size_t c) {
         if (v.packed) {
             pick = (bitr_get(&rd, (unsigned)v.per) >> (x * l)) & bits_mask(l);
         } else {
-            for (unsigned q = 0; q < N; q++) pick |= bitr_get(&rd, l) & eq_mask(q, x);
+            for (unsigned q = 0; q < N; q++)
+                pick |= bitr_get(&rd, l) & eq_mask(q, x);
         }
         out[i] ^= pick;
     }
@@ -426,9 +436,11 @@ int silent_steps_run(ferret *fs, ferret *fr, chan *ch, const ot_chunk *R, size_t
         /* The steps that fit the COTs at hand; a refill always makes room
          * for at least one (FERRET_CARRY bounds a chunk). */
         size_t js = is, jr = ir, a = fs ? ferret_avail(fs) : 0;
-        for (size_t need; js < ns && (need = silent_task_cots(S[js].t, S[js].c)) <= a; js++) a -= need;
+        for (size_t need; js < ns && (need = silent_task_cots(S[js].t, S[js].c)) <= a; js++)
+            a -= need;
         a = fr ? ferret_avail(fr) : 0;
-        for (size_t need; jr < nr && (need = silent_task_cots(R[jr].t, R[jr].c)) <= a; jr++) a -= need;
+        for (size_t need; jr < nr && (need = silent_task_cots(R[jr].t, R[jr].c)) <= a; jr++)
+            a -= need;
         PARLEY_CHECK(js > is || jr > ir);
         uint64_t fl1 = chan_get_stats(ch)->flights;
         TRY(ot_steps_run(ch, R + ir, jr - ir, S + is, js - is));
@@ -445,7 +457,8 @@ static int run_task(ot_task *t, chan *ch, int sender) {
     size_t nc = ot_task_chunks(t);
     ot_chunk *st = mem_alloc(nc ? nc : 1, sizeof *st);
     if (!st) return err_set(PARLEY_E_NOMEM, "out of memory for silent OT");
-    for (size_t c = 0; c < nc; c++) st[c] = (ot_chunk){t, c};
+    for (size_t c = 0; c < nc; c++)
+        st[c] = (ot_chunk){t, c};
     int rc = sender ? silent_steps_run(t->fer, NULL, ch, NULL, 0, st, nc, NULL)
                     : silent_steps_run(NULL, t->fer, ch, st, nc, NULL, 0, NULL);
     ot_task_free(t);
@@ -482,8 +495,8 @@ int silent_cot_send(ferret *f, chan *ch, uint64_t *x, const uint64_t *delta, siz
 
 int silent_cot_recv(ferret *f, chan *ch, uint64_t *out, const uint8_t *choices, size_t n,
                     const unsigned *ls, size_t M) {
-    ot_task t = {.kind = OT_TASK_COT, .n = n, .ls = ls, .M = M, .fer = f, .choices = choices,
-                 .out = out};
+    ot_task t = {
+        .kind = OT_TASK_COT, .n = n, .ls = ls, .M = M, .fer = f, .choices = choices, .out = out};
     return run_task(&t, ch, 0);
 }
 
@@ -494,8 +507,8 @@ int silent_kkot_send(ferret *f, chan *ch, const uint64_t *msgs, size_t n, unsign
 
 int silent_kkot_recv(ferret *f, chan *ch, uint64_t *out, const uint8_t *choices, size_t n,
                      unsigned N, unsigned l) {
-    ot_task t = {.kind = OT_TASK_KK, .n = n, .N = N, .l = l, .fer = f, .choices = choices,
-                 .out = out};
+    ot_task t = {
+        .kind = OT_TASK_KK, .n = n, .N = N, .l = l, .fer = f, .choices = choices, .out = out};
     return run_task(&t, ch, 0);
 }
 

@@ -59,10 +59,10 @@ size_t silent_task_cots(const ot_task *t, size_t c);
 typedef struct silent_stats {
     uint64_t batches_sent; /* batches this party made as COT sender */
     uint64_t batches_recv;
-    uint64_t gen_bytes;     /* bytes this party sent for them */
+    uint64_t gen_bytes;      /* bytes this party sent for them */
     uint64_t gen_bytes_recv; /* bytes it received for the batches it got */
-    uint64_t extra_flights; /* flights beyond the two of ot_steps_run */
-    uint64_t cots;          /* party_silent_stats: COTs used, both directions */
+    uint64_t extra_flights;  /* flights beyond the two of ot_steps_run */
+    uint64_t cots;           /* party_silent_stats: COTs used, both directions */
 } silent_stats;
 
 /* ot_steps_run on silent tasks: fs is this party's sender instance (for
