@@ -161,6 +161,7 @@ static void *party_main(void *v) {
 
 int run2_party(party2_fn fn, void *arg, unsigned nlanes) {
     PARLEY_CHECK(nlanes >= 1 && nlanes <= LANES_MAX);
+    (void)test_backend(); /* read the environment here, not on the parties' threads */
     chan *c[2][LANES_MAX];
     for (unsigned i = 0; i < nlanes; i++) {
         int rc = chan_pair(&c[0][i], &c[1][i]);

@@ -9,7 +9,11 @@
  * (ot_task) with a bounded look-ahead, so each side consumes the peer's
  * matrices as they arrive instead of buffering them whole; latency is still
  * that of two flights. The jobs of one direction share that direction's OT
- * instance in list order, so both parties must build the same list.
+ * instance in list order, so both parties must build the same list. On the
+ * silent backend the exchange pauses where a direction's COTs run out: the
+ * steps so far finish, both directions that need it make a batch (one
+ * flight per party that makes one), and the exchange goes on
+ * (silent_steps_run).
  *
  * Wire bits per OT, both directions:
  *                                IKNP backend        silent backend

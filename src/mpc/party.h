@@ -25,7 +25,7 @@ enum { MPC_SERVER = 0, MPC_CLIENT = 1 };
 typedef struct mpc_lane {
     int role; /* MPC_SERVER or MPC_CLIENT */
     unsigned index;
-    ot_lane ot;      /* .ch, .rng, IKNP and KK13 instances in both directions */
+    ot_lane ot;      /* .ch, .rng, the OT instances of its backend in both directions */
     unsigned mill_m; /* millionaire digit bits, 1..8; 0 = the default (4) */
 } mpc_lane;
 
