@@ -72,7 +72,7 @@ void tri_free(tri_pool *t) {
 }
 
 /* Silent backend: four random-OT jobs, in the same order on both sides. */
-static int tri_prepare_silent(mpc_lane *L, tri_pool *t, otb_job *jobs, size_t *njobs) {
+static int tri_prepare_silent(tri_pool *t, otb_job *jobs, size_t *njobs) {
     size_t n1 = t->n1, n2 = t->n2;
     t->silent = 1;
     t->s1 = mem_alloc(n1 ? n1 : 1, 8);
@@ -140,7 +140,7 @@ int tri_prepare(mpc_lane *L, tri_pool *t, size_t n1, size_t n2, int sender, otb_
             tri_free(t);
             return err_set(PARLEY_E_NOMEM, "out of memory for %zu + %zu bit triples", n1, n2);
         }
-        return tri_prepare_silent(L, t, jobs, njobs);
+        return tri_prepare_silent(t, jobs, njobs);
     }
     size_t ot1 = (n1 + 1) / 2;
     int recv = L->role != sender;
