@@ -16,6 +16,11 @@
  * for its sends, our sends for its ends), so neither side can block the
  * other for good, and the data of the two directions flows at once. */
 int ot_steps_run(chan *ch, const ot_chunk *R, size_t nr, const ot_chunk *S, size_t ns) {
+    return ot_steps_run_hook(ch, R, nr, S, ns, NULL, NULL);
+}
+
+int ot_steps_run_hook(chan *ch, const ot_chunk *R, size_t nr, const ot_chunk *S, size_t ns,
+                      int (*last_send)(void *ctx), void *ctx) {
     size_t ib = 0, ie = 0;
     int f1 = nr == 0, f2 = ns == 0;
     for (size_t i = 0; ie < nr || i < ns; i++) {
@@ -30,6 +35,7 @@ int ot_steps_run(chan *ch, const ot_chunk *R, size_t nr, const ot_chunk *S, size
         if (i < ns) {
             TRY(ot_task_send(S[i].t, ch, S[i].c));
             if (i + 1 == ns) { /* the last corrections: our second flight ends */
+                if (last_send) TRY(last_send(ctx));
                 TRY(chan_flush(ch));
                 f2 = 1;
             }

@@ -406,24 +406,39 @@ int silent_task_end(ot_task *t, chan *ch, size_t c) {
 
 /* ---- the schedule with refills ---- */
 
+typedef struct trees_ctx {
+    ferret *fs;
+    chan *ch;
+    silent_stats *st;
+} trees_ctx;
+
+/* Expand a batch's trees and send their messages (no flush). */
+static int send_trees(void *vctx) {
+    trees_ctx *c = vctx;
+    uint64_t b0 = chan_get_stats(c->ch)->bytes_sent;
+    TRY(ferret_send_trees(c->fs, c->ch));
+    if (c->st) {
+        c->st->batches_sent++;
+        c->st->gen_bytes += chan_get_stats(c->ch)->bytes_sent - b0;
+    }
+    return 0;
+}
+
 int silent_steps_run(ferret *fs, ferret *fr, chan *ch, const ot_chunk *R, size_t nr,
                      const ot_chunk *S, size_t ns, silent_stats *st) {
     PARLEY_CHECK((fs || ns == 0) && (fr || nr == 0));
     size_t is = 0, ir = 0;
+    int sent = 0; /* this refill's trees went out with the last segment */
+    trees_ctx tc = {fs, ch, st};
     for (int seg = 0; is < ns || ir < nr; seg++) {
         /* Flights of refills and of every segment after the first are the
          * backend's extra; the first segment's are the OTs' own. */
         uint64_t fl0 = chan_get_stats(ch)->flights;
         int ref_s = is < ns && silent_task_cots(S[is].t, S[is].c) > ferret_avail(fs);
         int ref_r = ir < nr && silent_task_cots(R[ir].t, R[ir].c) > ferret_avail(fr);
-        if (ref_s) {
-            uint64_t b0 = chan_get_stats(ch)->bytes_sent;
-            TRY(ferret_send_trees(fs, ch));
+        if (ref_s && !sent) {
+            TRY(send_trees(&tc));
             TRY(chan_flush(ch));
-            if (st) {
-                st->batches_sent++;
-                st->gen_bytes += chan_get_stats(ch)->bytes_sent - b0;
-            }
         }
         if (ref_r) {
             TRY(ferret_recv_batch(fr, ch));
@@ -438,12 +453,16 @@ int silent_steps_run(ferret *fs, ferret *fr, chan *ch, const ot_chunk *R, size_t
         size_t js = is, jr = ir, a = fs ? ferret_avail(fs) : 0;
         for (size_t need; js < ns && (need = silent_task_cots(S[js].t, S[js].c)) <= a; js++)
             a -= need;
+        /* If our direction runs short right after this segment, its next
+         * batch's trees ride on the segment's last flight of ours (the
+         * receiver reads them once the segment is done). */
+        sent = js < ns && js > is && silent_task_cots(S[js].t, S[js].c) > a;
         a = fr ? ferret_avail(fr) : 0;
         for (size_t need; jr < nr && (need = silent_task_cots(R[jr].t, R[jr].c)) <= a; jr++)
             a -= need;
         PARLEY_CHECK(js > is || jr > ir);
         uint64_t fl1 = chan_get_stats(ch)->flights;
-        TRY(ot_steps_run(ch, R + ir, jr - ir, S + is, js - is));
+        TRY(ot_steps_run_hook(ch, R + ir, jr - ir, S + is, js - is, sent ? send_trees : NULL, &tc));
         if (st) st->extra_flights += (seg ? chan_get_stats(ch)->flights : fl1) - fl0;
         is = js;
         ir = jr;
