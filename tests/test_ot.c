@@ -832,3 +832,88 @@ TEST(silent_peer_drops_mid_batch) {
         CHECK_MSG(d.rc == PARLEY_E_CLOSED, "honest %s: %d", s ? "sender" : "receiver", d.rc);
     }
 }
+
+/* Both directions at once on the production parameters. Party 0's
+ * (16 choose 1)-OTs take 4 COTs each, so its direction runs short after 68
+ * chunks of 8192 while party 1's COTs, one each, fill 150 chunks of the
+ * same segment, far beyond the schedule's look-ahead: the next batch's
+ * trees, which ride on party 0's last flight, must follow everything it
+ * sends in that segment (its choice bits too). */
+typedef struct sboth {
+    size_t nk, nc;  /* party 0 sends nk (16 choose 1)-OT_1, party 1 nc COT_8 */
+    uint8_t *kch;   /* party 1's choices (0..15) */
+    uint64_t *kout; /* party 1's outputs */
+    uint8_t *cch;   /* party 0's choice bits */
+    uint64_t *cx, *cd, *cout;
+    uint64_t batches[2];
+} sboth;
+
+/* Party 0's messages: message k of OT i is the parity of (i + 7k) >> 2. */
+static void sboth_genw(void *ctx, uint64_t *out, size_t first, size_t mm) {
+    (void)ctx;
+    for (size_t i = 0; i < mm; i++) {
+        uint64_t w = 0;
+        for (unsigned k = 0; k < 16; k++) w |= (uint64_t)(((first + i + 7 * k) >> 2) & 1) << k;
+        out[i] = w;
+    }
+}
+
+static int sboth_party(int who, chan *ch, void *arg) {
+    sboth *b = arg;
+    ot_lane ln;
+    ot_lane_opts o = {.backend = OT_BACKEND_SILENT, .ferret = &FERRET_B11};
+    TRY(ot_lane_setup_ex(&ln, ch, harness_block(1700 + (uint64_t)who), &o));
+    static const unsigned l8 = 8;
+    ot_task kk = {.kind = OT_TASK_KK, .n = b->nk, .N = 16, .l = 1};
+    ot_task ct = {.kind = OT_TASK_COT, .n = b->nc, .ls = &l8, .M = 1};
+    if (who == 0) {
+        kk.fer = &ln.fer_s, kk.genw = sboth_genw;
+        ct.fer = &ln.fer_r, ct.choices = b->cch, ct.out = b->cout;
+    } else {
+        kk.fer = &ln.fer_r, kk.choices = b->kch, kk.out = b->kout;
+        ct.fer = &ln.fer_s, ct.x = b->cx, ct.delta = b->cd;
+    }
+    size_t nkc = ot_task_chunks(&kk), ncc = ot_task_chunks(&ct);
+    ot_chunk *K = mem_alloc(nkc, sizeof *K), *C = mem_alloc(ncc, sizeof *C);
+    for (size_t c = 0; c < nkc; c++) K[c] = (ot_chunk){&kk, c};
+    for (size_t c = 0; c < ncc; c++) C[c] = (ot_chunk){&ct, c};
+    int rc = who == 0 ? silent_steps_run(&ln.fer_s, &ln.fer_r, ch, C, ncc, K, nkc, NULL)
+                      : silent_steps_run(&ln.fer_s, &ln.fer_r, ch, K, nkc, C, ncc, NULL);
+    b->batches[who] = ln.fer_s.batches;
+    ot_task_free(&kk);
+    ot_task_free(&ct);
+    mem_free(K);
+    mem_free(C);
+    ot_lane_clear(&ln);
+    return rc;
+}
+
+TEST(silent_both_directions_long_segment) {
+    sboth b = {.nk = 69 * 8192 + 100, .nc = 150 * 8192};
+    prg g;
+    harness_prg(&g, 1700);
+    b.kch = mem_alloc(b.nk, 1);
+    b.kout = mem_alloc(b.nk, 8);
+    b.cch = mem_alloc(b.nc, 1);
+    b.cx = mem_alloc(b.nc, 8);
+    b.cd = mem_alloc(b.nc, 8);
+    b.cout = mem_alloc(b.nc, 8);
+    prg_bytes(&g, b.kch, b.nk);
+    for (size_t i = 0; i < b.nk; i++) b.kch[i] &= 15;
+    prg_bits(&g, b.cch, b.nc);
+    prg_ring(&g, b.cd, b.nc, 8);
+    REQUIRE_OK(run2(sboth_party, &b));
+    size_t bad = 0;
+    for (size_t i = 0; i < b.nk; i++) bad += b.kout[i] != (((i + 7 * (size_t)b.kch[i]) >> 2) & 1);
+    for (size_t i = 0; i < b.nc; i++) bad += b.cout[i] != ((b.cx[i] + b.cch[i] * b.cd[i]) & 0xff);
+    CHECK_MSG(bad == 0, "%zu of %zu OTs wrong", bad, b.nk + b.nc);
+    CHECK_EQ(b.batches[0], 2); /* 4 * nk COTs: just over one batch */
+    CHECK_EQ(b.batches[1], 1);
+    mem_free(b.kch);
+    mem_free(b.kout);
+    mem_free(b.cch);
+    mem_free(b.cx);
+    mem_free(b.cd);
+    mem_free(b.cout);
+    prg_clear(&g);
+}

@@ -183,9 +183,10 @@ typedef struct ot_chunk {
     size_t c;
 } ot_chunk;
 int ot_steps_run(chan *ch, const ot_chunk *R, size_t nr, const ot_chunk *S, size_t ns) WUR;
-/* The same, calling last_send(ctx) (if not NULL and ns > 0) after the last
- * step of S, before the flush that ends that flight: what it sends rides
- * along. */
+/* The same, calling last_send(ctx) (if not NULL) once this party has sent
+ * everything of the schedule (the last step of S and the last begin of R,
+ * whichever comes later), before that flight's flush: what it sends rides
+ * along and is the last thing the peer reads of the schedule. */
 int ot_steps_run_hook(chan *ch, const ot_chunk *R, size_t nr, const ot_chunk *S, size_t ns,
                       int (*last_send)(void *ctx), void *ctx) WUR;
 

@@ -22,20 +22,27 @@ int ot_steps_run(chan *ch, const ot_chunk *R, size_t nr, const ot_chunk *S, size
 int ot_steps_run_hook(chan *ch, const ot_chunk *R, size_t nr, const ot_chunk *S, size_t ns,
                       int (*last_send)(void *ctx), void *ctx) {
     size_t ib = 0, ie = 0;
-    int f1 = nr == 0, f2 = ns == 0;
+    int f1 = nr == 0, f2 = ns == 0, hooked = last_send == NULL;
     for (size_t i = 0; ie < nr || i < ns; i++) {
         while (ib < nr && ib <= i + OT_AHEAD) {
             TRY(ot_task_begin(R[ib].t, ch, R[ib].c));
             ib++;
         }
         if (ib == nr && !f1) { /* the last matrix: our first flight ends */
+            if (!hooked && i >= ns) { /* ... and it is the last thing we send */
+                TRY(last_send(ctx));
+                hooked = 1;
+            }
             TRY(chan_flush(ch));
             f1 = 1;
         }
         if (i < ns) {
             TRY(ot_task_send(S[i].t, ch, S[i].c));
             if (i + 1 == ns) { /* the last corrections: our second flight ends */
-                if (last_send) TRY(last_send(ctx));
+                if (!hooked && ib == nr) {
+                    TRY(last_send(ctx));
+                    hooked = 1;
+                }
                 TRY(chan_flush(ch));
                 f2 = 1;
             }
