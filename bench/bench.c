@@ -63,31 +63,41 @@ static int parse_uint(const char *s, uint64_t *v) {
     return 0;
 }
 
+static const struct {
+    const char *flag;
+    size_t off;
+    uint64_t lo, hi;
+} nums[] = {
+    {"--n", offsetof(bench_opts, n), 0, UINT64_MAX},
+    {"--bits", offsetof(bench_opts, bits), 1, 64},
+    {"--scale", offsetof(bench_opts, scale), 0, 63},
+    {"--window", offsetof(bench_opts, window), 1, 1024},
+    {"--stride", offsetof(bench_opts, stride), 1, 1024},
+    {"--threads", offsetof(bench_opts, threads), 1, 64},
+    {"--d", offsetof(bench_opts, d), 1, UINT32_MAX},
+    {"--m", offsetof(bench_opts, m), 1, 8},
+    {"--C", offsetof(bench_opts, C), 1, UINT32_MAX},
+    {"--H", offsetof(bench_opts, H), 1, UINT32_MAX},
+    {"--W", offsetof(bench_opts, W), 1, UINT32_MAX},
+    {"--O", offsetof(bench_opts, O), 1, UINT32_MAX},
+    {"--K", offsetof(bench_opts, K), 1, UINT32_MAX},
+    {"--batch", offsetof(bench_opts, batch), 1, UINT32_MAX},
+    {"--pad", offsetof(bench_opts, pad), 0, 1024},
+    {"--groups", offsetof(bench_opts, groups), 1, UINT32_MAX},
+    {"--wbits", offsetof(bench_opts, wbits), 0, 64},
+    {"--k", offsetof(bench_opts, window), 1, 1024}, /* the kernel size, as --window */
+    {"--dil", offsetof(bench_opts, dil), 1, 1024},
+};
+#define NNUMS (sizeof nums / sizeof *nums)
+
+int bench_given(const bench_opts *o, const char *flag) {
+    for (size_t k = 0; k < NNUMS; k++)
+        if (strcmp(flag, nums[k].flag) == 0) return (int)((o->given >> k) & 1);
+    return 0;
+}
+
 int bench_parse(bench_opts *o, int argc, char **argv, int first, const char *name,
                 const char *usage) {
-    static const struct {
-        const char *flag;
-        size_t off;
-        uint64_t lo, hi;
-    } nums[] = {
-        {"--n", offsetof(bench_opts, n), 0, UINT64_MAX},
-        {"--bits", offsetof(bench_opts, bits), 1, 64},
-        {"--scale", offsetof(bench_opts, scale), 0, 63},
-        {"--window", offsetof(bench_opts, window), 1, 1024},
-        {"--stride", offsetof(bench_opts, stride), 1, 1024},
-        {"--threads", offsetof(bench_opts, threads), 1, 64},
-        {"--d", offsetof(bench_opts, d), 1, UINT32_MAX},
-        {"--m", offsetof(bench_opts, m), 1, 8},
-        {"--C", offsetof(bench_opts, C), 1, UINT32_MAX},
-        {"--H", offsetof(bench_opts, H), 1, UINT32_MAX},
-        {"--W", offsetof(bench_opts, W), 1, UINT32_MAX},
-        {"--O", offsetof(bench_opts, O), 1, UINT32_MAX},
-        {"--K", offsetof(bench_opts, K), 1, UINT32_MAX},
-        {"--batch", offsetof(bench_opts, batch), 1, UINT32_MAX},
-        {"--pad", offsetof(bench_opts, pad), 0, 1024},
-        {"--groups", offsetof(bench_opts, groups), 1, UINT32_MAX},
-        {"--wbits", offsetof(bench_opts, wbits), 0, 64},
-    };
     for (int i = first; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -103,17 +113,22 @@ int bench_parse(bench_opts *o, int argc, char **argv, int first, const char *nam
             o->kind = v;
             continue;
         }
+        if (strcmp(a, "--net") == 0) {
+            o->net = v;
+            continue;
+        }
         if (strcmp(a, "--ot") == 0) {
             if ((o->backend = ot_backend_parse(v)) < 0) {
-                fprintf(stderr, "parley bench %s: --ot must be iknp or silent, got '%s'\n", name, v);
+                fprintf(stderr, "parley bench %s: --ot must be iknp or silent, got '%s'\n", name,
+                        v);
                 return 2;
             }
             continue;
         }
         size_t k = 0;
-        while (k < sizeof nums / sizeof *nums && strcmp(a, nums[k].flag) != 0)
+        while (k < NNUMS && strcmp(a, nums[k].flag) != 0)
             k++;
-        if (k == sizeof nums / sizeof *nums) {
+        if (k == NNUMS) {
             fprintf(stderr, "parley bench %s: unknown option %s\n%s", name, a, usage);
             return 2;
         }
@@ -127,6 +142,7 @@ int bench_parse(bench_opts *o, int argc, char **argv, int first, const char *nam
             o->n = x;
         else
             *(unsigned *)((char *)o + nums[k].off) = (unsigned)x;
+        o->given |= (uint64_t)1 << k;
     }
     return 0;
 }

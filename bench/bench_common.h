@@ -56,9 +56,12 @@ typedef struct bench_opts {
     unsigned bits, scale, window, stride, threads, d, m;
     int backend; /* --ot iknp|silent (default OT_BACKEND_DEFAULT) */
     /* layer shapes (bench conv, bench fc) */
-    unsigned C, H, W, O, K, batch, pad, groups, wbits;
-    const char *kind;
+    unsigned C, H, W, O, K, batch, pad, groups, wbits, dil;
+    const char *kind, *net;
+    uint64_t given; /* bit k: the k-th option of bench_parse's table was given */
 } bench_opts;
+/* Whether the numeric option `flag` (e.g. "--pad") was on the command line. */
+int bench_given(const bench_opts *o, const char *flag);
 /* Parse argv[first..argc-1] into *o (keeping its defaults). Returns 0, 1 if
  * --help was asked (usage printed to stdout), or 2 on an error (printed). */
 int bench_parse(bench_opts *o, int argc, char **argv, int first, const char *name,

@@ -15,7 +15,6 @@
 #include "util/bits.h"
 #include "util/mem.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -320,78 +319,6 @@ static void net_densenet121(net *nt, unsigned wb) {
 
 /* ---- options ---- */
 
-typedef struct he_opts {
-    unsigned C, H, W, O, k, stride, pad, dil, groups, batch, wbits, bits, threads, K;
-    int pad_given, W_given, wbits_given, bits_given;
-    const char *net;
-} he_opts;
-
-static int parse_u(const char *s, unsigned lo, unsigned hi, unsigned *v) {
-    char *end;
-    errno = 0;
-    unsigned long long x = strtoull(s, &end, 0);
-    if (errno || *end || s[0] == '-' || !s[0] || x < lo || x > hi) return -1;
-    *v = (unsigned)x;
-    return 0;
-}
-
-static int he_parse(he_opts *o, int argc, char **argv, const char *name, const char *usage) {
-    static const struct {
-        const char *flag;
-        size_t off;
-        unsigned lo, hi;
-    } nums[] = {
-        {"--C", offsetof(he_opts, C), 1, 1u << 20},
-        {"--H", offsetof(he_opts, H), 1, 1u << 16},
-        {"--W", offsetof(he_opts, W), 1, 1u << 16},
-        {"--O", offsetof(he_opts, O), 1, 1u << 20},
-        {"--k", offsetof(he_opts, k), 1, 64},
-        {"--stride", offsetof(he_opts, stride), 1, 64},
-        {"--pad", offsetof(he_opts, pad), 0, 64},
-        {"--dil", offsetof(he_opts, dil), 1, 64},
-        {"--groups", offsetof(he_opts, groups), 1, 1u << 20},
-        {"--batch", offsetof(he_opts, batch), 1, 1024},
-        {"--wbits", offsetof(he_opts, wbits), 1, 64},
-        {"--bits", offsetof(he_opts, bits), 1, 64},
-        {"--threads", offsetof(he_opts, threads), 1, 16},
-        {"--K", offsetof(he_opts, K), 1, 1u << 24},
-    };
-    for (int i = 2; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            fputs(usage, stdout);
-            return 1;
-        }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "parley bench %s: option %s needs a value\n", name, a);
-            return 2;
-        }
-        const char *v = argv[++i];
-        if (strcmp(a, "--net") == 0) {
-            o->net = v;
-            continue;
-        }
-        size_t k = 0;
-        while (k < sizeof nums / sizeof *nums && strcmp(a, nums[k].flag) != 0)
-            k++;
-        if (k == sizeof nums / sizeof *nums) {
-            fprintf(stderr, "parley bench %s: unknown option %s\n%s", name, a, usage);
-            return 2;
-        }
-        unsigned *dst = (unsigned *)((char *)o + nums[k].off);
-        if (parse_u(v, nums[k].lo, nums[k].hi, dst) < 0) {
-            fprintf(stderr, "parley bench %s: %s must be an integer in %u..%u, got '%s'\n", name, a,
-                    nums[k].lo, nums[k].hi, v);
-            return 2;
-        }
-        if (dst == &o->pad) o->pad_given = 1;
-        if (dst == &o->W) o->W_given = 1;
-        if (dst == &o->wbits) o->wbits_given = 1;
-        if (dst == &o->bits) o->bits_given = 1;
-    }
-    return 0;
-}
-
 static const char conv_usage[] =
     "usage: parley bench he-conv [--C 64] [--H 56] [--W H] [--O 64] [--k 3] [--stride 1]\n"
     "                            [--pad k/2] [--dil 1] [--groups 1] [--batch 1]\n"
@@ -417,28 +344,28 @@ static const char net_usage[] =
     "resnet50 l = 37, wbits = 15 (s = 12); densenet121 l = 32, wbits = 14 (s = 11).\n";
 
 int bench_he_conv_main(int argc, char **argv) {
-    he_opts o = {.C = 64,
-                 .H = 56,
-                 .O = 64,
-                 .k = 3,
-                 .stride = 1,
-                 .dil = 1,
-                 .groups = 1,
-                 .batch = 1,
-                 .wbits = 14,
-                 .bits = 37,
-                 .threads = 2};
-    int r = he_parse(&o, argc, argv, "he-conv", conv_usage);
+    bench_opts o = {.C = 64,
+                    .H = 56,
+                    .O = 64,
+                    .window = 3,
+                    .stride = 1,
+                    .dil = 1,
+                    .groups = 1,
+                    .batch = 1,
+                    .wbits = 14,
+                    .bits = 37,
+                    .threads = 2};
+    int r = bench_parse(&o, argc, argv, 2, "he-conv", conv_usage);
     if (r) return r == 1 ? 0 : 2;
     he_layer y = {.kind = HB_CONV, .count = 1};
-    unsigned pad = o.pad_given ? o.pad : (o.k - 1) * o.dil / 2;
+    unsigned pad = bench_given(&o, "--pad") ? o.pad : (o.window - 1) * o.dil / 2;
     y.c = (lin_conv){.N = o.batch,
                      .C = o.C,
                      .H = o.H,
-                     .W = o.W_given ? o.W : o.H,
+                     .W = bench_given(&o, "--W") ? o.W : o.H,
                      .O = o.O,
-                     .kh = o.k,
-                     .kw = o.k,
+                     .kh = o.window,
+                     .kw = o.window,
                      .sh = o.stride,
                      .sw = o.stride,
                      .pt = pad,
@@ -449,7 +376,7 @@ int bench_he_conv_main(int argc, char **argv) {
                      .dw = o.dil,
                      .groups = o.groups,
                      .wbits = o.wbits};
-    snprintf(y.name, sizeof y.name, "C%u H%u O%u k%u s%u", o.C, o.H, o.O, o.k, o.stride);
+    snprintf(y.name, sizeof y.name, "C%u H%u O%u k%u s%u", o.C, o.H, o.O, o.window, o.stride);
     lin_he_info info;
     if (lin_he_conv_info(&info, &y.c, o.bits) < 0) {
         fprintf(stderr, "parley bench he-conv: %s\n", err_msg());
@@ -459,8 +386,8 @@ int bench_he_conv_main(int argc, char **argv) {
 }
 
 int bench_he_fc_main(int argc, char **argv) {
-    he_opts o = {.K = 2048, .O = 1000, .batch = 1, .wbits = 14, .bits = 37, .threads = 2};
-    int r = he_parse(&o, argc, argv, "he-fc", fc_usage);
+    bench_opts o = {.K = 2048, .O = 1000, .batch = 1, .wbits = 14, .bits = 37, .threads = 2};
+    int r = bench_parse(&o, argc, argv, 2, "he-fc", fc_usage);
     if (r) return r == 1 ? 0 : 2;
     he_layer y = {.kind = HB_FC, .count = 1, .f = {o.batch, o.K, o.O, o.wbits}};
     snprintf(y.name, sizeof y.name, "fc K%u O%u", o.K, o.O);
@@ -472,8 +399,8 @@ int bench_he_fc_main(int argc, char **argv) {
 }
 
 int bench_he_net_main(int argc, char **argv) {
-    he_opts o = {.threads = 2};
-    int r = he_parse(&o, argc, argv, "he-net", net_usage);
+    bench_opts o = {.threads = 2};
+    int r = bench_parse(&o, argc, argv, 2, "he-net", net_usage);
     if (r) return r == 1 ? 0 : 2;
     net *nt = calloc(1, sizeof *nt);
     if (!nt) return 1;
@@ -492,8 +419,8 @@ int bench_he_net_main(int argc, char **argv) {
         free(nt);
         return 2;
     }
-    if (o.bits_given) l = o.bits;
-    if (o.wbits_given) wb = o.wbits;
+    if (bench_given(&o, "--bits")) l = o.bits;
+    if (bench_given(&o, "--wbits")) wb = o.wbits;
     if (o.net[0] == 's')
         net_squeezenet(nt, wb);
     else if (o.net[0] == 'r')

@@ -165,20 +165,6 @@ static const char *mode_name(unsigned m) {
     return m == MODE_HE ? "he" : "ot";
 }
 
-static void json_str(FILE *f, const char *s) {
-    fputc('"', f);
-    for (; s && *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c < 0x20 || c > 0x7e)
-            fprintf(f, "\\u%04x", c);
-        else
-            fputc(c, f);
-    }
-    fputc('"', f);
-}
-
 /* The client's view of the costs: its own bytes sent are bytes_client, the
  * bytes it received are bytes_server; rounds = flights of both parties. */
 static void print_report(FILE *f, const session_result *r, int json, const int *label,
@@ -212,7 +198,7 @@ static void print_report(FILE *f, const session_result *r, int json, const int *
             const qlayer *L = &net->layers[i];
             const exec_layer_stat *s = &rep->layers[i];
             fprintf(f, "%s{\"op\":\"%s\",\"name\":", i ? "," : "", qop_name(L->op));
-            json_str(f, L->name);
+            cli_json_str(f, L->name);
             fprintf(f,
                     ",\"seconds\":%.6f,\"bytes\":%llu,\"bytes_server\":%llu,\"bytes_client\":%llu}",
                     s->seconds, (unsigned long long)(s->bytes + s->bytes_recv),

@@ -159,20 +159,6 @@ static const char *count_str(char *buf, size_t cap, uint64_t n) {
     return buf;
 }
 
-static void json_str(FILE *f, const char *s) {
-    fputc('"', f);
-    for (; s && *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c < 0x20 || c > 0x7e)
-            fprintf(f, "\\u%04x", c);
-        else
-            fputc(c, f);
-    }
-    fputc('"', f);
-}
-
 /* One mode's prediction, or why there is none. */
 typedef struct mode_cost {
     int ok;
@@ -195,7 +181,7 @@ static void json_mode(FILE *f, const char *key, const mode_cost *m) {
     fprintf(f, ",\"%s\":{", key);
     if (!m->ok) {
         fprintf(f, "\"supported\":false,\"error\":");
-        json_str(f, m->why);
+        cli_json_str(f, m->why);
         fputc('}', f);
         return;
     }
@@ -225,14 +211,14 @@ static void print_json(FILE *f, const qnet *net, const inspect_opts *o, const qn
     char sh[256];
     const qtensor *in = &net->t[net->input], *out = &net->t[net->output];
     fprintf(f, "{\"model\":");
-    json_str(f, o->model);
+    cli_json_str(f, o->model);
     fprintf(f,
             ",\"bits\":%u,\"scale\":%u,\"threads\":%u,\"reveal\":\"%s\",\"ot\":\"%s\","
             "\"input\":{\"name\":",
             net->l, net->s, o->lanes, o->reveal_label ? "label" : "logits", ot_backend_name(o->ot));
-    json_str(f, in->name);
+    cli_json_str(f, in->name);
     fprintf(f, ",\"shape\":%s},\"output\":{\"name\":", nn_shape_str(sh, sizeof sh, &in->shape));
-    json_str(f, out->name);
+    cli_json_str(f, out->name);
     fprintf(f,
             ",\"shape\":%s},\"layers_count\":%u,\"params\":%llu,\"macs\":%llu,\"relus\":%llu,"
             "\"public_model_bytes\":%zu,\"layers\":[",
@@ -241,7 +227,7 @@ static void print_json(FILE *f, const qnet *net, const inspect_opts *o, const qn
     for (unsigned i = 0; i < net->nlayers; i++) {
         const qlayer *L = &net->layers[i];
         fprintf(f, "%s{\"index\":%u,\"op\":\"%s\",\"name\":", i ? "," : "", i + 1, qop_name(L->op));
-        json_str(f, L->name);
+        cli_json_str(f, L->name);
         fprintf(f, ",\"shape\":%s,\"macs\":%llu,\"relus\":%llu",
                 nn_shape_str(sh, sizeof sh, &net->t[L->out].shape),
                 (unsigned long long)layer_macs(net, L), (unsigned long long)layer_relus(net, L));
