@@ -134,33 +134,9 @@ static int run_layer(const he_layer *y, unsigned l, unsigned threads, const char
     lin_he_info info = {0};
     lin_conv as_conv = y->c;
     if (y->kind == HB_FC)
-        as_conv = (lin_conv){.N = 1,
-                             .C = y->f.K,
-                             .H = y->f.N,
-                             .W = 1,
-                             .O = y->f.O,
-                             .kh = 1,
-                             .kw = 1,
-                             .sh = 1,
-                             .sw = 1,
-                             .dh = 1,
-                             .dw = 1,
-                             .groups = 1,
-                             .wbits = y->f.wbits};
+        as_conv = lin_he_fc_as_conv(&y->f);
     else if (y->kind == HB_SCALE)
-        as_conv = (lin_conv){.N = y->s.N,
-                             .C = y->s.C,
-                             .H = y->s.S,
-                             .W = 1,
-                             .O = y->s.C,
-                             .kh = 1,
-                             .kw = 1,
-                             .sh = 1,
-                             .sw = 1,
-                             .dh = 1,
-                             .dw = 1,
-                             .groups = y->s.C,
-                             .wbits = y->s.wbits};
+        as_conv = lin_he_scale_as_conv(&y->s);
     if (lin_he_conv_info(&info, &as_conv, l) < 0) memset(&info, 0, sizeof info);
     char extra[512];
     snprintf(extra, sizeof extra,

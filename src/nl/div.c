@@ -36,7 +36,6 @@ unsigned nl_div_width(uint64_t d) {
     return e;
 }
 
-static inline unsigned top(uint64_t x, unsigned l) { return (unsigned)(x >> (l - 1)) & 1; }
 
 typedef struct dcorr_ctx {
     const uint8_t *b;
@@ -50,10 +49,10 @@ static void dcorr_gen(void *vctx, uint64_t *out, size_t first, size_t mm) {
     uint64_t mw = bits_mask(k->w);
     for (size_t i = 0; i < mm; i++) {
         size_t e = first + i;
-        unsigned bs = k->b[e] & 1, ms = top(k->x[e], k->l);
+        unsigned bs = k->b[e] & 1, ms = nl_top(k->x[e], k->l);
         for (unsigned ch = 0; ch < 4; ch++) {
             unsigned msb = bs ^ (ch & 1), mc = ch >> 1;
-            int64_t corr = (int64_t)(ms & mc & !msb) - (int64_t)(!ms & !mc & msb);
+            int64_t corr = nl_wrap_corr(ms, mc, msb);
             out[i * 4 + ch] = ((uint64_t)corr - k->r[e]) & mw;
         }
     }
@@ -85,7 +84,7 @@ static int div_ring(mpc_lane *L, uint64_t *y, const uint64_t *x, const uint64_t 
         if (S)
             prg_ring(&L->ot.rng, corr, n, w);
         else
-            for (size_t i = 0; i < n; i++) ch[i] = (uint8_t)((b[i] & 1) | top(x[i], l) << 1);
+            for (size_t i = 0; i < n; i++) ch[i] = (uint8_t)((b[i] & 1) | nl_top(x[i], l) << 1);
         otb_job j = {.kind = OTB_KK, .sender = MPC_SERVER, .n = n, .N = 4, .l = w,
                      .gen = dcorr_gen, .gen_ctx = &k, .choices = ch, .out = corr};
         rc = otb_run(L, &j, 1);
@@ -98,7 +97,7 @@ static int div_ring(mpc_lane *L, uint64_t *y, const uint64_t *x, const uint64_t 
             uint64_t di = d[i * ds];
             if (ds && i) ctdiv_init(&cd, di);
             uint64_t N0 = (uint64_t)(((unsigned __int128)1 << l) % di); /* public */
-            uint64_t xi = x[i] & mk, r = xi - di * ctdiv_u(&cd, xi), m = top(x[i], l);
+            uint64_t xi = x[i] & mk, r = xi - di * ctdiv_u(&cd, xi), m = nl_top(x[i], l);
             uint64_t A = r - m * N0 + corr[i] * N0;
             uint64_t dd = S ? di : 0;
             a[3 * i] = (A + dd) & me;
@@ -109,7 +108,7 @@ static int div_ring(mpc_lane *L, uint64_t *y, const uint64_t *x, const uint64_t 
         rc = mpc_mill_gt(L, cb, NULL, v, n3, e - 1, mpc_m(L));
     }
     if (rc == 0) {
-        for (size_t i = 0; i < n3; i++) cb[i] ^= (uint8_t)top(a[i], e);
+        for (size_t i = 0; i < n3; i++) cb[i] ^= (uint8_t)nl_top(a[i], e);
         rc = mpc_b2a(L, ca, cb, n3, l);
     }
     if (rc == 0) {
@@ -122,7 +121,7 @@ static int div_ring(mpc_lane *L, uint64_t *y, const uint64_t *x, const uint64_t 
             uint64_t N1 = (uint64_t)(((unsigned __int128)1 << l) / di); /* mod 2^64 is enough */
             uint64_t xi = x[i] & mk, r = xi - di * ctdiv_u(&cd, xi);
             /* t = r - m N0 in (-d, d); floor(t / d) = -[t < 0] = t >> 63. */
-            int64_t t = (int64_t)r - (int64_t)(N0 & (0 - (uint64_t)top(x[i], l)));
+            int64_t t = (int64_t)r - (int64_t)(N0 & (0 - (uint64_t)nl_top(x[i], l)));
             uint64_t out = (uint64_t)ctdiv_floor(&cd, bits_signed(x[i], l)) - (uint64_t)(t >> 63) +
                            corr[i] * N1 - ca[3 * i] - ca[3 * i + 1] - ca[3 * i + 2] + (S ? 1 : 0);
             y[i] = out & mk;

@@ -33,7 +33,6 @@ static inline uint64_t ashr(uint64_t x, unsigned l, unsigned s) {
     return (uint64_t)r & bits_mask(l);
 }
 
-static inline unsigned top(uint64_t x, unsigned l) { return (unsigned)(x >> (l - 1)) & 1; }
 
 static int check_l(unsigned l) {
     if (l < 1 || l > 64) return err_set(PARLEY_E_ARG, "ring width %u is not in 1..64", l);
@@ -87,13 +86,8 @@ static int msb_and_carry(mpc_lane *L, scratch *sc, uint8_t *msb, uint8_t *c, con
     mpc_wrap_input(v1, x, n, s, L->role);
     mill_inst in[2] = {{n, l - 1, v0, msb, NULL}, {n, s, v1, c, NULL}};
     TRY(mpc_mill(L, in, 2, mpc_m(L)));
-    for (size_t i = 0; i < n; i++) msb[i] ^= (uint8_t)top(x[i], l);
+    for (size_t i = 0; i < n; i++) msb[i] ^= (uint8_t)nl_top(x[i], l);
     return 0;
-}
-
-/* corr(m_S, m_C, MSB) in {-1, 0, 1}. */
-static inline int64_t corr_of(unsigned ms, unsigned mc, unsigned msb) {
-    return (int64_t)(ms & mc & !msb) - (int64_t)(!ms & !mc & msb);
 }
 
 typedef struct corr_ctx {
@@ -108,9 +102,9 @@ static void trunc_gen(void *vctx, uint64_t *out, size_t first, size_t mm) {
     uint64_t mk = bits_mask(k->l);
     for (size_t i = 0; i < mm; i++) {
         size_t e = first + i;
-        unsigned bs = k->b[e] & 1, ms = top(k->x[e], k->l);
+        unsigned bs = k->b[e] & 1, ms = nl_top(k->x[e], k->l);
         for (unsigned ch = 0; ch < 4; ch++) {
-            int64_t corr = corr_of(ms, ch >> 1, bs ^ (ch & 1));
+            int64_t corr = nl_wrap_corr(ms, ch >> 1, bs ^ (ch & 1));
             out[i * 4 + ch] = ((uint64_t)corr * (1ULL << (k->l - k->s)) - k->r[e]) & mk;
         }
     }
@@ -123,10 +117,10 @@ static void relu_trunc_gen(void *vctx, uint64_t *out, size_t first, size_t mm) {
     uint64_t mk = bits_mask(k->l);
     for (size_t i = 0; i < mm; i++) {
         size_t e = first + i;
-        unsigned ds = k->b[e] & 1, cs = k->c[e] & 1, ms = top(k->x[e], k->l);
+        unsigned ds = k->b[e] & 1, cs = k->c[e] & 1, ms = nl_top(k->x[e], k->l);
         for (unsigned ch = 0; ch < 8; ch++) {
             unsigned d = ds ^ (ch & 1), c = cs ^ ((ch >> 1) & 1), mc = ch >> 2;
-            int64_t corr = corr_of(ms, mc, !d);
+            int64_t corr = nl_wrap_corr(ms, mc, !d);
             uint64_t v = (c + (uint64_t)corr * (1ULL << (k->l - k->s))) & (0 - (uint64_t)d);
             out[i * 8 + ch] = (v - k->r[e]) & mk;
         }
@@ -155,7 +149,7 @@ int nl_trunc_lane(mpc_lane *L, uint64_t *y, const uint64_t *x, size_t n, unsigne
         if (S)
             prg_ring(&L->ot.rng, r, n, l); /* S's share of corr * 2^(l-s) */
         else
-            for (size_t i = 0; i < n; i++) ch[i] = (uint8_t)((msb[i] & 1) | top(x[i], l) << 1);
+            for (size_t i = 0; i < n; i++) ch[i] = (uint8_t)((msb[i] & 1) | nl_top(x[i], l) << 1);
         otb_job kj = {.kind = OTB_KK, .sender = MPC_SERVER, .n = n, .N = 4, .l = l,
                       .gen = trunc_gen, .gen_ctx = &k, .choices = ch, .out = r};
         jobs[nj++] = kj;
@@ -195,7 +189,7 @@ int nl_relu_trunc_lane(mpc_lane *L, uint64_t *y, const uint64_t *x, size_t n, un
             prg_ring(&L->ot.rng, r, n, l);
         else
             for (size_t i = 0; i < n; i++)
-                ch[i] = (uint8_t)((d[i] & 1) | (c[i] & 1) << 1 | top(x[i], l) << 2);
+                ch[i] = (uint8_t)((d[i] & 1) | (c[i] & 1) << 1 | nl_top(x[i], l) << 2);
         const uint64_t *tx = t;
         rc = mux_prep(L, &ms, d, &tx, &l, 1, n, jobs, &nj);
         otb_job kj = {.kind = OTB_KK, .sender = MPC_SERVER, .n = n, .N = 8, .l = l,

@@ -433,7 +433,7 @@ int lin_he_conv(party *p, lin_he *h, uint64_t *y, const uint64_t *x, const lin_c
     return conv_run(p, h, y, x, c, w, l);
 }
 
-static lin_conv fc_as_conv(const lin_fc *f) {
+lin_conv lin_he_fc_as_conv(const lin_fc *f) {
     lin_conv c = {.N = 1,
                   .C = f->K,
                   .H = f->N,
@@ -454,7 +454,7 @@ int lin_he_fc(party *p, lin_he *h, uint64_t *y, const uint64_t *x, const lin_fc 
               const uint64_t *w, unsigned l) {
     PARLEY_CHECK(f && x && y);
     TRY(lin_fc_check(f));
-    lin_conv c = fc_as_conv(f);
+    lin_conv c = lin_he_fc_as_conv(f);
     /* batch as the spatial axis: x' [k][n] = x[n][k], y[n][o] = y'[o][n] */
     size_t nk = (size_t)f->N * f->K, no = (size_t)f->N * f->O;
     uint64_t *xt = mem_alloc(nk, 8), *yt = mem_alloc(no, 8);
@@ -474,7 +474,7 @@ int lin_he_fc(party *p, lin_he *h, uint64_t *y, const uint64_t *x, const lin_fc 
     return rc;
 }
 
-static lin_conv scale_as_conv(const lin_scale *s) {
+lin_conv lin_he_scale_as_conv(const lin_scale *s) {
     lin_conv c = {.N = s->N,
                   .C = s->C,
                   .H = s->S,
@@ -495,7 +495,7 @@ int lin_he_scale(party *p, lin_he *h, uint64_t *y, const uint64_t *x, const lin_
                  const uint64_t *g, unsigned l) {
     PARLEY_CHECK(s);
     TRY(lin_scale_check(s));
-    lin_conv c = scale_as_conv(s);
+    lin_conv c = lin_he_scale_as_conv(s);
     return conv_run(p, h, y, x, &c, g, l);
 }
 
@@ -532,12 +532,12 @@ uint64_t lin_he_conv_bytes(const lin_conv *c, unsigned l) {
 
 uint64_t lin_he_fc_bytes(const lin_fc *f, unsigned l) {
     if (lin_fc_check(f) < 0) return 0;
-    lin_conv c = fc_as_conv(f);
+    lin_conv c = lin_he_fc_as_conv(f);
     return lin_he_conv_bytes(&c, l);
 }
 
 uint64_t lin_he_scale_bytes(const lin_scale *s, unsigned l) {
     if (lin_scale_check(s) < 0) return 0;
-    lin_conv c = scale_as_conv(s);
+    lin_conv c = lin_he_scale_as_conv(s);
     return lin_he_conv_bytes(&c, l);
 }

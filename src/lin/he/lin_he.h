@@ -78,4 +78,9 @@ typedef struct lin_he_info {
 } lin_he_info;
 int lin_he_conv_info(lin_he_info *out, const lin_conv *c, unsigned l) WUR;
 
+/* The convolutions HE mode runs a fully-connected layer (the batch as the
+ * spatial axis, 1x1 kernel) and an element-wise layer (depthwise 1x1) as. */
+lin_conv lin_he_fc_as_conv(const lin_fc *f);
+lin_conv lin_he_scale_as_conv(const lin_scale *s);
+
 #endif
