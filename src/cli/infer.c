@@ -207,9 +207,9 @@ static void print_report(FILE *f, const session_result *r, int json, const int *
         fprintf(f, "]}\n");
         return;
     }
-    fprintf(f, "secure inference (%s mode, %s OT, l = %u, s = %u, %u lanes): %.2f s, %.3f MiB sent "
+    fprintf(f, "secure inference (%s mode, %s OT, l = %u, s = %u, %u lane%s): %.2f s, %.3f MiB sent "
                "by the server, %.3f MiB by the client, %llu rounds; set-up %.2f s, %.3f MiB\n",
-            mode_name(r->mode), ot_backend_name((int)r->ot), net->l, net->s, r->lanes, rep->seconds,
+            mode_name(r->mode), ot_backend_name((int)r->ot), net->l, net->s, r->lanes, r->lanes == 1 ? "" : "s", rep->seconds,
             (double)rep->bytes_recv / 1048576.0, (double)rep->bytes_sent / 1048576.0,
             (unsigned long long)rounds, r->setup_seconds,
             (double)(r->setup_bytes_sent + r->setup_bytes_recv) / 1048576.0);
@@ -380,9 +380,9 @@ int cli_serve(int argc, char **argv) {
     }
     if (!o.quiet)
         fprintf(stderr,
-                "parley serve: %s (%u layers) on %s:%d, %s mode, %s OT, l = %u, s = %u, %u lanes\n",
+                "parley serve: %s (%u layers) on %s:%d, %s mode, %s OT, l = %u, s = %u, %u lane%s\n",
                 o.model, net->nlayers, host, chan_listener_port(l), mode_name(o.mode),
-                ot_backend_name(o.ot), o.l, o.s, o.threads);
+                ot_backend_name(o.ot), o.l, o.s, o.threads, o.threads == 1 ? "" : "s");
     signal(SIGPIPE, SIG_IGN);
     rc = serve_loop(&o, net, l, o.once ? 1 : -1);
     chan_listener_close(l);
