@@ -200,9 +200,11 @@ static void print_report(FILE *f, const session_result *r, int json, const int *
             fprintf(f, "%s{\"op\":\"%s\",\"name\":", i ? "," : "", qop_name(L->op));
             cli_json_str(f, L->name);
             fprintf(f,
-                    ",\"seconds\":%.6f,\"bytes\":%llu,\"bytes_server\":%llu,\"bytes_client\":%llu}",
+                    ",\"seconds\":%.6f,\"bytes\":%llu,\"bytes_server\":%llu,\"bytes_client\":%llu,"
+                    "\"flights_client\":%llu}",
                     s->seconds, (unsigned long long)(s->bytes + s->bytes_recv),
-                    (unsigned long long)s->bytes_recv, (unsigned long long)s->bytes);
+                    (unsigned long long)s->bytes_recv, (unsigned long long)s->bytes,
+                    (unsigned long long)s->flights);
         }
         fprintf(f, "]}\n");
         return;
@@ -215,18 +217,21 @@ static void print_report(FILE *f, const session_result *r, int json, const int *
             (double)(r->setup_bytes_sent + r->setup_bytes_recv) / 1048576.0);
     /* By layer kind. */
     double sec[QOP_END_] = {0};
-    uint64_t by[QOP_END_] = {0}, cnt[QOP_END_] = {0};
+    uint64_t by[QOP_END_] = {0}, cnt[QOP_END_] = {0}, fl[QOP_END_] = {0};
     for (unsigned i = 0; i < rep->nlayers; i++) {
         qop op = net->layers[i].op;
         sec[op] += rep->layers[i].seconds;
         by[op] += rep->layers[i].bytes + rep->layers[i].bytes_recv;
+        fl[op] += rep->layers[i].flights;
         cnt[op]++;
     }
-    fprintf(f, "  %-11s %6s %10s %14s\n", "layer kind", "count", "seconds", "MiB (both ways)");
+    fprintf(f, "  %-11s %6s %10s %16s %15s\n", "layer kind", "count", "seconds", "MiB (both ways)",
+            "client flights");
     for (int op = 1; op < QOP_END_; op++)
         if (cnt[op])
-            fprintf(f, "  %-11s %6llu %10.3f %14.3f\n", qop_name((qop)op),
-                    (unsigned long long)cnt[op], sec[op], (double)by[op] / 1048576.0);
+            fprintf(f, "  %-11s %6llu %10.3f %16.3f %15llu\n", qop_name((qop)op),
+                    (unsigned long long)cnt[op], sec[op], (double)by[op] / 1048576.0,
+                    (unsigned long long)fl[op]);
 }
 
 /* Print the label and top-5 of each row of the output. */
