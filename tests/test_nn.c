@@ -838,3 +838,160 @@ TEST(qnet_check_rejects) {
     CHECK(strstr(err_msg(), "wider") != NULL);
     qnet_free(net);
 }
+
+/* ---- opsets 7 to 17 ------------------------------------------------------ */
+
+/* One network in the form each opset writes it: Pad's pads an attribute
+ * before 11 and an input after; Dropout's ratio an attribute before 12 and
+ * an input after; Squeeze/Unsqueeze axes attributes before 13 and inputs
+ * after; BatchNormalization with `spatial` at 7; MaxPool's ceil_mode and
+ * dilations from 10. Every form must import to the same layers and give the
+ * same ring output, and that output must be the float network's within the
+ * fixed-point error. x [1,2,5,5] -> Pad 1 -> Conv 3x3 (3 out, bias) -> BN ->
+ * Relu -> MaxPool 2x2 s2 -> Dropout -> Flatten -> Unsqueeze 1 -> Squeeze 1
+ * -> Gemm (transB, 4 out). */
+static float ov_x[50], ov_w[54], ov_b[3], ov_g[3], ov_be[3], ov_mu[3], ov_var[3], ov_fw[48],
+    ov_fb[4];
+static const float ov_ratio[1] = {0.5f};
+
+static void opset_model(int64_t v) {
+    static const int64_t dx[] = {1, 2, 5, 5}, dw[] = {3, 2, 3, 3}, d3[] = {3}, dfw[] = {4, 12},
+                         d4[] = {4}, d8[] = {8}, k2[] = {2, 2};
+    static const int64_t pads[8] = {0, 0, 1, 1, 0, 0, 1, 1}, one[1] = {1};
+    mb_init(&B, v);
+    mb_input(&B, "x", F, 4, dx);
+    mb_init_f(&B, "W", 4, dw, ov_w);
+    mb_init_f(&B, "Bc", 1, d3, ov_b);
+    mb_init_f(&B, "g", 1, d3, ov_g);
+    mb_init_f(&B, "be", 1, d3, ov_be);
+    mb_init_f(&B, "mu", 1, d3, ov_mu);
+    mb_init_f(&B, "var", 1, d3, ov_var);
+    mb_init_f(&B, "FW", 2, dfw, ov_fw);
+    mb_init_f(&B, "FB", 1, d4, ov_fb);
+    Onnx__NodeProto *n;
+    if (v < 11) {
+        n = mb_node(&B, "Pad", "x", "p");
+        mb_attr_ints(&B, n, "pads", 8, pads);
+        mb_attr_s(&B, n, "mode", "constant");
+        mb_attr_f(&B, n, "value", 0);
+    } else {
+        mb_init_i(&B, "pads", 1, d8, pads);
+        mb_node(&B, "Pad", "x,pads", "p");
+    }
+    mb_node(&B, "Conv", "p,W,Bc", "c");
+    n = mb_node(&B, "BatchNormalization", "c,g,be,mu,var", "bn");
+    mb_attr_f(&B, n, "epsilon", 1e-5f);
+    if (v < 9) mb_attr_i(&B, n, "spatial", 1);
+    mb_node(&B, "Relu", "bn", "r");
+    n = mb_node(&B, "MaxPool", "r", "mp");
+    mb_attr_ints(&B, n, "kernel_shape", 2, k2);
+    mb_attr_ints(&B, n, "strides", 2, k2);
+    if (v >= 10) {
+        mb_attr_i(&B, n, "ceil_mode", 0);
+        mb_attr_ints(&B, n, "dilations", 2, (int64_t[]){1, 1});
+    }
+    if (v < 12) {
+        n = mb_node(&B, "Dropout", "mp", "d");
+        mb_attr_f(&B, n, "ratio", 0.5f);
+    } else {
+        mb_init_f(&B, "ratio", 0, NULL, ov_ratio);
+        mb_node(&B, "Dropout", "mp,ratio", "d");
+    }
+    mb_node(&B, "Flatten", "d", "f");
+    if (v < 13) {
+        mb_attr_ints(&B, mb_node(&B, "Unsqueeze", "f", "u"), "axes", 1, one);
+        mb_attr_ints(&B, mb_node(&B, "Squeeze", "u", "s"), "axes", 1, one);
+    } else {
+        mb_init_i(&B, "axes", 1, d1, one);
+        mb_node(&B, "Unsqueeze", "f,axes", "u");
+        mb_node(&B, "Squeeze", "u,axes", "s");
+    }
+    n = mb_node(&B, "Gemm", "s,FW,FB", "y");
+    mb_attr_i(&B, n, "transB", 1);
+    mb_output(&B, "y");
+}
+
+/* The float network, in double. */
+static void opset_float(double y[4]) {
+    double c[3][5][5], m[12];
+    for (int o = 0; o < 3; o++) {
+        double k = ov_g[o] / sqrt((double)ov_var[o] + 1e-5);
+        for (int i = 0; i < 5; i++)
+            for (int j = 0; j < 5; j++) {
+                double a = ov_b[o];
+                for (int ch = 0; ch < 2; ch++)
+                    for (int u = 0; u < 3; u++)
+                        for (int w = 0; w < 3; w++) {
+                            int yy = i + u - 1, xx = j + w - 1;
+                            if (yy >= 0 && yy < 5 && xx >= 0 && xx < 5)
+                                a += (double)ov_w[((o * 2 + ch) * 3 + u) * 3 + w] *
+                                     ov_x[(ch * 5 + yy) * 5 + xx];
+                        }
+                a = (a - ov_mu[o]) * k + ov_be[o];
+                c[o][i][j] = a > 0 ? a : 0;
+            }
+        for (int i = 0; i < 2; i++)
+            for (int j = 0; j < 2; j++)
+                m[(o * 2 + i) * 2 + j] =
+                    fmax(fmax(c[o][2 * i][2 * j], c[o][2 * i][2 * j + 1]),
+                         fmax(c[o][2 * i + 1][2 * j], c[o][2 * i + 1][2 * j + 1]));
+    }
+    for (int o = 0; o < 4; o++) {
+        y[o] = ov_fb[o];
+        for (int k = 0; k < 12; k++)
+            y[o] += (double)ov_fw[o * 12 + k] * m[k];
+    }
+}
+
+TEST(opsets_7_to_17_agree) {
+    uint64_t st = 0x5eed0f5e7;
+#define OV_FILL(a, lo, hi)                                                                         \
+    for (size_t i = 0; i < sizeof a / sizeof *a; i++)                                              \
+        a[i] = (float)((lo) + ((hi) - (lo)) * (double)((st = st * 6364136223846793005ULL +          \
+                                                            1442695040888963407ULL) >> 11) /      \
+                                         9007199254740992.0);
+    OV_FILL(ov_x, -2, 2);
+    OV_FILL(ov_w, -0.5, 0.5);
+    OV_FILL(ov_b, -0.2, 0.2);
+    OV_FILL(ov_g, 0.5, 1.5);
+    OV_FILL(ov_be, -0.3, 0.3);
+    OV_FILL(ov_mu, -0.2, 0.2);
+    OV_FILL(ov_var, 0.5, 2);
+    OV_FILL(ov_fw, -0.5, 0.5);
+    OV_FILL(ov_fb, -0.1, 0.1);
+#undef OV_FILL
+    double want[4];
+    opset_float(want);
+    const unsigned l = 37, s = 12;
+    static const int64_t versions[] = {7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17};
+    uint64_t first[4] = {0};
+    unsigned first_layers = 0;
+    for (size_t k = 0; k < sizeof versions / sizeof *versions; k++) {
+        opset_model(versions[k]);
+        qnet *net;
+        int rc = load(&net, l, s);
+        CHECK_MSG(rc == 0, "opset %lld: %s", (long long)versions[k], err_msg());
+        if (rc < 0) continue;
+        uint64_t y[4];
+        REQUIRE_OK(run(net, y, ov_x));
+        if (k == 0) {
+            memcpy(first, y, sizeof y);
+            first_layers = net->nlayers;
+        }
+        CHECK_MSG(net->nlayers == first_layers && memcmp(y, first, sizeof y) == 0,
+                  "opset %lld differs from opset 7", (long long)versions[k]);
+        for (int o = 0; o < 4; o++) {
+            double got = (double)bits_signed(y[o], l) / (double)(1u << net->t[net->output].scale);
+            CHECK_MSG(fabs(got - want[o]) < 0.01, "opset %lld, output %d: %f, float %f",
+                      (long long)versions[k], o, got, want[o]);
+        }
+        qnet_free(net);
+    }
+    /* The new forms are refused at the old opsets and the other way round. */
+    opset_model(13);
+    B.opset.version = 10; /* Pad with a pads input, read as Pad-2 */
+    fgraph *g = NULL;
+    CHECK_EQ(import(&g, 1), PARLEY_E_FORMAT);
+    CHECK_MSG(strstr(err_msg(), "pads") != NULL, "%s", err_msg());
+    fgraph_free(g);
+}
