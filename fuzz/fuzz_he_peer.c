@@ -11,6 +11,7 @@
  * hang or an out-of-bounds access. The corpus (fuzz/corpus/he_peer) is made
  * by fuzz/gen_he_corpus.c. */
 #include "he/he.h"
+#include "he_peer_conv.h"
 #include "lin/he/lin_he.h"
 #include "util/mem.h"
 
@@ -32,26 +33,10 @@ static int server_session(const uint8_t *data, size_t size) {
     lin_he *h = NULL;
     int rc = lin_he_setup(&p, &h);
     if (rc == 0) {
-        lin_conv c = {.N = 1,
-                      .C = 2,
-                      .H = 3,
-                      .W = 3,
-                      .O = 2,
-                      .kh = 3,
-                      .kw = 3,
-                      .sh = 1,
-                      .sw = 1,
-                      .pt = 1,
-                      .pl = 1,
-                      .pb = 1,
-                      .pr = 1,
-                      .dh = 1,
-                      .dw = 1,
-                      .groups = 1,
-                      .wbits = 4};
+        lin_conv c = he_peer_conv();
         uint64_t x[18] = {0}, w[36] = {0}, y[18];
         w[4] = 3;
-        rc = lin_he_conv(&p, h, y, x, &c, w, 16);
+        rc = lin_he_conv(&p, h, y, x, &c, w, HE_PEER_L);
     }
     lin_he_free(h);
     prg_clear(&lane.ot.rng);

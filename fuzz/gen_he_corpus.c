@@ -7,6 +7,7 @@
  * errors; an honest client's session stream, the same with one residue out
  * of range, and one cut short. */
 #include "he/he.h"
+#include "he_peer_conv.h"
 #include "lin/he/lin_he.h"
 #include "lin/he/plan.h"
 #include "util/mem.h"
@@ -67,34 +68,18 @@ int main(int argc, char **argv) {
     buf[4 + ob - 1] |= 0x80;
     put("out_bad_padding", 2, buf, 4 + ob);
     /* the honest client's stream for fuzz_he_peer's convolution */
-    lin_conv c = {.N = 1,
-                  .C = 2,
-                  .H = 3,
-                  .W = 3,
-                  .O = 2,
-                  .kh = 3,
-                  .kw = 3,
-                  .sh = 1,
-                  .sw = 1,
-                  .pt = 1,
-                  .pl = 1,
-                  .pb = 1,
-                  .pr = 1,
-                  .dh = 1,
-                  .dw = 1,
-                  .groups = 1,
-                  .wbits = 4};
+    lin_conv c = he_peer_conv();
     he_plan pl;
-    if (he_plan_make(&pl, &c, 16) != 0 || pl.in_cts > 8) return 1;
+    if (he_plan_make(&pl, &c, HE_PEER_L) != 0 || pl.in_cts > 8) return 1;
     uint8_t session[HE_SEED_BYTES];
     prg_bytes(&g, session, sizeof session);
     he_pk_pack(buf, pk);
     memcpy(buf + pkb, session, HE_SEED_BYTES);
     size_t len = pkb + HE_SEED_BYTES;
     he_encoder enc;
-    he_encoder_init(&enc, 16);
+    he_encoder_init(&enc, HE_PEER_L);
     uint64_t x[18], m[HE_N];
-    prg_ring(&g, x, 18, 16);
+    prg_ring(&g, x, 18, HE_PEER_L);
     for (uint64_t k = 0; k < pl.in_cts; k++) {
         uint8_t seed[HE_SEED_BYTES];
         he_derive_seed(seed, session, 0, k);
