@@ -981,7 +981,7 @@ TEST(opsets_7_to_17_agree) {
         CHECK_MSG(net->nlayers == first_layers && memcmp(y, first, sizeof y) == 0,
                   "opset %lld differs from opset 7", (long long)versions[k]);
         for (int o = 0; o < 4; o++) {
-            double got = (double)bits_signed(y[o], l) / (double)(1u << net->t[net->output].scale);
+            double got = ldexp((double)bits_signed(y[o], l), -(int)net->t[net->output].scale);
             CHECK_MSG(fabs(got - want[o]) < 0.01, "opset %lld, output %d: %f, float %f",
                       (long long)versions[k], o, got, want[o]);
         }
