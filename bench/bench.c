@@ -1,8 +1,10 @@
-/* `parley bench`: the table of benchmarks and the options they share. */
+/* parley-bench, the benchmark program: the table of benchmarks and the
+ * options they share. A program of its own, apart from the parley command:
+ * the two share only the library (and util/opt.h's option parsing). */
 #include "bench_common.h"
-#include "cli/cli.h"
 
-#include <errno.h>
+#include "util/opt.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,15 +32,15 @@ static const bench_entry benches[] = {
 #define NBENCH (sizeof benches / sizeof *benches)
 
 static void bench_usage(FILE *f) {
-    fprintf(f, "usage: parley bench <benchmark> [options]\n\n"
+    fprintf(f, "usage: parley-bench <benchmark> [options]\n\n"
                "Runs the server and the client as two processes over 127.0.0.1 and prints\n"
                "one JSON line per run. Benchmarks:\n");
     for (size_t i = 0; i < NBENCH; i++)
         fprintf(f, "  %-12s %s\n", benches[i].name, benches[i].what);
-    fprintf(f, "\nRun 'parley bench <benchmark> --help' for its options.\n");
+    fprintf(f, "\nRun 'parley-bench <benchmark> --help' for its options.\n");
 }
 
-int cli_bench(int argc, char **argv) {
+int main(int argc, char **argv) {
     if (argc < 2) {
         bench_usage(stderr);
         return 2;
@@ -49,18 +51,9 @@ int cli_bench(int argc, char **argv) {
     }
     for (size_t i = 0; i < NBENCH; i++)
         if (strcmp(argv[1], benches[i].name) == 0) return benches[i].main(argc, argv);
-    fprintf(stderr, "parley bench: unknown benchmark '%s'\n", argv[1]);
+    fprintf(stderr, "parley-bench: unknown benchmark '%s'\n", argv[1]);
     bench_usage(stderr);
     return 2;
-}
-
-static int parse_uint(const char *s, uint64_t *v) {
-    char *end;
-    errno = 0;
-    unsigned long long x = strtoull(s, &end, 0);
-    if (errno || *end || s[0] == '-' || !s[0]) return -1;
-    *v = x;
-    return 0;
 }
 
 static const struct {
@@ -105,7 +98,7 @@ int bench_parse(bench_opts *o, int argc, char **argv, int first, const char *nam
             return 1;
         }
         if (i + 1 >= argc) {
-            fprintf(stderr, "parley bench %s: option %s needs a value\n", name, a);
+            fprintf(stderr, "parley-bench %s: option %s needs a value\n", name, a);
             return 2;
         }
         const char *v = argv[++i];
@@ -119,7 +112,7 @@ int bench_parse(bench_opts *o, int argc, char **argv, int first, const char *nam
         }
         if (strcmp(a, "--ot") == 0) {
             if ((o->backend = ot_backend_parse(v)) < 0) {
-                fprintf(stderr, "parley bench %s: --ot must be iknp or silent, got '%s'\n", name,
+                fprintf(stderr, "parley-bench %s: --ot must be iknp or silent, got '%s'\n", name,
                         v);
                 return 2;
             }
@@ -129,12 +122,12 @@ int bench_parse(bench_opts *o, int argc, char **argv, int first, const char *nam
         while (k < NNUMS && strcmp(a, nums[k].flag) != 0)
             k++;
         if (k == NNUMS) {
-            fprintf(stderr, "parley bench %s: unknown option %s\n%s", name, a, usage);
+            fprintf(stderr, "parley-bench %s: unknown option %s\n%s", name, a, usage);
             return 2;
         }
         uint64_t x;
-        if (parse_uint(v, &x) < 0 || x < nums[k].lo || x > nums[k].hi) {
-            fprintf(stderr, "parley bench %s: %s must be an integer in %llu..%llu, got '%s'\n",
+        if (opt_u64(v, nums[k].lo, nums[k].hi, &x) < 0) {
+            fprintf(stderr, "parley-bench %s: %s must be an integer in %llu..%llu, got '%s'\n",
                     name, a, (unsigned long long)nums[k].lo, (unsigned long long)nums[k].hi, v);
             return 2;
         }

@@ -50,7 +50,7 @@ static int fork_two(side_fn fn, void *arg, bench_side out[2]) {
         close(pfd[0]);
         bench_side me = {0};
         me.rc = fn(1, arg, &me);
-        if (me.rc != 0) fprintf(stderr, "parley bench: client: %s\n", err_msg());
+        if (me.rc != 0) fprintf(stderr, "parley-bench: client: %s\n", err_msg());
         ssize_t w = write(pfd[1], &me, sizeof me);
         _exit(w == (ssize_t)sizeof me && me.rc == 0 ? 0 : 1);
     }

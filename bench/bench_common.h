@@ -1,4 +1,4 @@
-/* Shared pieces of the `parley bench` subcommands: a fork into server and
+/* Shared pieces of the `parley-bench` subcommands: a fork into server and
  * client over 127.0.0.1, the timing barrier, and the JSON line. */
 #ifndef PARLEY_BENCH_COMMON_H
 #define PARLEY_BENCH_COMMON_H

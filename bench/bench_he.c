@@ -1,4 +1,4 @@
-/* `parley bench he-conv | he-fc | he-net`: HE-mode linear layers between
+/* `parley-bench he-conv | he-fc | he-net`: HE-mode linear layers between
  * two processes over 127.0.0.1 (server = weights, client = input).
  *
  * he-conv / he-fc measure one layer; he-net measures every distinct linear
@@ -9,7 +9,6 @@
  * its last decrypted output, both parties synchronised; HE key set-up is
  * excluded (setup_bytes counts the OT base and the HE key message). */
 #include "bench_common.h"
-#include "cli/cli.h"
 
 #include "lin/he/lin_he.h"
 #include "util/bits.h"
@@ -126,7 +125,7 @@ static int run_layer(const he_layer *y, unsigned l, unsigned threads, const char
     bench_side s[2];
     int rc = bench_fork_party(he_layer_party, &b, threads, OT_BACKEND_DEFAULT, s);
     if (rc != 0) {
-        fprintf(stderr, "parley bench %s: layer %s: %s\n", bench, y->name, err_msg());
+        fprintf(stderr, "parley-bench %s: layer %s: %s\n", bench, y->name, err_msg());
         return rc;
     }
     uint64_t macs = layer_macs(y), bytes = s[0].bytes_sent + s[1].bytes_sent;
@@ -296,7 +295,7 @@ static void net_densenet121(net *nt, unsigned wb) {
 /* ---- options ---- */
 
 static const char conv_usage[] =
-    "usage: parley bench he-conv [--C 64] [--H 56] [--W H] [--O 64] [--k 3] [--stride 1]\n"
+    "usage: parley-bench he-conv [--C 64] [--H 56] [--W H] [--O 64] [--k 3] [--stride 1]\n"
     "                            [--pad k/2] [--dil 1] [--groups 1] [--batch 1]\n"
     "                            [--wbits 14] [--bits 37] [--threads 2]\n"
     "\n"
@@ -305,13 +304,13 @@ static const char conv_usage[] =
     "n = outputs, plus macs, bits_per_mac and the block the planner chose.\n";
 
 static const char fc_usage[] =
-    "usage: parley bench he-fc [--K 2048] [--O 1000] [--batch 1] [--wbits 14] [--bits 37]\n"
+    "usage: parley-bench he-fc [--K 2048] [--O 1000] [--batch 1] [--wbits 14] [--bits 37]\n"
     "                          [--threads 2]\n"
     "\n"
     "One HE-mode fully-connected layer between two local processes.\n";
 
 static const char net_usage[] =
-    "usage: parley bench he-net --net squeezenet|resnet50|densenet121 [--bits L]\n"
+    "usage: parley-bench he-net --net squeezenet|resnet50|densenet121 [--bits L]\n"
     "                           [--wbits B] [--threads 2]\n"
     "\n"
     "Every distinct linear layer of the network (one pair of processes each), one\n"
@@ -355,7 +354,7 @@ int bench_he_conv_main(int argc, char **argv) {
     snprintf(y.name, sizeof y.name, "C%u H%u O%u k%u s%u", o.C, o.H, o.O, o.window, o.stride);
     lin_he_info info;
     if (lin_he_conv_info(&info, &y.c, o.bits) < 0) {
-        fprintf(stderr, "parley bench he-conv: %s\n", err_msg());
+        fprintf(stderr, "parley-bench he-conv: %s\n", err_msg());
         return 2;
     }
     return run_layer(&y, o.bits, o.threads, "he-conv", NULL) == 0 ? 0 : 1;
@@ -368,7 +367,7 @@ int bench_he_fc_main(int argc, char **argv) {
     he_layer y = {.kind = HB_FC, .count = 1, .f = {o.batch, o.K, o.O, o.wbits}};
     snprintf(y.name, sizeof y.name, "fc K%u O%u", o.K, o.O);
     if (lin_he_fc_bytes(&y.f, o.bits) == 0) {
-        fprintf(stderr, "parley bench he-fc: shape or parameters not supported\n");
+        fprintf(stderr, "parley-bench he-fc: shape or parameters not supported\n");
         return 2;
     }
     return run_layer(&y, o.bits, o.threads, "he-fc", NULL) == 0 ? 0 : 1;
@@ -391,7 +390,7 @@ int bench_he_net_main(int argc, char **argv) {
         l = 32;
         wb = 14;
     } else {
-        fprintf(stderr, "parley bench he-net: --net must be squeezenet, resnet50 or densenet121\n");
+        fprintf(stderr, "parley-bench he-net: --net must be squeezenet, resnet50 or densenet121\n");
         free(nt);
         return 2;
     }

@@ -1,4 +1,4 @@
-/* `parley bench conv` and `parley bench fc`: one OT-mode linear layer
+/* `parley-bench conv` and `parley-bench fc`: one OT-mode linear layer
  * (src/lin/ot) between two processes over 127.0.0.1, in orientation A, B
  * or the automatic choice.
  *
@@ -73,7 +73,7 @@ static int lin_bench_party(party *p, void *arg, bench_clock *clk) {
 }
 
 static const char *conv_usage =
-    "usage: parley bench conv [--kind A|B|auto] [--C 64] [--H 56] [--W H] [--O 64]\n"
+    "usage: parley-bench conv [--kind A|B|auto] [--C 64] [--H 56] [--W H] [--O 64]\n"
     "                         [--window 3] [--stride 1] [--pad 1] [--groups 1] [--batch 1]\n"
     "                         [--bits 37] [--scale 12] [--wbits 0] [--threads 1]\n"
     "\n"
@@ -87,11 +87,11 @@ static const char *conv_usage =
     "Prints one JSON line; n = multiply-accumulates, so bits_per_item is bits per MAC.\n";
 
 static const char *fc_usage =
-    "usage: parley bench fc [--kind A|B|auto] [--K 1024] [--O 1000] [--batch 1]\n"
+    "usage: parley-bench fc [--kind A|B|auto] [--K 1024] [--O 1000] [--batch 1]\n"
     "                       [--bits 37] [--scale 12] [--wbits 0] [--threads 1]\n"
     "\n"
     "One OT-mode fully connected layer (src/lin/ot): batch x K inputs, O outputs.\n"
-    "Options as for 'parley bench conv'.\n";
+    "Options as for 'parley-bench conv'.\n";
 
 static int parse_kind(const char *k, int *orient) {
     if (!k || strcmp(k, "auto") == 0)
@@ -125,11 +125,11 @@ static int lin_bench_main(int argc, char **argv, int is_conv) {
     if (r) return r == 1 ? 0 : 2;
     lin_bench b = {.is_conv = is_conv, .l = o.bits, .scale = o.scale};
     if (parse_kind(o.kind, &b.orient) < 0) {
-        fprintf(stderr, "parley bench %s: --kind must be A, B or auto\n", name);
+        fprintf(stderr, "parley-bench %s: --kind must be A, B or auto\n", name);
         return 2;
     }
     if (o.scale >= o.bits) {
-        fprintf(stderr, "parley bench %s: --scale must be below --bits\n", name);
+        fprintf(stderr, "parley-bench %s: --scale must be below --bits\n", name);
         return 2;
     }
     if (is_conv) {
@@ -152,13 +152,13 @@ static int lin_bench_main(int argc, char **argv, int is_conv) {
                           .groups = o.groups,
                           .wbits = 1};
         if (lin_conv_check(&b.cv) < 0) {
-            fprintf(stderr, "parley bench conv: %s\n", err_msg());
+            fprintf(stderr, "parley-bench conv: %s\n", err_msg());
             return 2;
         }
     } else {
         b.fc = (lin_fc){o.batch, o.K, o.O, 1};
         if (lin_fc_check(&b.fc) < 0) {
-            fprintf(stderr, "parley bench fc: %s\n", err_msg());
+            fprintf(stderr, "parley-bench fc: %s\n", err_msg());
             return 2;
         }
     }
@@ -169,7 +169,7 @@ static int lin_bench_main(int argc, char **argv, int is_conv) {
     if (!wbits) {
         uint64_t *w = mem_alloc(nw, 8);
         if (!w) {
-            fprintf(stderr, "parley bench %s: out of memory\n", name);
+            fprintf(stderr, "parley-bench %s: out of memory\n", name);
             return 1;
         }
         bench_weights(w, nw, o.scale, o.bits);
@@ -191,7 +191,7 @@ static int lin_bench_main(int argc, char **argv, int is_conv) {
     bench_side s[2];
     int rc = bench_fork_party(lin_bench_party, &b, o.threads, o.backend, s);
     if (rc != 0) {
-        fprintf(stderr, "parley bench %s: %s\n", name, err_msg());
+        fprintf(stderr, "parley-bench %s: %s\n", name, err_msg());
         return 1;
     }
     uint64_t total = s[0].bytes_sent + s[1].bytes_sent;
@@ -214,7 +214,7 @@ static int lin_bench_main(int argc, char **argv, int is_conv) {
                  wbits, o.scale, o.threads, b.fc.N, b.fc.K, b.fc.O);
     bench_print(stdout, name, macs, o.bits, s, extra);
     if (total != predicted) {
-        fprintf(stderr, "parley bench %s: %llu bytes on the wire, the cost model said %llu\n", name,
+        fprintf(stderr, "parley-bench %s: %llu bytes on the wire, the cost model said %llu\n", name,
                 (unsigned long long)total, (unsigned long long)predicted);
         return 1;
     }

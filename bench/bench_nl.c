@@ -1,14 +1,14 @@
-/* `parley bench relu|trunc|relu-trunc|mill|maxpool|avgpool|argmax`: the
+/* `parley-bench relu|trunc|relu-trunc|mill|maxpool|avgpool|argmax`: the
  * non-linear protocols between two processes over 127.0.0.1, each a whole
  * party with --threads lanes. Inputs are random shares drawn by each side;
  * what is timed is one call of the layer function. The JSON line carries
  * the standard fields plus expected_bits (the formula of nl.h / mill.h for
  * these parameters) and the per-party flights ("rounds" sums both). */
 #include "bench_common.h"
-#include "cli/cli.h"
 
 #include "mpc/arith.h"
 #include "mpc/mill.h"
+#include "nl/lane.h"
 #include "nl/nl.h"
 #include "util/bits.h"
 #include "util/mem.h"
@@ -40,12 +40,6 @@ static double kk(unsigned N, unsigned l) {
     return otb_kk_bits(g_backend, N, l) + silent_cots_per_ot(OT_TASK_KK, N) * gen_bits();
 }
 
-static unsigned div_width(uint64_t d) {
-    unsigned e = 0;
-    while (e < 64 && ((unsigned __int128)1 << e) < (unsigned __int128)d * 6) e++;
-    return e;
-}
-
 /* Bits per item by the formulas of nl.h (items: elements, comparisons,
  * pool outputs, argmax rows). */
 static double expected_bits(const nl_bench *b) {
@@ -71,7 +65,7 @@ static double expected_bits(const nl_bench *b) {
             unsigned t = (unsigned)__builtin_ctzll(K);
             return mill_bits(l - 1, m) + mill_bits(t, m) + cot(l) + kk(4, l);
         }
-        unsigned e = div_width(K), w = l > e ? l : e;
+        unsigned e = nl_div_width(K), w = l > e ? l : e;
         return mill_bits(l - 1, m) + kk(4, w) + 3 * mill_bits(e - 1, m) + 3 * cot(l);
     }
     /* argmax, per row of `window` columns */
@@ -138,19 +132,19 @@ static int nl_bench_party(party *p, void *arg, bench_clock *clk) {
 
 static const char *usage_of(const char *name) {
     if (!strcmp(name, "mill"))
-        return "usage: parley bench mill [--n N] [--bits K] [--m M] [--threads T] [--ot iknp|silent]\n"
+        return "usage: parley-bench mill [--n N] [--bits K] [--m M] [--threads T] [--ot iknp|silent]\n"
                "  Millionaire [x > y] on K-bit values (default N = 2^20, K = 31, M = 4).\n";
     if (!strcmp(name, "maxpool") || !strcmp(name, "avgpool"))
-        return "usage: parley bench maxpool|avgpool [--n OUTPUTS] [--bits L] [--window K]\n"
+        return "usage: parley-bench maxpool|avgpool [--n OUTPUTS] [--bits L] [--window K]\n"
                "         [--stride S] [--kind tree|linear|nonneg] [--threads T] [--m M]\n"
                "         [--ot iknp|silent]\n"
                "  Pools K x K windows (default 3, stride = K) over an input of 16 x 16 output\n"
                "  positions per channel; OUTPUTS (default 2^18) is rounded up to whole channels.\n";
     if (!strcmp(name, "argmax"))
-        return "usage: parley bench argmax [--n ROWS] [--bits L] [--window COLS] [--threads T]\n"
+        return "usage: parley-bench argmax [--n ROWS] [--bits L] [--window COLS] [--threads T]\n"
                "         [--ot iknp|silent]\n"
                "  Index of the first maximum of each row (default 1024 rows of 1000).\n";
-    return "usage: parley bench relu|trunc|relu-trunc [--n N] [--bits L] [--scale S]\n"
+    return "usage: parley-bench relu|trunc|relu-trunc [--n N] [--bits L] [--scale S]\n"
            "         [--threads T] [--m M] [--ot iknp|silent]\n"
            "  Default N = 2^20, L = 32 (relu) or 37, S = 12, T = 1, M = 4.\n";
 }
@@ -171,7 +165,7 @@ int bench_nl_main(int argc, char **argv) {
     if (r) return r == 1 ? 0 : 2;
     if (b.o.kind && strcmp(b.o.kind, "tree") && strcmp(b.o.kind, "linear") &&
         strcmp(b.o.kind, "nonneg")) {
-        fprintf(stderr, "parley bench %s: --kind must be tree, linear or nonneg\n", b.name);
+        fprintf(stderr, "parley-bench %s: --kind must be tree, linear or nonneg\n", b.name);
         return 2;
     }
     if (pool) {
@@ -181,7 +175,7 @@ int bench_nl_main(int argc, char **argv) {
         nl_pool P = {.N = 1, .C = (unsigned)C, .H = (O - 1) * S + K, .W = (O - 1) * S + K, .kh = K,
                      .kw = K, .sh = S, .sw = S, .dh = 1, .dw = 1};
         if (nl_pool_check(&P) < 0) {
-            fprintf(stderr, "parley bench %s: %s\n", b.name, err_msg());
+            fprintf(stderr, "parley-bench %s: %s\n", b.name, err_msg());
             return 2;
         }
         b.P = P;
@@ -192,7 +186,7 @@ int bench_nl_main(int argc, char **argv) {
     bench_side s[2];
     int rc = bench_fork_party(nl_bench_party, &b, b.o.threads, b.o.backend, s);
     if (rc != 0) {
-        fprintf(stderr, "parley bench %s: %s\n", b.name, err_msg());
+        fprintf(stderr, "parley-bench %s: %s\n", b.name, err_msg());
         return 1;
     }
     char extra[256];

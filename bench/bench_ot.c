@@ -1,16 +1,15 @@
-/* `parley bench ot`: OT extension between two processes over 127.0.0.1.
+/* `parley-bench ot`: OT extension between two processes over 127.0.0.1.
  * The server is the OT sender, the client the receiver; --ot picks IKNP /
  * KK13 or the silent backend (Ferret COTs, whose batches are made inside
  * the measured time and counted in its bytes). */
 #include "bench_common.h"
-#include "cli/cli.h"
 
 #include "ot/lane.h"
 #include "util/bits.h"
 #include "util/mem.h"
+#include "util/opt.h"
 #include "util/timer.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -93,7 +92,7 @@ static int ot_bench_party(int who, chan *ch, void *arg, bench_side *side) {
 }
 
 static void ot_usage(FILE *f) {
-    fprintf(f, "usage: parley bench ot --kind rot|cot|ot|kkot|rcot [--N 16] [--n COUNT] [--bits L]\n"
+    fprintf(f, "usage: parley-bench ot --kind rot|cot|ot|kkot|rcot [--N 16] [--n COUNT] [--bits L]\n"
                "                       [--ot iknp|silent]\n"
                "\n"
                "Runs the OT sender (server) and receiver (client) as two processes over\n"
@@ -108,15 +107,6 @@ static void ot_usage(FILE *f) {
                "  --N      messages per kkot, 2..256           (default 16)\n");
 }
 
-static int parse_u64(const char *s, uint64_t *v) {
-    char *end;
-    errno = 0;
-    unsigned long long x = strtoull(s, &end, 0);
-    if (errno || *end || s[0] == '-' || !s[0]) return -1;
-    *v = x;
-    return 0;
-}
-
 /* argv[1] is "ot". */
 int bench_ot_main(int argc, char **argv) {
     ot_bench b = {"cot", 1u << 22, 32, 16, OT_BACKEND_IKNP};
@@ -128,7 +118,7 @@ int bench_ot_main(int argc, char **argv) {
             return 0;
         }
         if (i + 1 >= argc) {
-            fprintf(stderr, "parley bench ot: option %s needs a value\n", a);
+            fprintf(stderr, "parley-bench ot: option %s needs a value\n", a);
             return 2;
         }
         const char *v = argv[++i];
@@ -136,53 +126,53 @@ int bench_ot_main(int argc, char **argv) {
         if (strcmp(a, "--kind") == 0) {
             if (strcmp(v, "rot") && strcmp(v, "cot") && strcmp(v, "ot") && strcmp(v, "kkot") &&
                 strcmp(v, "rcot")) {
-                fprintf(stderr, "parley bench ot: --kind must be rot, cot, ot, kkot or rcot\n");
+                fprintf(stderr, "parley-bench ot: --kind must be rot, cot, ot, kkot or rcot\n");
                 return 2;
             }
             b.kind = v;
         } else if (strcmp(a, "--ot") == 0) {
             if ((b.backend = ot_backend_parse(v)) < 0) {
-                fprintf(stderr, "parley bench ot: --ot must be iknp or silent\n");
+                fprintf(stderr, "parley-bench ot: --ot must be iknp or silent\n");
                 return 2;
             }
-        } else if (parse_u64(v, &x) < 0) {
-            fprintf(stderr, "parley bench ot: %s needs a non-negative integer, got '%s'\n", a, v);
+        } else if (opt_u64(v, 0, UINT64_MAX, &x) < 0) {
+            fprintf(stderr, "parley-bench ot: %s needs a non-negative integer, got '%s'\n", a, v);
             return 2;
         } else if (strcmp(a, "--n") == 0) {
             b.n = x;
         } else if (strcmp(a, "--bits") == 0) {
             if (x < 1 || x > 128) {
-                fprintf(stderr, "parley bench ot: --bits must be 1..64 (rot: 128)\n");
+                fprintf(stderr, "parley-bench ot: --bits must be 1..64 (rot: 128)\n");
                 return 2;
             }
             b.bits = (unsigned)x;
             bits_given = 1;
         } else if (strcmp(a, "--N") == 0) {
             if (x < 2 || x > 256) {
-                fprintf(stderr, "parley bench ot: --N must be 2..256\n");
+                fprintf(stderr, "parley-bench ot: --N must be 2..256\n");
                 return 2;
             }
             b.N = (unsigned)x;
         } else {
-            fprintf(stderr, "parley bench ot: unknown option %s\n", a);
+            fprintf(stderr, "parley-bench ot: unknown option %s\n", a);
             ot_usage(stderr);
             return 2;
         }
     }
     if (strcmp(b.kind, "rcot") == 0 && b.backend != OT_BACKEND_SILENT) {
-        fprintf(stderr, "parley bench ot: --kind rcot needs --ot silent\n");
+        fprintf(stderr, "parley-bench ot: --kind rcot needs --ot silent\n");
         return 2;
     }
     int is_rot = strcmp(b.kind, "rot") == 0 || strcmp(b.kind, "rcot") == 0;
     if (is_rot && !bits_given) b.bits = 128;
     if (is_rot ? b.bits != 128 : b.bits > 64) {
-        fprintf(stderr, "parley bench ot: --bits must be 1..64 (rot: 128)\n");
+        fprintf(stderr, "parley-bench ot: --bits must be 1..64 (rot: 128)\n");
         return 2;
     }
     bench_side s[2];
     int rc = bench_fork(ot_bench_party, &b, s);
     if (rc != 0) {
-        fprintf(stderr, "parley bench ot: %s\n", err_msg());
+        fprintf(stderr, "parley-bench ot: %s\n", err_msg());
         return 1;
     }
     char extra[128];

@@ -1,6 +1,11 @@
 /* A small test harness: cases registered with TEST(name), selectable by
  * name on the command line, a printed seed accepted back with --seed or
- * PARLEY_TEST_SEED, and a closing "N passed, N failed" line. */
+ * PARLEY_TEST_SEED, an iteration factor for the randomized cases (--iters
+ * or PARLEY_TEST_ITERS), and a closing "N passed, N failed" line.
+ *
+ * The seed defaults to 1; `make test` and CI draw a fresh one per run and
+ * print it (README: replaying a failure). Everything random in a case comes
+ * from harness_prg / harness_block, so the seed replays the whole case. */
 #ifndef PARLEY_TESTS_HARNESS_H
 #define PARLEY_TESTS_HARNESS_H
 
@@ -16,6 +21,10 @@ void harness_fail(const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 int harness_failed(void);
 uint64_t harness_seed(void);
+/* The number of random trials for a case that runs `base` by default:
+ * base times the run's iteration factor (1 unless --iters / PARLEY_TEST_ITERS
+ * asks for more), saturating. */
+unsigned harness_iters(unsigned base);
 /* A PRG seeded from the run's seed and a label, so each case is reproducible
  * on its own. */
 void harness_prg(prg *p, uint64_t label);

@@ -3,6 +3,7 @@
 
 #include "util/bits.h"
 #include "util/mem.h"
+#include "util/opt.h"
 
 static const unsigned widths[] = {1, 2, 3, 7, 8, 9, 31, 32, 33, 37, 41, 63, 64};
 static const size_t sizes[] = {0, 1, 7, 8, 9, 127, 128, 129, 1000};
@@ -102,4 +103,54 @@ TEST(error_messages) {
     CHECK(err_wrap(PARLEY_E_PROTO, "reading %d", 3) == PARLEY_E_PROTO);
     CHECK(strcmp(err_msg(), "reading 3: bad thing") == 0);
     CHECK(strcmp(parley_strerror(PARLEY_E_CLOSED), "peer closed the connection") == 0);
+}
+
+/* ceil(log2 v) against its definition (the smallest k with 2^k >= v), at
+ * every power of two and its neighbours and at random values. */
+static unsigned ceil_log2_def(uint64_t v) {
+    unsigned k = 0;
+    while (k < 64 && ((uint64_t)1 << k) < v) k++;
+    return k;
+}
+
+TEST(ceil_log2) {
+    CHECK_EQ(bits_ceil_log2(0), 0);
+    CHECK_EQ(bits_ceil_log2(1), 0);
+    CHECK_EQ(bits_ceil_log2(2), 1);
+    CHECK_EQ(bits_ceil_log2(3), 2);
+    CHECK_EQ(bits_ceil_log2(UINT64_MAX), 64);
+    for (unsigned k = 1; k < 64; k++) {
+        uint64_t p2 = (uint64_t)1 << k;
+        CHECK_EQ(bits_ceil_log2(p2), k);
+        CHECK_EQ(bits_ceil_log2(p2 - 1), ceil_log2_def(p2 - 1));
+        CHECK_EQ(bits_ceil_log2(p2 + 1), k + 1);
+    }
+    prg p;
+    harness_prg(&p, 9);
+    for (unsigned i = 0; i < harness_iters(1000); i++) {
+        uint64_t v = prg_u64(&p) >> (prg_u64(&p) % 64);
+        CHECK_EQ(bits_ceil_log2(v), ceil_log2_def(v));
+    }
+    prg_clear(&p);
+}
+
+/* The option parser: decimal digits only, the range inclusive, and nothing
+ * written on an error. */
+TEST(opt_parse) {
+    uint64_t x = 77;
+    CHECK(opt_u64("0", 0, 10, &x) == 0 && x == 0);
+    CHECK(opt_u64("10", 0, 10, &x) == 0 && x == 10);
+    CHECK(opt_u64("010", 0, 10, &x) == 0 && x == 10); /* decimal, not octal */
+    CHECK(opt_u64("18446744073709551615", 0, UINT64_MAX, &x) == 0 && x == UINT64_MAX);
+    x = 77;
+    const char *bad[] = {"", "-1", " 5", "+5", "5 ", "0x10", "1e3", "18446744073709551616",
+                         "99999999999999999999999", "11", "abc"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        CHECK_MSG(opt_u64(bad[i], 0, 10, &x) < 0 && x == 77, "'%s' accepted", bad[i]);
+    CHECK(opt_u64("4", 5, 9, &x) < 0 && x == 77);
+    CHECK(opt_u64(NULL, 0, 10, &x) < 0);
+    unsigned u = 3;
+    CHECK(opt_uint("64", 8, 64, &u) == 0 && u == 64);
+    CHECK(opt_uint("65", 8, 64, &u) < 0 && u == 64);
+    CHECK(opt_uint("4294967296", 0, UINT32_MAX, &u) < 0 && u == 64);
 }

@@ -4,7 +4,6 @@
 
 #include <stdio.h>
 
-int cli_bench(int argc, char **argv);
 int cli_plain(int argc, char **argv);
 int cli_run(int argc, char **argv);
 int cli_serve(int argc, char **argv);

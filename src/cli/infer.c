@@ -8,6 +8,7 @@
 #include "nn/session.h"
 #include "ot/lane.h"
 #include "util/mem.h"
+#include "util/opt.h"
 
 #include <errno.h>
 #include <math.h>
@@ -27,22 +28,13 @@ typedef struct opts {
     int json, once, quiet;
 } opts;
 
-static int parse_uint(const char *v, unsigned lo, unsigned hi, unsigned *out) {
-    char *end;
-    errno = 0;
-    unsigned long x = strtoul(v, &end, 10);
-    if (errno || *end || !v[0] || v[0] == '-' || x < lo || x > hi) return -1;
-    *out = (unsigned)x;
-    return 0;
-}
-
 /* HOST:PORT (or :PORT, or PORT) into host and port. */
 static int parse_hostport(const char *v, char *host, size_t cap, int *port) {
     const char *c = strrchr(v, ':');
     const char *ps = c ? c + 1 : v;
     size_t hl = c ? (size_t)(c - v) : 0;
     unsigned p;
-    if (parse_uint(ps, 0, 65535, &p) < 0 || hl >= cap) return -1;
+    if (opt_uint(ps, 0, 65535, &p) < 0 || hl >= cap) return -1;
     memcpy(host, v, hl);
     host[hl] = 0;
     if (!host[0]) snprintf(host, cap, "127.0.0.1");
@@ -107,11 +99,11 @@ static int parse_opts(opts *o, int argc, char **argv, const char *cmd, const cha
         else if (!strcmp(name, "connect"))
             o->connect = v;
         else if (!strcmp(name, "bits"))
-            bad = parse_uint(v, 8, 64, &o->l);
+            bad = opt_uint(v, 8, 64, &o->l);
         else if (!strcmp(name, "scale"))
-            bad = parse_uint(v, 0, 30, &o->s);
+            bad = opt_uint(v, 0, 30, &o->s);
         else if (!strcmp(name, "threads"))
-            bad = parse_uint(v, 1, LANES_MAX, &o->threads);
+            bad = opt_uint(v, 1, LANES_MAX, &o->threads);
         else if (!strcmp(name, "mode")) {
             if (!strcmp(v, "ot"))
                 o->mode = MODE_OT;

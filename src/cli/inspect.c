@@ -11,6 +11,7 @@
 #include "nn/model.h"
 #include "ot/lane.h"
 #include "util/mem.h"
+#include "util/opt.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -46,15 +47,6 @@ typedef struct inspect_opts {
     size_t public_bytes; /* the public model's encoding (qnet_public_encode) */
 } inspect_opts;
 
-static int parse_u(const char *v, unsigned lo, unsigned hi, unsigned *out) {
-    char *end;
-    errno = 0;
-    unsigned long x = strtoul(v, &end, 10);
-    if (errno || *end || !v[0] || v[0] == '-' || x < lo || x > hi) return -1;
-    *out = (unsigned)x;
-    return 0;
-}
-
 /* 0 ok, 1 --help shown, 2 error shown. */
 static int parse(inspect_opts *o, int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
@@ -89,11 +81,11 @@ static int parse(inspect_opts *o, int argc, char **argv) {
         const char *v = argv[++i];
         int bad = 0;
         if (!strcmp(a, "--bits"))
-            bad = parse_u(v, 8, 64, &o->l);
+            bad = opt_uint(v, 8, 64, &o->l);
         else if (!strcmp(a, "--scale"))
-            bad = parse_u(v, 0, 30, &o->s);
+            bad = opt_uint(v, 0, 30, &o->s);
         else if (!strcmp(a, "--threads"))
-            bad = parse_u(v, 1, LANES_MAX, &o->lanes);
+            bad = opt_uint(v, 1, LANES_MAX, &o->lanes);
         else if (!strcmp(a, "--ot"))
             bad = (o->ot = ot_backend_parse(v)) < 0 ? -1 : 0;
         else if (!strcmp(v, "logits") || !strcmp(v, "label"))

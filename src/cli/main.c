@@ -11,7 +11,6 @@ static void usage(FILE *f) {
             "usage: parley <command> [options]\n"
             "\n"
             "commands:\n"
-            "  bench      measure a protocol between two local processes (bench --help)\n"
             "  run        secure inference of a model on an input, both parties on this machine\n"
             "  serve      serve secure inferences of a model (the model owner's side)\n"
             "  infer      run a secure inference against a server (the input owner's side)\n"
@@ -19,7 +18,8 @@ static void usage(FILE *f) {
             "  inspect    list a model's layers and predict the traffic of a secure inference\n"
             "  version    print the version\n"
             "\n"
-            "Run 'parley <command> --help' for the options of a command.\n");
+            "Run 'parley <command> --help' for the options of a command. The benchmarks\n"
+            "are a program of their own: parley-bench --help.\n");
 }
 
 int main(int argc, char **argv) {
@@ -36,7 +36,11 @@ int main(int argc, char **argv) {
         printf("parley %s\n", PARLEY_VERSION_STRING);
         return 0;
     }
-    if (strcmp(cmd, "bench") == 0) return cli_bench(argc - 1, argv + 1);
+    if (strcmp(cmd, "bench") == 0) {
+        fprintf(stderr, "parley: the benchmarks are a program of their own, parley-bench "
+                        "(built next to parley: build/parley-bench)\n");
+        return 2;
+    }
     if (strcmp(cmd, "plain") == 0) return cli_plain(argc - 1, argv + 1);
     if (strcmp(cmd, "run") == 0) return cli_run(argc - 1, argv + 1);
     if (strcmp(cmd, "serve") == 0) return cli_serve(argc - 1, argv + 1);

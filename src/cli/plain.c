@@ -8,9 +8,9 @@
 #include "nn/npy.h"
 #include "nn/ref.h"
 #include "util/mem.h"
+#include "util/opt.h"
 #include "util/timer.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,15 +25,6 @@ static const char plain_usage[] =
     "  --bits L    ring width l, 8..64 (default 37)\n"
     "  --scale S   fixed-point scale s, 2s + 2 <= l (default 12)\n"
     "  --quiet     print nothing but errors\n";
-
-static int parse_u(const char *s, unsigned lo, unsigned hi, unsigned *v) {
-    char *end;
-    errno = 0;
-    unsigned long x = strtoul(s, &end, 10);
-    if (errno || *end || !s[0] || s[0] == '-' || x < lo || x > hi) return -1;
-    *v = (unsigned)x;
-    return 0;
-}
 
 int cli_plain(int argc, char **argv) {
     const char *model = NULL, *input = NULL, *output = NULL;
@@ -60,9 +51,9 @@ int cli_plain(int argc, char **argv) {
             input = v;
         else if (strcmp(a, "--output") == 0)
             output = v;
-        else if (strcmp(a, "--bits") == 0 && parse_u(v, 8, 64, &l) == 0)
+        else if (strcmp(a, "--bits") == 0 && opt_uint(v, 8, 64, &l) == 0)
             continue;
-        else if (strcmp(a, "--scale") == 0 && parse_u(v, 0, 31, &s) == 0)
+        else if (strcmp(a, "--scale") == 0 && opt_uint(v, 0, 31, &s) == 0)
             continue;
         else {
             fprintf(stderr, "parley plain: bad option or value: %s %s\n%s", a, v, plain_usage);

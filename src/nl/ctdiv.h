@@ -9,6 +9,8 @@
 #ifndef PARLEY_NL_CTDIV_H
 #define PARLEY_NL_CTDIV_H
 
+#include "util/bits.h"
+
 #include <stdint.h>
 
 typedef struct ctdiv {
@@ -17,8 +19,7 @@ typedef struct ctdiv {
 } ctdiv;
 
 static inline void ctdiv_init(ctdiv *c, uint64_t d) {
-    unsigned k = 0;
-    while (k < 64 && (1ULL << k) < d) k++;
+    unsigned k = bits_ceil_log2(d);
     uint64_t gap = k == 64 ? 0 - d : (1ULL << k) - d; /* 2^k - d */
     c->d = d;
     c->m = (uint64_t)((((unsigned __int128)gap) << 64) / d) + 1;

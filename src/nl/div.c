@@ -31,9 +31,7 @@
 /* Smallest e with 6d <= 2^e (65 if none fits in 64 bits). */
 unsigned nl_div_width(uint64_t d) {
     unsigned __int128 six = (unsigned __int128)d * 6;
-    unsigned e = 0;
-    while (e < 65 && ((unsigned __int128)1 << e) < six) e++;
-    return e;
+    return six > UINT64_MAX ? 65 : bits_ceil_log2((uint64_t)six);
 }
 
 

@@ -13,15 +13,8 @@
 #define SIL_TW ((uint64_t)1 << 62)
 #define SIL_SUB 256 /* OTs hashed per pass */
 
-static unsigned ceil_log2(unsigned N) {
-    unsigned L = 0;
-    while ((1u << L) < N)
-        L++;
-    return L;
-}
-
 unsigned silent_cots_per_ot(int kind, unsigned N) {
-    return kind == OT_TASK_KK ? ceil_log2(N) : 1;
+    return kind == OT_TASK_KK ? bits_ceil_log2(N) : 1;
 }
 
 uint64_t silent_job_bytes(size_t n, unsigned cots_per_ot, uint64_t per) {
@@ -48,7 +41,7 @@ static void view_of(const ot_task *t, sview *v) {
         PARLEY_CHECK(t->N >= 2 && t->N <= 256 && t->l >= 1 && t->l <= 64);
         v->N = t->N;
         v->l = t->l;
-        v->L = ceil_log2(t->N);
+        v->L = bits_ceil_log2(t->N);
         break;
     case OT_TASK_OT:
         PARLEY_CHECK(t->l >= 1 && t->l <= 64);

@@ -13,6 +13,11 @@ static inline uint64_t bits_mask(unsigned l) { return l >= 64 ? ~0ULL : (1ULL <<
 
 static inline size_t bits_bytes(size_t nbits) { return (nbits + 7) / 8; }
 
+/* ceil(log2 v): the smallest k with 2^k >= v (0 for v <= 1, 64 above 2^63). */
+static inline unsigned bits_ceil_log2(uint64_t v) {
+    return v <= 1 ? 0 : 64 - (unsigned)__builtin_clzll(v - 1);
+}
+
 static inline int bit_get(const uint8_t *v, size_t i) { return (v[i >> 3] >> (i & 7)) & 1; }
 static inline void bit_set(uint8_t *v, size_t i, int b) {
     v[i >> 3] = (uint8_t)((v[i >> 3] & ~(1u << (i & 7))) | ((unsigned)(b & 1) << (i & 7)));

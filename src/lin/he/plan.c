@@ -157,13 +157,6 @@ typedef struct search {
     unsigned Cw, Hw, Ww, Ow, oh, ow;
 } search;
 
-static unsigned ceil_log2(uint64_t v) {
-    unsigned k = 0;
-    while (((uint64_t)1 << k) < v)
-        k++;
-    return k;
-}
-
 /* Every channel-block size giving a distinct number of blocks, with the most
  * output channels per polynomial that fit; keep the cheapest. */
 static void consider(search *sr, int flat, unsigned Hw, unsigned Ww, unsigned oh, unsigned ow,
@@ -193,7 +186,7 @@ static void consider(search *sr, int flat, unsigned Hw, unsigned Ww, unsigned oh
         uint64_t nin = units * ncb, nout = units * nog;
         uint64_t bytes = nin * pbytes + nout * (HE_N * ka / 8);
         /* a pruned transform costs its stages (plus a little for the copies) */
-        uint64_t wns = flat ? PLAN_NS_WPOLY * (ceil_log2(Ow * Cw) + 1) / HE_LOGN : PLAN_NS_WPOLY;
+        uint64_t wns = flat ? PLAN_NS_WPOLY * (bits_ceil_log2(Ow * Cw) + 1) / HE_LOGN : PLAN_NS_WPOLY;
         uint64_t ns =
             wp * wns + wp * units * PLAN_NS_PRODUCT + nin * PLAN_NS_IN + nout * PLAN_NS_OUT;
         uint64_t cost = bytes * 1000 + ns * PLAN_BYTES_PER_US;
@@ -282,9 +275,7 @@ int he_plan_make(he_plan *pl, const lin_conv *cin, unsigned l) {
     if (pl->flat) {
         pl->th = 1;
         pl->tw = (unsigned)cdiv((uint64_t)c->OH * c->OW, pl->ow);
-        pl->logm = 0;
-        while ((1u << pl->logm) < pl->Ow * pl->Cw)
-            pl->logm++;
+        pl->logm = bits_ceil_log2(pl->Ow * pl->Cw);
         pl->perm = mem_alloc(HE_N, sizeof *pl->perm);
         if (!pl->perm) {
             rc = PARLEY_E_NOMEM;
