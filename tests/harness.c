@@ -44,6 +44,21 @@ unsigned harness_iters(unsigned base) {
     return n > UINT32_MAX ? UINT32_MAX : (unsigned)n;
 }
 
+int harness_tier(const char *family, const cpu_tier *tiers, unsigned t) {
+    if (!tiers[t].built) {
+        printf("  (%s tier %s: not in this build)\n", family, tiers[t].name);
+        return 0;
+    }
+    if (!cpu_covers(cpu_available(), tiers[t].needs)) {
+        printf("  (%s tier %s: %s)\n", family, tiers[t].name,
+               cpu_covers(cpu_detected(), tiers[t].needs) ? "left out by PARLEY_CPU"
+                                                          : "not on this CPU");
+        return 0;
+    }
+    cpu_restrict(tiers[t].needs);
+    return 1;
+}
+
 /* A seed or an iteration factor from the command line or the environment;
  * a bad value stops the run (a test that silently ran with other inputs than
  * asked for would replay nothing). */
@@ -95,7 +110,9 @@ int main(int argc, char **argv) {
         if (!want) continue;
         cur_failures = 0;
         err_clear();
+        cpu_restrict(CPU_ALL);
         tests[t].fn();
+        cpu_restrict(CPU_ALL);
         if (cur_failures) {
             printf("FAIL %s\n", tests[t].name);
             failed++;

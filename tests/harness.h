@@ -10,6 +10,7 @@
 #define PARLEY_TESTS_HARNESS_H
 
 #include "crypto/prg.h"
+#include "util/cpu.h"
 
 #include <inttypes.h>
 #include <stdint.h>
@@ -25,6 +26,11 @@ uint64_t harness_seed(void);
  * base times the run's iteration factor (1 unless --iters / PARLEY_TEST_ITERS
  * asks for more), saturating. */
 unsigned harness_iters(unsigned base);
+/* Force tier t of a SIMD family (util/cpu.h) for the rest of the case:
+ * returns 1 if this build has it and this CPU offers it (the tiers may then
+ * use only its features), else prints why not and returns 0. Every case
+ * starts with all features available again. */
+int harness_tier(const char *family, const cpu_tier *tiers, unsigned t);
 /* A PRG seeded from the run's seed and a label, so each case is reproducible
  * on its own. */
 void harness_prg(prg *p, uint64_t label);

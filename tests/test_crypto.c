@@ -1,8 +1,9 @@
-/* crypto: AES against FIPS-197, the AES-NI path against its OpenSSL twin,
- * the PRG, the hash, and the base OT (including a peer sending junk). */
+/* crypto: AES against FIPS-197 in every tier, the PRG, the hash, and the
+ * base OT (including a peer sending junk). */
 #include "harness.h"
 #include "twoparty.h"
 
+#include "crypto/aes_tiers.h"
 #include "crypto/baseot.h"
 #include "util/mem.h"
 
@@ -14,123 +15,36 @@ static void hex(uint8_t *out, const char *h, size_t n) {
     }
 }
 
-static void fips197_case(enum aes_impl impl) {
+/* FIPS-197 Appendix B and C.1, in every AES tier this build and CPU have
+ * (tests/test_tiers.c compares the tiers with the reference at length). */
+TEST(aes_fips197) {
     static const char *vec[][3] = {
-        /* FIPS-197 Appendix B and Appendix C.1 */
         {"2b7e151628aed2a6abf7158809cf4f3c", "3243f6a8885a308d313198a2e0370734",
          "3925841d02dc09fbdc118597196a0b32"},
         {"000102030405060708090a0b0c0d0e0f", "00112233445566778899aabbccddeeff",
          "69c4e0d86a7b0430d8cdb78070b4c55a"},
     };
-    aes_force_impl(impl);
-    for (int v = 0; v < 2; v++) {
-        uint8_t key[16];
-        block in, want, out;
-        hex(key, vec[v][0], 16);
-        hex(in.b, vec[v][1], 16);
-        hex(want.b, vec[v][2], 16);
-        aes_key k;
-        aes_expand(&k, key);
-        aes_ecb(&k, &out, &in, 1);
-        CHECK_MSG(block_eq(out, want), "FIPS-197 vector %d, impl %d", v, (int)impl);
-        aes_clear(&k);
+    for (unsigned t = 0; t < AES_TIERS; t++) {
+        if (!harness_tier("aes", aes_tiers, t)) continue;
+        for (int v = 0; v < 2; v++) {
+            uint8_t key[16];
+            block in, want, out;
+            hex(key, vec[v][0], 16);
+            hex(in.b, vec[v][1], 16);
+            hex(want.b, vec[v][2], 16);
+            aes_key k;
+            aes_expand(&k, key);
+            aes_ecb(&k, &out, &in, 1);
+            CHECK_MSG(block_eq(out, want), "FIPS-197 vector %d, tier %s", v, aes_tiers[t].name);
+            aes_clear(&k);
+        }
     }
-    aes_force_impl(AES_IMPL_AUTO);
-}
-
-TEST(aes_fips197_ni) {
-    if (!aes_ni_available()) {
-        printf("  (no AES-NI on this CPU: only the twin is tested)\n");
-        return;
-    }
-    fips197_case(AES_IMPL_NI);
-}
-
-TEST(aes_fips197_ref) { fips197_case(AES_IMPL_REF); }
-
-TEST(aes_fips197_vaes) {
-    if (!aes_vaes_available()) {
-        printf("  (no VAES/AVX-512 on this CPU: tier not tested)\n");
-        return;
-    }
-    fips197_case(AES_IMPL_VAES);
-    CHECK_EQ(aes_current_impl(), AES_IMPL_VAES); /* AUTO picks the widest tier */
-}
-
-/* The VAES tier against the twin, for lengths around its 16- and 4-block
- * steps (masked tails), tweaks near 2^64 (the counter wraps in 64 bits). */
-TEST(aes_vaes_matches_twin) {
-    if (!aes_vaes_available()) return;
-    prg p;
-    harness_prg(&p, 4);
-    size_t sizes[] = {0, 1, 2, 3, 4, 5, 15, 16, 17, 19, 31, 32, 33, 1000, 8192};
-    for (int s = 0; s < 15; s++) {
-        size_t n = sizes[s];
-        block *in = mem_alloc(n + 1, 16), *a = mem_alloc(n + 1, 16), *b = mem_alloc(n + 1, 16);
-        prg_blocks(&p, in, n);
-        uint8_t key[16];
-        prg_bytes(&p, key, 16);
-        aes_key k;
-        aes_expand(&k, key);
-        /* A sentinel past the end must survive the masked stores. */
-        a[n] = block_make(0xdead, 0xbeef);
-        aes_vaes_ecb(k.rk, a, in, n);
-        aes_ref_ecb(&k, b, in, n);
-        CHECK(memcmp(a, b, n * 16) == 0);
-        CHECK(block_eq(a[n], block_make(0xdead, 0xbeef)));
-        uint64_t ctr = s % 2 ? ~0ULL - 5 : prg_u64(&p);
-        aes_vaes_ctr(k.rk, a, ctr, n);
-        aes_ni_ctr(k.rk, b, ctr, n);
-        CHECK(memcmp(a, b, n * 16) == 0);
-        crh h;
-        crh_init(&h);
-        prg_blocks(&p, in, n);
-        aes_vaes_tmmo(h.pi.rk, a, in, n, s % 2 ? ~0ULL - 2 : 77, 5);
-        crh_hash_ref(&h, b, in, n, s % 2 ? ~0ULL - 2 : 77, 5);
-        CHECK(memcmp(a, b, n * 16) == 0);
-        CHECK(block_eq(a[n], block_make(0xdead, 0xbeef)));
-        crh_clear(&h);
-        aes_clear(&k);
-        mem_free(in);
-        mem_free(a);
-        mem_free(b);
-    }
-}
-
-TEST(aes_ni_matches_twin) {
-    if (!aes_ni_available()) return;
-    prg p;
-    harness_prg(&p, 3);
-    size_t sizes[] = {0, 1, 7, 8, 9, 15, 16, 17, 1000};
-    for (int s = 0; s < 9; s++) {
-        size_t n = sizes[s];
-        block *in = mem_alloc(n, 16), *a = mem_alloc(n, 16), *b = mem_alloc(n, 16);
-        prg_blocks(&p, in, n);
-        uint8_t key[16];
-        prg_bytes(&p, key, 16);
-        aes_key k;
-        aes_expand(&k, key);
-        aes_ni_ecb(k.rk, a, in, n);
-        aes_ref_ecb(&k, b, in, n);
-        CHECK(memcmp(a, b, n * 16) == 0);
-        uint64_t ctr = prg_u64(&p);
-        aes_ni_ctr(k.rk, a, ctr, n);
-        for (size_t i = 0; i < n; i++) in[i] = block_make(0, ctr + i);
-        aes_ref_ecb(&k, b, in, n);
-        CHECK(memcmp(a, b, n * 16) == 0);
-        /* The hash: fused AES-NI form against the twin. */
-        crh h;
-        crh_init(&h);
-        prg_blocks(&p, in, n);
-        aes_ni_tmmo(h.pi.rk, a, in, n, 77, 5);
-        crh_hash_ref(&h, b, in, n, 77, 5);
-        CHECK(memcmp(a, b, n * 16) == 0);
-        crh_clear(&h);
-        aes_clear(&k);
-        mem_free(in);
-        mem_free(a);
-        mem_free(b);
-    }
+    /* With every feature available, the widest tier built and present. */
+    cpu_restrict(CPU_ALL);
+    unsigned best = 0;
+    for (unsigned t = 1; t < AES_TIERS; t++)
+        if (aes_tiers[t].built && cpu_covers(cpu_available(), aes_tiers[t].needs)) best = t;
+    CHECK_EQ(aes_tier(), best);
 }
 
 TEST(hash_definition) {

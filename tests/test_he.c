@@ -6,7 +6,7 @@
  * bytes. */
 #include "harness.h"
 
-#include "he/he.h"
+#include "he/ntt_tiers.h"
 #include "util/bits.h"
 #include "util/mem.h"
 
@@ -126,11 +126,11 @@ TEST(red128) {
 
 /* ---- NTT ---- */
 
-static void ntt_vs_schoolbook(enum he_impl impl) {
-    he_force_impl(impl);
+static void ntt_vs_schoolbook(enum ntt_tier tier) {
+    if (!harness_tier("ntt", ntt_tiers, tier)) return;
     const he_params *P = he_params_get();
     prg g;
-    harness_prg(&g, 2 + impl);
+    harness_prg(&g, 2 + tier);
     uint64_t *a = mem_alloc(HE_N, 8), *b = mem_alloc(HE_N, 8), *c = mem_alloc(HE_N, 8),
              *d = mem_alloc(HE_N, 8);
     REQUIRE(a && b && c && d);
@@ -175,18 +175,13 @@ static void ntt_vs_schoolbook(enum he_impl impl) {
     mem_free(b);
     mem_free(c);
     mem_free(d);
-    he_force_impl(HE_IMPL_AUTO);
 }
 
 TEST(ntt_schoolbook_ref) {
-    ntt_vs_schoolbook(HE_IMPL_REF);
+    ntt_vs_schoolbook(NTT_TIER_REF);
 }
 TEST(ntt_schoolbook_avx2) {
-    if (!he_avx2_available()) {
-        printf("  (no AVX2 on this CPU: skipped)\n");
-        return;
-    }
-    ntt_vs_schoolbook(HE_IMPL_AVX2);
+    ntt_vs_schoolbook(NTT_TIER_AVX2);
 }
 
 /* The evaluation order: output k of the forward NTT is a(psi^(2*bitrev(k)+1)). */
@@ -204,50 +199,6 @@ TEST(ntt_evaluation_points) {
         CHECK_EQ(a[k], powmod(p->psi, 2 * br + 1, p->q));
     }
     mem_free(a);
-}
-
-TEST(tiers_agree) {
-    if (!he_avx2_available()) {
-        printf("  (no AVX2 on this CPU: skipped)\n");
-        return;
-    }
-    const he_params *P = he_params_get();
-    prg g;
-    harness_prg(&g, 5);
-    he_poly *x = poly_new(), *y = poly_new(), *z = poly_new();
-    he_u128 *acc1 = mem_calloc(HE_L * HE_N, sizeof(he_u128)),
-            *acc2 = mem_calloc(HE_L * HE_N, sizeof(he_u128));
-    REQUIRE(acc1 && acc2);
-    for (int round = 0; round < 4; round++) {
-        for (int i = 0; i < HE_L; i++) {
-            rand_mod(&g, x->c[i], HE_N, P->p[i].q);
-            rand_mod(&g, y->c[i], HE_N, P->p[i].q);
-            if (round == 3)
-                for (size_t j = 0; j < HE_N; j++)
-                    x->c[i][j] = y->c[i][j] = P->p[i].q - 1;
-        }
-        for (int i = 0; i < HE_L; i++) {
-            memcpy(z->c[i], x->c[i], HE_N * 8);
-            he_ntt_fwd_ref(&P->p[i], x->c[i]);
-            he_ntt_fwd_avx2(&P->p[i], z->c[i]);
-            CHECK(memcmp(z->c[i], x->c[i], HE_N * 8) == 0);
-            he_ntt_inv_ref(&P->p[i], x->c[i]);
-            he_ntt_inv_avx2(&P->p[i], z->c[i]);
-            CHECK(memcmp(z->c[i], x->c[i], HE_N * 8) == 0);
-        }
-        /* accumulators near the top of their range still agree */
-        for (size_t j = 0; j < HE_L * HE_N; j++)
-            acc1[j] = acc2[j] = round == 2 ? ~(he_u128)0 - ((he_u128)1 << 111) - j
-                                           : ((he_u128)prg_u64(&g) << 40) | prg_u64(&g);
-        he_mac_ref(acc1, x, y);
-        he_mac_avx2(acc2, x, y);
-        CHECK(memcmp(acc1, acc2, HE_L * HE_N * sizeof(he_u128)) == 0);
-    }
-    mem_free(acc1);
-    mem_free(acc2);
-    mem_free(x);
-    mem_free(y);
-    mem_free(z);
 }
 
 /* ---- sampling ---- */
@@ -673,9 +624,8 @@ TEST(ntt_pruned) {
     harness_prg(&g, 11);
     uint64_t *a = mem_alloc(HE_N, 8), *b = mem_alloc(HE_N, 8);
     REQUIRE(a && b);
-    for (int impl = HE_IMPL_AVX2; impl <= HE_IMPL_REF; impl++) {
-        if (impl == HE_IMPL_AVX2 && !he_avx2_available()) continue;
-        he_force_impl((enum he_impl)impl);
+    for (unsigned impl = 0; impl < NTT_TIERS; impl++) {
+        if (!harness_tier("ntt", ntt_tiers, impl)) continue;
         for (int i = 0; i < HE_L; i++)
             for (unsigned logm = 0; logm <= HE_LOGN; logm++) {
                 memset(a, 0, HE_N * 8);
@@ -683,10 +633,9 @@ TEST(ntt_pruned) {
                 memcpy(b, a, HE_N * 8);
                 he_ntt_fwd(&P->p[i], a);
                 he_ntt_fwd_pruned(&P->p[i], b, logm);
-                CHECK_MSG(memcmp(a, b, HE_N * 8) == 0, "tier %d prime %d logm %u", impl, i, logm);
+                CHECK_MSG(memcmp(a, b, HE_N * 8) == 0, "tier %u prime %d logm %u", impl, i, logm);
             }
     }
-    he_force_impl(HE_IMPL_AUTO);
     mem_free(a);
     mem_free(b);
 }
@@ -754,9 +703,8 @@ TEST(mac_rows_multi) {
         for (size_t k = 0; k < K; k++)
             for (size_t j = 0; j < HE_N; j++)
                 ref[gi * HE_N + j] += (he_u128)w[gi * K + k][j] * x[k][j];
-    for (int impl = HE_IMPL_AVX2; impl <= HE_IMPL_REF; impl++) {
-        if (impl == HE_IMPL_AVX2 && !he_avx2_available()) continue;
-        he_force_impl((enum he_impl)impl);
+    for (unsigned impl = 0; impl < NTT_TIERS; impl++) {
+        if (!harness_tier("ntt", ntt_tiers, impl)) continue;
         for (size_t j = 0; j < (size_t)G * HE_N; j++)
             got[j] = (he_u128)j << 70;
         he_u128 *accs[G];
@@ -766,9 +714,8 @@ TEST(mac_rows_multi) {
         int bad = 0;
         for (size_t j = 0; j < (size_t)G * HE_N; j++)
             bad += got[j] != ref[j] + ((he_u128)j << 70);
-        CHECK_MSG(bad == 0, "tier %d: %d wrong", impl, bad);
+        CHECK_MSG(bad == 0, "tier %u: %d wrong", impl, bad);
     }
-    he_force_impl(HE_IMPL_AUTO);
     mem_free(buf);
     mem_free(ref);
     mem_free(got);

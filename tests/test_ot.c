@@ -1,11 +1,11 @@
 /* ot: every flavour against its definition, with exact wire counts, for
- * the sizes and widths of the issue; the transpose against its twin; both
- * parties acting as sender at once. */
+ * the sizes and widths of the issue (also on the portable AES and transpose;
+ * their tiers are compared in test_tiers.c); both parties acting as sender
+ * at once. */
 #include "harness.h"
 #include "twoparty.h"
 
 #include "ot/lane.h"
-#include "ot/transpose.h"
 #include "util/bits.h"
 #include "util/mem.h"
 
@@ -13,62 +13,6 @@ static const size_t sizes[] = {0, 1, 127, 128, 129, 100000};
 static const unsigned widths[] = {1, 2, 7, 8, 31, 32, 37, 63, 64};
 #define NSIZES (sizeof sizes / sizeof *sizes)
 #define NWIDTHS (sizeof widths / sizeof *widths)
-
-TEST(transpose_matches_twin) {
-    prg p;
-    harness_prg(&p, 20);
-    size_t shapes[][2] = {{16, 8}, {128, 128}, {128, 8192}, {256, 1024}, {48, 24}, {8192, 8}};
-    for (int s = 0; s < 6; s++) {
-        size_t rows = shapes[s][0], cols = shapes[s][1], bytes = rows * cols / 8;
-        uint8_t *in = mem_alloc(bytes, 1), *a = mem_alloc(bytes, 1), *b = mem_alloc(bytes, 1),
-                *c = mem_alloc(bytes, 1);
-        prg_bytes(&p, in, bytes);
-        bit_transpose_sse(a, in, rows, cols);
-        bit_transpose_ref(b, in, rows, cols);
-        CHECK(memcmp(a, b, bytes) == 0);
-        bit_transpose_ref(c, b, cols, rows); /* transpose twice = identity */
-        CHECK(memcmp(c, in, bytes) == 0);
-        /* Spot-check the definition. */
-        for (size_t r = 0; r < rows; r += 7)
-            for (size_t q = 0; q < cols; q += 5)
-                CHECK_EQ(bit_get(in + r * cols / 8, q), bit_get(a + q * rows / 8, r));
-        mem_free(in);
-        mem_free(a);
-        mem_free(b);
-        mem_free(c);
-    }
-}
-
-/* The AVX-512 tiles against the twin: whole tiles, column tails that are not
- * a multiple of 512 (masked loads), and more than one tile of rows. */
-TEST(transpose_avx512_matches_twin) {
-    if (!bit_transpose_avx512_available()) {
-        printf("  (no AVX-512 VBMI on this CPU: tier not tested)\n");
-        return;
-    }
-    prg p;
-    harness_prg(&p, 21);
-    size_t shapes[][2] = {{64, 512}, {128, 8192}, {256, 8192}, {256, 1024}, {128, 128},
-                          {256, 384}, {64, 8},     {192, 136},  {128, 1032}, {512, 520}};
-    for (int s = 0; s < 10; s++) {
-        size_t rows = shapes[s][0], cols = shapes[s][1], bytes = rows * cols / 8;
-        uint8_t *in = mem_alloc(bytes, 1), *a = mem_alloc(bytes + 64, 1), *b = mem_alloc(bytes, 1);
-        prg_bytes(&p, in, bytes);
-        memset(a + bytes, 0x5a, 64);
-        bit_transpose_avx512(a, in, rows, cols);
-        bit_transpose_ref(b, in, rows, cols);
-        CHECK_MSG(memcmp(a, b, bytes) == 0, "avx512 transpose %zu x %zu", rows, cols);
-        for (int k = 0; k < 64; k++) CHECK_EQ(a[bytes + k], 0x5a); /* nothing past the end */
-        bit_transpose_force(3);
-        bit_transpose(a, in, rows, cols);
-        bit_transpose_force(0);
-        CHECK(memcmp(a, b, bytes) == 0);
-        mem_free(in);
-        mem_free(a);
-        mem_free(b);
-    }
-    prg_clear(&p);
-}
 
 /* ---- a lane pair and a job run on it ---- */
 
@@ -344,8 +288,7 @@ static int sequence_step(int who, ot_lane *ln, ot_job *j) {
 
 TEST(repeated_calls_and_portable_aes) {
     for (int impl = 0; impl < 2; impl++) {
-        aes_force_impl(impl ? AES_IMPL_REF : AES_IMPL_AUTO);
-        bit_transpose_force(impl ? 2 : 0);
+        cpu_restrict(impl ? 0 : CPU_ALL); /* 1: the portable tiers */
         unsigned l = 20;
         ot_job j = {.step = sequence_step, .n = 1000, .ls = &l, .M = 1};
         job_alloc(&j, 3, 2, 500);
@@ -359,8 +302,7 @@ TEST(repeated_calls_and_portable_aes) {
         CHECK(j.x[0] != j.x[j.n] || j.x[1] != j.x[j.n + 1]);
         job_free(&j);
     }
-    aes_force_impl(AES_IMPL_AUTO);
-    bit_transpose_force(0);
+    cpu_restrict(CPU_ALL);
 }
 
 /* ---- streamed COT with a per-OT layout ---- */
@@ -764,7 +706,7 @@ static int smix_step(int who, ot_lane *ln, ot_job *j) {
 
 TEST(silent_repeated_calls_and_portable_aes) {
     for (int impl = 0; impl < 2; impl++) {
-        aes_force_impl(impl ? AES_IMPL_REF : AES_IMPL_AUTO);
+        cpu_restrict(impl ? 0 : CPU_ALL); /* 1: the portable tiers */
         unsigned l = 20;
         ot_job j = {.step = smix_step, .n = 30000, .ls = &l, .M = 1, .silent = 1};
         job_alloc(&j, 6, 4, 1500);
@@ -782,7 +724,7 @@ TEST(silent_repeated_calls_and_portable_aes) {
         job_free(&j);
         if (harness_failed()) break;
     }
-    aes_force_impl(AES_IMPL_AUTO);
+    cpu_restrict(CPU_ALL);
 }
 
 /* A peer that stops in the middle of a batch (half the tree messages) or

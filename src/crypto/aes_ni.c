@@ -1,7 +1,8 @@
 /* AES-128 with AES-NI: key expansion, ECB and CTR eight blocks at a time,
  * and the tweakable fixed-key hash of Guo-Katz-Wang-Yu (S&P 2020) fused into
- * one pass. Compiled with -maes; only called when cpuid reports AES-NI. */
-#include "crypto/aes.h"
+ * one pass. Compiled with -maes -msse4.1 (CMake option PARLEY_SIMD_AESNI);
+ * crypto/aes.c calls it only when util/cpu.h reports AES-NI and SSE4.1. */
+#include "crypto/aes_tiers.h"
 
 #include <immintrin.h>
 

@@ -1,9 +1,10 @@
 /* AES-128 with VAES on 512-bit registers (four blocks per instruction, 16
  * in flight): ECB, CTR and the tweakable fixed-key hash, with the same
- * results as aes_ni.c. Compiled with -mvaes -mavx512f; only called when
- * cpuid reports both (aes_vaes_available). On Zen 4 this hashes about five
+ * results as aes_ni.c. Compiled with -maes -mvaes -mavx512f (CMake option
+ * PARLEY_SIMD_AVX512); crypto/aes.c calls it only when util/cpu.h reports
+ * VAES, AVX-512F and AES-NI. On Zen 4 this hashes about five
  * times faster than eight-way AES-NI, and the KK13 sender is hash-bound. */
-#include "crypto/aes.h"
+#include "crypto/aes_tiers.h"
 
 #include <immintrin.h>
 

@@ -85,28 +85,6 @@ static const uint8_t crh_fixed_key[16] = {0x24, 0x3f, 0x6a, 0x88, 0x85, 0xa3, 0x
 void crh_init(crh *h) { aes_expand(&h->pi, crh_fixed_key); }
 void crh_clear(crh *h) { aes_clear(&h->pi); }
 
-static inline block crh_sigma(block x) { return block_make(x.w[1] ^ x.w[0], x.w[1]); }
-
-void crh_hash_ref(crh *h, block *out, const block *in, size_t n, uint64_t tweak_lo,
-                  uint64_t tweak_hi) {
-    block s[64], x[64];
-    for (size_t i = 0; i < n; i += 64) {
-        size_t m = n - i < 64 ? n - i : 64;
-        for (size_t j = 0; j < m; j++) {
-            s[j] = crh_sigma(in[i + j]);
-            x[j] = block_xor(s[j], block_make(tweak_hi, tweak_lo + i + j));
-        }
-        aes_ref_ecb(&h->pi, x, x, m);
-        for (size_t j = 0; j < m; j++) out[i + j] = block_xor(x[j], s[j]);
-    }
-}
-
 void crh_hash(crh *h, block *out, const block *in, size_t n, uint64_t tweak_lo, uint64_t tweak_hi) {
-    enum aes_impl c = aes_current_impl();
-    if (c == AES_IMPL_VAES)
-        aes_vaes_tmmo(h->pi.rk, out, in, n, tweak_lo, tweak_hi);
-    else if (c == AES_IMPL_NI)
-        aes_ni_tmmo(h->pi.rk, out, in, n, tweak_lo, tweak_hi);
-    else
-        crh_hash_ref(h, out, in, n, tweak_lo, tweak_hi);
+    aes_tmmo(&h->pi, out, in, n, tweak_lo, tweak_hi);
 }

@@ -46,8 +46,5 @@ void crh_init(crh *h);
 void crh_clear(crh *h);
 /* out[i] = H(in[i], (tweak_hi, tweak_lo + i)); out may alias in. */
 void crh_hash(crh *h, block *out, const block *in, size_t n, uint64_t tweak_lo, uint64_t tweak_hi);
-/* The portable twin, used by tests and non-AES-NI machines. */
-void crh_hash_ref(crh *h, block *out, const block *in, size_t n, uint64_t tweak_lo,
-                  uint64_t tweak_hi);
 
 #endif

@@ -13,9 +13,10 @@
  * Layout: a polynomial is HE_L rows of HE_N residues (he_poly), each row
  * either in coefficient order or in the NTT domain (bit-reversed evaluation
  * order, as the forward transform leaves it). Residues are kept in [0, q_i).
- * The NTT and the multiply-accumulate kernels have a portable tier and an
- * AVX2 tier chosen at run time from cpuid (PARLEY_HE=ref forces the
- * portable one; tests force each and compare).
+ * The NTT and the multiply-accumulate kernels have a portable tier
+ * (he/ntt_ref.c) and an AVX2 tier (he/ntt_avx2.c), dispatched by he/ntt.c
+ * (util/cpu.h: PARLEY_CPU=none forces the portable one; tests force each
+ * and compare).
  *
  * What the layers use:
  *   client: he_sk_gen, he_pk_gen, he_encrypt_sk (seeded symmetric encryption:
@@ -128,26 +129,19 @@ static inline uint64_t he_from_signed(int64_t v, uint64_t q) {
 
 /* ---- NTT (negacyclic, length N) ----
  * Forward: coefficient order in, bit-reversed evaluation order out.
- * Inverse: the reverse. Inputs in [0, q), outputs in [0, q). Two tiers, the
- * portable one always compiled; he_ntt_* dispatch to the best the CPU has. */
-enum he_impl { HE_IMPL_AUTO = 0, HE_IMPL_AVX2 = 1, HE_IMPL_REF = 2 };
-void he_force_impl(enum he_impl impl);
-enum he_impl he_current_impl(void);
-int he_avx2_available(void);
-
+ * Inverse: the reverse. Inputs in [0, q), outputs in [0, q). Tiers (the
+ * _ref functions are the portable one, callable directly as the tests'
+ * oracle; he/ntt_tiers.h has the others). */
 void he_ntt_fwd(const he_prime *p, uint64_t *a);
 void he_ntt_inv(const he_prime *p, uint64_t *a);
 void he_ntt_fwd_ref(const he_prime *p, uint64_t *a);
 void he_ntt_inv_ref(const he_prime *p, uint64_t *a);
-void he_ntt_fwd_avx2(const he_prime *p, uint64_t *a);
-void he_ntt_inv_avx2(const he_prime *p, uint64_t *a);
 /* Forward NTT of a polynomial whose coefficients are zero from 2^logm on
  * (0 <= logm <= HE_LOGN): the first HE_LOGN - logm stages only copy, so
  * they are replaced by replication and the cost is logm/HE_LOGN of a full
  * transform. Same output as he_ntt_fwd. */
 void he_ntt_fwd_pruned(const he_prime *p, uint64_t *a, unsigned logm);
 void he_ntt_fwd_pruned_ref(const he_prime *p, uint64_t *a, unsigned logm);
-void he_ntt_fwd_pruned_avx2(const he_prime *p, uint64_t *a, unsigned logm);
 /* The NTT-domain permutation of the automorphism X -> X^k (k odd): for
  * f(X) = g(X^k), NTT(f)[j] = NTT(g)[perm[j]]. */
 void he_auto_perm(uint32_t *perm, unsigned k);
@@ -160,7 +154,6 @@ void he_poly_intt(he_poly *a);
  * reductions (each is below 2^110). */
 void he_mac(he_u128 *acc, const he_poly *x, const he_poly *y);
 void he_mac_ref(he_u128 *acc, const he_poly *x, const he_poly *y);
-void he_mac_avx2(he_u128 *acc, const he_poly *x, const he_poly *y);
 /* One row (one prime): acc[j] += sum_k w[k][j] * x[k][j] for j < HE_N,
  * k < count. The whole sum for a coefficient is formed in registers before
  * it touches acc, so a product of many ciphertexts streams its operands once
@@ -175,8 +168,6 @@ void he_mac_rows_multi(he_u128 *const *acc, const uint64_t *const *w, const uint
                        size_t G, size_t count);
 void he_mac_rows_multi_ref(he_u128 *const *acc, const uint64_t *const *w, const uint64_t *const *x,
                            size_t G, size_t count);
-void he_mac_rows_multi_avx2(he_u128 *const *acc, const uint64_t *const *w, const uint64_t *const *x,
-                            size_t G, size_t count);
 /* out = acc mod q_i, row by row. */
 void he_reduce(he_poly *out, const he_u128 *acc);
 

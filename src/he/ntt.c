@@ -1,93 +1,53 @@
-/* The negacyclic NTT (portable twin) and the dispatch between tiers.
- *
- * Harvey's lazy butterflies ("Faster arithmetic for number-theoretic
- * transforms", 2014) with Shoup's precomputed quotients: values stay in
- * [0, 4q) through the forward transform and [0, 2q) through the inverse,
- * and are reduced once at the end (q < 2^62 keeps 4q in a word). The
- * forward transform is Cooley-Tukey with the powers of psi in bit-reversed
- * order folded in (no separate twisting), the inverse Gentleman-Sande. */
-#include "he/he.h"
+/* The NTT family's dispatch (util/cpu.h: the best built tier the CPU has)
+ * and what is the same in every tier: the automorphism permutation, whole
+ * polynomials, and the final reduction. */
+#include "he/ntt_tiers.h"
 
-#include <stdlib.h>
-#include <string.h>
+const cpu_tier ntt_tiers[NTT_TIERS] = {
+    [NTT_TIER_REF] = {"ref", 0, 1},
+    [NTT_TIER_AVX2] = {"avx2", CPU_AVX2, PARLEY_HAVE_AVX2},
+};
 
-static enum he_impl he_chosen = HE_IMPL_AUTO;
+enum ntt_tier ntt_tier(void) {
+    return (enum ntt_tier)cpu_best(ntt_tiers, NTT_TIERS);
+}
 
-int he_avx2_available(void) {
-#if defined(__x86_64__)
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2");
+#if PARLEY_HAVE_AVX2
+#define NTT_DISPATCH(call_avx2, call_ref)                                                          \
+    do {                                                                                           \
+        if (ntt_tier() == NTT_TIER_AVX2)                                                           \
+            call_avx2;                                                                             \
+        else                                                                                       \
+            call_ref;                                                                              \
+    } while (0)
 #else
-    return 0;
+#define NTT_DISPATCH(call_avx2, call_ref) call_ref
 #endif
+
+void he_ntt_fwd(const he_prime *p, uint64_t *a) {
+    NTT_DISPATCH(he_ntt_fwd_avx2(p, a), he_ntt_fwd_ref(p, a));
 }
 
-static enum he_impl he_resolve(void) {
-    enum he_impl c = __atomic_load_n(&he_chosen, __ATOMIC_RELAXED);
-    if (c != HE_IMPL_AUTO) return c;
-    const char *env = getenv("PARLEY_HE");
-    c = (env && strcmp(env, "ref") == 0) || !he_avx2_available() ? HE_IMPL_REF : HE_IMPL_AVX2;
-    __atomic_store_n(&he_chosen, c, __ATOMIC_RELAXED);
-    return c;
-}
-
-void he_force_impl(enum he_impl impl) {
-    if (impl == HE_IMPL_AVX2 && !he_avx2_available()) impl = HE_IMPL_REF;
-    __atomic_store_n(&he_chosen, impl, __ATOMIC_RELAXED);
-}
-
-enum he_impl he_current_impl(void) {
-    return he_resolve();
-}
-
-/* Stages from m = HE_N >> logm on (earlier ones replaced by replication). */
-static void ntt_fwd_ref_from(const he_prime *p, uint64_t *a, unsigned logm) {
-    const uint64_t q = p->q, q2 = 2 * q;
-    size_t m0 = (size_t)HE_N >> logm, t = HE_N / (2 * m0);
-    for (size_t m = m0; m < HE_N; m <<= 1, t >>= 1) {
-        for (size_t i = 0; i < m; i++) {
-            const uint64_t w = p->rt[m + i], ws = p->rt_s[m + i];
-            uint64_t *x = a + 2 * i * t, *y = x + t;
-            for (size_t j = 0; j < t; j++) {
-                uint64_t u = x[j];
-                u -= (u >= q2) ? q2 : 0;
-                uint64_t v = he_mul_shoup_lazy(w, ws, y[j], q);
-                x[j] = u + v;
-                y[j] = u - v + q2;
-            }
-        }
-    }
-    for (size_t j = 0; j < HE_N; j++) {
-        uint64_t u = a[j];
-        u -= (u >= q2) ? q2 : 0;
-        a[j] = u - ((u >= q) ? q : 0);
-    }
-}
-
-void he_ntt_fwd_ref(const he_prime *p, uint64_t *a) {
-    ntt_fwd_ref_from(p, a, HE_LOGN);
-}
-
-/* Replicate the first 2^logm coefficients over the whole array: what the
- * first HE_LOGN - logm stages do when the rest is zero (y = 0 in every
- * butterfly: x' = x, y' = x). */
-static void ntt_replicate(uint64_t *a, unsigned logm) {
-    size_t blk = (size_t)1 << logm;
-    for (size_t b = blk; b < HE_N; b += blk)
-        memcpy(a + b, a, blk * sizeof *a);
-}
-
-void he_ntt_fwd_pruned_ref(const he_prime *p, uint64_t *a, unsigned logm) {
-    PARLEY_CHECK(logm <= HE_LOGN);
-    ntt_replicate(a, logm);
-    ntt_fwd_ref_from(p, a, logm);
+void he_ntt_inv(const he_prime *p, uint64_t *a) {
+    NTT_DISPATCH(he_ntt_inv_avx2(p, a), he_ntt_inv_ref(p, a));
 }
 
 void he_ntt_fwd_pruned(const he_prime *p, uint64_t *a, unsigned logm) {
-    if (he_resolve() == HE_IMPL_AVX2)
-        he_ntt_fwd_pruned_avx2(p, a, logm);
-    else
-        he_ntt_fwd_pruned_ref(p, a, logm);
+    NTT_DISPATCH(he_ntt_fwd_pruned_avx2(p, a, logm), he_ntt_fwd_pruned_ref(p, a, logm));
+}
+
+void he_mac(he_u128 *acc, const he_poly *x, const he_poly *y) {
+    NTT_DISPATCH(he_mac_avx2(acc, x, y), he_mac_ref(acc, x, y));
+}
+
+void he_mac_rows_multi(he_u128 *const *acc, const uint64_t *const *w, const uint64_t *const *x,
+                       size_t G, size_t count) {
+    NTT_DISPATCH(he_mac_rows_multi_avx2(acc, w, x, G, count),
+                 he_mac_rows_multi_ref(acc, w, x, G, count));
+}
+
+void he_mac_rows(he_u128 *acc, const uint64_t *const *w, const uint64_t *const *x, size_t count) {
+    he_mac_rows_multi(&acc, w, x, 1, count);
 }
 
 void he_auto_perm(uint32_t *perm, unsigned k) {
@@ -106,40 +66,6 @@ void he_auto_perm(uint32_t *perm, unsigned k) {
     }
 }
 
-void he_ntt_inv_ref(const he_prime *p, uint64_t *a) {
-    const uint64_t q = p->q, q2 = 2 * q;
-    size_t t = 1;
-    for (size_t m = HE_N / 2; m >= 1; m >>= 1, t <<= 1) {
-        for (size_t i = 0; i < m; i++) {
-            const uint64_t w = p->irt[m + i], ws = p->irt_s[m + i];
-            uint64_t *x = a + 2 * i * t, *y = x + t;
-            for (size_t j = 0; j < t; j++) {
-                uint64_t u = x[j], v = y[j];
-                uint64_t s = u + v;
-                s -= (s >= q2) ? q2 : 0;
-                x[j] = s;
-                y[j] = he_mul_shoup_lazy(w, ws, u - v + q2, q);
-            }
-        }
-    }
-    for (size_t j = 0; j < HE_N; j++)
-        a[j] = he_mul_shoup(p->ninv, p->ninv_s, a[j], q);
-}
-
-void he_ntt_fwd(const he_prime *p, uint64_t *a) {
-    if (he_resolve() == HE_IMPL_AVX2)
-        he_ntt_fwd_avx2(p, a);
-    else
-        he_ntt_fwd_ref(p, a);
-}
-
-void he_ntt_inv(const he_prime *p, uint64_t *a) {
-    if (he_resolve() == HE_IMPL_AVX2)
-        he_ntt_inv_avx2(p, a);
-    else
-        he_ntt_inv_ref(p, a);
-}
-
 void he_poly_ntt(he_poly *a) {
     const he_params *P = he_params_get();
     for (int i = 0; i < HE_L; i++)
@@ -150,47 +76,6 @@ void he_poly_intt(he_poly *a) {
     const he_params *P = he_params_get();
     for (int i = 0; i < HE_L; i++)
         he_ntt_inv(&P->p[i], a->c[i]);
-}
-
-void he_mac_ref(he_u128 *acc, const he_poly *x, const he_poly *y) {
-    for (int i = 0; i < HE_L; i++) {
-        he_u128 *r = acc + (size_t)i * HE_N;
-        const uint64_t *u = x->c[i], *v = y->c[i];
-        for (size_t j = 0; j < HE_N; j++)
-            r[j] += (he_u128)u[j] * v[j];
-    }
-}
-
-void he_mac(he_u128 *acc, const he_poly *x, const he_poly *y) {
-    if (he_resolve() == HE_IMPL_AVX2)
-        he_mac_avx2(acc, x, y);
-    else
-        he_mac_ref(acc, x, y);
-}
-
-void he_mac_rows_multi_ref(he_u128 *const *acc, const uint64_t *const *w, const uint64_t *const *x,
-                           size_t G, size_t count) {
-    for (size_t j0 = 0; j0 < HE_N; j0 += 8)
-        for (size_t g = 0; g < G; g++) {
-            he_u128 s[8] = {0};
-            for (size_t k = 0; k < count; k++)
-                for (size_t j = 0; j < 8; j++)
-                    s[j] += (he_u128)w[g * count + k][j0 + j] * x[k][j0 + j];
-            for (size_t j = 0; j < 8; j++)
-                acc[g][j0 + j] += s[j];
-        }
-}
-
-void he_mac_rows_multi(he_u128 *const *acc, const uint64_t *const *w, const uint64_t *const *x,
-                       size_t G, size_t count) {
-    if (he_resolve() == HE_IMPL_AVX2)
-        he_mac_rows_multi_avx2(acc, w, x, G, count);
-    else
-        he_mac_rows_multi_ref(acc, w, x, G, count);
-}
-
-void he_mac_rows(he_u128 *acc, const uint64_t *const *w, const uint64_t *const *x, size_t count) {
-    he_mac_rows_multi(&acc, w, x, 1, count);
 }
 
 void he_reduce(he_poly *out, const he_u128 *acc) {

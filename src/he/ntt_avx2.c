@@ -1,13 +1,13 @@
-/* AVX2 tier of the NTT: the same Harvey butterflies as ntt.c, four lanes at
+/* AVX2 tier of the NTT: the same Harvey butterflies as ntt_ref.c, four lanes at
  * a time. AVX2 has no 64x64-bit multiply, so the Shoup products are built
  * from 32x32->64-bit pieces (_mm256_mul_epu32): the high word of ws*y from
  * four of them, the low words of w*y and qhat*q from three each. Every
  * value stays below 4q < 2^57, so signed 64-bit compares are exact.
- * Compiled with -mavx2 only for this file; chosen at run time (ntt.c) and
- * tested against the portable twin. */
-#include "he/he.h"
+ * Compiled with -mavx2 only for this file (CMake option PARLEY_SIMD_AVX2);
+ * he/ntt.c calls it when util/cpu.h reports AVX2; tested against the
+ * portable tier (ntt_ref.c). */
+#include "he/ntt_tiers.h"
 
-#if defined(__x86_64__)
 #include <immintrin.h>
 
 typedef struct bfly_consts {
@@ -301,22 +301,3 @@ void he_mac_rows_multi_avx2(he_u128 *const *acc_g, const uint64_t *const *w_g,
             }
         }
 }
-
-#else
-void he_ntt_fwd_pruned_avx2(const he_prime *p, uint64_t *a, unsigned logm) {
-    he_ntt_fwd_pruned_ref(p, a, logm);
-}
-void he_mac_rows_multi_avx2(he_u128 *const *acc, const uint64_t *const *w, const uint64_t *const *x,
-                            size_t G, size_t count) {
-    he_mac_rows_multi_ref(acc, w, x, G, count);
-}
-void he_ntt_fwd_avx2(const he_prime *p, uint64_t *a) {
-    he_ntt_fwd_ref(p, a);
-}
-void he_ntt_inv_avx2(const he_prime *p, uint64_t *a) {
-    he_ntt_inv_ref(p, a);
-}
-void he_mac_avx2(he_u128 *acc, const he_poly *x, const he_poly *y) {
-    he_mac_ref(acc, x, y);
-}
-#endif

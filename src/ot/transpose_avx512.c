@@ -4,9 +4,10 @@
  * transpose bring the 64 rows' bytes of one column byte into one register;
  * vptestmb then yields each of its 8 bit-planes as a 64-bit mask, which is
  * 64 bits of an output row. About four times the SSE version's speed.
- * Compiled with -mavx512f -mavx512bw -mavx512vbmi; called only when cpuid
- * reports them (transpose.c). */
-#include "ot/transpose.h"
+ * Compiled with -mavx512f -mavx512bw -mavx512vbmi (CMake option
+ * PARLEY_SIMD_AVX512); ot/transpose.c calls it only when util/cpu.h reports
+ * them. */
+#include "ot/transpose_tiers.h"
 
 #include <immintrin.h>
 #include <string.h>

@@ -1,6 +1,8 @@
 /* SSE bit transpose: gather one byte from each of 16 rows, then eight
- * movemasks peel off the 8 output rows of those 16 bits (MSB first). */
-#include "ot/transpose.h"
+ * movemasks peel off the 8 output rows of those 16 bits (MSB first).
+ * Compiled with -msse4.1 (CMake option PARLEY_SIMD_SSE41: the byte gathers
+ * become pinsrb); ot/transpose.c calls it when util/cpu.h reports SSE4.1. */
+#include "ot/transpose_tiers.h"
 
 #include <immintrin.h>
 #include <string.h>

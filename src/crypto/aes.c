@@ -1,0 +1,85 @@
+/* The AES dispatch: the best built tier the CPU has (util/cpu.h). */
+#include "crypto/aes_tiers.h"
+
+#include "util/mem.h"
+
+#include <string.h>
+
+/* The wide tiers use AES-NI's key expansion, so VAES is built only with it. */
+const cpu_tier aes_tiers[AES_TIERS] = {
+    [AES_TIER_REF] = {"ref", 0, 1},
+    [AES_TIER_NI] = {"aes-ni", CPU_SSE41 | CPU_AES, PARLEY_HAVE_AESNI},
+    [AES_TIER_VAES] = {"vaes", CPU_SSE41 | CPU_AES | CPU_AVX512F | CPU_VAES,
+                       (PARLEY_HAVE_AESNI && PARLEY_HAVE_AVX512)},
+};
+
+enum aes_tier aes_tier(void) {
+    return (enum aes_tier)cpu_best(aes_tiers, AES_TIERS);
+}
+
+void aes_expand(aes_key *k, const uint8_t key[16]) {
+    memset(k, 0, sizeof *k);
+    memcpy(k->raw, key, 16);
+#if PARLEY_HAVE_AESNI
+    /* Whenever the process may use AES-NI, not only while it is the chosen
+     * tier: a key outlives a change of tier (tests). */
+    if (cpu_covers(cpu_available(), aes_tiers[AES_TIER_NI].needs)) aes_ni_expand(k->rk, key);
+#endif
+}
+
+void aes_clear(aes_key *k) {
+    aes_ref_free(k);
+    mem_wipe(k, sizeof *k);
+}
+
+void aes_ecb(aes_key *k, block *out, const block *in, size_t n) {
+    switch (aes_tier()) {
+#if PARLEY_HAVE_AESNI && PARLEY_HAVE_AVX512
+    case AES_TIER_VAES:
+        aes_vaes_ecb(k->rk, out, in, n);
+        return;
+#endif
+#if PARLEY_HAVE_AESNI
+    case AES_TIER_NI:
+        aes_ni_ecb(k->rk, out, in, n);
+        return;
+#endif
+    default:
+        aes_ref_ecb(k, out, in, n);
+    }
+}
+
+void aes_ctr(aes_key *k, block *out, uint64_t ctr, size_t n) {
+    switch (aes_tier()) {
+#if PARLEY_HAVE_AESNI && PARLEY_HAVE_AVX512
+    case AES_TIER_VAES:
+        aes_vaes_ctr(k->rk, out, ctr, n);
+        return;
+#endif
+#if PARLEY_HAVE_AESNI
+    case AES_TIER_NI:
+        aes_ni_ctr(k->rk, out, ctr, n);
+        return;
+#endif
+    default:
+        aes_ref_ctr(k, out, ctr, n);
+    }
+}
+
+void aes_tmmo(aes_key *k, block *out, const block *in, size_t n, uint64_t tweak_lo,
+              uint64_t tweak_hi) {
+    switch (aes_tier()) {
+#if PARLEY_HAVE_AESNI && PARLEY_HAVE_AVX512
+    case AES_TIER_VAES:
+        aes_vaes_tmmo(k->rk, out, in, n, tweak_lo, tweak_hi);
+        return;
+#endif
+#if PARLEY_HAVE_AESNI
+    case AES_TIER_NI:
+        aes_ni_tmmo(k->rk, out, in, n, tweak_lo, tweak_hi);
+        return;
+#endif
+    default:
+        aes_ref_tmmo(k, out, in, n, tweak_lo, tweak_hi);
+    }
+}

@@ -1,0 +1,27 @@
+/* The AES tiers (util/cpu.h): their table, the dispatch's choice, and the
+ * entry points of the instruction-set files. For crypto/aes.c, the tier
+ * files and the tests; everything else calls aes.h. */
+#ifndef PARLEY_CRYPTO_AES_TIERS_H
+#define PARLEY_CRYPTO_AES_TIERS_H
+
+#include "crypto/aes.h"
+#include "util/cpu.h"
+
+enum aes_tier { AES_TIER_REF, AES_TIER_NI, AES_TIER_VAES, AES_TIERS };
+extern const cpu_tier aes_tiers[AES_TIERS];
+/* The tier aes_ecb, aes_ctr and aes_tmmo use now. */
+enum aes_tier aes_tier(void);
+
+/* aes_ni.c (-maes -msse4.1): also the key expansion of both wide tiers. */
+void aes_ni_expand(block rk[11], const uint8_t key[16]);
+void aes_ni_ecb(const block rk[11], block *out, const block *in, size_t n);
+void aes_ni_ctr(const block rk[11], block *out, uint64_t ctr, size_t n);
+void aes_ni_tmmo(const block rk[11], block *out, const block *in, size_t n, uint64_t tweak_lo,
+                 uint64_t tweak_hi);
+/* aes_vaes.c (-maes -mvaes -mavx512f). */
+void aes_vaes_ecb(const block rk[11], block *out, const block *in, size_t n);
+void aes_vaes_ctr(const block rk[11], block *out, uint64_t ctr, size_t n);
+void aes_vaes_tmmo(const block rk[11], block *out, const block *in, size_t n, uint64_t tweak_lo,
+                   uint64_t tweak_hi);
+
+#endif

@@ -1,0 +1,23 @@
+/* The NTT tiers (util/cpu.h): their table, the dispatch's choice, and the
+ * AVX2 file's entry points. For he/ntt.c, the tier files and the tests;
+ * everything else calls he.h. */
+#ifndef PARLEY_HE_NTT_TIERS_H
+#define PARLEY_HE_NTT_TIERS_H
+
+#include "he/he.h"
+#include "util/cpu.h"
+
+enum ntt_tier { NTT_TIER_REF, NTT_TIER_AVX2, NTT_TIERS };
+extern const cpu_tier ntt_tiers[NTT_TIERS];
+/* The tier he_ntt_*, he_mac and he_mac_rows* use now. */
+enum ntt_tier ntt_tier(void);
+
+/* ntt_avx2.c (-mavx2): the same results as the _ref functions of he.h. */
+void he_ntt_fwd_avx2(const he_prime *p, uint64_t *a);
+void he_ntt_inv_avx2(const he_prime *p, uint64_t *a);
+void he_ntt_fwd_pruned_avx2(const he_prime *p, uint64_t *a, unsigned logm);
+void he_mac_avx2(he_u128 *acc, const he_poly *x, const he_poly *y);
+void he_mac_rows_multi_avx2(he_u128 *const *acc, const uint64_t *const *w, const uint64_t *const *x,
+                            size_t G, size_t count);
+
+#endif
