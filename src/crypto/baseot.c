@@ -5,6 +5,7 @@
  * Every point from the peer is checked to be a valid, non-identity encoding. */
 #include "crypto/baseot.h"
 
+#include "util/ct.h"
 #include "util/mem.h"
 
 #include <sodium.h>
@@ -25,20 +26,33 @@ static void baseot_kdf(block *out, uint64_t i, const uint8_t A[32], const uint8_
     mem_wipe(&st, sizeof st);
 }
 
+/* A uniform non-zero scalar. Whether a draw was zero is made public
+ * (ct_declassify): it happens with probability 2^-252. */
 static void random_scalar(uint8_t s[32], prg *rng) {
     uint8_t wide[64];
-    prg_bytes(rng, wide, sizeof wide);
-    crypto_core_ristretto255_scalar_reduce(s, wide);
+    int zero;
+    do {
+        prg_bytes(rng, wide, sizeof wide);
+        crypto_core_ristretto255_scalar_reduce(s, wide);
+        zero = sodium_is_zero(s, 32);
+        ct_declassify(&zero, sizeof zero);
+    } while (zero);
     mem_wipe(wide, sizeof wide);
+}
+
+/* A status of libsodium computed from secrets: whether a product is the
+ * identity, which for a non-zero scalar and a valid point of prime order
+ * never happens; public (ct_declassify). */
+static int public_status(int rc) {
+    ct_declassify(&rc, sizeof rc);
+    return rc;
 }
 
 int baseot_send_begin(baseot_sender *s, chan *ch, prg *rng) {
     crypto_init();
-    do {
-        random_scalar(s->a, rng);
-    } while (sodium_is_zero(s->a, 32));
+    random_scalar(s->a, rng);
     crypto_scalarmult_ristretto255_base(s->A, s->a);
-    if (crypto_scalarmult_ristretto255(s->aA, s->a, s->A) != 0)
+    if (public_status(crypto_scalarmult_ristretto255(s->aA, s->a, s->A)) != 0)
         return err_set(PARLEY_E_PROTO, "base OT: degenerate sender key");
     return chan_send(ch, s->A, 32);
 }
@@ -59,9 +73,7 @@ int baseot_recv(chan *ch, block *keys, const uint8_t *choices, size_t n, prg *rn
     int rc = 0;
     for (size_t i = 0; i < n; i++) {
         uint8_t bG[32], bGA[32];
-        do {
-            random_scalar(bs[i], rng);
-        } while (sodium_is_zero(bs[i], 32));
+        random_scalar(bs[i], rng);
         crypto_scalarmult_ristretto255_base(bG, bs[i]);
         crypto_core_ristretto255_add(bGA, bG, A);
         /* Constant-time select of bG or bG + A by the choice bit. */
@@ -71,7 +83,7 @@ int baseot_recv(chan *ch, block *keys, const uint8_t *choices, size_t n, prg *rn
     rc = chan_send(ch, Bs, 32 * n);
     for (size_t i = 0; i < n && rc == 0; i++) {
         uint8_t P[32];
-        if (crypto_scalarmult_ristretto255(P, bs[i], A) != 0) {
+        if (public_status(crypto_scalarmult_ristretto255(P, bs[i], A)) != 0) {
             rc = err_set(PARLEY_E_PROTO, "base OT: degenerate shared point");
             break;
         }
@@ -91,7 +103,7 @@ int baseot_send_finish(baseot_sender *s, chan *ch, block (*keys)[2], size_t n) {
         const uint8_t *B = Bs + 32 * i;
         uint8_t P0[32], P1[32];
         if (!crypto_core_ristretto255_is_valid_point(B) ||
-            crypto_scalarmult_ristretto255(P0, s->a, B) != 0) {
+            public_status(crypto_scalarmult_ristretto255(P0, s->a, B)) != 0) {
             rc = err_set(PARLEY_E_PROTO, "base OT: the peer sent an invalid group element");
             break;
         }
