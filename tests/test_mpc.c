@@ -241,6 +241,7 @@ TEST(mill_wide_random_and_edges) {
     prg g;
     harness_prg(&g, 2);
     static const unsigned ms[] = {4, 3, 8};
+    for (unsigned it = 0; it < harness_iters(1); it++) /* PARLEY_TEST_ITERS */
     for (size_t w = 0; w < NWIDE; w++)
         for (size_t s = 0; s < NSIZES; s++) {
             mill_t t = {.n = sizes[s] + 64, .k = wide[w], .m = ms[(w + s) % 3]};
@@ -380,6 +381,7 @@ TEST(wrap_msb_drelu_exhaustive) {
 TEST(wrap_msb_drelu_wide) {
     prg g;
     harness_prg(&g, 4);
+    for (unsigned it = 0; it < harness_iters(1); it++) /* PARLEY_TEST_ITERS */
     for (size_t w = 0; w < NWIDE; w++)
         for (size_t s = 0; s < NSIZES; s++) {
             ring_t t = {.n = sizes[s] + 16, .l = wide[w]};

@@ -208,6 +208,7 @@ TEST(relu_exhaustive) {
 TEST(relu_wide) {
     prg g;
     harness_prg(&g, 10);
+    for (unsigned it = 0; it < harness_iters(1); it++) /* PARLEY_TEST_ITERS */
     for (size_t w = 0; w < NWIDE; w++)
         for (size_t s = 0; s < NSIZES; s++) {
             ew t = {.op = OP_RELU, .l = wide[w]};
@@ -240,6 +241,7 @@ TEST(trunc_reduce_exhaustive) { trunc_exhaustive(OP_TR); }
 static void trunc_wide(int op, uint64_t label) {
     prg g;
     harness_prg(&g, label);
+    for (unsigned it = 0; it < harness_iters(1); it++) /* PARLEY_TEST_ITERS */
     for (size_t w = 0; w < NWIDE; w++) {
         unsigned l = wide[w];
         unsigned ss[] = {0, 1, 12, l / 2, l - 1, l, 9, 11};
@@ -310,6 +312,7 @@ TEST(extend_exhaustive_8_bits) { extend_exhaustive(8, 8); }
 TEST(extend_wide) {
     prg g;
     harness_prg(&g, 15);
+    for (unsigned it = 0; it < harness_iters(1); it++) /* PARLEY_TEST_ITERS */
     for (size_t w = 0; w < NWIDE; w++) {
         unsigned l = wide[w];
         unsigned l2s[] = {l + 1, l + 7, 64, 37};
@@ -392,6 +395,7 @@ TEST(div_each_exhaustive) {
 TEST(div_wide) {
     prg g;
     harness_prg(&g, 16);
+    for (unsigned it = 0; it < harness_iters(1); it++) /* PARLEY_TEST_ITERS */
     for (size_t w = 0; w < NWIDE; w++) {
         unsigned l = wide[w];
         uint64_t ds[] = {1, 2, 3, 9, 49, 169, 1ULL << (l / 2), (1ULL << (l - 1)) + 1,
