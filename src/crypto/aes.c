@@ -32,54 +32,33 @@ void aes_clear(aes_key *k) {
     mem_wipe(k, sizeof *k);
 }
 
-void aes_ecb(aes_key *k, block *out, const block *in, size_t n) {
-    switch (aes_tier()) {
-#if PARLEY_HAVE_AESNI && PARLEY_HAVE_AVX512
-    case AES_TIER_VAES:
-        aes_vaes_ecb(k->rk, out, in, n);
-        return;
-#endif
+/* Each tier's operations (its file's functions), indexed as aes_tiers. */
+typedef struct aes_ops {
+    void (*ecb)(aes_key *k, block *out, const block *in, size_t n);
+    void (*ctr)(aes_key *k, block *out, uint64_t ctr, size_t n);
+    void (*tmmo)(aes_key *k, block *out, const block *in, size_t n, uint64_t tweak_lo,
+                 uint64_t tweak_hi);
+} aes_ops;
+
+static const aes_ops aes_tier_ops[AES_TIERS] = {
+    [AES_TIER_REF] = {aes_ref_ecb, aes_ref_ctr, aes_ref_tmmo},
 #if PARLEY_HAVE_AESNI
-    case AES_TIER_NI:
-        aes_ni_ecb(k->rk, out, in, n);
-        return;
+    [AES_TIER_NI] = {aes_ni_ecb, aes_ni_ctr, aes_ni_tmmo},
 #endif
-    default:
-        aes_ref_ecb(k, out, in, n);
-    }
+#if PARLEY_HAVE_AESNI && PARLEY_HAVE_AVX512
+    [AES_TIER_VAES] = {aes_vaes_ecb, aes_vaes_ctr, aes_vaes_tmmo},
+#endif
+};
+
+void aes_ecb(aes_key *k, block *out, const block *in, size_t n) {
+    aes_tier_ops[aes_tier()].ecb(k, out, in, n);
 }
 
 void aes_ctr(aes_key *k, block *out, uint64_t ctr, size_t n) {
-    switch (aes_tier()) {
-#if PARLEY_HAVE_AESNI && PARLEY_HAVE_AVX512
-    case AES_TIER_VAES:
-        aes_vaes_ctr(k->rk, out, ctr, n);
-        return;
-#endif
-#if PARLEY_HAVE_AESNI
-    case AES_TIER_NI:
-        aes_ni_ctr(k->rk, out, ctr, n);
-        return;
-#endif
-    default:
-        aes_ref_ctr(k, out, ctr, n);
-    }
+    aes_tier_ops[aes_tier()].ctr(k, out, ctr, n);
 }
 
 void aes_tmmo(aes_key *k, block *out, const block *in, size_t n, uint64_t tweak_lo,
               uint64_t tweak_hi) {
-    switch (aes_tier()) {
-#if PARLEY_HAVE_AESNI && PARLEY_HAVE_AVX512
-    case AES_TIER_VAES:
-        aes_vaes_tmmo(k->rk, out, in, n, tweak_lo, tweak_hi);
-        return;
-#endif
-#if PARLEY_HAVE_AESNI
-    case AES_TIER_NI:
-        aes_ni_tmmo(k->rk, out, in, n, tweak_lo, tweak_hi);
-        return;
-#endif
-    default:
-        aes_ref_tmmo(k, out, in, n, tweak_lo, tweak_hi);
-    }
+    aes_tier_ops[aes_tier()].tmmo(k, out, in, n, tweak_lo, tweak_hi);
 }

@@ -57,9 +57,9 @@ static inline void load_keys(__m128i k[11], const block rk[11]) {
     for (int i = 0; i < 11; i++) k[i] = _mm_load_si128((const __m128i *)&rk[i]);
 }
 
-void aes_ni_ecb(const block rk[11], block *out, const block *in, size_t n) {
+void aes_ni_ecb(aes_key *key, block *out, const block *in, size_t n) {
     __m128i k[11];
-    load_keys(k, rk);
+    load_keys(k, key->rk);
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
         __m128i x[8];
@@ -73,9 +73,9 @@ void aes_ni_ecb(const block rk[11], block *out, const block *in, size_t n) {
         _mm_storeu_si128((__m128i *)&out[i], enc1(k, _mm_loadu_si128((const __m128i *)&in[i])));
 }
 
-void aes_ni_ctr(const block rk[11], block *out, uint64_t ctr, size_t n) {
+void aes_ni_ctr(aes_key *key, block *out, uint64_t ctr, size_t n) {
     __m128i k[11];
-    load_keys(k, rk);
+    load_keys(k, key->rk);
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
         __m128i x[8];
@@ -96,10 +96,10 @@ static inline __m128i sigma(__m128i x) {
     return _mm_xor_si128(hi, lo_hi);
 }
 
-void aes_ni_tmmo(const block rk[11], block *out, const block *in, size_t n, uint64_t tweak_lo,
+void aes_ni_tmmo(aes_key *key, block *out, const block *in, size_t n, uint64_t tweak_lo,
                  uint64_t tweak_hi) {
     __m128i k[11];
-    load_keys(k, rk);
+    load_keys(k, key->rk);
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
         __m128i s[8], x[8];

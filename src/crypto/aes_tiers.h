@@ -14,14 +14,14 @@ enum aes_tier aes_tier(void);
 
 /* aes_ni.c (-maes -msse4.1): also the key expansion of both wide tiers. */
 void aes_ni_expand(block rk[11], const uint8_t key[16]);
-void aes_ni_ecb(const block rk[11], block *out, const block *in, size_t n);
-void aes_ni_ctr(const block rk[11], block *out, uint64_t ctr, size_t n);
-void aes_ni_tmmo(const block rk[11], block *out, const block *in, size_t n, uint64_t tweak_lo,
+void aes_ni_ecb(aes_key *key, block *out, const block *in, size_t n);
+void aes_ni_ctr(aes_key *key, block *out, uint64_t ctr, size_t n);
+void aes_ni_tmmo(aes_key *key, block *out, const block *in, size_t n, uint64_t tweak_lo,
                  uint64_t tweak_hi);
 /* aes_vaes.c (-maes -mvaes -mavx512f). */
-void aes_vaes_ecb(const block rk[11], block *out, const block *in, size_t n);
-void aes_vaes_ctr(const block rk[11], block *out, uint64_t ctr, size_t n);
-void aes_vaes_tmmo(const block rk[11], block *out, const block *in, size_t n, uint64_t tweak_lo,
+void aes_vaes_ecb(aes_key *key, block *out, const block *in, size_t n);
+void aes_vaes_ctr(aes_key *key, block *out, uint64_t ctr, size_t n);
+void aes_vaes_tmmo(aes_key *key, block *out, const block *in, size_t n, uint64_t tweak_lo,
                    uint64_t tweak_hi);
 
 #endif

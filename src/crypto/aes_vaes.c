@@ -52,9 +52,9 @@ static inline __m512i enc4(const __m512i k[11], __m512i x) {
 /* The last n % 4 blocks go through a masked register. */
 static inline __mmask8 tail_mask(size_t m) { return (__mmask8)((1u << (2 * m)) - 1); }
 
-void aes_vaes_ecb(const block rk[11], block *out, const block *in, size_t n) {
+void aes_vaes_ecb(aes_key *key, block *out, const block *in, size_t n) {
     __m512i k[11];
-    load_keys(k, rk);
+    load_keys(k, key->rk);
     size_t i = 0;
     for (; i + 16 <= n; i += 16) {
         __m512i x0 = _mm512_loadu_si512((const void *)&in[i]);
@@ -76,9 +76,9 @@ void aes_vaes_ecb(const block rk[11], block *out, const block *in, size_t n) {
 }
 
 /* Counter blocks (0, ctr + i): low 64 bits count, as in aes_ni_ctr. */
-void aes_vaes_ctr(const block rk[11], block *out, uint64_t ctr, size_t n) {
+void aes_vaes_ctr(aes_key *key, block *out, uint64_t ctr, size_t n) {
     __m512i k[11];
-    load_keys(k, rk);
+    load_keys(k, key->rk);
     __m512i c = _mm512_set_epi64(0, (long long)(ctr + 3), 0, (long long)(ctr + 2), 0,
                                  (long long)(ctr + 1), 0, (long long)ctr);
     const __m512i four = _mm512_set_epi64(0, 4, 0, 4, 0, 4, 0, 4);
@@ -107,10 +107,10 @@ static inline __m512i sigma4(__m512i x) {
     return _mm512_xor_si512(hi, lo_hi);
 }
 
-void aes_vaes_tmmo(const block rk[11], block *out, const block *in, size_t n, uint64_t tweak_lo,
+void aes_vaes_tmmo(aes_key *key, block *out, const block *in, size_t n, uint64_t tweak_lo,
                    uint64_t tweak_hi) {
     __m512i k[11];
-    load_keys(k, rk);
+    load_keys(k, key->rk);
     long long th = (long long)tweak_hi;
     __m512i t = _mm512_set_epi64(th, (long long)(tweak_lo + 3), th, (long long)(tweak_lo + 2), th,
                                  (long long)(tweak_lo + 1), th, (long long)tweak_lo);

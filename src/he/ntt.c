@@ -12,38 +12,44 @@ enum ntt_tier ntt_tier(void) {
     return (enum ntt_tier)cpu_best(ntt_tiers, NTT_TIERS);
 }
 
+/* Each tier's kernels (its file's functions), indexed as ntt_tiers. */
+typedef struct ntt_ops {
+    void (*fwd)(const he_prime *p, uint64_t *a);
+    void (*inv)(const he_prime *p, uint64_t *a);
+    void (*fwd_pruned)(const he_prime *p, uint64_t *a, unsigned logm);
+    void (*mac)(he_u128 *acc, const he_poly *x, const he_poly *y);
+    void (*mac_rows_multi)(he_u128 *const *acc, const uint64_t *const *w, const uint64_t *const *x,
+                           size_t G, size_t count);
+} ntt_ops;
+
+static const ntt_ops ntt_tier_ops[NTT_TIERS] = {
+    [NTT_TIER_REF] = {he_ntt_fwd_ref, he_ntt_inv_ref, he_ntt_fwd_pruned_ref, he_mac_ref,
+                      he_mac_rows_multi_ref},
 #if PARLEY_HAVE_AVX2
-#define NTT_DISPATCH(call_avx2, call_ref)                                                          \
-    do {                                                                                           \
-        if (ntt_tier() == NTT_TIER_AVX2)                                                           \
-            call_avx2;                                                                             \
-        else                                                                                       \
-            call_ref;                                                                              \
-    } while (0)
-#else
-#define NTT_DISPATCH(call_avx2, call_ref) call_ref
+    [NTT_TIER_AVX2] = {he_ntt_fwd_avx2, he_ntt_inv_avx2, he_ntt_fwd_pruned_avx2, he_mac_avx2,
+                       he_mac_rows_multi_avx2},
 #endif
+};
 
 void he_ntt_fwd(const he_prime *p, uint64_t *a) {
-    NTT_DISPATCH(he_ntt_fwd_avx2(p, a), he_ntt_fwd_ref(p, a));
+    ntt_tier_ops[ntt_tier()].fwd(p, a);
 }
 
 void he_ntt_inv(const he_prime *p, uint64_t *a) {
-    NTT_DISPATCH(he_ntt_inv_avx2(p, a), he_ntt_inv_ref(p, a));
+    ntt_tier_ops[ntt_tier()].inv(p, a);
 }
 
 void he_ntt_fwd_pruned(const he_prime *p, uint64_t *a, unsigned logm) {
-    NTT_DISPATCH(he_ntt_fwd_pruned_avx2(p, a, logm), he_ntt_fwd_pruned_ref(p, a, logm));
+    ntt_tier_ops[ntt_tier()].fwd_pruned(p, a, logm);
 }
 
 void he_mac(he_u128 *acc, const he_poly *x, const he_poly *y) {
-    NTT_DISPATCH(he_mac_avx2(acc, x, y), he_mac_ref(acc, x, y));
+    ntt_tier_ops[ntt_tier()].mac(acc, x, y);
 }
 
 void he_mac_rows_multi(he_u128 *const *acc, const uint64_t *const *w, const uint64_t *const *x,
                        size_t G, size_t count) {
-    NTT_DISPATCH(he_mac_rows_multi_avx2(acc, w, x, G, count),
-                 he_mac_rows_multi_ref(acc, w, x, G, count));
+    ntt_tier_ops[ntt_tier()].mac_rows_multi(acc, w, x, G, count);
 }
 
 void he_mac_rows(he_u128 *acc, const uint64_t *const *w, const uint64_t *const *x, size_t count) {

@@ -18,20 +18,19 @@ enum transpose_tier transpose_tier(size_t rows, size_t cols) {
     return (enum transpose_tier)t;
 }
 
+/* Each tier's transpose (its file's function), indexed as transpose_tiers. */
+typedef void (*transpose_fn)(uint8_t *out, const uint8_t *in, size_t rows, size_t cols);
+static const transpose_fn transpose_tier_fn[TRANSPOSE_TIERS] = {
+    [TRANSPOSE_TIER_REF] = bit_transpose_ref,
+#if PARLEY_HAVE_SSE41
+    [TRANSPOSE_TIER_SSE41] = bit_transpose_sse,
+#endif
+#if PARLEY_HAVE_AVX512
+    [TRANSPOSE_TIER_AVX512] = bit_transpose_avx512,
+#endif
+};
+
 void bit_transpose(uint8_t *out, const uint8_t *in, size_t rows, size_t cols) {
     PARLEY_CHECK(rows % 16 == 0 && cols % 8 == 0);
-    switch (transpose_tier(rows, cols)) {
-#if PARLEY_HAVE_AVX512
-    case TRANSPOSE_TIER_AVX512:
-        bit_transpose_avx512(out, in, rows, cols);
-        return;
-#endif
-#if PARLEY_HAVE_SSE41
-    case TRANSPOSE_TIER_SSE41:
-        bit_transpose_sse(out, in, rows, cols);
-        return;
-#endif
-    default:
-        bit_transpose_ref(out, in, rows, cols);
-    }
+    transpose_tier_fn[transpose_tier(rows, cols)](out, in, rows, cols);
 }
