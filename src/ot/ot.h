@@ -112,6 +112,13 @@ int kkot_recv_end(chan *ch, uint64_t *out, const uint8_t *choices, size_t n, uns
                   unsigned l) WUR;
 int kkot_recv(ote_receiver *r, chan *ch, uint64_t *out, const uint8_t *choices, size_t n,
               unsigned N, unsigned l) WUR;
+/* The KK13 pad of a 256-bit row (two blocks: lo, hi), the whole row in one
+ * correlation-robust chain (kkot.c; docs/SECURITY-OT.md, "KK13 pads"):
+ * out[i] = H(lo ^ H(hi, (KK_TW_IN, idx + i)), (KK_TW_OUT, idx + i)) for the
+ * rows rows[2i], rows[2i + 1] each XORed with off[0], off[1] (off may be
+ * NULL). tmp: mm blocks of scratch; out may not alias rows. */
+void kk_pad_hash(crh *h, block *out, block *tmp, const block *rows, const block *off, size_t mm,
+                 uint64_t idx);
 
 /* Raw IKNP rows: random correlated OTs with the sender's secret row s as
  * global Delta (the silent backend's first base COTs, ot/lane.c). The
