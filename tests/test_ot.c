@@ -103,7 +103,8 @@ static int lane_party(int who, chan *ch, void *arg) {
     TRY(ot_lane_setup_ex(&ln, ch, harness_block(100 + (uint64_t)who), &o));
     j->before[who] = *chan_get_stats(ch);
     int rc = j->step(who, &ln, j);
-    j->batches[who] = ln.fer_s.batches;
+    const cot_pool *ps = ot_lane_cots(&ln, 1);
+    j->batches[who] = ps ? ps->fills : 0;
     ot_lane_clear(&ln);
     return rc;
 }
@@ -244,8 +245,8 @@ TEST(correlated_ot_many_widths) {
 /* ---- KK13 1-out-of-N ---- */
 
 static int kk_step(int who, ot_lane *ln, ot_job *j) {
-    return who == 0 ? kkot_send(&ln->kk_s, ln->ch, j->msgs, j->n, j->N, j->l)
-                      : kkot_recv(&ln->kk_r, ln->ch, j->out, j->choices, j->n, j->N, j->l);
+    return who == 0 ? kkot_send(ot_lane_kk_sender(ln), ln->ch, j->msgs, j->n, j->N, j->l)
+                      : kkot_recv(ot_lane_kk_receiver(ln), ln->ch, j->out, j->choices, j->n, j->N, j->l);
 }
 
 static void kk_case(size_t n, unsigned N, unsigned l, uint64_t label) {
@@ -614,7 +615,7 @@ static int rcot_party(int who, chan *ch, void *arg) {
     ot_lane ln;
     ot_lane_opts o = {.backend = OT_BACKEND_SILENT, .ferret = k->fp};
     TRY(ot_lane_setup_ex(&ln, ch, harness_block(1100 + (uint64_t)who), &o));
-    k->delta[who] = ln.fer_s.delta;
+    k->delta[who] = ot_lane_cots(&ln, 1)->delta;
     chan_reset_stats(ch);
     int rc = 0;
     /* Direction 0: party 0 sends; then direction 1. */
@@ -622,11 +623,11 @@ static int rcot_party(int who, chan *ch, void *arg) {
         for (size_t done = 0, p = 0; done < k->total && rc == 0; p++) {
             size_t n = k->parts[p % k->nparts];
             if (n > k->total - done) n = k->total - done;
-            rc = who == dir ? silent_rcot_send(&ln.fer_s, ch, k->q[dir] + done, n)
-                            : silent_rcot_recv(&ln.fer_r, ch, k->t[dir] + done, n);
+            rc = who == dir ? silent_rcot_send(ot_lane_cots(&ln, 1), ch, k->q[dir] + done, n)
+                            : silent_rcot_recv(ot_lane_cots(&ln, 0), ch, k->t[dir] + done, n);
             done += n;
         }
-    k->batches[who] = ln.fer_s.batches;
+    k->batches[who] = ot_lane_cots(&ln, 1)->fills;
     k->sent[who] = chan_get_stats(ch)->bytes_sent;
     k->flights[who] = chan_get_stats(ch)->flights;
     ot_lane_clear(&ln);
@@ -697,8 +698,8 @@ TEST(silent_cot_production_params) {
 static uint64_t sil_gen(const ot_job *j) { return j->batches[0] * ferret_batch_bytes(&FERRET_TOY); }
 
 static int srot_step(int who, ot_lane *ln, ot_job *j) {
-    return who == 0 ? silent_rot_send(&ln->fer_s, ln->ch, j->r2, j->n)
-                    : silent_rot_recv(&ln->fer_r, ln->ch, j->r1, j->choices, j->n);
+    return who == 0 ? silent_rot_send(ot_lane_cots(ln, 1), ln->ch, j->r2, j->n)
+                    : silent_rot_recv(ot_lane_cots(ln, 0), ln->ch, j->r1, j->choices, j->n);
 }
 
 TEST(silent_random_ot) {
@@ -719,8 +720,8 @@ TEST(silent_random_ot) {
 }
 
 static int scmot_step(int who, ot_lane *ln, ot_job *j) {
-    return who == 0 ? silent_ot_send(&ln->fer_s, ln->ch, j->msgs, j->n, j->l)
-                    : silent_ot_recv(&ln->fer_r, ln->ch, j->out, j->choices, j->n, j->l);
+    return who == 0 ? silent_ot_send(ot_lane_cots(ln, 1), ln->ch, j->msgs, j->n, j->l)
+                    : silent_ot_recv(ot_lane_cots(ln, 0), ln->ch, j->out, j->choices, j->n, j->l);
 }
 
 TEST(silent_chosen_message_ot) {
@@ -738,8 +739,8 @@ TEST(silent_chosen_message_ot) {
 }
 
 static int scot_step(int who, ot_lane *ln, ot_job *j) {
-    return who == 0 ? silent_cot_send(&ln->fer_s, ln->ch, j->x, j->delta, j->n, j->ls, j->M)
-                    : silent_cot_recv(&ln->fer_r, ln->ch, j->out, j->choices, j->n, j->ls, j->M);
+    return who == 0 ? silent_cot_send(ot_lane_cots(ln, 1), ln->ch, j->x, j->delta, j->n, j->ls, j->M)
+                    : silent_cot_recv(ot_lane_cots(ln, 0), ln->ch, j->out, j->choices, j->n, j->ls, j->M);
 }
 
 TEST(silent_correlated_ot) {
@@ -769,8 +770,8 @@ TEST(silent_correlated_ot) {
 }
 
 static int skk_step(int who, ot_lane *ln, ot_job *j) {
-    return who == 0 ? silent_kkot_send(&ln->fer_s, ln->ch, j->msgs, j->n, j->N, j->l)
-                    : silent_kkot_recv(&ln->fer_r, ln->ch, j->out, j->choices, j->n, j->N, j->l);
+    return who == 0 ? silent_kkot_send(ot_lane_cots(ln, 1), ln->ch, j->msgs, j->n, j->N, j->l)
+                    : silent_kkot_recv(ot_lane_cots(ln, 0), ln->ch, j->out, j->choices, j->n, j->N, j->l);
 }
 
 static void skk_case(size_t n, unsigned N, unsigned l, uint64_t label) {
@@ -814,11 +815,11 @@ static int smix_step(int who, ot_lane *ln, ot_job *j) {
         uint64_t *o = j->out + (size_t)rep * j->n, *x = j->x + (size_t)rep * j->n;
         int rc;
         if (rep % 2)
-            rc = who == 0 ? silent_cot_send(&ln->fer_s, ln->ch, x, j->delta, j->n, j->ls, 1)
-                          : silent_cot_recv(&ln->fer_r, ln->ch, o, j->choices, j->n, j->ls, 1);
+            rc = who == 0 ? silent_cot_send(ot_lane_cots(ln, 1), ln->ch, x, j->delta, j->n, j->ls, 1)
+                          : silent_cot_recv(ot_lane_cots(ln, 0), ln->ch, o, j->choices, j->n, j->ls, 1);
         else
-            rc = who == 0 ? silent_kkot_send(&ln->fer_s, ln->ch, j->msgs, j->n, 4, 20)
-                          : silent_kkot_recv(&ln->fer_r, ln->ch, o, j->choices, j->n, 4, 20);
+            rc = who == 0 ? silent_kkot_send(ot_lane_cots(ln, 1), ln->ch, j->msgs, j->n, 4, 20)
+                          : silent_kkot_recv(ot_lane_cots(ln, 0), ln->ch, o, j->choices, j->n, 4, 20);
         TRY(rc);
     }
     return 0;
@@ -865,8 +866,8 @@ static int sdrop_party(int who, chan *ch, void *arg) {
         uint64_t *x = mem_calloc(N, 8);
         uint8_t *c = mem_calloc(N, 1);
         unsigned l = 32;
-        d->rc = d->honest_sends ? silent_cot_send(&ln.fer_s, ch, x, x, N, &l, 1)
-                                : silent_cot_recv(&ln.fer_r, ch, x, c, N, &l, 1);
+        d->rc = d->honest_sends ? silent_cot_send(ot_lane_cots(&ln, 1), ch, x, x, N, &l, 1)
+                                : silent_cot_recv(ot_lane_cots(&ln, 0), ch, x, c, N, &l, 1);
         mem_free(x);
         mem_free(c);
     } else {
@@ -919,26 +920,18 @@ static int sboth_party(int who, chan *ch, void *arg) {
     ot_lane_opts o = {.backend = OT_BACKEND_SILENT, .ferret = &FERRET_B11};
     TRY(ot_lane_setup_ex(&ln, ch, harness_block(1700 + (uint64_t)who), &o));
     static const unsigned l8 = 8;
-    ot_task kk = {.kind = OT_TASK_KK, .n = b->nk, .N = 16, .l = 1};
-    ot_task ct = {.kind = OT_TASK_COT, .n = b->nc, .ls = &l8, .M = 1};
+    ot_task tk[2] = {{.kind = OT_TASK_KK, .n = b->nk, .N = 16, .l = 1},
+                     {.kind = OT_TASK_COT, .n = b->nc, .ls = &l8, .M = 1}};
+    uint8_t we[2] = {who == 0, who == 1};
     if (who == 0) {
-        kk.fer = &ln.fer_s, kk.genw = sboth_genw;
-        ct.fer = &ln.fer_r, ct.choices = b->cch, ct.out = b->cout;
+        tk[0].genw = sboth_genw;
+        tk[1].choices = b->cch, tk[1].out = b->cout;
     } else {
-        kk.fer = &ln.fer_r, kk.choices = b->kch, kk.out = b->kout;
-        ct.fer = &ln.fer_s, ct.x = b->cx, ct.delta = b->cd;
+        tk[0].choices = b->kch, tk[0].out = b->kout;
+        tk[1].x = b->cx, tk[1].delta = b->cd;
     }
-    size_t nkc = ot_task_chunks(&kk), ncc = ot_task_chunks(&ct);
-    ot_chunk *K = mem_alloc(nkc, sizeof *K), *C = mem_alloc(ncc, sizeof *C);
-    for (size_t c = 0; c < nkc; c++) K[c] = (ot_chunk){&kk, c};
-    for (size_t c = 0; c < ncc; c++) C[c] = (ot_chunk){&ct, c};
-    int rc = who == 0 ? silent_steps_run(&ln.fer_s, &ln.fer_r, ch, C, ncc, K, nkc, NULL)
-                      : silent_steps_run(&ln.fer_s, &ln.fer_r, ch, K, nkc, C, ncc, NULL);
-    b->batches[who] = ln.fer_s.batches;
-    ot_task_free(&kk);
-    ot_task_free(&ct);
-    mem_free(K);
-    mem_free(C);
+    int rc = ot_run(&ln, tk, we, 2);
+    b->batches[who] = ot_lane_cots(&ln, 1)->fills;
     ot_lane_clear(&ln);
     return rc;
 }

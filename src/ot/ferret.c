@@ -42,14 +42,17 @@ static size_t msg_blocks(const ferret_params *p) {
 }
 
 int ferret_init(ferret *f, const ferret_params *p, int sender, block delta, const block *base,
-                block seed) {
+                block seed, cot_pool *pool) {
     memset(f, 0, sizeof *f);
     PARLEY_CHECK(p->h >= 1 && p->h <= 24 && p->logk >= 1 && p->logk <= 24 && p->t >= 1);
-    PARLEY_CHECK(ferret_n(p) > ferret_m(p) && ferret_usable(p) >= FERRET_CARRY);
+    PARLEY_CHECK(ferret_n(p) > ferret_m(p) && ferret_usable(p) >= COT_POOL_CARRY);
     PARLEY_CHECK(!sender || (delta.w[0] & 1));
+    PARLEY_CHECK(pool->sender == sender && pool->batch == ferret_n(p) &&
+                 block_eq(pool->delta, sender ? delta : block_make(0, 0)));
     f->par = p;
     f->sender = sender;
     f->delta = sender ? delta : block_make(0, 0);
+    f->pool = pool;
     size_t m = ferret_m(p);
     f->base = mem_alloc(m, sizeof(block));
     if (!f->base) return err_set(PARLEY_E_NOMEM, "out of memory for %zu silent-OT base COTs", m);
@@ -59,6 +62,7 @@ int ferret_init(ferret *f, const ferret_params *p, int sender, block delta, cons
     aes_expand(&f->lpn, key_lpn);
     crh_init(&f->h);
     prg_seed(&f->rng, seed);
+    cot_pool_set_refill(pool, &ferret_refill, f);
     return 0;
 }
 
@@ -66,7 +70,6 @@ void ferret_clear(ferret *f) {
     if (!f->par) return;
     const ferret_params *p = f->par;
     if (f->base) mem_free_wipe(f->base, ferret_m(p) * sizeof(block));
-    if (f->buf) mem_free_wipe(f->buf, (FERRET_CARRY + ferret_n(p)) * sizeof(block));
     if (f->msg) mem_free_wipe(f->msg, msg_blocks(p) * sizeof(block));
     aes_clear(&f->g0);
     aes_clear(&f->g1);
@@ -76,37 +79,16 @@ void ferret_clear(ferret *f) {
     mem_wipe(f, sizeof *f);
 }
 
-const block *ferret_take(ferret *f, size_t cnt, uint64_t *index) {
-    PARLEY_CHECK(cnt <= ferret_avail(f));
-    const block *r = f->buf ? f->buf + f->pos : NULL;
-    *index = f->used;
-    f->pos += cnt;
-    f->used += cnt;
-    return r;
-}
+/* ---- refill: keep the leftover, make the batch in the pool's room ---- */
 
-/* ---- refill: keep the leftover, make the batch in buf[CARRY .. CARRY + n) ---- */
-
-static int refill_begin(ferret *f) {
-    const ferret_params *p = f->par;
-    if (!f->buf) {
-        f->buf = mem_alloc(FERRET_CARRY + ferret_n(p), sizeof(block));
-        f->msg = mem_alloc(msg_blocks(p), sizeof(block));
-        if (!f->buf || !f->msg) {
-            if (f->buf) mem_free(f->buf);
-            if (f->msg) mem_free(f->msg);
-            f->buf = f->msg = NULL;
-            return err_set(PARLEY_E_NOMEM, "out of memory for a silent-OT batch (%zu COTs)",
-                           ferret_n(p));
-        }
-        f->pos = f->end = FERRET_CARRY;
+/* The room for the batch in the pool (the leftover moved in front of it);
+ * NULL if out of memory. */
+static block *refill_begin(ferret *f) {
+    if (!f->msg && !(f->msg = mem_alloc(msg_blocks(f->par), sizeof(block)))) {
+        err_set(PARLEY_E_NOMEM, "out of memory for a silent-OT batch (%zu COTs)", ferret_n(f->par));
+        return NULL;
     }
-    size_t left = ferret_avail(f);
-    PARLEY_CHECK(left <= FERRET_CARRY);
-    memmove(f->buf + FERRET_CARRY - left, f->buf + f->pos, left * sizeof(block));
-    f->pos = FERRET_CARRY - left;
-    f->end = FERRET_CARRY;
-    return 0;
+    return cot_pool_fill_begin(f->pool);
 }
 
 /* out[i] ^= XOR of FERRET_D base COTs at public positions, for the n
@@ -119,9 +101,8 @@ _Static_assert(FERRET_D == 10, "lpn_encode cuts ten fields");
 
 #define LPN_GATHER(v) acc = block_xor(acc, B[(uint32_t)(v)&km])
 
-static void lpn_encode(ferret *f) {
+static void lpn_encode(ferret *f, block *out) {
     const ferret_params *p = f->par;
-    block *out = f->buf + FERRET_CARRY;
     const block *B = f->base;
     size_t n = ferret_n(p);
     uint32_t km = (uint32_t)(ferret_k(p) - 1);
@@ -148,15 +129,12 @@ static void lpn_encode(ferret *f) {
     }
 }
 
-/* The batch is done: its first m COTs are the next base, the leftover goes
- * just before the rest. */
-static void refill_end(ferret *f) {
-    const ferret_params *p = f->par;
-    size_t m = ferret_m(p), left = ferret_avail(f);
-    memcpy(f->base, f->buf + FERRET_CARRY, m * sizeof(block));
-    memmove(f->buf + FERRET_CARRY + m - left, f->buf + f->pos, left * sizeof(block));
-    f->pos = FERRET_CARRY + m - left;
-    f->end = FERRET_CARRY + ferret_n(p);
+/* The batch is done: its first m COTs are the next base, the rest go to
+ * the pool's consumers. */
+static void refill_end(ferret *f, const block *out) {
+    memcpy(f->base, out, ferret_m(f->par) * sizeof(block));
+    cot_pool_fill_end(f->pool, ferret_m(f->par));
+    f->room = NULL;
     f->batches++;
 }
 
@@ -193,7 +171,9 @@ static void level_sums(const block *lv, size_t m, block *s0, block *s1) {
 
 int ferret_send_trees(ferret *f, chan *ch) {
     PARLEY_CHECK(f->sender);
-    TRY(refill_begin(f));
+    block *out = refill_begin(f);
+    if (!out) return PARLEY_E_NOMEM;
+    f->room = out;
     const ferret_params *p = f->par;
     unsigned h = p->h;
     size_t k = ferret_k(p), per = 2 * (size_t)h + 1;
@@ -202,7 +182,7 @@ int ferret_send_trees(ferret *f, chan *ch) {
     for (unsigned j = 0; j < p->t; j++) {
         const block *tb = f->base + k + (size_t)j * h;
         block *msg = f->msg + j * per;
-        block *lv = f->buf + FERRET_CARRY + ((size_t)j << h);
+        block *lv = out + ((size_t)j << h);
         for (unsigned d = 0; d < h; d++)
             q1[d] = block_xor(tb[d], f->delta);
         crh_hash(&f->h, h0, tb, h, tw + (uint64_t)j * h, FERRET_TW_TREE);
@@ -231,8 +211,9 @@ int ferret_send_trees(ferret *f, chan *ch) {
 }
 
 void ferret_send_finish(ferret *f) {
-    lpn_encode(f);
-    refill_end(f);
+    PARLEY_CHECK(f->room); /* ferret_send_trees made the leaves there */
+    lpn_encode(f, f->room);
+    refill_end(f, f->room);
 }
 
 /* Rebuild tree j of the receiver: K[d] = the learned sum of level d + 1 on
@@ -279,7 +260,8 @@ static void ggm_rebuild(ferret *f, block *lv, const block *K, const uint64_t *b,
 
 int ferret_recv_batch(ferret *f, chan *ch) {
     PARLEY_CHECK(!f->sender);
-    TRY(refill_begin(f));
+    block *out = refill_begin(f);
+    if (!out) return PARLEY_E_NOMEM;
     const ferret_params *p = f->par;
     unsigned h = p->h;
     size_t k = ferret_k(p), per = 2 * (size_t)h + 1;
@@ -298,13 +280,24 @@ int ferret_recv_batch(ferret *f, chan *ch) {
             K[d] =
                 block_xor(blk_sel(block_mask((unsigned)b[d]), msg[2 * d + 1], msg[2 * d]), ht[d]);
         }
-        ggm_rebuild(f, f->buf + FERRET_CARRY + ((size_t)j << h), K, b, msg[2 * h], z[0], z[1], scr);
+        ggm_rebuild(f, out + ((size_t)j << h), K, b, msg[2 * h], z[0], z[1], scr);
     }
     mem_wipe(scr, sizeof scr);
     mem_wipe(ht, sizeof ht);
     mem_wipe(K, sizeof K);
     mem_wipe(b, sizeof b);
-    lpn_encode(f);
-    refill_end(f);
+    lpn_encode(f, out);
+    refill_end(f, out);
     return 0;
 }
+
+/* ---- the hook ---- */
+
+static int hook_send(void *ctx, chan *ch) { return ferret_send_trees(ctx, ch); }
+static void hook_finish(void *ctx) { ferret_send_finish(ctx); }
+static int hook_recv(void *ctx, chan *ch) { return ferret_recv_batch(ctx, ch); }
+static uint64_t hook_bytes(const void *ctx) {
+    return ferret_batch_bytes(((const ferret *)ctx)->par);
+}
+
+const cot_refill ferret_refill = {hook_send, hook_finish, hook_recv, hook_bytes};

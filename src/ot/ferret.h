@@ -2,13 +2,15 @@
  * CCS 2020, "Ferret: Fast Extension for coRRElated oT with small
  * communication"), semi-honest, primal LPN with regular noise.
  *
- * A direction of a lane holds one ferret instance per side. The sender
- * holds a global Delta (bit 0 set); every COT i it hands out is a block
- * q_i with bit 0 clear, and the receiver's matching block is
- * t_i = q_i ^ b_i * Delta, so the receiver's choice bit b_i is bit 0 of
- * t_i. COTs come in batches of n = t * 2^h, made from m = k + t*h base COTs
- * reserved from the batch before (the first batch's base: raw IKNP rows,
- * ot/lane.c):
+ * A direction of a lane holds one ferret instance per side: the producer
+ * behind that side's COT pool (ot/cotpool.h), which it fills through the
+ * pool's fill interface and which reaches it only through its refill hook
+ * (ferret_refill). The sender holds a global Delta (bit 0 set); every COT i
+ * it hands out is a block q_i with bit 0 clear, and the receiver's matching
+ * block is t_i = q_i ^ b_i * Delta, so the receiver's choice bit b_i is
+ * bit 0 of t_i. COTs come in batches of n = t * 2^h, made from m = k + t*h
+ * base COTs reserved from the batch before (the first batch's base: raw
+ * IKNP rows, ot/lane_silent.c):
  *
  *   MPCOT   t single-point COTs, one per bin of 2^h outputs: the sender
  *           expands a GGM tree from a fresh seed (children AES_g0(s) ^ s,
@@ -24,7 +26,7 @@
  *           -- the primal LPN encoding x*A + e with a local linear code.
  *
  * The first m outputs of every batch become the next batch's base; the
- * other n - m are handed out in order with ferret_take. Bytes per batch,
+ * other n - m go to the pool, handed out in order. Bytes per batch,
  * sender to receiver only: t * (2h + 1) * 16 (ferret_batch_bytes); one
  * message flight, so both directions of a lane refill in one flight each.
  *
@@ -37,8 +39,9 @@
  * small and insecure, for tests that need many batches quickly: it is never
  * reachable from the session or the command line.
  *
- * Memory: the pool (FERRET_CARRY + n blocks) is allocated at the first
- * refill; all secrets (Delta, base, pool, seeds) are wiped by ferret_clear.
+ * Memory: the pool (COT_POOL_CARRY + n blocks) and the tree messages are
+ * allocated at the first refill; all secrets (base, seeds) are wiped by
+ * ferret_clear, the pool's by cot_pool_clear.
  * The receiver rebuilds its trees without branching or indexing on its
  * punctured positions. A peer that sends garbage only yields wrong COTs
  * (semi-honest); a short or closed channel is an error. */
@@ -48,6 +51,7 @@
 #include "crypto/block.h"
 #include "crypto/prg.h"
 #include "net/chan.h"
+#include "ot/cotpool.h"
 
 typedef struct ferret_params {
     const char *name;
@@ -57,11 +61,9 @@ typedef struct ferret_params {
 } ferret_params;
 
 extern const ferret_params FERRET_B11; /* production */
+#define FERRET_DEFAULT FERRET_B11        /* what sessions use */
 extern const ferret_params FERRET_TOY; /* tests only: insecure */
 
-/* COTs a refill keeps from the batch before (the largest request the OT
- * flavours make at once: 8192 OTs of 8 COTs). */
-#define FERRET_CARRY 65536
 #define FERRET_D 10 /* base COTs per LPN output */
 
 static inline size_t ferret_n(const ferret_params *p) {
@@ -88,37 +90,32 @@ typedef struct ferret {
     int sender;
     block delta;     /* sender: Delta, bit 0 set */
     block *base;     /* m base COTs for the next batch */
-    block *buf;      /* FERRET_CARRY + n blocks, made at the first refill */
     block *msg;      /* t * (2h + 1) blocks: the tree messages */
-    size_t pos, end; /* the COTs not yet handed out: buf[pos .. end) */
-    uint64_t used;   /* COTs handed out so far (hash tweaks count them) */
+    cot_pool *pool;  /* where the batches go */
+    block *room;     /* sender: the batch's room in the pool, from trees to finish */
     uint64_t batches;
     crh h;
     aes_key g0, g1, lpn; /* fixed public keys: GGM children, LPN positions */
     prg rng;             /* sender: tree seeds */
 } ferret;
 
-/* Set up one side. base: the m = ferret_m(p) first base COTs (sender: q
- * with bit 0 clear; receiver: t with the choice in bit 0), copied. delta
- * (sender only) must have bit 0 set. seed: the sender's tree seeds (the
- * receiver ignores it). No COTs are available until the first refill. */
+/* Set up one side, the producer of pool (initialised with cot_pool_init
+ * for ferret_n(p) COTs a batch and, on the sender, the same delta), and
+ * register it as the pool's refill hook. base: the m = ferret_m(p) first
+ * base COTs (sender: q with bit 0 clear; receiver: t with the choice in bit
+ * 0), copied. delta (sender only) must have bit 0 set. seed: the sender's
+ * tree seeds (the receiver ignores it). No COTs are available until the
+ * first refill. */
 int ferret_init(ferret *f, const ferret_params *p, int sender, block delta, const block *base,
-                block seed) WUR;
+                block seed, cot_pool *pool) WUR;
 void ferret_clear(ferret *f);
 
-static inline size_t ferret_avail(const ferret *f) {
-    return f->end - f->pos;
-}
-
-/* The next cnt <= ferret_avail COTs; *index = the COT count before them
- * (the same on both sides: a tweak base). Valid until the next refill. */
-const block *ferret_take(ferret *f, size_t cnt, uint64_t *index);
-
-/* A refill keeps the ferret_avail (<= FERRET_CARRY) COTs not yet handed
- * out, in front of the new batch's. Sender: ferret_send_trees expands the
- * trees and sends their messages (no flush), ferret_send_finish then
- * computes the batch. Receiver: ferret_recv_batch reads the messages and
- * computes the batch. */
+/* The refill hook (cotpool.h) of a ferret: a refill keeps the COTs not yet
+ * handed out (<= COT_POOL_CARRY), in front of the new batch's. Sender:
+ * ferret_send_trees expands the trees and sends their messages (no flush),
+ * ferret_send_finish then computes the batch. Receiver: ferret_recv_batch
+ * reads the messages and computes the batch. */
+extern const cot_refill ferret_refill;
 int ferret_send_trees(ferret *f, chan *ch) WUR;
 void ferret_send_finish(ferret *f);
 int ferret_recv_batch(ferret *f, chan *ch) WUR;

@@ -108,7 +108,7 @@ typedef struct kk_impl {
     size_t N, cap;
 } kk_impl;
 
-void kk_task_free(ot_task *t) {
+static void kk_task_free(ot_task *t) {
     kk_impl *k = t->impl;
     if (!k) return;
     if (k->b.rows) kk_buf_free(&k->b, k->N);
@@ -141,8 +141,8 @@ static void kk_copy_gen(void *vctx, uint64_t *out, size_t first, size_t mm) {
 
 /* Sender, chunk c: read the extension matrix, hash the N pads of every row
  * and send the masked messages. */
-int kk_task_send(ot_task *t, chan *ch, size_t c) {
-    ote_sender *s = t->s;
+static int kk_task_send(ot_task *t, chan *ch, size_t c) {
+    ote_sender *s = t->src;
     unsigned N = t->N, l = t->l;
     kk_check(N, l);
     PARLEY_CHECK(s->w == 256 && s->kk_cs);
@@ -209,8 +209,8 @@ int kk_task_send(ot_task *t, chan *ch, size_t c) {
 
 /* Receiver, chunk c: send the extension matrix with the choices' codewords
  * and keep the pads H(t_i) in out. */
-int kk_task_begin(ot_task *t, chan *ch, size_t c) {
-    ote_receiver *r = t->r;
+static int kk_task_begin(ot_task *t, chan *ch, size_t c) {
+    ote_receiver *r = t->src;
     unsigned N = t->N, l = t->l;
     kk_check(N, l);
     PARLEY_CHECK(r->w == 256);
@@ -237,7 +237,7 @@ int kk_task_begin(ot_task *t, chan *ch, size_t c) {
 
 /* Receiver, chunk c: read the sender's masked messages, unmask the chosen
  * one. */
-int kk_task_end(ot_task *t, chan *ch, size_t c) {
+static int kk_task_end(ot_task *t, chan *ch, size_t c) {
     unsigned N = t->N, l = t->l;
     kk_check(N, l);
     kk_impl *k = kk_impl_get(t);
@@ -271,6 +271,8 @@ int kk_task_end(ot_task *t, chan *ch, size_t c) {
     return 0;
 }
 
+const ot_steps kk_steps = {kk_task_begin, kk_task_send, kk_task_end, kk_task_free, NULL};
+
 /* ---- whole calls: the steps in a loop ---- */
 
 typedef int (*task_step)(ot_task *t, chan *ch, size_t c);
@@ -285,13 +287,13 @@ static int run_steps(ot_task *t, chan *ch, task_step step) {
 int kkot_send_gen(ote_sender *s, chan *ch, size_t n, unsigned N, unsigned l, kk_gen_fn gen,
                   void *ctx) {
     kk_check(N, l);
-    ot_task t = {.kind = OT_TASK_KK, .n = n, .N = N, .l = l, .s = s, .gen = gen, .gen_ctx = ctx};
+    ot_task t = {.kind = OT_TASK_KK, .n = n, .N = N, .l = l, .src = s, .gen = gen, .gen_ctx = ctx};
     return run_steps(&t, ch, kk_task_send);
 }
 
 int kkot_send(ote_sender *s, chan *ch, const uint64_t *msgs, size_t n, unsigned N, unsigned l) {
     kk_check(N, l);
-    ot_task t = {.kind = OT_TASK_KK, .n = n, .N = N, .l = l, .s = s, .msgs = msgs};
+    ot_task t = {.kind = OT_TASK_KK, .n = n, .N = N, .l = l, .src = s, .msgs = msgs};
     TRY(run_steps(&t, ch, kk_task_send));
     return chan_flush(ch);
 }
@@ -299,7 +301,7 @@ int kkot_send(ote_sender *s, chan *ch, const uint64_t *msgs, size_t n, unsigned 
 int kkot_recv_begin(ote_receiver *r, chan *ch, uint64_t *out, const uint8_t *choices, size_t n,
                     unsigned N, unsigned l) {
     kk_check(N, l);
-    ot_task t = {.kind = OT_TASK_KK, .n = n, .N = N, .l = l, .r = r, .choices = choices, .out = out};
+    ot_task t = {.kind = OT_TASK_KK, .n = n, .N = N, .l = l, .src = r, .choices = choices, .out = out};
     return run_steps(&t, ch, kk_task_begin);
 }
 
