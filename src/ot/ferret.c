@@ -6,7 +6,7 @@
 
 #include <string.h>
 
-const ferret_params FERRET_B11 = {"b11", 1170, 11, 17};
+const ferret_params FERRET_H11K18 = {"h11k18", 1170, 11, 18};
 const ferret_params FERRET_TOY = {"toy", 32, 12, 12};
 
 /* Tweaks of the tree messages: the high word has bits 62 and 61 set, so
@@ -16,13 +16,11 @@ const ferret_params FERRET_TOY = {"toy", 32, 12, 12};
 #define GGM_SUB 64 /* parents expanded per AES call */
 #define LPN_SUB 64 /* LPN outputs per position batch */
 
-/* Fixed public keys (hex digits of e, of sqrt(2) and of sqrt(3)). */
+/* Fixed public keys of the GGM trees (hex digits of e and of sqrt(2)). */
 static const uint8_t key_g0[16] = {0xb7, 0xe1, 0x51, 0x62, 0x8a, 0xed, 0x2a, 0x6a,
                                    0xbf, 0x71, 0x58, 0x80, 0x9c, 0xf4, 0xf3, 0xc7};
 static const uint8_t key_g1[16] = {0x6a, 0x09, 0xe6, 0x67, 0xf3, 0xbc, 0xc9, 0x08,
                                    0xb2, 0xfb, 0x13, 0x66, 0xea, 0x95, 0x7d, 0x3e};
-static const uint8_t key_lpn[16] = {0xbb, 0x67, 0xae, 0x85, 0x84, 0xca, 0xa7, 0x3b,
-                                    0x3c, 0x6e, 0xf3, 0x72, 0xfe, 0x94, 0xf8, 0x2b};
 
 static inline block blk_sel(block m, block a, block b) { /* m ? a : b, m all-ones or zero */
     block r = {{(a.w[0] & m.w[0]) | (b.w[0] & ~m.w[0]), (a.w[1] & m.w[1]) | (b.w[1] & ~m.w[1])}};
@@ -42,7 +40,7 @@ static size_t msg_blocks(const ferret_params *p) {
 }
 
 int ferret_init(ferret *f, const ferret_params *p, int sender, block delta, const block *base,
-                block seed, cot_pool *pool) {
+                block seed, block code, cot_pool *pool) {
     memset(f, 0, sizeof *f);
     PARLEY_CHECK(p->h >= 1 && p->h <= 24 && p->logk >= 1 && p->logk <= 24 && p->t >= 1);
     PARLEY_CHECK(ferret_n(p) > ferret_m(p) && ferret_usable(p) >= COT_POOL_CARRY);
@@ -59,7 +57,7 @@ int ferret_init(ferret *f, const ferret_params *p, int sender, block delta, cons
     memcpy(f->base, base, m * sizeof(block));
     aes_expand(&f->g0, key_g0);
     aes_expand(&f->g1, key_g1);
-    aes_expand(&f->lpn, key_lpn);
+    aes_expand(&f->lpn, code.b);
     crh_init(&f->h);
     prg_seed(&f->rng, seed);
     cot_pool_set_refill(pool, &ferret_refill, f);
@@ -91,13 +89,29 @@ static block *refill_begin(ferret *f) {
     return cot_pool_fill_begin(f->pool);
 }
 
-/* out[i] ^= XOR of FERRET_D base COTs at public positions, for the n
- * outputs of the batch: the positions of output i are the ten 24-bit
- * fields of AES_lpn(2i) || AES_lpn(2i + 1) (as four words), mod k (a power
- * of two, at most 2^24). The same matrix serves every batch. Positions are
- * cut and gathered in registers: storing them first costs half as much
- * again. */
+/* The code: output i of batch b XORs the FERRET_D base COTs at the ten
+ * 24-bit fields of AES_code(c) || AES_code(c + 1), c = 2 (b n + i) (as four
+ * words), mod k (a power of two, at most 2^24). The key is the lane
+ * direction's code key (ferret_init), so every session and every batch has
+ * a matrix of its own. Positions are cut and gathered in registers:
+ * storing them first costs half as much again. */
 _Static_assert(FERRET_D == 10, "lpn_encode cuts ten fields");
+
+#define LPN_FIELDS(F, a, c, e, g)                                                                  \
+    F(a);                                                                                          \
+    F(a >> 24);                                                                                    \
+    F(a >> 48 | c << 16);                                                                          \
+    F(c >> 8);                                                                                     \
+    F(c >> 32);                                                                                    \
+    F(c >> 56 | e << 8);                                                                           \
+    F(e >> 16);                                                                                    \
+    F(e >> 40);                                                                                    \
+    F(g);                                                                                          \
+    F(g >> 24)
+
+static uint64_t code_ctr(const ferret *f, uint64_t batch, size_t i) {
+    return 2 * (batch * ferret_n(f->par) + i);
+}
 
 #define LPN_GATHER(v) acc = block_xor(acc, B[(uint32_t)(v)&km])
 
@@ -109,24 +123,28 @@ static void lpn_encode(ferret *f, block *out) {
     block r[2 * LPN_SUB];
     for (size_t i0 = 0; i0 < n; i0 += LPN_SUB) {
         size_t b = n - i0 < LPN_SUB ? n - i0 : LPN_SUB;
-        aes_ctr(&f->lpn, r, 2 * (uint64_t)i0, 2 * b);
+        aes_ctr(&f->lpn, r, code_ctr(f, f->batches, i0), 2 * b);
         for (size_t x = 0; x < b; x++) {
             uint64_t a = r[2 * x].w[0], c = r[2 * x].w[1], e = r[2 * x + 1].w[0],
                      g = r[2 * x + 1].w[1];
             block acc = out[i0 + x];
-            LPN_GATHER(a);
-            LPN_GATHER(a >> 24);
-            LPN_GATHER(a >> 48 | c << 16);
-            LPN_GATHER(c >> 8);
-            LPN_GATHER(c >> 32);
-            LPN_GATHER(c >> 56 | e << 8);
-            LPN_GATHER(e >> 16);
-            LPN_GATHER(e >> 40);
-            LPN_GATHER(g);
-            LPN_GATHER(g >> 24);
+            LPN_FIELDS(LPN_GATHER, a, c, e, g);
             out[i0 + x] = acc;
         }
     }
+}
+
+void ferret_code_row(ferret *f, uint64_t batch, size_t i, uint32_t pos[FERRET_D]) {
+    PARLEY_CHECK(i < ferret_n(f->par));
+    uint32_t km = (uint32_t)(ferret_k(f->par) - 1);
+    block r[2];
+    aes_ctr(&f->lpn, r, code_ctr(f, batch, i), 2);
+    uint64_t a = r[0].w[0], c = r[0].w[1], e = r[1].w[0], g = r[1].w[1];
+    unsigned j = 0;
+#define LPN_POS(v) pos[j++] = (uint32_t)(v)&km
+    LPN_FIELDS(LPN_POS, a, c, e, g);
+#undef LPN_POS
+    mem_wipe(r, sizeof r);
 }
 
 /* The batch is done: its first m COTs are the next base, the rest go to

@@ -21,23 +21,28 @@
  *           choice bits: no message from the receiver), then
  *           c = Delta ^ XOR of its leaves. The receiver rebuilds every leaf
  *           but the punctured one, which it sets to c ^ XOR of the others.
- *   LPN     output i = tree leaf i ^ XOR of 10 base COTs at public
- *           positions (a fixed-key AES PRG over i, positions mod k = 2^logk)
- *           -- the primal LPN encoding x*A + e with a local linear code.
+ *   LPN     output i = tree leaf i ^ XOR of 10 base COTs at positions
+ *           mod k = 2^logk drawn by AES-CTR under the code key -- the
+ *           primal LPN encoding x*A + e with a local linear code. The key
+ *           is fresh for every lane direction, from randomness both
+ *           parties contribute after the base OTs (ot/lane_silent.c), and
+ *           each batch takes its own counter range: no two batches of any
+ *           sessions share a matrix.
  *
  * The first m outputs of every batch become the next batch's base; the
  * other n - m go to the pool, handed out in order. Bytes per batch,
  * sender to receiver only: t * (2h + 1) * 16 (ferret_batch_bytes); one
  * message flight, so both directions of a lane refill in one flight each.
  *
- * Parameters (docs/SECURITY-OT.md): FERRET_B11 is EMP-OT's ferret_b11
- * (emp-toolkit/emp-ot, emp-ot/tuning.h and ot_extension/ferret/constants.h:
- * t = 1170, log2 k = 17, h = 11, n = 2,396,160), chosen there for about
- * 128-bit security against the published regular-LPN attacks (Gauss,
- * SD-ISD, BJMM, hybrid; the hybrid attack binds). 2.25 M COTs per batch for
- * 430,560 bytes: 1.53 bits per COT; 38 MiB per instance. FERRET_TOY is
- * small and insecure, for tests that need many batches quickly: it is never
- * reachable from the session or the command line.
+ * Parameters (docs/SECURITY-OT.md, scripts/lpn-estimate): FERRET_H11K18,
+ * t = 1170 trees of depth h = 11 (n = 2,396,160 outputs, as EMP-OT's
+ * ferret_b11) with a secret twice as long, k = 2^18: every attack the
+ * estimator models costs at least 2^208 (guess-and-linearise, which binds;
+ * 2^227 for BJMM), where k = 2^17 left 2^108 on the same model. 2.12 M
+ * COTs per batch for 430,560 bytes: 1.62 bits per COT; 42 MiB per
+ * instance. FERRET_TOY is small and insecure, for tests that need many
+ * batches quickly: it is never reachable from the session or the command
+ * line.
  *
  * Memory: the pool (COT_POOL_CARRY + n blocks) and the tree messages are
  * allocated at the first refill; all secrets (base, seeds) are wiped by
@@ -60,8 +65,8 @@ typedef struct ferret_params {
     unsigned logk; /* LPN secret length k = 2^logk */
 } ferret_params;
 
-extern const ferret_params FERRET_B11; /* production */
-#define FERRET_DEFAULT FERRET_B11        /* what sessions use */
+extern const ferret_params FERRET_H11K18; /* production */
+#define FERRET_DEFAULT FERRET_H11K18        /* what sessions use */
 extern const ferret_params FERRET_TOY; /* tests only: insecure */
 
 #define FERRET_D 10 /* base COTs per LPN output */
@@ -95,7 +100,8 @@ typedef struct ferret {
     block *room;     /* sender: the batch's room in the pool, from trees to finish */
     uint64_t batches;
     crh h;
-    aes_key g0, g1, lpn; /* fixed public keys: GGM children, LPN positions */
+    aes_key g0, g1;      /* fixed public keys: GGM children */
+    aes_key lpn;         /* the code key (public to both sides, fresh per lane direction) */
     prg rng;             /* sender: tree seeds */
 } ferret;
 
@@ -104,10 +110,13 @@ typedef struct ferret {
  * register it as the pool's refill hook. base: the m = ferret_m(p) first
  * base COTs (sender: q with bit 0 clear; receiver: t with the choice in bit
  * 0), copied. delta (sender only) must have bit 0 set. seed: the sender's
- * tree seeds (the receiver ignores it). No COTs are available until the
+ * tree seeds (the receiver ignores it). code: the key of the LPN code,
+ * the same on both sides of the direction and drawn from both parties'
+ * randomness (ot/lane_silent.c); batch b uses the counters from 2 b n on,
+ * so every batch has a code of its own. No COTs are available until the
  * first refill. */
 int ferret_init(ferret *f, const ferret_params *p, int sender, block delta, const block *base,
-                block seed, cot_pool *pool) WUR;
+                block seed, block code, cot_pool *pool) WUR;
 void ferret_clear(ferret *f);
 
 /* The refill hook (cotpool.h) of a ferret: a refill keeps the COTs not yet
@@ -116,6 +125,9 @@ void ferret_clear(ferret *f);
  * ferret_send_finish then computes the batch. Receiver: ferret_recv_batch
  * reads the messages and computes the batch. */
 extern const cot_refill ferret_refill;
+/* The FERRET_D base positions (< k) that output i of batch `batch` XORs:
+ * the code both sides must share (tests). */
+void ferret_code_row(ferret *f, uint64_t batch, size_t i, uint32_t pos[FERRET_D]);
 int ferret_send_trees(ferret *f, chan *ch) WUR;
 void ferret_send_finish(ferret *f);
 int ferret_recv_batch(ferret *f, chan *ch) WUR;

@@ -22,8 +22,9 @@
  *           ot/silent.h. Set-up: the same base OTs, with bit 0 of each
  *           IKNP sender's secret row set, since that row is also Ferret's
  *           Delta; then ferret_m raw IKNP COTs each way seed the first
- *           batch (16 bytes per COT), made at the first use.
- *           (ot/lane_silent.c)
+ *           batch (16 bytes per COT), made at the first use, and each
+ *           party's 16-byte code seed keys the LPN code of both directions
+ *           (ot/lane_silent.c).
  *
  * Adding a back-end: a table in its own file, its id in the enum and in
  * ot_backend_get; nothing outside src/ot changes.
@@ -126,7 +127,7 @@ void ot_lane_clear(ot_lane *ln);
  * per party one base-OT sender key (32) and 128 receiver points (32 each),
  * then the back-end's (IKNP: the extension matrix of 256 random OTs, 256 *
  * 128 bits; silent: the first ferret_m base COTs, 16 bytes each, per chunk
- * of OTE_CHUNK rounded up to 128). */
+ * of OTE_CHUNK rounded up to 128, and the 16-byte code seed). */
 uint64_t ot_lane_setup_bytes(const ot_lane_opts *o);
 
 /* Run tasks on the lane as one exchange, both directions: this party sends

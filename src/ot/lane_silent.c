@@ -4,6 +4,7 @@
 
 #include "util/mem.h"
 
+#include <sodium.h>
 #include <string.h>
 
 typedef struct silent_lane {
@@ -17,11 +18,28 @@ static const ferret_params *params_of(const ot_lane_opts *o) {
     return o && o->ferret ? o->ferret : &FERRET_DEFAULT;
 }
 
+/* The code key of the direction in which `from` sends COTs to `to`: a
+ * hash of both parties' code seeds, the sender's first, so the two
+ * directions of a lane differ and neither party alone fixes a code. */
+static block code_key(block from, block to) {
+    static const char dom[] = "parley ferret LPN code v1";
+    uint8_t in[sizeof dom + 32];
+    memcpy(in, dom, sizeof dom);
+    memcpy(in + sizeof dom, from.b, 16);
+    memcpy(in + sizeof dom + 16, to.b, 16);
+    block k;
+    crypto_generichash(k.b, sizeof k.b, in, sizeof in, NULL, 0);
+    mem_wipe(in, sizeof in);
+    return k;
+}
+
 /* The first base COTs of both Ferret instances: m raw IKNP rows each way
  * (one flight per party). Rows are COTs with Delta = s, whose bit 0 is
  * set: the sender clears bit 0 of its q, the receiver sets bit 0 of its t
  * to its choice (t ^ q = c * s keeps holding, as bit 0 of q is bit 0 of t
- * xor c). */
+ * xor c). The same flights carry each party's code seed (16 bytes), drawn
+ * after the base OTs: the LPN code of each direction is keyed by both
+ * (code_key), fresh for every lane of every session. */
 static int silent_setup(ot_lane *ln, const ot_lane_opts *o) {
     const ferret_params *fp = params_of(o);
     silent_lane *sl = mem_calloc(1, sizeof *sl);
@@ -31,13 +49,16 @@ static int silent_setup(ot_lane *ln, const ot_lane_opts *o) {
     size_t m = ferret_m(fp);
     block *t = mem_alloc(m, sizeof(block)), *q = mem_alloc(m, sizeof(block));
     uint8_t *c = mem_alloc(m, 1);
+    block mine = prg_block(&ln->rng), theirs = block_make(0, 0);
     int rc = (!t || !q || !c) ? err_set(PARLEY_E_NOMEM, "out of memory for silent-OT set-up") : 0;
     if (rc == 0) {
         prg_bits(&ln->rng, c, m);
         rc = iknp_raw_recv(&ln->iknp_r, ln->ch, t, c, m);
     }
+    if (rc == 0) rc = chan_send(ln->ch, mine.b, sizeof mine.b);
     if (rc == 0) rc = chan_flush(ln->ch);
     if (rc == 0) rc = iknp_raw_send(&ln->iknp_s, ln->ch, q, m);
+    if (rc == 0) rc = chan_recv(ln->ch, theirs.b, sizeof theirs.b);
     if (rc == 0) {
         for (size_t i = 0; i < m; i++) {
             t[i].w[0] = (t[i].w[0] & ~(uint64_t)1) | c[i];
@@ -46,12 +67,17 @@ static int silent_setup(ot_lane *ln, const ot_lane_opts *o) {
         block delta = ln->iknp_s.s[0];
         cot_pool_init(&sl->pr, 0, block_make(0, 0), ferret_n(fp));
         cot_pool_init(&sl->ps, 1, delta, ferret_n(fp));
-        rc = ferret_init(&sl->fr, fp, 0, block_make(0, 0), t, block_make(0, 0), &sl->pr);
-        if (rc == 0) rc = ferret_init(&sl->fs, fp, 1, delta, q, prg_block(&ln->rng), &sl->ps);
+        rc = ferret_init(&sl->fr, fp, 0, block_make(0, 0), t, block_make(0, 0),
+                         code_key(theirs, mine), &sl->pr);
+        if (rc == 0)
+            rc = ferret_init(&sl->fs, fp, 1, delta, q, prg_block(&ln->rng), code_key(mine, theirs),
+                             &sl->ps);
     }
     if (t) mem_free_wipe(t, m * sizeof(block));
     if (q) mem_free_wipe(q, m * sizeof(block));
     if (c) mem_free_wipe(c, m);
+    mem_wipe(&mine, sizeof mine);
+    mem_wipe(&theirs, sizeof theirs);
     return rc;
 }
 
@@ -91,9 +117,11 @@ static void *silent_instance(ot_lane *ln, int which) {
     return NULL;
 }
 
+/* Each way: the m raw IKNP rows (16 bytes per row, per chunk of OTE_CHUNK
+ * rounded up to 128) and the 16-byte code seed. */
 static uint64_t silent_setup_bytes(const ot_lane_opts *o) {
     size_t m = ferret_m(params_of(o));
-    uint64_t ext = 0;
+    uint64_t ext = 16;
     for (size_t i0 = 0; i0 < m; i0 += OTE_CHUNK)
         ext += 16 * ote_padded(m - i0 < OTE_CHUNK ? m - i0 : OTE_CHUNK);
     return 2 * ext;
