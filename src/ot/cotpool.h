@@ -70,7 +70,9 @@ static inline void cot_pool_set_refill(cot_pool *p, const cot_refill *r, void *c
     p->refill_ctx = ctx;
 }
 
-static inline size_t cot_pool_avail(const cot_pool *p) { return p->end - p->pos; }
+static inline size_t cot_pool_avail(const cot_pool *p) {
+    return p->end - p->pos;
+}
 
 /* The next cnt <= min(cot_pool_avail, COT_POOL_CARRY) COTs; *index = the
  * COT count before them (the same on both sides: a tweak base). Valid until

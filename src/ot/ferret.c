@@ -4,7 +4,9 @@
 
 #include "util/mem.h"
 
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 const ferret_params FERRET_H11K18 = {"h11k18", 1170, 11, 18};
 const ferret_params FERRET_TOY = {"toy", 32, 12, 12};
@@ -35,6 +37,18 @@ static inline uint64_t eq_mask(uint64_t a, uint64_t b) {
 
 static const block lsb_clear = {{~(uint64_t)1, ~(uint64_t)0}};
 
+/* The base, aligned to 2 MiB and on huge pages where the kernel offers
+ * them: lpn_encode's gathers are random over its first k blocks (4 MiB for
+ * k = 2^18), and with 4 KiB pages most of them would also miss the TLB. */
+static block *base_alloc(size_t m) {
+    void *p = NULL;
+    if (posix_memalign(&p, (size_t)1 << 21, m * sizeof(block)) != 0) return NULL;
+#ifdef MADV_HUGEPAGE
+    (void)madvise(p, m * sizeof(block), MADV_HUGEPAGE);
+#endif
+    return p;
+}
+
 static size_t msg_blocks(const ferret_params *p) {
     return (size_t)p->t * (2 * p->h + 1);
 }
@@ -52,7 +66,7 @@ int ferret_init(ferret *f, const ferret_params *p, int sender, block delta, cons
     f->delta = sender ? delta : block_make(0, 0);
     f->pool = pool;
     size_t m = ferret_m(p);
-    f->base = mem_alloc(m, sizeof(block));
+    f->base = base_alloc(m);
     if (!f->base) return err_set(PARLEY_E_NOMEM, "out of memory for %zu silent-OT base COTs", m);
     memcpy(f->base, base, m * sizeof(block));
     aes_expand(&f->g0, key_g0);
@@ -98,40 +112,59 @@ static block *refill_begin(ferret *f) {
 _Static_assert(FERRET_D == 10, "lpn_encode cuts ten fields");
 
 #define LPN_FIELDS(F, a, c, e, g)                                                                  \
-    F(a);                                                                                          \
-    F(a >> 24);                                                                                    \
-    F(a >> 48 | c << 16);                                                                          \
-    F(c >> 8);                                                                                     \
-    F(c >> 32);                                                                                    \
-    F(c >> 56 | e << 8);                                                                           \
-    F(e >> 16);                                                                                    \
-    F(e >> 40);                                                                                    \
-    F(g);                                                                                          \
-    F(g >> 24)
+    do {                                                                                           \
+        F(a);                                                                                      \
+        F(a >> 24);                                                                                \
+        F(a >> 48 | c << 16);                                                                      \
+        F(c >> 8);                                                                                 \
+        F(c >> 32);                                                                                \
+        F(c >> 56 | e << 8);                                                                       \
+        F(e >> 16);                                                                                \
+        F(e >> 40);                                                                                \
+        F(g);                                                                                      \
+        F(g >> 24);                                                                                \
+    } while (0)
 
 static uint64_t code_ctr(const ferret *f, uint64_t batch, size_t i) {
     return 2 * (batch * ferret_n(f->par) + i);
 }
 
 #define LPN_GATHER(v) acc = block_xor(acc, B[(uint32_t)(v)&km])
+#define LPN_PREFETCH(v) __builtin_prefetch(&B[(uint32_t)(v)&km])
+
+/* The base (k blocks, a few MiB) is larger than L2, so each gather is a
+ * trip to L3: the positions of output x + LPN_AHEAD are prefetched while
+ * output x is summed, and the next LPN_SUB outputs' positions are made
+ * before this block is summed so the look-ahead crosses blocks. */
+#define LPN_AHEAD 8
 
 static void lpn_encode(ferret *f, block *out) {
     const ferret_params *p = f->par;
     const block *B = f->base;
     size_t n = ferret_n(p);
     uint32_t km = (uint32_t)(ferret_k(p) - 1);
-    block r[2 * LPN_SUB];
-    for (size_t i0 = 0; i0 < n; i0 += LPN_SUB) {
-        size_t b = n - i0 < LPN_SUB ? n - i0 : LPN_SUB;
-        aes_ctr(&f->lpn, r, code_ctr(f, f->batches, i0), 2 * b);
+    block r[2][2 * LPN_SUB];
+    size_t b = n < LPN_SUB ? n : LPN_SUB;
+    aes_ctr(&f->lpn, r[0], code_ctr(f, f->batches, 0), 2 * b);
+    for (size_t i0 = 0, j = 0; i0 < n; i0 += LPN_SUB, j ^= 1) {
+        const block *cur = r[j], *nxt = r[j ^ 1];
+        b = n - i0 < LPN_SUB ? n - i0 : LPN_SUB;
+        size_t b1 = n - i0 - b < LPN_SUB ? n - i0 - b : LPN_SUB;
+        if (b1) aes_ctr(&f->lpn, r[j ^ 1], code_ctr(f, f->batches, i0 + LPN_SUB), 2 * b1);
         for (size_t x = 0; x < b; x++) {
-            uint64_t a = r[2 * x].w[0], c = r[2 * x].w[1], e = r[2 * x + 1].w[0],
-                     g = r[2 * x + 1].w[1];
+            size_t y = x + LPN_AHEAD;
+            const block *ry = y < b ? cur + 2 * y : y - b < b1 ? nxt + 2 * (y - b) : NULL;
+            if (ry) {
+                LPN_FIELDS(LPN_PREFETCH, ry[0].w[0], ry[0].w[1], ry[1].w[0], ry[1].w[1]);
+            }
+            uint64_t a = cur[2 * x].w[0], c = cur[2 * x].w[1], e = cur[2 * x + 1].w[0],
+                     g = cur[2 * x + 1].w[1];
             block acc = out[i0 + x];
             LPN_FIELDS(LPN_GATHER, a, c, e, g);
             out[i0 + x] = acc;
         }
     }
+    mem_wipe(r, sizeof r);
 }
 
 void ferret_code_row(ferret *f, uint64_t batch, size_t i, uint32_t pos[FERRET_D]) {

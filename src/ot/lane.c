@@ -24,7 +24,9 @@ const char *ot_backend_name(int backend) {
     return be ? be->name : "?";
 }
 
-int ot_lane_setup(ot_lane *ln, chan *ch, block seed) { return ot_lane_setup_ex(ln, ch, seed, NULL); }
+int ot_lane_setup(ot_lane *ln, chan *ch, block seed) {
+    return ot_lane_setup_ex(ln, ch, seed, NULL);
+}
 
 int ot_lane_setup_ex(ot_lane *ln, chan *ch, block seed, const ot_lane_opts *o) {
     memset(ln, 0, sizeof *ln);
@@ -101,7 +103,8 @@ int ot_run(ot_lane *ln, ot_task *tasks, const uint8_t *we_send, size_t ntasks) {
             }
         rc = ln->be->run(ln, R, nr, S, ns);
     }
-    for (size_t i = 0; i < ntasks; i++) ot_task_free(&tasks[i]);
+    for (size_t i = 0; i < ntasks; i++)
+        ot_task_free(&tasks[i]);
     mem_free(R);
     mem_free(S);
     return rc;

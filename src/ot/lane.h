@@ -59,10 +59,10 @@ typedef struct ot_backend ot_backend;
 typedef struct ot_lane {
     chan *ch;
     prg rng;
-    const ot_backend *be;  /* chosen at set-up, for the lane's life */
-    ote_sender iknp_s;     /* both back-ends: we send, peer receives */
-    ote_receiver iknp_r;   /* we receive, peer sends */
-    void *st;              /* the back-end's own state (be->setup makes it) */
+    const ot_backend *be; /* chosen at set-up, for the lane's life */
+    ote_sender iknp_s;    /* both back-ends: we send, peer receives */
+    ote_receiver iknp_r;  /* we receive, peer sends */
+    void *st;             /* the back-end's own state (be->setup makes it) */
 } ot_lane;
 
 /* Capabilities. RANDOM_OT: the task kinds OT_TASK_ROT and OT_TASK_RROT
