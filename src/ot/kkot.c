@@ -64,25 +64,27 @@ static int kk_buf_alloc(kk_buf *b, size_t n, size_t N, unsigned l) {
     return 0;
 }
 
+/* 128-bit lanes for the XOR passes (one SSE operation each where the
+ * target has them, two word operations elsewhere). */
+typedef uint64_t kk_v2 __attribute__((vector_size(16)));
+
+static inline kk_v2 kk_ld(const block *p) {
+    kk_v2 v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline void kk_st(block *p, kk_v2 v) { memcpy(p, &v, sizeof v); }
+
 /* out[i] = G(rows[i] ^ off, idx + i) for i < mm (off = NULL: no offset);
- * tmp holds mm blocks. Words are XORed so the compiler can vectorise. */
+ * tmp holds mm blocks. */
 void kk_pad_hash(crh *h, block *out, block *tmp, const block *rows, const block *off, size_t mm,
                  uint64_t idx) {
-    const uint64_t *src = (const uint64_t *)rows;
-    uint64_t o[4] = {0, 0, 0, 0};
-    if (off) {
-        o[0] = off[0].w[0], o[1] = off[0].w[1], o[2] = off[1].w[0], o[3] = off[1].w[1];
-    }
-    uint64_t *t = (uint64_t *)tmp;
-    for (size_t i = 0; i < mm; i++) {
-        t[2 * i] = src[4 * i + 2] ^ o[2];
-        t[2 * i + 1] = src[4 * i + 3] ^ o[3];
-    }
+    kk_v2 olo = {0, 0}, ohi = {0, 0};
+    if (off) olo = kk_ld(&off[0]), ohi = kk_ld(&off[1]);
+    for (size_t i = 0; i < mm; i++) kk_st(&tmp[i], kk_ld(&rows[2 * i + 1]) ^ ohi);
     crh_hash(h, tmp, tmp, mm, idx, KK_TW_IN);
-    for (size_t i = 0; i < mm; i++) {
-        t[2 * i] ^= src[4 * i] ^ o[0];
-        t[2 * i + 1] ^= src[4 * i + 1] ^ o[1];
-    }
+    for (size_t i = 0; i < mm; i++) kk_st(&tmp[i], kk_ld(&tmp[i]) ^ kk_ld(&rows[2 * i]) ^ olo);
     crh_hash(h, out, tmp, mm, idx, KK_TW_OUT);
 }
 
