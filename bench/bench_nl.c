@@ -26,7 +26,7 @@ typedef struct nl_bench {
  * their amortised making (otb_gen_bits_per_cot). */
 static int g_backend;
 
-static double gen_bits(void) { return g_backend == OT_BACKEND_SILENT ? otb_gen_bits_per_cot() : 0; }
+static double gen_bits(void) { return otb_gen_bits_per_cot(g_backend); }
 
 static double mill_bits(unsigned k, unsigned m) {
     mill_cost c;

@@ -52,20 +52,20 @@ static int ot_bench_party(int who, chan *ch, void *arg, bench_side *side) {
         size_t m = b->n - done < batch ? (size_t)(b->n - done) : batch;
         if (b->backend == OT_BACKEND_SILENT) {
             if (strcmp(b->kind, "rcot") == 0)
-                rc = who == 0 ? silent_rcot_send(&ln.fer_s, ch, (block *)r2, m)
-                              : silent_rcot_recv(&ln.fer_r, ch, (block *)r2, m);
+                rc = who == 0 ? silent_rcot_send(ot_lane_cots(&ln, 1), ch, (block *)r2, m)
+                              : silent_rcot_recv(ot_lane_cots(&ln, 0), ch, (block *)r2, m);
             else if (strcmp(b->kind, "rot") == 0)
-                rc = who == 0 ? silent_rot_send(&ln.fer_s, ch, r2, m)
-                              : silent_rot_recv(&ln.fer_r, ch, (block *)r2, choices, m);
+                rc = who == 0 ? silent_rot_send(ot_lane_cots(&ln, 1), ch, r2, m)
+                              : silent_rot_recv(ot_lane_cots(&ln, 0), ch, (block *)r2, choices, m);
             else if (strcmp(b->kind, "cot") == 0)
-                rc = who == 0 ? silent_cot_send(&ln.fer_s, ch, out, msgs, m, &b->bits, 1)
-                              : silent_cot_recv(&ln.fer_r, ch, out, choices, m, &b->bits, 1);
+                rc = who == 0 ? silent_cot_send(ot_lane_cots(&ln, 1), ch, out, msgs, m, &b->bits, 1)
+                              : silent_cot_recv(ot_lane_cots(&ln, 0), ch, out, choices, m, &b->bits, 1);
             else if (strcmp(b->kind, "ot") == 0)
-                rc = who == 0 ? silent_ot_send(&ln.fer_s, ch, msgs, m, b->bits)
-                              : silent_ot_recv(&ln.fer_r, ch, out, choices, m, b->bits);
+                rc = who == 0 ? silent_ot_send(ot_lane_cots(&ln, 1), ch, msgs, m, b->bits)
+                              : silent_ot_recv(ot_lane_cots(&ln, 0), ch, out, choices, m, b->bits);
             else
-                rc = who == 0 ? silent_kkot_send(&ln.fer_s, ch, msgs, m, b->N, b->bits)
-                              : silent_kkot_recv(&ln.fer_r, ch, out, choices, m, b->N, b->bits);
+                rc = who == 0 ? silent_kkot_send(ot_lane_cots(&ln, 1), ch, msgs, m, b->N, b->bits)
+                              : silent_kkot_recv(ot_lane_cots(&ln, 0), ch, out, choices, m, b->N, b->bits);
         } else if (strcmp(b->kind, "rot") == 0)
             rc = who == 0 ? iknp_rot_send(&ln.iknp_s, ch, r2, m)
                             : iknp_rot_recv(&ln.iknp_r, ch, (block *)r2, choices, m);
@@ -76,8 +76,8 @@ static int ot_bench_party(int who, chan *ch, void *arg, bench_side *side) {
             rc = who == 0 ? iknp_ot_send(&ln.iknp_s, ch, msgs, m, b->bits)
                             : iknp_ot_recv(&ln.iknp_r, ch, out, choices, m, b->bits);
         else
-            rc = who == 0 ? kkot_send(&ln.kk_s, ch, msgs, m, b->N, b->bits)
-                            : kkot_recv(&ln.kk_r, ch, out, choices, m, b->N, b->bits);
+            rc = who == 0 ? kkot_send(ot_lane_kk_sender(&ln), ch, msgs, m, b->N, b->bits)
+                            : kkot_recv(ot_lane_kk_receiver(&ln), ch, out, choices, m, b->N, b->bits);
     }
     side->bytes_sent = chan_get_stats(ch)->bytes_sent;
     side->flights = chan_get_stats(ch)->flights;

@@ -45,13 +45,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         unsigned l = 32;
         for (int i = 0; i < N; i++) choices[i] = (uint8_t)(i % 16);
         if (role == 0) {
-            rc = silent_cot_send(&ln.fer_s, me, x, x, N, &l, 1);
-            if (rc == 0) rc = silent_kkot_send(&ln.fer_s, me, x, N, 16, 4);
-            if (rc == 0) rc = silent_rcot_send(&ln.fer_s, me, cots, R); /* a second batch */
+            rc = silent_cot_send(ot_lane_cots(&ln, 1), me, x, x, N, &l, 1);
+            if (rc == 0) rc = silent_kkot_send(ot_lane_cots(&ln, 1), me, x, N, 16, 4);
+            if (rc == 0) rc = silent_rcot_send(ot_lane_cots(&ln, 1), me, cots, R); /* a second batch */
         } else {
-            rc = silent_cot_recv(&ln.fer_r, me, out, choices, N, &l, 1);
-            if (rc == 0) rc = silent_kkot_recv(&ln.fer_r, me, out, choices, N, 16, 4);
-            if (rc == 0) rc = silent_rcot_recv(&ln.fer_r, me, cots, R);
+            rc = silent_cot_recv(ot_lane_cots(&ln, 0), me, out, choices, N, &l, 1);
+            if (rc == 0) rc = silent_kkot_recv(ot_lane_cots(&ln, 0), me, out, choices, N, 16, 4);
+            if (rc == 0) rc = silent_rcot_recv(ot_lane_cots(&ln, 0), me, cots, R);
         }
         ot_lane_clear(&ln);
     } else if (rc == 0) {
@@ -63,13 +63,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         for (int i = 0; i < N; i++) choices[i] = (uint8_t)(i % 16);
         if (role == 0) {
             rc = iknp_cot_send(&ln.iknp_s, me, x, x, N, &l, 1);
-            if (rc == 0) rc = kkot_send(&ln.kk_s, me, x, N, 16, 4);
+            if (rc == 0) rc = kkot_send(ot_lane_kk_sender(&ln), me, x, N, 16, 4);
             if (rc == 0) rc = iknp_cotv_send(&ln.iknp_s, me, N, &io);
         } else {
             uint8_t bits[N];
             for (int i = 0; i < N; i++) bits[i] = choices[i] & 1;
             rc = iknp_cot_recv(&ln.iknp_r, me, out, bits, N, &l, 1);
-            if (rc == 0) rc = kkot_recv(&ln.kk_r, me, out, choices, N, 16, 4);
+            if (rc == 0) rc = kkot_recv(ot_lane_kk_receiver(&ln), me, out, choices, N, 16, 4);
             if (rc == 0) rc = iknp_cotv_recv(&ln.iknp_r, me, N, &io);
         }
         ot_lane_clear(&ln);

@@ -14,6 +14,10 @@ static const unsigned widths[] = {1, 2, 7, 8, 31, 32, 37, 63, 64};
 #define NSIZES (sizeof sizes / sizeof *sizes)
 #define NWIDTHS (sizeof widths / sizeof *widths)
 
+/* kk_pad_hash of the row of bytes 0..31 at index 5 (tests kk13_pad_...). */
+#define KK_KAT_W0 0x09262602204e0533ULL
+#define KK_KAT_W1 0x19ec16f65af60278ULL
+
 /* ---- a lane pair and a job run on it ---- */
 
 typedef struct ot_job ot_job;
@@ -43,7 +47,8 @@ static int lane_party(int who, chan *ch, void *arg) {
     TRY(ot_lane_setup_ex(&ln, ch, harness_block(100 + (uint64_t)who), &o));
     j->before[who] = *chan_get_stats(ch);
     int rc = j->step(who, &ln, j);
-    j->batches[who] = ln.fer_s.batches;
+    const cot_pool *ps = ot_lane_cots(&ln, 1);
+    j->batches[who] = ps ? ps->fills : 0;
     ot_lane_clear(&ln);
     return rc;
 }
@@ -184,8 +189,8 @@ TEST(correlated_ot_many_widths) {
 /* ---- KK13 1-out-of-N ---- */
 
 static int kk_step(int who, ot_lane *ln, ot_job *j) {
-    return who == 0 ? kkot_send(&ln->kk_s, ln->ch, j->msgs, j->n, j->N, j->l)
-                      : kkot_recv(&ln->kk_r, ln->ch, j->out, j->choices, j->n, j->N, j->l);
+    return who == 0 ? kkot_send(ot_lane_kk_sender(ln), ln->ch, j->msgs, j->n, j->N, j->l)
+                      : kkot_recv(ot_lane_kk_receiver(ln), ln->ch, j->out, j->choices, j->n, j->N, j->l);
 }
 
 static void kk_case(size_t n, unsigned N, unsigned l, uint64_t label) {
@@ -218,6 +223,64 @@ TEST(kk13_one_of_n) {
     /* N not a power of two. */
     kk_case(1000, 3, 5, 901);
     kk_case(1000, 200, 1, 902);
+}
+
+/* The KK13 pad hashes the 256-bit row as one chain, not its halves apart
+ * (issue 10.1). The split construction H(lo) ^ H'(hi) satisfies, for any
+ * two values of each half at one index, G(a, b) ^ G(a', b) ^ G(a, b') ^
+ * G(a', b') = 0 -- the relation that lets a meet-in-the-middle test each
+ * half's 64 bits of s on its own. The chain must break it (it holds with
+ * probability 2^-128 per quadruple), flipping bits of one half only must
+ * change the pad, and the pad must be the chain of the documented tweaks
+ * (checked against the portable hash). */
+TEST(kk13_pad_hashes_the_whole_row) {
+    crh h;
+    crh_init(&h);
+    prg p;
+    harness_prg(&p, 950);
+    block out[4], tmp[4];
+    for (int rep = 0; rep < 64; rep++) {
+        block a[2], b[2], r[8];
+        prg_blocks(&p, a, 2); /* a[0], a[1]: two lo halves */
+        prg_blocks(&p, b, 2); /* two hi halves */
+        uint64_t idx = prg_u64(&p) >> 2;
+        for (int x = 0; x < 4; x++) {
+            r[2 * x] = a[x & 1];
+            r[2 * x + 1] = b[x >> 1];
+            kk_pad_hash(&h, &out[x], tmp, &r[2 * x], NULL, 1, idx); /* all four at index idx */
+        }
+        block sq = block_xor(block_xor(out[0], out[1]), block_xor(out[2], out[3]));
+        CHECK_MSG(!block_eq(sq, block_make(0, 0)), "rep %d: the split-half relation holds", rep);
+        CHECK(!block_eq(out[0], out[1])); /* lo flipped */
+        CHECK(!block_eq(out[0], out[2])); /* hi flipped */
+        /* The definition: H(lo ^ H(hi, (3 << 62, idx)), ((3 << 62) | 1, idx)). */
+        block inner, outer;
+        crh_hash_ref(&h, &inner, &r[1], 1, idx, 3ULL << 62);
+        inner = block_xor(inner, r[0]);
+        crh_hash_ref(&h, &outer, &inner, 1, idx, (3ULL << 62) | 1);
+        CHECK(block_eq(outer, out[0]));
+    }
+    /* With an offset, and in a batch: pad i uses index idx + i. */
+    block rows[2 * 37], off[2], pads[37], scratch[37];
+    prg_blocks(&p, rows, 2 * 37);
+    prg_blocks(&p, off, 2);
+    kk_pad_hash(&h, pads, scratch, rows, off, 37, 1000);
+    for (int i = 0; i < 37; i++) {
+        block x[2] = {block_xor(rows[2 * i], off[0]), block_xor(rows[2 * i + 1], off[1])}, one;
+        kk_pad_hash(&h, &one, tmp, x, NULL, 1, 1000 + (uint64_t)i);
+        CHECK(block_eq(one, pads[i]));
+    }
+    /* A fixed known answer, so the construction cannot drift silently:
+     * row bytes 0..31, index 5. */
+    uint8_t raw[32];
+    for (int i = 0; i < 32; i++) raw[i] = (uint8_t)i;
+    block kat[2];
+    memcpy(kat, raw, sizeof kat);
+    kk_pad_hash(&h, out, tmp, kat, NULL, 1, 5);
+    CHECK_MSG(out[0].w[0] == KK_KAT_W0 && out[0].w[1] == KK_KAT_W1, "KAT: %016llx %016llx",
+              (unsigned long long)out[0].w[0], (unsigned long long)out[0].w[1]);
+    prg_clear(&p);
+    crh_clear(&h);
 }
 
 /* ---- both parties sending at once ---- */
@@ -494,7 +557,7 @@ static int rcot_party(int who, chan *ch, void *arg) {
     ot_lane ln;
     ot_lane_opts o = {.backend = OT_BACKEND_SILENT, .ferret = k->fp};
     TRY(ot_lane_setup_ex(&ln, ch, harness_block(1100 + (uint64_t)who), &o));
-    k->delta[who] = ln.fer_s.delta;
+    k->delta[who] = ot_lane_cots(&ln, 1)->delta;
     chan_reset_stats(ch);
     int rc = 0;
     /* Direction 0: party 0 sends; then direction 1. */
@@ -502,11 +565,11 @@ static int rcot_party(int who, chan *ch, void *arg) {
         for (size_t done = 0, p = 0; done < k->total && rc == 0; p++) {
             size_t n = k->parts[p % k->nparts];
             if (n > k->total - done) n = k->total - done;
-            rc = who == dir ? silent_rcot_send(&ln.fer_s, ch, k->q[dir] + done, n)
-                            : silent_rcot_recv(&ln.fer_r, ch, k->t[dir] + done, n);
+            rc = who == dir ? silent_rcot_send(ot_lane_cots(&ln, 1), ch, k->q[dir] + done, n)
+                            : silent_rcot_recv(ot_lane_cots(&ln, 0), ch, k->t[dir] + done, n);
             done += n;
         }
-    k->batches[who] = ln.fer_s.batches;
+    k->batches[who] = ot_lane_cots(&ln, 1)->fills;
     k->sent[who] = chan_get_stats(ch)->bytes_sent;
     k->flights[who] = chan_get_stats(ch)->flights;
     ot_lane_clear(&ln);
@@ -564,12 +627,201 @@ TEST(silent_cot_correlation) {
 }
 
 TEST(silent_cot_production_params) {
-    /* FERRET_B11: the first batch and the first outputs of the second. */
+    /* FERRET_DEFAULT: the first batch and the first outputs of the second.
+     * The parameters are the ones docs/SECURITY-OT.md argues for (and
+     * scripts/lpn-estimate checks in the lpn_estimate test). */
     static const size_t parts[] = {100000, 129, 127, 128, 1};
-    CHECK_EQ(ferret_n(&FERRET_B11), 2396160);
-    CHECK_EQ(ferret_usable(&FERRET_B11), 2396160 - 131072 - 1170 * 11);
-    CHECK_EQ(ferret_batch_bytes(&FERRET_B11), 430560);
-    rcot_check(&FERRET_B11, ferret_usable(&FERRET_B11) + 1000, parts, 5);
+    CHECK_EQ(FERRET_DEFAULT.t, 1170);
+    CHECK_EQ(FERRET_DEFAULT.h, 11);
+    CHECK_EQ(FERRET_DEFAULT.logk, 18);
+    CHECK_EQ(ferret_n(&FERRET_DEFAULT), 2396160);
+    CHECK_EQ(ferret_usable(&FERRET_DEFAULT), 2396160 - 262144 - 1170 * 11);
+    CHECK_EQ(ferret_batch_bytes(&FERRET_DEFAULT), 430560);
+    rcot_check(&FERRET_DEFAULT, ferret_usable(&FERRET_DEFAULT) + 1000, parts, 5);
+}
+
+/* The LPN code is drawn per lane direction from both parties' seeds and
+ * per batch (issue 10.3): the sender and the receiver of a direction use
+ * the same rows, the two directions of a lane and two sessions use
+ * different ones, and so do two batches. */
+#define CODE_SAMPLES 48
+typedef struct code_case {
+    uint64_t seed;                                    /* of this session */
+    uint32_t row[2][2][2][CODE_SAMPLES][FERRET_D];   /* [who][we send][batch][sample] */
+} code_case;
+
+static int code_party(int who, chan *ch, void *arg) {
+    code_case *k = arg;
+    ot_lane ln;
+    ot_lane_opts o = {.backend = OT_BACKEND_SILENT, .ferret = &FERRET_TOY};
+    TRY(ot_lane_setup_ex(&ln, ch, harness_block(k->seed + (uint64_t)who), &o));
+    for (int snd = 0; snd < 2; snd++) {
+        cot_pool *p = ot_lane_cots(&ln, snd);
+        CHECK(p->refill == &ferret_refill);
+        ferret *f = p->refill_ctx;
+        for (int b = 0; b < 2; b++)
+            for (size_t i = 0; i < CODE_SAMPLES; i++)
+                ferret_code_row(f, (uint64_t)b, i * 997 % ferret_n(&FERRET_TOY),
+                                k->row[who][snd][b][i]);
+    }
+    ot_lane_clear(&ln);
+    return 0;
+}
+
+/* Rows equal between two tables of samples. */
+static size_t rows_equal(uint32_t (*a)[FERRET_D], uint32_t (*b)[FERRET_D]) {
+    size_t eq = 0;
+    for (size_t i = 0; i < CODE_SAMPLES; i++) eq += !memcmp(a[i], b[i], sizeof a[i]);
+    return eq;
+}
+
+TEST(silent_code_per_session_and_batch) {
+    static code_case s[2] = {{.seed = 1900}, {.seed = 1950}};
+    for (int c = 0; c < 2; c++) REQUIRE_OK(run2(code_party, &s[c]));
+    for (int c = 0; c < 2; c++)
+        for (int b = 0; b < 2; b++) {
+            /* Party 0 sends to party 1 (and back): both see one code. */
+            CHECK_EQ(rows_equal(s[c].row[0][1][b], s[c].row[1][0][b]), CODE_SAMPLES);
+            CHECK_EQ(rows_equal(s[c].row[1][1][b], s[c].row[0][0][b]), CODE_SAMPLES);
+            /* The two directions differ. */
+            CHECK_EQ(rows_equal(s[c].row[0][1][b], s[c].row[1][1][b]), 0);
+            /* Positions are below k. */
+            for (size_t i = 0; i < CODE_SAMPLES; i++)
+                for (int d = 0; d < FERRET_D; d++)
+                    CHECK(s[c].row[0][1][b][i][d] < ferret_k(&FERRET_TOY));
+        }
+    for (int c = 0; c < 2; c++) /* batch 0 and batch 1 */
+        CHECK_EQ(rows_equal(s[c].row[0][1][0], s[c].row[0][1][1]), 0);
+    for (int b = 0; b < 2; b++) /* session 1 and session 2 */
+        CHECK_EQ(rows_equal(s[0].row[0][1][b], s[1].row[0][1][b]), 0);
+}
+
+/* The COT pool and its refill hook are the whole interface between the
+ * silent flavours (and their schedule) and whatever makes the COTs (issue
+ * 15.3; a producer that runs ahead, issue 12, plugs in the same way). A
+ * producer of the test's own -- COTs drawn from a seed both sides know,
+ * one byte of message per batch -- behind two pools runs the flavours
+ * through the silent schedule, refilling where a pool runs short. */
+#define TOY_BATCH 70000
+typedef struct toy_prod {
+    cot_pool *pool;
+    prg g;       /* the same stream on both sides */
+    block delta; /* both sides know it: a test, not a protocol */
+    int calls;
+} toy_prod;
+
+static void toy_fill(toy_prod *t) {
+    block *room = cot_pool_fill_begin(t->pool);
+    for (size_t i = 0; i < TOY_BATCH; i++) {
+        block q = prg_block(&t->g);
+        q.w[0] &= ~(uint64_t)1;
+        uint64_t b = prg_u64(&t->g) & 1;
+        room[i] = t->pool->sender ? q : block_xor(q, block_and(t->delta, block_mask((unsigned)b)));
+    }
+    cot_pool_fill_end(t->pool, 0);
+    t->calls++;
+}
+static int toy_send(void *ctx, chan *ch) {
+    uint8_t one = 1;
+    return chan_send(ch, &one, 1);
+}
+static void toy_finish(void *ctx) { toy_fill(ctx); }
+static int toy_recv(void *ctx, chan *ch) {
+    uint8_t one;
+    TRY(chan_recv(ch, &one, 1));
+    toy_fill(ctx);
+    return 0;
+}
+static uint64_t toy_bytes(const void *ctx) {
+    (void)ctx;
+    return 1;
+}
+static const cot_refill toy_refill = {toy_send, toy_finish, toy_recv, toy_bytes};
+
+typedef struct toy_case {
+    size_t n;
+    uint8_t *ch;             /* party 1's choices (KK, 0..3) */
+    uint64_t *msgs, *out;    /* KK (4 choose 1)-OT_9: party 0 sends */
+    uint8_t *cc;             /* party 0's COT choices */
+    uint64_t *x, *d, *cout;  /* COT_20: party 1 sends */
+    int calls[2][2];         /* [who][pool sends] */
+    uint64_t gen[2];
+} toy_case;
+
+static int toy_party(int who, chan *ch, void *arg) {
+    toy_case *k = arg;
+    block delta = harness_block(1990);
+    delta.w[0] |= 1;
+    cot_pool ps, pr;
+    toy_prod tp[2];
+    cot_pool_init(&ps, 1, delta, TOY_BATCH);
+    cot_pool_init(&pr, 0, block_make(0, 0), TOY_BATCH);
+    for (int s = 0; s < 2; s++) { /* direction "who sends": seeded by the sender */
+        tp[s] = (toy_prod){.pool = s ? &ps : &pr, .delta = delta};
+        prg_seed(&tp[s].g, harness_block(2000 + (uint64_t)(s ? who : 1 - who)));
+    }
+    cot_pool_set_refill(&ps, &toy_refill, &tp[1]);
+    cot_pool_set_refill(&pr, &toy_refill, &tp[0]);
+    static const unsigned l20 = 20;
+    ot_task kk = {.kind = OT_TASK_KK, .n = k->n, .N = 4, .l = 9, .steps = &silent_steps};
+    ot_task ct = {.kind = OT_TASK_COT, .n = k->n, .ls = &l20, .M = 1, .steps = &silent_steps};
+    if (who == 0) {
+        kk.src = &ps, kk.msgs = k->msgs;
+        ct.src = &pr, ct.choices = k->cc, ct.out = k->cout;
+    } else {
+        kk.src = &pr, kk.choices = k->ch, kk.out = k->out;
+        ct.src = &ps, ct.x = k->x, ct.delta = k->d;
+    }
+    size_t nc = ot_task_chunks(&kk);
+    ot_chunk *K = mem_alloc(nc, sizeof *K), *C = mem_alloc(nc, sizeof *C);
+    for (size_t c = 0; c < nc; c++) K[c] = (ot_chunk){&kk, c}, C[c] = (ot_chunk){&ct, c};
+    silent_stats st = {0};
+    int rc = who == 0 ? silent_steps_run(&ps, &pr, ch, C, nc, K, nc, &st)
+                      : silent_steps_run(&ps, &pr, ch, K, nc, C, nc, &st);
+    k->calls[who][0] = tp[0].calls;
+    k->calls[who][1] = tp[1].calls;
+    k->gen[who] = st.gen_bytes;
+    ot_task_free(&kk);
+    ot_task_free(&ct);
+    mem_free(K);
+    mem_free(C);
+    for (int s = 0; s < 2; s++) prg_clear(&tp[s].g);
+    cot_pool_clear(&ps);
+    cot_pool_clear(&pr);
+    return rc;
+}
+
+TEST(silent_flavours_on_a_pool_of_any_producer) {
+    toy_case k = {.n = 100000};
+    prg g;
+    harness_prg(&g, 1980);
+    k.ch = mem_alloc(k.n, 1), k.cc = mem_alloc(k.n, 1);
+    k.msgs = mem_alloc(4 * k.n, 8), k.out = mem_alloc(k.n, 8);
+    k.x = mem_alloc(k.n, 8), k.d = mem_alloc(k.n, 8), k.cout = mem_alloc(k.n, 8);
+    prg_bytes(&g, k.ch, k.n);
+    prg_bits(&g, k.cc, k.n);
+    prg_ring(&g, k.msgs, 4 * k.n, 9);
+    prg_ring(&g, k.d, k.n, 20);
+    for (size_t i = 0; i < k.n; i++) k.ch[i] &= 3;
+    REQUIRE_OK(run2(toy_party, &k));
+    size_t bad = 0;
+    for (size_t i = 0; i < k.n; i++) {
+        bad += k.out[i] != k.msgs[4 * i + k.ch[i]];
+        bad += k.cout[i] != ((k.x[i] + k.cc[i] * k.d[i]) & bits_mask(20));
+    }
+    CHECK_MSG(bad == 0, "%zu wrong", bad);
+    /* 2 COTs per KK OT: 200000 from party 0's pool in batches of 70000,
+     * 3 fills; 100000 COTs of party 1's, 2 fills; each side's hook ran as
+     * often as its peer's, and each batch cost its one byte. */
+    CHECK_EQ(k.calls[0][1], 3);
+    CHECK_EQ(k.calls[1][0], 3);
+    CHECK_EQ(k.calls[1][1], 2);
+    CHECK_EQ(k.calls[0][0], 2);
+    CHECK_EQ(k.gen[0], 3);
+    CHECK_EQ(k.gen[1], 2);
+    mem_free(k.ch), mem_free(k.cc), mem_free(k.msgs), mem_free(k.out);
+    mem_free(k.x), mem_free(k.d), mem_free(k.cout);
+    prg_clear(&g);
 }
 
 /* Every flavour on the silent backend: against its definition, with its
@@ -577,8 +829,8 @@ TEST(silent_cot_production_params) {
 static uint64_t sil_gen(const ot_job *j) { return j->batches[0] * ferret_batch_bytes(&FERRET_TOY); }
 
 static int srot_step(int who, ot_lane *ln, ot_job *j) {
-    return who == 0 ? silent_rot_send(&ln->fer_s, ln->ch, j->r2, j->n)
-                    : silent_rot_recv(&ln->fer_r, ln->ch, j->r1, j->choices, j->n);
+    return who == 0 ? silent_rot_send(ot_lane_cots(ln, 1), ln->ch, j->r2, j->n)
+                    : silent_rot_recv(ot_lane_cots(ln, 0), ln->ch, j->r1, j->choices, j->n);
 }
 
 TEST(silent_random_ot) {
@@ -599,8 +851,8 @@ TEST(silent_random_ot) {
 }
 
 static int scmot_step(int who, ot_lane *ln, ot_job *j) {
-    return who == 0 ? silent_ot_send(&ln->fer_s, ln->ch, j->msgs, j->n, j->l)
-                    : silent_ot_recv(&ln->fer_r, ln->ch, j->out, j->choices, j->n, j->l);
+    return who == 0 ? silent_ot_send(ot_lane_cots(ln, 1), ln->ch, j->msgs, j->n, j->l)
+                    : silent_ot_recv(ot_lane_cots(ln, 0), ln->ch, j->out, j->choices, j->n, j->l);
 }
 
 TEST(silent_chosen_message_ot) {
@@ -618,8 +870,8 @@ TEST(silent_chosen_message_ot) {
 }
 
 static int scot_step(int who, ot_lane *ln, ot_job *j) {
-    return who == 0 ? silent_cot_send(&ln->fer_s, ln->ch, j->x, j->delta, j->n, j->ls, j->M)
-                    : silent_cot_recv(&ln->fer_r, ln->ch, j->out, j->choices, j->n, j->ls, j->M);
+    return who == 0 ? silent_cot_send(ot_lane_cots(ln, 1), ln->ch, j->x, j->delta, j->n, j->ls, j->M)
+                    : silent_cot_recv(ot_lane_cots(ln, 0), ln->ch, j->out, j->choices, j->n, j->ls, j->M);
 }
 
 TEST(silent_correlated_ot) {
@@ -649,8 +901,8 @@ TEST(silent_correlated_ot) {
 }
 
 static int skk_step(int who, ot_lane *ln, ot_job *j) {
-    return who == 0 ? silent_kkot_send(&ln->fer_s, ln->ch, j->msgs, j->n, j->N, j->l)
-                    : silent_kkot_recv(&ln->fer_r, ln->ch, j->out, j->choices, j->n, j->N, j->l);
+    return who == 0 ? silent_kkot_send(ot_lane_cots(ln, 1), ln->ch, j->msgs, j->n, j->N, j->l)
+                    : silent_kkot_recv(ot_lane_cots(ln, 0), ln->ch, j->out, j->choices, j->n, j->N, j->l);
 }
 
 static void skk_case(size_t n, unsigned N, unsigned l, uint64_t label) {
@@ -694,11 +946,11 @@ static int smix_step(int who, ot_lane *ln, ot_job *j) {
         uint64_t *o = j->out + (size_t)rep * j->n, *x = j->x + (size_t)rep * j->n;
         int rc;
         if (rep % 2)
-            rc = who == 0 ? silent_cot_send(&ln->fer_s, ln->ch, x, j->delta, j->n, j->ls, 1)
-                          : silent_cot_recv(&ln->fer_r, ln->ch, o, j->choices, j->n, j->ls, 1);
+            rc = who == 0 ? silent_cot_send(ot_lane_cots(ln, 1), ln->ch, x, j->delta, j->n, j->ls, 1)
+                          : silent_cot_recv(ot_lane_cots(ln, 0), ln->ch, o, j->choices, j->n, j->ls, 1);
         else
-            rc = who == 0 ? silent_kkot_send(&ln->fer_s, ln->ch, j->msgs, j->n, 4, 20)
-                          : silent_kkot_recv(&ln->fer_r, ln->ch, o, j->choices, j->n, 4, 20);
+            rc = who == 0 ? silent_kkot_send(ot_lane_cots(ln, 1), ln->ch, j->msgs, j->n, 4, 20)
+                          : silent_kkot_recv(ot_lane_cots(ln, 0), ln->ch, o, j->choices, j->n, 4, 20);
         TRY(rc);
     }
     return 0;
@@ -745,8 +997,8 @@ static int sdrop_party(int who, chan *ch, void *arg) {
         uint64_t *x = mem_calloc(N, 8);
         uint8_t *c = mem_calloc(N, 1);
         unsigned l = 32;
-        d->rc = d->honest_sends ? silent_cot_send(&ln.fer_s, ch, x, x, N, &l, 1)
-                                : silent_cot_recv(&ln.fer_r, ch, x, c, N, &l, 1);
+        d->rc = d->honest_sends ? silent_cot_send(ot_lane_cots(&ln, 1), ch, x, x, N, &l, 1)
+                                : silent_cot_recv(ot_lane_cots(&ln, 0), ch, x, c, N, &l, 1);
         mem_free(x);
         mem_free(c);
     } else {
@@ -769,7 +1021,7 @@ TEST(silent_peer_drops_mid_batch) {
 }
 
 /* Both directions at once on the production parameters. Party 0's
- * (16 choose 1)-OTs take 4 COTs each, so its direction runs short after 68
+ * (16 choose 1)-OTs take 4 COTs each, so its direction runs short after 64
  * chunks of 8192 while party 1's COTs, one each, fill 150 chunks of the
  * same segment, far beyond the schedule's look-ahead: the next batch's
  * trees, which ride on party 0's last flight, must follow everything it
@@ -796,29 +1048,21 @@ static void sboth_genw(void *ctx, uint64_t *out, size_t first, size_t mm) {
 static int sboth_party(int who, chan *ch, void *arg) {
     sboth *b = arg;
     ot_lane ln;
-    ot_lane_opts o = {.backend = OT_BACKEND_SILENT, .ferret = &FERRET_B11};
+    ot_lane_opts o = {.backend = OT_BACKEND_SILENT, .ferret = &FERRET_DEFAULT};
     TRY(ot_lane_setup_ex(&ln, ch, harness_block(1700 + (uint64_t)who), &o));
     static const unsigned l8 = 8;
-    ot_task kk = {.kind = OT_TASK_KK, .n = b->nk, .N = 16, .l = 1};
-    ot_task ct = {.kind = OT_TASK_COT, .n = b->nc, .ls = &l8, .M = 1};
+    ot_task tk[2] = {{.kind = OT_TASK_KK, .n = b->nk, .N = 16, .l = 1},
+                     {.kind = OT_TASK_COT, .n = b->nc, .ls = &l8, .M = 1}};
+    uint8_t we[2] = {who == 0, who == 1};
     if (who == 0) {
-        kk.fer = &ln.fer_s, kk.genw = sboth_genw;
-        ct.fer = &ln.fer_r, ct.choices = b->cch, ct.out = b->cout;
+        tk[0].genw = sboth_genw;
+        tk[1].choices = b->cch, tk[1].out = b->cout;
     } else {
-        kk.fer = &ln.fer_r, kk.choices = b->kch, kk.out = b->kout;
-        ct.fer = &ln.fer_s, ct.x = b->cx, ct.delta = b->cd;
+        tk[0].choices = b->kch, tk[0].out = b->kout;
+        tk[1].x = b->cx, tk[1].delta = b->cd;
     }
-    size_t nkc = ot_task_chunks(&kk), ncc = ot_task_chunks(&ct);
-    ot_chunk *K = mem_alloc(nkc, sizeof *K), *C = mem_alloc(ncc, sizeof *C);
-    for (size_t c = 0; c < nkc; c++) K[c] = (ot_chunk){&kk, c};
-    for (size_t c = 0; c < ncc; c++) C[c] = (ot_chunk){&ct, c};
-    int rc = who == 0 ? silent_steps_run(&ln.fer_s, &ln.fer_r, ch, C, ncc, K, nkc, NULL)
-                      : silent_steps_run(&ln.fer_s, &ln.fer_r, ch, K, nkc, C, ncc, NULL);
-    b->batches[who] = ln.fer_s.batches;
-    ot_task_free(&kk);
-    ot_task_free(&ct);
-    mem_free(K);
-    mem_free(C);
+    int rc = ot_run(&ln, tk, we, 2);
+    b->batches[who] = ot_lane_cots(&ln, 1)->fills;
     ot_lane_clear(&ln);
     return rc;
 }

@@ -135,7 +135,7 @@ int tri_prepare(mpc_lane *L, tri_pool *t, size_t n1, size_t n2, int sender, otb_
     t->c2 = bv_rand(g, n2);
     t->d2 = bv_rand(g, n2);
     t->e2 = bv_rand(g, n2);
-    if (L->ot.backend == OT_BACKEND_SILENT) {
+    if (L->ot.be->caps & OT_CAP_RANDOM_OT) { /* random OTs for free: the cheaper triples */
         if (!t->a1 || !t->b1 || !t->c1 || !t->a2 || !t->b2 || !t->c2 || !t->d2 || !t->e2) {
             tri_free(t);
             return err_set(PARLEY_E_NOMEM, "out of memory for %zu + %zu bit triples", n1, n2);
@@ -264,7 +264,7 @@ int and_round(mpc_lane *L, const and_gate *g, size_t ng) {
 }
 
 uint64_t tri_bytes(const ot_costing *oc, uint64_t n1, uint64_t n2) {
-    if (oc->backend == OT_BACKEND_SILENT) { /* one random OT each way per triple or pair */
+    if (ot_backend_get(oc->backend)->caps & OT_CAP_RANDOM_OT) { /* one random OT each way */
         otb_job j1 = {.kind = OTB_RROT, .n = (size_t)n1, .l = 1};
         otb_job j2 = {.kind = OTB_RROT, .n = (size_t)n2, .l = 2};
         uint64_t b = 0;

@@ -82,19 +82,24 @@ void mill_cost_of(mill_cost *c, int backend, unsigned k, unsigned m, int want_gt
     c->levels = p.levels;
     c->t1 = p.t1;
     c->t2 = p.t2;
-    int sil = backend == OT_BACKEND_SILENT;
-    /* (N choose 1)-OT: 256 extension bits (IKNP) or log2 N choice bits. */
+    const ot_backend *be = ot_backend_get(backend);
+    PARLEY_CHECK(be);
+    /* (N choose 1)-OT: 256 extension bits (IKNP) or log2 N choice bits
+     * (silent, which also consumes that many COTs). */
     for (unsigned j = 0; j < p.q; j++) {
-        c->leaf_bits += (sil ? p.w[j] : 256) + ((uint64_t)(p.lgt[j] + p.leq[j]) << p.w[j]);
-        c->cots += sil ? p.w[j] : 0;
+        unsigned N = 1u << p.w[j];
+        c->leaf_bits += (uint64_t)be->ot_bits(OT_TASK_KK, N) + ((uint64_t)(p.lgt[j] + p.leq[j]) << p.w[j]);
+        c->cots += (double)be->job_cots(OT_TASK_KK, 1, N);
     }
-    /* Triples: (16 choose 1)-OT_2 per two, (8 choose 1)-OT_2 per pair; on
-     * the silent backend no wire bits, two random OTs each (bool.h). */
+    /* Triples: with free random OTs, no wire bits, two random OTs each
+     * (bool.h); else (16 choose 1)-OT_2 per two, (8 choose 1)-OT_2 per
+     * pair. */
     c->bits = (double)c->leaf_bits + 4.0 * p.t1 + 6.0 * p.t2;
-    if (sil)
-        c->cots += 2.0 * p.t1 + 2.0 * p.t2;
+    if (be->caps & OT_CAP_RANDOM_OT)
+        c->cots += (double)be->job_cots(OT_TASK_RROT, 2, 2) * (p.t1 + p.t2);
     else
-        c->bits += p.t1 * (256.0 + 32) / 2 + p.t2 * (256.0 + 16);
+        c->bits += p.t1 * (be->ot_bits(OT_TASK_KK, 16) + 32) / 2 +
+                   p.t2 * (be->ot_bits(OT_TASK_KK, 8) + 16);
 }
 
 uint64_t mill_bytes(const ot_costing *oc, const mill_shape *b, size_t nb, unsigned m) {

@@ -1,4 +1,5 @@
-/* Both-direction OT batches on the lane's backend; see otb.h. */
+/* Both-direction OT batches on the lane's back-end (ot_run), and their
+ * costs from the back-ends' tables; see otb.h. */
 #include "mpc/otb.h"
 
 #include "util/bits.h"
@@ -6,22 +7,23 @@
 
 #include <string.h>
 
-static void task_of(const otb_job *j, ot_task *t, mpc_lane *L) {
+static const int task_kind[] = {0, OT_TASK_KK, OT_TASK_OT, OT_TASK_COT, OT_TASK_RROT};
+
+static int kind_of(const otb_job *j) {
+    PARLEY_CHECK(j->kind >= OTB_KK && j->kind <= OTB_RROT);
+    return task_kind[j->kind];
+}
+
+/* The task of job j on the side that sends (we_send) or receives. */
+static void task_of(const otb_job *j, ot_task *t, int we_send) {
     memset(t, 0, sizeof *t);
-    int silent = L->ot.backend == OT_BACKEND_SILENT;
-    static const int kinds[] = {0, OT_TASK_KK, OT_TASK_OT, OT_TASK_COT, OT_TASK_RROT};
-    PARLEY_CHECK(j->kind >= OTB_KK && j->kind <= OTB_RROT && (silent || j->kind != OTB_RROT));
-    t->kind = kinds[j->kind];
+    t->kind = kind_of(j);
     t->n = j->n;
     t->N = j->N;
     t->l = j->l;
     t->ls = j->ls;
     t->M = j->M;
-    if (j->sender == L->role) {
-        if (silent)
-            t->fer = &L->ot.fer_s;
-        else
-            t->s = j->kind == OTB_KK ? &L->ot.kk_s : &L->ot.iknp_s;
+    if (we_send) {
         t->gen = j->gen;
         t->genw = (size_t)j->N * j->l <= 64 ? j->genw : NULL;
         PARLEY_CHECK(j->kind != OTB_KK || t->genw || t->gen || j->msgs);
@@ -30,49 +32,24 @@ static void task_of(const otb_job *j, ot_task *t, mpc_lane *L) {
         t->x = j->x;
         t->delta = j->delta;
     } else {
-        if (silent)
-            t->fer = &L->ot.fer_r;
-        else
-            t->r = j->kind == OTB_KK ? &L->ot.kk_r : &L->ot.iknp_r;
         t->choices = j->choices;
         t->out = j->out;
     }
 }
 
 int otb_run(mpc_lane *L, const otb_job *jobs, size_t njobs) {
-    size_t nr = 0, ns = 0;
-    for (size_t i = 0; i < njobs; i++) {
-        size_t c = (jobs[i].n + OTE_CHUNK - 1) / OTE_CHUNK;
-        if (jobs[i].sender == L->role)
-            ns += c;
-        else
-            nr += c;
-    }
     ot_task *tasks = mem_calloc(njobs ? njobs : 1, sizeof *tasks);
-    ot_chunk *R = mem_alloc(nr ? nr : 1, sizeof *R), *S = mem_alloc(ns ? ns : 1, sizeof *S);
-    int rc = (!tasks || !R || !S) ? err_set(PARLEY_E_NOMEM, "out of memory for OT") : 0;
+    uint8_t *we = mem_alloc(njobs ? njobs : 1, 1);
+    int rc = (!tasks || !we) ? err_set(PARLEY_E_NOMEM, "out of memory for OT") : 0;
     if (rc == 0) {
-        size_t ir = 0, is = 0;
         for (size_t i = 0; i < njobs; i++) {
-            task_of(&jobs[i], &tasks[i], L);
-            int snd = jobs[i].sender == L->role;
-            for (size_t c = 0; c * OTE_CHUNK < jobs[i].n; c++) {
-                ot_chunk st = {&tasks[i], c};
-                if (snd)
-                    S[is++] = st;
-                else
-                    R[ir++] = st;
-            }
+            we[i] = jobs[i].sender == L->role;
+            task_of(&jobs[i], &tasks[i], we[i]);
         }
-        if (L->ot.backend == OT_BACKEND_SILENT)
-            rc = silent_steps_run(&L->ot.fer_s, &L->ot.fer_r, L->ot.ch, R, nr, S, ns, &L->ot.sil);
-        else
-            rc = ot_steps_run(L->ot.ch, R, nr, S, ns);
+        rc = ot_run(&L->ot, tasks, we, njobs);
     }
-    for (size_t i = 0; tasks && i < njobs; i++) ot_task_free(&tasks[i]);
     mem_free(tasks);
-    mem_free(R);
-    mem_free(S);
+    mem_free(we);
     return rc;
 }
 
@@ -90,26 +67,31 @@ static uint64_t job_per(const otb_job *j) {
     return per;
 }
 
-uint64_t otb_job_cots(const otb_job *j) {
-    return (uint64_t)j->n * silent_cots_per_ot(j->kind == OTB_KK ? OT_TASK_KK : OT_TASK_OT, j->N);
+static const ot_backend *backend_of(int backend) {
+    const ot_backend *be = ot_backend_get(backend);
+    PARLEY_CHECK(be);
+    return be;
+}
+
+uint64_t otb_job_cots(int backend, const otb_job *j) {
+    return backend_of(backend)->job_cots(kind_of(j), j->n, j->N);
 }
 
 uint64_t otb_job_bytes(int backend, const otb_job *j) {
-    uint64_t per = job_per(j), total = 0;
-    if (backend == OT_BACKEND_SILENT)
-        return silent_job_bytes(j->n, j->kind == OTB_RROT ? 0 : (unsigned)(otb_job_cots(j) / (j->n ? j->n : 1)),
-                                per);
-    PARLEY_CHECK(j->kind != OTB_RROT);
-    uint64_t w = j->kind == OTB_KK ? 256 : 128;
-    /* Per chunk: the extension matrix, then the packed corrections. */
-    for (size_t i0 = 0; i0 < j->n; i0 += OTE_CHUNK) {
-        size_t mm = j->n - i0 < OTE_CHUNK ? j->n - i0 : OTE_CHUNK;
-        total += w * ote_padded(mm) / 8 + bits_bytes(mm * per);
-    }
-    return total;
+    return backend_of(backend)->job_bytes(kind_of(j), j->n, j->N, job_per(j));
 }
 
 uint64_t otb_job_cost(const ot_costing *oc, const otb_job *j) {
-    if (oc->backend == OT_BACKEND_SILENT && oc->cots) *oc->cots += otb_job_cots(j);
+    if (oc->cots) *oc->cots += otb_job_cots(oc->backend, j);
     return otb_job_bytes(oc->backend, j);
 }
+
+double otb_cot_bits(int backend, unsigned width) {
+    return backend_of(backend)->ot_bits(OT_TASK_COT, 2) + width;
+}
+
+double otb_kk_bits(int backend, unsigned N, unsigned l) {
+    return backend_of(backend)->ot_bits(OT_TASK_KK, N) + (double)N * l;
+}
+
+double otb_gen_bits_per_cot(int backend) { return backend_of(backend)->gen_bits_per_cot(NULL); }

@@ -3,8 +3,9 @@
  * A protocol step often needs OTs with S as sender and others with C as
  * sender (PROTOCOLS.md §2: "a protocol that needs OTs both ways runs them
  * concurrently"). otb_run takes the list of jobs, identical on both sides,
- * and runs them as two message flights per party: the extension matrices
- * of every job in which this party receives, then the corrections of every
+ * and runs them on the lane's OT back-end (ot_run, ot/lane.h) as two
+ * message flights per party: the extension matrices (or choice bits) of
+ * every job in which this party receives, then the corrections of every
  * job in which it sends. The two directions are interleaved chunk by chunk
  * (ot_task) with a bounded look-ahead, so each side consumes the peer's
  * matrices as they arrive instead of buffering them whole; latency is still
@@ -13,7 +14,8 @@
  * silent backend the exchange pauses where a direction's COTs run out: the
  * steps so far finish, both directions that need it make a batch (one
  * flight per party that makes one), and the exchange goes on
- * (silent_steps_run).
+ * (silent_steps_run). Which back-end, and what each job costs there, comes
+ * from the back-end's table (ot_backend): nothing here branches on it.
  *
  * Wire bits per OT, both directions:
  *                                IKNP backend        silent backend
@@ -23,18 +25,19 @@
  *   OTB_RROT random OT_l         -                   0
  * IKNP rounds n up to 128 per chunk of OTE_CHUNK. The silent backend
  * consumes L (KK) or 1 COT per OT, whose making costs
- * ferret_batch_bytes(p) per ferret_usable(p) COTs (1.53 bits per COT for
- * FERRET_B11): those bytes go over the wire in a refill flight inside the
- * otb_run that runs short, and the lane counts them (ot_lane.sil,
- * party_silent_stats). Jobs with n == 0 are skipped on both sides. */
+ * ferret_batch_bytes(p) per ferret_usable(p) COTs (otb_gen_bits_per_cot):
+ * those bytes go over the wire in a refill flight inside the otb_run that
+ * runs short, and the lane counts them (party_silent_stats). Jobs with
+ * n == 0 are skipped on both sides. */
 #ifndef PARLEY_MPC_OTB_H
 #define PARLEY_MPC_OTB_H
 
 #include "mpc/party.h"
 
-/* OTB_RROT (silent backend only): random OTs, the receiver's choice its
- * COT's random bit, l <= 32-bit messages; no wire bits. The sender gets
- * x[i] = m0 | m1 << l, the receiver out[i] = m_b | b << l. */
+/* OTB_RROT (back-ends with OT_CAP_RANDOM_OT only, ot/lane.h): random OTs,
+ * the receiver's choice its COT's random bit, l <= 32-bit messages; no wire
+ * bits. The sender gets x[i] = m0 | m1 << l, the receiver out[i] = m_b |
+ * b << l. */
 enum { OTB_KK = 1, OTB_OT = 2, OTB_COT = 3, OTB_RROT = 4 };
 
 typedef struct otb_job {
@@ -59,31 +62,23 @@ typedef struct otb_job {
 /* How the byte functions of src/mpc and src/nl cost OT jobs (they take it
  * first): the backend, and where to add the COTs the silent backend
  * consumes (NULL: nowhere). Their bytes leave out the COTs' making, which
- * the lane counts where a batch runs out (ot_lane.sil): on a lane, one
- * direction that has consumed C COTs has made exactly
+ * the lane counts where a batch runs out (party_silent_stats): on a lane,
+ * one direction that has consumed C COTs has made exactly
  * ceil(C / ferret_usable) batches of ferret_batch_bytes each. */
 typedef struct ot_costing {
     int backend;
     uint64_t *cots;
 } ot_costing;
-/* otb_job_bytes(oc->backend, j), adding the job's COTs to *oc->cots on
- * the silent backend. */
+/* otb_job_bytes(oc->backend, j), adding the job's COTs to *oc->cots. */
 uint64_t otb_job_cost(const ot_costing *oc, const otb_job *j);
 
 /* Per-OT wire bits on a backend, without the silent COTs' making: a COT
  * with correlations of `width` bits in all, a (N choose 1)-OT_l. */
-static inline double otb_cot_bits(int backend, unsigned width) {
-    return (backend == OT_BACKEND_SILENT ? 1.0 : 128.0) + width;
-}
-static inline double otb_kk_bits(int backend, unsigned N, unsigned l) {
-    return (backend == OT_BACKEND_SILENT ? (double)silent_cots_per_ot(OT_TASK_KK, N) : 256.0) +
-           (double)N * l;
-}
-/* The amortised wire bits of one silent COT (FERRET_B11): one batch's
- * bytes over its usable COTs, 1.53. */
-static inline double otb_gen_bits_per_cot(void) {
-    return 8.0 * (double)ferret_batch_bytes(&FERRET_B11) / (double)ferret_usable(&FERRET_B11);
-}
+double otb_cot_bits(int backend, unsigned width);
+double otb_kk_bits(int backend, unsigned N, unsigned l);
+/* The amortised wire bits of making one COT on a backend (its default
+ * parameters; 0 where COTs are not made). */
+double otb_gen_bits_per_cot(int backend);
 
 /* Run the jobs (see above); 0 or a negative status. */
 int otb_run(mpc_lane *L, const otb_job *jobs, size_t njobs) WUR;
@@ -93,7 +88,7 @@ int otb_run(mpc_lane *L, const otb_job *jobs, size_t njobs) WUR;
  * and the packed corrections. Silent: the receiver's bits and the sender's
  * messages, packed per job, without the COTs' making (see above). */
 uint64_t otb_job_bytes(int backend, const otb_job *j);
-/* COTs a job consumes on the silent backend. */
-uint64_t otb_job_cots(const otb_job *j);
+/* COTs a job consumes on a backend (0 where none are). */
+uint64_t otb_job_cots(int backend, const otb_job *j);
 
 #endif

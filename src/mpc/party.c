@@ -153,12 +153,14 @@ void party_stats(const party *p, chan_stats *out) {
 void party_silent_stats(const party *p, silent_stats *out) {
     memset(out, 0, sizeof *out);
     for (unsigned i = 0; i < p->nlanes; i++) {
-        const silent_stats *s = &p->lanes[i].ot.sil;
-        out->batches_sent += s->batches_sent;
-        out->batches_recv += s->batches_recv;
-        out->gen_bytes += s->gen_bytes;
-        out->gen_bytes_recv += s->gen_bytes_recv;
-        out->cots += p->lanes[i].ot.fer_s.used + p->lanes[i].ot.fer_r.used;
-        if (s->extra_flights > out->extra_flights) out->extra_flights = s->extra_flights;
+        const ot_lane *ln = &p->lanes[i].ot;
+        silent_stats s;
+        ln->be->stats(ln, &s);
+        out->batches_sent += s.batches_sent;
+        out->batches_recv += s.batches_recv;
+        out->gen_bytes += s.gen_bytes;
+        out->gen_bytes_recv += s.gen_bytes_recv;
+        out->cots += s.cots;
+        if (s.extra_flights > out->extra_flights) out->extra_flights = s.extra_flights;
     }
 }

@@ -45,7 +45,7 @@ int party_setup(party *p, int role, chan **chans, unsigned nlanes, block seed) W
 int party_setup_ex(party *p, int role, chan **chans, unsigned nlanes, block seed,
                    const ot_lane_opts *o) WUR;
 /* The lanes' OT backend. */
-static inline int party_backend(const party *p) { return p->lanes[0].ot.backend; }
+static inline int party_backend(const party *p) { return p->lanes[0].ot.be->id; }
 /* What the silent backend spent making COTs, summed over the lanes (zero
  * for IKNP); flights: the largest on any lane. */
 void party_silent_stats(const party *p, silent_stats *out);

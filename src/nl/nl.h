@@ -47,12 +47,13 @@
  * OTs (mill.h: 291 bits at k = 31, 348 at k = 36, 100 at k = 12), and the
  * flights grow by the COT batches made on the way; each element also
  * consumes silent COTs (one per C, log2 N per KK, mill.h's `cots` per
- * millionaire), each costing 1.53 bits amortised (otb_gen_bits_per_cot):
+ * millionaire), each costing 1.62 bits amortised (otb_gen_bits_per_cot,
+ * FERRET_DEFAULT):
  *
  *   function               bits + COTs       with the COTs' making
- *   relu, l = 32           357 + 47          429   (4148 on IKNP)
- *   relu, l = 37           424 + 54          507   (4610)
- *   relu_trunc, 37, s = 12 823 + 73          935   (6306)
+ *   relu, l = 32           357 + 47          433   (4148 on IKNP)
+ *   relu, l = 37           424 + 54          512   (4610)
+ *   relu_trunc, 37, s = 12 823 + 73          942   (6306)
  *
  * Any function with n == 0 sends nothing. */
 #ifndef PARLEY_NL_NL_H

@@ -87,7 +87,8 @@ int cost_predict(cost_report *r, const qnet *net, const cost_opts *o) {
         return err_set(PARLEY_E_ARG, "cost: mode %d is neither OT nor HE", o->mode);
     if (o->lanes < 1 || o->lanes > LANES_MAX)
         return err_set(PARLEY_E_ARG, "cost: %u lanes, not in 1..%d", o->lanes, LANES_MAX);
-    if (o->ot != OT_BACKEND_IKNP && o->ot != OT_BACKEND_SILENT)
+    const ot_backend *be = ot_backend_get(o->ot);
+    if (!be)
         return err_set(PARLEY_E_ARG, "cost: OT backend %d is neither IKNP nor silent", o->ot);
     unsigned l = net->l;
     r->nlayers = net->nlayers;
@@ -132,10 +133,6 @@ int cost_predict(cost_report *r, const qnet *net, const cost_opts *o) {
     ot_lane_opts lo = {.backend = o->ot, .ferret = o->ferret};
     r->setup =
         o->lanes * ot_lane_setup_bytes(&lo) + (o->mode == MODE_HE ? lin_he_setup_bytes() : 0);
-    if (o->ot == OT_BACKEND_SILENT) {
-        const ferret_params *fp = o->ferret ? o->ferret : &FERRET_B11;
-        uint64_t u = ferret_usable(fp);
-        r->gen = (uint64_t)(((unsigned __int128)r->cots * ferret_batch_bytes(fp) + u - 1) / u);
-    }
+    r->gen = be->gen_bytes(&lo, r->cots);
     return 0;
 }

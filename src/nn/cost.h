@@ -34,7 +34,7 @@ typedef struct cost_opts {
     unsigned lanes;              /* 1..LANES_MAX */
     int reveal_label;            /* as exec_opts.reveal_label */
     int ot;                      /* OT_BACKEND_IKNP (0) or OT_BACKEND_SILENT */
-    const ferret_params *ferret; /* silent: NULL = FERRET_B11 */
+    const ferret_params *ferret; /* silent: NULL = FERRET_DEFAULT */
 } cost_opts;
 
 typedef struct cost_report {

@@ -4,9 +4,11 @@
 
 #include "util/mem.h"
 
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
-const ferret_params FERRET_B11 = {"b11", 1170, 11, 17};
+const ferret_params FERRET_H11K18 = {"h11k18", 1170, 11, 18};
 const ferret_params FERRET_TOY = {"toy", 32, 12, 12};
 
 /* Tweaks of the tree messages: the high word has bits 62 and 61 set, so
@@ -16,13 +18,11 @@ const ferret_params FERRET_TOY = {"toy", 32, 12, 12};
 #define GGM_SUB 64 /* parents expanded per AES call */
 #define LPN_SUB 64 /* LPN outputs per position batch */
 
-/* Fixed public keys (hex digits of e, of sqrt(2) and of sqrt(3)). */
+/* Fixed public keys of the GGM trees (hex digits of e and of sqrt(2)). */
 static const uint8_t key_g0[16] = {0xb7, 0xe1, 0x51, 0x62, 0x8a, 0xed, 0x2a, 0x6a,
                                    0xbf, 0x71, 0x58, 0x80, 0x9c, 0xf4, 0xf3, 0xc7};
 static const uint8_t key_g1[16] = {0x6a, 0x09, 0xe6, 0x67, 0xf3, 0xbc, 0xc9, 0x08,
                                    0xb2, 0xfb, 0x13, 0x66, 0xea, 0x95, 0x7d, 0x3e};
-static const uint8_t key_lpn[16] = {0xbb, 0x67, 0xae, 0x85, 0x84, 0xca, 0xa7, 0x3b,
-                                    0x3c, 0x6e, 0xf3, 0x72, 0xfe, 0x94, 0xf8, 0x2b};
 
 static inline block blk_sel(block m, block a, block b) { /* m ? a : b, m all-ones or zero */
     block r = {{(a.w[0] & m.w[0]) | (b.w[0] & ~m.w[0]), (a.w[1] & m.w[1]) | (b.w[1] & ~m.w[1])}};
@@ -37,28 +37,44 @@ static inline uint64_t eq_mask(uint64_t a, uint64_t b) {
 
 static const block lsb_clear = {{~(uint64_t)1, ~(uint64_t)0}};
 
+/* The base, aligned to 2 MiB and on huge pages where the kernel offers
+ * them: lpn_encode's gathers are random over its first k blocks (4 MiB for
+ * k = 2^18), and with 4 KiB pages most of them would also miss the TLB. */
+static block *base_alloc(size_t m) {
+    void *p = NULL;
+    if (posix_memalign(&p, (size_t)1 << 21, m * sizeof(block)) != 0) return NULL;
+#ifdef MADV_HUGEPAGE
+    (void)madvise(p, m * sizeof(block), MADV_HUGEPAGE);
+#endif
+    return p;
+}
+
 static size_t msg_blocks(const ferret_params *p) {
     return (size_t)p->t * (2 * p->h + 1);
 }
 
 int ferret_init(ferret *f, const ferret_params *p, int sender, block delta, const block *base,
-                block seed) {
+                block seed, block code, cot_pool *pool) {
     memset(f, 0, sizeof *f);
     PARLEY_CHECK(p->h >= 1 && p->h <= 24 && p->logk >= 1 && p->logk <= 24 && p->t >= 1);
-    PARLEY_CHECK(ferret_n(p) > ferret_m(p) && ferret_usable(p) >= FERRET_CARRY);
+    PARLEY_CHECK(ferret_n(p) > ferret_m(p) && ferret_usable(p) >= COT_POOL_CARRY);
     PARLEY_CHECK(!sender || (delta.w[0] & 1));
+    PARLEY_CHECK(pool->sender == sender && pool->batch == ferret_n(p) &&
+                 block_eq(pool->delta, sender ? delta : block_make(0, 0)));
     f->par = p;
     f->sender = sender;
     f->delta = sender ? delta : block_make(0, 0);
+    f->pool = pool;
     size_t m = ferret_m(p);
-    f->base = mem_alloc(m, sizeof(block));
+    f->base = base_alloc(m);
     if (!f->base) return err_set(PARLEY_E_NOMEM, "out of memory for %zu silent-OT base COTs", m);
     memcpy(f->base, base, m * sizeof(block));
     aes_expand(&f->g0, key_g0);
     aes_expand(&f->g1, key_g1);
-    aes_expand(&f->lpn, key_lpn);
+    aes_expand(&f->lpn, code.b);
     crh_init(&f->h);
     prg_seed(&f->rng, seed);
+    cot_pool_set_refill(pool, &ferret_refill, f);
     return 0;
 }
 
@@ -66,7 +82,6 @@ void ferret_clear(ferret *f) {
     if (!f->par) return;
     const ferret_params *p = f->par;
     if (f->base) mem_free_wipe(f->base, ferret_m(p) * sizeof(block));
-    if (f->buf) mem_free_wipe(f->buf, (FERRET_CARRY + ferret_n(p)) * sizeof(block));
     if (f->msg) mem_free_wipe(f->msg, msg_blocks(p) * sizeof(block));
     aes_clear(&f->g0);
     aes_clear(&f->g1);
@@ -76,87 +91,101 @@ void ferret_clear(ferret *f) {
     mem_wipe(f, sizeof *f);
 }
 
-const block *ferret_take(ferret *f, size_t cnt, uint64_t *index) {
-    PARLEY_CHECK(cnt <= ferret_avail(f));
-    const block *r = f->buf ? f->buf + f->pos : NULL;
-    *index = f->used;
-    f->pos += cnt;
-    f->used += cnt;
-    return r;
-}
+/* ---- refill: keep the leftover, make the batch in the pool's room ---- */
 
-/* ---- refill: keep the leftover, make the batch in buf[CARRY .. CARRY + n) ---- */
-
-static int refill_begin(ferret *f) {
-    const ferret_params *p = f->par;
-    if (!f->buf) {
-        f->buf = mem_alloc(FERRET_CARRY + ferret_n(p), sizeof(block));
-        f->msg = mem_alloc(msg_blocks(p), sizeof(block));
-        if (!f->buf || !f->msg) {
-            if (f->buf) mem_free(f->buf);
-            if (f->msg) mem_free(f->msg);
-            f->buf = f->msg = NULL;
-            return err_set(PARLEY_E_NOMEM, "out of memory for a silent-OT batch (%zu COTs)",
-                           ferret_n(p));
-        }
-        f->pos = f->end = FERRET_CARRY;
+/* The room for the batch in the pool (the leftover moved in front of it);
+ * NULL if out of memory. */
+static block *refill_begin(ferret *f) {
+    if (!f->msg && !(f->msg = mem_alloc(msg_blocks(f->par), sizeof(block)))) {
+        err_set(PARLEY_E_NOMEM, "out of memory for a silent-OT batch (%zu COTs)", ferret_n(f->par));
+        return NULL;
     }
-    size_t left = ferret_avail(f);
-    PARLEY_CHECK(left <= FERRET_CARRY);
-    memmove(f->buf + FERRET_CARRY - left, f->buf + f->pos, left * sizeof(block));
-    f->pos = FERRET_CARRY - left;
-    f->end = FERRET_CARRY;
-    return 0;
+    return cot_pool_fill_begin(f->pool);
 }
 
-/* out[i] ^= XOR of FERRET_D base COTs at public positions, for the n
- * outputs of the batch: the positions of output i are the ten 24-bit
- * fields of AES_lpn(2i) || AES_lpn(2i + 1) (as four words), mod k (a power
- * of two, at most 2^24). The same matrix serves every batch. Positions are
- * cut and gathered in registers: storing them first costs half as much
- * again. */
+/* The code: output i of batch b XORs the FERRET_D base COTs at the ten
+ * 24-bit fields of AES_code(c) || AES_code(c + 1), c = 2 (b n + i) (as four
+ * words), mod k (a power of two, at most 2^24). The key is the lane
+ * direction's code key (ferret_init), so every session and every batch has
+ * a matrix of its own. Positions are cut and gathered in registers:
+ * storing them first costs half as much again. */
 _Static_assert(FERRET_D == 10, "lpn_encode cuts ten fields");
 
-#define LPN_GATHER(v) acc = block_xor(acc, B[(uint32_t)(v)&km])
+#define LPN_FIELDS(F, a, c, e, g)                                                                  \
+    do {                                                                                           \
+        F(a);                                                                                      \
+        F(a >> 24);                                                                                \
+        F(a >> 48 | c << 16);                                                                      \
+        F(c >> 8);                                                                                 \
+        F(c >> 32);                                                                                \
+        F(c >> 56 | e << 8);                                                                       \
+        F(e >> 16);                                                                                \
+        F(e >> 40);                                                                                \
+        F(g);                                                                                      \
+        F(g >> 24);                                                                                \
+    } while (0)
 
-static void lpn_encode(ferret *f) {
+static uint64_t code_ctr(const ferret *f, uint64_t batch, size_t i) {
+    return 2 * (batch * ferret_n(f->par) + i);
+}
+
+#define LPN_GATHER(v) acc = block_xor(acc, B[(uint32_t)(v)&km])
+#define LPN_PREFETCH(v) __builtin_prefetch(&B[(uint32_t)(v)&km])
+
+/* The base (k blocks, a few MiB) is larger than L2, so each gather is a
+ * trip to L3: the positions of output x + LPN_AHEAD are prefetched while
+ * output x is summed, and the next LPN_SUB outputs' positions are made
+ * before this block is summed so the look-ahead crosses blocks. */
+#define LPN_AHEAD 8
+
+static void lpn_encode(ferret *f, block *out) {
     const ferret_params *p = f->par;
-    block *out = f->buf + FERRET_CARRY;
     const block *B = f->base;
     size_t n = ferret_n(p);
     uint32_t km = (uint32_t)(ferret_k(p) - 1);
-    block r[2 * LPN_SUB];
-    for (size_t i0 = 0; i0 < n; i0 += LPN_SUB) {
-        size_t b = n - i0 < LPN_SUB ? n - i0 : LPN_SUB;
-        aes_ctr(&f->lpn, r, 2 * (uint64_t)i0, 2 * b);
+    block r[2][2 * LPN_SUB];
+    size_t b = n < LPN_SUB ? n : LPN_SUB;
+    aes_ctr(&f->lpn, r[0], code_ctr(f, f->batches, 0), 2 * b);
+    for (size_t i0 = 0, j = 0; i0 < n; i0 += LPN_SUB, j ^= 1) {
+        const block *cur = r[j], *nxt = r[j ^ 1];
+        b = n - i0 < LPN_SUB ? n - i0 : LPN_SUB;
+        size_t b1 = n - i0 - b < LPN_SUB ? n - i0 - b : LPN_SUB;
+        if (b1) aes_ctr(&f->lpn, r[j ^ 1], code_ctr(f, f->batches, i0 + LPN_SUB), 2 * b1);
         for (size_t x = 0; x < b; x++) {
-            uint64_t a = r[2 * x].w[0], c = r[2 * x].w[1], e = r[2 * x + 1].w[0],
-                     g = r[2 * x + 1].w[1];
+            size_t y = x + LPN_AHEAD;
+            const block *ry = y < b ? cur + 2 * y : y - b < b1 ? nxt + 2 * (y - b) : NULL;
+            if (ry) {
+                LPN_FIELDS(LPN_PREFETCH, ry[0].w[0], ry[0].w[1], ry[1].w[0], ry[1].w[1]);
+            }
+            uint64_t a = cur[2 * x].w[0], c = cur[2 * x].w[1], e = cur[2 * x + 1].w[0],
+                     g = cur[2 * x + 1].w[1];
             block acc = out[i0 + x];
-            LPN_GATHER(a);
-            LPN_GATHER(a >> 24);
-            LPN_GATHER(a >> 48 | c << 16);
-            LPN_GATHER(c >> 8);
-            LPN_GATHER(c >> 32);
-            LPN_GATHER(c >> 56 | e << 8);
-            LPN_GATHER(e >> 16);
-            LPN_GATHER(e >> 40);
-            LPN_GATHER(g);
-            LPN_GATHER(g >> 24);
+            LPN_FIELDS(LPN_GATHER, a, c, e, g);
             out[i0 + x] = acc;
         }
     }
+    mem_wipe(r, sizeof r);
 }
 
-/* The batch is done: its first m COTs are the next base, the leftover goes
- * just before the rest. */
-static void refill_end(ferret *f) {
-    const ferret_params *p = f->par;
-    size_t m = ferret_m(p), left = ferret_avail(f);
-    memcpy(f->base, f->buf + FERRET_CARRY, m * sizeof(block));
-    memmove(f->buf + FERRET_CARRY + m - left, f->buf + f->pos, left * sizeof(block));
-    f->pos = FERRET_CARRY + m - left;
-    f->end = FERRET_CARRY + ferret_n(p);
+void ferret_code_row(ferret *f, uint64_t batch, size_t i, uint32_t pos[FERRET_D]) {
+    PARLEY_CHECK(i < ferret_n(f->par));
+    uint32_t km = (uint32_t)(ferret_k(f->par) - 1);
+    block r[2];
+    aes_ctr(&f->lpn, r, code_ctr(f, batch, i), 2);
+    uint64_t a = r[0].w[0], c = r[0].w[1], e = r[1].w[0], g = r[1].w[1];
+    unsigned j = 0;
+#define LPN_POS(v) pos[j++] = (uint32_t)(v)&km
+    LPN_FIELDS(LPN_POS, a, c, e, g);
+#undef LPN_POS
+    mem_wipe(r, sizeof r);
+}
+
+/* The batch is done: its first m COTs are the next base, the rest go to
+ * the pool's consumers. */
+static void refill_end(ferret *f, const block *out) {
+    memcpy(f->base, out, ferret_m(f->par) * sizeof(block));
+    cot_pool_fill_end(f->pool, ferret_m(f->par));
+    f->room = NULL;
     f->batches++;
 }
 
@@ -193,7 +222,9 @@ static void level_sums(const block *lv, size_t m, block *s0, block *s1) {
 
 int ferret_send_trees(ferret *f, chan *ch) {
     PARLEY_CHECK(f->sender);
-    TRY(refill_begin(f));
+    block *out = refill_begin(f);
+    if (!out) return PARLEY_E_NOMEM;
+    f->room = out;
     const ferret_params *p = f->par;
     unsigned h = p->h;
     size_t k = ferret_k(p), per = 2 * (size_t)h + 1;
@@ -202,7 +233,7 @@ int ferret_send_trees(ferret *f, chan *ch) {
     for (unsigned j = 0; j < p->t; j++) {
         const block *tb = f->base + k + (size_t)j * h;
         block *msg = f->msg + j * per;
-        block *lv = f->buf + FERRET_CARRY + ((size_t)j << h);
+        block *lv = out + ((size_t)j << h);
         for (unsigned d = 0; d < h; d++)
             q1[d] = block_xor(tb[d], f->delta);
         crh_hash(&f->h, h0, tb, h, tw + (uint64_t)j * h, FERRET_TW_TREE);
@@ -231,8 +262,9 @@ int ferret_send_trees(ferret *f, chan *ch) {
 }
 
 void ferret_send_finish(ferret *f) {
-    lpn_encode(f);
-    refill_end(f);
+    PARLEY_CHECK(f->room); /* ferret_send_trees made the leaves there */
+    lpn_encode(f, f->room);
+    refill_end(f, f->room);
 }
 
 /* Rebuild tree j of the receiver: K[d] = the learned sum of level d + 1 on
@@ -279,7 +311,8 @@ static void ggm_rebuild(ferret *f, block *lv, const block *K, const uint64_t *b,
 
 int ferret_recv_batch(ferret *f, chan *ch) {
     PARLEY_CHECK(!f->sender);
-    TRY(refill_begin(f));
+    block *out = refill_begin(f);
+    if (!out) return PARLEY_E_NOMEM;
     const ferret_params *p = f->par;
     unsigned h = p->h;
     size_t k = ferret_k(p), per = 2 * (size_t)h + 1;
@@ -298,13 +331,24 @@ int ferret_recv_batch(ferret *f, chan *ch) {
             K[d] =
                 block_xor(blk_sel(block_mask((unsigned)b[d]), msg[2 * d + 1], msg[2 * d]), ht[d]);
         }
-        ggm_rebuild(f, f->buf + FERRET_CARRY + ((size_t)j << h), K, b, msg[2 * h], z[0], z[1], scr);
+        ggm_rebuild(f, out + ((size_t)j << h), K, b, msg[2 * h], z[0], z[1], scr);
     }
     mem_wipe(scr, sizeof scr);
     mem_wipe(ht, sizeof ht);
     mem_wipe(K, sizeof K);
     mem_wipe(b, sizeof b);
-    lpn_encode(f);
-    refill_end(f);
+    lpn_encode(f, out);
+    refill_end(f, out);
     return 0;
 }
+
+/* ---- the hook ---- */
+
+static int hook_send(void *ctx, chan *ch) { return ferret_send_trees(ctx, ch); }
+static void hook_finish(void *ctx) { ferret_send_finish(ctx); }
+static int hook_recv(void *ctx, chan *ch) { return ferret_recv_batch(ctx, ch); }
+static uint64_t hook_bytes(const void *ctx) {
+    return ferret_batch_bytes(((const ferret *)ctx)->par);
+}
+
+const cot_refill ferret_refill = {hook_send, hook_finish, hook_recv, hook_bytes};

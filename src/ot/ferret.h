@@ -2,13 +2,15 @@
  * CCS 2020, "Ferret: Fast Extension for coRRElated oT with small
  * communication"), semi-honest, primal LPN with regular noise.
  *
- * A direction of a lane holds one ferret instance per side. The sender
- * holds a global Delta (bit 0 set); every COT i it hands out is a block
- * q_i with bit 0 clear, and the receiver's matching block is
- * t_i = q_i ^ b_i * Delta, so the receiver's choice bit b_i is bit 0 of
- * t_i. COTs come in batches of n = t * 2^h, made from m = k + t*h base COTs
- * reserved from the batch before (the first batch's base: raw IKNP rows,
- * ot/lane.c):
+ * A direction of a lane holds one ferret instance per side: the producer
+ * behind that side's COT pool (ot/cotpool.h), which it fills through the
+ * pool's fill interface and which reaches it only through its refill hook
+ * (ferret_refill). The sender holds a global Delta (bit 0 set); every COT i
+ * it hands out is a block q_i with bit 0 clear, and the receiver's matching
+ * block is t_i = q_i ^ b_i * Delta, so the receiver's choice bit b_i is
+ * bit 0 of t_i. COTs come in batches of n = t * 2^h, made from m = k + t*h
+ * base COTs reserved from the batch before (the first batch's base: raw
+ * IKNP rows, ot/lane_silent.c):
  *
  *   MPCOT   t single-point COTs, one per bin of 2^h outputs: the sender
  *           expands a GGM tree from a fresh seed (children AES_g0(s) ^ s,
@@ -19,26 +21,32 @@
  *           choice bits: no message from the receiver), then
  *           c = Delta ^ XOR of its leaves. The receiver rebuilds every leaf
  *           but the punctured one, which it sets to c ^ XOR of the others.
- *   LPN     output i = tree leaf i ^ XOR of 10 base COTs at public
- *           positions (a fixed-key AES PRG over i, positions mod k = 2^logk)
- *           -- the primal LPN encoding x*A + e with a local linear code.
+ *   LPN     output i = tree leaf i ^ XOR of 10 base COTs at positions
+ *           mod k = 2^logk drawn by AES-CTR under the code key -- the
+ *           primal LPN encoding x*A + e with a local linear code. The key
+ *           is fresh for every lane direction, from randomness both
+ *           parties contribute after the base OTs (ot/lane_silent.c), and
+ *           each batch takes its own counter range: no two batches of any
+ *           sessions share a matrix.
  *
  * The first m outputs of every batch become the next batch's base; the
- * other n - m are handed out in order with ferret_take. Bytes per batch,
+ * other n - m go to the pool, handed out in order. Bytes per batch,
  * sender to receiver only: t * (2h + 1) * 16 (ferret_batch_bytes); one
  * message flight, so both directions of a lane refill in one flight each.
  *
- * Parameters (docs/SECURITY-OT.md): FERRET_B11 is EMP-OT's ferret_b11
- * (emp-toolkit/emp-ot, emp-ot/tuning.h and ot_extension/ferret/constants.h:
- * t = 1170, log2 k = 17, h = 11, n = 2,396,160), chosen there for about
- * 128-bit security against the published regular-LPN attacks (Gauss,
- * SD-ISD, BJMM, hybrid; the hybrid attack binds). 2.25 M COTs per batch for
- * 430,560 bytes: 1.53 bits per COT; 38 MiB per instance. FERRET_TOY is
- * small and insecure, for tests that need many batches quickly: it is never
- * reachable from the session or the command line.
+ * Parameters (docs/SECURITY-OT.md, scripts/lpn-estimate): FERRET_H11K18,
+ * t = 1170 trees of depth h = 11 (n = 2,396,160 outputs, as EMP-OT's
+ * ferret_b11) with a secret twice as long, k = 2^18: every attack the
+ * estimator models costs at least 2^208 (guess-and-linearise, which binds;
+ * 2^227 for BJMM), where k = 2^17 left 2^108 on the same model. 2.12 M
+ * COTs per batch for 430,560 bytes: 1.62 bits per COT; 42 MiB per
+ * instance. FERRET_TOY is small and insecure, for tests that need many
+ * batches quickly: it is never reachable from the session or the command
+ * line.
  *
- * Memory: the pool (FERRET_CARRY + n blocks) is allocated at the first
- * refill; all secrets (Delta, base, pool, seeds) are wiped by ferret_clear.
+ * Memory: the pool (COT_POOL_CARRY + n blocks) and the tree messages are
+ * allocated at the first refill; all secrets (base, seeds) are wiped by
+ * ferret_clear, the pool's by cot_pool_clear.
  * The receiver rebuilds its trees without branching or indexing on its
  * punctured positions. A peer that sends garbage only yields wrong COTs
  * (semi-honest); a short or closed channel is an error. */
@@ -48,6 +56,7 @@
 #include "crypto/block.h"
 #include "crypto/prg.h"
 #include "net/chan.h"
+#include "ot/cotpool.h"
 
 typedef struct ferret_params {
     const char *name;
@@ -56,12 +65,10 @@ typedef struct ferret_params {
     unsigned logk; /* LPN secret length k = 2^logk */
 } ferret_params;
 
-extern const ferret_params FERRET_B11; /* production */
+extern const ferret_params FERRET_H11K18; /* production */
+#define FERRET_DEFAULT FERRET_H11K18        /* what sessions use */
 extern const ferret_params FERRET_TOY; /* tests only: insecure */
 
-/* COTs a refill keeps from the batch before (the largest request the OT
- * flavours make at once: 8192 OTs of 8 COTs). */
-#define FERRET_CARRY 65536
 #define FERRET_D 10 /* base COTs per LPN output */
 
 static inline size_t ferret_n(const ferret_params *p) {
@@ -88,37 +95,39 @@ typedef struct ferret {
     int sender;
     block delta;     /* sender: Delta, bit 0 set */
     block *base;     /* m base COTs for the next batch */
-    block *buf;      /* FERRET_CARRY + n blocks, made at the first refill */
     block *msg;      /* t * (2h + 1) blocks: the tree messages */
-    size_t pos, end; /* the COTs not yet handed out: buf[pos .. end) */
-    uint64_t used;   /* COTs handed out so far (hash tweaks count them) */
+    cot_pool *pool;  /* where the batches go */
+    block *room;     /* sender: the batch's room in the pool, from trees to finish */
     uint64_t batches;
     crh h;
-    aes_key g0, g1, lpn; /* fixed public keys: GGM children, LPN positions */
+    aes_key g0, g1;      /* fixed public keys: GGM children */
+    aes_key lpn;         /* the code key (public to both sides, fresh per lane direction) */
     prg rng;             /* sender: tree seeds */
 } ferret;
 
-/* Set up one side. base: the m = ferret_m(p) first base COTs (sender: q
- * with bit 0 clear; receiver: t with the choice in bit 0), copied. delta
- * (sender only) must have bit 0 set. seed: the sender's tree seeds (the
- * receiver ignores it). No COTs are available until the first refill. */
+/* Set up one side, the producer of pool (initialised with cot_pool_init
+ * for ferret_n(p) COTs a batch and, on the sender, the same delta), and
+ * register it as the pool's refill hook. base: the m = ferret_m(p) first
+ * base COTs (sender: q with bit 0 clear; receiver: t with the choice in bit
+ * 0), copied. delta (sender only) must have bit 0 set. seed: the sender's
+ * tree seeds (the receiver ignores it). code: the key of the LPN code,
+ * the same on both sides of the direction and drawn from both parties'
+ * randomness (ot/lane_silent.c); batch b uses the counters from 2 b n on,
+ * so every batch has a code of its own. No COTs are available until the
+ * first refill. */
 int ferret_init(ferret *f, const ferret_params *p, int sender, block delta, const block *base,
-                block seed) WUR;
+                block seed, block code, cot_pool *pool) WUR;
 void ferret_clear(ferret *f);
 
-static inline size_t ferret_avail(const ferret *f) {
-    return f->end - f->pos;
-}
-
-/* The next cnt <= ferret_avail COTs; *index = the COT count before them
- * (the same on both sides: a tweak base). Valid until the next refill. */
-const block *ferret_take(ferret *f, size_t cnt, uint64_t *index);
-
-/* A refill keeps the ferret_avail (<= FERRET_CARRY) COTs not yet handed
- * out, in front of the new batch's. Sender: ferret_send_trees expands the
- * trees and sends their messages (no flush), ferret_send_finish then
- * computes the batch. Receiver: ferret_recv_batch reads the messages and
- * computes the batch. */
+/* The refill hook (cotpool.h) of a ferret: a refill keeps the COTs not yet
+ * handed out (<= COT_POOL_CARRY), in front of the new batch's. Sender:
+ * ferret_send_trees expands the trees and sends their messages (no flush),
+ * ferret_send_finish then computes the batch. Receiver: ferret_recv_batch
+ * reads the messages and computes the batch. */
+extern const cot_refill ferret_refill;
+/* The FERRET_D base positions (< k) that output i of batch `batch` XORs:
+ * the code both sides must share (tests). */
+void ferret_code_row(ferret *f, uint64_t batch, size_t i, uint32_t pos[FERRET_D]);
 int ferret_send_trees(ferret *f, chan *ch) WUR;
 void ferret_send_finish(ferret *f);
 int ferret_recv_batch(ferret *f, chan *ch) WUR;

@@ -242,7 +242,7 @@ typedef struct iknp_impl {
     uint8_t *wire;  /* end: corrections of one chunk */
 } iknp_impl;
 
-void iknp_task_free(ot_task *t) {
+static void iknp_task_free(ot_task *t) {
     iknp_impl *k = t->impl;
     if (!k) return;
     if (k->have_b) iknp_buf_free(&k->b);
@@ -266,34 +266,34 @@ static iknp_impl *iknp_impl_get(ot_task *t, int with_buf, size_t wire_bits) {
     return k;
 }
 
-int iknp_task_begin(ot_task *t, chan *ch, size_t c) {
+static int iknp_task_begin(ot_task *t, chan *ch, size_t c) {
     iknp_impl *k = iknp_impl_get(t, 1, 0);
     if (!k) return PARLEY_E_NOMEM;
     if (t->kind == OT_TASK_COT) {
         cot_ctx x = {t->out, NULL, t->ls, t->M};
-        return recv_pads_chunk(t->r, ch, &k->b, t->choices, t->n, c, cot_take_recv, &x);
+        return recv_pads_chunk(t->src, ch, &k->b, t->choices, t->n, c, cot_take_recv, &x);
     }
     PARLEY_CHECK(t->l >= 1 && t->l <= 64);
     cmot_ctx x = {t->out, NULL, t->l};
-    return recv_pads_chunk(t->r, ch, &k->b, t->choices, t->n, c, ot_take_recv, &x);
+    return recv_pads_chunk(t->src, ch, &k->b, t->choices, t->n, c, ot_take_recv, &x);
 }
 
-int iknp_task_send(ot_task *t, chan *ch, size_t c) {
+static int iknp_task_send(ot_task *t, chan *ch, size_t c) {
     size_t bits = task_bits(t);
     iknp_impl *k = iknp_impl_get(t, 1, bits);
     if (!k) return PARLEY_E_NOMEM;
     if (t->kind == OT_TASK_COT) {
         cot_ctx x = {t->x, t->delta, t->ls, t->M};
-        return send_pads_chunk(t->s, ch, &k->b, t->n, c, bits, cot_take_send, &x);
+        return send_pads_chunk(t->src, ch, &k->b, t->n, c, bits, cot_take_send, &x);
     }
     PARLEY_CHECK(t->l >= 1 && t->l <= 64);
     cmot_ctx x = {NULL, t->msgs, t->l};
-    return send_pads_chunk(t->s, ch, &k->b, t->n, c, bits, ot_take_send, &x);
+    return send_pads_chunk(t->src, ch, &k->b, t->n, c, bits, ot_take_send, &x);
 }
 
 /* Apply the sender's corrections to chunk c: COT out += c_i * d; chosen
  * message out ^= the chosen masked message. */
-int iknp_task_end(ot_task *t, chan *ch, size_t c) {
+static int iknp_task_end(ot_task *t, chan *ch, size_t c) {
     size_t bits = task_bits(t);
     iknp_impl *k = iknp_impl_get(t, 0, 0);
     if (!k) return PARLEY_E_NOMEM;
@@ -325,6 +325,8 @@ int iknp_task_end(ot_task *t, chan *ch, size_t c) {
     return 0;
 }
 
+const ot_steps iknp_steps = {iknp_task_begin, iknp_task_send, iknp_task_end, iknp_task_free, NULL};
+
 /* ---- whole calls: the steps in a loop ---- */
 
 typedef int (*task_step)(ot_task *t, chan *ch, size_t c);
@@ -339,7 +341,7 @@ static int run_steps(ot_task *t, chan *ch, task_step step) {
 int iknp_cot_send_defer(ote_sender *s, chan *ch, uint64_t *x, const uint64_t *delta, size_t n,
                         const unsigned *ls, size_t M) {
     (void)sum_widths(ls, M);
-    ot_task t = {.kind = OT_TASK_COT, .n = n, .ls = ls, .M = M, .s = s, .x = x, .delta = delta};
+    ot_task t = {.kind = OT_TASK_COT, .n = n, .ls = ls, .M = M, .src = s, .x = x, .delta = delta};
     return run_steps(&t, ch, iknp_task_send);
 }
 
@@ -352,7 +354,7 @@ int iknp_cot_send(ote_sender *s, chan *ch, uint64_t *x, const uint64_t *delta, s
 int iknp_cot_recv_begin(ote_receiver *r, chan *ch, uint64_t *out, const uint8_t *choices, size_t n,
                         const unsigned *ls, size_t M) {
     (void)sum_widths(ls, M);
-    ot_task t = {.kind = OT_TASK_COT, .n = n, .ls = ls, .M = M, .r = r, .choices = choices, .out = out};
+    ot_task t = {.kind = OT_TASK_COT, .n = n, .ls = ls, .M = M, .src = r, .choices = choices, .out = out};
     return run_steps(&t, ch, iknp_task_begin);
 }
 
@@ -372,7 +374,7 @@ int iknp_cot_recv(ote_receiver *r, chan *ch, uint64_t *out, const uint8_t *choic
 
 int iknp_ot_send_defer(ote_sender *s, chan *ch, const uint64_t *msgs, size_t n, unsigned l) {
     PARLEY_CHECK(l >= 1 && l <= 64);
-    ot_task t = {.kind = OT_TASK_OT, .n = n, .l = l, .s = s, .msgs = msgs};
+    ot_task t = {.kind = OT_TASK_OT, .n = n, .l = l, .src = s, .msgs = msgs};
     return run_steps(&t, ch, iknp_task_send);
 }
 
@@ -384,7 +386,7 @@ int iknp_ot_send(ote_sender *s, chan *ch, const uint64_t *msgs, size_t n, unsign
 int iknp_ot_recv_begin(ote_receiver *r, chan *ch, uint64_t *out, const uint8_t *choices, size_t n,
                        unsigned l) {
     PARLEY_CHECK(l >= 1 && l <= 64);
-    ot_task t = {.kind = OT_TASK_OT, .n = n, .l = l, .r = r, .choices = choices, .out = out};
+    ot_task t = {.kind = OT_TASK_OT, .n = n, .l = l, .src = r, .choices = choices, .out = out};
     return run_steps(&t, ch, iknp_task_begin);
 }
 

@@ -1,24 +1,36 @@
 /* KK13 1-out-of-N OT (Kolesnikov-Kumaresan 2013) for N <= 256.
  *
  * Rows are 256 bits with the Walsh-Hadamard code (distance 128) as row
- * correlation; the sender's pad for message k is H(q_i ^ (C(k) & s)), which
- * equals the receiver's H(t_i) exactly for k = c_i. A 256-bit row i is
- * hashed as H(lo, 2i) ^ H(hi, 2i + 1) with the tweakable hash (i counts the
- * instance's OTs, so no tweak repeats): the two halves are consecutive
- * blocks of the row array, so each pad costs one pass over contiguous
- * memory. */
+ * correlation; the sender's pad for message k is G(q_i ^ (C(k) & s), i),
+ * which equals the receiver's G(t_i, i) exactly for k = c_i. G hashes the
+ * whole 256-bit row in one correlation-robust chain (docs/SECURITY-OT.md,
+ * "KK13 pads"):
+ *
+ *   G(x, i) = H(x_lo ^ H(x_hi, (KK_TW_IN, i)), (KK_TW_OUT, i))
+ *
+ * with the tweakable hash H of crypto/prg.h and i the instance's OT index
+ * (no tweak repeats). Hashing the halves apart, H(lo) ^ H(hi), would let
+ * an attacker who knows pads search the 2^64 values of each half's share
+ * of s on its own; in the chain the inner output is unknown until the hi
+ * half is guessed, so the lo half can only be tested after it: a guess of
+ * all 128 bits at once. */
 #include "ot/ot.h"
 #include "ot/task_impl.h"
 
 #include "util/bits.h"
 #include "util/mem.h"
 
-#define KK_TWEAK (1ULL << 63)
+/* Tweak high words of the two calls: bits 63 and 62 together, which no
+ * other hash of src/ot uses (IKNP stays below 2^62, its streamed COTs use
+ * 2^63 | index with index < 2^62, the silent flavours 2^62 | block, Ferret's
+ * trees 2^62 | 2^61). */
+#define KK_TW_IN (3ULL << 62)
+#define KK_TW_OUT ((3ULL << 62) | 1)
 
 typedef struct kk_buf {
     size_t cap;       /* rows per chunk: OTE_CHUNK, or fewer for a small n */
     block *rows;      /* cap rows of two blocks */
-    block *h2;        /* 2 * cap blocks: hashes of both halves of each row */
+    block *h2;        /* 2 * KK_SUB blocks: pads and the chain's scratch */
     uint64_t *pads;   /* KK_SUB * N */
     uint8_t *wire;
 } kk_buf;
@@ -33,7 +45,7 @@ static size_t kk_cap(size_t n) { return n < OTE_CHUNK ? ote_padded(n ? n : 1) : 
 
 static void kk_buf_free(kk_buf *b, size_t N) {
     if (b->rows) mem_free_wipe(b->rows, 2 * b->cap * sizeof(block));
-    if (b->h2) mem_free_wipe(b->h2, 2 * b->cap * sizeof(block));
+    if (b->h2) mem_free_wipe(b->h2, 2 * KK_SUB * sizeof(block));
     if (b->pads) mem_free_wipe(b->pads, (size_t)KK_SUB * N * sizeof(uint64_t));
     mem_free(b->wire);
 }
@@ -42,7 +54,7 @@ static int kk_buf_alloc(kk_buf *b, size_t n, size_t N, unsigned l) {
     memset(b, 0, sizeof *b);
     b->cap = kk_cap(n);
     b->rows = mem_alloc(2 * b->cap, sizeof(block));
-    b->h2 = mem_alloc(2 * b->cap, sizeof(block));
+    b->h2 = mem_alloc(2 * KK_SUB, sizeof(block));
     b->pads = mem_alloc((size_t)KK_SUB * N, sizeof(uint64_t));
     b->wire = mem_alloc(bits_bytes(b->cap * N * l) + 16, 1);
     if (!b->rows || !b->h2 || !b->pads || !b->wire) {
@@ -52,31 +64,38 @@ static int kk_buf_alloc(kk_buf *b, size_t n, size_t N, unsigned l) {
     return 0;
 }
 
-/* h2[2i], h2[2i+1] = H of the two halves of rows[i] ^ off, rows idx + i of
- * the instance. Words are XORed so the compiler can vectorise. */
-static void kk_hash_rows(crh *h, block *h2, const block *rows, const block *off, size_t mm,
-                         uint64_t idx) {
-    if (off) {
-        const uint64_t *src = (const uint64_t *)rows;
-        uint64_t *dst = (uint64_t *)h2;
-        uint64_t o[4] = {off[0].w[0], off[0].w[1], off[1].w[0], off[1].w[1]};
-        for (size_t i = 0; i < 4 * mm; i += 4) {
-            dst[i] = src[i] ^ o[0];
-            dst[i + 1] = src[i + 1] ^ o[1];
-            dst[i + 2] = src[i + 2] ^ o[2];
-            dst[i + 3] = src[i + 3] ^ o[3];
-        }
-        crh_hash(h, h2, h2, 2 * mm, 2 * idx, KK_TWEAK | 2);
-    } else {
-        crh_hash(h, h2, rows, 2 * mm, 2 * idx, KK_TWEAK | 2);
-    }
+/* 128-bit lanes for the XOR passes (one SSE operation each where the
+ * target has them, two word operations elsewhere). */
+typedef uint64_t kk_v2 __attribute__((vector_size(16)));
+
+static inline kk_v2 kk_ld(const block *p) {
+    kk_v2 v;
+    memcpy(&v, p, sizeof v);
+    return v;
 }
 
-/* The receiver's pads: out[i] = low l bits of H(t_i). */
+static inline void kk_st(block *p, kk_v2 v) { memcpy(p, &v, sizeof v); }
+
+/* out[i] = G(rows[i] ^ off, idx + i) for i < mm (off = NULL: no offset);
+ * tmp holds mm blocks. */
+void kk_pad_hash(crh *h, block *out, block *tmp, const block *rows, const block *off, size_t mm,
+                 uint64_t idx) {
+    kk_v2 olo = {0, 0}, ohi = {0, 0};
+    if (off) olo = kk_ld(&off[0]), ohi = kk_ld(&off[1]);
+    for (size_t i = 0; i < mm; i++) kk_st(&tmp[i], kk_ld(&rows[2 * i + 1]) ^ ohi);
+    crh_hash(h, tmp, tmp, mm, idx, KK_TW_IN);
+    for (size_t i = 0; i < mm; i++) kk_st(&tmp[i], kk_ld(&tmp[i]) ^ kk_ld(&rows[2 * i]) ^ olo);
+    crh_hash(h, out, tmp, mm, idx, KK_TW_OUT);
+}
+
+/* The receiver's pads: out[i] = low l bits of G(t_i). */
 static void kk_hash(crh *h, kk_buf *b, uint64_t *pads, size_t mm, uint64_t idx, unsigned l) {
-    kk_hash_rows(h, b->h2, b->rows, NULL, mm, idx);
     uint64_t mask = bits_mask(l);
-    for (size_t i = 0; i < mm; i++) pads[i] = (b->h2[2 * i].w[0] ^ b->h2[2 * i + 1].w[0]) & mask;
+    for (size_t j0 = 0; j0 < mm; j0 += KK_SUB) {
+        size_t sub = mm - j0 < KK_SUB ? mm - j0 : KK_SUB;
+        kk_pad_hash(h, b->h2, b->h2 + KK_SUB, b->rows + 2 * j0, NULL, sub, idx + j0);
+        for (size_t i = 0; i < sub; i++) pads[j0 + i] = b->h2[i].w[0] & mask;
+    }
 }
 
 static void kk_check(size_t N, unsigned l) { PARLEY_CHECK(N >= 2 && N <= 256 && l >= 1 && l <= 64); }
@@ -91,7 +110,7 @@ typedef struct kk_impl {
     size_t N, cap;
 } kk_impl;
 
-void kk_task_free(ot_task *t) {
+static void kk_task_free(ot_task *t) {
     kk_impl *k = t->impl;
     if (!k) return;
     if (k->b.rows) kk_buf_free(&k->b, k->N);
@@ -124,8 +143,8 @@ static void kk_copy_gen(void *vctx, uint64_t *out, size_t first, size_t mm) {
 
 /* Sender, chunk c: read the extension matrix, hash the N pads of every row
  * and send the masked messages. */
-int kk_task_send(ot_task *t, chan *ch, size_t c) {
-    ote_sender *s = t->s;
+static int kk_task_send(ot_task *t, chan *ch, size_t c) {
+    ote_sender *s = t->src;
     unsigned N = t->N, l = t->l;
     kk_check(N, l);
     PARLEY_CHECK(s->w == 256 && s->kk_cs);
@@ -154,9 +173,8 @@ int kk_task_send(ot_task *t, chan *ch, size_t c) {
             const block *rows = b->rows + 2 * j0;
             memset(pw, 0, sub * sizeof *pw);
             for (unsigned q = 0; q < N; q++) {
-                kk_hash_rows(&s->h, b->h2, rows, s->kk_cs + 2 * q, sub, idx + j0);
-                const uint64_t *hw = (const uint64_t *)b->h2;
-                for (size_t i = 0; i < sub; i++) pw[i] |= ((hw[4 * i] ^ hw[4 * i + 2]) & mask) << (q * l);
+                kk_pad_hash(&s->h, b->h2, b->h2 + KK_SUB, rows, s->kk_cs + 2 * q, sub, idx + j0);
+                for (size_t i = 0; i < sub; i++) pw[i] |= (b->h2[i].w[0] & mask) << (q * l);
             }
             for (size_t i = 0; i < sub; i++) bitw_put(&wr, mw[j0 + i] ^ pw[i], N * l);
         }
@@ -171,9 +189,8 @@ int kk_task_send(ot_task *t, chan *ch, size_t c) {
             size_t sub = mm - j0 < KK_SUB ? mm - j0 : KK_SUB;
             const block *rows = b->rows + 2 * j0;
             for (unsigned q = 0; q < N; q++) {
-                kk_hash_rows(&s->h, b->h2, rows, s->kk_cs + 2 * q, sub, idx + j0);
-                for (size_t i = 0; i < sub; i++)
-                    b->pads[i * N + q] = b->h2[2 * i].w[0] ^ b->h2[2 * i + 1].w[0];
+                kk_pad_hash(&s->h, b->h2, b->h2 + KK_SUB, rows, s->kk_cs + 2 * q, sub, idx + j0);
+                for (size_t i = 0; i < sub; i++) b->pads[i * N + q] = b->h2[i].w[0];
             }
             const uint64_t *mg = k->msg + j0 * N;
             for (size_t i = 0; i < sub; i++) {
@@ -194,8 +211,8 @@ int kk_task_send(ot_task *t, chan *ch, size_t c) {
 
 /* Receiver, chunk c: send the extension matrix with the choices' codewords
  * and keep the pads H(t_i) in out. */
-int kk_task_begin(ot_task *t, chan *ch, size_t c) {
-    ote_receiver *r = t->r;
+static int kk_task_begin(ot_task *t, chan *ch, size_t c) {
+    ote_receiver *r = t->src;
     unsigned N = t->N, l = t->l;
     kk_check(N, l);
     PARLEY_CHECK(r->w == 256);
@@ -222,7 +239,7 @@ int kk_task_begin(ot_task *t, chan *ch, size_t c) {
 
 /* Receiver, chunk c: read the sender's masked messages, unmask the chosen
  * one. */
-int kk_task_end(ot_task *t, chan *ch, size_t c) {
+static int kk_task_end(ot_task *t, chan *ch, size_t c) {
     unsigned N = t->N, l = t->l;
     kk_check(N, l);
     kk_impl *k = kk_impl_get(t);
@@ -256,6 +273,8 @@ int kk_task_end(ot_task *t, chan *ch, size_t c) {
     return 0;
 }
 
+const ot_steps kk_steps = {kk_task_begin, kk_task_send, kk_task_end, kk_task_free, NULL};
+
 /* ---- whole calls: the steps in a loop ---- */
 
 typedef int (*task_step)(ot_task *t, chan *ch, size_t c);
@@ -270,13 +289,13 @@ static int run_steps(ot_task *t, chan *ch, task_step step) {
 int kkot_send_gen(ote_sender *s, chan *ch, size_t n, unsigned N, unsigned l, kk_gen_fn gen,
                   void *ctx) {
     kk_check(N, l);
-    ot_task t = {.kind = OT_TASK_KK, .n = n, .N = N, .l = l, .s = s, .gen = gen, .gen_ctx = ctx};
+    ot_task t = {.kind = OT_TASK_KK, .n = n, .N = N, .l = l, .src = s, .gen = gen, .gen_ctx = ctx};
     return run_steps(&t, ch, kk_task_send);
 }
 
 int kkot_send(ote_sender *s, chan *ch, const uint64_t *msgs, size_t n, unsigned N, unsigned l) {
     kk_check(N, l);
-    ot_task t = {.kind = OT_TASK_KK, .n = n, .N = N, .l = l, .s = s, .msgs = msgs};
+    ot_task t = {.kind = OT_TASK_KK, .n = n, .N = N, .l = l, .src = s, .msgs = msgs};
     TRY(run_steps(&t, ch, kk_task_send));
     return chan_flush(ch);
 }
@@ -284,7 +303,7 @@ int kkot_send(ote_sender *s, chan *ch, const uint64_t *msgs, size_t n, unsigned 
 int kkot_recv_begin(ote_receiver *r, chan *ch, uint64_t *out, const uint8_t *choices, size_t n,
                     unsigned N, unsigned l) {
     kk_check(N, l);
-    ot_task t = {.kind = OT_TASK_KK, .n = n, .N = N, .l = l, .r = r, .choices = choices, .out = out};
+    ot_task t = {.kind = OT_TASK_KK, .n = n, .N = N, .l = l, .src = r, .choices = choices, .out = out};
     return run_steps(&t, ch, kk_task_begin);
 }
 

@@ -1,29 +1,45 @@
-/* A lane: one channel plus the OT state used on it (ARCHITECTURE.md).
+/* A lane: one channel plus the OT state used on it (ARCHITECTURE.md), and
+ * the OT back-ends behind it.
  *
  * Each lane holds OT in both directions, so either party can be sender, on
- * one of two backends fixed at set-up:
+ * one back-end chosen at set-up and fixed for the lane's life: an
+ * operations table (ot_backend), as libsodium picks an implementation
+ * struct once. Everything that differs between back-ends -- their set-up,
+ * how a task's chunks are stepped, how a schedule of chunks runs, what a
+ * job costs on the wire, what it consumes -- is an entry of the table;
+ * code above src/ot asks the lane's table (or, for costs, the table of a
+ * back-end id) and never branches on which back-end it is. Protocols that
+ * want a flavour only some back-ends offer ask for its capability
+ * (OT_CAP_*) and choose their algorithm by it.
  *
- *   OT_BACKEND_IKNP    IKNP senders and receivers (w = 128) and KK13 ones
- *                      (w = 256). Set-up: 128 Chou-Orlandi base OTs each
- *                      way; the KK13 base OTs (256 each way) come from IKNP
- *                      random OTs, so public-key work is paid once.
- *   OT_BACKEND_SILENT  IKNP (the streamed COTs of src/lin/ot use it) and a
- *                      Ferret silent-COT sender and receiver (ot/ferret.h)
- *                      for every other OT (ot/silent.h). Set-up: the same
- *                      base OTs, with bit 0 of each IKNP sender's secret
- *                      row set, since that row is also Ferret's Delta; then
- *                      ferret_m raw IKNP COTs each way seed the first batch
- *                      (16 bytes per COT: 2.3 MB each way for FERRET_B11),
- *                      made at the first use.
+ *   iknp    IKNP senders and receivers (w = 128) and KK13 ones (w = 256).
+ *           Set-up: 128 Chou-Orlandi base OTs each way; the KK13 base OTs
+ *           (256 each way) come from IKNP random OTs, so public-key work
+ *           is paid once. (ot/lane_iknp.c)
+ *   silent  IKNP (the streamed COTs of src/lin/ot use it) and, for every
+ *           other OT, a pool of random COTs per direction (ot/cotpool.h)
+ *           filled by Ferret (ot/ferret.h), consumed by the flavours of
+ *           ot/silent.h. Set-up: the same base OTs, with bit 0 of each
+ *           IKNP sender's secret row set, since that row is also Ferret's
+ *           Delta; then ferret_m raw IKNP COTs each way seed the first
+ *           batch (16 bytes per COT), made at the first use, and each
+ *           party's 16-byte code seed keys the LPN code of both directions
+ *           (ot/lane_silent.c).
+ *
+ * Adding a back-end: a table in its own file, its id in the enum and in
+ * ot_backend_get; nothing outside src/ot changes.
  *
  * Both parties call ot_lane_setup with the same role-independent sequence
  * and the same options. */
 #ifndef PARLEY_OT_LANE_H
 #define PARLEY_OT_LANE_H
 
+#include "ot/cotpool.h"
+#include "ot/ferret.h"
 #include "ot/ot.h"
 #include "ot/silent.h"
 
+/* Back-end ids: what the session's hello carries (byte 12). */
 enum { OT_BACKEND_IKNP = 0, OT_BACKEND_SILENT = 1 };
 /* The backend of sessions and benchmarks when not asked for another
  * (docs/BENCHMARKS.md, "Silent OT": fewer bytes, and faster on a network). */
@@ -35,21 +51,71 @@ const char *ot_backend_name(int backend);
 
 typedef struct ot_lane_opts {
     int backend;                 /* OT_BACKEND_* */
-    const ferret_params *ferret; /* silent: NULL = FERRET_B11 (tests pass FERRET_TOY) */
+    const ferret_params *ferret; /* silent: NULL = FERRET_DEFAULT (tests pass FERRET_TOY) */
 } ot_lane_opts;
+
+typedef struct ot_backend ot_backend;
 
 typedef struct ot_lane {
     chan *ch;
     prg rng;
-    int backend;
-    ote_sender iknp_s;   /* we send, peer receives */
-    ote_receiver iknp_r; /* we receive, peer sends */
-    ote_sender kk_s;     /* IKNP backend */
-    ote_receiver kk_r;
-    ferret fer_s; /* silent backend: we are the COT sender (Delta ours) */
-    ferret fer_r;
-    silent_stats sil; /* silent backend: what making COTs cost */
+    const ot_backend *be; /* chosen at set-up, for the lane's life */
+    ote_sender iknp_s;    /* both back-ends: we send, peer receives */
+    ote_receiver iknp_r;  /* we receive, peer sends */
+    void *st;             /* the back-end's own state (be->setup makes it) */
 } ot_lane;
+
+/* Capabilities. RANDOM_OT: the task kinds OT_TASK_ROT and OT_TASK_RROT
+ * (random OTs from random COTs; RROT with no wire bits at all). */
+enum { OT_CAP_RANDOM_OT = 1 };
+
+/* What ot_backend.instance returns: the instances behind the back-end, for
+ * whole calls on one lane (tests, benchmarks, fuzzing); NULL if it has
+ * none of that kind. */
+enum { OT_INST_KK_SEND, OT_INST_KK_RECV, OT_INST_COTS_SEND, OT_INST_COTS_RECV };
+
+struct ot_backend {
+    const char *name; /* as --ot spells it */
+    int id;           /* OT_BACKEND_* */
+    unsigned caps;    /* OT_CAP_* */
+    int row_lsb_set;  /* bit 0 of each IKNP sender's row s is set (silent: s is Delta) */
+
+    /* ---- a lane ---- */
+    /* After the base OTs (iknp_s, iknp_r ready): the back-end's own
+     * set-up, both parties in the same sequence; makes ln->st. */
+    int (*setup)(ot_lane *ln, const ot_lane_opts *o);
+    /* Wipe and free ln->st (also after a failed setup). */
+    void (*clear)(ot_lane *ln);
+    /* Bind a task of a kind in caps to this lane: its steps and the
+     * instance of the direction it runs in (we_send: this party sends). */
+    void (*bind)(ot_lane *ln, ot_task *t, int we_send);
+    /* Run bound chunks as one exchange (ot_steps_run's contract; a
+     * back-end may add flights of its own, e.g. silent refills). */
+    int (*run)(ot_lane *ln, const ot_chunk *R, size_t nr, const ot_chunk *S, size_t ns);
+    /* What making COTs has cost on this lane (zero where nothing is made). */
+    void (*stats)(const ot_lane *ln, silent_stats *out);
+    void *(*instance)(ot_lane *ln, int which);
+
+    /* ---- costs, from public shapes only (o may be NULL: defaults) ---- */
+    uint64_t (*setup_bytes)(const ot_lane_opts *o);
+    /* Exact bytes, both directions, of a job of n OTs of kind (OT_TASK_*;
+     * N messages for KK) with `per` sender bits per OT, without the making
+     * of the COTs it consumes. */
+    uint64_t (*job_bytes)(int kind, size_t n, unsigned N, uint64_t per);
+    /* The random COTs it consumes (0 where none are). */
+    uint64_t (*job_cots)(int kind, size_t n, unsigned N);
+    /* Wire bits per OT beyond the sender's messages (IKNP: the extension
+     * matrix row; silent: the receiver's choice bits). */
+    double (*ot_bits)(int kind, unsigned N);
+    /* Making `cots` COTs, amortised over whole batches (rounded up), and
+     * per COT in bits. */
+    uint64_t (*gen_bytes)(const ot_lane_opts *o, uint64_t cots);
+    double (*gen_bits_per_cot)(const ot_lane_opts *o);
+};
+
+extern const ot_backend ot_backend_iknp, ot_backend_silent;
+/* The table of a back-end id; NULL for an unknown id. */
+const ot_backend *ot_backend_get(int id);
 
 /* Set up OT in both directions over ch (not owned). seed: all randomness of
  * this party on this lane derives from it. ot_lane_setup is the IKNP
@@ -59,9 +125,28 @@ int ot_lane_setup_ex(ot_lane *ln, chan *ch, block seed, const ot_lane_opts *o) W
 void ot_lane_clear(ot_lane *ln);
 /* Bytes of one lane's set-up, both parties, with options o (NULL: IKNP):
  * per party one base-OT sender key (32) and 128 receiver points (32 each),
- * then the extension matrix of 256 random OTs (IKNP: 256 * 128 bits) or of
- * the first ferret_m silent base COTs (16 bytes each, per chunk of
- * OTE_CHUNK rounded up to 128). */
+ * then the back-end's (IKNP: the extension matrix of 256 random OTs, 256 *
+ * 128 bits; silent: the first ferret_m base COTs, 16 bytes each, per chunk
+ * of OTE_CHUNK rounded up to 128, and the 16-byte code seed). */
 uint64_t ot_lane_setup_bytes(const ot_lane_opts *o);
+
+/* Run tasks on the lane as one exchange, both directions: this party sends
+ * in task i iff we_send[i]; both parties pass the same tasks in the same
+ * order (the peer's we_send negated), filled as for the whole calls (the
+ * fields of one kind and side). Binds every task to the lane's back-end,
+ * runs their chunks (ot_steps_run, or the back-end's schedule with its
+ * refills), and frees the tasks' buffers. Tasks with n == 0 send nothing. */
+int ot_run(ot_lane *ln, ot_task *tasks, const uint8_t *we_send, size_t ntasks) WUR;
+
+/* The lane's instances (ot_backend.instance). */
+static inline ote_sender *ot_lane_kk_sender(ot_lane *ln) {
+    return ln->be->instance(ln, OT_INST_KK_SEND);
+}
+static inline ote_receiver *ot_lane_kk_receiver(ot_lane *ln) {
+    return ln->be->instance(ln, OT_INST_KK_RECV);
+}
+static inline cot_pool *ot_lane_cots(ot_lane *ln, int we_send) {
+    return ln->be->instance(ln, we_send ? OT_INST_COTS_SEND : OT_INST_COTS_RECV);
+}
 
 #endif

@@ -112,9 +112,16 @@ int kkot_recv_end(chan *ch, uint64_t *out, const uint8_t *choices, size_t n, uns
                   unsigned l) WUR;
 int kkot_recv(ote_receiver *r, chan *ch, uint64_t *out, const uint8_t *choices, size_t n,
               unsigned N, unsigned l) WUR;
+/* The KK13 pad of a 256-bit row (two blocks: lo, hi), the whole row in one
+ * correlation-robust chain (kkot.c; docs/SECURITY-OT.md, "KK13 pads"):
+ * out[i] = H(lo ^ H(hi, (KK_TW_IN, idx + i)), (KK_TW_OUT, idx + i)) for the
+ * rows rows[2i], rows[2i + 1] each XORed with off[0], off[1] (off may be
+ * NULL). tmp: mm blocks of scratch; out may not alias rows. */
+void kk_pad_hash(crh *h, block *out, block *tmp, const block *rows, const block *off, size_t mm,
+                 uint64_t idx);
 
 /* Raw IKNP rows: random correlated OTs with the sender's secret row s as
- * global Delta (the silent backend's first base COTs, ot/lane.c). The
+ * global Delta (the silent backend's first base COTs, ot/lane_silent.c). The
  * receiver gets t[i] for choice bits choices[i] (one per byte), the sender
  * q[i] = t[i] ^ choices[i] * s. Wire: the extension matrix, receiver to
  * sender, 16 * ote_padded bytes per chunk of OTE_CHUNK; no flush. */
@@ -125,59 +132,75 @@ int iknp_raw_send(ote_sender *s, chan *ch, block *q, size_t n) WUR;
  *
  * One OT job on one side, run one chunk of OTE_CHUNK OTs at a time, so a
  * caller can interleave several jobs of both directions on one channel
- * (src/mpc/otb.c) instead of sending one direction's whole extension
+ * (ot_run in ot/lane.h) instead of sending one direction's whole extension
  * matrix before reading the other's. For chunk c of a job, the receiver's
- * _begin sends the extension matrix, the sender's _send reads it and sends
- * the corrections, the receiver's _end reads them. The chunks of one OT
- * instance must be stepped in the same order on both sides. No step
- * flushes. The whole-call functions above are these steps in a loop, so
- * the wire format is the same. Fill the fields of one kind and side (as
- * for the whole calls), impl = NULL; ot_task_free releases the buffers. */
-/* ROT and RROT are silent only. RROT: random OT with the receiver's random
- * choice and l <= 32-bit messages, no wire bits at all: the sender gets
- * x[i] = m0 | m1 << l, the receiver out[i] = m_b | b << l. */
+ * begin sends its first message (IKNP: the extension matrix; silent: the
+ * choice corrections), the sender's send reads it and sends the
+ * corrections, the receiver's end reads them. The chunks of one instance
+ * must be stepped in the same order on both sides. No step flushes.
+ *
+ * A task says what to compute, the same on every back-end (the fields of
+ * one kind and side, as for the whole calls); the back-end that binds it
+ * (ot_backend.bind, ot/lane.h) sets how: its steps and the instance it
+ * draws on (src). The whole calls of iknp.c, kkot.c and silent.c are their
+ * steps in a loop, so the wire format is the same. */
+/* ROT: random OT with the receiver's chosen bit, 128-bit pads. RROT: random
+ * OT with the receiver's random choice and l <= 32-bit messages, no wire
+ * bits at all: the sender gets x[i] = m0 | m1 << l, the receiver out[i] =
+ * m_b | b << l. Only back-ends with OT_CAP_RANDOM_OT offer them. */
 enum { OT_TASK_KK = 1, OT_TASK_OT = 2, OT_TASK_COT = 3, OT_TASK_ROT = 4, OT_TASK_RROT = 5 };
 
-struct ferret;
+typedef struct ot_task ot_task;
 
-typedef struct ot_task {
-    int kind;
+/* A back-end's chunk steps (all the back-end-specific code a task runs). */
+typedef struct ot_steps {
+    int (*begin)(ot_task *t, chan *ch, size_t c); /* receiver */
+    int (*send)(ot_task *t, chan *ch, size_t c);  /* sender */
+    int (*end)(ot_task *t, chan *ch, size_t c);   /* receiver */
+    void (*free)(ot_task *t);                     /* the buffers of the first step */
+    /* Random COTs chunk c takes from the task's pool (ot/cotpool.h); NULL
+     * for steps that draw on no pool. */
+    size_t (*cots)(const ot_task *t, size_t c);
+} ot_steps;
+
+struct ot_task {
+    int kind; /* OT_TASK_* */
     size_t n;
-    unsigned N, l;        /* KK: N messages of l bits; OT: l */
-    const unsigned *ls;   /* COT: M widths */
+    unsigned N, l;       /* KK: N messages of l bits; OT, RROT: l */
+    const unsigned *ls;  /* COT: M widths */
     size_t M;
-    ote_sender *s;        /* sender side */
+    /* sender side */
     kk_gen_fn gen;        /* KK: messages per chunk, or msgs (n*N) */
     kk_genw_fn genw;      /* KK, N*l <= 64: packed messages (preferred over gen) */
     void *gen_ctx;
     const uint64_t *msgs; /* KK (n*N) or OT (n*2) */
-    uint64_t *x;          /* COT: sender outputs, n*M */
+    uint64_t *x;          /* COT: sender outputs, n*M; RROT: n */
     const uint64_t *delta;
-    ote_receiver *r;      /* receiver side */
+    block (*rot2)[2];     /* ROT: the sender's pairs */
+    /* receiver side */
     const uint8_t *choices;
     uint64_t *out;
-    /* Silent backend (ot/silent.h): this side's COT source; then s and r
-     * are unused. ROT (silent only): the sender's pairs, the receiver's
-     * pads. */
-    struct ferret *fer;
-    block (*rot2)[2];
-    block *rot1;
-    void *impl;           /* buffers, made by the first step */
-} ot_task;
+    block *rot1;          /* ROT: the receiver's pads */
+    /* set by the back-end that binds the task */
+    const ot_steps *steps;
+    void *src;  /* the instance it draws on: ote_sender, ote_receiver or cot_pool */
+    void *impl; /* buffers, made by the first step */
+};
 
 static inline size_t ot_task_chunks(const ot_task *t) { return (t->n + OTE_CHUNK - 1) / OTE_CHUNK; }
-int ot_task_begin(ot_task *t, chan *ch, size_t c) WUR;
-int ot_task_send(ot_task *t, chan *ch, size_t c) WUR;
-int ot_task_end(ot_task *t, chan *ch, size_t c) WUR;
-void ot_task_free(ot_task *t);
+static inline int ot_task_begin(ot_task *t, chan *ch, size_t c) { return t->steps->begin(t, ch, c); }
+static inline int ot_task_send(ot_task *t, chan *ch, size_t c) { return t->steps->send(t, ch, c); }
+static inline int ot_task_end(ot_task *t, chan *ch, size_t c) { return t->steps->end(t, ch, c); }
+static inline void ot_task_free(ot_task *t) {
+    if (t->steps) t->steps->free(t);
+}
 
 /* The interleaved schedule of several tasks' chunk steps on one channel:
  * R = the chunks in which this party receives (begin, end), S = those in
  * which it sends, each list in the order both parties agree on (the peer's
- * S is our R). Two message flights per party: the extension matrices (or
- * the silent choice corrections) of R, then the corrections of S; the
- * directions run chunk by chunk with a bounded look-ahead so neither side
- * buffers the other's whole data. */
+ * S is our R). Two message flights per party: the first messages of R,
+ * then the corrections of S; the directions run chunk by chunk with a
+ * bounded look-ahead so neither side buffers the other's whole data. */
 typedef struct ot_chunk {
     ot_task *t;
     size_t c;

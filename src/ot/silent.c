@@ -74,7 +74,7 @@ static size_t chunk_len(const ot_task *t, size_t c) {
     return t->n - i0 < OTE_CHUNK ? t->n - i0 : OTE_CHUNK;
 }
 
-size_t silent_task_cots(const ot_task *t, size_t c) {
+static size_t silent_task_cots(const ot_task *t, size_t c) {
     return (size_t)silent_cots_per_ot(t->kind, t->N) * chunk_len(t, c);
 }
 
@@ -108,7 +108,7 @@ typedef struct sil_impl {
     uint64_t mj[8]; /* packed: the slices of the messages k with bit j set */
 } sil_impl;
 
-void silent_task_free(ot_task *t) {
+static void silent_task_free(ot_task *t) {
     sil_impl *k = t->impl;
     if (!k) return;
     if (k->wire) mem_free_wipe(k->wire, k->wire_cap);
@@ -192,15 +192,16 @@ static inline uint64_t pick_field(const uint8_t *p, unsigned c, unsigned N, unsi
 
 /* Receiver, chunk c: take the COTs, send d = choice ^ b, keep the pads of
  * its own keys in out. */
-int silent_task_begin(ot_task *t, chan *ch, size_t c) {
+static int silent_task_begin(ot_task *t, chan *ch, size_t c) {
     sview v;
     view_of(t, &v);
     sil_impl *k = impl_get(t, &v);
     if (!k) return err_set(PARLEY_E_NOMEM, "out of memory for silent OT");
     size_t i0 = c * OTE_CHUNK, mm = chunk_len(t, c);
+    cot_pool *pool = t->src;
     uint64_t u0;
-    const block *cot = ferret_take(t->fer, (size_t)v.L * mm, &u0);
-    crh *h = &t->fer->h;
+    const block *cot = cot_pool_take(pool, (size_t)v.L * mm, &u0);
+    crh *h = &pool->h;
     if (v.kind == OT_TASK_RROT) { /* the choice is the COT's: nothing to send */
         for (size_t s0 = 0; s0 < mm; s0 += SIL_SUB) {
             size_t cnt = mm - s0 < SIL_SUB ? mm - s0 : SIL_SUB;
@@ -257,7 +258,7 @@ int silent_task_begin(ot_task *t, chan *ch, size_t c) {
 
 /* Sender, chunk c: read d, take the COTs, hash both keys of every COT and
  * send the masked messages (or corrections). */
-int silent_task_send(ot_task *t, chan *ch, size_t c) {
+static int silent_task_send(ot_task *t, chan *ch, size_t c) {
     sview v;
     view_of(t, &v);
     sil_impl *k = impl_get(t, &v);
@@ -272,9 +273,10 @@ int silent_task_send(ot_task *t, chan *ch, size_t c) {
         for (size_t x = 0; x < mm * v.L; x++)
             k->d[x] = (uint8_t)bitr_get(&r, 1);
     }
+    cot_pool *pool = t->src;
     uint64_t u0;
-    const block *cot = ferret_take(t->fer, (size_t)v.L * mm, &u0);
-    block D = t->fer->delta;
+    const block *cot = cot_pool_take(pool, (size_t)v.L * mm, &u0);
+    block D = pool->delta;
     int kk = v.kind == OT_TASK_KK || v.kind == OT_TASK_OT;
     unsigned N = v.N, l = v.l;
     if (kk) { /* this chunk's messages: packed words, or N per OT */
@@ -294,7 +296,7 @@ int silent_task_send(ot_task *t, chan *ch, size_t c) {
                 }
         }
     }
-    crh *h = &t->fer->h;
+    crh *h = &pool->h;
     bitw w = bitw_start(k->wire);
     size_t gb = (size_t)v.B * 16;
     for (size_t s0 = 0; s0 < mm; s0 += SIL_SUB) {
@@ -360,7 +362,7 @@ int silent_task_send(ot_task *t, chan *ch, size_t c) {
 
 /* Receiver, chunk c: read the sender's data, unmask the chosen message or
  * add the correction. */
-int silent_task_end(ot_task *t, chan *ch, size_t c) {
+static int silent_task_end(ot_task *t, chan *ch, size_t c) {
     sview v;
     view_of(t, &v);
     if (!v.per) return 0;
@@ -397,60 +399,59 @@ int silent_task_end(ot_task *t, chan *ch, size_t c) {
     return 0;
 }
 
+const ot_steps silent_steps = {silent_task_begin, silent_task_send, silent_task_end,
+                               silent_task_free, silent_task_cots};
+
 /* ---- the schedule with refills ---- */
 
 typedef struct trees_ctx {
-    ferret *fs;
+    cot_pool *ps;
     chan *ch;
     silent_stats *st;
 } trees_ctx;
 
-/* Expand a batch's trees and send their messages (no flush). */
+/* Send the message of our direction's next batch (no flush). */
 static int send_trees(void *vctx) {
     trees_ctx *c = vctx;
-    uint64_t b0 = chan_get_stats(c->ch)->bytes_sent;
-    TRY(ferret_send_trees(c->fs, c->ch));
-    if (c->st) {
-        c->st->batches_sent++;
-        c->st->gen_bytes += chan_get_stats(c->ch)->bytes_sent - b0;
-    }
+    TRY(cot_pool_refill_send(c->ps, c->ch, c->st ? &c->st->gen_bytes : NULL));
+    if (c->st) c->st->batches_sent++;
     return 0;
 }
 
-int silent_steps_run(ferret *fs, ferret *fr, chan *ch, const ot_chunk *R, size_t nr,
+int silent_steps_run(cot_pool *ps, cot_pool *pr, chan *ch, const ot_chunk *R, size_t nr,
                      const ot_chunk *S, size_t ns, silent_stats *st) {
-    PARLEY_CHECK((fs || ns == 0) && (fr || nr == 0));
+    PARLEY_CHECK((ps || ns == 0) && (pr || nr == 0));
     size_t is = 0, ir = 0;
     int sent = 0; /* this refill's trees went out with the last segment */
-    trees_ctx tc = {fs, ch, st};
+    trees_ctx tc = {ps, ch, st};
     for (int seg = 0; is < ns || ir < nr; seg++) {
         /* Flights of refills and of every segment after the first are the
          * backend's extra; the first segment's are the OTs' own. */
         uint64_t fl0 = chan_get_stats(ch)->flights;
-        int ref_s = is < ns && silent_task_cots(S[is].t, S[is].c) > ferret_avail(fs);
-        int ref_r = ir < nr && silent_task_cots(R[ir].t, R[ir].c) > ferret_avail(fr);
+        int ref_s = is < ns && silent_task_cots(S[is].t, S[is].c) > cot_pool_avail(ps);
+        int ref_r = ir < nr && silent_task_cots(R[ir].t, R[ir].c) > cot_pool_avail(pr);
         if (ref_s && !sent) {
             TRY(send_trees(&tc));
             TRY(chan_flush(ch));
         }
         if (ref_r) {
-            TRY(ferret_recv_batch(fr, ch));
+            TRY(cot_pool_refill_recv(pr, ch));
             if (st) {
                 st->batches_recv++;
-                st->gen_bytes_recv += ferret_batch_bytes(fr->par);
+                st->gen_bytes_recv += cot_pool_batch_bytes(pr);
             }
         }
-        if (ref_s) ferret_send_finish(fs);
+        if (ref_s) cot_pool_refill_finish(ps);
         /* The steps that fit the COTs at hand; a refill always makes room
-         * for at least one (FERRET_CARRY bounds a chunk). */
-        size_t js = is, jr = ir, a = fs ? ferret_avail(fs) : 0;
+         * for at least one (COT_POOL_CARRY bounds a chunk). */
+        size_t js = is, jr = ir, a = ps ? cot_pool_avail(ps) : 0;
         for (size_t need; js < ns && (need = silent_task_cots(S[js].t, S[js].c)) <= a; js++)
             a -= need;
         /* If our direction runs short right after this segment, its next
          * batch's trees ride on the segment's last flight of ours (the
          * receiver reads them once the segment is done). */
         sent = js < ns && js > is && silent_task_cots(S[js].t, S[js].c) > a;
-        a = fr ? ferret_avail(fr) : 0;
+        a = pr ? cot_pool_avail(pr) : 0;
         for (size_t need; jr < nr && (need = silent_task_cots(R[jr].t, R[jr].c)) <= a; jr++)
             a -= need;
         PARLEY_CHECK(js > is || jr > ir);
@@ -466,86 +467,92 @@ int silent_steps_run(ferret *fs, ferret *fr, chan *ch, const ot_chunk *R, size_t
 /* ---- whole calls ---- */
 
 static int run_task(ot_task *t, chan *ch, int sender) {
+    t->steps = &silent_steps;
     size_t nc = ot_task_chunks(t);
     ot_chunk *st = mem_alloc(nc ? nc : 1, sizeof *st);
     if (!st) return err_set(PARLEY_E_NOMEM, "out of memory for silent OT");
     for (size_t c = 0; c < nc; c++)
         st[c] = (ot_chunk){t, c};
-    int rc = sender ? silent_steps_run(t->fer, NULL, ch, NULL, 0, st, nc, NULL)
-                    : silent_steps_run(NULL, t->fer, ch, st, nc, NULL, 0, NULL);
+    int rc = sender ? silent_steps_run(t->src, NULL, ch, NULL, 0, st, nc, NULL)
+                    : silent_steps_run(NULL, t->src, ch, st, nc, NULL, 0, NULL);
     ot_task_free(t);
     mem_free(st);
     return rc;
 }
 
-int silent_rot_send(ferret *f, chan *ch, block (*out)[2], size_t n) {
-    ot_task t = {.kind = OT_TASK_ROT, .n = n, .fer = f, .rot2 = out};
+int silent_rot_send(cot_pool *f, chan *ch, block (*out)[2], size_t n) {
+    ot_task t = {.kind = OT_TASK_ROT, .n = n, .src = f, .rot2 = out};
     return run_task(&t, ch, 1);
 }
 
-int silent_rot_recv(ferret *f, chan *ch, block *out, const uint8_t *choices, size_t n) {
-    ot_task t = {.kind = OT_TASK_ROT, .n = n, .fer = f, .choices = choices, .rot1 = out};
+int silent_rot_recv(cot_pool *f, chan *ch, block *out, const uint8_t *choices, size_t n) {
+    ot_task t = {.kind = OT_TASK_ROT, .n = n, .src = f, .choices = choices, .rot1 = out};
     return run_task(&t, ch, 0);
 }
 
-int silent_ot_send(ferret *f, chan *ch, const uint64_t *msgs, size_t n, unsigned l) {
-    ot_task t = {.kind = OT_TASK_OT, .n = n, .l = l, .fer = f, .msgs = msgs};
+int silent_ot_send(cot_pool *f, chan *ch, const uint64_t *msgs, size_t n, unsigned l) {
+    ot_task t = {.kind = OT_TASK_OT, .n = n, .l = l, .src = f, .msgs = msgs};
     return run_task(&t, ch, 1);
 }
 
-int silent_ot_recv(ferret *f, chan *ch, uint64_t *out, const uint8_t *choices, size_t n,
+int silent_ot_recv(cot_pool *f, chan *ch, uint64_t *out, const uint8_t *choices, size_t n,
                    unsigned l) {
-    ot_task t = {.kind = OT_TASK_OT, .n = n, .l = l, .fer = f, .choices = choices, .out = out};
+    ot_task t = {.kind = OT_TASK_OT, .n = n, .l = l, .src = f, .choices = choices, .out = out};
     return run_task(&t, ch, 0);
 }
 
-int silent_cot_send(ferret *f, chan *ch, uint64_t *x, const uint64_t *delta, size_t n,
+int silent_cot_send(cot_pool *f, chan *ch, uint64_t *x, const uint64_t *delta, size_t n,
                     const unsigned *ls, size_t M) {
-    ot_task t = {.kind = OT_TASK_COT, .n = n, .ls = ls, .M = M, .fer = f, .x = x, .delta = delta};
+    ot_task t = {.kind = OT_TASK_COT, .n = n, .ls = ls, .M = M, .src = f, .x = x, .delta = delta};
     return run_task(&t, ch, 1);
 }
 
-int silent_cot_recv(ferret *f, chan *ch, uint64_t *out, const uint8_t *choices, size_t n,
+int silent_cot_recv(cot_pool *f, chan *ch, uint64_t *out, const uint8_t *choices, size_t n,
                     const unsigned *ls, size_t M) {
     ot_task t = {
-        .kind = OT_TASK_COT, .n = n, .ls = ls, .M = M, .fer = f, .choices = choices, .out = out};
+        .kind = OT_TASK_COT, .n = n, .ls = ls, .M = M, .src = f, .choices = choices, .out = out};
     return run_task(&t, ch, 0);
 }
 
-int silent_kkot_send(ferret *f, chan *ch, const uint64_t *msgs, size_t n, unsigned N, unsigned l) {
-    ot_task t = {.kind = OT_TASK_KK, .n = n, .N = N, .l = l, .fer = f, .msgs = msgs};
+int silent_kkot_send(cot_pool *f, chan *ch, const uint64_t *msgs, size_t n, unsigned N, unsigned l) {
+    ot_task t = {.kind = OT_TASK_KK, .n = n, .N = N, .l = l, .src = f, .msgs = msgs};
     return run_task(&t, ch, 1);
 }
 
-int silent_kkot_recv(ferret *f, chan *ch, uint64_t *out, const uint8_t *choices, size_t n,
+int silent_kkot_recv(cot_pool *f, chan *ch, uint64_t *out, const uint8_t *choices, size_t n,
                      unsigned N, unsigned l) {
     ot_task t = {
-        .kind = OT_TASK_KK, .n = n, .N = N, .l = l, .fer = f, .choices = choices, .out = out};
+        .kind = OT_TASK_KK, .n = n, .N = N, .l = l, .src = f, .choices = choices, .out = out};
     return run_task(&t, ch, 0);
 }
 
-int silent_rcot_send(ferret *f, chan *ch, block *q, size_t n) {
+/* The next n raw COTs, refilling whenever the pool is empty. */
+static int rcot_take(cot_pool *f, chan *ch, block *out, size_t n) {
     for (size_t done = 0; done < n;) {
-        if (ferret_avail(f) == 0) {
-            TRY(ferret_send_trees(f, ch));
-            TRY(chan_flush(ch));
-            ferret_send_finish(f);
+        if (cot_pool_avail(f) == 0) {
+            if (f->sender) {
+                TRY(cot_pool_refill_send(f, ch, NULL));
+                TRY(chan_flush(ch));
+                cot_pool_refill_finish(f);
+            } else {
+                TRY(cot_pool_refill_recv(f, ch));
+            }
         }
-        size_t take = ferret_avail(f) < n - done ? ferret_avail(f) : n - done;
+        size_t take = cot_pool_avail(f) < n - done ? cot_pool_avail(f) : n - done;
+        if (take > COT_POOL_CARRY) take = COT_POOL_CARRY;
         uint64_t u;
-        memcpy(q + done, ferret_take(f, take, &u), take * sizeof(block));
+        memcpy(out + done, cot_pool_take(f, take, &u), take * sizeof(block));
         done += take;
     }
     return 0;
 }
 
-int silent_rcot_recv(ferret *f, chan *ch, block *t, size_t n) {
-    for (size_t done = 0; done < n;) {
-        if (ferret_avail(f) == 0) TRY(ferret_recv_batch(f, ch));
-        size_t take = ferret_avail(f) < n - done ? ferret_avail(f) : n - done;
-        uint64_t u;
-        memcpy(t + done, ferret_take(f, take, &u), take * sizeof(block));
-        done += take;
-    }
-    return 0;
+int silent_rcot_send(cot_pool *f, chan *ch, block *q, size_t n) {
+    PARLEY_CHECK(f->sender);
+    return rcot_take(f, ch, q, n);
+}
+
+int silent_rcot_recv(cot_pool *f, chan *ch, block *t, size_t n) {
+    PARLEY_CHECK(!f->sender);
+    return rcot_take(f, ch, t, n);
 }

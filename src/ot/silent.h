@@ -1,4 +1,6 @@
-/* The OT flavours of ot.h on silent random COTs (ot/ferret.h).
+/* The OT flavours of ot.h on silent random COTs: the consumers of a COT
+ * pool (ot/cotpool.h), whichever producer fills it (today Ferret,
+ * ot/ferret.h).
  *
  * Every flavour derandomises random COTs (b_i, t_i = q_i ^ b_i * Delta):
  * the receiver sends d = c ^ b (one bit per COT), so the sender's key for
@@ -25,9 +27,9 @@
  * OT.
  *
  * On top of these wire bits, the COTs themselves cost their share of the
- * batches that make them: ferret_batch_bytes per ferret_usable COTs (1.53
- * bits per COT for FERRET_B11), paid when a batch is made (the refill) and
- * counted there (silent_stats).
+ * batches that make them (for Ferret, ferret_batch_bytes per ferret_usable
+ * COTs), paid when a batch is made (the refill hook) and counted there
+ * (silent_stats).
  *
  * Layout: a chunk of mm <= OTE_CHUNK OTs takes L*mm consecutive COTs, bit j
  * of OT i at offset j*mm + i; the receiver's bits go OT by OT (L each),
@@ -37,7 +39,7 @@
 #ifndef PARLEY_OT_SILENT_H
 #define PARLEY_OT_SILENT_H
 
-#include "ot/ferret.h"
+#include "ot/cotpool.h"
 #include "ot/ot.h"
 
 /* COTs per OT of a task kind (OT_TASK_*), N for KK. */
@@ -47,13 +49,9 @@ unsigned silent_cots_per_ot(int kind, unsigned N);
  * cots_per_ot = 0 for a job whose receiver sends no bits (RROT). */
 uint64_t silent_job_bytes(size_t n, unsigned cots_per_ot, uint64_t per);
 
-/* Chunk steps for ot_task (t->fer set; dispatched by ot/task.c). */
-int silent_task_begin(ot_task *t, chan *ch, size_t c) WUR;
-int silent_task_send(ot_task *t, chan *ch, size_t c) WUR;
-int silent_task_end(ot_task *t, chan *ch, size_t c) WUR;
-void silent_task_free(ot_task *t);
-/* COTs chunk c of a silent task takes. */
-size_t silent_task_cots(const ot_task *t, size_t c);
+/* The chunk steps of every flavour (ot_task, ot.h): src is the cot_pool
+ * of the task's side; cots = the COTs chunk c takes. */
+extern const ot_steps silent_steps;
 
 /* What the silent backend spent on making COTs, per party. */
 typedef struct silent_stats {
@@ -65,34 +63,36 @@ typedef struct silent_stats {
     uint64_t cots;           /* party_silent_stats: COTs used, both directions */
 } silent_stats;
 
-/* ot_steps_run on silent tasks: fs is this party's sender instance (for
- * S), fr its receiver instance (for R); either may be NULL if its list is
- * empty. When the next chunk of a direction needs more COTs than its
- * instance holds, the steps so far finish and both directions that need it
- * refill together (one flight per party that makes a batch), then the
+/* ot_steps_run on silent tasks: ps is this party's sender pool (for S),
+ * pr its receiver pool (for R); either may be NULL if its list is empty.
+ * When the next chunk of a direction needs more COTs than its pool holds,
+ * the steps so far finish and both directions that need it refill through
+ * their pools' hooks (one flight per party that makes a batch), then the
  * schedule goes on: the same decisions on both sides, since the peer's
- * instances mirror ours. st (may be NULL) accumulates the costs. */
-int silent_steps_run(ferret *fs, ferret *fr, chan *ch, const ot_chunk *R, size_t nr,
+ * pools mirror ours. The message of the batch our direction needs next
+ * rides on the last flight of the segment before, when there is one. st
+ * (may be NULL) accumulates the costs. */
+int silent_steps_run(cot_pool *ps, cot_pool *pr, chan *ch, const ot_chunk *R, size_t nr,
                      const ot_chunk *S, size_t ns, silent_stats *st) WUR;
 
 /* Whole calls, one direction (tests, benchmarks): the sender makes batches
  * as needed (one flight each), then the two flights of the OTs. */
-int silent_rot_send(ferret *f, chan *ch, block (*out)[2], size_t n) WUR;
-int silent_rot_recv(ferret *f, chan *ch, block *out, const uint8_t *choices, size_t n) WUR;
-int silent_ot_send(ferret *f, chan *ch, const uint64_t *msgs, size_t n, unsigned l) WUR;
-int silent_ot_recv(ferret *f, chan *ch, uint64_t *out, const uint8_t *choices, size_t n,
+int silent_rot_send(cot_pool *f, chan *ch, block (*out)[2], size_t n) WUR;
+int silent_rot_recv(cot_pool *f, chan *ch, block *out, const uint8_t *choices, size_t n) WUR;
+int silent_ot_send(cot_pool *f, chan *ch, const uint64_t *msgs, size_t n, unsigned l) WUR;
+int silent_ot_recv(cot_pool *f, chan *ch, uint64_t *out, const uint8_t *choices, size_t n,
                    unsigned l) WUR;
-int silent_cot_send(ferret *f, chan *ch, uint64_t *x, const uint64_t *delta, size_t n,
+int silent_cot_send(cot_pool *f, chan *ch, uint64_t *x, const uint64_t *delta, size_t n,
                     const unsigned *ls, size_t M) WUR;
-int silent_cot_recv(ferret *f, chan *ch, uint64_t *out, const uint8_t *choices, size_t n,
+int silent_cot_recv(cot_pool *f, chan *ch, uint64_t *out, const uint8_t *choices, size_t n,
                     const unsigned *ls, size_t M) WUR;
-int silent_kkot_send(ferret *f, chan *ch, const uint64_t *msgs, size_t n, unsigned N,
+int silent_kkot_send(cot_pool *f, chan *ch, const uint64_t *msgs, size_t n, unsigned N,
                      unsigned l) WUR;
-int silent_kkot_recv(ferret *f, chan *ch, uint64_t *out, const uint8_t *choices, size_t n,
+int silent_kkot_recv(cot_pool *f, chan *ch, uint64_t *out, const uint8_t *choices, size_t n,
                      unsigned N, unsigned l) WUR;
 /* The next n raw random COTs (sender q[i], receiver t[i]; choice = bit 0
  * of t[i]), refilling as needed: no other traffic. */
-int silent_rcot_send(ferret *f, chan *ch, block *q, size_t n) WUR;
-int silent_rcot_recv(ferret *f, chan *ch, block *t, size_t n) WUR;
+int silent_rcot_send(cot_pool *f, chan *ch, block *q, size_t n) WUR;
+int silent_rcot_recv(cot_pool *f, chan *ch, block *t, size_t n) WUR;
 
 #endif

@@ -1,0 +1,98 @@
+/* A pool of random correlated OTs: one direction of a lane, one side.
+ *
+ * The sender's COT i is a block q_i with bit 0 clear, the receiver's is
+ * t_i = q_i ^ b_i * Delta, so the receiver's random choice b_i is bit 0 of
+ * t_i; the sender's Delta has bit 0 set. Consumers (the OT flavours of
+ * ot/silent.c, and whatever protocol wants raw COTs) take COTs in order with
+ * cot_pool_take; both sides of a direction take the same counts at the same
+ * points, so index i means the same COT on both.
+ *
+ * The pool does not know how COTs are made. A producer (ot/ferret.c) fills
+ * it through cot_pool_fill_begin / cot_pool_fill_end, and is reached only
+ * through the refill hook it registers (cot_refill): the consumers' schedule
+ * calls the hook when the pool runs short, the producer never calls back.
+ * Today the hook makes one batch in-band, inside the OT exchange that ran
+ * short (ot/silent.h, silent_steps_run). A producer that runs ahead of need
+ * (a thread per lane filling several batches while the previous layer
+ * computes) fits behind the same two interfaces: the pool then holds more
+ * than one batch (fill_begin appends instead of compacting) and the hook
+ * waits for a batch that is already on its way instead of making one.
+ *
+ * Memory: carry + batch blocks, allocated at the first fill and wiped by
+ * cot_pool_clear. A take is at most COT_POOL_CARRY COTs, so COTs that are
+ * left when a batch runs out move in front of the next batch and every take
+ * is contiguous. */
+#ifndef PARLEY_OT_COTPOOL_H
+#define PARLEY_OT_COTPOOL_H
+
+#include "crypto/block.h"
+#include "crypto/prg.h"
+#include "net/chan.h"
+
+/* The largest take (the largest request the OT flavours make at once: 8192
+ * OTs of 8 COTs), and what a fill keeps of the batch before. */
+#define COT_POOL_CARRY 65536
+
+/* The refill hook: how a pool's producer makes one batch, in-band. The
+ * sender's half is split so its message can ride on a flight the schedule
+ * is about to send anyway (send, no flush), while the batch's computation
+ * (finish) waits until the COTs are needed. Each call fills the pool of the
+ * producer it was registered with (ctx). */
+typedef struct cot_refill {
+    /* Sender: make a batch's message and send it (no flush). */
+    int (*send)(void *ctx, chan *ch);
+    /* Sender: compute the batch into the pool (after send). */
+    void (*finish)(void *ctx);
+    /* Receiver: read a batch's message and compute the batch into the pool. */
+    int (*recv)(void *ctx, chan *ch);
+    /* Wire bytes of one batch (sender to receiver). */
+    uint64_t (*bytes)(const void *ctx);
+} cot_refill;
+
+typedef struct cot_pool {
+    int sender;
+    block delta;     /* sender: Delta (bit 0 set); receiver: zero */
+    size_t batch;    /* COTs one fill writes (before the producer keeps its share) */
+    block *buf;      /* COT_POOL_CARRY + batch blocks, made at the first fill */
+    size_t pos, end; /* the COTs not yet handed out: buf[pos .. end) */
+    uint64_t used;   /* COTs handed out so far (the consumers' hash tweaks count them) */
+    uint64_t fills;  /* batches filled so far */
+    crh h;           /* the consumers' hash (one pool per thread) */
+    const cot_refill *refill;
+    void *refill_ctx;
+} cot_pool;
+
+/* sender: 1 for the COT sender (delta: bit 0 set), 0 for the receiver. */
+void cot_pool_init(cot_pool *p, int sender, block delta, size_t batch);
+void cot_pool_clear(cot_pool *p);
+static inline void cot_pool_set_refill(cot_pool *p, const cot_refill *r, void *ctx) {
+    p->refill = r;
+    p->refill_ctx = ctx;
+}
+
+static inline size_t cot_pool_avail(const cot_pool *p) {
+    return p->end - p->pos;
+}
+
+/* The next cnt <= min(cot_pool_avail, COT_POOL_CARRY) COTs; *index = the
+ * COT count before them (the same on both sides: a tweak base). Valid until
+ * the next fill. */
+const block *cot_pool_take(cot_pool *p, size_t cnt, uint64_t *index);
+
+/* Producer: room for the next batch (p->batch blocks), the COTs not yet
+ * handed out moved in front of it; NULL if out of memory (error set). No
+ * take may happen until cot_pool_fill_end. */
+block *cot_pool_fill_begin(cot_pool *p);
+/* Producer: the batch is written; its first `keep` COTs are the producer's
+ * (never handed out), the rest follow the COTs left from before. */
+void cot_pool_fill_end(cot_pool *p, size_t keep);
+
+/* The hook, counted: bytes sent by refill_send go to *sent if not NULL. */
+int cot_pool_refill_send(cot_pool *p, chan *ch, uint64_t *sent) WUR;
+void cot_pool_refill_finish(cot_pool *p);
+int cot_pool_refill_recv(cot_pool *p, chan *ch) WUR;
+static inline uint64_t cot_pool_batch_bytes(const cot_pool *p) {
+    return p->refill->bytes(p->refill_ctx);
+}
+
+#endif

@@ -1,0 +1,170 @@
+/* The silent back-end: a COT pool per direction, filled by Ferret and
+ * consumed by the flavours of ot/silent.c; see lane.h. */
+#include "ot/lane.h"
+
+#include "util/mem.h"
+
+#include <sodium.h>
+#include <string.h>
+
+typedef struct silent_lane {
+    const ferret_params *par;
+    cot_pool ps, pr; /* we send (Delta ours) / we receive */
+    ferret fs, fr;   /* their producers */
+    silent_stats st; /* what making COTs cost on this lane */
+} silent_lane;
+
+static const ferret_params *params_of(const ot_lane_opts *o) {
+    return o && o->ferret ? o->ferret : &FERRET_DEFAULT;
+}
+
+/* The code key of the direction in which `from` sends COTs to `to`: a
+ * hash of both parties' code seeds, the sender's first, so the two
+ * directions of a lane differ and neither party alone fixes a code. */
+static block code_key(block from, block to) {
+    static const char dom[] = "parley ferret LPN code v1";
+    uint8_t in[sizeof dom + 32];
+    memcpy(in, dom, sizeof dom);
+    memcpy(in + sizeof dom, from.b, 16);
+    memcpy(in + sizeof dom + 16, to.b, 16);
+    block k;
+    crypto_generichash(k.b, sizeof k.b, in, sizeof in, NULL, 0);
+    mem_wipe(in, sizeof in);
+    return k;
+}
+
+/* The first base COTs of both Ferret instances: m raw IKNP rows each way
+ * (one flight per party). Rows are COTs with Delta = s, whose bit 0 is
+ * set: the sender clears bit 0 of its q, the receiver sets bit 0 of its t
+ * to its choice (t ^ q = c * s keeps holding, as bit 0 of q is bit 0 of t
+ * xor c). The same flights carry each party's code seed (16 bytes), drawn
+ * after the base OTs: the LPN code of each direction is keyed by both
+ * (code_key), fresh for every lane of every session. */
+static int silent_setup(ot_lane *ln, const ot_lane_opts *o) {
+    const ferret_params *fp = params_of(o);
+    silent_lane *sl = mem_calloc(1, sizeof *sl);
+    if (!sl) return err_set(PARLEY_E_NOMEM, "out of memory for silent-OT set-up");
+    ln->st = sl;
+    sl->par = fp;
+    size_t m = ferret_m(fp);
+    block *t = mem_alloc(m, sizeof(block)), *q = mem_alloc(m, sizeof(block));
+    uint8_t *c = mem_alloc(m, 1);
+    block mine = prg_block(&ln->rng), theirs = block_make(0, 0);
+    int rc = (!t || !q || !c) ? err_set(PARLEY_E_NOMEM, "out of memory for silent-OT set-up") : 0;
+    if (rc == 0) {
+        prg_bits(&ln->rng, c, m);
+        rc = iknp_raw_recv(&ln->iknp_r, ln->ch, t, c, m);
+    }
+    if (rc == 0) rc = chan_send(ln->ch, mine.b, sizeof mine.b);
+    if (rc == 0) rc = chan_flush(ln->ch);
+    if (rc == 0) rc = iknp_raw_send(&ln->iknp_s, ln->ch, q, m);
+    if (rc == 0) rc = chan_recv(ln->ch, theirs.b, sizeof theirs.b);
+    if (rc == 0) {
+        for (size_t i = 0; i < m; i++) {
+            t[i].w[0] = (t[i].w[0] & ~(uint64_t)1) | c[i];
+            q[i].w[0] &= ~(uint64_t)1;
+        }
+        block delta = ln->iknp_s.s[0];
+        cot_pool_init(&sl->pr, 0, block_make(0, 0), ferret_n(fp));
+        cot_pool_init(&sl->ps, 1, delta, ferret_n(fp));
+        rc = ferret_init(&sl->fr, fp, 0, block_make(0, 0), t, block_make(0, 0),
+                         code_key(theirs, mine), &sl->pr);
+        if (rc == 0)
+            rc = ferret_init(&sl->fs, fp, 1, delta, q, prg_block(&ln->rng), code_key(mine, theirs),
+                             &sl->ps);
+    }
+    if (t) mem_free_wipe(t, m * sizeof(block));
+    if (q) mem_free_wipe(q, m * sizeof(block));
+    if (c) mem_free_wipe(c, m);
+    mem_wipe(&mine, sizeof mine);
+    mem_wipe(&theirs, sizeof theirs);
+    return rc;
+}
+
+static void silent_clear(ot_lane *ln) {
+    silent_lane *sl = ln->st;
+    if (!sl) return;
+    ferret_clear(&sl->fs);
+    ferret_clear(&sl->fr);
+    cot_pool_clear(&sl->ps);
+    cot_pool_clear(&sl->pr);
+    mem_free_wipe(sl, sizeof *sl);
+    ln->st = NULL;
+}
+
+static void silent_bind(ot_lane *ln, ot_task *t, int we_send) {
+    silent_lane *sl = ln->st;
+    PARLEY_CHECK(t->kind >= OT_TASK_KK && t->kind <= OT_TASK_RROT);
+    t->steps = &silent_steps;
+    t->src = we_send ? &sl->ps : &sl->pr;
+}
+
+static int silent_run(ot_lane *ln, const ot_chunk *R, size_t nr, const ot_chunk *S, size_t ns) {
+    silent_lane *sl = ln->st;
+    return silent_steps_run(&sl->ps, &sl->pr, ln->ch, R, nr, S, ns, &sl->st);
+}
+
+static void silent_lane_stats(const ot_lane *ln, silent_stats *out) {
+    const silent_lane *sl = ln->st;
+    *out = sl->st;
+    out->cots = sl->ps.used + sl->pr.used;
+}
+
+static void *silent_instance(ot_lane *ln, int which) {
+    silent_lane *sl = ln->st;
+    if (which == OT_INST_COTS_SEND) return &sl->ps;
+    if (which == OT_INST_COTS_RECV) return &sl->pr;
+    return NULL;
+}
+
+/* Each way: the m raw IKNP rows (16 bytes per row, per chunk of OTE_CHUNK
+ * rounded up to 128) and the 16-byte code seed. */
+static uint64_t silent_setup_bytes(const ot_lane_opts *o) {
+    size_t m = ferret_m(params_of(o));
+    uint64_t ext = 16;
+    for (size_t i0 = 0; i0 < m; i0 += OTE_CHUNK)
+        ext += 16 * ote_padded(m - i0 < OTE_CHUNK ? m - i0 : OTE_CHUNK);
+    return 2 * ext;
+}
+
+static uint64_t silent_job_bytes_of(int kind, size_t n, unsigned N, uint64_t per) {
+    return silent_job_bytes(n, kind == OT_TASK_RROT ? 0 : silent_cots_per_ot(kind, N), per);
+}
+
+static uint64_t silent_job_cots(int kind, size_t n, unsigned N) {
+    return (uint64_t)n * silent_cots_per_ot(kind, N);
+}
+
+static double silent_ot_bits(int kind, unsigned N) {
+    return kind == OT_TASK_RROT ? 0.0 : (double)silent_cots_per_ot(kind, N);
+}
+
+static uint64_t silent_gen_bytes(const ot_lane_opts *o, uint64_t cots) {
+    const ferret_params *fp = params_of(o);
+    uint64_t u = ferret_usable(fp);
+    return (uint64_t)(((unsigned __int128)cots * ferret_batch_bytes(fp) + u - 1) / u);
+}
+
+static double silent_gen_bits(const ot_lane_opts *o) {
+    const ferret_params *fp = params_of(o);
+    return 8.0 * (double)ferret_batch_bytes(fp) / (double)ferret_usable(fp);
+}
+
+const ot_backend ot_backend_silent = {
+    .name = "silent",
+    .id = OT_BACKEND_SILENT,
+    .caps = OT_CAP_RANDOM_OT,
+    .row_lsb_set = 1,
+    .setup = silent_setup,
+    .clear = silent_clear,
+    .bind = silent_bind,
+    .run = silent_run,
+    .stats = silent_lane_stats,
+    .instance = silent_instance,
+    .setup_bytes = silent_setup_bytes,
+    .job_bytes = silent_job_bytes_of,
+    .job_cots = silent_job_cots,
+    .ot_bits = silent_ot_bits,
+    .gen_bytes = silent_gen_bytes,
+    .gen_bits_per_cot = silent_gen_bits,
+};
