@@ -255,9 +255,9 @@ TEST(kk13_pad_hashes_the_whole_row) {
         CHECK(!block_eq(out[0], out[2])); /* hi flipped */
         /* The definition: H(lo ^ H(hi, (3 << 62, idx)), ((3 << 62) | 1, idx)). */
         block inner, outer;
-        crh_hash_ref(&h, &inner, &r[1], 1, idx, 3ULL << 62);
+        crh_hash(&h, &inner, &r[1], 1, idx, 3ULL << 62);
         inner = block_xor(inner, r[0]);
-        crh_hash_ref(&h, &outer, &inner, 1, idx, (3ULL << 62) | 1);
+        crh_hash(&h, &outer, &inner, 1, idx, (3ULL << 62) | 1);
         CHECK(block_eq(outer, out[0]));
     }
     /* With an offset, and in a batch: pad i uses index idx + i. */
@@ -940,7 +940,7 @@ TEST(silent_one_of_n) {
 }
 
 /* Flavours back to back on one lane, over several batches, with the AES
- * twin as well: both sides stay in step and interoperate. */
+ * reference tiers as well: both sides stay in step and interoperate. */
 static int smix_step(int who, ot_lane *ln, ot_job *j) {
     for (int rep = 0; rep < 6; rep++) {
         uint64_t *o = j->out + (size_t)rep * j->n, *x = j->x + (size_t)rep * j->n;
