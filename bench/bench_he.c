@@ -144,17 +144,19 @@ static int run_layer(const he_layer *y, unsigned l, uint64_t outs, unsigned thre
     else if (y->kind == HB_SCALE)
         as_conv = lin_he_scale_as_conv(&y->s);
     if (lin_he_conv_info(&info, &as_conv, l, outs) < 0) memset(&info, 0, sizeof info);
-    char extra[512];
+    char extra[768];
     snprintf(extra, sizeof extra,
              ",\"layer\":\"%s\",\"count\":%u,\"macs\":%llu,\"bits_per_mac\":%.4f,"
              "\"predicted_bytes\":%llu,\"threads\":%u,\"in_cts\":%llu,\"out_cts\":%llu,"
              "\"products\":%llu,\"block\":\"Cw%u Hw%u Ww%u Ow%u\",\"beta\":%u,"
-             "\"margin_bits\":%.1f,\"log2_sd\":%.2f",
+             "\"margin_bits\":%.1f,\"log2_sd\":%.2f,\"drop\":%u,\"bytes_c2s\":%llu,"
+             "\"bytes_s2c\":%llu",
              y->name, y->count, (unsigned long long)macs,
              macs ? (double)bytes * 8.0 / (double)macs : 0.0, (unsigned long long)predicted,
              threads, (unsigned long long)info.in_cts, (unsigned long long)info.out_cts,
              (unsigned long long)info.products, info.Cw, info.Hw, info.Ww, info.Ow, info.beta,
-             info.margin_bits, info.log2_sd);
+             info.margin_bits, info.log2_sd, info.drop, (unsigned long long)info.bytes_c2s,
+             (unsigned long long)info.bytes_s2c);
     bench_print(stdout, bench, layer_outputs(y), l, s, extra);
     if (tot) {
         double sec = s[0].seconds > s[1].seconds ? s[0].seconds : s[1].seconds;
