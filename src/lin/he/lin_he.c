@@ -456,6 +456,8 @@ static int conv_run(party *p, lin_he *h, uint64_t *y, const uint64_t *x, const l
     if (rc == 0) {
         h->outs_used += nout;
         h->sd += (double)nout * exp2(pl.bud.log2_sd);
+        /* each coefficient is within 2^-40/outs and at most outs are returned */
+        PARLEY_CHECK(h->sd <= ldexp(1.0, -HE_STAT_BITS) * (1 + 1e-9));
     }
     he_plan_free(&pl);
     return rc;

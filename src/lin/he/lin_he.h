@@ -34,8 +34,8 @@
  *
  * Supported: 1 <= l <= 52 subject to the noise budget (he_budget_for: the
  * largest l shrinks as weight bits, fan-in and the session's outputs grow;
- * at ResNet50's size, l = 37 takes weights of up to ~32 bits, l = 44 up to
- * ~25), every shape lin_conv_check accepts whose kernel window after the
+ * at ResNet50's largest fan-in and output count, l = 37 takes weights of up
+ * to 35 bits, l = 44 up to 28, l = 52 up to 20), every shape lin_conv_check accepts whose kernel window after the
  * stride decomposition fits in N = 8192 coefficients (so kernels 1..11
  * with any stride and padding, dilation up to 8 at stride 1), groups incl.
  * depthwise, batch >= 1. PARLEY_E_UNSUPPORTED names the limit otherwise.

@@ -3,9 +3,11 @@
  * The search visits every tile size that gives a distinct number of tiles,
  * every channel-block size that gives a distinct number of blocks, and the
  * most output channels per polynomial that fit (and that the noise budget
- * allows), and keeps the cheapest by a cost that adds the exact wire bytes
- * and the estimated compute converted at PLAN_BYTES_PER_US. All integer
- * arithmetic, first minimum wins: both parties pick the same plan. */
+ * allows), with the most input bits the budget then lets the client drop
+ * (drop_max), and keeps the cheapest by a cost that adds the exact wire
+ * bytes and the estimated compute converted at PLAN_BYTES_PER_US. Integer
+ * arithmetic but for the budget's, first minimum wins: both parties pick
+ * the same plan. */
 #include "lin/he/plan.h"
 
 #include "util/bits.h"
