@@ -14,6 +14,7 @@
 #include "util/bits.h"
 #include "util/mem.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,6 +32,7 @@ typedef struct he_layer {
 typedef struct he_bench {
     he_layer ly;
     unsigned l;
+    uint64_t outs; /* coefficients of the whole session (network) the flood covers */
 } he_bench;
 
 static uint64_t layer_macs(const he_layer *y) {
@@ -53,10 +55,10 @@ static uint64_t layer_outputs(const he_layer *y) {
     return (uint64_t)y->s.N * y->s.C * y->s.S;
 }
 
-static uint64_t layer_bytes(const he_layer *y, unsigned l) {
-    if (y->kind == HB_CONV) return lin_he_conv_bytes(&y->c, l);
-    if (y->kind == HB_FC) return lin_he_fc_bytes(&y->f, l);
-    return lin_he_scale_bytes(&y->s, l);
+static uint64_t layer_bytes(const he_layer *y, unsigned l, uint64_t outs, double *sd) {
+    if (y->kind == HB_CONV) return lin_he_conv_bytes(&y->c, l, outs, sd);
+    if (y->kind == HB_FC) return lin_he_fc_bytes(&y->f, l, outs, sd);
+    return lin_he_scale_bytes(&y->s, l, outs, sd);
 }
 
 static int he_layer_party(party *p, void *arg, bench_clock *clk) {
@@ -83,6 +85,7 @@ static int he_layer_party(party *p, void *arg, bench_clock *clk) {
     }
     lin_he *h;
     TRY(lin_he_setup(p, &h));
+    lin_he_set_outputs(h, b->outs);
     clk->side->setup_bytes += p->role == MPC_CLIENT ? lin_he_setup_bytes() : 0;
     uint64_t *x = mem_alloc(nx, 8), *w = mem_alloc(nw, 8), *out = mem_alloc(ny, 8);
     int rc = (!x || !w || !out) ? PARLEY_E_NOMEM : 0;
@@ -114,14 +117,16 @@ static int he_layer_party(party *p, void *arg, bench_clock *clk) {
 
 /* Run one layer; print its line; add count-weighted figures to tot. */
 typedef struct he_total {
-    double seconds;
+    double seconds, sd;
     uint64_t bytes, macs, outputs, rounds;
     unsigned layers;
 } he_total;
 
-static int run_layer(const he_layer *y, unsigned l, unsigned threads, const char *bench,
-                     he_total *tot) {
-    he_bench b = {*y, l};
+/* outs: the coefficients of the whole network (the session the layer is
+ * part of), which the flood of every layer covers. */
+static int run_layer(const he_layer *y, unsigned l, uint64_t outs, unsigned threads,
+                     const char *bench, he_total *tot) {
+    he_bench b = {*y, l, outs};
     bench_side s[2];
     int rc = bench_fork_party(he_layer_party, &b, threads, OT_BACKEND_DEFAULT, s);
     if (rc != 0) {
@@ -129,25 +134,28 @@ static int run_layer(const he_layer *y, unsigned l, unsigned threads, const char
         return rc;
     }
     uint64_t macs = layer_macs(y), bytes = s[0].bytes_sent + s[1].bytes_sent;
-    uint64_t predicted = layer_bytes(y, l);
+    double sd = 0;
+    uint64_t predicted = layer_bytes(y, l, outs, &sd);
     lin_he_info info = {0};
     lin_conv as_conv = y->c;
     if (y->kind == HB_FC)
         as_conv = lin_he_fc_as_conv(&y->f);
     else if (y->kind == HB_SCALE)
         as_conv = lin_he_scale_as_conv(&y->s);
-    if (lin_he_conv_info(&info, &as_conv, l) < 0) memset(&info, 0, sizeof info);
-    char extra[512];
+    if (lin_he_conv_info(&info, &as_conv, l, outs) < 0) memset(&info, 0, sizeof info);
+    char extra[768];
     snprintf(extra, sizeof extra,
              ",\"layer\":\"%s\",\"count\":%u,\"macs\":%llu,\"bits_per_mac\":%.4f,"
              "\"predicted_bytes\":%llu,\"threads\":%u,\"in_cts\":%llu,\"out_cts\":%llu,"
              "\"products\":%llu,\"block\":\"Cw%u Hw%u Ww%u Ow%u\",\"beta\":%u,"
-             "\"margin_bits\":%.1f",
+             "\"margin_bits\":%.1f,\"log2_sd\":%.2f,\"drop\":%u,\"bytes_c2s\":%llu,"
+             "\"bytes_s2c\":%llu",
              y->name, y->count, (unsigned long long)macs,
              macs ? (double)bytes * 8.0 / (double)macs : 0.0, (unsigned long long)predicted,
              threads, (unsigned long long)info.in_cts, (unsigned long long)info.out_cts,
              (unsigned long long)info.products, info.Cw, info.Hw, info.Ww, info.Ow, info.beta,
-             info.margin_bits);
+             info.margin_bits, info.log2_sd, info.drop, (unsigned long long)info.bytes_c2s,
+             (unsigned long long)info.bytes_s2c);
     bench_print(stdout, bench, layer_outputs(y), l, s, extra);
     if (tot) {
         double sec = s[0].seconds > s[1].seconds ? s[0].seconds : s[1].seconds;
@@ -156,6 +164,7 @@ static int run_layer(const he_layer *y, unsigned l, unsigned threads, const char
         tot->macs += macs * y->count;
         tot->outputs += layer_outputs(y) * y->count;
         tot->rounds += (s[0].flights + s[1].flights) * y->count;
+        tot->sd += sd * y->count;
         tot->layers += y->count;
     }
     return 0;
@@ -353,11 +362,12 @@ int bench_he_conv_main(int argc, char **argv) {
                      .wbits = o.wbits};
     snprintf(y.name, sizeof y.name, "C%u H%u O%u k%u s%u", o.C, o.H, o.O, o.window, o.stride);
     lin_he_info info;
-    if (lin_he_conv_info(&info, &y.c, o.bits) < 0) {
+    uint64_t outs = layer_outputs(&y);
+    if (lin_he_conv_info(&info, &y.c, o.bits, outs) < 0) {
         fprintf(stderr, "parley-bench he-conv: %s\n", err_msg());
         return 2;
     }
-    return run_layer(&y, o.bits, o.threads, "he-conv", NULL) == 0 ? 0 : 1;
+    return run_layer(&y, o.bits, outs, o.threads, "he-conv", NULL) == 0 ? 0 : 1;
 }
 
 int bench_he_fc_main(int argc, char **argv) {
@@ -366,11 +376,12 @@ int bench_he_fc_main(int argc, char **argv) {
     if (r) return r == 1 ? 0 : 2;
     he_layer y = {.kind = HB_FC, .count = 1, .f = {o.batch, o.K, o.O, o.wbits}};
     snprintf(y.name, sizeof y.name, "fc K%u O%u", o.K, o.O);
-    if (lin_he_fc_bytes(&y.f, o.bits) == 0) {
+    uint64_t outs = layer_outputs(&y);
+    if (lin_he_fc_bytes(&y.f, o.bits, outs, NULL) == 0) {
         fprintf(stderr, "parley-bench he-fc: shape or parameters not supported\n");
         return 2;
     }
-    return run_layer(&y, o.bits, o.threads, "he-fc", NULL) == 0 ? 0 : 1;
+    return run_layer(&y, o.bits, outs, o.threads, "he-fc", NULL) == 0 ? 0 : 1;
 }
 
 int bench_he_net_main(int argc, char **argv) {
@@ -404,17 +415,21 @@ int bench_he_net_main(int argc, char **argv) {
         net_densenet121(nt, wb);
     he_total tot = {0};
     int rc = 0;
+    uint64_t outs = 0; /* the network's returned coefficients: what every flood covers */
+    for (unsigned i = 0; i < nt->n; i++)
+        outs += layer_outputs(&nt->ly[i]) * nt->ly[i].count;
     for (unsigned i = 0; i < nt->n && rc == 0; i++)
-        rc = run_layer(&nt->ly[i], l, o.threads, "he-net-layer", &tot);
+        rc = run_layer(&nt->ly[i], l, outs, o.threads, "he-net-layer", &tot);
     if (rc == 0)
         printf("{\"bench\":\"he-net\",\"net\":\"%s\",\"bits\":%u,\"wbits\":%u,\"threads\":%u,"
                "\"layers\":%u,\"distinct\":%u,\"outputs\":%llu,\"macs\":%llu,\"seconds\":%.3f,"
-               "\"bytes\":%llu,\"gib\":%.4f,\"bits_per_mac\":%.4f,\"rounds\":%llu}\n",
+               "\"bytes\":%llu,\"gib\":%.4f,\"bits_per_mac\":%.4f,\"rounds\":%llu,"
+               "\"statistical_bits\":%.2f}\n",
                o.net, l, wb, o.threads, tot.layers, nt->n, (unsigned long long)tot.outputs,
                (unsigned long long)tot.macs, tot.seconds, (unsigned long long)tot.bytes,
                (double)tot.bytes / (1024.0 * 1024.0 * 1024.0),
                tot.macs ? (double)tot.bytes * 8.0 / (double)tot.macs : 0.0,
-               (unsigned long long)tot.rounds);
+               (unsigned long long)tot.rounds, tot.sd > 0 ? -log2(tot.sd) : 0.0);
     free(nt);
     return rc == 0 ? 0 : 1;
 }

@@ -1,7 +1,8 @@
 /* Fuzz everything parley reads from an HE-mode peer. The first byte picks
  * the target:
  *   0  the public-key message (he_pk_unpack)
- *   1  an input ciphertext (he_poly_unpack: sizes, every residue < q_i)
+ *   1  an input ciphertext (he_in_unpack: byte 1 gives the bits dropped;
+ *      sizes, every residue < q_i or every value in range)
  *   2  a returned ciphertext (he_out_unpack); bytes 1..4 give ka, kb and
  *      the number of kept coefficients
  *   3  the server side of a whole session: the rest is the client's byte
@@ -59,9 +60,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         break;
     }
     case 1: {
+        if (n < 1) return 0;
         he_poly *a = mem_alloc(1, sizeof *a);
         if (!a) return 0;
-        rc = he_poly_unpack(a, in, n);
+        rc = he_in_unpack(a, in + 1, n - 1, in[0] % (HE_DROP_MAX + 1));
         mem_free(a);
         break;
     }

@@ -2,8 +2,9 @@
  * of the build; run once after a wire-format change):
  *   cc -O1 -Isrc -Iinclude fuzz/gen_he_corpus.c build/libparley_core.a \
  *      -lsodium -lcrypto -lpthread -lm -o /tmp/gen && /tmp/gen fuzz/corpus/he_peer
- * Files: a valid key message, bad magic, short; a ciphertext with a residue
- * equal to its modulus; a returned ciphertext with and without padding
+ * Files: a valid key message, bad magic, short; an input ciphertext with a
+ * residue equal to its modulus, one with bits dropped and the same with a
+ * value out of range; a returned ciphertext with and without padding
  * errors; an honest client's session stream, the same with one residue out
  * of range, and one cut short. */
 #include "he/he.h"
@@ -41,7 +42,7 @@ int main(int argc, char **argv) {
     he_pk *pk = mem_alloc(1, sizeof *pk);
     he_poly *b = mem_alloc(1, sizeof *b);
     size_t pkb = he_pk_bytes(), pb = he_poly_bytes();
-    uint8_t *buf = mem_alloc(pkb + HE_SEED_BYTES + 8 * pb, 1);
+    uint8_t *buf = mem_alloc(pkb + HE_SEED_BYTES + 8 * pb + 1, 1);
     he_sk_gen(&g, sk);
     he_pk_gen(&g, pk, sk);
     he_pk_pack(buf, pk);
@@ -52,8 +53,16 @@ int main(int argc, char **argv) {
     /* a ciphertext whose first residue of q1 equals q1 */
     memcpy(b, &pk->b, sizeof *b);
     b->c[1][0] = he_params_get()->p[1].q;
-    he_poly_pack(buf, b);
-    put("poly_residue_eq_q", 1, buf, pb);
+    buf[0] = 0; /* no bits dropped: RNS residues */
+    he_poly_pack(buf + 1, b);
+    put("poly_residue_eq_q", 1, buf, pb + 1);
+    /* 20 bits dropped: valid, and with the value of coefficient 3 all ones */
+    b->c[1][0] = 0;
+    buf[0] = 20;
+    he_in_pack(buf + 1, b, 20, &g);
+    put("in_drop_valid", 1, buf, he_in_bytes(20) + 1);
+    memset(buf + 1 + 3 * he_in_bits(20) / 8 + 1, 0xff, 40);
+    put("in_drop_out_of_range", 1, buf, he_in_bytes(20) + 1);
     /* returned ciphertexts: ka = 49, kb = 40, 9 kept (5 padding bits) */
     uint64_t am[HE_N], bm[9];
     prg_ring(&g, am, HE_N, 49);
@@ -70,7 +79,7 @@ int main(int argc, char **argv) {
     /* the honest client's stream for fuzz_he_peer's convolution */
     lin_conv c = he_peer_conv();
     he_plan pl;
-    if (he_plan_make(&pl, &c, HE_PEER_L) != 0 || pl.in_cts > 8) return 1;
+    if (he_plan_make(&pl, &c, HE_PEER_L, LIN_HE_OUTS_DEFAULT) != 0 || pl.in_cts > 8) return 1;
     uint8_t session[HE_SEED_BYTES];
     prg_bytes(&g, session, sizeof session);
     he_pk_pack(buf, pk);
@@ -85,12 +94,12 @@ int main(int argc, char **argv) {
         he_derive_seed(seed, session, 0, k);
         he_plan_gather(&pl, m, x, k / pl.ncb, (unsigned)(k % pl.ncb));
         he_encrypt_sk(&g, b, sk, seed, &enc, m);
-        he_poly_pack(buf + len, b);
-        len += pb;
+        he_in_pack(buf + len, b, pl.drop, &g);
+        len += he_in_bytes(pl.drop);
     }
     put("session_valid", 3, buf, len);
     put("session_short", 3, buf, pkb + HE_SEED_BYTES + 77);
-    memset(buf + pkb + HE_SEED_BYTES + 7 * 8, 0xff, 8); /* residues 2^55 - 1 */
+    memset(buf + pkb + HE_SEED_BYTES + 7 * 8, 0xff, 40); /* a value of all ones: too large */
     put("session_bad_residue", 3, buf, len);
     he_plan_free(&pl);
     return 0;

@@ -1,6 +1,7 @@
 /* The secure executor for tests; see secure.h. */
 #include "secure.h"
 
+#include "he/he.h"
 #include "lin/he/lin_he.h"
 #include "nn/cost.h"
 #include "nn/exec.h"
@@ -8,6 +9,7 @@
 #include "twoparty.h"
 #include "util/mem.h"
 
+#include <math.h>
 #include <string.h>
 
 typedef struct secure_job {
@@ -32,6 +34,7 @@ static int secure_party(party *p, void *arg) {
     size_t ny = 0;
     exec_report *rep = c && p->role == MPC_SERVER ? &c->rep : NULL;
     int rc = exec_infer(p, j->net[p->role], &o, p->role == MPC_CLIENT ? j->x : NULL, &y, &ny, rep);
+    if (c && he) c->he_stat_bits[p->role] = lin_he_stat_bits(he);
     if (rc == 0 && p->role == MPC_CLIENT) {
         j->out = y;
         j->nout = ny;
@@ -118,6 +121,16 @@ int secure_check_costs(const qnet *net, const secure_cfg *cfg, const secure_cost
         rc = err_set(PARLEY_E_MISMATCH, "set-up: %llu + %llu bytes, predicted %llu",
                      (unsigned long long)c->setup, (unsigned long long)c->he_setup,
                      (unsigned long long)r.setup);
+    /* HE: both parties state the statistical security the model predicts
+     * (the client from the public model), at least 40 bits, and the server's
+     * report carries it */
+    for (int k = 0; k < 2 && rc == 0 && cfg->mode == MODE_HE; k++)
+        if (!(r.he_stat_bits >= HE_STAT_BITS) || fabs(c->he_stat_bits[k] - r.he_stat_bits) > 1e-9 ||
+            fabs(e->he_stat_bits - r.he_stat_bits) > 1e-9)
+            rc = err_set(PARLEY_E_MISMATCH,
+                         "statistical security: %s states %.6f bits, reports %.6f, predicted %.6f",
+                         k ? "the client" : "the server", c->he_stat_bits[k], e->he_stat_bits,
+                         r.he_stat_bits);
     cost_report_free(&r);
     return rc;
 }

@@ -15,6 +15,7 @@ typedef struct secure_costs {
     uint64_t he_setup; /* both parties' bytes of lin_he_setup (HE mode) */
     uint64_t he_sent[2];
     uint64_t cots; /* silent OT: the COTs both directions used */
+    double he_stat_bits[2]; /* HE: each party's lin_he_stat_bits after the inference */
 } secure_costs;
 
 typedef struct secure_cfg {

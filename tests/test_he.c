@@ -90,8 +90,27 @@ TEST(params) {
         CHECK_EQ((he_u128)p->crt * p->other_mod % p->q, 1);
         CHECK_EQ(p->rt[1], powmod(p->psi, HE_N / 2, p->q));
     }
-    CHECK(log2((double)P->Q) <= 109.0);
-    CHECK(log2((double)P->Q) > 108.9);
+    /* HE Standard, 128-bit classical, ternary secret: N = 8192 allows
+     * log2 Q <= 218; and Q is what the words say */
+    CHECK_EQ(HE_N, 8192);
+    CHECK(P->log2Q <= 218.0);
+    CHECK(P->log2Q > 143.9 && P->log2Q < 144.0);
+    uint64_t Q[HE_W] = {1};
+    for (int i = 0; i < HE_L; i++) {
+        uint64_t t[HE_W] = {0}, hat[HE_W] = {1}, t2[HE_W];
+        he_w_muladd(t, Q, P->p[i].q);
+        memcpy(Q, t, sizeof t);
+        for (int k = 0; k < HE_L; k++) { /* Q/q_i */
+            if (k == i) continue;
+            memset(t2, 0, sizeof t2);
+            he_w_muladd(t2, hat, P->p[k].q);
+            memcpy(hat, t2, sizeof t2);
+        }
+        CHECK(memcmp(hat, P->Qhat[i], sizeof hat) == 0);
+        CHECK_EQ(he_w_mod(hat, &P->p[i]), P->p[i].other_mod);
+        CHECK_EQ(he_w_mod(P->Q, &P->p[i]), 0);
+    }
+    CHECK(memcmp(Q, P->Q, sizeof Q) == 0);
     CHECK_EQ(he_poly_bytes() * 8, (size_t)HE_N * P->logq_bits);
 }
 
@@ -248,6 +267,22 @@ TEST(samplers) {
     mem_free(b);
 }
 
+/* Coefficient j of b as a centred integer (|value| < 2^121 assumed), by
+ * CRT over all primes; *big set if it is not that small. */
+static double centred(const he_poly *b, size_t j, int *big) {
+    const he_params *P = he_params_get();
+    uint64_t x[HE_W];
+    he_crt_coeff(x, b, j);
+    /* x < 2^121 is positive, Q - x < 2^121 negative */
+    int neg = x[HE_W - 1] != 0 || x[2] != 0 || (x[1] >> 57) != 0;
+    uint64_t m[HE_W];
+    memcpy(m, neg ? P->Q : x, sizeof m);
+    if (neg) he_w_sub(m, x);
+    *big = m[2] || m[3] || (m[1] >> 57);
+    double v = ldexp((double)m[1], 64) + (double)m[0];
+    return neg ? -v : v;
+}
+
 /* ---- encryption ---- */
 
 static void edge_message(prg *g, uint64_t *m, unsigned l) {
@@ -318,7 +353,10 @@ static void product_plain(uint64_t *y, const uint64_t *m, const int64_t *w, unsi
  * the lazy accumulators), re-randomise with the public key, flood, switch
  * down, pack, parse and decrypt the kept coefficients: the whole path of a
  * returned ciphertext. */
-static void product_path(unsigned l, unsigned wbits, size_t nnz, int worst) {
+#define DROP_MAX_FIT 0xffu /* product_path: the most bits the budget lets the input drop */
+
+static void product_path(unsigned l, unsigned wbits, size_t nnz, int worst, uint64_t outs,
+                         unsigned drop) {
     const he_params *P = he_params_get();
     prg g;
     harness_prg(&g, 100 + l * 64 + wbits);
@@ -347,7 +385,20 @@ static void product_path(unsigned l, unsigned wbits, size_t nnz, int worst) {
     }
     uint8_t seed[HE_SEED_BYTES];
     prg_bytes(&g, seed, sizeof seed);
+    he_budget bud;
+    if (drop == DROP_MAX_FIT) /* as the planner does: keep a bit of margin */
+        for (drop = HE_DROP_MAX; drop > 0; drop--)
+            if (he_budget_for(&bud, l, wbits, nnz, outs, drop) == 0 && bud.margin_bits >= 1) break;
+    REQUIRE_OK(he_budget_for(&bud, l, wbits, nnz, outs, drop));
     he_encrypt_sk(&g, b, sk, seed, &enc, m);
+    { /* the client's b over the wire, `drop` low bits off */
+        size_t nin = he_in_bytes(drop);
+        uint8_t *in = mem_alloc(nin, 1);
+        REQUIRE(in);
+        he_in_pack(in, b, drop, &g);
+        REQUIRE_OK(he_in_unpack(b, in, nin, drop));
+        mem_free(in);
+    }
     he_encode_add(&enc, &g, b, NULL, xs, HE_N); /* server's share */
     he_poly_ntt(b);
     he_expand_a(a, seed);
@@ -368,9 +419,45 @@ static void product_path(unsigned l, unsigned wbits, size_t nnz, int worst) {
     for (uint32_t j = 0; j < HE_N; j += 3)
         pos[n++] = j;
     he_add_cbd(&g, b, pos, n);
-    he_budget bud;
-    REQUIRE_OK(he_budget_for(&bud, l, wbits, nnz));
     he_flood(&g, b, pos, n, bud.beta);
+    double pre_noise = 0;
+    /* the noise of the kept coefficients before switching: b + a*s minus
+     * the encoding of the product; the flood is there at its full width
+     * (among n draws uniform on +-2^beta one is beyond 15/16 of it, else
+     * probability 2^-(n/16)), and nothing else is near it */
+    for (size_t j = 0; j < HE_N; j++)
+        xs[j] = (xs[j] + m[j]) & bits_mask(l);
+    product_plain(y, xs, ws, l);
+    {
+        he_poly *ph2 = poly_new();
+        memcpy(ph2, a, sizeof *ph2);
+        he_poly_ntt(ph2);
+        for (int i = 0; i < HE_L; i++)
+            for (size_t j = 0; j < HE_N; j++)
+                ph2->c[i][j] = he_mulmod(ph2->c[i][j], sk->s_ntt.c[i][j], &P->p[i]);
+        he_poly_intt(ph2);
+        for (int i = 0; i < HE_L; i++)
+            for (size_t j = 0; j < HE_N; j++)
+                ph2->c[i][j] = he_addmod(ph2->c[i][j], b->c[i][j], P->p[i].q);
+        uint64_t *neg = mem_alloc(n, 8);
+        REQUIRE(neg);
+        for (size_t j = 0; j < n; j++)
+            neg[j] = (0 - y[pos[j]]) & bits_mask(l);
+        he_encode_add(&enc, NULL, ph2, pos, neg, n);
+        double fw = ldexp(1.0, (int)bud.beta);
+        int big = 0;
+        for (size_t j = 0; j < n; j++) {
+            int b2;
+            double v = fabs(centred(ph2, pos[j], &b2));
+            big |= b2;
+            if (v > pre_noise) pre_noise = v;
+        }
+        CHECK(!big);
+        CHECK_MSG(pre_noise >= fw * 15 / 16 && pre_noise <= fw + exp2(bud.log2_det) + 2,
+                  "noise before switching 2^%.2f, flood 2^%u", log2(pre_noise), bud.beta);
+        mem_free(neg);
+        mem_free(ph2);
+    }
     he_modswitch(am, a, NULL, HE_N, bud.ka);
     he_modswitch(bm, b, pos, n, bud.kb);
     size_t nb = he_out_bytes(n, bud.ka, bud.kb);
@@ -378,9 +465,6 @@ static void product_path(unsigned l, unsigned wbits, size_t nnz, int worst) {
     memset(am, 0, HE_N * 8);
     REQUIRE_OK(he_out_unpack(am, bm, n, bud.ka, bud.kb, wire, nb));
     REQUIRE_OK(he_out_decrypt(d, ph, sk, am, bm, pos, n, bud.ka, bud.kb, l));
-    for (size_t j = 0; j < HE_N; j++)
-        xs[j] = (xs[j] + m[j]) & bits_mask(l);
-    product_plain(y, xs, ws, l);
     int bad = 0;
     double worst_noise = 0;
     for (size_t j = 0; j < n; j++) {
@@ -396,10 +480,11 @@ static void product_path(unsigned l, unsigned wbits, size_t nnz, int worst) {
     double limit = ldexp(1.0, (int)(bud.ka - l - 1)), bound = he_budget_phase_bound(&bud);
     CHECK(worst_noise <= bound);
     CHECK(bound < limit);
-    printf("  l=%u wbits=%u taps=%zu: beta=%u, noise 2^%.1f, bound 2^%.1f, limit 2^%.1f "
-           "(margin %.1f bits)\n",
-           l, wbits, nnz, bud.beta, log2(worst_noise + 1), log2(bound), log2(limit),
-           bud.margin_bits);
+
+    printf("  l=%u wbits=%u taps=%zu drop=%u: beta=%u (noise before switching 2^%.2f), noise "
+           "2^%.1f, bound 2^%.1f, limit 2^%.1f (margin %.1f bits)\n",
+           l, wbits, nnz, drop, bud.beta, log2(pre_noise), log2(worst_noise + 1), log2(bound),
+           log2(limit), bud.margin_bits);
     he_sk_clear(sk);
     mem_free(sk);
     mem_free(pk);
@@ -421,84 +506,189 @@ static void product_path(unsigned l, unsigned wbits, size_t nnz, int worst) {
 
 TEST(product_small_l) {
     for (unsigned l = 1; l <= 8; l++)
-        product_path(l, l < 4 ? l : 4, 9, 0);
+        product_path(l, l < 4 ? l : 4, 9, 0, 1, l % 2 ? 0 : DROP_MAX_FIT);
 }
 TEST(product_l32) {
-    product_path(32, 10, 200, 0);
+    product_path(32, 10, 200, 0, 1ULL << 21, 0);
+    product_path(32, 10, 200, 0, 1ULL << 21, DROP_MAX_FIT);
 }
 TEST(product_l37) {
-    product_path(37, 13, 1000, 0);
+    product_path(37, 13, 1000, 0, 1ULL << 24, 0);
+    product_path(37, 13, 1000, 0, 1ULL << 24, 1);
+    product_path(37, 13, 1000, 0, 1ULL << 24, DROP_MAX_FIT);
 }
 TEST(product_l44) {
-    product_path(44, 8, 300, 0);
+    product_path(44, 8, 300, 0, 1ULL << 30, DROP_MAX_FIT);
 }
-TEST(product_l48) {
-    product_path(48, 2, 64, 0);
+TEST(product_l52) {
+    product_path(52, 2, 64, 0, 1ULL << 32, DROP_MAX_FIT);
 }
 
 /* Noise margins at the largest layers of the three networks: the worst
- * per-coefficient tap count the planner produces (ResNet50's 3x3x512 conv
- * with a few output channels per ciphertext; SqueezeNet at l = 32), with
- * every weight at the most negative value. */
+ * per-coefficient tap counts (ResNet50's 3x3x512 conv with two output
+ * channels per ciphertext; DenseNet's 1x1x1024 at l = 32), with every
+ * weight at the most negative value, flooded for a session of 2^32
+ * coefficients (more than any of the networks returns). */
 TEST(noise_margin_largest_layers) {
-    product_path(37, 14, 4608, 1);
-    product_path(32, 12, 4096, 1);
+    product_path(37, 15, 4608 * 2, 1, 1ULL << 32, 0);
+    product_path(37, 15, 4608 * 2, 1, 1ULL << 32, DROP_MAX_FIT);
+    product_path(32, 14, 4096 * 2, 1, 1ULL << 32, DROP_MAX_FIT);
 }
 
 TEST(budget_limits) {
     he_budget b;
-    REQUIRE_OK(he_budget_for(&b, 37, 13, 4608 * 8));
+    REQUIRE_OK(he_budget_for(&b, 37, 13, 4608 * 8, 1, 0));
     CHECK(b.ka == 49 && b.kb == 40);
     CHECK(b.beta >= 40 && b.beta <= 72);
     he_budget x;
-    CHECK(he_budget_for(&x, 52, 30, 100000) == PARLEY_E_UNSUPPORTED);
-    CHECK(he_budget_for(&x, 50, 1, 1) == PARLEY_E_UNSUPPORTED); /* beta >= 58 leaves l <= 49 */
-    REQUIRE_OK(he_budget_for(&x, 49, 1, 1));
-    CHECK(he_budget_for(&x, 53, 2, 1) == PARLEY_E_UNSUPPORTED);
-    CHECK(he_budget_for(&x, 0, 2, 1) == PARLEY_E_UNSUPPORTED);
-    /* monotone: more taps never lowers beta */
+    CHECK(he_budget_for(&x, 52, 45, 100000, 1, 0) == PARLEY_E_UNSUPPORTED);
+    CHECK(strstr(err_msg(), "noise budget") != NULL);
+    REQUIRE_OK(he_budget_for(&x, 52, 1, 1, 1ULL << 32, 0)); /* the widest ring, small weights */
+    CHECK(he_budget_for(&x, 53, 2, 1, 1, 0) == PARLEY_E_UNSUPPORTED);
+    CHECK(he_budget_for(&x, 0, 2, 1, 1, 0) == PARLEY_E_UNSUPPORTED);
+    /* monotone: more taps or more coefficients per inference never lower beta */
     he_budget c;
-    REQUIRE_OK(he_budget_for(&c, 37, 13, 4608 * 16));
+    REQUIRE_OK(he_budget_for(&c, 37, 13, 4608 * 16, 1, 0));
     CHECK(c.beta >= b.beta);
+    uint64_t outs = 1;
+    unsigned prev = 0;
+    for (int k = 0; k <= 40; k++, outs <<= 1) {
+        REQUIRE_OK(he_budget_for(&c, 37, 15, 65536, outs, 0));
+        CHECK(c.beta >= prev);
+        prev = c.beta;
+        /* the flood covers outs coefficients at 2^-40 together */
+        CHECK(c.log2_sd + log2((double)outs) <= -HE_STAT_BITS + 1e-9);
+    }
+    /* a flood that would not fit the ring is refused with the reason */
+    CHECK(he_budget_for(&x, 37, 15, 65536, UINT64_MAX, 0) == PARLEY_E_UNSUPPORTED);
+}
+
+/* The flood is uniform on [-2^beta, 2^beta): every draw inside, both ends
+ * reached (8192 draws miss the outer 1/64 of one side with probability
+ * e^-128), and the spread of a uniform (standard deviation 2^beta/sqrt(3)
+ * within 5 %). Centred values come back by CRT over all primes. */
+TEST(flood_width) {
+    prg g;
+    harness_prg(&g, 13);
+    he_poly *b = poly_new();
+    static const unsigned betas[] = {1, 8, 40, 63, 64, 65, 87, 100, 120};
+    for (size_t t = 0; t < sizeof betas / sizeof *betas; t++) {
+        const unsigned beta = betas[t];
+        memset(b, 0, sizeof *b);
+        he_flood(&g, b, NULL, HE_N, beta);
+        double lo = 0, hi = 0, sum2 = 0, w = ldexp(1.0, (int)beta);
+        int outside = 0;
+        for (size_t j = 0; j < HE_N; j++) {
+            int big;
+            double v = centred(b, j, &big);
+            if (big || v < -w || v >= w) outside++;
+            if (v < lo) lo = v;
+            if (v > hi) hi = v;
+            sum2 += v * v;
+        }
+        CHECK_MSG(outside == 0, "beta = %u: %d draws outside [-2^beta, 2^beta)", beta, outside);
+        if (beta >= 8) {
+            CHECK_MSG(lo <= -w * (1 - 1.0 / 64) && hi >= w * (1 - 1.0 / 64),
+                      "beta = %u: draws span [%g, %g] of +-%g", beta, lo, hi, w);
+            double sd = sqrt(sum2 / HE_N);
+            CHECK_MSG(fabs(sd / (w / sqrt(3.0)) - 1) < 0.05, "beta = %u: spread %g, expected %g",
+                      beta, sd, w / sqrt(3.0));
+        } else {
+            CHECK(lo == -w && hi == w - 1); /* every value of a small range appears */
+        }
+    }
+    mem_free(b);
 }
 
 /* ---- modulus switching against long division ---- */
 
-/* round(2^k * x / Q) mod 2^k by schoolbook binary long division. */
-static uint64_t ms_reference(he_u128 x, unsigned k) {
-    const he_u128 Q = he_params_get()->Q;
-    /* numerator 2*x*2^k + Q; quotient floor(num / 2Q) */
-    he_u128 rem = 0;
-    uint64_t quo = 0;
-    /* bits of num = (2x + 1) * 2^k ... computed as (2*x*2^k + Q) via shifting */
-    /* process (2x) * 2^k then add Q: do it as the division of (2x*2^k + Q) */
-    /* emulate 3-word arithmetic: num = hi:mid:lo */
-    uint64_t w[3] = {0, 0, 0};
-    he_u128 twox = x << 1; /* < 2^111 */
-    /* shift twox left by k (k <= 64) into w */
-    w[0] = (uint64_t)twox;
-    w[1] = (uint64_t)(twox >> 64);
-    for (unsigned s = 0; s < k; s++) {
-        w[2] = (w[2] << 1) | (w[1] >> 63);
-        w[1] = (w[1] << 1) | (w[0] >> 63);
-        w[0] <<= 1;
+#define MSW 6 /* words of the reference's numbers: 2*x*2^64 + Q < 2^(64*MSW) */
+
+/* a <<= 1 over n words. */
+static void w_shl1(uint64_t *a, int n) {
+    for (int i = n - 1; i > 0; i--)
+        a[i] = (a[i] << 1) | (a[i - 1] >> 63);
+    a[0] <<= 1;
+}
+static int w_ge(const uint64_t *a, const uint64_t *b, int n) {
+    for (int i = n - 1; i >= 0; i--)
+        if (a[i] != b[i]) return a[i] > b[i];
+    return 1;
+}
+static void w_sub(uint64_t *a, const uint64_t *b, int n) {
+    uint64_t borrow = 0;
+    for (int i = 0; i < n; i++) {
+        uint64_t t = a[i] - b[i] - borrow;
+        borrow = (a[i] < b[i]) || (a[i] - b[i] < borrow);
+        a[i] = t;
     }
-    /* add Q */
-    he_u128 lo = ((he_u128)w[1] << 64 | w[0]);
-    he_u128 nlo = lo + Q;
-    if (nlo < lo) w[2]++;
-    w[0] = (uint64_t)nlo;
-    w[1] = (uint64_t)(nlo >> 64);
-    he_u128 d = Q << 1;
-    for (int bit = 191; bit >= 0; bit--) {
-        rem = (rem << 1) | ((w[bit / 64] >> (bit % 64)) & 1);
+}
+static void w_add(uint64_t *a, const uint64_t *b, int n) {
+    uint64_t carry = 0;
+    for (int i = 0; i < n; i++) {
+        he_u128 t = (he_u128)a[i] + b[i] + carry;
+        a[i] = (uint64_t)t;
+        carry = (uint64_t)(t >> 64);
+    }
+}
+
+/* round(2^k * x / Q) mod 2^k = floor((2*x*2^k + Q) / 2Q) mod 2^k, by
+ * schoolbook binary long division (x < Q given in HE_W words). */
+static uint64_t ms_reference(const uint64_t *x, unsigned k) {
+    const he_params *P = he_params_get();
+    uint64_t num[MSW] = {0}, d[MSW] = {0}, rem[MSW] = {0};
+    memcpy(num, x, HE_W * 8);
+    for (unsigned s = 0; s <= k; s++) /* 2 * x * 2^k */
+        w_shl1(num, MSW);
+    memcpy(d, P->Q, HE_W * 8);
+    w_add(num, d, MSW);
+    w_shl1(d, MSW); /* 2Q */
+    uint64_t quo = 0;
+    for (int bit = 64 * MSW - 1; bit >= 0; bit--) {
+        w_shl1(rem, MSW);
+        rem[0] |= (num[bit / 64] >> (bit % 64)) & 1;
         quo <<= 1;
-        if (rem >= d) {
-            rem -= d;
+        if (w_ge(rem, d, MSW)) {
+            w_sub(rem, d, MSW);
             quo |= 1;
         }
     }
     return quo & bits_mask(k);
+}
+
+/* A uniform x < Q. */
+static void rand_below_q(prg *g, uint64_t *x) {
+    const he_params *P = he_params_get();
+    do {
+        for (int i = 0; i < HE_W; i++)
+            x[i] = prg_u64(g);
+        int top = (int)(P->log2Q / 64); /* the word Q's top bit is in */
+        for (int i = top + 1; i < HE_W; i++)
+            x[i] = 0;
+        x[top] &= bits_mask((unsigned)ceil(P->log2Q) - 64 * (unsigned)top);
+    } while (he_w_cmp(x, P->Q) >= 0);
+}
+
+/* floor(m * Q / 2^(k+1)) for odd m: the x that put 2^k*x/Q within
+ * 2^k/Q of a half-integer, where the fixed-point sum cannot decide. */
+static void near_tie(uint64_t *x, uint64_t m, unsigned k) {
+    const he_params *P = he_params_get();
+    uint64_t t[MSW] = {0}, r[MSW] = {0};
+    memcpy(t, P->Q, HE_W * 8);
+    /* r = Q * m (m small) */
+    he_u128 carry = 0;
+    for (int i = 0; i < MSW; i++) {
+        he_u128 v = (he_u128)t[i] * m + carry;
+        r[i] = (uint64_t)v;
+        carry = v >> 64;
+    }
+    /* >> (k + 1) */
+    unsigned sh = k + 1, ws = sh / 64, bs = sh % 64;
+    for (int i = 0; i < HE_W; i++) {
+        uint64_t lo = (size_t)i + ws < MSW ? r[i + ws] : 0;
+        uint64_t hi = (size_t)i + ws + 1 < MSW ? r[i + ws + 1] : 0;
+        x[i] = bs ? (lo >> bs) | (hi << (64 - bs)) : lo;
+    }
 }
 
 TEST(modswitch_exact) {
@@ -506,24 +696,47 @@ TEST(modswitch_exact) {
     prg g;
     harness_prg(&g, 8);
     he_poly *a = poly_new();
-    he_u128 xs[HE_N];
-    for (size_t j = 0; j < HE_N; j++) {
-        he_u128 x = (((he_u128)prg_u64(&g) << 64) | prg_u64(&g)) % P->Q;
-        if (j < 4) x = j == 0 ? 0 : j == 1 ? P->Q - 1 : j == 2 ? P->Q / 2 : P->Q / 2 + 1;
-        xs[j] = x;
-        for (int i = 0; i < HE_L; i++)
-            a->c[i][j] = (uint64_t)(x % P->p[i].q);
-    }
-    uint64_t out[HE_N];
+    uint64_t(*xs)[HE_W] = mem_alloc(HE_N, sizeof *xs);
+    uint64_t *out = mem_alloc(HE_N, 8);
+    REQUIRE(xs && out);
     unsigned ks[] = {1, 2, 13, 32, 37, 40, 49, 52, 63, 64};
     for (size_t t = 0; t < sizeof ks / sizeof *ks; t++) {
-        he_modswitch(out, a, NULL, HE_N, ks[t]);
+        const unsigned k = ks[t];
+        for (size_t j = 0; j < HE_N; j++) {
+            uint64_t *x = xs[j];
+            memset(x, 0, HE_W * 8);
+            if (j == 0) {
+                /* 0 */
+            } else if (j == 1 || j == 2 || j == 3) { /* Q-1, (Q-1)/2, (Q+1)/2 */
+                memcpy(x, P->Q, HE_W * 8);
+                uint64_t one[HE_W] = {1};
+                w_sub(x, one, HE_W);
+                if (j >= 2) {
+                    for (int i = 0; i < HE_W; i++) /* >> 1 */
+                        x[i] = (x[i] >> 1) | (i + 1 < HE_W ? x[i + 1] << 63 : 0);
+                    if (j == 3) w_add(x, one, HE_W);
+                }
+            } else if (j < 4 + 16) { /* ties within 2^k/Q, around 1/2 .. 15/2 */
+                near_tie(x, 2 * ((j - 4) / 2 % (k < 3 ? 2 : 8)) + 1, k);
+                if (j & 1) {
+                    uint64_t one[HE_W] = {1};
+                    w_add(x, one, HE_W);
+                }
+            } else {
+                rand_below_q(&g, x);
+            }
+            for (int i = 0; i < HE_L; i++)
+                a->c[i][j] = he_w_mod(x, &P->p[i]);
+        }
+        he_modswitch(out, a, NULL, HE_N, k);
         int bad = 0;
         for (size_t j = 0; j < HE_N; j += (j < 64 ? 1 : 61))
-            bad += out[j] != ms_reference(xs[j], ks[t]);
-        CHECK_MSG(bad == 0, "k = %u: %d wrong", ks[t], bad);
+            bad += out[j] != ms_reference(xs[j], k);
+        CHECK_MSG(bad == 0, "k = %u: %d wrong", k, bad);
     }
     mem_free(a);
+    mem_free(xs);
+    mem_free(out);
 }
 
 /* ---- parsers ---- */
@@ -556,7 +769,7 @@ TEST(serialise_roundtrip_and_reject) {
     REQUIRE(pb);
     he_poly_pack(pb, x);
     REQUIRE_OK(he_poly_unpack(x, pb, he_poly_bytes()));
-    x->c[1][5] = P->p[1].q; /* packs (55 bits) but is not a residue */
+    x->c[1][5] = P->p[1].q; /* packs (48 bits) but is not a residue */
     he_poly_pack(pb, x);
     CHECK(he_poly_unpack(x, pb, he_poly_bytes()) == PARLEY_E_PROTO);
     CHECK(strstr(err_msg(), "not below its modulus") != NULL);
@@ -569,7 +782,7 @@ TEST(serialise_roundtrip_and_reject) {
     uint64_t am[HE_N], bm[3] = {1, 2, 3};
     for (size_t j = 0; j < HE_N; j++)
         am[j] = j;
-    size_t ob = he_out_bytes(3, 49, 41); /* 4096*49 + 123 bits: 5 padding bits */
+    size_t ob = he_out_bytes(3, 49, 41); /* 8192*49 + 123 bits: 5 padding bits */
     uint8_t *o = mem_alloc(ob, 1);
     REQUIRE(o);
     he_out_pack(o, am, bm, 3, 49, 41);
@@ -589,6 +802,88 @@ TEST(serialise_roundtrip_and_reject) {
     mem_free(x);
     mem_free(pb);
     mem_free(o);
+}
+
+/* Input ciphertexts with low bits dropped: what the server gets back is b
+ * plus a rounding delta with |delta| < 2^drop and mean near zero; the
+ * largest value that can be sent is accepted, one more is refused, and so
+ * is a wrong length. */
+TEST(input_drop_roundtrip) {
+    const he_params *P = he_params_get();
+    prg g;
+    harness_prg(&g, 14);
+    he_sk *sk = mem_alloc(1, sizeof *sk);
+    he_poly *b = poly_new(), *c = poly_new(), *d = poly_new();
+    REQUIRE(sk);
+    he_sk_gen(&g, sk);
+    uint8_t seed[HE_SEED_BYTES] = {1};
+    he_encoder enc;
+    he_encoder_init(&enc, 37);
+    he_encrypt_sk(&g, b, sk, seed, &enc, NULL);
+    CHECK_EQ(he_in_bytes(0), he_poly_bytes());
+    static const unsigned drops[] = {1, 2, 20, 47, 63};
+    for (size_t t = 0; t < sizeof drops / sizeof *drops; t++) {
+        const unsigned drop = drops[t];
+        size_t n = he_in_bytes(drop);
+        CHECK_EQ(n * 8, (size_t)HE_N * he_in_bits(drop));
+        CHECK(he_in_bits(drop) == 144 - drop || he_in_bits(drop) == 145 - drop);
+        uint8_t *in = mem_alloc(n + 1, 1);
+        REQUIRE(in);
+        he_in_pack(in, b, drop, &g);
+        REQUIRE_OK(he_in_unpack(c, in, n, drop));
+        double sum = 0;
+        int bad = 0;
+        for (int i = 0; i < HE_L; i++)
+            for (size_t j = 0; j < HE_N; j++)
+                d->c[i][j] = he_submod(c->c[i][j], b->c[i][j], P->p[i].q);
+        for (size_t j = 0; j < HE_N; j++) {
+            int big;
+            double v = centred(d, j, &big);
+            bad += big || fabs(v) >= ldexp(1.0, (int)drop);
+            sum += v;
+        }
+        CHECK_MSG(bad == 0, "drop %u: %d coefficients off by 2^drop or more", drop, bad);
+        /* delta has standard deviation below 2^(drop-1): the mean of N draws
+         * stays within 8 standard errors */
+        CHECK_MSG(fabs(sum / HE_N) < 8 * ldexp(1.0, (int)drop - 1) / sqrt((double)HE_N) + 1,
+                  "drop %u: mean %g", drop, sum / HE_N);
+        CHECK(he_in_unpack(c, in, n - 1, drop) == PARLEY_E_PROTO);
+        CHECK(he_in_unpack(c, in, n + 1, drop) == PARLEY_E_PROTO);
+        /* coefficient 5 at the largest value, then one more */
+        const unsigned bits = he_in_bits(drop);
+        uint64_t max[HE_W] = {0};
+        memcpy(max, P->Q, sizeof P->Q);
+        uint64_t add[HE_W] = {(1ULL << drop) - 2};
+        w_add(max, add, HE_W);
+        for (unsigned k = 0; k < drop; k++) /* >> drop */
+            for (int i = 0; i < HE_W; i++)
+                max[i] = (max[i] >> 1) | (i + 1 < HE_W ? max[i + 1] << 63 : 0);
+        for (int one = 0; one < 2; one++) {
+            uint64_t v[HE_W];
+            memcpy(v, max, sizeof v);
+            if (one) {
+                uint64_t o[HE_W] = {1};
+                w_add(v, o, HE_W);
+            }
+            bitw w = bitw_start(in);
+            for (size_t j = 0; j < HE_N; j++)
+                for (unsigned k = 0, left = bits; left > 0; k++) {
+                    unsigned m = left < 64 ? left : 64;
+                    bitw_put(&w, j == 5 ? v[k] : 0, m);
+                    left -= m;
+                }
+            bitw_end(&w);
+            int rc = he_in_unpack(c, in, n, drop);
+            CHECK_MSG(one ? rc == PARLEY_E_PROTO : rc == 0, "drop %u, largest value%s: %d", drop,
+                      one ? " + 1" : "", rc);
+        }
+        mem_free(in);
+    }
+    he_sk_clear(sk);
+    mem_free(sk);
+    mem_free(b);
+    mem_free(c);
+    mem_free(d);
 }
 
 /* Decryption of the returned form: the direct path (few positions) and the

@@ -12,6 +12,7 @@
 #include "twoparty.h"
 
 #include "he/he.h"
+#include "he_oracle.h"
 #include "lin/he/lin_he.h"
 #include "lin/he/plan.h"
 #include "util/bits.h"
@@ -28,10 +29,12 @@ typedef struct lcase {
     lin_fc f;
     lin_scale s;
     unsigned l;
+    uint64_t outs; /* declared to the session (0: not declared) */
     uint64_t *x[2], *w, *y[2], *ref;
     size_t nx, nw, ny;
     int rc[2];
     uint64_t bytes[2], flights[2];
+    double stat_bits[2]; /* each party's lin_he_stat_bits after the layer */
 } lcase;
 
 static int lcase_party(party *p, void *v) {
@@ -40,6 +43,7 @@ static int lcase_party(party *p, void *v) {
     lin_he *h;
     TRY(lin_he_setup(p, &h));
     if (t->chunk_bytes) lin_he_set_chunk_bytes(h, t->chunk_bytes);
+    if (t->outs) lin_he_set_outputs(h, t->outs);
     chan_stats s0, s1;
     party_stats(p, &s0);
     const uint64_t *w = me == MPC_SERVER ? t->w : NULL;
@@ -54,6 +58,7 @@ static int lcase_party(party *p, void *v) {
     t->bytes[me] = s1.bytes_sent - s0.bytes_sent;
     t->flights[me] = s1.flights - s0.flights;
     t->rc[me] = rc;
+    t->stat_bits[me] = lin_he_stat_bits(h);
     lin_he_free(h);
     return rc;
 }
@@ -162,7 +167,7 @@ static void check_conv(lin_conv c, unsigned l, unsigned lanes, prg *g, int edge)
               c.N, c.C, c.H, c.W, c.O, c.kh, c.kw, c.sh, c.sw, c.pt, c.pl, c.pb, c.pr, c.dh, c.dw,
               c.groups, c.wbits, l, lanes, rc > 0 ? "wrong outputs" : err_msg());
     if (rc == 0) {
-        uint64_t want = lin_he_conv_bytes(&c, l);
+        uint64_t want = lin_he_conv_bytes(&c, l, LIN_HE_OUTS_DEFAULT, NULL);
         CHECK_EQ(t.bytes[0] + t.bytes[1], want);
     }
 }
@@ -236,7 +241,7 @@ TEST(fc_and_scale) {
         int rc = run_case(&t, 1 + (unsigned)i % 2, &g, i == 2);
         CHECK_MSG(rc == 0, "fc %u x %u -> %u: %s", fcs[i].N, fcs[i].K, fcs[i].O,
                   rc > 0 ? "wrong" : err_msg());
-        if (rc == 0) CHECK_EQ(t.bytes[0] + t.bytes[1], lin_he_fc_bytes(&fcs[i], 32));
+        if (rc == 0) CHECK_EQ(t.bytes[0] + t.bytes[1], lin_he_fc_bytes(&fcs[i], 32, LIN_HE_OUTS_DEFAULT, NULL));
     }
     lin_scale scs[] = {{1, 1, 1, 8}, {1, 16, 49, 10}, {2, 5, 300, 12}, {1, 3, 5000, 8}};
     for (size_t i = 0; i < sizeof scs / sizeof *scs; i++) {
@@ -244,7 +249,7 @@ TEST(fc_and_scale) {
         int rc = run_case(&t, 1 + (unsigned)i % 3, &g, i == 1);
         CHECK_MSG(rc == 0, "scale %u x %u x %u: %s", scs[i].N, scs[i].C, scs[i].S,
                   rc > 0 ? "wrong" : err_msg());
-        if (rc == 0) CHECK_EQ(t.bytes[0] + t.bytes[1], lin_he_scale_bytes(&scs[i], 37));
+        if (rc == 0) CHECK_EQ(t.bytes[0] + t.bytes[1], lin_he_scale_bytes(&scs[i], 37, LIN_HE_OUTS_DEFAULT, NULL));
     }
 }
 
@@ -266,12 +271,12 @@ TEST(flights_and_lanes) {
 TEST(chunked_layers) {
     prg g;
     harness_prg(&g, 9);
-    lin_conv c = conv(2, 4, 80, 80, 6, 3, 1, 1, 1, 1, 8);          /* batch 2, several tiles */
+    lin_conv c = conv(2, 4, 120, 120, 6, 3, 1, 1, 1, 1, 8);        /* batch 2, several tiles */
     lcase t = {.kind = K_CONV, .c = c, .l = 32, .chunk_bytes = 1}; /* one tile per chunk */
     REQUIRE(run_case(&t, 2, &g, 0) == 0);
-    CHECK_EQ(t.bytes[0] + t.bytes[1], lin_he_conv_bytes(&c, 32));
+    CHECK_EQ(t.bytes[0] + t.bytes[1], lin_he_conv_bytes(&c, 32, LIN_HE_OUTS_DEFAULT, NULL));
     he_plan pl;
-    REQUIRE_OK(he_plan_make(&pl, &c, 32));
+    REQUIRE_OK(he_plan_make(&pl, &c, 32, LIN_HE_OUTS_DEFAULT));
     CHECK(pl.units > 3);
     CHECK(t.flights[1] >= pl.units / 2); /* the client's lanes sent once per chunk */
     he_plan_free(&pl);
@@ -285,7 +290,7 @@ TEST(plan_invariants) {
         conv(1, 2048, 7, 7, 512, 1, 1, 0, 1, 1, 14), conv(2, 32, 9, 9, 32, 3, 2, 1, 1, 32, 10)};
     for (size_t k = 0; k < sizeof cs / sizeof *cs; k++) {
         he_plan pl;
-        REQUIRE_OK(he_plan_make(&pl, &cs[k], 37));
+        REQUIRE_OK(he_plan_make(&pl, &cs[k], 37, LIN_HE_OUTS_DEFAULT));
         CHECK((uint64_t)pl.Ow * pl.Cw * pl.Hw * pl.Ww <= HE_N);
         size_t ny = lin_conv_out_size(&pl.c);
         uint8_t *seen = mem_calloc(ny, 1);
@@ -318,15 +323,15 @@ TEST(plan_invariants) {
 TEST(unsupported_refused_before_talking) {
     lin_he_info info;
     lin_conv c = conv(1, 512, 7, 7, 512, 3, 1, 1, 1, 1, 30);
-    CHECK(lin_he_conv_info(&info, &c, 49) == PARLEY_E_UNSUPPORTED);
+    CHECK(lin_he_conv_info(&info, &c, 49, LIN_HE_OUTS_DEFAULT) == PARLEY_E_UNSUPPORTED);
     CHECK(strstr(err_msg(), "noise budget") != NULL);
     c.wbits = 8;
-    CHECK(lin_he_conv_info(&info, &c, 50) == PARLEY_E_UNSUPPORTED);
+    CHECK(lin_he_conv_info(&info, &c, 53, LIN_HE_OUTS_DEFAULT) == PARLEY_E_UNSUPPORTED);
     c.wbits = 40;
-    CHECK(lin_he_conv_info(&info, &c, 37) == PARLEY_E_ARG);  /* wbits > l */
-    lin_conv d = conv(1, 1, 200, 200, 1, 11, 1, 0, 8, 1, 4); /* window 81x81 > N */
-    CHECK(lin_he_conv_info(&info, &d, 32) == PARLEY_E_UNSUPPORTED);
-    CHECK_EQ(lin_he_conv_bytes(&d, 32), 0);
+    CHECK(lin_he_conv_info(&info, &c, 37, LIN_HE_OUTS_DEFAULT) == PARLEY_E_ARG);  /* wbits > l */
+    lin_conv d = conv(1, 1, 200, 200, 1, 11, 1, 0, 9, 1, 4); /* window 91x91 > N */
+    CHECK(lin_he_conv_info(&info, &d, 32, LIN_HE_OUTS_DEFAULT) == PARLEY_E_UNSUPPORTED);
+    CHECK_EQ(lin_he_conv_bytes(&d, 32, LIN_HE_OUTS_DEFAULT, NULL), 0);
     /* a full run: both sides fail at once, nothing is sent */
     prg g;
     harness_prg(&g, 7);
@@ -360,6 +365,38 @@ TEST(weights_outside_wbits_refused) {
     mem_free(t.w);
     mem_free(t.y[0]);
     mem_free(t.y[1]);
+}
+
+/* The session's declared coefficients: the flood covers them at 40 bits
+ * together, both parties state the same level, and a layer that would
+ * return more than declared is refused on both sides before any byte. */
+TEST(session_outputs_declared) {
+    prg g;
+    harness_prg(&g, 11);
+    lin_conv c = conv(1, 3, 8, 8, 4, 3, 1, 1, 1, 1, 6); /* 256 outputs */
+    lcase t = {.kind = K_CONV, .c = c, .l = 24, .outs = 256};
+    REQUIRE(run_case(&t, 1, &g, 0) == 0);
+    lin_he_info info;
+    REQUIRE_OK(lin_he_conv_info(&info, &c, 24, 256));
+    CHECK_EQ(info.outputs, 256);
+    double want = -log2(256.0 * exp2(info.log2_sd));
+    CHECK(want >= HE_STAT_BITS);
+    CHECK(fabs(t.stat_bits[0] - want) < 1e-9 && fabs(t.stat_bits[1] - want) < 1e-9);
+    CHECK(-log2(256.0 * oracle_sd(info.beta, 6, oracle_taps(&c, &info), info.drop)) >=
+          HE_STAT_BITS);
+    /* a larger session floods more per coefficient (here: drops fewer bits
+     * of the inputs, so the same flood covers less noise) */
+    lin_he_info big;
+    REQUIRE_OK(lin_he_conv_info(&big, &c, 24, 1ULL << 40));
+    CHECK(info.log2_sd <= -HE_STAT_BITS - 8);
+    CHECK(big.log2_sd <= -HE_STAT_BITS - 40);
+    CHECK(big.drop + 30 <= info.drop);
+    /* one coefficient more than declared */
+    lcase u = {.kind = K_CONV, .c = c, .l = 24, .outs = 255};
+    CHECK(run_case(&u, 1, &g, 0) == PARLEY_E_ARG);
+    CHECK(u.rc[0] == PARLEY_E_ARG && u.rc[1] == PARLEY_E_ARG);
+    CHECK(strstr(err_msg(), "declared") != NULL);
+    CHECK_EQ(u.bytes[0] + u.bytes[1], 0);
 }
 
 /* ---- malformed peer messages ---- */
@@ -397,12 +434,12 @@ static int bad_party(party *p, void *v) {
     rc = lin_he_setup(p, &h);
     if (rc < 0) return rc;
     he_plan pl;
-    if (he_plan_make(&pl, &c, 16) < 0) abort();
+    if (he_plan_make(&pl, &c, 16, LIN_HE_OUTS_DEFAULT) < 0) abort();
     if (b->what == 1 || b->what == 2) {
         if (me == MPC_CLIENT) {
-            size_t n = he_poly_bytes() * pl.in_cts;
+            size_t n = (size_t)pl.bytes_c2s;
             uint8_t *buf = mem_alloc(n, 1);
-            memset(buf, 0xff, n); /* every residue = 2^55 - 1 >= q */
+            memset(buf, 0xff, n); /* every value all ones: out of range */
             rc = chan_send(ch, buf, b->what == 1 ? n : n / 2);
             if (rc == 0) rc = chan_flush(ch);
             if (b->what == 2) chan_abort(ch); /* and go away */
@@ -413,7 +450,7 @@ static int bad_party(party *p, void *v) {
     } else {
         if (me == MPC_SERVER) {
             /* read the input, answer with non-zero padding everywhere */
-            size_t n = he_poly_bytes() * pl.in_cts;
+            size_t n = (size_t)pl.bytes_c2s;
             uint8_t *buf = mem_alloc(n, 1);
             rc = chan_recv(ch, buf, n);
             mem_free(buf);
@@ -459,24 +496,34 @@ typedef struct shape {
 
 #define MAX_SHAPES 256
 static shape shapes[MAX_SHAPES];
+static unsigned counts[MAX_SHAPES]; /* how often the network uses each */
 static size_t nshapes;
 
 static void add_conv(unsigned C, unsigned H, unsigned O, unsigned k, unsigned s, unsigned p,
                      unsigned wbits) {
     shape x = {.kind = K_CONV, .c = conv(1, C, H, H, O, k, s, p, 1, 1, wbits)};
     for (size_t i = 0; i < nshapes; i++)
-        if (shapes[i].kind == K_CONV && memcmp(&shapes[i].c, &x.c, sizeof x.c) == 0) return;
+        if (shapes[i].kind == K_CONV && memcmp(&shapes[i].c, &x.c, sizeof x.c) == 0) {
+            counts[i]++;
+            return;
+        }
     PARLEY_CHECK(nshapes < MAX_SHAPES);
+    counts[nshapes] = 1;
     shapes[nshapes++] = x;
 }
 static void add_scale(unsigned C, unsigned S, unsigned wbits) {
     shape x = {.kind = K_SCALE, .s = {1, C, S, wbits}};
     for (size_t i = 0; i < nshapes; i++)
-        if (shapes[i].kind == K_SCALE && memcmp(&shapes[i].s, &x.s, sizeof x.s) == 0) return;
+        if (shapes[i].kind == K_SCALE && memcmp(&shapes[i].s, &x.s, sizeof x.s) == 0) {
+            counts[i]++;
+            return;
+        }
+    counts[nshapes] = 1;
     shapes[nshapes++] = x;
 }
 static void add_fc(unsigned K, unsigned O, unsigned wbits) {
     shape x = {.kind = K_FC, .f = {1, K, O, wbits}};
+    counts[nshapes] = 1;
     shapes[nshapes++] = x;
 }
 
@@ -497,8 +544,8 @@ static void squeezenet(unsigned wb) {
 
 /* ResNet50: torchvision (v1.5, stride in the 3x3) and the original v1
  * (stride in the first 1x1), l = 37, s = 12. */
-static void resnet50(unsigned wb) {
-    for (int v1 = 0; v1 < 2; v1++) {
+static void resnet50_v(unsigned wb, int v1) {
+    {
         add_conv(3, 224, 64, 7, 2, 3, wb);
         unsigned H = 56, cin = 64;
         static const unsigned st[4][2] = {{64, 3}, {128, 4}, {256, 6}, {512, 3}};
@@ -518,6 +565,10 @@ static void resnet50(unsigned wb) {
                 H = Ho;
             }
     }
+}
+static void resnet50(unsigned wb) {
+    resnet50_v(wb, 0);
+    resnet50_v(wb, 1);
     add_fc(2048, 1000, wb);
 }
 
@@ -608,4 +659,53 @@ TEST(largest_fanin_worst_case) {
     lcase u = {.kind = K_FC, .f = f, .l = 37};
     rc = run_case(&u, 2, &g, 1);
     CHECK_MSG(rc == 0, "fc: %s", rc > 0 ? "wrong outputs" : err_msg());
+}
+
+/* ---- statistical security of a whole inference ----
+ *
+ * For each ImageNet network at its (l, wbits): the coefficients an
+ * inference returns (checked against `parley inspect` of the ONNX models),
+ * every layer planned for that session, and the union bound over all of
+ * them recomputed by an independent statement of the bound (he_oracle.h)
+ * from the planner's beta: at least 40 bits, and the planner's own figure
+ * agrees. With the first version's per-coefficient beta the same sum is
+ * below 40 bits (2^-41 per coefficient, 2^21 to 2^24 coefficients). */
+static void network_security(const char *name, unsigned l, uint64_t want_outs) {
+    uint64_t outs = 0;
+    for (size_t i = 0; i < nshapes; i++) {
+        lin_conv c = shapes[i].kind == K_CONV  ? shapes[i].c
+                     : shapes[i].kind == K_FC ? lin_he_fc_as_conv(&shapes[i].f)
+                                              : lin_he_scale_as_conv(&shapes[i].s);
+        REQUIRE_OK(lin_conv_check(&c));
+        outs += (uint64_t)counts[i] * lin_conv_out_size(&c);
+    }
+    CHECK_MSG(outs == want_outs, "%s: %llu coefficients, the model returns %llu", name,
+              (unsigned long long)outs, (unsigned long long)want_outs);
+    double sd_new = 0, sd_old = 0, sd_code = 0;
+    for (size_t i = 0; i < nshapes; i++) {
+        lin_conv c = shapes[i].kind == K_CONV  ? shapes[i].c
+                     : shapes[i].kind == K_FC ? lin_he_fc_as_conv(&shapes[i].f)
+                                              : lin_he_scale_as_conv(&shapes[i].s);
+        REQUIRE_OK(oracle_layer(&c, l, outs, counts[i], &sd_new, &sd_old, &sd_code));
+    }
+    double bits = -log2(sd_new), old = -log2(sd_old), code = -log2(sd_code);
+    printf("  %s: 2^%.2f coefficients; statistical security %.2f bits (planner: %.2f), "
+           "per-coefficient sizing: %.2f bits\n",
+           name, log2((double)outs), bits, code, old);
+    CHECK(bits >= HE_STAT_BITS);
+    CHECK(fabs(code - bits) < 1e-6);
+    CHECK(old < HE_STAT_BITS);
+}
+
+TEST(inference_statistical_security) {
+    nshapes = 0;
+    squeezenet(11);
+    network_security("SqueezeNet 1.1 (32, 9)", 32, 2589352);
+    nshapes = 0;
+    resnet50_v(15, 0);
+    add_fc(2048, 1000, 15);
+    network_security("ResNet50 (37, 12)", 37, 11114984);
+    nshapes = 0;
+    densenet121(14);
+    network_security("DenseNet121 (32, 11)", 32, 17449704);
 }

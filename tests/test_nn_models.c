@@ -15,8 +15,10 @@
  * labels must agree. */
 #include "conf.h"
 #include "harness.h"
+#include "he_oracle.h"
 #include "secure.h"
 
+#include "nn/cost.h"
 #include "nn/hello.h"
 #include "nn/model.h"
 #include "nn/npy.h"
@@ -173,3 +175,47 @@ TEST(predicted_bytes_digits) {
 TEST(predicted_bytes_cnn) { predicted_bytes(DATA "cnn.onnx", DATA "cnn.input.npy"); }
 
 TEST(predicted_bytes_mlp) { predicted_bytes(DATA "mlp.onnx", DATA "mlp.input.npy"); }
+
+/* ---- statistical security of an HE-mode inference ----
+ *
+ * For each model, the coefficients its linear layers return, and the
+ * union bound over all of them recomputed from the planner's flood by an
+ * independent statement of the bound (he_oracle.h): at least 40 bits, as
+ * nn/cost predicts it; with the first version's per-coefficient flood the
+ * same sum falls below 40 bits. */
+static void he_security(const char *model, unsigned l, unsigned s, unsigned batch) {
+    qnet *net;
+    REQUIRE_OK(nn_model_load(&net, NULL, model, l, s, batch));
+    uint64_t outs = cost_he_outputs(net), sum = 0;
+    double sd_new = 0, sd_old = 0, sd_code = 0;
+    for (unsigned i = 0; i < net->nlayers; i++) {
+        const qlayer *L = &net->layers[i];
+        if (!qop_is_linear(L->op)) continue;
+        lin_conv c = L->op == QOP_CONV ? L->p.conv
+                     : L->op == QOP_FC ? lin_he_fc_as_conv(&L->p.fc)
+                                       : lin_he_scale_as_conv(&L->p.scale);
+        REQUIRE_OK(oracle_layer(&c, l, outs, 1, &sd_new, &sd_old, &sd_code));
+        sum += net->t[L->out].size;
+    }
+    CHECK_EQ(sum, outs);
+    cost_opts o = {.mode = MODE_HE, .lanes = 1, .ot = OT_BACKEND_IKNP};
+    cost_report r;
+    REQUIRE_OK(cost_predict(&r, net, &o));
+    double bits = -log2(sd_new), old = -log2(sd_old);
+    printf("  %s, batch %u: %llu coefficients; %.2f bits (predicted %.2f), per coefficient %.2f\n",
+           strrchr(model, '/') + 1, batch, (unsigned long long)outs, bits, r.he_stat_bits, old);
+    CHECK(bits >= HE_STAT_BITS);
+    CHECK(fabs(r.he_stat_bits - bits) < 1e-6);
+    CHECK_EQ(r.he_outputs, outs);
+    CHECK(old < HE_STAT_BITS);
+    cost_report_free(&r);
+    qnet_free(net);
+}
+
+TEST(he_statistical_security) {
+    he_security(PARLEY_SOURCE_DIR "/examples/digits.onnx", 37, 12, 1);
+    he_security(DATA "cnn.onnx", 37, 12, 1);
+    he_security(DATA "cnn.onnx", 37, 12, 64); /* the batch counts */
+    he_security(DATA "cnn_bn.onnx", 32, 11, 1);
+    he_security(DATA "mlp.onnx", 37, 12, 4);
+}

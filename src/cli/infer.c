@@ -3,6 +3,7 @@
  * processes of one command over 127.0.0.1. */
 #include "cli/cli.h"
 
+#include "he/he.h"
 #include "nn/model.h"
 #include "nn/npy.h"
 #include "nn/session.h"
@@ -179,6 +180,9 @@ static void print_report(FILE *f, const session_result *r, int json, const int *
         fprintf(f, ",\"layers_count\":%u,\"macs\":%llu,\"relus\":%llu,\"server_seconds\":%.6f",
                 net->nlayers, (unsigned long long)qs.macs, (unsigned long long)qs.relus,
                 r->peer_seconds);
+        if (r->mode == MODE_HE) /* the client's own figure, from the public model */
+            fprintf(f, ",\"statistical_bits\":%.2f,\"computational_bits\":%d",
+                    rep->he_stat_bits, HE_COMP_BITS);
         if (nlabel) {
             fprintf(f, ",\"label\":[");
             for (size_t i = 0; i < nlabel; i++)
@@ -207,6 +211,11 @@ static void print_report(FILE *f, const session_result *r, int json, const int *
             (double)rep->bytes_recv / 1048576.0, (double)rep->bytes_sent / 1048576.0,
             (unsigned long long)rounds, r->setup_seconds,
             (double)(r->setup_bytes_sent + r->setup_bytes_recv) / 1048576.0);
+    if (r->mode == MODE_HE)
+        fprintf(f,
+                "  security: %.1f bits statistical for the whole inference, %d bits "
+                "computational\n",
+                rep->he_stat_bits, HE_COMP_BITS);
     /* By layer kind. */
     double sec[QOP_END_] = {0};
     uint64_t by[QOP_END_] = {0}, cnt[QOP_END_] = {0}, fl[QOP_END_] = {0};

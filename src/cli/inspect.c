@@ -5,6 +5,7 @@
  * bytes, both directions, per layer, by layer kind and in all. */
 #include "cli/cli.h"
 
+#include "he/he.h"
 #include "net/lanes.h"
 #include "nn/cost.h"
 #include "nn/hello.h"
@@ -182,12 +183,20 @@ static void json_mode(FILE *f, const char *key, const mode_cost *m) {
             "\"supported\":true,\"bytes\":%llu,\"setup_bytes\":%llu,\"cots\":%llu,"
             "\"cot_making_bytes\":%llu,\"input_bytes\":%llu,"
             "\"linear_bytes\":%llu,\"nonlinear_bytes\":%llu,\"label_bytes\":%llu,"
-            "\"reveal_bytes\":%llu,\"by_kind\":{",
+            "\"reveal_bytes\":%llu,",
             (unsigned long long)(r->total + r->gen), (unsigned long long)r->setup,
             (unsigned long long)r->cots, (unsigned long long)r->gen,
             (unsigned long long)r->input, (unsigned long long)r->linear,
             (unsigned long long)r->nonlinear, (unsigned long long)r->label,
             (unsigned long long)r->reveal);
+    if (!strcmp(key, "he")) {
+        const he_params *P = he_params_get();
+        fprintf(f,
+                "\"returned_coefficients\":%llu,\"statistical_bits\":%.2f,"
+                "\"computational_bits\":%d,\"ring\":{\"N\":%u,\"log2_q\":%.2f},",
+                (unsigned long long)r->he_outputs, r->he_stat_bits, HE_COMP_BITS, HE_N, P->log2Q);
+    }
+    fprintf(f, "\"by_kind\":{");
     int first = 1;
     for (int op = 1; op < QOP_END_; op++)
         if (r->by_kind[op]) {
@@ -294,6 +303,15 @@ static void print_text(FILE *f, const qnet *net, const inspect_opts *o, const qn
     fprintf(f,
             "  (and on the control connection: the public model, %zu bytes, hellos and reports)\n",
             o->public_bytes);
+    if (m[1].ok) {
+        const he_params *P = he_params_get();
+        fprintf(f,
+                "HE mode security: %.1f bits statistical for the whole inference (union bound\n"
+                "  over its %llu returned coefficients), %d bits computational (RLWE, N = %u,\n"
+                "  log2 Q = %.0f)\n",
+                m[1].r.he_stat_bits, (unsigned long long)m[1].r.he_outputs, HE_COMP_BITS, HE_N,
+                P->log2Q);
+    }
     for (int k = 0; k < 2; k++)
         if (!m[k].ok) fprintf(f, "%s mode cannot run this model: %s\n", k ? "HE" : "OT", m[k].why);
 }

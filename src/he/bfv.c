@@ -102,6 +102,17 @@ void he_poly_from_small(he_poly *out, const int8_t *v) {
     }
 }
 
+void he_crt_coeff(uint64_t x[HE_W], const he_poly *a, size_t j) {
+    const he_params *P = he_params_get();
+    memset(x, 0, HE_W * sizeof *x);
+    for (int i = 0; i < HE_L; i++) {
+        const he_prime *p = &P->p[i];
+        he_w_muladd(x, P->Qhat[i], he_mul_shoup(p->crt, p->crt_s, a->c[i][j], p->q));
+    }
+    while (he_w_cmp(x, P->Q) >= 0) /* the sum is below HE_L * Q */
+        he_w_sub(x, P->Q);
+}
+
 /* ---- keys ---- */
 
 void he_sk_gen(prg *g, he_sk *sk) {
@@ -138,10 +149,12 @@ void he_encoder_init(he_encoder *e, unsigned l) {
     PARLEY_CHECK(l >= 1 && l <= HE_L_MAX);
     const he_params *P = he_params_get();
     e->l = l;
-    e->ql = (uint64_t)(P->Q & bits_mask(l));
-    he_u128 qh = P->Q >> l;
+    e->ql = P->Q[0] & bits_mask(l); /* l <= 52 < 64 */
+    uint64_t qh[HE_W];              /* floor(Q / 2^l) */
+    for (int i = 0; i < HE_W; i++)
+        qh[i] = (P->Q[i] >> l) | (i + 1 < HE_W ? P->Q[i + 1] << (64 - l) : 0);
     for (int i = 0; i < HE_L; i++) {
-        e->qh[i] = (uint64_t)(qh % P->p[i].q);
+        e->qh[i] = he_w_mod(qh, &P->p[i]);
         e->qh_s[i] = he_shoup(e->qh[i], P->p[i].q);
     }
 }
@@ -163,12 +176,12 @@ void he_encode_add(const he_encoder *e, prg *g, he_poly *b, const uint32_t *pos,
             he_u128 prod = (he_u128)e->ql * mj;
             uint64_t fl = (uint64_t)(prod >> l), frac = (uint64_t)prod & mask;
             uint64_t up = g ? (uint64_t)((rnd[j] & mask) < frac) : (uint64_t)(frac >= half);
-            uint64_t small = fl + up; /* <= 2^l < q */
+            uint64_t small = fl + up; /* <= 2^l, below q unless l > 47 */
             size_t at = pos ? pos[j0 + j] : j0 + j;
             for (int i = 0; i < HE_L; i++) {
                 const uint64_t q = P->p[i].q;
                 uint64_t v = he_mul_shoup(e->qh[i], e->qh_s[i], mj, q);
-                v = he_addmod(v, small, q);
+                v = he_addmod(v, small < q ? small : small % q, q);
                 b->c[i][at] = he_addmod(b->c[i][at], v, q);
             }
         }
@@ -267,17 +280,30 @@ void he_flood(prg *g, he_poly *b, const uint32_t *pos, size_t n, unsigned beta) 
 
 /* ---- modulus switching ----
  * c/Q = sum_i y_i/q_i mod 1 with y_i = c_i*(Q/q_i)^-1 mod q_i (CRT), so
- * 2^k*c/Q = sum_i (A_i + R_i/q_i) mod 2^k with 2^k*y_i = A_i*q_i + R_i.
- * The fractions are added exactly: R_0*q_1 + R_1*q_0 against Q/2, 3Q/2. */
+ * 2^k*c/Q = sum_i (A_i + R_i/q_i) mod 2^k with 2^k*y_i = A_i*q_i + R_i, and
+ * the result is sum_i A_i + round(sum_i R_i/q_i). The fractions are added in
+ * 64-bit fixed point first (each R_i/q_i from below, within 2^-63, through
+ * the Barrett constant floor(2^128/q_i)); only when that sum is within
+ * 2*HE_L units of one half does the exact comparison of
+ * sum_i R_i*(Q/q_i) with (2j+1)*Q/2 decide (Q is odd: no ties). */
+static uint64_t frac_round_exact(const he_params *P, const uint64_t *R) {
+    uint64_t x2[HE_W] = {0};
+    for (int i = 0; i < HE_L; i++)
+        he_w_muladd(x2, P->Qhat[i], 2 * R[i]); /* 2*R_i < 2^64 */
+    uint64_t up = 0;
+    for (int j = 0; j < HE_L; j++)
+        up += he_w_cmp(x2, P->Qodd[j]) > 0;
+    return up;
+}
+
 void he_modswitch(uint64_t *out, const he_poly *a, const uint32_t *pos, size_t n, unsigned k) {
     PARLEY_CHECK(k >= 1 && k <= 64);
     const he_params *P = he_params_get();
-    const he_prime *p0 = &P->p[0], *p1 = &P->p[1];
     const uint64_t mask = bits_mask(k);
-    const he_u128 Q = P->Q, half = Q >> 1, three_half = Q + (Q >> 1);
     for (size_t j = 0; j < n; j++) {
         size_t at = pos ? pos[j] : j;
-        uint64_t A[HE_L], R[HE_L];
+        uint64_t A = 0, R[HE_L];
+        he_u128 f = 0; /* sum of R_i/q_i, 64.64 fixed point, from below */
         for (int i = 0; i < HE_L; i++) {
             const he_prime *p = &P->p[i];
             uint64_t y = he_mul_shoup(p->crt, p->crt_s, a->c[i][at], p->q);
@@ -287,13 +313,21 @@ void he_modswitch(uint64_t *out, const he_poly *a, const uint32_t *pos, size_t n
                 r -= p->q;
                 qh++;
             }
-            A[i] = p->ms_h[k] * y + qh;
+            A += p->ms_h[k] * y + qh;
             R[i] = r;
+            /* r * floor(2^128/q) / 2^64 = r * r1 + (r * r0) >> 64 */
+            f += (he_u128)r * p->r1 + he_mulhi(r, p->r0);
         }
-        he_u128 s = (he_u128)R[0] * p1->q + (he_u128)R[1] * p0->q;
-        /* round(s/Q) for s in [0, 2Q); Q is odd, so no ties */
-        uint64_t rnd = (uint64_t)(s > half) + (uint64_t)(s > three_half);
-        out[j] = (A[0] + A[1] + rnd) & mask;
+        /* the true sum lies in [f, f + 2*HE_L) units of 2^-64 */
+        uint64_t fi = (uint64_t)(f >> 64), ff = (uint64_t)f, rnd;
+        const uint64_t half = 1ULL << 63;
+        if (ff >= half)
+            rnd = fi + 1;
+        else if (ff < half - 2 * HE_L)
+            rnd = fi;
+        else
+            rnd = frac_round_exact(P, R);
+        out[j] = (A + rnd) & mask;
     }
 }
 
@@ -320,8 +354,8 @@ int he_decrypt(uint64_t *m, const he_sk *sk, const he_poly *b, const he_poly *a,
 }
 
 /* (a'*s)[pos] mod 2^64 for a' given mod 2^ka: directly when few positions
- * are asked for (N additions each), else through the NTT over both primes
- * and a centred CRT lift (|a'*s| < N*2^ka <= 2^76 < Q/2). */
+ * are asked for (N additions each), else through the NTT over the first two
+ * primes and a centred CRT lift (|a'*s| < N*2^ka <= 2^77 < q0*q1/2). */
 static int out_as(uint64_t *v, const he_sk *sk, const uint64_t *a_ms, const uint32_t *pos,
                   size_t n) {
     if (n <= 16) {
@@ -339,7 +373,7 @@ static int out_as(uint64_t *v, const he_sk *sk, const uint64_t *a_ms, const uint
     const he_params *P = he_params_get();
     he_poly *t = mem_alloc(1, sizeof *t);
     if (!t) return PARLEY_E_NOMEM;
-    for (int i = 0; i < HE_L; i++) {
+    for (int i = 0; i < 2; i++) {
         const he_prime *p = &P->p[i];
         for (size_t j = 0; j < HE_N; j++)
             t->c[i][j] = he_red128(a_ms[j], p);
@@ -349,13 +383,13 @@ static int out_as(uint64_t *v, const he_sk *sk, const uint64_t *a_ms, const uint
         he_ntt_inv(p, t->c[i]);
     }
     const uint64_t q0 = P->p[0].q, q1 = P->p[1].q;
-    const he_u128 Q = P->Q;
+    const he_u128 Q01 = (he_u128)q0 * q1;
     for (size_t j = 0; j < n; j++) {
         uint64_t c0 = t->c[0][pos[j]], c1 = t->c[1][pos[j]];
         uint64_t h =
             he_mul_shoup(P->q0_inv_mod_q1, P->q0_inv_mod_q1_s, he_submod(c1, c0 % q1, q1), q1);
-        he_u128 x = (he_u128)c0 + (he_u128)q0 * h; /* in [0, Q) */
-        v[j] = x > Q / 2 ? (uint64_t)x - (uint64_t)Q : (uint64_t)x;
+        he_u128 x = (he_u128)c0 + (he_u128)q0 * h; /* in [0, q0*q1) */
+        v[j] = x > Q01 / 2 ? (uint64_t)x - (uint64_t)Q01 : (uint64_t)x;
     }
     mem_free_wipe(t, sizeof *t);
     return 0;

@@ -2,58 +2,84 @@
  * docs/SECURITY-HE.md for the derivation.
  *
  * Noise of an input ciphertext after the server adds its share:
- * nu = e + eps_C + eps_S, e centred binomial (eta = 21), eps_* zero-mean
- * randomised roundings in (-1, 1): sub-Gaussian with variance proxy
- * eta/2 + 1/4 + 1/4 = 11 and |nu| < eta + 2. A returned coefficient carries
- * sum_j w_j nu_j over at most `taps` weights, plus the re-randomisation
- * noise u*e_pk + e1 + e2*s (|.| <= 2*N*eta + eta, independent of w). The
- * flood 2^beta is 2^40 times the high-probability bound of both. Decryption
- * then needs (2^beta + worst case)*2^ka/Q + 2^9 (a-rounding, Hoeffding,
- * failure 2^-183) + 2^(ka-kb-1) (b-rounding) < 2^(ka-l-1). */
+ * nu = e + eps_C + eps_S + delta, e centred binomial (eta = 21), eps_*
+ * zero-mean randomised roundings in (-1, 1), delta the randomised rounding
+ * of b to a multiple of 2^drop on the wire (he_in_pack; |delta| < 2^drop,
+ * zero mean given b): zero mean, uncorrelated across coefficients,
+ * variance at most eta/2 + 1/4 + 1/4 + 4^(drop-1) = 11 + 4^(drop-1)
+ * (11 for drop = 0), |nu| < eta + 2 + 2^drop. A returned coefficient carries
+ * sum_j w_j nu_j over at most `taps` weights (variance at most
+ * var(nu) * taps * 2^(2(wbits-1))), the re-randomisation noise
+ * u*e_pk + e1 + e2*s (zero mean, variance 7N + eta/2 + 7N over u, e2 and
+ * the client's key; |.| <= 2*N*eta + eta) and at most 1 of roundings (the
+ * mask's encoding and the output's). Its mean absolute value M is at most
+ * the square root of the variances plus 1, and a flood uniform on 2^(beta+1)
+ * integers is within M / 2^(beta+1) of the flood alone: beta is the least
+ * integer that makes this 2^-40 / outs, so the `outs` coefficients of a
+ * session are within 2^-40 together (union bound). Decryption then needs
+ * (2^beta + worst case)*2^ka/Q + 2^9 (a-rounding, Hoeffding, failure
+ * 2^-91 per coefficient) + 2^(ka-kb-1) (b-rounding) < 2^(ka-l-1). */
 #include "he/he.h"
 
 #include <math.h>
 
-#define HE_FLOOD_SIGMA 40  /* statistical security of the flood, bits */
-#define HE_TAIL_TAU 9.49   /* sqrt(2 ln 2^65): P(|X| > tau*proxy) <= 2^-64 */
 #define HE_AROUND_LOG2 9.0 /* a-rounding bound 2^9 */
+#define HE_BETA_MAX 120    /* he_flood draws at most 2^121 values */
 
-int he_budget_for(he_budget *b, unsigned l, unsigned wbits, uint64_t taps) {
+int he_budget_for(he_budget *b, unsigned l, unsigned wbits, uint64_t taps, uint64_t outs,
+                  unsigned drop) {
     if (l < 1 || l > HE_L_MAX)
         return err_set(PARLEY_E_UNSUPPORTED, "HE mode: ring width l = %u outside 1..%d", l,
                        HE_L_MAX);
     if (wbits < 1 || wbits > 64)
         return err_set(PARLEY_E_UNSUPPORTED, "HE mode: weight width %u outside 1..64", wbits);
+    if (drop > HE_DROP_MAX)
+        return err_set(PARLEY_E_UNSUPPORTED, "HE mode: %u dropped bits, at most %d", drop,
+                       HE_DROP_MAX);
     if (taps == 0) taps = 1;
+    if (outs == 0) outs = 1;
     const he_params *P = he_params_get();
-    const double log2Q = log2((double)P->Q);
-    const double wmax = ldexp(1.0, (int)wbits - 1), eta = HE_CBD_ETA;
-    const double b_pk = 2.0 * HE_N * eta + eta;
-    const double b_sub = HE_TAIL_TAU * sqrt(11.0 * (double)taps) * wmax;
-    const double b_det = (double)taps * wmax * (eta + 2.0) + b_pk + 0.5;
+    const double wmax = ldexp(1.0, (int)wbits - 1), eta = HE_CBD_ETA, n = HE_N;
+    const double var_nu = 11.0 + (drop ? ldexp(1.0, 2 * ((int)drop - 1)) : 0.0);
+    const double nu_max = eta + 2.0 + (drop ? ldexp(1.0, (int)drop) : 0.0);
+    const double var_w = var_nu * (double)taps * wmax * wmax;
+    const double var_pk = 14.0 * n + eta / 2.0;
+    const double mean = sqrt(var_w + var_pk) + 1.0;
+    const double b_det = (double)taps * wmax * nu_max + 2.0 * n * eta + eta + 1.0;
     b->ka = l + HE_KA_EXTRA;
     b->kb = l + HE_KB_EXTRA;
-    b->log2_wnoise = log2(b_sub);
+    b->log2_wnoise = 0.5 * log2(var_w);
     b->log2_det = log2(b_det);
-    double need = HE_FLOOD_SIGMA + log2(b_sub + b_pk);
-    b->beta = (unsigned)ceil(need + 1e-9);
+    double need = log2(mean) + HE_STAT_BITS - 1.0 + log2((double)outs);
+    double beta = ceil(need - 1e-9);
+    if (beta < 1) beta = 1;
+    if (beta > HE_BETA_MAX)
+        return err_set(PARLEY_E_UNSUPPORTED,
+                       "HE mode: flooding %llu coefficients to %d bits at wbits = %u, %llu taps "
+                       "needs %.0f bits of flood (at most %d)",
+                       (unsigned long long)outs, HE_STAT_BITS, wbits, (unsigned long long)taps,
+                       beta, HE_BETA_MAX);
+    b->beta = (unsigned)beta;
+    b->log2_sd = log2(mean) - (beta + 1.0);
     /* allowed noise before switching, in units of 1 (mod Q) */
     double room = ldexp(1.0, (int)(b->ka - l - 1)) - ldexp(1.0, (int)HE_AROUND_LOG2) -
                   ldexp(1.0, (int)(b->ka - b->kb - 1));
-    double log2_allowed = log2(room) + log2Q - (double)b->ka;
+    double log2_allowed = log2(room) + P->log2Q - (double)b->ka;
     double worst = ldexp(1.0, (int)b->beta) + b_det;
     b->margin_bits = log2_allowed - log2(worst);
     if (b->margin_bits < 0.01)
         return err_set(PARLEY_E_UNSUPPORTED,
                        "HE mode: noise budget exceeded by %.1f bits at l = %u, wbits = %u, "
-                       "%llu taps (use a smaller l or fewer weight bits)",
-                       -b->margin_bits, l, wbits, (unsigned long long)taps);
+                       "%llu taps, %llu coefficients per inference (use a smaller l or fewer "
+                       "weight bits)",
+                       -b->margin_bits, l, wbits, (unsigned long long)taps,
+                       (unsigned long long)outs);
     return 0;
 }
 
 double he_budget_phase_bound(const he_budget *b) {
     const he_params *P = he_params_get();
-    double worst = ldexp(1.0, (int)b->beta) + ldexp(1.0, 0) * exp2(b->log2_det);
-    return worst * exp2((double)b->ka - log2((double)P->Q)) + ldexp(1.0, (int)HE_AROUND_LOG2) +
+    double worst = ldexp(1.0, (int)b->beta) + exp2(b->log2_det);
+    return worst * exp2((double)b->ka - P->log2Q) + ldexp(1.0, (int)HE_AROUND_LOG2) +
            ldexp(1.0, (int)(b->ka - b->kb - 1));
 }

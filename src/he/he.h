@@ -1,8 +1,11 @@
 /* RLWE / BFV with coefficient encoding and a power-of-two plaintext modulus
  * (PROTOCOLS.md §7; Cheetah, Huang et al., USENIX Security 2022).
  *
- * Ring R_Q = Z_Q[X]/(X^N + 1), N = 4096, Q = q0*q1 ~ 2^109 held in RNS form
- * (two NTT-friendly primes, q_i = 1 mod 2N). Plaintexts live in Z_t[X]/(X^N+1)
+ * Ring R_Q = Z_Q[X]/(X^N + 1), N = 8192, Q = q0*q1*q2 ~ 2^144 held in RNS
+ * form (three NTT-friendly 48-bit primes, q_i = 1 mod 2N). The ring is the
+ * one that leaves room for flooding every returned coefficient of a whole
+ * inference to 40 bits of statistical security at 128-bit computational
+ * security (docs/SECURITY-HE.md). Plaintexts live in Z_t[X]/(X^N+1)
  * with t = 2^l, 1 <= l <= HE_L_MAX, so additive shares mod 2^l are encrypted
  * as they are. A ciphertext (b, a) encrypts m under the ternary secret s when
  *     b + a*s = round(Q*m/t) + e   (mod Q),
@@ -42,9 +45,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HE_LOGN 12
+#define HE_LOGN 13
 #define HE_N (1u << HE_LOGN)
-#define HE_L 2         /* RNS primes */
+#define HE_L 3         /* RNS primes */
 #define HE_L_MAX 52    /* largest plaintext width l: 2^ka with ka = l + HE_KA_EXTRA <= 2^64 */
 #define HE_CBD_ETA 21  /* centred binomial noise: sigma = sqrt(21/2) = 3.24, |e| <= 21 */
 #define HE_KA_EXTRA 12 /* the a part returns with ka = l + 12 bits */
@@ -65,14 +68,21 @@ typedef struct he_prime {
     /* Modulus switching to 2^k, k = 1..64: 2^k = hk*q + pk, pk < q. */
     uint64_t ms_h[65], ms_p[65], ms_ps[65];
     uint64_t crt, crt_s; /* (Q/q_i)^-1 mod q_i and Shoup */
-    uint64_t other_mod;  /* Q/q_i mod q_i (the other prime, reduced) */
+    uint64_t other_mod;  /* Q/q_i mod q_i (the other primes' product, reduced) */
 } he_prime;
+
+/* Multi-word integers below 2^(64*HE_W), little-endian 64-bit words: Q and
+ * what modulus switching compares against it. */
+#define HE_W (HE_L + 1)
 
 typedef struct he_params {
     he_prime p[HE_L];
-    he_u128 Q;
-    unsigned logq_bits; /* sum of the primes' bit sizes (wire width of a residue pair) */
-    uint64_t q0_inv_mod_q1, q0_inv_mod_q1_s; /* Garner: q0^-1 mod q1 */
+    uint64_t Q[HE_W];          /* Q = prod q_i */
+    uint64_t Qhat[HE_L][HE_W]; /* Q/q_i */
+    uint64_t Qodd[HE_L][HE_W]; /* (2j+1)*Q, j < HE_L: where sum_i R_i*Q/q_i rounds up */
+    double log2Q;
+    unsigned logq_bits; /* sum of the primes' bit sizes (wire width of the residues of a coefficient) */
+    uint64_t q0_inv_mod_q1, q0_inv_mod_q1_s; /* Garner on the first two primes: q0^-1 mod q1 */
 } he_params;
 
 /* The parameter set (computed once, thread-safe, read-only after). */
@@ -122,9 +132,43 @@ static inline uint64_t he_submod(uint64_t a, uint64_t b, uint64_t q) {
 }
 /* A signed value (|v| < 2^63) reduced into [0, q). */
 static inline uint64_t he_from_signed(int64_t v, uint64_t q) {
-    if (v >= 0) return (uint64_t)v % q;
-    uint64_t m = (uint64_t)(-(v + 1)) % q; /* -(v+1) >= 0 without overflow */
+    if (v >= 0) return (uint64_t)v < q ? (uint64_t)v : (uint64_t)v % q;
+    uint64_t m = (uint64_t)(-(v + 1)); /* -(v+1) >= 0 without overflow */
+    if (m >= q) m %= q;
     return q - 1 - m;
+}
+
+/* ---- multi-word integers (HE_W words, little-endian) ---- */
+/* acc += a * m (mod 2^(64*HE_W)). */
+static inline void he_w_muladd(uint64_t *acc, const uint64_t *a, uint64_t m) {
+    uint64_t carry = 0;
+    for (int i = 0; i < HE_W; i++) {
+        he_u128 t = (he_u128)a[i] * m + acc[i] + carry;
+        acc[i] = (uint64_t)t;
+        carry = (uint64_t)(t >> 64);
+    }
+}
+/* -1, 0, 1 as a < b, a == b, a > b. */
+static inline int he_w_cmp(const uint64_t *a, const uint64_t *b) {
+    for (int i = HE_W - 1; i >= 0; i--)
+        if (a[i] != b[i]) return a[i] < b[i] ? -1 : 1;
+    return 0;
+}
+/* a -= b (a >= b). */
+static inline void he_w_sub(uint64_t *a, const uint64_t *b) {
+    uint64_t borrow = 0;
+    for (int i = 0; i < HE_W; i++) {
+        uint64_t d = a[i] - b[i] - borrow;
+        borrow = a[i] < b[i] || (a[i] == b[i] && borrow);
+        a[i] = d;
+    }
+}
+/* a mod q. */
+static inline uint64_t he_w_mod(const uint64_t *a, const he_prime *p) {
+    uint64_t r = 0;
+    for (int i = HE_W - 1; i >= 0; i--)
+        r = he_red128(((he_u128)r << 64) | a[i], p);
+    return r;
 }
 
 /* ---- NTT (negacyclic, length N) ----
@@ -151,7 +195,8 @@ void he_poly_intt(he_poly *a);
 
 /* acc[i][j] += x[i][j] * y[i][j] over all rows, 128-bit lazy accumulators
  * (rows of HE_N he_u128). At most 2^17 products per accumulator between
- * reductions (each is below 2^110). */
+ * reductions (each is below 2^96 with 48-bit primes; the bound holds up to
+ * 55-bit primes). */
 void he_mac(he_u128 *acc, const he_poly *x, const he_poly *y);
 void he_mac_ref(he_u128 *acc, const he_poly *x, const he_poly *y);
 /* One row (one prime): acc[j] += sum_k w[k][j] * x[k][j] for j < HE_N,
@@ -184,6 +229,8 @@ void he_derive_seed(uint8_t out[HE_SEED_BYTES], const uint8_t session[HE_SEED_BY
                     uint64_t layer, uint64_t index);
 /* Signed coefficients into RNS form. */
 void he_poly_from_small(he_poly *out, const int8_t *v);
+/* x = the integer in [0, Q) whose residues are coefficient j of a (CRT). */
+void he_crt_coeff(uint64_t x[HE_W], const he_poly *a, size_t j);
 
 /* ---- keys ---- */
 typedef struct he_sk {
@@ -255,20 +302,27 @@ int he_out_decrypt(uint64_t *m, uint64_t *phase, const he_sk *sk, const uint64_t
 /* ---- noise budget ----
  * For a layer whose every output coefficient is sum_j w_j * ct_j over at most
  * `taps` plaintext coefficients with |w_j| <= 2^(wbits-1), returned at
- * t = 2^l: the flooding width beta (statistical distance <= 2^-41 per
- * returned coefficient between the flooded noise and a flood independent of
- * the weights, except with probability 2^-64 over the client's noise), and
- * the return widths ka, kb. Fails with PARLEY_E_UNSUPPORTED if decryption
- * could fail (the message names the bits missing). Pure function of public
- * values: both parties get the same answer. Derivation in
- * docs/SECURITY-HE.md. */
+ * t = 2^l, in a session that returns at most `outs` coefficients in all
+ * (every coefficient of every layer of the inference): the flooding width
+ * beta and the return widths ka, kb. beta makes the statistical distance
+ * between a returned coefficient and one whose noise does not depend on the
+ * weights at most 2^-HE_STAT_BITS / outs, so the union bound over the whole
+ * session is 2^-HE_STAT_BITS. Fails with PARLEY_E_UNSUPPORTED if
+ * decryption could fail (the message names the bits missing). Pure
+ * function of public values: both parties get the same answer. Derivation
+ * in docs/SECURITY-HE.md. The input ciphertexts travel with `drop` low bits
+ * of b dropped (he_in_pack), which adds to their noise. */
+#define HE_STAT_BITS 40 /* statistical security of a whole inference, bits */
+#define HE_COMP_BITS 128 /* computational security of the ring (HE Standard, N = 8192, log2 Q <= 218) */
 typedef struct he_budget {
     unsigned ka, kb, beta;
-    double log2_wnoise; /* high-probability bound on |w * noise| (sub-Gaussian), log2 */
+    double log2_wnoise; /* root-mean-square bound on the weight-dependent noise, log2 */
     double log2_det;    /* worst-case bound on the noise before flooding, log2 */
+    double log2_sd;     /* statistical distance of one returned coefficient, log2 (<= -40 - log2 outs) */
     double margin_bits; /* log2 of (allowed / worst-case) phase error at decryption */
 } he_budget;
-int he_budget_for(he_budget *b, unsigned l, unsigned wbits, uint64_t taps) WUR;
+int he_budget_for(he_budget *b, unsigned l, unsigned wbits, uint64_t taps, uint64_t outs,
+                  unsigned drop) WUR;
 /* The worst-case phase error at decryption, in units of 2^-ka (for tests). */
 double he_budget_phase_bound(const he_budget *b);
 
@@ -279,6 +333,23 @@ void he_poly_pack(uint8_t *out, const he_poly *a);
 /* Checks that every residue is below its modulus; PARLEY_E_PROTO naming
  * the first offender otherwise. len must be he_poly_bytes(). */
 int he_poly_unpack(he_poly *a, const uint8_t *in, size_t len) WUR;
+
+/* An input ciphertext's b (coefficient domain), as the client sends it.
+ * drop = 0: RNS residues (he_poly_pack). 1 <= drop <= HE_DROP_MAX: each
+ * coefficient as the integer b mod Q rounded to a multiple of 2^drop
+ * (randomly: up with probability equal to the fraction, from g) and divided
+ * by 2^drop, he_in_bits(drop) bits each. The server multiplies back by
+ * 2^drop: b gains delta with |delta| < 2^drop, zero mean given b,
+ * independent across coefficients, variance at most 4^(drop-1), which
+ * he_budget_for counts as input noise. So the low bits of b, below the
+ * noise the budget allows, never travel. */
+#define HE_DROP_MAX 63
+unsigned he_in_bits(unsigned drop);
+size_t he_in_bytes(unsigned drop);
+void he_in_pack(uint8_t *out, const he_poly *b, unsigned drop, prg *g);
+/* Exact length and every value in range, else PARLEY_E_PROTO naming the
+ * offender; b comes back in RNS form. */
+int he_in_unpack(he_poly *b, const uint8_t *in, size_t len, unsigned drop) WUR;
 
 /* Public key message: "PHK1", seed of a_pk, b_pk (NTT domain). */
 size_t he_pk_bytes(void);

@@ -1,16 +1,20 @@
 /* The parameter set of HE mode and its precomputed tables.
  *
- * N = 4096 and Q = q0*q1 with q0 = 2^55 - 0x4bfff and q1 = 2^54 + 0x6001,
- * both prime and = 1 mod 2N (so the negacyclic NTT exists), log2 Q = 108.99:
- * within the HomomorphicEncryption.org standard's bound of 109 bits for
- * N = 4096, ternary secret, 128-bit classical security (docs/SECURITY-HE.md).
+ * N = 8192 and Q = q0*q1*q2 with q0 = 2^48 - 0x3fff, q1 = 2^48 - 0x27fff,
+ * q2 = 2^48 - 0x5ffff, all prime and = 1 mod 2N (so the negacyclic NTT
+ * exists), log2 Q = 143.99: within the HomomorphicEncryption.org standard's
+ * bound of 218 bits for N = 8192, ternary secret, 128-bit classical security.
+ * The size of Q is what flooding a whole inference needs
+ * (docs/SECURITY-HE.md).
  * The tables are a pure function of these constants; they are computed once
  * on first use (pthread_once) and read-only afterwards. */
 #include "he/he.h"
 
+#include <math.h>
 #include <pthread.h>
+#include <string.h>
 
-static const uint64_t he_primes[HE_L] = {36028797018652673ULL, 18014398509506561ULL};
+static const uint64_t he_primes[HE_L] = {0xffffffffc001ULL, 0xfffffffd8001ULL, 0xfffffffa0001ULL};
 
 static he_params params;
 static pthread_once_t params_once = PTHREAD_ONCE_INIT;
@@ -59,23 +63,42 @@ static void prime_init(he_prime *p, uint64_t q) {
     p->ninv_s = he_shoup(p->ninv, q);
     for (unsigned k = 1; k <= 64; k++) {
         he_u128 two_k = (he_u128)1 << k;
-        p->ms_h[k] = (uint64_t)(two_k / q); /* < 2^10: q > 2^54 */
+        p->ms_h[k] = (uint64_t)(two_k / q); /* < 2^17: q > 2^47 */
         p->ms_p[k] = (uint64_t)(two_k % q);
         p->ms_ps[k] = he_shoup(p->ms_p[k], q);
+    }
+}
+
+/* out = product of the primes other than `skip` (-1: all of them). */
+static void prime_product(uint64_t out[HE_W], int skip) {
+    memset(out, 0, HE_W * sizeof *out);
+    out[0] = 1;
+    for (int i = 0; i < HE_L; i++) {
+        if (i == skip) continue;
+        uint64_t t[HE_W] = {0};
+        he_w_muladd(t, out, he_primes[i]);
+        memcpy(out, t, sizeof t);
     }
 }
 
 static void params_init(void) {
     for (int i = 0; i < HE_L; i++)
         prime_init(&params.p[i], he_primes[i]);
-    params.Q = (he_u128)he_primes[0] * he_primes[1];
-    params.logq_bits = params.p[0].bits + params.p[1].bits;
+    prime_product(params.Q, -1);
+    params.log2Q = 0;
+    params.logq_bits = 0;
+    for (int i = 0; i < HE_L; i++) {
+        params.log2Q += log2((double)he_primes[i]);
+        params.logq_bits += params.p[i].bits;
+    }
     for (int i = 0; i < HE_L; i++) {
         he_prime *p = &params.p[i];
-        uint64_t other = he_primes[1 - i] % p->q;
-        p->other_mod = other;
-        p->crt = powmod(other, p->q - 2, p->q);
+        prime_product(params.Qhat[i], i);
+        p->other_mod = he_w_mod(params.Qhat[i], p);
+        p->crt = powmod(p->other_mod, p->q - 2, p->q);
         p->crt_s = he_shoup(p->crt, p->q);
+        memset(params.Qodd[i], 0, sizeof params.Qodd[i]);
+        he_w_muladd(params.Qodd[i], params.Q, 2 * (uint64_t)i + 1);
     }
     params.q0_inv_mod_q1 = powmod(he_primes[0] % he_primes[1], he_primes[1] - 2, he_primes[1]);
     params.q0_inv_mod_q1_s = he_shoup(params.q0_inv_mod_q1, he_primes[1]);

@@ -10,6 +10,7 @@
 #include "util/bits.h"
 #include "util/mem.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -20,15 +21,24 @@ void cost_report_free(cost_report *r) {
     memset(r, 0, sizeof *r);
 }
 
-/* A linear layer: the OT orientation the layer picks, or HE. 0 from HE
- * means the planner refused the layer (its message says why). */
-static int linear_bytes(uint64_t *b, const qnet *net, const qlayer *L, int mode) {
+uint64_t cost_he_outputs(const qnet *net) {
+    uint64_t n = 0;
+    for (unsigned i = 0; i < net->nlayers; i++)
+        if (qop_is_linear(net->layers[i].op)) n += net->t[net->layers[i].out].size;
+    return n;
+}
+
+/* A linear layer: the OT orientation the layer picks, or HE (in a session
+ * returning `outs` coefficients; *sd gets the layer's statistical distance).
+ * 0 from HE means the planner refused the layer (its message says why). */
+static int linear_bytes(uint64_t *b, double *sd, const qnet *net, const qlayer *L, int mode,
+                        uint64_t outs) {
     unsigned l = net->l;
     err_clear();
     if (mode == MODE_HE) {
-        *b = L->op == QOP_CONV ? lin_he_conv_bytes(&L->p.conv, l)
-             : L->op == QOP_FC ? lin_he_fc_bytes(&L->p.fc, l)
-                               : lin_he_scale_bytes(&L->p.scale, l);
+        *b = L->op == QOP_CONV ? lin_he_conv_bytes(&L->p.conv, l, outs, sd)
+             : L->op == QOP_FC ? lin_he_fc_bytes(&L->p.fc, l, outs, sd)
+                               : lin_he_scale_bytes(&L->p.scale, l, outs, sd);
         if (*b == 0) {
             char why[256];
             const char *m = err_msg();
@@ -44,16 +54,17 @@ static int linear_bytes(uint64_t *b, const qnet *net, const qlayer *L, int mode)
     return 0;
 }
 
-static int layer_bytes(uint64_t *b, const ot_costing *oc, const qnet *net, const qlayer *L,
-                       const cost_opts *o, const uint8_t *nonneg) {
+static int layer_bytes(uint64_t *b, double *sd, const ot_costing *oc, const qnet *net,
+                       const qlayer *L, const cost_opts *o, const uint8_t *nonneg, uint64_t outs) {
     size_t n = net->t[L->out].size;
     unsigned l = net->l, lanes = o->lanes;
     *b = 0;
+    *sd = 0;
     switch (L->op) {
     case QOP_CONV:
     case QOP_FC:
     case QOP_SCALE:
-        return linear_bytes(b, net, L, o->mode);
+        return linear_bytes(b, sd, net, L, o->mode, outs);
     case QOP_TRUNC:
         *b = nl_trunc_bytes(oc, n, l, L->p.shift, lanes);
         return 0;
@@ -102,10 +113,14 @@ int cost_predict(cost_report *r, const qnet *net, const cost_opts *o) {
     /* share_input and reveal: one packed message of l-bit values each. */
     r->input = bits_bytes(net->t[net->input].size * (size_t)l);
     int rc = 0;
+    const uint64_t outs = cost_he_outputs(net);
+    double sd = 0;
     for (unsigned i = 0; i < net->nlayers && rc == 0; i++) {
         const qlayer *L = &net->layers[i];
         ot_costing oc = {o->ot, &r->layer_cots[i]};
-        rc = layer_bytes(&r->layer[i], &oc, net, L, o, nonneg);
+        double lsd;
+        rc = layer_bytes(&r->layer[i], &lsd, &oc, net, L, o, nonneg, outs);
+        sd += lsd;
         r->cots += r->layer_cots[i];
         if (rc < 0) {
             err_wrap(rc, "layer %u (%s %s) in %s mode", i + 1, qop_name(L->op), L->name,
@@ -120,6 +135,10 @@ int cost_predict(cost_report *r, const qnet *net, const cost_opts *o) {
     }
     mem_free(nonneg);
     if (rc < 0) return rc;
+    if (o->mode == MODE_HE) {
+        r->he_outputs = outs;
+        r->he_stat_bits = sd > 0 ? -log2(sd) : INFINITY;
+    }
     const qtensor *ot = &net->t[net->output];
     size_t nres = ot->size;
     if (o->reveal_label) {

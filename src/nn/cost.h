@@ -51,6 +51,11 @@ typedef struct cost_report {
     uint64_t gen;               /* silent: their making, amortised (above) */
     uint64_t linear, nonlinear; /* layer bytes of CONV/FC/SCALE, and of the others */
     uint64_t by_kind[QOP_END_]; /* layer bytes per kind */
+    /* HE mode: coefficients the linear layers return (cost_he_outputs), and
+     * the statistical security of the inference in bits, -log2 of the union
+     * bound over all of them (docs/SECURITY-HE.md; >= 40) */
+    uint64_t he_outputs;
+    double he_stat_bits;
 } cost_report;
 
 /* Fill r (cost_report_free it, also after an error). PARLEY_E_ARG for a
@@ -60,5 +65,11 @@ typedef struct cost_report {
  * qnet from the importer or qnet_public_decode has). */
 int cost_predict(cost_report *r, const qnet *net, const cost_opts *o) WUR;
 void cost_report_free(cost_report *r);
+
+/* The coefficients an HE-mode inference of net returns: one per output of
+ * each linear layer (batch included). What both parties declare to the HE
+ * session (lin_he_set_outputs) so that its flood covers the whole
+ * inference. */
+uint64_t cost_he_outputs(const qnet *net);
 
 #endif

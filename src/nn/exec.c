@@ -3,6 +3,7 @@
 
 #include "lin/ot/lin_ot.h"
 #include "nl/nl.h"
+#include "nn/cost.h"
 #include "nn/hello.h"
 #include "util/bits.h"
 #include "util/mem.h"
@@ -223,6 +224,7 @@ int exec_infer(party *p, const qnet *net, const exec_opts *o, const uint64_t *x,
         mem_free(nonneg);
         return rc;
     }
+    if (o->mode == MODE_HE) lin_he_set_outputs(o->he, cost_he_outputs(net));
     uint64_t *in = NULL;
     rc = qstore_out(&st, &in, net->input);
     if (rc == 0) rc = share_input(p, in, x, net->t[net->input].size, net->l);
@@ -304,6 +306,7 @@ int exec_infer(party *p, const qnet *net, const exec_opts *o, const uint64_t *x,
         party_silent_stats(p, &g);
         rep->gen_sent = g.gen_bytes - g0.gen_bytes;
         rep->gen_recv = g.gen_bytes_recv - g0.gen_bytes_recv;
+        rep->he_stat_bits = o->mode == MODE_HE ? lin_he_stat_bits(o->he) : 0;
     } else {
         mem_free(ls);
     }

@@ -31,6 +31,10 @@ typedef struct exec_report {
     double seconds;          /* the whole run, input sharing and reveal included */
     uint64_t bytes_sent, bytes_recv, flights;
     uint64_t gen_sent, gen_recv; /* silent OT: of those, the COT batches */
+    /* HE mode: statistical security of the inference's returned
+     * coefficients, bits (lin_he_stat_bits; the client computes it from the
+     * public model and parameters) */
+    double he_stat_bits;
 } exec_report;
 
 /* Called after each layer (e.g. a progress line); a non-zero return cancels

@@ -15,6 +15,7 @@
 #include "util/bits.h"
 #include "util/mem.h"
 
+#include <math.h>
 #include <string.h>
 
 #define LIN_HE_MEM (256u << 20) /* server memory for transformed input ciphertexts */
@@ -45,6 +46,9 @@ struct lin_he {
     size_t in_cap;      /* polynomials */
     uint64_t mem_limit; /* bytes of transformed inputs per chunk */
     out_bufs *ob[LANES_MAX];
+    uint64_t outs;      /* coefficients the session may return in all */
+    uint64_t outs_used; /* returned so far (both parties count the same) */
+    double sd;          /* union bound on their statistical distance */
 };
 
 static void out_free(out_bufs *o);
@@ -55,6 +59,19 @@ uint64_t lin_he_setup_bytes(void) {
 
 void lin_he_set_chunk_bytes(lin_he *h, uint64_t bytes) {
     h->mem_limit = bytes;
+}
+
+void lin_he_set_outputs(lin_he *h, uint64_t outs) {
+    PARLEY_CHECK(h->outs_used == 0); /* before the first layer */
+    h->outs = outs ? outs : 1;
+}
+
+uint64_t lin_he_outputs_used(const lin_he *h) {
+    return h->outs_used;
+}
+
+double lin_he_stat_bits(const lin_he *h) {
+    return h->sd > 0 ? -log2(h->sd) : INFINITY;
 }
 
 int lin_he_setup(party *p, lin_he **out) {
@@ -68,6 +85,7 @@ int lin_he_setup(party *p, lin_he **out) {
     if (rc == 0) {
         h->role = p->role;
         h->mem_limit = LIN_HE_MEM;
+        h->outs = LIN_HE_OUTS_DEFAULT;
         if (p->role == MPC_CLIENT) {
             h->sk = mem_alloc(1, sizeof *h->sk);
             if (!h->sk) {
@@ -138,7 +156,7 @@ static int job_in(mpc_lane *L, void *v, size_t first, size_t count) {
     run *r = v;
     const he_plan *pl = r->pl;
     chan *ch = L->ot.ch;
-    const size_t pb = he_poly_bytes();
+    const size_t pb = he_in_bytes(pl->drop);
     uint64_t *m = mem_alloc(HE_N, sizeof *m);
     uint8_t *buf = mem_alloc(pb, 1);
     he_poly *tmp = L->role == MPC_CLIENT ? mem_alloc(1, sizeof *tmp) : NULL;
@@ -151,13 +169,13 @@ static int job_in(mpc_lane *L, void *v, size_t first, size_t count) {
         he_plan_gather(pl, m, r->x, unit, cb);
         if (L->role == MPC_CLIENT) {
             he_encrypt_sk(&L->ot.rng, tmp, r->h->sk, seed, &r->enc, m);
-            he_poly_pack(buf, tmp);
+            he_in_pack(buf, tmp, pl->drop, &L->ot.rng);
             rc = chan_send(ch, buf, pb);
         } else {
             rc = chan_recv(ch, buf, pb);
             if (rc == 0) {
                 he_poly *b = &r->in_b[k];
-                rc = he_poly_unpack(b, buf, pb);
+                rc = he_in_unpack(b, buf, pb, pl->drop);
                 if (rc < 0) {
                     rc = err_wrap(rc, "HE layer %llu, input ciphertext %llu",
                                   (unsigned long long)r->layer,
@@ -379,8 +397,19 @@ static int conv_run(party *p, lin_he *h, uint64_t *y, const uint64_t *x, const l
     PARLEY_CHECK(h->role == p->role);
     PARLEY_CHECK((p->role == MPC_SERVER) == (w != NULL));
     he_plan pl;
-    TRY(he_plan_make(&pl, c, l));
+    TRY(he_plan_make(&pl, c, l, h->outs));
     int rc = 0;
+    const uint64_t nout = (uint64_t)pl.c.N * pl.c.O * pl.c.OH * pl.c.OW;
+    if (nout > h->outs - h->outs_used) { /* both parties, before any byte */
+        he_plan_free(&pl);
+        return err_set(PARLEY_E_ARG,
+                       "HE layer %llu returns %llu coefficients, but only %llu of the %llu the "
+                       "session declared are left (its flood would fall short of %d bits per "
+                       "inference)",
+                       (unsigned long long)h->layer, (unsigned long long)nout,
+                       (unsigned long long)(h->outs - h->outs_used), (unsigned long long)h->outs,
+                       HE_STAT_BITS);
+    }
     if (p->role == MPC_SERVER) {
         /* the flood is sized for wbits: weights beyond it would leak */
         size_t nw = lin_conv_weight_size(&pl.c);
@@ -423,6 +452,12 @@ static int conv_run(party *p, lin_he *h, uint64_t *y, const uint64_t *x, const l
         }
         if (rc == 0) rc = party_run(p, r.nu * pl.ncb, 1, job_in, &r);
         if (rc == 0) rc = party_run(p, r.nu * pl.nog, 1, job_out, &r);
+    }
+    if (rc == 0) {
+        h->outs_used += nout;
+        h->sd += (double)nout * exp2(pl.bud.log2_sd);
+        /* each coefficient is within 2^-40/outs and at most outs are returned */
+        PARLEY_CHECK(h->sd <= ldexp(1.0, -HE_STAT_BITS) * (1 + 1e-9));
     }
     he_plan_free(&pl);
     return rc;
@@ -499,9 +534,9 @@ int lin_he_scale(party *p, lin_he *h, uint64_t *y, const uint64_t *x, const lin_
     return conv_run(p, h, y, x, &c, g, l);
 }
 
-int lin_he_conv_info(lin_he_info *out, const lin_conv *c, unsigned l) {
+int lin_he_conv_info(lin_he_info *out, const lin_conv *c, unsigned l, uint64_t outs) {
     he_plan pl;
-    TRY(he_plan_make(&pl, c, l));
+    TRY(he_plan_make(&pl, c, l, outs));
     lin_he_info i = {.Cp = pl.Cp,
                      .Eh = pl.Eh,
                      .Ew = pl.Ew,
@@ -518,26 +553,30 @@ int lin_he_conv_info(lin_he_info *out, const lin_conv *c, unsigned l) {
                      .ka = pl.bud.ka,
                      .kb = pl.bud.kb,
                      .beta = pl.bud.beta,
-                     .margin_bits = pl.bud.margin_bits};
+                     .margin_bits = pl.bud.margin_bits,
+                     .drop = pl.drop,
+                     .outputs = (uint64_t)pl.c.N * pl.c.O * pl.c.OH * pl.c.OW,
+                     .log2_sd = pl.bud.log2_sd};
     *out = i;
     he_plan_free(&pl);
     return 0;
 }
 
-uint64_t lin_he_conv_bytes(const lin_conv *c, unsigned l) {
+uint64_t lin_he_conv_bytes(const lin_conv *c, unsigned l, uint64_t outs, double *sd) {
     lin_he_info i;
-    if (lin_he_conv_info(&i, c, l) < 0) return 0;
+    if (lin_he_conv_info(&i, c, l, outs) < 0) return 0;
+    if (sd) *sd = (double)i.outputs * exp2(i.log2_sd);
     return i.bytes_c2s + i.bytes_s2c;
 }
 
-uint64_t lin_he_fc_bytes(const lin_fc *f, unsigned l) {
+uint64_t lin_he_fc_bytes(const lin_fc *f, unsigned l, uint64_t outs, double *sd) {
     if (lin_fc_check(f) < 0) return 0;
     lin_conv c = lin_he_fc_as_conv(f);
-    return lin_he_conv_bytes(&c, l);
+    return lin_he_conv_bytes(&c, l, outs, sd);
 }
 
-uint64_t lin_he_scale_bytes(const lin_scale *s, unsigned l) {
+uint64_t lin_he_scale_bytes(const lin_scale *s, unsigned l, uint64_t outs, double *sd) {
     if (lin_scale_check(s) < 0) return 0;
     lin_conv c = lin_he_scale_as_conv(s);
-    return lin_he_conv_bytes(&c, l);
+    return lin_he_conv_bytes(&c, l, outs, sd);
 }

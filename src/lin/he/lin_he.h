@@ -17,17 +17,27 @@
  *      coefficients that hold outputs, switches to 2^ka (a) and 2^kb (kept
  *      b coefficients) and sends.                             1 flight S->C
  *   C decrypts W*x - r; S's share is r. S never computes W*x_S apart.
- * Wire bytes: nin * 56320 (C->S) + sum over returned ciphertexts of
- * ceil((4096*ka + kept*kb)/8) (S->C), ka = l + 12, kb = l + 3 — exactly
+ * Wire bytes: nin * he_in_bytes(drop) (C->S: 147456 bytes with drop = 0,
+ * 1024 fewer per bit dropped) + sum over returned ciphertexts of
+ * ceil((8192*ka + kept*kb)/8) (S->C), ka = l + 12, kb = l + 3 — exactly
  * lin_he_*_bytes, independent of the number of lanes. Two flights per layer
  * on every lane that has work.
  *
- * Supported: 1 <= l <= 49 subject to the noise budget (he_budget_for: the
- * largest l shrinks as weight bits and fan-in grow; l = 37 takes weights of
- * up to ~19 bits at ResNet50's largest fan-in, l = 32 up to ~24), every
- * shape lin_conv_check accepts whose kernel window after the stride
- * decomposition fits in N = 4096 coefficients (so kernels 1..11 with any
- * stride and padding, dilation up to 6 at stride 1), groups incl.
+ * Statistical security per inference: the flood of each layer is sized so
+ * that all the coefficients the session returns — every output of every
+ * linear layer of the model — are together within 2^-40 of a view that does
+ * not depend on the weights (he_budget_for, docs/SECURITY-HE.md). For that
+ * both parties declare the session's total (lin_he_set_outputs; the
+ * executor does, from the public model) before the first layer; a session
+ * that would return more is refused, on both sides, before the layer
+ * starts.
+ *
+ * Supported: 1 <= l <= 52 subject to the noise budget (he_budget_for: the
+ * largest l shrinks as weight bits, fan-in and the session's outputs grow;
+ * at ResNet50's largest fan-in and output count, l = 37 takes weights of up
+ * to 35 bits, l = 44 up to 28, l = 52 up to 20), every shape lin_conv_check accepts whose kernel window after the
+ * stride decomposition fits in N = 8192 coefficients (so kernels 1..11
+ * with any stride and padding, dilation up to 8 at stride 1), groups incl.
  * depthwise, batch >= 1. PARLEY_E_UNSUPPORTED names the limit otherwise.
  *
  * Set-up (lin_he_setup, both parties): C makes the secret key and sends the
@@ -45,6 +55,18 @@ typedef struct lin_he lin_he;
 int lin_he_setup(party *p, lin_he **out) WUR;
 /* Wipes the secret key. NULL is fine. */
 void lin_he_free(lin_he *h);
+/* The coefficients the session will return in all (the sum of the outputs
+ * of its linear layers, batch included); both parties, before the first
+ * layer. Without it a session may return LIN_HE_OUTS_DEFAULT. */
+#define LIN_HE_OUTS_DEFAULT (1ULL << 32)
+void lin_he_set_outputs(lin_he *h, uint64_t outs);
+/* The session so far: coefficients returned, and the statistical security
+ * of all of them together, -log2 of the union bound on their statistical
+ * distance from a weight-independent view (infinity before any layer; at
+ * least HE_STAT_BITS = 40 by construction). Both parties compute the same
+ * figure from public values. */
+uint64_t lin_he_outputs_used(const lin_he *h);
+double lin_he_stat_bits(const lin_he *h);
 /* The server keeps the transformed input ciphertexts of at most this many
  * bytes at once (default 256 MiB); a layer that needs more runs in chunks of
  * tiles, two flights each. Both parties must set the same value (tests use
@@ -60,11 +82,13 @@ int lin_he_fc(party *p, lin_he *h, uint64_t *y, const uint64_t *x, const lin_fc 
 int lin_he_scale(party *p, lin_he *h, uint64_t *y, const uint64_t *x, const lin_scale *s,
                  const uint64_t *g, unsigned l) WUR;
 
-/* Predicted wire bytes of a layer, both directions (0 if the shape is not
- * supported). */
-uint64_t lin_he_conv_bytes(const lin_conv *c, unsigned l);
-uint64_t lin_he_fc_bytes(const lin_fc *f, unsigned l);
-uint64_t lin_he_scale_bytes(const lin_scale *s, unsigned l);
+/* Predicted wire bytes of a layer, both directions, in a session that
+ * returns `outs` coefficients in all (0 if the shape is not supported).
+ * sd (optional) receives the layer's share of the session's statistical
+ * distance: its outputs times the bound per coefficient. */
+uint64_t lin_he_conv_bytes(const lin_conv *c, unsigned l, uint64_t outs, double *sd);
+uint64_t lin_he_fc_bytes(const lin_fc *f, unsigned l, uint64_t outs, double *sd);
+uint64_t lin_he_scale_bytes(const lin_scale *s, unsigned l, uint64_t outs, double *sd);
 
 /* What the planner chose for a convolution (benchmarks, reports). */
 typedef struct lin_he_info {
@@ -75,8 +99,11 @@ typedef struct lin_he_info {
     uint64_t bytes_c2s, bytes_s2c;
     unsigned ka, kb, beta;
     double margin_bits;
+    unsigned drop;    /* low bits of the inputs' b left off the wire */
+    uint64_t outputs; /* coefficients returned: N*O*OH*OW */
+    double log2_sd;   /* statistical distance per returned coefficient, log2 */
 } lin_he_info;
-int lin_he_conv_info(lin_he_info *out, const lin_conv *c, unsigned l) WUR;
+int lin_he_conv_info(lin_he_info *out, const lin_conv *c, unsigned l, uint64_t outs) WUR;
 
 /* The convolutions HE mode runs a fully-connected layer (the batch as the
  * spatial axis, 1x1 kernel) and an element-wise layer (depthwise 1x1) as. */

@@ -3,9 +3,11 @@
  * The search visits every tile size that gives a distinct number of tiles,
  * every channel-block size that gives a distinct number of blocks, and the
  * most output channels per polynomial that fit (and that the noise budget
- * allows), and keeps the cheapest by a cost that adds the exact wire bytes
- * and the estimated compute converted at PLAN_BYTES_PER_US. All integer
- * arithmetic, first minimum wins: both parties pick the same plan. */
+ * allows), with the most input bits the budget then lets the client drop
+ * (drop_max), and keeps the cheapest by a cost that adds the exact wire
+ * bytes and the estimated compute converted at PLAN_BYTES_PER_US. Integer
+ * arithmetic but for the budget's, first minimum wins: both parties pick
+ * the same plan. */
 #include "lin/he/plan.h"
 
 #include "util/bits.h"
@@ -13,17 +15,19 @@
 
 #include <string.h>
 
-/* Compute estimates (ns of CPU, both parties, measured with perf on the
- * development machine with the AVX2 tier): a weight polynomial is two
- * forward NTTs; a product multiply-accumulates four rows; an input
- * ciphertext is the client's encryption and the server's parsing, share
- * addition, NTTs and expansion of a; an output ciphertext the server's
- * re-randomisation, inverse NTTs, noise, flooding, modulus switching and
- * the client's decryption. */
-#define PLAN_NS_WPOLY 21000ULL
-#define PLAN_NS_PRODUCT 16000ULL
-#define PLAN_NS_IN 500000ULL
-#define PLAN_NS_OUT 600000ULL
+/* Compute estimates (ns of CPU, both parties, with the AVX2 tier; first
+ * measured with perf at N = 4096 and two primes, then scaled by the
+ * kernels' measured ratios at N = 8192 and three primes: an NTT 2.75x, a
+ * row of products 2.3x per prime, modulus switching 4.6x): a weight
+ * polynomial is three forward NTTs; a product multiply-accumulates six
+ * rows; an input ciphertext is the client's encryption and packing and the
+ * server's parsing, share addition, NTTs and expansion of a; an output
+ * ciphertext the server's re-randomisation, inverse NTTs, noise, flooding,
+ * modulus switching and the client's decryption. */
+#define PLAN_NS_WPOLY 86000ULL
+#define PLAN_NS_PRODUCT 56000ULL
+#define PLAN_NS_IN 1900000ULL
+#define PLAN_NS_OUT 2300000ULL
 /* One microsecond of compute is worth this many bytes on the wire: a
  * compromise between loopback (bytes nearly free) and the whole-network
  * byte targets, where the non-linear layers already spend most of them. */
@@ -99,11 +103,30 @@ static void og_range(const he_plan *pl, unsigned Cw, unsigned Ow, unsigned og, u
 /* Largest Ow (<= cap) the noise budget allows; 0 if none. */
 static unsigned ow_budget_max(const he_plan *pl, unsigned cap) {
     he_budget b;
-    if (he_budget_for(&b, pl->l, pl->c.wbits, pl->taps) < 0) return 0;
+    if (he_budget_for(&b, pl->l, pl->c.wbits, pl->taps, pl->outs, 0) < 0) return 0;
     unsigned lo = 1, hi = cap;
     while (lo < hi) {
         unsigned mid = lo + (hi - lo + 1) / 2;
-        if (he_budget_for(&b, pl->l, pl->c.wbits, pl->taps * mid) == 0)
+        if (he_budget_for(&b, pl->l, pl->c.wbits, pl->taps * mid, pl->outs, 0) == 0)
+            lo = mid;
+        else
+            hi = mid - 1;
+    }
+    err_clear();
+    return lo;
+}
+
+/* The most low bits of the input ciphertexts' b that may stay off the wire
+ * when each output sums `taps` weights: the budget must still leave
+ * PLAN_DROP_MARGIN bits of decryption margin. Monotone in taps. */
+#define PLAN_DROP_MARGIN 1.0
+static unsigned drop_max(const he_plan *pl, uint64_t taps) {
+    he_budget b;
+    unsigned lo = 0, hi = HE_DROP_MAX;
+    while (lo < hi) {
+        unsigned mid = lo + (hi - lo + 1) / 2;
+        if (he_budget_for(&b, pl->l, pl->c.wbits, taps, pl->outs, mid) == 0 &&
+            b.margin_bits >= PLAN_DROP_MARGIN)
             lo = mid;
         else
             hi = mid - 1;
@@ -152,6 +175,7 @@ static unsigned tile_candidates(unsigned *out, unsigned n_out, unsigned E) {
 typedef struct search {
     const he_plan *pl;
     unsigned ow_cap;
+    uint8_t *drop; /* drop_max by Ow (0xff: not computed yet) */
     uint64_t best;
     int flat;
     unsigned Cw, Hw, Ww, Ow, oh, ow;
@@ -163,7 +187,7 @@ static void consider(search *sr, int flat, unsigned Hw, unsigned Ww, unsigned oh
                      uint64_t units) {
     const he_plan *pl = sr->pl;
     const lin_conv *c = &pl->c;
-    const uint64_t pbytes = he_poly_bytes(), ka = pl->l + HE_KA_EXTRA;
+    const uint64_t ka = pl->l + HE_KA_EXTRA;
     uint64_t maxC = HE_N / ((uint64_t)Hw * Ww), prev = 0;
     for (uint64_t Cw = 1; Cw <= maxC && Cw <= pl->Cp; Cw++) {
         uint64_t ncb = cdiv(pl->Cp, Cw);
@@ -183,8 +207,9 @@ static void consider(search *sr, int flat, unsigned Hw, unsigned Ww, unsigned oh
                 wp += hi - lo + 1;
             }
         }
+        if (sr->drop[Ow] == 0xff) sr->drop[Ow] = (uint8_t)drop_max(pl, pl->taps * Ow);
         uint64_t nin = units * ncb, nout = units * nog;
-        uint64_t bytes = nin * pbytes + nout * (HE_N * ka / 8);
+        uint64_t bytes = nin * he_in_bytes(sr->drop[Ow]) + nout * (HE_N * ka / 8);
         /* a pruned transform costs its stages (plus a little for the copies) */
         uint64_t wns = flat ? PLAN_NS_WPOLY * (bits_ceil_log2(Ow * Cw) + 1) / HE_LOGN : PLAN_NS_WPOLY;
         uint64_t ns =
@@ -203,9 +228,10 @@ static void consider(search *sr, int flat, unsigned Hw, unsigned Ww, unsigned oh
     }
 }
 
-int he_plan_make(he_plan *pl, const lin_conv *cin, unsigned l) {
+int he_plan_make(he_plan *pl, const lin_conv *cin, unsigned l, uint64_t outs) {
     memset(pl, 0, sizeof *pl);
     pl->c = *cin;
+    pl->outs = outs;
     lin_conv *c = &pl->c;
     TRY(lin_conv_check(c));
     if (l < 1 || l > HE_L_MAX)
@@ -236,11 +262,17 @@ int he_plan_make(he_plan *pl, const lin_conv *cin, unsigned l) {
     unsigned ow_cap = ow_budget_max(pl, c->O < HE_N ? c->O : HE_N);
     if (ow_cap == 0) {
         he_budget b;
-        rc = he_budget_for(&b, l, c->wbits, pl->taps);
+        rc = he_budget_for(&b, l, c->wbits, pl->taps, outs, 0);
         goto fail;
     }
 
     search sr = {.pl = pl, .ow_cap = ow_cap, .best = UINT64_MAX};
+    sr.drop = mem_alloc((size_t)ow_cap + 1, 1);
+    if (!sr.drop) {
+        rc = PARLEY_E_NOMEM;
+        goto fail;
+    }
+    memset(sr.drop, 0xff, (size_t)ow_cap + 1);
     unsigned hc[HE_N + 1], wc[HE_N + 1]; /* distinct extents <= N */
     unsigned nh = tile_candidates(hc, c->OH, pl->Eh), nw = tile_candidates(wc, c->OW, pl->Ew);
     for (unsigned a = 0; a < nh; a++)
@@ -261,6 +293,7 @@ int he_plan_make(he_plan *pl, const lin_conv *cin, unsigned l) {
         }
     }
     uint64_t best = sr.best;
+    mem_free(sr.drop);
     pl->flat = sr.flat;
     pl->Cw = sr.Cw;
     pl->Hw = sr.Hw;
@@ -291,7 +324,8 @@ int he_plan_make(he_plan *pl, const lin_conv *cin, unsigned l) {
     pl->units = (uint64_t)c->N * pl->th * pl->tw;
     pl->S = pl->Cw * pl->Hw * pl->Ww;
     pl->Off = (pl->Cw - 1) * pl->Hw * pl->Ww + (pl->Eh - 1) * pl->Ww + (pl->Ew - 1);
-    rc = he_budget_for(&pl->bud, l, c->wbits, pl->taps * pl->Ow);
+    pl->drop = drop_max(pl, pl->taps * pl->Ow);
+    rc = he_budget_for(&pl->bud, l, c->wbits, pl->taps * pl->Ow, outs, pl->drop);
     if (rc < 0) goto fail;
     pl->cb_lo = mem_alloc(pl->nog, sizeof *pl->cb_lo);
     pl->cb_hi = mem_alloc(pl->nog, sizeof *pl->cb_hi);
@@ -307,7 +341,7 @@ int he_plan_make(he_plan *pl, const lin_conv *cin, unsigned l) {
     pl->in_cts = pl->units * pl->ncb;
     pl->out_cts = pl->units * pl->nog;
     pl->products = pl->wpolys * pl->units;
-    pl->bytes_c2s = pl->in_cts * he_poly_bytes();
+    pl->bytes_c2s = pl->in_cts * he_in_bytes(pl->drop);
     pl->bytes_s2c = s2c_bytes(pl);
     return 0;
 fail:
@@ -404,10 +438,8 @@ void he_plan_wpoly(const he_plan *pl, he_poly *wp, const uint64_t *w, unsigned o
                     if (b < 0) continue;
                     int64_t wv = bits_signed(wo[(size_t)a * c->kw + (size_t)b], pl->l);
                     size_t at = base - ((size_t)u * pl->Ww + v);
-                    for (int i = 0; i < HE_L; i++) {
-                        uint64_t q = P->p[i].q;
-                        wp->c[i][at] = wv >= 0 ? (uint64_t)wv : q - (uint64_t)(-wv);
-                    }
+                    for (int i = 0; i < HE_L; i++)
+                        wp->c[i][at] = he_from_signed(wv, P->p[i].q);
                 }
             }
         }
@@ -438,10 +470,8 @@ void he_plan_wpoly_compact(const he_plan *pl, he_poly *wp, const uint64_t *w, un
             const uint64_t *wo = w + (o * pl->cpg + (c0 - g * pl->cpg)) * c->kh * c->kw;
             int64_t wv = bits_signed(wo[(size_t)a * c->kw + (size_t)b], pl->l);
             size_t at = (size_t)oi * pl->Cw + (pl->Cw - 1 - ci);
-            for (int i = 0; i < HE_L; i++) {
-                uint64_t q = P->p[i].q;
-                wp->c[i][at] = wv >= 0 ? (uint64_t)wv : q - (uint64_t)(-wv);
-            }
+            for (int i = 0; i < HE_L; i++)
+                wp->c[i][at] = he_from_signed(wv, P->p[i].q);
         }
     }
 }

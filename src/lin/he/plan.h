@@ -39,6 +39,7 @@
 typedef struct he_plan {
     lin_conv c; /* checked copy (OH, OW filled) */
     unsigned l;
+    uint64_t outs; /* coefficients the session returns in all (the flood's union bound) */
     /* stride decomposition */
     unsigned nrh, nrw;  /* row / column residues used */
     unsigned *rh, *rw;  /* their values */
@@ -62,12 +63,14 @@ typedef struct he_plan {
     uint64_t wpolys;         /* sum over og of (cb_hi - cb_lo + 1) */
     uint64_t in_cts, out_cts, products;
     uint64_t bytes_c2s, bytes_s2c;
+    unsigned drop; /* low bits of the inputs' b left off the wire (he_in_pack) */
     he_budget bud;
     unsigned S, Off;
 } he_plan;
 
-/* Build the plan; PARLEY_E_ARG / PARLEY_E_UNSUPPORTED with a message. */
-int he_plan_make(he_plan *pl, const lin_conv *c, unsigned l) WUR;
+/* Build the plan for a session that returns `outs` coefficients in all
+ * (he_budget_for); PARLEY_E_ARG / PARLEY_E_UNSUPPORTED with a message. */
+int he_plan_make(he_plan *pl, const lin_conv *c, unsigned l, uint64_t outs) WUR;
 void he_plan_free(he_plan *pl);
 
 /* The input block (unit, cb) of a tensor with the layer's input layout
