@@ -84,7 +84,7 @@ static int decompose(unsigned k, unsigned d, unsigned s, unsigned *nres, unsigne
 }
 
 /* Channel blocks read by output group og (groups: only those sharing a group). */
-static void og_range(const he_plan *pl, unsigned Cw, unsigned Ow, unsigned og, unsigned *lo,
+static void og_range(const lin_he_plan *pl, unsigned Cw, unsigned Ow, unsigned og, unsigned *lo,
                      unsigned *hi) {
     const lin_conv *c = &pl->c;
     if (c->groups == 1) {
@@ -101,7 +101,7 @@ static void og_range(const he_plan *pl, unsigned Cw, unsigned Ow, unsigned og, u
 }
 
 /* Largest Ow (<= cap) the noise budget allows; 0 if none. */
-static unsigned ow_budget_max(const he_plan *pl, unsigned cap) {
+static unsigned ow_budget_max(const lin_he_plan *pl, unsigned cap) {
     he_budget b;
     if (he_budget_for(&b, pl->l, pl->c.wbits, pl->taps, pl->outs, 0) < 0) return 0;
     unsigned lo = 1, hi = cap;
@@ -120,7 +120,7 @@ static unsigned ow_budget_max(const he_plan *pl, unsigned cap) {
  * when each output sums `taps` weights: the budget must still leave
  * PLAN_DROP_MARGIN bits of decryption margin. Monotone in taps. */
 #define PLAN_DROP_MARGIN 1.0
-static unsigned drop_max(const he_plan *pl, uint64_t taps) {
+static unsigned drop_max(const lin_he_plan *pl, uint64_t taps) {
     he_budget b;
     unsigned lo = 0, hi = HE_DROP_MAX;
     while (lo < hi) {
@@ -136,7 +136,7 @@ static unsigned drop_max(const he_plan *pl, uint64_t taps) {
 }
 
 /* Kept coefficients of output group og on tile (ti, tj). */
-static uint64_t tile_targets(const he_plan *pl, unsigned og, unsigned ti, unsigned tj) {
+static uint64_t tile_targets(const lin_he_plan *pl, unsigned og, unsigned ti, unsigned tj) {
     const lin_conv *c = &pl->c;
     uint64_t no = c->O - (uint64_t)og * pl->Ow < pl->Ow ? c->O - (uint64_t)og * pl->Ow : pl->Ow;
     if (pl->flat) {
@@ -149,7 +149,7 @@ static uint64_t tile_targets(const he_plan *pl, unsigned og, unsigned ti, unsign
 }
 
 /* Exact bytes server -> client: every returned ciphertext of every unit. */
-static uint64_t s2c_bytes(const he_plan *pl) {
+static uint64_t s2c_bytes(const lin_he_plan *pl) {
     uint64_t total = 0;
     for (unsigned og = 0; og < pl->nog; og++)
         for (unsigned ti = 0; ti < pl->th; ti++)
@@ -173,7 +173,7 @@ static unsigned tile_candidates(unsigned *out, unsigned n_out, unsigned E) {
 }
 
 typedef struct search {
-    const he_plan *pl;
+    const lin_he_plan *pl;
     unsigned ow_cap;
     uint8_t *drop; /* drop_max by Ow (0xff: not computed yet) */
     uint64_t best;
@@ -185,7 +185,7 @@ typedef struct search {
  * output channels per polynomial that fit; keep the cheapest. */
 static void consider(search *sr, int flat, unsigned Hw, unsigned Ww, unsigned oh, unsigned ow,
                      uint64_t units) {
-    const he_plan *pl = sr->pl;
+    const lin_he_plan *pl = sr->pl;
     const lin_conv *c = &pl->c;
     const uint64_t ka = pl->l + HE_KA_EXTRA;
     uint64_t maxC = HE_N / ((uint64_t)Hw * Ww), prev = 0;
@@ -228,7 +228,7 @@ static void consider(search *sr, int flat, unsigned Hw, unsigned Ww, unsigned oh
     }
 }
 
-int he_plan_make(he_plan *pl, const lin_conv *cin, unsigned l, uint64_t outs) {
+int lin_he_plan_make(lin_he_plan *pl, const lin_conv *cin, unsigned l, uint64_t outs) {
     memset(pl, 0, sizeof *pl);
     pl->c = *cin;
     pl->outs = outs;
@@ -345,11 +345,11 @@ int he_plan_make(he_plan *pl, const lin_conv *cin, unsigned l, uint64_t outs) {
     pl->bytes_s2c = s2c_bytes(pl);
     return 0;
 fail:
-    he_plan_free(pl);
+    lin_he_plan_free(pl);
     return rc;
 }
 
-void he_plan_free(he_plan *pl) {
+void lin_he_plan_free(lin_he_plan *pl) {
     mem_free(pl->rh);
     mem_free(pl->rw);
     mem_free(pl->tap_h);
@@ -363,14 +363,14 @@ void he_plan_free(he_plan *pl) {
     pl->cb_lo = pl->cb_hi = NULL;
 }
 
-static void unit_split(const he_plan *pl, uint64_t unit, uint64_t *n, unsigned *ti, unsigned *tj) {
+static void unit_split(const lin_he_plan *pl, uint64_t unit, uint64_t *n, unsigned *ti, unsigned *tj) {
     uint64_t per = (uint64_t)pl->th * pl->tw, t = unit % per;
     *n = unit / per;
     *ti = (unsigned)(t / pl->tw);
     *tj = (unsigned)(t % pl->tw);
 }
 
-void he_plan_gather(const he_plan *pl, uint64_t *m, const uint64_t *x, uint64_t unit, unsigned cb) {
+void lin_he_plan_gather(const lin_he_plan *pl, uint64_t *m, const uint64_t *x, uint64_t unit, unsigned cb) {
     const lin_conv *c = &pl->c;
     uint64_t n;
     unsigned ti, tj;
@@ -413,7 +413,7 @@ void he_plan_gather(const he_plan *pl, uint64_t *m, const uint64_t *x, uint64_t 
     }
 }
 
-void he_plan_wpoly(const he_plan *pl, he_poly *wp, const uint64_t *w, unsigned og, unsigned cb) {
+void lin_he_plan_wpoly(const lin_he_plan *pl, he_poly *wp, const uint64_t *w, unsigned og, unsigned cb) {
     const lin_conv *c = &pl->c;
     const he_params *P = he_params_get();
     memset(wp, 0, sizeof *wp);
@@ -446,7 +446,7 @@ void he_plan_wpoly(const he_plan *pl, he_poly *wp, const uint64_t *w, unsigned o
     }
 }
 
-void he_plan_wpoly_compact(const he_plan *pl, he_poly *wp, const uint64_t *w, unsigned og,
+void lin_he_plan_wpoly_compact(const lin_he_plan *pl, he_poly *wp, const uint64_t *w, unsigned og,
                            unsigned cb) {
     PARLEY_CHECK(pl->flat);
     const lin_conv *c = &pl->c;
@@ -476,7 +476,7 @@ void he_plan_wpoly_compact(const he_plan *pl, he_poly *wp, const uint64_t *w, un
     }
 }
 
-size_t he_plan_targets(const he_plan *pl, uint32_t *pos, size_t *yidx, unsigned og, uint64_t unit) {
+size_t lin_he_plan_targets(const lin_he_plan *pl, uint32_t *pos, size_t *yidx, unsigned og, uint64_t unit) {
     const lin_conv *c = &pl->c;
     uint64_t n;
     unsigned ti, tj;
