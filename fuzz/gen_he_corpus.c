@@ -69,8 +69,8 @@ int main(int argc, char **argv) {
     put("out_bad_padding", 2, buf, 4 + ob);
     /* the honest client's stream for fuzz_he_peer's convolution */
     lin_conv c = he_peer_conv();
-    he_plan pl;
-    if (he_plan_make(&pl, &c, HE_PEER_L) != 0 || pl.in_cts > 8) return 1;
+    lin_he_plan pl;
+    if (lin_he_plan_make(&pl, &c, HE_PEER_L) != 0 || pl.in_cts > 8) return 1;
     uint8_t session[HE_SEED_BYTES];
     prg_bytes(&g, session, sizeof session);
     he_pk_pack(buf, pk);
@@ -83,7 +83,7 @@ int main(int argc, char **argv) {
     for (uint64_t k = 0; k < pl.in_cts; k++) {
         uint8_t seed[HE_SEED_BYTES];
         he_derive_seed(seed, session, 0, k);
-        he_plan_gather(&pl, m, x, k / pl.ncb, (unsigned)(k % pl.ncb));
+        lin_he_plan_gather(&pl, m, x, k / pl.ncb, (unsigned)(k % pl.ncb));
         he_encrypt_sk(&g, b, sk, seed, &enc, m);
         he_poly_pack(buf + len, b);
         len += pb;
@@ -92,6 +92,6 @@ int main(int argc, char **argv) {
     put("session_short", 3, buf, pkb + HE_SEED_BYTES + 77);
     memset(buf + pkb + HE_SEED_BYTES + 7 * 8, 0xff, 8); /* residues 2^55 - 1 */
     put("session_bad_residue", 3, buf, len);
-    he_plan_free(&pl);
+    lin_he_plan_free(&pl);
     return 0;
 }

@@ -270,11 +270,11 @@ TEST(chunked_layers) {
     lcase t = {.kind = K_CONV, .c = c, .l = 32, .chunk_bytes = 1}; /* one tile per chunk */
     REQUIRE(run_case(&t, 2, &g, 0) == 0);
     CHECK_EQ(t.bytes[0] + t.bytes[1], lin_he_conv_bytes(&c, 32));
-    he_plan pl;
-    REQUIRE_OK(he_plan_make(&pl, &c, 32));
+    lin_he_plan pl;
+    REQUIRE_OK(lin_he_plan_make(&pl, &c, 32));
     CHECK(pl.units > 3);
     CHECK(t.flights[1] >= pl.units / 2); /* the client's lanes sent once per chunk */
-    he_plan_free(&pl);
+    lin_he_plan_free(&pl);
 }
 
 /* The planner: every target is a distinct coefficient and no two output
@@ -284,8 +284,8 @@ TEST(plan_invariants) {
         conv(1, 64, 56, 56, 64, 3, 1, 1, 1, 1, 14), conv(1, 3, 224, 224, 64, 7, 2, 3, 1, 1, 14),
         conv(1, 2048, 7, 7, 512, 1, 1, 0, 1, 1, 14), conv(2, 32, 9, 9, 32, 3, 2, 1, 1, 32, 10)};
     for (size_t k = 0; k < sizeof cs / sizeof *cs; k++) {
-        he_plan pl;
-        REQUIRE_OK(he_plan_make(&pl, &cs[k], 37));
+        lin_he_plan pl;
+        REQUIRE_OK(lin_he_plan_make(&pl, &cs[k], 37));
         CHECK((uint64_t)pl.Ow * pl.Cw * pl.Hw * pl.Ww <= HE_N);
         size_t ny = lin_conv_out_size(&pl.c);
         uint8_t *seen = mem_calloc(ny, 1);
@@ -294,7 +294,7 @@ TEST(plan_invariants) {
         REQUIRE(seen && pos && yidx);
         for (unsigned og = 0; og < pl.nog; og++)
             for (uint64_t u = 0; u < pl.units; u++) {
-                size_t n = he_plan_targets(&pl, pos, yidx, og, u);
+                size_t n = lin_he_plan_targets(&pl, pos, yidx, og, u);
                 for (size_t j = 0; j < n; j++) {
                     CHECK(pos[j] < HE_N);
                     CHECK(yidx[j] < ny);
@@ -309,7 +309,7 @@ TEST(plan_invariants) {
         mem_free(seen);
         mem_free(pos);
         mem_free(yidx);
-        he_plan_free(&pl);
+        lin_he_plan_free(&pl);
     }
 }
 
@@ -396,8 +396,8 @@ static int bad_party(party *p, void *v) {
     }
     rc = lin_he_setup(p, &h);
     if (rc < 0) return rc;
-    he_plan pl;
-    if (he_plan_make(&pl, &c, 16) < 0) abort();
+    lin_he_plan pl;
+    if (lin_he_plan_make(&pl, &c, 16) < 0) abort();
     if (b->what == 1 || b->what == 2) {
         if (me == MPC_CLIENT) {
             size_t n = he_poly_bytes() * pl.in_cts;
@@ -427,7 +427,7 @@ static int bad_party(party *p, void *v) {
             rc = lin_he_conv(p, h, y, x, &c, NULL, 16);
         }
     }
-    he_plan_free(&pl);
+    lin_he_plan_free(&pl);
     b->rc[me] = rc;
     lin_he_free(h);
     return 0;

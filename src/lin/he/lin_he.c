@@ -124,7 +124,7 @@ void lin_he_free(lin_he *h) {
 
 typedef struct run {
     lin_he *h;
-    const he_plan *pl;
+    const lin_he_plan *pl;
     const uint64_t *x, *w;
     uint64_t *y;
     he_encoder enc;
@@ -136,7 +136,7 @@ typedef struct run {
 /* Phase 1, items = input ciphertexts (unit-major) of the chunk. */
 static int job_in(mpc_lane *L, void *v, size_t first, size_t count) {
     run *r = v;
-    const he_plan *pl = r->pl;
+    const lin_he_plan *pl = r->pl;
     chan *ch = L->ot.ch;
     const size_t pb = he_poly_bytes();
     uint64_t *m = mem_alloc(HE_N, sizeof *m);
@@ -148,7 +148,7 @@ static int job_in(mpc_lane *L, void *v, size_t first, size_t count) {
         unsigned cb = (unsigned)(k % pl->ncb);
         uint8_t seed[HE_SEED_BYTES];
         he_derive_seed(seed, r->h->session, r->layer, unit * pl->ncb + cb);
-        he_plan_gather(pl, m, r->x, unit, cb);
+        lin_he_plan_gather(pl, m, r->x, unit, cb);
         if (L->role == MPC_CLIENT) {
             he_encrypt_sk(&L->ot.rng, tmp, r->h->sk, seed, &r->enc, m);
             he_poly_pack(buf, tmp);
@@ -227,7 +227,7 @@ static int out_alloc(out_bufs *o, int server) {
  * is one tile (nu == 1) without groups, n output groups on that tile (each
  * input row is read once for the n sums). */
 static int out_server_run(mpc_lane *L, run *r, out_bufs *o, size_t k, size_t n) {
-    const he_plan *pl = r->pl;
+    const lin_he_plan *pl = r->pl;
     const he_params *P = he_params_get();
     const int multi = r->nu == 1 && n > 1;
     const unsigned og0 = (unsigned)(k / r->nu), G = multi ? (unsigned)n : 1;
@@ -253,11 +253,11 @@ static int out_server_run(mpc_lane *L, run *r, out_bufs *o, size_t k, size_t n) 
             for (unsigned q = 0; q < cnt; q++) {
                 he_poly *wp = &o->wp[g * cnt + q];
                 if (pl->flat) { /* the compact polynomial, pruned transform */
-                    he_plan_wpoly_compact(pl, wp, r->w, og0 + g, cb0 + q);
+                    lin_he_plan_wpoly_compact(pl, wp, r->w, og0 + g, cb0 + q);
                     for (int i = 0; i < HE_L; i++)
                         he_ntt_fwd_pruned(&P->p[i], wp->c[i], pl->logm);
                 } else {
-                    he_plan_wpoly(pl, wp, r->w, og0 + g, cb0 + q);
+                    lin_he_plan_wpoly(pl, wp, r->w, og0 + g, cb0 + q);
                     he_poly_ntt(wp);
                 }
             }
@@ -296,7 +296,7 @@ static int out_server_run(mpc_lane *L, run *r, out_bufs *o, size_t k, size_t n) 
         he_poly_intt(o->B);
         he_poly_intt(o->A);
         he_add_cbd(&L->ot.rng, o->A, NULL, HE_N);
-        size_t nt = he_plan_targets(pl, o->pos, o->yidx, og, unit);
+        size_t nt = lin_he_plan_targets(pl, o->pos, o->yidx, og, unit);
         he_add_cbd(&L->ot.rng, o->B, o->pos, nt);
         he_flood(&L->ot.rng, o->B, o->pos, nt, pl->bud.beta);
         /* S's share r; the ciphertext carries W*x - r */
@@ -317,7 +317,7 @@ static int out_server_run(mpc_lane *L, run *r, out_bufs *o, size_t k, size_t n) 
 /* Phase 2, items = output ciphertexts (output-group-major) of the chunk. */
 static int job_out(mpc_lane *L, void *v, size_t first, size_t count) {
     run *r = v;
-    const he_plan *pl = r->pl;
+    const lin_he_plan *pl = r->pl;
     const int server = L->role == MPC_SERVER;
     out_bufs *op = r->h->ob[L->index];
     int rc = 0;
@@ -346,7 +346,7 @@ static int job_out(mpc_lane *L, void *v, size_t first, size_t count) {
         } else {
             unsigned og = (unsigned)(k / r->nu);
             uint64_t unit = r->u0 + k % r->nu;
-            size_t nt = he_plan_targets(pl, op->pos, op->yidx, og, unit);
+            size_t nt = lin_he_plan_targets(pl, op->pos, op->yidx, og, unit);
             size_t nb = he_out_bytes(nt, pl->bud.ka, pl->bud.kb);
             rc = chan_recv(L->ot.ch, op->wire, nb);
             if (rc == 0)
@@ -378,8 +378,8 @@ static int conv_run(party *p, lin_he *h, uint64_t *y, const uint64_t *x, const l
     PARLEY_CHECK(p && h && y && x && c);
     PARLEY_CHECK(h->role == p->role);
     PARLEY_CHECK((p->role == MPC_SERVER) == (w != NULL));
-    he_plan pl;
-    TRY(he_plan_make(&pl, c, l));
+    lin_he_plan pl;
+    TRY(lin_he_plan_make(&pl, c, l));
     int rc = 0;
     if (p->role == MPC_SERVER) {
         /* the flood is sized for wbits: weights beyond it would leak */
@@ -393,7 +393,7 @@ static int conv_run(party *p, lin_he *h, uint64_t *y, const uint64_t *x, const l
         }
         if (rc < 0) {
             abort_lanes(p); /* the client would otherwise wait for an answer */
-            he_plan_free(&pl);
+            lin_he_plan_free(&pl);
             return rc;
         }
     }
@@ -424,7 +424,7 @@ static int conv_run(party *p, lin_he *h, uint64_t *y, const uint64_t *x, const l
         if (rc == 0) rc = party_run(p, r.nu * pl.ncb, 1, job_in, &r);
         if (rc == 0) rc = party_run(p, r.nu * pl.nog, 1, job_out, &r);
     }
-    he_plan_free(&pl);
+    lin_he_plan_free(&pl);
     return rc;
 }
 
@@ -500,8 +500,8 @@ int lin_he_scale(party *p, lin_he *h, uint64_t *y, const uint64_t *x, const lin_
 }
 
 int lin_he_conv_info(lin_he_info *out, const lin_conv *c, unsigned l) {
-    he_plan pl;
-    TRY(he_plan_make(&pl, c, l));
+    lin_he_plan pl;
+    TRY(lin_he_plan_make(&pl, c, l));
     lin_he_info i = {.Cp = pl.Cp,
                      .Eh = pl.Eh,
                      .Ew = pl.Ew,
@@ -520,7 +520,7 @@ int lin_he_conv_info(lin_he_info *out, const lin_conv *c, unsigned l) {
                      .beta = pl.bud.beta,
                      .margin_bits = pl.bud.margin_bits};
     *out = i;
-    he_plan_free(&pl);
+    lin_he_plan_free(&pl);
     return 0;
 }
 

@@ -80,7 +80,7 @@ static int decompose(unsigned k, unsigned d, unsigned s, unsigned *nres, unsigne
 }
 
 /* Channel blocks read by output group og (groups: only those sharing a group). */
-static void og_range(const he_plan *pl, unsigned Cw, unsigned Ow, unsigned og, unsigned *lo,
+static void og_range(const lin_he_plan *pl, unsigned Cw, unsigned Ow, unsigned og, unsigned *lo,
                      unsigned *hi) {
     const lin_conv *c = &pl->c;
     if (c->groups == 1) {
@@ -97,7 +97,7 @@ static void og_range(const he_plan *pl, unsigned Cw, unsigned Ow, unsigned og, u
 }
 
 /* Largest Ow (<= cap) the noise budget allows; 0 if none. */
-static unsigned ow_budget_max(const he_plan *pl, unsigned cap) {
+static unsigned ow_budget_max(const lin_he_plan *pl, unsigned cap) {
     he_budget b;
     if (he_budget_for(&b, pl->l, pl->c.wbits, pl->taps) < 0) return 0;
     unsigned lo = 1, hi = cap;
@@ -113,7 +113,7 @@ static unsigned ow_budget_max(const he_plan *pl, unsigned cap) {
 }
 
 /* Kept coefficients of output group og on tile (ti, tj). */
-static uint64_t tile_targets(const he_plan *pl, unsigned og, unsigned ti, unsigned tj) {
+static uint64_t tile_targets(const lin_he_plan *pl, unsigned og, unsigned ti, unsigned tj) {
     const lin_conv *c = &pl->c;
     uint64_t no = c->O - (uint64_t)og * pl->Ow < pl->Ow ? c->O - (uint64_t)og * pl->Ow : pl->Ow;
     if (pl->flat) {
@@ -126,7 +126,7 @@ static uint64_t tile_targets(const he_plan *pl, unsigned og, unsigned ti, unsign
 }
 
 /* Exact bytes server -> client: every returned ciphertext of every unit. */
-static uint64_t s2c_bytes(const he_plan *pl) {
+static uint64_t s2c_bytes(const lin_he_plan *pl) {
     uint64_t total = 0;
     for (unsigned og = 0; og < pl->nog; og++)
         for (unsigned ti = 0; ti < pl->th; ti++)
@@ -150,7 +150,7 @@ static unsigned tile_candidates(unsigned *out, unsigned n_out, unsigned E) {
 }
 
 typedef struct search {
-    const he_plan *pl;
+    const lin_he_plan *pl;
     unsigned ow_cap;
     uint64_t best;
     int flat;
@@ -168,7 +168,7 @@ static unsigned ceil_log2(uint64_t v) {
  * output channels per polynomial that fit; keep the cheapest. */
 static void consider(search *sr, int flat, unsigned Hw, unsigned Ww, unsigned oh, unsigned ow,
                      uint64_t units) {
-    const he_plan *pl = sr->pl;
+    const lin_he_plan *pl = sr->pl;
     const lin_conv *c = &pl->c;
     const uint64_t pbytes = he_poly_bytes(), ka = pl->l + HE_KA_EXTRA;
     uint64_t maxC = HE_N / ((uint64_t)Hw * Ww), prev = 0;
@@ -210,7 +210,7 @@ static void consider(search *sr, int flat, unsigned Hw, unsigned Ww, unsigned oh
     }
 }
 
-int he_plan_make(he_plan *pl, const lin_conv *cin, unsigned l) {
+int lin_he_plan_make(lin_he_plan *pl, const lin_conv *cin, unsigned l) {
     memset(pl, 0, sizeof *pl);
     pl->c = *cin;
     lin_conv *c = &pl->c;
@@ -320,11 +320,11 @@ int he_plan_make(he_plan *pl, const lin_conv *cin, unsigned l) {
     pl->bytes_s2c = s2c_bytes(pl);
     return 0;
 fail:
-    he_plan_free(pl);
+    lin_he_plan_free(pl);
     return rc;
 }
 
-void he_plan_free(he_plan *pl) {
+void lin_he_plan_free(lin_he_plan *pl) {
     mem_free(pl->rh);
     mem_free(pl->rw);
     mem_free(pl->tap_h);
@@ -338,14 +338,16 @@ void he_plan_free(he_plan *pl) {
     pl->cb_lo = pl->cb_hi = NULL;
 }
 
-static void unit_split(const he_plan *pl, uint64_t unit, uint64_t *n, unsigned *ti, unsigned *tj) {
+static void unit_split(const lin_he_plan *pl, uint64_t unit, uint64_t *n, unsigned *ti,
+                       unsigned *tj) {
     uint64_t per = (uint64_t)pl->th * pl->tw, t = unit % per;
     *n = unit / per;
     *ti = (unsigned)(t / pl->tw);
     *tj = (unsigned)(t % pl->tw);
 }
 
-void he_plan_gather(const he_plan *pl, uint64_t *m, const uint64_t *x, uint64_t unit, unsigned cb) {
+void lin_he_plan_gather(const lin_he_plan *pl, uint64_t *m, const uint64_t *x, uint64_t unit,
+                        unsigned cb) {
     const lin_conv *c = &pl->c;
     uint64_t n;
     unsigned ti, tj;
@@ -388,7 +390,8 @@ void he_plan_gather(const he_plan *pl, uint64_t *m, const uint64_t *x, uint64_t 
     }
 }
 
-void he_plan_wpoly(const he_plan *pl, he_poly *wp, const uint64_t *w, unsigned og, unsigned cb) {
+void lin_he_plan_wpoly(const lin_he_plan *pl, he_poly *wp, const uint64_t *w, unsigned og,
+                       unsigned cb) {
     const lin_conv *c = &pl->c;
     const he_params *P = he_params_get();
     memset(wp, 0, sizeof *wp);
@@ -423,8 +426,8 @@ void he_plan_wpoly(const he_plan *pl, he_poly *wp, const uint64_t *w, unsigned o
     }
 }
 
-void he_plan_wpoly_compact(const he_plan *pl, he_poly *wp, const uint64_t *w, unsigned og,
-                           unsigned cb) {
+void lin_he_plan_wpoly_compact(const lin_he_plan *pl, he_poly *wp, const uint64_t *w, unsigned og,
+                               unsigned cb) {
     PARLEY_CHECK(pl->flat);
     const lin_conv *c = &pl->c;
     const he_params *P = he_params_get();
@@ -455,7 +458,8 @@ void he_plan_wpoly_compact(const he_plan *pl, he_poly *wp, const uint64_t *w, un
     }
 }
 
-size_t he_plan_targets(const he_plan *pl, uint32_t *pos, size_t *yidx, unsigned og, uint64_t unit) {
+size_t lin_he_plan_targets(const lin_he_plan *pl, uint32_t *pos, size_t *yidx, unsigned og,
+                           uint64_t unit) {
     const lin_conv *c = &pl->c;
     uint64_t n;
     unsigned ti, tj;

@@ -36,7 +36,7 @@
 #include "he/he.h"
 #include "lin/lin.h"
 
-typedef struct he_plan {
+typedef struct lin_he_plan {
     lin_conv c; /* checked copy (OH, OW filled) */
     unsigned l;
     /* stride decomposition */
@@ -64,24 +64,27 @@ typedef struct he_plan {
     uint64_t bytes_c2s, bytes_s2c;
     he_budget bud;
     unsigned S, Off;
-} he_plan;
+} lin_he_plan;
 
 /* Build the plan; PARLEY_E_ARG / PARLEY_E_UNSUPPORTED with a message. */
-int he_plan_make(he_plan *pl, const lin_conv *c, unsigned l) WUR;
-void he_plan_free(he_plan *pl);
+int lin_he_plan_make(lin_he_plan *pl, const lin_conv *c, unsigned l) WUR;
+void lin_he_plan_free(lin_he_plan *pl);
 
 /* The input block (unit, cb) of a tensor with the layer's input layout
  * into m[0..N-1] (other coefficients zero). */
-void he_plan_gather(const he_plan *pl, uint64_t *m, const uint64_t *x, uint64_t unit, unsigned cb);
+void lin_he_plan_gather(const lin_he_plan *pl, uint64_t *m, const uint64_t *x, uint64_t unit,
+                        unsigned cb);
 /* The weight polynomial (og, cb), signed coefficients reduced into RNS
  * (coefficient domain). */
-void he_plan_wpoly(const he_plan *pl, he_poly *wp, const uint64_t *w, unsigned og, unsigned cb);
+void lin_he_plan_wpoly(const lin_he_plan *pl, he_poly *wp, const uint64_t *w, unsigned og,
+                       unsigned cb);
 /* Flat blocks: the compact weight polynomial W~ (coefficient k = o'*Cw +
  * Cw-1-c), RNS, coefficient domain. */
-void he_plan_wpoly_compact(const he_plan *pl, he_poly *wp, const uint64_t *w, unsigned og,
-                           unsigned cb);
+void lin_he_plan_wpoly_compact(const lin_he_plan *pl, he_poly *wp, const uint64_t *w, unsigned og,
+                               unsigned cb);
 /* The kept coefficients of output ciphertext (og, unit): positions in the
  * polynomial and indices into y. Returns their number (<= N). */
-size_t he_plan_targets(const he_plan *pl, uint32_t *pos, size_t *yidx, unsigned og, uint64_t unit);
+size_t lin_he_plan_targets(const lin_he_plan *pl, uint32_t *pos, size_t *yidx, unsigned og,
+                           uint64_t unit);
 
 #endif
