@@ -198,7 +198,7 @@ static int load(qnet **net, unsigned l, unsigned s) {
     fgraph *g;
     *net = NULL;
     TRY(import(&g, 1));
-    int rc = quant_net(net, g, l, s);
+    int rc = quant_net(net, g, l, s, 0);
     fgraph_free(g);
     return rc;
 }
@@ -240,7 +240,7 @@ TEST(ref_conv_hand) {
         CHECK_EQ(net->layers[0].w[0], 5);
         CHECK_EQ(net->layers[0].w[1], (uint64_t)-10 & 0xffff);
         CHECK_EQ(net->layers[0].b[0], 26);
-        CHECK_EQ(net->layers[0].p.conv.wbits, 5); /* 14 needs 5 signed bits */
+        CHECK_EQ(net->layers[0].p.lin.conv.wbits, 5); /* 14 needs 5 signed bits */
         uint64_t y[4];
         REQUIRE_OK(run(net, y, xv));
         const int64_t want[4] = {41, relu ? 0 : -22, 29, 12};
@@ -311,7 +311,7 @@ TEST(quant_folds) {
     REQUIRE(net->nlayers == 5);
     for (unsigned i = 0; i < 5; i++)
         CHECK_EQ(net->layers[i].op, want[i]);
-    const lin_conv *c = &net->layers[0].p.conv;
+    const lin_conv *c = &net->layers[0].p.lin.conv;
     CHECK(c->H == 2 && c->W == 2 && c->pt == 1 && c->pl == 1 && c->pb == 0 && c->pr == 0);
     /* gamma' = g / sqrt(var + eps) = (1, 1); w' = (1, -0.5); b' = be - gamma' mu = (0.25, -1). */
     CHECK_EQ(net->layers[0].w[0], 4096);
@@ -367,11 +367,11 @@ TEST(batch_dimension) {
     fgraph *g;
     REQUIRE_OK(import(&g, 3));
     qnet *net;
-    int rc = quant_net(&net, g, 37, 12);
+    int rc = quant_net(&net, g, 37, 12, 0);
     fgraph_free(g);
     REQUIRE_OK(rc);
     CHECK_EQ(net->t[net->input].shape.d[0], 3);
-    CHECK_EQ(net->layers[0].p.fc.N, 3);
+    CHECK_EQ(net->layers[0].p.lin.fc.N, 3);
     const float x[6] = {1, 2, 3, 4, -5, 6};
     uint64_t y[6];
     REQUIRE_OK(run(net, y, x));
@@ -700,8 +700,11 @@ TEST(public_roundtrip) {
         CHECK(pub->layers[i].w == NULL && pub->layers[i].b == NULL);
         CHECK_EQ(pub->layers[i].op, net->layers[i].op);
         CHECK(memcmp(&pub->layers[i].p, &net->layers[i].p, sizeof net->layers[i].p) == 0);
-        CHECK_EQ(qlayer_weight_count(pub, &pub->layers[i]),
-                 qlayer_weight_count(net, &net->layers[i]));
+        size_t pw, pb, nw, nb;
+        qlayer_private(pub, &pub->layers[i], &pw, &pb);
+        qlayer_private(net, &net->layers[i], &nw, &nb);
+        CHECK_EQ(pw, nw);
+        CHECK_EQ(pb, nb);
     }
     for (unsigned i = 0; i < pub->ntensors; i++) {
         CHECK(nn_shape_eq(&pub->t[i].shape, &net->t[i].shape));
@@ -712,8 +715,10 @@ TEST(public_roundtrip) {
     /* No weight value reaches the encoding: zero them and encode again. */
     for (unsigned i = 0; i < net->nlayers; i++) {
         qlayer *L = &net->layers[i];
-        if (L->w) memset(L->w, 0, qlayer_weight_count(net, L) * 8);
-        if (L->b) memset(L->b, 0, qlayer_bias_count(net, L) * 8);
+        size_t nw, nb;
+        qlayer_private(net, L, &nw, &nb);
+        if (L->w) memset(L->w, 0, nw * 8);
+        if (L->b) memset(L->b, 0, nb * 8);
     }
     mem_free(b);
     REQUIRE_OK(qnet_public_encode(net, &b, &blen));
@@ -811,7 +816,7 @@ TEST(qnet_check_rejects) {
         REQUIRE_OK(load(&net, 16, 4));
         switch (k) {
         case 0:
-            net->layers[0].p.conv.OW++;
+            net->layers[0].p.lin.conv.OW++;
             break;
         case 1:
             net->layers[1].p.shift = 5;
@@ -823,7 +828,7 @@ TEST(qnet_check_rejects) {
             net->t[net->input].scale = 3;
             break;
         case 4:
-            net->layers[0].p.conv.wbits = 17;
+            net->layers[0].p.lin.conv.wbits = 17;
             break;
         }
         CHECK_EQ(qnet_check(net), PARLEY_E_FORMAT);
@@ -947,9 +952,11 @@ TEST(opsets_7_to_17_agree) {
     uint64_t st = 0x5eed0f5e7;
 #define OV_FILL(a, lo, hi)                                                                         \
     for (size_t i = 0; i < sizeof a / sizeof *a; i++)                                              \
-        a[i] = (float)((lo) + ((hi) - (lo)) * (double)((st = st * 6364136223846793005ULL +          \
-                                                            1442695040888963407ULL) >> 11) /      \
-                                         9007199254740992.0);
+        a[i] = (float)((lo) +                                                                      \
+                       ((hi) - (lo)) *                                                             \
+                           (double)((st = st * 6364136223846793005ULL + 1442695040888963407ULL) >> \
+                                    11) /                                                          \
+                           9007199254740992.0);
     OV_FILL(ov_x, -2, 2);
     OV_FILL(ov_w, -0.5, 0.5);
     OV_FILL(ov_b, -0.2, 0.2);

@@ -114,20 +114,15 @@ static int parse(inspect_opts *o, int argc, char **argv) {
 
 /* Per-layer sizes, as qnet_stats_get counts them. */
 static uint64_t layer_macs(const qnet *net, const qlayer *L) {
-    switch (L->op) {
-    case QOP_CONV:
-        return lin_conv_macs(&L->p.conv);
-    case QOP_FC:
-        return (uint64_t)L->p.fc.N * L->p.fc.K * L->p.fc.O;
-    case QOP_SCALE:
-        return net->t[L->out].size;
-    default:
-        return 0;
-    }
+    qnet_stats st;
+    qlayer_stats(&st, net, L);
+    return st.macs;
 }
 
 static uint64_t layer_relus(const qnet *net, const qlayer *L) {
-    return L->op == QOP_RELU || L->op == QOP_RELU_TRUNC ? net->t[L->out].size : 0;
+    qnet_stats st;
+    qlayer_stats(&st, net, L);
+    return st.relus;
 }
 
 /* 1234567 -> "1.18 MiB". */
@@ -192,10 +187,9 @@ static void json_mode(FILE *f, const char *key, const mode_cost *m) {
             "\"linear_bytes\":%llu,\"nonlinear_bytes\":%llu,\"label_bytes\":%llu,"
             "\"reveal_bytes\":%llu,\"by_kind\":{",
             (unsigned long long)(r->total + r->gen), (unsigned long long)r->setup,
-            (unsigned long long)r->cots, (unsigned long long)r->gen,
-            (unsigned long long)r->input, (unsigned long long)r->linear,
-            (unsigned long long)r->nonlinear, (unsigned long long)r->label,
-            (unsigned long long)r->reveal);
+            (unsigned long long)r->cots, (unsigned long long)r->gen, (unsigned long long)r->input,
+            (unsigned long long)r->linear, (unsigned long long)r->nonlinear,
+            (unsigned long long)r->label, (unsigned long long)r->reveal);
     int first = 1;
     for (int op = 1; op < QOP_END_; op++)
         if (r->by_kind[op]) {
