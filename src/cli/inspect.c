@@ -29,6 +29,8 @@ static const char inspect_usage[] =
     "options:\n"
     "  --bits L                ring width l, 8..64 (default 37)\n"
     "  --scale S               fixed-point scale s (default 12)\n"
+    "  --wbits W               the public weight width, 1..l (default s + 4: real\n"
+    "                          weights in (-8, 8)), as serve would use it\n"
     "  --threads T             lanes of the secure run, 1..64 (default 2)\n"
     "  --reveal logits|label   what the client learns (default logits)\n"
     "  --ot silent|iknp        OT backend of the secure run (default silent): silent OT\n"
@@ -41,7 +43,7 @@ static const char inspect_usage[] =
 
 typedef struct inspect_opts {
     const char *model;
-    unsigned l, s, lanes;
+    unsigned l, s, lanes, wbits;
     int reveal_label, json, ot;
     size_t public_bytes; /* the public model's encoding (qnet_public_encode) */
 } inspect_opts;
@@ -77,7 +79,7 @@ static int parse(inspect_opts *o, int argc, char **argv) {
             continue;
         }
         int known = !strcmp(a, "--bits") || !strcmp(a, "--scale") || !strcmp(a, "--threads") ||
-                    !strcmp(a, "--reveal") || !strcmp(a, "--ot");
+                    !strcmp(a, "--reveal") || !strcmp(a, "--ot") || !strcmp(a, "--wbits");
         if (!known) {
             fprintf(stderr, "parley inspect: unknown option %s\n%s", a, inspect_usage);
             return 2;
@@ -92,6 +94,8 @@ static int parse(inspect_opts *o, int argc, char **argv) {
             bad = parse_u(v, 8, 64, &o->l);
         else if (!strcmp(a, "--scale"))
             bad = parse_u(v, 0, 30, &o->s);
+        else if (!strcmp(a, "--wbits"))
+            bad = parse_u(v, 1, 64, &o->wbits);
         else if (!strcmp(a, "--threads"))
             bad = parse_u(v, 1, LANES_MAX, &o->lanes);
         else if (!strcmp(a, "--ot"))
@@ -308,7 +312,8 @@ int cli_inspect(int argc, char **argv) {
     char *notes = NULL;
     mode_cost m[2];
     memset(m, 0, sizeof m);
-    int rc = nn_model_load(&net, &notes, o.model, o.l, o.s, 1);
+    nn_model_opts mo = {.l = o.l, .s = o.s, .batch = 1, .wbits = o.wbits};
+    int rc = nn_model_load_opts(&net, &notes, o.model, &mo);
     if (rc == 0 && notes) fprintf(stderr, "parley inspect: %s", notes);
     if (rc == 0) {
         uint8_t *pub = NULL;

@@ -97,6 +97,9 @@ typedef struct qkind {
     int nonneg;   /* QN_* */
     int priv;     /* QW_* */
     lin_kind lin; /* QK_LINEAR */
+    /* QK_LINEAR: the default public bound on the real weights, |w| <
+     * 2^wlog2 (quant_wbits). */
+    unsigned wlog2;
     /* Public parameters on the wire: wire_n u32 fields from byte wire_off
      * of qparams. */
     unsigned short wire_off, wire_n;

@@ -139,11 +139,13 @@ static void argmax_stats(qnet_stats *st, const qnet *net, const qlayer *L) {
 #define INPUTS(lo, hi) .nin_min = (lo), .nin_max = (hi)
 
 static const qkind kinds[QOP_END_] = {
-    [QOP_CONV] = {"conv", LINEAR(LIN_CONV), INPUTS(1, 1), WIRE(lin.conv, 19), .check = qcheck_conv,
+    /* Weights (batch norms folded in) below 8; a standalone batch norm's
+     * factors gamma / sigma can be far larger, and cost little. */
+    [QOP_CONV] = {"conv", LINEAR(LIN_CONV), .wlog2 = 3, INPUTS(1, 1), WIRE(lin.conv, 19), .check = qcheck_conv,
                   .dump = dump_conv},
-    [QOP_FC] = {"fc", LINEAR(LIN_FC), INPUTS(1, 1), WIRE(lin.fc, 4), .check = qcheck_fc,
+    [QOP_FC] = {"fc", LINEAR(LIN_FC), .wlog2 = 3, INPUTS(1, 1), WIRE(lin.fc, 4), .check = qcheck_fc,
                 .dump = dump_wbits},
-    [QOP_SCALE] = {"scale", LINEAR(LIN_SCALE), INPUTS(1, 1), WIRE(lin.scale, 4),
+    [QOP_SCALE] = {"scale", LINEAR(LIN_SCALE), .wlog2 = 11, INPUTS(1, 1), WIRE(lin.scale, 4),
                    .check = qcheck_scale, .dump = dump_wbits},
     [QOP_TRUNC] = {"trunc", EW_SHIFT(nl_trunc), INPUTS(1, 1), .scale = QS_DOWN, .counts = QC_TRUNC,
                    .dump = dump_shr},

@@ -79,8 +79,13 @@ static int add_layer(qbuild *B, qlayer **out, qop op, const char *name, const ch
     return 0;
 }
 
-/* A linear layer's weights at scale s and biases at 2s, within wbits (0:
- * the width they need). */
+unsigned quant_wbits(unsigned l, unsigned s, qop op) {
+    unsigned w = s + qkind_of(op)->wlog2 + 1;
+    return w < l ? w : l;
+}
+
+/* A linear layer's weights at scale s and biases at 2s, within the public
+ * wbits (the policy, not a measure of these weights: that would leak). */
 static int quant_weights(qnet *net, qlayer *L, const fgraph *g, const fnode *n, unsigned wbits) {
     unsigned l = net->l, s = net->s;
     size_t nw, nb, bad;
@@ -90,7 +95,6 @@ static int quant_weights(qnet *net, qlayer *L, const fgraph *g, const fnode *n, 
     if (!L->w || !L->b) return PARLEY_E_NOMEM;
     TRY(quantize(L->w, n->w, nw, l, s, n, "weight"));
     if (n->b) TRY(quantize(L->b, n->b, nb, l, 2 * s, n, "bias"));
-    if (!wbits) wbits = lin_weight_bits(L->w, nw, l);
     *lin_wbits_of(&L->p.lin, qkind_of(L->op)->lin) = wbits;
     lin_shape sh = qlayer_lin(L);
     if (!lin_weights_fit(&sh, L->w, l, &bad))
@@ -194,7 +198,7 @@ int quant_net(qnet **out, const fgraph *g, unsigned l, unsigned s, unsigned wbit
             if (rc == 0) rc = add_layer(&B, &L, n->op, n->name, NULL, tin, n->nin, acc);
             if (rc == 0) {
                 L->p = n->p;
-                rc = quant_weights(net, L, g, n, wbits);
+                rc = quant_weights(net, L, g, n, wbits ? wbits : quant_wbits(l, s, n->op));
             }
             /* A linear output whose only reader is an Add stays at 2s: the
              * Add lifts its other operand to 2s and truncates the sum once
