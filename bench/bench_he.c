@@ -55,10 +55,19 @@ static uint64_t layer_outputs(const he_layer *y) {
     return (uint64_t)y->s.N * y->s.C * y->s.S;
 }
 
+static lin_shape layer_shape(const he_layer *y) {
+    if (y->kind == HB_CONV) return (lin_shape){LIN_CONV, .p.conv = y->c};
+    if (y->kind == HB_FC) return (lin_shape){LIN_FC, .p.fc = y->f};
+    return (lin_shape){LIN_SCALE, .p.scale = y->s};
+}
+
+/* Exact bytes in a session returning outs coefficients (sd: the layer's
+ * statistical distance); 0 if the planner refuses the layer. */
 static uint64_t layer_bytes(const he_layer *y, unsigned l, uint64_t outs, double *sd) {
-    if (y->kind == HB_CONV) return lin_he_conv_bytes(&y->c, l, outs, sd);
-    if (y->kind == HB_FC) return lin_he_fc_bytes(&y->f, l, outs, sd);
-    return lin_he_scale_bytes(&y->s, l, outs, sd);
+    lin_backend be = lin_he_backend(NULL, outs);
+    lin_shape s = layer_shape(y);
+    uint64_t b;
+    return lin_bytes(&be, &b, sd, &s, l) == 0 ? b : 0;
 }
 
 static int he_layer_party(party *p, void *arg, bench_clock *clk) {
@@ -99,12 +108,9 @@ static int he_layer_party(party *p, void *arg, bench_clock *clk) {
         const uint64_t *wp = p->role == MPC_SERVER ? w : NULL;
         rc = bench_begin(clk);
         if (rc == 0) {
-            if (y->kind == HB_CONV)
-                rc = lin_he_conv(p, h, out, x, &y->c, wp, b->l);
-            else if (y->kind == HB_FC)
-                rc = lin_he_fc(p, h, out, x, &y->f, wp, b->l);
-            else
-                rc = lin_he_scale(p, h, out, x, &y->s, wp, b->l);
+            lin_backend be = lin_he_backend(h, 0); /* the flood: lin_he_set_outputs above */
+            lin_shape s = layer_shape(y);
+            rc = lin_run(&be, p, out, x, &s, wp, b->l);
         }
         if (rc == 0) rc = bench_end(clk);
     }
@@ -377,7 +383,7 @@ int bench_he_fc_main(int argc, char **argv) {
     he_layer y = {.kind = HB_FC, .count = 1, .f = {o.batch, o.K, o.O, o.wbits}};
     snprintf(y.name, sizeof y.name, "fc K%u O%u", o.K, o.O);
     uint64_t outs = layer_outputs(&y);
-    if (lin_he_fc_bytes(&y.f, o.bits, outs, NULL) == 0) {
+    if (layer_bytes(&y, o.bits, outs, NULL) == 0) {
         fprintf(stderr, "parley-bench he-fc: shape or parameters not supported\n");
         return 2;
     }

@@ -62,9 +62,13 @@ static int lin_bench_party(party *p, void *arg, bench_clock *clk) {
         if (w) bench_weights(w, nw, b->scale, b->l);
     }
     if (rc == 0) rc = bench_begin(clk);
-    if (rc == 0)
-        rc = b->is_conv ? lin_ot_conv_as(p, y, x, &b->cv, w, b->l, b->orient)
-                        : lin_ot_fc_as(p, y, x, &b->fc, w, b->l, b->orient);
+    lin_shape sh =
+        b->is_conv ? (lin_shape){LIN_CONV, .p.conv = b->cv} : (lin_shape){LIN_FC, .p.fc = b->fc};
+    lin_plan *pl = NULL;
+    lin_backend be = lin_ot_backend();
+    if (rc == 0) rc = lin_ot_plan(&pl, &sh, b->l, b->orient);
+    if (rc == 0) rc = lin_run_plan(&be, p, pl, y, x, w);
+    lin_ot_ops.free(pl);
     if (rc == 0) rc = bench_end(clk);
     mem_free(x);
     mem_free(y);
@@ -181,12 +185,16 @@ static int lin_bench_main(int argc, char **argv, int is_conv) {
         b.cv.wbits = wbits;
     else
         b.fc.wbits = wbits;
-    int orient = b.orient;
-    if (orient == LIN_OT_AUTO)
-        orient = is_conv ? lin_ot_conv_pick(&b.cv, b.l) : lin_ot_fc_pick(&b.fc, b.l);
-    uint64_t predicted =
-        is_conv ? lin_ot_conv_bytes(&b.cv, b.l, orient) : lin_ot_fc_bytes(&b.fc, b.l, orient);
-    uint64_t macs = is_conv ? lin_conv_macs(&b.cv) : (uint64_t)b.fc.N * b.fc.K * b.fc.O;
+    lin_shape sh =
+        is_conv ? (lin_shape){LIN_CONV, .p.conv = b.cv} : (lin_shape){LIN_FC, .p.fc = b.fc};
+    lin_plan *pl;
+    if (lin_ot_plan(&pl, &sh, b.l, b.orient) < 0) {
+        fprintf(stderr, "parley bench %s: %s\n", name, err_msg());
+        return 2;
+    }
+    uint64_t predicted = pl->bytes, macs = lin_macs(&sh);
+    int orient = lin_ot_plan_orientation(pl);
+    lin_ot_ops.free(pl);
     b.orient = orient;
     bench_side s[2];
     int rc = bench_fork_party(lin_bench_party, &b, o.threads, o.backend, s);

@@ -37,7 +37,9 @@ static int server_session(const uint8_t *data, size_t size) {
         lin_conv c = he_peer_conv();
         uint64_t x[18] = {0}, w[36] = {0}, y[18];
         w[4] = 3;
-        rc = lin_he_conv(&p, h, y, x, &c, w, HE_PEER_L);
+        lin_backend be = lin_he_backend(h, 0);
+        lin_shape s = {LIN_CONV, .p.conv = c};
+        rc = lin_run(&be, &p, y, x, &s, w, HE_PEER_L);
     }
     lin_he_free(h);
     prg_clear(&lane.ot.rng);

@@ -22,7 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     check_rc(rc);
     if (rc < 0) return 0;
     qnet *net;
-    rc = quant_net(&net, g, 37, 12);
+    rc = quant_net(&net, g, 37, 12, 0);
     check_rc(rc);
     fgraph_free(g);
     if (rc < 0) return 0;

@@ -69,7 +69,7 @@ int conf_load(conf_case *c, const char *dir, unsigned l, unsigned s) {
                    .consts = consts,
                    .nconsts = nconst};
     if (rc == 0) rc = onnx_import(&g, buf, len, &o);
-    if (rc == 0) rc = quant_net(&c->net, g, l, s);
+    if (rc == 0) rc = quant_net(&c->net, g, l, s, 0);
     fgraph_free(g);
     mem_free(buf);
     for (unsigned k = 0; k < 8; k++)
@@ -133,13 +133,16 @@ int conf_error_bound(double *bound, const qnet *net, const uint64_t *x) {
         double K = 1;
         switch (L->op) {
         case QOP_CONV:
-            K = (double)(L->p.conv.C / L->p.conv.groups) * L->p.conv.kh * L->p.conv.kw;
+            K = (double)(L->p.lin.conv.C / L->p.lin.conv.groups) * L->p.lin.conv.kh *
+                L->p.lin.conv.kw;
             /* fall through */
         case QOP_FC:
-            if (L->op == QOP_FC) K = L->p.fc.K;
+            if (L->op == QOP_FC) K = L->p.lin.fc.K;
             /* fall through */
         case QOP_SCALE: {
-            double wm = max_abs(L->w, qlayer_weight_count(net, L), l, s);
+            size_t nw, nb;
+            qlayer_private(net, L, &nw, &nb);
+            double wm = max_abs(L->w, nw, l, s);
             e[y] = K * (wm * ex + dw * (xm + ex)) + ldexp(1.0, -2 * (int)s - 1);
             break;
         }

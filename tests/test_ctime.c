@@ -282,7 +282,9 @@ static int fc_party(party *p, void *arg) {
     if (r == MPC_SERVER) SECRET(c->w, nw * 8);
     lin_he *h;
     TRY(lin_he_setup(p, &h));
-    int rc = lin_he_fc(p, h, c->y[r], c->x[r], &c->f, r == MPC_SERVER ? c->w : NULL, c->l);
+    lin_backend be = lin_he_backend(h, 0);
+    lin_shape sh = {LIN_FC, .p.fc = c->f};
+    int rc = lin_run(&be, p, c->y[r], c->x[r], &sh, r == MPC_SERVER ? c->w : NULL, c->l);
     lin_he_free(h);
     PUBLIC(c->y[r], (size_t)c->f.N * c->f.O * 8);
     PUBLIC(c->x[r], nx * 8);

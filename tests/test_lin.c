@@ -27,6 +27,7 @@ typedef struct sub {
     uint64_t *x, *xs[2], *w, *y[2], *expect;
     uint64_t sent[2], flights[2];
     int rc[2];
+    char msg[2][256]; /* each side's message when rc < 0 */
 } sub;
 
 typedef struct session {
@@ -35,19 +36,50 @@ typedef struct session {
     int keep_going; /* run every call even after one failed (error tests) */
 } session;
 
+static lin_shape sub_shape(const sub *s) {
+    lin_shape sh = {.kind = s->kind == K_CONV ? LIN_CONV : s->kind == K_FC ? LIN_FC : LIN_SCALE};
+    if (s->kind == K_CONV) sh.p.conv = s->cv;
+    if (s->kind == K_FC) sh.p.fc = s->fc;
+    if (s->kind == K_SCALE) sh.p.scale = s->sc;
+    return sh;
+}
+
+/* The layer in the sub's orientation: plan it, run it (lin_run_plan checks
+ * the server's weights first, as every caller gets them checked). */
 static int call_sub(party *p, sub *s) {
     const uint64_t *w = p->role == MPC_SERVER ? s->w : NULL;
-    uint64_t *y = s->y[p->role];
-    const uint64_t *x = s->xs[p->role];
-    switch (s->kind) {
-    case K_CONV:
-        return lin_ot_conv_as(p, y, x, &s->cv, w, s->l, s->orient);
-    case K_FC:
-        return lin_ot_fc_as(p, y, x, &s->fc, w, s->l, s->orient);
-    default:
-        return lin_ot_scale_as(p, y, x, &s->sc, w, s->l, s->orient);
-    }
+    lin_shape sh = sub_shape(s);
+    lin_plan *pl;
+    TRY(lin_ot_plan(&pl, &sh, s->l, s->orient));
+    lin_backend be = lin_ot_backend();
+    int rc = lin_run_plan(&be, p, pl, s->y[p->role], s->xs[p->role], w);
+    lin_ot_ops.free(pl);
+    return rc;
 }
+
+/* Exact bytes of a layer in an orientation; 0 if the plan is refused. */
+static uint64_t ot_bytes(lin_shape sh, unsigned l, int orient) {
+    lin_plan *pl;
+    if (lin_ot_plan(&pl, &sh, l, orient) < 0) {
+        err_clear();
+        return 0;
+    }
+    uint64_t b = pl->bytes;
+    lin_ot_ops.free(pl);
+    return b;
+}
+
+/* The orientation the automatic plan picks. */
+static int ot_pick(lin_shape sh, unsigned l) {
+    lin_plan *pl;
+    if (lin_ot_plan(&pl, &sh, l, LIN_OT_AUTO) < 0) return -1;
+    int o = lin_ot_plan_orientation(pl);
+    lin_ot_ops.free(pl);
+    return o;
+}
+
+#define CONV(c) ((lin_shape){LIN_CONV, .p.conv = (c)})
+#define FC(f) ((lin_shape){LIN_FC, .p.fc = (f)})
 
 static int session_party(party *p, void *arg) {
     session *S = arg;
@@ -56,6 +88,7 @@ static int session_party(party *p, void *arg) {
         chan_stats a, b;
         party_stats(p, &a);
         s->rc[p->role] = call_sub(p, s);
+        if (s->rc[p->role] < 0) snprintf(s->msg[p->role], sizeof s->msg[0], "%s", err_msg());
         party_stats(p, &b);
         s->sent[p->role] = b.bytes_sent - a.bytes_sent;
         s->flights[p->role] = b.flights - a.flights;
@@ -143,14 +176,7 @@ static sub *add_sub(session *S, int kind, const void *shape, unsigned l, unsigne
 }
 
 static uint64_t sub_bytes(const sub *s, int orient) {
-    switch (s->kind) {
-    case K_CONV:
-        return lin_ot_conv_bytes(&s->cv, s->l, orient);
-    case K_FC:
-        return lin_ot_fc_bytes(&s->fc, s->l, orient);
-    default:
-        return lin_ot_scale_bytes(&s->sc, s->l, orient);
-    }
+    return ot_bytes(sub_shape(s), s->l, orient);
 }
 
 static void session_free(session *S) {
@@ -433,38 +459,37 @@ TEST(cost_model_formulas) {
     /* fc, A: per input entry l*128 + M*l(l+1)/2 bits; 128 x 37 OTs and
      * every group's bits a multiple of 8 (M = 64), so no rounding at all. */
     lin_fc f = {1, 128, 64, 12};
-    CHECK_EQ(lin_ot_fc_bytes(&f, 37, LIN_OT_A), (128ull * 37 * 128 + 128ull * 64 * 703) / 8);
+    CHECK_EQ(ot_bytes(FC(f), 37, LIN_OT_A), (128ull * 37 * 128 + 128ull * 64 * 703) / 8);
     /* fc, B: per weight wbits*128 + N*(wbits*l - wbits(wbits-1)/2) bits. */
     lin_fc g = {8, 16, 8, 12};
-    CHECK_EQ(lin_ot_fc_bytes(&g, 37, LIN_OT_B),
-             (128ull * 12 * 128 + 128ull * 8 * (12 * 37 - 66)) / 8);
+    CHECK_EQ(ot_bytes(FC(g), 37, LIN_OT_B), (128ull * 12 * 128 + 128ull * 8 * (12 * 37 - 66)) / 8);
     /* 703 bits per multiply-accumulate at l = 37 for A, plus the OTs'
      * 128 bits shared by the M outputs of an entry. */
     lin_conv c = conv_shape(1, 64, 56, 56, 64, 1, 1, 1, 0, 1, 1);
     c.wbits = 12;
     REQUIRE(lin_conv_check(&c) == 0);
     double macs = (double)lin_conv_macs(&c);
-    double a = 8.0 * (double)lin_ot_conv_bytes(&c, 37, LIN_OT_A) / macs;
+    double a = 8.0 * (double)ot_bytes(CONV(c), 37, LIN_OT_A) / macs;
     CHECK(a > 703 + 37 * 2 - 0.01 && a < 703 + 37 * 2 + 0.01); /* 37*128/64 = 74 */
     /* AUTO is the cheaper one, and B wins at small wbits. */
-    CHECK_EQ(lin_ot_conv_bytes(&c, 37, LIN_OT_AUTO), lin_ot_conv_bytes(&c, 37, LIN_OT_B));
-    CHECK_EQ(lin_ot_conv_pick(&c, 37), LIN_OT_B);
+    CHECK_EQ(ot_bytes(CONV(c), 37, LIN_OT_AUTO), ot_bytes(CONV(c), 37, LIN_OT_B));
+    CHECK_EQ(ot_pick(CONV(c), 37), LIN_OT_B);
     /* With wbits = l both cost l(l+1)/2 bits per product; then the count
      * of OTs decides: 25088 input entries against 2.4 M weights. */
     lin_conv d = conv_shape(1, 512, 7, 7, 512, 3, 3, 1, 1, 1, 1);
     d.wbits = 37;
     REQUIRE(lin_conv_check(&d) == 0);
-    CHECK_EQ(lin_ot_conv_pick(&d, 37), LIN_OT_A);
+    CHECK_EQ(ot_pick(CONV(d), 37), LIN_OT_A);
     c.wbits = 37;
-    CHECK_EQ(lin_ot_conv_pick(&c, 37), LIN_OT_B);
+    CHECK_EQ(ot_pick(CONV(c), 37), LIN_OT_B);
     /* fc with a batch of one: B pays 128 bits per weight bit for one
      * product, A shares them over the outputs. */
     lin_fc h = {1, 100, 10, 8};
-    CHECK_EQ(lin_ot_fc_pick(&h, 32), LIN_OT_A);
+    CHECK_EQ(ot_pick(FC(h), 32), LIN_OT_A);
     /* Invalid: 0. */
-    CHECK_EQ(lin_ot_fc_bytes(&h, 0, LIN_OT_A), 0);
-    CHECK_EQ(lin_ot_fc_bytes(&h, 7, LIN_OT_A), 0); /* wbits 8 > l 7 */
-    CHECK_EQ(lin_ot_fc_bytes(&h, 32, 9), 0);
+    CHECK_EQ(ot_bytes(FC(h), 0, LIN_OT_A), 0);
+    CHECK_EQ(ot_bytes(FC(h), 7, LIN_OT_A), 0); /* wbits 8 > l 7 */
+    CHECK_EQ(ot_bytes(FC(h), 32, 9), 0);
     /* Lanes do not change the bytes: covered by the sessions above. */
 }
 
@@ -488,6 +513,9 @@ TEST(bad_arguments) {
         CHECK(rc < 0);
         CHECK_EQ(s->rc[0], PARLEY_E_ARG);
         CHECK(s->rc[1] < 0);
+        /* The server says why (its lanes' abort must not replace the reason). */
+        CHECK_MSG(strstr(s->msg[0], "weight 3 needs more than the declared 4 bits") != NULL,
+                  "server: %s", s->msg[0]);
         session_free(&S);
     }
     /* wbits > l, l = 0, l = 65, unknown orientation: PARLEY_E_ARG, no bytes. */

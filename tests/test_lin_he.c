@@ -35,7 +35,30 @@ typedef struct lcase {
     int rc[2];
     uint64_t bytes[2], flights[2];
     double stat_bits[2]; /* each party's lin_he_stat_bits after the layer */
+    char msg[2][256]; /* each side's message when rc < 0 */
 } lcase;
+
+#define CONV(c) ((lin_shape){LIN_CONV, .p.conv = (c)})
+#define FC(f) ((lin_shape){LIN_FC, .p.fc = (f)})
+#define SCALE(v) ((lin_shape){LIN_SCALE, .p.scale = (v)})
+
+/* One layer on the HE back-end of the session's keys h. */
+static int he_run(party *p, lin_he *h, uint64_t *y, const uint64_t *x, lin_shape sh,
+                  const uint64_t *w, unsigned l) {
+    lin_backend be = lin_he_backend(h, 0);
+    return lin_run(&be, p, y, x, &sh, w, l);
+}
+
+/* Exact bytes of a layer; 0 if the planner refuses it. */
+static uint64_t he_bytes(lin_shape sh, unsigned l) {
+    lin_backend be = lin_he_backend(NULL, 0);
+    uint64_t b;
+    if (lin_bytes(&be, &b, NULL, &sh, l) < 0) {
+        err_clear();
+        return 0;
+    }
+    return b;
+}
 
 static int lcase_party(party *p, void *v) {
     lcase *t = v;
@@ -48,12 +71,9 @@ static int lcase_party(party *p, void *v) {
     party_stats(p, &s0);
     const uint64_t *w = me == MPC_SERVER ? t->w : NULL;
     int rc;
-    if (t->kind == K_CONV)
-        rc = lin_he_conv(p, h, t->y[me], t->x[me], &t->c, w, t->l);
-    else if (t->kind == K_FC)
-        rc = lin_he_fc(p, h, t->y[me], t->x[me], &t->f, w, t->l);
-    else
-        rc = lin_he_scale(p, h, t->y[me], t->x[me], &t->s, w, t->l);
+    lin_shape sh = t->kind == K_CONV ? CONV(t->c) : t->kind == K_FC ? FC(t->f) : SCALE(t->s);
+    rc = he_run(p, h, t->y[me], t->x[me], sh, w, t->l);
+    if (rc < 0) snprintf(t->msg[me], sizeof t->msg[me], "%s", err_msg());
     party_stats(p, &s1);
     t->bytes[me] = s1.bytes_sent - s0.bytes_sent;
     t->flights[me] = s1.flights - s0.flights;
@@ -167,7 +187,7 @@ static void check_conv(lin_conv c, unsigned l, unsigned lanes, prg *g, int edge)
               c.N, c.C, c.H, c.W, c.O, c.kh, c.kw, c.sh, c.sw, c.pt, c.pl, c.pb, c.pr, c.dh, c.dw,
               c.groups, c.wbits, l, lanes, rc > 0 ? "wrong outputs" : err_msg());
     if (rc == 0) {
-        uint64_t want = lin_he_conv_bytes(&c, l, LIN_HE_OUTS_DEFAULT, NULL);
+        uint64_t want = he_bytes(CONV(c), l);
         CHECK_EQ(t.bytes[0] + t.bytes[1], want);
     }
 }
@@ -241,7 +261,7 @@ TEST(fc_and_scale) {
         int rc = run_case(&t, 1 + (unsigned)i % 2, &g, i == 2);
         CHECK_MSG(rc == 0, "fc %u x %u -> %u: %s", fcs[i].N, fcs[i].K, fcs[i].O,
                   rc > 0 ? "wrong" : err_msg());
-        if (rc == 0) CHECK_EQ(t.bytes[0] + t.bytes[1], lin_he_fc_bytes(&fcs[i], 32, LIN_HE_OUTS_DEFAULT, NULL));
+        if (rc == 0) CHECK_EQ(t.bytes[0] + t.bytes[1], he_bytes(FC(fcs[i]), 32));
     }
     lin_scale scs[] = {{1, 1, 1, 8}, {1, 16, 49, 10}, {2, 5, 300, 12}, {1, 3, 5000, 8}};
     for (size_t i = 0; i < sizeof scs / sizeof *scs; i++) {
@@ -249,7 +269,7 @@ TEST(fc_and_scale) {
         int rc = run_case(&t, 1 + (unsigned)i % 3, &g, i == 1);
         CHECK_MSG(rc == 0, "scale %u x %u x %u: %s", scs[i].N, scs[i].C, scs[i].S,
                   rc > 0 ? "wrong" : err_msg());
-        if (rc == 0) CHECK_EQ(t.bytes[0] + t.bytes[1], lin_he_scale_bytes(&scs[i], 37, LIN_HE_OUTS_DEFAULT, NULL));
+        if (rc == 0) CHECK_EQ(t.bytes[0] + t.bytes[1], he_bytes(SCALE(scs[i]), 37));
     }
 }
 
@@ -274,7 +294,7 @@ TEST(chunked_layers) {
     lin_conv c = conv(2, 4, 120, 120, 6, 3, 1, 1, 1, 1, 8);        /* batch 2, several tiles */
     lcase t = {.kind = K_CONV, .c = c, .l = 32, .chunk_bytes = 1}; /* one tile per chunk */
     REQUIRE(run_case(&t, 2, &g, 0) == 0);
-    CHECK_EQ(t.bytes[0] + t.bytes[1], lin_he_conv_bytes(&c, 32, LIN_HE_OUTS_DEFAULT, NULL));
+    CHECK_EQ(t.bytes[0] + t.bytes[1], he_bytes(CONV(c), 32));
     lin_he_plan pl;
     REQUIRE_OK(lin_he_plan_make(&pl, &c, 32, LIN_HE_OUTS_DEFAULT));
     CHECK(pl.units > 3);
@@ -331,7 +351,7 @@ TEST(unsupported_refused_before_talking) {
     CHECK(lin_he_conv_info(&info, &c, 37, LIN_HE_OUTS_DEFAULT) == PARLEY_E_ARG);  /* wbits > l */
     lin_conv d = conv(1, 1, 200, 200, 1, 11, 1, 0, 9, 1, 4); /* window 91x91 > N */
     CHECK(lin_he_conv_info(&info, &d, 32, LIN_HE_OUTS_DEFAULT) == PARLEY_E_UNSUPPORTED);
-    CHECK_EQ(lin_he_conv_bytes(&d, 32, LIN_HE_OUTS_DEFAULT, NULL), 0);
+    CHECK_EQ(he_bytes(CONV(d), 32), 0);
     /* a full run: both sides fail at once, nothing is sent */
     prg g;
     harness_prg(&g, 7);
@@ -360,6 +380,11 @@ TEST(weights_outside_wbits_refused) {
     CHECK(rc != 0);
     CHECK(t.rc[0] == PARLEY_E_ARG);
     CHECK(t.rc[1] < 0); /* the client sees the session end instead of waiting */
+    /* The server says why: aborting its lanes must not replace the reason
+     * with "the channel was aborted". */
+    CHECK_MSG(strstr(t.msg[0], "weight 3 needs more than the declared 4 bits") != NULL,
+              "server: %s", t.msg[0]);
+    CHECK_MSG(strstr(t.msg[0], "aborted") == NULL, "server: %s", t.msg[0]);
     mem_free(t.x[0]);
     mem_free(t.x[1]);
     mem_free(t.w);
@@ -445,7 +470,7 @@ static int bad_party(party *p, void *v) {
             if (b->what == 2) chan_abort(ch); /* and go away */
             mem_free(buf);
         } else {
-            rc = lin_he_conv(p, h, y, x, &c, w, 16);
+            rc = he_run(p, h, y, x, CONV(c), w, 16);
         }
     } else {
         if (me == MPC_SERVER) {
@@ -461,7 +486,7 @@ static int bad_party(party *p, void *v) {
             if (rc == 0) rc = chan_flush(ch);
             mem_free(buf);
         } else {
-            rc = lin_he_conv(p, h, y, x, &c, NULL, 16);
+            rc = he_run(p, h, y, x, CONV(c), NULL, 16);
         }
     }
     lin_he_plan_free(&pl);

@@ -194,13 +194,18 @@ static int import(fgraph **g, unsigned batch) {
     return rc;
 }
 
-static int load(qnet **net, unsigned l, unsigned s) {
+/* Import B and quantize at (l, s) with weight width wbits (0: the policy). */
+static int load_w(qnet **net, unsigned l, unsigned s, unsigned wbits) {
     fgraph *g;
     *net = NULL;
     TRY(import(&g, 1));
-    int rc = quant_net(net, g, l, s);
+    int rc = quant_net(net, g, l, s, wbits);
     fgraph_free(g);
     return rc;
+}
+
+static int load(qnet **net, unsigned l, unsigned s) {
+    return load_w(net, l, s, 0);
 }
 
 /* Run on float input values; ring outputs into out (n elements). */
@@ -221,17 +226,23 @@ static const int64_t d1133[] = {1, 1, 3, 3}, d1122[] = {1, 1, 2, 2}, d1[] = {1};
 static const float xv[9] = {0.5f, -1, 1.5f, 2, -0.25f, 0, 1, 1, -2};
 static const float wv[4] = {0.3f, -0.6f, 0.9f, 0.05f}, bv[1] = {0.1f};
 
+/* A 1x1x3x3 input through a 2x2 Conv with weights w and bias bv, then a
+ * Relu if asked. */
+static void hand_conv(const float *w, int relu) {
+    mb_init(&B, 13);
+    mb_input(&B, "x", F, 4, d1133);
+    mb_init_f(&B, "W", 4, d1122, w);
+    mb_init_f(&B, "B", 1, d1, bv);
+    mb_node(&B, "Conv", "x,W,B", relu ? "c" : "y");
+    if (relu) mb_node(&B, "Relu", "c", "y");
+    mb_output(&B, "y");
+}
+
 /* x (s = 4): 8 -16 24 / 32 -4 0 / 16 16 -32; w: 5 -10 14 1; b (2s): 26.
  * Conv at scale 8: 670 -350 466 198; floor by 2^4: 41 -22 29 12. */
 TEST(ref_conv_hand) {
     for (int relu = 0; relu < 2; relu++) {
-        mb_init(&B, 13);
-        mb_input(&B, "x", F, 4, d1133);
-        mb_init_f(&B, "W", 4, d1122, wv);
-        mb_init_f(&B, "B", 1, d1, bv);
-        mb_node(&B, "Conv", "x,W,B", relu ? "c" : "y");
-        if (relu) mb_node(&B, "Relu", "c", "y");
-        mb_output(&B, "y");
+        hand_conv(wv, relu);
         qnet *net;
         REQUIRE_OK(load(&net, 16, 4));
         REQUIRE(net->nlayers == 2);
@@ -240,7 +251,9 @@ TEST(ref_conv_hand) {
         CHECK_EQ(net->layers[0].w[0], 5);
         CHECK_EQ(net->layers[0].w[1], (uint64_t)-10 & 0xffff);
         CHECK_EQ(net->layers[0].b[0], 26);
-        CHECK_EQ(net->layers[0].p.conv.wbits, 5); /* 14 needs 5 signed bits */
+        /* The policy (|w| < 8 at s = 4), not the 5 bits these weights need. */
+        CHECK_EQ(net->layers[0].p.lin.conv.wbits, quant_wbits(16, 4, QOP_CONV));
+        CHECK_EQ(quant_wbits(16, 4, QOP_CONV), 8);
         uint64_t y[4];
         REQUIRE_OK(run(net, y, xv));
         const int64_t want[4] = {41, relu ? 0 : -22, 29, 12};
@@ -248,6 +261,55 @@ TEST(ref_conv_hand) {
             CHECK_EQ(y[i], (uint64_t)want[i] & 0xffff);
         qnet_free(net);
     }
+}
+
+/* The conv of ref_conv_hand with weights w, at (16, 4) and wbits. */
+static int conv_w(qnet **net, const float *w, unsigned wbits) {
+    hand_conv(w, 0);
+    return load_w(net, 16, 4, wbits);
+}
+
+/* wbits is public: a policy of (l, s), never a statistic of the weights.
+ * Two models that differ only in their weights have the same public model;
+ * weights beyond the policy are refused, naming the node and the weight's
+ * index (not its value); the server may choose a wider bound. */
+TEST(wbits_is_a_policy) {
+    static const float small[4] = {0.0625f, -0.0625f, 0, 0.0625f}; /* 1 bit at s = 4 */
+    static const float large[4] = {7.9f, -8.0f, 3.0f, -0.5f};      /* 8 bits */
+    static const float over[4] = {0.5f, -1.0f, 8.0f, 0};           /* 128: 9 bits */
+    qnet *a, *b;
+    REQUIRE_OK(conv_w(&a, small, 0));
+    REQUIRE_OK(conv_w(&b, large, 0));
+    CHECK_EQ(a->layers[0].p.lin.conv.wbits, quant_wbits(16, 4, QOP_CONV));
+    uint8_t *ea, *eb;
+    size_t na, nb;
+    REQUIRE_OK(qnet_public_encode(a, &ea, &na));
+    REQUIRE_OK(qnet_public_encode(b, &eb, &nb));
+    CHECK(na == nb && memcmp(ea, eb, na) == 0);
+    mem_free(ea);
+    mem_free(eb);
+    qnet_free(a);
+    qnet_free(b);
+    /* Over the policy: refused, with the node and the index. */
+    CHECK_EQ(conv_w(&a, over, 0), PARLEY_E_UNSUPPORTED);
+    CHECK_MSG(strstr(err_msg(), "weight 2 does not fit the public weight width wbits = 8") &&
+                  strstr(err_msg(), "Conv") && !strstr(err_msg(), "128"),
+              "%s", err_msg());
+    CHECK(a == NULL);
+    /* A wider bound by choice; one above l is a bad argument. */
+    REQUIRE_OK(conv_w(&a, over, 9));
+    CHECK_EQ(a->layers[0].p.lin.conv.wbits, 9);
+    qnet_free(a);
+    CHECK_EQ(conv_w(&a, small, 17), PARLEY_E_ARG);
+    /* The policy: s + 4 bits for weights, s + 12 for per-channel scales, at
+     * most l. */
+    CHECK_EQ(quant_wbits(37, 12, QOP_CONV), 16);
+    CHECK_EQ(quant_wbits(37, 12, QOP_FC), 16);
+    CHECK_EQ(quant_wbits(37, 12, QOP_SCALE), 24);
+    CHECK_EQ(quant_wbits(8, 3, QOP_CONV), 7);
+    CHECK_EQ(quant_wbits(8, 0, QOP_FC), 4);
+    CHECK_EQ(quant_wbits(20, 9, QOP_SCALE), 20);
+    CHECK_EQ(quant_wbits(64, 31, QOP_CONV), 35);
 }
 
 /* Average pooling divides by floor (also of negative sums), with the
@@ -311,7 +373,7 @@ TEST(quant_folds) {
     REQUIRE(net->nlayers == 5);
     for (unsigned i = 0; i < 5; i++)
         CHECK_EQ(net->layers[i].op, want[i]);
-    const lin_conv *c = &net->layers[0].p.conv;
+    const lin_conv *c = &net->layers[0].p.lin.conv;
     CHECK(c->H == 2 && c->W == 2 && c->pt == 1 && c->pl == 1 && c->pb == 0 && c->pr == 0);
     /* gamma' = g / sqrt(var + eps) = (1, 1); w' = (1, -0.5); b' = be - gamma' mu = (0.25, -1). */
     CHECK_EQ(net->layers[0].w[0], 4096);
@@ -367,11 +429,11 @@ TEST(batch_dimension) {
     fgraph *g;
     REQUIRE_OK(import(&g, 3));
     qnet *net;
-    int rc = quant_net(&net, g, 37, 12);
+    int rc = quant_net(&net, g, 37, 12, 0);
     fgraph_free(g);
     REQUIRE_OK(rc);
     CHECK_EQ(net->t[net->input].shape.d[0], 3);
-    CHECK_EQ(net->layers[0].p.fc.N, 3);
+    CHECK_EQ(net->layers[0].p.lin.fc.N, 3);
     const float x[6] = {1, 2, 3, 4, -5, 6};
     uint64_t y[6];
     REQUIRE_OK(run(net, y, x));
@@ -700,8 +762,11 @@ TEST(public_roundtrip) {
         CHECK(pub->layers[i].w == NULL && pub->layers[i].b == NULL);
         CHECK_EQ(pub->layers[i].op, net->layers[i].op);
         CHECK(memcmp(&pub->layers[i].p, &net->layers[i].p, sizeof net->layers[i].p) == 0);
-        CHECK_EQ(qlayer_weight_count(pub, &pub->layers[i]),
-                 qlayer_weight_count(net, &net->layers[i]));
+        size_t pw, pb, nw, nb;
+        qlayer_private(pub, &pub->layers[i], &pw, &pb);
+        qlayer_private(net, &net->layers[i], &nw, &nb);
+        CHECK_EQ(pw, nw);
+        CHECK_EQ(pb, nb);
     }
     for (unsigned i = 0; i < pub->ntensors; i++) {
         CHECK(nn_shape_eq(&pub->t[i].shape, &net->t[i].shape));
@@ -712,8 +777,10 @@ TEST(public_roundtrip) {
     /* No weight value reaches the encoding: zero them and encode again. */
     for (unsigned i = 0; i < net->nlayers; i++) {
         qlayer *L = &net->layers[i];
-        if (L->w) memset(L->w, 0, qlayer_weight_count(net, L) * 8);
-        if (L->b) memset(L->b, 0, qlayer_bias_count(net, L) * 8);
+        size_t nw, nb;
+        qlayer_private(net, L, &nw, &nb);
+        if (L->w) memset(L->w, 0, nw * 8);
+        if (L->b) memset(L->b, 0, nb * 8);
     }
     mem_free(b);
     REQUIRE_OK(qnet_public_encode(net, &b, &blen));
@@ -811,7 +878,7 @@ TEST(qnet_check_rejects) {
         REQUIRE_OK(load(&net, 16, 4));
         switch (k) {
         case 0:
-            net->layers[0].p.conv.OW++;
+            net->layers[0].p.lin.conv.OW++;
             break;
         case 1:
             net->layers[1].p.shift = 5;
@@ -823,7 +890,7 @@ TEST(qnet_check_rejects) {
             net->t[net->input].scale = 3;
             break;
         case 4:
-            net->layers[0].p.conv.wbits = 17;
+            net->layers[0].p.lin.conv.wbits = 17;
             break;
         }
         CHECK_EQ(qnet_check(net), PARLEY_E_FORMAT);
@@ -947,9 +1014,11 @@ TEST(opsets_7_to_17_agree) {
     uint64_t st = 0x5eed0f5e7;
 #define OV_FILL(a, lo, hi)                                                                         \
     for (size_t i = 0; i < sizeof a / sizeof *a; i++)                                              \
-        a[i] = (float)((lo) + ((hi) - (lo)) * (double)((st = st * 6364136223846793005ULL +          \
-                                                            1442695040888963407ULL) >> 11) /      \
-                                         9007199254740992.0);
+        a[i] = (float)((lo) +                                                                      \
+                       ((hi) - (lo)) *                                                             \
+                           (double)((st = st * 6364136223846793005ULL + 1442695040888963407ULL) >> \
+                                    11) /                                                          \
+                           9007199254740992.0);
     OV_FILL(ov_x, -2, 2);
     OV_FILL(ov_w, -0.5, 0.5);
     OV_FILL(ov_b, -0.2, 0.2);

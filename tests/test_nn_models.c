@@ -191,9 +191,8 @@ static void he_security(const char *model, unsigned l, unsigned s, unsigned batc
     for (unsigned i = 0; i < net->nlayers; i++) {
         const qlayer *L = &net->layers[i];
         if (!qop_is_linear(L->op)) continue;
-        lin_conv c = L->op == QOP_CONV ? L->p.conv
-                     : L->op == QOP_FC ? lin_he_fc_as_conv(&L->p.fc)
-                                       : lin_he_scale_as_conv(&L->p.scale);
+        lin_shape sh = qlayer_lin(L);
+        lin_conv c = lin_he_as_conv(&sh);
         REQUIRE_OK(oracle_layer(&c, l, outs, 1, &sd_new, &sd_old, &sd_code));
         sum += net->t[L->out].size;
     }

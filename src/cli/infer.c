@@ -25,7 +25,8 @@
 typedef struct opts {
     const char *model, *input, *output, *listen, *connect;
     unsigned mode, l, s, threads, reveal;
-    int ot; /* OT backend */
+    unsigned wbits; /* 0: the policy quant_wbits(l, s) */
+    int ot;         /* OT backend */
     int json, once, quiet;
 } opts;
 
@@ -103,6 +104,8 @@ static int parse_opts(opts *o, int argc, char **argv, const char *cmd, const cha
             bad = opt_uint(v, 8, 64, &o->l);
         else if (!strcmp(name, "scale"))
             bad = opt_uint(v, 0, 30, &o->s);
+        else if (!strcmp(name, "wbits"))
+            bad = opt_uint(v, 1, 64, &o->wbits);
         else if (!strcmp(name, "threads"))
             bad = opt_uint(v, 1, LANES_MAX, &o->threads);
         else if (!strcmp(name, "mode")) {
@@ -309,7 +312,8 @@ static int client_finish(const opts *o, session_result *r) {
 
 static int load_model(qnet **net, const opts *o, const char *cmd) {
     char *notes = NULL;
-    int rc = nn_model_load(net, &notes, o->model, o->l, o->s, 1);
+    nn_model_opts mo = {.l = o->l, .s = o->s, .batch = 1, .wbits = o->wbits};
+    int rc = nn_model_load_opts(net, &notes, o->model, &mo);
     if (notes && !o->quiet) fprintf(stderr, "parley %s: %s", cmd, notes);
     mem_free(notes);
     return rc;
@@ -351,6 +355,9 @@ static const char serve_usage[] =
     "  --mode ot|he         linear layers over OT or homomorphic encryption (default ot)\n"
     "  --bits L             ring width l, 8..64 (default 37)\n"
     "  --scale S            fixed-point scale s (default 12)\n"
+    "  --wbits W            the public bound on the weights' signed width, 1..l (default\n"
+    "                       s + 4: real weights in (-8, 8)); the model is refused if its\n"
+    "                       weights exceed it\n"
     "  --threads T          lanes (connections and threads) per session (default 2)\n"
     "  --reveal logits|label  what the client learns (default logits)\n"
     "  --ot silent|iknp     OT for the non-linear layers: silent (Ferret COTs, about 8x\n"
@@ -362,7 +369,8 @@ int cli_serve(int argc, char **argv) {
     opts o;
     opts_default(&o);
     int pr = parse_opts(&o, argc, argv, "serve",
-                        "model listen mode bits scale threads reveal ot once quiet", serve_usage);
+                        "model listen mode bits scale wbits threads reveal ot once quiet",
+                        serve_usage);
     if (pr) return pr == 1 ? 0 : 2;
     if (!o.model) {
         fprintf(stderr, "parley serve: --model is required\n%s", serve_usage);
@@ -456,6 +464,7 @@ static const char run_usage[] =
     "  --mode ot|he     linear layers over OT or homomorphic encryption (default ot)\n"
     "  --bits L         ring width l, 8..64 (default 37)\n"
     "  --scale S        fixed-point scale s (default 12)\n"
+    "  --wbits W        the public weight width, 1..l (default s + 4)\n"
     "  --threads T      lanes (connections and threads) (default 2)\n"
     "  --reveal logits|label  what the client learns (default logits)\n"
     "  --ot silent|iknp OT for the non-linear layers (default silent)\n"
@@ -466,7 +475,8 @@ int cli_run(int argc, char **argv) {
     opts o;
     opts_default(&o);
     int pr = parse_opts(&o, argc, argv, "run",
-                        "model input output mode bits scale threads reveal ot json quiet", run_usage);
+                        "model input output mode bits scale wbits threads reveal ot json quiet",
+                        run_usage);
     if (pr) return pr == 1 ? 0 : 2;
     if (!o.model || !o.input) {
         fprintf(stderr, "parley run: --model and --input are required\n%s", run_usage);

@@ -31,6 +31,8 @@ static const char inspect_usage[] =
     "options:\n"
     "  --bits L                ring width l, 8..64 (default 37)\n"
     "  --scale S               fixed-point scale s (default 12)\n"
+    "  --wbits W               the public weight width, 1..l (default s + 4: real\n"
+    "                          weights in (-8, 8)), as serve would use it\n"
     "  --threads T             lanes of the secure run, 1..64 (default 2)\n"
     "  --reveal logits|label   what the client learns (default logits)\n"
     "  --ot silent|iknp        OT backend of the secure run (default silent): silent OT\n"
@@ -43,7 +45,7 @@ static const char inspect_usage[] =
 
 typedef struct inspect_opts {
     const char *model;
-    unsigned l, s, lanes;
+    unsigned l, s, lanes, wbits;
     int reveal_label, json, ot;
     size_t public_bytes; /* the public model's encoding (qnet_public_encode) */
 } inspect_opts;
@@ -70,7 +72,7 @@ static int parse(inspect_opts *o, int argc, char **argv) {
             continue;
         }
         int known = !strcmp(a, "--bits") || !strcmp(a, "--scale") || !strcmp(a, "--threads") ||
-                    !strcmp(a, "--reveal") || !strcmp(a, "--ot");
+                    !strcmp(a, "--reveal") || !strcmp(a, "--ot") || !strcmp(a, "--wbits");
         if (!known) {
             fprintf(stderr, "parley inspect: unknown option %s\n%s", a, inspect_usage);
             return 2;
@@ -85,6 +87,8 @@ static int parse(inspect_opts *o, int argc, char **argv) {
             bad = opt_uint(v, 8, 64, &o->l);
         else if (!strcmp(a, "--scale"))
             bad = opt_uint(v, 0, 30, &o->s);
+        else if (!strcmp(a, "--wbits"))
+            bad = opt_uint(v, 1, 64, &o->wbits);
         else if (!strcmp(a, "--threads"))
             bad = opt_uint(v, 1, LANES_MAX, &o->lanes);
         else if (!strcmp(a, "--ot"))
@@ -107,20 +111,15 @@ static int parse(inspect_opts *o, int argc, char **argv) {
 
 /* Per-layer sizes, as qnet_stats_get counts them. */
 static uint64_t layer_macs(const qnet *net, const qlayer *L) {
-    switch (L->op) {
-    case QOP_CONV:
-        return lin_conv_macs(&L->p.conv);
-    case QOP_FC:
-        return (uint64_t)L->p.fc.N * L->p.fc.K * L->p.fc.O;
-    case QOP_SCALE:
-        return net->t[L->out].size;
-    default:
-        return 0;
-    }
+    qnet_stats st;
+    qlayer_stats(&st, net, L);
+    return st.macs;
 }
 
 static uint64_t layer_relus(const qnet *net, const qlayer *L) {
-    return L->op == QOP_RELU || L->op == QOP_RELU_TRUNC ? net->t[L->out].size : 0;
+    qnet_stats st;
+    qlayer_stats(&st, net, L);
+    return st.relus;
 }
 
 /* 1234567 -> "1.18 MiB". */
@@ -324,7 +323,8 @@ int cli_inspect(int argc, char **argv) {
     char *notes = NULL;
     mode_cost m[2];
     memset(m, 0, sizeof m);
-    int rc = nn_model_load(&net, &notes, o.model, o.l, o.s, 1);
+    nn_model_opts mo = {.l = o.l, .s = o.s, .batch = 1, .wbits = o.wbits};
+    int rc = nn_model_load_opts(&net, &notes, o.model, &mo);
     if (rc == 0 && notes) fprintf(stderr, "parley inspect: %s", notes);
     if (rc == 0) {
         uint8_t *pub = NULL;

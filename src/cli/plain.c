@@ -24,11 +24,13 @@ static const char plain_usage[] =
     "options:\n"
     "  --bits L    ring width l, 8..64 (default 37)\n"
     "  --scale S   fixed-point scale s, 2s + 2 <= l (default 12)\n"
+    "  --wbits W   the public weight width, 1..l (default s + 4: real weights in (-8, 8));\n"
+    "              a model whose weights exceed it is refused, as by serve\n"
     "  --quiet     print nothing but errors\n";
 
 int cli_plain(int argc, char **argv) {
     const char *model = NULL, *input = NULL, *output = NULL;
-    unsigned l = 37, s = 12;
+    unsigned l = 37, s = 12, wbits = 0;
     int quiet = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -55,6 +57,8 @@ int cli_plain(int argc, char **argv) {
             continue;
         else if (strcmp(a, "--scale") == 0 && opt_uint(v, 0, 31, &s) == 0)
             continue;
+        else if (strcmp(a, "--wbits") == 0 && opt_uint(v, 1, 64, &wbits) == 0)
+            continue;
         else {
             fprintf(stderr, "parley plain: bad option or value: %s %s\n%s", a, v, plain_usage);
             return 2;
@@ -70,7 +74,8 @@ int cli_plain(int argc, char **argv) {
     char *notes = NULL;
     double t0 = time_now();
     int rc = npy_load(&x, input);
-    if (rc == 0) rc = nn_model_load(&net, &notes, model, l, s, x.shape.rank ? x.shape.d[0] : 1);
+    nn_model_opts mo = {.l = l, .s = s, .batch = x.shape.rank ? x.shape.d[0] : 1, .wbits = wbits};
+    if (rc == 0) rc = nn_model_load_opts(&net, &notes, model, &mo);
     if (rc == 0 && notes && !quiet) fprintf(stderr, "parley plain: %s", notes);
     double t1 = time_now();
     if (rc == 0) rc = ref_run_float(net, &y, &x);

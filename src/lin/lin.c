@@ -16,14 +16,21 @@ static int sizes_fit(const unsigned *v, int n) {
     return 1;
 }
 
+/* Every size non-zero, and the weight width in 1..64. */
+static int sizes_and_wbits(const char *what, const unsigned *v, int n, unsigned wbits) {
+    for (int i = 0; i < n; i++)
+        if (!v[i]) return shape_err(what, "a size is zero");
+    if (wbits < 1 || wbits > 64) return shape_err(what, "weight bit width outside 1..64");
+    return 0;
+}
+
 int lin_conv_check(lin_conv *c) {
-    if (!c->N || !c->C || !c->H || !c->W || !c->O || !c->kh || !c->kw)
-        return shape_err("conv", "a size is zero");
+    const unsigned sz[] = {c->N, c->C, c->H, c->W, c->O, c->kh, c->kw};
+    TRY(sizes_and_wbits("conv", sz, 7, c->wbits));
     if (!c->sh || !c->sw) return shape_err("conv", "a stride is zero");
     if (!c->dh || !c->dw) return shape_err("conv", "a dilation is zero");
     if (!c->groups || c->C % c->groups || c->O % c->groups)
         return shape_err("conv", "channels are not a multiple of the groups");
-    if (c->wbits < 1 || c->wbits > 64) return shape_err("conv", "weight bit width outside 1..64");
     uint64_t eh = (uint64_t)c->dh * (c->kh - 1) + 1, ew = (uint64_t)c->dw * (c->kw - 1) + 1;
     uint64_t ph = (uint64_t)c->H + c->pt + c->pb, pw = (uint64_t)c->W + c->pl + c->pr;
     if (eh > ph || ew > pw) return shape_err("conv", "the kernel is larger than the padded input");
@@ -39,20 +46,94 @@ int lin_conv_check(lin_conv *c) {
 }
 
 int lin_fc_check(const lin_fc *f) {
-    if (!f->N || !f->K || !f->O) return shape_err("fc", "a size is zero");
-    if (f->wbits < 1 || f->wbits > 64) return shape_err("fc", "weight bit width outside 1..64");
     unsigned a[] = {f->N, f->K}, b[] = {f->O, f->K}, c[] = {f->N, f->O};
+    TRY(sizes_and_wbits("fc", (const unsigned[]){f->N, f->K, f->O}, 3, f->wbits));
     if (!sizes_fit(a, 2) || !sizes_fit(b, 2) || !sizes_fit(c, 2))
         return shape_err("fc", "tensor too large");
     return 0;
 }
 
 int lin_scale_check(const lin_scale *s) {
-    if (!s->N || !s->C || !s->S) return shape_err("scale", "a size is zero");
-    if (s->wbits < 1 || s->wbits > 64) return shape_err("scale", "weight bit width outside 1..64");
     unsigned a[] = {s->N, s->C, s->S};
-    if (!sizes_fit(a, 3)) return shape_err("scale", "tensor too large");
-    return 0;
+    TRY(sizes_and_wbits("scale", a, 3, s->wbits));
+    return sizes_fit(a, 3) ? 0 : shape_err("scale", "tensor too large");
+}
+
+int lin_check(lin_shape *s) {
+    switch (s->kind) {
+    case LIN_CONV:
+        return lin_conv_check(&s->p.conv);
+    case LIN_FC:
+        return lin_fc_check(&s->p.fc);
+    case LIN_SCALE:
+        return lin_scale_check(&s->p.scale);
+    default:
+        return shape_err("linear layer", "unknown kind");
+    }
+}
+
+const char *lin_kind_name(lin_kind k) {
+    static const char *const names[LIN_KINDS_] = {"conv", "fc", "scale"};
+    return (unsigned)k < LIN_KINDS_ ? names[k] : "?";
+}
+
+/* Every size of a checked shape, in one place. */
+typedef struct lin_dims {
+    size_t in, out, weights, nch, per;
+    uint64_t macs;
+} lin_dims;
+
+static lin_dims dims(const lin_shape *s) {
+    lin_dims d = {0};
+    if (s->kind == LIN_CONV) {
+        const lin_conv *c = &s->p.conv;
+        d.in = lin_conv_in_size(c);
+        d.out = lin_conv_out_size(c);
+        d.weights = lin_conv_weight_size(c);
+        d.nch = c->O;
+        d.per = (size_t)c->OH * c->OW;
+        d.macs = lin_conv_macs(c);
+    } else if (s->kind == LIN_FC) {
+        const lin_fc *f = &s->p.fc;
+        d.in = (size_t)f->N * f->K;
+        d.out = (size_t)f->N * f->O;
+        d.weights = (size_t)f->O * f->K;
+        d.nch = f->O;
+        d.per = 1;
+        d.macs = (uint64_t)f->N * f->K * f->O;
+    } else {
+        const lin_scale *c = &s->p.scale;
+        d.in = d.out = d.macs = (size_t)c->N * c->C * c->S;
+        d.weights = d.nch = c->C;
+        d.per = c->S;
+    }
+    return d;
+}
+
+size_t lin_in_size(const lin_shape *s) {
+    return dims(s).in;
+}
+size_t lin_out_size(const lin_shape *s) {
+    return dims(s).out;
+}
+size_t lin_weight_count(const lin_shape *s) {
+    return dims(s).weights;
+}
+uint64_t lin_macs(const lin_shape *s) {
+    return dims(s).macs;
+}
+void lin_channels(const lin_shape *s, size_t *nch, size_t *per) {
+    lin_dims d = dims(s);
+    *nch = d.nch;
+    *per = d.per;
+}
+
+unsigned *lin_wbits_of(lin_params *p, lin_kind k) {
+    return k == LIN_CONV ? &p->conv.wbits : k == LIN_FC ? &p->fc.wbits : &p->scale.wbits;
+}
+
+unsigned lin_wbits(const lin_shape *s) {
+    return *lin_wbits_of((lin_params *)&s->p, s->kind);
 }
 
 size_t lin_conv_in_size(const lin_conv *c) {
@@ -78,6 +159,26 @@ unsigned lin_weight_bits(const uint64_t *w, size_t n, unsigned l) {
         if (need > b) b = need;
     }
     return b > l ? l : b;
+}
+
+int lin_weights_fit(const lin_shape *s, const uint64_t *w, unsigned l, size_t *bad) {
+    unsigned wb = lin_wbits(s);
+    size_t n = lin_weight_count(s);
+    for (size_t i = 0; i < n; i++)
+        if (lin_weight_bits(&w[i], 1, l) > wb) {
+            *bad = i;
+            return 0;
+        }
+    return 1;
+}
+
+void lin_plain(uint64_t *y, const uint64_t *x, const lin_shape *s, const uint64_t *w, unsigned l) {
+    if (s->kind == LIN_CONV)
+        lin_conv_plain(y, x, &s->p.conv, w, l);
+    else if (s->kind == LIN_FC)
+        lin_fc_plain(y, x, &s->p.fc, w, l);
+    else
+        lin_scale_plain(y, x, &s->p.scale, w, l);
 }
 
 void lin_conv_plain(uint64_t *y, const uint64_t *x, const lin_conv *c, const uint64_t *w,

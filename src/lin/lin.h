@@ -8,11 +8,12 @@
  * fixed-point scale are not part of these layers: the server adds a bias to
  * its share locally, and src/nl truncates.
  *
- * Implementations (same contract, same outputs):
+ * Secure implementations (same contract, same outputs), behind the one
+ * interface of backend.h:
  *   src/lin/ot  COT-based (PROTOCOLS.md §6, SCI_OT)
  *   src/lin/he  RLWE-based (PROTOCOLS.md §7, HE mode)
- * Each takes the party first; S passes W, C passes NULL; both pass the same
- * shape; both get their additive share of the output.
+ * S passes W, C passes NULL; both pass the same shape; both get their
+ * additive share of the output.
  *
  * Layouts (row-major, C order):
  *   conv   x: N x C x H x W,  W: O x (C/groups) x kh x kw,  y: N x O x OH x OW
@@ -50,25 +51,58 @@ typedef struct lin_scale {
     unsigned wbits;
 } lin_scale;
 
+/* Any linear layer: its kind and its shape. Code above src/lin (the
+ * network's layers, the cost model) holds one of these and never looks at
+ * the kind; the functions below and the back-ends (backend.h) do. */
+typedef enum lin_kind { LIN_CONV, LIN_FC, LIN_SCALE, LIN_KINDS_ } lin_kind;
+typedef union lin_params {
+    lin_conv conv;
+    lin_fc fc;
+    lin_scale scale;
+} lin_params;
+typedef struct lin_shape {
+    lin_kind kind;
+    lin_params p;
+} lin_shape;
+
 /* Validate a shape (non-zero sizes, group divisibility, the kernel fits in
- * the padded input, sizes whose products fit in size_t) and compute OH, OW.
- * PARLEY_E_ARG with a message naming the problem. */
+ * the padded input, sizes whose products fit in size_t, 1 <= wbits <= 64)
+ * and compute a convolution's OH, OW. PARLEY_E_ARG with a message naming
+ * the problem. */
+int lin_check(lin_shape *s) WUR;
 int lin_conv_check(lin_conv *c) WUR;
 int lin_fc_check(const lin_fc *f) WUR;
 int lin_scale_check(const lin_scale *s) WUR;
 
-/* Element counts (after a successful check). */
+/* "conv", "fc", "scale". */
+const char *lin_kind_name(lin_kind k);
+/* Element counts (after a successful check): input, output, weights. */
+size_t lin_in_size(const lin_shape *s);
+size_t lin_out_size(const lin_shape *s);
+size_t lin_weight_count(const lin_shape *s);
 size_t lin_conv_in_size(const lin_conv *c);
 size_t lin_conv_out_size(const lin_conv *c);
 size_t lin_conv_weight_size(const lin_conv *c);
 /* Multiply-accumulates of the layer (for cost models and reports). */
+uint64_t lin_macs(const lin_shape *s);
 uint64_t lin_conv_macs(const lin_conv *c);
+/* The output as rows of *nch channels of *per elements each (conv: O x
+ * OH*OW; fc: O x 1; scale: C x S), repeated over the batch: a bias has one
+ * value per channel. */
+void lin_channels(const lin_shape *s, size_t *nch, size_t *per);
+/* The public weight width of the shape, and a pointer to set it. */
+unsigned lin_wbits(const lin_shape *s);
+unsigned *lin_wbits_of(lin_params *p, lin_kind k);
 
 /* The smallest wbits that holds every weight w[0..n-1] (mod 2^l) as a
  * signed integer. */
 unsigned lin_weight_bits(const uint64_t *w, size_t n, unsigned l);
+/* Whether every weight fits the shape's wbits; if not, *bad gets the index
+ * of the first that does not (its index, never its value). */
+int lin_weights_fit(const lin_shape *s, const uint64_t *w, unsigned l, size_t *bad);
 
 /* Plaintext reference, mod 2^l (1 <= l <= 64). y must not alias x. */
+void lin_plain(uint64_t *y, const uint64_t *x, const lin_shape *s, const uint64_t *w, unsigned l);
 void lin_conv_plain(uint64_t *y, const uint64_t *x, const lin_conv *c, const uint64_t *w,
                     unsigned l);
 void lin_fc_plain(uint64_t *y, const uint64_t *x, const lin_fc *f, const uint64_t *w, unsigned l);

@@ -19,9 +19,25 @@ typedef struct lane_task {
     char msg[256]; /* a failed lane's message (messages are per thread) */
 } lane_task;
 
+/* Abort ch so that the peer's lane sees the end at once, keeping this
+ * thread's message: the reason for the abort, not the abort's own "the
+ * channel was aborted". Returns rc. */
+static int abort_keeping_reason(chan *ch, int rc) {
+    char why[512];
+    snprintf(why, sizeof why, "%s", err_msg());
+    chan_abort(ch);
+    return err_set(rc, "%s", why);
+}
+
 static void task_fail(lane_task *t, chan *ch) {
+    abort_keeping_reason(ch, t->rc);
     snprintf(t->msg, sizeof t->msg, "%s", err_msg());
-    chan_abort(ch); /* the peer's lane sees the end at once */
+}
+
+int party_fail(party *p, int rc) {
+    for (unsigned i = 0; i < p->nlanes; i++)
+        abort_keeping_reason(p->lanes[i].ot.ch, rc);
+    return rc;
 }
 
 static void *setup_main(void *v) {
@@ -132,8 +148,8 @@ int party_run(party *p, size_t n, size_t grain, party_job fn, void *ctx) {
     size_t first = 0;
     for (unsigned i = 0; i < p->nlanes; i++) {
         if (count[i] == 0) continue;
-        tasks[used] = (lane_task){.L = &p->lanes[i], .fn = fn, .ctx = ctx, .first = first,
-                                  .count = count[i]};
+        tasks[used] =
+            (lane_task){.L = &p->lanes[i], .fn = fn, .ctx = ctx, .first = first, .count = count[i]};
         first += count[i];
         used++;
     }

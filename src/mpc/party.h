@@ -66,6 +66,12 @@ int party_run(party *p, size_t n, size_t grain, party_job fn, void *ctx) WUR;
  * no work), i < nlanes. Cost models use it to predict per-lane padding. */
 void party_split(size_t *count, size_t n, size_t grain, unsigned nlanes);
 
+/* A local failure outside party_run (a check, an allocation): abort every
+ * lane's channel so that the peer stops at once instead of waiting, and
+ * keep this thread's message, the reason, rather than the abort's own.
+ * Returns rc. */
+int party_fail(party *p, int rc);
+
 /* Bytes both ways summed over the lanes; flights = the largest number of
  * flights on any lane (the lanes run in parallel). */
 void party_stats(const party *p, chan_stats *out);

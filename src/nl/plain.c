@@ -99,6 +99,11 @@ void nl_trunc_plain(uint64_t *y, const uint64_t *x, size_t n, unsigned l, unsign
     }
 }
 
+void nl_relu_trunc_plain(uint64_t *y, const uint64_t *x, size_t n, unsigned l, unsigned s) {
+    nl_relu_plain(y, x, n, l);
+    nl_trunc_plain(y, y, n, l, s);
+}
+
 /* floor(v / d) for signed v and d >= 1, without overflow. */
 static int64_t floor_div(int64_t v, uint64_t d) {
     if (v >= 0) return (int64_t)((uint64_t)v / d);

@@ -53,6 +53,8 @@ uint64_t nl_pool_divisor(const nl_pool *p, unsigned i, unsigned j);
 
 void nl_relu_plain(uint64_t *y, const uint64_t *x, size_t n, unsigned l);
 void nl_trunc_plain(uint64_t *y, const uint64_t *x, size_t n, unsigned l, unsigned s);
+/* ReLU, then truncation by s (they commute exactly): nl_relu_trunc's twin. */
+void nl_relu_trunc_plain(uint64_t *y, const uint64_t *x, size_t n, unsigned l, unsigned s);
 void nl_div_plain(uint64_t *y, const uint64_t *x, size_t n, unsigned l, uint64_t d);
 void nl_maxpool_plain(uint64_t *y, const uint64_t *x, const nl_pool *p, unsigned l);
 void nl_avgpool_plain(uint64_t *y, const uint64_t *x, const nl_pool *p, unsigned l);

@@ -2,8 +2,8 @@
  *
  * cost_predict walks a qnet as nn/exec walks it and adds, for each step,
  * the exact wire bytes of the protocol exec_infer calls there: the input
- * sharing (n*l bits, packed), each linear layer (lin_ot_*_bytes in the
- * orientation the layer picks, or lin_he_*_bytes), each non-linear layer
+ * sharing (n*l bits, packed), each linear layer (the bytes of its plan on
+ * the mode's linear back-end, lin/backend.h), each non-linear layer
  * (the nl_*_bytes functions, with the lanes' split and padding, the max
  * pools' NL_POOL_TREE and the NL_POOL_NONNEG flag exec_nonneg_tensors
  * derives), the ArgMax that --reveal label appends, and the reveal of the

@@ -5,6 +5,7 @@
 #include "nl/nl.h"
 #include "nn/cost.h"
 #include "nn/hello.h"
+#include "nn/kind.h"
 #include "util/bits.h"
 #include "util/mem.h"
 #include "util/timer.h"
@@ -55,43 +56,8 @@ static int reveal(party *p, uint64_t *out, const uint64_t *share, size_t n, unsi
 
 /* ---- layers ---- */
 
-static int run_linear(party *p, const exec_opts *o, const qnet *net, const qlayer *L, uint64_t *y,
-                      const uint64_t *x) {
-    const uint64_t *w = p->role == MPC_SERVER ? L->w : NULL;
-    unsigned l = net->l;
-    switch (L->op) {
-    case QOP_CONV:
-        TRY(o->mode == MODE_HE ? lin_he_conv(p, o->he, y, x, &L->p.conv, w, l)
-                               : lin_ot_conv(p, y, x, &L->p.conv, w, l));
-        break;
-    case QOP_FC:
-        TRY(o->mode == MODE_HE ? lin_he_fc(p, o->he, y, x, &L->p.fc, w, l)
-                               : lin_ot_fc(p, y, x, &L->p.fc, w, l));
-        break;
-    default: /* QOP_SCALE */
-        TRY(o->mode == MODE_HE ? lin_he_scale(p, o->he, y, x, &L->p.scale, w, l)
-                               : lin_ot_scale(p, y, x, &L->p.scale, w, l));
-        break;
-    }
-    if (p->role == MPC_SERVER) qnet_add_private(net, L, y);
-    return 0;
-}
-
-/* ArgMax along an axis: gather the rows (outer x inner rows of cols values
- * each) into a contiguous matrix when inner > 1. */
-static int run_argmax(party *p, uint64_t *y, const uint64_t *x, size_t outer, size_t cols,
-                      size_t inner, unsigned l) {
-    if (inner == 1) return nl_argmax(p, y, x, outer, cols, l);
-    size_t rows = outer * inner;
-    uint64_t *m = mem_alloc(rows * cols, sizeof *m);
-    if (!m) return PARLEY_E_NOMEM;
-    for (size_t a = 0; a < outer; a++)
-        for (size_t c = 0; c < cols; c++)
-            for (size_t b = 0; b < inner; b++)
-                m[(a * inner + b) * cols + c] = x[(a * cols + c) * inner + b];
-    int rc = nl_argmax(p, y, m, rows, cols, l);
-    mem_free_wipe(m, rows * cols * sizeof *m);
-    return rc;
+lin_backend exec_lin_backend(int mode, lin_he *he, uint64_t outs) {
+    return mode == MODE_HE ? lin_he_backend(he, outs) : lin_ot_backend();
 }
 
 uint8_t *exec_nonneg_tensors(const qnet *net) {
@@ -99,78 +65,13 @@ uint8_t *exec_nonneg_tensors(const qnet *net) {
     if (!nn) return NULL;
     for (unsigned i = 0; i < net->nlayers; i++) {
         const qlayer *L = &net->layers[i];
-        uint8_t v = 0;
-        switch (L->op) {
-        case QOP_RELU:
-        case QOP_RELU_TRUNC:
-            v = 1;
-            break;
-        case QOP_MAXPOOL:
-        case QOP_AVGPOOL:
-        case QOP_RESHAPE:
-        case QOP_PAD:
-        case QOP_TRANSPOSE:
-        case QOP_CONCAT:
-            v = 1;
-            for (unsigned k = 0; k < L->nin; k++)
-                v &= nn[L->in[k]];
-            break;
-        default:
-            v = 0;
-        }
+        int rule = qkind_of(L->op)->nonneg;
+        uint8_t v = rule == QN_ALWAYS || (rule == QN_IF_INPUTS && L->nin);
+        for (unsigned k = 0; k < L->nin && rule == QN_IF_INPUTS; k++)
+            v &= nn[L->in[k]];
         nn[L->out] = v;
     }
     return nn;
-}
-
-static int run_layer(party *p, const exec_opts *o, const qnet *net, const qlayer *L, uint64_t *y,
-                     const uint64_t *const *x, const uint8_t *nonneg) {
-    size_t n = net->t[L->out].size, nin = L->nin ? net->t[L->in[0]].size : 0;
-    unsigned l = net->l;
-    switch (L->op) {
-    case QOP_CONV:
-    case QOP_FC:
-    case QOP_SCALE:
-        return run_linear(p, o, net, L, y, x[0]);
-    case QOP_TRUNC:
-        return nl_trunc(p, y, x[0], n, l, L->p.shift);
-    case QOP_SHL:
-        qnet_shl(net, L, y, x[0]);
-        return 0;
-    case QOP_RELU:
-        return nl_relu(p, y, x[0], n, l);
-    case QOP_RELU_TRUNC:
-        return nl_relu_trunc(p, y, x[0], n, l, L->p.shift);
-    case QOP_MAXPOOL:
-        return nl_maxpool_ex(p, y, x[0], &L->p.pool, l,
-                             NL_POOL_TREE | (nonneg[L->in[0]] ? NL_POOL_NONNEG : 0));
-    case QOP_AVGPOOL:
-        return nl_avgpool(p, y, x[0], &L->p.pool, l);
-    case QOP_ADD:
-        qnet_add(net, L, y, x[0], x[1]);
-        return 0;
-    case QOP_ADDC:
-        memcpy(y, x[0], nin * sizeof *y);
-        if (p->role == MPC_SERVER) qnet_add_private(net, L, y);
-        return 0;
-    case QOP_CONCAT:
-    case QOP_RESHAPE:
-    case QOP_PAD:
-    case QOP_TRANSPOSE:
-        qnet_move(net, L, y, x);
-        return 0;
-    case QOP_CONST:
-        memset(y, 0, n * sizeof *y);
-        if (p->role == MPC_SERVER) qnet_add_private(net, L, y);
-        return 0;
-    case QOP_ARGMAX: {
-        size_t outer, cols, inner;
-        qnet_argmax_geom(net, L, &outer, &cols, &inner);
-        return run_argmax(p, y, x[0], outer, cols, inner, l);
-    }
-    default:
-        return err_set(PARLEY_E_UNSUPPORTED, "layer kind %d has no secure form", (int)L->op);
-    }
 }
 
 void exec_report_free(exec_report *rep) {
@@ -224,7 +125,11 @@ int exec_infer(party *p, const qnet *net, const exec_opts *o, const uint64_t *x,
         mem_free(nonneg);
         return rc;
     }
-    if (o->mode == MODE_HE) lin_he_set_outputs(o->he, cost_he_outputs(net));
+    /* once for the whole run; HE's flood is sized for every output of
+     * every linear layer of the model */
+    const uint64_t outs = cost_he_outputs(net);
+    if (o->mode == MODE_HE) lin_he_set_outputs(o->he, outs);
+    lin_backend lin = exec_lin_backend(o->mode, o->he, outs);
     uint64_t *in = NULL;
     rc = qstore_out(&st, &in, net->input);
     if (rc == 0) rc = share_input(p, in, x, net->t[net->input].size, net->l);
@@ -240,7 +145,17 @@ int exec_infer(party *p, const qnet *net, const exec_opts *o, const uint64_t *x,
         party_stats(p, &b);
         party_silent_stats(p, &gb);
         double tl = time_now();
-        rc = run_layer(p, o, net, L, out, xs, nonneg);
+        qctx c = {.net = net,
+                  .L = L,
+                  .n = net->t[L->out].size,
+                  .l = net->l,
+                  .y = out,
+                  .x = xs,
+                  .owner = p->role == MPC_SERVER,
+                  .p = p,
+                  .lin = &lin,
+                  .nonneg = nonneg};
+        rc = qkind_step(&c);
         if (rc < 0) {
             err_wrap(rc, "layer %u (%s %s)", i + 1, qop_name(L->op), L->name);
             break;
@@ -277,13 +192,7 @@ int exec_infer(party *p, const qnet *net, const exec_opts *o, const uint64_t *x,
         if (rc == 0) rc = reveal(p, res, share, nres, net->l);
         if (lab) mem_free_wipe(lab, nres * sizeof *lab);
     }
-    if (rc < 0) { /* the peer must not wait for us; keep our own reason */
-        char why[512];
-        snprintf(why, sizeof why, "%s", err_msg());
-        for (unsigned k = 0; k < p->nlanes; k++)
-            chan_abort(p->lanes[k].ot.ch);
-        err_set(rc, "%s", why);
-    }
+    if (rc < 0) party_fail(p, rc); /* the peer must not wait for us */
     qstore_free(&st);
     mem_free(xs);
     mem_free(nonneg);

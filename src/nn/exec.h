@@ -1,10 +1,12 @@
 /* The secure executor: walks a qnet on additive shares (ARCHITECTURE.md).
  *
- * Both parties call exec_run with the same public qnet; the server's copy
- * holds the weights. Linear layers go to src/lin (OT or HE mode), the
- * non-linear ones to src/nl, data movement and additions are local
- * (qnet_move, qnet_add). Because every protocol is exact, the output shares
- * reconstruct to exactly what nn/ref computes on the same input.
+ * Both parties call exec_infer with the same public qnet; the server's copy
+ * holds the weights. Each layer is its kind's secure step (nn/kind.h):
+ * linear layers go to the session's linear back-end (src/lin, OT or HE
+ * mode, chosen once), the non-linear ones to their protocols in src/nl,
+ * data movement and additions are local (nn/qlocal.c). Because every
+ * protocol is exact, the output shares reconstruct to exactly what nn/ref
+ * computes on the same input.
  *
  * Around the run: exec_share_input (the client's input becomes shares),
  * exec_reveal (the server's output share goes to the client). */
@@ -58,6 +60,12 @@ typedef struct exec_opts {
 int exec_infer(party *p, const qnet *net, const exec_opts *o, const uint64_t *x, uint64_t **y,
                size_t *ny, exec_report *rep) WUR;
 void exec_report_free(exec_report *rep);
+
+/* The session's linear back-end (lin/backend.h), chosen once from the
+ * mode: MODE_HE runs lin/he with the keys `he` (NULL: pricing only),
+ * MODE_OT lin/ot; outs: the outputs of all the model's linear layers
+ * (cost_he_outputs), over which HE spreads its statistical budget. */
+lin_backend exec_lin_backend(int mode, lin_he *he, uint64_t outs);
 
 /* Tensors whose every value is known, from the architecture alone, to be
  * non-negative: ReLU outputs and what pools, padding and data movement make

@@ -1,6 +1,8 @@
 /* The float graph and its folding passes; see graph.h. */
 #include "nn/graph.h"
 
+#include "nn/kind.h"
+
 #include "util/mem.h"
 
 #include <stdarg.h>
@@ -117,34 +119,8 @@ int fgraph_note(fgraph *g, const char *fmt, ...) {
     return 0;
 }
 
-size_t fnode_weight_count(const fgraph *g, const fnode *n) {
-    switch (n->op) {
-    case QOP_CONV:
-        return lin_conv_weight_size(&n->p.conv);
-    case QOP_FC:
-        return (size_t)n->p.fc.O * n->p.fc.K;
-    case QOP_SCALE:
-        return n->p.scale.C;
-    case QOP_ADDC:
-    case QOP_CONST:
-        return g->v[n->out].size;
-    default:
-        return 0;
-    }
-}
-
-size_t fnode_bias_count(const fgraph *g, const fnode *n) {
-    (void)g;
-    switch (n->op) {
-    case QOP_CONV:
-        return n->p.conv.O;
-    case QOP_FC:
-        return n->p.fc.O;
-    case QOP_SCALE:
-        return n->p.scale.C;
-    default:
-        return 0;
-    }
+void fnode_private(const fgraph *g, const fnode *n, size_t *nw, size_t *nb) {
+    qkind_private(qkind_of(n->op), &n->p, g->v[n->out].size, nw, nb);
 }
 
 int fgraph_uses(const fgraph *g, unsigned **uses) {
@@ -173,19 +149,17 @@ static fnode *sole_linear_producer(fgraph *g, const unsigned *uses, unsigned v) 
 
 static int ensure_bias(const fgraph *g, fnode *P) {
     if (P->b) return 0;
-    P->b = mem_calloc(fnode_bias_count(g, P), sizeof(float));
+    size_t nw, nb;
+    fnode_private(g, P, &nw, &nb);
+    P->b = mem_calloc(nb, sizeof(float));
     return P->b ? 0 : PARLEY_E_NOMEM;
 }
 
-/* Channels of P's output: O, with `per` elements each, repeating every O*per. */
+/* Channels of P's output: nch, with `per` elements each, repeating every
+ * nch*per. */
 static void channels(const fnode *P, size_t *nch, size_t *per) {
-    if (P->op == QOP_CONV) {
-        *nch = P->p.conv.O;
-        *per = (size_t)P->p.conv.OH * P->p.conv.OW;
-    } else {
-        *nch = P->p.fc.O;
-        *per = 1;
-    }
+    lin_shape s = qkind_lin(qkind_of(P->op), &P->p);
+    lin_channels(&s, nch, per);
 }
 
 /* BatchNormalization (SCALE) after CONV/FC: w' = w * g[o], b' = b * g[o] +
@@ -196,7 +170,8 @@ static int fold_scale(fgraph *g, unsigned *uses, fnode *n) {
     /* An FC's channels are its last dimension; the SCALE's are dimension 1. */
     if (P->op == QOP_FC && g->v[P->out].shape.rank != 2) return 0;
     TRY(ensure_bias(g, P));
-    size_t nch, per, nw = fnode_weight_count(g, P), row;
+    size_t nch, per, nw, nb, row;
+    fnode_private(g, P, &nw, &nb);
     channels(P, &nch, &per);
     row = nw / nch;
     for (size_t o = 0; o < nch; o++) {
@@ -236,7 +211,7 @@ static int fold_pad(fgraph *g, unsigned *uses, fnode *n) {
     fnode *P = &g->n[p];
     const nn_shape *xs = &g->v[P->in[0]].shape;
     if (P->p.pad.lo[0] || P->p.pad.hi[0] || P->p.pad.lo[1] || P->p.pad.hi[1]) return 0;
-    lin_conv c = n->p.conv;
+    lin_conv c = n->p.lin.conv;
     uint64_t pt = c.pt, pb = c.pb, pl, pr;
     if (xs->rank == 4) {
         pt += P->p.pad.lo[2];
@@ -252,8 +227,8 @@ static int fold_pad(fgraph *g, unsigned *uses, fnode *n) {
     c.H = xs->rank == 4 ? xs->d[2] : 1;
     c.W = xs->d[xs->rank - 1];
     c.wbits = 1;
-    if (lin_conv_check(&c) < 0 || c.OH != n->p.conv.OH || c.OW != n->p.conv.OW) return 0;
-    n->p.conv = c;
+    if (lin_conv_check(&c) < 0 || c.OH != n->p.lin.conv.OH || c.OW != n->p.lin.conv.OW) return 0;
+    n->p.lin.conv = c;
     n->in[0] = P->in[0];
     P->dead = 1; /* the Pad's input keeps one reader: the Conv */
     return 0;

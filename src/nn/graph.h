@@ -25,21 +25,7 @@ typedef struct fnode {
     unsigned nin;
     unsigned *in; /* value indices */
     unsigned out;
-    /* Public parameters, as in qlayer (wbits unset). */
-    union {
-        lin_conv conv;
-        lin_fc fc;
-        lin_scale scale;
-        nl_pool pool;
-        unsigned axis;
-        struct {
-            uint32_t lo[NN_MAX_RANK], hi[NN_MAX_RANK];
-        } pad;
-        unsigned perm[NN_MAX_RANK];
-        struct {
-            unsigned axis, keepdims;
-        } argmax;
-    } p;
+    qparams p; /* public parameters, as in qlayer (wbits set by the quantizer) */
     /* Constants: CONV/FC weights, SCALE gamma, ADDC addend and CONST value
      * (one per output element); b: CONV/FC bias (O; may be NULL) and SCALE beta (C). */
     float *w;
@@ -78,9 +64,8 @@ int fgraph_node(fgraph *g, fnode **node, qop op, const char *name, const unsigne
 /* Add a line to g->notes. */
 int fgraph_note(fgraph *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Element counts of a node's constants. */
-size_t fnode_weight_count(const fgraph *g, const fnode *n);
-size_t fnode_bias_count(const fgraph *g, const fnode *n);
+/* Element counts of a node's constants: w (*nw), b (*nb). */
+void fnode_private(const fgraph *g, const fnode *n, size_t *nw, size_t *nb);
 
 /* uses[v] = how many node inputs read value v, plus one for the network
  * output; *uses (g->nv entries) is the caller's to mem_free. */

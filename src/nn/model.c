@@ -3,14 +3,13 @@
 
 #include "util/mem.h"
 
-int nn_model_load(qnet **out, char **notes, const char *path, unsigned l, unsigned s,
-                  unsigned batch) {
+int nn_model_load_opts(qnet **out, char **notes, const char *path, const nn_model_opts *mo) {
     *out = NULL;
     if (notes) *notes = NULL;
-    onnx_opts o = {.batch = batch};
+    onnx_opts o = {.batch = mo->batch};
     fgraph *g;
     TRY(onnx_import_file(&g, path, &o));
-    int rc = quant_net(out, g, l, s);
+    int rc = quant_net(out, g, mo->l, mo->s, mo->wbits);
     if (rc < 0) rc = err_wrap(rc, "%s", path);
     if (notes && rc == 0) {
         *notes = g->notes;
@@ -18,4 +17,10 @@ int nn_model_load(qnet **out, char **notes, const char *path, unsigned l, unsign
     }
     fgraph_free(g);
     return rc;
+}
+
+int nn_model_load(qnet **out, char **notes, const char *path, unsigned l, unsigned s,
+                  unsigned batch) {
+    nn_model_opts o = {.l = l, .s = s, .batch = batch};
+    return nn_model_load_opts(out, notes, path, &o);
 }

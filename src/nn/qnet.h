@@ -36,11 +36,12 @@
  *   CONST             no input: a server constant at scale s (shared as
  *                     S: the constant, C: zeros), e.g. a constant operand
  *                     of a Concat
- * Data movement (CONCAT, RESHAPE, PAD, TRANSPOSE) and ADD are local on
- * shares; qnet_move and qnet_add do them for both interpreters.
+ * Data movement (CONCAT, RESHAPE, PAD, TRANSPOSE), ADD, ADDC, CONST and
+ * SHL are local on shares: one step (nn/qlocal.c) serves both interpreters.
  *
  * Public vs private: everything in this struct except the w and b arrays
- * is public (the architecture, l, s and each linear layer's wbits); the
+ * is public (the architecture, l, s and each linear layer's wbits, which
+ * is a public policy, never measured from the weights: nn/quant.h); the
  * server sends it to the client with qnet_public_encode, and the decoded
  * qnet has no weights (has_weights = 0). */
 #ifndef PARLEY_NN_QNET_H
@@ -52,6 +53,10 @@
 
 #include <stdio.h>
 
+/* Layer kinds. What each one is (its checks, shape rule, cost, plaintext
+ * and secure steps, wire encoding) is one entry of the traits table in
+ * nn/kinds.c (nn/kind.h); docs/ARCHITECTURE.md says how to add one. The
+ * values are on the wire: append, never renumber. */
 typedef enum qop {
     QOP_CONV = 1,
     QOP_FC,
@@ -73,6 +78,7 @@ typedef enum qop {
     QOP_END_ /* one past the last kind */
 } qop;
 
+/* The kind's name ("conv", ...; "?" for a value outside the table). */
 const char *qop_name(qop op);
 /* CONV, FC, SCALE: the layers with private weights and a 2s output. */
 int qop_is_linear(qop op);
@@ -93,27 +99,33 @@ typedef struct qtensor {
     int last_use;   /* index of the last layer that reads it; -1 if none */
 } qtensor;
 
+/* The public parameters of a layer, one member per kind that has any; the
+ * float graph (graph.h) uses the same type. Every member is made of
+ * 32-bit unsigned fields only: the wire encoding is a run of them
+ * (nn/kinds.c says which). */
+typedef union qparams {
+    lin_params lin; /* CONV (lin.conv), FC (lin.fc: N = product of the leading
+                       dims, K the last), SCALE (lin.scale: N = dim 0, C = dim
+                       1, S = the rest) */
+    unsigned shift; /* TRUNC, RELU_TRUNC, SHL */
+    nl_pool pool;   /* MAXPOOL, AVGPOOL */
+    unsigned axis;  /* CONCAT */
+    struct {
+        uint32_t lo[NN_MAX_RANK], hi[NN_MAX_RANK];
+    } pad;                      /* PAD */
+    unsigned perm[NN_MAX_RANK]; /* TRANSPOSE */
+    struct {
+        unsigned axis, keepdims;
+    } argmax; /* ARGMAX */
+} qparams;
+
 typedef struct qlayer {
     qop op;
     char *name; /* the ONNX node it came from */
     unsigned nin;
     unsigned *in; /* tensor indices */
     unsigned out;
-    union {
-        lin_conv conv;   /* CONV */
-        lin_fc fc;       /* FC: N = product of the leading dims, K the last */
-        lin_scale scale; /* SCALE: N = dim 0, C = dim 1, S = the rest */
-        unsigned shift;  /* TRUNC, RELU_TRUNC, SHL */
-        nl_pool pool;    /* MAXPOOL, AVGPOOL */
-        unsigned axis;   /* CONCAT */
-        struct {
-            uint32_t lo[NN_MAX_RANK], hi[NN_MAX_RANK];
-        } pad;                      /* PAD */
-        unsigned perm[NN_MAX_RANK]; /* TRANSPOSE */
-        struct {
-            unsigned axis, keepdims;
-        } argmax; /* ARGMAX */
-    } p;
+    qparams p;
     /* Private (server only; NULL on the client): CONV/FC weights (O x C/g x
      * kh x kw, O x K), SCALE gamma (C), ADDC and CONST constant (one per
      * output element), all mod 2^l; b: CONV/FC/SCALE bias (one per output channel). */
@@ -132,9 +144,9 @@ typedef struct qnet {
 
 void qnet_free(qnet *net);
 
-/* Element counts of a layer's private arrays (known from public data). */
-size_t qlayer_weight_count(const qnet *net, const qlayer *L);
-size_t qlayer_bias_count(const qnet *net, const qlayer *L);
+/* Element counts of a layer's private arrays (known from public data):
+ * weights or constants (*nw), biases (*nb); 0 for a kind that is none. */
+void qlayer_private(const qnet *net, const qlayer *L, size_t *nw, size_t *nb);
 
 /* Validate a whole net and fill in producer/last_use: l and s, every
  * index, every shape against its layer's parameters (lin_*_check,
@@ -159,29 +171,18 @@ typedef struct qnet_stats {
     uint64_t divisions;   /* AVGPOOL outputs (one division each) */
     uint64_t argmax_cmps; /* ARGMAX comparisons */
     uint64_t weights;     /* private elements (weights, biases, constants) */
-    uint64_t peak_elems;  /* most tensor elements alive at once (freed after last use) */
+    uint64_t peak_elems;  /* most tensor elements alive at once (qstore's rule) */
 } qnet_stats;
 void qnet_stats_get(qnet_stats *st, const qnet *net);
+/* The counts of one layer alone (peak_elems 0). */
+void qlayer_stats(qnet_stats *st, const qnet *net, const qlayer *L);
 
 /* One line per layer: index, kind, name, input and output shapes, scales
  * and the public parameters that matter (window, stride, wbits). */
 void qnet_dump(FILE *f, const qnet *net);
 
-/* Data movement, identical on shares and in plaintext: CONCAT, RESHAPE,
- * PAD, TRANSPOSE. x[i] is the buffer of input i; y must not alias them. */
-void qnet_move(const qnet *net, const qlayer *L, uint64_t *y, const uint64_t *const *x);
-/* y = x * 2^shift mod 2^l (SHL; both parties, on shares too). */
-void qnet_shl(const qnet *net, const qlayer *L, uint64_t *y, const uint64_t *x);
-/* y = x0 + x1 mod 2^l over the output's size (ADD; both parties). */
-void qnet_add(const qnet *net, const qlayer *L, uint64_t *y, const uint64_t *x0,
-              const uint64_t *x1);
-/* The server's private additions: y += b per output channel for CONV, FC
- * and SCALE, y += w elementwise for ADDC and CONST (in place; a CONST's
- * output starts as zeros on both sides). */
-void qnet_add_private(const qnet *net, const qlayer *L, uint64_t *y);
-/* ARGMAX geometry: the input is outer x cols x inner, the output outer x
- * inner (indices along cols). */
-void qnet_argmax_geom(const qnet *net, const qlayer *L, size_t *outer, size_t *cols, size_t *inner);
+/* A linear layer's shape (CONV, FC, SCALE; lin/lin.h). */
+lin_shape qlayer_lin(const qlayer *L);
 
 /* Fixed-point encoding of the client's input: round(v * 2^s) mod 2^l,
  * rounding half away from zero. The shape must equal the input tensor's;
@@ -194,11 +195,13 @@ void qnet_decode(const qnet *net, float *y, unsigned t, const uint64_t *v);
 /* Tensor buffers of one run, freed after their last reader: the executor
  * allocates each layer's output with qstore_out, runs the layer, then calls
  * qstore_done, which wipes and frees every tensor whose last reader that
- * layer was (never the network output). */
+ * layer was (never the network output). qstore_count walks a net by the
+ * same rule without allocating anything (qnet_stats' peak). */
 typedef struct qstore {
     const qnet *net;
     uint64_t **buf;
     uint64_t live, peak; /* elements allocated now / at most */
+    int counting;        /* qstore_count's store: buf entries only mark what is live */
 } qstore;
 
 int qstore_init(qstore *st, const qnet *net) WUR;
@@ -208,5 +211,8 @@ void qstore_done(qstore *st, unsigned layer);
 /* Hand the buffer of t to the caller (to mem_free_wipe with the size). */
 uint64_t *qstore_take(qstore *st, unsigned t);
 void qstore_free(qstore *st);
+/* The most tensor elements a run holds at once, input included (0 if
+ * memory for the store's table runs out). */
+uint64_t qstore_count(const qnet *net);
 
 #endif

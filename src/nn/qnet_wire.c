@@ -6,12 +6,13 @@
  *   per tensor: u8 name length, name, u8 rank, rank x u32 dims, u8 scale
  *   per layer:  u8 kind, u8 name length, name, u32 nin, nin x u32 inputs,
  *               u32 output, then the kind's public parameters as u32s
- *               (conv 19, fc 4, scale 4, trunc 1, pool 18, concat 1,
+ *               (the kind's run of fields, nn/kinds.c: conv 19, fc 4,
+ *               scale 4, trunc 1, pool 18, concat 1,
  *               pad 16, transpose 8, argmax 2, others none)
  * Weights and biases are never encoded. The decoder reads every count
  * against the bytes that remain before allocating, then hands the result to
  * qnet_check; an accepted message re-encodes to the same bytes. */
-#include "nn/qnet.h"
+#include "nn/kind.h"
 
 #include "util/mem.h"
 
@@ -63,111 +64,17 @@ static void put_name(wbuf *b, const char *s) {
     put(b, s, n);
 }
 
-/* The public parameters of a layer kind, as a list of u32 fields. */
+/* The public parameters of a layer: its kind's run of u32 fields of
+ * qparams (kind.h), at most QKIND_MAX_WIRE. */
 static unsigned params(const qlayer *L, uint32_t *v) {
-    unsigned k = 0;
-    switch (L->op) {
-    case QOP_CONV: {
-        const lin_conv *c = &L->p.conv;
-        uint32_t f[] = {c->N,  c->C,  c->H,  c->W,  c->O,  c->kh,     c->kw,    c->sh, c->sw, c->pt,
-                        c->pl, c->pb, c->pr, c->dh, c->dw, c->groups, c->wbits, c->OH, c->OW};
-        memcpy(v, f, sizeof f);
-        return 19;
-    }
-    case QOP_FC:
-        v[0] = L->p.fc.N, v[1] = L->p.fc.K, v[2] = L->p.fc.O, v[3] = L->p.fc.wbits;
-        return 4;
-    case QOP_SCALE:
-        v[0] = L->p.scale.N, v[1] = L->p.scale.C, v[2] = L->p.scale.S, v[3] = L->p.scale.wbits;
-        return 4;
-    case QOP_TRUNC:
-    case QOP_RELU_TRUNC:
-    case QOP_SHL:
-        v[0] = L->p.shift;
-        return 1;
-    case QOP_MAXPOOL:
-    case QOP_AVGPOOL: {
-        const nl_pool *p = &L->p.pool;
-        uint32_t f[] = {
-            p->N,  p->C,  p->H,  p->W,  p->kh, p->kw, p->sh,        p->sw,
-            p->pt, p->pl, p->pb, p->pr, p->dh, p->dw, p->ceil_mode, p->count_include_pad,
-            p->OH, p->OW};
-        memcpy(v, f, sizeof f);
-        return 18;
-    }
-    case QOP_CONCAT:
-        v[0] = L->p.axis;
-        return 1;
-    case QOP_PAD:
-        for (unsigned d = 0; d < NN_MAX_RANK; d++)
-            v[k++] = L->p.pad.lo[d];
-        for (unsigned d = 0; d < NN_MAX_RANK; d++)
-            v[k++] = L->p.pad.hi[d];
-        return k;
-    case QOP_TRANSPOSE:
-        for (unsigned d = 0; d < NN_MAX_RANK; d++)
-            v[k++] = L->p.perm[d];
-        return k;
-    case QOP_ARGMAX:
-        v[0] = L->p.argmax.axis, v[1] = L->p.argmax.keepdims;
-        return 2;
-    default:
-        return 0;
-    }
+    const qkind *k = qkind_of(L->op);
+    memcpy(v, (const uint8_t *)&L->p + k->wire_off, k->wire_n * sizeof *v);
+    return k->wire_n;
 }
 
 static void set_params(qlayer *L, const uint32_t *v) {
-    switch (L->op) {
-    case QOP_CONV: {
-        lin_conv *c = &L->p.conv;
-        unsigned *f[] = {&c->N,  &c->C,      &c->H,     &c->W,  &c->O,  &c->kh, &c->kw,
-                         &c->sh, &c->sw,     &c->pt,    &c->pl, &c->pb, &c->pr, &c->dh,
-                         &c->dw, &c->groups, &c->wbits, &c->OH, &c->OW};
-        for (unsigned i = 0; i < 19; i++)
-            *f[i] = v[i];
-        break;
-    }
-    case QOP_FC:
-        L->p.fc = (lin_fc){.N = v[0], .K = v[1], .O = v[2], .wbits = v[3]};
-        break;
-    case QOP_SCALE:
-        L->p.scale = (lin_scale){.N = v[0], .C = v[1], .S = v[2], .wbits = v[3]};
-        break;
-    case QOP_TRUNC:
-    case QOP_RELU_TRUNC:
-    case QOP_SHL:
-        L->p.shift = v[0];
-        break;
-    case QOP_MAXPOOL:
-    case QOP_AVGPOOL: {
-        nl_pool *p = &L->p.pool;
-        unsigned *f[] = {
-            &p->N,  &p->C,  &p->H,  &p->W,  &p->kh, &p->kw, &p->sh,        &p->sw,
-            &p->pt, &p->pl, &p->pb, &p->pr, &p->dh, &p->dw, &p->ceil_mode, &p->count_include_pad,
-            &p->OH, &p->OW};
-        for (unsigned i = 0; i < 18; i++)
-            *f[i] = v[i];
-        break;
-    }
-    case QOP_CONCAT:
-        L->p.axis = v[0];
-        break;
-    case QOP_PAD:
-        for (unsigned d = 0; d < NN_MAX_RANK; d++) {
-            L->p.pad.lo[d] = v[d];
-            L->p.pad.hi[d] = v[NN_MAX_RANK + d];
-        }
-        break;
-    case QOP_TRANSPOSE:
-        for (unsigned d = 0; d < NN_MAX_RANK; d++)
-            L->p.perm[d] = v[d];
-        break;
-    case QOP_ARGMAX:
-        L->p.argmax.axis = v[0], L->p.argmax.keepdims = v[1];
-        break;
-    default:
-        break;
-    }
+    const qkind *k = qkind_of(L->op);
+    memcpy((uint8_t *)&L->p + k->wire_off, v, k->wire_n * sizeof *v);
 }
 
 int qnet_public_encode(const qnet *net, uint8_t **buf, size_t *len) {
@@ -193,7 +100,7 @@ int qnet_public_encode(const qnet *net, uint8_t **buf, size_t *len) {
     }
     for (unsigned i = 0; i < net->nlayers; i++) {
         const qlayer *L = &net->layers[i];
-        uint32_t v[32];
+        uint32_t v[QKIND_MAX_WIRE];
         put8(&b, L->op);
         put_name(&b, L->name);
         put32(&b, L->nin);
@@ -297,7 +204,7 @@ static int decode(qnet *net, rbuf *r) {
         qlayer *L = &net->layers[i];
         net->nlayers = i + 1;
         TRY(get8(r, &v8));
-        if (v8 < 1 || v8 >= QOP_END_)
+        if (!qkind_find((int)v8))
             return err_set(PARLEY_E_FORMAT, "public model: layer %u has unknown kind %u", i, v8);
         L->op = (qop)v8;
         TRY(get_name(r, &L->name));
@@ -311,7 +218,7 @@ static int decode(qnet *net, rbuf *r) {
         for (uint32_t k = 0; k < nin; k++)
             TRY(get32(r, &L->in[k]));
         TRY(get32(r, &L->out));
-        uint32_t v[32];
+        uint32_t v[QKIND_MAX_WIRE];
         unsigned np = params(L, v);
         for (unsigned k = 0; k < np; k++)
             TRY(get32(r, &v[k]));

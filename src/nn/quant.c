@@ -1,6 +1,8 @@
 /* Quantization of a float graph; see quant.h. */
 #include "nn/quant.h"
 
+#include "nn/kind.h"
+
 #include "util/bits.h"
 #include "util/mem.h"
 
@@ -77,23 +79,31 @@ static int add_layer(qbuild *B, qlayer **out, qop op, const char *name, const ch
     return 0;
 }
 
-static int quant_weights(qnet *net, qlayer *L, const fgraph *g, const fnode *n) {
+unsigned quant_wbits(unsigned l, unsigned s, qop op) {
+    unsigned w = s + qkind_of(op)->wlog2 + 1;
+    return w < l ? w : l;
+}
+
+/* A linear layer's weights at scale s and biases at 2s, within the public
+ * wbits (the policy, not a measure of these weights: that would leak). */
+static int quant_weights(qnet *net, qlayer *L, const fgraph *g, const fnode *n, unsigned wbits) {
     unsigned l = net->l, s = net->s;
-    size_t nw = fnode_weight_count(g, n), nb = fnode_bias_count(g, n);
-    if (nw) {
-        L->w = mem_alloc(nw, sizeof(uint64_t));
-        if (!L->w) return PARLEY_E_NOMEM;
-        TRY(quantize(L->w, n->w, nw, l, s, n, "weight"));
-    }
-    if (nb) {
-        L->b = mem_calloc(nb, sizeof(uint64_t));
-        if (!L->b) return PARLEY_E_NOMEM;
-        if (n->b) TRY(quantize(L->b, n->b, nb, l, 2 * s, n, "bias"));
-    }
-    unsigned wb = nw && qop_is_linear(n->op) ? lin_weight_bits(L->w, nw, l) : 0;
-    if (n->op == QOP_CONV) L->p.conv.wbits = wb;
-    if (n->op == QOP_FC) L->p.fc.wbits = wb;
-    if (n->op == QOP_SCALE) L->p.scale.wbits = wb;
+    size_t nw, nb, bad;
+    fnode_private(g, n, &nw, &nb);
+    L->w = mem_alloc(nw ? nw : 1, sizeof(uint64_t));
+    L->b = mem_calloc(nb ? nb : 1, sizeof(uint64_t));
+    if (!L->w || !L->b) return PARLEY_E_NOMEM;
+    TRY(quantize(L->w, n->w, nw, l, s, n, "weight"));
+    if (n->b) TRY(quantize(L->b, n->b, nb, l, 2 * s, n, "bias"));
+    *lin_wbits_of(&L->p.lin, qkind_of(L->op)->lin) = wbits;
+    lin_shape sh = qlayer_lin(L);
+    if (!lin_weights_fit(&sh, L->w, l, &bad))
+        return err_set(PARLEY_E_UNSUPPORTED,
+                       "node '%s': weight %zu does not fit the public weight width wbits = %u "
+                       "(real weights in [-%g, %g) at scale s = %u); serve it with a larger "
+                       "--wbits (at most l = %u)",
+                       n->name, bad, wbits, ldexp(1.0, (int)wbits - (int)s - 1),
+                       ldexp(1.0, (int)wbits - (int)s - 1), s, l);
     return 0;
 }
 
@@ -117,7 +127,7 @@ static int emit_trunc(qbuild *B, const fgraph *g, const fnode *n, unsigned acc,
     return 0;
 }
 
-int quant_net(qnet **out, const fgraph *g, unsigned l, unsigned s) {
+int quant_net(qnet **out, const fgraph *g, unsigned l, unsigned s, unsigned wbits) {
     *out = NULL;
     if (l < 8 || l > 64) return err_set(PARLEY_E_ARG, "ring width l = %u outside 8..64", l);
     if (2 * s + 2 > l)
@@ -125,6 +135,7 @@ int quant_net(qnet **out, const fgraph *g, unsigned l, unsigned s) {
                        "scale s = %u leaves no head-room in l = %u bits: products have scale 2s, "
                        "so 2s + 2 <= l is needed",
                        s, l);
+    if (wbits > l) return err_set(PARLEY_E_ARG, "weight width wbits = %u exceeds l = %u", wbits, l);
     unsigned *uses, *reader = mem_alloc(g->nv ? g->nv : 1, sizeof *reader);
     if (!reader) return PARLEY_E_NOMEM;
     if (fgraph_uses(g, &uses) < 0) {
@@ -186,8 +197,8 @@ int quant_net(qnet **out, const fgraph *g, unsigned l, unsigned s) {
             rc = add_tensor(&B, &acc, ov->name, "@2s", &ov->shape, ov->size, 2 * s);
             if (rc == 0) rc = add_layer(&B, &L, n->op, n->name, NULL, tin, n->nin, acc);
             if (rc == 0) {
-                memcpy(&L->p, &n->p, sizeof L->p);
-                rc = quant_weights(net, L, g, n);
+                L->p = n->p;
+                rc = quant_weights(net, L, g, n, wbits ? wbits : quant_wbits(l, s, n->op));
             }
             /* A linear output whose only reader is an Add stays at 2s: the
              * Add lifts its other operand to 2s and truncates the sum once
@@ -225,12 +236,13 @@ int quant_net(qnet **out, const fgraph *g, unsigned l, unsigned s) {
             if (rc == 0) rc = add_layer(&B, &L, QOP_ADD, n->name, NULL, opnd, 2, acc);
             if (rc == 0) rc = emit_trunc(&B, g, n, acc, uses, reader, tid, skip);
         } else {
-            unsigned o, sc = n->op == QOP_ARGMAX ? 0 : sc_in;
+            const qkind *k = qkind_of(n->op);
+            unsigned o, sc = qkind_out_scale(k, sc_in, s, &n->p);
             rc = add_tensor(&B, &o, ov->name, NULL, &ov->shape, ov->size, sc);
             if (rc == 0) rc = add_layer(&B, &L, n->op, n->name, NULL, tin, n->nin, o);
             if (rc == 0) {
-                memcpy(&L->p, &n->p, sizeof L->p);
-                if (n->op == QOP_ADDC || n->op == QOP_CONST) {
+                L->p = n->p;
+                if (k->priv == QW_ELEMENTS) {
                     L->w = mem_alloc(ov->size, sizeof(uint64_t));
                     rc = L->w ? quantize(L->w, n->w, ov->size, l, sc_in, n, "constant element")
                               : PARLEY_E_NOMEM;

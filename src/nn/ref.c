@@ -1,6 +1,8 @@
 /* The plaintext reference interpreter; see ref.h. */
 #include "nn/ref.h"
 
+#include "nn/kind.h"
+
 #include "util/bits.h"
 #include "util/mem.h"
 
@@ -8,90 +10,17 @@
 
 int ref_layer(const qnet *net, qstore *st, unsigned i) {
     const qlayer *L = &net->layers[i];
-    unsigned l = net->l;
     uint64_t *y;
     TRY(qstore_out(st, &y, L->out));
-    const uint64_t *x = L->nin ? st->buf[L->in[0]] : NULL;
-    size_t n = net->t[L->out].size;
-    switch (L->op) {
-    case QOP_CONV:
-        lin_conv_plain(y, x, &L->p.conv, L->w, l);
-        qnet_add_private(net, L, y);
-        break;
-    case QOP_FC:
-        lin_fc_plain(y, x, &L->p.fc, L->w, l);
-        qnet_add_private(net, L, y);
-        break;
-    case QOP_SCALE:
-        lin_scale_plain(y, x, &L->p.scale, L->w, l);
-        qnet_add_private(net, L, y);
-        break;
-    case QOP_TRUNC:
-        nl_trunc_plain(y, x, n, l, L->p.shift);
-        break;
-    case QOP_SHL:
-        qnet_shl(net, L, y, x);
-        break;
-    case QOP_RELU:
-        nl_relu_plain(y, x, n, l);
-        break;
-    case QOP_RELU_TRUNC:
-        nl_relu_plain(y, x, n, l);
-        nl_trunc_plain(y, y, n, l, L->p.shift);
-        break;
-    case QOP_MAXPOOL:
-        nl_maxpool_plain(y, x, &L->p.pool, l);
-        break;
-    case QOP_AVGPOOL:
-        nl_avgpool_plain(y, x, &L->p.pool, l);
-        break;
-    case QOP_ADD:
-        qnet_add(net, L, y, x, st->buf[L->in[1]]);
-        break;
-    case QOP_ADDC:
-        memcpy(y, x, n * sizeof *y);
-        qnet_add_private(net, L, y);
-        break;
-    case QOP_CONST:
-        memset(y, 0, n * sizeof *y);
-        qnet_add_private(net, L, y);
-        break;
-    case QOP_CONCAT: {
-        const uint64_t **xs = mem_alloc(L->nin, sizeof *xs);
-        if (!xs) return PARLEY_E_NOMEM;
-        for (unsigned k = 0; k < L->nin; k++)
-            xs[k] = st->buf[L->in[k]];
-        qnet_move(net, L, y, xs);
-        mem_free(xs);
-        break;
-    }
-    case QOP_RESHAPE:
-    case QOP_PAD:
-    case QOP_TRANSPOSE:
-        qnet_move(net, L, y, &x);
-        break;
-    case QOP_ARGMAX: {
-        size_t outer, cols, inner;
-        qnet_argmax_geom(net, L, &outer, &cols, &inner);
-        if (inner == 1) {
-            nl_argmax_plain(y, x, outer, cols, l);
-            break;
-        }
-        /* Gather each (outer, inner) column into a row: local on shares. */
-        uint64_t *rows = mem_alloc(outer * inner * cols, sizeof *rows);
-        if (!rows) return PARLEY_E_NOMEM;
-        for (size_t o = 0; o < outer; o++)
-            for (size_t c = 0; c < cols; c++)
-                for (size_t k = 0; k < inner; k++)
-                    rows[(o * inner + k) * cols + c] = x[(o * cols + c) * inner + k];
-        nl_argmax_plain(y, rows, outer * inner, cols, l);
-        mem_free(rows);
-        break;
-    }
-    default:
-        return err_set(PARLEY_E_ARG, "layer %u: unknown kind", i);
-    }
-    return 0;
+    const uint64_t *one[2], **xs = L->nin <= 2 ? one : mem_alloc(L->nin, sizeof *xs);
+    if (!xs) return PARLEY_E_NOMEM;
+    for (unsigned k = 0; k < L->nin; k++)
+        xs[k] = st->buf[L->in[k]];
+    qctx c = {
+        .net = net, .L = L, .n = net->t[L->out].size, .l = net->l, .y = y, .x = xs, .owner = 1};
+    int rc = qkind_step(&c);
+    if (xs != one) mem_free(xs);
+    return rc;
 }
 
 int ref_run(const qnet *net, uint64_t **out, uint64_t *peak, const uint64_t *x) {

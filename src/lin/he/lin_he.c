@@ -386,22 +386,12 @@ static int job_out(mpc_lane *L, void *v, size_t first, size_t count) {
     return rc;
 }
 
-static void abort_lanes(party *p) {
-    for (unsigned i = 0; i < p->nlanes; i++)
-        chan_abort(p->lanes[i].ot.ch);
-}
-
-static int conv_run(party *p, lin_he *h, uint64_t *y, const uint64_t *x, const lin_conv *c,
-                    const uint64_t *w, unsigned l) {
-    PARLEY_CHECK(p && h && y && x && c);
-    PARLEY_CHECK(h->role == p->role);
-    PARLEY_CHECK((p->role == MPC_SERVER) == (w != NULL));
-    lin_he_plan pl;
-    TRY(lin_he_plan_make(&pl, c, l, h->outs));
-    int rc = 0;
-    const uint64_t nout = (uint64_t)pl.c.N * pl.c.O * pl.c.OH * pl.c.OW;
-    if (nout > h->outs - h->outs_used) { /* both parties, before any byte */
-        lin_he_plan_free(&pl);
+/* One convolution on shares, planned for the session's outputs (h->outs). */
+static int conv_run(party *p, lin_he *h, uint64_t *y, const uint64_t *x, const lin_he_plan *pl,
+                    const uint64_t *w) {
+    PARLEY_CHECK(pl->outs == h->outs);
+    const uint64_t nout = (uint64_t)pl->c.N * pl->c.O * pl->c.OH * pl->c.OW;
+    if (nout > h->outs - h->outs_used) /* both parties, before any byte */
         return err_set(PARLEY_E_ARG,
                        "HE layer %llu returns %llu coefficients, but only %llu of the %llu the "
                        "session declared are left (its flood would fall short of %d bits per "
@@ -409,33 +399,17 @@ static int conv_run(party *p, lin_he *h, uint64_t *y, const uint64_t *x, const l
                        (unsigned long long)h->layer, (unsigned long long)nout,
                        (unsigned long long)(h->outs - h->outs_used), (unsigned long long)h->outs,
                        HE_STAT_BITS);
-    }
-    if (p->role == MPC_SERVER) {
-        /* the flood is sized for wbits: weights beyond it would leak */
-        size_t nw = lin_conv_weight_size(&pl.c);
-        int64_t lim = (int64_t)1 << (pl.c.wbits - 1);
-        for (size_t i = 0; i < nw && rc == 0; i++) {
-            int64_t v = bits_signed(w[i], l);
-            if (v < -lim || v >= lim)
-                rc = err_set(PARLEY_E_ARG, "HE convolution: weight %zu does not fit in %u bits", i,
-                             pl.c.wbits);
-        }
-        if (rc < 0) {
-            abort_lanes(p); /* the client would otherwise wait for an answer */
-            lin_he_plan_free(&pl);
-            return rc;
-        }
-    }
-    run r = {.h = h, .pl = &pl, .x = x, .w = w, .y = y, .layer = h->layer++};
-    he_encoder_init(&r.enc, l);
-    uint64_t per_unit = (uint64_t)pl.ncb * 2 * sizeof(he_poly);
+    run r = {.h = h, .pl = pl, .x = x, .w = w, .y = y, .layer = h->layer++};
+    he_encoder_init(&r.enc, pl->l);
+    uint64_t per_unit = (uint64_t)pl->ncb * 2 * sizeof(he_poly);
     uint64_t chunk = h->mem_limit / per_unit;
     if (chunk < 1) chunk = 1;
-    for (uint64_t u0 = 0; u0 < pl.units && rc == 0; u0 += chunk) {
+    int rc = 0;
+    for (uint64_t u0 = 0; u0 < pl->units && rc == 0; u0 += chunk) {
         r.u0 = u0;
-        r.nu = pl.units - u0 < chunk ? pl.units - u0 : chunk;
+        r.nu = pl->units - u0 < chunk ? pl->units - u0 : chunk;
         if (p->role == MPC_SERVER) {
-            size_t need = 2 * (size_t)(r.nu * pl.ncb);
+            size_t need = 2 * (size_t)(r.nu * pl->ncb);
             if (need > h->in_cap) {
                 mem_free_wipe(h->in, h->in_cap * sizeof *h->in);
                 h->in_cap = 0;
@@ -443,62 +417,69 @@ static int conv_run(party *p, lin_he *h, uint64_t *y, const uint64_t *x, const l
                 if (h->in) h->in_cap = need;
             }
             if (!h->in) {
-                rc = PARLEY_E_NOMEM;
-                abort_lanes(p);
+                rc = party_fail(p,
+                                err_set(PARLEY_E_NOMEM, "HE layer inputs (%zu polynomials)", need));
                 break;
             }
             r.in_b = h->in;
-            r.in_a = h->in + r.nu * pl.ncb;
+            r.in_a = h->in + r.nu * pl->ncb;
         }
-        if (rc == 0) rc = party_run(p, r.nu * pl.ncb, 1, job_in, &r);
-        if (rc == 0) rc = party_run(p, r.nu * pl.nog, 1, job_out, &r);
+        if (rc == 0) rc = party_run(p, r.nu * pl->ncb, 1, job_in, &r);
+        if (rc == 0) rc = party_run(p, r.nu * pl->nog, 1, job_out, &r);
     }
     if (rc == 0) {
         h->outs_used += nout;
-        h->sd += (double)nout * exp2(pl.bud.log2_sd);
+        h->sd += (double)nout * exp2(pl->bud.log2_sd);
         /* each coefficient is within 2^-40/outs and at most outs are returned */
         PARLEY_CHECK(h->sd <= ldexp(1.0, -HE_STAT_BITS) * (1 + 1e-9));
     }
-    lin_he_plan_free(&pl);
     return rc;
 }
 
-int lin_he_conv(party *p, lin_he *h, uint64_t *y, const uint64_t *x, const lin_conv *c,
-                const uint64_t *w, unsigned l) {
-    return conv_run(p, h, y, x, c, w, l);
+/* A 1x1 convolution, stride 1, no padding. */
+static lin_conv conv_1x1(unsigned N, unsigned C, unsigned H, unsigned O, unsigned groups,
+                         unsigned wbits) {
+    return (lin_conv){.N = N,
+                      .C = C,
+                      .H = H,
+                      .W = 1,
+                      .O = O,
+                      .kh = 1,
+                      .kw = 1,
+                      .sh = 1,
+                      .sw = 1,
+                      .dh = 1,
+                      .dw = 1,
+                      .groups = groups,
+                      .wbits = wbits};
 }
 
 lin_conv lin_he_fc_as_conv(const lin_fc *f) {
-    lin_conv c = {.N = 1,
-                  .C = f->K,
-                  .H = f->N,
-                  .W = 1,
-                  .O = f->O,
-                  .kh = 1,
-                  .kw = 1,
-                  .sh = 1,
-                  .sw = 1,
-                  .dh = 1,
-                  .dw = 1,
-                  .groups = 1,
-                  .wbits = f->wbits};
-    return c;
+    return conv_1x1(1, f->K, f->N, f->O, 1, f->wbits);
 }
 
-int lin_he_fc(party *p, lin_he *h, uint64_t *y, const uint64_t *x, const lin_fc *f,
-              const uint64_t *w, unsigned l) {
-    PARLEY_CHECK(f && x && y);
-    TRY(lin_fc_check(f));
-    lin_conv c = lin_he_fc_as_conv(f);
-    /* batch as the spatial axis: x' [k][n] = x[n][k], y[n][o] = y'[o][n] */
+lin_conv lin_he_scale_as_conv(const lin_scale *s) {
+    return conv_1x1(s->N, s->C, s->S, s->C, s->C, s->wbits);
+}
+
+lin_conv lin_he_as_conv(const lin_shape *s) {
+    if (s->kind == LIN_FC) return lin_he_fc_as_conv(&s->p.fc);
+    if (s->kind == LIN_SCALE) return lin_he_scale_as_conv(&s->p.scale);
+    return s->p.conv;
+}
+
+/* An FC runs with the batch as the spatial axis: x'[k][n] = x[n][k],
+ * y[n][o] = y'[o][n]. */
+static int fc_run(party *p, lin_he *h, uint64_t *y, const uint64_t *x, const lin_fc *f,
+                  const lin_he_plan *pl, const uint64_t *w) {
     size_t nk = (size_t)f->N * f->K, no = (size_t)f->N * f->O;
     uint64_t *xt = mem_alloc(nk, 8), *yt = mem_alloc(no, 8);
-    int rc = (!xt || !yt) ? PARLEY_E_NOMEM : 0;
+    int rc = (!xt || !yt) ? party_fail(p, err_set(PARLEY_E_NOMEM, "HE fc transposes")) : 0;
     if (rc == 0) {
         for (size_t n = 0; n < f->N; n++)
             for (size_t k = 0; k < f->K; k++)
                 xt[k * f->N + n] = x[n * f->K + k];
-        rc = conv_run(p, h, yt, xt, &c, w, l);
+        rc = conv_run(p, h, yt, xt, pl, w);
     }
     if (rc == 0)
         for (size_t n = 0; n < f->N; n++)
@@ -509,30 +490,53 @@ int lin_he_fc(party *p, lin_he *h, uint64_t *y, const uint64_t *x, const lin_fc 
     return rc;
 }
 
-lin_conv lin_he_scale_as_conv(const lin_scale *s) {
-    lin_conv c = {.N = s->N,
-                  .C = s->C,
-                  .H = s->S,
-                  .W = 1,
-                  .O = s->C,
-                  .kh = 1,
-                  .kw = 1,
-                  .sh = 1,
-                  .sw = 1,
-                  .dh = 1,
-                  .dw = 1,
-                  .groups = s->C,
-                  .wbits = s->wbits};
-    return c;
+/* ---- the back-end ---- */
+
+typedef struct he_layer_plan {
+    lin_plan base;
+    lin_he_plan conv; /* the convolution the layer runs as */
+} he_layer_plan;
+
+static void plan_free(lin_plan *pl) {
+    if (!pl) return;
+    lin_he_plan_free(&((he_layer_plan *)pl)->conv);
+    mem_free(pl);
 }
 
-int lin_he_scale(party *p, lin_he *h, uint64_t *y, const uint64_t *x, const lin_scale *s,
-                 const uint64_t *g, unsigned l) {
-    PARLEY_CHECK(s);
-    TRY(lin_scale_check(s));
-    lin_conv c = lin_he_scale_as_conv(s);
-    return conv_run(p, h, y, x, &c, g, l);
+static int ops_plan(void *ctx, uint64_t outs, lin_plan **out, const lin_shape *s, unsigned l) {
+    const lin_he *h = ctx; /* running: the session's declared outputs rule */
+    if (h) outs = h->outs;
+    else if (!outs) outs = LIN_HE_OUTS_DEFAULT;
+    *out = NULL;
+    lin_shape c = *s;
+    TRY(lin_check(&c));
+    lin_conv cv = lin_he_as_conv(&c);
+    he_layer_plan *pl = mem_calloc(1, sizeof *pl);
+    if (!pl) return PARLEY_E_NOMEM;
+    int rc = lin_he_plan_make(&pl->conv, &cv, l, outs);
+    if (rc < 0) {
+        mem_free(pl);
+        return rc;
+    }
+    pl->base.s = c;
+    pl->base.l = l;
+    pl->base.bytes = pl->conv.bytes_c2s + pl->conv.bytes_s2c;
+    pl->base.sd = (double)pl->conv.c.N * pl->conv.c.O * pl->conv.c.OH * pl->conv.c.OW *
+                  exp2(pl->conv.bud.log2_sd);
+    *out = &pl->base;
+    return 0;
 }
+
+static int ops_run(void *ctx, party *p, const lin_plan *pl, uint64_t *y, const uint64_t *x,
+                   const uint64_t *w) {
+    lin_he *h = ctx;
+    const he_layer_plan *hp = (const he_layer_plan *)pl;
+    PARLEY_CHECK(h && h->role == p->role);
+    if (pl->s.kind == LIN_FC) return fc_run(p, h, y, x, &pl->s.p.fc, &hp->conv, w);
+    return conv_run(p, h, y, x, &hp->conv, w);
+}
+
+const lin_ops lin_he_ops = {"he", ops_plan, ops_run, plan_free};
 
 int lin_he_conv_info(lin_he_info *out, const lin_conv *c, unsigned l, uint64_t outs) {
     lin_he_plan pl;
@@ -560,23 +564,4 @@ int lin_he_conv_info(lin_he_info *out, const lin_conv *c, unsigned l, uint64_t o
     *out = i;
     lin_he_plan_free(&pl);
     return 0;
-}
-
-uint64_t lin_he_conv_bytes(const lin_conv *c, unsigned l, uint64_t outs, double *sd) {
-    lin_he_info i;
-    if (lin_he_conv_info(&i, c, l, outs) < 0) return 0;
-    if (sd) *sd = (double)i.outputs * exp2(i.log2_sd);
-    return i.bytes_c2s + i.bytes_s2c;
-}
-
-uint64_t lin_he_fc_bytes(const lin_fc *f, unsigned l, uint64_t outs, double *sd) {
-    if (lin_fc_check(f) < 0) return 0;
-    lin_conv c = lin_he_fc_as_conv(f);
-    return lin_he_conv_bytes(&c, l, outs, sd);
-}
-
-uint64_t lin_he_scale_bytes(const lin_scale *s, unsigned l, uint64_t outs, double *sd) {
-    if (lin_scale_check(s) < 0) return 0;
-    lin_conv c = lin_he_scale_as_conv(s);
-    return lin_he_conv_bytes(&c, l, outs, sd);
 }

@@ -1,10 +1,11 @@
 /* Linear layers in HE mode: convolution, fully-connected and per-channel
  * scale by BFV with coefficient encoding (PROTOCOLS.md §7, Cheetah).
  *
- * Same contract as src/lin/lin.h: party first; S passes the weights, C
- * passes NULL; both pass the same public shape, ring width l and weight
- * width; x is this party's share and y receives this party's share of
- * W*x mod 2^l. Results are exact (bit for bit the plaintext reference).
+ * Same contract as every linear back-end (src/lin/backend.h): S passes
+ * the weights, C passes NULL; both pass the same public shape, ring width l
+ * and weight width; x is this party's share and y receives this party's
+ * share of W*x mod 2^l. Results are exact (bit for bit the plaintext
+ * reference).
  *
  * Protocol for one layer (all three layer kinds are convolutions here: FC
  * is a 1x1 convolution with the batch as its spatial axis, scale a
@@ -20,7 +21,7 @@
  * Wire bytes: nin * he_in_bytes(drop) (C->S: 147456 bytes with drop = 0,
  * 1024 fewer per bit dropped) + sum over returned ciphertexts of
  * ceil((8192*ka + kept*kb)/8) (S->C), ka = l + 12, kb = l + 3 — exactly
- * lin_he_*_bytes, independent of the number of lanes. Two flights per layer
+ * the plan's bytes, independent of the number of lanes. Two flights per layer
  * on every lane that has work.
  *
  * Statistical security per inference: the flood of each layer is sized so
@@ -47,8 +48,7 @@
 #ifndef PARLEY_LIN_HE_LIN_HE_H
 #define PARLEY_LIN_HE_LIN_HE_H
 
-#include "lin/lin.h"
-#include "mpc/party.h"
+#include "lin/backend.h"
 
 typedef struct lin_he lin_he;
 
@@ -75,20 +75,17 @@ void lin_he_set_chunk_bytes(lin_he *h, uint64_t bytes);
 /* Bytes of the set-up message. */
 uint64_t lin_he_setup_bytes(void);
 
-int lin_he_conv(party *p, lin_he *h, uint64_t *y, const uint64_t *x, const lin_conv *c,
-                const uint64_t *w, unsigned l) WUR;
-int lin_he_fc(party *p, lin_he *h, uint64_t *y, const uint64_t *x, const lin_fc *f,
-              const uint64_t *w, unsigned l) WUR;
-int lin_he_scale(party *p, lin_he *h, uint64_t *y, const uint64_t *x, const lin_scale *s,
-                 const uint64_t *g, unsigned l) WUR;
-
-/* Predicted wire bytes of a layer, both directions, in a session that
- * returns `outs` coefficients in all (0 if the shape is not supported).
- * sd (optional) receives the layer's share of the session's statistical
- * distance: its outputs times the bound per coefficient. */
-uint64_t lin_he_conv_bytes(const lin_conv *c, unsigned l, uint64_t outs, double *sd);
-uint64_t lin_he_fc_bytes(const lin_fc *f, unsigned l, uint64_t outs, double *sd);
-uint64_t lin_he_scale_bytes(const lin_scale *s, unsigned l, uint64_t outs, double *sd);
+/* The HE back-end (lin/backend.h): run needs the session's lin_he (ctx),
+ * whose declared outputs (lin_he_set_outputs) size the flood; plan and
+ * pricing do not (ctx may be NULL: the backend's outs, or
+ * LIN_HE_OUTS_DEFAULT). FC runs as a 1x1 convolution with the batch as
+ * its spatial axis, scale as a depthwise 1x1 one. The plan's sd is the
+ * layer's share of the session's statistical distance: its outputs times
+ * the bound per coefficient. */
+extern const lin_ops lin_he_ops;
+static inline lin_backend lin_he_backend(lin_he *h, uint64_t outs) {
+    return (lin_backend){&lin_he_ops, h, outs};
+}
 
 /* What the planner chose for a convolution (benchmarks, reports). */
 typedef struct lin_he_info {
@@ -106,8 +103,10 @@ typedef struct lin_he_info {
 int lin_he_conv_info(lin_he_info *out, const lin_conv *c, unsigned l, uint64_t outs) WUR;
 
 /* The convolutions HE mode runs a fully-connected layer (the batch as the
- * spatial axis, 1x1 kernel) and an element-wise layer (depthwise 1x1) as. */
+ * spatial axis, 1x1 kernel) and an element-wise layer (depthwise 1x1) as;
+ * lin_he_as_conv: any checked linear layer. */
 lin_conv lin_he_fc_as_conv(const lin_fc *f);
 lin_conv lin_he_scale_as_conv(const lin_scale *s);
+lin_conv lin_he_as_conv(const lin_shape *s);
 
 #endif

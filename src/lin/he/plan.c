@@ -363,14 +363,16 @@ void lin_he_plan_free(lin_he_plan *pl) {
     pl->cb_lo = pl->cb_hi = NULL;
 }
 
-static void unit_split(const lin_he_plan *pl, uint64_t unit, uint64_t *n, unsigned *ti, unsigned *tj) {
+static void unit_split(const lin_he_plan *pl, uint64_t unit, uint64_t *n, unsigned *ti,
+                       unsigned *tj) {
     uint64_t per = (uint64_t)pl->th * pl->tw, t = unit % per;
     *n = unit / per;
     *ti = (unsigned)(t / pl->tw);
     *tj = (unsigned)(t % pl->tw);
 }
 
-void lin_he_plan_gather(const lin_he_plan *pl, uint64_t *m, const uint64_t *x, uint64_t unit, unsigned cb) {
+void lin_he_plan_gather(const lin_he_plan *pl, uint64_t *m, const uint64_t *x, uint64_t unit,
+                        unsigned cb) {
     const lin_conv *c = &pl->c;
     uint64_t n;
     unsigned ti, tj;
@@ -413,7 +415,8 @@ void lin_he_plan_gather(const lin_he_plan *pl, uint64_t *m, const uint64_t *x, u
     }
 }
 
-void lin_he_plan_wpoly(const lin_he_plan *pl, he_poly *wp, const uint64_t *w, unsigned og, unsigned cb) {
+void lin_he_plan_wpoly(const lin_he_plan *pl, he_poly *wp, const uint64_t *w, unsigned og,
+                       unsigned cb) {
     const lin_conv *c = &pl->c;
     const he_params *P = he_params_get();
     memset(wp, 0, sizeof *wp);
@@ -447,7 +450,7 @@ void lin_he_plan_wpoly(const lin_he_plan *pl, he_poly *wp, const uint64_t *w, un
 }
 
 void lin_he_plan_wpoly_compact(const lin_he_plan *pl, he_poly *wp, const uint64_t *w, unsigned og,
-                           unsigned cb) {
+                               unsigned cb) {
     PARLEY_CHECK(pl->flat);
     const lin_conv *c = &pl->c;
     const he_params *P = he_params_get();
@@ -476,7 +479,8 @@ void lin_he_plan_wpoly_compact(const lin_he_plan *pl, he_poly *wp, const uint64_
     }
 }
 
-size_t lin_he_plan_targets(const lin_he_plan *pl, uint32_t *pos, size_t *yidx, unsigned og, uint64_t unit) {
+size_t lin_he_plan_targets(const lin_he_plan *pl, uint32_t *pos, size_t *yidx, unsigned og,
+                           uint64_t unit) {
     const lin_conv *c = &pl->c;
     uint64_t n;
     unsigned ti, tj;

@@ -75,16 +75,19 @@ void lin_he_plan_free(lin_he_plan *pl);
 
 /* The input block (unit, cb) of a tensor with the layer's input layout
  * into m[0..N-1] (other coefficients zero). */
-void lin_he_plan_gather(const lin_he_plan *pl, uint64_t *m, const uint64_t *x, uint64_t unit, unsigned cb);
+void lin_he_plan_gather(const lin_he_plan *pl, uint64_t *m, const uint64_t *x, uint64_t unit,
+                        unsigned cb);
 /* The weight polynomial (og, cb), signed coefficients reduced into RNS
  * (coefficient domain). */
-void lin_he_plan_wpoly(const lin_he_plan *pl, he_poly *wp, const uint64_t *w, unsigned og, unsigned cb);
+void lin_he_plan_wpoly(const lin_he_plan *pl, he_poly *wp, const uint64_t *w, unsigned og,
+                       unsigned cb);
 /* Flat blocks: the compact weight polynomial W~ (coefficient k = o'*Cw +
  * Cw-1-c), RNS, coefficient domain. */
 void lin_he_plan_wpoly_compact(const lin_he_plan *pl, he_poly *wp, const uint64_t *w, unsigned og,
-                           unsigned cb);
+                               unsigned cb);
 /* The kept coefficients of output ciphertext (og, unit): positions in the
  * polynomial and indices into y. Returns their number (<= N). */
-size_t lin_he_plan_targets(const lin_he_plan *pl, uint32_t *pos, size_t *yidx, unsigned og, uint64_t unit);
+size_t lin_he_plan_targets(const lin_he_plan *pl, uint32_t *pos, size_t *yidx, unsigned og,
+                           uint64_t unit);
 
 #endif

@@ -19,8 +19,6 @@
 #include <stdio.h>
 #include <string.h>
 
-enum { MAP_CONV, MAP_FC, MAP_SCALE };
-
 /* One spatial dimension of a convolution (rows: d = 0, columns: d = 1). */
 typedef struct conv_dim {
     size_t in, k, s, p, dil, out;
@@ -35,7 +33,8 @@ typedef struct conv_dim {
 } conv_dim;
 
 typedef struct lin_map {
-    int kind, orient;
+    lin_kind kind;
+    int orient;
     unsigned l, per; /* COTs per entry: l (A) or wbits (B) */
     size_t nent, M_max, out_size;
     lin_conv cv;
@@ -121,16 +120,31 @@ static int dim_build(conv_dim *d, int orient) {
     return 0;
 }
 
-/* Shapes are checked by the caller; M_max and nent fit in size_t because
- * they are bounded by tensor sizes times small factors. */
-static int map_conv(lin_map *m, const lin_conv *c, unsigned l, int orient) {
+/* The map of a checked shape in one orientation. M_max and nent fit in
+ * size_t because they are bounded by tensor sizes times small factors. */
+static int map_make(lin_map *m, const lin_shape *s, unsigned l, int orient) {
     memset(m, 0, sizeof *m);
-    m->kind = MAP_CONV;
+    m->kind = s->kind;
     m->orient = orient;
     m->l = l;
-    m->per = orient == LIN_OT_A ? l : c->wbits;
+    m->per = orient == LIN_OT_A ? l : lin_wbits(s);
+    m->out_size = lin_out_size(s);
+    if (s->kind == LIN_FC) {
+        const lin_fc *f = &s->p.fc;
+        m->fc = *f;
+        m->nent = orient == LIN_OT_A ? (size_t)f->N * f->K : (size_t)f->O * f->K;
+        m->M_max = orient == LIN_OT_A ? f->O : f->N;
+        return 0;
+    }
+    if (s->kind == LIN_SCALE) {
+        const lin_scale *c = &s->p.scale;
+        m->sc = *c;
+        m->nent = orient == LIN_OT_A ? m->out_size : c->C;
+        m->M_max = orient == LIN_OT_A ? 1 : (size_t)c->N * c->S;
+        return 0;
+    }
+    const lin_conv *c = &s->p.conv;
     m->cv = *c;
-    m->out_size = lin_conv_out_size(c);
     conv_dim *r = &m->dim[0], *q = &m->dim[1];
     *r = (conv_dim){.in = c->H, .k = c->kh, .s = c->sh, .p = c->pt, .dil = c->dh, .out = c->OH};
     *q = (conv_dim){.in = c->W, .k = c->kw, .s = c->sw, .p = c->pl, .dil = c->dw, .out = c->OW};
@@ -149,35 +163,11 @@ static int map_conv(lin_map *m, const lin_conv *c, unsigned l, int orient) {
     return 0;
 }
 
-static void map_fc(lin_map *m, const lin_fc *f, unsigned l, int orient) {
-    memset(m, 0, sizeof *m);
-    m->kind = MAP_FC;
-    m->orient = orient;
-    m->l = l;
-    m->per = orient == LIN_OT_A ? l : f->wbits;
-    m->fc = *f;
-    m->out_size = (size_t)f->N * f->O;
-    m->nent = orient == LIN_OT_A ? (size_t)f->N * f->K : (size_t)f->O * f->K;
-    m->M_max = orient == LIN_OT_A ? f->O : f->N;
-}
-
-static void map_scale(lin_map *m, const lin_scale *s, unsigned l, int orient) {
-    memset(m, 0, sizeof *m);
-    m->kind = MAP_SCALE;
-    m->orient = orient;
-    m->l = l;
-    m->per = orient == LIN_OT_A ? l : s->wbits;
-    m->sc = *s;
-    m->out_size = (size_t)s->N * s->C * s->S;
-    m->nent = orient == LIN_OT_A ? m->out_size : s->C;
-    m->M_max = orient == LIN_OT_A ? 1 : (size_t)s->N * s->S;
-}
-
 /* Number of triples of entry e. */
 static size_t map_count(const lin_map *m, size_t e) {
     const conv_dim *r = &m->dim[0], *q = &m->dim[1];
     switch (m->kind) {
-    case MAP_CONV:
+    case LIN_CONV:
         if (m->orient == LIN_OT_A) {
             size_t wu = e % q->nused, hu = (e / q->nused) % r->nused;
             return (m->cv.O / m->cv.groups) * (r->off[hu + 1] - r->off[hu]) *
@@ -186,7 +176,7 @@ static size_t map_count(const lin_map *m, size_t e) {
             size_t bu = q->taps[e % q->ntaps], au = r->taps[(e / q->ntaps) % r->ntaps];
             return (size_t)m->cv.N * (r->hi[au] - r->lo[au]) * (q->hi[bu] - q->lo[bu]);
         }
-    case MAP_FC:
+    case LIN_FC:
         return m->orient == LIN_OT_A ? m->fc.O : m->fc.N;
     default:
         return m->orient == LIN_OT_A ? 1 : (size_t)m->sc.N * m->sc.S;
@@ -196,7 +186,7 @@ static size_t map_count(const lin_map *m, size_t e) {
 /* The operand entry e decomposes: A: its input index; B: its weight index. */
 static size_t map_src(const lin_map *m, size_t e) {
     const conv_dim *r = &m->dim[0], *q = &m->dim[1];
-    if (m->kind != MAP_CONV) return e; /* fc: n*K + k or o*K + k; scale: e or c */
+    if (m->kind != LIN_CONV) return e; /* fc: n*K + k or o*K + k; scale: e or c */
     const lin_conv *c = &m->cv;
     if (m->orient == LIN_OT_A) {
         size_t wu = e % q->nused, t = e / q->nused, hu = t % r->nused, nc = t / r->nused;
@@ -210,7 +200,7 @@ static size_t map_src(const lin_map *m, size_t e) {
  * (A: weight indices; B: input indices). Returns M. */
 static size_t map_list(const lin_map *m, size_t e, size_t *pos, size_t *idx) {
     size_t M = 0;
-    if (m->kind == MAP_FC) {
+    if (m->kind == LIN_FC) {
         const lin_fc *f = &m->fc;
         if (m->orient == LIN_OT_A) {
             size_t n = e / f->K, k = e % f->K;
@@ -227,7 +217,7 @@ static size_t map_list(const lin_map *m, size_t e, size_t *pos, size_t *idx) {
         }
         return M;
     }
-    if (m->kind == MAP_SCALE) {
+    if (m->kind == LIN_SCALE) {
         const lin_scale *s = &m->sc;
         if (m->orient == LIN_OT_A) {
             pos[0] = e;
@@ -306,12 +296,12 @@ static uint64_t map_bytes(const lin_map *m) {
 
 /* ---- the protocol ---- */
 
-typedef struct lin_run {
+typedef struct map_run {
     const lin_map *m;
     int role;
     const uint64_t *x, *w; /* this party's share; S's weights (NULL at C) */
     uint64_t **acc;        /* one accumulator per lane */
-} lin_run;
+} map_run;
 
 typedef struct lane_st {
     const lin_map *m;
@@ -397,7 +387,7 @@ static void cb_out(void *ctx, size_t i, const uint64_t *v, size_t M, unsigned b)
 }
 
 static int lin_job(mpc_lane *L, void *vctx, size_t first, size_t count) {
-    const lin_run *R = vctx;
+    const map_run *R = vctx;
     const lin_map *m = R->m;
     size_t mv = m->M_max ? m->M_max : 1;
     lane_st st = {.m = m, .first = first, .acc = R->acc[L->index], .cur = SIZE_MAX};
@@ -429,15 +419,6 @@ static int lin_job(mpc_lane *L, void *vctx, size_t first, size_t count) {
     return rc;
 }
 
-/* A failure before the lanes run: stop the peer too (it would wait). */
-static int fail_lanes(party *p, int rc) {
-    char msg[256];
-    snprintf(msg, sizeof msg, "%s", err_msg());
-    for (unsigned i = 0; i < p->nlanes; i++)
-        chan_abort(p->lanes[i].ot.ch);
-    return err_set(rc, "%s", msg); /* the abort's own message is not the news */
-}
-
 static unsigned gcd_u(unsigned a, unsigned b) {
     while (b) {
         unsigned t = a % b;
@@ -447,16 +428,23 @@ static unsigned gcd_u(unsigned a, unsigned b) {
     return a;
 }
 
-typedef int (*local_fn)(uint64_t *y, const uint64_t *x, const void *shape, const uint64_t *w);
+/* The server's W*x_S, mod 2^64. */
+static int local_product(uint64_t *y, const uint64_t *x, const lin_map *m, const uint64_t *w) {
+    if (m->kind == LIN_CONV) return lin_local_conv(y, x, &m->cv, w);
+    if (m->kind == LIN_FC)
+        lin_local_fc(y, x, &m->fc, w);
+    else
+        lin_local_scale(y, x, &m->sc, w);
+    return 0;
+}
 
 /* Run the map m: y = this party's share of W*x mod 2^l. */
-static int run_map(party *p, uint64_t *y, const uint64_t *x, const uint64_t *w, const lin_map *m,
-                   local_fn local, const void *shape) {
+static int run_map(party *p, uint64_t *y, const uint64_t *x, const uint64_t *w, const lin_map *m) {
     size_t out = m->out_size;
     uint64_t *acc[LANES_MAX] = {NULL};
     int rc = 0;
     if (p->role == MPC_SERVER)
-        rc = local(y, x, shape, w);
+        rc = local_product(y, x, m, w);
     else
         memset(y, 0, out * sizeof *y);
     acc[0] = y;
@@ -464,9 +452,9 @@ static int run_map(party *p, uint64_t *y, const uint64_t *x, const uint64_t *w, 
         if (!(acc[i] = mem_calloc(out, sizeof(uint64_t))))
             rc = err_set(PARLEY_E_NOMEM, "linear layer accumulator of %zu values", out);
     if (rc < 0) {
-        fail_lanes(p, rc);
+        party_fail(p, rc);
     } else {
-        lin_run R = {m, p->role, x, w, acc};
+        map_run R = {m, p->role, x, w, acc};
         rc = party_run(p, m->nent, 128 / gcd_u(m->per, 128), lin_job, &R);
     }
     uint64_t mask = bits_mask(m->l);
@@ -481,163 +469,72 @@ static int run_map(party *p, uint64_t *y, const uint64_t *x, const uint64_t *w, 
     return rc;
 }
 
-/* Shared argument checks; both parties fail alike on public data. */
-static int check_common(const party *p, const uint64_t *y, const uint64_t *x, const uint64_t *w,
-                        unsigned l, unsigned wbits, int orientation, const char *what) {
-    PARLEY_CHECK(p && y && x);
-    PARLEY_CHECK(p->role == MPC_CLIENT || w);
+/* ---- the back-end ---- */
+
+typedef struct ot_plan {
+    lin_plan base;
+    lin_map m; /* the orientation the plan runs */
+} ot_plan;
+
+static void plan_free(lin_plan *pl) {
+    if (!pl) return;
+    map_free(&((ot_plan *)pl)->m);
+    mem_free(pl);
+}
+
+int lin_ot_plan(lin_plan **out, const lin_shape *s, unsigned l, int orientation) {
+    *out = NULL;
+    lin_shape c = *s;
+    const char *what = lin_kind_name(s->kind);
+    TRY(lin_check(&c));
     if (l < 1 || l > 64) return err_set(PARLEY_E_ARG, "%s: ring width %u outside 1..64", what, l);
-    if (wbits > l)
-        return err_set(PARLEY_E_ARG, "%s: weight width %u exceeds the ring width %u", what, wbits,
-                       l);
+    if (lin_wbits(&c) > l)
+        return err_set(PARLEY_E_ARG, "%s: weight width %u exceeds the ring width %u", what,
+                       lin_wbits(&c), l);
     if (orientation != LIN_OT_AUTO && orientation != LIN_OT_A && orientation != LIN_OT_B)
         return err_set(PARLEY_E_ARG, "%s: unknown orientation %d", what, orientation);
+    ot_plan *pl = mem_calloc(1, sizeof *pl);
+    if (!pl) return PARLEY_E_NOMEM;
+    pl->base.s = c;
+    pl->base.l = l;
+    /* AUTO: price both orientations, keep the cheaper (A on a tie). */
+    int first = orientation == LIN_OT_B ? LIN_OT_B : LIN_OT_A;
+    int rc = map_make(&pl->m, &c, l, first);
+    if (rc == 0) pl->base.bytes = map_bytes(&pl->m);
+    if (rc == 0 && orientation == LIN_OT_AUTO) {
+        lin_map b;
+        rc = map_make(&b, &c, l, LIN_OT_B);
+        uint64_t bb = rc == 0 ? map_bytes(&b) : 0;
+        if (rc == 0 && bb < pl->base.bytes) {
+            map_free(&pl->m);
+            pl->m = b;
+            pl->base.bytes = bb;
+        } else if (rc == 0) {
+            map_free(&b);
+        }
+    }
+    if (rc < 0) {
+        plan_free(&pl->base);
+        return rc;
+    }
+    *out = &pl->base;
     return 0;
 }
 
-/* S's weights must fit the public wbits (B relies on it; A is checked too,
- * so the contract does not depend on which orientation the cost picks). */
-static int check_weights(party *p, const uint64_t *w, size_t n, unsigned l, unsigned wbits,
-                         const char *what) {
-    if (p->role != MPC_SERVER || lin_weight_bits(w, n, l) <= wbits) return 0;
-    return fail_lanes(
-        p, err_set(PARLEY_E_ARG, "%s: a weight needs more than the declared %u bits", what, wbits));
+int lin_ot_plan_orientation(const lin_plan *pl) {
+    return ((const ot_plan *)pl)->m.orient;
 }
 
-static uint64_t bytes_of(lin_map *m) {
-    uint64_t b = map_bytes(m);
-    map_free(m);
-    return b;
+static int ops_plan(void *ctx, uint64_t outs, lin_plan **out, const lin_shape *s, unsigned l) {
+    (void)ctx;
+    (void)outs;
+    return lin_ot_plan(out, s, l, LIN_OT_AUTO);
 }
 
-/* ---- conv ---- */
-
-static int conv_local(uint64_t *y, const uint64_t *x, const void *shape, const uint64_t *w) {
-    return lin_local_conv(y, x, shape, w);
+static int ops_run(void *ctx, party *p, const lin_plan *pl, uint64_t *y, const uint64_t *x,
+                   const uint64_t *w) {
+    (void)ctx;
+    return run_map(p, y, x, w, &((const ot_plan *)pl)->m);
 }
 
-uint64_t lin_ot_conv_bytes(const lin_conv *c, unsigned l, int orientation) {
-    lin_conv cc = *c;
-    if (l < 1 || l > 64 || lin_conv_check(&cc) < 0 || cc.wbits > l) {
-        err_clear();
-        return 0;
-    }
-    if (orientation == LIN_OT_AUTO) {
-        uint64_t a = lin_ot_conv_bytes(&cc, l, LIN_OT_A), b = lin_ot_conv_bytes(&cc, l, LIN_OT_B);
-        return a <= b ? a : b;
-    }
-    if (orientation != LIN_OT_A && orientation != LIN_OT_B) return 0;
-    lin_map m;
-    if (map_conv(&m, &cc, l, orientation) < 0) return 0;
-    return bytes_of(&m);
-}
-
-int lin_ot_conv_pick(const lin_conv *c, unsigned l) {
-    return lin_ot_conv_bytes(c, l, LIN_OT_B) < lin_ot_conv_bytes(c, l, LIN_OT_A) ? LIN_OT_B
-                                                                                 : LIN_OT_A;
-}
-
-int lin_ot_conv_as(party *p, uint64_t *y, const uint64_t *x, const lin_conv *c, const uint64_t *w,
-                   unsigned l, int orientation) {
-    lin_conv cc = *c;
-    TRY(lin_conv_check(&cc));
-    TRY(check_common(p, y, x, w, l, cc.wbits, orientation, "conv"));
-    TRY(check_weights(p, w, lin_conv_weight_size(&cc), l, cc.wbits, "conv"));
-    if (orientation == LIN_OT_AUTO) orientation = lin_ot_conv_pick(&cc, l);
-    lin_map m;
-    int rc = map_conv(&m, &cc, l, orientation);
-    if (rc < 0) return fail_lanes(p, rc);
-    rc = run_map(p, y, x, w, &m, conv_local, &cc);
-    map_free(&m);
-    return rc;
-}
-
-int lin_ot_conv(party *p, uint64_t *y, const uint64_t *x, const lin_conv *c, const uint64_t *w,
-                unsigned l) {
-    return lin_ot_conv_as(p, y, x, c, w, l, LIN_OT_AUTO);
-}
-
-/* ---- fc ---- */
-
-static int fc_local(uint64_t *y, const uint64_t *x, const void *shape, const uint64_t *w) {
-    lin_local_fc(y, x, shape, w);
-    return 0;
-}
-
-uint64_t lin_ot_fc_bytes(const lin_fc *f, unsigned l, int orientation) {
-    if (l < 1 || l > 64 || lin_fc_check(f) < 0 || f->wbits > l) {
-        err_clear();
-        return 0;
-    }
-    if (orientation == LIN_OT_AUTO) {
-        uint64_t a = lin_ot_fc_bytes(f, l, LIN_OT_A), b = lin_ot_fc_bytes(f, l, LIN_OT_B);
-        return a <= b ? a : b;
-    }
-    if (orientation != LIN_OT_A && orientation != LIN_OT_B) return 0;
-    lin_map m;
-    map_fc(&m, f, l, orientation);
-    return bytes_of(&m);
-}
-
-int lin_ot_fc_pick(const lin_fc *f, unsigned l) {
-    return lin_ot_fc_bytes(f, l, LIN_OT_B) < lin_ot_fc_bytes(f, l, LIN_OT_A) ? LIN_OT_B : LIN_OT_A;
-}
-
-int lin_ot_fc_as(party *p, uint64_t *y, const uint64_t *x, const lin_fc *f, const uint64_t *w,
-                 unsigned l, int orientation) {
-    TRY(lin_fc_check(f));
-    TRY(check_common(p, y, x, w, l, f->wbits, orientation, "fc"));
-    TRY(check_weights(p, w, (size_t)f->O * f->K, l, f->wbits, "fc"));
-    if (orientation == LIN_OT_AUTO) orientation = lin_ot_fc_pick(f, l);
-    lin_map m;
-    map_fc(&m, f, l, orientation);
-    return run_map(p, y, x, w, &m, fc_local, f);
-}
-
-int lin_ot_fc(party *p, uint64_t *y, const uint64_t *x, const lin_fc *f, const uint64_t *w,
-              unsigned l) {
-    return lin_ot_fc_as(p, y, x, f, w, l, LIN_OT_AUTO);
-}
-
-/* ---- scale ---- */
-
-static int scale_local(uint64_t *y, const uint64_t *x, const void *shape, const uint64_t *w) {
-    lin_local_scale(y, x, shape, w);
-    return 0;
-}
-
-uint64_t lin_ot_scale_bytes(const lin_scale *s, unsigned l, int orientation) {
-    if (l < 1 || l > 64 || lin_scale_check(s) < 0 || s->wbits > l) {
-        err_clear();
-        return 0;
-    }
-    if (orientation == LIN_OT_AUTO) {
-        uint64_t a = lin_ot_scale_bytes(s, l, LIN_OT_A), b = lin_ot_scale_bytes(s, l, LIN_OT_B);
-        return a <= b ? a : b;
-    }
-    if (orientation != LIN_OT_A && orientation != LIN_OT_B) return 0;
-    lin_map m;
-    map_scale(&m, s, l, orientation);
-    return bytes_of(&m);
-}
-
-int lin_ot_scale_pick(const lin_scale *s, unsigned l) {
-    return lin_ot_scale_bytes(s, l, LIN_OT_B) < lin_ot_scale_bytes(s, l, LIN_OT_A) ? LIN_OT_B
-                                                                                   : LIN_OT_A;
-}
-
-int lin_ot_scale_as(party *p, uint64_t *y, const uint64_t *x, const lin_scale *s, const uint64_t *g,
-                    unsigned l, int orientation) {
-    TRY(lin_scale_check(s));
-    TRY(check_common(p, y, x, g, l, s->wbits, orientation, "scale"));
-    TRY(check_weights(p, g, s->C, l, s->wbits, "scale"));
-    if (orientation == LIN_OT_AUTO) orientation = lin_ot_scale_pick(s, l);
-    lin_map m;
-    map_scale(&m, s, l, orientation);
-    return run_map(p, y, x, g, &m, scale_local, s);
-}
-
-int lin_ot_scale(party *p, uint64_t *y, const uint64_t *x, const lin_scale *s, const uint64_t *g,
-                 unsigned l) {
-    return lin_ot_scale_as(p, y, x, s, g, l, LIN_OT_AUTO);
-}
+const lin_ops lin_ot_ops = {"ot", ops_plan, ops_run, plan_free};

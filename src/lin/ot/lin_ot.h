@@ -27,57 +27,43 @@
  * the exact wire bytes of each (lin_ot_*_bytes), the cheaper one (A on a
  * tie), unless the caller forces one.
  *
- * Calls: party first; S passes its weights w (C passes NULL); both pass the
- * same shape and l (1..64) and their share x; both get their share y of
- * W*x mod 2^l (y must not overlap x). The bias is not part of it: S adds
- * the bias to its y, nothing else is needed. The entries are split across
- * the party's lanes in groups that are whole multiples of 128 OTs, so the
- * bytes do not depend on the number of lanes. Flights: one each way per
- * lane (the lanes run in parallel); wire bytes exactly lin_ot_*_bytes.
- * Memory per lane: one accumulator of the output's size plus O(M) and the
- * OT buffers (about 2 MiB), whatever the number of OTs.
+ * The back-end (backend.h) plans each layer in the cheaper orientation:
+ * both parties pick it from public data alone, the exact wire bytes of
+ * each (A on a tie); lin_ot_plan can force one. The run takes the party
+ * first; S passes its weights w (C passes NULL); both pass the same plan
+ * and their share x; both get their share y of W*x mod 2^l (y must not
+ * overlap x). The bias is not part of it: S adds the bias to its y,
+ * nothing else is needed. The entries are split across the party's lanes
+ * in groups that are whole multiples of 128 OTs, so the bytes do not
+ * depend on the number of lanes. Flights: one each way per lane (the lanes
+ * run in parallel); wire bytes exactly the plan's. Memory per lane: one
+ * accumulator of the output's size plus O(M) and the OT buffers (about 2
+ * MiB), whatever the number of OTs.
  *
- * Errors: PARLEY_E_ARG for a bad shape, l, wbits > l, orientation, or
- * weights outside the declared wbits (S only: S then aborts its lanes'
- * channels so C stops with PARLEY_E_CLOSED instead of waiting);
+ * Errors: PARLEY_E_ARG for a bad shape, l (1..64), wbits > l or
+ * orientation, on both sides alike before anything is sent (and, from
+ * lin_run, weights outside the declared wbits: backend.h);
  * PARLEY_E_NOMEM; channel errors. */
 #ifndef PARLEY_LIN_OT_LIN_OT_H
 #define PARLEY_LIN_OT_LIN_OT_H
 
-#include "lin/lin.h"
-#include "mpc/party.h"
+#include "lin/backend.h"
 
 enum { LIN_OT_AUTO = 0, LIN_OT_A = 1, LIN_OT_B = 2 };
 
-int lin_ot_conv(party *p, uint64_t *y, const uint64_t *x, const lin_conv *c, const uint64_t *w,
-                unsigned l) WUR;
-int lin_ot_fc(party *p, uint64_t *y, const uint64_t *x, const lin_fc *f, const uint64_t *w,
-              unsigned l) WUR;
-int lin_ot_scale(party *p, uint64_t *y, const uint64_t *x, const lin_scale *s, const uint64_t *g,
-                 unsigned l) WUR;
+/* The OT back-end: plans in the cheaper orientation; no session state. */
+extern const lin_ops lin_ot_ops;
+static inline lin_backend lin_ot_backend(void) {
+    return (lin_backend){&lin_ot_ops, NULL, 0};
+}
 
-/* The same with the orientation forced (LIN_OT_A, LIN_OT_B) or LIN_OT_AUTO;
- * both parties must pass the same. */
-int lin_ot_conv_as(party *p, uint64_t *y, const uint64_t *x, const lin_conv *c, const uint64_t *w,
-                   unsigned l, int orientation) WUR;
-int lin_ot_fc_as(party *p, uint64_t *y, const uint64_t *x, const lin_fc *f, const uint64_t *w,
-                 unsigned l, int orientation) WUR;
-int lin_ot_scale_as(party *p, uint64_t *y, const uint64_t *x, const lin_scale *s, const uint64_t *g,
-                    unsigned l, int orientation) WUR;
-
-/* Exact wire bytes of a layer, both directions and all lanes together, in
- * the given orientation (LIN_OT_AUTO: the one the layer would pick). 0 for
- * an invalid shape, l or orientation (or if memory for the geometry tables
- * runs out), and for a valid layer whose outputs all read only padding
- * (nothing is sent). Cost: O(entries of the orientation), no
- * communication. */
-uint64_t lin_ot_conv_bytes(const lin_conv *c, unsigned l, int orientation);
-uint64_t lin_ot_fc_bytes(const lin_fc *f, unsigned l, int orientation);
-uint64_t lin_ot_scale_bytes(const lin_scale *s, unsigned l, int orientation);
-
-/* The orientation AUTO picks (LIN_OT_A or LIN_OT_B); LIN_OT_A if invalid. */
-int lin_ot_conv_pick(const lin_conv *c, unsigned l);
-int lin_ot_fc_pick(const lin_fc *f, unsigned l);
-int lin_ot_scale_pick(const lin_scale *s, unsigned l);
+/* A plan in the given orientation (LIN_OT_A, LIN_OT_B) or the cheaper one
+ * (LIN_OT_AUTO); both parties must ask for the same. Cost: O(entries of
+ * the orientations priced), no communication. Free with lin_ot_ops.free;
+ * run with lin_run_plan. A valid layer whose outputs all read only padding
+ * has bytes 0 (nothing is sent). */
+int lin_ot_plan(lin_plan **out, const lin_shape *s, unsigned l, int orientation) WUR;
+/* The orientation a plan runs (LIN_OT_A or LIN_OT_B). */
+int lin_ot_plan_orientation(const lin_plan *pl);
 
 #endif

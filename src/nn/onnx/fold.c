@@ -15,7 +15,7 @@
 #include <string.h>
 
 /* A new constant owning a zeroed array of the shape's element count. */
-static int ct_make(ctensor *c, const nn_shape *s, int is_int) {
+static int const_make(ctensor *c, const nn_shape *s, int is_int) {
     memset(c, 0, sizeof *c);
     TRY(nn_shape_check(&c->n, s));
     c->shape = *s;
@@ -29,7 +29,7 @@ static int ct_make(ctensor *c, const nn_shape *s, int is_int) {
     return 0;
 }
 
-static void ct_set(ctensor *c, size_t i, double v, int64_t iv) {
+static void const_set(ctensor *c, size_t i, double v, int64_t iv) {
     if (c->is_int)
         ((int64_t *)c->own)[i] = iv;
     else
@@ -50,7 +50,7 @@ static int const_in(imp *m, unsigned k, const ctensor **c, const char *what) {
     return 0;
 }
 
-int op_shape(imp *m) {
+static int op_shape(imp *m) {
     static const char *const ok[] = {"start", "end", NULL};
     TRY(imp_attrs_allowed(m, ok));
     const nn_shape *xs = imp_in_shape(m, 0);
@@ -65,43 +65,43 @@ int op_shape(imp *m) {
     if (b <= a) return imp_err(m, PARLEY_E_UNSUPPORTED, "an empty shape is not supported");
     nn_shape s = {.rank = 1, .d = {(uint32_t)(b - a)}};
     ctensor c;
-    TRY(ct_make(&c, &s, 1));
+    TRY(const_make(&c, &s, 1));
     for (int64_t k = a; k < b; k++)
-        ct_set(&c, (size_t)(k - a), 0, xs->d[k]);
+        const_set(&c, (size_t)(k - a), 0, xs->d[k]);
     return bind_new(m, &c);
 }
 
-int op_cast(imp *m) {
+static int op_cast(imp *m) {
     static const char *const ok[] = {"to", "saturate", NULL};
     TRY(imp_attrs_allowed(m, ok));
     int64_t to;
     TRY(imp_attr_i(m, "to", 0, &to));
-    int to_float = ct_is_float((int)to) || to == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT16;
-    if (!to_float && !ct_dtype_size((int)to))
+    int to_float = imp_dtype_is_float((int)to) || to == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT16;
+    if (!to_float && !imp_dtype_size((int)to))
         return imp_err(m, PARLEY_E_UNSUPPORTED, "cast to %s is not supported",
-                       ct_dtype_name((int)to));
+                       imp_dtype_name((int)to));
     sym *s;
     TRY(imp_in_sym(m, 0, &s));
     if (s->kind == SYM_VALUE) {
         if (!to_float)
             return imp_err(m, PARLEY_E_UNSUPPORTED,
                            "cast of a computed tensor to %s is not supported",
-                           ct_dtype_name((int)to));
+                           imp_dtype_name((int)to));
         return imp_out_alias(m, 0, s); /* fixed point stands for any float type */
     }
     const ctensor *x = &s->c;
     ctensor c;
-    TRY(ct_make(&c, &x->shape, !to_float));
+    TRY(const_make(&c, &x->shape, !to_float));
     for (size_t i = 0; i < x->n; i++) {
-        double v = ct_f(x, i);
-        int64_t iv = x->is_int ? ct_i(x, i) : ct_d2i(v);
+        double v = imp_const_f(x, i);
+        int64_t iv = x->is_int ? imp_const_i(x, i) : imp_d2i(v);
         if (to == ONNX__TENSOR_PROTO__DATA_TYPE__BOOL) iv = v != 0;
-        ct_set(&c, i, v, iv);
+        const_set(&c, i, v, iv);
     }
     return bind_new(m, &c);
 }
 
-int op_constant_of_shape(imp *m) {
+static int op_constant_of_shape(imp *m) {
     static const char *const ok[] = {"value", NULL};
     TRY(imp_attrs_allowed(m, ok));
     int64_t d[NN_MAX_RANK];
@@ -120,15 +120,15 @@ int op_constant_of_shape(imp *m) {
     if (a) {
         ctensor t;
         if (!a->t) return imp_err(m, PARLEY_E_FORMAT, "attribute 'value' holds no tensor");
-        TRY(ct_from_proto(&t, a->t, "value"));
+        TRY(imp_const_from_proto(&t, a->t, "value"));
         if (t.n != 1) return imp_err(m, PARLEY_E_FORMAT, "attribute 'value' is not one element");
-        v = ct_f(&t, 0);
+        v = imp_const_f(&t, 0);
         is_int = t.is_int;
     }
     ctensor c;
-    TRY(ct_make(&c, &s, is_int));
+    TRY(const_make(&c, &s, is_int));
     for (size_t i = 0; i < c.n; i++)
-        ct_set(&c, i, v, ct_d2i(v));
+        const_set(&c, i, v, imp_d2i(v));
     return bind_new(m, &c);
 }
 
@@ -159,17 +159,17 @@ static size_t bindex(const nn_shape *s, const uint32_t *idx, unsigned r) {
     return i;
 }
 
-int fold_arith(imp *m, const ctensor *a, const ctensor *b, char op) {
+int imp_fold_arith(imp *m, const ctensor *a, const ctensor *b, char op) {
     nn_shape s;
     TRY(broadcast(m, &s, &a->shape, &b->shape));
     int is_int = a->is_int && b->is_int;
     ctensor c;
-    TRY(ct_make(&c, &s, is_int));
+    TRY(const_make(&c, &s, is_int));
     uint32_t idx[NN_MAX_RANK] = {0};
     for (size_t i = 0; i < c.n; i++) {
         size_t ia = bindex(&a->shape, idx, s.rank), ib = bindex(&b->shape, idx, s.rank);
-        double x = ct_f(a, ia), y = ct_f(b, ib), v = 0;
-        int64_t p = is_int ? ct_i(a, ia) : 0, q = is_int ? ct_i(b, ib) : 0, iv = 0;
+        double x = imp_const_f(a, ia), y = imp_const_f(b, ib), v = 0;
+        int64_t p = is_int ? imp_const_i(a, ia) : 0, q = is_int ? imp_const_i(b, ib) : 0, iv = 0;
         switch (op) {
         case '+':
             v = x + y, iv = (int64_t)((uint64_t)p + (uint64_t)q);
@@ -187,7 +187,7 @@ int fold_arith(imp *m, const ctensor *a, const ctensor *b, char op) {
             }
             v = x / y, iv = is_int ? p / q : 0;
         }
-        ct_set(&c, i, v, iv);
+        const_set(&c, i, v, iv);
         for (unsigned k = s.rank; k-- > 0;) {
             if (++idx[k] < s.d[k]) break;
             idx[k] = 0;
@@ -196,7 +196,7 @@ int fold_arith(imp *m, const ctensor *a, const ctensor *b, char op) {
     return bind_new(m, &c);
 }
 
-int fold_concat(imp *m, unsigned axis) {
+int imp_fold_concat(imp *m, unsigned axis) {
     unsigned nin = (unsigned)m->node->n_input;
     const ctensor *first;
     TRY(const_in(m, 0, &first, "Concat"));
@@ -221,14 +221,15 @@ int fold_concat(imp *m, unsigned axis) {
     for (unsigned d = axis + 1; d < s.rank; d++)
         inner *= s.d[d];
     ctensor out;
-    TRY(ct_make(&out, &s, is_int));
+    TRY(const_make(&out, &s, is_int));
     for (size_t o = 0; o < outer; o++)
         for (unsigned k = 0; k < nin; k++) {
             const ctensor *c;
             if (const_in(m, k, &c, "Concat") < 0) continue; /* checked above */
             size_t len = c->shape.d[axis] * inner;
             for (size_t j = 0; j < len; j++)
-                ct_set(&out, at++, ct_f(c, o * len + j), c->is_int ? ct_i(c, o * len + j) : 0);
+                const_set(&out, at++, imp_const_f(c, o * len + j),
+                          c->is_int ? imp_const_i(c, o * len + j) : 0);
         }
     return bind_new(m, &out);
 }
@@ -252,7 +253,7 @@ static int slice_axis(int64_t dim, int64_t start, int64_t end, int64_t step, int
     return 0;
 }
 
-int op_slice(imp *m) {
+static int op_slice(imp *m) {
     static const char *const ok[] = {"starts", "ends", "axes", NULL};
     TRY(imp_attrs_allowed(m, ok));
     const ctensor *x;
@@ -299,7 +300,7 @@ int op_slice(imp *m) {
         ys.d[a] = (uint32_t)cnt;
     }
     ctensor c;
-    TRY(ct_make(&c, &ys, x->is_int));
+    TRY(const_make(&c, &ys, x->is_int));
     size_t xst[NN_MAX_RANK], acc = 1;
     for (unsigned d = r; d-- > 0;)
         xst[d] = acc, acc *= x->shape.d[d];
@@ -308,7 +309,7 @@ int op_slice(imp *m) {
         size_t off = 0;
         for (unsigned d = 0; d < r; d++)
             off += (size_t)(s0[d] + (int64_t)idx[d] * step[d]) * xst[d];
-        ct_set(&c, i, ct_f(x, off), x->is_int ? ct_i(x, off) : 0);
+        const_set(&c, i, imp_const_f(x, off), x->is_int ? imp_const_i(x, off) : 0);
         for (unsigned d = r; d-- > 0;) {
             if (++idx[d] < ys.d[d]) break;
             idx[d] = 0;
@@ -317,7 +318,7 @@ int op_slice(imp *m) {
     return bind_new(m, &c);
 }
 
-int op_gather(imp *m) {
+static int op_gather(imp *m) {
     static const char *const ok[] = {"axis", NULL};
     TRY(imp_attrs_allowed(m, ok));
     const ctensor *x, *ind;
@@ -343,21 +344,26 @@ int op_gather(imp *m) {
     for (unsigned d = a + 1; d < x->shape.rank; d++)
         inner *= x->shape.d[d];
     for (size_t j = 0; j < ind->n; j++) {
-        int64_t v = ct_i(ind, j);
+        int64_t v = imp_const_i(ind, j);
         if (v < -(int64_t)dim || v >= (int64_t)dim)
             return imp_err(m, PARLEY_E_FORMAT, "index %lld is out of range", (long long)v);
     }
     ctensor c;
-    TRY(ct_make(&c, &ys, x->is_int));
+    TRY(const_make(&c, &ys, x->is_int));
     size_t at = 0;
     for (size_t o = 0; o < outer; o++)
         for (size_t j = 0; j < ind->n; j++) {
-            int64_t v = ct_i(ind, j);
+            int64_t v = imp_const_i(ind, j);
             size_t row = (size_t)(v < 0 ? v + (int64_t)dim : v);
             for (size_t q = 0; q < inner; q++) {
                 size_t off = (o * dim + row) * inner + q;
-                ct_set(&c, at++, ct_f(x, off), x->is_int ? ct_i(x, off) : 0);
+                const_set(&c, at++, imp_const_f(x, off), x->is_int ? imp_const_i(x, off) : 0);
             }
         }
     return bind_new(m, &c);
 }
+
+const imp_op imp_fold_ops[] = {
+    {"Shape", op_shape}, {"Cast", op_cast},     {"ConstantOfShape", op_constant_of_shape},
+    {"Slice", op_slice}, {"Gather", op_gather}, {NULL, NULL},
+};

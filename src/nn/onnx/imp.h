@@ -48,20 +48,20 @@ typedef struct imp {
     char gen[QNET_MAX_NAME + 32]; /* scratch for generated value names */
 } imp;
 
-const char *str0(const char *s);
+const char *imp_str(const char *s);
 void imp_printable(char *dst, size_t cap, const char *src);
 /* "node 'name' (Op): why" with `code`. */
 int imp_err(imp *m, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Constants. */
-unsigned ct_dtype_size(int t);
-const char *ct_dtype_name(int t);
-int ct_is_float(int t);
-int ct_from_proto(ctensor *c, const Onnx__TensorProto *t, const char *what);
-double ct_f(const ctensor *c, size_t i);
-int64_t ct_d2i(double v);
-int64_t ct_i(const ctensor *c, size_t i);
-float *ct_floats(const ctensor *c);
+unsigned imp_dtype_size(int t);
+const char *imp_dtype_name(int t);
+int imp_dtype_is_float(int t);
+int imp_const_from_proto(ctensor *c, const Onnx__TensorProto *t, const char *what);
+double imp_const_f(const ctensor *c, size_t i);
+int64_t imp_d2i(double v);
+int64_t imp_const_i(const ctensor *c, size_t i);
+float *imp_const_floats(const ctensor *c);
 
 /* Symbols: the node's inputs and outputs. */
 int imp_bind(imp *m, const char *name, const sym *s);
@@ -91,33 +91,18 @@ int imp_attr_s(imp *m, const char *name, const char *def, char *buf, size_t cap)
 int imp_attrs_allowed(imp *m, const char *const *ok);
 int imp_axis_norm(imp *m, int64_t a, unsigned r, int end, unsigned *out);
 
-/* Operators (ops.c, fold.c). */
-int fold_arith(imp *m, const ctensor *a, const ctensor *b, char op);
-int fold_concat(imp *m, unsigned axis);
-int op_shape(imp *m);
-int op_cast(imp *m);
-int op_constant_of_shape(imp *m);
-int op_slice(imp *m);
-int op_gather(imp *m);
-int op_argmax(imp *m);
-int op_arith(imp *m);
-int op_batchnorm(imp *m);
-int op_concat(imp *m);
-int op_constant(imp *m);
-int op_conv(imp *m);
-int op_dropout(imp *m);
-int op_flatten(imp *m);
-int op_gemm(imp *m);
-int op_global_pool(imp *m);
-int op_identity(imp *m);
-int op_matmul(imp *m);
-int op_pad(imp *m);
-int op_pool(imp *m);
-int op_relu(imp *m);
-int op_reshape(imp *m);
-int op_softmax(imp *m);
-int op_squeeze(imp *m);
-int op_transpose(imp *m);
-int op_unsqueeze(imp *m);
+/* Operators: the ONNX op_type each importer takes, in tables that end
+ * with {NULL, NULL}: those that become layers (ops.c), those evaluated on
+ * constants at import time (fold.c). */
+typedef struct imp_op {
+    const char *name;
+    int (*fn)(imp *m);
+} imp_op;
+extern const imp_op imp_layer_ops[], imp_fold_ops[];
+/* A layer of element-wise kind k on the node's one computed input. */
+int imp_elementwise(imp *m, qop k);
+/* Arithmetic and Concat of constants (fold.c, for ops.c). */
+int imp_fold_arith(imp *m, const ctensor *a, const ctensor *b, char op);
+int imp_fold_concat(imp *m, unsigned axis);
 
 #endif

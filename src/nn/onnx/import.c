@@ -9,6 +9,8 @@
  * Nodes must come in topological order, as ONNX requires. */
 #include "nn/onnx/imp.h"
 
+#include "nn/kind.h"
+
 #include "util/mem.h"
 
 #include <math.h>
@@ -16,7 +18,7 @@
 #include <stdio.h>
 #include <string.h>
 
-const char *str0(const char *s) {
+const char *imp_str(const char *s) {
     return s ? s : "";
 }
 
@@ -40,42 +42,122 @@ int imp_err(imp *m, int code, const char *fmt, ...) {
 
 /* ---- constants ----------------------------------------------------------- */
 
-unsigned ct_dtype_size(int t) {
-    switch (t) {
-    case ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT:
-    case ONNX__TENSOR_PROTO__DATA_TYPE__INT32:
-    case ONNX__TENSOR_PROTO__DATA_TYPE__UINT32:
-        return 4;
-    case ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE:
-    case ONNX__TENSOR_PROTO__DATA_TYPE__INT64:
-    case ONNX__TENSOR_PROTO__DATA_TYPE__UINT64:
-        return 8;
-    case ONNX__TENSOR_PROTO__DATA_TYPE__INT16:
-    case ONNX__TENSOR_PROTO__DATA_TYPE__UINT16:
-        return 2;
-    case ONNX__TENSOR_PROTO__DATA_TYPE__INT8:
-    case ONNX__TENSOR_PROTO__DATA_TYPE__UINT8:
-    case ONNX__TENSOR_PROTO__DATA_TYPE__BOOL:
-        return 1;
+/* ---- ONNX data types and where a TensorProto keeps its elements --------- */
+
+/* Without raw_data, the repeated field that holds the elements. */
+enum { IN_FLOAT, IN_DOUBLE, IN_INT64, IN_UINT64, IN_INT32 };
+
+#define DT(x) ONNX__TENSOR_PROTO__DATA_TYPE__##x
+
+/* Each data type: its name; bytes per element (0: parley does not take
+ * it); whether it is a signed integer; the field that holds it. */
+static const struct dtype {
+    const char *name;
+    unsigned size, is_signed, field;
+} dtypes[] = {
+    [0] = {"undefined", 0, 0, 0},
+    [DT(FLOAT)] = {"float", 4, 0, IN_FLOAT},
+    [DT(UINT8)] = {"uint8", 1, 0, IN_INT32},
+    [DT(INT8)] = {"int8", 1, 1, IN_INT32},
+    [DT(UINT16)] = {"uint16", 2, 0, IN_INT32},
+    [DT(INT16)] = {"int16", 2, 1, IN_INT32},
+    [DT(INT32)] = {"int32", 4, 1, IN_INT32},
+    [DT(INT64)] = {"int64", 8, 1, IN_INT64},
+    [DT(STRING)] = {"string", 0, 0, 0},
+    [DT(BOOL)] = {"bool", 1, 0, IN_INT32},
+    [DT(FLOAT16)] = {"float16", 0, 0, 0},
+    [DT(DOUBLE)] = {"double", 8, 0, IN_DOUBLE},
+    [DT(UINT32)] = {"uint32", 4, 0, IN_UINT64},
+    [DT(UINT64)] = {"uint64", 8, 0, IN_UINT64},
+    [DT(COMPLEX64)] = {"complex64", 0, 0, 0},
+    [DT(COMPLEX128)] = {"complex128", 0, 0, 0},
+    [DT(BFLOAT16)] = {"bfloat16", 0, 0, 0},
+};
+
+static const struct dtype *dtype(int t) {
+    static const struct dtype unknown = {"unknown", 0, 0, 0};
+    return t >= 0 && t < (int)(sizeof dtypes / sizeof *dtypes) ? &dtypes[t] : &unknown;
+}
+
+unsigned imp_dtype_size(int t) {
+    return dtype(t)->size;
+}
+
+const char *imp_dtype_name(int t) {
+    return dtype(t)->name;
+}
+
+int imp_dtype_is_float(int t) {
+    return t == DT(FLOAT) || t == DT(DOUBLE);
+}
+
+static size_t field_count(const Onnx__TensorProto *t, int dt) {
+    switch (dtype(dt)->field) {
+    case IN_FLOAT:
+        return t->n_float_data;
+    case IN_DOUBLE:
+        return t->n_double_data;
+    case IN_INT64:
+        return t->n_int64_data;
+    case IN_UINT64:
+        return t->n_uint64_data;
     default:
-        return 0;
+        return t->n_int32_data;
     }
 }
 
-const char *ct_dtype_name(int t) {
-    static const char *const names[] = {"undefined",  "float",   "uint8",  "int8",   "uint16",
-                                        "int16",      "int32",   "int64",  "string", "bool",
-                                        "float16",    "double",  "uint32", "uint64", "complex64",
-                                        "complex128", "bfloat16"};
-    return t >= 0 && t < (int)(sizeof names / sizeof *names) ? names[t] : "unknown";
+static uint64_t le(const uint8_t *p, unsigned n) {
+    uint64_t v = 0;
+    for (unsigned i = 0; i < n; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
 }
 
-int ct_is_float(int t) {
-    return t == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT || t == ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE;
+/* An element as stored: a floating-point value, or an integer's 64 bits
+ * (sign-extended when its type is signed). */
+typedef struct elem {
+    int is_float, is_signed;
+    double f;
+    uint64_t u;
+} elem;
+
+static elem proto_elem(const Onnx__TensorProto *t, int dt, size_t i) {
+    elem e = {0};
+    if (t->has_raw_data) {
+        unsigned es = imp_dtype_size(dt);
+        uint64_t v = le(t->raw_data.data + i * es, es);
+        if (dt == DT(FLOAT)) {
+            uint32_t u = (uint32_t)v;
+            float f;
+            memcpy(&f, &u, 4);
+            return (elem){.is_float = 1, .f = f};
+        }
+        if (dt == DT(DOUBLE)) {
+            memcpy(&e.f, &v, 8);
+            e.is_float = 1;
+            return e;
+        }
+        e.is_signed = (int)dtype(dt)->is_signed;
+        if (e.is_signed && es < 8 && (v >> (8 * es - 1) & 1)) v |= ~(uint64_t)0 << (8 * es);
+        e.u = v;
+        return e;
+    }
+    switch (dtype(dt)->field) {
+    case IN_FLOAT:
+        return (elem){.is_float = 1, .f = t->float_data[i]};
+    case IN_DOUBLE:
+        return (elem){.is_float = 1, .f = t->double_data[i]};
+    case IN_INT64:
+        return (elem){.is_signed = 1, .u = (uint64_t)t->int64_data[i]};
+    case IN_UINT64:
+        return (elem){.u = t->uint64_data[i]};
+    default:
+        return (elem){.is_signed = 1, .u = (uint64_t)(int64_t)t->int32_data[i]};
+    }
 }
 
 /* Check a TensorProto and describe it as a constant (no copy). */
-int ct_from_proto(ctensor *c, const Onnx__TensorProto *t, const char *what) {
+int imp_const_from_proto(ctensor *c, const Onnx__TensorProto *t, const char *what) {
     char nm[80];
     imp_printable(nm, sizeof nm, t->name);
     memset(c, 0, sizeof *c);
@@ -98,141 +180,47 @@ int ct_from_proto(ctensor *c, const Onnx__TensorProto *t, const char *what) {
                        what, nm);
     if (t->segment) return err_set(PARLEY_E_UNSUPPORTED, "%s '%s' is segmented", what, nm);
     int dt = t->has_data_type ? t->data_type : 0;
-    unsigned es = ct_dtype_size(dt);
+    unsigned es = imp_dtype_size(dt);
     if (!es)
         return err_set(PARLEY_E_UNSUPPORTED, "%s '%s' has data type %s, which parley does not take",
-                       what, nm, ct_dtype_name(dt));
-    size_t have;
+                       what, nm, imp_dtype_name(dt));
     if (t->has_raw_data) {
         if (t->raw_data.len / es != c->n || t->raw_data.len % es)
             return err_set(PARLEY_E_FORMAT, "%s '%s': raw_data holds %zu bytes for %zu elements",
                            what, nm, t->raw_data.len, c->n);
     } else {
-        switch (dt) {
-        case ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT:
-            have = t->n_float_data;
-            break;
-        case ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE:
-            have = t->n_double_data;
-            break;
-        case ONNX__TENSOR_PROTO__DATA_TYPE__INT64:
-            have = t->n_int64_data;
-            break;
-        case ONNX__TENSOR_PROTO__DATA_TYPE__UINT32:
-        case ONNX__TENSOR_PROTO__DATA_TYPE__UINT64:
-            have = t->n_uint64_data;
-            break;
-        default:
-            have = t->n_int32_data;
-            break;
-        }
+        size_t have = field_count(t, dt);
         if (have != c->n)
             return err_set(PARLEY_E_FORMAT, "%s '%s' holds %zu values for %zu elements", what, nm,
                            have, c->n);
     }
     c->src = t;
     c->dtype = dt;
-    c->is_int = !ct_is_float(dt);
+    c->is_int = !imp_dtype_is_float(dt);
     return 0;
 }
 
-static uint64_t le(const uint8_t *p, unsigned n) {
-    uint64_t v = 0;
-    for (unsigned i = 0; i < n; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
-
-double ct_f(const ctensor *c, size_t i) {
+double imp_const_f(const ctensor *c, size_t i) {
     if (c->f) return c->f[i];
     if (c->i) return (double)c->i[i];
-    const Onnx__TensorProto *t = c->src;
-    int dt = c->dtype;
-    if (t->has_raw_data) {
-        unsigned es = ct_dtype_size(dt);
-        uint64_t v = le(t->raw_data.data + i * es, es);
-        switch (dt) {
-        case ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT: {
-            uint32_t u = (uint32_t)v;
-            float f;
-            memcpy(&f, &u, 4);
-            return f;
-        }
-        case ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE: {
-            double f;
-            memcpy(&f, &v, 8);
-            return f;
-        }
-        case ONNX__TENSOR_PROTO__DATA_TYPE__INT64:
-            return (double)(int64_t)v;
-        case ONNX__TENSOR_PROTO__DATA_TYPE__INT32:
-            return (double)(int32_t)(uint32_t)v;
-        case ONNX__TENSOR_PROTO__DATA_TYPE__INT16:
-            return (double)(int16_t)(uint16_t)v;
-        case ONNX__TENSOR_PROTO__DATA_TYPE__INT8:
-            return (double)(int8_t)(uint8_t)v;
-        default:
-            return (double)v;
-        }
-    }
-    switch (dt) {
-    case ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT:
-        return t->float_data[i];
-    case ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE:
-        return t->double_data[i];
-    case ONNX__TENSOR_PROTO__DATA_TYPE__INT64:
-        return (double)t->int64_data[i];
-    case ONNX__TENSOR_PROTO__DATA_TYPE__UINT32:
-    case ONNX__TENSOR_PROTO__DATA_TYPE__UINT64:
-        return (double)t->uint64_data[i];
-    default:
-        return (double)t->int32_data[i];
-    }
+    elem e = proto_elem(c->src, c->dtype, i);
+    return e.is_float ? e.f : e.is_signed ? (double)(int64_t)e.u : (double)e.u;
 }
 
 /* A double as int64, out-of-range values (and NaN) as INT64_MIN. */
-int64_t ct_d2i(double v) {
+int64_t imp_d2i(double v) {
     return v >= -9.2e18 && v <= 9.2e18 ? (int64_t)v : INT64_MIN;
 }
 
-int64_t ct_i(const ctensor *c, size_t i) {
+int64_t imp_const_i(const ctensor *c, size_t i) {
     if (c->i) return c->i[i];
-    if (c->f) return ct_d2i(c->f[i]);
-    const Onnx__TensorProto *t = c->src;
-    int dt = c->dtype;
-    if (t->has_raw_data) {
-        unsigned es = ct_dtype_size(dt);
-        uint64_t v = le(t->raw_data.data + i * es, es);
-        switch (dt) {
-        case ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT:
-        case ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE:
-            return ct_d2i(ct_f(c, i));
-        case ONNX__TENSOR_PROTO__DATA_TYPE__INT32:
-            return (int32_t)(uint32_t)v;
-        case ONNX__TENSOR_PROTO__DATA_TYPE__INT16:
-            return (int16_t)(uint16_t)v;
-        case ONNX__TENSOR_PROTO__DATA_TYPE__INT8:
-            return (int8_t)(uint8_t)v;
-        default:
-            return (int64_t)v;
-        }
-    }
-    switch (dt) {
-    case ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT:
-    case ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE:
-        return ct_d2i(ct_f(c, i));
-    case ONNX__TENSOR_PROTO__DATA_TYPE__INT64:
-        return t->int64_data[i];
-    case ONNX__TENSOR_PROTO__DATA_TYPE__UINT32:
-    case ONNX__TENSOR_PROTO__DATA_TYPE__UINT64:
-        return (int64_t)t->uint64_data[i];
-    default:
-        return t->int32_data[i];
-    }
+    if (c->f) return imp_d2i(c->f[i]);
+    elem e = proto_elem(c->src, c->dtype, i);
+    return e.is_float ? imp_d2i(e.f) : (int64_t)e.u;
 }
 
 /* A fresh float copy of a constant (the caller's to mem_free). */
-float *ct_floats(const ctensor *c) {
+float *imp_const_floats(const ctensor *c) {
     float *f = mem_alloc(c->n ? c->n : 1, sizeof *f);
     if (!f) return NULL;
     if (c->src && c->src->has_raw_data && c->dtype == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT) {
@@ -243,7 +231,7 @@ float *ct_floats(const ctensor *c) {
         }
     } else {
         for (size_t i = 0; i < c->n; i++)
-            f[i] = (float)ct_f(c, i);
+            f[i] = (float)imp_const_f(c, i);
     }
     return f;
 }
@@ -310,33 +298,33 @@ int imp_in_sym(imp *m, unsigned k, sym **s) {
     return 0;
 }
 
-int imp_in_value(imp *m, unsigned k, unsigned *v) {
-    sym *s;
-    TRY(imp_in_sym(m, k, &s));
-    if (s->kind != SYM_VALUE) {
-        char nm[80];
-        imp_printable(nm, sizeof nm, m->node->input[k]);
+/* Input k as a symbol of the given kind, or an error saying what it must be. */
+static int in_kind(imp *m, unsigned k, int kind, sym **s) {
+    TRY(imp_in_sym(m, k, s));
+    if ((*s)->kind == kind) return 0;
+    char nm[80];
+    imp_printable(nm, sizeof nm, m->node->input[k]);
+    if (kind == SYM_VALUE)
         return imp_err(
             m, PARLEY_E_UNSUPPORTED,
             "input %u ('%s') is a constant; parley needs it computed from the network input", k,
             nm);
-    }
+    return imp_err(m, PARLEY_E_UNSUPPORTED,
+                   "input %u ('%s') must be a constant (an initializer or a Constant node): the "
+                   "server's weights cannot depend on the client's input",
+                   k, nm);
+}
+
+int imp_in_value(imp *m, unsigned k, unsigned *v) {
+    sym *s;
+    TRY(in_kind(m, k, SYM_VALUE, &s));
     *v = s->value;
     return 0;
 }
 
 int imp_in_const(imp *m, unsigned k, const ctensor **c) {
     sym *s;
-    TRY(imp_in_sym(m, k, &s));
-    if (s->kind != SYM_CONST) {
-        char nm[80];
-        imp_printable(nm, sizeof nm, m->node->input[k]);
-        return imp_err(
-            m, PARLEY_E_UNSUPPORTED,
-            "input %u ('%s') must be a constant (an initializer or a Constant node): the "
-            "server's weights cannot depend on the client's input",
-            k, nm);
-    }
+    TRY(in_kind(m, k, SYM_CONST, &s));
     *c = &s->c;
     return 0;
 }
@@ -350,9 +338,9 @@ int imp_in_ints(imp *m, unsigned k, int64_t *v, size_t *n, size_t cap) {
                        k, cap);
     for (size_t i = 0; i < c->n; i++) {
         /* Integral floats are taken too (a bound input arrives as floats). */
-        if (!c->is_int && ct_f(c, i) != (double)ct_d2i(ct_f(c, i)))
+        if (!c->is_int && imp_const_f(c, i) != (double)imp_d2i(imp_const_f(c, i)))
             return imp_err(m, PARLEY_E_FORMAT, "input %u must hold integers", k);
-        v[i] = ct_i(c, i);
+        v[i] = imp_const_i(c, i);
     }
     *n = c->n;
     return 0;
@@ -391,7 +379,7 @@ int imp_outs_unavailable(imp *m, unsigned from, const char *why) {
 
 /* A name for an intermediate value the importer adds. */
 const char *imp_gen_name(imp *m, const char *suffix) {
-    snprintf(m->gen, sizeof m->gen, "%s%s", str0(imp_out_name(m, 0)), suffix);
+    snprintf(m->gen, sizeof m->gen, "%s%s", imp_str(imp_out_name(m, 0)), suffix);
     return m->gen;
 }
 
@@ -404,7 +392,7 @@ int imp_add_node(imp *m, fnode **n, qop op, const unsigned *in, unsigned nin, un
 
 const Onnx__AttributeProto *imp_attr(imp *m, const char *name) {
     for (size_t i = 0; i < m->node->n_attribute; i++)
-        if (strcmp(str0(m->node->attribute[i]->name), name) == 0) return m->node->attribute[i];
+        if (strcmp(imp_str(m->node->attribute[i]->name), name) == 0) return m->node->attribute[i];
     return NULL;
 }
 
@@ -471,7 +459,7 @@ int imp_attr_s(imp *m, const char *name, const char *def, char *buf, size_t cap)
 /* Every attribute of the node must be in the NULL-terminated list. */
 int imp_attrs_allowed(imp *m, const char *const *ok) {
     for (size_t i = 0; i < m->node->n_attribute; i++) {
-        const char *name = str0(m->node->attribute[i]->name);
+        const char *name = imp_str(m->node->attribute[i]->name);
         int found = 0;
         for (const char *const *p = ok; *p && !found; p++)
             found = strcmp(*p, name) == 0;
@@ -511,44 +499,6 @@ const nn_shape *imp_in_shape(imp *m, unsigned k) {
     return s->kind == SYM_VALUE ? imp_vshape(m, s->value) : &s->c.shape;
 }
 
-typedef struct op_entry {
-    const char *name;
-    int (*fn)(imp *);
-} op_entry;
-
-static const op_entry ops[] = {
-    {"Conv", op_conv},
-    {"Gemm", op_gemm},
-    {"MatMul", op_matmul},
-    {"Add", op_arith},
-    {"Sub", op_arith},
-    {"Mul", op_arith},
-    {"Div", op_arith},
-    {"BatchNormalization", op_batchnorm},
-    {"Relu", op_relu},
-    {"MaxPool", op_pool},
-    {"AveragePool", op_pool},
-    {"GlobalAveragePool", op_global_pool},
-    {"GlobalMaxPool", op_global_pool},
-    {"Concat", op_concat},
-    {"Flatten", op_flatten},
-    {"Reshape", op_reshape},
-    {"Squeeze", op_squeeze},
-    {"Unsqueeze", op_unsqueeze},
-    {"Transpose", op_transpose},
-    {"Pad", op_pad},
-    {"Identity", op_identity},
-    {"Dropout", op_dropout},
-    {"Constant", op_constant},
-    {"ArgMax", op_argmax},
-    {"Softmax", op_softmax},
-    {"Shape", op_shape},
-    {"Cast", op_cast},
-    {"ConstantOfShape", op_constant_of_shape},
-    {"Slice", op_slice},
-    {"Gather", op_gather},
-};
-
 /* ---- the model ----------------------------------------------------------- */
 
 static int define_input(imp *m, const Onnx__ValueInfoProto *vi) {
@@ -559,9 +509,9 @@ static int define_input(imp *m, const Onnx__ValueInfoProto *vi) {
         return err_set(PARLEY_E_UNSUPPORTED, "input '%s' is not a tensor", nm);
     const Onnx__TypeProto__Tensor *tt = t->tensor_type;
     int et = tt->has_elem_type ? tt->elem_type : 0;
-    if (!ct_is_float(et))
+    if (!imp_dtype_is_float(et))
         return err_set(PARLEY_E_UNSUPPORTED, "input '%s' has element type %s; parley takes float",
-                       nm, ct_dtype_name(et));
+                       nm, imp_dtype_name(et));
     if (!tt->shape)
         return err_set(PARLEY_E_UNSUPPORTED, "input '%s' has no shape; parley needs fixed shapes",
                        nm);
@@ -617,10 +567,22 @@ static int check_output(imp *m, const Onnx__ValueInfoProto *vi, unsigned v) {
     return 0;
 }
 
+/* The node's operator: one of the importers of ops.c and fold.c, or an
+ * element-wise layer kind that names it (nn/kind.h). */
+static int import_node(imp *m, const char *op_type) {
+    const imp_op *const tables[] = {imp_layer_ops, imp_fold_ops};
+    for (size_t t = 0; t < sizeof tables / sizeof *tables; t++)
+        for (const imp_op *e = tables[t]; e->name; e++)
+            if (strcmp(e->name, op_type) == 0) return e->fn(m);
+    qop k = qkind_by_onnx(op_type);
+    if (k) return imp_elementwise(m, k);
+    return imp_err(m, PARLEY_E_UNSUPPORTED, "operator is not supported");
+}
+
 static int import_graph(imp *m, const Onnx__ModelProto *mp) {
     m->opset = -1;
     for (size_t i = 0; i < mp->n_opset_import; i++) {
-        const char *d = str0(mp->opset_import[i]->domain);
+        const char *d = imp_str(mp->opset_import[i]->domain);
         if ((d[0] == 0 || strcmp(d, "ai.onnx") == 0) && mp->opset_import[i]->has_version)
             m->opset = mp->opset_import[i]->version;
     }
@@ -641,7 +603,7 @@ static int import_graph(imp *m, const Onnx__ModelProto *mp) {
         const Onnx__TensorProto *t = g->initializer[i];
         if (!t->name || !t->name[0]) return err_set(PARLEY_E_FORMAT, "an initializer has no name");
         ctensor c;
-        TRY(ct_from_proto(&c, t, "initializer"));
+        TRY(imp_const_from_proto(&c, t, "initializer"));
         TRY(imp_bind_const(m, t->name, &c));
     }
     unsigned ninputs = 0;
@@ -680,18 +642,18 @@ static int import_graph(imp *m, const Onnx__ModelProto *mp) {
         if (n->name && n->name[0])
             imp_printable(m->nname, sizeof m->nname, n->name);
         else
-            snprintf(m->nname, sizeof m->nname, "%.60s_%zu", str0(n->op_type), i);
+            snprintf(m->nname, sizeof m->nname, "%.60s_%zu", imp_str(n->op_type), i);
         for (size_t k = 0; k < sizeof m->nname && m->nname[k]; k++)
             if ((unsigned char)m->nname[k] < 0x20 || (unsigned char)m->nname[k] > 0x7e)
                 m->nname[k] = '?';
-        const char *dom = str0(n->domain);
+        const char *dom = imp_str(n->domain);
         if (dom[0] && strcmp(dom, "ai.onnx") != 0) {
             char d[80];
             imp_printable(d, sizeof d, dom);
             return imp_err(m, PARLEY_E_UNSUPPORTED, "operator domain '%s' is not supported", d);
         }
         if (n->n_output < 1) return imp_err(m, PARLEY_E_FORMAT, "the node has no output");
-        if (n->n_input < 1 && strcmp(str0(n->op_type), "Constant") != 0)
+        if (n->n_input < 1 && strcmp(imp_str(n->op_type), "Constant") != 0)
             return imp_err(m, PARLEY_E_FORMAT, "the node has no input");
         /* Handlers hold pointers to values and symbols while they add some:
          * make room first so neither array moves under them. */
@@ -700,17 +662,13 @@ static int import_graph(imp *m, const Onnx__ModelProto *mp) {
             return imp_err(m, PARLEY_E_UNSUPPORTED, "too many inputs or outputs");
         TRY(fgraph_reserve(m->g, m->g->nv + (unsigned)more));
         TRY(reserve_syms(m, m->nsyms + (unsigned)more));
-        const op_entry *e = NULL;
-        for (size_t k = 0; k < sizeof ops / sizeof *ops && !e; k++)
-            if (strcmp(ops[k].name, str0(n->op_type)) == 0) e = &ops[k];
-        if (!e) return imp_err(m, PARLEY_E_UNSUPPORTED, "operator is not supported");
-        TRY(e->fn(m));
+        TRY(import_node(m, imp_str(n->op_type)));
     }
     m->node = NULL;
     if (g->n_output != 1)
         return err_set(PARLEY_E_UNSUPPORTED, "the model has %zu outputs; parley takes exactly one",
                        g->n_output);
-    const char *oname = str0(g->output[0]->name);
+    const char *oname = imp_str(g->output[0]->name);
     char nm[80];
     imp_printable(nm, sizeof nm, oname);
     unsigned id;
@@ -763,11 +721,11 @@ int onnx_tensor_parse(nn_tensor *out, const uint8_t *buf, size_t len) {
     Onnx__TensorProto *t = onnx__tensor_proto__unpack(NULL, len, buf);
     if (!t) return err_set(PARLEY_E_FORMAT, "not a serialized ONNX tensor");
     ctensor c;
-    int rc = ct_from_proto(&c, t, "tensor");
+    int rc = imp_const_from_proto(&c, t, "tensor");
     if (rc == 0) rc = nn_tensor_alloc(out, &c.shape);
     if (rc == 0)
         for (size_t i = 0; i < c.n; i++)
-            out->data[i] = (float)ct_f(&c, i);
+            out->data[i] = (float)imp_const_f(&c, i);
     onnx__tensor_proto__free_unpacked(t, NULL);
     return rc;
 }

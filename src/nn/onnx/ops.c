@@ -103,7 +103,7 @@ static int expand(imp *m, float **out, const ctensor *c, const nn_shape *to, dou
         size_t ci = 0;
         for (unsigned d = 0; d < c->shape.rank; d++)
             ci = ci * c->shape.d[d] + (c->shape.d[d] == 1 ? 0 : idx[off + d]);
-        f[i] = (float)(ct_f(c, ci) * mul);
+        f[i] = (float)(imp_const_f(c, ci) * mul);
         for (unsigned d = to->rank; d-- > 0;) {
             if (++idx[d] < to->d[d]) break;
             idx[d] = 0;
@@ -118,15 +118,44 @@ mismatch:
 
 /* ---- operators ----------------------------------------------------------- */
 
-int op_conv(imp *m) {
+/* Unless rc says an earlier step failed: a node of kind op from value x
+ * into value y with the constants w and b (owned from here on: freed if
+ * the node cannot be added; b may be NULL) and public parameters: `size`
+ * bytes of a member of qparams (they all start at its first byte), the
+ * rest zero. */
+static int add_weighted(imp *m, int rc, qop op, unsigned x, unsigned y, const void *params,
+                        size_t size, float *w, float *b) {
+    fnode *n;
+    if (rc == 0) rc = imp_add_node(m, &n, op, &x, 1, y);
+    if (rc < 0) {
+        mem_free(w);
+        mem_free(b);
+        return rc;
+    }
+    PARLEY_CHECK(size <= sizeof n->p);
+    memcpy(&n->p, params, size); /* the node starts zeroed (fgraph_node) */
+    n->w = w;
+    n->b = b;
+    return 0;
+}
+
+/* Conv and Gemm: the attributes allowed, a computed input, a constant
+ * weight and an optional constant bias. */
+static int weighted_inputs(imp *m, const char *const *ok, unsigned *x, const ctensor **W,
+                           const ctensor **B) {
+    TRY(imp_attrs_allowed(m, ok));
+    *B = NULL;
+    TRY(imp_in_value(m, 0, x));
+    TRY(imp_in_const(m, 1, W));
+    return imp_has_in(m, 2) ? imp_in_const(m, 2, B) : 0;
+}
+
+static int op_conv(imp *m) {
     static const char *const ok[] = {"auto_pad", "dilations", "group", "kernel_shape",
                                      "pads",     "strides",   NULL};
-    TRY(imp_attrs_allowed(m, ok));
     unsigned x;
-    const ctensor *W, *B = NULL;
-    TRY(imp_in_value(m, 0, &x));
-    TRY(imp_in_const(m, 1, &W));
-    if (imp_has_in(m, 2)) TRY(imp_in_const(m, 2, &B));
+    const ctensor *W, *B;
+    TRY(weighted_inputs(m, ok, &x, &W, &B));
     const nn_shape *xs = imp_vshape(m, x);
     char a[96], b[96];
     if (xs->rank == 5)
@@ -165,41 +194,20 @@ int op_conv(imp *m) {
     else
         ys.d[2] = c.OW;
     /* Copy the constants first: binding the output may move the symbols. */
-    float *wf = ct_floats(W), *bf = B ? ct_floats(B) : NULL;
-    unsigned y;
-    fnode *n;
+    float *wf = imp_const_floats(W), *bf = B ? imp_const_floats(B) : NULL;
+    unsigned y = 0;
     int rc = wf && (bf || !B) ? imp_out_value(m, 0, &ys, &y) : PARLEY_E_NOMEM;
-    if (rc == 0) rc = imp_add_node(m, &n, QOP_CONV, &x, 1, y);
-    if (rc < 0) {
-        mem_free(wf);
-        mem_free(bf);
-        return rc;
-    }
-    n->p.conv = c;
-    n->w = wf;
-    n->b = bf;
-    return 0;
+    return add_weighted(m, rc, QOP_CONV, x, y, &c, sizeof c, wf, bf);
 }
 
 /* An FC node from value x ([.., K]) with weights w (O x K, owned) and bias
  * b (O, owned, may be NULL) into value y. */
 static int add_fc(imp *m, unsigned x, unsigned y, unsigned O, float *w, float *b) {
     const nn_shape *xs = imp_vshape(m, x);
-    fnode *n;
-    int rc = imp_add_node(m, &n, QOP_FC, &x, 1, y);
-    if (rc < 0) {
-        mem_free(w);
-        mem_free(b);
-        return rc;
-    }
-    n->w = w;
-    n->b = b;
-    n->p.fc.K = xs->d[xs->rank - 1];
-    n->p.fc.O = O;
-    n->p.fc.N = (unsigned)(nn_shape_count(xs) / n->p.fc.K);
-    n->p.fc.wbits = 1;
-    if (lin_fc_check(&n->p.fc) < 0) return imp_err(m, PARLEY_E_UNSUPPORTED, "%s", err_msg());
-    return 0;
+    unsigned K = xs->d[xs->rank - 1];
+    lin_fc f = {.N = (unsigned)(nn_shape_count(xs) / K), .K = K, .O = O, .wbits = 1};
+    int rc = lin_fc_check(&f) < 0 ? imp_err(m, PARLEY_E_UNSUPPORTED, "%s", err_msg()) : 0;
+    return add_weighted(m, rc, QOP_FC, x, y, &f, sizeof f, w, b);
 }
 
 static int add_transpose2(imp *m, unsigned x, unsigned *y, const char *suffix) {
@@ -213,14 +221,11 @@ static int add_transpose2(imp *m, unsigned x, unsigned *y, const char *suffix) {
     return 0;
 }
 
-int op_gemm(imp *m) {
+static int op_gemm(imp *m) {
     static const char *const ok[] = {"alpha", "beta", "transA", "transB", "broadcast", NULL};
-    TRY(imp_attrs_allowed(m, ok));
     unsigned a;
-    const ctensor *B, *C = NULL;
-    TRY(imp_in_value(m, 0, &a));
-    TRY(imp_in_const(m, 1, &B));
-    if (imp_has_in(m, 2)) TRY(imp_in_const(m, 2, &C));
+    const ctensor *B, *C;
+    TRY(weighted_inputs(m, ok, &a, &B, &C));
     double alpha, beta;
     int64_t ta, tb;
     TRY(imp_attr_f(m, "alpha", 1.0, &alpha));
@@ -239,7 +244,7 @@ int op_gemm(imp *m) {
     if (!w) return PARLEY_E_NOMEM;
     for (size_t o = 0; o < N; o++)
         for (size_t k = 0; k < K; k++)
-            w[o * K + k] = (float)(alpha * ct_f(B, tb ? o * K + k : k * N + o));
+            w[o * K + k] = (float)(alpha * imp_const_f(B, tb ? o * K + k : k * N + o));
     nn_shape ys = {.rank = 2, .d = {M, N}};
     if (C) {
         int rc = expand(m, &full, C, &ys, beta);
@@ -271,18 +276,11 @@ int op_gemm(imp *m) {
         rc = add_fc(m, a, f, N, w, NULL);
     else
         mem_free(w);
-    fnode *n;
     if (rc == 0) rc = imp_out_value(m, 0, &ys, &y);
-    if (rc == 0) rc = imp_add_node(m, &n, QOP_ADDC, &f, 1, y);
-    if (rc < 0) {
-        mem_free(full);
-        return rc;
-    }
-    n->w = full;
-    return 0;
+    return add_weighted(m, rc, QOP_ADDC, f, y, NULL, 0, full, NULL);
 }
 
-int op_matmul(imp *m) {
+static int op_matmul(imp *m) {
     TRY(imp_attrs_allowed(m, (const char *const[]){NULL}));
     sym *A, *B;
     TRY(imp_in_sym(m, 0, &A));
@@ -303,7 +301,7 @@ int op_matmul(imp *m) {
         if (!w) return PARLEY_E_NOMEM;
         for (size_t o = 0; o < O; o++)
             for (size_t k = 0; k < K; k++)
-                w[o * K + k] = (float)ct_f(&B->c, k * O + o);
+                w[o * K + k] = (float)imp_const_f(&B->c, k * O + o);
         unsigned x = A->value, y;
         int rc = imp_out_value(m, 0, &ys, &y);
         if (rc < 0) {
@@ -322,7 +320,7 @@ int op_matmul(imp *m) {
         TRY(add_transpose2(m, B->value, &t1, "#xT"));
         nn_shape fs = {.rank = 2, .d = {bs->d[1], M}};
         TRY(fgraph_value(m->g, &t2, imp_gen_name(m, "#fc"), &fs));
-        float *w = ct_floats(&A->c);
+        float *w = imp_const_floats(&A->c);
         if (!w) return PARLEY_E_NOMEM;
         TRY(add_fc(m, t1, t2, M, w, NULL));
         nn_shape ys = {.rank = 2, .d = {M, bs->d[1]}};
@@ -356,7 +354,7 @@ static int legacy_broadcast(imp *m, const nn_shape *to, ctensor *c) {
 }
 
 /* Add, Sub, Mul, Div with constants; Add of two computed tensors. */
-int op_arith(imp *m) {
+static int op_arith(imp *m) {
     static const char *const ok[] = {"broadcast", "axis", "consumed_inputs", NULL};
     TRY(imp_attrs_allowed(m, ok));
     const char *op = m->node->op_type;
@@ -382,7 +380,7 @@ int op_arith(imp *m) {
     }
     if (A->kind != SYM_VALUE && B->kind != SYM_VALUE) {
         ctensor a = A->c, b = B->c;
-        return fold_arith(m, &a, &b, add ? '+' : sub ? '-' : mul ? '*' : '/');
+        return imp_fold_arith(m, &a, &b, add ? '+' : sub ? '-' : mul ? '*' : '/');
     }
     int const_first = A->kind == SYM_CONST;
     unsigned x = const_first ? B->value : A->value;
@@ -395,15 +393,9 @@ int op_arith(imp *m) {
     float *full;
     TRY(expand(m, &full, &c, xs, sub ? -1.0 : 1.0));
     unsigned y;
-    fnode *n;
     int rc = imp_out_value(m, 0, xs, &y);
     if (rc < 0) goto fail;
-    if (add || sub) {
-        rc = imp_add_node(m, &n, QOP_ADDC, &x, 1, y);
-        if (rc < 0) goto fail;
-        n->w = full;
-        return 0;
-    }
+    if (add || sub) return add_weighted(m, 0, QOP_ADDC, x, y, NULL, 0, full, NULL);
     /* Mul/Div: a per-channel (dimension 1) or scalar factor: a SCALE. */
     if (xs->rank < 2) {
         rc = imp_err(m, PARLEY_E_UNSUPPORTED, "%s needs a tensor with channels (rank >= 2)", op);
@@ -435,22 +427,14 @@ int op_arith(imp *m) {
         g[ch] = (float)(mul ? v : 1.0 / v);
     }
     mem_free(full);
-    rc = imp_add_node(m, &n, QOP_SCALE, &x, 1, y);
-    if (rc < 0) {
-        mem_free(g);
-        mem_free(beta);
-        return rc;
-    }
-    n->w = g;
-    n->b = beta;
-    n->p.scale = (lin_scale){.N = xs->d[0], .C = (unsigned)C, .S = (unsigned)per, .wbits = 1};
-    return 0;
+    lin_scale sc = {.N = xs->d[0], .C = (unsigned)C, .S = (unsigned)per, .wbits = 1};
+    return add_weighted(m, 0, QOP_SCALE, x, y, &sc, sizeof sc, g, beta);
 fail:
     mem_free(full);
     return rc;
 }
 
-int op_batchnorm(imp *m) {
+static int op_batchnorm(imp *m) {
     static const char *const ok[] = {"epsilon",       "momentum",        "spatial", "is_test",
                                      "training_mode", "consumed_inputs", NULL};
     TRY(imp_attrs_allowed(m, ok));
@@ -480,40 +464,32 @@ int op_batchnorm(imp *m) {
         return PARLEY_E_NOMEM;
     }
     for (unsigned c = 0; c < C; c++) {
-        double var = ct_f(p[3], c) + eps;
+        double var = imp_const_f(p[3], c) + eps;
         if (!(var > 0)) {
             mem_free(g);
             mem_free(b);
             return imp_err(m, PARLEY_E_UNSUPPORTED,
                            "variance + epsilon of channel %u is not positive", c);
         }
-        double ga = ct_f(p[0], c) / sqrt(var);
+        double ga = imp_const_f(p[0], c) / sqrt(var);
         g[c] = (float)ga;
-        b[c] = (float)(ct_f(p[1], c) - ga * ct_f(p[2], c));
+        b[c] = (float)(imp_const_f(p[1], c) - ga * imp_const_f(p[2], c));
     }
-    unsigned y;
-    fnode *n;
+    unsigned y = 0;
     int rc = imp_out_value(m, 0, xs, &y);
-    if (rc == 0) rc = imp_add_node(m, &n, QOP_SCALE, &x, 1, y);
-    if (rc < 0) {
-        mem_free(g);
-        mem_free(b);
-        return rc;
-    }
-    n->w = g;
-    n->b = b;
-    n->p.scale = (lin_scale){
+    lin_scale sc = {
         .N = xs->d[0], .C = C, .S = (unsigned)(nn_shape_count(xs) / xs->d[0] / C), .wbits = 1};
+    TRY(add_weighted(m, rc, QOP_SCALE, x, y, &sc, sizeof sc, g, b));
     return imp_outs_unavailable(m, 1, "a training-mode statistic of BatchNormalization");
 }
 
-int op_relu(imp *m) {
+int imp_elementwise(imp *m, qop k) {
     TRY(imp_attrs_allowed(m, (const char *const[]){"consumed_inputs", NULL}));
     unsigned x, y;
     fnode *n;
     TRY(imp_in_value(m, 0, &x));
     TRY(imp_out_value(m, 0, imp_vshape(m, x), &y));
-    return imp_add_node(m, &n, QOP_RELU, &x, 1, y);
+    return imp_add_node(m, &n, k, &x, 1, y);
 }
 
 static int pool_common(imp *m, qop op, unsigned x, const window *w, unsigned nsp, int ceil_mode,
@@ -556,7 +532,7 @@ static int pool_input(imp *m, unsigned *x) {
     return 0;
 }
 
-int op_pool(imp *m) {
+static int op_pool(imp *m) {
     int is_max = strcmp(m->node->op_type, "MaxPool") == 0;
     static const char *const okmax[] = {"auto_pad", "ceil_mode",     "dilations", "kernel_shape",
                                         "pads",     "storage_order", "strides",   NULL};
@@ -576,7 +552,7 @@ int op_pool(imp *m) {
     return imp_outs_unavailable(m, 1, "MaxPool's indices, which parley does not compute");
 }
 
-int op_global_pool(imp *m) {
+static int op_global_pool(imp *m) {
     TRY(imp_attrs_allowed(m, (const char *const[]){NULL}));
     unsigned x;
     TRY(pool_input(m, &x));
@@ -592,7 +568,7 @@ int op_global_pool(imp *m) {
     return pool_common(m, is_max ? QOP_MAXPOOL : QOP_AVGPOOL, x, &w, nsp, 0, 0);
 }
 
-int op_concat(imp *m) {
+static int op_concat(imp *m) {
     static const char *const ok[] = {"axis", NULL};
     TRY(imp_attrs_allowed(m, ok));
     unsigned nin = (unsigned)m->node->n_input;
@@ -611,7 +587,7 @@ int op_concat(imp *m) {
         unsigned a;
         TRY(imp_attr_i(m, "axis", 1, &ax));
         TRY(imp_axis_norm(m, ax, imp_in_shape(m, 0)->rank, 0, &a));
-        return fold_concat(m, a);
+        return imp_fold_concat(m, a);
     }
     unsigned *in = mem_alloc(nin, sizeof *in);
     if (!in) return PARLEY_E_NOMEM;
@@ -622,7 +598,7 @@ int op_concat(imp *m) {
         rc = imp_in_sym(m, k, &s);
         if (rc == 0 && s->kind == SYM_VALUE) in[k] = s->value;
         if (rc < 0 || s->kind != SYM_CONST) continue;
-        float *f = ct_floats(&s->c);
+        float *f = imp_const_floats(&s->c);
         fnode *cn;
         char nm[QNET_MAX_NAME + 1];
         snprintf(nm, sizeof nm, "%s#const", m->node->input[k]);
@@ -689,7 +665,7 @@ static int reshape_to(imp *m, const nn_shape *ys) {
     return imp_add_node(m, &node, QOP_RESHAPE, &x, 1, y);
 }
 
-int op_flatten(imp *m) {
+static int op_flatten(imp *m) {
     static const char *const ok[] = {"axis", NULL};
     TRY(imp_attrs_allowed(m, ok));
     const nn_shape *xs = imp_in_shape(m, 0);
@@ -705,7 +681,7 @@ int op_flatten(imp *m) {
     return reshape_to(m, &ys);
 }
 
-int op_reshape(imp *m) {
+static int op_reshape(imp *m) {
     static const char *const ok[] = {"allowzero", "shape", "consumed_inputs", NULL};
     TRY(imp_attrs_allowed(m, ok));
     const nn_shape *xs = imp_in_shape(m, 0);
@@ -753,8 +729,12 @@ int op_reshape(imp *m) {
     return reshape_to(m, &ys);
 }
 
-/* Squeeze / Unsqueeze: axes from the attribute (opset < 13) or input 1. */
-static int read_axes(imp *m, int64_t *v, size_t *n, int required) {
+/* Squeeze / Unsqueeze: the input's shape, and the axes from the attribute
+ * (opset < 13) or input 1. */
+static int read_axes(imp *m, const nn_shape **xs, int64_t *v, size_t *n, int required) {
+    static const char *const ok[] = {"axes", NULL};
+    TRY(imp_attrs_allowed(m, ok));
+    if (!(*xs = imp_in_shape(m, 0))) return PARLEY_E_FORMAT;
     *n = 0;
     if (m->opset < 13) {
         const int64_t *a;
@@ -769,14 +749,11 @@ static int read_axes(imp *m, int64_t *v, size_t *n, int required) {
     return imp_in_ints(m, 1, v, n, NN_MAX_RANK);
 }
 
-int op_squeeze(imp *m) {
-    static const char *const ok[] = {"axes", NULL};
-    TRY(imp_attrs_allowed(m, ok));
-    const nn_shape *xs = imp_in_shape(m, 0);
-    if (!xs) return PARLEY_E_FORMAT;
+static int op_squeeze(imp *m) {
+    const nn_shape *xs;
     int64_t v[NN_MAX_RANK];
     size_t n;
-    TRY(read_axes(m, v, &n, 0));
+    TRY(read_axes(m, &xs, v, &n, 0));
     unsigned drop = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned a;
@@ -791,14 +768,11 @@ int op_squeeze(imp *m) {
     return reshape_to(m, &ys);
 }
 
-int op_unsqueeze(imp *m) {
-    static const char *const ok[] = {"axes", NULL};
-    TRY(imp_attrs_allowed(m, ok));
-    const nn_shape *xs = imp_in_shape(m, 0);
-    if (!xs) return PARLEY_E_FORMAT;
+static int op_unsqueeze(imp *m) {
+    const nn_shape *xs;
     int64_t v[NN_MAX_RANK];
     size_t n;
-    TRY(read_axes(m, v, &n, 1));
+    TRY(read_axes(m, &xs, v, &n, 1));
     unsigned r = xs->rank + (unsigned)n, add = 0;
     if (r > NN_MAX_RANK)
         return imp_err(m, PARLEY_E_UNSUPPORTED, "more than %d dimensions", NN_MAX_RANK);
@@ -814,7 +788,7 @@ int op_unsqueeze(imp *m) {
     return reshape_to(m, &ys);
 }
 
-int op_transpose(imp *m) {
+static int op_transpose(imp *m) {
     static const char *const ok[] = {"perm", NULL};
     TRY(imp_attrs_allowed(m, ok));
     sym *s;
@@ -847,7 +821,7 @@ int op_transpose(imp *m) {
             size_t off = 0;
             for (unsigned d = 0; d < r; d++)
                 off += idx[d] * xst[perm[d]];
-            f[i] = (float)ct_f(&s->c, off);
+            f[i] = (float)imp_const_f(&s->c, off);
             for (unsigned d = r; d-- > 0;) {
                 if (++idx[d] < ys.d[d]) break;
                 idx[d] = 0;
@@ -864,7 +838,7 @@ int op_transpose(imp *m) {
     return 0;
 }
 
-int op_pad(imp *m) {
+static int op_pad(imp *m) {
     static const char *const ok[] = {"mode", "pads", "paddings", "value", NULL};
     TRY(imp_attrs_allowed(m, ok));
     unsigned x;
@@ -892,7 +866,7 @@ int op_pad(imp *m) {
             const ctensor *c;
             TRY(imp_in_const(m, 2, &c));
             if (c->n != 1) return imp_err(m, PARLEY_E_FORMAT, "constant_value is not a scalar");
-            value = ct_f(c, 0);
+            value = imp_const_f(c, 0);
         }
         if (imp_has_in(m, 3))
             return imp_err(m, PARLEY_E_UNSUPPORTED, "the axes input is not supported");
@@ -925,14 +899,14 @@ int op_pad(imp *m) {
     return 0;
 }
 
-int op_identity(imp *m) {
+static int op_identity(imp *m) {
     TRY(imp_attrs_allowed(m, (const char *const[]){NULL}));
     sym *s;
     TRY(imp_in_sym(m, 0, &s));
     return imp_out_alias(m, 0, s);
 }
 
-int op_dropout(imp *m) {
+static int op_dropout(imp *m) {
     static const char *const ok[] = {"ratio", "is_test", "seed", "consumed_inputs", NULL};
     TRY(imp_attrs_allowed(m, ok));
     sym *s;
@@ -940,22 +914,22 @@ int op_dropout(imp *m) {
     if (m->opset >= 12 && imp_has_in(m, 2)) {
         const ctensor *t;
         TRY(imp_in_const(m, 2, &t));
-        if (t->n != 1 || ct_f(t, 0) != 0.0)
+        if (t->n != 1 || imp_const_f(t, 0) != 0.0)
             return imp_err(m, PARLEY_E_UNSUPPORTED, "training mode is not supported");
     }
     TRY(imp_out_alias(m, 0, s));
     return imp_outs_unavailable(m, 1, "Dropout's mask, which parley does not compute");
 }
 
-int op_constant(imp *m) {
+static int op_constant(imp *m) {
     if (m->node->n_attribute != 1)
         return imp_err(m, PARLEY_E_FORMAT, "a Constant needs exactly one attribute");
     const Onnx__AttributeProto *a = m->node->attribute[0];
-    const char *name = str0(a->name);
+    const char *name = imp_str(a->name);
     ctensor c = {0};
     if (strcmp(name, "value") == 0) {
         if (!a->t) return imp_err(m, PARLEY_E_FORMAT, "attribute 'value' holds no tensor");
-        int rc = ct_from_proto(&c, a->t, "constant");
+        int rc = imp_const_from_proto(&c, a->t, "constant");
         if (rc < 0) return err_wrap(rc, "node '%s'", m->nname);
         return imp_bind_const(m, imp_out_name(m, 0), &c);
     }
@@ -972,30 +946,24 @@ int op_constant(imp *m) {
     c.shape.rank = (is_fs || is_is) ? 1 : 0;
     c.shape.d[0] = (uint32_t)n;
     c.n = n;
-    if (is_f || is_fs) {
-        float *f = mem_alloc(n, sizeof *f);
-        if (!f) return PARLEY_E_NOMEM;
-        if (is_f)
-            f[0] = a->f;
-        else
-            memcpy(f, a->floats, n * sizeof *f);
-        c.f = f;
-        c.own = f;
-    } else {
-        int64_t *v = mem_alloc(n, sizeof *v);
-        if (!v) return PARLEY_E_NOMEM;
-        if (is_i)
-            v[0] = a->i;
-        else
-            memcpy(v, a->ints, n * sizeof *v);
-        c.i = v;
-        c.own = v;
-        c.is_int = 1;
-    }
+    /* The one value or the list, copied. */
+    int fl = is_f || is_fs;
+    const void *src = is_f    ? (const void *)&a->f
+                      : is_fs ? (const void *)a->floats
+                      : is_i  ? (const void *)&a->i
+                              : (const void *)a->ints;
+    size_t es = fl ? sizeof(float) : sizeof(int64_t);
+    if (!(c.own = mem_alloc(n, es))) return PARLEY_E_NOMEM;
+    memcpy(c.own, src, n * es);
+    if (fl)
+        c.f = c.own;
+    else
+        c.i = c.own;
+    c.is_int = !fl;
     return imp_bind_const(m, imp_out_name(m, 0), &c);
 }
 
-int op_argmax(imp *m) {
+static int op_argmax(imp *m) {
     static const char *const ok[] = {"axis", "keepdims", "select_last_index", NULL};
     TRY(imp_attrs_allowed(m, ok));
     unsigned x, a;
@@ -1025,15 +993,15 @@ int op_argmax(imp *m) {
     return 0;
 }
 
-int op_softmax(imp *m) {
+static int op_softmax(imp *m) {
     static const char *const ok[] = {"axis", NULL};
     TRY(imp_attrs_allowed(m, ok));
     const Onnx__GraphProto *g = m->graph;
-    const char *out = str0(imp_out_name(m, 0));
-    int last = g->n_output == 1 && strcmp(str0(g->output[0]->name), out) == 0;
+    const char *out = imp_str(imp_out_name(m, 0));
+    int last = g->n_output == 1 && strcmp(imp_str(g->output[0]->name), out) == 0;
     for (size_t i = m->node_index + 1; i < g->n_node && last; i++)
         for (size_t k = 0; k < g->node[i]->n_input; k++)
-            if (strcmp(str0(g->node[i]->input[k]), out) == 0) last = 0;
+            if (strcmp(imp_str(g->node[i]->input[k]), out) == 0) last = 0;
     if (!last)
         return imp_err(m, PARLEY_E_UNSUPPORTED,
                        "Softmax is only supported as the last node (it is dropped; the label does "
@@ -1047,3 +1015,31 @@ int op_softmax(imp *m) {
                     m->nname));
     return imp_out_alias(m, 0, s);
 }
+
+const imp_op imp_layer_ops[] = {
+    {"Conv", op_conv},
+    {"Gemm", op_gemm},
+    {"MatMul", op_matmul},
+    {"Add", op_arith},
+    {"Sub", op_arith},
+    {"Mul", op_arith},
+    {"Div", op_arith},
+    {"BatchNormalization", op_batchnorm},
+    {"MaxPool", op_pool},
+    {"AveragePool", op_pool},
+    {"GlobalAveragePool", op_global_pool},
+    {"GlobalMaxPool", op_global_pool},
+    {"Concat", op_concat},
+    {"Flatten", op_flatten},
+    {"Reshape", op_reshape},
+    {"Squeeze", op_squeeze},
+    {"Unsqueeze", op_unsqueeze},
+    {"Transpose", op_transpose},
+    {"Pad", op_pad},
+    {"Identity", op_identity},
+    {"Dropout", op_dropout},
+    {"Constant", op_constant},
+    {"ArgMax", op_argmax},
+    {"Softmax", op_softmax},
+    {NULL, NULL},
+};

@@ -1,0 +1,40 @@
+/* The rules every linear back-end shares; see backend.h. */
+#include "lin/backend.h"
+
+int lin_run_plan(const lin_backend *be, party *p, const lin_plan *pl, uint64_t *y,
+                 const uint64_t *x, const uint64_t *w) {
+    PARLEY_CHECK(p && y && x);
+    PARLEY_CHECK((p->role == MPC_SERVER) == (w != NULL));
+    size_t bad;
+    /* OT orientation B and the HE flood are sized for wbits: a weight
+     * beyond it would give a wrong result or leak. */
+    if (p->role == MPC_SERVER && !lin_weights_fit(&pl->s, w, pl->l, &bad))
+        return party_fail(p, err_set(PARLEY_E_ARG,
+                                     "%s: weight %zu needs more than the declared %u bits",
+                                     lin_kind_name(pl->s.kind), bad, lin_wbits(&pl->s)));
+    return be->ops->run(be->ctx, p, pl, y, x, w);
+}
+
+int lin_run(const lin_backend *be, party *p, uint64_t *y, const uint64_t *x, const lin_shape *s,
+            const uint64_t *w, unsigned l) {
+    lin_plan *pl;
+    int rc = be->ops->plan(be->ctx, be->outs, &pl, s, l);
+    /* A bad shape fails on both sides alike; memory runs out on one. */
+    if (rc == PARLEY_E_NOMEM) return party_fail(p, rc);
+    TRY(rc);
+    rc = lin_run_plan(be, p, pl, y, x, w);
+    be->ops->free(pl);
+    return rc;
+}
+
+int lin_bytes(const lin_backend *be, uint64_t *bytes, double *sd, const lin_shape *s,
+              unsigned l) {
+    lin_plan *pl;
+    *bytes = 0;
+    if (sd) *sd = 0;
+    TRY(be->ops->plan(be->ctx, be->outs, &pl, s, l));
+    *bytes = pl->bytes;
+    if (sd) *sd = pl->sd;
+    be->ops->free(pl);
+    return 0;
+}

@@ -1,0 +1,290 @@
+/* The layer-kind traits table; see kind.h. One entry per kind, with the
+ * small hooks that tie a protocol of src/nl to a layer just above it. The
+ * shape rules live with the other checks (qcheck.c), the local steps with
+ * the other local evaluation (qlocal.c). */
+#include "nn/kind.h"
+
+#include "nl/nl.h"
+#include "nn/qlocal.h"
+#include "util/mem.h"
+
+#include <stddef.h>
+#include <string.h>
+
+#define WIRE(member, n) .wire_off = offsetof(qparams, member), .wire_n = (n)
+
+/* The wire runs below are these structs' fields in declaration order. */
+_Static_assert(sizeof(unsigned) == sizeof(uint32_t), "parameters are 32-bit fields");
+_Static_assert(sizeof(lin_conv) == 19 * sizeof(uint32_t), "lin_conv is 19 fields");
+_Static_assert(sizeof(lin_fc) == 4 * sizeof(uint32_t), "lin_fc is 4 fields");
+_Static_assert(sizeof(lin_scale) == 4 * sizeof(uint32_t), "lin_scale is 4 fields");
+_Static_assert(sizeof(nl_pool) == 18 * sizeof(uint32_t), "nl_pool is 18 fields");
+
+/* ---- dumps ---- */
+
+static void dump_conv(FILE *f, const qlayer *L) {
+    const lin_conv *c = &L->p.lin.conv;
+    fprintf(f, "  k %ux%u s %ux%u p %u,%u,%u,%u d %ux%u g %u wbits %u", c->kh, c->kw, c->sh, c->sw,
+            c->pt, c->pl, c->pb, c->pr, c->dh, c->dw, c->groups, c->wbits);
+}
+
+static void dump_wbits(FILE *f, const qlayer *L) {
+    lin_shape s = qlayer_lin(L);
+    fprintf(f, "  wbits %u", lin_wbits(&s));
+}
+
+static void dump_pool(FILE *f, const qlayer *L) {
+    const nl_pool *p = &L->p.pool;
+    fprintf(f, "  k %ux%u s %ux%u p %u,%u,%u,%u d %ux%u%s%s", p->kh, p->kw, p->sh, p->sw, p->pt,
+            p->pl, p->pb, p->pr, p->dh, p->dw, p->ceil_mode ? " ceil" : "",
+            p->count_include_pad ? " count_pad" : "");
+}
+
+static void dump_shr(FILE *f, const qlayer *L) {
+    fprintf(f, "  >> %u", L->p.shift);
+}
+
+static void dump_shl(FILE *f, const qlayer *L) {
+    fprintf(f, "  << %u", L->p.shift);
+}
+
+static void dump_axis(FILE *f, const qlayer *L) {
+    fprintf(f, "  axis %u", L->p.axis);
+}
+
+static void dump_argmax(FILE *f, const qlayer *L) {
+    fprintf(f, "  axis %u", L->p.argmax.axis);
+}
+
+/* ---- pools ---- */
+
+/* Max pooling compares with a tree, and without sign extension on tensors
+ * known to be non-negative. */
+static int maxpool_flags(const qctx *c) {
+    return NL_POOL_TREE | (c->nonneg[c->L->in[0]] ? NL_POOL_NONNEG : 0);
+}
+
+static int maxpool_step(const qctx *c) {
+    if (c->p) return nl_maxpool_ex(c->p, c->y, c->x[0], &c->L->p.pool, c->l, maxpool_flags(c));
+    nl_maxpool_plain(c->y, c->x[0], &c->L->p.pool, c->l);
+    return 0;
+}
+
+static uint64_t maxpool_bytes(const qctx *c) {
+    return nl_maxpool_bytes(c->oc, &c->L->p.pool, c->l, maxpool_flags(c), c->lanes);
+}
+
+/* One comparison per window element but the first. */
+static void maxpool_stats(qnet_stats *st, const qnet *net, const qlayer *L) {
+    const nl_pool *p = &L->p.pool;
+    (void)net;
+    for (unsigned a = 0; a < p->OH; a++)
+        for (unsigned b = 0; b < p->OW; b++) {
+            unsigned a0, a1, b0, b1;
+            nl_pool_window(p, a, b, &a0, &a1, &b0, &b1);
+            st->pool_cmps += ((uint64_t)(a1 - a0) * (b1 - b0) - 1) * p->N * p->C;
+        }
+}
+
+static int avgpool_step(const qctx *c) {
+    if (c->p) return nl_avgpool(c->p, c->y, c->x[0], &c->L->p.pool, c->l);
+    nl_avgpool_plain(c->y, c->x[0], &c->L->p.pool, c->l);
+    return 0;
+}
+
+static uint64_t avgpool_bytes(const qctx *c) {
+    return nl_avgpool_bytes(c->oc, &c->L->p.pool, c->l, c->lanes);
+}
+
+/* ---- ArgMax ---- */
+
+/* Along an axis: the rows (outer x inner of them, cols values each) are
+ * gathered into a contiguous matrix first when inner > 1 (local). */
+static int argmax_step(const qctx *c) {
+    size_t outer, cols, inner;
+    qlocal_argmax_geom(c, &outer, &cols, &inner);
+    const uint64_t *m = c->x[0];
+    uint64_t *rows = NULL;
+    if (inner > 1) {
+        if (!(rows = mem_alloc(outer * inner * cols, sizeof *rows))) return PARLEY_E_NOMEM;
+        qlocal_gather_rows(rows, c->x[0], outer, cols, inner);
+        m = rows;
+    }
+    int rc = 0;
+    if (c->p)
+        rc = nl_argmax(c->p, c->y, m, outer * inner, cols, c->l);
+    else
+        nl_argmax_plain(c->y, m, outer * inner, cols, c->l);
+    if (rows) mem_free_wipe(rows, outer * inner * cols * sizeof *rows);
+    return rc;
+}
+
+static uint64_t argmax_bytes(const qctx *c) {
+    size_t outer, cols, inner;
+    qlocal_argmax_geom(c, &outer, &cols, &inner);
+    return nl_argmax_bytes(c->oc, outer * inner, cols, c->l, c->lanes);
+}
+
+static void argmax_stats(qnet_stats *st, const qnet *net, const qlayer *L) {
+    st->argmax_cmps += net->t[L->in[0]].size - net->t[L->out].size;
+}
+
+/* ---- the table ---- */
+
+#define LINEAR(k) .cls = QK_LINEAR, .lin = (k), .scale = QS_DOUBLE, .priv = QW_LINEAR
+#define EW(f) .cls = QK_ELEMENTWISE, .ew = {f, f##_plain, f##_bytes}
+#define EW_SHIFT(f) .cls = QK_ELEMENTWISE, .ew_shift = {f, f##_plain, f##_bytes}, WIRE(shift, 1)
+#define PROTOCOL(f) .cls = QK_PROTOCOL, .step = f##_step, .bytes = f##_bytes
+#define LOCAL(f) .cls = QK_LOCAL, .step = qlocal_##f
+#define INPUTS(lo, hi) .nin_min = (lo), .nin_max = (hi)
+
+static const qkind kinds[QOP_END_] = {
+    /* Weights (batch norms folded in) below 8; a standalone batch norm's
+     * factors gamma / sigma can be far larger, and cost little. */
+    [QOP_CONV] = {"conv", LINEAR(LIN_CONV), .wlog2 = 3, INPUTS(1, 1), WIRE(lin.conv, 19), .check = qcheck_conv,
+                  .dump = dump_conv},
+    [QOP_FC] = {"fc", LINEAR(LIN_FC), .wlog2 = 3, INPUTS(1, 1), WIRE(lin.fc, 4), .check = qcheck_fc,
+                .dump = dump_wbits},
+    [QOP_SCALE] = {"scale", LINEAR(LIN_SCALE), .wlog2 = 11, INPUTS(1, 1), WIRE(lin.scale, 4),
+                   .check = qcheck_scale, .dump = dump_wbits},
+    [QOP_TRUNC] = {"trunc", EW_SHIFT(nl_trunc), INPUTS(1, 1), .scale = QS_DOWN, .counts = QC_TRUNC,
+                   .dump = dump_shr},
+    [QOP_RELU] = {"relu", "Relu", EW(nl_relu), INPUTS(1, 1), .nonneg = QN_ALWAYS,
+                  .counts = QC_RELU},
+    [QOP_RELU_TRUNC] = {"relu_trunc", EW_SHIFT(nl_relu_trunc), INPUTS(1, 1), .scale = QS_DOWN,
+                        .nonneg = QN_ALWAYS, .counts = QC_RELU | QC_TRUNC, .dump = dump_shr},
+    [QOP_MAXPOOL] = {"maxpool", PROTOCOL(maxpool), INPUTS(1, 1), .nonneg = QN_IF_INPUTS,
+                     WIRE(pool, 18), .check = qcheck_pool, .stats = maxpool_stats,
+                     .dump = dump_pool},
+    [QOP_AVGPOOL] = {"avgpool", PROTOCOL(avgpool), INPUTS(1, 1), .nonneg = QN_IF_INPUTS,
+                     WIRE(pool, 18), .check = qcheck_pool, .counts = QC_DIVISION,
+                     .dump = dump_pool},
+    [QOP_ADD] = {"add", LOCAL(add), INPUTS(2, 2), .check = qcheck_add},
+    [QOP_ADDC] = {"addc", LOCAL(addc), INPUTS(1, 1), .priv = QW_ELEMENTS},
+    [QOP_CONCAT] = {"concat", LOCAL(concat), INPUTS(1, QNET_MAX_INPUTS), .nonneg = QN_IF_INPUTS,
+                    WIRE(axis, 1), .check = qcheck_concat, .dump = dump_axis},
+    [QOP_RESHAPE] = {"reshape", LOCAL(reshape), INPUTS(1, 1), .nonneg = QN_IF_INPUTS,
+                     .check = qcheck_reshape},
+    [QOP_PAD] = {"pad", LOCAL(pad), INPUTS(1, 1), .nonneg = QN_IF_INPUTS,
+                 WIRE(pad, 2 * NN_MAX_RANK), .check = qcheck_pad},
+    [QOP_TRANSPOSE] = {"transpose", LOCAL(transpose), INPUTS(1, 1), .nonneg = QN_IF_INPUTS,
+                       WIRE(perm, NN_MAX_RANK), .check = qcheck_transpose},
+    [QOP_ARGMAX] = {"argmax", PROTOCOL(argmax), INPUTS(1, 1), .scale = QS_INDEX, WIRE(argmax, 2),
+                    .check = qcheck_argmax, .stats = argmax_stats, .dump = dump_argmax},
+    [QOP_CONST] = {"const", LOCAL(const), INPUTS(0, 0), .priv = QW_ELEMENTS, .check = qcheck_const},
+    [QOP_SHL] = {"shl", LOCAL(shl), INPUTS(1, 1), .scale = QS_UP, WIRE(shift, 1), .dump = dump_shl},
+};
+
+const qkind *qkind_find(int op) {
+    return op > 0 && op < QOP_END_ && kinds[op].name ? &kinds[op] : NULL;
+}
+
+const qkind *qkind_of(qop op) {
+    const qkind *k = qkind_find(op);
+    PARLEY_CHECK(k && k->wire_n <= QKIND_MAX_WIRE);
+    return k;
+}
+
+qop qkind_by_onnx(const char *op_type) {
+    for (int op = 1; op < QOP_END_; op++)
+        if (kinds[op].onnx && strcmp(kinds[op].onnx, op_type) == 0) return (qop)op;
+    return 0;
+}
+
+const char *qop_name(qop op) {
+    const qkind *k = qkind_find(op);
+    return k ? k->name : "?";
+}
+
+int qop_is_linear(qop op) {
+    const qkind *k = qkind_find(op);
+    return k && k->cls == QK_LINEAR;
+}
+
+lin_shape qkind_lin(const qkind *k, const qparams *p) {
+    PARLEY_CHECK(k->cls == QK_LINEAR);
+    return (lin_shape){k->lin, p->lin};
+}
+
+lin_shape qlayer_lin(const qlayer *L) {
+    return qkind_lin(qkind_of(L->op), &L->p);
+}
+
+void qkind_private(const qkind *k, const qparams *p, size_t out, size_t *nw, size_t *nb) {
+    *nw = *nb = 0;
+    if (k->priv == QW_ELEMENTS) {
+        *nw = out;
+    } else if (k->priv == QW_LINEAR) {
+        lin_shape s = qkind_lin(k, p);
+        size_t per;
+        *nw = lin_weight_count(&s);
+        lin_channels(&s, nb, &per);
+    }
+}
+
+unsigned qkind_out_scale(const qkind *k, unsigned in, unsigned s, const qparams *p) {
+    switch (k->scale) {
+    case QS_DOUBLE:
+        return 2 * s;
+    case QS_DOWN:
+        return in - p->shift;
+    case QS_UP:
+        return in + p->shift;
+    case QS_INDEX:
+        return 0;
+    default:
+        return in;
+    }
+}
+
+/* ---- the steps of any kind ---- */
+
+/* A linear layer: the session's back-end (or the plaintext product), then
+ * the owner's bias. */
+static int linear_step(const qctx *c) {
+    lin_shape s = qlayer_lin(c->L);
+    if (c->p)
+        TRY(lin_run(c->lin, c->p, c->y, c->x[0], &s, c->owner ? c->L->w : NULL, c->l));
+    else
+        lin_plain(c->y, c->x[0], &s, c->L->w, c->l);
+    qlocal_add_private(c);
+    return 0;
+}
+
+/* An element-wise protocol in whichever of its two forms. */
+static int elementwise_step(const qctx *c, const qkind *k) {
+    const uint64_t *x = c->x[0];
+    unsigned sh = c->L->p.shift;
+    if (c->p)
+        return k->ew.run ? k->ew.run(c->p, c->y, x, c->n, c->l)
+                         : k->ew_shift.run(c->p, c->y, x, c->n, c->l, sh);
+    if (k->ew.plain)
+        k->ew.plain(c->y, x, c->n, c->l);
+    else
+        k->ew_shift.plain(c->y, x, c->n, c->l, sh);
+    return 0;
+}
+
+int qkind_step(const qctx *c) {
+    const qkind *k = qkind_of(c->L->op);
+    if (k->cls == QK_LINEAR) return linear_step(c);
+    if (k->cls == QK_ELEMENTWISE) return elementwise_step(c, k);
+    return k->step(c); /* protocol; or local: the same step on shares */
+}
+
+int qkind_bytes(uint64_t *b, const qctx *c) {
+    const qkind *k = qkind_of(c->L->op);
+    *b = 0;
+    if (k->cls == QK_LINEAR) {
+        lin_shape s = qlayer_lin(c->L);
+        double sd;
+        TRY(lin_bytes(c->lin, b, &sd, &s, c->l));
+        if (c->sd) *c->sd += sd;
+        return 0;
+    }
+    if (k->cls == QK_ELEMENTWISE)
+        *b = k->ew.bytes ? k->ew.bytes(c->oc, c->n, c->l, c->lanes)
+                         : k->ew_shift.bytes(c->oc, c->n, c->l, c->L->p.shift, c->lanes);
+    if (k->cls == QK_PROTOCOL) *b = k->bytes(c);
+    return 0;
+}
