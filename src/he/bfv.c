@@ -109,8 +109,21 @@ void he_crt_coeff(uint64_t x[HE_W], const he_poly *a, size_t j) {
         const he_prime *p = &P->p[i];
         he_w_muladd(x, P->Qhat[i], he_mul_shoup(p->crt, p->crt_s, a->c[i][j], p->q));
     }
-    while (he_w_cmp(x, P->Q) >= 0) /* the sum is below HE_L * Q */
-        he_w_sub(x, P->Q);
+    /* The sum is below HE_L * Q: HE_L - 1 subtractions of Q, each kept
+     * only if it does not borrow, without a branch (x is a secret-derived
+     * value of the client's ciphertext before its low bits are dropped). */
+    for (int k = 0; k + 1 < HE_L; k++) {
+        uint64_t t[HE_W], borrow = 0;
+        for (int i = 0; i < HE_W; i++) {
+            uint64_t d = x[i] - P->Q[i];
+            uint64_t b1 = x[i] < P->Q[i];
+            t[i] = d - borrow;
+            borrow = b1 | (d < borrow);
+        }
+        uint64_t keep = borrow - 1; /* all ones when x >= Q */
+        for (int i = 0; i < HE_W; i++)
+            x[i] = (t[i] & keep) | (x[i] & ~keep);
+    }
 }
 
 /* ---- keys ---- */
@@ -181,7 +194,8 @@ void he_encode_add(const he_encoder *e, prg *g, he_poly *b, const uint32_t *pos,
             for (int i = 0; i < HE_L; i++) {
                 const uint64_t q = P->p[i].q;
                 uint64_t v = he_mul_shoup(e->qh[i], e->qh_s[i], mj, q);
-                v = he_addmod(v, small < q ? small : small % q, q);
+                /* small < 2^53: reduced without a divide or a branch */
+                v = he_addmod(v, he_red128(small, &P->p[i]), q);
                 b->c[i][at] = he_addmod(b->c[i][at], v, q);
             }
         }

@@ -1,5 +1,6 @@
 /* The silent back-end: a COT pool per direction, filled by Ferret and
  * consumed by the flavours of ot/silent.c; see lane.h. */
+#include "util/ct.h"
 #include "ot/lane.h"
 
 #include "util/mem.h"
@@ -50,6 +51,7 @@ static int silent_setup(ot_lane *ln, const ot_lane_opts *o) {
     block *t = mem_alloc(m, sizeof(block)), *q = mem_alloc(m, sizeof(block));
     uint8_t *c = mem_alloc(m, 1);
     block mine = prg_block(&ln->rng), theirs = block_make(0, 0);
+    ct_declassify(&mine, sizeof mine); /* sent in the clear: the code is public */
     int rc = (!t || !q || !c) ? err_set(PARLEY_E_NOMEM, "out of memory for silent-OT set-up") : 0;
     if (rc == 0) {
         prg_bits(&ln->rng, c, m);
