@@ -5,7 +5,7 @@
  * bytes, both directions, per layer, by layer kind and in all. */
 #include "cli/cli.h"
 
-#include "net/lanes.h"
+#include "net/link.h"
 #include "nn/cost.h"
 #include "nn/hello.h"
 #include "nn/model.h"
