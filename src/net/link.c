@@ -269,10 +269,8 @@ static void account(net_link *lk, chan *s, size_t n) {
     s->rx_consumed += n;
     lk->reserved -= n;
     uint64_t held = s->granted - s->rx_consumed;
-    if (held + lk->window / 4 <= lk->window && !s->aborted && !lk->err) {
-        grant(lk, s, lk->window - held);
-        wake_io(lk);
-    }
+    if (held + lk->window / 4 <= lk->window && !s->aborted && !lk->err)
+        grant(lk, s, lk->window - held); /* sent by pump() or the I/O thread */
 }
 
 /* ---- the I/O thread: receiving ---- */
@@ -746,6 +744,23 @@ static void *io_main(void *v) {
 
 /* ---- the lane's side: the chan API ---- */
 
+/* A lane writes what can go out at once itself (under mu), with the same
+ * turn-taking as the I/O thread: a flight that fits the socket leaves
+ * without waking anyone. What is left, the I/O thread sends. */
+static void pump(net_link *lk) {
+    if (lk->err || lk->dead) return;
+    plan_output(lk);
+    if (lk->nout) do_write(lk);
+    if (!lk->nout && !lk->err) plan_output(lk);
+    if (lk->nout) wake_io(lk);
+}
+
+/* A lane about to wait for data reads what has already arrived (under mu),
+ * rather than wait for the I/O thread to be scheduled. */
+static void pull(net_link *lk) {
+    if (!lk->err && !lk->dead) do_read(lk);
+}
+
 /* Why a stream cannot go on (under mu), or 0. */
 static int stream_broken(chan *s) {
     net_link *lk = s->lk;
@@ -783,7 +798,7 @@ static int submit(chan *c, const uint8_t *p, size_t n) {
         c->jdepth = c->depth + 1;
         c->jactive = 1;
         c->lane_wait = WAIT_SEND;
-        wake_io(lk);
+        pump(lk);
         size_t last = 0;
         double until = now_ms() + c->timeout_ms;
         while (c->jdone < c->jn) {
@@ -901,6 +916,8 @@ int chan_recv(chan *c, void *buf, size_t n) {
         c->dst_n = n - got;
         c->dst_got = 0;
         c->lane_wait = WAIT_RECV;
+        pull(lk);
+        pump(lk); /* the credit for what we took must go out before we wait */
         size_t last = 0;
         double until = now_ms() + c->timeout_ms;
         while (c->dst_got < c->dst_n) {
@@ -930,6 +947,7 @@ int chan_recv(chan *c, void *buf, size_t n) {
     take_depth(c);
     if (got < n && rc == 0) rc = recv_failed(c, got, n);
     if (rc == PARLEY_E_TIMEOUT) stream_abort(c);
+    pump(lk); /* credit we granted, or another lane's, after a pull */
     pthread_mutex_unlock(&lk->mu);
     return rc < 0 ? chan_refail(c) : 0;
 }
