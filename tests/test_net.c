@@ -986,3 +986,23 @@ TEST(tls_refusals) {
     tls_ctx_free(cli_pin);
     certs_rm();
 }
+
+/* chan_peek shows what is coming without taking or counting it. */
+static int peek_party(int who, chan *ch, void *arg) {
+    (void)arg;
+    if (who == 0) {
+        TRY(chan_send(ch, "0123456789", 10));
+        return chan_flush(ch);
+    }
+    char a[4], b[10];
+    TRY(chan_peek(ch, a, 4));
+    if (memcmp(a, "0123", 4) != 0 || chan_get_stats(ch)->bytes_recv != 0)
+        return err_set(PARLEY_E_PROTO, "peek took or counted bytes");
+    TRY(chan_recv(ch, b, 10));
+    return memcmp(b, "0123456789", 10) == 0 ? 0 : err_set(PARLEY_E_PROTO, "bad bytes");
+}
+
+TEST(peek_takes_nothing) {
+    REQUIRE_OK(run2(peek_party, NULL));
+    CHECK_EQ(run2_stats[1].bytes_recv, 10);
+}

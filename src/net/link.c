@@ -714,9 +714,10 @@ static void *io_main(void *v) {
         int pend = lk->tls && tls_pending(lk->tls);
         short ev = POLLIN;
         if (want_out || lk->tls_read_wants == POLLOUT) ev |= POLLOUT;
+        int tmo = pend ? 0 : lk->stop ? 50 : -1;
         pthread_mutex_unlock(&lk->mu);
         struct pollfd p[2] = {{.fd = lk->fd, .events = ev}, {.fd = lk->wake_fd, .events = POLLIN}};
-        int r = poll(p, 2, pend ? 0 : lk->stop ? 50 : -1);
+        int r = poll(p, 2, tmo);
         int perr = r < 0 ? errno : 0;
         pthread_mutex_lock(&lk->mu);
         if (r < 0 && perr != EINTR) {
