@@ -1,7 +1,7 @@
 /* Two-process benchmark harness; see bench_common.h. */
 #include "bench_common.h"
 
-#include "net/lanes.h"
+#include "net/link.h"
 #include "util/err.h"
 #include "util/mem.h"
 #include "util/timer.h"
@@ -128,9 +128,14 @@ static int party_side(int who, void *arg, bench_side *side) {
     party_bench *b = arg;
     chan *chans[LANES_MAX] = {0};
     double t0 = time_now();
-    int rc = who == 0 ? lanes_accept(chans, b->lanes, b->l, 10000)
-                      : lanes_connect(chans, b->lanes, "127.0.0.1", b->port, 10000);
+    net_link *lk = NULL;
+    int fd;
+    int rc = who == 0 ? net_accept(b->l, &fd, NULL, 0, 10000)
+                      : net_connect(&fd, "127.0.0.1", b->port, 10000);
+    if (rc == 0) rc = who == 0 ? link_server(&lk, fd, NULL) : link_client(&lk, fd, NULL);
     if (rc < 0) return rc;
+    for (unsigned i = 0; i < b->lanes; i++) /* stream 0 is the control stream */
+        chans[i] = link_chan(lk, 1 + i);
     block seed;
     rand_os(&seed, sizeof seed);
     party p;
@@ -147,7 +152,7 @@ static int party_side(int who, void *arg, bench_side *side) {
         rc = b->fn(&p, b->arg, &clk);
         party_clear(&p);
     }
-    lanes_close(chans, b->lanes);
+    link_close(lk);
     return rc;
 }
 

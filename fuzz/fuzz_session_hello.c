@@ -1,5 +1,5 @@
-/* Fuzz the session's control parsing: the hello parser and the frame reader
- * fed by a peer that sends these bytes. Any input gives ok or a clean error;
+/* Fuzz the session's control parsing: the hello parser and the control
+ * message reader fed by a peer that sends these bytes. Any input gives ok or a clean error;
  * an accepted hello re-encodes to the same bytes. */
 #include "nn/hello.h"
 #include "util/mem.h"
@@ -17,7 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     } else if (rc != 0 && rc != PARLEY_E_PROTO) {
         abort();
     }
-    /* The same bytes as a stream of frames from a peer. */
+    /* The same bytes as a stream of control messages from a peer. */
     chan *me, *peer;
     if (chan_pair(&me, &peer) != 0) return 0;
     if (size > (1u << 20)) size = 1u << 20;
@@ -26,8 +26,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     for (int i = 0; i < 8; i++) {
         uint8_t *p;
         size_t n;
-        static const unsigned want[] = {FRAME_HELLO, FRAME_MODEL, FRAME_READY};
-        rc = frame_recv(me, want[i % 3], &p, &n);
+        static const unsigned want[] = {CTL_HELLO, CTL_MODEL, CTL_READY};
+        rc = ctl_recv(me, want[i % 3], 0, &p, &n);
         if (rc > 0) abort();
         if (rc < 0) break;
         mem_free(p);

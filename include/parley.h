@@ -22,6 +22,8 @@ enum parley_status {
     PARLEY_E_FORMAT = -8,      /* malformed input file */
     PARLEY_E_UNSUPPORTED = -9, /* valid but not supported */
     PARLEY_E_MISMATCH = -10,   /* the parties disagree on parameters */
+    PARLEY_E_AUTH = -11,       /* a certificate, key pin or token was refused */
+    PARLEY_E_LIMIT = -12,      /* a peer's demand went past a cap (the message names its option) */
 };
 
 const char *parley_strerror(int status);

@@ -49,6 +49,9 @@ expect 1 "not a .npy file" "$P" infer --connect "$addr" --input "$EX/digits.onnx
 expect 1 "no-such.npy" "$P" infer --connect "$addr" --input "$T/no-such.npy" --quiet
 # A second server on the same port.
 expect 1 "already in use" "$P" serve --model "$EX/digits.onnx" --listen "$addr" --once
+# A TLS client: this server speaks plaintext, and says so.
+expect 1 "does not speak TLS" "$P" infer --connect "$addr" --input "$EX/digit-0.npy" --quiet \
+    --tls-pin 0000000000000000000000000000000000000000000000000000000000000000
 # Bad options: exit 2.
 expect 2 "HOST:PORT" "$P" infer --connect 127.0.0.1 --input "$EX/digit-0.npy"
 
@@ -60,6 +63,7 @@ grep -q '^label: ' "$T/out" || fail "no label in '$(cat "$T/out")'"
 "$P" plain --quiet --model "$EX/digits.onnx" --input "$EX/digit-0.npy" --output "$T/plain.npy" ||
     fail "parley plain failed"
 cmp -s "$T/secure.npy" "$T/plain.npy" || fail "secure output differs from parley plain's"
-grep -q "session 1 failed: .*shape" "$T/srv.err" || fail "the server did not report the refused session"
+grep -q "session 1 (.*) failed: .*shape" "$T/srv.err" || fail "the server did not report the refused session"
+grep -q "failed: the client speaks TLS" "$T/srv.err" || fail "the server did not report the TLS client"
 grep -q "done" "$T/srv.err" || fail "the server did not report the good session"
 exit 0

@@ -6,7 +6,7 @@
  * server goes on to serve the next client. */
 #include "harness.h"
 
-#include "net/lanes.h"
+#include "net/link.h"
 #include "nn/model.h"
 #include "nn/npy.h"
 #include "nn/ref.h"
@@ -15,6 +15,7 @@
 #include "util/mem.h"
 
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define MODEL PARLEY_SOURCE_DIR "/examples/digits.onnx"
@@ -41,16 +42,21 @@ static void *server_main(void *v) {
     return NULL;
 }
 
-static int server_start_ot(server *s, qnet *net, unsigned mode, unsigned lanes, unsigned reveal,
-                           unsigned ot, int sessions) {
+static int server_start_link(server *s, qnet *net, unsigned mode, unsigned lanes,
+                             unsigned reveal, unsigned ot, int sessions, const link_opts *lo) {
     memset(s, 0, sizeof *s);
     TRY(chan_listen(&s->l, "127.0.0.1", 0));
     TRY(session_server_new(&s->srv, s->l));
     s->cfg = (server_cfg){.net = net, .mode = mode, .lanes = lanes, .reveal = reveal, .ot = ot,
-                          .hello_timeout_ms = 3000};
+                          .hello_timeout_ms = 3000, .link = lo};
     s->sessions = sessions;
     pthread_create(&s->th, NULL, server_main, s);
     return 0;
+}
+
+static int server_start_ot(server *s, qnet *net, unsigned mode, unsigned lanes, unsigned reveal,
+                           unsigned ot, int sessions) {
+    return server_start_link(s, net, mode, lanes, reveal, ot, sessions, NULL);
 }
 
 static int server_start(server *s, qnet *net, unsigned mode, unsigned lanes, unsigned reveal,
@@ -82,6 +88,18 @@ static void good_client(server *s, const qnet *net, const nn_tensor *x, const ui
                 CHECK_EQ(r.out[i], want[i]);
         }
         CHECK(r.rep.bytes_sent > 0 && r.rep.bytes_recv > 0 && r.peer_flights > 0);
+        /* The chain of waits: at least the reveal, at most every flight of
+         * both parties; the layers' shares add up to no more than it. */
+        uint64_t sum = 0;
+        for (unsigned i = 0; i < r.rep.nlayers; i++)
+            sum += r.rep.layers[i].critical_flights;
+        CHECK_MSG(r.rep.critical_flights >= 1 &&
+                      r.rep.critical_flights <= r.rep.flights + r.peer_flights &&
+                      sum <= r.rep.critical_flights,
+                  "critical %llu, flights %llu + %llu, layers %llu",
+                  (unsigned long long)r.rep.critical_flights, (unsigned long long)r.rep.flights,
+                  (unsigned long long)r.peer_flights, (unsigned long long)sum);
+        CHECK(r.link.overhead_sent > 0 && r.link.frames_recv > 0);
     }
     session_result_free(&r);
 }
@@ -178,8 +196,9 @@ TEST(hello_ot_backend_byte) {
     CHECK(hello_parse(&g, b, sizeof b) == PARLEY_E_PROTO);
 }
 
-/* Raw bytes from a misbehaving client on the control connection; returns
- * what the server answered (the first frame) in *type, or -1. */
+/* Raw bytes from a misbehaving client on the control stream (after a good
+ * link set-up); returns what the server answered (the first control
+ * message) in *type, or -1. */
 static void raw_client(int port, const void *bytes, size_t n, int *type, char *answer, size_t cap) {
     chan *c;
     *type = -1;
@@ -189,12 +208,12 @@ static void raw_client(int port, const void *bytes, size_t n, int *type, char *a
     if (chan_send(c, bytes, n) == 0 && chan_flush(c) == 0) {
         uint8_t *p;
         size_t len;
-        int rc = frame_recv(c, FRAME_HELLO, &p, &len);
+        int rc = ctl_recv(c, CTL_HELLO, 0, &p, &len);
         if (rc == PARLEY_E_MISMATCH) {
-            *type = FRAME_REJECT;
+            *type = CTL_REJECT;
             snprintf(answer, cap, "%s", err_msg());
         } else if (rc == 0) {
-            *type = FRAME_HELLO;
+            *type = CTL_HELLO;
             mem_free(p);
         }
     }
@@ -211,11 +230,14 @@ TEST(bad_clients_then_a_good_one) {
 
     /* 1. another protocol version: a REJECT naming both versions */
     session_hello h = {.kind = HELLO_CLIENT, .version = SESSION_VERSION + 6};
-    uint8_t frame[8 + HELLO_BYTES] = {FRAME_HELLO, 0, 0, 0, HELLO_BYTES, 0, 0, 0};
-    hello_encode(frame + 8, &h);
-    raw_client(port, frame, sizeof frame, &type, answer, sizeof answer);
-    CHECK_EQ(type, FRAME_REJECT);
-    CHECK_MSG(strstr(answer, "version 1") && strstr(answer, "7"), "answer: %s", answer);
+    uint8_t msg[8 + HELLO_BYTES] = {CTL_HELLO, 0, 0, 0, HELLO_BYTES, 0, 0, 0};
+    hello_encode(msg + 8, &h);
+    raw_client(port, msg, sizeof msg, &type, answer, sizeof answer);
+    CHECK_EQ(type, CTL_REJECT);
+    char v1[32], v2[32];
+    snprintf(v1, sizeof v1, "version %d", SESSION_VERSION);
+    snprintf(v2, sizeof v2, "%d", SESSION_VERSION + 6);
+    CHECK_MSG(strstr(answer, v1) && strstr(answer, v2), "answer: %s", answer);
 
     /* 2. garbage: no answer, the server drops the connection */
     const char junk[] = "GET / HTTP/1.1\r\n\r\n";
@@ -237,14 +259,15 @@ TEST(bad_clients_then_a_good_one) {
 
     /* 4. a client that says hello and goes away */
     h.version = SESSION_VERSION;
-    hello_encode(frame + 8, &h);
-    raw_client(port, frame, sizeof frame, &type, answer, sizeof answer);
-    CHECK_EQ(type, FRAME_HELLO);
+    hello_encode(msg + 8, &h);
+    raw_client(port, msg, sizeof msg, &type, answer, sizeof answer);
+    CHECK_EQ(type, CTL_HELLO);
 
     /* 5. and the server still serves a good client */
     good_client(&s, f.net, &f.x, f.want);
     server_stop(&s);
-    CHECK_MSG(s.rc[0] == PARLEY_E_MISMATCH && strstr(s.msg[0], "version 7"), "1: %s", s.msg[0]);
+    snprintf(v2, sizeof v2, "version %d", SESSION_VERSION + 6);
+    CHECK_MSG(s.rc[0] == PARLEY_E_MISMATCH && strstr(s.msg[0], v2), "1: %s", s.msg[0]);
     CHECK_MSG(s.rc[1] == PARLEY_E_PROTO, "2: %d %s", s.rc[1], s.msg[1]);
     CHECK_MSG(s.rc[2] == PARLEY_E_MISMATCH && strstr(s.msg[2], "[1,1,8,9]"), "3: %s", s.msg[2]);
     CHECK_MSG(s.rc[3] < 0, "4: %s", s.msg[3]);
@@ -300,18 +323,17 @@ TEST(hello_round_trip_and_checks) {
     memcpy(c, b, sizeof c);
     c[0] = 'X';
     CHECK(hello_parse(&g, c, sizeof c) == PARLEY_E_PROTO);
-    uint8_t hdr[8] = {FRAME_MODEL, 0, 0, 0, 0xff, 0xff, 0xff, 0xff};
+    uint8_t hdr[8] = {CTL_MODEL, 0, 0, 0, 0xff, 0xff, 0xff, 0xff};
     unsigned t;
     size_t n;
-    CHECK(frame_header_parse(&t, &n, hdr) == PARLEY_E_PROTO); /* over the cap */
+    CHECK(ctl_header_parse(&t, &n, hdr) == PARLEY_E_PROTO); /* over the cap */
     hdr[0] = 77;
-    CHECK(frame_header_parse(&t, &n, hdr) == PARLEY_E_PROTO); /* unknown type */
+    CHECK(ctl_header_parse(&t, &n, hdr) == PARLEY_E_PROTO); /* unknown type */
 }
 
-/* Clients that arrive together: one is served while the others' control
- * connections wait (set aside while a session's lanes are accepted), then
- * the next. A silent stranger that connected first costs one failed
- * session (the hello timeout), nothing more. */
+/* Clients that arrive together: one is served while the others wait in the
+ * listener's backlog, then the next. A silent stranger that connected first
+ * costs one failed session (the hello timeout), nothing more. */
 typedef struct client_job {
     server *s;
     fixture *f;
@@ -344,4 +366,79 @@ TEST(clients_at_once) {
     for (int k = 1; k < 4; k++)
         CHECK_MSG(s.rc[k] == 0, "session %d: %s", k, s.msg[k]);
     fixture_free(&f);
+}
+
+/* The client's cap on what the server's model makes it allocate: a
+ * description too large to decode under the cap, then a model whose
+ * tensors would go past it, are refused before anything is allocated, with
+ * the option that raises the cap; the server hears why and serves the next
+ * client. */
+TEST(model_memory_cap) {
+    fixture f;
+    REQUIRE_OK(fixture_load(&f));
+    uint8_t *desc;
+    size_t len;
+    REQUIRE_OK(qnet_public_encode(f.net, &desc, &len));
+    mem_free(desc);
+    uint64_t decode = session_decode_bound(len), all = session_model_memory(f.net, len);
+    REQUIRE(decode < all);
+    server s;
+    REQUIRE_OK(server_start(&s, f.net, MODE_OT, 1, REVEAL_LOGITS, 3));
+    uint64_t caps[2] = {decode - 1, all - 1};
+    for (int k = 0; k < 2; k++) {
+        client_cfg cfg = {.max_model_memory = caps[k]};
+        session_result r;
+        int rc = session_infer_ex(&cfg, "127.0.0.1", chan_listener_port(s.l), &f.x, &r);
+        CHECK_MSG(rc == PARLEY_E_LIMIT && strstr(err_msg(), "--max-model-memory"), "%d: %d %s", k,
+                  rc, err_msg());
+        session_result_free(&r);
+    }
+    good_client(&s, f.net, &f.x, f.want);
+    server_stop(&s);
+    for (int k = 0; k < 2; k++)
+        CHECK_MSG(s.rc[k] == PARLEY_E_MISMATCH && strstr(s.msg[k], "client refused the model"),
+                  "server %d: %s", k, s.msg[k]);
+    CHECK_MSG(s.rc[2] == 0, "%s", s.msg[2]);
+    fixture_free(&f);
+}
+
+/* A whole session over TLS 1.3 (certificates made by tests/make-certs.sh):
+ * the output is the reference's, the report says which TLS. */
+TEST(session_over_tls) {
+    char dir[64] = "/tmp/parley-certs-XXXXXX", cmd[512], path[4][128];
+    REQUIRE(mkdtemp(dir) != NULL);
+    snprintf(cmd, sizeof cmd, "sh %s/tests/make-certs.sh %s", PARLEY_SOURCE_DIR, dir);
+    REQUIRE(system(cmd) == 0);
+    const char *names[4] = {"server.pem", "server.key", "ca.pem", "token"};
+    for (int i = 0; i < 4; i++)
+        snprintf(path[i], sizeof path[i], "%s/%s", dir, names[i]);
+    fixture f;
+    REQUIRE_OK(fixture_load(&f));
+    tls_ctx *st, *ct;
+    uint8_t tok[32];
+    REQUIRE_OK(tls_ctx_new(&st, &(tls_opts){.server = 1, .cert = path[0], .key = path[1]}));
+    REQUIRE_OK(tls_ctx_new(&ct, &(tls_opts){.ca = path[2]}));
+    REQUIRE_OK(tls_token_file(tok, path[3]));
+    link_opts so = {.tls = st, .token = tok}, co = {.tls = ct, .token = tok};
+    server s;
+    REQUIRE_OK(server_start_link(&s, f.net, MODE_HE, 2, REVEAL_LOGITS, OT_BACKEND_IKNP, 1, &so));
+    client_cfg cfg = {.link = &co};
+    session_result r;
+    int rc = session_infer_ex(&cfg, "localhost", chan_listener_port(s.l), &f.x, &r);
+    CHECK_MSG(rc == 0, "client: %s", err_msg());
+    if (rc == 0) {
+        size_t n = f.net->t[f.net->output].size;
+        CHECK_EQ(r.nout, n);
+        for (size_t i = 0; i < n && i < r.nout; i++)
+            CHECK_EQ(r.out[i], f.want[i]);
+        CHECK_MSG(strstr(r.transport, "TLSv1.3"), "transport %s", r.transport);
+    }
+    session_result_free(&r);
+    server_stop(&s);
+    CHECK_MSG(s.rc[0] == 0, "server: %s", s.msg[0]);
+    tls_ctx_free(st);
+    tls_ctx_free(ct);
+    fixture_free(&f);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK(system(cmd) == 0);
 }

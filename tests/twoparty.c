@@ -162,29 +162,23 @@ static void *party_main(void *v) {
 int run2_party(party2_fn fn, void *arg, unsigned nlanes) {
     PARLEY_CHECK(nlanes >= 1 && nlanes <= LANES_MAX);
     (void)test_backend(); /* read the environment here, not on the parties' threads */
+    /* One link, the lanes its streams 1..nlanes, as in a session. */
+    net_link *lk[2];
+    TRY(link_pair(&lk[0], &lk[1], 0));
     chan *c[2][LANES_MAX];
-    for (unsigned i = 0; i < nlanes; i++) {
-        int rc = chan_pair(&c[0][i], &c[1][i]);
-        if (rc < 0) {
-            for (unsigned k = 0; k < i; k++) {
-                chan_close(c[0][k]);
-                chan_close(c[1][k]);
-            }
-            return rc;
+    for (unsigned i = 0; i < nlanes; i++)
+        for (int r = 0; r < 2; r++) {
+            c[r][i] = link_chan(lk[r], 1 + i);
+            chan_set_timeout(c[r][i], 120000);
         }
-        chan_set_timeout(c[0][i], 120000);
-        chan_set_timeout(c[1][i], 120000);
-    }
     party_job2 jobs[2];
     for (int r = 0; r < 2; r++)
         jobs[r] = (party_job2){.fn = fn, .arg = arg, .role = r, .nlanes = nlanes, .chans = c[r]};
     pthread_t th[2];
     for (int r = 0; r < 2; r++) pthread_create(&th[r], NULL, party_main, &jobs[r]);
     for (int r = 0; r < 2; r++) pthread_join(th[r], NULL);
-    for (unsigned i = 0; i < nlanes; i++) {
-        chan_close(c[0][i]);
-        chan_close(c[1][i]);
-    }
+    link_close(lk[0]);
+    link_close(lk[1]);
     for (int r = 0; r < 2; r++) {
         run2_party_stats[r] = jobs[r].stats;
         run2_party_setup_stats[r] = jobs[r].setup;

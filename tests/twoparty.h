@@ -4,7 +4,7 @@
 #define PARLEY_TESTS_TWOPARTY_H
 
 #include "mpc/party.h"
-#include "net/chan.h"
+#include "net/link.h"
 
 /* party: 0 = server, 1 = client. Returns 0 or a negative status. */
 typedef int (*party_fn)(int party, chan *ch, void *arg);
@@ -19,8 +19,8 @@ int run2_drop(party_fn fn, void *arg);
 /* Stats of each side's channel from the last run2 call. */
 extern chan_stats run2_stats[2];
 
-/* Run a protocol between two parties with `nlanes` lanes each over
- * in-process channels: both sides call party_setup_ex with fixed seeds
+/* Run a protocol between two parties with `nlanes` lanes each over one
+ * in-process link (its streams 1..nlanes, as a session has them): both sides call party_setup_ex with fixed seeds
  * derived from the run's seed (harness_block) and the OT backend of the run
  * (test_backend), then fn(p, arg) with p->role 0 (S) and 1 (C) on two
  * threads. run2_party_stats gets each side's party_stats after fn, set-up

@@ -6,6 +6,7 @@
 #include "he/he.h"
 #include "nn/model.h"
 #include "nn/npy.h"
+#include "net/link.h"
 #include "nn/session.h"
 #include "ot/lane.h"
 #include "util/mem.h"
@@ -26,8 +27,11 @@ typedef struct opts {
     const char *model, *input, *output, *listen, *connect;
     unsigned mode, l, s, threads, reveal;
     unsigned wbits; /* 0: the policy quant_wbits(l, s) */
-    int ot;         /* OT backend */
-    int json, once, quiet;
+    int ot; /* OT backend */
+    int json, once, quiet, insecure;
+    /* the link: TLS files, the pin, the token file, the caps (MiB) */
+    const char *tls_cert, *tls_key, *tls_ca, *tls_client_ca, *tls_pin, *tls_name, *token_file;
+    unsigned max_stash, max_model_memory;
 } opts;
 
 /* HOST:PORT (or :PORT, or PORT) into host and port. */
@@ -84,6 +88,10 @@ static int parse_opts(opts *o, int argc, char **argv, const char *cmd, const cha
             o->quiet = 1;
             continue;
         }
+        if (!strcmp(name, "insecure")) {
+            o->insecure = 1;
+            continue;
+        }
         if (i + 1 >= argc) {
             fprintf(stderr, "parley %s: option %s needs a value\n", cmd, a);
             return 2;
@@ -108,6 +116,24 @@ static int parse_opts(opts *o, int argc, char **argv, const char *cmd, const cha
             bad = opt_uint(v, 1, 64, &o->wbits);
         else if (!strcmp(name, "threads"))
             bad = opt_uint(v, 1, LANES_MAX, &o->threads);
+        else if (!strcmp(name, "tls-cert"))
+            o->tls_cert = v;
+        else if (!strcmp(name, "tls-key"))
+            o->tls_key = v;
+        else if (!strcmp(name, "tls-ca"))
+            o->tls_ca = v;
+        else if (!strcmp(name, "tls-client-ca"))
+            o->tls_client_ca = v;
+        else if (!strcmp(name, "tls-pin"))
+            o->tls_pin = v;
+        else if (!strcmp(name, "tls-name"))
+            o->tls_name = v;
+        else if (!strcmp(name, "token-file"))
+            o->token_file = v;
+        else if (!strcmp(name, "max-stash"))
+            bad = opt_uint(v, (unsigned)(LINK_MAX_STASH_MIN >> 20), 1u << 20, &o->max_stash);
+        else if (!strcmp(name, "max-model-memory"))
+            bad = opt_uint(v, 1, 1u << 24, &o->max_model_memory);
         else if (!strcmp(name, "mode")) {
             if (!strcmp(v, "ot"))
                 o->mode = MODE_OT;
@@ -172,12 +198,17 @@ static void print_report(FILE *f, const session_result *r, int json, const int *
         fprintf(f,
                 "{\"bench\":\"infer\",\"mode\":\"%s\",\"ot\":\"%s\",\"bits\":%u,\"scale\":%u,"
                 "\"threads\":%u,\"seconds\":%.6f,\"setup_seconds\":%.6f,\"bytes_server\":%llu,"
-                "\"bytes_client\":%llu,\"rounds\":%llu,\"setup_bytes\":%llu",
+                "\"bytes_client\":%llu,\"rounds\":%llu,\"critical_flights\":%llu,"
+                "\"setup_bytes\":%llu,\"transport\":",
                 mode_name(r->mode), ot_backend_name((int)r->ot), net->l, net->s, r->lanes,
                 rep->seconds, r->setup_seconds,
                 (unsigned long long)rep->bytes_recv, (unsigned long long)rep->bytes_sent,
-                (unsigned long long)rounds,
+                (unsigned long long)rounds, (unsigned long long)rep->critical_flights,
                 (unsigned long long)(r->setup_bytes_sent + r->setup_bytes_recv));
+        cli_json_str(f, r->transport);
+        fprintf(f, ",\"frame_bytes\":%llu,\"stash_peak_bytes\":%llu",
+                (unsigned long long)(r->link.overhead_sent + r->link.overhead_recv),
+                (unsigned long long)r->link.stash_peak);
         qnet_stats qs;
         qnet_stats_get(&qs, net);
         fprintf(f, ",\"layers_count\":%u,\"macs\":%llu,\"relus\":%llu,\"server_seconds\":%.6f",
@@ -200,20 +231,22 @@ static void print_report(FILE *f, const session_result *r, int json, const int *
             cli_json_str(f, L->name);
             fprintf(f,
                     ",\"seconds\":%.6f,\"bytes\":%llu,\"bytes_server\":%llu,\"bytes_client\":%llu,"
-                    "\"flights_client\":%llu}",
+                    "\"flights_client\":%llu,\"critical_flights\":%llu}",
                     s->seconds, (unsigned long long)(s->bytes + s->bytes_recv),
                     (unsigned long long)s->bytes_recv, (unsigned long long)s->bytes,
-                    (unsigned long long)s->flights);
+                    (unsigned long long)s->flights, (unsigned long long)s->critical_flights);
         }
         fprintf(f, "]}\n");
         return;
     }
-    fprintf(f, "secure inference (%s mode, %s OT, l = %u, s = %u, %u lane%s): %.2f s, %.3f MiB sent "
-               "by the server, %.3f MiB by the client, %llu rounds; set-up %.2f s, %.3f MiB\n",
-            mode_name(r->mode), ot_backend_name((int)r->ot), net->l, net->s, r->lanes, r->lanes == 1 ? "" : "s", rep->seconds,
+    fprintf(f, "secure inference (%s mode, %s OT, l = %u, s = %u, %u lane%s, %s): %.2f s, %.3f MiB "
+               "sent by the server, %.3f MiB by the client, %llu rounds, %llu flights on the "
+               "critical path; set-up %.2f s, %.3f MiB\n",
+            mode_name(r->mode), ot_backend_name((int)r->ot), net->l, net->s, r->lanes,
+            r->lanes == 1 ? "" : "s", r->transport, rep->seconds,
             (double)rep->bytes_recv / 1048576.0, (double)rep->bytes_sent / 1048576.0,
-            (unsigned long long)rounds, r->setup_seconds,
-            (double)(r->setup_bytes_sent + r->setup_bytes_recv) / 1048576.0);
+            (unsigned long long)rounds, (unsigned long long)rep->critical_flights,
+            r->setup_seconds, (double)(r->setup_bytes_sent + r->setup_bytes_recv) / 1048576.0);
     if (r->mode == MODE_HE)
         fprintf(f,
                 "  security: %.1f bits statistical for the whole inference, %d bits "
@@ -221,21 +254,22 @@ static void print_report(FILE *f, const session_result *r, int json, const int *
                 rep->he_stat_bits, HE_COMP_BITS);
     /* By layer kind. */
     double sec[QOP_END_] = {0};
-    uint64_t by[QOP_END_] = {0}, cnt[QOP_END_] = {0}, fl[QOP_END_] = {0};
+    uint64_t by[QOP_END_] = {0}, cnt[QOP_END_] = {0}, fl[QOP_END_] = {0}, cf[QOP_END_] = {0};
     for (unsigned i = 0; i < rep->nlayers; i++) {
         qop op = net->layers[i].op;
         sec[op] += rep->layers[i].seconds;
         by[op] += rep->layers[i].bytes + rep->layers[i].bytes_recv;
         fl[op] += rep->layers[i].flights;
+        cf[op] += rep->layers[i].critical_flights;
         cnt[op]++;
     }
-    fprintf(f, "  %-11s %6s %10s %16s %15s\n", "layer kind", "count", "seconds", "MiB (both ways)",
-            "client flights");
+    fprintf(f, "  %-11s %6s %10s %16s %15s %17s\n", "layer kind", "count", "seconds",
+            "MiB (both ways)", "client flights", "critical flights");
     for (int op = 1; op < QOP_END_; op++)
         if (cnt[op])
-            fprintf(f, "  %-11s %6llu %10.3f %16.3f %15llu\n", qop_name((qop)op),
+            fprintf(f, "  %-11s %6llu %10.3f %16.3f %15llu %17llu\n", qop_name((qop)op),
                     (unsigned long long)cnt[op], sec[op], (double)by[op] / 1048576.0,
-                    (unsigned long long)fl[op]);
+                    (unsigned long long)fl[op], (unsigned long long)cf[op]);
 }
 
 /* Print the label and top-5 of each row of the output. */
@@ -308,6 +342,58 @@ static int client_finish(const opts *o, session_result *r) {
     return rc;
 }
 
+/* ---- the link: TLS, token, caps ---- */
+
+/* The link options of a command, from its flags. Keys stay in OpenSSL's
+ * context, the token's digest in tok (wiped by link_cfg_free). */
+typedef struct link_cfg {
+    link_opts lo;
+    tls_ctx *tls;
+    uint8_t tok[LINK_TOKEN_BYTES];
+} link_cfg;
+
+static int link_cfg_make(link_cfg *c, const opts *o, int server) {
+    memset(c, 0, sizeof *c);
+    c->lo.max_stash = (size_t)o->max_stash << 20;
+    int tls = server ? o->tls_cert || o->tls_key || o->tls_client_ca : o->tls_ca || o->tls_pin;
+    if (tls) {
+        tls_opts t = {.server = server, .cert = o->tls_cert, .key = o->tls_key,
+                      .ca = server ? o->tls_client_ca : o->tls_ca, .pin = server ? NULL : o->tls_pin};
+        TRY(tls_ctx_new(&c->tls, &t));
+        c->lo.tls = c->tls;
+        c->lo.server_name = o->tls_name;
+    }
+    if (o->token_file) {
+        TRY(tls_token_file(c->tok, o->token_file));
+        c->lo.token = c->tok;
+    }
+    return 0;
+}
+
+static void link_cfg_free(link_cfg *c) {
+    tls_ctx_free(c->tls);
+    mem_wipe(c->tok, sizeof c->tok);
+    memset(c, 0, sizeof *c);
+}
+
+/* Plaintext leaves this machine only when asked for by name. */
+static int plaintext_allowed(const opts *o, const char *cmd, const char *host, int tls) {
+    if (tls || o->insecure) return 1;
+    int lb = net_is_loopback(host);
+    if (lb == 1) return 1;
+    if (!strcmp(cmd, "serve"))
+        fprintf(stderr,
+                "parley serve: refusing to serve %s in plaintext: give --tls-cert and --tls-key "
+                "(TLS 1.3), or --insecure if the network between the parties is trusted\n",
+                host[0] ? host : "all addresses");
+    else
+        fprintf(stderr,
+                "parley infer: refusing to connect to %s in plaintext: give --tls-ca or --tls-pin "
+                "to check the server (TLS 1.3), or --insecure if the network is trusted\n",
+                host);
+    return 0;
+}
+
 /* ---- the server ---- */
 
 static int load_model(qnet **net, const opts *o, const char *cmd) {
@@ -319,9 +405,10 @@ static int load_model(qnet **net, const opts *o, const char *cmd) {
     return rc;
 }
 
-static int serve_loop(const opts *o, qnet *net, chan_listener *l, int sessions) {
+static int serve_loop(const opts *o, qnet *net, chan_listener *l, const link_opts *lo,
+                      int sessions) {
     server_cfg cfg = {.net = net, .mode = o->mode, .lanes = o->threads, .reveal = o->reveal,
-                      .ot = (unsigned)o->ot};
+                      .ot = (unsigned)o->ot, .link = lo};
     session_server *srv;
     TRY(session_server_new(&srv, l));
     int last = 0;
@@ -330,12 +417,14 @@ static int serve_loop(const opts *o, qnet *net, chan_listener *l, int sessions) 
         int rc = session_serve_one(srv, &cfg, -1, &r);
         if (rc < 0) {
             if (!o->quiet)
-                fprintf(stderr, "parley serve: session %d failed: %s\n", k + 1, err_msg());
+                fprintf(stderr, "parley serve: session %d (%s) failed: %s\n", k + 1,
+                        r.peer[0] ? r.peer : "no client", err_msg());
         } else if (!o->quiet) {
             fprintf(stderr,
-                    "parley serve: session %d done: %.2f s, %.3f MiB sent, %.3f MiB received\n",
-                    k + 1, r.rep.seconds, (double)r.rep.bytes_sent / 1048576.0,
-                    (double)r.rep.bytes_recv / 1048576.0);
+                    "parley serve: session %d (%s, %s) done: %.2f s, %.3f MiB sent, %.3f MiB "
+                    "received\n",
+                    k + 1, r.peer, r.transport, r.rep.seconds,
+                    (double)r.rep.bytes_sent / 1048576.0, (double)r.rep.bytes_recv / 1048576.0);
         }
         last = rc;
         session_result_free(&r);
@@ -358,10 +447,16 @@ static const char serve_usage[] =
     "  --wbits W            the public bound on the weights' signed width, 1..l (default\n"
     "                       s + 4: real weights in (-8, 8)); the model is refused if its\n"
     "                       weights exceed it\n"
-    "  --threads T          lanes (connections and threads) per session (default 2)\n"
+    "  --threads T          lanes (threads) per session (default 2)\n"
     "  --reveal logits|label  what the client learns (default logits)\n"
     "  --ot silent|iknp     OT for the non-linear layers: silent (Ferret COTs, about 8x\n"
     "                       fewer bytes) or IKNP/KK13 extension (default silent)\n"
+    "  --tls-cert CERT.pem  serve over TLS 1.3 with this certificate (chain) ...\n"
+    "  --tls-key KEY.pem    ... and its private key\n"
+    "  --tls-client-ca CA.pem  admit only clients with a certificate from this CA\n"
+    "  --token-file FILE    admit only clients that present this token (the file's bytes)\n"
+    "  --insecure           allow plaintext on an address other than loopback\n"
+    "  --max-stash MIB      cap on what one session buffers from its client (default 512)\n"
     "  --once               serve one session, then exit with its status\n"
     "  --quiet              print only errors\n";
 
@@ -369,7 +464,8 @@ int cli_serve(int argc, char **argv) {
     opts o;
     opts_default(&o);
     int pr = parse_opts(&o, argc, argv, "serve",
-                        "model listen mode bits scale wbits threads reveal ot once quiet",
+                        "model listen mode bits scale wbits threads reveal ot once quiet tls-cert "
+                        "tls-key tls-client-ca token-file insecure max-stash",
                         serve_usage);
     if (pr) return pr == 1 ? 0 : 2;
     if (!o.model) {
@@ -383,24 +479,47 @@ int cli_serve(int argc, char **argv) {
         fprintf(stderr, "parley serve: --listen wants HOST:PORT, got '%s'\n", o.listen);
         return 2;
     }
+    int tls = o.tls_cert || o.tls_key;
+    if (!tls && o.tls_client_ca) {
+        fprintf(stderr, "parley serve: --tls-client-ca needs --tls-cert and --tls-key\n");
+        return 2;
+    }
+    if (!plaintext_allowed(&o, "serve", host, tls)) return 2;
+    link_cfg lc;
+    int rc = link_cfg_make(&lc, &o, 1);
+    if (rc < 0) {
+        fprintf(stderr, "parley serve: %s\n", err_msg());
+        link_cfg_free(&lc);
+        return 2;
+    }
     qnet *net = NULL;
     chan_listener *l = NULL;
-    int rc = load_model(&net, &o, "serve");
+    rc = load_model(&net, &o, "serve");
     if (rc == 0) rc = chan_listen(&l, host, port);
     if (rc < 0) {
         fprintf(stderr, "parley serve: %s\n", err_msg());
         qnet_free(net);
+        link_cfg_free(&lc);
         return 1;
     }
-    if (!o.quiet)
+    if (!o.quiet) {
         fprintf(stderr,
                 "parley serve: %s (%u layers) on %s:%d, %s mode, %s OT, l = %u, s = %u, %u lane%s\n",
                 o.model, net->nlayers, host, chan_listener_port(l), mode_name(o.mode),
                 ot_backend_name(o.ot), o.l, o.s, o.threads, o.threads == 1 ? "" : "s");
+        if (tls)
+            fprintf(stderr, "parley serve: TLS 1.3; the key's pin (for parley infer --tls-pin): %s%s%s\n",
+                    tls_ctx_pin(lc.tls), o.tls_client_ca ? "; clients need a certificate" : "",
+                    o.token_file ? "; clients need the token" : "");
+        else
+            fprintf(stderr, "parley serve: plaintext%s\n",
+                    o.token_file ? "; clients need the token" : "");
+    }
     signal(SIGPIPE, SIG_IGN);
-    rc = serve_loop(&o, net, l, o.once ? 1 : -1);
+    rc = serve_loop(&o, net, l, &lc.lo, o.once ? 1 : -1);
     chan_listener_close(l);
     qnet_free(net);
+    link_cfg_free(&lc);
     return rc < 0 ? 1 : 0;
 }
 
@@ -414,17 +533,30 @@ static const char infer_usage[] =
     "Prints the label and the top-5 with their scores.\n"
     "\n"
     "options:\n"
-    "  --output y.npy   write the output tensor as float32 (.npy)\n"
-    "  --json           print the report as one JSON object on stdout\n"
-    "  --quiet          no progress line\n";
+    "  --output y.npy       write the output tensor as float32 (.npy)\n"
+    "  --tls-ca CA.pem      TLS 1.3: check the server's certificate chain and name with this CA\n"
+    "  --tls-pin SHA256     TLS 1.3: check the server's public key against this pin\n"
+    "                       (parley serve prints it); with --tls-ca, both are checked\n"
+    "  --tls-name NAME      the name the server's certificate must carry (default: HOST)\n"
+    "  --tls-cert CERT.pem  a client certificate, for servers that admit only known clients\n"
+    "  --tls-key KEY.pem    its private key\n"
+    "  --token-file FILE    present this token (the file's bytes) to the server\n"
+    "  --insecure           allow plaintext to an address other than loopback\n"
+    "  --max-model-memory MIB  cap on what the server's model may make this side\n"
+    "                       allocate (default 2048)\n"
+    "  --max-stash MIB      cap on what the session buffers from the server (default 512)\n"
+    "  --json               print the report as one JSON object on stdout\n"
+    "  --quiet              no progress line\n";
 
-static int run_client(const opts *o, const char *host, int port) {
+static int run_client(const opts *o, const char *host, int port, const link_opts *lo) {
     nn_tensor x = {0};
     session_result r;
     memset(&r, 0, sizeof r);
+    client_cfg cfg = {.link = lo,
+                      .max_model_memory = (uint64_t)o->max_model_memory << 20,
+                      .progress = !o->quiet && isatty(2) ? progress_line : NULL};
     int rc = npy_load(&x, o->input);
-    if (rc == 0)
-        rc = session_infer(host, port, &x, !o->quiet && isatty(2) ? progress_line : NULL, NULL, &r);
+    if (rc == 0) rc = session_infer_ex(&cfg, host, port, &x, &r);
     if (rc == 0) rc = client_finish(o, &r);
     if (rc < 0) fprintf(stderr, "parley infer: %s\n", err_msg());
     nn_tensor_free(&x);
@@ -435,7 +567,10 @@ static int run_client(const opts *o, const char *host, int port) {
 int cli_infer(int argc, char **argv) {
     opts o;
     opts_default(&o);
-    int pr = parse_opts(&o, argc, argv, "infer", "connect input output json quiet", infer_usage);
+    int pr = parse_opts(&o, argc, argv, "infer",
+                        "connect input output json quiet tls-ca tls-pin tls-name tls-cert tls-key "
+                        "token-file insecure max-stash max-model-memory",
+                        infer_usage);
     if (pr) return pr == 1 ? 0 : 2;
     if (!o.connect || !o.input) {
         fprintf(stderr, "parley infer: --connect and --input are required\n%s", infer_usage);
@@ -447,8 +582,24 @@ int cli_infer(int argc, char **argv) {
         fprintf(stderr, "parley infer: --connect wants HOST:PORT, got '%s'\n", o.connect);
         return 2;
     }
+    int tls = o.tls_ca || o.tls_pin;
+    if (!tls && (o.tls_cert || o.tls_key || o.tls_name)) {
+        fprintf(stderr, "parley infer: --tls-cert, --tls-key and --tls-name need --tls-ca or "
+                        "--tls-pin\n");
+        return 2;
+    }
+    if (!plaintext_allowed(&o, "infer", host, tls)) return 2;
+    link_cfg lc;
+    int rc = link_cfg_make(&lc, &o, 0);
+    if (rc < 0) {
+        fprintf(stderr, "parley infer: %s\n", err_msg());
+        link_cfg_free(&lc);
+        return 2;
+    }
     signal(SIGPIPE, SIG_IGN);
-    return run_client(&o, host, port) < 0 ? 1 : 0;
+    rc = run_client(&o, host, port, &lc.lo);
+    link_cfg_free(&lc);
+    return rc < 0 ? 1 : 0;
 }
 
 /* ---- both in one command ---- */
@@ -457,7 +608,8 @@ static const char run_usage[] =
     "usage: parley run --model M.onnx --input x.npy [options]\n"
     "\n"
     "A secure inference with both parties on this machine: a server process\n"
-    "with the model and a client process with the input, over 127.0.0.1.\n"
+    "with the model and a client process with the input, over 127.0.0.1\n"
+    "(one plaintext connection).\n"
     "\n"
     "options:\n"
     "  --output y.npy   write the output tensor as float32 (.npy)\n"
@@ -465,9 +617,10 @@ static const char run_usage[] =
     "  --bits L         ring width l, 8..64 (default 37)\n"
     "  --scale S        fixed-point scale s (default 12)\n"
     "  --wbits W        the public weight width, 1..l (default s + 4)\n"
-    "  --threads T      lanes (connections and threads) (default 2)\n"
+    "  --threads T      lanes (threads) (default 2)\n"
     "  --reveal logits|label  what the client learns (default logits)\n"
     "  --ot silent|iknp OT for the non-linear layers (default silent)\n"
+    "  --max-model-memory MIB, --max-stash MIB  the client's and both sides' caps (as infer)\n"
     "  --json           print the report as one JSON object on stdout\n"
     "  --quiet          no progress line\n";
 
@@ -475,7 +628,8 @@ int cli_run(int argc, char **argv) {
     opts o;
     opts_default(&o);
     int pr = parse_opts(&o, argc, argv, "run",
-                        "model input output mode bits scale wbits threads reveal ot json quiet",
+                        "model input output mode bits scale wbits threads reveal ot json quiet "
+                        "max-stash max-model-memory",
                         run_usage);
     if (pr) return pr == 1 ? 0 : 2;
     if (!o.model || !o.input) {
@@ -487,6 +641,7 @@ int cli_run(int argc, char **argv) {
     chan_listener *l = NULL;
     opts so = o;
     so.quiet = 1;
+    link_opts lo = {.max_stash = (size_t)o.max_stash << 20};
     int rc = load_model(&net, &o, "run");
     if (rc == 0) rc = chan_listen(&l, "127.0.0.1", 0);
     if (rc < 0) {
@@ -502,13 +657,13 @@ int cli_run(int argc, char **argv) {
         return 1;
     }
     if (pid == 0) { /* the server */
-        rc = serve_loop(&so, net, l, 1);
+        rc = serve_loop(&so, net, l, &lo, 1);
         if (rc < 0) fprintf(stderr, "parley run: server: %s\n", err_msg());
         _exit(rc < 0 ? 1 : 0);
     }
     chan_listener_close(l);
     qnet_free(net);
-    rc = run_client(&o, "127.0.0.1", port);
+    rc = run_client(&o, "127.0.0.1", port, &lo);
     int status = 0;
     if (rc < 0) kill(pid, SIGTERM);
     waitpid(pid, &status, 0);

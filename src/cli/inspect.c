@@ -6,7 +6,7 @@
 #include "cli/cli.h"
 
 #include "he/he.h"
-#include "net/lanes.h"
+#include "net/link.h"
 #include "nn/cost.h"
 #include "nn/hello.h"
 #include "nn/model.h"

@@ -138,9 +138,23 @@ void party_split(size_t *count, size_t n, size_t grain, unsigned nlanes) {
     }
 }
 
+/* The chain counter at a fork or join (net/frame.h): work after it may
+ * depend on anything any lane received before it, so every lane goes on
+ * from the deepest flight any of them consumed. */
+static void depth_sync(party *p) {
+    uint64_t d = 0;
+    for (unsigned i = 0; i < p->nlanes; i++) {
+        uint64_t k = chan_depth(p->lanes[i].ot.ch);
+        if (k > d) d = k;
+    }
+    for (unsigned i = 0; i < p->nlanes; i++)
+        chan_depth_raise(p->lanes[i].ot.ch, d);
+}
+
 int party_run(party *p, size_t n, size_t grain, party_job fn, void *ctx) {
     PARLEY_CHECK(p->nlanes >= 1 && p->nlanes <= LANES_MAX);
     if (n == 0) return 0;
+    depth_sync(p);
     lane_task tasks[LANES_MAX];
     size_t count[LANES_MAX];
     party_split(count, n, grain, p->nlanes);
@@ -153,7 +167,9 @@ int party_run(party *p, size_t n, size_t grain, party_job fn, void *ctx) {
         first += count[i];
         used++;
     }
-    return run_tasks(tasks, used, job_main);
+    int rc = run_tasks(tasks, used, job_main);
+    depth_sync(p);
+    return rc;
 }
 
 void party_stats(const party *p, chan_stats *out) {
@@ -163,6 +179,7 @@ void party_stats(const party *p, chan_stats *out) {
         out->bytes_sent += s->bytes_sent;
         out->bytes_recv += s->bytes_recv;
         if (s->flights > out->flights) out->flights = s->flights;
+        if (s->depth > out->depth) out->depth = s->depth;
     }
 }
 

@@ -14,7 +14,7 @@
 #ifndef PARLEY_MPC_PARTY_H
 #define PARLEY_MPC_PARTY_H
 
-#include "net/lanes.h"
+#include "net/link.h"
 #include "ot/lane.h"
 
 #include <stddef.h>
@@ -73,7 +73,10 @@ void party_split(size_t *count, size_t n, size_t grain, unsigned nlanes);
 int party_fail(party *p, int rc);
 
 /* Bytes both ways summed over the lanes; flights = the largest number of
- * flights on any lane (the lanes run in parallel). */
+ * flights on any lane (the lanes run in parallel); depth = the deepest
+ * chain counter of any lane (net/frame.h: the one-way messages on the
+ * longest chain of waits so far). party_run raises every lane's counter to
+ * the deepest at its fork and at its join. */
 void party_stats(const party *p, chan_stats *out);
 
 #endif

@@ -90,6 +90,7 @@ static void stats_since(exec_layer_stat *st, const party *p, const chan_stats *b
     st->bytes = now.bytes_sent - before->bytes_sent;
     st->bytes_recv = now.bytes_recv - before->bytes_recv;
     st->flights = now.flights - before->flights;
+    st->critical_flights = now.depth - before->depth;
     st->gen_sent = g.gen_bytes - gbefore->gen_bytes;
     st->gen_recv = g.gen_bytes_recv - gbefore->gen_bytes_recv;
 }
@@ -211,6 +212,7 @@ int exec_infer(party *p, const qnet *net, const exec_opts *o, const uint64_t *x,
         rep->bytes_sent = now.bytes_sent - s0.bytes_sent;
         rep->bytes_recv = now.bytes_recv - s0.bytes_recv;
         rep->flights = now.flights - s0.flights;
+        rep->critical_flights = now.depth - s0.depth;
         silent_stats g;
         party_silent_stats(p, &g);
         rep->gen_sent = g.gen_bytes - g0.gen_bytes;

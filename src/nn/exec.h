@@ -22,6 +22,9 @@ typedef struct exec_layer_stat {
     uint64_t bytes;      /* sent by this party during the layer, all lanes */
     uint64_t bytes_recv; /* received by this party during the layer */
     uint64_t flights;    /* the busiest lane's flights */
+    /* The one-way messages on the longest chain of waits that the layer
+     * added (net/frame.h: the chain counter); what latency costs it. */
+    uint64_t critical_flights;
     /* Silent OT backend: of bytes and bytes_recv, what made COT batches
      * (ot/silent.h), paid where a lane's batch ran out (nn/cost.h). */
     uint64_t gen_sent, gen_recv;
@@ -32,6 +35,7 @@ typedef struct exec_report {
     exec_layer_stat *layers; /* one per layer (mem_free) */
     double seconds;          /* the whole run, input sharing and reveal included */
     uint64_t bytes_sent, bytes_recv, flights;
+    uint64_t critical_flights;   /* of the whole run, as in exec_layer_stat */
     uint64_t gen_sent, gen_recv; /* silent OT: of those, the COT batches */
     /* HE mode: statistical security of the inference's returned
      * coefficients, bits (lin_he_stat_bits; the client computes it from the

@@ -1,7 +1,7 @@
-/* Session hello and control frames; see hello.h. */
+/* Session hello and control messages; see hello.h. */
 #include "nn/hello.h"
 
-#include "net/lanes.h"
+#include "net/link.h"
 #include "ot/lane.h"
 #include "util/mem.h"
 
@@ -62,44 +62,40 @@ int hello_parse(session_hello *out, const uint8_t *buf, size_t len) {
     return 0;
 }
 
-static size_t frame_cap(unsigned type) {
+static size_t ctl_cap(unsigned type) {
     switch (type) {
-    case FRAME_HELLO:
+    case CTL_HELLO:
         return HELLO_BYTES;
-    case FRAME_REJECT:
-        return FRAME_MAX_REJECT;
-    case FRAME_MODEL:
-        return FRAME_MAX_MODEL;
-    case FRAME_READY:
-        return 0;
-    case FRAME_REPORT:
-        return FRAME_REPORT_BYTES;
-    case FRAME_LANES:
-        return FRAME_LANES_BYTES;
-    default:
+    case CTL_REJECT:
+        return CTL_MAX_REJECT;
+    case CTL_MODEL:
+        return CTL_MAX_MODEL;
+    case CTL_REPORT:
+        return CTL_REPORT_BYTES;
+    default: /* CTL_READY */
         return 0;
     }
 }
 
-int frame_header_parse(unsigned *type, size_t *len, const uint8_t hdr[8]) {
+int ctl_header_parse(unsigned *type, size_t *len, const uint8_t hdr[8]) {
     uint32_t t = 0, n = 0;
     for (int i = 0; i < 4; i++) {
         t |= (uint32_t)hdr[i] << (8 * i);
         n |= (uint32_t)hdr[4 + i] << (8 * i);
     }
-    if (t < FRAME_HELLO || t > FRAME_LANES)
+    if (t < CTL_HELLO || t > CTL_REPORT)
         return err_set(PARLEY_E_PROTO, "control message of unknown type %u", t);
-    if (n > frame_cap(t))
+    if (n > ctl_cap(t))
         return err_set(PARLEY_E_PROTO,
                        "control message of type %u is %u bytes, more than its limit %zu", t, n,
-                       frame_cap(t));
+                       ctl_cap(t));
     *type = t;
     *len = n;
     return 0;
 }
 
-int frame_send(chan *ch, unsigned type, const void *payload, size_t len) {
-    PARLEY_CHECK(len <= frame_cap(type));
+int ctl_send(chan *ch, unsigned type, const void *payload, size_t len) {
+    PARLEY_CHECK(len <= ctl_cap(type));
     uint8_t hdr[8];
     for (int i = 0; i < 4; i++) {
         hdr[i] = (uint8_t)(type >> (8 * i));
@@ -110,25 +106,28 @@ int frame_send(chan *ch, unsigned type, const void *payload, size_t len) {
     return chan_flush(ch);
 }
 
-int frame_reject(chan *ch, const char *fmt, ...) {
-    char line[FRAME_MAX_REJECT];
+int ctl_reject(chan *ch, const char *fmt, ...) {
+    char line[CTL_MAX_REJECT];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
-    return frame_send(ch, FRAME_REJECT, line, strlen(line));
+    return ctl_send(ch, CTL_REJECT, line, strlen(line));
 }
 
-int frame_recv(chan *ch, unsigned want, uint8_t **payload, size_t *len) {
+int ctl_recv(chan *ch, unsigned want, size_t cap, uint8_t **payload, size_t *len) {
     *payload = NULL;
     *len = 0;
     uint8_t hdr[8];
     TRY(chan_recv(ch, hdr, sizeof hdr));
     unsigned type;
     size_t n;
-    TRY(frame_header_parse(&type, &n, hdr));
-    if (type != want && type != FRAME_REJECT)
+    TRY(ctl_header_parse(&type, &n, hdr));
+    if (type != want && type != CTL_REJECT)
         return err_set(PARLEY_E_PROTO, "expected control message %u, got %u", want, type);
+    if (type == want && cap && n > cap)
+        return err_set(PARLEY_E_LIMIT, "control message %u of %zu bytes, over this side's cap of "
+                                       "%zu", type, n, cap);
     uint8_t *p = mem_alloc(n + 1, 1);
     if (!p) return PARLEY_E_NOMEM;
     int rc = n ? chan_recv(ch, p, n) : 0;
@@ -137,7 +136,7 @@ int frame_recv(chan *ch, unsigned want, uint8_t **payload, size_t *len) {
         return rc;
     }
     p[n] = 0;
-    if (type == FRAME_REJECT) {
+    if (type == CTL_REJECT) {
         /* Print only what is printable: the line is the peer's. */
         for (size_t i = 0; i < n; i++)
             if (p[i] < 0x20 || p[i] > 0x7e) p[i] = '?';

@@ -2,21 +2,19 @@
 #include "nn/session.h"
 
 #include "lin/he/lin_he.h"
-#include "net/lanes.h"
 #include "util/mem.h"
 #include "util/timer.h"
 
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #define CONTROL_TIMEOUT_MS 30000
 #define CONNECT_TIMEOUT_MS 10000 /* retrying while the server starts */
-#define PENDING_MAX 16
+#define ALLOC_OVERHEAD 160       /* one small allocation: 64-byte rounding and malloc's own */
 
 struct session_server {
     chan_listener *l;
-    chan *pending[PENDING_MAX];
-    unsigned npending;
 };
 
 int session_server_new(session_server **out, chan_listener *l) {
@@ -27,22 +25,7 @@ int session_server_new(session_server **out, chan_listener *l) {
     return 0;
 }
 
-void session_server_free(session_server *srv) {
-    if (!srv) return;
-    for (unsigned i = 0; i < srv->npending; i++)
-        chan_close(srv->pending[i]);
-    mem_free(srv);
-}
-
-/* A client's control connection that arrived during another session. */
-static void stash(void *ctx, chan *c) {
-    session_server *s = ctx;
-    if (s->npending == PENDING_MAX) {
-        chan_close(c); /* too many waiting: this one must retry */
-        return;
-    }
-    s->pending[s->npending++] = c;
-}
+void session_server_free(session_server *srv) { mem_free(srv); }
 
 void session_result_free(session_result *r) {
     if (!r) return;
@@ -51,6 +34,33 @@ void session_result_free(session_result *r) {
     exec_report_free(&r->rep);
     memset(r, 0, sizeof *r);
 }
+
+/* ---- what a public model costs a client ---- */
+
+/* Bytes of decoded description per byte of it, at most: the decoder
+ * (nn/qnet_wire.c) reads every count against the bytes left, and a tensor
+ * takes at least 3 bytes on the wire and a layer at least 10; each owns up
+ * to two allocations (name; input list), and names and input lists take at
+ * most their wire bytes again. */
+static uint64_t decode_per_byte(void) {
+    uint64_t t = sizeof(qtensor) + 2 * ALLOC_OVERHEAD, l = sizeof(qlayer) + 2 * ALLOC_OVERHEAD;
+    return (t + 2) / 3 + (l + 9) / 10 + 2;
+}
+
+uint64_t session_decode_bound(size_t desc_bytes) {
+    return (uint64_t)desc_bytes * decode_per_byte() + 4 * ALLOC_OVERHEAD;
+}
+
+uint64_t session_model_memory(const qnet *net, size_t desc_bytes) {
+    qnet_stats st;
+    qnet_stats_get(&st, net);
+    /* the tensor store at its fullest, the encoded input the client keeps
+     * beside it, and the revealed output */
+    uint64_t elems = st.peak_elems + net->t[net->input].size + net->t[net->output].size;
+    return session_decode_bound(desc_bytes) + 8 * elems;
+}
+
+/* ---- both parties ---- */
 
 static void add_stats(session_result *res, chan *c) {
     const chan_stats *s = chan_get_stats(c);
@@ -92,36 +102,32 @@ static int run_party(session_result *res, int role, chan **lanes, unsigned nlane
     return rc;
 }
 
-int session_serve_one(session_server *srv, const server_cfg *cfg, int accept_timeout_ms,
-                      session_result *res) {
-    memset(res, 0, sizeof *res);
-    chan *ctl = NULL;
-    chan_listener *l = srv->l;
-    if (srv->npending) {
-        ctl = srv->pending[0];
-        memmove(srv->pending, srv->pending + 1, --srv->npending * sizeof *srv->pending);
-    } else {
-        TRY(chan_accept(l, &ctl, accept_timeout_ms < 0 ? 0x7fffffff : accept_timeout_ms));
+static void lanes_of(chan **lanes, net_link *lk, unsigned n) {
+    for (unsigned i = 0; i < n; i++) {
+        lanes[i] = link_chan(lk, 1 + i);
+        chan_set_timeout(lanes[i], CHAN_DEFAULT_TIMEOUT_MS);
     }
-    double t0 = time_now();
-    chan_set_timeout(ctl, cfg->hello_timeout_ms > 0 ? cfg->hello_timeout_ms : CONTROL_TIMEOUT_MS);
-    res->mode = cfg->mode;
-    res->lanes = cfg->lanes;
-    res->reveal = cfg->reveal;
-    res->ot = cfg->ot;
+}
+
+/* ---- the server ---- */
+
+static int serve_link(const server_cfg *cfg, net_link *lk, session_result *res, double t0) {
+    int tmo = cfg->hello_timeout_ms > 0 ? cfg->hello_timeout_ms : CONTROL_TIMEOUT_MS;
+    chan *ctl = link_chan(lk, 0);
+    chan_set_timeout(ctl, tmo);
     uint8_t *msg = NULL, *model = NULL;
     size_t len = 0, mlen = 0;
     session_hello h;
-    int rc = frame_recv(ctl, FRAME_HELLO, &msg, &len);
+    int rc = ctl_recv(ctl, CTL_HELLO, 0, &msg, &len);
     if (rc == 0) rc = hello_parse(&h, msg, len);
     if (rc == 0 && h.version != SESSION_VERSION) {
         rc = err_set(PARLEY_E_MISMATCH, "the client speaks protocol version %u, this server %u",
                      h.version, SESSION_VERSION);
-        (void)frame_reject(ctl, "this server speaks protocol version %u, the client %u",
-                           SESSION_VERSION, h.version);
+        (void)ctl_reject(ctl, "this server speaks protocol version %u, the client %u",
+                         SESSION_VERSION, h.version);
     } else if (rc == 0 && h.kind != HELLO_CLIENT) {
         rc = err_set(PARLEY_E_PROTO, "the peer is not a parley client");
-        (void)frame_reject(ctl, "expected a client hello");
+        (void)ctl_reject(ctl, "expected a client hello");
     }
     if (rc == 0) {
         session_hello sh = {.kind = HELLO_SERVER,
@@ -134,67 +140,82 @@ int session_serve_one(session_server *srv, const server_cfg *cfg, int accept_tim
                             .ot = cfg->ot};
         uint8_t b[HELLO_BYTES];
         hello_encode(b, &sh);
-        rc = frame_send(ctl, FRAME_HELLO, b, sizeof b);
+        rc = ctl_send(ctl, CTL_HELLO, b, sizeof b);
     }
     if (rc == 0) rc = qnet_public_encode(cfg->net, &model, &mlen);
-    if (rc == 0 && mlen > FRAME_MAX_MODEL)
+    if (rc == 0 && mlen > CTL_MAX_MODEL)
         rc = err_set(PARLEY_E_UNSUPPORTED, "the public model is %zu bytes, over the limit %u", mlen,
-                     FRAME_MAX_MODEL);
-    if (rc == 0) rc = frame_send(ctl, FRAME_MODEL, model, mlen);
+                     CTL_MAX_MODEL);
+    if (rc == 0) rc = ctl_send(ctl, CTL_MODEL, model, mlen);
     mem_free(model);
     mem_free(msg);
     msg = NULL;
-    if (rc == 0) rc = frame_recv(ctl, FRAME_READY, &msg, &len); /* or the client's REJECT */
+    if (rc == 0) rc = ctl_recv(ctl, CTL_READY, 0, &msg, &len); /* or the client's REJECT */
     mem_free(msg);
-    chan *lanes[LANES_MAX] = {0};
-    uint64_t tag;
-    rand_os(&tag, sizeof tag);
-    if (rc == 0) {
-        uint8_t b[FRAME_LANES_BYTES];
-        for (int i = 0; i < 8; i++)
-            b[i] = (uint8_t)(tag >> (8 * i));
-        rc = frame_send(ctl, FRAME_LANES, b, sizeof b);
-    }
-    if (rc == 0)
-        rc = lanes_accept_session(lanes, cfg->lanes, l,
-                                  cfg->hello_timeout_ms > 0 ? cfg->hello_timeout_ms
-                                                            : CONTROL_TIMEOUT_MS,
-                                  tag, stash, srv);
     add_stats(res, ctl);
     if (rc == 0) {
-        for (unsigned i = 0; i < cfg->lanes; i++)
-            chan_set_timeout(lanes[i], CHAN_DEFAULT_TIMEOUT_MS);
+        chan *lanes[LANES_MAX];
+        lanes_of(lanes, lk, cfg->lanes);
         rc = run_party(res, MPC_SERVER, lanes, cfg->lanes, cfg->net, cfg->mode, cfg->reveal,
                        cfg->ot, NULL, cfg->progress, cfg->progress_ctx, t0);
-        lanes_close(lanes, cfg->lanes);
         if (rc == 0) {
             uint64_t v[3] = {res->rep.flights, res->rep.bytes_sent,
                              (uint64_t)(res->rep.seconds * 1e6)};
-            uint8_t b[FRAME_REPORT_BYTES];
+            uint8_t b[CTL_REPORT_BYTES];
             for (int i = 0; i < 24; i++)
                 b[i] = (uint8_t)(v[i / 8] >> (8 * (i % 8)));
-            rc = frame_send(ctl, FRAME_REPORT, b, sizeof b);
+            rc = ctl_send(ctl, CTL_REPORT, b, sizeof b);
         }
     }
-    chan_close(ctl);
     return rc;
 }
 
-int session_infer(const char *host, int port, const nn_tensor *x, exec_progress_fn progress,
-                  void *pctx, session_result *res) {
+int session_serve_conn(const server_cfg *cfg, int fd, const char *peer, session_result *res) {
     memset(res, 0, sizeof *res);
     double t0 = time_now();
-    chan *ctl = NULL;
-    TRY(chan_connect(&ctl, host, port, CONNECT_TIMEOUT_MS));
+    res->mode = cfg->mode;
+    res->lanes = cfg->lanes;
+    res->reveal = cfg->reveal;
+    res->ot = cfg->ot;
+    snprintf(res->peer, sizeof res->peer, "%s", peer ? peer : "");
+    link_opts lo = cfg->link ? *cfg->link : (link_opts){0};
+    lo.timeout_ms = cfg->hello_timeout_ms > 0 ? cfg->hello_timeout_ms : CONTROL_TIMEOUT_MS;
+    net_link *lk;
+    TRY(link_server(&lk, fd, &lo));
+    snprintf(res->transport, sizeof res->transport, "%s", link_desc(lk));
+    int rc = serve_link(cfg, lk, res, t0);
+    if (rc < 0) link_abort(lk); /* the client must not wait for us */
+    link_get_stats(lk, &res->link);
+    char keep[512];
+    snprintf(keep, sizeof keep, "%s", err_msg());
+    link_close(lk);
+    return rc < 0 ? err_set(rc, "%s", keep) : 0;
+}
+
+int session_serve_one(session_server *srv, const server_cfg *cfg, int accept_timeout_ms,
+                      session_result *res) {
+    memset(res, 0, sizeof *res);
+    int fd;
+    char peer[64];
+    TRY(net_accept(srv->l, &fd, peer, sizeof peer, accept_timeout_ms < 0 ? -1 : accept_timeout_ms));
+    return session_serve_conn(cfg, fd, peer, res);
+}
+
+/* ---- the client ---- */
+
+static int client_link(const client_cfg *cfg, net_link *lk, const nn_tensor *x, session_result *res,
+                       double t0) {
+    chan *ctl = link_chan(lk, 0);
     chan_set_timeout(ctl, CHAN_DEFAULT_TIMEOUT_MS); /* the server may be busy loading */
+    uint64_t cap = cfg->max_model_memory ? cfg->max_model_memory : SESSION_MAX_MODEL_MEMORY_DEFAULT;
     session_hello h = {.kind = HELLO_CLIENT, .version = SESSION_VERSION};
     uint8_t b[HELLO_BYTES];
     hello_encode(b, &h);
     uint8_t *msg = NULL;
     size_t len = 0;
     uint64_t *xq = NULL;
-    int rc = frame_send(ctl, FRAME_HELLO, b, sizeof b);
-    if (rc == 0) rc = frame_recv(ctl, FRAME_HELLO, &msg, &len);
+    int rc = ctl_send(ctl, CTL_HELLO, b, sizeof b);
+    if (rc == 0) rc = ctl_recv(ctl, CTL_HELLO, 0, &msg, &len);
     if (rc == 0) rc = hello_parse(&h, msg, len);
     if (rc == 0 && h.version != SESSION_VERSION)
         rc = err_set(PARLEY_E_MISMATCH, "the server speaks protocol version %u, this client %u",
@@ -203,12 +224,40 @@ int session_infer(const char *host, int port, const nn_tensor *x, exec_progress_
         rc = err_set(PARLEY_E_PROTO, "the peer is not a parley server");
     mem_free(msg);
     msg = NULL;
-    if (rc == 0) rc = frame_recv(ctl, FRAME_MODEL, &msg, &len);
+    /* The description may not make us allocate more than the cap: its size
+     * bounds the decoder's allocations before anything is allocated. */
+    uint64_t max_desc = (cap > 4 * ALLOC_OVERHEAD ? cap - 4 * ALLOC_OVERHEAD : 0) / decode_per_byte();
+    if (rc == 0) {
+        rc = ctl_recv(ctl, CTL_MODEL, max_desc < CTL_MAX_MODEL ? (size_t)max_desc : 0, &msg, &len);
+        if (rc == PARLEY_E_LIMIT) {
+            rc = err_set(PARLEY_E_LIMIT,
+                         "the server's model description is too large: decoding it could take "
+                         "more than this client's cap of %llu MiB (--max-model-memory raises it)",
+                         (unsigned long long)(cap >> 20));
+            (void)ctl_reject(ctl, "the client refused the model: its description is over the "
+                                  "client's memory cap of %llu MiB",
+                             (unsigned long long)(cap >> 20));
+        }
+    }
     if (rc == 0) rc = qnet_public_decode(&res->net, msg, len);
     mem_free(msg);
     msg = NULL;
     if (rc == 0 && (res->net->l != h.l || res->net->s != h.s))
         rc = err_set(PARLEY_E_PROTO, "the server's model and hello disagree on l and s");
+    if (rc == 0) {
+        uint64_t need = session_model_memory(res->net, len);
+        if (need > cap) {
+            rc = err_set(PARLEY_E_LIMIT,
+                         "the server's model would take %llu MiB of this client's memory, over "
+                         "its cap of %llu MiB (--max-model-memory raises it)",
+                         (unsigned long long)((need + (1 << 20) - 1) >> 20),
+                         (unsigned long long)(cap >> 20));
+            (void)ctl_reject(ctl, "the client refused the model: it would take %llu MiB of the "
+                                  "client's memory, over its cap of %llu MiB",
+                             (unsigned long long)((need + (1 << 20) - 1) >> 20),
+                             (unsigned long long)(cap >> 20));
+        }
+    }
     if (rc == 0) {
         res->mode = h.mode;
         res->lanes = h.lanes;
@@ -221,35 +270,25 @@ int session_infer(const char *host, int port, const nn_tensor *x, exec_progress_
             nn_shape_str(got, sizeof got, &x->shape);
             rc = err_set(PARLEY_E_MISMATCH, "the input has shape %s, the model expects %s", got,
                          want);
-            (void)frame_reject(ctl, "the client's input has shape %s, the model expects %s", got,
-                               want);
+            (void)ctl_reject(ctl, "the client's input has shape %s, the model expects %s", got,
+                             want);
         } else {
             xq = mem_alloc(in->size, sizeof *xq);
             rc = xq ? qnet_encode_input(res->net, xq, x) : PARLEY_E_NOMEM;
-            if (rc < 0) (void)frame_reject(ctl, "the client cannot use its input: %s", err_msg());
+            if (rc < 0) (void)ctl_reject(ctl, "the client cannot use its input: %s", err_msg());
         }
     }
-    if (rc == 0) rc = frame_send(ctl, FRAME_READY, NULL, 0);
-    uint64_t tag = 0;
-    if (rc == 0) rc = frame_recv(ctl, FRAME_LANES, &msg, &len);
-    if (rc == 0 && len != FRAME_LANES_BYTES)
-        rc = err_set(PARLEY_E_PROTO, "the server's lane tag is %zu bytes, not %d", len,
-                     FRAME_LANES_BYTES);
-    for (size_t i = 0; rc == 0 && i < 8; i++)
-        tag |= (uint64_t)msg[i] << (8 * i);
-    mem_free(msg);
-    msg = NULL;
-    chan *lanes[LANES_MAX] = {0};
-    if (rc == 0) rc = lanes_connect_tag(lanes, h.lanes, host, port, CONTROL_TIMEOUT_MS, tag);
+    if (rc == 0) rc = ctl_send(ctl, CTL_READY, NULL, 0);
     add_stats(res, ctl);
     if (rc == 0) {
+        chan *lanes[LANES_MAX];
+        lanes_of(lanes, lk, h.lanes);
         rc = run_party(res, MPC_CLIENT, lanes, h.lanes, res->net, h.mode, h.reveal, h.ot, xq,
-                       progress, pctx, t0);
-        lanes_close(lanes, h.lanes);
-        if (rc == 0) rc = frame_recv(ctl, FRAME_REPORT, &msg, &len);
-        if (rc == 0 && len != FRAME_REPORT_BYTES)
+                       cfg->progress, cfg->progress_ctx, t0);
+        if (rc == 0) rc = ctl_recv(ctl, CTL_REPORT, 0, &msg, &len);
+        if (rc == 0 && len != CTL_REPORT_BYTES)
             rc = err_set(PARLEY_E_PROTO, "the server's report is %zu bytes, not %d", len,
-                         FRAME_REPORT_BYTES);
+                         CTL_REPORT_BYTES);
         if (rc == 0) {
             uint64_t v[3] = {0, 0, 0};
             for (int i = 0; i < 24; i++)
@@ -261,6 +300,38 @@ int session_infer(const char *host, int port, const nn_tensor *x, exec_progress_
         msg = NULL;
     }
     if (xq) mem_free_wipe(xq, res->net->t[res->net->input].size * sizeof *xq);
-    chan_close(ctl);
     return rc;
+}
+
+int session_infer_conn(const client_cfg *cfg, int fd, const char *host, const nn_tensor *x,
+                       session_result *res) {
+    memset(res, 0, sizeof *res);
+    double t0 = time_now();
+    link_opts lo = cfg->link ? *cfg->link : (link_opts){0};
+    if (lo.tls && !lo.server_name) lo.server_name = host;
+    if (lo.timeout_ms <= 0) lo.timeout_ms = CHAN_DEFAULT_TIMEOUT_MS; /* the server may be busy */
+    net_link *lk;
+    TRY(link_client(&lk, fd, &lo));
+    snprintf(res->transport, sizeof res->transport, "%s", link_desc(lk));
+    int rc = client_link(cfg, lk, x, res, t0);
+    if (rc < 0) link_abort(lk);
+    link_get_stats(lk, &res->link);
+    char keep[512];
+    snprintf(keep, sizeof keep, "%s", err_msg());
+    link_close(lk);
+    return rc < 0 ? err_set(rc, "%s", keep) : 0;
+}
+
+int session_infer_ex(const client_cfg *cfg, const char *host, int port, const nn_tensor *x,
+                     session_result *res) {
+    memset(res, 0, sizeof *res);
+    int fd;
+    TRY(net_connect(&fd, host, port, CONNECT_TIMEOUT_MS));
+    return session_infer_conn(cfg, fd, host, x, res);
+}
+
+int session_infer(const char *host, int port, const nn_tensor *x, exec_progress_fn progress,
+                  void *pctx, session_result *res) {
+    client_cfg cfg = {.progress = progress, .progress_ctx = pctx};
+    return session_infer_ex(&cfg, host, port, x, res);
 }

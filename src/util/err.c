@@ -42,6 +42,8 @@ const char *parley_strerror(int status) {
     case PARLEY_E_FORMAT: return "malformed input file";
     case PARLEY_E_UNSUPPORTED: return "unsupported";
     case PARLEY_E_MISMATCH: return "parties disagree on parameters";
+    case PARLEY_E_AUTH: return "authentication refused";
+    case PARLEY_E_LIMIT: return "over a limit";
     default: return "unknown error";
     }
 }
