@@ -139,7 +139,8 @@ static int up_wait(upstream *u, int n) {
     dl.tv_sec += 20;
     int rc = 0;
     pthread_mutex_lock(&u->mu);
-    while (u->finished < n && rc == 0) rc = pthread_cond_timedwait(&u->cv, &u->mu, &dl);
+    while (u->finished < n && rc == 0)
+        rc = pthread_cond_timedwait(&u->cv, &u->mu, &dl);
     pthread_mutex_unlock(&u->mu);
     return u->finished >= n ? 0 : -1;
 }
@@ -537,7 +538,8 @@ TEST(link_shared_by_connections) {
         c[i] = (rate_client){linkem_port(r.e), 3000000, 0, 0, 0};
         REQUIRE(pthread_create(&t[i], NULL, rate_client_main, &c[i]) == 0);
     }
-    for (int i = 0; i < N; i++) pthread_join(t[i], NULL);
+    for (int i = 0; i < N; i++)
+        pthread_join(t[i], NULL);
     CHECK(up_wait(&u, N) == 0); /* every byte arrived */
     double el = now_s() - t0;
     REQUIRE_OK(relay_stop(&r));

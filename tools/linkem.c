@@ -35,16 +35,16 @@ typedef struct mark {
 } mark;
 
 typedef struct flow {
-    int dir;          /* LINKEM_UP / LINKEM_DOWN */
-    uint8_t *buf;     /* ring of cap bytes (cap a power of two) */
+    int dir;      /* LINKEM_UP / LINKEM_DOWN */
+    uint8_t *buf; /* ring of cap bytes (cap a power of two) */
     size_t cap;
     uint64_t in, out; /* stream offsets: read from the source, written to the receiver */
     uint64_t done;    /* offset up to which marks have been retired */
     mark *mk;         /* ring of marks */
     size_t mcap, mhead, mcount;
-    int eof;      /* the source ended its stream */
-    int shut;     /* the receiver has been sent the end of the stream */
-    int blocked;  /* the last write would block: wait for POLLOUT */
+    int eof;     /* the source ended its stream */
+    int shut;    /* the receiver has been sent the end of the stream */
+    int blocked; /* the last write would block: wait for POLLOUT */
 } flow;
 
 typedef struct conn {
@@ -58,9 +58,9 @@ typedef struct conn {
 typedef struct lkdir {
     double ns_per_byte; /* 0: unlimited */
     int64_t delay_ns;
-    int64_t burst_ns;   /* the bucket's depth, as time at the rate */
-    int64_t queue_ns;   /* the queue, as time at the rate */
-    int64_t free_at;    /* when the link has sent everything accepted so far */
+    int64_t burst_ns; /* the bucket's depth, as time at the rate */
+    int64_t queue_ns; /* the queue, as time at the rate */
+    int64_t free_at;  /* when the link has sent everything accepted so far */
 } lkdir;
 
 struct linkem {
@@ -69,8 +69,8 @@ struct linkem {
     struct sockaddr_storage up;
     socklen_t uplen;
     lkdir lk[2];
-    size_t ring;       /* ring size per flow */
-    uint64_t seen[2];  /* largest depth delivered to each side (0 client, 1 server) */
+    size_t ring;      /* ring size per flow */
+    uint64_t seen[2]; /* largest depth delivered to each side (0 client, 1 server) */
     conn *conns;
     linkem_stats st;
     int have_first;
@@ -179,7 +179,8 @@ int linkem_open(linkem **out, const linkem_cfg *cfg, char *err, size_t cap) {
         if (want > need) need = want;
     }
     e->ring = MIN_RING;
-    while (e->ring < need) e->ring <<= 1;
+    while (e->ring < need)
+        e->ring <<= 1;
     struct sockaddr_storage la;
     socklen_t ll;
     if (resolve(&e->up, &e->uplen, cfg->up_host, cfg->up_port, 0, err, cap) < 0 ||
@@ -211,7 +212,9 @@ fail:
     return -1;
 }
 
-int linkem_port(const linkem *e) { return e->port; }
+int linkem_port(const linkem *e) {
+    return e->port;
+}
 
 static void conn_free(conn *c) {
     for (int s = 0; s < 2; s++) {
@@ -233,7 +236,9 @@ void linkem_close(linkem *e) {
     free(e);
 }
 
-void linkem_stats_get(const linkem *e, linkem_stats *st) { *st = e->st; }
+void linkem_stats_get(const linkem *e, linkem_stats *st) {
+    *st = e->st;
+}
 
 /* ---- flows ---- */
 
@@ -251,7 +256,8 @@ static int mark_push(flow *f, const mark *m) {
     if (f->mcount == f->mcap) {
         mark *n = malloc(2 * f->mcap * sizeof *n);
         if (!n) return -1;
-        for (size_t i = 0; i < f->mcount; i++) n[i] = f->mk[(f->mhead + i) % f->mcap];
+        for (size_t i = 0; i < f->mcount; i++)
+            n[i] = f->mk[(f->mhead + i) % f->mcap];
         free(f->mk);
         f->mk = n;
         f->mhead = 0;
@@ -338,7 +344,9 @@ static void flow_retire(linkem *e, flow *f) {
     }
 }
 
-static void conn_kill(conn *c) { c->dead = 1; }
+static void conn_kill(conn *c) {
+    c->dead = 1;
+}
 
 /* Write what is due on flow f of c. */
 static void flow_deliver(linkem *e, conn *c, flow *f, int64_t t) {

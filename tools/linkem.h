@@ -45,19 +45,19 @@ typedef struct linkem_cfg {
     int listen_port;         /* 0: the kernel picks (linkem_port) */
     const char *up_host;
     int up_port;
-    double delay_ms[2];    /* one-way delay per direction, >= 0 */
-    double rate_bps[2];    /* bytes per second per direction; 0 = unlimited */
-    uint64_t queue[2];     /* bytes ahead of the pacer; 0 = default (above) */
-    uint64_t burst[2];     /* token bucket depth; 0 = LINKEM_SEGMENT */
-    unsigned max_conns;    /* 0 = 1024 */
-    void *trace;           /* FILE *: a line per new flight delivered (NULL: none) */
+    double delay_ms[2]; /* one-way delay per direction, >= 0 */
+    double rate_bps[2]; /* bytes per second per direction; 0 = unlimited */
+    uint64_t queue[2];  /* bytes ahead of the pacer; 0 = default (above) */
+    uint64_t burst[2];  /* token bucket depth; 0 = LINKEM_SEGMENT */
+    unsigned max_conns; /* 0 = 1024 */
+    void *trace;        /* FILE *: a line per new flight delivered (NULL: none) */
 } linkem_cfg;
 
 typedef struct linkem_stats {
-    uint64_t conns;    /* connections accepted so far */
-    uint64_t active;   /* of them, still open */
-    uint64_t bytes[2]; /* delivered, per direction */
-    uint64_t chain;    /* longest chain of one-way flights */
+    uint64_t conns;         /* connections accepted so far */
+    uint64_t active;        /* of them, still open */
+    uint64_t bytes[2];      /* delivered, per direction */
+    uint64_t chain;         /* longest chain of one-way flights */
     double first_s, last_s; /* seconds (monotonic) of the first and last byte delivered */
 } linkem_stats;
 

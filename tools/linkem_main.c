@@ -92,11 +92,12 @@ int main(int argc, char **argv) {
             return 0;
         }
         static const char *const known[] = {
-            "--listen", "--upstream", "--net",   "--rtt",   "--delay",     "--rate",
-            "--delay-up", "--delay-down", "--rate-up", "--rate-down", "--queue", "--burst",
-            "--max-conns", "--stats", "--trace", NULL};
+            "--listen",    "--upstream",   "--net",     "--rtt",       "--delay", "--rate",
+            "--delay-up",  "--delay-down", "--rate-up", "--rate-down", "--queue", "--burst",
+            "--max-conns", "--stats",      "--trace",   NULL};
         int k = 0;
-        while (known[k] && strcmp(known[k], a)) k++;
+        while (known[k] && strcmp(known[k], a))
+            k++;
         if (!known[k]) {
             fprintf(stderr, "parley-linkem: unknown option '%s'\n%s", a, usage);
             return 2;
@@ -180,13 +181,13 @@ int main(int argc, char **argv) {
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    fprintf(stderr,
-            "parley-linkem: on %s:%d to %s:%d, up %g ms %g MB/s, down %g ms %g MB/s, queue %llu/%llu "
-            "bytes\n",
-            lhost, linkem_port(e), uhost, uport, cfg.delay_ms[0], cfg.rate_bps[0] / 1e6,
-            cfg.delay_ms[1], cfg.rate_bps[1] / 1e6,
-            (unsigned long long)linkem_queue_of(&cfg, 0),
-            (unsigned long long)linkem_queue_of(&cfg, 1));
+    fprintf(
+        stderr,
+        "parley-linkem: on %s:%d to %s:%d, up %g ms %g MB/s, down %g ms %g MB/s, queue %llu/%llu "
+        "bytes\n",
+        lhost, linkem_port(e), uhost, uport, cfg.delay_ms[0], cfg.rate_bps[0] / 1e6,
+        cfg.delay_ms[1], cfg.rate_bps[1] / 1e6, (unsigned long long)linkem_queue_of(&cfg, 0),
+        (unsigned long long)linkem_queue_of(&cfg, 1));
     fflush(stderr);
     int rc = linkem_run(e, stop_pipe[0], err, sizeof err);
     if (rc < 0) fprintf(stderr, "parley-linkem: %s\n", err);
@@ -203,8 +204,8 @@ int main(int argc, char **argv) {
             "\"rate_mbps_down\":%g}\n",
             (unsigned long long)st.conns, (unsigned long long)st.bytes[0],
             (unsigned long long)st.bytes[1], (unsigned long long)st.chain,
-            st.last_s > st.first_s ? st.last_s - st.first_s : 0.0, cfg.delay_ms[0],
-            cfg.delay_ms[1], cfg.rate_bps[0] / 1e6, cfg.rate_bps[1] / 1e6);
+            st.last_s > st.first_s ? st.last_s - st.first_s : 0.0, cfg.delay_ms[0], cfg.delay_ms[1],
+            cfg.rate_bps[0] / 1e6, cfg.rate_bps[1] / 1e6);
     if (f != stderr) fclose(f);
     if (cfg.trace) fclose(cfg.trace);
     linkem_close(e);
