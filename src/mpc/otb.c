@@ -1,6 +1,8 @@
 /* Both-direction OT batches on the lane's backend; see otb.h. */
 #include "mpc/otb.h"
 
+#include "mpc/flights.h"
+
 #include "util/bits.h"
 #include "util/mem.h"
 
@@ -111,5 +113,6 @@ uint64_t otb_job_bytes(int backend, const otb_job *j) {
 
 uint64_t otb_job_cost(const ot_costing *oc, const otb_job *j) {
     if (oc->backend == OT_BACKEND_SILENT && oc->cots) *oc->cots += otb_job_cots(j);
+    if (oc->fs) fsim_job(oc->fs, j);
     return otb_job_bytes(oc->backend, j);
 }

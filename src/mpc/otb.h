@@ -65,9 +65,10 @@ typedef struct otb_job {
 typedef struct ot_costing {
     int backend;
     uint64_t *cots;
+    struct fsim *fs; /* the flight model to feed (mpc/flights.h), or NULL */
 } ot_costing;
 /* otb_job_bytes(oc->backend, j), adding the job's COTs to *oc->cots on
- * the silent backend. */
+ * the silent backend and the job to the flight model's next otb_run. */
 uint64_t otb_job_cost(const ot_costing *oc, const otb_job *j);
 
 /* Per-OT wire bits on a backend, without the silent COTs' making: a COT

@@ -4,6 +4,7 @@
 
 #include "lin/he/lin_he.h"
 #include "lin/ot/lin_ot.h"
+#include "mpc/flights.h"
 #include "nl/nl.h"
 #include "nn/exec.h"
 #include "nn/hello.h"
@@ -17,6 +18,7 @@ void cost_report_free(cost_report *r) {
     if (!r) return;
     mem_free(r->layer);
     mem_free(r->layer_cots);
+    mem_free(r->layer_flights);
     memset(r, 0, sizeof *r);
 }
 
@@ -81,6 +83,25 @@ static int layer_bytes(uint64_t *b, const ot_costing *oc, const qnet *net, const
     }
 }
 
+/* The flights of a linear layer: HE, the client's ciphertexts then the
+ * server's answer (lin_he.h; a layer past its chunk limit would take two
+ * more per chunk); OT, the busiest lane's streamed COTs (lin_ot.h). */
+static void linear_flights(fsim *fs, const qnet *net, const qlayer *L, int mode, unsigned lanes) {
+    if (mode == MODE_HE) {
+        fsim_msg(fs, MPC_CLIENT);
+        fsim_msg(fs, MPC_SERVER);
+        return;
+    }
+    int recv = MPC_CLIENT;
+    size_t k = L->op == QOP_CONV ? lin_ot_conv_chunks(&L->p.conv, net->l, lanes, &recv)
+               : L->op == QOP_FC ? lin_ot_fc_chunks(&L->p.fc, net->l, lanes, &recv)
+                                 : lin_ot_scale_chunks(&L->p.scale, net->l, lanes, &recv);
+    fsim_fork(fs);
+    fsim_lane(fs, 0);
+    fsim_cotv(fs, recv, k);
+    fsim_join(fs);
+}
+
 int cost_predict(cost_report *r, const qnet *net, const cost_opts *o) {
     memset(r, 0, sizeof *r);
     if (o->mode != MODE_OT && o->mode != MODE_HE)
@@ -93,18 +114,25 @@ int cost_predict(cost_report *r, const qnet *net, const cost_opts *o) {
     r->nlayers = net->nlayers;
     r->layer = mem_calloc(net->nlayers ? net->nlayers : 1, sizeof *r->layer);
     r->layer_cots = mem_calloc(net->nlayers ? net->nlayers : 1, sizeof *r->layer_cots);
+    r->layer_flights = mem_calloc(net->nlayers ? net->nlayers : 1, sizeof *r->layer_flights);
     uint8_t *nonneg = exec_nonneg_tensors(net);
-    if (!r->layer || !r->layer_cots || !nonneg) {
+    fsim *fs = NULL;
+    if (!r->layer || !r->layer_cots || !r->layer_flights || !nonneg ||
+        fsim_new(&fs, o->ot, o->lanes, o->ferret) < 0) {
         mem_free(nonneg);
         return err_set(PARLEY_E_NOMEM, "out of memory for the cost model");
     }
+    fsim_msg(fs, MPC_CLIENT); /* share_input: the client's shares, on lane 0 */
     /* share_input and reveal: one packed message of l-bit values each. */
     r->input = bits_bytes(net->t[net->input].size * (size_t)l);
     int rc = 0;
     for (unsigned i = 0; i < net->nlayers && rc == 0; i++) {
         const qlayer *L = &net->layers[i];
-        ot_costing oc = {o->ot, &r->layer_cots[i]};
+        ot_costing oc = {.backend = o->ot, .cots = &r->layer_cots[i], .fs = fs};
+        uint64_t f0 = fsim_flights(fs);
         rc = layer_bytes(&r->layer[i], &oc, net, L, o, nonneg);
+        if (rc == 0 && qop_is_linear(L->op)) linear_flights(fs, net, L, o->mode, o->lanes);
+        r->layer_flights[i] = fsim_flights(fs) - f0;
         r->cots += r->layer_cots[i];
         if (rc < 0) {
             err_wrap(rc, "layer %u (%s %s) in %s mode", i + 1, qop_name(L->op), L->name,
@@ -118,16 +146,24 @@ int cost_predict(cost_report *r, const qnet *net, const cost_opts *o) {
             r->nonlinear += r->layer[i];
     }
     mem_free(nonneg);
-    if (rc < 0) return rc;
+    if (rc < 0) {
+        fsim_free(fs);
+        return rc;
+    }
     const qtensor *ot = &net->t[net->output];
     size_t nres = ot->size;
     if (o->reveal_label) {
         size_t cols = ot->shape.rank ? ot->shape.d[ot->shape.rank - 1] : 1;
         nres = ot->size / cols;
-        ot_costing oc = {o->ot, &r->cots};
+        ot_costing oc = {.backend = o->ot, .cots = &r->cots, .fs = fs};
         r->label = nl_argmax_bytes(&oc, nres, cols, l, o->lanes);
     }
     r->reveal = bits_bytes(nres * (size_t)l);
+    fsim_msg(fs, MPC_SERVER); /* reveal: the server's share */
+    r->flights = fsim_flights(fs);
+    rc = fsim_status(fs);
+    fsim_free(fs);
+    if (rc < 0) return err_set(rc, "the flight model failed (out of memory?)");
     r->total = r->input + r->linear + r->nonlinear + r->label + r->reveal;
     ot_lane_opts lo = {.backend = o->ot, .ferret = o->ferret};
     r->setup =

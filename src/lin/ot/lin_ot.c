@@ -304,6 +304,52 @@ static uint64_t map_bytes(const lin_map *m) {
     return bytes + 16 * ((ots + 127) / 128 * 128);
 }
 
+/* The extension chunks each lane's iknp_cotv cuts its OTs into (cotv.c's
+ * plan_chunk: whole groups of 128 OTs until OTE_CHUNK OTs or
+ * COTV_CHUNK_BITS of corrections), on run_map's split of the entries; the
+ * largest count over the lanes. A lane's slice starts on a group. */
+static size_t map_chunks(const lin_map *m, unsigned lanes) {
+    size_t count[LANES_MAX], first = 0, most = 0;
+    unsigned g = m->per, b = 128;
+    while (b) { /* gcd, for run_map's grain */
+        unsigned t = g % b;
+        g = b;
+        b = t;
+    }
+    party_split(count, m->nent, 128 / g, lanes);
+    uint64_t P[65];
+    P[0] = 0;
+    for (unsigned k = 0; k < m->per; k++)
+        P[k + 1] = P[k] + (m->l - k);
+    for (unsigned i = 0; i < lanes; i++) {
+        size_t chunks = 0, mm = 0;
+        uint64_t bits = 0, group = 0;
+        unsigned fill = 0;
+        for (size_t e = first; e < first + count[i]; e++) {
+            uint64_t M = map_count(m, e);
+            for (unsigned k = 0; k < m->per;) {
+                unsigned take = m->per - k < 128 - fill ? m->per - k : 128 - fill;
+                group += M * (P[k + take] - P[k]);
+                fill += take;
+                k += take;
+                if (fill < 128) continue;
+                mm += 128;
+                bits += group;
+                group = fill = 0;
+                if (mm == OTE_CHUNK || bits >= COTV_CHUNK_BITS) {
+                    chunks++;
+                    mm = 0;
+                    bits = 0;
+                }
+            }
+        }
+        if (fill || mm) chunks++;
+        if (chunks > most) most = chunks;
+        first += count[i];
+    }
+    return most;
+}
+
 /* ---- the protocol ---- */
 
 typedef struct lin_run {
@@ -532,6 +578,22 @@ uint64_t lin_ot_conv_bytes(const lin_conv *c, unsigned l, int orientation) {
     return bytes_of(&m);
 }
 
+size_t lin_ot_conv_chunks(const lin_conv *c, unsigned l, unsigned lanes, int *receiver) {
+    lin_conv cc = *c;
+    if (l < 1 || l > 64 || lanes < 1 || lanes > LANES_MAX || lin_conv_check(&cc) < 0 ||
+        cc.wbits > l) {
+        err_clear();
+        return 0;
+    }
+    lin_map m;
+    int o = lin_ot_conv_pick(&cc, l);
+    if (map_conv(&m, &cc, l, o) < 0) return 0;
+    size_t k = map_chunks(&m, lanes);
+    map_free(&m);
+    *receiver = o == LIN_OT_A ? MPC_CLIENT : MPC_SERVER;
+    return k;
+}
+
 int lin_ot_conv_pick(const lin_conv *c, unsigned l) {
     return lin_ot_conv_bytes(c, l, LIN_OT_B) < lin_ot_conv_bytes(c, l, LIN_OT_A) ? LIN_OT_B
                                                                                  : LIN_OT_A;
@@ -579,6 +641,20 @@ uint64_t lin_ot_fc_bytes(const lin_fc *f, unsigned l, int orientation) {
     return bytes_of(&m);
 }
 
+size_t lin_ot_fc_chunks(const lin_fc *f, unsigned l, unsigned lanes, int *receiver) {
+    if (l < 1 || l > 64 || lanes < 1 || lanes > LANES_MAX || lin_fc_check(f) < 0 || f->wbits > l) {
+        err_clear();
+        return 0;
+    }
+    lin_map m;
+    int o = lin_ot_fc_pick(f, l);
+    map_fc(&m, f, l, o);
+    size_t k = map_chunks(&m, lanes);
+    map_free(&m);
+    *receiver = o == LIN_OT_A ? MPC_CLIENT : MPC_SERVER;
+    return k;
+}
+
 int lin_ot_fc_pick(const lin_fc *f, unsigned l) {
     return lin_ot_fc_bytes(f, l, LIN_OT_B) < lin_ot_fc_bytes(f, l, LIN_OT_A) ? LIN_OT_B : LIN_OT_A;
 }
@@ -619,6 +695,21 @@ uint64_t lin_ot_scale_bytes(const lin_scale *s, unsigned l, int orientation) {
     lin_map m;
     map_scale(&m, s, l, orientation);
     return bytes_of(&m);
+}
+
+size_t lin_ot_scale_chunks(const lin_scale *s, unsigned l, unsigned lanes, int *receiver) {
+    if (l < 1 || l > 64 || lanes < 1 || lanes > LANES_MAX || lin_scale_check(s) < 0 ||
+        s->wbits > l) {
+        err_clear();
+        return 0;
+    }
+    lin_map m;
+    int o = lin_ot_scale_pick(s, l);
+    map_scale(&m, s, l, o);
+    size_t k = map_chunks(&m, lanes);
+    map_free(&m);
+    *receiver = o == LIN_OT_A ? MPC_CLIENT : MPC_SERVER;
+    return k;
 }
 
 int lin_ot_scale_pick(const lin_scale *s, unsigned l) {
