@@ -288,8 +288,8 @@ uint64_t and_round_bytes(uint64_t bits) { return 2 * ((bits + 7) / 8); }
 uint64_t mpc_and_bytes(const ot_costing *oc, size_t n) {
     if (n == 0) return 0;
     uint64_t b = tri_bytes(oc, n, 0);
-    otb_cost_run(oc);   /* the triples */
-    otb_cost_round(oc); /* the opening */
+    otb_cost_run(oc);                                         /* the triples */
+    otb_cost_round(oc, and_round_bytes(2 * (uint64_t)n) / 2); /* the opening */
     return b + and_round_bytes(2 * (uint64_t)n);
 }
 

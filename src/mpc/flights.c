@@ -56,8 +56,9 @@ typedef struct flane {
 struct fsim {
     int backend, err;
     unsigned lanes;
-    uint64_t usable;
-    uint64_t clk[2]; /* the parties outside party_run */
+    uint64_t usable, batch; /* silent: COTs and bytes of a batch */
+    uint64_t clk[2];        /* the parties outside party_run */
+    uint64_t sent[2];       /* bytes, by sender */
     int forked;
     unsigned cur;
     flane lane[LANES_MAX];
@@ -74,6 +75,7 @@ int fsim_new(fsim **out, int backend, unsigned lanes, const ferret_params *fp) {
     s->backend = backend;
     s->lanes = lanes;
     s->usable = ferret_usable(fp ? fp : &FERRET_B11);
+    s->batch = ferret_batch_bytes(fp ? fp : &FERRET_B11);
     *out = s;
     return 0;
 }
@@ -104,12 +106,20 @@ static uint64_t *cur_clk(fsim *s) {
     return s->forked ? s->lane[s->cur].clk : s->clk;
 }
 
-void fsim_msg(fsim *s, int sender) {
-    uint64_t *c = cur_clk(s);
-    c[1 - sender] = max64(c[1 - sender], c[sender] + 1);
+void fsim_sent(const fsim *s, uint64_t out[2]) {
+    out[0] = s->sent[0];
+    out[1] = s->sent[1];
 }
 
-void fsim_round(fsim *s) {
+void fsim_msg(fsim *s, int sender, uint64_t bytes) {
+    uint64_t *c = cur_clk(s);
+    c[1 - sender] = max64(c[1 - sender], c[sender] + 1);
+    s->sent[sender] += bytes;
+}
+
+void fsim_round(fsim *s, uint64_t bytes) {
+    s->sent[0] += bytes;
+    s->sent[1] += bytes;
     uint64_t *c = cur_clk(s);
     uint64_t a = c[0], b = c[1];
     c[0] = max64(a, b + 1);
@@ -153,6 +163,10 @@ void fsim_job(fsim *s, const otb_job *j) {
         s->jobs = n;
         s->cj = nc;
     }
+    uint64_t rx, tx;
+    otb_job_bytes_split(s->backend, j, &rx, &tx);
+    s->sent[1 - j->sender] += rx;
+    s->sent[j->sender] += tx;
     fjob *f = &s->jobs[s->nj++];
     f->sender = j->sender;
     f->n = j->n;
@@ -279,6 +293,7 @@ static void replay(fsim *s, alist *L, uint64_t *clk, size_t cnt[2][K_N]) {
                 uint64_t *t = &ts[a->owner][a->kind][a->idx];
                 if (a->type == A_SEND) {
                     *t = clk[p];
+                    if (a->kind == K_T) s->sent[p] += s->batch; /* a refill's trees */
                 } else {
                     if (*t == UINT64_MAX) break; /* wait for the peer */
                     clk[p] = max64(clk[p], *t + 1);
@@ -366,7 +381,9 @@ void fsim_otb_run(fsim *s) {
     s->nj = 0;
 }
 
-void fsim_cotv(fsim *s, int receiver, size_t chunks) {
+void fsim_cotv(fsim *s, int receiver, size_t chunks, uint64_t rx, uint64_t tx) {
+    s->sent[receiver] += rx;
+    s->sent[1 - receiver] += tx;
     if (chunks == 0 || s->err) return;
     int snd = 1 - receiver;
     alist L[2];
@@ -393,6 +410,6 @@ void otb_cost_run(const ot_costing *oc) {
     if (oc->fs) fsim_otb_run(oc->fs);
 }
 
-void otb_cost_round(const ot_costing *oc) {
-    if (oc->fs) fsim_round(oc->fs);
+void otb_cost_round(const ot_costing *oc, uint64_t bytes_each) {
+    if (oc->fs) fsim_round(oc->fs, bytes_each);
 }

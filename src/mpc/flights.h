@@ -20,7 +20,10 @@
  * chunks, so the model sees where a schedule waits on the peer's answer
  * instead of running ahead. Linear layers over OT add their streamed COTs
  * (fsim_cotv, src/ot/cotv.c: one chunk ahead). A change to any of those
- * schedules must be mirrored here. */
+ * schedules must be mirrored here.
+ *
+ * It also adds up the bytes each party sends (fsim_sent), so a transfer
+ * bound per direction can be put beside the flights. */
 #ifndef PARLEY_MPC_FLIGHTS_H
 #define PARLEY_MPC_FLIGHTS_H
 
@@ -44,12 +47,16 @@ int fsim_status(const fsim *s);
 /* Flights so far: the larger of the two parties' clocks. */
 uint64_t fsim_flights(const fsim *s);
 
-/* A message from `sender` (MPC_SERVER / MPC_CLIENT) to the other party,
- * on the current lane (outside party_run: the party as a whole). */
-void fsim_msg(fsim *s, int sender);
-/* Both parties send, then each reads the other's (an AND round, an
- * opening). */
-void fsim_round(fsim *s);
+/* Bytes sent so far by each party (out[MPC_SERVER], out[MPC_CLIENT]). */
+void fsim_sent(const fsim *s, uint64_t out[2]);
+
+/* A message of `bytes` from `sender` (MPC_SERVER / MPC_CLIENT) to the
+ * other party, on the current lane (outside party_run: the party as a
+ * whole). */
+void fsim_msg(fsim *s, int sender, uint64_t bytes);
+/* Both parties send `bytes` each, then each reads the other's (an AND
+ * round, an opening). */
+void fsim_round(fsim *s, uint64_t bytes);
 /* party_run: fork, then the work of lane i after fsim_lane(s, i), then
  * join. Lanes without work need no fsim_lane. */
 void fsim_fork(fsim *s);
@@ -60,11 +67,12 @@ void fsim_join(fsim *s);
 void fsim_job(fsim *s, const struct otb_job *j);
 void fsim_otb_run(fsim *s);
 /* iknp_cotv on the current lane: `receiver` extends `chunks` chunks, the
- * other party answers each (src/ot/cotv.c). */
-void fsim_cotv(fsim *s, int receiver, size_t chunks);
+ * other party answers each (src/ot/cotv.c); the two send rx and tx bytes
+ * in all (every lane's). */
+void fsim_cotv(fsim *s, int receiver, size_t chunks, uint64_t rx, uint64_t tx);
 
 /* Hooks for the cost functions: no-ops unless oc->fs is set. */
 void otb_cost_run(const struct ot_costing *oc);
-void otb_cost_round(const struct ot_costing *oc);
+void otb_cost_round(const struct ot_costing *oc, uint64_t bytes_each);
 
 #endif

@@ -135,7 +135,7 @@ uint64_t mill_bytes(const ot_costing *oc, const mill_shape *b, size_t nb, unsign
     otb_cost_run(oc);
     for (unsigned t = 1; t <= MAXLV; t++)
         if (level_bits[t]) {
-            otb_cost_round(oc);
+            otb_cost_round(oc, and_round_bytes(level_bits[t]) / 2);
             total += and_round_bytes(level_bits[t]);
         }
     return total;

@@ -96,19 +96,30 @@ uint64_t otb_job_cots(const otb_job *j) {
     return (uint64_t)j->n * silent_cots_per_ot(j->kind == OTB_KK ? OT_TASK_KK : OT_TASK_OT, j->N);
 }
 
-uint64_t otb_job_bytes(int backend, const otb_job *j) {
-    uint64_t per = job_per(j), total = 0;
-    if (backend == OT_BACKEND_SILENT)
-        return silent_job_bytes(j->n, j->kind == OTB_RROT ? 0 : (unsigned)(otb_job_cots(j) / (j->n ? j->n : 1)),
-                                per);
+void otb_job_bytes_split(int backend, const otb_job *j, uint64_t *by_receiver,
+                         uint64_t *by_sender) {
+    uint64_t per = job_per(j);
+    if (backend == OT_BACKEND_SILENT) {
+        silent_job_bytes_split(
+            j->n, j->kind == OTB_RROT ? 0 : (unsigned)(otb_job_cots(j) / (j->n ? j->n : 1)), per,
+            by_receiver, by_sender);
+        return;
+    }
     PARLEY_CHECK(j->kind != OTB_RROT);
     uint64_t w = j->kind == OTB_KK ? 256 : 128;
+    *by_receiver = *by_sender = 0;
     /* Per chunk: the extension matrix, then the packed corrections. */
     for (size_t i0 = 0; i0 < j->n; i0 += OTE_CHUNK) {
         size_t mm = j->n - i0 < OTE_CHUNK ? j->n - i0 : OTE_CHUNK;
-        total += w * ote_padded(mm) / 8 + bits_bytes(mm * per);
+        *by_receiver += w * ote_padded(mm) / 8;
+        *by_sender += bits_bytes(mm * per);
     }
-    return total;
+}
+
+uint64_t otb_job_bytes(int backend, const otb_job *j) {
+    uint64_t r, s;
+    otb_job_bytes_split(backend, j, &r, &s);
+    return r + s;
 }
 
 uint64_t otb_job_cost(const ot_costing *oc, const otb_job *j) {

@@ -94,6 +94,10 @@ int otb_run(mpc_lane *L, const otb_job *jobs, size_t njobs) WUR;
  * and the packed corrections. Silent: the receiver's bits and the sender's
  * messages, packed per job, without the COTs' making (see above). */
 uint64_t otb_job_bytes(int backend, const otb_job *j);
+/* The same, by direction: what the OT receiver sends and what the sender
+ * sends. */
+void otb_job_bytes_split(int backend, const otb_job *j, uint64_t *by_receiver,
+                         uint64_t *by_sender);
 /* COTs a job consumes on the silent backend. */
 uint64_t otb_job_cots(const otb_job *j);
 

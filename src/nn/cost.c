@@ -19,6 +19,7 @@ void cost_report_free(cost_report *r) {
     mem_free(r->layer);
     mem_free(r->layer_cots);
     mem_free(r->layer_flights);
+    mem_free(r->layer_sent);
     memset(r, 0, sizeof *r);
 }
 
@@ -86,19 +87,30 @@ static int layer_bytes(uint64_t *b, const ot_costing *oc, const qnet *net, const
 /* The flights of a linear layer: HE, the client's ciphertexts then the
  * server's answer (lin_he.h; a layer past its chunk limit would take two
  * more per chunk); OT, the busiest lane's streamed COTs (lin_ot.h). */
-static void linear_flights(fsim *fs, const qnet *net, const qlayer *L, int mode, unsigned lanes) {
+static void linear_flights(fsim *fs, const qnet *net, const qlayer *L, int mode, unsigned lanes,
+                           uint64_t bytes) {
     if (mode == MODE_HE) {
-        fsim_msg(fs, MPC_CLIENT);
-        fsim_msg(fs, MPC_SERVER);
+        lin_conv c = L->op == QOP_CONV ? L->p.conv
+                     : L->op == QOP_FC ? lin_he_fc_as_conv(&L->p.fc)
+                                       : lin_he_scale_as_conv(&L->p.scale);
+        lin_he_info in;
+        if (lin_he_conv_info(&in, &c, net->l) < 0) { /* cost_predict has refused it already */
+            err_clear();
+            in.bytes_c2s = bytes;
+            in.bytes_s2c = 0;
+        }
+        fsim_msg(fs, MPC_CLIENT, in.bytes_c2s);
+        fsim_msg(fs, MPC_SERVER, in.bytes_s2c);
         return;
     }
     int recv = MPC_CLIENT;
-    size_t k = L->op == QOP_CONV ? lin_ot_conv_chunks(&L->p.conv, net->l, lanes, &recv)
-               : L->op == QOP_FC ? lin_ot_fc_chunks(&L->p.fc, net->l, lanes, &recv)
-                                 : lin_ot_scale_chunks(&L->p.scale, net->l, lanes, &recv);
+    uint64_t rx = 0;
+    size_t k = L->op == QOP_CONV ? lin_ot_conv_chunks(&L->p.conv, net->l, lanes, &recv, &rx)
+               : L->op == QOP_FC ? lin_ot_fc_chunks(&L->p.fc, net->l, lanes, &recv, &rx)
+                                 : lin_ot_scale_chunks(&L->p.scale, net->l, lanes, &recv, &rx);
     fsim_fork(fs);
     fsim_lane(fs, 0);
-    fsim_cotv(fs, recv, k);
+    fsim_cotv(fs, recv, k, rx, bytes > rx ? bytes - rx : 0);
     fsim_join(fs);
 }
 
@@ -115,24 +127,30 @@ int cost_predict(cost_report *r, const qnet *net, const cost_opts *o) {
     r->layer = mem_calloc(net->nlayers ? net->nlayers : 1, sizeof *r->layer);
     r->layer_cots = mem_calloc(net->nlayers ? net->nlayers : 1, sizeof *r->layer_cots);
     r->layer_flights = mem_calloc(net->nlayers ? net->nlayers : 1, sizeof *r->layer_flights);
+    r->layer_sent = mem_calloc(net->nlayers ? net->nlayers : 1, sizeof *r->layer_sent);
     uint8_t *nonneg = exec_nonneg_tensors(net);
     fsim *fs = NULL;
-    if (!r->layer || !r->layer_cots || !r->layer_flights || !nonneg ||
+    if (!r->layer || !r->layer_cots || !r->layer_flights || !r->layer_sent || !nonneg ||
         fsim_new(&fs, o->ot, o->lanes, o->ferret) < 0) {
         mem_free(nonneg);
         return err_set(PARLEY_E_NOMEM, "out of memory for the cost model");
     }
-    fsim_msg(fs, MPC_CLIENT); /* share_input: the client's shares, on lane 0 */
     /* share_input and reveal: one packed message of l-bit values each. */
     r->input = bits_bytes(net->t[net->input].size * (size_t)l);
+    fsim_msg(fs, MPC_CLIENT, r->input); /* share_input, on lane 0 */
     int rc = 0;
     for (unsigned i = 0; i < net->nlayers && rc == 0; i++) {
         const qlayer *L = &net->layers[i];
         ot_costing oc = {.backend = o->ot, .cots = &r->layer_cots[i], .fs = fs};
-        uint64_t f0 = fsim_flights(fs);
+        uint64_t f0 = fsim_flights(fs), s0[2], s1[2];
+        fsim_sent(fs, s0);
         rc = layer_bytes(&r->layer[i], &oc, net, L, o, nonneg);
-        if (rc == 0 && qop_is_linear(L->op)) linear_flights(fs, net, L, o->mode, o->lanes);
+        if (rc == 0 && qop_is_linear(L->op))
+            linear_flights(fs, net, L, o->mode, o->lanes, r->layer[i]);
         r->layer_flights[i] = fsim_flights(fs) - f0;
+        fsim_sent(fs, s1);
+        for (int p = 0; p < 2; p++)
+            r->layer_sent[i][p] = s1[p] - s0[p];
         r->cots += r->layer_cots[i];
         if (rc < 0) {
             err_wrap(rc, "layer %u (%s %s) in %s mode", i + 1, qop_name(L->op), L->name,
@@ -159,8 +177,9 @@ int cost_predict(cost_report *r, const qnet *net, const cost_opts *o) {
         r->label = nl_argmax_bytes(&oc, nres, cols, l, o->lanes);
     }
     r->reveal = bits_bytes(nres * (size_t)l);
-    fsim_msg(fs, MPC_SERVER); /* reveal: the server's share */
+    fsim_msg(fs, MPC_SERVER, r->reveal); /* reveal: the server's share */
     r->flights = fsim_flights(fs);
+    fsim_sent(fs, r->sent);
     rc = fsim_status(fs);
     fsim_free(fs);
     if (rc < 0) return err_set(rc, "the flight model failed (out of memory?)");

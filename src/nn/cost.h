@@ -60,6 +60,11 @@ typedef struct cost_report {
      * latency of a run is about flights times the one-way delay. */
     uint64_t *layer_flights; /* of each layer (mem_free) */
     uint64_t flights;        /* all of exec_infer: input, layers, label, reveal */
+    /* Bytes each party sends ([MPC_SERVER], [MPC_CLIENT]), per layer and
+     * in all, the silent COTs' batches where the flight model makes them
+     * (so a layer's two sum to layer[i] plus its batches). */
+    uint64_t (*layer_sent)[2]; /* (mem_free) */
+    uint64_t sent[2];
 } cost_report;
 
 /* Fill r (cost_report_free it, also after an error). PARLEY_E_ARG for a

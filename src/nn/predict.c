@@ -72,20 +72,24 @@ int predict_time_of(predict_time *t, const cost_report *r, const qnet *net, cons
     if (!t->layer) return err_set(PARLEY_E_NOMEM, "out of memory for the time prediction");
     const predict_rates *k = predict_rates_for(o->ot, o->lanes);
     double ow = n->rtt_ms / 2e3, rate = n->mbytes_per_s * 1e6;
-    uint64_t fl = 0, by = 0;
+    uint64_t fl = 0, in_layers = 0;
     for (unsigned i = 0; i < r->nlayers; i++) {
+        const uint64_t *s = r->layer_sent[i];
+        int turns = o->mode == MODE_HE && qop_is_linear(net->layers[i].op);
+        uint64_t b = turns ? s[0] + s[1] : s[0] > s[1] ? s[0] : s[1];
         double c = compute_of(k, r, net, i, o->mode);
-        double x = rate > 0 ? (double)r->layer[i] / rate : 0;
+        double x = rate > 0 ? (double)b / rate : 0;
         double y = (double)r->layer_flights[i] * ow;
         t->layer[i] = c + x + y;
         t->compute += c;
+        t->transfer += x;
         fl += r->layer_flights[i];
-        by += r->layer[i];
+        in_layers += s[0] + s[1];
     }
-    /* Input sharing, the label's ArgMax, the reveal and the silent COTs'
-     * making: their bytes, and the flights outside the layers. */
-    uint64_t rest = r->total + r->gen - by;
-    t->transfer = rate > 0 ? (double)(by + rest) / rate : 0;
+    /* Input sharing, the label's ArgMax and the reveal: their bytes one
+     * after another, and the flights outside the layers. */
+    uint64_t rest = r->sent[0] + r->sent[1] - in_layers;
+    if (rate > 0) t->transfer += (double)rest / rate;
     t->latency = (double)(r->flights > fl ? r->flights : fl) * ow; /* r->flights counts all */
     t->total = t->compute + t->transfer + t->latency;
     return 0;

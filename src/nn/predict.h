@@ -8,10 +8,12 @@
  *             from bench-networks runs): HE linear layers per multiply-
  *             accumulate, OT linear layers per byte of their COTs, non-
  *             linear layers per byte (IKNP) or per silent COT consumed;
- *   transfer  all bytes of both directions over the rate, as if the
- *             directions took turns (they do in HE's linear layers; in the
- *             others one direction carries most of the bytes), so an upper
- *             bound within about 15 %;
+ *   transfer  per layer, the busier direction's bytes over the rate (a
+ *             link's two directions are independent and the protocols send
+ *             both ways at once), but both directions' in HE's linear
+ *             layers, which take turns (the client's ciphertexts, then the
+ *             server's answer); the silent COTs' batches where the flight
+ *             model makes them;
  *   latency   the cost model's critical flights times half the round trip.
  *
  * The three add up, as if nothing overlapped: a bound on a quiet machine

@@ -46,6 +46,9 @@ unsigned silent_cots_per_ot(int kind, unsigned N);
  * sum l_k or 0 for ROT), both directions, without the COT generation;
  * cots_per_ot = 0 for a job whose receiver sends no bits (RROT). */
 uint64_t silent_job_bytes(size_t n, unsigned cots_per_ot, uint64_t per);
+/* The same, by direction: the receiver's bits and the sender's. */
+void silent_job_bytes_split(size_t n, unsigned cots_per_ot, uint64_t per, uint64_t *by_receiver,
+                            uint64_t *by_sender);
 
 /* Chunk steps for ot_task (t->fer set; dispatched by ot/task.c). */
 int silent_task_begin(ot_task *t, chan *ch, size_t c) WUR;

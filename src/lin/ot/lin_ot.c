@@ -578,7 +578,8 @@ uint64_t lin_ot_conv_bytes(const lin_conv *c, unsigned l, int orientation) {
     return bytes_of(&m);
 }
 
-size_t lin_ot_conv_chunks(const lin_conv *c, unsigned l, unsigned lanes, int *receiver) {
+size_t lin_ot_conv_chunks(const lin_conv *c, unsigned l, unsigned lanes, int *receiver,
+                          uint64_t *rx) {
     lin_conv cc = *c;
     if (l < 1 || l > 64 || lanes < 1 || lanes > LANES_MAX || lin_conv_check(&cc) < 0 ||
         cc.wbits > l) {
@@ -589,8 +590,10 @@ size_t lin_ot_conv_chunks(const lin_conv *c, unsigned l, unsigned lanes, int *re
     int o = lin_ot_conv_pick(&cc, l);
     if (map_conv(&m, &cc, l, o) < 0) return 0;
     size_t k = map_chunks(&m, lanes);
+    uint64_t ots = (uint64_t)m.nent * m.per;
     map_free(&m);
     *receiver = o == LIN_OT_A ? MPC_CLIENT : MPC_SERVER;
+    *rx = 16 * ((ots + 127) / 128 * 128); /* map_bytes' matrices */
     return k;
 }
 
@@ -641,7 +644,7 @@ uint64_t lin_ot_fc_bytes(const lin_fc *f, unsigned l, int orientation) {
     return bytes_of(&m);
 }
 
-size_t lin_ot_fc_chunks(const lin_fc *f, unsigned l, unsigned lanes, int *receiver) {
+size_t lin_ot_fc_chunks(const lin_fc *f, unsigned l, unsigned lanes, int *receiver, uint64_t *rx) {
     if (l < 1 || l > 64 || lanes < 1 || lanes > LANES_MAX || lin_fc_check(f) < 0 || f->wbits > l) {
         err_clear();
         return 0;
@@ -650,8 +653,10 @@ size_t lin_ot_fc_chunks(const lin_fc *f, unsigned l, unsigned lanes, int *receiv
     int o = lin_ot_fc_pick(f, l);
     map_fc(&m, f, l, o);
     size_t k = map_chunks(&m, lanes);
+    uint64_t ots = (uint64_t)m.nent * m.per;
     map_free(&m);
     *receiver = o == LIN_OT_A ? MPC_CLIENT : MPC_SERVER;
+    *rx = 16 * ((ots + 127) / 128 * 128); /* map_bytes' matrices */
     return k;
 }
 
@@ -697,7 +702,8 @@ uint64_t lin_ot_scale_bytes(const lin_scale *s, unsigned l, int orientation) {
     return bytes_of(&m);
 }
 
-size_t lin_ot_scale_chunks(const lin_scale *s, unsigned l, unsigned lanes, int *receiver) {
+size_t lin_ot_scale_chunks(const lin_scale *s, unsigned l, unsigned lanes, int *receiver,
+                           uint64_t *rx) {
     if (l < 1 || l > 64 || lanes < 1 || lanes > LANES_MAX || lin_scale_check(s) < 0 ||
         s->wbits > l) {
         err_clear();
@@ -707,8 +713,10 @@ size_t lin_ot_scale_chunks(const lin_scale *s, unsigned l, unsigned lanes, int *
     int o = lin_ot_scale_pick(s, l);
     map_scale(&m, s, l, o);
     size_t k = map_chunks(&m, lanes);
+    uint64_t ots = (uint64_t)m.nent * m.per;
     map_free(&m);
     *receiver = o == LIN_OT_A ? MPC_CLIENT : MPC_SERVER;
+    *rx = 16 * ((ots + 127) / 128 * 128); /* map_bytes' matrices */
     return k;
 }
 

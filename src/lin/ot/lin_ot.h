@@ -76,13 +76,16 @@ uint64_t lin_ot_fc_bytes(const lin_fc *f, unsigned l, int orientation);
 uint64_t lin_ot_scale_bytes(const lin_scale *s, unsigned l, int orientation);
 
 /* For the flight model (mpc/flights.h): the extension chunks of the
- * busiest of `lanes` lanes in the orientation AUTO picks, and who extends
- * them (*receiver: MPC_CLIENT in orientation A, MPC_SERVER in B); each
- * chunk costs about one flight. 0 (and *receiver untouched) for an invalid
+ * busiest of `lanes` lanes in the orientation AUTO picks, who extends them
+ * (*receiver: MPC_CLIENT in orientation A, MPC_SERVER in B) and the bytes
+ * the receiver sends (*rx; the sender sends the rest of lin_ot_*_bytes);
+ * each chunk costs about one flight. 0 (outputs untouched) for an invalid
  * layer or one that sends nothing. */
-size_t lin_ot_conv_chunks(const lin_conv *c, unsigned l, unsigned lanes, int *receiver);
-size_t lin_ot_fc_chunks(const lin_fc *f, unsigned l, unsigned lanes, int *receiver);
-size_t lin_ot_scale_chunks(const lin_scale *s, unsigned l, unsigned lanes, int *receiver);
+size_t lin_ot_conv_chunks(const lin_conv *c, unsigned l, unsigned lanes, int *receiver,
+                          uint64_t *rx);
+size_t lin_ot_fc_chunks(const lin_fc *f, unsigned l, unsigned lanes, int *receiver, uint64_t *rx);
+size_t lin_ot_scale_chunks(const lin_scale *s, unsigned l, unsigned lanes, int *receiver,
+                           uint64_t *rx);
 
 /* The orientation AUTO picks (LIN_OT_A or LIN_OT_B); LIN_OT_A if invalid. */
 int lin_ot_conv_pick(const lin_conv *c, unsigned l);
