@@ -139,7 +139,7 @@ TEST(and_gates) {
         size_t ots = (t.n + 1) / 2;
         uint64_t tri = test_backend() == OT_BACKEND_IKNP ? kk_bytes(ots, 16, 2) : 0;
         CHECK_EQ(bytes_both(), tri + (t.n ? 2 * bits_bytes(2 * t.n) : 0));
-        ot_costing oc = {test_backend(), NULL};
+        ot_costing oc = {.backend = test_backend()};
         CHECK_EQ(mpc_and_bytes(&oc, t.n), bytes_both());
         for (int r = 0; r < 2; r++) {
             mem_free(t.x[r]);
@@ -188,7 +188,7 @@ static void mill_check(mill_t *t) {
 static uint64_t mill_bytes_of(const mill_t *t) {
     mill_shape b[3] = {{t->n, t->k, 1, 0}, {t->n, t->k, 1, 1}, {t->n, t->k, 0, 1}};
     uint64_t cots = 0;
-    ot_costing oc = {test_backend(), &cots};
+    ot_costing oc = {.backend = test_backend(), .cots = &cots};
     uint64_t bytes = mill_bytes(&oc, b, 3, t->m);
     CHECK_EQ(run2_party_sil[0].cots, cots);
     CHECK_EQ(run2_party_sil[1].cots, cots);
@@ -432,7 +432,7 @@ TEST(b2a) {
                 CHECK_EQ((t.y[0][i] + t.y[1][i]) & bits_mask(t.k), t.b[0][i] ^ t.b[1][i]);
             }
             CHECK_EQ(bytes_both(), t.k == 1 ? 0 : cot_bytes(t.n, &t.k, 1));
-            ot_costing oc = {test_backend(), NULL};
+            ot_costing oc = {.backend = test_backend()};
             CHECK_EQ(mpc_b2a_bytes(&oc, t.n, t.k), bytes_both());
             if (test_backend() == OT_BACKEND_IKNP)
                 CHECK_EQ(t.k == 1 ? 0 : cot_bytes(t.n, &t.k, 1),
@@ -486,7 +486,7 @@ TEST(mux) {
                 }
             }
             CHECK_EQ(bytes_both(), 2 * cot_bytes(t.n, t.ls, t.M));
-            ot_costing oc = {test_backend(), NULL};
+            ot_costing oc = {.backend = test_backend()};
             CHECK_EQ(mpc_mux_bytes(&oc, t.ls, t.M, t.n), bytes_both());
             if (test_backend() == OT_BACKEND_IKNP)
                 CHECK_EQ(2 * cot_bytes(t.n, t.ls, t.M),

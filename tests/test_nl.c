@@ -18,7 +18,7 @@
  * they count (silent) go to pred_cots, which check_cots compares with what
  * both parties' instances handed out. */
 static uint64_t pred_cots;
-#define OC (&(ot_costing){test_backend(), &pred_cots})
+#define OC (&(ot_costing){.backend = test_backend(), .cots = &pred_cots})
 
 static int check_cots(const char *what) {
     uint64_t a = run2_party_sil[0].cots, b = run2_party_sil[1].cots;

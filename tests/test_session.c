@@ -145,7 +145,7 @@ TEST(sessions_one_after_another) {
 }
 
 /* The server's hello picks the OT backend; the client follows it. Silent
- * sessions run FERRET_B11 on every lane, in both modes. */
+ * sessions run FERRET_DEFAULT on every lane, in both modes. */
 TEST(sessions_on_the_silent_backend) {
     fixture f;
     REQUIRE_OK(fixture_load(&f));

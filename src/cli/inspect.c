@@ -10,6 +10,7 @@
 #include "nn/cost.h"
 #include "nn/hello.h"
 #include "nn/model.h"
+#include "nn/predict.h"
 #include "ot/lane.h"
 #include "util/mem.h"
 #include "util/opt.h"
@@ -39,6 +40,12 @@ static const char inspect_usage[] =
     "                          figures are the OTs' exact bytes plus the COTs' making,\n"
     "                          amortised (a run pays it in whole batches: up to one batch\n"
     "                          of 430560 bytes more per lane and direction)\n"
+    "  --net RTT_MS,MBYTES_PER_S  also predict the time of the inference over a link\n"
+    "                          of that round trip and rate per direction (MB = 10^6\n"
+    "                          bytes), or loopback, lan (0.8,377) or wan (80,40):\n"
+    "                          compute (rates calibrated on this machine) + transfer\n"
+    "                          (bytes / rate) + critical flights x one-way latency\n"
+    "                          (docs/NETWORK.md)\n"
     "  --json                  print one JSON object instead of the tables\n"
     "\n"
     "Exit status: 0, 1 if the model cannot be loaded, 2 for bad options.\n";
@@ -47,6 +54,8 @@ typedef struct inspect_opts {
     const char *model;
     unsigned l, s, lanes, wbits;
     int reveal_label, json, ot;
+    int have_net; /* --net given */
+    predict_net net;
     size_t public_bytes; /* the public model's encoding (qnet_public_encode) */
 } inspect_opts;
 
@@ -72,7 +81,8 @@ static int parse(inspect_opts *o, int argc, char **argv) {
             continue;
         }
         int known = !strcmp(a, "--bits") || !strcmp(a, "--scale") || !strcmp(a, "--threads") ||
-                    !strcmp(a, "--reveal") || !strcmp(a, "--ot") || !strcmp(a, "--wbits");
+                    !strcmp(a, "--reveal") || !strcmp(a, "--ot") || !strcmp(a, "--wbits") ||
+                    !strcmp(a, "--net");
         if (!known) {
             fprintf(stderr, "parley inspect: unknown option %s\n%s", a, inspect_usage);
             return 2;
@@ -93,7 +103,13 @@ static int parse(inspect_opts *o, int argc, char **argv) {
             bad = opt_uint(v, 1, LANES_MAX, &o->lanes);
         else if (!strcmp(a, "--ot"))
             bad = (o->ot = ot_backend_parse(v)) < 0 ? -1 : 0;
-        else if (!strcmp(v, "logits") || !strcmp(v, "label"))
+        else if (!strcmp(a, "--net")) {
+            if (predict_net_parse(&o->net, v) < 0) {
+                fprintf(stderr, "parley inspect: %s\n%s", err_msg(), inspect_usage);
+                return 2;
+            }
+            o->have_net = 1;
+        } else if (!strcmp(v, "logits") || !strcmp(v, "label"))
             o->reveal_label = !strcmp(v, "label");
         else
             bad = -1;
@@ -155,6 +171,7 @@ static const char *count_str(char *buf, size_t cap, uint64_t n) {
 typedef struct mode_cost {
     int ok;
     cost_report r;
+    predict_time t; /* with --net */
     char why[512];
 } mode_cost;
 
@@ -166,6 +183,7 @@ static int predict(mode_cost *m, const qnet *net, const inspect_opts *o, int mod
         snprintf(m->why, sizeof m->why, "%s", err_msg());
         return 0;
     }
+    if (rc == 0 && o->have_net) rc = predict_time_of(&m->t, &m->r, net, &co, &o->net);
     return rc;
 }
 
@@ -182,12 +200,12 @@ static void json_mode(FILE *f, const char *key, const mode_cost *m) {
             "\"supported\":true,\"bytes\":%llu,\"setup_bytes\":%llu,\"cots\":%llu,"
             "\"cot_making_bytes\":%llu,\"input_bytes\":%llu,"
             "\"linear_bytes\":%llu,\"nonlinear_bytes\":%llu,\"label_bytes\":%llu,"
-            "\"reveal_bytes\":%llu,",
+            "\"reveal_bytes\":%llu,\"critical_flights\":%llu,",
             (unsigned long long)(r->total + r->gen), (unsigned long long)r->setup,
             (unsigned long long)r->cots, (unsigned long long)r->gen,
             (unsigned long long)r->input, (unsigned long long)r->linear,
             (unsigned long long)r->nonlinear, (unsigned long long)r->label,
-            (unsigned long long)r->reveal);
+            (unsigned long long)r->reveal, (unsigned long long)r->flights);
     if (!strcmp(key, "he")) {
         const he_params *P = he_params_get();
         fprintf(f,
@@ -203,7 +221,13 @@ static void json_mode(FILE *f, const char *key, const mode_cost *m) {
                     (unsigned long long)r->by_kind[op]);
             first = 0;
         }
-    fprintf(f, "}}");
+    fputc('}', f);
+    if (m->t.layer)
+        fprintf(f,
+                ",\"predicted_seconds\":%.3f,\"compute_seconds\":%.3f,\"transfer_seconds\":%.3f,"
+                "\"latency_seconds\":%.3f",
+                m->t.total, m->t.compute, m->t.transfer, m->t.latency);
+    fputc('}', f);
 }
 
 static void print_json(FILE *f, const qnet *net, const inspect_opts *o, const qnet_stats *st,
@@ -212,10 +236,12 @@ static void print_json(FILE *f, const qnet *net, const inspect_opts *o, const qn
     const qtensor *in = &net->t[net->input], *out = &net->t[net->output];
     fprintf(f, "{\"model\":");
     cli_json_str(f, o->model);
-    fprintf(f,
-            ",\"bits\":%u,\"scale\":%u,\"threads\":%u,\"reveal\":\"%s\",\"ot\":\"%s\","
-            "\"input\":{\"name\":",
-            net->l, net->s, o->lanes, o->reveal_label ? "label" : "logits", ot_backend_name(o->ot));
+    fprintf(f, ",\"bits\":%u,\"scale\":%u,\"threads\":%u,\"reveal\":\"%s\",\"ot\":\"%s\",", net->l,
+            net->s, o->lanes, o->reveal_label ? "label" : "logits", ot_backend_name(o->ot));
+    if (o->have_net)
+        fprintf(f, "\"net\":{\"rtt_ms\":%g,\"mbytes_per_s\":%g},", o->net.rtt_ms,
+                o->net.mbytes_per_s);
+    fprintf(f, "\"input\":{\"name\":");
     cli_json_str(f, in->name);
     fprintf(f, ",\"shape\":%s},\"output\":{\"name\":", nn_shape_str(sh, sizeof sh, &in->shape));
     cli_json_str(f, out->name);
@@ -232,8 +258,16 @@ static void print_json(FILE *f, const qnet *net, const inspect_opts *o, const qn
                 nn_shape_str(sh, sizeof sh, &net->t[L->out].shape),
                 (unsigned long long)layer_macs(net, L), (unsigned long long)layer_relus(net, L));
         static const char *const key[2] = {"ot_bytes", "he_bytes"};
+        static const char *const fkey[2] = {"ot_flights", "he_flights"};
         for (int k = 0; k < 2; k++)
-            if (m[k].ok) fprintf(f, ",\"%s\":%llu", key[k], (unsigned long long)m[k].r.layer[i]);
+            if (m[k].ok) {
+                fprintf(f, ",\"%s\":%llu,\"%s\":%llu", key[k], (unsigned long long)m[k].r.layer[i],
+                        fkey[k], (unsigned long long)m[k].r.layer_flights[i]);
+                if (m[k].t.layer)
+                    fprintf(f, ",\"%s_seconds\":%.4f", k ? "he" : "ot", m[k].t.layer[i]);
+            }
+        if (m[0].ok && o->ot == OT_BACKEND_SILENT)
+            fprintf(f, ",\"cots\":%llu", (unsigned long long)m[0].r.layer_cots[i]);
         fputc('}', f);
     }
     fputc(']', f);
@@ -302,6 +336,28 @@ static void print_text(FILE *f, const qnet *net, const inspect_opts *o, const qn
     fprintf(f,
             "  (and on the control connection: the public model, %zu bytes, hellos and reports)\n",
             o->public_bytes);
+    snprintf(a, sizeof a, "%llu", (unsigned long long)m[0].r.flights);
+    snprintf(b, sizeof b, "%llu", (unsigned long long)m[1].r.flights);
+    fprintf(f, "  %-22s %6s %14s %14s\n", "critical flights", "", m[0].ok ? a : "-",
+            m[1].ok ? b : "-");
+    if (o->have_net) {
+        fprintf(f,
+                "\npredicted time over a link of %g ms round trip and %g MB/s each way\n"
+                "(compute + transfer + critical flights x one-way latency; docs/NETWORK.md):\n",
+                o->net.rtt_ms, o->net.mbytes_per_s);
+        static const char *const row[4] = {"compute", "transfer", "latency", "total"};
+        for (int k = 0; k < 4; k++) {
+            double v[2];
+            for (int j = 0; j < 2; j++)
+                v[j] = k == 0   ? m[j].t.compute
+                       : k == 1 ? m[j].t.transfer
+                       : k == 2 ? m[j].t.latency
+                                : m[j].t.total;
+            snprintf(a, sizeof a, "%.2f s", v[0]);
+            snprintf(b, sizeof b, "%.2f s", v[1]);
+            fprintf(f, "  %-22s %6s %14s %14s\n", row[k], "", m[0].ok ? a : "-", m[1].ok ? b : "-");
+        }
+    }
     if (m[1].ok) {
         const he_params *P = he_params_get();
         fprintf(f,
@@ -346,6 +402,8 @@ int cli_inspect(int argc, char **argv) {
     if (rc < 0) fprintf(stderr, "parley inspect: %s\n", err_msg());
     cost_report_free(&m[0].r);
     cost_report_free(&m[1].r);
+    predict_time_free(&m[0].t);
+    predict_time_free(&m[1].t);
     mem_free(notes);
     qnet_free(net);
     return rc < 0 ? 1 : 0;

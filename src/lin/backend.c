@@ -27,14 +27,20 @@ int lin_run(const lin_backend *be, party *p, uint64_t *y, const uint64_t *x, con
     return rc;
 }
 
-int lin_bytes(const lin_backend *be, uint64_t *bytes, double *sd, const lin_shape *s,
-              unsigned l) {
+int lin_cost(const lin_backend *be, uint64_t *bytes, double *sd, const lin_shape *s, unsigned l,
+             unsigned lanes, fsim *fs) {
     lin_plan *pl;
     *bytes = 0;
     if (sd) *sd = 0;
     TRY(be->ops->plan(be->ctx, be->outs, &pl, s, l));
     *bytes = pl->bytes;
     if (sd) *sd = pl->sd;
+    if (fs) be->ops->flights(pl, lanes, fs);
     be->ops->free(pl);
     return 0;
+}
+
+int lin_bytes(const lin_backend *be, uint64_t *bytes, double *sd, const lin_shape *s,
+              unsigned l) {
+    return lin_cost(be, bytes, sd, s, l, 1, NULL);
 }

@@ -13,6 +13,7 @@
  *         pass their share x and get their share y of W*x mod 2^l (y must
  *         not overlap x). The bias is not part of it.
  *   free  the plan.
+ *   flights  replay run's messages in the flight model (critical flights).
  *
  * Callers above src/lin use lin_run / lin_bytes, which also hold the rules
  * every back-end shares: S's weights must fit the public wbits (checked
@@ -25,6 +26,7 @@
 #define PARLEY_LIN_BACKEND_H
 
 #include "lin/lin.h"
+#include "mpc/flights.h"
 #include "mpc/party.h"
 
 /* What every back-end's plan starts with (back-ends extend it). */
@@ -46,6 +48,9 @@ typedef struct lin_ops {
     int (*run)(void *ctx, party *p, const lin_plan *pl, uint64_t *y, const uint64_t *x,
                const uint64_t *w);
     void (*free)(lin_plan *pl);
+    /* The flight model (mpc/flights.h): replay run's messages on `lanes`
+     * lanes, from the plan alone. */
+    void (*flights)(const lin_plan *pl, unsigned lanes, fsim *fs);
 } lin_ops;
 
 typedef struct lin_backend {
@@ -68,5 +73,9 @@ int lin_run_plan(const lin_backend *be, party *p, const lin_plan *pl, uint64_t *
  * (optional) gets the plan's statistical distance. */
 int lin_bytes(const lin_backend *be, uint64_t *bytes, double *sd, const lin_shape *s,
               unsigned l) WUR;
+/* The same, also replaying the layer on `lanes` lanes in the flight model
+ * fs (if not NULL). */
+int lin_cost(const lin_backend *be, uint64_t *bytes, double *sd, const lin_shape *s, unsigned l,
+             unsigned lanes, fsim *fs) WUR;
 
 #endif

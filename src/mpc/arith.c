@@ -155,10 +155,14 @@ int mpc_b2a(mpc_lane *L, uint64_t *y, const uint8_t *b, size_t n, unsigned k) {
     return 0;
 }
 
-uint64_t mpc_b2a_bytes(const ot_costing *oc, size_t n, unsigned k) {
+uint64_t mpc_b2a_bytes_by(const ot_costing *oc, size_t n, unsigned k, int sender) {
     if (k <= 1) return 0;
-    otb_job j = {.kind = OTB_COT, .n = n, .ls = &k, .M = 1};
+    otb_job j = {.kind = OTB_COT, .sender = sender, .n = n, .ls = &k, .M = 1};
     return otb_job_cost(oc, &j);
+}
+
+uint64_t mpc_b2a_bytes(const ot_costing *oc, size_t n, unsigned k) {
+    return mpc_b2a_bytes_by(oc, n, k, MPC_SERVER);
 }
 
 /* ---- MUX ---- */
@@ -217,8 +221,9 @@ void mux_finish(mpc_lane *L, mux_state *s, uint64_t *const *y, int add) {
 }
 
 uint64_t mpc_mux_bytes(const ot_costing *oc, const unsigned *ls, size_t M, size_t n) {
-    otb_job j = {.kind = OTB_COT, .n = n, .ls = ls, .M = M};
-    return otb_job_cost(oc, &j) + otb_job_cost(oc, &j); /* one each way */
+    otb_job j0 = {.kind = OTB_COT, .sender = MPC_SERVER, .n = n, .ls = ls, .M = M};
+    otb_job j1 = {.kind = OTB_COT, .sender = MPC_CLIENT, .n = n, .ls = ls, .M = M};
+    return otb_job_cost(oc, &j0) + otb_job_cost(oc, &j1); /* one each way */
 }
 
 int mpc_mux(mpc_lane *L, uint64_t *const *y, const uint8_t *b, const uint64_t *const *x,

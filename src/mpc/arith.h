@@ -45,10 +45,15 @@ int mpc_mux(mpc_lane *L, uint64_t *const *y, const uint8_t *b, const uint64_t *c
 
 /* Exact wire bytes, both parties, of one call of the lane-level functions
  * above on n elements (m: millionaire digit bits, mpc_m), on oc's backend
- * (otb.h: without the silent COTs' making; their count goes to oc). */
+ * (otb.h: without the silent COTs' making; their count goes to oc). For
+ * the flight model, wrap and MSB are whole protocols (mpc/flights.h); B2A
+ * and MUX only add their OT jobs: the caller marks the otb_run they are
+ * part of (otb_cost_run). */
 uint64_t mpc_wrap_bytes(const ot_costing *oc, size_t n, unsigned k, unsigned m);
 uint64_t mpc_msb_bytes(const ot_costing *oc, size_t n, unsigned l, unsigned m); /* = DReLU */
 uint64_t mpc_b2a_bytes(const ot_costing *oc, size_t n, unsigned k);
+/* The same with the COT sender given (b2a_prep's `sender`; mpc_b2a's is S). */
+uint64_t mpc_b2a_bytes_by(const ot_costing *oc, size_t n, unsigned k, int sender);
 uint64_t mpc_mux_bytes(const ot_costing *oc, const unsigned *ls, size_t M, size_t n);
 
 /* ---- composable halves: prepare OT jobs, otb_run them together with

@@ -1,6 +1,8 @@
 /* Bit triples and AND; see bool.h. */
 #include "mpc/bool.h"
 
+#include "mpc/flights.h"
+
 #include "mpc/bv.h"
 #include "util/mem.h"
 
@@ -268,18 +270,27 @@ uint64_t tri_bytes(const ot_costing *oc, uint64_t n1, uint64_t n2) {
         otb_job j1 = {.kind = OTB_RROT, .n = (size_t)n1, .l = 1};
         otb_job j2 = {.kind = OTB_RROT, .n = (size_t)n2, .l = 2};
         uint64_t b = 0;
-        for (int way = 0; way < 2; way++) b += otb_job_cost(oc, &j1) + otb_job_cost(oc, &j2);
+        for (int way = 0; way < 2; way++) { /* in tri_prepare_silent's order */
+            j1.sender = j2.sender = way;
+            b += otb_job_cost(oc, &j1) + otb_job_cost(oc, &j2);
+        }
         return b;
     }
-    otb_job j1 = {.kind = OTB_KK, .n = (size_t)((n1 + 1) / 2), .N = 16, .l = 2};
-    otb_job j2 = {.kind = OTB_KK, .n = (size_t)n2, .N = 8, .l = 2};
+    /* C is the OT sender wherever the protocols make triples (mill.c,
+     * run_pool). */
+    otb_job j1 = {.kind = OTB_KK, .sender = MPC_CLIENT, .n = (size_t)((n1 + 1) / 2), .N = 16, .l = 2};
+    otb_job j2 = {.kind = OTB_KK, .sender = MPC_CLIENT, .n = (size_t)n2, .N = 8, .l = 2};
     return otb_job_cost(oc, &j1) + otb_job_cost(oc, &j2);
 }
 
 uint64_t and_round_bytes(uint64_t bits) { return 2 * ((bits + 7) / 8); }
 
 uint64_t mpc_and_bytes(const ot_costing *oc, size_t n) {
-    return n ? tri_bytes(oc, n, 0) + and_round_bytes(2 * (uint64_t)n) : 0;
+    if (n == 0) return 0;
+    uint64_t b = tri_bytes(oc, n, 0);
+    otb_cost_run(oc);                                         /* the triples */
+    otb_cost_round(oc, and_round_bytes(2 * (uint64_t)n) / 2); /* the opening */
+    return b + and_round_bytes(2 * (uint64_t)n);
 }
 
 /* ---- public byte-per-bit forms ---- */

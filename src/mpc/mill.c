@@ -3,6 +3,7 @@
 
 #include "mpc/bool.h"
 #include "mpc/bv.h"
+#include "mpc/flights.h"
 #include "util/mem.h"
 
 #include <string.h>
@@ -122,14 +123,26 @@ uint64_t mill_bytes(const ot_costing *oc, const mill_shape *b, size_t nb, unsign
             level_bits[p.op[o].level] += (pair ? 3 : 2) * (uint64_t)b[i].n;
         }
     }
-    uint64_t total = tri_bytes(oc, t1, t2);
+    /* The leaves (S sends), then the triples, in one otb_run (mill_run's
+     * order), then one AND round per level. */
+    uint64_t total = 0;
     for (unsigned w = 1; w <= 8; w++)
         for (unsigned g = 0; g < 2; g++)
             for (unsigned e = 0; e < 2; e++) {
-                otb_job j = {.kind = OTB_KK, .n = group[w][g][e], .N = 1u << w, .l = g + e};
+                otb_job j = {.kind = OTB_KK,
+                             .sender = MPC_SERVER,
+                             .n = group[w][g][e],
+                             .N = 1u << w,
+                             .l = g + e};
                 total += otb_job_cost(oc, &j);
             }
-    for (unsigned t = 1; t <= MAXLV; t++) total += and_round_bytes(level_bits[t]);
+    total += tri_bytes(oc, t1, t2);
+    otb_cost_run(oc);
+    for (unsigned t = 1; t <= MAXLV; t++)
+        if (level_bits[t]) {
+            otb_cost_round(oc, and_round_bytes(level_bits[t]) / 2);
+            total += and_round_bytes(level_bits[t]);
+        }
     return total;
 }
 

@@ -2,6 +2,8 @@
  * costs from the back-ends' tables; see otb.h. */
 #include "mpc/otb.h"
 
+#include "mpc/flights.h"
+
 #include "util/bits.h"
 #include "util/mem.h"
 
@@ -77,12 +79,20 @@ uint64_t otb_job_cots(int backend, const otb_job *j) {
     return backend_of(backend)->job_cots(kind_of(j), j->n, j->N);
 }
 
+void otb_job_bytes_split(int backend, const otb_job *j, uint64_t *by_receiver,
+                         uint64_t *by_sender) {
+    backend_of(backend)->job_bytes(kind_of(j), j->n, j->N, job_per(j), by_receiver, by_sender);
+}
+
 uint64_t otb_job_bytes(int backend, const otb_job *j) {
-    return backend_of(backend)->job_bytes(kind_of(j), j->n, j->N, job_per(j));
+    uint64_t r, s;
+    otb_job_bytes_split(backend, j, &r, &s);
+    return r + s;
 }
 
 uint64_t otb_job_cost(const ot_costing *oc, const otb_job *j) {
     if (oc->cots) *oc->cots += otb_job_cots(oc->backend, j);
+    if (oc->fs) fsim_job(oc->fs, j);
     return otb_job_bytes(oc->backend, j);
 }
 

@@ -68,8 +68,10 @@ typedef struct otb_job {
 typedef struct ot_costing {
     int backend;
     uint64_t *cots;
+    struct fsim *fs; /* the flight model to feed (mpc/flights.h), or NULL */
 } ot_costing;
-/* otb_job_bytes(oc->backend, j), adding the job's COTs to *oc->cots. */
+/* otb_job_bytes(oc->backend, j), adding the job's COTs to *oc->cots and
+ * the job to the flight model's next otb_run. */
 uint64_t otb_job_cost(const ot_costing *oc, const otb_job *j);
 
 /* Per-OT wire bits on a backend, without the silent COTs' making: a COT
@@ -88,6 +90,10 @@ int otb_run(mpc_lane *L, const otb_job *jobs, size_t njobs) WUR;
  * and the packed corrections. Silent: the receiver's bits and the sender's
  * messages, packed per job, without the COTs' making (see above). */
 uint64_t otb_job_bytes(int backend, const otb_job *j);
+/* The same, by direction: what the OT receiver sends and what the sender
+ * sends. */
+void otb_job_bytes_split(int backend, const otb_job *j, uint64_t *by_receiver,
+                         uint64_t *by_sender);
 /* COTs a job consumes on a backend (0 where none are). */
 uint64_t otb_job_cots(int backend, const otb_job *j);
 

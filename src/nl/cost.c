@@ -8,13 +8,19 @@
  * large batches; these add the padding of every job on every lane, which
  * is what makes small layers and several lanes cost more than n times the
  * formula. A change to a protocol must be mirrored here: tests/test_nl.c
- * compares every function with the bytes measured on the channels. */
+ * compares every function with the bytes measured on the channels.
+ *
+ * With a flight model in oc (mpc/flights.h) the same walk also marks where
+ * each protocol runs its OT jobs (otb_cost_run, after the jobs of one
+ * otb_run) and where party_run forks its lanes (over_lanes), so the model
+ * sees the messages in the order the protocols send them. */
 #include "nl/nl.h"
 
 #include "nl/lane.h"
 
 #include "mpc/arith.h"
 #include "mpc/bool.h"
+#include "mpc/flights.h"
 #include "mpc/mill.h"
 #include "util/mem.h"
 
@@ -23,8 +29,9 @@
 #define GRAIN 128 /* the grain of relu.c and div.c */
 #define MM MPC_MILL_M
 
+/* A (N choose 1)-OT_l job; S sends in every one of nl's. */
 static uint64_t kk_bytes(const ot_costing *oc, size_t n, unsigned N, unsigned l) {
-    otb_job j = {.kind = OTB_KK, .n = n, .N = N, .l = l};
+    otb_job j = {.kind = OTB_KK, .sender = MPC_SERVER, .n = n, .N = N, .l = l};
     return otb_job_cost(oc, &j);
 }
 
@@ -38,10 +45,15 @@ static uint64_t over_lanes(const ot_costing *oc, size_t n, size_t grain, unsigne
     party_split(count, n, grain, lanes);
     uint64_t total = 0;
     size_t first = 0;
+    if (oc->fs) fsim_fork(oc->fs);
     for (unsigned i = 0; i < lanes; i++) {
-        if (count[i]) total += f(oc, ctx, first, count[i]);
+        if (count[i]) {
+            if (oc->fs) fsim_lane(oc->fs, i);
+            total += f(oc, ctx, first, count[i]);
+        }
         first += count[i];
     }
+    if (oc->fs) fsim_join(oc->fs);
     return total;
 }
 
@@ -49,7 +61,9 @@ static uint64_t over_lanes(const ot_costing *oc, size_t n, size_t grain, unsigne
 
 /* DReLU (millionaire on l - 1 bits), then one MUX. */
 static uint64_t relu_lane(const ot_costing *oc, size_t n, unsigned l) {
-    return mpc_msb_bytes(oc, n, l, MM) + mpc_mux_bytes(oc, &l, 1, n);
+    uint64_t b = mpc_msb_bytes(oc, n, l, MM) + mpc_mux_bytes(oc, &l, 1, n);
+    otb_cost_run(oc);
+    return b;
 }
 
 /* msb_and_carry: one millionaire call with the batches l - 1 and s. */
@@ -61,23 +75,33 @@ static uint64_t msb_carry(const ot_costing *oc, size_t n, unsigned l, unsigned s
 static uint64_t trunc_lane(const ot_costing *oc, size_t n, unsigned l, unsigned s) {
     if (s > l) s = l;
     if (s == 0) return 0;
-    return msb_carry(oc, n, l, s) + kk_bytes(oc, n, 4, l) + mpc_b2a_bytes(oc, n, l);
+    /* the correction (S sends) and the carry's B2A (C sends) in one run */
+    uint64_t b =
+        msb_carry(oc, n, l, s) + kk_bytes(oc, n, 4, l) + mpc_b2a_bytes_by(oc, n, l, MPC_CLIENT);
+    otb_cost_run(oc);
+    return b;
 }
 
 static uint64_t relu_trunc_lane(const ot_costing *oc, size_t n, unsigned l, unsigned s) {
     if (s > l) s = l;
     if (s == 0) return relu_lane(oc, n, l);
-    return msb_carry(oc, n, l, s) + mpc_mux_bytes(oc, &l, 1, n) + kk_bytes(oc, n, 8, l);
+    uint64_t b = msb_carry(oc, n, l, s) + mpc_mux_bytes(oc, &l, 1, n) + kk_bytes(oc, n, 8, l);
+    otb_cost_run(oc); /* the MUX and the correction together */
+    return b;
 }
 
 static uint64_t trunc_reduce_lane(const ot_costing *oc, size_t n, unsigned l, unsigned s) {
     if (s == 0) return 0;
-    return mpc_wrap_bytes(oc, n, s, MM) + mpc_b2a_bytes(oc, n, l - s);
+    uint64_t b = mpc_wrap_bytes(oc, n, s, MM) + mpc_b2a_bytes(oc, n, l - s);
+    otb_cost_run(oc);
+    return b;
 }
 
 static uint64_t extend_lane(const ot_costing *oc, size_t n, unsigned l, unsigned l2) {
     if (l2 <= l) return 0;
-    return mpc_wrap_bytes(oc, n, l, MM) + mpc_b2a_bytes(oc, n, l2 - l);
+    uint64_t b = mpc_wrap_bytes(oc, n, l, MM) + mpc_b2a_bytes(oc, n, l2 - l);
+    otb_cost_run(oc);
+    return b;
 }
 
 /* ---- lane level: div.c ---- */
@@ -87,8 +111,11 @@ static uint64_t extend_lane(const ot_costing *oc, size_t n, unsigned l, unsigned
  * three comparisons on e - 1 bits in one millionaire, their B2A. */
 static uint64_t div_ring_bytes(const ot_costing *oc, size_t n, unsigned l, unsigned e) {
     unsigned w = l > e ? l : e;
-    return mpc_msb_bytes(oc, n, l, MM) + kk_bytes(oc, n, 4, w) +
-           mpc_wrap_bytes(oc, 3 * n, e - 1, MM) + mpc_b2a_bytes(oc, 3 * n, l);
+    uint64_t b = mpc_msb_bytes(oc, n, l, MM) + kk_bytes(oc, n, 4, w);
+    otb_cost_run(oc);
+    b += mpc_wrap_bytes(oc, 3 * n, e - 1, MM) + mpc_b2a_bytes(oc, 3 * n, l);
+    otb_cost_run(oc);
+    return b;
 }
 
 /* nl_div_lane with divisor d[i * ds] for element i. */
@@ -98,8 +125,11 @@ static uint64_t div_lane(const ot_costing *oc, const uint64_t *d, size_t ds, siz
         uint64_t d0 = d[0];
         if (d0 == 1) return 0;
         if ((d0 & (d0 - 1)) == 0) return trunc_lane(oc, n, l, (unsigned)__builtin_ctzll(d0));
-        if (l == 1 || d0 >= 1ULL << (l - 1)) /* div_large: -MSB(x) */
-            return mpc_msb_bytes(oc, n, l, MM) + mpc_b2a_bytes(oc, n, l);
+        if (l == 1 || d0 >= 1ULL << (l - 1)) { /* div_large: -MSB(x) */
+            uint64_t b = mpc_msb_bytes(oc, n, l, MM) + mpc_b2a_bytes(oc, n, l);
+            otb_cost_run(oc);
+            return b;
+        }
     }
     unsigned e = 0;
     for (size_t i = 0; i < n; i++) {
@@ -259,7 +289,9 @@ static uint64_t select_bytes(const ot_costing *oc, size_t n, unsigned l, unsigne
     ls[M++] = lw;
     if (narrow) ls[M++] = 1;
     if (with_ix) ls[M++] = l;
-    return b + mpc_mux_bytes(oc, ls, M, n);
+    b += mpc_mux_bytes(oc, ls, M, n);
+    otb_cost_run(oc);
+    return b;
 }
 
 /* cmp_in_make on n inputs: a one-bit sign extension (l < 64) or the MSBs

@@ -4,6 +4,7 @@
 #include "nn/cost.h"
 
 #include "lin/he/lin_he.h"
+#include "mpc/flights.h"
 #include "nl/nl.h"
 #include "nn/exec.h"
 #include "nn/hello.h"
@@ -18,6 +19,8 @@ void cost_report_free(cost_report *r) {
     if (!r) return;
     mem_free(r->layer);
     mem_free(r->layer_cots);
+    mem_free(r->layer_flights);
+    mem_free(r->layer_sent);
     memset(r, 0, sizeof *r);
 }
 
@@ -41,8 +44,12 @@ int cost_predict(cost_report *r, const qnet *net, const cost_opts *o) {
     r->nlayers = net->nlayers;
     r->layer = mem_calloc(net->nlayers ? net->nlayers : 1, sizeof *r->layer);
     r->layer_cots = mem_calloc(net->nlayers ? net->nlayers : 1, sizeof *r->layer_cots);
+    r->layer_flights = mem_calloc(net->nlayers ? net->nlayers : 1, sizeof *r->layer_flights);
+    r->layer_sent = mem_calloc(net->nlayers ? net->nlayers : 1, sizeof *r->layer_sent);
     uint8_t *nonneg = exec_nonneg_tensors(net);
-    if (!r->layer || !r->layer_cots || !nonneg) {
+    fsim *fs = NULL;
+    if (!r->layer || !r->layer_cots || !r->layer_flights || !r->layer_sent || !nonneg ||
+        fsim_new(&fs, o->ot, o->lanes, o->ferret) < 0) {
         mem_free(nonneg);
         return err_set(PARLEY_E_NOMEM, "out of memory for the cost model");
     }
@@ -50,11 +57,14 @@ int cost_predict(cost_report *r, const qnet *net, const cost_opts *o) {
     r->input = bits_bytes(net->t[net->input].size * (size_t)l);
     const uint64_t outs = cost_he_outputs(net);
     lin_backend lin = exec_lin_backend(o->mode, NULL, outs);
+    fsim_msg(fs, MPC_CLIENT, r->input); /* share_input, on lane 0 */
     int rc = 0;
     double sd = 0;
     for (unsigned i = 0; i < net->nlayers && rc == 0; i++) {
         const qlayer *L = &net->layers[i];
-        ot_costing oc = {o->ot, &r->layer_cots[i]};
+        ot_costing oc = {.backend = o->ot, .cots = &r->layer_cots[i], .fs = fs};
+        uint64_t f0 = fsim_flights(fs), s0[2], s1[2];
+        fsim_sent(fs, s0);
         qctx c = {.net = net,
                   .L = L,
                   .n = net->t[L->out].size,
@@ -65,6 +75,10 @@ int cost_predict(cost_report *r, const qnet *net, const cost_opts *o) {
                   .lanes = o->lanes,
                   .sd = &sd};
         rc = qkind_bytes(&r->layer[i], &c);
+        r->layer_flights[i] = fsim_flights(fs) - f0;
+        fsim_sent(fs, s1);
+        for (int p = 0; p < 2; p++)
+            r->layer_sent[i][p] = s1[p] - s0[p];
         r->cots += r->layer_cots[i];
         if (rc < 0) { /* a back-end that cannot run the layer */
             if (rc != PARLEY_E_NOMEM) rc = PARLEY_E_UNSUPPORTED;
@@ -79,7 +93,10 @@ int cost_predict(cost_report *r, const qnet *net, const cost_opts *o) {
             r->nonlinear += r->layer[i];
     }
     mem_free(nonneg);
-    if (rc < 0) return rc;
+    if (rc < 0) {
+        fsim_free(fs);
+        return rc;
+    }
     if (o->mode == MODE_HE) {
         r->he_outputs = outs;
         r->he_stat_bits = sd > 0 ? -log2(sd) : INFINITY;
@@ -89,10 +106,16 @@ int cost_predict(cost_report *r, const qnet *net, const cost_opts *o) {
     if (o->reveal_label) {
         size_t cols = ot->shape.rank ? ot->shape.d[ot->shape.rank - 1] : 1;
         nres = ot->size / cols;
-        ot_costing oc = {o->ot, &r->cots};
+        ot_costing oc = {.backend = o->ot, .cots = &r->cots, .fs = fs};
         r->label = nl_argmax_bytes(&oc, nres, cols, l, o->lanes);
     }
     r->reveal = bits_bytes(nres * (size_t)l);
+    fsim_msg(fs, MPC_SERVER, r->reveal); /* reveal: the server's share */
+    r->flights = fsim_flights(fs);
+    fsim_sent(fs, r->sent);
+    rc = fsim_status(fs);
+    fsim_free(fs);
+    if (rc < 0) return err_set(rc, "the flight model failed (out of memory?)");
     r->total = r->input + r->linear + r->nonlinear + r->label + r->reveal;
     ot_lane_opts lo = {.backend = o->ot, .ferret = o->ferret};
     r->setup =

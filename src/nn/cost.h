@@ -22,7 +22,11 @@
  * more, amortised (cots * ferret_batch_bytes / ferret_usable, rounded up).
  * A run makes whole batches where a lane's direction runs out, so it sends
  * between gen and gen + 2 * lanes * ferret_batch_bytes for them, which the
- * executor reports apart (exec_layer_stat.gen_*). */
+ * executor reports apart (exec_layer_stat.gen_*).
+ *
+ * The critical flights come from the flight model the same walk drives
+ * (cost_layer_flights for the linear layers); they are a prediction of
+ * the schedule, not of the clock: see docs/NETWORK.md. */
 #ifndef PARLEY_NN_COST_H
 #define PARLEY_NN_COST_H
 
@@ -56,6 +60,16 @@ typedef struct cost_report {
      * bound over all of them (docs/SECURITY-HE.md; >= 40) */
     uint64_t he_outputs;
     double he_stat_bits;
+    /* Critical flights (mpc/flights.h): one-way messages on the longest
+     * chain of waits, lanes side by side, with no computation; the
+     * latency of a run is about flights times the one-way delay. */
+    uint64_t *layer_flights; /* of each layer (mem_free) */
+    uint64_t flights;        /* all of exec_infer: input, layers, label, reveal */
+    /* Bytes each party sends ([MPC_SERVER], [MPC_CLIENT]), per layer and
+     * in all, the silent COTs' batches where the flight model makes them
+     * (so a layer's two sum to layer[i] plus its batches). */
+    uint64_t (*layer_sent)[2]; /* (mem_free) */
+    uint64_t sent[2];
 } cost_report;
 
 /* Fill r (cost_report_free it, also after an error). PARLEY_E_ARG for a

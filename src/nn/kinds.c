@@ -278,7 +278,7 @@ int qkind_bytes(uint64_t *b, const qctx *c) {
     if (k->cls == QK_LINEAR) {
         lin_shape s = qlayer_lin(c->L);
         double sd;
-        TRY(lin_bytes(c->lin, b, &sd, &s, c->l));
+        TRY(lin_cost(c->lin, b, &sd, &s, c->l, c->lanes, c->oc->fs));
         if (c->sd) *c->sd += sd;
         return 0;
     }

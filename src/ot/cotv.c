@@ -20,7 +20,6 @@
 #include "util/mem.h"
 
 #define COTV_HASH_BLOCKS 1024               /* pad blocks hashed per batch */
-#define COTV_CHUNK_BITS ((uint64_t)8 << 20) /* corrections per chunk: 1 MiB */
 #define COTV_WIRE_FLUSH ((size_t)1 << 16)   /* hand corrections to the channel */
 #define COTV_TWEAK_HI ((uint64_t)1 << 63)
 

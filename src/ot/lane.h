@@ -98,10 +98,11 @@ struct ot_backend {
 
     /* ---- costs, from public shapes only (o may be NULL: defaults) ---- */
     uint64_t (*setup_bytes)(const ot_lane_opts *o);
-    /* Exact bytes, both directions, of a job of n OTs of kind (OT_TASK_*;
-     * N messages for KK) with `per` sender bits per OT, without the making
-     * of the COTs it consumes. */
-    uint64_t (*job_bytes)(int kind, size_t n, unsigned N, uint64_t per);
+    /* Exact bytes of a job of n OTs of kind (OT_TASK_*; N messages for KK)
+     * with `per` sender bits per OT, without the making of the COTs it
+     * consumes: what the OT receiver sends and what the sender sends. */
+    void (*job_bytes)(int kind, size_t n, unsigned N, uint64_t per, uint64_t *by_receiver,
+                      uint64_t *by_sender);
     /* The random COTs it consumes (0 where none are). */
     uint64_t (*job_cots)(int kind, size_t n, unsigned N);
     /* Wire bits per OT beyond the sender's messages (IKNP: the extension

@@ -80,15 +80,17 @@ static uint64_t iknp_setup_bytes(const ot_lane_opts *o) {
 
 /* Per chunk of OTE_CHUNK: the extension matrix (n rounded up to 128), then
  * the packed corrections. */
-static uint64_t iknp_job_bytes(int kind, size_t n, unsigned N, uint64_t per) {
+static void iknp_job_bytes(int kind, size_t n, unsigned N, uint64_t per, uint64_t *by_receiver,
+                           uint64_t *by_sender) {
     (void)N;
     PARLEY_CHECK(kind == OT_TASK_KK || kind == OT_TASK_OT || kind == OT_TASK_COT);
-    uint64_t w = kind == OT_TASK_KK ? 256 : 128, total = 0;
+    uint64_t w = kind == OT_TASK_KK ? 256 : 128;
+    *by_receiver = *by_sender = 0;
     for (size_t i0 = 0; i0 < n; i0 += OTE_CHUNK) {
         size_t mm = n - i0 < OTE_CHUNK ? n - i0 : OTE_CHUNK;
-        total += w * ote_padded(mm) / 8 + bits_bytes(mm * per);
+        *by_receiver += w * ote_padded(mm) / 8;
+        *by_sender += bits_bytes(mm * per);
     }
-    return total;
 }
 
 static uint64_t iknp_job_cots(int kind, size_t n, unsigned N) {

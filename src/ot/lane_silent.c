@@ -129,8 +129,10 @@ static uint64_t silent_setup_bytes(const ot_lane_opts *o) {
     return 2 * ext;
 }
 
-static uint64_t silent_job_bytes_of(int kind, size_t n, unsigned N, uint64_t per) {
-    return silent_job_bytes(n, kind == OT_TASK_RROT ? 0 : silent_cots_per_ot(kind, N), per);
+static void silent_job_bytes_of(int kind, size_t n, unsigned N, uint64_t per,
+                                uint64_t *by_receiver, uint64_t *by_sender) {
+    silent_job_bytes_split(n, kind == OT_TASK_RROT ? 0 : silent_cots_per_ot(kind, N), per,
+                           by_receiver, by_sender);
 }
 
 static uint64_t silent_job_cots(int kind, size_t n, unsigned N) {

@@ -69,14 +69,19 @@ int iknp_cot_recv(ote_receiver *r, chan *ch, uint64_t *out, const uint8_t *choic
  * So a batch split at multiples of 128 OTs (across lanes, say) costs the
  * same bytes as one call: 16*ote_padded(n) + sum over groups of 128 OTs of
  * ceil(bits of the group / 8). Both sides cut the batch into extension
- * chunks of at most OTE_CHUNK OTs and about 1 MiB of corrections and
- * pipeline them (the receiver extends chunk k+1 before it reads the
- * corrections of chunk k): one flight each way, with the receiver's
- * buffered backlog bounded by about two chunks of corrections.
+ * chunks of at most OTE_CHUNK OTs and about 1 MiB of corrections
+ * (COTV_CHUNK_BITS: a chunk ends at the first whole group of 128 OTs that
+ * reaches it) and pipeline them (the receiver extends chunk k+1 before it
+ * reads the corrections of chunk k), with the receiver's buffered backlog
+ * bounded by about two chunks of corrections. Being one chunk ahead, a
+ * call waits about one flight per chunk on the critical path, not two in
+ * all (mpc/flights.h counts them).
  *
  * Both parties must describe the same layout (shape). The pads are hashed
  * with tweaks disjoint from the other IKNP flavours, so cotv calls can be
  * mixed with them on one instance. */
+#define COTV_CHUNK_BITS ((uint64_t)8 << 20) /* corrections per chunk: 1 MiB */
+
 typedef struct cotv_io {
     void *ctx;
     size_t M_max; /* bound on every M_i */
@@ -205,6 +210,14 @@ typedef struct ot_chunk {
     ot_task *t;
     size_t c;
 } ot_chunk;
+/* Look-ahead of the schedule, in chunks of OTE_CHUNK OTs: how far our
+ * extension matrices run ahead of the peer's answers (A), and how long the
+ * corrections wait before we read them (D). The peer's data is buffered
+ * for at most about A + D chunks (8 MB of KK13 matrices for A = 32)
+ * instead of whole jobs (256 MB for 2^20 ReLUs), and A chunks of slack
+ * hide the latency. (Public for the flight model, mpc/flights.h.) */
+#define OT_AHEAD 32
+#define OT_DELAY 32
 int ot_steps_run(chan *ch, const ot_chunk *R, size_t nr, const ot_chunk *S, size_t ns) WUR;
 /* The same, calling last_send(ctx) (if not NULL) once this party has sent
  * everything of the schedule (the last step of S and the last begin of R,

@@ -2,15 +2,6 @@
  * (ot_steps_run). */
 #include "ot/ot.h"
 
-/* Look-ahead of the interleaved schedule, in chunks of OTE_CHUNK OTs: how
- * far our extension matrices run ahead of the peer's answers (A), and how
- * long the corrections wait before we read them (D). The peer's data is
- * buffered for at most about A + D chunks (8 MB of KK13 matrices for
- * A = 32) instead of whole jobs (256 MB for 2^20 ReLUs), and A chunks of
- * slack hide the latency. */
-#define OT_AHEAD 32
-#define OT_DELAY 32
-
 /* Iteration i: begin R[i + A] (and all before), send S[i], end R[i - D].
  * Each step waits only for peer steps of earlier iterations (our begins
  * for its sends, our sends for its ends), so neither side can block the

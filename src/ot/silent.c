@@ -17,9 +17,17 @@ unsigned silent_cots_per_ot(int kind, unsigned N) {
     return kind == OT_TASK_KK ? bits_ceil_log2(N) : 1;
 }
 
+void silent_job_bytes_split(size_t n, unsigned cots_per_ot, uint64_t per, uint64_t *by_receiver,
+                            uint64_t *by_sender) {
+    /* RROT (cots_per_ot = 0): no choice bits */
+    *by_receiver = cots_per_ot ? bits_bytes((uint64_t)n * cots_per_ot) : 0;
+    *by_sender = bits_bytes((uint64_t)n * per);
+}
+
 uint64_t silent_job_bytes(size_t n, unsigned cots_per_ot, uint64_t per) {
-    if (cots_per_ot == 0) return bits_bytes((uint64_t)n * per); /* RROT: no choice bits */
-    return bits_bytes((uint64_t)n * cots_per_ot) + bits_bytes((uint64_t)n * per);
+    uint64_t r, s;
+    silent_job_bytes_split(n, cots_per_ot, per, &r, &s);
+    return r + s;
 }
 
 /* A task as (N choose 1)-OT_l with L COTs per OT, B pad blocks per key,

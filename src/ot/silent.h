@@ -48,6 +48,9 @@ unsigned silent_cots_per_ot(int kind, unsigned N);
  * sum l_k or 0 for ROT), both directions, without the COT generation;
  * cots_per_ot = 0 for a job whose receiver sends no bits (RROT). */
 uint64_t silent_job_bytes(size_t n, unsigned cots_per_ot, uint64_t per);
+/* The same, by direction: the receiver's bits and the sender's. */
+void silent_job_bytes_split(size_t n, unsigned cots_per_ot, uint64_t per, uint64_t *by_receiver,
+                            uint64_t *by_sender);
 
 /* The chunk steps of every flavour (ot_task, ot.h): src is the cot_pool
  * of the task's side; cots = the COTs chunk c takes. */

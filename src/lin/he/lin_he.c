@@ -536,7 +536,17 @@ static int ops_run(void *ctx, party *p, const lin_plan *pl, uint64_t *y, const u
     return conv_run(p, h, y, x, &hp->conv, w);
 }
 
-const lin_ops lin_he_ops = {"he", ops_plan, ops_run, plan_free};
+/* The client's ciphertexts, then the server's answers: one flight each
+ * way on every lane that has work (the flight model takes the lanes'
+ * messages as one). */
+static void ops_flights(const lin_plan *pl, unsigned lanes, fsim *fs) {
+    (void)lanes;
+    const lin_he_plan *c = &((const he_layer_plan *)pl)->conv;
+    fsim_msg(fs, MPC_CLIENT, c->bytes_c2s);
+    fsim_msg(fs, MPC_SERVER, c->bytes_s2c);
+}
+
+const lin_ops lin_he_ops = {"he", ops_plan, ops_run, plan_free, ops_flights};
 
 int lin_he_conv_info(lin_he_info *out, const lin_conv *c, unsigned l, uint64_t outs) {
     lin_he_plan pl;

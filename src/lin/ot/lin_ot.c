@@ -294,6 +294,52 @@ static uint64_t map_bytes(const lin_map *m) {
     return bytes + 16 * ((ots + 127) / 128 * 128);
 }
 
+/* The extension chunks each lane's iknp_cotv cuts its OTs into (cotv.c's
+ * plan_chunk: whole groups of 128 OTs until OTE_CHUNK OTs or
+ * COTV_CHUNK_BITS of corrections), on run_map's split of the entries; the
+ * largest count over the lanes. A lane's slice starts on a group. */
+static size_t map_chunks(const lin_map *m, unsigned lanes) {
+    size_t count[LANES_MAX], first = 0, most = 0;
+    unsigned g = m->per, b = 128;
+    while (b) { /* gcd, for run_map's grain */
+        unsigned t = g % b;
+        g = b;
+        b = t;
+    }
+    party_split(count, m->nent, 128 / g, lanes);
+    uint64_t P[65];
+    P[0] = 0;
+    for (unsigned k = 0; k < m->per; k++)
+        P[k + 1] = P[k] + (m->l - k);
+    for (unsigned i = 0; i < lanes; i++) {
+        size_t chunks = 0, mm = 0;
+        uint64_t bits = 0, group = 0;
+        unsigned fill = 0;
+        for (size_t e = first; e < first + count[i]; e++) {
+            uint64_t M = map_count(m, e);
+            for (unsigned k = 0; k < m->per;) {
+                unsigned take = m->per - k < 128 - fill ? m->per - k : 128 - fill;
+                group += M * (P[k + take] - P[k]);
+                fill += take;
+                k += take;
+                if (fill < 128) continue;
+                mm += 128;
+                bits += group;
+                group = fill = 0;
+                if (mm == OTE_CHUNK || bits >= COTV_CHUNK_BITS) {
+                    chunks++;
+                    mm = 0;
+                    bits = 0;
+                }
+            }
+        }
+        if (fill || mm) chunks++;
+        if (chunks > most) most = chunks;
+        first += count[i];
+    }
+    return most;
+}
+
 /* ---- the protocol ---- */
 
 typedef struct map_run {
@@ -537,4 +583,24 @@ static int ops_run(void *ctx, party *p, const lin_plan *pl, uint64_t *y, const u
     return run_map(p, y, x, w, &((const ot_plan *)pl)->m);
 }
 
-const lin_ops lin_ot_ops = {"ot", ops_plan, ops_run, plan_free};
+/* The layer's COT-with-vectors calls on the lanes (run_map's split): the
+ * chunks of the busiest lane (each about one flight, cotv running one
+ * chunk ahead), extended by C in orientation A and by S in B; the
+ * extension matrices are what the receiver sends (map_bytes), the
+ * corrections the rest. */
+static void ops_flights(const lin_plan *pl, unsigned lanes, fsim *fs) {
+    const lin_map *m = &((const ot_plan *)pl)->m;
+    size_t k = 0;
+    uint64_t rx = 0;
+    int recv = m->orient == LIN_OT_A ? MPC_CLIENT : MPC_SERVER;
+    if (pl->bytes) {
+        k = map_chunks(m, lanes);
+        rx = 16 * (((uint64_t)m->nent * m->per + 127) / 128 * 128);
+    }
+    fsim_fork(fs);
+    fsim_lane(fs, 0);
+    fsim_cotv(fs, recv, k, rx, pl->bytes > rx ? pl->bytes - rx : 0);
+    fsim_join(fs);
+}
+
+const lin_ops lin_ot_ops = {"ot", ops_plan, ops_run, plan_free, ops_flights};

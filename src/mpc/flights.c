@@ -1,0 +1,415 @@
+/* The flight model; see flights.h.
+ *
+ * An otb_run (or a cotv call) is replayed as two action lists, one per
+ * party, made by walking that party's schedule loop as the code walks it:
+ * SEND of a message, or RECV of one of the peer's. The two lists then run
+ * against each other: a SEND stamps the message with the sender's clock,
+ * a RECV waits for the message and moves the clock to its stamp plus one.
+ * Messages are named by their owner, a kind and an index:
+ *   M  a chunk's first half from the party that receives the OTs (IKNP:
+ *      the extension matrix; silent: the choice corrections; cotv: the
+ *      extension), indexed by the owner's R list (= the peer's S list);
+ *   C  a chunk's answer from the OT sender (the corrections), indexed by
+ *      the owner's S list;
+ *   T  a silent refill's trees, from the COT sender of that direction,
+ *      indexed by its refills in this run. */
+#include "mpc/flights.h"
+
+#include "mpc/otb.h"
+#include "net/frame.h"
+#include "ot/ot.h"
+#include "ot/silent.h"
+#include "util/mem.h"
+
+#include <string.h>
+
+enum { K_M, K_C, K_T, K_N };
+enum { A_SEND, A_RECV };
+
+typedef struct act {
+    uint8_t type, owner, kind;
+    size_t idx;
+} act;
+
+typedef struct alist {
+    act *a;
+    size_t n, cap;
+} alist;
+
+typedef struct fchunk {
+    uint64_t cots; /* silent: COTs the chunk takes */
+    int wire;      /* whether the chunk sends anything (RROT does not) */
+} fchunk;
+
+typedef struct fjob {
+    int sender, wire;
+    size_t n;
+    unsigned cpo; /* silent: COTs per OT */
+} fjob;
+
+typedef struct flane {
+    uint64_t clk[2];
+    uint64_t avail[2]; /* silent: COTs at hand, by the direction's COT sender */
+    int used;          /* touched since the fork */
+} flane;
+
+struct fsim {
+    int backend, err;
+    unsigned lanes;
+    uint64_t usable, batch; /* silent: COTs and bytes of a batch */
+    uint64_t clk[2];        /* the parties outside party_run */
+    uint64_t sent[2];       /* bytes, by sender */
+    int forked;
+    unsigned cur;
+    flane lane[LANES_MAX];
+    fjob *jobs;
+    size_t nj, cj;
+};
+
+int fsim_new(fsim **out, int backend, unsigned lanes, const ferret_params *fp) {
+    *out = NULL;
+    if (lanes < 1 || lanes > LANES_MAX)
+        return err_set(PARLEY_E_ARG, "flight model: %u lanes, not in 1..%d", lanes, LANES_MAX);
+    fsim *s = mem_calloc(1, sizeof *s);
+    if (!s) return err_set(PARLEY_E_NOMEM, "out of memory for the flight model");
+    s->backend = backend;
+    s->lanes = lanes;
+    s->usable = ferret_usable(fp ? fp : &FERRET_DEFAULT);
+    s->batch = ferret_batch_bytes(fp ? fp : &FERRET_DEFAULT);
+    *out = s;
+    return 0;
+}
+
+void fsim_free(fsim *s) {
+    if (!s) return;
+    mem_free(s->jobs);
+    mem_free(s);
+}
+
+int fsim_status(const fsim *s) {
+    return s->err;
+}
+
+static uint64_t max64(uint64_t a, uint64_t b) {
+    return a > b ? a : b;
+}
+
+uint64_t fsim_flights(const fsim *s) {
+    return max64(s->clk[0], s->clk[1]);
+}
+
+/* The clocks and stock the next step runs on. */
+static flane *cur_lane(fsim *s) {
+    return &s->lane[s->forked ? s->cur : 0];
+}
+static uint64_t *cur_clk(fsim *s) {
+    return s->forked ? s->lane[s->cur].clk : s->clk;
+}
+
+void fsim_sent(const fsim *s, uint64_t out[2]) {
+    out[0] = s->sent[0];
+    out[1] = s->sent[1];
+}
+
+void fsim_msg(fsim *s, int sender, uint64_t bytes) {
+    uint64_t *c = cur_clk(s);
+    c[1 - sender] = max64(c[1 - sender], c[sender] + 1);
+    s->sent[sender] += bytes;
+}
+
+void fsim_round(fsim *s, uint64_t bytes) {
+    s->sent[0] += bytes;
+    s->sent[1] += bytes;
+    uint64_t *c = cur_clk(s);
+    uint64_t a = c[0], b = c[1];
+    c[0] = max64(a, b + 1);
+    c[1] = max64(b, a + 1);
+}
+
+void fsim_fork(fsim *s) {
+    s->forked = 1;
+    for (unsigned i = 0; i < s->lanes; i++)
+        s->lane[i].used = 0;
+}
+
+void fsim_lane(fsim *s, unsigned i) {
+    if (i >= s->lanes) i = s->lanes - 1;
+    s->cur = i;
+    flane *L = &s->lane[i];
+    L->clk[0] = s->clk[0];
+    L->clk[1] = s->clk[1];
+    L->used = 1;
+}
+
+void fsim_join(fsim *s) {
+    for (unsigned i = 0; i < s->lanes; i++)
+        if (s->lane[i].used)
+            for (int p = 0; p < 2; p++)
+                s->clk[p] = max64(s->clk[p], s->lane[i].clk[p]);
+    s->forked = 0;
+}
+
+void fsim_job(fsim *s, const otb_job *j) {
+    if (j->n == 0) return; /* skipped on both sides */
+    if (s->nj == s->cj) {
+        size_t nc = s->cj ? 2 * s->cj : 16;
+        fjob *n = mem_alloc(nc, sizeof *n);
+        if (!n) {
+            s->err = PARLEY_E_NOMEM;
+            return;
+        }
+        if (s->nj) memcpy(n, s->jobs, s->nj * sizeof *n);
+        mem_free(s->jobs);
+        s->jobs = n;
+        s->cj = nc;
+    }
+    uint64_t rx, tx;
+    otb_job_bytes_split(s->backend, j, &rx, &tx);
+    s->sent[1 - j->sender] += rx;
+    s->sent[j->sender] += tx;
+    fjob *f = &s->jobs[s->nj++];
+    f->sender = j->sender;
+    f->n = j->n;
+    f->wire = j->kind != OTB_RROT;
+    f->cpo = (unsigned)(otb_job_cots(OT_BACKEND_SILENT, j) / j->n);
+}
+
+/* ---- action lists ---- */
+
+static void push(fsim *s, alist *L, int type, int owner, int kind, size_t idx) {
+    if (L->n == L->cap) {
+        size_t nc = L->cap ? 2 * L->cap : 64;
+        act *n = mem_alloc(nc, sizeof *n);
+        if (!n) {
+            s->err = PARLEY_E_NOMEM;
+            return;
+        }
+        if (L->n) memcpy(n, L->a, L->n * sizeof *n);
+        mem_free(L->a);
+        L->a = n;
+        L->cap = nc;
+    }
+    L->a[L->n++] = (act){(uint8_t)type, (uint8_t)owner, (uint8_t)kind, idx};
+}
+
+/* One party's walk of ot_steps_run_hook (src/ot/sched.c) over R[r0, r0 +
+ * nr) and S[s0, s0 + ns); hook_idx >= 0: the last send carries trees
+ * T[hook_idx]. */
+static void walk_steps(fsim *s, alist *L, int me, const fchunk *R, size_t r0, size_t nr,
+                       const fchunk *S, size_t s0, size_t ns, long hook_idx) {
+    int peer = 1 - me;
+    size_t ib = 0, ie = 0;
+    int f1 = nr == 0, hooked = hook_idx < 0;
+    for (size_t i = 0; ie < nr || i < ns; i++) {
+        while (ib < nr && ib <= i + OT_AHEAD) {
+            if (R[r0 + ib].wire) push(s, L, A_SEND, me, K_M, r0 + ib);
+            ib++;
+        }
+        if (ib == nr && !f1) {
+            if (!hooked && i >= ns) {
+                push(s, L, A_SEND, me, K_T, (size_t)hook_idx);
+                hooked = 1;
+            }
+            f1 = 1;
+        }
+        if (i < ns) {
+            if (S[s0 + i].wire) {
+                push(s, L, A_RECV, peer, K_M, s0 + i);
+                push(s, L, A_SEND, me, K_C, s0 + i);
+            }
+            if (i + 1 == ns && !hooked && ib == nr) {
+                push(s, L, A_SEND, me, K_T, (size_t)hook_idx);
+                hooked = 1;
+            }
+        }
+        while (ie < nr && ie < ib && (ie + OT_DELAY <= i || i + 1 >= ns)) {
+            if (R[r0 + ie].wire) push(s, L, A_RECV, peer, K_C, r0 + ie);
+            ie++;
+        }
+    }
+}
+
+/* One party's walk of silent_steps_run (src/ot/silent.c): segments that
+ * fit the COTs at hand, each after the refills it needs. av_s / av_r: this
+ * party's stock as COT sender / receiver, updated. */
+static void walk_silent(fsim *s, alist *L, int me, const fchunk *R, size_t nr, const fchunk *S,
+                        size_t ns, uint64_t *av_s, uint64_t *av_r) {
+    int peer = 1 - me;
+    size_t is = 0, ir = 0, ts = 0, tr = 0; /* trees sent / received so far */
+    int sent = 0;
+    while ((is < ns || ir < nr) && !s->err) {
+        int ref_s = is < ns && S[is].cots > *av_s;
+        int ref_r = ir < nr && R[ir].cots > *av_r;
+        if (ref_s && !sent) push(s, L, A_SEND, me, K_T, ts);
+        if (ref_r) {
+            push(s, L, A_RECV, peer, K_T, tr++);
+            *av_r += s->usable;
+        }
+        if (ref_s) {
+            ts++;
+            *av_s += s->usable;
+        }
+        size_t js = is, jr = ir;
+        while (js < ns && S[js].cots <= *av_s)
+            *av_s -= S[js++].cots;
+        sent = js < ns && js > is && S[js].cots > *av_s;
+        while (jr < nr && R[jr].cots <= *av_r)
+            *av_r -= R[jr++].cots;
+        if (js == is && jr == ir) { /* cannot happen: a refill makes room for a chunk */
+            s->err = PARLEY_E_ARG;
+            return;
+        }
+        walk_steps(s, L, me, R, ir, jr - ir, S, is, js - is, sent ? (long)ts : -1);
+        is = js;
+        ir = jr;
+    }
+}
+
+/* Run both parties' lists against each other on clocks clk[2]. cnt[p][k]:
+ * how many messages of kind k party p owns. */
+static void replay(fsim *s, alist *L, uint64_t *clk, size_t cnt[2][K_N]) {
+    uint64_t *ts[2][K_N];
+    memset(ts, 0, sizeof ts);
+    int ok = !s->err;
+    for (int p = 0; p < 2 && ok; p++)
+        for (int k = 0; k < K_N && ok; k++) {
+            ts[p][k] = mem_alloc(cnt[p][k] + 1, sizeof(uint64_t));
+            if (!ts[p][k])
+                ok = 0;
+            else
+                for (size_t i = 0; i <= cnt[p][k]; i++)
+                    ts[p][k][i] = UINT64_MAX; /* not sent */
+        }
+    size_t pos[2] = {0, 0};
+    while (ok && (pos[0] < L[0].n || pos[1] < L[1].n)) {
+        int moved = 0;
+        for (int p = 0; p < 2; p++)
+            while (pos[p] < L[p].n) {
+                const act *a = &L[p].a[pos[p]];
+                if (a->idx >= cnt[a->owner][a->kind]) { /* a walk out of step: a bug */
+                    ok = 0;
+                    break;
+                }
+                uint64_t *t = &ts[a->owner][a->kind][a->idx];
+                if (a->type == A_SEND) {
+                    *t = clk[p];
+                    if (a->kind == K_T) s->sent[p] += s->batch; /* a refill's trees */
+                } else {
+                    if (*t == UINT64_MAX) break; /* wait for the peer */
+                    clk[p] = max64(clk[p], *t + 1);
+                }
+                pos[p]++;
+                moved = 1;
+            }
+        if (!moved && ok) ok = 0; /* deadlock: the walks disagree */
+    }
+    if (!ok && !s->err) s->err = PARLEY_E_ARG;
+    for (int p = 0; p < 2; p++)
+        for (int k = 0; k < K_N; k++)
+            mem_free(ts[p][k]);
+}
+
+/* The chunks of the pending jobs in which `me` sends (snd = 1) or
+ * receives. */
+static fchunk *chunks_of(fsim *s, int me, int snd, size_t *n) {
+    size_t total = 0;
+    for (size_t i = 0; i < s->nj; i++)
+        if ((s->jobs[i].sender == me) == snd) total += (s->jobs[i].n + OTE_CHUNK - 1) / OTE_CHUNK;
+    *n = total;
+    fchunk *c = mem_alloc(total ? total : 1, sizeof *c);
+    if (!c) {
+        s->err = PARLEY_E_NOMEM;
+        return NULL;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < s->nj; i++) {
+        const fjob *j = &s->jobs[i];
+        if ((j->sender == me) != snd) continue;
+        for (size_t i0 = 0; i0 < j->n; i0 += OTE_CHUNK) {
+            size_t len = j->n - i0 < OTE_CHUNK ? j->n - i0 : OTE_CHUNK;
+            c[k++] = (fchunk){(uint64_t)j->cpo * len, j->wire};
+        }
+    }
+    return c;
+}
+
+void fsim_otb_run(fsim *s) {
+    if (s->nj == 0 || s->err) {
+        s->nj = 0;
+        return;
+    }
+    flane *ln = cur_lane(s);
+    fchunk *R[2] = {NULL, NULL}, *S[2] = {NULL, NULL};
+    size_t nr[2] = {0, 0}, ns[2] = {0, 0};
+    for (int p = 0; p < 2; p++) {
+        R[p] = chunks_of(s, p, 0, &nr[p]);
+        S[p] = chunks_of(s, p, 1, &ns[p]);
+    }
+    alist L[2];
+    memset(L, 0, sizeof L);
+    uint64_t av[2] = {ln->avail[0], ln->avail[1]};
+    if (!s->err) {
+        for (int p = 0; p < 2; p++) {
+            if (s->backend == OT_BACKEND_SILENT) {
+                /* Each party walks with its own view of the stocks (they
+                 * mirror each other); keep the server's. */
+                uint64_t as = ln->avail[p], ar = ln->avail[1 - p];
+                walk_silent(s, &L[p], p, R[p], nr[p], S[p], ns[p], &as, &ar);
+                if (p == 0) {
+                    av[0] = as;
+                    av[1] = ar;
+                }
+            } else {
+                walk_steps(s, &L[p], p, R[p], 0, nr[p], S[p], 0, ns[p], -1);
+            }
+        }
+        size_t cnt[2][K_N];
+        for (int p = 0; p < 2; p++) {
+            cnt[p][K_M] = nr[p];
+            cnt[p][K_C] = ns[p];
+            cnt[p][K_T] = ns[p] + 1;
+        }
+        replay(s, L, cur_clk(s), cnt);
+        ln->avail[0] = av[0];
+        ln->avail[1] = av[1];
+    }
+    for (int p = 0; p < 2; p++) {
+        mem_free(R[p]);
+        mem_free(S[p]);
+        mem_free(L[p].a);
+    }
+    s->nj = 0;
+}
+
+void fsim_cotv(fsim *s, int receiver, size_t chunks, uint64_t rx, uint64_t tx) {
+    s->sent[receiver] += rx;
+    s->sent[1 - receiver] += tx;
+    if (chunks == 0 || s->err) return;
+    int snd = 1 - receiver;
+    alist L[2];
+    memset(L, 0, sizeof L);
+    /* Receiver: extend chunk 0, then per chunk k extend k + 1 and read the
+     * answers of k. Sender: per chunk, read the extension, answer. */
+    push(s, &L[receiver], A_SEND, receiver, K_M, 0);
+    for (size_t k = 0; k < chunks; k++) {
+        if (k + 1 < chunks) push(s, &L[receiver], A_SEND, receiver, K_M, k + 1);
+        push(s, &L[receiver], A_RECV, snd, K_C, k);
+        push(s, &L[snd], A_RECV, receiver, K_M, k);
+        push(s, &L[snd], A_SEND, snd, K_C, k);
+    }
+    size_t cnt[2][K_N];
+    memset(cnt, 0, sizeof cnt);
+    cnt[receiver][K_M] = chunks;
+    cnt[snd][K_C] = chunks;
+    replay(s, L, cur_clk(s), cnt);
+    mem_free(L[0].a);
+    mem_free(L[1].a);
+}
+
+void otb_cost_run(const ot_costing *oc) {
+    if (oc->fs) fsim_otb_run(oc->fs);
+}
+
+void otb_cost_round(const ot_costing *oc, uint64_t bytes_each) {
+    if (oc->fs) fsim_round(oc->fs, bytes_each);
+}

@@ -1,0 +1,215 @@
+/* The flight model (src/mpc/flights.h): single messages and rounds, lanes,
+ * the OT schedules of src/ot/sched.c and src/ot/silent.c replayed chunk by
+ * chunk, the streamed COTs of src/ot/cotv.c, and the protocols' flights
+ * where nl.h states them. (tests/linkem_flights.sh holds a whole
+ * inference's prediction against the link emulator.) */
+#include "harness.h"
+
+#include "mpc/arith.h"
+#include "mpc/flights.h"
+#include "mpc/mill.h"
+#include "mpc/otb.h"
+#include "nl/nl.h"
+#include "ot/ot.h"
+#include "util/err.h"
+
+static fsim *make(int backend, unsigned lanes) {
+    fsim *s = NULL;
+    if (fsim_new(&s, backend, lanes, NULL) < 0) return NULL;
+    return s;
+}
+
+/* One otb_run of a job each way (n OTs, (N choose 1)), or one way. */
+static uint64_t run_jobs(fsim *s, size_t n_server_sends, size_t n_client_sends) {
+    otb_job a = {.kind = OTB_KK, .sender = MPC_SERVER, .n = n_server_sends, .N = 16, .l = 2};
+    otb_job b = {.kind = OTB_KK, .sender = MPC_CLIENT, .n = n_client_sends, .N = 16, .l = 2};
+    uint64_t f0 = fsim_flights(s);
+    fsim_job(s, &a);
+    fsim_job(s, &b);
+    fsim_otb_run(s);
+    return fsim_flights(s) - f0;
+}
+
+TEST(messages_and_rounds) {
+    fsim *s = make(OT_BACKEND_IKNP, 1);
+    REQUIRE(s);
+    fsim_msg(s, MPC_CLIENT, 10);
+    CHECK_EQ(fsim_flights(s), 1);
+    fsim_msg(s, MPC_CLIENT, 10); /* a second send before any answer: the same flight */
+    CHECK_EQ(fsim_flights(s), 1);
+    fsim_msg(s, MPC_SERVER, 20); /* the answer */
+    CHECK_EQ(fsim_flights(s), 2);
+    fsim_round(s, 5); /* both send, each reads the other's */
+    CHECK_EQ(fsim_flights(s), 3);
+    fsim_round(s, 5);
+    CHECK_EQ(fsim_flights(s), 4);
+    uint64_t sent[2];
+    fsim_sent(s, sent);
+    CHECK_EQ(sent[MPC_SERVER], 20 + 2 * 5);
+    CHECK_EQ(sent[MPC_CLIENT], 2 * 10 + 2 * 5);
+    CHECK_EQ(fsim_status(s), 0);
+    fsim_free(s);
+}
+
+/* An OT exchange is two flights (matrices, corrections) whichever way the
+ * jobs go, as long as the look-ahead covers them; a second exchange right
+ * after a one-way one overlaps its first flight with the last one. */
+TEST(otb_run_two_flights) {
+    size_t ns[][2] = {{1000, 0}, {0, 1000}, {1000, 1000}, {OT_AHEAD * OTE_CHUNK, 5000}};
+    for (size_t i = 0; i < 4; i++) {
+        fsim *s = make(OT_BACKEND_IKNP, 1);
+        REQUIRE(s);
+        CHECK_EQ(run_jobs(s, ns[i][0], ns[i][1]), 2);
+        fsim_free(s);
+    }
+    fsim *s = make(OT_BACKEND_IKNP, 1);
+    REQUIRE(s);
+    CHECK_EQ(run_jobs(s, 1000, 0), 2); /* S answers last: the client waits for it */
+    CHECK_EQ(run_jobs(s, 0, 1000), 1); /* S's matrices left with its answers */
+    CHECK_EQ(run_jobs(s, 0, 0), 0);
+    CHECK_EQ(fsim_status(s), 0);
+    fsim_free(s);
+}
+
+/* The schedule as sched.c has it: once a party has no more chunks to send,
+ * it reads the answer of every chunk it has begun before beginning the
+ * next, so a one-way job of k > OT_AHEAD + 1 chunks costs two flights per
+ * chunk past the look-ahead. (When the schedule changes, this is the case
+ * that must change with it.) */
+TEST(otb_run_one_way_past_the_lookahead) {
+    fsim *s = make(OT_BACKEND_IKNP, 1);
+    REQUIRE(s);
+    size_t k = 48;
+    uint64_t f = run_jobs(s, k * OTE_CHUNK, 0);
+    CHECK_EQ(f, 2 + 2 * (k - (OT_AHEAD + 1)));
+    CHECK_EQ(run_jobs(s, (OT_AHEAD + 1) * OTE_CHUNK, 0), 2);
+    fsim_free(s);
+}
+
+/* Silent: the first run of a lane makes a batch each way first (one
+ * flight, both directions at once), later runs draw on the stock until a
+ * direction runs short. */
+TEST(silent_refills) {
+    fsim *s = NULL;
+    REQUIRE(fsim_new(&s, OT_BACKEND_SILENT, 1, &FERRET_TOY) == 0);
+    size_t per = 1000; /* KK16 OTs take 4 COTs each */
+    CHECK_EQ(run_jobs(s, per, per), 3);
+    size_t runs = 1, refills = 0;
+    uint64_t left = ferret_usable(&FERRET_TOY) - 4 * per;
+    for (; runs < 64 && !refills; runs++) {
+        uint64_t f = run_jobs(s, per, per);
+        if (left < 4 * per) { /* this one refilled both directions */
+            CHECK_EQ(f, 3);
+            refills++;
+        } else {
+            CHECK_EQ(f, 2);
+            left -= 4 * per;
+        }
+    }
+    CHECK(refills == 1);
+    CHECK_EQ(fsim_status(s), 0);
+    fsim_free(s);
+}
+
+/* iknp_cotv: the receiver stays one chunk ahead, so two chunks per round
+ * trip: 2 * ceil(k / 2) flights. */
+TEST(cotv_one_chunk_ahead) {
+    for (size_t k = 1; k <= 9; k++) {
+        fsim *s = make(OT_BACKEND_IKNP, 1);
+        REQUIRE(s);
+        fsim_cotv(s, MPC_CLIENT, k, 100, 200);
+        CHECK_MSG(fsim_flights(s) == 2 * ((k + 1) / 2), "%zu chunks: %llu flights", k,
+                  (unsigned long long)fsim_flights(s));
+        fsim_free(s);
+    }
+}
+
+/* Lanes run side by side: the slowest sets the pace. */
+TEST(lanes_join) {
+    fsim *s = make(OT_BACKEND_IKNP, 3);
+    REQUIRE(s);
+    fsim_fork(s);
+    fsim_lane(s, 0);
+    fsim_round(s, 5);
+    fsim_lane(s, 1);
+    fsim_round(s, 5);
+    fsim_round(s, 5);
+    fsim_round(s, 5);
+    fsim_lane(s, 2);
+    fsim_msg(s, MPC_SERVER, 20);
+    fsim_join(s);
+    CHECK_EQ(fsim_flights(s), 3);
+    fsim_free(s);
+}
+
+/* The protocols' flights where nl.h and mill.h state them (each step an
+ * exchange both ways): mill(k) = 2 + ceil(log2 ceil(k / 4)), ReLU = mill(l -
+ * 1) + 2, ReLU + truncation = mill + 2. */
+TEST(protocols_as_documented) {
+    unsigned ks[] = {4, 8, 12, 31, 36, 63};
+    for (size_t i = 0; i < sizeof ks / sizeof *ks; i++) {
+        fsim *s = make(OT_BACKEND_IKNP, 1);
+        REQUIRE(s);
+        ot_costing oc = {.backend = OT_BACKEND_IKNP, .fs = s};
+        (void)mpc_wrap_bytes(&oc, 1000, ks[i], 4);
+        unsigned q = (ks[i] + 3) / 4, lv = 0;
+        while ((1u << lv) < q)
+            lv++;
+        CHECK_MSG(fsim_flights(s) == 2 + lv, "mill(%u): %llu flights", ks[i],
+                  (unsigned long long)fsim_flights(s));
+        fsim_free(s);
+    }
+    struct {
+        unsigned l, s;
+        uint64_t flights;
+    } cases[] = {{32, 0, 7}, {37, 0, 8}, {37, 12, 8}, {32, 9, 7}};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+        for (unsigned lanes = 1; lanes <= 2; lanes++) {
+            fsim *s = make(OT_BACKEND_IKNP, lanes);
+            REQUIRE(s);
+            ot_costing oc = {.backend = OT_BACKEND_IKNP, .fs = s};
+            if (cases[i].s)
+                (void)nl_relu_trunc_bytes(&oc, 4096, cases[i].l, cases[i].s, lanes);
+            else
+                (void)nl_relu_bytes(&oc, 4096, cases[i].l, lanes);
+            CHECK_MSG(fsim_flights(s) == cases[i].flights, "l = %u, s = %u, %u lanes: %llu",
+                      cases[i].l, cases[i].s, lanes, (unsigned long long)fsim_flights(s));
+            fsim_free(s);
+        }
+}
+
+/* The bytes by direction add up to the byte functions' totals (with, on
+ * the silent backend, the first batch each way on every lane), and go the
+ * way the protocols send them: on IKNP the client's 256-bit KK13 rows for
+ * the millionaire's leaves outweigh the server's answers; on the silent
+ * backend the server's answers dominate. */
+TEST(bytes_by_direction) {
+    for (int silent = 0; silent < 2; silent++)
+        for (unsigned lanes = 1; lanes <= 3; lanes++) {
+            int be = silent ? OT_BACKEND_SILENT : OT_BACKEND_IKNP;
+            fsim *s = make(be, lanes);
+            REQUIRE(s);
+            ot_costing oc = {.backend = be, .fs = s};
+            uint64_t b = nl_relu_trunc_bytes(&oc, 5000, 37, 12, lanes), sent[2];
+            fsim_sent(s, sent);
+            CHECK_EQ(sent[0] + sent[1],
+                     b + (silent ? 2 * lanes * ferret_batch_bytes(&FERRET_DEFAULT) : 0));
+            if (silent)
+                CHECK(sent[MPC_SERVER] - lanes * ferret_batch_bytes(&FERRET_DEFAULT) >
+                      sent[MPC_CLIENT] - lanes * ferret_batch_bytes(&FERRET_DEFAULT));
+            else
+                CHECK(sent[MPC_CLIENT] > sent[MPC_SERVER]);
+            fsim_free(s);
+        }
+}
+
+TEST(bad_arguments) {
+    fsim *s = NULL;
+    CHECK(fsim_new(&s, OT_BACKEND_IKNP, 0, NULL) == PARLEY_E_ARG && s == NULL);
+    CHECK(fsim_new(&s, OT_BACKEND_IKNP, 65, NULL) == PARLEY_E_ARG && s == NULL);
+    /* Costing without a model feeds nothing. */
+    ot_costing oc = {.backend = OT_BACKEND_IKNP};
+    otb_cost_run(&oc);
+    otb_cost_round(&oc, 1);
+    CHECK(nl_relu_bytes(&oc, 1000, 32, 1) > 0);
+}
