@@ -1,4 +1,4 @@
-/* MaxPool and ArgMax by comparison tournaments (PROTOCOLS.md §5).
+/* MaxPool and ArgMax by comparison tournaments (docs/PROTOCOLS.md §5.7, §5.8).
  *
  * max(a, b) = b + ReLU(a - b). On l-bit values a - b can overflow (2^(l-1)
  * - 1 against -2^(l-1)), and plain.h compares exactly, so every input is
