@@ -454,7 +454,7 @@ TEST(bias_added_by_the_server) {
     prg_clear(&p);
 }
 
-/* The byte model agrees with PROTOCOLS.md §6 where its formula is exact. */
+/* The byte model agrees with docs/PROTOCOLS.md §6 where its formula is exact. */
 TEST(cost_model_formulas) {
     /* fc, A: per input entry l*128 + M*l(l+1)/2 bits; 128 x 37 OTs and
      * every group's bits a multiple of 8 (M = 64), so no rounding at all. */

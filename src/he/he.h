@@ -1,5 +1,5 @@
 /* RLWE / BFV with coefficient encoding and a power-of-two plaintext modulus
- * (PROTOCOLS.md §7; Cheetah, Huang et al., USENIX Security 2022).
+ * (docs/PROTOCOLS.md §7; Cheetah, Huang et al., USENIX Security 2022).
  *
  * Ring R_Q = Z_Q[X]/(X^N + 1), N = 8192, Q = q0*q1*q2 ~ 2^144 held in RNS
  * form (three NTT-friendly 48-bit primes, q_i = 1 mod 2N). The ring is the

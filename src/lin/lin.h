@@ -10,8 +10,8 @@
  *
  * Secure implementations (same contract, same outputs), behind the one
  * interface of backend.h:
- *   src/lin/ot  COT-based (PROTOCOLS.md §6, SCI_OT)
- *   src/lin/he  RLWE-based (PROTOCOLS.md §7, HE mode)
+ *   src/lin/ot  COT-based (docs/PROTOCOLS.md §6, SCI_OT)
+ *   src/lin/he  RLWE-based (docs/PROTOCOLS.md §7, HE mode)
  * S passes W, C passes NULL; both pass the same shape; both get their
  * additive share of the output.
  *

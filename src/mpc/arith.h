@@ -1,5 +1,5 @@
 /* Shares across Z_2 and Z_{2^l}: wrap/carry, MSB, DReLU, MSB-to-wrap, B2A
- * and MUX (PROTOCOLS.md §3 and §5). Arithmetic shares are uint64_t mod 2^l
+ * and MUX (docs/PROTOCOLS.md §3, §5.1). Arithmetic shares are uint64_t mod 2^l
  * (1 <= l <= 64), Boolean shares one byte per bit.
  *
  *   function        rounds (flights per party)   wire bits per element
@@ -10,8 +10,8 @@
  *   MUX, l bits     2                            2 * (128 + l) (one COT_l each way)
  *
  * mill(k) is the millionaire on k bits (mill.h: 2 + ceil(log2 ceil(k/m))
- * flights, 3828 bits at k = 31). The MUX improves on PROTOCOLS.md's two
- * chosen-message OTs (2 * (128 + 2l)): each party P is COT sender with
+ * flights, 3828 bits at k = 31). The MUX improves on CrypTFlow2's two
+ * chosen-message OTs (2 * (128 + 2l), docs/PROTOCOLS.md §3.4): each party P is COT sender with
  * correlation x_P * (1 - 2 b_P), so the peer with choice b_O receives
  * r + b_O x_P (1 - 2 b_P) and x_P * (b_P ^ b_O) = (x_P b_P - r) + that. */
 #ifndef PARLEY_MPC_ARITH_H

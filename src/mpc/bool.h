@@ -1,5 +1,5 @@
 /* Boolean building blocks: bit triples from 1-out-of-N OT, and AND
- * (PROTOCOLS.md §3).
+ * (docs/PROTOCOLS.md §3).
  *
  * A bit triple is (a, b, c) XOR-shared with c = a & b. One (16 choose 1)-OT_2
  * gives two triples: the receiver's choice is its four share bits

@@ -1,4 +1,4 @@
-/* The millionaires' protocol of CrypTFlow2 (paper §3, PROTOCOLS.md §4), its
+/* The millionaires' protocol of CrypTFlow2 (paper §3, docs/PROTOCOLS.md §4), its
  * variant that also returns equality, and equality alone.
  *
  * S holds x, C holds y, both k-bit (0 <= k <= 64); the outputs are XOR
@@ -22,7 +22,7 @@
  *   triples  T1 single ANDs: T1 * (256 + 32) / 2; T2 pairs: T2 * (256 + 16)
  *   openings 4 * T1 + 6 * T2
  * with T1 + 2 T2 = 2q - 2 - ceil(log2 q) ANDs (mill_cost gives the exact
- * counts). k = 31, m = 4: 3828 bits (PROTOCOLS.md: about 3.84 kbit). */
+ * counts). k = 31, m = 4: 3828 bits (the paper's count: 3836, docs/PROTOCOLS.md §4). */
 #ifndef PARLEY_MPC_MILL_H
 #define PARLEY_MPC_MILL_H
 

@@ -1,8 +1,8 @@
 /* Several OT extensions in both directions as one exchange.
  *
  * A protocol step often needs OTs with S as sender and others with C as
- * sender (PROTOCOLS.md §2: "a protocol that needs OTs both ways runs them
- * concurrently"). otb_run takes the list of jobs, identical on both sides,
+ * sender (docs/PROTOCOLS.md §2.6: both directions run in one exchange).
+ * otb_run takes the list of jobs, identical on both sides,
  * and runs them on the lane's OT back-end (ot_run, ot/lane.h) as two
  * message flights per party: the extension matrices (or choice bits) of
  * every job in which this party receives, then the corrections of every

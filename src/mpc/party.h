@@ -1,7 +1,7 @@
 /* A party of a two-party computation: its role and its lanes.
  *
  * A lane (mpc_lane) is one channel with the PRG and OT state used on it
- * (ARCHITECTURE.md rule 2) plus the party's role, and is used by one thread
+ * (docs/ARCHITECTURE.md rule 2) plus the party's role, and is used by one thread
  * at a time. Protocols of src/mpc take an mpc_lane first and run all their
  * n elements on it in a constant number of flights. Layer-level functions
  * (src/nl, src/lin) take the party first and split their elements across

@@ -1,4 +1,4 @@
-/* Division by a public integer (CrypTFlow2's Div_ring, PROTOCOLS.md §5) and
+/* Division by a public integer (CrypTFlow2's Div_ring, docs/PROTOCOLS.md §5.6) and
  * average pooling on it.
  *
  * With 2^l = N1 d + N0, x_P = q_P d + r_P, m_P = msb(x_P), s_P = signed(x_P),

@@ -11,8 +11,8 @@
 /* The top bit of an l-bit share. */
 static inline unsigned nl_top(uint64_t x, unsigned l) { return (unsigned)(x >> (l - 1)) & 1; }
 
-/* The wrap correction of faithful truncation (PROTOCOLS.md §5) from the two parties' top bits
- * (ms, mc) and the MSB of the shared value: +1 when both top bits are set and
+/* The wrap correction of faithful truncation (docs/PROTOCOLS.md §5.3) from the two parties' top
+ * bits (ms, mc) and the MSB of the shared value: +1 when both top bits are set and
  * the MSB is clear, -1 when neither is set and the MSB is set, else 0. */
 static inline int64_t nl_wrap_corr(unsigned ms, unsigned mc, unsigned msb) {
     return (int64_t)(ms & mc & !msb) - (int64_t)(!ms & !mc & msb);

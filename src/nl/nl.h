@@ -1,4 +1,4 @@
-/* The non-linear layers of CrypTFlow2 on additive shares (PROTOCOLS.md §5).
+/* The non-linear layers of CrypTFlow2 on additive shares (docs/PROTOCOLS.md §5).
  *
  * Every function takes the party first; x and y are this party's shares mod
  * 2^l (1 <= l <= 64, values kept reduced), and the result reconstructs to
@@ -39,8 +39,8 @@
  *   mill(63) + one AND (148 + 4 bits, 3 more flights) + 2(128 + 64 + 1),
  *   plus 64 bits per MUX for argmax's index)
  *
- * ReLU at l = 32: 4148 bits, l = 37: 4610 bits (PROTOCOLS.md: 4.2 and 4.7
- * kbit with chosen-message MUX); relu_trunc at l = 37, s = 12: 6306 bits.
+ * ReLU at l = 32: 4148 bits, l = 37: 4610 bits (docs/PROTOCOLS.md §5.2: 4220
+ * and 4692 with chosen-message MUX); relu_trunc at l = 37, s = 12: 6306 bits.
  *
  * On the silent OT backend (ot/silent.h) the same formulas hold with
  * C = 1 + width and KK(N, w) = log2 N + N*w, mill(k) without the triples'

@@ -1,4 +1,4 @@
-/* The plaintext semantics of the non-linear layers (PROTOCOLS.md §0): the
+/* The plaintext semantics of the non-linear layers (docs/PROTOCOLS.md §0): the
  * definition the secure protocols of src/nl are tested against and the
  * reference interpreter (src/nn) runs. Values are ring elements mod 2^l
  * (1 <= l <= 64) read as signed integers.

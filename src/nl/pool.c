@@ -1,11 +1,11 @@
-/* MaxPool and ArgMax by comparison tournaments (PROTOCOLS.md §5).
+/* MaxPool and ArgMax by comparison tournaments (docs/PROTOCOLS.md §5.7, §5.8).
  *
  * max(a, b) = b + ReLU(a - b). On l-bit values a - b can overflow (2^(l-1)
  * - 1 against -2^(l-1)), and plain.h compares exactly, so every input is
  * first sign-extended by one bit (a millionaire on l bits; the B2A of one
  * bit is free) and all comparisons run on l + 1 bits, where differences of
- * l-bit values always fit. The result is reduced back to l bits. This is
- * why l <= 63 here.
+ * l-bit values always fit. The result is reduced back to l bits. At l = 64
+ * there is no spare bit: see the comparison step below.
  *
  * MaxPool batches every window of the layer: the linear scan takes K - 1
  * steps for K positions, the tree ceil(log2 K) levels (same bytes, fewer

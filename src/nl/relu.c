@@ -1,6 +1,6 @@
 /* ReLU, faithful truncation (sign unknown, and fused with ReLU where the
- * sign is known), truncate-and-reduce and zero/sign extension (PROTOCOLS.md
- * §5). Costs are in nl.h.
+ * sign is known), truncate-and-reduce and zero/sign extension
+ * (docs/PROTOCOLS.md §5.2 to §5.5). Costs are in nl.h.
  *
  * Truncation: with m_P = msb(x_P), s_P = signed(x_P),
  *   floor(signed(x) / 2^s) = (s_S >> s) + (s_C >> s) + c + corr * 2^(l-s)

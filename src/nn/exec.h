@@ -1,4 +1,4 @@
-/* The secure executor: walks a qnet on additive shares (ARCHITECTURE.md).
+/* The secure executor: walks a qnet on additive shares (docs/ARCHITECTURE.md).
  *
  * Both parties call exec_infer with the same public qnet; the server's copy
  * holds the weights. Each layer is its kind's secure step (nn/kind.h):
@@ -8,8 +8,8 @@
  * protocol is exact, the output shares reconstruct to exactly what nn/ref
  * computes on the same input.
  *
- * Around the run: exec_share_input (the client's input becomes shares),
- * exec_reveal (the server's output share goes to the client). */
+ * Around the run: the client's input becomes shares and the server's
+ * output share goes to the client (docs/PROTOCOLS.md §8). */
 #ifndef PARLEY_NN_EXEC_H
 #define PARLEY_NN_EXEC_H
 

@@ -163,7 +163,7 @@ static void channels(const fnode *P, size_t *nch, size_t *per) {
 }
 
 /* BatchNormalization (SCALE) after CONV/FC: w' = w * g[o], b' = b * g[o] +
- * beta[o], in double, before any rounding (PROTOCOLS.md §0). */
+ * beta[o], in double, before any rounding (docs/PROTOCOLS.md §0). */
 static int fold_scale(fgraph *g, unsigned *uses, fnode *n) {
     fnode *P = sole_linear_producer(g, uses, n->in[0]);
     if (!P) return 0;

@@ -7,7 +7,7 @@
  * from the one network input, with shapes inferred at load; constants
  * (weights) live inside the nodes that use them, as floats.
  *
- * fgraph_optimize folds what PROTOCOLS.md §0 prescribes be folded before
+ * fgraph_optimize folds what docs/PROTOCOLS.md §0 prescribes be folded before
  * rounding: a SCALE (BatchNormalization) that directly follows a CONV or FC
  * into its weights and bias, an ADDC of a per-channel constant (a bias added
  * by a separate Add) into the preceding CONV/FC bias, and a zero PAD that

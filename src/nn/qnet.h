@@ -6,8 +6,8 @@
  * scale: the real number v is the signed integer v * 2^scale. The layers
  * run in order; each names its input tensors, its output tensor, its public
  * parameters (shapes, windows, shifts) and, on the server only, its private
- * parameters (weights, biases, constants). The semantics are PROTOCOLS.md
- * §0; nn/ref implements them with lin_*_plain and nl_*_plain:
+ * parameters (weights, biases, constants). The semantics are
+ * docs/PROTOCOLS.md §0; nn/ref implements them with lin_*_plain and nl_*_plain:
  *
  *   CONV, FC, SCALE   y = W*x + b mod 2^l (lin_conv/lin_fc/lin_scale, then
  *                     the server adds b). x at scale s, W at s, b at 2s,

@@ -1,5 +1,5 @@
 /* Quantization: a float graph (graph.h) to the integer program (qnet.h),
- * per PROTOCOLS.md §0 at ring width l and scale s:
+ * per docs/PROTOCOLS.md §0 at ring width l and scale s:
  *   - weights round(w * 2^s), biases round(b * 2^2s), constants added to a
  *     tensor round(c * 2^s), rounding half away from zero; each must fit in
  *     l signed bits;

@@ -1,7 +1,7 @@
 /* nn/ref: the plaintext fixed-point interpreter, the oracle the secure
  * executor is tested against. It walks a qnet with weights layer by layer
  * with the plaintext definitions of src/lin (lin_*_plain) and src/nl
- * (nl_*_plain), so there is one semantics (qnet.h, PROTOCOLS.md §0).
+ * (nl_*_plain), so there is one semantics (qnet.h, docs/PROTOCOLS.md §0).
  * Tensor buffers are freed after their last reader (qstore). */
 #ifndef PARLEY_NN_REF_H
 #define PARLEY_NN_REF_H

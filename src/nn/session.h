@@ -1,4 +1,4 @@
-/* The session (ARCHITECTURE.md "The session"): everything between a server
+/* The session (docs/ARCHITECTURE.md "The session"): everything between a server
  * that owns a model and a client that owns an input, over one connection
  * (a link, net/link.h: TLS 1.3 when configured), in order:
  *   1. the link's set-up: TLS handshake, link hellos, the client's token;

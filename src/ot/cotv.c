@@ -1,6 +1,6 @@
 /* Streamed IKNP correlated OT with a per-OT layout (see ot.h, iknp_cotv).
  *
- * The linear layers of PROTOCOLS.md §6 need COTs whose number of
+ * The linear layers of docs/PROTOCOLS.md §6 need COTs whose number of
  * correlations varies per OT (conv borders) and can be large (10^4 values
  * per OT when the weights are bit-decomposed), over batches of 10^7 OTs:
  * iknp_cot would hold n*M values. Here correlations and outputs pass

@@ -1,4 +1,4 @@
-/* IKNP flavours: random, chosen-message and correlated OT (PROTOCOLS.md §2).
+/* IKNP flavours: random, chosen-message and correlated OT (docs/PROTOCOLS.md §2.2).
  *
  * Pads come from the tweakable hash: for OT i and output block j,
  * H(row, (index + i, j)). The sender's two pads use q_i and q_i ^ s; the

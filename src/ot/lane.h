@@ -1,4 +1,4 @@
-/* A lane: one channel plus the OT state used on it (ARCHITECTURE.md), and
+/* A lane: one channel plus the OT state used on it (docs/ARCHITECTURE.md), and
  * the OT back-ends behind it.
  *
  * Each lane holds OT in both directions, so either party can be sender, on

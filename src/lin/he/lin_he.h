@@ -1,5 +1,5 @@
 /* Linear layers in HE mode: convolution, fully-connected and per-channel
- * scale by BFV with coefficient encoding (PROTOCOLS.md §7, Cheetah).
+ * scale by BFV with coefficient encoding (docs/PROTOCOLS.md §7, Cheetah).
  *
  * Same contract as every linear back-end (src/lin/backend.h): S passes
  * the weights, C passes NULL; both pass the same public shape, ring width l

@@ -1,4 +1,4 @@
-/* OT-mode linear layers (PROTOCOLS.md §6); see lin_ot.h.
+/* OT-mode linear layers (docs/PROTOCOLS.md §6); see lin_ot.h.
  *
  * A layer is seen as a bipartite map between input entries, weights and
  * output positions: every multiply-accumulate is a triple (input k, weight

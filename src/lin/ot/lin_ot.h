@@ -1,4 +1,4 @@
-/* Linear layers over correlated OT (PROTOCOLS.md §6, CrypTFlow2's SCI_OT).
+/* Linear layers over correlated OT (docs/PROTOCOLS.md §6, CrypTFlow2's SCI_OT).
  *
  * W*x on shares, W the server's (S): W*x = W*x_S + W*x_C. S computes W*x_S
  * locally (src/lin/ot/local.c); W*x_C is a sum of products, one COT per bit:
