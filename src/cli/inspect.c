@@ -236,8 +236,9 @@ static void print_json(FILE *f, const qnet *net, const inspect_opts *o, const qn
     const qtensor *in = &net->t[net->input], *out = &net->t[net->output];
     fprintf(f, "{\"model\":");
     cli_json_str(f, o->model);
-    fprintf(f, ",\"bits\":%u,\"scale\":%u,\"threads\":%u,\"reveal\":\"%s\",\"ot\":\"%s\",", net->l,
-            net->s, o->lanes, o->reveal_label ? "label" : "logits", ot_backend_name(o->ot));
+    /* "ot_backend": "ot" is the OT mode's object below */
+    fprintf(f, ",\"bits\":%u,\"scale\":%u,\"threads\":%u,\"reveal\":\"%s\",\"ot_backend\":\"%s\",",
+            net->l, net->s, o->lanes, o->reveal_label ? "label" : "logits", ot_backend_name(o->ot));
     if (o->have_net)
         fprintf(f, "\"net\":{\"rtt_ms\":%g,\"mbytes_per_s\":%g},", o->net.rtt_ms,
                 o->net.mbytes_per_s);
