@@ -265,17 +265,19 @@ static size_t map_list(const lin_map *m, size_t e, size_t *pos, size_t *idx) {
 
 /* ---- cost ---- */
 
-/* Exact bytes of iknp_cotv over the map's OTs (entry-major, bit-minor; bit
- * i has width l - i): 16 per OT padded to 128, plus each group of 128
- * OTs' correction bits rounded up to bytes. O(entries). */
-static uint64_t map_bytes(const lin_map *m) {
+/* The OTs of entries [e0, e1), each entry's `per` OTs in turn, in groups
+ * of 128 (the last may be shorter): fn(ctx, correction bits of the group,
+ * its OTs). The corrections of OT k of an entry are M * (l - k) bits, M
+ * its count. O(entries). */
+static void map_groups(const lin_map *m, size_t e0, size_t e1,
+                       void (*fn)(void *ctx, uint64_t bits, unsigned ots), void *ctx) {
     uint64_t P[65]; /* P[k] = sum_{bit < k} (l - bit) */
     P[0] = 0;
     for (unsigned k = 0; k < m->per; k++)
         P[k + 1] = P[k] + (m->l - k);
-    uint64_t bytes = 0, group = 0;
+    uint64_t group = 0;
     unsigned fill = 0; /* OTs in the current group */
-    for (size_t e = 0; e < m->nent; e++) {
+    for (size_t e = e0; e < e1; e++) {
         uint64_t M = map_count(m, e);
         for (unsigned k = 0; k < m->per;) {
             unsigned take = m->per - k < 128 - fill ? m->per - k : 128 - fill;
@@ -283,15 +285,45 @@ static uint64_t map_bytes(const lin_map *m) {
             fill += take;
             k += take;
             if (fill == 128) {
-                bytes += (group + 7) / 8;
+                fn(ctx, group, 128);
                 group = 0;
                 fill = 0;
             }
         }
     }
-    if (fill) bytes += (group + 7) / 8;
+    if (fill) fn(ctx, group, fill);
+}
+
+static void add_group_bytes(void *ctx, uint64_t bits, unsigned ots) {
+    (void)ots;
+    *(uint64_t *)ctx += (bits + 7) / 8;
+}
+
+/* Exact bytes of iknp_cotv over the map's OTs (entry-major, bit-minor; bit
+ * i has width l - i): 16 per OT padded to 128, plus each group of 128
+ * OTs' correction bits rounded up to bytes. O(entries). */
+static uint64_t map_bytes(const lin_map *m) {
+    uint64_t bytes = 0;
+    map_groups(m, 0, m->nent, add_group_bytes, &bytes);
     uint64_t ots = (uint64_t)m->nent * m->per;
     return bytes + 16 * ((ots + 127) / 128 * 128);
+}
+
+/* A lane's chunks so far, and the one being filled. */
+typedef struct chunk_count {
+    size_t chunks, mm;
+    uint64_t bits;
+} chunk_count;
+
+static void add_group_chunk(void *ctx, uint64_t bits, unsigned ots) {
+    chunk_count *c = ctx;
+    c->mm += ots;
+    c->bits += bits;
+    if (c->mm == OTE_CHUNK || c->bits >= COTV_CHUNK_BITS) {
+        c->chunks++;
+        c->mm = 0;
+        c->bits = 0;
+    }
 }
 
 /* The extension chunks each lane's iknp_cotv cuts its OTs into (cotv.c's
@@ -307,34 +339,11 @@ static size_t map_chunks(const lin_map *m, unsigned lanes) {
         b = t;
     }
     party_split(count, m->nent, 128 / g, lanes);
-    uint64_t P[65];
-    P[0] = 0;
-    for (unsigned k = 0; k < m->per; k++)
-        P[k + 1] = P[k] + (m->l - k);
     for (unsigned i = 0; i < lanes; i++) {
-        size_t chunks = 0, mm = 0;
-        uint64_t bits = 0, group = 0;
-        unsigned fill = 0;
-        for (size_t e = first; e < first + count[i]; e++) {
-            uint64_t M = map_count(m, e);
-            for (unsigned k = 0; k < m->per;) {
-                unsigned take = m->per - k < 128 - fill ? m->per - k : 128 - fill;
-                group += M * (P[k + take] - P[k]);
-                fill += take;
-                k += take;
-                if (fill < 128) continue;
-                mm += 128;
-                bits += group;
-                group = fill = 0;
-                if (mm == OTE_CHUNK || bits >= COTV_CHUNK_BITS) {
-                    chunks++;
-                    mm = 0;
-                    bits = 0;
-                }
-            }
-        }
-        if (fill || mm) chunks++;
-        if (chunks > most) most = chunks;
+        chunk_count c = {0, 0, 0};
+        map_groups(m, first, first + count[i], add_group_chunk, &c);
+        if (c.mm) c.chunks++; /* the last, partly filled */
+        if (c.chunks > most) most = c.chunks;
         first += count[i];
     }
     return most;
