@@ -222,7 +222,7 @@ static void walk_steps(fsim *s, alist *L, int me, const fchunk *R, size_t r0, si
                 hooked = 1;
             }
         }
-        while (ie < nr && ie < ib && (ie + OT_DELAY <= i || i + 1 >= ns)) {
+        while (ie < nr && ie < ib && (ie + OT_DELAY <= i || (i + 1 >= ns && ib == nr))) {
             if (R[r0 + ie].wire) push(s, L, A_RECV, peer, K_C, r0 + ie);
             ie++;
         }
