@@ -118,14 +118,14 @@ TEST(silent_refills) {
     fsim_free(s);
 }
 
-/* iknp_cotv: the receiver stays one chunk ahead, so two chunks per round
- * trip: 2 * ceil(k / 2) flights. */
-TEST(cotv_one_chunk_ahead) {
-    for (size_t k = 1; k <= 9; k++) {
+/* iknp_cotv: the receiver keeps COTV_AHEAD chunks in flight, so
+ * COTV_AHEAD chunks per round trip: 2 * ceil(k / COTV_AHEAD) flights. */
+TEST(cotv_chunks_ahead) {
+    for (size_t k = 1; k <= 3 * COTV_AHEAD + 1; k++) {
         fsim *s = make(OT_BACKEND_IKNP, 1);
         REQUIRE(s);
         fsim_cotv(s, MPC_CLIENT, k, 100, 200);
-        CHECK_MSG(fsim_flights(s) == 2 * ((k + 1) / 2), "%zu chunks: %llu flights", k,
+        CHECK_MSG(fsim_flights(s) == 2 * ((k + COTV_AHEAD - 1) / COTV_AHEAD), "%zu chunks: %llu flights", k,
                   (unsigned long long)fsim_flights(s));
         fsim_free(s);
     }
