@@ -71,19 +71,26 @@ TEST(otb_run_two_flights) {
     fsim_free(s);
 }
 
-/* The schedule as sched.c has it: once a party has no more chunks to send,
- * it reads the answer of every chunk it has begun before beginning the
- * next, so a one-way job of k > OT_AHEAD + 1 chunks costs two flights per
- * chunk past the look-ahead. (When the schedule changes, this is the case
- * that must change with it.) */
+/* The schedule as sched.c has it: a party that has no more chunks to send
+ * goes on beginning chunks OT_AHEAD ahead and reading answers OT_DELAY
+ * behind, and reads the rest only once it has begun every chunk, so a
+ * one-way job of k chunks costs two flights per OT_AHEAD + OT_DELAY + 1
+ * chunks: 2 ceil(k / 65). (Before, it read every answer once its own sends
+ * were done, and paid two flights per chunk past the look-ahead: 2 + 2(k -
+ * 33). When the schedule changes, this is the case that must change with
+ * it.) */
 TEST(otb_run_one_way_past_the_lookahead) {
-    fsim *s = make(OT_BACKEND_IKNP, 1);
-    REQUIRE(s);
-    size_t k = 48;
-    uint64_t f = run_jobs(s, k * OTE_CHUNK, 0);
-    CHECK_EQ(f, 2 + 2 * (k - (OT_AHEAD + 1)));
-    CHECK_EQ(run_jobs(s, (OT_AHEAD + 1) * OTE_CHUNK, 0), 2);
-    fsim_free(s);
+    const size_t ks[] = {1, 33, 48, 65, 66, 130, 131, 200};
+    const size_t w = OT_AHEAD + OT_DELAY + 1;
+    for (size_t t = 0; t < sizeof ks / sizeof ks[0]; t++) {
+        fsim *s = make(OT_BACKEND_IKNP, 1);
+        REQUIRE(s);
+        size_t k = ks[t];
+        uint64_t f = run_jobs(s, k * OTE_CHUNK, 0);
+        CHECK_MSG(f == 2 * ((k + w - 1) / w), "%zu chunks: %llu flights", k, (unsigned long long)f);
+        CHECK_EQ(fsim_status(s), 0);
+        fsim_free(s);
+    }
 }
 
 /* Silent: the first run of a lane makes a batch each way first (one
@@ -111,14 +118,14 @@ TEST(silent_refills) {
     fsim_free(s);
 }
 
-/* iknp_cotv: the receiver stays one chunk ahead, so two chunks per round
- * trip: 2 * ceil(k / 2) flights. */
-TEST(cotv_one_chunk_ahead) {
-    for (size_t k = 1; k <= 9; k++) {
+/* iknp_cotv: the receiver keeps COTV_AHEAD chunks in flight, so
+ * COTV_AHEAD chunks per round trip: 2 * ceil(k / COTV_AHEAD) flights. */
+TEST(cotv_chunks_ahead) {
+    for (size_t k = 1; k <= 3 * COTV_AHEAD + 1; k++) {
         fsim *s = make(OT_BACKEND_IKNP, 1);
         REQUIRE(s);
         fsim_cotv(s, MPC_CLIENT, k, 100, 200);
-        CHECK_MSG(fsim_flights(s) == 2 * ((k + 1) / 2), "%zu chunks: %llu flights", k,
+        CHECK_MSG(fsim_flights(s) == 2 * ((k + COTV_AHEAD - 1) / COTV_AHEAD), "%zu chunks: %llu flights", k,
                   (unsigned long long)fsim_flights(s));
         fsim_free(s);
     }

@@ -222,7 +222,7 @@ static void walk_steps(fsim *s, alist *L, int me, const fchunk *R, size_t r0, si
                 hooked = 1;
             }
         }
-        while (ie < nr && ie < ib && (ie + OT_DELAY <= i || i + 1 >= ns)) {
+        while (ie < nr && ie < ib && (ie + OT_DELAY <= i || (i + 1 >= ns && ib == nr))) {
             if (R[r0 + ie].wire) push(s, L, A_RECV, peer, K_C, r0 + ie);
             ie++;
         }
@@ -388,12 +388,14 @@ void fsim_cotv(fsim *s, int receiver, size_t chunks, uint64_t rx, uint64_t tx) {
     int snd = 1 - receiver;
     alist L[2];
     memset(L, 0, sizeof L);
-    /* Receiver: extend chunk 0, then per chunk k extend k + 1 and read the
-     * answers of k. Sender: per chunk, read the extension, answer. */
-    push(s, &L[receiver], A_SEND, receiver, K_M, 0);
+    /* Receiver: extend chunks 0 .. COTV_AHEAD - 1, then per chunk k read
+     * the answers of k and extend k + COTV_AHEAD. Sender: per chunk, read
+     * the extension, answer. */
+    for (size_t k = 0; k < chunks && k < COTV_AHEAD; k++)
+        push(s, &L[receiver], A_SEND, receiver, K_M, k);
     for (size_t k = 0; k < chunks; k++) {
-        if (k + 1 < chunks) push(s, &L[receiver], A_SEND, receiver, K_M, k + 1);
         push(s, &L[receiver], A_RECV, snd, K_C, k);
+        if (k + COTV_AHEAD < chunks) push(s, &L[receiver], A_SEND, receiver, K_M, k + COTV_AHEAD);
         push(s, &L[snd], A_RECV, receiver, K_M, k);
         push(s, &L[snd], A_SEND, snd, K_C, k);
     }

@@ -19,7 +19,7 @@
  * (src/ot/silent.c, with each lane's COT stock and its refills) take the
  * chunks, so the model sees where a schedule waits on the peer's answer
  * instead of running ahead. Linear layers over OT add their streamed COTs
- * (fsim_cotv, src/ot/cotv.c: one chunk ahead). A change to any of those
+ * (fsim_cotv, src/ot/cotv.c: COTV_AHEAD chunks ahead). A change to any of those
  * schedules must be mirrored here.
  *
  * It also adds up the bytes each party sends (fsim_sent), so a transfer

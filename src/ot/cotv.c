@@ -6,7 +6,8 @@
  * iknp_cot would hold n*M values. Here correlations and outputs pass
  * through callbacks OT by OT, and the batch runs in extension chunks cut by
  * the layout (at most OTE_CHUNK OTs and about COTV_CHUNK_BITS of
- * corrections, whole groups of 128 OTs), pipelined one chunk ahead.
+ * corrections, whole groups of 128 OTs), pipelined COTV_AHEAD chunks
+ * ahead.
  *
  * Pads: OT i's pad is the hash of its row under consecutive tweaks
  * (2^63 | chunk start index, running block number within the chunk), and
@@ -52,7 +53,7 @@ typedef struct cotv_chunk {
 
 /* Buffers of one side. */
 typedef struct cotv_buf {
-    cotv_chunk k[2];
+    cotv_chunk k[COTV_AHEAD]; /* receiver: a ring of chunks in flight; sender: k[0] */
     block *p0, *p1; /* pads: pad_cap blocks each (p1: sender only) */
     size_t pad_cap;
     uint64_t *vals; /* nvals = M_max (at least 1) */
@@ -70,7 +71,7 @@ static void chunk_free(cotv_chunk *k) {
 }
 
 static void cotv_buf_free(cotv_buf *B) {
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < COTV_AHEAD; i++)
         chunk_free(&B->k[i]);
     mem_free_wipe(B->p0, (B->pad_cap + 1) * sizeof(block));
     mem_free_wipe(B->p1, (B->pad_cap + 1) * sizeof(block));
@@ -87,7 +88,7 @@ static int cotv_buf_alloc(cotv_buf *B, const cotv_io *io, int sender) {
     B->nvals = mv;
     B->pad_cap = pad_blocks(mv, 64);
     if (B->pad_cap < COTV_HASH_BLOCKS) B->pad_cap = COTV_HASH_BLOCKS;
-    int nk = sender ? 1 : 2;
+    int nk = sender ? 1 : COTV_AHEAD;
     for (int i = 0; i < nk; i++) {
         cotv_chunk *k = &B->k[i];
         k->M = mem_alloc(OTE_CHUNK, sizeof(size_t));
@@ -227,8 +228,8 @@ static int send_chunk(ote_sender *s, chan *ch, const cotv_io *io, cotv_buf *B, w
             if ((size_t)(o->p - o->buf) >= COTV_WIRE_FLUSH) TRY(wire_drain(o, ch));
         }
     }
-    /* The receiver reads this chunk before it extends the one after next:
-     * hand it all to the channel (a chunk ends on a group of 128, so no
+    /* The receiver reads this chunk before it extends the one COTV_AHEAD
+     * after it: hand it all to the channel (a chunk ends on a group of 128, so no
      * bits are left in the writer unless it is the last). */
     return wire_drain(o, ch);
 }
@@ -313,24 +314,30 @@ int iknp_cotv_recv(ote_receiver *r, chan *ch, size_t n, const cotv_io *io) {
     cotv_buf B;
     TRY(cotv_buf_alloc(&B, io, 0));
     wire_in in = {0, 0};
-    int cur = 0, rc;
-    plan_chunk(io, &B.k[0], 0, n);
-    rc = recv_extend(r, ch, io, &B, &B.k[0]);
-    if (rc == 0 && B.k[0].mm == n) rc = chan_flush(ch);
-    while (rc == 0) {
-        cotv_chunk *k = &B.k[cur], *nx = &B.k[cur ^ 1];
-        size_t next = k->first + k->mm;
-        /* Keep the sender busy: the next chunk's extension goes out before
-         * this chunk's corrections are read. */
-        if (next < n) {
-            plan_chunk(io, nx, next, n);
-            rc = recv_extend(r, ch, io, &B, nx);
-            if (rc == 0 && nx->first + nx->mm == n) rc = chan_flush(ch);
-            if (rc < 0) break;
-        }
+    int rc = 0;
+    /* A ring of COTV_AHEAD chunks: chunk j lives in B.k[j % COTV_AHEAD].
+     * Extend the first COTV_AHEAD, then per chunk read its corrections and
+     * extend the one COTV_AHEAD later in its place, so the sender always
+     * has COTV_AHEAD - 1 extensions to answer while we read one answer:
+     * two flights per COTV_AHEAD chunks on the critical path, not per two. */
+    size_t ext = 0, next = 0; /* chunks extended; the first OT not yet extended */
+    for (; rc == 0 && ext < COTV_AHEAD && next < n; ext++) {
+        cotv_chunk *k = &B.k[ext % COTV_AHEAD];
+        plan_chunk(io, k, next, n);
+        next += k->mm;
+        rc = recv_extend(r, ch, io, &B, k);
+        if (rc == 0 && next == n) rc = chan_flush(ch);
+    }
+    for (size_t done = 0; rc == 0 && done < ext; done++) {
+        cotv_chunk *k = &B.k[done % COTV_AHEAD];
         rc = recv_finish(r, ch, io, &B, k, &in);
-        if (next >= n) break;
-        cur ^= 1;
+        if (rc == 0 && next < n) { /* reuse k's buffers for chunk done + COTV_AHEAD */
+            plan_chunk(io, k, next, n);
+            next += k->mm;
+            ext++;
+            rc = recv_extend(r, ch, io, &B, k);
+            if (rc == 0 && next == n) rc = chan_flush(ch);
+        }
     }
     cotv_buf_free(&B);
     return rc;

@@ -71,16 +71,24 @@ int iknp_cot_recv(ote_receiver *r, chan *ch, uint64_t *out, const uint8_t *choic
  * ceil(bits of the group / 8). Both sides cut the batch into extension
  * chunks of at most OTE_CHUNK OTs and about 1 MiB of corrections
  * (COTV_CHUNK_BITS: a chunk ends at the first whole group of 128 OTs that
- * reaches it) and pipeline them (the receiver extends chunk k+1 before it
- * reads the corrections of chunk k), with the receiver's buffered backlog
- * bounded by about two chunks of corrections. Being one chunk ahead, a
- * call waits about one flight per chunk on the critical path, not two in
- * all (mpc/flights.h counts them).
+ * reaches it) and pipeline them (the receiver extends chunks k+1 ..
+ * k+COTV_AHEAD-1 before it reads the corrections of chunk k), with the
+ * receiver's buffered backlog bounded by COTV_AHEAD chunks of corrections
+ * (the link's flow control holds the sender back beyond the stream's
+ * window). Being COTV_AHEAD chunks ahead, a call of k chunks waits
+ * 2 ceil(k / COTV_AHEAD) flights on the critical path (mpc/flights.h counts
+ * them), and keeps up to a window's worth of corrections in flight (4 MiB
+ * by default: more than a WAN's bandwidth-delay product, 40 MB/s x 80 ms =
+ * 3.2 MB, so the stream does not stall on round trips); the receiver's
+ * own extensions in flight, at most COTV_AHEAD x 128 KiB = 2 MiB, stay
+ * within that window, so it never blocks on them. Memory: COTV_AHEAD
+ * chunks of about 210 KiB on the receiver's side.
  *
  * Both parties must describe the same layout (shape). The pads are hashed
  * with tweaks disjoint from the other IKNP flavours, so cotv calls can be
  * mixed with them on one instance. */
 #define COTV_CHUNK_BITS ((uint64_t)8 << 20) /* corrections per chunk: 1 MiB */
+#define COTV_AHEAD 16 /* chunks the receiver keeps in flight (public for mpc/flights.c) */
 
 typedef struct cotv_io {
     void *ctx;

@@ -38,7 +38,7 @@ int ot_steps_run_hook(chan *ch, const ot_chunk *R, size_t nr, const ot_chunk *S,
                 f2 = 1;
             }
         }
-        while (ie < nr && ie < ib && (ie + OT_DELAY <= i || i + 1 >= ns)) {
+        while (ie < nr && ie < ib && (ie + OT_DELAY <= i || (i + 1 >= ns && ib == nr))) {
             TRY(ot_task_end(R[ie].t, ch, R[ie].c));
             ie++;
         }

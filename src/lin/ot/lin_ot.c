@@ -593,8 +593,8 @@ static int ops_run(void *ctx, party *p, const lin_plan *pl, uint64_t *y, const u
 }
 
 /* The layer's COT-with-vectors calls on the lanes (run_map's split): the
- * chunks of the busiest lane (each about one flight, cotv running one
- * chunk ahead), extended by C in orientation A and by S in B; the
+ * chunks of the busiest lane (two flights per COTV_AHEAD chunks, cotv
+ * keeping that many in flight), extended by C in orientation A and by S in B; the
  * extension matrices are what the receiver sends (map_bytes), the
  * corrections the rest. */
 static void ops_flights(const lin_plan *pl, unsigned lanes, fsim *fs) {
