@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/bin/bash
 # parley serve with many clients (cli/serve.h), as a service is held to it,
 # on loopback with a port the kernel picks and bounded times:
 #   - two clients at once (K = 2) both get parley plain's output, byte for byte;
@@ -12,7 +12,7 @@
 #   - SIGTERM during a session: the session finishes, the server exits 0,
 #     and refuses new connections;
 #   - every connection has one JSON log line (--log-json).
-#   tests/cli_server.sh PARLEY EXAMPLES_DIR
+#   bash tests/cli_server.sh PARLEY EXAMPLES_DIR (bash: its /dev/tcp makes the raw connections)
 set -u
 P=$1 EX=$2
 T=$(mktemp -d)
@@ -50,9 +50,7 @@ exact() { # N OUT
 }
 # stall: a connection that sends nothing, held open until killed; sets ST.
 stall() {
-    python3 -c 'import socket, sys, time
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
-time.sleep(60)' "$port" &
+    bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" && sleep 60' stall "$port" &
     ST=$!
     PIDS="$PIDS $ST"
 }
@@ -103,6 +101,7 @@ client 0 d & D=$!
 K=$!
 sleep 0.4
 kill -9 $K
+wait $K 2>/dev/null
 wait $D || fail "client d failed beside a killed client: $(cat "$T/d.err")"
 exact 0 d
 
@@ -110,11 +109,10 @@ exact 0 d
 #    connects and closes at once; the parent does the same work for every
 #    connection: accept, fork or queue or refuse, reap, log).
 burst() {
-    python3 -c 'import socket, sys, time
-for i in range(int(sys.argv[2])):
-    s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
-    s.close()
-    time.sleep(0.002)' "$port" "$1" || fail "the burst could not connect"
+    for i in $(seq "$1"); do
+        exec 3<>"/dev/tcp/127.0.0.1/$port" || fail "the burst could not connect"
+        exec 3>&-
+    done
 }
 burst 20
 sleep 1
