@@ -8,7 +8,8 @@
 #   - a client killed mid-session ends only its own session;
 #   - the parent's resident memory is flat over 300 connections (it only
 #     accepts, forks and reaps);
-#   - a session over --session-timeout is ended and logged as "timeout";
+#   - a session over --session-timeout is ended and logged as "timeout", one
+#     over --session-memory fails with a message;
 #   - SIGTERM during a session: the session finishes, the server exits 0,
 #     and refuses new connections;
 #   - every connection has one JSON log line (--log-json).
@@ -143,13 +144,18 @@ grep -q '"outcome":"failed"' "$T/srv.err" || fail "no failed line"
 grep -q '^{"session":[0-9]*,"peer":"127.0.0.1:[0-9]*","mode":"ot","batch":1,"seconds":[0-9.]*,"bytes_sent":[1-9][0-9]*,"bytes_recv":[1-9][0-9]*,"transport":"plaintext","outcome":"done","error":""}$' \
     "$T/srv.err" || fail "no well-formed line for a good session"
 
-# 7. A session over its wall-time limit is ended (the others go on).
-start srv2 --max-sessions 2 --session-timeout 1 --idle-timeout 20
+# 7. A session over its wall-time limit is ended; one over its memory
+#    limit fails with a message (the server goes on).
+start srv2 --max-sessions 2 --session-timeout 1 --idle-timeout 20 --session-memory 64
 stall
 sleep 2.5
 grep -q "timeout: over the session's time limit of 1 s" "$T/srv2.err" ||
     fail "the stalled session was not ended at its time limit"
 kill $ST
+client 0 mem && fail "a session over --session-memory 64 succeeded"
+grep -q ") failed: .*\(memory\|cannot buffer\)" "$T/srv2.err" ||
+    fail "the session over its memory limit was not logged as failed for memory"
+
 kill -INT $SP
 wait $SP || fail "the second server did not stop cleanly on SIGINT"
 exit 0
