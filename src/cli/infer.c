@@ -543,6 +543,7 @@ int cli_serve(int argc, char **argv) {
                         "session-timeout idle-timeout session-memory max-batch log-json",
                         NULL);
     if (pr == 1) serve_help();
+    if (pr == 2) fprintf(stderr, "parley serve --help lists the options\n");
     if (pr) return pr == 1 ? 0 : 2;
     if (!o.model) {
         fprintf(stderr, "parley serve: --model is required (--help lists the options)\n");
