@@ -41,7 +41,7 @@ done
 addr=127.0.0.1:$port
 
 # A wrong-shape input: refused by both sides before any cryptography.
-expect 1 "the input has shape \[2,3,32,32\], the model expects \[1,1,8,8\]" \
+expect 1 "a batch of 2, the model expects \[1,1,8,8\]" \
     "$P" infer --connect "$addr" --input "$WRONG" --quiet
 # Not a .npy file at all: refused before connecting.
 expect 1 "not a .npy file" "$P" infer --connect "$addr" --input "$EX/digits.onnx" --quiet

@@ -187,13 +187,33 @@ TEST(hello_ot_backend_byte) {
     CHECK(hello_parse(&g, b, sizeof b) == PARLEY_E_PROTO);
     CHECK(strstr(err_msg(), "OT backend") != NULL);
     b[12] = 0;
-    b[13] = 1;
+    b[15] = 1; /* reserved (13-14 are the batch) */
     CHECK(hello_parse(&g, b, sizeof b) == PARLEY_E_PROTO);
     session_hello c = {.kind = HELLO_CLIENT, .version = SESSION_VERSION};
     hello_encode(b, &c);
     REQUIRE_OK(hello_parse(&g, b, sizeof b));
     b[12] = 1;
     CHECK(hello_parse(&g, b, sizeof b) == PARLEY_E_PROTO);
+}
+
+/* Bytes 13-14 of the hello are the batch (little-endian); batch 1 is sent
+ * as 0, as peers before batches sent it, and both read back as 1. */
+TEST(hello_batch_bytes) {
+    session_hello c = {.kind = HELLO_CLIENT, .version = SESSION_VERSION, .batch = 1}, g;
+    uint8_t b[HELLO_BYTES];
+    hello_encode(b, &c);
+    CHECK(b[13] == 0 && b[14] == 0);
+    REQUIRE_OK(hello_parse(&g, b, sizeof b));
+    CHECK_EQ(hello_batch(&g), 1);
+    c.batch = 397;
+    hello_encode(b, &c);
+    CHECK(b[13] == (397 & 255) && b[14] == 1);
+    REQUIRE_OK(hello_parse(&g, b, sizeof b));
+    CHECK_EQ(hello_batch(&g), 397);
+    c.batch = HELLO_MAX_BATCH;
+    hello_encode(b, &c);
+    REQUIRE_OK(hello_parse(&g, b, sizeof b));
+    CHECK_EQ(hello_batch(&g), HELLO_MAX_BATCH);
 }
 
 /* Raw bytes from a misbehaving client on the control stream (after a good

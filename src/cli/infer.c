@@ -2,6 +2,7 @@
  * secure inference (nn/session.h), as two programs or, for `run`, as two
  * processes of one command over 127.0.0.1. */
 #include "cli/cli.h"
+#include "cli/serve.h"
 
 #include "he/he.h"
 #include "nn/model.h"
@@ -11,6 +12,7 @@
 #include "ot/lane.h"
 #include "util/mem.h"
 #include "util/opt.h"
+#include "util/timer.h"
 
 #include <errno.h>
 #include <math.h>
@@ -32,6 +34,9 @@ typedef struct opts {
     /* the link: TLS files, the pin, the token file, the caps (MiB) */
     const char *tls_cert, *tls_key, *tls_ca, *tls_client_ca, *tls_pin, *tls_name, *token_file;
     unsigned max_stash, max_model_memory;
+    /* serve: the forking server (cli/serve.h); 0: the default */
+    unsigned max_sessions, queue, session_timeout, idle_timeout, session_memory, max_batch;
+    int queue_set, log_json;
 } opts;
 
 /* HOST:PORT (or :PORT, or PORT) into host and port. */
@@ -55,7 +60,7 @@ static int parse_opts(opts *o, int argc, char **argv, const char *cmd, const cha
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            fputs(usage, stdout);
+            if (usage) fputs(usage, stdout);
             return 1;
         }
         char name[32];
@@ -64,7 +69,7 @@ static int parse_opts(opts *o, int argc, char **argv, const char *cmd, const cha
                 o->model = a;
                 continue;
             }
-            fprintf(stderr, "parley %s: unexpected argument '%s'\n%s", cmd, a, usage);
+            fprintf(stderr, "parley %s: unexpected argument '%s'\n%s", cmd, a, usage ? usage : "");
             return 2;
         }
         snprintf(name, sizeof name, "%s", a + 2);
@@ -73,7 +78,7 @@ static int parse_opts(opts *o, int argc, char **argv, const char *cmd, const cha
         char al[512];
         snprintf(al, sizeof al, " %s ", allowed);
         if (!strstr(al, pat)) {
-            fprintf(stderr, "parley %s: unknown option %s\n%s", cmd, a, usage);
+            fprintf(stderr, "parley %s: unknown option %s\n%s", cmd, a, usage ? usage : "");
             return 2;
         }
         if (!strcmp(name, "json")) {
@@ -86,6 +91,10 @@ static int parse_opts(opts *o, int argc, char **argv, const char *cmd, const cha
         }
         if (!strcmp(name, "quiet")) {
             o->quiet = 1;
+            continue;
+        }
+        if (!strcmp(name, "log-json")) {
+            o->log_json = 1;
             continue;
         }
         if (!strcmp(name, "insecure")) {
@@ -134,6 +143,19 @@ static int parse_opts(opts *o, int argc, char **argv, const char *cmd, const cha
             bad = opt_uint(v, (unsigned)(LINK_MAX_STASH_MIN >> 20), 1u << 20, &o->max_stash);
         else if (!strcmp(name, "max-model-memory"))
             bad = opt_uint(v, 1, 1u << 24, &o->max_model_memory);
+        else if (!strcmp(name, "max-sessions"))
+            bad = opt_uint(v, 1, 4096, &o->max_sessions);
+        else if (!strcmp(name, "queue")) {
+            bad = opt_uint(v, 0, 65536, &o->queue);
+            o->queue_set = 1;
+        } else if (!strcmp(name, "session-timeout"))
+            bad = opt_uint(v, 1, 30 * 86400, &o->session_timeout);
+        else if (!strcmp(name, "idle-timeout"))
+            bad = opt_uint(v, 1, 86400, &o->idle_timeout);
+        else if (!strcmp(name, "session-memory"))
+            bad = opt_uint(v, 64, 1u << 24, &o->session_memory);
+        else if (!strcmp(name, "max-batch"))
+            bad = opt_uint(v, 1, HELLO_MAX_BATCH, &o->max_batch);
         else if (!strcmp(name, "mode")) {
             if (!strcmp(v, "ot"))
                 o->mode = MODE_OT;
@@ -152,7 +174,7 @@ static int parse_opts(opts *o, int argc, char **argv, const char *cmd, const cha
                 bad = -1;
         }
         if (bad) {
-            fprintf(stderr, "parley %s: bad value '%s' for %s\n%s", cmd, v, a, usage);
+            fprintf(stderr, "parley %s: bad value '%s' for %s\n%s", cmd, v, a, usage ? usage : "");
             return 2;
         }
     }
@@ -405,39 +427,74 @@ static int load_model(qnet **net, const opts *o, const char *cmd) {
     return rc;
 }
 
+/* Per-session defaults of parley serve (README, "Serving many clients"). */
+#define SERVE_SESSION_TIMEOUT_S 3600 /* ResNet50 in OT mode takes minutes; an hour is a stuck peer */
+#define SERVE_IDLE_TIMEOUT_S 120     /* over the longest layer a peer computes alone (~50 s) */
+#define SERVE_MAX_BATCH 64
+#define SERVE_QUEUE_PER_SESSION 4
+
+/* The served model at another batch, loaded when a client asks for it (in
+ * the session's own process when the server forks). */
+typedef struct batch_ctx {
+    const opts *o;
+    qnet *net;
+} batch_ctx;
+
+static int batch_net(void *ctx, unsigned batch, const qnet **out) {
+    batch_ctx *b = ctx;
+    qnet_free(b->net);
+    b->net = NULL;
+    nn_model_opts mo = {.l = b->o->l, .s = b->o->s, .batch = batch, .wbits = b->o->wbits};
+    TRY(nn_model_load_opts(&b->net, NULL, b->o->model, &mo));
+    *out = b->net;
+    return 0;
+}
+
+static server_cfg server_cfg_of(const opts *o, const qnet *net, const link_opts *lo,
+                                batch_ctx *bc) {
+    unsigned idle = o->idle_timeout ? o->idle_timeout : SERVE_IDLE_TIMEOUT_S;
+    server_cfg cfg = {.net = net, .mode = o->mode, .lanes = o->threads, .reveal = o->reveal,
+                      .ot = (unsigned)o->ot, .link = lo,
+                      .hello_timeout_ms = idle < 30 ? (int)idle * 1000 : 0,
+                      .idle_timeout_ms = (int)idle * 1000,
+                      .max_batch = o->max_batch ? o->max_batch : SERVE_MAX_BATCH,
+                      .batch_net = o->model ? batch_net : NULL,
+                      .batch_ctx = bc};
+    return cfg;
+}
+
+/* Sessions one after another in this process (--once, parley run). */
 static int serve_loop(const opts *o, qnet *net, chan_listener *l, const link_opts *lo,
                       int sessions) {
-    server_cfg cfg = {.net = net, .mode = o->mode, .lanes = o->threads, .reveal = o->reveal,
-                      .ot = (unsigned)o->ot, .link = lo};
+    batch_ctx bc = {.o = o};
+    server_cfg cfg = server_cfg_of(o, net, lo, &bc);
     session_server *srv;
     TRY(session_server_new(&srv, l));
     int last = 0;
     for (int k = 0; sessions < 0 || k < sessions; k++) {
         session_result r;
+        double t0 = time_now();
         int rc = session_serve_one(srv, &cfg, -1, &r);
-        if (rc < 0) {
-            if (!o->quiet)
-                fprintf(stderr, "parley serve: session %d (%s) failed: %s\n", k + 1,
-                        r.peer[0] ? r.peer : "no client", err_msg());
-        } else if (!o->quiet) {
-            fprintf(stderr,
-                    "parley serve: session %d (%s, %s) done: %.2f s, %.3f MiB sent, %.3f MiB "
-                    "received\n",
-                    k + 1, r.peer, r.transport, r.rep.seconds,
-                    (double)r.rep.bytes_sent / 1048576.0, (double)r.rep.bytes_recv / 1048576.0);
+        if (!o->quiet || rc < 0) {
+            serve_report sr;
+            serve_report_of(&sr, (unsigned long)k + 1, &r, rc, time_now() - t0);
+            serve_log(stderr, &sr, o->log_json);
         }
         last = rc;
         session_result_free(&r);
     }
     session_server_free(srv);
+    qnet_free(bc.net);
     return last;
 }
 
 static const char serve_usage[] =
     "usage: parley serve --model M.onnx [options]\n"
     "\n"
-    "Loads the model and serves secure inferences to clients (parley infer), one\n"
-    "session after another. Clients learn the output, never the weights.\n"
+    "Loads the model and serves secure inferences to clients (parley infer), each\n"
+    "session in a process of its own, up to --max-sessions at once. Clients learn\n"
+    "the output, never the weights. SIGTERM or SIGINT: no new sessions, the\n"
+    "running ones finish, exit 0. One line per session on stderr.\n"
     "\n"
     "options:\n"
     "  --listen HOST:PORT   address to listen on (default 127.0.0.1:7311; port 0 picks one)\n"
@@ -457,19 +514,39 @@ static const char serve_usage[] =
     "  --token-file FILE    admit only clients that present this token (the file's bytes)\n"
     "  --insecure           allow plaintext on an address other than loopback\n"
     "  --max-stash MIB      cap on what one session buffers from its client (default 512)\n"
-    "  --once               serve one session, then exit with its status\n"
+    "  --max-sessions K     sessions at once (default: the cores, fewer if the memory\n"
+    "                       cannot give each 1 GiB; this machine: %u)\n"
+    "  --queue Q            connections that wait for a free session beyond K; past\n"
+    "                       K + Q a client is told \"server busy\" (default 4 K)\n"
+    "  --session-timeout S  wall-time limit of one session (default 3600)\n"
+    "  --idle-timeout S     a session whose client sends nothing this long ends\n"
+    "                       (default 120)\n"
+    "  --session-memory MIB address-space limit of one session's process (default:\n"
+    "                       the available memory / K; this machine: %llu)\n"
+    "  --max-batch N        most inputs one client may bring in a session, when the\n"
+    "                       model's batch axis is dynamic (default 64)\n"
+    "  --log-json           the session lines as one JSON object each\n"
+    "  --once               serve one session in this process, then exit with its status\n"
     "  --quiet              print only errors\n";
+
+static void serve_help(void) {
+    unsigned k = serve_default_sessions();
+    printf(serve_usage, k, (unsigned long long)(serve_default_session_memory(k) >> 20));
+}
 
 int cli_serve(int argc, char **argv) {
     opts o;
     opts_default(&o);
     int pr = parse_opts(&o, argc, argv, "serve",
                         "model listen mode bits scale wbits threads reveal ot once quiet tls-cert "
-                        "tls-key tls-client-ca token-file insecure max-stash",
-                        serve_usage);
+                        "tls-key tls-client-ca token-file insecure max-stash max-sessions queue "
+                        "session-timeout idle-timeout session-memory max-batch log-json",
+                        NULL);
+    if (pr == 1) serve_help();
+    if (pr == 2) fprintf(stderr, "parley serve --help lists the options\n");
     if (pr) return pr == 1 ? 0 : 2;
     if (!o.model) {
-        fprintf(stderr, "parley serve: --model is required\n%s", serve_usage);
+        fprintf(stderr, "parley serve: --model is required (--help lists the options)\n");
         return 2;
     }
     char host[256];
@@ -516,7 +593,29 @@ int cli_serve(int argc, char **argv) {
                     o.token_file ? "; clients need the token" : "");
     }
     signal(SIGPIPE, SIG_IGN);
-    rc = serve_loop(&o, net, l, &lc.lo, o.once ? 1 : -1);
+    if (o.once)
+        rc = serve_loop(&o, net, l, &lc.lo, 1);
+    else {
+        serve_pool_opts po;
+        po.max_sessions = o.max_sessions ? o.max_sessions : serve_default_sessions();
+        uint64_t mem = serve_default_session_memory(po.max_sessions);
+        po.queue = o.queue_set ? o.queue : SERVE_QUEUE_PER_SESSION * po.max_sessions;
+        po.session_timeout = o.session_timeout ? o.session_timeout : SERVE_SESSION_TIMEOUT_S;
+        po.session_memory = o.session_memory ? (uint64_t)o.session_memory << 20 : mem;
+        po.log_json = o.log_json;
+        po.quiet = o.quiet;
+        if (!o.quiet)
+            fprintf(stderr, "parley serve: up to %u sessions at once, %u waiting; per session "
+                            "%u s, idle %u s, %llu MiB; batches up to %u\n",
+                    po.max_sessions, po.queue, (unsigned)po.session_timeout,
+                    o.idle_timeout ? o.idle_timeout : SERVE_IDLE_TIMEOUT_S,
+                    (unsigned long long)(po.session_memory >> 20),
+                    o.max_batch ? o.max_batch : SERVE_MAX_BATCH);
+        batch_ctx bc = {.o = &o};
+        server_cfg cfg = server_cfg_of(&o, net, &lc.lo, &bc);
+        rc = serve_pool(l, &cfg, &po);
+        if (rc < 0) fprintf(stderr, "parley serve: %s\n", err_msg());
+    }
     chan_listener_close(l);
     qnet_free(net);
     link_cfg_free(&lc);

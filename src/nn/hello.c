@@ -23,6 +23,9 @@ void hello_encode(uint8_t out[HELLO_BYTES], const session_hello *h) {
     out[10] = (uint8_t)h->lanes;
     out[11] = (uint8_t)h->reveal;
     out[12] = (uint8_t)h->ot;
+    unsigned n = h->batch == 1 ? 0 : h->batch; /* batch 1 as before batches */
+    out[13] = (uint8_t)n;
+    out[14] = (uint8_t)(n >> 8);
 }
 
 int hello_parse(session_hello *out, const uint8_t *buf, size_t len) {
@@ -37,10 +40,11 @@ int hello_parse(session_hello *out, const uint8_t *buf, size_t len) {
                        .s = buf[9],
                        .lanes = buf[10],
                        .reveal = buf[11],
-                       .ot = buf[12]};
+                       .ot = buf[12],
+                       .batch = buf[13] | (unsigned)buf[14] << 8};
     *out = h;
     if (h.version != SESSION_VERSION) return 0; /* the caller names both versions */
-    for (int i = 13; i < HELLO_BYTES; i++)
+    for (int i = 15; i < HELLO_BYTES; i++)
         if (buf[i]) return err_set(PARLEY_E_PROTO, "hello: reserved bytes are not zero");
     if (h.kind == HELLO_CLIENT) {
         if (h.mode || h.l || h.s || h.lanes || h.reveal || h.ot)

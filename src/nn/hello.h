@@ -1,9 +1,10 @@
 /* The session's control messages: the versioned hello and the messages
  * of the control stream (stream 0 of the session's link, net/link.h).
  *
- *   C -> S  HELLO (kind client: version)
+ *   C -> S  HELLO (kind client: version, the batch it brings)
  *   S -> C  HELLO (kind server: version, mode, l, s, lanes, reveal, OT
- *           backend) or REJECT
+ *           backend, the batch agreed) or REJECT (a batch the model or
+ *           the server's limit does not take; a busy server)
  *   S -> C  MODEL (the public model), C -> S  READY or REJECT
  *   (the lanes' streams carry the inference)
  *   S -> C  REPORT (the server's flights, bytes sent and seconds, so the
@@ -37,7 +38,16 @@ typedef struct session_hello {
     unsigned reveal;  /* server: REVEAL_LOGITS or REVEAL_LABEL */
     unsigned ot;      /* server: OT_BACKEND_IKNP or OT_BACKEND_SILENT (byte 12; 0, what
                        * peers before the silent backend sent, is IKNP) */
+    unsigned batch;   /* bytes 13-14: the client's inputs in this session; the
+                       * server's hello repeats the batch agreed. 0 (what
+                       * peers before batches sent) means 1: hello_batch */
 } session_hello;
+
+#define HELLO_MAX_BATCH 65535u /* what the batch field holds */
+
+static inline unsigned hello_batch(const session_hello *h) {
+    return h->batch ? h->batch : 1;
+}
 
 void hello_encode(uint8_t out[HELLO_BYTES], const session_hello *h);
 /* Parse peer bytes. A hello of another version parses (so the caller can

@@ -102,14 +102,49 @@ static int run_party(session_result *res, int role, chan **lanes, unsigned nlane
     return rc;
 }
 
-static void lanes_of(chan **lanes, net_link *lk, unsigned n) {
+static void lanes_of(chan **lanes, net_link *lk, unsigned n, int timeout_ms) {
     for (unsigned i = 0; i < n; i++) {
         lanes[i] = link_chan(lk, 1 + i);
-        chan_set_timeout(lanes[i], CHAN_DEFAULT_TIMEOUT_MS);
+        chan_set_timeout(lanes[i], timeout_ms > 0 ? timeout_ms : CHAN_DEFAULT_TIMEOUT_MS);
     }
 }
 
 /* ---- the server ---- */
+
+static unsigned lead_dim(const nn_shape *sh) {
+    return sh->rank ? (unsigned)sh->d[0] : 1;
+}
+
+/* The model for a client that brings n inputs, or a REJECT naming why not. */
+static int net_for_batch(const server_cfg *cfg, chan *ctl, unsigned n, const qnet **out) {
+    const qnet *net = cfg->net;
+    unsigned max = cfg->max_batch ? cfg->max_batch : 1;
+    int rc = 0;
+    if (n != lead_dim(&net->t[net->input].shape) && cfg->batch_net && n <= max) {
+        rc = cfg->batch_net(cfg->batch_ctx, n, &net);
+        if (rc < 0) {
+            (void)ctl_reject(ctl, "the server cannot take a batch of %u: %s", n, err_msg());
+            return rc;
+        }
+    }
+    const nn_shape *in = &net->t[net->input].shape;
+    if (n == lead_dim(in)) {
+        *out = net;
+        return 0;
+    }
+    char sh[128];
+    nn_shape_str(sh, sizeof sh, in);
+    if (cfg->batch_net && n > max) {
+        (void)ctl_reject(ctl, "a batch of %u inputs is over this server's limit of %u "
+                              "(parley serve --max-batch)", n, max);
+        return err_set(PARLEY_E_LIMIT, "the client's batch of %u is over the limit %u", n, max);
+    }
+    (void)ctl_reject(ctl, "the client's input has a batch of %u, the model expects %s (its "
+                          "batch is fixed)", n, sh);
+    return err_set(PARLEY_E_MISMATCH,
+                   "the client's batch of %u does not fit the model's input shape %s (its "
+                   "batch is fixed)", n, sh);
+}
 
 static int serve_link(const server_cfg *cfg, net_link *lk, session_result *res, double t0) {
     int tmo = cfg->hello_timeout_ms > 0 ? cfg->hello_timeout_ms : CONTROL_TIMEOUT_MS;
@@ -129,20 +164,24 @@ static int serve_link(const server_cfg *cfg, net_link *lk, session_result *res, 
         rc = err_set(PARLEY_E_PROTO, "the peer is not a parley client");
         (void)ctl_reject(ctl, "expected a client hello");
     }
+    const qnet *net = cfg->net;
+    if (rc == 0) rc = net_for_batch(cfg, ctl, hello_batch(&h), &net);
     if (rc == 0) {
+        res->batch = hello_batch(&h);
         session_hello sh = {.kind = HELLO_SERVER,
                             .version = SESSION_VERSION,
                             .mode = cfg->mode,
-                            .l = cfg->net->l,
-                            .s = cfg->net->s,
+                            .l = net->l,
+                            .s = net->s,
                             .lanes = cfg->lanes,
                             .reveal = cfg->reveal,
-                            .ot = cfg->ot};
+                            .ot = cfg->ot,
+                            .batch = res->batch};
         uint8_t b[HELLO_BYTES];
         hello_encode(b, &sh);
         rc = ctl_send(ctl, CTL_HELLO, b, sizeof b);
     }
-    if (rc == 0) rc = qnet_public_encode(cfg->net, &model, &mlen);
+    if (rc == 0) rc = qnet_public_encode(net, &model, &mlen);
     if (rc == 0 && mlen > CTL_MAX_MODEL)
         rc = err_set(PARLEY_E_UNSUPPORTED, "the public model is %zu bytes, over the limit %u", mlen,
                      CTL_MAX_MODEL);
@@ -155,8 +194,8 @@ static int serve_link(const server_cfg *cfg, net_link *lk, session_result *res, 
     add_stats(res, ctl);
     if (rc == 0) {
         chan *lanes[LANES_MAX];
-        lanes_of(lanes, lk, cfg->lanes);
-        rc = run_party(res, MPC_SERVER, lanes, cfg->lanes, cfg->net, cfg->mode, cfg->reveal,
+        lanes_of(lanes, lk, cfg->lanes, cfg->idle_timeout_ms);
+        rc = run_party(res, MPC_SERVER, lanes, cfg->lanes, net, cfg->mode, cfg->reveal,
                        cfg->ot, NULL, cfg->progress, cfg->progress_ctx, t0);
         if (rc == 0) {
             uint64_t v[3] = {res->rep.flights, res->rep.bytes_sent,
@@ -192,6 +231,24 @@ int session_serve_conn(const server_cfg *cfg, int fd, const char *peer, session_
     return rc < 0 ? err_set(rc, "%s", keep) : 0;
 }
 
+int session_refuse_conn(const server_cfg *cfg, int fd, const char *line, int timeout_ms) {
+    link_opts lo = cfg->link ? *cfg->link : (link_opts){0};
+    lo.timeout_ms = timeout_ms > 0 ? timeout_ms : 5000;
+    net_link *lk;
+    TRY(link_server(&lk, fd, &lo));
+    chan *ctl = link_chan(lk, 0);
+    chan_set_timeout(ctl, lo.timeout_ms);
+    uint8_t *msg = NULL;
+    size_t len = 0;
+    /* Read the hello first, so the client is waiting for the answer (not
+     * still sending) when the connection ends. */
+    int rc = ctl_recv(ctl, CTL_HELLO, 0, &msg, &len);
+    mem_free(msg);
+    if (rc == 0) rc = ctl_reject(ctl, "%s", line);
+    link_close(lk);
+    return rc;
+}
+
 int session_serve_one(session_server *srv, const server_cfg *cfg, int accept_timeout_ms,
                       session_result *res) {
     memset(res, 0, sizeof *res);
@@ -208,7 +265,11 @@ static int client_link(const client_cfg *cfg, net_link *lk, const nn_tensor *x, 
     chan *ctl = link_chan(lk, 0);
     chan_set_timeout(ctl, CHAN_DEFAULT_TIMEOUT_MS); /* the server may be busy loading */
     uint64_t cap = cfg->max_model_memory ? cfg->max_model_memory : SESSION_MAX_MODEL_MEMORY_DEFAULT;
-    session_hello h = {.kind = HELLO_CLIENT, .version = SESSION_VERSION};
+    unsigned batch = lead_dim(&x->shape);
+    if (batch == 0 || batch > HELLO_MAX_BATCH)
+        return err_set(PARLEY_E_LIMIT, "the input's batch of %u is outside 1..%u", batch,
+                       HELLO_MAX_BATCH);
+    session_hello h = {.kind = HELLO_CLIENT, .version = SESSION_VERSION, .batch = batch};
     uint8_t b[HELLO_BYTES];
     hello_encode(b, &h);
     uint8_t *msg = NULL;
@@ -222,6 +283,10 @@ static int client_link(const client_cfg *cfg, net_link *lk, const nn_tensor *x, 
                      h.version, SESSION_VERSION);
     if (rc == 0 && h.kind != HELLO_SERVER)
         rc = err_set(PARLEY_E_PROTO, "the peer is not a parley server");
+    if (rc == 0 && hello_batch(&h) != batch)
+        rc = err_set(PARLEY_E_PROTO, "the server agreed a batch of %u, the client asked for %u",
+                     hello_batch(&h), batch);
+    if (rc == 0) res->batch = batch;
     mem_free(msg);
     msg = NULL;
     /* The description may not make us allocate more than the cap: its size
@@ -282,7 +347,7 @@ static int client_link(const client_cfg *cfg, net_link *lk, const nn_tensor *x, 
     add_stats(res, ctl);
     if (rc == 0) {
         chan *lanes[LANES_MAX];
-        lanes_of(lanes, lk, h.lanes);
+        lanes_of(lanes, lk, h.lanes, 0);
         rc = run_party(res, MPC_CLIENT, lanes, h.lanes, res->net, h.mode, h.reveal, h.ot, xq,
                        cfg->progress, cfg->progress_ctx, t0);
         if (rc == 0) rc = ctl_recv(ctl, CTL_REPORT, 0, &msg, &len);

@@ -40,6 +40,17 @@ typedef struct server_cfg {
     unsigned ot;          /* OT_BACKEND_IKNP / OT_BACKEND_SILENT */
     int hello_timeout_ms; /* a client's link set-up and control messages (0: 30 s) */
     const link_opts *link; /* TLS, token, stash cap; NULL: plaintext with the defaults */
+    int idle_timeout_ms;   /* a lane whose peer sends nothing this long fails (0:
+                            * CHAN_DEFAULT_TIMEOUT_MS) */
+    /* Batches. A client brings N inputs (the leading dimension of its
+     * input); net serves N equal to its input's leading dimension. Another
+     * N up to max_batch (0: 1) asks batch_net for the model at batch N
+     * (NULL: refused); a model whose batch is fixed comes back with another
+     * leading dimension and is refused. What batch_net returns stays its
+     * own. */
+    unsigned max_batch;
+    int (*batch_net)(void *ctx, unsigned batch, const qnet **out);
+    void *batch_ctx;
     exec_progress_fn progress;
     void *progress_ctx;
 } server_cfg;
@@ -64,6 +75,7 @@ typedef struct session_result {
     link_stats link;       /* the session's link: framing overhead, peak receive stash */
     char transport[96];    /* "plaintext" or the TLS version and cipher */
     char peer[64];         /* server: the client's address */
+    unsigned batch;        /* the inputs of the session (0: the hellos did not agree one) */
 } session_result;
 
 void session_result_free(session_result *r);
@@ -71,11 +83,18 @@ void session_result_free(session_result *r);
 /* Server: one whole session on the accepted socket fd (taken). peer (may
  * be NULL) names the client in messages. */
 int session_serve_conn(const server_cfg *cfg, int fd, const char *peer, session_result *res) WUR;
-/* Client: one whole session on the connected socket fd (taken). host is
+/* Client: one whole session on the connected socket fd (taken); the
+ * batch it asks for is x's leading dimension (1 for a scalar). host is
  * the name the server's certificate must carry when cfg's link has TLS
  * with a CA (cfg->link->server_name, if set, wins). */
 int session_infer_conn(const client_cfg *cfg, int fd, const char *host, const nn_tensor *x,
                        session_result *res) WUR;
+
+/* Server: refuse the client on the accepted socket fd (taken) with one
+ * line (a busy or stopping server): set up the link, read the client's
+ * hello, answer with a REJECT carrying `line`, which the client prints.
+ * Takes at most timeout_ms (0: 5 s). 0 once the line is sent. */
+int session_refuse_conn(const server_cfg *cfg, int fd, const char *line, int timeout_ms) WUR;
 
 /* A server's listener. l stays the caller's; close it after
  * session_server_free. */

@@ -1,0 +1,65 @@
+/* `parley serve` for many clients: a forking server (README, "Serving many
+ * clients").
+ *
+ * The parent process only accepts, counts and reaps: every accepted
+ * connection runs its whole session (nn/session.h: one connection is one
+ * session) in a child process of its own, so a crash, a leak or a bad peer
+ * in one session never touches another, and the parent's memory does not
+ * grow with the sessions it has served. Up to max_sessions children run at
+ * once; up to `queue` more connections wait, accepted, for a free slot;
+ * beyond that a client gets a REJECT "server busy" on its control stream,
+ * which `parley infer` prints as one line (the refusal runs in a short-lived
+ * child too, at most max(8, max_sessions) of them at a time; past that the
+ * connection is closed and logged as dropped).
+ *
+ * Limits per session: wall time (the parent kills the child when it is
+ * over), an idle peer (the lanes' and control stream's timeouts, in
+ * server_cfg), memory (RLIMIT_AS in the child). SIGTERM or SIGINT: stop
+ * accepting, refuse what is queued, let the running sessions finish, exit
+ * 0; a second signal ends the running sessions at once (exit 1). One log
+ * line per session on stderr, written by the parent when it reaps the
+ * child, whatever happened to it. */
+#ifndef PARLEY_CLI_SERVE_H
+#define PARLEY_CLI_SERVE_H
+
+#include "nn/session.h"
+
+typedef struct serve_pool_opts {
+    unsigned max_sessions;   /* K >= 1 */
+    unsigned queue;          /* Q: accepted connections waiting beyond K */
+    double session_timeout;  /* seconds of wall time per session */
+    uint64_t session_memory; /* bytes of address space per session (0: no limit) */
+    int log_json;            /* one JSON object per line instead of text */
+    int quiet;               /* no lines for sessions that succeed */
+} serve_pool_opts;
+
+/* Defaults from this machine: K = the cores online, lowered so that every
+ * session can have SERVE_MIN_SESSION_MEMORY; each session's address space
+ * is the available memory divided among the K sessions. */
+#define SERVE_MIN_SESSION_MEMORY ((uint64_t)1 << 30)
+unsigned serve_default_sessions(void);
+uint64_t serve_default_session_memory(unsigned max_sessions);
+
+/* Serve on l until SIGTERM or SIGINT. cfg is each child's (its batch_net
+ * runs in the child). 0 after a graceful stop, negative on a failure of
+ * the server itself. */
+int serve_pool(chan_listener *l, const server_cfg *cfg, const serve_pool_opts *o) WUR;
+
+/* The log line of one session: what the parent knows of it. */
+typedef struct serve_report {
+    unsigned long id;
+    char peer[64];
+    unsigned mode, batch;
+    double seconds;
+    uint64_t bytes_sent, bytes_recv; /* this server's, over the session's connection */
+    char transport[96];
+    char outcome[16]; /* done, failed, busy, stopping, timeout, crashed, dropped */
+    char msg[320];    /* why, for anything but done */
+} serve_report;
+
+/* The report of a session run in this process. */
+void serve_report_of(serve_report *r, unsigned long id, const session_result *res, int rc,
+                     double seconds);
+void serve_log(FILE *f, const serve_report *r, int json);
+
+#endif
