@@ -44,7 +44,7 @@ asan: deps
 test-asan: asan
 	$(SEED_NOTE)
 	@cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-		ctest -j $(JOBS) --output-on-failure -LE slow
+		ctest -j $(JOBS) --output-on-failure -LE "slow|timing"
 
 fuzz: deps
 	@CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DPARLEY_FUZZ=ON >/dev/null

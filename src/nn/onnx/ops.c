@@ -133,7 +133,7 @@ static int add_weighted(imp *m, int rc, qop op, unsigned x, unsigned y, const vo
         return rc;
     }
     PARLEY_CHECK(size <= sizeof n->p);
-    memcpy(&n->p, params, size); /* the node starts zeroed (fgraph_node) */
+    if (size) memcpy(&n->p, params, size); /* the node starts zeroed (fgraph_node) */
     n->w = w;
     n->b = b;
     return 0;
