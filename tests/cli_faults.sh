@@ -1,0 +1,142 @@
+#!/bin/bash
+# parley serve against faulty clients (issue 11), one at a time, each beside a
+# good client, on loopback with a port the kernel picks and a short
+# --idle-timeout (2 s) so the whole test takes a few seconds:
+#   - a client that connects and sends nothing: its session is ended, logged
+#     as failed for sending nothing, within the idle timeout (plus slack),
+#     while the connection is still held open; a good client meanwhile is
+#     served, exact;
+#   - a client that sends garbage bytes (an HTTP request, then random bytes):
+#     refused at once with a log line that names the protocol error, not
+#     after the idle timeout; a good client meanwhile is exact;
+#   - a client that stops reading mid-session (SIGSTOP after its session has
+#     exchanged data): its session ends within the idle timeout with bytes
+#     logged both ways (it was past the set-up); a good client is exact;
+#   - afterwards the server still serves, and stops cleanly on SIGTERM.
+# (cli_server.sh covers the killed client, "server busy", the session time
+# limit and the memory limit.)
+#   bash tests/cli_faults.sh PARLEY EXAMPLES_DIR
+set -u
+P=$1 EX=$2
+IDLE=2
+SLACK=8 # the machine is shared: time to notice, on top of the idle timeout
+T=$(mktemp -d)
+PIDS=
+trap 'for p in $PIDS; do kill -9 "$p" 2>/dev/null; done; rm -rf "$T"' EXIT
+fail() {
+    echo "cli_faults: $*" >&2
+    echo "--- server log:" >&2
+    cat "$T/srv.err" >&2
+    exit 1
+}
+"$P" serve --model "$EX/digits.onnx" --listen 127.0.0.1:0 --threads 1 --max-sessions 2 \
+    --queue 2 --idle-timeout $IDLE --log-json 2>"$T/srv.err" &
+SP=$!
+PIDS="$PIDS $SP"
+port=
+for i in $(seq 200); do
+    port=$(sed -n 's/.* on 127\.0\.0\.1:\([0-9][0-9]*\),.*/\1/p' "$T/srv.err")
+    [ -n "$port" ] && break
+    kill -0 "$SP" 2>/dev/null || fail "the server died at start"
+    sleep 0.05
+done
+[ -n "$port" ] || fail "the server never said its port"
+
+for n in 0 1 2; do
+    "$P" plain --quiet --model "$EX/digits.onnx" --input "$EX/digit-$n.npy" \
+        --output "$T/plain-$n.npy" || fail "parley plain failed"
+done
+good() { # N NAME: a good client beside the fault, exact
+    "$P" infer --connect "127.0.0.1:$port" --input "$EX/digit-$1.npy" --output "$T/$2.npy" \
+        --quiet >/dev/null 2>"$T/$2.err" || fail "client $2 failed beside a faulty one: $(cat "$T/$2.err")"
+    cmp -s "$T/$2.npy" "$T/plain-$1.npy" || fail "client $2's output differs from parley plain's"
+}
+nfailed() { grep -c '"outcome":"failed"' "$T/srv.err"; }
+secs() { echo "$1" | sed -n 's/.*"seconds":\([0-9.]*\).*/\1/p'; } # a log line's session seconds
+under() { awk -v a="$1" -v b="$2" 'BEGIN {exit !(a < b)}'; }
+# wait_failed N SECS: until N failed lines, at most SECS seconds; prints the time taken
+wait_failed() {
+    t0=$(date +%s.%N)
+    for i in $(seq $(($2 * 20))); do
+        [ "$(nfailed)" -ge "$1" ] && break
+        sleep 0.05
+    done
+    [ "$(nfailed)" -ge "$1" ] || return 1
+    awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a}'
+}
+
+# 1. Connects, sends nothing, keeps the connection open.
+bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" && sleep 60' silent "$port" &
+S=$!
+PIDS="$PIDS $S"
+sleep 0.2
+good 0 g1
+dt=$(wait_failed 1 $((IDLE + SLACK))) || fail "a silent client was not freed within $((IDLE + SLACK)) s"
+kill -0 $S 2>/dev/null || fail "the silent client's holder died (the test's fault)"
+line=$(grep '"outcome":"failed"' "$T/srv.err" | tail -1)
+echo "$line" | grep -q 'sent no' || fail "the silent client's session did not fail for sending nothing"
+under "$(secs "$line")" $((IDLE + SLACK)) || fail "the silent session lasted $(secs "$line") s"
+kill $S
+echo "cli_faults: a silent client's session ended after $(secs "$line") s (--idle-timeout $IDLE)"
+
+# 2. Garbage: an HTTP request, then 4 KiB of random bytes; held open, so a
+#    refusal that waited for the idle timeout would be seen as slow.
+bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
+         printf "GET / HTTP/1.0\r\nHost: parley\r\n\r\n" >&3
+         head -c 4096 /dev/urandom >&3
+         sleep 60' garbage "$port" &
+G=$!
+PIDS="$PIDS $G"
+good 1 g2
+dt=$(wait_failed 2 $((IDLE + SLACK))) || fail "the garbage client's session did not end"
+line=$(grep '"outcome":"failed"' "$T/srv.err" | tail -1)
+echo "$line" | grep -q 'sent no' && fail "garbage was taken for silence: $line"
+echo "$line" | grep -q '"error":"[^"]' || fail "the garbage client's line names no error: $line"
+under "$(secs "$line")" $((IDLE + SLACK)) || fail "garbage was refused only after $(secs "$line") s"
+kill $G
+echo "cli_faults: garbage refused after $(secs "$line") s: $(echo "$line" | sed 's/.*"error":"\([^"]*\)".*/\1/')"
+
+# 3. Stops reading (and sending) mid-session: SIGSTOP once the session has
+#    moved data past its set-up; tried at later points if the client was
+#    still in its hello when stopped (a loaded machine).
+ok=
+for delay in 0.3 0.6 1.0 1.5; do
+    before=$(nfailed)
+    "$P" infer --connect "127.0.0.1:$port" --input "$EX/digit-2.npy" --output "$T/stopped.npy" \
+        --quiet >/dev/null 2>&1 &
+    C=$!
+    PIDS="$PIDS $C"
+    sleep $delay
+    kill -STOP $C 2>/dev/null
+    st=
+    for i in $(seq 40); do # the signal is asynchronous: until it is stopped or gone
+        st=$(ps -o stat= -p $C 2>/dev/null)
+        case $st in T* | Z* | "") break ;; esac
+        sleep 0.05
+    done
+    case $st in
+    T*) ;;
+    *) kill -9 $C 2>/dev/null; wait $C; continue ;; # it finished before it was stopped
+    esac
+    good 2 g3
+    dt=$(wait_failed $((before + 1)) $((IDLE + SLACK))) ||
+        fail "a client that stopped reading was not freed within $((IDLE + SLACK)) s"
+    kill -9 $C
+    wait $C 2>/dev/null
+    line=$(grep '"outcome":"failed"' "$T/srv.err" | tail -1)
+    sent=$(echo "$line" | sed -n 's/.*"bytes_sent":\([0-9]*\).*/\1/p')
+    recv=$(echo "$line" | sed -n 's/.*"bytes_recv":\([0-9]*\).*/\1/p')
+    if [ "${sent:-0}" -gt 10000 ] && [ "${recv:-0}" -gt 10000 ]; then
+        ok=1
+        break
+    fi
+done
+[ -n "$ok" ] || fail "never stopped a client mid-session (its session always ended in the set-up or finished)"
+under "$(secs "$line")" $((IDLE + SLACK + 2)) || fail "the stopped client's session lasted $(secs "$line") s"
+echo "$line" | grep -q 'sent no' || fail "the stopped client's session did not end for its silence: $line"
+echo "cli_faults: a client stopped mid-session ($sent bytes sent, $recv received) ended after $(secs "$line") s"
+
+good 0 g4
+kill -TERM $SP
+wait $SP || fail "the server did not exit 0 on SIGTERM"
+exit 0
