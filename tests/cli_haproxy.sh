@@ -1,7 +1,8 @@
 #!/bin/sh
 # Scale-out: HAProxy (Debian's haproxy, TCP mode, round robin, started here
 # with a configuration written for the ports of this run) in front of two
-# `parley serve` processes; 4 clients at once, 3 sessions each, through the
+# `parley serve` processes; 4 clients at once, 5 sessions each one after
+# another (20 sessions), through the
 # balancer: every output equals parley plain's byte for byte, and both
 # backends served sessions. A session is one TCP connection, so a stock TCP
 # balancer keeps it on one backend. Skips (exit 77) without haproxy.
@@ -70,21 +71,23 @@ for n in 0 1 2 3; do
     "$P" plain --quiet --model "$EX/digits.onnx" --input "$EX/digit-$n.npy" \
         --output "$T/plain-$n.npy" || fail "parley plain failed"
 done
-for round in 1 2 3; do
-    cl=
-    for n in 0 1 2 3; do
-        "$P" infer --connect "127.0.0.1:$port" --input "$EX/digit-$n.npy" \
-            --output "$T/r$round-$n.npy" --quiet >/dev/null 2>"$T/c$round-$n.log" &
-        cl="$cl $!"
-    done
-    for c in $cl; do wait $c || fail "a client through haproxy failed (round $round)"; done
-    for n in 0 1 2 3; do
-        cmp -s "$T/r$round-$n.npy" "$T/plain-$n.npy" ||
-            fail "round $round, digit $n: the output through haproxy differs from parley plain's"
-    done
+# 4 clients at once, each running 5 sessions one after another.
+cl=
+for n in 0 1 2 3; do
+    (
+        for s in 1 2 3 4 5; do
+            "$P" infer --connect "127.0.0.1:$port" --input "$EX/digit-$n.npy" \
+                --output "$T/r$s-$n.npy" --quiet >/dev/null 2>"$T/c$s-$n.log" ||
+                { echo "client $n, session $s: $(cat "$T/c$s-$n.log")"; exit 1; }
+            cmp -s "$T/r$s-$n.npy" "$T/plain-$n.npy" ||
+                { echo "client $n, session $s: the output through haproxy differs from parley plain's"; exit 1; }
+        done
+    ) >"$T/client-$n.out" &
+    cl="$cl $!"
 done
+for c in $cl; do wait $c || fail "a client through haproxy failed: $(cat "$T"/client-*.out)"; done
 da=$(grep -c ") done:" "$T/a.err") db=$(grep -c ") done:" "$T/b.err")
 [ "$da" -ge 1 ] && [ "$db" -ge 1 ] || fail "not both backends served: $da and $db sessions"
-[ $((da + db)) -eq 12 ] || fail "$da + $db sessions done, wanted 12"
-echo "cli_haproxy: 12 sessions through haproxy on port $port, $da on backend a, $db on b, all exact"
+[ $((da + db)) -eq 20 ] || fail "$da + $db sessions done, wanted 20"
+echo "cli_haproxy: 20 sessions from 4 clients through haproxy on port $port, $da on backend a, $db on b, all exact"
 exit 0
