@@ -402,20 +402,13 @@ static int client_opts(parley_client_opts *o, const parley_client_opts *in) {
     return 0;
 }
 
-/* One client session on a connected socket (taken). */
-static int infer_fd(int fd, const char *host, const nn_tensor *x, const parley_client_opts *o,
-                    parley_tensor *output, parley_report *report) {
-    link_cfg lc;
-    int rc = link_cfg_make(&lc, 0, o->tls_cert, o->tls_key, o->tls_ca, o->tls_pin, o->token_file,
-                           o->max_stash);
-    if (rc < 0) {
-        close(fd);
-        return rc;
-    }
-    lc.lo.server_name = o->tls_name;
-    client_cfg cfg = {.link = &lc.lo, .max_model_memory = o->max_model_memory};
+/* One client session on a connected socket (taken), with the link's
+ * options made (before connecting, so bad options fail at once). */
+static int infer_fd(int fd, const char *host, const nn_tensor *x, link_cfg *lc,
+                    const parley_client_opts *o, parley_tensor *output, parley_report *report) {
+    client_cfg cfg = {.link = &lc->lo, .max_model_memory = o->max_model_memory};
     session_result res;
-    rc = session_infer_conn(&cfg, fd, host, x, &res);
+    int rc = session_infer_conn(&cfg, fd, host, x, &res);
     if (rc == 0)
         rc = api_tensor_out(output, res.net, res.reveal == REVEAL_LABEL, res.out, res.nout);
     char keep[512];
@@ -425,11 +418,17 @@ static int infer_fd(int fd, const char *host, const nn_tensor *x, const parley_c
         if (rc == 0) rc = rrc;
     }
     session_result_free(&res);
-    link_cfg_free(&lc);
     if (rc < 0) {
         parley_tensor_free(output);
         return err_set(rc, "%s", keep);
     }
+    return 0;
+}
+
+static int client_link(link_cfg *lc, const parley_client_opts *o) {
+    TRY(link_cfg_make(lc, 0, o->tls_cert, o->tls_key, o->tls_ca, o->tls_pin, o->token_file,
+                      o->max_stash));
+    lc->lo.server_name = o->tls_name;
     return 0;
 }
 
@@ -460,13 +459,16 @@ int parley_infer(const char *host, int port, const parley_tensor *input, parley_
                            "check the server (TLS 1.3), or insecure if the network is trusted",
                            host);
     }
+    link_cfg lc;
+    TRY(client_link(&lc, &o));
     api_sigpipe g;
     api_sigpipe_block(&g);
     int fd;
     int rc = net_connect(&fd, host, port,
                          o.connect_timeout_ms ? o.connect_timeout_ms : CONNECT_TIMEOUT_MS);
-    if (rc == 0) rc = infer_fd(fd, host, &x, &o, output, report);
+    if (rc == 0) rc = infer_fd(fd, host, &x, &lc, &o, output, report);
     api_sigpipe_restore(&g);
+    link_cfg_free(&lc);
     return rc;
 }
 
@@ -474,15 +476,18 @@ int parley_infer_fd(int fd, const char *host, const parley_tensor *input, parley
                     parley_report *report, const parley_client_opts *in) {
     nn_tensor x;
     parley_client_opts o;
+    link_cfg lc;
     int rc = fd < 0 ? err_set(PARLEY_E_ARG, "fd is %d, not a socket", fd)
                     : client_args(&x, &o, input, output, report, in);
+    if (rc == 0) rc = client_link(&lc, &o);
     if (rc < 0) {
         if (fd >= 0) close(fd);
         return rc;
     }
     api_sigpipe g;
     api_sigpipe_block(&g);
-    rc = infer_fd(fd, host, &x, &o, output, report);
+    rc = infer_fd(fd, host, &x, &lc, &o, output, report);
     api_sigpipe_restore(&g);
+    link_cfg_free(&lc);
     return rc;
 }
