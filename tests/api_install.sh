@@ -32,4 +32,21 @@ LD_LIBRARY_PATH="$libdir" ./api_client "$SRC/examples/digits.onnx" "$SRC/example
     { cat out.txt >&2; fail "api_client failed"; }
 grep -q "secure output equals the reference" out.txt || { cat out.txt >&2; fail "no bit-exact result"; }
 grep -q '^{"role":"client",' out.txt || { cat out.txt >&2; fail "no JSON report"; }
+# the Python module from the prefix: PYTHONPATH alone (if numpy is here)
+py=""
+for c in /usr/bin/python3 python3; do
+    if "$c" -c "import numpy" 2>/dev/null; then py=$c; break; fi
+done
+if [ -n "$py" ]; then
+    [ -f "$P/lib/python3/dist-packages/parley/__init__.py" ] || fail "no Python module installed"
+    env -u PARLEY_LIB -u LD_LIBRARY_PATH PYTHONPATH="$P/lib/python3/dist-packages" "$py" -c "
+import sys, numpy as np, parley
+assert parley.__file__.startswith('$P'), parley.__file__
+x = np.load('$SRC/examples/digit-0.npy')
+assert (parley.plain('$SRC/examples/digits.onnx', x, ring=True) ==
+        parley.run('$SRC/examples/digits.onnx', x, ring=True)).all()
+print('python from the prefix: secure == plain')" >py.txt 2>&1 || { cat py.txt >&2; fail "the installed Python module failed"; }
+else
+    echo "api_install: no python3 with numpy: the installed Python module not tried"
+fi
 echo "api_install: installed, built with pkg-config, ran: $(tail -1 out.txt)"
