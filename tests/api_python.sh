@@ -7,7 +7,7 @@ LIB=$1 PYDIR=$2
 shift 2
 for py in /usr/bin/python3 python3; do
     if "$py" -c "import numpy" 2>/dev/null; then
-        PARLEY_LIB=$LIB PYTHONPATH=$PYDIR exec "$py" "$@"
+        PYTHONDONTWRITEBYTECODE=1 PARLEY_LIB=$LIB PYTHONPATH=$PYDIR exec "$py" "$@"
     fi
 done
 echo "api_python: skipped: no python3 with numpy (apt-get install python3-numpy)"
