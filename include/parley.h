@@ -212,8 +212,10 @@ typedef struct parley_layer_report {
     uint64_t critical_flights;
 } parley_layer_report;
 
-/* What one session cost, from one party's side. Release with
- * parley_report_free (the layers). Initialise to {0} before passing one. */
+/* What one session cost, from one party's side. A call that takes a
+ * report overwrites it (also on failure, with what the session got to):
+ * parley_report_free a previous one first, and release this one with
+ * parley_report_free (its layers). */
 typedef struct parley_report {
     int role;                        /* PARLEY_ROLE_SERVER or PARLEY_ROLE_CLIENT */
     int mode, ot, reveal;            /* the session's, as the server fixed them */
