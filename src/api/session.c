@@ -7,6 +7,7 @@
 #include "net/link.h"
 #include "nn/session.h"
 #include "ot/lane.h"
+#include "util/json.h"
 #include "util/mem.h"
 
 #include <errno.h>
@@ -89,19 +90,12 @@ static void jb_printf(jbuf *j, const char *fmt, ...) {
     if (n > 0) j->len += (size_t)n;
 }
 
-/* A JSON string of s (names in models are the model author's bytes). */
+static void jb_put(void *v, const char *p, size_t n) {
+    jb_printf(v, "%.*s", (int)n, p);
+}
+
 static void jb_str(jbuf *j, const char *s) {
-    jb_printf(j, "\"");
-    for (; s && *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            jb_printf(j, "\\%c", c);
-        else if (c < 0x20 || c > 0x7e)
-            jb_printf(j, "\\u%04x", c);
-        else
-            jb_printf(j, "%c", c);
-    }
-    jb_printf(j, "\"");
+    json_str(jb_put, j, s);
 }
 
 int parley_report_json(const parley_report *r, char *buf, size_t cap) {
