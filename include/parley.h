@@ -24,6 +24,7 @@ enum parley_status {
     PARLEY_E_MISMATCH = -10,   /* the parties disagree on parameters */
     PARLEY_E_AUTH = -11,       /* a certificate, key pin or token was refused */
     PARLEY_E_LIMIT = -12,      /* a peer's demand went past a cap (the message names its option) */
+    PARLEY_E_RANGE = -13,      /* a value left the ring's range: the result would wrap around */
 };
 
 const char *parley_strerror(int status);

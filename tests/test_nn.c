@@ -417,6 +417,109 @@ TEST(ref_add_concat_argmax) {
     qnet_free(net);
 }
 
+/* Run the checked reference on float input values. */
+static int run_checked(const qnet *net, uint64_t *out, const float *x) {
+    nn_tensor t = {
+        .shape = net->t[net->input].shape, .n = net->t[net->input].size, .data = (float *)x};
+    uint64_t *in = mem_alloc(t.n, sizeof *in), *y;
+    TRY(qnet_encode_input(net, in, &t));
+    int rc = ref_run_checked(net, &y, in);
+    mem_free(in);
+    if (rc < 0) return rc;
+    memcpy(out, y, net->t[net->output].size * sizeof *y);
+    mem_free(y);
+    return 0;
+}
+
+/* Values that leave the ring are refused by the checked reference, naming
+ * the layer and the --bits needed, where the plain reference wraps: a conv
+ * output, a sum of two computed tensors, an average pool's window sum (its
+ * output fits; the sum before the division does not). In range, the two
+ * agree. */
+TEST(ref_checked_refuses_wrap) {
+    /* The hand conv at (16, 4): in range as in ref_conv_hand; with x * 64
+     * the input fits (|x| <= 2048 at s = 4) but the first output at 2s,
+     * 670 * 64 = 42880, does not (> 2^15 - 1). */
+    hand_conv(wv, 0);
+    qnet *net;
+    REQUIRE_OK(load(&net, 16, 4));
+    uint64_t y[4], y2[4];
+    REQUIRE_OK(run(net, y, xv));
+    REQUIRE_OK(run_checked(net, y2, xv));
+    CHECK(memcmp(y, y2, sizeof y) == 0);
+    float big[9];
+    for (int i = 0; i < 9; i++)
+        big[i] = xv[i] * 64; /* |x| <= 128 at s = 4: 2^11, in range */
+    REQUIRE_OK(run(net, y, big)); /* the plain reference wraps without a word */
+    CHECK(bits_signed(y[0], 16) != 670 * 64 / 16);
+    CHECK_EQ(run_checked(net, y2, big), PARLEY_E_RANGE);
+    CHECK_MSG(strstr(err_msg(), "layer 0 'Conv' (conv)") && strstr(err_msg(), "wrap around") &&
+                  strstr(err_msg(), "at l = 16") && strstr(err_msg(), "--bits 17 or more"),
+              "%s", err_msg());
+    qnet_free(net);
+
+    /* Add of two computed tensors (x + relu(x)) at (16, 4): 2 * 1500 * 16
+     * = 48000 > 2^15 - 1, though each operand fits. */
+    static const int64_t dx[] = {1, 3};
+    mb_init(&B, 13);
+    mb_input(&B, "x", F, 2, dx);
+    mb_node(&B, "Relu", "x", "r");
+    mb_node(&B, "Add", "x,r", "y");
+    mb_output(&B, "y");
+    REQUIRE_OK(load(&net, 16, 4));
+    const float ok[3] = {1000, -2000, 0.5f}, over[3] = {1, -2000, 1500};
+    uint64_t a[3];
+    REQUIRE_OK(run_checked(net, a, ok));
+    CHECK_EQ(bits_signed(a[0], 16), 32000);
+    CHECK_EQ(bits_signed(a[1], 16), -32000);
+    CHECK_EQ(run_checked(net, a, over), PARLEY_E_RANGE);
+    CHECK_MSG(strstr(err_msg(), "(add)") && strstr(err_msg(), "48000"), "%s", err_msg());
+    qnet_free(net);
+
+    /* A 2x2 average pool of 1000s at (16, 4): the window sum 64000 does
+     * not fit, the average 16000 would. */
+    static const int64_t d4[] = {1, 1, 2, 2}, k2[] = {2, 2};
+    mb_init(&B, 13);
+    mb_input(&B, "x", F, 4, d4);
+    Onnx__NodeProto *n = mb_node(&B, "AveragePool", "x", "y");
+    mb_attr_ints(&B, n, "kernel_shape", 2, k2);
+    mb_output(&B, "y");
+    REQUIRE_OK(load(&net, 16, 4));
+    const float p_ok[4] = {500, 500, 500, 500}, p_over[4] = {1000, 1000, 1000, 1000};
+    REQUIRE_OK(run_checked(net, a, p_ok));
+    CHECK_EQ(bits_signed(a[0], 16), 8000);
+    REQUIRE_OK(run(net, a, p_over));
+    CHECK(bits_signed(a[0], 16) != 16000); /* wrapped */
+    CHECK_EQ(run_checked(net, a, p_over), PARLEY_E_RANGE);
+    CHECK_MSG(strstr(err_msg(), "(avgpool)") && strstr(err_msg(), "a window sum reaches 64000"),
+              "%s", err_msg());
+    qnet_free(net);
+}
+
+/* On a real network (conv, BN folded, residual Add with SHL, fire module
+ * Concat, pools, Gemm) the checked reference equals the plain one, at the
+ * default ring and at l = 64. */
+TEST(ref_checked_equals_ref) {
+    nn_tensor x;
+    REQUIRE_OK(npy_load(&x, DATA "cnn.input.npy"));
+    const unsigned ls[][2] = {{37, 12}, {64, 20}, {32, 9}};
+    for (size_t k = 0; k < 3; k++) {
+        qnet *net;
+        REQUIRE_OK(nn_model_load(&net, NULL, DATA "cnn.onnx", ls[k][0], ls[k][1], x.shape.d[0]));
+        uint64_t *in = mem_alloc(x.n, sizeof *in), *y1, *y2;
+        REQUIRE_OK(qnet_encode_input(net, in, &x));
+        REQUIRE_OK(ref_run(net, &y1, NULL, in));
+        REQUIRE_OK(ref_run_checked(net, &y2, in));
+        size_t n = net->t[net->output].size;
+        CHECK_MSG(memcmp(y1, y2, n * sizeof *y1) == 0, "l = %u", ls[k][0]);
+        mem_free(in);
+        mem_free(y1);
+        mem_free(y2);
+        qnet_free(net);
+    }
+    nn_tensor_free(&x);
+}
+
 /* A symbolic batch dimension takes the batch size given at load. */
 TEST(batch_dimension) {
     static const int64_t dx[] = {0, 2}, dw[] = {2, 2};

@@ -6,6 +6,7 @@
 #include "he/he.h"
 #include "nn/model.h"
 #include "nn/npy.h"
+#include "nn/ref.h"
 #include "net/link.h"
 #include "nn/session.h"
 #include "ot/lane.h"
@@ -624,6 +625,18 @@ static const char run_usage[] =
     "  --json           print the report as one JSON object on stdout\n"
     "  --quiet          no progress line\n";
 
+/* run holds both the model and the input: before any cryptography, the
+ * checked reference (ref_run_checked) makes sure no value leaves the ring,
+ * which the secure run cannot see (docs/MODELS.md, "Range"). */
+static int range_check(const qnet *net, const char *input) {
+    nn_tensor x = {0}, y = {0};
+    int rc = npy_load(&x, input);
+    if (rc == 0) rc = ref_run_float_ex(net, &y, &x, 1);
+    nn_tensor_free(&x);
+    nn_tensor_free(&y);
+    return rc;
+}
+
 int cli_run(int argc, char **argv) {
     opts o;
     opts_default(&o);
@@ -643,6 +656,7 @@ int cli_run(int argc, char **argv) {
     so.quiet = 1;
     link_opts lo = {.max_stash = (size_t)o.max_stash << 20};
     int rc = load_model(&net, &o, "run");
+    if (rc == 0) rc = range_check(net, o.input);
     if (rc == 0) rc = chan_listen(&l, "127.0.0.1", 0);
     if (rc < 0) {
         fprintf(stderr, "parley run: %s\n", err_msg());

@@ -78,7 +78,7 @@ int cli_plain(int argc, char **argv) {
     if (rc == 0) rc = nn_model_load_opts(&net, &notes, model, &mo);
     if (rc == 0 && notes && !quiet) fprintf(stderr, "parley plain: %s", notes);
     double t1 = time_now();
-    if (rc == 0) rc = ref_run_float(net, &y, &x);
+    if (rc == 0) rc = ref_run_float_ex(net, &y, &x, 1);
     double t2 = time_now();
     if (rc == 0) rc = npy_save_f32(output, &y.shape, y.data);
     if (rc == 0 && !quiet) {

@@ -120,6 +120,16 @@ typedef struct qkind {
      * (both directions, all lanes). */
     int (*step)(const qctx *c);
     uint64_t (*bytes)(const qctx *c);
+    /* The range check of the reference (ref_run_checked) runs the net on
+     * exact signed values, 64-bit; a kind whose step can form values larger
+     * than its inputs' gives here, from the inputs' largest magnitudes
+     * inmax[k] and the layer's private arrays (sign-extended, c->l = 64), an
+     * upper bound on every value its 64-bit step forms (*bound), and the
+     * largest magnitude of a value formed inside the step that must fit the
+     * ring as its output must (*inner: an average pool's window sums; 0 if
+     * none). NULL: no value exceeds the inputs' (or the layer's constants,
+     * which fit the ring). */
+    void (*reach)(const qctx *c, const double *inmax, double *bound, uint64_t *inner);
 } qkind;
 
 /* Most u32 fields of a kind's public parameters on the wire. */

@@ -6,8 +6,10 @@
 
 #include "nl/nl.h"
 #include "nn/qlocal.h"
+#include "util/bits.h"
 #include "util/mem.h"
 
+#include <math.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -96,6 +98,31 @@ static uint64_t avgpool_bytes(const qctx *c) {
     return nl_avgpool_bytes(c->oc, &c->L->p.pool, c->l, c->lanes);
 }
 
+/* The window sums are formed in the ring before the division: each must
+ * fit it (exactly, in 128 bits, saturated at 2^64 - 1). */
+static void avgpool_reach(const qctx *c, const double *inmax, double *bound, uint64_t *inner) {
+    const nl_pool *p = &c->L->p.pool;
+    const uint64_t *x = c->x[0];
+    unsigned __int128 most = 0;
+    for (size_t nc = 0; nc < (size_t)p->N * p->C; nc++)
+        for (unsigned i = 0; i < p->OH; i++)
+            for (unsigned j = 0; j < p->OW; j++) {
+                unsigned a0, a1, b0, b1;
+                nl_pool_window(p, i, j, &a0, &a1, &b0, &b1);
+                __int128 sum = 0;
+                for (unsigned a = a0; a < a1; a++)
+                    for (unsigned b = b0; b < b1; b++) {
+                        size_t r = (size_t)i * p->sh - p->pt + (size_t)a * p->dh;
+                        size_t q = (size_t)j * p->sw - p->pl + (size_t)b * p->dw;
+                        sum += bits_signed(x[(nc * p->H + r) * p->W + q], c->l);
+                    }
+                unsigned __int128 m = sum < 0 ? (unsigned __int128)(-sum) : (unsigned __int128)sum;
+                if (m > most) most = m;
+            }
+    *inner = most > UINT64_MAX ? UINT64_MAX : (uint64_t)most;
+    *bound = (double)p->kh * p->kw * inmax[0];
+}
+
 /* ---- ArgMax ---- */
 
 /* Along an axis: the rows (outer x inner of them, cols values each) are
@@ -129,9 +156,54 @@ static void argmax_stats(qnet_stats *st, const qnet *net, const qlayer *L) {
     st->argmax_cmps += net->t[L->in[0]].size - net->t[L->out].size;
 }
 
+/* ---- reach (the reference's range check; kind.h) ---- */
+
+static double maxabs(const uint64_t *v, size_t n, unsigned l) {
+    double m = 0;
+    for (size_t i = 0; i < n; i++) {
+        double a = fabs((double)bits_signed(v[i], l));
+        if (a > m) m = a;
+    }
+    return m;
+}
+
+/* |W x + b| <= (largest L1 norm of a row of W) * max|x| + max|b|. */
+static void linear_reach(const qctx *c, const double *inmax, double *bound, uint64_t *inner) {
+    lin_shape s = qlayer_lin(c->L);
+    size_t nw = lin_weight_count(&s), nch, per;
+    lin_channels(&s, &nch, &per);
+    size_t row = nch ? nw / nch : 0;
+    double most = 0;
+    for (size_t o = 0; o < nch; o++) {
+        double sum = 0;
+        for (size_t k = 0; k < row; k++)
+            sum += fabs((double)bits_signed(c->L->w[o * row + k], c->l));
+        if (sum > most) most = sum;
+    }
+    *bound = most * inmax[0] + (c->L->b ? maxabs(c->L->b, nch, c->l) : 0);
+    *inner = 0;
+}
+
+static void add_reach(const qctx *c, const double *inmax, double *bound, uint64_t *inner) {
+    (void)c;
+    *bound = inmax[0] + inmax[1];
+    *inner = 0;
+}
+
+static void addc_reach(const qctx *c, const double *inmax, double *bound, uint64_t *inner) {
+    *bound = inmax[0] + maxabs(c->L->w, c->n, c->l);
+    *inner = 0;
+}
+
+static void shl_reach(const qctx *c, const double *inmax, double *bound, uint64_t *inner) {
+    *bound = ldexp(inmax[0], (int)c->L->p.shift);
+    *inner = 0;
+}
+
 /* ---- the table ---- */
 
-#define LINEAR(k) .cls = QK_LINEAR, .lin = (k), .scale = QS_DOUBLE, .priv = QW_LINEAR
+#define LINEAR(k) \
+    .cls = QK_LINEAR, .lin = (k), .scale = QS_DOUBLE, .priv = QW_LINEAR, .reach = linear_reach
 #define EW(f) .cls = QK_ELEMENTWISE, .ew = {f, f##_plain, f##_bytes}
 #define EW_SHIFT(f) .cls = QK_ELEMENTWISE, .ew_shift = {f, f##_plain, f##_bytes}, WIRE(shift, 1)
 #define PROTOCOL(f) .cls = QK_PROTOCOL, .step = f##_step, .bytes = f##_bytes
@@ -158,9 +230,9 @@ static const qkind kinds[QOP_END_] = {
                      .dump = dump_pool},
     [QOP_AVGPOOL] = {"avgpool", PROTOCOL(avgpool), INPUTS(1, 1), .nonneg = QN_IF_INPUTS,
                      WIRE(pool, 18), .check = qcheck_pool, .counts = QC_DIVISION,
-                     .dump = dump_pool},
-    [QOP_ADD] = {"add", LOCAL(add), INPUTS(2, 2), .check = qcheck_add},
-    [QOP_ADDC] = {"addc", LOCAL(addc), INPUTS(1, 1), .priv = QW_ELEMENTS},
+                     .dump = dump_pool, .reach = avgpool_reach},
+    [QOP_ADD] = {"add", LOCAL(add), INPUTS(2, 2), .check = qcheck_add, .reach = add_reach},
+    [QOP_ADDC] = {"addc", LOCAL(addc), INPUTS(1, 1), .priv = QW_ELEMENTS, .reach = addc_reach},
     [QOP_CONCAT] = {"concat", LOCAL(concat), INPUTS(1, QNET_MAX_INPUTS), .nonneg = QN_IF_INPUTS,
                     WIRE(axis, 1), .check = qcheck_concat, .dump = dump_axis},
     [QOP_RESHAPE] = {"reshape", LOCAL(reshape), INPUTS(1, 1), .nonneg = QN_IF_INPUTS,
@@ -172,7 +244,8 @@ static const qkind kinds[QOP_END_] = {
     [QOP_ARGMAX] = {"argmax", PROTOCOL(argmax), INPUTS(1, 1), .scale = QS_INDEX, WIRE(argmax, 2),
                     .check = qcheck_argmax, .stats = argmax_stats, .dump = dump_argmax},
     [QOP_CONST] = {"const", LOCAL(const), INPUTS(0, 0), .priv = QW_ELEMENTS, .check = qcheck_const},
-    [QOP_SHL] = {"shl", LOCAL(shl), INPUTS(1, 1), .scale = QS_UP, WIRE(shift, 1), .dump = dump_shl},
+    [QOP_SHL] = {"shl", LOCAL(shl), INPUTS(1, 1), .scale = QS_UP, WIRE(shift, 1), .dump = dump_shl,
+                 .reach = shl_reach},
 };
 
 const qkind *qkind_find(int op) {
