@@ -814,6 +814,65 @@ TEST(quant_errors) {
               err_msg());
 }
 
+/* The (l, s) domain is one rule: 8 <= l <= 64 and 1 <= s <= (l - 2) / 2,
+ * for the quantizer and for a public model a client receives; refusals
+ * give the ranges. */
+TEST(quant_domain) {
+    for (unsigned l = 0; l <= 70; l++)
+        for (unsigned s = 0; s <= 40; s++) {
+            int ok = l >= 8 && l <= 64 && s >= 1 && 2 * s + 2 <= l;
+            int rc = quant_check_ls(l, s);
+            CHECK_MSG((rc == 0) == ok, "(%u, %u): %d", l, s, rc);
+            if (!ok) {
+                CHECK_EQ(rc, PARLEY_E_ARG);
+                CHECK_MSG(strstr(err_msg(), l < 8 || l > 64 ? "outside 8..64" : "is outside 1.."),
+                          "%s", err_msg());
+            }
+        }
+    CHECK_EQ(quant_check_ls(8, 4), PARLEY_E_ARG);
+    CHECK_MSG(strstr(err_msg(), "scale s = 4 (--scale) is outside 1..3, the range at l = 8"), "%s",
+              err_msg());
+    CHECK_EQ(quant_check_ls(37, 0), PARLEY_E_ARG);
+    CHECK_MSG(strstr(err_msg(), "s = 0 keeps no fraction"), "%s", err_msg());
+    conv_model(NULL, 0);
+    qnet *net;
+    CHECK_EQ(load(&net, 37, 0), PARLEY_E_ARG);
+    CHECK(net == NULL);
+    REQUIRE_OK(load(&net, 64, 31));
+    qnet_free(net);
+}
+
+/* Weights that all round to 0 are refused (the layer would output its bias
+ * alone), naming the node and the scale that keeps them; weights that lose
+ * much to rounding get a note. */
+TEST(quant_weights_vanish) {
+    static const float tiny[4] = {0.01f, -0.005f, 0.0078125f, 0};
+    hand_conv(tiny, 0);
+    qnet *net;
+    CHECK_EQ(load(&net, 16, 4), PARLEY_E_UNSUPPORTED);
+    CHECK_MSG(strstr(err_msg(), "node 'Conv': every weight rounds to 0 at scale s = 4") &&
+                  strstr(err_msg(), "it needs s >= 6"),
+              "%s", err_msg());
+    REQUIRE_OK(load(&net, 16, 6)); /* 0.01 * 64 = 0.64 rounds to 1 */
+    CHECK_EQ(net->layers[0].w[0], 1);
+    qnet_free(net);
+    static const float zero[4] = {0, 0, 0, 0};
+    hand_conv(zero, 0); /* all zero in the model itself: nothing lost, accepted */
+    REQUIRE_OK(load(&net, 16, 4));
+    qnet_free(net);
+    /* Notes: 0.3 -0.6 0.9 0.05 at s = 2 lose about 13%; at s = 12 nothing. */
+    fgraph *g;
+    hand_conv(wv, 0);
+    REQUIRE_OK(import(&g, 1));
+    REQUIRE_OK(quant_precision_notes(g, 12));
+    CHECK(g->notes == NULL);
+    REQUIRE_OK(quant_precision_notes(g, 2));
+    CHECK_MSG(g->notes && strstr(g->notes, "node 'Conv': its weights lose") &&
+                  strstr(g->notes, "at scale s = 2; a larger --scale"),
+              "%s", g->notes ? g->notes : "(none)");
+    fgraph_free(g);
+}
+
 TEST(encode_input_errors) {
     conv_model(NULL, 0);
     qnet *net;

@@ -109,10 +109,10 @@ static int parse_opts(opts *o, int argc, char **argv, const char *cmd, const cha
             o->listen = v;
         else if (!strcmp(name, "connect"))
             o->connect = v;
-        else if (!strcmp(name, "bits"))
-            bad = opt_uint(v, 8, 64, &o->l);
+        else if (!strcmp(name, "bits")) /* the domain is checked below, with its message */
+            bad = opt_uint(v, 0, 1u << 16, &o->l);
         else if (!strcmp(name, "scale"))
-            bad = opt_uint(v, 0, 30, &o->s);
+            bad = opt_uint(v, 0, 1u << 16, &o->s);
         else if (!strcmp(name, "wbits"))
             bad = opt_uint(v, 1, 64, &o->wbits);
         else if (!strcmp(name, "threads"))
@@ -156,6 +156,10 @@ static int parse_opts(opts *o, int argc, char **argv, const char *cmd, const cha
             fprintf(stderr, "parley %s: bad value '%s' for %s\n%s", cmd, v, a, usage);
             return 2;
         }
+    }
+    if (strstr(allowed, "bits") && quant_check_ls(o->l, o->s) < 0) {
+        fprintf(stderr, "parley %s: %s\n", cmd, err_msg());
+        return 2;
     }
     return 0;
 }
@@ -444,7 +448,7 @@ static const char serve_usage[] =
     "  --listen HOST:PORT   address to listen on (default 127.0.0.1:7311; port 0 picks one)\n"
     "  --mode ot|he         linear layers over OT or homomorphic encryption (default ot)\n"
     "  --bits L             ring width l, 8..64 (default 37)\n"
-    "  --scale S            fixed-point scale s (default 12)\n"
+    "  --scale S            fixed-point scale s, 1..(l - 2) / 2 (default 12)\n"
     "  --wbits W            the public bound on the weights' signed width, 1..l (default\n"
     "                       s + 4: real weights in (-8, 8)); the model is refused if its\n"
     "                       weights exceed it\n"
@@ -616,7 +620,7 @@ static const char run_usage[] =
     "  --output y.npy   write the output tensor as float32 (.npy)\n"
     "  --mode ot|he     linear layers over OT or homomorphic encryption (default ot)\n"
     "  --bits L         ring width l, 8..64 (default 37)\n"
-    "  --scale S        fixed-point scale s (default 12)\n"
+    "  --scale S        fixed-point scale s, 1..(l - 2) / 2 (default 12)\n"
     "  --wbits W        the public weight width, 1..l (default s + 4)\n"
     "  --threads T      lanes (threads) (default 2)\n"
     "  --reveal logits|label  what the client learns (default logits)\n"

@@ -10,6 +10,10 @@ int nn_model_load_opts(qnet **out, char **notes, const char *path, const nn_mode
     fgraph *g;
     TRY(onnx_import_file(&g, path, &o));
     int rc = quant_net(out, g, mo->l, mo->s, mo->wbits);
+    if (rc == 0 && (rc = quant_precision_notes(g, mo->s)) < 0) {
+        qnet_free(*out);
+        *out = NULL;
+    }
     if (rc < 0) rc = err_wrap(rc, "%s", path);
     if (notes && rc == 0) {
         *notes = g->notes;

@@ -5,6 +5,7 @@
  * by its kind's traits: the input count, indices and order, the output
  * scale, the size caps, and the server's private arrays. */
 #include "nn/kind.h"
+#include "nn/quant.h"
 
 #include "util/bits.h"
 
@@ -284,12 +285,7 @@ static int check_layer(qnet *net, unsigned i) {
 }
 
 int qnet_check(qnet *net) {
-    if (net->l < 8 || net->l > 64)
-        return err_set(PARLEY_E_FORMAT, "ring width l = %u outside 8..64", net->l);
-    if (2 * net->s + 2 > net->l)
-        return err_set(PARLEY_E_FORMAT,
-                       "scale s = %u leaves no head-room in l = %u bits (need 2s + 2 <= l)", net->s,
-                       net->l);
+    if (quant_check_ls(net->l, net->s) < 0) return err_wrap(PARLEY_E_FORMAT, "the model's (l, s)");
     if (net->ntensors < 1 || net->ntensors > QNET_MAX_TENSORS || net->nlayers > QNET_MAX_LAYERS)
         return err_set(PARLEY_E_FORMAT, "bad tensor or layer count");
     if (net->input >= net->ntensors || net->output >= net->ntensors)

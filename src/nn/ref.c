@@ -101,7 +101,7 @@ static int range_err(const qnet *net, unsigned i, double m, const char *what) {
         snprintf(bits, sizeof bits, "more than 64 bits");
     return err_set(PARLEY_E_RANGE,
                    "layer %u '%s' (%s): %s reaches %s = 2^%.1f at scale %u (%.4g as a real "
-                   "number), beyond the signed range of the ring (|v| < 2^%u at l = %u) by %.1f "
+                   "number), beyond the signed range of the ring (|v| < 2^%u at l = %u) by %.2f "
                    "bits: the result would wrap around. Needs %s, or a smaller --scale (each "
                    "step down halves values at scale s and quarters them at 2s), or a smaller "
                    "input",
