@@ -520,6 +520,72 @@ TEST(ref_checked_equals_ref) {
     nn_tensor_free(&x);
 }
 
+/* One activation node on a 1 x 4 input at (16, 4); y gets the ring output. */
+static int act_model(uint64_t *y, const float *x, const char *op, int64_t opset, int how) {
+    static const int64_t d14[] = {1, 4}, d4[] = {4};
+    static const float lo[1] = {0}, hi[1] = {6}, slope[1] = {0.25f}, slopes[4] = {0.25f, 0.5f, 1, 1};
+    mb_init(&B, opset);
+    mb_input(&B, "x", F, 2, d14);
+    Onnx__NodeProto *n;
+    if (!strcmp(op, "Clip") && opset >= 11) {
+        mb_init_f(&B, "lo", 0, d1, lo);
+        mb_init_f(&B, "hi", 0, d1, hi);
+        n = mb_node(&B, "Clip", how ? "x,,hi" : "x,lo,hi", "y");
+    } else if (!strcmp(op, "PRelu")) {
+        if (how) mb_init_f(&B, "a", 1, d4, slopes);
+        else mb_init_f(&B, "a", 1, d1, slope);
+        n = mb_node(&B, "PRelu", "x,a", "y");
+    } else {
+        n = mb_node(&B, op, "x", "y");
+    }
+    if (!strcmp(op, "Clip") && opset < 11) {
+        mb_attr_f(&B, n, "min", how ? 7 : 0);
+        mb_attr_f(&B, n, "max", 6);
+    }
+    if (!strcmp(op, "LeakyRelu")) mb_attr_f(&B, n, "alpha", 0.25f);
+    mb_output(&B, "y");
+    qnet *net;
+    TRY(load(&net, 16, 4));
+    int rc = run_checked(net, y, x);
+    qnet_free(net);
+    return rc;
+}
+
+/* The activations' fixed-point values by hand (docs/MODELS.md): Clip with
+ * its bounds at scale s, from inputs (opset 13) or attributes (opset 6),
+ * one bound absent; LeakyRelu and a one-slope PRelu as
+ * relu(x) + floor(alpha_q * min(x, 0) / 2^s); HardSigmoid as
+ * clip(floor(alpha_q x / 2^s) + beta, 0, 1). Refusals name the node. */
+TEST(activations_hand) {
+    const float x[4] = {-1, 0.5f, 6, 7.25f}, lx[4] = {-1, -0.0625f, 2, 0};
+    const float hx[4] = {1, -4, 3, 0};
+    uint64_t y[4];
+    const int64_t clip[4] = {0, 8, 96, 96}, clip_hi[4] = {-16, 8, 96, 96};
+    for (int opset = 6; opset <= 13; opset += 7) {
+        REQUIRE_OK(act_model(y, x, "Clip", opset, 0));
+        for (int i = 0; i < 4; i++)
+            CHECK_EQ(bits_signed(y[i], 16), clip[i]);
+    }
+    REQUIRE_OK(act_model(y, x, "Clip", 13, 1)); /* no min */
+    for (int i = 0; i < 4; i++)
+        CHECK_EQ(bits_signed(y[i], 16), clip_hi[i]);
+    const int64_t leaky[4] = {-4, -1, 32, 0}; /* floor: -1/16 * 1/4 -> -1/16 */
+    REQUIRE_OK(act_model(y, lx, "LeakyRelu", 13, 0));
+    for (int i = 0; i < 4; i++)
+        CHECK_EQ(bits_signed(y[i], 16), leaky[i]);
+    REQUIRE_OK(act_model(y, lx, "PRelu", 13, 0));
+    for (int i = 0; i < 4; i++)
+        CHECK_EQ(bits_signed(y[i], 16), leaky[i]);
+    const int64_t hs[4] = {11, 0, 16, 8}; /* alpha 0.2 -> 3/16, beta 8, hi 16 */
+    REQUIRE_OK(act_model(y, hx, "HardSigmoid", 13, 0));
+    for (int i = 0; i < 4; i++)
+        CHECK_EQ(bits_signed(y[i], 16), hs[i]);
+    CHECK_EQ(act_model(y, x, "PRelu", 13, 1), PARLEY_E_UNSUPPORTED);
+    CHECK_MSG(strstr(err_msg(), "(PRelu): slopes that differ by channel"), "%s", err_msg());
+    CHECK_EQ(act_model(y, x, "Clip", 6, 1), PARLEY_E_UNSUPPORTED);
+    CHECK_MSG(strstr(err_msg(), "(Clip): min 7 exceeds max 6"), "%s", err_msg());
+}
+
 /* A symbolic batch dimension takes the batch size given at load. */
 TEST(batch_dimension) {
     static const int64_t dx[] = {0, 2}, dw[] = {2, 2};

@@ -200,12 +200,104 @@ static void shl_reach(const qctx *c, const double *inmax, double *bound, uint64_
     *inner = 0;
 }
 
+/* ---- activations with public constants (nl_act) ---- */
+
+_Static_assert(sizeof(nl_actp) == 11 * sizeof(uint32_t), "nl_actp is 11 fields");
+
+/* round(v * 2^sc), half away from zero, as a ring element; it must fit. */
+static int act_const(uint32_t out[2], double v, unsigned sc, unsigned l, const char *what) {
+    double r = round(ldexp(v, (int)sc)), lim = ldexp(1.0, (int)l - 1);
+    if (!isfinite(r) || r >= lim || r < -lim)
+        return err_set(PARLEY_E_UNSUPPORTED,
+                       "its %s %g does not fit in l = %u bits at scale %u (use a larger --bits or "
+                       "a smaller --scale)",
+                       what, v, l, sc);
+    nl_act_set(out, (uint64_t)(int64_t)r & bits_mask(l));
+    return 0;
+}
+
+/* Bounds beyond the ring's range (ONNX's defaults are +-FLT_MAX) are left
+ * out: they could not bind on a value that is in range. */
+static int act_bound(nl_actp *a, unsigned bit, uint32_t out[2], double v, unsigned sc, unsigned l,
+                     const char *what) {
+    double lim = ldexp(1.0, (int)l - 1 - (int)sc);
+    if (!(v > -lim && v < lim)) return 0;
+    a->has |= bit;
+    return act_const(out, v, sc, l, what);
+}
+
+/* CLIP: c = {min, max}. */
+static int clip_quant(qparams *p, const double *c, unsigned sc, unsigned s, unsigned l) {
+    (void)s;
+    memset(&p->act, 0, sizeof p->act);
+    p->act.op = NL_ACT_CLIP;
+    if (c[0] > c[1]) return err_set(PARLEY_E_UNSUPPORTED, "its min %g exceeds its max %g", c[0], c[1]);
+    TRY(act_bound(&p->act, NL_ACT_LO, p->act.lo, c[0], sc, l, "min"));
+    return act_bound(&p->act, NL_ACT_HI, p->act.hi, c[1], sc, l, "max");
+}
+
+/* LEAKY_RELU: c = {alpha}, at scale s. */
+static int leaky_quant(qparams *p, const double *c, unsigned sc, unsigned s, unsigned l) {
+    (void)sc;
+    memset(&p->act, 0, sizeof p->act);
+    p->act.op = NL_ACT_LEAKY;
+    p->act.shift = s;
+    return act_const(p->act.alpha, c[0], s, l, "slope");
+}
+
+/* HARD_SIGMOID: c = {alpha, beta}; y = clip(alpha x + beta, 0, 1). */
+static int hsig_quant(qparams *p, const double *c, unsigned sc, unsigned s, unsigned l) {
+    memset(&p->act, 0, sizeof p->act);
+    p->act.op = NL_ACT_HSIG;
+    p->act.shift = s;
+    p->act.has = NL_ACT_LO | NL_ACT_HI;
+    TRY(act_const(p->act.alpha, c[0], s, l, "alpha"));
+    TRY(act_const(p->act.beta, c[1], sc, l, "beta"));
+    TRY(act_const(p->act.lo, 0, sc, l, "lower bound 0"));
+    return act_const(p->act.hi, 1, sc, l, "upper bound 1");
+}
+
+/* Every value nl_act_plain forms on x, exactly (128 bits, saturated). */
+static void act_reach(const qctx *c, const double *inmax, double *bound, uint64_t *inner) {
+    const nl_actp *a = &c->L->p.act;
+    unsigned l = c->l;
+    __int128 al = bits_signed(nl_act_get(a->alpha), l), be = bits_signed(nl_act_get(a->beta), l);
+    __int128 lo = bits_signed(nl_act_get(a->lo), l), hi = bits_signed(nl_act_get(a->hi), l);
+    unsigned __int128 most = 0;
+#define SEE(v)                                                                                     \
+    do {                                                                                           \
+        __int128 v_ = (v);                                                                         \
+        unsigned __int128 m_ = v_ < 0 ? (unsigned __int128)-v_ : (unsigned __int128)v_;             \
+        if (m_ > most) most = m_;                                                                  \
+    } while (0)
+    for (size_t i = 0; i < c->n; i++) {
+        __int128 x = bits_signed(c->x[0][i], l), z = x, t;
+        if (a->op == NL_ACT_LEAKY) {
+            __int128 r = x > 0 ? x : 0;
+            SEE(t = al * (x - r));
+            z = r + (t >> a->shift);
+        } else if (a->op == NL_ACT_HSIG) {
+            SEE(t = al * x);
+            z = (t >> a->shift) + be;
+        }
+        SEE(z);
+        if (a->has & NL_ACT_LO) SEE(z - lo);
+        if (a->has & NL_ACT_HI) SEE(z - hi);
+    }
+#undef SEE
+    *inner = most > UINT64_MAX ? UINT64_MAX : (uint64_t)most;
+    *bound = (double)*inner > inmax[0] ? (double)*inner : inmax[0];
+}
+
 /* ---- the table ---- */
 
 #define LINEAR(k) \
     .cls = QK_LINEAR, .lin = (k), .scale = QS_DOUBLE, .priv = QW_LINEAR, .reach = linear_reach
 #define EW(f) .cls = QK_ELEMENTWISE, .ew = {f, f##_plain, f##_bytes}
 #define EW_SHIFT(f) .cls = QK_ELEMENTWISE, .ew_shift = {f, f##_plain, f##_bytes}, WIRE(shift, 1)
+#define EW_ACT(f, k, q)                                                                            \
+    .cls = QK_ELEMENTWISE, .ew_act = {f, f##_plain, f##_bytes}, .act = (k), .quant = (q),          \
+    WIRE(act, 11), .check = qcheck_act, .reach = act_reach, INPUTS(1, 1)
 #define PROTOCOL(f) .cls = QK_PROTOCOL, .step = f##_step, .bytes = f##_bytes
 #define LOCAL(f) .cls = QK_LOCAL, .step = qlocal_##f
 #define INPUTS(lo, hi) .nin_min = (lo), .nin_max = (hi)
@@ -246,6 +338,9 @@ static const qkind kinds[QOP_END_] = {
     [QOP_CONST] = {"const", LOCAL(const), INPUTS(0, 0), .priv = QW_ELEMENTS, .check = qcheck_const},
     [QOP_SHL] = {"shl", LOCAL(shl), INPUTS(1, 1), .scale = QS_UP, WIRE(shift, 1), .dump = dump_shl,
                  .reach = shl_reach},
+    [QOP_CLIP] = {"clip", EW_ACT(nl_act, NL_ACT_CLIP, clip_quant)},
+    [QOP_LEAKY_RELU] = {"leaky_relu", EW_ACT(nl_act, NL_ACT_LEAKY, leaky_quant)},
+    [QOP_HARD_SIGMOID] = {"hard_sigmoid", EW_ACT(nl_act, NL_ACT_HSIG, hsig_quant)},
 };
 
 const qkind *qkind_find(int op) {
@@ -328,6 +423,11 @@ static int linear_step(const qctx *c) {
 static int elementwise_step(const qctx *c, const qkind *k) {
     const uint64_t *x = c->x[0];
     unsigned sh = c->L->p.shift;
+    if (k->ew_act.run) {
+        if (c->p) return k->ew_act.run(c->p, c->y, x, c->n, c->l, &c->L->p.act);
+        k->ew_act.plain(c->y, x, c->n, c->l, &c->L->p.act);
+        return 0;
+    }
     if (c->p)
         return k->ew.run ? k->ew.run(c->p, c->y, x, c->n, c->l)
                          : k->ew_shift.run(c->p, c->y, x, c->n, c->l, sh);
@@ -355,7 +455,9 @@ int qkind_bytes(uint64_t *b, const qctx *c) {
         if (c->sd) *c->sd += sd;
         return 0;
     }
-    if (k->cls == QK_ELEMENTWISE)
+    if (k->cls == QK_ELEMENTWISE && k->ew_act.bytes)
+        *b = k->ew_act.bytes(c->oc, c->n, c->l, &c->L->p.act, c->lanes);
+    else if (k->cls == QK_ELEMENTWISE)
         *b = k->ew.bytes ? k->ew.bytes(c->oc, c->n, c->l, c->lanes)
                          : k->ew_shift.bytes(c->oc, c->n, c->l, c->L->p.shift, c->lanes);
     if (k->cls == QK_PROTOCOL) *b = k->bytes(c);

@@ -200,6 +200,18 @@ int qcheck_const(const qnet *net, const qlayer *L, unsigned i) {
     return 0;
 }
 
+/* An activation: same shape as its input, its constants well formed at l
+ * and of its kind, alpha at scale s. */
+int qcheck_act(const qnet *net, const qlayer *L, unsigned i) {
+    const nl_actp *a = &L->p.act;
+    if (!nn_shape_eq(&in_t(net, L, 0)->shape, &out_t(net, L)->shape))
+        return lerr(net, i, "output shape differs");
+    if (a->op != qkind_of(L->op)->act) return lerr(net, i, "activation of another kind");
+    if (a->shift != (a->op == NL_ACT_CLIP ? 0 : net->s)) return lerr(net, i, "slope not at scale s");
+    if (nl_act_check(a, net->l) < 0) return lerr(net, i, err_msg());
+    return 0;
+}
+
 /* ---- the rules every layer shares ---- */
 
 /* The output scale the kind's rule gives. */

@@ -287,7 +287,9 @@ int quant_net(qnet **out, const fgraph *g, unsigned l, unsigned s, unsigned wbit
             if (rc == 0) rc = add_layer(&B, &L, n->op, n->name, NULL, tin, n->nin, o);
             if (rc == 0) {
                 L->p = n->p;
-                if (k->priv == QW_ELEMENTS) {
+                if (k->quant && (rc = k->quant(&L->p, n->c, sc_in, s, l)) < 0)
+                    rc = err_wrap(rc, "node '%s'", n->name);
+                if (rc == 0 && k->priv == QW_ELEMENTS) {
                     L->w = mem_alloc(ov->size, sizeof(uint64_t));
                     rc = L->w ? quantize(L->w, n->w, ov->size, l, sc_in, n, "constant element")
                               : PARLEY_E_NOMEM;
