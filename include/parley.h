@@ -65,6 +65,7 @@ enum parley_status {
     PARLEY_E_AUTH = -11,       /* a certificate, key pin or token was refused */
     PARLEY_E_LIMIT = -12,      /* a peer's demand went past a cap (the message names its option) */
     PARLEY_E_STOPPED = -13,    /* the server was stopped (parley_server_stop) */
+    PARLEY_E_RANGE = -14,      /* a value left the ring's range: the result would wrap around */
 };
 
 /* A fixed text for a status ("invalid argument"). Thread-safe. */

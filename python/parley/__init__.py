@@ -171,7 +171,7 @@ _infer_fd = _fn("parley_infer_fd", C.c_int, C.c_int, C.c_char_p, _P(_Tensor), _P
 
 # status codes, as in parley.h
 E_IO, E_CLOSED, E_TIMEOUT, E_REFUSED, E_PROTO, E_NOMEM, E_ARG, E_FORMAT = range(-1, -9, -1)
-E_UNSUPPORTED, E_MISMATCH, E_AUTH, E_LIMIT, E_STOPPED = range(-9, -14, -1)
+E_UNSUPPORTED, E_MISMATCH, E_AUTH, E_LIMIT, E_STOPPED, E_RANGE = range(-9, -15, -1)
 
 
 class Error(Exception):

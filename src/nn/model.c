@@ -8,6 +8,10 @@
 static int from_graph(qnet **out, char **notes, fgraph *g, const char *what,
                       const nn_model_opts *mo) {
     int rc = quant_net(out, g, mo->l, mo->s, mo->wbits);
+    if (rc == 0 && (rc = quant_precision_notes(g, mo->s)) < 0) {
+        qnet_free(*out);
+        *out = NULL;
+    }
     if (rc < 0) rc = err_wrap(rc, "%s", what);
     if (notes && rc == 0) {
         *notes = g->notes;
