@@ -731,10 +731,18 @@ static const char run_usage[] =
 /* run holds both the model and the input: before any cryptography, the
  * checked reference (ref_run_checked) makes sure no value leaves the ring,
  * which the secure run cannot see (docs/MODELS.md, "Range"). */
-static int range_check(const qnet *net, const char *input) {
+static int range_check(const qnet *net, const opts *o) {
     nn_tensor x = {0}, y = {0};
-    int rc = npy_load(&x, input);
-    if (rc == 0) rc = ref_run_float_ex(net, &y, &x, 1);
+    qnet *at = NULL; /* the model at the input's batch, when that is not net's */
+    int rc = npy_load(&x, o->input);
+    const nn_shape *in = &net->t[net->input].shape;
+    if (rc == 0 && x.shape.rank >= 2 && in->rank >= 2 && x.shape.d[0] != in->d[0]) {
+        nn_model_opts mo = {.l = o->l, .s = o->s, .batch = (unsigned)x.shape.d[0],
+                            .wbits = o->wbits};
+        rc = nn_model_load_opts(&at, NULL, o->model, &mo);
+    }
+    if (rc == 0) rc = ref_run_float_ex(at ? at : net, &y, &x, 1);
+    qnet_free(at);
     nn_tensor_free(&x);
     nn_tensor_free(&y);
     return rc;
@@ -759,7 +767,7 @@ int cli_run(int argc, char **argv) {
     so.quiet = 1;
     link_opts lo = {.max_stash = (size_t)o.max_stash << 20};
     int rc = load_model(&net, &o, "run");
-    if (rc == 0) rc = range_check(net, o.input);
+    if (rc == 0) rc = range_check(net, &o);
     if (rc == 0) rc = chan_listen(&l, "127.0.0.1", 0);
     if (rc < 0) {
         fprintf(stderr, "parley run: %s\n", err_msg());
