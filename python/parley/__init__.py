@@ -206,7 +206,20 @@ def _choice(table, what, v):
     return table[v]
 
 
-class Model:
+class _Closing:
+    """A handle freed by close(), at the end of a with block, or when collected."""
+
+    def __del__(self):
+        self.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        self.close()
+
+
+class Model(_Closing):
     """An ONNX model (a path or its bytes), quantized, with its session's settings.
 
     bits (l), scale (s), wbits (0: s + 4), batch, mode ("ot" or "he"), ot ("silent"
@@ -234,15 +247,6 @@ class Model:
         if getattr(self, "_h", None):
             _model_free(self._h)
             self._h = None
-
-    def __del__(self):
-        self.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *a):
-        self.close()
 
     @property
     def notes(self):
@@ -354,7 +358,7 @@ def plain(model, x, ring=False, **kw):
             m.close()
 
 
-class Server:
+class Server(_Closing):
     """A server of a Model. TLS and token options as parley_server_opts;
     on_session(status, report_dict) is called after each session."""
 
@@ -424,15 +428,6 @@ class Server:
         if getattr(self, "_h", None):
             _server_free(self._h)
             self._h = None
-
-    def __del__(self):
-        self.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *a):
-        self.close()
 
 
 def _client_opts(kw):
