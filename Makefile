@@ -14,7 +14,7 @@ endif
 export PARLEY_TEST_SEED
 SEED_NOTE = @echo "test seed $(PARLEY_TEST_SEED) (replay: make $@ PARLEY_TEST_SEED=$(PARLEY_TEST_SEED))"
 
-.PHONY: all deps build test test-slow demo asan test-asan fuzz clean
+.PHONY: all deps build test test-slow demo asan test-asan fuzz install clean
 
 all: build
 
@@ -36,6 +36,12 @@ test-slow: build
 
 demo: build
 	@scripts/demo
+
+# The library (libparley.so), its header, parley.pc and the parley command
+# under PREFIX (docs/API.md).
+PREFIX ?= /usr/local
+install: build
+	@cmake --install build --prefix "$(PREFIX)"
 
 asan: deps
 	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DPARLEY_SANITIZE=ON $(CMAKE_FLAGS) >/dev/null

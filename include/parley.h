@@ -1,10 +1,50 @@
 /* parley — secure two-party neural-network inference (CrypTFlow2).
  *
- * The only public header. Status codes are shared by every layer: 0 is
- * success, negative values are expected failures whose message is available
- * from parley_last_error() on the failing thread. */
+ * The public C API, and the only public header. A server owns a model
+ * (ONNX), a client owns an input; together they compute the model's output
+ * so that the client learns only the result and the server learns nothing
+ * about the input. docs/API.md walks through it with examples.
+ *
+ * Conventions
+ *   - Every handle is opaque (parley_model, parley_server); no internal type
+ *     appears in a signature. The object a function works on comes first.
+ *   - Functions that can fail return a status: PARLEY_OK (0), or a negative
+ *     enum parley_status. The failure's message, naming what was wrong, is
+ *     then parley_last_error() on the calling thread (thread-local: another
+ *     thread's failures do not overwrite it).
+ *   - A NULL pointer where an object is required is PARLEY_E_ARG, with a
+ *     message naming the argument (never a crash).
+ *   - Option structs start with a `size` field, set by their *_init
+ *     function (or to sizeof the struct), so fields can be added in later
+ *     versions without breaking callers built against this one.
+ *   - Memory that parley returns (output tensors, reports) is released by
+ *     the matching *_free function.
+ *   - parley never changes the process's signal dispositions. Writes to a
+ *     connection whose peer is gone cannot raise SIGPIPE in a call of this
+ *     API (the signal is blocked and discarded for the call's duration).
+ *
+ * Thread safety is stated for each function below. In short: a model is
+ * immutable after loading and may be shared by any number of threads
+ * (plain runs, servers, descriptions) until parley_model_free; a server may
+ * serve sessions from several threads at once; parley_server_stop may be
+ * called from any thread (and from a signal handler). */
 #ifndef PARLEY_H
 #define PARLEY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The library is built with hidden visibility; only what PARLEY_API marks
+ * is exported from libparley.so. */
+#if defined(__GNUC__)
+#define PARLEY_API __attribute__((visibility("default")))
+#else
+#define PARLEY_API
+#endif
 
 #define PARLEY_VERSION_MAJOR 0
 #define PARLEY_VERSION_MINOR 1
@@ -24,9 +64,283 @@ enum parley_status {
     PARLEY_E_MISMATCH = -10,   /* the parties disagree on parameters */
     PARLEY_E_AUTH = -11,       /* a certificate, key pin or token was refused */
     PARLEY_E_LIMIT = -12,      /* a peer's demand went past a cap (the message names its option) */
+    PARLEY_E_STOPPED = -13,    /* the server was stopped (parley_server_stop) */
+    PARLEY_E_RANGE = -14,      /* a value left the ring's range: the result would wrap around */
 };
 
-const char *parley_strerror(int status);
-const char *parley_last_error(void);
+/* A fixed text for a status ("invalid argument"). Thread-safe. */
+PARLEY_API const char *parley_strerror(int status);
+/* The message of the calling thread's most recent failure ("no error" if
+ * none). Valid until the thread's next call into parley. Thread-safe. */
+PARLEY_API const char *parley_last_error(void);
+/* "0.1.0": the library's version (may differ from the header's
+ * PARLEY_VERSION_STRING if the program runs against a newer library). */
+PARLEY_API const char *parley_version(void);
+
+/* ---------------------------------------------------------------- tensors */
+
+#define PARLEY_MAX_RANK 8
+
+/* A tensor: a shape and row-major (C order) data.
+ *
+ * As an input, the caller fills rank, shape and data (count floats, count =
+ * the product of the shape); parley only reads it and never frees it.
+ * As an output, parley fills every field: data holds the real values
+ * (ring values / 2^scale; for labels the indices), ring the same values as
+ * the signed ring elements (two's complement representatives of the values
+ * mod 2^l, in [-2^(l-1), 2^(l-1))), scale the fixed-point scale of data (0
+ * for labels). Equal ring arrays mean bit-exact equal results. Release an
+ * output with parley_tensor_free. Initialise an output to {0} (or by a
+ * previous parley_tensor_free) before passing it. */
+typedef struct parley_tensor {
+    unsigned rank;
+    uint32_t shape[PARLEY_MAX_RANK];
+    size_t count; /* elements; as an input, 0 means "the product of the shape" */
+    float *data;
+    int64_t *ring;  /* outputs only */
+    unsigned scale; /* outputs only */
+} parley_tensor;
+
+/* Release an output tensor's data and ring (NULL is fine; the struct is
+ * zeroed). Only for tensors parley filled. Thread-safe on distinct tensors. */
+PARLEY_API void parley_tensor_free(parley_tensor *t);
+/* Read a .npy file (float32 or float64, C order) into t (an output tensor:
+ * parley_tensor_free it; ring stays NULL). Thread-safe. */
+PARLEY_API int parley_tensor_load_npy(parley_tensor *t, const char *path);
+/* Write t's data as float32 .npy (written whole, then renamed into place).
+ * Thread-safe on distinct paths. */
+PARLEY_API int parley_tensor_save_npy(const parley_tensor *t, const char *path);
+
+/* ------------------------------------------------------------------ models */
+
+typedef struct parley_model parley_model;
+
+enum parley_mode { PARLEY_MODE_OT = 0, PARLEY_MODE_HE = 1 };
+enum parley_ot { PARLEY_OT_IKNP = 0, PARLEY_OT_SILENT = 1 };
+enum parley_reveal { PARLEY_REVEAL_LOGITS = 0, PARLEY_REVEAL_LABEL = 1 };
+
+/* How a model is quantized and how its secure sessions run. What the
+ * server chooses here fixes the session: the client learns it from the
+ * server's hello. */
+typedef struct parley_model_opts {
+    size_t size;      /* sizeof(parley_model_opts); parley_model_opts_init sets it */
+    unsigned bits;    /* ring width l, 8..64 (default 37) */
+    unsigned scale;   /* fixed-point scale s, 0..30, 2s + 2 <= l (default 12) */
+    unsigned wbits;   /* the public bound on the weights' signed width, 1..l; 0: s + 4
+                       * (real weights in (-8, 8)); a model whose weights exceed it is
+                       * refused, naming the node and the weight */
+    unsigned batch;   /* the size of the input's symbolic dimension 0, if it has one;
+                       * 0 means 1. Inputs must have exactly this batch size. */
+    int mode;         /* PARLEY_MODE_OT (default) or PARLEY_MODE_HE: the linear layers
+                       * over oblivious transfer or homomorphic encryption */
+    int ot;           /* PARLEY_OT_SILENT (default) or PARLEY_OT_IKNP */
+    unsigned threads; /* lanes (threads) per session, 1..64 (default 2) */
+    int reveal;       /* PARLEY_REVEAL_LOGITS (default) or PARLEY_REVEAL_LABEL: what the
+                       * client learns (the output, or the ArgMax of its last axis) */
+} parley_model_opts;
+
+/* Fill o with the defaults above. Thread-safe. */
+PARLEY_API void parley_model_opts_init(parley_model_opts *o);
+
+/* Load an ONNX model from a file or from bytes in memory (not kept) and
+ * quantize it. o may be NULL for the defaults. On failure *m is NULL and
+ * the message names the file, the node and what is unsupported or wrong.
+ * Thread-safe (each call makes its own model). */
+PARLEY_API int parley_model_load(parley_model **m, const char *onnx_path,
+                                 const parley_model_opts *o);
+PARLEY_API int parley_model_load_bytes(parley_model **m, const void *onnx, size_t len,
+                                       const parley_model_opts *o);
+/* Free a model (NULL is fine). No other call may be using it, and every
+ * server made from it must have been freed. */
+PARLEY_API void parley_model_free(parley_model *m);
+/* The importer's notes on the model ("" if none; e.g. a final Softmax
+ * dropped). Valid while m lives. Thread-safe. */
+PARLEY_API const char *parley_model_notes(const parley_model *m);
+
+/* Predicted cost of one secure inference in a mode, from the public model
+ * alone (exact bytes; what `parley inspect` prints). */
+typedef struct parley_cost {
+    int supported;     /* 0: the mode cannot run this model (why: `why`) */
+    char why[256];
+    uint64_t bytes;    /* the inference, both directions (silent OT: COT making amortised) */
+    uint64_t setup_bytes;      /* before it: base OTs on every lane, HE keys */
+    uint64_t critical_flights; /* one-way messages on the longest chain of waits */
+    double statistical_bits;   /* HE: the whole inference's statistical security; else 0 */
+} parley_cost;
+
+typedef struct parley_model_info {
+    size_t size; /* sizeof(parley_model_info): set it before calling */
+    unsigned layers;
+    unsigned bits, scale;
+    unsigned input_rank, output_rank;
+    uint32_t input_shape[PARLEY_MAX_RANK], output_shape[PARLEY_MAX_RANK];
+    uint64_t params, macs, relus;
+    uint64_t public_model_bytes; /* what the server sends the client about the model */
+    parley_cost ot, he;          /* with the model's threads, reveal and OT back-end */
+} parley_model_info;
+
+/* Describe m (shapes, counts, the predicted cost in both modes).
+ * Thread-safe. */
+PARLEY_API int parley_model_describe(const parley_model *m, parley_model_info *info);
+
+/* One layer of a model (0 <= i < info.layers). kind and name are valid
+ * while m lives. Thread-safe. */
+typedef struct parley_layer_info {
+    size_t size; /* sizeof(parley_layer_info): set it before calling */
+    const char *kind, *name;
+    unsigned rank;
+    uint32_t shape[PARLEY_MAX_RANK]; /* the layer's output */
+    uint64_t macs, relus;
+} parley_layer_info;
+PARLEY_API int parley_model_layer(const parley_model *m, unsigned i, parley_layer_info *info);
+
+/* The plaintext fixed-point reference: what a secure inference of m on the
+ * same input returns, bit for bit (with reveal = label, the labels).
+ * output must be {0} or freed; parley_tensor_free it. Thread-safe. */
+PARLEY_API int parley_plain(const parley_model *m, const parley_tensor *input,
+                            parley_tensor *output);
+
+/* ----------------------------------------------------------------- reports */
+
+enum parley_role { PARLEY_ROLE_SERVER = 0, PARLEY_ROLE_CLIENT = 1 };
+
+typedef struct parley_layer_report {
+    char kind[16];
+    char name[256];
+    double seconds;
+    uint64_t bytes_sent, bytes_recv; /* this party's, during the layer */
+    uint64_t flights;                /* this party's (the busiest lane) */
+    uint64_t critical_flights;
+} parley_layer_report;
+
+/* What one session cost, from one party's side. A call that takes a
+ * report overwrites it (also on failure, with what the session got to):
+ * parley_report_free a previous one first, and release this one with
+ * parley_report_free (its layers). */
+typedef struct parley_report {
+    int role;                        /* PARLEY_ROLE_SERVER or PARLEY_ROLE_CLIENT */
+    int mode, ot, reveal;            /* the session's, as the server fixed them */
+    unsigned bits, scale, threads;
+    double seconds;                  /* the inference (input sharing to reveal) */
+    double setup_seconds;            /* connection, hellos, model, OT and HE set-up */
+    uint64_t bytes_sent, bytes_recv; /* this party's, during the inference */
+    uint64_t setup_bytes;            /* the set-up, both directions */
+    uint64_t rounds;                 /* client: flights of both parties; server: its own */
+    uint64_t critical_flights;
+    uint64_t frame_bytes;      /* the link's framing, both directions */
+    uint64_t stash_peak_bytes; /* most bytes buffered at once from the peer */
+    double peer_seconds;       /* client: the server's time for the inference */
+    double statistical_bits;   /* HE mode: the inference's statistical security */
+    char transport[96];        /* "plaintext" or the TLS version and cipher */
+    char peer[64];             /* server: the client's address */
+    unsigned nlayers;
+    parley_layer_report *layers; /* nlayers entries */
+} parley_report;
+
+PARLEY_API void parley_report_free(parley_report *r);
+/* r as one JSON object. Writes at most cap bytes, NUL included (buf may
+ * be NULL with cap 0), and returns the length of the whole object (without
+ * the NUL) as snprintf does: a result >= cap means buf was too small.
+ * Negative on a NULL report. Thread-safe. */
+PARLEY_API int parley_report_json(const parley_report *r, char *buf, size_t cap);
+
+/* Called by a server after each session (ok or not): status, and the
+ * session's report (valid during the call). Called on the thread that
+ * served the session. */
+typedef void (*parley_session_fn)(void *ctx, int status, const parley_report *r);
+
+/* ----------------------------------------------------------------- servers */
+
+typedef struct parley_server parley_server;
+
+typedef struct parley_server_opts {
+    size_t size;          /* sizeof(parley_server_opts); parley_server_opts_init sets it */
+    const char *tls_cert; /* TLS 1.3: the server's certificate (chain), PEM ... */
+    const char *tls_key;  /* ... and its private key */
+    const char *tls_client_ca; /* admit only clients with a certificate from this CA */
+    const char *token_file;    /* admit only clients presenting this token (the file's bytes) */
+    int insecure;              /* allow plaintext on an address other than loopback */
+    size_t max_stash;          /* cap on what a session buffers from its client, bytes
+                                * (0: 512 MiB; at least 16 MiB) */
+    int handshake_timeout_ms;  /* a client's set-up and control messages (0: 30 s) */
+    parley_session_fn on_session; /* may be NULL */
+    void *on_session_ctx;
+} parley_server_opts;
+
+PARLEY_API void parley_server_opts_init(parley_server_opts *o);
+
+/* A server for model m (which must outlive it). TLS files are read here.
+ * o may be NULL (plaintext, loopback only). Thread-safe. */
+PARLEY_API int parley_server_new(parley_server **s, const parley_model *m,
+                                 const parley_server_opts *o);
+/* Listen on host:port (host NULL or "": 127.0.0.1; port 0: the kernel picks
+ * one, *bound_port gets it; bound_port may be NULL). Plaintext on an address
+ * other than loopback needs opts.insecure. Once per server; not
+ * concurrently with other calls on s. */
+PARLEY_API int parley_server_listen(parley_server *s, const char *host, int port,
+                                    int *bound_port);
+/* "sha256:<hex>": the pin of the server's TLS key, for clients' tls_pin
+ * ("" without TLS). Valid while s lives. Thread-safe. */
+PARLEY_API const char *parley_server_pin(const parley_server *s);
+/* Wait for the next client on the listener and run one whole session with
+ * it. report (may be NULL) gets the session's costs (parley_report_free).
+ * A failed session returns its status (the server can go on). Returns
+ * PARLEY_E_STOPPED, at once or while waiting, once parley_server_stop was
+ * called. May be called from several threads at once on one server: each
+ * call serves its own client. */
+PARLEY_API int parley_server_serve_one(parley_server *s, parley_report *report);
+/* Serve sessions one after another until parley_server_stop; each
+ * session's outcome goes to opts.on_session. Returns PARLEY_E_STOPPED
+ * after a stop, or another status if the listener fails. Thread-safe as
+ * parley_server_serve_one. */
+PARLEY_API int parley_server_serve(parley_server *s);
+/* One whole session on a socket the application accepted (connected TCP,
+ * or any stream socket). fd is taken: closed when the call returns. peer
+ * (may be NULL) names the client in messages. Needs no listener. Thread-safe
+ * (several connections at once). */
+PARLEY_API int parley_server_serve_connection(parley_server *s, int fd, const char *peer,
+                                              parley_report *report);
+/* Make waiting and future serve calls return PARLEY_E_STOPPED; a session
+ * already running finishes first. From any thread, or a signal handler
+ * (async-signal-safe). */
+PARLEY_API void parley_server_stop(parley_server *s);
+/* Close the listener and free (NULL is fine). No call may still be using s. */
+PARLEY_API void parley_server_free(parley_server *s);
+
+/* ----------------------------------------------------------------- clients */
+
+typedef struct parley_client_opts {
+    size_t size;          /* sizeof(parley_client_opts); parley_client_opts_init sets it */
+    const char *tls_ca;   /* TLS 1.3: check the server's chain and name with this CA */
+    const char *tls_pin;  /* TLS 1.3: check the server's key against this pin */
+    const char *tls_name; /* the name the server's certificate must carry (default: host) */
+    const char *tls_cert, *tls_key; /* a client certificate and key, for servers that ask */
+    const char *token_file;         /* present this token (the file's bytes) */
+    int insecure;              /* allow plaintext to an address other than loopback */
+    size_t max_stash;          /* cap on what the session buffers from the server (0: 512 MiB) */
+    uint64_t max_model_memory; /* cap on what the server's model may make us allocate
+                                * (0: 2 GiB) */
+    int connect_timeout_ms;    /* retrying refused connects (0: 10 s) */
+} parley_client_opts;
+
+PARLEY_API void parley_client_opts_init(parley_client_opts *o);
+
+/* Run a secure inference of the server's model at host:port on input.
+ * output ({0} or freed) gets the result (parley_tensor_free), report (may
+ * be NULL) the costs; o may be NULL (plaintext, loopback only).
+ * Thread-safe (each call is its own session). */
+PARLEY_API int parley_infer(const char *host, int port, const parley_tensor *input,
+                            parley_tensor *output, parley_report *report,
+                            const parley_client_opts *o);
+/* The same on a socket the application connected. fd is taken: closed
+ * when the call returns. host (may be NULL) is the name the server's
+ * certificate must carry with tls_ca (tls_name wins). */
+PARLEY_API int parley_infer_fd(int fd, const char *host, const parley_tensor *input,
+                               parley_tensor *output, parley_report *report,
+                               const parley_client_opts *o);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

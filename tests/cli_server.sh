@@ -121,7 +121,10 @@ r20=$(rss $SP)
 burst 280
 sleep 1
 r300=$(rss $SP)
-[ "$r300" -le $((r20 + r20 / 10)) ] || fail "the server's RSS grew from $r20 kB to $r300 kB over 280 connections"
+# (Under AddressSanitizer freed memory waits in its quarantine, so RSS is
+# no measure of a leak there; LeakSanitizer checks the parent instead.)
+[ -n "${PARLEY_ASAN:-}" ] || [ "$r300" -le $((r20 + r20 / 10)) ] ||
+    fail "the server's RSS grew from $r20 kB to $r300 kB over 280 connections"
 client 1 e || fail "client e failed after the burst: $(cat "$T/e.err")"
 exact 1 e
 echo "server RSS: $r20 kB after 20 connections, $r300 kB after 300"
@@ -156,10 +159,14 @@ grep -q "timeout: over the session's time limit of 1 s" "$T/srv2.err" ||
 kill $ST
 kill -INT $SP
 wait $SP || fail "the second server did not stop cleanly on SIGINT"
-start srv3 --max-sessions 2 --idle-timeout 20 --session-memory 64
-client 0 mem && fail "a session over --session-memory 64 succeeded"
-grep -q ") failed: .*\(memory\|cannot buffer\)" "$T/srv3.err" ||
-    fail "the session over its memory limit was not logged as failed for memory"
-kill -INT $SP
-wait $SP || fail "the third server did not stop cleanly on SIGINT"
+# (An AddressSanitizer build applies no address-space limit: its shadow
+# memory alone is terabytes of address space; parley serve says so.)
+if [ -z "${PARLEY_ASAN:-}" ]; then
+    start srv3 --max-sessions 2 --idle-timeout 20 --session-memory 64
+    client 0 mem && fail "a session over --session-memory 64 succeeded"
+    grep -q ") failed: .*\(memory\|cannot buffer\)" "$T/srv3.err" ||
+        fail "the session over its memory limit was not logged as failed for memory"
+    kill -INT $SP
+    wait $SP || fail "the third server did not stop cleanly on SIGINT"
+fi
 exit 0

@@ -168,6 +168,19 @@ int conf_error_bound(double *bound, const qnet *net, const uint64_t *x) {
         case QOP_ARGMAX:
             e[y] = 0;
             break;
+        case QOP_CLIP: /* 1-Lipschitz; each bound rounds by half a unit */
+        case QOP_LEAKY_RELU:
+        case QOP_HARD_SIGMOID: {
+            /* |alpha| times the input's error, alpha's rounding times |x|,
+             * the floor, and beta's and the bounds' rounding. */
+            double u = ldexp(1.0, -(int)Y->scale);
+            double a = L->op == QOP_CLIP ? 1
+                                         : fabs((double)bits_signed(nl_act_get(L->p.act.alpha), l)) /
+                                               ldexp(1.0, (int)L->p.act.shift);
+            e[y] = fmax(a, 1) * ex + u / 2;
+            if (L->op != QOP_CLIP) e[y] += xm * ldexp(1.0, -(int)s - 1) + u + u / 2;
+            break;
+        }
         default:
             e[y] = ex;
             break; /* relu, maxpool, data movement: 1-Lipschitz */

@@ -81,6 +81,16 @@ TEST(cnn_he) {
     same_as_ref(DATA "cnn_bn.onnx", DATA "cnn.input.npy", 37, 12, MODE_HE, 3);
 }
 
+/* The piecewise-linear activations (ReLU6 in an inverted residual block,
+ * LeakyRelu, HardSigmoid, a one-slope PRelu; scripts/make-act-model) in
+ * both modes, at several rings, bytes as predicted. */
+TEST(activations_both_modes) {
+    same_as_ref(DATA "act.onnx", DATA "act.input.npy", 37, 12, MODE_OT, 2);
+    same_as_ref(DATA "act.onnx", DATA "act.input.npy", 64, 20, MODE_OT, 3);
+    same_as_ref(DATA "act.onnx", DATA "act.input.npy", 24, 8, MODE_OT, 1);
+    same_as_ref(DATA "act.onnx", DATA "act.input.npy", 37, 12, MODE_HE, 2);
+}
+
 TEST(mlp_both_modes) {
     same_as_ref(DATA "mlp.onnx", DATA "mlp.input.npy", 37, 12, MODE_OT, 1);
     same_as_ref(DATA "mlp.onnx", DATA "mlp.input.npy", 37, 12, MODE_HE, 2);

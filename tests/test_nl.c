@@ -32,7 +32,7 @@ static const size_t sizes[] = {0, 1, 7, 8, 9, 1000};
 static const unsigned wide[] = {2, 16, 31, 32, 37, 41, 63, 64};
 #define NWIDE (sizeof wide / sizeof *wide)
 
-enum { OP_RELU, OP_TRUNC, OP_RELU_TRUNC, OP_TR, OP_EXT_U, OP_EXT_S, OP_DIV, OP_DIV_EACH };
+enum { OP_RELU, OP_TRUNC, OP_RELU_TRUNC, OP_TR, OP_EXT_U, OP_EXT_S, OP_DIV, OP_DIV_EACH, OP_ACT };
 
 typedef struct ew {
     int op;
@@ -41,6 +41,7 @@ typedef struct ew {
     unsigned l, s, l2;
     uint64_t d;
     const uint64_t *dv;
+    const nl_actp *act;
     uint64_t *x[2], *y[2];
 } ew;
 
@@ -62,6 +63,8 @@ static int ew_party(party *p, void *arg) {
         return nl_extend(p, t->y[r], t->l2, t->x[r], t->n, t->l, t->op == OP_EXT_S);
     case OP_DIV:
         return nl_div(p, t->y[r], t->x[r], t->n, t->l, t->d);
+    case OP_ACT:
+        return nl_act(p, t->y[r], t->x[r], t->n, t->l, t->act);
     default:
         return nl_div_each(p, t->y[r], t->x[r], t->dv, t->n, t->l);
     }
@@ -91,6 +94,9 @@ static uint64_t ew_plain(const ew *t, uint64_t x, size_t i) {
     case OP_DIV:
         nl_div_plain(&y, &x, 1, t->l, t->d);
         return y;
+    case OP_ACT:
+        nl_act_plain(&y, &x, 1, t->l, t->act);
+        return y;
     default:
         nl_div_plain(&y, &x, 1, t->l, t->dv[i]);
         return y;
@@ -113,6 +119,7 @@ static uint64_t ew_predict(const ew *t, unsigned lanes) {
     case OP_EXT_U:
     case OP_EXT_S: return nl_extend_bytes(OC, t->n, t->l, t->l2, lanes);
     case OP_DIV: return nl_div_bytes(OC, t->n, t->l, t->d, lanes);
+    case OP_ACT: return nl_act_bytes(OC, t->n, t->l, t->act, lanes);
     default: return nl_div_each_bytes(OC, t->dv, t->n, t->l, lanes);
     }
 }
@@ -930,4 +937,70 @@ TEST(bad_arguments_are_errors) {
     REQUIRE_OK(run2_party(bad_args, ok, 1));
     CHECK(ok[0] && ok[1]);
     CHECK_EQ(run2_party_stats[0].bytes_sent + run2_party_stats[1].bytes_sent, 0);
+}
+
+/* ---- piecewise-linear activations (nl_act) ---- */
+
+/* A random activation of kind op at l: bounds lo <= hi drawn from edge and
+ * random values (equal bounds and the ends of the range included), a slope
+ * of either sign at a shift below l. */
+static void act_random(nl_actp *a, prg *g, unsigned op, unsigned l, unsigned k) {
+    uint64_t m = bits_mask(l), h = 1ULL << (l - 1);
+    uint64_t e[] = {0, 1, m, h, h - 1, 2, m - 1, prg_u64(g) & m, prg_u64(g) & m};
+    memset(a, 0, sizeof *a);
+    a->op = op;
+    a->has = op == NL_ACT_HSIG ? 3 : op == NL_ACT_LEAKY ? k % 2 * 3 : 1 + k % 3;
+    uint64_t lo = e[prg_u64(g) % 9], hi = e[prg_u64(g) % 9];
+    if (bits_signed(lo, l) > bits_signed(hi, l)) {
+        uint64_t t = lo;
+        lo = hi, hi = t;
+    }
+    if (k % 5 == 4) hi = lo; /* a point */
+    nl_act_set(a->lo, lo);
+    nl_act_set(a->hi, hi);
+    nl_act_set(a->beta, prg_u64(g) & m);
+    if (op != NL_ACT_CLIP) {
+        a->shift = (unsigned)(prg_u64(g) % l);
+        nl_act_set(a->alpha, (k % 2 ? prg_u64(g) : prg_u64(g) >> (64 - l / 2 - 1)) & m);
+    }
+    REQUIRE_OK(nl_act_check(a, l));
+}
+
+TEST(act_exhaustive) {
+    prg g;
+    harness_prg(&g, 31);
+    for (unsigned l = 2; l <= 6; l++)
+        for (unsigned op = NL_ACT_CLIP; op <= NL_ACT_HSIG; op++)
+            for (unsigned k = 0; k < 3; k++) {
+                nl_actp a;
+                act_random(&a, &g, op, l, k + l);
+                ew t = {.op = OP_ACT, .l = l, .act = &a};
+                exhaustive_shares(&t);
+                CHECK_MSG(ew_check(&t, 1) == 0, "act %u at l = %u", op, l);
+                ew_free(&t);
+            }
+}
+
+/* Wide rings, odd sizes and lanes; the inputs include the bounds
+ * themselves, their neighbours, 0 and the ends of the range. */
+TEST(act_wide) {
+    prg g;
+    harness_prg(&g, 32);
+    static const unsigned ls[] = {8, 16, 37, 63, 64};
+    static const size_t ns[] = {1, 9, 300};
+    for (size_t li = 0; li < 5; li++)
+        for (unsigned op = NL_ACT_CLIP; op <= NL_ACT_HSIG; op++)
+            for (size_t ni = 0; ni < 3; ni++) {
+                unsigned l = ls[li];
+                nl_actp a;
+                act_random(&a, &g, op, l, (unsigned)(ni + li));
+                ew t = {.op = OP_ACT, .l = l, .act = &a};
+                edge_shares(&t, &g, ns[ni]);
+                uint64_t m = bits_mask(l), lo = nl_act_get(a.lo), hi = nl_act_get(a.hi);
+                uint64_t pts[] = {lo, lo - 1, lo + 1, hi, hi - 1, hi + 1, 0, 1ULL << (l - 1)};
+                for (size_t i = 0; i < 8 && i + 1 < t.n; i++)
+                    t.x[1][i + 1] = (pts[i] - t.x[0][i + 1]) & m;
+                CHECK_MSG(ew_check(&t, ni == 2 ? 3 : 1) == 0, "act %u at l = %u", op, l);
+                ew_free(&t);
+            }
 }

@@ -417,6 +417,175 @@ TEST(ref_add_concat_argmax) {
     qnet_free(net);
 }
 
+/* Run the checked reference on float input values. */
+static int run_checked(const qnet *net, uint64_t *out, const float *x) {
+    nn_tensor t = {
+        .shape = net->t[net->input].shape, .n = net->t[net->input].size, .data = (float *)x};
+    uint64_t *in = mem_alloc(t.n, sizeof *in), *y;
+    TRY(qnet_encode_input(net, in, &t));
+    int rc = ref_run_checked(net, &y, in);
+    mem_free(in);
+    if (rc < 0) return rc;
+    memcpy(out, y, net->t[net->output].size * sizeof *y);
+    mem_free(y);
+    return 0;
+}
+
+/* Values that leave the ring are refused by the checked reference, naming
+ * the layer and the --bits needed, where the plain reference wraps: a conv
+ * output, a sum of two computed tensors, an average pool's window sum (its
+ * output fits; the sum before the division does not). In range, the two
+ * agree. */
+TEST(ref_checked_refuses_wrap) {
+    /* The hand conv at (16, 4): in range as in ref_conv_hand; with x * 64
+     * the input fits (|x| <= 2048 at s = 4) but the first output at 2s,
+     * 670 * 64 = 42880, does not (> 2^15 - 1). */
+    hand_conv(wv, 0);
+    qnet *net;
+    REQUIRE_OK(load(&net, 16, 4));
+    uint64_t y[4], y2[4];
+    REQUIRE_OK(run(net, y, xv));
+    REQUIRE_OK(run_checked(net, y2, xv));
+    CHECK(memcmp(y, y2, sizeof y) == 0);
+    float big[9];
+    for (int i = 0; i < 9; i++)
+        big[i] = xv[i] * 64; /* |x| <= 128 at s = 4: 2^11, in range */
+    REQUIRE_OK(run(net, y, big)); /* the plain reference wraps without a word */
+    CHECK(bits_signed(y[0], 16) != 670 * 64 / 16);
+    CHECK_EQ(run_checked(net, y2, big), PARLEY_E_RANGE);
+    CHECK_MSG(strstr(err_msg(), "layer 0 'Conv' (conv)") && strstr(err_msg(), "wrap around") &&
+                  strstr(err_msg(), "at l = 16") && strstr(err_msg(), "--bits 17 or more"),
+              "%s", err_msg());
+    qnet_free(net);
+
+    /* Add of two computed tensors (x + relu(x)) at (16, 4): 2 * 1500 * 16
+     * = 48000 > 2^15 - 1, though each operand fits. */
+    static const int64_t dx[] = {1, 3};
+    mb_init(&B, 13);
+    mb_input(&B, "x", F, 2, dx);
+    mb_node(&B, "Relu", "x", "r");
+    mb_node(&B, "Add", "x,r", "y");
+    mb_output(&B, "y");
+    REQUIRE_OK(load(&net, 16, 4));
+    const float ok[3] = {1000, -2000, 0.5f}, over[3] = {1, -2000, 1500};
+    uint64_t a[3];
+    REQUIRE_OK(run_checked(net, a, ok));
+    CHECK_EQ(bits_signed(a[0], 16), 32000);
+    CHECK_EQ(bits_signed(a[1], 16), -32000);
+    CHECK_EQ(run_checked(net, a, over), PARLEY_E_RANGE);
+    CHECK_MSG(strstr(err_msg(), "(add)") && strstr(err_msg(), "48000"), "%s", err_msg());
+    qnet_free(net);
+
+    /* A 2x2 average pool of 1000s at (16, 4): the window sum 64000 does
+     * not fit, the average 16000 would. */
+    static const int64_t d4[] = {1, 1, 2, 2}, k2[] = {2, 2};
+    mb_init(&B, 13);
+    mb_input(&B, "x", F, 4, d4);
+    Onnx__NodeProto *n = mb_node(&B, "AveragePool", "x", "y");
+    mb_attr_ints(&B, n, "kernel_shape", 2, k2);
+    mb_output(&B, "y");
+    REQUIRE_OK(load(&net, 16, 4));
+    const float p_ok[4] = {500, 500, 500, 500}, p_over[4] = {1000, 1000, 1000, 1000};
+    REQUIRE_OK(run_checked(net, a, p_ok));
+    CHECK_EQ(bits_signed(a[0], 16), 8000);
+    REQUIRE_OK(run(net, a, p_over));
+    CHECK(bits_signed(a[0], 16) != 16000); /* wrapped */
+    CHECK_EQ(run_checked(net, a, p_over), PARLEY_E_RANGE);
+    CHECK_MSG(strstr(err_msg(), "(avgpool)") && strstr(err_msg(), "a window sum reaches 64000"),
+              "%s", err_msg());
+    qnet_free(net);
+}
+
+/* On a real network (conv, BN folded, residual Add with SHL, fire module
+ * Concat, pools, Gemm) the checked reference equals the plain one, at the
+ * default ring and at l = 64. */
+TEST(ref_checked_equals_ref) {
+    nn_tensor x;
+    REQUIRE_OK(npy_load(&x, DATA "cnn.input.npy"));
+    const unsigned ls[][2] = {{37, 12}, {64, 20}, {32, 9}};
+    for (size_t k = 0; k < 3; k++) {
+        qnet *net;
+        REQUIRE_OK(nn_model_load(&net, NULL, DATA "cnn.onnx", ls[k][0], ls[k][1], x.shape.d[0]));
+        uint64_t *in = mem_alloc(x.n, sizeof *in), *y1, *y2;
+        REQUIRE_OK(qnet_encode_input(net, in, &x));
+        REQUIRE_OK(ref_run(net, &y1, NULL, in));
+        REQUIRE_OK(ref_run_checked(net, &y2, in));
+        size_t n = net->t[net->output].size;
+        CHECK_MSG(memcmp(y1, y2, n * sizeof *y1) == 0, "l = %u", ls[k][0]);
+        mem_free(in);
+        mem_free(y1);
+        mem_free(y2);
+        qnet_free(net);
+    }
+    nn_tensor_free(&x);
+}
+
+/* One activation node on a 1 x 4 input at (16, 4); y gets the ring output. */
+static int act_model(uint64_t *y, const float *x, const char *op, int64_t opset, int how) {
+    static const int64_t d14[] = {1, 4}, d4[] = {4};
+    static const float lo[1] = {0}, hi[1] = {6}, slope[1] = {0.25f}, slopes[4] = {0.25f, 0.5f, 1, 1};
+    mb_init(&B, opset);
+    mb_input(&B, "x", F, 2, d14);
+    Onnx__NodeProto *n;
+    if (!strcmp(op, "Clip") && opset >= 11) {
+        mb_init_f(&B, "lo", 0, d1, lo);
+        mb_init_f(&B, "hi", 0, d1, hi);
+        n = mb_node(&B, "Clip", how ? "x,,hi" : "x,lo,hi", "y");
+    } else if (!strcmp(op, "PRelu")) {
+        if (how) mb_init_f(&B, "a", 1, d4, slopes);
+        else mb_init_f(&B, "a", 1, d1, slope);
+        n = mb_node(&B, "PRelu", "x,a", "y");
+    } else {
+        n = mb_node(&B, op, "x", "y");
+    }
+    if (!strcmp(op, "Clip") && opset < 11) {
+        mb_attr_f(&B, n, "min", how ? 7 : 0);
+        mb_attr_f(&B, n, "max", 6);
+    }
+    if (!strcmp(op, "LeakyRelu")) mb_attr_f(&B, n, "alpha", 0.25f);
+    mb_output(&B, "y");
+    qnet *net;
+    TRY(load(&net, 16, 4));
+    int rc = run_checked(net, y, x);
+    qnet_free(net);
+    return rc;
+}
+
+/* The activations' fixed-point values by hand (docs/MODELS.md): Clip with
+ * its bounds at scale s, from inputs (opset 13) or attributes (opset 6),
+ * one bound absent; LeakyRelu and a one-slope PRelu as
+ * relu(x) + floor(alpha_q * min(x, 0) / 2^s); HardSigmoid as
+ * clip(floor(alpha_q x / 2^s) + beta, 0, 1). Refusals name the node. */
+TEST(activations_hand) {
+    const float x[4] = {-1, 0.5f, 6, 7.25f}, lx[4] = {-1, -0.0625f, 2, 0};
+    const float hx[4] = {1, -4, 3, 0};
+    uint64_t y[4];
+    const int64_t clip[4] = {0, 8, 96, 96}, clip_hi[4] = {-16, 8, 96, 96};
+    for (int opset = 6; opset <= 13; opset += 7) {
+        REQUIRE_OK(act_model(y, x, "Clip", opset, 0));
+        for (int i = 0; i < 4; i++)
+            CHECK_EQ(bits_signed(y[i], 16), clip[i]);
+    }
+    REQUIRE_OK(act_model(y, x, "Clip", 13, 1)); /* no min */
+    for (int i = 0; i < 4; i++)
+        CHECK_EQ(bits_signed(y[i], 16), clip_hi[i]);
+    const int64_t leaky[4] = {-4, -1, 32, 0}; /* floor: -1/16 * 1/4 -> -1/16 */
+    REQUIRE_OK(act_model(y, lx, "LeakyRelu", 13, 0));
+    for (int i = 0; i < 4; i++)
+        CHECK_EQ(bits_signed(y[i], 16), leaky[i]);
+    REQUIRE_OK(act_model(y, lx, "PRelu", 13, 0));
+    for (int i = 0; i < 4; i++)
+        CHECK_EQ(bits_signed(y[i], 16), leaky[i]);
+    const int64_t hs[4] = {11, 0, 16, 8}; /* alpha 0.2 -> 3/16, beta 8, hi 16 */
+    REQUIRE_OK(act_model(y, hx, "HardSigmoid", 13, 0));
+    for (int i = 0; i < 4; i++)
+        CHECK_EQ(bits_signed(y[i], 16), hs[i]);
+    CHECK_EQ(act_model(y, x, "PRelu", 13, 1), PARLEY_E_UNSUPPORTED);
+    CHECK_MSG(strstr(err_msg(), "(PRelu): slopes that differ by channel"), "%s", err_msg());
+    CHECK_EQ(act_model(y, x, "Clip", 6, 1), PARLEY_E_UNSUPPORTED);
+    CHECK_MSG(strstr(err_msg(), "(Clip): min 7 exceeds max 6"), "%s", err_msg());
+}
+
 /* A symbolic batch dimension takes the batch size given at load. */
 TEST(batch_dimension) {
     static const int64_t dx[] = {0, 2}, dw[] = {2, 2};
@@ -709,6 +878,65 @@ TEST(quant_errors) {
     CHECK_EQ(load(&net, 37, 12), PARLEY_E_UNSUPPORTED);
     CHECK_MSG(strstr(err_msg(), "node 'Conv': weight 0 is not finite or does not fit"), "%s",
               err_msg());
+}
+
+/* The (l, s) domain is one rule: 8 <= l <= 64 and 1 <= s <= (l - 2) / 2,
+ * for the quantizer and for a public model a client receives; refusals
+ * give the ranges. */
+TEST(quant_domain) {
+    for (unsigned l = 0; l <= 70; l++)
+        for (unsigned s = 0; s <= 40; s++) {
+            int ok = l >= 8 && l <= 64 && s >= 1 && 2 * s + 2 <= l;
+            int rc = quant_check_ls(l, s);
+            CHECK_MSG((rc == 0) == ok, "(%u, %u): %d", l, s, rc);
+            if (!ok) {
+                CHECK_EQ(rc, PARLEY_E_ARG);
+                CHECK_MSG(strstr(err_msg(), l < 8 || l > 64 ? "outside 8..64" : "is outside 1.."),
+                          "%s", err_msg());
+            }
+        }
+    CHECK_EQ(quant_check_ls(8, 4), PARLEY_E_ARG);
+    CHECK_MSG(strstr(err_msg(), "scale s = 4 (--scale) is outside 1..3, the range at l = 8"), "%s",
+              err_msg());
+    CHECK_EQ(quant_check_ls(37, 0), PARLEY_E_ARG);
+    CHECK_MSG(strstr(err_msg(), "s = 0 keeps no fraction"), "%s", err_msg());
+    conv_model(NULL, 0);
+    qnet *net;
+    CHECK_EQ(load(&net, 37, 0), PARLEY_E_ARG);
+    CHECK(net == NULL);
+    REQUIRE_OK(load(&net, 64, 31));
+    qnet_free(net);
+}
+
+/* Weights that all round to 0 are refused (the layer would output its bias
+ * alone), naming the node and the scale that keeps them; weights that lose
+ * much to rounding get a note. */
+TEST(quant_weights_vanish) {
+    static const float tiny[4] = {0.01f, -0.005f, 0.0078125f, 0};
+    hand_conv(tiny, 0);
+    qnet *net;
+    CHECK_EQ(load(&net, 16, 4), PARLEY_E_UNSUPPORTED);
+    CHECK_MSG(strstr(err_msg(), "node 'Conv': every weight rounds to 0 at scale s = 4") &&
+                  strstr(err_msg(), "it needs s >= 6"),
+              "%s", err_msg());
+    REQUIRE_OK(load(&net, 16, 6)); /* 0.01 * 64 = 0.64 rounds to 1 */
+    CHECK_EQ(net->layers[0].w[0], 1);
+    qnet_free(net);
+    static const float zero[4] = {0, 0, 0, 0};
+    hand_conv(zero, 0); /* all zero in the model itself: nothing lost, accepted */
+    REQUIRE_OK(load(&net, 16, 4));
+    qnet_free(net);
+    /* Notes: 0.3 -0.6 0.9 0.05 at s = 2 lose about 13%; at s = 12 nothing. */
+    fgraph *g;
+    hand_conv(wv, 0);
+    REQUIRE_OK(import(&g, 1));
+    REQUIRE_OK(quant_precision_notes(g, 12));
+    CHECK(g->notes == NULL);
+    REQUIRE_OK(quant_precision_notes(g, 2));
+    CHECK_MSG(g->notes && strstr(g->notes, "node 'Conv': its weights lose") &&
+                  strstr(g->notes, "at scale s = 2; a larger --scale"),
+              "%s", g->notes ? g->notes : "(none)");
+    fgraph_free(g);
 }
 
 TEST(encode_input_errors) {

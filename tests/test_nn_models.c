@@ -100,6 +100,15 @@ TEST(cnn_precision) {
     CHECK(fine < coarse / 16);
 }
 
+TEST(act_vs_torch) {
+    /* ReLU6 (Clip) in an inverted residual block, LeakyRelu, HardSigmoid,
+     * a one-slope PRelu (scripts/make-act-model). */
+    double e12, e20;
+    against_torch(DATA "act.onnx", DATA "act.input.npy", DATA "act.torch.npy", 37, 12, 0, &e12);
+    against_torch(DATA "act.onnx", DATA "act.input.npy", DATA "act.torch.npy", 64, 20, 0, &e20);
+    CHECK_MSG(e20 < e12 / 16, "error %g at s = 20, %g at s = 12", e20, e12);
+}
+
 TEST(mlp_vs_torch) {
     /* MatMul + Add on N x 28 x 28 (Linear on the last axis), flatten, gemm,
      * a final Softmax dropped with a note; opset 9. */
@@ -174,6 +183,7 @@ TEST(predicted_bytes_digits) {
 
 TEST(predicted_bytes_cnn) { predicted_bytes(DATA "cnn.onnx", DATA "cnn.input.npy"); }
 
+TEST(predicted_bytes_act) { predicted_bytes(DATA "act.onnx", DATA "act.input.npy"); }
 TEST(predicted_bytes_mlp) { predicted_bytes(DATA "mlp.onnx", DATA "mlp.input.npy"); }
 
 /* ---- statistical security of an HE-mode inference ----

@@ -7,6 +7,7 @@
 #include "he/he.h"
 #include "nn/model.h"
 #include "nn/npy.h"
+#include "nn/ref.h"
 #include "net/link.h"
 #include "nn/session.h"
 #include "ot/lane.h"
@@ -117,10 +118,10 @@ static int parse_opts(opts *o, int argc, char **argv, const char *cmd, const cha
             o->listen = v;
         else if (!strcmp(name, "connect"))
             o->connect = v;
-        else if (!strcmp(name, "bits"))
-            bad = opt_uint(v, 8, 64, &o->l);
+        else if (!strcmp(name, "bits")) /* the domain is checked below, with its message */
+            bad = opt_uint(v, 0, 1u << 16, &o->l);
         else if (!strcmp(name, "scale"))
-            bad = opt_uint(v, 0, 30, &o->s);
+            bad = opt_uint(v, 0, 1u << 16, &o->s);
         else if (!strcmp(name, "wbits"))
             bad = opt_uint(v, 1, 64, &o->wbits);
         else if (!strcmp(name, "threads"))
@@ -177,6 +178,10 @@ static int parse_opts(opts *o, int argc, char **argv, const char *cmd, const cha
             fprintf(stderr, "parley %s: bad value '%s' for %s\n%s", cmd, v, a, usage ? usage : "");
             return 2;
         }
+    }
+    if (strstr(allowed, "bits") && quant_check_ls(o->l, o->s) < 0) {
+        fprintf(stderr, "parley %s: %s\n", cmd, err_msg());
+        return 2;
     }
     return 0;
 }
@@ -500,7 +505,7 @@ static const char serve_usage[] =
     "  --listen HOST:PORT   address to listen on (default 127.0.0.1:7311; port 0 picks one)\n"
     "  --mode ot|he         linear layers over OT or homomorphic encryption (default ot)\n"
     "  --bits L             ring width l, 8..64 (default 37)\n"
-    "  --scale S            fixed-point scale s (default 12)\n"
+    "  --scale S            fixed-point scale s, 1..(l - 2) / 2 (default 12)\n"
     "  --wbits W            the public bound on the weights' signed width, 1..l (default\n"
     "                       s + 4: real weights in (-8, 8)); the model is refused if its\n"
     "                       weights exceed it\n"
@@ -714,7 +719,7 @@ static const char run_usage[] =
     "  --output y.npy   write the output tensor as float32 (.npy)\n"
     "  --mode ot|he     linear layers over OT or homomorphic encryption (default ot)\n"
     "  --bits L         ring width l, 8..64 (default 37)\n"
-    "  --scale S        fixed-point scale s (default 12)\n"
+    "  --scale S        fixed-point scale s, 1..(l - 2) / 2 (default 12)\n"
     "  --wbits W        the public weight width, 1..l (default s + 4)\n"
     "  --threads T      lanes (threads) (default 2)\n"
     "  --reveal logits|label  what the client learns (default logits)\n"
@@ -722,6 +727,26 @@ static const char run_usage[] =
     "  --max-model-memory MIB, --max-stash MIB  the client's and both sides' caps (as infer)\n"
     "  --json           print the report as one JSON object on stdout\n"
     "  --quiet          no progress line\n";
+
+/* run holds both the model and the input: before any cryptography, the
+ * checked reference (ref_run_checked) makes sure no value leaves the ring,
+ * which the secure run cannot see (docs/MODELS.md, "Range"). */
+static int range_check(const qnet *net, const opts *o) {
+    nn_tensor x = {0}, y = {0};
+    qnet *at = NULL; /* the model at the input's batch, when that is not net's */
+    int rc = npy_load(&x, o->input);
+    const nn_shape *in = &net->t[net->input].shape;
+    if (rc == 0 && x.shape.rank >= 2 && in->rank >= 2 && x.shape.d[0] != in->d[0]) {
+        nn_model_opts mo = {.l = o->l, .s = o->s, .batch = (unsigned)x.shape.d[0],
+                            .wbits = o->wbits};
+        rc = nn_model_load_opts(&at, NULL, o->model, &mo);
+    }
+    if (rc == 0) rc = ref_run_float_ex(at ? at : net, &y, &x, 1);
+    qnet_free(at);
+    nn_tensor_free(&x);
+    nn_tensor_free(&y);
+    return rc;
+}
 
 int cli_run(int argc, char **argv) {
     opts o;
@@ -742,6 +767,7 @@ int cli_run(int argc, char **argv) {
     so.quiet = 1;
     link_opts lo = {.max_stash = (size_t)o.max_stash << 20};
     int rc = load_model(&net, &o, "run");
+    if (rc == 0) rc = range_check(net, &o);
     if (rc == 0) rc = chan_listen(&l, "127.0.0.1", 0);
     if (rc < 0) {
         fprintf(stderr, "parley run: %s\n", err_msg());

@@ -31,7 +31,7 @@ static const char inspect_usage[] =
     "\n"
     "options:\n"
     "  --bits L                ring width l, 8..64 (default 37)\n"
-    "  --scale S               fixed-point scale s (default 12)\n"
+    "  --scale S               fixed-point scale s, 1..(l - 2) / 2 (default 12)\n"
     "  --wbits W               the public weight width, 1..l (default s + 4: real\n"
     "                          weights in (-8, 8)), as serve would use it\n"
     "  --threads T             lanes of the secure run, 1..64 (default 2)\n"
@@ -93,10 +93,10 @@ static int parse(inspect_opts *o, int argc, char **argv) {
         }
         const char *v = argv[++i];
         int bad = 0;
-        if (!strcmp(a, "--bits"))
-            bad = opt_uint(v, 8, 64, &o->l);
+        if (!strcmp(a, "--bits")) /* the domain is checked below, with its message */
+            bad = opt_uint(v, 0, 1u << 16, &o->l);
         else if (!strcmp(a, "--scale"))
-            bad = opt_uint(v, 0, 30, &o->s);
+            bad = opt_uint(v, 0, 1u << 16, &o->s);
         else if (!strcmp(a, "--wbits"))
             bad = opt_uint(v, 1, 64, &o->wbits);
         else if (!strcmp(a, "--threads"))
@@ -120,6 +120,10 @@ static int parse(inspect_opts *o, int argc, char **argv) {
     }
     if (!o->model) {
         fprintf(stderr, "parley inspect: which model?\n%s", inspect_usage);
+        return 2;
+    }
+    if (quant_check_ls(o->l, o->s) < 0) {
+        fprintf(stderr, "parley inspect: %s\n", err_msg());
         return 2;
     }
     return 0;

@@ -23,7 +23,7 @@ static const char plain_usage[] =
     "\n"
     "options:\n"
     "  --bits L    ring width l, 8..64 (default 37)\n"
-    "  --scale S   fixed-point scale s, 2s + 2 <= l (default 12)\n"
+    "  --scale S   fixed-point scale s, 1..(l - 2) / 2 (default 12)\n"
     "  --wbits W   the public weight width, 1..l (default s + 4: real weights in (-8, 8));\n"
     "              a model whose weights exceed it is refused, as by serve\n"
     "  --quiet     print nothing but errors\n";
@@ -53,9 +53,9 @@ int cli_plain(int argc, char **argv) {
             input = v;
         else if (strcmp(a, "--output") == 0)
             output = v;
-        else if (strcmp(a, "--bits") == 0 && opt_uint(v, 8, 64, &l) == 0)
-            continue;
-        else if (strcmp(a, "--scale") == 0 && opt_uint(v, 0, 31, &s) == 0)
+        else if (strcmp(a, "--bits") == 0 && opt_uint(v, 0, 1u << 16, &l) == 0)
+            continue; /* the (l, s) domain is checked below, with its message */
+        else if (strcmp(a, "--scale") == 0 && opt_uint(v, 0, 1u << 16, &s) == 0)
             continue;
         else if (strcmp(a, "--wbits") == 0 && opt_uint(v, 1, 64, &wbits) == 0)
             continue;
@@ -69,6 +69,10 @@ int cli_plain(int argc, char **argv) {
                 plain_usage);
         return 2;
     }
+    if (quant_check_ls(l, s) < 0) {
+        fprintf(stderr, "parley plain: %s\n", err_msg());
+        return 2;
+    }
     nn_tensor x = {0}, y = {0};
     qnet *net = NULL;
     char *notes = NULL;
@@ -78,7 +82,7 @@ int cli_plain(int argc, char **argv) {
     if (rc == 0) rc = nn_model_load_opts(&net, &notes, model, &mo);
     if (rc == 0 && notes && !quiet) fprintf(stderr, "parley plain: %s", notes);
     double t1 = time_now();
-    if (rc == 0) rc = ref_run_float(net, &y, &x);
+    if (rc == 0) rc = ref_run_float_ex(net, &y, &x, 1);
     double t2 = time_now();
     if (rc == 0) rc = npy_save_f32(output, &y.shape, y.data);
     if (rc == 0 && !quiet) {

@@ -15,6 +15,20 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* AddressSanitizer reserves terabytes of address space for its shadow
+ * memory: under it an address-space limit would stop every session at its
+ * first allocation, so --session-memory is not applied (and says so). */
+#if defined(__SANITIZE_ADDRESS__)
+#define SERVE_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SERVE_ASAN 1
+#endif
+#endif
+#ifndef SERVE_ASAN
+#define SERVE_ASAN 0
+#endif
+
 #define REFUSE_TIMEOUT_MS 5000 /* a refused client's link set-up and hello */
 #define REFUSERS_MIN 8         /* refusals at once: at least this, at least K */
 
@@ -154,7 +168,7 @@ static void child_setup(pool *p, int keep_fd) {
     }
     for (unsigned i = 0; i < p->nkids; i++)
         if (p->kids[i].pid) close(p->kids[i].pipe);
-    if (p->o->session_memory) {
+    if (p->o->session_memory && !SERVE_ASAN) {
         struct rlimit rl = {.rlim_cur = p->o->session_memory, .rlim_max = p->o->session_memory};
         setrlimit(RLIMIT_AS, &rl);
     }
@@ -338,6 +352,9 @@ static waiting dequeue(pool *p) {
 
 int serve_pool(chan_listener *l, const server_cfg *cfg, const serve_pool_opts *o) {
     PARLEY_CHECK(o->max_sessions >= 1);
+    if (SERVE_ASAN && o->session_memory && !o->quiet)
+        fprintf(stderr, "parley serve: an AddressSanitizer build: the per-session memory "
+                        "limit is not applied\n");
     pool p = {.cfg = cfg, .o = o, .l = l};
     p.nrefusers = o->max_sessions > REFUSERS_MIN ? o->max_sessions : REFUSERS_MIN;
     p.nkids = o->max_sessions + p.nrefusers;

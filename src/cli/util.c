@@ -1,16 +1,12 @@
 /* Small helpers shared by the subcommands. */
 #include "cli/cli.h"
 
+#include "util/json.h"
+
+static void put_file(void *f, const char *p, size_t n) {
+    fwrite(p, 1, n, f);
+}
+
 void cli_json_str(FILE *f, const char *s) {
-    fputc('"', f);
-    for (; s && *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c < 0x20 || c > 0x7e)
-            fprintf(f, "\\u%04x", c);
-        else
-            fputc(c, f);
-    }
-    fputc('"', f);
+    json_str(put_file, f, s);
 }

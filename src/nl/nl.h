@@ -26,6 +26,10 @@
  *   div by d        mill(l-1) + KK(4, max(l, e)) +       mill + 2 + mill + 2
  *                   3 mill(e-1) + 3(128 + l),
  *                   e = ceil(log2 6d)
+ *   act (nl_act)    clip: relu on 2n (one batch; n per bound   mill + 2 each
+ *                   present); leaky: relu + trunc(shift)      stage, in order
+ *                   then the clip's; hsig: trunc(shift) then
+ *                   the clip's relu on 2n
  *   maxpool         per input: mill(l) (one-bit sign extension, so that
  *                   differences cannot overflow); per comparison
  *                   mill(l) + 2(128 + l + 1). K - 1 comparisons per window
@@ -89,6 +93,10 @@ int nl_div(party *p, uint64_t *y, const uint64_t *x, size_t n, unsigned l, uint6
 int nl_div_each(party *p, uint64_t *y, const uint64_t *x, const uint64_t *d, size_t n,
                 unsigned l) WUR;
 
+/* y = the piecewise-linear activation a of x (nl_act_plain; a checked
+ * with nl_act_check at l). */
+int nl_act(party *p, uint64_t *y, const uint64_t *x, size_t n, unsigned l, const nl_actp *a) WUR;
+
 /* Pools over an NCHW tensor; pool must have passed nl_pool_check. x has
  * nl_pool_in_size elements, y nl_pool_out_size. */
 int nl_maxpool(party *p, uint64_t *y, const uint64_t *x, const nl_pool *pool, unsigned l) WUR;
@@ -129,6 +137,8 @@ uint64_t nl_extend_bytes(const ot_costing *oc, size_t n, unsigned l, unsigned l2
 uint64_t nl_div_bytes(const ot_costing *oc, size_t n, unsigned l, uint64_t d, unsigned lanes);
 uint64_t nl_div_each_bytes(const ot_costing *oc, const uint64_t *d, size_t n, unsigned l,
                            unsigned lanes);
+uint64_t nl_act_bytes(const ot_costing *oc, size_t n, unsigned l, const nl_actp *a,
+                      unsigned lanes);
 uint64_t nl_avgpool_bytes(const ot_costing *oc, const nl_pool *pool, unsigned l, unsigned lanes);
 /* flags as for nl_maxpool_ex (nl_maxpool is NL_POOL_TREE). */
 uint64_t nl_maxpool_bytes(const ot_costing *oc, const nl_pool *pool, unsigned l, int flags,

@@ -165,3 +165,48 @@ void nl_argmax_plain(uint64_t *idx, const uint64_t *x, size_t rows, size_t cols,
         idx[r] = best;
     }
 }
+
+int nl_act_check(const nl_actp *a, unsigned l) {
+    uint64_t m = bits_mask(l);
+    if (a->op < NL_ACT_CLIP || a->op > NL_ACT_HSIG) return err_set(PARLEY_E_ARG, "activation: unknown kind %u", a->op);
+    if (a->has > (NL_ACT_LO | NL_ACT_HI) || (a->op == NL_ACT_HSIG && a->has != (NL_ACT_LO | NL_ACT_HI)))
+        return err_set(PARLEY_E_ARG, "activation: bad bounds");
+    if (a->shift >= l) return err_set(PARLEY_E_ARG, "activation: shift %u not below l = %u", a->shift, l);
+    if ((nl_act_get(a->alpha) | nl_act_get(a->beta) | nl_act_get(a->lo) | nl_act_get(a->hi)) & ~m)
+        return err_set(PARLEY_E_ARG, "activation: a constant is not reduced mod 2^%u", l);
+    if (a->has == (NL_ACT_LO | NL_ACT_HI) &&
+        bits_signed(nl_act_get(a->lo), l) > bits_signed(nl_act_get(a->hi), l))
+        return err_set(PARLEY_E_ARG, "activation: the lower bound exceeds the upper");
+    return 0;
+}
+
+/* The secure protocol (nl/act.c) computes exactly these steps on shares. */
+void nl_act_plain(uint64_t *y, const uint64_t *x, size_t n, unsigned l, const nl_actp *a) {
+    uint64_t m = bits_mask(l), al = nl_act_get(a->alpha), be = nl_act_get(a->beta);
+    uint64_t lo = nl_act_get(a->lo), hi = nl_act_get(a->hi);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t z = x[i] & m, r, t;
+        if (a->op == NL_ACT_LEAKY) {
+            nl_relu_plain(&r, &z, 1, l);
+            t = (al * (z - r)) & m;
+            nl_trunc_plain(&t, &t, 1, l, a->shift);
+            z = (r + t) & m;
+        } else if (a->op == NL_ACT_HSIG) {
+            t = (al * z) & m;
+            nl_trunc_plain(&t, &t, 1, l, a->shift);
+            z = (t + be) & m;
+        }
+        uint64_t v = z;
+        if (a->has & NL_ACT_LO) {
+            t = (z - lo) & m;
+            nl_relu_plain(&t, &t, 1, l);
+            v = (lo + t) & m;
+        }
+        if (a->has & NL_ACT_HI) {
+            t = (z - hi) & m;
+            nl_relu_plain(&t, &t, 1, l);
+            v = (v - t) & m;
+        }
+        y[i] = v;
+    }
+}

@@ -51,6 +51,36 @@ void nl_pool_window(const nl_pool *p, unsigned i, unsigned j, unsigned *a0, unsi
  * number of in-image positions of the window. */
 uint64_t nl_pool_divisor(const nl_pool *p, unsigned i, unsigned j);
 
+/* Piecewise-linear activations with public constants (docs/MODELS.md,
+ * "Piecewise-linear activations"), on x at some scale sc, mod 2^l:
+ *   NL_ACT_CLIP    z = x
+ *   NL_ACT_LEAKY   r = relu(x); z = r + floor(alpha * (x - r) / 2^shift)
+ *   NL_ACT_HSIG    z = floor(alpha * x / 2^shift) + beta
+ * then y = (lo + relu(z - lo) if has & NL_ACT_LO, else z)
+ *          - (relu(z - hi) if has & NL_ACT_HI, else 0),
+ * i.e. min(max(z, lo), hi) while every value stays in the signed range.
+ * alpha is at scale `shift` (the net's s), beta, lo and hi at sc; every
+ * constant a ring element mod 2^l, stored as two 32-bit words (the public
+ * model carries 32-bit fields), low word first. */
+enum { NL_ACT_CLIP = 1, NL_ACT_LEAKY, NL_ACT_HSIG };
+enum { NL_ACT_LO = 1, NL_ACT_HI = 2 };
+typedef struct nl_actp {
+    unsigned op, has, shift;
+    uint32_t alpha[2], beta[2], lo[2], hi[2];
+} nl_actp;
+static inline uint64_t nl_act_get(const uint32_t v[2]) {
+    return v[0] | (uint64_t)v[1] << 32;
+}
+static inline void nl_act_set(uint32_t v[2], uint64_t c) {
+    v[0] = (uint32_t)c;
+    v[1] = (uint32_t)(c >> 32);
+}
+/* PARLEY_E_ARG unless a is well formed at l: a known op, has within
+ * NL_ACT_LO | NL_ACT_HI (both for HSIG), shift < l, constants reduced mod
+ * 2^l, lo <= hi (signed) when both are present. */
+int nl_act_check(const nl_actp *a, unsigned l) WUR;
+void nl_act_plain(uint64_t *y, const uint64_t *x, size_t n, unsigned l, const nl_actp *a);
+
 void nl_relu_plain(uint64_t *y, const uint64_t *x, size_t n, unsigned l);
 void nl_trunc_plain(uint64_t *y, const uint64_t *x, size_t n, unsigned l, unsigned s);
 /* ReLU, then truncation by s (they commute exactly): nl_relu_trunc's twin. */

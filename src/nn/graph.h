@@ -30,6 +30,9 @@ typedef struct fnode {
      * (one per output element); b: CONV/FC bias (O; may be NULL) and SCALE beta (C). */
     float *w;
     float *b;
+    /* The public real constants of an activation (CLIP: lo, hi; LEAKY_RELU:
+     * alpha; HARD_SIGMOID: alpha, beta), quantized by its kind's .quant. */
+    double c[4];
     int dead; /* removed by fgraph_optimize */
 } fnode;
 

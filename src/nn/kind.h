@@ -87,6 +87,14 @@ typedef struct qew_shift {
     uint64_t (*bytes)(const ot_costing *oc, size_t n, unsigned l, unsigned s, unsigned lanes);
 } qew_shift;
 
+/* An element-wise protocol with the public constants of an activation
+ * (p.act). */
+typedef struct qew_act {
+    int (*run)(party *p, uint64_t *y, const uint64_t *x, size_t n, unsigned l, const nl_actp *a);
+    void (*plain)(uint64_t *y, const uint64_t *x, size_t n, unsigned l, const nl_actp *a);
+    uint64_t (*bytes)(const ot_costing *oc, size_t n, unsigned l, const nl_actp *a, unsigned lanes);
+} qew_act;
+
 typedef struct qkind {
     const char *name; /* on reports and in JSON */
     /* An element-wise kind: the ONNX operator that imports as it (one
@@ -116,10 +124,26 @@ typedef struct qkind {
     /* QK_ELEMENTWISE: the protocol (one of the two forms). */
     qew ew;
     qew_shift ew_shift;
+    qew_act ew_act;
+    unsigned act; /* an activation kind's nl_act op (NL_ACT_*) */
+    /* Kinds with public real constants (fnode.c): turn them into p's ring
+     * constants for an input at scale sc (the net's s, ring l); errors
+     * name what does not fit. */
+    int (*quant)(qparams *p, const double *c, unsigned sc, unsigned s, unsigned l);
     /* QK_LOCAL, QK_PROTOCOL: the step; QK_PROTOCOL: its exact wire bytes
      * (both directions, all lanes). */
     int (*step)(const qctx *c);
     uint64_t (*bytes)(const qctx *c);
+    /* The range check of the reference (ref_run_checked) runs the net on
+     * exact signed values, 64-bit; a kind whose step can form values larger
+     * than its inputs' gives here, from the inputs' largest magnitudes
+     * inmax[k] and the layer's private arrays (sign-extended, c->l = 64), an
+     * upper bound on every value its 64-bit step forms (*bound), and the
+     * largest magnitude of a value formed inside the step that must fit the
+     * ring as its output must (*inner: an average pool's window sums; 0 if
+     * none). NULL: no value exceeds the inputs' (or the layer's constants,
+     * which fit the ring). */
+    void (*reach)(const qctx *c, const double *inmax, double *bound, uint64_t *inner);
 } qkind;
 
 /* Most u32 fields of a kind's public parameters on the wire. */
@@ -160,5 +184,6 @@ int qcheck_pad(const qnet *net, const qlayer *L, unsigned i);
 int qcheck_transpose(const qnet *net, const qlayer *L, unsigned i);
 int qcheck_argmax(const qnet *net, const qlayer *L, unsigned i);
 int qcheck_const(const qnet *net, const qlayer *L, unsigned i);
+int qcheck_act(const qnet *net, const qlayer *L, unsigned i);
 
 #endif

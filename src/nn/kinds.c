@@ -6,8 +6,10 @@
 
 #include "nl/nl.h"
 #include "nn/qlocal.h"
+#include "util/bits.h"
 #include "util/mem.h"
 
+#include <math.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -96,6 +98,31 @@ static uint64_t avgpool_bytes(const qctx *c) {
     return nl_avgpool_bytes(c->oc, &c->L->p.pool, c->l, c->lanes);
 }
 
+/* The window sums are formed in the ring before the division: each must
+ * fit it (exactly, in 128 bits, saturated at 2^64 - 1). */
+static void avgpool_reach(const qctx *c, const double *inmax, double *bound, uint64_t *inner) {
+    const nl_pool *p = &c->L->p.pool;
+    const uint64_t *x = c->x[0];
+    unsigned __int128 most = 0;
+    for (size_t nc = 0; nc < (size_t)p->N * p->C; nc++)
+        for (unsigned i = 0; i < p->OH; i++)
+            for (unsigned j = 0; j < p->OW; j++) {
+                unsigned a0, a1, b0, b1;
+                nl_pool_window(p, i, j, &a0, &a1, &b0, &b1);
+                __int128 sum = 0;
+                for (unsigned a = a0; a < a1; a++)
+                    for (unsigned b = b0; b < b1; b++) {
+                        size_t r = (size_t)i * p->sh - p->pt + (size_t)a * p->dh;
+                        size_t q = (size_t)j * p->sw - p->pl + (size_t)b * p->dw;
+                        sum += bits_signed(x[(nc * p->H + r) * p->W + q], c->l);
+                    }
+                unsigned __int128 m = sum < 0 ? (unsigned __int128)(-sum) : (unsigned __int128)sum;
+                if (m > most) most = m;
+            }
+    *inner = most > UINT64_MAX ? UINT64_MAX : (uint64_t)most;
+    *bound = (double)p->kh * p->kw * inmax[0];
+}
+
 /* ---- ArgMax ---- */
 
 /* Along an axis: the rows (outer x inner of them, cols values each) are
@@ -129,11 +156,148 @@ static void argmax_stats(qnet_stats *st, const qnet *net, const qlayer *L) {
     st->argmax_cmps += net->t[L->in[0]].size - net->t[L->out].size;
 }
 
+/* ---- reach (the reference's range check; kind.h) ---- */
+
+static double maxabs(const uint64_t *v, size_t n, unsigned l) {
+    double m = 0;
+    for (size_t i = 0; i < n; i++) {
+        double a = fabs((double)bits_signed(v[i], l));
+        if (a > m) m = a;
+    }
+    return m;
+}
+
+/* |W x + b| <= (largest L1 norm of a row of W) * max|x| + max|b|. */
+static void linear_reach(const qctx *c, const double *inmax, double *bound, uint64_t *inner) {
+    lin_shape s = qlayer_lin(c->L);
+    size_t nw = lin_weight_count(&s), nch, per;
+    lin_channels(&s, &nch, &per);
+    size_t row = nch ? nw / nch : 0;
+    double most = 0;
+    for (size_t o = 0; o < nch; o++) {
+        double sum = 0;
+        for (size_t k = 0; k < row; k++)
+            sum += fabs((double)bits_signed(c->L->w[o * row + k], c->l));
+        if (sum > most) most = sum;
+    }
+    *bound = most * inmax[0] + (c->L->b ? maxabs(c->L->b, nch, c->l) : 0);
+    *inner = 0;
+}
+
+static void add_reach(const qctx *c, const double *inmax, double *bound, uint64_t *inner) {
+    (void)c;
+    *bound = inmax[0] + inmax[1];
+    *inner = 0;
+}
+
+static void addc_reach(const qctx *c, const double *inmax, double *bound, uint64_t *inner) {
+    *bound = inmax[0] + maxabs(c->L->w, c->n, c->l);
+    *inner = 0;
+}
+
+static void shl_reach(const qctx *c, const double *inmax, double *bound, uint64_t *inner) {
+    *bound = ldexp(inmax[0], (int)c->L->p.shift);
+    *inner = 0;
+}
+
+/* ---- activations with public constants (nl_act) ---- */
+
+_Static_assert(sizeof(nl_actp) == 11 * sizeof(uint32_t), "nl_actp is 11 fields");
+
+/* round(v * 2^sc), half away from zero, as a ring element; it must fit. */
+static int act_const(uint32_t out[2], double v, unsigned sc, unsigned l, const char *what) {
+    double r = round(ldexp(v, (int)sc)), lim = ldexp(1.0, (int)l - 1);
+    if (!isfinite(r) || r >= lim || r < -lim)
+        return err_set(PARLEY_E_UNSUPPORTED,
+                       "its %s %g does not fit in l = %u bits at scale %u (use a larger --bits or "
+                       "a smaller --scale)",
+                       what, v, l, sc);
+    nl_act_set(out, (uint64_t)(int64_t)r & bits_mask(l));
+    return 0;
+}
+
+/* Bounds beyond the ring's range (ONNX's defaults are +-FLT_MAX) are left
+ * out: they could not bind on a value that is in range. */
+static int act_bound(nl_actp *a, unsigned bit, uint32_t out[2], double v, unsigned sc, unsigned l,
+                     const char *what) {
+    double lim = ldexp(1.0, (int)l - 1 - (int)sc);
+    if (!(v > -lim && v < lim)) return 0;
+    a->has |= bit;
+    return act_const(out, v, sc, l, what);
+}
+
+/* CLIP: c = {min, max}. */
+static int clip_quant(qparams *p, const double *c, unsigned sc, unsigned s, unsigned l) {
+    (void)s;
+    memset(&p->act, 0, sizeof p->act);
+    p->act.op = NL_ACT_CLIP;
+    if (c[0] > c[1]) return err_set(PARLEY_E_UNSUPPORTED, "its min %g exceeds its max %g", c[0], c[1]);
+    TRY(act_bound(&p->act, NL_ACT_LO, p->act.lo, c[0], sc, l, "min"));
+    return act_bound(&p->act, NL_ACT_HI, p->act.hi, c[1], sc, l, "max");
+}
+
+/* LEAKY_RELU: c = {alpha}, at scale s. */
+static int leaky_quant(qparams *p, const double *c, unsigned sc, unsigned s, unsigned l) {
+    (void)sc;
+    memset(&p->act, 0, sizeof p->act);
+    p->act.op = NL_ACT_LEAKY;
+    p->act.shift = s;
+    return act_const(p->act.alpha, c[0], s, l, "slope");
+}
+
+/* HARD_SIGMOID: c = {alpha, beta}; y = clip(alpha x + beta, 0, 1). */
+static int hsig_quant(qparams *p, const double *c, unsigned sc, unsigned s, unsigned l) {
+    memset(&p->act, 0, sizeof p->act);
+    p->act.op = NL_ACT_HSIG;
+    p->act.shift = s;
+    p->act.has = NL_ACT_LO | NL_ACT_HI;
+    TRY(act_const(p->act.alpha, c[0], s, l, "alpha"));
+    TRY(act_const(p->act.beta, c[1], sc, l, "beta"));
+    TRY(act_const(p->act.lo, 0, sc, l, "lower bound 0"));
+    return act_const(p->act.hi, 1, sc, l, "upper bound 1");
+}
+
+/* Every value nl_act_plain forms on x, exactly (128 bits, saturated). */
+static void act_reach(const qctx *c, const double *inmax, double *bound, uint64_t *inner) {
+    const nl_actp *a = &c->L->p.act;
+    unsigned l = c->l;
+    __int128 al = bits_signed(nl_act_get(a->alpha), l), be = bits_signed(nl_act_get(a->beta), l);
+    __int128 lo = bits_signed(nl_act_get(a->lo), l), hi = bits_signed(nl_act_get(a->hi), l);
+    unsigned __int128 most = 0;
+#define SEE(v)                                                                                     \
+    do {                                                                                           \
+        __int128 v_ = (v);                                                                         \
+        unsigned __int128 m_ = v_ < 0 ? (unsigned __int128)-v_ : (unsigned __int128)v_;             \
+        if (m_ > most) most = m_;                                                                  \
+    } while (0)
+    for (size_t i = 0; i < c->n; i++) {
+        __int128 x = bits_signed(c->x[0][i], l), z = x, t;
+        if (a->op == NL_ACT_LEAKY) {
+            __int128 r = x > 0 ? x : 0;
+            SEE(t = al * (x - r));
+            z = r + (t >> a->shift);
+        } else if (a->op == NL_ACT_HSIG) {
+            SEE(t = al * x);
+            z = (t >> a->shift) + be;
+        }
+        SEE(z);
+        if (a->has & NL_ACT_LO) SEE(z - lo);
+        if (a->has & NL_ACT_HI) SEE(z - hi);
+    }
+#undef SEE
+    *inner = most > UINT64_MAX ? UINT64_MAX : (uint64_t)most;
+    *bound = (double)*inner > inmax[0] ? (double)*inner : inmax[0];
+}
+
 /* ---- the table ---- */
 
-#define LINEAR(k) .cls = QK_LINEAR, .lin = (k), .scale = QS_DOUBLE, .priv = QW_LINEAR
+#define LINEAR(k) \
+    .cls = QK_LINEAR, .lin = (k), .scale = QS_DOUBLE, .priv = QW_LINEAR, .reach = linear_reach
 #define EW(f) .cls = QK_ELEMENTWISE, .ew = {f, f##_plain, f##_bytes}
 #define EW_SHIFT(f) .cls = QK_ELEMENTWISE, .ew_shift = {f, f##_plain, f##_bytes}, WIRE(shift, 1)
+#define EW_ACT(f, k, q)                                                                            \
+    .cls = QK_ELEMENTWISE, .ew_act = {f, f##_plain, f##_bytes}, .act = (k), .quant = (q),          \
+    WIRE(act, 11), .check = qcheck_act, .reach = act_reach, INPUTS(1, 1)
 #define PROTOCOL(f) .cls = QK_PROTOCOL, .step = f##_step, .bytes = f##_bytes
 #define LOCAL(f) .cls = QK_LOCAL, .step = qlocal_##f
 #define INPUTS(lo, hi) .nin_min = (lo), .nin_max = (hi)
@@ -158,9 +322,9 @@ static const qkind kinds[QOP_END_] = {
                      .dump = dump_pool},
     [QOP_AVGPOOL] = {"avgpool", PROTOCOL(avgpool), INPUTS(1, 1), .nonneg = QN_IF_INPUTS,
                      WIRE(pool, 18), .check = qcheck_pool, .counts = QC_DIVISION,
-                     .dump = dump_pool},
-    [QOP_ADD] = {"add", LOCAL(add), INPUTS(2, 2), .check = qcheck_add},
-    [QOP_ADDC] = {"addc", LOCAL(addc), INPUTS(1, 1), .priv = QW_ELEMENTS},
+                     .dump = dump_pool, .reach = avgpool_reach},
+    [QOP_ADD] = {"add", LOCAL(add), INPUTS(2, 2), .check = qcheck_add, .reach = add_reach},
+    [QOP_ADDC] = {"addc", LOCAL(addc), INPUTS(1, 1), .priv = QW_ELEMENTS, .reach = addc_reach},
     [QOP_CONCAT] = {"concat", LOCAL(concat), INPUTS(1, QNET_MAX_INPUTS), .nonneg = QN_IF_INPUTS,
                     WIRE(axis, 1), .check = qcheck_concat, .dump = dump_axis},
     [QOP_RESHAPE] = {"reshape", LOCAL(reshape), INPUTS(1, 1), .nonneg = QN_IF_INPUTS,
@@ -172,7 +336,11 @@ static const qkind kinds[QOP_END_] = {
     [QOP_ARGMAX] = {"argmax", PROTOCOL(argmax), INPUTS(1, 1), .scale = QS_INDEX, WIRE(argmax, 2),
                     .check = qcheck_argmax, .stats = argmax_stats, .dump = dump_argmax},
     [QOP_CONST] = {"const", LOCAL(const), INPUTS(0, 0), .priv = QW_ELEMENTS, .check = qcheck_const},
-    [QOP_SHL] = {"shl", LOCAL(shl), INPUTS(1, 1), .scale = QS_UP, WIRE(shift, 1), .dump = dump_shl},
+    [QOP_SHL] = {"shl", LOCAL(shl), INPUTS(1, 1), .scale = QS_UP, WIRE(shift, 1), .dump = dump_shl,
+                 .reach = shl_reach},
+    [QOP_CLIP] = {"clip", EW_ACT(nl_act, NL_ACT_CLIP, clip_quant)},
+    [QOP_LEAKY_RELU] = {"leaky_relu", EW_ACT(nl_act, NL_ACT_LEAKY, leaky_quant)},
+    [QOP_HARD_SIGMOID] = {"hard_sigmoid", EW_ACT(nl_act, NL_ACT_HSIG, hsig_quant)},
 };
 
 const qkind *qkind_find(int op) {
@@ -255,6 +423,11 @@ static int linear_step(const qctx *c) {
 static int elementwise_step(const qctx *c, const qkind *k) {
     const uint64_t *x = c->x[0];
     unsigned sh = c->L->p.shift;
+    if (k->ew_act.run) {
+        if (c->p) return k->ew_act.run(c->p, c->y, x, c->n, c->l, &c->L->p.act);
+        k->ew_act.plain(c->y, x, c->n, c->l, &c->L->p.act);
+        return 0;
+    }
     if (c->p)
         return k->ew.run ? k->ew.run(c->p, c->y, x, c->n, c->l)
                          : k->ew_shift.run(c->p, c->y, x, c->n, c->l, sh);
@@ -282,7 +455,9 @@ int qkind_bytes(uint64_t *b, const qctx *c) {
         if (c->sd) *c->sd += sd;
         return 0;
     }
-    if (k->cls == QK_ELEMENTWISE)
+    if (k->cls == QK_ELEMENTWISE && k->ew_act.bytes)
+        *b = k->ew_act.bytes(c->oc, c->n, c->l, &c->L->p.act, c->lanes);
+    else if (k->cls == QK_ELEMENTWISE)
         *b = k->ew.bytes ? k->ew.bytes(c->oc, c->n, c->l, c->lanes)
                          : k->ew_shift.bytes(c->oc, c->n, c->l, c->L->p.shift, c->lanes);
     if (k->cls == QK_PROTOCOL) *b = k->bytes(c);

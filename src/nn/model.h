@@ -15,6 +15,9 @@ typedef struct nn_model_opts {
 /* notes (may be NULL) gets the importer's notes (NULL if none), the
  * caller's to mem_free. Errors name the file and the node. */
 int nn_model_load_opts(qnet **out, char **notes, const char *path, const nn_model_opts *o) WUR;
+/* The same from an ONNX model's bytes in memory (not kept). */
+int nn_model_load_buf(qnet **out, char **notes, const uint8_t *buf, size_t len,
+                      const nn_model_opts *o) WUR;
 /* The same with the default wbits. */
 int nn_model_load(qnet **out, char **notes, const char *path, unsigned l, unsigned s,
                   unsigned batch) WUR;

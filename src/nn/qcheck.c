@@ -5,6 +5,7 @@
  * by its kind's traits: the input count, indices and order, the output
  * scale, the size caps, and the server's private arrays. */
 #include "nn/kind.h"
+#include "nn/quant.h"
 
 #include "util/bits.h"
 
@@ -199,6 +200,18 @@ int qcheck_const(const qnet *net, const qlayer *L, unsigned i) {
     return 0;
 }
 
+/* An activation: same shape as its input, its constants well formed at l
+ * and of its kind, alpha at scale s. */
+int qcheck_act(const qnet *net, const qlayer *L, unsigned i) {
+    const nl_actp *a = &L->p.act;
+    if (!nn_shape_eq(&in_t(net, L, 0)->shape, &out_t(net, L)->shape))
+        return lerr(net, i, "output shape differs");
+    if (a->op != qkind_of(L->op)->act) return lerr(net, i, "activation of another kind");
+    if (a->shift != (a->op == NL_ACT_CLIP ? 0 : net->s)) return lerr(net, i, "slope not at scale s");
+    if (nl_act_check(a, net->l) < 0) return lerr(net, i, err_msg());
+    return 0;
+}
+
 /* ---- the rules every layer shares ---- */
 
 /* The output scale the kind's rule gives. */
@@ -284,12 +297,7 @@ static int check_layer(qnet *net, unsigned i) {
 }
 
 int qnet_check(qnet *net) {
-    if (net->l < 8 || net->l > 64)
-        return err_set(PARLEY_E_FORMAT, "ring width l = %u outside 8..64", net->l);
-    if (2 * net->s + 2 > net->l)
-        return err_set(PARLEY_E_FORMAT,
-                       "scale s = %u leaves no head-room in l = %u bits (need 2s + 2 <= l)", net->s,
-                       net->l);
+    if (quant_check_ls(net->l, net->s) < 0) return err_wrap(PARLEY_E_FORMAT, "the model's (l, s)");
     if (net->ntensors < 1 || net->ntensors > QNET_MAX_TENSORS || net->nlayers > QNET_MAX_LAYERS)
         return err_set(PARLEY_E_FORMAT, "bad tensor or layer count");
     if (net->input >= net->ntensors || net->output >= net->ntensors)

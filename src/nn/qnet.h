@@ -33,6 +33,9 @@
  *                     once (local on shares)
  *   ARGMAX            index of the first maximum along p.argmax.axis,
  *                     scale 0 (keepdims keeps that axis as 1)
+ *   CLIP, LEAKY_RELU, HARD_SIGMOID
+ *                     nl_act_plain with p.act: piecewise-linear activations
+ *                     with public constants (docs/MODELS.md)
  *   CONST             no input: a server constant at scale s (shared as
  *                     S: the constant, C: zeros), e.g. a constant operand
  *                     of a Concat
@@ -75,6 +78,9 @@ typedef enum qop {
     QOP_ARGMAX,
     QOP_CONST,
     QOP_SHL,
+    QOP_CLIP,       /* Clip / ReLU6: min(max(x, lo), hi), public bounds */
+    QOP_LEAKY_RELU, /* LeakyRelu, PRelu with one public slope */
+    QOP_HARD_SIGMOID,
     QOP_END_ /* one past the last kind */
 } qop;
 
@@ -116,7 +122,8 @@ typedef union qparams {
     unsigned perm[NN_MAX_RANK]; /* TRANSPOSE */
     struct {
         unsigned axis, keepdims;
-    } argmax; /* ARGMAX */
+    } argmax;   /* ARGMAX */
+    nl_actp act; /* CLIP, LEAKY_RELU, HARD_SIGMOID (nl/plain.h) */
 } qparams;
 
 typedef struct qlayer {

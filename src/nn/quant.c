@@ -24,7 +24,7 @@ static int quantize(uint64_t *q, const float *v, size_t n, unsigned l, unsigned 
         if (!isfinite(r) || r >= lim || r < -lim)
             return err_set(PARLEY_E_UNSUPPORTED,
                            "node '%s': %s %zu is not finite or does not fit in l = %u bits at "
-                           "scale %u",
+                           "scale %u (use a larger --bits or a smaller --scale)",
                            node->name, what, i, l, sc);
         q[i] = (uint64_t)(int64_t)r & mask;
     }
@@ -84,6 +84,44 @@ unsigned quant_wbits(unsigned l, unsigned s, qop op) {
     return w < l ? w : l;
 }
 
+int quant_check_ls(unsigned l, unsigned s) {
+    if (l < 8 || l > 64)
+        return err_set(PARLEY_E_ARG,
+                       "ring width l = %u (--bits) is outside 8..64; the scale s (--scale) must "
+                       "then be in 1..(l - 2) / 2",
+                       l);
+    if (s < 1 || 2 * s + 2 > l)
+        return err_set(PARLEY_E_ARG,
+                       "scale s = %u (--scale) is outside 1..%u, the range at l = %u (--bits): "
+                       "%s",
+                       s, (l - 2) / 2, l,
+                       s ? "products have scale 2s and need 2 bits of head-room, 2s + 2 <= l"
+                         : "s = 0 keeps no fraction (every weight below 0.5 would become 0)");
+    return 0;
+}
+
+int quant_precision_notes(fgraph *g, unsigned s) {
+    double f = ldexp(1.0, (int)s);
+    for (unsigned i = 0; i < g->nn; i++) {
+        const fnode *n = &g->n[i];
+        if (!qop_is_linear(n->op) || !n->w) continue;
+        size_t nw, nb;
+        fnode_private(g, n, &nw, &nb);
+        double e2 = 0, w2 = 0;
+        for (size_t j = 0; j < nw; j++) {
+            double w = n->w[j], d = w - round(w * f) / f;
+            e2 += d * d;
+            w2 += w * w;
+        }
+        if (w2 > 0 && e2 > 0.0025 * w2)
+            TRY(fgraph_note(g,
+                            "node '%s': its weights lose %.0f%% (relative RMS) to rounding at "
+                            "scale s = %u; a larger --scale keeps more of them",
+                            n->name, 100 * sqrt(e2 / w2), s));
+    }
+    return 0;
+}
+
 /* A linear layer's weights at scale s and biases at 2s, within the public
  * wbits (the policy, not a measure of these weights: that would leak). */
 static int quant_weights(qnet *net, qlayer *L, const fgraph *g, const fnode *n, unsigned wbits) {
@@ -94,6 +132,18 @@ static int quant_weights(qnet *net, qlayer *L, const fgraph *g, const fnode *n, 
     L->b = mem_calloc(nb ? nb : 1, sizeof(uint64_t));
     if (!L->w || !L->b) return PARLEY_E_NOMEM;
     TRY(quantize(L->w, n->w, nw, l, s, n, "weight"));
+    size_t nz = 0, fz = 0;
+    float big = 0;
+    for (size_t i = 0; i < nw; i++) {
+        nz += L->w[i] == 0;
+        fz += n->w[i] == 0;
+        if (fabsf(n->w[i]) > big) big = fabsf(n->w[i]);
+    }
+    if (nw && nz == nw && fz < nw)
+        return err_set(PARLEY_E_UNSUPPORTED,
+                       "node '%s': every weight rounds to 0 at scale s = %u (the largest is %.3g; "
+                       "it needs s >= %d): use a larger --scale",
+                       n->name, s, (double)big, (int)ceil(-log2(2.0 * big)));
     if (n->b) TRY(quantize(L->b, n->b, nb, l, 2 * s, n, "bias"));
     *lin_wbits_of(&L->p.lin, qkind_of(L->op)->lin) = wbits;
     lin_shape sh = qlayer_lin(L);
@@ -129,12 +179,7 @@ static int emit_trunc(qbuild *B, const fgraph *g, const fnode *n, unsigned acc,
 
 int quant_net(qnet **out, const fgraph *g, unsigned l, unsigned s, unsigned wbits) {
     *out = NULL;
-    if (l < 8 || l > 64) return err_set(PARLEY_E_ARG, "ring width l = %u outside 8..64", l);
-    if (2 * s + 2 > l)
-        return err_set(PARLEY_E_ARG,
-                       "scale s = %u leaves no head-room in l = %u bits: products have scale 2s, "
-                       "so 2s + 2 <= l is needed",
-                       s, l);
+    TRY(quant_check_ls(l, s));
     if (wbits > l) return err_set(PARLEY_E_ARG, "weight width wbits = %u exceeds l = %u", wbits, l);
     unsigned *uses, *reader = mem_alloc(g->nv ? g->nv : 1, sizeof *reader);
     if (!reader) return PARLEY_E_NOMEM;
@@ -242,7 +287,9 @@ int quant_net(qnet **out, const fgraph *g, unsigned l, unsigned s, unsigned wbit
             if (rc == 0) rc = add_layer(&B, &L, n->op, n->name, NULL, tin, n->nin, o);
             if (rc == 0) {
                 L->p = n->p;
-                if (k->priv == QW_ELEMENTS) {
+                if (k->quant && (rc = k->quant(&L->p, n->c, sc_in, s, l)) < 0)
+                    rc = err_wrap(rc, "node '%s'", n->name);
+                if (rc == 0 && k->priv == QW_ELEMENTS) {
                     L->w = mem_alloc(ov->size, sizeof(uint64_t));
                     rc = L->w ? quantize(L->w, n->w, ov->size, l, sc_in, n, "constant element")
                               : PARLEY_E_NOMEM;

@@ -111,8 +111,10 @@ static void lanes_of(chan **lanes, net_link *lk, unsigned n, int timeout_ms) {
 
 /* ---- the server ---- */
 
+/* The batch of a tensor: its first dimension when it has more than one (a
+ * vector has no batch axis: its shape is checked whole after the hello). */
 static unsigned lead_dim(const nn_shape *sh) {
-    return sh->rank ? (unsigned)sh->d[0] : 1;
+    return sh->rank >= 2 ? (unsigned)sh->d[0] : 1;
 }
 
 /* The model for a client that brings n inputs, or a REJECT naming why not. */

@@ -44,6 +44,8 @@ const char *parley_strerror(int status) {
     case PARLEY_E_MISMATCH: return "parties disagree on parameters";
     case PARLEY_E_AUTH: return "authentication refused";
     case PARLEY_E_LIMIT: return "over a limit";
+    case PARLEY_E_STOPPED: return "the server was stopped";
+    case PARLEY_E_RANGE: return "out of the ring's range";
     default: return "unknown error";
     }
 }

@@ -5,6 +5,7 @@
 
 #include "util/mem.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -490,6 +491,79 @@ int imp_elementwise(imp *m, qop k) {
     TRY(imp_in_value(m, 0, &x));
     TRY(imp_out_value(m, 0, imp_vshape(m, x), &y));
     return imp_add_node(m, &n, k, &x, 1, y);
+}
+
+/* An activation with public real constants c (quantized with the net). */
+static int activation(imp *m, qop k, const double *c, unsigned nc) {
+    unsigned x, y;
+    fnode *n;
+    TRY(imp_in_value(m, 0, &x));
+    TRY(imp_out_value(m, 0, imp_vshape(m, x), &y));
+    TRY(imp_add_node(m, &n, k, &x, 1, y));
+    for (unsigned i = 0; i < nc; i++)
+        n->c[i] = c[i];
+    return 0;
+}
+
+/* A scalar constant input k (a one-element tensor), or def when absent. */
+static int scalar_in(imp *m, unsigned k, double def, double *v) {
+    *v = def;
+    if (!imp_has_in(m, k)) return 0;
+    const ctensor *c;
+    TRY(imp_in_const(m, k, &c));
+    if (c->n != 1) return imp_err(m, PARLEY_E_UNSUPPORTED, "input %u must be one constant", k);
+    *v = imp_const_f(c, 0);
+    if (!isfinite(*v)) return imp_err(m, PARLEY_E_UNSUPPORTED, "input %u is not finite", k);
+    return 0;
+}
+
+/* Clip: bounds as attributes (opset < 11) or constant inputs; an absent
+ * bound is +-FLT_MAX, left out by the quantizer. */
+static int op_clip(imp *m) {
+    double c[2];
+    if (m->opset < 11) {
+        TRY(imp_attrs_allowed(m, (const char *const[]){"min", "max", "consumed_inputs", NULL}));
+        TRY(imp_attr_f(m, "min", -FLT_MAX, &c[0]));
+        TRY(imp_attr_f(m, "max", FLT_MAX, &c[1]));
+    } else {
+        TRY(imp_attrs_allowed(m, (const char *const[]){NULL}));
+        TRY(scalar_in(m, 1, -FLT_MAX, &c[0]));
+        TRY(scalar_in(m, 2, FLT_MAX, &c[1]));
+    }
+    if (c[0] > c[1]) return imp_err(m, PARLEY_E_UNSUPPORTED, "min %g exceeds max %g", c[0], c[1]);
+    return activation(m, QOP_CLIP, c, 2);
+}
+
+static int op_leaky_relu(imp *m) {
+    TRY(imp_attrs_allowed(m, (const char *const[]){"alpha", "consumed_inputs", NULL}));
+    double a;
+    TRY(imp_attr_f(m, "alpha", 0.01, &a));
+    return activation(m, QOP_LEAKY_RELU, &a, 1);
+}
+
+/* PRelu with a constant slope: one value for every channel (any shape
+ * that broadcasts, all elements equal) is a LeakyRelu. */
+static int op_prelu(imp *m) {
+    TRY(imp_attrs_allowed(m, (const char *const[]){"consumed_inputs", NULL}));
+    const ctensor *c;
+    TRY(imp_in_const(m, 1, &c));
+    if (c->n == 0) return imp_err(m, PARLEY_E_UNSUPPORTED, "the slope is empty");
+    double a = imp_const_f(c, 0);
+    for (size_t i = 1; i < c->n; i++)
+        if (imp_const_f(c, i) != a)
+            return imp_err(m, PARLEY_E_UNSUPPORTED,
+                           "slopes that differ by channel are not supported (one slope for all "
+                           "is)");
+    if (!isfinite(a)) return imp_err(m, PARLEY_E_UNSUPPORTED, "the slope is not finite");
+    return activation(m, QOP_LEAKY_RELU, &a, 1);
+}
+
+static int op_hard_sigmoid(imp *m) {
+    TRY(imp_attrs_allowed(m, (const char *const[]){"alpha", "beta", "consumed_inputs", NULL}));
+    double c[2];
+    TRY(imp_attr_f(m, "alpha", 0.2, &c[0]));
+    TRY(imp_attr_f(m, "beta", 0.5, &c[1]));
+    return activation(m, QOP_HARD_SIGMOID, c, 2);
 }
 
 static int pool_common(imp *m, qop op, unsigned x, const window *w, unsigned nsp, int ceil_mode,
@@ -1041,5 +1115,9 @@ const imp_op imp_layer_ops[] = {
     {"Constant", op_constant},
     {"ArgMax", op_argmax},
     {"Softmax", op_softmax},
+    {"Clip", op_clip},
+    {"LeakyRelu", op_leaky_relu},
+    {"PRelu", op_prelu},
+    {"HardSigmoid", op_hard_sigmoid},
     {NULL, NULL},
 };

@@ -1,0 +1,392 @@
+/* The public API (include/parley.h): options, tensors, models, their
+ * description and the plaintext reference. Loading is nn/model's, the
+ * description nn/cost's (what `parley inspect` prints), the reference
+ * nn/ref's. */
+#include "api/api.h"
+
+#include "net/frame.h"
+#include "nl/plain.h"
+#include "nn/cost.h"
+#include "nn/hello.h"
+#include "nn/model.h"
+#include "nn/npy.h"
+#include "nn/ref.h"
+#include "ot/lane.h"
+#include "util/mem.h"
+
+#include <pthread.h>
+#include <string.h>
+#include <time.h>
+
+/* ---- shared helpers ---- */
+
+int api_opts_in(void *dst, size_t dsz, const void *src, const char *what) {
+    size_t sz;
+    memcpy(&sz, src, sizeof sz);
+    if (sz < sizeof sz)
+        return err_set(PARLEY_E_ARG,
+                       "%s: its size field is %zu; initialise it with %s_init (or set size to "
+                       "sizeof the struct)",
+                       what, sz, what);
+    if (sz > dsz) {
+        const unsigned char *extra = (const unsigned char *)src + dsz;
+        for (size_t i = 0; i < sz - dsz; i++)
+            if (extra[i])
+                return err_set(PARLEY_E_UNSUPPORTED,
+                               "%s: the program sets fields this library (%s) does not know", what,
+                               PARLEY_VERSION_STRING);
+        sz = dsz;
+    }
+    memcpy((char *)dst + sizeof sz, (const char *)src + sizeof sz, sz - sizeof sz);
+    memcpy(dst, &dsz, sizeof dsz);
+    return 0;
+}
+
+int api_struct_out(void *dst, const void *src, size_t ssz, const char *what) {
+    size_t sz;
+    memcpy(&sz, dst, sizeof sz);
+    if (sz < sizeof sz)
+        return err_set(PARLEY_E_ARG, "%s: set its size field to sizeof(%s) before the call", what,
+                       what);
+    if (sz > ssz) sz = ssz;
+    memcpy((char *)dst + sizeof sz, (const char *)src + sizeof sz, sz - sizeof sz);
+    return 0;
+}
+
+int api_tensor_in(nn_tensor *x, const parley_tensor *in, const char *what) {
+    memset(x, 0, sizeof *x);
+    if (!in) return err_set(PARLEY_E_ARG, "%s is NULL", what);
+    if (in->rank > PARLEY_MAX_RANK)
+        return err_set(PARLEY_E_ARG, "%s has rank %u, more than %d", what, in->rank,
+                       PARLEY_MAX_RANK);
+    x->shape.rank = in->rank;
+    for (unsigned i = 0; i < in->rank; i++)
+        x->shape.d[i] = in->shape[i];
+    size_t n;
+    int rc = nn_shape_check(&n, &x->shape);
+    if (rc < 0) return err_wrap(rc, "%s", what);
+    if (in->count && in->count != n)
+        return err_set(PARLEY_E_ARG, "%s: count is %zu, its shape holds %zu elements", what,
+                       in->count, n);
+    if (!in->data) return err_set(PARLEY_E_ARG, "%s has no data (data is NULL)", what);
+    x->n = n;
+    x->data = in->data;
+    return 0;
+}
+
+int api_tensor_out_check(const parley_tensor *y, const char *what) {
+    if (!y) return err_set(PARLEY_E_ARG, "%s is NULL", what);
+    if (y->data || y->ring)
+        return err_set(PARLEY_E_ARG,
+                       "%s already holds data: initialise it to {0} or parley_tensor_free it",
+                       what);
+    return 0;
+}
+
+int api_tensor_out(parley_tensor *y, const qnet *net, int label, const uint64_t *v, size_t n) {
+    const qtensor *ot = &net->t[net->output];
+    memset(y, 0, sizeof *y);
+    nn_shape sh = ot->shape;
+    if (label && sh.rank) sh.d[sh.rank - 1] = 1; /* one index per row */
+    if (nn_shape_count(&sh) != n)
+        return err_set(PARLEY_E_PROTO, "the output has %zu values, its shape holds %zu", n,
+                       nn_shape_count(&sh));
+    y->data = mem_alloc(n ? n : 1, sizeof *y->data);
+    y->ring = mem_alloc(n ? n : 1, sizeof *y->ring);
+    if (!y->data || !y->ring) {
+        mem_free(y->data);
+        mem_free(y->ring);
+        memset(y, 0, sizeof *y);
+        return PARLEY_E_NOMEM;
+    }
+    y->rank = sh.rank;
+    for (unsigned i = 0; i < sh.rank; i++)
+        y->shape[i] = sh.d[i];
+    y->count = n;
+    unsigned l = net->l;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t u = v[i];
+        y->ring[i] = label || l == 64 ? (int64_t)u : (int64_t)(u << (64 - l)) >> (64 - l);
+    }
+    if (label) {
+        for (size_t i = 0; i < n; i++)
+            y->data[i] = (float)v[i];
+        y->scale = 0;
+    } else {
+        qnet_decode(net, y->data, net->output, v);
+        y->scale = ot->scale;
+    }
+    return 0;
+}
+
+void api_sigpipe_block(api_sigpipe *g) {
+    sigset_t ss, pend;
+    sigemptyset(&ss);
+    sigaddset(&ss, SIGPIPE);
+    sigemptyset(&pend);
+    sigpending(&pend);
+    g->pending_before = sigismember(&pend, SIGPIPE) == 1;
+    pthread_sigmask(SIG_BLOCK, &ss, &g->old);
+}
+
+void api_sigpipe_restore(api_sigpipe *g) {
+    sigset_t ss, pend;
+    sigemptyset(&ss);
+    sigaddset(&ss, SIGPIPE);
+    sigemptyset(&pend);
+    if (!g->pending_before && sigpending(&pend) == 0 && sigismember(&pend, SIGPIPE) == 1) {
+        struct timespec zero = {0, 0};
+        (void)sigtimedwait(&ss, NULL, &zero); /* ours: discard it */
+    }
+    pthread_sigmask(SIG_SETMASK, &g->old, NULL);
+}
+
+/* ---- version, tensors ---- */
+
+const char *parley_version(void) { return PARLEY_VERSION_STRING; }
+
+void parley_tensor_free(parley_tensor *t) {
+    if (!t) return;
+    if (t->data) mem_free_wipe(t->data, t->count * sizeof *t->data);
+    if (t->ring) mem_free_wipe(t->ring, t->count * sizeof *t->ring);
+    memset(t, 0, sizeof *t);
+}
+
+int parley_tensor_load_npy(parley_tensor *t, const char *path) {
+    TRY(api_tensor_out_check(t, "the tensor"));
+    if (!path) return err_set(PARLEY_E_ARG, "the path is NULL");
+    nn_tensor x;
+    TRY(npy_load(&x, path));
+    memset(t, 0, sizeof *t);
+    t->rank = x.shape.rank;
+    for (unsigned i = 0; i < x.shape.rank; i++)
+        t->shape[i] = x.shape.d[i];
+    t->count = x.n;
+    t->data = x.data; /* mem_alloc'd: parley_tensor_free */
+    return 0;
+}
+
+int parley_tensor_save_npy(const parley_tensor *t, const char *path) {
+    if (!path) return err_set(PARLEY_E_ARG, "the path is NULL");
+    nn_tensor x;
+    TRY(api_tensor_in(&x, t, "the tensor"));
+    return npy_save_f32(path, &x.shape, x.data);
+}
+
+/* ---- models ---- */
+
+void parley_model_opts_init(parley_model_opts *o) {
+    if (!o) return;
+    memset(o, 0, sizeof *o);
+    o->size = sizeof *o;
+    o->bits = 37;
+    o->scale = 12;
+    o->wbits = 0;
+    o->batch = 1;
+    o->mode = PARLEY_MODE_OT;
+    o->ot = PARLEY_OT_SILENT;
+    o->threads = 2;
+    o->reveal = PARLEY_REVEAL_LOGITS;
+}
+
+/* The options, checked, each bad one named. */
+static int model_opts(parley_model_opts *o, const parley_model_opts *in) {
+    parley_model_opts_init(o);
+    if (in) TRY(api_opts_in(o, sizeof *o, in, "parley_model_opts"));
+    if (o->bits < 8 || o->bits > 64)
+        return err_set(PARLEY_E_ARG, "bits (the ring width l) is %u: it must be 8..64", o->bits);
+    if (o->scale > 30)
+        return err_set(PARLEY_E_ARG, "scale (s) is %u: it must be 0..30", o->scale);
+    if (2 * o->scale + 2 > o->bits)
+        return err_set(PARLEY_E_ARG,
+                       "scale %u is too large for bits %u: 2 x scale + 2 must be at most bits",
+                       o->scale, o->bits);
+    if (o->wbits > o->bits)
+        return err_set(PARLEY_E_ARG, "wbits is %u: it must be 1..bits (%u), or 0 for the default",
+                       o->wbits, o->bits);
+    if (o->batch > 65536)
+        return err_set(PARLEY_E_ARG, "batch is %u: at most 65536", o->batch);
+    if (o->mode != PARLEY_MODE_OT && o->mode != PARLEY_MODE_HE)
+        return err_set(PARLEY_E_ARG, "mode is %d: PARLEY_MODE_OT or PARLEY_MODE_HE", o->mode);
+    if (o->ot != PARLEY_OT_IKNP && o->ot != PARLEY_OT_SILENT)
+        return err_set(PARLEY_E_ARG, "ot is %d: PARLEY_OT_SILENT or PARLEY_OT_IKNP", o->ot);
+    if (o->threads < 1 || o->threads > LANES_MAX)
+        return err_set(PARLEY_E_ARG, "threads is %u: it must be 1..%d", o->threads, LANES_MAX);
+    if (o->reveal != PARLEY_REVEAL_LOGITS && o->reveal != PARLEY_REVEAL_LABEL)
+        return err_set(PARLEY_E_ARG, "reveal is %d: PARLEY_REVEAL_LOGITS or PARLEY_REVEAL_LABEL",
+                       o->reveal);
+    return 0;
+}
+
+/* The API's values are the internal ones; checked here once. */
+_Static_assert((int)PARLEY_MODE_OT == (int)MODE_OT && (int)PARLEY_MODE_HE == (int)MODE_HE, "modes");
+_Static_assert((int)PARLEY_OT_IKNP == (int)OT_BACKEND_IKNP &&
+                   (int)PARLEY_OT_SILENT == (int)OT_BACKEND_SILENT,
+               "ot");
+_Static_assert((int)PARLEY_REVEAL_LOGITS == (int)REVEAL_LOGITS &&
+                   (int)PARLEY_REVEAL_LABEL == (int)REVEAL_LABEL,
+               "reveal");
+_Static_assert(PARLEY_MAX_RANK == NN_MAX_RANK, "rank");
+
+static int model_load(parley_model **m, const char *path, const void *buf, size_t len,
+                      const parley_model_opts *in) {
+    if (!m) return err_set(PARLEY_E_ARG, "the model pointer (m) is NULL");
+    *m = NULL;
+    parley_model_opts o;
+    TRY(model_opts(&o, in));
+    parley_model *md = mem_calloc(1, sizeof *md);
+    if (!md) return PARLEY_E_NOMEM;
+    md->o = o;
+    nn_model_opts mo = {.l = o.bits, .s = o.scale, .batch = o.batch ? o.batch : 1,
+                        .wbits = o.wbits};
+    int rc = path ? nn_model_load_opts(&md->net, &md->notes, path, &mo)
+                  : nn_model_load_buf(&md->net, &md->notes, buf, len, &mo);
+    if (rc < 0) {
+        parley_model_free(md);
+        return rc;
+    }
+    *m = md;
+    return 0;
+}
+
+int parley_model_load(parley_model **m, const char *onnx_path, const parley_model_opts *o) {
+    if (!onnx_path) {
+        if (m) *m = NULL;
+        return err_set(PARLEY_E_ARG, "the model's path (onnx_path) is NULL");
+    }
+    return model_load(m, onnx_path, NULL, 0, o);
+}
+
+int parley_model_load_bytes(parley_model **m, const void *onnx, size_t len,
+                            const parley_model_opts *o) {
+    if (!onnx || !len) {
+        if (m) *m = NULL;
+        return err_set(PARLEY_E_ARG, "the model's bytes are %s", onnx ? "empty (len 0)" : "NULL");
+    }
+    return model_load(m, NULL, onnx, len, o);
+}
+
+void parley_model_free(parley_model *m) {
+    if (!m) return;
+    qnet_free(m->net);
+    mem_free(m->notes);
+    mem_free(m);
+}
+
+const char *parley_model_notes(const parley_model *m) {
+    return m && m->notes ? m->notes : "";
+}
+
+static void shape_out(unsigned *rank, uint32_t *d, const nn_shape *s) {
+    *rank = s->rank;
+    for (unsigned i = 0; i < s->rank; i++)
+        d[i] = s->d[i];
+}
+
+/* One mode's prediction, or why the mode cannot run the model. */
+static int predict(parley_cost *c, const parley_model *m, int mode) {
+    memset(c, 0, sizeof *c);
+    cost_opts co = {.mode = mode, .lanes = m->o.threads,
+                    .reveal_label = m->o.reveal == PARLEY_REVEAL_LABEL, .ot = m->o.ot};
+    cost_report r;
+    memset(&r, 0, sizeof r);
+    int rc = cost_predict(&r, m->net, &co);
+    if (rc == PARLEY_E_UNSUPPORTED) { /* a fact about the model, not a failure */
+        snprintf(c->why, sizeof c->why, "%s", err_msg());
+        rc = 0;
+    } else if (rc == 0) {
+        c->supported = 1;
+        c->bytes = r.total + r.gen;
+        c->setup_bytes = r.setup;
+        c->critical_flights = r.flights;
+        c->statistical_bits = mode == MODE_HE ? r.he_stat_bits : 0;
+    }
+    cost_report_free(&r);
+    return rc;
+}
+
+int parley_model_describe(const parley_model *m, parley_model_info *info) {
+    if (!m) return err_set(PARLEY_E_ARG, "the model (m) is NULL");
+    if (!info) return err_set(PARLEY_E_ARG, "the info pointer is NULL");
+    parley_model_info d;
+    memset(&d, 0, sizeof d);
+    d.size = sizeof d;
+    const qnet *net = m->net;
+    d.layers = net->nlayers;
+    d.bits = net->l;
+    d.scale = net->s;
+    shape_out(&d.input_rank, d.input_shape, &net->t[net->input].shape);
+    shape_out(&d.output_rank, d.output_shape, &net->t[net->output].shape);
+    qnet_stats st;
+    qnet_stats_get(&st, net);
+    d.params = st.weights;
+    d.macs = st.macs;
+    d.relus = st.relus;
+    uint8_t *pub = NULL;
+    size_t plen = 0;
+    TRY(qnet_public_encode(net, &pub, &plen));
+    mem_free(pub);
+    d.public_model_bytes = plen;
+    TRY(predict(&d.ot, m, MODE_OT));
+    TRY(predict(&d.he, m, MODE_HE));
+    return api_struct_out(info, &d, sizeof d, "parley_model_info");
+}
+
+int parley_model_layer(const parley_model *m, unsigned i, parley_layer_info *info) {
+    if (!m) return err_set(PARLEY_E_ARG, "the model (m) is NULL");
+    if (!info) return err_set(PARLEY_E_ARG, "the info pointer is NULL");
+    if (i >= m->net->nlayers)
+        return err_set(PARLEY_E_ARG, "layer %u: the model has %u layers (0..%u)", i,
+                       m->net->nlayers, m->net->nlayers - 1);
+    const qlayer *L = &m->net->layers[i];
+    parley_layer_info d;
+    memset(&d, 0, sizeof d);
+    d.size = sizeof d;
+    d.kind = qop_name(L->op);
+    d.name = L->name ? L->name : "";
+    shape_out(&d.rank, d.shape, &m->net->t[L->out].shape);
+    qnet_stats st;
+    qlayer_stats(&st, m->net, L);
+    d.macs = st.macs;
+    d.relus = st.relus;
+    return api_struct_out(info, &d, sizeof d, "parley_layer_info");
+}
+
+/* The input against the model's: a clear message naming both shapes. */
+static int check_input_shape(const qnet *net, const nn_tensor *x) {
+    const nn_shape *want = &net->t[net->input].shape;
+    if (nn_shape_eq(want, &x->shape)) return 0;
+    char a[128], b[128];
+    return err_set(PARLEY_E_ARG, "the input has shape %s, the model expects %s",
+                   nn_shape_str(a, sizeof a, &x->shape), nn_shape_str(b, sizeof b, want));
+}
+
+int parley_plain(const parley_model *m, const parley_tensor *input, parley_tensor *output) {
+    if (!m) return err_set(PARLEY_E_ARG, "the model (m) is NULL");
+    TRY(api_tensor_out_check(output, "the output tensor"));
+    nn_tensor x;
+    TRY(api_tensor_in(&x, input, "the input tensor"));
+    const qnet *net = m->net;
+    TRY(check_input_shape(net, &x));
+    size_t nin = net->t[net->input].size;
+    uint64_t *xq = mem_alloc(nin, sizeof *xq), *y = NULL, *lab = NULL;
+    if (!xq) return PARLEY_E_NOMEM;
+    int rc = qnet_encode_input(net, xq, &x);
+    if (rc == 0) rc = ref_run(net, &y, NULL, xq);
+    mem_free_wipe(xq, nin * sizeof *xq);
+    if (rc < 0) return rc;
+    const qtensor *ot = &net->t[net->output];
+    size_t n = ot->size;
+    int label = m->o.reveal == PARLEY_REVEAL_LABEL;
+    if (label) { /* what the secure run appends: ArgMax over the last axis */
+        size_t cols = ot->shape.rank ? ot->shape.d[ot->shape.rank - 1] : 1;
+        n = ot->size / cols;
+        lab = mem_alloc(n, sizeof *lab);
+        if (!lab) rc = PARLEY_E_NOMEM;
+        else nl_argmax_plain(lab, y, n, cols, net->l);
+    }
+    if (rc == 0) rc = api_tensor_out(output, net, label, label ? lab : y, n);
+    mem_free_wipe(y, ot->size * sizeof *y);
+    if (lab) mem_free_wipe(lab, n * sizeof *lab);
+    return rc;
+}

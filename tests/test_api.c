@@ -1,0 +1,735 @@
+/* The public C API (include/parley.h) through libparley.so alone: this
+ * program includes only parley.h and links only the shared library, as an
+ * application does. Every case asserts results: bit-exact secure outputs
+ * against parley_plain, exact predicted bytes against a real session's,
+ * error codes and messages for bad arguments.
+ *
+ * The inputs are random from a printed seed (PARLEY_TEST_SEED), so a run
+ * replays; the sessions' own randomness is the OS's, as in production (the
+ * API has no seed to give), and does not change any output. */
+#include <parley.h>
+
+#include <inttypes.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#ifndef PARLEY_SOURCE_DIR
+#define PARLEY_SOURCE_DIR "."
+#endif
+#define DIGITS PARLEY_SOURCE_DIR "/examples/digits.onnx"
+
+static int failed;
+static uint64_t seed_state;
+
+#define CHECK(c)                                                                                   \
+    do {                                                                                           \
+        if (!(c)) {                                                                                \
+            fprintf(stderr, "%s:%d: CHECK(%s) failed (last error: %s)\n", __FILE__, __LINE__, #c,  \
+                    parley_last_error());                                                          \
+            failed = 1;                                                                            \
+        }                                                                                          \
+    } while (0)
+/* A status and a message that must name what is wrong. */
+#define CHECK_ERR(expr, code, needle)                                                              \
+    do {                                                                                           \
+        int rc_ = (expr);                                                                          \
+        const char *m_ = parley_last_error();                                                      \
+        if (rc_ != (code) || !strstr(m_, needle)) {                                                \
+            fprintf(stderr, "%s:%d: %s = %d (%s), want %d (%s) with \"%s\"\n", __FILE__, __LINE__, \
+                    #expr, rc_, m_, (code), parley_strerror(code), needle);                        \
+            failed = 1;                                                                            \
+        }                                                                                          \
+    } while (0)
+
+static uint64_t rnd(void) { /* splitmix64 */
+    uint64_t z = (seed_state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* A random input of the model's shape, values in [-1, 1) and a few edge
+ * values (0, -1, the largest below 1). */
+static float *random_input(parley_tensor *x, const parley_model *m) {
+    parley_model_info info = {.size = sizeof info};
+    if (parley_model_describe(m, &info) != PARLEY_OK) return NULL;
+    memset(x, 0, sizeof *x);
+    x->rank = info.input_rank;
+    size_t n = 1;
+    for (unsigned i = 0; i < info.input_rank; i++)
+        n *= (x->shape[i] = info.input_shape[i]);
+    float *d = malloc(n * sizeof *d);
+    for (size_t i = 0; i < n; i++)
+        d[i] = (float)((double)(rnd() >> 11) / 9007199254740992.0 * 2 - 1);
+    d[0] = 0;
+    if (n > 2) d[1] = -1, d[2] = 0.99999f;
+    x->data = d;
+    x->count = n;
+    return d;
+}
+
+static parley_model *load(int mode, int ot, unsigned threads, int reveal) {
+    parley_model_opts o;
+    parley_model_opts_init(&o);
+    o.mode = mode;
+    o.ot = ot;
+    o.threads = threads;
+    o.reveal = reveal;
+    parley_model *m = NULL;
+    int rc = parley_model_load(&m, DIGITS, &o);
+    CHECK(rc == PARLEY_OK && m);
+    return m;
+}
+
+/* ---- a server in a thread ---- */
+
+typedef struct served {
+    parley_server *srv;
+    pthread_t t;
+    int rc, fd;
+    parley_report rep;
+} served;
+
+static void *serve_main(void *v) {
+    served *s = v;
+    s->rc = s->fd >= 0 ? parley_server_serve_connection(s->srv, s->fd, "test peer", &s->rep)
+                       : parley_server_serve_one(s->srv, &s->rep);
+    return NULL;
+}
+
+static void serve_start(served *s, parley_server *srv, int fd) {
+    memset(s, 0, sizeof *s);
+    s->srv = srv;
+    s->fd = fd;
+    pthread_create(&s->t, NULL, serve_main, s);
+}
+
+static int same_ring(const parley_tensor *a, const parley_tensor *b) {
+    if (a->count != b->count || a->rank != b->rank || a->scale != b->scale) return 0;
+    if (memcmp(a->shape, b->shape, a->rank * sizeof a->shape[0])) return 0;
+    if (memcmp(a->ring, b->ring, a->count * sizeof *a->ring)) return 0;
+    for (size_t i = 0; i < a->count; i++) /* data is ring / 2^scale */
+        if (a->data[i] != b->data[i] || a->data[i] != (float)ldexp((double)a->ring[i], -(int)a->scale))
+            return 0;
+    return 1;
+}
+
+/* One secure session of m over loopback against plain: bit-exact, and
+ * (IKNP) the bytes both ways equal the prediction. */
+static void secure_vs_plain(parley_model *m, int check_bytes) {
+    parley_tensor x, ref = {0}, y = {0};
+    float *d = random_input(&x, m);
+    CHECK(d != NULL);
+    if (!d) return;
+    CHECK(parley_plain(m, &x, &ref) == PARLEY_OK);
+    parley_server *srv = NULL;
+    int port = 0;
+    CHECK(parley_server_new(&srv, m, NULL) == PARLEY_OK);
+    CHECK(parley_server_listen(srv, "127.0.0.1", 0, &port) == PARLEY_OK);
+    CHECK(port > 0);
+    served s;
+    serve_start(&s, srv, -1);
+    parley_report rep = {0};
+    int rc = parley_infer("127.0.0.1", port, &x, &y, &rep, NULL);
+    pthread_join(s.t, NULL);
+    CHECK(rc == PARLEY_OK);
+    CHECK(s.rc == PARLEY_OK);
+    CHECK(same_ring(&y, &ref));
+    parley_model_info info = {.size = sizeof info};
+    CHECK(parley_model_describe(m, &info) == PARLEY_OK);
+    const parley_cost *c = rep.mode == PARLEY_MODE_HE ? &info.he : &info.ot;
+    CHECK(c->supported);
+    if (check_bytes) {
+        uint64_t wire = rep.bytes_sent + rep.bytes_recv;
+        if (wire != c->bytes)
+            fprintf(stderr, "the session moved %" PRIu64 " bytes, predicted %" PRIu64 "\n", wire,
+                    c->bytes);
+        CHECK(wire == c->bytes);
+        CHECK(s.rep.bytes_sent == rep.bytes_recv && s.rep.bytes_recv == rep.bytes_sent);
+    }
+    /* both sides' reports */
+    CHECK(rep.role == PARLEY_ROLE_CLIENT && s.rep.role == PARLEY_ROLE_SERVER);
+    CHECK(rep.nlayers == info.layers && s.rep.nlayers == info.layers);
+    CHECK(rep.bits == 37 && rep.scale == 12 && rep.rounds > 0 && rep.seconds > 0);
+    CHECK(!strcmp(rep.transport, "plaintext"));
+    CHECK(strstr(s.rep.peer, "127.0.0.1") != NULL);
+    if (rep.mode == PARLEY_MODE_HE)
+        CHECK(rep.statistical_bits >= 40 && fabs(rep.statistical_bits - info.he.statistical_bits) < 1e-9);
+    parley_report_free(&rep);
+    parley_report_free(&s.rep);
+    parley_tensor_free(&y);
+    parley_tensor_free(&ref);
+    free(d);
+    parley_server_free(srv);
+}
+
+/* ---- cases ---- */
+
+static void case_secure_ot(void) {
+    parley_model *m = load(PARLEY_MODE_OT, PARLEY_OT_IKNP, 1, PARLEY_REVEAL_LOGITS);
+    if (m) secure_vs_plain(m, 1);
+    parley_model_free(m);
+}
+
+static void case_secure_ot_silent(void) {
+    parley_model *m = load(PARLEY_MODE_OT, PARLEY_OT_SILENT, 2, PARLEY_REVEAL_LOGITS);
+    if (m) secure_vs_plain(m, 0); /* silent: COT batches are made where a lane runs short */
+    parley_model_free(m);
+}
+
+static void case_secure_he(void) {
+    parley_model *m = load(PARLEY_MODE_HE, PARLEY_OT_IKNP, 2, PARLEY_REVEAL_LOGITS);
+    if (m) secure_vs_plain(m, 1);
+    parley_model_free(m);
+}
+
+static void case_secure_label(void) {
+    parley_model *m = load(PARLEY_MODE_OT, PARLEY_OT_IKNP, 1, PARLEY_REVEAL_LABEL);
+    if (!m) return;
+    parley_tensor x, ref = {0};
+    float *d = random_input(&x, m);
+    CHECK(parley_plain(m, &x, &ref) == PARLEY_OK);
+    CHECK(ref.count == 1 && ref.rank == 2 && ref.shape[1] == 1 && ref.scale == 0);
+    CHECK(ref.ring[0] >= 0 && ref.ring[0] < 10 && ref.data[0] == (float)ref.ring[0]);
+    /* the label is the first maximum of the logits */
+    parley_model *ml = load(PARLEY_MODE_OT, PARLEY_OT_IKNP, 1, PARLEY_REVEAL_LOGITS);
+    parley_tensor lg = {0};
+    CHECK(parley_plain(ml, &x, &lg) == PARLEY_OK);
+    int64_t best = 0;
+    for (size_t i = 1; i < lg.count; i++)
+        if (lg.ring[i] > lg.ring[best]) best = (int64_t)i;
+    CHECK(ref.ring[0] == best);
+    parley_tensor_free(&lg);
+    parley_model_free(ml);
+    parley_tensor_free(&ref);
+    free(d);
+    secure_vs_plain(m, 1);
+    parley_model_free(m);
+}
+
+/* An application's own socket on both sides (a socketpair). */
+static void case_serve_connection(void) {
+    parley_model *m = load(PARLEY_MODE_OT, PARLEY_OT_SILENT, 1, PARLEY_REVEAL_LOGITS);
+    if (!m) return;
+    int sv[2];
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+    parley_server *srv;
+    CHECK(parley_server_new(&srv, m, NULL) == PARLEY_OK);
+    parley_tensor x, ref = {0}, y = {0};
+    float *d = random_input(&x, m);
+    CHECK(parley_plain(m, &x, &ref) == PARLEY_OK);
+    served s;
+    serve_start(&s, srv, sv[0]);
+    parley_report rep = {0};
+    CHECK(parley_infer_fd(sv[1], NULL, &x, &y, &rep, NULL) == PARLEY_OK);
+    pthread_join(s.t, NULL);
+    CHECK(s.rc == PARLEY_OK);
+    CHECK(!strcmp(s.rep.peer, "test peer"));
+    CHECK(same_ring(&y, &ref));
+    /* the sockets were taken: both are closed */
+    CHECK(close(sv[0]) != 0 && close(sv[1]) != 0);
+    parley_report_free(&rep);
+    parley_report_free(&s.rep);
+    parley_tensor_free(&y);
+    parley_tensor_free(&ref);
+    free(d);
+    parley_server_free(srv);
+    parley_model_free(m);
+}
+
+/* Two clients at once, each served by its own thread of one server. */
+typedef struct client_run {
+    int port, rc;
+    parley_tensor *x, *y;
+    pthread_t t;
+} client_run;
+
+static void *client_main(void *v) {
+    client_run *c = v;
+    c->rc = parley_infer("127.0.0.1", c->port, c->x, c->y, NULL, NULL);
+    return NULL;
+}
+
+static void case_concurrent(void) {
+    parley_model *m = load(PARLEY_MODE_OT, PARLEY_OT_IKNP, 1, PARLEY_REVEAL_LOGITS);
+    if (!m) return;
+    parley_server *srv;
+    int port = 0;
+    CHECK(parley_server_new(&srv, m, NULL) == PARLEY_OK);
+    CHECK(parley_server_listen(srv, NULL, 0, &port) == PARLEY_OK);
+    served s[2];
+    serve_start(&s[0], srv, -1);
+    serve_start(&s[1], srv, -1);
+    parley_tensor x[2], ref[2] = {{0}}, y[2] = {{0}};
+    float *d[2];
+    client_run c[2];
+    for (int k = 0; k < 2; k++) {
+        d[k] = random_input(&x[k], m);
+        CHECK(parley_plain(m, &x[k], &ref[k]) == PARLEY_OK);
+        c[k] = (client_run){.port = port, .x = &x[k], .y = &y[k]};
+    }
+    for (int k = 0; k < 2; k++)
+        pthread_create(&c[k].t, NULL, client_main, &c[k]);
+    for (int k = 0; k < 2; k++) {
+        pthread_join(c[k].t, NULL);
+        pthread_join(s[k].t, NULL);
+    }
+    for (int k = 0; k < 2; k++) {
+        CHECK(c[k].rc == PARLEY_OK && s[k].rc == PARLEY_OK);
+        CHECK(same_ring(&y[k], &ref[k]));
+        parley_report_free(&s[k].rep);
+        parley_tensor_free(&y[k]);
+        parley_tensor_free(&ref[k]);
+        free(d[k]);
+    }
+    parley_server_free(srv);
+    parley_model_free(m);
+}
+
+/* parley_server_stop from another thread wakes a waiting serve call, and
+ * every later call returns PARLEY_E_STOPPED at once; parley_server_serve
+ * returns it too, after reporting each session to on_session. */
+typedef struct seen {
+    int sessions, last;
+} seen;
+
+static void on_session(void *ctx, int status, const parley_report *r) {
+    seen *s = ctx;
+    s->sessions++;
+    s->last = status;
+    (void)r;
+}
+
+static void *serve_all(void *v) {
+    served *s = v;
+    s->rc = parley_server_serve(s->srv);
+    return NULL;
+}
+
+static void case_stop(void) {
+    parley_model *m = load(PARLEY_MODE_OT, PARLEY_OT_IKNP, 1, PARLEY_REVEAL_LOGITS);
+    if (!m) return;
+    parley_server *srv;
+    int port = 0;
+    CHECK(parley_server_new(&srv, m, NULL) == PARLEY_OK);
+    CHECK_ERR(parley_server_serve_one(srv, NULL), PARLEY_E_ARG, "parley_server_listen first");
+    CHECK(parley_server_listen(srv, "127.0.0.1", 0, &port) == PARLEY_OK);
+    CHECK_ERR(parley_server_listen(srv, "127.0.0.1", 0, &port), PARLEY_E_ARG, "already listening");
+    served s;
+    serve_start(&s, srv, -1);
+    usleep(100 * 1000);
+    parley_server_stop(srv);
+    pthread_join(s.t, NULL);
+    CHECK(s.rc == PARLEY_E_STOPPED);
+    CHECK_ERR(parley_server_serve_one(srv, NULL), PARLEY_E_STOPPED, "stopped");
+    parley_server_free(srv);
+
+    /* serve until stopped: a session whose input does not fit goes to
+     * on_session with the client's refusal, and the server goes on */
+    seen sn = {0, 0};
+    parley_server_opts so;
+    parley_server_opts_init(&so);
+    so.on_session = on_session;
+    so.on_session_ctx = &sn;
+    CHECK(parley_server_new(&srv, m, &so) == PARLEY_OK);
+    CHECK(parley_server_listen(srv, "127.0.0.1", 0, &port) == PARLEY_OK);
+    memset(&s, 0, sizeof s);
+    s.srv = srv;
+    pthread_create(&s.t, NULL, serve_all, &s);
+    float v[3] = {0, 0, 0};
+    parley_tensor bad = {.rank = 1, .shape = {3}, .data = v}, y = {0};
+    CHECK_ERR(parley_infer("127.0.0.1", port, &bad, &y, NULL, NULL), PARLEY_E_MISMATCH,
+              "the input has shape [3], the model expects [1,1,8,8]");
+    CHECK(y.data == NULL && y.ring == NULL);
+    for (int i = 0; i < 100 && sn.sessions < 1; i++) /* the server notes the refusal */
+        usleep(20 * 1000);
+    parley_server_stop(srv);
+    pthread_join(s.t, NULL);
+    CHECK(s.rc == PARLEY_E_STOPPED);
+    CHECK(sn.sessions == 1 && sn.last == PARLEY_E_MISMATCH);
+    parley_server_free(srv);
+    parley_model_free(m);
+}
+
+/* TLS 1.3 with the server's key pin, and a token. */
+static void case_tls(void) {
+    char dir[] = "/tmp/parley-api-tls-XXXXXX", cmd[512], f[4][256];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(cmd, sizeof cmd, "sh %s/tests/make-certs.sh %s", PARLEY_SOURCE_DIR, dir);
+    if (system(cmd) != 0) {
+        fprintf(stderr, "tls: cannot make certificates (openssl)\n");
+        failed = 1;
+        return;
+    }
+    const char *names[4] = {"server.pem", "server.key", "token", "token2"};
+    for (int i = 0; i < 4; i++)
+        snprintf(f[i], sizeof f[i], "%s/%s", dir, names[i]);
+    parley_model *m = load(PARLEY_MODE_OT, PARLEY_OT_SILENT, 1, PARLEY_REVEAL_LOGITS);
+    parley_server_opts so;
+    parley_server_opts_init(&so);
+    so.tls_cert = f[0];
+    so.tls_key = f[1];
+    so.token_file = f[2];
+    parley_server *srv;
+    int port = 0;
+    CHECK(parley_server_new(&srv, m, &so) == PARLEY_OK);
+    CHECK(!strncmp(parley_server_pin(srv), "sha256:", 7) && strlen(parley_server_pin(srv)) == 71);
+    CHECK(parley_server_listen(srv, "127.0.0.1", 0, &port) == PARLEY_OK);
+    parley_tensor x, ref = {0}, y = {0};
+    float *d = random_input(&x, m);
+    CHECK(parley_plain(m, &x, &ref) == PARLEY_OK);
+    parley_client_opts co;
+    parley_client_opts_init(&co);
+    co.tls_pin = parley_server_pin(srv);
+    co.token_file = f[3]; /* the wrong token: refused, the server goes on */
+    served s;
+    serve_start(&s, srv, -1);
+    CHECK_ERR(parley_infer("127.0.0.1", port, &x, &y, NULL, &co), PARLEY_E_AUTH, "token");
+    pthread_join(s.t, NULL);
+    CHECK(s.rc == PARLEY_E_AUTH);
+    co.token_file = f[2];
+    serve_start(&s, srv, -1);
+    parley_report rep = {0};
+    CHECK(parley_infer("127.0.0.1", port, &x, &y, &rep, &co) == PARLEY_OK);
+    pthread_join(s.t, NULL);
+    CHECK(s.rc == PARLEY_OK);
+    CHECK(same_ring(&y, &ref));
+    CHECK(!strncmp(rep.transport, "TLSv1.3", 7));
+    parley_report_free(&rep);
+    parley_report_free(&s.rep);
+    parley_tensor_free(&y);
+    parley_tensor_free(&ref);
+    free(d);
+    parley_server_free(srv);
+    parley_model_free(m);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK(system(cmd) == 0);
+}
+
+/* Loading from bytes is loading from the file; describe and layers. */
+static void case_model(void) {
+    FILE *fp = fopen(DIGITS, "rb");
+    CHECK(fp != NULL);
+    if (!fp) return;
+    static unsigned char buf[1 << 20];
+    size_t len = fread(buf, 1, sizeof buf, fp);
+    fclose(fp);
+    parley_model *a = load(PARLEY_MODE_OT, PARLEY_OT_SILENT, 2, PARLEY_REVEAL_LOGITS), *b = NULL;
+    CHECK(parley_model_load_bytes(&b, buf, len, NULL) == PARLEY_OK);
+    if (!a || !b) return;
+    parley_model_info ia = {.size = sizeof ia}, ib = {.size = sizeof ib};
+    CHECK(parley_model_describe(a, &ia) == PARLEY_OK);
+    CHECK(parley_model_describe(b, &ib) == PARLEY_OK);
+    CHECK(!memcmp(&ia, &ib, sizeof ia));
+    CHECK(ia.layers == 15 && ia.bits == 37 && ia.scale == 12);
+    CHECK(ia.input_rank == 4 && ia.input_shape[2] == 8 && ia.input_shape[3] == 8);
+    CHECK(ia.output_rank == 2 && ia.output_shape[0] == 1 && ia.output_shape[1] == 10);
+    CHECK(ia.macs > 0 && ia.relus > 0 && ia.params > 0 && ia.public_model_bytes > 0);
+    CHECK(ia.ot.supported && ia.he.supported && ia.ot.bytes > 0 && ia.he.bytes > 0);
+    CHECK(ia.ot.setup_bytes > 0 && ia.ot.critical_flights > 0 && ia.ot.statistical_bits == 0);
+    CHECK(ia.he.statistical_bits >= 40);
+    /* a caller built against an older, shorter info gets its part only */
+    struct {
+        parley_model_info i;
+        unsigned char guard[8];
+    } small;
+    memset(&small, 0xAB, sizeof small);
+    small.i.size = offsetof(parley_model_info, input_rank);
+    CHECK(parley_model_describe(a, &small.i) == PARLEY_OK);
+    CHECK(small.i.layers == 15 && small.i.input_rank == 0xABABABABu && small.guard[0] == 0xAB);
+    uint64_t macs = 0;
+    for (unsigned i = 0; i < ia.layers; i++) {
+        parley_layer_info li = {.size = sizeof li};
+        CHECK(parley_model_layer(a, i, &li) == PARLEY_OK);
+        CHECK(li.kind && li.kind[0] && li.name && li.rank >= 1);
+        macs += li.macs;
+    }
+    CHECK(macs == ia.macs);
+    parley_layer_info li = {.size = sizeof li};
+    CHECK_ERR(parley_model_layer(a, 15, &li), PARLEY_E_ARG, "the model has 15 layers");
+    /* plain on both: the same ring values */
+    parley_tensor x, ya = {0}, yb = {0};
+    float *d = random_input(&x, a);
+    CHECK(parley_plain(a, &x, &ya) == PARLEY_OK);
+    CHECK(parley_plain(b, &x, &yb) == PARLEY_OK);
+    CHECK(same_ring(&ya, &yb) && ya.count == 10 && ya.scale == 12);
+    /* ... and a model at another width and scale gives values at its scale */
+    parley_model_opts o;
+    parley_model_opts_init(&o);
+    o.bits = 20;
+    o.scale = 8;
+    parley_model *c = NULL;
+    parley_tensor yc = {0};
+    CHECK(parley_model_load(&c, DIGITS, &o) == PARLEY_OK);
+    CHECK(parley_plain(c, &x, &yc) == PARLEY_OK);
+    CHECK(yc.scale == 8 && yc.count == 10 && same_ring(&yc, &yc));
+    /* npy round trip */
+    char path[] = "/tmp/parley-api-npy-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    close(fd);
+    parley_tensor back = {0};
+    CHECK(parley_tensor_save_npy(&ya, path) == PARLEY_OK);
+    CHECK(parley_tensor_load_npy(&back, path) == PARLEY_OK);
+    CHECK(back.count == 10 && back.rank == 2 && !memcmp(back.data, ya.data, 10 * sizeof(float)));
+    CHECK(back.ring == NULL);
+    CHECK_ERR(parley_tensor_load_npy(&back, path), PARLEY_E_ARG, "already holds data");
+    unlink(path);
+    CHECK_ERR(parley_tensor_load_npy(&yc, path), PARLEY_E_ARG, "already holds data");
+    parley_tensor_free(&back);
+    CHECK_ERR(parley_tensor_load_npy(&back, path), PARLEY_E_IO, path);
+    parley_tensor_free(&ya);
+    parley_tensor_free(&yb);
+    parley_tensor_free(&yc);
+    free(d);
+    parley_model_free(a);
+    parley_model_free(b);
+    parley_model_free(c);
+}
+
+/* Bad arguments: a status and a message naming what is wrong, never a
+ * crash. */
+static void case_bad_args(void) {
+    parley_model *m = NULL;
+    parley_model_opts o;
+    CHECK_ERR(parley_model_load(NULL, DIGITS, NULL), PARLEY_E_ARG, "(m) is NULL");
+    CHECK_ERR(parley_model_load(&m, NULL, NULL), PARLEY_E_ARG, "(onnx_path) is NULL");
+    CHECK(m == NULL);
+    CHECK_ERR(parley_model_load(&m, "/nonexistent/model.onnx", NULL), PARLEY_E_IO,
+              "/nonexistent/model.onnx");
+    CHECK(m == NULL);
+    CHECK_ERR(parley_model_load(&m, PARLEY_SOURCE_DIR "/examples/digit-0.npy", NULL),
+              PARLEY_E_FORMAT, "digit-0.npy");
+    CHECK_ERR(parley_model_load_bytes(&m, NULL, 10, NULL), PARLEY_E_ARG, "NULL");
+    CHECK_ERR(parley_model_load_bytes(&m, "x", 0, NULL), PARLEY_E_ARG, "empty");
+    CHECK_ERR(parley_model_load_bytes(&m, "not a model", 11, NULL), PARLEY_E_FORMAT,
+              "the ONNX model in memory");
+    static const struct {
+        const char *field;
+        long v;
+        const char *needle;
+    } bad[] = {
+        {"bits", 7, "bits (the ring width l) is 7"},
+        {"bits", 65, "bits (the ring width l) is 65"},
+        {"scale", 31, "scale (s) is 31"},
+        {"scale", 20, "scale 20 is too large for bits 37"},
+        {"wbits", 38, "wbits is 38"},
+        {"mode", 2, "mode is 2"},
+        {"ot", -1, "ot is -1"},
+        {"threads", 0, "threads is 0"},
+        {"threads", 65, "threads is 65"},
+        {"reveal", 3, "reveal is 3"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        parley_model_opts_init(&o);
+        const char *f = bad[i].field;
+        long v = bad[i].v;
+        if (!strcmp(f, "bits")) o.bits = (unsigned)v;
+        if (!strcmp(f, "scale")) o.scale = (unsigned)v;
+        if (!strcmp(f, "wbits")) o.wbits = (unsigned)v;
+        if (!strcmp(f, "mode")) o.mode = (int)v;
+        if (!strcmp(f, "ot")) o.ot = (int)v;
+        if (!strcmp(f, "threads")) o.threads = (unsigned)v;
+        if (!strcmp(f, "reveal")) o.reveal = (int)v;
+        CHECK_ERR(parley_model_load(&m, DIGITS, &o), PARLEY_E_ARG, bad[i].needle);
+        CHECK(m == NULL);
+    }
+    /* the size field */
+    memset(&o, 0, sizeof o);
+    CHECK_ERR(parley_model_load(&m, DIGITS, &o), PARLEY_E_ARG, "parley_model_opts_init");
+    struct {
+        parley_model_opts o;
+        int future;
+    } newer;
+    memset(&newer, 0, sizeof newer);
+    parley_model_opts_init(&newer.o);
+    newer.o.size = sizeof newer;
+    newer.future = 1;
+    CHECK_ERR(parley_model_load(&m, DIGITS, &newer.o), PARLEY_E_UNSUPPORTED, "does not know");
+    newer.future = 0; /* unknown fields left zero: fine */
+    CHECK(parley_model_load(&m, DIGITS, &newer.o) == PARLEY_OK);
+    if (!m) return;
+    CHECK(strcmp(parley_version(), PARLEY_VERSION_STRING) == 0);
+
+    /* describe, plain */
+    parley_model_info info = {.size = sizeof info};
+    CHECK_ERR(parley_model_describe(NULL, &info), PARLEY_E_ARG, "(m) is NULL");
+    CHECK_ERR(parley_model_describe(m, NULL), PARLEY_E_ARG, "info");
+    info.size = 0;
+    CHECK_ERR(parley_model_describe(m, &info), PARLEY_E_ARG, "sizeof(parley_model_info)");
+    float v[64] = {0};
+    parley_tensor x = {.rank = 4, .shape = {1, 1, 8, 8}, .data = v}, y = {0};
+    CHECK_ERR(parley_plain(NULL, &x, &y), PARLEY_E_ARG, "(m) is NULL");
+    CHECK_ERR(parley_plain(m, NULL, &y), PARLEY_E_ARG, "the input tensor is NULL");
+    CHECK_ERR(parley_plain(m, &x, NULL), PARLEY_E_ARG, "the output tensor is NULL");
+    parley_tensor nodata = x;
+    nodata.data = NULL;
+    CHECK_ERR(parley_plain(m, &nodata, &y), PARLEY_E_ARG, "data is NULL");
+    parley_tensor wrong = {.rank = 2, .shape = {8, 8}, .data = v};
+    CHECK_ERR(parley_plain(m, &wrong, &y), PARLEY_E_ARG,
+              "the input has shape [8,8], the model expects [1,1,8,8]");
+    wrong = (parley_tensor){.rank = 9, .data = v};
+    CHECK_ERR(parley_plain(m, &wrong, &y), PARLEY_E_ARG, "rank 9");
+    wrong = (parley_tensor){.rank = 4, .shape = {1, 1, 8, 8}, .count = 63, .data = v};
+    CHECK_ERR(parley_plain(m, &wrong, &y), PARLEY_E_ARG, "count is 63");
+    wrong = (parley_tensor){.rank = 4, .shape = {1, 0, 8, 8}, .data = v};
+    CHECK_ERR(parley_plain(m, &wrong, &y), PARLEY_E_ARG, "the input tensor");
+    v[5] = NAN;
+    CHECK_ERR(parley_plain(m, &x, &y), PARLEY_E_ARG, "input element 5 is not finite");
+    v[5] = 1e30f; /* does not fit in l bits: an error, never a wrapped value */
+    CHECK_ERR(parley_plain(m, &x, &y), PARLEY_E_ARG, "input element 5 ");
+    CHECK(y.data == NULL);
+    v[5] = 0;
+    CHECK(parley_plain(m, &x, &y) == PARLEY_OK);
+    CHECK_ERR(parley_plain(m, &x, &y), PARLEY_E_ARG, "already holds data");
+    parley_tensor_free(&y);
+    parley_tensor_free(NULL);
+
+    /* servers */
+    parley_server *srv = NULL;
+    parley_server_opts so;
+    parley_server_opts_init(&so);
+    CHECK_ERR(parley_server_new(NULL, m, NULL), PARLEY_E_ARG, "(s) is NULL");
+    CHECK_ERR(parley_server_new(&srv, NULL, NULL), PARLEY_E_ARG, "(m) is NULL");
+    so.tls_cert = "/nonexistent/cert.pem";
+    CHECK_ERR(parley_server_new(&srv, m, &so), PARLEY_E_ARG, "tls_key is missing");
+    so.tls_key = "/nonexistent/key.pem";
+    CHECK(parley_server_new(&srv, m, &so) < 0);
+    CHECK(strstr(parley_last_error(), "/nonexistent/") != NULL);
+    parley_server_opts_init(&so);
+    so.tls_client_ca = "/nonexistent/ca.pem";
+    CHECK_ERR(parley_server_new(&srv, m, &so), PARLEY_E_ARG, "tls_client_ca needs tls_cert");
+    parley_server_opts_init(&so);
+    so.max_stash = 1000;
+    CHECK_ERR(parley_server_new(&srv, m, &so), PARLEY_E_ARG, "max_stash is 1000");
+    CHECK(srv == NULL);
+    CHECK(parley_server_new(&srv, m, NULL) == PARLEY_OK);
+    CHECK_ERR(parley_server_listen(NULL, NULL, 0, NULL), PARLEY_E_ARG, "(s) is NULL");
+    CHECK_ERR(parley_server_listen(srv, NULL, 70000, NULL), PARLEY_E_ARG, "port 70000");
+    CHECK_ERR(parley_server_listen(srv, "0.0.0.0", 0, NULL), PARLEY_E_ARG,
+              "refusing to serve 0.0.0.0 in plaintext");
+    CHECK_ERR(parley_server_serve_one(NULL, NULL), PARLEY_E_ARG, "(s) is NULL");
+    CHECK_ERR(parley_server_serve(NULL), PARLEY_E_ARG, "(s) is NULL");
+    CHECK_ERR(parley_server_serve_connection(srv, -1, NULL, NULL), PARLEY_E_ARG, "fd is -1");
+    CHECK(!strcmp(parley_server_pin(srv), ""));
+    parley_server_stop(NULL);
+    parley_server_free(NULL);
+    parley_server_free(srv);
+
+    /* clients */
+    parley_client_opts co;
+    parley_client_opts_init(&co);
+    CHECK_ERR(parley_infer(NULL, 1, &x, &y, NULL, NULL), PARLEY_E_ARG, "host is NULL");
+    CHECK_ERR(parley_infer("127.0.0.1", 0, &x, &y, NULL, NULL), PARLEY_E_ARG, "port 0");
+    CHECK_ERR(parley_infer("127.0.0.1", 1, NULL, &y, NULL, NULL), PARLEY_E_ARG,
+              "the input tensor is NULL");
+    CHECK_ERR(parley_infer("127.0.0.1", 1, &x, NULL, NULL, NULL), PARLEY_E_ARG,
+              "the output tensor is NULL");
+    CHECK_ERR(parley_infer("192.0.2.1", 7311, &x, &y, NULL, NULL), PARLEY_E_ARG,
+              "refusing to connect to 192.0.2.1 in plaintext");
+    co.tls_name = "localhost";
+    CHECK_ERR(parley_infer("127.0.0.1", 1, &x, &y, NULL, &co), PARLEY_E_ARG,
+              "need tls_ca or tls_pin");
+    parley_client_opts_init(&co);
+    co.tls_pin = "1234";
+    CHECK_ERR(parley_infer("127.0.0.1", 1, &x, &y, NULL, &co), PARLEY_E_ARG, "64 hex digits");
+    parley_client_opts_init(&co);
+    co.connect_timeout_ms = 300;
+    { /* a port nobody listens on */
+        parley_server *tmp;
+        int port = 0;
+        CHECK(parley_server_new(&tmp, m, NULL) == PARLEY_OK);
+        CHECK(parley_server_listen(tmp, NULL, 0, &port) == PARLEY_OK);
+        parley_server_free(tmp);
+        CHECK_ERR(parley_infer("127.0.0.1", port, &x, &y, NULL, &co), PARLEY_E_REFUSED,
+                  "nobody is listening");
+    }
+    CHECK_ERR(parley_infer_fd(-1, NULL, &x, &y, NULL, NULL), PARLEY_E_ARG, "fd is -1");
+    CHECK(y.data == NULL);
+
+    /* reports */
+    char buf[8];
+    CHECK_ERR(parley_report_json(NULL, buf, sizeof buf), PARLEY_E_ARG, "report is NULL");
+    parley_report r = {0};
+    r.role = PARLEY_ROLE_CLIENT;
+    snprintf(r.transport, sizeof r.transport, "a \"quoted\" name");
+    int need = parley_report_json(&r, NULL, 0);
+    CHECK(need > 0);
+    CHECK_ERR(parley_report_json(&r, NULL, 5), PARLEY_E_ARG, "buf is NULL");
+    CHECK(parley_report_json(&r, buf, sizeof buf) == need);
+    CHECK(strlen(buf) == sizeof buf - 1 && !strncmp(buf, "{\"role\"", 7));
+    char *full = malloc((size_t)need + 1);
+    CHECK(parley_report_json(&r, full, (size_t)need + 1) == need && (int)strlen(full) == need);
+    CHECK(strstr(full, "\"transport\":\"a \\\"quoted\\\" name\"") != NULL);
+    CHECK(full[need - 1] == '}');
+    free(full);
+    parley_report_free(&r);
+    parley_report_free(NULL);
+    CHECK(!strcmp(parley_strerror(PARLEY_E_STOPPED), "the server was stopped"));
+    parley_model_free(m);
+    parley_model_free(NULL);
+}
+
+/* The error message is the calling thread's own. */
+static void *fail_in_thread(void *v) {
+    parley_model *m;
+    (void)parley_model_load(&m, "/nonexistent/other.onnx", NULL);
+    return v;
+}
+
+static void case_last_error_thread_local(void) {
+    parley_model *m;
+    CHECK_ERR(parley_model_load(&m, "/nonexistent/mine.onnx", NULL), PARLEY_E_IO, "mine.onnx");
+    pthread_t t;
+    pthread_create(&t, NULL, fail_in_thread, NULL);
+    pthread_join(t, NULL);
+    CHECK(strstr(parley_last_error(), "mine.onnx") != NULL);
+}
+
+static const struct {
+    const char *name;
+    void (*fn)(void);
+} cases[] = {
+    {"bad_args", case_bad_args},
+    {"last_error_thread_local", case_last_error_thread_local},
+    {"model", case_model},
+    {"secure_ot", case_secure_ot},
+    {"secure_ot_silent", case_secure_ot_silent},
+    {"secure_he", case_secure_he},
+    {"secure_label", case_secure_label},
+    {"serve_connection", case_serve_connection},
+    {"concurrent", case_concurrent},
+    {"stop", case_stop},
+    {"tls", case_tls},
+};
+
+int main(int argc, char **argv) {
+    const char *e = getenv("PARLEY_TEST_SEED");
+    uint64_t seed = e ? strtoull(e, NULL, 10) : 1;
+    seed_state = seed;
+    printf("test_api: seed %" PRIu64 " (replay: PARLEY_TEST_SEED=%" PRIu64 ")\n", seed, seed);
+    int ran = 0;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int want = argc < 2;
+        for (int a = 1; a < argc; a++)
+            want |= !strcmp(argv[a], cases[i].name);
+        if (!want) continue;
+        int before = failed;
+        failed = 0;
+        cases[i].fn();
+        printf("%s %s\n", failed ? "FAIL" : "ok  ", cases[i].name);
+        failed |= before;
+        ran++;
+    }
+    if (!ran) {
+        fprintf(stderr, "test_api: no case named %s\n", argc > 1 ? argv[1] : "");
+        return 2;
+    }
+    return failed ? 1 : 0;
+}

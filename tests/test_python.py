@@ -1,0 +1,109 @@
+"""The Python module (python/parley) over libparley.so: secure outputs equal
+parley.plain bit for bit on examples/digits.onnx, reports are dicts, errors
+raise parley.Error with parley's message and status.
+
+    PARLEY_LIB=build/libparley.so PYTHONPATH=python python3 tests/test_python.py SRC_DIR
+
+The random input comes from PARLEY_TEST_SEED (printed), so a run replays."""
+import os
+import sys
+import threading
+
+import numpy as np
+
+import parley
+
+SRC = sys.argv[1] if len(sys.argv) > 1 else "."
+MODEL = os.path.join(SRC, "examples", "digits.onnx")
+seed = int(os.environ.get("PARLEY_TEST_SEED", "1"))
+print("test_python: seed %d (replay: PARLEY_TEST_SEED=%d)" % (seed, seed))
+rng = np.random.default_rng(seed)
+failed = []
+
+
+def check(cond, what):
+    if not cond:
+        failed.append(what)
+        print("FAIL", what)
+
+
+def raises(fn, status, needle, what):
+    try:
+        fn()
+    except parley.Error as e:
+        check(e.status == status and needle in str(e),
+              "%s: got %d %r, want %d with %r" % (what, e.status, str(e), status, needle))
+        return
+    check(False, "%s: no parley.Error raised" % what)
+
+
+x0 = np.load(os.path.join(SRC, "examples", "digit-1.npy"))
+xr = rng.uniform(-1, 1, size=(1, 1, 8, 8)).astype(np.float32)
+
+# the reference, by path and by bytes; floats are ring / 2^s
+ref = parley.plain(MODEL, x0, ring=True)
+with open(MODEL, "rb") as f:
+    mb = parley.Model(f.read())
+check(ref.dtype == np.int64 and ref.shape == (1, 10), "plain ring shape %r" % (ref.shape,))
+check((mb.plain(x0, ring=True) == ref).all(), "plain from bytes == plain from the path")
+check((mb.plain(x0) == (ref / 4096.0).astype(np.float32)).all(), "floats are ring / 2^12")
+
+# secure == plain, bit for bit: OT (silent), HE on a random input, labels
+y, rep = parley.run(MODEL, x0, ring=True, report=True)
+check((y == ref).all(), "run (ot) == plain")
+c = rep["client"]
+check(c["role"] == "client" and rep["server"]["role"] == "server", "report roles")
+check(c["bytes_sent"] == rep["server"]["bytes_recv"] > 0, "report bytes both ways")
+check(len(c["layers"]) == 15 and c["mode"] == "ot", "report layers and mode")
+
+he = parley.Model(MODEL, mode="he", ot="iknp", threads=1)
+y, rep = parley.run(he, xr, ring=True, report=True)
+check((y == he.plain(xr, ring=True)).all(), "run (he) == plain")
+d = he.describe()
+check(rep["client"]["bytes_sent"] + rep["client"]["bytes_recv"] == d["he"]["bytes"],
+      "HE bytes == prediction (%d + %d vs %d)" % (rep["client"]["bytes_sent"],
+                                                 rep["client"]["bytes_recv"], d["he"]["bytes"]))
+check(rep["client"]["statistical_bits"] >= 40, "HE statistical bits")
+check(d["input_shape"] == [1, 1, 8, 8] and d["output_shape"] == [1, 10], "describe shapes")
+check(d["layers_count"] == 15 and len(d["layers"]) == 15, "describe layers")
+
+lab = parley.Model(MODEL, reveal="label", ot="iknp", threads=1)
+want = int(np.argmax(parley.plain(MODEL, x0, ring=True)))
+got = parley.run(lab, x0, ring=True)
+check(got.shape == (1, 1) and int(got[0, 0]) == want and (lab.plain(x0, ring=True) == got).all(),
+      "label run == plain == argmax")
+
+# a server that serves until stopped, a client by "host:port"
+seen = []
+srv = parley.Server(mb, on_session=lambda st, r: seen.append((st, r["role"])))
+port = srv.listen("127.0.0.1", 0)
+th = threading.Thread(target=srv.serve)
+th.start()
+y = parley.infer("127.0.0.1:%d" % port, x0, ring=True)
+srv.stop()
+th.join(timeout=60)
+check(not th.is_alive(), "serve returns after stop")
+check((y == ref).all(), "infer via Server.serve == plain")
+check(seen == [(0, "server")], "on_session saw one session: %r" % (seen,))
+srv.close()
+
+# errors: parley's message and status
+raises(lambda: parley.plain(os.path.join(SRC, "no-such-model.onnx"), x0), parley.E_IO,
+       "no-such-model.onnx", "missing model")
+raises(lambda: parley.plain(os.path.join(SRC, "examples", "digit-0.npy"), x0), parley.E_FORMAT,
+       "digit-0.npy", "not a model")
+raises(lambda: parley.Model(MODEL, bits=7), parley.E_ARG, "bits (the ring width l) is 7", "bits")
+raises(lambda: parley.Model(MODEL, scale=20), parley.E_ARG, "scale 20 is too large", "scale")
+raises(lambda: parley.Model(MODEL, mode="fast"), parley.E_ARG, "mode is 'fast'", "mode")
+raises(lambda: mb.plain(np.zeros((8, 8))), parley.E_ARG, "the model expects [1,1,8,8]", "shape")
+raises(lambda: mb.plain(np.full((1, 1, 8, 8), np.nan)), parley.E_ARG, "not finite", "nan")
+raises(lambda: parley.run(mb, np.zeros(3)), parley.E_MISMATCH,
+       "the input has shape [3], the model expects [1,1,8,8]", "run with a wrong shape")
+raises(lambda: parley.infer("192.0.2.1:7311", x0), parley.E_ARG, "refusing to connect",
+       "plaintext off loopback")
+raises(lambda: parley.infer("127.0.0.1:1", x0, tls_pin="1234"), parley.E_ARG, "64 hex digits",
+       "bad pin")
+raises(lambda: parley.plain(mb, x0, bits=20), parley.E_ARG, "this one is loaded", "opts on a Model")
+
+print("test_python: %s" % ("FAILED: %d" % len(failed) if failed else "ok"))
+sys.exit(1 if failed else 0)
