@@ -12,8 +12,11 @@
 #   - a client that stops reading mid-session (SIGSTOP after its session has
 #     exchanged data): its session ends within the idle timeout with bytes
 #     logged both ways (it was past the set-up); a good client is exact;
+#   - clients killed at random points of their sessions (a printed seed):
+#     each session ends with its log line within the idle timeout, and a
+#     good client after each is exact;
 #   - afterwards the server still serves, and stops cleanly on SIGTERM.
-# (cli_server.sh covers the killed client, "server busy", the session time
+# (cli_server.sh covers a client killed beside another, "server busy", the session time
 # limit and the memory limit.)
 #   bash tests/cli_faults.sh PARLEY EXAMPLES_DIR
 set -u
@@ -135,6 +138,35 @@ done
 under "$(secs "$line")" $((IDLE + SLACK + 2)) || fail "the stopped client's session lasted $(secs "$line") s"
 echo "$line" | grep -q 'sent no' || fail "the stopped client's session did not end for its silence: $line"
 echo "cli_faults: a client stopped mid-session ($sent bytes sent, $recv received) ended after $(secs "$line") s"
+
+# 4. Clients killed (SIGKILL) at random points of their sessions: in the
+#    hellos and set-up (the control stream) or in the layers (the lanes'
+#    streams; all ride on the session's one connection). Each session ends
+#    within the idle timeout with one log line, and the server goes on.
+seed=${PARLEY_TEST_SEED:-$$}
+RANDOM=$seed
+echo "cli_faults: kill points from seed $seed (replay: PARLEY_TEST_SEED=$seed)"
+lines() { grep -c '^{"session"' "$T/srv.err"; }
+for k in 1 2 3 4 5 6; do
+    before=$(lines)
+    ms=$((RANDOM % 1000)) # 0 .. 1 s: a digits session takes about 0.8 s on a quiet machine
+    "$P" infer --connect "127.0.0.1:$port" --input "$EX/digit-$((k % 3)).npy" \
+        --output "$T/killed.npy" --quiet >/dev/null 2>&1 &
+    C=$!
+    PIDS="$PIDS $C"
+    sleep "$(awk -v m=$ms 'BEGIN {printf "%.3f", m / 1000}')"
+    kill -9 $C 2>/dev/null
+    wait $C 2>/dev/null
+    for i in $(seq $(((IDLE + SLACK) * 20))); do
+        [ "$(lines)" -gt "$before" ] && break
+        sleep 0.05
+    done
+    [ "$(lines)" -gt "$before" ] ||
+        fail "the session of a client killed after $ms ms has no log line within $((IDLE + SLACK)) s"
+    line=$(grep '^{"session"' "$T/srv.err" | tail -1)
+    echo "cli_faults: killed after $ms ms: $(echo "$line" | sed 's/.*"outcome":"\([a-z]*\)".*/\1/')"
+    good $((k % 3)) "k$k"
+done
 
 good 0 g4
 kill -TERM $SP
