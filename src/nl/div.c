@@ -231,11 +231,8 @@ int nl_avgpool(party *p, uint64_t *y, const uint64_t *x, const nl_pool *pool, un
                     nl_pool_window(pool, i, j, &a0, &a1, &b0, &b1);
                     uint64_t acc = 0;
                     for (unsigned a = a0; a < a1; a++)
-                        for (unsigned b = b0; b < b1; b++) {
-                            size_t r = (size_t)i * pool->sh - pool->pt + (size_t)a * pool->dh;
-                            size_t c = (size_t)j * pool->sw - pool->pl + (size_t)b * pool->dw;
-                            acc += xp[r * pool->W + c];
-                        }
+                        for (unsigned b = b0; b < b1; b++)
+                            acc += xp[nl_pool_tap(pool, i, j, a, b)];
                     sum[(nc * pool->OH + i) * pool->OW + j] = acc & mk;
                 }
         }

@@ -138,9 +138,7 @@ static void pool_plain(uint64_t *y, const uint64_t *x, const nl_pool *p, unsigne
                 int first = 1;
                 for (unsigned a = a0; a < a1; a++)
                     for (unsigned b = b0; b < b1; b++) {
-                        size_t r = (size_t)i * p->sh - p->pt + (size_t)a * p->dh;
-                        size_t c = (size_t)j * p->sw - p->pl + (size_t)b * p->dw;
-                        f(&acc, xp[r * p->W + c] & bits_mask(l), l, first);
+                        f(&acc, xp[nl_pool_tap(p, i, j, a, b)] & bits_mask(l), l, first);
                         first = 0;
                     }
                 if (divide) nl_div_plain(&acc, &acc, 1, l, nl_pool_divisor(p, i, j));

@@ -46,6 +46,13 @@ size_t nl_pool_out_size(const nl_pool *p);
  * and one-past-last window offsets a, b (row = i*sh - pt + a*dh). */
 void nl_pool_window(const nl_pool *p, unsigned i, unsigned j, unsigned *a0, unsigned *a1,
                     unsigned *b0, unsigned *b1);
+/* The offset in one channel's H x W plane of window position (a, b) of
+ * output (i, j), for a, b in nl_pool_window's ranges. */
+static inline size_t nl_pool_tap(const nl_pool *p, unsigned i, unsigned j, unsigned a, unsigned b) {
+    size_t r = (size_t)i * p->sh - p->pt + (size_t)a * p->dh;
+    size_t c = (size_t)j * p->sw - p->pl + (size_t)b * p->dw;
+    return r * p->W + c;
+}
 /* The divisor of average pooling at output (i, j): kh*kw clipped to the
  * padded image (H + pt + pb, W + pl + pr) with count_include_pad, else the
  * number of in-image positions of the window. */

@@ -207,9 +207,7 @@ static int gather(const nl_pool *P, size_t first, size_t count, size_t **pos, si
         size_t k = (*off)[o];
         for (unsigned a = a0; a < a1; a++)
             for (unsigned b = b0; b < b1; b++) {
-                size_t r = (size_t)i * P->sh - P->pt + (size_t)a * P->dh;
-                size_t c = (size_t)j * P->sw - P->pl + (size_t)b * P->dw;
-                (*pos)[k++] = nc * P->H * P->W + r * P->W + c;
+                (*pos)[k++] = nc * P->H * P->W + nl_pool_tap(P, i, j, a, b);
             }
     }
     return 0;

@@ -111,11 +111,8 @@ static void avgpool_reach(const qctx *c, const double *inmax, double *bound, uin
                 nl_pool_window(p, i, j, &a0, &a1, &b0, &b1);
                 __int128 sum = 0;
                 for (unsigned a = a0; a < a1; a++)
-                    for (unsigned b = b0; b < b1; b++) {
-                        size_t r = (size_t)i * p->sh - p->pt + (size_t)a * p->dh;
-                        size_t q = (size_t)j * p->sw - p->pl + (size_t)b * p->dw;
-                        sum += bits_signed(x[(nc * p->H + r) * p->W + q], c->l);
-                    }
+                    for (unsigned b = b0; b < b1; b++)
+                        sum += bits_signed(x[nc * p->H * p->W + nl_pool_tap(p, i, j, a, b)], c->l);
                 unsigned __int128 m = sum < 0 ? (unsigned __int128)(-sum) : (unsigned __int128)sum;
                 if (m > most) most = m;
             }
