@@ -32,18 +32,12 @@ fail() {
     cat "$T/srv.err" >&2
     exit 1
 }
+. "$(dirname "$0")/cli_lib.sh"
 "$P" serve --model "$EX/digits.onnx" --listen 127.0.0.1:0 --threads 1 --max-sessions 2 \
     --queue 2 --idle-timeout $IDLE --log-json 2>"$T/srv.err" &
 SP=$!
 PIDS="$PIDS $SP"
-port=
-for i in $(seq 200); do
-    port=$(sed -n 's/.* on 127\.0\.0\.1:\([0-9][0-9]*\),.*/\1/p' "$T/srv.err")
-    [ -n "$port" ] && break
-    kill -0 "$SP" 2>/dev/null || fail "the server died at start"
-    sleep 0.05
-done
-[ -n "$port" ] || fail "the server never said its port"
+wait_port srv "$SP"
 
 for n in 0 1 2; do
     "$P" plain --quiet --model "$EX/digits.onnx" --input "$EX/digit-$n.npy" \

@@ -11,15 +11,7 @@ fail() {
     echo "cli_range: $*" >&2
     exit 1
 }
-# expect STATUS PATTERN CMD...: CMD exits with STATUS and its stderr matches PATTERN.
-expect() {
-    want=$1 pat=$2
-    shift 2
-    "$@" >"$T/out" 2>"$T/err"
-    got=$?
-    [ "$got" -eq "$want" ] || fail "$* exited $got, wanted $want: $(cat "$T/err")"
-    grep -q -- "$pat" "$T/err" || fail "$* said '$(cat "$T/err")', wanted /$pat/"
-}
+. "$(dirname "$0")/cli_lib.sh"
 
 # LeNet-style digits on its input times 1e4: the first conv's 2s-scale
 # outputs leave the 37-bit ring. plain and run refuse, naming the layer and

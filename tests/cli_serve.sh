@@ -17,15 +17,7 @@ fail() {
     cat "$T/srv.err" >&2
     exit 1
 }
-# expect STATUS PATTERN CMD...: CMD exits with STATUS and its stderr matches PATTERN.
-expect() {
-    want=$1 pat=$2
-    shift 2
-    "$@" >"$T/out" 2>"$T/err"
-    got=$?
-    [ "$got" -eq "$want" ] || fail "$* exited $got, wanted $want: $(cat "$T/err")"
-    grep -q -- "$pat" "$T/err" || fail "$* said '$(cat "$T/err")', wanted /$pat/"
-}
+. "$(dirname "$0")/cli_lib.sh"
 
 "$P" serve --model "$EX/digits.onnx" --listen 127.0.0.1:0 --mode "$MODE" \
     --threads 1 >"$T/srv.out" 2>"$T/srv.err" &

@@ -24,6 +24,7 @@ fail() {
     for f in "$T"/srv*.err; do echo "--- $f:" >&2; cat "$f" >&2; done
     exit 1
 }
+. "$(dirname "$0")/cli_lib.sh"
 # start NAME ARGS...: a server logging to $T/NAME.err; sets SP and port.
 start() {
     name=$1
@@ -32,14 +33,7 @@ start() {
         2>"$T/$name.err" &
     SP=$!
     PIDS="$PIDS $SP"
-    port=
-    for i in $(seq 200); do
-        port=$(sed -n 's/.* on 127\.0\.0\.1:\([0-9][0-9]*\),.*/\1/p' "$T/$name.err")
-        [ -n "$port" ] && break
-        kill -0 "$SP" 2>/dev/null || fail "the server $name died at start"
-        sleep 0.05
-    done
-    [ -n "$port" ] || fail "the server $name never said its port"
+    wait_port "$name" "$SP"
 }
 # client N OUT: a secure inference on digit-N.npy, output to $T/OUT.npy.
 client() {

@@ -1,0 +1,25 @@
+# Helpers sourced by the tests/cli_*.sh scripts, which define fail (say why
+# and exit 1) and T (their temporary folder) before sourcing this.
+
+# expect STATUS PATTERN CMD...: CMD exits with STATUS and its stderr matches PATTERN.
+expect() {
+    want=$1 pat=$2
+    shift 2
+    "$@" >"$T/out" 2>"$T/err"
+    got=$?
+    [ "$got" -eq "$want" ] || fail "$* exited $got, wanted $want: $(cat "$T/err")"
+    grep -q -- "$pat" "$T/err" || fail "$* said '$(cat "$T/err")', wanted /$pat/"
+}
+
+# wait_port NAME PID: the port server NAME (process PID, its stderr in
+# $T/NAME.err) says it listens on, into $port; fails if it dies first.
+wait_port() {
+    port=
+    for i in $(seq 200); do
+        port=$(sed -n 's/.* on 127\.0\.0\.1:\([0-9][0-9]*\),.*/\1/p' "$T/$1.err" 2>/dev/null)
+        [ -n "$port" ] && return 0
+        kill -0 "$2" 2>/dev/null || fail "the server $1 died at start"
+        sleep 0.05
+    done
+    fail "the server $1 never said its port"
+}
