@@ -86,7 +86,13 @@ for n in 0 1 2 3; do
     cl="$cl $!"
 done
 for c in $cl; do wait $c || fail "a client through haproxy failed: $(cat "$T"/client-*.out)"; done
-da=$(grep -c ") done:" "$T/a.err") db=$(grep -c ") done:" "$T/b.err")
+# A server logs a session after its client has its answer: wait (bounded)
+# for the last lines.
+for i in $(seq 600); do
+    da=$(grep -c ") done:" "$T/a.err") db=$(grep -c ") done:" "$T/b.err")
+    [ $((da + db)) -ge 20 ] && break
+    sleep 0.1
+done
 [ "$da" -ge 1 ] && [ "$db" -ge 1 ] || fail "not both backends served: $da and $db sessions"
 [ $((da + db)) -eq 20 ] || fail "$da + $db sessions done, wanted 20"
 echo "cli_haproxy: 20 sessions from 4 clients through haproxy on port $port, $da on backend a, $db on b, all exact"
