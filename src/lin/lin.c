@@ -4,6 +4,8 @@
 #include "util/bits.h"
 #include "util/mem.h"
 
+#include <string.h>
+
 static int shape_err(const char *what, const char *why) {
     return err_set(PARLEY_E_ARG, "%s: %s", what, why);
 }
@@ -181,34 +183,57 @@ void lin_plain(uint64_t *y, const uint64_t *x, const lin_shape *s, const uint64_
         lin_scale_plain(y, x, &s->p.scale, w, l);
 }
 
+/* The first output column j whose tap q = j * sw + q0 is >= lo, and the end
+ * of those with q < hi (a tap's valid columns form one run). */
+static unsigned conv_cols(int64_t q0, unsigned sw, unsigned ow, int64_t lo, int64_t hi,
+                          unsigned *end) {
+    int64_t a = lo - q0 <= 0 ? 0 : (lo - q0 + sw - 1) / sw;
+    int64_t b = hi - q0 <= 0 ? 0 : (hi - q0 + sw - 1) / sw;
+    if (b > ow) b = ow;
+    if (a > b) a = b;
+    *end = (unsigned)b;
+    return (unsigned)a;
+}
+
+/* Weight by weight over whole output rows (the sums wrap mod 2^64 and are
+ * reduced at the end, so the order of the products does not matter): each
+ * inner loop walks an input row and an output row, which the compiler
+ * vectorises, where the per-output loop over taps strode across planes. */
 void lin_conv_plain(uint64_t *y, const uint64_t *x, const lin_conv *c, const uint64_t *w,
                     unsigned l) {
     uint64_t mask = bits_mask(l);
     unsigned cg = c->C / c->groups, og = c->O / c->groups;
+    size_t plane = (size_t)c->OH * c->OW, iplane = (size_t)c->H * c->W;
     for (unsigned n = 0; n < c->N; n++)
         for (unsigned o = 0; o < c->O; o++) {
+            uint64_t *yp = y + ((size_t)n * c->O + o) * plane;
+            memset(yp, 0, plane * sizeof *yp);
             unsigned g = o / og;
-            for (unsigned i = 0; i < c->OH; i++)
-                for (unsigned j = 0; j < c->OW; j++) {
-                    uint64_t acc = 0;
-                    for (unsigned ci = 0; ci < cg; ci++) {
-                        unsigned ch = g * cg + ci;
-                        for (unsigned a = 0; a < c->kh; a++) {
+            for (unsigned ci = 0; ci < cg; ci++) {
+                const uint64_t *xp = x + ((size_t)n * c->C + g * cg + ci) * iplane;
+                for (unsigned a = 0; a < c->kh; a++)
+                    for (unsigned b = 0; b < c->kw; b++) {
+                        uint64_t wv = w[(((size_t)o * cg + ci) * c->kh + a) * c->kw + b];
+                        if (!wv) continue;
+                        int64_t q0 = (int64_t)b * c->dw - c->pl;
+                        unsigned j1, j0 = conv_cols(q0, c->sw, c->OW, 0, c->W, &j1);
+                        if (j0 >= j1) continue;
+                        for (unsigned i = 0; i < c->OH; i++) {
                             int64_t r = (int64_t)i * c->sh - c->pt + (int64_t)a * c->dh;
                             if (r < 0 || r >= c->H) continue;
-                            for (unsigned b = 0; b < c->kw; b++) {
-                                int64_t q = (int64_t)j * c->sw - c->pl + (int64_t)b * c->dw;
-                                if (q < 0 || q >= c->W) continue;
-                                uint64_t xv =
-                                    x[(((size_t)n * c->C + ch) * c->H + (size_t)r) * c->W +
-                                      (size_t)q];
-                                uint64_t wv = w[(((size_t)o * cg + ci) * c->kh + a) * c->kw + b];
-                                acc += xv * wv;
-                            }
+                            const uint64_t *xr = xp + (size_t)r * c->W;
+                            uint64_t *yr = yp + (size_t)i * c->OW;
+                            if (c->sw == 1)
+                                for (unsigned j = j0; j < j1; j++)
+                                    yr[j] += wv * xr[(int64_t)j + q0];
+                            else
+                                for (unsigned j = j0; j < j1; j++)
+                                    yr[j] += wv * xr[(int64_t)j * c->sw + q0];
                         }
                     }
-                    y[(((size_t)n * c->O + o) * c->OH + i) * c->OW + j] = acc & mask;
-                }
+            }
+            for (size_t k = 0; k < plane; k++)
+                yp[k] &= mask;
         }
 }
 
