@@ -1448,7 +1448,7 @@ TEST(data_movement_refusals) {
         {"Resize", "coordinate_transformation_mode", "tf_crop_and_resize", "is not supported"},
         {"ReduceMean", "axes", NULL, "over the spatial axes"},
         {"Slice", NULL, NULL, "a negative step on a computed tensor"},
-        {"ConvTranspose", "auto_pad", "SAME_UPPER", "auto_pad 'SAME_UPPER' is not supported"},
+        {"ConvTranspose", "auto_pad", "SAME_ALL", "auto_pad 'SAME_ALL' is not supported"},
     };
     for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
         mb_init(&B, 13);

@@ -1371,10 +1371,9 @@ static int op_convtranspose(imp *m) {
         return imp_err(m, PARLEY_E_FORMAT, "weights %s do not match the input %s",
                        imp_shp(a, sizeof a, &W->shape), imp_shp(b, sizeof b, &xs));
     TRY(imp_attr_s(m, "auto_pad", "NOTSET", ap, sizeof ap));
-    if (strcmp(ap, "NOTSET") != 0 && ap[0])
-        return imp_err(m, PARLEY_E_UNSUPPORTED, "auto_pad '%s' is not supported (give pads)", ap);
-    if (imp_attr(m, "output_shape"))
-        return imp_err(m, PARLEY_E_UNSUPPORTED, "output_shape is not supported (give pads)");
+    int upper = !strcmp(ap, "SAME_UPPER"), same = upper || !strcmp(ap, "SAME_LOWER");
+    if (!same && strcmp(ap, "NOTSET") != 0 && strcmp(ap, "VALID") != 0 && ap[0])
+        return imp_err(m, PARLEY_E_UNSUPPORTED, "auto_pad '%s' is not supported", ap);
     int64_t group;
     TRY(imp_attr_i_range(m, "group", 1, 1, xs.d[1], &group));
     unsigned C = xs.d[1], g = (unsigned)group, nsp = xs.rank - 2;
@@ -1386,6 +1385,26 @@ static int op_convtranspose(imp *m) {
     unsigned opad[2];
     TRY(read_window(m, &w, nsp, xs.d + 2, W->shape.d + 2, 1));
     TRY(read_list(m, "output_padding", nsp, 0, 0, opad));
+    /* The pads: given, or from output_shape (or, with SAME_*, the input
+     * times the strides) as ONNX says: the total padding that gives that
+     * size, split in halves (floor), the larger half at the end for
+     * SAME_UPPER, else at the start. */
+    const int64_t *os;
+    size_t nos;
+    int64_t plo[2] = {w.lo[0], w.lo[1]}, phi[2] = {w.hi[0], w.hi[1]};
+    TRY(imp_attr_ints(m, "output_shape", &os, &nos));
+    if (os && nos != nsp && nos != nsp + 2)
+        return imp_err(m, PARLEY_E_FORMAT, "output_shape has %zu entries", nos);
+    for (unsigned i = 0; i < nsp && (os || same); i++) {
+        int64_t want = os ? os[nos - nsp + i] : (int64_t)xs.d[2 + i] * w.st[i];
+        if (want < 1 || want > UINT32_MAX)
+            return imp_err(m, PARLEY_E_UNSUPPORTED, "output size %lld", (long long)want);
+        int64_t total = (int64_t)w.st[i] * (xs.d[2 + i] - 1) + opad[i] +
+                        (int64_t)(w.k[i] - 1) * w.dl[i] + 1 - want;
+        int64_t half = total >= 0 ? total / 2 : -((-total + 1) / 2);
+        plo[i] = upper ? half : total - half;
+        phi[i] = upper ? total - half : half;
+    }
     unsigned lo[2], hi[2];
     uint32_t f[NN_MAX_RANK] = {0};
     int dil = 0;
@@ -1394,10 +1413,12 @@ static int op_convtranspose(imp *m) {
         f[d] = 1;
     for (unsigned i = 0; i < nsp; i++) {
         int64_t ext = (int64_t)w.dl[i] * (w.k[i] - 1);
-        int64_t l2 = ext - w.lo[i], h2 = ext - w.hi[i] + opad[i];
+        int64_t l2 = ext - plo[i], h2 = ext - phi[i] + opad[i];
         if (l2 < 0 || h2 < 0)
             return imp_err(m, PARLEY_E_UNSUPPORTED,
                            "pads larger than dilation x (kernel - 1) are not supported");
+        if (l2 > MAX_ATTR_VALUE || h2 > MAX_ATTR_VALUE)
+            return imp_err(m, PARLEY_E_UNSUPPORTED, "output too large");
         lo[i] = (unsigned)l2;
         hi[i] = (unsigned)h2;
         f[2 + i] = w.st[i];
