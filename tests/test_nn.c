@@ -1450,25 +1450,29 @@ TEST(data_movement_refusals) {
         {"Slice", NULL, NULL, "a negative step on a computed tensor"},
         {"ConvTranspose", "auto_pad", "SAME_ALL", "auto_pad 'SAME_ALL' is not supported"},
     };
+    /* The builder keeps pointers to these until it packs the model. */
+    static const int64_t one[] = {1}, d4[] = {4}, dw[] = {1, 1, 2, 2};
+    static const int64_t st[] = {-1}, en[] = {-3}, ax[] = {3}, sp[] = {-1};
+    static const float sc[4] = {1, 1, 2, 2};
     for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
         mb_init(&B, 13);
         mb_input(&B, "x", F, 4, d1122);
         Onnx__NodeProto *n;
         if (!strcmp(cases[k].op, "Resize")) {
-            mb_init_f(&B, "sc", 1, (int64_t[]){4}, (const float[]){1, 1, 2, 2});
+            mb_init_f(&B, "sc", 1, d4, sc);
             n = mb_node(&B, "Resize", "x,,sc", "y");
             mb_attr_s(&B, n, cases[k].attr, cases[k].val);
         } else if (!strcmp(cases[k].op, "ReduceMean")) {
             n = mb_node(&B, "ReduceMean", "x", "y");
             mb_attr_ints(&B, n, "axes", 1, (int64_t[]){1});
         } else if (!strcmp(cases[k].op, "Slice")) {
-            mb_init_i(&B, "st", 1, (int64_t[]){1}, (int64_t[]){-1});
-            mb_init_i(&B, "en", 1, (int64_t[]){1}, (int64_t[]){-3});
-            mb_init_i(&B, "ax", 1, (int64_t[]){1}, (int64_t[]){3});
-            mb_init_i(&B, "sp", 1, (int64_t[]){1}, (int64_t[]){-1});
+            mb_init_i(&B, "st", 1, one, st);
+            mb_init_i(&B, "en", 1, one, en);
+            mb_init_i(&B, "ax", 1, one, ax);
+            mb_init_i(&B, "sp", 1, one, sp);
             n = mb_node(&B, "Slice", "x,st,en,ax,sp", "y");
         } else {
-            mb_init_f(&B, "W", 4, (int64_t[]){1, 1, 2, 2}, wv);
+            mb_init_f(&B, "W", 4, dw, wv);
             n = mb_node(&B, "ConvTranspose", "x,W", "y");
             mb_attr_s(&B, n, cases[k].attr, cases[k].val);
         }
