@@ -168,6 +168,9 @@ int conf_error_bound(double *bound, const qnet *net, const uint64_t *x) {
         case QOP_ARGMAX:
             e[y] = 0;
             break;
+        case QOP_SUMPOOL: /* a sum of kh x kw errors */
+            e[y] = ex * L->p.pool.kh * L->p.pool.kw;
+            break;
         case QOP_CLIP: /* 1-Lipschitz; each bound rounds by half a unit */
         case QOP_LEAKY_RELU:
         case QOP_HARD_SIGMOID: {

@@ -91,6 +91,15 @@ TEST(activations_both_modes) {
     same_as_ref(DATA "act.onnx", DATA "act.input.npy", 37, 12, MODE_HE, 2);
 }
 
+/* Data movement on shares (a ShuffleNetV2 unit's split and shuffle, a
+ * slice, nearest Upsample), ConvTranspose and spatial mean and sum
+ * (scripts/make-move-model) in both modes. */
+TEST(data_movement_both_modes) {
+    same_as_ref(DATA "move.onnx", DATA "move.input.npy", 37, 12, MODE_OT, 2);
+    same_as_ref(DATA "move.onnx", DATA "move.input.npy", 64, 20, MODE_OT, 1);
+    same_as_ref(DATA "move.onnx", DATA "move.input.npy", 37, 12, MODE_HE, 2);
+}
+
 TEST(mlp_both_modes) {
     same_as_ref(DATA "mlp.onnx", DATA "mlp.input.npy", 37, 12, MODE_OT, 1);
     same_as_ref(DATA "mlp.onnx", DATA "mlp.input.npy", 37, 12, MODE_HE, 2);

@@ -1292,3 +1292,195 @@ TEST(opsets_7_to_17_agree) {
     CHECK_MSG(strstr(err_msg(), "pads") != NULL, "%s", err_msg());
     fgraph_free(g);
 }
+
+/* ---- every unsupported node at once; data movement and sums (ops-move) -- */
+
+/* A model with several unsupported nodes: one load lists them all,
+ * grouped by operator and reason with the node names, an unknown operator
+ * behind another one included, and counts the supported nodes it could not
+ * check. */
+TEST(importer_lists_every_unsupported_node) {
+    mb_init(&B, 13);
+    mb_input(&B, "x", F, 4, d1122);
+    mb_init_i(&B, "pads", 1, (int64_t[]){8}, (int64_t[]){0, 0, 1, 1, 0, 0, 1, 1});
+    mb_node(&B, "Round", "x", "a")->name = "r1";
+    mb_node(&B, "Relu", "a", "b"); /* behind r1: not checked */
+    mb_node(&B, "Round", "x", "c")->name = "r2";
+    Onnx__NodeProto *p = mb_node(&B, "Pad", "x,pads", "d"); /* a form parley does not take */
+    mb_attr_s(&B, p, "mode", "reflect");
+    mb_node(&B, "Hardmax", "b", "e")->name = "h"; /* unknown, behind r1 */
+    mb_node(&B, "Add", "c,e", "y");               /* behind both: not checked */
+    mb_output(&B, "y");
+    fgraph *g = NULL;
+    CHECK_EQ(import(&g, 1), PARLEY_E_UNSUPPORTED);
+    const char *e = err_msg();
+    CHECK_MSG(strstr(e, "4 nodes of the model are not supported") &&
+                  strstr(e, "Round x 2 ('r1', 'r2'): operator is not supported") &&
+                  strstr(e, "Pad x 1 ('Pad'): mode 'reflect' is not supported") &&
+                  strstr(e, "Hardmax x 1 ('h'): operator is not supported") &&
+                  strstr(e, "(2 supported nodes reading their results were not checked)"),
+              "%s", e);
+    fgraph_free(g);
+    /* One unsupported node: its own message, as before. */
+    mb_init(&B, 13);
+    mb_input(&B, "x", F, 4, d1122);
+    mb_node(&B, "Round", "x", "a");
+    mb_node(&B, "Relu", "a", "y");
+    mb_output(&B, "y");
+    CHECK_EQ(import(&g, 1), PARLEY_E_UNSUPPORTED);
+    CHECK_MSG(strstr(err_msg(), "node 'Round' (Round): operator is not supported (the nodes") ==
+                  err_msg(),
+              "%s", err_msg());
+    /* A malformed model is still refused at once, as malformed. */
+    mb_init(&B, 13);
+    mb_input(&B, "x", F, 4, d1122);
+    mb_node(&B, "Round", "x", "a");
+    mb_node(&B, "Relu", "q", "y");
+    mb_output(&B, "y");
+    CHECK_EQ(import(&g, 1), PARLEY_E_FORMAT);
+    CHECK_MSG(strstr(err_msg(), "not defined before"), "%s", err_msg());
+}
+
+/* Load B at (16, 4), run x, compare the real outputs with want[n]; also
+ * the public model round trip (what a client receives) of the net. */
+static void run_expect(const float *x, const float *want, size_t n, const char *what) {
+    qnet *net;
+    int rc = load(&net, 16, 4);
+    CHECK_MSG(rc == 0, "%s: %s", what, err_msg());
+    if (rc < 0) return;
+    CHECK_MSG(net->t[net->output].size == n, "%s: %zu outputs", what, net->t[net->output].size);
+    uint64_t y[64];
+    REQUIRE(n <= 64);
+    CHECK_MSG(run_checked(net, y, x) == 0, "%s: %s", what, err_msg());
+    unsigned sc = net->t[net->output].scale;
+    for (size_t i = 0; i < n && i < net->t[net->output].size; i++)
+        CHECK_MSG(ldexp((double)bits_signed(y[i], 16), -(int)sc) == want[i],
+                  "%s: output %zu is %g, expected %g", what, i,
+                  ldexp((double)bits_signed(y[i], 16), -(int)sc), (double)want[i]);
+    uint8_t *buf;
+    size_t len;
+    qnet *pub = NULL;
+    REQUIRE_OK(qnet_public_encode(net, &buf, &len));
+    CHECK_MSG(qnet_public_decode(&pub, buf, len) == 0, "%s: %s", what, err_msg());
+    mem_free(buf);
+    qnet_free(pub);
+    qnet_free(net);
+}
+
+/* Split (sizes 1, 3 on the channels), Slice with a step, Resize nearest
+ * by 2 (scales, PyTorch's attributes), ReduceSum and ReduceMean over the
+ * spatial axes, keepdims 0 and 1, by hand (docs/MODELS.md): each value
+ * moves unchanged; a mean is the floor of sum / count at the input's
+ * scale. */
+TEST(ref_data_movement_hand) {
+    static const float x4[16] = {1, 2, 3, 4, 0.5f, -1, 2, 1.5f, -2, -2, 0.25f, 0, 8, 1, 1, 1};
+    /* x: 1 x 4 x 2 x 2; Split [1, 3] -> a (channel 0), b (channels 1..3);
+     * y = ReduceSum(b, axes 2, 3, keepdims 0) + the Split's first part
+     * through ReduceMean as a column: concat on axis 1. */
+    mb_init(&B, 13);
+    mb_input(&B, "x", F, 4, (int64_t[]){1, 4, 2, 2});
+    mb_init_i(&B, "sp", 1, (int64_t[]){2}, (int64_t[]){1, 3});
+    mb_init_i(&B, "ax", 1, (int64_t[]){2}, (int64_t[]){2, 3});
+    Onnx__NodeProto *n = mb_node(&B, "Split", "x,sp", "a,b");
+    mb_attr_i(&B, n, "axis", 1);
+    n = mb_node(&B, "ReduceSum", "b,ax", "s");
+    mb_attr_i(&B, n, "keepdims", 0);
+    n = mb_node(&B, "ReduceMean", "a", "m");
+    mb_attr_ints(&B, n, "axes", 2, (int64_t[]){-1, -2});
+    mb_attr_i(&B, n, "keepdims", 0);
+    n = mb_node(&B, "Concat", "m,s", "y");
+    mb_attr_i(&B, n, "axis", 1);
+    mb_output(&B, "y");
+    run_expect(x4, (const float[]){2.5f, 3, -3.75f, 11}, 4, "split/reduce");
+
+    /* A mean that is not exact: floor((1 + 2 + 3 + 4 + 0.0625 * 3) * 16 / 4) / 16. */
+    static const float xm[4] = {1, 2, 3, 4.1875f};
+    mb_init(&B, 13);
+    mb_input(&B, "x", F, 4, d1122);
+    mb_node(&B, "ReduceMean", "x", "y"); /* all axes is refused; give them */
+    mb_attr_ints(&B, &B.nodes[0], "axes", 2, (int64_t[]){2, 3});
+    mb_output(&B, "y");
+    run_expect(xm, (const float[]){2.5f}, 1, "mean floor"); /* (16+32+48+67)/4 = 40.75 -> 40 */
+
+    /* Slice rows 1.. and columns 0, 2 of a 1 x 1 x 2 x 3 input, then Resize
+     * nearest x 2 (opset 13: roi empty, scales 1, 1, 2, 2). */
+    static const float xs[6] = {1, 2, 3, 4, 5, 6};
+    mb_init(&B, 13);
+    mb_input(&B, "x", F, 4, (int64_t[]){1, 1, 2, 3});
+    mb_init_i(&B, "st", 1, (int64_t[]){2}, (int64_t[]){1, 0});
+    mb_init_i(&B, "en", 1, (int64_t[]){2}, (int64_t[]){2, 3});
+    mb_init_i(&B, "ax", 1, (int64_t[]){2}, (int64_t[]){2, 3});
+    mb_init_i(&B, "sp", 1, (int64_t[]){2}, (int64_t[]){1, 2});
+    mb_init_f(&B, "sc", 1, (int64_t[]){4}, (const float[]){1, 1, 2, 2});
+    mb_node(&B, "Slice", "x,st,en,ax,sp", "s");
+    n = mb_node(&B, "Resize", "s,,sc", "y");
+    mb_attr_s(&B, n, "mode", "nearest");
+    mb_attr_s(&B, n, "coordinate_transformation_mode", "asymmetric");
+    mb_attr_s(&B, n, "nearest_mode", "floor");
+    mb_output(&B, "y");
+    run_expect(xs, (const float[]){4, 4, 6, 6, 4, 4, 6, 6}, 8, "slice/resize");
+
+    /* ConvTranspose, stride 2, no padding: y[2i + a][2j + b] = x[i][j] w[a][b]
+     * (+ 0.5, the bias). */
+    static const float xc[4] = {1, -2, 0.5f, 3}, wc[4] = {0.25f, -0.5f, 1, 2};
+    mb_init(&B, 13);
+    mb_input(&B, "x", F, 4, d1122);
+    mb_init_f(&B, "W", 4, (int64_t[]){1, 1, 2, 2}, wc);
+    mb_init_f(&B, "b", 1, d1, (const float[]){0.5f});
+    n = mb_node(&B, "ConvTranspose", "x,W,b", "y");
+    mb_attr_ints(&B, n, "strides", 2, (int64_t[]){2, 2});
+    mb_output(&B, "y");
+    float want[16];
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 2; j++)
+            for (int a = 0; a < 2; a++)
+                for (int b = 0; b < 2; b++)
+                    want[(2 * i + a) * 4 + 2 * j + b] = xc[i * 2 + j] * wc[a * 2 + b] + 0.5f;
+    run_expect(xc, want, 16, "convtranspose");
+}
+
+/* What parley does not take of these operators is refused naming it. */
+TEST(data_movement_refusals) {
+    static const struct {
+        const char *op, *attr, *val, *why;
+    } cases[] = {
+        {"Resize", "mode", "linear", "mode 'linear' is not supported (only nearest)"},
+        {"Resize", "coordinate_transformation_mode", "tf_crop_and_resize", "is not supported"},
+        {"ReduceMean", "axes", NULL, "over the spatial axes"},
+        {"Slice", NULL, NULL, "a negative step on a computed tensor"},
+        {"ConvTranspose", "auto_pad", "SAME_ALL", "auto_pad 'SAME_ALL' is not supported"},
+    };
+    /* The builder keeps pointers to these until it packs the model. */
+    static const int64_t one[] = {1}, d4[] = {4}, dw[] = {1, 1, 2, 2};
+    static const int64_t st[] = {-1}, en[] = {-3}, ax[] = {3}, sp[] = {-1};
+    static const float sc[4] = {1, 1, 2, 2};
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        mb_init(&B, 13);
+        mb_input(&B, "x", F, 4, d1122);
+        Onnx__NodeProto *n;
+        if (!strcmp(cases[k].op, "Resize")) {
+            mb_init_f(&B, "sc", 1, d4, sc);
+            n = mb_node(&B, "Resize", "x,,sc", "y");
+            mb_attr_s(&B, n, cases[k].attr, cases[k].val);
+        } else if (!strcmp(cases[k].op, "ReduceMean")) {
+            n = mb_node(&B, "ReduceMean", "x", "y");
+            mb_attr_ints(&B, n, "axes", 1, (int64_t[]){1});
+        } else if (!strcmp(cases[k].op, "Slice")) {
+            mb_init_i(&B, "st", 1, one, st);
+            mb_init_i(&B, "en", 1, one, en);
+            mb_init_i(&B, "ax", 1, one, ax);
+            mb_init_i(&B, "sp", 1, one, sp);
+            n = mb_node(&B, "Slice", "x,st,en,ax,sp", "y");
+        } else {
+            mb_init_f(&B, "W", 4, dw, wv);
+            n = mb_node(&B, "ConvTranspose", "x,W", "y");
+            mb_attr_s(&B, n, cases[k].attr, cases[k].val);
+        }
+        mb_output(&B, "y");
+        fgraph *g = NULL;
+        int rc = import(&g, 1);
+        CHECK_MSG(rc == PARLEY_E_UNSUPPORTED && strstr(err_msg(), cases[k].why),
+                  "case %zu: %d '%s', expected '%s'", k, rc, err_msg(), cases[k].why);
+        fgraph_free(g);
+    }
+}

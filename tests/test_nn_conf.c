@@ -306,3 +306,79 @@ TEST(pad_identity_dropout) {
     };
     RUN(l);
 }
+
+/* Data movement on computed tensors (ops-move): Slice (positive steps),
+ * Split, Resize/Upsample nearest by whole factors. */
+TEST(slice_split) {
+    static const entry l[] = {
+        {"node/test_slice", NULL},
+        {"node/test_slice_default_axes", NULL},
+        {"node/test_slice_default_steps", NULL},
+        {"node/test_slice_end_out_of_bounds", NULL},
+        {"node/test_slice_neg", NULL},
+        {"node/test_slice_neg_steps", "a negative step on a computed tensor"},
+        {"node/test_slice_negative_axes", NULL},
+        {"node/test_slice_start_out_of_bounds", "a dimension of 0"},
+        {"node/test_split_equal_parts_1d", "3 outputs"},
+        {"node/test_split_equal_parts_2d", "2 outputs"},
+        {"node/test_split_equal_parts_default_axis", "3 outputs"},
+        {"node/test_split_variable_parts_1d", "2 outputs"},
+        {"node/test_split_variable_parts_2d", "2 outputs"},
+        {"node/test_split_variable_parts_default_axis", "2 outputs"},
+        {"node/test_split_zero_size_splits", "a dimension of 0"},
+    };
+    RUN(l);
+}
+
+TEST(resize_upsample) {
+    static const entry l[] = {
+        {"node/test_upsample_nearest", NULL},
+        {"node/test_resize_upsample_scales_nearest", NULL},
+        {"node/test_resize_upsample_sizes_nearest", "scale 3.5 of axis 2 is not supported"},
+        {"node/test_resize_upsample_sizes_nearest_ceil_half_pixel", "does not repeat each element"},
+        {"node/test_resize_upsample_sizes_nearest_floor_align_corners",
+         "does not repeat each element"},
+        {"node/test_resize_upsample_sizes_nearest_round_prefer_ceil_asymmetric",
+         "does not repeat each element"},
+        {"node/test_resize_downsample_scales_nearest", "scale 0.6 of axis 2 is not supported"},
+        {"node/test_resize_upsample_scales_linear", "mode 'linear' is not supported"},
+    };
+    RUN(l);
+}
+
+/* ReduceMean / ReduceSum over spatial axes: AVGPOOL / SUMPOOL. */
+TEST(reduce) {
+    static const entry l[] = {
+        {"node/test_reduce_mean_default_axes_keepdims_example", "over the spatial axes"},
+        {"node/test_reduce_mean_default_axes_keepdims_random", "over the spatial axes"},
+        {"node/test_reduce_mean_do_not_keepdims_example", "over the spatial axes"},
+        {"node/test_reduce_mean_keepdims_example", "over the spatial axes"},
+        {"node/test_reduce_mean_negative_axes_keepdims_example", "over the spatial axes"},
+        {"node/test_reduce_sum_default_axes_keepdims_example", "a dimension of 0"},
+        {"node/test_reduce_sum_do_not_keepdims_example", "over the spatial axes"},
+        {"node/test_reduce_sum_keepdims_example", "over the spatial axes"},
+        {"node/test_reduce_sum_keepdims_random", "over the spatial axes"},
+        {"node/test_reduce_sum_negative_axes_keepdims_example", "over the spatial axes"},
+        {"node/test_reduce_sum_empty_axes_input_noop_example", "a dimension of 0"},
+    };
+    RUN(l);
+}
+
+/* ConvTranspose as DILATE + CONV, in both modes. */
+TEST(convtranspose) {
+    static const entry l[] = {
+        {"node/test_convtranspose", NULL},
+        {"node/test_convtranspose_1d", NULL},
+        {"node/test_convtranspose_3d", "is not N x C x H x W or N x C x W"},
+        {"node/test_convtranspose_autopad_same", NULL},
+        {"node/test_convtranspose_dilations", "does not fit the public weight width"},
+        {"node/test_convtranspose_kernel_shape", NULL},
+        {"node/test_convtranspose_output_shape", NULL},
+        {"node/test_convtranspose_pad", NULL},
+        {"node/test_convtranspose_pads", NULL},
+        {"node/test_convtranspose_with_kernel", NULL},
+        {"pytorch-converted/test_ConvTranspose2d", NULL},
+        {"pytorch-converted/test_ConvTranspose2d_no_bias", NULL},
+    };
+    RUN_HE(l);
+}

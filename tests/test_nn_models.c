@@ -181,6 +181,18 @@ TEST(predicted_bytes_digits) {
                     PARLEY_SOURCE_DIR "/examples/digit-0.npy");
 }
 
+TEST(move_vs_torch) {
+    /* A ShuffleNetV2 unit (channel split, branch, concat, channel shuffle),
+     * a slice, nearest Upsample, ConvTranspose2d, spatial mean and sum
+     * (scripts/make-move-model). */
+    double e12, e20;
+    against_torch(DATA "move.onnx", DATA "move.input.npy", DATA "move.torch.npy", 37, 12, 0, &e12);
+    against_torch(DATA "move.onnx", DATA "move.input.npy", DATA "move.torch.npy", 64, 20, 0, &e20);
+    CHECK_MSG(e20 < e12 / 16, "error %g at s = 20, %g at s = 12", e20, e12);
+}
+
+TEST(predicted_bytes_move) { predicted_bytes(DATA "move.onnx", DATA "move.input.npy"); }
+
 TEST(predicted_bytes_cnn) { predicted_bytes(DATA "cnn.onnx", DATA "cnn.input.npy"); }
 
 TEST(predicted_bytes_act) { predicted_bytes(DATA "act.onnx", DATA "act.input.npy"); }

@@ -46,6 +46,10 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "serve") == 0) return cli_serve(argc - 1, argv + 1);
     if (strcmp(cmd, "infer") == 0) return cli_infer(argc - 1, argv + 1);
     if (strcmp(cmd, "inspect") == 0) return cli_inspect(argc - 1, argv + 1);
+    if (strcmp(cmd, "calibrate") == 0) {
+        int cli_calibrate(int, char **);
+        return cli_calibrate(argc - 1, argv + 1);
+    }
     fprintf(stderr, "parley: unknown command '%s'\n", cmd);
     usage(stderr);
     return 2;

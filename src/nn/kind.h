@@ -185,5 +185,8 @@ int qcheck_transpose(const qnet *net, const qlayer *L, unsigned i);
 int qcheck_argmax(const qnet *net, const qlayer *L, unsigned i);
 int qcheck_const(const qnet *net, const qlayer *L, unsigned i);
 int qcheck_act(const qnet *net, const qlayer *L, unsigned i);
+int qcheck_slice(const qnet *net, const qlayer *L, unsigned i);
+int qcheck_upsample(const qnet *net, const qlayer *L, unsigned i);
+int qcheck_dilate(const qnet *net, const qlayer *L, unsigned i);
 
 #endif

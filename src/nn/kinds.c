@@ -286,6 +286,29 @@ static void act_reach(const qctx *c, const double *inmax, double *bound, uint64_
     *bound = (double)*inner > inmax[0] ? (double)*inner : inmax[0];
 }
 
+/* ---- data movement and sums (ops-move) ---- */
+
+static void dump_slice(FILE *f, const qlayer *L) {
+    fprintf(f, "  start");
+    for (unsigned d = 0; d < NN_MAX_RANK && L->p.slice.step[d]; d++)
+        fprintf(f, "%s%u", d ? "," : " ", L->p.slice.start[d]);
+    fprintf(f, " step");
+    for (unsigned d = 0; d < NN_MAX_RANK && L->p.slice.step[d]; d++)
+        fprintf(f, "%s%u", d ? "," : " ", L->p.slice.step[d]);
+}
+
+static void dump_factor(FILE *f, const qlayer *L) {
+    fprintf(f, "  x");
+    for (unsigned d = 0; d < NN_MAX_RANK && L->p.factor[d]; d++)
+        fprintf(f, "%s%u", d ? "," : " ", L->p.factor[d]);
+}
+
+/* A window sum is at most the window's size times the largest input. */
+static void sumpool_reach(const qctx *c, const double *inmax, double *bound, uint64_t *inner) {
+    *bound = (double)c->L->p.pool.kh * c->L->p.pool.kw * inmax[0];
+    *inner = 0;
+}
+
 /* ---- the table ---- */
 
 #define LINEAR(k) \
@@ -338,6 +361,15 @@ static const qkind kinds[QOP_END_] = {
     [QOP_CLIP] = {"clip", EW_ACT(nl_act, NL_ACT_CLIP, clip_quant)},
     [QOP_LEAKY_RELU] = {"leaky_relu", EW_ACT(nl_act, NL_ACT_LEAKY, leaky_quant)},
     [QOP_HARD_SIGMOID] = {"hard_sigmoid", EW_ACT(nl_act, NL_ACT_HSIG, hsig_quant)},
+    /* data movement and sums (ops-move) */
+    [QOP_SLICE] = {"slice", LOCAL(slice), INPUTS(1, 1), .nonneg = QN_IF_INPUTS,
+                   WIRE(slice, 2 * NN_MAX_RANK), .check = qcheck_slice, .dump = dump_slice},
+    [QOP_UPSAMPLE] = {"upsample", LOCAL(upsample), INPUTS(1, 1), .nonneg = QN_IF_INPUTS,
+                      WIRE(factor, NN_MAX_RANK), .check = qcheck_upsample, .dump = dump_factor},
+    [QOP_DILATE] = {"dilate", LOCAL(dilate), INPUTS(1, 1), .nonneg = QN_IF_INPUTS,
+                    WIRE(factor, NN_MAX_RANK), .check = qcheck_dilate, .dump = dump_factor},
+    [QOP_SUMPOOL] = {"sumpool", LOCAL(sumpool), INPUTS(1, 1), WIRE(pool, 18), .check = qcheck_pool,
+                     .dump = dump_pool, .reach = sumpool_reach},
 };
 
 const qkind *qkind_find(int op) {

@@ -178,6 +178,51 @@ int qcheck_transpose(const qnet *net, const qlayer *L, unsigned i) {
     return 0;
 }
 
+/* Parameters past the rank are zero (one encoding per layer). */
+static int zero_past(const uint32_t *v, unsigned r) {
+    for (unsigned d = r; d < NN_MAX_RANK; d++)
+        if (v[d]) return 0;
+    return 1;
+}
+
+int qcheck_slice(const qnet *net, const qlayer *L, unsigned i) {
+    const nn_shape *xs = &in_t(net, L, 0)->shape, *ys = &out_t(net, L)->shape;
+    unsigned r = xs->rank;
+    if (ys->rank != r) return lerr(net, i, "ranks differ");
+    for (unsigned d = 0; d < r; d++) {
+        uint64_t st = L->p.slice.step[d];
+        if (st < 1) return lerr(net, i, "a step is zero");
+        if (L->p.slice.start[d] + (ys->d[d] - 1) * st >= xs->d[d])
+            return lerr(net, i, "the slice leaves the input");
+    }
+    if (!zero_past(L->p.slice.start, r) || !zero_past(L->p.slice.step, r))
+        return lerr(net, i, "slice entries past the rank");
+    return 0;
+}
+
+/* UPSAMPLE: y = x * f; DILATE: y = (x - 1) * f + 1, in every dimension. */
+static int check_factors(const qnet *net, const qlayer *L, unsigned i, int dilate) {
+    const nn_shape *xs = &in_t(net, L, 0)->shape, *ys = &out_t(net, L)->shape;
+    unsigned r = xs->rank;
+    if (ys->rank != r) return lerr(net, i, "ranks differ");
+    for (unsigned d = 0; d < r; d++) {
+        uint64_t f = L->p.factor[d];
+        if (f < 1) return lerr(net, i, "a factor is zero");
+        if ((dilate ? (xs->d[d] - 1) * f + 1 : xs->d[d] * f) != ys->d[d])
+            return lerr(net, i, "output shape does not match the factors");
+    }
+    if (!zero_past(L->p.factor, r)) return lerr(net, i, "factors past the rank");
+    return 0;
+}
+
+int qcheck_upsample(const qnet *net, const qlayer *L, unsigned i) {
+    return check_factors(net, L, i, 0);
+}
+
+int qcheck_dilate(const qnet *net, const qlayer *L, unsigned i) {
+    return check_factors(net, L, i, 1);
+}
+
 int qcheck_argmax(const qnet *net, const qlayer *L, unsigned i) {
     const nn_shape *xs = &in_t(net, L, 0)->shape;
     unsigned a = L->p.argmax.axis, r = xs->rank;

@@ -141,6 +141,90 @@ int qlocal_transpose(const qctx *c) {
     return 0;
 }
 
+/* ---- SLICE, UPSAMPLE, DILATE, SUMPOOL ---- */
+
+int qlocal_slice(const qctx *c) {
+    const nn_shape *ys = out_shape(c);
+    unsigned r = ys->rank;
+    size_t xst[NN_MAX_RANK], step[NN_MAX_RANK], off = 0;
+    strides(xst, in_shape(c, 0));
+    for (unsigned d = 0; d < r; d++) {
+        step[d] = c->L->p.slice.step[d] * xst[d];
+        off += c->L->p.slice.start[d] * xst[d];
+    }
+    uint32_t idx[NN_MAX_RANK] = {0};
+    for (size_t i = 0; i < c->n; i++) {
+        c->y[i] = c->x[0][off];
+        for (unsigned d = r; d-- > 0;) {
+            off += step[d];
+            if (++idx[d] < ys->d[d]) break;
+            off -= step[d] * ys->d[d];
+            idx[d] = 0;
+        }
+    }
+    return 0;
+}
+
+int qlocal_upsample(const qctx *c) {
+    const nn_shape *ys = out_shape(c);
+    unsigned r = ys->rank;
+    const uint32_t *f = c->L->p.factor;
+    size_t xst[NN_MAX_RANK];
+    strides(xst, in_shape(c, 0));
+    uint32_t idx[NN_MAX_RANK] = {0};
+    for (size_t i = 0; i < c->n; i++) {
+        size_t off = 0;
+        for (unsigned d = 0; d < r; d++)
+            off += (size_t)(idx[d] / f[d]) * xst[d];
+        c->y[i] = c->x[0][off];
+        for (unsigned d = r; d-- > 0;) {
+            if (++idx[d] < ys->d[d]) break;
+            idx[d] = 0;
+        }
+    }
+    return 0;
+}
+
+int qlocal_dilate(const qctx *c) {
+    const nn_shape *xs = in_shape(c, 0);
+    unsigned r = xs->rank;
+    const uint32_t *f = c->L->p.factor;
+    size_t yst[NN_MAX_RANK], nx = c->net->t[c->L->in[0]].size;
+    strides(yst, out_shape(c));
+    memset(c->y, 0, c->n * sizeof *c->y);
+    uint32_t idx[NN_MAX_RANK] = {0};
+    for (size_t i = 0; i < nx; i++) {
+        size_t off = 0;
+        for (unsigned d = 0; d < r; d++)
+            off += (size_t)idx[d] * f[d] * yst[d];
+        c->y[off] = c->x[0][i];
+        for (unsigned d = r; d-- > 0;) {
+            if (++idx[d] < xs->d[d]) break;
+            idx[d] = 0;
+        }
+    }
+    return 0;
+}
+
+int qlocal_sumpool(const qctx *c) {
+    const nl_pool *p = &c->L->p.pool;
+    uint64_t mask = bits_mask(c->l), *y = c->y;
+    for (size_t nc = 0; nc < (size_t)p->N * p->C; nc++) {
+        const uint64_t *x = c->x[0] + nc * p->H * p->W;
+        for (unsigned i = 0; i < p->OH; i++)
+            for (unsigned j = 0; j < p->OW; j++) {
+                unsigned a0, a1, b0, b1;
+                nl_pool_window(p, i, j, &a0, &a1, &b0, &b1);
+                uint64_t acc = 0;
+                for (unsigned a = a0; a < a1; a++)
+                    for (unsigned b = b0; b < b1; b++)
+                        acc += x[nl_pool_tap(p, i, j, a, b)];
+                *y++ = acc & mask;
+            }
+    }
+    return 0;
+}
+
 void qlocal_argmax_geom(const qctx *c, size_t *outer, size_t *cols, size_t *inner) {
     const nn_shape *xs = in_shape(c, 0);
     unsigned a = c->L->p.argmax.axis;

@@ -22,6 +22,11 @@ int qlocal_concat(const qctx *c);
 int qlocal_reshape(const qctx *c);
 int qlocal_pad(const qctx *c);
 int qlocal_transpose(const qctx *c);
+int qlocal_slice(const qctx *c);    /* a strided box */
+int qlocal_upsample(const qctx *c); /* each element repeated p.factor times per dim */
+int qlocal_dilate(const qctx *c);   /* p.factor - 1 zeros between elements */
+/* The window sums of p.pool, mod 2^l (no division). */
+int qlocal_sumpool(const qctx *c);
 
 /* The owner's private addend, in place on c->y: the bias per output
  * channel of a linear layer (lin_channels), or one constant per element

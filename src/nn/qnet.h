@@ -36,11 +36,21 @@
  *   CLIP, LEAKY_RELU, HARD_SIGMOID
  *                     nl_act_plain with p.act: piecewise-linear activations
  *                     with public constants (docs/MODELS.md)
+ *   SLICE             y[i] = x[p.slice.start + i * p.slice.step] in every
+ *                     dimension (steps >= 1): Slice and each output of Split
+ *   UPSAMPLE          y[i] = x[floor(i / p.factor)] in every dimension:
+ *                     nearest-neighbour Resize/Upsample by integer factors
+ *   DILATE            y[i * p.factor] = x[i], zeros elsewhere (the output is
+ *                     (n - 1) * f + 1 long): a ConvTranspose's strides
+ *                     before the CONV it becomes
+ *   SUMPOOL           the window sums of p.pool (no division): ReduceSum
+ *                     over spatial axes
  *   CONST             no input: a server constant at scale s (shared as
  *                     S: the constant, C: zeros), e.g. a constant operand
  *                     of a Concat
- * Data movement (CONCAT, RESHAPE, PAD, TRANSPOSE), ADD, ADDC, CONST and
- * SHL are local on shares: one step (nn/qlocal.c) serves both interpreters.
+ * Data movement (CONCAT, RESHAPE, PAD, TRANSPOSE, SLICE, UPSAMPLE, DILATE),
+ * ADD, ADDC, CONST, SHL and SUMPOOL are local on shares: one step
+ * (nn/qlocal.c) serves both interpreters.
  *
  * Public vs private: everything in this struct except the w and b arrays
  * is public (the architecture, l, s and each linear layer's wbits, which
@@ -81,6 +91,11 @@ typedef enum qop {
     QOP_CLIP,       /* Clip / ReLU6: min(max(x, lo), hi), public bounds */
     QOP_LEAKY_RELU, /* LeakyRelu, PRelu with one public slope */
     QOP_HARD_SIGMOID,
+    /* data movement and sums, local on shares (ops-move) */
+    QOP_SLICE,    /* Slice, Split: a strided box of the input */
+    QOP_UPSAMPLE, /* Resize/Upsample nearest by integer factors */
+    QOP_DILATE,   /* zeros between elements (ConvTranspose's strides) */
+    QOP_SUMPOOL,  /* ReduceSum over spatial axes: window sums */
     QOP_END_ /* one past the last kind */
 } qop;
 
@@ -124,6 +139,10 @@ typedef union qparams {
         unsigned axis, keepdims;
     } argmax;   /* ARGMAX */
     nl_actp act; /* CLIP, LEAKY_RELU, HARD_SIGMOID (nl/plain.h) */
+    struct {
+        uint32_t start[NN_MAX_RANK], step[NN_MAX_RANK];
+    } slice;                      /* SLICE: y[i] = x[start + i * step] per dim */
+    uint32_t factor[NN_MAX_RANK]; /* UPSAMPLE: y[i] = x[i / f]; DILATE: y[i * f] = x[i] */
 } qparams;
 
 typedef struct qlayer {

@@ -4,7 +4,8 @@
 #include <stdarg.h>
 #include <string.h>
 
-static _Thread_local char err_buf[512];
+/* Room for an importer's list of every unsupported node of a model. */
+static _Thread_local char err_buf[4096];
 
 int err_set(int code, const char *fmt, ...) {
     va_list ap;

@@ -6,7 +6,8 @@
  * Unsqueeze, Concat and Reshape). All shapes are fixed at load, so these
  * are constants: parley folds them and the layers see plain numbers. A
  * node here that reads a computed tensor (other than Shape, which only
- * reads its shape) is an error naming the node. */
+ * reads its shape, and Slice, which becomes a SLICE layer) is an error
+ * naming the node. */
 #include "nn/onnx/imp.h"
 
 #include "util/mem.h"
@@ -253,12 +254,38 @@ static int slice_axis(int64_t dim, int64_t start, int64_t end, int64_t step, int
     return 0;
 }
 
+/* Slice of a computed tensor: a SLICE layer (positive steps). */
+static int slice_value(imp *m, unsigned x, const int64_t *s0, const int64_t *step,
+                       const nn_shape *ys) {
+    unsigned r = ys->rank, y;
+    for (unsigned d = 0; d < r; d++)
+        if (step[d] < 1 || step[d] > UINT32_MAX)
+            return imp_err(m, PARLEY_E_UNSUPPORTED,
+                           "a negative step on a computed tensor is not supported");
+    int whole = nn_shape_eq(ys, imp_vshape(m, x));
+    for (unsigned d = 0; d < r; d++)
+        whole &= s0[d] == 0 && step[d] == 1;
+    sym *in;
+    TRY(imp_in_sym(m, 0, &in));
+    if (whole) return imp_out_alias(m, 0, in); /* the whole tensor */
+    fnode *n;
+    TRY(imp_out_value(m, 0, ys, &y));
+    TRY(imp_add_node(m, &n, QOP_SLICE, &x, 1, y));
+    for (unsigned d = 0; d < r; d++) {
+        n->p.slice.start[d] = (uint32_t)s0[d];
+        n->p.slice.step[d] = (uint32_t)step[d];
+    }
+    return 0;
+}
+
 static int op_slice(imp *m) {
     static const char *const ok[] = {"starts", "ends", "axes", NULL};
     TRY(imp_attrs_allowed(m, ok));
-    const ctensor *x;
-    TRY(const_in(m, 0, &x, "Slice"));
-    unsigned r = x->shape.rank;
+    sym *in;
+    TRY(imp_in_sym(m, 0, &in));
+    const ctensor *x = in->kind == SYM_CONST ? &in->c : NULL;
+    const nn_shape *xs = x ? &x->shape : imp_vshape(m, in->value);
+    unsigned r = xs->rank, xv = in->value;
     int64_t st[NN_MAX_RANK], en[NN_MAX_RANK], ax[NN_MAX_RANK], sp[NN_MAX_RANK];
     size_t ns, ne, na = 0, np = 0;
     if (m->opset < 10) {
@@ -280,7 +307,7 @@ static int op_slice(imp *m) {
     if (ne != ns || (na && na != ns) || (np && np != ns))
         return imp_err(m, PARLEY_E_FORMAT, "starts, ends, axes and steps differ in length");
     int64_t s0[NN_MAX_RANK], step[NN_MAX_RANK];
-    nn_shape ys = x->shape;
+    nn_shape ys = *xs;
     for (unsigned d = 0; d < r; d++)
         s0[d] = 0, step[d] = 1;
     unsigned seen = 0;
@@ -294,11 +321,12 @@ static int op_slice(imp *m) {
         seen |= 1u << a;
         int64_t cnt;
         step[a] = np ? sp[k] : 1;
-        if (slice_axis(x->shape.d[a], st[k], en[k], step[a], &s0[a], &cnt) < 0)
+        if (slice_axis(xs->d[a], st[k], en[k], step[a], &s0[a], &cnt) < 0)
             return imp_err(m, PARLEY_E_FORMAT, "a step is zero");
         if (cnt < 1) return imp_err(m, PARLEY_E_UNSUPPORTED, "an empty slice is not supported");
         ys.d[a] = (uint32_t)cnt;
     }
+    if (!x) return slice_value(m, xv, s0, step, &ys);
     ctensor c;
     TRY(const_make(&c, &ys, x->is_int));
     size_t xst[NN_MAX_RANK], acc = 1;

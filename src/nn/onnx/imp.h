@@ -11,7 +11,9 @@
 #define MAX_ATTR_VALUE (1 << 20) /* kernels, strides, pads, dilations */
 #define MAX_SHAPE_CONST 64       /* elements of a shape/axes/pads constant */
 
-enum { SYM_VALUE, SYM_CONST, SYM_NONE };
+/* SYM_SKIP: an output of a node parley could not import; the nodes that
+ * read it are skipped, so that one load lists every unsupported node. */
+enum { SYM_VALUE, SYM_CONST, SYM_NONE, SYM_SKIP };
 
 /* A constant known at import time. Data comes from a TensorProto, or from
  * an array (owned when `own` is set, else borrowed from something that
@@ -34,6 +36,15 @@ typedef struct sym {
     const char *why; /* SYM_NONE */
 } sym;
 
+/* Unsupported nodes found so far, grouped by operator and reason. */
+#define IMP_MAX_GROUPS 16
+#define IMP_GROUP_NAMES 3
+typedef struct imp_group {
+    char op[48], why[200];
+    char names[IMP_GROUP_NAMES][48];
+    unsigned count;
+} imp_group;
+
 typedef struct imp {
     fgraph *g;
     const onnx_opts *opts;
@@ -46,6 +57,10 @@ typedef struct imp {
     unsigned node_index;
     char nname[QNET_MAX_NAME + 1];
     char gen[QNET_MAX_NAME + 32]; /* scratch for generated value names */
+    imp_group groups[IMP_MAX_GROUPS];
+    unsigned ngroups, nbad, nbad_other; /* nbad_other: in groups past the table */
+    unsigned nskipped;                  /* supported nodes skipped behind them */
+    char first_bad[512];                /* the first one's whole message */
 } imp;
 
 const char *imp_str(const char *s);

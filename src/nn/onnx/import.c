@@ -291,7 +291,7 @@ int imp_in_sym(imp *m, unsigned k, sym **s) {
             "input '%s' is not defined before this node (nodes must be in topological order)", nm);
     }
     *s = &m->syms[id];
-    if ((*s)->kind == SYM_NONE) {
+    if ((*s)->kind == SYM_NONE || (*s)->kind == SYM_SKIP) {
         imp_printable(nm, sizeof nm, m->node->input[k]);
         return imp_err(m, PARLEY_E_UNSUPPORTED, "reads '%s', which is %s", nm, (*s)->why);
     }
@@ -568,15 +568,137 @@ static int check_output(imp *m, const Onnx__ValueInfoProto *vi, unsigned v) {
 }
 
 /* The node's operator: one of the importers of ops.c and fold.c, or an
- * element-wise layer kind that names it (nn/kind.h). */
-static int import_node(imp *m, const char *op_type) {
+ * element-wise layer kind that names it (nn/kind.h); NULL (*ew 0) if
+ * parley knows no such operator. */
+static const imp_op *find_op(const char *op_type, qop *ew) {
     const imp_op *const tables[] = {imp_layer_ops, imp_fold_ops};
+    *ew = 0;
     for (size_t t = 0; t < sizeof tables / sizeof *tables; t++)
         for (const imp_op *e = tables[t]; e->name; e++)
-            if (strcmp(e->name, op_type) == 0) return e->fn(m);
-    qop k = qkind_by_onnx(op_type);
+            if (strcmp(e->name, op_type) == 0) return e;
+    *ew = qkind_by_onnx(op_type);
+    return NULL;
+}
+
+static int import_node(imp *m, const char *op_type) {
+    qop k;
+    const imp_op *e = find_op(op_type, &k);
+    if (e) return e->fn(m);
     if (k) return imp_elementwise(m, k);
     return imp_err(m, PARLEY_E_UNSUPPORTED, "operator is not supported");
+}
+
+/* ---- every unsupported node at once ---------------------------------------
+ *
+ * A node refused as unsupported (PARLEY_E_UNSUPPORTED: an unknown operator,
+ * an attribute or a form parley does not take) does not end the import:
+ * it is recorded, its outputs are bound as SYM_SKIP, the nodes that read
+ * them are skipped (unknown operators among them are recorded too), and
+ * the import fails at the end with the whole list. A malformed model
+ * (PARLEY_E_FORMAT, ...) still fails at once. */
+
+/* Record the current node (its message: err_msg()). */
+static void note_bad(imp *m, const char *op_type) {
+    const char *msg = err_msg();
+    if (m->nbad++ == 0) snprintf(m->first_bad, sizeof m->first_bad, "%s", msg);
+    /* The reason without imp_err's "node 'name' (Op): ". */
+    char op[48], prefix[QNET_MAX_NAME + 80];
+    imp_printable(op, sizeof op, op_type);
+    snprintf(prefix, sizeof prefix, "node '%s' (%s): ", m->nname, op);
+    const char *why = strncmp(msg, prefix, strlen(prefix)) == 0 ? msg + strlen(prefix) : msg;
+    imp_group *g = NULL;
+    for (unsigned i = 0; i < m->ngroups && !g; i++)
+        if (!strcmp(m->groups[i].op, op) && !strncmp(m->groups[i].why, why, sizeof g->why - 1))
+            g = &m->groups[i];
+    if (!g && m->ngroups == IMP_MAX_GROUPS) {
+        m->nbad_other++;
+        return;
+    }
+    if (!g) {
+        g = &m->groups[m->ngroups++];
+        memset(g, 0, sizeof *g);
+        snprintf(g->op, sizeof g->op, "%s", op);
+        snprintf(g->why, sizeof g->why, "%s", why);
+    }
+    if (g->count < IMP_GROUP_NAMES)
+        snprintf(g->names[g->count], sizeof g->names[0], "%s", m->nname);
+    g->count++;
+}
+
+/* Bind the node's outputs that are not bound yet as SYM_SKIP. */
+static int skip_outputs(imp *m) {
+    for (size_t k = 0; k < m->node->n_output; k++) {
+        const char *o = m->node->output[k];
+        unsigned id;
+        if (!o || !o[0] || strmap_get(&m->map, o, &id)) continue;
+        sym s = {.kind = SYM_SKIP, .why = "the output of a node parley does not support"};
+        TRY(imp_bind(m, o, &s));
+    }
+    return 0;
+}
+
+/* Whether the node reads the output of an unsupported node. */
+static int reads_skipped(imp *m) {
+    for (size_t k = 0; k < m->node->n_input; k++) {
+        unsigned id;
+        const char *in = m->node->input[k];
+        if (in && in[0] && strmap_get(&m->map, in, &id) && m->syms[id].kind == SYM_SKIP) return 1;
+    }
+    return 0;
+}
+
+/* The error listing every unsupported node (one: its own message). */
+static int bad_nodes_err(imp *m) {
+    if (m->nbad == 1)
+        return err_set(PARLEY_E_UNSUPPORTED, "%s%s", m->first_bad,
+                       m->nskipped ? " (the nodes that read its result were not checked)" : "");
+    char buf[3072];
+    size_t at = 0;
+#define PUT(...)                                                                                   \
+    do {                                                                                           \
+        if (at < sizeof buf) at += (size_t)snprintf(buf + at, sizeof buf - at, __VA_ARGS__);       \
+    } while (0)
+    PUT("%u node%s of the model %s not supported (docs/MODELS.md lists what parley takes):",
+        m->nbad, m->nbad == 1 ? "" : "s", m->nbad == 1 ? "is" : "are");
+    for (unsigned i = 0; i < m->ngroups; i++) {
+        const imp_group *g = &m->groups[i];
+        PUT("\n  %s x %u (", g->op, g->count);
+        for (unsigned k = 0; k < g->count && k < IMP_GROUP_NAMES; k++)
+            PUT("%s'%s'", k ? ", " : "", g->names[k]);
+        PUT("%s): %s", g->count > IMP_GROUP_NAMES ? ", ..." : "", g->why);
+    }
+    if (m->nbad_other) PUT("\n  and %u more of other operators or reasons", m->nbad_other);
+    if (m->nskipped)
+        PUT("\n  (%u supported node%s reading their results %s not checked)", m->nskipped,
+            m->nskipped == 1 ? "" : "s", m->nskipped == 1 ? "was" : "were");
+#undef PUT
+    return err_set(PARLEY_E_UNSUPPORTED, "%s", buf);
+}
+
+/* One node of the graph: imported, or recorded as unsupported. */
+static int graph_node(imp *m, const char *op_type) {
+    const char *dom = imp_str(m->node->domain);
+    if (reads_skipped(m)) { /* behind an unsupported node: only its operator is checked */
+        qop k;
+        if (find_op(op_type, &k) || k || (dom[0] && strcmp(dom, "ai.onnx") != 0))
+            m->nskipped++;
+        else {
+            (void)imp_err(m, PARLEY_E_UNSUPPORTED, "operator is not supported");
+            note_bad(m, op_type);
+        }
+        return skip_outputs(m);
+    }
+    int rc;
+    if (dom[0] && strcmp(dom, "ai.onnx") != 0) {
+        char d[80];
+        imp_printable(d, sizeof d, dom);
+        rc = imp_err(m, PARLEY_E_UNSUPPORTED, "operator domain '%s' is not supported", d);
+    } else {
+        rc = import_node(m, op_type);
+    }
+    if (rc != PARLEY_E_UNSUPPORTED) return rc;
+    note_bad(m, op_type);
+    return skip_outputs(m);
 }
 
 static int import_graph(imp *m, const Onnx__ModelProto *mp) {
@@ -646,12 +768,6 @@ static int import_graph(imp *m, const Onnx__ModelProto *mp) {
         for (size_t k = 0; k < sizeof m->nname && m->nname[k]; k++)
             if ((unsigned char)m->nname[k] < 0x20 || (unsigned char)m->nname[k] > 0x7e)
                 m->nname[k] = '?';
-        const char *dom = imp_str(n->domain);
-        if (dom[0] && strcmp(dom, "ai.onnx") != 0) {
-            char d[80];
-            imp_printable(d, sizeof d, dom);
-            return imp_err(m, PARLEY_E_UNSUPPORTED, "operator domain '%s' is not supported", d);
-        }
         if (n->n_output < 1) return imp_err(m, PARLEY_E_FORMAT, "the node has no output");
         if (n->n_input < 1 && strcmp(imp_str(n->op_type), "Constant") != 0)
             return imp_err(m, PARLEY_E_FORMAT, "the node has no input");
@@ -662,9 +778,10 @@ static int import_graph(imp *m, const Onnx__ModelProto *mp) {
             return imp_err(m, PARLEY_E_UNSUPPORTED, "too many inputs or outputs");
         TRY(fgraph_reserve(m->g, m->g->nv + (unsigned)more));
         TRY(reserve_syms(m, m->nsyms + (unsigned)more));
-        TRY(import_node(m, imp_str(n->op_type)));
+        TRY(graph_node(m, imp_str(n->op_type)));
     }
     m->node = NULL;
+    if (m->nbad) return bad_nodes_err(m);
     if (g->n_output != 1)
         return err_set(PARLEY_E_UNSUPPORTED, "the model has %zu outputs; parley takes exactly one",
                        g->n_output);

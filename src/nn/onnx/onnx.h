@@ -13,11 +13,14 @@
  * constant operand, Add, BatchNormalization, Relu, MaxPool, AveragePool,
  * GlobalAveragePool, GlobalMaxPool, Concat, Flatten, Reshape, Squeeze,
  * Unsqueeze, Transpose, Pad (constant 0), Identity, Dropout (inference),
- * Constant, ArgMax, and a final Softmax, which is dropped with a note (the
- * label does not change). docs/MODELS.md lists the attributes.
+ * Constant, ArgMax, Slice and Split, Resize/Upsample (nearest, whole
+ * factors), ReduceMean/ReduceSum (spatial axes), ConvTranspose, the
+ * piecewise-linear activations, and a final Softmax, which is dropped with
+ * a note (the label does not change). docs/MODELS.md lists the attributes.
  *
- * Anything else fails with PARLEY_E_UNSUPPORTED (or PARLEY_E_FORMAT for a
- * malformed file) and one message naming the node, its operator and why. */
+ * Anything else fails with PARLEY_E_UNSUPPORTED, one message that lists
+ * every unsupported node of the model (operator, node names, count, why);
+ * a malformed file fails at once with PARLEY_E_FORMAT. */
 #ifndef PARLEY_NN_ONNX_ONNX_H
 #define PARLEY_NN_ONNX_ONNX_H
 

@@ -1090,6 +1090,387 @@ static int op_softmax(imp *m) {
     return imp_out_alias(m, 0, s);
 }
 
+/* ---- data movement and sums (ops-move) ------------------------------------ */
+
+/* A node of local kind op from value x into a new value (output k of the
+ * node, or a generated one when k < 0) of shape ys; *n gets it. */
+static int move_node(imp *m, fnode **n, qop op, unsigned x, int k, const nn_shape *ys, unsigned *y,
+                     const char *suffix) {
+    if (k >= 0)
+        TRY(imp_out_value(m, (unsigned)k, ys, y));
+    else
+        TRY(fgraph_value(m->g, y, imp_gen_name(m, suffix), ys));
+    if (k <= 0) return imp_add_node(m, n, op, &x, 1, *y);
+    char nm[QNET_MAX_NAME + 1];
+    snprintf(nm, sizeof nm, "%.*s#%d", QNET_MAX_NAME - 12, m->nname, k);
+    int rc = fgraph_node(m->g, n, op, nm, &x, 1, *y);
+    return rc < 0 ? err_wrap(rc, "node '%s'", m->nname) : 0;
+}
+
+/* Split: each output a SLICE along the axis; sizes from `split` (an
+ * attribute before opset 13, else input 1) or equal parts. */
+static int op_split(imp *m) {
+    static const char *const ok[] = {"axis", "split", NULL};
+    TRY(imp_attrs_allowed(m, ok));
+    unsigned x;
+    TRY(imp_in_value(m, 0, &x));
+    const nn_shape xs = *imp_vshape(m, x);
+    int64_t ax, parts[MAX_SHAPE_CONST];
+    unsigned a;
+    size_t np = 0, nout = m->node->n_output;
+    TRY(imp_attr_i(m, "axis", 0, &ax));
+    TRY(imp_axis_norm(m, ax, xs.rank, 0, &a));
+    if (nout > MAX_SHAPE_CONST)
+        return imp_err(m, PARLEY_E_UNSUPPORTED, "more than %d outputs", MAX_SHAPE_CONST);
+    if (m->opset < 13) {
+        const int64_t *v;
+        TRY(imp_attr_ints(m, "split", &v, &np));
+        if (np > MAX_SHAPE_CONST) return imp_err(m, PARLEY_E_UNSUPPORTED, "split too long");
+        if (v) memcpy(parts, v, np * sizeof *v);
+    } else if (imp_has_in(m, 1)) {
+        TRY(imp_in_ints(m, 1, parts, &np, MAX_SHAPE_CONST));
+    }
+    if (!np) {
+        if (xs.d[a] % nout)
+            return imp_err(m, PARLEY_E_FORMAT,
+                           "axis %u of size %u does not split in %zu equal parts", a, xs.d[a],
+                           nout);
+        for (size_t k = 0; k < nout; k++)
+            parts[k] = xs.d[a] / nout;
+        np = nout;
+    }
+    if (np != nout)
+        return imp_err(m, PARLEY_E_FORMAT, "split has %zu sizes for %zu outputs", np, nout);
+    int64_t sum = 0;
+    for (size_t k = 0; k < np; k++) {
+        if (parts[k] < 1)
+            return imp_err(m, PARLEY_E_UNSUPPORTED, "an empty output is not supported");
+        if (parts[k] > UINT32_MAX) return imp_err(m, PARLEY_E_FORMAT, "split too large");
+        sum += parts[k];
+    }
+    if (sum != xs.d[a])
+        return imp_err(m, PARLEY_E_FORMAT, "split sizes add up to %lld, not %u", (long long)sum,
+                       xs.d[a]);
+    int64_t at = 0;
+    for (size_t k = 0; k < nout; at += parts[k], k++) {
+        const char *o = imp_out_name(m, (unsigned)k);
+        if (!o || !o[0]) continue; /* an unused output */
+        nn_shape ys = xs;
+        ys.d[a] = (uint32_t)parts[k];
+        fnode *n;
+        unsigned y;
+        TRY(move_node(m, &n, QOP_SLICE, x, (int)k, &ys, &y, NULL));
+        for (unsigned d = 0; d < xs.rank; d++)
+            n->p.slice.step[d] = 1;
+        n->p.slice.start[a] = (uint32_t)at;
+    }
+    return 0;
+}
+
+/* ONNX Resize's source coordinate of output o along an axis of in -> out
+ * elements (scale = out / in), then its nearest_mode; -1 if the mode is
+ * not known. */
+static int64_t resize_src(const char *ct, const char *nm, int64_t o, uint32_t in, uint32_t out) {
+    double sc = (double)out / in, v;
+    if (!strcmp(ct, "half_pixel") || (!strcmp(ct, "pytorch_half_pixel") && out > 1))
+        v = (o + 0.5) / sc - 0.5;
+    else if (!strcmp(ct, "pytorch_half_pixel"))
+        v = 0;
+    else if (!strcmp(ct, "asymmetric"))
+        v = o / sc;
+    else if (!strcmp(ct, "align_corners"))
+        v = out > 1 ? (double)o * (in - 1) / (out - 1) : 0;
+    else if (!strcmp(ct, "tf_half_pixel_for_nearest"))
+        v = (o + 0.5) / sc;
+    else
+        return -1;
+    double f = floor(v), r;
+    if (!strcmp(nm, "floor"))
+        r = f;
+    else if (!strcmp(nm, "ceil"))
+        r = ceil(v);
+    else if (!strcmp(nm, "round_prefer_floor"))
+        r = v - f == 0.5 ? f : round(v);
+    else if (!strcmp(nm, "round_prefer_ceil"))
+        r = v - f == 0.5 ? f + 1 : round(v);
+    else
+        return -1;
+    return r < 0 ? 0 : r > in - 1 ? in - 1 : (int64_t)r;
+}
+
+/* Resize and Upsample, mode nearest, by integer factors: an UPSAMPLE (each
+ * element repeated), when the coordinate transformation and nearest_mode
+ * pick input floor(o / factor) for every output o, as they do for
+ * PyTorch's nn.Upsample(mode='nearest'). */
+static int op_resize(imp *m) {
+    static const char *const okr[] = {"mode",
+                                      "coordinate_transformation_mode",
+                                      "nearest_mode",
+                                      "cubic_coeff_a",
+                                      "exclude_outside",
+                                      "extrapolation_value",
+                                      NULL};
+    static const char *const oku[] = {"mode", "scales", "height_scale", "width_scale", NULL};
+    int up = !strcmp(m->node->op_type, "Upsample");
+    TRY(imp_attrs_allowed(m, up ? oku : okr));
+    unsigned x;
+    TRY(imp_in_value(m, 0, &x));
+    const nn_shape xs = *imp_vshape(m, x);
+    unsigned r = xs.rank;
+    char mode[32], ct[40], nm[40];
+    TRY(imp_attr_s(m, "mode", "nearest", mode, sizeof mode));
+    if (strcmp(mode, "nearest") != 0)
+        return imp_err(m, PARLEY_E_UNSUPPORTED, "mode '%s' is not supported (only nearest)", mode);
+    /* Upsample and Resize-10 take input floor(o / scale). */
+    int v11 = !up && m->opset >= 11;
+    TRY(imp_attr_s(m, "coordinate_transformation_mode", v11 ? "half_pixel" : "asymmetric", ct,
+                   sizeof ct));
+    TRY(imp_attr_s(m, "nearest_mode", v11 ? "round_prefer_floor" : "floor", nm, sizeof nm));
+    double sc[NN_MAX_RANK];
+    size_t ns = 0;
+    const ctensor *c = NULL;
+    if (up && m->opset < 9) {
+        const Onnx__AttributeProto *a = imp_attr(m, "scales");
+        if (!a || !a->n_floats)
+            return imp_err(m, PARLEY_E_UNSUPPORTED, "attribute 'scales' is missing");
+        ns = a->n_floats;
+        for (size_t k = 0; k < ns && k < NN_MAX_RANK; k++)
+            sc[k] = a->floats[k];
+    } else {
+        /* Upsample-9, Resize-10: scales is input 1; Resize-11: roi, scales, sizes. */
+        unsigned ki = v11 ? 2 : 1;
+        if (imp_has_in(m, ki)) TRY(imp_in_const(m, ki, &c));
+        if (c && c->n) {
+            ns = c->n;
+            for (size_t k = 0; k < ns && k < NN_MAX_RANK; k++)
+                sc[k] = imp_const_f(c, k);
+        } else if (v11 && imp_has_in(m, 3)) {
+            int64_t sz[NN_MAX_RANK];
+            TRY(imp_in_ints(m, 3, sz, &ns, NN_MAX_RANK));
+            for (size_t k = 0; k < ns && k < r; k++)
+                sc[k] = (double)sz[k] / xs.d[k];
+        } else {
+            return imp_err(m, PARLEY_E_FORMAT, "neither scales nor sizes are given");
+        }
+    }
+    if (ns != r) return imp_err(m, PARLEY_E_FORMAT, "%zu scales for rank %u", ns, r);
+    nn_shape ys = xs;
+    uint32_t f[NN_MAX_RANK] = {0};
+    int any = 0;
+    for (unsigned d = 0; d < r; d++) {
+        double v = sc[d];
+        if (!(v >= 1 && v <= 1 << 16 && v == floor(v)))
+            return imp_err(m, PARLEY_E_UNSUPPORTED,
+                           "scale %g of axis %u is not supported (only whole factors >= 1)", v, d);
+        f[d] = (uint32_t)v;
+        uint64_t o = (uint64_t)xs.d[d] * f[d];
+        if (o > UINT32_MAX) return imp_err(m, PARLEY_E_UNSUPPORTED, "result too large");
+        ys.d[d] = (uint32_t)o;
+        any |= f[d] > 1;
+        for (uint64_t i = 0; f[d] > 1 && i < o; i++) {
+            int64_t src = resize_src(ct, nm, (int64_t)i, xs.d[d], ys.d[d]);
+            if (src < 0)
+                return imp_err(m, PARLEY_E_UNSUPPORTED,
+                               "coordinate_transformation_mode '%s' with nearest_mode '%s' is "
+                               "not supported",
+                               ct, nm);
+            if ((uint64_t)src != i / f[d])
+                return imp_err(m, PARLEY_E_UNSUPPORTED,
+                               "coordinate_transformation_mode '%s' with nearest_mode '%s' does "
+                               "not repeat each element %u times (only that is supported)",
+                               ct, nm, f[d]);
+        }
+    }
+    sym *s;
+    TRY(imp_in_sym(m, 0, &s));
+    if (!any) return imp_out_alias(m, 0, s);
+    fnode *n;
+    unsigned y;
+    TRY(move_node(m, &n, QOP_UPSAMPLE, x, 0, &ys, &y, NULL));
+    memcpy(n->p.factor, f, sizeof f);
+    return 0;
+}
+
+/* ReduceMean and ReduceSum over spatial axes of N x C x H x W (axes 2, 3
+ * or both) or N x C x W (axis 2): a window of the reduced extent, AVGPOOL
+ * (floor of the sum over the count, as GlobalAveragePool) or SUMPOOL
+ * (the sum); keepdims 0 adds a RESHAPE. */
+static int op_reduce(imp *m) {
+    static const char *const ok[] = {"axes", "keepdims", "noop_with_empty_axes", NULL};
+    TRY(imp_attrs_allowed(m, ok));
+    int mean = !strcmp(m->node->op_type, "ReduceMean");
+    unsigned x;
+    TRY(imp_in_value(m, 0, &x));
+    const nn_shape xs = *imp_vshape(m, x);
+    unsigned r = xs.rank, mask = 0;
+    int64_t keep, noop, axes[NN_MAX_RANK];
+    size_t na = 0;
+    TRY(imp_attr_i_range(m, "keepdims", 1, 0, 1, &keep));
+    TRY(imp_attr_i_range(m, "noop_with_empty_axes", 0, 0, 1, &noop));
+    if (mean || m->opset < 13) {
+        const int64_t *v;
+        TRY(imp_attr_ints(m, "axes", &v, &na));
+        if (na > NN_MAX_RANK) return imp_err(m, PARLEY_E_FORMAT, "too many axes");
+        if (v) memcpy(axes, v, na * sizeof *v);
+    } else if (imp_has_in(m, 1)) {
+        TRY(imp_in_ints(m, 1, axes, &na, NN_MAX_RANK));
+    }
+    if (!na && noop) {
+        sym *s;
+        TRY(imp_in_sym(m, 0, &s));
+        return imp_out_alias(m, 0, s);
+    }
+    for (size_t k = 0; k < na; k++) {
+        unsigned a;
+        TRY(imp_axis_norm(m, axes[k], r, 0, &a));
+        mask |= 1u << a;
+    }
+    if (!na) mask = (1u << r) - 1;
+    if ((r != 3 && r != 4) || (mask & 3) || !mask)
+        return imp_err(m, PARLEY_E_UNSUPPORTED,
+                       "%s is supported over the spatial axes of N x C x H x W or N x C x W "
+                       "only (axes 2, 3)",
+                       m->node->op_type);
+    nl_pool p = {.N = xs.d[0], .C = xs.d[1], .H = r == 4 ? xs.d[2] : 1, .W = xs.d[r - 1]};
+    p.kh = r == 4 && (mask & 4) ? p.H : 1;
+    p.kw = mask & (1u << (r - 1)) ? p.W : 1;
+    p.sh = p.sw = p.dh = p.dw = 1;
+    if (nl_pool_check(&p) < 0) return imp_err(m, PARLEY_E_UNSUPPORTED, "%s", err_msg());
+    nn_shape ks = xs, ys = {0};
+    for (unsigned d = 2; d < r; d++)
+        if (mask >> d & 1) ks.d[d] = 1;
+    for (unsigned d = 0; d < r; d++)
+        if (!(mask >> d & 1) || keep) ys.d[ys.rank++] = ks.d[d];
+    fnode *n;
+    unsigned y, z;
+    TRY(move_node(m, &n, mean ? QOP_AVGPOOL : QOP_SUMPOOL, x, keep ? 0 : -1, &ks, &y, "#keep"));
+    n->p.pool = p;
+    if (keep) return 0;
+    TRY(imp_out_value(m, 0, &ys, &z));
+    return imp_add_node(m, &n, QOP_RESHAPE, &y, 1, z);
+}
+
+/* ConvTranspose (1-D, 2-D) as a convolution: the input with stride - 1
+ * zeros between elements (a DILATE layer, when a stride is above 1), then
+ * a CONV of stride 1 with the kernel flipped and its input and output
+ * channels exchanged (per group), padded by dilation * (kernel - 1) - pads
+ * (plus output_padding at the end). */
+static int op_convtranspose(imp *m) {
+    static const char *const ok[] = {"auto_pad",     "dilations",      "group",
+                                     "kernel_shape", "output_padding", "output_shape",
+                                     "pads",         "strides",        NULL};
+    unsigned x;
+    const ctensor *W, *B;
+    TRY(weighted_inputs(m, ok, &x, &W, &B));
+    const nn_shape xs = *imp_vshape(m, x);
+    char a[96], b[96], ap[32];
+    if (xs.rank != 3 && xs.rank != 4)
+        return imp_err(m, PARLEY_E_UNSUPPORTED, "input %s is not N x C x H x W or N x C x W",
+                       imp_shp(a, sizeof a, &xs));
+    if (W->shape.rank != xs.rank || W->shape.d[0] != xs.d[1])
+        return imp_err(m, PARLEY_E_FORMAT, "weights %s do not match the input %s",
+                       imp_shp(a, sizeof a, &W->shape), imp_shp(b, sizeof b, &xs));
+    TRY(imp_attr_s(m, "auto_pad", "NOTSET", ap, sizeof ap));
+    int upper = !strcmp(ap, "SAME_UPPER"), same = upper || !strcmp(ap, "SAME_LOWER");
+    if (!same && strcmp(ap, "NOTSET") != 0 && strcmp(ap, "VALID") != 0 && ap[0])
+        return imp_err(m, PARLEY_E_UNSUPPORTED, "auto_pad '%s' is not supported", ap);
+    int64_t group;
+    TRY(imp_attr_i_range(m, "group", 1, 1, xs.d[1], &group));
+    unsigned C = xs.d[1], g = (unsigned)group, nsp = xs.rank - 2;
+    if (C % g) return imp_err(m, PARLEY_E_FORMAT, "%u input channels in %u groups", C, g);
+    unsigned cg = C / g, og = W->shape.d[1];
+    uint64_t O = (uint64_t)og * g;
+    if (O > UINT32_MAX) return imp_err(m, PARLEY_E_UNSUPPORTED, "too many output channels");
+    window w;
+    unsigned opad[2];
+    TRY(read_window(m, &w, nsp, xs.d + 2, W->shape.d + 2, 1));
+    TRY(read_list(m, "output_padding", nsp, 0, 0, opad));
+    /* The pads: given, or from output_shape (or, with SAME_*, the input
+     * times the strides) as ONNX says: the total padding that gives that
+     * size, split in halves (floor), the larger half at the end for
+     * SAME_UPPER, else at the start. */
+    const int64_t *os;
+    size_t nos;
+    int64_t plo[2] = {w.lo[0], w.lo[1]}, phi[2] = {w.hi[0], w.hi[1]};
+    TRY(imp_attr_ints(m, "output_shape", &os, &nos));
+    if (os && nos != nsp && nos != nsp + 2)
+        return imp_err(m, PARLEY_E_FORMAT, "output_shape has %zu entries", nos);
+    for (unsigned i = 0; i < nsp && (os || same); i++) {
+        int64_t want = os ? os[nos - nsp + i] : (int64_t)xs.d[2 + i] * w.st[i];
+        if (want < 1 || want > UINT32_MAX)
+            return imp_err(m, PARLEY_E_UNSUPPORTED, "output size %lld", (long long)want);
+        int64_t total = (int64_t)w.st[i] * (xs.d[2 + i] - 1) + opad[i] +
+                        (int64_t)(w.k[i] - 1) * w.dl[i] + 1 - want;
+        int64_t half = total >= 0 ? total / 2 : -((-total + 1) / 2);
+        plo[i] = upper ? half : total - half;
+        phi[i] = upper ? total - half : half;
+    }
+    unsigned lo[2], hi[2];
+    uint32_t f[NN_MAX_RANK] = {0};
+    int dil = 0;
+    nn_shape ds = xs;
+    for (unsigned d = 0; d < xs.rank; d++)
+        f[d] = 1;
+    for (unsigned i = 0; i < nsp; i++) {
+        int64_t ext = (int64_t)w.dl[i] * (w.k[i] - 1);
+        int64_t l2 = ext - plo[i], h2 = ext - phi[i] + opad[i];
+        if (l2 < 0 || h2 < 0)
+            return imp_err(m, PARLEY_E_UNSUPPORTED,
+                           "pads larger than dilation x (kernel - 1) are not supported");
+        if (l2 > MAX_ATTR_VALUE || h2 > MAX_ATTR_VALUE)
+            return imp_err(m, PARLEY_E_UNSUPPORTED, "output too large");
+        lo[i] = (unsigned)l2;
+        hi[i] = (unsigned)h2;
+        f[2 + i] = w.st[i];
+        dil |= w.st[i] > 1;
+        uint64_t e = (uint64_t)(xs.d[2 + i] - 1) * w.st[i] + 1;
+        if (e > UINT32_MAX) return imp_err(m, PARLEY_E_UNSUPPORTED, "result too large");
+        ds.d[2 + i] = (uint32_t)e;
+    }
+    lin_conv c = {
+        .N = xs.d[0], .C = C, .O = (unsigned)O, .groups = g, .wbits = 1, .sh = 1, .sw = 1};
+    if (nsp == 2) {
+        c.H = ds.d[2], c.W = ds.d[3], c.kh = w.k[0], c.kw = w.k[1], c.dh = w.dl[0], c.dw = w.dl[1];
+        c.pt = lo[0], c.pb = hi[0], c.pl = lo[1], c.pr = hi[1];
+    } else {
+        c.H = 1, c.W = ds.d[2], c.kh = 1, c.kw = w.k[0], c.dh = 1, c.dw = w.dl[0];
+        c.pl = lo[0], c.pr = hi[0];
+    }
+    if (lin_conv_check(&c) < 0) return imp_err(m, PARLEY_E_UNSUPPORTED, "%s", err_msg());
+    if (B && B->n != O)
+        return imp_err(m, PARLEY_E_FORMAT, "bias has %zu elements for %llu output channels", B->n,
+                       (unsigned long long)O);
+    nn_shape ys = {.rank = xs.rank, .d = {c.N, c.O}};
+    if (nsp == 2)
+        ys.d[2] = c.OH, ys.d[3] = c.OW;
+    else
+        ys.d[2] = c.OW;
+    /* W is C x og x kh x kw; the conv's weights O x cg x kh x kw. */
+    size_t kk = (size_t)c.kh * c.kw, nw = (size_t)O * cg * kk;
+    float *wf = mem_alloc(nw, sizeof *wf), *bf = B ? imp_const_floats(B) : NULL;
+    if (!wf || (B && !bf)) {
+        mem_free(wf);
+        mem_free(bf);
+        return PARLEY_E_NOMEM;
+    }
+    for (size_t o = 0; o < O; o++)
+        for (size_t cl = 0; cl < cg; cl++)
+            for (size_t t = 0; t < kk; t++) {
+                size_t ci = (o / og) * cg + cl, ol = o % og;
+                wf[(o * cg + cl) * kk + t] =
+                    (float)imp_const_f(W, (ci * og + ol) * kk + kk - 1 - t);
+            }
+    unsigned in = x, y = 0;
+    int rc = 0;
+    if (dil) {
+        fnode *n;
+        rc = move_node(m, &n, QOP_DILATE, x, -1, &ds, &in, "#dilate");
+        if (rc == 0) memcpy(n->p.factor, f, sizeof f);
+    }
+    if (rc == 0) rc = imp_out_value(m, 0, &ys, &y);
+    return add_weighted(m, rc, QOP_CONV, in, y, &c, sizeof c, wf, bf);
+}
+
 const imp_op imp_layer_ops[] = {
     {"Conv", op_conv},
     {"Gemm", op_gemm},
@@ -1119,5 +1500,12 @@ const imp_op imp_layer_ops[] = {
     {"LeakyRelu", op_leaky_relu},
     {"PRelu", op_prelu},
     {"HardSigmoid", op_hard_sigmoid},
+    /* data movement and sums (ops-move) */
+    {"Split", op_split},
+    {"Resize", op_resize},
+    {"Upsample", op_resize},
+    {"ReduceMean", op_reduce},
+    {"ReduceSum", op_reduce},
+    {"ConvTranspose", op_convtranspose},
     {NULL, NULL},
 };
