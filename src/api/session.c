@@ -223,6 +223,17 @@ static int link_cfg_make(link_cfg *c, int server, const char *cert, const char *
     return 0;
 }
 
+/* Plaintext leaves this machine only when asked for by name: 0 if the
+ * link is secured (or plaintext allowed) or host is loopback, else
+ * PARLEY_E_ARG "refusing to <what> <host> in plaintext: <fix>". */
+static int plaintext_allowed(const char *host, int secured, const char *what, const char *fix) {
+    if (secured) return 0;
+    int lb = net_is_loopback(host);
+    if (lb < 0) return lb;
+    if (lb != 1) return err_set(PARLEY_E_ARG, "refusing to %s %s in plaintext: %s", what, host, fix);
+    return 0;
+}
+
 /* ---- servers ---- */
 
 /* A session running in one of this process's serve calls: a duplicate of
@@ -332,17 +343,9 @@ int parley_server_listen(parley_server *s, const char *host, int port, int *boun
     if (port < 0 || port > 65535)
         return err_set(PARLEY_E_ARG, "port %d is out of range (0..65535; 0: any free port)", port);
     if (!host || !host[0]) host = "127.0.0.1";
-    /* Plaintext leaves this machine only when asked for by name. */
-    if (!s->lc.tls && !s->insecure) {
-        int lb = net_is_loopback(host);
-        if (lb < 0) return lb;
-        if (lb != 1)
-            return err_set(PARLEY_E_ARG,
-                           "refusing to serve %s in plaintext: give a TLS certificate and key "
-                           "(TLS 1.3), or allow it (insecure) if the network between the parties "
-                           "is trusted",
-                           host);
-    }
+    TRY(plaintext_allowed(host, s->lc.tls || s->insecure, "serve",
+                          "give a TLS certificate and key (TLS 1.3), or allow it (insecure) if "
+                          "the network between the parties is trusted"));
     TRY(chan_listen(&s->l, host, port));
     if (bound_port) *bound_port = chan_listener_port(s->l);
     return 0;
@@ -624,16 +627,9 @@ int parley_infer(const char *host, int port, const parley_tensor *input, parley_
     if (!host || !host[0]) return err_set(PARLEY_E_ARG, "the server's host is %s", host ? "empty" : "NULL");
     if (port <= 0 || port > 65535)
         return err_set(PARLEY_E_ARG, "port %d is out of range (1..65535)", port);
-    if (!o.tls_ca && !o.tls_pin && !o.insecure) {
-        int lb = net_is_loopback(host);
-        if (lb < 0) return lb;
-        if (lb != 1)
-            return err_set(PARLEY_E_ARG,
-                           "refusing to connect to %s in plaintext: check the server with a "
-                           "CA or its key's pin (TLS 1.3), or allow it (insecure) if the "
-                           "network is trusted",
-                           host);
-    }
+    TRY(plaintext_allowed(host, o.tls_ca || o.tls_pin || o.insecure, "connect to",
+                          "check the server with a CA or its key's pin (TLS 1.3), or allow it "
+                          "(insecure) if the network is trusted"));
     link_cfg lc;
     TRY(client_link(&lc, &o));
     api_sigpipe g;
