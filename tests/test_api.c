@@ -637,6 +637,46 @@ static void case_model(void) {
     CHECK(ia.ot.supported && ia.he.supported && ia.ot.bytes > 0 && ia.he.bytes > 0);
     CHECK(ia.ot.setup_bytes > 0 && ia.ot.critical_flights > 0 && ia.ot.statistical_bits == 0);
     CHECK(ia.he.statistical_bits >= 40);
+    /* brief: the same but the predictions */
+    parley_model_info br;
+    memset(&br, 0xAB, sizeof br);
+    br.size = sizeof br;
+    CHECK(parley_model_describe_brief(a, &br) == PARLEY_OK);
+    CHECK(!br.ot.supported && !br.he.supported && br.ot.bytes == 0 && br.he.why[0] == 0);
+    br.ot = ia.ot;
+    br.he = ia.he;
+    CHECK(!memcmp(&br, &ia, sizeof br));
+    /* the detailed prediction agrees with the description's */
+    for (int mode = 0; mode < 2; mode++) {
+        parley_prediction p;
+        const parley_cost *c = mode ? &ia.he : &ia.ot;
+        CHECK(parley_model_predict(a, mode ? PARLEY_MODE_HE : PARLEY_MODE_OT, NULL, &p) ==
+              PARLEY_OK);
+        CHECK(p.supported && p.bytes == c->bytes && p.setup_bytes == c->setup_bytes &&
+              p.critical_flights == c->critical_flights && p.nlayers == 15 && !p.timed);
+        uint64_t sum = p.input_bytes + p.label_bytes + p.reveal_bytes + p.cot_making_bytes, lin = 0;
+        for (unsigned i = 0; i < p.nlayers; i++)
+            sum += p.layer_bytes[i];
+        lin = p.linear_bytes + p.nonlinear_bytes;
+        CHECK(sum == p.bytes && lin + p.input_bytes + p.label_bytes + p.reveal_bytes +
+                                        p.cot_making_bytes == p.bytes);
+        CHECK(mode ? p.computational_bits == 128 && p.he_ring_n >= 4096 && p.he_log2_q > 100
+                   : p.computational_bits == 0 && p.returned_coefficients == 0);
+        parley_prediction_free(&p);
+        CHECK(p.layer_bytes == NULL && p.nlayers == 0);
+    }
+    parley_link wan;
+    CHECK(parley_link_parse(&wan, "wan") == PARLEY_OK && wan.rtt_ms == 80 && wan.mbytes_per_s == 40);
+    CHECK_ERR(parley_link_parse(&wan, "fast"), PARLEY_E_ARG, "fast");
+    parley_link lan = {0.8, 377};
+    parley_prediction pl, pw;
+    CHECK(parley_model_predict(a, PARLEY_MODE_OT, &lan, &pl) == PARLEY_OK);
+    CHECK(parley_model_predict(a, PARLEY_MODE_OT, &wan, &pw) == PARLEY_OK);
+    CHECK(pl.timed && pw.timed && pw.seconds > pl.seconds && pl.seconds > 0);
+    CHECK(pw.latency_seconds > pl.latency_seconds && pw.compute_seconds == pl.compute_seconds);
+    parley_prediction_free(&pl);
+    parley_prediction_free(&pw);
+    CHECK_ERR(parley_model_predict(a, 7, NULL, &pl), PARLEY_E_ARG, "mode is 7");
     /* a caller built against an older, shorter info gets its part only */
     struct {
         parley_model_info i;

@@ -429,7 +429,8 @@ static int predict(parley_cost *c, const parley_model *m, int mode) {
     return 0;
 }
 
-int parley_model_describe(const parley_model *m, parley_model_info *info) {
+/* The description, with the predictions (the costly part) if predicted. */
+static int describe(const parley_model *m, parley_model_info *info, int predicted) {
     if (!m) return err_set(PARLEY_E_ARG, "the model (m) is NULL");
     if (!info) return err_set(PARLEY_E_ARG, "the info pointer is NULL");
     parley_model_info d;
@@ -453,9 +454,19 @@ int parley_model_describe(const parley_model *m, parley_model_info *info) {
     d.public_model_bytes = plen;
     d.input_name = net->t[net->input].name ? net->t[net->input].name : "";
     d.output_name = net->t[net->output].name ? net->t[net->output].name : "";
-    TRY(predict(&d.ot, m, MODE_OT));
-    TRY(predict(&d.he, m, MODE_HE));
+    if (predicted) {
+        TRY(predict(&d.ot, m, MODE_OT));
+        TRY(predict(&d.he, m, MODE_HE));
+    }
     return api_struct_out(info, &d, sizeof d, "parley_model_info");
+}
+
+int parley_model_describe(const parley_model *m, parley_model_info *info) {
+    return describe(m, info, 1);
+}
+
+int parley_model_describe_brief(const parley_model *m, parley_model_info *info) {
+    return describe(m, info, 0);
 }
 
 int parley_model_layer(const parley_model *m, unsigned i, parley_layer_info *info) {

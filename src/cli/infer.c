@@ -455,7 +455,7 @@ int cli_serve(int argc, char **argv) {
     parley_server *srv = NULL;
     parley_model_info info = {.size = sizeof info};
     int rc = load_model(&m, &o, 1, "serve");
-    if (rc == 0) rc = parley_model_describe(m, &info);
+    if (rc == 0) rc = parley_model_describe_brief(m, &info);
     if (rc < 0) {
         fprintf(stderr, "parley serve: %s\n", parley_last_error());
         parley_model_free(m);
@@ -626,7 +626,7 @@ static int range_check(const parley_model *m, const opts *o) {
     parley_model *at = NULL; /* the model at the input's batch, when that is not m's */
     parley_model_info info = {.size = sizeof info};
     int rc = parley_tensor_load_npy(&x, o->input);
-    if (rc == 0) rc = parley_model_describe(m, &info);
+    if (rc == 0) rc = parley_model_describe_brief(m, &info);
     if (rc == 0 && x.rank >= 2 && info.input_rank >= 2 && x.shape[0] != info.input_shape[0]) {
         opts q = *o;
         q.quiet = 1;

@@ -165,7 +165,7 @@ typedef struct model_view {
 
 static int view_make(model_view *v, const parley_model *m, const inspect_opts *o) {
     v->info.size = sizeof v->info;
-    TRY_CLI(parley_model_describe(m, &v->info));
+    TRY_CLI(parley_model_describe_brief(m, &v->info));
     unsigned n = v->info.layers;
     v->layer = calloc(n ? n : 1, sizeof *v->layer);
     v->k.kind = calloc(n ? n : 1, sizeof *v->k.kind);

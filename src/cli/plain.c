@@ -87,7 +87,7 @@ int cli_plain(int argc, char **argv) {
     if (rc == 0) rc = parley_tensor_save_npy(&y, output);
     if (rc == 0 && !quiet) {
         parley_model_info info = {.size = sizeof info};
-        rc = parley_model_describe(m, &info);
+        rc = parley_model_describe_brief(m, &info);
         char sh[128];
         if (rc == 0)
             fprintf(stderr,
