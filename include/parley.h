@@ -77,6 +77,13 @@ PARLEY_API const char *parley_last_error(void);
  * PARLEY_VERSION_STRING if the program runs against a newer library). */
 PARLEY_API const char *parley_version(void);
 
+/* 0 if bits (the ring width l) and scale (s) are a pair parley computes
+ * with: 8 <= bits <= 64, 1 <= scale and 2 scale + 2 <= bits (products have
+ * scale 2s and need two bits of head-room); else PARLEY_E_ARG with a message
+ * naming the rule (and the parley command's flags, --bits and --scale).
+ * parley_model_load checks the same. Thread-safe. */
+PARLEY_API int parley_check_ring(unsigned bits, unsigned scale);
+
 /* ---------------------------------------------------------------- tensors */
 
 #define PARLEY_MAX_RANK 8
@@ -119,13 +126,17 @@ enum parley_mode { PARLEY_MODE_OT = 0, PARLEY_MODE_HE = 1 };
 enum parley_ot { PARLEY_OT_IKNP = 0, PARLEY_OT_SILENT = 1 };
 enum parley_reveal { PARLEY_REVEAL_LOGITS = 0, PARLEY_REVEAL_LABEL = 1 };
 
+#define PARLEY_MAX_THREADS 64 /* parley_model_opts.threads */
+#define PARLEY_MAX_BATCH 65535 /* parley_server_opts.max_batch */
+#define PARLEY_MIN_STASH ((size_t)16 << 20) /* max_stash, when not 0 */
+
 /* How a model is quantized and how its secure sessions run. What the
  * server chooses here fixes the session: the client learns it from the
  * server's hello. */
 typedef struct parley_model_opts {
     size_t size;      /* sizeof(parley_model_opts); parley_model_opts_init sets it */
     unsigned bits;    /* ring width l, 8..64 (default 37) */
-    unsigned scale;   /* fixed-point scale s, 0..30, 2s + 2 <= l (default 12) */
+    unsigned scale;   /* fixed-point scale s, 1..31, 2s + 2 <= l (default 12) */
     unsigned wbits;   /* the public bound on the weights' signed width, 1..l; 0: s + 4
                        * (real weights in (-8, 8)); a model whose weights exceed it is
                        * refused, naming the node and the weight */
@@ -177,11 +188,16 @@ typedef struct parley_model_info {
     uint64_t params, macs, relus;
     uint64_t public_model_bytes; /* what the server sends the client about the model */
     parley_cost ot, he;          /* with the model's threads, reveal and OT back-end */
+    const char *input_name, *output_name; /* the ONNX tensors' (valid while m lives) */
 } parley_model_info;
 
 /* Describe m (shapes, counts, the predicted cost in both modes).
  * Thread-safe. */
 PARLEY_API int parley_model_describe(const parley_model *m, parley_model_info *info);
+/* The same without the predicted costs (ot and he are zero), which take
+ * seconds on an ImageNet network: the shapes, names and counts at once.
+ * Thread-safe. */
+PARLEY_API int parley_model_describe_brief(const parley_model *m, parley_model_info *info);
 
 /* One layer of a model (0 <= i < info.layers). kind and name are valid
  * while m lives. Thread-safe. */
@@ -194,9 +210,58 @@ typedef struct parley_layer_info {
 } parley_layer_info;
 PARLEY_API int parley_model_layer(const parley_model *m, unsigned i, parley_layer_info *info);
 
+/* A network link, for predicted times: round trip and rate per direction. */
+typedef struct parley_link {
+    double rtt_ms;       /* >= 0 */
+    double mbytes_per_s; /* 10^6 bytes/s each way; 0: unlimited */
+} parley_link;
+
+/* "RTT_MS,MBYTES_PER_S", or loopback (0, 0), lan (0.8, 377) or wan (80,
+ * 40), CrypTFlow2's settings. PARLEY_E_ARG naming what is wrong. Thread-safe. */
+PARLEY_API int parley_link_parse(parley_link *l, const char *spec);
+
+/* One mode's predicted cost of a secure inference of a model in detail,
+ * from the public model alone (what `parley inspect` prints): exact bytes
+ * (both directions) in all, by part and by layer, critical flights, and
+ * with a link the time. A call overwrites p (also on failure): release it
+ * with parley_prediction_free. */
+typedef struct parley_prediction {
+    int supported;     /* 0: the mode cannot run the model (why: `why`); the rest is 0 */
+    char why[256];
+    uint64_t bytes;    /* the inference (as parley_cost.bytes) */
+    uint64_t setup_bytes, critical_flights;
+    uint64_t input_bytes;     /* the client's input shares */
+    uint64_t linear_bytes;    /* the linear layers' (conv, fc, scale) */
+    uint64_t nonlinear_bytes; /* the other layers' */
+    uint64_t label_bytes;     /* reveal = label: the ArgMax */
+    uint64_t reveal_bytes;    /* the output's reveal */
+    uint64_t cots, cot_making_bytes; /* silent OT: COTs consumed, their making (amortised) */
+    uint64_t returned_coefficients;  /* HE: coefficients the linear layers return */
+    double statistical_bits;         /* HE: the whole inference's statistical security */
+    unsigned computational_bits;     /* HE: the ring's computational security */
+    unsigned he_ring_n;              /* HE: the ring's degree N ... */
+    double he_log2_q;                /* ... and log2 of its modulus Q */
+    int timed; /* a link was given: the times below (docs/NETWORK.md) */
+    double seconds, compute_seconds, transfer_seconds, latency_seconds;
+    unsigned nlayers; /* the arrays' length (the model's layers) */
+    uint64_t *layer_bytes, *layer_flights, *layer_cots;
+    double *layer_seconds; /* timed only */
+} parley_prediction;
+
+/* Predict m's secure inference in mode (PARLEY_MODE_OT or _HE) with the
+ * model's threads, reveal and OT back-end; link may be NULL (no times). A
+ * mode that cannot run the model is not a failure (supported = 0).
+ * Thread-safe. */
+PARLEY_API int parley_model_predict(const parley_model *m, int mode, const parley_link *link,
+                                    parley_prediction *p);
+PARLEY_API void parley_prediction_free(parley_prediction *p);
+
 /* The plaintext fixed-point reference: what a secure inference of m on the
  * same input returns, bit for bit (with reveal = label, the labels).
- * output must be {0} or freed; parley_tensor_free it. Thread-safe. */
+ * Checked: a value that would leave the ring's signed range (and so wrap
+ * around in the secure run too) is PARLEY_E_RANGE naming the layer and the
+ * bits it needs, never a wrong answer. output must be {0} or freed;
+ * parley_tensor_free it. Thread-safe. */
 PARLEY_API int parley_plain(const parley_model *m, const parley_tensor *input,
                             parley_tensor *output);
 
@@ -235,18 +300,33 @@ typedef struct parley_report {
     char peer[64];             /* server: the client's address */
     unsigned nlayers;
     parley_layer_report *layers; /* nlayers entries */
+    unsigned batch;              /* the session's inputs (0: the hellos agreed none) */
+    uint64_t link_bytes_sent, link_bytes_recv; /* all of this party's traffic on the
+                                  * connection, each way: set-up, inference, framing */
+    uint64_t macs, relus;        /* the model's (as parley_model_info) */
+    unsigned computational_bits; /* HE mode: the ring's computational security; else 0 */
 } parley_report;
 
 PARLEY_API void parley_report_free(parley_report *r);
 /* r as one JSON object. Writes at most cap bytes, NUL included (buf may
  * be NULL with cap 0), and returns the length of the whole object (without
  * the NUL) as snprintf does: a result >= cap means buf was too small.
- * Negative on a NULL report. Thread-safe. */
+ * Negative on a NULL report. Thread-safe.
+ * Keys: role, mode, ot, reveal, bits, scale, threads, batch, seconds,
+ * setup_seconds, bytes_sent, bytes_recv, bytes_server, bytes_client (the
+ * inference's bytes by the party that sent them), setup_bytes, rounds,
+ * critical_flights, frame_bytes, stash_peak_bytes, link_bytes_sent,
+ * link_bytes_recv, peer_seconds, server_seconds, layers_count, macs, relus,
+ * in HE mode statistical_bits and computational_bits, transport, peer, and
+ * layers: [{kind, op (= kind), name, seconds, bytes (both ways), bytes_sent,
+ * bytes_recv, bytes_server, bytes_client, flights, critical_flights, and for
+ * a client flights_client}]. */
 PARLEY_API int parley_report_json(const parley_report *r, char *buf, size_t cap);
 
 /* Called by a server after each session (ok or not): status, and the
- * session's report (valid during the call). Called on the thread that
- * served the session. */
+ * session's report (valid during the call); for a failed session
+ * parley_last_error() in the callback is its message. Called on the thread
+ * that served the session. */
 typedef void (*parley_session_fn)(void *ctx, int status, const parley_report *r);
 
 /* ----------------------------------------------------------------- servers */
@@ -265,6 +345,12 @@ typedef struct parley_server_opts {
     int handshake_timeout_ms;  /* a client's set-up and control messages (0: 30 s) */
     parley_session_fn on_session; /* may be NULL */
     void *on_session_ctx;
+    int idle_timeout_ms; /* a session whose client sends nothing this long during the
+                          * inference fails (0: 300 s) */
+    unsigned max_batch;  /* most inputs one client may bring in a session when the
+                          * model's batch axis is dynamic (0: 1, the model's own batch).
+                          * Other batches are loaded per session from the model's file:
+                          * a model loaded from bytes serves only its own batch. */
 } parley_server_opts;
 
 PARLEY_API void parley_server_opts_init(parley_server_opts *o);
@@ -300,14 +386,43 @@ PARLEY_API int parley_server_serve(parley_server *s);
  * (several connections at once). */
 PARLEY_API int parley_server_serve_connection(parley_server *s, int fd, const char *peer,
                                               parley_report *report);
-/* Make waiting and future serve calls return PARLEY_E_STOPPED; a session
- * already running finishes first. From any thread, or a signal handler
- * (async-signal-safe). */
+/* The listening socket (for poll, in a program that runs its own accept
+ * loop), or -1 before parley_server_listen. Thread-safe. */
+PARLEY_API int parley_server_fd(const parley_server *s);
+/* Accept the next client on the listener without serving it: *fd (the
+ * caller's: give it to parley_server_serve_connection or
+ * parley_server_refuse_connection, possibly in another thread or a forked
+ * process) and peer ("host:port", cap bytes; may be NULL). Waits up to
+ * timeout_ms (-1: until a client or a stop; 0: PARLEY_E_TIMEOUT at once if
+ * none is waiting). PARLEY_E_STOPPED once stopped. Thread-safe. */
+PARLEY_API int parley_server_accept(parley_server *s, int *fd, char *peer, size_t cap,
+                                    int timeout_ms);
+/* Refuse the client on fd (taken: closed when the call returns) with one
+ * line, e.g. "server busy: ...": the link is set up (TLS, token) and the
+ * client's hello read, then it is answered with a refusal carrying line,
+ * which the client's call returns as its error. Takes at most timeout_ms
+ * (0: 5 s). Thread-safe. */
+PARLEY_API int parley_server_refuse_connection(parley_server *s, int fd, const char *line,
+                                               int timeout_ms);
+/* A graceful stop: make waiting and future serve and accept calls return
+ * PARLEY_E_STOPPED; a session already running finishes first. From any
+ * thread, or a signal handler (async-signal-safe). */
 PARLEY_API void parley_server_stop(parley_server *s);
+/* Stop now: parley_server_stop, and end every session running in this
+ * process's serve calls at once (their connection is shut down, so each
+ * side fails at its next message; their calls return PARLEY_E_STOPPED and
+ * the clients get an error). From any thread (not a signal handler). */
+PARLEY_API void parley_server_abort(parley_server *s);
 /* Close the listener and free (NULL is fine). No call may still be using s. */
 PARLEY_API void parley_server_free(parley_server *s);
 
 /* ----------------------------------------------------------------- clients */
+
+/* Called by a client after each layer of the inference: the layer's index
+ * (0-based) of layers, its kind and node name, the seconds since the
+ * inference began and this party's bytes so far. On the calling thread. */
+typedef void (*parley_progress_fn)(void *ctx, unsigned layer, unsigned layers, const char *kind,
+                                   const char *name, double seconds, uint64_t bytes);
 
 typedef struct parley_client_opts {
     size_t size;          /* sizeof(parley_client_opts); parley_client_opts_init sets it */
@@ -321,6 +436,8 @@ typedef struct parley_client_opts {
     uint64_t max_model_memory; /* cap on what the server's model may make us allocate
                                 * (0: 2 GiB) */
     int connect_timeout_ms;    /* retrying refused connects (0: 10 s) */
+    parley_progress_fn progress; /* may be NULL */
+    void *progress_ctx;
 } parley_client_opts;
 
 PARLEY_API void parley_client_opts_init(parley_client_opts *o);

@@ -11,6 +11,11 @@ trap 'rm -rf "$T"' EXIT
 P=$T/prefix
 "$CMAKE" --install "$BUILD" --prefix "$P" >"$T/install.log" 2>&1 || { cat "$T/install.log" >&2; fail "install failed"; }
 [ -x "$P/bin/parley" ] || fail "no bin/parley"
+# the installed command runs on the installed library (found by its RPATH)
+env -u LD_LIBRARY_PATH "$P/bin/parley" version | grep -q '^parley ' ||
+    fail "the installed bin/parley does not run"
+env -u LD_LIBRARY_PATH ldd "$P/bin/parley" | grep -q "libparley\.so\.[0-9]* => $P/" ||
+    fail "the installed bin/parley does not load the installed libparley.so: $(ldd "$P/bin/parley" | grep parley)"
 [ -f "$P/include/parley.h" ] || fail "no include/parley.h"
 pc=$(find "$P" -name parley.pc)
 [ -n "$pc" ] || fail "no parley.pc"

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef PARLEY_SOURCE_DIR
@@ -94,12 +95,14 @@ typedef struct served {
     pthread_t t;
     int rc, fd;
     parley_report rep;
+    char msg[512]; /* the serve call's message */
 } served;
 
 static void *serve_main(void *v) {
     served *s = v;
     s->rc = s->fd >= 0 ? parley_server_serve_connection(s->srv, s->fd, "test peer", &s->rep)
                        : parley_server_serve_one(s->srv, &s->rep);
+    snprintf(s->msg, sizeof s->msg, "%s", parley_last_error());
     return NULL;
 }
 
@@ -248,11 +251,14 @@ typedef struct client_run {
     int port, rc;
     parley_tensor *x, *y;
     pthread_t t;
+    parley_report *rep; /* may be NULL */
+    char msg[512];
 } client_run;
 
 static void *client_main(void *v) {
     client_run *c = v;
-    c->rc = parley_infer("127.0.0.1", c->port, c->x, c->y, NULL, NULL);
+    c->rc = parley_infer("127.0.0.1", c->port, c->x, c->y, c->rep, NULL);
+    snprintf(c->msg, sizeof c->msg, "%s", parley_last_error());
     return NULL;
 }
 
@@ -306,6 +312,13 @@ static void on_session(void *ctx, int status, const parley_report *r) {
     (void)r;
 }
 
+static void *stop_later(void *v) {
+    served *s = v;
+    usleep(100 * 1000);
+    parley_server_stop(s->srv);
+    return NULL;
+}
+
 static void *serve_all(void *v) {
     served *s = v;
     s->rc = parley_server_serve(s->srv);
@@ -355,6 +368,194 @@ static void case_stop(void) {
     CHECK(sn.sessions == 1 && sn.last == PARLEY_E_MISMATCH);
     parley_server_free(srv);
     parley_model_free(m);
+}
+
+
+/* Stopping while a session runs. parley_server_stop lets it finish: the
+ * client's output is exact, the serve call returns PARLEY_OK and the next
+ * one PARLEY_E_STOPPED. parley_server_abort ends it at once: both sides
+ * fail, the serve call returns PARLEY_E_STOPPED naming the abort, within
+ * seconds. The client's progress callback (called after each layer) stops
+ * the server after the first layer, so the stop falls inside the session. */
+typedef struct stopper {
+    parley_server *srv;
+    int abort;
+    unsigned calls, last, layers;
+} stopper;
+
+static void stop_in_progress(void *ctx, unsigned layer, unsigned layers, const char *kind,
+                             const char *name, double seconds, uint64_t bytes) {
+    stopper *st = ctx;
+    if (st->calls++ == 0) {
+        if (st->abort)
+            parley_server_abort(st->srv);
+        else
+            parley_server_stop(st->srv);
+    }
+    st->last = layer;
+    st->layers = layers;
+    CHECK(kind && kind[0] && name && seconds >= 0 && bytes > 0);
+}
+
+static void case_stop_now(void) {
+    parley_model *m = load(PARLEY_MODE_OT, PARLEY_OT_IKNP, 1, PARLEY_REVEAL_LOGITS);
+    if (!m) return;
+    parley_tensor x, ref = {0};
+    float *d = random_input(&x, m);
+    CHECK(parley_plain(m, &x, &ref) == PARLEY_OK);
+    for (int ab = 0; ab < 2; ab++) {
+        parley_server *srv = NULL;
+        int port = 0;
+        CHECK(parley_server_new(&srv, m, NULL) == PARLEY_OK);
+        CHECK(parley_server_listen(srv, "127.0.0.1", 0, &port) == PARLEY_OK);
+        stopper st = {.srv = srv, .abort = ab};
+        parley_client_opts co;
+        parley_client_opts_init(&co);
+        co.progress = stop_in_progress;
+        co.progress_ctx = &st;
+        served s;
+        serve_start(&s, srv, -1);
+        parley_tensor y = {0};
+        parley_report rep = {0};
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        int rc = parley_infer("127.0.0.1", port, &x, &y, &rep, &co);
+        pthread_join(s.t, NULL);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        double sec = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
+        CHECK(st.calls >= 1 && st.layers == 15);
+        if (!ab) { /* graceful: the session finished, exact, every layer reported */
+            CHECK(rc == PARLEY_OK && s.rc == PARLEY_OK);
+            CHECK(same_ring(&y, &ref));
+            CHECK(st.calls == 15 && st.last == 14);
+        } else { /* now: both ended, well before the last layer */
+            CHECK(rc < 0 && y.data == NULL && y.ring == NULL);
+            CHECK(s.rc == PARLEY_E_STOPPED && strstr(s.msg, "parley_server_abort"));
+            CHECK(st.calls < 15);
+            CHECK(sec < 10);
+            if (s.rc != PARLEY_E_STOPPED)
+                fprintf(stderr, "abort: server %d (%s), client %d\n", s.rc, s.msg, rc);
+        }
+        CHECK_ERR(parley_server_serve_one(srv, NULL), PARLEY_E_STOPPED, "stopped");
+        parley_report_free(&rep);
+        parley_report_free(&s.rep);
+        parley_tensor_free(&y);
+        parley_server_free(srv);
+    }
+    parley_tensor_free(&ref);
+    free(d);
+    parley_model_free(m);
+}
+
+/* JSON text of a report, or NULL. */
+static char *report_json(const parley_report *r) {
+    int n = parley_report_json(r, NULL, 0);
+    CHECK(n > 2);
+    if (n <= 2) return NULL;
+    char *b = malloc((size_t)n + 1);
+    CHECK(parley_report_json(r, b, (size_t)n + 1) == n && (int)strlen(b) == n);
+    return b;
+}
+
+/* An application's own accept loop: parley_server_accept (with a timeout,
+ * and woken by a stop), a refusal with a line the client gets, a session
+ * on the accepted socket; both reports carry what `parley infer --json`
+ * printed (the same keys) and the session's totals on the connection. */
+static void case_accept_refuse(void) {
+    parley_model *m = load(PARLEY_MODE_HE, PARLEY_OT_SILENT, 2, PARLEY_REVEAL_LOGITS);
+    if (!m) return;
+    parley_server *srv = NULL;
+    int port = 0, fd = -1;
+    char peer[64];
+    CHECK(parley_server_new(&srv, m, NULL) == PARLEY_OK);
+    CHECK(parley_server_fd(srv) == -1);
+    CHECK_ERR(parley_server_accept(srv, &fd, peer, sizeof peer, 0), PARLEY_E_ARG,
+              "parley_server_listen first");
+    CHECK(parley_server_listen(srv, "127.0.0.1", 0, &port) == PARLEY_OK);
+    CHECK(parley_server_fd(srv) >= 0);
+    CHECK_ERR(parley_server_accept(srv, &fd, peer, sizeof peer, 50), PARLEY_E_TIMEOUT,
+              "no client within 50 ms");
+    CHECK(fd == -1);
+    parley_tensor x, ref = {0}, y = {0};
+    float *d = random_input(&x, m);
+    CHECK(parley_plain(m, &x, &ref) == PARLEY_OK);
+    /* refused with a line */
+    client_run c = {.port = port, .x = &x, .y = &y};
+    pthread_create(&c.t, NULL, client_main, &c);
+    CHECK(parley_server_accept(srv, &fd, peer, sizeof peer, 10000) == PARLEY_OK);
+    CHECK(fd >= 0 && !strncmp(peer, "127.0.0.1:", 10));
+    CHECK(parley_server_refuse_connection(srv, fd, "server busy: 3 running, try again", 0) ==
+          PARLEY_OK);
+    pthread_join(c.t, NULL);
+    CHECK(c.rc < 0 && strstr(c.msg, "server busy: 3 running, try again") && y.data == NULL);
+    /* served on the accepted socket */
+    parley_report crep = {0};
+    c = (client_run){.port = port, .x = &x, .y = &y, .rep = &crep};
+    pthread_create(&c.t, NULL, client_main, &c);
+    CHECK(parley_server_accept(srv, &fd, peer, sizeof peer, -1) == PARLEY_OK);
+    served s;
+    serve_start(&s, srv, fd);
+    pthread_join(c.t, NULL);
+    pthread_join(s.t, NULL);
+    CHECK(c.rc == PARLEY_OK && s.rc == PARLEY_OK && same_ring(&y, &ref));
+    const parley_report *sr = &s.rep;
+    CHECK(crep.batch == 1 && sr->batch == 1);
+    CHECK(crep.computational_bits == 128 && sr->computational_bits == 128);
+    CHECK(crep.macs > 0 && crep.macs == sr->macs && crep.relus == sr->relus);
+    /* the connection's totals: more than the inference's, and what one
+     * side sent the other received */
+    CHECK(sr->link_bytes_sent > sr->bytes_sent + sr->setup_bytes / 4);
+    CHECK(crep.link_bytes_recv == sr->link_bytes_sent);
+    CHECK(crep.link_bytes_sent == sr->link_bytes_recv);
+    if (crep.link_bytes_recv != sr->link_bytes_sent)
+        fprintf(stderr, "link bytes: client received %" PRIu64 ", server sent %" PRIu64 "\n",
+                crep.link_bytes_recv, sr->link_bytes_sent);
+    /* JSON: the keys parley infer --json printed, by the party that sent */
+    char *cj = report_json(&crep), *sj = report_json(sr);
+    static const char *const keys[] = {
+        "\"mode\":\"he\"", "\"ot\":\"silent\"", "\"bits\":37", "\"scale\":12", "\"threads\":2",
+        "\"seconds\":", "\"setup_seconds\":", "\"bytes_server\":", "\"bytes_client\":",
+        "\"rounds\":", "\"critical_flights\":", "\"setup_bytes\":", "\"transport\":\"plaintext\"",
+        "\"frame_bytes\":", "\"stash_peak_bytes\":", "\"layers_count\":15", "\"macs\":",
+        "\"relus\":", "\"server_seconds\":", "\"computational_bits\":128", "\"batch\":1",
+        "\"layers\":[{\"kind\":\"conv\",\"op\":\"conv\",\"name\":", "\"bytes\":"};
+    for (size_t i = 0; cj && sj && i < sizeof keys / sizeof *keys; i++) {
+        if (!strstr(cj, keys[i]) || !strstr(sj, keys[i]))
+            fprintf(stderr, "report JSON without %s\n", keys[i]);
+        CHECK(strstr(cj, keys[i]) && strstr(sj, keys[i]));
+    }
+    char want[96];
+    snprintf(want, sizeof want, "\"bytes_server\":%" PRIu64 ",\"bytes_client\":%" PRIu64 ",",
+             crep.bytes_recv, crep.bytes_sent);
+    CHECK(cj && strstr(cj, want) && sj && strstr(sj, want));
+    CHECK(cj && strstr(cj, "\"flights_client\":") && sj && !strstr(sj, "\"flights_client\":"));
+    CHECK(cj && strstr(cj, "\"statistical_bits\":4") &&
+          strstr(cj, ",\"computational_bits\":128,"));
+    free(cj);
+    free(sj);
+    /* a stop wakes a waiting accept */
+    served w = {.srv = srv};
+    pthread_create(&w.t, NULL, stop_later, &w);
+    CHECK_ERR(parley_server_accept(srv, &fd, peer, sizeof peer, -1), PARLEY_E_STOPPED, "stopped");
+    pthread_join(w.t, NULL);
+    parley_report_free(&crep);
+    parley_report_free(&s.rep);
+    parley_tensor_free(&y);
+    parley_tensor_free(&ref);
+    free(d);
+    parley_server_free(srv);
+    parley_model_free(m);
+}
+
+/* The (bits, scale) rule of the command and the loader, one message. */
+static void case_check_ring(void) {
+    CHECK(parley_check_ring(37, 12) == PARLEY_OK);
+    CHECK(parley_check_ring(64, 31) == PARLEY_OK);
+    CHECK(parley_check_ring(8, 3) == PARLEY_OK);
+    CHECK_ERR(parley_check_ring(37, 0), PARLEY_E_ARG, "s = 0 keeps no fraction");
+    CHECK_ERR(parley_check_ring(8, 4), PARLEY_E_ARG, "scale s = 4 (--scale) is outside 1..3");
+    CHECK_ERR(parley_check_ring(65, 12), PARLEY_E_ARG, "ring width l = 65 (--bits) is outside 8..64");
+    CHECK_ERR(parley_check_ring(7, 1), PARLEY_E_ARG, "ring width l = 7");
 }
 
 /* TLS 1.3 with the server's key pin, and a token. */
@@ -426,7 +627,9 @@ static void case_model(void) {
     parley_model_info ia = {.size = sizeof ia}, ib = {.size = sizeof ib};
     CHECK(parley_model_describe(a, &ia) == PARLEY_OK);
     CHECK(parley_model_describe(b, &ib) == PARLEY_OK);
-    CHECK(!memcmp(&ia, &ib, sizeof ia));
+    CHECK(!memcmp(&ia, &ib, offsetof(parley_model_info, input_name)));
+    CHECK(!strcmp(ia.input_name, ib.input_name) && !strcmp(ia.output_name, ib.output_name));
+    CHECK(ia.input_name[0] && ia.output_name[0]);
     CHECK(ia.layers == 15 && ia.bits == 37 && ia.scale == 12);
     CHECK(ia.input_rank == 4 && ia.input_shape[2] == 8 && ia.input_shape[3] == 8);
     CHECK(ia.output_rank == 2 && ia.output_shape[0] == 1 && ia.output_shape[1] == 10);
@@ -434,6 +637,46 @@ static void case_model(void) {
     CHECK(ia.ot.supported && ia.he.supported && ia.ot.bytes > 0 && ia.he.bytes > 0);
     CHECK(ia.ot.setup_bytes > 0 && ia.ot.critical_flights > 0 && ia.ot.statistical_bits == 0);
     CHECK(ia.he.statistical_bits >= 40);
+    /* brief: the same but the predictions */
+    parley_model_info br;
+    memset(&br, 0xAB, sizeof br);
+    br.size = sizeof br;
+    CHECK(parley_model_describe_brief(a, &br) == PARLEY_OK);
+    CHECK(!br.ot.supported && !br.he.supported && br.ot.bytes == 0 && br.he.why[0] == 0);
+    br.ot = ia.ot;
+    br.he = ia.he;
+    CHECK(!memcmp(&br, &ia, sizeof br));
+    /* the detailed prediction agrees with the description's */
+    for (int mode = 0; mode < 2; mode++) {
+        parley_prediction p;
+        const parley_cost *c = mode ? &ia.he : &ia.ot;
+        CHECK(parley_model_predict(a, mode ? PARLEY_MODE_HE : PARLEY_MODE_OT, NULL, &p) ==
+              PARLEY_OK);
+        CHECK(p.supported && p.bytes == c->bytes && p.setup_bytes == c->setup_bytes &&
+              p.critical_flights == c->critical_flights && p.nlayers == 15 && !p.timed);
+        uint64_t sum = p.input_bytes + p.label_bytes + p.reveal_bytes + p.cot_making_bytes, lin = 0;
+        for (unsigned i = 0; i < p.nlayers; i++)
+            sum += p.layer_bytes[i];
+        lin = p.linear_bytes + p.nonlinear_bytes;
+        CHECK(sum == p.bytes && lin + p.input_bytes + p.label_bytes + p.reveal_bytes +
+                                        p.cot_making_bytes == p.bytes);
+        CHECK(mode ? p.computational_bits == 128 && p.he_ring_n >= 4096 && p.he_log2_q > 100
+                   : p.computational_bits == 0 && p.returned_coefficients == 0);
+        parley_prediction_free(&p);
+        CHECK(p.layer_bytes == NULL && p.nlayers == 0);
+    }
+    parley_link wan;
+    CHECK(parley_link_parse(&wan, "wan") == PARLEY_OK && wan.rtt_ms == 80 && wan.mbytes_per_s == 40);
+    CHECK_ERR(parley_link_parse(&wan, "fast"), PARLEY_E_ARG, "fast");
+    parley_link lan = {0.8, 377};
+    parley_prediction pl, pw;
+    CHECK(parley_model_predict(a, PARLEY_MODE_OT, &lan, &pl) == PARLEY_OK);
+    CHECK(parley_model_predict(a, PARLEY_MODE_OT, &wan, &pw) == PARLEY_OK);
+    CHECK(pl.timed && pw.timed && pw.seconds > pl.seconds && pl.seconds > 0);
+    CHECK(pw.latency_seconds > pl.latency_seconds && pw.compute_seconds == pl.compute_seconds);
+    parley_prediction_free(&pl);
+    parley_prediction_free(&pw);
+    CHECK_ERR(parley_model_predict(a, 7, NULL, &pl), PARLEY_E_ARG, "mode is 7");
     /* a caller built against an older, shorter info gets its part only */
     struct {
         parley_model_info i;
@@ -459,16 +702,32 @@ static void case_model(void) {
     CHECK(parley_plain(a, &x, &ya) == PARLEY_OK);
     CHECK(parley_plain(b, &x, &yb) == PARLEY_OK);
     CHECK(same_ring(&ya, &yb) && ya.count == 10 && ya.scale == 12);
-    /* ... and a model at another width and scale gives values at its scale */
+    /* ... and a model at another width and scale gives values at its
+     * scale, about the same values */
     parley_model_opts o;
     parley_model_opts_init(&o);
-    o.bits = 20;
+    o.bits = 28;
     o.scale = 8;
     parley_model *c = NULL;
     parley_tensor yc = {0};
     CHECK(parley_model_load(&c, DIGITS, &o) == PARLEY_OK);
     CHECK(parley_plain(c, &x, &yc) == PARLEY_OK);
     CHECK(yc.scale == 8 && yc.count == 10 && same_ring(&yc, &yc));
+    for (size_t i = 0; i < yc.count && yc.ring; i++) /* the same values at 2^-8 precision */
+        CHECK(fabs((double)yc.data[i] - (double)ya.data[i]) < 1.0);
+    /* the reference is checked: on an input 10^4 times larger a value would
+     * leave the ring (and wrap around in a secure run too), which is
+     * PARLEY_E_RANGE naming the layer and the width it needs, never a
+     * wrapped output */
+    float *big = malloc(x.count * sizeof *big);
+    for (size_t i = 0; i < x.count; i++)
+        big[i] = x.data[i] * 1e4f;
+    big[0] = 1e4f; /* at least one large value, whatever the seed */
+    parley_tensor xb = x, yw = {0};
+    xb.data = big;
+    CHECK_ERR(parley_plain(a, &xb, &yw), PARLEY_E_RANGE, "the result would wrap around. Needs --bits");
+    CHECK(yw.data == NULL && yw.ring == NULL);
+    free(big);
     /* npy round trip */
     char path[] = "/tmp/parley-api-npy-XXXXXX";
     int fd = mkstemp(path);
@@ -517,7 +776,9 @@ static void case_bad_args(void) {
     } bad[] = {
         {"bits", 7, "bits (the ring width l) is 7"},
         {"bits", 65, "bits (the ring width l) is 65"},
-        {"scale", 31, "scale (s) is 31"},
+        {"scale", 0, "scale (s) is 0: it must be 1..31"},
+        {"scale", 32, "scale (s) is 32"},
+        {"scale", 31, "scale 31 is too large for bits 37"},
         {"scale", 20, "scale 20 is too large for bits 37"},
         {"wbits", 38, "wbits is 38"},
         {"mode", 2, "mode is 2"},
@@ -706,6 +967,9 @@ static const struct {
     {"serve_connection", case_serve_connection},
     {"concurrent", case_concurrent},
     {"stop", case_stop},
+    {"stop_now", case_stop_now},
+    {"accept_refuse", case_accept_refuse},
+    {"check_ring", case_check_ring},
     {"tls", case_tls},
 };
 

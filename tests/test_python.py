@@ -6,8 +6,10 @@ raise parley.Error with parley's message and status.
 
 The random input comes from PARLEY_TEST_SEED (printed), so a run replays."""
 import os
+import socket
 import sys
 import threading
+import time
 
 import numpy as np
 
@@ -85,6 +87,24 @@ th.join(timeout=60)
 check(not th.is_alive(), "serve returns after stop")
 check((y == ref).all(), "infer via Server.serve == plain")
 check(seen == [(0, "server")], "on_session saw one session: %r" % (seen,))
+srv.close()
+
+# stop now: a running session (a client that connected and says nothing,
+# which a graceful stop would wait for until its hello times out, 30 s)
+# ends at once, with the session's status STOPPED
+seen = []
+srv = parley.Server(mb, on_session=lambda st, r: seen.append(st))
+port = srv.listen("127.0.0.1", 0)
+th = threading.Thread(target=srv.serve)
+th.start()
+sock = socket.create_connection(("127.0.0.1", port))
+time.sleep(1)  # the server takes the connection and waits for the hello
+t0 = time.time()
+srv.stop(now=True)
+th.join(timeout=20)
+check(not th.is_alive() and time.time() - t0 < 10, "stop(now=True) ends a running session at once")
+check(seen == [parley.E_STOPPED], "the aborted session's status: %r" % (seen,))
+sock.close()
 srv.close()
 
 # errors: parley's message and status

@@ -83,7 +83,8 @@ class _ModelInfo(C.Structure):
                 ("scale", C.c_uint), ("input_rank", C.c_uint), ("output_rank", C.c_uint),
                 ("input_shape", C.c_uint32 * _MAX_RANK), ("output_shape", C.c_uint32 * _MAX_RANK),
                 ("params", C.c_uint64), ("macs", C.c_uint64), ("relus", C.c_uint64),
-                ("public_model_bytes", C.c_uint64), ("ot", _Cost), ("he", _Cost)]
+                ("public_model_bytes", C.c_uint64), ("ot", _Cost), ("he", _Cost),
+                ("input_name", C.c_char_p), ("output_name", C.c_char_p)]
 
 
 class _LayerInfo(C.Structure):
@@ -108,7 +109,10 @@ class _Report(C.Structure):
                 ("stash_peak_bytes", C.c_uint64), ("peer_seconds", C.c_double),
                 ("statistical_bits", C.c_double), ("transport", C.c_char * 96),
                 ("peer", C.c_char * 64), ("nlayers", C.c_uint),
-                ("layers", C.POINTER(_LayerReport))]
+                ("layers", C.POINTER(_LayerReport)), ("batch", C.c_uint),
+                ("link_bytes_sent", C.c_uint64), ("link_bytes_recv", C.c_uint64),
+                ("macs", C.c_uint64), ("relus", C.c_uint64),
+                ("computational_bits", C.c_uint)]
 
 
 _SessionFn = C.CFUNCTYPE(None, C.c_void_p, C.c_int, C.POINTER(_Report))
@@ -119,14 +123,16 @@ class _ServerOpts(C.Structure):
                 ("tls_client_ca", C.c_char_p), ("token_file", C.c_char_p),
                 ("insecure", C.c_int), ("max_stash", C.c_size_t),
                 ("handshake_timeout_ms", C.c_int), ("on_session", _SessionFn),
-                ("on_session_ctx", C.c_void_p)]
+                ("on_session_ctx", C.c_void_p), ("idle_timeout_ms", C.c_int),
+                ("max_batch", C.c_uint)]
 
 
 class _ClientOpts(C.Structure):
     _fields_ = [("size", C.c_size_t), ("tls_ca", C.c_char_p), ("tls_pin", C.c_char_p),
                 ("tls_name", C.c_char_p), ("tls_cert", C.c_char_p), ("tls_key", C.c_char_p),
                 ("token_file", C.c_char_p), ("insecure", C.c_int), ("max_stash", C.c_size_t),
-                ("max_model_memory", C.c_uint64), ("connect_timeout_ms", C.c_int)]
+                ("max_model_memory", C.c_uint64), ("connect_timeout_ms", C.c_int),
+                ("progress", C.c_void_p), ("progress_ctx", C.c_void_p)]
 
 
 def _fn(name, res, *args):
@@ -162,6 +168,7 @@ _server_serve = _fn("parley_server_serve", C.c_int, C.c_void_p)
 _server_serve_connection = _fn("parley_server_serve_connection", C.c_int, C.c_void_p, C.c_int,
                                C.c_char_p, _P(_Report))
 _server_stop = _fn("parley_server_stop", None, C.c_void_p)
+_server_abort = _fn("parley_server_abort", None, C.c_void_p)
 _server_free = _fn("parley_server_free", None, C.c_void_p)
 _client_opts_init = _fn("parley_client_opts_init", None, _P(_ClientOpts))
 _infer = _fn("parley_infer", C.c_int, C.c_char_p, C.c_int, _P(_Tensor), _P(_Tensor),
@@ -421,8 +428,9 @@ class Server(_Closing):
             _check(rc)
         return _report(r)
 
-    def stop(self):
-        _server_stop(self._h)
+    def stop(self, now=False):
+        """Stop serving: running sessions finish (now=True: they end at once)."""
+        (_server_abort if now else _server_stop)(self._h)
 
     def close(self):
         if getattr(self, "_h", None):

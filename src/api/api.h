@@ -15,8 +15,13 @@
 struct parley_model {
     qnet *net; /* with weights */
     char *notes;
+    char *path; /* the ONNX file, for other batches (NULL: loaded from bytes) */
     parley_model_opts o;
 };
+
+/* m's model at another batch (its file loaded again; a model loaded from
+ * bytes has none). *net is the caller's (qnet_free). */
+int api_model_at_batch(qnet **net, const parley_model *m, unsigned batch) WUR;
 
 /* Copy a caller's options struct (its first field is its size) over dst,
  * which holds the defaults: the caller's fields that this library knows;

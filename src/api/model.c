@@ -5,11 +5,15 @@
 #include "api/api.h"
 
 #include "net/frame.h"
+#include "net/link.h"
 #include "nl/plain.h"
+#include "he/he.h"
 #include "nn/cost.h"
 #include "nn/hello.h"
 #include "nn/model.h"
 #include "nn/npy.h"
+#include "nn/predict.h"
+#include "nn/quant.h"
 #include "nn/ref.h"
 #include "ot/lane.h"
 #include "util/mem.h"
@@ -195,8 +199,8 @@ static int model_opts(parley_model_opts *o, const parley_model_opts *in) {
     if (in) TRY(api_opts_in(o, sizeof *o, in, "parley_model_opts"));
     if (o->bits < 8 || o->bits > 64)
         return err_set(PARLEY_E_ARG, "bits (the ring width l) is %u: it must be 8..64", o->bits);
-    if (o->scale > 30)
-        return err_set(PARLEY_E_ARG, "scale (s) is %u: it must be 0..30", o->scale);
+    if (o->scale < 1 || o->scale > 31)
+        return err_set(PARLEY_E_ARG, "scale (s) is %u: it must be 1..31", o->scale);
     if (2 * o->scale + 2 > o->bits)
         return err_set(PARLEY_E_ARG,
                        "scale %u is too large for bits %u: 2 x scale + 2 must be at most bits",
@@ -227,6 +231,27 @@ _Static_assert((int)PARLEY_REVEAL_LOGITS == (int)REVEAL_LOGITS &&
                    (int)PARLEY_REVEAL_LABEL == (int)REVEAL_LABEL,
                "reveal");
 _Static_assert(PARLEY_MAX_RANK == NN_MAX_RANK, "rank");
+_Static_assert(PARLEY_MAX_THREADS == LANES_MAX, "threads");
+_Static_assert(PARLEY_MAX_BATCH == HELLO_MAX_BATCH, "batch");
+_Static_assert(PARLEY_MIN_STASH == LINK_MAX_STASH_MIN, "stash");
+
+int parley_check_ring(unsigned bits, unsigned scale) {
+    return quant_check_ls(bits, scale);
+}
+
+/* The loader's options for m at a batch. */
+static nn_model_opts loader_opts(const parley_model_opts *o, unsigned batch) {
+    return (nn_model_opts){.l = o->bits, .s = o->scale, .batch = batch ? batch : 1,
+                           .wbits = o->wbits};
+}
+
+int api_model_at_batch(qnet **net, const parley_model *m, unsigned batch) {
+    *net = NULL;
+    if (!m->path)
+        return err_set(PARLEY_E_UNSUPPORTED, "a model loaded from bytes serves only its own batch");
+    nn_model_opts mo = loader_opts(&m->o, batch);
+    return nn_model_load_opts(net, NULL, m->path, &mo);
+}
 
 static int model_load(parley_model **m, const char *path, const void *buf, size_t len,
                       const parley_model_opts *in) {
@@ -237,8 +262,15 @@ static int model_load(parley_model **m, const char *path, const void *buf, size_
     parley_model *md = mem_calloc(1, sizeof *md);
     if (!md) return PARLEY_E_NOMEM;
     md->o = o;
-    nn_model_opts mo = {.l = o.bits, .s = o.scale, .batch = o.batch ? o.batch : 1,
-                        .wbits = o.wbits};
+    nn_model_opts mo = loader_opts(&o, o.batch);
+    if (path) {
+        size_t n = strlen(path) + 1;
+        if (!(md->path = mem_alloc(n, 1))) {
+            mem_free(md);
+            return PARLEY_E_NOMEM;
+        }
+        memcpy(md->path, path, n);
+    }
     int rc = path ? nn_model_load_opts(&md->net, &md->notes, path, &mo)
                   : nn_model_load_buf(&md->net, &md->notes, buf, len, &mo);
     if (rc < 0) {
@@ -270,6 +302,7 @@ void parley_model_free(parley_model *m) {
     if (!m) return;
     qnet_free(m->net);
     mem_free(m->notes);
+    mem_free(m->path);
     mem_free(m);
 }
 
@@ -283,29 +316,121 @@ static void shape_out(unsigned *rank, uint32_t *d, const nn_shape *s) {
         d[i] = s->d[i];
 }
 
-/* One mode's prediction, or why the mode cannot run the model. */
-static int predict(parley_cost *c, const parley_model *m, int mode) {
-    memset(c, 0, sizeof *c);
+int parley_link_parse(parley_link *l, const char *spec) {
+    if (!l) return err_set(PARLEY_E_ARG, "the link pointer is NULL");
+    if (!spec) return err_set(PARLEY_E_ARG, "the link's spec is NULL");
+    predict_net n;
+    TRY(predict_net_parse(&n, spec));
+    l->rtt_ms = n.rtt_ms;
+    l->mbytes_per_s = n.mbytes_per_s;
+    return 0;
+}
+
+void parley_prediction_free(parley_prediction *p) {
+    if (!p) return;
+    mem_free(p->layer_bytes);
+    mem_free(p->layer_flights);
+    mem_free(p->layer_cots);
+    mem_free(p->layer_seconds);
+    memset(p, 0, sizeof *p);
+}
+
+/* A copy of n values (NULL for none), into *out. */
+static int copy_u64(uint64_t **out, const uint64_t *v, unsigned n) {
+    *out = mem_alloc(n ? n : 1, sizeof **out);
+    if (!*out) return PARLEY_E_NOMEM;
+    for (unsigned i = 0; i < n; i++)
+        (*out)[i] = v ? v[i] : 0;
+    return 0;
+}
+
+static int prediction_fill(parley_prediction *p, const parley_model *m, int mode,
+                           const cost_report *r, const cost_opts *co, const parley_link *link) {
+    p->supported = 1;
+    p->bytes = r->total + r->gen;
+    p->setup_bytes = r->setup;
+    p->critical_flights = r->flights;
+    p->input_bytes = r->input;
+    p->linear_bytes = r->linear;
+    p->nonlinear_bytes = r->nonlinear;
+    p->label_bytes = r->label;
+    p->reveal_bytes = r->reveal;
+    p->cots = r->cots;
+    p->cot_making_bytes = r->gen;
+    if (mode == MODE_HE) {
+        p->returned_coefficients = r->he_outputs;
+        p->statistical_bits = r->he_stat_bits;
+        p->computational_bits = HE_COMP_BITS;
+        p->he_ring_n = HE_N;
+        p->he_log2_q = he_params_get()->log2Q;
+    }
+    unsigned n = m->net->nlayers;
+    p->nlayers = n;
+    TRY(copy_u64(&p->layer_bytes, r->layer, n));
+    TRY(copy_u64(&p->layer_flights, r->layer_flights, n));
+    TRY(copy_u64(&p->layer_cots, r->layer_cots, n));
+    if (!link) return 0;
+    predict_net pn = {.rtt_ms = link->rtt_ms, .mbytes_per_s = link->mbytes_per_s};
+    predict_time t;
+    memset(&t, 0, sizeof t);
+    int rc = predict_time_of(&t, r, m->net, co, &pn);
+    if (rc == 0) {
+        p->timed = 1;
+        p->seconds = t.total;
+        p->compute_seconds = t.compute;
+        p->transfer_seconds = t.transfer;
+        p->latency_seconds = t.latency;
+        p->layer_seconds = mem_alloc(n ? n : 1, sizeof *p->layer_seconds);
+        if (!p->layer_seconds) rc = PARLEY_E_NOMEM;
+        for (unsigned i = 0; rc == 0 && i < n; i++)
+            p->layer_seconds[i] = t.layer ? t.layer[i] : 0;
+    }
+    predict_time_free(&t);
+    return rc;
+}
+
+int parley_model_predict(const parley_model *m, int mode, const parley_link *link,
+                         parley_prediction *p) {
+    if (!p) return err_set(PARLEY_E_ARG, "the prediction pointer (p) is NULL");
+    memset(p, 0, sizeof *p);
+    if (!m) return err_set(PARLEY_E_ARG, "the model (m) is NULL");
+    if (mode != PARLEY_MODE_OT && mode != PARLEY_MODE_HE)
+        return err_set(PARLEY_E_ARG, "mode is %d: PARLEY_MODE_OT or PARLEY_MODE_HE", mode);
+    if (link && (!(link->rtt_ms >= 0) || !(link->mbytes_per_s >= 0)))
+        return err_set(PARLEY_E_ARG, "the link's round trip and rate must be 0 or more");
     cost_opts co = {.mode = mode, .lanes = m->o.threads,
                     .reveal_label = m->o.reveal == PARLEY_REVEAL_LABEL, .ot = m->o.ot};
     cost_report r;
     memset(&r, 0, sizeof r);
     int rc = cost_predict(&r, m->net, &co);
     if (rc == PARLEY_E_UNSUPPORTED) { /* a fact about the model, not a failure */
-        snprintf(c->why, sizeof c->why, "%s", err_msg());
+        snprintf(p->why, sizeof p->why, "%s", err_msg());
         rc = 0;
     } else if (rc == 0) {
-        c->supported = 1;
-        c->bytes = r.total + r.gen;
-        c->setup_bytes = r.setup;
-        c->critical_flights = r.flights;
-        c->statistical_bits = mode == MODE_HE ? r.he_stat_bits : 0;
+        rc = prediction_fill(p, m, mode, &r, &co, link);
     }
     cost_report_free(&r);
+    if (rc < 0) parley_prediction_free(p);
     return rc;
 }
 
-int parley_model_describe(const parley_model *m, parley_model_info *info) {
+/* One mode's prediction in brief, or why the mode cannot run the model. */
+static int predict(parley_cost *c, const parley_model *m, int mode) {
+    memset(c, 0, sizeof *c);
+    parley_prediction p;
+    TRY(parley_model_predict(m, mode, NULL, &p));
+    c->supported = p.supported;
+    snprintf(c->why, sizeof c->why, "%s", p.why);
+    c->bytes = p.bytes;
+    c->setup_bytes = p.setup_bytes;
+    c->critical_flights = p.critical_flights;
+    c->statistical_bits = p.statistical_bits;
+    parley_prediction_free(&p);
+    return 0;
+}
+
+/* The description, with the predictions (the costly part) if predicted. */
+static int describe(const parley_model *m, parley_model_info *info, int predicted) {
     if (!m) return err_set(PARLEY_E_ARG, "the model (m) is NULL");
     if (!info) return err_set(PARLEY_E_ARG, "the info pointer is NULL");
     parley_model_info d;
@@ -327,9 +452,21 @@ int parley_model_describe(const parley_model *m, parley_model_info *info) {
     TRY(qnet_public_encode(net, &pub, &plen));
     mem_free(pub);
     d.public_model_bytes = plen;
-    TRY(predict(&d.ot, m, MODE_OT));
-    TRY(predict(&d.he, m, MODE_HE));
+    d.input_name = net->t[net->input].name ? net->t[net->input].name : "";
+    d.output_name = net->t[net->output].name ? net->t[net->output].name : "";
+    if (predicted) {
+        TRY(predict(&d.ot, m, MODE_OT));
+        TRY(predict(&d.he, m, MODE_HE));
+    }
     return api_struct_out(info, &d, sizeof d, "parley_model_info");
+}
+
+int parley_model_describe(const parley_model *m, parley_model_info *info) {
+    return describe(m, info, 1);
+}
+
+int parley_model_describe_brief(const parley_model *m, parley_model_info *info) {
+    return describe(m, info, 0);
 }
 
 int parley_model_layer(const parley_model *m, unsigned i, parley_layer_info *info) {
@@ -372,7 +509,7 @@ int parley_plain(const parley_model *m, const parley_tensor *input, parley_tenso
     uint64_t *xq = mem_alloc(nin, sizeof *xq), *y = NULL, *lab = NULL;
     if (!xq) return PARLEY_E_NOMEM;
     int rc = qnet_encode_input(net, xq, &x);
-    if (rc == 0) rc = ref_run(net, &y, NULL, xq);
+    if (rc == 0) rc = ref_run_checked(net, &y, xq);
     mem_free_wipe(xq, nin * sizeof *xq);
     if (rc < 0) return rc;
     const qtensor *ot = &net->t[net->output];

@@ -4,19 +4,23 @@
  * infer` make. */
 #include "api/api.h"
 
+#include "he/he.h"
 #include "net/link.h"
 #include "nn/session.h"
 #include "ot/lane.h"
 #include "util/json.h"
 #include "util/mem.h"
+#include "util/timer.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #define CONNECT_TIMEOUT_MS 10000
@@ -50,6 +54,16 @@ static int report_fill(parley_report *r, int role, const session_result *s, cons
     r->statistical_bits = s->mode == MODE_HE ? e->he_stat_bits : 0;
     snprintf(r->transport, sizeof r->transport, "%s", s->transport);
     snprintf(r->peer, sizeof r->peer, "%s", s->peer);
+    r->batch = s->batch;
+    r->link_bytes_sent = s->setup_bytes_sent + e->bytes_sent + s->link.overhead_sent;
+    r->link_bytes_recv = s->setup_bytes_recv + e->bytes_recv + s->link.overhead_recv;
+    r->computational_bits = s->mode == MODE_HE ? HE_COMP_BITS : 0;
+    if (net) {
+        qnet_stats st;
+        qnet_stats_get(&st, net);
+        r->macs = st.macs;
+        r->relus = st.relus;
+    }
     if (!net || !e->layers || e->nlayers != net->nlayers) return 0;
     r->layers = mem_calloc(e->nlayers ? e->nlayers : 1, sizeof *r->layers);
     if (!r->layers) return PARLEY_E_NOMEM;
@@ -98,26 +112,44 @@ static void jb_str(jbuf *j, const char *s) {
     json_str(jb_put, j, s);
 }
 
+/* The inference's bytes by the party that sent them: bytes_server and
+ * bytes_client, from this party's sent and received. */
+static void by_party(const parley_report *r, uint64_t sent, uint64_t recv, uint64_t *srv,
+                     uint64_t *cli) {
+    int client = r->role == PARLEY_ROLE_CLIENT;
+    *srv = client ? recv : sent;
+    *cli = client ? sent : recv;
+}
+
 int parley_report_json(const parley_report *r, char *buf, size_t cap) {
     if (!r) return err_set(PARLEY_E_ARG, "the report is NULL");
     if (!buf && cap) return err_set(PARLEY_E_ARG, "buf is NULL with cap %zu", cap);
     jbuf j = {.b = buf, .cap = cap};
     if (cap) buf[0] = 0;
+    int client = r->role == PARLEY_ROLE_CLIENT;
+    uint64_t bs, bc;
+    by_party(r, r->bytes_sent, r->bytes_recv, &bs, &bc);
     jb_printf(&j,
               "{\"role\":\"%s\",\"mode\":\"%s\",\"ot\":\"%s\",\"reveal\":\"%s\",\"bits\":%u,"
-              "\"scale\":%u,\"threads\":%u,\"seconds\":%.6f,\"setup_seconds\":%.6f,"
-              "\"bytes_sent\":%llu,\"bytes_recv\":%llu,\"setup_bytes\":%llu,\"rounds\":%llu,"
+              "\"scale\":%u,\"threads\":%u,\"batch\":%u,\"seconds\":%.6f,\"setup_seconds\":%.6f,"
+              "\"bytes_sent\":%llu,\"bytes_recv\":%llu,\"bytes_server\":%llu,"
+              "\"bytes_client\":%llu,\"setup_bytes\":%llu,\"rounds\":%llu,"
               "\"critical_flights\":%llu,\"frame_bytes\":%llu,\"stash_peak_bytes\":%llu,"
-              "\"peer_seconds\":%.6f,",
-              r->role == PARLEY_ROLE_CLIENT ? "client" : "server",
-              r->mode == PARLEY_MODE_HE ? "he" : "ot", ot_backend_name(r->ot),
-              r->reveal == PARLEY_REVEAL_LABEL ? "label" : "logits", r->bits, r->scale, r->threads,
-              r->seconds, r->setup_seconds, (unsigned long long)r->bytes_sent,
-              (unsigned long long)r->bytes_recv, (unsigned long long)r->setup_bytes,
+              "\"link_bytes_sent\":%llu,\"link_bytes_recv\":%llu,\"peer_seconds\":%.6f,"
+              "\"server_seconds\":%.6f,\"layers_count\":%u,\"macs\":%llu,\"relus\":%llu,",
+              client ? "client" : "server", r->mode == PARLEY_MODE_HE ? "he" : "ot",
+              ot_backend_name(r->ot), r->reveal == PARLEY_REVEAL_LABEL ? "label" : "logits",
+              r->bits, r->scale, r->threads, r->batch, r->seconds, r->setup_seconds,
+              (unsigned long long)r->bytes_sent, (unsigned long long)r->bytes_recv,
+              (unsigned long long)bs, (unsigned long long)bc, (unsigned long long)r->setup_bytes,
               (unsigned long long)r->rounds, (unsigned long long)r->critical_flights,
               (unsigned long long)r->frame_bytes, (unsigned long long)r->stash_peak_bytes,
-              r->peer_seconds);
-    if (r->mode == PARLEY_MODE_HE) jb_printf(&j, "\"statistical_bits\":%.2f,", r->statistical_bits);
+              (unsigned long long)r->link_bytes_sent, (unsigned long long)r->link_bytes_recv,
+              r->peer_seconds, client ? r->peer_seconds : r->seconds, r->nlayers,
+              (unsigned long long)r->macs, (unsigned long long)r->relus);
+    if (r->mode == PARLEY_MODE_HE)
+        jb_printf(&j, "\"statistical_bits\":%.2f,\"computational_bits\":%u,", r->statistical_bits,
+                  r->computational_bits);
     jb_printf(&j, "\"transport\":");
     jb_str(&j, r->transport);
     jb_printf(&j, ",\"peer\":");
@@ -125,15 +157,23 @@ int parley_report_json(const parley_report *r, char *buf, size_t cap) {
     jb_printf(&j, ",\"layers\":[");
     for (unsigned i = 0; i < r->nlayers && r->layers; i++) {
         const parley_layer_report *L = &r->layers[i];
+        by_party(r, L->bytes_sent, L->bytes_recv, &bs, &bc);
         jb_printf(&j, "%s{\"kind\":", i ? "," : "");
+        jb_str(&j, L->kind);
+        jb_printf(&j, ",\"op\":");
         jb_str(&j, L->kind);
         jb_printf(&j, ",\"name\":");
         jb_str(&j, L->name);
         jb_printf(&j,
-                  ",\"seconds\":%.6f,\"bytes_sent\":%llu,\"bytes_recv\":%llu,\"flights\":%llu,"
-                  "\"critical_flights\":%llu}",
-                  L->seconds, (unsigned long long)L->bytes_sent, (unsigned long long)L->bytes_recv,
-                  (unsigned long long)L->flights, (unsigned long long)L->critical_flights);
+                  ",\"seconds\":%.6f,\"bytes\":%llu,\"bytes_sent\":%llu,\"bytes_recv\":%llu,"
+                  "\"bytes_server\":%llu,\"bytes_client\":%llu,\"flights\":%llu,"
+                  "\"critical_flights\":%llu",
+                  L->seconds, (unsigned long long)(L->bytes_sent + L->bytes_recv),
+                  (unsigned long long)L->bytes_sent, (unsigned long long)L->bytes_recv,
+                  (unsigned long long)bs, (unsigned long long)bc, (unsigned long long)L->flights,
+                  (unsigned long long)L->critical_flights);
+        if (client) jb_printf(&j, ",\"flights_client\":%llu", (unsigned long long)L->flights);
+        jb_printf(&j, "}");
     }
     jb_printf(&j, "]}");
     if (j.len > (size_t)0x7fffffff) return err_set(PARLEY_E_NOMEM, "the report is too long");
@@ -183,7 +223,27 @@ static int link_cfg_make(link_cfg *c, int server, const char *cert, const char *
     return 0;
 }
 
+/* Plaintext leaves this machine only when asked for by name: 0 if the
+ * link is secured (or plaintext allowed) or host is loopback, else
+ * PARLEY_E_ARG "refusing to <what> <host> in plaintext: <fix>". */
+static int plaintext_allowed(const char *host, int secured, const char *what, const char *fix) {
+    if (secured) return 0;
+    int lb = net_is_loopback(host);
+    if (lb < 0) return lb;
+    if (lb != 1) return err_set(PARLEY_E_ARG, "refusing to %s %s in plaintext: %s", what, host, fix);
+    return 0;
+}
+
 /* ---- servers ---- */
+
+/* A session running in one of this process's serve calls: a duplicate of
+ * its socket, so parley_server_abort can shut the connection down (the
+ * duplicate stays open until the session is unlisted: its number cannot be
+ * reused meanwhile). */
+typedef struct running {
+    int fd;
+    struct running *next;
+} running;
 
 struct parley_server {
     const parley_model *m;
@@ -191,16 +251,34 @@ struct parley_server {
     link_cfg lc;
     chan_listener *l;
     int stop_rd, stop_wr; /* a pipe: parley_server_stop writes a byte, waits poll it */
-    atomic_int stopped;
+    atomic_int stopped, aborted;
     int insecure;
     parley_session_fn cb;
     void *cb_ctx;
+    pthread_mutex_t mu; /* guards sessions */
+    running *sessions;
 };
 
 void parley_server_opts_init(parley_server_opts *o) {
     if (!o) return;
     memset(o, 0, sizeof *o);
     o->size = sizeof *o;
+}
+
+/* The served model at another batch, loaded from the model's file for one
+ * session (each session has its own). */
+typedef struct batch_ctx {
+    const parley_model *m;
+    qnet *net;
+} batch_ctx;
+
+static int batch_net(void *ctx, unsigned batch, const qnet **out) {
+    batch_ctx *b = ctx;
+    qnet_free(b->net);
+    b->net = NULL;
+    TRY(api_model_at_batch(&b->net, b->m, batch));
+    *out = b->net;
+    return 0;
 }
 
 int parley_server_new(parley_server **out, const parley_model *m, const parley_server_opts *in) {
@@ -218,6 +296,11 @@ int parley_server_new(parley_server **out, const parley_model *m, const parley_s
     if (o.handshake_timeout_ms < 0)
         return err_set(PARLEY_E_ARG, "handshake_timeout_ms is %d: 0 (30 s) or more",
                        o.handshake_timeout_ms);
+    if (o.idle_timeout_ms < 0)
+        return err_set(PARLEY_E_ARG, "idle_timeout_ms is %d: 0 (300 s) or more",
+                       o.idle_timeout_ms);
+    if (o.max_batch > HELLO_MAX_BATCH)
+        return err_set(PARLEY_E_ARG, "max_batch is %u: at most %u", o.max_batch, HELLO_MAX_BATCH);
     parley_server *s = mem_calloc(1, sizeof *s);
     if (!s) return PARLEY_E_NOMEM;
     s->stop_rd = s->stop_wr = -1;
@@ -242,8 +325,13 @@ int parley_server_new(parley_server **out, const parley_model *m, const parley_s
                           .reveal = (unsigned)m->o.reveal,
                           .ot = (unsigned)m->o.ot,
                           .hello_timeout_ms = o.handshake_timeout_ms,
+                          .idle_timeout_ms = o.idle_timeout_ms,
+                          .max_batch = o.max_batch,
+                          .batch_net = m->path ? batch_net : NULL,
                           .link = &s->lc.lo};
     atomic_init(&s->stopped, 0);
+    atomic_init(&s->aborted, 0);
+    pthread_mutex_init(&s->mu, NULL);
     s->insecure = o.insecure; /* parley_server_listen knows the address */
     *out = s;
     return 0;
@@ -255,16 +343,9 @@ int parley_server_listen(parley_server *s, const char *host, int port, int *boun
     if (port < 0 || port > 65535)
         return err_set(PARLEY_E_ARG, "port %d is out of range (0..65535; 0: any free port)", port);
     if (!host || !host[0]) host = "127.0.0.1";
-    /* Plaintext leaves this machine only when asked for by name. */
-    if (!s->lc.tls && !s->insecure) {
-        int lb = net_is_loopback(host);
-        if (lb < 0) return lb;
-        if (lb != 1)
-            return err_set(PARLEY_E_ARG,
-                           "refusing to serve %s in plaintext: set tls_cert and tls_key (TLS "
-                           "1.3), or insecure if the network between the parties is trusted",
-                           host);
-    }
+    TRY(plaintext_allowed(host, s->lc.tls || s->insecure, "serve",
+                          "give a TLS certificate and key (TLS 1.3), or allow it (insecure) if "
+                          "the network between the parties is trusted"));
     TRY(chan_listen(&s->l, host, port));
     if (bound_port) *bound_port = chan_listener_port(s->l);
     return 0;
@@ -274,15 +355,56 @@ const char *parley_server_pin(const parley_server *s) {
     return s && s->lc.tls ? tls_ctx_pin(s->lc.tls) : "";
 }
 
+int parley_server_fd(const parley_server *s) {
+    return s && s->l ? chan_listener_fd(s->l) : -1;
+}
+
+/* List a running session (a duplicate of its socket in *node), or 0 with
+ * node->fd = -1 if the socket cannot be duplicated (it then cannot be
+ * aborted). A server aborted meanwhile shuts it down at once. */
+static void running_add(parley_server *s, running *node, int fd) {
+    node->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (node->fd < 0) return;
+    pthread_mutex_lock(&s->mu);
+    node->next = s->sessions;
+    s->sessions = node;
+    if (atomic_load(&s->aborted)) shutdown(node->fd, SHUT_RDWR);
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void running_remove(parley_server *s, running *node) {
+    if (node->fd < 0) return;
+    pthread_mutex_lock(&s->mu);
+    for (running **p = &s->sessions; *p; p = &(*p)->next)
+        if (*p == node) {
+            *p = node->next;
+            break;
+        }
+    pthread_mutex_unlock(&s->mu);
+    close(node->fd);
+}
+
 /* One session on an accepted socket, its report and the callback. */
 static int serve_fd(parley_server *s, int fd, const char *peer, parley_report *report) {
     session_result res;
-    int rc = session_serve_conn(&s->cfg, fd, peer, &res);
+    batch_ctx bc = {.m = s->m};
+    server_cfg cfg = s->cfg;
+    cfg.batch_ctx = &bc;
+    running node;
+    running_add(s, &node, fd);
+    int rc = session_serve_conn(&cfg, fd, peer, &res);
+    running_remove(s, &node);
+    qnet_free(bc.net);
+    if (rc < 0 && atomic_load(&s->aborted))
+        rc = err_set(PARLEY_E_STOPPED, "the server was stopped now (parley_server_abort): the "
+                                       "session was ended (%s)",
+                     err_msg());
     char keep[512];
     snprintf(keep, sizeof keep, "%s", err_msg());
     parley_report rep;
     int rrc = report_fill(&rep, PARLEY_ROLE_SERVER, &res, s->m->net);
     session_result_free(&res);
+    if (rc < 0) err_set(rc, "%s", keep); /* parley_last_error() in the callback */
     if (s->cb) s->cb(s->cb_ctx, rc, &rep);
     if (report)
         *report = rep;
@@ -311,36 +433,74 @@ int parley_server_serve_connection(parley_server *s, int fd, const char *peer,
     return rc;
 }
 
-/* Wait for a client (or a stop) and serve it. *ran says whether a session
- * ran: if not, a failure is the listener's or a stop. */
-static int serve_next(parley_server *s, parley_report *report, int *ran) {
-    *ran = 0;
-    if (report) memset(report, 0, sizeof *report);
+int parley_server_refuse_connection(parley_server *s, int fd, const char *line, int timeout_ms) {
+    int rc = 0;
+    if (!s)
+        rc = err_set(PARLEY_E_ARG, "the server (s) is NULL");
+    else if (!line)
+        rc = err_set(PARLEY_E_ARG, "the line is NULL");
+    else if (fd < 0)
+        return err_set(PARLEY_E_ARG, "fd is %d, not a socket", fd);
+    if (rc < 0) {
+        if (fd >= 0) close(fd);
+        return rc;
+    }
+    api_sigpipe g;
+    api_sigpipe_block(&g);
+    rc = session_refuse_conn(&s->cfg, fd, line, timeout_ms > 0 ? timeout_ms : 0);
+    api_sigpipe_restore(&g);
+    return rc;
+}
+
+int parley_server_accept(parley_server *s, int *fd, char *peer, size_t cap, int timeout_ms) {
+    if (fd) *fd = -1;
+    if (peer && cap) peer[0] = 0;
     if (!s) return err_set(PARLEY_E_ARG, "the server (s) is NULL");
+    if (!fd) return err_set(PARLEY_E_ARG, "the fd pointer is NULL");
     if (!s->l)
         return err_set(PARLEY_E_ARG, "the server is not listening: call parley_server_listen first");
+    double t0 = time_now();
     for (;;) {
         if (atomic_load(&s->stopped)) return err_set(PARLEY_E_STOPPED, "the server was stopped");
+        int wait = -1;
+        if (timeout_ms >= 0) {
+            double left = timeout_ms - (time_now() - t0) * 1e3;
+            wait = left <= 0 ? 0 : (int)left + 1;
+        }
         struct pollfd p[2] = {{.fd = chan_listener_fd(s->l), .events = POLLIN},
                               {.fd = s->stop_rd, .events = POLLIN}};
-        int r = poll(p, 2, -1);
+        int r = poll(p, 2, wait);
         if (r < 0) {
             if (errno == EINTR) continue;
             return err_set(PARLEY_E_IO, "poll: %s", strerror(errno));
         }
         if (p[1].revents) continue; /* stopped (the byte stays, for every waiting thread) */
-        int fd;
-        char peer[64];
-        int rc = net_accept(s->l, &fd, peer, sizeof peer, 0);
+        if (r == 0 && timeout_ms >= 0 && (time_now() - t0) * 1e3 >= timeout_ms)
+            return err_set(PARLEY_E_TIMEOUT, "no client within %d ms", timeout_ms);
+        if (r == 0) continue;
+        char who[64];
+        int rc = net_accept(s->l, fd, who, sizeof who, 0);
         if (rc == PARLEY_E_TIMEOUT) continue; /* another thread took the client */
         if (rc < 0) return rc;
-        *ran = 1;
-        api_sigpipe g;
-        api_sigpipe_block(&g);
-        rc = serve_fd(s, fd, peer, report);
-        api_sigpipe_restore(&g);
-        return rc;
+        if (peer && cap) snprintf(peer, cap, "%s", who);
+        return 0;
     }
+}
+
+/* Wait for a client (or a stop) and serve it. *ran says whether a session
+ * ran: if not, a failure is the listener's or a stop. */
+static int serve_next(parley_server *s, parley_report *report, int *ran) {
+    *ran = 0;
+    if (report) memset(report, 0, sizeof *report);
+    int fd;
+    char peer[64];
+    TRY(parley_server_accept(s, &fd, peer, sizeof peer, -1));
+    *ran = 1;
+    api_sigpipe g;
+    api_sigpipe_block(&g);
+    int rc = serve_fd(s, fd, peer, report);
+    api_sigpipe_restore(&g);
+    return rc;
 }
 
 int parley_server_serve_one(parley_server *s, parley_report *report) {
@@ -365,12 +525,23 @@ void parley_server_stop(parley_server *s) {
     errno = saved;
 }
 
+void parley_server_abort(parley_server *s) {
+    if (!s) return;
+    parley_server_stop(s);
+    pthread_mutex_lock(&s->mu);
+    atomic_store(&s->aborted, 1);
+    for (running *r = s->sessions; r; r = r->next)
+        shutdown(r->fd, SHUT_RDWR);
+    pthread_mutex_unlock(&s->mu);
+}
+
 void parley_server_free(parley_server *s) {
     if (!s) return;
     chan_listener_close(s->l);
     if (s->stop_rd >= 0) close(s->stop_rd);
     if (s->stop_wr >= 0) close(s->stop_wr);
     link_cfg_free(&s->lc);
+    pthread_mutex_destroy(&s->mu);
     mem_free(s);
 }
 
@@ -398,9 +569,21 @@ static int client_opts(parley_client_opts *o, const parley_client_opts *in) {
 
 /* One client session on a connected socket (taken), with the link's
  * options made (before connecting, so bad options fail at once). */
+static int progress(void *ctx, const qnet *net, unsigned i, const exec_layer_stat *st,
+                    double elapsed, uint64_t bytes) {
+    const parley_client_opts *o = ctx;
+    const qlayer *L = &net->layers[i];
+    o->progress(o->progress_ctx, i, net->nlayers, qop_name(L->op), L->name ? L->name : "", elapsed,
+                bytes);
+    return 0;
+}
+
 static int infer_fd(int fd, const char *host, const nn_tensor *x, link_cfg *lc,
                     const parley_client_opts *o, parley_tensor *output, parley_report *report) {
-    client_cfg cfg = {.link = &lc->lo, .max_model_memory = o->max_model_memory};
+    client_cfg cfg = {.link = &lc->lo,
+                      .max_model_memory = o->max_model_memory,
+                      .progress = o->progress ? progress : NULL,
+                      .progress_ctx = (void *)o};
     session_result res;
     int rc = session_infer_conn(&cfg, fd, host, x, &res);
     if (rc == 0)
@@ -444,15 +627,9 @@ int parley_infer(const char *host, int port, const parley_tensor *input, parley_
     if (!host || !host[0]) return err_set(PARLEY_E_ARG, "the server's host is %s", host ? "empty" : "NULL");
     if (port <= 0 || port > 65535)
         return err_set(PARLEY_E_ARG, "port %d is out of range (1..65535)", port);
-    if (!o.tls_ca && !o.tls_pin && !o.insecure) {
-        int lb = net_is_loopback(host);
-        if (lb < 0) return lb;
-        if (lb != 1)
-            return err_set(PARLEY_E_ARG,
-                           "refusing to connect to %s in plaintext: set tls_ca or tls_pin to "
-                           "check the server (TLS 1.3), or insecure if the network is trusted",
-                           host);
-    }
+    TRY(plaintext_allowed(host, o.tls_ca || o.tls_pin || o.insecure, "connect to",
+                          "check the server with a CA or its key's pin (TLS 1.3), or allow it "
+                          "(insecure) if the network is trusted"));
     link_cfg lc;
     TRY(client_link(&lc, &o));
     api_sigpipe g;

@@ -1,19 +1,9 @@
 /* `parley serve`, `parley infer` and `parley run`: the two parties of a
- * secure inference (nn/session.h), as two programs or, for `run`, as two
- * processes of one command over 127.0.0.1. */
-#include "cli/cli.h"
-#include "cli/serve.h"
-
-#include "he/he.h"
-#include "nn/model.h"
-#include "nn/npy.h"
-#include "nn/ref.h"
-#include "net/link.h"
-#include "nn/session.h"
-#include "ot/lane.h"
-#include "util/mem.h"
-#include "util/opt.h"
-#include "util/timer.h"
+ * secure inference, as two programs or, for `run`, as two processes of one
+ * command over 127.0.0.1 — on the public API (parley.h): a parley_model
+ * and a parley_server on one side, parley_infer on the other. */
+#include "cli.h"
+#include "serve.h"
 
 #include <errno.h>
 #include <math.h>
@@ -28,9 +18,10 @@
 
 typedef struct opts {
     const char *model, *input, *output, *listen, *connect;
-    unsigned mode, l, s, threads, reveal;
-    unsigned wbits; /* 0: the policy quant_wbits(l, s) */
-    int ot; /* OT backend */
+    int mode, reveal;
+    unsigned l, s, threads;
+    unsigned wbits; /* 0: s + 4 */
+    int ot;         /* OT backend */
     int json, once, quiet, insecure;
     /* the link: TLS files, the pin, the token file, the caps (MiB) */
     const char *tls_cert, *tls_key, *tls_ca, *tls_client_ca, *tls_pin, *tls_name, *token_file;
@@ -46,7 +37,7 @@ static int parse_hostport(const char *v, char *host, size_t cap, int *port) {
     const char *ps = c ? c + 1 : v;
     size_t hl = c ? (size_t)(c - v) : 0;
     unsigned p;
-    if (opt_uint(ps, 0, 65535, &p) < 0 || hl >= cap) return -1;
+    if (cli_opt_uint(ps, 0, 65535, &p) < 0 || hl >= cap) return -1;
     memcpy(host, v, hl);
     host[hl] = 0;
     if (!host[0]) snprintf(host, cap, "127.0.0.1");
@@ -66,10 +57,6 @@ static int parse_opts(opts *o, int argc, char **argv, const char *cmd, const cha
         }
         char name[32];
         if (strncmp(a, "--", 2) != 0 || strlen(a) >= sizeof name + 2) {
-            if (strstr(allowed, "MODELARG") && !o->model) { /* inspect's positional model */
-                o->model = a;
-                continue;
-            }
             fprintf(stderr, "parley %s: unexpected argument '%s'\n%s", cmd, a, usage ? usage : "");
             return 2;
         }
@@ -119,13 +106,13 @@ static int parse_opts(opts *o, int argc, char **argv, const char *cmd, const cha
         else if (!strcmp(name, "connect"))
             o->connect = v;
         else if (!strcmp(name, "bits")) /* the domain is checked below, with its message */
-            bad = opt_uint(v, 0, 1u << 16, &o->l);
+            bad = cli_opt_uint(v, 0, 1u << 16, &o->l);
         else if (!strcmp(name, "scale"))
-            bad = opt_uint(v, 0, 1u << 16, &o->s);
+            bad = cli_opt_uint(v, 0, 1u << 16, &o->s);
         else if (!strcmp(name, "wbits"))
-            bad = opt_uint(v, 1, 64, &o->wbits);
+            bad = cli_opt_uint(v, 1, 64, &o->wbits);
         else if (!strcmp(name, "threads"))
-            bad = opt_uint(v, 1, LANES_MAX, &o->threads);
+            bad = cli_opt_uint(v, 1, PARLEY_MAX_THREADS, &o->threads);
         else if (!strcmp(name, "tls-cert"))
             o->tls_cert = v;
         else if (!strcmp(name, "tls-key"))
@@ -141,36 +128,36 @@ static int parse_opts(opts *o, int argc, char **argv, const char *cmd, const cha
         else if (!strcmp(name, "token-file"))
             o->token_file = v;
         else if (!strcmp(name, "max-stash"))
-            bad = opt_uint(v, (unsigned)(LINK_MAX_STASH_MIN >> 20), 1u << 20, &o->max_stash);
+            bad = cli_opt_uint(v, PARLEY_MIN_STASH >> 20, 1u << 20, &o->max_stash);
         else if (!strcmp(name, "max-model-memory"))
-            bad = opt_uint(v, 1, 1u << 24, &o->max_model_memory);
+            bad = cli_opt_uint(v, 1, 1u << 24, &o->max_model_memory);
         else if (!strcmp(name, "max-sessions"))
-            bad = opt_uint(v, 1, 4096, &o->max_sessions);
+            bad = cli_opt_uint(v, 1, 4096, &o->max_sessions);
         else if (!strcmp(name, "queue")) {
-            bad = opt_uint(v, 0, 65536, &o->queue);
+            bad = cli_opt_uint(v, 0, 65536, &o->queue);
             o->queue_set = 1;
         } else if (!strcmp(name, "session-timeout"))
-            bad = opt_uint(v, 1, 30 * 86400, &o->session_timeout);
+            bad = cli_opt_uint(v, 1, 30 * 86400, &o->session_timeout);
         else if (!strcmp(name, "idle-timeout"))
-            bad = opt_uint(v, 1, 86400, &o->idle_timeout);
+            bad = cli_opt_uint(v, 1, 86400, &o->idle_timeout);
         else if (!strcmp(name, "session-memory"))
-            bad = opt_uint(v, 64, 1u << 24, &o->session_memory);
+            bad = cli_opt_uint(v, 64, 1u << 24, &o->session_memory);
         else if (!strcmp(name, "max-batch"))
-            bad = opt_uint(v, 1, HELLO_MAX_BATCH, &o->max_batch);
+            bad = cli_opt_uint(v, 1, PARLEY_MAX_BATCH, &o->max_batch);
         else if (!strcmp(name, "mode")) {
             if (!strcmp(v, "ot"))
-                o->mode = MODE_OT;
+                o->mode = PARLEY_MODE_OT;
             else if (!strcmp(v, "he"))
-                o->mode = MODE_HE;
+                o->mode = PARLEY_MODE_HE;
             else
                 bad = -1;
         } else if (!strcmp(name, "ot")) {
-            if ((o->ot = ot_backend_parse(v)) < 0) bad = -1;
+            if ((o->ot = cli_ot_parse(v)) < 0) bad = -1;
         } else if (!strcmp(name, "reveal")) {
             if (!strcmp(v, "logits"))
-                o->reveal = REVEAL_LOGITS;
+                o->reveal = PARLEY_REVEAL_LOGITS;
             else if (!strcmp(v, "label"))
-                o->reveal = REVEAL_LABEL;
+                o->reveal = PARLEY_REVEAL_LABEL;
             else
                 bad = -1;
         }
@@ -179,8 +166,8 @@ static int parse_opts(opts *o, int argc, char **argv, const char *cmd, const cha
             return 2;
         }
     }
-    if (strstr(allowed, "bits") && quant_check_ls(o->l, o->s) < 0) {
-        fprintf(stderr, "parley %s: %s\n", cmd, err_msg());
+    if (strstr(allowed, "bits") && parley_check_ring(o->l, o->s) < 0) {
+        fprintf(stderr, "parley %s: %s\n", cmd, parley_last_error());
         return 2;
     }
     return 0;
@@ -188,133 +175,122 @@ static int parse_opts(opts *o, int argc, char **argv, const char *cmd, const cha
 
 static void opts_default(opts *o) {
     memset(o, 0, sizeof *o);
-    o->mode = MODE_OT;
+    o->mode = PARLEY_MODE_OT;
     o->l = 37;
     o->s = 12;
     o->threads = 2;
-    o->reveal = REVEAL_LOGITS;
-    o->ot = OT_BACKEND_DEFAULT;
+    o->reveal = PARLEY_REVEAL_LOGITS;
+    o->ot = PARLEY_OT_SILENT;
+}
+
+/* The model with the command's options (its notes on stderr unless quiet). */
+static int load_model(parley_model **m, const opts *o, unsigned batch, const char *cmd) {
+    parley_model_opts mo;
+    parley_model_opts_init(&mo);
+    mo.bits = o->l;
+    mo.scale = o->s;
+    mo.wbits = o->wbits;
+    mo.batch = batch;
+    mo.mode = o->mode;
+    mo.ot = o->ot;
+    mo.threads = o->threads;
+    mo.reveal = o->reveal;
+    int rc = parley_model_load(m, o->model, &mo);
+    if (rc == 0 && parley_model_notes(*m)[0] && !o->quiet)
+        fprintf(stderr, "parley %s: %s", cmd, parley_model_notes(*m));
+    return rc;
 }
 
 /* ---- progress and reports ---- */
 
-static int progress_line(void *ctx, const qnet *net, unsigned i, const exec_layer_stat *st,
-                         double elapsed, uint64_t bytes) {
+static void progress_line(void *ctx, unsigned i, unsigned n, const char *kind, const char *name,
+                          double elapsed, uint64_t bytes) {
     (void)ctx;
-    (void)st;
-    const qlayer *L = &net->layers[i];
-    fprintf(stderr, "\r\033[K[%u/%u] %-10s %-24.24s %7.1f s %10.3f MiB", i + 1, net->nlayers,
-            qop_name(L->op), L->name ? L->name : "", elapsed, (double)bytes / 1048576.0);
-    if (i + 1 == net->nlayers) fputc('\n', stderr);
+    fprintf(stderr, "\r\033[K[%u/%u] %-10s %-24.24s %7.1f s %10.3f MiB", i + 1, n, kind, name,
+            elapsed, (double)bytes / 1048576.0);
+    if (i + 1 == n) fputc('\n', stderr);
     fflush(stderr);
-    return 0;
 }
 
-static const char *mode_name(unsigned m) {
-    return m == MODE_HE ? "he" : "ot";
-}
-
-/* The client's view of the costs: its own bytes sent are bytes_client, the
- * bytes it received are bytes_server; rounds = flights of both parties. */
-static void print_report(FILE *f, const session_result *r, int json, const int *label,
-                         size_t nlabel) {
-    const qnet *net = r->net;
-    const exec_report *rep = &r->rep;
-    uint64_t rounds = rep->flights + r->peer_flights;
+/* The client's report: --json, the API's JSON object (parley_report_json)
+ * with "bench":"infer" first and the labels; else a line and a table by
+ * layer kind. */
+static int print_report(FILE *f, const parley_report *r, int json, const int *label,
+                        size_t nlabel) {
     if (json) {
-        fprintf(f,
-                "{\"bench\":\"infer\",\"mode\":\"%s\",\"ot\":\"%s\",\"bits\":%u,\"scale\":%u,"
-                "\"threads\":%u,\"seconds\":%.6f,\"setup_seconds\":%.6f,\"bytes_server\":%llu,"
-                "\"bytes_client\":%llu,\"rounds\":%llu,\"critical_flights\":%llu,"
-                "\"setup_bytes\":%llu,\"transport\":",
-                mode_name(r->mode), ot_backend_name((int)r->ot), net->l, net->s, r->lanes,
-                rep->seconds, r->setup_seconds,
-                (unsigned long long)rep->bytes_recv, (unsigned long long)rep->bytes_sent,
-                (unsigned long long)rounds, (unsigned long long)rep->critical_flights,
-                (unsigned long long)(r->setup_bytes_sent + r->setup_bytes_recv));
-        cli_json_str(f, r->transport);
-        fprintf(f, ",\"frame_bytes\":%llu,\"stash_peak_bytes\":%llu",
-                (unsigned long long)(r->link.overhead_sent + r->link.overhead_recv),
-                (unsigned long long)r->link.stash_peak);
-        qnet_stats qs;
-        qnet_stats_get(&qs, net);
-        fprintf(f, ",\"layers_count\":%u,\"macs\":%llu,\"relus\":%llu,\"server_seconds\":%.6f",
-                net->nlayers, (unsigned long long)qs.macs, (unsigned long long)qs.relus,
-                r->peer_seconds);
-        if (r->mode == MODE_HE) /* the client's own figure, from the public model */
-            fprintf(f, ",\"statistical_bits\":%.2f,\"computational_bits\":%d",
-                    rep->he_stat_bits, HE_COMP_BITS);
+        int n = parley_report_json(r, NULL, 0);
+        if (n < 2) return n < 0 ? n : PARLEY_E_NOMEM;
+        char *js = malloc((size_t)n + 1);
+        if (!js) return PARLEY_E_NOMEM;
+        if (parley_report_json(r, js, (size_t)n + 1) != n) {
+            free(js);
+            return PARLEY_E_NOMEM;
+        }
+        /* {"bench":"infer", the object's members, "label":[...]} */
+        fprintf(f, "{\"bench\":\"infer\",%.*s", n - 2, js + 1);
+        free(js);
         if (nlabel) {
             fprintf(f, ",\"label\":[");
             for (size_t i = 0; i < nlabel; i++)
                 fprintf(f, "%s%d", i ? "," : "", label[i]);
             fprintf(f, "]");
         }
-        fprintf(f, ",\"layers\":[");
-        for (unsigned i = 0; i < rep->nlayers; i++) {
-            const qlayer *L = &net->layers[i];
-            const exec_layer_stat *s = &rep->layers[i];
-            fprintf(f, "%s{\"op\":\"%s\",\"name\":", i ? "," : "", qop_name(L->op));
-            cli_json_str(f, L->name);
-            fprintf(f,
-                    ",\"seconds\":%.6f,\"bytes\":%llu,\"bytes_server\":%llu,\"bytes_client\":%llu,"
-                    "\"flights_client\":%llu,\"critical_flights\":%llu}",
-                    s->seconds, (unsigned long long)(s->bytes + s->bytes_recv),
-                    (unsigned long long)s->bytes_recv, (unsigned long long)s->bytes,
-                    (unsigned long long)s->flights, (unsigned long long)s->critical_flights);
-        }
-        fprintf(f, "]}\n");
-        return;
+        fprintf(f, "}\n");
+        return 0;
     }
     fprintf(f, "secure inference (%s mode, %s OT, l = %u, s = %u, %u lane%s, %s): %.2f s, %.3f MiB "
                "sent by the server, %.3f MiB by the client, %llu rounds, %llu flights on the "
                "critical path; set-up %.2f s, %.3f MiB\n",
-            mode_name(r->mode), ot_backend_name((int)r->ot), net->l, net->s, r->lanes,
-            r->lanes == 1 ? "" : "s", r->transport, rep->seconds,
-            (double)rep->bytes_recv / 1048576.0, (double)rep->bytes_sent / 1048576.0,
-            (unsigned long long)rounds, (unsigned long long)rep->critical_flights,
-            r->setup_seconds, (double)(r->setup_bytes_sent + r->setup_bytes_recv) / 1048576.0);
-    if (r->mode == MODE_HE)
+            cli_mode_name(r->mode), cli_ot_name(r->ot), r->bits, r->scale, r->threads,
+            r->threads == 1 ? "" : "s", r->transport, r->seconds,
+            (double)r->bytes_recv / 1048576.0, (double)r->bytes_sent / 1048576.0,
+            (unsigned long long)r->rounds, (unsigned long long)r->critical_flights,
+            r->setup_seconds, (double)r->setup_bytes / 1048576.0);
+    if (r->mode == PARLEY_MODE_HE)
         fprintf(f,
-                "  security: %.1f bits statistical for the whole inference, %d bits "
+                "  security: %.1f bits statistical for the whole inference, %u bits "
                 "computational\n",
-                rep->he_stat_bits, HE_COMP_BITS);
-    /* By layer kind. */
-    double sec[QOP_END_] = {0};
-    uint64_t by[QOP_END_] = {0}, cnt[QOP_END_] = {0}, fl[QOP_END_] = {0}, cf[QOP_END_] = {0};
-    for (unsigned i = 0; i < rep->nlayers; i++) {
-        qop op = net->layers[i].op;
-        sec[op] += rep->layers[i].seconds;
-        by[op] += rep->layers[i].bytes + rep->layers[i].bytes_recv;
-        fl[op] += rep->layers[i].flights;
-        cf[op] += rep->layers[i].critical_flights;
-        cnt[op]++;
-    }
+                r->statistical_bits, r->computational_bits);
+    /* By layer kind, in the order the kinds first appear. */
     fprintf(f, "  %-11s %6s %10s %16s %15s %17s\n", "layer kind", "count", "seconds",
             "MiB (both ways)", "client flights", "critical flights");
-    for (int op = 1; op < QOP_END_; op++)
-        if (cnt[op])
-            fprintf(f, "  %-11s %6llu %10.3f %16.3f %15llu %17llu\n", qop_name((qop)op),
-                    (unsigned long long)cnt[op], sec[op], (double)by[op] / 1048576.0,
-                    (unsigned long long)fl[op], (unsigned long long)cf[op]);
+    for (unsigned i = 0; i < r->nlayers; i++) {
+        const char *kind = r->layers[i].kind;
+        int seen = 0;
+        for (unsigned j = 0; j < i && !seen; j++)
+            seen = !strcmp(r->layers[j].kind, kind);
+        if (seen) continue;
+        double sec = 0;
+        uint64_t by = 0, cnt = 0, fl = 0, cf = 0;
+        for (unsigned j = i; j < r->nlayers; j++) {
+            const parley_layer_report *L = &r->layers[j];
+            if (strcmp(L->kind, kind)) continue;
+            sec += L->seconds;
+            by += L->bytes_sent + L->bytes_recv;
+            fl += L->flights;
+            cf += L->critical_flights;
+            cnt++;
+        }
+        fprintf(f, "  %-11s %6llu %10.3f %16.3f %15llu %17llu\n", kind, (unsigned long long)cnt,
+                sec, (double)by / 1048576.0, (unsigned long long)fl, (unsigned long long)cf);
+    }
+    return 0;
 }
 
-/* Print the label and top-5 of each row of the output. */
-static void print_result(FILE *f, const session_result *r, const float *v, const nn_shape *sh,
-                         int *labels, size_t *nlabels) {
-    const qnet *net = r->net;
-    const qtensor *ot = &net->t[net->output];
+/* Print the label and top-5 of each row of the output y. */
+static void print_result(FILE *f, const parley_report *r, const parley_tensor *y, int *labels,
+                         size_t *nlabels) {
     *nlabels = 0;
-    if (r->reveal == REVEAL_LABEL || ot->scale == 0) { /* indices */
-        for (size_t i = 0; i < r->nout; i++) {
-            labels[(*nlabels)++] = (int)v[i];
-            fprintf(f, "label: %d\n", (int)v[i]);
+    if (r->reveal == PARLEY_REVEAL_LABEL || y->scale == 0) { /* indices */
+        for (size_t i = 0; i < y->count; i++) {
+            labels[(*nlabels)++] = (int)y->data[i];
+            fprintf(f, "label: %d\n", (int)y->data[i]);
         }
         return;
     }
-    size_t cols = sh->rank ? sh->d[sh->rank - 1] : 1, rows = r->nout / cols;
+    size_t cols = y->rank ? y->shape[y->rank - 1] : 1, rows = cols ? y->count / cols : 0;
     for (size_t row = 0; row < rows; row++) {
-        const float *x = v + row * cols;
+        const float *x = y->data + row * cols;
         size_t order[5] = {0, 0, 0, 0, 0};
         size_t k = cols < 5 ? cols : 5;
         for (size_t j = 0; j < k; j++) {
@@ -331,106 +307,28 @@ static void print_result(FILE *f, const session_result *r, const float *v, const
         for (size_t c = 0; c < cols; c++)
             z += exp((double)x[c] - mx);
         labels[(*nlabels)++] = (int)order[0];
-        fprintf(f, "%slabel: %zu\ntop-%zu:\n", rows > 1 ? "" : "", order[0], k);
+        fprintf(f, "label: %zu\ntop-%zu:\n", order[0], k);
         for (size_t j = 0; j < k; j++)
             fprintf(f, "  %5zu  logit %9.4f  p %.4f\n", order[j], x[order[j]],
                     exp((double)x[order[j]] - mx) / z);
     }
 }
 
-/* Decode, print and write what the client learned. */
-static int client_finish(const opts *o, session_result *r) {
-    const qnet *net = r->net;
-    const qtensor *ot = &net->t[net->output];
-    nn_shape sh = ot->shape;
-    if (r->reveal == REVEAL_LABEL && ot->scale != 0) { /* one index per row */
-        if (sh.rank) sh.d[sh.rank - 1] = 1;
-    }
-    float *v = mem_alloc(r->nout ? r->nout : 1, sizeof *v);
-    int *labels = mem_alloc(r->nout ? r->nout : 1, sizeof *labels);
-    if (!v || !labels) {
-        mem_free(v);
-        mem_free(labels);
-        return PARLEY_E_NOMEM;
-    }
-    if (r->reveal == REVEAL_LABEL && ot->scale != 0)
-        for (size_t i = 0; i < r->nout; i++)
-            v[i] = (float)r->out[i];
-    else
-        qnet_decode(net, v, net->output, r->out);
+/* Print and write what the client learned. */
+static int client_finish(const opts *o, const parley_report *r, const parley_tensor *y) {
+    int *labels = malloc((y->count ? y->count : 1) * sizeof *labels);
+    if (!labels) return PARLEY_E_NOMEM;
     size_t nl = 0;
-    print_result(o->json ? stderr : stdout, r, v, &sh, labels, &nl);
+    print_result(o->json ? stderr : stdout, r, y, labels, &nl);
     fflush(stdout);
     int rc = 0;
-    if (o->output) rc = npy_save_f32(o->output, &sh, v);
-    if (rc == 0) print_report(o->json ? stdout : stderr, r, o->json, labels, nl);
-    mem_free(v);
-    mem_free(labels);
+    if (o->output) rc = parley_tensor_save_npy(y, o->output);
+    if (rc == 0) rc = print_report(o->json ? stdout : stderr, r, o->json, labels, nl);
+    free(labels);
     return rc;
-}
-
-/* ---- the link: TLS, token, caps ---- */
-
-/* The link options of a command, from its flags. Keys stay in OpenSSL's
- * context, the token's digest in tok (wiped by link_cfg_free). */
-typedef struct link_cfg {
-    link_opts lo;
-    tls_ctx *tls;
-    uint8_t tok[LINK_TOKEN_BYTES];
-} link_cfg;
-
-static int link_cfg_make(link_cfg *c, const opts *o, int server) {
-    memset(c, 0, sizeof *c);
-    c->lo.max_stash = (size_t)o->max_stash << 20;
-    int tls = server ? o->tls_cert || o->tls_key || o->tls_client_ca : o->tls_ca || o->tls_pin;
-    if (tls) {
-        tls_opts t = {.server = server, .cert = o->tls_cert, .key = o->tls_key,
-                      .ca = server ? o->tls_client_ca : o->tls_ca, .pin = server ? NULL : o->tls_pin};
-        TRY(tls_ctx_new(&c->tls, &t));
-        c->lo.tls = c->tls;
-        c->lo.server_name = o->tls_name;
-    }
-    if (o->token_file) {
-        TRY(tls_token_file(c->tok, o->token_file));
-        c->lo.token = c->tok;
-    }
-    return 0;
-}
-
-static void link_cfg_free(link_cfg *c) {
-    tls_ctx_free(c->tls);
-    mem_wipe(c->tok, sizeof c->tok);
-    memset(c, 0, sizeof *c);
-}
-
-/* Plaintext leaves this machine only when asked for by name. */
-static int plaintext_allowed(const opts *o, const char *cmd, const char *host, int tls) {
-    if (tls || o->insecure) return 1;
-    int lb = net_is_loopback(host);
-    if (lb == 1) return 1;
-    if (!strcmp(cmd, "serve"))
-        fprintf(stderr,
-                "parley serve: refusing to serve %s in plaintext: give --tls-cert and --tls-key "
-                "(TLS 1.3), or --insecure if the network between the parties is trusted\n",
-                host[0] ? host : "all addresses");
-    else
-        fprintf(stderr,
-                "parley infer: refusing to connect to %s in plaintext: give --tls-ca or --tls-pin "
-                "to check the server (TLS 1.3), or --insecure if the network is trusted\n",
-                host);
-    return 0;
 }
 
 /* ---- the server ---- */
-
-static int load_model(qnet **net, const opts *o, const char *cmd) {
-    char *notes = NULL;
-    nn_model_opts mo = {.l = o->l, .s = o->s, .batch = 1, .wbits = o->wbits};
-    int rc = nn_model_load_opts(net, &notes, o->model, &mo);
-    if (notes && !o->quiet) fprintf(stderr, "parley %s: %s", cmd, notes);
-    mem_free(notes);
-    return rc;
-}
 
 /* Per-session defaults of parley serve (README, "Serving many clients"). */
 #define SERVE_SESSION_TIMEOUT_S 3600 /* ResNet50 in OT mode takes minutes; an hour is a stuck peer */
@@ -438,58 +336,45 @@ static int load_model(qnet **net, const opts *o, const char *cmd) {
 #define SERVE_MAX_BATCH 64
 #define SERVE_QUEUE_PER_SESSION 4
 
-/* The served model at another batch, loaded when a client asks for it (in
- * the session's own process when the server forks). */
-typedef struct batch_ctx {
-    const opts *o;
-    qnet *net;
-} batch_ctx;
-
-static int batch_net(void *ctx, unsigned batch, const qnet **out) {
-    batch_ctx *b = ctx;
-    qnet_free(b->net);
-    b->net = NULL;
-    nn_model_opts mo = {.l = b->o->l, .s = b->o->s, .batch = batch, .wbits = b->o->wbits};
-    TRY(nn_model_load_opts(&b->net, NULL, b->o->model, &mo));
-    *out = b->net;
+/* A server of m with the command's options: 0, or the exit status after
+ * the message. */
+static int server_of(parley_server **srv, const parley_model *m, const opts *o, const char *cmd) {
+    parley_server_opts so;
+    parley_server_opts_init(&so);
+    so.tls_cert = o->tls_cert;
+    so.tls_key = o->tls_key;
+    so.tls_client_ca = o->tls_client_ca;
+    so.token_file = o->token_file;
+    so.insecure = o->insecure;
+    so.max_stash = (size_t)o->max_stash << 20;
+    unsigned idle = o->idle_timeout ? o->idle_timeout : SERVE_IDLE_TIMEOUT_S;
+    so.handshake_timeout_ms = idle < 30 ? (int)idle * 1000 : 0;
+    so.idle_timeout_ms = (int)idle * 1000;
+    so.max_batch = o->max_batch ? o->max_batch : SERVE_MAX_BATCH;
+    int rc = parley_server_new(srv, m, &so);
+    if (rc < 0) {
+        fprintf(stderr, "parley %s: %s\n", cmd, parley_last_error());
+        return rc == PARLEY_E_ARG ? 2 : 1; /* the options' files */
+    }
     return 0;
 }
 
-static server_cfg server_cfg_of(const opts *o, const qnet *net, const link_opts *lo,
-                                batch_ctx *bc) {
-    unsigned idle = o->idle_timeout ? o->idle_timeout : SERVE_IDLE_TIMEOUT_S;
-    server_cfg cfg = {.net = net, .mode = o->mode, .lanes = o->threads, .reveal = o->reveal,
-                      .ot = (unsigned)o->ot, .link = lo,
-                      .hello_timeout_ms = idle < 30 ? (int)idle * 1000 : 0,
-                      .idle_timeout_ms = (int)idle * 1000,
-                      .max_batch = o->max_batch ? o->max_batch : SERVE_MAX_BATCH,
-                      .batch_net = o->model ? batch_net : NULL,
-                      .batch_ctx = bc};
-    return cfg;
-}
-
-/* Sessions one after another in this process (--once, parley run). */
-static int serve_loop(const opts *o, qnet *net, chan_listener *l, const link_opts *lo,
-                      int sessions) {
-    batch_ctx bc = {.o = o};
-    server_cfg cfg = server_cfg_of(o, net, lo, &bc);
-    session_server *srv;
-    TRY(session_server_new(&srv, l));
+/* Sessions one after another in this process (--once, parley run): the
+ * status of the last. */
+static int serve_loop(const opts *o, parley_server *srv, int sessions) {
     int last = 0;
-    for (int k = 0; sessions < 0 || k < sessions; k++) {
-        session_result r;
-        double t0 = time_now();
-        int rc = session_serve_one(srv, &cfg, -1, &r);
+    for (int k = 0; k < sessions; k++) {
+        parley_report rep;
+        double t0 = cli_now();
+        int rc = parley_server_serve_one(srv, &rep);
         if (!o->quiet || rc < 0) {
             serve_report sr;
-            serve_report_of(&sr, (unsigned long)k + 1, &r, rc, time_now() - t0);
+            serve_report_of(&sr, (unsigned long)k + 1, &rep, rc, cli_now() - t0);
             serve_log(stderr, &sr, o->log_json);
         }
         last = rc;
-        session_result_free(&r);
+        parley_report_free(&rep);
     }
-    session_server_free(srv);
-    qnet_free(bc.net);
     return last;
 }
 
@@ -566,32 +451,34 @@ int cli_serve(int argc, char **argv) {
         fprintf(stderr, "parley serve: --tls-client-ca needs --tls-cert and --tls-key\n");
         return 2;
     }
-    if (!plaintext_allowed(&o, "serve", host, tls)) return 2;
-    link_cfg lc;
-    int rc = link_cfg_make(&lc, &o, 1);
+    parley_model *m = NULL;
+    parley_server *srv = NULL;
+    parley_model_info info = {.size = sizeof info};
+    int rc = load_model(&m, &o, 1, "serve");
+    if (rc == 0) rc = parley_model_describe_brief(m, &info);
     if (rc < 0) {
-        fprintf(stderr, "parley serve: %s\n", err_msg());
-        link_cfg_free(&lc);
-        return 2;
-    }
-    qnet *net = NULL;
-    chan_listener *l = NULL;
-    rc = load_model(&net, &o, "serve");
-    if (rc == 0) rc = chan_listen(&l, host, port);
-    if (rc < 0) {
-        fprintf(stderr, "parley serve: %s\n", err_msg());
-        qnet_free(net);
-        link_cfg_free(&lc);
+        fprintf(stderr, "parley serve: %s\n", parley_last_error());
+        parley_model_free(m);
         return 1;
+    }
+    int bound = 0, st = server_of(&srv, m, &o, "serve");
+    if (st == 0 && (rc = parley_server_listen(srv, host, port, &bound)) < 0) {
+        fprintf(stderr, "parley serve: %s\n", parley_last_error());
+        st = rc == PARLEY_E_ARG ? 2 : 1; /* plaintext off loopback, not asked for */
+    }
+    if (st) {
+        parley_server_free(srv);
+        parley_model_free(m);
+        return st;
     }
     if (!o.quiet) {
         fprintf(stderr,
                 "parley serve: %s (%u layers) on %s:%d, %s mode, %s OT, l = %u, s = %u, %u lane%s\n",
-                o.model, net->nlayers, host, chan_listener_port(l), mode_name(o.mode),
-                ot_backend_name(o.ot), o.l, o.s, o.threads, o.threads == 1 ? "" : "s");
+                o.model, info.layers, host, bound, cli_mode_name(o.mode), cli_ot_name(o.ot), o.l,
+                o.s, o.threads, o.threads == 1 ? "" : "s");
         if (tls)
             fprintf(stderr, "parley serve: TLS 1.3; the key's pin (for parley infer --tls-pin): %s%s%s\n",
-                    tls_ctx_pin(lc.tls), o.tls_client_ca ? "; clients need a certificate" : "",
+                    parley_server_pin(srv), o.tls_client_ca ? "; clients need a certificate" : "",
                     o.token_file ? "; clients need the token" : "");
         else
             fprintf(stderr, "parley serve: plaintext%s\n",
@@ -599,7 +486,7 @@ int cli_serve(int argc, char **argv) {
     }
     signal(SIGPIPE, SIG_IGN);
     if (o.once)
-        rc = serve_loop(&o, net, l, &lc.lo, 1);
+        rc = serve_loop(&o, srv, 1);
     else {
         serve_pool_opts po;
         po.max_sessions = o.max_sessions ? o.max_sessions : serve_default_sessions();
@@ -609,6 +496,7 @@ int cli_serve(int argc, char **argv) {
         po.session_memory = o.session_memory ? (uint64_t)o.session_memory << 20 : mem;
         po.log_json = o.log_json;
         po.quiet = o.quiet;
+        po.mode = o.mode;
         if (!o.quiet)
             fprintf(stderr, "parley serve: up to %u sessions at once, %u waiting; per session "
                             "%u s, idle %u s, %llu MiB; batches up to %u\n",
@@ -616,14 +504,10 @@ int cli_serve(int argc, char **argv) {
                     o.idle_timeout ? o.idle_timeout : SERVE_IDLE_TIMEOUT_S,
                     (unsigned long long)(po.session_memory >> 20),
                     o.max_batch ? o.max_batch : SERVE_MAX_BATCH);
-        batch_ctx bc = {.o = &o};
-        server_cfg cfg = server_cfg_of(&o, net, &lc.lo, &bc);
-        rc = serve_pool(l, &cfg, &po);
-        if (rc < 0) fprintf(stderr, "parley serve: %s\n", err_msg());
+        rc = serve_pool(srv, &po);
     }
-    chan_listener_close(l);
-    qnet_free(net);
-    link_cfg_free(&lc);
+    parley_server_free(srv);
+    parley_model_free(m);
     return rc < 0 ? 1 : 0;
 }
 
@@ -652,20 +536,35 @@ static const char infer_usage[] =
     "  --json               print the report as one JSON object on stdout\n"
     "  --quiet              no progress line\n";
 
-static int run_client(const opts *o, const char *host, int port, const link_opts *lo) {
-    nn_tensor x = {0};
-    session_result r;
-    memset(&r, 0, sizeof r);
-    client_cfg cfg = {.link = lo,
-                      .max_model_memory = (uint64_t)o->max_model_memory << 20,
-                      .progress = !o->quiet && isatty(2) ? progress_line : NULL};
-    int rc = npy_load(&x, o->input);
-    if (rc == 0) rc = session_infer_ex(&cfg, host, port, &x, &r);
-    if (rc == 0) rc = client_finish(o, &r);
-    if (rc < 0) fprintf(stderr, "parley infer: %s\n", err_msg());
-    nn_tensor_free(&x);
-    session_result_free(&r);
-    return rc;
+/* One secure inference as the client, its output printed and written: 0,
+ * or the exit status after the message (2 for options the API refused). */
+static int run_client(const opts *o, const char *cmd, const char *host, int port) {
+    parley_tensor x = {0}, y = {0};
+    parley_report r = {0};
+    parley_client_opts co;
+    parley_client_opts_init(&co);
+    co.tls_ca = o->tls_ca;
+    co.tls_pin = o->tls_pin;
+    co.tls_name = o->tls_name;
+    co.tls_cert = o->tls_cert;
+    co.tls_key = o->tls_key;
+    co.token_file = o->token_file;
+    co.insecure = o->insecure;
+    co.max_stash = (size_t)o->max_stash << 20;
+    co.max_model_memory = (uint64_t)o->max_model_memory << 20;
+    co.progress = !o->quiet && isatty(2) ? progress_line : NULL;
+    int st = 0;
+    int rc = parley_tensor_load_npy(&x, o->input);
+    if (rc == 0) {
+        rc = parley_infer(host, port, &x, &y, &r, &co);
+        if (rc == PARLEY_E_ARG) st = 2; /* the options: TLS files, the pin, plaintext */
+    }
+    if (rc == 0) rc = client_finish(o, &r, &y);
+    if (rc < 0) fprintf(stderr, "parley %s: %s\n", cmd, parley_last_error());
+    parley_tensor_free(&x);
+    parley_tensor_free(&y);
+    parley_report_free(&r);
+    return rc < 0 ? (st ? st : 1) : 0;
 }
 
 int cli_infer(int argc, char **argv) {
@@ -692,18 +591,8 @@ int cli_infer(int argc, char **argv) {
                         "--tls-pin\n");
         return 2;
     }
-    if (!plaintext_allowed(&o, "infer", host, tls)) return 2;
-    link_cfg lc;
-    int rc = link_cfg_make(&lc, &o, 0);
-    if (rc < 0) {
-        fprintf(stderr, "parley infer: %s\n", err_msg());
-        link_cfg_free(&lc);
-        return 2;
-    }
     signal(SIGPIPE, SIG_IGN);
-    rc = run_client(&o, host, port, &lc.lo);
-    link_cfg_free(&lc);
-    return rc < 0 ? 1 : 0;
+    return run_client(&o, "infer", host, port);
 }
 
 /* ---- both in one command ---- */
@@ -729,22 +618,24 @@ static const char run_usage[] =
     "  --quiet          no progress line\n";
 
 /* run holds both the model and the input: before any cryptography, the
- * checked reference (ref_run_checked) makes sure no value leaves the ring,
- * which the secure run cannot see (docs/MODELS.md, "Range"). */
-static int range_check(const qnet *net, const opts *o) {
-    nn_tensor x = {0}, y = {0};
-    qnet *at = NULL; /* the model at the input's batch, when that is not net's */
-    int rc = npy_load(&x, o->input);
-    const nn_shape *in = &net->t[net->input].shape;
-    if (rc == 0 && x.shape.rank >= 2 && in->rank >= 2 && x.shape.d[0] != in->d[0]) {
-        nn_model_opts mo = {.l = o->l, .s = o->s, .batch = (unsigned)x.shape.d[0],
-                            .wbits = o->wbits};
-        rc = nn_model_load_opts(&at, NULL, o->model, &mo);
+ * checked reference (parley_plain, at the input's batch) makes sure no
+ * value leaves the ring, which the secure run cannot see (docs/MODELS.md,
+ * "Range"). */
+static int range_check(const parley_model *m, const opts *o) {
+    parley_tensor x = {0}, y = {0};
+    parley_model *at = NULL; /* the model at the input's batch, when that is not m's */
+    parley_model_info info = {.size = sizeof info};
+    int rc = parley_tensor_load_npy(&x, o->input);
+    if (rc == 0) rc = parley_model_describe_brief(m, &info);
+    if (rc == 0 && x.rank >= 2 && info.input_rank >= 2 && x.shape[0] != info.input_shape[0]) {
+        opts q = *o;
+        q.quiet = 1;
+        rc = load_model(&at, &q, x.shape[0], "run");
     }
-    if (rc == 0) rc = ref_run_float_ex(at ? at : net, &y, &x, 1);
-    qnet_free(at);
-    nn_tensor_free(&x);
-    nn_tensor_free(&y);
+    if (rc == 0) rc = parley_plain(at ? at : m, &x, &y);
+    parley_model_free(at);
+    parley_tensor_free(&x);
+    parley_tensor_free(&y);
     return rc;
 }
 
@@ -761,20 +652,28 @@ int cli_run(int argc, char **argv) {
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
-    qnet *net = NULL;
-    chan_listener *l = NULL;
-    opts so = o;
-    so.quiet = 1;
-    link_opts lo = {.max_stash = (size_t)o.max_stash << 20};
-    int rc = load_model(&net, &o, "run");
-    if (rc == 0) rc = range_check(net, &o);
-    if (rc == 0) rc = chan_listen(&l, "127.0.0.1", 0);
+    parley_model *m = NULL;
+    parley_server *srv = NULL;
+    int port = 0;
+    int rc = load_model(&m, &o, 1, "run");
+    if (rc == 0) rc = range_check(m, &o);
     if (rc < 0) {
-        fprintf(stderr, "parley run: %s\n", err_msg());
-        qnet_free(net);
+        fprintf(stderr, "parley run: %s\n", parley_last_error());
+        parley_model_free(m);
         return 1;
     }
-    int port = chan_listener_port(l);
+    opts so = o; /* the server: plaintext on loopback, quiet */
+    so.quiet = 1;
+    int st = server_of(&srv, m, &so, "run");
+    if (st == 0 && parley_server_listen(srv, "127.0.0.1", 0, &port) < 0) {
+        fprintf(stderr, "parley run: %s\n", parley_last_error());
+        st = 1;
+    }
+    if (st) {
+        parley_server_free(srv);
+        parley_model_free(m);
+        return st;
+    }
     fflush(NULL);
     pid_t pid = fork();
     if (pid < 0) {
@@ -782,19 +681,19 @@ int cli_run(int argc, char **argv) {
         return 1;
     }
     if (pid == 0) { /* the server */
-        rc = serve_loop(&so, net, l, &lo, 1);
-        if (rc < 0) fprintf(stderr, "parley run: server: %s\n", err_msg());
+        rc = serve_loop(&so, srv, 1);
+        if (rc < 0) fprintf(stderr, "parley run: server: %s\n", parley_last_error());
         _exit(rc < 0 ? 1 : 0);
     }
-    chan_listener_close(l);
-    qnet_free(net);
-    rc = run_client(&o, "127.0.0.1", port, &lo);
+    parley_server_free(srv); /* the child has its own */
+    parley_model_free(m);
+    st = run_client(&o, "run", "127.0.0.1", port);
     int status = 0;
-    if (rc < 0) kill(pid, SIGTERM);
+    if (st) kill(pid, SIGTERM);
     waitpid(pid, &status, 0);
-    if (rc == 0 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+    if (st == 0 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
         fprintf(stderr, "parley run: the server process failed\n");
         return 1;
     }
-    return rc < 0 ? 1 : 0;
+    return st ? 1 : 0;
 }

@@ -1,19 +1,9 @@
 /* `parley inspect`: what a model is and what a secure inference of it will
  * cost, without running one. Loads the model as `parley serve` does, lists
  * its layers (kind, node, output shape, multiply-accumulates, ReLUs), and
- * gives nn/cost's prediction of the traffic in OT and in HE mode: exact
- * bytes, both directions, per layer, by layer kind and in all. */
-#include "cli/cli.h"
-
-#include "he/he.h"
-#include "net/link.h"
-#include "nn/cost.h"
-#include "nn/hello.h"
-#include "nn/model.h"
-#include "nn/predict.h"
-#include "ot/lane.h"
-#include "util/mem.h"
-#include "util/opt.h"
+ * gives the predicted traffic (parley_model_predict) in OT and in HE mode:
+ * exact bytes, both directions, per layer, by layer kind and in all. */
+#include "cli.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -55,8 +45,7 @@ typedef struct inspect_opts {
     unsigned l, s, lanes, wbits;
     int reveal_label, json, ot;
     int have_net; /* --net given */
-    predict_net net;
-    size_t public_bytes; /* the public model's encoding (qnet_public_encode) */
+    parley_link net;
 } inspect_opts;
 
 /* 0 ok, 1 --help shown, 2 error shown. */
@@ -94,18 +83,18 @@ static int parse(inspect_opts *o, int argc, char **argv) {
         const char *v = argv[++i];
         int bad = 0;
         if (!strcmp(a, "--bits")) /* the domain is checked below, with its message */
-            bad = opt_uint(v, 0, 1u << 16, &o->l);
+            bad = cli_opt_uint(v, 0, 1u << 16, &o->l);
         else if (!strcmp(a, "--scale"))
-            bad = opt_uint(v, 0, 1u << 16, &o->s);
+            bad = cli_opt_uint(v, 0, 1u << 16, &o->s);
         else if (!strcmp(a, "--wbits"))
-            bad = opt_uint(v, 1, 64, &o->wbits);
+            bad = cli_opt_uint(v, 1, 64, &o->wbits);
         else if (!strcmp(a, "--threads"))
-            bad = opt_uint(v, 1, LANES_MAX, &o->lanes);
+            bad = cli_opt_uint(v, 1, PARLEY_MAX_THREADS, &o->lanes);
         else if (!strcmp(a, "--ot"))
-            bad = (o->ot = ot_backend_parse(v)) < 0 ? -1 : 0;
+            bad = (o->ot = cli_ot_parse(v)) < 0 ? -1 : 0;
         else if (!strcmp(a, "--net")) {
-            if (predict_net_parse(&o->net, v) < 0) {
-                fprintf(stderr, "parley inspect: %s\n%s", err_msg(), inspect_usage);
+            if (parley_link_parse(&o->net, v) < 0) {
+                fprintf(stderr, "parley inspect: %s\n%s", parley_last_error(), inspect_usage);
                 return 2;
             }
             o->have_net = 1;
@@ -122,24 +111,11 @@ static int parse(inspect_opts *o, int argc, char **argv) {
         fprintf(stderr, "parley inspect: which model?\n%s", inspect_usage);
         return 2;
     }
-    if (quant_check_ls(o->l, o->s) < 0) {
-        fprintf(stderr, "parley inspect: %s\n", err_msg());
+    if (parley_check_ring(o->l, o->s) < 0) {
+        fprintf(stderr, "parley inspect: %s\n", parley_last_error());
         return 2;
     }
     return 0;
-}
-
-/* Per-layer sizes, as qnet_stats_get counts them. */
-static uint64_t layer_macs(const qnet *net, const qlayer *L) {
-    qnet_stats st;
-    qlayer_stats(&st, net, L);
-    return st.macs;
-}
-
-static uint64_t layer_relus(const qnet *net, const qlayer *L) {
-    qnet_stats st;
-    qlayer_stats(&st, net, L);
-    return st.relus;
 }
 
 /* 1234567 -> "1.18 MiB". */
@@ -171,180 +147,211 @@ static const char *count_str(char *buf, size_t cap, uint64_t n) {
     return buf;
 }
 
-/* One mode's prediction, or why there is none. */
-typedef struct mode_cost {
-    int ok;
-    cost_report r;
-    predict_time t; /* with --net */
-    char why[512];
-} mode_cost;
+/* The model's layers, and the kinds in the order they first appear, each
+ * with its count and its layers' bytes in each mode. */
+typedef struct kinds {
+    unsigned n;
+    const char **kind; /* n */
+    unsigned *count;
+    uint64_t (*bytes)[2];
+} kinds;
 
-static int predict(mode_cost *m, const qnet *net, const inspect_opts *o, int mode) {
-    cost_opts co = {.mode = mode, .lanes = o->lanes, .reveal_label = o->reveal_label, .ot = o->ot};
-    int rc = cost_predict(&m->r, net, &co);
-    m->ok = rc == 0;
-    if (rc == PARLEY_E_UNSUPPORTED) { /* a fact about the model, not a failure */
-        snprintf(m->why, sizeof m->why, "%s", err_msg());
-        return 0;
+typedef struct model_view {
+    parley_model_info info;
+    parley_layer_info *layer; /* info.layers */
+    parley_prediction p[2];   /* OT, HE */
+    kinds k;
+} model_view;
+
+static int view_make(model_view *v, const parley_model *m, const inspect_opts *o) {
+    v->info.size = sizeof v->info;
+    TRY_CLI(parley_model_describe_brief(m, &v->info));
+    unsigned n = v->info.layers;
+    v->layer = calloc(n ? n : 1, sizeof *v->layer);
+    v->k.kind = calloc(n ? n : 1, sizeof *v->k.kind);
+    v->k.count = calloc(n ? n : 1, sizeof *v->k.count);
+    v->k.bytes = calloc(n ? n : 1, sizeof *v->k.bytes);
+    if (!v->layer || !v->k.kind || !v->k.count || !v->k.bytes) return PARLEY_E_NOMEM;
+    for (int mode = 0; mode < 2; mode++)
+        TRY_CLI(parley_model_predict(m, mode ? PARLEY_MODE_HE : PARLEY_MODE_OT,
+                                     o->have_net ? &o->net : NULL, &v->p[mode]));
+    for (unsigned i = 0; i < n; i++) {
+        v->layer[i].size = sizeof v->layer[i];
+        TRY_CLI(parley_model_layer(m, i, &v->layer[i]));
+        unsigned j = 0;
+        while (j < v->k.n && strcmp(v->k.kind[j], v->layer[i].kind))
+            j++;
+        if (j == v->k.n) v->k.kind[v->k.n++] = v->layer[i].kind;
+        v->k.count[j]++;
+        for (int mode = 0; mode < 2; mode++)
+            if (v->p[mode].supported) v->k.bytes[j][mode] += v->p[mode].layer_bytes[i];
     }
-    if (rc == 0 && o->have_net) rc = predict_time_of(&m->t, &m->r, net, &co, &o->net);
-    return rc;
+    return 0;
 }
 
-static void json_mode(FILE *f, const char *key, const mode_cost *m) {
+static void view_free(model_view *v) {
+    free(v->layer);
+    free(v->k.kind);
+    free(v->k.count);
+    free(v->k.bytes);
+    parley_prediction_free(&v->p[0]);
+    parley_prediction_free(&v->p[1]);
+}
+
+static void json_mode(FILE *f, const char *key, const model_view *v, int mode) {
+    const parley_prediction *p = &v->p[mode];
     fprintf(f, ",\"%s\":{", key);
-    if (!m->ok) {
+    if (!p->supported) {
         fprintf(f, "\"supported\":false,\"error\":");
-        cli_json_str(f, m->why);
+        cli_json_str(f, p->why);
         fputc('}', f);
         return;
     }
-    const cost_report *r = &m->r;
     fprintf(f,
             "\"supported\":true,\"bytes\":%llu,\"setup_bytes\":%llu,\"cots\":%llu,"
             "\"cot_making_bytes\":%llu,\"input_bytes\":%llu,"
             "\"linear_bytes\":%llu,\"nonlinear_bytes\":%llu,\"label_bytes\":%llu,"
             "\"reveal_bytes\":%llu,\"critical_flights\":%llu,",
-            (unsigned long long)(r->total + r->gen), (unsigned long long)r->setup,
-            (unsigned long long)r->cots, (unsigned long long)r->gen,
-            (unsigned long long)r->input, (unsigned long long)r->linear,
-            (unsigned long long)r->nonlinear, (unsigned long long)r->label,
-            (unsigned long long)r->reveal, (unsigned long long)r->flights);
-    if (!strcmp(key, "he")) {
-        const he_params *P = he_params_get();
+            (unsigned long long)p->bytes, (unsigned long long)p->setup_bytes,
+            (unsigned long long)p->cots, (unsigned long long)p->cot_making_bytes,
+            (unsigned long long)p->input_bytes, (unsigned long long)p->linear_bytes,
+            (unsigned long long)p->nonlinear_bytes, (unsigned long long)p->label_bytes,
+            (unsigned long long)p->reveal_bytes, (unsigned long long)p->critical_flights);
+    if (mode == 1)
         fprintf(f,
                 "\"returned_coefficients\":%llu,\"statistical_bits\":%.2f,"
-                "\"computational_bits\":%d,\"ring\":{\"N\":%u,\"log2_q\":%.2f},",
-                (unsigned long long)r->he_outputs, r->he_stat_bits, HE_COMP_BITS, HE_N, P->log2Q);
-    }
+                "\"computational_bits\":%u,\"ring\":{\"N\":%u,\"log2_q\":%.2f},",
+                (unsigned long long)p->returned_coefficients, p->statistical_bits,
+                p->computational_bits, p->he_ring_n, p->he_log2_q);
     fprintf(f, "\"by_kind\":{");
     int first = 1;
-    for (int op = 1; op < QOP_END_; op++)
-        if (r->by_kind[op]) {
-            fprintf(f, "%s\"%s\":%llu", first ? "" : ",", qop_name((qop)op),
-                    (unsigned long long)r->by_kind[op]);
+    for (unsigned j = 0; j < v->k.n; j++)
+        if (v->k.bytes[j][mode]) {
+            fprintf(f, "%s\"%s\":%llu", first ? "" : ",", v->k.kind[j],
+                    (unsigned long long)v->k.bytes[j][mode]);
             first = 0;
         }
     fputc('}', f);
-    if (m->t.layer)
+    if (p->timed)
         fprintf(f,
                 ",\"predicted_seconds\":%.3f,\"compute_seconds\":%.3f,\"transfer_seconds\":%.3f,"
                 "\"latency_seconds\":%.3f",
-                m->t.total, m->t.compute, m->t.transfer, m->t.latency);
+                p->seconds, p->compute_seconds, p->transfer_seconds, p->latency_seconds);
     fputc('}', f);
 }
 
-static void print_json(FILE *f, const qnet *net, const inspect_opts *o, const qnet_stats *st,
-                       const mode_cost *m) {
+static void print_json(FILE *f, const model_view *v, const inspect_opts *o) {
     char sh[256];
-    const qtensor *in = &net->t[net->input], *out = &net->t[net->output];
+    const parley_model_info *in = &v->info;
+    const parley_prediction *p = v->p;
     fprintf(f, "{\"model\":");
     cli_json_str(f, o->model);
     /* "ot_backend": "ot" is the OT mode's object below */
     fprintf(f, ",\"bits\":%u,\"scale\":%u,\"threads\":%u,\"reveal\":\"%s\",\"ot_backend\":\"%s\",",
-            net->l, net->s, o->lanes, o->reveal_label ? "label" : "logits", ot_backend_name(o->ot));
+            in->bits, in->scale, o->lanes, o->reveal_label ? "label" : "logits",
+            cli_ot_name(o->ot));
     if (o->have_net)
         fprintf(f, "\"net\":{\"rtt_ms\":%g,\"mbytes_per_s\":%g},", o->net.rtt_ms,
                 o->net.mbytes_per_s);
     fprintf(f, "\"input\":{\"name\":");
-    cli_json_str(f, in->name);
-    fprintf(f, ",\"shape\":%s},\"output\":{\"name\":", nn_shape_str(sh, sizeof sh, &in->shape));
-    cli_json_str(f, out->name);
+    cli_json_str(f, in->input_name);
+    fprintf(f, ",\"shape\":%s},\"output\":{\"name\":",
+            cli_shape_str(sh, sizeof sh, in->input_rank, in->input_shape));
+    cli_json_str(f, in->output_name);
     fprintf(f,
             ",\"shape\":%s},\"layers_count\":%u,\"params\":%llu,\"macs\":%llu,\"relus\":%llu,"
-            "\"public_model_bytes\":%zu,\"layers\":[",
-            nn_shape_str(sh, sizeof sh, &out->shape), net->nlayers, (unsigned long long)st->weights,
-            (unsigned long long)st->macs, (unsigned long long)st->relus, o->public_bytes);
-    for (unsigned i = 0; i < net->nlayers; i++) {
-        const qlayer *L = &net->layers[i];
-        fprintf(f, "%s{\"index\":%u,\"op\":\"%s\",\"name\":", i ? "," : "", i + 1, qop_name(L->op));
+            "\"public_model_bytes\":%llu,\"layers\":[",
+            cli_shape_str(sh, sizeof sh, in->output_rank, in->output_shape), in->layers,
+            (unsigned long long)in->params, (unsigned long long)in->macs,
+            (unsigned long long)in->relus, (unsigned long long)in->public_model_bytes);
+    for (unsigned i = 0; i < in->layers; i++) {
+        const parley_layer_info *L = &v->layer[i];
+        fprintf(f, "%s{\"index\":%u,\"op\":\"%s\",\"name\":", i ? "," : "", i + 1, L->kind);
         cli_json_str(f, L->name);
         fprintf(f, ",\"shape\":%s,\"macs\":%llu,\"relus\":%llu",
-                nn_shape_str(sh, sizeof sh, &net->t[L->out].shape),
-                (unsigned long long)layer_macs(net, L), (unsigned long long)layer_relus(net, L));
+                cli_shape_str(sh, sizeof sh, L->rank, L->shape), (unsigned long long)L->macs,
+                (unsigned long long)L->relus);
         static const char *const key[2] = {"ot_bytes", "he_bytes"};
         static const char *const fkey[2] = {"ot_flights", "he_flights"};
         for (int k = 0; k < 2; k++)
-            if (m[k].ok) {
-                fprintf(f, ",\"%s\":%llu,\"%s\":%llu", key[k], (unsigned long long)m[k].r.layer[i],
-                        fkey[k], (unsigned long long)m[k].r.layer_flights[i]);
-                if (m[k].t.layer)
-                    fprintf(f, ",\"%s_seconds\":%.4f", k ? "he" : "ot", m[k].t.layer[i]);
+            if (p[k].supported) {
+                fprintf(f, ",\"%s\":%llu,\"%s\":%llu", key[k],
+                        (unsigned long long)p[k].layer_bytes[i], fkey[k],
+                        (unsigned long long)p[k].layer_flights[i]);
+                if (p[k].timed)
+                    fprintf(f, ",\"%s_seconds\":%.4f", k ? "he" : "ot", p[k].layer_seconds[i]);
             }
-        if (m[0].ok && o->ot == OT_BACKEND_SILENT)
-            fprintf(f, ",\"cots\":%llu", (unsigned long long)m[0].r.layer_cots[i]);
+        if (p[0].supported && o->ot == PARLEY_OT_SILENT)
+            fprintf(f, ",\"cots\":%llu", (unsigned long long)p[0].layer_cots[i]);
         fputc('}', f);
     }
     fputc(']', f);
-    json_mode(f, "ot", &m[0]);
-    json_mode(f, "he", &m[1]);
+    json_mode(f, "ot", v, 0);
+    json_mode(f, "he", v, 1);
     fprintf(f, "}\n");
 }
 
 /* A byte column: the figure, or "-" where the mode cannot run the model. */
-static const char *cell(char *buf, size_t cap, const mode_cost *m, uint64_t b) {
-    if (!m->ok) return "-";
+static const char *cell(char *buf, size_t cap, const parley_prediction *p, uint64_t b) {
+    if (!p->supported) return "-";
     return human(buf, cap, b);
 }
 
-static void print_text(FILE *f, const qnet *net, const inspect_opts *o, const qnet_stats *st,
-                       const mode_cost *m) {
+static void print_text(FILE *f, const model_view *v, const inspect_opts *o) {
     char a[64], b[64], c[64], d[64], sh[256];
-    const qtensor *in = &net->t[net->input], *out = &net->t[net->output];
-    fprintf(f, "%s: %u layers, l = %u, s = %u\n", o->model, net->nlayers, net->l, net->s);
-    fprintf(f, "input %s %s, output %s %s\n\n", in->name, nn_shape_str(a, sizeof a, &in->shape),
-            out->name, nn_shape_str(b, sizeof b, &out->shape));
+    const parley_model_info *in = &v->info;
+    const parley_prediction *m = v->p;
+    fprintf(f, "%s: %u layers, l = %u, s = %u\n", o->model, in->layers, in->bits, in->scale);
+    fprintf(f, "input %s %s, output %s %s\n\n", in->input_name,
+            cli_shape_str(a, sizeof a, in->input_rank, in->input_shape), in->output_name,
+            cli_shape_str(b, sizeof b, in->output_rank, in->output_shape));
     fprintf(f, "%5s  %-10s %-28s %-18s %10s %10s %12s %12s\n", "#", "kind", "node", "output",
             "MACs", "ReLUs", "OT", "HE");
-    for (unsigned i = 0; i < net->nlayers; i++) {
-        const qlayer *L = &net->layers[i];
-        fprintf(f, "%5u  %-10s %-28.28s %-18s %10s %10s %12s %12s\n", i + 1, qop_name(L->op),
-                L->name ? L->name : "", nn_shape_str(sh, sizeof sh, &net->t[L->out].shape),
-                count_str(a, sizeof a, layer_macs(net, L)),
-                count_str(b, sizeof b, layer_relus(net, L)),
-                cell(c, sizeof c, &m[0], m[0].ok ? m[0].r.layer[i] : 0),
-                cell(d, sizeof d, &m[1], m[1].ok ? m[1].r.layer[i] : 0));
+    for (unsigned i = 0; i < in->layers; i++) {
+        const parley_layer_info *L = &v->layer[i];
+        fprintf(f, "%5u  %-10s %-28.28s %-18s %10s %10s %12s %12s\n", i + 1, L->kind, L->name,
+                cli_shape_str(sh, sizeof sh, L->rank, L->shape), count_str(a, sizeof a, L->macs),
+                count_str(b, sizeof b, L->relus),
+                cell(c, sizeof c, &m[0], m[0].supported ? m[0].layer_bytes[i] : 0),
+                cell(d, sizeof d, &m[1], m[1].supported ? m[1].layer_bytes[i] : 0));
     }
-    fprintf(f, "\nparameters %s, MACs %s, ReLUs %s\n", count_str(a, sizeof a, st->weights),
-            count_str(b, sizeof b, st->macs), count_str(c, sizeof c, st->relus));
+    fprintf(f, "\nparameters %s, MACs %s, ReLUs %s\n", count_str(a, sizeof a, in->params),
+            count_str(b, sizeof b, in->macs), count_str(c, sizeof c, in->relus));
     fprintf(f,
             "\npredicted traffic of a secure inference, %u lane%s, revealing the %s, %s OT\n"
             "(exact bytes, both directions together%s):\n",
             o->lanes, o->lanes > 1 ? "s" : "", o->reveal_label ? "label" : "logits",
-            ot_backend_name(o->ot),
-            o->ot == OT_BACKEND_SILENT ? "; the silent COTs' making amortised" : "");
+            cli_ot_name(o->ot),
+            o->ot == PARLEY_OT_SILENT ? "; the silent COTs' making amortised" : "");
     fprintf(f, "  %-22s %6s %14s %14s\n", "", "count", "OT mode", "HE mode");
-    unsigned cnt[QOP_END_] = {0};
-    for (unsigned i = 0; i < net->nlayers; i++)
-        cnt[net->layers[i].op]++;
-    for (int op = 1; op < QOP_END_; op++) {
-        if (!cnt[op]) continue;
-        fprintf(f, "  %-22s %6u %14s %14s\n", qop_name((qop)op), cnt[op],
-                cell(a, sizeof a, &m[0], m[0].r.by_kind[op]),
-                cell(b, sizeof b, &m[1], m[1].r.by_kind[op]));
-    }
+    for (unsigned j = 0; j < v->k.n; j++)
+        fprintf(f, "  %-22s %6u %14s %14s\n", v->k.kind[j], v->k.count[j],
+                cell(a, sizeof a, &m[0], v->k.bytes[j][0]),
+                cell(b, sizeof b, &m[1], v->k.bytes[j][1]));
     fprintf(f, "  %-22s %6s %14s %14s\n", "input sharing", "",
-            cell(a, sizeof a, &m[0], m[0].r.input), cell(b, sizeof b, &m[1], m[1].r.input));
+            cell(a, sizeof a, &m[0], m[0].input_bytes), cell(b, sizeof b, &m[1], m[1].input_bytes));
     if (o->reveal_label)
         fprintf(f, "  %-22s %6s %14s %14s\n", "argmax (label)", "",
-                cell(a, sizeof a, &m[0], m[0].r.label), cell(b, sizeof b, &m[1], m[1].r.label));
+                cell(a, sizeof a, &m[0], m[0].label_bytes),
+                cell(b, sizeof b, &m[1], m[1].label_bytes));
     fprintf(f, "  %-22s %6s %14s %14s\n", "output reveal", "",
-            cell(a, sizeof a, &m[0], m[0].r.reveal), cell(b, sizeof b, &m[1], m[1].r.reveal));
-    if (o->ot == OT_BACKEND_SILENT)
+            cell(a, sizeof a, &m[0], m[0].reveal_bytes),
+            cell(b, sizeof b, &m[1], m[1].reveal_bytes));
+    if (o->ot == PARLEY_OT_SILENT)
         fprintf(f, "  %-22s %6s %14s %14s\n", "silent COTs' making", "",
-                cell(a, sizeof a, &m[0], m[0].r.gen), cell(b, sizeof b, &m[1], m[1].r.gen));
+                cell(a, sizeof a, &m[0], m[0].cot_making_bytes),
+                cell(b, sizeof b, &m[1], m[1].cot_making_bytes));
     fprintf(f, "  %-22s %6s %14s %14s\n", "total (inference)", "",
-            cell(a, sizeof a, &m[0], m[0].r.total + m[0].r.gen),
-            cell(b, sizeof b, &m[1], m[1].r.total + m[1].r.gen));
+            cell(a, sizeof a, &m[0], m[0].bytes), cell(b, sizeof b, &m[1], m[1].bytes));
     fprintf(f, "  %-22s %6s %14s %14s\n", "set-up (OT, HE keys)", "",
-            cell(a, sizeof a, &m[0], m[0].r.setup), cell(b, sizeof b, &m[1], m[1].r.setup));
+            cell(a, sizeof a, &m[0], m[0].setup_bytes), cell(b, sizeof b, &m[1], m[1].setup_bytes));
     fprintf(f,
-            "  (and on the control connection: the public model, %zu bytes, hellos and reports)\n",
-            o->public_bytes);
-    snprintf(a, sizeof a, "%llu", (unsigned long long)m[0].r.flights);
-    snprintf(b, sizeof b, "%llu", (unsigned long long)m[1].r.flights);
-    fprintf(f, "  %-22s %6s %14s %14s\n", "critical flights", "", m[0].ok ? a : "-",
-            m[1].ok ? b : "-");
+            "  (and on the control connection: the public model, %llu bytes, hellos and reports)\n",
+            (unsigned long long)in->public_model_bytes);
+    snprintf(a, sizeof a, "%llu", (unsigned long long)m[0].critical_flights);
+    snprintf(b, sizeof b, "%llu", (unsigned long long)m[1].critical_flights);
+    fprintf(f, "  %-22s %6s %14s %14s\n", "critical flights", "", m[0].supported ? a : "-",
+            m[1].supported ? b : "-");
     if (o->have_net) {
         fprintf(f,
                 "\npredicted time over a link of %g ms round trip and %g MB/s each way\n"
@@ -352,64 +359,65 @@ static void print_text(FILE *f, const qnet *net, const inspect_opts *o, const qn
                 o->net.rtt_ms, o->net.mbytes_per_s);
         static const char *const row[4] = {"compute", "transfer", "latency", "total"};
         for (int k = 0; k < 4; k++) {
-            double v[2];
+            double t[2];
             for (int j = 0; j < 2; j++)
-                v[j] = k == 0   ? m[j].t.compute
-                       : k == 1 ? m[j].t.transfer
-                       : k == 2 ? m[j].t.latency
-                                : m[j].t.total;
-            snprintf(a, sizeof a, "%.2f s", v[0]);
-            snprintf(b, sizeof b, "%.2f s", v[1]);
-            fprintf(f, "  %-22s %6s %14s %14s\n", row[k], "", m[0].ok ? a : "-", m[1].ok ? b : "-");
+                t[j] = k == 0   ? m[j].compute_seconds
+                       : k == 1 ? m[j].transfer_seconds
+                       : k == 2 ? m[j].latency_seconds
+                                : m[j].seconds;
+            snprintf(a, sizeof a, "%.2f s", t[0]);
+            snprintf(b, sizeof b, "%.2f s", t[1]);
+            fprintf(f, "  %-22s %6s %14s %14s\n", row[k], "", m[0].supported ? a : "-",
+                    m[1].supported ? b : "-");
         }
     }
-    if (m[1].ok) {
-        const he_params *P = he_params_get();
+    if (m[1].supported)
         fprintf(f,
                 "HE mode security: %.1f bits statistical for the whole inference (union bound\n"
-                "  over its %llu returned coefficients), %d bits computational (RLWE, N = %u,\n"
+                "  over its %llu returned coefficients), %u bits computational (RLWE, N = %u,\n"
                 "  log2 Q = %.0f)\n",
-                m[1].r.he_stat_bits, (unsigned long long)m[1].r.he_outputs, HE_COMP_BITS, HE_N,
-                P->log2Q);
-    }
+                m[1].statistical_bits, (unsigned long long)m[1].returned_coefficients,
+                m[1].computational_bits, m[1].he_ring_n, m[1].he_log2_q);
     for (int k = 0; k < 2; k++)
-        if (!m[k].ok) fprintf(f, "%s mode cannot run this model: %s\n", k ? "HE" : "OT", m[k].why);
+        if (!m[k].supported)
+            fprintf(f, "%s mode cannot run this model: %s\n", k ? "HE" : "OT", m[k].why);
 }
 
 int cli_inspect(int argc, char **argv) {
-    inspect_opts o = {.l = 37, .s = 12, .lanes = 2, .ot = OT_BACKEND_DEFAULT};
+    inspect_opts o = {.l = 37, .s = 12, .lanes = 2, .ot = PARLEY_OT_SILENT};
     int pr = parse(&o, argc, argv);
     if (pr) return pr == 1 ? 0 : 2;
-    qnet *net = NULL;
-    char *notes = NULL;
-    mode_cost m[2];
-    memset(m, 0, sizeof m);
-    nn_model_opts mo = {.l = o.l, .s = o.s, .batch = 1, .wbits = o.wbits};
-    int rc = nn_model_load_opts(&net, &notes, o.model, &mo);
-    if (rc == 0 && notes) fprintf(stderr, "parley inspect: %s", notes);
+    parley_model_opts mo;
+    parley_model_opts_init(&mo);
+    mo.bits = o.l;
+    mo.scale = o.s;
+    mo.wbits = o.wbits;
+    mo.threads = o.lanes;
+    mo.ot = o.ot;
+    mo.reveal = o.reveal_label ? PARLEY_REVEAL_LABEL : PARLEY_REVEAL_LOGITS;
+    parley_model *m = NULL;
+    model_view v;
+    memset(&v, 0, sizeof v);
+    const char *why = NULL; /* a failure of this command's own, else parley_last_error() */
+    int rc = parley_model_load(&m, o.model, &mo);
+    if (rc == 0 && parley_model_notes(m)[0])
+        fprintf(stderr, "parley inspect: %s", parley_model_notes(m));
+    if (rc == 0) rc = view_make(&v, m, &o);
     if (rc == 0) {
-        uint8_t *pub = NULL;
-        rc = qnet_public_encode(net, &pub, &o.public_bytes);
-        mem_free(pub);
-    }
-    if (rc == 0) rc = predict(&m[0], net, &o, MODE_OT);
-    if (rc == 0) rc = predict(&m[1], net, &o, MODE_HE);
-    if (rc == 0) {
-        qnet_stats st;
-        qnet_stats_get(&st, net);
         if (o.json)
-            print_json(stdout, net, &o, &st, m);
+            print_json(stdout, &v, &o);
         else
-            print_text(stdout, net, &o, &st, m);
-        if (fflush(stdout) != 0 || ferror(stdout))
-            rc = err_set(PARLEY_E_IO, "writing the report: %s", strerror(errno));
+            print_text(stdout, &v, &o);
+        if (fflush(stdout) != 0 || ferror(stdout)) {
+            rc = -1;
+            why = strerror(errno);
+        }
     }
-    if (rc < 0) fprintf(stderr, "parley inspect: %s\n", err_msg());
-    cost_report_free(&m[0].r);
-    cost_report_free(&m[1].r);
-    predict_time_free(&m[0].t);
-    predict_time_free(&m[1].t);
-    mem_free(notes);
-    qnet_free(net);
+    if (rc < 0 && why)
+        fprintf(stderr, "parley inspect: writing the report: %s\n", why);
+    else if (rc < 0)
+        fprintf(stderr, "parley inspect: %s\n", parley_last_error());
+    view_free(&v);
+    parley_model_free(m);
     return rc < 0 ? 1 : 0;
 }

@@ -1,5 +1,5 @@
 /* The parley command: dispatches subcommands. */
-#include "cli/cli.h"
+#include "cli.h"
 
 #include "parley.h"
 

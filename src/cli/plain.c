@@ -1,18 +1,11 @@
 /* `parley plain`: run a model on an input with the plaintext fixed-point
- * reference (nn/ref), the exact integer semantics the secure protocols
- * compute, and write the output as float32 .npy (fixed-point values divided
- * by 2^scale, so equal fixed-point results give byte-identical files). */
-#include "cli/cli.h"
-
-#include "nn/model.h"
-#include "nn/npy.h"
-#include "nn/ref.h"
-#include "util/mem.h"
-#include "util/opt.h"
-#include "util/timer.h"
+ * reference (parley_plain), the exact integer semantics the secure
+ * protocols compute, and write the output as float32 .npy (fixed-point
+ * values divided by 2^scale, so equal fixed-point results give
+ * byte-identical files). */
+#include "cli.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 static const char plain_usage[] =
@@ -53,11 +46,11 @@ int cli_plain(int argc, char **argv) {
             input = v;
         else if (strcmp(a, "--output") == 0)
             output = v;
-        else if (strcmp(a, "--bits") == 0 && opt_uint(v, 0, 1u << 16, &l) == 0)
+        else if (strcmp(a, "--bits") == 0 && cli_opt_uint(v, 0, 1u << 16, &l) == 0)
             continue; /* the (l, s) domain is checked below, with its message */
-        else if (strcmp(a, "--scale") == 0 && opt_uint(v, 0, 1u << 16, &s) == 0)
+        else if (strcmp(a, "--scale") == 0 && cli_opt_uint(v, 0, 1u << 16, &s) == 0)
             continue;
-        else if (strcmp(a, "--wbits") == 0 && opt_uint(v, 1, 64, &wbits) == 0)
+        else if (strcmp(a, "--wbits") == 0 && cli_opt_uint(v, 1, 64, &wbits) == 0)
             continue;
         else {
             fprintf(stderr, "parley plain: bad option or value: %s %s\n%s", a, v, plain_usage);
@@ -69,36 +62,43 @@ int cli_plain(int argc, char **argv) {
                 plain_usage);
         return 2;
     }
-    if (quant_check_ls(l, s) < 0) {
-        fprintf(stderr, "parley plain: %s\n", err_msg());
+    if (parley_check_ring(l, s) < 0) {
+        fprintf(stderr, "parley plain: %s\n", parley_last_error());
         return 2;
     }
-    nn_tensor x = {0}, y = {0};
-    qnet *net = NULL;
-    char *notes = NULL;
-    double t0 = time_now();
-    int rc = npy_load(&x, input);
-    nn_model_opts mo = {.l = l, .s = s, .batch = x.shape.rank ? x.shape.d[0] : 1, .wbits = wbits};
-    if (rc == 0) rc = nn_model_load_opts(&net, &notes, model, &mo);
-    if (rc == 0 && notes && !quiet) fprintf(stderr, "parley plain: %s", notes);
-    double t1 = time_now();
-    if (rc == 0) rc = ref_run_float_ex(net, &y, &x, 1);
-    double t2 = time_now();
-    if (rc == 0) rc = npy_save_f32(output, &y.shape, y.data);
-    if (rc == 0 && !quiet) {
-        qnet_stats st;
-        qnet_stats_get(&st, net);
-        char sh[128];
-        fprintf(stderr,
-                "parley plain: %u layers, %.3g MACs, %.3g ReLUs, l = %u, s = %u; load %.2f s, "
-                "run %.2f s; output %s -> %s\n",
-                net->nlayers, (double)st.macs, (double)st.relus, l, s, t1 - t0, t2 - t1,
-                nn_shape_str(sh, sizeof sh, &y.shape), output);
+    parley_tensor x = {0}, y = {0};
+    parley_model *m = NULL;
+    double t0 = cli_now(), t1 = t0, t2 = t0;
+    int rc = parley_tensor_load_npy(&x, input);
+    if (rc == 0) {
+        parley_model_opts mo;
+        parley_model_opts_init(&mo);
+        mo.bits = l;
+        mo.scale = s;
+        mo.wbits = wbits;
+        mo.batch = x.rank ? x.shape[0] : 1; /* a dynamic batch axis takes the input's */
+        rc = parley_model_load(&m, model, &mo);
     }
-    if (rc < 0) fprintf(stderr, "parley plain: %s\n", err_msg());
-    nn_tensor_free(&x);
-    nn_tensor_free(&y);
-    mem_free(notes);
-    qnet_free(net);
+    if (rc == 0 && parley_model_notes(m)[0] && !quiet)
+        fprintf(stderr, "parley plain: %s", parley_model_notes(m));
+    t1 = cli_now();
+    if (rc == 0) rc = parley_plain(m, &x, &y);
+    t2 = cli_now();
+    if (rc == 0) rc = parley_tensor_save_npy(&y, output);
+    if (rc == 0 && !quiet) {
+        parley_model_info info = {.size = sizeof info};
+        rc = parley_model_describe_brief(m, &info);
+        char sh[128];
+        if (rc == 0)
+            fprintf(stderr,
+                    "parley plain: %u layers, %.3g MACs, %.3g ReLUs, l = %u, s = %u; load %.2f s, "
+                    "run %.2f s; output %s -> %s\n",
+                    info.layers, (double)info.macs, (double)info.relus, l, s, t1 - t0, t2 - t1,
+                    cli_shape_str(sh, sizeof sh, y.rank, y.shape), output);
+    }
+    if (rc < 0) fprintf(stderr, "parley plain: %s\n", parley_last_error());
+    parley_tensor_free(&x);
+    parley_tensor_free(&y);
+    parley_model_free(m);
     return rc < 0 ? 1 : 0;
 }

@@ -1,15 +1,12 @@
 /* The forking server of `parley serve`; see serve.h. */
-#include "cli/serve.h"
-
-#include "cli/cli.h"
-#include "util/mem.h"
-#include "util/timer.h"
+#include "serve.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -34,23 +31,23 @@
 
 /* ---- the log line ---- */
 
-void serve_report_of(serve_report *r, unsigned long id, const session_result *res, int rc,
+void serve_report_of(serve_report *r, unsigned long id, const parley_report *rep, int rc,
                      double seconds) {
     memset(r, 0, sizeof *r);
     r->id = id;
-    snprintf(r->peer, sizeof r->peer, "%s", res->peer);
-    r->mode = res->mode;
-    r->batch = res->batch;
+    snprintf(r->peer, sizeof r->peer, "%s", rep->peer);
+    r->mode = (unsigned)rep->mode;
+    r->batch = rep->batch;
     r->seconds = seconds;
-    r->bytes_sent = res->setup_bytes_sent + res->rep.bytes_sent + res->link.overhead_sent;
-    r->bytes_recv = res->setup_bytes_recv + res->rep.bytes_recv + res->link.overhead_recv;
-    snprintf(r->transport, sizeof r->transport, "%s", res->transport);
+    r->bytes_sent = rep->link_bytes_sent;
+    r->bytes_recv = rep->link_bytes_recv;
+    snprintf(r->transport, sizeof r->transport, "%s", rep->transport);
     snprintf(r->outcome, sizeof r->outcome, "%s", rc < 0 ? "failed" : "done");
-    if (rc < 0) snprintf(r->msg, sizeof r->msg, "%s", err_msg());
+    if (rc < 0) snprintf(r->msg, sizeof r->msg, "%s", parley_last_error());
 }
 
 void serve_log(FILE *f, const serve_report *r, int json) {
-    const char *mode = r->mode == MODE_HE ? "he" : "ot";
+    const char *mode = cli_mode_name((int)r->mode);
     if (json) {
         fprintf(f, "{\"session\":%lu,\"peer\":", r->id);
         cli_json_str(f, r->peer);
@@ -77,7 +74,7 @@ void serve_log(FILE *f, const serve_report *r, int json) {
 
 /* ---- defaults from the machine ---- */
 
-static uint64_t mem_available(void) {
+static uint64_t memory_available(void) {
     FILE *f = fopen("/proc/meminfo", "r");
     unsigned long long kb = 0;
     if (f) {
@@ -93,13 +90,13 @@ static uint64_t mem_available(void) {
 
 unsigned serve_default_sessions(void) {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    uint64_t k = cores > 0 ? (uint64_t)cores : 1, by_mem = mem_available() / SERVE_MIN_SESSION_MEMORY;
+    uint64_t k = cores > 0 ? (uint64_t)cores : 1, by_mem = memory_available() / SERVE_MIN_SESSION_MEMORY;
     if (k > by_mem) k = by_mem;
     return k < 1 ? 1 : (unsigned)k;
 }
 
 uint64_t serve_default_session_memory(unsigned max_sessions) {
-    uint64_t m = mem_available() / (max_sessions ? max_sessions : 1);
+    uint64_t m = memory_available() / (max_sessions ? max_sessions : 1);
     return m < SERVE_MIN_SESSION_MEMORY ? SERVE_MIN_SESSION_MEMORY : m;
 }
 
@@ -123,9 +120,8 @@ typedef struct waiting {
 } waiting;
 
 typedef struct pool {
-    const server_cfg *cfg;
+    parley_server *srv;
     const serve_pool_opts *o;
-    chan_listener *l;
     kid *kids; /* K session slots, then nrefusers refusal slots */
     unsigned nkids, nrefusers, running, refusing;
     waiting *q; /* a ring of Q */
@@ -161,7 +157,7 @@ static void child_setup(pool *p, int keep_fd) {
     set_handler(SIGTERM, SIG_IGN);
     close(wake[0]);
     close(wake[1]);
-    close(chan_listener_fd(p->l));
+    close(parley_server_fd(p->srv));
     for (unsigned i = 0; i < p->qlen; i++) {
         int fd = p->q[(p->qhead + i) % p->o->queue].fd;
         if (fd != keep_fd) close(fd);
@@ -186,8 +182,12 @@ static void child_report(int pipe_fd, const serve_report *r) {
     }
 }
 
+/* Why the last step of the pool failed (the pool's own failures; a
+ * session's are parley_last_error()). */
+static char pool_err[256];
+
 /* Start a child for the connection fd (closed here in the parent): a
- * session, or a refusal with `line`. */
+ * session, or a refusal with `line`. 0, or -1 with pool_err. */
 static int spawn(pool *p, int kind, int fd, unsigned long id, const char *peer, const char *line) {
     kid *k = NULL;
     unsigned lo = kind == KID_SESSION ? 0 : p->o->max_sessions;
@@ -197,16 +197,21 @@ static int spawn(pool *p, int kind, int fd, unsigned long id, const char *peer, 
             k = &p->kids[i];
             break;
         }
-    PARLEY_CHECK(k != NULL);
+    if (!k) { /* the callers count the slots: a bug */
+        fprintf(stderr, "parley serve: no free slot for a %s\n",
+                kind == KID_SESSION ? "session" : "refusal");
+        abort();
+    }
     memset(k, 0, sizeof *k);
     k->kind = kind;
     k->r.id = id;
-    k->r.mode = p->cfg->mode;
+    k->r.mode = (unsigned)p->o->mode;
     snprintf(k->r.peer, sizeof k->r.peer, "%s", peer);
     int pp[2];
     if (pipe2(pp, O_CLOEXEC) < 0) {
         close(fd);
-        return err_set(PARLEY_E_IO, "pipe: %s", strerror(errno));
+        snprintf(pool_err, sizeof pool_err, "pipe: %s", strerror(errno));
+        return -1;
     }
     fflush(NULL);
     pid_t pid = fork();
@@ -214,30 +219,31 @@ static int spawn(pool *p, int kind, int fd, unsigned long id, const char *peer, 
         close(fd);
         close(pp[0]);
         close(pp[1]);
-        return err_set(PARLEY_E_IO, "fork: %s", strerror(errno));
+        snprintf(pool_err, sizeof pool_err, "fork: %s", strerror(errno));
+        return -1;
     }
     if (pid == 0) {
         close(pp[0]);
         child_setup(p, fd);
         serve_report r;
-        double t0 = time_now();
+        double t0 = cli_now();
         int rc;
         if (kind == KID_SESSION) {
-            session_result res;
-            rc = session_serve_conn(p->cfg, fd, peer, &res);
-            serve_report_of(&r, id, &res, rc, time_now() - t0);
-            session_result_free(&res);
+            parley_report rep;
+            rc = parley_server_serve_connection(p->srv, fd, peer, &rep);
+            serve_report_of(&r, id, &rep, rc, cli_now() - t0);
+            parley_report_free(&rep);
         } else {
-            rc = session_refuse_conn(p->cfg, fd, line, REFUSE_TIMEOUT_MS);
+            rc = parley_server_refuse_connection(p->srv, fd, line, REFUSE_TIMEOUT_MS);
             memset(&r, 0, sizeof r);
             r.id = id;
             snprintf(r.peer, sizeof r.peer, "%s", peer);
-            r.mode = p->cfg->mode;
-            r.seconds = time_now() - t0;
+            r.mode = (unsigned)p->o->mode;
+            r.seconds = cli_now() - t0;
             snprintf(r.outcome, sizeof r.outcome, "%s",
                      strstr(line, "busy") ? "busy" : "stopping");
             snprintf(r.msg, sizeof r.msg, "%s%s%s", line, rc < 0 ? "; " : "",
-                     rc < 0 ? err_msg() : "");
+                     rc < 0 ? parley_last_error() : "");
         }
         child_report(pp[1], &r);
         _exit(rc < 0 ? 1 : 0);
@@ -246,7 +252,7 @@ static int spawn(pool *p, int kind, int fd, unsigned long id, const char *peer, 
     close(pp[1]);
     k->pid = pid;
     k->pipe = pp[0];
-    k->start = time_now();
+    k->start = cli_now();
     k->deadline =
         k->start + (kind == KID_SESSION ? p->o->session_timeout : 2.0 * REFUSE_TIMEOUT_MS / 1e3);
     if (kind == KID_SESSION)
@@ -263,7 +269,7 @@ static void reaped(pool *p, kid *k, int status) {
     close(k->pipe);
     if (n != (ssize_t)sizeof r) { /* it died before it could say */
         r = k->r;
-        r.seconds = time_now() - k->start;
+        r.seconds = cli_now() - k->start;
         if (k->killed && WIFSIGNALED(status)) {
             snprintf(r.outcome, sizeof r.outcome, "timeout");
             snprintf(r.msg, sizeof r.msg, "over the session's time limit of %.0f s "
@@ -304,15 +310,15 @@ static void refuse(pool *p, int fd, unsigned long id, const char *peer, const ch
         if (spawn(p, KID_REFUSAL, fd, id, peer, line) == 0) return; /* fd is closed either way */
     } else {
         close(fd);
-        err_set(PARLEY_E_LIMIT, "every refusal slot is busy");
+        snprintf(pool_err, sizeof pool_err, "every refusal slot is busy");
     }
     serve_report r;
     memset(&r, 0, sizeof r);
     r.id = id;
-    r.mode = p->cfg->mode;
+    r.mode = (unsigned)p->o->mode;
     snprintf(r.peer, sizeof r.peer, "%s", peer);
     snprintf(r.outcome, sizeof r.outcome, "dropped");
-    snprintf(r.msg, sizeof r.msg, "closed without a word (%s): %s", err_msg(), line);
+    snprintf(r.msg, sizeof r.msg, "closed without a word (%s): %s", pool_err, line);
     serve_log(stderr, &r, p->o->log_json);
 }
 
@@ -324,11 +330,12 @@ static void busy_line(const pool *p, char *line, size_t cap) {
 static void on_accept(pool *p) {
     int fd;
     char peer[64];
-    if (net_accept(p->l, &fd, peer, sizeof peer, 0) < 0) return; /* gone before we looked */
+    if (parley_server_accept(p->srv, &fd, peer, sizeof peer, 0) < 0)
+        return; /* gone before we looked */
     unsigned long id = ++p->next_id;
     if (p->running < p->o->max_sessions && p->qlen == 0) {
         if (spawn(p, KID_SESSION, fd, id, peer, NULL) < 0)
-            fprintf(stderr, "parley serve: session %lu (%s): %s\n", id, peer, err_msg());
+            fprintf(stderr, "parley serve: session %lu (%s): %s\n", id, peer, pool_err);
         return;
     }
     if (p->qlen < p->o->queue) {
@@ -350,20 +357,24 @@ static waiting dequeue(pool *p) {
     return w;
 }
 
-int serve_pool(chan_listener *l, const server_cfg *cfg, const serve_pool_opts *o) {
-    PARLEY_CHECK(o->max_sessions >= 1);
+int serve_pool(parley_server *srv, const serve_pool_opts *o) {
+    if (o->max_sessions < 1) {
+        fprintf(stderr, "parley serve: --max-sessions must be at least 1\n");
+        return -1;
+    }
     if (SERVE_ASAN && o->session_memory && !o->quiet)
         fprintf(stderr, "parley serve: an AddressSanitizer build: the per-session memory "
                         "limit is not applied\n");
-    pool p = {.cfg = cfg, .o = o, .l = l};
+    pool p = {.srv = srv, .o = o};
     p.nrefusers = o->max_sessions > REFUSERS_MIN ? o->max_sessions : REFUSERS_MIN;
     p.nkids = o->max_sessions + p.nrefusers;
-    p.kids = mem_calloc(p.nkids, sizeof *p.kids);
-    p.q = mem_calloc(o->queue ? o->queue : 1, sizeof *p.q);
+    p.kids = calloc(p.nkids, sizeof *p.kids);
+    p.q = calloc(o->queue ? o->queue : 1, sizeof *p.q);
     if (!p.kids || !p.q || pipe2(wake, O_CLOEXEC | O_NONBLOCK) < 0) {
-        mem_free(p.kids);
-        mem_free(p.q);
-        return err_set(PARLEY_E_NOMEM, "cannot set up the server");
+        free(p.kids);
+        free(p.q);
+        fprintf(stderr, "parley serve: cannot set up the server: %s\n", strerror(errno));
+        return -1;
     }
     stop_signals = 0;
     set_handler(SIGCHLD, on_signal);
@@ -384,7 +395,8 @@ int serve_pool(chan_listener *l, const server_cfg *cfg, const serve_pool_opts *o
         }
         if (stop_signals >= 2 && !killed_all) {
             killed_all = 1;
-            rc = err_set(PARLEY_E_IO, "stopped by a second signal: running sessions ended");
+            fprintf(stderr, "parley serve: stopped by a second signal: running sessions ended\n");
+            rc = -1;
             for (unsigned i = 0; i < p.nkids; i++)
                 if (p.kids[i].pid) {
                     p.kids[i].killed = 1;
@@ -394,10 +406,10 @@ int serve_pool(chan_listener *l, const server_cfg *cfg, const serve_pool_opts *o
         while (!stopping && p.qlen && p.running < o->max_sessions) {
             waiting w = dequeue(&p);
             if (spawn(&p, KID_SESSION, w.fd, w.id, w.peer, NULL) < 0)
-                fprintf(stderr, "parley serve: session %lu (%s): %s\n", w.id, w.peer, err_msg());
+                fprintf(stderr, "parley serve: session %lu (%s): %s\n", w.id, w.peer, pool_err);
         }
         if (stopping && p.running == 0 && p.refusing == 0) break;
-        double now = time_now(), next = now + 1.0;
+        double now = cli_now(), next = now + 1.0;
         for (unsigned i = 0; i < p.nkids; i++) {
             kid *k = &p.kids[i];
             if (!k->pid || k->killed) continue;
@@ -408,11 +420,12 @@ int serve_pool(chan_listener *l, const server_cfg *cfg, const serve_pool_opts *o
                 next = k->deadline;
         }
         struct pollfd pf[2] = {{.fd = wake[0], .events = POLLIN},
-                               {.fd = stopping ? -1 : chan_listener_fd(l), .events = POLLIN}};
+                               {.fd = stopping ? -1 : parley_server_fd(srv), .events = POLLIN}};
         int ms = (int)((next - now) * 1e3) + 1;
         int n = poll(pf, 2, ms);
         if (n < 0 && errno != EINTR) {
-            rc = err_set(PARLEY_E_IO, "poll: %s", strerror(errno));
+            fprintf(stderr, "parley serve: poll: %s\n", strerror(errno));
+            rc = -1;
             break;
         }
         if (n > 0 && (pf[0].revents & POLLIN)) {
@@ -436,8 +449,8 @@ int serve_pool(chan_listener *l, const server_cfg *cfg, const serve_pool_opts *o
     close(wake[0]);
     close(wake[1]);
     wake[0] = wake[1] = -1;
-    mem_free(p.kids);
-    mem_free(p.q);
+    free(p.kids);
+    free(p.q);
     if (rc == 0) fprintf(stderr, "parley serve: stopped after %lu connections\n", p.next_id);
     return rc;
 }

@@ -1,9 +1,10 @@
 /* `parley serve` for many clients: a forking server (README, "Serving many
  * clients").
  *
- * The parent process only accepts, counts and reaps: every accepted
- * connection runs its whole session (nn/session.h: one connection is one
- * session) in a child process of its own, so a crash, a leak or a bad peer
+ * The parent process only accepts (parley_server_accept), counts and reaps:
+ * every accepted connection runs its whole session
+ * (parley_server_serve_connection: one connection is one session) in a
+ * child process of its own, so a crash, a leak or a bad peer
  * in one session never touches another, and the parent's memory does not
  * grow with the sessions it has served. Up to max_sessions children run at
  * once; up to `queue` more connections wait, accepted, for a free slot;
@@ -13,8 +14,8 @@
  * connection is closed and logged as dropped).
  *
  * Limits per session: wall time (the parent kills the child when it is
- * over), an idle peer (the lanes' and control stream's timeouts, in
- * server_cfg), memory (RLIMIT_AS in the child). SIGTERM or SIGINT: stop
+ * over), an idle peer (the server's idle and handshake timeouts,
+ * parley_server_opts), memory (RLIMIT_AS in the child). SIGTERM or SIGINT: stop
  * accepting, refuse what is queued, let the running sessions finish, exit
  * 0; a second signal ends the running sessions at once (exit 1). One log
  * line per session on stderr, written by the parent when it reaps the
@@ -22,7 +23,9 @@
 #ifndef PARLEY_CLI_SERVE_H
 #define PARLEY_CLI_SERVE_H
 
-#include "nn/session.h"
+#include "cli.h"
+
+#include <stdint.h>
 
 typedef struct serve_pool_opts {
     unsigned max_sessions;   /* K >= 1 */
@@ -31,6 +34,7 @@ typedef struct serve_pool_opts {
     uint64_t session_memory; /* bytes of address space per session (0: no limit) */
     int log_json;            /* one JSON object per line instead of text */
     int quiet;               /* no lines for sessions that succeed */
+    int mode;                /* the model's (for the lines of sessions that never ran) */
 } serve_pool_opts;
 
 /* Defaults from this machine: K = the cores online, lowered so that every
@@ -40,10 +44,10 @@ typedef struct serve_pool_opts {
 unsigned serve_default_sessions(void);
 uint64_t serve_default_session_memory(unsigned max_sessions);
 
-/* Serve on l until SIGTERM or SIGINT. cfg is each child's (its batch_net
- * runs in the child). 0 after a graceful stop, negative on a failure of
- * the server itself. */
-int serve_pool(chan_listener *l, const server_cfg *cfg, const serve_pool_opts *o) WUR;
+/* Serve on srv's listener until SIGTERM or SIGINT. 0 after a graceful
+ * stop, negative (the message on stderr) on a failure of the server
+ * itself. */
+int serve_pool(parley_server *srv, const serve_pool_opts *o);
 
 /* The log line of one session: what the parent knows of it. */
 typedef struct serve_report {
@@ -57,8 +61,9 @@ typedef struct serve_report {
     char msg[320];    /* why, for anything but done */
 } serve_report;
 
-/* The report of a session run in this process. */
-void serve_report_of(serve_report *r, unsigned long id, const session_result *res, int rc,
+/* The line of a session that ran (rc its status; a failure's message is
+ * parley_last_error()). */
+void serve_report_of(serve_report *r, unsigned long id, const parley_report *rep, int rc,
                      double seconds);
 void serve_log(FILE *f, const serve_report *r, int json);
 
