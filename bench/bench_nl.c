@@ -34,6 +34,15 @@ static double mill_bits(unsigned k, unsigned m) {
     return c.bits + c.cots * gen_bits();
 }
 
+/* MSB(x) and the carry of the low s bits (relu.c's msb_and_carry). */
+static double msb_carry_bits(unsigned l, unsigned s, unsigned m) {
+    unsigned split = nl_carry_split(g_backend, l, s, m);
+    if (!split) return mill_bits(l - 1, m) + mill_bits(s, m);
+    mill_cost c;
+    mill_cost_split(&c, g_backend, l - 1, m, split);
+    return c.bits + c.cots * gen_bits();
+}
+
 static double cot(unsigned w) { return otb_cot_bits(g_backend, w) + gen_bits(); }
 
 static double kk(unsigned N, unsigned l) {
@@ -48,9 +57,8 @@ static double expected_bits(const nl_bench *b) {
     const char *n = b->name;
     g_backend = b->o.backend;
     if (!strcmp(n, "relu")) return mill_bits(l - 1, m) + 2 * cot(l);
-    if (!strcmp(n, "trunc")) return mill_bits(l - 1, m) + mill_bits(s, m) + cot(l) + kk(4, l);
-    if (!strcmp(n, "relu-trunc"))
-        return mill_bits(l - 1, m) + mill_bits(s, m) + 2 * cot(l) + kk(8, l);
+    if (!strcmp(n, "trunc")) return msb_carry_bits(l, s, m) + cot(l) + kk(4, s);
+    if (!strcmp(n, "relu-trunc")) return msb_carry_bits(l, s, m) + 4 * cot(l) + 2 * cot(s);
     if (!strcmp(n, "mill")) return mill_bits(l, m);
     size_t K = (size_t)b->o.window * b->o.window;
     if (!strcmp(n, "maxpool")) {
@@ -63,7 +71,8 @@ static double expected_bits(const nl_bench *b) {
     if (!strcmp(n, "avgpool")) {
         if ((K & (K - 1)) == 0) {
             unsigned t = (unsigned)__builtin_ctzll(K);
-            return mill_bits(l - 1, m) + mill_bits(t, m) + cot(l) + kk(4, l);
+            if (t > l) t = l;
+            return msb_carry_bits(l, t, m) + cot(l) + kk(4, t);
         }
         unsigned e = nl_div_width(K), w = l > e ? l : e;
         return mill_bits(l - 1, m) + kk(4, w) + 3 * mill_bits(e - 1, m) + 3 * cot(l);
@@ -159,7 +168,7 @@ int bench_nl_main(int argc, char **argv) {
     b.o.scale = 12;
     b.o.window = am ? 1000 : 3;
     b.o.threads = 1;
-    b.o.m = 4;
+    b.o.m = 0; /* automatic digits (mill.h) */
     b.o.backend = OT_BACKEND_DEFAULT;
     int r = bench_parse(&b.o, argc, argv, 2, b.name, usage_of(b.name));
     if (r) return r == 1 ? 0 : 2;

@@ -155,17 +155,24 @@ TEST(and_gates) {
 typedef struct mill_t {
     size_t n;
     unsigned k, m;
+    unsigned split;              /* the fourth batch's (0 < split < k), 0: none */
     uint64_t *v[2];              /* S: x, C: y */
-    uint8_t *gt[2][3], *eq[2][3]; /* three batches: gt, gt+eq, eq */
+    uint8_t *gt[2][4], *eq[2][4]; /* batches: gt, gt+eq, eq, gt split (eq[.][3]: its lo) */
 } mill_t;
+
+/* A split for k bits that falls inside and off the digit boundaries as k
+ * and m vary (mill.h: 0 < split < k). */
+static unsigned split_for(unsigned k) { return k >= 2 ? k * 2 / 5 + 1 : 0; }
 
 static int mill_fn(mpc_lane *L, call *c) {
     mill_t *t = c->u;
     int r = L->role;
-    mill_inst in[3] = {{t->n, t->k, t->v[r], t->gt[r][0], NULL},
-                       {t->n, t->k, t->v[r], t->gt[r][1], t->eq[r][1]},
-                       {t->n, t->k, t->v[r], NULL, t->eq[r][2]}};
-    return mpc_mill(L, in, 3, t->m);
+    mill_inst in[4] = {{.n = t->n, .k = t->k, .v = t->v[r], .gt = t->gt[r][0]},
+                       {.n = t->n, .k = t->k, .v = t->v[r], .gt = t->gt[r][1], .eq = t->eq[r][1]},
+                       {.n = t->n, .k = t->k, .v = t->v[r], .eq = t->eq[r][2]},
+                       {.n = t->n, .k = t->k, .v = t->v[r], .gt = t->gt[r][3], .split = t->split,
+                        .lo = t->eq[r][3]}};
+    return mpc_mill(L, in, t->split ? 4 : 3, t->m);
 }
 
 static void mill_check(mill_t *t) {
@@ -179,6 +186,13 @@ static void mill_check(mill_t *t) {
         CHECK_MSG((t->eq[0][1][i] ^ t->eq[1][1][i]) == eq, "k=%u m=%u x=%llx y=%llx eq", t->k, t->m,
                   (unsigned long long)x, (unsigned long long)y);
         CHECK_EQ(t->eq[0][2][i] ^ t->eq[1][2][i], eq);
+        if (t->split) {
+            uint64_t ms = bits_mask(t->split);
+            CHECK_EQ(t->gt[0][3][i] ^ t->gt[1][3][i], gt);
+            CHECK_MSG((t->eq[0][3][i] ^ t->eq[1][3][i]) == ((x & ms) > (y & ms)),
+                      "k=%u m=%u split=%u x=%llx y=%llx low gt", t->k, t->m, t->split,
+                      (unsigned long long)x, (unsigned long long)y);
+        }
         if (harness_failed()) return;
     }
 }
@@ -186,19 +200,22 @@ static void mill_check(mill_t *t) {
 /* mill_bytes of mill_fn's three batches; on the silent backend the COTs
  * they consume must be what both parties' instances handed out. */
 static uint64_t mill_bytes_of(const mill_t *t) {
-    mill_shape b[3] = {{t->n, t->k, 1, 0}, {t->n, t->k, 1, 1}, {t->n, t->k, 0, 1}};
+    mill_shape b[4] = {{t->n, t->k, 1, 0, 0}, {t->n, t->k, 1, 1, 0}, {t->n, t->k, 0, 1, 0},
+                       {t->n, t->k, 1, 0, t->split}};
     uint64_t cots = 0;
     ot_costing oc = {.backend = test_backend(), .cots = &cots};
-    uint64_t bytes = mill_bytes(&oc, b, 3, t->m);
+    uint64_t bytes = mill_bytes(&oc, b, t->split ? 4 : 3, t->m);
     CHECK_EQ(run2_party_sil[0].cots, cots);
     CHECK_EQ(run2_party_sil[1].cots, cots);
     return bytes;
 }
 
 static void mill_alloc(mill_t *t) {
+    unsigned sp = split_for(t->k);
+    t->split = mill_split_ok(test_backend(), t->k, t->m, sp) ? sp : 0;
     for (int r = 0; r < 2; r++) {
         t->v[r] = mem_alloc(t->n + 1, 8);
-        for (int b = 0; b < 3; b++) {
+        for (int b = 0; b < 4; b++) {
             t->gt[r][b] = mem_alloc(t->n + 1, 1);
             t->eq[r][b] = mem_alloc(t->n + 1, 1);
         }
@@ -208,7 +225,7 @@ static void mill_alloc(mill_t *t) {
 static void mill_free(mill_t *t) {
     for (int r = 0; r < 2; r++) {
         mem_free(t->v[r]);
-        for (int b = 0; b < 3; b++) {
+        for (int b = 0; b < 4; b++) {
             mem_free(t->gt[r][b]);
             mem_free(t->eq[r][b]);
         }
@@ -232,6 +249,7 @@ static void mill_exhaustive(unsigned m) {
     }
 }
 
+TEST(mill_exhaustive_auto) { mill_exhaustive(0); }
 TEST(mill_exhaustive_m1) { mill_exhaustive(1); }
 TEST(mill_exhaustive_m2) { mill_exhaustive(2); }
 TEST(mill_exhaustive_m3) { mill_exhaustive(3); }
@@ -240,11 +258,11 @@ TEST(mill_exhaustive_m4) { mill_exhaustive(4); }
 TEST(mill_wide_random_and_edges) {
     prg g;
     harness_prg(&g, 2);
-    static const unsigned ms[] = {4, 3, 8};
+    static const unsigned ms[] = {0, 4, 3, 8};
     for (unsigned it = 0; it < harness_iters(1); it++) /* PARLEY_TEST_ITERS */
     for (size_t w = 0; w < NWIDE; w++)
         for (size_t s = 0; s < NSIZES; s++) {
-            mill_t t = {.n = sizes[s] + 64, .k = wide[w], .m = ms[(w + s) % 3]};
+            mill_t t = {.n = sizes[s] + 64, .k = wide[w], .m = ms[(w + s) % 4]};
             mill_alloc(&t);
             fill_edges(&g, t.v[0], t.n, t.k);
             fill_edges(&g, t.v[1], t.n, t.k);
@@ -270,23 +288,24 @@ TEST(mill_wide_random_and_edges) {
 
 typedef struct millb_t {
     size_t n;
-    unsigned k;
+    unsigned k, m;
     uint64_t *v[2];
     uint8_t *gt[2];
 } millb_t;
 
 static int millb_fn(mpc_lane *L, call *c) {
     millb_t *t = c->u;
-    return mpc_mill_gt(L, t->gt[L->role], NULL, t->v[L->role], t->n, t->k, 4);
+    return mpc_mill_gt(L, t->gt[L->role], NULL, t->v[L->role], t->n, t->k, t->m);
 }
 
 /* With n a multiple of 128 the wire cost is exactly the formula. */
 TEST(mill_bytes_match_formula) {
     prg g;
     harness_prg(&g, 3);
-    static const unsigned ks[] = {31, 36, 12, 63, 5};
-    for (int i = 0; i < 5; i++) {
-        millb_t t = {.n = 1024, .k = ks[i]};
+    /* digits of 4, then the automatic ones (mill.h) */
+    static const unsigned ks[] = {31, 36, 12, 63, 5, 36, 31, 37};
+    for (int i = 0; i < 8; i++) {
+        millb_t t = {.n = 1024, .k = ks[i], .m = i < 5 ? 4 : 0};
         for (int r = 0; r < 2; r++) {
             t.v[r] = mem_alloc(t.n, 8);
             t.gt[r] = mem_alloc(t.n, 1);
@@ -297,7 +316,7 @@ TEST(mill_bytes_match_formula) {
             CHECK_EQ(t.gt[0][j] ^ t.gt[1][j], t.v[0][j] > t.v[1][j]);
         mill_cost c;
         int be = test_backend();
-        mill_cost_of(&c, be, t.k, 4, 1, 0);
+        mill_cost_of(&c, be, t.k, t.m, 1, 0);
         CHECK_EQ(bytes_both() * 8, (uint64_t)(c.bits * (double)t.n));
         /* The OT exchange is 2 flights per party; 1 on the silent backend,
          * whose triples need no message (C sends the leaves' choice bits,
@@ -305,14 +324,62 @@ TEST(mill_bytes_match_formula) {
         uint64_t ex = be == OT_BACKEND_IKNP ? 2 : 1;
         CHECK_EQ(run2_party_stats[0].flights, ex + c.levels + run2_party_sil[0].extra_flights);
         CHECK_EQ(run2_party_stats[1].flights, ex + c.levels + run2_party_sil[1].extra_flights);
-        if (t.k == 31) CHECK_EQ((uint64_t)c.bits, be == OT_BACKEND_IKNP ? 3828 : 291);
-        if (t.k == 36) CHECK_EQ((uint64_t)c.bits, be == OT_BACKEND_IKNP ? 4280 : 348);
-        if (t.k == 31 && be == OT_BACKEND_SILENT) CHECK_EQ((uint64_t)c.cots, 45);
+        int iknp = be == OT_BACKEND_IKNP;
+        if (t.k == 31) CHECK_EQ((uint64_t)c.bits, iknp ? 3828 : 291); /* the same either way */
+        if (t.k == 36) CHECK_EQ((uint64_t)c.bits, iknp ? 4280 : t.m ? 348 : 278);
+        if (t.k == 37 && !t.m) CHECK_EQ((uint64_t)c.bits, iknp ? 4798 : 287); /* 4818 : 359 at m = 4 */
+        if (t.k == 31 && !iknp) CHECK_EQ((uint64_t)c.cots, 45);
+        if (t.k == 36 && !iknp) CHECK_EQ((uint64_t)c.cots, t.m ? 52 : 58);
+        if (!t.m) { /* no more rounds than digits of 4 */
+            mill_cost c4;
+            mill_cost_of(&c4, be, t.k, 4, 1, 0);
+            CHECK(c.levels <= c4.levels);
+            CHECK(c.bits + c.cots * otb_gen_bits_per_cot(be) <=
+                  c4.bits + c4.cots * otb_gen_bits_per_cot(be));
+        }
         for (int r = 0; r < 2; r++) {
             mem_free(t.v[r]);
             mem_free(t.gt[r]);
         }
     }
+    prg_clear(&g);
+}
+
+/* A split batch (the MSB's comparison with truncation's carry, l = 37, s =
+ * 12) on the automatic digits: the bytes and rounds of mill_cost_split, the
+ * low part's leaves shared with the whole, no round more than the plain
+ * comparison, and for less than the two comparisons apart (on the silent
+ * backend no more than the plain comparison: twelve 3-bit digits, the low
+ * four a node of the tree). */
+TEST(mill_split_bytes_and_rounds) {
+    prg g;
+    harness_prg(&g, 4);
+    int be = test_backend();
+    REQUIRE(mill_split_ok(be, 36, 0, 12));
+    mill_t t = {.n = 1024, .k = 36, .m = 0};
+    mill_alloc(&t);
+    t.split = 12;
+    for (int r = 0; r < 2; r++) prg_ring(&g, t.v[r], t.n, t.k);
+    for (size_t i = 0; i < 64; i++) t.v[1][i] = t.v[0][i] ^ (i & 1 ? 0 : 1ULL << (i % 36));
+    REQUIRE_OK(run_call(mill_fn, &t));
+    mill_check(&t);
+    CHECK_EQ(bytes_both(), mill_bytes_of(&t));
+    mill_cost c, c1, c2;
+    mill_cost_split(&c, be, 36, 0, 12);
+    mill_cost_of(&c1, be, 36, 0, 1, 0);
+    mill_cost_of(&c2, be, 12, 0, 1, 0);
+    CHECK_EQ(mill_levels(be, 36, 0, 12), c.levels);
+    CHECK(c.levels <= c1.levels);
+    CHECK(c.bits < c1.bits + c2.bits);
+    if (be == OT_BACKEND_SILENT) {
+        CHECK_EQ((uint64_t)c.bits, (uint64_t)c1.bits);
+        CHECK_EQ((uint64_t)c.bits, 278);
+        CHECK_EQ((uint64_t)c.cots, 58);
+    }
+    /* Digits of 4: 12 is no node of their tree. */
+    CHECK(!mill_split_ok(be, 36, 4, 12));
+    CHECK(mill_split_ok(be, 36, 4, 8));
+    mill_free(&t);
     prg_clear(&g);
 }
 

@@ -36,7 +36,7 @@ int mpc_drelu(mpc_lane *L, uint8_t *b, const uint64_t *x, size_t n, unsigned l) 
 }
 
 uint64_t mpc_wrap_bytes(const ot_costing *oc, size_t n, unsigned k, unsigned m) {
-    mill_shape b = {n, k, 1, 0};
+    mill_shape b = {n, k, 1, 0, 0};
     return mill_bytes(oc, &b, 1, m);
 }
 

@@ -19,7 +19,9 @@
 
 #include "mpc/otb.h"
 
-#define MPC_MILL_M 4
+/* Millionaire digits: 0 = automatic (mill.h), the lane's mill_m if set. */
+#define MPC_MILL_AUTO 0
+#define MPC_MILL_M MPC_MILL_AUTO
 static inline unsigned mpc_m(const mpc_lane *L) { return L->mill_m ? L->mill_m : MPC_MILL_M; }
 
 /* The millionaire input that turns "x_S + x_C >= 2^k" into "v_S > v_C":

@@ -6,13 +6,15 @@
 #include "mpc/flights.h"
 #include "util/mem.h"
 
+#include <math.h>
 #include <string.h>
 
 #define MAXQ 64
-#define MAXLV 7
+#define MAXLV 8
 
-/* The shape of one batch's tree, the same on both sides. Node (t, i) of
- * level t lives in slot i << t; a combine writes its lower child's slot. */
+/* The shape of one batch's tree, the same on both sides. Digit j covers
+ * bits off[j] .. off[j] + w[j] - 1; a node lives in the slot of its lowest
+ * digit, and a combine writes its lower child's slot. */
 typedef struct mop {
     unsigned level, hi, lo;
     uint8_t gt, eq; /* outputs this node must produce */
@@ -20,71 +22,186 @@ typedef struct mop {
 
 typedef struct mplan {
     unsigned q, levels;
-    unsigned w[MAXQ];
+    unsigned w[MAXQ], off[MAXQ];
     uint8_t lgt[MAXQ], leq[MAXQ]; /* leaf outputs needed */
     unsigned nops;
     mop op[MAXQ]; /* by level, ascending */
     unsigned t1, t2;
+    unsigned split, tap_level; /* split: the low part's gt is slot 0's after tap_level */
 } mplan;
 
-static void plan_make(mplan *p, unsigned k, unsigned m, int want_gt, int want_eq) {
-    memset(p, 0, sizeof *p);
-    PARLEY_CHECK(k <= 64 && m >= 1 && m <= 8 && (want_gt || want_eq));
-    unsigned q = (k + m - 1) / m;
-    p->q = q;
-    for (unsigned j = 0; j < q; j++) p->w[j] = j + 1 < q ? m : k - (q - 1) * m;
-    if (q == 0) return;
-    unsigned cnt[MAXLV + 1], L = 0;
-    cnt[0] = q;
-    while (cnt[L] > 1) {
-        cnt[L + 1] = (cnt[L] + 1) / 2;
-        L++;
-    }
-    p->levels = L;
-    uint8_t ng[MAXLV + 1][MAXQ], ne[MAXLV + 1][MAXQ];
-    memset(ng, 0, sizeof ng);
-    memset(ne, 0, sizeof ne);
-    ng[L][0] = (uint8_t)want_gt;
-    ne[L][0] = (uint8_t)want_eq;
-    mop byl[MAXLV + 1][MAXQ];
-    unsigned nby[MAXLV + 1] = {0};
-    for (unsigned t = L; t >= 1; t--)
-        for (unsigned i = 0; i < cnt[t]; i++) {
-            unsigned lo = 2 * i, hi = 2 * i + 1;
-            ng[t - 1][lo] = ng[t][i];
-            ne[t - 1][lo] = ne[t][i];
-            if (hi < cnt[t - 1]) {
-                ng[t - 1][hi] = ng[t][i];
-                ne[t - 1][hi] = ng[t][i] | ne[t][i];
-                mop o = {t, hi << (t - 1), i << t, ng[t][i], ne[t][i]};
-                byl[t][nby[t]++] = o;
-            }
-        }
-    for (unsigned t = 1; t <= L; t++)
-        for (unsigned i = 0; i < nby[t]; i++) {
-            mop o = byl[t][i];
-            p->op[p->nops++] = o;
-            if (o.gt && o.eq)
-                p->t2++;
-            else
-                p->t1++;
-        }
-    for (unsigned j = 0; j < q; j++) {
-        p->lgt[j] = ng[0][j];
-        p->leq[j] = ne[0][j];
-    }
+/* Tree nodes while planning: digits 0 .. q-1, then combine o as node q + o. */
+typedef struct ptree {
+    unsigned hi[MAXQ], lo[MAXQ], level[MAXQ];
+} ptree;
+
+static unsigned node_slot(const mplan *p, const ptree *t, unsigned node) {
+    while (node >= p->q) node = t->lo[node - p->q];
+    return node;
 }
 
-void mill_cost_of(mill_cost *c, int backend, unsigned k, unsigned m, int want_gt, int want_eq) {
+/* What a node must output: gt needs the high child's eq. */
+static void tree_need(mplan *p, const ptree *t, unsigned node, int gt, int eq) {
+    if (node < p->q) {
+        p->lgt[node] |= (uint8_t)gt;
+        p->leq[node] |= (uint8_t)eq;
+        return;
+    }
+    unsigned o = node - p->q;
+    p->op[o].gt |= (uint8_t)gt;
+    p->op[o].eq |= (uint8_t)eq;
+    tree_need(p, t, t->hi[o], gt, gt | eq);
+    tree_need(p, t, t->lo[o], gt, eq);
+}
+
+/* The tree over p's digits (widths set): neighbours paired level by level,
+ * an odd one carried up; the outputs each node must produce; with tap >= 0
+ * the low part is node (tap, 0), digits 0 .. 2^tap - 1, whose gt is also
+ * an output. */
+static void plan_tree(mplan *p, int want_gt, int want_eq, int tap) {
+    ptree t;
+    unsigned cur[MAXQ], nc = p->q, lv = 0, tapnode = 0;
+    for (unsigned j = 0, o = 0; j < p->q; o += p->w[j], j++) {
+        cur[j] = j;
+        p->off[j] = o;
+    }
+    while (nc > 1) {
+        lv++;
+        unsigned nn = 0;
+        for (unsigned i = 0; i + 1 < nc; i += 2) {
+            unsigned o = p->nops++;
+            t.lo[o] = cur[i];
+            t.hi[o] = cur[i + 1];
+            t.level[o] = lv;
+            cur[nn++] = p->q + o;
+        }
+        if (nc & 1) cur[nn++] = cur[nc - 1];
+        nc = nn;
+        if ((int)lv == tap) tapnode = cur[0];
+    }
+    if (tap >= 0) {
+        p->tap_level = (unsigned)tap;
+        tree_need(p, &t, tapnode, 1, 0);
+    }
+    tree_need(p, &t, cur[0], want_gt, want_eq);
+    mop ops[MAXQ];
+    unsigned nops = 0;
+    for (unsigned l = 1; nops < p->nops; l++)
+        for (unsigned o = 0; o < p->nops; o++)
+            if (t.level[o] == l) {
+                mop x = {l, node_slot(p, &t, t.hi[o]), node_slot(p, &t, t.lo[o]), p->op[o].gt,
+                         p->op[o].eq};
+                ops[nops++] = x;
+                p->levels = l;
+                if (x.gt && x.eq)
+                    p->t2++;
+                else
+                    p->t1++;
+            }
+    memcpy(p->op, ops, sizeof ops);
+    PARLEY_CHECK(p->levels <= MAXLV);
+}
+
+/* B bits in D digits (D <= B <= 8D), the wider ones lowest (digit 0 of a
+ * comparison carries one bit per message, not two). */
+static void spread(unsigned *w, unsigned B, unsigned D) {
+    for (unsigned j = 0; j < D; j++) w[j] = B / D + (j < B % D);
+}
+
+static void cost_of_plan(mill_cost *c, const ot_backend *be, const mplan *p);
+
+/* The plan's cost on a backend in thousandths of a bit, its COTs at their
+ * making's share: what the automatic layout minimises. */
+static uint64_t plan_score(const mplan *p, const ot_backend *be) {
+    mill_cost c;
+    cost_of_plan(&c, be, p);
+    return (uint64_t)llround((c.bits + c.cots * be->gen_bits_per_cot(NULL)) * 1000.0);
+}
+
+/* 0, or -1 when no layout has the split. m = 1..8: digits of m bits from
+ * bit 0 (the last narrower), split only where it falls on node (t, 0) of
+ * that tree. m = 0 (MPC_MILL_AUTO): the digits that cost least on be with
+ * no more tree levels than m = 4 would take (a split layout may take up to
+ * two more if none fits): q digits of even widths, q up to 2^levels, the
+ * split at node (t, 0), 2^t digits below it. Digits stay within 4 bits
+ * where OTs are not free of CPU (IKNP: KK13's sender hashes every one of a
+ * digit's 2^w messages), within 8 on the silent backend. */
+static int plan_make(mplan *p, unsigned k, unsigned m, int want_gt, int want_eq, unsigned split,
+                     const ot_backend *be) {
+    memset(p, 0, sizeof *p);
+    PARLEY_CHECK(k <= 64 && m <= 8 && (want_gt || want_eq));
+    PARLEY_CHECK(split < k || (split == 0 && k == 0));
+    PARLEY_CHECK(split == 0 || want_gt);
+    p->split = split;
+    if (k == 0) return 0;
+    if (m) {
+        p->q = (k + m - 1) / m;
+        for (unsigned j = 0; j < p->q; j++) p->w[j] = j + 1 < p->q ? m : k - (p->q - 1) * m;
+        int tap = -1;
+        for (unsigned t = 0; split && (1u << t) < p->q; t++)
+            if ((1u << t) * m == split) tap = (int)t; /* the first 2^t digits are all full */
+        if (split && tap < 0) return -1;
+        plan_tree(p, want_gt, want_eq, tap);
+        return 0;
+    }
+    unsigned q4 = (k + 3) / 4, l4 = 0, wmax = be->caps & OT_CAP_RANDOM_OT ? 8 : 4;
+    while ((1u << l4) < q4) l4++;
+    uint64_t best = UINT64_MAX;
+    mplan cand;
+    for (unsigned budget = l4; budget <= l4 + (split ? 2 : 0) && best == UINT64_MAX; budget++) {
+        unsigned qmax = budget >= 6 ? 64 : 1u << budget;
+        if (qmax > k) qmax = k;
+        for (unsigned q = (k + wmax - 1) / wmax; q <= qmax; q++)
+            for (unsigned t = 0; split ? (1u << t) < q : t == 0; t++) {
+                memset(&cand, 0, sizeof cand);
+                cand.q = q;
+                cand.split = split;
+                if (split) {
+                    unsigned dl = 1u << t, dh = q - dl;
+                    if (split < dl || split > wmax * dl || k - split < dh || k - split > wmax * dh)
+                        continue;
+                    spread(cand.w, split, dl);
+                    spread(cand.w + dl, k - split, dh);
+                } else {
+                    if (k > wmax * q) continue;
+                    spread(cand.w, k, q);
+                }
+                plan_tree(&cand, want_gt, want_eq, split ? (int)t : -1);
+                if (cand.levels > budget) continue;
+                uint64_t sc = plan_score(&cand, be);
+                if (sc < best) {
+                    best = sc;
+                    *p = cand;
+                }
+            }
+    }
+    return best == UINT64_MAX ? -1 : 0;
+}
+
+static const ot_backend *backend_of(int backend) {
+    const ot_backend *be = ot_backend_get(backend);
+    PARLEY_CHECK(be);
+    return be;
+}
+
+int mill_split_ok(int backend, unsigned k, unsigned m, unsigned split) {
     mplan p;
-    plan_make(&p, k, m, want_gt, want_eq);
+    return split > 0 && split < k && plan_make(&p, k, m, 1, 0, split, backend_of(backend)) == 0;
+}
+
+unsigned mill_levels(int backend, unsigned k, unsigned m, unsigned split) {
+    mplan p;
+    PARLEY_CHECK(plan_make(&p, k, m, 1, 0, split, backend_of(backend)) == 0);
+    return p.levels;
+}
+
+static void cost_of_plan(mill_cost *c, const ot_backend *be, const mplan *pp) {
+    const mplan p = *pp;
     memset(c, 0, sizeof *c);
     c->q = p.q;
     c->levels = p.levels;
     c->t1 = p.t1;
     c->t2 = p.t2;
-    const ot_backend *be = ot_backend_get(backend);
-    PARLEY_CHECK(be);
     /* (N choose 1)-OT: 256 extension bits (IKNP) or log2 N choice bits
      * (silent, which also consumes that many COTs). */
     for (unsigned j = 0; j < p.q; j++) {
@@ -103,6 +220,18 @@ void mill_cost_of(mill_cost *c, int backend, unsigned k, unsigned m, int want_gt
                    p.t2 * (be->ot_bits(OT_TASK_KK, 8) + 16);
 }
 
+void mill_cost_of(mill_cost *c, int backend, unsigned k, unsigned m, int want_gt, int want_eq) {
+    mplan p;
+    PARLEY_CHECK(plan_make(&p, k, m, want_gt, want_eq, 0, backend_of(backend)) == 0);
+    cost_of_plan(c, backend_of(backend), &p);
+}
+
+void mill_cost_split(mill_cost *c, int backend, unsigned k, unsigned m, unsigned split) {
+    mplan p;
+    PARLEY_CHECK(plan_make(&p, k, m, 1, 0, split, backend_of(backend)) == 0);
+    cost_of_plan(c, backend_of(backend), &p);
+}
+
 uint64_t mill_bytes(const ot_costing *oc, const mill_shape *b, size_t nb, unsigned m) {
     /* Leaf groups by (width, gt, eq): width 1..8, so 8 x 2 x 2 slots. */
     uint64_t group[9][2][2];
@@ -112,7 +241,8 @@ uint64_t mill_bytes(const ot_costing *oc, const mill_shape *b, size_t nb, unsign
     for (size_t i = 0; i < nb; i++) {
         if (b[i].n == 0) continue;
         mplan p;
-        plan_make(&p, b[i].k, m, b[i].gt != 0, b[i].eq != 0);
+        PARLEY_CHECK(plan_make(&p, b[i].k, m, b[i].gt != 0, b[i].eq != 0, b[i].split,
+                               backend_of(oc->backend)) == 0);
         for (unsigned j = 0; j < p.q; j++) group[p.w[j]][p.lgt[j]][p.leq[j]] += b[i].n;
         for (unsigned o = 0; o < p.nops; o++) {
             int pair = p.op[o].gt && p.op[o].eq;
@@ -153,6 +283,7 @@ typedef struct inst_state {
     mplan plan;
     size_t nw;
     uint64_t *gt[MAXQ], *eq[MAXQ];
+    uint64_t *lo; /* split: the low part's gt, saved after plan.tap_level */
     size_t off[MAXQ]; /* triple offset of each op (in its pool) */
 } inst_state;
 
@@ -169,47 +300,45 @@ typedef struct leaf_group {
     seg *segs;
     uint8_t *choices;
     uint64_t *out;
-    unsigned m;
 } leaf_group;
 
-static inline uint64_t digit_of(uint64_t v, unsigned j, unsigned m, unsigned w) {
-    return (v >> (j * m)) & bits_mask(w);
+static inline uint64_t digit_of(uint64_t v, const mplan *p, unsigned j) {
+    return (v >> p->off[j]) & bits_mask(p->w[j]);
 }
 
-/* S offers, for C's digit y: bit 0 = [x > y] ^ rho_gt (if needed), next
- * bit = [x == y] ^ rho_eq (if needed). */
-static void leaf_gen(void *vctx, uint64_t *out, size_t first, size_t mm) {
-    leaf_group *g = vctx;
+/* S's messages for one element: its digit x and masks rg, re (0/1). */
+typedef void (*leaf_emit)(const leaf_group *g, uint64_t **o, uint64_t x, uint64_t rg, uint64_t re);
+
+/* For C's digit y: bit 0 = [x > y] ^ rho_gt (if needed), next bit =
+ * [x == y] ^ rho_eq (if needed); message y in word y. */
+static void emit_each(const leaf_group *g, uint64_t **o, uint64_t x, uint64_t rg, uint64_t re) {
     unsigned N = 1u << g->w, eqsh = g->gt ? 1 : 0;
-    size_t t = first, end = first + mm;
-    uint64_t *o = out;
-    while (t < end) {
-        while (g->segs[g->cur].start + g->segs[g->cur].count <= t) g->cur++;
-        const seg *s = &g->segs[g->cur];
-        inst_state *st = s->st;
-        const uint64_t *gv = st->gt[s->digit], *ev = st->eq[s->digit], *v = st->in->v;
-        size_t stop = s->start + s->count < end ? s->start + s->count : end;
-        for (; t < stop; t++) {
-            size_t i = t - s->start;
-            uint64_t x = digit_of(v[i], s->digit, g->m, g->w);
-            uint64_t rg = g->gt ? bv_get(gv, i) : 0, re = g->eq ? bv_get(ev, i) : 0;
-            for (uint64_t y = 0; y < N; y++) {
-                uint64_t msg = 0;
-                if (g->gt) msg = (uint64_t)(x > y) ^ rg;
-                if (g->eq) msg |= ((uint64_t)(x == y) ^ re) << eqsh;
-                o[y] = msg;
-            }
-            o += N;
-        }
+    uint64_t *d = *o;
+    for (uint64_t y = 0; y < N; y++) {
+        uint64_t msg = 0;
+        if (g->gt) msg = (uint64_t)(x > y) ^ rg;
+        if (g->eq) msg |= ((uint64_t)(x == y) ^ re) << eqsh;
+        d[y] = msg;
     }
+    *o = d + N;
 }
 
 /* The same packed (N * l <= 64): over C's digits y, [x > y] is the mask of
  * the low x bits and [x == y] is bit x; message y at bits y*l .. */
-static void leaf_genw(void *vctx, uint64_t *out, size_t first, size_t mm) {
-    leaf_group *g = vctx;
-    unsigned N = 1u << g->w;
-    uint64_t all = bits_mask(N);
+static void emit_packed(const leaf_group *g, uint64_t **o, uint64_t x, uint64_t rg, uint64_t re) {
+    uint64_t all = bits_mask(1u << g->w), one = 1ULL << x; /* shifts take the same time for every x */
+    uint64_t G = g->gt ? ((one - 1) ^ (0 - rg)) & all : 0;
+    uint64_t E = g->eq ? (one ^ (0 - re)) & all : 0;
+    if (g->gt && g->eq)
+        *(*o)++ = bv_spread2(G) | bv_spread2(E) << 1;
+    else
+        *(*o)++ = g->gt ? G : E;
+}
+
+/* The group's OTs first .. first + mm - 1, in segment order. */
+static inline __attribute__((always_inline)) void leaf_walk(leaf_group *g, uint64_t *out,
+                                                            size_t first, size_t mm,
+                                                            leaf_emit emit) {
     size_t t = first, end = first + mm;
     uint64_t *o = out;
     while (t < end) {
@@ -220,21 +349,23 @@ static void leaf_genw(void *vctx, uint64_t *out, size_t first, size_t mm) {
         size_t stop = s->start + s->count < end ? s->start + s->count : end;
         for (; t < stop; t++) {
             size_t i = t - s->start;
-            uint64_t x = digit_of(v[i], s->digit, g->m, g->w);
-            uint64_t one = 1ULL << x; /* shifts take the same time for every x */
-            uint64_t G = g->gt ? ((one - 1) ^ (0 - (uint64_t)bv_get(gv, i))) & all : 0;
-            uint64_t E = g->eq ? (one ^ (0 - (uint64_t)bv_get(ev, i))) & all : 0;
-            if (g->gt && g->eq)
-                *o++ = bv_spread2(G) | bv_spread2(E) << 1;
-            else
-                *o++ = g->gt ? G : E;
+            emit(g, &o, digit_of(v[i], &st->plan, s->digit), g->gt ? bv_get(gv, i) : 0,
+                 g->eq ? bv_get(ev, i) : 0);
         }
     }
 }
 
+static void leaf_gen(void *vctx, uint64_t *out, size_t first, size_t mm) {
+    leaf_walk(vctx, out, first, mm, emit_each);
+}
+
+static void leaf_genw(void *vctx, uint64_t *out, size_t first, size_t mm) {
+    leaf_walk(vctx, out, first, mm, emit_packed);
+}
+
 /* Add digit j of a batch to the OT group of its (width, outputs); gs has
  * room for every digit of every batch. */
-static int group_add(leaf_group *gs, size_t *ng, inst_state *st, unsigned j, unsigned m) {
+static int group_add(leaf_group *gs, size_t *ng, inst_state *st, unsigned j) {
     unsigned w = st->plan.w[j];
     uint8_t gt = st->plan.lgt[j], eq = st->plan.leq[j];
     leaf_group *g = NULL;
@@ -246,7 +377,6 @@ static int group_add(leaf_group *gs, size_t *ng, inst_state *st, unsigned j, uns
         g->w = w;
         g->gt = gt;
         g->eq = eq;
-        g->m = m;
     }
     if (g->nseg == g->cap) {
         size_t cap = g->cap ? 2 * g->cap : 16;
@@ -269,6 +399,8 @@ static void free_state(inst_state *st, size_t ninst, leaf_group *gs, size_t ng) 
             if (st[i].gt[j]) mem_free_wipe(st[i].gt[j], st[i].nw * 8);
             if (st[i].eq[j]) mem_free_wipe(st[i].eq[j], st[i].nw * 8);
         }
+    for (size_t i = 0; i < ninst; i++)
+        if (st[i].lo) mem_free_wipe(st[i].lo, st[i].nw * 8);
     for (size_t i = 0; i < ng; i++) {
         mem_free(gs[i].segs);
         if (gs[i].choices) mem_free_wipe(gs[i].choices, gs[i].n);
@@ -280,6 +412,12 @@ static void free_state(inst_state *st, size_t ninst, leaf_group *gs, size_t ng) 
 
 /* ---- the protocol ---- */
 
+/* Save the low parts' gt of the split batches whose low tree ends at level t. */
+static void tap_low(inst_state *st, size_t ninst, unsigned t) {
+    for (size_t i = 0; i < ninst; i++)
+        if (st[i].lo && st[i].plan.tap_level == t) memcpy(st[i].lo, st[i].gt[0], st[i].nw * 8);
+}
+
 static int mill_run(mpc_lane *L, const mill_inst *inst, size_t ninst, unsigned m, inst_state *st,
                     leaf_group *gs, size_t *ngp, tri_pool *tp) {
     int S = L->role == MPC_SERVER;
@@ -288,9 +426,13 @@ static int mill_run(mpc_lane *L, const mill_inst *inst, size_t ninst, unsigned m
         inst_state *s = &st[i];
         s->in = &inst[i];
         PARLEY_CHECK(inst[i].gt || inst[i].eq);
-        plan_make(&s->plan, inst[i].k, m, inst[i].gt != NULL, inst[i].eq != NULL);
+        PARLEY_CHECK(!inst[i].split || inst[i].lo);
+        PARLEY_CHECK(plan_make(&s->plan, inst[i].k, m, inst[i].gt != NULL, inst[i].eq != NULL,
+                               inst[i].split, L->ot.be) == 0);
         if (inst[i].n == 0) continue;
         s->nw = bv_words(inst[i].n);
+        if (inst[i].split && !(s->lo = mem_calloc(s->nw, 8)))
+            return err_set(PARLEY_E_NOMEM, "out of memory for the millionaire");
         for (unsigned j = 0; j < s->plan.q; j++) {
             if (s->plan.lgt[j] && !(s->gt[j] = mem_calloc(s->nw, 8)))
                 return err_set(PARLEY_E_NOMEM, "out of memory for the millionaire");
@@ -306,7 +448,7 @@ static int mill_run(mpc_lane *L, const mill_inst *inst, size_t ninst, unsigned m
                     bv_trim(s->eq[j], inst[i].n);
                 }
             }
-            TRY(group_add(gs, ngp, s, j, m));
+            TRY(group_add(gs, ngp, s, j));
         }
         for (unsigned o = 0; o < s->plan.nops; o++) {
             const mop *op = &s->plan.op[o];
@@ -331,7 +473,7 @@ static int mill_run(mpc_lane *L, const mill_inst *inst, size_t ninst, unsigned m
                 const seg *sg = &G->segs[sgi];
                 const uint64_t *v = sg->st->in->v;
                 for (size_t i = 0; i < sg->count; i++)
-                    G->choices[sg->start + i] = (uint8_t)digit_of(v[i], sg->digit, m, G->w);
+                    G->choices[sg->start + i] = (uint8_t)digit_of(v[i], &sg->st->plan, sg->digit);
             }
         }
     otb_job *jobs = mem_alloc(ng + 4, sizeof *jobs); /* leaves, then up to 4 triple jobs */
@@ -363,6 +505,8 @@ static int mill_run(mpc_lane *L, const mill_inst *inst, size_t ninst, unsigned m
                 }
             }
         }
+
+    tap_low(st, ninst, 0);
 
     /* The tree, one AND round per level for all batches. */
     unsigned maxl = 0;
@@ -439,6 +583,7 @@ static int mill_run(mpc_lane *L, const mill_inst *inst, size_t ninst, unsigned m
                 for (size_t w = 0; w < s->nw; w++) lo[w] ^= hi[w];
             }
         }
+        tap_low(st, ninst, t);
     }
 
     for (size_t i = 0; i < ninst; i++) {
@@ -451,14 +596,15 @@ static int mill_run(mpc_lane *L, const mill_inst *inst, size_t ninst, unsigned m
         if (!in->n) continue;
         if (in->gt) bv_to_bytes(in->gt, st[i].gt[0], in->n);
         if (in->eq) bv_to_bytes(in->eq, st[i].eq[0], in->n);
+        if (in->split) bv_to_bytes(in->lo, st[i].lo, in->n);
     }
     return 0;
 }
 
 int mpc_mill(mpc_lane *L, const mill_inst *inst, size_t ninst, unsigned m) {
-    PARLEY_CHECK(m >= 1 && m <= 8);
-    size_t maxg = 0;
-    for (size_t i = 0; i < ninst; i++) maxg += (inst[i].k + m - 1) / m;
+    PARLEY_CHECK(m <= 8);
+    size_t maxg = 0; /* digits: at most one per bit */
+    for (size_t i = 0; i < ninst; i++) maxg += inst[i].k;
     inst_state *st = mem_calloc(ninst ? ninst : 1, sizeof *st);
     leaf_group *gs = mem_calloc(maxg ? maxg : 1, sizeof *gs);
     if (!st || !gs) {
@@ -477,11 +623,11 @@ int mpc_mill(mpc_lane *L, const mill_inst *inst, size_t ninst, unsigned m) {
 
 int mpc_mill_gt(mpc_lane *L, uint8_t *gt, uint8_t *eq, const uint64_t *v, size_t n, unsigned k,
                 unsigned m) {
-    mill_inst in = {n, k, v, gt, eq};
+    mill_inst in = {.n = n, .k = k, .v = v, .gt = gt, .eq = eq};
     return mpc_mill(L, &in, 1, m);
 }
 
 int mpc_mill_eq(mpc_lane *L, uint8_t *eq, const uint64_t *v, size_t n, unsigned k, unsigned m) {
-    mill_inst in = {n, k, v, NULL, eq};
+    mill_inst in = {.n = n, .k = k, .v = v, .eq = eq};
     return mpc_mill(L, &in, 1, m);
 }

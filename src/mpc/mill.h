@@ -22,7 +22,18 @@
  *   triples  T1 single ANDs: T1 * (256 + 32) / 2; T2 pairs: T2 * (256 + 16)
  *   openings 4 * T1 + 6 * T2
  * with T1 + 2 T2 = 2q - 2 - ceil(log2 q) ANDs (mill_cost gives the exact
- * counts). k = 31, m = 4: 3828 bits (the paper's count: 3836, docs/PROTOCOLS.md §4). */
+ * counts). k = 31, m = 4: 3828 bits (the paper's count: 3836, docs/PROTOCOLS.md §4).
+ *
+ * Digits: m bits each when asked (1..8); by default (m = 0) the layout
+ * costs the backend least without more rounds than m = 4: q digits of
+ * even widths, q up to 2^levels. On the silent backend, where a leaf of w
+ * bits costs w + 2^w * (bits) and no extension rows, that is 3-bit digits
+ * wherever the level budget leaves room: k = 36 in twelve digits of 3,
+ * 278 bits + 58 COTs where digits of 4 take 348 + 52 (372 bits against
+ * 432 with the COTs' making); k = 31 keeps 4 (eight digits fill three
+ * levels). On IKNP digits stay within 4 bits (KK13's sender hashes each of
+ * a digit's 2^w messages) and the layout is m = 4's but for spreading the
+ * bits evenly. */
 #ifndef PARLEY_MPC_MILL_H
 #define PARLEY_MPC_MILL_H
 
@@ -30,17 +41,26 @@
 
 /* One comparison batch: n elements of k bits; v is this party's input (S:
  * x, C: y; bits above k ignored). gt and/or eq receive this party's shares,
- * one byte per bit; either may be NULL, not both. */
+ * one byte per bit; either may be NULL, not both. With split (0 < split <
+ * k, gt wanted) lo also receives [x mod 2^split > y mod 2^split]: the low
+ * split bits and the rest are cut into digits (and trees) of their own and
+ * the low bits are the digits below one node of the tree, whose gt is
+ * saved on the way, so the low comparison takes no leaf of its own. With m
+ * = 1..8 the split must fall on such a node; mill_split_ok says where. */
 typedef struct mill_inst {
     size_t n;
     unsigned k;
     const uint64_t *v;
     uint8_t *gt, *eq;
+    unsigned split;
+    uint8_t *lo;
 } mill_inst;
 
 /* Run several batches together (all leaves in one OT exchange, the tree
  * levels side by side): rounds are those of the deepest. m = digit bits,
- * 1..8 (CrypTFlow2 uses 4). */
+ * 1..8 (CrypTFlow2 uses 4), or 0 (MPC_MILL_AUTO, the default): the digit
+ * widths that cost the lane's backend least without more tree levels than
+ * m = 4 takes (docs/PROTOCOLS.md §4). */
 int mpc_mill(mpc_lane *L, const mill_inst *inst, size_t ninst, unsigned m) WUR;
 
 /* Shorthands: [x > y] (and [x == y] if eq != NULL); [x == y] alone. */
@@ -62,6 +82,8 @@ typedef struct mill_cost {
     double cots;         /* per element, silent backend: COTs consumed */
 } mill_cost;
 void mill_cost_of(mill_cost *c, int backend, unsigned k, unsigned m, int want_gt, int want_eq);
+/* The same for a gt comparison split as mill_inst's (with the low part). */
+void mill_cost_split(mill_cost *c, int backend, unsigned k, unsigned m, unsigned split);
 
 /* The public shape of one batch of an mpc_mill call: n elements of k bits,
  * which outputs are wanted. */
@@ -69,7 +91,14 @@ typedef struct mill_shape {
     size_t n;
     unsigned k;
     int gt, eq;
+    unsigned split;
 } mill_shape;
+/* Whether a gt comparison on k bits can be split at `split` with digits m
+ * on a backend (mpc_mill refuses the others), and its AND rounds (split 0:
+ * none). */
+int mill_split_ok(int backend, unsigned k, unsigned m, unsigned split);
+unsigned mill_levels(int backend, unsigned k, unsigned m, unsigned split);
+
 /* Exact wire bytes, both parties, of one mpc_mill call on these batches:
  * the leaf OTs grouped as mpc_mill groups them (one KK13 job per digit
  * width and output set, over all batches), the triple jobs, and one

@@ -26,7 +26,7 @@ typedef struct mpc_lane {
     int role; /* MPC_SERVER or MPC_CLIENT */
     unsigned index;
     ot_lane ot;      /* .ch, .rng, the OT instances of its backend in both directions */
-    unsigned mill_m; /* millionaire digit bits, 1..8; 0 = the default (4) */
+    unsigned mill_m; /* millionaire digit bits, 1..8; 0 = the default (automatic, mill.h) */
 } mpc_lane;
 
 typedef struct party {

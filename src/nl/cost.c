@@ -66,18 +66,20 @@ static uint64_t relu_lane(const ot_costing *oc, size_t n, unsigned l) {
     return b;
 }
 
-/* msb_and_carry: one millionaire call with the batches l - 1 and s. */
+/* msb_and_carry: one millionaire call, one split batch or the batches
+ * l - 1 and s. */
 static uint64_t msb_carry(const ot_costing *oc, size_t n, unsigned l, unsigned s) {
-    mill_shape b[2] = {{n, l - 1, 1, 0}, {n, s, 1, 0}};
-    return mill_bytes(oc, b, 2, MM);
+    unsigned split = nl_carry_split(oc->backend, l, s, MM);
+    mill_shape b[2] = {{n, l - 1, 1, 0, split}, {n, s, 1, 0, 0}};
+    return mill_bytes(oc, b, split ? 1 : 2, MM);
 }
 
 static uint64_t trunc_lane(const ot_costing *oc, size_t n, unsigned l, unsigned s) {
     if (s > l) s = l;
     if (s == 0) return 0;
-    /* the correction (S sends) and the carry's B2A (C sends) in one run */
+    /* the correction mod 2^s (S sends) and the carry's B2A (C sends) in one run */
     uint64_t b =
-        msb_carry(oc, n, l, s) + kk_bytes(oc, n, 4, l) + mpc_b2a_bytes_by(oc, n, l, MPC_CLIENT);
+        msb_carry(oc, n, l, s) + kk_bytes(oc, n, 4, s) + mpc_b2a_bytes_by(oc, n, l, MPC_CLIENT);
     otb_cost_run(oc);
     return b;
 }
@@ -85,7 +87,11 @@ static uint64_t trunc_lane(const ot_costing *oc, size_t n, unsigned l, unsigned 
 static uint64_t relu_trunc_lane(const ot_costing *oc, size_t n, unsigned l, unsigned s) {
     if (s > l) s = l;
     if (s == 0) return relu_lane(oc, n, l);
-    uint64_t b = msb_carry(oc, n, l, s) + mpc_mux_bytes(oc, &l, 1, n) + kk_bytes(oc, n, 8, l);
+    /* the MUX, then S's two COTs per element of l bits and two of s bits */
+    otb_job ja = {.kind = OTB_COT, .sender = MPC_SERVER, .n = 2 * n, .ls = &l, .M = 1};
+    otb_job jb = {.kind = OTB_COT, .sender = MPC_SERVER, .n = 2 * n, .ls = &s, .M = 1};
+    uint64_t b = msb_carry(oc, n, l, s) + mpc_mux_bytes(oc, &l, 1, n) + otb_job_cost(oc, &ja) +
+                 otb_job_cost(oc, &jb);
     otb_cost_run(oc); /* the MUX and the correction together */
     return b;
 }

@@ -34,26 +34,20 @@ unsigned nl_div_width(uint64_t d) {
     return six > UINT64_MAX ? 65 : bits_ceil_log2((uint64_t)six);
 }
 
+/* Element i of a batch: its divisor, N0 = 2^l mod d and r = x mod d. cd
+ * starts set up for d[0] and must be walked in order of i. */
+typedef struct div_el {
+    uint64_t d, n0, r;
+} div_el;
 
-typedef struct dcorr_ctx {
-    const uint8_t *b;
-    const uint64_t *x, *r;
-    unsigned l, w;
-} dcorr_ctx;
-
-/* corr mod 2^w for C's choice (MSB share, m_C). */
-static void dcorr_gen(void *vctx, uint64_t *out, size_t first, size_t mm) {
-    const dcorr_ctx *k = vctx;
-    uint64_t mw = bits_mask(k->w);
-    for (size_t i = 0; i < mm; i++) {
-        size_t e = first + i;
-        unsigned bs = k->b[e] & 1, ms = nl_top(k->x[e], k->l);
-        for (unsigned ch = 0; ch < 4; ch++) {
-            unsigned msb = bs ^ (ch & 1), mc = ch >> 1;
-            int64_t corr = nl_wrap_corr(ms, mc, msb);
-            out[i * 4 + ch] = ((uint64_t)corr - k->r[e]) & mw;
-        }
-    }
+static div_el div_el_at(ctdiv *cd, const uint64_t *d, size_t ds, size_t i, uint64_t x, unsigned l) {
+    div_el e;
+    e.d = d[i * ds];
+    if (ds && i) ctdiv_init(cd, e.d);
+    e.n0 = (uint64_t)(((unsigned __int128)1 << l) % e.d); /* public */
+    uint64_t xi = x & bits_mask(l);
+    e.r = xi - e.d * ctdiv_u(cd, xi);
+    return e;
 }
 
 static int div_ring(mpc_lane *L, uint64_t *y, const uint64_t *x, const uint64_t *d, size_t ds,
@@ -78,13 +72,8 @@ static int div_ring(mpc_lane *L, uint64_t *y, const uint64_t *x, const uint64_t 
                  : 0;
     if (rc == 0) rc = mpc_msb(L, b, x, n, l);
     if (rc == 0) {
-        dcorr_ctx k = {b, x, corr, l, w};
-        if (S)
-            prg_ring(&L->ot.rng, corr, n, w);
-        else
-            for (size_t i = 0; i < n; i++) ch[i] = (uint8_t)((b[i] & 1) | nl_top(x[i], l) << 1);
-        otb_job j = {.kind = OTB_KK, .sender = MPC_SERVER, .n = n, .N = 4, .l = w,
-                     .gen = dcorr_gen, .gen_ctx = &k, .choices = ch, .out = corr};
+        nl_corr_ctx k = {b, x, corr, l, w};
+        otb_job j = nl_corr_job(L, &k, ch, n);
         rc = otb_run(L, &j, 1);
     }
     if (rc == 0) {
@@ -92,12 +81,9 @@ static int div_ring(mpc_lane *L, uint64_t *y, const uint64_t *x, const uint64_t 
         ctdiv cd;
         ctdiv_init(&cd, d[0]);
         for (size_t i = 0; i < n; i++) {
-            uint64_t di = d[i * ds];
-            if (ds && i) ctdiv_init(&cd, di);
-            uint64_t N0 = (uint64_t)(((unsigned __int128)1 << l) % di); /* public */
-            uint64_t xi = x[i] & mk, r = xi - di * ctdiv_u(&cd, xi), m = nl_top(x[i], l);
-            uint64_t A = r - m * N0 + corr[i] * N0;
-            uint64_t dd = S ? di : 0;
+            div_el el = div_el_at(&cd, d, ds, i, x[i], l);
+            uint64_t A = el.r - nl_top(x[i], l) * el.n0 + corr[i] * el.n0;
+            uint64_t dd = S ? el.d : 0;
             a[3 * i] = (A + dd) & me;
             a[3 * i + 1] = A & me;
             a[3 * i + 2] = (A - dd) & me;
@@ -113,13 +99,10 @@ static int div_ring(mpc_lane *L, uint64_t *y, const uint64_t *x, const uint64_t 
         ctdiv cd;
         ctdiv_init(&cd, d[0]);
         for (size_t i = 0; i < n; i++) {
-            uint64_t di = d[i * ds];
-            if (ds && i) ctdiv_init(&cd, di);
-            uint64_t N0 = (uint64_t)(((unsigned __int128)1 << l) % di); /* public */
-            uint64_t N1 = (uint64_t)(((unsigned __int128)1 << l) / di); /* mod 2^64 is enough */
-            uint64_t xi = x[i] & mk, r = xi - di * ctdiv_u(&cd, xi);
+            div_el el = div_el_at(&cd, d, ds, i, x[i], l);
+            uint64_t N1 = (uint64_t)(((unsigned __int128)1 << l) / el.d); /* mod 2^64 is enough */
             /* t = r - m N0 in (-d, d); floor(t / d) = -[t < 0] = t >> 63. */
-            int64_t t = (int64_t)r - (int64_t)(N0 & (0 - (uint64_t)nl_top(x[i], l)));
+            int64_t t = (int64_t)el.r - (int64_t)(el.n0 & (0 - (uint64_t)nl_top(x[i], l)));
             uint64_t out = (uint64_t)ctdiv_floor(&cd, bits_signed(x[i], l)) - (uint64_t)(t >> 63) +
                            corr[i] * N1 - ca[3 * i] - ca[3 * i + 1] - ca[3 * i + 2] + (S ? 1 : 0);
             y[i] = out & mk;
@@ -222,20 +205,7 @@ int nl_avgpool(party *p, uint64_t *y, const uint64_t *x, const nl_pool *pool, un
                 dv[(size_t)i * pool->OW + j] = nl_pool_divisor(pool, i, j);
                 if (dv[(size_t)i * pool->OW + j] != dv[0]) uniform = 0;
             }
-        uint64_t mk = bits_mask(l);
-        for (size_t nc = 0; nc < (size_t)pool->N * pool->C; nc++) {
-            const uint64_t *xp = x + nc * pool->H * pool->W;
-            for (unsigned i = 0; i < pool->OH; i++)
-                for (unsigned j = 0; j < pool->OW; j++) {
-                    unsigned a0, a1, b0, b1;
-                    nl_pool_window(pool, i, j, &a0, &a1, &b0, &b1);
-                    uint64_t acc = 0;
-                    for (unsigned a = a0; a < a1; a++)
-                        for (unsigned b = b0; b < b1; b++)
-                            acc += xp[nl_pool_tap(pool, i, j, a, b)];
-                    sum[(nc * pool->OH + i) * pool->OW + j] = acc & mk;
-                }
-        }
+        nl_pool_sums(sum, x, pool, l);
         if (uniform) {
             rc = nl_div(p, y, sum, no, l, plane ? dv[0] : 1);
         } else {

@@ -6,7 +6,7 @@
 #ifndef PARLEY_NL_LANE_H
 #define PARLEY_NL_LANE_H
 
-#include "mpc/party.h"
+#include "mpc/otb.h"
 
 /* The top bit of an l-bit share. */
 static inline unsigned nl_top(uint64_t x, unsigned l) { return (unsigned)(x >> (l - 1)) & 1; }
@@ -17,6 +17,25 @@ static inline unsigned nl_top(uint64_t x, unsigned l) { return (unsigned)(x >> (
 static inline int64_t nl_wrap_corr(unsigned ms, unsigned mc, unsigned msb) {
     return (int64_t)(ms & mc & !msb) - (int64_t)(!ms & !mc & msb);
 }
+
+/* The wrap correction shared mod 2^w, from one (4 choose 1)-OT_w that S
+ * sends, indexed by C's (b share, m_C): b the MSB of x, shared. nl_corr_job
+ * makes the job: S draws its share into r (w bits), C's choices go to ch
+ * (n bytes) and its share arrives in r. k must live until the job has run. */
+typedef struct nl_corr_ctx {
+    const uint8_t *b;
+    const uint64_t *x;
+    uint64_t *r;
+    unsigned l, w;
+} nl_corr_ctx;
+void nl_corr_gen(void *vctx, uint64_t *out, size_t first, size_t mm);
+otb_job nl_corr_job(mpc_lane *L, nl_corr_ctx *k, uint8_t *ch, size_t n);
+
+/* s if one millionaire on the l - 1 bits of MSB(x), split at s (mill.h),
+ * gives the carry of the low s bits too, with no round more and for less
+ * than the two comparisons apart (m: digit bits, on a backend), else 0:
+ * then truncation runs the two as two batches. */
+unsigned nl_carry_split(int backend, unsigned l, unsigned s, unsigned m);
 
 int nl_relu_lane(mpc_lane *L, uint64_t *y, const uint64_t *x, size_t n, unsigned l) WUR;
 int nl_trunc_lane(mpc_lane *L, uint64_t *y, const uint64_t *x, size_t n, unsigned l, unsigned s) WUR;

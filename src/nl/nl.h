@@ -7,18 +7,22 @@
  * and each lane runs the whole composed protocol on its slice; the costs
  * below are per element and per lane.
  *
- * Notation: mill(k) = the millionaire on k bits (mill.h; 3828 bits at
- * k = 31, 4280 at k = 36, 1144 at k = 12, with 2 + ceil(log2 ceil(k/4))
- * flights per party); C = 128 + width for a COT; KK(N, w) = 256 + N*w.
+ * Notation: mill(k) = the millionaire on k bits with the default
+ * (automatic) digits (mill.h; 3828 bits at k = 31, 4280 at k = 36, 1144 at
+ * k = 12, with 2 + ceil(log2 ceil(k/4)) flights per party); C = 128 + width
+ * for a COT; KK(N, w) = 256 + N*w.
  * "Flights" are per party; both parties send in each, so a flight is one
  * one-way latency and the round trips are about flights / 2.
  *
  *   function        wire bits per element               flights per party
  *   relu            mill(l-1) + 2(128 + l)               mill + 2
- *   trunc           mill(l-1) + mill(s) + (128 + l)      mill + 2
- *                   + KK(4, l)
- *   relu_trunc      mill(l-1) + mill(s) + 2(128 + l)     mill + 2
- *                   + KK(8, l)
+ *   trunc           msbc(l, s) + (128 + l) + KK(4, s)    mill + 2
+ *   relu_trunc      msbc(l, s) + 4(128 + l) + 2(128 + s) mill + 2
+ *                   where msbc(l, s) is MSB(x) with the carry of the low s
+ *                   bits: one millionaire on l - 1 bits split at s
+ *                   (mill.h; 4790 bits at (37, 12), 278 on the silent
+ *                   backend) where that costs no round over mill(l-1)
+ *                   (nl_carry_split, nl/lane.h), else mill(l-1) + mill(s)
  *   trunc_reduce    mill(s) + (128 + l - s)              mill + 2
  *   extend l->l2    mill(l) + (128 + l2 - l)             mill + 2
  *                   (l2 = l + 1: mill(l) only, the B2A   (l2 = l + 1: mill)
@@ -44,11 +48,13 @@
  *   plus 64 bits per MUX for argmax's index)
  *
  * ReLU at l = 32: 4148 bits, l = 37: 4610 bits (docs/PROTOCOLS.md §5.2: 4220
- * and 4692 with chosen-message MUX); relu_trunc at l = 37, s = 12: 6306 bits.
+ * and 4692 with chosen-message MUX); relu_trunc at l = 37, s = 12: 5730 bits
+ * (6306 before the split millionaire and the COT correction, §5.4).
  *
  * On the silent OT backend (ot/silent.h) the same formulas hold with
  * C = 1 + width and KK(N, w) = log2 N + N*w, mill(k) without the triples'
- * OTs (mill.h: 291 bits at k = 31, 348 at k = 36, 100 at k = 12), and the
+ * OTs and on its own digits (mill.h: 291 bits at k = 31, 278 at k = 36, 82
+ * at k = 12), and the
  * flights grow by the COT batches made on the way; each element also
  * consumes silent COTs (one per C, log2 N per KK, mill.h's `cots` per
  * millionaire), each costing 1.62 bits amortised (otb_gen_bits_per_cot,
@@ -56,8 +62,9 @@
  *
  *   function               bits + COTs       with the COTs' making
  *   relu, l = 32           357 + 47          433   (4148 on IKNP)
- *   relu, l = 37           424 + 54          512   (4610)
- *   relu_trunc, 37, s = 12 823 + 73          942   (6306)
+ *   relu, l = 37           354 + 60          451   (4610; was 424 + 54, 512)
+ *   relu_trunc, 37, s = 12 456 + 64          560   (5730; was 823 + 73, 942)
+ *   trunc, 37, s = 12      366 + 61          465   (5259; was 636 + 71, 751)
  *
  * Any function with n == 0 sends nothing. */
 #ifndef PARLEY_NL_NL_H

@@ -155,6 +155,10 @@ void nl_avgpool_plain(uint64_t *y, const uint64_t *x, const nl_pool *p, unsigned
     pool_plain(y, x, p, l, fold_sum, 1);
 }
 
+void nl_pool_sums(uint64_t *y, const uint64_t *x, const nl_pool *p, unsigned l) {
+    pool_plain(y, x, p, l, fold_sum, 0);
+}
+
 void nl_argmax_plain(uint64_t *idx, const uint64_t *x, size_t rows, size_t cols, unsigned l) {
     for (size_t r = 0; r < rows; r++) {
         size_t best = 0;

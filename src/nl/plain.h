@@ -95,6 +95,8 @@ void nl_relu_trunc_plain(uint64_t *y, const uint64_t *x, size_t n, unsigned l, u
 void nl_div_plain(uint64_t *y, const uint64_t *x, size_t n, unsigned l, uint64_t d);
 void nl_maxpool_plain(uint64_t *y, const uint64_t *x, const nl_pool *p, unsigned l);
 void nl_avgpool_plain(uint64_t *y, const uint64_t *x, const nl_pool *p, unsigned l);
+/* The window sums mod 2^l (linear: also on shares, as nl_avgpool does). */
+void nl_pool_sums(uint64_t *y, const uint64_t *x, const nl_pool *p, unsigned l);
 /* idx[r] = index of the first maximum of row r of x (rows x cols). */
 void nl_argmax_plain(uint64_t *idx, const uint64_t *x, size_t rows, size_t cols, unsigned l);
 

@@ -7,12 +7,13 @@
  * where c is the carry of the low s bits of the shares and corr in
  * {-1, 0, 1} is -1 if m_S = m_C = 0 and MSB(x) = 1, +1 if m_S = m_C = 1 and
  * MSB(x) = 0. The MSB (carry of the low l-1 bits) and c come from one
- * two-batch millionaire. Unknown sign: c becomes arithmetic by B2A (C sends)
- * and corr * 2^(l-s) comes from one (4 choose 1)-OT_l indexed by C's
- * (MSB share, m_C) (S sends), in one exchange. Fused with ReLU: d = DReLU
- * = !MSB; y = d * trunc(x) = MUX(d, s_P >> s) + d * (c + corr 2^(l-s)),
- * the second term from one (8 choose 1)-OT_l indexed by C's (d_C, c_C, m_C),
- * in the same exchange as the MUX. */
+ * millionaire call (one split batch, mill.h, where that adds no round).
+ * Unknown sign: c becomes arithmetic by B2A (C sends)
+ * and corr (mod 2^s: it is scaled by 2^(l-s)) comes from one (4 choose 1)-OT_s
+ * indexed by C's (MSB share, m_C) (S sends), in one exchange. Fused with
+ * ReLU: d = DReLU = !MSB leaves corr = m_S m_C, and
+ * y = d (t_S + t_C + c + m_S m_C 2^(l-s)) comes from the MUX and four COTs
+ * from S in its exchange (nl_relu_trunc_lane). */
 #include "nl/nl.h"
 
 #include "nl/lane.h"
@@ -77,56 +78,60 @@ int nl_relu_lane(mpc_lane *L, uint64_t *y, const uint64_t *x, size_t n, unsigned
 
 /* ---- the MSB and carry millionaire shared by the truncations ---- */
 
-/* msb = MSB(x), c = carry of the low s bits, in one millionaire. */
+unsigned nl_carry_split(int backend, unsigned l, unsigned s, unsigned m) {
+    if (l < 2 || s == 0 || s >= l - 1 || !mill_split_ok(backend, l - 1, m, s)) return 0;
+    if (mill_levels(backend, l - 1, m, s) > mill_levels(backend, l - 1, m, 0)) return 0;
+    mill_cost one, a, b;
+    mill_cost_split(&one, backend, l - 1, m, s);
+    mill_cost_of(&a, backend, l - 1, m, 1, 0);
+    mill_cost_of(&b, backend, s, m, 1, 0);
+    double g = otb_gen_bits_per_cot(backend);
+    return one.bits + one.cots * g <= a.bits + a.cots * g + b.bits + b.cots * g ? s : 0;
+}
+
+/* msb = MSB(x), c = carry of the low s bits, in one millionaire: the carry
+ * is the comparison of the low s bits of the MSB's inputs (the input of C,
+ * 2^(l-1) - 1 - x_C, has 2^s - 1 - x_C mod 2^s there), so one split batch
+ * gives both where that costs no round (nl_carry_split), else two batches. */
 static int msb_and_carry(mpc_lane *L, scratch *sc, uint8_t *msb, uint8_t *c, const uint64_t *x,
                          size_t n, unsigned l, unsigned s) {
     uint64_t *v0 = scr_alloc(sc, n, 8), *v1 = scr_alloc(sc, n, 8);
     if (!v0 || !v1) return oom("truncation");
+    unsigned split = nl_carry_split(L->ot.be->id, l, s, mpc_m(L));
     mpc_wrap_input(v0, x, n, l - 1, L->role);
     mpc_wrap_input(v1, x, n, s, L->role);
-    mill_inst in[2] = {{n, l - 1, v0, msb, NULL}, {n, s, v1, c, NULL}};
-    TRY(mpc_mill(L, in, 2, mpc_m(L)));
+    mill_inst in[2] = {{.n = n, .k = l - 1, .v = v0, .gt = msb, .split = split, .lo = c},
+                       {.n = n, .k = s, .v = v1, .gt = c}};
+    TRY(mpc_mill(L, in, split ? 1 : 2, mpc_m(L)));
     for (size_t i = 0; i < n; i++) msb[i] ^= (uint8_t)nl_top(x[i], l);
     return 0;
 }
 
-typedef struct corr_ctx {
-    const uint8_t *b, *c; /* S's MSB (or DReLU) and carry shares */
-    const uint64_t *x, *r;
-    unsigned l, s;
-} corr_ctx;
-
-/* Unknown sign: choice (beta, mu) = C's (MSB share, m_C). */
-static void trunc_gen(void *vctx, uint64_t *out, size_t first, size_t mm) {
-    const corr_ctx *k = vctx;
-    uint64_t mk = bits_mask(k->l);
+/* corr = nl_wrap_corr(m_S, m_C, MSB) as shares mod 2^w (see lane.h). */
+void nl_corr_gen(void *vctx, uint64_t *out, size_t first, size_t mm) {
+    const nl_corr_ctx *k = vctx;
+    uint64_t mw = bits_mask(k->w);
     for (size_t i = 0; i < mm; i++) {
         size_t e = first + i;
         unsigned bs = k->b[e] & 1, ms = nl_top(k->x[e], k->l);
         for (unsigned ch = 0; ch < 4; ch++) {
             int64_t corr = nl_wrap_corr(ms, ch >> 1, bs ^ (ch & 1));
-            out[i * 4 + ch] = ((uint64_t)corr * (1ULL << (k->l - k->s)) - k->r[e]) & mk;
+            out[i * 4 + ch] = ((uint64_t)corr - k->r[e]) & mw;
         }
     }
 }
 
-/* Known sign: choice (delta, gamma, mu) = C's (DReLU share, carry share,
- * m_C); the message is d * (c + corr * 2^(l-s)). */
-static void relu_trunc_gen(void *vctx, uint64_t *out, size_t first, size_t mm) {
-    const corr_ctx *k = vctx;
-    uint64_t mk = bits_mask(k->l);
-    for (size_t i = 0; i < mm; i++) {
-        size_t e = first + i;
-        unsigned ds = k->b[e] & 1, cs = k->c[e] & 1, ms = nl_top(k->x[e], k->l);
-        for (unsigned ch = 0; ch < 8; ch++) {
-            unsigned d = ds ^ (ch & 1), c = cs ^ ((ch >> 1) & 1), mc = ch >> 2;
-            int64_t corr = nl_wrap_corr(ms, mc, !d);
-            uint64_t v = (c + (uint64_t)corr * (1ULL << (k->l - k->s))) & (0 - (uint64_t)d);
-            out[i * 8 + ch] = (v - k->r[e]) & mk;
-        }
-    }
+otb_job nl_corr_job(mpc_lane *L, nl_corr_ctx *k, uint8_t *ch, size_t n) {
+    if (L->role == MPC_SERVER)
+        prg_ring(&L->ot.rng, k->r, n, k->w); /* S's share of corr */
+    else
+        for (size_t i = 0; i < n; i++) ch[i] = (uint8_t)((k->b[i] & 1) | nl_top(k->x[i], k->l) << 1);
+    otb_job j = {.kind = OTB_KK, .sender = MPC_SERVER, .n = n, .N = 4, .l = k->w,
+                 .gen = nl_corr_gen, .gen_ctx = k, .choices = ch, .out = k->r};
+    return j;
 }
 
+/* Unknown sign: corr * 2^(l-s) needs corr mod 2^s only. */
 int nl_trunc_lane(mpc_lane *L, uint64_t *y, const uint64_t *x, size_t n, unsigned l, unsigned s) {
     if (s > l) s = l;
     uint64_t mk = bits_mask(l);
@@ -134,7 +139,6 @@ int nl_trunc_lane(mpc_lane *L, uint64_t *y, const uint64_t *x, size_t n, unsigne
         for (size_t i = 0; i < n; i++) y[i] = x[i] & mk;
         return 0;
     }
-    int S = L->role == MPC_SERVER;
     scratch sc = {0};
     uint8_t *msb = scr_alloc(&sc, n, 1), *c = scr_alloc(&sc, n, 1), *ch = scr_alloc(&sc, n, 1);
     uint64_t *r = scr_alloc(&sc, n, 8), *ca = scr_alloc(&sc, n, 8);
@@ -145,19 +149,14 @@ int nl_trunc_lane(mpc_lane *L, uint64_t *y, const uint64_t *x, size_t n, unsigne
     if (rc == 0) {
         otb_job jobs[2];
         size_t nj = 0;
-        corr_ctx k = {msb, c, x, r, l, s};
-        if (S)
-            prg_ring(&L->ot.rng, r, n, l); /* S's share of corr * 2^(l-s) */
-        else
-            for (size_t i = 0; i < n; i++) ch[i] = (uint8_t)((msb[i] & 1) | nl_top(x[i], l) << 1);
-        otb_job kj = {.kind = OTB_KK, .sender = MPC_SERVER, .n = n, .N = 4, .l = l,
-                      .gen = trunc_gen, .gen_ctx = &k, .choices = ch, .out = r};
-        jobs[nj++] = kj;
+        nl_corr_ctx k = {msb, x, r, l, s};
+        jobs[nj++] = nl_corr_job(L, &k, ch, n);
         rc = b2a_prep(L, &bs, c, n, l, MPC_CLIENT, jobs, &nj);
         if (rc == 0) rc = otb_run(L, jobs, nj);
         if (rc == 0) {
             b2a_finish(L, &bs, ca);
-            for (size_t i = 0; i < n; i++) y[i] = (ashr(x[i], l, s) + ca[i] + r[i]) & mk;
+            for (size_t i = 0; i < n; i++)
+                y[i] = (ashr(x[i], l, s) + ca[i] + ((r[i] & bits_mask(s)) << (l - s))) & mk;
         }
     }
     b2a_free(&bs);
@@ -165,39 +164,78 @@ int nl_trunc_lane(mpc_lane *L, uint64_t *y, const uint64_t *x, size_t n, unsigne
     return rc;
 }
 
+/* Known sign (docs/PROTOCOLS.md §5.4): with d = DReLU, t_P = s_P >> s and
+ * g = m_S m_C (d = 1 leaves corr = g),
+ *   y = d (t_S + t_C + c + g 2^(l-s)).
+ * The MUX takes v_P = t_P + c_P, which leaves, as c = c_S + c_C - 2 c_S c_C,
+ *   y - MUX(d, v) = 2^(l-s) d m_S m_C - 2 d c_S c_C,
+ * and with d = d_S + d_C - 2 d_S d_C each product is linear in C's bits
+ * c_C, c_C d_C, m_C, m_C d_C, with S's coefficients:
+ *   d c_S c_C = (c_S d_S) c_C + c_S (1 - 2 d_S) (c_C d_C),
+ *   d m_S m_C = (m_S d_S) m_C + m_S (1 - 2 d_S) (m_C d_C):
+ * four COTs from S, C choosing with those bits, S's correlations the
+ * coefficients (l bits for the carry's, s bits for g's), in the MUX's
+ * exchange. */
+enum { RT_OTS = 2 }; /* COTs per element in each of the two jobs */
+
 int nl_relu_trunc_lane(mpc_lane *L, uint64_t *y, const uint64_t *x, size_t n, unsigned l,
                        unsigned s) {
     if (s > l) s = l;
     if (s == 0) return nl_relu_lane(L, y, x, n, l);
-    uint64_t mk = bits_mask(l);
+    uint64_t mk = bits_mask(l), msk = bits_mask(s);
     int S = L->role == MPC_SERVER;
+    size_t n2 = RT_OTS * n;
     scratch sc = {0};
-    uint8_t *d = scr_alloc(&sc, n, 1), *c = scr_alloc(&sc, n, 1), *ch = scr_alloc(&sc, n, 1);
-    uint64_t *r = scr_alloc(&sc, n, 8), *t = scr_alloc(&sc, n, 8);
-    int rc = (!d || !c || !ch || !r || !t) ? oom("ReLU with truncation") : 0;
+    uint8_t *d = scr_alloc(&sc, n, 1), *c = scr_alloc(&sc, n, 1);
+    uint8_t *cha = scr_alloc(&sc, n2, 1), *chb = scr_alloc(&sc, n2, 1);
+    uint64_t *t = scr_alloc(&sc, n, 8), *xa = scr_alloc(&sc, n2, 8), *xb = scr_alloc(&sc, n2, 8);
+    uint64_t *da = scr_alloc(&sc, n2, 8), *db = scr_alloc(&sc, n2, 8);
+    int rc = (!d || !c || !cha || !chb || !t || !xa || !xb || !da || !db)
+                 ? oom("ReLU with truncation")
+                 : 0;
     if (rc == 0) rc = msb_and_carry(L, &sc, d, c, x, n, l, s);
     mux_state ms;
     memset(&ms, 0, sizeof ms);
     if (rc == 0) {
-        if (S)
-            for (size_t i = 0; i < n; i++) d[i] ^= 1; /* DReLU = !MSB */
-        for (size_t i = 0; i < n; i++) t[i] = ashr(x[i], l, s);
-        otb_job jobs[3];
+        for (size_t i = 0; i < n; i++) {
+            unsigned dp = (d[i] ^ (S ? 1 : 0)) & 1, cp = c[i] & 1, mp = nl_top(x[i], l);
+            d[i] = (uint8_t)dp; /* DReLU = !MSB: S flips its share */
+            t[i] = (ashr(x[i], l, s) + cp) & mk;
+            if (S) {
+                uint64_t sg = 1 - 2 * (uint64_t)dp; /* 1 - 2 d_S */
+                da[2 * i] = (0 - 2 * (uint64_t)(cp & dp)) & mk;
+                da[2 * i + 1] = (0 - 2 * (uint64_t)cp * sg) & mk;
+                db[2 * i] = (uint64_t)(mp & dp);
+                db[2 * i + 1] = ((uint64_t)mp * sg) & msk;
+            } else {
+                cha[2 * i] = (uint8_t)cp;
+                cha[2 * i + 1] = (uint8_t)(cp & dp);
+                chb[2 * i] = (uint8_t)mp;
+                chb[2 * i + 1] = (uint8_t)(mp & dp);
+            }
+        }
+        otb_job jobs[4];
         size_t nj = 0;
-        corr_ctx k = {d, c, x, r, l, s};
-        if (S)
-            prg_ring(&L->ot.rng, r, n, l);
-        else
-            for (size_t i = 0; i < n; i++)
-                ch[i] = (uint8_t)((d[i] & 1) | (c[i] & 1) << 1 | nl_top(x[i], l) << 2);
         const uint64_t *tx = t;
+        unsigned wl = l, ws = s;
         rc = mux_prep(L, &ms, d, &tx, &l, 1, n, jobs, &nj);
-        otb_job kj = {.kind = OTB_KK, .sender = MPC_SERVER, .n = n, .N = 8, .l = l,
-                      .gen = relu_trunc_gen, .gen_ctx = &k, .choices = ch, .out = r};
-        jobs[nj++] = kj;
+        otb_job ja = {.kind = OTB_COT, .sender = MPC_SERVER, .n = n2, .ls = &wl, .M = 1, .x = xa,
+                      .delta = da, .choices = cha, .out = xa};
+        otb_job jb = {.kind = OTB_COT, .sender = MPC_SERVER, .n = n2, .ls = &ws, .M = 1, .x = xb,
+                      .delta = db, .choices = chb, .out = xb};
+        jobs[nj++] = ja;
+        jobs[nj++] = jb;
         if (rc == 0) rc = otb_run(L, jobs, nj);
         if (rc == 0) {
-            for (size_t i = 0; i < n; i++) y[i] = r[i];
+            /* S holds -x of each COT, C x + choice * correlation. */
+            for (size_t i = 0; i < n; i++) {
+                uint64_t a = xa[2 * i] + xa[2 * i + 1], b = xb[2 * i] + xb[2 * i + 1];
+                if (S) {
+                    a = 0 - a;
+                    b = 0 - b;
+                }
+                y[i] = a + ((b & msk) << (l - s));
+            }
             mux_finish(L, &ms, &y, 1);
             for (size_t i = 0; i < n; i++) y[i] &= mk;
         }
