@@ -153,36 +153,40 @@ static void wake_all(net_link *lk) {
     pthread_cond_broadcast(&lk->cv);
 }
 
+/* A sticky failure (the link's or a lane's): the first code and message
+ * stay. Whether this one was the first. */
+static int sticky_fail(int *err, char *msg, size_t cap, int code, const char *fmt, va_list ap) {
+    if (*err) return 0;
+    vsnprintf(msg, cap, fmt, ap);
+    *err = code;
+    return 1;
+}
+
 /* A failure of the whole link (under mu): every stream fails with it, and
  * the peer sees the connection end at once. */
 static int link_fail(net_link *lk, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int link_fail(net_link *lk, int code, const char *fmt, ...) {
-    if (!lk->err) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(lk->errmsg, sizeof lk->errmsg, fmt, ap);
-        va_end(ap);
-        lk->err = code;
+    va_list ap;
+    va_start(ap, fmt);
+    if (sticky_fail(&lk->err, lk->errmsg, sizeof lk->errmsg, code, fmt, ap)) {
         shutdown(lk->fd, SHUT_RDWR);
         wake_all(lk);
     }
+    va_end(ap);
     return lk->err;
 }
+
+static int chan_refail(chan *c) { return err_set(c->err, "%s", c->errmsg); }
 
 /* A lane's sticky failure. */
 static int chan_fail(chan *c, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int chan_fail(chan *c, int code, const char *fmt, ...) {
-    if (!c->err) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(c->errmsg, sizeof c->errmsg, fmt, ap);
-        va_end(ap);
-        c->err = code;
-    }
-    return err_set(c->err, "%s", c->errmsg);
+    va_list ap;
+    va_start(ap, fmt);
+    (void)sticky_fail(&c->err, c->errmsg, sizeof c->errmsg, code, fmt, ap);
+    va_end(ap);
+    return chan_refail(c);
 }
-
-static int chan_refail(chan *c) { return err_set(c->err, "%s", c->errmsg); }
 
 /* ---- streams ---- */
 
