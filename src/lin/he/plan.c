@@ -415,17 +415,12 @@ void lin_he_plan_gather(const lin_he_plan *pl, uint64_t *m, const uint64_t *x, u
     }
 }
 
-/* The weights of output block og and input block cb into wp, coefficient
- * domain, RNS: weight (o', c', u, v) of the block goes to coefficient
- * o'*S + Off - c'*step - (u*Ww + v) (the full polynomial: S, Off and
- * step = Hw*Ww from the plan; the compact one: S = Cw, Off = Cw - 1,
- * step = 1 and a 1x1 window). wp's first len coefficients are cleared. */
-static void wpoly_fill(const lin_he_plan *pl, he_poly *wp, const uint64_t *w, unsigned og,
-                       unsigned cb, size_t S, size_t Off, size_t step, size_t len) {
+void lin_he_plan_wpoly(const lin_he_plan *pl, he_poly *wp, const uint64_t *w, unsigned og,
+                       unsigned cb) {
     const lin_conv *c = &pl->c;
     const he_params *P = he_params_get();
-    for (int i = 0; i < HE_L; i++)
-        memset(wp->c[i], 0, len * sizeof wp->c[i][0]);
+    memset(wp, 0, sizeof *wp);
+    const size_t hw = (size_t)pl->Hw * pl->Ww;
     for (unsigned oi = 0; oi < pl->Ow; oi++) {
         uint64_t o = (uint64_t)og * pl->Ow + oi;
         if (o >= c->O) break;
@@ -437,7 +432,7 @@ static void wpoly_fill(const lin_he_plan *pl, he_poly *wp, const uint64_t *w, un
             if (c0 / pl->cpg != g) continue;
             unsigned r = (unsigned)(cp % pl->R), ih = r / pl->nrw, iw = r % pl->nrw;
             const uint64_t *wo = w + (o * pl->cpg + (c0 - g * pl->cpg)) * c->kh * c->kw;
-            size_t base = (size_t)oi * S + Off - ci * step;
+            size_t base = (size_t)oi * pl->S + pl->Off - ci * hw;
             for (unsigned u = 0; u < pl->Eh; u++) {
                 int a = pl->tap_h[(size_t)ih * pl->Eh + u];
                 if (a < 0) continue;
@@ -454,15 +449,34 @@ static void wpoly_fill(const lin_he_plan *pl, he_poly *wp, const uint64_t *w, un
     }
 }
 
-void lin_he_plan_wpoly(const lin_he_plan *pl, he_poly *wp, const uint64_t *w, unsigned og,
-                       unsigned cb) {
-    wpoly_fill(pl, wp, w, og, cb, pl->S, pl->Off, (size_t)pl->Hw * pl->Ww, HE_N);
-}
-
 void lin_he_plan_wpoly_compact(const lin_he_plan *pl, he_poly *wp, const uint64_t *w, unsigned og,
                                unsigned cb) {
-    PARLEY_CHECK(pl->flat && pl->Eh == 1 && pl->Ew == 1);
-    wpoly_fill(pl, wp, w, og, cb, pl->Cw, pl->Cw - 1, 1, (size_t)1 << pl->logm);
+    PARLEY_CHECK(pl->flat);
+    const lin_conv *c = &pl->c;
+    const he_params *P = he_params_get();
+    size_t len = (size_t)1 << pl->logm;
+    for (int i = 0; i < HE_L; i++)
+        memset(wp->c[i], 0, len * sizeof wp->c[i][0]);
+    for (unsigned oi = 0; oi < pl->Ow; oi++) {
+        uint64_t o = (uint64_t)og * pl->Ow + oi;
+        if (o >= c->O) break;
+        uint64_t g = o / pl->opg;
+        for (unsigned ci = 0; ci < pl->Cw; ci++) {
+            uint64_t cp = (uint64_t)cb * pl->Cw + ci;
+            if (cp >= pl->Cp) break;
+            uint64_t c0 = cp / pl->R;
+            if (c0 / pl->cpg != g) continue;
+            /* 1x1 window: the only tap is (0, 0) */
+            int a = pl->tap_h[(size_t)((cp % pl->R) / pl->nrw) * pl->Eh];
+            int b = pl->tap_w[(size_t)((cp % pl->R) % pl->nrw) * pl->Ew];
+            if (a < 0 || b < 0) continue;
+            const uint64_t *wo = w + (o * pl->cpg + (c0 - g * pl->cpg)) * c->kh * c->kw;
+            int64_t wv = bits_signed(wo[(size_t)a * c->kw + (size_t)b], pl->l);
+            size_t at = (size_t)oi * pl->Cw + (pl->Cw - 1 - ci);
+            for (int i = 0; i < HE_L; i++)
+                wp->c[i][at] = he_from_signed(wv, P->p[i].q);
+        }
+    }
 }
 
 size_t lin_he_plan_targets(const lin_he_plan *pl, uint32_t *pos, size_t *yidx, unsigned og,
