@@ -22,26 +22,26 @@ typedef struct secure_job {
 
 static int secure_party(party *p, void *arg) {
     secure_job *j = arg;
-    lin_he *he = NULL;
+    lin_backend lin;
     secure_costs *c = j->cfg->costs;
     chan_stats s0, s1;
     party_stats(p, &s0);
-    if (j->cfg->mode == MODE_HE) TRY(lin_he_setup(p, &he));
+    TRY(lin_setup(&lin, exec_lin_ops(j->cfg->mode), p));
     party_stats(p, &s1);
     if (c) c->he_sent[p->role] = s1.bytes_sent - s0.bytes_sent;
-    exec_opts o = {.mode = j->cfg->mode, .he = he, .reveal_label = j->cfg->reveal_label};
+    exec_opts o = {.lin = &lin, .reveal_label = j->cfg->reveal_label};
     uint64_t *y = NULL;
     size_t ny = 0;
     exec_report *rep = c && p->role == MPC_SERVER ? &c->rep : NULL;
     int rc = exec_infer(p, j->net[p->role], &o, p->role == MPC_CLIENT ? j->x : NULL, &y, &ny, rep);
-    if (c && he) c->he_stat_bits[p->role] = lin_he_stat_bits(he);
+    if (c && lin.ctx) c->he_stat_bits[p->role] = lin_stat_bits(&lin);
     if (rc == 0 && p->role == MPC_CLIENT) {
         j->out = y;
         j->nout = ny;
     } else {
         mem_free(y);
     }
-    lin_he_free(he);
+    lin_teardown(&lin);
     return rc;
 }
 

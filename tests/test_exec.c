@@ -8,6 +8,7 @@
 #include "twoparty.h"
 
 #include "lin/he/lin_he.h"
+#include "lin/ot/lin_ot.h"
 #include "nn/exec.h"
 #include "nn/hello.h"
 #include "nn/model.h"
@@ -66,6 +67,14 @@ static void same_as_ref(const char *model, const char *input, unsigned l, unsign
     mem_free(want);
     mem_free(got);
     qnet_free(net);
+}
+
+/* The one place a mode becomes a linear back-end. */
+TEST(lin_ops_by_mode) {
+    CHECK(exec_lin_ops(MODE_OT) == &lin_ot_ops);
+    CHECK(exec_lin_ops(MODE_HE) == &lin_he_ops);
+    CHECK(exec_lin_ops(MODE_HE + 1) == NULL);
+    CHECK(exec_lin_ops(-1) == NULL);
 }
 
 TEST(cnn_ot) {
@@ -158,7 +167,7 @@ static int cancel_after_3(void *ctx, const qnet *net, unsigned layer, const exec
 
 static int cancel_party(party *p, void *arg) {
     cancel_job *j = arg;
-    exec_opts o = {.mode = MODE_OT, .progress = p->role == j->who ? cancel_after_3 : NULL};
+    exec_opts o = {.lin = NULL /* OT */, .progress = p->role == j->who ? cancel_after_3 : NULL};
     uint64_t *y = NULL;
     size_t ny;
     int rc = exec_infer(p, j->net[p->role], &o, p->role == MPC_CLIENT ? j->x : NULL, &y, &ny, NULL);

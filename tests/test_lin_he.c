@@ -15,9 +15,12 @@
 #include "he_oracle.h"
 #include "lin/he/lin_he.h"
 #include "lin/he/plan.h"
+#include "lin/ot/lin_ot.h"
+#include "mpc/flights.h"
 #include "util/bits.h"
 #include "util/mem.h"
 
+#include <math.h>
 #include <string.h>
 
 enum { K_CONV, K_FC, K_SCALE };
@@ -422,6 +425,61 @@ TEST(session_outputs_declared) {
     CHECK(u.rc[0] == PARLEY_E_ARG && u.rc[1] == PARLEY_E_ARG);
     CHECK(strstr(err_msg(), "declared") != NULL);
     CHECK_EQ(u.bytes[0] + u.bytes[1], 0);
+}
+
+/* ---- the session's set-up through the back-end interface ---- */
+
+typedef struct setup_case {
+    const lin_ops *ops;
+    uint64_t sent[2];
+    int has_ctx[2];
+    double stat_bits[2];
+} setup_case;
+
+static int setup_party(party *p, void *v) {
+    setup_case *t = v;
+    chan_stats s0, s1;
+    party_stats(p, &s0);
+    lin_backend be;
+    TRY(lin_setup(&be, t->ops, p));
+    party_stats(p, &s1);
+    t->sent[p->role] = s1.bytes_sent - s0.bytes_sent;
+    t->has_ctx[p->role] = be.ctx != NULL;
+    lin_set_outputs(&be, 256);
+    t->stat_bits[p->role] = lin_stat_bits(&be);
+    lin_teardown(&be);
+    return be.ops == NULL && be.ctx == NULL ? 0 : PARLEY_E_ARG; /* emptied */
+}
+
+/* lin_setup and lin_setup_cost agree with what goes on the wire, and the
+ * flight model counts HE's key message as one flight of no inference
+ * bytes; OT has nothing to set up and spends no statistical security. */
+TEST(backend_setup_priced) {
+    setup_case he = {.ops = &lin_he_ops};
+    REQUIRE_OK(run2_party(setup_party, &he, 1));
+    CHECK_EQ(he.sent[MPC_CLIENT] + he.sent[MPC_SERVER], lin_he_setup_bytes());
+    CHECK_EQ(lin_setup_cost(&lin_he_ops, NULL), lin_he_setup_bytes());
+    CHECK(he.has_ctx[0] && he.has_ctx[1]);
+    CHECK(isinf(he.stat_bits[0]) && isinf(he.stat_bits[1])); /* no layer yet */
+    CHECK(lin_spends_outputs(&lin_he_ops));
+    setup_case ot = {.ops = &lin_ot_ops};
+    REQUIRE_OK(run2_party(setup_party, &ot, 1));
+    CHECK_EQ(ot.sent[0] + ot.sent[1], 0);
+    CHECK_EQ(lin_setup_cost(&lin_ot_ops, NULL), 0);
+    CHECK(!ot.has_ctx[0] && !ot.has_ctx[1]);
+    CHECK(ot.stat_bits[0] == 0 && ot.stat_bits[1] == 0);
+    CHECK(!lin_spends_outputs(&lin_ot_ops));
+    const lin_ops *ops[2] = {&lin_ot_ops, &lin_he_ops};
+    for (int i = 0; i < 2; i++) {
+        fsim *fs;
+        REQUIRE_OK(fsim_new(&fs, OT_BACKEND_IKNP, 1, NULL));
+        uint64_t b = lin_setup_cost(ops[i], fs), sent[2];
+        fsim_sent(fs, sent);
+        CHECK_EQ(b, i ? lin_he_setup_bytes() : 0);
+        CHECK_EQ(fsim_flights(fs), (uint64_t)i);
+        CHECK_EQ(sent[0] + sent[1], 0);
+        fsim_free(fs);
+    }
 }
 
 /* ---- malformed peer messages ---- */

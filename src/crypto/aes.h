@@ -31,12 +31,7 @@ void aes_ctr(aes_key *k, block *out, uint64_t ctr, size_t n);
 void aes_tmmo(aes_key *k, block *out, const block *in, size_t n, uint64_t tweak_lo,
               uint64_t tweak_hi);
 
-/* The reference tier, callable directly (the tests' oracle). */
-void aes_ref_ecb(aes_key *k, block *out, const block *in, size_t n);
-void aes_ref_ctr(aes_key *k, block *out, uint64_t ctr, size_t n);
-void aes_ref_tmmo(aes_key *k, block *out, const block *in, size_t n, uint64_t tweak_lo,
-                  uint64_t tweak_hi);
-/* Free the reference tier's context of k (aes_clear does). */
-void aes_ref_free(aes_key *k);
+/* The tiers' own entry points (the reference tier is the tests' oracle):
+ * crypto/aes_tiers.h. */
 
 #endif

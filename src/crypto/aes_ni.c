@@ -57,36 +57,39 @@ static inline void load_keys(__m128i k[11], const block rk[11]) {
     for (int i = 0; i < 11; i++) k[i] = _mm_load_si128((const __m128i *)&rk[i]);
 }
 
-void aes_ni_ecb(aes_key *key, block *out, const block *in, size_t n) {
+/* Block i of the input: in[i] (ECB), or the counter block (0, ctr + i)
+ * (CTR: ctr_mode set). */
+static inline __m128i block_in(const block *in, uint64_t ctr, size_t i, int ctr_mode) {
+    return ctr_mode ? _mm_set_epi64x(0, (long long)(ctr + i))
+                    : _mm_loadu_si128((const __m128i *)&in[i]);
+}
+
+/* out[i] = AES_k(block_in(i)), eight blocks at a time. ctr_mode is a
+ * constant at both calls, so each compiles to its own loop. */
+static inline __attribute__((always_inline)) void ecb_ctr(aes_key *key, block *out, const block *in,
+                                                          uint64_t ctr, size_t n, int ctr_mode) {
     __m128i k[11];
     load_keys(k, key->rk);
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
         __m128i x[8];
 #pragma GCC unroll 8
-        for (int j = 0; j < 8; j++) x[j] = _mm_loadu_si128((const __m128i *)&in[i + j]);
+        for (int j = 0; j < 8; j++)
+            x[j] = block_in(in, ctr, i + (size_t)j, ctr_mode);
         enc8(k, x);
 #pragma GCC unroll 8
         for (int j = 0; j < 8; j++) _mm_storeu_si128((__m128i *)&out[i + j], x[j]);
     }
     for (; i < n; i++)
-        _mm_storeu_si128((__m128i *)&out[i], enc1(k, _mm_loadu_si128((const __m128i *)&in[i])));
+        _mm_storeu_si128((__m128i *)&out[i], enc1(k, block_in(in, ctr, i, ctr_mode)));
+}
+
+void aes_ni_ecb(aes_key *key, block *out, const block *in, size_t n) {
+    ecb_ctr(key, out, in, 0, n, 0);
 }
 
 void aes_ni_ctr(aes_key *key, block *out, uint64_t ctr, size_t n) {
-    __m128i k[11];
-    load_keys(k, key->rk);
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        __m128i x[8];
-#pragma GCC unroll 8
-        for (int j = 0; j < 8; j++) x[j] = _mm_set_epi64x(0, (long long)(ctr + i + (size_t)j));
-        enc8(k, x);
-#pragma GCC unroll 8
-        for (int j = 0; j < 8; j++) _mm_storeu_si128((__m128i *)&out[i + j], x[j]);
-    }
-    for (; i < n; i++)
-        _mm_storeu_si128((__m128i *)&out[i], enc1(k, _mm_set_epi64x(0, (long long)(ctr + i))));
+    ecb_ctr(key, out, NULL, ctr, n, 1);
 }
 
 /* sigma(x) = (x_hi ^ x_lo) || x_hi: a linear orthomorphism. */

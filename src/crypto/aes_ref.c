@@ -1,7 +1,7 @@
 /* The portable AES tier: OpenSSL's EVP (constant-time on every CPU it
  * supports) for ECB, and counter mode and the fixed-key hash on top of it.
  * Reference code only; the dispatch is crypto/aes.c. */
-#include "crypto/aes.h"
+#include "crypto/aes_tiers.h"
 
 #include <openssl/evp.h>
 #include <stdio.h>

@@ -12,16 +12,22 @@ extern const cpu_tier aes_tiers[AES_TIERS];
 /* The tier aes_ecb, aes_ctr and aes_tmmo use now. */
 enum aes_tier aes_tier(void);
 
+/* Every tier's entry points: aes_<tier>_ecb, _ctr and _tmmo, each as
+ * aes_ecb, aes_ctr and aes_tmmo (aes.h) on its instructions. */
+#define AES_TIER_ENTRIES(tier)                                                                     \
+    void aes_##tier##_ecb(aes_key *key, block *out, const block *in, size_t n);                    \
+    void aes_##tier##_ctr(aes_key *key, block *out, uint64_t ctr, size_t n);                       \
+    void aes_##tier##_tmmo(aes_key *key, block *out, const block *in, size_t n, uint64_t tweak_lo, \
+                           uint64_t tweak_hi);
+
+/* aes_ref.c: OpenSSL's EVP (the tests' oracle); aes_ref_free frees k's
+ * context (aes_clear does). */
+AES_TIER_ENTRIES(ref)
+void aes_ref_free(aes_key *k);
 /* aes_ni.c (-maes -msse4.1): also the key expansion of both wide tiers. */
+AES_TIER_ENTRIES(ni)
 void aes_ni_expand(block rk[11], const uint8_t key[16]);
-void aes_ni_ecb(aes_key *key, block *out, const block *in, size_t n);
-void aes_ni_ctr(aes_key *key, block *out, uint64_t ctr, size_t n);
-void aes_ni_tmmo(aes_key *key, block *out, const block *in, size_t n, uint64_t tweak_lo,
-                 uint64_t tweak_hi);
 /* aes_vaes.c (-maes -mvaes -mavx512f). */
-void aes_vaes_ecb(aes_key *key, block *out, const block *in, size_t n);
-void aes_vaes_ctr(aes_key *key, block *out, uint64_t ctr, size_t n);
-void aes_vaes_tmmo(aes_key *key, block *out, const block *in, size_t n, uint64_t tweak_lo,
-                   uint64_t tweak_hi);
+AES_TIER_ENTRIES(vaes)
 
 #endif

@@ -52,15 +52,30 @@ static inline __m512i enc4(const __m512i k[11], __m512i x) {
 /* The last n % 4 blocks go through a masked register. */
 static inline __mmask8 tail_mask(size_t m) { return (__mmask8)((1u << (2 * m)) - 1); }
 
-void aes_vaes_ecb(aes_key *key, block *out, const block *in, size_t n) {
+/* out[i] = AES_k(in[i]) (ECB), or AES_k of the counter block (0, ctr + i)
+ * (CTR: ctr_mode set; the low 64 bits count, as in aes_ni_ctr), 16 blocks
+ * at a time. ctr_mode is a constant at both calls, so each compiles to its
+ * own loop. */
+static inline __attribute__((always_inline)) void ecb_ctr(aes_key *key, block *out, const block *in,
+                                                          uint64_t ctr, size_t n, int ctr_mode) {
     __m512i k[11];
     load_keys(k, key->rk);
+    __m512i c = _mm512_set_epi64(0, (long long)(ctr + 3), 0, (long long)(ctr + 2), 0,
+                                 (long long)(ctr + 1), 0, (long long)ctr);
+    const __m512i four = _mm512_set_epi64(0, 4, 0, 4, 0, 4, 0, 4);
     size_t i = 0;
     for (; i + 16 <= n; i += 16) {
-        __m512i x0 = _mm512_loadu_si512((const void *)&in[i]);
-        __m512i x1 = _mm512_loadu_si512((const void *)&in[i + 4]);
-        __m512i x2 = _mm512_loadu_si512((const void *)&in[i + 8]);
-        __m512i x3 = _mm512_loadu_si512((const void *)&in[i + 12]);
+        __m512i x0, x1, x2, x3;
+        if (ctr_mode) {
+            x0 = c, x1 = _mm512_add_epi64(c, four);
+            x2 = _mm512_add_epi64(x1, four), x3 = _mm512_add_epi64(x2, four);
+            c = _mm512_add_epi64(x3, four);
+        } else {
+            x0 = _mm512_loadu_si512((const void *)&in[i]);
+            x1 = _mm512_loadu_si512((const void *)&in[i + 4]);
+            x2 = _mm512_loadu_si512((const void *)&in[i + 8]);
+            x3 = _mm512_loadu_si512((const void *)&in[i + 12]);
+        }
         ENC16(k, x0, x1, x2, x3);
         _mm512_storeu_si512((void *)&out[i], x0);
         _mm512_storeu_si512((void *)&out[i + 4], x1);
@@ -70,34 +85,18 @@ void aes_vaes_ecb(aes_key *key, block *out, const block *in, size_t n) {
     for (; i < n; i += 4) {
         size_t m = n - i < 4 ? n - i : 4;
         __mmask8 mk = tail_mask(m);
-        __m512i x = _mm512_maskz_loadu_epi64(mk, (const void *)&in[i]);
+        __m512i x = ctr_mode ? c : _mm512_maskz_loadu_epi64(mk, (const void *)&in[i]);
         _mm512_mask_storeu_epi64((void *)&out[i], mk, enc4(k, x));
+        c = _mm512_add_epi64(c, four);
     }
 }
 
-/* Counter blocks (0, ctr + i): low 64 bits count, as in aes_ni_ctr. */
+void aes_vaes_ecb(aes_key *key, block *out, const block *in, size_t n) {
+    ecb_ctr(key, out, in, 0, n, 0);
+}
+
 void aes_vaes_ctr(aes_key *key, block *out, uint64_t ctr, size_t n) {
-    __m512i k[11];
-    load_keys(k, key->rk);
-    __m512i c = _mm512_set_epi64(0, (long long)(ctr + 3), 0, (long long)(ctr + 2), 0,
-                                 (long long)(ctr + 1), 0, (long long)ctr);
-    const __m512i four = _mm512_set_epi64(0, 4, 0, 4, 0, 4, 0, 4);
-    size_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        __m512i x0 = c, x1 = _mm512_add_epi64(c, four);
-        __m512i x2 = _mm512_add_epi64(x1, four), x3 = _mm512_add_epi64(x2, four);
-        c = _mm512_add_epi64(x3, four);
-        ENC16(k, x0, x1, x2, x3);
-        _mm512_storeu_si512((void *)&out[i], x0);
-        _mm512_storeu_si512((void *)&out[i + 4], x1);
-        _mm512_storeu_si512((void *)&out[i + 8], x2);
-        _mm512_storeu_si512((void *)&out[i + 12], x3);
-    }
-    for (; i < n; i += 4) {
-        size_t m = n - i < 4 ? n - i : 4;
-        _mm512_mask_storeu_epi64((void *)&out[i], tail_mask(m), enc4(k, c));
-        c = _mm512_add_epi64(c, four);
-    }
+    ecb_ctr(key, out, NULL, ctr, n, 1);
 }
 
 /* sigma(x) = (x_hi ^ x_lo) || x_hi in every 128-bit lane. */

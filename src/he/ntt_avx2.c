@@ -25,21 +25,30 @@ static inline bfly_consts consts_make(uint64_t q) {
     return c;
 }
 
+/* The 128-bit product of a and b per lane, from four 32x32->64-bit
+ * pieces (a_hi = a >> 32, b_hi = b >> 32, lo32 = 2^32 - 1 per lane): its
+ * high words; *lo (if not NULL) gets the low ones. */
+static inline __m256i mul128(__m256i a, __m256i a_hi, __m256i b, __m256i b_hi, __m256i lo32,
+                             __m256i *lo) {
+    __m256i ll = _mm256_mul_epu32(a, b);
+    __m256i lh = _mm256_mul_epu32(a, b_hi);
+    __m256i hl = _mm256_mul_epu32(a_hi, b);
+    __m256i hh = _mm256_mul_epu32(a_hi, b_hi);
+    __m256i mid = _mm256_add_epi64(_mm256_srli_epi64(ll, 32), _mm256_and_si256(lh, lo32));
+    mid = _mm256_add_epi64(mid, _mm256_and_si256(hl, lo32));
+    if (lo) *lo = _mm256_or_si256(_mm256_and_si256(ll, lo32), _mm256_slli_epi64(mid, 32));
+    __m256i hi = _mm256_add_epi64(hh, _mm256_srli_epi64(lh, 32));
+    hi = _mm256_add_epi64(hi, _mm256_srli_epi64(hl, 32));
+    return _mm256_add_epi64(hi, _mm256_srli_epi64(mid, 32));
+}
+
 /* w*y - mulhi(ws, y)*q mod 2^64, in [0, 2q); w, ws per lane with their high
  * halves given, y_hi = y >> 32. */
 static inline __m256i shoup_lazy(__m256i w, __m256i w_hi, __m256i ws, __m256i ws_hi, __m256i y,
                                  const bfly_consts *c) {
     __m256i y_hi = _mm256_srli_epi64(y, 32);
     /* qhat = high 64 bits of ws*y */
-    __m256i ll = _mm256_mul_epu32(y, ws);
-    __m256i lh = _mm256_mul_epu32(y, ws_hi);
-    __m256i hl = _mm256_mul_epu32(y_hi, ws);
-    __m256i hh = _mm256_mul_epu32(y_hi, ws_hi);
-    __m256i mid = _mm256_add_epi64(_mm256_srli_epi64(ll, 32), _mm256_and_si256(lh, c->lo32));
-    mid = _mm256_add_epi64(mid, _mm256_and_si256(hl, c->lo32));
-    __m256i qh = _mm256_add_epi64(hh, _mm256_srli_epi64(lh, 32));
-    qh = _mm256_add_epi64(qh, _mm256_srli_epi64(hl, 32));
-    qh = _mm256_add_epi64(qh, _mm256_srli_epi64(mid, 32));
+    __m256i qh = mul128(y, y_hi, ws, ws_hi, c->lo32, NULL);
     /* w*y mod 2^64 */
     __m256i wy = _mm256_mul_epu32(y, w);
     __m256i cr = _mm256_add_epi64(_mm256_mul_epu32(y_hi, w), _mm256_mul_epu32(y, w_hi));
@@ -77,6 +86,17 @@ static inline void inv_bfly(__m256i *x, __m256i *y, __m256i w, __m256i w_hi, __m
     *y = shoup_lazy(w, w_hi, ws, ws_hi, d, c);
 }
 
+/* The butterfly of the forward (inv = 0) or inverse transform; inv is a
+ * constant at every call, so each stage below compiles to one loop. */
+static inline __attribute__((always_inline)) void bfly(__m256i *x, __m256i *y, __m256i w,
+                                                       __m256i w_hi, __m256i ws, __m256i ws_hi,
+                                                       const bfly_consts *c, int inv) {
+    if (inv)
+        inv_bfly(x, y, w, w_hi, ws, ws_hi, c);
+    else
+        fwd_bfly(x, y, w, w_hi, ws, ws_hi, c);
+}
+
 #define LOAD(p) _mm256_load_si256((const __m256i *)(p))
 #define STORE(p, v) _mm256_store_si256((__m256i *)(p), v)
 #define LOADU(p) _mm256_loadu_si256((const __m256i *)(p))
@@ -92,6 +112,63 @@ static inline __m256i tw_t2(const uint64_t *r) {
     return _mm256_permute4x64_epi64(_mm256_castsi128_si256(v), _MM_SHUFFLE(1, 1, 0, 0));
 }
 
+/* A stage of m groups with t >= 4 (groups of 2t: x = the first t, y =
+ * the next t), twiddles rt[m + i], rs[m + i] broadcast. */
+static inline __attribute__((always_inline)) void stage_wide(uint64_t *a, size_t m, size_t t,
+                                                             const uint64_t *rt, const uint64_t *rs,
+                                                             const bfly_consts *c, int inv) {
+    for (size_t i = 0; i < m; i++) {
+        const uint64_t w0 = rt[m + i], ws0 = rs[m + i];
+        const __m256i w = _mm256_set1_epi64x((long long)w0);
+        const __m256i w_hi = _mm256_set1_epi64x((long long)(w0 >> 32));
+        const __m256i ws = _mm256_set1_epi64x((long long)ws0);
+        const __m256i ws_hi = _mm256_set1_epi64x((long long)(ws0 >> 32));
+        uint64_t *x = a + 2 * i * t, *y = x + t;
+        for (size_t j = 0; j < t; j += 4) {
+            __m256i X = LOAD(x + j), Y = LOAD(y + j);
+            bfly(&X, &Y, w, w_hi, ws, ws_hi, c, inv);
+            STORE(x + j, X);
+            STORE(y + j, Y);
+        }
+    }
+}
+
+/* The t = 2 stage: m groups of four (x0 x1 y0 y1); two groups per step. */
+static inline __attribute__((always_inline)) void stage_t2(uint64_t *a, size_t m,
+                                                           const uint64_t *rt, const uint64_t *rs,
+                                                           const bfly_consts *c, int inv) {
+    for (size_t i = 0; i < m; i += 2) {
+        uint64_t *g = a + 4 * i;
+        __m256i A = LOAD(g), B = LOAD(g + 4);
+        __m256i X = _mm256_permute2x128_si256(A, B, 0x20),
+                Y = _mm256_permute2x128_si256(A, B, 0x31);
+        __m256i w = tw_t2(rt + m + i), ws = tw_t2(rs + m + i);
+        bfly(&X, &Y, w, _mm256_srli_epi64(w, 32), ws, _mm256_srli_epi64(ws, 32), c, inv);
+        STORE(g, _mm256_permute2x128_si256(X, Y, 0x20));
+        STORE(g + 4, _mm256_permute2x128_si256(X, Y, 0x31));
+    }
+}
+
+/* The t = 1 stage: m groups of two (x y); four groups per step. The
+ * forward transform's last stage also reduces [0, 4q) -> [0, q). */
+static inline __attribute__((always_inline)) void stage_t1(uint64_t *a, size_t m,
+                                                           const uint64_t *rt, const uint64_t *rs,
+                                                           const bfly_consts *c, int inv) {
+    for (size_t i = 0; i < m; i += 4) {
+        uint64_t *g = a + 2 * i;
+        __m256i A = LOAD(g), B = LOAD(g + 4);
+        __m256i X = _mm256_unpacklo_epi64(A, B), Y = _mm256_unpackhi_epi64(A, B);
+        __m256i w = tw_t1(rt + m + i), ws = tw_t1(rs + m + i);
+        bfly(&X, &Y, w, _mm256_srli_epi64(w, 32), ws, _mm256_srli_epi64(ws, 32), c, inv);
+        if (!inv) {
+            X = csub(csub(X, c->q2m1, c->q2), c->qm1, c->q);
+            Y = csub(csub(Y, c->q2m1, c->q2), c->qm1, c->q);
+        }
+        STORE(g, _mm256_unpacklo_epi64(X, Y));
+        STORE(g + 4, _mm256_unpackhi_epi64(X, Y));
+    }
+}
+
 /* Stages from m = HE_N >> logm on. */
 static void ntt_fwd_avx2_from(const he_prime *p, uint64_t *a, unsigned logm) {
     const bfly_consts c = consts_make(p->q);
@@ -99,47 +176,13 @@ static void ntt_fwd_avx2_from(const he_prime *p, uint64_t *a, unsigned logm) {
     if (logm == 0) { /* a constant: only the final reduction (it already is < q) */
         return;
     }
-    for (; t >= 4; m <<= 1, t >>= 1) {
-        for (size_t i = 0; i < m; i++) {
-            const uint64_t w0 = p->rt[m + i], ws0 = p->rt_s[m + i];
-            const __m256i w = _mm256_set1_epi64x((long long)w0);
-            const __m256i w_hi = _mm256_set1_epi64x((long long)(w0 >> 32));
-            const __m256i ws = _mm256_set1_epi64x((long long)ws0);
-            const __m256i ws_hi = _mm256_set1_epi64x((long long)(ws0 >> 32));
-            uint64_t *x = a + 2 * i * t, *y = x + t;
-            for (size_t j = 0; j < t; j += 4) {
-                __m256i X = LOAD(x + j), Y = LOAD(y + j);
-                fwd_bfly(&X, &Y, w, w_hi, ws, ws_hi, &c);
-                STORE(x + j, X);
-                STORE(y + j, Y);
-            }
-        }
+    for (; t >= 4; m <<= 1, t >>= 1)
+        stage_wide(a, m, t, p->rt, p->rt_s, &c, 0);
+    if (t == 2) {
+        stage_t2(a, m, p->rt, p->rt_s, &c, 0);
+        m <<= 1;
     }
-    /* t = 2: m = N/4 groups of four (x0 x1 y0 y1); two groups per step. */
-    for (size_t i = 0; t == 2 && i < m; i += 2) {
-        uint64_t *g = a + 4 * i;
-        __m256i A = LOAD(g), B = LOAD(g + 4);
-        __m256i X = _mm256_permute2x128_si256(A, B, 0x20),
-                Y = _mm256_permute2x128_si256(A, B, 0x31);
-        __m256i w = tw_t2(p->rt + m + i), ws = tw_t2(p->rt_s + m + i);
-        fwd_bfly(&X, &Y, w, _mm256_srli_epi64(w, 32), ws, _mm256_srli_epi64(ws, 32), &c);
-        STORE(g, _mm256_permute2x128_si256(X, Y, 0x20));
-        STORE(g + 4, _mm256_permute2x128_si256(X, Y, 0x31));
-    }
-    if (t == 2) m <<= 1;
-    /* t = 1: m = N/2 groups of two (x y); four groups per step. */
-    for (size_t i = 0; i < m; i += 4) {
-        uint64_t *g = a + 2 * i;
-        __m256i A = LOAD(g), B = LOAD(g + 4);
-        __m256i X = _mm256_unpacklo_epi64(A, B), Y = _mm256_unpackhi_epi64(A, B);
-        __m256i w = tw_t1(p->rt + m + i), ws = tw_t1(p->rt_s + m + i);
-        fwd_bfly(&X, &Y, w, _mm256_srli_epi64(w, 32), ws, _mm256_srli_epi64(ws, 32), &c);
-        /* reduce [0, 4q) -> [0, q) on the way out */
-        X = csub(csub(X, c.q2m1, c.q2), c.qm1, c.q);
-        Y = csub(csub(Y, c.q2m1, c.q2), c.qm1, c.q);
-        STORE(g, _mm256_unpacklo_epi64(X, Y));
-        STORE(g + 4, _mm256_unpackhi_epi64(X, Y));
-    }
+    stage_t1(a, m, p->rt, p->rt_s, &c, 0);
 }
 
 void he_ntt_fwd_avx2(const he_prime *p, uint64_t *a) {
@@ -163,46 +206,12 @@ void he_ntt_fwd_pruned_avx2(const he_prime *p, uint64_t *a, unsigned logm) {
 void he_ntt_inv_avx2(const he_prime *p, uint64_t *a) {
     const bfly_consts c = consts_make(p->q);
     size_t m = HE_N / 2;
-    /* t = 1 */
-    for (size_t i = 0; i < m; i += 4) {
-        uint64_t *g = a + 2 * i;
-        __m256i A = LOAD(g), B = LOAD(g + 4);
-        __m256i X = _mm256_unpacklo_epi64(A, B), Y = _mm256_unpackhi_epi64(A, B);
-        __m256i w = tw_t1(p->irt + m + i), ws = tw_t1(p->irt_s + m + i);
-        inv_bfly(&X, &Y, w, _mm256_srli_epi64(w, 32), ws, _mm256_srli_epi64(ws, 32), &c);
-        STORE(g, _mm256_unpacklo_epi64(X, Y));
-        STORE(g + 4, _mm256_unpackhi_epi64(X, Y));
-    }
+    stage_t1(a, m, p->irt, p->irt_s, &c, 1);
     m >>= 1;
-    /* t = 2 */
-    for (size_t i = 0; i < m; i += 2) {
-        uint64_t *g = a + 4 * i;
-        __m256i A = LOAD(g), B = LOAD(g + 4);
-        __m256i X = _mm256_permute2x128_si256(A, B, 0x20),
-                Y = _mm256_permute2x128_si256(A, B, 0x31);
-        __m256i w = tw_t2(p->irt + m + i), ws = tw_t2(p->irt_s + m + i);
-        inv_bfly(&X, &Y, w, _mm256_srli_epi64(w, 32), ws, _mm256_srli_epi64(ws, 32), &c);
-        STORE(g, _mm256_permute2x128_si256(X, Y, 0x20));
-        STORE(g + 4, _mm256_permute2x128_si256(X, Y, 0x31));
-    }
+    stage_t2(a, m, p->irt, p->irt_s, &c, 1);
     m >>= 1;
-    size_t t = 4;
-    for (; m >= 1; m >>= 1, t <<= 1) {
-        for (size_t i = 0; i < m; i++) {
-            const uint64_t w0 = p->irt[m + i], ws0 = p->irt_s[m + i];
-            const __m256i w = _mm256_set1_epi64x((long long)w0);
-            const __m256i w_hi = _mm256_set1_epi64x((long long)(w0 >> 32));
-            const __m256i ws = _mm256_set1_epi64x((long long)ws0);
-            const __m256i ws_hi = _mm256_set1_epi64x((long long)(ws0 >> 32));
-            uint64_t *x = a + 2 * i * t, *y = x + t;
-            for (size_t j = 0; j < t; j += 4) {
-                __m256i X = LOAD(x + j), Y = LOAD(y + j);
-                inv_bfly(&X, &Y, w, w_hi, ws, ws_hi, &c);
-                STORE(x + j, X);
-                STORE(y + j, Y);
-            }
-        }
-    }
+    for (size_t t = 4; m >= 1; m >>= 1, t <<= 1)
+        stage_wide(a, m, t, p->irt, p->irt_s, &c, 1);
     const __m256i n = _mm256_set1_epi64x((long long)p->ninv);
     const __m256i n_hi = _mm256_set1_epi64x((long long)(p->ninv >> 32));
     const __m256i ns = _mm256_set1_epi64x((long long)p->ninv_s);
@@ -222,18 +231,9 @@ void he_mac_avx2(he_u128 *acc, const he_poly *x, const he_poly *y) {
         he_u128 *r = acc + (size_t)i * HE_N;
         const uint64_t *u = x->c[i], *v = y->c[i];
         for (size_t j = 0; j < HE_N; j += 4) {
-            __m256i a = LOAD(u + j), b = LOAD(v + j);
-            __m256i a_hi = _mm256_srli_epi64(a, 32), b_hi = _mm256_srli_epi64(b, 32);
-            __m256i ll = _mm256_mul_epu32(a, b);
-            __m256i lh = _mm256_mul_epu32(a, b_hi);
-            __m256i hl = _mm256_mul_epu32(a_hi, b);
-            __m256i hh = _mm256_mul_epu32(a_hi, b_hi);
-            __m256i mid = _mm256_add_epi64(_mm256_srli_epi64(ll, 32), _mm256_and_si256(lh, lo32));
-            mid = _mm256_add_epi64(mid, _mm256_and_si256(hl, lo32));
-            __m256i plo = _mm256_or_si256(_mm256_and_si256(ll, lo32), _mm256_slli_epi64(mid, 32));
-            __m256i phi = _mm256_add_epi64(hh, _mm256_srli_epi64(lh, 32));
-            phi = _mm256_add_epi64(phi, _mm256_srli_epi64(hl, 32));
-            phi = _mm256_add_epi64(phi, _mm256_srli_epi64(mid, 32));
+            __m256i a = LOAD(u + j), b = LOAD(v + j), plo;
+            __m256i phi =
+                mul128(a, _mm256_srli_epi64(a, 32), b, _mm256_srli_epi64(b, 32), lo32, &plo);
             /* acc (interleaved lo, hi words) += (plo, phi) */
             __m256i A0 = LOADU(r + j),
                     A1 = LOADU(r + j + 2);               /* lo0 hi0 lo1 hi1 | lo2 hi2 lo3 hi3 */

@@ -1,6 +1,36 @@
 /* The rules every linear back-end shares; see backend.h. */
 #include "lin/backend.h"
 
+#include <string.h>
+
+int lin_setup(lin_backend *be, const lin_ops *ops, party *p) {
+    PARLEY_CHECK(ops);
+    memset(be, 0, sizeof *be);
+    void *ctx = NULL;
+    if (ops->setup) TRY(ops->setup(p, &ctx));
+    be->ops = ops;
+    be->ctx = ctx;
+    return 0;
+}
+
+void lin_teardown(lin_backend *be) {
+    if (be->ops && be->ops->teardown) be->ops->teardown(be->ctx);
+    memset(be, 0, sizeof *be);
+}
+
+uint64_t lin_setup_cost(const lin_ops *ops, fsim *fs) {
+    return ops->setup_cost ? ops->setup_cost(fs) : 0;
+}
+
+void lin_set_outputs(lin_backend *be, uint64_t outs) {
+    be->outs = outs;
+    if (be->ctx && be->ops->set_outputs) be->ops->set_outputs(be->ctx, outs);
+}
+
+double lin_stat_bits(const lin_backend *be) {
+    return be->ctx && be->ops->stat_bits ? be->ops->stat_bits(be->ctx) : 0;
+}
+
 int lin_run_plan(const lin_backend *be, party *p, const lin_plan *pl, uint64_t *y,
                  const uint64_t *x, const uint64_t *w) {
     PARLEY_CHECK(p && y && x);

@@ -63,12 +63,17 @@ int frame_parse(frame_hdr *f, const uint8_t h[FRAME_HEADER_BYTES]) {
     return 0;
 }
 
+void hello_head_put(uint8_t *out, size_t n, const uint8_t magic[4], unsigned version,
+                    unsigned kind) {
+    memset(out, 0, n);
+    memcpy(out, magic, 4);
+    out[4] = (uint8_t)version;
+    out[5] = (uint8_t)(version >> 8);
+    out[6] = (uint8_t)kind;
+}
+
 void link_hello_encode(uint8_t out[LINK_HELLO_BYTES], const link_hello *h) {
-    memset(out, 0, LINK_HELLO_BYTES);
-    memcpy(out, link_magic, 4);
-    out[4] = (uint8_t)h->version;
-    out[5] = (uint8_t)(h->version >> 8);
-    out[6] = (uint8_t)h->kind;
+    hello_head_put(out, LINK_HELLO_BYTES, link_magic, h->version, h->kind);
     out[7] = h->kind == LINK_HELLO_CLIENT    ? (h->has_token ? 1 : 0)
              : h->kind == LINK_HELLO_REFUSAL ? (uint8_t)(-h->status & 63)
                                              : 0;

@@ -102,6 +102,11 @@ typedef struct link_hello {
 } link_hello;
 
 void link_hello_encode(uint8_t out[LINK_HELLO_BYTES], const link_hello *h);
+/* The head every hello starts with (the link's, and the session's of
+ * nn/hello.h): 4 bytes of magic, the version (16 bits, little-endian),
+ * the kind; the other n - 7 bytes of out zero. */
+void hello_head_put(uint8_t *out, size_t n, const uint8_t magic[4], unsigned version,
+                    unsigned kind);
 /* Parse peer bytes. A hello of another link version parses (version set,
  * nothing else checked) so the caller can name both versions; otherwise
  * every field is checked. PARLEY_E_PROTO with a message on bad input. */

@@ -153,36 +153,40 @@ static void wake_all(net_link *lk) {
     pthread_cond_broadcast(&lk->cv);
 }
 
+/* A sticky failure (the link's or a lane's): the first code and message
+ * stay. Whether this one was the first. */
+static int sticky_fail(int *err, char *msg, size_t cap, int code, const char *fmt, va_list ap) {
+    if (*err) return 0;
+    vsnprintf(msg, cap, fmt, ap);
+    *err = code;
+    return 1;
+}
+
 /* A failure of the whole link (under mu): every stream fails with it, and
  * the peer sees the connection end at once. */
 static int link_fail(net_link *lk, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int link_fail(net_link *lk, int code, const char *fmt, ...) {
-    if (!lk->err) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(lk->errmsg, sizeof lk->errmsg, fmt, ap);
-        va_end(ap);
-        lk->err = code;
+    va_list ap;
+    va_start(ap, fmt);
+    if (sticky_fail(&lk->err, lk->errmsg, sizeof lk->errmsg, code, fmt, ap)) {
         shutdown(lk->fd, SHUT_RDWR);
         wake_all(lk);
     }
+    va_end(ap);
     return lk->err;
 }
+
+static int chan_refail(chan *c) { return err_set(c->err, "%s", c->errmsg); }
 
 /* A lane's sticky failure. */
 static int chan_fail(chan *c, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int chan_fail(chan *c, int code, const char *fmt, ...) {
-    if (!c->err) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(c->errmsg, sizeof c->errmsg, fmt, ap);
-        va_end(ap);
-        c->err = code;
-    }
-    return err_set(c->err, "%s", c->errmsg);
+    va_list ap;
+    va_start(ap, fmt);
+    (void)sticky_fail(&c->err, c->errmsg, sizeof c->errmsg, code, fmt, ap);
+    va_end(ap);
+    return chan_refail(c);
 }
-
-static int chan_refail(chan *c) { return err_set(c->err, "%s", c->errmsg); }
 
 /* ---- streams ---- */
 
@@ -768,6 +772,37 @@ static void pull(net_link *lk) {
     if (!lk->err && !lk->dead) do_read(lk);
 }
 
+/* A lane's wait for its peer (under mu): the deadline restarts whenever
+ * the lane's progress counter moves, so only timeout_ms without any
+ * progress fails. */
+typedef struct idle_clock {
+    size_t last;  /* the progress counter when the deadline was set */
+    double until; /* now_ms() of the deadline */
+} idle_clock;
+
+static idle_clock idle_start(const chan *c) {
+    return (idle_clock){0, now_ms() + c->timeout_ms};
+}
+
+/* Wait on c's condition once: 0 when woken (or the deadline's wait ended),
+ * PARLEY_E_TIMEOUT when timeout_ms (> 0) passed with progress not moving. */
+static int idle_wait(idle_clock *w, chan *c, size_t progress) {
+    if (c->timeout_ms <= 0) {
+        pthread_cond_wait(&c->cv, &c->lk->mu);
+        return 0;
+    }
+    if (progress != w->last) {
+        w->last = progress;
+        w->until = now_ms() + c->timeout_ms;
+    }
+    double left = w->until - now_ms();
+    if (left <= 0) return PARLEY_E_TIMEOUT;
+    struct timespec ts;
+    deadline_ts(&ts, left);
+    pthread_cond_timedwait(&c->cv, &c->lk->mu, &ts);
+    return 0;
+}
+
 /* Why a stream cannot go on (under mu), or 0. */
 static int stream_broken(chan *s) {
     net_link *lk = s->lk;
@@ -806,29 +841,16 @@ static int submit(chan *c, const uint8_t *p, size_t n) {
         c->jactive = 1;
         c->lane_wait = WAIT_SEND;
         pump(lk);
-        size_t last = 0;
-        double until = now_ms() + c->timeout_ms;
+        idle_clock ic = idle_start(c);
         while (c->jdone < c->jn) {
             if ((rc = stream_broken(c)) < 0) break;
-            if (c->timeout_ms > 0) {
-                if (c->jdone != last) {
-                    last = c->jdone;
-                    until = now_ms() + c->timeout_ms;
-                }
-                double left = until - now_ms();
-                if (left <= 0) {
-                    char nm[32];
-                    rc = chan_fail(c, PARLEY_E_TIMEOUT,
-                                   "could not send on %s for %d ms: the peer does not read",
-                                   stream_name(nm, sizeof nm, c->id), c->timeout_ms);
-                    stream_abort(c);
-                    break;
-                }
-                struct timespec ts;
-                deadline_ts(&ts, left);
-                pthread_cond_timedwait(&c->cv, &lk->mu, &ts);
-            } else {
-                pthread_cond_wait(&c->cv, &lk->mu);
+            if (idle_wait(&ic, c, c->jdone) < 0) {
+                char nm[32];
+                rc = chan_fail(c, PARLEY_E_TIMEOUT,
+                               "could not send on %s for %d ms: the peer does not read",
+                               stream_name(nm, sizeof nm, c->id), c->timeout_ms);
+                stream_abort(c);
+                break;
             }
         }
         if (c->jactive && c->jdone < c->jn) (void)detach_job(lk, c);
@@ -925,26 +947,13 @@ int chan_recv(chan *c, void *buf, size_t n) {
         c->lane_wait = WAIT_RECV;
         pull(lk);
         pump(lk); /* the credit for what we took must go out before we wait */
-        size_t last = 0;
-        double until = now_ms() + c->timeout_ms;
+        idle_clock ic = idle_start(c);
         while (c->dst_got < c->dst_n) {
             if (c->peer_end || c->peer_abort || c->aborted || lk->err || lk->dead) break;
-            if (c->timeout_ms > 0) {
-                if (c->dst_got != last) {
-                    last = c->dst_got;
-                    until = now_ms() + c->timeout_ms;
-                }
-                double left = until - now_ms();
-                if (left <= 0) {
-                    rc = chan_fail(c, PARLEY_E_TIMEOUT, "the peer sent nothing for %d ms",
-                                   c->timeout_ms);
-                    break;
-                }
-                struct timespec ts;
-                deadline_ts(&ts, left);
-                pthread_cond_timedwait(&c->cv, &lk->mu, &ts);
-            } else {
-                pthread_cond_wait(&c->cv, &lk->mu);
+            if (idle_wait(&ic, c, c->dst_got) < 0) {
+                rc = chan_fail(c, PARLEY_E_TIMEOUT, "the peer sent nothing for %d ms",
+                               c->timeout_ms);
+                break;
             }
         }
         got += c->dst_got;

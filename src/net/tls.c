@@ -389,11 +389,10 @@ int tls_handshake(tls_conn **out, const tls_ctx *t, int fd, const char *name, in
     return 0;
 }
 
-ssize_t tls_read(tls_conn *c, void *buf, size_t n, short *want) {
-    ERR_clear_error();
-    size_t got = 0;
-    int r = SSL_read_ex(c->ssl, buf, n, &got);
-    if (r == 1) return (ssize_t)got;
+/* What SSL_read_ex or SSL_write_ex's result r means: the bytes moved, 0
+ * with *want the poll event to wait for, or the failure. */
+static ssize_t io_result(tls_conn *c, int r, size_t moved, short *want) {
+    if (r == 1) return (ssize_t)moved;
     int e = SSL_get_error(c->ssl, r);
     if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
         *want = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
@@ -402,17 +401,18 @@ ssize_t tls_read(tls_conn *c, void *buf, size_t n, short *want) {
     return conn_fail(c, e, "");
 }
 
+ssize_t tls_read(tls_conn *c, void *buf, size_t n, short *want) {
+    ERR_clear_error();
+    size_t got = 0;
+    int r = SSL_read_ex(c->ssl, buf, n, &got);
+    return io_result(c, r, got, want);
+}
+
 ssize_t tls_write(tls_conn *c, const void *buf, size_t n, short *want) {
     ERR_clear_error();
     size_t done = 0;
     int r = SSL_write_ex(c->ssl, buf, n, &done);
-    if (r == 1) return (ssize_t)done;
-    int e = SSL_get_error(c->ssl, r);
-    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-        *want = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
-        return 0;
-    }
-    return conn_fail(c, e, "");
+    return io_result(c, r, done, want);
 }
 
 int tls_pending(tls_conn *c) { return SSL_has_pending(c->ssl); }

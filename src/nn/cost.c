@@ -3,11 +3,9 @@
  * exec_infer runs, priced on the same linear back-end. */
 #include "nn/cost.h"
 
-#include "lin/he/lin_he.h"
 #include "mpc/flights.h"
 #include "nl/nl.h"
 #include "nn/exec.h"
-#include "nn/hello.h"
 #include "nn/kind.h"
 #include "util/bits.h"
 #include "util/mem.h"
@@ -33,8 +31,8 @@ uint64_t cost_he_outputs(const qnet *net) {
 
 int cost_predict(cost_report *r, const qnet *net, const cost_opts *o) {
     memset(r, 0, sizeof *r);
-    if (o->mode != MODE_OT && o->mode != MODE_HE)
-        return err_set(PARLEY_E_ARG, "cost: mode %d is neither OT nor HE", o->mode);
+    const lin_ops *lops = exec_lin_ops(o->mode);
+    if (!lops) return err_set(PARLEY_E_ARG, "cost: mode %d is neither OT nor HE", o->mode);
     if (o->lanes < 1 || o->lanes > LANES_MAX)
         return err_set(PARLEY_E_ARG, "cost: %u lanes, not in 1..%d", o->lanes, LANES_MAX);
     const ot_backend *be = ot_backend_get(o->ot);
@@ -56,15 +54,12 @@ int cost_predict(cost_report *r, const qnet *net, const cost_opts *o) {
     /* share_input and reveal: one packed message of l-bit values each. */
     r->input = bits_bytes(net->t[net->input].size * (size_t)l);
     const uint64_t outs = cost_he_outputs(net);
-    lin_backend lin = exec_lin_backend(o->mode, NULL, outs);
-    /* In HE mode the session's set-up ends with the client's key message
-     * (lin_he_setup), and the input's share follows it with nothing read
-     * in between: one flight, counted with the set-up. */
-    uint64_t setup_flights = 0;
-    if (o->mode == MODE_HE) {
-        fsim_msg(fs, MPC_CLIENT, 0);
-        setup_flights = fsim_flights(fs);
-    }
+    lin_backend lin = {.ops = lops}; /* pricing: no session state */
+    lin_set_outputs(&lin, outs);
+    /* The linear back-end's set-up (HE: the client's key message, which
+     * the input's share joins): its flights are counted with the set-up. */
+    const uint64_t lin_setup = lin_setup_cost(lops, fs);
+    const uint64_t setup_flights = fsim_flights(fs);
     fsim_msg(fs, MPC_CLIENT, r->input); /* share_input, on lane 0 */
     int rc = 0;
     double sd = 0;
@@ -91,7 +86,7 @@ int cost_predict(cost_report *r, const qnet *net, const cost_opts *o) {
         if (rc < 0) { /* a back-end that cannot run the layer */
             if (rc != PARLEY_E_NOMEM) rc = PARLEY_E_UNSUPPORTED;
             err_wrap(rc, "layer %u (%s %s) in %s mode", i + 1, qop_name(L->op), L->name,
-                     o->mode == MODE_HE ? "HE" : "OT");
+                     lops->name);
             break;
         }
         r->by_kind[L->op] += r->layer[i];
@@ -105,7 +100,7 @@ int cost_predict(cost_report *r, const qnet *net, const cost_opts *o) {
         fsim_free(fs);
         return rc;
     }
-    if (o->mode == MODE_HE) {
+    if (lin_spends_outputs(lops)) {
         r->he_outputs = outs;
         r->he_stat_bits = sd > 0 ? -log2(sd) : INFINITY;
     }
@@ -126,8 +121,7 @@ int cost_predict(cost_report *r, const qnet *net, const cost_opts *o) {
     if (rc < 0) return err_set(rc, "the flight model failed (out of memory?)");
     r->total = r->input + r->linear + r->nonlinear + r->label + r->reveal;
     ot_lane_opts lo = {.backend = o->ot, .ferret = o->ferret};
-    r->setup =
-        o->lanes * ot_lane_setup_bytes(&lo) + (o->mode == MODE_HE ? lin_he_setup_bytes() : 0);
+    r->setup = o->lanes * ot_lane_setup_bytes(&lo) + lin_setup;
     r->gen = be->gen_bytes(&lo, r->cots);
     return 0;
 }

@@ -1,6 +1,7 @@
 /* The secure executor; see exec.h. */
 #include "nn/exec.h"
 
+#include "lin/he/lin_he.h"
 #include "lin/ot/lin_ot.h"
 #include "nl/nl.h"
 #include "nn/cost.h"
@@ -56,8 +57,9 @@ static int reveal(party *p, uint64_t *out, const uint64_t *share, size_t n, unsi
 
 /* ---- layers ---- */
 
-lin_backend exec_lin_backend(int mode, lin_he *he, uint64_t outs) {
-    return mode == MODE_HE ? lin_he_backend(he, outs) : lin_ot_backend();
+const lin_ops *exec_lin_ops(int mode) {
+    static const lin_ops *const by_mode[] = {[MODE_OT] = &lin_ot_ops, [MODE_HE] = &lin_he_ops};
+    return mode >= 0 && mode < (int)(sizeof by_mode / sizeof *by_mode) ? by_mode[mode] : NULL;
 }
 
 uint8_t *exec_nonneg_tensors(const qnet *net) {
@@ -126,11 +128,11 @@ int exec_infer(party *p, const qnet *net, const exec_opts *o, const uint64_t *x,
         mem_free(nonneg);
         return rc;
     }
-    /* once for the whole run; HE's flood is sized for every output of
-     * every linear layer of the model */
-    const uint64_t outs = cost_he_outputs(net);
-    if (o->mode == MODE_HE) lin_he_set_outputs(o->he, outs);
-    lin_backend lin = exec_lin_backend(o->mode, o->he, outs);
+    /* once for the whole run; a back-end that spends statistical security
+     * per returned value (HE's flood) sizes it for every output of every
+     * linear layer of the model */
+    lin_backend lin = o->lin ? *o->lin : lin_ot_backend();
+    lin_set_outputs(&lin, cost_he_outputs(net));
     uint64_t *in = NULL;
     rc = qstore_out(&st, &in, net->input);
     if (rc == 0) rc = share_input(p, in, x, net->t[net->input].size, net->l);
@@ -217,7 +219,7 @@ int exec_infer(party *p, const qnet *net, const exec_opts *o, const uint64_t *x,
         party_silent_stats(p, &g);
         rep->gen_sent = g.gen_bytes - g0.gen_bytes;
         rep->gen_recv = g.gen_bytes_recv - g0.gen_bytes_recv;
-        rep->he_stat_bits = o->mode == MODE_HE ? lin_he_stat_bits(o->he) : 0;
+        rep->he_stat_bits = lin_stat_bits(&lin);
     } else {
         mem_free(ls);
     }

@@ -13,7 +13,7 @@
 #ifndef PARLEY_NN_EXEC_H
 #define PARLEY_NN_EXEC_H
 
-#include "lin/he/lin_he.h"
+#include "lin/backend.h"
 #include "mpc/party.h"
 #include "nn/qnet.h"
 
@@ -49,8 +49,9 @@ typedef int (*exec_progress_fn)(void *ctx, const qnet *net, unsigned layer,
                                 const exec_layer_stat *st, double elapsed, uint64_t bytes);
 
 typedef struct exec_opts {
-    int mode;         /* MODE_OT or MODE_HE (nn/hello.h) */
-    lin_he *he;       /* HE mode: the keys set up by lin_he_setup */
+    /* The session's linear back-end, set up (lin_setup with
+     * exec_lin_ops(mode)); NULL: lin/ot, which needs no set-up. */
+    const lin_backend *lin;
     int reveal_label; /* append an ArgMax over the last axis of the output */
     exec_progress_fn progress;
     void *progress_ctx;
@@ -65,11 +66,11 @@ int exec_infer(party *p, const qnet *net, const exec_opts *o, const uint64_t *x,
                size_t *ny, exec_report *rep) WUR;
 void exec_report_free(exec_report *rep);
 
-/* The session's linear back-end (lin/backend.h), chosen once from the
- * mode: MODE_HE runs lin/he with the keys `he` (NULL: pricing only),
- * MODE_OT lin/ot; outs: the outputs of all the model's linear layers
- * (cost_he_outputs), over which HE spreads its statistical budget. */
-lin_backend exec_lin_backend(int mode, lin_he *he, uint64_t outs);
+/* The linear back-end (lin/backend.h) of a session's mode (nn/hello.h):
+ * MODE_OT lin/ot, MODE_HE lin/he; NULL for another value. The one place
+ * the mode is looked at: the session sets the back-end up (lin_setup) and
+ * the cost model prices it from what this returns. */
+const lin_ops *exec_lin_ops(int mode);
 
 /* Tensors whose every value is known, from the architecture alone, to be
  * non-negative: ReLU outputs and what pools, padding and data movement make

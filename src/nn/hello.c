@@ -1,6 +1,7 @@
 /* Session hello and control messages; see hello.h. */
 #include "nn/hello.h"
 
+#include "net/frame.h"
 #include "net/link.h"
 #include "ot/lane.h"
 #include "util/mem.h"
@@ -12,11 +13,7 @@
 static const uint8_t magic[4] = {'P', 'R', 'L', 'Y'};
 
 void hello_encode(uint8_t out[HELLO_BYTES], const session_hello *h) {
-    memset(out, 0, HELLO_BYTES);
-    memcpy(out, magic, 4);
-    out[4] = (uint8_t)h->version;
-    out[5] = (uint8_t)(h->version >> 8);
-    out[6] = (uint8_t)h->kind;
+    hello_head_put(out, HELLO_BYTES, magic, h->version, h->kind);
     out[7] = (uint8_t)h->mode;
     out[8] = (uint8_t)h->l;
     out[9] = (uint8_t)h->s;

@@ -1,7 +1,6 @@
 /* The session driver; see session.h. */
 #include "nn/session.h"
 
-#include "lin/he/lin_he.h"
 #include "util/mem.h"
 #include "util/timer.h"
 
@@ -68,7 +67,8 @@ static void add_stats(session_result *res, chan *c) {
     res->setup_bytes_recv += s->bytes_recv;
 }
 
-/* Set up the party on the lanes (and HE keys), run the executor. */
+/* Set up the party on the lanes and the mode's linear back-end (HE: the
+ * keys), run the executor. */
 static int run_party(session_result *res, int role, chan **lanes, unsigned nlanes, const qnet *net,
                      unsigned mode, unsigned reveal, unsigned ot, const uint64_t *x,
                      exec_progress_fn progress, void *pctx, double t0) {
@@ -79,25 +79,25 @@ static int run_party(session_result *res, int role, chan **lanes, unsigned nlane
     int rc = party_setup_ex(&p, role, lanes, nlanes, seed, &oo);
     mem_wipe(&seed, sizeof seed);
     if (rc < 0) return err_wrap(rc, "setting up oblivious transfer");
-    lin_he *he = NULL;
-    if (mode == MODE_HE) {
-        rc = lin_he_setup(&p, &he);
-        if (rc < 0) err_wrap(rc, "setting up the HE keys");
-    }
+    const lin_ops *ops = exec_lin_ops((int)mode);
+    lin_backend lin = {0};
+    if (!ops)
+        rc = err_set(PARLEY_E_ARG, "mode %u is neither OT nor HE", mode);
+    else if ((rc = lin_setup(&lin, ops, &p)) < 0)
+        err_wrap(rc, "setting up the %s linear layers", ops->name);
     if (rc == 0) {
         chan_stats st;
         party_stats(&p, &st);
         res->setup_bytes_sent += st.bytes_sent;
         res->setup_bytes_recv += st.bytes_recv;
         res->setup_seconds = time_now() - t0;
-        exec_opts o = {.mode = (int)mode,
-                       .he = he,
+        exec_opts o = {.lin = &lin,
                        .reveal_label = reveal == REVEAL_LABEL,
                        .progress = progress,
                        .progress_ctx = pctx};
         rc = exec_infer(&p, net, &o, x, &res->out, &res->nout, &res->rep);
     }
-    lin_he_free(he);
+    lin_teardown(&lin);
     party_clear(&p);
     return rc;
 }

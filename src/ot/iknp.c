@@ -306,14 +306,7 @@ static int iknp_task_end(ot_task *t, chan *ch, size_t c) {
     const uint8_t *choices = t->choices;
     uint64_t *out = t->out;
     if (t->kind == OT_TASK_COT) {
-        size_t M = t->M;
-        for (size_t i = i0; i < i0 + mm; i++) {
-            uint64_t mask = 0 - (uint64_t)(choices[i] & 1);
-            for (size_t q = 0; q < M; q++) {
-                unsigned l = t->ls[q];
-                out[i * M + q] = (out[i * M + q] + (bitr_get(&rd, l) & mask)) & bits_mask(l);
-            }
-        }
+        ot_task_cot_correct(t, &rd, i0, mm);
     } else {
         unsigned l = t->l;
         for (size_t i = i0; i < i0 + mm; i++) {
@@ -329,13 +322,8 @@ const ot_steps iknp_steps = {iknp_task_begin, iknp_task_send, iknp_task_end, ikn
 
 /* ---- whole calls: the steps in a loop ---- */
 
-typedef int (*task_step)(ot_task *t, chan *ch, size_t c);
-
-static int run_steps(ot_task *t, chan *ch, task_step step) {
-    int rc = 0;
-    for (size_t c = 0; c < ot_task_chunks(t) && rc == 0; c++) rc = step(t, ch, c);
-    iknp_task_free(t);
-    return rc;
+static int run_steps(ot_task *t, chan *ch, ot_task_step step) {
+    return ot_task_run(t, ch, step, iknp_task_free);
 }
 
 int iknp_cot_send_defer(ote_sender *s, chan *ch, uint64_t *x, const uint64_t *delta, size_t n,
@@ -405,31 +393,33 @@ int iknp_ot_recv(ote_receiver *r, chan *ch, uint64_t *out, const uint8_t *choice
 
 /* ---- raw rows ---- */
 
-int iknp_raw_recv(ote_receiver *r, chan *ch, block *t, const uint8_t *choices, size_t n) {
-    PARLEY_CHECK(r->w == 128);
+/* The raw rows of n OTs, chunk by chunk, into rows: the receiver's (r,
+ * with its choices) or the sender's (s). */
+static int raw_rows(ote_receiver *r, ote_sender *s, chan *ch, block *rows, const uint8_t *choices,
+                    size_t n) {
     iknp_buf b;
     TRY(iknp_buf_alloc(&b, n, 1, 0));
     int rc = 0;
     for (size_t i0 = 0; i0 < n && rc == 0; i0 += OTE_CHUNK) {
         size_t mm = n - i0 < OTE_CHUNK ? n - i0 : OTE_CHUNK, m = ote_padded(mm);
-        pack_choices(b.bits, choices + i0, mm, m);
-        rc = ote_recv_chunk(r, ch, b.rows, b.bits, NULL, m);
-        if (rc == 0) memcpy(t + i0, b.rows, mm * sizeof(block));
+        if (r) {
+            pack_choices(b.bits, choices + i0, mm, m);
+            rc = ote_recv_chunk(r, ch, b.rows, b.bits, NULL, m);
+        } else {
+            rc = ote_send_chunk(s, ch, b.rows, m);
+        }
+        if (rc == 0) memcpy(rows + i0, b.rows, mm * sizeof(block));
     }
     iknp_buf_free(&b);
     return rc;
 }
 
+int iknp_raw_recv(ote_receiver *r, chan *ch, block *t, const uint8_t *choices, size_t n) {
+    PARLEY_CHECK(r->w == 128);
+    return raw_rows(r, NULL, ch, t, choices, n);
+}
+
 int iknp_raw_send(ote_sender *s, chan *ch, block *q, size_t n) {
     PARLEY_CHECK(s->w == 128);
-    iknp_buf b;
-    TRY(iknp_buf_alloc(&b, n, 1, 0));
-    int rc = 0;
-    for (size_t i0 = 0; i0 < n && rc == 0; i0 += OTE_CHUNK) {
-        size_t mm = n - i0 < OTE_CHUNK ? n - i0 : OTE_CHUNK, m = ote_padded(mm);
-        rc = ote_send_chunk(s, ch, b.rows, m);
-        if (rc == 0) memcpy(q + i0, b.rows, mm * sizeof(block));
-    }
-    iknp_buf_free(&b);
-    return rc;
+    return raw_rows(NULL, s, ch, q, NULL, n);
 }

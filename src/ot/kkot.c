@@ -277,13 +277,8 @@ const ot_steps kk_steps = {kk_task_begin, kk_task_send, kk_task_end, kk_task_fre
 
 /* ---- whole calls: the steps in a loop ---- */
 
-typedef int (*task_step)(ot_task *t, chan *ch, size_t c);
-
-static int run_steps(ot_task *t, chan *ch, task_step step) {
-    int rc = 0;
-    for (size_t c = 0; c < ot_task_chunks(t) && rc == 0; c++) rc = step(t, ch, c);
-    kk_task_free(t);
-    return rc;
+static int run_steps(ot_task *t, chan *ch, ot_task_step step) {
+    return ot_task_run(t, ch, step, kk_task_free);
 }
 
 int kkot_send_gen(ote_sender *s, chan *ch, size_t n, unsigned N, unsigned l, kk_gen_fn gen,

@@ -207,6 +207,15 @@ static inline int ot_task_end(ot_task *t, chan *ch, size_t c) { return t->steps-
 static inline void ot_task_free(ot_task *t) {
     if (t->steps) t->steps->free(t);
 }
+/* A whole call on one channel: step(t, ch, c) for every chunk c in turn,
+ * up to the first error, then done(t) frees the task's buffers. */
+typedef int (*ot_task_step)(ot_task *t, chan *ch, size_t c);
+static inline int ot_task_run(ot_task *t, chan *ch, ot_task_step step, void (*done)(ot_task *t)) {
+    int rc = 0;
+    for (size_t c = 0; c < ot_task_chunks(t) && rc == 0; c++) rc = step(t, ch, c);
+    done(t);
+    return rc;
+}
 
 /* The interleaved schedule of several tasks' chunk steps on one channel:
  * R = the chunks in which this party receives (begin, end), S = those in

@@ -2,6 +2,7 @@
  * with refills; see silent.h. */
 #include "ot/silent.h"
 
+#include "ot/task_impl.h"
 #include "util/bits.h"
 #include "util/mem.h"
 
@@ -198,13 +199,20 @@ static inline uint64_t pick_field(const uint8_t *p, unsigned c, unsigned N, unsi
 
 /* ---- steps ---- */
 
+/* What every step starts with: the task's view and its buffers (made by
+ * the first step). */
+static int step_open(ot_task *t, sview *v, sil_impl **k) {
+    view_of(t, v);
+    *k = impl_get(t, v);
+    return *k ? 0 : err_set(PARLEY_E_NOMEM, "out of memory for silent OT");
+}
+
 /* Receiver, chunk c: take the COTs, send d = choice ^ b, keep the pads of
  * its own keys in out. */
 static int silent_task_begin(ot_task *t, chan *ch, size_t c) {
     sview v;
-    view_of(t, &v);
-    sil_impl *k = impl_get(t, &v);
-    if (!k) return err_set(PARLEY_E_NOMEM, "out of memory for silent OT");
+    sil_impl *k;
+    TRY(step_open(t, &v, &k));
     size_t i0 = c * OTE_CHUNK, mm = chunk_len(t, c);
     cot_pool *pool = t->src;
     uint64_t u0;
@@ -268,9 +276,8 @@ static int silent_task_begin(ot_task *t, chan *ch, size_t c) {
  * send the masked messages (or corrections). */
 static int silent_task_send(ot_task *t, chan *ch, size_t c) {
     sview v;
-    view_of(t, &v);
-    sil_impl *k = impl_get(t, &v);
-    if (!k) return err_set(PARLEY_E_NOMEM, "out of memory for silent OT");
+    sil_impl *k;
+    TRY(step_open(t, &v, &k));
     size_t i0 = c * OTE_CHUNK, mm = chunk_len(t, c);
     if (v.kind == OT_TASK_RROT) { /* random choices: K^0 = q, K^1 = q ^ Delta */
         memset(k->d, 0, mm);
@@ -374,22 +381,15 @@ static int silent_task_end(ot_task *t, chan *ch, size_t c) {
     sview v;
     view_of(t, &v);
     if (!v.per) return 0;
-    sil_impl *k = impl_get(t, &v);
-    if (!k) return err_set(PARLEY_E_NOMEM, "out of memory for silent OT");
+    sil_impl *k;
+    TRY(step_open(t, &v, &k));
     size_t i0 = c * OTE_CHUNK, mm = chunk_len(t, c), nb = bits_bytes(mm * v.per);
     TRY(chan_recv(ch, k->wire, nb));
     bitr rd = bitr_start(k->wire, nb);
     const uint8_t *chs = t->choices;
     uint64_t *out = t->out;
     if (v.kind == OT_TASK_COT) {
-        size_t M = t->M;
-        for (size_t i = i0; i < i0 + mm; i++) {
-            uint64_t cm = 0 - (uint64_t)(chs[i] & 1);
-            for (size_t q = 0; q < M; q++) {
-                unsigned lq = t->ls[q];
-                out[i * M + q] = (out[i * M + q] + (bitr_get(&rd, lq) & cm)) & bits_mask(lq);
-            }
-        }
+        ot_task_cot_correct(t, &rd, i0, mm);
         return 0;
     }
     unsigned N = v.N, l = v.l;

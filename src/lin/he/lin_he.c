@@ -546,7 +546,35 @@ static void ops_flights(const lin_plan *pl, unsigned lanes, fsim *fs) {
     fsim_msg(fs, MPC_SERVER, c->bytes_s2c);
 }
 
-const lin_ops lin_he_ops = {"he", ops_plan, ops_run, plan_free, ops_flights};
+static int ops_setup(party *p, void **ctx) {
+    lin_he *h;
+    TRY(lin_he_setup(p, &h));
+    *ctx = h;
+    return 0;
+}
+
+static void ops_teardown(void *ctx) { lin_he_free(ctx); }
+
+/* The client's key message: one flight, which the input's share joins
+ * (nothing is read in between); its bytes are the set-up's. */
+static uint64_t ops_setup_cost(fsim *fs) {
+    if (fs) fsim_msg(fs, MPC_CLIENT, 0);
+    return lin_he_setup_bytes();
+}
+
+static void ops_set_outputs(void *ctx, uint64_t outs) { lin_he_set_outputs(ctx, outs); }
+static double ops_stat_bits(const void *ctx) { return lin_he_stat_bits(ctx); }
+
+const lin_ops lin_he_ops = {.name = "HE",
+                            .setup = ops_setup,
+                            .teardown = ops_teardown,
+                            .setup_cost = ops_setup_cost,
+                            .set_outputs = ops_set_outputs,
+                            .stat_bits = ops_stat_bits,
+                            .plan = ops_plan,
+                            .run = ops_run,
+                            .free = plan_free,
+                            .flights = ops_flights};
 
 int lin_he_conv_info(lin_he_info *out, const lin_conv *c, unsigned l, uint64_t outs) {
     lin_he_plan pl;

@@ -75,7 +75,10 @@ void lin_he_set_chunk_bytes(lin_he *h, uint64_t bytes);
 /* Bytes of the set-up message. */
 uint64_t lin_he_setup_bytes(void);
 
-/* The HE back-end (lin/backend.h): run needs the session's lin_he (ctx),
+/* The HE back-end (lin/backend.h): its setup is lin_he_setup (ctx: the
+ * lin_he; teardown lin_he_free, setup_cost lin_he_setup_bytes),
+ * set_outputs and stat_bits are lin_he_set_outputs and lin_he_stat_bits.
+ * run needs the session's lin_he (ctx),
  * whose declared outputs (lin_he_set_outputs) size the flood; plan and
  * pricing do not (ctx may be NULL: the backend's outs, or
  * LIN_HE_OUTS_DEFAULT). FC runs as a 1x1 convolution with the batch as

@@ -612,4 +612,6 @@ static void ops_flights(const lin_plan *pl, unsigned lanes, fsim *fs) {
     fsim_join(fs);
 }
 
-const lin_ops lin_ot_ops = {"ot", ops_plan, ops_run, plan_free, ops_flights};
+/* No session state: the lanes' OT set-up serves every layer. */
+const lin_ops lin_ot_ops = {
+    .name = "OT", .plan = ops_plan, .run = ops_run, .free = plan_free, .flights = ops_flights};
