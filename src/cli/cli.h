@@ -15,6 +15,7 @@ int cli_run(int argc, char **argv);
 int cli_serve(int argc, char **argv);
 int cli_infer(int argc, char **argv);
 int cli_inspect(int argc, char **argv);
+int cli_calibrate(int argc, char **argv);
 
 /* Return a failed API call's status (its message is parley_last_error()). */
 #define TRY_CLI(expr)                                                                              \
