@@ -265,6 +265,77 @@ PARLEY_API void parley_prediction_free(parley_prediction *p);
 PARLEY_API int parley_plain(const parley_model *m, const parley_tensor *input,
                             parley_tensor *output);
 
+/* ------------------------------------------------------------- calibration */
+
+/* Choosing the ring width l and scale s for a model from sample inputs
+ * (what `parley calibrate` prints; docs/MODELS.md, "Choosing (l, s)"). */
+typedef struct parley_calibrate_opts {
+    size_t size;         /* sizeof(parley_calibrate_opts); parley_calibrate_opts_init sets it */
+    unsigned margin;     /* head-room over the samples' largest values, bits, 0..16 (default 2) */
+    double tolerance;    /* largest output error allowed, relative to the largest output
+                          * magnitude, in (0, 1) (default 0.01) */
+    unsigned smin, smax; /* the candidate scales, 1..31, smin <= smax (default 4..24) */
+    const char *const *input_names; /* names of the inputs in messages (may be NULL) */
+} parley_calibrate_opts;
+
+/* Fill o with the defaults above. Thread-safe. */
+PARLEY_API void parley_calibrate_opts_init(parley_calibrate_opts *o);
+
+/* One candidate scale s, run over every sample at l = 64 on exact values. */
+typedef struct parley_calibrate_candidate {
+    unsigned s;
+    int ok;        /* every value stayed below 2^62; 0: out of range (the rest is 0) */
+    unsigned need; /* bits the largest value any layer forms needs (sign included) */
+    unsigned bits; /* the l it needs: need + margin, at least 2 s + 2 and 8 */
+    double error;  /* largest |y - y_ref| over all outputs, against the reference */
+    unsigned top1; /* output rows whose top-1 equals the reference's */
+} parley_calibrate_candidate;
+
+/* One layer at the recommendation, on the samples. */
+typedef struct parley_calibrate_layer {
+    char kind[16];
+    char name[256];
+    double max_abs; /* the largest magnitude the layer forms (as a real value) */
+    unsigned bits;  /* the bits it needs, sign included */
+    int headroom;   /* bits left of l before a value wraps (l - bits) */
+} parley_calibrate_layer;
+
+/* A calibration: the recommendation, the reasoning per candidate s and per
+ * layer. Release it with parley_calibration_free. */
+typedef struct parley_calibration {
+    unsigned bits, scale;  /* the recommendation: --bits and --scale */
+    unsigned ref_scale;    /* the reference: the largest s that fits 64 bits */
+    int fallback;          /* 1: the recommendation is the reference (the most precise) */
+    unsigned samples;      /* input tensors */
+    size_t rows;           /* output rows (top-1 compared per row) */
+    double largest_output; /* the reference's largest output magnitude */
+    unsigned ncandidates;  /* smin..smax */
+    parley_calibrate_candidate *candidates;
+    unsigned recommended; /* the index in candidates of the recommendation */
+    unsigned nlayers;
+    parley_calibrate_layer *layers;
+} parley_calibration;
+
+/* Recommend (l, s) for the ONNX model at onnx_path from n sample inputs
+ * (1..64 tensors; each may be a batch, the model imported at its dimension
+ * 0). Each candidate s in smin..smax runs the plaintext fixed-point
+ * reference at l = 64 on exact values, which gives the largest magnitude
+ * every layer forms and so the l that holds it; the output is compared with
+ * the run at the largest s that fits 64 bits (the reference, standing in for
+ * real arithmetic). The recommendation is the smallest l, with margin bits
+ * of head-room, whose s keeps the output error within tolerance of the
+ * largest output and every top-1 label; it is then checked: every sample
+ * runs at (l, s) without wrap-around. o may be NULL for the defaults. A
+ * call overwrites c (also on failure, then zero): release it with
+ * parley_calibration_free. PARLEY_E_RANGE if no candidate fits 64 bits.
+ * Thread-safe (each call has its own state). */
+PARLEY_API int parley_calibrate(parley_calibration *c, const char *onnx_path,
+                                const parley_tensor *inputs, unsigned n,
+                                const parley_calibrate_opts *o);
+/* Release a calibration's arrays (NULL is fine; the struct is zeroed).
+ * Thread-safe on distinct calibrations. */
+PARLEY_API void parley_calibration_free(parley_calibration *c);
+
 /* ----------------------------------------------------------------- reports */
 
 enum parley_role { PARLEY_ROLE_SERVER = 0, PARLEY_ROLE_CLIENT = 1 };

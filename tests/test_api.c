@@ -558,6 +558,132 @@ static void case_check_ring(void) {
     CHECK_ERR(parley_check_ring(7, 1), PARLEY_E_ARG, "ring width l = 7");
 }
 
+/* The digits model at (bits, scale) with the default rest. */
+static parley_model *load_at(unsigned bits, unsigned scale) {
+    parley_model_opts o;
+    parley_model_opts_init(&o);
+    o.bits = bits;
+    o.scale = scale;
+    parley_model *m = NULL;
+    CHECK(parley_model_load(&m, DIGITS, &o) == PARLEY_OK && m);
+    return m;
+}
+
+static size_t argmax_of(const parley_tensor *t) {
+    size_t b = 0;
+    for (size_t i = 1; i < t->count; i++)
+        if (t->data[i] > t->data[b]) b = i;
+    return b;
+}
+
+/* parley_calibrate: on the digits model's samples it recommends the
+ * smallest l among the candidates that meet the tolerance and every top-1;
+ * the samples then run at it exactly (parley_plain checks every value) with
+ * the labels of the most precise run; every layer keeps the margin. An
+ * input times 1e4, which wraps at the default (37, 12), gets l > 37 and
+ * runs there. Bad arguments are refused by name. */
+static void case_calibrate(void) {
+    parley_tensor x[2] = {{0}}, big = {0};
+    CHECK(parley_tensor_load_npy(&x[0], PARLEY_SOURCE_DIR "/examples/digit-0.npy") == PARLEY_OK);
+    CHECK(parley_tensor_load_npy(&x[1], PARLEY_SOURCE_DIR "/examples/digit-3.npy") == PARLEY_OK);
+    CHECK(parley_tensor_load_npy(&big, PARLEY_SOURCE_DIR "/tests/data/digit-0x1e4.npy") ==
+          PARLEY_OK);
+    parley_calibrate_opts o;
+    parley_calibrate_opts_init(&o);
+    CHECK(o.size == sizeof o && o.margin == 2 && o.tolerance == 0.01 && o.smin == 4 &&
+          o.smax == 24);
+    parley_calibration c;
+    int rc = parley_calibrate(&c, DIGITS, x, 2, NULL);
+    CHECK(rc == PARLEY_OK);
+    if (rc != PARLEY_OK) goto out;
+    CHECK(parley_check_ring(c.bits, c.scale) == PARLEY_OK);
+    CHECK(c.samples == 2 && c.rows == 2 && c.ncandidates == 21 && c.largest_output > 0);
+    CHECK(c.recommended < c.ncandidates);
+    CHECK(c.candidates[c.recommended].s == c.scale && c.candidates[c.recommended].bits == c.bits);
+    CHECK(c.ref_scale >= c.scale && c.ref_scale <= 24);
+    for (unsigned i = 0; i < c.ncandidates; i++) {
+        const parley_calibrate_candidate *k = &c.candidates[i];
+        CHECK(k->s == 4 + i);
+        if (!k->ok) continue;
+        CHECK(k->bits >= k->need + 2 && k->bits >= 2 * k->s + 2 && k->top1 <= 2);
+        if (k->s == c.ref_scale) CHECK(k->error == 0 && k->top1 == 2);
+        /* nothing smaller met the tolerance and every label */
+        if (k->bits < c.bits) CHECK(k->error > 0.01 * c.largest_output || k->top1 < 2);
+    }
+    CHECK(c.candidates[c.recommended].error <= 0.01 * c.largest_output &&
+          c.candidates[c.recommended].top1 == 2);
+    parley_model *m = load_at(c.bits, c.scale), *ref = load_at(64, c.ref_scale);
+    parley_model_info info = {.size = sizeof info};
+    CHECK(m && parley_model_describe_brief(m, &info) == PARLEY_OK);
+    CHECK(c.nlayers == info.layers && c.nlayers > 0);
+    unsigned widest = 0;
+    for (unsigned i = 0; i < c.nlayers; i++) {
+        const parley_calibrate_layer *y = &c.layers[i];
+        parley_layer_info li = {.size = sizeof li};
+        CHECK(parley_model_layer(m, i, &li) == PARLEY_OK && !strcmp(li.kind, y->kind) &&
+              !strcmp(li.name, y->name));
+        CHECK(y->headroom == (int)c.bits - (int)y->bits && y->headroom >= 2);
+        CHECK(y->max_abs >= 0 && y->bits >= 1);
+        if (y->bits > widest) widest = y->bits;
+    }
+    CHECK(widest == c.candidates[c.recommended].need);
+    for (int k = 0; k < 2 && m && ref; k++) {
+        parley_tensor y = {0}, yr = {0};
+        CHECK(parley_plain(m, &x[k], &y) == PARLEY_OK);
+        CHECK(parley_plain(ref, &x[k], &yr) == PARLEY_OK);
+        CHECK(y.count == yr.count && y.count > 0 && argmax_of(&y) == argmax_of(&yr));
+        parley_tensor_free(&y);
+        parley_tensor_free(&yr);
+    }
+    parley_model_free(m);
+    parley_model_free(ref);
+    parley_calibration_free(&c);
+    CHECK(c.candidates == NULL && c.layers == NULL && c.bits == 0);
+
+    /* The large input wraps at (37, 12); its recommendation holds it. */
+    parley_model *def = load_at(37, 12);
+    parley_tensor y = {0};
+    CHECK_ERR(parley_plain(def, &big, &y), PARLEY_E_RANGE, "");
+    parley_model_free(def);
+    o.input_names = (const char *const[]){"digit-0x1e4.npy"};
+    CHECK(parley_calibrate(&c, DIGITS, &big, 1, &o) == PARLEY_OK);
+    CHECK(c.bits > 37 && parley_check_ring(c.bits, c.scale) == PARLEY_OK);
+    m = load_at(c.bits, c.scale);
+    CHECK(m && parley_plain(m, &big, &y) == PARLEY_OK);
+    parley_tensor_free(&y);
+    parley_model_free(m);
+    parley_calibration_free(&c);
+
+    /* Bad arguments. */
+    CHECK_ERR(parley_calibrate(NULL, DIGITS, x, 2, NULL), PARLEY_E_ARG, "calibration");
+    CHECK_ERR(parley_calibrate(&c, NULL, x, 2, NULL), PARLEY_E_ARG, "onnx_path");
+    CHECK_ERR(parley_calibrate(&c, DIGITS, x, 0, NULL), PARLEY_E_ARG, "at least one");
+    CHECK_ERR(parley_calibrate(&c, DIGITS, NULL, 1, NULL), PARLEY_E_ARG, "at least one");
+    CHECK_ERR(parley_calibrate(&c, DIGITS, x, 65, NULL), PARLEY_E_ARG, "at most 64");
+    CHECK_ERR(parley_calibrate(&c, "/nonexistent/cal.onnx", x, 1, NULL), PARLEY_E_IO, "cal.onnx");
+    parley_calibrate_opts_init(&o);
+    o.tolerance = 1;
+    CHECK_ERR(parley_calibrate(&c, DIGITS, x, 1, &o), PARLEY_E_ARG, "tolerance");
+    parley_calibrate_opts_init(&o);
+    o.smin = 9, o.smax = 8;
+    CHECK_ERR(parley_calibrate(&c, DIGITS, x, 1, &o), PARLEY_E_ARG, "smin <= smax");
+    parley_calibrate_opts_init(&o);
+    o.margin = 17;
+    CHECK_ERR(parley_calibrate(&c, DIGITS, x, 1, &o), PARLEY_E_ARG, "margin");
+    o.margin = 2;
+    o.size = 0;
+    CHECK_ERR(parley_calibrate(&c, DIGITS, x, 1, &o), PARLEY_E_ARG, "size");
+    parley_tensor bad = x[0];
+    bad.data = NULL;
+    CHECK_ERR(parley_calibrate(&c, DIGITS, &bad, 1, NULL), PARLEY_E_ARG, "input 0");
+    CHECK(c.candidates == NULL && c.layers == NULL && c.ncandidates == 0);
+    parley_calibration_free(NULL);
+out:
+    parley_tensor_free(&x[0]);
+    parley_tensor_free(&x[1]);
+    parley_tensor_free(&big);
+}
+
 /* TLS 1.3 with the server's key pin, and a token. */
 static void case_tls(void) {
     char dir[] = "/tmp/parley-api-tls-XXXXXX", cmd[512], f[4][256];
@@ -970,6 +1096,7 @@ static const struct {
     {"stop_now", case_stop_now},
     {"accept_refuse", case_accept_refuse},
     {"check_ring", case_check_ring},
+    {"calibrate", case_calibrate},
     {"tls", case_tls},
 };
 

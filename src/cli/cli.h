@@ -15,6 +15,7 @@ int cli_run(int argc, char **argv);
 int cli_serve(int argc, char **argv);
 int cli_infer(int argc, char **argv);
 int cli_inspect(int argc, char **argv);
+int cli_calibrate(int argc, char **argv);
 
 /* Return a failed API call's status (its message is parley_last_error()). */
 #define TRY_CLI(expr)                                                                              \
@@ -28,6 +29,12 @@ int cli_inspect(int argc, char **argv);
 void cli_json_str(FILE *f, const char *s);
 /* A decimal option value in lo..hi into *out: 0, or -1 if it is not one. */
 int cli_opt_uint(const char *s, unsigned lo, unsigned hi, unsigned *out);
+/* --bits auto: the model calibrated on the input (parley_calibrate's
+ * defaults; `parley calibrate` prints the reasoning) into *l and *s, which
+ * are printed on stderr unless quiet. 0, or the failed call's status (its
+ * message is parley_last_error()). */
+int cli_bits_auto(const char *cmd, const char *model, const char *input, unsigned *l, unsigned *s,
+                  int quiet);
 /* Seconds on a monotonic clock. */
 double cli_now(void);
 /* "ot" / "he", "silent" / "iknp" (parley_model_opts' mode and ot). */

@@ -29,6 +29,7 @@ typedef struct opts {
     /* serve: the forking server (cli/serve.h); 0: the default */
     unsigned max_sessions, queue, session_timeout, idle_timeout, session_memory, max_batch;
     int queue_set, log_json;
+    int bits_auto, scale_set; /* run: --bits auto (calibrate on the input), --scale given */
 } opts;
 
 /* HOST:PORT (or :PORT, or PORT) into host and port. */
@@ -105,11 +106,15 @@ static int parse_opts(opts *o, int argc, char **argv, const char *cmd, const cha
             o->listen = v;
         else if (!strcmp(name, "connect"))
             o->connect = v;
-        else if (!strcmp(name, "bits")) /* the domain is checked below, with its message */
+        else if (!strcmp(name, "bits") && !strcmp(cmd, "run") && !strcmp(v, "auto"))
+            o->bits_auto = 1;
+        else if (!strcmp(name, "bits")) { /* the domain is checked below, with its message */
             bad = cli_opt_uint(v, 0, 1u << 16, &o->l);
-        else if (!strcmp(name, "scale"))
+            o->bits_auto = 0;
+        } else if (!strcmp(name, "scale")) {
             bad = cli_opt_uint(v, 0, 1u << 16, &o->s);
-        else if (!strcmp(name, "wbits"))
+            o->scale_set = 1;
+        } else if (!strcmp(name, "wbits"))
             bad = cli_opt_uint(v, 1, 64, &o->wbits);
         else if (!strcmp(name, "threads"))
             bad = cli_opt_uint(v, 1, PARLEY_MAX_THREADS, &o->threads);
@@ -166,7 +171,12 @@ static int parse_opts(opts *o, int argc, char **argv, const char *cmd, const cha
             return 2;
         }
     }
-    if (strstr(allowed, "bits") && parley_check_ring(o->l, o->s) < 0) {
+    if (o->bits_auto && o->scale_set) {
+        fprintf(stderr, "parley %s: --bits auto chooses the scale too: drop --scale\n%s", cmd,
+                usage ? usage : "");
+        return 2;
+    }
+    if (strstr(allowed, "bits") && !o->bits_auto && parley_check_ring(o->l, o->s) < 0) {
         fprintf(stderr, "parley %s: %s\n", cmd, parley_last_error());
         return 2;
     }
@@ -607,7 +617,8 @@ static const char run_usage[] =
     "options:\n"
     "  --output y.npy   write the output tensor as float32 (.npy)\n"
     "  --mode ot|he     linear layers over OT or homomorphic encryption (default ot)\n"
-    "  --bits L         ring width l, 8..64 (default 37)\n"
+    "  --bits L         ring width l, 8..64 (default 37); auto: calibrate on the input\n"
+    "                   (as parley calibrate) and use its (l, s)\n"
     "  --scale S        fixed-point scale s, 1..(l - 2) / 2 (default 12)\n"
     "  --wbits W        the public weight width, 1..l (default s + 4)\n"
     "  --threads T      lanes (threads) (default 2)\n"
@@ -655,7 +666,8 @@ int cli_run(int argc, char **argv) {
     parley_model *m = NULL;
     parley_server *srv = NULL;
     int port = 0;
-    int rc = load_model(&m, &o, 1, "run");
+    int rc = o.bits_auto ? cli_bits_auto("run", o.model, o.input, &o.l, &o.s, o.quiet) : 0;
+    if (rc == 0) rc = load_model(&m, &o, 1, "run");
     if (rc == 0) rc = range_check(m, &o);
     if (rc < 0) {
         fprintf(stderr, "parley run: %s\n", parley_last_error());

@@ -16,6 +16,7 @@ static void usage(FILE *f) {
             "  infer      run a secure inference against a server (the input owner's side)\n"
             "  plain      run a model in plaintext fixed point (the reference)\n"
             "  inspect    list a model's layers and predict the traffic of a secure inference\n"
+            "  calibrate  choose the ring width and scale (--bits, --scale) from sample inputs\n"
             "  version    print the version\n"
             "\n"
             "Run 'parley <command> --help' for the options of a command. The benchmarks\n"
@@ -46,10 +47,7 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "serve") == 0) return cli_serve(argc - 1, argv + 1);
     if (strcmp(cmd, "infer") == 0) return cli_infer(argc - 1, argv + 1);
     if (strcmp(cmd, "inspect") == 0) return cli_inspect(argc - 1, argv + 1);
-    if (strcmp(cmd, "calibrate") == 0) {
-        int cli_calibrate(int, char **);
-        return cli_calibrate(argc - 1, argv + 1);
-    }
+    if (strcmp(cmd, "calibrate") == 0) return cli_calibrate(argc - 1, argv + 1);
     fprintf(stderr, "parley: unknown command '%s'\n", cmd);
     usage(stderr);
     return 2;

@@ -15,7 +15,8 @@ static const char plain_usage[] =
     "secure computation matches bit for bit) and writes the output as float32.\n"
     "\n"
     "options:\n"
-    "  --bits L    ring width l, 8..64 (default 37)\n"
+    "  --bits L    ring width l, 8..64 (default 37); auto: calibrate on the input\n"
+    "              (as parley calibrate) and use its (l, s)\n"
     "  --scale S   fixed-point scale s, 1..(l - 2) / 2 (default 12)\n"
     "  --wbits W   the public weight width, 1..l (default s + 4: real weights in (-8, 8));\n"
     "              a model whose weights exceed it is refused, as by serve\n"
@@ -24,7 +25,7 @@ static const char plain_usage[] =
 int cli_plain(int argc, char **argv) {
     const char *model = NULL, *input = NULL, *output = NULL;
     unsigned l = 37, s = 12, wbits = 0;
-    int quiet = 0;
+    int quiet = 0, bits_auto = 0, scale_set = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -46,10 +47,12 @@ int cli_plain(int argc, char **argv) {
             input = v;
         else if (strcmp(a, "--output") == 0)
             output = v;
+        else if (strcmp(a, "--bits") == 0 && strcmp(v, "auto") == 0)
+            bits_auto = 1;
         else if (strcmp(a, "--bits") == 0 && cli_opt_uint(v, 0, 1u << 16, &l) == 0)
-            continue; /* the (l, s) domain is checked below, with its message */
+            bits_auto = 0; /* the (l, s) domain is checked below, with its message */
         else if (strcmp(a, "--scale") == 0 && cli_opt_uint(v, 0, 1u << 16, &s) == 0)
-            continue;
+            scale_set = 1;
         else if (strcmp(a, "--wbits") == 0 && cli_opt_uint(v, 1, 64, &wbits) == 0)
             continue;
         else {
@@ -62,14 +65,20 @@ int cli_plain(int argc, char **argv) {
                 plain_usage);
         return 2;
     }
-    if (parley_check_ring(l, s) < 0) {
+    if (bits_auto && scale_set) {
+        fprintf(stderr, "parley plain: --bits auto chooses the scale too: drop --scale\n%s",
+                plain_usage);
+        return 2;
+    }
+    if (!bits_auto && parley_check_ring(l, s) < 0) {
         fprintf(stderr, "parley plain: %s\n", parley_last_error());
         return 2;
     }
     parley_tensor x = {0}, y = {0};
     parley_model *m = NULL;
     double t0 = cli_now(), t1 = t0, t2 = t0;
-    int rc = parley_tensor_load_npy(&x, input);
+    int rc = bits_auto ? cli_bits_auto("plain", model, input, &l, &s, quiet) : 0;
+    if (rc == 0) rc = parley_tensor_load_npy(&x, input);
     if (rc == 0) {
         parley_model_opts mo;
         parley_model_opts_init(&mo);

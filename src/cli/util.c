@@ -30,6 +30,27 @@ int cli_opt_uint(const char *s, unsigned lo, unsigned hi, unsigned *out) {
     return 0;
 }
 
+int cli_bits_auto(const char *cmd, const char *model, const char *input, unsigned *l, unsigned *s,
+                  int quiet) {
+    parley_tensor x = {0};
+    parley_calibration c = {0};
+    int rc = parley_tensor_load_npy(&x, input);
+    parley_calibrate_opts o;
+    parley_calibrate_opts_init(&o);
+    o.input_names = &input;
+    if (rc == 0) rc = parley_calibrate(&c, model, &x, 1, &o);
+    if (rc == 0) {
+        *l = c.bits;
+        *s = c.scale;
+        if (!quiet)
+            fprintf(stderr, "parley %s: --bits auto: calibrated on %s: --bits %u --scale %u\n", cmd,
+                    input, c.bits, c.scale);
+    }
+    parley_calibration_free(&c);
+    parley_tensor_free(&x);
+    return rc;
+}
+
 double cli_now(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);

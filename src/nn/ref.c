@@ -109,8 +109,7 @@ static int range_err(const qnet *net, unsigned i, double m, const char *what) {
                    ldexp(m, -(int)sc), l - 1, l, over > 0 ? over : 0.0, bits);
 }
 
-/* The largest magnitude of a 64-bit tensor, exactly (as unsigned). */
-static uint64_t wide_max(const uint64_t *v, size_t n) {
+uint64_t ref_wide_max(const uint64_t *v, size_t n) {
     uint64_t m = 0;
     for (size_t i = 0; i < n; i++) {
         int64_t a = (int64_t)v[i];
@@ -136,7 +135,7 @@ static int wide_layer(const qnet *net, const qnet *w, qstore *st, unsigned i) {
     double inmax[2] = {0, 0}, bound = 0; /* kinds with a reach hook have at most 2 inputs */
     uint64_t inner = 0;
     for (unsigned j = 0; j < L->nin; j++) {
-        double m = (double)wide_max(st->buf[L->in[j]], w->t[L->in[j]].size);
+        double m = (double)ref_wide_max(st->buf[L->in[j]], w->t[L->in[j]].size);
         if (j < 2) inmax[j] = m;
         if (m > bound) bound = m;
     }
@@ -162,7 +161,7 @@ static int wide_layer(const qnet *net, const qnet *w, qstore *st, unsigned i) {
     TRY(ref_layer(w, st, i));
     const uint64_t *y = st->buf[L->out];
     size_t n = w->t[L->out].size;
-    if (!wide_fits(y, n, net->l)) return range_err(net, i, (double)wide_max(y, n), "a value");
+    if (!wide_fits(y, n, net->l)) return range_err(net, i, (double)ref_wide_max(y, n), "a value");
     return 0;
 }
 

@@ -36,4 +36,8 @@ int ref_run_float(const qnet *net, nn_tensor *y, const nn_tensor *x) WUR;
 /* The same, with ref_run_checked if checked. */
 int ref_run_float_ex(const qnet *net, nn_tensor *y, const nn_tensor *x, int checked) WUR;
 
+/* The largest magnitude of n 64-bit ring values read as signed, exactly
+ * (as unsigned). */
+uint64_t ref_wide_max(const uint64_t *v, size_t n);
+
 #endif
