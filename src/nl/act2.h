@@ -1,0 +1,59 @@
+/* Products of two secret-shared tensors and the activations built on them
+ * (docs/MODELS.md, "Products of computed tensors", "HardSwish"). Shares
+ * as in nl.h: mod 2^l, 1 <= l <= 64, values kept reduced; the result
+ * reconstructs to exactly what the *_plain twin computes on the
+ * reconstructed inputs, for every input.
+ *
+ * Multiplication (nl_mul): z = x * y mod 2^l. Each party multiplies its own
+ * shares locally; each cross term x_P * y_Q (P != Q) comes from l
+ * correlated OTs, one per bit j of y_Q: Q receives with choice bit j of its
+ * share, P sends with correlation x_P mod 2^(l-j), and 2^j times the
+ * results sums to x_P * y_Q mod 2^l (COT-based multiplication). Both
+ * directions run in one OT exchange.
+ *
+ *   function            wire bits per element                flights per party
+ *   mul                 2 * sum_{j<l} (128 + l - j)           2
+ *                       = 256 l + l (l + 1)
+ *   mul_trunc by s      mul + trunc(s) (nl.h)                 2 + mill + 2
+ *   hswish              act(hsig) (nl.h) + mul_trunc(k)       act's + mul_trunc's
+ *
+ * (l = 37: mul 10878 bits per element on IKNP.) On the silent backend a COT
+ * costs 1 + width bits instead of 128 + width, so mul is 2l + l (l + 1)
+ * bits (1480 at l = 37) and 2l COTs per element (otb.h). Lanes split the
+ * batch in grains of 128; a lane runs its slice in blocks of
+ * NL_MUL_BLOCK elements, one OT exchange per block. */
+#ifndef PARLEY_NL_ACT2_H
+#define PARLEY_NL_ACT2_H
+
+#include "mpc/otb.h"
+#include "nl/plain.h"
+
+#define NL_MUL_BLOCK 8192
+
+/* z = x * y mod 2^l. */
+int nl_mul(party *p, uint64_t *z, const uint64_t *x, const uint64_t *y, size_t n,
+           unsigned l) WUR;
+/* z = floor(signed(x * y mod 2^l) / 2^s) mod 2^l (s = 0: nl_mul), the
+ * product then the faithful truncation of nl_trunc, s < l. */
+int nl_mul_trunc(party *p, uint64_t *z, const uint64_t *x, const uint64_t *y, size_t n,
+                 unsigned l, unsigned s) WUR;
+void nl_mul_trunc_plain(uint64_t *z, const uint64_t *x, const uint64_t *y, size_t n, unsigned l,
+                        unsigned s);
+/* Exact wire bytes as nl.h's *_bytes (both parties, all lanes, without
+ * the silent COTs' making); 0 for arguments the function would refuse. */
+uint64_t nl_mul_trunc_bytes(const ot_costing *oc, size_t n, unsigned l, unsigned s,
+                            unsigned lanes);
+
+/* HardSwish: h = nl_act_plain(x, a) with a a HardSigmoid (NL_ACT_HSIG)
+ * whose bounds are 0 and hi = 2^k (1 at scale k), then
+ * y = floor(signed(x * h mod 2^l) / 2^k): x * HardSigmoid(x) at x's scale.
+ * nl_hswish_check: PARLEY_E_ARG unless a passes nl_act_check and has that
+ * form. */
+int nl_hswish_check(const nl_actp *a, unsigned l) WUR;
+int nl_hswish(party *p, uint64_t *y, const uint64_t *x, size_t n, unsigned l,
+              const nl_actp *a) WUR;
+void nl_hswish_plain(uint64_t *y, const uint64_t *x, size_t n, unsigned l, const nl_actp *a);
+uint64_t nl_hswish_bytes(const ot_costing *oc, size_t n, unsigned l, const nl_actp *a,
+                         unsigned lanes);
+
+#endif
