@@ -181,6 +181,22 @@ int conf_error_bound(double *bound, const qnet *net, const uint64_t *x) {
             if (L->op != QOP_CLIP) e[y] += xm * ldexp(1.0, -(int)s - 1) + u + u / 2;
             break;
         }
+        case QOP_HARD_SWISH: {
+            /* x h: |x| times the HardSigmoid's error (as above), |h| <= 1
+             * times x's, and the floor of the product. */
+            double u = ldexp(1.0, -(int)Y->scale);
+            double a = fabs((double)bits_signed(nl_act_get(L->p.act.alpha), l)) /
+                       ldexp(1.0, (int)L->p.act.shift);
+            double eh = fmax(a, 1) * ex + xm * ldexp(1.0, -(int)s - 1) + 2 * u;
+            e[y] = xm * eh + ex + u;
+            break;
+        }
+        case QOP_MUL: {
+            /* x0 x1 - t0 t1 = x0 (x1 - t1) + t1 (x0 - t0), then the floor. */
+            double e1 = e[L->in[1]], m1 = mx[L->in[1]];
+            e[y] = xm * e1 + (m1 + e1) * ex + ldexp(1.0, -(int)Y->scale);
+            break;
+        }
         default:
             e[y] = ex;
             break; /* relu, maxpool, data movement: 1-Lipschitz */

@@ -580,10 +580,74 @@ TEST(activations_hand) {
     REQUIRE_OK(act_model(y, hx, "HardSigmoid", 13, 0));
     for (int i = 0; i < 4; i++)
         CHECK_EQ(bits_signed(y[i], 16), hs[i]);
-    CHECK_EQ(act_model(y, x, "PRelu", 13, 1), PARLEY_E_UNSUPPORTED);
-    CHECK_MSG(strstr(err_msg(), "(PRelu): slopes that differ by channel"), "%s", err_msg());
+    /* slopes 1/4, 1/2, 1, 1 by channel: floor((a_q x + (16 - a_q) relu(x)) / 16) */
+    const int64_t prelu[4] = {-4, 8, 96, 116};
+    REQUIRE_OK(act_model(y, x, "PRelu", 13, 1));
+    for (int i = 0; i < 4; i++)
+        CHECK_EQ(bits_signed(y[i], 16), prelu[i]);
     CHECK_EQ(act_model(y, x, "Clip", 6, 1), PARLEY_E_UNSUPPORTED);
     CHECK_MSG(strstr(err_msg(), "(Clip): min 7 exceeds max 6"), "%s", err_msg());
+}
+
+/* HardSwish, the product of two computed tensors (broadcast, either
+ * order) and their refusals, by hand at (16, 4) (docs/MODELS.md). */
+TEST(products_hand) {
+    static const int64_t d14[] = {1, 4}, dx[] = {1, 2, 1, 2}, d3[] = {1, 2, 2}, d2[] = {2};
+    uint64_t y[4];
+    /* HardSwish: alpha 1/6 -> 3/16, beta 8, h = clip(floor(3x/16) + 8, 0, 16),
+     * y = floor(x h / 16) */
+    const float hx[4] = {-4, -1, 1, 4};
+    const int64_t hs[4] = {0, -5, 11, 64};
+    mb_init(&B, 14);
+    mb_input(&B, "x", F, 2, d14);
+    mb_node(&B, "HardSwish", "x", "y");
+    mb_output(&B, "y");
+    qnet *net;
+    REQUIRE_OK(load(&net, 16, 4));
+    REQUIRE_OK(run_checked(net, y, hx));
+    for (int i = 0; i < 4; i++)
+        CHECK_EQ(bits_signed(y[i], 16), hs[i]);
+    qnet_free(net);
+
+    /* Squeeze-and-excitation's product, the pooled operand first:
+     * pool = 32, -12 (at 4); y = floor(pool x / 16). Past the ring, the
+     * checked reference names the layer. */
+    mb_init(&B, 13);
+    mb_input(&B, "x", F, 4, dx);
+    mb_node(&B, "GlobalAveragePool", "x", "p");
+    mb_node(&B, "Mul", "p,x", "y");
+    mb_output(&B, "y");
+    REQUIRE_OK(load(&net, 16, 4));
+    const float mx[4] = {1, 3, -2, 0.5f}, over[4] = {100, 100, 1, 1};
+    const int64_t my[4] = {32, 96, 24, -6};
+    REQUIRE_OK(run_checked(net, y, mx));
+    for (int i = 0; i < 4; i++)
+        CHECK_EQ(bits_signed(y[i], 16), my[i]);
+    CHECK_EQ(run_checked(net, y, over), PARLEY_E_RANGE);
+    CHECK_MSG(strstr(err_msg(), "(mul)") && strstr(err_msg(), "2560000"), "%s", err_msg());
+    qnet_free(net);
+
+    /* Operands that do not broadcast, and a slope that varies along the
+     * last axis rather than by channel. */
+    static const int64_t shp[4] = {1, 4, 1, 1};
+    mb_init(&B, 13);
+    mb_input(&B, "x", F, 4, dx);
+    mb_init_i(&B, "s", 1, (const int64_t[]){4}, shp);
+    mb_node(&B, "Reshape", "x,s", "r");
+    mb_node(&B, "Mul", "x,r", "y");
+    mb_output(&B, "y");
+    CHECK_EQ(load(&net, 16, 4), PARLEY_E_UNSUPPORTED);
+    CHECK_MSG(strstr(err_msg(), "(Mul): operands [1,2,1,2] and [1,4,1,1] do not broadcast"), "%s",
+              err_msg());
+    static const float sl[2] = {0.25f, 0.5f};
+    mb_init(&B, 13);
+    mb_input(&B, "x", F, 3, d3);
+    mb_init_f(&B, "a", 1, d2, sl);
+    mb_node(&B, "PRelu", "x,a", "y");
+    mb_output(&B, "y");
+    CHECK_EQ(load(&net, 16, 4), PARLEY_E_UNSUPPORTED);
+    CHECK_MSG(strstr(err_msg(), "(PRelu): slopes that vary other than per channel"), "%s",
+              err_msg());
 }
 
 /* A symbolic batch dimension takes the batch size given at load. */

@@ -109,6 +109,20 @@ TEST(act_vs_torch) {
     CHECK_MSG(e20 < e12 / 16, "error %g at s = 20, %g at s = 12", e20, e12);
 }
 
+TEST(act2_vs_torch) {
+    /* HardSwish, squeeze-and-excitation (a product of two computed
+     * tensors), a per-channel PRelu (scripts/make-act2-model); opset 13
+     * (HardSigmoid then Mul) gives the same values as opset 14. */
+    double e12, e20, e13;
+    against_torch(DATA "act2.onnx", DATA "act2.input.npy", DATA "act2.torch.npy", 37, 12, 0, &e12);
+    against_torch(DATA "act2.onnx", DATA "act2.input.npy", DATA "act2.torch.npy", 64, 20, 0, &e20);
+    against_torch(DATA "act2_13.onnx", DATA "act2.input.npy", DATA "act2.torch.npy", 37, 12, 0,
+                  &e13);
+    printf("  act2: error %g at (37, 12), %g at (64, 20)\n", e12, e20);
+    CHECK_MSG(e20 < e12 / 16, "error %g at s = 20, %g at s = 12", e20, e12);
+    CHECK_EQ(e13 == e12, 1);
+}
+
 TEST(mlp_vs_torch) {
     /* MatMul + Add on N x 28 x 28 (Linear on the last axis), flatten, gemm,
      * a final Softmax dropped with a note; opset 9. */
@@ -184,6 +198,7 @@ TEST(predicted_bytes_digits) {
 TEST(predicted_bytes_cnn) { predicted_bytes(DATA "cnn.onnx", DATA "cnn.input.npy"); }
 
 TEST(predicted_bytes_act) { predicted_bytes(DATA "act.onnx", DATA "act.input.npy"); }
+TEST(predicted_bytes_act2) { predicted_bytes(DATA "act2.onnx", DATA "act2.input.npy"); }
 TEST(predicted_bytes_mlp) { predicted_bytes(DATA "mlp.onnx", DATA "mlp.input.npy"); }
 
 /* ---- statistical security of an HE-mode inference ----

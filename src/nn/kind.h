@@ -185,5 +185,7 @@ int qcheck_transpose(const qnet *net, const qlayer *L, unsigned i);
 int qcheck_argmax(const qnet *net, const qlayer *L, unsigned i);
 int qcheck_const(const qnet *net, const qlayer *L, unsigned i);
 int qcheck_act(const qnet *net, const qlayer *L, unsigned i);
+int qcheck_hswish(const qnet *net, const qlayer *L, unsigned i);
+int qcheck_mul(const qnet *net, const qlayer *L, unsigned i);
 
 #endif

@@ -4,6 +4,7 @@
  * the other local evaluation (qlocal.c). */
 #include "nn/kind.h"
 
+#include "nl/act2.h"
 #include "nl/nl.h"
 #include "nn/qlocal.h"
 #include "util/bits.h"
@@ -286,15 +287,90 @@ static void act_reach(const qctx *c, const double *inmax, double *bound, uint64_
     *bound = (double)*inner > inmax[0] ? (double)*inner : inmax[0];
 }
 
+/* ---- products of computed tensors, HardSwish (nl/act2.h) ---- */
+
+/* HardSwish: the HardSigmoid's values, then the product x * h. */
+static void hswish_reach(const qctx *c, const double *inmax, double *bound, uint64_t *inner) {
+    act_reach(c, inmax, bound, inner);
+    const nl_actp *a = &c->L->p.act;
+    uint64_t most = *inner;
+    for (size_t i = 0; i < c->n; i++) {
+        uint64_t h;
+        nl_act_plain(&h, &c->x[0][i], 1, c->l, a);
+        __int128 v = (__int128)bits_signed(c->x[0][i], c->l) * bits_signed(h, c->l);
+        unsigned __int128 m = v < 0 ? (unsigned __int128)-v : (unsigned __int128)v;
+        if (m > most) most = m > UINT64_MAX ? UINT64_MAX : (uint64_t)m;
+    }
+    *inner = most;
+    double hb = (double)bits_signed(nl_act_get(a->hi), c->l) * inmax[0];
+    if (hb > *bound) *bound = hb;
+}
+
+/* An operand broadcast to the output's shape: x itself when it has the
+ * output's size, else a copy in *tmp (to mem_free_wipe, n elements). */
+static int mul_operand(const qctx *c, unsigned k, const uint64_t **op, uint64_t **tmp) {
+    const nn_shape *from = &c->net->t[c->L->in[k]].shape, *to = &c->net->t[c->L->out].shape;
+    *tmp = NULL;
+    *op = c->x[k];
+    if (c->net->t[c->L->in[k]].size == c->n) return 0;
+    if (!(*tmp = mem_alloc(c->n, sizeof **tmp))) return PARLEY_E_NOMEM;
+    for (size_t i = 0; i < c->n; i++)
+        (*tmp)[i] = c->x[k][nn_broadcast_index(from, to, i)];
+    *op = *tmp;
+    return 0;
+}
+
+static int mul_step(const qctx *c) {
+    const uint64_t *op[2];
+    uint64_t *tmp[2] = {NULL, NULL};
+    int rc = mul_operand(c, 0, &op[0], &tmp[0]);
+    if (rc == 0) rc = mul_operand(c, 1, &op[1], &tmp[1]);
+    if (rc < 0 && c->p) rc = party_fail(c->p, rc);
+    if (rc == 0 && c->p)
+        rc = nl_mul_trunc(c->p, c->y, op[0], op[1], c->n, c->l, c->L->p.shift);
+    else if (rc == 0)
+        nl_mul_trunc_plain(c->y, op[0], op[1], c->n, c->l, c->L->p.shift);
+    for (int k = 0; k < 2; k++)
+        if (tmp[k]) mem_free_wipe(tmp[k], c->n * sizeof *tmp[k]);
+    return rc;
+}
+
+static uint64_t mul_bytes(const qctx *c) {
+    return nl_mul_trunc_bytes(c->oc, c->n, c->l, c->L->p.shift, c->lanes);
+}
+
+/* The products, exactly (128 bits, saturated), must fit the ring. */
+static void mul_reach(const qctx *c, const double *inmax, double *bound, uint64_t *inner) {
+    const nn_shape *to = &c->net->t[c->L->out].shape;
+    const nn_shape *f0 = &c->net->t[c->L->in[0]].shape, *f1 = &c->net->t[c->L->in[1]].shape;
+    unsigned __int128 most = 0;
+    for (size_t i = 0; i < c->n; i++) {
+        __int128 v = (__int128)bits_signed(c->x[0][nn_broadcast_index(f0, to, i)], c->l) *
+                     bits_signed(c->x[1][nn_broadcast_index(f1, to, i)], c->l);
+        unsigned __int128 m = v < 0 ? (unsigned __int128)-v : (unsigned __int128)v;
+        if (m > most) most = m;
+    }
+    *inner = most > UINT64_MAX ? UINT64_MAX : (uint64_t)most;
+    *bound = inmax[0] * inmax[1];
+}
+
+/* The product of two values at scale sc is truncated back to sc. */
+static int mul_quant(qparams *p, const double *c, unsigned sc, unsigned s, unsigned l) {
+    (void)c, (void)s, (void)l;
+    p->shift = sc;
+    return 0;
+}
+
 /* ---- the table ---- */
 
 #define LINEAR(k) \
     .cls = QK_LINEAR, .lin = (k), .scale = QS_DOUBLE, .priv = QW_LINEAR, .reach = linear_reach
 #define EW(f) .cls = QK_ELEMENTWISE, .ew = {f, f##_plain, f##_bytes}
 #define EW_SHIFT(f) .cls = QK_ELEMENTWISE, .ew_shift = {f, f##_plain, f##_bytes}, WIRE(shift, 1)
-#define EW_ACT(f, k, q)                                                                            \
+#define EW_ACT_(f, k, q)                                                                           \
     .cls = QK_ELEMENTWISE, .ew_act = {f, f##_plain, f##_bytes}, .act = (k), .quant = (q),          \
-    WIRE(act, 11), .check = qcheck_act, .reach = act_reach, INPUTS(1, 1)
+    WIRE(act, 11), INPUTS(1, 1)
+#define EW_ACT(f, k, q) EW_ACT_(f, k, q), .check = qcheck_act, .reach = act_reach
 #define PROTOCOL(f) .cls = QK_PROTOCOL, .step = f##_step, .bytes = f##_bytes
 #define LOCAL(f) .cls = QK_LOCAL, .step = qlocal_##f
 #define INPUTS(lo, hi) .nin_min = (lo), .nin_max = (hi)
@@ -338,6 +414,10 @@ static const qkind kinds[QOP_END_] = {
     [QOP_CLIP] = {"clip", EW_ACT(nl_act, NL_ACT_CLIP, clip_quant)},
     [QOP_LEAKY_RELU] = {"leaky_relu", EW_ACT(nl_act, NL_ACT_LEAKY, leaky_quant)},
     [QOP_HARD_SIGMOID] = {"hard_sigmoid", EW_ACT(nl_act, NL_ACT_HSIG, hsig_quant)},
+    [QOP_HARD_SWISH] = {"hard_swish", EW_ACT_(nl_hswish, NL_ACT_HSIG, hsig_quant),
+                        .check = qcheck_hswish, .reach = hswish_reach, .counts = QC_TRUNC},
+    [QOP_MUL] = {"mul", PROTOCOL(mul), INPUTS(2, 2), WIRE(shift, 1), .check = qcheck_mul,
+                 .quant = mul_quant, .counts = QC_TRUNC, .dump = dump_shr, .reach = mul_reach},
 };
 
 const qkind *qkind_find(int op) {

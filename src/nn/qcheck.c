@@ -5,6 +5,8 @@
  * by its kind's traits: the input count, indices and order, the output
  * scale, the size caps, and the server's private arrays. */
 #include "nn/kind.h"
+
+#include "nl/act2.h"
 #include "nn/quant.h"
 
 #include "util/bits.h"
@@ -209,6 +211,26 @@ int qcheck_act(const qnet *net, const qlayer *L, unsigned i) {
     if (a->op != qkind_of(L->op)->act) return lerr(net, i, "activation of another kind");
     if (a->shift != (a->op == NL_ACT_CLIP ? 0 : net->s)) return lerr(net, i, "slope not at scale s");
     if (nl_act_check(a, net->l) < 0) return lerr(net, i, err_msg());
+    return 0;
+}
+
+/* HardSwish: an activation of its kind whose bounds are 0 and 2^k. */
+int qcheck_hswish(const qnet *net, const qlayer *L, unsigned i) {
+    TRY(qcheck_act(net, L, i));
+    if (nl_hswish_check(&L->p.act, net->l) < 0) return lerr(net, i, err_msg());
+    return 0;
+}
+
+/* A product: the operands broadcast to the output's shape, both at the
+ * output's scale, which is the shift (the product's 2sc back to sc). */
+int qcheck_mul(const qnet *net, const qlayer *L, unsigned i) {
+    const qtensor *X = in_t(net, L, 0), *X1 = in_t(net, L, 1), *Y = out_t(net, L);
+    nn_shape b;
+    if (nn_shape_broadcast(&b, &X->shape, &X1->shape) < 0 || !nn_shape_eq(&b, &Y->shape))
+        return lerr(net, i, "operand shapes do not broadcast to the output's");
+    if (X1->scale != X->scale) return lerr(net, i, "operand scales differ");
+    if (L->p.shift != X->scale || L->p.shift >= net->l)
+        return lerr(net, i, "the shift is not the operands' scale");
     return 0;
 }
 

@@ -36,6 +36,11 @@
  *   CLIP, LEAKY_RELU, HARD_SIGMOID
  *                     nl_act_plain with p.act: piecewise-linear activations
  *                     with public constants (docs/MODELS.md)
+ *   HARD_SWISH        nl_hswish_plain with p.act (a HardSigmoid with bounds
+ *                     0 and 2^sc): floor(x * hsig(x) / 2^sc)
+ *   MUL               y = floor(signed(x0 * x1 mod 2^l) / 2^shift), the
+ *                     operands broadcast numpy-style to y's shape, both at
+ *                     y's scale = shift (nl_mul_trunc_plain)
  *   CONST             no input: a server constant at scale s (shared as
  *                     S: the constant, C: zeros), e.g. a constant operand
  *                     of a Concat
@@ -81,6 +86,8 @@ typedef enum qop {
     QOP_CLIP,       /* Clip / ReLU6: min(max(x, lo), hi), public bounds */
     QOP_LEAKY_RELU, /* LeakyRelu, PRelu with one public slope */
     QOP_HARD_SIGMOID,
+    QOP_HARD_SWISH, /* x * HardSigmoid(x) (nl/act2.h) */
+    QOP_MUL,        /* product of two computed tensors, broadcast, truncated */
     QOP_END_ /* one past the last kind */
 } qop;
 
@@ -113,7 +120,7 @@ typedef union qparams {
     lin_params lin; /* CONV (lin.conv), FC (lin.fc: N = product of the leading
                        dims, K the last), SCALE (lin.scale: N = dim 0, C = dim
                        1, S = the rest) */
-    unsigned shift; /* TRUNC, RELU_TRUNC, SHL */
+    unsigned shift; /* TRUNC, RELU_TRUNC, SHL, MUL */
     nl_pool pool;   /* MAXPOOL, AVGPOOL */
     unsigned axis;  /* CONCAT */
     struct {
@@ -123,7 +130,7 @@ typedef union qparams {
     struct {
         unsigned axis, keepdims;
     } argmax;   /* ARGMAX */
-    nl_actp act; /* CLIP, LEAKY_RELU, HARD_SIGMOID (nl/plain.h) */
+    nl_actp act; /* CLIP, LEAKY_RELU, HARD_SIGMOID, HARD_SWISH (nl/plain.h) */
 } qparams;
 
 typedef struct qlayer {
