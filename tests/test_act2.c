@@ -8,6 +8,7 @@
 #include "harness.h"
 #include "twoparty.h"
 
+#include "mpc/flights.h"
 #include "nl/act2.h"
 #include "util/bits.h"
 #include "util/mem.h"
@@ -273,4 +274,41 @@ TEST(bad_arguments) {
     REQUIRE_OK(run2_party(bad_args, ok, 1));
     CHECK(ok[0] && ok[1]);
     CHECK_EQ(run2_party_stats[0].bytes_sent + run2_party_stats[1].bytes_sent, 0);
+}
+
+/* act2.h's flights: the product is one OT exchange (on IKNP 2 flights, 3
+ * once its 2l jobs outrun the exchange's look-ahead), the truncation adds
+ * nl.h's. The flight model retraces them, and the run's longest chain of
+ * messages (after the set-up's) is what it predicts. */
+TEST(mul_flights) {
+    prg g;
+    harness_prg(&g, 76);
+    static const unsigned ls[] = {16, 37, 64};
+    for (unsigned lanes = 1; lanes <= 2; lanes++)
+        for (size_t li = 0; li < 3; li++)
+            for (unsigned s = 0; s <= 12; s += 12) {
+                unsigned l = ls[li];
+                fsim *fs;
+                REQUIRE_OK(fsim_new(&fs, test_backend(), lanes, &FERRET_TOY)); /* run2_party's */
+                ot_costing oc = {.backend = test_backend(), .fs = fs};
+                (void)nl_mul_trunc_bytes(&oc, 1000, l, s, lanes);
+                uint64_t model = fsim_flights(fs);
+                fsim_free(fs);
+                if (s == 0 && test_backend() == OT_BACKEND_IKNP) CHECK_EQ(model, l > 16 ? 3 : 2);
+                mt t = {.l = l, .s = s};
+                mt_alloc(&t, 1000);
+                edge_values(t.x, &g, t.n, t.l, 1);
+                edge_values(t.y, &g, t.n, t.l, 3);
+                CHECK(mt_check(&t, lanes) == 0);
+                uint64_t d = 0;
+                for (int r = 0; r < 2; r++) {
+                    uint64_t dr = run2_party_stats[r].depth - run2_party_setup_stats[r].depth;
+                    if (dr > d) d = dr;
+                }
+                printf("  l = %u, s = %u, %u lanes: %llu flights predicted, %llu measured\n", l,
+                       s, lanes, (unsigned long long)model, (unsigned long long)d);
+                CHECK_EQ(d, model);
+                mt_free(&t);
+            }
+    prg_clear(&g);
 }

@@ -11,10 +11,13 @@
  * results sums to x_P * y_Q mod 2^l (COT-based multiplication). Both
  * directions run in one OT exchange.
  *
- *   function            wire bits per element                flights per party
- *   mul                 2 * sum_{j<l} (128 + l - j)           2
- *                       = 256 l + l (l + 1)
- *   mul_trunc by s      mul + trunc(s) (nl.h)                 2 + mill + 2
+ *   function            wire bits per element                flights
+ *   mul                 2 * sum_{j<l} (128 + l - j)           one OT exchange:
+ *                       = 256 l + l (l + 1)                   2 (3 on IKNP at
+ *                                                             l >= 37, where the
+ *                                                             2l jobs outrun its
+ *                                                             look-ahead)
+ *   mul_trunc by s      mul + trunc(s) (nl.h)                 mul + mill + 2
  *   hswish              act(hsig) (nl.h) + mul_trunc(k)       act's + mul_trunc's
  *
  * (l = 37: mul 10878 bits per element on IKNP.) On the silent backend a COT
