@@ -104,6 +104,14 @@ TEST(products_both_modes) {
     same_as_ref(DATA "act2_13.onnx", DATA "act2.input.npy", 37, 12, MODE_HE, 1);
 }
 
+/* Sigmoid, SiLU (Sigmoid then Mul) and a Sigmoid-gated
+ * squeeze-and-excitation block (scripts/make-sig-model), both modes. */
+TEST(sigmoid_both_modes) {
+    same_as_ref(DATA "sig.onnx", DATA "sig.input.npy", 37, 12, MODE_OT, 2);
+    same_as_ref(DATA "sig.onnx", DATA "sig.input.npy", 64, 20, MODE_OT, 1);
+    same_as_ref(DATA "sig.onnx", DATA "sig.input.npy", 37, 12, MODE_HE, 1);
+}
+
 TEST(mlp_both_modes) {
     same_as_ref(DATA "mlp.onnx", DATA "mlp.input.npy", 37, 12, MODE_OT, 1);
     same_as_ref(DATA "mlp.onnx", DATA "mlp.input.npy", 37, 12, MODE_HE, 2);

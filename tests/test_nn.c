@@ -650,6 +650,35 @@ TEST(products_hand) {
               err_msg());
 }
 
+/* Sigmoid imports by name: sigmoid(0) = 1/2 and sigmoid(-x) = 1 -
+ * sigmoid(x) exactly at (16, 4), its values within nl/act2.h's bound; a
+ * scale below 2 is refused naming the layer. */
+TEST(sigmoid_hand) {
+    static const int64_t d14[] = {1, 4};
+    const float x[4] = {0, 1.5f, -1.5f, 40};
+    uint64_t y[4];
+    mb_init(&B, 13);
+    mb_input(&B, "x", F, 2, d14);
+    mb_node(&B, "Sigmoid", "x", "y");
+    mb_output(&B, "y");
+    qnet *net;
+    REQUIRE_OK(load(&net, 16, 4));
+    REQUIRE_OK(run_checked(net, y, x));
+    CHECK_EQ(bits_signed(y[0], 16), 8);
+    CHECK_EQ(bits_signed(y[1], 16) + bits_signed(y[2], 16), 16);
+    CHECK_EQ(bits_signed(y[3], 16), 16);
+    for (int i = 0; i < 4; i++)
+        CHECK(fabs(bits_signed(y[i], 16) / 16.0 - 1 / (1 + exp(-x[i]))) <= 1.7e-5 + 1.91 / 16);
+    qnet_free(net);
+    mb_init(&B, 13);
+    mb_input(&B, "x", F, 2, d14);
+    mb_node(&B, "Sigmoid", "x", "y");
+    mb_output(&B, "y");
+    CHECK_EQ(load(&net, 8, 1), PARLEY_E_UNSUPPORTED);
+    CHECK_MSG(strstr(err_msg(), "(sigmoid") && strstr(err_msg(), "Sigmoid needs a scale s >= 2"),
+              "%s", err_msg());
+}
+
 /* A symbolic batch dimension takes the batch size given at load. */
 TEST(batch_dimension) {
     static const int64_t dx[] = {0, 2}, dw[] = {2, 2};
@@ -720,7 +749,7 @@ static void conv_model(const char *attr, int64_t v) {
 static void e_unsupported_op(void) {
     mb_init(&B, 13);
     mb_input(&B, "x", F, 4, dimg);
-    mb_node(&B, "Sigmoid", "x", "y");
+    mb_node(&B, "Erf", "x", "y");
     mb_output(&B, "y");
 }
 static void e_unknown_attr(void) {
@@ -866,7 +895,7 @@ TEST(importer_errors) {
         const char *why;
     } cases[] = {
         {e_unsupported_op, PARLEY_E_UNSUPPORTED,
-         "node 'Sigmoid' (Sigmoid): operator is not supported"},
+         "node 'Erf' (Erf): operator is not supported"},
         {e_unknown_attr, PARLEY_E_UNSUPPORTED,
          "node 'Conv' (Conv): attribute 'foo' is not supported"},
         {e_group_zero, PARLEY_E_UNSUPPORTED, "group = 0 is outside"},

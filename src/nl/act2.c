@@ -6,7 +6,9 @@
 
 #include "nl/nl.h"
 
+#include "mpc/arith.h"
 #include "mpc/flights.h"
+#include "nl/sigmoid_table.h"
 #include "util/bits.h"
 #include "util/mem.h"
 
@@ -132,8 +134,11 @@ static uint64_t mul_lane_bytes(const ot_costing *oc, size_t count, unsigned l) {
     return b;
 }
 
-static uint64_t mul_bytes(const ot_costing *oc, size_t n, unsigned l, unsigned lanes) {
-    if (n == 0 || l < 1 || l > 64 || lanes < 1 || lanes > LANES_MAX) return 0;
+/* Sum of f over the slices party_run makes (grain GRAIN), with the flight
+ * model's fork, lanes and join. */
+static uint64_t lanes_bytes(const ot_costing *oc, size_t n, unsigned l, unsigned lanes,
+                            uint64_t (*f)(const ot_costing *, size_t, unsigned)) {
+    if (n == 0 || lanes < 1 || lanes > LANES_MAX) return 0;
     size_t count[LANES_MAX];
     party_split(count, n, GRAIN, lanes);
     uint64_t total = 0;
@@ -141,10 +146,15 @@ static uint64_t mul_bytes(const ot_costing *oc, size_t n, unsigned l, unsigned l
     for (unsigned i = 0; i < lanes; i++) {
         if (!count[i]) continue;
         if (oc->fs) fsim_lane(oc->fs, i);
-        total += mul_lane_bytes(oc, count[i], l);
+        total += f(oc, count[i], l);
     }
     if (oc->fs) fsim_join(oc->fs);
     return total;
+}
+
+static uint64_t mul_bytes(const ot_costing *oc, size_t n, unsigned l, unsigned lanes) {
+    if (l < 1 || l > 64) return 0;
+    return lanes_bytes(oc, n, l, lanes, mul_lane_bytes);
 }
 
 uint64_t nl_mul_trunc_bytes(const ot_costing *oc, size_t n, unsigned l, unsigned s,
@@ -195,4 +205,205 @@ uint64_t nl_hswish_bytes(const ot_costing *oc, size_t n, unsigned l, const nl_ac
                          unsigned lanes) {
     if (nl_hswish_check(a, l) < 0 || n == 0) return 0;
     return nl_act_bytes(oc, n, l, a, lanes) + nl_mul_trunc_bytes(oc, n, l, hswish_k(a), lanes);
+}
+
+/* ---- Sigmoid ---- */
+
+
+#define SIG_N 64 /* segments of |x| in [0, 16), width 1/4 */
+
+int nl_sigmoid_check(unsigned l, unsigned s) {
+    if (l < 1 || l > 64 || s < 2 || l < s + 5)
+        return err_set(PARLEY_E_ARG,
+                       "Sigmoid needs a scale s >= 2 and l >= s + 5 bits (here l = %u, s = %u)", l,
+                       s);
+    return 0;
+}
+
+/* Coefficient k (a, b, c) of segment i at scale s, mod 2^l: the scale-40
+ * constant rounded half away from zero, in integers. */
+static uint64_t sig_coef(unsigned i, unsigned k, unsigned l, unsigned s) {
+    int64_t v = sig_table[i][k], h = (int64_t)1 << (39 - s);
+    int64_t q = v >= 0 ? (v + h) >> (40 - s) : -((-v + h) >> (40 - s));
+    return (uint64_t)q & bits_mask(l);
+}
+
+/* The table entry k of segment i: a, b, c, or the segment's start i/4 at
+ * scale s. */
+static uint64_t sig_entry(unsigned i, unsigned k, unsigned l, unsigned s) {
+    return k < 3 ? sig_coef(i, k, l, s) : (uint64_t)i << (s - 2);
+}
+
+/* |x| clipped to 2^(s+4) - 1 (just under 16): the steps both forms share
+ * after relu(x) = r and e = relu(ax - hi). */
+static uint64_t sig_hi(unsigned s) {
+    return ((uint64_t)1 << (s + 4)) - 1;
+}
+
+void nl_sigmoid_plain(uint64_t *y, const uint64_t *x, size_t n, unsigned l, unsigned s) {
+    uint64_t m = bits_mask(l), one = (uint64_t)1 << s;
+    for (size_t k = 0; k < n; k++) {
+        uint64_t xv = x[k] & m, r, e, q, t;
+        nl_relu_plain(&r, &xv, 1, l);
+        uint64_t ax = (2 * r - xv) & m;
+        t = (ax - sig_hi(s)) & m;
+        nl_relu_plain(&e, &t, 1, l);
+        uint64_t w = (ax - e) & m, wr = w & bits_mask(s + 5);
+        nl_trunc_plain(&q, &wr, 1, s + 5, s - 2);
+        unsigned i = (unsigned)(q & (SIG_N - 1));
+        uint64_t u = (w - sig_entry(i, 3, l, s)) & m, a = sig_entry(i, 0, l, s);
+        nl_mul_trunc_plain(&t, &a, &u, 1, l, s);
+        t = (t + sig_entry(i, 1, l, s)) & m;
+        nl_mul_trunc_plain(&t, &t, &u, 1, l, s);
+        uint64_t rr = (t + sig_entry(i, 2, l, s)) & m, d = bits_signed(xv, l) >= 0;
+        y[k] = (one - rr + d * (2 * rr - one)) & m;
+    }
+}
+
+/* Lane steps on the DReLU bits d. MUX: y = MUX(d, f x - off) + add - g x,
+ * where the server alone subtracts off and adds add. */
+typedef struct sig_ctx {
+    const uint8_t *d;
+    uint64_t *y;
+    const uint64_t *x;
+    uint64_t f, g, off, add;
+    unsigned l, s;
+    const uint8_t *idx; /* LUT: this party's share of the segment, mod SIG_N */
+    uint64_t *tab[4];   /* LUT: the four entries' shares */
+} sig_ctx;
+
+static int sig_mux_lane(mpc_lane *L, void *arg, size_t first, size_t n) {
+    const sig_ctx *c = arg;
+    uint64_t m = bits_mask(c->l), *v = mem_alloc(n ? n : 1, sizeof *v);
+    if (!v) return err_set(PARLEY_E_NOMEM, "out of memory for Sigmoid");
+    int srv = L->role == MPC_SERVER;
+    for (size_t i = 0; i < n; i++)
+        v[i] = (c->f * c->x[first + i] - (srv ? c->off : 0)) & m;
+    uint64_t *y = c->y + first;
+    const uint64_t *vv = v;
+    int rc = mpc_mux(L, &y, c->d + first, &vv, &c->l, 1, n);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        y[i] = (y[i] + (srv ? c->add : 0) - c->g * c->x[first + i]) & m;
+    mem_free_wipe(v, (n ? n : 1) * sizeof *v);
+    return rc;
+}
+
+/* The server's messages for entry k: for the client's choice j, the entry
+ * of segment (j + its own share) mod SIG_N, minus its share r. */
+typedef struct sig_gen {
+    const sig_ctx *c;
+    size_t first;
+    unsigned k;
+} sig_gen;
+
+static void sig_lut_gen(void *ctx, uint64_t *out, size_t first, size_t mm) {
+    const sig_gen *g = ctx;
+    const sig_ctx *c = g->c;
+    uint64_t m = bits_mask(c->l);
+    for (size_t e = 0; e < mm; e++) {
+        size_t at = g->first + first + e;
+        for (unsigned j = 0; j < SIG_N; j++)
+            out[e * SIG_N + j] =
+                (sig_entry((j + c->idx[at]) & (SIG_N - 1), g->k, c->l, c->s) - c->tab[g->k][at]) & m;
+    }
+}
+
+static int sig_lut_lane(mpc_lane *L, void *arg, size_t first, size_t n) {
+    const sig_ctx *c = arg;
+    otb_job jobs[4];
+    sig_gen g[4];
+    for (unsigned k = 0; k < 4; k++) {
+        g[k] = (sig_gen){c, first, k};
+        if (L->role == MPC_SERVER) prg_ring(&L->ot.rng, c->tab[k] + first, n, c->l);
+        jobs[k] = (otb_job){.kind = OTB_KK, .sender = MPC_SERVER, .n = n, .N = SIG_N, .l = c->l,
+                            .gen = sig_lut_gen, .gen_ctx = &g[k], .choices = c->idx + first,
+                            .out = c->tab[k] + first};
+    }
+    return otb_run(L, jobs, 4);
+}
+
+int nl_sigmoid(party *p, uint64_t *y, const uint64_t *x, size_t n, unsigned l, unsigned s) {
+    TRY(nl_sigmoid_check(l, s));
+    if (n == 0) return 0;
+    uint64_t m = bits_mask(l);
+    size_t words = 8 * n;
+    uint64_t *buf = mem_alloc(words, sizeof *buf);
+    uint8_t *d = mem_alloc(2 * n, 1);
+    if (!buf || !d) {
+        mem_free(buf);
+        mem_free(d);
+        return party_fail(p, err_set(PARLEY_E_NOMEM, "out of memory for Sigmoid"));
+    }
+    uint8_t *idx = d + n;
+    uint64_t *ax = buf, *e = buf + n, *w = buf + 2 * n, *t = buf + 3 * n;
+    uint64_t *tab[4] = {buf + 4 * n, buf + 5 * n, buf + 6 * n, buf + 7 * n};
+    int srv = p->role == MPC_SERVER;
+    /* |x| = MUX(d, 2x) - x, then clipped: w = |x| - relu(|x| - hi) */
+    int rc = nl_drelu(p, d, x, n, l);
+    sig_ctx c = {.d = d, .y = ax, .x = x, .f = 2, .g = 1, .l = l, .s = s};
+    if (rc == 0) rc = party_run(p, n, GRAIN, sig_mux_lane, &c);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        t[i] = (ax[i] - (srv ? sig_hi(s) : 0)) & m;
+    if (rc == 0) rc = nl_relu(p, e, t, n, l);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        w[i] = (ax[i] - e[i]) & m;
+        t[i] = w[i] & bits_mask(s + 5);
+    }
+    /* the segment: floor(w / 2^(s-2)) on s + 5 bits, mod SIG_N */
+    if (rc == 0) rc = nl_trunc_reduce(p, e, t, n, s + 5, s - 2);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        idx[i] = (uint8_t)(e[i] & (SIG_N - 1));
+    c = (sig_ctx){.idx = idx, .tab = {tab[0], tab[1], tab[2], tab[3]}, .l = l, .s = s};
+    if (rc == 0) rc = party_run(p, n, GRAIN, sig_lut_lane, &c);
+    /* u = w - start; ((a u >> s) + b) u >> s + c */
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        w[i] = (w[i] - tab[3][i]) & m;
+    if (rc == 0) rc = nl_mul_trunc(p, t, tab[0], w, n, l, s);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        t[i] = (t[i] + tab[1][i]) & m;
+    if (rc == 0) rc = nl_mul_trunc(p, e, t, w, n, l, s);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        t[i] = (e[i] + tab[2][i]) & m;
+    /* y = 1 - r + MUX(d, 2r - 1) */
+    c = (sig_ctx){.d = d, .y = y, .x = t, .f = 2, .g = 1, .off = (uint64_t)1 << s,
+                  .add = (uint64_t)1 << s, .l = l, .s = s};
+    if (rc == 0) rc = party_run(p, n, GRAIN, sig_mux_lane, &c);
+    mem_free_wipe(buf, words * sizeof *buf);
+    mem_free_wipe(d, 2 * n);
+    return rc;
+}
+
+/* Per lane: the MUX's jobs and its exchange. */
+static uint64_t sig_mux_lane_bytes(const ot_costing *oc, size_t n, unsigned l) {
+    uint64_t b = mpc_mux_bytes(oc, &l, 1, n);
+    otb_cost_run(oc);
+    return b;
+}
+
+static uint64_t sig_lut_lane_bytes(const ot_costing *oc, size_t n, unsigned l) {
+    uint64_t b = 0;
+    for (unsigned k = 0; k < 4; k++) {
+        otb_job j = {.kind = OTB_KK, .sender = MPC_SERVER, .n = n, .N = SIG_N, .l = l};
+        b += otb_job_cost(oc, &j);
+    }
+    otb_cost_run(oc);
+    return b;
+}
+
+static uint64_t sig_drelu_lane_bytes(const ot_costing *oc, size_t n, unsigned l) {
+    return mpc_msb_bytes(oc, n, l, MPC_MILL_M);
+}
+
+uint64_t nl_sigmoid_bytes(const ot_costing *oc, size_t n, unsigned l, unsigned s,
+                          unsigned lanes) {
+    if (nl_sigmoid_check(l, s) < 0 || n == 0 || lanes < 1 || lanes > LANES_MAX) return 0;
+    uint64_t b = lanes_bytes(oc, n, l, lanes, sig_drelu_lane_bytes);
+    b += lanes_bytes(oc, n, l, lanes, sig_mux_lane_bytes);
+    b += nl_relu_bytes(oc, n, l, lanes);
+    b += nl_trunc_reduce_bytes(oc, n, s + 5, s - 2, lanes);
+    b += lanes_bytes(oc, n, l, lanes, sig_lut_lane_bytes);
+    b += nl_mul_trunc_bytes(oc, n, l, s, lanes);
+    b += nl_mul_trunc_bytes(oc, n, l, s, lanes);
+    b += lanes_bytes(oc, n, l, lanes, sig_mux_lane_bytes);
+    return b;
 }

@@ -354,8 +354,9 @@ static void mul_reach(const qctx *c, const double *inmax, double *bound, uint64_
     *bound = inmax[0] * inmax[1];
 }
 
-/* The product of two values at scale sc is truncated back to sc. */
-static int mul_quant(qparams *p, const double *c, unsigned sc, unsigned s, unsigned l) {
+/* The product of two values at scale sc is truncated back to sc; Sigmoid
+ * works at its input's scale. */
+static int shift_quant(qparams *p, const double *c, unsigned sc, unsigned s, unsigned l) {
     (void)c, (void)s, (void)l;
     p->shift = sc;
     return 0;
@@ -417,7 +418,10 @@ static const qkind kinds[QOP_END_] = {
     [QOP_HARD_SWISH] = {"hard_swish", EW_ACT_(nl_hswish, NL_ACT_HSIG, hsig_quant),
                         .check = qcheck_hswish, .reach = hswish_reach, .counts = QC_TRUNC},
     [QOP_MUL] = {"mul", PROTOCOL(mul), INPUTS(2, 2), WIRE(shift, 1), .check = qcheck_mul,
-                 .quant = mul_quant, .counts = QC_TRUNC, .dump = dump_shr, .reach = mul_reach},
+                 .quant = shift_quant, .counts = QC_TRUNC, .dump = dump_shr, .reach = mul_reach},
+    [QOP_SIGMOID] = {"sigmoid", "Sigmoid", .cls = QK_ELEMENTWISE,
+                     .ew_shift = {nl_sigmoid, nl_sigmoid_plain, nl_sigmoid_bytes}, WIRE(shift, 1),
+                     INPUTS(1, 1), .check = qcheck_sigmoid, .quant = shift_quant},
 };
 
 const qkind *qkind_find(int op) {

@@ -11,6 +11,8 @@
 
 #include "util/bits.h"
 
+#include <stdio.h>
+
 static int lerr(const qnet *net, unsigned i, const char *why) {
     const qlayer *L = &net->layers[i];
     return err_set(PARLEY_E_FORMAT, "layer %u (%s%s%s): %s", i, qop_name(L->op), L->name ? " " : "",
@@ -202,6 +204,14 @@ int qcheck_const(const qnet *net, const qlayer *L, unsigned i) {
     return 0;
 }
 
+/* lerr with the last error's message (copied: lerr writes the same
+ * buffer). */
+static int lerr_last(const qnet *net, unsigned i) {
+    char why[256];
+    snprintf(why, sizeof why, "%s", err_msg());
+    return lerr(net, i, why);
+}
+
 /* An activation: same shape as its input, its constants well formed at l
  * and of its kind, alpha at scale s. */
 int qcheck_act(const qnet *net, const qlayer *L, unsigned i) {
@@ -210,14 +220,14 @@ int qcheck_act(const qnet *net, const qlayer *L, unsigned i) {
         return lerr(net, i, "output shape differs");
     if (a->op != qkind_of(L->op)->act) return lerr(net, i, "activation of another kind");
     if (a->shift != (a->op == NL_ACT_CLIP ? 0 : net->s)) return lerr(net, i, "slope not at scale s");
-    if (nl_act_check(a, net->l) < 0) return lerr(net, i, err_msg());
+    if (nl_act_check(a, net->l) < 0) return lerr_last(net, i);
     return 0;
 }
 
 /* HardSwish: an activation of its kind whose bounds are 0 and 2^k. */
 int qcheck_hswish(const qnet *net, const qlayer *L, unsigned i) {
     TRY(qcheck_act(net, L, i));
-    if (nl_hswish_check(&L->p.act, net->l) < 0) return lerr(net, i, err_msg());
+    if (nl_hswish_check(&L->p.act, net->l) < 0) return lerr_last(net, i);
     return 0;
 }
 
@@ -231,6 +241,13 @@ int qcheck_mul(const qnet *net, const qlayer *L, unsigned i) {
     if (X1->scale != X->scale) return lerr(net, i, "operand scales differ");
     if (L->p.shift != X->scale || L->p.shift >= net->l)
         return lerr(net, i, "the shift is not the operands' scale");
+    return 0;
+}
+
+/* Sigmoid: at the input's scale, which its parameters fit. */
+int qcheck_sigmoid(const qnet *net, const qlayer *L, unsigned i) {
+    if (L->p.shift != in_t(net, L, 0)->scale) return lerr(net, i, "the scale is not the input's");
+    if (nl_sigmoid_check(net->l, L->p.shift) < 0) return lerr_last(net, i);
     return 0;
 }
 

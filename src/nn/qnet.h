@@ -41,6 +41,8 @@
  *   MUL               y = floor(signed(x0 * x1 mod 2^l) / 2^shift), the
  *                     operands broadcast numpy-style to y's shape, both at
  *                     y's scale = shift (nl_mul_trunc_plain)
+ *   SIGMOID           nl_sigmoid_plain at scale p.shift = the input's
+ *                     (docs/MODELS.md)
  *   CONST             no input: a server constant at scale s (shared as
  *                     S: the constant, C: zeros), e.g. a constant operand
  *                     of a Concat
@@ -88,6 +90,7 @@ typedef enum qop {
     QOP_HARD_SIGMOID,
     QOP_HARD_SWISH, /* x * HardSigmoid(x) (nl/act2.h) */
     QOP_MUL,        /* product of two computed tensors, broadcast, truncated */
+    QOP_SIGMOID,    /* nl_sigmoid_plain at the input's scale (p.shift) */
     QOP_END_ /* one past the last kind */
 } qop;
 
@@ -120,7 +123,7 @@ typedef union qparams {
     lin_params lin; /* CONV (lin.conv), FC (lin.fc: N = product of the leading
                        dims, K the last), SCALE (lin.scale: N = dim 0, C = dim
                        1, S = the rest) */
-    unsigned shift; /* TRUNC, RELU_TRUNC, SHL, MUL */
+    unsigned shift; /* TRUNC, RELU_TRUNC, SHL, MUL, SIGMOID */
     nl_pool pool;   /* MAXPOOL, AVGPOOL */
     unsigned axis;  /* CONCAT */
     struct {
