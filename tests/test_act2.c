@@ -22,13 +22,14 @@ typedef struct mt {
     size_t n;
     unsigned l, s;
     const nl_actp *a; /* HardSwish when set, else the product */
-    int sig;          /* Sigmoid at scale s */
+    int sig;          /* 1: Sigmoid, 2: Tanh, at scale s */
     uint64_t *x[2], *y[2], *z[2];
 } mt;
 
 static int mt_party(party *p, void *arg) {
     mt *t = arg;
     int r = p->role;
+    if (t->sig == 2) return nl_tanh(p, t->z[r], t->x[r], t->n, t->l, t->s);
     if (t->sig) return nl_sigmoid(p, t->z[r], t->x[r], t->n, t->l, t->s);
     if (t->a) return nl_hswish(p, t->z[r], t->x[r], t->n, t->l, t->a);
     return nl_mul_trunc(p, t->z[r], t->x[r], t->y[r], t->n, t->l, t->s);
@@ -39,6 +40,7 @@ static uint64_t measured_bytes(void) {
 }
 
 static uint64_t mt_predict(const mt *t, unsigned lanes) {
+    if (t->sig == 2) return nl_tanh_bytes(OC, t->n, t->l, t->s, lanes);
     if (t->sig) return nl_sigmoid_bytes(OC, t->n, t->l, t->s, lanes);
     return t->a ? nl_hswish_bytes(OC, t->n, t->l, t->a, lanes)
                 : nl_mul_trunc_bytes(OC, t->n, t->l, t->s, lanes);
@@ -65,7 +67,9 @@ static int mt_check(mt *t, unsigned lanes) {
     }
     for (size_t i = 0; i < t->n && !bad; i++) {
         uint64_t x = (t->x[0][i] + t->x[1][i]) & m, y = 0, want;
-        if (t->sig) {
+        if (t->sig == 2) {
+            nl_tanh_plain(&want, &x, 1, t->l, t->s);
+        } else if (t->sig) {
             nl_sigmoid_plain(&want, &x, 1, t->l, t->s);
         } else if (t->a) {
             nl_hswish_plain(&want, &x, 1, t->l, t->a);
@@ -320,64 +324,76 @@ TEST(mul_flights) {
     prg_clear(&g);
 }
 
-/* Sigmoid: every value of the ring at small l (random splits, a few
- * lanes), edge and random values at the wide rings. */
-TEST(sigmoid_all_values) {
+/* Sigmoid and Tanh: every value of the ring at small l (random splits, a
+ * few lanes), edge and random values at the wide rings. */
+TEST(table_all_values) {
     prg g;
     harness_prg(&g, 77);
-    static const unsigned ls[][2] = {{7, 2}, {8, 3}, {10, 4}, {12, 5}};
-    for (size_t k = 0; k < 4; k++) {
-        mt t = {.l = ls[k][0], .s = ls[k][1], .sig = 1};
-        uint64_t m = bits_mask(t.l);
-        mt_alloc(&t, (size_t)1 << t.l);
-        prg_ring(&g, t.x[0], t.n, t.l);
-        for (size_t i = 0; i < t.n; i++) t.x[1][i] = (i - t.x[0][i]) & m;
-        CHECK_MSG(mt_check(&t, 1 + (unsigned)k % 2) == 0, "sigmoid at l = %u, s = %u", t.l, t.s);
-        mt_free(&t);
-    }
+    static const unsigned ls[][2] = {{7, 3}, {8, 3}, {10, 4}, {12, 5}};
+    for (int f = 1; f <= 2; f++)
+        for (size_t k = 0; k < 4; k++) {
+            mt t = {.l = ls[k][0], .s = ls[k][1] - (f == 1 && k == 0), .sig = f};
+            uint64_t m = bits_mask(t.l);
+            mt_alloc(&t, (size_t)1 << t.l);
+            prg_ring(&g, t.x[0], t.n, t.l);
+            for (size_t i = 0; i < t.n; i++) t.x[1][i] = (i - t.x[0][i]) & m;
+            CHECK_MSG(mt_check(&t, 1 + (unsigned)k % 2) == 0, "%s at l = %u, s = %u",
+                      f == 1 ? "sigmoid" : "tanh", t.l, t.s);
+            mt_free(&t);
+        }
     prg_clear(&g);
 }
 
-TEST(sigmoid_wide) {
+TEST(table_wide) {
     prg g;
     harness_prg(&g, 78);
     static const unsigned ls[][2] = {{16, 6}, {37, 12}, {41, 15}, {64, 20}};
     static const size_t ns[] = {1, 129, 300, 1000};
-    for (size_t k = 0; k < 4; k++) {
-        mt t = {.l = ls[k][0], .s = ls[k][1], .sig = 1};
-        mt_alloc(&t, ns[k]);
-        edge_values(t.x, &g, t.n, t.l, 1);
-        /* the segments' ends and the clip around +-16 */
-        uint64_t m = bits_mask(t.l), q = 1ULL << (t.s - 2), hi = 1ULL << (t.s + 4);
-        uint64_t pts[] = {q, q - 1, 5 * q + 1, hi, hi - 1, hi + 1, -hi, -hi + 1, -q, 0};
-        for (size_t i = 0; i < 10 && 60 + i < t.n; i++)
-            t.x[1][60 + i] = (pts[i] - t.x[0][60 + i]) & m;
-        CHECK_MSG(mt_check(&t, 1 + (unsigned)k % 3) == 0, "sigmoid at l = %u, s = %u", t.l, t.s);
-        mt_free(&t);
-    }
+    for (int f = 1; f <= 2; f++)
+        for (size_t k = 0; k < 4; k++) {
+            mt t = {.l = ls[k][0], .s = ls[k][1], .sig = f};
+            mt_alloc(&t, ns[k]);
+            edge_values(t.x, &g, t.n, t.l, 1);
+            /* the segments' ends and the clip around +-2^R */
+            unsigned R = f == 1 ? 4 : 3, sg = f == 1 ? 2 : 3;
+            uint64_t m = bits_mask(t.l), q = 1ULL << (t.s - sg), hi = 1ULL << (t.s + R);
+            uint64_t pts[] = {q, q - 1, 5 * q + 1, hi, hi - 1, hi + 1, -hi, -hi + 1, -q, 0};
+            for (size_t i = 0; i < 10 && 60 + i < t.n; i++)
+                t.x[1][60 + i] = (pts[i] - t.x[0][60 + i]) & m;
+            CHECK_MSG(mt_check(&t, 1 + (unsigned)k % 3) == 0, "%s at l = %u, s = %u",
+                      f == 1 ? "sigmoid" : "tanh", t.l, t.s);
+            mt_free(&t);
+        }
     prg_clear(&g);
 }
 
-/* The stated error bound against float (docs/MODELS.md): |y - 1/(1 +
- * e^-x)| <= 1.7e-5 + 1.91 * 2^-s for every ring element x (its real value
- * x / 2^s): all of them at (24, 8), every 2^-s step of [-20, 20] at
- * (37, 12) and every 16th at (64, 20). */
-TEST(sigmoid_error_bound) {
+/* The stated error bounds against float (docs/MODELS.md), for every ring
+ * element x (its real value x / 2^s): Sigmoid 1.7e-5 + 1.91 * 2^-s, Tanh
+ * 3.3e-5 + 1.70 * 2^-s; all of them at (24, 8), every 2^-s step of
+ * [-20, 20] at (37, 12) and every 16th at (64, 20). */
+TEST(table_error_bound) {
     static const unsigned ls[][3] = {{24, 8, 1}, {37, 12, 1}, {64, 20, 16}};
-    for (size_t k = 0; k < 3; k++) {
-        unsigned l = ls[k][0], s = ls[k][1];
-        uint64_t m = bits_mask(l), step = ls[k][2];
-        int64_t lim = k == 0 ? ((int64_t)1 << (l - 1)) : (int64_t)20 << s;
-        double worst = 0, bound = 1.7e-5 + 1.91 * ldexp(1.0, -(int)s), at = 0;
-        for (int64_t v = -lim; v < lim; v += (int64_t)step) {
-            uint64_t x = (uint64_t)v & m, y;
-            nl_sigmoid_plain(&y, &x, 1, l, s);
-            double e = fabs(ldexp((double)bits_signed(y, l), -(int)s) -
-                            1 / (1 + exp(-ldexp((double)v, -(int)s))));
-            if (e > worst) worst = e, at = ldexp((double)v, -(int)s);
+    for (int f = 1; f <= 2; f++)
+        for (size_t k = 0; k < 3; k++) {
+            unsigned l = ls[k][0], s = ls[k][1];
+            uint64_t m = bits_mask(l), step = ls[k][2];
+            int64_t lim = k == 0 ? ((int64_t)1 << (l - 1)) : (int64_t)20 << s;
+            double worst = 0, at = 0,
+                   bound = f == 1 ? 1.7e-5 + 1.91 * ldexp(1.0, -(int)s)
+                                  : 3.3e-5 + 1.70 * ldexp(1.0, -(int)s);
+            for (int64_t v = -lim; v < lim; v += (int64_t)step) {
+                uint64_t x = (uint64_t)v & m, y;
+                double xr = ldexp((double)v, -(int)s);
+                if (f == 1)
+                    nl_sigmoid_plain(&y, &x, 1, l, s);
+                else
+                    nl_tanh_plain(&y, &x, 1, l, s);
+                double e = fabs(ldexp((double)bits_signed(y, l), -(int)s) -
+                                (f == 1 ? 1 / (1 + exp(-xr)) : tanh(xr)));
+                if (e > worst) worst = e, at = xr;
+            }
+            printf("  %s (%u, %u): max error %.3g = %.2f x 2^-%u at x = %g (bound %.3g)\n",
+                   f == 1 ? "sigmoid" : "tanh", l, s, worst, ldexp(worst, (int)s), s, at, bound);
+            CHECK_MSG(worst <= bound, "(%u, %u): error %g above %g", l, s, worst, bound);
         }
-        printf("  (%u, %u): max error %.3g = %.2f x 2^-%u at x = %g (bound %.3g)\n", l, s, worst,
-               ldexp(worst, (int)s), s, at, bound);
-        CHECK_MSG(worst <= bound, "(%u, %u): error %g above %g", l, s, worst, bound);
-    }
 }

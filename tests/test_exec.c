@@ -105,11 +105,15 @@ TEST(products_both_modes) {
 }
 
 /* Sigmoid, SiLU (Sigmoid then Mul) and a Sigmoid-gated
- * squeeze-and-excitation block (scripts/make-sig-model), both modes. */
+ * squeeze-and-excitation block; an MLP with Tanh and Sigmoid
+ * (scripts/make-sig-model), both modes. */
 TEST(sigmoid_both_modes) {
     same_as_ref(DATA "sig.onnx", DATA "sig.input.npy", 37, 12, MODE_OT, 2);
     same_as_ref(DATA "sig.onnx", DATA "sig.input.npy", 64, 20, MODE_OT, 1);
     same_as_ref(DATA "sig.onnx", DATA "sig.input.npy", 37, 12, MODE_HE, 1);
+    same_as_ref(DATA "mlp_tanh.onnx", DATA "mlp_tanh.input.npy", 37, 12, MODE_OT, 1);
+    same_as_ref(DATA "mlp_tanh.onnx", DATA "mlp_tanh.input.npy", 24, 8, MODE_OT, 2);
+    same_as_ref(DATA "mlp_tanh.onnx", DATA "mlp_tanh.input.npy", 37, 12, MODE_HE, 2);
 }
 
 TEST(mlp_both_modes) {

@@ -133,6 +133,16 @@ TEST(sig_vs_torch) {
     CHECK_MSG(e20 < e12 / 8, "error %g at s = 20, %g at s = 12", e20, e12);
 }
 
+TEST(mlp_tanh_vs_torch) {
+    /* Linear, Tanh, Linear, Sigmoid, Linear (scripts/make-sig-model). */
+    double e12, e20;
+    against_torch(DATA "mlp_tanh.onnx", DATA "mlp_tanh.input.npy", DATA "mlp_tanh.torch.npy", 37,
+                  12, 0, &e12);
+    against_torch(DATA "mlp_tanh.onnx", DATA "mlp_tanh.input.npy", DATA "mlp_tanh.torch.npy", 64,
+                  20, 0, &e20);
+    CHECK_MSG(e20 < e12 / 8, "error %g at s = 20, %g at s = 12", e20, e12);
+}
+
 TEST(mlp_vs_torch) {
     /* MatMul + Add on N x 28 x 28 (Linear on the last axis), flatten, gemm,
      * a final Softmax dropped with a note; opset 9. */
@@ -210,6 +220,9 @@ TEST(predicted_bytes_cnn) { predicted_bytes(DATA "cnn.onnx", DATA "cnn.input.npy
 TEST(predicted_bytes_act) { predicted_bytes(DATA "act.onnx", DATA "act.input.npy"); }
 TEST(predicted_bytes_act2) { predicted_bytes(DATA "act2.onnx", DATA "act2.input.npy"); }
 TEST(predicted_bytes_sig) { predicted_bytes(DATA "sig.onnx", DATA "sig.input.npy"); }
+TEST(predicted_bytes_mlp_tanh) {
+    predicted_bytes(DATA "mlp_tanh.onnx", DATA "mlp_tanh.input.npy");
+}
 TEST(predicted_bytes_mlp) { predicted_bytes(DATA "mlp.onnx", DATA "mlp.input.npy"); }
 
 /* ---- statistical security of an HE-mode inference ----

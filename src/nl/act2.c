@@ -8,7 +8,7 @@
 
 #include "mpc/arith.h"
 #include "mpc/flights.h"
-#include "nl/sigmoid_table.h"
+#include "nl/act2_tables.h"
 #include "util/bits.h"
 #include "util/mem.h"
 
@@ -207,57 +207,84 @@ uint64_t nl_hswish_bytes(const ot_costing *oc, size_t n, unsigned l, const nl_ac
     return nl_act_bytes(oc, n, l, a, lanes) + nl_mul_trunc_bytes(oc, n, l, hswish_k(a), lanes);
 }
 
-/* ---- Sigmoid ---- */
+/* ---- Sigmoid and Tanh: tables of quadratics (act2.h) ---- */
 
+#define TAB_N 64 /* segments */
 
-#define SIG_N 64 /* segments of |x| in [0, 16), width 1/4 */
+/* A smooth function by its table: |x| clipped under 2^R, segments of width
+ * 2^-seg (2^(R + seg) = TAB_N of them), and its symmetry. */
+typedef struct tabfn {
+    const int64_t (*tab)[3];
+    unsigned R, seg;
+    int odd; /* f(-x) = -f(x) (Tanh), else f(-x) = 1 - f(x) (Sigmoid) */
+    const char *name;
+} tabfn;
 
-int nl_sigmoid_check(unsigned l, unsigned s) {
-    if (l < 1 || l > 64 || s < 2 || l < s + 5)
-        return err_set(PARLEY_E_ARG,
-                       "Sigmoid needs a scale s >= 2 and l >= s + 5 bits (here l = %u, s = %u)", l,
-                       s);
+static const tabfn SIGMOID = {sig_table, 4, 2, 0, "Sigmoid"};
+static const tabfn TANH = {tanh_table, 3, 3, 1, "Tanh"};
+
+static int tab_check(const tabfn *f, unsigned l, unsigned s) {
+    if (l < 1 || l > 64 || s < f->seg || l < s + f->R + 1)
+        return err_set(PARLEY_E_ARG, "%s needs a scale s >= %u and l >= s + %u bits (here l = %u, s = %u)",
+                       f->name, f->seg, f->R + 1, l, s);
     return 0;
 }
 
-/* Coefficient k (a, b, c) of segment i at scale s, mod 2^l: the scale-40
- * constant rounded half away from zero, in integers. */
-static uint64_t sig_coef(unsigned i, unsigned k, unsigned l, unsigned s) {
-    int64_t v = sig_table[i][k], h = (int64_t)1 << (39 - s);
+int nl_sigmoid_check(unsigned l, unsigned s) {
+    return tab_check(&SIGMOID, l, s);
+}
+
+int nl_tanh_check(unsigned l, unsigned s) {
+    return tab_check(&TANH, l, s);
+}
+
+/* Entry k of segment i at scale s, mod 2^l: a, b, c (the scale-40
+ * constant rounded half away from zero, in integers) or the segment's
+ * start i 2^(s - seg). */
+static uint64_t tab_entry(const tabfn *f, unsigned i, unsigned k, unsigned l, unsigned s) {
+    if (k == 3) return (uint64_t)i << (s - f->seg);
+    int64_t v = f->tab[i][k], h = (int64_t)1 << (39 - s);
     int64_t q = v >= 0 ? (v + h) >> (40 - s) : -((-v + h) >> (40 - s));
     return (uint64_t)q & bits_mask(l);
 }
 
-/* The table entry k of segment i: a, b, c, or the segment's start i/4 at
- * scale s. */
-static uint64_t sig_entry(unsigned i, unsigned k, unsigned l, unsigned s) {
-    return k < 3 ? sig_coef(i, k, l, s) : (uint64_t)i << (s - 2);
+/* The clip: |x| just under 2^R. */
+static uint64_t tab_hi(const tabfn *f, unsigned s) {
+    return ((uint64_t)1 << (s + f->R)) - 1;
 }
 
-/* |x| clipped to 2^(s+4) - 1 (just under 16): the steps both forms share
- * after relu(x) = r and e = relu(ax - hi). */
-static uint64_t sig_hi(unsigned s) {
-    return ((uint64_t)1 << (s + 4)) - 1;
+/* The final step's constants: y = MUX(d, 2r - off) + add - r. */
+static uint64_t tab_one(const tabfn *f, unsigned s) {
+    return f->odd ? 0 : (uint64_t)1 << s;
 }
 
-void nl_sigmoid_plain(uint64_t *y, const uint64_t *x, size_t n, unsigned l, unsigned s) {
-    uint64_t m = bits_mask(l), one = (uint64_t)1 << s;
+static void tab_plain(const tabfn *f, uint64_t *y, const uint64_t *x, size_t n, unsigned l,
+                      unsigned s) {
+    uint64_t m = bits_mask(l), one = tab_one(f, s);
     for (size_t k = 0; k < n; k++) {
         uint64_t xv = x[k] & m, r, e, q, t;
         nl_relu_plain(&r, &xv, 1, l);
         uint64_t ax = (2 * r - xv) & m;
-        t = (ax - sig_hi(s)) & m;
+        t = (ax - tab_hi(f, s)) & m;
         nl_relu_plain(&e, &t, 1, l);
-        uint64_t w = (ax - e) & m, wr = w & bits_mask(s + 5);
-        nl_trunc_plain(&q, &wr, 1, s + 5, s - 2);
-        unsigned i = (unsigned)(q & (SIG_N - 1));
-        uint64_t u = (w - sig_entry(i, 3, l, s)) & m, a = sig_entry(i, 0, l, s);
+        uint64_t w = (ax - e) & m, wr = w & bits_mask(s + f->R + 1);
+        nl_trunc_plain(&q, &wr, 1, s + f->R + 1, s - f->seg);
+        unsigned i = (unsigned)(q & (TAB_N - 1));
+        uint64_t u = (w - tab_entry(f, i, 3, l, s)) & m, a = tab_entry(f, i, 0, l, s);
         nl_mul_trunc_plain(&t, &a, &u, 1, l, s);
-        t = (t + sig_entry(i, 1, l, s)) & m;
+        t = (t + tab_entry(f, i, 1, l, s)) & m;
         nl_mul_trunc_plain(&t, &t, &u, 1, l, s);
-        uint64_t rr = (t + sig_entry(i, 2, l, s)) & m, d = bits_signed(xv, l) >= 0;
-        y[k] = (one - rr + d * (2 * rr - one)) & m;
+        uint64_t rr = (t + tab_entry(f, i, 2, l, s)) & m, d = bits_signed(xv, l) >= 0;
+        y[k] = (d * (2 * rr - one) + one - rr) & m;
     }
+}
+
+void nl_sigmoid_plain(uint64_t *y, const uint64_t *x, size_t n, unsigned l, unsigned s) {
+    tab_plain(&SIGMOID, y, x, n, l, s);
+}
+
+void nl_tanh_plain(uint64_t *y, const uint64_t *x, size_t n, unsigned l, unsigned s) {
+    tab_plain(&TANH, y, x, n, l, s);
 }
 
 /* Lane steps on the DReLU bits d. MUX: y = MUX(d, f x - off) + add - g x,
@@ -268,14 +295,15 @@ typedef struct sig_ctx {
     const uint64_t *x;
     uint64_t f, g, off, add;
     unsigned l, s;
-    const uint8_t *idx; /* LUT: this party's share of the segment, mod SIG_N */
+    const tabfn *fn;
+    const uint8_t *idx; /* LUT: this party's share of the segment, mod TAB_N */
     uint64_t *tab[4];   /* LUT: the four entries' shares */
 } sig_ctx;
 
 static int sig_mux_lane(mpc_lane *L, void *arg, size_t first, size_t n) {
     const sig_ctx *c = arg;
     uint64_t m = bits_mask(c->l), *v = mem_alloc(n ? n : 1, sizeof *v);
-    if (!v) return err_set(PARLEY_E_NOMEM, "out of memory for Sigmoid");
+    if (!v) return err_set(PARLEY_E_NOMEM, "out of memory for a table function");
     int srv = L->role == MPC_SERVER;
     for (size_t i = 0; i < n; i++)
         v[i] = (c->f * c->x[first + i] - (srv ? c->off : 0)) & m;
@@ -289,7 +317,7 @@ static int sig_mux_lane(mpc_lane *L, void *arg, size_t first, size_t n) {
 }
 
 /* The server's messages for entry k: for the client's choice j, the entry
- * of segment (j + its own share) mod SIG_N, minus its share r. */
+ * of segment (j + its own share) mod TAB_N, minus its share r. */
 typedef struct sig_gen {
     const sig_ctx *c;
     size_t first;
@@ -302,9 +330,11 @@ static void sig_lut_gen(void *ctx, uint64_t *out, size_t first, size_t mm) {
     uint64_t m = bits_mask(c->l);
     for (size_t e = 0; e < mm; e++) {
         size_t at = g->first + first + e;
-        for (unsigned j = 0; j < SIG_N; j++)
-            out[e * SIG_N + j] =
-                (sig_entry((j + c->idx[at]) & (SIG_N - 1), g->k, c->l, c->s) - c->tab[g->k][at]) & m;
+        for (unsigned j = 0; j < TAB_N; j++)
+            out[e * TAB_N + j] = (tab_entry(c->fn, (j + c->idx[at]) & (TAB_N - 1), g->k, c->l,
+                                            c->s) -
+                                  c->tab[g->k][at]) &
+                                 m;
     }
 }
 
@@ -315,15 +345,16 @@ static int sig_lut_lane(mpc_lane *L, void *arg, size_t first, size_t n) {
     for (unsigned k = 0; k < 4; k++) {
         g[k] = (sig_gen){c, first, k};
         if (L->role == MPC_SERVER) prg_ring(&L->ot.rng, c->tab[k] + first, n, c->l);
-        jobs[k] = (otb_job){.kind = OTB_KK, .sender = MPC_SERVER, .n = n, .N = SIG_N, .l = c->l,
+        jobs[k] = (otb_job){.kind = OTB_KK, .sender = MPC_SERVER, .n = n, .N = TAB_N, .l = c->l,
                             .gen = sig_lut_gen, .gen_ctx = &g[k], .choices = c->idx + first,
                             .out = c->tab[k] + first};
     }
     return otb_run(L, jobs, 4);
 }
 
-int nl_sigmoid(party *p, uint64_t *y, const uint64_t *x, size_t n, unsigned l, unsigned s) {
-    TRY(nl_sigmoid_check(l, s));
+static int tab_run(const tabfn *f, party *p, uint64_t *y, const uint64_t *x, size_t n, unsigned l,
+                   unsigned s) {
+    TRY(tab_check(f, l, s));
     if (n == 0) return 0;
     uint64_t m = bits_mask(l);
     size_t words = 8 * n;
@@ -332,7 +363,7 @@ int nl_sigmoid(party *p, uint64_t *y, const uint64_t *x, size_t n, unsigned l, u
     if (!buf || !d) {
         mem_free(buf);
         mem_free(d);
-        return party_fail(p, err_set(PARLEY_E_NOMEM, "out of memory for Sigmoid"));
+        return party_fail(p, err_set(PARLEY_E_NOMEM, "out of memory for a table function"));
     }
     uint8_t *idx = d + n;
     uint64_t *ax = buf, *e = buf + n, *w = buf + 2 * n, *t = buf + 3 * n;
@@ -343,17 +374,17 @@ int nl_sigmoid(party *p, uint64_t *y, const uint64_t *x, size_t n, unsigned l, u
     sig_ctx c = {.d = d, .y = ax, .x = x, .f = 2, .g = 1, .l = l, .s = s};
     if (rc == 0) rc = party_run(p, n, GRAIN, sig_mux_lane, &c);
     for (size_t i = 0; rc == 0 && i < n; i++)
-        t[i] = (ax[i] - (srv ? sig_hi(s) : 0)) & m;
+        t[i] = (ax[i] - (srv ? tab_hi(f, s) : 0)) & m;
     if (rc == 0) rc = nl_relu(p, e, t, n, l);
     for (size_t i = 0; rc == 0 && i < n; i++) {
         w[i] = (ax[i] - e[i]) & m;
-        t[i] = w[i] & bits_mask(s + 5);
+        t[i] = w[i] & bits_mask(s + f->R + 1);
     }
-    /* the segment: floor(w / 2^(s-2)) on s + 5 bits, mod SIG_N */
-    if (rc == 0) rc = nl_trunc_reduce(p, e, t, n, s + 5, s - 2);
+    /* the segment: floor(w / 2^(s-seg)) on s + R + 1 bits, mod TAB_N */
+    if (rc == 0) rc = nl_trunc_reduce(p, e, t, n, s + f->R + 1, s - f->seg);
     for (size_t i = 0; rc == 0 && i < n; i++)
-        idx[i] = (uint8_t)(e[i] & (SIG_N - 1));
-    c = (sig_ctx){.idx = idx, .tab = {tab[0], tab[1], tab[2], tab[3]}, .l = l, .s = s};
+        idx[i] = (uint8_t)(e[i] & (TAB_N - 1));
+    c = (sig_ctx){.idx = idx, .tab = {tab[0], tab[1], tab[2], tab[3]}, .l = l, .s = s, .fn = f};
     if (rc == 0) rc = party_run(p, n, GRAIN, sig_lut_lane, &c);
     /* u = w - start; ((a u >> s) + b) u >> s + c */
     for (size_t i = 0; rc == 0 && i < n; i++)
@@ -364,13 +395,21 @@ int nl_sigmoid(party *p, uint64_t *y, const uint64_t *x, size_t n, unsigned l, u
     if (rc == 0) rc = nl_mul_trunc(p, e, t, w, n, l, s);
     for (size_t i = 0; rc == 0 && i < n; i++)
         t[i] = (e[i] + tab[2][i]) & m;
-    /* y = 1 - r + MUX(d, 2r - 1) */
-    c = (sig_ctx){.d = d, .y = y, .x = t, .f = 2, .g = 1, .off = (uint64_t)1 << s,
-                  .add = (uint64_t)1 << s, .l = l, .s = s};
+    /* y = 1 - r + MUX(d, 2r - 1) (Sigmoid), MUX(d, 2r) - r (Tanh) */
+    c = (sig_ctx){.d = d, .y = y, .x = t, .f = 2, .g = 1, .off = tab_one(f, s),
+                  .add = tab_one(f, s), .l = l, .s = s};
     if (rc == 0) rc = party_run(p, n, GRAIN, sig_mux_lane, &c);
     mem_free_wipe(buf, words * sizeof *buf);
     mem_free_wipe(d, 2 * n);
     return rc;
+}
+
+int nl_sigmoid(party *p, uint64_t *y, const uint64_t *x, size_t n, unsigned l, unsigned s) {
+    return tab_run(&SIGMOID, p, y, x, n, l, s);
+}
+
+int nl_tanh(party *p, uint64_t *y, const uint64_t *x, size_t n, unsigned l, unsigned s) {
+    return tab_run(&TANH, p, y, x, n, l, s);
 }
 
 /* Per lane: the MUX's jobs and its exchange. */
@@ -383,7 +422,7 @@ static uint64_t sig_mux_lane_bytes(const ot_costing *oc, size_t n, unsigned l) {
 static uint64_t sig_lut_lane_bytes(const ot_costing *oc, size_t n, unsigned l) {
     uint64_t b = 0;
     for (unsigned k = 0; k < 4; k++) {
-        otb_job j = {.kind = OTB_KK, .sender = MPC_SERVER, .n = n, .N = SIG_N, .l = l};
+        otb_job j = {.kind = OTB_KK, .sender = MPC_SERVER, .n = n, .N = TAB_N, .l = l};
         b += otb_job_cost(oc, &j);
     }
     otb_cost_run(oc);
@@ -394,16 +433,25 @@ static uint64_t sig_drelu_lane_bytes(const ot_costing *oc, size_t n, unsigned l)
     return mpc_msb_bytes(oc, n, l, MPC_MILL_M);
 }
 
-uint64_t nl_sigmoid_bytes(const ot_costing *oc, size_t n, unsigned l, unsigned s,
+static uint64_t tab_bytes(const tabfn *f, const ot_costing *oc, size_t n, unsigned l, unsigned s,
                           unsigned lanes) {
-    if (nl_sigmoid_check(l, s) < 0 || n == 0 || lanes < 1 || lanes > LANES_MAX) return 0;
+    if (tab_check(f, l, s) < 0 || n == 0 || lanes < 1 || lanes > LANES_MAX) return 0;
     uint64_t b = lanes_bytes(oc, n, l, lanes, sig_drelu_lane_bytes);
     b += lanes_bytes(oc, n, l, lanes, sig_mux_lane_bytes);
     b += nl_relu_bytes(oc, n, l, lanes);
-    b += nl_trunc_reduce_bytes(oc, n, s + 5, s - 2, lanes);
+    b += nl_trunc_reduce_bytes(oc, n, s + f->R + 1, s - f->seg, lanes);
     b += lanes_bytes(oc, n, l, lanes, sig_lut_lane_bytes);
     b += nl_mul_trunc_bytes(oc, n, l, s, lanes);
     b += nl_mul_trunc_bytes(oc, n, l, s, lanes);
     b += lanes_bytes(oc, n, l, lanes, sig_mux_lane_bytes);
     return b;
+}
+
+uint64_t nl_sigmoid_bytes(const ot_costing *oc, size_t n, unsigned l, unsigned s,
+                          unsigned lanes) {
+    return tab_bytes(&SIGMOID, oc, n, l, s, lanes);
+}
+
+uint64_t nl_tanh_bytes(const ot_costing *oc, size_t n, unsigned l, unsigned s, unsigned lanes) {
+    return tab_bytes(&TANH, oc, n, l, s, lanes);
 }

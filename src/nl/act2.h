@@ -59,23 +59,30 @@ void nl_hswish_plain(uint64_t *y, const uint64_t *x, size_t n, unsigned l, const
 uint64_t nl_hswish_bytes(const ot_costing *oc, size_t n, unsigned l, const nl_actp *a,
                          unsigned lanes);
 
-/* Sigmoid at scale s (input and output), for every ring element x:
+/* Sigmoid and Tanh at scale s (input and output), for every ring element
+ * x, from a table of quadratics on |x| in [0, 2^R), 64 segments of width
+ * 2^-g (Sigmoid: R = 4, g = 2; Tanh: R = 3, g = 3):
  *   d = [signed(x) >= 0], a = |x| (2 relu(x) - x), w = a - relu(a - hi)
- *   with hi = 2^(s+4) - 1 (|x| clipped just under 16), i = the segment
- *   floor(w / 2^(s-2)) mod 64 (width 1/4, computed on s + 5 bits),
- *   u = w - i 2^(s-2), r = floor((floor(a_i u / 2^s) + b_i) u / 2^s) + c_i,
- *   y = 2^s - r + d (2 r - 2^s)   (sigmoid(-x) = 1 - sigmoid(x))
- * with a_i, b_i, c_i a quadratic fitted to 1/(1 + e^-x) on segment i
- * (scripts/make-sigmoid-table), rounded from scale 40 to s in integers.
- * Secure: DReLU, a MUX, a ReLU, truncate-and-reduce on s + 5 bits, the
- * coefficients and the segment's start from one (64 choose 1)-OT_l each
- * (S sends the table rotated by its share of i), two products with
- * truncation (nl_mul_trunc), a MUX. Needs s >= 2 and l >= s + 5
- * (nl_sigmoid_check: PARLEY_E_ARG otherwise). */
+ *   with hi = 2^(s+R) - 1 (|x| clipped just under 2^R), i = the segment
+ *   floor(w / 2^(s-g)) mod 64 (computed on s + R + 1 bits),
+ *   u = w - i 2^(s-g), r = floor((floor(a_i u / 2^s) + b_i) u / 2^s) + c_i,
+ *   Sigmoid: y = 2^s - r + d (2 r - 2^s)   (sigmoid(-x) = 1 - sigmoid(x))
+ *   Tanh:    y = d 2r - r                  (tanh(-x) = -tanh(x))
+ * with a_i, b_i, c_i a quadratic fitted to the function on segment i
+ * (scripts/make-act-tables, src/nl/act2_tables.h), rounded from scale 40
+ * to s in integers. Secure: DReLU, a MUX, a ReLU, truncate-and-reduce on
+ * s + R + 1 bits, the coefficients and the segment's start from one
+ * (64 choose 1)-OT_l each (S sends the table rotated by its share of i),
+ * two products with truncation (nl_mul_trunc), a MUX. Needs s >= g and
+ * l >= s + R + 1 (the checks: PARLEY_E_ARG otherwise). */
 int nl_sigmoid_check(unsigned l, unsigned s) WUR;
 int nl_sigmoid(party *p, uint64_t *y, const uint64_t *x, size_t n, unsigned l, unsigned s) WUR;
 void nl_sigmoid_plain(uint64_t *y, const uint64_t *x, size_t n, unsigned l, unsigned s);
 uint64_t nl_sigmoid_bytes(const ot_costing *oc, size_t n, unsigned l, unsigned s,
                           unsigned lanes);
+int nl_tanh_check(unsigned l, unsigned s) WUR;
+int nl_tanh(party *p, uint64_t *y, const uint64_t *x, size_t n, unsigned l, unsigned s) WUR;
+void nl_tanh_plain(uint64_t *y, const uint64_t *x, size_t n, unsigned l, unsigned s);
+uint64_t nl_tanh_bytes(const ot_costing *oc, size_t n, unsigned l, unsigned s, unsigned lanes);
 
 #endif

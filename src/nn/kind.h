@@ -187,6 +187,6 @@ int qcheck_const(const qnet *net, const qlayer *L, unsigned i);
 int qcheck_act(const qnet *net, const qlayer *L, unsigned i);
 int qcheck_hswish(const qnet *net, const qlayer *L, unsigned i);
 int qcheck_mul(const qnet *net, const qlayer *L, unsigned i);
-int qcheck_sigmoid(const qnet *net, const qlayer *L, unsigned i);
+int qcheck_table(const qnet *net, const qlayer *L, unsigned i);
 
 #endif

@@ -372,6 +372,9 @@ static int shift_quant(qparams *p, const double *c, unsigned sc, unsigned s, uns
     .cls = QK_ELEMENTWISE, .ew_act = {f, f##_plain, f##_bytes}, .act = (k), .quant = (q),          \
     WIRE(act, 11), INPUTS(1, 1)
 #define EW_ACT(f, k, q) EW_ACT_(f, k, q), .check = qcheck_act, .reach = act_reach
+#define TABLE(f)                                                                                   \
+    .cls = QK_ELEMENTWISE, .ew_shift = {f, f##_plain, f##_bytes}, WIRE(shift, 1), INPUTS(1, 1),    \
+    .check = qcheck_table, .quant = shift_quant
 #define PROTOCOL(f) .cls = QK_PROTOCOL, .step = f##_step, .bytes = f##_bytes
 #define LOCAL(f) .cls = QK_LOCAL, .step = qlocal_##f
 #define INPUTS(lo, hi) .nin_min = (lo), .nin_max = (hi)
@@ -419,9 +422,8 @@ static const qkind kinds[QOP_END_] = {
                         .check = qcheck_hswish, .reach = hswish_reach, .counts = QC_TRUNC},
     [QOP_MUL] = {"mul", PROTOCOL(mul), INPUTS(2, 2), WIRE(shift, 1), .check = qcheck_mul,
                  .quant = shift_quant, .counts = QC_TRUNC, .dump = dump_shr, .reach = mul_reach},
-    [QOP_SIGMOID] = {"sigmoid", "Sigmoid", .cls = QK_ELEMENTWISE,
-                     .ew_shift = {nl_sigmoid, nl_sigmoid_plain, nl_sigmoid_bytes}, WIRE(shift, 1),
-                     INPUTS(1, 1), .check = qcheck_sigmoid, .quant = shift_quant},
+    [QOP_SIGMOID] = {"sigmoid", "Sigmoid", TABLE(nl_sigmoid)},
+    [QOP_TANH] = {"tanh", "Tanh", TABLE(nl_tanh)},
 };
 
 const qkind *qkind_find(int op) {

@@ -41,7 +41,8 @@
  *   MUL               y = floor(signed(x0 * x1 mod 2^l) / 2^shift), the
  *                     operands broadcast numpy-style to y's shape, both at
  *                     y's scale = shift (nl_mul_trunc_plain)
- *   SIGMOID           nl_sigmoid_plain at scale p.shift = the input's
+ *   SIGMOID, TANH     nl_sigmoid_plain, nl_tanh_plain at scale p.shift =
+ *                     the input's
  *                     (docs/MODELS.md)
  *   CONST             no input: a server constant at scale s (shared as
  *                     S: the constant, C: zeros), e.g. a constant operand
@@ -91,6 +92,7 @@ typedef enum qop {
     QOP_HARD_SWISH, /* x * HardSigmoid(x) (nl/act2.h) */
     QOP_MUL,        /* product of two computed tensors, broadcast, truncated */
     QOP_SIGMOID,    /* nl_sigmoid_plain at the input's scale (p.shift) */
+    QOP_TANH,       /* nl_tanh_plain at the input's scale (p.shift) */
     QOP_END_ /* one past the last kind */
 } qop;
 
@@ -123,7 +125,7 @@ typedef union qparams {
     lin_params lin; /* CONV (lin.conv), FC (lin.fc: N = product of the leading
                        dims, K the last), SCALE (lin.scale: N = dim 0, C = dim
                        1, S = the rest) */
-    unsigned shift; /* TRUNC, RELU_TRUNC, SHL, MUL, SIGMOID */
+    unsigned shift; /* TRUNC, RELU_TRUNC, SHL, MUL, SIGMOID, TANH */
     nl_pool pool;   /* MAXPOOL, AVGPOOL */
     unsigned axis;  /* CONCAT */
     struct {
