@@ -397,3 +397,37 @@ TEST(table_error_bound) {
             CHECK_MSG(worst <= bound, "(%u, %u): error %g above %g", l, s, worst, bound);
         }
 }
+
+/* The table functions' flights: the flight model retraces every stage
+ * (DReLU, MUX, ReLU, truncate-and-reduce, the table's OTs, two products
+ * with truncation, MUX) as the run's longest chain of messages shows. */
+TEST(table_flights) {
+    prg g;
+    harness_prg(&g, 79);
+    for (int f = 1; f <= 2; f++)
+        for (unsigned lanes = 1; lanes <= 2; lanes++) {
+            unsigned l = 37, s = 12;
+            fsim *fs;
+            REQUIRE_OK(fsim_new(&fs, test_backend(), lanes, &FERRET_TOY));
+            ot_costing oc = {.backend = test_backend(), .fs = fs};
+            (void)(f == 1 ? nl_sigmoid_bytes(&oc, 700, l, s, lanes)
+                          : nl_tanh_bytes(&oc, 700, l, s, lanes));
+            uint64_t model = fsim_flights(fs);
+            fsim_free(fs);
+            mt t = {.l = l, .s = s, .sig = f};
+            mt_alloc(&t, 700);
+            edge_values(t.x, &g, t.n, t.l, 1);
+            CHECK(mt_check(&t, lanes) == 0);
+            uint64_t d = 0;
+            for (int r = 0; r < 2; r++) {
+                uint64_t dr = run2_party_stats[r].depth - run2_party_setup_stats[r].depth;
+                if (dr > d) d = dr;
+            }
+            printf("  %s, %u lanes: %llu flights predicted, %llu measured\n",
+                   f == 1 ? "sigmoid" : "tanh", lanes, (unsigned long long)model,
+                   (unsigned long long)d);
+            CHECK_EQ(d, model);
+            mt_free(&t);
+        }
+    prg_clear(&g);
+}

@@ -1,7 +1,8 @@
-/* Products of two secret-shared tensors (COT-based multiplication) and
- * HardSwish on them; see act2.h for the protocol and its cost. The
- * truncation and the HardSigmoid are nl.h's (nl_trunc, nl_act): this file
- * only adds the product. */
+/* Products of two secret-shared tensors (COT-based multiplication),
+ * HardSwish on them, and Sigmoid and Tanh from tables of quadratics; see
+ * act2.h for the protocols and their costs. The comparisons, truncations
+ * and MUXes are nl.h's and mpc/arith.h's: this file adds the product and
+ * the table lookup. */
 #include "nl/act2.h"
 
 #include "nl/nl.h"
