@@ -2,6 +2,7 @@
  * reference on hand-made graphs against hand-computed integers, the public
  * model encoding, and tensor buffers. */
 #include "harness.h"
+#include "nl/act2.h"
 #include "onnx_build.h"
 
 #include "nn/model.h"
@@ -1113,6 +1114,56 @@ TEST(public_roundtrip) {
     mem_free(b);
     qnet_free(pub);
     qnet_free(net);
+}
+
+/* The products and the smooth functions in the public model: a round trip
+ * re-encodes to the same bytes, and parameters a peer could send that do
+ * not fit their kind are refused naming the layer (a product whose shift
+ * is not its operands' scale, a HardSwish whose upper bound is not a power
+ * of two, a Sigmoid or Tanh at a scale its table cannot take). */
+TEST(public_products_checked) {
+    static const char *const models[] = {DATA "act2.onnx", DATA "sig.onnx", DATA "mlp_tanh.onnx"};
+    unsigned seen[QOP_END_] = {0};
+    for (int k = 0; k < 3; k++) {
+        qnet *net, *pub;
+        REQUIRE_OK(nn_model_load(&net, NULL, models[k], 37, 12, k == 2 ? 3 : 2));
+        uint8_t *a, *b;
+        size_t alen, blen;
+        REQUIRE_OK(qnet_public_encode(net, &a, &alen));
+        REQUIRE_OK(qnet_public_decode(&pub, a, alen));
+        REQUIRE_OK(qnet_public_encode(pub, &b, &blen));
+        CHECK(alen == blen && memcmp(a, b, alen) == 0);
+        mem_free(a);
+        mem_free(b);
+        for (unsigned i = 0; i < pub->nlayers; i++) {
+            qlayer *L = &pub->layers[i];
+            qparams keep = L->p;
+            const char *why = NULL;
+            if (L->op == QOP_MUL) {
+                L->p.shift = 11;
+                why = "the shift is not the operands' scale";
+            } else if (L->op == QOP_HARD_SWISH) {
+                nl_act_set(L->p.act.hi, 4095);
+                why = "power of two";
+            } else if (L->op == QOP_SIGMOID || L->op == QOP_TANH) {
+                L->p.shift = 11;
+                why = "the scale is not the input's";
+            }
+            if (!why) continue;
+            seen[L->op]++;
+            CHECK_EQ(qnet_check(pub), PARLEY_E_FORMAT);
+            CHECK_MSG(strstr(err_msg(), why) && strstr(err_msg(), L->name), "%s", err_msg());
+            L->p = keep;
+            REQUIRE_OK(qnet_check(pub));
+        }
+        qnet_free(pub);
+        qnet_free(net);
+    }
+    CHECK(seen[QOP_MUL] && seen[QOP_HARD_SWISH] && seen[QOP_SIGMOID] && seen[QOP_TANH]);
+    /* A Sigmoid's table needs l >= s + 5: at (8, 3), a Tanh's s >= 3. */
+    CHECK_EQ(nl_sigmoid_check(8, 3), 0);
+    CHECK_EQ(nl_sigmoid_check(8, 4), PARLEY_E_ARG);
+    CHECK_EQ(nl_tanh_check(16, 2), PARLEY_E_ARG);
 }
 
 static void put32(uint8_t *p, uint32_t v) {
