@@ -181,16 +181,9 @@ int conf_error_bound(double *bound, const qnet *net, const uint64_t *x) {
             if (L->op != QOP_CLIP) e[y] += xm * ldexp(1.0, -(int)s - 1) + u + u / 2;
             break;
         }
-        case QOP_HARD_SWISH: {
-            /* x h: |x| times the HardSigmoid's error (as above), |h| <= 1
-             * times x's, and the floor of the product. */
-            double u = ldexp(1.0, -(int)Y->scale);
-            double a = fabs((double)bits_signed(nl_act_get(L->p.act.alpha), l)) /
-                       ldexp(1.0, (int)L->p.act.shift);
-            double eh = fmax(a, 1) * ex + xm * ldexp(1.0, -(int)s - 1) + 2 * u;
-            e[y] = xm * eh + ex + u;
+        case QOP_HARD_SWISH: /* slope at most 3/2, then the division's floor */
+            e[y] = 1.5 * ex + ldexp(1.0, -(int)Y->scale);
             break;
-        }
         case QOP_SIGMOID: /* 1/4-Lipschitz, then nl/act2.h's bound */
             e[y] = ex / 4 + 1.7e-5 + 1.91 * ldexp(1.0, -(int)Y->scale);
             break;

@@ -206,26 +206,26 @@ TEST(mul_bytes_formula) {
     prg_clear(&g);
 }
 
-/* A HardSwish at l with the fixed point at k (hi = 2^k), its slope at a
- * shift below l: 1/6 and 1/2 (the ONNX operator's), or random. */
+/* A HardSwish at l: ONNX's at the fixed point k (clip from 0 to 6 * 2^k,
+ * beta 3 * 2^k), or a random positive bound and beta. */
 static void hswish_params(nl_actp *a, prg *g, unsigned l, unsigned k, int onnx) {
     memset(a, 0, sizeof *a);
-    a->op = NL_ACT_HSIG;
+    a->op = NL_ACT_CLIP;
     a->has = NL_ACT_LO | NL_ACT_HI;
-    a->shift = onnx ? k : (unsigned)(prg_u64(g) % l);
-    uint64_t m = bits_mask(l);
-    uint64_t al = onnx ? (uint64_t)((double)(1ULL << a->shift) / 6 + 0.5) : prg_u64(g) >> (64 - l / 2);
-    uint64_t be = onnx ? (k ? 1ULL << (k - 1) : 1) : prg_u64(g) & m;
-    nl_act_set(a->alpha, al & m);
+    uint64_t m = bits_mask(l), hi = 6ULL << k, be = 3ULL << k;
+    if (!onnx) {
+        hi = 1 + prg_u64(g) % ((1ULL << (l - 1)) - 1);
+        be = prg_u64(g) & m;
+    }
     nl_act_set(a->beta, be & m);
-    nl_act_set(a->hi, 1ULL << k);
+    nl_act_set(a->hi, hi);
 }
 
 TEST(hswish_exhaustive) {
     prg g;
     harness_prg(&g, 74);
     for (unsigned l = 2; l <= 6; l++)
-        for (unsigned k = 0; k + 2 <= l; k++)
+        for (unsigned k = 0; k + 4 <= l; k++)
             for (int onnx = 0; onnx < 2; onnx++) {
                 nl_actp a;
                 hswish_params(&a, &g, l, k, onnx);
@@ -257,6 +257,7 @@ TEST(hswish_wide) {
             edge_values(t.x, &g, t.n, l, 1);
             /* around the breakpoints -3 and 3 */
             uint64_t m = bits_mask(l), three = 3ULL << k;
+            REQUIRE_OK(nl_hswish_check(&a, l));
             uint64_t pts[] = {three, three - 1, three + 1, -three, -three - 1, -three + 1};
             for (size_t i = 0; i < 6; i++)
                 t.x[1][60 + i] = (pts[i] - t.x[0][60 + i]) & m;
@@ -271,8 +272,9 @@ static int bad_args(party *p, void *arg) {
     uint64_t x[4] = {0}, y[4];
     nl_actp a;
     memset(&a, 0, sizeof a);
-    a.op = NL_ACT_HSIG, a.has = 3;
-    nl_act_set(a.hi, 3); /* not a power of two */
+    a.op = NL_ACT_CLIP, a.has = 3;
+    nl_act_set(a.lo, 1); /* the clip must start at 0 */
+    nl_act_set(a.hi, 3);
     int *ok = arg;
     ok[p->role] = nl_mul_trunc(p, y, x, x, 4, 16, 16) == PARLEY_E_ARG &&
                   nl_mul(p, y, x, x, 4, 65) == PARLEY_E_ARG &&
@@ -430,4 +432,30 @@ TEST(table_flights) {
             mt_free(&t);
         }
     prg_clear(&g);
+}
+
+/* ONNX's HardSwish has no rounded constant: for every ring element x
+ * whose product x * clip(x + 3, 0, 6) fits the ring (the range check's
+ * domain), y is its floor divided by 6 at the scale, within one unit below
+ * the real value: all such x at (24, 8), [-20, 20] at (37, 12). */
+TEST(hswish_error_bound) {
+    static const unsigned ls[][2] = {{24, 8}, {37, 12}};
+    for (size_t k = 0; k < 2; k++) {
+        unsigned l = ls[k][0], s = ls[k][1];
+        nl_actp a;
+        hswish_params(&a, NULL, l, s, 1);
+        uint64_t m = bits_mask(l);
+        int64_t lim = k == 0 ? ((int64_t)1 << (l - 1)) : (int64_t)20 << s;
+        double worst = 0, u = ldexp(1.0, -(int)s);
+        for (int64_t v = -lim; v < lim; v++) {
+            uint64_t x = (uint64_t)v & m, y;
+            nl_hswish_plain(&y, &x, 1, l, &a);
+            double xr = ldexp((double)v, -(int)s), want = xr * fmin(fmax(xr + 3, 0), 6) / 6;
+            double d = want - ldexp((double)bits_signed(y, l), -(int)s);
+            int64_t fit = ((int64_t)1 << (l - 1)) / (6LL << s);
+            if (v < fit && v > -fit && (d < 0 || d >= u))
+                worst = fmax(worst, fabs(d) / u + 1);
+        }
+        CHECK_MSG(worst == 0, "(%u, %u): an output off by %g units", l, s, worst);
+    }
 }

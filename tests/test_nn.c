@@ -595,10 +595,9 @@ TEST(activations_hand) {
 TEST(products_hand) {
     static const int64_t d14[] = {1, 4}, dx[] = {1, 2, 1, 2}, d3[] = {1, 2, 2}, d2[] = {2};
     uint64_t y[4];
-    /* HardSwish: alpha 1/6 -> 3/16, beta 8, h = clip(floor(3x/16) + 8, 0, 16),
-     * y = floor(x h / 16) */
+    /* HardSwish: t = clip(x + 48, 0, 96), y = floor(x t / 96) */
     const float hx[4] = {-4, -1, 1, 4};
-    const int64_t hs[4] = {0, -5, 11, 64};
+    const int64_t hs[4] = {0, -6, 10, 64};
     mb_init(&B, 14);
     mb_input(&B, "x", F, 2, d14);
     mb_node(&B, "HardSwish", "x", "y");
@@ -1119,8 +1118,8 @@ TEST(public_roundtrip) {
 /* The products and the smooth functions in the public model: a round trip
  * re-encodes to the same bytes, and parameters a peer could send that do
  * not fit their kind are refused naming the layer (a product whose shift
- * is not its operands' scale, a HardSwish whose upper bound is not a power
- * of two, a Sigmoid or Tanh at a scale its table cannot take). */
+ * is not its operands' scale, a HardSwish whose clip does not start at 0,
+ * a Sigmoid or Tanh at a scale its table cannot take). */
 TEST(public_products_checked) {
     static const char *const models[] = {DATA "act2.onnx", DATA "sig.onnx", DATA "mlp_tanh.onnx"};
     unsigned seen[QOP_END_] = {0};
@@ -1143,8 +1142,8 @@ TEST(public_products_checked) {
                 L->p.shift = 11;
                 why = "the shift is not the operands' scale";
             } else if (L->op == QOP_HARD_SWISH) {
-                nl_act_set(L->p.act.hi, 4095);
-                why = "power of two";
+                nl_act_set(L->p.act.lo, 1);
+                why = "from 0 to a positive bound";
             } else if (L->op == QOP_SIGMOID || L->op == QOP_TANH) {
                 L->p.shift = 11;
                 why = "the scale is not the input's";

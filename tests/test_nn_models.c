@@ -111,8 +111,9 @@ TEST(act_vs_torch) {
 
 TEST(act2_vs_torch) {
     /* HardSwish, squeeze-and-excitation (a product of two computed
-     * tensors), a per-channel PRelu (scripts/make-act2-model); opset 13
-     * (HardSigmoid then Mul) gives the same values as opset 14. */
+     * tensors), a per-channel PRelu (scripts/make-act2-model); at opset 13
+     * HardSwish is HardSigmoid then Mul, with the HardSigmoid's rounded
+     * slope: no closer to PyTorch than opset 14's exact HardSwish. */
     double e12, e20, e13;
     against_torch(DATA "act2.onnx", DATA "act2.input.npy", DATA "act2.torch.npy", 37, 12, 0, &e12);
     against_torch(DATA "act2.onnx", DATA "act2.input.npy", DATA "act2.torch.npy", 64, 20, 0, &e20);
@@ -120,7 +121,7 @@ TEST(act2_vs_torch) {
                   &e13);
     printf("  act2: error %g at (37, 12), %g at (64, 20)\n", e12, e20);
     CHECK_MSG(e20 < e12 / 16, "error %g at s = 20, %g at s = 12", e20, e12);
-    CHECK_EQ(e13 == e12, 1);
+    CHECK_MSG(e12 <= e13, "error %g at opset 14, %g at opset 13", e12, e13);
 }
 
 TEST(sig_vs_torch) {

@@ -167,45 +167,52 @@ uint64_t nl_mul_trunc_bytes(const ot_costing *oc, size_t n, unsigned l, unsigned
 
 /* ---- HardSwish ---- */
 
-/* k with hi = 2^k. */
-static unsigned hswish_k(const nl_actp *a) {
-    return (unsigned)__builtin_ctzll(nl_act_get(a->hi));
-}
-
 int nl_hswish_check(const nl_actp *a, unsigned l) {
     TRY(nl_act_check(a, l));
     uint64_t hi = nl_act_get(a->hi);
-    if (a->op != NL_ACT_HSIG || nl_act_get(a->lo) != 0 || hi == 0 || (hi & (hi - 1)) ||
-        hi >= (1ULL << (l - 1)))
-        return err_set(PARLEY_E_ARG, "HardSwish: its bounds must be 0 and a power of two");
+    if (a->op != NL_ACT_CLIP || a->has != (NL_ACT_LO | NL_ACT_HI) || nl_act_get(a->lo) != 0 ||
+        hi == 0 || hi >= (1ULL << (l - 1)) || hi > UINT64_MAX / 6)
+        return err_set(PARLEY_E_ARG, "HardSwish: its clip must be from 0 to a positive bound");
     return 0;
+}
+
+/* z = x + beta, the server's share alone adding it. */
+static void hswish_shift(uint64_t *z, const uint64_t *x, size_t n, unsigned l, const nl_actp *a,
+                         int add) {
+    uint64_t m = bits_mask(l), be = add ? nl_act_get(a->beta) : 0;
+    for (size_t i = 0; i < n; i++)
+        z[i] = (x[i] + be) & m;
 }
 
 int nl_hswish(party *p, uint64_t *y, const uint64_t *x, size_t n, unsigned l, const nl_actp *a) {
     TRY(nl_hswish_check(a, l));
     if (n == 0) return 0;
-    uint64_t *h = mem_alloc(n, sizeof *h);
-    if (!h) return party_fail(p, err_set(PARLEY_E_NOMEM, "out of memory for HardSwish"));
-    int rc = nl_act(p, h, x, n, l, a);
-    if (rc == 0) rc = nl_mul_trunc(p, y, x, h, n, l, hswish_k(a));
-    mem_free_wipe(h, n * sizeof *h);
+    uint64_t *t = mem_alloc(2 * n, sizeof *t);
+    if (!t) return party_fail(p, err_set(PARLEY_E_NOMEM, "out of memory for HardSwish"));
+    hswish_shift(t + n, x, n, l, a, p->role == MPC_SERVER);
+    int rc = nl_act(p, t, t + n, n, l, a);
+    if (rc == 0) rc = nl_mul(p, t + n, x, t, n, l);
+    if (rc == 0) rc = nl_div(p, y, t + n, n, l, nl_act_get(a->hi));
+    mem_free_wipe(t, 2 * n * sizeof *t);
     return rc;
 }
 
 void nl_hswish_plain(uint64_t *y, const uint64_t *x, size_t n, unsigned l, const nl_actp *a) {
     uint64_t m = bits_mask(l);
-    unsigned k = hswish_k(a);
     for (size_t i = 0; i < n; i++) {
-        uint64_t h, xr = x[i] & m;
-        nl_act_plain(&h, &xr, 1, l, a);
-        nl_mul_trunc_plain(&y[i], &xr, &h, 1, l, k);
+        uint64_t z, t;
+        hswish_shift(&z, &x[i], 1, l, a, 1);
+        nl_act_plain(&t, &z, 1, l, a);
+        t = (x[i] * t) & m;
+        nl_div_plain(&y[i], &t, 1, l, nl_act_get(a->hi));
     }
 }
 
 uint64_t nl_hswish_bytes(const ot_costing *oc, size_t n, unsigned l, const nl_actp *a,
                          unsigned lanes) {
     if (nl_hswish_check(a, l) < 0 || n == 0) return 0;
-    return nl_act_bytes(oc, n, l, a, lanes) + nl_mul_trunc_bytes(oc, n, l, hswish_k(a), lanes);
+    return nl_act_bytes(oc, n, l, a, lanes) + mul_bytes(oc, n, l, lanes) +
+           nl_div_bytes(oc, n, l, nl_act_get(a->hi), lanes);
 }
 
 /* ---- Sigmoid and Tanh: tables of quadratics (act2.h) ---- */

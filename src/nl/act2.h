@@ -18,7 +18,7 @@
  *                                                             2l jobs outrun its
  *                                                             look-ahead)
  *   mul_trunc by s      mul + trunc(s) (nl.h)                 mul + mill + 2
- *   hswish              act(hsig) (nl.h) + mul_trunc(k)       act's + mul_trunc's
+ *   hswish              act(clip) (nl.h) + mul + div by hi    act's + mul's + div's
  *
  * (l = 37: mul 10878 bits per element on IKNP.) On the silent backend a COT
  * costs 1 + width bits instead of 128 + width, so mul is 2l + l (l + 1)
@@ -47,11 +47,13 @@ void nl_mul_trunc_plain(uint64_t *z, const uint64_t *x, const uint64_t *y, size_
 uint64_t nl_mul_trunc_bytes(const ot_costing *oc, size_t n, unsigned l, unsigned s,
                             unsigned lanes);
 
-/* HardSwish: h = nl_act_plain(x, a) with a a HardSigmoid (NL_ACT_HSIG)
- * whose bounds are 0 and hi = 2^k (1 at scale k), then
- * y = floor(signed(x * h mod 2^l) / 2^k): x * HardSigmoid(x) at x's scale.
+/* HardSwish: with a a Clip (NL_ACT_CLIP) from lo = 0 to hi > 0 and beta
+ * in a->beta, t = nl_act_plain(x + beta, a) = clip(x + beta, 0, hi), then
+ * y = floor(signed(x * t mod 2^l) / hi) (nl_div's floor): for ONNX's
+ * HardSwish beta = 3 and hi = 6 at x's scale, x * clip(x + 3, 0, 6) / 6
+ * with no rounded constant, so the floor is the only error.
  * nl_hswish_check: PARLEY_E_ARG unless a passes nl_act_check and has that
- * form. */
+ * form (hi <= 2^64 / 6 for the division). */
 int nl_hswish_check(const nl_actp *a, unsigned l) WUR;
 int nl_hswish(party *p, uint64_t *y, const uint64_t *x, size_t n, unsigned l,
               const nl_actp *a) WUR;

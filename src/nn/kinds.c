@@ -289,21 +289,35 @@ static void act_reach(const qctx *c, const double *inmax, double *bound, uint64_
 
 /* ---- products of computed tensors, HardSwish (nl/act2.h) ---- */
 
-/* HardSwish: the HardSigmoid's values, then the product x * h. */
+/* HardSwish: the clip's values (on x + beta), then the product x * t. */
 static void hswish_reach(const qctx *c, const double *inmax, double *bound, uint64_t *inner) {
-    act_reach(c, inmax, bound, inner);
     const nl_actp *a = &c->L->p.act;
-    uint64_t most = *inner;
+    int64_t be = bits_signed(nl_act_get(a->beta), c->l), hi = bits_signed(nl_act_get(a->hi), c->l);
+    unsigned __int128 most = 0;
     for (size_t i = 0; i < c->n; i++) {
-        uint64_t h;
-        nl_act_plain(&h, &c->x[0][i], 1, c->l, a);
-        __int128 v = (__int128)bits_signed(c->x[0][i], c->l) * bits_signed(h, c->l);
-        unsigned __int128 m = v < 0 ? (unsigned __int128)-v : (unsigned __int128)v;
-        if (m > most) most = m > UINT64_MAX ? UINT64_MAX : (uint64_t)m;
+        __int128 x = bits_signed(c->x[0][i], c->l), z = x + be;
+        __int128 t = z < 0 ? 0 : z > hi ? hi : z, v = x * t;
+        unsigned __int128 mz = z < 0 ? (unsigned __int128)-z : (unsigned __int128)z;
+        unsigned __int128 mv = v < 0 ? (unsigned __int128)-v : (unsigned __int128)v;
+        if (mz + (unsigned __int128)hi > most) most = mz + (unsigned __int128)hi;
+        if (mv > most) most = mv;
     }
-    *inner = most;
-    double hb = (double)bits_signed(nl_act_get(a->hi), c->l) * inmax[0];
-    if (hb > *bound) *bound = hb;
+    *inner = most > UINT64_MAX ? UINT64_MAX : (uint64_t)most;
+    *bound = (double)*inner > inmax[0] ? (double)*inner : inmax[0];
+}
+
+/* HARD_SWISH: c = {alpha, beta} (1/6, 1/2); x * clip(alpha x + beta, 0, 1)
+ * = x * clip(x + beta/alpha, 0, 1/alpha) * alpha: the clip's bounds 0 and
+ * 1/alpha, and beta/alpha, at scale sc. */
+static int hswish_quant(qparams *p, const double *c, unsigned sc, unsigned s, unsigned l) {
+    (void)s;
+    memset(&p->act, 0, sizeof p->act);
+    p->act.op = NL_ACT_CLIP;
+    p->act.has = NL_ACT_LO | NL_ACT_HI;
+    if (!(c[0] > 0)) return err_set(PARLEY_E_UNSUPPORTED, "its alpha %g is not positive", c[0]);
+    TRY(act_const(p->act.beta, c[1] / c[0], sc, l, "offset beta / alpha"));
+    TRY(act_const(p->act.lo, 0, sc, l, "lower bound 0"));
+    return act_const(p->act.hi, 1 / c[0], sc, l, "upper bound 1 / alpha");
 }
 
 /* An operand broadcast to the output's shape: x itself when it has the
@@ -418,8 +432,8 @@ static const qkind kinds[QOP_END_] = {
     [QOP_CLIP] = {"clip", EW_ACT(nl_act, NL_ACT_CLIP, clip_quant)},
     [QOP_LEAKY_RELU] = {"leaky_relu", EW_ACT(nl_act, NL_ACT_LEAKY, leaky_quant)},
     [QOP_HARD_SIGMOID] = {"hard_sigmoid", EW_ACT(nl_act, NL_ACT_HSIG, hsig_quant)},
-    [QOP_HARD_SWISH] = {"hard_swish", EW_ACT_(nl_hswish, NL_ACT_HSIG, hsig_quant),
-                        .check = qcheck_hswish, .reach = hswish_reach, .counts = QC_TRUNC},
+    [QOP_HARD_SWISH] = {"hard_swish", EW_ACT_(nl_hswish, NL_ACT_CLIP, hswish_quant),
+                        .check = qcheck_hswish, .reach = hswish_reach, .counts = QC_DIVISION},
     [QOP_MUL] = {"mul", PROTOCOL(mul), INPUTS(2, 2), WIRE(shift, 1), .check = qcheck_mul,
                  .quant = shift_quant, .counts = QC_TRUNC, .dump = dump_shr, .reach = mul_reach},
     [QOP_SIGMOID] = {"sigmoid", "Sigmoid", TABLE(nl_sigmoid)},

@@ -224,7 +224,7 @@ int qcheck_act(const qnet *net, const qlayer *L, unsigned i) {
     return 0;
 }
 
-/* HardSwish: an activation of its kind whose bounds are 0 and 2^k. */
+/* HardSwish: a clip from 0 to a positive bound (nl/act2.h). */
 int qcheck_hswish(const qnet *net, const qlayer *L, unsigned i) {
     TRY(qcheck_act(net, L, i));
     if (nl_hswish_check(&L->p.act, net->l) < 0) return lerr_last(net, i);

@@ -36,8 +36,8 @@
  *   CLIP, LEAKY_RELU, HARD_SIGMOID
  *                     nl_act_plain with p.act: piecewise-linear activations
  *                     with public constants (docs/MODELS.md)
- *   HARD_SWISH        nl_hswish_plain with p.act (a HardSigmoid with bounds
- *                     0 and 2^sc): floor(x * hsig(x) / 2^sc)
+ *   HARD_SWISH        nl_hswish_plain with p.act (a clip from 0 to 6 at sc,
+ *                     beta 3): floor(x * clip(x + 3, 0, 6) / 6)
  *   MUL               y = floor(signed(x0 * x1 mod 2^l) / 2^shift), the
  *                     operands broadcast numpy-style to y's shape, both at
  *                     y's scale = shift (nl_mul_trunc_plain)
