@@ -590,6 +590,39 @@ TEST(activations_hand) {
     CHECK_MSG(strstr(err_msg(), "(Clip): min 7 exceeds max 6"), "%s", err_msg());
 }
 
+/* The range check runs the net at l = 64 with the activations' constants
+ * sign-extended: a Clip with a negative bound (Hardtanh's -1, 1) is
+ * checked, not refused as a wrap-around, and so is a negative slope. */
+TEST(activations_negative_constants_checked) {
+    static const int64_t d14[] = {1, 4};
+    static const float lo[1] = {-1}, hi[1] = {1};
+    const float x[4] = {-2, -0.5f, 0.5f, 2};
+    const int64_t clip[4] = {-16, -8, 8, 16}, leaky[4] = {16, 4, 8, 32};
+    uint64_t y[4];
+    mb_init(&B, 13);
+    mb_input(&B, "x", F, 2, d14);
+    mb_init_f(&B, "lo", 0, d1, lo);
+    mb_init_f(&B, "hi", 0, d1, hi);
+    mb_node(&B, "Clip", "x,lo,hi", "y");
+    mb_output(&B, "y");
+    qnet *net;
+    REQUIRE_OK(load(&net, 16, 4));
+    REQUIRE_OK(run_checked(net, y, x));
+    for (int i = 0; i < 4; i++)
+        CHECK_EQ(bits_signed(y[i], 16), clip[i]);
+    qnet_free(net);
+    mb_init(&B, 13);
+    mb_input(&B, "x", F, 2, d14);
+    Onnx__NodeProto *n = mb_node(&B, "LeakyRelu", "x", "y");
+    mb_attr_f(&B, n, "alpha", -0.5f);
+    mb_output(&B, "y");
+    REQUIRE_OK(load(&net, 16, 4));
+    REQUIRE_OK(run_checked(net, y, x));
+    for (int i = 0; i < 4; i++)
+        CHECK_EQ(bits_signed(y[i], 16), leaky[i]);
+    qnet_free(net);
+}
+
 /* HardSwish, the product of two computed tensors (broadcast, either
  * order) and their refusals, by hand at (16, 4) (docs/MODELS.md). */
 TEST(products_hand) {
