@@ -214,7 +214,9 @@ static void hswish_params(nl_actp *a, prg *g, unsigned l, unsigned k, int onnx) 
     a->has = NL_ACT_LO | NL_ACT_HI;
     uint64_t m = bits_mask(l), hi = 6ULL << k, be = 3ULL << k;
     if (!onnx) {
-        hi = 1 + prg_u64(g) % ((1ULL << (l - 1)) - 1);
+        uint64_t most = (1ULL << (l - 1)) - 1; /* below 2^(l-1), and 6 hi fits 64 bits */
+        if (most > UINT64_MAX / 6) most = UINT64_MAX / 6;
+        hi = 1 + prg_u64(g) % most;
         be = prg_u64(g) & m;
     }
     nl_act_set(a->beta, be & m);
