@@ -184,6 +184,21 @@ int conf_error_bound(double *bound, const qnet *net, const uint64_t *x) {
             if (L->op != QOP_CLIP) e[y] += xm * ldexp(1.0, -(int)s - 1) + u + u / 2;
             break;
         }
+        case QOP_HARD_SWISH: /* slope at most 3/2, then the division's floor */
+            e[y] = 1.5 * ex + ldexp(1.0, -(int)Y->scale);
+            break;
+        case QOP_SIGMOID: /* 1/4-Lipschitz, then nl/act2.h's bound */
+            e[y] = ex / 4 + 1.7e-5 + 1.91 * ldexp(1.0, -(int)Y->scale);
+            break;
+        case QOP_TANH: /* 1-Lipschitz, then nl/act2.h's bound */
+            e[y] = ex + 3.3e-5 + 1.70 * ldexp(1.0, -(int)Y->scale);
+            break;
+        case QOP_MUL: {
+            /* x0 x1 - t0 t1 = x0 (x1 - t1) + t1 (x0 - t0), then the floor. */
+            double e1 = e[L->in[1]], m1 = mx[L->in[1]];
+            e[y] = xm * e1 + (m1 + e1) * ex + ldexp(1.0, -(int)Y->scale);
+            break;
+        }
         default:
             e[y] = ex;
             break; /* relu, maxpool, data movement: 1-Lipschitz */

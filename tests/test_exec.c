@@ -109,6 +109,31 @@ TEST(data_movement_both_modes) {
     same_as_ref(DATA "move.onnx", DATA "move.input.npy", 37, 12, MODE_HE, 2);
 }
 
+/* HardSwish (the operator, opset 14, and HardSigmoid then Mul, opset 13),
+ * a squeeze-and-excitation product N x C x H x W times N x C x 1 x 1, a
+ * PRelu with a slope per channel (scripts/make-act2-model), in both modes,
+ * at several rings, bytes as predicted. */
+TEST(products_both_modes) {
+    same_as_ref(DATA "act2.onnx", DATA "act2.input.npy", 37, 12, MODE_OT, 2);
+    same_as_ref(DATA "act2.onnx", DATA "act2.input.npy", 64, 20, MODE_OT, 3);
+    same_as_ref(DATA "act2.onnx", DATA "act2.input.npy", 24, 8, MODE_OT, 1);
+    same_as_ref(DATA "act2.onnx", DATA "act2.input.npy", 37, 12, MODE_HE, 2);
+    same_as_ref(DATA "act2_13.onnx", DATA "act2.input.npy", 37, 12, MODE_OT, 1);
+    same_as_ref(DATA "act2_13.onnx", DATA "act2.input.npy", 37, 12, MODE_HE, 1);
+}
+
+/* Sigmoid, SiLU (Sigmoid then Mul) and a Sigmoid-gated
+ * squeeze-and-excitation block; an MLP with Tanh and Sigmoid
+ * (scripts/make-sig-model), both modes. */
+TEST(sigmoid_both_modes) {
+    same_as_ref(DATA "sig.onnx", DATA "sig.input.npy", 37, 12, MODE_OT, 2);
+    same_as_ref(DATA "sig.onnx", DATA "sig.input.npy", 64, 20, MODE_OT, 1);
+    same_as_ref(DATA "sig.onnx", DATA "sig.input.npy", 37, 12, MODE_HE, 1);
+    same_as_ref(DATA "mlp_tanh.onnx", DATA "mlp_tanh.input.npy", 37, 12, MODE_OT, 1);
+    same_as_ref(DATA "mlp_tanh.onnx", DATA "mlp_tanh.input.npy", 24, 8, MODE_OT, 2);
+    same_as_ref(DATA "mlp_tanh.onnx", DATA "mlp_tanh.input.npy", 37, 12, MODE_HE, 2);
+}
+
 TEST(mlp_both_modes) {
     same_as_ref(DATA "mlp.onnx", DATA "mlp.input.npy", 37, 12, MODE_OT, 1);
     same_as_ref(DATA "mlp.onnx", DATA "mlp.input.npy", 37, 12, MODE_HE, 2);

@@ -2,6 +2,7 @@
  * reference on hand-made graphs against hand-computed integers, the public
  * model encoding, and tensor buffers. */
 #include "harness.h"
+#include "nl/act2.h"
 #include "onnx_build.h"
 
 #include "nn/model.h"
@@ -580,10 +581,135 @@ TEST(activations_hand) {
     REQUIRE_OK(act_model(y, hx, "HardSigmoid", 13, 0));
     for (int i = 0; i < 4; i++)
         CHECK_EQ(bits_signed(y[i], 16), hs[i]);
-    CHECK_EQ(act_model(y, x, "PRelu", 13, 1), PARLEY_E_UNSUPPORTED);
-    CHECK_MSG(strstr(err_msg(), "(PRelu): slopes that differ by channel"), "%s", err_msg());
+    /* slopes 1/4, 1/2, 1, 1 by channel: floor((a_q x + (16 - a_q) relu(x)) / 16) */
+    const int64_t prelu[4] = {-4, 8, 96, 116};
+    REQUIRE_OK(act_model(y, x, "PRelu", 13, 1));
+    for (int i = 0; i < 4; i++)
+        CHECK_EQ(bits_signed(y[i], 16), prelu[i]);
     CHECK_EQ(act_model(y, x, "Clip", 6, 1), PARLEY_E_UNSUPPORTED);
     CHECK_MSG(strstr(err_msg(), "(Clip): min 7 exceeds max 6"), "%s", err_msg());
+}
+
+/* The range check runs the net at l = 64 with the activations' constants
+ * sign-extended: a Clip with a negative bound (Hardtanh's -1, 1) is
+ * checked, not refused as a wrap-around, and so is a negative slope. */
+TEST(activations_negative_constants_checked) {
+    static const int64_t d14[] = {1, 4};
+    static const float lo[1] = {-1}, hi[1] = {1};
+    const float x[4] = {-2, -0.5f, 0.5f, 2};
+    const int64_t clip[4] = {-16, -8, 8, 16}, leaky[4] = {16, 4, 8, 32};
+    uint64_t y[4];
+    mb_init(&B, 13);
+    mb_input(&B, "x", F, 2, d14);
+    mb_init_f(&B, "lo", 0, d1, lo);
+    mb_init_f(&B, "hi", 0, d1, hi);
+    mb_node(&B, "Clip", "x,lo,hi", "y");
+    mb_output(&B, "y");
+    qnet *net;
+    REQUIRE_OK(load(&net, 16, 4));
+    REQUIRE_OK(run_checked(net, y, x));
+    for (int i = 0; i < 4; i++)
+        CHECK_EQ(bits_signed(y[i], 16), clip[i]);
+    qnet_free(net);
+    mb_init(&B, 13);
+    mb_input(&B, "x", F, 2, d14);
+    Onnx__NodeProto *n = mb_node(&B, "LeakyRelu", "x", "y");
+    mb_attr_f(&B, n, "alpha", -0.5f);
+    mb_output(&B, "y");
+    REQUIRE_OK(load(&net, 16, 4));
+    REQUIRE_OK(run_checked(net, y, x));
+    for (int i = 0; i < 4; i++)
+        CHECK_EQ(bits_signed(y[i], 16), leaky[i]);
+    qnet_free(net);
+}
+
+/* HardSwish, the product of two computed tensors (broadcast, either
+ * order) and their refusals, by hand at (16, 4) (docs/MODELS.md). */
+TEST(products_hand) {
+    static const int64_t d14[] = {1, 4}, dx[] = {1, 2, 1, 2}, d3[] = {1, 2, 2}, d2[] = {2};
+    uint64_t y[4];
+    /* HardSwish: t = clip(x + 48, 0, 96), y = floor(x t / 96) */
+    const float hx[4] = {-4, -1, 1, 4};
+    const int64_t hs[4] = {0, -6, 10, 64};
+    mb_init(&B, 14);
+    mb_input(&B, "x", F, 2, d14);
+    mb_node(&B, "HardSwish", "x", "y");
+    mb_output(&B, "y");
+    qnet *net;
+    REQUIRE_OK(load(&net, 16, 4));
+    REQUIRE_OK(run_checked(net, y, hx));
+    for (int i = 0; i < 4; i++)
+        CHECK_EQ(bits_signed(y[i], 16), hs[i]);
+    qnet_free(net);
+
+    /* Squeeze-and-excitation's product, the pooled operand first:
+     * pool = 32, -12 (at 4); y = floor(pool x / 16). Past the ring, the
+     * checked reference names the layer. */
+    mb_init(&B, 13);
+    mb_input(&B, "x", F, 4, dx);
+    mb_node(&B, "GlobalAveragePool", "x", "p");
+    mb_node(&B, "Mul", "p,x", "y");
+    mb_output(&B, "y");
+    REQUIRE_OK(load(&net, 16, 4));
+    const float mx[4] = {1, 3, -2, 0.5f}, over[4] = {100, 100, 1, 1};
+    const int64_t my[4] = {32, 96, 24, -6};
+    REQUIRE_OK(run_checked(net, y, mx));
+    for (int i = 0; i < 4; i++)
+        CHECK_EQ(bits_signed(y[i], 16), my[i]);
+    CHECK_EQ(run_checked(net, y, over), PARLEY_E_RANGE);
+    CHECK_MSG(strstr(err_msg(), "(mul)") && strstr(err_msg(), "2560000"), "%s", err_msg());
+    qnet_free(net);
+
+    /* Operands that do not broadcast, and a slope that varies along the
+     * last axis rather than by channel. */
+    static const int64_t shp[4] = {1, 4, 1, 1};
+    mb_init(&B, 13);
+    mb_input(&B, "x", F, 4, dx);
+    mb_init_i(&B, "s", 1, (const int64_t[]){4}, shp);
+    mb_node(&B, "Reshape", "x,s", "r");
+    mb_node(&B, "Mul", "x,r", "y");
+    mb_output(&B, "y");
+    CHECK_EQ(load(&net, 16, 4), PARLEY_E_UNSUPPORTED);
+    CHECK_MSG(strstr(err_msg(), "(Mul): operands [1,2,1,2] and [1,4,1,1] do not broadcast"), "%s",
+              err_msg());
+    static const float sl[2] = {0.25f, 0.5f};
+    mb_init(&B, 13);
+    mb_input(&B, "x", F, 3, d3);
+    mb_init_f(&B, "a", 1, d2, sl);
+    mb_node(&B, "PRelu", "x,a", "y");
+    mb_output(&B, "y");
+    CHECK_EQ(load(&net, 16, 4), PARLEY_E_UNSUPPORTED);
+    CHECK_MSG(strstr(err_msg(), "(PRelu): slopes that vary other than per channel"), "%s",
+              err_msg());
+}
+
+/* Sigmoid imports by name: sigmoid(0) = 1/2 and sigmoid(-x) = 1 -
+ * sigmoid(x) exactly at (16, 4), its values within nl/act2.h's bound; a
+ * scale below 2 is refused naming the layer. */
+TEST(sigmoid_hand) {
+    static const int64_t d14[] = {1, 4};
+    const float x[4] = {0, 1.5f, -1.5f, 40};
+    uint64_t y[4];
+    mb_init(&B, 13);
+    mb_input(&B, "x", F, 2, d14);
+    mb_node(&B, "Sigmoid", "x", "y");
+    mb_output(&B, "y");
+    qnet *net;
+    REQUIRE_OK(load(&net, 16, 4));
+    REQUIRE_OK(run_checked(net, y, x));
+    CHECK_EQ(bits_signed(y[0], 16), 8);
+    CHECK_EQ(bits_signed(y[1], 16) + bits_signed(y[2], 16), 16);
+    CHECK_EQ(bits_signed(y[3], 16), 16);
+    for (int i = 0; i < 4; i++)
+        CHECK(fabs(bits_signed(y[i], 16) / 16.0 - 1 / (1 + exp(-x[i]))) <= 1.7e-5 + 1.91 / 16);
+    qnet_free(net);
+    mb_init(&B, 13);
+    mb_input(&B, "x", F, 2, d14);
+    mb_node(&B, "Sigmoid", "x", "y");
+    mb_output(&B, "y");
+    CHECK_EQ(load(&net, 8, 1), PARLEY_E_UNSUPPORTED);
+    CHECK_MSG(strstr(err_msg(), "(sigmoid") && strstr(err_msg(), "Sigmoid needs a scale s >= 2"),
+              "%s", err_msg());
 }
 
 /* A symbolic batch dimension takes the batch size given at load. */
@@ -656,7 +782,7 @@ static void conv_model(const char *attr, int64_t v) {
 static void e_unsupported_op(void) {
     mb_init(&B, 13);
     mb_input(&B, "x", F, 4, dimg);
-    mb_node(&B, "Sigmoid", "x", "y");
+    mb_node(&B, "Erf", "x", "y");
     mb_output(&B, "y");
 }
 static void e_unknown_attr(void) {
@@ -802,7 +928,7 @@ TEST(importer_errors) {
         const char *why;
     } cases[] = {
         {e_unsupported_op, PARLEY_E_UNSUPPORTED,
-         "node 'Sigmoid' (Sigmoid): operator is not supported"},
+         "node 'Erf' (Erf): operator is not supported"},
         {e_unknown_attr, PARLEY_E_UNSUPPORTED,
          "node 'Conv' (Conv): attribute 'foo' is not supported"},
         {e_group_zero, PARLEY_E_UNSUPPORTED, "group = 0 is outside"},
@@ -1020,6 +1146,56 @@ TEST(public_roundtrip) {
     mem_free(b);
     qnet_free(pub);
     qnet_free(net);
+}
+
+/* The products and the smooth functions in the public model: a round trip
+ * re-encodes to the same bytes, and parameters a peer could send that do
+ * not fit their kind are refused naming the layer (a product whose shift
+ * is not its operands' scale, a HardSwish whose clip does not start at 0,
+ * a Sigmoid or Tanh at a scale its table cannot take). */
+TEST(public_products_checked) {
+    static const char *const models[] = {DATA "act2.onnx", DATA "sig.onnx", DATA "mlp_tanh.onnx"};
+    unsigned seen[QOP_END_] = {0};
+    for (int k = 0; k < 3; k++) {
+        qnet *net, *pub;
+        REQUIRE_OK(nn_model_load(&net, NULL, models[k], 37, 12, k == 2 ? 3 : 2));
+        uint8_t *a, *b;
+        size_t alen, blen;
+        REQUIRE_OK(qnet_public_encode(net, &a, &alen));
+        REQUIRE_OK(qnet_public_decode(&pub, a, alen));
+        REQUIRE_OK(qnet_public_encode(pub, &b, &blen));
+        CHECK(alen == blen && memcmp(a, b, alen) == 0);
+        mem_free(a);
+        mem_free(b);
+        for (unsigned i = 0; i < pub->nlayers; i++) {
+            qlayer *L = &pub->layers[i];
+            qparams keep = L->p;
+            const char *why = NULL;
+            if (L->op == QOP_MUL) {
+                L->p.shift = 11;
+                why = "the shift is not the operands' scale";
+            } else if (L->op == QOP_HARD_SWISH) {
+                nl_act_set(L->p.act.lo, 1);
+                why = "from 0 to a positive bound";
+            } else if (L->op == QOP_SIGMOID || L->op == QOP_TANH) {
+                L->p.shift = 11;
+                why = "the scale is not the input's";
+            }
+            if (!why) continue;
+            seen[L->op]++;
+            CHECK_EQ(qnet_check(pub), PARLEY_E_FORMAT);
+            CHECK_MSG(strstr(err_msg(), why) && strstr(err_msg(), L->name), "%s", err_msg());
+            L->p = keep;
+            REQUIRE_OK(qnet_check(pub));
+        }
+        qnet_free(pub);
+        qnet_free(net);
+    }
+    CHECK(seen[QOP_MUL] && seen[QOP_HARD_SWISH] && seen[QOP_SIGMOID] && seen[QOP_TANH]);
+    /* A Sigmoid's table needs l >= s + 5: at (8, 3), a Tanh's s >= 3. */
+    CHECK_EQ(nl_sigmoid_check(8, 3), 0);
+    CHECK_EQ(nl_sigmoid_check(8, 4), PARLEY_E_ARG);
+    CHECK_EQ(nl_tanh_check(16, 2), PARLEY_E_ARG);
 }
 
 static void put32(uint8_t *p, uint32_t v) {

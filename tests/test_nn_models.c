@@ -109,6 +109,41 @@ TEST(act_vs_torch) {
     CHECK_MSG(e20 < e12 / 16, "error %g at s = 20, %g at s = 12", e20, e12);
 }
 
+TEST(act2_vs_torch) {
+    /* HardSwish, squeeze-and-excitation (a product of two computed
+     * tensors), a per-channel PRelu (scripts/make-act2-model); at opset 13
+     * HardSwish is HardSigmoid then Mul, with the HardSigmoid's rounded
+     * slope: no closer to PyTorch than opset 14's exact HardSwish. */
+    double e12, e20, e13;
+    against_torch(DATA "act2.onnx", DATA "act2.input.npy", DATA "act2.torch.npy", 37, 12, 0, &e12);
+    against_torch(DATA "act2.onnx", DATA "act2.input.npy", DATA "act2.torch.npy", 64, 20, 0, &e20);
+    against_torch(DATA "act2_13.onnx", DATA "act2.input.npy", DATA "act2.torch.npy", 37, 12, 0,
+                  &e13);
+    printf("  act2: error %g at (37, 12), %g at (64, 20)\n", e12, e20);
+    CHECK_MSG(e20 < e12 / 16, "error %g at s = 20, %g at s = 12", e20, e12);
+    CHECK_MSG(e12 <= e13, "error %g at opset 14, %g at opset 13", e12, e13);
+}
+
+TEST(sig_vs_torch) {
+    /* Sigmoid, SiLU, a Sigmoid-gated squeeze-and-excitation block
+     * (scripts/make-sig-model): more fractional bits, less error, down to
+     * the Sigmoid's fit (1.6e-5). */
+    double e12, e20;
+    against_torch(DATA "sig.onnx", DATA "sig.input.npy", DATA "sig.torch.npy", 37, 12, 0, &e12);
+    against_torch(DATA "sig.onnx", DATA "sig.input.npy", DATA "sig.torch.npy", 64, 20, 0, &e20);
+    CHECK_MSG(e20 < e12 / 8, "error %g at s = 20, %g at s = 12", e20, e12);
+}
+
+TEST(mlp_tanh_vs_torch) {
+    /* Linear, Tanh, Linear, Sigmoid, Linear (scripts/make-sig-model). */
+    double e12, e20;
+    against_torch(DATA "mlp_tanh.onnx", DATA "mlp_tanh.input.npy", DATA "mlp_tanh.torch.npy", 37,
+                  12, 0, &e12);
+    against_torch(DATA "mlp_tanh.onnx", DATA "mlp_tanh.input.npy", DATA "mlp_tanh.torch.npy", 64,
+                  20, 0, &e20);
+    CHECK_MSG(e20 < e12 / 8, "error %g at s = 20, %g at s = 12", e20, e12);
+}
+
 TEST(mlp_vs_torch) {
     /* MatMul + Add on N x 28 x 28 (Linear on the last axis), flatten, gemm,
      * a final Softmax dropped with a note; opset 9. */
@@ -196,6 +231,11 @@ TEST(predicted_bytes_move) { predicted_bytes(DATA "move.onnx", DATA "move.input.
 TEST(predicted_bytes_cnn) { predicted_bytes(DATA "cnn.onnx", DATA "cnn.input.npy"); }
 
 TEST(predicted_bytes_act) { predicted_bytes(DATA "act.onnx", DATA "act.input.npy"); }
+TEST(predicted_bytes_act2) { predicted_bytes(DATA "act2.onnx", DATA "act2.input.npy"); }
+TEST(predicted_bytes_sig) { predicted_bytes(DATA "sig.onnx", DATA "sig.input.npy"); }
+TEST(predicted_bytes_mlp_tanh) {
+    predicted_bytes(DATA "mlp_tanh.onnx", DATA "mlp_tanh.input.npy");
+}
 TEST(predicted_bytes_mlp) { predicted_bytes(DATA "mlp.onnx", DATA "mlp.input.npy"); }
 
 /* ---- statistical security of an HE-mode inference ----

@@ -188,5 +188,8 @@ int qcheck_act(const qnet *net, const qlayer *L, unsigned i);
 int qcheck_slice(const qnet *net, const qlayer *L, unsigned i);
 int qcheck_upsample(const qnet *net, const qlayer *L, unsigned i);
 int qcheck_dilate(const qnet *net, const qlayer *L, unsigned i);
+int qcheck_hswish(const qnet *net, const qlayer *L, unsigned i);
+int qcheck_mul(const qnet *net, const qlayer *L, unsigned i);
+int qcheck_table(const qnet *net, const qlayer *L, unsigned i);
 
 #endif

@@ -4,6 +4,7 @@
  * the other local evaluation (qlocal.c). */
 #include "nn/kind.h"
 
+#include "nl/act2.h"
 #include "nl/nl.h"
 #include "nn/qlocal.h"
 #include "util/bits.h"
@@ -309,15 +310,108 @@ static void sumpool_reach(const qctx *c, const double *inmax, double *bound, uin
     *inner = 0;
 }
 
+/* ---- products of computed tensors, HardSwish (nl/act2.h) ---- */
+
+/* HardSwish: the clip's values (on x + beta), then the product x * t. */
+static void hswish_reach(const qctx *c, const double *inmax, double *bound, uint64_t *inner) {
+    const nl_actp *a = &c->L->p.act;
+    int64_t be = bits_signed(nl_act_get(a->beta), c->l), hi = bits_signed(nl_act_get(a->hi), c->l);
+    unsigned __int128 most = 0;
+    for (size_t i = 0; i < c->n; i++) {
+        __int128 x = bits_signed(c->x[0][i], c->l), z = x + be;
+        __int128 t = z < 0 ? 0 : z > hi ? hi : z, v = x * t;
+        unsigned __int128 mz = z < 0 ? (unsigned __int128)-z : (unsigned __int128)z;
+        unsigned __int128 mv = v < 0 ? (unsigned __int128)-v : (unsigned __int128)v;
+        if (mz + (unsigned __int128)hi > most) most = mz + (unsigned __int128)hi;
+        if (mv > most) most = mv;
+    }
+    *inner = most > UINT64_MAX ? UINT64_MAX : (uint64_t)most;
+    *bound = (double)*inner > inmax[0] ? (double)*inner : inmax[0];
+}
+
+/* HARD_SWISH: c = {alpha, beta} (1/6, 1/2); x * clip(alpha x + beta, 0, 1)
+ * = x * clip(x + beta/alpha, 0, 1/alpha) * alpha: the clip's bounds 0 and
+ * 1/alpha, and beta/alpha, at scale sc. */
+static int hswish_quant(qparams *p, const double *c, unsigned sc, unsigned s, unsigned l) {
+    (void)s;
+    memset(&p->act, 0, sizeof p->act);
+    p->act.op = NL_ACT_CLIP;
+    p->act.has = NL_ACT_LO | NL_ACT_HI;
+    if (!(c[0] > 0)) return err_set(PARLEY_E_UNSUPPORTED, "its alpha %g is not positive", c[0]);
+    TRY(act_const(p->act.beta, c[1] / c[0], sc, l, "offset beta / alpha"));
+    TRY(act_const(p->act.lo, 0, sc, l, "lower bound 0"));
+    return act_const(p->act.hi, 1 / c[0], sc, l, "upper bound 1 / alpha");
+}
+
+/* An operand broadcast to the output's shape: x itself when it has the
+ * output's size, else a copy in *tmp (to mem_free_wipe, n elements). */
+static int mul_operand(const qctx *c, unsigned k, const uint64_t **op, uint64_t **tmp) {
+    const nn_shape *from = &c->net->t[c->L->in[k]].shape, *to = &c->net->t[c->L->out].shape;
+    *tmp = NULL;
+    *op = c->x[k];
+    if (c->net->t[c->L->in[k]].size == c->n) return 0;
+    if (!(*tmp = mem_alloc(c->n, sizeof **tmp))) return PARLEY_E_NOMEM;
+    for (size_t i = 0; i < c->n; i++)
+        (*tmp)[i] = c->x[k][nn_broadcast_index(from, to, i)];
+    *op = *tmp;
+    return 0;
+}
+
+static int mul_step(const qctx *c) {
+    const uint64_t *op[2];
+    uint64_t *tmp[2] = {NULL, NULL};
+    int rc = mul_operand(c, 0, &op[0], &tmp[0]);
+    if (rc == 0) rc = mul_operand(c, 1, &op[1], &tmp[1]);
+    if (rc < 0 && c->p) rc = party_fail(c->p, rc);
+    if (rc == 0 && c->p)
+        rc = nl_mul_trunc(c->p, c->y, op[0], op[1], c->n, c->l, c->L->p.shift);
+    else if (rc == 0)
+        nl_mul_trunc_plain(c->y, op[0], op[1], c->n, c->l, c->L->p.shift);
+    for (int k = 0; k < 2; k++)
+        if (tmp[k]) mem_free_wipe(tmp[k], c->n * sizeof *tmp[k]);
+    return rc;
+}
+
+static uint64_t mul_bytes(const qctx *c) {
+    return nl_mul_trunc_bytes(c->oc, c->n, c->l, c->L->p.shift, c->lanes);
+}
+
+/* The products, exactly (128 bits, saturated), must fit the ring. */
+static void mul_reach(const qctx *c, const double *inmax, double *bound, uint64_t *inner) {
+    const nn_shape *to = &c->net->t[c->L->out].shape;
+    const nn_shape *f0 = &c->net->t[c->L->in[0]].shape, *f1 = &c->net->t[c->L->in[1]].shape;
+    unsigned __int128 most = 0;
+    for (size_t i = 0; i < c->n; i++) {
+        __int128 v = (__int128)bits_signed(c->x[0][nn_broadcast_index(f0, to, i)], c->l) *
+                     bits_signed(c->x[1][nn_broadcast_index(f1, to, i)], c->l);
+        unsigned __int128 m = v < 0 ? (unsigned __int128)-v : (unsigned __int128)v;
+        if (m > most) most = m;
+    }
+    *inner = most > UINT64_MAX ? UINT64_MAX : (uint64_t)most;
+    *bound = inmax[0] * inmax[1];
+}
+
+/* The product of two values at scale sc is truncated back to sc; Sigmoid
+ * works at its input's scale. */
+static int shift_quant(qparams *p, const double *c, unsigned sc, unsigned s, unsigned l) {
+    (void)c, (void)s, (void)l;
+    p->shift = sc;
+    return 0;
+}
+
 /* ---- the table ---- */
 
 #define LINEAR(k) \
     .cls = QK_LINEAR, .lin = (k), .scale = QS_DOUBLE, .priv = QW_LINEAR, .reach = linear_reach
 #define EW(f) .cls = QK_ELEMENTWISE, .ew = {f, f##_plain, f##_bytes}
 #define EW_SHIFT(f) .cls = QK_ELEMENTWISE, .ew_shift = {f, f##_plain, f##_bytes}, WIRE(shift, 1)
-#define EW_ACT(f, k, q)                                                                            \
+#define EW_ACT_(f, k, q)                                                                           \
     .cls = QK_ELEMENTWISE, .ew_act = {f, f##_plain, f##_bytes}, .act = (k), .quant = (q),          \
-    WIRE(act, 11), .check = qcheck_act, .reach = act_reach, INPUTS(1, 1)
+    WIRE(act, 11), INPUTS(1, 1)
+#define EW_ACT(f, k, q) EW_ACT_(f, k, q), .check = qcheck_act, .reach = act_reach
+#define TABLE(f)                                                                                   \
+    .cls = QK_ELEMENTWISE, .ew_shift = {f, f##_plain, f##_bytes}, WIRE(shift, 1), INPUTS(1, 1),    \
+    .check = qcheck_table, .quant = shift_quant
 #define PROTOCOL(f) .cls = QK_PROTOCOL, .step = f##_step, .bytes = f##_bytes
 #define LOCAL(f) .cls = QK_LOCAL, .step = qlocal_##f
 #define INPUTS(lo, hi) .nin_min = (lo), .nin_max = (hi)
@@ -370,6 +464,12 @@ static const qkind kinds[QOP_END_] = {
                     WIRE(factor, NN_MAX_RANK), .check = qcheck_dilate, .dump = dump_factor},
     [QOP_SUMPOOL] = {"sumpool", LOCAL(sumpool), INPUTS(1, 1), WIRE(pool, 18), .check = qcheck_pool,
                      .dump = dump_pool, .reach = sumpool_reach},
+    [QOP_HARD_SWISH] = {"hard_swish", EW_ACT_(nl_hswish, NL_ACT_CLIP, hswish_quant),
+                        .check = qcheck_hswish, .reach = hswish_reach, .counts = QC_DIVISION},
+    [QOP_MUL] = {"mul", PROTOCOL(mul), INPUTS(2, 2), WIRE(shift, 1), .check = qcheck_mul,
+                 .quant = shift_quant, .counts = QC_TRUNC, .dump = dump_shr, .reach = mul_reach},
+    [QOP_SIGMOID] = {"sigmoid", "Sigmoid", TABLE(nl_sigmoid)},
+    [QOP_TANH] = {"tanh", "Tanh", TABLE(nl_tanh)},
 };
 
 const qkind *qkind_find(int op) {

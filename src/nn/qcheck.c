@@ -5,9 +5,13 @@
  * by its kind's traits: the input count, indices and order, the output
  * scale, the size caps, and the server's private arrays. */
 #include "nn/kind.h"
+
+#include "nl/act2.h"
 #include "nn/quant.h"
 
 #include "util/bits.h"
+
+#include <stdio.h>
 
 static int lerr(const qnet *net, unsigned i, const char *why) {
     const qlayer *L = &net->layers[i];
@@ -245,6 +249,14 @@ int qcheck_const(const qnet *net, const qlayer *L, unsigned i) {
     return 0;
 }
 
+/* lerr with the last error's message (copied: lerr writes the same
+ * buffer). */
+static int lerr_last(const qnet *net, unsigned i) {
+    char why[256];
+    snprintf(why, sizeof why, "%s", err_msg());
+    return lerr(net, i, why);
+}
+
 /* An activation: same shape as its input, its constants well formed at l
  * and of its kind, alpha at scale s. */
 int qcheck_act(const qnet *net, const qlayer *L, unsigned i) {
@@ -253,7 +265,36 @@ int qcheck_act(const qnet *net, const qlayer *L, unsigned i) {
         return lerr(net, i, "output shape differs");
     if (a->op != qkind_of(L->op)->act) return lerr(net, i, "activation of another kind");
     if (a->shift != (a->op == NL_ACT_CLIP ? 0 : net->s)) return lerr(net, i, "slope not at scale s");
-    if (nl_act_check(a, net->l) < 0) return lerr(net, i, err_msg());
+    if (nl_act_check(a, net->l) < 0) return lerr_last(net, i);
+    return 0;
+}
+
+/* HardSwish: a clip from 0 to a positive bound (nl/act2.h). */
+int qcheck_hswish(const qnet *net, const qlayer *L, unsigned i) {
+    TRY(qcheck_act(net, L, i));
+    if (nl_hswish_check(&L->p.act, net->l) < 0) return lerr_last(net, i);
+    return 0;
+}
+
+/* A product: the operands broadcast to the output's shape, both at the
+ * output's scale, which is the shift (the product's 2sc back to sc). */
+int qcheck_mul(const qnet *net, const qlayer *L, unsigned i) {
+    const qtensor *X = in_t(net, L, 0), *X1 = in_t(net, L, 1), *Y = out_t(net, L);
+    nn_shape b;
+    if (nn_shape_broadcast(&b, &X->shape, &X1->shape) < 0 || !nn_shape_eq(&b, &Y->shape))
+        return lerr(net, i, "operand shapes do not broadcast to the output's");
+    if (X1->scale != X->scale) return lerr(net, i, "operand scales differ");
+    if (L->p.shift != X->scale || L->p.shift >= net->l)
+        return lerr(net, i, "the shift is not the operands' scale");
+    return 0;
+}
+
+/* Sigmoid, Tanh: at the input's scale, which their tables fit. */
+int qcheck_table(const qnet *net, const qlayer *L, unsigned i) {
+    if (L->p.shift != in_t(net, L, 0)->scale) return lerr(net, i, "the scale is not the input's");
+    int rc = L->op == QOP_TANH ? nl_tanh_check(net->l, L->p.shift)
+                               : nl_sigmoid_check(net->l, L->p.shift);
+    if (rc < 0) return lerr_last(net, i);
     return 0;
 }
 

@@ -45,6 +45,14 @@
  *                     before the CONV it becomes
  *   SUMPOOL           the window sums of p.pool (no division): ReduceSum
  *                     over spatial axes
+ *   HARD_SWISH        nl_hswish_plain with p.act (a clip from 0 to 6 at sc,
+ *                     beta 3): floor(x * clip(x + 3, 0, 6) / 6)
+ *   MUL               y = floor(signed(x0 * x1 mod 2^l) / 2^shift), the
+ *                     operands broadcast numpy-style to y's shape, both at
+ *                     y's scale = shift (nl_mul_trunc_plain)
+ *   SIGMOID, TANH     nl_sigmoid_plain, nl_tanh_plain at scale p.shift =
+ *                     the input's
+ *                     (docs/MODELS.md)
  *   CONST             no input: a server constant at scale s (shared as
  *                     S: the constant, C: zeros), e.g. a constant operand
  *                     of a Concat
@@ -96,6 +104,10 @@ typedef enum qop {
     QOP_UPSAMPLE, /* Resize/Upsample nearest by integer factors */
     QOP_DILATE,   /* zeros between elements (ConvTranspose's strides) */
     QOP_SUMPOOL,  /* ReduceSum over spatial axes: window sums */
+    QOP_HARD_SWISH, /* x * HardSigmoid(x) (nl/act2.h) */
+    QOP_MUL,        /* product of two computed tensors, broadcast, truncated */
+    QOP_SIGMOID,    /* nl_sigmoid_plain at the input's scale (p.shift) */
+    QOP_TANH,       /* nl_tanh_plain at the input's scale (p.shift) */
     QOP_END_ /* one past the last kind */
 } qop;
 
@@ -128,7 +140,7 @@ typedef union qparams {
     lin_params lin; /* CONV (lin.conv), FC (lin.fc: N = product of the leading
                        dims, K the last), SCALE (lin.scale: N = dim 0, C = dim
                        1, S = the rest) */
-    unsigned shift; /* TRUNC, RELU_TRUNC, SHL */
+    unsigned shift; /* TRUNC, RELU_TRUNC, SHL, MUL, SIGMOID, TANH */
     nl_pool pool;   /* MAXPOOL, AVGPOOL */
     unsigned axis;  /* CONCAT */
     struct {
@@ -138,11 +150,11 @@ typedef union qparams {
     struct {
         unsigned axis, keepdims;
     } argmax;   /* ARGMAX */
-    nl_actp act; /* CLIP, LEAKY_RELU, HARD_SIGMOID (nl/plain.h) */
     struct {
         uint32_t start[NN_MAX_RANK], step[NN_MAX_RANK];
     } slice;                      /* SLICE: y[i] = x[start + i * step] per dim */
     uint32_t factor[NN_MAX_RANK]; /* UPSAMPLE: y[i] = x[i / f]; DILATE: y[i * f] = x[i] */
+    nl_actp act; /* CLIP, LEAKY_RELU, HARD_SIGMOID, HARD_SWISH (nl/plain.h) */
 } qparams;
 
 typedef struct qlayer {

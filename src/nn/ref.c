@@ -48,7 +48,8 @@ int ref_run(const qnet *net, uint64_t **out, uint64_t *peak, const uint64_t *x) 
 /* ---- the range check ---- */
 
 /* The wide twin of net: the same tensors and layers at l = 64, with the
- * private arrays sign-extended (layers and arrays owned by *w). */
+ * private arrays and the activations' public constants sign-extended
+ * (layers and arrays owned by *w). */
 static int wide_make(qnet *w, const qnet *net) {
     *w = *net;
     w->l = 64;
@@ -59,6 +60,11 @@ static int wide_make(qnet *w, const qnet *net) {
         qlayer *W = &w->layers[i];
         *W = *L;
         W->w = W->b = NULL;
+        if (qkind_of(L->op)->ew_act.run) { /* an activation's constants, sign-extended too */
+            uint32_t *c[4] = {W->p.act.alpha, W->p.act.beta, W->p.act.lo, W->p.act.hi};
+            for (int k = 0; k < 4; k++)
+                nl_act_set(c[k], (uint64_t)bits_signed(nl_act_get(c[k]), net->l));
+        }
         size_t n[2];
         qlayer_private(net, L, &n[0], &n[1]);
         const uint64_t *src[2] = {L->w, L->b};

@@ -38,6 +38,32 @@ int nn_shape_eq(const nn_shape *a, const nn_shape *b) {
     return 1;
 }
 
+int nn_shape_broadcast(nn_shape *out, const nn_shape *a, const nn_shape *b) {
+    unsigned r = a->rank > b->rank ? a->rank : b->rank;
+    if (r > NN_MAX_RANK) return -1;
+    out->rank = r;
+    for (unsigned i = 0; i < r; i++) {
+        uint32_t da = i < r - a->rank ? 1 : a->d[i - (r - a->rank)];
+        uint32_t db = i < r - b->rank ? 1 : b->d[i - (r - b->rank)];
+        if (da != db && da != 1 && db != 1) return -1;
+        out->d[i] = da == 1 ? db : da;
+    }
+    return 0;
+}
+
+size_t nn_broadcast_index(const nn_shape *from, const nn_shape *to, size_t i) {
+    size_t src = 0, stride = 1;
+    unsigned off = to->rank - from->rank;
+    for (unsigned d = to->rank; d-- > off;) {
+        uint32_t fd = from->d[d - off];
+        size_t k = i % to->d[d];
+        i /= to->d[d];
+        if (fd != 1) src += k * stride;
+        stride *= fd;
+    }
+    return src;
+}
+
 const char *nn_shape_str(char *buf, size_t cap, const nn_shape *s) {
     size_t at = 0;
     if (cap == 0) return buf;

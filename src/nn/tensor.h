@@ -28,6 +28,12 @@ int nn_shape_check(size_t *count, const nn_shape *s) WUR;
 /* Element count of a checked shape (1 for rank 0). */
 size_t nn_shape_count(const nn_shape *s);
 int nn_shape_eq(const nn_shape *a, const nn_shape *b);
+/* Numpy broadcasting of a and b (trailing dimensions aligned, each pair
+ * equal or one of them 1): 0 and *out, or -1 if they do not broadcast. */
+int nn_shape_broadcast(nn_shape *out, const nn_shape *a, const nn_shape *b);
+/* The index in a tensor of shape `from` (which broadcasts to `to`) of the
+ * element that lands at index i of `to`. */
+size_t nn_broadcast_index(const nn_shape *from, const nn_shape *to, size_t i);
 /* "[1,3,224,224]" (cut to the buffer). */
 const char *nn_shape_str(char *buf, size_t cap, const nn_shape *s);
 

@@ -355,6 +355,21 @@ static int legacy_broadcast(imp *m, const nn_shape *to, ctensor *c) {
 }
 
 /* Add, Sub, Mul, Div with constants; Add of two computed tensors. */
+/* Mul of two computed tensors: a MUL layer (the product, truncated back
+ * to the operands' scale), numpy broadcasting between them. */
+static int mul_values(imp *m, unsigned a, unsigned b) {
+    const nn_shape *as = imp_vshape(m, a), *bs = imp_vshape(m, b);
+    char s1[96], s2[96];
+    nn_shape ys;
+    if (nn_shape_broadcast(&ys, as, bs) < 0)
+        return imp_err(m, PARLEY_E_UNSUPPORTED, "operands %s and %s do not broadcast",
+                       imp_shp(s1, sizeof s1, as), imp_shp(s2, sizeof s2, bs));
+    unsigned in[2] = {a, b}, y;
+    fnode *n;
+    TRY(imp_out_value(m, 0, &ys, &y));
+    return imp_add_node(m, &n, QOP_MUL, in, 2, y);
+}
+
 static int op_arith(imp *m) {
     static const char *const ok[] = {"broadcast", "axis", "consumed_inputs", NULL};
     TRY(imp_attrs_allowed(m, ok));
@@ -364,6 +379,7 @@ static int op_arith(imp *m) {
     TRY(imp_in_sym(m, 1, &B));
     char s1[96], s2[96];
     int add = strcmp(op, "Add") == 0, sub = strcmp(op, "Sub") == 0, mul = strcmp(op, "Mul") == 0;
+    if (A->kind == SYM_VALUE && B->kind == SYM_VALUE && mul) return mul_values(m, A->value, B->value);
     if (A->kind == SYM_VALUE && B->kind == SYM_VALUE) {
         if (!add)
             return imp_err(m, PARLEY_E_UNSUPPORTED, "%s of two computed tensors is not supported",
@@ -542,20 +558,68 @@ static int op_leaky_relu(imp *m) {
 }
 
 /* PRelu with a constant slope: one value for every channel (any shape
- * that broadcasts, all elements equal) is a LeakyRelu. */
+ * that broadcasts, all elements equal) is a LeakyRelu. Slopes that differ
+ * by channel (dimension 1): a SCALE by alpha of x plus a SCALE by 1 - alpha
+ * of relu(x), added at 2s and truncated once: alpha x + (1 - alpha) relu(x)
+ * (the slopes are the server's, as a SCALE's factors are). */
 static int op_prelu(imp *m) {
     TRY(imp_attrs_allowed(m, (const char *const[]){"consumed_inputs", NULL}));
     const ctensor *c;
     TRY(imp_in_const(m, 1, &c));
     if (c->n == 0) return imp_err(m, PARLEY_E_UNSUPPORTED, "the slope is empty");
     double a = imp_const_f(c, 0);
-    for (size_t i = 1; i < c->n; i++)
-        if (imp_const_f(c, i) != a)
+    int same = 1;
+    for (size_t i = 0; i < c->n; i++) {
+        if (!isfinite(imp_const_f(c, i)))
+            return imp_err(m, PARLEY_E_UNSUPPORTED, "a slope is not finite");
+        same &= imp_const_f(c, i) == a;
+    }
+    if (same) return activation(m, QOP_LEAKY_RELU, &a, 1);
+    unsigned x;
+    TRY(imp_in_value(m, 0, &x));
+    const nn_shape *xs = imp_vshape(m, x);
+    float *full;
+    if (xs->rank < 2)
+        return imp_err(m, PARLEY_E_UNSUPPORTED, "slopes that differ need a tensor with channels");
+    TRY(expand(m, &full, c, xs, 1.0));
+    size_t C = xs->d[1], per = nn_shape_count(xs) / xs->d[0] / C, total = nn_shape_count(xs);
+    for (size_t i = 0; i < total; i++)
+        if (full[i] != full[((i / per) % C) * per]) {
+            mem_free(full);
             return imp_err(m, PARLEY_E_UNSUPPORTED,
-                           "slopes that differ by channel are not supported (one slope for all "
-                           "is)");
-    if (!isfinite(a)) return imp_err(m, PARLEY_E_UNSUPPORTED, "the slope is not finite");
-    return activation(m, QOP_LEAKY_RELU, &a, 1);
+                           "slopes that vary other than per channel are not supported");
+        }
+    float *g[2] = {mem_alloc(C, sizeof(float)), mem_alloc(C, sizeof(float))};
+    float *b[2] = {mem_calloc(C, sizeof(float)), mem_calloc(C, sizeof(float))};
+    if (!g[0] || !g[1] || !b[0] || !b[1]) {
+        for (int k = 0; k < 2; k++) mem_free(g[k]), mem_free(b[k]);
+        mem_free(full);
+        return PARLEY_E_NOMEM;
+    }
+    for (size_t ch = 0; ch < C; ch++) {
+        g[0][ch] = full[ch * per];
+        g[1][ch] = (float)(1.0 - (double)full[ch * per]);
+    }
+    mem_free(full);
+    lin_scale sc = {.N = xs->d[0], .C = (unsigned)C, .S = (unsigned)per, .wbits = 1};
+    unsigned r, t[2], y;
+    fnode *n;
+    int rc = fgraph_value(m->g, &r, imp_gen_name(m, "#relu"), xs);
+    if (rc == 0) rc = imp_add_node(m, &n, QOP_RELU, &x, 1, r);
+    if (rc == 0) rc = fgraph_value(m->g, &t[0], imp_gen_name(m, "#ax"), xs);
+    rc = add_weighted(m, rc, QOP_SCALE, x, t[0], &sc, sizeof sc, g[0], b[0]);
+    if (rc == 0) rc = fgraph_value(m->g, &t[1], imp_gen_name(m, "#br"), xs);
+    rc = add_weighted(m, rc, QOP_SCALE, r, t[1], &sc, sizeof sc, g[1], b[1]);
+    if (rc == 0) rc = imp_out_value(m, 0, xs, &y);
+    if (rc == 0) rc = imp_add_node(m, &n, QOP_ADD, t, 2, y);
+    return rc;
+}
+
+/* HardSwish: x * HardSigmoid(x) with alpha 1/6, beta 1/2. */
+static int op_hard_swish(imp *m) {
+    TRY(imp_attrs_allowed(m, (const char *const[]){NULL}));
+    double c[2] = {1.0 / 6, 0.5};
+    return activation(m, QOP_HARD_SWISH, c, 2);
 }
 
 static int op_hard_sigmoid(imp *m) {
@@ -1507,5 +1571,6 @@ const imp_op imp_layer_ops[] = {
     {"ReduceMean", op_reduce},
     {"ReduceSum", op_reduce},
     {"ConvTranspose", op_convtranspose},
+    {"HardSwish", op_hard_swish},
     {NULL, NULL},
 };

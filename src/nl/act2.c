@@ -1,0 +1,465 @@
+/* Products of two secret-shared tensors (COT-based multiplication),
+ * HardSwish on them, and Sigmoid and Tanh from tables of quadratics; see
+ * act2.h for the protocols and their costs. The comparisons, truncations
+ * and MUXes are nl.h's and mpc/arith.h's: this file adds the product and
+ * the table lookup. */
+#include "nl/act2.h"
+
+#include "nl/nl.h"
+
+#include "mpc/arith.h"
+#include "mpc/flights.h"
+#include "nl/act2_tables.h"
+#include "util/bits.h"
+#include "util/mem.h"
+
+#include <string.h>
+
+#define GRAIN 128 /* lane slices of whole OT blocks */
+
+/* COT widths 0..64, for the jobs' ls pointers. */
+static const unsigned widths[65] = {
+    0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21,
+    22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43,
+    44, 45, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63, 64};
+
+/* The 2l jobs of one block of n products: for bit j, S sends then C sends,
+ * n COTs of width l - j each. A party sends with correlation x_P mod
+ * 2^(l-j) (delta) and gets its random xs; it receives with choice bit j of
+ * its y_P and gets out = xs' + bit * delta'. */
+static void mul_jobs(otb_job *jobs, size_t n, unsigned l, uint64_t *xs, const uint64_t *delta,
+                     const uint8_t *ch, uint64_t *out) {
+    for (unsigned j = 0; j < l; j++)
+        for (int snd = 0; snd < 2; snd++) {
+            otb_job jb = {.kind = OTB_COT, .sender = snd, .n = n, .ls = &widths[l - j], .M = 1};
+            jb.x = xs ? xs + (size_t)j * n : NULL;
+            jb.delta = delta ? delta + (size_t)j * n : NULL;
+            jb.choices = ch ? ch + (size_t)j * n : NULL;
+            jb.out = out ? out + (size_t)j * n : NULL;
+            jobs[2 * j + snd] = jb;
+        }
+}
+
+/* z = x * y mod 2^l on one lane, n <= NL_MUL_BLOCK. */
+static int mul_block(mpc_lane *L, uint64_t *z, const uint64_t *x, const uint64_t *y, size_t n,
+                     unsigned l) {
+    size_t cnt = n * l, words = 3 * cnt;
+    uint64_t m = bits_mask(l);
+    uint64_t *buf = mem_alloc(words, sizeof *buf);
+    uint8_t *ch = mem_alloc(cnt, 1);
+    otb_job jobs[128];
+    int rc = PARLEY_E_NOMEM;
+    if (!buf || !ch) {
+        rc = err_set(PARLEY_E_NOMEM, "out of memory for a product");
+        goto done;
+    }
+    uint64_t *xs = buf, *delta = buf + cnt, *out = buf + 2 * cnt;
+    for (unsigned j = 0; j < l; j++)
+        for (size_t i = 0; i < n; i++) {
+            delta[(size_t)j * n + i] = x[i] & bits_mask(l - j);
+            ch[(size_t)j * n + i] = (uint8_t)((y[i] >> j) & 1);
+        }
+    mul_jobs(jobs, n, l, xs, delta, ch, out);
+    if ((rc = otb_run(L, jobs, 2 * (size_t)l)) < 0) goto done;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t v = x[i] * y[i];
+        for (unsigned j = 0; j < l; j++)
+            v += (out[(size_t)j * n + i] - xs[(size_t)j * n + i]) << j;
+        z[i] = v & m;
+    }
+done:
+    if (buf) mem_free_wipe(buf, words * sizeof *buf);
+    if (ch) mem_free_wipe(ch, cnt);
+    return rc;
+}
+
+typedef struct mul_ctx {
+    uint64_t *z;
+    const uint64_t *x, *y;
+    unsigned l;
+} mul_ctx;
+
+static int mul_lane(mpc_lane *L, void *arg, size_t first, size_t count) {
+    const mul_ctx *c = arg;
+    for (size_t b = 0; b < count; b += NL_MUL_BLOCK) {
+        size_t k = count - b < NL_MUL_BLOCK ? count - b : NL_MUL_BLOCK;
+        TRY(mul_block(L, c->z + first + b, c->x + first + b, c->y + first + b, k, c->l));
+    }
+    return 0;
+}
+
+static int check_l(unsigned l) {
+    if (l < 1 || l > 64) return err_set(PARLEY_E_ARG, "ring width %u is not in 1..64", l);
+    return 0;
+}
+
+int nl_mul(party *p, uint64_t *z, const uint64_t *x, const uint64_t *y, size_t n, unsigned l) {
+    TRY(check_l(l));
+    mul_ctx c = {z, x, y, l};
+    return party_run(p, n, GRAIN, mul_lane, &c);
+}
+
+int nl_mul_trunc(party *p, uint64_t *z, const uint64_t *x, const uint64_t *y, size_t n,
+                 unsigned l, unsigned s) {
+    TRY(check_l(l));
+    if (s >= l) return err_set(PARLEY_E_ARG, "product: shift %u not below l = %u", s, l);
+    if (s == 0 || n == 0) return nl_mul(p, z, x, y, n, l);
+    uint64_t *t = mem_alloc(n, sizeof *t);
+    if (!t) return party_fail(p, err_set(PARLEY_E_NOMEM, "out of memory for a product"));
+    int rc = nl_mul(p, t, x, y, n, l);
+    if (rc == 0) rc = nl_trunc(p, z, t, n, l, s);
+    mem_free_wipe(t, n * sizeof *t);
+    return rc;
+}
+
+void nl_mul_trunc_plain(uint64_t *z, const uint64_t *x, const uint64_t *y, size_t n, unsigned l,
+                        unsigned s) {
+    uint64_t m = bits_mask(l);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t t = (x[i] * y[i]) & m;
+        nl_trunc_plain(&z[i], &t, 1, l, s);
+    }
+}
+
+/* One lane's blocks: the jobs of each, then its exchange. */
+static uint64_t mul_lane_bytes(const ot_costing *oc, size_t count, unsigned l) {
+    otb_job jobs[128];
+    uint64_t b = 0;
+    for (size_t k0 = 0; k0 < count; k0 += NL_MUL_BLOCK) {
+        size_t k = count - k0 < NL_MUL_BLOCK ? count - k0 : NL_MUL_BLOCK;
+        mul_jobs(jobs, k, l, NULL, NULL, NULL, NULL);
+        for (unsigned j = 0; j < 2 * l; j++)
+            b += otb_job_cost(oc, &jobs[j]);
+        otb_cost_run(oc);
+    }
+    return b;
+}
+
+/* Sum of f over the slices party_run makes (grain GRAIN), with the flight
+ * model's fork, lanes and join. */
+static uint64_t lanes_bytes(const ot_costing *oc, size_t n, unsigned l, unsigned lanes,
+                            uint64_t (*f)(const ot_costing *, size_t, unsigned)) {
+    if (n == 0 || lanes < 1 || lanes > LANES_MAX) return 0;
+    size_t count[LANES_MAX];
+    party_split(count, n, GRAIN, lanes);
+    uint64_t total = 0;
+    if (oc->fs) fsim_fork(oc->fs);
+    for (unsigned i = 0; i < lanes; i++) {
+        if (!count[i]) continue;
+        if (oc->fs) fsim_lane(oc->fs, i);
+        total += f(oc, count[i], l);
+    }
+    if (oc->fs) fsim_join(oc->fs);
+    return total;
+}
+
+static uint64_t mul_bytes(const ot_costing *oc, size_t n, unsigned l, unsigned lanes) {
+    if (l < 1 || l > 64) return 0;
+    return lanes_bytes(oc, n, l, lanes, mul_lane_bytes);
+}
+
+uint64_t nl_mul_trunc_bytes(const ot_costing *oc, size_t n, unsigned l, unsigned s,
+                            unsigned lanes) {
+    if (s >= l) return 0;
+    uint64_t b = mul_bytes(oc, n, l, lanes);
+    return s ? b + nl_trunc_bytes(oc, n, l, s, lanes) : b;
+}
+
+/* ---- HardSwish ---- */
+
+int nl_hswish_check(const nl_actp *a, unsigned l) {
+    TRY(nl_act_check(a, l));
+    uint64_t hi = nl_act_get(a->hi);
+    if (a->op != NL_ACT_CLIP || a->has != (NL_ACT_LO | NL_ACT_HI) || nl_act_get(a->lo) != 0 ||
+        hi == 0 || hi >= (1ULL << (l - 1)) || hi > UINT64_MAX / 6)
+        return err_set(PARLEY_E_ARG, "HardSwish: its clip must be from 0 to a positive bound");
+    return 0;
+}
+
+/* z = x + beta, the server's share alone adding it. */
+static void hswish_shift(uint64_t *z, const uint64_t *x, size_t n, unsigned l, const nl_actp *a,
+                         int add) {
+    uint64_t m = bits_mask(l), be = add ? nl_act_get(a->beta) : 0;
+    for (size_t i = 0; i < n; i++)
+        z[i] = (x[i] + be) & m;
+}
+
+int nl_hswish(party *p, uint64_t *y, const uint64_t *x, size_t n, unsigned l, const nl_actp *a) {
+    TRY(nl_hswish_check(a, l));
+    if (n == 0) return 0;
+    uint64_t *t = mem_alloc(2 * n, sizeof *t);
+    if (!t) return party_fail(p, err_set(PARLEY_E_NOMEM, "out of memory for HardSwish"));
+    hswish_shift(t + n, x, n, l, a, p->role == MPC_SERVER);
+    int rc = nl_act(p, t, t + n, n, l, a);
+    if (rc == 0) rc = nl_mul(p, t + n, x, t, n, l);
+    if (rc == 0) rc = nl_div(p, y, t + n, n, l, nl_act_get(a->hi));
+    mem_free_wipe(t, 2 * n * sizeof *t);
+    return rc;
+}
+
+void nl_hswish_plain(uint64_t *y, const uint64_t *x, size_t n, unsigned l, const nl_actp *a) {
+    uint64_t m = bits_mask(l);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t z, t;
+        hswish_shift(&z, &x[i], 1, l, a, 1);
+        nl_act_plain(&t, &z, 1, l, a);
+        t = (x[i] * t) & m;
+        nl_div_plain(&y[i], &t, 1, l, nl_act_get(a->hi));
+    }
+}
+
+uint64_t nl_hswish_bytes(const ot_costing *oc, size_t n, unsigned l, const nl_actp *a,
+                         unsigned lanes) {
+    if (nl_hswish_check(a, l) < 0 || n == 0) return 0;
+    return nl_act_bytes(oc, n, l, a, lanes) + mul_bytes(oc, n, l, lanes) +
+           nl_div_bytes(oc, n, l, nl_act_get(a->hi), lanes);
+}
+
+/* ---- Sigmoid and Tanh: tables of quadratics (act2.h) ---- */
+
+#define TAB_N 64 /* segments */
+
+/* A smooth function by its table: |x| clipped under 2^R, segments of width
+ * 2^-seg (2^(R + seg) = TAB_N of them), and its symmetry. */
+typedef struct tabfn {
+    const int64_t (*tab)[3];
+    unsigned R, seg;
+    int odd; /* f(-x) = -f(x) (Tanh), else f(-x) = 1 - f(x) (Sigmoid) */
+    const char *name;
+} tabfn;
+
+static const tabfn SIGMOID = {sig_table, 4, 2, 0, "Sigmoid"};
+static const tabfn TANH = {tanh_table, 3, 3, 1, "Tanh"};
+
+static int tab_check(const tabfn *f, unsigned l, unsigned s) {
+    if (l < 1 || l > 64 || s < f->seg || l < s + f->R + 1)
+        return err_set(PARLEY_E_ARG, "%s needs a scale s >= %u and l >= s + %u bits (here l = %u, s = %u)",
+                       f->name, f->seg, f->R + 1, l, s);
+    return 0;
+}
+
+int nl_sigmoid_check(unsigned l, unsigned s) {
+    return tab_check(&SIGMOID, l, s);
+}
+
+int nl_tanh_check(unsigned l, unsigned s) {
+    return tab_check(&TANH, l, s);
+}
+
+/* Entry k of segment i at scale s, mod 2^l: a, b, c (the scale-40
+ * constant rounded half away from zero, in integers) or the segment's
+ * start i 2^(s - seg). */
+static uint64_t tab_entry(const tabfn *f, unsigned i, unsigned k, unsigned l, unsigned s) {
+    if (k == 3) return (uint64_t)i << (s - f->seg);
+    int64_t v = f->tab[i][k], h = (int64_t)1 << (39 - s);
+    int64_t q = v >= 0 ? (v + h) >> (40 - s) : -((-v + h) >> (40 - s));
+    return (uint64_t)q & bits_mask(l);
+}
+
+/* The clip: |x| just under 2^R. */
+static uint64_t tab_hi(const tabfn *f, unsigned s) {
+    return ((uint64_t)1 << (s + f->R)) - 1;
+}
+
+/* The final step's constants: y = MUX(d, 2r - off) + add - r. */
+static uint64_t tab_one(const tabfn *f, unsigned s) {
+    return f->odd ? 0 : (uint64_t)1 << s;
+}
+
+static void tab_plain(const tabfn *f, uint64_t *y, const uint64_t *x, size_t n, unsigned l,
+                      unsigned s) {
+    uint64_t m = bits_mask(l), one = tab_one(f, s);
+    for (size_t k = 0; k < n; k++) {
+        uint64_t xv = x[k] & m, r, e, q, t;
+        nl_relu_plain(&r, &xv, 1, l);
+        uint64_t ax = (2 * r - xv) & m;
+        t = (ax - tab_hi(f, s)) & m;
+        nl_relu_plain(&e, &t, 1, l);
+        uint64_t w = (ax - e) & m, wr = w & bits_mask(s + f->R + 1);
+        nl_trunc_plain(&q, &wr, 1, s + f->R + 1, s - f->seg);
+        unsigned i = (unsigned)(q & (TAB_N - 1));
+        uint64_t u = (w - tab_entry(f, i, 3, l, s)) & m, a = tab_entry(f, i, 0, l, s);
+        nl_mul_trunc_plain(&t, &a, &u, 1, l, s);
+        t = (t + tab_entry(f, i, 1, l, s)) & m;
+        nl_mul_trunc_plain(&t, &t, &u, 1, l, s);
+        uint64_t rr = (t + tab_entry(f, i, 2, l, s)) & m, d = bits_signed(xv, l) >= 0;
+        y[k] = (d * (2 * rr - one) + one - rr) & m;
+    }
+}
+
+void nl_sigmoid_plain(uint64_t *y, const uint64_t *x, size_t n, unsigned l, unsigned s) {
+    tab_plain(&SIGMOID, y, x, n, l, s);
+}
+
+void nl_tanh_plain(uint64_t *y, const uint64_t *x, size_t n, unsigned l, unsigned s) {
+    tab_plain(&TANH, y, x, n, l, s);
+}
+
+/* Lane steps on the DReLU bits d. MUX: y = MUX(d, f x - off) + add - g x,
+ * where the server alone subtracts off and adds add. */
+typedef struct sig_ctx {
+    const uint8_t *d;
+    uint64_t *y;
+    const uint64_t *x;
+    uint64_t f, g, off, add;
+    unsigned l, s;
+    const tabfn *fn;
+    const uint8_t *idx; /* LUT: this party's share of the segment, mod TAB_N */
+    uint64_t *tab[4];   /* LUT: the four entries' shares */
+} sig_ctx;
+
+static int sig_mux_lane(mpc_lane *L, void *arg, size_t first, size_t n) {
+    const sig_ctx *c = arg;
+    uint64_t m = bits_mask(c->l), *v = mem_alloc(n ? n : 1, sizeof *v);
+    if (!v) return err_set(PARLEY_E_NOMEM, "out of memory for a table function");
+    int srv = L->role == MPC_SERVER;
+    for (size_t i = 0; i < n; i++)
+        v[i] = (c->f * c->x[first + i] - (srv ? c->off : 0)) & m;
+    uint64_t *y = c->y + first;
+    const uint64_t *vv = v;
+    int rc = mpc_mux(L, &y, c->d + first, &vv, &c->l, 1, n);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        y[i] = (y[i] + (srv ? c->add : 0) - c->g * c->x[first + i]) & m;
+    mem_free_wipe(v, (n ? n : 1) * sizeof *v);
+    return rc;
+}
+
+/* The server's messages for entry k: for the client's choice j, the entry
+ * of segment (j + its own share) mod TAB_N, minus its share r. */
+typedef struct sig_gen {
+    const sig_ctx *c;
+    size_t first;
+    unsigned k;
+} sig_gen;
+
+static void sig_lut_gen(void *ctx, uint64_t *out, size_t first, size_t mm) {
+    const sig_gen *g = ctx;
+    const sig_ctx *c = g->c;
+    uint64_t m = bits_mask(c->l);
+    for (size_t e = 0; e < mm; e++) {
+        size_t at = g->first + first + e;
+        for (unsigned j = 0; j < TAB_N; j++)
+            out[e * TAB_N + j] = (tab_entry(c->fn, (j + c->idx[at]) & (TAB_N - 1), g->k, c->l,
+                                            c->s) -
+                                  c->tab[g->k][at]) &
+                                 m;
+    }
+}
+
+static int sig_lut_lane(mpc_lane *L, void *arg, size_t first, size_t n) {
+    const sig_ctx *c = arg;
+    otb_job jobs[4];
+    sig_gen g[4];
+    for (unsigned k = 0; k < 4; k++) {
+        g[k] = (sig_gen){c, first, k};
+        if (L->role == MPC_SERVER) prg_ring(&L->ot.rng, c->tab[k] + first, n, c->l);
+        jobs[k] = (otb_job){.kind = OTB_KK, .sender = MPC_SERVER, .n = n, .N = TAB_N, .l = c->l,
+                            .gen = sig_lut_gen, .gen_ctx = &g[k], .choices = c->idx + first,
+                            .out = c->tab[k] + first};
+    }
+    return otb_run(L, jobs, 4);
+}
+
+static int tab_run(const tabfn *f, party *p, uint64_t *y, const uint64_t *x, size_t n, unsigned l,
+                   unsigned s) {
+    TRY(tab_check(f, l, s));
+    if (n == 0) return 0;
+    uint64_t m = bits_mask(l);
+    size_t words = 8 * n;
+    uint64_t *buf = mem_alloc(words, sizeof *buf);
+    uint8_t *d = mem_alloc(2 * n, 1);
+    if (!buf || !d) {
+        mem_free(buf);
+        mem_free(d);
+        return party_fail(p, err_set(PARLEY_E_NOMEM, "out of memory for a table function"));
+    }
+    uint8_t *idx = d + n;
+    uint64_t *ax = buf, *e = buf + n, *w = buf + 2 * n, *t = buf + 3 * n;
+    uint64_t *tab[4] = {buf + 4 * n, buf + 5 * n, buf + 6 * n, buf + 7 * n};
+    int srv = p->role == MPC_SERVER;
+    /* |x| = MUX(d, 2x) - x, then clipped: w = |x| - relu(|x| - hi) */
+    int rc = nl_drelu(p, d, x, n, l);
+    sig_ctx c = {.d = d, .y = ax, .x = x, .f = 2, .g = 1, .l = l, .s = s};
+    if (rc == 0) rc = party_run(p, n, GRAIN, sig_mux_lane, &c);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        t[i] = (ax[i] - (srv ? tab_hi(f, s) : 0)) & m;
+    if (rc == 0) rc = nl_relu(p, e, t, n, l);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        w[i] = (ax[i] - e[i]) & m;
+        t[i] = w[i] & bits_mask(s + f->R + 1);
+    }
+    /* the segment: floor(w / 2^(s-seg)) on s + R + 1 bits, mod TAB_N */
+    if (rc == 0) rc = nl_trunc_reduce(p, e, t, n, s + f->R + 1, s - f->seg);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        idx[i] = (uint8_t)(e[i] & (TAB_N - 1));
+    c = (sig_ctx){.idx = idx, .tab = {tab[0], tab[1], tab[2], tab[3]}, .l = l, .s = s, .fn = f};
+    if (rc == 0) rc = party_run(p, n, GRAIN, sig_lut_lane, &c);
+    /* u = w - start; ((a u >> s) + b) u >> s + c */
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        w[i] = (w[i] - tab[3][i]) & m;
+    if (rc == 0) rc = nl_mul_trunc(p, t, tab[0], w, n, l, s);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        t[i] = (t[i] + tab[1][i]) & m;
+    if (rc == 0) rc = nl_mul_trunc(p, e, t, w, n, l, s);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        t[i] = (e[i] + tab[2][i]) & m;
+    /* y = 1 - r + MUX(d, 2r - 1) (Sigmoid), MUX(d, 2r) - r (Tanh) */
+    c = (sig_ctx){.d = d, .y = y, .x = t, .f = 2, .g = 1, .off = tab_one(f, s),
+                  .add = tab_one(f, s), .l = l, .s = s};
+    if (rc == 0) rc = party_run(p, n, GRAIN, sig_mux_lane, &c);
+    mem_free_wipe(buf, words * sizeof *buf);
+    mem_free_wipe(d, 2 * n);
+    return rc;
+}
+
+int nl_sigmoid(party *p, uint64_t *y, const uint64_t *x, size_t n, unsigned l, unsigned s) {
+    return tab_run(&SIGMOID, p, y, x, n, l, s);
+}
+
+int nl_tanh(party *p, uint64_t *y, const uint64_t *x, size_t n, unsigned l, unsigned s) {
+    return tab_run(&TANH, p, y, x, n, l, s);
+}
+
+/* Per lane: the MUX's jobs and its exchange. */
+static uint64_t sig_mux_lane_bytes(const ot_costing *oc, size_t n, unsigned l) {
+    uint64_t b = mpc_mux_bytes(oc, &l, 1, n);
+    otb_cost_run(oc);
+    return b;
+}
+
+static uint64_t sig_lut_lane_bytes(const ot_costing *oc, size_t n, unsigned l) {
+    uint64_t b = 0;
+    for (unsigned k = 0; k < 4; k++) {
+        otb_job j = {.kind = OTB_KK, .sender = MPC_SERVER, .n = n, .N = TAB_N, .l = l};
+        b += otb_job_cost(oc, &j);
+    }
+    otb_cost_run(oc);
+    return b;
+}
+
+static uint64_t sig_drelu_lane_bytes(const ot_costing *oc, size_t n, unsigned l) {
+    return mpc_msb_bytes(oc, n, l, MPC_MILL_M);
+}
+
+static uint64_t tab_bytes(const tabfn *f, const ot_costing *oc, size_t n, unsigned l, unsigned s,
+                          unsigned lanes) {
+    if (tab_check(f, l, s) < 0 || n == 0 || lanes < 1 || lanes > LANES_MAX) return 0;
+    uint64_t b = lanes_bytes(oc, n, l, lanes, sig_drelu_lane_bytes);
+    b += lanes_bytes(oc, n, l, lanes, sig_mux_lane_bytes);
+    b += nl_relu_bytes(oc, n, l, lanes);
+    b += nl_trunc_reduce_bytes(oc, n, s + f->R + 1, s - f->seg, lanes);
+    b += lanes_bytes(oc, n, l, lanes, sig_lut_lane_bytes);
+    b += nl_mul_trunc_bytes(oc, n, l, s, lanes);
+    b += nl_mul_trunc_bytes(oc, n, l, s, lanes);
+    b += lanes_bytes(oc, n, l, lanes, sig_mux_lane_bytes);
+    return b;
+}
+
+uint64_t nl_sigmoid_bytes(const ot_costing *oc, size_t n, unsigned l, unsigned s,
+                          unsigned lanes) {
+    return tab_bytes(&SIGMOID, oc, n, l, s, lanes);
+}
+
+uint64_t nl_tanh_bytes(const ot_costing *oc, size_t n, unsigned l, unsigned s, unsigned lanes) {
+    return tab_bytes(&TANH, oc, n, l, s, lanes);
+}
