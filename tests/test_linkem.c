@@ -486,9 +486,13 @@ static double rate_of(uint64_t got, double first, double last, uint64_t burst) {
 }
 
 /* 40 MB/s up and 25 MB/s down at once, 10 MB and 6 MB, 2 ms each way:
- * each receiver sees its direction's rate within -12 % (a loaded machine
- * may fall behind) and +2 % (the pacer must never let more through). */
-TEST(rate_each_direction) {
+ * each receiver sees its direction's rate within +2 % (the pacer must
+ * never let more through: checked on every attempt) and -12 %. A machine
+ * that stalls the relay for a moment makes it fall behind, which says
+ * nothing of the pacer, so a slow reading is measured again, up to three
+ * times. */
+static void rate_attempt(double *up, double *down) {
+    *up = *down = -1; /* stays if a REQUIRE ends the attempt */
     upstream u;
     timed tm = {6000000, 0, 0, 0};
     REQUIRE(up_start(&u, h_timed, &tm) == 0);
@@ -504,11 +508,22 @@ TEST(rate_each_direction) {
     up_stop(&u);
     CHECK_EQ(tm.got, 10000000);
     CHECK_EQ(c.got, 6000000);
-    double up = rate_of(tm.got, tm.first, tm.last, LINKEM_SEGMENT);
-    double down = rate_of(c.got, c.first, c.last, LINKEM_SEGMENT);
-    printf("  up %.2f MB/s (link 40), down %.2f MB/s (link 25)\n", up / 1e6, down / 1e6);
-    CHECK_MSG(up <= 40e6 * 1.02 && up >= 40e6 * 0.88, "up at %.2f MB/s", up / 1e6);
-    CHECK_MSG(down <= 25e6 * 1.02 && down >= 25e6 * 0.88, "down at %.2f MB/s", down / 1e6);
+    *up = rate_of(tm.got, tm.first, tm.last, LINKEM_SEGMENT);
+    *down = rate_of(c.got, c.first, c.last, LINKEM_SEGMENT);
+    printf("  up %.2f MB/s (link 40), down %.2f MB/s (link 25)\n", *up / 1e6, *down / 1e6);
+    CHECK_MSG(*up <= 40e6 * 1.02, "up at %.2f MB/s", *up / 1e6);
+    CHECK_MSG(*down <= 25e6 * 1.02, "down at %.2f MB/s", *down / 1e6);
+}
+
+TEST(rate_each_direction) {
+    double up = 0, down = 0;
+    for (int k = 0; k < 3; k++) {
+        rate_attempt(&up, &down);
+        if (up < 0) return;
+        if (up >= 40e6 * 0.88 && down >= 25e6 * 0.88) break;
+    }
+    CHECK_MSG(up >= 40e6 * 0.88, "up at %.2f MB/s", up / 1e6);
+    CHECK_MSG(down >= 25e6 * 0.88, "down at %.2f MB/s", down / 1e6);
 }
 
 /* Upstream: read until the end of stream. */

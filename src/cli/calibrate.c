@@ -94,11 +94,11 @@ int cli_calibrate(int argc, char **argv) {
             model = v;
         else if (!strcmp(a, "--input") && nin < MAX_INPUTS)
             inputs[nin++] = v;
-        else if (!strcmp(a, "--margin") && cli_opt_uint(v, 0, 16, &o.margin) == 0)
+        else if (!strcmp(a, "--margin") && opt_uint(v, 0, 16, &o.margin) == 0)
             continue;
-        else if (!strcmp(a, "--smin") && cli_opt_uint(v, 1, 31, &o.smin) == 0)
+        else if (!strcmp(a, "--smin") && opt_uint(v, 1, 31, &o.smin) == 0)
             continue;
-        else if (!strcmp(a, "--smax") && cli_opt_uint(v, 1, 31, &o.smax) == 0)
+        else if (!strcmp(a, "--smax") && opt_uint(v, 1, 31, &o.smax) == 0)
             continue;
         else if (!strcmp(a, "--tolerance") &&
                  (o.tolerance = strtod(v, &end), *end == 0 && o.tolerance > 0 && o.tolerance < 1))

@@ -28,7 +28,9 @@ int cli_calibrate(int argc, char **argv);
  * escaped (names in models are the model author's bytes). */
 void cli_json_str(FILE *f, const char *s);
 /* A decimal option value in lo..hi into *out: 0, or -1 if it is not one. */
-int cli_opt_uint(const char *s, unsigned lo, unsigned hi, unsigned *out);
+/* A decimal unsigned in [lo, hi], strictly: src/util/opt.c, the one parser
+ * of the benchmarks, tests and library, compiled into the command too. */
+int opt_uint(const char *s, unsigned lo, unsigned hi, unsigned *out);
 /* --bits auto: the model calibrated on the input (parley_calibrate's
  * defaults; `parley calibrate` prints the reasoning) into *l and *s, which
  * are printed on stderr unless quiet. 0, or the failed call's status (its

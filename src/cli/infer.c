@@ -38,7 +38,7 @@ static int parse_hostport(const char *v, char *host, size_t cap, int *port) {
     const char *ps = c ? c + 1 : v;
     size_t hl = c ? (size_t)(c - v) : 0;
     unsigned p;
-    if (cli_opt_uint(ps, 0, 65535, &p) < 0 || hl >= cap) return -1;
+    if (opt_uint(ps, 0, 65535, &p) < 0 || hl >= cap) return -1;
     memcpy(host, v, hl);
     host[hl] = 0;
     if (!host[0]) snprintf(host, cap, "127.0.0.1");
@@ -109,15 +109,15 @@ static int parse_opts(opts *o, int argc, char **argv, const char *cmd, const cha
         else if (!strcmp(name, "bits") && !strcmp(cmd, "run") && !strcmp(v, "auto"))
             o->bits_auto = 1;
         else if (!strcmp(name, "bits")) { /* the domain is checked below, with its message */
-            bad = cli_opt_uint(v, 0, 1u << 16, &o->l);
+            bad = opt_uint(v, 0, 1u << 16, &o->l);
             o->bits_auto = 0;
         } else if (!strcmp(name, "scale")) {
-            bad = cli_opt_uint(v, 0, 1u << 16, &o->s);
+            bad = opt_uint(v, 0, 1u << 16, &o->s);
             o->scale_set = 1;
         } else if (!strcmp(name, "wbits"))
-            bad = cli_opt_uint(v, 1, 64, &o->wbits);
+            bad = opt_uint(v, 1, 64, &o->wbits);
         else if (!strcmp(name, "threads"))
-            bad = cli_opt_uint(v, 1, PARLEY_MAX_THREADS, &o->threads);
+            bad = opt_uint(v, 1, PARLEY_MAX_THREADS, &o->threads);
         else if (!strcmp(name, "tls-cert"))
             o->tls_cert = v;
         else if (!strcmp(name, "tls-key"))
@@ -133,22 +133,22 @@ static int parse_opts(opts *o, int argc, char **argv, const char *cmd, const cha
         else if (!strcmp(name, "token-file"))
             o->token_file = v;
         else if (!strcmp(name, "max-stash"))
-            bad = cli_opt_uint(v, PARLEY_MIN_STASH >> 20, 1u << 20, &o->max_stash);
+            bad = opt_uint(v, PARLEY_MIN_STASH >> 20, 1u << 20, &o->max_stash);
         else if (!strcmp(name, "max-model-memory"))
-            bad = cli_opt_uint(v, 1, 1u << 24, &o->max_model_memory);
+            bad = opt_uint(v, 1, 1u << 24, &o->max_model_memory);
         else if (!strcmp(name, "max-sessions"))
-            bad = cli_opt_uint(v, 1, 4096, &o->max_sessions);
+            bad = opt_uint(v, 1, 4096, &o->max_sessions);
         else if (!strcmp(name, "queue")) {
-            bad = cli_opt_uint(v, 0, 65536, &o->queue);
+            bad = opt_uint(v, 0, 65536, &o->queue);
             o->queue_set = 1;
         } else if (!strcmp(name, "session-timeout"))
-            bad = cli_opt_uint(v, 1, 30 * 86400, &o->session_timeout);
+            bad = opt_uint(v, 1, 30 * 86400, &o->session_timeout);
         else if (!strcmp(name, "idle-timeout"))
-            bad = cli_opt_uint(v, 1, 86400, &o->idle_timeout);
+            bad = opt_uint(v, 1, 86400, &o->idle_timeout);
         else if (!strcmp(name, "session-memory"))
-            bad = cli_opt_uint(v, 64, 1u << 24, &o->session_memory);
+            bad = opt_uint(v, 64, 1u << 24, &o->session_memory);
         else if (!strcmp(name, "max-batch"))
-            bad = cli_opt_uint(v, 1, PARLEY_MAX_BATCH, &o->max_batch);
+            bad = opt_uint(v, 1, PARLEY_MAX_BATCH, &o->max_batch);
         else if (!strcmp(name, "mode")) {
             if (!strcmp(v, "ot"))
                 o->mode = PARLEY_MODE_OT;

@@ -83,13 +83,13 @@ static int parse(inspect_opts *o, int argc, char **argv) {
         const char *v = argv[++i];
         int bad = 0;
         if (!strcmp(a, "--bits")) /* the domain is checked below, with its message */
-            bad = cli_opt_uint(v, 0, 1u << 16, &o->l);
+            bad = opt_uint(v, 0, 1u << 16, &o->l);
         else if (!strcmp(a, "--scale"))
-            bad = cli_opt_uint(v, 0, 1u << 16, &o->s);
+            bad = opt_uint(v, 0, 1u << 16, &o->s);
         else if (!strcmp(a, "--wbits"))
-            bad = cli_opt_uint(v, 1, 64, &o->wbits);
+            bad = opt_uint(v, 1, 64, &o->wbits);
         else if (!strcmp(a, "--threads"))
-            bad = cli_opt_uint(v, 1, PARLEY_MAX_THREADS, &o->lanes);
+            bad = opt_uint(v, 1, PARLEY_MAX_THREADS, &o->lanes);
         else if (!strcmp(a, "--ot"))
             bad = (o->ot = cli_ot_parse(v)) < 0 ? -1 : 0;
         else if (!strcmp(a, "--net")) {

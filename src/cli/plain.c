@@ -49,11 +49,11 @@ int cli_plain(int argc, char **argv) {
             output = v;
         else if (strcmp(a, "--bits") == 0 && strcmp(v, "auto") == 0)
             bits_auto = 1;
-        else if (strcmp(a, "--bits") == 0 && cli_opt_uint(v, 0, 1u << 16, &l) == 0)
+        else if (strcmp(a, "--bits") == 0 && opt_uint(v, 0, 1u << 16, &l) == 0)
             bits_auto = 0; /* the (l, s) domain is checked below, with its message */
-        else if (strcmp(a, "--scale") == 0 && cli_opt_uint(v, 0, 1u << 16, &s) == 0)
+        else if (strcmp(a, "--scale") == 0 && opt_uint(v, 0, 1u << 16, &s) == 0)
             scale_set = 1;
-        else if (strcmp(a, "--wbits") == 0 && cli_opt_uint(v, 1, 64, &wbits) == 0)
+        else if (strcmp(a, "--wbits") == 0 && opt_uint(v, 1, 64, &wbits) == 0)
             continue;
         else {
             fprintf(stderr, "parley plain: bad option or value: %s %s\n%s", a, v, plain_usage);

@@ -1,7 +1,6 @@
 /* Small helpers shared by the subcommands. */
 #include "cli.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -18,16 +17,6 @@ void cli_json_str(FILE *f, const char *s) {
             fputc(c, f);
     }
     fputc('"', f);
-}
-
-int cli_opt_uint(const char *s, unsigned lo, unsigned hi, unsigned *out) {
-    if (!s || s[0] < '0' || s[0] > '9') return -1; /* strtoull would take " -1" as 2^64 - 1 */
-    char *end;
-    errno = 0;
-    unsigned long long x = strtoull(s, &end, 10);
-    if (errno || *end || x < lo || x > hi) return -1;
-    *out = (unsigned)x;
-    return 0;
 }
 
 int cli_bits_auto(const char *cmd, const char *model, const char *input, unsigned *l, unsigned *s,

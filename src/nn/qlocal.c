@@ -120,18 +120,15 @@ int qlocal_pad(const qctx *c) {
     return 0;
 }
 
-int qlocal_transpose(const qctx *c) {
+/* y in row-major order from x[off + sum over d of idx[d] * step[d]]: the
+ * walk of TRANSPOSE (steps the permuted strides) and SLICE (the strides
+ * times the slice's steps, from its start). */
+static int gather_strided(const qctx *c, const size_t *step, size_t off) {
     const nn_shape *ys = out_shape(c);
-    unsigned r = ys->rank;
-    size_t xst[NN_MAX_RANK], step[NN_MAX_RANK];
-    strides(xst, in_shape(c, 0));
-    for (unsigned d = 0; d < r; d++)
-        step[d] = xst[c->L->p.perm[d]];
     uint32_t idx[NN_MAX_RANK] = {0};
-    size_t off = 0;
     for (size_t i = 0; i < c->n; i++) {
         c->y[i] = c->x[0][off];
-        for (unsigned d = r; d-- > 0;) {
+        for (unsigned d = ys->rank; d-- > 0;) {
             off += step[d];
             if (++idx[d] < ys->d[d]) break;
             off -= step[d] * ys->d[d];
@@ -139,6 +136,16 @@ int qlocal_transpose(const qctx *c) {
         }
     }
     return 0;
+}
+
+int qlocal_transpose(const qctx *c) {
+    const nn_shape *ys = out_shape(c);
+    unsigned r = ys->rank;
+    size_t xst[NN_MAX_RANK], step[NN_MAX_RANK];
+    strides(xst, in_shape(c, 0));
+    for (unsigned d = 0; d < r; d++)
+        step[d] = xst[c->L->p.perm[d]];
+    return gather_strided(c, step, 0);
 }
 
 /* ---- SLICE, UPSAMPLE, DILATE, SUMPOOL ---- */
@@ -152,17 +159,7 @@ int qlocal_slice(const qctx *c) {
         step[d] = c->L->p.slice.step[d] * xst[d];
         off += c->L->p.slice.start[d] * xst[d];
     }
-    uint32_t idx[NN_MAX_RANK] = {0};
-    for (size_t i = 0; i < c->n; i++) {
-        c->y[i] = c->x[0][off];
-        for (unsigned d = r; d-- > 0;) {
-            off += step[d];
-            if (++idx[d] < ys->d[d]) break;
-            off -= step[d] * ys->d[d];
-            idx[d] = 0;
-        }
-    }
-    return 0;
+    return gather_strided(c, step, off);
 }
 
 int qlocal_upsample(const qctx *c) {
