@@ -204,21 +204,7 @@ int qlocal_dilate(const qctx *c) {
 }
 
 int qlocal_sumpool(const qctx *c) {
-    const nl_pool *p = &c->L->p.pool;
-    uint64_t mask = bits_mask(c->l), *y = c->y;
-    for (size_t nc = 0; nc < (size_t)p->N * p->C; nc++) {
-        const uint64_t *x = c->x[0] + nc * p->H * p->W;
-        for (unsigned i = 0; i < p->OH; i++)
-            for (unsigned j = 0; j < p->OW; j++) {
-                unsigned a0, a1, b0, b1;
-                nl_pool_window(p, i, j, &a0, &a1, &b0, &b1);
-                uint64_t acc = 0;
-                for (unsigned a = a0; a < a1; a++)
-                    for (unsigned b = b0; b < b1; b++)
-                        acc += x[nl_pool_tap(p, i, j, a, b)];
-                *y++ = acc & mask;
-            }
-    }
+    nl_pool_sums(c->y, c->x[0], &c->L->p.pool, c->l); /* the window sums mod 2^l */
     return 0;
 }
 

@@ -415,23 +415,35 @@ void lin_he_plan_gather(const lin_he_plan *pl, uint64_t *m, const uint64_t *x, u
     }
 }
 
+/* The kernel (kh x kw weights) that output oi of group og takes from
+ * channel position ci of block cb, with that position's index cp in the
+ * padded channel order; NULL where there is none (past the channels or
+ * the outputs, or another convolution group). Public shape arithmetic
+ * only: the weights themselves are read by the callers, without branches
+ * (docs/SECURITY-HE.md). */
+static const uint64_t *wpoly_kernel(const lin_he_plan *pl, const uint64_t *w, unsigned og,
+                                    unsigned cb, unsigned oi, unsigned ci, uint64_t *cp) {
+    const lin_conv *c = &pl->c;
+    uint64_t o = (uint64_t)og * pl->Ow + oi;
+    *cp = (uint64_t)cb * pl->Cw + ci;
+    if (o >= c->O || *cp >= pl->Cp) return NULL;
+    uint64_t g = o / pl->opg, c0 = *cp / pl->R;
+    if (c0 / pl->cpg != g) return NULL;
+    return w + (o * pl->cpg + (c0 - g * pl->cpg)) * c->kh * c->kw;
+}
+
 void lin_he_plan_wpoly(const lin_he_plan *pl, he_poly *wp, const uint64_t *w, unsigned og,
                        unsigned cb) {
     const lin_conv *c = &pl->c;
     const he_params *P = he_params_get();
     memset(wp, 0, sizeof *wp);
     const size_t hw = (size_t)pl->Hw * pl->Ww;
-    for (unsigned oi = 0; oi < pl->Ow; oi++) {
-        uint64_t o = (uint64_t)og * pl->Ow + oi;
-        if (o >= c->O) break;
-        uint64_t g = o / pl->opg;
+    for (unsigned oi = 0; oi < pl->Ow; oi++)
         for (unsigned ci = 0; ci < pl->Cw; ci++) {
-            uint64_t cp = (uint64_t)cb * pl->Cw + ci;
-            if (cp >= pl->Cp) break;
-            uint64_t c0 = cp / pl->R;
-            if (c0 / pl->cpg != g) continue;
+            uint64_t cp;
+            const uint64_t *wo = wpoly_kernel(pl, w, og, cb, oi, ci, &cp);
+            if (!wo) continue;
             unsigned r = (unsigned)(cp % pl->R), ih = r / pl->nrw, iw = r % pl->nrw;
-            const uint64_t *wo = w + (o * pl->cpg + (c0 - g * pl->cpg)) * c->kh * c->kw;
             size_t base = (size_t)oi * pl->S + pl->Off - ci * hw;
             for (unsigned u = 0; u < pl->Eh; u++) {
                 int a = pl->tap_h[(size_t)ih * pl->Eh + u];
@@ -446,7 +458,6 @@ void lin_he_plan_wpoly(const lin_he_plan *pl, he_poly *wp, const uint64_t *w, un
                 }
             }
         }
-    }
 }
 
 void lin_he_plan_wpoly_compact(const lin_he_plan *pl, he_poly *wp, const uint64_t *w, unsigned og,
@@ -457,26 +468,20 @@ void lin_he_plan_wpoly_compact(const lin_he_plan *pl, he_poly *wp, const uint64_
     size_t len = (size_t)1 << pl->logm;
     for (int i = 0; i < HE_L; i++)
         memset(wp->c[i], 0, len * sizeof wp->c[i][0]);
-    for (unsigned oi = 0; oi < pl->Ow; oi++) {
-        uint64_t o = (uint64_t)og * pl->Ow + oi;
-        if (o >= c->O) break;
-        uint64_t g = o / pl->opg;
+    for (unsigned oi = 0; oi < pl->Ow; oi++)
         for (unsigned ci = 0; ci < pl->Cw; ci++) {
-            uint64_t cp = (uint64_t)cb * pl->Cw + ci;
-            if (cp >= pl->Cp) break;
-            uint64_t c0 = cp / pl->R;
-            if (c0 / pl->cpg != g) continue;
+            uint64_t cp;
+            const uint64_t *wo = wpoly_kernel(pl, w, og, cb, oi, ci, &cp);
+            if (!wo) continue;
             /* 1x1 window: the only tap is (0, 0) */
             int a = pl->tap_h[(size_t)((cp % pl->R) / pl->nrw) * pl->Eh];
             int b = pl->tap_w[(size_t)((cp % pl->R) % pl->nrw) * pl->Ew];
             if (a < 0 || b < 0) continue;
-            const uint64_t *wo = w + (o * pl->cpg + (c0 - g * pl->cpg)) * c->kh * c->kw;
             int64_t wv = bits_signed(wo[(size_t)a * c->kw + (size_t)b], pl->l);
             size_t at = (size_t)oi * pl->Cw + (pl->Cw - 1 - ci);
             for (int i = 0; i < HE_L; i++)
                 wp->c[i][at] = he_from_signed(wv, P->p[i].q);
         }
-    }
 }
 
 size_t lin_he_plan_targets(const lin_he_plan *pl, uint32_t *pos, size_t *yidx, unsigned og,
