@@ -9,6 +9,9 @@ expect() {
     got=$?
     [ "$got" -eq "$want" ] || fail "$* exited $got, wanted $want: $(cat "$T/err")"
     grep -q -- "$pat" "$T/err" || fail "$* said '$(cat "$T/err")', wanted /$pat/"
+    # EXPECT_MAX_LINES (optional): the message is at most that many lines
+    [ -z "${EXPECT_MAX_LINES:-}" ] || [ "$(wc -l <"$T/err")" -le "$EXPECT_MAX_LINES" ] ||
+        fail "$* said more than $EXPECT_MAX_LINES lines: $(cat "$T/err")"
 }
 
 # wait_port NAME PID: the port server NAME (process PID, its stderr in

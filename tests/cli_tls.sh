@@ -20,16 +20,9 @@ fail() {
     for f in "$T"/srv*.err; do echo "--- $f:" >&2; cat "$f" >&2; done
     exit 1
 }
-# expect STATUS PATTERN CMD...: CMD exits with STATUS and its stderr matches PATTERN.
-expect() {
-    want=$1 pat=$2
-    shift 2
-    "$@" >"$T/out" 2>"$T/err"
-    got=$?
-    [ "$got" -eq "$want" ] || fail "$* exited $got, wanted $want: $(cat "$T/err")"
-    grep -q -- "$pat" "$T/err" || fail "$* said '$(cat "$T/err")', wanted /$pat/"
-    [ "$(wc -l <"$T/err")" -le 2 ] || fail "$* said more than a line or two: $(cat "$T/err")"
-}
+# every refusal says it in a line or two (cli_lib.sh's expect)
+EXPECT_MAX_LINES=2
+. "$SRC/tests/cli_lib.sh"
 # start NAME ARGS...: a server on a port the kernel picks; sets $port.
 start() {
     name=$1
