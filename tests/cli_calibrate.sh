@@ -14,6 +14,12 @@ fail() {
     echo "cli_calibrate: $*" >&2
     exit 1
 }
+# A python3 with numpy (Debian's python3-numpy, installed by scripts/install-deps).
+PY=
+for c in /usr/bin/python3 python3; do
+    if "$c" -c 'import numpy' 2>/dev/null; then PY=$c; break; fi
+done
+[ -n "$PY" ] || fail "no python3 with numpy to compare labels (apt-get install python3-numpy)"
 M="$EX/digits.onnx"
 "$P" calibrate --model "$M" --input "$EX/digit-0.npy" --input "$EX/digit-3.npy" >"$T/out" 2>&1 ||
     fail "calibrate failed: $(cat "$T/out")"
@@ -26,10 +32,11 @@ for x in digit-0 digit-3; do
         fail "plain $REC failed on $x"
     "$P" plain --model "$M" --input "$EX/$x.npy" --output "$T/$x.ref.npy" --bits 64 --scale 20 \
         --quiet || fail "plain at (64, 20) failed on $x"
-    python3 -c 'import sys, numpy as np; a, b = np.load(sys.argv[1]), np.load(sys.argv[2]); sys.exit(3 if a.argmax() != b.argmax() else 0)' \
-        "$T/$x.npy" "$T/$x.ref.npy" 2>/dev/null
+    "$PY" -c 'import sys, numpy as np; a, b = np.load(sys.argv[1]), np.load(sys.argv[2]); sys.exit(3 if a.argmax() != b.argmax() else 0)' \
+        "$T/$x.npy" "$T/$x.ref.npy"
     rc=$?
     [ $rc -eq 3 ] && fail "$x: the label at $REC differs from (64, 20)"
+    [ $rc -eq 0 ] || fail "$x: the label comparison failed (status $rc)"
 done
 # The input times 1e4 wraps at (37, 12); calibrate's choice runs it.
 "$P" calibrate --model "$M" --input "$DATA/digit-0x1e4.npy" --quiet >"$T/big" 2>&1 ||
