@@ -968,7 +968,8 @@ TEST(importer_bad_bytes) {
     const uint8_t junk[] = {0xff, 0xff, 0xff, 0xff, 0x0f, 0x42};
     CHECK_EQ(onnx_import(&g, junk, sizeof junk, NULL), PARLEY_E_FORMAT);
     CHECK(strstr(err_msg(), "not an ONNX model") != NULL);
-    CHECK_EQ(onnx_import(&g, junk, 0, NULL), PARLEY_E_FORMAT); /* an empty model has no graph */
+    CHECK_EQ(onnx_import(&g, junk, 0, NULL), PARLEY_E_FORMAT); /* an empty file, named as such */
+    CHECK_MSG(strstr(err_msg(), "the file is empty (0 bytes)") != NULL, "'%s'", err_msg());
     /* model.graph(7) > node(1) > attribute(5) > g(6) > node(1) > ... 120 deep,
      * built from the inside out with two-byte lengths. */
     const uint8_t cycle[3] = {0x0a, 0x2a, 0x32};

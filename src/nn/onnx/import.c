@@ -803,6 +803,7 @@ static int import_graph(imp *m, const Onnx__ModelProto *mp) {
 
 int onnx_import(fgraph **out, const uint8_t *buf, size_t len, const onnx_opts *opts) {
     *out = NULL;
+    if (len == 0) return err_set(PARLEY_E_FORMAT, "the file is empty (0 bytes), not an ONNX model");
     TRY(onnx_check_depth(buf, len, ONNX_MAX_DEPTH));
     Onnx__ModelProto *mp = onnx__model_proto__unpack(NULL, len, buf);
     if (!mp) return err_set(PARLEY_E_FORMAT, "not an ONNX model (the protobuf does not parse)");
