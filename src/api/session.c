@@ -19,6 +19,7 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <math.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -147,9 +148,13 @@ int parley_report_json(const parley_report *r, char *buf, size_t cap) {
               (unsigned long long)r->link_bytes_sent, (unsigned long long)r->link_bytes_recv,
               r->peer_seconds, client ? r->peer_seconds : r->seconds, r->nlayers,
               (unsigned long long)r->macs, (unsigned long long)r->relus);
-    if (r->mode == PARLEY_MODE_HE)
-        jb_printf(&j, "\"statistical_bits\":%.2f,\"computational_bits\":%u,", r->statistical_bits,
-                  r->computational_bits);
+    if (r->mode == PARLEY_MODE_HE) { /* infinite (nothing returned) is JSON's null */
+        if (isfinite(r->statistical_bits))
+            jb_printf(&j, "\"statistical_bits\":%.2f,", r->statistical_bits);
+        else
+            jb_printf(&j, "\"statistical_bits\":null,");
+        jb_printf(&j, "\"computational_bits\":%u,", r->computational_bits);
+    }
     jb_printf(&j, "\"transport\":");
     jb_str(&j, r->transport);
     jb_printf(&j, ",\"peer\":");

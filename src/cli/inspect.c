@@ -6,6 +6,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -217,12 +218,18 @@ static void json_mode(FILE *f, const char *key, const model_view *v, int mode) {
             (unsigned long long)p->input_bytes, (unsigned long long)p->linear_bytes,
             (unsigned long long)p->nonlinear_bytes, (unsigned long long)p->label_bytes,
             (unsigned long long)p->reveal_bytes, (unsigned long long)p->critical_flights);
-    if (mode == 1)
-        fprintf(f,
-                "\"returned_coefficients\":%llu,\"statistical_bits\":%.2f,"
-                "\"computational_bits\":%u,\"ring\":{\"N\":%u,\"log2_q\":%.2f},",
-                (unsigned long long)p->returned_coefficients, p->statistical_bits,
+    if (mode == 1) {
+        /* No returned coefficient (no linear layer) leaks nothing: the bound
+         * is infinite, which JSON writes as null. */
+        fprintf(f, "\"returned_coefficients\":%llu,\"statistical_bits\":",
+                (unsigned long long)p->returned_coefficients);
+        if (isfinite(p->statistical_bits))
+            fprintf(f, "%.2f", p->statistical_bits);
+        else
+            fputs("null", f);
+        fprintf(f, ",\"computational_bits\":%u,\"ring\":{\"N\":%u,\"log2_q\":%.2f},",
                 p->computational_bits, p->he_ring_n, p->he_log2_q);
+    }
     fprintf(f, "\"by_kind\":{");
     int first = 1;
     for (unsigned j = 0; j < v->k.n; j++)
