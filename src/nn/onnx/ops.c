@@ -1712,22 +1712,11 @@ static int op_convtranspose(imp *m) {
     return add_weighted(m, rc, QOP_CONV, in, y, &c, sizeof c, wf, bf);
 }
 
-/* Tile with constant repeats: along each axis repeated r > 1 times, a
- * CONCAT of r copies of the tensor so far (local on shares). */
-static int op_tile(imp *m) {
-    TRY(imp_attrs_allowed(m, (const char *const[]){NULL}));
-    unsigned x;
-    TRY(imp_in_value(m, 0, &x));
+/* Value x repeated rep[d] times along each axis d into the node's output:
+ * along each axis repeated r > 1 times, a CONCAT of r copies of the tensor
+ * so far (local on shares); an alias of x when every rep is 1. */
+static int tile_value(imp *m, unsigned x, const int64_t *rep) {
     nn_shape cur = *imp_vshape(m, x);
-    int64_t rep[NN_MAX_RANK];
-    size_t nr;
-    sym *rs;
-    TRY(imp_in_sym(m, 1, &rs));
-    if (rs->kind != SYM_CONST)
-        return imp_err(m, PARLEY_E_UNSUPPORTED, "the repeats (input 1) must be a constant");
-    TRY(imp_in_ints(m, 1, rep, &nr, NN_MAX_RANK));
-    if (nr != cur.rank)
-        return imp_err(m, PARLEY_E_FORMAT, "%zu repeats for rank %u", nr, cur.rank);
     unsigned last = cur.rank; /* the last axis repeated */
     uint64_t total = nn_shape_count(&cur);
     for (unsigned d = 0; d < cur.rank; d++) {
@@ -1743,9 +1732,10 @@ static int op_tile(imp *m) {
             return imp_err(m, PARLEY_E_UNSUPPORTED, "the result is too large");
         if (rep[d] > 1) last = d;
     }
-    sym *s;
-    TRY(imp_in_sym(m, 0, &s));
-    if (last == cur.rank) return imp_out_alias(m, 0, s);
+    if (last == cur.rank) {
+        sym s = {.kind = SYM_VALUE, .value = x};
+        return imp_out_alias(m, 0, &s);
+    }
     unsigned *in = mem_alloc(QNET_MAX_INPUTS, sizeof *in);
     if (!in) return PARLEY_E_NOMEM;
     int rc = 0;
@@ -1762,6 +1752,70 @@ static int op_tile(imp *m) {
     }
     mem_free(in);
     return rc;
+}
+
+/* Tile with constant repeats (input 1). */
+static int op_tile(imp *m) {
+    TRY(imp_attrs_allowed(m, (const char *const[]){NULL}));
+    unsigned x;
+    TRY(imp_in_value(m, 0, &x));
+    int64_t rep[NN_MAX_RANK];
+    size_t nr;
+    sym *rs;
+    TRY(imp_in_sym(m, 1, &rs));
+    if (rs->kind != SYM_CONST)
+        return imp_err(m, PARLEY_E_UNSUPPORTED, "the repeats (input 1) must be a constant");
+    TRY(imp_in_ints(m, 1, rep, &nr, NN_MAX_RANK));
+    if (nr != imp_vshape(m, x)->rank)
+        return imp_err(m, PARLEY_E_FORMAT, "%zu repeats for rank %u", nr, imp_vshape(m, x)->rank);
+    return tile_value(m, x, rep);
+}
+
+/* Expand to a constant shape (numpy broadcasting): a RESHAPE that
+ * prepends axes of 1 when the rank grows, then the axes of 1 repeated as
+ * Tile does (PyTorch's x.repeat exports Expand then Tile). */
+static int op_expand(imp *m) {
+    TRY(imp_attrs_allowed(m, (const char *const[]){NULL}));
+    unsigned x;
+    TRY(imp_in_value(m, 0, &x));
+    const nn_shape xs = *imp_vshape(m, x);
+    int64_t sh[NN_MAX_RANK], rep[NN_MAX_RANK];
+    size_t ns;
+    sym *ss;
+    TRY(imp_in_sym(m, 1, &ss));
+    if (ss->kind != SYM_CONST)
+        return imp_err(m, PARLEY_E_UNSUPPORTED, "the shape (input 1) must be a constant");
+    TRY(imp_in_ints(m, 1, sh, &ns, NN_MAX_RANK));
+    nn_shape want = {.rank = (unsigned)ns}, ys, xr = {.rank = 0};
+    char s1[96], s2[96];
+    for (size_t d = 0; d < ns; d++) {
+        if (sh[d] < 1 || sh[d] > UINT32_MAX)
+            return imp_err(m, PARLEY_E_UNSUPPORTED, "shape entry %lld is not supported",
+                           (long long)sh[d]);
+        want.d[d] = (uint32_t)sh[d];
+    }
+    if (nn_shape_broadcast(&ys, &xs, &want) < 0)
+        return imp_err(m, PARLEY_E_FORMAT, "input %s does not broadcast to %s",
+                       imp_shp(s1, sizeof s1, &xs), imp_shp(s2, sizeof s2, &want));
+    for (unsigned d = 0; d + xs.rank < ys.rank; d++)
+        xr.d[xr.rank++] = 1;
+    for (unsigned d = 0; d < xs.rank; d++)
+        xr.d[xr.rank++] = xs.d[d];
+    for (unsigned d = 0; d < ys.rank; d++)
+        rep[d] = ys.d[d] / xr.d[d];
+    int all1 = 1;
+    for (unsigned d = 0; d < ys.rank; d++)
+        all1 &= rep[d] == 1;
+    if (xr.rank != xs.rank) { /* only new axes: the reshape is the result */
+        fnode *n;
+        unsigned r;
+        TRY(all1 ? imp_out_value(m, 0, &ys, &r)
+                 : fgraph_value(m->g, &r, imp_gen_name(m, "#rank"), &xr));
+        TRY(imp_add_node(m, &n, QOP_RESHAPE, &x, 1, r));
+        if (all1) return 0;
+        x = r;
+    }
+    return tile_value(m, x, rep);
 }
 
 /* InstanceNormalization normalises by each instance's own mean and
@@ -1813,6 +1867,7 @@ const imp_op imp_layer_ops[] = {
     {"HardSwish", op_hard_swish},
     /* data movement and linear maps (ops-move3) */
     {"Tile", op_tile},
+    {"Expand", op_expand},
     {"InstanceNormalization", op_instance_norm},
     {NULL, NULL},
 };
