@@ -1620,7 +1620,7 @@ TEST(data_movement_refusals) {
     static const struct {
         const char *op, *attr, *val, *why;
     } cases[] = {
-        {"Resize", "mode", "linear", "mode 'linear' is not supported (only nearest)"},
+        {"Resize", "mode", "cubic", "mode 'cubic' is not supported (only nearest and linear)"},
         {"Resize", "coordinate_transformation_mode", "tf_crop_and_resize", "is not supported"},
         {"ReduceMean", "axes", NULL, "over the spatial axes"},
         {"Slice", NULL, NULL, "a negative step on a computed tensor"},
