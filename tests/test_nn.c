@@ -1931,3 +1931,32 @@ TEST(resize_linear_checked) {
     CHECK_EQ(qnet_check(net), 0);
     qnet_free(net);
 }
+
+/* Refusals of these operators join the one message that lists every
+ * unsupported node of the model. */
+TEST(move3_refusals_listed_together) {
+    static const float s4[4] = {1, 1, 2, 2}, g1[1] = {1};
+    mb_init(&B, 13);
+    mb_input(&B, "x", F, 4, d1122);
+    mb_init_f(&B, "sc", 1, (int64_t[]){4}, s4);
+    mb_init_f(&B, "g", 1, d1, g1);
+    mb_init_i(&B, "r", 1, (int64_t[]){4}, (int64_t[]){1, 1, 0, 1});
+    Onnx__NodeProto *n = mb_node(&B, "Resize", "x,,sc", "a");
+    mb_attr_s(&B, n, "mode", "cubic");
+    n->name = "cub";
+    mb_node(&B, "InstanceNormalization", "x,g,g", "b")->name = "in";
+    mb_node(&B, "Tile", "x,r", "c")->name = "t";
+    mb_node(&B, "Concat", "a,b,c", "y")->name = "cat";
+    mb_attr_i(&B, &B.nodes[B.nnodes - 1], "axis", 1);
+    mb_output(&B, "y");
+    fgraph *g = NULL;
+    CHECK_EQ(import(&g, 1), PARLEY_E_UNSUPPORTED);
+    const char *e = err_msg();
+    CHECK_MSG(strstr(e, "3 nodes of the model are not supported") &&
+                  strstr(e, "Resize x 1 ('cub'): mode 'cubic' is not supported") &&
+                  strstr(e, "InstanceNormalization x 1 ('in'): InstanceNormalization is not") &&
+                  strstr(e, "Tile x 1 ('t'): repeat 0 of axis 2") &&
+                  strstr(e, "(1 supported node reading their results"),
+              "%s", e);
+    fgraph_free(g);
+}
