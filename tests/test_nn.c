@@ -1704,6 +1704,16 @@ TEST(resize_linear_hand) {
     run_expect(x2, (const float[]){0, 2, 4}, 3, "pytorch_half_pixel x1.5");
     resize_model(1, 2, "half_pixel", s13, NULL); /* -1/3, 0, 1/3, 2/3, 1, 4/3 */
     run_expect(xt, (const float[]){0, 0, 5, 11, 16, 16}, 6, "rounded thirds");
+    /* Upsample-9 and Resize-10, mode linear: scales as input 1, asymmetric. */
+    for (int64_t opset = 9; opset <= 10; opset++) {
+        mb_init(&B, opset);
+        mb_input(&B, "x", F, 4, (int64_t[]){1, 1, 1, 3});
+        mb_init_f(&B, "sc", 1, (int64_t[]){4}, s12);
+        Onnx__NodeProto *n = mb_node(&B, opset == 9 ? "Upsample" : "Resize", "x,sc", "y");
+        mb_attr_s(&B, n, "mode", "linear");
+        mb_output(&B, "y");
+        run_expect(x3, (const float[]){1, 1.5f, 2, 3, 4, 4}, 6, "opset 9, 10");
+    }
 }
 
 /* The source coordinate of ONNX Resize (opset 11-17), in doubles: an
