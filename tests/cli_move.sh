@@ -19,6 +19,16 @@ for run in "ot silent" "ot iknp" "he silent"; do
     cmp "$T/plain.npy" "$T/$1-$2.npy" ||
         { echo "cli_move: run --mode $1 --ot $2 differs from plain" >&2; exit 1; }
 done
+# move3.onnx: bilinear Resize, Gather, Tile, MatMul with constants (scripts/make-move3-model).
+"$P" plain --model "$D/move3.onnx" --input "$D/move3.input.npy" --output "$T/plain3.npy" --quiet ||
+    { echo "cli_move: plain move3 failed" >&2; exit 1; }
+for mode in ot he; do
+    "$P" run --model "$D/move3.onnx" --input "$D/move3.input.npy" --output "$T/$mode-3.npy" \
+        --mode "$mode" --quiet >/dev/null 2>"$T/err" ||
+        { echo "cli_move: run move3 --mode $mode failed: $(cat "$T/err")" >&2; exit 1; }
+    cmp "$T/plain3.npy" "$T/$mode-3.npy" ||
+        { echo "cli_move: run move3 --mode $mode differs from plain" >&2; exit 1; }
+done
 # Every unsupported node at once: unsupported.onnx is move.onnx with its
 # Resize, ConvTranspose and ReduceSum renamed to operators parley does not know
 # (scripts/make-move-model).

@@ -199,6 +199,12 @@ int conf_error_bound(double *bound, const qnet *net, const uint64_t *x) {
             e[y] = xm * e1 + (m1 + e1) * ex + ldexp(1.0, -(int)Y->scale);
             break;
         }
+        case QOP_RESIZE_LINEAR: {
+            /* Coefficients summing to 1, each of the (at most 4) rounded
+             * by half a unit at s: sum |w_q| <= 1 + 4 dw, sum |w_q - w| <= 4 dw. */
+            e[y] = (1 + 4 * dw) * ex + 4 * dw * (xm + ex);
+            break;
+        }
         default:
             e[y] = ex;
             break; /* relu, maxpool, data movement: 1-Lipschitz */

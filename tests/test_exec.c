@@ -109,6 +109,16 @@ TEST(data_movement_both_modes) {
     same_as_ref(DATA "move.onnx", DATA "move.input.npy", 37, 12, MODE_HE, 2);
 }
 
+/* Bilinear Resize (RESIZE_LINEAR, then a truncation), Gather, Tile,
+ * Expand, MatMul with a constant on either side, Concat on a negative
+ * axis, a standalone BatchNorm (scripts/make-move3-model) in both modes. */
+TEST(move3_both_modes) {
+    same_as_ref(DATA "move3.onnx", DATA "move3.input.npy", 37, 12, MODE_OT, 2);
+    same_as_ref(DATA "move3.onnx", DATA "move3.input.npy", 64, 20, MODE_OT, 1);
+    same_as_ref(DATA "move3.onnx", DATA "move3.input.npy", 24, 8, MODE_OT, 1);
+    same_as_ref(DATA "move3.onnx", DATA "move3.input.npy", 37, 12, MODE_HE, 2);
+}
+
 /* HardSwish (the operator, opset 14, and HardSigmoid then Mul, opset 13),
  * a squeeze-and-excitation product N x C x H x W times N x C x 1 x 1, a
  * PRelu with a slope per channel (scripts/make-act2-model), in both modes,

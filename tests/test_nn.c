@@ -1621,7 +1621,7 @@ TEST(data_movement_refusals) {
     static const struct {
         const char *op, *attr, *val, *why;
     } cases[] = {
-        {"Resize", "mode", "linear", "mode 'linear' is not supported (only nearest)"},
+        {"Resize", "mode", "cubic", "mode 'cubic' is not supported (only nearest and linear)"},
         {"Resize", "coordinate_transformation_mode", "tf_crop_and_resize", "is not supported"},
         {"ReduceMean", "axes", NULL, "over the spatial axes"},
         {"Slice", NULL, NULL, "a negative step on a computed tensor"},
@@ -1660,4 +1660,314 @@ TEST(data_movement_refusals) {
                   "case %zu: %d '%s', expected '%s'", k, rc, err_msg(), cases[k].why);
         fgraph_free(g);
     }
+}
+
+/* ---- bilinear Resize, Gather, Tile, Expand, MatMul (ops-move3) ----------- */
+
+/* A Resize mode linear of x (1 x 1 x h x w) with coordinate mode ct, by
+ * scales sc (4 values) or to sizes sz (4 values, when sc is NULL). */
+static void resize_model(unsigned h, unsigned w, const char *ct, const float *sc,
+                         const int64_t *sz) {
+    mb_init(&B, 13);
+    mb_input(&B, "x", F, 4, (int64_t[]){1, 1, h, w});
+    Onnx__NodeProto *n;
+    if (sc) {
+        mb_init_f(&B, "sc", 1, (int64_t[]){4}, sc);
+        n = mb_node(&B, "Resize", "x,,sc", "y");
+    } else {
+        mb_init_i(&B, "sz", 1, (int64_t[]){4}, sz);
+        n = mb_node(&B, "Resize", "x,,,sz", "y");
+    }
+    mb_attr_s(&B, n, "mode", "linear");
+    mb_attr_s(&B, n, "coordinate_transformation_mode", ct);
+    mb_output(&B, "y");
+}
+
+/* Bilinear Resize by hand at (16, 4): coefficients on a grid of 1/16 give
+ * the exact interpolation (ONNX's own upsample_scales_linear case, the
+ * asymmetric, align_corners and non-whole forms); coefficients that are not
+ * (thirds) are rounded at s, then one floor: 16/3 at s = 4 is 5/16, so
+ * (0, 16) at 1/3 gives floor(5 * 256 / 16) / 16 = 5, at 2/3 11. */
+TEST(resize_linear_hand) {
+    static const float x4[4] = {1, 2, 3, 4}, x3[3] = {1, 2, 4}, x2[2] = {0, 4}, xt[2] = {0, 16};
+    static const float s22[4] = {1, 1, 2, 2}, s12[4] = {1, 1, 1, 2}, s115[4] = {1, 1, 1, 1.5f},
+                       s13[4] = {1, 1, 1, 3};
+    resize_model(2, 2, "half_pixel", s22, NULL);
+    run_expect(x4,
+               (const float[]){1, 1.25f, 1.75f, 2, 1.5f, 1.75f, 2.25f, 2.5f, 2.5f, 2.75f, 3.25f,
+                               3.5f, 3, 3.25f, 3.75f, 4},
+               16, "half_pixel x2");
+    resize_model(1, 3, "asymmetric", s12, NULL);
+    run_expect(x3, (const float[]){1, 1.5f, 2, 3, 4, 4}, 6, "asymmetric x2");
+    resize_model(1, 3, "align_corners", NULL, (const int64_t[]){1, 1, 1, 5});
+    run_expect(x3, (const float[]){1, 1.5f, 2, 3, 4}, 5, "align_corners sizes");
+    resize_model(1, 2, "pytorch_half_pixel", s115, NULL); /* 2 -> 3: -1/6, 1/2, 7/6 */
+    run_expect(x2, (const float[]){0, 2, 4}, 3, "pytorch_half_pixel x1.5");
+    resize_model(1, 2, "half_pixel", s13, NULL); /* -1/3, 0, 1/3, 2/3, 1, 4/3 */
+    run_expect(xt, (const float[]){0, 0, 5, 11, 16, 16}, 6, "rounded thirds");
+    /* Upsample-9 and Resize-10, mode linear: scales as input 1, asymmetric. */
+    for (int64_t opset = 9; opset <= 10; opset++) {
+        mb_init(&B, opset);
+        mb_input(&B, "x", F, 4, (int64_t[]){1, 1, 1, 3});
+        mb_init_f(&B, "sc", 1, (int64_t[]){4}, s12);
+        Onnx__NodeProto *n = mb_node(&B, opset == 9 ? "Upsample" : "Resize", "x,sc", "y");
+        mb_attr_s(&B, n, "mode", "linear");
+        mb_output(&B, "y");
+        run_expect(x3, (const float[]){1, 1.5f, 2, 3, 4, 4}, 6, "opset 9, 10");
+    }
+}
+
+/* The source coordinate of ONNX Resize (opset 11-17), in doubles: an
+ * independent statement of what qlocal_resize_src computes exactly. */
+static double resize_coord(const char *ct, double o, double in, double out) {
+    double sc = out / in;
+    if (!strcmp(ct, "align_corners")) return out == 1 ? 0 : o * (in - 1) / (out - 1);
+    if (!strcmp(ct, "asymmetric")) return o / sc;
+    if (!strcmp(ct, "pytorch_half_pixel") && out == 1) return 0;
+    return (o + 0.5) / sc - 0.5;
+}
+
+static double lerp_axis(const char *ct, unsigned o, unsigned in, unsigned out, unsigned *i0) {
+    double v = resize_coord(ct, o, in, out);
+    if (v < 0) v = 0;
+    if (v > in - 1) v = in - 1;
+    *i0 = (unsigned)floor(v);
+    if (*i0 >= in - 1) {
+        *i0 = in - 1;
+        return 0;
+    }
+    return v - *i0;
+}
+
+/* Random sizes (up and down, odd, 1), each coordinate mode, random s: the
+ * reference's RESIZE_LINEAR + TRUNC is within the stated bound of the
+ * exact bilinear interpolation of the (quantized) input: each of the 4
+ * coefficients rounds by at most 2^-(s+1), then one floor (under 2^-s). */
+TEST(resize_linear_vs_exact) {
+    static const char *const modes[] = {"half_pixel", "pytorch_half_pixel", "align_corners",
+                                        "asymmetric"};
+    prg p;
+    harness_prg(&p, 0x3e51);
+    float x[81];
+    unsigned trials = harness_iters(24);
+    for (unsigned t = 0; t < trials; t++) {
+        unsigned h = 1 + prg_u64(&p) % 9, w = 1 + prg_u64(&p) % 9, oh = 1 + prg_u64(&p) % 13,
+                 ow = 1 + prg_u64(&p) % 13, s = 4 + prg_u64(&p) % 17, l = 2 * s + 12;
+        const char *ct = modes[t % 4];
+        for (unsigned i = 0; i < h * w; i++)
+            x[i] = (float)ldexp((double)(int)(prg_u64(&p) % 2001) - 1000, -6); /* |x| < 16 */
+        resize_model(h, w, ct, NULL, (const int64_t[]){1, 1, oh, ow});
+        qnet *net;
+        int rc = load(&net, l, s);
+        CHECK_MSG(rc == 0, "trial %u: %s", t, err_msg());
+        if (rc < 0) continue;
+        uint64_t y[169];
+        REQUIRE_OK(run_checked(net, y, x));
+        double bound = 4 * ldexp(1.0, -(int)s - 1) * 16 + ldexp(1.0, -(int)s), worst = 0;
+        for (unsigned a = 0; a < oh; a++)
+            for (unsigned b = 0; b < ow; b++) {
+                unsigned i0, j0;
+                double la = lerp_axis(ct, a, h, oh, &i0), lb = lerp_axis(ct, b, w, ow, &j0);
+                unsigned i1 = i0 + (la > 0), j1 = j0 + (lb > 0);
+                /* The input as the net holds it (x is on a grid of 2^-6, s >= 4: exact
+                 * when s >= 6, else rounded). */
+#define XQ(i, j) (round(ldexp(x[(i) * w + (j)], (int)s)) / ldexp(1.0, (int)s))
+                double want = (1 - la) * ((1 - lb) * XQ(i0, j0) + lb * XQ(i0, j1)) +
+                              la * ((1 - lb) * XQ(i1, j0) + lb * XQ(i1, j1));
+#undef XQ
+                double got = ldexp((double)bits_signed(y[a * ow + b], l),
+                                   -(int)net->t[net->output].scale);
+                worst = fmax(worst, fabs(got - want));
+            }
+        CHECK_MSG(worst <= bound, "trial %u: %ux%u -> %ux%u %s at s = %u: error %g > %g", t, h, w,
+                  oh, ow, ct, s, worst, bound);
+        qnet_free(net);
+    }
+}
+
+/* Gather (a 2-D list of indices with a negative one), Tile, Expand (the
+ * rank grows), MatMul with a constant on the left and with a constant
+ * vector on the right, by hand on x = 1 x 1 x 2 x 3 = 1..6. */
+TEST(gather_tile_matmul_hand) {
+    static const float x6[6] = {1, 2, 3, 4, 5, 6};
+    static const int64_t d1123[] = {1, 1, 2, 3};
+    mb_init(&B, 13);
+    mb_input(&B, "x", F, 4, d1123);
+    mb_init_i(&B, "i", 2, (int64_t[]){2, 2}, (int64_t[]){2, 0, -1, 1});
+    Onnx__NodeProto *n = mb_node(&B, "Gather", "x,i", "y");
+    mb_attr_i(&B, n, "axis", -1);
+    mb_output(&B, "y");
+    run_expect(x6, (const float[]){3, 1, 3, 2, 6, 4, 6, 5}, 8, "gather 2-D indices");
+
+    mb_init(&B, 13); /* a scalar index: the axis goes */
+    mb_input(&B, "x", F, 4, d1123);
+    mb_init_i(&B, "i", 0, NULL, (int64_t[]){-2});
+    n = mb_node(&B, "Gather", "x,i", "y");
+    mb_attr_i(&B, n, "axis", 2);
+    mb_output(&B, "y");
+    run_expect(x6, (const float[]){1, 2, 3}, 3, "gather scalar");
+
+    mb_init(&B, 13);
+    mb_input(&B, "x", F, 4, d1123);
+    mb_init_i(&B, "r", 1, (int64_t[]){4}, (int64_t[]){1, 2, 1, 2});
+    mb_node(&B, "Tile", "x,r", "y");
+    mb_output(&B, "y");
+    float want[24];
+    for (unsigned c = 0; c < 2; c++)
+        for (unsigned i = 0; i < 2; i++)
+            for (unsigned j = 0; j < 6; j++)
+                want[(c * 2 + i) * 6 + j] = x6[i * 3 + j % 3];
+    run_expect(x6, want, 24, "tile");
+
+    mb_init(&B, 13);
+    mb_input(&B, "x", F, 4, d1123);
+    mb_init_i(&B, "s", 1, (int64_t[]){5}, (int64_t[]){2, 1, 1, 1, 3});
+    mb_node(&B, "Expand", "x,s", "y");
+    mb_output(&B, "y");
+    run_expect(x6, (const float[]){1, 2, 3, 4, 5, 6, 1, 2, 3, 4, 5, 6}, 12, "expand");
+
+    static const float a22[4] = {1, 0.5f, 0, -1}, b3[3] = {0.5f, 0, 1};
+    mb_init(&B, 13);
+    mb_input(&B, "x", F, 4, d1123);
+    mb_init_f(&B, "A", 2, (int64_t[]){2, 2}, a22);
+    mb_node(&B, "MatMul", "A,x", "y");
+    mb_output(&B, "y");
+    run_expect(x6, (const float[]){3, 4.5f, 6, -4, -5, -6}, 6, "constant left, rank 4");
+
+    mb_init(&B, 13);
+    mb_input(&B, "x", F, 4, d1123);
+    mb_init_f(&B, "b", 1, (int64_t[]){3}, b3);
+    mb_node(&B, "MatMul", "x,b", "y");
+    mb_output(&B, "y");
+    run_expect(x6, (const float[]){3.5f, 8}, 2, "constant vector right");
+}
+
+/* What these operators do not take is refused naming the node and the reason. */
+TEST(move3_refusals) {
+    static const float a8[8] = {1, 2, 3, 4, 5, 6, 7, 8}, s4[4] = {1, 1, 2, 2},
+                       s3ax[4] = {1, 2, 2, 2};
+    static const int64_t d1122b[] = {1, 1, 2, 2};
+    struct {
+        const char *why;
+    } c[] = {
+        {"node 'g' (Gather): the indices (input 1, 'am') must be a constant"},
+        {"node 'g' (Gather): index 5 (element 1 of 'i') is out of range for axis 3 of size 2"},
+        {"node 't' (Tile): repeat 0 of axis 2 is not supported"},
+        {"node 'r' (Resize): mode 'cubic' is not supported"},
+        {"node 'r' (Resize): linear interpolation along more than 2 axes"},
+        {"node 'r' (Resize): coordinate_transformation_mode 'tf_half_pixel_for_nearest' is not "
+         "supported with mode linear"},
+        {"node 'in' (InstanceNormalization): InstanceNormalization is not supported: it divides"},
+        {"node 'mm' (MatMul): the constant operand [2,2,2] differs per batch"},
+    };
+    for (size_t k = 0; k < sizeof c / sizeof *c; k++) {
+        mb_init(&B, 13);
+        mb_input(&B, "x", F, 4, d1122b);
+        Onnx__NodeProto *n = NULL;
+        switch (k) {
+        case 0:
+            n = mb_node(&B, "ArgMax", "x", "am");
+            mb_attr_i(&B, n, "axis", 3);
+            n = mb_node(&B, "Gather", "x,am", "y");
+            break;
+        case 1:
+            mb_init_i(&B, "i", 1, (int64_t[]){2}, (int64_t[]){1, 5});
+            n = mb_node(&B, "Gather", "x,i", "y");
+            mb_attr_i(&B, n, "axis", 3);
+            break;
+        case 2:
+            mb_init_i(&B, "r", 1, (int64_t[]){4}, (int64_t[]){1, 1, 0, 1});
+            n = mb_node(&B, "Tile", "x,r", "y");
+            break;
+        case 3:
+        case 4:
+        case 5:
+            mb_init_f(&B, "sc", 1, (int64_t[]){4}, k == 4 ? s3ax : s4);
+            n = mb_node(&B, "Resize", "x,,sc", "y");
+            mb_attr_s(&B, n, "mode", k == 3 ? "cubic" : "linear");
+            if (k == 5) mb_attr_s(&B, n, "coordinate_transformation_mode", "tf_half_pixel_for_nearest");
+            break;
+        case 6:
+            mb_init_f(&B, "g", 1, (int64_t[]){1}, a8);
+            mb_init_f(&B, "b", 1, (int64_t[]){1}, a8);
+            n = mb_node(&B, "InstanceNormalization", "x,g,b", "y");
+            break;
+        default:
+            mb_init_f(&B, "W", 3, (int64_t[]){2, 2, 2}, a8);
+            n = mb_node(&B, "MatMul", "x,W", "y");
+            break;
+        }
+        n->name = (char *)(k == 0 || k == 1 ? "g" : k == 2 ? "t" : k < 6 ? "r" : k == 6 ? "in" : "mm");
+        mb_output(&B, "y");
+        fgraph *g = NULL;
+        int rc = import(&g, 1);
+        /* An index out of range is a malformed model; the rest unsupported. */
+        CHECK_MSG(rc == (k == 1 ? PARLEY_E_FORMAT : PARLEY_E_UNSUPPORTED) &&
+                      strstr(err_msg(), c[k].why),
+                  "case %zu: %d '%s', expected '%s'", k, rc, err_msg(), c[k].why);
+        fgraph_free(g);
+    }
+}
+
+/* qnet_check (and so the public-model decoder) refuses RESIZE_LINEAR
+ * parameters that do not describe the shapes: an unknown mode, a zero
+ * scale, a third interpolated axis, entries past the rank. */
+TEST(resize_linear_checked) {
+    static const float s4[4] = {1, 1, 2, 2};
+    resize_model(2, 2, "half_pixel", s4, NULL);
+    qnet *net;
+    REQUIRE_OK(load(&net, 20, 6));
+    qlayer *L = NULL;
+    for (unsigned i = 0; i < net->nlayers; i++)
+        if (net->layers[i].op == QOP_RESIZE_LINEAR) L = &net->layers[i];
+    REQUIRE(L);
+    CHECK_EQ(qnet_check(net), 0);
+    qparams keep = L->p;
+    L->p.resize.mode = QRESIZE_MODES_;
+    CHECK_EQ(qnet_check(net), PARLEY_E_FORMAT);
+    L->p = keep;
+    L->p.resize.num[2] = 0;
+    CHECK_EQ(qnet_check(net), PARLEY_E_FORMAT);
+    L->p = keep;
+    L->p.resize.num[1] = 3, L->p.resize.den[1] = 2; /* 1 channel -> floor(1.5) = 1: a third axis */
+    CHECK_EQ(qnet_check(net), PARLEY_E_FORMAT);
+    CHECK_MSG(strstr(err_msg(), "more than 2 axes"), "%s", err_msg());
+    L->p = keep;
+    L->p.resize.num[5] = 1;
+    CHECK_EQ(qnet_check(net), PARLEY_E_FORMAT);
+    L->p = keep;
+    L->p.resize.num[3] = 3; /* 2 * 3 / 1 = 6, not 4 */
+    CHECK_EQ(qnet_check(net), PARLEY_E_FORMAT);
+    L->p = keep;
+    CHECK_EQ(qnet_check(net), 0);
+    qnet_free(net);
+}
+
+/* Refusals of these operators join the one message that lists every
+ * unsupported node of the model. */
+TEST(move3_refusals_listed_together) {
+    static const float s4[4] = {1, 1, 2, 2}, g1[1] = {1};
+    mb_init(&B, 13);
+    mb_input(&B, "x", F, 4, d1122);
+    mb_init_f(&B, "sc", 1, (int64_t[]){4}, s4);
+    mb_init_f(&B, "g", 1, d1, g1);
+    mb_init_i(&B, "r", 1, (int64_t[]){4}, (int64_t[]){1, 1, 0, 1});
+    Onnx__NodeProto *n = mb_node(&B, "Resize", "x,,sc", "a");
+    mb_attr_s(&B, n, "mode", "cubic");
+    n->name = "cub";
+    mb_node(&B, "InstanceNormalization", "x,g,g", "b")->name = "in";
+    mb_node(&B, "Tile", "x,r", "c")->name = "t";
+    mb_node(&B, "Concat", "a,b,c", "y")->name = "cat";
+    mb_attr_i(&B, &B.nodes[B.nnodes - 1], "axis", 1);
+    mb_output(&B, "y");
+    fgraph *g = NULL;
+    CHECK_EQ(import(&g, 1), PARLEY_E_UNSUPPORTED);
+    const char *e = err_msg();
+    CHECK_MSG(strstr(e, "3 nodes of the model are not supported") &&
+                  strstr(e, "Resize x 1 ('cub'): mode 'cubic' is not supported") &&
+                  strstr(e, "InstanceNormalization x 1 ('in'): InstanceNormalization is not") &&
+                  strstr(e, "Tile x 1 ('t'): repeat 0 of axis 2") &&
+                  strstr(e, "(1 supported node reading their results"),
+              "%s", e);
+    fgraph_free(g);
 }

@@ -228,6 +228,20 @@ TEST(move_vs_torch) {
 
 TEST(predicted_bytes_move) { predicted_bytes(DATA "move.onnx", DATA "move.input.npy"); }
 
+TEST(move3_vs_torch) {
+    /* Bilinear Resize (by 2, to sizes with align_corners, by 1.5), a
+     * standalone BatchNorm, Gather, Tile, MatMul with a constant on either
+     * side, Concat on axis -2 (scripts/make-move3-model). */
+    double e12, e20;
+    against_torch(DATA "move3.onnx", DATA "move3.input.npy", DATA "move3.torch.npy", 37, 12, 0,
+                  &e12);
+    against_torch(DATA "move3.onnx", DATA "move3.input.npy", DATA "move3.torch.npy", 64, 20, 0,
+                  &e20);
+    CHECK_MSG(e20 < e12 / 16, "error %g at s = 20, %g at s = 12", e20, e12);
+}
+
+TEST(predicted_bytes_move3) { predicted_bytes(DATA "move3.onnx", DATA "move3.input.npy"); }
+
 TEST(predicted_bytes_cnn) { predicted_bytes(DATA "cnn.onnx", DATA "cnn.input.npy"); }
 
 TEST(predicted_bytes_act) { predicted_bytes(DATA "act.onnx", DATA "act.input.npy"); }

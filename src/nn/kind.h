@@ -191,5 +191,6 @@ int qcheck_dilate(const qnet *net, const qlayer *L, unsigned i);
 int qcheck_hswish(const qnet *net, const qlayer *L, unsigned i);
 int qcheck_mul(const qnet *net, const qlayer *L, unsigned i);
 int qcheck_table(const qnet *net, const qlayer *L, unsigned i);
+int qcheck_resize(const qnet *net, const qlayer *L, unsigned i);
 
 #endif

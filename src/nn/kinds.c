@@ -399,6 +399,24 @@ static int shift_quant(qparams *p, const double *c, unsigned sc, unsigned s, uns
     return 0;
 }
 
+/* ---- linear maps with public coefficients (ops-move3) ---- */
+
+static const char *const resize_modes[QRESIZE_MODES_] = {"half_pixel", "pytorch_half_pixel",
+                                                         "align_corners", "asymmetric"};
+
+static void dump_resize(FILE *f, const qlayer *L) {
+    fprintf(f, "  linear %s x", resize_modes[L->p.resize.mode % QRESIZE_MODES_]);
+    for (unsigned d = 0; d < NN_MAX_RANK && L->p.resize.den[d]; d++)
+        fprintf(f, "%s%u/%u", d ? "," : " ", L->p.resize.num[d], L->p.resize.den[d]);
+}
+
+/* Each output is at most 4 neighbours times coefficients that sum to
+ * 2^s before rounding (each rounding adds at most 1/2). */
+static void resize_reach(const qctx *c, const double *inmax, double *bound, uint64_t *inner) {
+    *bound = inmax[0] * (ldexp(1.0, (int)c->net->s) + 2);
+    *inner = 0;
+}
+
 /* ---- the table ---- */
 
 #define LINEAR(k) \
@@ -470,6 +488,10 @@ static const qkind kinds[QOP_END_] = {
                  .quant = shift_quant, .counts = QC_TRUNC, .dump = dump_shr, .reach = mul_reach},
     [QOP_SIGMOID] = {"sigmoid", "Sigmoid", TABLE(nl_sigmoid)},
     [QOP_TANH] = {"tanh", "Tanh", TABLE(nl_tanh)},
+    /* linear maps with public coefficients (ops-move3) */
+    [QOP_RESIZE_LINEAR] = {"resize_linear", LOCAL(resize_linear), INPUTS(1, 1), .scale = QS_DOUBLE,
+                           WIRE(resize, 1 + 2 * NN_MAX_RANK), .check = qcheck_resize,
+                           .dump = dump_resize, .reach = resize_reach},
 };
 
 const qkind *qkind_find(int op) {

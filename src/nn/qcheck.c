@@ -7,6 +7,7 @@
 #include "nn/kind.h"
 
 #include "nl/act2.h"
+#include "nn/qlocal.h"
 #include "nn/quant.h"
 
 #include "util/bits.h"
@@ -225,6 +226,30 @@ int qcheck_upsample(const qnet *net, const qlayer *L, unsigned i) {
 
 int qcheck_dilate(const qnet *net, const qlayer *L, unsigned i) {
     return check_factors(net, L, i, 1);
+}
+
+/* RESIZE_LINEAR: a known mode; per axis a scale num / den (both in
+ * 1..2^31 - 1) with out = floor(in * num / den); at most QRESIZE_MAX_AXES
+ * axes interpolated (num != den); zeros past the rank. */
+int qcheck_resize(const qnet *net, const qlayer *L, unsigned i) {
+    const nn_shape *xs = &in_t(net, L, 0)->shape, *ys = &out_t(net, L)->shape;
+    const uint32_t *num = L->p.resize.num, *den = L->p.resize.den;
+    unsigned r = xs->rank, na = 0;
+    if (ys->rank != r) return lerr(net, i, "ranks differ");
+    if (L->p.resize.mode >= QRESIZE_MODES_) return lerr(net, i, "unknown coordinate mode");
+    for (unsigned d = 0; d < r; d++) {
+        if (num[d] < 1 || den[d] < 1 || num[d] > INT32_MAX || den[d] > INT32_MAX)
+            return lerr(net, i, "a scale is outside 1..2^31 - 1");
+        if ((uint64_t)xs->d[d] * num[d] / den[d] != ys->d[d])
+            return lerr(net, i, "output shape does not match the scales");
+        na += num[d] != den[d];
+        if (num[d] != den[d] &&
+            qlocal_resize_q(L->p.resize.mode, num[d], den[d], xs->d[d]) >= QRESIZE_MAX_Q)
+            return lerr(net, i, "a coordinate's denominator reaches 2^40");
+    }
+    if (na > QRESIZE_MAX_AXES) return lerr(net, i, "more than 2 axes interpolated");
+    if (!zero_past(num, r) || !zero_past(den, r)) return lerr(net, i, "scales past the rank");
+    return 0;
 }
 
 int qcheck_argmax(const qnet *net, const qlayer *L, unsigned i) {

@@ -203,6 +203,91 @@ int qlocal_dilate(const qctx *c) {
     return 0;
 }
 
+/* ---- RESIZE_LINEAR (ops-move3) ---- */
+
+/* ONNX's "length_resized" is in * scale before the floor: one element
+ * exactly when in * num == den. */
+uint64_t qlocal_resize_q(unsigned mode, uint64_t num, uint64_t den, uint64_t in) {
+    int one = (unsigned __int128)in * num == den;
+    if (mode == QRESIZE_HALF_PIXEL || (mode == QRESIZE_PYTORCH_HALF_PIXEL && !one)) return 2 * num;
+    if (mode == QRESIZE_ALIGN_CORNERS && !one) return in * num - den;
+    if (mode == QRESIZE_ASYMMETRIC) return num;
+    return 1;
+}
+
+void qlocal_resize_src(unsigned mode, uint64_t num, uint64_t den, uint64_t in, uint64_t o,
+                       uint32_t *i0, uint64_t *r, uint64_t *q) {
+    __int128 P = 0, Q = qlocal_resize_q(mode, num, den, in);
+    int one = (unsigned __int128)in * num == den;
+    if (mode == QRESIZE_HALF_PIXEL || (mode == QRESIZE_PYTORCH_HALF_PIXEL && !one)) {
+        P = (__int128)(2 * o + 1) * den - num; /* ((o + 1/2) den / num - 1/2), over 2 num */
+    } else if (mode == QRESIZE_ALIGN_CORNERS && !one) {
+        P = (__int128)o * (in - 1) * den; /* o (in - 1) / (in num / den - 1) */
+    } else if (mode == QRESIZE_ASYMMETRIC) {
+        P = (__int128)o * den;
+    }
+    *q = (uint64_t)Q;
+    *i0 = 0;
+    *r = 0;
+    if (P <= 0) return; /* clamped to 0 */
+    __int128 x0 = P / Q;
+    if (x0 >= (__int128)in - 1) {
+        *i0 = (uint32_t)(in - 1); /* clamped to in - 1 */
+        return;
+    }
+    *i0 = (uint32_t)x0;
+    *r = (uint64_t)(P - x0 * Q);
+}
+
+/* y[o] = sum over the neighbours n of round(w_n * 2^s) * x[n] mod 2^l,
+ * w_n the product over the interpolated axes of (q - r) / q or r / q,
+ * rounded half up (the weights are positive) with exact integers, so both
+ * parties and the reference form the same coefficients on any machine. */
+int qlocal_resize_linear(const qctx *c) {
+    const nn_shape *xs = in_shape(c, 0), *ys = out_shape(c);
+    const uint32_t *num = c->L->p.resize.num, *den = c->L->p.resize.den;
+    unsigned r = ys->rank, ax[QRESIZE_MAX_AXES], na = 0, s = c->net->s;
+    for (unsigned d = 0; d < r; d++)
+        if (num[d] != den[d]) {
+            PARLEY_CHECK(na < QRESIZE_MAX_AXES); /* qcheck_resize */
+            ax[na++] = d;
+        }
+    size_t xst[NN_MAX_RANK];
+    strides(xst, xs);
+    uint64_t mask = bits_mask(c->l);
+    uint32_t idx[NN_MAX_RANK] = {0};
+    for (size_t i = 0; i < c->n; i++) {
+        size_t base = 0;
+        for (unsigned d = 0; d < r; d++)
+            if (num[d] == den[d]) base += (size_t)idx[d] * xst[d];
+        uint32_t i0[QRESIZE_MAX_AXES];
+        uint64_t rr[QRESIZE_MAX_AXES], q[QRESIZE_MAX_AXES];
+        for (unsigned k = 0; k < na; k++)
+            qlocal_resize_src(c->L->p.resize.mode, num[ax[k]], den[ax[k]], xs->d[ax[k]],
+                              idx[ax[k]], &i0[k], &rr[k], &q[k]);
+        uint64_t acc = 0;
+        for (unsigned t = 0; t < 1u << na; t++) {
+            unsigned __int128 wn = 1, wd = 1;
+            size_t off = base;
+            for (unsigned k = 0; k < na && wn; k++) {
+                unsigned bit = t >> k & 1;
+                wn *= bit ? rr[k] : q[k] - rr[k];
+                wd *= q[k];
+                off += (size_t)(i0[k] + bit) * xst[ax[k]];
+            }
+            if (!wn) continue; /* a neighbour past the edge has weight 0 */
+            uint64_t w = (uint64_t)(((wn << (s + 1)) + wd) / (2 * wd));
+            acc += w * c->x[0][off];
+        }
+        c->y[i] = acc & mask;
+        for (unsigned d = r; d-- > 0;) {
+            if (++idx[d] < ys->d[d]) break;
+            idx[d] = 0;
+        }
+    }
+    return 0;
+}
+
 int qlocal_sumpool(const qctx *c) {
     nl_pool_sums(c->y, c->x[0], &c->L->p.pool, c->l); /* the window sums mod 2^l */
     return 0;

@@ -25,6 +25,19 @@ int qlocal_transpose(const qctx *c);
 int qlocal_slice(const qctx *c);    /* a strided box */
 int qlocal_upsample(const qctx *c); /* each element repeated p.factor times per dim */
 int qlocal_dilate(const qctx *c);   /* p.factor - 1 zeros between elements */
+/* Resize mode linear: y at scale 2s from x at s, each output the sum of
+ * its neighbours times their public coefficients (qlocal_resize_taps). */
+int qlocal_resize_linear(const qctx *c);
+/* The source of output o along an axis resized from `in` to `out`
+ * elements with scale num / den under mode (QRESIZE_*): the coordinate
+ * i0 + r / q, clamped to [0, in - 1]; the neighbours are i0 (weight
+ * (q - r) / q) and, when r > 0, i0 + 1 (weight r / q). Exact integers. */
+void qlocal_resize_src(unsigned mode, uint64_t num, uint64_t den, uint64_t in, uint64_t o,
+                       uint32_t *i0, uint64_t *r, uint64_t *q);
+/* The denominator q of that axis (the same for every o); qcheck_resize
+ * keeps it below 2^40, so products of two coefficients fit 128 bits. */
+uint64_t qlocal_resize_q(unsigned mode, uint64_t num, uint64_t den, uint64_t in);
+#define QRESIZE_MAX_Q ((uint64_t)1 << 40)
 /* The window sums of p.pool, mod 2^l (no division). */
 int qlocal_sumpool(const qctx *c);
 

@@ -53,6 +53,11 @@
  *   SIGMOID, TANH     nl_sigmoid_plain, nl_tanh_plain at scale p.shift =
  *                     the input's
  *                     (docs/MODELS.md)
+ *   RESIZE_LINEAR     y = sum over the (up to 4) neighbours of w * x mod 2^l,
+ *                     w = the interpolation coefficient rounded at scale s
+ *                     (public, from p.resize and the shapes), x at s, y at
+ *                     2s, truncated after like a linear layer's output
+ *                     (qlocal_resize_linear; docs/MODELS.md)
  *   CONST             no input: a server constant at scale s (shared as
  *                     S: the constant, C: zeros), e.g. a constant operand
  *                     of a Concat
@@ -108,6 +113,8 @@ typedef enum qop {
     QOP_MUL,        /* product of two computed tensors, broadcast, truncated */
     QOP_SIGMOID,    /* nl_sigmoid_plain at the input's scale (p.shift) */
     QOP_TANH,       /* nl_tanh_plain at the input's scale (p.shift) */
+    /* linear maps with public coefficients, local on shares (ops-move3) */
+    QOP_RESIZE_LINEAR, /* Resize mode linear: public coefficients, output at 2s */
     QOP_END_ /* one past the last kind */
 } qop;
 
@@ -155,7 +162,23 @@ typedef union qparams {
     } slice;                      /* SLICE: y[i] = x[start + i * step] per dim */
     uint32_t factor[NN_MAX_RANK]; /* UPSAMPLE: y[i] = x[i / f]; DILATE: y[i * f] = x[i] */
     nl_actp act; /* CLIP, LEAKY_RELU, HARD_SIGMOID, HARD_SWISH (nl/plain.h) */
+    struct {
+        uint32_t mode;                           /* QRESIZE_* */
+        uint32_t num[NN_MAX_RANK], den[NN_MAX_RANK]; /* the scale of each axis, num / den */
+    } resize; /* RESIZE_LINEAR */
 } qparams;
+
+/* RESIZE_LINEAR's coordinate transformation (ONNX Resize's
+ * coordinate_transformation_mode): the source coordinate of output o. */
+enum {
+    QRESIZE_HALF_PIXEL,         /* (o + 1/2) / scale - 1/2 */
+    QRESIZE_PYTORCH_HALF_PIXEL, /* the same, 0 when the output has one element */
+    QRESIZE_ALIGN_CORNERS,      /* o (in - 1) / (out - 1) */
+    QRESIZE_ASYMMETRIC,         /* o / scale */
+    QRESIZE_MODES_
+};
+/* Axes RESIZE_LINEAR may interpolate (num != den); the others are copied. */
+#define QRESIZE_MAX_AXES 2
 
 typedef struct qlayer {
     qop op;

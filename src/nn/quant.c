@@ -226,7 +226,10 @@ int quant_net(qnet **out, const fgraph *g, unsigned l, unsigned s, unsigned wbit
         unsigned sc_in = n->nin ? net->t[tin[0]].scale : s;
         qlayer *L;
         rc = 0;
-        if (qop_is_linear(n->op) && sc_in != s)
+        /* Linear layers and the local linear maps with public
+         * coefficients: input at s, output at 2s, truncated after. */
+        int at_2s = qkind_of(n->op)->scale == QS_DOUBLE;
+        if (at_2s && sc_in != s)
             rc = nerr(n, PARLEY_E_UNSUPPORTED, "its input is not a fixed-point value (an index?)");
         int deferred_add =
             n->op == QOP_ADD && (net->t[tin[0]].scale == 2 * s || net->t[tin[1]].scale == 2 * s);
@@ -237,14 +240,13 @@ int quant_net(qnet **out, const fgraph *g, unsigned l, unsigned s, unsigned wbit
             mem_free(tin);
             goto done;
         }
-        if (qop_is_linear(n->op)) {
+        if (at_2s) {
             unsigned acc;
             rc = add_tensor(&B, &acc, ov->name, "@2s", &ov->shape, ov->size, 2 * s);
             if (rc == 0) rc = add_layer(&B, &L, n->op, n->name, NULL, tin, n->nin, acc);
-            if (rc == 0) {
-                L->p = n->p;
+            if (rc == 0) L->p = n->p;
+            if (rc == 0 && qop_is_linear(n->op))
                 rc = quant_weights(net, L, g, n, wbits ? wbits : quant_wbits(l, s, n->op));
-            }
             /* A linear output whose only reader is an Add stays at 2s: the
              * Add lifts its other operand to 2s and truncates the sum once
              * (one truncation instead of two; floor(a/2^s) + b equals

@@ -346,35 +346,124 @@ static int op_slice(imp *m) {
     return bind_new(m, &c);
 }
 
+/* Gather of a computed tensor with constant indices: the indices, in
+ * order, cut into runs that step evenly upwards (3, 4, 5 or 0, 2, 4; a
+ * repeated or descending index starts a new run), one SLICE per run along
+ * the axis, their CONCAT, and a RESHAPE to the Gather's shape. All local
+ * on shares. */
+#define GATHER_MAX_RUNS 4096
+
+static int gather_value(imp *m, unsigned x, unsigned a, const ctensor *ind, const nn_shape *ys) {
+    const nn_shape xs = *imp_vshape(m, x);
+    size_t n = ind->n, nruns = 0;
+    unsigned *runs = mem_alloc(n ? n : 1, sizeof *runs);
+    if (!runs) return PARLEY_E_NOMEM;
+    int rc = 0;
+    nn_shape cs = xs; /* the CONCAT's shape: the axis has n elements */
+    cs.d[a] = (uint32_t)n;
+    int direct = nn_shape_eq(&cs, ys);
+    for (size_t j = 0; j < n && rc == 0;) {
+        int64_t dim = xs.d[a], v = imp_const_i(ind, j), v0 = v < 0 ? v + dim : v, step = 1;
+        size_t len = 1;
+        if (j + 1 < n) {
+            int64_t w = imp_const_i(ind, j + 1);
+            step = (w < 0 ? w + dim : w) - v0;
+            if (step < 1) step = 1;
+        }
+        while (j + len < n) {
+            int64_t w = imp_const_i(ind, j + len);
+            if ((w < 0 ? w + dim : w) != v0 + (int64_t)len * step) break;
+            len++;
+        }
+        if (++nruns > GATHER_MAX_RUNS) {
+            rc = imp_err(m, PARLEY_E_UNSUPPORTED,
+                         "the indices make more than %d runs of evenly spaced values", GATHER_MAX_RUNS);
+            break;
+        }
+        nn_shape ss = xs;
+        ss.d[a] = (uint32_t)len;
+        int last = nruns == 1 && j + len == n; /* one run: the SLICE is the result */
+        if (last && direct)
+            rc = imp_out_value(m, 0, &ss, &runs[0]);
+        else
+            rc = fgraph_value(m->g, &runs[nruns - 1], imp_gen_name(m, "#run"), &ss);
+        fnode *sl;
+        if (rc == 0) rc = imp_add_node(m, &sl, QOP_SLICE, &x, 1, runs[nruns - 1]);
+        if (rc == 0) {
+            for (unsigned d = 0; d < xs.rank; d++)
+                sl->p.slice.step[d] = 1;
+            sl->p.slice.start[a] = (uint32_t)v0;
+            sl->p.slice.step[a] = (uint32_t)step;
+        }
+        j += len;
+    }
+    unsigned c = runs[0], y;
+    fnode *nd;
+    int single = nruns == 1;
+    if (rc == 0 && !single) {
+        rc = direct ? imp_out_value(m, 0, &cs, &c) : fgraph_value(m->g, &c, imp_gen_name(m, "#cat"), &cs);
+        if (rc == 0) rc = imp_add_node(m, &nd, QOP_CONCAT, runs, (unsigned)nruns, c);
+        if (rc == 0) nd->p.axis = a;
+    }
+    mem_free(runs);
+    if (rc < 0 || direct) return rc;
+    TRY(imp_out_value(m, 0, ys, &y));
+    return imp_add_node(m, &nd, QOP_RESHAPE, &c, 1, y);
+}
+
 static int op_gather(imp *m) {
     static const char *const ok[] = {"axis", NULL};
     TRY(imp_attrs_allowed(m, ok));
-    const ctensor *x, *ind;
-    TRY(const_in(m, 0, &x, "Gather"));
-    TRY(const_in(m, 1, &ind, "Gather"));
+    const ctensor *x = NULL, *ind;
+    sym *xsym;
+    TRY(imp_in_sym(m, 0, &xsym));
+    if (xsym->kind == SYM_CONST) x = &xsym->c;
+    else if (xsym->kind != SYM_VALUE) return imp_err(m, PARLEY_E_FORMAT, "input 0 is not available");
+    unsigned xv = xsym->value;
+    const nn_shape xs = x ? x->shape : *imp_vshape(m, xv);
+    const char *iname = m->node->n_input > 1 ? imp_str(m->node->input[1]) : "";
+    sym *isym;
+    TRY(imp_in_sym(m, 1, &isym));
+    if (isym->kind != SYM_CONST)
+        return imp_err(m, PARLEY_E_UNSUPPORTED,
+                       "the indices (input 1, '%.64s') must be a constant (a gather at secret "
+                       "positions is not supported)",
+                       iname);
+    ind = &isym->c;
     int64_t a64;
     unsigned a;
     TRY(imp_attr_i(m, "axis", 0, &a64));
-    TRY(imp_axis_norm(m, a64, x->shape.rank, 0, &a));
-    if (!ind->is_int) return imp_err(m, PARLEY_E_FORMAT, "indices must be integers");
-    nn_shape ys = {.rank = x->shape.rank - 1 + ind->shape.rank};
+    TRY(imp_axis_norm(m, a64, xs.rank, 0, &a));
+    /* Integral floats are taken too (a test's bound inputs arrive as floats). */
+    for (size_t j = 0; j < ind->n && !ind->is_int; j++)
+        if (imp_const_f(ind, j) != (double)imp_d2i(imp_const_f(ind, j)))
+            return imp_err(m, PARLEY_E_FORMAT, "indices must be integers");
+    nn_shape ys = {.rank = xs.rank - 1 + ind->shape.rank};
     if (ys.rank > NN_MAX_RANK) return imp_err(m, PARLEY_E_UNSUPPORTED, "result rank too large");
     unsigned k = 0;
     for (unsigned d = 0; d < a; d++)
-        ys.d[k++] = x->shape.d[d];
+        ys.d[k++] = xs.d[d];
     for (unsigned d = 0; d < ind->shape.rank; d++)
         ys.d[k++] = ind->shape.d[d];
-    for (unsigned d = a + 1; d < x->shape.rank; d++)
-        ys.d[k++] = x->shape.d[d];
-    size_t outer = 1, inner = 1, dim = x->shape.d[a];
+    for (unsigned d = a + 1; d < xs.rank; d++)
+        ys.d[k++] = xs.d[d];
+    size_t outer = 1, inner = 1, dim = xs.d[a];
     for (unsigned d = 0; d < a; d++)
-        outer *= x->shape.d[d];
-    for (unsigned d = a + 1; d < x->shape.rank; d++)
-        inner *= x->shape.d[d];
+        outer *= xs.d[d];
+    for (unsigned d = a + 1; d < xs.rank; d++)
+        inner *= xs.d[d];
     for (size_t j = 0; j < ind->n; j++) {
         int64_t v = imp_const_i(ind, j);
         if (v < -(int64_t)dim || v >= (int64_t)dim)
-            return imp_err(m, PARLEY_E_FORMAT, "index %lld is out of range", (long long)v);
+            return imp_err(m, PARLEY_E_FORMAT,
+                           "index %lld (element %zu of '%.64s') is out of range for axis %u of "
+                           "size %zu (-%zu..%zu)",
+                           (long long)v, j, iname, a, dim, dim, dim - 1);
+    }
+    if (!x) {
+        if (ind->n < 1) return imp_err(m, PARLEY_E_UNSUPPORTED, "an empty result is not supported");
+        if (ind->n > UINT32_MAX) return imp_err(m, PARLEY_E_UNSUPPORTED, "too many indices");
+        return gather_value(m, xv, a, ind, &ys);
     }
     ctensor c;
     TRY(const_make(&c, &ys, x->is_int));

@@ -13,8 +13,9 @@
  * constant operand, Add, BatchNormalization, Relu, MaxPool, AveragePool,
  * GlobalAveragePool, GlobalMaxPool, Concat, Flatten, Reshape, Squeeze,
  * Unsqueeze, Transpose, Pad (constant 0), Identity, Dropout (inference),
- * Constant, ArgMax, Slice and Split, Resize/Upsample (nearest, whole
- * factors), ReduceMean/ReduceSum (spatial axes), ConvTranspose, the
+ * Constant, ArgMax, Slice and Split, Gather (constant indices), Tile,
+ * Expand, Resize/Upsample (nearest by whole factors; linear),
+ * ReduceMean/ReduceSum (spatial axes), ConvTranspose, the
  * piecewise-linear activations, and a final Softmax, which is dropped with
  * a note (the label does not change). docs/MODELS.md lists the attributes.
  *

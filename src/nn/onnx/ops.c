@@ -281,57 +281,152 @@ static int op_gemm(imp *m) {
     return add_weighted(m, rc, QOP_ADDC, f, y, NULL, 0, full, NULL);
 }
 
+/* A TRANSPOSE of value x exchanging its last two dimensions into a new
+ * value *y. */
+static int add_swap_last(imp *m, unsigned x, unsigned *y, const char *suffix, int to_output) {
+    nn_shape ts = *imp_vshape(m, x);
+    unsigned r = ts.rank;
+    uint32_t t = ts.d[r - 1];
+    ts.d[r - 1] = ts.d[r - 2];
+    ts.d[r - 2] = t;
+    fnode *n;
+    TRY(to_output ? imp_out_value(m, 0, &ts, y) : fgraph_value(m->g, y, imp_gen_name(m, suffix), &ts));
+    TRY(imp_add_node(m, &n, QOP_TRANSPOSE, &x, 1, *y));
+    for (unsigned d = 0; d < r; d++)
+        n->p.perm[d] = d;
+    n->p.perm[r - 1] = r - 2;
+    n->p.perm[r - 2] = r - 1;
+    return 0;
+}
+
+/* The constant operand of a MatMul as a matrix: rank 2, or rank 1 (a
+ * vector), or leading dimensions all 1 (the same matrix for every batch).
+ * *rows x *cols (a vector of K: K x 1 on the right, 1 x K on the left). */
+static int matmul_const(imp *m, const ctensor *c, int right, unsigned *rows, unsigned *cols) {
+    char s1[96];
+    const nn_shape *cs = &c->shape;
+    for (unsigned d = 0; d + 2 < cs->rank; d++)
+        if (cs->d[d] != 1)
+            return imp_err(m, PARLEY_E_UNSUPPORTED,
+                           "the constant operand %s differs per batch (only one matrix for every "
+                           "row, leading dimensions of 1, is a linear layer)",
+                           imp_shp(s1, sizeof s1, cs));
+    if (cs->rank == 0) return imp_err(m, PARLEY_E_FORMAT, "a scalar operand");
+    if (cs->rank == 1) {
+        *rows = right ? cs->d[0] : 1;
+        *cols = right ? 1 : cs->d[0];
+    } else {
+        *rows = cs->d[cs->rank - 2];
+        *cols = cs->d[cs->rank - 1];
+    }
+    return 0;
+}
+
+/* MatMul's output shape (numpy): the batch dimensions of the two operands
+ * broadcast, then rows of a and columns of b, with the dimension a 1-D
+ * operand was given dropped. */
+static int matmul_shape(imp *m, nn_shape *ys, const nn_shape *as, const nn_shape *bs) {
+    char s1[96], s2[96];
+    nn_shape a = *as, b = *bs, ba = {0}, bb = {0}, bt;
+    if (a.rank == 1) a = (nn_shape){.rank = 2, .d = {1, as->d[0]}};
+    if (b.rank == 1) b = (nn_shape){.rank = 2, .d = {bs->d[0], 1}};
+    ba.rank = a.rank - 2, bb.rank = b.rank - 2;
+    memcpy(ba.d, a.d, ba.rank * sizeof *ba.d);
+    memcpy(bb.d, b.d, bb.rank * sizeof *bb.d);
+    if (a.d[a.rank - 1] != b.d[b.rank - 2] || nn_shape_broadcast(&bt, &ba, &bb) < 0 ||
+        bt.rank + 2 > NN_MAX_RANK)
+        return imp_err(m, PARLEY_E_FORMAT, "operands %s and %s do not multiply",
+                       imp_shp(s1, sizeof s1, as), imp_shp(s2, sizeof s2, bs));
+    *ys = bt;
+    if (as->rank > 1) ys->d[ys->rank++] = a.d[a.rank - 2];
+    if (bs->rank > 1) ys->d[ys->rank++] = b.d[b.rank - 1];
+    return 0;
+}
+
+/* A RESHAPE of value v into the node's output when shapes differ, else v
+ * is aliased... (the caller made v the output already when they agree). */
+static int matmul_finish(imp *m, unsigned v, const nn_shape *ys) {
+    unsigned y;
+    fnode *n;
+    TRY(imp_out_value(m, 0, ys, &y));
+    return imp_add_node(m, &n, QOP_RESHAPE, &v, 1, y);
+}
+
+/* MatMul with one constant operand, a per-row linear map:
+ *   X W   (W constant, K x O): FC on the last axis of X, any rank;
+ *   A X   (A constant, M x K, X of rank >= 2: ... x K x N): TRANSPOSE of
+ *         X's last two axes, FC with weights A, TRANSPOSE back; X of rank
+ *         1: FC on it.
+ * A 1-D operand and leading 1s of the constant follow numpy (a RESHAPE
+ * when the FC's shape is not the output's). */
 static int op_matmul(imp *m) {
     TRY(imp_attrs_allowed(m, (const char *const[]){NULL}));
     sym *A, *B;
     TRY(imp_in_sym(m, 0, &A));
     TRY(imp_in_sym(m, 1, &B));
     char s1[96];
+    nn_shape ys;
+    unsigned R, Cc;
     if (A->kind == SYM_VALUE && B->kind == SYM_CONST) {
-        const nn_shape *as = imp_vshape(m, A->value);
-        if (B->c.shape.rank != 2)
-            return imp_err(m, PARLEY_E_UNSUPPORTED, "the constant operand %s is not a matrix",
-                           imp_shp(s1, sizeof s1, &B->c.shape));
-        unsigned K = B->c.shape.d[0], O = B->c.shape.d[1];
-        if (as->rank < 1 || as->d[as->rank - 1] != K)
-            return imp_err(m, PARLEY_E_FORMAT, "input %s does not have %u columns",
-                           imp_shp(s1, sizeof s1, as), K);
-        nn_shape ys = *as;
-        ys.d[ys.rank - 1] = O;
+        const nn_shape as = *imp_vshape(m, A->value);
+        TRY(matmul_const(m, &B->c, 1, &R, &Cc));
+        TRY(matmul_shape(m, &ys, &as, &B->c.shape));
+        unsigned K = R, O = Cc;
+        (void)s1;
         float *w = mem_alloc((size_t)O * K, sizeof *w);
         if (!w) return PARLEY_E_NOMEM;
         for (size_t o = 0; o < O; o++)
             for (size_t k = 0; k < K; k++)
                 w[o * K + k] = (float)imp_const_f(&B->c, k * O + o);
+        nn_shape fs = as; /* the FC's output: X with its last axis O */
+        fs.d[fs.rank - 1] = O;
         unsigned x = A->value, y;
-        int rc = imp_out_value(m, 0, &ys, &y);
+        int same = nn_shape_eq(&fs, &ys);
+        int rc = same ? imp_out_value(m, 0, &ys, &y)
+                      : fgraph_value(m->g, &y, imp_gen_name(m, "#fc"), &fs);
         if (rc < 0) {
             mem_free(w);
             return rc;
         }
-        return add_fc(m, x, y, O, w, NULL);
+        TRY(add_fc(m, x, y, O, w, NULL));
+        return same ? 0 : matmul_finish(m, y, &ys);
     }
     if (A->kind == SYM_CONST && B->kind == SYM_VALUE) {
-        /* Y = A X = (X^T A^T)^T: FC with weights A on the transposed input. */
-        const nn_shape *bs = imp_vshape(m, B->value);
-        if (A->c.shape.rank != 2 || bs->rank != 2 || bs->d[0] != A->c.shape.d[1])
-            return imp_err(m, PARLEY_E_UNSUPPORTED,
-                           "a constant left operand needs two matrices with matching inner sizes");
-        unsigned M = A->c.shape.d[0], t1, t2, y;
-        TRY(add_transpose2(m, B->value, &t1, "#xT"));
-        nn_shape fs = {.rank = 2, .d = {bs->d[1], M}};
-        TRY(fgraph_value(m->g, &t2, imp_gen_name(m, "#fc"), &fs));
-        float *w = imp_const_floats(&A->c);
+        /* Y = A X = (X^T A^T)^T: FC with weights A on X with its last two
+         * axes exchanged. */
+        const nn_shape bs = *imp_vshape(m, B->value);
+        TRY(matmul_const(m, &A->c, 0, &R, &Cc));
+        TRY(matmul_shape(m, &ys, &A->c.shape, &bs));
+        unsigned M = R, t1, t2;
+        float *w = imp_const_floats(&A->c); /* M x K, row-major */
         if (!w) return PARLEY_E_NOMEM;
-        TRY(add_fc(m, t1, t2, M, w, NULL));
-        nn_shape ys = {.rank = 2, .d = {M, bs->d[1]}};
-        fnode *n;
-        TRY(imp_out_value(m, 0, &ys, &y));
-        TRY(imp_add_node(m, &n, QOP_TRANSPOSE, &t2, 1, y));
-        n->p.perm[0] = 1;
-        n->p.perm[1] = 0;
-        return 0;
+        if (bs.rank == 1) { /* A x: the FC on the vector */
+            nn_shape fs = {.rank = 1, .d = {M}};
+            int same = nn_shape_eq(&fs, &ys);
+            int rc = same ? imp_out_value(m, 0, &ys, &t2)
+                          : fgraph_value(m->g, &t2, imp_gen_name(m, "#fc"), &fs);
+            if (rc == 0) rc = add_fc(m, B->value, t2, M, w, NULL);
+            else mem_free(w);
+            if (rc < 0) return rc;
+            return same ? 0 : matmul_finish(m, t2, &ys);
+        }
+        int rc = add_swap_last(m, B->value, &t1, "#xT", 0);
+        nn_shape fs = *imp_vshape(m, t1);
+        fs.d[fs.rank - 1] = M;
+        if (rc == 0) rc = fgraph_value(m->g, &t2, imp_gen_name(m, "#fc"), &fs);
+        if (rc == 0) rc = add_fc(m, t1, t2, M, w, NULL);
+        else mem_free(w);
+        if (rc < 0) return rc;
+        nn_shape ts = fs; /* swapped back */
+        ts.d[ts.rank - 1] = fs.d[fs.rank - 2];
+        ts.d[ts.rank - 2] = M;
+        int same = nn_shape_eq(&ts, &ys);
+        unsigned t3;
+        TRY(add_swap_last(m, t2, &t3, "#yT", same));
+        return same ? 0 : matmul_finish(m, t3, &ys);
     }
+    if (A->kind == SYM_CONST && B->kind == SYM_CONST)
+        return imp_err(m, PARLEY_E_UNSUPPORTED, "a product of two constants is not supported");
     return imp_err(
         m, PARLEY_E_UNSUPPORTED,
         "exactly one operand must be a constant (a product of two computed tensors is not "
@@ -1262,6 +1357,83 @@ static int64_t resize_src(const char *ct, const char *nm, int64_t o, uint32_t in
     return r < 0 ? 0 : r > in - 1 ? in - 1 : (int64_t)r;
 }
 
+/* A scale as an exact fraction num / den, both below 2^31: the value of
+ * the float the model holds (a float is m * 2^e exactly). */
+static int scale_fraction(double v, uint32_t *num, uint32_t *den) {
+    if (!(v > 0) || !isfinite(v)) return -1;
+    uint64_t d = 1;
+    while (v * (double)d != floor(v * (double)d) && d < ((uint64_t)1 << 30))
+        d <<= 1;
+    double n = v * (double)d;
+    if (n != floor(n) || n >= 2147483648.0 || n < 1) return -1;
+    uint64_t a = (uint64_t)n, b = d;
+    while (b) { /* reduce by the gcd */
+        uint64_t t = a % b;
+        a = b;
+        b = t;
+    }
+    *num = (uint32_t)((uint64_t)n / a);
+    *den = (uint32_t)(d / a);
+    return 0;
+}
+
+/* Resize mode linear (bilinear on N x C x H x W): a RESIZE_LINEAR layer
+ * with public coefficients; the scale of each axis from `scales` (the
+ * float's exact value) or from `sizes` (out / in), the output floor(in *
+ * scale) as ONNX says. */
+static int resize_linear(imp *m, unsigned x, const nn_shape *xs, const char *ct, const double *sc,
+                         const int64_t *sz) {
+    static const char *const modes[QRESIZE_MODES_] = {"half_pixel", "pytorch_half_pixel",
+                                                      "align_corners", "asymmetric"};
+    unsigned mode = QRESIZE_MODES_, r = xs->rank, na = 0;
+    for (unsigned k = 0; k < QRESIZE_MODES_; k++)
+        if (!strcmp(ct, modes[k])) mode = k;
+    if (mode == QRESIZE_MODES_)
+        return imp_err(m, PARLEY_E_UNSUPPORTED,
+                       "coordinate_transformation_mode '%s' is not supported with mode linear "
+                       "(half_pixel, pytorch_half_pixel, align_corners, asymmetric are)",
+                       ct);
+    uint32_t num[NN_MAX_RANK] = {0}, den[NN_MAX_RANK] = {0};
+    nn_shape ys = *xs;
+    for (unsigned d = 0; d < r; d++) {
+        if (sz) {
+            if (sz[d] < 1 || sz[d] > INT32_MAX)
+                return imp_err(m, PARLEY_E_UNSUPPORTED, "size %lld of axis %u is not supported",
+                               (long long)sz[d], d);
+            num[d] = (uint32_t)sz[d];
+            den[d] = xs->d[d];
+        } else if (scale_fraction(sc[d], &num[d], &den[d]) < 0) {
+            return imp_err(m, PARLEY_E_UNSUPPORTED,
+                           "scale %g of axis %u is not supported (a positive fraction with "
+                           "numerator and denominator below 2^31)",
+                           sc[d], d);
+        }
+        if (xs->d[d] > INT32_MAX)
+            return imp_err(m, PARLEY_E_UNSUPPORTED, "axis %u is too long", d);
+        uint64_t o = (uint64_t)xs->d[d] * num[d] / den[d];
+        if (o < 1 || o > UINT32_MAX)
+            return imp_err(m, PARLEY_E_UNSUPPORTED,
+                           "axis %u of %u elements at scale %u/%u gives %llu elements", d,
+                           xs->d[d], num[d], den[d], (unsigned long long)o);
+        ys.d[d] = (uint32_t)o;
+        if (num[d] == den[d]) continue;
+        if (++na > QRESIZE_MAX_AXES)
+            return imp_err(m, PARLEY_E_UNSUPPORTED,
+                           "linear interpolation along more than %d axes is not supported",
+                           QRESIZE_MAX_AXES);
+    }
+    sym *s;
+    TRY(imp_in_sym(m, 0, &s));
+    if (!na) return imp_out_alias(m, 0, s);
+    fnode *n;
+    unsigned y;
+    TRY(move_node(m, &n, QOP_RESIZE_LINEAR, x, 0, &ys, &y, NULL));
+    n->p.resize.mode = mode;
+    memcpy(n->p.resize.num, num, sizeof num);
+    memcpy(n->p.resize.den, den, sizeof den);
+    return 0;
+}
+
 /* Resize and Upsample, mode nearest, by integer factors: an UPSAMPLE (each
  * element repeated), when the coordinate transformation and nearest_mode
  * pick input floor(o / factor) for every output o, as they do for
@@ -1283,14 +1455,18 @@ static int op_resize(imp *m) {
     unsigned r = xs.rank;
     char mode[32], ct[40], nm[40];
     TRY(imp_attr_s(m, "mode", "nearest", mode, sizeof mode));
-    if (strcmp(mode, "nearest") != 0)
-        return imp_err(m, PARLEY_E_UNSUPPORTED, "mode '%s' is not supported (only nearest)", mode);
+    int lin = !strcmp(mode, "linear") || (up && !strcmp(mode, "bilinear"));
+    if (strcmp(mode, "nearest") != 0 && !lin)
+        return imp_err(m, PARLEY_E_UNSUPPORTED,
+                       "mode '%s' is not supported (only nearest and linear)", mode);
     /* Upsample and Resize-10 take input floor(o / scale). */
     int v11 = !up && m->opset >= 11;
     TRY(imp_attr_s(m, "coordinate_transformation_mode", v11 ? "half_pixel" : "asymmetric", ct,
                    sizeof ct));
     TRY(imp_attr_s(m, "nearest_mode", v11 ? "round_prefer_floor" : "floor", nm, sizeof nm));
     double sc[NN_MAX_RANK];
+    int64_t sz[NN_MAX_RANK];
+    int sized = 0;
     size_t ns = 0;
     const ctensor *c = NULL;
     if (up && m->opset < 9) {
@@ -1309,7 +1485,7 @@ static int op_resize(imp *m) {
             for (size_t k = 0; k < ns && k < NN_MAX_RANK; k++)
                 sc[k] = imp_const_f(c, k);
         } else if (v11 && imp_has_in(m, 3)) {
-            int64_t sz[NN_MAX_RANK];
+            sized = 1;
             TRY(imp_in_ints(m, 3, sz, &ns, NN_MAX_RANK));
             for (size_t k = 0; k < ns && k < r; k++)
                 sc[k] = (double)sz[k] / xs.d[k];
@@ -1318,6 +1494,7 @@ static int op_resize(imp *m) {
         }
     }
     if (ns != r) return imp_err(m, PARLEY_E_FORMAT, "%zu scales for rank %u", ns, r);
+    if (lin) return resize_linear(m, x, &xs, ct, sc, sized ? sz : NULL);
     nn_shape ys = xs;
     uint32_t f[NN_MAX_RANK] = {0};
     int any = 0;
@@ -1535,6 +1712,122 @@ static int op_convtranspose(imp *m) {
     return add_weighted(m, rc, QOP_CONV, in, y, &c, sizeof c, wf, bf);
 }
 
+/* Value x repeated rep[d] times along each axis d into the node's output:
+ * along each axis repeated r > 1 times, a CONCAT of r copies of the tensor
+ * so far (local on shares); an alias of x when every rep is 1. */
+static int tile_value(imp *m, unsigned x, const int64_t *rep) {
+    nn_shape cur = *imp_vshape(m, x);
+    unsigned last = cur.rank; /* the last axis repeated */
+    uint64_t total = nn_shape_count(&cur);
+    for (unsigned d = 0; d < cur.rank; d++) {
+        if (rep[d] < 1)
+            return imp_err(m, PARLEY_E_UNSUPPORTED,
+                           "repeat %lld of axis %u is not supported (an empty result)",
+                           (long long)rep[d], d);
+        if (rep[d] > QNET_MAX_INPUTS || (uint64_t)cur.d[d] * (uint64_t)rep[d] > UINT32_MAX)
+            return imp_err(m, PARLEY_E_UNSUPPORTED, "repeat %lld of axis %u is too large",
+                           (long long)rep[d], d);
+        total *= (uint64_t)rep[d];
+        if (total > ((uint64_t)1 << 28))
+            return imp_err(m, PARLEY_E_UNSUPPORTED, "the result is too large");
+        if (rep[d] > 1) last = d;
+    }
+    if (last == cur.rank) {
+        sym s = {.kind = SYM_VALUE, .value = x};
+        return imp_out_alias(m, 0, &s);
+    }
+    unsigned *in = mem_alloc(QNET_MAX_INPUTS, sizeof *in);
+    if (!in) return PARLEY_E_NOMEM;
+    int rc = 0;
+    for (unsigned d = 0; d <= last && rc == 0; d++) {
+        if (rep[d] == 1) continue;
+        for (int64_t k = 0; k < rep[d]; k++)
+            in[k] = x;
+        cur.d[d] *= (uint32_t)rep[d];
+        fnode *n;
+        rc = d == last ? imp_out_value(m, 0, &cur, &x)
+                       : fgraph_value(m->g, &x, imp_gen_name(m, "#tile"), &cur);
+        if (rc == 0) rc = imp_add_node(m, &n, QOP_CONCAT, in, (unsigned)rep[d], x);
+        if (rc == 0) n->p.axis = d;
+    }
+    mem_free(in);
+    return rc;
+}
+
+/* Tile with constant repeats (input 1). */
+static int op_tile(imp *m) {
+    TRY(imp_attrs_allowed(m, (const char *const[]){NULL}));
+    unsigned x;
+    TRY(imp_in_value(m, 0, &x));
+    int64_t rep[NN_MAX_RANK];
+    size_t nr;
+    sym *rs;
+    TRY(imp_in_sym(m, 1, &rs));
+    if (rs->kind != SYM_CONST)
+        return imp_err(m, PARLEY_E_UNSUPPORTED, "the repeats (input 1) must be a constant");
+    TRY(imp_in_ints(m, 1, rep, &nr, NN_MAX_RANK));
+    if (nr != imp_vshape(m, x)->rank)
+        return imp_err(m, PARLEY_E_FORMAT, "%zu repeats for rank %u", nr, imp_vshape(m, x)->rank);
+    return tile_value(m, x, rep);
+}
+
+/* Expand to a constant shape (numpy broadcasting): a RESHAPE that
+ * prepends axes of 1 when the rank grows, then the axes of 1 repeated as
+ * Tile does (PyTorch's x.repeat exports Expand then Tile). */
+static int op_expand(imp *m) {
+    TRY(imp_attrs_allowed(m, (const char *const[]){NULL}));
+    unsigned x;
+    TRY(imp_in_value(m, 0, &x));
+    const nn_shape xs = *imp_vshape(m, x);
+    int64_t sh[NN_MAX_RANK], rep[NN_MAX_RANK];
+    size_t ns;
+    sym *ss;
+    TRY(imp_in_sym(m, 1, &ss));
+    if (ss->kind != SYM_CONST)
+        return imp_err(m, PARLEY_E_UNSUPPORTED, "the shape (input 1) must be a constant");
+    TRY(imp_in_ints(m, 1, sh, &ns, NN_MAX_RANK));
+    nn_shape want = {.rank = (unsigned)ns}, ys, xr = {.rank = 0};
+    char s1[96], s2[96];
+    for (size_t d = 0; d < ns; d++) {
+        if (sh[d] < 1 || sh[d] > UINT32_MAX)
+            return imp_err(m, PARLEY_E_UNSUPPORTED, "shape entry %lld is not supported",
+                           (long long)sh[d]);
+        want.d[d] = (uint32_t)sh[d];
+    }
+    if (nn_shape_broadcast(&ys, &xs, &want) < 0)
+        return imp_err(m, PARLEY_E_FORMAT, "input %s does not broadcast to %s",
+                       imp_shp(s1, sizeof s1, &xs), imp_shp(s2, sizeof s2, &want));
+    for (unsigned d = 0; d + xs.rank < ys.rank; d++)
+        xr.d[xr.rank++] = 1;
+    for (unsigned d = 0; d < xs.rank; d++)
+        xr.d[xr.rank++] = xs.d[d];
+    for (unsigned d = 0; d < ys.rank; d++)
+        rep[d] = ys.d[d] / xr.d[d];
+    int all1 = 1;
+    for (unsigned d = 0; d < ys.rank; d++)
+        all1 &= rep[d] == 1;
+    if (xr.rank != xs.rank) { /* only new axes: the reshape is the result */
+        fnode *n;
+        unsigned r;
+        TRY(all1 ? imp_out_value(m, 0, &ys, &r)
+                 : fgraph_value(m->g, &r, imp_gen_name(m, "#rank"), &xr));
+        TRY(imp_add_node(m, &n, QOP_RESHAPE, &x, 1, r));
+        if (all1) return 0;
+        x = r;
+    }
+    return tile_value(m, x, rep);
+}
+
+/* InstanceNormalization normalises by each instance's own mean and
+ * variance: statistics of the client's secret input, a secret division
+ * and square root, not an affine map with constants. Refused, saying so. */
+static int op_instance_norm(imp *m) {
+    return imp_err(m, PARLEY_E_UNSUPPORTED,
+                   "InstanceNormalization is not supported: it divides by the standard "
+                   "deviation of each instance of the secret input (not an affine map with "
+                   "constants that could be folded; BatchNormalization in inference mode is)");
+}
+
 const imp_op imp_layer_ops[] = {
     {"Conv", op_conv},
     {"Gemm", op_gemm},
@@ -1572,5 +1865,9 @@ const imp_op imp_layer_ops[] = {
     {"ReduceSum", op_reduce},
     {"ConvTranspose", op_convtranspose},
     {"HardSwish", op_hard_swish},
+    /* data movement and linear maps (ops-move3) */
+    {"Tile", op_tile},
+    {"Expand", op_expand},
+    {"InstanceNormalization", op_instance_norm},
     {NULL, NULL},
 };
