@@ -193,6 +193,9 @@ int conf_error_bound(double *bound, const qnet *net, const uint64_t *x) {
         case QOP_TANH: /* 1-Lipschitz, then nl/act2.h's bound */
             e[y] = ex + 3.3e-5 + 1.70 * ldexp(1.0, -(int)Y->scale);
             break;
+        case QOP_EXP: /* 1-Lipschitz on x <= 0, then nl/act2.h's bound */
+            e[y] = ex + 1.2e-4 + 1.75 * ldexp(1.0, -(int)Y->scale);
+            break;
         case QOP_MUL: {
             /* x0 x1 - t0 t1 = x0 (x1 - t1) + t1 (x0 - t0), then the floor. */
             double e1 = e[L->in[1]], m1 = mx[L->in[1]];

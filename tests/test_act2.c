@@ -22,13 +22,14 @@ typedef struct mt {
     size_t n;
     unsigned l, s;
     const nl_actp *a; /* HardSwish when set, else the product */
-    int sig;          /* 1: Sigmoid, 2: Tanh, at scale s */
+    int sig;          /* 1: Sigmoid, 2: Tanh, 3: Exp, at scale s */
     uint64_t *x[2], *y[2], *z[2];
 } mt;
 
 static int mt_party(party *p, void *arg) {
     mt *t = arg;
     int r = p->role;
+    if (t->sig == 3) return nl_exp(p, t->z[r], t->x[r], t->n, t->l, t->s);
     if (t->sig == 2) return nl_tanh(p, t->z[r], t->x[r], t->n, t->l, t->s);
     if (t->sig) return nl_sigmoid(p, t->z[r], t->x[r], t->n, t->l, t->s);
     if (t->a) return nl_hswish(p, t->z[r], t->x[r], t->n, t->l, t->a);
@@ -40,6 +41,7 @@ static uint64_t measured_bytes(void) {
 }
 
 static uint64_t mt_predict(const mt *t, unsigned lanes) {
+    if (t->sig == 3) return nl_exp_bytes(OC, t->n, t->l, t->s, lanes);
     if (t->sig == 2) return nl_tanh_bytes(OC, t->n, t->l, t->s, lanes);
     if (t->sig) return nl_sigmoid_bytes(OC, t->n, t->l, t->s, lanes);
     return t->a ? nl_hswish_bytes(OC, t->n, t->l, t->a, lanes)
@@ -67,7 +69,9 @@ static int mt_check(mt *t, unsigned lanes) {
     }
     for (size_t i = 0; i < t->n && !bad; i++) {
         uint64_t x = (t->x[0][i] + t->x[1][i]) & m, y = 0, want;
-        if (t->sig == 2) {
+        if (t->sig == 3) {
+            nl_exp_plain(&want, &x, 1, t->l, t->s);
+        } else if (t->sig == 2) {
             nl_tanh_plain(&want, &x, 1, t->l, t->s);
         } else if (t->sig) {
             nl_sigmoid_plain(&want, &x, 1, t->l, t->s);
@@ -280,7 +284,9 @@ static int bad_args(party *p, void *arg) {
     int *ok = arg;
     ok[p->role] = nl_mul_trunc(p, y, x, x, 4, 16, 16) == PARLEY_E_ARG &&
                   nl_mul(p, y, x, x, 4, 65) == PARLEY_E_ARG &&
-                  nl_hswish(p, y, x, 4, 16, &a) == PARLEY_E_ARG;
+                  nl_hswish(p, y, x, 4, 16, &a) == PARLEY_E_ARG &&
+                  nl_exp(p, y, x, 4, 8, 4) == PARLEY_E_ARG && /* l < s + 5 */
+                  nl_exp(p, y, x, 4, 16, 1) == PARLEY_E_ARG;  /* s < 2 */
     return 0;
 }
 
@@ -328,21 +334,23 @@ TEST(mul_flights) {
     prg_clear(&g);
 }
 
-/* Sigmoid and Tanh: every value of the ring at small l (random splits, a
- * few lanes), edge and random values at the wide rings. */
+static const char *const tab_names[] = {"", "sigmoid", "tanh", "exp"};
+
+/* Sigmoid, Tanh and Exp: every value of the ring at small l (random
+ * splits, a few lanes), edge and random values at the wide rings. */
 TEST(table_all_values) {
     prg g;
     harness_prg(&g, 77);
     static const unsigned ls[][2] = {{7, 3}, {8, 3}, {10, 4}, {12, 5}};
-    for (int f = 1; f <= 2; f++)
+    for (int f = 1; f <= 3; f++)
         for (size_t k = 0; k < 4; k++) {
-            mt t = {.l = ls[k][0], .s = ls[k][1] - (f == 1 && k == 0), .sig = f};
+            mt t = {.l = ls[k][0], .s = ls[k][1] - (f != 2 && k == 0), .sig = f};
             uint64_t m = bits_mask(t.l);
             mt_alloc(&t, (size_t)1 << t.l);
             prg_ring(&g, t.x[0], t.n, t.l);
             for (size_t i = 0; i < t.n; i++) t.x[1][i] = (i - t.x[0][i]) & m;
             CHECK_MSG(mt_check(&t, 1 + (unsigned)k % 2) == 0, "%s at l = %u, s = %u",
-                      f == 1 ? "sigmoid" : "tanh", t.l, t.s);
+                      tab_names[f], t.l, t.s);
             mt_free(&t);
         }
     prg_clear(&g);
@@ -353,19 +361,19 @@ TEST(table_wide) {
     harness_prg(&g, 78);
     static const unsigned ls[][2] = {{16, 6}, {37, 12}, {41, 15}, {64, 20}};
     static const size_t ns[] = {1, 129, 300, 1000};
-    for (int f = 1; f <= 2; f++)
+    for (int f = 1; f <= 3; f++)
         for (size_t k = 0; k < 4; k++) {
             mt t = {.l = ls[k][0], .s = ls[k][1], .sig = f};
             mt_alloc(&t, ns[k]);
             edge_values(t.x, &g, t.n, t.l, 1);
             /* the segments' ends and the clip around +-2^R */
-            unsigned R = f == 1 ? 4 : 3, sg = f == 1 ? 2 : 3;
+            unsigned R = f != 2 ? 4 : 3, sg = f != 2 ? 2 : 3;
             uint64_t m = bits_mask(t.l), q = 1ULL << (t.s - sg), hi = 1ULL << (t.s + R);
             uint64_t pts[] = {q, q - 1, 5 * q + 1, hi, hi - 1, hi + 1, -hi, -hi + 1, -q, 0};
             for (size_t i = 0; i < 10 && 60 + i < t.n; i++)
                 t.x[1][60 + i] = (pts[i] - t.x[0][60 + i]) & m;
             CHECK_MSG(mt_check(&t, 1 + (unsigned)k % 3) == 0, "%s at l = %u, s = %u",
-                      f == 1 ? "sigmoid" : "tanh", t.l, t.s);
+                      tab_names[f], t.l, t.s);
             mt_free(&t);
         }
     prg_clear(&g);
@@ -373,31 +381,36 @@ TEST(table_wide) {
 
 /* The stated error bounds against float (docs/MODELS.md), for every ring
  * element x (its real value x / 2^s): Sigmoid 1.7e-5 + 1.91 * 2^-s, Tanh
- * 3.3e-5 + 1.70 * 2^-s; all of them at (24, 8), every 2^-s step of
- * [-20, 20] at (37, 12) and every 16th at (64, 20). */
+ * 3.3e-5 + 1.70 * 2^-s, Exp (x <= 0, its domain) 1.2e-4 + 1.75 * 2^-s; all of them at
+ * (24, 8) and (12, 6), every 2^-s step of [-20, 20] at (37, 12) and every
+ * 16th at (64, 20). */
+#define EXP_BOUND(s) (1.2e-4 + 1.75 * ldexp(1.0, -(int)(s)))
 TEST(table_error_bound) {
-    static const unsigned ls[][3] = {{24, 8, 1}, {37, 12, 1}, {64, 20, 16}};
-    for (int f = 1; f <= 2; f++)
-        for (size_t k = 0; k < 3; k++) {
+    static const unsigned ls[][3] = {{24, 8, 1}, {12, 6, 1}, {37, 12, 1}, {64, 20, 16}};
+    for (int f = 1; f <= 3; f++)
+        for (size_t k = 0; k < 4; k++) {
             unsigned l = ls[k][0], s = ls[k][1];
             uint64_t m = bits_mask(l), step = ls[k][2];
-            int64_t lim = k == 0 ? ((int64_t)1 << (l - 1)) : (int64_t)20 << s;
+            int64_t lim = k < 2 ? ((int64_t)1 << (l - 1)) : (int64_t)20 << s;
             double worst = 0, at = 0,
-                   bound = f == 1 ? 1.7e-5 + 1.91 * ldexp(1.0, -(int)s)
-                                  : 3.3e-5 + 1.70 * ldexp(1.0, -(int)s);
-            for (int64_t v = -lim; v < lim; v += (int64_t)step) {
+                   bound = f == 1   ? 1.7e-5 + 1.91 * ldexp(1.0, -(int)s)
+                           : f == 2 ? 3.3e-5 + 1.70 * ldexp(1.0, -(int)s)
+                                    : EXP_BOUND(s);
+            for (int64_t v = -lim; v < (f == 3 ? 1 : lim); v += (int64_t)step) {
                 uint64_t x = (uint64_t)v & m, y;
                 double xr = ldexp((double)v, -(int)s);
                 if (f == 1)
                     nl_sigmoid_plain(&y, &x, 1, l, s);
-                else
+                else if (f == 2)
                     nl_tanh_plain(&y, &x, 1, l, s);
+                else
+                    nl_exp_plain(&y, &x, 1, l, s);
                 double e = fabs(ldexp((double)bits_signed(y, l), -(int)s) -
-                                (f == 1 ? 1 / (1 + exp(-xr)) : tanh(xr)));
+                                (f == 1 ? 1 / (1 + exp(-xr)) : f == 2 ? tanh(xr) : exp(xr)));
                 if (e > worst) worst = e, at = xr;
             }
             printf("  %s (%u, %u): max error %.3g = %.2f x 2^-%u at x = %g (bound %.3g)\n",
-                   f == 1 ? "sigmoid" : "tanh", l, s, worst, ldexp(worst, (int)s), s, at, bound);
+                   tab_names[f], l, s, worst, ldexp(worst, (int)s), s, at, bound);
             CHECK_MSG(worst <= bound, "(%u, %u): error %g above %g", l, s, worst, bound);
         }
 }
@@ -408,14 +421,15 @@ TEST(table_error_bound) {
 TEST(table_flights) {
     prg g;
     harness_prg(&g, 79);
-    for (int f = 1; f <= 2; f++)
+    for (int f = 1; f <= 3; f++)
         for (unsigned lanes = 1; lanes <= 2; lanes++) {
             unsigned l = 37, s = 12;
             fsim *fs;
             REQUIRE_OK(fsim_new(&fs, test_backend(), lanes, &FERRET_TOY));
             ot_costing oc = {.backend = test_backend(), .fs = fs};
-            (void)(f == 1 ? nl_sigmoid_bytes(&oc, 700, l, s, lanes)
-                          : nl_tanh_bytes(&oc, 700, l, s, lanes));
+            (void)(f == 1   ? nl_sigmoid_bytes(&oc, 700, l, s, lanes)
+                   : f == 2 ? nl_tanh_bytes(&oc, 700, l, s, lanes)
+                            : nl_exp_bytes(&oc, 700, l, s, lanes));
             uint64_t model = fsim_flights(fs);
             fsim_free(fs);
             mt t = {.l = l, .s = s, .sig = f};
@@ -428,7 +442,7 @@ TEST(table_flights) {
                 if (dr > d) d = dr;
             }
             printf("  %s, %u lanes: %llu flights predicted, %llu measured\n",
-                   f == 1 ? "sigmoid" : "tanh", lanes, (unsigned long long)model,
+                   tab_names[f], lanes, (unsigned long long)model,
                    (unsigned long long)d);
             CHECK_EQ(d, model);
             mt_free(&t);

@@ -683,17 +683,22 @@ TEST(products_hand) {
               err_msg());
 }
 
+/* A model of one element-wise node op on x, 1 x 4 floats. */
+static void one_node(const char *op) {
+    static const int64_t d14[] = {1, 4};
+    mb_init(&B, 13);
+    mb_input(&B, "x", F, 2, d14);
+    mb_node(&B, op, "x", "y");
+    mb_output(&B, "y");
+}
+
 /* Sigmoid imports by name: sigmoid(0) = 1/2 and sigmoid(-x) = 1 -
  * sigmoid(x) exactly at (16, 4), its values within nl/act2.h's bound; a
  * scale below 2 is refused naming the layer. */
 TEST(sigmoid_hand) {
-    static const int64_t d14[] = {1, 4};
     const float x[4] = {0, 1.5f, -1.5f, 40};
     uint64_t y[4];
-    mb_init(&B, 13);
-    mb_input(&B, "x", F, 2, d14);
-    mb_node(&B, "Sigmoid", "x", "y");
-    mb_output(&B, "y");
+    one_node("Sigmoid");
     qnet *net;
     REQUIRE_OK(load(&net, 16, 4));
     REQUIRE_OK(run_checked(net, y, x));
@@ -703,13 +708,36 @@ TEST(sigmoid_hand) {
     for (int i = 0; i < 4; i++)
         CHECK(fabs(bits_signed(y[i], 16) / 16.0 - 1 / (1 + exp(-x[i]))) <= 1.7e-5 + 1.91 / 16);
     qnet_free(net);
-    mb_init(&B, 13);
-    mb_input(&B, "x", F, 2, d14);
-    mb_node(&B, "Sigmoid", "x", "y");
-    mb_output(&B, "y");
+    one_node("Sigmoid");
     CHECK_EQ(load(&net, 8, 1), PARLEY_E_UNSUPPORTED);
     CHECK_MSG(strstr(err_msg(), "(sigmoid") && strstr(err_msg(), "Sigmoid needs a scale s >= 2"),
               "%s", err_msg());
+}
+
+/* Exp imports by name: exp(0) and exp(-x) within nl/act2.h's bound at
+ * (24, 8); a positive input is outside its domain: the checked reference
+ * refuses it naming the layer, the plain one gives exp(0). */
+TEST(exp_hand) {
+    const float x[4] = {0, -1.5f, -7.25f, -40}, xp[4] = {0, 0.5f, -1, -2};
+    uint64_t y[4];
+    one_node("Exp");
+    qnet *net;
+    REQUIRE_OK(load(&net, 24, 8));
+    REQUIRE_OK(run_checked(net, y, x));
+    for (int i = 0; i < 4; i++)
+        CHECK_MSG(fabs(bits_signed(y[i], 24) / 256.0 - exp(x[i])) <= 1.2e-4 + 1.75 / 256,
+                  "exp(%g) = %g", x[i], bits_signed(y[i], 24) / 256.0);
+    CHECK_EQ(run_checked(net, y, xp), PARLEY_E_RANGE);
+    CHECK_MSG(strstr(err_msg(), "layer 0") && strstr(err_msg(), "(exp)") &&
+                  strstr(err_msg(), "input of Exp is positive (0.5)"),
+              "%s", err_msg());
+    REQUIRE_OK(run(net, y, xp));
+    CHECK_EQ(y[1], y[0]);
+    qnet_free(net);
+    one_node("Exp");
+    CHECK_EQ(load(&net, 8, 1), PARLEY_E_UNSUPPORTED);
+    CHECK_MSG(strstr(err_msg(), "(exp") && strstr(err_msg(), "Exp needs a scale s >= 2"), "%s",
+              err_msg());
 }
 
 /* A symbolic batch dimension takes the batch size given at load. */
@@ -1154,9 +1182,10 @@ TEST(public_roundtrip) {
  * is not its operands' scale, a HardSwish whose clip does not start at 0,
  * a Sigmoid or Tanh at a scale its table cannot take). */
 TEST(public_products_checked) {
-    static const char *const models[] = {DATA "act2.onnx", DATA "sig.onnx", DATA "mlp_tanh.onnx"};
+    static const char *const models[] = {DATA "act2.onnx", DATA "sig.onnx", DATA "mlp_tanh.onnx",
+                                         DATA "exp.onnx"};
     unsigned seen[QOP_END_] = {0};
-    for (int k = 0; k < 3; k++) {
+    for (int k = 0; k < 4; k++) {
         qnet *net, *pub;
         REQUIRE_OK(nn_model_load(&net, NULL, models[k], 37, 12, k == 2 ? 3 : 2));
         uint8_t *a, *b;
@@ -1177,7 +1206,7 @@ TEST(public_products_checked) {
             } else if (L->op == QOP_HARD_SWISH) {
                 nl_act_set(L->p.act.lo, 1);
                 why = "from 0 to a positive bound";
-            } else if (L->op == QOP_SIGMOID || L->op == QOP_TANH) {
+            } else if (L->op == QOP_SIGMOID || L->op == QOP_TANH || L->op == QOP_EXP) {
                 L->p.shift = 11;
                 why = "the scale is not the input's";
             }
@@ -1191,7 +1220,8 @@ TEST(public_products_checked) {
         qnet_free(pub);
         qnet_free(net);
     }
-    CHECK(seen[QOP_MUL] && seen[QOP_HARD_SWISH] && seen[QOP_SIGMOID] && seen[QOP_TANH]);
+    CHECK(seen[QOP_MUL] && seen[QOP_HARD_SWISH] && seen[QOP_SIGMOID] && seen[QOP_TANH] &&
+          seen[QOP_EXP]);
     /* A Sigmoid's table needs l >= s + 5: at (8, 3), a Tanh's s >= 3. */
     CHECK_EQ(nl_sigmoid_check(8, 3), 0);
     CHECK_EQ(nl_sigmoid_check(8, 4), PARLEY_E_ARG);

@@ -219,17 +219,26 @@ uint64_t nl_hswish_bytes(const ot_costing *oc, size_t n, unsigned l, const nl_ac
 
 #define TAB_N 64 /* segments */
 
-/* A smooth function by its table: |x| clipped under 2^R, segments of width
- * 2^-seg (2^(R + seg) = TAB_N of them), and its symmetry. */
+/* How a table function extends from its table's side to all x. */
+enum {
+    TAB_SIG, /* f(-x) = 1 - f(x) (Sigmoid) */
+    TAB_ODD, /* f(-x) = -f(x) (Tanh) */
+    TAB_EXP, /* the table is f(-t) for t = relu(-x): x > 0 is taken as 0 (Exp) */
+};
+
+/* A smooth function by its table: |x| (TAB_EXP: relu(-x)) clipped under
+ * 2^R, segments of width 2^-seg (2^(R + seg) = TAB_N of them), and its
+ * symmetry. */
 typedef struct tabfn {
     const int64_t (*tab)[3];
     unsigned R, seg;
-    int odd; /* f(-x) = -f(x) (Tanh), else f(-x) = 1 - f(x) (Sigmoid) */
+    int shape; /* TAB_* */
     const char *name;
 } tabfn;
 
-static const tabfn SIGMOID = {sig_table, 4, 2, 0, "Sigmoid"};
-static const tabfn TANH = {tanh_table, 3, 3, 1, "Tanh"};
+static const tabfn SIGMOID = {sig_table, 4, 2, TAB_SIG, "Sigmoid"};
+static const tabfn TANH = {tanh_table, 3, 3, TAB_ODD, "Tanh"};
+static const tabfn EXP = {exp_table, 4, 2, TAB_EXP, "Exp"};
 
 static int tab_check(const tabfn *f, unsigned l, unsigned s) {
     if (l < 1 || l > 64 || s < f->seg || l < s + f->R + 1)
@@ -244,6 +253,10 @@ int nl_sigmoid_check(unsigned l, unsigned s) {
 
 int nl_tanh_check(unsigned l, unsigned s) {
     return tab_check(&TANH, l, s);
+}
+
+int nl_exp_check(unsigned l, unsigned s) {
+    return tab_check(&EXP, l, s);
 }
 
 /* Entry k of segment i at scale s, mod 2^l: a, b, c (the scale-40
@@ -263,7 +276,13 @@ static uint64_t tab_hi(const tabfn *f, unsigned s) {
 
 /* The final step's constants: y = MUX(d, 2r - off) + add - r. */
 static uint64_t tab_one(const tabfn *f, unsigned s) {
-    return f->odd ? 0 : (uint64_t)1 << s;
+    return f->shape == TAB_SIG ? (uint64_t)1 << s : 0;
+}
+
+/* The first step's factor: a = MUX(d, f x) - x, |x| (f = 2) or relu(-x)
+ * (f = 1). */
+static uint64_t tab_fold(const tabfn *f) {
+    return f->shape == TAB_EXP ? 1 : 2;
 }
 
 static void tab_plain(const tabfn *f, uint64_t *y, const uint64_t *x, size_t n, unsigned l,
@@ -272,7 +291,7 @@ static void tab_plain(const tabfn *f, uint64_t *y, const uint64_t *x, size_t n, 
     for (size_t k = 0; k < n; k++) {
         uint64_t xv = x[k] & m, r, e, q, t;
         nl_relu_plain(&r, &xv, 1, l);
-        uint64_t ax = (2 * r - xv) & m;
+        uint64_t ax = (tab_fold(f) * r - xv) & m;
         t = (ax - tab_hi(f, s)) & m;
         nl_relu_plain(&e, &t, 1, l);
         uint64_t w = (ax - e) & m, wr = w & bits_mask(s + f->R + 1);
@@ -283,7 +302,7 @@ static void tab_plain(const tabfn *f, uint64_t *y, const uint64_t *x, size_t n, 
         t = (t + tab_entry(f, i, 1, l, s)) & m;
         nl_mul_trunc_plain(&t, &t, &u, 1, l, s);
         uint64_t rr = (t + tab_entry(f, i, 2, l, s)) & m, d = bits_signed(xv, l) >= 0;
-        y[k] = (d * (2 * rr - one) + one - rr) & m;
+        y[k] = f->shape == TAB_EXP ? rr : (d * (2 * rr - one) + one - rr) & m;
     }
 }
 
@@ -293,6 +312,10 @@ void nl_sigmoid_plain(uint64_t *y, const uint64_t *x, size_t n, unsigned l, unsi
 
 void nl_tanh_plain(uint64_t *y, const uint64_t *x, size_t n, unsigned l, unsigned s) {
     tab_plain(&TANH, y, x, n, l, s);
+}
+
+void nl_exp_plain(uint64_t *y, const uint64_t *x, size_t n, unsigned l, unsigned s) {
+    tab_plain(&EXP, y, x, n, l, s);
 }
 
 /* Lane steps on the DReLU bits d. MUX: y = MUX(d, f x - off) + add - g x,
@@ -377,9 +400,10 @@ static int tab_run(const tabfn *f, party *p, uint64_t *y, const uint64_t *x, siz
     uint64_t *ax = buf, *e = buf + n, *w = buf + 2 * n, *t = buf + 3 * n;
     uint64_t *tab[4] = {buf + 4 * n, buf + 5 * n, buf + 6 * n, buf + 7 * n};
     int srv = p->role == MPC_SERVER;
-    /* |x| = MUX(d, 2x) - x, then clipped: w = |x| - relu(|x| - hi) */
+    /* |x| = MUX(d, 2x) - x (Exp: relu(-x) = MUX(d, x) - x), then clipped:
+     * w = |x| - relu(|x| - hi) */
     int rc = nl_drelu(p, d, x, n, l);
-    sig_ctx c = {.d = d, .y = ax, .x = x, .f = 2, .g = 1, .l = l, .s = s};
+    sig_ctx c = {.d = d, .y = ax, .x = x, .f = tab_fold(f), .g = 1, .l = l, .s = s};
     if (rc == 0) rc = party_run(p, n, GRAIN, sig_mux_lane, &c);
     for (size_t i = 0; rc == 0 && i < n; i++)
         t[i] = (ax[i] - (srv ? tab_hi(f, s) : 0)) & m;
@@ -401,12 +425,13 @@ static int tab_run(const tabfn *f, party *p, uint64_t *y, const uint64_t *x, siz
     for (size_t i = 0; rc == 0 && i < n; i++)
         t[i] = (t[i] + tab[1][i]) & m;
     if (rc == 0) rc = nl_mul_trunc(p, e, t, w, n, l, s);
+    uint64_t *r = f->shape == TAB_EXP ? y : t; /* Exp: y = r */
     for (size_t i = 0; rc == 0 && i < n; i++)
-        t[i] = (e[i] + tab[2][i]) & m;
+        r[i] = (e[i] + tab[2][i]) & m;
     /* y = 1 - r + MUX(d, 2r - 1) (Sigmoid), MUX(d, 2r) - r (Tanh) */
     c = (sig_ctx){.d = d, .y = y, .x = t, .f = 2, .g = 1, .off = tab_one(f, s),
                   .add = tab_one(f, s), .l = l, .s = s};
-    if (rc == 0) rc = party_run(p, n, GRAIN, sig_mux_lane, &c);
+    if (rc == 0 && f->shape != TAB_EXP) rc = party_run(p, n, GRAIN, sig_mux_lane, &c);
     mem_free_wipe(buf, words * sizeof *buf);
     mem_free_wipe(d, 2 * n);
     return rc;
@@ -418,6 +443,10 @@ int nl_sigmoid(party *p, uint64_t *y, const uint64_t *x, size_t n, unsigned l, u
 
 int nl_tanh(party *p, uint64_t *y, const uint64_t *x, size_t n, unsigned l, unsigned s) {
     return tab_run(&TANH, p, y, x, n, l, s);
+}
+
+int nl_exp(party *p, uint64_t *y, const uint64_t *x, size_t n, unsigned l, unsigned s) {
+    return tab_run(&EXP, p, y, x, n, l, s);
 }
 
 /* Per lane: the MUX's jobs and its exchange. */
@@ -451,7 +480,7 @@ static uint64_t tab_bytes(const tabfn *f, const ot_costing *oc, size_t n, unsign
     b += lanes_bytes(oc, n, l, lanes, sig_lut_lane_bytes);
     b += nl_mul_trunc_bytes(oc, n, l, s, lanes);
     b += nl_mul_trunc_bytes(oc, n, l, s, lanes);
-    b += lanes_bytes(oc, n, l, lanes, sig_mux_lane_bytes);
+    if (f->shape != TAB_EXP) b += lanes_bytes(oc, n, l, lanes, sig_mux_lane_bytes);
     return b;
 }
 
@@ -462,4 +491,8 @@ uint64_t nl_sigmoid_bytes(const ot_costing *oc, size_t n, unsigned l, unsigned s
 
 uint64_t nl_tanh_bytes(const ot_costing *oc, size_t n, unsigned l, unsigned s, unsigned lanes) {
     return tab_bytes(&TANH, oc, n, l, s, lanes);
+}
+
+uint64_t nl_exp_bytes(const ot_costing *oc, size_t n, unsigned l, unsigned s, unsigned lanes) {
+    return tab_bytes(&EXP, oc, n, l, s, lanes);
 }

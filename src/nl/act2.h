@@ -87,4 +87,16 @@ int nl_tanh(party *p, uint64_t *y, const uint64_t *x, size_t n, unsigned l, unsi
 void nl_tanh_plain(uint64_t *y, const uint64_t *x, size_t n, unsigned l, unsigned s);
 uint64_t nl_tanh_bytes(const ot_costing *oc, size_t n, unsigned l, unsigned s, unsigned lanes);
 
+/* Exp at scale s (input and output) from the same machinery with the table
+ * of e^-t on t in [0, 16) (R = 4, g = 2): a = relu(-x) = MUX(d, x) - x,
+ * w = a - relu(a - hi), i, u and r as above, y = r: exp(x) for x <= 0
+ * (below -16 as at -16, e^-16 < 2^-23). A positive x is outside Exp's
+ * domain and gives exp(0) = r at a = 0; the checked reference
+ * (ref_run_checked, nn/ref.h) refuses it naming the layer. Secure: as
+ * Sigmoid without the last MUX. Same checks (s >= 2, l >= s + 5). */
+int nl_exp_check(unsigned l, unsigned s) WUR;
+int nl_exp(party *p, uint64_t *y, const uint64_t *x, size_t n, unsigned l, unsigned s) WUR;
+void nl_exp_plain(uint64_t *y, const uint64_t *x, size_t n, unsigned l, unsigned s);
+uint64_t nl_exp_bytes(const ot_costing *oc, size_t n, unsigned l, unsigned s, unsigned lanes);
+
 #endif

@@ -144,6 +144,10 @@ typedef struct qkind {
      * none). NULL: no value exceeds the inputs' (or the layer's constants,
      * which fit the ring). */
     void (*reach)(const qctx *c, const double *inmax, double *bound, uint64_t *inner);
+    /* The checked reference's domain check, on the same wide values as
+     * reach: NULL if every input is in the kind's domain, else why not
+     * (a message the caller prefixes with the layer). NULL: any input. */
+    const char *(*domain)(const qctx *c, char *why, size_t len);
 } qkind;
 
 /* Most u32 fields of a kind's public parameters on the wire. */

@@ -12,6 +12,7 @@
 
 #include <math.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 #define WIRE(member, n) .wire_off = offsetof(qparams, member), .wire_n = (n)
@@ -399,6 +400,20 @@ static int shift_quant(qparams *p, const double *c, unsigned sc, unsigned s, uns
     return 0;
 }
 
+/* Exp computes exp(x) for x <= 0 only (a positive x gives exp(0)). */
+static const char *exp_domain(const qctx *c, char *why, size_t len) {
+    int64_t most = INT64_MIN;
+    for (size_t i = 0; i < c->n; i++)
+        if ((int64_t)c->x[0][i] > most) most = (int64_t)c->x[0][i];
+    if (c->n == 0 || most <= 0) return NULL;
+    unsigned sc = c->net->t[c->L->in[0]].scale;
+    snprintf(why, len,
+             "an input of Exp is positive (%.6g): parley computes exp(x) for x <= 0 only, as "
+             "in a Softmax after its maximum is subtracted (a positive x would give exp(0) = 1)",
+             ldexp((double)most, -(int)sc));
+    return why;
+}
+
 /* ---- the table ---- */
 
 #define LINEAR(k) \
@@ -470,6 +485,8 @@ static const qkind kinds[QOP_END_] = {
                  .quant = shift_quant, .counts = QC_TRUNC, .dump = dump_shr, .reach = mul_reach},
     [QOP_SIGMOID] = {"sigmoid", "Sigmoid", TABLE(nl_sigmoid)},
     [QOP_TANH] = {"tanh", "Tanh", TABLE(nl_tanh)},
+    /* smooth functions (ops-smooth) */
+    [QOP_EXP] = {"exp", "Exp", TABLE(nl_exp), .domain = exp_domain},
 };
 
 const qkind *qkind_find(int op) {

@@ -289,11 +289,12 @@ int qcheck_mul(const qnet *net, const qlayer *L, unsigned i) {
     return 0;
 }
 
-/* Sigmoid, Tanh: at the input's scale, which their tables fit. */
+/* Sigmoid, Tanh, Exp: at the input's scale, which their tables fit. */
 int qcheck_table(const qnet *net, const qlayer *L, unsigned i) {
     if (L->p.shift != in_t(net, L, 0)->scale) return lerr(net, i, "the scale is not the input's");
-    int rc = L->op == QOP_TANH ? nl_tanh_check(net->l, L->p.shift)
-                               : nl_sigmoid_check(net->l, L->p.shift);
+    int rc = L->op == QOP_TANH  ? nl_tanh_check(net->l, L->p.shift)
+             : L->op == QOP_EXP ? nl_exp_check(net->l, L->p.shift)
+                                : nl_sigmoid_check(net->l, L->p.shift);
     if (rc < 0) return lerr_last(net, i);
     return 0;
 }

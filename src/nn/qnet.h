@@ -53,6 +53,9 @@
  *   SIGMOID, TANH     nl_sigmoid_plain, nl_tanh_plain at scale p.shift =
  *                     the input's
  *                     (docs/MODELS.md)
+ *   EXP               nl_exp_plain at scale p.shift = the input's: exp(x)
+ *                     for x <= 0; a positive input is outside its domain
+ *                     (the checked reference refuses it)
  *   CONST             no input: a server constant at scale s (shared as
  *                     S: the constant, C: zeros), e.g. a constant operand
  *                     of a Concat
@@ -108,6 +111,7 @@ typedef enum qop {
     QOP_MUL,        /* product of two computed tensors, broadcast, truncated */
     QOP_SIGMOID,    /* nl_sigmoid_plain at the input's scale (p.shift) */
     QOP_TANH,       /* nl_tanh_plain at the input's scale (p.shift) */
+    QOP_EXP,        /* nl_exp_plain at the input's scale (p.shift), x <= 0 (ops-smooth) */
     QOP_END_ /* one past the last kind */
 } qop;
 
@@ -140,7 +144,7 @@ typedef union qparams {
     lin_params lin; /* CONV (lin.conv), FC (lin.fc: N = product of the leading
                        dims, K the last), SCALE (lin.scale: N = dim 0, C = dim
                        1, S = the rest) */
-    unsigned shift; /* TRUNC, RELU_TRUNC, SHL, MUL, SIGMOID, TANH */
+    unsigned shift; /* TRUNC, RELU_TRUNC, SHL, MUL, SIGMOID, TANH, EXP */
     nl_pool pool;   /* MAXPOOL, AVGPOOL */
     unsigned axis;  /* CONCAT */
     struct {
