@@ -22,13 +22,15 @@ typedef struct mt {
     size_t n;
     unsigned l, s;
     const nl_actp *a; /* HardSwish when set, else the product */
-    int sig;          /* 1: Sigmoid, 2: Tanh, 3: Exp, at scale s */
+    int sig;          /* 1: Sigmoid, 2: Tanh, 3: Exp, 4: Reciprocal, at scale s */
+    unsigned lo, hi;  /* Reciprocal's domain [2^lo, 2^hi) */
     uint64_t *x[2], *y[2], *z[2];
 } mt;
 
 static int mt_party(party *p, void *arg) {
     mt *t = arg;
     int r = p->role;
+    if (t->sig == 4) return nl_recip(p, t->z[r], t->x[r], t->n, t->l, t->s, t->lo, t->hi);
     if (t->sig == 3) return nl_exp(p, t->z[r], t->x[r], t->n, t->l, t->s);
     if (t->sig == 2) return nl_tanh(p, t->z[r], t->x[r], t->n, t->l, t->s);
     if (t->sig) return nl_sigmoid(p, t->z[r], t->x[r], t->n, t->l, t->s);
@@ -41,6 +43,7 @@ static uint64_t measured_bytes(void) {
 }
 
 static uint64_t mt_predict(const mt *t, unsigned lanes) {
+    if (t->sig == 4) return nl_recip_bytes(OC, t->n, t->l, t->s, t->lo, t->hi, lanes);
     if (t->sig == 3) return nl_exp_bytes(OC, t->n, t->l, t->s, lanes);
     if (t->sig == 2) return nl_tanh_bytes(OC, t->n, t->l, t->s, lanes);
     if (t->sig) return nl_sigmoid_bytes(OC, t->n, t->l, t->s, lanes);
@@ -69,7 +72,9 @@ static int mt_check(mt *t, unsigned lanes) {
     }
     for (size_t i = 0; i < t->n && !bad; i++) {
         uint64_t x = (t->x[0][i] + t->x[1][i]) & m, y = 0, want;
-        if (t->sig == 3) {
+        if (t->sig == 4) {
+            nl_recip_plain(&want, &x, 1, t->l, t->s, t->lo, t->hi);
+        } else if (t->sig == 3) {
             nl_exp_plain(&want, &x, 1, t->l, t->s);
         } else if (t->sig == 2) {
             nl_tanh_plain(&want, &x, 1, t->l, t->s);
@@ -334,7 +339,7 @@ TEST(mul_flights) {
     prg_clear(&g);
 }
 
-static const char *const tab_names[] = {"", "sigmoid", "tanh", "exp"};
+static const char *const tab_names[] = {"", "sigmoid", "tanh", "exp", "recip"};
 
 /* Sigmoid, Tanh and Exp: every value of the ring at small l (random
  * splits, a few lanes), edge and random values at the wide rings. */
@@ -417,11 +422,12 @@ TEST(table_error_bound) {
 
 /* The table functions' flights: the flight model retraces every stage
  * (DReLU, MUX, ReLU, truncate-and-reduce, the table's OTs, two products
- * with truncation, MUX) as the run's longest chain of messages shows. */
+ * with truncation, MUX; Reciprocal's DReLUs, MUX and products around the
+ * table) as the run's longest chain of messages shows. */
 TEST(table_flights) {
     prg g;
     harness_prg(&g, 79);
-    for (int f = 1; f <= 3; f++)
+    for (int f = 1; f <= 4; f++)
         for (unsigned lanes = 1; lanes <= 2; lanes++) {
             unsigned l = 37, s = 12;
             fsim *fs;
@@ -429,10 +435,11 @@ TEST(table_flights) {
             ot_costing oc = {.backend = test_backend(), .fs = fs};
             (void)(f == 1   ? nl_sigmoid_bytes(&oc, 700, l, s, lanes)
                    : f == 2 ? nl_tanh_bytes(&oc, 700, l, s, lanes)
-                            : nl_exp_bytes(&oc, 700, l, s, lanes));
+                   : f == 3 ? nl_exp_bytes(&oc, 700, l, s, lanes)
+                            : nl_recip_bytes(&oc, 700, l, s, 11, 17, lanes));
             uint64_t model = fsim_flights(fs);
             fsim_free(fs);
-            mt t = {.l = l, .s = s, .sig = f};
+            mt t = {.l = l, .s = s, .sig = f, .lo = 11, .hi = 17};
             mt_alloc(&t, 700);
             edge_values(t.x, &g, t.n, t.l, 1);
             CHECK(mt_check(&t, lanes) == 0);
@@ -473,5 +480,72 @@ TEST(hswish_error_bound) {
                 worst = fmax(worst, fabs(d) / u + 1);
         }
         CHECK_MSG(worst == 0, "(%u, %u): an output off by %g units", l, s, worst);
+    }
+}
+
+/* Reciprocal: every value of the ring (inside the domain or not) at
+ * small l with random splits; edge values, the thresholds 2^j and their
+ * neighbours, and random values of the domain at the wide rings. */
+TEST(recip_all_values) {
+    prg g;
+    harness_prg(&g, 80);
+    static const unsigned ls[][4] = {{12, 6, 5, 9}, {14, 6, 4, 11}, {13, 7, 6, 8}};
+    for (size_t k = 0; k < 3; k++) {
+        mt t = {.l = ls[k][0], .s = ls[k][1], .lo = ls[k][2], .hi = ls[k][3], .sig = 4};
+        uint64_t m = bits_mask(t.l);
+        mt_alloc(&t, (size_t)1 << t.l);
+        prg_ring(&g, t.x[0], t.n, t.l);
+        for (size_t i = 0; i < t.n; i++) t.x[1][i] = (i - t.x[0][i]) & m;
+        CHECK_MSG(mt_check(&t, 1 + (unsigned)k % 2) == 0, "recip at l = %u, s = %u", t.l, t.s);
+        mt_free(&t);
+    }
+    prg_clear(&g);
+}
+
+TEST(recip_wide) {
+    prg g;
+    harness_prg(&g, 81);
+    static const unsigned ls[][4] = {{37, 12, 11, 17}, {64, 20, 19, 30}, {40, 12, 3, 27}};
+    static const size_t ns[] = {300, 129, 1000};
+    for (size_t k = 0; k < 3; k++) {
+        mt t = {.l = ls[k][0], .s = ls[k][1], .lo = ls[k][2], .hi = ls[k][3], .sig = 4};
+        mt_alloc(&t, ns[k]);
+        edge_values(t.x, &g, t.n, t.l, 1);
+        uint64_t m = bits_mask(t.l), span = (1ULL << t.hi) - (1ULL << t.lo);
+        for (size_t i = 33; i < t.n; i++) {
+            uint64_t x = (1ULL << t.lo) + prg_u64(&g) % span;
+            unsigned j = t.lo + (unsigned)(i % (t.hi - t.lo));
+            if (i % 3 == 0) x = (1ULL << j) - (i % 2);
+            t.x[1][i] = (x - t.x[0][i]) & m;
+        }
+        CHECK_MSG(mt_check(&t, 1 + (unsigned)k % 3) == 0, "recip at l = %u, s = %u", t.l, t.s);
+        mt_free(&t);
+    }
+    prg_clear(&g);
+}
+
+/* The stated bound (act2.h, docs/MODELS.md): for every x of the domain
+ * [2^lo, 2^hi), |y - 2^(2s) / x| <= 2 + 2^(s-22) units at scale s when
+ * x >= 2^s (1 / x <= 1; the 2^(s-22): the fit's 1.9e-7), that many times
+ * 2^(s-k) below (k = msb(x)). All of them at (24, 8), (37, 12) and (16, 6),
+ * every 997th at (64, 20). */
+TEST(recip_error_bound) {
+    static const unsigned ls[][5] = {
+        {24, 8, 2, 16, 1}, {37, 12, 11, 22, 1}, {16, 6, 3, 9, 1}, {64, 20, 19, 30, 997}};
+    for (size_t k = 0; k < 4; k++) {
+        unsigned l = ls[k][0], s = ls[k][1], lo = ls[k][2], hi = ls[k][3];
+        double worst = 0, at = 0, bound = 2 + ldexp(1.0, (int)s - 22);
+        for (uint64_t x = 1ULL << lo; x < 1ULL << hi; x += ls[k][4]) {
+            uint64_t y;
+            nl_recip_plain(&y, &x, 1, l, s, lo, hi);
+            unsigned msb = 63 - (unsigned)__builtin_clzll(x);
+            double e = fabs((double)bits_signed(y, l) - ldexp(1.0, 2 * (int)s) / (double)x);
+            if (msb < s) e = ldexp(e, (int)msb - (int)s);
+            if (e > worst) worst = e, at = ldexp((double)x, -(int)s);
+        }
+        printf("  recip (%u, %u) on [2^%u, 2^%u): max error %.3f units (scaled below 1) at x = %g, "
+               "bound %.3f\n",
+               l, s, lo, hi, worst, at, bound);
+        CHECK_MSG(worst <= bound, "(%u, %u): error %g units", l, s, worst);
     }
 }
