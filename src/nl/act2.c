@@ -392,19 +392,27 @@ static int sig_lut_lane(mpc_lane *L, void *arg, size_t first, size_t n) {
     return otb_run(L, jobs, 4);
 }
 
+/* Scratch for a protocol: words of 64 bits and bytes, both or neither
+ * (the party failed with what ran out). */
+static int scratch(party *p, uint64_t **buf, size_t words, uint8_t **b, size_t bytes,
+                   const char *what) {
+    *buf = mem_alloc(words, sizeof **buf);
+    *b = mem_alloc(bytes, 1);
+    if (*buf && *b) return 0;
+    mem_free(*buf);
+    mem_free(*b);
+    return party_fail(p, err_set(PARLEY_E_NOMEM, "out of memory for %s", what));
+}
+
 /* The core on shares: r from w (tab_core_plain), n >= 1; w is
  * overwritten. */
 static int tab_core(const tabfn *f, party *p, uint64_t *r, uint64_t *w, size_t n, unsigned l,
                     unsigned s) {
     uint64_t m = bits_mask(l);
     size_t words = 6 * n;
-    uint64_t *buf = mem_alloc(words, sizeof *buf);
-    uint8_t *idx = mem_alloc(n, 1);
-    if (!buf || !idx) {
-        mem_free(buf);
-        mem_free(idx);
-        return party_fail(p, err_set(PARLEY_E_NOMEM, "out of memory for a table function"));
-    }
+    uint64_t *buf;
+    uint8_t *idx;
+    TRY(scratch(p, &buf, words, &idx, n, "a table function"));
     uint64_t *e = buf, *t = buf + n;
     uint64_t *tab[4] = {buf + 2 * n, buf + 3 * n, buf + 4 * n, buf + 5 * n};
     for (size_t i = 0; i < n; i++)
@@ -435,13 +443,9 @@ static int tab_run(const tabfn *f, party *p, uint64_t *y, const uint64_t *x, siz
     if (n == 0) return 0;
     uint64_t m = bits_mask(l);
     size_t words = 4 * n;
-    uint64_t *buf = mem_alloc(words, sizeof *buf);
-    uint8_t *d = mem_alloc(n, 1);
-    if (!buf || !d) {
-        mem_free(buf);
-        mem_free(d);
-        return party_fail(p, err_set(PARLEY_E_NOMEM, "out of memory for a table function"));
-    }
+    uint64_t *buf;
+    uint8_t *d;
+    TRY(scratch(p, &buf, words, &d, n, "a table function"));
     uint64_t *ax = buf, *e = buf + n, *w = buf + 2 * n, *t = buf + 3 * n;
     int srv = p->role == MPC_SERVER;
     /* |x| = MUX(d, 2x) - x (Exp: relu(-x) = MUX(d, x) - x), then clipped:
@@ -572,13 +576,9 @@ int nl_recip(party *p, uint64_t *y, const uint64_t *x, size_t n, unsigned l, uns
     unsigned D = hi - 1 - lo, sh = hi - 1 - s;
     uint64_t m = bits_mask(l);
     size_t words = 2 * (size_t)D * n + 2 * n;
-    uint64_t *buf = mem_alloc(words, sizeof *buf);
-    uint8_t *c = mem_alloc((size_t)D * n, 1);
-    if (!buf || !c) {
-        mem_free(buf);
-        mem_free(c);
-        return party_fail(p, err_set(PARLEY_E_NOMEM, "out of memory for a reciprocal"));
-    }
+    uint64_t *buf;
+    uint8_t *c;
+    TRY(scratch(p, &buf, words, &c, (size_t)D * n, "a reciprocal"));
     uint64_t *v = buf, *b = buf + (size_t)D * n, *q = b + (size_t)D * n, *t = q + n;
     int srv = p->role == MPC_SERVER;
     /* c_j = [x >= 2^(lo+j)], all D thresholds in one batch */
