@@ -10,6 +10,7 @@
 
 #include "mpc/flights.h"
 #include "nl/act2.h"
+#include "nl/act3.h"
 #include "util/bits.h"
 #include "util/mem.h"
 
@@ -548,4 +549,122 @@ TEST(recip_error_bound) {
                l, s, lo, hi, worst, at, bound);
         CHECK_MSG(worst <= bound, "(%u, %u): error %g units", l, s, worst);
     }
+}
+
+/* ---- Softmax (nl/act3.h) ---- */
+
+typedef struct smt {
+    size_t outer, cols, inner;
+    unsigned l, s;
+    uint64_t *x[2], *y[2];
+} smt;
+
+static int sm_party(party *p, void *arg) {
+    smt *t = arg;
+    int r = p->role;
+    return nl_softmax(p, t->y[r], t->x[r], t->outer, t->cols, t->inner, t->l, t->s);
+}
+
+/* Rows of values at scale s: random within +-2^(s+4) (a few rows the
+ * whole ring's half range, so differences reach the ring's edge), with
+ * ties, equal rows and single large entries; secure vs the twin, bit for
+ * bit, and the bytes as predicted. */
+static int sm_check(smt *t, prg *g, unsigned lanes) {
+    size_t n = t->outer * t->cols * t->inner;
+    uint64_t m = bits_mask(t->l), *x = mem_alloc(n + 1, 8), *want = mem_alloc(n + 1, 8);
+    for (int r = 0; r < 2; r++) {
+        t->x[r] = mem_alloc(n + 1, 8);
+        t->y[r] = mem_alloc(n + 1, 8);
+    }
+    unsigned span = t->s + 5 < t->l - 2 ? t->s + 5 : t->l - 2;
+    for (size_t i = 0; i < n; i++) {
+        x[i] = (prg_u64(g) & bits_mask(span)) - (1ULL << (span - 1));
+        if (i % 7 == 3) x[i] = x[i ? i - 1 : 0];
+        if (i % 11 == 5) x[i] = (1ULL << (t->s + 3)) + (i % 3);
+        x[i] &= m;
+    }
+    if (n > 0) x[0] = (1ULL << (t->l - 2)) - 1; /* a wide row: x - m reaches -2^(l-2) */
+    if (n > 1) x[n - 1] = (0 - (1ULL << (t->l - 2))) & m;
+    prg_ring(g, t->x[0], n, t->l);
+    for (size_t i = 0; i < n; i++) t->x[1][i] = (x[i] - t->x[0][i]) & m;
+    int rc = run2_party(sm_party, t, lanes), bad = rc != 0;
+    CHECK_MSG(rc == 0, "%s", err_msg());
+    if (rc == 0) {
+        pred_cots = 0;
+        uint64_t pred = nl_softmax_bytes(OC, t->outer, t->cols, t->inner, t->l, t->s, lanes);
+        uint64_t got = measured_bytes();
+        CHECK_MSG(got == pred, "softmax %zux%zux%zu l=%u s=%u: %llu bytes, predicted %llu",
+                  t->outer, t->cols, t->inner, t->l, t->s, (unsigned long long)got,
+                  (unsigned long long)pred);
+        bad |= got != pred;
+        CHECK_EQ(nl_softmax_plain(want, x, t->outer, t->cols, t->inner, t->l, t->s), 0);
+        for (size_t i = 0; i < n && !bad; i++)
+            if (((t->y[0][i] + t->y[1][i]) & m) != want[i]) {
+                harness_fail(__FILE__, __LINE__, "softmax l=%u s=%u: element %zu: 0x%llx, want 0x%llx",
+                             t->l, t->s, i, (unsigned long long)((t->y[0][i] + t->y[1][i]) & m),
+                             (unsigned long long)want[i]);
+                bad = 1;
+            }
+    }
+    for (int r = 0; r < 2; r++) {
+        mem_free(t->x[r]);
+        mem_free(t->y[r]);
+    }
+    mem_free(x);
+    mem_free(want);
+    return bad;
+}
+
+TEST(softmax_secure_equals_plain) {
+    prg g;
+    harness_prg(&g, 82);
+    static const size_t shapes[][3] = {{1, 1, 1}, {3, 2, 1}, {2, 10, 3}, {1, 5, 7}, {4, 3, 1},
+                                       {1, 130, 1}, {2, 17, 2}};
+    static const unsigned ls[][2] = {{12, 6}, {37, 12}, {64, 20}, {20, 8}, {16, 7}, {37, 12},
+                                     {40, 14}};
+    for (size_t k = 0; k < 7; k++) {
+        smt t = {.outer = shapes[k][0], .cols = shapes[k][1], .inner = shapes[k][2],
+                 .l = ls[k][0], .s = ls[k][1]};
+        CHECK_MSG(sm_check(&t, &g, 1 + (unsigned)k % 2) == 0, "shape %zu", k);
+    }
+    prg_clear(&g);
+}
+
+/* Against float softmax p on random rows in [-6, 6): each output within
+ * 2.5e-4 p + (cols p + 4) 1.75 2^-s (docs/MODELS.md: the Exp's fit, relative,
+ * on e_j and on the sum; its floors, 1.75 units each, on e_j and on all
+ * cols of the sum; the reciprocal's 2 units and the product's floor). */
+TEST(softmax_error_bound) {
+    prg g;
+    harness_prg(&g, 83);
+    static const unsigned ls[][2] = {{37, 12}, {24, 8}, {64, 20}};
+    static const size_t colss[] = {2, 10, 100, 1000};
+    for (size_t k = 0; k < 3; k++)
+        for (size_t c = 0; c < 4; c++) {
+            unsigned l = ls[k][0], s = ls[k][1];
+            size_t cols = colss[c], rows = 20;
+            uint64_t m = bits_mask(l), *x = mem_alloc(rows * cols, 8), *y = mem_alloc(rows * cols, 8);
+            for (size_t i = 0; i < rows * cols; i++)
+                x[i] = ((prg_u64(&g) % (12ULL << s)) - (6ULL << s)) & m;
+            CHECK_EQ(nl_softmax_plain(y, x, rows, cols, 1, l, s), 0);
+            double u = ldexp(1.0, -(int)s), worst = 0, bound = 0;
+            for (size_t r = 0; r < rows; r++) {
+                double mx = -1e300, sum = 0;
+                for (size_t j = 0; j < cols; j++) mx = fmax(mx, (double)bits_signed(x[r * cols + j], l));
+                for (size_t j = 0; j < cols; j++)
+                    sum += exp(ldexp((double)bits_signed(x[r * cols + j], l) - mx, -(int)s));
+                for (size_t j = 0; j < cols; j++) {
+                    double p = exp(ldexp((double)bits_signed(x[r * cols + j], l) - mx, -(int)s)) / sum;
+                    double e = fabs(ldexp((double)bits_signed(y[r * cols + j], l), -(int)s) - p);
+                    double b = 2.5e-4 * p + ((double)cols * p + 4) * 1.75 * u;
+                    CHECK_MSG(e <= b, "(%u, %u) cols %zu: %g above %g", l, s, cols, e, b);
+                    if (e > worst) worst = e, bound = b;
+                }
+            }
+            printf("  softmax (%u, %u) over %zu: max error %.3g = %.2f x 2^-%u (its bound %.3g)\n", l,
+                   s, cols, worst, ldexp(worst, (int)s), s, bound);
+            mem_free(x);
+            mem_free(y);
+        }
+    prg_clear(&g);
 }
