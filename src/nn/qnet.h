@@ -56,6 +56,9 @@
  *   EXP               nl_exp_plain at scale p.shift = the input's: exp(x)
  *                     for x <= 0; a positive input is outside its domain
  *                     (the checked reference refuses it)
+ *   SOFTMAX           nl_softmax_plain over p.softmax.axis (flat: the dims
+ *                     from axis on as one, ONNX opsets < 13) at scale
+ *                     p.softmax.shift = the input's
  *   CONST             no input: a server constant at scale s (shared as
  *                     S: the constant, C: zeros), e.g. a constant operand
  *                     of a Concat
@@ -112,6 +115,7 @@ typedef enum qop {
     QOP_SIGMOID,    /* nl_sigmoid_plain at the input's scale (p.shift) */
     QOP_TANH,       /* nl_tanh_plain at the input's scale (p.shift) */
     QOP_EXP,        /* nl_exp_plain at the input's scale (p.shift), x <= 0 (ops-smooth) */
+    QOP_SOFTMAX,    /* nl_softmax_plain over p.softmax.axis (ops-smooth) */
     QOP_END_ /* one past the last kind */
 } qop;
 
@@ -159,6 +163,9 @@ typedef union qparams {
     } slice;                      /* SLICE: y[i] = x[start + i * step] per dim */
     uint32_t factor[NN_MAX_RANK]; /* UPSAMPLE: y[i] = x[i / f]; DILATE: y[i * f] = x[i] */
     nl_actp act; /* CLIP, LEAKY_RELU, HARD_SIGMOID, HARD_SWISH (nl/plain.h) */
+    struct {
+        unsigned axis, flat, shift;
+    } softmax; /* SOFTMAX: over axis (flat: over all dims from axis on), at scale shift */
 } qparams;
 
 typedef struct qlayer {

@@ -167,7 +167,7 @@ static int wide_layer(const qnet *net, const qnet *w, qstore *st, unsigned i) {
                        i, L->name ? L->name : "", qop_name(L->op), lg(bound), net->l - 1,
                        net->l);
     if (net->l < 64 && inner >= (uint64_t)1 << (net->l - 1))
-        return range_err(net, i, (double)inner, "a window sum");
+        return range_err(net, i, (double)inner, k->inner_what ? k->inner_what : "a window sum");
     TRY(ref_layer(w, st, i));
     const uint64_t *y = st->buf[L->out];
     size_t n = w->t[L->out].size;

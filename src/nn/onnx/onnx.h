@@ -15,8 +15,9 @@
  * Unsqueeze, Transpose, Pad (constant 0), Identity, Dropout (inference),
  * Constant, ArgMax, Slice and Split, Resize/Upsample (nearest, whole
  * factors), ReduceMean/ReduceSum (spatial axes), ConvTranspose, the
- * piecewise-linear activations, and a final Softmax, which is dropped with
- * a note (the label does not change). docs/MODELS.md lists the attributes.
+ * piecewise-linear activations, Sigmoid, Tanh, Exp, Softmax (a final
+ * one is dropped with a note: the label does not change; elsewhere a
+ * layer). docs/MODELS.md lists the attributes.
  *
  * Anything else fails with PARLEY_E_UNSUPPORTED, one message that lists
  * every unsupported node of the model (operator, node names, count, why);
