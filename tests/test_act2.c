@@ -1,5 +1,8 @@
-/* nl/act2: the product of two secret-shared tensors (nl_mul_trunc) and
- * HardSwish (nl_hswish) against their plaintext twins, bit for bit: every
+/* nl/act2 and nl/act3: the product of two secret-shared tensors
+ * (nl_mul_trunc), HardSwish (nl_hswish), the table functions (Sigmoid,
+ * Tanh, Exp), Reciprocal and Softmax against their plaintext twins, bit for
+ * bit (the table functions, Reciprocal and Softmax also against float, at
+ * their stated bounds): every
  * pair of values and every pair of splits at l <= 4 (every shift), every
  * value and split of HardSwish at l <= 6, edge and random values at the wide
  * widths, sizes across the OT padding and the lanes' blocks; the wire bytes
@@ -666,5 +669,31 @@ TEST(softmax_error_bound) {
             mem_free(x);
             mem_free(y);
         }
+    prg_clear(&g);
+}
+
+/* Softmax's flights: the flight model retraces the max tree, the Exp, the
+ * reciprocal and the product as the run's longest chain of messages shows. */
+TEST(softmax_flights) {
+    prg g;
+    harness_prg(&g, 84);
+    for (unsigned lanes = 1; lanes <= 2; lanes++) {
+        smt t = {.outer = 3, .cols = 37, .inner = 2, .l = 37, .s = 12};
+        fsim *fs;
+        REQUIRE_OK(fsim_new(&fs, test_backend(), lanes, &FERRET_TOY));
+        ot_costing oc = {.backend = test_backend(), .fs = fs};
+        (void)nl_softmax_bytes(&oc, t.outer, t.cols, t.inner, t.l, t.s, lanes);
+        uint64_t model = fsim_flights(fs);
+        fsim_free(fs);
+        CHECK(sm_check(&t, &g, lanes) == 0);
+        uint64_t d = 0;
+        for (int r = 0; r < 2; r++) {
+            uint64_t dr = run2_party_stats[r].depth - run2_party_setup_stats[r].depth;
+            if (dr > d) d = dr;
+        }
+        printf("  softmax, %u lanes: %llu flights predicted, %llu measured\n", lanes,
+               (unsigned long long)model, (unsigned long long)d);
+        CHECK_EQ(d, model);
+    }
     prg_clear(&g);
 }
