@@ -493,8 +493,9 @@ TEST(hswish_error_bound) {
 TEST(recip_all_values) {
     prg g;
     harness_prg(&g, 80);
-    static const unsigned ls[][4] = {{12, 6, 5, 9}, {14, 6, 4, 11}, {13, 7, 6, 8}};
-    for (size_t k = 0; k < 3; k++) {
+    /* the last: D = 0, one binade, no comparison */
+    static const unsigned ls[][4] = {{12, 6, 5, 9}, {14, 6, 4, 11}, {13, 7, 6, 8}, {12, 6, 6, 7}};
+    for (size_t k = 0; k < 4; k++) {
         mt t = {.l = ls[k][0], .s = ls[k][1], .lo = ls[k][2], .hi = ls[k][3], .sig = 4};
         uint64_t m = bits_mask(t.l);
         mt_alloc(&t, (size_t)1 << t.l);

@@ -575,10 +575,10 @@ int nl_recip(party *p, uint64_t *y, const uint64_t *x, size_t n, unsigned l, uns
     if (n == 0) return 0;
     unsigned D = hi - 1 - lo, sh = hi - 1 - s;
     uint64_t m = bits_mask(l);
-    size_t words = 2 * (size_t)D * n + 2 * n;
+    size_t words = 2 * (size_t)D * n + 2 * n, nc = D ? (size_t)D * n : 1;
     uint64_t *buf;
     uint8_t *c;
-    TRY(scratch(p, &buf, words, &c, (size_t)D * n, "a reciprocal"));
+    TRY(scratch(p, &buf, words, &c, nc, "a reciprocal"));
     uint64_t *v = buf, *b = buf + (size_t)D * n, *q = b + (size_t)D * n, *t = q + n;
     int srv = p->role == MPC_SERVER;
     /* c_j = [x >= 2^(lo+j)], all D thresholds in one batch */
@@ -602,7 +602,7 @@ int nl_recip(party *p, uint64_t *y, const uint64_t *x, size_t n, unsigned l, uns
     if (rc == 0) rc = tab_core(&RECIP, p, t, t, n, l, s);
     if (rc == 0) rc = nl_mul_trunc(p, y, t, q, n, l, sh);
     mem_free_wipe(buf, words * sizeof *buf);
-    mem_free_wipe(c, (size_t)D * n);
+    mem_free_wipe(c, nc);
     return rc;
 }
 
