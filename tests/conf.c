@@ -1,6 +1,7 @@
 /* ONNX backend test cases; see conf.h. */
 #include "conf.h"
 
+#include "nn/kind.h"
 #include "nn/onnx/onnx.h"
 #include "nn/quant.h"
 #include "nn/ref.h"
@@ -193,6 +194,15 @@ int conf_error_bound(double *bound, const qnet *net, const uint64_t *x) {
         case QOP_TANH: /* 1-Lipschitz, then nl/act2.h's bound */
             e[y] = ex + 3.3e-5 + 1.70 * ldexp(1.0, -(int)Y->scale);
             break;
+        case QOP_EXP: /* 1-Lipschitz on x <= 0, then nl/act2.h's bound */
+            e[y] = ex + 1.2e-4 + 1.75 * ldexp(1.0, -(int)Y->scale);
+            break;
+        case QOP_SOFTMAX: { /* each output moves at most half the inputs' error */
+            size_t o, cols, inn;
+            qkind_softmax_geom(&net->t[xi].shape, &L->p, &o, &cols, &inn);
+            e[y] = ex / 2 + 2.5e-4 + ((double)cols + 4) * 1.75 * ldexp(1.0, -(int)Y->scale);
+            break;
+        }
         case QOP_MUL: {
             /* x0 x1 - t0 t1 = x0 (x1 - t1) + t1 (x0 - t0), then the floor. */
             double e1 = e[L->in[1]], m1 = mx[L->in[1]];

@@ -1,5 +1,8 @@
-/* nl/act2: the product of two secret-shared tensors (nl_mul_trunc) and
- * HardSwish (nl_hswish) against their plaintext twins, bit for bit: every
+/* nl/act2 and nl/act3: the product of two secret-shared tensors
+ * (nl_mul_trunc), HardSwish (nl_hswish), the table functions (Sigmoid,
+ * Tanh, Exp), Reciprocal and Softmax against their plaintext twins, bit for
+ * bit (the table functions, Reciprocal and Softmax also against float, at
+ * their stated bounds): every
  * pair of values and every pair of splits at l <= 4 (every shift), every
  * value and split of HardSwish at l <= 6, edge and random values at the wide
  * widths, sizes across the OT padding and the lanes' blocks; the wire bytes
@@ -10,6 +13,7 @@
 
 #include "mpc/flights.h"
 #include "nl/act2.h"
+#include "nl/act3.h"
 #include "util/bits.h"
 #include "util/mem.h"
 
@@ -22,13 +26,16 @@ typedef struct mt {
     size_t n;
     unsigned l, s;
     const nl_actp *a; /* HardSwish when set, else the product */
-    int sig;          /* 1: Sigmoid, 2: Tanh, at scale s */
+    int sig;          /* 1: Sigmoid, 2: Tanh, 3: Exp, 4: Reciprocal, at scale s */
+    unsigned lo, hi;  /* Reciprocal's domain [2^lo, 2^hi) */
     uint64_t *x[2], *y[2], *z[2];
 } mt;
 
 static int mt_party(party *p, void *arg) {
     mt *t = arg;
     int r = p->role;
+    if (t->sig == 4) return nl_recip(p, t->z[r], t->x[r], t->n, t->l, t->s, t->lo, t->hi);
+    if (t->sig == 3) return nl_exp(p, t->z[r], t->x[r], t->n, t->l, t->s);
     if (t->sig == 2) return nl_tanh(p, t->z[r], t->x[r], t->n, t->l, t->s);
     if (t->sig) return nl_sigmoid(p, t->z[r], t->x[r], t->n, t->l, t->s);
     if (t->a) return nl_hswish(p, t->z[r], t->x[r], t->n, t->l, t->a);
@@ -40,6 +47,8 @@ static uint64_t measured_bytes(void) {
 }
 
 static uint64_t mt_predict(const mt *t, unsigned lanes) {
+    if (t->sig == 4) return nl_recip_bytes(OC, t->n, t->l, t->s, t->lo, t->hi, lanes);
+    if (t->sig == 3) return nl_exp_bytes(OC, t->n, t->l, t->s, lanes);
     if (t->sig == 2) return nl_tanh_bytes(OC, t->n, t->l, t->s, lanes);
     if (t->sig) return nl_sigmoid_bytes(OC, t->n, t->l, t->s, lanes);
     return t->a ? nl_hswish_bytes(OC, t->n, t->l, t->a, lanes)
@@ -67,7 +76,11 @@ static int mt_check(mt *t, unsigned lanes) {
     }
     for (size_t i = 0; i < t->n && !bad; i++) {
         uint64_t x = (t->x[0][i] + t->x[1][i]) & m, y = 0, want;
-        if (t->sig == 2) {
+        if (t->sig == 4) {
+            nl_recip_plain(&want, &x, 1, t->l, t->s, t->lo, t->hi);
+        } else if (t->sig == 3) {
+            nl_exp_plain(&want, &x, 1, t->l, t->s);
+        } else if (t->sig == 2) {
             nl_tanh_plain(&want, &x, 1, t->l, t->s);
         } else if (t->sig) {
             nl_sigmoid_plain(&want, &x, 1, t->l, t->s);
@@ -280,7 +293,9 @@ static int bad_args(party *p, void *arg) {
     int *ok = arg;
     ok[p->role] = nl_mul_trunc(p, y, x, x, 4, 16, 16) == PARLEY_E_ARG &&
                   nl_mul(p, y, x, x, 4, 65) == PARLEY_E_ARG &&
-                  nl_hswish(p, y, x, 4, 16, &a) == PARLEY_E_ARG;
+                  nl_hswish(p, y, x, 4, 16, &a) == PARLEY_E_ARG &&
+                  nl_exp(p, y, x, 4, 8, 4) == PARLEY_E_ARG && /* l < s + 5 */
+                  nl_exp(p, y, x, 4, 16, 1) == PARLEY_E_ARG;  /* s < 2 */
     return 0;
 }
 
@@ -328,21 +343,23 @@ TEST(mul_flights) {
     prg_clear(&g);
 }
 
-/* Sigmoid and Tanh: every value of the ring at small l (random splits, a
- * few lanes), edge and random values at the wide rings. */
+static const char *const tab_names[] = {"", "sigmoid", "tanh", "exp", "recip"};
+
+/* Sigmoid, Tanh and Exp: every value of the ring at small l (random
+ * splits, a few lanes), edge and random values at the wide rings. */
 TEST(table_all_values) {
     prg g;
     harness_prg(&g, 77);
     static const unsigned ls[][2] = {{7, 3}, {8, 3}, {10, 4}, {12, 5}};
-    for (int f = 1; f <= 2; f++)
+    for (int f = 1; f <= 3; f++)
         for (size_t k = 0; k < 4; k++) {
-            mt t = {.l = ls[k][0], .s = ls[k][1] - (f == 1 && k == 0), .sig = f};
+            mt t = {.l = ls[k][0], .s = ls[k][1] - (f != 2 && k == 0), .sig = f};
             uint64_t m = bits_mask(t.l);
             mt_alloc(&t, (size_t)1 << t.l);
             prg_ring(&g, t.x[0], t.n, t.l);
             for (size_t i = 0; i < t.n; i++) t.x[1][i] = (i - t.x[0][i]) & m;
             CHECK_MSG(mt_check(&t, 1 + (unsigned)k % 2) == 0, "%s at l = %u, s = %u",
-                      f == 1 ? "sigmoid" : "tanh", t.l, t.s);
+                      tab_names[f], t.l, t.s);
             mt_free(&t);
         }
     prg_clear(&g);
@@ -353,19 +370,19 @@ TEST(table_wide) {
     harness_prg(&g, 78);
     static const unsigned ls[][2] = {{16, 6}, {37, 12}, {41, 15}, {64, 20}};
     static const size_t ns[] = {1, 129, 300, 1000};
-    for (int f = 1; f <= 2; f++)
+    for (int f = 1; f <= 3; f++)
         for (size_t k = 0; k < 4; k++) {
             mt t = {.l = ls[k][0], .s = ls[k][1], .sig = f};
             mt_alloc(&t, ns[k]);
             edge_values(t.x, &g, t.n, t.l, 1);
             /* the segments' ends and the clip around +-2^R */
-            unsigned R = f == 1 ? 4 : 3, sg = f == 1 ? 2 : 3;
+            unsigned R = f != 2 ? 4 : 3, sg = f != 2 ? 2 : 3;
             uint64_t m = bits_mask(t.l), q = 1ULL << (t.s - sg), hi = 1ULL << (t.s + R);
             uint64_t pts[] = {q, q - 1, 5 * q + 1, hi, hi - 1, hi + 1, -hi, -hi + 1, -q, 0};
             for (size_t i = 0; i < 10 && 60 + i < t.n; i++)
                 t.x[1][60 + i] = (pts[i] - t.x[0][60 + i]) & m;
             CHECK_MSG(mt_check(&t, 1 + (unsigned)k % 3) == 0, "%s at l = %u, s = %u",
-                      f == 1 ? "sigmoid" : "tanh", t.l, t.s);
+                      tab_names[f], t.l, t.s);
             mt_free(&t);
         }
     prg_clear(&g);
@@ -373,52 +390,60 @@ TEST(table_wide) {
 
 /* The stated error bounds against float (docs/MODELS.md), for every ring
  * element x (its real value x / 2^s): Sigmoid 1.7e-5 + 1.91 * 2^-s, Tanh
- * 3.3e-5 + 1.70 * 2^-s; all of them at (24, 8), every 2^-s step of
- * [-20, 20] at (37, 12) and every 16th at (64, 20). */
+ * 3.3e-5 + 1.70 * 2^-s, Exp (x <= 0, its domain) 1.2e-4 + 1.75 * 2^-s; all of them at
+ * (24, 8) and (12, 6), every 2^-s step of [-20, 20] at (37, 12) and every
+ * 16th at (64, 20). */
+#define EXP_BOUND(s) (1.2e-4 + 1.75 * ldexp(1.0, -(int)(s)))
 TEST(table_error_bound) {
-    static const unsigned ls[][3] = {{24, 8, 1}, {37, 12, 1}, {64, 20, 16}};
-    for (int f = 1; f <= 2; f++)
-        for (size_t k = 0; k < 3; k++) {
+    static const unsigned ls[][3] = {{24, 8, 1}, {12, 6, 1}, {37, 12, 1}, {64, 20, 16}};
+    for (int f = 1; f <= 3; f++)
+        for (size_t k = 0; k < 4; k++) {
             unsigned l = ls[k][0], s = ls[k][1];
             uint64_t m = bits_mask(l), step = ls[k][2];
-            int64_t lim = k == 0 ? ((int64_t)1 << (l - 1)) : (int64_t)20 << s;
+            int64_t lim = k < 2 ? ((int64_t)1 << (l - 1)) : (int64_t)20 << s;
             double worst = 0, at = 0,
-                   bound = f == 1 ? 1.7e-5 + 1.91 * ldexp(1.0, -(int)s)
-                                  : 3.3e-5 + 1.70 * ldexp(1.0, -(int)s);
-            for (int64_t v = -lim; v < lim; v += (int64_t)step) {
+                   bound = f == 1   ? 1.7e-5 + 1.91 * ldexp(1.0, -(int)s)
+                           : f == 2 ? 3.3e-5 + 1.70 * ldexp(1.0, -(int)s)
+                                    : EXP_BOUND(s);
+            for (int64_t v = -lim; v < (f == 3 ? 1 : lim); v += (int64_t)step) {
                 uint64_t x = (uint64_t)v & m, y;
                 double xr = ldexp((double)v, -(int)s);
                 if (f == 1)
                     nl_sigmoid_plain(&y, &x, 1, l, s);
-                else
+                else if (f == 2)
                     nl_tanh_plain(&y, &x, 1, l, s);
+                else
+                    nl_exp_plain(&y, &x, 1, l, s);
                 double e = fabs(ldexp((double)bits_signed(y, l), -(int)s) -
-                                (f == 1 ? 1 / (1 + exp(-xr)) : tanh(xr)));
+                                (f == 1 ? 1 / (1 + exp(-xr)) : f == 2 ? tanh(xr) : exp(xr)));
                 if (e > worst) worst = e, at = xr;
             }
             printf("  %s (%u, %u): max error %.3g = %.2f x 2^-%u at x = %g (bound %.3g)\n",
-                   f == 1 ? "sigmoid" : "tanh", l, s, worst, ldexp(worst, (int)s), s, at, bound);
+                   tab_names[f], l, s, worst, ldexp(worst, (int)s), s, at, bound);
             CHECK_MSG(worst <= bound, "(%u, %u): error %g above %g", l, s, worst, bound);
         }
 }
 
 /* The table functions' flights: the flight model retraces every stage
  * (DReLU, MUX, ReLU, truncate-and-reduce, the table's OTs, two products
- * with truncation, MUX) as the run's longest chain of messages shows. */
+ * with truncation, MUX; Reciprocal's DReLUs, MUX and products around the
+ * table) as the run's longest chain of messages shows. */
 TEST(table_flights) {
     prg g;
     harness_prg(&g, 79);
-    for (int f = 1; f <= 2; f++)
+    for (int f = 1; f <= 4; f++)
         for (unsigned lanes = 1; lanes <= 2; lanes++) {
             unsigned l = 37, s = 12;
             fsim *fs;
             REQUIRE_OK(fsim_new(&fs, test_backend(), lanes, &FERRET_TOY));
             ot_costing oc = {.backend = test_backend(), .fs = fs};
-            (void)(f == 1 ? nl_sigmoid_bytes(&oc, 700, l, s, lanes)
-                          : nl_tanh_bytes(&oc, 700, l, s, lanes));
+            (void)(f == 1   ? nl_sigmoid_bytes(&oc, 700, l, s, lanes)
+                   : f == 2 ? nl_tanh_bytes(&oc, 700, l, s, lanes)
+                   : f == 3 ? nl_exp_bytes(&oc, 700, l, s, lanes)
+                            : nl_recip_bytes(&oc, 700, l, s, 11, 17, lanes));
             uint64_t model = fsim_flights(fs);
             fsim_free(fs);
-            mt t = {.l = l, .s = s, .sig = f};
+            mt t = {.l = l, .s = s, .sig = f, .lo = 11, .hi = 17};
             mt_alloc(&t, 700);
             edge_values(t.x, &g, t.n, t.l, 1);
             CHECK(mt_check(&t, lanes) == 0);
@@ -428,7 +453,7 @@ TEST(table_flights) {
                 if (dr > d) d = dr;
             }
             printf("  %s, %u lanes: %llu flights predicted, %llu measured\n",
-                   f == 1 ? "sigmoid" : "tanh", lanes, (unsigned long long)model,
+                   tab_names[f], lanes, (unsigned long long)model,
                    (unsigned long long)d);
             CHECK_EQ(d, model);
             mt_free(&t);
@@ -460,4 +485,216 @@ TEST(hswish_error_bound) {
         }
         CHECK_MSG(worst == 0, "(%u, %u): an output off by %g units", l, s, worst);
     }
+}
+
+/* Reciprocal: every value of the ring (inside the domain or not) at
+ * small l with random splits; edge values, the thresholds 2^j and their
+ * neighbours, and random values of the domain at the wide rings. */
+TEST(recip_all_values) {
+    prg g;
+    harness_prg(&g, 80);
+    /* the last: D = 0, one binade, no comparison */
+    static const unsigned ls[][4] = {{12, 6, 5, 9}, {14, 6, 4, 11}, {13, 7, 6, 8}, {12, 6, 6, 7}};
+    for (size_t k = 0; k < 4; k++) {
+        mt t = {.l = ls[k][0], .s = ls[k][1], .lo = ls[k][2], .hi = ls[k][3], .sig = 4};
+        uint64_t m = bits_mask(t.l);
+        mt_alloc(&t, (size_t)1 << t.l);
+        prg_ring(&g, t.x[0], t.n, t.l);
+        for (size_t i = 0; i < t.n; i++) t.x[1][i] = (i - t.x[0][i]) & m;
+        CHECK_MSG(mt_check(&t, 1 + (unsigned)k % 2) == 0, "recip at l = %u, s = %u", t.l, t.s);
+        mt_free(&t);
+    }
+    prg_clear(&g);
+}
+
+TEST(recip_wide) {
+    prg g;
+    harness_prg(&g, 81);
+    static const unsigned ls[][4] = {{37, 12, 11, 17}, {64, 20, 19, 30}, {40, 12, 3, 27}};
+    static const size_t ns[] = {300, 129, 1000};
+    for (size_t k = 0; k < 3; k++) {
+        mt t = {.l = ls[k][0], .s = ls[k][1], .lo = ls[k][2], .hi = ls[k][3], .sig = 4};
+        mt_alloc(&t, ns[k]);
+        edge_values(t.x, &g, t.n, t.l, 1);
+        uint64_t m = bits_mask(t.l), span = (1ULL << t.hi) - (1ULL << t.lo);
+        for (size_t i = 33; i < t.n; i++) {
+            uint64_t x = (1ULL << t.lo) + prg_u64(&g) % span;
+            unsigned j = t.lo + (unsigned)(i % (t.hi - t.lo));
+            if (i % 3 == 0) x = (1ULL << j) - (i % 2);
+            t.x[1][i] = (x - t.x[0][i]) & m;
+        }
+        CHECK_MSG(mt_check(&t, 1 + (unsigned)k % 3) == 0, "recip at l = %u, s = %u", t.l, t.s);
+        mt_free(&t);
+    }
+    prg_clear(&g);
+}
+
+/* The stated bound (act2.h, docs/MODELS.md): for every x of the domain
+ * [2^lo, 2^hi), |y - 2^(2s) / x| <= 2 + 2^(s-22) units at scale s when
+ * x >= 2^s (1 / x <= 1; the 2^(s-22): the fit's 1.9e-7), that many times
+ * 2^(s-k) below (k = msb(x)). All of them at (24, 8), (37, 12) and (16, 6),
+ * every 997th at (64, 20). */
+TEST(recip_error_bound) {
+    static const unsigned ls[][5] = {
+        {24, 8, 2, 16, 1}, {37, 12, 11, 22, 1}, {16, 6, 3, 9, 1}, {64, 20, 19, 30, 997}};
+    for (size_t k = 0; k < 4; k++) {
+        unsigned l = ls[k][0], s = ls[k][1], lo = ls[k][2], hi = ls[k][3];
+        double worst = 0, at = 0, bound = 2 + ldexp(1.0, (int)s - 22);
+        for (uint64_t x = 1ULL << lo; x < 1ULL << hi; x += ls[k][4]) {
+            uint64_t y;
+            nl_recip_plain(&y, &x, 1, l, s, lo, hi);
+            unsigned msb = 63 - (unsigned)__builtin_clzll(x);
+            double e = fabs((double)bits_signed(y, l) - ldexp(1.0, 2 * (int)s) / (double)x);
+            if (msb < s) e = ldexp(e, (int)msb - (int)s);
+            if (e > worst) worst = e, at = ldexp((double)x, -(int)s);
+        }
+        printf("  recip (%u, %u) on [2^%u, 2^%u): max error %.3f units (scaled below 1) at x = %g, "
+               "bound %.3f\n",
+               l, s, lo, hi, worst, at, bound);
+        CHECK_MSG(worst <= bound, "(%u, %u): error %g units", l, s, worst);
+    }
+}
+
+/* ---- Softmax (nl/act3.h) ---- */
+
+typedef struct smt {
+    size_t outer, cols, inner;
+    unsigned l, s;
+    uint64_t *x[2], *y[2];
+} smt;
+
+static int sm_party(party *p, void *arg) {
+    smt *t = arg;
+    int r = p->role;
+    return nl_softmax(p, t->y[r], t->x[r], t->outer, t->cols, t->inner, t->l, t->s);
+}
+
+/* Rows of values at scale s: random within +-2^(s+4) (a few rows the
+ * whole ring's half range, so differences reach the ring's edge), with
+ * ties, equal rows and single large entries; secure vs the twin, bit for
+ * bit, and the bytes as predicted. */
+static int sm_check(smt *t, prg *g, unsigned lanes) {
+    size_t n = t->outer * t->cols * t->inner;
+    uint64_t m = bits_mask(t->l), *x = mem_alloc(n + 1, 8), *want = mem_alloc(n + 1, 8);
+    for (int r = 0; r < 2; r++) {
+        t->x[r] = mem_alloc(n + 1, 8);
+        t->y[r] = mem_alloc(n + 1, 8);
+    }
+    unsigned span = t->s + 5 < t->l - 2 ? t->s + 5 : t->l - 2;
+    for (size_t i = 0; i < n; i++) {
+        x[i] = (prg_u64(g) & bits_mask(span)) - (1ULL << (span - 1));
+        if (i % 7 == 3) x[i] = x[i ? i - 1 : 0];
+        if (i % 11 == 5) x[i] = (1ULL << (t->s + 3)) + (i % 3);
+        x[i] &= m;
+    }
+    if (n > 0) x[0] = (1ULL << (t->l - 2)) - 1; /* a wide row: x - m reaches -2^(l-2) */
+    if (n > 1) x[n - 1] = (0 - (1ULL << (t->l - 2))) & m;
+    prg_ring(g, t->x[0], n, t->l);
+    for (size_t i = 0; i < n; i++) t->x[1][i] = (x[i] - t->x[0][i]) & m;
+    int rc = run2_party(sm_party, t, lanes), bad = rc != 0;
+    CHECK_MSG(rc == 0, "%s", err_msg());
+    if (rc == 0) {
+        pred_cots = 0;
+        uint64_t pred = nl_softmax_bytes(OC, t->outer, t->cols, t->inner, t->l, t->s, lanes);
+        uint64_t got = measured_bytes();
+        CHECK_MSG(got == pred, "softmax %zux%zux%zu l=%u s=%u: %llu bytes, predicted %llu",
+                  t->outer, t->cols, t->inner, t->l, t->s, (unsigned long long)got,
+                  (unsigned long long)pred);
+        bad |= got != pred;
+        CHECK_EQ(nl_softmax_plain(want, x, t->outer, t->cols, t->inner, t->l, t->s), 0);
+        for (size_t i = 0; i < n && !bad; i++)
+            if (((t->y[0][i] + t->y[1][i]) & m) != want[i]) {
+                harness_fail(__FILE__, __LINE__, "softmax l=%u s=%u: element %zu: 0x%llx, want 0x%llx",
+                             t->l, t->s, i, (unsigned long long)((t->y[0][i] + t->y[1][i]) & m),
+                             (unsigned long long)want[i]);
+                bad = 1;
+            }
+    }
+    for (int r = 0; r < 2; r++) {
+        mem_free(t->x[r]);
+        mem_free(t->y[r]);
+    }
+    mem_free(x);
+    mem_free(want);
+    return bad;
+}
+
+TEST(softmax_secure_equals_plain) {
+    prg g;
+    harness_prg(&g, 82);
+    static const size_t shapes[][3] = {{1, 1, 1}, {3, 2, 1}, {2, 10, 3}, {1, 5, 7}, {4, 3, 1},
+                                       {1, 130, 1}, {2, 17, 2}};
+    static const unsigned ls[][2] = {{12, 6}, {37, 12}, {64, 20}, {20, 8}, {16, 7}, {37, 12},
+                                     {40, 14}};
+    for (size_t k = 0; k < 7; k++) {
+        smt t = {.outer = shapes[k][0], .cols = shapes[k][1], .inner = shapes[k][2],
+                 .l = ls[k][0], .s = ls[k][1]};
+        CHECK_MSG(sm_check(&t, &g, 1 + (unsigned)k % 2) == 0, "shape %zu", k);
+    }
+    prg_clear(&g);
+}
+
+/* Against float softmax p on random rows in [-6, 6): each output within
+ * 2.5e-4 p + (cols p + 4) 1.75 2^-s (docs/MODELS.md: the Exp's fit, relative,
+ * on e_j and on the sum; its floors, 1.75 units each, on e_j and on all
+ * cols of the sum; the reciprocal's 2 units and the product's floor). */
+TEST(softmax_error_bound) {
+    prg g;
+    harness_prg(&g, 83);
+    static const unsigned ls[][2] = {{37, 12}, {24, 8}, {64, 20}};
+    static const size_t colss[] = {2, 10, 100, 1000};
+    for (size_t k = 0; k < 3; k++)
+        for (size_t c = 0; c < 4; c++) {
+            unsigned l = ls[k][0], s = ls[k][1];
+            size_t cols = colss[c], rows = 20;
+            uint64_t m = bits_mask(l), *x = mem_alloc(rows * cols, 8), *y = mem_alloc(rows * cols, 8);
+            for (size_t i = 0; i < rows * cols; i++)
+                x[i] = ((prg_u64(&g) % (12ULL << s)) - (6ULL << s)) & m;
+            CHECK_EQ(nl_softmax_plain(y, x, rows, cols, 1, l, s), 0);
+            double u = ldexp(1.0, -(int)s), worst = 0, bound = 0;
+            for (size_t r = 0; r < rows; r++) {
+                double mx = -1e300, sum = 0;
+                for (size_t j = 0; j < cols; j++) mx = fmax(mx, (double)bits_signed(x[r * cols + j], l));
+                for (size_t j = 0; j < cols; j++)
+                    sum += exp(ldexp((double)bits_signed(x[r * cols + j], l) - mx, -(int)s));
+                for (size_t j = 0; j < cols; j++) {
+                    double p = exp(ldexp((double)bits_signed(x[r * cols + j], l) - mx, -(int)s)) / sum;
+                    double e = fabs(ldexp((double)bits_signed(y[r * cols + j], l), -(int)s) - p);
+                    double b = 2.5e-4 * p + ((double)cols * p + 4) * 1.75 * u;
+                    CHECK_MSG(e <= b, "(%u, %u) cols %zu: %g above %g", l, s, cols, e, b);
+                    if (e > worst) worst = e, bound = b;
+                }
+            }
+            printf("  softmax (%u, %u) over %zu: max error %.3g = %.2f x 2^-%u (its bound %.3g)\n", l,
+                   s, cols, worst, ldexp(worst, (int)s), s, bound);
+            mem_free(x);
+            mem_free(y);
+        }
+    prg_clear(&g);
+}
+
+/* Softmax's flights: the flight model retraces the max tree, the Exp, the
+ * reciprocal and the product as the run's longest chain of messages shows. */
+TEST(softmax_flights) {
+    prg g;
+    harness_prg(&g, 84);
+    for (unsigned lanes = 1; lanes <= 2; lanes++) {
+        smt t = {.outer = 3, .cols = 37, .inner = 2, .l = 37, .s = 12};
+        fsim *fs;
+        REQUIRE_OK(fsim_new(&fs, test_backend(), lanes, &FERRET_TOY));
+        ot_costing oc = {.backend = test_backend(), .fs = fs};
+        (void)nl_softmax_bytes(&oc, t.outer, t.cols, t.inner, t.l, t.s, lanes);
+        uint64_t model = fsim_flights(fs);
+        fsim_free(fs);
+        CHECK(sm_check(&t, &g, lanes) == 0);
+        uint64_t d = 0;
+        for (int r = 0; r < 2; r++) {
+            uint64_t dr = run2_party_stats[r].depth - run2_party_setup_stats[r].depth;
+            if (dr > d) d = dr;
+        }
+        printf("  softmax, %u lanes: %llu flights predicted, %llu measured\n", lanes,
+               (unsigned long long)model, (unsigned long long)d);
+        CHECK_EQ(d, model);
+    }
+    prg_clear(&g);
 }

@@ -144,6 +144,23 @@ TEST(sigmoid_both_modes) {
     same_as_ref(DATA "mlp_tanh.onnx", DATA "mlp_tanh.input.npy", 37, 12, MODE_HE, 2);
 }
 
+/* Exp of a non-positive tensor (scripts/make-smooth-model), both modes. */
+TEST(exp_both_modes) {
+    same_as_ref(DATA "exp.onnx", DATA "exp.input.npy", 37, 12, MODE_OT, 2);
+    same_as_ref(DATA "exp.onnx", DATA "exp.input.npy", 64, 20, MODE_OT, 1);
+    same_as_ref(DATA "exp.onnx", DATA "exp.input.npy", 37, 12, MODE_HE, 1);
+}
+
+/* Softmax over the channels of a feature map (a stride between the
+ * row's elements) gating it, and over an MLP's features; opset 11's form
+ * too (scripts/make-smooth-model), both modes. */
+TEST(softmax_both_modes) {
+    same_as_ref(DATA "softmax.onnx", DATA "softmax.input.npy", 37, 12, MODE_OT, 2);
+    same_as_ref(DATA "softmax.onnx", DATA "softmax.input.npy", 64, 20, MODE_OT, 1);
+    same_as_ref(DATA "softmax.onnx", DATA "softmax.input.npy", 37, 12, MODE_HE, 1);
+    same_as_ref(DATA "softmax_11.onnx", DATA "softmax.input.npy", 37, 12, MODE_OT, 1);
+}
+
 TEST(mlp_both_modes) {
     same_as_ref(DATA "mlp.onnx", DATA "mlp.input.npy", 37, 12, MODE_OT, 1);
     same_as_ref(DATA "mlp.onnx", DATA "mlp.input.npy", 37, 12, MODE_HE, 2);

@@ -683,17 +683,22 @@ TEST(products_hand) {
               err_msg());
 }
 
+/* A model of one element-wise node op on x, 1 x 4 floats. */
+static void one_node(const char *op) {
+    static const int64_t d14[] = {1, 4};
+    mb_init(&B, 13);
+    mb_input(&B, "x", F, 2, d14);
+    mb_node(&B, op, "x", "y");
+    mb_output(&B, "y");
+}
+
 /* Sigmoid imports by name: sigmoid(0) = 1/2 and sigmoid(-x) = 1 -
  * sigmoid(x) exactly at (16, 4), its values within nl/act2.h's bound; a
  * scale below 2 is refused naming the layer. */
 TEST(sigmoid_hand) {
-    static const int64_t d14[] = {1, 4};
     const float x[4] = {0, 1.5f, -1.5f, 40};
     uint64_t y[4];
-    mb_init(&B, 13);
-    mb_input(&B, "x", F, 2, d14);
-    mb_node(&B, "Sigmoid", "x", "y");
-    mb_output(&B, "y");
+    one_node("Sigmoid");
     qnet *net;
     REQUIRE_OK(load(&net, 16, 4));
     REQUIRE_OK(run_checked(net, y, x));
@@ -703,12 +708,90 @@ TEST(sigmoid_hand) {
     for (int i = 0; i < 4; i++)
         CHECK(fabs(bits_signed(y[i], 16) / 16.0 - 1 / (1 + exp(-x[i]))) <= 1.7e-5 + 1.91 / 16);
     qnet_free(net);
-    mb_init(&B, 13);
-    mb_input(&B, "x", F, 2, d14);
-    mb_node(&B, "Sigmoid", "x", "y");
-    mb_output(&B, "y");
+    one_node("Sigmoid");
     CHECK_EQ(load(&net, 8, 1), PARLEY_E_UNSUPPORTED);
     CHECK_MSG(strstr(err_msg(), "(sigmoid") && strstr(err_msg(), "Sigmoid needs a scale s >= 2"),
+              "%s", err_msg());
+}
+
+/* Exp imports by name: exp(0) and exp(-x) within nl/act2.h's bound at
+ * (24, 8); a positive input is outside its domain: the checked reference
+ * refuses it naming the layer, the plain one gives exp(0). */
+TEST(exp_hand) {
+    const float x[4] = {0, -1.5f, -7.25f, -40}, xp[4] = {0, 0.5f, -1, -2};
+    uint64_t y[4];
+    one_node("Exp");
+    qnet *net;
+    REQUIRE_OK(load(&net, 24, 8));
+    REQUIRE_OK(run_checked(net, y, x));
+    for (int i = 0; i < 4; i++)
+        CHECK_MSG(fabs(bits_signed(y[i], 24) / 256.0 - exp(x[i])) <= 1.2e-4 + 1.75 / 256,
+                  "exp(%g) = %g", x[i], bits_signed(y[i], 24) / 256.0);
+    CHECK_EQ(run_checked(net, y, xp), PARLEY_E_RANGE);
+    CHECK_MSG(strstr(err_msg(), "layer 0") && strstr(err_msg(), "(exp)") &&
+                  strstr(err_msg(), "input of Exp is positive (0.5)"),
+              "%s", err_msg());
+    REQUIRE_OK(run(net, y, xp));
+    CHECK_EQ(y[1], y[0]);
+    qnet_free(net);
+    one_node("Exp");
+    CHECK_EQ(load(&net, 8, 1), PARLEY_E_UNSUPPORTED);
+    CHECK_MSG(strstr(err_msg(), "(exp") && strstr(err_msg(), "Exp needs a scale s >= 2"), "%s",
+              err_msg());
+}
+
+/* Softmax in the middle of a network is a layer: over one axis (opset
+ * 13, default the last) or over all dimensions from the axis on (opset
+ * 11, default 1), each row within its bound of float softmax; a final
+ * Softmax is still dropped; a row whose range does not fit the ring is
+ * refused by the checked reference naming the layer. */
+static void softmax_model(int64_t opset, unsigned rank, const int64_t *d, int axis) {
+    mb_init(&B, opset);
+    mb_input(&B, "x", F, rank, d);
+    Onnx__NodeProto *n = mb_node(&B, "Softmax", "x", "s");
+    if (axis >= 0) mb_attr_i(&B, n, "axis", axis);
+    mb_node(&B, "Relu", "s", "y");
+    mb_output(&B, "y");
+}
+
+TEST(softmax_hand) {
+    static const int64_t d[] = {1, 2, 3};
+    const float x[6] = {0.5f, -1, 2, 0, 3, -2};
+    for (int k = 0; k < 3; k++) {
+        softmax_model(k == 2 ? 11 : 13, 3, d, k == 1 ? 1 : -1);
+        qnet *net;
+        REQUIRE_OK(load(&net, 37, 12));
+        CHECK_EQ(net->layers[0].op, QOP_SOFTMAX);
+        uint64_t y[6];
+        REQUIRE_OK(run_checked(net, y, x));
+        /* rows: the last axis (3 of 3), axis 1 (3 of 2, stride 3), all 6 */
+        for (int i = 0; i < 6; i++) {
+            double sum = 0;
+            for (int j = 0; j < 6; j++) {
+                int same = k == 0 ? j / 3 == i / 3 : k == 1 ? j % 3 == i % 3 : 1;
+                if (same) sum += exp(x[j]);
+            }
+            double p = exp(x[i]) / sum, got = bits_signed(y[i], 37) / 4096.0;
+            CHECK_MSG(fabs(got - p) <= 2.5e-4 * p + (6 * p + 4) * 1.75 / 4096,
+                      "case %d element %d: %g, float %g", k, i, got, p);
+        }
+        qnet_free(net);
+    }
+    /* a row's range beyond the ring at (16, 6): 300 - (-300) > 2^9 */
+    softmax_model(13, 3, d, -1);
+    qnet *net;
+    REQUIRE_OK(load(&net, 16, 6));
+    const float wide[6] = {300, -300, 0, 1, 2, 3};
+    uint64_t y[6];
+    CHECK_EQ(run_checked(net, y, wide), PARLEY_E_RANGE);
+    CHECK_MSG(strstr(err_msg(), "(softmax)") && strstr(err_msg(), "row's maximum"), "%s",
+              err_msg());
+    qnet_free(net);
+    /* too long a row for the ring: 2^10 elements at (16, 6) need l >= 19 */
+    static const int64_t dl[] = {1, 1024};
+    softmax_model(13, 2, dl, -1);
+    CHECK_EQ(load(&net, 16, 6), PARLEY_E_UNSUPPORTED);
+    CHECK_MSG(strstr(err_msg(), "Softmax over 1024 elements needs a scale s >= 6 and l >= s + 13"),
               "%s", err_msg());
 }
 
@@ -840,11 +923,13 @@ static void e_twice(void) {
     mb_node(&B, "Relu", "x", "y");
     mb_output(&B, "y");
 }
-static void e_softmax_middle(void) {
+static void e_softmax_const(void) {
+    static const float c[16] = {0};
     mb_init(&B, 13);
     mb_input(&B, "x", F, 4, dimg);
-    mb_node(&B, "Softmax", "x", "s");
-    mb_node(&B, "Relu", "s", "y");
+    mb_init_f(&B, "c", 4, dimg, c);
+    mb_node(&B, "Softmax", "c", "s");
+    mb_node(&B, "Add", "x,s", "y");
     mb_output(&B, "y");
 }
 static void e_pool_pad(void) {
@@ -940,7 +1025,7 @@ TEST(importer_errors) {
         {e_opset, PARLEY_E_UNSUPPORTED, "opset 18"},
         {e_order, PARLEY_E_FORMAT, "not defined before"},
         {e_twice, PARLEY_E_FORMAT, "defined twice"},
-        {e_softmax_middle, PARLEY_E_UNSUPPORTED, "only supported as the last node"},
+        {e_softmax_const, PARLEY_E_UNSUPPORTED, "Softmax of a constant"},
         {e_pool_pad, PARLEY_E_UNSUPPORTED, "padding must be smaller than the window"},
         {e_matmul_values, PARLEY_E_UNSUPPORTED, "exactly one operand must be a constant"},
         {e_concat_shapes, PARLEY_E_FORMAT, "do not fit together"},
@@ -1155,9 +1240,10 @@ TEST(public_roundtrip) {
  * is not its operands' scale, a HardSwish whose clip does not start at 0,
  * a Sigmoid or Tanh at a scale its table cannot take). */
 TEST(public_products_checked) {
-    static const char *const models[] = {DATA "act2.onnx", DATA "sig.onnx", DATA "mlp_tanh.onnx"};
+    static const char *const models[] = {DATA "act2.onnx", DATA "sig.onnx", DATA "mlp_tanh.onnx",
+                                         DATA "exp.onnx", DATA "softmax.onnx"};
     unsigned seen[QOP_END_] = {0};
-    for (int k = 0; k < 3; k++) {
+    for (int k = 0; k < 5; k++) {
         qnet *net, *pub;
         REQUIRE_OK(nn_model_load(&net, NULL, models[k], 37, 12, k == 2 ? 3 : 2));
         uint8_t *a, *b;
@@ -1178,8 +1264,11 @@ TEST(public_products_checked) {
             } else if (L->op == QOP_HARD_SWISH) {
                 nl_act_set(L->p.act.lo, 1);
                 why = "from 0 to a positive bound";
-            } else if (L->op == QOP_SIGMOID || L->op == QOP_TANH) {
+            } else if (L->op == QOP_SIGMOID || L->op == QOP_TANH || L->op == QOP_EXP) {
                 L->p.shift = 11;
+                why = "the scale is not the input's";
+            } else if (L->op == QOP_SOFTMAX) {
+                L->p.softmax.shift = 11;
                 why = "the scale is not the input's";
             }
             if (!why) continue;
@@ -1192,7 +1281,8 @@ TEST(public_products_checked) {
         qnet_free(pub);
         qnet_free(net);
     }
-    CHECK(seen[QOP_MUL] && seen[QOP_HARD_SWISH] && seen[QOP_SIGMOID] && seen[QOP_TANH]);
+    CHECK(seen[QOP_MUL] && seen[QOP_HARD_SWISH] && seen[QOP_SIGMOID] && seen[QOP_TANH] &&
+          seen[QOP_EXP] && seen[QOP_SOFTMAX]);
     /* A Sigmoid's table needs l >= s + 5: at (8, 3), a Tanh's s >= 3. */
     CHECK_EQ(nl_sigmoid_check(8, 3), 0);
     CHECK_EQ(nl_sigmoid_check(8, 4), PARLEY_E_ARG);

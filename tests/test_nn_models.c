@@ -134,6 +134,29 @@ TEST(sig_vs_torch) {
     CHECK_MSG(e20 < e12 / 8, "error %g at s = 20, %g at s = 12", e20, e12);
 }
 
+TEST(exp_vs_torch) {
+    /* Exp of -0.75 relu(z) (scripts/make-smooth-model): more fractional
+     * bits, less error, down to the table's fit (1.2e-4). */
+    double e12, e20;
+    against_torch(DATA "exp.onnx", DATA "exp.input.npy", DATA "exp.torch.npy", 37, 12, 0, &e12);
+    against_torch(DATA "exp.onnx", DATA "exp.input.npy", DATA "exp.torch.npy", 64, 20, 0, &e20);
+    CHECK_MSG(e20 < e12 / 2, "error %g at s = 20, %g at s = 12", e20, e12);
+}
+
+TEST(softmax_vs_torch) {
+    /* Softmax over channels gating them, Softmax over features
+     * (scripts/make-smooth-model), at opsets 13 and 11. */
+    double e12, e20, e11;
+    against_torch(DATA "softmax.onnx", DATA "softmax.input.npy", DATA "softmax.torch.npy", 37, 12,
+                  0, &e12);
+    against_torch(DATA "softmax.onnx", DATA "softmax.input.npy", DATA "softmax.torch.npy", 64, 20,
+                  0, &e20);
+    against_torch(DATA "softmax_11.onnx", DATA "softmax.input.npy", DATA "softmax.torch.npy", 37,
+                  12, 0, &e11);
+    CHECK_MSG(e20 < e12 / 4, "error %g at s = 20, %g at s = 12", e20, e12);
+    CHECK_EQ(e11, e12);
+}
+
 TEST(mlp_tanh_vs_torch) {
     /* Linear, Tanh, Linear, Sigmoid, Linear (scripts/make-sig-model). */
     double e12, e20;
@@ -247,6 +270,8 @@ TEST(predicted_bytes_cnn) { predicted_bytes(DATA "cnn.onnx", DATA "cnn.input.npy
 TEST(predicted_bytes_act) { predicted_bytes(DATA "act.onnx", DATA "act.input.npy"); }
 TEST(predicted_bytes_act2) { predicted_bytes(DATA "act2.onnx", DATA "act2.input.npy"); }
 TEST(predicted_bytes_sig) { predicted_bytes(DATA "sig.onnx", DATA "sig.input.npy"); }
+TEST(predicted_bytes_exp) { predicted_bytes(DATA "exp.onnx", DATA "exp.input.npy"); }
+TEST(predicted_bytes_softmax) { predicted_bytes(DATA "softmax.onnx", DATA "softmax.input.npy"); }
 TEST(predicted_bytes_mlp_tanh) {
     predicted_bytes(DATA "mlp_tanh.onnx", DATA "mlp_tanh.input.npy");
 }

@@ -219,17 +219,28 @@ uint64_t nl_hswish_bytes(const ot_costing *oc, size_t n, unsigned l, const nl_ac
 
 #define TAB_N 64 /* segments */
 
-/* A smooth function by its table: |x| clipped under 2^R, segments of width
- * 2^-seg (2^(R + seg) = TAB_N of them), and its symmetry. */
+/* How a table function extends from its table's side to all x. */
+enum {
+    TAB_SIG, /* f(-x) = 1 - f(x) (Sigmoid) */
+    TAB_ODD, /* f(-x) = -f(x) (Tanh) */
+    TAB_EXP, /* the table is f(-t) for t = relu(-x): x > 0 is taken as 0 (Exp) */
+};
+
+/* A smooth function by its table: |x| (TAB_EXP: relu(-x)) clipped under
+ * 2^R, segments of width 2^-seg (2^(R + seg) = TAB_N of them), and its
+ * symmetry. */
 typedef struct tabfn {
     const int64_t (*tab)[3];
     unsigned R, seg;
-    int odd; /* f(-x) = -f(x) (Tanh), else f(-x) = 1 - f(x) (Sigmoid) */
+    int shape; /* TAB_* */
     const char *name;
 } tabfn;
 
-static const tabfn SIGMOID = {sig_table, 4, 2, 0, "Sigmoid"};
-static const tabfn TANH = {tanh_table, 3, 3, 1, "Tanh"};
+static const tabfn SIGMOID = {sig_table, 4, 2, TAB_SIG, "Sigmoid"};
+static const tabfn TANH = {tanh_table, 3, 3, TAB_ODD, "Tanh"};
+static const tabfn EXP = {exp_table, 4, 2, TAB_EXP, "Exp"};
+/* Reciprocal's core only (tab_core): 1 / (1 + w) for w in [0, 1). */
+static const tabfn RECIP = {recip_table, 0, 6, TAB_EXP, "Reciprocal"};
 
 static int tab_check(const tabfn *f, unsigned l, unsigned s) {
     if (l < 1 || l > 64 || s < f->seg || l < s + f->R + 1)
@@ -244,6 +255,10 @@ int nl_sigmoid_check(unsigned l, unsigned s) {
 
 int nl_tanh_check(unsigned l, unsigned s) {
     return tab_check(&TANH, l, s);
+}
+
+int nl_exp_check(unsigned l, unsigned s) {
+    return tab_check(&EXP, l, s);
 }
 
 /* Entry k of segment i at scale s, mod 2^l: a, b, c (the scale-40
@@ -263,27 +278,40 @@ static uint64_t tab_hi(const tabfn *f, unsigned s) {
 
 /* The final step's constants: y = MUX(d, 2r - off) + add - r. */
 static uint64_t tab_one(const tabfn *f, unsigned s) {
-    return f->odd ? 0 : (uint64_t)1 << s;
+    return f->shape == TAB_SIG ? (uint64_t)1 << s : 0;
+}
+
+/* The first step's factor: a = MUX(d, f x) - x, |x| (f = 2) or relu(-x)
+ * (f = 1). */
+static uint64_t tab_fold(const tabfn *f) {
+    return f->shape == TAB_EXP ? 1 : 2;
+}
+
+/* The table's core: r from w (in [0, 2^(s+R)) on the functions' paths):
+ * the segment i = floor(w / 2^(s-seg)) mod TAB_N on s + R + 1 bits, then
+ * the quadratic in u = w - start. */
+static uint64_t tab_core_plain(const tabfn *f, uint64_t w, unsigned l, unsigned s) {
+    uint64_t m = bits_mask(l), q, t, wr = w & bits_mask(s + f->R + 1);
+    nl_trunc_plain(&q, &wr, 1, s + f->R + 1, s - f->seg);
+    unsigned i = (unsigned)(q & (TAB_N - 1));
+    uint64_t u = (w - tab_entry(f, i, 3, l, s)) & m, a = tab_entry(f, i, 0, l, s);
+    nl_mul_trunc_plain(&t, &a, &u, 1, l, s);
+    t = (t + tab_entry(f, i, 1, l, s)) & m;
+    nl_mul_trunc_plain(&t, &t, &u, 1, l, s);
+    return (t + tab_entry(f, i, 2, l, s)) & m;
 }
 
 static void tab_plain(const tabfn *f, uint64_t *y, const uint64_t *x, size_t n, unsigned l,
                       unsigned s) {
     uint64_t m = bits_mask(l), one = tab_one(f, s);
     for (size_t k = 0; k < n; k++) {
-        uint64_t xv = x[k] & m, r, e, q, t;
+        uint64_t xv = x[k] & m, r, e, t;
         nl_relu_plain(&r, &xv, 1, l);
-        uint64_t ax = (2 * r - xv) & m;
+        uint64_t ax = (tab_fold(f) * r - xv) & m;
         t = (ax - tab_hi(f, s)) & m;
         nl_relu_plain(&e, &t, 1, l);
-        uint64_t w = (ax - e) & m, wr = w & bits_mask(s + f->R + 1);
-        nl_trunc_plain(&q, &wr, 1, s + f->R + 1, s - f->seg);
-        unsigned i = (unsigned)(q & (TAB_N - 1));
-        uint64_t u = (w - tab_entry(f, i, 3, l, s)) & m, a = tab_entry(f, i, 0, l, s);
-        nl_mul_trunc_plain(&t, &a, &u, 1, l, s);
-        t = (t + tab_entry(f, i, 1, l, s)) & m;
-        nl_mul_trunc_plain(&t, &t, &u, 1, l, s);
-        uint64_t rr = (t + tab_entry(f, i, 2, l, s)) & m, d = bits_signed(xv, l) >= 0;
-        y[k] = (d * (2 * rr - one) + one - rr) & m;
+        uint64_t rr = tab_core_plain(f, (ax - e) & m, l, s), d = bits_signed(xv, l) >= 0;
+        y[k] = f->shape == TAB_EXP ? rr : (d * (2 * rr - one) + one - rr) & m;
     }
 }
 
@@ -293,6 +321,10 @@ void nl_sigmoid_plain(uint64_t *y, const uint64_t *x, size_t n, unsigned l, unsi
 
 void nl_tanh_plain(uint64_t *y, const uint64_t *x, size_t n, unsigned l, unsigned s) {
     tab_plain(&TANH, y, x, n, l, s);
+}
+
+void nl_exp_plain(uint64_t *y, const uint64_t *x, size_t n, unsigned l, unsigned s) {
+    tab_plain(&EXP, y, x, n, l, s);
 }
 
 /* Lane steps on the DReLU bits d. MUX: y = MUX(d, f x - off) + add - g x,
@@ -360,39 +392,36 @@ static int sig_lut_lane(mpc_lane *L, void *arg, size_t first, size_t n) {
     return otb_run(L, jobs, 4);
 }
 
-static int tab_run(const tabfn *f, party *p, uint64_t *y, const uint64_t *x, size_t n, unsigned l,
-                   unsigned s) {
-    TRY(tab_check(f, l, s));
-    if (n == 0) return 0;
+/* Scratch for a protocol: words of 64 bits and bytes, both or neither
+ * (the party failed with what ran out). */
+static int scratch(party *p, uint64_t **buf, size_t words, uint8_t **b, size_t bytes,
+                   const char *what) {
+    *buf = mem_alloc(words, sizeof **buf);
+    *b = mem_alloc(bytes, 1);
+    if (*buf && *b) return 0;
+    mem_free(*buf);
+    mem_free(*b);
+    return party_fail(p, err_set(PARLEY_E_NOMEM, "out of memory for %s", what));
+}
+
+/* The core on shares: r from w (tab_core_plain), n >= 1; w is
+ * overwritten. */
+static int tab_core(const tabfn *f, party *p, uint64_t *r, uint64_t *w, size_t n, unsigned l,
+                    unsigned s) {
     uint64_t m = bits_mask(l);
-    size_t words = 8 * n;
-    uint64_t *buf = mem_alloc(words, sizeof *buf);
-    uint8_t *d = mem_alloc(2 * n, 1);
-    if (!buf || !d) {
-        mem_free(buf);
-        mem_free(d);
-        return party_fail(p, err_set(PARLEY_E_NOMEM, "out of memory for a table function"));
-    }
-    uint8_t *idx = d + n;
-    uint64_t *ax = buf, *e = buf + n, *w = buf + 2 * n, *t = buf + 3 * n;
-    uint64_t *tab[4] = {buf + 4 * n, buf + 5 * n, buf + 6 * n, buf + 7 * n};
-    int srv = p->role == MPC_SERVER;
-    /* |x| = MUX(d, 2x) - x, then clipped: w = |x| - relu(|x| - hi) */
-    int rc = nl_drelu(p, d, x, n, l);
-    sig_ctx c = {.d = d, .y = ax, .x = x, .f = 2, .g = 1, .l = l, .s = s};
-    if (rc == 0) rc = party_run(p, n, GRAIN, sig_mux_lane, &c);
-    for (size_t i = 0; rc == 0 && i < n; i++)
-        t[i] = (ax[i] - (srv ? tab_hi(f, s) : 0)) & m;
-    if (rc == 0) rc = nl_relu(p, e, t, n, l);
-    for (size_t i = 0; rc == 0 && i < n; i++) {
-        w[i] = (ax[i] - e[i]) & m;
+    size_t words = 6 * n;
+    uint64_t *buf;
+    uint8_t *idx;
+    TRY(scratch(p, &buf, words, &idx, n, "a table function"));
+    uint64_t *e = buf, *t = buf + n;
+    uint64_t *tab[4] = {buf + 2 * n, buf + 3 * n, buf + 4 * n, buf + 5 * n};
+    for (size_t i = 0; i < n; i++)
         t[i] = w[i] & bits_mask(s + f->R + 1);
-    }
     /* the segment: floor(w / 2^(s-seg)) on s + R + 1 bits, mod TAB_N */
-    if (rc == 0) rc = nl_trunc_reduce(p, e, t, n, s + f->R + 1, s - f->seg);
+    int rc = nl_trunc_reduce(p, e, t, n, s + f->R + 1, s - f->seg);
     for (size_t i = 0; rc == 0 && i < n; i++)
         idx[i] = (uint8_t)(e[i] & (TAB_N - 1));
-    c = (sig_ctx){.idx = idx, .tab = {tab[0], tab[1], tab[2], tab[3]}, .l = l, .s = s, .fn = f};
+    sig_ctx c = {.idx = idx, .tab = {tab[0], tab[1], tab[2], tab[3]}, .l = l, .s = s, .fn = f};
     if (rc == 0) rc = party_run(p, n, GRAIN, sig_lut_lane, &c);
     /* u = w - start; ((a u >> s) + b) u >> s + c */
     for (size_t i = 0; rc == 0 && i < n; i++)
@@ -402,13 +431,41 @@ static int tab_run(const tabfn *f, party *p, uint64_t *y, const uint64_t *x, siz
         t[i] = (t[i] + tab[1][i]) & m;
     if (rc == 0) rc = nl_mul_trunc(p, e, t, w, n, l, s);
     for (size_t i = 0; rc == 0 && i < n; i++)
-        t[i] = (e[i] + tab[2][i]) & m;
+        r[i] = (e[i] + tab[2][i]) & m;
+    mem_free_wipe(buf, words * sizeof *buf);
+    mem_free_wipe(idx, n);
+    return rc;
+}
+
+static int tab_run(const tabfn *f, party *p, uint64_t *y, const uint64_t *x, size_t n, unsigned l,
+                   unsigned s) {
+    TRY(tab_check(f, l, s));
+    if (n == 0) return 0;
+    uint64_t m = bits_mask(l);
+    size_t words = 4 * n;
+    uint64_t *buf;
+    uint8_t *d;
+    TRY(scratch(p, &buf, words, &d, n, "a table function"));
+    uint64_t *ax = buf, *e = buf + n, *w = buf + 2 * n, *t = buf + 3 * n;
+    int srv = p->role == MPC_SERVER;
+    /* |x| = MUX(d, 2x) - x (Exp: relu(-x) = MUX(d, x) - x), then clipped:
+     * w = |x| - relu(|x| - hi) */
+    int rc = nl_drelu(p, d, x, n, l);
+    sig_ctx c = {.d = d, .y = ax, .x = x, .f = tab_fold(f), .g = 1, .l = l, .s = s};
+    if (rc == 0) rc = party_run(p, n, GRAIN, sig_mux_lane, &c);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        t[i] = (ax[i] - (srv ? tab_hi(f, s) : 0)) & m;
+    if (rc == 0) rc = nl_relu(p, e, t, n, l);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        w[i] = (ax[i] - e[i]) & m;
+    uint64_t *r = f->shape == TAB_EXP ? y : t; /* Exp: y = r */
+    if (rc == 0) rc = tab_core(f, p, r, w, n, l, s);
     /* y = 1 - r + MUX(d, 2r - 1) (Sigmoid), MUX(d, 2r) - r (Tanh) */
     c = (sig_ctx){.d = d, .y = y, .x = t, .f = 2, .g = 1, .off = tab_one(f, s),
                   .add = tab_one(f, s), .l = l, .s = s};
-    if (rc == 0) rc = party_run(p, n, GRAIN, sig_mux_lane, &c);
+    if (rc == 0 && f->shape != TAB_EXP) rc = party_run(p, n, GRAIN, sig_mux_lane, &c);
     mem_free_wipe(buf, words * sizeof *buf);
-    mem_free_wipe(d, 2 * n);
+    mem_free_wipe(d, n);
     return rc;
 }
 
@@ -418,6 +475,10 @@ int nl_sigmoid(party *p, uint64_t *y, const uint64_t *x, size_t n, unsigned l, u
 
 int nl_tanh(party *p, uint64_t *y, const uint64_t *x, size_t n, unsigned l, unsigned s) {
     return tab_run(&TANH, p, y, x, n, l, s);
+}
+
+int nl_exp(party *p, uint64_t *y, const uint64_t *x, size_t n, unsigned l, unsigned s) {
+    return tab_run(&EXP, p, y, x, n, l, s);
 }
 
 /* Per lane: the MUX's jobs and its exchange. */
@@ -441,17 +502,22 @@ static uint64_t sig_drelu_lane_bytes(const ot_costing *oc, size_t n, unsigned l)
     return mpc_msb_bytes(oc, n, l, MPC_MILL_M);
 }
 
+static uint64_t tab_core_bytes(const tabfn *f, const ot_costing *oc, size_t n, unsigned l,
+                               unsigned s, unsigned lanes) {
+    uint64_t b = nl_trunc_reduce_bytes(oc, n, s + f->R + 1, s - f->seg, lanes);
+    b += lanes_bytes(oc, n, l, lanes, sig_lut_lane_bytes);
+    b += nl_mul_trunc_bytes(oc, n, l, s, lanes);
+    return b + nl_mul_trunc_bytes(oc, n, l, s, lanes);
+}
+
 static uint64_t tab_bytes(const tabfn *f, const ot_costing *oc, size_t n, unsigned l, unsigned s,
                           unsigned lanes) {
     if (tab_check(f, l, s) < 0 || n == 0 || lanes < 1 || lanes > LANES_MAX) return 0;
     uint64_t b = lanes_bytes(oc, n, l, lanes, sig_drelu_lane_bytes);
     b += lanes_bytes(oc, n, l, lanes, sig_mux_lane_bytes);
     b += nl_relu_bytes(oc, n, l, lanes);
-    b += nl_trunc_reduce_bytes(oc, n, s + f->R + 1, s - f->seg, lanes);
-    b += lanes_bytes(oc, n, l, lanes, sig_lut_lane_bytes);
-    b += nl_mul_trunc_bytes(oc, n, l, s, lanes);
-    b += nl_mul_trunc_bytes(oc, n, l, s, lanes);
-    b += lanes_bytes(oc, n, l, lanes, sig_mux_lane_bytes);
+    b += tab_core_bytes(f, oc, n, l, s, lanes);
+    if (f->shape != TAB_EXP) b += lanes_bytes(oc, n, l, lanes, sig_mux_lane_bytes);
     return b;
 }
 
@@ -462,4 +528,92 @@ uint64_t nl_sigmoid_bytes(const ot_costing *oc, size_t n, unsigned l, unsigned s
 
 uint64_t nl_tanh_bytes(const ot_costing *oc, size_t n, unsigned l, unsigned s, unsigned lanes) {
     return tab_bytes(&TANH, oc, n, l, s, lanes);
+}
+
+uint64_t nl_exp_bytes(const ot_costing *oc, size_t n, unsigned l, unsigned s, unsigned lanes) {
+    return tab_bytes(&EXP, oc, n, l, s, lanes);
+}
+
+/* ---- Reciprocal: normalisation by the MSB, table, back (act2.h) ---- */
+
+int nl_recip_check(unsigned l, unsigned s, unsigned lo, unsigned hi) {
+    if (l > 64 || s < RECIP.seg || lo >= hi || hi < s + 1 || hi > l - 1 ||
+        s + (hi - 1 - lo) >= l - 1)
+        return err_set(PARLEY_E_ARG,
+                       "Reciprocal of x in [2^%u, 2^%u) at scale %u needs s >= %u, lo < hi, "
+                       "s < hi <= l - 1 and s + hi - 1 - lo < l - 1 (here l = %u)",
+                       lo, hi, s, RECIP.seg, l);
+    return 0;
+}
+
+/* The normaliser: Q = 2^D - sum_j c_j 2^(D-j), c_j = DReLU(x - 2^(lo+j)) on
+ * the ring (= [x >= 2^(lo+j)] for x >= 0) for j = 1..D, D = hi - 1 - lo:
+ * Q = 2^(hi-1-k) for k = msb(x) in the domain. */
+static uint64_t recip_q_plain(uint64_t x, unsigned l, unsigned lo, unsigned hi) {
+    unsigned D = hi - 1 - lo;
+    uint64_t q = 1ULL << D;
+    for (unsigned j = 1; j <= D; j++)
+        q -= (uint64_t)(bits_signed((x - (1ULL << (lo + j))) & bits_mask(l), l) >= 0) << (D - j);
+    return q & bits_mask(l);
+}
+
+void nl_recip_plain(uint64_t *y, const uint64_t *x, size_t n, unsigned l, unsigned s, unsigned lo,
+                    unsigned hi) {
+    uint64_t m = bits_mask(l);
+    unsigned sh = hi - 1 - s;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t xv = x[i] & m, q = recip_q_plain(xv, l, lo, hi), xn, r;
+        nl_mul_trunc_plain(&xn, &xv, &q, 1, l, sh);
+        r = tab_core_plain(&RECIP, (xn - (1ULL << s)) & m, l, s);
+        nl_mul_trunc_plain(&y[i], &r, &q, 1, l, sh);
+    }
+}
+
+int nl_recip(party *p, uint64_t *y, const uint64_t *x, size_t n, unsigned l, unsigned s,
+             unsigned lo, unsigned hi) {
+    TRY(nl_recip_check(l, s, lo, hi));
+    if (n == 0) return 0;
+    unsigned D = hi - 1 - lo, sh = hi - 1 - s;
+    uint64_t m = bits_mask(l);
+    size_t words = 2 * (size_t)D * n + 2 * n, nc = D ? (size_t)D * n : 1;
+    uint64_t *buf;
+    uint8_t *c;
+    TRY(scratch(p, &buf, words, &c, nc, "a reciprocal"));
+    uint64_t *v = buf, *b = buf + (size_t)D * n, *q = b + (size_t)D * n, *t = q + n;
+    int srv = p->role == MPC_SERVER;
+    /* c_j = [x >= 2^(lo+j)], all D thresholds in one batch */
+    for (unsigned j = 1; j <= D; j++)
+        for (size_t i = 0; i < n; i++)
+            v[(size_t)(j - 1) * n + i] = (x[i] - (srv ? 1ULL << (lo + j) : 0)) & m;
+    int rc = nl_drelu(p, c, v, (size_t)D * n, l);
+    /* as ring shares: b = MUX(c, 1) (the server's 1; off = -1, f = g = 0) */
+    sig_ctx mc = {.d = c, .y = b, .x = v, .off = m, .l = l, .s = s};
+    if (rc == 0) rc = party_run(p, (size_t)D * n, GRAIN, sig_mux_lane, &mc);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        uint64_t qi = srv ? 1ULL << D : 0;
+        for (unsigned j = 1; j <= D; j++)
+            qi -= b[(size_t)(j - 1) * n + i] << (D - j);
+        q[i] = qi & m;
+    }
+    /* x' = x Q / 2^sh in [2^s, 2^(s+1)), then 1 / x' and back */
+    if (rc == 0) rc = nl_mul_trunc(p, t, x, q, n, l, sh);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        t[i] = (t[i] - (srv ? 1ULL << s : 0)) & m;
+    if (rc == 0) rc = tab_core(&RECIP, p, t, t, n, l, s);
+    if (rc == 0) rc = nl_mul_trunc(p, y, t, q, n, l, sh);
+    mem_free_wipe(buf, words * sizeof *buf);
+    mem_free_wipe(c, nc);
+    return rc;
+}
+
+uint64_t nl_recip_bytes(const ot_costing *oc, size_t n, unsigned l, unsigned s, unsigned lo,
+                        unsigned hi, unsigned lanes) {
+    if (nl_recip_check(l, s, lo, hi) < 0 || n == 0 || lanes < 1 || lanes > LANES_MAX) return 0;
+    size_t nd = (size_t)(hi - 1 - lo) * n;
+    unsigned sh = hi - 1 - s;
+    uint64_t b = lanes_bytes(oc, nd, l, lanes, sig_drelu_lane_bytes);
+    b += lanes_bytes(oc, nd, l, lanes, sig_mux_lane_bytes);
+    b += nl_mul_trunc_bytes(oc, n, l, sh, lanes);
+    b += tab_core_bytes(&RECIP, oc, n, l, s, lanes);
+    return b + nl_mul_trunc_bytes(oc, n, l, sh, lanes);
 }

@@ -87,4 +87,38 @@ int nl_tanh(party *p, uint64_t *y, const uint64_t *x, size_t n, unsigned l, unsi
 void nl_tanh_plain(uint64_t *y, const uint64_t *x, size_t n, unsigned l, unsigned s);
 uint64_t nl_tanh_bytes(const ot_costing *oc, size_t n, unsigned l, unsigned s, unsigned lanes);
 
+/* Exp at scale s (input and output) from the same machinery with the table
+ * of e^-t on t in [0, 16) (R = 4, g = 2): a = relu(-x) = MUX(d, x) - x,
+ * w = a - relu(a - hi), i, u and r as above, y = r: exp(x) for x <= 0
+ * (below -16 as at -16, e^-16 < 2^-23). A positive x is outside Exp's
+ * domain and gives exp(0) = r at a = 0; the checked reference
+ * (ref_run_checked, nn/ref.h) refuses it naming the layer. Secure: as
+ * Sigmoid without the last MUX. Same checks (s >= 2, l >= s + 5). */
+int nl_exp_check(unsigned l, unsigned s) WUR;
+int nl_exp(party *p, uint64_t *y, const uint64_t *x, size_t n, unsigned l, unsigned s) WUR;
+void nl_exp_plain(uint64_t *y, const uint64_t *x, size_t n, unsigned l, unsigned s);
+uint64_t nl_exp_bytes(const ot_costing *oc, size_t n, unsigned l, unsigned s, unsigned lanes);
+
+/* Reciprocal at scale s (input and output) of x in [2^lo, 2^hi) (integers
+ * at scale s; public bounds), normalised by its most significant bit k:
+ *   c_j = DReLU(x - 2^(lo+j)) for j = 1..D, D = hi - 1 - lo (c_j = [x >=
+ *   2^(lo+j)]: k = lo + sum c_j), Q = 2^D - sum_j c_j 2^(D-j) = 2^(hi-1-k),
+ *   x' = floor(x Q / 2^sh), sh = hi - 1 - s   (x' in [2^s, 2^(s+1)): 1..2)
+ *   r = the table core on w = x' - 2^s: 1 / (1 + w) from 64 quadratics of
+ *       width 1/64 (fit error 1.9e-7)
+ *   y = floor(r Q / 2^sh)                     (= r 2^(s-k): 1 / x)
+ * Secure: D DReLUs and D MUXes (the bits as ring shares) per element in one
+ * batch each, a product with truncation, truncate-and-reduce on s + 1 bits,
+ * four (64 choose 1)-OT_l, two products with truncation, and a product with
+ * truncation. Needs s >= 6, s < hi <= l - 1, lo < hi and s + D < l - 1 (so
+ * that x Q and r Q fit the ring). x outside [2^lo, 2^hi) gives a defined
+ * but meaningless value (both forms agree on every ring element). */
+int nl_recip_check(unsigned l, unsigned s, unsigned lo, unsigned hi) WUR;
+int nl_recip(party *p, uint64_t *y, const uint64_t *x, size_t n, unsigned l, unsigned s,
+             unsigned lo, unsigned hi) WUR;
+void nl_recip_plain(uint64_t *y, const uint64_t *x, size_t n, unsigned l, unsigned s, unsigned lo,
+                    unsigned hi);
+uint64_t nl_recip_bytes(const ot_costing *oc, size_t n, unsigned l, unsigned s, unsigned lo,
+                        unsigned hi, unsigned lanes);
+
 #endif

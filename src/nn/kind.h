@@ -144,6 +144,13 @@ typedef struct qkind {
      * none). NULL: no value exceeds the inputs' (or the layer's constants,
      * which fit the ring). */
     void (*reach)(const qctx *c, const double *inmax, double *bound, uint64_t *inner);
+    /* The checked reference's domain check, on the same wide values as
+     * reach: NULL if every input is in the kind's domain, else why not
+     * (a message the caller prefixes with the layer). NULL: any input. */
+    const char *(*domain)(const qctx *c, char *why, size_t len);
+    /* What reach's *inner is, for the range check's message (NULL: "a
+     * window sum"). */
+    const char *inner_what;
 } qkind;
 
 /* Most u32 fields of a kind's public parameters on the wire. */
@@ -192,5 +199,9 @@ int qcheck_hswish(const qnet *net, const qlayer *L, unsigned i);
 int qcheck_mul(const qnet *net, const qlayer *L, unsigned i);
 int qcheck_table(const qnet *net, const qlayer *L, unsigned i);
 int qcheck_resize(const qnet *net, const qlayer *L, unsigned i);
+int qcheck_softmax(const qnet *net, const qlayer *L, unsigned i);
+/* SOFTMAX's rows: outer x cols x inner of the input shape xs. */
+void qkind_softmax_geom(const nn_shape *xs, const qparams *p, size_t *outer, size_t *cols,
+                        size_t *inner);
 
 #endif

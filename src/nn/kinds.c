@@ -5,6 +5,7 @@
 #include "nn/kind.h"
 
 #include "nl/act2.h"
+#include "nl/act3.h"
 #include "nl/nl.h"
 #include "nn/qlocal.h"
 #include "util/bits.h"
@@ -12,6 +13,7 @@
 
 #include <math.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 #define WIRE(member, n) .wire_off = offsetof(qparams, member), .wire_n = (n)
@@ -417,6 +419,83 @@ static void resize_reach(const qctx *c, const double *inmax, double *bound, uint
     *inner = 0;
 }
 
+/* Exp computes exp(x) for x <= 0 only (a positive x gives exp(0)). */
+static const char *exp_domain(const qctx *c, char *why, size_t len) {
+    int64_t most = INT64_MIN;
+    for (size_t i = 0; i < c->n; i++)
+        if ((int64_t)c->x[0][i] > most) most = (int64_t)c->x[0][i];
+    if (c->n == 0 || most <= 0) return NULL;
+    unsigned sc = c->net->t[c->L->in[0]].scale;
+    snprintf(why, len,
+             "an input of Exp is positive (%.6g): parley computes exp(x) for x <= 0 only, as "
+             "in a Softmax after its maximum is subtracted (a positive x would give exp(0) = 1)",
+             ldexp((double)most, -(int)sc));
+    return why;
+}
+
+/* ---- Softmax (ops-smooth) ---- */
+
+void qkind_softmax_geom(const nn_shape *xs, const qparams *p, size_t *outer, size_t *cols,
+                        size_t *inner) {
+    unsigned a = p->softmax.axis;
+    *outer = *cols = *inner = 1;
+    for (unsigned d = 0; d < xs->rank; d++) {
+        if (d < a)
+            *outer *= xs->d[d];
+        else if (d == a || p->softmax.flat)
+            *cols *= xs->d[d];
+        else
+            *inner *= xs->d[d];
+    }
+}
+
+static void softmax_geom(const qctx *c, size_t *outer, size_t *cols, size_t *inner) {
+    qkind_softmax_geom(&c->net->t[c->L->in[0]].shape, &c->L->p, outer, cols, inner);
+}
+
+static int softmax_step(const qctx *c) {
+    size_t o, k, in;
+    softmax_geom(c, &o, &k, &in);
+    unsigned s = c->L->p.softmax.shift;
+    if (c->p) return nl_softmax(c->p, c->y, c->x[0], o, k, in, c->l, s);
+    return nl_softmax_plain(c->y, c->x[0], o, k, in, c->l, s);
+}
+
+static uint64_t softmax_bytes(const qctx *c) {
+    size_t o, k, in;
+    softmax_geom(c, &o, &k, &in);
+    return nl_softmax_bytes(c->oc, o, k, in, c->l, c->L->p.softmax.shift, c->lanes);
+}
+
+static int softmax_quant(qparams *p, const double *c, unsigned sc, unsigned s, unsigned l) {
+    (void)c, (void)s, (void)l;
+    p->softmax.shift = sc;
+    return 0;
+}
+
+/* x - max over a row must fit the ring (*inner: the widest row's range);
+ * the step's other values are below 2^(2s+2) (products) and 2^(s+c+1) (the
+ * reciprocal's normalisation, c = log2 of the row length, rounded up). */
+static void softmax_reach(const qctx *c, const double *inmax, double *bound, uint64_t *inner) {
+    size_t o, k, in;
+    softmax_geom(c, &o, &k, &in);
+    uint64_t most = 0;
+    for (size_t r = 0; r < o * in; r++) {
+        int64_t hi = INT64_MIN, lo = INT64_MAX;
+        for (size_t j = 0; j < k; j++) {
+            int64_t v = (int64_t)c->x[0][((r / in) * k + j) * in + r % in];
+            if (v > hi) hi = v;
+            if (v < lo) lo = v;
+        }
+        if (k && (uint64_t)hi - (uint64_t)lo > most) most = (uint64_t)hi - (uint64_t)lo;
+    }
+    *inner = most;
+    unsigned s = c->L->p.softmax.shift, cl = 0;
+    while (cl < 40 && ((size_t)1 << cl) < k)
+        cl++;
+    *bound = fmax(2 * inmax[0], ldexp(1.0, 2 * (int)s + 2) + ldexp(1.0, (int)(s + cl + 1)));
+}
+
 /* ---- the table ---- */
 
 #define LINEAR(k) \
@@ -492,6 +571,11 @@ static const qkind kinds[QOP_END_] = {
     [QOP_RESIZE_LINEAR] = {"resize_linear", LOCAL(resize_linear), INPUTS(1, 1), .scale = QS_DOUBLE,
                            WIRE(resize, 1 + 2 * NN_MAX_RANK), .check = qcheck_resize,
                            .dump = dump_resize, .reach = resize_reach},
+    /* smooth functions (ops-smooth) */
+    [QOP_EXP] = {"exp", "Exp", TABLE(nl_exp), .domain = exp_domain},
+    [QOP_SOFTMAX] = {"softmax", PROTOCOL(softmax), INPUTS(1, 1), WIRE(softmax, 3),
+                     .check = qcheck_softmax, .quant = softmax_quant, .reach = softmax_reach,
+                     .inner_what = "a difference from its row's maximum"},
 };
 
 const qkind *qkind_find(int op) {

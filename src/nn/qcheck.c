@@ -8,6 +8,7 @@
 
 #include "nl/act2.h"
 #include "nn/qlocal.h"
+#include "nl/act3.h"
 #include "nn/quant.h"
 
 #include "util/bits.h"
@@ -314,12 +315,27 @@ int qcheck_mul(const qnet *net, const qlayer *L, unsigned i) {
     return 0;
 }
 
-/* Sigmoid, Tanh: at the input's scale, which their tables fit. */
+/* Sigmoid, Tanh, Exp: at the input's scale, which their tables fit. */
 int qcheck_table(const qnet *net, const qlayer *L, unsigned i) {
     if (L->p.shift != in_t(net, L, 0)->scale) return lerr(net, i, "the scale is not the input's");
-    int rc = L->op == QOP_TANH ? nl_tanh_check(net->l, L->p.shift)
-                               : nl_sigmoid_check(net->l, L->p.shift);
+    int rc = L->op == QOP_TANH  ? nl_tanh_check(net->l, L->p.shift)
+             : L->op == QOP_EXP ? nl_exp_check(net->l, L->p.shift)
+                                : nl_sigmoid_check(net->l, L->p.shift);
     if (rc < 0) return lerr_last(net, i);
+    return 0;
+}
+
+/* Softmax: the same shape, an axis of it, at the input's scale, whose row
+ * length the reciprocal's domain fits. */
+int qcheck_softmax(const qnet *net, const qlayer *L, unsigned i) {
+    const nn_shape *xs = &in_t(net, L, 0)->shape;
+    if (!nn_shape_eq(xs, &out_t(net, L)->shape)) return lerr(net, i, "output shape differs");
+    if (L->p.softmax.axis >= xs->rank || L->p.softmax.flat > 1) return lerr(net, i, "bad axis");
+    if (L->p.softmax.shift != in_t(net, L, 0)->scale)
+        return lerr(net, i, "the scale is not the input's");
+    size_t outer, cols, inner;
+    qkind_softmax_geom(xs, &L->p, &outer, &cols, &inner);
+    if (nl_softmax_check(cols, net->l, L->p.softmax.shift) < 0) return lerr_last(net, i);
     return 0;
 }
 

@@ -58,6 +58,12 @@
  *                     (public, from p.resize and the shapes), x at s, y at
  *                     2s, truncated after like a linear layer's output
  *                     (qlocal_resize_linear; docs/MODELS.md)
+ *   EXP               nl_exp_plain at scale p.shift = the input's: exp(x)
+ *                     for x <= 0; a positive input is outside its domain
+ *                     (the checked reference refuses it)
+ *   SOFTMAX           nl_softmax_plain over p.softmax.axis (flat: the dims
+ *                     from axis on as one, ONNX opsets < 13) at scale
+ *                     p.softmax.shift = the input's
  *   CONST             no input: a server constant at scale s (shared as
  *                     S: the constant, C: zeros), e.g. a constant operand
  *                     of a Concat
@@ -115,6 +121,8 @@ typedef enum qop {
     QOP_TANH,       /* nl_tanh_plain at the input's scale (p.shift) */
     /* linear maps with public coefficients, local on shares (ops-move3) */
     QOP_RESIZE_LINEAR, /* Resize mode linear: public coefficients, output at 2s */
+    QOP_EXP,        /* nl_exp_plain at the input's scale (p.shift), x <= 0 (ops-smooth) */
+    QOP_SOFTMAX,    /* nl_softmax_plain over p.softmax.axis (ops-smooth) */
     QOP_END_ /* one past the last kind */
 } qop;
 
@@ -147,7 +155,7 @@ typedef union qparams {
     lin_params lin; /* CONV (lin.conv), FC (lin.fc: N = product of the leading
                        dims, K the last), SCALE (lin.scale: N = dim 0, C = dim
                        1, S = the rest) */
-    unsigned shift; /* TRUNC, RELU_TRUNC, SHL, MUL, SIGMOID, TANH */
+    unsigned shift; /* TRUNC, RELU_TRUNC, SHL, MUL, SIGMOID, TANH, EXP */
     nl_pool pool;   /* MAXPOOL, AVGPOOL */
     unsigned axis;  /* CONCAT */
     struct {
@@ -166,6 +174,9 @@ typedef union qparams {
         uint32_t mode;                           /* QRESIZE_* */
         uint32_t num[NN_MAX_RANK], den[NN_MAX_RANK]; /* the scale of each axis, num / den */
     } resize; /* RESIZE_LINEAR */
+    struct {
+        unsigned axis, flat, shift;
+    } softmax; /* SOFTMAX: over axis (flat: over all dims from axis on), at scale shift */
 } qparams;
 
 /* RESIZE_LINEAR's coordinate transformation (ONNX Resize's

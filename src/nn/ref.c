@@ -145,12 +145,16 @@ static int wide_layer(const qnet *net, const qnet *w, qstore *st, unsigned i) {
         if (j < 2) inmax[j] = m;
         if (m > bound) bound = m;
     }
-    if (k->reach) {
+    if (k->reach || k->domain) {
         const uint64_t *one[2] = {L->nin > 0 ? st->buf[L->in[0]] : NULL,
                                   L->nin > 1 ? st->buf[L->in[1]] : NULL};
         qctx c = {.net = w, .L = L, .n = w->t[L->out].size, .l = 64, .x = one, .owner = 1};
         PARLEY_CHECK(L->nin <= 2);
-        k->reach(&c, inmax, &bound, &inner);
+        char why[256];
+        if (k->domain && k->domain(&c, why, sizeof why))
+            return err_set(PARLEY_E_RANGE, "layer %u '%s' (%s): %s", i, L->name ? L->name : "",
+                           qop_name(L->op), why);
+        if (k->reach) k->reach(&c, inmax, &bound, &inner);
     }
     /* Below 2^62 (with room for the bound's rounding), the 64-bit step is
      * exact. */
@@ -163,7 +167,7 @@ static int wide_layer(const qnet *net, const qnet *w, qstore *st, unsigned i) {
                        i, L->name ? L->name : "", qop_name(L->op), lg(bound), net->l - 1,
                        net->l);
     if (net->l < 64 && inner >= (uint64_t)1 << (net->l - 1))
-        return range_err(net, i, (double)inner, "a window sum");
+        return range_err(net, i, (double)inner, k->inner_what ? k->inner_what : "a window sum");
     TRY(ref_layer(w, st, i));
     const uint64_t *y = st->buf[L->out];
     size_t n = w->t[L->out].size;

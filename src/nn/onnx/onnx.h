@@ -16,8 +16,9 @@
  * Constant, ArgMax, Slice and Split, Gather (constant indices), Tile,
  * Expand, Resize/Upsample (nearest by whole factors; linear),
  * ReduceMean/ReduceSum (spatial axes), ConvTranspose, the
- * piecewise-linear activations, and a final Softmax, which is dropped with
- * a note (the label does not change). docs/MODELS.md lists the attributes.
+ * piecewise-linear activations, Sigmoid, Tanh, Exp, Softmax (a final
+ * one is dropped with a note: the label does not change; elsewhere a
+ * layer). docs/MODELS.md lists the attributes.
  *
  * Anything else fails with PARLEY_E_UNSUPPORTED, one message that lists
  * every unsupported node of the model (operator, node names, count, why);

@@ -1235,13 +1235,23 @@ static int op_softmax(imp *m) {
     for (size_t i = m->node_index + 1; i < g->n_node && last; i++)
         for (size_t k = 0; k < g->node[i]->n_input; k++)
             if (strcmp(imp_str(g->node[i]->input[k]), out) == 0) last = 0;
-    if (!last)
-        return imp_err(m, PARLEY_E_UNSUPPORTED,
-                       "Softmax is only supported as the last node (it is dropped; the label does "
-                       "not change)");
     sym *s;
     TRY(imp_in_sym(m, 0, &s));
     if (s->kind != SYM_VALUE) return imp_err(m, PARLEY_E_UNSUPPORTED, "Softmax of a constant");
+    if (!last) { /* a real layer (ops-smooth): over axis, or (opset < 13) all dims from it on */
+        nn_shape xs = *imp_vshape(m, s->value);
+        int64_t ax;
+        unsigned a, x = s->value, y;
+        TRY(imp_attr_i(m, "axis", m->opset >= 13 ? -1 : 1, &ax));
+        if (xs.rank < 1) return imp_err(m, PARLEY_E_FORMAT, "input is a scalar");
+        TRY(imp_axis_norm(m, ax, xs.rank, 0, &a));
+        fnode *n;
+        TRY(imp_out_value(m, 0, &xs, &y));
+        TRY(imp_add_node(m, &n, QOP_SOFTMAX, &x, 1, y));
+        n->p.softmax.axis = a;
+        n->p.softmax.flat = m->opset < 13;
+        return 0;
+    }
     TRY(fgraph_note(m->g,
                     "node '%s' (Softmax): the final Softmax is dropped (it does not change the "
                     "label); the output is the logits",
