@@ -376,6 +376,8 @@ typedef struct parley_report {
                                   * connection, each way: set-up, inference, framing */
     uint64_t macs, relus;        /* the model's (as parley_model_info) */
     unsigned computational_bits; /* HE mode: the ring's computational security; else 0 */
+    unsigned softmax_dropped;    /* 1: the model ended in a Softmax that the server dropped
+                                  * (it does not change the label): the output is its logits */
 } parley_report;
 
 PARLEY_API void parley_report_free(parley_report *r);
@@ -388,7 +390,8 @@ PARLEY_API void parley_report_free(parley_report *r);
  * inference's bytes by the party that sent them), setup_bytes, rounds,
  * critical_flights, frame_bytes, stash_peak_bytes, link_bytes_sent,
  * link_bytes_recv, peer_seconds, server_seconds, layers_count, macs, relus,
- * in HE mode statistical_bits and computational_bits, transport, peer, and
+ * in HE mode statistical_bits and computational_bits, softmax_dropped
+ * (true: the output is the logits of a dropped final Softmax), transport, peer, and
  * layers: [{kind, op (= kind), name, seconds, bytes (both ways), bytes_sent,
  * bytes_recv, bytes_server, bytes_client, flights, critical_flights, and for
  * a client flights_client}]. */

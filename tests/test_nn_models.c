@@ -319,3 +319,31 @@ TEST(he_statistical_security) {
     he_security(DATA "cnn_bn.onnx", 32, 11, 1);
     he_security(DATA "mlp.onnx", 37, 12, 4);
 }
+
+/* A dropped final Softmax is public and travels in the public model (flags
+ * bit 0), so the client's report can say its output is logits; a model
+ * without one says nothing; an unknown flag is refused by name. */
+TEST(public_model_softmax_flag) {
+    qnet *net, *pub;
+    uint8_t *buf;
+    size_t len;
+    REQUIRE_OK(nn_model_load(&net, NULL, DATA "mlp.onnx", 37, 12, 0));
+    CHECK_EQ(net->softmax_dropped, 1u);
+    REQUIRE_OK(qnet_public_encode(net, &buf, &len));
+    REQUIRE(len > 9);
+    CHECK_EQ(buf[8], 1);
+    REQUIRE_OK(qnet_public_decode(&pub, buf, len));
+    CHECK_EQ(pub->softmax_dropped, 1u);
+    qnet_free(pub);
+    buf[8] = 2;
+    CHECK_EQ(qnet_public_decode(&pub, buf, len), PARLEY_E_FORMAT);
+    CHECK_MSG(strstr(err_msg(), "unknown flags 0x02") != NULL, "'%s'", err_msg());
+    mem_free(buf);
+    qnet_free(net);
+    REQUIRE_OK(nn_model_load(&net, NULL, DATA "cnn.onnx", 37, 12, 0));
+    CHECK_EQ(net->softmax_dropped, 0u);
+    REQUIRE_OK(qnet_public_encode(net, &buf, &len));
+    CHECK_EQ(buf[8], 0);
+    mem_free(buf);
+    qnet_free(net);
+}

@@ -112,7 +112,7 @@ class _Report(C.Structure):
                 ("layers", C.POINTER(_LayerReport)), ("batch", C.c_uint),
                 ("link_bytes_sent", C.c_uint64), ("link_bytes_recv", C.c_uint64),
                 ("macs", C.c_uint64), ("relus", C.c_uint64),
-                ("computational_bits", C.c_uint)]
+                ("computational_bits", C.c_uint), ("softmax_dropped", C.c_uint)]
 
 
 _SessionFn = C.CFUNCTYPE(None, C.c_void_p, C.c_int, C.POINTER(_Report))

@@ -64,6 +64,7 @@ static int report_fill(parley_report *r, int role, const session_result *s, cons
         qnet_stats_get(&st, net);
         r->macs = st.macs;
         r->relus = st.relus;
+        r->softmax_dropped = net->softmax_dropped;
     }
     if (!net || !e->layers || e->nlayers != net->nlayers) return 0;
     r->layers = mem_calloc(e->nlayers ? e->nlayers : 1, sizeof *r->layers);
@@ -155,7 +156,7 @@ int parley_report_json(const parley_report *r, char *buf, size_t cap) {
             jb_printf(&j, "\"statistical_bits\":null,");
         jb_printf(&j, "\"computational_bits\":%u,", r->computational_bits);
     }
-    jb_printf(&j, "\"transport\":");
+    jb_printf(&j, "\"softmax_dropped\":%s,\"transport\":", r->softmax_dropped ? "true" : "false");
     jb_str(&j, r->transport);
     jb_printf(&j, ",\"peer\":");
     jb_str(&j, r->peer);

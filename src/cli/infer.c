@@ -261,6 +261,9 @@ static int print_report(FILE *f, const parley_report *r, int json, const int *la
                 "  security: %.1f bits statistical for the whole inference, %u bits "
                 "computational\n",
                 r->statistical_bits, r->computational_bits);
+    if (r->softmax_dropped)
+        fprintf(f, "  the model's final Softmax was dropped (it does not change the label): the "
+                   "output is its logits\n");
     /* By layer kind, in the order the kinds first appear. */
     fprintf(f, "  %-11s %6s %10s %16s %15s %17s\n", "layer kind", "count", "seconds",
             "MiB (both ways)", "client flights", "critical flights");

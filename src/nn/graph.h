@@ -50,6 +50,7 @@ typedef struct fgraph {
     unsigned nn, capn;
     unsigned input, output;
     char *notes; /* messages for the user, one per line (e.g. a dropped Softmax); may be NULL */
+    int softmax_dropped; /* the model's final Softmax was dropped: the output is its logits */
 } fgraph;
 
 int fgraph_new(fgraph **out) WUR;

@@ -211,6 +211,8 @@ typedef struct qnet {
     qtensor *t;
     qlayer *layers;
     unsigned input, output; /* the client's input tensor, the network's output */
+    unsigned softmax_dropped; /* public: the model ended in a Softmax, dropped (the output is
+                               * its logits); on the wire as bit 0 of the flags byte */
     int has_weights;
 } qnet;
 

@@ -1,7 +1,8 @@
 /* The public model on the wire: qnet_public_encode / qnet_public_decode.
  *
  * Layout (little-endian):
- *   "PQNT"  u16 version (1)  u8 l  u8 s
+ *   "PQNT"  u16 version (2)  u8 l  u8 s  u8 flags (bit 0: the model's final
+ *   Softmax was dropped, the output is its logits; other bits 0)
  *   u32 ntensors  u32 nlayers  u32 input  u32 output
  *   per tensor: u8 name length, name, u8 rank, rank x u32 dims, u8 scale
  *   per layer:  u8 kind, u8 name length, name, u32 nin, nin x u32 inputs,
@@ -19,7 +20,7 @@
 #include <string.h>
 
 #define QNET_MAGIC "PQNT"
-#define QNET_WIRE_VERSION 1
+#define QNET_WIRE_VERSION 2
 
 typedef struct wbuf {
     uint8_t *p;
@@ -86,6 +87,7 @@ int qnet_public_encode(const qnet *net, uint8_t **buf, size_t *len) {
     put8(&b, QNET_WIRE_VERSION >> 8);
     put8(&b, net->l);
     put8(&b, net->s);
+    put8(&b, net->softmax_dropped ? 1 : 0);
     put32(&b, net->ntensors);
     put32(&b, net->nlayers);
     put32(&b, net->input);
@@ -172,6 +174,10 @@ static int decode(qnet *net, rbuf *r) {
                        QNET_WIRE_VERSION);
     TRY(get8(r, &net->l));
     TRY(get8(r, &net->s));
+    unsigned flags;
+    TRY(get8(r, &flags));
+    if (flags > 1) return err_set(PARLEY_E_FORMAT, "public model: unknown flags 0x%02x", flags);
+    net->softmax_dropped = flags;
     uint32_t nt, nl;
     TRY(get32(r, &nt));
     TRY(get32(r, &nl));

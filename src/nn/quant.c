@@ -304,6 +304,7 @@ int quant_net(qnet **out, const fgraph *g, unsigned l, unsigned s, unsigned wbit
     }
     net->input = tid[g->input];
     net->output = tid[g->output];
+    net->softmax_dropped = g->softmax_dropped ? 1 : 0;
     rc = qnet_check(net);
     if (rc < 0) rc = err_wrap(PARLEY_E_UNSUPPORTED, "the model cannot be represented");
 done:

@@ -1252,6 +1252,7 @@ static int op_softmax(imp *m) {
         n->p.softmax.flat = m->opset < 13;
         return 0;
     }
+    m->g->softmax_dropped = 1;
     TRY(fgraph_note(m->g,
                     "node '%s' (Softmax): the final Softmax is dropped (it does not change the "
                     "label); the output is the logits",
