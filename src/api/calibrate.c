@@ -8,8 +8,15 @@
  * 2^-s_max). The recommendation is the smallest l, with `margin` bits of
  * head-room over the samples, whose s keeps the output error within
  * `tolerance` of the largest output and every sample's top-1 label; it is
- * then checked: each sample runs at (l, s) without wrap-around.
- * docs/MODELS.md, "Choosing (l, s)". `parley calibrate` prints it. */
+ * then checked: each sample runs at (l, s) without wrap-around. A
+ * candidate s the importer refuses (weights that all round to 0, a bias
+ * past 64 bits, a kind's domain) is skipped with its reason.
+ * docs/MODELS.md, "Choosing (l, s)". `parley calibrate` prints it.
+ *
+ * Also the server's start-up check on the same samples (api_check_samples,
+ * parley_server_opts.calibration): the checked reference at the served
+ * (l, s), refusing with calibrate's recommendation; docs/MODELS.md,
+ * "Range". */
 #include "api/api.h"
 
 #include "nn/kind.h"
