@@ -284,11 +284,14 @@ PARLEY_API void parley_calibrate_opts_init(parley_calibrate_opts *o);
 /* One candidate scale s, run over every sample at l = 64 on exact values. */
 typedef struct parley_calibrate_candidate {
     unsigned s;
-    int ok;        /* every value stayed below 2^62; 0: out of range (the rest is 0) */
+    int ok;        /* 1: it ran, every value below 2^62; 0: out (why says why; the rest is 0):
+                    * values reach 2^62, or the importer refuses the model at this s (e.g.
+                    * every weight of a layer rounds to 0, or a bias does not fit) */
     unsigned need; /* bits the largest value any layer forms needs (sign included) */
     unsigned bits; /* the l it needs: need + margin, at least 2 s + 2 and 8 */
     double error;  /* largest |y - y_ref| over all outputs, against the reference */
     unsigned top1; /* output rows whose top-1 equals the reference's */
+    char why[256]; /* ok = 0: the reason ("" when ok) */
 } parley_calibrate_candidate;
 
 /* One layer at the recommendation, on the samples. */
@@ -325,10 +328,14 @@ typedef struct parley_calibration {
  * real arithmetic). The recommendation is the smallest l, with margin bits
  * of head-room, whose s keeps the output error within tolerance of the
  * largest output and every top-1 label; it is then checked: every sample
- * runs at (l, s) without wrap-around. o may be NULL for the defaults. A
+ * runs at (l, s) without wrap-around. A candidate s at which the model
+ * cannot be quantized (the importer's refusal: every weight of a layer
+ * rounds to 0, a bias does not fit 64 bits at 2s, ...) is skipped, its
+ * reason in the candidate's why. o may be NULL for the defaults. A
  * call overwrites c (also on failure, then zero): release it with
- * parley_calibration_free. PARLEY_E_RANGE if no candidate fits 64 bits.
- * Thread-safe (each call has its own state). */
+ * parley_calibration_free. PARLEY_E_RANGE if no candidate fits 64 bits;
+ * the importer's status if it refuses every candidate. Thread-safe (each
+ * call has its own state). */
 PARLEY_API int parley_calibrate(parley_calibration *c, const char *onnx_path,
                                 const parley_tensor *inputs, unsigned n,
                                 const parley_calibrate_opts *o);
@@ -425,12 +432,24 @@ typedef struct parley_server_opts {
                           * model's batch axis is dynamic (0: 1, the model's own batch).
                           * Other batches are loaded per session from the model's file:
                           * a model loaded from bytes serves only its own batch. */
+    /* Calibration: sample inputs like the ones the service will see (may be
+     * NULL; read during parley_server_new only, not kept). A secure session
+     * cannot see its values, so parley_server_new runs each sample through
+     * the checked fixed-point reference (parley_plain) at the model's (l, s)
+     * and its own batch, and refuses the server with PARLEY_E_RANGE if any
+     * value wraps around: the message names the sample, the layer, the bits
+     * it is out by and the (l, s) parley_calibrate recommends on the samples
+     * (docs/MODELS.md, "Range"). A statement about the samples only. */
+    const parley_tensor *calibration;
+    unsigned ncalibration;                /* 0..64 */
+    const char *const *calibration_names; /* the samples' names in messages (may be NULL) */
 } parley_server_opts;
 
 PARLEY_API void parley_server_opts_init(parley_server_opts *o);
 
-/* A server for model m (which must outlive it). TLS files are read here.
- * o may be NULL (plaintext, loopback only). Thread-safe. */
+/* A server for model m (which must outlive it). TLS files are read here,
+ * and the calibration samples checked. o may be NULL (plaintext, loopback
+ * only). Thread-safe. */
 PARLEY_API int parley_server_new(parley_server **s, const parley_model *m,
                                  const parley_server_opts *o);
 /* Listen on host:port (host NULL or "": 127.0.0.1; port 0: the kernel picks

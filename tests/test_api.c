@@ -684,6 +684,114 @@ out:
     parley_tensor_free(&big);
 }
 
+/* The server's check of its (l, s) on calibration samples
+ * (parley_server_opts.calibration): at the default (37, 12) the digits
+ * input times 1e4 wraps, and parley_server_new refuses with PARLEY_E_RANGE
+ * naming the sample, the layer, the bits it is out by and exactly the pair
+ * parley_calibrate recommends on the same samples; at that pair the
+ * samples pass. A model loaded from bytes still refuses (no file to
+ * calibrate: the message says to run calibrate). Unnamed samples are
+ * numbered; bad arguments are refused by name. parley_calibrate skips the
+ * candidate scales the importer refuses, with the reason. */
+static void case_server_calibration(void) {
+    parley_tensor x[2] = {{0}}, y = {0};
+    CHECK(parley_tensor_load_npy(&x[0], PARLEY_SOURCE_DIR "/examples/digit-0.npy") == PARLEY_OK);
+    CHECK(parley_tensor_load_npy(&x[1], PARLEY_SOURCE_DIR "/tests/data/digit-0x1e4.npy") ==
+          PARLEY_OK);
+    const char *names[2] = {"small.npy", "big.npy"};
+    parley_calibrate_opts co;
+    parley_calibrate_opts_init(&co);
+    co.input_names = names;
+    parley_calibration c;
+    CHECK(parley_calibrate(&c, DIGITS, x, 2, &co) == PARLEY_OK);
+    parley_model *def = load_at(37, 12), *rec = load_at(c.bits, c.scale);
+    parley_server *s = (parley_server *)&y; /* overwritten with NULL on failure */
+    parley_server_opts o;
+    parley_server_opts_init(&o);
+    CHECK(o.calibration == NULL && o.ncalibration == 0 && o.calibration_names == NULL);
+    o.calibration = x;
+    o.ncalibration = 2;
+    o.calibration_names = names;
+    char want[160];
+    snprintf(want, sizeof want, "on the 2 samples parley calibrate recommends --bits %u --scale %u",
+             c.bits, c.scale);
+    if (def && rec) {
+        CHECK_ERR(parley_server_new(&s, def, &o), PARLEY_E_RANGE,
+                  "calibration sample 'big.npy' does not fit (l, s) = (37, 12): layer 0 '/0/Conv' "
+                  "(conv)");
+        CHECK(s == NULL);
+        CHECK(strstr(parley_last_error(), want) != NULL);
+        CHECK(strstr(parley_last_error(), "bits: the result would wrap around") != NULL);
+        /* the first sample alone fits the default; both fit the recommendation */
+        o.ncalibration = 1;
+        CHECK(parley_server_new(&s, def, &o) == PARLEY_OK && s != NULL);
+        parley_server_free(s);
+        o.ncalibration = 2;
+        CHECK(parley_server_new(&s, rec, &o) == PARLEY_OK && s != NULL);
+        parley_server_free(s);
+        CHECK(parley_plain(rec, &x[1], &y) == PARLEY_OK);
+        parley_tensor_free(&y);
+        /* unnamed: by index */
+        o.calibration_names = NULL;
+        CHECK_ERR(parley_server_new(&s, def, &o), PARLEY_E_RANGE, "calibration sample 1 does not fit");
+        /* bad arguments */
+        o.ncalibration = 65;
+        CHECK_ERR(parley_server_new(&s, def, &o), PARLEY_E_ARG, "at most 64");
+        o.ncalibration = 1;
+        o.calibration = NULL;
+        CHECK_ERR(parley_server_new(&s, def, &o), PARLEY_E_ARG, "calibration is NULL");
+        parley_tensor bad = x[0];
+        bad.data = NULL;
+        o.calibration = &bad;
+        CHECK_ERR(parley_server_new(&s, def, &o), PARLEY_E_ARG, "calibration sample 0");
+        bad = x[0];
+        bad.shape[2] = 4;
+        bad.count = 0;
+        CHECK_ERR(parley_server_new(&s, def, &o), PARLEY_E_ARG, "the model expects [1,1,8,8]");
+    }
+    /* From bytes: refused all the same, the message says what to run. */
+    FILE *fp = fopen(DIGITS, "rb");
+    static unsigned char buf[1 << 20];
+    size_t len = fp ? fread(buf, 1, sizeof buf, fp) : 0;
+    if (fp) fclose(fp);
+    parley_model *b = NULL;
+    CHECK(parley_model_load_bytes(&b, buf, len, NULL) == PARLEY_OK);
+    o.calibration = x;
+    o.ncalibration = 2;
+    o.calibration_names = names;
+    if (b) CHECK_ERR(parley_server_new(&s, b, &o), PARLEY_E_RANGE, "run parley calibrate");
+    parley_model_free(b);
+    parley_model_free(def);
+    parley_model_free(rec);
+    parley_calibration_free(&c);
+
+    /* Candidates the importer refuses are skipped with the reason: batch.onnx's
+     * last Gemm has weights up to 0.125, all 0 at s = 1 and 2. */
+    parley_tensor xb = {0};
+    CHECK(parley_tensor_load_npy(&xb, PARLEY_SOURCE_DIR "/tests/data/batch.input.npy") ==
+          PARLEY_OK);
+    parley_calibrate_opts_init(&co);
+    co.smin = 1;
+    co.smax = 8;
+    CHECK(parley_calibrate(&c, PARLEY_SOURCE_DIR "/tests/data/batch.onnx", &xb, 1, &co) ==
+          PARLEY_OK);
+    CHECK(c.ncandidates == 8 && c.scale >= 3);
+    for (unsigned i = 0; i < c.ncandidates; i++) {
+        const parley_calibrate_candidate *k = &c.candidates[i];
+        if (k->s <= 2)
+            CHECK(!k->ok && strstr(k->why, "every weight rounds to 0 at scale s = ") != NULL);
+        else
+            CHECK(k->ok && k->why[0] == 0);
+    }
+    parley_calibration_free(&c);
+    co.smax = 2;
+    CHECK_ERR(parley_calibrate(&c, PARLEY_SOURCE_DIR "/tests/data/batch.onnx", &xb, 1, &co),
+              PARLEY_E_UNSUPPORTED, "refused at every candidate scale s = 1..2");
+    parley_tensor_free(&xb);
+    parley_tensor_free(&x[0]);
+    parley_tensor_free(&x[1]);
+}
+
 /* TLS 1.3 with the server's key pin, and a token. */
 static void case_tls(void) {
     char dir[] = "/tmp/parley-api-tls-XXXXXX", cmd[512], f[4][256];
@@ -1097,6 +1205,7 @@ static const struct {
     {"accept_refuse", case_accept_refuse},
     {"check_ring", case_check_ring},
     {"calibrate", case_calibrate},
+    {"server_calibration", case_server_calibration},
     {"tls", case_tls},
 };
 

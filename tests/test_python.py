@@ -107,6 +107,14 @@ check(seen == [parley.E_STOPPED], "the aborted session's status: %r" % (seen,))
 sock.close()
 srv.close()
 
+# calibration samples: the input times 1e4 wraps at the default (37, 12),
+# and the server is refused naming the sample and the layer; the input
+# itself fits
+big = np.load(os.path.join(SRC, "tests", "data", "digit-0x1e4.npy"))
+raises(lambda: parley.Server(mb, calibration=[x0, big]), parley.E_RANGE,
+       "calibration sample 1 does not fit (l, s) = (37, 12): layer 0", "server calibration")
+parley.Server(mb, calibration=[x0]).close()
+
 # errors: parley's message and status
 raises(lambda: parley.plain(os.path.join(SRC, "no-such-model.onnx"), x0), parley.E_IO,
        "no-such-model.onnx", "missing model")

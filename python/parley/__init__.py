@@ -124,7 +124,8 @@ class _ServerOpts(C.Structure):
                 ("insecure", C.c_int), ("max_stash", C.c_size_t),
                 ("handshake_timeout_ms", C.c_int), ("on_session", _SessionFn),
                 ("on_session_ctx", C.c_void_p), ("idle_timeout_ms", C.c_int),
-                ("max_batch", C.c_uint)]
+                ("max_batch", C.c_uint), ("calibration", C.c_void_p),
+                ("ncalibration", C.c_uint), ("calibration_names", C.c_void_p)]
 
 
 class _ClientOpts(C.Structure):
@@ -367,10 +368,13 @@ def plain(model, x, ring=False, **kw):
 
 class Server(_Closing):
     """A server of a Model. TLS and token options as parley_server_opts;
-    on_session(status, report_dict) is called after each session."""
+    on_session(status, report_dict) is called after each session;
+    calibration: sample inputs (arrays) the model's (l, s) is checked on
+    now, refused with parley.Error (E_RANGE) if a value wraps."""
 
     def __init__(self, model, tls_cert=None, tls_key=None, tls_client_ca=None,
-                 token_file=None, insecure=False, max_stash=0, on_session=None):
+                 token_file=None, insecure=False, max_stash=0, on_session=None,
+                 calibration=None):
         if not isinstance(model, Model):
             raise Error(E_ARG, "Server wants a parley.Model")
         self.model = model  # kept alive as long as the server
@@ -388,6 +392,11 @@ class Server(_Closing):
                 on_session(status, json.loads(buf.value.decode()))
             self._cb = _SessionFn(cb)
             o.on_session = self._cb
+        samples = [_tensor_in(x) for x in (calibration or [])]
+        if samples:  # read during the call only
+            arr = (_Tensor * len(samples))(*[t for t, _ in samples])
+            o.calibration = C.cast(arr, C.c_void_p)
+            o.ncalibration = len(samples)
         h = C.c_void_p()
         _check(_server_new(C.byref(h), model._h, C.byref(o)))
         self._h = h

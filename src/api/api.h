@@ -23,6 +23,15 @@ struct parley_model {
  * bytes has none). *net is the caller's (qnet_free). */
 int api_model_at_batch(qnet **net, const parley_model *m, unsigned batch) WUR;
 
+/* The server's start-up check (parley_server_opts.calibration): each of
+ * the n samples runs through the checked reference (parley_plain's) at m's
+ * (l, s) and its own batch; a value that wraps around is PARLEY_E_RANGE
+ * naming the sample (names[k], may be NULL), the layer and the bits it is
+ * out by, and the (l, s) parley_calibrate recommends on the samples
+ * (src/api/calibrate.c). */
+int api_check_samples(const parley_model *m, const parley_tensor *x, unsigned n,
+                      const char *const *names) WUR;
+
 /* Copy a caller's options struct (its first field is its size) over dst,
  * which holds the defaults: the caller's fields that this library knows;
  * fields it does not know must be zero (else PARLEY_E_UNSUPPORTED). A size

@@ -8,8 +8,15 @@
  * 2^-s_max). The recommendation is the smallest l, with `margin` bits of
  * head-room over the samples, whose s keeps the output error within
  * `tolerance` of the largest output and every sample's top-1 label; it is
- * then checked: each sample runs at (l, s) without wrap-around.
- * docs/MODELS.md, "Choosing (l, s)". `parley calibrate` prints it. */
+ * then checked: each sample runs at (l, s) without wrap-around. A
+ * candidate s the importer refuses (weights that all round to 0, a bias
+ * past 64 bits, a kind's domain) is skipped with its reason.
+ * docs/MODELS.md, "Choosing (l, s)". `parley calibrate` prints it.
+ *
+ * Also the server's start-up check on the same samples (api_check_samples,
+ * parley_server_opts.calibration): the checked reference at the served
+ * (l, s), refusing with calibrate's recommendation; docs/MODELS.md,
+ * "Range". */
 #include "api/api.h"
 
 #include "nn/kind.h"
@@ -37,6 +44,7 @@ typedef struct cand {
     double err;    /* largest |y - y_ref| over all outputs */
     unsigned top1; /* samples whose top-1 equals the reference's */
     float *y;      /* the outputs of all samples, concatenated */
+    char why[256]; /* !ok: the importer's refusal at this s, or the 2^62 bound */
 } cand;
 
 /* The bits a magnitude needs in a signed ring: log2 and a sign bit. */
@@ -107,6 +115,7 @@ typedef struct calib {
     size_t nout;       /* outputs of all samples */
     size_t rows, cols; /* the outputs as rows of the last axis (top-1 per row) */
     int labels;        /* the output is indices (scale 0): compare exactly */
+    const char *const *names; /* the samples' names in messages (may be NULL) */
     unsigned nlayers;
     uint64_t *lmax; /* per layer, at the candidate being run */
 } calib;
@@ -120,7 +129,13 @@ static int run_cand(calib *cb, cand *c, qnet **keep) {
     size_t at = 0;
     for (unsigned k = 0; k < cb->nsmp && c->ok; k++) {
         qnet *net;
-        TRY(quant_net(&net, cb->smp[k].g, 64, c->s, 0));
+        int qr = quant_net(&net, cb->smp[k].g, 64, c->s, 0);
+        if (qr == PARLEY_E_NOMEM) return qr;
+        if (qr < 0) { /* the importer refuses this s (the weights decide, not the sample) */
+            c->ok = 0;
+            snprintf(c->why, sizeof c->why, "refused at this scale: %s", err_msg());
+            return 0;
+        }
         if (!cb->lmax) {
             cb->nlayers = net->nlayers;
             cb->lmax = mem_calloc(net->nlayers ? net->nlayers : 1, sizeof *cb->lmax);
@@ -132,7 +147,12 @@ static int run_cand(calib *cb, cand *c, qnet **keep) {
         int rc =
             net->nlayers == cb->nlayers ? 0 : err_set(PARLEY_E_ARG, "inputs of different shapes");
         if (rc == 0) rc = run_wide(net, &cb->smp[k].x, cb->lmax, c->y + at);
-        if (rc == 1) c->ok = 0;
+        if (rc == 1) {
+            c->ok = 0;
+            snprintf(c->why, sizeof c->why,
+                     "values reach 2^62 on %s: beyond what parley checks exactly",
+                     cb->names && cb->names[k] ? cb->names[k] : "a sample");
+        }
         at += net->t[net->output].size;
         if (keep && k == 0 && rc == 0) {
             *keep = net;
@@ -228,6 +248,7 @@ static int result(parley_calibration *out, const calib *cb, const cand *cs, unsi
         parley_calibrate_candidate *d = &out->candidates[i];
         d->s = cs[i].s;
         d->ok = cs[i].ok;
+        snprintf(d->why, sizeof d->why, "%s", cs[i].why);
         if (!d->ok) continue;
         d->need = cs[i].need;
         d->bits = l_of(cs[i].need, margin, cs[i].s);
@@ -260,8 +281,20 @@ static int calibrate(parley_calibration *out, calib *cb, cand *cs, const char *m
         TRY(onnx_import_file(&sm->g, model, &oo));
         cb->nsmp++;
     }
-    /* The output's layout, from a run at the smallest candidate. */
-    TRY(layout(cb, smin));
+    cb->names = o->input_names;
+    /* The output's layout, from the smallest candidate the importer takes
+     * (the shapes do not depend on s). */
+    int lr = PARLEY_E_ARG;
+    char first[512] = "";
+    unsigned s0 = smin;
+    for (; s0 <= smax; s0++) {
+        if ((lr = layout(cb, s0)) == 0 || lr == PARLEY_E_NOMEM) break;
+        if (!first[0]) snprintf(first, sizeof first, "%s", err_msg());
+    }
+    if (lr < 0 && lr != PARLEY_E_NOMEM)
+        return err_set(lr, "the model is refused at every candidate scale s = %u..%u (at s = %u: %s)",
+                       smin, smax, smin, first);
+    TRY(lr);
     unsigned nc = 0;
     for (unsigned s = smin; s <= smax; s++) {
         cand *c = &cs[nc++];
@@ -351,4 +384,86 @@ int parley_calibrate(parley_calibration *c, const char *onnx_path, const parley_
         fgraph_free(cb.smp[k].g);
     if (rc < 0) parley_calibration_free(c);
     return rc < 0 ? rc : 0;
+}
+
+/* ---- the server's check of its (l, s) on sample inputs ---- */
+
+/* Why the samples do not fit, with what parley_calibrate recommends on
+ * them (the current message is sample k's range error). */
+static int refuse_samples(const parley_model *m, const parley_tensor *x, unsigned n,
+                          const char *const *names, const char *name) {
+    char why[2048];
+    snprintf(why, sizeof why, "%s", err_msg());
+    unsigned l = m->net->l, s = m->net->s;
+    if (!m->path)
+        return err_set(PARLEY_E_RANGE,
+                       "calibration sample %s does not fit (l, s) = (%u, %u): %s; run parley "
+                       "calibrate (parley_calibrate) on the samples for a pair that holds them",
+                       name, l, s, why);
+    parley_calibrate_opts o;
+    parley_calibrate_opts_init(&o);
+    o.input_names = names;
+    parley_calibration c;
+    if (parley_calibrate(&c, m->path, x, n, &o) < 0)
+        return err_set(PARLEY_E_RANGE,
+                       "calibration sample %s does not fit (l, s) = (%u, %u): %s; and parley "
+                       "calibrate finds no pair for the samples: %s",
+                       name, l, s, why, err_msg());
+    err_set(PARLEY_E_RANGE,
+            "calibration sample %s does not fit (l, s) = (%u, %u): %s; on the %u sample%s "
+            "parley calibrate recommends --bits %u --scale %u",
+            name, l, s, why, n, n == 1 ? "" : "s", c.bits, c.scale);
+    parley_calibration_free(&c);
+    return PARLEY_E_RANGE;
+}
+
+/* One sample through the checked reference at m's (l, s), at its batch. */
+static int check_sample(const parley_model *m, const nn_tensor *v, const char *name) {
+    const qnet *net = m->net;
+    qnet *at = NULL;
+    const nn_shape *want = &net->t[net->input].shape;
+    if (!nn_shape_eq(want, &v->shape) && m->path && v->shape.rank == want->rank &&
+        v->shape.rank >= 2) { /* another batch of a model with a batch axis */
+        int rc = api_model_at_batch(&at, m, v->shape.d[0]);
+        if (rc < 0) return err_wrap(rc, "calibration sample %s", name);
+        net = at;
+        want = &net->t[net->input].shape;
+    }
+    int rc = 0;
+    if (!nn_shape_eq(want, &v->shape)) {
+        char a[128], b[128];
+        rc = err_set(PARLEY_E_ARG, "calibration sample %s has shape %s, the model expects %s",
+                     name, nn_shape_str(a, sizeof a, &v->shape), nn_shape_str(b, sizeof b, want));
+    }
+    size_t nin = net->t[net->input].size;
+    uint64_t *xq = rc == 0 ? mem_alloc(nin, sizeof *xq) : NULL, *y = NULL;
+    if (rc == 0 && !xq) rc = PARLEY_E_NOMEM;
+    if (rc == 0) rc = qnet_encode_input(net, xq, v);
+    if (rc == 0) rc = ref_run_checked(net, &y, xq);
+    if (y) mem_free_wipe(y, net->t[net->output].size * sizeof *y);
+    if (xq) mem_free_wipe(xq, nin * sizeof *xq);
+    qnet_free(at);
+    return rc;
+}
+
+int api_check_samples(const parley_model *m, const parley_tensor *x, unsigned n,
+                      const char *const *names) {
+    if (n > MAX_INPUTS)
+        return err_set(PARLEY_E_ARG, "%u calibration samples: at most %d", n, MAX_INPUTS);
+    if (n && !x) return err_set(PARLEY_E_ARG, "ncalibration is %u but calibration is NULL", n);
+    for (unsigned k = 0; k < n; k++) {
+        char name[300];
+        if (names && names[k])
+            snprintf(name, sizeof name, "'%s'", names[k]);
+        else
+            snprintf(name, sizeof name, "%u", k);
+        nn_tensor v;
+        char what[320];
+        snprintf(what, sizeof what, "calibration sample %s", name);
+        TRY(api_tensor_in(&v, &x[k], what));
+        int rc = check_sample(m, &v, name);
+        if (rc == PARLEY_E_RANGE) return refuse_samples(m, x, n, names, name);
+        if (rc < 0) return rc;
+    }
+    return 0;
 }

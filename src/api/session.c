@@ -307,6 +307,7 @@ int parley_server_new(parley_server **out, const parley_model *m, const parley_s
                        o.idle_timeout_ms);
     if (o.max_batch > HELLO_MAX_BATCH)
         return err_set(PARLEY_E_ARG, "max_batch is %u: at most %u", o.max_batch, HELLO_MAX_BATCH);
+    TRY(api_check_samples(m, o.calibration, o.ncalibration, o.calibration_names));
     parley_server *s = mem_calloc(1, sizeof *s);
     if (!s) return PARLEY_E_NOMEM;
     s->stop_rd = s->stop_wr = -1;

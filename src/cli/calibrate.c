@@ -46,7 +46,7 @@ static void print_reasoning(const parley_calibration *c, const char *model,
     for (unsigned i = 0; i < c->ncandidates; i++) {
         const parley_calibrate_candidate *k = &c->candidates[i];
         if (!k->ok) {
-            printf("  %4u %10s %8s   (values reach 2^62: out of range)\n", k->s, "-", "-");
+            printf("  %4u %10s %8s   skipped: %s\n", k->s, "-", "-", k->why);
             continue;
         }
         printf("  %4u %10u %8u %14.4g %9.3g%% %4u/%-4zu%s\n", k->s, k->need, k->bits, k->error,

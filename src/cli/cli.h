@@ -31,12 +31,12 @@ void cli_json_str(FILE *f, const char *s);
 /* A decimal unsigned in [lo, hi], strictly: src/util/opt.c, the one parser
  * of the benchmarks, tests and library, compiled into the command too. */
 int opt_uint(const char *s, unsigned lo, unsigned hi, unsigned *out);
-/* --bits auto: the model calibrated on the input (parley_calibrate's
- * defaults; `parley calibrate` prints the reasoning) into *l and *s, which
- * are printed on stderr unless quiet. 0, or the failed call's status (its
- * message is parley_last_error()). */
-int cli_bits_auto(const char *cmd, const char *model, const char *input, unsigned *l, unsigned *s,
-                  int quiet);
+/* --bits auto: the model calibrated on the n (1..64) input files
+ * (parley_calibrate's defaults; `parley calibrate` prints the reasoning)
+ * into *l and *s, which are printed on stderr unless quiet. 0, or the
+ * failed call's status (its message is parley_last_error()). */
+int cli_bits_auto(const char *cmd, const char *model, const char *const *inputs, unsigned n,
+                  unsigned *l, unsigned *s, int quiet);
 /* Seconds on a monotonic clock. */
 double cli_now(void);
 /* "ot" / "he", "silent" / "iknp" (parley_model_opts' mode and ot). */

@@ -16,6 +16,8 @@
 
 /* ---- options ---- */
 
+#define CLI_MAX_SAMPLES 64 /* parley_calibrate's and the server's limit */
+
 typedef struct opts {
     const char *model, *input, *output, *listen, *connect;
     int mode, reveal;
@@ -29,7 +31,10 @@ typedef struct opts {
     /* serve: the forking server (cli/serve.h); 0: the default */
     unsigned max_sessions, queue, session_timeout, idle_timeout, session_memory, max_batch;
     int queue_set, log_json;
-    int bits_auto, scale_set; /* run: --bits auto (calibrate on the input), --scale given */
+    int bits_auto, scale_set; /* run, serve: --bits auto (calibrate), --scale given */
+    /* serve: --calibrate, the sample inputs its (l, s) is checked on */
+    const char *calib[CLI_MAX_SAMPLES];
+    unsigned ncalib;
 } opts;
 
 /* HOST:PORT (or :PORT, or PORT) into host and port. */
@@ -106,8 +111,16 @@ static int parse_opts(opts *o, int argc, char **argv, const char *cmd, const cha
             o->listen = v;
         else if (!strcmp(name, "connect"))
             o->connect = v;
-        else if (!strcmp(name, "bits") && !strcmp(cmd, "run") && !strcmp(v, "auto"))
+        else if (!strcmp(name, "bits") && !strcmp(v, "auto"))
             o->bits_auto = 1;
+        else if (!strcmp(name, "calibrate")) {
+            if (o->ncalib == CLI_MAX_SAMPLES) {
+                fprintf(stderr, "parley %s: more than %d --calibrate files\n", cmd,
+                        CLI_MAX_SAMPLES);
+                return 2;
+            }
+            o->calib[o->ncalib++] = v;
+        }
         else if (!strcmp(name, "bits")) { /* the domain is checked below, with its message */
             bad = opt_uint(v, 0, 1u << 16, &o->l);
             o->bits_auto = 0;
@@ -349,9 +362,11 @@ static int client_finish(const opts *o, const parley_report *r, const parley_ten
 #define SERVE_MAX_BATCH 64
 #define SERVE_QUEUE_PER_SESSION 4
 
-/* A server of m with the command's options: 0, or the exit status after
- * the message. */
-static int server_of(parley_server **srv, const parley_model *m, const opts *o, const char *cmd) {
+/* A server of m with the command's options, its (l, s) checked on the n
+ * calibration samples x (serve --calibrate): 0, or the exit status after
+ * the message (2 for a configuration the samples refuse). */
+static int server_of(parley_server **srv, const parley_model *m, const opts *o, const char *cmd,
+                     const parley_tensor *x, unsigned n) {
     parley_server_opts so;
     parley_server_opts_init(&so);
     so.tls_cert = o->tls_cert;
@@ -364,10 +379,13 @@ static int server_of(parley_server **srv, const parley_model *m, const opts *o, 
     so.handshake_timeout_ms = idle < 30 ? (int)idle * 1000 : 0;
     so.idle_timeout_ms = (int)idle * 1000;
     so.max_batch = o->max_batch ? o->max_batch : SERVE_MAX_BATCH;
+    so.calibration = x;
+    so.ncalibration = n;
+    so.calibration_names = o->calib;
     int rc = parley_server_new(srv, m, &so);
     if (rc < 0) {
         fprintf(stderr, "parley %s: %s\n", cmd, parley_last_error());
-        return rc == PARLEY_E_ARG ? 2 : 1; /* the options' files */
+        return rc == PARLEY_E_ARG || rc == PARLEY_E_RANGE ? 2 : 1; /* 1: the options' files */
     }
     return 0;
 }
@@ -402,8 +420,13 @@ static const char serve_usage[] =
     "options:\n"
     "  --listen HOST:PORT   address to listen on (default 127.0.0.1:7311; port 0 picks one)\n"
     "  --mode ot|he         linear layers over OT or homomorphic encryption (default ot)\n"
-    "  --bits L             ring width l, 8..64 (default 37)\n"
+    "  --bits L             ring width l, 8..64 (default 37); auto: calibrate on the\n"
+    "                       --calibrate samples (as parley calibrate) and use its (l, s)\n"
     "  --scale S            fixed-point scale s, 1..(l - 2) / 2 (default 12)\n"
+    "  --calibrate X.npy    a sample input like those the service will see (repeatable,\n"
+    "                       up to 64): at start-up each runs in the checked plaintext\n"
+    "                       reference at (l, s), and the server refuses to start (exit 2)\n"
+    "                       if a value wraps around, which no secure session can see\n"
     "  --wbits W            the public bound on the weights' signed width, 1..l (default\n"
     "                       s + 4: real weights in (-8, 8)); the model is refused if its\n"
     "                       weights exceed it\n"
@@ -443,7 +466,8 @@ int cli_serve(int argc, char **argv) {
     int pr = parse_opts(&o, argc, argv, "serve",
                         "model listen mode bits scale wbits threads reveal ot once quiet tls-cert "
                         "tls-key tls-client-ca token-file insecure max-stash max-sessions queue "
-                        "session-timeout idle-timeout session-memory max-batch log-json",
+                        "session-timeout idle-timeout session-memory max-batch log-json "
+                        "calibrate",
                         NULL);
     if (pr == 1) serve_help();
     if (pr == 2) fprintf(stderr, "parley serve --help lists the options\n");
@@ -464,17 +488,35 @@ int cli_serve(int argc, char **argv) {
         fprintf(stderr, "parley serve: --tls-client-ca needs --tls-cert and --tls-key\n");
         return 2;
     }
+    if (o.bits_auto && !o.ncalib) {
+        fprintf(stderr, "parley serve: --bits auto needs --calibrate X.npy: the server has no "
+                        "input of its own to calibrate on\n");
+        return 2;
+    }
     parley_model *m = NULL;
     parley_server *srv = NULL;
     parley_model_info info = {.size = sizeof info};
-    int rc = load_model(&m, &o, 1, "serve");
+    parley_tensor samples[CLI_MAX_SAMPLES];
+    memset(samples, 0, sizeof samples);
+    int rc = 0;
+    for (unsigned k = 0; k < o.ncalib && rc == 0; k++)
+        rc = parley_tensor_load_npy(&samples[k], o.calib[k]);
+    /* A calibration that finds no (l, s) refuses the configuration too. */
+    int auto_st = 0;
+    if (rc == 0 && o.bits_auto &&
+        (rc = cli_bits_auto("serve", o.model, o.calib, o.ncalib, &o.l, &o.s, o.quiet)) ==
+            PARLEY_E_RANGE)
+        auto_st = 2;
+    if (rc == 0) rc = load_model(&m, &o, 1, "serve");
     if (rc == 0) rc = parley_model_describe_brief(m, &info);
+    int bound = 0, st = 0;
     if (rc < 0) {
         fprintf(stderr, "parley serve: %s\n", parley_last_error());
-        parley_model_free(m);
-        return 1;
+        st = auto_st ? auto_st : 1;
     }
-    int bound = 0, st = server_of(&srv, m, &o, "serve");
+    if (st == 0) st = server_of(&srv, m, &o, "serve", samples, o.ncalib);
+    for (unsigned k = 0; k < o.ncalib; k++) /* checked; not kept */
+        parley_tensor_free(&samples[k]);
     if (st == 0 && (rc = parley_server_listen(srv, host, port, &bound)) < 0) {
         fprintf(stderr, "parley serve: %s\n", parley_last_error());
         st = rc == PARLEY_E_ARG ? 2 : 1; /* plaintext off loopback, not asked for */
@@ -489,6 +531,15 @@ int cli_serve(int argc, char **argv) {
                 "parley serve: %s (%u layers) on %s:%d, %s mode, %s OT, l = %u, s = %u, %u lane%s\n",
                 o.model, info.layers, host, bound, cli_mode_name(o.mode), cli_ot_name(o.ot), o.l,
                 o.s, o.threads, o.threads == 1 ? "" : "s");
+        if (o.ncalib)
+            fprintf(stderr, "parley serve: (l, s) = (%u, %u) checked on %u calibration sample "
+                            "file%s: no value wraps around on them\n",
+                    o.l, o.s, o.ncalib, o.ncalib == 1 ? "" : "s");
+        else
+            fprintf(stderr, "parley serve: (l, s) = (%u, %u) was not checked against data: a "
+                            "value that wraps around inside the network goes unseen in a "
+                            "secure session (--calibrate X.npy checks it at start-up)\n",
+                    o.l, o.s);
         if (tls)
             fprintf(stderr, "parley serve: TLS 1.3; the key's pin (for parley infer --tls-pin): %s%s%s\n",
                     parley_server_pin(srv), o.tls_client_ca ? "; clients need a certificate" : "",
@@ -669,7 +720,7 @@ int cli_run(int argc, char **argv) {
     parley_model *m = NULL;
     parley_server *srv = NULL;
     int port = 0;
-    int rc = o.bits_auto ? cli_bits_auto("run", o.model, o.input, &o.l, &o.s, o.quiet) : 0;
+    int rc = o.bits_auto ? cli_bits_auto("run", o.model, &o.input, 1, &o.l, &o.s, o.quiet) : 0;
     if (rc == 0) rc = load_model(&m, &o, 1, "run");
     if (rc == 0) rc = range_check(m, &o);
     if (rc < 0) {
@@ -679,7 +730,7 @@ int cli_run(int argc, char **argv) {
     }
     opts so = o; /* the server: plaintext on loopback, quiet */
     so.quiet = 1;
-    int st = server_of(&srv, m, &so, "run");
+    int st = server_of(&srv, m, &so, "run", NULL, 0);
     if (st == 0 && parley_server_listen(srv, "127.0.0.1", 0, &port) < 0) {
         fprintf(stderr, "parley run: %s\n", parley_last_error());
         st = 1;

@@ -77,7 +77,7 @@ int cli_plain(int argc, char **argv) {
     parley_tensor x = {0}, y = {0};
     parley_model *m = NULL;
     double t0 = cli_now(), t1 = t0, t2 = t0;
-    int rc = bits_auto ? cli_bits_auto("plain", model, input, &l, &s, quiet) : 0;
+    int rc = bits_auto ? cli_bits_auto("plain", model, &input, 1, &l, &s, quiet) : 0;
     if (rc == 0) rc = parley_tensor_load_npy(&x, input);
     if (rc == 0) {
         parley_model_opts mo;

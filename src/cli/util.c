@@ -19,24 +19,31 @@ void cli_json_str(FILE *f, const char *s) {
     fputc('"', f);
 }
 
-int cli_bits_auto(const char *cmd, const char *model, const char *input, unsigned *l, unsigned *s,
-                  int quiet) {
-    parley_tensor x = {0};
+int cli_bits_auto(const char *cmd, const char *model, const char *const *inputs, unsigned n,
+                  unsigned *l, unsigned *s, int quiet) {
+    parley_tensor x[64];
+    memset(x, 0, sizeof x);
     parley_calibration c = {0};
-    int rc = parley_tensor_load_npy(&x, input);
+    int rc = n <= 64 ? 0 : -1; /* the callers cap n */
+    for (unsigned k = 0; k < n && rc == 0; k++)
+        rc = parley_tensor_load_npy(&x[k], inputs[k]);
     parley_calibrate_opts o;
     parley_calibrate_opts_init(&o);
-    o.input_names = &input;
-    if (rc == 0) rc = parley_calibrate(&c, model, &x, 1, &o);
+    o.input_names = inputs;
+    if (rc == 0) rc = parley_calibrate(&c, model, x, n, &o);
     if (rc == 0) {
         *l = c.bits;
         *s = c.scale;
-        if (!quiet)
-            fprintf(stderr, "parley %s: --bits auto: calibrated on %s: --bits %u --scale %u\n", cmd,
-                    input, c.bits, c.scale);
+        if (!quiet) {
+            fprintf(stderr, "parley %s: --bits auto: calibrated on ", cmd);
+            for (unsigned k = 0; k < n; k++)
+                fprintf(stderr, "%s%s", k ? ", " : "", inputs[k]);
+            fprintf(stderr, ": --bits %u --scale %u\n", c.bits, c.scale);
+        }
     }
     parley_calibration_free(&c);
-    parley_tensor_free(&x);
+    for (unsigned k = 0; k < n && k < 64; k++)
+        parley_tensor_free(&x[k]);
     return rc;
 }
 
