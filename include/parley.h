@@ -422,6 +422,11 @@ typedef struct parley_server_opts {
                           * model's batch axis is dynamic (0: 1, the model's own batch).
                           * Other batches are loaded per session from the model's file:
                           * a model loaded from bytes serves only its own batch. */
+    unsigned he_weight_cache_mib; /* HE mode: memory for the linear layers' weight
+                                   * polynomials, transformed once here (before any client)
+                                   * and shared by the sessions, MiB; the layers that do not
+                                   * fit are transformed in every inference. 0: off;
+                                   * parley_server_opts_init sets the default, 512 */
 } parley_server_opts;
 
 PARLEY_API void parley_server_opts_init(parley_server_opts *o);

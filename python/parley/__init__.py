@@ -124,7 +124,7 @@ class _ServerOpts(C.Structure):
                 ("insecure", C.c_int), ("max_stash", C.c_size_t),
                 ("handshake_timeout_ms", C.c_int), ("on_session", _SessionFn),
                 ("on_session_ctx", C.c_void_p), ("idle_timeout_ms", C.c_int),
-                ("max_batch", C.c_uint)]
+                ("max_batch", C.c_uint), ("he_weight_cache_mib", C.c_uint)]
 
 
 class _ClientOpts(C.Structure):

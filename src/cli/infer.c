@@ -30,6 +30,8 @@ typedef struct opts {
     unsigned max_sessions, queue, session_timeout, idle_timeout, session_memory, max_batch;
     int queue_set, log_json;
     int bits_auto, scale_set; /* run: --bits auto (calibrate on the input), --scale given */
+    unsigned he_cache; /* --he-weight-cache MIB (he_cache_set: given; else the library's) */
+    int he_cache_set;
 } opts;
 
 /* HOST:PORT (or :PORT, or PORT) into host and port. */
@@ -149,6 +151,10 @@ static int parse_opts(opts *o, int argc, char **argv, const char *cmd, const cha
             bad = opt_uint(v, 64, 1u << 24, &o->session_memory);
         else if (!strcmp(name, "max-batch"))
             bad = opt_uint(v, 1, PARLEY_MAX_BATCH, &o->max_batch);
+        else if (!strcmp(name, "he-weight-cache")) {
+            bad = opt_uint(v, 0, 1u << 24, &o->he_cache);
+            o->he_cache_set = 1;
+        }
         else if (!strcmp(name, "mode")) {
             if (!strcmp(v, "ot"))
                 o->mode = PARLEY_MODE_OT;
@@ -361,6 +367,7 @@ static int server_of(parley_server **srv, const parley_model *m, const opts *o, 
     so.handshake_timeout_ms = idle < 30 ? (int)idle * 1000 : 0;
     so.idle_timeout_ms = (int)idle * 1000;
     so.max_batch = o->max_batch ? o->max_batch : SERVE_MAX_BATCH;
+    if (o->he_cache_set) so.he_weight_cache_mib = o->he_cache;
     int rc = parley_server_new(srv, m, &so);
     if (rc < 0) {
         fprintf(stderr, "parley %s: %s\n", cmd, parley_last_error());
@@ -408,6 +415,9 @@ static const char serve_usage[] =
     "  --reveal logits|label  what the client learns (default logits)\n"
     "  --ot silent|iknp     OT for the non-linear layers: silent (Ferret COTs, about 8x\n"
     "                       fewer bytes) or IKNP/KK13 extension (default silent)\n"
+    "  --he-weight-cache MIB  HE mode: memory for the weight polynomials, transformed\n"
+    "                       once at start-up and shared by the sessions; layers beyond\n"
+    "                       it are transformed in every inference (0: off; default 512)\n"
     "  --tls-cert CERT.pem  serve over TLS 1.3 with this certificate (chain) ...\n"
     "  --tls-key KEY.pem    ... and its private key\n"
     "  --tls-client-ca CA.pem  admit only clients with a certificate from this CA\n"
@@ -440,7 +450,8 @@ int cli_serve(int argc, char **argv) {
     int pr = parse_opts(&o, argc, argv, "serve",
                         "model listen mode bits scale wbits threads reveal ot once quiet tls-cert "
                         "tls-key tls-client-ca token-file insecure max-stash max-sessions queue "
-                        "session-timeout idle-timeout session-memory max-batch log-json",
+                        "session-timeout idle-timeout session-memory max-batch log-json "
+                        "he-weight-cache",
                         NULL);
     if (pr == 1) serve_help();
     if (pr == 2) fprintf(stderr, "parley serve --help lists the options\n");
@@ -624,6 +635,8 @@ static const char run_usage[] =
     "  --threads T      lanes (threads) (default 2)\n"
     "  --reveal logits|label  what the client learns (default logits)\n"
     "  --ot silent|iknp OT for the non-linear layers (default silent)\n"
+    "  --he-weight-cache MIB  HE mode: memory for the server's transformed weight\n"
+    "                   polynomials, made before the input (0: off; default 512)\n"
     "  --max-model-memory MIB, --max-stash MIB  the client's and both sides' caps (as infer)\n"
     "  --json           print the report as one JSON object on stdout\n"
     "  --quiet          no progress line\n";
@@ -655,7 +668,7 @@ int cli_run(int argc, char **argv) {
     opts_default(&o);
     int pr = parse_opts(&o, argc, argv, "run",
                         "model input output mode bits scale wbits threads reveal ot json quiet "
-                        "max-stash max-model-memory",
+                        "max-stash max-model-memory he-weight-cache",
                         run_usage);
     if (pr) return pr == 1 ? 0 : 2;
     if (!o.model || !o.input) {
