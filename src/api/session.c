@@ -257,6 +257,7 @@ struct parley_server {
     parley_session_fn cb;
     void *cb_ctx;
     lin_he_wcache *wc; /* HE mode: the weights transformed here, for every session */
+    prep_stats wcs;    /* ... and what it took */
     pthread_mutex_t mu; /* guards sessions */
     running *sessions;
 };
@@ -312,9 +313,9 @@ int parley_server_new(parley_server **out, const parley_model *m, const parley_s
     int p[2];
     if (rc == 0 && pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
         rc = err_set(PARLEY_E_IO, "pipe: %s", strerror(errno));
-    prep_stats ps;
-    if (rc == 0 && m->o.mode == PARLEY_MODE_HE && o.he_weight_cache_mib &&
-        (rc = prep_he_wcache(m->net, (uint64_t)o.he_weight_cache_mib << 20, &s->wc, &ps)) < 0) {
+    if (rc == 0 && m->o.mode == PARLEY_MODE_HE &&
+        (rc = prep_he_wcache(m->net, (uint64_t)o.he_weight_cache_mib << 20, &s->wc, &s->wcs)) <
+            0) {
         err_wrap(rc, "the HE weight cache (he_weight_cache_mib = %u)", o.he_weight_cache_mib);
         close(p[0]);
         close(p[1]);
@@ -360,6 +361,17 @@ int parley_server_listen(parley_server *s, const char *host, int port, int *boun
     TRY(chan_listen(&s->l, host, port));
     if (bound_port) *bound_port = chan_listener_port(s->l);
     return 0;
+}
+
+void parley_server_he_cache(const parley_server *s, uint64_t *bytes, uint64_t *model_bytes,
+                            unsigned *layers, unsigned *linear_layers, double *seconds) {
+    prep_stats z = {0};
+    const prep_stats *st = s ? &s->wcs : &z;
+    if (bytes) *bytes = st->bytes;
+    if (model_bytes) *model_bytes = st->total;
+    if (layers) *layers = st->cached;
+    if (linear_layers) *linear_layers = st->layers;
+    if (seconds) *seconds = st->seconds;
 }
 
 const char *parley_server_pin(const parley_server *s) {

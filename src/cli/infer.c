@@ -504,6 +504,14 @@ int cli_serve(int argc, char **argv) {
         else
             fprintf(stderr, "parley serve: plaintext%s\n",
                     o.token_file ? "; clients need the token" : "");
+        uint64_t hb, hall;
+        unsigned hl, hn;
+        double hs;
+        parley_server_he_cache(srv, &hb, &hall, &hl, &hn, &hs);
+        if (o.mode == PARLEY_MODE_HE)
+            fprintf(stderr, "parley serve: HE weight cache %.0f MiB: %u of %u linear layers "
+                            "(the whole model's: %.0f MiB), made in %.1f s\n",
+                    (double)hb / 1048576.0, hl, hn, (double)hall / 1048576.0, hs);
     }
     signal(SIGPIPE, SIG_IGN);
     if (o.once)
@@ -515,6 +523,9 @@ int cli_serve(int argc, char **argv) {
         po.queue = o.queue_set ? o.queue : SERVE_QUEUE_PER_SESSION * po.max_sessions;
         po.session_timeout = o.session_timeout ? o.session_timeout : SERVE_SESSION_TIMEOUT_S;
         po.session_memory = o.session_memory ? (uint64_t)o.session_memory << 20 : mem;
+        uint64_t wc_bytes; /* mapped in every session's process, but shared: not its own */
+        parley_server_he_cache(srv, &wc_bytes, NULL, NULL, NULL, NULL);
+        po.session_memory += wc_bytes;
         po.log_json = o.log_json;
         po.quiet = o.quiet;
         po.mode = o.mode;

@@ -73,7 +73,7 @@ int prep_he_wcache(const qnet *net, uint64_t cap, lin_he_wcache **out, prep_stat
         return rc;
     }
     PARLEY_CHECK(lin_he_wcache_bytes(wc) == st->bytes);
-    st->seconds = time_now() - t0;
+    st->seconds = cap ? time_now() - t0 : 0;
     *out = wc;
     return 0;
 }
