@@ -721,12 +721,14 @@ int cli_run(int argc, char **argv) {
         if (rc < 0) fprintf(stderr, "parley run: server: %s\n", parley_last_error());
         _exit(rc < 0 ? 1 : 0);
     }
-    parley_server_free(srv); /* the child has its own */
-    parley_model_free(m);
     st = run_client(&o, "run", "127.0.0.1", port);
     int status = 0;
     if (st) kill(pid, SIGTERM);
     waitpid(pid, &status, 0);
+    /* after the server: freeing wipes the HE weight cache, whose pages the
+     * child shares until then (a write here would copy every one of them) */
+    parley_server_free(srv);
+    parley_model_free(m);
     if (st == 0 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
         fprintf(stderr, "parley run: the server process failed\n");
         return 1;
