@@ -22,7 +22,6 @@
 #define LIN_HE_RUN 4            /* tiles accumulated at once per output group */
 #define LIN_HE_MAC_FOLD 65536   /* products per 128-bit accumulator before reducing */
 #define LIN_HE_WCHUNK 32        /* weight polynomials transformed and applied together */
-#define LIN_HE_NS_WPOLY 86000.0 /* a weight polynomial's full transform, ns (as plan.c's) */
 
 typedef struct out_bufs {
     he_u128 *acc;        /* LIN_HE_RUN x (b, a) x HE_L x HE_N */
@@ -407,6 +406,12 @@ static int job_out(mpc_lane *L, void *v, size_t first, size_t count) {
 
 /* ---- S's weight polynomials transformed before the input (lin_he.h) ---- */
 
+/* The plan of a checked layer: the convolution it runs as. */
+static int he_plan(lin_he_plan *pl, const lin_shape *checked, unsigned l, uint64_t outs) {
+    lin_conv cv = lin_he_as_conv(checked);
+    return lin_he_plan_make(pl, &cv, l, outs);
+}
+
 typedef struct wc_entry {
     const uint64_t *w; /* the layer's weights: the key, with the plan's inputs */
     lin_conv c;        /* the checked convolution the layer runs as */
@@ -450,8 +455,7 @@ size_t lin_he_wcache_layers(const lin_he_wcache *c) {
 static int wc_plan(lin_he_plan *pl, const lin_shape *s, unsigned l, uint64_t outs) {
     lin_shape c = *s;
     TRY(lin_check(&c));
-    lin_conv cv = lin_he_as_conv(&c);
-    return lin_he_plan_make(pl, &cv, l, outs ? outs : LIN_HE_OUTS_DEFAULT);
+    return he_plan(pl, &c, l, outs ? outs : LIN_HE_OUTS_DEFAULT);
 }
 
 int lin_he_wcache_cost(const lin_shape *s, unsigned l, uint64_t outs, uint64_t *bytes,
@@ -463,9 +467,7 @@ int lin_he_wcache_cost(const lin_shape *s, unsigned l, uint64_t outs, uint64_t *
     *bytes = pl.wpolys * sizeof(he_poly);
     /* the transform it saves per inference: a full NTT per polynomial, or
      * the pruned transform's stages (as the planner prices them) */
-    if (ns)
-        *ns = (double)pl.wpolys * LIN_HE_NS_WPOLY *
-              (pl.flat ? (double)(pl.logm + 1) / HE_LOGN : 1.0);
+    if (ns) *ns = (double)pl.wpolys * (double)lin_he_wpoly_ns(pl.flat, (uint64_t)pl.Ow * pl.Cw);
     lin_he_plan_free(&pl);
     return 0;
 }
@@ -680,10 +682,9 @@ static int ops_plan(void *ctx, uint64_t outs, lin_plan **out, const lin_shape *s
     *out = NULL;
     lin_shape c = *s;
     TRY(lin_check(&c));
-    lin_conv cv = lin_he_as_conv(&c);
     he_layer_plan *pl = mem_calloc(1, sizeof *pl);
     if (!pl) return PARLEY_E_NOMEM;
-    int rc = lin_he_plan_make(&pl->conv, &cv, l, outs);
+    int rc = he_plan(&pl->conv, &c, l, outs);
     if (rc < 0) {
         mem_free(pl);
         return rc;
