@@ -367,10 +367,13 @@ def plain(model, x, ring=False, **kw):
 
 class Server(_Closing):
     """A server of a Model. TLS and token options as parley_server_opts;
-    on_session(status, report_dict) is called after each session."""
+    on_session(status, report_dict) is called after each session;
+    he_weight_cache_mib (None: the library's default, 512; 0: off) as
+    parley_server_opts.he_weight_cache_mib."""
 
     def __init__(self, model, tls_cert=None, tls_key=None, tls_client_ca=None,
-                 token_file=None, insecure=False, max_stash=0, on_session=None):
+                 token_file=None, insecure=False, max_stash=0, on_session=None,
+                 he_weight_cache_mib=None):
         if not isinstance(model, Model):
             raise Error(E_ARG, "Server wants a parley.Model")
         self.model = model  # kept alive as long as the server
@@ -379,6 +382,8 @@ class Server(_Closing):
         o.tls_cert, o.tls_key = _b(tls_cert), _b(tls_key)
         o.tls_client_ca, o.token_file = _b(tls_client_ca), _b(token_file)
         o.insecure, o.max_stash = int(bool(insecure)), max_stash
+        if he_weight_cache_mib is not None:
+            o.he_weight_cache_mib = he_weight_cache_mib
         self._cb = None
         if on_session:
             def cb(ctx, status, rep):
