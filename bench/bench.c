@@ -80,6 +80,7 @@ static const struct {
     {"--wbits", offsetof(bench_opts, wbits), 0, 64},
     {"--k", offsetof(bench_opts, window), 1, 1024}, /* the kernel size, as --window */
     {"--dil", offsetof(bench_opts, dil), 1, 1024},
+    {"--he-cache", offsetof(bench_opts, he_cache), 0, 1},
 };
 #define NNUMS (sizeof nums / sizeof *nums)
 

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include <errno.h>
+#include <time.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -148,7 +149,7 @@ static int party_side(int who, void *arg, bench_side *side) {
         party_stats(&p, &st);
         side->setup_seconds = time_now() - t0;
         side->setup_bytes = st.bytes_sent;
-        bench_clock clk = {&p, 0, {0}, side};
+        bench_clock clk = {.p = &p, .side = side};
         rc = b->fn(&p, b->arg, &clk);
         party_clear(&p);
     }
@@ -165,10 +166,18 @@ int bench_fork_party(bench_party_fn fn, void *arg, unsigned lanes, int backend, 
     return rc;
 }
 
+/* This process's CPU time, all threads, seconds. */
+static double cpu_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 int bench_begin(bench_clock *clk) {
     TRY(bench_barrier(clk->p->lanes[0].ot.ch, clk->p->role));
     party_stats(clk->p, &clk->s0);
     clk->t0 = time_now();
+    clk->cpu0 = cpu_now();
     return 0;
 }
 
@@ -177,6 +186,7 @@ int bench_end(bench_clock *clk) {
     party_stats(clk->p, &st);
     TRY(bench_barrier(clk->p->lanes[0].ot.ch, clk->p->role));
     clk->side->seconds = time_now() - clk->t0;
+    clk->side->cpu_seconds = cpu_now() - clk->cpu0;
     clk->side->bytes_sent = st.bytes_sent - clk->s0.bytes_sent;
     clk->side->flights = st.flights - clk->s0.flights;
     return 0;

@@ -13,6 +13,7 @@
 /* What the client process reports back to the server process. */
 typedef struct bench_side {
     double seconds, setup_seconds;
+    double cpu_seconds; /* party benchmarks: the process's CPU between begin and end */
     uint64_t bytes_sent, flights, setup_bytes;
     int rc;
     int ot; /* party benchmarks: the OT backend + 1 (printed as "ot"); 0 otherwise */
@@ -34,7 +35,7 @@ int bench_barrier(chan *ch, int who);
  * taken between the two (both parties synchronised by a barrier). */
 typedef struct bench_clock {
     party *p;
-    double t0;
+    double t0, cpu0;
     chan_stats s0;
     bench_side *side;
 } bench_clock;
@@ -58,6 +59,7 @@ typedef struct bench_opts {
     /* layer shapes (bench conv, bench fc) */
     unsigned C, H, W, O, K, batch, pad, groups, wbits, dil;
     const char *kind, *net;
+    unsigned he_cache; /* he-*: S's weight polynomials transformed before the input (0/1) */
     uint64_t given; /* bit k: the k-th option of bench_parse's table was given */
 } bench_opts;
 /* Whether the numeric option `flag` (e.g. "--pad") was on the command line. */

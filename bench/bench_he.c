@@ -10,6 +10,7 @@
  * excluded (setup_bytes counts the OT base and the HE key message). */
 #include "bench_common.h"
 
+#include "he/he.h"
 #include "lin/he/lin_he.h"
 #include "util/bits.h"
 #include "util/mem.h"
@@ -33,6 +34,8 @@ typedef struct he_bench {
     he_layer ly;
     unsigned l;
     uint64_t outs; /* coefficients of the whole session (network) the flood covers */
+    unsigned cache; /* S's weight polynomials transformed before bench_begin (lin_he_wcache) */
+    uint64_t cache_bytes; /* S: what they took */
 } he_bench;
 
 static uint64_t layer_macs(const he_layer *y) {
@@ -93,6 +96,7 @@ static int he_layer_party(party *p, void *arg, bench_clock *clk) {
         wbits = y->s.wbits;
     }
     lin_he *h;
+    lin_he_wcache *wc = NULL;
     TRY(lin_he_setup(p, &h));
     lin_he_set_outputs(h, b->outs);
     clk->side->setup_bytes += p->role == MPC_CLIENT ? lin_he_setup_bytes() : 0;
@@ -106,14 +110,24 @@ static int he_layer_party(party *p, void *arg, bench_clock *clk) {
         for (size_t i = 0; i < nw; i++)
             w[i] &= bits_mask(b->l);
         const uint64_t *wp = p->role == MPC_SERVER ? w : NULL;
-        rc = bench_begin(clk);
+        lin_shape s = layer_shape(y);
+        if (b->cache && wp) { /* before the input: not timed */
+            rc = lin_he_wcache_new(&wc);
+            if (rc == 0) rc = lin_he_wcache_add(wc, &s, b->l, b->outs, wp);
+            if (rc == 0) b->cache_bytes = lin_he_wcache_bytes(wc);
+            lin_he_use_wcache(h, wc);
+        }
+        if (rc < 0) rc = party_fail(p, rc);
+        if (rc == 0) rc = bench_begin(clk);
         if (rc == 0) {
             lin_backend be = lin_he_backend(h, 0); /* the flood: lin_he_set_outputs above */
-            lin_shape s = layer_shape(y);
             rc = lin_run(&be, p, out, x, &s, wp, b->l);
         }
         if (rc == 0) rc = bench_end(clk);
+        if (rc == 0 && wc && lin_he_wcache_polys_used(h) * sizeof(he_poly) != b->cache_bytes)
+            rc = err_set(PARLEY_E_MISMATCH, "the layer did not read its cached weights");
     }
+    lin_he_wcache_free(wc);
     mem_free(x);
     mem_free(w);
     mem_free(out);
@@ -123,7 +137,8 @@ static int he_layer_party(party *p, void *arg, bench_clock *clk) {
 
 /* Run one layer; print its line; add count-weighted figures to tot. */
 typedef struct he_total {
-    double seconds, sd;
+    double seconds, sd, server_cpu;
+    uint64_t cache_bytes;
     uint64_t bytes, macs, outputs, rounds;
     unsigned layers;
 } he_total;
@@ -131,8 +146,8 @@ typedef struct he_total {
 /* outs: the coefficients of the whole network (the session the layer is
  * part of), which the flood of every layer covers. */
 static int run_layer(const he_layer *y, unsigned l, uint64_t outs, unsigned threads,
-                     const char *bench, he_total *tot) {
-    he_bench b = {*y, l, outs};
+                     unsigned cache, const char *bench, he_total *tot) {
+    he_bench b = {*y, l, outs, cache, 0};
     bench_side s[2];
     int rc = bench_fork_party(he_layer_party, &b, threads, OT_BACKEND_DEFAULT, s);
     if (rc != 0) {
@@ -155,17 +170,20 @@ static int run_layer(const he_layer *y, unsigned l, uint64_t outs, unsigned thre
              "\"predicted_bytes\":%llu,\"threads\":%u,\"in_cts\":%llu,\"out_cts\":%llu,"
              "\"products\":%llu,\"block\":\"Cw%u Hw%u Ww%u Ow%u\",\"beta\":%u,"
              "\"margin_bits\":%.1f,\"log2_sd\":%.2f,\"drop\":%u,\"bytes_c2s\":%llu,"
-             "\"bytes_s2c\":%llu",
+             "\"bytes_s2c\":%llu,\"server_cpu\":%.4f,\"he_cache\":%u,\"cache_bytes\":%llu",
              y->name, y->count, (unsigned long long)macs,
              macs ? (double)bytes * 8.0 / (double)macs : 0.0, (unsigned long long)predicted,
              threads, (unsigned long long)info.in_cts, (unsigned long long)info.out_cts,
              (unsigned long long)info.products, info.Cw, info.Hw, info.Ww, info.Ow, info.beta,
              info.margin_bits, info.log2_sd, info.drop, (unsigned long long)info.bytes_c2s,
-             (unsigned long long)info.bytes_s2c);
+             (unsigned long long)info.bytes_s2c, s[0].cpu_seconds, cache,
+             (unsigned long long)b.cache_bytes);
     bench_print(stdout, bench, layer_outputs(y), l, s, extra);
     if (tot) {
         double sec = s[0].seconds > s[1].seconds ? s[0].seconds : s[1].seconds;
         tot->seconds += sec * y->count;
+        tot->server_cpu += s[0].cpu_seconds * y->count;
+        tot->cache_bytes += b.cache_bytes * y->count;
         tot->bytes += bytes * y->count;
         tot->macs += macs * y->count;
         tot->outputs += layer_outputs(y) * y->count;
@@ -312,21 +330,23 @@ static void net_densenet121(net *nt, unsigned wb) {
 static const char conv_usage[] =
     "usage: parley-bench he-conv [--C 64] [--H 56] [--W H] [--O 64] [--k 3] [--stride 1]\n"
     "                            [--pad k/2] [--dil 1] [--groups 1] [--batch 1]\n"
-    "                            [--wbits 14] [--bits 37] [--threads 2]\n"
+    "                            [--wbits 14] [--bits 37] [--threads 2] [--he-cache 0|1]\n"
     "\n"
     "One HE-mode convolution between two local processes (server: random weights of\n"
     "--wbits signed bits; client: a random share). Prints the standard JSON line with\n"
-    "n = outputs, plus macs, bits_per_mac and the block the planner chose.\n";
+    "n = outputs, plus macs, bits_per_mac, the block the planner chose and the\n"
+    "server's CPU seconds (server_cpu). --he-cache 1: the server transforms its\n"
+    "weight polynomials before the input (lin_he_wcache; cache_bytes), untimed.\n";
 
 static const char fc_usage[] =
     "usage: parley-bench he-fc [--K 2048] [--O 1000] [--batch 1] [--wbits 14] [--bits 37]\n"
-    "                          [--threads 2]\n"
+    "                          [--threads 2] [--he-cache 0|1]\n"
     "\n"
     "One HE-mode fully-connected layer between two local processes.\n";
 
 static const char net_usage[] =
     "usage: parley-bench he-net --net squeezenet|resnet50|densenet121 [--bits L]\n"
-    "                           [--wbits B] [--threads 2]\n"
+    "                           [--wbits B] [--threads 2] [--he-cache 0|1]\n"
     "\n"
     "Every distinct linear layer of the network (one pair of processes each), one\n"
     "JSON line per layer with its multiplicity (count), then a total line for the\n"
@@ -373,7 +393,7 @@ int bench_he_conv_main(int argc, char **argv) {
         fprintf(stderr, "parley-bench he-conv: %s\n", err_msg());
         return 2;
     }
-    return run_layer(&y, o.bits, outs, o.threads, "he-conv", NULL) == 0 ? 0 : 1;
+    return run_layer(&y, o.bits, outs, o.threads, o.he_cache, "he-conv", NULL) == 0 ? 0 : 1;
 }
 
 int bench_he_fc_main(int argc, char **argv) {
@@ -387,7 +407,7 @@ int bench_he_fc_main(int argc, char **argv) {
         fprintf(stderr, "parley-bench he-fc: shape or parameters not supported\n");
         return 2;
     }
-    return run_layer(&y, o.bits, outs, o.threads, "he-fc", NULL) == 0 ? 0 : 1;
+    return run_layer(&y, o.bits, outs, o.threads, o.he_cache, "he-fc", NULL) == 0 ? 0 : 1;
 }
 
 int bench_he_net_main(int argc, char **argv) {
@@ -425,17 +445,19 @@ int bench_he_net_main(int argc, char **argv) {
     for (unsigned i = 0; i < nt->n; i++)
         outs += layer_outputs(&nt->ly[i]) * nt->ly[i].count;
     for (unsigned i = 0; i < nt->n && rc == 0; i++)
-        rc = run_layer(&nt->ly[i], l, outs, o.threads, "he-net-layer", &tot);
+        rc = run_layer(&nt->ly[i], l, outs, o.threads, o.he_cache, "he-net-layer", &tot);
     if (rc == 0)
         printf("{\"bench\":\"he-net\",\"net\":\"%s\",\"bits\":%u,\"wbits\":%u,\"threads\":%u,"
                "\"layers\":%u,\"distinct\":%u,\"outputs\":%llu,\"macs\":%llu,\"seconds\":%.3f,"
                "\"bytes\":%llu,\"gib\":%.4f,\"bits_per_mac\":%.4f,\"rounds\":%llu,"
-               "\"statistical_bits\":%.2f}\n",
+               "\"statistical_bits\":%.2f,\"server_cpu\":%.3f,\"he_cache\":%u,"
+               "\"cache_bytes\":%llu}\n",
                o.net, l, wb, o.threads, tot.layers, nt->n, (unsigned long long)tot.outputs,
                (unsigned long long)tot.macs, tot.seconds, (unsigned long long)tot.bytes,
                (double)tot.bytes / (1024.0 * 1024.0 * 1024.0),
                tot.macs ? (double)tot.bytes * 8.0 / (double)tot.macs : 0.0,
-               (unsigned long long)tot.rounds, tot.sd > 0 ? -log2(tot.sd) : 0.0);
+               (unsigned long long)tot.rounds, tot.sd > 0 ? -log2(tot.sd) : 0.0, tot.server_cpu,
+               o.he_cache, (unsigned long long)tot.cache_bytes);
     free(nt);
     return rc == 0 ? 0 : 1;
 }

@@ -443,6 +443,11 @@ typedef struct parley_server_opts {
     const parley_tensor *calibration;
     unsigned ncalibration;                /* 0..64 */
     const char *const *calibration_names; /* the samples' names in messages (may be NULL) */
+    unsigned he_weight_cache_mib; /* HE mode: memory for the linear layers' weight
+                                   * polynomials, transformed once here (before any client)
+                                   * and shared by the sessions, MiB; the layers that do not
+                                   * fit are transformed in every inference. 0: off;
+                                   * parley_server_opts_init sets the default, 512 */
 } parley_server_opts;
 
 PARLEY_API void parley_server_opts_init(parley_server_opts *o);
@@ -461,6 +466,14 @@ PARLEY_API int parley_server_listen(parley_server *s, const char *host, int port
 /* "sha256:<hex>": the pin of the server's TLS key, for clients' tls_pin
  * ("" without TLS). Valid while s lives. Thread-safe. */
 PARLEY_API const char *parley_server_pin(const parley_server *s);
+/* HE mode: the weight cache parley_server_new made (he_weight_cache_mib):
+ * its bytes, what the whole model's would take, the linear layers in it and
+ * in the model, and the seconds making it took (all 0 in OT mode; with the
+ * cache off, only model_bytes and linear_layers). Any pointer may be NULL.
+ * Thread-safe. */
+PARLEY_API void parley_server_he_cache(const parley_server *s, uint64_t *bytes,
+                                       uint64_t *model_bytes, unsigned *layers,
+                                       unsigned *linear_layers, double *seconds);
 /* Wait for the next client on the listener and run one whole session with
  * it. report (may be NULL) gets the session's costs (parley_report_free).
  * A failed session returns its status (the server can go on). Returns

@@ -27,6 +27,7 @@ static int secure_party(party *p, void *arg) {
     chan_stats s0, s1;
     party_stats(p, &s0);
     TRY(lin_setup(&lin, exec_lin_ops(j->cfg->mode), p));
+    if (p->role == MPC_SERVER) lin_use_prepared(&lin, j->cfg->prep);
     party_stats(p, &s1);
     if (c) c->he_sent[p->role] = s1.bytes_sent - s0.bytes_sent;
     exec_opts o = {.lin = &lin, .reveal_label = j->cfg->reveal_label};
@@ -35,6 +36,8 @@ static int secure_party(party *p, void *arg) {
     exec_report *rep = c && p->role == MPC_SERVER ? &c->rep : NULL;
     int rc = exec_infer(p, j->net[p->role], &o, p->role == MPC_CLIENT ? j->x : NULL, &y, &ny, rep);
     if (c && lin.ctx) c->he_stat_bits[p->role] = lin_stat_bits(&lin);
+    if (c && lin.ctx && p->role == MPC_SERVER && j->cfg->mode == MODE_HE)
+        c->he_cache_polys = lin_he_wcache_polys_used(lin.ctx);
     if (rc == 0 && p->role == MPC_CLIENT) {
         j->out = y;
         j->nout = ny;

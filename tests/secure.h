@@ -16,6 +16,7 @@ typedef struct secure_costs {
     uint64_t he_sent[2];
     uint64_t cots; /* silent OT: the COTs both directions used */
     double he_stat_bits[2]; /* HE: each party's lin_he_stat_bits after the inference */
+    uint64_t he_cache_polys; /* HE: weight polynomials the server read from cfg's prep */
 } secure_costs;
 
 typedef struct secure_cfg {
@@ -23,6 +24,7 @@ typedef struct secure_cfg {
     unsigned lanes; /* 1..LANES_MAX */
     int reveal_label;
     secure_costs *costs; /* optional: filled in by secure_run */
+    const void *prep;    /* the server's lin_use_prepared (HE: nn/prep.h's cache), or NULL */
 } secure_cfg;
 
 /* Run the whole inference (share, layers, reveal) on the encoded input x;

@@ -125,7 +125,7 @@ static int same_ring(const parley_tensor *a, const parley_tensor *b) {
 
 /* One secure session of m over loopback against plain: bit-exact, and
  * (IKNP) the bytes both ways equal the prediction. */
-static void secure_vs_plain(parley_model *m, int check_bytes) {
+static void secure_vs_plain(parley_model *m, int check_bytes, const parley_server_opts *so) {
     parley_tensor x, ref = {0}, y = {0};
     float *d = random_input(&x, m);
     CHECK(d != NULL);
@@ -133,7 +133,7 @@ static void secure_vs_plain(parley_model *m, int check_bytes) {
     CHECK(parley_plain(m, &x, &ref) == PARLEY_OK);
     parley_server *srv = NULL;
     int port = 0;
-    CHECK(parley_server_new(&srv, m, NULL) == PARLEY_OK);
+    CHECK(parley_server_new(&srv, m, so) == PARLEY_OK);
     CHECK(parley_server_listen(srv, "127.0.0.1", 0, &port) == PARLEY_OK);
     CHECK(port > 0);
     served s;
@@ -176,19 +176,47 @@ static void secure_vs_plain(parley_model *m, int check_bytes) {
 
 static void case_secure_ot(void) {
     parley_model *m = load(PARLEY_MODE_OT, PARLEY_OT_IKNP, 1, PARLEY_REVEAL_LOGITS);
-    if (m) secure_vs_plain(m, 1);
+    if (m) secure_vs_plain(m, 1, NULL);
     parley_model_free(m);
 }
 
 static void case_secure_ot_silent(void) {
     parley_model *m = load(PARLEY_MODE_OT, PARLEY_OT_SILENT, 2, PARLEY_REVEAL_LOGITS);
-    if (m) secure_vs_plain(m, 0); /* silent: COT batches are made where a lane runs short */
+    if (m) secure_vs_plain(m, 0, NULL); /* silent: COT batches are made where a lane runs short */
     parley_model_free(m);
 }
 
 static void case_secure_he(void) {
     parley_model *m = load(PARLEY_MODE_HE, PARLEY_OT_IKNP, 2, PARLEY_REVEAL_LOGITS);
-    if (m) secure_vs_plain(m, 1);
+    if (!m) return;
+    /* the default weight cache holds this whole model; off, none of it */
+    parley_server *srv = NULL;
+    uint64_t b = 1, all = 0;
+    unsigned nl = 0, nall = 0;
+    double sec = -1;
+    CHECK(parley_server_new(&srv, m, NULL) == PARLEY_OK);
+    parley_server_he_cache(srv, &b, &all, &nl, &nall, &sec);
+    CHECK(all > 0 && b == all && nall >= 2 && nl == nall && sec >= 0);
+    parley_server_free(srv);
+    secure_vs_plain(m, 1, NULL);
+    parley_server_opts so;
+    parley_server_opts_init(&so);
+    CHECK(so.he_weight_cache_mib == 512);
+    so.he_weight_cache_mib = 0;
+    CHECK(parley_server_new(&srv, m, &so) == PARLEY_OK);
+    uint64_t all0 = 0;
+    parley_server_he_cache(srv, &b, &all0, &nl, NULL, NULL);
+    CHECK(b == 0 && nl == 0 && all0 == all);
+    parley_server_free(srv);
+    secure_vs_plain(m, 1, &so);
+    parley_model_free(m);
+    /* OT mode makes none */
+    m = load(PARLEY_MODE_OT, PARLEY_OT_IKNP, 1, PARLEY_REVEAL_LOGITS);
+    if (!m) return;
+    CHECK(parley_server_new(&srv, m, NULL) == PARLEY_OK);
+    parley_server_he_cache(srv, &b, &all, &nl, &nall, NULL);
+    CHECK(b == 0 && all == 0 && nl == 0 && nall == 0);
+    parley_server_free(srv);
     parley_model_free(m);
 }
 
@@ -212,7 +240,7 @@ static void case_secure_label(void) {
     parley_model_free(ml);
     parley_tensor_free(&ref);
     free(d);
-    secure_vs_plain(m, 1);
+    secure_vs_plain(m, 1, NULL);
     parley_model_free(m);
 }
 

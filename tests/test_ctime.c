@@ -21,7 +21,9 @@
  *     the KK13 receiver's constant-time select among N fields, silent COTs
  *     and Ferret's tree rebuild at secret punctured positions;
  *   - an HE-mode fully-connected layer with secret weights and shares (key
- *     generation, encryption, the products, flooding, decryption).
+ *     generation, encryption, the products, flooding, decryption), run
+ *     twice: its weight polynomials transformed during the layer, then
+ *     before it (the server's weight cache, lin_he_wcache).
  * tests/ctime.supp lists where secrets legitimately become public or are
  * handled by libsodium, the two audited range checks, and the HE places
  * that are known not to be branch-free yet (to be fixed; each entry goes
@@ -271,7 +273,8 @@ TEST(nl_silent) {
 typedef struct fc_case {
     lin_fc f;
     unsigned l;
-    uint64_t *w, *x[2], *y[2];
+    uint64_t *w, *x[2], *y[2], *yc[2]; /* yc: the layer again, S's weights transformed first */
+    uint64_t cache_used;
 } fc_case;
 
 static int fc_party(party *p, void *arg) {
@@ -285,8 +288,22 @@ static int fc_party(party *p, void *arg) {
     lin_backend be = lin_he_backend(h, 0);
     lin_shape sh = {LIN_FC, .p.fc = c->f};
     int rc = lin_run(&be, p, c->y[r], c->x[r], &sh, r == MPC_SERVER ? c->w : NULL, c->l);
+    /* again, with the weight polynomials made before the input and read
+     * from the cache (lin_he_wcache) */
+    lin_he_wcache *wc = NULL;
+    if (rc == 0 && r == MPC_SERVER) {
+        rc = lin_he_wcache_new(&wc);
+        if (rc == 0) rc = lin_he_wcache_add(wc, &sh, c->l, 0, c->w);
+        if (rc < 0) party_fail(p, rc);
+        lin_he_use_wcache(h, wc);
+    }
+    if (rc == 0)
+        rc = lin_run(&be, p, c->yc[r], c->x[r], &sh, r == MPC_SERVER ? c->w : NULL, c->l);
+    if (r == MPC_SERVER) c->cache_used = lin_he_wcache_polys_used(h);
+    lin_he_wcache_free(wc);
     lin_he_free(h);
     PUBLIC(c->y[r], (size_t)c->f.N * c->f.O * 8);
+    PUBLIC(c->yc[r], (size_t)c->f.N * c->f.O * 8);
     PUBLIC(c->x[r], nx * 8);
     if (r == MPC_SERVER) PUBLIC(c->w, nw * 8);
     return rc;
@@ -302,6 +319,7 @@ TEST(he_fc) {
     for (int r = 0; r < 2; r++) {
         c.x[r] = mem_alloc(nx, 8);
         c.y[r] = mem_alloc(ny, 8);
+        c.yc[r] = mem_alloc(ny, 8);
         prg_ring(&g, c.x[r], nx, c.l);
     }
     for (size_t i = 0; i < nw; i++)
@@ -310,11 +328,15 @@ TEST(he_fc) {
         x[i] = (c.x[0][i] + c.x[1][i]) & bits_mask(c.l);
     lin_fc_plain(want, x, &c.f, c.w, c.l);
     REQUIRE_OK(ct_run(fc_party, &c, OT_BACKEND_SILENT));
-    for (size_t i = 0; i < ny; i++)
+    for (size_t i = 0; i < ny; i++) {
         CHECK_EQ((c.y[0][i] + c.y[1][i]) & bits_mask(c.l), want[i]);
+        CHECK_EQ((c.yc[0][i] + c.yc[1][i]) & bits_mask(c.l), want[i]);
+    }
+    CHECK(c.cache_used > 0);
     for (int r = 0; r < 2; r++) {
         mem_free(c.x[r]);
         mem_free(c.y[r]);
+        mem_free(c.yc[r]);
     }
     mem_free(c.w);
     mem_free(x);

@@ -7,12 +7,14 @@
 #include "secure.h"
 #include "twoparty.h"
 
+#include "he/he.h"
 #include "lin/he/lin_he.h"
 #include "lin/ot/lin_ot.h"
 #include "nn/exec.h"
 #include "nn/hello.h"
 #include "nn/model.h"
 #include "nn/npy.h"
+#include "nn/prep.h"
 #include "nn/ref.h"
 #include "util/bits.h"
 #include "util/mem.h"
@@ -66,6 +68,59 @@ static void same_as_ref(const char *model, const char *input, unsigned l, unsign
     mem_free(x);
     mem_free(want);
     mem_free(got);
+    qnet_free(net);
+}
+
+/* The server's weight polynomials made before the session (nn/prep.h):
+ * with the whole model's cache and with a cap that holds only some layers,
+ * the inference is the reference bit for bit with the predicted bytes, and
+ * the server reads exactly the cached polynomials; a cap below one
+ * polynomial holds none (the inference without a cache is every other HE
+ * test). */
+TEST(he_weight_cache) {
+    qnet *net = NULL;
+    uint64_t *x = NULL, *want = NULL;
+    REQUIRE_OK(load(&net, &x, DATA "cnn.onnx", DATA "cnn.input.npy", 37, 12));
+    REQUIRE_OK(ref_run(net, &want, NULL, x));
+    prep_stats all;
+    lin_he_wcache *wc = NULL;
+    REQUIRE_OK(prep_he_wcache(net, 0, &wc, &all)); /* cap 0: the totals, nothing made */
+    CHECK(wc == NULL);
+    CHECK(all.layers >= 2 && all.cached == 0 && all.bytes == 0 && all.total > 0);
+    uint64_t caps[] = {all.total, all.total / 2, sizeof(he_poly) - 1};
+    for (size_t k = 0; k < sizeof caps / sizeof *caps; k++) {
+        prep_stats st;
+        REQUIRE_OK(prep_he_wcache(net, caps[k], &wc, &st));
+        CHECK(st.total == all.total && st.layers == all.layers);
+        CHECK(st.bytes <= caps[k]);
+        CHECK_EQ(lin_he_wcache_bytes(wc), st.bytes);
+        CHECK_EQ(lin_he_wcache_layers(wc), st.cached);
+        if (k == 0) CHECK(st.cached == st.layers && st.bytes == st.total);
+        if (k == 1) CHECK(st.cached > 0 && st.cached < st.layers);
+        if (k == 2) {
+            CHECK(st.cached == 0);
+            lin_he_wcache_free(wc);
+            continue;
+        }
+        secure_costs costs;
+        secure_cfg cfg = {.mode = MODE_HE, .lanes = 1 + (unsigned)k % 2, .costs = &costs,
+                          .prep = wc};
+        uint64_t *got = NULL;
+        size_t n = 0;
+        int rc = secure_run(&got, &n, net, x, &cfg);
+        CHECK_MSG(rc == 0, "cap %llu: %s", (unsigned long long)caps[k], err_msg());
+        if (rc == 0) {
+            CHECK(secure_check_costs(net, &cfg, &costs) == 0);
+            CHECK_EQ(costs.he_cache_polys, st.bytes / sizeof(he_poly));
+            REQUIRE(n == net->t[net->output].size);
+            CHECK(memcmp(got, want, n * sizeof *got) == 0);
+        }
+        exec_report_free(&costs.rep);
+        mem_free(got);
+        lin_he_wcache_free(wc);
+    }
+    mem_free(x);
+    mem_free(want);
     qnet_free(net);
 }
 

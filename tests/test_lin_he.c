@@ -39,6 +39,12 @@ typedef struct lcase {
     uint64_t bytes[2], flights[2];
     double stat_bits[2]; /* each party's lin_he_stat_bits after the layer */
     char msg[2][256]; /* each side's message when rc < 0 */
+    /* S's weight cache (lin_he_wcache): 0 none; 1 made for the layer's
+     * weights with the plan of ring width cache_l (0: l) and the declared
+     * outs; its polynomials, and what the layer read from it */
+    int cache;
+    unsigned cache_l;
+    uint64_t cache_polys, cache_used;
 } lcase;
 
 #define CONV(c) ((lin_shape){LIN_CONV, .p.conv = (c)})
@@ -70,12 +76,30 @@ static int lcase_party(party *p, void *v) {
     TRY(lin_he_setup(p, &h));
     if (t->chunk_bytes) lin_he_set_chunk_bytes(h, t->chunk_bytes);
     if (t->outs) lin_he_set_outputs(h, t->outs);
-    chan_stats s0, s1;
-    party_stats(p, &s0);
     const uint64_t *w = me == MPC_SERVER ? t->w : NULL;
     int rc;
     lin_shape sh = t->kind == K_CONV ? CONV(t->c) : t->kind == K_FC ? FC(t->f) : SCALE(t->s);
+    lin_he_wcache *wc = NULL;
+    if (t->cache && me == MPC_SERVER) {
+        unsigned cl = t->cache_l ? t->cache_l : t->l;
+        uint64_t b = 0;
+        int crc = lin_he_wcache_new(&wc);
+        if (crc == 0) crc = lin_he_wcache_add(wc, &sh, cl, t->outs, w);
+        if (crc == 0) crc = lin_he_wcache_cost(&sh, cl, t->outs, &b, NULL);
+        if (crc < 0) {
+            lin_he_wcache_free(wc);
+            lin_he_free(h);
+            return party_fail(p, crc); /* the client must not wait */
+        }
+        t->cache_polys = lin_he_wcache_bytes(wc) / sizeof(he_poly);
+        CHECK_EQ(b, lin_he_wcache_bytes(wc));
+    }
+    lin_he_use_wcache(h, wc); /* the client's side ignores it */
+    chan_stats s0, s1;
+    party_stats(p, &s0);
     rc = he_run(p, h, t->y[me], t->x[me], sh, w, t->l);
+    if (me == MPC_SERVER) t->cache_used = lin_he_wcache_polys_used(h);
+    lin_he_wcache_free(wc);
     if (rc < 0) snprintf(t->msg[me], sizeof t->msg[me], "%s", err_msg());
     party_stats(p, &s1);
     t->bytes[me] = s1.bytes_sent - s0.bytes_sent;
@@ -303,6 +327,60 @@ TEST(chunked_layers) {
     CHECK(pl.units > 3);
     CHECK(t.flights[1] >= pl.units / 2); /* the client's lanes sent once per chunk */
     lin_he_plan_free(&pl);
+}
+
+/* S's weight polynomials transformed before the input: every kind of plan
+ * (tiles, flat 1x1 blocks, strides, groups, depthwise, batch, chunks, FC,
+ * scale, several output groups on one tile) reads all its polynomials from
+ * the cache, with the same result, bit for bit, and the same bytes; a cache
+ * made for another plan (another l) is not read. */
+TEST(weight_cache) {
+    prg g;
+    harness_prg(&g, 12);
+    lin_conv cs[] = {
+        conv(1, 3, 8, 8, 4, 3, 1, 1, 1, 1, 6),     /* tiles */
+        conv(2, 5, 9, 7, 3, 3, 1, 0, 1, 1, 8),     /* batch 2 */
+        conv(1, 2, 13, 11, 3, 5, 2, 2, 1, 1, 8),   /* stride 2 */
+        conv(1, 40, 7, 7, 24, 1, 1, 0, 1, 1, 10),  /* flat 1x1 */
+        conv(1, 4, 10, 10, 5, 1, 2, 0, 1, 1, 8),   /* 1x1 stride 2 */
+        conv(1, 4, 8, 8, 4, 3, 1, 1, 1, 4, 6),     /* depthwise */
+        conv(2, 6, 7, 7, 9, 3, 2, 1, 1, 3, 6),     /* groups 3 */
+        conv(1, 64, 6, 6, 8, 3, 1, 1, 1, 1, 14),   /* channel blocks */
+        conv(1, 300, 3, 3, 200, 3, 1, 1, 1, 1, 8), /* one tile, many output groups */
+    };
+    for (size_t i = 0; i < sizeof cs / sizeof *cs; i++) {
+        lcase t = {.kind = K_CONV, .c = cs[i], .l = 24 + (unsigned)i, .cache = 1};
+        int rc = run_case(&t, 1 + (unsigned)i % 2, &g, i == 7);
+        CHECK_MSG(rc == 0, "conv %zu with the cache: %s", i, rc > 0 ? "wrong" : err_msg());
+        lin_he_plan pl;
+        REQUIRE_OK(lin_he_plan_make(&pl, &t.c, t.l, LIN_HE_OUTS_DEFAULT));
+        CHECK_EQ(t.cache_polys, pl.wpolys);
+        CHECK_EQ(t.cache_used, pl.wpolys);
+        CHECK_EQ(t.bytes[0] + t.bytes[1], he_bytes(CONV(t.c), t.l));
+        lin_he_plan_free(&pl);
+    }
+    /* in chunks of tiles, two flights each */
+    lcase ch = {.kind = K_CONV, .c = conv(2, 4, 120, 120, 6, 3, 1, 1, 1, 1, 8), .l = 32,
+                .chunk_bytes = 1, .cache = 1};
+    REQUIRE(run_case(&ch, 2, &g, 0) == 0);
+    CHECK(ch.cache_used > 0 && ch.cache_used == ch.cache_polys);
+    lin_fc f = {3, 64, 17, 12};
+    lcase tf = {.kind = K_FC, .f = f, .l = 32, .cache = 1};
+    REQUIRE(run_case(&tf, 2, &g, 0) == 0);
+    CHECK(tf.cache_used > 0 && tf.cache_used == tf.cache_polys);
+    lin_scale sc = {2, 5, 300, 12};
+    lcase ts = {.kind = K_SCALE, .s = sc, .l = 37, .cache = 1, .outs = 3000};
+    REQUIRE(run_case(&ts, 3, &g, 0) == 0);
+    CHECK(ts.cache_used > 0 && ts.cache_used == ts.cache_polys);
+    /* a cache for another plan: transformed on the fly, still exact */
+    lcase m = {.kind = K_CONV, .c = cs[0], .l = 24, .cache = 1, .cache_l = 25};
+    REQUIRE(run_case(&m, 1, &g, 0) == 0);
+    CHECK(m.cache_polys > 0);
+    CHECK_EQ(m.cache_used, 0);
+    /* declared outputs are part of the plan too */
+    lcase o = {.kind = K_CONV, .c = cs[0], .l = 24, .cache = 1, .outs = 256};
+    REQUIRE(run_case(&o, 1, &g, 0) == 0);
+    CHECK(o.cache_used > 0);
 }
 
 /* The planner: every target is a distinct coefficient and no two output

@@ -89,6 +89,17 @@ check((y == ref).all(), "infer via Server.serve == plain")
 check(seen == [(0, "server")], "on_session saw one session: %r" % (seen,))
 srv.close()
 
+# HE with the server's weight cache off (parley.run above had the default's)
+srv = parley.Server(he, he_weight_cache_mib=0)
+port = srv.listen("127.0.0.1", 0)
+th = threading.Thread(target=srv.serve)
+th.start()
+y = parley.infer("127.0.0.1:%d" % port, xr, ring=True)
+srv.stop()
+th.join(timeout=60)
+check((y == he.plain(xr, ring=True)).all(), "infer (he, weight cache off) == plain")
+srv.close()
+
 # stop now: a running session (a client that connected and says nothing,
 # which a graceful stop would wait for until its hello times out, 30 s)
 # ends at once, with the session's status STOPPED

@@ -125,7 +125,8 @@ class _ServerOpts(C.Structure):
                 ("handshake_timeout_ms", C.c_int), ("on_session", _SessionFn),
                 ("on_session_ctx", C.c_void_p), ("idle_timeout_ms", C.c_int),
                 ("max_batch", C.c_uint), ("calibration", C.c_void_p),
-                ("ncalibration", C.c_uint), ("calibration_names", C.c_void_p)]
+                ("ncalibration", C.c_uint), ("calibration_names", C.c_void_p),
+                ("he_weight_cache_mib", C.c_uint)]
 
 
 class _ClientOpts(C.Structure):
@@ -370,11 +371,13 @@ class Server(_Closing):
     """A server of a Model. TLS and token options as parley_server_opts;
     on_session(status, report_dict) is called after each session;
     calibration: sample inputs (arrays) the model's (l, s) is checked on
-    now, refused with parley.Error (E_RANGE) if a value wraps."""
+    now, refused with parley.Error (E_RANGE) if a value wraps;
+    he_weight_cache_mib (None: the library's default, 512; 0: off) as
+    parley_server_opts.he_weight_cache_mib."""
 
     def __init__(self, model, tls_cert=None, tls_key=None, tls_client_ca=None,
                  token_file=None, insecure=False, max_stash=0, on_session=None,
-                 calibration=None):
+                 calibration=None, he_weight_cache_mib=None):
         if not isinstance(model, Model):
             raise Error(E_ARG, "Server wants a parley.Model")
         self.model = model  # kept alive as long as the server
@@ -383,6 +386,8 @@ class Server(_Closing):
         o.tls_cert, o.tls_key = _b(tls_cert), _b(tls_key)
         o.tls_client_ca, o.token_file = _b(tls_client_ca), _b(token_file)
         o.insecure, o.max_stash = int(bool(insecure)), max_stash
+        if he_weight_cache_mib is not None:
+            o.he_weight_cache_mib = he_weight_cache_mib
         self._cb = None
         if on_session:
             def cb(ctx, status, rep):

@@ -6,6 +6,7 @@
 
 #include "he/he.h"
 #include "net/link.h"
+#include "nn/prep.h"
 #include "nn/session.h"
 #include "ot/lane.h"
 #include "util/json.h"
@@ -261,6 +262,8 @@ struct parley_server {
     int insecure;
     parley_session_fn cb;
     void *cb_ctx;
+    lin_he_wcache *wc; /* HE mode: the weights transformed here, for every session */
+    prep_stats wcs;    /* ... and what it took */
     pthread_mutex_t mu; /* guards sessions */
     running *sessions;
 };
@@ -269,6 +272,7 @@ void parley_server_opts_init(parley_server_opts *o) {
     if (!o) return;
     memset(o, 0, sizeof *o);
     o->size = sizeof *o;
+    o->he_weight_cache_mib = PREP_HE_CACHE_MIB_DEFAULT;
 }
 
 /* The served model at another batch, loaded from the model's file for one
@@ -316,6 +320,13 @@ int parley_server_new(parley_server **out, const parley_model *m, const parley_s
     int p[2];
     if (rc == 0 && pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
         rc = err_set(PARLEY_E_IO, "pipe: %s", strerror(errno));
+    if (rc == 0 && m->o.mode == PARLEY_MODE_HE &&
+        (rc = prep_he_wcache(m->net, (uint64_t)o.he_weight_cache_mib << 20, &s->wc, &s->wcs)) <
+            0) {
+        err_wrap(rc, "the HE weight cache (he_weight_cache_mib = %u)", o.he_weight_cache_mib);
+        close(p[0]);
+        close(p[1]);
+    }
     if (rc < 0) {
         link_cfg_free(&s->lc);
         mem_free(s);
@@ -335,7 +346,8 @@ int parley_server_new(parley_server **out, const parley_model *m, const parley_s
                           .idle_timeout_ms = o.idle_timeout_ms,
                           .max_batch = o.max_batch,
                           .batch_net = m->path ? batch_net : NULL,
-                          .link = &s->lc.lo};
+                          .link = &s->lc.lo,
+                          .lin_prepared = s->wc};
     atomic_init(&s->stopped, 0);
     atomic_init(&s->aborted, 0);
     pthread_mutex_init(&s->mu, NULL);
@@ -356,6 +368,17 @@ int parley_server_listen(parley_server *s, const char *host, int port, int *boun
     TRY(chan_listen(&s->l, host, port));
     if (bound_port) *bound_port = chan_listener_port(s->l);
     return 0;
+}
+
+void parley_server_he_cache(const parley_server *s, uint64_t *bytes, uint64_t *model_bytes,
+                            unsigned *layers, unsigned *linear_layers, double *seconds) {
+    prep_stats z = {0};
+    const prep_stats *st = s ? &s->wcs : &z;
+    if (bytes) *bytes = st->bytes;
+    if (model_bytes) *model_bytes = st->total;
+    if (layers) *layers = st->cached;
+    if (linear_layers) *linear_layers = st->layers;
+    if (seconds) *seconds = st->seconds;
 }
 
 const char *parley_server_pin(const parley_server *s) {
@@ -548,6 +571,7 @@ void parley_server_free(parley_server *s) {
     if (s->stop_rd >= 0) close(s->stop_rd);
     if (s->stop_wr >= 0) close(s->stop_wr);
     link_cfg_free(&s->lc);
+    lin_he_wcache_free(s->wc); /* wiped: the weights are the server's secret */
     pthread_mutex_destroy(&s->mu);
     mem_free(s);
 }

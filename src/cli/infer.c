@@ -35,6 +35,8 @@ typedef struct opts {
     /* serve: --calibrate, the sample inputs its (l, s) is checked on */
     const char *calib[CLI_MAX_SAMPLES];
     unsigned ncalib;
+    unsigned he_cache; /* --he-weight-cache MIB (he_cache_set: given; else the library's) */
+    int he_cache_set;
 } opts;
 
 /* HOST:PORT (or :PORT, or PORT) into host and port. */
@@ -162,6 +164,10 @@ static int parse_opts(opts *o, int argc, char **argv, const char *cmd, const cha
             bad = opt_uint(v, 64, 1u << 24, &o->session_memory);
         else if (!strcmp(name, "max-batch"))
             bad = opt_uint(v, 1, PARLEY_MAX_BATCH, &o->max_batch);
+        else if (!strcmp(name, "he-weight-cache")) {
+            bad = opt_uint(v, 0, 1u << 24, &o->he_cache);
+            o->he_cache_set = 1;
+        }
         else if (!strcmp(name, "mode")) {
             if (!strcmp(v, "ot"))
                 o->mode = PARLEY_MODE_OT;
@@ -382,6 +388,7 @@ static int server_of(parley_server **srv, const parley_model *m, const opts *o, 
     so.calibration = x;
     so.ncalibration = n;
     so.calibration_names = o->calib;
+    if (o->he_cache_set) so.he_weight_cache_mib = o->he_cache;
     int rc = parley_server_new(srv, m, &so);
     if (rc < 0) {
         fprintf(stderr, "parley %s: %s\n", cmd, parley_last_error());
@@ -434,6 +441,9 @@ static const char serve_usage[] =
     "  --reveal logits|label  what the client learns (default logits)\n"
     "  --ot silent|iknp     OT for the non-linear layers: silent (Ferret COTs, about 8x\n"
     "                       fewer bytes) or IKNP/KK13 extension (default silent)\n"
+    "  --he-weight-cache MIB  HE mode: memory for the weight polynomials, transformed\n"
+    "                       once at start-up and shared by the sessions; layers beyond\n"
+    "                       it are transformed in every inference (0: off; default 512)\n"
     "  --tls-cert CERT.pem  serve over TLS 1.3 with this certificate (chain) ...\n"
     "  --tls-key KEY.pem    ... and its private key\n"
     "  --tls-client-ca CA.pem  admit only clients with a certificate from this CA\n"
@@ -467,7 +477,7 @@ int cli_serve(int argc, char **argv) {
                         "model listen mode bits scale wbits threads reveal ot once quiet tls-cert "
                         "tls-key tls-client-ca token-file insecure max-stash max-sessions queue "
                         "session-timeout idle-timeout session-memory max-batch log-json "
-                        "calibrate",
+                        "calibrate he-weight-cache",
                         NULL);
     if (pr == 1) serve_help();
     if (pr == 2) fprintf(stderr, "parley serve --help lists the options\n");
@@ -547,6 +557,14 @@ int cli_serve(int argc, char **argv) {
         else
             fprintf(stderr, "parley serve: plaintext%s\n",
                     o.token_file ? "; clients need the token" : "");
+        uint64_t hb, hall;
+        unsigned hl, hn;
+        double hs;
+        parley_server_he_cache(srv, &hb, &hall, &hl, &hn, &hs);
+        if (o.mode == PARLEY_MODE_HE)
+            fprintf(stderr, "parley serve: HE weight cache %.0f MiB: %u of %u linear layers "
+                            "(the whole model's: %.0f MiB), made in %.1f s\n",
+                    (double)hb / 1048576.0, hl, hn, (double)hall / 1048576.0, hs);
     }
     signal(SIGPIPE, SIG_IGN);
     if (o.once)
@@ -558,6 +576,9 @@ int cli_serve(int argc, char **argv) {
         po.queue = o.queue_set ? o.queue : SERVE_QUEUE_PER_SESSION * po.max_sessions;
         po.session_timeout = o.session_timeout ? o.session_timeout : SERVE_SESSION_TIMEOUT_S;
         po.session_memory = o.session_memory ? (uint64_t)o.session_memory << 20 : mem;
+        uint64_t wc_bytes; /* mapped in every session's process, but shared: not its own */
+        parley_server_he_cache(srv, &wc_bytes, NULL, NULL, NULL, NULL);
+        po.session_memory += wc_bytes;
         po.log_json = o.log_json;
         po.quiet = o.quiet;
         po.mode = o.mode;
@@ -678,6 +699,8 @@ static const char run_usage[] =
     "  --threads T      lanes (threads) (default 2)\n"
     "  --reveal logits|label  what the client learns (default logits)\n"
     "  --ot silent|iknp OT for the non-linear layers (default silent)\n"
+    "  --he-weight-cache MIB  HE mode: memory for the server's transformed weight\n"
+    "                   polynomials, made before the input (0: off; default 512)\n"
     "  --max-model-memory MIB, --max-stash MIB  the client's and both sides' caps (as infer)\n"
     "  --json           print the report as one JSON object on stdout\n"
     "  --quiet          no progress line\n";
@@ -709,7 +732,7 @@ int cli_run(int argc, char **argv) {
     opts_default(&o);
     int pr = parse_opts(&o, argc, argv, "run",
                         "model input output mode bits scale wbits threads reveal ot json quiet "
-                        "max-stash max-model-memory",
+                        "max-stash max-model-memory he-weight-cache",
                         run_usage);
     if (pr) return pr == 1 ? 0 : 2;
     if (!o.model || !o.input) {
@@ -751,12 +774,14 @@ int cli_run(int argc, char **argv) {
         if (rc < 0) fprintf(stderr, "parley run: server: %s\n", parley_last_error());
         _exit(rc < 0 ? 1 : 0);
     }
-    parley_server_free(srv); /* the child has its own */
-    parley_model_free(m);
     st = run_client(&o, "run", "127.0.0.1", port);
     int status = 0;
     if (st) kill(pid, SIGTERM);
     waitpid(pid, &status, 0);
+    /* after the server: freeing wipes the HE weight cache, whose pages the
+     * child shares until then (a write here would copy every one of them) */
+    parley_server_free(srv);
+    parley_model_free(m);
     if (st == 0 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
         fprintf(stderr, "parley run: the server process failed\n");
         return 1;

@@ -27,6 +27,10 @@ void lin_set_outputs(lin_backend *be, uint64_t outs) {
     if (be->ctx && be->ops->set_outputs) be->ops->set_outputs(be->ctx, outs);
 }
 
+void lin_use_prepared(lin_backend *be, const void *prep) {
+    if (be->ctx && be->ops->use_prepared) be->ops->use_prepared(be->ctx, prep);
+}
+
 double lin_stat_bits(const lin_backend *be) {
     return be->ctx && be->ops->stat_bits ? be->ops->stat_bits(be->ctx) : 0;
 }

@@ -67,6 +67,11 @@ typedef struct lin_ops {
      * (infinity before any layer). */
     void (*set_outputs)(void *ctx, uint64_t outs);
     double (*stat_bits)(const void *ctx);
+    /* The model's weights made ready before the session (the back-end's
+     * own object, e.g. HE's transformed weight polynomials): S's layers
+     * whose weights it holds read them from prep instead of making them.
+     * NULL for a back-end without such work. */
+    void (*use_prepared)(void *ctx, const void *prep);
     /* PARLEY_E_ARG (bad shape, l, wbits > l) or PARLEY_E_UNSUPPORTED
      * naming the limit; *out is freed with free. ctx: the session state
      * (may be NULL when only pricing); outs: lin_backend's. */
@@ -104,6 +109,10 @@ static inline int lin_spends_outputs(const lin_ops *ops) { return ops->set_outpu
 /* Declare the outputs of all the session's linear layers: be->outs, and
  * the session state's if it has one (before the first layer). */
 void lin_set_outputs(lin_backend *be, uint64_t outs);
+/* S: the session's layers use prep, the model's weights made ready by
+ * the back-end before the session (NULL: none; ignored by a back-end
+ * without such work). Before the first layer. */
+void lin_use_prepared(lin_backend *be, const void *prep);
 /* The statistical security of what the session returned so far, bits: 0
  * for a back-end that does not spend it per value (its views are exact),
  * or with no session state. */

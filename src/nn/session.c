@@ -71,7 +71,7 @@ static void add_stats(session_result *res, chan *c) {
  * keys), run the executor. */
 static int run_party(session_result *res, int role, chan **lanes, unsigned nlanes, const qnet *net,
                      unsigned mode, unsigned reveal, unsigned ot, const uint64_t *x,
-                     exec_progress_fn progress, void *pctx, double t0) {
+                     const void *prep, exec_progress_fn progress, void *pctx, double t0) {
     block seed;
     rand_os(&seed, sizeof seed);
     party p;
@@ -85,6 +85,7 @@ static int run_party(session_result *res, int role, chan **lanes, unsigned nlane
         rc = err_set(PARLEY_E_ARG, "mode %u is neither OT nor HE", mode);
     else if ((rc = lin_setup(&lin, ops, &p)) < 0)
         err_wrap(rc, "setting up the %s linear layers", ops->name);
+    if (rc == 0) lin_use_prepared(&lin, prep);
     if (rc == 0) {
         chan_stats st;
         party_stats(&p, &st);
@@ -198,7 +199,7 @@ static int serve_link(const server_cfg *cfg, net_link *lk, session_result *res, 
         chan *lanes[LANES_MAX];
         lanes_of(lanes, lk, cfg->lanes, cfg->idle_timeout_ms);
         rc = run_party(res, MPC_SERVER, lanes, cfg->lanes, net, cfg->mode, cfg->reveal,
-                       cfg->ot, NULL, cfg->progress, cfg->progress_ctx, t0);
+                       cfg->ot, NULL, cfg->lin_prepared, cfg->progress, cfg->progress_ctx, t0);
         if (rc == 0) {
             uint64_t v[3] = {res->rep.flights, res->rep.bytes_sent,
                              (uint64_t)(res->rep.seconds * 1e6)};
@@ -351,7 +352,7 @@ static int client_link(const client_cfg *cfg, net_link *lk, const nn_tensor *x, 
         chan *lanes[LANES_MAX];
         lanes_of(lanes, lk, h.lanes, 0);
         rc = run_party(res, MPC_CLIENT, lanes, h.lanes, res->net, h.mode, h.reveal, h.ot, xq,
-                       cfg->progress, cfg->progress_ctx, t0);
+                       NULL, cfg->progress, cfg->progress_ctx, t0);
         if (rc == 0) rc = ctl_recv(ctl, CTL_REPORT, 0, &msg, &len);
         if (rc == 0 && len != CTL_REPORT_BYTES)
             rc = err_set(PARLEY_E_PROTO, "the server's report is %zu bytes, not %d", len,

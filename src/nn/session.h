@@ -53,6 +53,9 @@ typedef struct server_cfg {
     void *batch_ctx;
     exec_progress_fn progress;
     void *progress_ctx;
+    /* The mode's back-end's work on net's weights made before the session
+     * (HE: nn/prep.h's weight cache; lin_use_prepared), or NULL. */
+    const void *lin_prepared;
 } server_cfg;
 
 typedef struct client_cfg {

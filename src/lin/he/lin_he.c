@@ -27,6 +27,7 @@ typedef struct out_bufs {
     he_u128 *acc;        /* LIN_HE_RUN x (b, a) x HE_L x HE_N */
     he_u128 *tmp;        /* one row */
     he_poly *wp, *B, *A; /* wp: LIN_HE_WCHUNK weight polynomials */
+    const he_poly *wpp[LIN_HE_WCHUNK]; /* the chunk's: in wp, or in the model's cache */
     const uint64_t *wrow[LIN_HE_WCHUNK], *xrow[LIN_HE_WCHUNK];
     uint32_t *pos;
     size_t *yidx;
@@ -49,6 +50,8 @@ struct lin_he {
     uint64_t outs;      /* coefficients the session may return in all */
     uint64_t outs_used; /* returned so far (both parties count the same) */
     double sd;          /* union bound on their statistical distance */
+    const lin_he_wcache *wc; /* S: the model's transformed weights (NULL: none) */
+    uint64_t wc_layers, wc_polys; /* S: layers and weight polynomials read from it */
 };
 
 static void out_free(out_bufs *o);
@@ -149,6 +152,10 @@ typedef struct run {
     uint64_t layer;
     uint64_t u0, nu;      /* the chunk of units */
     he_poly *in_b, *in_a; /* S: transformed inputs of the chunk, nu * ncb each */
+    /* S: the layer's weight polynomials in the NTT domain from the model's
+     * cache (NULL: made here), (og, cb) at wc[wc_off[og] + cb - cb_lo[og]] */
+    const he_poly *wc;
+    const uint64_t *wc_off;
 } run;
 
 /* Phase 1, items = input ciphertexts (unit-major) of the chunk. */
@@ -239,7 +246,19 @@ static int out_alloc(out_bufs *o, int server) {
     return 0;
 }
 
-/* S: the output ciphertexts of items [k, k + n) (one output group). */
+/* S: weight polynomial (og, cb) of the layer in the NTT domain. */
+static void wpoly_make(const lin_he_plan *pl, const he_params *P, he_poly *wp, const uint64_t *w,
+                       unsigned og, unsigned cb) {
+    if (pl->flat) { /* the compact polynomial, pruned transform */
+        lin_he_plan_wpoly_compact(pl, wp, w, og, cb);
+        for (int i = 0; i < HE_L; i++)
+            he_ntt_fwd_pruned(&P->p[i], wp->c[i], pl->logm);
+    } else {
+        lin_he_plan_wpoly(pl, wp, w, og, cb);
+        he_poly_ntt(wp);
+    }
+}
+
 /* S: the output ciphertexts of items [k, k + n). Either one output group
  * on n tiles (each weight polynomial serves n inputs), or, when the layer
  * is one tile (nu == 1) without groups, n output groups on that tile (each
@@ -269,15 +288,14 @@ static int out_server_run(mpc_lane *L, run *r, out_bufs *o, size_t k, size_t n) 
         macs += cnt;
         for (unsigned g = 0; g < G; g++)
             for (unsigned q = 0; q < cnt; q++) {
-                he_poly *wp = &o->wp[g * cnt + q];
-                if (pl->flat) { /* the compact polynomial, pruned transform */
-                    lin_he_plan_wpoly_compact(pl, wp, r->w, og0 + g, cb0 + q);
-                    for (int i = 0; i < HE_L; i++)
-                        he_ntt_fwd_pruned(&P->p[i], wp->c[i], pl->logm);
-                } else {
-                    lin_he_plan_wpoly(pl, wp, r->w, og0 + g, cb0 + q);
-                    he_poly_ntt(wp);
+                unsigned og = og0 + g;
+                if (r->wc) { /* transformed before the input */
+                    o->wpp[g * cnt + q] = &r->wc[r->wc_off[og] + cb0 + q - pl->cb_lo[og]];
+                    continue;
                 }
+                he_poly *wp = &o->wp[g * cnt + q];
+                wpoly_make(pl, P, wp, r->w, og, cb0 + q);
+                o->wpp[g * cnt + q] = wp;
             }
         /* every product of the chunk in one pass over each accumulator row */
         for (size_t t = 0; t < (multi ? 1 : n); t++) {
@@ -289,7 +307,7 @@ static int out_server_run(mpc_lane *L, run *r, out_bufs *o, size_t k, size_t n) 
                     for (unsigned g = 0; g < G; g++)
                         accs[g] = o->acc + (2 * (t + g) + (size_t)part) * rowsz + (size_t)i * HE_N;
                     for (unsigned q = 0; q < G * cnt; q++)
-                        o->wrow[q] = o->wp[q].c[i];
+                        o->wrow[q] = o->wpp[q]->c[i];
                     for (unsigned q = 0; q < cnt; q++)
                         o->xrow[q] = src[in0 + q].c[i];
                     he_mac_rows_multi(accs, o->wrow, o->xrow, G, cnt);
@@ -386,6 +404,151 @@ static int job_out(mpc_lane *L, void *v, size_t first, size_t count) {
     return rc;
 }
 
+/* ---- S's weight polynomials transformed before the input (lin_he.h) ---- */
+
+/* The plan of a checked layer: the convolution it runs as. */
+static int he_plan(lin_he_plan *pl, const lin_shape *checked, unsigned l, uint64_t outs) {
+    lin_conv cv = lin_he_as_conv(checked);
+    return lin_he_plan_make(pl, &cv, l, outs);
+}
+
+typedef struct wc_entry {
+    const uint64_t *w; /* the layer's weights: the key, with the plan's inputs */
+    lin_conv c;        /* the checked convolution the layer runs as */
+    unsigned l;
+    uint64_t outs;
+    uint64_t n;     /* weight polynomials: the plan's wpolys, (og, cb) order */
+    uint64_t *off;  /* per output group: its first polynomial */
+    he_poly *polys; /* in the NTT domain (flat plans: the compact polynomial's) */
+} wc_entry;
+
+struct lin_he_wcache {
+    wc_entry *e;
+    size_t n, cap;
+    uint64_t bytes; /* of the polynomials */
+};
+
+int lin_he_wcache_new(lin_he_wcache **out) {
+    *out = mem_calloc(1, sizeof **out);
+    return *out ? 0 : PARLEY_E_NOMEM;
+}
+
+void lin_he_wcache_free(lin_he_wcache *c) {
+    if (!c) return;
+    for (size_t i = 0; i < c->n; i++) { /* the weights are S's secret */
+        mem_free_wipe(c->e[i].polys, c->e[i].n * sizeof(he_poly));
+        mem_free(c->e[i].off);
+    }
+    mem_free_wipe(c->e, c->cap * sizeof *c->e);
+    mem_free_wipe(c, sizeof *c);
+}
+
+uint64_t lin_he_wcache_bytes(const lin_he_wcache *c) {
+    return c ? c->bytes : 0;
+}
+
+size_t lin_he_wcache_layers(const lin_he_wcache *c) {
+    return c ? c->n : 0;
+}
+
+/* The plan a session with `outs` outputs makes for layer s (as ops_plan). */
+static int wc_plan(lin_he_plan *pl, const lin_shape *s, unsigned l, uint64_t outs) {
+    lin_shape c = *s;
+    TRY(lin_check(&c));
+    return he_plan(pl, &c, l, outs ? outs : LIN_HE_OUTS_DEFAULT);
+}
+
+int lin_he_wcache_cost(const lin_shape *s, unsigned l, uint64_t outs, uint64_t *bytes,
+                       double *ns) {
+    lin_he_plan pl;
+    *bytes = 0;
+    if (ns) *ns = 0;
+    TRY(wc_plan(&pl, s, l, outs));
+    *bytes = pl.wpolys * sizeof(he_poly);
+    /* the transform it saves per inference: a full NTT per polynomial, or
+     * the pruned transform's stages (as the planner prices them) */
+    if (ns) *ns = (double)pl.wpolys * (double)lin_he_wpoly_ns(pl.flat, (uint64_t)pl.Ow * pl.Cw);
+    lin_he_plan_free(&pl);
+    return 0;
+}
+
+int lin_he_wcache_add(lin_he_wcache *c, const lin_shape *s, unsigned l, uint64_t outs,
+                      const uint64_t *w) {
+    PARLEY_CHECK(c && w);
+    lin_he_plan pl;
+    TRY(wc_plan(&pl, s, l, outs));
+    int rc = 0;
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? 2 * c->cap : 16;
+        wc_entry *e = mem_calloc(cap, sizeof *e);
+        if (!e) {
+            rc = PARLEY_E_NOMEM;
+        } else {
+            if (c->n) memcpy(e, c->e, c->n * sizeof *e);
+            mem_free_wipe(c->e, c->cap * sizeof *c->e);
+            c->e = e;
+            c->cap = cap;
+        }
+    }
+    wc_entry en = {.w = w, .c = pl.c, .l = l, .outs = pl.outs, .n = pl.wpolys};
+    if (rc == 0) {
+        en.polys = mem_alloc(en.n, sizeof *en.polys);
+        en.off = mem_alloc(pl.nog, sizeof *en.off);
+        if (!en.polys || !en.off) rc = PARLEY_E_NOMEM;
+    }
+    if (rc == 0) {
+        const he_params *P = he_params_get();
+        uint64_t k = 0;
+        for (unsigned og = 0; og < pl.nog; og++) {
+            en.off[og] = k;
+            for (unsigned cb = pl.cb_lo[og]; cb <= pl.cb_hi[og]; cb++)
+                wpoly_make(&pl, P, &en.polys[k++], w, og, cb);
+        }
+        PARLEY_CHECK(k == en.n);
+        c->e[c->n++] = en;
+        c->bytes += en.n * sizeof *en.polys;
+    } else {
+        mem_free(en.polys);
+        mem_free(en.off);
+    }
+    lin_he_plan_free(&pl);
+    return rc;
+}
+
+void lin_he_use_wcache(lin_he *h, const lin_he_wcache *c) {
+    h->wc = h->role == MPC_SERVER ? c : NULL;
+}
+
+uint64_t lin_he_wcache_layers_used(const lin_he *h) {
+    return h->wc_layers;
+}
+
+uint64_t lin_he_wcache_polys_used(const lin_he *h) {
+    return h->wc_polys;
+}
+
+static int conv_same(const lin_conv *a, const lin_conv *b) {
+    return a->N == b->N && a->C == b->C && a->H == b->H && a->W == b->W && a->O == b->O &&
+           a->kh == b->kh && a->kw == b->kw && a->sh == b->sh && a->sw == b->sw &&
+           a->pt == b->pt && a->pl == b->pl && a->pb == b->pb && a->pr == b->pr &&
+           a->dh == b->dh && a->dw == b->dw && a->groups == b->groups && a->wbits == b->wbits &&
+           a->OH == b->OH && a->OW == b->OW;
+}
+
+/* The cache's polynomials for these weights under this plan: the same
+ * weights (pointer) and the same inputs of the planner (so the same plan). */
+static const wc_entry *wc_find(const lin_he_wcache *c, const lin_he_plan *pl, const uint64_t *w) {
+    if (!c || !w) return NULL;
+    for (size_t i = 0; i < c->n; i++) {
+        const wc_entry *e = &c->e[i];
+        if (e->w == w && e->l == pl->l && e->outs == pl->outs && conv_same(&e->c, &pl->c)) {
+            PARLEY_CHECK(e->n == pl->wpolys);
+            return e;
+        }
+    }
+    return NULL;
+}
+
 /* One convolution on shares, planned for the session's outputs (h->outs). */
 static int conv_run(party *p, lin_he *h, uint64_t *y, const uint64_t *x, const lin_he_plan *pl,
                     const uint64_t *w) {
@@ -400,6 +563,11 @@ static int conv_run(party *p, lin_he *h, uint64_t *y, const uint64_t *x, const l
                        (unsigned long long)(h->outs - h->outs_used), (unsigned long long)h->outs,
                        HE_STAT_BITS);
     run r = {.h = h, .pl = pl, .x = x, .w = w, .y = y, .layer = h->layer++};
+    const wc_entry *wce = p->role == MPC_SERVER ? wc_find(h->wc, pl, w) : NULL;
+    if (wce) {
+        r.wc = wce->polys;
+        r.wc_off = wce->off;
+    }
     he_encoder_init(&r.enc, pl->l);
     uint64_t per_unit = (uint64_t)pl->ncb * 2 * sizeof(he_poly);
     uint64_t chunk = h->mem_limit / per_unit;
@@ -428,6 +596,10 @@ static int conv_run(party *p, lin_he *h, uint64_t *y, const uint64_t *x, const l
         if (rc == 0) rc = party_run(p, r.nu * pl->nog, 1, job_out, &r);
     }
     if (rc == 0) {
+        if (wce) {
+            h->wc_layers++;
+            h->wc_polys += wce->n;
+        }
         h->outs_used += nout;
         h->sd += (double)nout * exp2(pl->bud.log2_sd);
         /* each coefficient is within 2^-40/outs and at most outs are returned */
@@ -510,10 +682,9 @@ static int ops_plan(void *ctx, uint64_t outs, lin_plan **out, const lin_shape *s
     *out = NULL;
     lin_shape c = *s;
     TRY(lin_check(&c));
-    lin_conv cv = lin_he_as_conv(&c);
     he_layer_plan *pl = mem_calloc(1, sizeof *pl);
     if (!pl) return PARLEY_E_NOMEM;
-    int rc = lin_he_plan_make(&pl->conv, &cv, l, outs);
+    int rc = he_plan(&pl->conv, &c, l, outs);
     if (rc < 0) {
         mem_free(pl);
         return rc;
@@ -564,6 +735,7 @@ static uint64_t ops_setup_cost(fsim *fs) {
 
 static void ops_set_outputs(void *ctx, uint64_t outs) { lin_he_set_outputs(ctx, outs); }
 static double ops_stat_bits(const void *ctx) { return lin_he_stat_bits(ctx); }
+static void ops_use_prepared(void *ctx, const void *prep) { lin_he_use_wcache(ctx, prep); }
 
 const lin_ops lin_he_ops = {.name = "HE",
                             .setup = ops_setup,
@@ -571,6 +743,7 @@ const lin_ops lin_he_ops = {.name = "HE",
                             .setup_cost = ops_setup_cost,
                             .set_outputs = ops_set_outputs,
                             .stat_bits = ops_stat_bits,
+                            .use_prepared = ops_use_prepared,
                             .plan = ops_plan,
                             .run = ops_run,
                             .free = plan_free,

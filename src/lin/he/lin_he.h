@@ -75,9 +75,47 @@ void lin_he_set_chunk_bytes(lin_he *h, uint64_t bytes);
 /* Bytes of the set-up message. */
 uint64_t lin_he_setup_bytes(void);
 
+/* S's weight polynomials transformed before the input (docs/PROTOCOLS.md
+ * §7, "Weights made ready before the input"). A layer's weight polynomials
+ * in the NTT domain depend only on the weights and the public plan (shape,
+ * l and the session's declared outputs), so the server can make them once
+ * per model load, before any client connects, and every session's layers
+ * read them instead of transforming on the fly; the result is the same,
+ * bit for bit. Each polynomial takes sizeof(he_poly) = 192 KiB.
+ *
+ * A cache holds layers keyed by their weights' address and the planner's
+ * inputs: a layer run with other weights, shape, l or outputs misses and is
+ * transformed on the fly as without a cache. It must not outlive the
+ * weights. Read-only once made: sessions (threads, or forked processes
+ * sharing its pages copy-on-write) use it at once. Freeing wipes it (the
+ * weights are S's secret). */
+typedef struct lin_he_wcache lin_he_wcache;
+int lin_he_wcache_new(lin_he_wcache **out) WUR;
+void lin_he_wcache_free(lin_he_wcache *c);
+/* What caching layer s would take (bytes) and save per inference (ns of
+ * server CPU, estimated as the planner does) in a session declaring outs
+ * outputs (0: LIN_HE_OUTS_DEFAULT); the planner's error for a layer HE
+ * cannot run. */
+int lin_he_wcache_cost(const lin_shape *s, unsigned l, uint64_t outs, uint64_t *bytes,
+                       double *ns) WUR;
+/* Transform layer s's weights w (S's, kept by the caller for the cache's
+ * life) into the cache. */
+int lin_he_wcache_add(lin_he_wcache *c, const lin_shape *s, unsigned l, uint64_t outs,
+                      const uint64_t *w) WUR;
+uint64_t lin_he_wcache_bytes(const lin_he_wcache *c); /* of its polynomials */
+size_t lin_he_wcache_layers(const lin_he_wcache *c);
+/* S: the session's layers read their weights' polynomials from c (NULL:
+ * none); the client's side ignores it. Before the first layer. */
+void lin_he_use_wcache(lin_he *h, const lin_he_wcache *c);
+/* S: the layers, and their weight polynomials, the session read from the
+ * cache so far. */
+uint64_t lin_he_wcache_layers_used(const lin_he *h);
+uint64_t lin_he_wcache_polys_used(const lin_he *h);
+
 /* The HE back-end (lin/backend.h): its setup is lin_he_setup (ctx: the
  * lin_he; teardown lin_he_free, setup_cost lin_he_setup_bytes),
- * set_outputs and stat_bits are lin_he_set_outputs and lin_he_stat_bits.
+ * set_outputs and stat_bits are lin_he_set_outputs and lin_he_stat_bits,
+ * use_prepared lin_he_use_wcache (prep: a lin_he_wcache).
  * run needs the session's lin_he (ctx),
  * whose declared outputs (lin_he_set_outputs) size the flood; plan and
  * pricing do not (ctx may be NULL: the backend's outs, or

@@ -33,6 +33,11 @@
  * byte targets, where the non-linear layers already spend most of them. */
 #define PLAN_BYTES_PER_US 50ULL
 
+uint64_t lin_he_wpoly_ns(int flat, uint64_t owcw) {
+    /* a pruned transform costs its stages (plus a little for the copies) */
+    return flat ? PLAN_NS_WPOLY * (bits_ceil_log2(owcw) + 1) / HE_LOGN : PLAN_NS_WPOLY;
+}
+
 static uint64_t cdiv(uint64_t a, uint64_t b) {
     return (a + b - 1) / b;
 }
@@ -210,8 +215,7 @@ static void consider(search *sr, int flat, unsigned Hw, unsigned Ww, unsigned oh
         if (sr->drop[Ow] == 0xff) sr->drop[Ow] = (uint8_t)drop_max(pl, pl->taps * Ow);
         uint64_t nin = units * ncb, nout = units * nog;
         uint64_t bytes = nin * he_in_bytes(sr->drop[Ow]) + nout * (HE_N * ka / 8);
-        /* a pruned transform costs its stages (plus a little for the copies) */
-        uint64_t wns = flat ? PLAN_NS_WPOLY * (bits_ceil_log2(Ow * Cw) + 1) / HE_LOGN : PLAN_NS_WPOLY;
+        uint64_t wns = lin_he_wpoly_ns(flat, Ow * Cw);
         uint64_t ns =
             wp * wns + wp * units * PLAN_NS_PRODUCT + nin * PLAN_NS_IN + nout * PLAN_NS_OUT;
         uint64_t cost = bytes * 1000 + ns * PLAN_BYTES_PER_US;

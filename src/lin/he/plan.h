@@ -68,6 +68,11 @@ typedef struct lin_he_plan {
     unsigned S, Off;
 } lin_he_plan;
 
+/* The planner's estimate of one weight polynomial's transform, ns: a full
+ * NTT, or for flat blocks (flat) the pruned one of a polynomial of degree
+ * < owcw = Ow*Cw. */
+uint64_t lin_he_wpoly_ns(int flat, uint64_t owcw);
+
 /* Build the plan for a session that returns `outs` coefficients in all
  * (he_budget_for); PARLEY_E_ARG / PARLEY_E_UNSUPPORTED with a message. */
 int lin_he_plan_make(lin_he_plan *pl, const lin_conv *c, unsigned l, uint64_t outs) WUR;
