@@ -1332,9 +1332,9 @@ TEST(public_bad_input) {
         uint32_t v;
         const char *why;
     } cases[] = {
-        {8, 0xffffffffu, "tensor count"}, {8, 0, "tensor count"},
-        {12, 0xffffffffu, "layer count"}, {16, 1u << 30, "out of range"},
-        {20, 1u << 30, "out of range"},
+        {9, 0xffffffffu, "tensor count"}, {9, 0, "tensor count"},
+        {13, 0xffffffffu, "layer count"}, {17, 1u << 30, "out of range"},
+        {21, 1u << 30, "out of range"},
     };
     for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
         memcpy(b, a, alen);
@@ -1346,9 +1346,13 @@ TEST(public_bad_input) {
     b[0] = 'X';
     CHECK_EQ(qnet_public_decode(&q, b, alen), PARLEY_E_FORMAT);
     b[0] = 'P';
-    b[4] = 2;
+    b[4] = 3;
     CHECK_EQ(qnet_public_decode(&q, b, alen), PARLEY_E_FORMAT);
-    CHECK(strstr(err_msg(), "version 2") != NULL);
+    CHECK(strstr(err_msg(), "version 3") != NULL);
+    b[4] = 2;
+    b[8] = 0x80; /* the flags byte: only bit 0 is defined */
+    CHECK_EQ(qnet_public_decode(&q, b, alen), PARLEY_E_FORMAT);
+    CHECK_MSG(strstr(err_msg(), "unknown flags 0x80") != NULL, "%s", err_msg());
     uint8_t *longer = malloc(alen + 1);
     memcpy(longer, a, alen);
     longer[alen] = 0;
