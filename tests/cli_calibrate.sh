@@ -14,12 +14,8 @@ fail() {
     echo "cli_calibrate: $*" >&2
     exit 1
 }
-# A python3 with numpy (Debian's python3-numpy, installed by scripts/install-deps).
-PY=
-for c in /usr/bin/python3 python3; do
-    if "$c" -c 'import numpy' 2>/dev/null; then PY=$c; break; fi
-done
-[ -n "$PY" ] || fail "no python3 with numpy to compare labels (apt-get install python3-numpy)"
+. "$(dirname "$0")/cli_lib.sh"
+need_numpy
 M="$EX/digits.onnx"
 "$P" calibrate --model "$M" --input "$EX/digit-0.npy" --input "$EX/digit-3.npy" >"$T/out" 2>&1 ||
     fail "calibrate failed: $(cat "$T/out")"

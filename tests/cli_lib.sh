@@ -26,3 +26,13 @@ wait_port() {
     done
     fail "the server $1 never said its port"
 }
+
+# need_numpy: a python3 with numpy (Debian's python3-numpy, which
+# scripts/install-deps installs) into $PY; fails if there is none.
+need_numpy() {
+    PY=
+    for c in /usr/bin/python3 python3; do
+        if "$c" -c 'import numpy' 2>/dev/null; then PY=$c; return 0; fi
+    done
+    fail "no python3 with numpy (apt-get install python3-numpy)"
+}

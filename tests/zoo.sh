@@ -14,11 +14,8 @@ fail() {
     echo "zoo $N $MODE: $*" >&2
     exit 1
 }
-PY=
-for c in /usr/bin/python3 python3; do
-    if "$c" -c 'import numpy' 2>/dev/null; then PY=$c; break; fi
-done
-[ -n "$PY" ] || fail "no python3 with numpy to compare with torch (apt-get install python3-numpy)"
+. "$(dirname "$0")/cli_lib.sh"
+need_numpy
 M="$Z/$N.onnx" X="$Z/$N.input.npy"
 [ -f "$M" ] || fail "$M is missing: the zoo.models fixture makes it (scripts/make-models --zoo needs Debian's python3-torch, python3-torchvision, python3-onnx: scripts/make-models --install)"
 "$P" plain --model "$M" --input "$X" --output "$T/plain.npy" --quiet >"$T/plain.out" 2>&1 ||
