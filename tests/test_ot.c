@@ -641,7 +641,7 @@ TEST(silent_cot_production_params) {
     CHECK_EQ(FERRET_DEFAULT.logk, 18);
     CHECK_EQ(ferret_n(&FERRET_DEFAULT), 2396160);
     CHECK_EQ(ferret_usable(&FERRET_DEFAULT), 2396160 - 262144 - 1170 * 11);
-    CHECK_EQ(ferret_batch_bytes(&FERRET_DEFAULT), 430560);
+    CHECK_EQ(ferret_batch_bytes(&FERRET_DEFAULT), 205920);
     rcot_check(&FERRET_DEFAULT, ferret_usable(&FERRET_DEFAULT) + 1000, parts, 5);
 }
 

@@ -30,7 +30,7 @@ static const char inspect_usage[] =
     "  --ot silent|iknp        OT backend of the secure run (default silent): silent OT\n"
     "                          figures are the OTs' exact bytes plus the COTs' making,\n"
     "                          amortised (a run pays it in whole batches: up to one batch\n"
-    "                          of 430560 bytes more per lane and direction)\n"
+    "                          of 205920 bytes more per lane and direction)\n"
     "  --net RTT_MS,MBYTES_PER_S  also predict the time of the inference over a link\n"
     "                          of that round trip and rate per direction (MB = 10^6\n"
     "                          bytes), or loopback, lan (0.8,377) or wan (80,40):\n"

@@ -11,18 +11,12 @@
 const ferret_params FERRET_H11K18 = {"h11k18", 1170, 11, 18};
 const ferret_params FERRET_TOY = {"toy", 32, 12, 12};
 
-/* Tweaks of the tree messages: the high word has bits 62 and 61 set, so
- * they differ from the OT flavours' (ot/silent.c: bit 62 alone) and from
- * IKNP's (below 2^62, or bit 63 set). */
-#define FERRET_TW_TREE ((uint64_t)3 << 61)
 #define GGM_SUB 64 /* parents expanded per AES call */
 #define LPN_SUB 64 /* LPN outputs per position batch */
 
-/* Fixed public keys of the GGM trees (hex digits of e and of sqrt(2)). */
+/* The fixed public key of the trees' hash (hex digits of e). */
 static const uint8_t key_g0[16] = {0xb7, 0xe1, 0x51, 0x62, 0x8a, 0xed, 0x2a, 0x6a,
                                    0xbf, 0x71, 0x58, 0x80, 0x9c, 0xf4, 0xf3, 0xc7};
-static const uint8_t key_g1[16] = {0x6a, 0x09, 0xe6, 0x67, 0xf3, 0xbc, 0xc9, 0x08,
-                                   0xb2, 0xfb, 0x13, 0x66, 0xea, 0x95, 0x7d, 0x3e};
 
 static inline block blk_sel(block m, block a, block b) { /* m ? a : b, m all-ones or zero */
     block r = {{(a.w[0] & m.w[0]) | (b.w[0] & ~m.w[0]), (a.w[1] & m.w[1]) | (b.w[1] & ~m.w[1])}};
@@ -50,7 +44,7 @@ static block *base_alloc(size_t m) {
 }
 
 static size_t msg_blocks(const ferret_params *p) {
-    return (size_t)p->t * (2 * p->h + 1);
+    return (size_t)p->t * p->h;
 }
 
 int ferret_init(ferret *f, const ferret_params *p, int sender, block delta, const block *base,
@@ -70,9 +64,7 @@ int ferret_init(ferret *f, const ferret_params *p, int sender, block delta, cons
     if (!f->base) return err_set(PARLEY_E_NOMEM, "out of memory for %zu silent-OT base COTs", m);
     memcpy(f->base, base, m * sizeof(block));
     aes_expand(&f->g0, key_g0);
-    aes_expand(&f->g1, key_g1);
     aes_expand(&f->lpn, code.b);
-    crh_init(&f->h);
     prg_seed(&f->rng, seed);
     cot_pool_set_refill(pool, &ferret_refill, f);
     return 0;
@@ -84,9 +76,7 @@ void ferret_clear(ferret *f) {
     if (f->base) mem_free_wipe(f->base, ferret_m(p) * sizeof(block));
     if (f->msg) mem_free_wipe(f->msg, msg_blocks(p) * sizeof(block));
     aes_clear(&f->g0);
-    aes_clear(&f->g1);
     aes_clear(&f->lpn);
-    crh_clear(&f->h);
     prg_clear(&f->rng);
     mem_wipe(f, sizeof *f);
 }
@@ -189,27 +179,41 @@ static void refill_end(ferret *f, const block *out) {
     f->batches++;
 }
 
-/* ---- GGM trees ---- */
+/* ---- GGM trees, half-tree form ---- */
 
-/* lv[0 .. 2m) = the children of lv[0 .. m), in place: child 2x is
- * AES_g0(s) ^ s, child 2x + 1 is AES_g1(s) ^ s for s = lv[x]. Parents are
- * taken from the top so no unread parent is overwritten. */
+/* H(x) = AES_g0(sigma(x)) ^ sigma(x), sigma(x_hi || x_lo) = (x_hi ^ x_lo)
+ * || x_hi: the circular-correlation-robust hash of fixed-key AES
+ * (docs/SECURITY-OT.md). A node's left child is H(x), its right child
+ * x ^ H(x), so the children of every node sum to it and every level of a
+ * tree sums to its two top nodes, s and s ^ Delta: to Delta. */
+static inline block ccr_sigma(block x) {
+    block r = {{x.w[1], x.w[1] ^ x.w[0]}};
+    return r;
+}
+
+/* lv[0 .. 2m) = the children of lv[0 .. m), in place: child 2x is H(s),
+ * child 2x + 1 is s ^ H(s) for s = lv[x]. Parents are taken from the top
+ * so no unread parent is overwritten. */
 static void ggm_expand(ferret *f, block *lv, size_t m, block *scr) {
-    block *par = scr, *c0 = scr + GGM_SUB, *c1 = scr + 2 * GGM_SUB;
+    block *par = scr, *sg = scr + GGM_SUB, *c0 = scr + 2 * GGM_SUB;
     size_t p = m;
     while (p > 0) {
         size_t b = p < GGM_SUB ? p : GGM_SUB;
         p -= b;
-        memcpy(par, lv + p, b * sizeof(block));
-        aes_ecb(&f->g0, c0, par, b);
-        aes_ecb(&f->g1, c1, par, b);
         for (size_t x = 0; x < b; x++) {
-            lv[2 * (p + x)] = block_xor(c0[x], par[x]);
-            lv[2 * (p + x) + 1] = block_xor(c1[x], par[x]);
+            par[x] = lv[p + x];
+            sg[x] = ccr_sigma(par[x]);
+        }
+        aes_ecb(&f->g0, c0, sg, b);
+        for (size_t x = 0; x < b; x++) {
+            block l = block_xor(c0[x], sg[x]);
+            lv[2 * (p + x)] = l;
+            lv[2 * (p + x) + 1] = block_xor(par[x], l);
         }
     }
 }
 
+/* The XOR of the left (even) nodes of a level of 2m, and of the right. */
 static void level_sums(const block *lv, size_t m, block *s0, block *s1) {
     block a = block_make(0, 0), b = block_make(0, 0);
     for (size_t x = 0; x < m; x++) {
@@ -220,6 +224,14 @@ static void level_sums(const block *lv, size_t m, block *s0, block *s1) {
     *s1 = b;
 }
 
+/* Tree j's top level is s, s ^ Delta for a fresh s, so every level sums
+ * to Delta and the left sum K0 of a level determines the right one, K0 ^
+ * Delta. Level d + 1's message is K0 ^ q_d for the tree's base COT d
+ * (sender q_d, receiver t_d = q_d ^ b_d Delta): the receiver learns
+ * K0 ^ b_d Delta, the sum of side b_d, and no hash is needed. The leaves
+ * sum to Delta, which is what fixes the punctured leaf: no last message.
+ * One block per level and one AES call per node (Guo, Yang, Wang, Zhang,
+ * Xie, Liu, Zhao, "Half-Tree", Eurocrypt 2023). */
 int ferret_send_trees(ferret *f, chan *ch) {
     PARLEY_CHECK(f->sender);
     block *out = refill_begin(f);
@@ -227,37 +239,25 @@ int ferret_send_trees(ferret *f, chan *ch) {
     f->room = out;
     const ferret_params *p = f->par;
     unsigned h = p->h;
-    size_t k = ferret_k(p), per = 2 * (size_t)h + 1;
-    uint64_t tw = f->batches * p->t * h;
-    block scr[3 * GGM_SUB], q1[24], h0[24], h1[24];
+    size_t k = ferret_k(p);
+    block scr[3 * GGM_SUB];
     for (unsigned j = 0; j < p->t; j++) {
         const block *tb = f->base + k + (size_t)j * h;
-        block *msg = f->msg + j * per;
+        block *msg = f->msg + (size_t)j * h;
         block *lv = out + ((size_t)j << h);
-        for (unsigned d = 0; d < h; d++)
-            q1[d] = block_xor(tb[d], f->delta);
-        crh_hash(&f->h, h0, tb, h, tw + (uint64_t)j * h, FERRET_TW_TREE);
-        crh_hash(&f->h, h1, q1, h, tw + (uint64_t)j * h, FERRET_TW_TREE);
         lv[0] = prg_block(&f->rng);
-        for (unsigned d = 0; d < h; d++) {
+        lv[1] = block_xor(lv[0], f->delta);
+        msg[0] = block_xor(lv[0], tb[0]);
+        for (unsigned d = 1; d < h; d++) {
             size_t m = (size_t)1 << d;
             ggm_expand(f, lv, m, scr);
             block s0, s1;
             level_sums(lv, m, &s0, &s1);
-            msg[2 * d] = block_xor(s0, h0[d]);
-            msg[2 * d + 1] = block_xor(s1, h1[d]);
+            msg[d] = block_xor(s0, tb[d]);
         }
-        block sum = block_make(0, 0);
-        for (size_t x = 0; x < (size_t)1 << h; x++) {
-            lv[x] = block_and(lv[x], lsb_clear);
-            sum = block_xor(sum, lv[x]);
-        }
-        msg[2 * h] = block_xor(sum, f->delta);
+        for (size_t x = 0; x < (size_t)1 << h; x++) lv[x] = block_and(lv[x], lsb_clear);
     }
     mem_wipe(scr, sizeof scr);
-    mem_wipe(q1, sizeof q1);
-    mem_wipe(h0, sizeof h0);
-    mem_wipe(h1, sizeof h1);
     return chan_send(ch, f->msg, msg_blocks(p) * sizeof(block));
 }
 
@@ -269,11 +269,13 @@ void ferret_send_finish(ferret *f) {
 
 /* Rebuild tree j of the receiver: K[d] = the learned sum of level d + 1 on
  * side b[d] (bit 0 of the base COT), so the punctured path takes the other
- * side at every level; c closes the leaves. The path node is kept at zero
- * while its level is expanded (its children are then the constants z0, z1)
- * and every write near it is a masked pass over the whole level. */
-static void ggm_rebuild(ferret *f, block *lv, const block *K, const uint64_t *b, block c, block z0,
-                        block z1, block *scr) {
+ * side at every level. The path node is kept at zero while its level is
+ * expanded (its children are then the constant z = H(0) on both sides)
+ * and every write near it is a masked pass over the whole level. The
+ * sender's leaves, bit 0 cleared, sum to Delta ^ 1, so the punctured leaf
+ * is the sum of the others with bit 0 set: the sender's leaf ^ Delta. */
+static void ggm_rebuild(ferret *f, block *lv, const block *K, const uint64_t *b, block z,
+                        block *scr) {
     unsigned h = f->par->h;
     block m0 = block_mask((unsigned)b[0]);
     lv[0] = block_and(K[0], block_xor(m0, block_mask(1)));
@@ -285,7 +287,7 @@ static void ggm_rebuild(ferret *f, block *lv, const block *K, const uint64_t *b,
         block s0, s1;
         level_sums(lv, m, &s0, &s1);
         block mb = block_mask((unsigned)b[d]);
-        block sib = block_xor(K[d], block_xor(blk_sel(mb, s1, s0), blk_sel(mb, z1, z0)));
+        block sib = block_xor(K[d], block_xor(blk_sel(mb, s1, s0), z));
         block v0 = block_and(sib, block_xor(mb, block_mask(1))), v1 = block_and(sib, mb);
         for (size_t x = 0; x < m; x++) {
             uint64_t e = eq_mask(x, path);
@@ -301,7 +303,7 @@ static void ggm_rebuild(ferret *f, block *lv, const block *K, const uint64_t *b,
         lv[x] = block_and(lv[x], lsb_clear);
         sum = block_xor(sum, lv[x]);
     }
-    block w = block_xor(c, sum);
+    block w = block_xor(sum, block_make(0, 1));
     for (size_t x = 0; x < nl; x++) {
         uint64_t e = eq_mask(x, path);
         block em = {{e, e}};
@@ -315,26 +317,21 @@ int ferret_recv_batch(ferret *f, chan *ch) {
     if (!out) return PARLEY_E_NOMEM;
     const ferret_params *p = f->par;
     unsigned h = p->h;
-    size_t k = ferret_k(p), per = 2 * (size_t)h + 1;
+    size_t k = ferret_k(p);
     TRY(chan_recv(ch, f->msg, msg_blocks(p) * sizeof(block)));
-    uint64_t tw = f->batches * p->t * h;
-    block scr[3 * GGM_SUB], ht[24], K[24], z[2], zero[1] = {block_make(0, 0)};
+    block scr[3 * GGM_SUB], K[24], z, zero = block_make(0, 0);
     uint64_t b[24];
-    aes_ecb(&f->g0, &z[0], zero, 1);
-    aes_ecb(&f->g1, &z[1], zero, 1);
+    aes_ecb(&f->g0, &z, &zero, 1); /* H(0) = AES_g0(sigma(0)) ^ sigma(0) = AES_g0(0) */
     for (unsigned j = 0; j < p->t; j++) {
         const block *tb = f->base + k + (size_t)j * h;
-        const block *msg = f->msg + j * per;
-        crh_hash(&f->h, ht, tb, h, tw + (uint64_t)j * h, FERRET_TW_TREE);
+        const block *msg = f->msg + (size_t)j * h;
         for (unsigned d = 0; d < h; d++) {
             b[d] = tb[d].w[0] & 1;
-            K[d] =
-                block_xor(blk_sel(block_mask((unsigned)b[d]), msg[2 * d + 1], msg[2 * d]), ht[d]);
+            K[d] = block_xor(msg[d], tb[d]);
         }
-        ggm_rebuild(f, out + ((size_t)j << h), K, b, msg[2 * h], z[0], z[1], scr);
+        ggm_rebuild(f, out + ((size_t)j << h), K, b, z, scr);
     }
     mem_wipe(scr, sizeof scr);
-    mem_wipe(ht, sizeof ht);
     mem_wipe(K, sizeof K);
     mem_wipe(b, sizeof b);
     lpn_encode(f, out);

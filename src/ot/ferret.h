@@ -12,15 +12,18 @@
  * base COTs reserved from the batch before (the first batch's base: raw
  * IKNP rows, ot/lane_silent.c):
  *
- *   MPCOT   t single-point COTs, one per bin of 2^h outputs: the sender
- *           expands a GGM tree from a fresh seed (children AES_g0(s) ^ s,
- *           AES_g1(s) ^ s, fixed public keys) and, for level i, sends the
- *           XOR K_i^0 of the even nodes and K_i^1 of the odd nodes masked by
- *           H(q) and H(q ^ Delta) of one base COT (the receiver learns
- *           K_i^{b_i}, so its punctured path is the complement of its base
- *           choice bits: no message from the receiver), then
- *           c = Delta ^ XOR of its leaves. The receiver rebuilds every leaf
- *           but the punctured one, which it sets to c ^ XOR of the others.
+ *   MPCOT   t single-point COTs, one per bin of 2^h outputs, in the
+ *           half-tree form (Guo et al., Eurocrypt 2023; docs/PROTOCOLS.md
+ *           §2.4): the sender's tree has the top nodes s, s ^ Delta for a
+ *           fresh s, and below them the children H(x), x ^ H(x) of every
+ *           node x (H the circular-correlation-robust hash of fixed-key
+ *           AES), so every level sums to Delta. For level i it sends one
+ *           block, the XOR K_i^0 of the level's left nodes ^ q of one base
+ *           COT: the receiver learns K_i^0 ^ b_i Delta = K_i^{b_i}, so its
+ *           punctured path is the complement of its base choice bits (no
+ *           message from the receiver). It rebuilds every leaf but the
+ *           punctured one, which is Delta ^ the others: the sum of the
+ *           others with bit 0 set, bit 0 of every leaf being cleared.
  *   LPN     output i = tree leaf i ^ XOR of 10 base COTs at positions
  *           mod k = 2^logk drawn by AES-CTR under the code key -- the
  *           primal LPN encoding x*A + e with a local linear code. The key
@@ -31,7 +34,7 @@
  *
  * The first m outputs of every batch become the next batch's base; the
  * other n - m go to the pool, handed out in order. Bytes per batch,
- * sender to receiver only: t * (2h + 1) * 16 (ferret_batch_bytes); one
+ * sender to receiver only: t * h * 16 (ferret_batch_bytes); one
  * message flight, so both directions of a lane refill in one flight each.
  *
  * Parameters (docs/SECURITY-OT.md, scripts/lpn-estimate): FERRET_H11K18,
@@ -39,7 +42,8 @@
  * ferret_b11) with a secret twice as long, k = 2^18: every attack the
  * estimator models costs at least 2^208 (guess-and-linearise, which binds;
  * 2^227 for BJMM), where k = 2^17 left 2^108 on the same model. 2.12 M
- * COTs per batch for 430,560 bytes: 1.62 bits per COT; 42 MiB per
+ * COTs per batch for 205,920 bytes: 0.78 bits per COT (1.62 with Ferret's
+ * two hashed blocks per level and a last block per tree); 42 MiB per
  * instance. FERRET_TOY is small and insecure, for tests that need many
  * batches quickly: it is never reachable from the session or the command
  * line.
@@ -87,7 +91,7 @@ static inline size_t ferret_usable(const ferret_params *p) {
 }
 /* Wire bytes of one batch (sender to receiver). */
 static inline uint64_t ferret_batch_bytes(const ferret_params *p) {
-    return (uint64_t)p->t * (2 * p->h + 1) * 16;
+    return (uint64_t)p->t * p->h * 16;
 }
 
 typedef struct ferret {
@@ -95,12 +99,11 @@ typedef struct ferret {
     int sender;
     block delta;     /* sender: Delta, bit 0 set */
     block *base;     /* m base COTs for the next batch */
-    block *msg;      /* t * (2h + 1) blocks: the tree messages */
+    block *msg;      /* t * h blocks: the tree messages */
     cot_pool *pool;  /* where the batches go */
     block *room;     /* sender: the batch's room in the pool, from trees to finish */
     uint64_t batches;
-    crh h;
-    aes_key g0, g1;      /* fixed public keys: GGM children */
+    aes_key g0;          /* fixed public key: the trees' hash */
     aes_key lpn;         /* the code key (public to both sides, fresh per lane direction) */
     prg rng;             /* sender: tree seeds */
 } ferret;
