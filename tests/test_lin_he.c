@@ -290,14 +290,34 @@ TEST(fc_and_scale) {
                   rc > 0 ? "wrong" : err_msg());
         if (rc == 0) CHECK_EQ(t.bytes[0] + t.bytes[1], he_bytes(FC(fcs[i]), 32));
     }
-    lin_scale scs[] = {{1, 1, 1, 8}, {1, 16, 49, 10}, {2, 5, 300, 12}, {1, 3, 5000, 8}};
+    /* A SCALE runs over OT where that moves fewer bytes than its HE
+     * form (a depthwise convolution), over HE otherwise: both kinds here. */
+    lin_scale scs[] = {{1, 1, 1, 8},     {1, 16, 49, 10}, {2, 5, 300, 12},
+                       {1, 3, 5000, 8},  {1, 2, 4000, 14}};
+    unsigned by_ot = 0, by_he = 0;
     for (size_t i = 0; i < sizeof scs / sizeof *scs; i++) {
         lcase t = {.kind = K_SCALE, .s = scs[i], .l = 37};
         int rc = run_case(&t, 1 + (unsigned)i % 3, &g, i == 1);
         CHECK_MSG(rc == 0, "scale %u x %u x %u: %s", scs[i].N, scs[i].C, scs[i].S,
                   rc > 0 ? "wrong" : err_msg());
-        if (rc == 0) CHECK_EQ(t.bytes[0] + t.bytes[1], he_bytes(SCALE(scs[i]), 37));
+        lin_conv c = lin_he_scale_as_conv(&scs[i]);
+        lin_he_plan pl;
+        REQUIRE_OK(lin_he_plan_make(&pl, &c, 37, LIN_HE_OUTS_DEFAULT));
+        uint64_t heb = pl.bytes_c2s + pl.bytes_s2c;
+        lin_he_plan_free(&pl);
+        lin_plan *op;
+        REQUIRE_OK(lin_ot_plan(&op, &SCALE(scs[i]), 37, LIN_OT_AUTO));
+        uint64_t otb = op->bytes;
+        lin_ot_ops.free(op);
+        uint64_t want = otb < heb ? otb : heb;
+        by_ot += otb < heb;
+        by_he += otb >= heb;
+        CHECK_EQ(he_bytes(SCALE(scs[i]), 37), want);
+        if (rc == 0) CHECK_EQ(t.bytes[0] + t.bytes[1], want);
+        /* HE: one flight each way; OT: its own flights (lin_ot.h) */
+        if (rc == 0 && otb >= heb) CHECK_EQ(t.flights[0] + t.flights[1], 2);
     }
+    CHECK(by_ot >= 3 && by_he >= 1);
 }
 
 TEST(flights_and_lanes) {
@@ -368,10 +388,16 @@ TEST(weight_cache) {
     lcase tf = {.kind = K_FC, .f = f, .l = 32, .cache = 1};
     REQUIRE(run_case(&tf, 2, &g, 0) == 0);
     CHECK(tf.cache_used > 0 && tf.cache_used == tf.cache_polys);
-    lin_scale sc = {2, 5, 300, 12};
-    lcase ts = {.kind = K_SCALE, .s = sc, .l = 37, .cache = 1, .outs = 3000};
+    lin_scale sc = {1, 2, 4000, 14}; /* a SCALE that HE computes */
+    lcase ts = {.kind = K_SCALE, .s = sc, .l = 37, .cache = 1, .outs = 9000};
     REQUIRE(run_case(&ts, 3, &g, 0) == 0);
     CHECK(ts.cache_used > 0 && ts.cache_used == ts.cache_polys);
+    /* one that runs over OT: nothing to cache, still exact */
+    lin_scale so = {2, 5, 300, 12};
+    lcase tso = {.kind = K_SCALE, .s = so, .l = 37, .cache = 1, .outs = 3000};
+    REQUIRE(run_case(&tso, 2, &g, 0) == 0);
+    CHECK_EQ(tso.cache_polys, 0);
+    CHECK_EQ(tso.cache_used, 0);
     /* a cache for another plan: transformed on the fly, still exact */
     lcase m = {.kind = K_CONV, .c = cs[0], .l = 24, .cache = 1, .cache_l = 25};
     REQUIRE(run_case(&m, 1, &g, 0) == 0);

@@ -33,13 +33,14 @@ int prep_he_wcache(const qnet *net, uint64_t cap, lin_he_wcache **out, prep_stat
     for (unsigned i = 0; i < net->nlayers; i++) {
         const qlayer *L = &net->layers[i];
         if (!qop_is_linear(L->op) || !L->w) continue;
-        st->layers++;
         lin_shape s = qlayer_lin(L);
         cand k = {.layer = i};
         if (lin_he_wcache_cost(&s, net->l, outs, &k.bytes, &k.ns) < 0) {
             err_clear(); /* HE cannot run it: the session says so */
             continue;
         }
+        if (k.bytes == 0) continue; /* runs over OT (a SCALE, lin_he.h): nothing to keep */
+        st->layers++;
         st->total += k.bytes;
         st->ns_total += k.ns;
         c[n++] = k;

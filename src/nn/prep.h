@@ -20,7 +20,7 @@
 typedef struct prep_stats {
     uint64_t total;      /* bytes caching every linear layer would take */
     uint64_t bytes;      /* bytes cached (<= the cap) */
-    unsigned layers;     /* linear layers */
+    unsigned layers;     /* linear layers HE computes (not the SCALEs run over OT) */
     unsigned cached;     /* of them, in the cache */
     double ns_total;     /* estimated server CPU per inference of all the transforms, ns */
     double ns_saved;     /* of it, what the cache saves */

@@ -12,6 +12,7 @@
 #include "lin/he/lin_he.h"
 
 #include "lin/he/plan.h"
+#include "lin/ot/lin_ot.h"
 #include "util/bits.h"
 #include "util/mem.h"
 
@@ -451,6 +452,42 @@ size_t lin_he_wcache_layers(const lin_he_wcache *c) {
     return c ? c->n : 0;
 }
 
+/* A SCALE (one private factor per channel) runs over OT when that moves
+ * fewer bytes (docs/PROTOCOLS.md §7): its HE form is a depthwise
+ * convolution whose ciphertexts carry one product per coefficient, while
+ * OT's orientation B carries each weight bit's correlation for a whole
+ * channel in one OT. Public data alone decide, alike on both sides: 1 by
+ * OT, 0 by HE, < 0 an error of the HE plan. */
+static int he_plan(lin_he_plan *pl, const lin_shape *checked, unsigned l, uint64_t outs);
+
+static int scale_choice(const lin_shape *checked, unsigned l, uint64_t outs, uint64_t he_bytes,
+                        lin_plan **ot) {
+    *ot = NULL;
+    if (checked->kind != LIN_SCALE) return 0;
+    if (lin_ot_plan(ot, checked, l, LIN_OT_AUTO) < 0) {
+        err_clear(); /* OT cannot take it: HE decides */
+        return 0;
+    }
+    (void)outs;
+    if ((*ot)->bytes < he_bytes) return 1;
+    lin_ot_ops.free(*ot);
+    *ot = NULL;
+    return 0;
+}
+
+static int scale_by_ot(const lin_shape *s, unsigned l, uint64_t outs) {
+    if (s->kind != LIN_SCALE) return 0;
+    lin_shape c = *s;
+    TRY(lin_check(&c));
+    lin_he_plan pl;
+    TRY(he_plan(&pl, &c, l, outs ? outs : LIN_HE_OUTS_DEFAULT));
+    lin_plan *ot;
+    int r = scale_choice(&c, l, outs, pl.bytes_c2s + pl.bytes_s2c, &ot);
+    lin_he_plan_free(&pl);
+    if (ot) lin_ot_ops.free(ot);
+    return r;
+}
+
 /* The plan a session with `outs` outputs makes for layer s (as ops_plan). */
 static int wc_plan(lin_he_plan *pl, const lin_shape *s, unsigned l, uint64_t outs) {
     lin_shape c = *s;
@@ -463,6 +500,9 @@ int lin_he_wcache_cost(const lin_shape *s, unsigned l, uint64_t outs, uint64_t *
     lin_he_plan pl;
     *bytes = 0;
     if (ns) *ns = 0;
+    int by_ot = scale_by_ot(s, l, outs);
+    if (by_ot < 0) return by_ot;
+    if (by_ot) return 0; /* no weight polynomials to keep */
     TRY(wc_plan(&pl, s, l, outs));
     *bytes = pl.wpolys * sizeof(he_poly);
     /* the transform it saves per inference: a full NTT per polynomial, or
@@ -475,6 +515,9 @@ int lin_he_wcache_cost(const lin_shape *s, unsigned l, uint64_t outs, uint64_t *
 int lin_he_wcache_add(lin_he_wcache *c, const lin_shape *s, unsigned l, uint64_t outs,
                       const uint64_t *w) {
     PARLEY_CHECK(c && w);
+    int by_ot = scale_by_ot(s, l, outs);
+    if (by_ot < 0) return by_ot;
+    if (by_ot) return 0;
     lin_he_plan pl;
     TRY(wc_plan(&pl, s, l, outs));
     int rc = 0;
@@ -667,11 +710,14 @@ static int fc_run(party *p, lin_he *h, uint64_t *y, const uint64_t *x, const lin
 typedef struct he_layer_plan {
     lin_plan base;
     lin_he_plan conv; /* the convolution the layer runs as */
+    lin_plan *ot;     /* a SCALE run over OT instead (scale_choice), or NULL */
 } he_layer_plan;
 
 static void plan_free(lin_plan *pl) {
     if (!pl) return;
-    lin_he_plan_free(&((he_layer_plan *)pl)->conv);
+    he_layer_plan *hp = (he_layer_plan *)pl;
+    lin_he_plan_free(&hp->conv);
+    if (hp->ot) lin_ot_ops.free(hp->ot);
     mem_free(pl);
 }
 
@@ -694,6 +740,10 @@ static int ops_plan(void *ctx, uint64_t outs, lin_plan **out, const lin_shape *s
     pl->base.bytes = pl->conv.bytes_c2s + pl->conv.bytes_s2c;
     pl->base.sd = (double)pl->conv.c.N * pl->conv.c.O * pl->conv.c.OH * pl->conv.c.OW *
                   exp2(pl->conv.bud.log2_sd);
+    if (scale_choice(&c, l, outs, pl->base.bytes, &pl->ot)) {
+        pl->base.bytes = pl->ot->bytes;
+        pl->base.sd = 0; /* OT's views are exactly simulatable */
+    }
     *out = &pl->base;
     return 0;
 }
@@ -703,6 +753,7 @@ static int ops_run(void *ctx, party *p, const lin_plan *pl, uint64_t *y, const u
     lin_he *h = ctx;
     const he_layer_plan *hp = (const he_layer_plan *)pl;
     PARLEY_CHECK(h && h->role == p->role);
+    if (hp->ot) return lin_ot_ops.run(NULL, p, hp->ot, y, x, w);
     if (pl->s.kind == LIN_FC) return fc_run(p, h, y, x, &pl->s.p.fc, &hp->conv, w);
     return conv_run(p, h, y, x, &hp->conv, w);
 }
@@ -711,8 +762,12 @@ static int ops_run(void *ctx, party *p, const lin_plan *pl, uint64_t *y, const u
  * way on every lane that has work (the flight model takes the lanes'
  * messages as one). */
 static void ops_flights(const lin_plan *pl, unsigned lanes, fsim *fs) {
-    (void)lanes;
-    const lin_he_plan *c = &((const he_layer_plan *)pl)->conv;
+    const he_layer_plan *hp = (const he_layer_plan *)pl;
+    if (hp->ot) {
+        lin_ot_ops.flights(hp->ot, lanes, fs);
+        return;
+    }
+    const lin_he_plan *c = &hp->conv;
     fsim_msg(fs, MPC_CLIENT, c->bytes_c2s);
     fsim_msg(fs, MPC_SERVER, c->bytes_s2c);
 }
