@@ -452,18 +452,21 @@ size_t lin_he_wcache_layers(const lin_he_wcache *c) {
     return c ? c->n : 0;
 }
 
-/* A SCALE (one private factor per channel) runs over OT when that moves
- * fewer bytes (docs/PROTOCOLS.md §7): its HE form is a depthwise
- * convolution whose ciphertexts carry one product per coefficient, while
- * OT's orientation B carries each weight bit's correlation for a whole
- * channel in one OT. Public data alone decide, alike on both sides: 1 by
- * OT, 0 by HE, < 0 an error of the HE plan. */
+/* A SCALE (one private factor per channel) or an FC runs over OT when that
+ * moves fewer bytes (docs/PROTOCOLS.md §7): a scale's HE form is a
+ * depthwise convolution whose ciphertexts carry one product per
+ * coefficient, an FC's a 1x1 convolution over the batch, which fills few
+ * coefficients when the batch is small; OT's orientation B carries each
+ * weight bit's correlation for a whole channel in one OT. Convolutions stay
+ * in HE (their OT form moves one to two orders of magnitude more). Public
+ * data alone decide, alike on both sides: 1 by OT, 0 by HE, < 0 an error
+ * of the HE plan. */
 static int he_plan(lin_he_plan *pl, const lin_shape *checked, unsigned l, uint64_t outs);
 
-static int scale_choice(const lin_shape *checked, unsigned l, uint64_t outs, uint64_t he_bytes,
+static int ot_choice(const lin_shape *checked, unsigned l, uint64_t outs, uint64_t he_bytes,
                         lin_plan **ot) {
     *ot = NULL;
-    if (checked->kind != LIN_SCALE) return 0;
+    if (checked->kind != LIN_SCALE && checked->kind != LIN_FC) return 0;
     if (lin_ot_plan(ot, checked, l, LIN_OT_AUTO) < 0) {
         err_clear(); /* OT cannot take it: HE decides */
         return 0;
@@ -475,14 +478,14 @@ static int scale_choice(const lin_shape *checked, unsigned l, uint64_t outs, uin
     return 0;
 }
 
-static int scale_by_ot(const lin_shape *s, unsigned l, uint64_t outs) {
-    if (s->kind != LIN_SCALE) return 0;
+static int by_ot_of(const lin_shape *s, unsigned l, uint64_t outs) {
+    if (s->kind != LIN_SCALE && s->kind != LIN_FC) return 0;
     lin_shape c = *s;
     TRY(lin_check(&c));
     lin_he_plan pl;
     TRY(he_plan(&pl, &c, l, outs ? outs : LIN_HE_OUTS_DEFAULT));
     lin_plan *ot;
-    int r = scale_choice(&c, l, outs, pl.bytes_c2s + pl.bytes_s2c, &ot);
+    int r = ot_choice(&c, l, outs, pl.bytes_c2s + pl.bytes_s2c, &ot);
     lin_he_plan_free(&pl);
     if (ot) lin_ot_ops.free(ot);
     return r;
@@ -500,7 +503,7 @@ int lin_he_wcache_cost(const lin_shape *s, unsigned l, uint64_t outs, uint64_t *
     lin_he_plan pl;
     *bytes = 0;
     if (ns) *ns = 0;
-    int by_ot = scale_by_ot(s, l, outs);
+    int by_ot = by_ot_of(s, l, outs);
     if (by_ot < 0) return by_ot;
     if (by_ot) return 0; /* no weight polynomials to keep */
     TRY(wc_plan(&pl, s, l, outs));
@@ -515,7 +518,7 @@ int lin_he_wcache_cost(const lin_shape *s, unsigned l, uint64_t outs, uint64_t *
 int lin_he_wcache_add(lin_he_wcache *c, const lin_shape *s, unsigned l, uint64_t outs,
                       const uint64_t *w) {
     PARLEY_CHECK(c && w);
-    int by_ot = scale_by_ot(s, l, outs);
+    int by_ot = by_ot_of(s, l, outs);
     if (by_ot < 0) return by_ot;
     if (by_ot) return 0;
     lin_he_plan pl;
@@ -710,7 +713,7 @@ static int fc_run(party *p, lin_he *h, uint64_t *y, const uint64_t *x, const lin
 typedef struct he_layer_plan {
     lin_plan base;
     lin_he_plan conv; /* the convolution the layer runs as */
-    lin_plan *ot;     /* a SCALE run over OT instead (scale_choice), or NULL */
+    lin_plan *ot;     /* a SCALE or FC run over OT instead (ot_choice), or NULL */
 } he_layer_plan;
 
 static void plan_free(lin_plan *pl) {
@@ -740,7 +743,7 @@ static int ops_plan(void *ctx, uint64_t outs, lin_plan **out, const lin_shape *s
     pl->base.bytes = pl->conv.bytes_c2s + pl->conv.bytes_s2c;
     pl->base.sd = (double)pl->conv.c.N * pl->conv.c.O * pl->conv.c.OH * pl->conv.c.OW *
                   exp2(pl->conv.bud.log2_sd);
-    if (scale_choice(&c, l, outs, pl->base.bytes, &pl->ot)) {
+    if (ot_choice(&c, l, outs, pl->base.bytes, &pl->ot)) {
         pl->base.bytes = pl->ot->bytes;
         pl->base.sd = 0; /* OT's views are exactly simulatable */
     }

@@ -7,8 +7,8 @@
  * share of W*x mod 2^l. Results are exact (bit for bit the plaintext
  * reference).
  *
- * A scale whose OT form (lin/ot/lin_ot.h, the cheaper orientation) moves
- * fewer bytes than its HE form runs over OT instead: the plan decides from
+ * A scale or FC whose OT form (lin/ot/lin_ot.h, the cheaper orientation)
+ * moves fewer bytes than its HE form runs over OT instead: the plan decides from
  * public data, alike on both sides, carries the OT plan, and its bytes,
  * flights and sd (0: nothing is flooded) are OT's; the weight cache keeps
  * nothing for it.
