@@ -116,9 +116,25 @@ int nl_maxpool(party *p, uint64_t *y, const uint64_t *x, const nl_pool *pool, un
  * comparisons run on l bits and the per-input sign extension (mill(l) per
  * input) is skipped. With NL_POOL_NONNEG and a negative input the result is
  * undefined. */
-enum { NL_POOL_TREE = 1, NL_POOL_NONNEG = 2 };
+enum { NL_POOL_TREE = 1, NL_POOL_NONNEG = 2, NL_POOL_DIRECT = 4 /* never separable */ };
 int nl_maxpool_ex(party *p, uint64_t *y, const uint64_t *x, const nl_pool *pool, unsigned l,
                   int flags) WUR;
+/* A max pool whose windows overlap runs separably where that saves
+ * comparisons without adding rounds: first the maximum over each window's
+ * columns for every input row some window uses (per output column), then
+ * over each window's rows of those (docs/PROTOCOLS.md §5.7). From the
+ * public shape alone, alike on both sides; nl_maxpool_bytes follows it. */
+typedef struct nl_pool_sep {
+    int on;        /* separable */
+    unsigned nur;  /* input rows some window uses */
+    unsigned *ur;  /* those rows, ascending (nur) */
+    unsigned *slot;/* row -> its index in ur (H entries; unused rows: UINT_MAX) */
+    uint64_t cmps; /* comparisons of the whole layer, as it runs */
+} nl_pool_sep;
+/* pool checked (nl_pool_check); tree as NL_POOL_TREE. 0, or PARLEY_E_NOMEM. */
+int nl_pool_sep_make(nl_pool_sep *s, const nl_pool *pool, int tree) WUR;
+void nl_pool_sep_free(nl_pool_sep *s);
+
 /* Window sums locally, then division by nl_pool_divisor in one batch. */
 int nl_avgpool(party *p, uint64_t *y, const uint64_t *x, const nl_pool *pool, unsigned l) WUR;
 /* idx[r] = shares mod 2^l of the index of the first maximum of row r of

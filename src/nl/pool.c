@@ -21,6 +21,7 @@
 #include "util/bits.h"
 #include "util/mem.h"
 
+#include <limits.h>
 #include <string.h>
 
 /* ---- one comparison step on n pairs (a, b) ----
@@ -173,25 +174,99 @@ static void cmp_in_free(cmp_in *c) {
     memset(c, 0, sizeof *c);
 }
 
-typedef struct pool_args {
-    uint64_t *y;
-    const cmp_in *in;
-    const nl_pool *pool;
-    unsigned l;
-    int tree;
-} pool_args;
+/* ---- the separable plan ---- */
 
-/* Input positions of outputs [first, first + count): pos[off[o] .. off[o+1]). */
-static int gather(const nl_pool *P, size_t first, size_t count, size_t **pos, size_t **off) {
-    size_t plane = (size_t)P->OH * P->OW, total = 0;
+static unsigned ceil_log2(uint64_t k) {
+    unsigned t = 0;
+    while (((uint64_t)1 << t) < k) t++;
+    return t;
+}
+
+/* Rounds of one window of k positions: the tree's levels or the scan's
+ * steps. */
+static unsigned win_rounds(uint64_t k, int tree) {
+    return tree ? ceil_log2(k) : (unsigned)(k - 1);
+}
+
+int nl_pool_sep_make(nl_pool_sep *s, const nl_pool *P, int tree) {
+    memset(s, 0, sizeof *s);
+    s->slot = mem_alloc(P->H, sizeof *s->slot);
+    s->ur = mem_alloc(P->H, sizeof *s->ur);
+    if (!s->slot || !s->ur) {
+        nl_pool_sep_free(s);
+        return err_set(PARLEY_E_NOMEM, "out of memory for max pooling");
+    }
+    for (unsigned r = 0; r < P->H; r++) s->slot[r] = UINT_MAX;
+    /* comparisons and rounds per channel plane, direct and separable */
+    uint64_t direct = 0, rows = 0, cols = 0, rd = 0, ra = 0, rb = 0;
+    for (unsigned i = 0; i < P->OH; i++) {
+        unsigned a0, a1, b0, b1;
+        nl_pool_window(P, i, 0, &a0, &a1, &b0, &b1);
+        for (unsigned a = a0; a < a1; a++) s->slot[(size_t)i * P->sh - P->pt + (size_t)a * P->dh] = 0;
+        uint64_t ka = a1 - a0;
+        rows += (ka - 1) * P->OW;
+        if (win_rounds(ka, tree) > ra) ra = win_rounds(ka, tree);
+        for (unsigned j = 0; j < P->OW; j++) {
+            nl_pool_window(P, i, j, &a0, &a1, &b0, &b1);
+            uint64_t k = ka * (b1 - b0);
+            direct += k - 1;
+            if (win_rounds(k, tree) > rd) rd = win_rounds(k, tree);
+        }
+    }
+    for (unsigned r = 0; r < P->H; r++)
+        if (s->slot[r] == 0) {
+            s->slot[r] = s->nur;
+            s->ur[s->nur++] = r;
+        }
+    for (unsigned j = 0; j < P->OW; j++) {
+        unsigned a0, a1, b0, b1;
+        nl_pool_window(P, 0, j, &a0, &a1, &b0, &b1);
+        cols += (uint64_t)(b1 - b0 - 1) * s->nur;
+        if (win_rounds(b1 - b0, tree) > rb) rb = win_rounds(b1 - b0, tree);
+    }
+    s->on = cols + rows < direct && ra + rb <= rd;
+    s->cmps = (s->on ? cols + rows : direct) * P->N * P->C;
+    return 0;
+}
+
+void nl_pool_sep_free(nl_pool_sep *s) {
+    mem_free(s->slot);
+    mem_free(s->ur);
+    memset(s, 0, sizeof *s);
+}
+
+/* ---- tournaments over lists of candidates ---- */
+
+/* Where the candidates of items [first, first + count) are:
+ * pos[off[o] .. off[o+1]) in the source array. */
+typedef int (*win_list_fn)(const void *ctx, size_t first, size_t count, size_t **pos,
+                           size_t **off);
+
+typedef struct tour_args {
+    const cand *src;
+    cand *dst; /* item g's maximum at g */
+    unsigned l, lw;
+    int tree;
+    win_list_fn list;
+    const void *lctx;
+} tour_args;
+
+typedef struct pool_lists {
+    const nl_pool *P;
+    const nl_pool_sep *S;
+} pool_lists;
+
+/* Lists of count items: sizes from size_of(ctx, g), then filled by
+ * fill(ctx, g, out). */
+static int lists_make(size_t first, size_t count, size_t **pos, size_t **off,
+                      size_t (*size_of)(const pool_lists *, size_t),
+                      void (*fill)(const pool_lists *, size_t, size_t *), const pool_lists *pl) {
+    size_t total = 0;
     *off = mem_alloc(count + 1, sizeof **off);
     if (!*off) return err_set(PARLEY_E_NOMEM, "out of memory for pooling");
     for (size_t o = 0; o < count; o++) {
-        size_t q = (first + o) % plane;
-        unsigned a0, a1, b0, b1;
-        nl_pool_window(P, (unsigned)(q / P->OW), (unsigned)(q % P->OW), &a0, &a1, &b0, &b1);
         (*off)[o] = total;
-        total += (size_t)(a1 - a0) * (b1 - b0);
+        total += size_of(pl, first + o);
     }
     (*off)[count] = total;
     *pos = mem_alloc(total ? total : 1, sizeof **pos);
@@ -199,25 +274,77 @@ static int gather(const nl_pool *P, size_t first, size_t count, size_t **pos, si
         mem_free(*off);
         return err_set(PARLEY_E_NOMEM, "out of memory for pooling");
     }
-    for (size_t o = 0; o < count; o++) {
-        size_t g = first + o, nc = g / plane, q = g % plane;
-        unsigned i = (unsigned)(q / P->OW), j = (unsigned)(q % P->OW);
-        unsigned a0, a1, b0, b1;
-        nl_pool_window(P, i, j, &a0, &a1, &b0, &b1);
-        size_t k = (*off)[o];
-        for (unsigned a = a0; a < a1; a++)
-            for (unsigned b = b0; b < b1; b++) {
-                (*pos)[k++] = nc * P->H * P->W + nl_pool_tap(P, i, j, a, b);
-            }
-    }
+    for (size_t o = 0; o < count; o++) fill(pl, first + o, *pos + (*off)[o]);
     return 0;
 }
 
-static int maxpool_job(mpc_lane *L, void *ctx, size_t first, size_t count) {
-    const pool_args *A = ctx;
-    int wm = A->in->m != NULL;
+/* Direct: output g's whole window, in the input. */
+static size_t direct_size(const pool_lists *pl, size_t g) {
+    const nl_pool *P = pl->P;
+    size_t q = g % ((size_t)P->OH * P->OW);
+    unsigned a0, a1, b0, b1;
+    nl_pool_window(P, (unsigned)(q / P->OW), (unsigned)(q % P->OW), &a0, &a1, &b0, &b1);
+    return (size_t)(a1 - a0) * (b1 - b0);
+}
+static void direct_fill(const pool_lists *pl, size_t g, size_t *pos) {
+    const nl_pool *P = pl->P;
+    size_t plane = (size_t)P->OH * P->OW, nc = g / plane, q = g % plane, k = 0;
+    unsigned i = (unsigned)(q / P->OW), j = (unsigned)(q % P->OW), a0, a1, b0, b1;
+    nl_pool_window(P, i, j, &a0, &a1, &b0, &b1);
+    for (unsigned a = a0; a < a1; a++)
+        for (unsigned b = b0; b < b1; b++) pos[k++] = nc * P->H * P->W + nl_pool_tap(P, i, j, a, b);
+}
+static int direct_list(const void *ctx, size_t first, size_t count, size_t **pos, size_t **off) {
+    return lists_make(first, count, pos, off, direct_size, direct_fill, ctx);
+}
+
+/* Separable, first stage: item g = (nc, used row u, output column j), the
+ * window's columns of input row ur[u]. */
+static size_t cols_size(const pool_lists *pl, size_t g) {
+    const nl_pool *P = pl->P;
+    unsigned a0, a1, b0, b1;
+    nl_pool_window(P, 0, (unsigned)(g % P->OW), &a0, &a1, &b0, &b1);
+    return b1 - b0;
+}
+static void cols_fill(const pool_lists *pl, size_t g, size_t *pos) {
+    const nl_pool *P = pl->P;
+    unsigned j = (unsigned)(g % P->OW), a0, a1, b0, b1;
+    size_t t = g / P->OW, u = t % pl->S->nur, nc = t / pl->S->nur, k = 0;
+    size_t row = nc * P->H * P->W + (size_t)pl->S->ur[u] * P->W;
+    nl_pool_window(P, 0, j, &a0, &a1, &b0, &b1);
+    for (unsigned b = b0; b < b1; b++) pos[k++] = row + (size_t)j * P->sw - P->pl + (size_t)b * P->dw;
+}
+static int cols_list(const void *ctx, size_t first, size_t count, size_t **pos, size_t **off) {
+    return lists_make(first, count, pos, off, cols_size, cols_fill, ctx);
+}
+
+/* Second stage: output g = (nc, i, j), the first stage's maxima of the
+ * window's rows. */
+static size_t rows_size(const pool_lists *pl, size_t g) {
+    const nl_pool *P = pl->P;
+    unsigned a0, a1, b0, b1;
+    nl_pool_window(P, (unsigned)((g / P->OW) % P->OH), 0, &a0, &a1, &b0, &b1);
+    return a1 - a0;
+}
+static void rows_fill(const pool_lists *pl, size_t g, size_t *pos) {
+    const nl_pool *P = pl->P;
+    size_t plane = (size_t)P->OH * P->OW, nc = g / plane, q = g % plane, k = 0;
+    unsigned i = (unsigned)(q / P->OW), j = (unsigned)(q % P->OW), a0, a1, b0, b1;
+    nl_pool_window(P, i, 0, &a0, &a1, &b0, &b1);
+    for (unsigned a = a0; a < a1; a++) {
+        size_t r = (size_t)i * P->sh - P->pt + (size_t)a * P->dh;
+        pos[k++] = (nc * pl->S->nur + pl->S->slot[r]) * P->OW + j;
+    }
+}
+static int rows_list(const void *ctx, size_t first, size_t count, size_t **pos, size_t **off) {
+    return lists_make(first, count, pos, off, rows_size, rows_fill, ctx);
+}
+
+static int tour_job(mpc_lane *L, void *ctx, size_t first, size_t count) {
+    const tour_args *A = ctx;
+    int wm = A->src->m != NULL;
     size_t *pos, *off;
-    TRY(gather(A->pool, first, count, &pos, &off));
+    TRY(A->list(A->lctx, first, count, &pos, &off));
     size_t total = off[count];
     cand c = {0}, a = {0}, b = {0};
     int rc = cand_alloc(&c, total, wm, 0);
@@ -225,10 +352,7 @@ static int maxpool_job(mpc_lane *L, void *ctx, size_t first, size_t count) {
     if (rc == 0) rc = cand_alloc(&b, total, wm, 0);
     size_t *len = mem_alloc(count ? count : 1, sizeof *len);
     if (rc == 0 && !len) rc = err_set(PARLEY_E_NOMEM, "out of memory for max pooling");
-    for (size_t k = 0; k < total && rc == 0; k++) {
-        c.v[k] = A->in->v[pos[k]];
-        if (wm) c.m[k] = A->in->m[pos[k]];
-    }
+    for (size_t k = 0; k < total && rc == 0; k++) cand_copy(&c, k, A->src, pos[k]);
     if (rc == 0 && !A->tree) {
         /* c[off[o]] holds the running maximum of window o. */
         size_t kmax = 0;
@@ -241,7 +365,7 @@ static int maxpool_job(mpc_lane *L, void *ctx, size_t first, size_t count) {
                     cand_copy(&a, m, &c, off[o]);
                     cand_copy(&b, m++, &c, off[o] + j);
                 }
-            rc = select_step(L, &a, &a, &b, m, A->l, A->in->lw);
+            rc = select_step(L, &a, &a, &b, m, A->l, A->lw);
             m = 0;
             for (size_t o = 0; o < count && rc == 0; o++)
                 if (off[o + 1] - off[o] > j) cand_copy(&c, off[o], &a, m++);
@@ -257,7 +381,7 @@ static int maxpool_job(mpc_lane *L, void *ctx, size_t first, size_t count) {
                     cand_copy(&b, m++, &c, off[o] + k + 1);
                 }
             if (m == 0) break;
-            rc = select_step(L, &a, &a, &b, m, A->l, A->in->lw);
+            rc = select_step(L, &a, &a, &b, m, A->l, A->lw);
             if (rc < 0) break;
             m = 0;
             for (size_t o = 0; o < count; o++) {
@@ -273,7 +397,7 @@ static int maxpool_job(mpc_lane *L, void *ctx, size_t first, size_t count) {
         }
     }
     if (rc == 0)
-        for (size_t o = 0; o < count; o++) A->y[first + o] = c.v[off[o]] & bits_mask(A->l);
+        for (size_t o = 0; o < count; o++) cand_copy(A->dst, first + o, &c, off[o]);
     cand_free(&c, total);
     cand_free(&a, total);
     cand_free(&b, total);
@@ -293,11 +417,32 @@ int nl_maxpool_ex(party *p, uint64_t *y, const uint64_t *x, const nl_pool *pool,
     TRY(check_width(l));
     size_t nin = nl_pool_in_size(pool), nout = nl_pool_out_size(pool);
     int tree = (flags & NL_POOL_TREE) != 0;
+    nl_pool_sep S;
+    TRY(nl_pool_sep_make(&S, pool, tree));
+    if (flags & NL_POOL_DIRECT) S.on = 0;
     cmp_in in;
     int rc = cmp_in_make(p, &in, x, nin, l, (flags & NL_POOL_NONNEG) != 0);
-    pool_args A = {y, &in, pool, l, tree};
-    if (rc == 0) rc = party_run(p, nout, 1, maxpool_job, &A);
+    int wm = in.m != NULL;
+    cand src = {in.v, in.m, NULL}, mid = {0}, out = {0};
+    pool_lists pl = {pool, &S};
+    size_t nmid = (size_t)pool->N * pool->C * S.nur * pool->OW;
+    if (rc == 0) rc = cand_alloc(&out, nout, wm, 0);
+    if (rc == 0 && S.on) {
+        rc = cand_alloc(&mid, nmid, wm, 0);
+        tour_args A1 = {&src, &mid, l, in.lw, tree, cols_list, &pl};
+        if (rc == 0) rc = party_run(p, nmid, 1, tour_job, &A1);
+        tour_args A2 = {&mid, &out, l, in.lw, tree, rows_list, &pl};
+        if (rc == 0) rc = party_run(p, nout, 1, tour_job, &A2);
+    } else if (rc == 0) {
+        tour_args A = {&src, &out, l, in.lw, tree, direct_list, &pl};
+        rc = party_run(p, nout, 1, tour_job, &A);
+    }
+    if (rc == 0)
+        for (size_t o = 0; o < nout; o++) y[o] = out.v[o] & bits_mask(l);
+    cand_free(&mid, nmid);
+    cand_free(&out, nout);
     cmp_in_free(&in);
+    nl_pool_sep_free(&S);
     return rc;
 }
 

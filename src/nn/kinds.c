@@ -79,16 +79,18 @@ static uint64_t maxpool_bytes(const qctx *c) {
     return nl_maxpool_bytes(c->oc, &c->L->p.pool, c->l, maxpool_flags(c), c->lanes);
 }
 
-/* One comparison per window element but the first. */
+/* The comparisons as the layer runs them: one per window element but the
+ * first, or fewer where the pool runs separably (nl_pool_sep). */
 static void maxpool_stats(qnet_stats *st, const qnet *net, const qlayer *L) {
     const nl_pool *p = &L->p.pool;
     (void)net;
-    for (unsigned a = 0; a < p->OH; a++)
-        for (unsigned b = 0; b < p->OW; b++) {
-            unsigned a0, a1, b0, b1;
-            nl_pool_window(p, a, b, &a0, &a1, &b0, &b1);
-            st->pool_cmps += ((uint64_t)(a1 - a0) * (b1 - b0) - 1) * p->N * p->C;
-        }
+    nl_pool_sep S;
+    if (nl_pool_sep_make(&S, p, 1) < 0) {
+        err_clear();
+        return;
+    }
+    st->pool_cmps += S.cmps;
+    nl_pool_sep_free(&S);
 }
 
 static int avgpool_step(const qctx *c) {

@@ -241,7 +241,7 @@ typedef struct qnet_stats {
     uint64_t macs;        /* multiply-accumulates of CONV/FC/SCALE */
     uint64_t relus;       /* elements through RELU and RELU_TRUNC */
     uint64_t truncs;      /* elements truncated (TRUNC and RELU_TRUNC) */
-    uint64_t pool_cmps;   /* comparisons in MAXPOOL windows (window - 1 each) */
+    uint64_t pool_cmps;   /* comparisons of the MAXPOOL layers as they run (nl_pool_sep) */
     uint64_t divisions;   /* AVGPOOL outputs (one division each) */
     uint64_t argmax_cmps; /* ARGMAX comparisons */
     uint64_t weights;     /* private elements (weights, biases, constants) */
