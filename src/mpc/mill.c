@@ -110,12 +110,23 @@ static void spread(unsigned *w, unsigned B, unsigned D) {
 
 static void cost_of_plan(mill_cost *c, const ot_backend *be, const mplan *p);
 
+/* What a COT costs beyond its making's bytes, in bits, for the layout's
+ * choice: its CPU (making it, about 20 ns a side, and using it) is worth
+ * several bits of a WAN's time and tens of a LAN's, so a layout must save
+ * more than one bit per COT it adds. Measured (docs/BENCHMARKS.md, issue 13
+ * second step): at k = 36 sixteen 2-3-bit digits saved 1 bit per added COT
+ * (270 + 66 against 278 + 58) and ran 8 % slower. */
+#define MILL_COT_CPU_BITS 1.0
+
 /* The plan's cost on a backend in thousandths of a bit, its COTs at their
- * making's share: what the automatic layout minimises. */
+ * making's share plus MILL_COT_CPU_BITS: what the automatic layout
+ * minimises. */
 static uint64_t plan_score(const mplan *p, const ot_backend *be) {
     mill_cost c;
     cost_of_plan(&c, be, p);
-    return (uint64_t)llround((c.bits + c.cots * be->gen_bits_per_cot(NULL)) * 1000.0);
+    double per_cot = be->gen_bits_per_cot(NULL);
+    if (be->caps & OT_CAP_RANDOM_OT) per_cot += MILL_COT_CPU_BITS;
+    return (uint64_t)llround((c.bits + c.cots * per_cot) * 1000.0);
 }
 
 /* 0, or -1 when no layout has the split. m = 1..8: digits of m bits from
