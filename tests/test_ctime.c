@@ -310,8 +310,10 @@ static int fc_party(party *p, void *arg) {
 }
 
 TEST(he_fc) {
-    fc_case c = {.f = {.N = 1, .K = 40, .O = 7, .wbits = 8}, .l = 37};
-    size_t nx = 40, nw = 40 * 7, ny = 7;
+    /* 40 -> 64: large enough that HE computes it (an FC that OT does in
+     * fewer bytes runs over OT, lin_he.h) */
+    fc_case c = {.f = {.N = 1, .K = 40, .O = 64, .wbits = 8}, .l = 37};
+    size_t nx = 40, nw = 40 * 64, ny = 64;
     prg g;
     harness_prg(&g, 20);
     c.w = mem_alloc(nw, 8);

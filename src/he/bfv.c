@@ -398,12 +398,17 @@ static int out_as(uint64_t *v, const he_sk *sk, const uint64_t *a_ms, const uint
     }
     const uint64_t q0 = P->p[0].q, q1 = P->p[1].q;
     const he_u128 Q01 = (he_u128)q0 * q1;
+    /* CRT to the centred value, without a branch on it (it is the
+     * client's secret phase) */
     for (size_t j = 0; j < n; j++) {
         uint64_t c0 = t->c[0][pos[j]], c1 = t->c[1][pos[j]];
-        uint64_t h =
-            he_mul_shoup(P->q0_inv_mod_q1, P->q0_inv_mod_q1_s, he_submod(c1, c0 % q1, q1), q1);
+        uint64_t c0r = c0 % q1;
+        uint64_t d = c1 - c0r, under = 0 - (uint64_t)(c1 < c0r); /* a borrow: add q1 */
+        d += q1 & under;
+        uint64_t h = he_mul_shoup(P->q0_inv_mod_q1, P->q0_inv_mod_q1_s, d, q1);
         he_u128 x = (he_u128)c0 + (he_u128)q0 * h; /* in [0, q0*q1) */
-        v[j] = x > Q01 / 2 ? (uint64_t)x - (uint64_t)Q01 : (uint64_t)x;
+        uint64_t hi = 0 - (uint64_t)(x > Q01 / 2);
+        v[j] = (uint64_t)x - ((uint64_t)Q01 & hi);
     }
     mem_free_wipe(t, sizeof *t);
     return 0;

@@ -131,11 +131,14 @@ static inline uint64_t he_submod(uint64_t a, uint64_t b, uint64_t q) {
     return a >= b ? a - b : a + q - b;
 }
 /* A signed value (|v| < 2^63) reduced into [0, q). */
+/* Without a branch on v (a server weight is secret): |v| mod q, negated
+ * mod q when v < 0. */
 static inline uint64_t he_from_signed(int64_t v, uint64_t q) {
-    if (v >= 0) return (uint64_t)v < q ? (uint64_t)v : (uint64_t)v % q;
-    uint64_t m = (uint64_t)(-(v + 1)); /* -(v+1) >= 0 without overflow */
-    if (m >= q) m %= q;
-    return q - 1 - m;
+    uint64_t neg = (uint64_t)(v >> 63);                /* all ones if v < 0 */
+    uint64_t a = ((uint64_t)v ^ neg) - neg;            /* |v|, 2^63 for INT64_MIN */
+    uint64_t r = a % q;
+    uint64_t nz = 0 - (uint64_t)((r | (0 - r)) >> 63); /* all ones if r != 0 */
+    return (r & ~neg) | ((q - r) & nz & neg);
 }
 
 /* ---- multi-word integers (HE_W words, little-endian) ---- */
