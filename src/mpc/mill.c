@@ -112,11 +112,12 @@ static void cost_of_plan(mill_cost *c, const ot_backend *be, const mplan *p);
 
 /* What a COT costs beyond its making's bytes, in bits, for the layout's
  * choice: its CPU (making it, about 20 ns a side, and using it) is worth
- * several bits of a WAN's time and tens of a LAN's, so a layout must save
- * more than one bit per COT it adds. Measured (docs/BENCHMARKS.md, issue 13
- * second step): at k = 36 sixteen 2-3-bit digits saved 1 bit per added COT
- * (270 + 66 against 278 + 58) and ran 8 % slower. */
-#define MILL_COT_CPU_BITS 1.0
+ * about 11 bits of a WAN's time (40 MB/s) and 100 of a LAN's (377 MB/s).
+ * Measured (docs/BENCHMARKS.md, issue 13's second step): at k = 36,
+ * sixteen 2-3-bit digits (8 COTs, 4 leaves and 4 ANDs more than twelve
+ * 3-bit digits) ran 8 % slower. At 2 bits a COT the layouts stay those of
+ * 1.62-bit COTs, with or without message 0 implied. */
+#define MILL_COT_CPU_BITS 2.0
 
 /* The plan's cost on a backend in thousandths of a bit, its COTs at their
  * making's share plus MILL_COT_CPU_BITS: what the automatic layout
@@ -215,9 +216,13 @@ static void cost_of_plan(mill_cost *c, const ot_backend *be, const mplan *pp) {
     c->t2 = p.t2;
     /* (N choose 1)-OT: 256 extension bits (IKNP) or log2 N choice bits
      * (silent, which also consumes that many COTs). */
+    /* Where the backend has it, message 0 of every leaf is implied (S's
+     * leaf shares are chosen by the OT): N - 1 messages. */
+    uint64_t imp = (be->caps & OT_CAP_KK_IMPLIED) ? 1 : 0;
     for (unsigned j = 0; j < p.q; j++) {
         unsigned N = 1u << p.w[j];
-        c->leaf_bits += (uint64_t)be->ot_bits(OT_TASK_KK, N) + ((uint64_t)(p.lgt[j] + p.leq[j]) << p.w[j]);
+        c->leaf_bits += (uint64_t)be->ot_bits(OT_TASK_KK, N) +
+                        (uint64_t)(p.lgt[j] + p.leq[j]) * (((uint64_t)1 << p.w[j]) - imp);
         c->cots += (double)be->job_cots(OT_TASK_KK, 1, N);
     }
     /* Triples: with free random OTs, no wire bits, two random OTs each
@@ -274,7 +279,8 @@ uint64_t mill_bytes(const ot_costing *oc, const mill_shape *b, size_t nb, unsign
                              .sender = MPC_SERVER,
                              .n = group[w][g][e],
                              .N = 1u << w,
-                             .l = g + e};
+                             .l = g + e,
+                             .implied = otb_kk_implied(oc->backend)};
                 total += otb_job_cost(oc, &j);
             }
     total += tri_bytes(oc, t1, t2);
@@ -431,7 +437,7 @@ static void tap_low(inst_state *st, size_t ninst, unsigned t) {
 
 static int mill_run(mpc_lane *L, const mill_inst *inst, size_t ninst, unsigned m, inst_state *st,
                     leaf_group *gs, size_t *ngp, tri_pool *tp) {
-    int S = L->role == MPC_SERVER;
+    int S = L->role == MPC_SERVER, imp = (L->ot.be->caps & OT_CAP_KK_IMPLIED) != 0;
     size_t T1 = 0, T2 = 0;
     for (size_t i = 0; i < ninst; i++) {
         inst_state *s = &st[i];
@@ -449,7 +455,8 @@ static int mill_run(mpc_lane *L, const mill_inst *inst, size_t ninst, unsigned m
                 return err_set(PARLEY_E_NOMEM, "out of memory for the millionaire");
             if (s->plan.leq[j] && !(s->eq[j] = mem_calloc(s->nw, 8)))
                 return err_set(PARLEY_E_NOMEM, "out of memory for the millionaire");
-            if (S) { /* S's leaf shares are its random masks */
+            if (S && !imp) { /* S's leaf shares are its random masks (with message 0
+                              * implied the OT chooses them: below) */
                 if (s->gt[j]) {
                     prg_bytes(&L->ot.rng, s->gt[j], s->nw * 8);
                     bv_trim(s->gt[j], inst[i].n);
@@ -473,6 +480,12 @@ static int mill_run(mpc_lane *L, const mill_inst *inst, size_t ninst, unsigned m
         }
     }
     size_t ng = *ngp;
+    if (S && imp) /* S's leaf shares, from the OTs */
+        for (size_t g = 0; g < ng; g++) {
+            leaf_group *G = &gs[g];
+            G->out = mem_alloc(G->n ? G->n : 1, 8);
+            if (!G->out) return err_set(PARLEY_E_NOMEM, "out of memory for the millionaire");
+        }
     /* C chooses with its digits. */
     if (!S)
         for (size_t g = 0; g < ng; g++) {
@@ -494,7 +507,8 @@ static int mill_run(mpc_lane *L, const mill_inst *inst, size_t ninst, unsigned m
         leaf_group *G = &gs[g];
         otb_job j = {.kind = OTB_KK, .sender = MPC_SERVER, .n = G->n, .N = 1u << G->w,
                      .l = (unsigned)(G->gt + G->eq), .gen = leaf_gen, .genw = leaf_genw, .gen_ctx = G,
-                     .choices = G->choices, .out = G->out};
+                     .choices = G->choices, .out = S ? NULL : G->out, .x = S ? G->out : NULL,
+                     .implied = imp};
         jobs[nj++] = j;
     }
     int rc = tri_prepare(L, tp, T1, T2, MPC_CLIENT, jobs, &nj);
@@ -502,7 +516,7 @@ static int mill_run(mpc_lane *L, const mill_inst *inst, size_t ninst, unsigned m
     mem_free(jobs);
     TRY(rc);
     tri_finish(tp);
-    if (!S) /* scatter the received leaf shares */
+    if (!S || imp) /* scatter the leaf shares the OTs gave */
         for (size_t g = 0; g < ng; g++) {
             leaf_group *G = &gs[g];
             for (size_t sgi = 0; sgi < G->nseg; sgi++) {

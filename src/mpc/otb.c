@@ -25,6 +25,7 @@ static void task_of(const otb_job *j, ot_task *t, int we_send) {
     t->l = j->l;
     t->ls = j->ls;
     t->M = j->M;
+    t->implied = j->implied;
     if (we_send) {
         t->gen = j->gen;
         t->genw = (size_t)j->N * j->l <= 64 ? j->genw : NULL;
@@ -45,6 +46,8 @@ int otb_run(mpc_lane *L, const otb_job *jobs, size_t njobs) {
     int rc = (!tasks || !we) ? err_set(PARLEY_E_NOMEM, "out of memory for OT") : 0;
     if (rc == 0) {
         for (size_t i = 0; i < njobs; i++) {
+            PARLEY_CHECK(!jobs[i].implied ||
+                         (jobs[i].kind == OTB_KK && (L->ot.be->caps & OT_CAP_KK_IMPLIED)));
             we[i] = jobs[i].sender == L->role;
             task_of(&jobs[i], &tasks[i], we[i]);
         }
@@ -59,7 +62,7 @@ int otb_run(mpc_lane *L, const otb_job *jobs, size_t njobs) {
 static uint64_t job_per(const otb_job *j) {
     uint64_t per = 0;
     if (j->kind == OTB_KK)
-        per = (uint64_t)j->N * j->l;
+        per = (uint64_t)(j->N - (j->implied ? 1 : 0)) * j->l;
     else if (j->kind == OTB_OT)
         per = 2 * (uint64_t)j->l;
     else if (j->kind == OTB_RROT)
@@ -103,5 +106,7 @@ double otb_cot_bits(int backend, unsigned width) {
 double otb_kk_bits(int backend, unsigned N, unsigned l) {
     return backend_of(backend)->ot_bits(OT_TASK_KK, N) + (double)N * l;
 }
+
+int otb_kk_implied(int backend) { return (backend_of(backend)->caps & OT_CAP_KK_IMPLIED) != 0; }
 
 double otb_gen_bits_per_cot(int backend) { return backend_of(backend)->gen_bits_per_cot(NULL); }

@@ -52,12 +52,19 @@ typedef struct otb_job {
     kk_genw_fn genw;     /* ... or packed per OT (N*l <= 64; preferred) */
     void *gen_ctx;
     const uint64_t *msgs; /* ... or given: KK n*N, OT n*2 */
-    uint64_t *x;          /* COT: sender's outputs, n*M; RROT: n */
+    uint64_t *x;          /* COT: sender's outputs, n*M; RROT: n; KK implied: n */
     const uint64_t *delta; /* COT: correlations, n*M */
     /* receiver side */
     const uint8_t *choices; /* n choices (KK: < N; OT, COT: 0/1) */
     uint64_t *out;          /* n (KK, OT, RROT) or n*M (COT) */
+    /* KK, both sides: message 0 implied (ot/ot.h; only where the backend
+     * has OT_CAP_KK_IMPLIED, otb_kk_implied): gen gives unmasked f, the
+     * sender's shares go to x, the receiver gets f(c) ^ x. */
+    int implied;
 } otb_job;
+
+/* Whether KK jobs on a backend can have message 0 implied. */
+int otb_kk_implied(int backend);
 
 /* How the byte functions of src/mpc and src/nl cost OT jobs (they take it
  * first): the backend, and where to add the COTs the silent backend

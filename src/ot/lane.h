@@ -66,8 +66,9 @@ typedef struct ot_lane {
 } ot_lane;
 
 /* Capabilities. RANDOM_OT: the task kinds OT_TASK_ROT and OT_TASK_RROT
- * (random OTs from random COTs; RROT with no wire bits at all). */
-enum { OT_CAP_RANDOM_OT = 1 };
+ * (random OTs from random COTs; RROT with no wire bits at all). KK_IMPLIED:
+ * KK tasks with `implied` set (ot.h). */
+enum { OT_CAP_RANDOM_OT = 1, OT_CAP_KK_IMPLIED = 2 };
 
 /* What ot_backend.instance returns: the instances behind the back-end, for
  * whole calls on one lane (tests, benchmarks, fuzzing); NULL if it has

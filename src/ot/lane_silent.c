@@ -157,7 +157,7 @@ static double silent_gen_bits(const ot_lane_opts *o) {
 const ot_backend ot_backend_silent = {
     .name = "silent",
     .id = OT_BACKEND_SILENT,
-    .caps = OT_CAP_RANDOM_OT,
+    .caps = OT_CAP_RANDOM_OT | OT_CAP_KK_IMPLIED,
     .row_lsb_set = 1,
     .setup = silent_setup,
     .clear = silent_clear,

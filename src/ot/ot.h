@@ -187,7 +187,12 @@ struct ot_task {
     kk_genw_fn genw;      /* KK, N*l <= 64: packed messages (preferred over gen) */
     void *gen_ctx;
     const uint64_t *msgs; /* KK (n*N) or OT (n*2) */
-    uint64_t *x;          /* COT: sender outputs, n*M; RROT: n */
+    uint64_t *x;          /* COT: sender outputs, n*M; RROT: n; KK implied: n */
+    /* KK, both sides (OT_CAP_KK_IMPLIED back-ends only): message 0 is not
+     * sent. The sender's messages are unmasked values f(k); it gets x[i],
+     * an l-bit share chosen so that message 0 would be all zero, and the
+     * receiver gets f(c) ^ x[i]: (N - 1) * l sender bits per OT. */
+    int implied;
     const uint64_t *delta;
     block (*rot2)[2];     /* ROT: the sender's pairs */
     /* receiver side */

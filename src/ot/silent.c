@@ -38,6 +38,7 @@ typedef struct sview {
     unsigned N, l, L, B;
     uint64_t per;
     int packed; /* KK/OT with N*l <= 64: an OT's messages in one word */
+    int implied; /* KK: message 0 not sent (per = (N - 1) * l) */
 } sview;
 
 static void view_of(const ot_task *t, sview *v) {
@@ -76,6 +77,10 @@ static void view_of(const ot_task *t, sview *v) {
     v->per = (uint64_t)v->N * v->l;
     v->B = (unsigned)((v->per + 127) / 128);
     v->packed = v->per <= 64;
+    if (t->kind == OT_TASK_KK && t->implied) {
+        v->implied = 1;
+        v->per -= v->l;
+    }
 }
 
 static size_t chunk_len(const ot_task *t, size_t c) {
@@ -361,6 +366,23 @@ static int silent_task_send(ot_task *t, chan *ch, size_t c) {
                     off += lq;
                 }
             }
+        } else if (v.implied && v.packed) {
+            /* rho = field 0 of msg ^ pads; every field ^= rho; field 0 (now
+             * zero) is not sent */
+            uint64_t rep = 0, ml = bits_mask(l);
+            for (unsigned q = 0; q < N; q++) rep |= (uint64_t)1 << (q * l);
+            for (size_t i = 0; i < cnt; i++) {
+                uint64_t wd = k->msg[s0 + i] ^ k->acc[i], rho = wd & ml;
+                t->x[i0 + s0 + i] = rho;
+                bitw_put(&w, (wd ^ rho * rep) >> l, (unsigned)v.per);
+            }
+        } else if (v.implied) {
+            for (size_t i = 0; i < cnt; i++) {
+                const uint64_t *m = k->msg + (s0 + i) * N, *a = k->acc + i * N;
+                uint64_t rho = m[0] ^ a[0];
+                t->x[i0 + s0 + i] = rho;
+                for (unsigned x = 1; x < N; x++) bitw_put(&w, m[x] ^ a[x] ^ rho, l);
+            }
         } else if (v.packed) {
             for (size_t i = 0; i < cnt; i++)
                 bitw_put(&w, k->msg[s0 + i] ^ k->acc[i], (unsigned)v.per);
@@ -397,9 +419,12 @@ static int silent_task_end(ot_task *t, chan *ch, size_t c) {
         unsigned x = v.kind == OT_TASK_KK ? chs[i] : chs[i] & 1u;
         uint64_t pick = 0;
         if (v.packed) {
-            pick = (bitr_get(&rd, (unsigned)v.per) >> (x * l)) & bits_mask(l);
+            /* implied: field 0 is zero and not on the wire */
+            uint64_t wd = bitr_get(&rd, (unsigned)v.per);
+            if (v.implied) wd <<= l;
+            pick = (wd >> (x * l)) & bits_mask(l);
         } else {
-            for (unsigned q = 0; q < N; q++)
+            for (unsigned q = v.implied ? 1 : 0; q < N; q++)
                 pick |= bitr_get(&rd, l) & eq_mask(q, x);
         }
         out[i] ^= pick;
@@ -531,6 +556,20 @@ int silent_kkot_recv(cot_pool *f, chan *ch, uint64_t *out, const uint8_t *choice
                      unsigned N, unsigned l) {
     ot_task t = {
         .kind = OT_TASK_KK, .n = n, .N = N, .l = l, .src = f, .choices = choices, .out = out};
+    return run_task(&t, ch, 0);
+}
+
+int silent_kkot_send_implied(cot_pool *f, chan *ch, uint64_t *x, const uint64_t *msgs, size_t n,
+                             unsigned N, unsigned l) {
+    ot_task t = {.kind = OT_TASK_KK, .n = n, .N = N, .l = l, .src = f, .msgs = msgs, .x = x,
+                 .implied = 1};
+    return run_task(&t, ch, 1);
+}
+
+int silent_kkot_recv_implied(cot_pool *f, chan *ch, uint64_t *out, const uint8_t *choices,
+                             size_t n, unsigned N, unsigned l) {
+    ot_task t = {.kind = OT_TASK_KK, .n = n, .N = N, .l = l, .src = f, .choices = choices,
+                 .out = out, .implied = 1};
     return run_task(&t, ch, 0);
 }
 

@@ -14,6 +14,8 @@
  *   silent_ot    chosen, l     m_{c_i}              1      1 + 2l
  *   silent_cot   COT, M widths x + c*delta          1      1 + sum l_k
  *   silent_kkot  (N choose 1)  m_{c_i}              L      L + N*l
+ *    ..._implied (N choose 1)  f(c_i) ^ x_i         L      L + (N-1)*l
+ *                (the sender gives f unmasked and gets its share x_i)
  *   RROT         random OT     (b_i, m_{b_i}), l    1      0
  *                (OT_TASK_RROT: the choice is the COT's own bit, so the
  *                receiver sends nothing; for bit triples, src/mpc/bool.c)
@@ -25,6 +27,15 @@
  * receiver lacks that no other message uses. The sender hashes 2L pads of
  * ceil(N*l/128) blocks per OT, the receiver L. N = 2 is the chosen-message
  * OT.
+ *
+ * Implied message 0 (ot.h's `implied`): the sender's output share is
+ * x_i = f(0) ^ P_0, P_0 the pad of message 0, and it sends f(k) ^ x_i ^ P_k
+ * for k = 1 .. N-1 only; message 0 would be f(0) ^ x_i ^ P_0 = 0, so the
+ * receiver with c_i = 0 takes 0 ^ P_0 = f(0) ^ x_i. Sent messages k != c_i
+ * keep a pad slice of their own the receiver lacks; x_i hides under P_0,
+ * which the receiver knows only when c_i = 0, and then its own output is
+ * x_i ^ f(0), a share (docs/SECURITY-OT.md). One message fewer per OT: a
+ * millionaire leaf of 3 bits sends 14 bits of messages instead of 16.
  *
  * On top of these wire bits, the COTs themselves cost their share of the
  * batches that make them (for Ferret, ferret_batch_bytes per ferret_usable
@@ -93,6 +104,12 @@ int silent_kkot_send(cot_pool *f, chan *ch, const uint64_t *msgs, size_t n, unsi
                      unsigned l) WUR;
 int silent_kkot_recv(cot_pool *f, chan *ch, uint64_t *out, const uint8_t *choices, size_t n,
                      unsigned N, unsigned l) WUR;
+/* The same with message 0 implied: msgs are f (n*N), x gets the sender's
+ * n shares, out = f(c) ^ x. */
+int silent_kkot_send_implied(cot_pool *f, chan *ch, uint64_t *x, const uint64_t *msgs, size_t n,
+                             unsigned N, unsigned l) WUR;
+int silent_kkot_recv_implied(cot_pool *f, chan *ch, uint64_t *out, const uint8_t *choices,
+                             size_t n, unsigned N, unsigned l) WUR;
 /* The next n raw random COTs (sender q[i], receiver t[i]; choice = bit 0
  * of t[i]), refilling as needed: no other traffic. */
 int silent_rcot_send(cot_pool *f, chan *ch, block *q, size_t n) WUR;
