@@ -26,14 +26,15 @@
  *
  * Digits: m bits each when asked (1..8); by default (m = 0) the layout
  * costs the backend least without more rounds than m = 4: q digits of
- * even widths, q up to 2^levels. On the silent backend, where a leaf of w
- * bits costs w + 2^w * (bits) and no extension rows, that is 3-bit digits
- * wherever the level budget leaves room: k = 36 in twelve digits of 3,
- * 278 bits + 58 COTs where digits of 4 take 348 + 52 (323 bits against
- * 388 with the COTs' making at 0.78 bits each). A COT is also priced one
- * bit of CPU (mill.c, MILL_COT_CPU_BITS): without it, sixteen 2-3-bit
- * digits (270 + 66) would win by 2 bits and run 8 % slower;
- * k = 31 keeps 4 (eight digits fill three levels). On IKNP digits stay within 4 bits (KK13's sender hashes each of
+ * even widths, q up to 2^levels. On the silent backend a leaf of w bits
+ * costs w + (2^w - 1) * (bits) (message 0 implied: S's leaf shares are the
+ * ones the OT chooses, otb.h) and no extension rows, and COTs are priced
+ * at their making's 0.78 bits plus 2 bits of CPU (mill.c,
+ * MILL_COT_CPU_BITS); that is 3-bit digits wherever the level budget leaves
+ * room: k = 36 in twelve digits of 3, 255 bits + 58 COTs where digits of 4
+ * take 331 + 52 (300 bits against 371 with the COTs' making); k = 31 keeps
+ * 4 (eight digits fill three levels), 276 + 45. On IKNP digits stay within
+ * 4 bits (KK13's sender hashes each of
  * a digit's 2^w messages) and the layout is m = 4's but for spreading the
  * bits evenly. */
 #ifndef PARLEY_MPC_MILL_H

@@ -53,21 +53,22 @@
  *
  * On the silent OT backend (ot/silent.h) the same formulas hold with
  * C = 1 + width and KK(N, w) = log2 N + N*w, mill(k) without the triples'
- * OTs and on its own digits (mill.h: 291 bits at k = 31, 278 at k = 36, 82
- * at k = 12), and the
+ * OTs, with message 0 of every leaf implied, and on its own digits (mill.h:
+ * 276 bits at k = 31, 255 at k = 36, 75 at k = 12), and the
  * flights grow by the COT batches made on the way; each element also
  * consumes silent COTs (one per C, log2 N per KK, mill.h's `cots` per
  * millionaire), each costing 0.78 bits amortised (otb_gen_bits_per_cot,
  * FERRET_DEFAULT, half-trees; 1.62 with Ferret's trees until 2026-12-05):
  *
  *   function               bits + COTs       with the COTs' making
- *   relu, l = 32           357 + 47          394   (4148 on IKNP; was 433)
- *   relu, l = 37           354 + 60          401   (4610; was 424 + 54, 512;
- *                                                   451 at 1.62 per COT)
- *   relu_trunc, 37, s = 12 456 + 64          506   (5730; was 823 + 73, 942;
- *                                                   560)
- *   trunc, 37, s = 12      366 + 61          413   (5259; was 636 + 71, 751;
- *                                                   465)
+ *   relu, l = 32           342 + 47          379   (4148 on IKNP; was 433)
+ *   relu, l = 37           331 + 60          378   (4610; was 424 + 54, 512;
+ *                                                   354 + 60, 451)
+ *   relu_trunc, 37, s = 12 433 + 64          483   (5730; was 823 + 73, 942;
+ *                                                   456 + 64, 560)
+ *   trunc, 37, s = 12      343 + 61          390   (5259; was 636 + 71, 751;
+ *                                                   366 + 61, 465)
+ *   (the "was" before the last: COTs at 1.62 bits, every leaf message sent)
  *
  * Any function with n == 0 sends nothing. */
 #ifndef PARLEY_NL_NL_H
