@@ -311,32 +311,10 @@ static uint64_t cmp_in_bytes(const ot_costing *oc, size_t n, unsigned l, int non
 
 typedef struct max_cost {
     const nl_pool *P;
-    const nl_pool_sep *S;
     unsigned l, lw;
     int narrow, tree;
-    uint64_t (*size)(const struct max_cost *, size_t); /* candidates of item g */
+    int stage; /* NL_POOL_STAGE_*: the items' candidates */
 } max_cost;
-
-/* The items of pool.c's tournaments: whole windows (direct), a window's
- * columns in one used row (separable, first stage), a window's rows
- * (second stage). */
-static uint64_t direct_size(const max_cost *c, size_t g) {
-    const nl_pool *P = c->P;
-    size_t q = g % ((size_t)P->OH * P->OW);
-    unsigned a0, a1, b0, b1;
-    nl_pool_window(P, (unsigned)(q / P->OW), (unsigned)(q % P->OW), &a0, &a1, &b0, &b1);
-    return (uint64_t)(a1 - a0) * (b1 - b0);
-}
-static uint64_t cols_size(const max_cost *c, size_t g) {
-    unsigned a0, a1, b0, b1;
-    nl_pool_window(c->P, 0, (unsigned)(g % c->P->OW), &a0, &a1, &b0, &b1);
-    return b1 - b0;
-}
-static uint64_t rows_size(const max_cost *c, size_t g) {
-    unsigned a0, a1, b0, b1;
-    nl_pool_window(c->P, (unsigned)((g / c->P->OW) % c->P->OH), 0, &a0, &a1, &b0, &b1);
-    return a1 - a0;
-}
 
 /* tour_job on items [first, first + count). Tree: level t compares
  * floor(len/2) pairs of every window still longer than 1. Linear: step j
@@ -348,7 +326,7 @@ static uint64_t max_lane(const ot_costing *oc, const void *vctx, size_t first, s
         uint64_t pairs[65];
         memset(pairs, 0, sizeof pairs);
         for (size_t o = 0; o < count; o++) {
-            uint64_t len = c->size(c, first + o);
+            uint64_t len = (uint64_t)nl_pool_stage_size(c->P, c->stage, first + o);
             for (unsigned t = 0; len > 1; t++) {
                 pairs[t] += len / 2;
                 len = (len + 1) / 2;
@@ -360,14 +338,14 @@ static uint64_t max_lane(const ot_costing *oc, const void *vctx, size_t first, s
     }
     uint64_t kmax = 0;
     for (size_t o = 0; o < count; o++) {
-        uint64_t k = c->size(c, first + o);
+        uint64_t k = (uint64_t)nl_pool_stage_size(c->P, c->stage, first + o);
         if (k > kmax) kmax = k;
     }
     /* longer[j] = windows of more than j positions. */
     uint64_t *longer = mem_calloc((size_t)kmax + 1, sizeof *longer);
     if (!longer) return 0;
     for (size_t o = 0; o < count; o++)
-        longer[c->size(c, first + o) - 1]++;
+        longer[(uint64_t)nl_pool_stage_size(c->P, c->stage, first + o) - 1]++;
     for (uint64_t j = kmax; j-- > 1;)
         longer[j - 1] += longer[j];
     for (uint64_t j = 1; j < kmax; j++)
@@ -387,16 +365,16 @@ uint64_t nl_maxpool_bytes(const ot_costing *oc, const nl_pool *pool, unsigned l,
         return 0;
     }
     if (flags & NL_POOL_DIRECT) S.on = 0;
-    max_cost c = {&P, &S, l,
+    max_cost c = {&P, l,
                   nonneg   ? l
                   : l < 64 ? l + 1
                            : 64,
-                  !nonneg && l == 64, tree, direct_size};
+                  !nonneg && l == 64, tree, NL_POOL_STAGE_WHOLE};
     uint64_t b = cmp_in_bytes(oc, nl_pool_in_size(&P), l, nonneg, lanes);
     if (S.on) {
-        c.size = cols_size;
+        c.stage = NL_POOL_STAGE_COLS;
         b += over_lanes(oc, (size_t)P.N * P.C * S.nur * P.OW, 1, lanes, max_lane, &c);
-        c.size = rows_size;
+        c.stage = NL_POOL_STAGE_ROWS;
     }
     b += over_lanes(oc, nl_pool_out_size(&P), 1, lanes, max_lane, &c);
     nl_pool_sep_free(&S);

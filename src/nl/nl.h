@@ -135,6 +135,12 @@ typedef struct nl_pool_sep {
 /* pool checked (nl_pool_check); tree as NL_POOL_TREE. 0, or PARLEY_E_NOMEM. */
 int nl_pool_sep_make(nl_pool_sep *s, const nl_pool *pool, int tree) WUR;
 void nl_pool_sep_free(nl_pool_sep *s);
+/* The candidates of item g of a max pool's tournament (nl_maxpool and
+ * nl_maxpool_bytes alike): WHOLE, output g's whole window; COLS, item g =
+ * (n*C + c, used row, output column) of the separable first stage, that
+ * window's columns; ROWS, output g's window rows (the second stage). */
+enum { NL_POOL_STAGE_WHOLE, NL_POOL_STAGE_COLS, NL_POOL_STAGE_ROWS };
+size_t nl_pool_stage_size(const nl_pool *pool, int stage, size_t g);
 
 /* Window sums locally, then division by nl_pool_divisor in one batch. */
 int nl_avgpool(party *p, uint64_t *y, const uint64_t *x, const nl_pool *pool, unsigned l) WUR;

@@ -256,17 +256,27 @@ typedef struct pool_lists {
     const nl_pool_sep *S;
 } pool_lists;
 
-/* Lists of count items: sizes from size_of(ctx, g), then filled by
- * fill(ctx, g, out). */
-static int lists_make(size_t first, size_t count, size_t **pos, size_t **off,
-                      size_t (*size_of)(const pool_lists *, size_t),
+size_t nl_pool_stage_size(const nl_pool *P, int stage, size_t g) {
+    size_t q = g % ((size_t)P->OH * P->OW);
+    unsigned i = stage == NL_POOL_STAGE_COLS ? 0 : (unsigned)(q / P->OW);
+    unsigned j = stage == NL_POOL_STAGE_ROWS ? 0 : (unsigned)(g % P->OW);
+    unsigned a0, a1, b0, b1;
+    nl_pool_window(P, i, j, &a0, &a1, &b0, &b1);
+    if (stage == NL_POOL_STAGE_COLS) return b1 - b0;
+    if (stage == NL_POOL_STAGE_ROWS) return a1 - a0;
+    return (size_t)(a1 - a0) * (b1 - b0);
+}
+
+/* Lists of count items of a stage: sizes from nl_pool_stage_size, then
+ * filled by fill(ctx, g, out). */
+static int lists_make(size_t first, size_t count, size_t **pos, size_t **off, int stage,
                       void (*fill)(const pool_lists *, size_t, size_t *), const pool_lists *pl) {
     size_t total = 0;
     *off = mem_alloc(count + 1, sizeof **off);
     if (!*off) return err_set(PARLEY_E_NOMEM, "out of memory for pooling");
     for (size_t o = 0; o < count; o++) {
         (*off)[o] = total;
-        total += size_of(pl, first + o);
+        total += nl_pool_stage_size(pl->P, stage, first + o);
     }
     (*off)[count] = total;
     *pos = mem_alloc(total ? total : 1, sizeof **pos);
@@ -279,13 +289,6 @@ static int lists_make(size_t first, size_t count, size_t **pos, size_t **off,
 }
 
 /* Direct: output g's whole window, in the input. */
-static size_t direct_size(const pool_lists *pl, size_t g) {
-    const nl_pool *P = pl->P;
-    size_t q = g % ((size_t)P->OH * P->OW);
-    unsigned a0, a1, b0, b1;
-    nl_pool_window(P, (unsigned)(q / P->OW), (unsigned)(q % P->OW), &a0, &a1, &b0, &b1);
-    return (size_t)(a1 - a0) * (b1 - b0);
-}
 static void direct_fill(const pool_lists *pl, size_t g, size_t *pos) {
     const nl_pool *P = pl->P;
     size_t plane = (size_t)P->OH * P->OW, nc = g / plane, q = g % plane, k = 0;
@@ -295,17 +298,11 @@ static void direct_fill(const pool_lists *pl, size_t g, size_t *pos) {
         for (unsigned b = b0; b < b1; b++) pos[k++] = nc * P->H * P->W + nl_pool_tap(P, i, j, a, b);
 }
 static int direct_list(const void *ctx, size_t first, size_t count, size_t **pos, size_t **off) {
-    return lists_make(first, count, pos, off, direct_size, direct_fill, ctx);
+    return lists_make(first, count, pos, off, NL_POOL_STAGE_WHOLE, direct_fill, ctx);
 }
 
 /* Separable, first stage: item g = (nc, used row u, output column j), the
  * window's columns of input row ur[u]. */
-static size_t cols_size(const pool_lists *pl, size_t g) {
-    const nl_pool *P = pl->P;
-    unsigned a0, a1, b0, b1;
-    nl_pool_window(P, 0, (unsigned)(g % P->OW), &a0, &a1, &b0, &b1);
-    return b1 - b0;
-}
 static void cols_fill(const pool_lists *pl, size_t g, size_t *pos) {
     const nl_pool *P = pl->P;
     unsigned j = (unsigned)(g % P->OW), a0, a1, b0, b1;
@@ -315,17 +312,11 @@ static void cols_fill(const pool_lists *pl, size_t g, size_t *pos) {
     for (unsigned b = b0; b < b1; b++) pos[k++] = row + (size_t)j * P->sw - P->pl + (size_t)b * P->dw;
 }
 static int cols_list(const void *ctx, size_t first, size_t count, size_t **pos, size_t **off) {
-    return lists_make(first, count, pos, off, cols_size, cols_fill, ctx);
+    return lists_make(first, count, pos, off, NL_POOL_STAGE_COLS, cols_fill, ctx);
 }
 
 /* Second stage: output g = (nc, i, j), the first stage's maxima of the
  * window's rows. */
-static size_t rows_size(const pool_lists *pl, size_t g) {
-    const nl_pool *P = pl->P;
-    unsigned a0, a1, b0, b1;
-    nl_pool_window(P, (unsigned)((g / P->OW) % P->OH), 0, &a0, &a1, &b0, &b1);
-    return a1 - a0;
-}
 static void rows_fill(const pool_lists *pl, size_t g, size_t *pos) {
     const nl_pool *P = pl->P;
     size_t plane = (size_t)P->OH * P->OW, nc = g / plane, q = g % plane, k = 0;
@@ -337,7 +328,7 @@ static void rows_fill(const pool_lists *pl, size_t g, size_t *pos) {
     }
 }
 static int rows_list(const void *ctx, size_t first, size_t count, size_t **pos, size_t **off) {
-    return lists_make(first, count, pos, off, rows_size, rows_fill, ctx);
+    return lists_make(first, count, pos, off, NL_POOL_STAGE_ROWS, rows_fill, ctx);
 }
 
 static int tour_job(mpc_lane *L, void *ctx, size_t first, size_t count) {
