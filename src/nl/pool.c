@@ -176,16 +176,10 @@ static void cmp_in_free(cmp_in *c) {
 
 /* ---- the separable plan ---- */
 
-static unsigned ceil_log2(uint64_t k) {
-    unsigned t = 0;
-    while (((uint64_t)1 << t) < k) t++;
-    return t;
-}
-
 /* Rounds of one window of k positions: the tree's levels or the scan's
  * steps. */
 static unsigned win_rounds(uint64_t k, int tree) {
-    return tree ? ceil_log2(k) : (unsigned)(k - 1);
+    return tree ? bits_ceil_log2(k) : (unsigned)(k - 1);
 }
 
 int nl_pool_sep_make(nl_pool_sep *s, const nl_pool *P, int tree) {

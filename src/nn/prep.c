@@ -39,7 +39,7 @@ int prep_he_wcache(const qnet *net, uint64_t cap, lin_he_wcache **out, prep_stat
             err_clear(); /* HE cannot run it: the session says so */
             continue;
         }
-        if (k.bytes == 0) continue; /* runs over OT (a SCALE, lin_he.h): nothing to keep */
+        if (k.bytes == 0) continue; /* runs over OT (a SCALE or FC, lin_he.h): nothing to keep */
         st->layers++;
         st->total += k.bytes;
         st->ns_total += k.ns;

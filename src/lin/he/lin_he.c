@@ -463,15 +463,13 @@ size_t lin_he_wcache_layers(const lin_he_wcache *c) {
  * of the HE plan. */
 static int he_plan(lin_he_plan *pl, const lin_shape *checked, unsigned l, uint64_t outs);
 
-static int ot_choice(const lin_shape *checked, unsigned l, uint64_t outs, uint64_t he_bytes,
-                        lin_plan **ot) {
+static int ot_choice(const lin_shape *checked, unsigned l, uint64_t he_bytes, lin_plan **ot) {
     *ot = NULL;
     if (checked->kind != LIN_SCALE && checked->kind != LIN_FC) return 0;
     if (lin_ot_plan(ot, checked, l, LIN_OT_AUTO) < 0) {
         err_clear(); /* OT cannot take it: HE decides */
         return 0;
     }
-    (void)outs;
     if ((*ot)->bytes < he_bytes) return 1;
     lin_ot_ops.free(*ot);
     *ot = NULL;
@@ -485,7 +483,7 @@ static int by_ot_of(const lin_shape *s, unsigned l, uint64_t outs) {
     lin_he_plan pl;
     TRY(he_plan(&pl, &c, l, outs ? outs : LIN_HE_OUTS_DEFAULT));
     lin_plan *ot;
-    int r = ot_choice(&c, l, outs, pl.bytes_c2s + pl.bytes_s2c, &ot);
+    int r = ot_choice(&c, l, pl.bytes_c2s + pl.bytes_s2c, &ot);
     lin_he_plan_free(&pl);
     if (ot) lin_ot_ops.free(ot);
     return r;
@@ -743,7 +741,7 @@ static int ops_plan(void *ctx, uint64_t outs, lin_plan **out, const lin_shape *s
     pl->base.bytes = pl->conv.bytes_c2s + pl->conv.bytes_s2c;
     pl->base.sd = (double)pl->conv.c.N * pl->conv.c.O * pl->conv.c.OH * pl->conv.c.OW *
                   exp2(pl->conv.bud.log2_sd);
-    if (ot_choice(&c, l, outs, pl->base.bytes, &pl->ot)) {
+    if (ot_choice(&c, l, pl->base.bytes, &pl->ot)) {
         pl->base.bytes = pl->ot->bytes;
         pl->base.sd = 0; /* OT's views are exactly simulatable */
     }
