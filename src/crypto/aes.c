@@ -9,6 +9,8 @@
 const cpu_tier aes_tiers[AES_TIERS] = {
     [AES_TIER_REF] = {"ref", 0, 1},
     [AES_TIER_NI] = {"aes-ni", CPU_SSE41 | CPU_AES, PARLEY_HAVE_AESNI},
+    [AES_TIER_VAES256] = {"vaes-avx2", CPU_SSE41 | CPU_AES | CPU_AVX2 | CPU_VAES,
+                          (PARLEY_HAVE_AESNI && PARLEY_HAVE_AVX2)},
     [AES_TIER_VAES] = {"vaes", CPU_SSE41 | CPU_AES | CPU_AVX512F | CPU_VAES,
                        (PARLEY_HAVE_AESNI && PARLEY_HAVE_AVX512)},
 };
@@ -44,6 +46,9 @@ static const aes_ops aes_tier_ops[AES_TIERS] = {
     [AES_TIER_REF] = {aes_ref_ecb, aes_ref_ctr, aes_ref_tmmo},
 #if PARLEY_HAVE_AESNI
     [AES_TIER_NI] = {aes_ni_ecb, aes_ni_ctr, aes_ni_tmmo},
+#endif
+#if PARLEY_HAVE_AESNI && PARLEY_HAVE_AVX2
+    [AES_TIER_VAES256] = {aes_vaes256_ecb, aes_vaes256_ctr, aes_vaes256_tmmo},
 #endif
 #if PARLEY_HAVE_AESNI && PARLEY_HAVE_AVX512
     [AES_TIER_VAES] = {aes_vaes_ecb, aes_vaes_ctr, aes_vaes_tmmo},

@@ -7,7 +7,7 @@
 #include "crypto/aes.h"
 #include "util/cpu.h"
 
-enum aes_tier { AES_TIER_REF, AES_TIER_NI, AES_TIER_VAES, AES_TIERS };
+enum aes_tier { AES_TIER_REF, AES_TIER_NI, AES_TIER_VAES256, AES_TIER_VAES, AES_TIERS };
 extern const cpu_tier aes_tiers[AES_TIERS];
 /* The tier aes_ecb, aes_ctr and aes_tmmo use now. */
 enum aes_tier aes_tier(void);
@@ -27,6 +27,8 @@ void aes_ref_free(aes_key *k);
 /* aes_ni.c (-maes -msse4.1): also the key expansion of both wide tiers. */
 AES_TIER_ENTRIES(ni)
 void aes_ni_expand(block rk[11], const uint8_t key[16]);
+/* aes_vaes256.c (-maes -mvaes -mavx2): VAES without AVX-512. */
+AES_TIER_ENTRIES(vaes256)
 /* aes_vaes.c (-maes -mvaes -mavx512f). */
 AES_TIER_ENTRIES(vaes)
 

@@ -37,12 +37,16 @@ static unsigned detect(void) {
         xcr0 = lo;
     }
     if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return f;
-    if ((xcr0 & 0x06) == 0x06 && (b & (1u << 5))) f |= CPU_AVX2;
+    if ((xcr0 & 0x06) == 0x06) {
+        if (b & (1u << 5)) f |= CPU_AVX2;
+        /* VAES on YMM registers needs only the AVX state; its 512-bit form
+         * also needs AVX512F, which the tier using it asks for too. */
+        if (c & (1u << 9)) f |= CPU_VAES;
+    }
     if ((xcr0 & 0xe6) == 0xe6) {
         if (b & (1u << 16)) f |= CPU_AVX512F;
         if (b & (1u << 30)) f |= CPU_AVX512BW;
         if (c & (1u << 1)) f |= CPU_AVX512VBMI;
-        if (c & (1u << 9)) f |= CPU_VAES;
     }
 #endif
     return f;

@@ -5,7 +5,8 @@
  * reference file that is always built:
  *
  *   family      tiers (reference first)           files
- *   aes         ref, aes-ni, vaes                 crypto/aes_ref.c, aes_ni.c, aes_vaes.c
+ *   aes         ref, aes-ni, vaes-avx2, vaes      crypto/aes_ref.c, aes_ni.c, aes_vaes256.c,
+ *                                                 aes_vaes.c
  *   ntt         ref, avx2                         he/ntt_ref.c, ntt_avx2.c
  *   transpose   ref, sse4.1, avx512               ot/transpose_ref.c, transpose_sse.c,
  *                                                 transpose_avx512.c

@@ -1,0 +1,131 @@
+/* AES-128 with VAES on 256-bit registers (two blocks per instruction, 16
+ * in flight): ECB, CTR and the tweakable fixed-key hash, with the same
+ * results as aes_ni.c. For CPUs with VAES but without AVX-512 (AMD Zen 3,
+ * Intel Alder Lake), where AES-NI's 128-bit instructions use half of the
+ * AES units' width. Compiled with -maes -mvaes -mavx2 (CMake option
+ * PARLEY_SIMD_AVX2, with PARLEY_SIMD_AESNI for the key expansion);
+ * crypto/aes.c calls it only when util/cpu.h reports VAES, AVX2, AES-NI
+ * and SSE4.1, and prefers the 512-bit tier (aes_vaes.c) where AVX-512F is
+ * there too. */
+#include "crypto/aes_tiers.h"
+
+#include <immintrin.h>
+
+static inline void load_keys(__m256i k[11], const block rk[11]) {
+    for (int i = 0; i < 11; i++)
+        k[i] = _mm256_broadcastsi128_si256(_mm_load_si128((const __m128i *)&rk[i]));
+}
+
+/* Encrypt 8 registers (16 blocks) in place, interleaved so that the AES
+ * units stay busy. Fully unrolled: with loops gcc keeps the blocks in
+ * memory. */
+static inline __attribute__((always_inline)) void enc16(const __m256i k[11], __m256i x[8]) {
+#pragma GCC unroll 8
+    for (int j = 0; j < 8; j++) x[j] = _mm256_xor_si256(x[j], k[0]);
+#pragma GCC unroll 9
+    for (int r = 1; r < 10; r++)
+#pragma GCC unroll 8
+        for (int j = 0; j < 8; j++) x[j] = _mm256_aesenc_epi128(x[j], k[r]);
+#pragma GCC unroll 8
+    for (int j = 0; j < 8; j++) x[j] = _mm256_aesenclast_epi128(x[j], k[10]);
+}
+
+static inline __m256i enc2(const __m256i k[11], __m256i x) {
+    x = _mm256_xor_si256(x, k[0]);
+#pragma GCC unroll 9
+    for (int r = 1; r < 10; r++) x = _mm256_aesenc_epi128(x, k[r]);
+    return _mm256_aesenclast_epi128(x, k[10]);
+}
+
+/* One block in the low lane of k's keys. */
+static inline __m128i enc1(const __m256i k[11], __m128i x) {
+    x = _mm_xor_si128(x, _mm256_castsi256_si128(k[0]));
+    for (int r = 1; r < 10; r++) x = _mm_aesenc_si128(x, _mm256_castsi256_si128(k[r]));
+    return _mm_aesenclast_si128(x, _mm256_castsi256_si128(k[10]));
+}
+
+/* out[i] = AES_k(in[i]) (ECB), or AES_k of the counter block (0, ctr + i)
+ * (CTR: ctr_mode set; the low 64 bits count, as in aes_ni_ctr). ctr_mode
+ * is a constant at both calls, so each compiles to its own loop. */
+static inline __attribute__((always_inline)) void ecb_ctr(aes_key *key, block *out, const block *in,
+                                                          uint64_t ctr, size_t n, int ctr_mode) {
+    __m256i k[11];
+    load_keys(k, key->rk);
+    __m256i c = _mm256_set_epi64x(0, (long long)(ctr + 1), 0, (long long)ctr);
+    const __m256i two = _mm256_set_epi64x(0, 2, 0, 2);
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m256i x[8];
+#pragma GCC unroll 8
+        for (int j = 0; j < 8; j++) {
+            if (ctr_mode) {
+                x[j] = c;
+                c = _mm256_add_epi64(c, two);
+            } else {
+                x[j] = _mm256_loadu_si256((const __m256i *)&in[i + 2 * (size_t)j]);
+            }
+        }
+        enc16(k, x);
+#pragma GCC unroll 8
+        for (int j = 0; j < 8; j++) _mm256_storeu_si256((__m256i *)&out[i + 2 * (size_t)j], x[j]);
+    }
+    for (; i + 2 <= n; i += 2) {
+        __m256i x = ctr_mode ? c : _mm256_loadu_si256((const __m256i *)&in[i]);
+        _mm256_storeu_si256((__m256i *)&out[i], enc2(k, x));
+        c = _mm256_add_epi64(c, two);
+    }
+    if (i < n) {
+        __m128i x = ctr_mode ? _mm256_castsi256_si128(c) : _mm_loadu_si128((const __m128i *)&in[i]);
+        _mm_storeu_si128((__m128i *)&out[i], enc1(k, x));
+    }
+}
+
+void aes_vaes256_ecb(aes_key *key, block *out, const block *in, size_t n) {
+    ecb_ctr(key, out, in, 0, n, 0);
+}
+
+void aes_vaes256_ctr(aes_key *key, block *out, uint64_t ctr, size_t n) {
+    ecb_ctr(key, out, NULL, ctr, n, 1);
+}
+
+/* sigma(x) = (x_hi ^ x_lo) || x_hi in every 128-bit lane. */
+static inline __m256i sigma2(__m256i x) {
+    __m256i hi = _mm256_unpackhi_epi64(x, x);
+    __m256i lo_hi = _mm256_unpacklo_epi64(_mm256_setzero_si256(), x);
+    return _mm256_xor_si256(hi, lo_hi);
+}
+
+void aes_vaes256_tmmo(aes_key *key, block *out, const block *in, size_t n, uint64_t tweak_lo,
+                      uint64_t tweak_hi) {
+    __m256i k[11];
+    load_keys(k, key->rk);
+    long long th = (long long)tweak_hi;
+    __m256i t = _mm256_set_epi64x(th, (long long)(tweak_lo + 1), th, (long long)tweak_lo);
+    const __m256i two = _mm256_set_epi64x(0, 2, 0, 2);
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m256i s[8], x[8];
+#pragma GCC unroll 8
+        for (int j = 0; j < 8; j++) {
+            s[j] = sigma2(_mm256_loadu_si256((const __m256i *)&in[i + 2 * (size_t)j]));
+            x[j] = _mm256_xor_si256(s[j], t);
+            t = _mm256_add_epi64(t, two);
+        }
+        enc16(k, x);
+#pragma GCC unroll 8
+        for (int j = 0; j < 8; j++)
+            _mm256_storeu_si256((__m256i *)&out[i + 2 * (size_t)j], _mm256_xor_si256(x[j], s[j]));
+    }
+    for (; i + 2 <= n; i += 2) {
+        __m256i s = sigma2(_mm256_loadu_si256((const __m256i *)&in[i]));
+        __m256i x = enc2(k, _mm256_xor_si256(s, t));
+        _mm256_storeu_si256((__m256i *)&out[i], _mm256_xor_si256(x, s));
+        t = _mm256_add_epi64(t, two);
+    }
+    if (i < n) {
+        __m128i s = _mm256_castsi256_si128(sigma2(_mm256_castsi128_si256(
+            _mm_loadu_si128((const __m128i *)&in[i]))));
+        __m128i x = enc1(k, _mm_xor_si128(s, _mm256_castsi256_si128(t)));
+        _mm_storeu_si128((__m128i *)&out[i], _mm_xor_si128(x, s));
+    }
+}
