@@ -27,6 +27,17 @@ wait_port() {
     fail "the server $1 never said its port"
 }
 
+# wait_log FILE PATTERN [SECS]: until FILE has a line matching PATTERN, at
+# most SECS seconds (20); 1 if it never does. A server writes a session's
+# line after the session's last byte, so its client can exit first.
+wait_log() {
+    for i in $(seq $((${3:-20} * 20))); do
+        grep -q -- "$2" "$1" 2>/dev/null && return 0
+        sleep 0.05
+    done
+    grep -q -- "$2" "$1" 2>/dev/null
+}
+
 # need_numpy: a python3 with numpy (Debian's python3-numpy, which
 # scripts/install-deps installs) into $PY; fails if there is none.
 need_numpy() {

@@ -55,7 +55,7 @@ grep -q '^label: ' "$T/out" || fail "no label in '$(cat "$T/out")'"
 "$P" plain --quiet --model "$EX/digits.onnx" --input "$EX/digit-0.npy" --output "$T/plain.npy" ||
     fail "parley plain failed"
 cmp -s "$T/secure.npy" "$T/plain.npy" || fail "secure output differs from parley plain's"
-grep -q "session 1 (.*) failed: .*shape" "$T/srv.err" || fail "the server did not report the refused session"
-grep -q "failed: the client speaks TLS" "$T/srv.err" || fail "the server did not report the TLS client"
-grep -q "done" "$T/srv.err" || fail "the server did not report the good session"
+wait_log "$T/srv.err" "session 1 (.*) failed: .*shape" || fail "the server did not report the refused session"
+wait_log "$T/srv.err" "failed: the client speaks TLS" || fail "the server did not report the TLS client"
+wait_log "$T/srv.err" "done" || fail "the server did not report the good session"
 exit 0

@@ -159,8 +159,7 @@ grep -q '^{"session":[0-9]*,"peer":"127.0.0.1:[0-9]*","mode":"ot","batch":1,"sec
 #    could take more than the 1 s time limit to get there.)
 start srv2 --max-sessions 2 --session-timeout 1 --idle-timeout 20
 stall
-sleep 2.5
-grep -q "timeout: over the session's time limit of 1 s" "$T/srv2.err" ||
+wait_log "$T/srv2.err" "timeout: over the session's time limit of 1 s" 20 ||
     fail "the stalled session was not ended at its time limit"
 kill $ST
 kill -INT $SP
@@ -170,7 +169,7 @@ wait $SP || fail "the second server did not stop cleanly on SIGINT"
 if [ -z "${PARLEY_ASAN:-}" ]; then
     start srv3 --max-sessions 2 --idle-timeout 20 --session-memory 64
     client 0 mem && fail "a session over --session-memory 64 succeeded"
-    grep -q ") failed: .*\(memory\|cannot buffer\)" "$T/srv3.err" ||
+    wait_log "$T/srv3.err" ") failed: .*\(memory\|cannot buffer\)" ||
         fail "the session over its memory limit was not logged as failed for memory"
     kill -INT $SP
     wait $SP || fail "the third server did not stop cleanly on SIGINT"

@@ -73,7 +73,7 @@ good --connect "localhost:${A#*:}" --tls-ca "$C/ca.pem" --token-file "$C/token"
 good --connect "$A" --tls-pin "$pin" --token-file "$C/token"
 for pat in "does not speak TLS" "not accept this server's certificate" "no token" \
     "token is wrong" "TLSv1.3 .* done"; do
-    grep -q "$pat" "$T/srvA.err" || fail "server A's log has no /$pat/"
+    wait_log "$T/srvA.err" "$pat" || fail "server A's log has no /$pat/"
 done
 
 # ---- server B: client certificates
@@ -84,7 +84,7 @@ expect 1 "did not accept this client's certificate" "$P" infer --connect "$B" $I
     --tls-ca "$C/ca.pem" --tls-cert "$C/rogue.pem" --tls-key "$C/rogue.key"
 good --connect "$B" --tls-ca "$C/ca.pem" --tls-cert "$C/client.pem" --tls-key "$C/client.key"
 for pat in "presented no certificate" "client's certificate is not trusted" "done"; do
-    grep -q "$pat" "$T/srvB.err" || fail "server B's log has no /$pat/"
+    wait_log "$T/srvB.err" "$pat" || fail "server B's log has no /$pat/"
 done
 
 # ---- plaintext only on loopback, or when asked for by name
