@@ -58,7 +58,11 @@ static double expected_bits(const nl_bench *b) {
     g_backend = b->o.backend;
     if (!strcmp(n, "relu")) return mill_bits(l - 1, m) + 2 * cot(l);
     if (!strcmp(n, "trunc")) return msb_carry_bits(l, s, m) + cot(l) + kk(4, s);
-    if (!strcmp(n, "relu-trunc")) return msb_carry_bits(l, s, m) + 4 * cot(l) + 2 * cot(s);
+    if (!strcmp(n, "relu-trunc")) {
+        if (s && nl_relu_trunc_narrow(g_backend, l, s)) /* one-flight COTs: 1 + w bits each */
+            return msb_carry_bits(l, s, m) + 4 * cot(l - s) + cot(s);
+        return msb_carry_bits(l, s, m) + 4 * cot(l) + 2 * cot(s);
+    }
     if (!strcmp(n, "mill")) return mill_bits(l, m);
     size_t K = (size_t)b->o.window * b->o.window;
     if (!strcmp(n, "maxpool")) {

@@ -12,6 +12,8 @@
 #include "util/bits.h"
 #include "util/mem.h"
 
+#include <string.h>
+
 static const size_t sizes[] = {0, 1, 7, 8, 9, 1000};
 #define NSIZES (sizeof sizes / sizeof *sizes)
 static const unsigned wide[] = {2, 16, 31, 32, 37, 41, 63, 64};
@@ -564,6 +566,72 @@ TEST(mux) {
                     mem_free(t.x[r][j]);
                     mem_free(t.y[r][j]);
                 }
+            }
+        }
+    prg_clear(&g);
+}
+
+/* ---- COTs in one flight (silent backend) ---- */
+
+typedef struct cot1_t {
+    cot1_job j[3];
+    uint64_t *u[3], *out[2][3];
+    uint8_t *b[3];
+} cot1_t;
+
+static int cot1_fn(mpc_lane *L, call *c) {
+    cot1_t *t = c->u;
+    cot1_job j[3];
+    for (int k = 0; k < 3; k++) {
+        j[k] = t->j[k];
+        j[k].out = t->out[L->role][k];
+    }
+    return mpc_cot1(L, j, 3);
+}
+
+/* Both directions side by side, widths 1..32 (each job's own), random
+ * correlations with bits above the width set and choices with bits above
+ * bit 0 set (ignored): the shares add up to b * u mod 2^w, and the bytes
+ * are 1 + w bits per element as mpc_cot1_bytes says. IKNP has no random
+ * OTs, so no mpc_cot1 (nl_relu_trunc_narrow is false there). */
+TEST(cot1) {
+    if (!(ot_backend_get(test_backend())->caps & OT_CAP_RANDOM_OT)) return;
+    prg g;
+    harness_prg(&g, 7);
+    static const unsigned ws[] = {1, 2, 12, 25, 31, 32};
+    for (int w = 0; w < 6; w++)
+        for (size_t s = 0; s < NSIZES; s++) {
+            cot1_t t;
+            memset(&t, 0, sizeof t);
+            for (int k = 0; k < 3; k++) {
+                size_t n = k == 2 ? sizes[(s + 3) % NSIZES] : sizes[s];
+                t.u[k] = mem_alloc(n + 1, 8);
+                t.b[k] = mem_alloc(n + 1, 1);
+                prg_ring(&g, t.u[k], n, 64);
+                prg_bytes(&g, t.b[k], n);
+                for (int r = 0; r < 2; r++) t.out[r][k] = mem_alloc(n + 1, 8);
+                cot1_job j = {.sender = k == 1 ? MPC_CLIENT : MPC_SERVER, .n = n,
+                              .w = k == 2 ? ws[5 - w] : ws[w], .u = t.u[k], .b = t.b[k]};
+                t.j[k] = j;
+            }
+            REQUIRE_OK(run_call(cot1_fn, &t));
+            uint64_t bits = 0;
+            for (int k = 0; k < 3; k++) {
+                uint64_t mw = bits_mask(t.j[k].w);
+                for (size_t i = 0; i < t.j[k].n; i++) {
+                    CHECK(t.out[0][k][i] <= mw && t.out[1][k][i] <= mw);
+                    CHECK_EQ((t.out[0][k][i] + t.out[1][k][i]) & mw,
+                             (t.b[k][i] & 1) ? t.u[k][i] & mw : 0);
+                }
+                bits += t.j[k].n * (uint64_t)(1 + t.j[k].w);
+            }
+            ot_costing oc = {.backend = test_backend()};
+            CHECK_EQ(mpc_cot1_bytes(&oc, t.j, 3), bytes_both());
+            CHECK(bytes_both() >= bits / 8 && bytes_both() <= bits / 8 + 2);
+            for (int k = 0; k < 3; k++) {
+                mem_free(t.u[k]);
+                mem_free(t.b[k]);
+                for (int r = 0; r < 2; r++) mem_free(t.out[r][k]);
             }
         }
     prg_clear(&g);

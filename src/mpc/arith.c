@@ -1,6 +1,7 @@
 /* Wrap, MSB, DReLU, MSB-to-wrap, B2A and MUX; see arith.h. */
 #include "mpc/arith.h"
 
+#include "mpc/flights.h"
 #include "mpc/mill.h"
 #include "util/bits.h"
 #include "util/mem.h"
@@ -239,4 +240,107 @@ int mpc_mux(mpc_lane *L, uint64_t *const *y, const uint8_t *b, const uint64_t *c
     }
     mux_finish(L, &s, y, 0);
     return 0;
+}
+
+/* ---- COTs in one flight (see arith.h) ---- */
+
+/* The bits this party sends in an mpc_cot1 call: w per element where it
+ * sends, 1 where it receives. */
+static uint64_t cot1_bits(const cot1_job *jobs, size_t nj, int role) {
+    uint64_t bits = 0;
+    for (size_t k = 0; k < nj; k++)
+        bits += (uint64_t)jobs[k].n * (jobs[k].sender == role ? jobs[k].w : 1);
+    return bits;
+}
+
+int mpc_cot1(mpc_lane *L, const cot1_job *jobs, size_t nj) {
+    PARLEY_CHECK(nj <= 8 && (L->ot.be->caps & OT_CAP_RANDOM_OT));
+    int me = L->role;
+    size_t total = 0;
+    for (size_t k = 0; k < nj; k++) {
+        PARLEY_CHECK(jobs[k].w >= 1 && jobs[k].w <= 32);
+        total += jobs[k].n;
+    }
+    if (total == 0) return 0;
+    size_t nb_mine = bits_bytes(cot1_bits(jobs, nj, me));
+    size_t nb_theirs = bits_bytes(cot1_bits(jobs, nj, 1 - me));
+    uint64_t *rot = mem_alloc(total, 8);
+    uint8_t *wire = mem_alloc(nb_mine + nb_theirs + 16, 1);
+    if (!rot || !wire) {
+        if (rot) mem_free_wipe(rot, total * 8);
+        mem_free(wire);
+        return err_set(PARLEY_E_NOMEM, "out of memory for %zu COTs", total);
+    }
+    /* The random OTs: sender R0 | R1 << w, receiver R_e | e << w. */
+    otb_job rj[8];
+    size_t nr = 0, at = 0;
+    for (size_t k = 0; k < nj; k++) {
+        if (jobs[k].n) {
+            otb_job j = {.kind = OTB_RROT, .sender = jobs[k].sender, .n = jobs[k].n,
+                         .l = jobs[k].w, .x = rot + at, .out = rot + at};
+            rj[nr++] = j;
+        }
+        at += jobs[k].n;
+    }
+    int rc = otb_run(L, rj, nr);
+    uint8_t *in = wire + nb_mine + 8;
+    if (rc == 0) {
+        bitw bw = bitw_start(wire);
+        at = 0;
+        for (size_t k = 0; k < nj; k++) {
+            const cot1_job *j = &jobs[k];
+            uint64_t mw = bits_mask(j->w);
+            for (size_t i = 0; i < j->n; i++) {
+                uint64_t r = rot[at + i];
+                if (j->sender == me) /* z = u - (R1 - R0) */
+                    bitw_put(&bw, (j->u[i] - (r >> j->w) + (r & mw)) & mw, j->w);
+                else /* f = b ^ e */
+                    bitw_put(&bw, (j->b[i] ^ (r >> j->w)) & 1, 1);
+            }
+            at += j->n;
+        }
+        bitw_end(&bw);
+        rc = chan_send(L->ot.ch, wire, nb_mine);
+        if (rc == 0) rc = chan_flush(L->ot.ch);
+        if (rc == 0) rc = chan_recv(L->ot.ch, in, nb_theirs);
+    }
+    if (rc == 0) {
+        bitr br = bitr_start(in, nb_theirs);
+        at = 0;
+        for (size_t k = 0; k < nj; k++) {
+            const cot1_job *j = &jobs[k];
+            uint64_t mw = bits_mask(j->w);
+            for (size_t i = 0; i < j->n; i++) {
+                uint64_t r = rot[at + i];
+                if (j->sender == me) { /* (1 - 2f)(-R0) + f u */
+                    uint64_t f = bitr_get(&br, 1), r0 = r & mw;
+                    j->out[i] = (f ? r0 + j->u[i] : 0 - r0) & mw;
+                } else { /* (1 - 2f)(R_e + e z) */
+                    uint64_t z = bitr_get(&br, j->w), e = (r >> j->w) & 1;
+                    uint64_t f = (j->b[i] ^ e) & 1, a = (r & mw) + e * z;
+                    j->out[i] = (f ? 0 - a : a) & mw;
+                }
+            }
+            at += j->n;
+        }
+    }
+    mem_free_wipe(rot, total * 8);
+    mem_free_wipe(wire, nb_mine + nb_theirs + 16);
+    return rc;
+}
+
+uint64_t mpc_cot1_bytes(const ot_costing *oc, const cot1_job *jobs, size_t nj) {
+    uint64_t total = 0;
+    for (size_t k = 0; k < nj; k++) {
+        if (!jobs[k].n) continue;
+        otb_job j = {.kind = OTB_RROT, .sender = jobs[k].sender, .n = jobs[k].n, .l = jobs[k].w};
+        total += jobs[k].n;
+        (void)otb_job_cost(oc, &j);
+    }
+    if (total == 0) return 0;
+    otb_cost_run(oc);
+    uint64_t bs = bits_bytes(cot1_bits(jobs, nj, MPC_SERVER));
+    uint64_t bc = bits_bytes(cot1_bits(jobs, nj, MPC_CLIENT));
+    otb_cost_round2(oc, bs, bc);
+    return bs + bc;
 }

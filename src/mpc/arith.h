@@ -58,6 +58,37 @@ uint64_t mpc_b2a_bytes(const ot_costing *oc, size_t n, unsigned k);
 uint64_t mpc_b2a_bytes_by(const ot_costing *oc, size_t n, unsigned k, int sender);
 uint64_t mpc_mux_bytes(const ot_costing *oc, const unsigned *ls, size_t M, size_t n);
 
+/* ---- COTs in one flight (back-ends with OT_CAP_RANDOM_OT) ----
+ *
+ * Each job gives the two parties additive shares mod 2^w of b * u, where
+ * the sender holds u (w <= 32 bits) and the receiver the bit b, both known
+ * only now. A random OT per element (OTB_RROT: no wire bits; the sender
+ * gets R0, R1, the receiver e and R_e) is derandomized with both messages
+ * at once, so the whole call is one flight per party
+ * (docs/PROTOCOLS.md §5.4): the receiver sends f = b ^ e (1 bit), the
+ * sender z = u - (R1 - R0) (w bits). Then e u has shares -R0 (sender) and
+ * R_e + e z = R0 + e u (receiver), and b u = e u + f u - 2 f e u: the
+ * sender's share is (1 - 2f)(-R0) + f u, the receiver's (1 - 2f)(R_e + e z).
+ * f is uniform (e is the hidden choice of a fresh COT), and so is z (R_{1-e}
+ * is unknown to the receiver). Wire bits per element: 1 + w, one flight;
+ * one COT consumed. */
+typedef struct cot1_job {
+    int sender;        /* MPC_SERVER or MPC_CLIENT */
+    size_t n;
+    unsigned w;        /* 1..32 */
+    const uint64_t *u; /* sender: n correlations (bits above w ignored) */
+    const uint8_t *b;  /* receiver: n choices (bit 0) */
+    uint64_t *out;     /* both: n shares mod 2^w */
+} cot1_job;
+/* Run the jobs (the same shapes, in the same order, on both sides) in one
+ * flight each way, after one otb_run of their random OTs (no flight but
+ * where a silent batch runs out). */
+int mpc_cot1(mpc_lane *L, const cot1_job *jobs, size_t nj) WUR;
+/* Exact wire bytes, both parties, of one mpc_cot1 call on these shapes
+ * (sender, n, w); marks the random OTs' otb_run and the flight for the
+ * flight model. */
+uint64_t mpc_cot1_bytes(const ot_costing *oc, const cot1_job *jobs, size_t nj);
+
 /* ---- composable halves: prepare OT jobs, otb_run them together with
  * others, then finish. A *_state owns its buffers until finish/free. ---- */
 

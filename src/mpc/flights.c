@@ -117,9 +117,11 @@ void fsim_msg(fsim *s, int sender, uint64_t bytes) {
     s->sent[sender] += bytes;
 }
 
-void fsim_round(fsim *s, uint64_t bytes) {
-    s->sent[0] += bytes;
-    s->sent[1] += bytes;
+void fsim_round(fsim *s, uint64_t bytes) { fsim_round2(s, bytes, bytes); }
+
+void fsim_round2(fsim *s, uint64_t server_bytes, uint64_t client_bytes) {
+    s->sent[MPC_SERVER] += server_bytes;
+    s->sent[MPC_CLIENT] += client_bytes;
     uint64_t *c = cur_clk(s);
     uint64_t a = c[0], b = c[1];
     c[0] = max64(a, b + 1);
@@ -414,4 +416,8 @@ void otb_cost_run(const ot_costing *oc) {
 
 void otb_cost_round(const ot_costing *oc, uint64_t bytes_each) {
     if (oc->fs) fsim_round(oc->fs, bytes_each);
+}
+
+void otb_cost_round2(const ot_costing *oc, uint64_t server_bytes, uint64_t client_bytes) {
+    if (oc->fs) fsim_round2(oc->fs, server_bytes, client_bytes);
 }

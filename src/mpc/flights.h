@@ -57,6 +57,8 @@ void fsim_msg(fsim *s, int sender, uint64_t bytes);
 /* Both parties send `bytes` each, then each reads the other's (an AND
  * round, an opening). */
 void fsim_round(fsim *s, uint64_t bytes);
+/* The same with each party's own byte count (mpc_cot1). */
+void fsim_round2(fsim *s, uint64_t server_bytes, uint64_t client_bytes);
 /* party_run: fork, then the work of lane i after fsim_lane(s, i), then
  * join. Lanes without work need no fsim_lane. */
 void fsim_fork(fsim *s);
@@ -74,5 +76,6 @@ void fsim_cotv(fsim *s, int receiver, size_t chunks, uint64_t rx, uint64_t tx);
 /* Hooks for the cost functions: no-ops unless oc->fs is set. */
 void otb_cost_run(const struct ot_costing *oc);
 void otb_cost_round(const struct ot_costing *oc, uint64_t bytes_each);
+void otb_cost_round2(const struct ot_costing *oc, uint64_t server_bytes, uint64_t client_bytes);
 
 #endif

@@ -87,6 +87,13 @@ static uint64_t trunc_lane(const ot_costing *oc, size_t n, unsigned l, unsigned 
 static uint64_t relu_trunc_lane(const ot_costing *oc, size_t n, unsigned l, unsigned s) {
     if (s > l) s = l;
     if (s == 0) return relu_lane(oc, n, l);
+    if (nl_relu_trunc_narrow(oc->backend, l, s)) { /* relu_trunc_narrow's two flights */
+        unsigned k = l - s;
+        cot1_job mux[4] = {{.sender = MPC_SERVER, .n = n, .w = k}, {.sender = MPC_CLIENT, .n = n, .w = k},
+                           {.sender = MPC_SERVER, .n = n, .w = k}, {.sender = MPC_SERVER, .n = n, .w = k}};
+        cot1_job ext = {.sender = MPC_SERVER, .n = n, .w = s};
+        return msb_carry(oc, n, l, s) + mpc_cot1_bytes(oc, mux, 4) + mpc_cot1_bytes(oc, &ext, 1);
+    }
     /* the MUX, then S's two COTs per element of l bits and two of s bits */
     otb_job ja = {.kind = OTB_COT, .sender = MPC_SERVER, .n = 2 * n, .ls = &l, .M = 1};
     otb_job jb = {.kind = OTB_COT, .sender = MPC_SERVER, .n = 2 * n, .ls = &s, .M = 1};

@@ -13,7 +13,9 @@
  * indexed by C's (MSB share, m_C) (S sends), in one exchange. Fused with
  * ReLU: d = DReLU = !MSB leaves corr = m_S m_C, and
  * y = d (t_S + t_C + c + m_S m_C 2^(l-s)) comes from the MUX and four COTs
- * from S in its exchange (nl_relu_trunc_lane). */
+ * from S in its exchange (nl_relu_trunc_lane); where the backend has random
+ * OTs, y is made mod 2^(l-s) only, where the last term vanishes, and
+ * extended with its MSB known to be 0 (relu_trunc_narrow). */
 #include "nl/nl.h"
 
 #include "nl/lane.h"
@@ -176,12 +178,83 @@ int nl_trunc_lane(mpc_lane *L, uint64_t *y, const uint64_t *x, size_t n, unsigne
  * four COTs from S, C choosing with those bits, S's correlations the
  * coefficients (l bits for the carry's, s bits for g's), in the MUX's
  * exchange. */
+int nl_relu_trunc_narrow(int backend, unsigned l, unsigned s) {
+    const ot_backend *be = ot_backend_get(backend);
+    return be && (be->caps & OT_CAP_RANDOM_OT) && s >= 1 && s < l && l - s <= 32 && s <= 32;
+}
+
+/* Known sign, narrow (docs/PROTOCOLS.md §5.4): y = relu(floor(x / 2^s)) is
+ * below 2^(k-1), k = l - s, so y mod 2^k determines it. Mod 2^k the
+ * correction term g 2^(l-s) vanishes, leaving
+ *   y = d (v_S + v_C) - 2 d c_S c_C,  v_P = t_P + c_P,
+ * in four COTs of k bits in one flight (mpc_cot1): the MUX's two,
+ *   d v_S = d_S v_S + d_C ((1 - 2 d_S) v_S)   (S sends, C chooses d_C),
+ *   d v_C = d_C v_C + d_S ((1 - 2 d_C) v_C)   (C sends, S chooses d_S),
+ * and the carry's two as in nl_relu_trunc_lane. With y'_P the shares mod
+ * 2^k and m_P their top bits, y'_S + y'_C = y + 2^k w where, as y < 2^(k-1),
+ * w = m_S | m_C = m_S + m_C - m_S m_C: one COT of s bits (S sends m_S, C
+ * chooses m_C) in a second flight gives w mod 2^s, all that 2^k w mod 2^l
+ * needs. 4 (1 + k) + (1 + s) bits and 5 COTs against the wide form's
+ * 4 (1 + l) + 2 (1 + s) and 6, in as many flights. */
+static int relu_trunc_narrow(mpc_lane *L, uint64_t *y, const uint64_t *x, size_t n, unsigned l,
+                             unsigned s) {
+    unsigned k = l - s;
+    uint64_t mk = bits_mask(k), ms = bits_mask(s);
+    int S = L->role == MPC_SERVER;
+    scratch sc = {0};
+    uint8_t *d = scr_alloc(&sc, n, 1), *c = scr_alloc(&sc, n, 1), *cd = scr_alloc(&sc, n, 1);
+    uint64_t *v = scr_alloc(&sc, n, 8), *u = scr_alloc(&sc, 3 * n, 8),
+             *o = scr_alloc(&sc, 4 * n, 8);
+    int rc = (!d || !c || !cd || !v || !u || !o) ? oom("ReLU with truncation") : 0;
+    if (rc == 0) rc = msb_and_carry(L, &sc, d, c, x, n, l, s);
+    if (rc == 0) {
+        for (size_t i = 0; i < n; i++) {
+            uint64_t dp = (d[i] ^ (S ? 1 : 0)) & 1, cp = c[i] & 1;
+            uint64_t sg = 1 - 2 * dp; /* 1 - 2 d_P */
+            d[i] = (uint8_t)dp;       /* DReLU = !MSB: S flips its share */
+            cd[i] = (uint8_t)(cp & dp);
+            v[i] = (ashr(x[i], l, s) + cp) & mk;
+            u[i] = v[i] * sg; /* the MUX's correlation, this party's */
+            if (S) {
+                u[n + i] = 0 - 2 * (cp & dp);
+                u[2 * n + i] = 0 - 2 * cp * sg;
+            }
+        }
+        cot1_job mux[4] = {
+            {.sender = MPC_SERVER, .n = n, .w = k, .u = u, .b = d, .out = o},
+            {.sender = MPC_CLIENT, .n = n, .w = k, .u = u, .b = d, .out = o + n},
+            {.sender = MPC_SERVER, .n = n, .w = k, .u = u + n, .b = c, .out = o + 2 * n},
+            {.sender = MPC_SERVER, .n = n, .w = k, .u = u + 2 * n, .b = cd, .out = o + 3 * n},
+        };
+        rc = mpc_cot1(L, mux, 4);
+    }
+    if (rc == 0) {
+        uint8_t *m = cd; /* the top bits of y' */
+        for (size_t i = 0; i < n; i++) {
+            uint64_t yk = (d[i] * v[i] + o[i] + o[n + i] + o[2 * n + i] + o[3 * n + i]) & mk;
+            v[i] = yk;
+            m[i] = (uint8_t)(yk >> (k - 1));
+            u[i] = m[i];
+        }
+        cot1_job ext = {.sender = MPC_SERVER, .n = n, .w = s, .u = u, .b = m, .out = o};
+        rc = mpc_cot1(L, &ext, 1);
+        if (rc == 0)
+            for (size_t i = 0; i < n; i++) {
+                uint64_t w = (m[i] - o[i]) & ms; /* this party's share of m_S + m_C - m_S m_C */
+                y[i] = (v[i] - (w << k)) & bits_mask(l);
+            }
+    }
+    scr_free(&sc);
+    return rc;
+}
+
 enum { RT_OTS = 2 }; /* COTs per element in each of the two jobs */
 
 int nl_relu_trunc_lane(mpc_lane *L, uint64_t *y, const uint64_t *x, size_t n, unsigned l,
                        unsigned s) {
     if (s > l) s = l;
     if (s == 0) return nl_relu_lane(L, y, x, n, l);
+    if (nl_relu_trunc_narrow(L->ot.be->id, l, s)) return relu_trunc_narrow(L, y, x, n, l, s);
     uint64_t mk = bits_mask(l), msk = bits_mask(s);
     int S = L->role == MPC_SERVER;
     size_t n2 = RT_OTS * n;
