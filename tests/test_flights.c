@@ -9,6 +9,7 @@
 #include "mpc/flights.h"
 #include "mpc/mill.h"
 #include "mpc/otb.h"
+#include "nl/lane.h"
 #include "nl/nl.h"
 #include "ot/ot.h"
 #include "util/err.h"
@@ -182,6 +183,42 @@ TEST(protocols_as_documented) {
             CHECK_MSG(fsim_flights(s) == cases[i].flights, "l = %u, s = %u, %u lanes: %llu",
                       cases[i].l, cases[i].s, lanes, (unsigned long long)fsim_flights(s));
             fsim_free(s);
+        }
+}
+
+/* On the silent backend the MUX is one flight (mpc_cot1): a ReLU is its
+ * DReLU's flights plus one (two on IKNP), and ReLU + truncation's narrow
+ * form is its MSB-and-carry millionaire plus two, as the wide form on
+ * IKNP. Each on a fresh model, one lane, so both start with the first
+ * batch each way. */
+static uint64_t flights_of(int be, int what, unsigned l, unsigned s) {
+    fsim *f = make(be, 1);
+    if (!f) return 0;
+    ot_costing oc = {.backend = be, .fs = f};
+    mill_shape b[2] = {{4096, l - 1, 1, 0, nl_carry_split(be, l, s, 0)}, {4096, s, 1, 0, 0}};
+    if (what == 0) (void)mpc_msb_bytes(&oc, 4096, l, 0);
+    if (what == 1) (void)nl_relu_bytes(&oc, 4096, l, 1);
+    if (what == 2) (void)mill_bytes(&oc, b, b[0].split ? 1 : 2, 0);
+    if (what == 3) (void)nl_relu_trunc_bytes(&oc, 4096, l, s, 1);
+    uint64_t r = fsim_flights(f);
+    fsim_free(f);
+    return r;
+}
+
+TEST(mux_one_flight_on_silent) {
+    static const unsigned ls[] = {8, 32, 37, 63};
+    for (int silent = 0; silent < 2; silent++)
+        for (size_t i = 0; i < 4; i++) {
+            int be = silent ? OT_BACKEND_SILENT : OT_BACKEND_IKNP;
+            unsigned l = ls[i];
+            uint64_t msb = flights_of(be, 0, l, 0), relu = flights_of(be, 1, l, 0);
+            CHECK_MSG(msb > 0 && relu == msb + (silent ? 1 : 2), "%s, l = %u: %llu then %llu",
+                      silent ? "silent" : "iknp", l, (unsigned long long)msb,
+                      (unsigned long long)relu);
+            uint64_t mc = flights_of(be, 2, l, 5), rt = flights_of(be, 3, l, 5);
+            CHECK_MSG(mc > 0 && rt == mc + 2, "%s, l = %u, s = 5: %llu then %llu",
+                      silent ? "silent" : "iknp", l, (unsigned long long)mc,
+                      (unsigned long long)rt);
         }
 }
 

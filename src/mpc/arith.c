@@ -221,14 +221,72 @@ void mux_finish(mpc_lane *L, mux_state *s, uint64_t *const *y, int add) {
     mux_free(s);
 }
 
-uint64_t mpc_mux_bytes(const ot_costing *oc, const unsigned *ls, size_t M, size_t n) {
+uint64_t mux_prep_bytes(const ot_costing *oc, const unsigned *ls, size_t M, size_t n) {
     otb_job j0 = {.kind = OTB_COT, .sender = MPC_SERVER, .n = n, .ls = ls, .M = M};
     otb_job j1 = {.kind = OTB_COT, .sender = MPC_CLIENT, .n = n, .ls = ls, .M = M};
     return otb_job_cost(oc, &j0) + otb_job_cost(oc, &j1); /* one each way */
 }
 
+/* Whether mpc_mux runs its COTs in one flight (mpc_cot1) on a backend. */
+static int mux_in_one_flight(int backend, const unsigned *ls, size_t M) {
+    const ot_backend *be = ot_backend_get(backend);
+    if (!be || !(be->caps & OT_CAP_RANDOM_OT)) return 0;
+    for (size_t j = 0; j < M; j++)
+        if (ls[j] > MPC_COT1_MAXW) return 0;
+    return 1;
+}
+
+/* mpc_mux's jobs in one flight: for each vector, P sends (1 - 2 b_P) x_P
+ * and the peer chooses with b_O, as mux_prep's COTs. */
+static size_t mux_cot1_jobs(cot1_job *jobs, const uint8_t *b, const uint64_t *corr,
+                            uint64_t *out, const unsigned *ls, size_t M, size_t n) {
+    size_t nj = 0;
+    for (size_t j = 0; j < M; j++)
+        for (int snd = 0; snd < 2; snd++) {
+            cot1_job c = {.sender = snd, .n = n, .w = ls[j], .u = corr ? corr + j * n : NULL,
+                          .b = b, .out = out ? out + (2 * j + (size_t)snd) * n : NULL};
+            jobs[nj++] = c;
+        }
+    return nj;
+}
+
+uint64_t mpc_mux_bytes(const ot_costing *oc, const unsigned *ls, size_t M, size_t n) {
+    if (!mux_in_one_flight(oc->backend, ls, M)) {
+        uint64_t b = mux_prep_bytes(oc, ls, M, n);
+        otb_cost_run(oc);
+        return b;
+    }
+    cot1_job jobs[8];
+    return mpc_cot1_bytes(oc, jobs, mux_cot1_jobs(jobs, NULL, NULL, NULL, ls, M, n));
+}
+
+static int mux_one_flight(mpc_lane *L, uint64_t *const *y, const uint8_t *b,
+                          const uint64_t *const *x, const unsigned *ls, size_t M, size_t n) {
+    size_t cnt = (n ? n : 1) * M;
+    uint64_t *corr = mem_alloc(cnt, 8), *out = mem_alloc(2 * cnt, 8);
+    int rc = (!corr || !out) ? err_set(PARLEY_E_NOMEM, "out of memory for MUX") : 0;
+    if (rc == 0) {
+        for (size_t j = 0; j < M; j++)
+            for (size_t i = 0; i < n; i++)
+                corr[j * n + i] = x[j][i] * (1 - 2 * (uint64_t)(b[i] & 1));
+        cot1_job jobs[8];
+        rc = mpc_cot1(L, jobs, mux_cot1_jobs(jobs, b, corr, out, ls, M, n));
+    }
+    if (rc == 0)
+        for (size_t j = 0; j < M; j++)
+            for (size_t i = 0; i < n; i++) {
+                uint64_t v = x[j][i] * (b[i] & 1) + out[2 * j * n + i] + out[(2 * j + 1) * n + i];
+                y[j][i] = v & bits_mask(ls[j]);
+            }
+    if (corr) mem_free_wipe(corr, cnt * 8);
+    if (out) mem_free_wipe(out, 2 * cnt * 8);
+    return rc;
+}
+
 int mpc_mux(mpc_lane *L, uint64_t *const *y, const uint8_t *b, const uint64_t *const *x,
             const unsigned *ls, size_t M, size_t n) {
+    PARLEY_CHECK(M >= 1 && M <= 4);
+    if (mux_in_one_flight(L->ot.be->id, ls, M)) return mux_one_flight(L, y, b, x, ls, M, n);
     mux_state s;
     otb_job j[2];
     size_t nj = 0;
@@ -253,31 +311,44 @@ static uint64_t cot1_bits(const cot1_job *jobs, size_t nj, int role) {
     return bits;
 }
 
+/* The random OT of element i of a job whose OTs start at rot (RROT's
+ * layouts, otb.h): the sender's R0 and R1, or the receiver's R_e and e. */
+static void cot1_rot(const uint64_t *rot, size_t i, unsigned w, int sender, uint64_t *r,
+                     uint64_t *s) {
+    uint64_t mw = bits_mask(w);
+    if (sender && w > 32) {
+        *r = rot[2 * i];
+        *s = rot[2 * i + 1];
+    } else {
+        *r = rot[i] & mw;
+        *s = (rot[i] >> w) & (sender ? mw : 1);
+    }
+}
+
 int mpc_cot1(mpc_lane *L, const cot1_job *jobs, size_t nj) {
     PARLEY_CHECK(nj <= 8 && (L->ot.be->caps & OT_CAP_RANDOM_OT));
     int me = L->role;
     size_t total = 0;
     for (size_t k = 0; k < nj; k++) {
-        PARLEY_CHECK(jobs[k].w >= 1 && jobs[k].w <= 32);
+        PARLEY_CHECK(jobs[k].w >= 1 && jobs[k].w <= MPC_COT1_MAXW);
         total += jobs[k].n;
     }
     if (total == 0) return 0;
     size_t nb_mine = bits_bytes(cot1_bits(jobs, nj, me));
     size_t nb_theirs = bits_bytes(cot1_bits(jobs, nj, 1 - me));
-    uint64_t *rot = mem_alloc(total, 8);
+    uint64_t *rot = mem_alloc(2 * total, 8); /* two words per OT where w > 32 */
     uint8_t *wire = mem_alloc(nb_mine + nb_theirs + 16, 1);
     if (!rot || !wire) {
-        if (rot) mem_free_wipe(rot, total * 8);
+        if (rot) mem_free_wipe(rot, 2 * total * 8);
         mem_free(wire);
         return err_set(PARLEY_E_NOMEM, "out of memory for %zu COTs", total);
     }
-    /* The random OTs: sender R0 | R1 << w, receiver R_e | e << w. */
     otb_job rj[8];
     size_t nr = 0, at = 0;
     for (size_t k = 0; k < nj; k++) {
         if (jobs[k].n) {
             otb_job j = {.kind = OTB_RROT, .sender = jobs[k].sender, .n = jobs[k].n,
-                         .l = jobs[k].w, .x = rot + at, .out = rot + at};
+                         .l = jobs[k].w, .x = rot + 2 * at, .out = rot + 2 * at};
             rj[nr++] = j;
         }
         at += jobs[k].n;
@@ -289,13 +360,14 @@ int mpc_cot1(mpc_lane *L, const cot1_job *jobs, size_t nj) {
         at = 0;
         for (size_t k = 0; k < nj; k++) {
             const cot1_job *j = &jobs[k];
-            uint64_t mw = bits_mask(j->w);
+            int snd = j->sender == me;
+            uint64_t mw = bits_mask(j->w), a, b;
             for (size_t i = 0; i < j->n; i++) {
-                uint64_t r = rot[at + i];
-                if (j->sender == me) /* z = u - (R1 - R0) */
-                    bitw_put(&bw, (j->u[i] - (r >> j->w) + (r & mw)) & mw, j->w);
+                cot1_rot(rot + 2 * at, i, j->w, snd, &a, &b);
+                if (snd) /* z = u - (R1 - R0) */
+                    bitw_put(&bw, (j->u[i] - b + a) & mw, j->w);
                 else /* f = b ^ e */
-                    bitw_put(&bw, (j->b[i] ^ (r >> j->w)) & 1, 1);
+                    bitw_put(&bw, (j->b[i] ^ b) & 1, 1);
             }
             at += j->n;
         }
@@ -309,22 +381,22 @@ int mpc_cot1(mpc_lane *L, const cot1_job *jobs, size_t nj) {
         at = 0;
         for (size_t k = 0; k < nj; k++) {
             const cot1_job *j = &jobs[k];
-            uint64_t mw = bits_mask(j->w);
+            int snd = j->sender == me;
+            uint64_t mw = bits_mask(j->w), a, e;
             for (size_t i = 0; i < j->n; i++) {
-                uint64_t r = rot[at + i];
-                if (j->sender == me) { /* (1 - 2f)(-R0) + f u */
-                    uint64_t f = bitr_get(&br, 1), r0 = r & mw;
-                    j->out[i] = (f ? r0 + j->u[i] : 0 - r0) & mw;
+                cot1_rot(rot + 2 * at, i, j->w, snd, &a, &e);
+                if (snd) { /* (1 - 2f)(-R0) + f u */
+                    uint64_t f = bitr_get(&br, 1);
+                    j->out[i] = (f ? a + j->u[i] : 0 - a) & mw;
                 } else { /* (1 - 2f)(R_e + e z) */
-                    uint64_t z = bitr_get(&br, j->w), e = (r >> j->w) & 1;
-                    uint64_t f = (j->b[i] ^ e) & 1, a = (r & mw) + e * z;
-                    j->out[i] = (f ? 0 - a : a) & mw;
+                    uint64_t z = bitr_get(&br, j->w), f = (j->b[i] ^ e) & 1, v = a + e * z;
+                    j->out[i] = (f ? 0 - v : v) & mw;
                 }
             }
             at += j->n;
         }
     }
-    mem_free_wipe(rot, total * 8);
+    mem_free_wipe(rot, 2 * total * 8);
     mem_free_wipe(wire, nb_mine + nb_theirs + 16);
     return rc;
 }

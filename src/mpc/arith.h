@@ -7,7 +7,7 @@
  *   MSB / DReLU     mill(l-1)                    mill(l-1)
  *   MSB-to-wrap     2                            256 + 4 (one (4 choose 1)-OT_1)
  *   B2A into k      2                            128 + k (one COT_k); k = 1 is free
- *   MUX, l bits     2                            2 * (128 + l) (one COT_l each way)
+ *   MUX, l bits     2 (silent: 1, mpc_cot1)      2 * (128 + l) (one COT_l each way)
  *
  * mill(k) is the millionaire on k bits (mill.h: 2 + ceil(log2 ceil(k/m))
  * flights, 3828 bits at k = 31). The MUX improves on CrypTFlow2's two
@@ -48,20 +48,24 @@ int mpc_mux(mpc_lane *L, uint64_t *const *y, const uint8_t *b, const uint64_t *c
 /* Exact wire bytes, both parties, of one call of the lane-level functions
  * above on n elements (m: millionaire digit bits, mpc_m), on oc's backend
  * (otb.h: without the silent COTs' making; their count goes to oc). For
- * the flight model, wrap and MSB are whole protocols (mpc/flights.h); B2A
- * and MUX only add their OT jobs: the caller marks the otb_run they are
- * part of (otb_cost_run). */
+ * the flight model, wrap, MSB and MUX are whole protocols (mpc/flights.h);
+ * B2A only adds its OT job: the caller marks the otb_run it is part of
+ * (otb_cost_run). */
 uint64_t mpc_wrap_bytes(const ot_costing *oc, size_t n, unsigned k, unsigned m);
 uint64_t mpc_msb_bytes(const ot_costing *oc, size_t n, unsigned l, unsigned m); /* = DReLU */
 uint64_t mpc_b2a_bytes(const ot_costing *oc, size_t n, unsigned k);
 /* The same with the COT sender given (b2a_prep's `sender`; mpc_b2a's is S). */
 uint64_t mpc_b2a_bytes_by(const ot_costing *oc, size_t n, unsigned k, int sender);
+/* One whole mpc_mux call, its exchange marked for the flight model (the
+ * caller's otb_cost_run after it finds no jobs left). */
 uint64_t mpc_mux_bytes(const ot_costing *oc, const unsigned *ls, size_t M, size_t n);
+/* mux_prep's two COT jobs, for the caller's otb_run (below). */
+uint64_t mux_prep_bytes(const ot_costing *oc, const unsigned *ls, size_t M, size_t n);
 
 /* ---- COTs in one flight (back-ends with OT_CAP_RANDOM_OT) ----
  *
  * Each job gives the two parties additive shares mod 2^w of b * u, where
- * the sender holds u (w <= 32 bits) and the receiver the bit b, both known
+ * the sender holds u (w <= 63 bits) and the receiver the bit b, both known
  * only now. A random OT per element (OTB_RROT: no wire bits; the sender
  * gets R0, R1, the receiver e and R_e) is derandomized with both messages
  * at once, so the whole call is one flight per party
@@ -72,10 +76,11 @@ uint64_t mpc_mux_bytes(const ot_costing *oc, const unsigned *ls, size_t M, size_
  * f is uniform (e is the hidden choice of a fresh COT), and so is z (R_{1-e}
  * is unknown to the receiver). Wire bits per element: 1 + w, one flight;
  * one COT consumed. */
+#define MPC_COT1_MAXW 63 /* RROT's widest messages */
 typedef struct cot1_job {
     int sender;        /* MPC_SERVER or MPC_CLIENT */
     size_t n;
-    unsigned w;        /* 1..32 */
+    unsigned w;        /* 1..MPC_COT1_MAXW */
     const uint64_t *u; /* sender: n correlations (bits above w ignored) */
     const uint8_t *b;  /* receiver: n choices (bit 0) */
     uint64_t *out;     /* both: n shares mod 2^w */

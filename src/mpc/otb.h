@@ -35,9 +35,9 @@
 #include "mpc/party.h"
 
 /* OTB_RROT (back-ends with OT_CAP_RANDOM_OT only, ot/lane.h): random OTs,
- * the receiver's choice its COT's random bit, l <= 32-bit messages; no wire
- * bits. The sender gets x[i] = m0 | m1 << l, the receiver out[i] = m_b |
- * b << l. */
+ * the receiver's choice its COT's random bit, l <= 63-bit messages; no wire
+ * bits. The sender gets x[i] = m0 | m1 << l (l <= 32) or x[2i] = m0,
+ * x[2i + 1] = m1 (l > 32), the receiver out[i] = m_b | b << l. */
 enum { OTB_KK = 1, OTB_OT = 2, OTB_COT = 3, OTB_RROT = 4 };
 
 typedef struct otb_job {
@@ -52,7 +52,7 @@ typedef struct otb_job {
     kk_genw_fn genw;     /* ... or packed per OT (N*l <= 64; preferred) */
     void *gen_ctx;
     const uint64_t *msgs; /* ... or given: KK n*N, OT n*2 */
-    uint64_t *x;          /* COT: sender's outputs, n*M; RROT: n; KK implied: n */
+    uint64_t *x;          /* COT: sender's outputs, n*M; RROT: n (2n if l > 32); KK implied: n */
     const uint64_t *delta; /* COT: correlations, n*M */
     /* receiver side */
     const uint8_t *choices; /* n choices (KK: < N; OT, COT: 0/1) */

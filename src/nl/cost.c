@@ -97,7 +97,7 @@ static uint64_t relu_trunc_lane(const ot_costing *oc, size_t n, unsigned l, unsi
     /* the MUX, then S's two COTs per element of l bits and two of s bits */
     otb_job ja = {.kind = OTB_COT, .sender = MPC_SERVER, .n = 2 * n, .ls = &l, .M = 1};
     otb_job jb = {.kind = OTB_COT, .sender = MPC_SERVER, .n = 2 * n, .ls = &s, .M = 1};
-    uint64_t b = msb_carry(oc, n, l, s) + mpc_mux_bytes(oc, &l, 1, n) + otb_job_cost(oc, &ja) +
+    uint64_t b = msb_carry(oc, n, l, s) + mux_prep_bytes(oc, &l, 1, n) + otb_job_cost(oc, &ja) +
                  otb_job_cost(oc, &jb);
     otb_cost_run(oc); /* the MUX and the correction together */
     return b;

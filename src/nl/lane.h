@@ -39,7 +39,7 @@ unsigned nl_carry_split(int backend, unsigned l, unsigned s, unsigned m);
 
 /* Whether nl_relu_trunc computes y mod 2^(l-s) and extends it with its MSB
  * known to be 0 (relu.c, docs/PROTOCOLS.md §5.4) on a backend: where it
- * has random OTs (mpc_cot1) and 1 <= s, 1 <= l - s <= 32, s <= 32. */
+ * has random OTs (mpc_cot1) and 1 <= s < l. */
 int nl_relu_trunc_narrow(int backend, unsigned l, unsigned s);
 
 int nl_relu_lane(mpc_lane *L, uint64_t *y, const uint64_t *x, size_t n, unsigned l) WUR;

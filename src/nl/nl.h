@@ -12,14 +12,17 @@
  * k = 12, with 2 + ceil(log2 ceil(k/4)) flights per party); C = 128 + width
  * for a COT; KK(N, w) = 256 + N*w.
  * "Flights" are per party; both parties send in each, so a flight is one
- * one-way latency and the round trips are about flights / 2.
+ * one-way latency and the round trips are about flights / 2. On the silent
+ * backend a MUX that runs alone takes one flight, not two (mpc_cot1):
+ * relu, maxpool's and argmax's steps and nl_act's MUX take one flight
+ * fewer than below.
  *
  *   function        wire bits per element               flights per party
  *   relu            mill(l-1) + 2(128 + l)               mill + 2
  *   trunc           msbc(l, s) + (128 + l) + KK(4, s)    mill + 2
  *   relu_trunc      msbc(l, s) + 4(128 + l) + 2(128 + s) mill + 2
- *                   (silent, k = l - s <= 32, s <= 32: the narrow
- *                   form, y mod 2^k then its extension, msbc(l, s) +
+ *                   (silent, s < l: the narrow form, y mod 2^k,
+ *                   k = l - s, then its extension, msbc(l, s) +
  *                   4(1 + k) + (1 + s), same flights; docs/PROTOCOLS.md §5.4)
  *                   where msbc(l, s) is MSB(x) with the carry of the low s
  *                   bits: one millionaire on l - 1 bits split at s

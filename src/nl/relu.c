@@ -180,7 +180,7 @@ int nl_trunc_lane(mpc_lane *L, uint64_t *y, const uint64_t *x, size_t n, unsigne
  * exchange. */
 int nl_relu_trunc_narrow(int backend, unsigned l, unsigned s) {
     const ot_backend *be = ot_backend_get(backend);
-    return be && (be->caps & OT_CAP_RANDOM_OT) && s >= 1 && s < l && l - s <= 32 && s <= 32;
+    return be && (be->caps & OT_CAP_RANDOM_OT) && s >= 1 && s < l; /* k, s <= 63 */
 }
 
 /* Known sign, narrow (docs/PROTOCOLS.md §5.4): y = relu(floor(x / 2^s)) is

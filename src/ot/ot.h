@@ -158,9 +158,10 @@ int iknp_raw_send(ote_sender *s, chan *ch, block *q, size_t n) WUR;
  * draws on (src). The whole calls of iknp.c, kkot.c and silent.c are their
  * steps in a loop, so the wire format is the same. */
 /* ROT: random OT with the receiver's chosen bit, 128-bit pads. RROT: random
- * OT with the receiver's random choice and l <= 32-bit messages, no wire
- * bits at all: the sender gets x[i] = m0 | m1 << l, the receiver out[i] =
- * m_b | b << l. Only back-ends with OT_CAP_RANDOM_OT offer them. */
+ * OT with the receiver's random choice and l <= 63-bit messages, no wire
+ * bits at all: the sender gets x[i] = m0 | m1 << l for l <= 32, else
+ * x[2i] = m0 and x[2i + 1] = m1 (x then holds 2n words); the receiver
+ * out[i] = m_b | b << l. Only back-ends with OT_CAP_RANDOM_OT offer them. */
 enum { OT_TASK_KK = 1, OT_TASK_OT = 2, OT_TASK_COT = 3, OT_TASK_ROT = 4, OT_TASK_RROT = 5 };
 
 typedef struct ot_task ot_task;
@@ -187,7 +188,7 @@ struct ot_task {
     kk_genw_fn genw;      /* KK, N*l <= 64: packed messages (preferred over gen) */
     void *gen_ctx;
     const uint64_t *msgs; /* KK (n*N) or OT (n*2) */
-    uint64_t *x;          /* COT: sender outputs, n*M; RROT: n; KK implied: n */
+    uint64_t *x;          /* COT: sender outputs, n*M; RROT: n (2n if l > 32); KK implied: n */
     /* KK, both sides (OT_CAP_KK_IMPLIED back-ends only): message 0 is not
      * sent. The sender's messages are unmasked values f(k); it gets x[i],
      * an l-bit share chosen so that message 0 would be all zero, and the

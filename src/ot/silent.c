@@ -67,7 +67,7 @@ static void view_of(const ot_task *t, sview *v) {
         if (v->B == 0) v->B = 1;
         return;
     case OT_TASK_RROT:
-        PARLEY_CHECK(t->l >= 1 && t->l <= 32);
+        PARLEY_CHECK(t->l >= 1 && t->l <= 63);
         v->l = t->l;
         return;
     default:
@@ -352,8 +352,15 @@ static int silent_task_send(ot_task *t, chan *ch, size_t c) {
             }
         } else if (v.kind == OT_TASK_RROT) {
             uint64_t mk = bits_mask(v.l);
-            for (size_t i = 0; i < cnt; i++)
-                t->x[i0 + s0 + i] = (k->g0[i].w[0] & mk) | (k->g1[i].w[0] & mk) << v.l;
+            for (size_t i = 0; i < cnt; i++) {
+                size_t e = i0 + s0 + i;
+                if (v.l <= 32) {
+                    t->x[e] = (k->g0[i].w[0] & mk) | (k->g1[i].w[0] & mk) << v.l;
+                } else { /* two words */
+                    t->x[2 * e] = k->g0[i].w[0] & mk;
+                    t->x[2 * e + 1] = k->g1[i].w[0] & mk;
+                }
+            }
         } else if (v.kind == OT_TASK_COT) {
             const uint8_t *g0 = (const uint8_t *)k->g0, *g1 = (const uint8_t *)k->g1;
             for (size_t i = 0; i < cnt; i++) {
