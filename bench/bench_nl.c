@@ -49,6 +49,12 @@ static double kk(unsigned N, unsigned l) {
     return otb_kk_bits(g_backend, N, l) + silent_cots_per_ot(OT_TASK_KK, N) * gen_bits();
 }
 
+/* Truncation's correction (nl.h): three one-flight COTs of s bits where
+ * the backend has random OTs, else a (4 choose 1)-OT_s. */
+static double trunc_corr(unsigned l, unsigned s) {
+    return nl_trunc_one_flight(g_backend, l, s) ? 3 * cot(s) : kk(4, s);
+}
+
 /* Bits per item by the formulas of nl.h (items: elements, comparisons,
  * pool outputs, argmax rows). */
 static double expected_bits(const nl_bench *b) {
@@ -57,7 +63,7 @@ static double expected_bits(const nl_bench *b) {
     const char *n = b->name;
     g_backend = b->o.backend;
     if (!strcmp(n, "relu")) return mill_bits(l - 1, m) + 2 * cot(l);
-    if (!strcmp(n, "trunc")) return msb_carry_bits(l, s, m) + cot(l) + kk(4, s);
+    if (!strcmp(n, "trunc")) return msb_carry_bits(l, s, m) + cot(l) + trunc_corr(l, s);
     if (!strcmp(n, "relu-trunc")) {
         if (s && nl_relu_trunc_narrow(g_backend, l, s)) /* one-flight COTs: 1 + w bits each */
             return msb_carry_bits(l, s, m) + 4 * cot(l - s) + cot(s);
@@ -76,7 +82,7 @@ static double expected_bits(const nl_bench *b) {
         if ((K & (K - 1)) == 0) {
             unsigned t = (unsigned)__builtin_ctzll(K);
             if (t > l) t = l;
-            return msb_carry_bits(l, t, m) + cot(l) + kk(4, t);
+            return msb_carry_bits(l, t, m) + cot(l) + trunc_corr(l, t);
         }
         unsigned e = nl_div_width(K), w = l > e ? l : e;
         return mill_bits(l - 1, m) + kk(4, w) + 3 * mill_bits(e - 1, m) + 3 * cot(l);

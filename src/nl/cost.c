@@ -77,6 +77,11 @@ static uint64_t msb_carry(const ot_costing *oc, size_t n, unsigned l, unsigned s
 static uint64_t trunc_lane(const ot_costing *oc, size_t n, unsigned l, unsigned s) {
     if (s > l) s = l;
     if (s == 0) return 0;
+    if (nl_trunc_one_flight(oc->backend, l, s)) { /* trunc_one_flight */
+        cot1_job j[4] = {{.sender = MPC_CLIENT, .n = n, .w = l}, {.sender = MPC_SERVER, .n = n, .w = s},
+                         {.sender = MPC_SERVER, .n = n, .w = s}, {.sender = MPC_SERVER, .n = n, .w = s}};
+        return msb_carry(oc, n, l, s) + mpc_cot1_bytes(oc, j, 4);
+    }
     /* the correction mod 2^s (S sends) and the carry's B2A (C sends) in one run */
     uint64_t b =
         msb_carry(oc, n, l, s) + kk_bytes(oc, n, 4, s) + mpc_b2a_bytes_by(oc, n, l, MPC_CLIENT);

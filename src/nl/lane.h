@@ -41,6 +41,9 @@ unsigned nl_carry_split(int backend, unsigned l, unsigned s, unsigned m);
  * known to be 0 (relu.c, docs/PROTOCOLS.md §5.4) on a backend: where it
  * has random OTs (mpc_cot1) and 1 <= s < l. */
 int nl_relu_trunc_narrow(int backend, unsigned l, unsigned s);
+/* Whether nl_trunc runs its correction and carry as one-flight COTs
+ * (mpc_cot1, relu.c) on a backend: random OTs, l <= 63, 1 <= s <= l. */
+int nl_trunc_one_flight(int backend, unsigned l, unsigned s);
 
 int nl_relu_lane(mpc_lane *L, uint64_t *y, const uint64_t *x, size_t n, unsigned l) WUR;
 int nl_trunc_lane(mpc_lane *L, uint64_t *y, const uint64_t *x, size_t n, unsigned l, unsigned s) WUR;

@@ -20,6 +20,9 @@
  *   function        wire bits per element               flights per party
  *   relu            mill(l-1) + 2(128 + l)               mill + 2
  *   trunc           msbc(l, s) + (128 + l) + KK(4, s)    mill + 2
+ *                   (silent, l <= 63: the correction as three COTs of s
+ *                   bits in one flight, msbc(l, s) + (1 + l) + 3(1 + s),
+ *                   mill + 1; docs/PROTOCOLS.md §5.3)
  *   relu_trunc      msbc(l, s) + 4(128 + l) + 2(128 + s) mill + 2
  *                   (silent, s < l: the narrow form, y mod 2^k,
  *                   k = l - s, then its extension, msbc(l, s) +
@@ -72,8 +75,8 @@
  *                                                   354 + 60, 451)
  *   relu_trunc, 37, s = 12 372 + 63          421   (5730; was 823 + 73, 942;
  *                                                   456 + 64, 560; 433 + 64, 483)
- *   trunc, 37, s = 12      343 + 61          390   (5259; was 636 + 71, 751;
- *                                                   366 + 61, 465)
+ *   trunc, 37, s = 12      332 + 62          380   (5259; was 636 + 71, 751;
+ *                                                   366 + 61, 465; 343 + 61, 390)
  *   (the "was" before the last: COTs at 1.62 bits, every leaf message sent)
  *
  * Any function with n == 0 sends nothing. */

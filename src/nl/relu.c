@@ -133,6 +133,63 @@ otb_job nl_corr_job(mpc_lane *L, nl_corr_ctx *k, uint8_t *ch, size_t n) {
     return j;
 }
 
+int nl_trunc_one_flight(int backend, unsigned l, unsigned s) {
+    const ot_backend *be = ot_backend_get(backend);
+    return be && (be->caps & OT_CAP_RANDOM_OT) && l <= MPC_COT1_MAXW && s >= 1 && s <= l;
+}
+
+/* Unknown sign in one flight (docs/PROTOCOLS.md §5.3): with b = MSB(x)
+ * shared, b_C = beta, m_C = mu (C's bits) and S's b_S, m_S,
+ *   corr = m_S mu (1 - b) - (1 - m_S)(1 - mu) b,  b = b_S + beta (1 - 2 b_S),
+ * is S's constant -(1 - m_S) b_S plus mu A + beta B + (mu beta) C with
+ *   A = m_S (1 - b_S) + (1 - m_S) b_S, B = -(1 - m_S)(1 - 2 b_S),
+ *   C = (1 - 2 b_S)(1 - 2 m_S):
+ * three COTs of s bits from S, C choosing mu, beta, mu beta, beside the
+ * carry's B2A (C sends -2 c_C, S chooses c_S), all in one mpc_cot1 flight. */
+static int trunc_one_flight(mpc_lane *L, uint64_t *y, const uint64_t *x, size_t n, unsigned l,
+                            unsigned s) {
+    uint64_t mk = bits_mask(l), ms = bits_mask(s);
+    int S = L->role == MPC_SERVER;
+    scratch sc = {0};
+    uint8_t *b = scr_alloc(&sc, n, 1), *c = scr_alloc(&sc, n, 1), *mb = scr_alloc(&sc, n, 1),
+            *mu = scr_alloc(&sc, n, 1);
+    uint64_t *u = scr_alloc(&sc, 4 * n, 8), *o = scr_alloc(&sc, 4 * n, 8);
+    int rc = (!b || !c || !mb || !mu || !u || !o) ? oom("truncation") : 0;
+    if (rc == 0) rc = msb_and_carry(L, &sc, b, c, x, n, l, s);
+    if (rc == 0) {
+        for (size_t i = 0; i < n; i++) {
+            uint64_t bp = b[i] & 1, mp = nl_top(x[i], l), cp = c[i] & 1;
+            b[i] = (uint8_t)bp;
+            mu[i] = (uint8_t)mp;
+            mb[i] = (uint8_t)(mp & bp);
+            c[i] = (uint8_t)cp;
+            if (S) {
+                u[n + i] = mp * (1 - bp) + (1 - mp) * bp;         /* A */
+                u[2 * n + i] = 0 - (1 - mp) * (1 - 2 * bp);       /* B */
+                u[3 * n + i] = (1 - 2 * bp) * (1 - 2 * mp);       /* C */
+            } else {
+                u[i] = 0 - 2 * cp; /* the carry's B2A */
+            }
+        }
+        cot1_job jobs[4] = {
+            {.sender = MPC_CLIENT, .n = n, .w = l, .u = u, .b = c, .out = o},
+            {.sender = MPC_SERVER, .n = n, .w = s, .u = u + n, .b = mu, .out = o + n},
+            {.sender = MPC_SERVER, .n = n, .w = s, .u = u + 2 * n, .b = b, .out = o + 2 * n},
+            {.sender = MPC_SERVER, .n = n, .w = s, .u = u + 3 * n, .b = mb, .out = o + 3 * n},
+        };
+        rc = mpc_cot1(L, jobs, 4);
+    }
+    if (rc == 0)
+        for (size_t i = 0; i < n; i++) {
+            uint64_t corr = o[n + i] + o[2 * n + i] + o[3 * n + i];
+            if (S) corr -= (1 - (uint64_t)mu[i]) * b[i];
+            uint64_t ca = c[i] + o[i]; /* c_P + share of -2 c_S c_C */
+            y[i] = (ashr(x[i], l, s) + ca + ((corr & ms) << (l - s))) & mk;
+        }
+    scr_free(&sc);
+    return rc;
+}
+
 /* Unknown sign: corr * 2^(l-s) needs corr mod 2^s only. */
 int nl_trunc_lane(mpc_lane *L, uint64_t *y, const uint64_t *x, size_t n, unsigned l, unsigned s) {
     if (s > l) s = l;
@@ -141,6 +198,7 @@ int nl_trunc_lane(mpc_lane *L, uint64_t *y, const uint64_t *x, size_t n, unsigne
         for (size_t i = 0; i < n; i++) y[i] = x[i] & mk;
         return 0;
     }
+    if (nl_trunc_one_flight(L->ot.be->id, l, s)) return trunc_one_flight(L, y, x, n, l, s);
     scratch sc = {0};
     uint8_t *msb = scr_alloc(&sc, n, 1), *c = scr_alloc(&sc, n, 1), *ch = scr_alloc(&sc, n, 1);
     uint64_t *r = scr_alloc(&sc, n, 8), *ca = scr_alloc(&sc, n, 8);
