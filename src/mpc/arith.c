@@ -142,7 +142,29 @@ void b2a_finish(mpc_lane *L, b2a_state *s, uint64_t *y) {
     b2a_free(s);
 }
 
+/* Whether mpc_b2a runs its COT in one flight (mpc_cot1) on a backend. */
+static int b2a_in_one_flight(int backend, unsigned k) {
+    const ot_backend *be = ot_backend_get(backend);
+    return be && (be->caps & OT_CAP_RANDOM_OT) && k >= 2 && k <= MPC_COT1_MAXW;
+}
+
+/* b2a_prep's COT as one mpc_cot1 job: S sends -2 b_S, C chooses with b_C;
+ * y = b_P + this party's share of -2 b_S b_C. */
+static int b2a_one_flight(mpc_lane *L, uint64_t *y, const uint8_t *b, size_t n, unsigned k) {
+    uint64_t *u = mem_alloc(n ? n : 1, 8);
+    if (!u) return err_set(PARLEY_E_NOMEM, "out of memory for B2A");
+    for (size_t i = 0; i < n; i++) u[i] = 0 - 2 * (uint64_t)(b[i] & 1);
+    cot1_job j = {.sender = MPC_SERVER, .n = n, .w = k, .u = u, .b = b, .out = y};
+    int rc = mpc_cot1(L, &j, 1);
+    if (rc == 0)
+        for (size_t i = 0; i < n; i++) y[i] = ((uint64_t)(b[i] & 1) + y[i]) & bits_mask(k);
+    mem_free_wipe(u, (n ? n : 1) * 8);
+    return rc;
+}
+
 int mpc_b2a(mpc_lane *L, uint64_t *y, const uint8_t *b, size_t n, unsigned k) {
+    PARLEY_CHECK(k >= 1 && k <= 64);
+    if (b2a_in_one_flight(L->ot.be->id, k)) return b2a_one_flight(L, y, b, n, k);
     b2a_state s;
     otb_job j[1];
     size_t nj = 0;
@@ -163,7 +185,13 @@ uint64_t mpc_b2a_bytes_by(const ot_costing *oc, size_t n, unsigned k, int sender
 }
 
 uint64_t mpc_b2a_bytes(const ot_costing *oc, size_t n, unsigned k) {
-    return mpc_b2a_bytes_by(oc, n, k, MPC_SERVER);
+    if (!b2a_in_one_flight(oc->backend, k)) {
+        uint64_t b = mpc_b2a_bytes_by(oc, n, k, MPC_SERVER);
+        otb_cost_run(oc);
+        return b;
+    }
+    cot1_job j = {.sender = MPC_SERVER, .n = n, .w = k};
+    return mpc_cot1_bytes(oc, &j, 1);
 }
 
 /* ---- MUX ---- */

@@ -6,7 +6,7 @@
  *   wrap, k bits    mill(k)                      mill(k)
  *   MSB / DReLU     mill(l-1)                    mill(l-1)
  *   MSB-to-wrap     2                            256 + 4 (one (4 choose 1)-OT_1)
- *   B2A into k      2                            128 + k (one COT_k); k = 1 is free
+ *   B2A into k      2 (silent: 1, mpc_cot1)      128 + k (one COT_k); k = 1 is free
  *   MUX, l bits     2 (silent: 1, mpc_cot1)      2 * (128 + l) (one COT_l each way)
  *
  * mill(k) is the millionaire on k bits (mill.h: 2 + ceil(log2 ceil(k/m))
@@ -48,9 +48,11 @@ int mpc_mux(mpc_lane *L, uint64_t *const *y, const uint8_t *b, const uint64_t *c
 /* Exact wire bytes, both parties, of one call of the lane-level functions
  * above on n elements (m: millionaire digit bits, mpc_m), on oc's backend
  * (otb.h: without the silent COTs' making; their count goes to oc). For
- * the flight model, wrap, MSB and MUX are whole protocols (mpc/flights.h);
- * B2A only adds its OT job: the caller marks the otb_run it is part of
- * (otb_cost_run). */
+ * the flight model, wrap, MSB, B2A and MUX are whole protocols
+ * (mpc/flights.h): each marks its own exchange, and a caller's otb_cost_run
+ * after one finds no jobs left. mpc_b2a_bytes_by and mux_prep_bytes only
+ * add the OT jobs of b2a_prep and mux_prep: the caller marks the otb_run
+ * they are part of. */
 uint64_t mpc_wrap_bytes(const ot_costing *oc, size_t n, unsigned k, unsigned m);
 uint64_t mpc_msb_bytes(const ot_costing *oc, size_t n, unsigned l, unsigned m); /* = DReLU */
 uint64_t mpc_b2a_bytes(const ot_costing *oc, size_t n, unsigned k);
