@@ -13,9 +13,10 @@
  * for a COT; KK(N, w) = 256 + N*w.
  * "Flights" are per party; both parties send in each, so a flight is one
  * one-way latency and the round trips are about flights / 2. On the silent
- * backend a MUX that runs alone takes one flight, not two (mpc_cot1):
- * relu, maxpool's and argmax's steps and nl_act's MUX take one flight
- * fewer than below.
+ * backend a MUX or a B2A that runs alone takes one flight, not two
+ * (mpc_cot1): relu, maxpool's and argmax's steps, nl_act's MUX,
+ * trunc_reduce, extend and div take one flight fewer than below (trunc:
+ * see its line).
  *
  *   function        wire bits per element               flights per party
  *   relu            mill(l-1) + 2(128 + l)               mill + 2
