@@ -400,9 +400,7 @@ int mpc_cot1(mpc_lane *L, const cot1_job *jobs, size_t nj) {
             at += j->n;
         }
         bitw_end(&bw);
-        rc = chan_send(L->ot.ch, wire, nb_mine);
-        if (rc == 0) rc = chan_flush(L->ot.ch);
-        if (rc == 0) rc = chan_recv(L->ot.ch, in, nb_theirs);
+        rc = mpc_swap(L, wire, nb_mine, in, nb_theirs);
     }
     if (rc == 0) {
         bitr br = bitr_start(in, nb_theirs);

@@ -224,9 +224,7 @@ int and_round(mpc_lane *L, const and_gate *g, size_t ng) {
             p += vec * nw;
         }
         bitw_end(&w);
-        rc = chan_send(L->ot.ch, wire, nb);
-        if (rc == 0) rc = chan_flush(L->ot.ch);
-        if (rc == 0) rc = chan_recv(L->ot.ch, wire, nb);
+        rc = mpc_swap(L, wire, nb, wire, nb);
     }
     if (rc == 0) {
         bitr r = bitr_start(wire, nb);

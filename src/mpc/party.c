@@ -34,6 +34,12 @@ static void task_fail(lane_task *t, chan *ch) {
     snprintf(t->msg, sizeof t->msg, "%s", err_msg());
 }
 
+int mpc_swap(mpc_lane *L, const void *mine, size_t nm, void *theirs, size_t nt) {
+    TRY(chan_send(L->ot.ch, mine, nm));
+    TRY(chan_flush(L->ot.ch));
+    return chan_recv(L->ot.ch, theirs, nt);
+}
+
 int party_fail(party *p, int rc) {
     for (unsigned i = 0; i < p->nlanes; i++)
         abort_keeping_reason(p->lanes[i].ot.ch, rc);

@@ -29,6 +29,10 @@ typedef struct mpc_lane {
     unsigned mill_m; /* millionaire digit bits, 1..8; 0 = the default (automatic, mill.h) */
 } mpc_lane;
 
+/* One flight each way on the lane: send mine (nm bytes), then read the
+ * peer's (nt bytes) into theirs (AND openings, mpc_cot1). */
+int mpc_swap(mpc_lane *L, const void *mine, size_t nm, void *theirs, size_t nt) WUR;
+
 typedef struct party {
     int role;
     unsigned nlanes;
