@@ -144,8 +144,7 @@ void b2a_finish(mpc_lane *L, b2a_state *s, uint64_t *y) {
 
 /* Whether mpc_b2a runs its COT in one flight (mpc_cot1) on a backend. */
 static int b2a_in_one_flight(int backend, unsigned k) {
-    const ot_backend *be = ot_backend_get(backend);
-    return be && (be->caps & OT_CAP_RANDOM_OT) && k >= 2 && k <= MPC_COT1_MAXW;
+    return k >= 2 && mpc_cot1_ok(backend, k);
 }
 
 /* b2a_prep's COT as one mpc_cot1 job: S sends -2 b_S, C chooses with b_C;
@@ -257,10 +256,8 @@ uint64_t mux_prep_bytes(const ot_costing *oc, const unsigned *ls, size_t M, size
 
 /* Whether mpc_mux runs its COTs in one flight (mpc_cot1) on a backend. */
 static int mux_in_one_flight(int backend, const unsigned *ls, size_t M) {
-    const ot_backend *be = ot_backend_get(backend);
-    if (!be || !(be->caps & OT_CAP_RANDOM_OT)) return 0;
     for (size_t j = 0; j < M; j++)
-        if (ls[j] > MPC_COT1_MAXW) return 0;
+        if (!mpc_cot1_ok(backend, ls[j])) return 0;
     return 1;
 }
 
@@ -353,12 +350,17 @@ static void cot1_rot(const uint64_t *rot, size_t i, unsigned w, int sender, uint
     }
 }
 
+int mpc_cot1_ok(int backend, unsigned w) {
+    const ot_backend *be = ot_backend_get(backend);
+    return be && (be->caps & OT_CAP_RANDOM_OT) && w >= 1 && w <= MPC_COT1_MAXW;
+}
+
 int mpc_cot1(mpc_lane *L, const cot1_job *jobs, size_t nj) {
-    PARLEY_CHECK(nj <= 8 && (L->ot.be->caps & OT_CAP_RANDOM_OT));
+    PARLEY_CHECK(nj <= 8);
     int me = L->role;
     size_t total = 0;
     for (size_t k = 0; k < nj; k++) {
-        PARLEY_CHECK(jobs[k].w >= 1 && jobs[k].w <= MPC_COT1_MAXW);
+        PARLEY_CHECK(mpc_cot1_ok(L->ot.be->id, jobs[k].w));
         total += jobs[k].n;
     }
     if (total == 0) return 0;

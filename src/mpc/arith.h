@@ -87,6 +87,9 @@ typedef struct cot1_job {
     const uint8_t *b;  /* receiver: n choices (bit 0) */
     uint64_t *out;     /* both: n shares mod 2^w */
 } cot1_job;
+/* Whether a backend can run mpc_cot1 jobs of width w (random OTs, 1 <= w
+ * <= MPC_COT1_MAXW): what every one-flight form asks before it runs. */
+int mpc_cot1_ok(int backend, unsigned w);
 /* Run the jobs (the same shapes, in the same order, on both sides) in one
  * flight each way, after one otb_run of their random OTs (no flight but
  * where a silent batch runs out). */

@@ -134,8 +134,7 @@ otb_job nl_corr_job(mpc_lane *L, nl_corr_ctx *k, uint8_t *ch, size_t n) {
 }
 
 int nl_trunc_one_flight(int backend, unsigned l, unsigned s) {
-    const ot_backend *be = ot_backend_get(backend);
-    return be && (be->caps & OT_CAP_RANDOM_OT) && l <= MPC_COT1_MAXW && s >= 1 && s <= l;
+    return s >= 1 && s <= l && mpc_cot1_ok(backend, l); /* widths l and s */
 }
 
 /* Unknown sign in one flight (docs/PROTOCOLS.md §5.3): with b = MSB(x)
@@ -237,8 +236,7 @@ int nl_trunc_lane(mpc_lane *L, uint64_t *y, const uint64_t *x, size_t n, unsigne
  * coefficients (l bits for the carry's, s bits for g's), in the MUX's
  * exchange. */
 int nl_relu_trunc_narrow(int backend, unsigned l, unsigned s) {
-    const ot_backend *be = ot_backend_get(backend);
-    return be && (be->caps & OT_CAP_RANDOM_OT) && s >= 1 && s < l; /* k, s <= 63 */
+    return s >= 1 && s < l && mpc_cot1_ok(backend, l - s) && mpc_cot1_ok(backend, s);
 }
 
 /* Known sign, narrow (docs/PROTOCOLS.md §5.4): y = relu(floor(x / 2^s)) is
