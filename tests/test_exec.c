@@ -174,6 +174,16 @@ TEST(move3_both_modes) {
     same_as_ref(DATA "move3.onnx", DATA "move3.input.npy", 37, 12, MODE_HE, 2);
 }
 
+/* Batch norms before a Relu, one folded into the convolutions after it
+ * (a BN_RELU with private signs), two not (scripts/make-bn-model), in both
+ * modes, at several rings. */
+TEST(bnrelu_both_modes) {
+    same_as_ref(DATA "bnrelu.onnx", DATA "bnrelu.input.npy", 37, 12, MODE_OT, 2);
+    same_as_ref(DATA "bnrelu.onnx", DATA "bnrelu.input.npy", 64, 20, MODE_OT, 1);
+    same_as_ref(DATA "bnrelu.onnx", DATA "bnrelu.input.npy", 32, 9, MODE_OT, 1);
+    same_as_ref(DATA "bnrelu.onnx", DATA "bnrelu.input.npy", 37, 12, MODE_HE, 2);
+}
+
 /* HardSwish (the operator, opset 14, and HardSigmoid then Mul, opset 13),
  * a squeeze-and-excitation product N x C x H x W times N x C x 1 x 1, a
  * PRelu with a slope per channel (scripts/make-act2-model), in both modes,

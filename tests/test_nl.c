@@ -33,7 +33,7 @@ static const size_t sizes[] = {0, 1, 7, 8, 9, 1000};
 static const unsigned wide[] = {2, 16, 31, 32, 37, 41, 63, 64};
 #define NWIDE (sizeof wide / sizeof *wide)
 
-enum { OP_RELU, OP_TRUNC, OP_RELU_TRUNC, OP_TR, OP_EXT_U, OP_EXT_S, OP_DIV, OP_DIV_EACH, OP_ACT };
+enum { OP_RELU, OP_RELU_FLIP, OP_TRUNC, OP_RELU_TRUNC, OP_TR, OP_EXT_U, OP_EXT_S, OP_DIV, OP_DIV_EACH, OP_ACT };
 
 typedef struct ew {
     int op;
@@ -43,6 +43,8 @@ typedef struct ew {
     uint64_t d;
     const uint64_t *dv;
     const nl_actp *act;
+    const uint8_t *flip; /* OP_RELU_FLIP: the flips, held by party flip_role */
+    int flip_role;
     uint64_t *x[2], *y[2];
 } ew;
 
@@ -53,6 +55,8 @@ static int ew_party(party *p, void *arg) {
     switch (t->op) {
     case OP_RELU:
         return nl_relu(p, t->y[r], t->x[r], t->n, t->l);
+    case OP_RELU_FLIP:
+        return nl_relu_flip(p, t->y[r], t->x[r], r == t->flip_role ? t->flip : NULL, t->n, t->l);
     case OP_TRUNC:
         return nl_trunc(p, t->y[r], t->x[r], t->n, t->l, t->s);
     case OP_RELU_TRUNC:
@@ -77,6 +81,9 @@ static uint64_t ew_plain(const ew *t, uint64_t x, size_t i) {
     switch (t->op) {
     case OP_RELU:
         nl_relu_plain(&y, &x, 1, t->l);
+        return y;
+    case OP_RELU_FLIP:
+        nl_relu_flip_plain(&y, &x, &t->flip[i], 1, t->l);
         return y;
     case OP_TRUNC:
         nl_trunc_plain(&y, &x, 1, t->l, t->s);
@@ -113,7 +120,8 @@ static unsigned out_width(const ew *t) {
 /* The exact bytes nl.h predicts for this call. */
 static uint64_t ew_predict(const ew *t, unsigned lanes) {
     switch (t->op) {
-    case OP_RELU: return nl_relu_bytes(OC, t->n, t->l, lanes);
+    case OP_RELU:
+    case OP_RELU_FLIP: return nl_relu_bytes(OC, t->n, t->l, lanes);
     case OP_TRUNC: return nl_trunc_bytes(OC, t->n, t->l, t->s, lanes);
     case OP_RELU_TRUNC: return nl_relu_trunc_bytes(OC, t->n, t->l, t->s, lanes);
     case OP_TR: return nl_trunc_reduce_bytes(OC, t->n, t->l, t->s, lanes);
@@ -223,6 +231,50 @@ TEST(relu_wide) {
             edge_shares(&t, &g, sizes[s] < 20 ? sizes[s] : sizes[s]);
             int bad = ew_check(&t, s == 5 ? 3 : 1);
             ew_free(&t);
+            if (bad) return;
+        }
+    prg_clear(&g);
+}
+
+/* ReLU with one party's private flips (a batch norm's signs): min(x, 0)
+ * where flipped, whichever party holds them, every value and split at
+ * small l, edge and random values at every width. */
+static uint8_t *random_flips(prg *g, size_t n) {
+    uint8_t *f = mem_alloc(n + 1, 1);
+    prg_bytes(g, f, n + 1);
+    for (size_t i = 0; i <= n; i++) f[i] &= (uint8_t)(1 | (i & 2) << 6); /* junk above bit 0 */
+    return f;
+}
+
+TEST(relu_flip_exhaustive) {
+    prg g;
+    harness_prg(&g, 31);
+    for (unsigned l = 1; l <= 8; l++)
+        for (int role = 0; role < 2; role++) {
+            ew t = {.op = OP_RELU_FLIP, .l = l, .flip_role = role};
+            exhaustive_shares(&t);
+            uint8_t *f = random_flips(&g, t.n);
+            t.flip = f;
+            int bad = ew_check(&t, 1);
+            ew_free(&t);
+            mem_free(f);
+            if (bad) return;
+        }
+    prg_clear(&g);
+}
+
+TEST(relu_flip_wide) {
+    prg g;
+    harness_prg(&g, 32);
+    for (size_t w = 0; w < NWIDE; w++)
+        for (size_t s = 0; s < NSIZES; s++) {
+            ew t = {.op = OP_RELU_FLIP, .l = wide[w], .flip_role = (int)(s & 1)};
+            edge_shares(&t, &g, sizes[s]);
+            uint8_t *f = random_flips(&g, t.n);
+            t.flip = f;
+            int bad = ew_check(&t, s == 5 ? 3 : 1);
+            ew_free(&t);
+            mem_free(f);
             if (bad) return;
         }
     prg_clear(&g);

@@ -1234,6 +1234,52 @@ TEST(public_roundtrip) {
     qnet_free(net);
 }
 
+/* A batch norm folded forward (bnrelu.onnx): the BN_RELU layer's public
+ * parameters round-trip, its private signs and addends never reach the
+ * encoding (other signs, the same bytes: the fold is structural), and a
+ * peer's shape that does not match the input is refused naming it. */
+TEST(public_bn_relu) {
+    qnet *net;
+    REQUIRE_OK(nn_model_load(&net, NULL, DATA "bnrelu.onnx", 37, 12, 1));
+    qlayer *BN = NULL;
+    for (unsigned i = 0; i < net->nlayers; i++)
+        if (net->layers[i].op == QOP_BN_RELU) BN = &net->layers[i];
+    REQUIRE(BN);
+    CHECK_EQ(BN->p.lin.scale.C, 9);
+    CHECK_EQ(BN->p.lin.scale.S, 63);
+    unsigned neg = 0;
+    for (unsigned c = 0; c < 9; c++) neg += (unsigned)BN->w[c];
+    CHECK_EQ(neg, 3); /* the factors -0.8, -1.5 and -0.3 */
+    uint8_t *a, *b;
+    size_t alen, blen;
+    REQUIRE_OK(qnet_public_encode(net, &a, &alen));
+    for (unsigned c = 0; c < 9; c++) BN->w[c] ^= 1, BN->b[c] = c;
+    REQUIRE_OK(qnet_public_encode(net, &b, &blen));
+    CHECK(alen == blen && memcmp(a, b, alen) == 0);
+    mem_free(b);
+    qnet *pub;
+    REQUIRE_OK(qnet_public_decode(&pub, a, alen));
+    unsigned bi = (unsigned)(BN - net->layers);
+    CHECK_EQ(pub->layers[bi].op, QOP_BN_RELU);
+    CHECK(memcmp(&pub->layers[bi].p, &BN->p, sizeof BN->p) == 0);
+    size_t nw, nb;
+    qlayer_private(pub, &pub->layers[bi], &nw, &nb);
+    CHECK(nw == 9 && nb == 9);
+    for (int k = 0; k < 3; k++) {
+        lin_scale keep = pub->layers[bi].p.lin.scale;
+        if (k == 0) pub->layers[bi].p.lin.scale.C = 8;
+        if (k == 1) pub->layers[bi].p.lin.scale.S = 64;
+        if (k == 2) pub->layers[bi].p.lin.scale.wbits = 0;
+        CHECK_EQ(qnet_check(pub), PARLEY_E_FORMAT);
+        CHECK_MSG(strstr(err_msg(), "layer") != NULL, "case %d: %s", k, err_msg());
+        pub->layers[bi].p.lin.scale = keep;
+    }
+    REQUIRE_OK(qnet_check(pub));
+    mem_free(a);
+    qnet_free(pub);
+    qnet_free(net);
+}
+
 /* The products and the smooth functions in the public model: a round trip
  * re-encodes to the same bytes, and parameters a peer could send that do
  * not fit their kind are refused naming the layer (a product whose shift

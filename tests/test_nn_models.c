@@ -263,6 +263,37 @@ TEST(move3_vs_torch) {
     CHECK_MSG(e20 < e12 / 16, "error %g at s = 20, %g at s = 12", e20, e12);
 }
 
+TEST(bnrelu_vs_torch) {
+    /* Batch norms before a Relu (scripts/make-bn-model). The first, its
+     * factors of both signs and one exactly 0, folds into the two unpadded
+     * convolutions after it (one plain, one grouped with stride 2): one
+     * BN_RELU, those convolutions keep the convolutions' weight policy;
+     * the ones before a padded convolution and before a pool stay SCALEs. */
+    qnet *net;
+    REQUIRE_OK(nn_model_load(&net, NULL, DATA "bnrelu.onnx", 37, 12, 1));
+    unsigned bn = 0, sc = 0, convs = 0;
+    for (unsigned i = 0; i < net->nlayers; i++) {
+        const qlayer *L = &net->layers[i];
+        bn += L->op == QOP_BN_RELU;
+        sc += L->op == QOP_SCALE;
+        if (L->op != QOP_CONV) continue;
+        CHECK_MSG(L->p.lin.conv.wbits == 12 + 3 + 1, "%s: wbits %u", L->name, L->p.lin.conv.wbits);
+        convs++;
+    }
+    CHECK_EQ(bn, 1);
+    CHECK_EQ(sc, 2);
+    CHECK_EQ(convs, 4);
+    qnet_free(net);
+    double e12, e20;
+    against_torch(DATA "bnrelu.onnx", DATA "bnrelu.input.npy", DATA "bnrelu.torch.npy", 37, 12, 0,
+                  &e12);
+    against_torch(DATA "bnrelu.onnx", DATA "bnrelu.input.npy", DATA "bnrelu.torch.npy", 64, 20, 0,
+                  &e20);
+    CHECK_MSG(e20 < e12 / 16, "error %g at s = 20, %g at s = 12", e20, e12);
+}
+
+TEST(predicted_bytes_bnrelu) { predicted_bytes(DATA "bnrelu.onnx", DATA "bnrelu.input.npy"); }
+
 TEST(predicted_bytes_move3) { predicted_bytes(DATA "move3.onnx", DATA "move3.input.npy"); }
 
 TEST(predicted_bytes_cnn) { predicted_bytes(DATA "cnn.onnx", DATA "cnn.input.npy"); }

@@ -46,6 +46,8 @@ int nl_relu_trunc_narrow(int backend, unsigned l, unsigned s);
 int nl_trunc_one_flight(int backend, unsigned l, unsigned s);
 
 int nl_relu_lane(mpc_lane *L, uint64_t *y, const uint64_t *x, size_t n, unsigned l) WUR;
+int nl_relu_flip_lane(mpc_lane *L, uint64_t *y, const uint64_t *x, const uint8_t *flip, size_t n,
+                      unsigned l) WUR;
 int nl_trunc_lane(mpc_lane *L, uint64_t *y, const uint64_t *x, size_t n, unsigned l, unsigned s) WUR;
 int nl_relu_trunc_lane(mpc_lane *L, uint64_t *y, const uint64_t *x, size_t n, unsigned l,
                        unsigned s) WUR;

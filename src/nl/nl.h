@@ -89,6 +89,13 @@
 
 /* y = relu(x) = max(0, signed(x)). */
 int nl_relu(party *p, uint64_t *y, const uint64_t *x, size_t n, unsigned l) WUR;
+/* y = relu(x), or min(x, 0) where flip[i] is 1: the ReLU of x * (1 - 2
+ * flip[i]), times that sign again. flip is one party's private bits (the
+ * side that holds them passes them, the other NULL), XORed into its share
+ * of DReLU(x): the same protocol and cost as nl_relu (a batch norm's
+ * private signs before a ReLU, nn/graph.c). */
+int nl_relu_flip(party *p, uint64_t *y, const uint64_t *x, const uint8_t *flip, size_t n,
+                 unsigned l) WUR;
 /* b = DReLU(x) = [signed(x) >= 0], XOR shares one byte per element. */
 int nl_drelu(party *p, uint8_t *b, const uint64_t *x, size_t n, unsigned l) WUR;
 /* y = floor(signed(x) / 2^s), faithful (exact) truncation with the sign

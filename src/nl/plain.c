@@ -92,6 +92,14 @@ void nl_relu_plain(uint64_t *y, const uint64_t *x, size_t n, unsigned l) {
         y[i] = bits_signed(x[i], l) > 0 ? x[i] & bits_mask(l) : 0;
 }
 
+void nl_relu_flip_plain(uint64_t *y, const uint64_t *x, const uint8_t *flip, size_t n, unsigned l) {
+    for (size_t i = 0; i < n; i++) {
+        int64_t v = bits_signed(x[i], l);
+        int keep = flip && (flip[i] & 1) ? v < 0 : v > 0;
+        y[i] = keep ? x[i] & bits_mask(l) : 0;
+    }
+}
+
 void nl_trunc_plain(uint64_t *y, const uint64_t *x, size_t n, unsigned l, unsigned s) {
     for (size_t i = 0; i < n; i++) {
         int64_t v = bits_signed(x[i], l);

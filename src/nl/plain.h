@@ -89,6 +89,9 @@ int nl_act_check(const nl_actp *a, unsigned l) WUR;
 void nl_act_plain(uint64_t *y, const uint64_t *x, size_t n, unsigned l, const nl_actp *a);
 
 void nl_relu_plain(uint64_t *y, const uint64_t *x, size_t n, unsigned l);
+/* nl_relu_flip's twin: max(x, 0), or min(x, 0) where flip[i] & 1 (flip
+ * may be NULL: none). */
+void nl_relu_flip_plain(uint64_t *y, const uint64_t *x, const uint8_t *flip, size_t n, unsigned l);
 void nl_trunc_plain(uint64_t *y, const uint64_t *x, size_t n, unsigned l, unsigned s);
 /* ReLU, then truncation by s (they commute exactly): nl_relu_trunc's twin. */
 void nl_relu_trunc_plain(uint64_t *y, const uint64_t *x, size_t n, unsigned l, unsigned s);

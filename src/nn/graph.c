@@ -5,6 +5,7 @@
 
 #include "util/mem.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -186,6 +187,78 @@ static int fold_scale(fgraph *g, unsigned *uses, fnode *n) {
     return 0;
 }
 
+/* A SCALE read only by a Relu, read only by convolutions without padding
+ * (as their input): relu(g x + beta) = g y with z = x + beta / g and y =
+ * [sign(g) z > 0] z for g != 0, so each factor g[c] multiplies the weights
+ * of input channel c in every one of those convolutions, and the SCALE and
+ * the Relu become one BN_RELU (addend beta / g, sign bit [g < 0]). A
+ * channel with |g| < 2^-24 (0 at any scale below 24) is the constant
+ * relu(beta): its weights become 0 and each convolution's bias takes
+ * relu(beta) times their sum (exact because no tap reads padding). Whether
+ * a layer folds depends on the graph's structure only (docs/PROTOCOLS.md
+ * §0): the public model tells nothing about the factors. The weights keep
+ * the convolution's public policy, as a batch norm folded backwards does. */
+static int fold_bn_relu(fgraph *g, const unsigned *uses, fnode *n) {
+    unsigned v = n->out, u;
+    if (uses[v] != 1 || v == g->output || g->v[v].shape.rank < 2) return 0;
+    fnode *R = NULL;
+    for (unsigned i = 0; i < g->nn && !R; i++)
+        if (!g->n[i].dead && g->n[i].nin == 1 && g->n[i].in[0] == v) R = &g->n[i];
+    if (!R || R->op != QOP_RELU) return 0;
+    u = R->out;
+    if (u == g->output || uses[u] == 0) return 0;
+    const lin_scale sc = n->p.lin.scale;
+    unsigned readers = 0;
+    for (unsigned i = 0; i < g->nn; i++) {
+        const fnode *m = &g->n[i];
+        for (unsigned k = 0; k < m->nin && !m->dead; k++) {
+            if (m->in[k] != u) continue;
+            const lin_conv *c = &m->p.lin.conv;
+            if (m->op != QOP_CONV || k != 0 || c->pt || c->pl || c->pb || c->pr ||
+                c->C != sc.C || !m->w)
+                return 0;
+            readers++;
+        }
+    }
+    if (readers != uses[u]) return 0;
+    for (unsigned i = 0; i < g->nn; i++) {
+        fnode *m = &g->n[i];
+        if (m->dead || m->in == NULL || m->nin == 0 || m->in[0] != u) continue;
+        TRY(ensure_bias(g, m));
+        const lin_conv *c = &m->p.lin.conv;
+        size_t cg = c->C / c->groups, og = c->O / c->groups, taps = (size_t)c->kh * c->kw;
+        for (size_t o = 0; o < c->O; o++)
+            for (size_t ci = 0; ci < cg; ci++) {
+                size_t ch = (o / og) * cg + ci;
+                float *w = &m->w[(o * cg + ci) * taps];
+                double ga = n->w[ch];
+                if (fabs(ga) < 0x1p-24) {
+                    double sum = 0, k = n->b[ch] > 0 ? n->b[ch] : 0;
+                    for (size_t t = 0; t < taps; t++) {
+                        sum += w[t];
+                        w[t] = 0;
+                    }
+                    m->b[o] = (float)((double)m->b[o] + sum * k);
+                } else {
+                    for (size_t t = 0; t < taps; t++) w[t] = (float)((double)w[t] * ga);
+                }
+            }
+        m->took_bn = 1;
+    }
+    for (size_t ch = 0; ch < sc.C; ch++) {
+        double ga = n->w[ch];
+        int zero = fabs(ga) < 0x1p-24;
+        n->b[ch] = zero ? 0.0f : (float)((double)n->b[ch] / ga);
+        n->w[ch] = !zero && ga < 0 ? -1.0f : 1.0f;
+    }
+    n->op = QOP_BN_RELU;
+    n->p.lin.scale.wbits = 1;
+    n->out = u;
+    g->v[u].producer = (int)(n - g->n);
+    R->dead = 1; /* v is read by no one now: compact drops it */
+    return 0;
+}
+
 /* Add of a per-channel constant after CONV/FC: into the bias. */
 static int fold_addc(fgraph *g, unsigned *uses, fnode *n) {
     fnode *P = sole_linear_producer(g, uses, n->in[0]);
@@ -291,8 +364,10 @@ int fgraph_optimize(fgraph *g) {
     for (unsigned i = 0; i < g->nn && rc == 0; i++) {
         fnode *n = &g->n[i];
         if (n->dead) continue;
-        if (n->op == QOP_SCALE)
+        if (n->op == QOP_SCALE) {
             rc = fold_scale(g, uses, n);
+            if (rc == 0 && !n->dead) rc = fold_bn_relu(g, uses, n);
+        }
         else if (n->op == QOP_ADDC)
             rc = fold_addc(g, uses, n);
         else if (n->op == QOP_CONV)

@@ -10,9 +10,15 @@
  * fgraph_optimize folds what docs/PROTOCOLS.md §0 prescribes be folded before
  * rounding: a SCALE (BatchNormalization) that directly follows a CONV or FC
  * into its weights and bias, an ADDC of a per-channel constant (a bias added
- * by a separate Add) into the preceding CONV/FC bias, and a zero PAD that
- * only feeds a CONV into the convolution's padding. quant_net (quant.h)
- * then turns the graph into a qnet. */
+ * by a separate Add) into the preceding CONV/FC bias, a zero PAD that
+ * only feeds a CONV into the convolution's padding, and a SCALE that only
+ * a Relu reads, whose output only convolutions without padding read (a
+ * pre-activation block, as in DenseNet), into those convolutions: the
+ * factors g multiply their weights, and the SCALE and the Relu become one
+ * BN_RELU (z = x + beta / g, then the Relu with the sign of g, which stays
+ * private; qnet.h). The folds are decided from the graph's structure
+ * alone, never from the weights, so the public model says nothing about
+ * them. quant_net (quant.h) then turns the graph into a qnet. */
 #ifndef PARLEY_NN_GRAPH_H
 #define PARLEY_NN_GRAPH_H
 
@@ -34,6 +40,9 @@ typedef struct fnode {
      * alpha; HARD_SIGMOID: alpha, beta), quantized by its kind's .quant. */
     double c[4];
     int dead; /* removed by fgraph_optimize */
+    /* CONV: a batch norm's factors were folded into the weights from
+     * before a Relu (fold_bn_relu; named in a refusal of the weights). */
+    int took_bn;
 } fnode;
 
 typedef struct fvalue {

@@ -53,6 +53,7 @@ enum {
     QW_NONE,
     QW_LINEAR,   /* w: the lin weights (lin_weight_count); b: one per channel */
     QW_ELEMENTS, /* w: one constant per output element; no b */
+    QW_CHANNELS, /* w and b: one each per channel of p.lin.scale (BN_RELU) */
 };
 
 /* What a step sees. Evaluating: y, x, owner, and p for a secure step

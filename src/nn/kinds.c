@@ -202,6 +202,45 @@ static void shl_reach(const qctx *c, const double *inmax, double *bound, uint64_
     *inner = 0;
 }
 
+/* ---- a batch norm's ReLU, private signs (BN_RELU; nn/graph.c) ---- */
+
+/* z = x + b[c] (the owner's share; the value in plaintext), then the ReLU
+ * with the owner's sign bits as per-element flips (nl_relu_flip). */
+static int bn_relu_step(const qctx *c) {
+    const lin_scale *sc = &c->L->p.lin.scale;
+    size_t n = c->n, nz = n ? n : 1;
+    uint64_t m = bits_mask(c->l);
+    uint64_t *z = mem_alloc(nz, sizeof *z);
+    uint8_t *flip = c->owner ? mem_alloc(nz, 1) : NULL;
+    if (!z || (c->owner && !flip)) {
+        mem_free(z);
+        mem_free(flip);
+        return err_set(PARLEY_E_NOMEM, "out of memory for a batch norm's ReLU");
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t ch = (i / sc->S) % sc->C;
+        z[i] = c->owner ? (c->x[0][i] + c->L->b[ch]) & m : c->x[0][i];
+        if (flip) flip[i] = (uint8_t)(c->L->w[ch] & 1);
+    }
+    int rc = 0;
+    if (c->p)
+        rc = nl_relu_flip(c->p, c->y, z, flip, n, c->l);
+    else
+        nl_relu_flip_plain(c->y, z, flip, n, c->l);
+    mem_free_wipe(z, nz * sizeof *z);
+    if (flip) mem_free_wipe(flip, nz);
+    return rc;
+}
+
+static uint64_t bn_relu_bytes(const qctx *c) {
+    return nl_relu_bytes(c->oc, c->n, c->l, c->lanes);
+}
+
+static void bn_relu_reach(const qctx *c, const double *inmax, double *bound, uint64_t *inner) {
+    *bound = inmax[0] + maxabs(c->L->b, c->L->p.lin.scale.C, c->l);
+    *inner = 0;
+}
+
 /* ---- activations with public constants (nl_act) ---- */
 
 _Static_assert(sizeof(nl_actp) == 11 * sizeof(uint32_t), "nl_actp is 11 fields");
@@ -578,6 +617,10 @@ static const qkind kinds[QOP_END_] = {
     [QOP_SOFTMAX] = {"softmax", PROTOCOL(softmax), INPUTS(1, 1), WIRE(softmax, 3),
                      .check = qcheck_softmax, .quant = softmax_quant, .reach = softmax_reach,
                      .inner_what = "a difference from its row's maximum"},
+    /* a batch norm folded into the convolutions after its ReLU (graph.c) */
+    [QOP_BN_RELU] = {"bn_relu", PROTOCOL(bn_relu), INPUTS(1, 1), .priv = QW_CHANNELS,
+                     WIRE(lin.scale, 4), .check = qcheck_scale, .counts = QC_RELU,
+                     .reach = bn_relu_reach},
 };
 
 const qkind *qkind_find(int op) {
@@ -619,6 +662,8 @@ void qkind_private(const qkind *k, const qparams *p, size_t out, size_t *nw, siz
     *nw = *nb = 0;
     if (k->priv == QW_ELEMENTS) {
         *nw = out;
+    } else if (k->priv == QW_CHANNELS) {
+        *nw = *nb = p->lin.scale.C;
     } else if (k->priv == QW_LINEAR) {
         lin_shape s = qkind_lin(k, p);
         size_t per;

@@ -64,6 +64,12 @@
  *   SOFTMAX           nl_softmax_plain over p.softmax.axis (flat: the dims
  *                     from axis on as one, ONNX opsets < 13) at scale
  *                     p.softmax.shift = the input's
+ *   BN_RELU           z = x + b[c], then y = max(z, 0), or min(z, 0) where
+ *                     the server's sign bit w[c] is 1, per channel c of N x
+ *                     C x S (p.lin.scale, wbits 1): what is left of a
+ *                     BatchNormalization before a Relu whose factors went
+ *                     into the convolutions after it (nn/graph.h); b at the
+ *                     input's scale, w and b private
  *   CONST             no input: a server constant at scale s (shared as
  *                     S: the constant, C: zeros), e.g. a constant operand
  *                     of a Concat
@@ -123,6 +129,7 @@ typedef enum qop {
     QOP_RESIZE_LINEAR, /* Resize mode linear: public coefficients, output at 2s */
     QOP_EXP,        /* nl_exp_plain at the input's scale (p.shift), x <= 0 (ops-smooth) */
     QOP_SOFTMAX,    /* nl_softmax_plain over p.softmax.axis (ops-smooth) */
+    QOP_BN_RELU,    /* a batch norm's ReLU, its factors in the next convs (graph.c) */
     QOP_END_ /* one past the last kind */
 } qop;
 
@@ -200,7 +207,8 @@ typedef struct qlayer {
     qparams p;
     /* Private (server only; NULL on the client): CONV/FC weights (O x C/g x
      * kh x kw, O x K), SCALE gamma (C), ADDC and CONST constant (one per
-     * output element), all mod 2^l; b: CONV/FC/SCALE bias (one per output channel). */
+     * output element), BN_RELU sign bits (C), all mod 2^l; b: CONV/FC/SCALE
+     * bias (one per output channel), BN_RELU addend (C). */
     uint64_t *w;
     uint64_t *b;
 } qlayer;

@@ -150,10 +150,14 @@ static int quant_weights(qnet *net, qlayer *L, const fgraph *g, const fnode *n, 
     if (!lin_weights_fit(&sh, L->w, l, &bad))
         return err_set(PARLEY_E_UNSUPPORTED,
                        "node '%s': weight %zu does not fit the public weight width wbits = %u "
-                       "(real weights in [-%g, %g) at scale s = %u); serve it with a larger "
+                       "(real weights in [-%g, %g) at scale s = %u)%s; serve it with a larger "
                        "--wbits (at most l = %u)",
                        n->name, bad, wbits, ldexp(1.0, (int)wbits - (int)s - 1),
-                       ldexp(1.0, (int)wbits - (int)s - 1), s, l);
+                       ldexp(1.0, (int)wbits - (int)s - 1), s,
+                       n->took_bn ? ", its weights times the factors of the batch norm before "
+                                    "its Relu"
+                                  : "",
+                       l);
     return 0;
 }
 
@@ -291,6 +295,16 @@ int quant_net(qnet **out, const fgraph *g, unsigned l, unsigned s, unsigned wbit
                 L->p = n->p;
                 if (k->quant && (rc = k->quant(&L->p, n->c, sc_in, s, l)) < 0)
                     rc = err_wrap(rc, "node '%s'", n->name);
+                if (rc == 0 && k->priv == QW_CHANNELS) {
+                    /* BN_RELU: sign bits, and addends at the input's scale. */
+                    size_t nw, nb;
+                    fnode_private(g, n, &nw, &nb);
+                    L->w = mem_alloc(nw ? nw : 1, sizeof(uint64_t));
+                    L->b = mem_alloc(nb ? nb : 1, sizeof(uint64_t));
+                    rc = L->w && L->b ? quantize(L->b, n->b, nb, l, sc_in, n, "addend")
+                                      : PARLEY_E_NOMEM;
+                    for (size_t c = 0; rc == 0 && c < nw; c++) L->w[c] = n->w[c] < 0;
+                }
                 if (rc == 0 && k->priv == QW_ELEMENTS) {
                     L->w = mem_alloc(ov->size, sizeof(uint64_t));
                     rc = L->w ? quantize(L->w, n->w, ov->size, l, sc_in, n, "constant element")
