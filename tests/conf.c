@@ -156,6 +156,7 @@ int conf_error_bound(double *bound, const qnet *net, const uint64_t *x) {
             e[y] = ex + e[L->in[1]];
             break;
         case QOP_ADDC:
+        case QOP_BN_RELU: /* its addend rounded, then a 1-Lipschitz ReLU (of +-z) */
             e[y] = ex + ldexp(1.0, -(int)Y->scale - 1);
             break;
         case QOP_CONST:
