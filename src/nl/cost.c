@@ -89,6 +89,12 @@ static uint64_t trunc_lane(const ot_costing *oc, size_t n, unsigned l, unsigned 
     return b;
 }
 
+uint64_t nl_extend_msb0_bytes(const ot_costing *oc, size_t n, unsigned k, unsigned l) {
+    if (k >= l) return 0;
+    cot1_job ext = {.sender = MPC_SERVER, .n = n, .w = l - k};
+    return mpc_cot1_bytes(oc, &ext, 1);
+}
+
 static uint64_t relu_trunc_lane(const ot_costing *oc, size_t n, unsigned l, unsigned s) {
     if (s > l) s = l;
     if (s == 0) return relu_lane(oc, n, l);
@@ -96,8 +102,8 @@ static uint64_t relu_trunc_lane(const ot_costing *oc, size_t n, unsigned l, unsi
         unsigned k = l - s;
         cot1_job mux[4] = {{.sender = MPC_SERVER, .n = n, .w = k}, {.sender = MPC_CLIENT, .n = n, .w = k},
                            {.sender = MPC_SERVER, .n = n, .w = k}, {.sender = MPC_SERVER, .n = n, .w = k}};
-        cot1_job ext = {.sender = MPC_SERVER, .n = n, .w = s};
-        return msb_carry(oc, n, l, s) + mpc_cot1_bytes(oc, mux, 4) + mpc_cot1_bytes(oc, &ext, 1);
+        return msb_carry(oc, n, l, s) + mpc_cot1_bytes(oc, mux, 4) +
+               nl_extend_msb0_bytes(oc, n, k, l);
     }
     /* the MUX, then S's two COTs per element of l bits and two of s bits */
     otb_job ja = {.kind = OTB_COT, .sender = MPC_SERVER, .n = 2 * n, .ls = &l, .M = 1};

@@ -46,6 +46,14 @@ int nl_relu_trunc_narrow(int backend, unsigned l, unsigned s);
 int nl_trunc_one_flight(int backend, unsigned l, unsigned s);
 
 int nl_relu_lane(mpc_lane *L, uint64_t *y, const uint64_t *x, size_t n, unsigned l) WUR;
+/* y = v mod 2^l from shares v mod 2^k (bits above k ignored) of a value
+ * below 2^(k-1), its top bit known to be 0: with m_P the shares' top bits
+ * the wrap is m_S | m_C = m_S + m_C - m_S m_C, one COT of l - k bits in
+ * one flight (S sends m_S, C chooses m_C). Needs mpc_cot1_ok(backend, l -
+ * k) when k < l; k >= l is a local reduction. 1 <= k. Cost:
+ * nl_extend_msb0_bytes (nl.h). */
+int nl_extend_msb0_lane(mpc_lane *L, uint64_t *y, const uint64_t *v, size_t n, unsigned k,
+                        unsigned l) WUR;
 int nl_relu_flip_lane(mpc_lane *L, uint64_t *y, const uint64_t *x, const uint8_t *flip, size_t n,
                       unsigned l) WUR;
 int nl_trunc_lane(mpc_lane *L, uint64_t *y, const uint64_t *x, size_t n, unsigned l, unsigned s) WUR;

@@ -195,5 +195,7 @@ uint64_t nl_maxpool_bytes(const ot_costing *oc, const nl_pool *pool, unsigned l,
                           unsigned lanes);
 uint64_t nl_argmax_bytes(const ot_costing *oc, size_t rows, size_t cols, unsigned l,
                          unsigned lanes);
+/* One lane's nl_extend_msb0_lane (nl/lane.h) on n elements. */
+uint64_t nl_extend_msb0_bytes(const ot_costing *oc, size_t n, unsigned k, unsigned l);
 
 #endif

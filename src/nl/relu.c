@@ -260,12 +260,12 @@ int nl_relu_trunc_narrow(int backend, unsigned l, unsigned s) {
  * 2^k and m_P their top bits, y'_S + y'_C = y + 2^k w where, as y < 2^(k-1),
  * w = m_S | m_C = m_S + m_C - m_S m_C: one COT of s bits (S sends m_S, C
  * chooses m_C) in a second flight gives w mod 2^s, all that 2^k w mod 2^l
- * needs. 4 (1 + k) + (1 + s) bits and 5 COTs against the wide form's
- * 4 (1 + l) + 2 (1 + s) and 6, in as many flights. */
+ * needs (nl_extend_msb0_lane). 4 (1 + k) + (1 + s) bits and 5 COTs against
+ * the wide form's 4 (1 + l) + 2 (1 + s) and 6, in as many flights. */
 static int relu_trunc_narrow(mpc_lane *L, uint64_t *y, const uint64_t *x, size_t n, unsigned l,
                              unsigned s) {
     unsigned k = l - s;
-    uint64_t mk = bits_mask(k), ms = bits_mask(s);
+    uint64_t mk = bits_mask(k);
     int S = L->role == MPC_SERVER;
     scratch sc = {0};
     uint8_t *d = scr_alloc(&sc, n, 1), *c = scr_alloc(&sc, n, 1), *cd = scr_alloc(&sc, n, 1);
@@ -295,21 +295,38 @@ static int relu_trunc_narrow(mpc_lane *L, uint64_t *y, const uint64_t *x, size_t
         rc = mpc_cot1(L, mux, 4);
     }
     if (rc == 0) {
-        uint8_t *m = cd; /* the top bits of y' */
-        for (size_t i = 0; i < n; i++) {
-            uint64_t yk = (d[i] * v[i] + o[i] + o[n + i] + o[2 * n + i] + o[3 * n + i]) & mk;
-            v[i] = yk;
-            m[i] = (uint8_t)(yk >> (k - 1));
-            u[i] = m[i];
-        }
-        cot1_job ext = {.sender = MPC_SERVER, .n = n, .w = s, .u = u, .b = m, .out = o};
-        rc = mpc_cot1(L, &ext, 1);
-        if (rc == 0)
-            for (size_t i = 0; i < n; i++) {
-                uint64_t w = (m[i] - o[i]) & ms; /* this party's share of m_S + m_C - m_S m_C */
-                y[i] = (v[i] - (w << k)) & bits_mask(l);
-            }
+        for (size_t i = 0; i < n; i++)
+            v[i] = (d[i] * v[i] + o[i] + o[n + i] + o[2 * n + i] + o[3 * n + i]) & mk;
+        rc = nl_extend_msb0_lane(L, y, v, n, k, l);
     }
+    scr_free(&sc);
+    return rc;
+}
+
+int nl_extend_msb0_lane(mpc_lane *L, uint64_t *y, const uint64_t *v, size_t n, unsigned k,
+                        unsigned l) {
+    if (k >= l) {
+        for (size_t i = 0; i < n; i++) y[i] = v[i] & bits_mask(l);
+        return 0;
+    }
+    unsigned w = l - k;
+    uint64_t mw = bits_mask(w), mk = bits_mask(k);
+    scratch sc = {0};
+    uint8_t *m = scr_alloc(&sc, n, 1);
+    uint64_t *u = scr_alloc(&sc, n, 8), *o = scr_alloc(&sc, n, 8), *vk = scr_alloc(&sc, n, 8);
+    int rc = (!m || !u || !o || !vk) ? oom("an extension") : 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        vk[i] = v[i] & mk;
+        m[i] = (uint8_t)(vk[i] >> (k - 1)); /* this party's top bit */
+        u[i] = m[i];
+    }
+    cot1_job ext = {.sender = MPC_SERVER, .n = n, .w = w, .u = u, .b = m, .out = o};
+    if (rc == 0) rc = mpc_cot1(L, &ext, 1);
+    if (rc == 0)
+        for (size_t i = 0; i < n; i++) {
+            uint64_t wr = (m[i] - o[i]) & mw; /* this party's share of m_S + m_C - m_S m_C */
+            y[i] = (vk[i] - (wr << k)) & bits_mask(l);
+        }
     scr_free(&sc);
     return rc;
 }
