@@ -73,7 +73,10 @@ static double expected_bits(const nl_bench *b) {
     size_t K = (size_t)b->o.window * b->o.window;
     if (!strcmp(n, "maxpool")) {
         int nonneg = b->o.kind && !strcmp(b->o.kind, "nonneg");
-        if (nonneg) return (double)(K - 1) * (mill_bits(l - 1, m) + 2 * cot(l));
+        int bounded = b->o.kind && !strcmp(b->o.kind, "bounded");
+        if (bounded && s < l && nl_maxpool_narrow(g_backend, l, NL_POOL_NONNEG, l - s))
+            return (double)(K - 1) * (mill_bits(l - s - 1, m) + 2 * cot(l - s)) + cot(s);
+        if (nonneg || bounded) return (double)(K - 1) * (mill_bits(l - 1, m) + 2 * cot(l));
         return ((double)b->nin * mill_bits(l, m) +
                 (double)b->nout * (double)(K - 1) * (mill_bits(l, m) + 2 * cot(l + 1))) /
                (double)b->nout;
@@ -119,7 +122,10 @@ static int nl_bench_party(party *p, void *arg, bench_clock *clk) {
         mem_free(gt);
         return err_set(PARLEY_E_NOMEM, "out of memory for the benchmark inputs");
     }
-    prg_ring(&p->lanes[0].ot.rng, x, nin, o->bits);
+    int bounded = o->kind && !strcmp(o->kind, "bounded");
+    unsigned wb = bounded && o->scale < o->bits ? o->bits - o->scale : 0;
+    /* bounded: a ReLU-truncation's outputs, below 2^(l-s-1) */
+    prg_ring(&p->lanes[0].ot.rng, x, nin, bounded ? (wb ? wb - 1 : 0) : o->bits);
     int rc = bench_begin(clk);
     if (rc == 0) {
         const char *n = b->name;
@@ -136,7 +142,10 @@ static int nl_bench_party(party *p, void *arg, bench_clock *clk) {
         else if (!strcmp(n, "maxpool"))
             rc = nl_maxpool_ex(p, y, x, &b->P, o->bits,
                                (!o->kind || strcmp(o->kind, "linear") ? NL_POOL_TREE : 0) |
-                                   (o->kind && !strcmp(o->kind, "nonneg") ? NL_POOL_NONNEG : 0));
+                                   (o->kind && (!strcmp(o->kind, "nonneg") || bounded)
+                                        ? NL_POOL_NONNEG
+                                        : 0),
+                               wb);
         else if (!strcmp(n, "avgpool"))
             rc = nl_avgpool(p, y, x, &b->P, o->bits);
         else
@@ -155,10 +164,12 @@ static const char *usage_of(const char *name) {
                "  Millionaire [x > y] on K-bit values (default N = 2^20, K = 31, M = 4).\n";
     if (!strcmp(name, "maxpool") || !strcmp(name, "avgpool"))
         return "usage: parley-bench maxpool|avgpool [--n OUTPUTS] [--bits L] [--window K]\n"
-               "         [--stride S] [--kind tree|linear|nonneg] [--threads T] [--m M]\n"
-               "         [--ot iknp|silent]\n"
+               "         [--stride S] [--kind tree|linear|nonneg|bounded] [--scale S]\n"
+               "         [--threads T] [--m M] [--ot iknp|silent]\n"
                "  Pools K x K windows (default 3, stride = K) over an input of 16 x 16 output\n"
-               "  positions per channel; OUTPUTS (default 2^18) is rounded up to whole channels.\n";
+               "  positions per channel; OUTPUTS (default 2^18) is rounded up to whole channels.\n"
+               "  nonneg: inputs known >= 0 (after a ReLU); bounded: below 2^(L-S-1) (after a\n"
+               "  ReLU-truncation by S).\n";
     if (!strcmp(name, "argmax"))
         return "usage: parley-bench argmax [--n ROWS] [--bits L] [--window COLS] [--threads T]\n"
                "         [--ot iknp|silent]\n"
@@ -183,8 +194,9 @@ int bench_nl_main(int argc, char **argv) {
     int r = bench_parse(&b.o, argc, argv, 2, b.name, usage_of(b.name));
     if (r) return r == 1 ? 0 : 2;
     if (b.o.kind && strcmp(b.o.kind, "tree") && strcmp(b.o.kind, "linear") &&
-        strcmp(b.o.kind, "nonneg")) {
-        fprintf(stderr, "parley-bench %s: --kind must be tree, linear or nonneg\n", b.name);
+        strcmp(b.o.kind, "nonneg") && strcmp(b.o.kind, "bounded")) {
+        fprintf(stderr, "parley-bench %s: --kind must be tree, linear, nonneg or bounded\n",
+                b.name);
         return 2;
     }
     if (pool) {

@@ -598,6 +598,7 @@ typedef struct pool_t {
     unsigned l;
     int kind; /* 0 max tree, 1 max linear, 2 avg, 3 max tree on non-negative inputs,
                * 4 max tree never separable */
+    unsigned wb; /* kind 3: the inputs' bound (nl_maxpool_ex), or 0 */
     uint64_t *x[2], *y[2];
 } pool_t;
 
@@ -605,9 +606,9 @@ static int pool_party(party *p, void *arg) {
     pool_t *t = arg;
     int r = p->role;
     if (t->kind == 2) return nl_avgpool(p, t->y[r], t->x[r], &t->P, t->l);
-    if (t->kind == 3) return nl_maxpool_ex(p, t->y[r], t->x[r], &t->P, t->l, NL_POOL_TREE | NL_POOL_NONNEG);
-    if (t->kind == 4) return nl_maxpool_ex(p, t->y[r], t->x[r], &t->P, t->l, NL_POOL_TREE | NL_POOL_DIRECT);
-    return nl_maxpool_ex(p, t->y[r], t->x[r], &t->P, t->l, t->kind == 0 ? NL_POOL_TREE : 0);
+    if (t->kind == 3) return nl_maxpool_ex(p, t->y[r], t->x[r], &t->P, t->l, NL_POOL_TREE | NL_POOL_NONNEG, t->wb);
+    if (t->kind == 4) return nl_maxpool_ex(p, t->y[r], t->x[r], &t->P, t->l, NL_POOL_TREE | NL_POOL_DIRECT, 0);
+    return nl_maxpool_ex(p, t->y[r], t->x[r], &t->P, t->l, t->kind == 0 ? NL_POOL_TREE : 0, 0);
 }
 
 static int pool_run(pool_t *t, prg *g, const uint64_t *x, unsigned lanes) {
@@ -636,7 +637,7 @@ static int pool_run(pool_t *t, prg *g, const uint64_t *x, unsigned lanes) {
                                     NL_POOL_TREE | NL_POOL_DIRECT};
         pred_cots = 0;
         uint64_t pred = t->kind == 2 ? nl_avgpool_bytes(OC, &t->P, t->l, lanes)
-                                     : nl_maxpool_bytes(OC, &t->P, t->l, flags[t->kind], lanes);
+                                     : nl_maxpool_bytes(OC, &t->P, t->l, flags[t->kind], t->kind == 3 ? t->wb : 0, lanes);
         CHECK_MSG(measured_bytes() == pred, "pool kind %d l=%u k=%ux%u lanes=%u: %llu bytes, predicted %llu",
                   t->kind, t->l, t->P.kh, t->P.kw, lanes, (unsigned long long)measured_bytes(),
                   (unsigned long long)pred);
@@ -718,6 +719,60 @@ TEST(maxpool_nonneg) {
     CHECK(!pool_run(&t, &g, x, 1));
     CHECK_EQ(ot_bytes() * 8, 384 * (mill_bits(36) + 2 * cot(37)));
     mem_free(x);
+    prg_clear(&g);
+}
+
+/* Inputs below a public bound 2^(wb-1) (a ReLU-truncation's output): the
+ * tournament runs mod 2^wb and the outputs are extended (silent backend;
+ * IKNP keeps the l-bit comparisons). Every pair of values at wb <= 5 under
+ * l = 8; edges (0, 1, the largest value, ties) and random values in 3x3
+ * stride-2 pools on odd sizes (separable) and 2x2 ones, one and three
+ * lanes, at (l, wb) from (8, 2) to (64, 63); the bytes as predicted, and
+ * below the unbounded pool's where it narrows. */
+TEST(maxpool_bounded) {
+    prg g;
+    harness_prg(&g, 33);
+    for (unsigned wb = 2; wb <= 5; wb++) {
+        size_t half = (size_t)1 << (wb - 1), pairs = half * half;
+        pool_t t = {.P = {.N = 1, .C = 1, .H = 1, .W = (unsigned)(2 * pairs), .kh = 1, .kw = 2,
+                          .sh = 1, .sw = 2, .dh = 1, .dw = 1},
+                    .l = 8, .kind = 3, .wb = wb};
+        uint64_t *x = mem_alloc(2 * pairs, 8);
+        for (size_t i = 0; i < pairs; i++) {
+            x[2 * i] = i / half;
+            x[2 * i + 1] = i % half;
+        }
+        int bad = pool_run(&t, &g, x, 1);
+        mem_free(x);
+        if (bad) return;
+    }
+    static const unsigned lw[][2] = {{8, 2}, {8, 7}, {16, 9}, {32, 23}, {32, 21}, {37, 25},
+                                     {41, 3}, {63, 40}, {64, 52}, {64, 63}};
+    for (size_t k = 0; k < sizeof lw / sizeof *lw; k++)
+        for (int shape = 0; shape < 2; shape++) {
+            unsigned l = lw[k][0], wb = lw[k][1];
+            pool_t t = {.P = {.N = 1, .C = 3, .H = shape ? 8 : 9, .W = shape ? 10 : 11,
+                              .kh = shape ? 2 : 3, .kw = shape ? 2 : 3, .sh = 2, .sw = 2, .dh = 1,
+                              .dw = 1},
+                        .l = l, .kind = 3, .wb = wb};
+            REQUIRE_OK(nl_pool_check(&t.P));
+            size_t nin = nl_pool_in_size(&t.P);
+            uint64_t top = (1ULL << (wb - 1)) - 1, *x = mem_alloc(nin, 8);
+            prg_ring(&g, x, nin, 64);
+            for (size_t i = 0; i < nin; i++) {
+                x[i] &= top;
+                if (i % 5 == 0) x[i] = (uint64_t[]){0, 1, top, top - 1, top}[(i / 5) % 5] & top;
+            }
+            int bad = pool_run(&t, &g, x, k % 3 == 1 ? 3 : 1);
+            if (!bad && nl_maxpool_narrow(test_backend(), l, NL_POOL_NONNEG, wb)) {
+                uint64_t nb = nl_maxpool_bytes(OC, &t.P, l, NL_POOL_TREE | NL_POOL_NONNEG, wb, 1),
+                         wb0 = nl_maxpool_bytes(OC, &t.P, l, NL_POOL_TREE | NL_POOL_NONNEG, 0, 1);
+                CHECK_MSG(nb < wb0, "l=%u wb=%u: %llu bytes bounded, %llu not", l, wb,
+                          (unsigned long long)nb, (unsigned long long)wb0);
+            }
+            mem_free(x);
+            if (bad) return;
+        }
     prg_clear(&g);
 }
 

@@ -76,7 +76,7 @@ static int softmax_run(party *p, uint64_t *y, const uint64_t *x, size_t outer, s
     rows_move(X, x, outer, cols, inner, 1);
     if (rc == 0) {
         if (p)
-            rc = nl_maxpool_ex(p, M, X, &pool, l, NL_POOL_TREE);
+            rc = nl_maxpool_ex(p, M, X, &pool, l, NL_POOL_TREE, 0);
         else
             nl_maxpool_plain(M, X, &pool, l);
     }
@@ -131,6 +131,6 @@ uint64_t nl_softmax_bytes(const ot_costing *oc, size_t outer, size_t cols, size_
     sum_domain(cols, s, &lo, &hi);
     nl_pool pool = row_pool(rows, cols);
     if (nl_pool_check(&pool) < 0) return 0;
-    return nl_maxpool_bytes(oc, &pool, l, NL_POOL_TREE, lanes) + nl_exp_bytes(oc, n, l, s, lanes) +
+    return nl_maxpool_bytes(oc, &pool, l, NL_POOL_TREE, 0, lanes) + nl_exp_bytes(oc, n, l, s, lanes) +
            nl_recip_bytes(oc, rows, l, s, lo, hi, lanes) + nl_mul_trunc_bytes(oc, n, l, s, lanes);
 }

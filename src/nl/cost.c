@@ -372,11 +372,22 @@ static uint64_t max_lane(const ot_costing *oc, const void *vctx, size_t first, s
     return total;
 }
 
+typedef struct ext_cost {
+    unsigned k, l;
+} ext_cost;
+
+static uint64_t ext_lane(const ot_costing *oc, const void *vctx, size_t first, size_t count) {
+    const ext_cost *c = vctx;
+    (void)first;
+    return nl_extend_msb0_bytes(oc, count, c->k, c->l);
+}
+
 uint64_t nl_maxpool_bytes(const ot_costing *oc, const nl_pool *pool, unsigned l, int flags,
-                          unsigned lanes) {
+                          unsigned wb, unsigned lanes) {
     nl_pool P = *pool;
     if (!l_ok(l) || lanes < 1 || lanes > LANES_MAX || nl_pool_check(&P) < 0) return 0;
     int nonneg = (flags & NL_POOL_NONNEG) != 0, tree = (flags & NL_POOL_TREE) != 0;
+    int narrow = nl_maxpool_narrow(oc->backend, l, flags, wb);
     nl_pool_sep S;
     if (nl_pool_sep_make(&S, &P, tree) < 0) {
         err_clear();
@@ -384,7 +395,8 @@ uint64_t nl_maxpool_bytes(const ot_costing *oc, const nl_pool *pool, unsigned l,
     }
     if (flags & NL_POOL_DIRECT) S.on = 0;
     max_cost c = {&P, l,
-                  nonneg   ? l
+                  narrow   ? wb
+                  : nonneg ? l
                   : l < 64 ? l + 1
                            : 64,
                   !nonneg && l == 64, tree, NL_POOL_STAGE_WHOLE};
@@ -395,6 +407,10 @@ uint64_t nl_maxpool_bytes(const ot_costing *oc, const nl_pool *pool, unsigned l,
         c.stage = NL_POOL_STAGE_ROWS;
     }
     b += over_lanes(oc, nl_pool_out_size(&P), 1, lanes, max_lane, &c);
+    if (narrow) {
+        ext_cost e = {wb, l};
+        b += over_lanes(oc, nl_pool_out_size(&P), GRAIN, lanes, ext_lane, &e);
+    }
     nl_pool_sep_free(&S);
     return b;
 }

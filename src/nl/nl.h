@@ -50,7 +50,9 @@
  *                   of K positions, in K - 1 sequential steps (linear) or
  *                   ceil(log2 K) (tree). Inputs known to be non-negative
  *                   (NL_POOL_NONNEG): no extension, per comparison
- *                   mill(l-1) + 2(128 + l)
+ *                   mill(l-1) + 2(128 + l); below 2^(wb-1) (silent,
+ *                   nl_maxpool_narrow): per comparison mill(wb-1) +
+ *                   2(1 + wb), per output 1 + (l - wb) (the extension)
  *   argmax          as maxpool with a tree, the MUX carrying the index too:
  *                   per comparison mill(l) + 2(128 + 2l + 1)
  *   (l = 64 has no spare bit: per input MSB = mill(63); per comparison
@@ -135,8 +137,17 @@ int nl_maxpool(party *p, uint64_t *y, const uint64_t *x, const nl_pool *pool, un
  * input) is skipped. With NL_POOL_NONNEG and a negative input the result is
  * undefined. */
 enum { NL_POOL_TREE = 1, NL_POOL_NONNEG = 2, NL_POOL_DIRECT = 4 /* never separable */ };
+/* wb: 0, or a public bound with NL_POOL_NONNEG: every input is below
+ * 2^(wb-1) (as a ReLU-truncation's output, below 2^(l-1-s): wb = l - s).
+ * Where nl_maxpool_narrow says so the comparisons and MUXes run mod 2^wb
+ * (mill(wb - 1) instead of mill(l - 1)) and each output is extended to l
+ * bits once, its top bit known to be 0 (one COT of l - wb bits). An input
+ * at or above the bound gives an undefined result. */
 int nl_maxpool_ex(party *p, uint64_t *y, const uint64_t *x, const nl_pool *pool, unsigned l,
-                  int flags) WUR;
+                  int flags, unsigned wb) WUR;
+/* Whether nl_maxpool_ex runs at wb bits on a backend: NL_POOL_NONNEG, 2 <=
+ * wb < l and one-flight COTs of l - wb bits (mpc_cot1_ok). */
+int nl_maxpool_narrow(int backend, unsigned l, int flags, unsigned wb);
 /* A max pool whose windows overlap runs separably where that saves
  * comparisons without adding rounds: first the maximum over each window's
  * columns for every input row some window uses (per output column), then
@@ -190,9 +201,9 @@ uint64_t nl_div_each_bytes(const ot_costing *oc, const uint64_t *d, size_t n, un
 uint64_t nl_act_bytes(const ot_costing *oc, size_t n, unsigned l, const nl_actp *a,
                       unsigned lanes);
 uint64_t nl_avgpool_bytes(const ot_costing *oc, const nl_pool *pool, unsigned l, unsigned lanes);
-/* flags as for nl_maxpool_ex (nl_maxpool is NL_POOL_TREE). */
+/* flags and wb as for nl_maxpool_ex (nl_maxpool is NL_POOL_TREE, 0). */
 uint64_t nl_maxpool_bytes(const ot_costing *oc, const nl_pool *pool, unsigned l, int flags,
-                          unsigned lanes);
+                          unsigned wb, unsigned lanes);
 uint64_t nl_argmax_bytes(const ot_costing *oc, size_t rows, size_t cols, unsigned l,
                          unsigned lanes);
 /* One lane's nl_extend_msb0_lane (nl/lane.h) on n elements. */

@@ -24,6 +24,8 @@
 #include <limits.h>
 #include <string.h>
 
+#define GRAIN 128 /* the outputs' extension: lane slices of whole OT blocks */
+
 /* ---- one comparison step on n pairs (a, b) ----
  *
  * ge = [a >= b] (signed), then every field f becomes b.f + ge * (a.f - b.f)
@@ -397,16 +399,34 @@ static int check_width(unsigned l) {
     return 0;
 }
 
+int nl_maxpool_narrow(int backend, unsigned l, int flags, unsigned wb) {
+    return (flags & NL_POOL_NONNEG) && wb >= 2 && wb < l && mpc_cot1_ok(backend, l - wb);
+}
+
+typedef struct ext_args {
+    uint64_t *y;
+    const uint64_t *v;
+    unsigned k, l;
+} ext_args;
+
+static int ext_job(mpc_lane *L, void *ctx, size_t first, size_t count) {
+    const ext_args *a = ctx;
+    return nl_extend_msb0_lane(L, a->y + first, a->v + first, count, a->k, a->l);
+}
+
 int nl_maxpool_ex(party *p, uint64_t *y, const uint64_t *x, const nl_pool *pool, unsigned l,
-                  int flags) {
+                  int flags, unsigned wb) {
     TRY(check_width(l));
     size_t nin = nl_pool_in_size(pool), nout = nl_pool_out_size(pool);
     int tree = (flags & NL_POOL_TREE) != 0;
+    /* Inputs below 2^(wb-1): the tournament runs mod 2^wb, the outputs are
+     * extended once (docs/PROTOCOLS.md §5.7). */
+    int narrow = p->nlanes && nl_maxpool_narrow(p->lanes[0].ot.be->id, l, flags, wb);
     nl_pool_sep S;
     TRY(nl_pool_sep_make(&S, pool, tree));
     if (flags & NL_POOL_DIRECT) S.on = 0;
     cmp_in in;
-    int rc = cmp_in_make(p, &in, x, nin, l, (flags & NL_POOL_NONNEG) != 0);
+    int rc = cmp_in_make(p, &in, x, nin, narrow ? wb : l, (flags & NL_POOL_NONNEG) != 0);
     int wm = in.m != NULL;
     cand src = {in.v, in.m, NULL}, mid = {0}, out = {0};
     pool_lists pl = {pool, &S};
@@ -422,8 +442,12 @@ int nl_maxpool_ex(party *p, uint64_t *y, const uint64_t *x, const nl_pool *pool,
         tour_args A = {&src, &out, l, in.lw, tree, direct_list, &pl};
         rc = party_run(p, nout, 1, tour_job, &A);
     }
-    if (rc == 0)
+    if (rc == 0 && narrow) {
+        ext_args E = {y, out.v, wb, l};
+        rc = party_run(p, nout, GRAIN, ext_job, &E);
+    } else if (rc == 0) {
         for (size_t o = 0; o < nout; o++) y[o] = out.v[o] & bits_mask(l);
+    }
     cand_free(&mid, nmid);
     cand_free(&out, nout);
     cmp_in_free(&in);
@@ -432,7 +456,7 @@ int nl_maxpool_ex(party *p, uint64_t *y, const uint64_t *x, const nl_pool *pool,
 }
 
 int nl_maxpool(party *p, uint64_t *y, const uint64_t *x, const nl_pool *pool, unsigned l) {
-    return nl_maxpool_ex(p, y, x, pool, l, NL_POOL_TREE);
+    return nl_maxpool_ex(p, y, x, pool, l, NL_POOL_TREE, 0);
 }
 
 /* ---- ArgMax ---- */

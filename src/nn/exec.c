@@ -65,13 +65,27 @@ const lin_ops *exec_lin_ops(int mode) {
 uint8_t *exec_nonneg_tensors(const qnet *net) {
     uint8_t *nn = mem_calloc(net->ntensors ? net->ntensors : 1, 1);
     if (!nn) return NULL;
+    unsigned l = net->l;
     for (unsigned i = 0; i < net->nlayers; i++) {
         const qlayer *L = &net->layers[i];
-        int rule = qkind_of(L->op)->nonneg;
-        uint8_t v = rule == QN_ALWAYS || (rule == QN_IF_INPUTS && L->nin);
-        for (unsigned k = 0; k < L->nin && rule == QN_IF_INPUTS; k++)
-            v &= nn[L->in[k]];
-        nn[L->out] = v;
+        const qkind *k = qkind_of(L->op);
+        unsigned v = 0;
+        if (k->nonneg == QN_ALWAYS) {
+            /* below 2^(l-1), and 2^shift times less after a truncation */
+            unsigned sh = k->scale == QS_DOWN ? L->p.shift : 0;
+            v = sh < l ? l - sh : 1;
+        } else if ((k->nonneg == QN_IF_INPUTS || k->nonneg == QN_SUMS_INPUTS) && L->nin) {
+            for (unsigned j = 0; j < L->nin; j++) {
+                unsigned w = nn[L->in[j]];
+                if (w == 0) {
+                    v = 0;
+                    break;
+                }
+                if (w > v) v = w;
+            }
+            if (v && k->nonneg == QN_SUMS_INPUTS) v = l;
+        }
+        nn[L->out] = (uint8_t)v;
     }
     return nn;
 }

@@ -74,8 +74,12 @@ const lin_ops *exec_lin_ops(int mode);
 
 /* Tensors whose every value is known, from the architecture alone, to be
  * non-negative: ReLU outputs and what pools, padding and data movement make
- * of them. Max pooling on them compares without a sign extension
- * (NL_POOL_NONNEG). One byte per tensor (mem_free); NULL if out of memory. */
+ * of them. One byte per tensor (mem_free; NULL if out of memory): 0, or wb
+ * in 1..l when every value is in [0, 2^(wb-1)): l after a ReLU, l - s after
+ * a ReLU-truncation by s, the largest of the inputs' through max pools,
+ * padding and data movement, l again after an average pool (its window
+ * sums). Max pooling on them compares without a sign extension
+ * (NL_POOL_NONNEG), and at wb bits where nl_maxpool_narrow allows. */
 uint8_t *exec_nonneg_tensors(const qnet *net);
 
 #endif

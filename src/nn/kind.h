@@ -42,7 +42,12 @@ enum {
 
 /* When the output is known to be non-negative from the architecture alone
  * (max pooling then compares without a sign extension). */
-enum { QN_NEVER, QN_ALWAYS, QN_IF_INPUTS };
+enum {
+    QN_NEVER,
+    QN_ALWAYS,      /* below 2^(l-1), or 2^(l-1-shift) for a QS_DOWN kind */
+    QN_IF_INPUTS,   /* when every input is; below the largest input bound */
+    QN_SUMS_INPUTS, /* when every input is, without a narrower bound (sums) */
+};
 
 /* Per-element counts a kind adds to qnet_stats (each output element is
  * one). */

@@ -64,19 +64,23 @@ static void dump_argmax(FILE *f, const qlayer *L) {
 /* ---- pools ---- */
 
 /* Max pooling compares with a tree, and without sign extension on tensors
- * known to be non-negative. */
+ * known to be non-negative; at the bound's width where one is known
+ * (exec_nonneg_tensors). */
 static int maxpool_flags(const qctx *c) {
     return NL_POOL_TREE | (c->nonneg[c->L->in[0]] ? NL_POOL_NONNEG : 0);
 }
 
 static int maxpool_step(const qctx *c) {
-    if (c->p) return nl_maxpool_ex(c->p, c->y, c->x[0], &c->L->p.pool, c->l, maxpool_flags(c));
+    if (c->p)
+        return nl_maxpool_ex(c->p, c->y, c->x[0], &c->L->p.pool, c->l, maxpool_flags(c),
+                             c->nonneg[c->L->in[0]]);
     nl_maxpool_plain(c->y, c->x[0], &c->L->p.pool, c->l);
     return 0;
 }
 
 static uint64_t maxpool_bytes(const qctx *c) {
-    return nl_maxpool_bytes(c->oc, &c->L->p.pool, c->l, maxpool_flags(c), c->lanes);
+    return nl_maxpool_bytes(c->oc, &c->L->p.pool, c->l, maxpool_flags(c), c->nonneg[c->L->in[0]],
+                            c->lanes);
 }
 
 /* The comparisons as the layer runs them: one per window element but the
@@ -572,7 +576,7 @@ static const qkind kinds[QOP_END_] = {
     [QOP_MAXPOOL] = {"maxpool", PROTOCOL(maxpool), INPUTS(1, 1), .nonneg = QN_IF_INPUTS,
                      WIRE(pool, 18), .check = qcheck_pool, .stats = maxpool_stats,
                      .dump = dump_pool},
-    [QOP_AVGPOOL] = {"avgpool", PROTOCOL(avgpool), INPUTS(1, 1), .nonneg = QN_IF_INPUTS,
+    [QOP_AVGPOOL] = {"avgpool", PROTOCOL(avgpool), INPUTS(1, 1), .nonneg = QN_SUMS_INPUTS,
                      WIRE(pool, 18), .check = qcheck_pool, .counts = QC_DIVISION,
                      .dump = dump_pool, .reach = avgpool_reach},
     [QOP_ADD] = {"add", LOCAL(add), INPUTS(2, 2), .check = qcheck_add, .reach = add_reach},
