@@ -184,6 +184,51 @@ TEST(bnrelu_both_modes) {
     same_as_ref(DATA "bnrelu.onnx", DATA "bnrelu.input.npy", 37, 12, MODE_HE, 2);
 }
 
+/* The batch norm's ReLU takes its DReLU at its input's public width plus
+ * one, the server clamping its addend to that range: addends at and around
+ * the clamp, and the largest the quantizer allows (l - 1 bits), of both
+ * signs and with both sign bits, give the reference's output bit for bit
+ * (any sign taken wrongly moves a logit by the addend itself). */
+TEST(bnrelu_clamped_addends) {
+    static const int modes[] = {MODE_OT, MODE_HE};
+    for (int mi = 0; mi < 2; mi++) {
+        qnet *net = NULL;
+        uint64_t *x = NULL, *want = NULL, *got = NULL;
+        size_t n = 0;
+        REQUIRE_OK(load(&net, &x, DATA "bnrelu.onnx", DATA "bnrelu.input.npy", 37, 12));
+        qlayer *B = NULL;
+        for (unsigned i = 0; i < net->nlayers; i++)
+            if (net->layers[i].op == QOP_BN_RELU) B = &net->layers[i];
+        REQUIRE(B && B->p.lin.scale.C == 9);
+        uint8_t *w = exec_width_tensors(net);
+        REQUIRE(w);
+        unsigned wx = w[B->in[0]];
+        mem_free(w);
+        CHECK_MSG(wx == 37 - 12, "the batch norm's input width is %u", wx);
+        uint64_t m = bits_mask(37), lim = 1ULL << (wx - 1), top = (1ULL << 35) - 1;
+        const uint64_t b[9] = {lim - 1, lim, lim + 1, 0 - lim, 0 - lim - 1, top, 0 - top,
+                               0 - lim + 1, 3 * lim};
+        for (unsigned c = 0; c < 9; c++) {
+            B->b[c] = b[c] & m;
+            B->w[c] = (c * 5 + (unsigned)mi) % 3 == 0; /* both sign bits for both kinds */
+        }
+        REQUIRE_OK(ref_run(net, &want, NULL, x));
+        secure_costs costs;
+        secure_cfg cfg = {.mode = modes[mi], .lanes = 2, .costs = &costs};
+        int rc = secure_run(&got, &n, net, x, &cfg);
+        CHECK_MSG(rc == 0, "%s", err_msg());
+        if (rc == 0) CHECK(secure_check_costs(net, &cfg, &costs) == 0);
+        exec_report_free(&costs.rep);
+        for (size_t i = 0; rc == 0 && i < n; i++)
+            CHECK_MSG(got[i] == want[i], "mode %d output %zu: 0x%llx, the reference 0x%llx", mi, i,
+                      (unsigned long long)got[i], (unsigned long long)want[i]);
+        mem_free(x);
+        mem_free(want);
+        mem_free(got);
+        qnet_free(net);
+    }
+}
+
 /* HardSwish (the operator, opset 14, and HardSigmoid then Mul, opset 13),
  * a squeeze-and-excitation product N x C x H x W times N x C x 1 x 1, a
  * PRelu with a slope per channel (scripts/make-act2-model), in both modes,

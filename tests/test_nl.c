@@ -45,6 +45,8 @@ typedef struct ew {
     const nl_actp *act;
     const uint8_t *flip; /* OP_RELU_FLIP: the flips, held by party flip_role */
     int flip_role;
+    uint64_t *xd[2];     /* OP_RELU_FLIP: the DReLU's input at width wd, or NULL */
+    unsigned wd;
     uint64_t *x[2], *y[2];
 } ew;
 
@@ -56,7 +58,8 @@ static int ew_party(party *p, void *arg) {
     case OP_RELU:
         return nl_relu(p, t->y[r], t->x[r], t->n, t->l);
     case OP_RELU_FLIP:
-        return nl_relu_flip(p, t->y[r], t->x[r], r == t->flip_role ? t->flip : NULL, t->n, t->l);
+        return nl_relu_flip(p, t->y[r], t->x[r], t->xd[0] ? t->xd[r] : NULL, t->wd,
+                            r == t->flip_role ? t->flip : NULL, t->n, t->l);
     case OP_TRUNC:
         return nl_trunc(p, t->y[r], t->x[r], t->n, t->l, t->s);
     case OP_RELU_TRUNC:
@@ -120,8 +123,8 @@ static unsigned out_width(const ew *t) {
 /* The exact bytes nl.h predicts for this call. */
 static uint64_t ew_predict(const ew *t, unsigned lanes) {
     switch (t->op) {
-    case OP_RELU:
-    case OP_RELU_FLIP: return nl_relu_bytes(OC, t->n, t->l, lanes);
+    case OP_RELU: return nl_relu_bytes(OC, t->n, t->l, lanes);
+    case OP_RELU_FLIP: return nl_relu_flip_bytes(OC, t->n, t->l, t->xd[0] ? t->wd : 0, lanes);
     case OP_TRUNC: return nl_trunc_bytes(OC, t->n, t->l, t->s, lanes);
     case OP_RELU_TRUNC: return nl_relu_trunc_bytes(OC, t->n, t->l, t->s, lanes);
     case OP_TR: return nl_trunc_reduce_bytes(OC, t->n, t->l, t->s, lanes);
@@ -277,6 +280,42 @@ TEST(relu_flip_wide) {
             mem_free(f);
             if (bad) return;
         }
+    prg_clear(&g);
+}
+
+/* The DReLU taken at a narrower width wd of a second input with x's sign
+ * (a batch norm's ReLU on bounded inputs): x in [-2^(wd-1), 2^(wd-1)),
+ * edges included, as its own DReLU input, at several (l, wd), either party
+ * holding the flips; bytes as nl_relu_flip_bytes. */
+TEST(relu_flip_narrow) {
+    prg g;
+    harness_prg(&g, 34);
+    static const unsigned lw[][2] = {{8, 2}, {8, 5}, {16, 9}, {32, 22}, {37, 26}, {64, 40}, {64, 63}};
+    for (size_t k = 0; k < sizeof lw / sizeof *lw; k++) {
+        unsigned l = lw[k][0], wd = lw[k][1];
+        ew t = {.op = OP_RELU_FLIP, .l = l, .wd = wd, .flip_role = (int)(k & 1)};
+        size_t n = 1000;
+        t.n = n;
+        uint64_t m = bits_mask(l), h = 1ULL << (wd - 1), *x = mem_alloc(n, 8);
+        prg_ring(&g, x, n, 64);
+        uint64_t e[] = {0, 1, h - 1, 0 - h, 0 - (uint64_t)1, h - 2, 2 - h};
+        for (size_t i = 0; i < n; i++) {
+            int64_t v = (int64_t)(x[i] % (2 * h)) - (int64_t)h; /* in [-h, h) */
+            x[i] = (i < 7 ? e[i] : (uint64_t)v) & m;
+        }
+        for (int r = 0; r < 2; r++) t.x[r] = mem_alloc(n + 1, 8);
+        prg_ring(&g, t.x[0], n, l);
+        for (size_t i = 0; i < n; i++) t.x[1][i] = (x[i] - t.x[0][i]) & m;
+        t.xd[0] = t.x[0];
+        t.xd[1] = t.x[1];
+        uint8_t *f = random_flips(&g, n);
+        t.flip = f;
+        int bad = ew_check(&t, k % 3 == 2 ? 2 : 1);
+        ew_free(&t);
+        mem_free(f);
+        mem_free(x);
+        if (bad) return;
+    }
     prg_clear(&g);
 }
 

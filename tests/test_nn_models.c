@@ -282,7 +282,7 @@ TEST(bnrelu_vs_torch) {
     }
     CHECK_EQ(bn, 1);
     CHECK_EQ(sc, 2);
-    CHECK_EQ(convs, 4);
+    CHECK_EQ(convs, 5);
     qnet_free(net);
     double e12, e20;
     against_torch(DATA "bnrelu.onnx", DATA "bnrelu.input.npy", DATA "bnrelu.torch.npy", 37, 12, 0,

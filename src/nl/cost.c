@@ -59,11 +59,16 @@ static uint64_t over_lanes(const ot_costing *oc, size_t n, size_t grain, unsigne
 
 /* ---- lane level: relu.c ---- */
 
-/* DReLU (millionaire on l - 1 bits), then one MUX. */
-static uint64_t relu_lane(const ot_costing *oc, size_t n, unsigned l) {
-    uint64_t b = mpc_msb_bytes(oc, n, l, MM) + mpc_mux_bytes(oc, &l, 1, n);
+/* DReLU (millionaire on wd - 1 bits; wd = l for a ReLU), then one MUX of
+ * l bits. */
+static uint64_t relu_w_lane(const ot_costing *oc, size_t n, unsigned l, unsigned wd) {
+    uint64_t b = mpc_msb_bytes(oc, n, wd, MM) + mpc_mux_bytes(oc, &l, 1, n);
     otb_cost_run(oc);
     return b;
+}
+
+static uint64_t relu_lane(const ot_costing *oc, size_t n, unsigned l) {
+    return relu_w_lane(oc, n, l, l);
 }
 
 /* msb_and_carry: one millionaire call, one split batch or the batches
@@ -166,7 +171,7 @@ static uint64_t div_lane(const ot_costing *oc, const uint64_t *d, size_t ds, siz
 
 /* ---- layer level: element-wise ---- */
 
-enum { C_RELU, C_TRUNC, C_RELU_TRUNC, C_TR, C_EXT, C_MSB };
+enum { C_RELU, C_TRUNC, C_RELU_TRUNC, C_TR, C_EXT, C_MSB, C_RELU_W };
 
 typedef struct ew_cost {
     int kind;
@@ -187,6 +192,8 @@ static uint64_t ew_lane(const ot_costing *oc, const void *vctx, size_t first, si
         return trunc_reduce_lane(oc, count, c->l, c->s);
     case C_EXT:
         return extend_lane(oc, count, c->l, c->l2);
+    case C_RELU_W:
+        return relu_w_lane(oc, count, c->l, c->l2);
     default:
         return mpc_msb_bytes(oc, count, c->l, MM);
     }
@@ -204,6 +211,12 @@ static uint64_t ew_bytes(const ot_costing *oc, int kind, size_t n, unsigned l, u
 
 uint64_t nl_relu_bytes(const ot_costing *oc, size_t n, unsigned l, unsigned lanes) {
     return l_ok(l) ? ew_bytes(oc, C_RELU, n, l, 0, 0, lanes) : 0;
+}
+
+uint64_t nl_relu_flip_bytes(const ot_costing *oc, size_t n, unsigned l, unsigned wd,
+                            unsigned lanes) {
+    if (wd == 0 || wd > l) wd = l;
+    return l_ok(l) ? ew_bytes(oc, C_RELU_W, n, l, 0, wd, lanes) : 0;
 }
 
 uint64_t nl_trunc_bytes(const ot_costing *oc, size_t n, unsigned l, unsigned s, unsigned lanes) {

@@ -54,8 +54,8 @@ int nl_relu_lane(mpc_lane *L, uint64_t *y, const uint64_t *x, size_t n, unsigned
  * nl_extend_msb0_bytes (nl.h). */
 int nl_extend_msb0_lane(mpc_lane *L, uint64_t *y, const uint64_t *v, size_t n, unsigned k,
                         unsigned l) WUR;
-int nl_relu_flip_lane(mpc_lane *L, uint64_t *y, const uint64_t *x, const uint8_t *flip, size_t n,
-                      unsigned l) WUR;
+int nl_relu_flip_lane(mpc_lane *L, uint64_t *y, const uint64_t *x, const uint64_t *xd,
+                      unsigned wd, const uint8_t *flip, size_t n, unsigned l) WUR;
 int nl_trunc_lane(mpc_lane *L, uint64_t *y, const uint64_t *x, size_t n, unsigned l, unsigned s) WUR;
 int nl_relu_trunc_lane(mpc_lane *L, uint64_t *y, const uint64_t *x, size_t n, unsigned l,
                        unsigned s) WUR;

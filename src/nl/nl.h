@@ -95,9 +95,13 @@ int nl_relu(party *p, uint64_t *y, const uint64_t *x, size_t n, unsigned l) WUR;
  * flip[i]), times that sign again. flip is one party's private bits (the
  * side that holds them passes them, the other NULL), XORed into its share
  * of DReLU(x): the same protocol and cost as nl_relu (a batch norm's
- * private signs before a ReLU, nn/graph.c). */
-int nl_relu_flip(party *p, uint64_t *y, const uint64_t *x, const uint8_t *flip, size_t n,
-                 unsigned l) WUR;
+ * private signs before a ReLU, nn/graph.c). With xd != NULL the DReLU is
+ * taken of xd at width wd (1 <= wd <= l; shares mod 2^wd, higher bits
+ * ignored) instead: xd must be below 2^(wd-1) in magnitude, signed, and
+ * have x's sign wherever x != 0 ([xd >= 0] = [x >= 0]); the millionaire
+ * then runs on wd - 1 bits (nl_relu_flip_bytes). */
+int nl_relu_flip(party *p, uint64_t *y, const uint64_t *x, const uint64_t *xd, unsigned wd,
+                 const uint8_t *flip, size_t n, unsigned l) WUR;
 /* b = DReLU(x) = [signed(x) >= 0], XOR shares one byte per element. */
 int nl_drelu(party *p, uint8_t *b, const uint64_t *x, size_t n, unsigned l) WUR;
 /* y = floor(signed(x) / 2^s), faithful (exact) truncation with the sign
@@ -189,6 +193,9 @@ int nl_argmax(party *p, uint64_t *idx, const uint64_t *x, size_t rows, size_t co
  * nl_pool_check; 0 too if memory for the linear max pool's window table
  * runs out. Cost O(n) at most, no communication. */
 uint64_t nl_relu_bytes(const ot_costing *oc, size_t n, unsigned l, unsigned lanes);
+/* nl_relu_flip with its DReLU at width wd (0: l). */
+uint64_t nl_relu_flip_bytes(const ot_costing *oc, size_t n, unsigned l, unsigned wd,
+                            unsigned lanes);
 uint64_t nl_trunc_bytes(const ot_costing *oc, size_t n, unsigned l, unsigned s, unsigned lanes);
 uint64_t nl_relu_trunc_bytes(const ot_costing *oc, size_t n, unsigned l, unsigned s,
                              unsigned lanes);

@@ -70,17 +70,17 @@ static int oom(const char *what) { return err_set(PARLEY_E_NOMEM, "out of memory
 /* ---- ReLU ---- */
 
 int nl_relu_lane(mpc_lane *L, uint64_t *y, const uint64_t *x, size_t n, unsigned l) {
-    return nl_relu_flip_lane(L, y, x, NULL, n, l);
+    return nl_relu_flip_lane(L, y, x, x, l, NULL, n, l);
 }
 
 /* The side holding flip XORs it into its share of DReLU(x): the MUX then
  * selects x where [x >= 0] xor flip, which is x > 0 (flip 0) or x < 0
  * (flip 1), up to x = 0, where both give 0 (nl.h). */
-int nl_relu_flip_lane(mpc_lane *L, uint64_t *y, const uint64_t *x, const uint8_t *flip, size_t n,
-                      unsigned l) {
+int nl_relu_flip_lane(mpc_lane *L, uint64_t *y, const uint64_t *x, const uint64_t *xd,
+                      unsigned wd, const uint8_t *flip, size_t n, unsigned l) {
     uint8_t *b = mem_alloc(n ? n : 1, 1);
     if (!b) return oom("ReLU");
-    int rc = mpc_drelu(L, b, x, n, l);
+    int rc = mpc_drelu(L, b, xd, n, wd);
     if (rc == 0 && flip)
         for (size_t i = 0; i < n; i++) b[i] ^= flip[i] & 1;
     if (rc == 0) rc = mpc_mux(L, &y, b, &x, &l, 1, n);
@@ -458,6 +458,7 @@ typedef struct ew_args {
     uint8_t *b;
     const uint64_t *x;
     const uint8_t *flip; /* K_RELU: this side's private flips, or NULL */
+    const uint64_t *xd;  /* K_RELU: the DReLU's input at width l2, or NULL (x at l) */
     unsigned l, s, l2;
     int sgn, kind;
 } ew_args;
@@ -470,7 +471,8 @@ static int ew_job(mpc_lane *L, void *ctx, size_t first, size_t count) {
     const uint64_t *x = a->x + first;
     switch (a->kind) {
     case K_RELU:
-        return nl_relu_flip_lane(L, y, x, a->flip ? a->flip + first : NULL, count, a->l);
+        return nl_relu_flip_lane(L, y, x, a->xd ? a->xd + first : x, a->xd ? a->l2 : a->l,
+                                 a->flip ? a->flip + first : NULL, count, a->l);
     case K_DRELU:
         return mpc_drelu(L, a->b + first, x, count, a->l);
     case K_TRUNC:
@@ -492,10 +494,12 @@ int nl_relu(party *p, uint64_t *y, const uint64_t *x, size_t n, unsigned l) {
     return ew_run(p, n, &a);
 }
 
-int nl_relu_flip(party *p, uint64_t *y, const uint64_t *x, const uint8_t *flip, size_t n,
-                 unsigned l) {
+int nl_relu_flip(party *p, uint64_t *y, const uint64_t *x, const uint64_t *xd, unsigned wd,
+                 const uint8_t *flip, size_t n, unsigned l) {
     TRY(check_l(l));
-    ew_args a = {.y = y, .x = x, .flip = flip, .l = l, .kind = K_RELU};
+    if (xd && (wd < 1 || wd > l))
+        return err_set(PARLEY_E_ARG, "a DReLU width of %u bits under a ring of %u", wd, l);
+    ew_args a = {.y = y, .x = x, .flip = flip, .xd = xd, .l = l, .l2 = wd, .kind = K_RELU};
     return ew_run(p, n, &a);
 }
 

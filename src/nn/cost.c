@@ -44,11 +44,12 @@ int cost_predict(cost_report *r, const qnet *net, const cost_opts *o) {
     r->layer_cots = mem_calloc(net->nlayers ? net->nlayers : 1, sizeof *r->layer_cots);
     r->layer_flights = mem_calloc(net->nlayers ? net->nlayers : 1, sizeof *r->layer_flights);
     r->layer_sent = mem_calloc(net->nlayers ? net->nlayers : 1, sizeof *r->layer_sent);
-    uint8_t *nonneg = exec_nonneg_tensors(net);
+    uint8_t *nonneg = exec_nonneg_tensors(net), *width = exec_width_tensors(net);
     fsim *fs = NULL;
-    if (!r->layer || !r->layer_cots || !r->layer_flights || !r->layer_sent || !nonneg ||
+    if (!r->layer || !r->layer_cots || !r->layer_flights || !r->layer_sent || !nonneg || !width ||
         fsim_new(&fs, o->ot, o->lanes, o->ferret) < 0) {
         mem_free(nonneg);
+        mem_free(width);
         return err_set(PARLEY_E_NOMEM, "out of memory for the cost model");
     }
     /* share_input and reveal: one packed message of l-bit values each. */
@@ -74,6 +75,7 @@ int cost_predict(cost_report *r, const qnet *net, const cost_opts *o) {
                   .l = l,
                   .lin = &lin,
                   .nonneg = nonneg,
+                  .width = width,
                   .oc = &oc,
                   .lanes = o->lanes,
                   .sd = &sd};
@@ -96,6 +98,7 @@ int cost_predict(cost_report *r, const qnet *net, const cost_opts *o) {
             r->nonlinear += r->layer[i];
     }
     mem_free(nonneg);
+    mem_free(width);
     if (rc < 0) {
         fsim_free(fs);
         return rc;

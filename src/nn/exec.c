@@ -90,6 +90,19 @@ uint8_t *exec_nonneg_tensors(const qnet *net) {
     return nn;
 }
 
+uint8_t *exec_width_tensors(const qnet *net) {
+    uint8_t *w = mem_alloc(net->ntensors ? net->ntensors : 1, 1);
+    if (!w) return NULL;
+    for (unsigned i = 0; i < net->ntensors; i++) w[i] = (uint8_t)net->l;
+    for (unsigned i = 0; i < net->nlayers; i++) {
+        const qlayer *L = &net->layers[i];
+        const qkind *k = qkind_of(L->op);
+        unsigned v = k->width ? k->width(L, w, net->l) : net->l;
+        w[L->out] = (uint8_t)(v < 1 ? 1 : v > net->l ? net->l : v);
+    }
+    return w;
+}
+
 void exec_report_free(exec_report *rep) {
     if (!rep) return;
     mem_free(rep->layers);
@@ -127,12 +140,13 @@ int exec_infer(party *p, const qnet *net, const exec_opts *o, const uint64_t *x,
         if (net->layers[i].nin > maxin) maxin = net->layers[i].nin;
     exec_layer_stat *ls = mem_calloc(net->nlayers ? net->nlayers : 1, sizeof *ls);
     const uint64_t **xs = mem_calloc(maxin, sizeof *xs);
-    uint8_t *nonneg = exec_nonneg_tensors(net);
+    uint8_t *nonneg = exec_nonneg_tensors(net), *width = exec_width_tensors(net);
     qstore st;
-    if (!ls || !xs || !nonneg) {
+    if (!ls || !xs || !nonneg || !width) {
         mem_free(ls);
         mem_free(xs);
         mem_free(nonneg);
+        mem_free(width);
         return PARLEY_E_NOMEM;
     }
     int rc = qstore_init(&st, net);
@@ -140,6 +154,7 @@ int exec_infer(party *p, const qnet *net, const exec_opts *o, const uint64_t *x,
         mem_free(ls);
         mem_free(xs);
         mem_free(nonneg);
+        mem_free(width);
         return rc;
     }
     /* once for the whole run; a back-end that spends statistical security
@@ -171,7 +186,8 @@ int exec_infer(party *p, const qnet *net, const exec_opts *o, const uint64_t *x,
                   .owner = p->role == MPC_SERVER,
                   .p = p,
                   .lin = &lin,
-                  .nonneg = nonneg};
+                  .nonneg = nonneg,
+                  .width = width};
         rc = qkind_step(&c);
         if (rc < 0) {
             err_wrap(rc, "layer %u (%s %s)", i + 1, qop_name(L->op), L->name);
@@ -213,6 +229,7 @@ int exec_infer(party *p, const qnet *net, const exec_opts *o, const uint64_t *x,
     qstore_free(&st);
     mem_free(xs);
     mem_free(nonneg);
+    mem_free(width);
     if (rc == 0 && p->role == MPC_CLIENT) {
         *y = res;
         *ny = nres;

@@ -81,5 +81,13 @@ const lin_ops *exec_lin_ops(int mode);
  * sums). Max pooling on them compares without a sign extension
  * (NL_POOL_NONNEG), and at wb bits where nl_maxpool_narrow allows. */
 uint8_t *exec_nonneg_tensors(const qnet *net);
+/* Signed bounds from the architecture alone: for every tensor a width w in
+ * 1..l with every value in [-2^(w-1), 2^(w-1)): l - s after a truncation
+ * by s of an l-bit value (a Conv's output), the largest of the inputs'
+ * through ReLUs, max pools, padding and data movement, an average pool's
+ * input's where its window sums cannot wrap, l otherwise (qkind.width).
+ * A batch norm's ReLU takes its DReLU at that width plus one (kinds.c).
+ * One byte per tensor (mem_free); NULL if out of memory. */
+uint8_t *exec_width_tensors(const qnet *net);
 
 #endif

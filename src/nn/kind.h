@@ -74,6 +74,7 @@ typedef struct qctx {
     party *p;                 /* secure steps; NULL in plaintext */
     const lin_backend *lin;   /* the session's linear back-end */
     const uint8_t *nonneg;    /* exec_nonneg_tensors */
+    const uint8_t *width;     /* exec_width_tensors (NULL in plaintext) */
     const ot_costing *oc;     /* costing */
     unsigned lanes;
     double *sd; /* costing: the linear layers' statistical distance is added here (or NULL) */
@@ -140,6 +141,10 @@ typedef struct qkind {
      * (both directions, all lanes). */
     int (*step)(const qctx *c);
     uint64_t (*bytes)(const qctx *c);
+    /* A public bound on the output's values from the inputs' (w, one per
+     * tensor, exec_width_tensors): every output value in [-2^(v-1),
+     * 2^(v-1)) for the v returned, 1..l. NULL: none (l). */
+    unsigned (*width)(const qlayer *L, const uint8_t *w, unsigned l);
     /* The range check of the reference (ref_run_checked) runs the net on
      * exact signed values, 64-bit; a kind whose step can form values larger
      * than its inputs' gives here, from the inputs' largest magnitudes

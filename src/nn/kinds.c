@@ -208,36 +208,85 @@ static void shl_reach(const qctx *c, const double *inmax, double *bound, uint64_
 
 /* ---- a batch norm's ReLU, private signs (BN_RELU; nn/graph.c) ---- */
 
+/* The DReLU's width: the input's public width plus one, for the addend
+ * clamped to the input's range (bn_relu_step). */
+static unsigned bn_relu_dwidth(const qctx *c) {
+    unsigned wx = c->width ? c->width[c->L->in[0]] : c->l;
+    return wx < c->l ? wx + 1 : c->l;
+}
+
 /* z = x + b[c] (the owner's share; the value in plaintext), then the ReLU
- * with the owner's sign bits as per-element flips (nl_relu_flip). */
+ * with the owner's sign bits as per-element flips (nl_relu_flip). With x
+ * public-bounded to [-L, L), L = 2^(wx-1), the DReLU is taken of z' = x +
+ * clamp(b, -L, L), which lies in [-2L, 2L): wx + 1 bits. z' >= 0 exactly
+ * when z >= 0: they are equal for |b| <= L; for b > L both are >= 0 (z >
+ * x + L >= 0), for b < -L both negative (z < x - L < 0); and z does not
+ * wrap, the addend fitting l - 1 bits (quant.c). The clamp is the
+ * owner's, on its own private addend (docs/PROTOCOLS.md §0). */
 static int bn_relu_step(const qctx *c) {
     const lin_scale *sc = &c->L->p.lin.scale;
     size_t n = c->n, nz = n ? n : 1;
     uint64_t m = bits_mask(c->l);
-    uint64_t *z = mem_alloc(nz, sizeof *z);
+    unsigned wd = c->p ? bn_relu_dwidth(c) : c->l;
+    uint64_t *z = mem_alloc(nz, sizeof *z), *zd = wd < c->l ? mem_alloc(nz, sizeof *zd) : NULL;
     uint8_t *flip = c->owner ? mem_alloc(nz, 1) : NULL;
-    if (!z || (c->owner && !flip)) {
+    if (!z || (c->owner && !flip) || (wd < c->l && !zd)) {
         mem_free(z);
+        mem_free(zd);
         mem_free(flip);
         return err_set(PARLEY_E_NOMEM, "out of memory for a batch norm's ReLU");
     }
+    int64_t lim = wd < c->l ? (int64_t)1 << (wd - 2) : 0; /* 2^(wx-1) */
     for (size_t i = 0; i < n; i++) {
         size_t ch = (i / sc->S) % sc->C;
         z[i] = c->owner ? (c->x[0][i] + c->L->b[ch]) & m : c->x[0][i];
+        if (zd) {
+            int64_t b = c->owner ? bits_signed(c->L->b[ch], c->l) : 0;
+            b = b > lim ? lim : b < -lim ? -lim : b;
+            zd[i] = (c->x[0][i] + (uint64_t)b) & m;
+        }
         if (flip) flip[i] = (uint8_t)(c->L->w[ch] & 1);
     }
     int rc = 0;
     if (c->p)
-        rc = nl_relu_flip(c->p, c->y, z, flip, n, c->l);
+        rc = nl_relu_flip(c->p, c->y, z, zd, wd, flip, n, c->l);
     else
         nl_relu_flip_plain(c->y, z, flip, n, c->l);
     mem_free_wipe(z, nz * sizeof *z);
+    if (zd) mem_free_wipe(zd, nz * sizeof *zd);
     if (flip) mem_free_wipe(flip, nz);
     return rc;
 }
 
 static uint64_t bn_relu_bytes(const qctx *c) {
-    return nl_relu_bytes(c->oc, c->n, c->l, c->lanes);
+    return nl_relu_flip_bytes(c->oc, c->n, c->l, bn_relu_dwidth(c), c->lanes);
+}
+
+/* ---- public widths (exec_width_tensors) ---- */
+
+/* A truncation by p.shift: the input's width less the shift. */
+static unsigned width_shift(const qlayer *L, const uint8_t *w, unsigned l) {
+    (void)l;
+    unsigned wi = w[L->in[0]];
+    return L->p.shift < wi ? wi - L->p.shift : 1;
+}
+
+/* ReLU, max pools, padding, data movement: within the widest input. */
+static unsigned width_max(const qlayer *L, const uint8_t *w, unsigned l) {
+    (void)l;
+    unsigned v = 1;
+    for (unsigned k = 0; k < L->nin; k++)
+        if (w[L->in[k]] > v) v = w[L->in[k]];
+    return v;
+}
+
+/* An average pool: floor(sum / d) lies within the window's values when
+ * the sums cannot wrap, i.e. when K = kh * kw values of the input's width
+ * fit l bits (d is at least the values summed). */
+static unsigned width_avg(const qlayer *L, const uint8_t *w, unsigned l) {
+    unsigned wi = w[L->in[0]];
+    uint64_t K = (uint64_t)L->p.pool.kh * L->p.pool.kw;
+    return wi + bits_ceil_log2(K) <= l ? wi : l;
 }
 
 static void bn_relu_reach(const qctx *c, const double *inmax, double *bound, uint64_t *inner) {
@@ -568,26 +617,28 @@ static const qkind kinds[QOP_END_] = {
     [QOP_SCALE] = {"scale", LINEAR(LIN_SCALE), .wlog2 = 11, INPUTS(1, 1), WIRE(lin.scale, 4),
                    .check = qcheck_scale, .dump = dump_wbits},
     [QOP_TRUNC] = {"trunc", EW_SHIFT(nl_trunc), INPUTS(1, 1), .scale = QS_DOWN, .counts = QC_TRUNC,
+                   .width = width_shift,
                    .dump = dump_shr},
-    [QOP_RELU] = {"relu", "Relu", EW(nl_relu), INPUTS(1, 1), .nonneg = QN_ALWAYS,
+    [QOP_RELU] = {"relu", "Relu", EW(nl_relu), INPUTS(1, 1), .nonneg = QN_ALWAYS, .width = width_max,
                   .counts = QC_RELU},
     [QOP_RELU_TRUNC] = {"relu_trunc", EW_SHIFT(nl_relu_trunc), INPUTS(1, 1), .scale = QS_DOWN,
+                        .width = width_shift,
                         .nonneg = QN_ALWAYS, .counts = QC_RELU | QC_TRUNC, .dump = dump_shr},
-    [QOP_MAXPOOL] = {"maxpool", PROTOCOL(maxpool), INPUTS(1, 1), .nonneg = QN_IF_INPUTS,
+    [QOP_MAXPOOL] = {"maxpool", PROTOCOL(maxpool), INPUTS(1, 1), .nonneg = QN_IF_INPUTS, .width = width_max,
                      WIRE(pool, 18), .check = qcheck_pool, .stats = maxpool_stats,
                      .dump = dump_pool},
-    [QOP_AVGPOOL] = {"avgpool", PROTOCOL(avgpool), INPUTS(1, 1), .nonneg = QN_SUMS_INPUTS,
+    [QOP_AVGPOOL] = {"avgpool", PROTOCOL(avgpool), INPUTS(1, 1), .nonneg = QN_SUMS_INPUTS, .width = width_avg,
                      WIRE(pool, 18), .check = qcheck_pool, .counts = QC_DIVISION,
                      .dump = dump_pool, .reach = avgpool_reach},
     [QOP_ADD] = {"add", LOCAL(add), INPUTS(2, 2), .check = qcheck_add, .reach = add_reach},
     [QOP_ADDC] = {"addc", LOCAL(addc), INPUTS(1, 1), .priv = QW_ELEMENTS, .reach = addc_reach},
-    [QOP_CONCAT] = {"concat", LOCAL(concat), INPUTS(1, QNET_MAX_INPUTS), .nonneg = QN_IF_INPUTS,
+    [QOP_CONCAT] = {"concat", LOCAL(concat), INPUTS(1, QNET_MAX_INPUTS), .nonneg = QN_IF_INPUTS, .width = width_max,
                     WIRE(axis, 1), .check = qcheck_concat, .dump = dump_axis},
-    [QOP_RESHAPE] = {"reshape", LOCAL(reshape), INPUTS(1, 1), .nonneg = QN_IF_INPUTS,
+    [QOP_RESHAPE] = {"reshape", LOCAL(reshape), INPUTS(1, 1), .nonneg = QN_IF_INPUTS, .width = width_max,
                      .check = qcheck_reshape},
-    [QOP_PAD] = {"pad", LOCAL(pad), INPUTS(1, 1), .nonneg = QN_IF_INPUTS,
+    [QOP_PAD] = {"pad", LOCAL(pad), INPUTS(1, 1), .nonneg = QN_IF_INPUTS, .width = width_max,
                  WIRE(pad, 2 * NN_MAX_RANK), .check = qcheck_pad},
-    [QOP_TRANSPOSE] = {"transpose", LOCAL(transpose), INPUTS(1, 1), .nonneg = QN_IF_INPUTS,
+    [QOP_TRANSPOSE] = {"transpose", LOCAL(transpose), INPUTS(1, 1), .nonneg = QN_IF_INPUTS, .width = width_max,
                        WIRE(perm, NN_MAX_RANK), .check = qcheck_transpose},
     [QOP_ARGMAX] = {"argmax", PROTOCOL(argmax), INPUTS(1, 1), .scale = QS_INDEX, WIRE(argmax, 2),
                     .check = qcheck_argmax, .stats = argmax_stats, .dump = dump_argmax},
@@ -598,11 +649,11 @@ static const qkind kinds[QOP_END_] = {
     [QOP_LEAKY_RELU] = {"leaky_relu", EW_ACT(nl_act, NL_ACT_LEAKY, leaky_quant)},
     [QOP_HARD_SIGMOID] = {"hard_sigmoid", EW_ACT(nl_act, NL_ACT_HSIG, hsig_quant)},
     /* data movement and sums (ops-move) */
-    [QOP_SLICE] = {"slice", LOCAL(slice), INPUTS(1, 1), .nonneg = QN_IF_INPUTS,
+    [QOP_SLICE] = {"slice", LOCAL(slice), INPUTS(1, 1), .nonneg = QN_IF_INPUTS, .width = width_max,
                    WIRE(slice, 2 * NN_MAX_RANK), .check = qcheck_slice, .dump = dump_slice},
-    [QOP_UPSAMPLE] = {"upsample", LOCAL(upsample), INPUTS(1, 1), .nonneg = QN_IF_INPUTS,
+    [QOP_UPSAMPLE] = {"upsample", LOCAL(upsample), INPUTS(1, 1), .nonneg = QN_IF_INPUTS, .width = width_max,
                       WIRE(factor, NN_MAX_RANK), .check = qcheck_upsample, .dump = dump_factor},
-    [QOP_DILATE] = {"dilate", LOCAL(dilate), INPUTS(1, 1), .nonneg = QN_IF_INPUTS,
+    [QOP_DILATE] = {"dilate", LOCAL(dilate), INPUTS(1, 1), .nonneg = QN_IF_INPUTS, .width = width_max,
                     WIRE(factor, NN_MAX_RANK), .check = qcheck_dilate, .dump = dump_factor},
     [QOP_SUMPOOL] = {"sumpool", LOCAL(sumpool), INPUTS(1, 1), WIRE(pool, 18), .check = qcheck_pool,
                      .dump = dump_pool, .reach = sumpool_reach},

@@ -301,8 +301,12 @@ int quant_net(qnet **out, const fgraph *g, unsigned l, unsigned s, unsigned wbit
                     fnode_private(g, n, &nw, &nb);
                     L->w = mem_alloc(nw ? nw : 1, sizeof(uint64_t));
                     L->b = mem_alloc(nb ? nb : 1, sizeof(uint64_t));
-                    rc = L->w && L->b ? quantize(L->b, n->b, nb, l, sc_in, n, "addend")
+                    /* within l - 1 bits, so that x + b cannot wrap where
+                     * x is bounded (kinds.c, bn_relu_step) */
+                    rc = L->w && L->b ? quantize(L->b, n->b, nb, l - 1, sc_in, n, "addend")
                                       : PARLEY_E_NOMEM;
+                    for (size_t c = 0; rc == 0 && c < nb; c++)
+                        L->b[c] = (uint64_t)bits_signed(L->b[c], l - 1) & bits_mask(l);
                     for (size_t c = 0; rc == 0 && c < nw; c++) L->w[c] = n->w[c] < 0;
                 }
                 if (rc == 0 && k->priv == QW_ELEMENTS) {
