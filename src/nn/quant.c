@@ -303,7 +303,8 @@ int quant_net(qnet **out, const fgraph *g, unsigned l, unsigned s, unsigned wbit
                     L->b = mem_alloc(nb ? nb : 1, sizeof(uint64_t));
                     /* within l - 1 bits, so that x + b cannot wrap where
                      * x is bounded (kinds.c, bn_relu_step) */
-                    rc = L->w && L->b ? quantize(L->b, n->b, nb, l - 1, sc_in, n, "addend")
+                    rc = L->w && L->b ? quantize(L->b, n->b, nb, l - 1, sc_in, n,
+                                               "addend (one bit below the ring)")
                                       : PARLEY_E_NOMEM;
                     for (size_t c = 0; rc == 0 && c < nb; c++)
                         L->b[c] = (uint64_t)bits_signed(L->b[c], l - 1) & bits_mask(l);
