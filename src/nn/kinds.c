@@ -237,15 +237,20 @@ static int bn_relu_step(const qctx *c) {
         return err_set(PARLEY_E_NOMEM, "out of memory for a batch norm's ReLU");
     }
     int64_t lim = wd < c->l ? (int64_t)1 << (wd - 2) : 0; /* 2^(wx-1) */
-    for (size_t i = 0; i < n; i++) {
-        size_t ch = (i / sc->S) % sc->C;
-        z[i] = c->owner ? (c->x[0][i] + c->L->b[ch]) & m : c->x[0][i];
+    /* n = N * C * S (qcheck_scale): plane p of S elements is channel p mod C */
+    for (size_t pl = 0, i = 0; pl < n / sc->S; pl++) {
+        size_t ch = pl % sc->C;
+        uint64_t b = c->owner ? c->L->b[ch] : 0, bd = 0;
         if (zd) {
-            int64_t b = c->owner ? bits_signed(c->L->b[ch], c->l) : 0;
-            b = b > lim ? lim : b < -lim ? -lim : b;
-            zd[i] = (c->x[0][i] + (uint64_t)b) & m;
+            int64_t v = bits_signed(b, c->l);
+            bd = (uint64_t)(v > lim ? lim : v < -lim ? -lim : v);
         }
-        if (flip) flip[i] = (uint8_t)(c->L->w[ch] & 1);
+        uint8_t f = flip ? (uint8_t)(c->L->w[ch] & 1) : 0;
+        for (size_t e = 0; e < sc->S; e++, i++) {
+            z[i] = (c->x[0][i] + b) & m;
+            if (zd) zd[i] = (c->x[0][i] + bd) & m;
+            if (flip) flip[i] = f;
+        }
     }
     int rc = 0;
     if (c->p)
