@@ -555,6 +555,7 @@ typedef struct rcot_case {
     block *q[2], *t[2]; /* [dir]: the sender's and the receiver's COTs */
     block delta[2];
     uint64_t batches[2], sent[2], flights[2];
+    uint64_t setup_sent[2], setup_flights[2]; /* the lane's set-up, per party */
 } rcot_case;
 
 static int rcot_party(int who, chan *ch, void *arg) {
@@ -563,6 +564,8 @@ static int rcot_party(int who, chan *ch, void *arg) {
     ot_lane_opts o = {.backend = OT_BACKEND_SILENT, .ferret = k->fp};
     TRY(ot_lane_setup_ex(&ln, ch, harness_block(1100 + (uint64_t)who), &o));
     k->delta[who] = ot_lane_cots(&ln, 1)->delta;
+    k->setup_sent[who] = chan_get_stats(ch)->bytes_sent;
+    k->setup_flights[who] = chan_get_stats(ch)->flights;
     chan_reset_stats(ch);
     int rc = 0;
     /* Direction 0: party 0 sends; then direction 1. */
@@ -580,6 +583,10 @@ static int rcot_party(int who, chan *ch, void *arg) {
     ot_lane_clear(&ln);
     return rc;
 }
+
+/* The set-up flights per party of a set that does not boot (the toy
+ * set's test runs first and records them). */
+static uint64_t rcot_toy_setup_flights;
 
 static void rcot_check(const ferret_params *fp, size_t total, const size_t *parts, size_t nparts) {
     rcot_case k = {.fp = fp, .total = total, .parts = parts, .nparts = nparts};
@@ -616,6 +623,13 @@ static void rcot_check(const ferret_params *fp, size_t total, const size_t *part
     }
     CHECK_EQ(k.sent[0] + k.sent[1], 2 * want_batches * ferret_batch_bytes(fp));
     CHECK_EQ(k.flights[0] + k.flights[1], 2 * want_batches);
+    /* The set-up: exactly what the cost model says, and for a set that
+     * boots (ferret_boots) one flight more per party, for the boot batch. */
+    CHECK_EQ(k.setup_sent[0] + k.setup_sent[1],
+             ot_lane_setup_bytes(&(ot_lane_opts){OT_BACKEND_SILENT, fp}));
+    CHECK_EQ(k.setup_flights[0], k.setup_flights[1]);
+    if (ferret_boots(fp)) CHECK_EQ(k.setup_flights[0], rcot_toy_setup_flights + 1);
+    else rcot_toy_setup_flights = k.setup_flights[0];
     for (int d = 0; d < 2; d++) {
         mem_free(k.q[d]);
         mem_free(k.t[d]);
@@ -642,6 +656,19 @@ TEST(silent_cot_production_params) {
     CHECK_EQ(ferret_n(&FERRET_DEFAULT), 2396160);
     CHECK_EQ(ferret_usable(&FERRET_DEFAULT), 2396160 - 262144 - 1170 * 11);
     CHECK_EQ(ferret_batch_bytes(&FERRET_DEFAULT), 205920);
+    /* Its first base comes from one FERRET_BOOT batch (ferret.h), whose
+     * parameters docs/SECURITY-OT.md argues for too (lpn_estimate_boot):
+     * the batch covers the base, from 48,168 IKNP rows instead of 275,014. */
+    CHECK_EQ(FERRET_BOOT.t, 2200);
+    CHECK_EQ(FERRET_BOOT.h, 7);
+    CHECK_EQ(FERRET_BOOT.logk, 15);
+    CHECK(ferret_boots(&FERRET_DEFAULT));
+    CHECK(!ferret_boots(&FERRET_TOY));
+    CHECK_EQ(ferret_first_rows(&FERRET_DEFAULT), 48168);
+    CHECK_EQ(ferret_first_rows(&FERRET_TOY), ferret_m(&FERRET_TOY));
+    CHECK(ferret_n(&FERRET_BOOT) >= ferret_m(&FERRET_DEFAULT));
+    rcot_check(&FERRET_TOY, 1, parts + 4, 1); /* records a set-up without the boot */
+    CHECK(rcot_toy_setup_flights > 0);
     rcot_check(&FERRET_DEFAULT, ferret_usable(&FERRET_DEFAULT) + 1000, parts, 5);
 }
 

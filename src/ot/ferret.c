@@ -10,6 +10,7 @@
 
 const ferret_params FERRET_H11K18 = {"h11k18", 1170, 11, 18};
 const ferret_params FERRET_TOY = {"toy", 32, 12, 12};
+const ferret_params FERRET_BOOT = {"h7k15", 2200, 7, 15};
 
 #define GGM_SUB 64 /* parents expanded per AES call */
 #define LPN_SUB 64 /* LPN outputs per position batch */

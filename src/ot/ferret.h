@@ -9,8 +9,8 @@
  * it hands out is a block q_i with bit 0 clear, and the receiver's matching
  * block is t_i = q_i ^ b_i * Delta, so the receiver's choice bit b_i is
  * bit 0 of t_i. COTs come in batches of n = t * 2^h, made from m = k + t*h
- * base COTs reserved from the batch before (the first batch's base: raw
- * IKNP rows, ot/lane_silent.c):
+ * base COTs reserved from the batch before (the first batch's base: one
+ * FERRET_BOOT batch made from raw IKNP rows, below and ot/lane_silent.c):
  *
  *   MPCOT   t single-point COTs, one per bin of 2^h outputs, in the
  *           half-tree form (Guo et al., Eurocrypt 2023; docs/PROTOCOLS.md
@@ -48,6 +48,19 @@
  * batches quickly: it is never reachable from the session or the command
  * line.
  *
+ * Bootstrap (FERRET_BOOT, ot/lane_silent.c): the first base of a lane
+ * direction is m = 275,014 COTs for FERRET_DEFAULT, 4.4 MB of IKNP rows.
+ * Instead, IKNP makes the base of one batch of a small instance, t = 2200
+ * trees of depth h = 7 with k = 2^15 (n = 281,600 outputs from m = 48,168
+ * rows: 0.77 MB plus its 246,400 bytes of tree messages), and that batch's
+ * outputs, its own reserved base included, are the first base of the
+ * production instance under the same Delta; the small instance is then
+ * wiped. Every attack the estimator models costs at least 2^346 on it
+ * (scripts/lpn-estimate --set h7k15; the hybrid attack binds), and it
+ * makes exactly one batch, with a code key of its own. A set whose base
+ * the small batch cannot cover, or costs less than it (FERRET_TOY), takes
+ * its base from IKNP directly (ferret_boots).
+ *
  * Memory: the pool (COT_POOL_CARRY + n blocks) and the tree messages are
  * allocated at the first refill; all secrets (base, seeds) are wiped by
  * ferret_clear, the pool's by cot_pool_clear.
@@ -72,6 +85,7 @@ typedef struct ferret_params {
 extern const ferret_params FERRET_H11K18; /* production */
 #define FERRET_DEFAULT FERRET_H11K18        /* what sessions use */
 extern const ferret_params FERRET_TOY; /* tests only: insecure */
+extern const ferret_params FERRET_BOOT; /* the first base of a production lane */
 
 #define FERRET_D 10 /* base COTs per LPN output */
 
@@ -92,6 +106,15 @@ static inline size_t ferret_usable(const ferret_params *p) {
 /* Wire bytes of one batch (sender to receiver). */
 static inline uint64_t ferret_batch_bytes(const ferret_params *p) {
     return (uint64_t)p->t * p->h * 16;
+}
+/* Whether p's first base comes from one FERRET_BOOT batch (above) rather
+ * than from IKNP rows: the batch covers it and its rows are fewer. */
+static inline int ferret_boots(const ferret_params *p) {
+    return ferret_n(&FERRET_BOOT) >= ferret_m(p) && ferret_m(&FERRET_BOOT) < ferret_m(p);
+}
+/* The IKNP rows a lane direction with p starts from. */
+static inline size_t ferret_first_rows(const ferret_params *p) {
+    return ferret_boots(p) ? ferret_m(&FERRET_BOOT) : ferret_m(p);
 }
 
 typedef struct ferret {

@@ -21,8 +21,10 @@
  *           filled by Ferret (ot/ferret.h), consumed by the flavours of
  *           ot/silent.h. Set-up: the same base OTs, with bit 0 of each
  *           IKNP sender's secret row set, since that row is also Ferret's
- *           Delta; then ferret_m raw IKNP COTs each way seed the first
- *           batch (16 bytes per COT), made at the first use, and each
+ *           Delta; then ferret_first_rows raw IKNP COTs each way (16
+ *           bytes per COT) make one FERRET_BOOT batch each way, whose
+ *           outputs seed the first batch (ot/ferret.h), made at the
+ *           first use, and each
  *           party's 16-byte code seed keys the LPN code of both directions
  *           (ot/lane_silent.c).
  *

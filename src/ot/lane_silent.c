@@ -21,11 +21,13 @@ static const ferret_params *params_of(const ot_lane_opts *o) {
 
 /* The code key of the direction in which `from` sends COTs to `to`: a
  * hash of both parties' code seeds, the sender's first, so the two
- * directions of a lane differ and neither party alone fixes a code. */
-static block code_key(block from, block to) {
-    static const char dom[] = "parley ferret LPN code v1";
+ * directions of a lane differ and neither party alone fixes a code. The
+ * bootstrap instance (boot = 1, FERRET_BOOT) has a key of its own. */
+static block code_key(block from, block to, int boot) {
+    static const char dom[] = "parley ferret LPN code v1", dom_boot[] = "parley ferret LPN boot v1";
+    _Static_assert(sizeof dom == sizeof dom_boot, "one layout for both domains");
     uint8_t in[sizeof dom + 32];
-    memcpy(in, dom, sizeof dom);
+    memcpy(in, boot ? dom_boot : dom, sizeof dom);
     memcpy(in + sizeof dom, from.b, 16);
     memcpy(in + sizeof dom + 16, to.b, 16);
     block k;
@@ -34,52 +36,109 @@ static block code_key(block from, block to) {
     return k;
 }
 
-/* The first base COTs of both Ferret instances: m raw IKNP rows each way
- * (one flight per party). Rows are COTs with Delta = s, whose bit 0 is
- * set: the sender clears bit 0 of its q, the receiver sets bit 0 of its t
- * to its choice (t ^ q = c * s keeps holding, as bit 0 of q is bit 0 of t
- * xor c). The same flights carry each party's code seed (16 bytes), drawn
- * after the base OTs: the LPN code of each direction is keyed by both
- * (code_key), fresh for every lane of every session. */
+/* The first `need` outputs of a ferret's one and only batch: its reserved
+ * base (the batch's first m COTs), then the pool's, in output order. */
+static void boot_outputs(ferret *f, cot_pool *p, block *out, size_t need) {
+    size_t m = ferret_m(f->par), done = need < m ? need : m;
+    memcpy(out, f->base, done * sizeof(block));
+    while (done < need) {
+        size_t take = need - done < COT_POOL_CARRY ? need - done : COT_POOL_CARRY;
+        uint64_t idx;
+        memcpy(out + done, cot_pool_take(p, take, &idx), take * sizeof(block));
+        done += take;
+    }
+}
+
+/* One FERRET_BOOT batch each way from the m0 rows (q, t), into the first
+ * base of the production instances (qo, to: ferret_m(fp) each), under the
+ * same Delta: both parties send their trees, then read the peer's (one
+ * flight per party, as a refill of both directions). */
+static int boot_base(ot_lane *ln, const ferret_params *fp, block delta, const block *q,
+                     const block *t, block mine, block theirs, block *qo, block *to) {
+    const ferret_params *bp = &FERRET_BOOT;
+    ferret fs, fr;
+    cot_pool ps, pr;
+    memset(&fs, 0, sizeof fs);
+    memset(&fr, 0, sizeof fr);
+    cot_pool_init(&pr, 0, block_make(0, 0), ferret_n(bp));
+    cot_pool_init(&ps, 1, delta, ferret_n(bp));
+    int rc = ferret_init(&fr, bp, 0, block_make(0, 0), t, block_make(0, 0),
+                         code_key(theirs, mine, 1), &pr);
+    if (rc == 0)
+        rc = ferret_init(&fs, bp, 1, delta, q, prg_block(&ln->rng), code_key(mine, theirs, 1), &ps);
+    if (rc == 0) rc = cot_pool_refill_send(&ps, ln->ch, NULL);
+    if (rc == 0) rc = chan_flush(ln->ch);
+    if (rc == 0) rc = cot_pool_refill_recv(&pr, ln->ch);
+    if (rc == 0) {
+        cot_pool_refill_finish(&ps);
+        boot_outputs(&fs, &ps, qo, ferret_m(fp));
+        boot_outputs(&fr, &pr, to, ferret_m(fp));
+    }
+    ferret_clear(&fs);
+    ferret_clear(&fr);
+    cot_pool_clear(&ps);
+    cot_pool_clear(&pr);
+    return rc;
+}
+
+/* The first base COTs of both Ferret instances: m0 = ferret_first_rows
+ * raw IKNP rows each way (one flight per party), and where the set boots
+ * (ferret_boots, ferret.h) one FERRET_BOOT batch each way made from them
+ * (one more flight per party). Rows are COTs with Delta = s, whose bit 0
+ * is set: the sender clears bit 0 of its q, the receiver sets bit 0 of its
+ * t to its choice (t ^ q = c * s keeps holding, as bit 0 of q is bit 0 of
+ * t xor c). The rows' flights carry each party's code seed (16 bytes),
+ * drawn after the base OTs: the LPN codes of each direction are keyed by
+ * both (code_key), fresh for every lane of every session. */
 static int silent_setup(ot_lane *ln, const ot_lane_opts *o) {
     const ferret_params *fp = params_of(o);
     silent_lane *sl = mem_calloc(1, sizeof *sl);
     if (!sl) return err_set(PARLEY_E_NOMEM, "out of memory for silent-OT set-up");
     ln->st = sl;
     sl->par = fp;
-    size_t m = ferret_m(fp);
-    block *t = mem_alloc(m, sizeof(block)), *q = mem_alloc(m, sizeof(block));
-    uint8_t *c = mem_alloc(m, 1);
+    const int boots = ferret_boots(fp);
+    const size_t m0 = ferret_first_rows(fp), m = ferret_m(fp);
+    block *t = mem_alloc(m0, sizeof(block)), *q = mem_alloc(m0, sizeof(block));
+    block *tb = boots ? mem_alloc(m, sizeof(block)) : NULL, *qb = boots ? mem_alloc(m, sizeof(block)) : NULL;
+    uint8_t *c = mem_alloc(m0, 1);
     block mine = prg_block(&ln->rng), theirs = block_make(0, 0);
     ct_declassify(&mine, sizeof mine); /* sent in the clear: the code is public */
-    int rc = (!t || !q || !c) ? err_set(PARLEY_E_NOMEM, "out of memory for silent-OT set-up") : 0;
+    int rc = (!t || !q || !c || (boots && (!tb || !qb)))
+                 ? err_set(PARLEY_E_NOMEM, "out of memory for silent-OT set-up")
+                 : 0;
     if (rc == 0) {
-        prg_bits(&ln->rng, c, m);
-        rc = iknp_raw_recv(&ln->iknp_r, ln->ch, t, c, m);
+        prg_bits(&ln->rng, c, m0);
+        rc = iknp_raw_recv(&ln->iknp_r, ln->ch, t, c, m0);
     }
     if (rc == 0) rc = chan_send(ln->ch, mine.b, sizeof mine.b);
     if (rc == 0) rc = chan_flush(ln->ch);
-    if (rc == 0) rc = iknp_raw_send(&ln->iknp_s, ln->ch, q, m);
+    if (rc == 0) rc = iknp_raw_send(&ln->iknp_s, ln->ch, q, m0);
     if (rc == 0) rc = chan_recv(ln->ch, theirs.b, sizeof theirs.b);
+    block delta = ln->iknp_s.s[0];
     if (rc == 0) {
-        for (size_t i = 0; i < m; i++) {
+        for (size_t i = 0; i < m0; i++) {
             t[i].w[0] = (t[i].w[0] & ~(uint64_t)1) | c[i];
             q[i].w[0] &= ~(uint64_t)1;
         }
-        block delta = ln->iknp_s.s[0];
+        if (boots) rc = boot_base(ln, fp, delta, q, t, mine, theirs, qb, tb);
+    }
+    if (rc == 0) {
         cot_pool_init(&sl->pr, 0, block_make(0, 0), ferret_n(fp));
         cot_pool_init(&sl->ps, 1, delta, ferret_n(fp));
-        rc = ferret_init(&sl->fr, fp, 0, block_make(0, 0), t, block_make(0, 0),
-                         code_key(theirs, mine), &sl->pr);
+        rc = ferret_init(&sl->fr, fp, 0, block_make(0, 0), boots ? tb : t, block_make(0, 0),
+                         code_key(theirs, mine, 0), &sl->pr);
         if (rc == 0)
-            rc = ferret_init(&sl->fs, fp, 1, delta, q, prg_block(&ln->rng), code_key(mine, theirs),
-                             &sl->ps);
+            rc = ferret_init(&sl->fs, fp, 1, delta, boots ? qb : q, prg_block(&ln->rng),
+                             code_key(mine, theirs, 0), &sl->ps);
     }
-    if (t) mem_free_wipe(t, m * sizeof(block));
-    if (q) mem_free_wipe(q, m * sizeof(block));
-    if (c) mem_free_wipe(c, m);
+    if (t) mem_free_wipe(t, m0 * sizeof(block));
+    if (q) mem_free_wipe(q, m0 * sizeof(block));
+    if (tb) mem_free_wipe(tb, m * sizeof(block));
+    if (qb) mem_free_wipe(qb, m * sizeof(block));
+    if (c) mem_free_wipe(c, m0);
     mem_wipe(&mine, sizeof mine);
     mem_wipe(&theirs, sizeof theirs);
+    mem_wipe(&delta, sizeof delta);
     return rc;
 }
 
@@ -119,11 +178,13 @@ static void *silent_instance(ot_lane *ln, int which) {
     return NULL;
 }
 
-/* Each way: the m raw IKNP rows (16 bytes per row, per chunk of OTE_CHUNK
- * rounded up to 128) and the 16-byte code seed. */
+/* Each way: the m0 raw IKNP rows (16 bytes per row, per chunk of
+ * OTE_CHUNK rounded up to 128), the 16-byte code seed and, where the set
+ * boots, one FERRET_BOOT batch's tree messages. */
 static uint64_t silent_setup_bytes(const ot_lane_opts *o) {
-    size_t m = ferret_m(params_of(o));
-    uint64_t ext = 16;
+    const ferret_params *fp = params_of(o);
+    size_t m = ferret_first_rows(fp);
+    uint64_t ext = 16 + (ferret_boots(fp) ? ferret_batch_bytes(&FERRET_BOOT) : 0);
     for (size_t i0 = 0; i0 < m; i0 += OTE_CHUNK)
         ext += 16 * ote_padded(m - i0 < OTE_CHUNK ? m - i0 : OTE_CHUNK);
     return 2 * ext;
