@@ -38,7 +38,10 @@ uint64_t run2_party_gen_bytes(void);
 
 /* The OT backend of this test run: PARLEY_TEST_OT=iknp (default) or
  * silent. Silent runs use FERRET_TOY, so batches run out and refill in the
- * middle of the protocols. */
+ * middle of the protocols, unless a test sets run2_party_ferret (NULL:
+ * FERRET_TOY) for the runs that follow, as one that needs the production
+ * set's batch sizes does. */
 int test_backend(void);
+extern const ferret_params *run2_party_ferret;
 
 #endif

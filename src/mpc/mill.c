@@ -249,8 +249,13 @@ void mill_cost_split(mill_cost *c, int backend, unsigned k, unsigned m, unsigned
 }
 
 uint64_t mill_bytes(const ot_costing *oc, const mill_shape *b, size_t nb, unsigned m) {
-    /* Leaf groups by (width, gt, eq): width 1..8, so 8 x 2 x 2 slots. */
+    /* Leaf groups by (width, gt, eq): width 1..8, so 8 x 2 x 2 slots,
+     * listed in the order mill_run makes them (group_add: first use, by
+     * batch and digit), which is the order their chunks take the COTs in:
+     * on the silent backend it decides where a batch runs out, so the
+     * flight model needs it (the bytes do not). */
     uint64_t group[9][2][2];
+    unsigned order[9 * 2 * 2], norder = 0;
     memset(group, 0, sizeof group);
     uint64_t t1 = 0, t2 = 0, level_bits[MAXLV + 1];
     memset(level_bits, 0, sizeof level_bits);
@@ -259,7 +264,11 @@ uint64_t mill_bytes(const ot_costing *oc, const mill_shape *b, size_t nb, unsign
         mplan p;
         PARLEY_CHECK(plan_make(&p, b[i].k, m, b[i].gt != 0, b[i].eq != 0, b[i].split,
                                backend_of(oc->backend)) == 0);
-        for (unsigned j = 0; j < p.q; j++) group[p.w[j]][p.lgt[j]][p.leq[j]] += b[i].n;
+        for (unsigned j = 0; j < p.q; j++) {
+            uint64_t *gn = &group[p.w[j]][p.lgt[j]][p.leq[j]];
+            if (*gn == 0) order[norder++] = p.w[j] * 4 + p.lgt[j] * 2 + p.leq[j];
+            *gn += b[i].n;
+        }
         for (unsigned o = 0; o < p.nops; o++) {
             int pair = p.op[o].gt && p.op[o].eq;
             if (pair)
@@ -272,17 +281,16 @@ uint64_t mill_bytes(const ot_costing *oc, const mill_shape *b, size_t nb, unsign
     /* The leaves (S sends), then the triples, in one otb_run (mill_run's
      * order), then one AND round per level. */
     uint64_t total = 0;
-    for (unsigned w = 1; w <= 8; w++)
-        for (unsigned g = 0; g < 2; g++)
-            for (unsigned e = 0; e < 2; e++) {
-                otb_job j = {.kind = OTB_KK,
-                             .sender = MPC_SERVER,
-                             .n = group[w][g][e],
-                             .N = 1u << w,
-                             .l = g + e,
-                             .implied = otb_kk_implied(oc->backend)};
-                total += otb_job_cost(oc, &j);
-            }
+    for (unsigned o = 0; o < norder; o++) {
+        unsigned w = order[o] / 4, g = (order[o] / 2) & 1, e = order[o] & 1;
+        otb_job j = {.kind = OTB_KK,
+                     .sender = MPC_SERVER,
+                     .n = group[w][g][e],
+                     .N = 1u << w,
+                     .l = g + e,
+                     .implied = otb_kk_implied(oc->backend)};
+        total += otb_job_cost(oc, &j);
+    }
     total += tri_bytes(oc, t1, t2);
     otb_cost_run(oc);
     for (unsigned t = 1; t <= MAXLV; t++)
