@@ -10,6 +10,9 @@
 #include "he/he.h"
 #include "lin/he/lin_he.h"
 #include "lin/ot/lin_ot.h"
+#include "mpc/flights.h"
+#include "nl/nl.h"
+#include "nn/cost.h"
 #include "nn/exec.h"
 #include "nn/hello.h"
 #include "nn/model.h"
@@ -379,5 +382,72 @@ TEST(residual_add_truncates_once) {
         CHECK_EQ(net->layers[i + 1].op, QOP_RELU_TRUNC);
     }
     CHECK_EQ(adds, 1);
+    qnet_free(net);
+}
+
+/* Sibling element-wise layers run side by side (exec_group_end): cnn.onnx
+ * has two branches whose ReLU-truncations feed one Concat. The quantizer
+ * puts them next to each other, the executor runs them as one call, and
+ * the cost model prices them so: their bytes and flights are reported on
+ * the first, nothing on the second, the outputs are the reference's, and
+ * the whole run's critical flights are the model's and fewer than the two
+ * layers apart would take (their cost priced one after the other). */
+TEST(siblings_run_side_by_side) {
+    qnet *net;
+    uint64_t *x;
+    REQUIRE_OK(load(&net, &x, DATA "cnn.onnx", DATA "cnn.input.npy", 37, 12));
+    unsigned pair = net->nlayers;
+    for (unsigned i = 0; i + 1 < net->nlayers && pair == net->nlayers; i++)
+        if (exec_group_end(net, i) == i + 1) pair = i;
+    REQUIRE(pair < net->nlayers);
+    const qlayer *A = &net->layers[pair], *B = &net->layers[pair + 1];
+    CHECK_EQ(A->op, QOP_RELU_TRUNC);
+    CHECK_EQ(B->op, QOP_RELU_TRUNC);
+    CHECK(exec_group_end(net, pair + 1) == pair + 1);
+    CHECK(net->layers[pair + 2].op == QOP_CONCAT);
+    /* Not grouped: layers of another kind, or reading the group's output. */
+    for (unsigned i = 0; i < net->nlayers; i++) {
+        unsigned j = exec_group_end(net, i);
+        for (unsigned g = i + 1; g <= j; g++) {
+            CHECK_EQ(net->layers[g].op, net->layers[i].op);
+            for (unsigned h = i; h < g; h++) CHECK(net->layers[g].in[0] != net->layers[h].out);
+        }
+    }
+    uint64_t *want, *got;
+    size_t n;
+    REQUIRE_OK(ref_run(net, &want, NULL, x));
+    for (int mode = MODE_OT; mode <= MODE_HE; mode++) {
+        secure_costs costs;
+        secure_cfg cfg = {.mode = mode, .lanes = 2, .costs = &costs};
+        int rc = secure_run(&got, &n, net, x, &cfg);
+        CHECK_MSG(rc == 0, "%s", err_msg());
+        if (rc < 0) continue;
+        CHECK_MSG(secure_check_costs(net, &cfg, &costs) == 0, "%s", err_msg());
+        CHECK(memcmp(got, want, n * sizeof *got) == 0);
+        const exec_layer_stat *a = &costs.rep.layers[pair], *b = &costs.rep.layers[pair + 1];
+        CHECK(a->bytes > 0 && a->critical_flights > 0);
+        CHECK(b->bytes == 0 && b->bytes_recv == 0 && b->critical_flights == 0);
+        cost_opts o = {.mode = mode, .lanes = 2, .ot = test_backend(), .ferret = &FERRET_TOY};
+        cost_report r;
+        REQUIRE_OK(cost_predict(&r, net, &o));
+        CHECK_EQ(costs.rep.critical_flights, r.flights);
+        /* The two apart: the group's flights against each layer's own. */
+        fsim *fs;
+        REQUIRE_OK(fsim_new(&fs, test_backend(), 2, &FERRET_TOY));
+        ot_costing oc = {.backend = test_backend(), .fs = fs};
+        (void)nl_relu_trunc_bytes(&oc, net->t[A->out].size, net->l, A->p.shift, 2);
+        (void)nl_relu_trunc_bytes(&oc, net->t[B->out].size, net->l, B->p.shift, 2);
+        uint64_t apart = fsim_flights(fs);
+        fsim_free(fs);
+        printf("  %s: siblings %u and %u: %llu critical flights together, %llu apart\n",
+               mode ? "he" : "ot", pair + 1, pair + 2, (unsigned long long)r.layer_flights[pair],
+               (unsigned long long)apart);
+        CHECK(r.layer_flights[pair] < apart);
+        cost_report_free(&r);
+        exec_report_free(&costs.rep);
+        mem_free(got);
+    }
+    mem_free(want);
+    mem_free(x);
     qnet_free(net);
 }

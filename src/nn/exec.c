@@ -103,6 +103,62 @@ uint8_t *exec_width_tensors(const qnet *net) {
     return w;
 }
 
+unsigned exec_group_end(const qnet *net, unsigned i) {
+    const qlayer *A = &net->layers[i];
+    const qkind *k = qkind_of(A->op);
+    if (k->cls != QK_ELEMENTWISE || A->nin != 1) return i;
+    unsigned j = i;
+    while (j + 1 < net->nlayers) {
+        const qlayer *B = &net->layers[j + 1];
+        if (B->op != A->op || B->nin != 1 ||
+            memcmp((const char *)&B->p + k->wire_off, (const char *)&A->p + k->wire_off,
+                   4u * k->wire_n) != 0)
+            break;
+        int reads_group = 0;
+        for (unsigned g = i; g <= j; g++) reads_group |= B->in[0] == net->layers[g].out;
+        if (reads_group) break;
+        j++;
+    }
+    return j;
+}
+
+/* Layers i .. j (exec_group_end) as one element-wise call: the inputs end
+ * to end, the outputs cut back into each layer's buffer. */
+static int run_group(qstore *st, const qnet *net, unsigned i, unsigned j, const qctx *proto) {
+    size_t total = 0;
+    for (unsigned g = i; g <= j; g++) total += net->t[net->layers[g].out].size;
+    uint64_t *xin = mem_alloc(total ? total : 1, sizeof *xin);
+    uint64_t *yout = mem_alloc(total ? total : 1, sizeof *yout);
+    int rc = xin && yout ? 0 : PARLEY_E_NOMEM;
+    size_t at = 0;
+    for (unsigned g = i; g <= j && rc == 0; g++) {
+        const qlayer *L = &net->layers[g];
+        size_t n = net->t[L->out].size;
+        memcpy(xin + at, st->buf[L->in[0]], n * sizeof *xin);
+        at += n;
+    }
+    if (rc == 0) {
+        const uint64_t *xs[1] = {xin};
+        qctx c = *proto;
+        c.n = total;
+        c.x = xs;
+        c.y = yout;
+        rc = qkind_step(&c);
+    }
+    at = 0;
+    for (unsigned g = i; g <= j && rc == 0; g++) {
+        const qlayer *L = &net->layers[g];
+        size_t n = net->t[L->out].size;
+        uint64_t *out;
+        rc = qstore_out(st, &out, L->out);
+        if (rc == 0) memcpy(out, yout + at, n * sizeof *out);
+        at += n;
+    }
+    if (xin) mem_free_wipe(xin, (total ? total : 1) * sizeof *xin);
+    if (yout) mem_free_wipe(yout, (total ? total : 1) * sizeof *yout);
+    return rc;
+}
+
 void exec_report_free(exec_report *rep) {
     if (!rep) return;
     mem_free(rep->layers);
@@ -167,10 +223,11 @@ int exec_infer(party *p, const qnet *net, const exec_opts *o, const uint64_t *x,
     if (rc == 0) rc = share_input(p, in, x, net->t[net->input].size, net->l);
     for (unsigned i = 0; i < net->nlayers && rc == 0; i++) {
         const qlayer *L = &net->layers[i];
+        unsigned j = exec_group_end(net, i);
         for (unsigned k = 0; k < L->nin; k++)
             xs[k] = st.buf[L->in[k]];
-        uint64_t *out;
-        rc = qstore_out(&st, &out, L->out);
+        uint64_t *out = NULL;
+        if (j == i) rc = qstore_out(&st, &out, L->out);
         if (rc < 0) break;
         chan_stats b;
         silent_stats gb;
@@ -188,20 +245,27 @@ int exec_infer(party *p, const qnet *net, const exec_opts *o, const uint64_t *x,
                   .lin = &lin,
                   .nonneg = nonneg,
                   .width = width};
-        rc = qkind_step(&c);
+        rc = j == i ? qkind_step(&c) : run_group(&st, net, i, j, &c);
         if (rc < 0) {
-            err_wrap(rc, "layer %u (%s %s)", i + 1, qop_name(L->op), L->name);
+            if (j == i)
+                err_wrap(rc, "layer %u (%s %s)", i + 1, qop_name(L->op), L->name);
+            else
+                err_wrap(rc, "layers %u to %u (%s %s and its siblings)", i + 1, j + 1,
+                         qop_name(L->op), L->name);
             break;
         }
         stats_since(&ls[i], p, &b, &gb, tl);
-        qstore_done(&st, i);
-        if (o->progress) {
-            chan_stats now;
-            party_stats(p, &now);
-            if (o->progress(o->progress_ctx, net, i, &ls[i], time_now() - t0,
-                            now.bytes_sent - s0.bytes_sent + now.bytes_recv - s0.bytes_recv))
-                rc = err_set(PARLEY_E_ARG, "cancelled after layer %u", i + 1);
+        for (unsigned g = i; g <= j && rc == 0; g++) {
+            qstore_done(&st, g);
+            if (o->progress) {
+                chan_stats now;
+                party_stats(p, &now);
+                if (o->progress(o->progress_ctx, net, g, &ls[g], time_now() - t0,
+                                now.bytes_sent - s0.bytes_sent + now.bytes_recv - s0.bytes_recv))
+                    rc = err_set(PARLEY_E_ARG, "cancelled after layer %u", g + 1);
+            }
         }
+        i = j;
     }
     /* The output, or its ArgMax, goes to the client. */
     uint64_t *res = NULL;

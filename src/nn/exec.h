@@ -66,6 +66,16 @@ int exec_infer(party *p, const qnet *net, const exec_opts *o, const uint64_t *x,
                size_t *ny, exec_report *rep) WUR;
 void exec_report_free(exec_report *rep);
 
+/* Layers that run side by side: the last index j >= i such that layers i
+ * .. j are element-wise layers (QK_ELEMENTWISE) of one kind with the same
+ * public parameters, none of which reads another's output (i itself if
+ * there is none). The executor runs them as one protocol call on their
+ * inputs laid end to end, so the group costs one layer's flights; the
+ * quantizer puts such siblings next to each other (quant.c). Its traffic,
+ * flights and time are reported on layer i, and nothing on i + 1 .. j, by
+ * the executor and the cost model alike. */
+unsigned exec_group_end(const qnet *net, unsigned i);
+
 /* The linear back-end (lin/backend.h) of a session's mode (nn/hello.h):
  * MODE_OT lin/ot, MODE_HE lin/he; NULL for another value. The one place
  * the mode is looked at: the session sets the back-end up (lin_setup) and

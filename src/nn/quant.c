@@ -181,6 +181,60 @@ static int emit_trunc(qbuild *B, const fgraph *g, const fnode *n, unsigned acc,
     return 0;
 }
 
+/* Emit layer i (and first the deferred layers it reads) into order. */
+static void sched_emit(const qnet *net, unsigned i, const int *producer, unsigned char *state,
+                       unsigned *order, unsigned *no) {
+    const qlayer *L = &net->layers[i];
+    for (unsigned k = 0; k < L->nin; k++) {
+        int p = producer[L->in[k]];
+        if (p >= 0 && state[p] == 1) sched_emit(net, (unsigned)p, producer, state, order, no);
+    }
+    state[i] = 2;
+    order[(*no)++] = i;
+}
+
+/* Element-wise layers (ReLU-truncations, activations) run as late as they
+ * can: each just before its first reader, the deferred inputs of a layer
+ * in input order. Siblings that feed one layer (a Concat of two branches'
+ * ReLUs, as in SqueezeNet's fire modules) then sit side by side, where the
+ * executor runs them as one protocol call (exec_group_end): one layer's
+ * flights instead of two. A topological order still; the results do not
+ * change. */
+static int schedule_elementwise(qnet *net) {
+    unsigned nl = net->nlayers;
+    if (nl < 2) return 0;
+    int *producer = mem_alloc(net->ntensors, sizeof *producer);
+    unsigned char *state = mem_calloc(nl, 1); /* 0 waiting, 1 deferred, 2 emitted */
+    unsigned *order = mem_alloc(nl, sizeof *order), no = 0;
+    qlayer *tmp = mem_alloc(nl, sizeof *tmp);
+    if (!producer || !state || !order || !tmp) {
+        mem_free(producer);
+        mem_free(state);
+        mem_free(order);
+        mem_free(tmp);
+        return PARLEY_E_NOMEM;
+    }
+    for (unsigned t = 0; t < net->ntensors; t++) producer[t] = -1;
+    for (unsigned i = 0; i < nl; i++) producer[net->layers[i].out] = (int)i;
+    for (unsigned i = 0; i < nl; i++) {
+        const qlayer *L = &net->layers[i];
+        if (qkind_of(L->op)->cls == QK_ELEMENTWISE && L->out != net->output)
+            state[i] = 1;
+        else
+            sched_emit(net, i, producer, state, order, &no);
+    }
+    for (unsigned i = 0; i < nl; i++) /* read by nothing later: keep their place */
+        if (state[i] == 1) sched_emit(net, i, producer, state, order, &no);
+    PARLEY_CHECK(no == nl);
+    for (unsigned i = 0; i < nl; i++) tmp[i] = net->layers[order[i]];
+    memcpy(net->layers, tmp, nl * sizeof *tmp);
+    mem_free(producer);
+    mem_free(state);
+    mem_free(order);
+    mem_free(tmp);
+    return 0;
+}
+
 int quant_net(qnet **out, const fgraph *g, unsigned l, unsigned s, unsigned wbits) {
     *out = NULL;
     TRY(quant_check_ls(l, s));
@@ -324,7 +378,8 @@ int quant_net(qnet **out, const fgraph *g, unsigned l, unsigned s, unsigned wbit
     net->input = tid[g->input];
     net->output = tid[g->output];
     net->softmax_dropped = g->softmax_dropped ? 1 : 0;
-    rc = qnet_check(net);
+    rc = schedule_elementwise(net);
+    if (rc == 0) rc = qnet_check(net);
     if (rc < 0) rc = err_wrap(PARLEY_E_UNSUPPORTED, "the model cannot be represented");
 done:
     mem_free(uses);
