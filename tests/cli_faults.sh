@@ -103,6 +103,14 @@ for delay in 0.3 0.6 1.0 1.5; do
         --quiet >/dev/null 2>&1 &
     C=$!
     PIDS="$PIDS $C"
+    # The delay counts from its connection: a loaded machine (a sanitizer
+    # build beside other tests) can take longer than the delay to start it,
+    # and a client stopped before it connects has no session to end.
+    for i in $(seq 200); do
+        ls -l "/proc/$C/fd" 2>/dev/null | grep -q 'socket:' && break
+        kill -0 $C 2>/dev/null || break
+        sleep 0.05
+    done
     sleep $delay
     kill -STOP $C 2>/dev/null
     st=
