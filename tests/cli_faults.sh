@@ -49,6 +49,17 @@ good() { # N NAME: a good client beside the fault, exact
     cmp -s "$T/$2.npy" "$T/plain-$1.npy" || fail "client $2's output differs from parley plain's"
 }
 nfailed() { grep -c '"outcome":"failed"' "$T/srv.err"; }
+# connected PID: until the client has its socket (at most 10 s). Delays
+# count from there: a loaded machine (a sanitizer build beside other tests)
+# can take longer than a delay to start a client, and a client stopped or
+# killed before it connects has no session for the server to end.
+connected() {
+    for i in $(seq 200); do
+        ls -l "/proc/$1/fd" 2>/dev/null | grep -q 'socket:' && return 0
+        kill -0 "$1" 2>/dev/null || return 0
+        sleep 0.05
+    done
+}
 secs() { echo "$1" | sed -n 's/.*"seconds":\([0-9.]*\).*/\1/p'; } # a log line's session seconds
 under() { awk -v a="$1" -v b="$2" 'BEGIN {exit !(a < b)}'; }
 # wait_failed N SECS: until N failed lines, at most SECS seconds; prints the time taken
@@ -103,14 +114,7 @@ for delay in 0.3 0.6 1.0 1.5; do
         --quiet >/dev/null 2>&1 &
     C=$!
     PIDS="$PIDS $C"
-    # The delay counts from its connection: a loaded machine (a sanitizer
-    # build beside other tests) can take longer than the delay to start it,
-    # and a client stopped before it connects has no session to end.
-    for i in $(seq 200); do
-        ls -l "/proc/$C/fd" 2>/dev/null | grep -q 'socket:' && break
-        kill -0 $C 2>/dev/null || break
-        sleep 0.05
-    done
+    connected $C
     sleep $delay
     kill -STOP $C 2>/dev/null
     st=
@@ -155,11 +159,12 @@ echo "cli_faults: kill points from seed $seed (replay: PARLEY_TEST_SEED=$seed)"
 lines() { grep -c '^{"session"' "$T/srv.err"; }
 for k in 1 2 3 4 5 6; do
     before=$(lines)
-    ms=$((RANDOM % 1000)) # 0 .. 1 s: a digits session takes about 0.8 s on a quiet machine
+    ms=$((RANDOM % 1000)) # 0 .. 1 s after it connects: a digits session takes about 0.8 s on a quiet machine
     "$P" infer --connect "127.0.0.1:$port" --input "$EX/digit-$((k % 3)).npy" \
         --output "$T/killed.npy" --quiet >/dev/null 2>&1 &
     C=$!
     PIDS="$PIDS $C"
+    connected $C
     sleep "$(awk -v m=$ms 'BEGIN {printf "%.3f", m / 1000}')"
     kill -9 $C 2>/dev/null
     wait $C 2>/dev/null
