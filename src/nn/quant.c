@@ -207,32 +207,28 @@ static int schedule_elementwise(qnet *net) {
     unsigned char *state = mem_calloc(nl, 1); /* 0 waiting, 1 deferred, 2 emitted */
     unsigned *order = mem_alloc(nl, sizeof *order), no = 0;
     qlayer *tmp = mem_alloc(nl, sizeof *tmp);
-    if (!producer || !state || !order || !tmp) {
-        mem_free(producer);
-        mem_free(state);
-        mem_free(order);
-        mem_free(tmp);
-        return PARLEY_E_NOMEM;
+    int rc = producer && state && order && tmp ? 0 : PARLEY_E_NOMEM;
+    if (rc == 0) {
+        for (unsigned t = 0; t < net->ntensors; t++) producer[t] = -1;
+        for (unsigned i = 0; i < nl; i++) producer[net->layers[i].out] = (int)i;
+        for (unsigned i = 0; i < nl; i++) {
+            const qlayer *L = &net->layers[i];
+            if (qkind_of(L->op)->cls == QK_ELEMENTWISE && L->out != net->output)
+                state[i] = 1;
+            else
+                sched_emit(net, i, producer, state, order, &no);
+        }
+        for (unsigned i = 0; i < nl; i++) /* read by nothing later: keep their place */
+            if (state[i] == 1) sched_emit(net, i, producer, state, order, &no);
+        PARLEY_CHECK(no == nl);
+        for (unsigned i = 0; i < nl; i++) tmp[i] = net->layers[order[i]];
+        memcpy(net->layers, tmp, nl * sizeof *tmp);
     }
-    for (unsigned t = 0; t < net->ntensors; t++) producer[t] = -1;
-    for (unsigned i = 0; i < nl; i++) producer[net->layers[i].out] = (int)i;
-    for (unsigned i = 0; i < nl; i++) {
-        const qlayer *L = &net->layers[i];
-        if (qkind_of(L->op)->cls == QK_ELEMENTWISE && L->out != net->output)
-            state[i] = 1;
-        else
-            sched_emit(net, i, producer, state, order, &no);
-    }
-    for (unsigned i = 0; i < nl; i++) /* read by nothing later: keep their place */
-        if (state[i] == 1) sched_emit(net, i, producer, state, order, &no);
-    PARLEY_CHECK(no == nl);
-    for (unsigned i = 0; i < nl; i++) tmp[i] = net->layers[order[i]];
-    memcpy(net->layers, tmp, nl * sizeof *tmp);
     mem_free(producer);
     mem_free(state);
     mem_free(order);
     mem_free(tmp);
-    return 0;
+    return rc;
 }
 
 int quant_net(qnet **out, const fgraph *g, unsigned l, unsigned s, unsigned wbits) {
