@@ -398,16 +398,16 @@ TEST(siblings_run_side_by_side) {
     REQUIRE_OK(load(&net, &x, DATA "cnn.onnx", DATA "cnn.input.npy", 37, 12));
     unsigned pair = net->nlayers;
     for (unsigned i = 0; i + 1 < net->nlayers && pair == net->nlayers; i++)
-        if (exec_group_end(net, i) == i + 1) pair = i;
+        if (exec_group_end(net, i, NULL) == i + 1) pair = i;
     REQUIRE(pair < net->nlayers);
     const qlayer *A = &net->layers[pair], *B = &net->layers[pair + 1];
     CHECK_EQ(A->op, QOP_RELU_TRUNC);
     CHECK_EQ(B->op, QOP_RELU_TRUNC);
-    CHECK(exec_group_end(net, pair + 1) == pair + 1);
+    CHECK(exec_group_end(net, pair + 1, NULL) == pair + 1);
     CHECK(net->layers[pair + 2].op == QOP_CONCAT);
     /* Not grouped: layers of another kind, or reading the group's output. */
     for (unsigned i = 0; i < net->nlayers; i++) {
-        unsigned j = exec_group_end(net, i);
+        unsigned j = exec_group_end(net, i, NULL);
         for (unsigned g = i + 1; g <= j; g++) {
             CHECK_EQ(net->layers[g].op, net->layers[i].op);
             for (unsigned h = i; h < g; h++) CHECK(net->layers[g].in[0] != net->layers[h].out);

@@ -67,9 +67,8 @@ int cost_predict(cost_report *r, const qnet *net, const cost_opts *o) {
     for (unsigned i = 0; i < net->nlayers && rc == 0; i++) {
         const qlayer *L = &net->layers[i];
         /* siblings run as one call (exec_group_end): priced on the first */
-        unsigned j = exec_group_end(net, i);
-        size_t n = 0;
-        for (unsigned g = i; g <= j; g++) n += net->t[net->layers[g].out].size;
+        size_t n;
+        unsigned j = exec_group_end(net, i, &n);
         ot_costing oc = {.backend = o->ot, .cots = &r->layer_cots[i], .fs = fs};
         uint64_t f0 = fsim_flights(fs), s0[2], s1[2];
         fsim_sent(fs, s0);

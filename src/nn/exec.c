@@ -103,11 +103,12 @@ uint8_t *exec_width_tensors(const qnet *net) {
     return w;
 }
 
-unsigned exec_group_end(const qnet *net, unsigned i) {
+unsigned exec_group_end(const qnet *net, unsigned i, size_t *elems) {
     const qlayer *A = &net->layers[i];
     const qkind *k = qkind_of(A->op);
-    if (k->cls != QK_ELEMENTWISE || A->nin != 1) return i;
     unsigned j = i;
+    if (elems) *elems = net->t[A->out].size;
+    if (k->cls != QK_ELEMENTWISE || A->nin != 1) return i;
     while (j + 1 < net->nlayers) {
         const qlayer *B = &net->layers[j + 1];
         if (B->op != A->op || B->nin != 1 ||
@@ -118,15 +119,15 @@ unsigned exec_group_end(const qnet *net, unsigned i) {
         for (unsigned g = i; g <= j; g++) reads_group |= B->in[0] == net->layers[g].out;
         if (reads_group) break;
         j++;
+        if (elems) *elems += net->t[B->out].size;
     }
     return j;
 }
 
 /* Layers i .. j (exec_group_end) as one element-wise call: the inputs end
  * to end, the outputs cut back into each layer's buffer. */
-static int run_group(qstore *st, const qnet *net, unsigned i, unsigned j, const qctx *proto) {
-    size_t total = 0;
-    for (unsigned g = i; g <= j; g++) total += net->t[net->layers[g].out].size;
+static int run_group(qstore *st, const qnet *net, unsigned i, unsigned j, size_t total,
+                     const qctx *proto) {
     uint64_t *xin = mem_alloc(total ? total : 1, sizeof *xin);
     uint64_t *yout = mem_alloc(total ? total : 1, sizeof *yout);
     int rc = xin && yout ? 0 : PARLEY_E_NOMEM;
@@ -223,7 +224,8 @@ int exec_infer(party *p, const qnet *net, const exec_opts *o, const uint64_t *x,
     if (rc == 0) rc = share_input(p, in, x, net->t[net->input].size, net->l);
     for (unsigned i = 0; i < net->nlayers && rc == 0; i++) {
         const qlayer *L = &net->layers[i];
-        unsigned j = exec_group_end(net, i);
+        size_t total;
+        unsigned j = exec_group_end(net, i, &total);
         for (unsigned k = 0; k < L->nin; k++)
             xs[k] = st.buf[L->in[k]];
         uint64_t *out = NULL;
@@ -245,7 +247,7 @@ int exec_infer(party *p, const qnet *net, const exec_opts *o, const uint64_t *x,
                   .lin = &lin,
                   .nonneg = nonneg,
                   .width = width};
-        rc = j == i ? qkind_step(&c) : run_group(&st, net, i, j, &c);
+        rc = j == i ? qkind_step(&c) : run_group(&st, net, i, j, total, &c);
         if (rc < 0) {
             if (j == i)
                 err_wrap(rc, "layer %u (%s %s)", i + 1, qop_name(L->op), L->name);

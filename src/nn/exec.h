@@ -73,8 +73,9 @@ void exec_report_free(exec_report *rep);
  * inputs laid end to end, so the group costs one layer's flights; the
  * quantizer puts such siblings next to each other (quant.c). Its traffic,
  * flights and time are reported on layer i, and nothing on i + 1 .. j, by
- * the executor and the cost model alike. */
-unsigned exec_group_end(const qnet *net, unsigned i);
+ * the executor and the cost model alike. *elems (if not NULL) gets the
+ * group's output elements in all. */
+unsigned exec_group_end(const qnet *net, unsigned i, size_t *elems);
 
 /* The linear back-end (lin/backend.h) of a session's mode (nn/hello.h):
  * MODE_OT lin/ot, MODE_HE lin/he; NULL for another value. The one place
