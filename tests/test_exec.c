@@ -127,6 +127,74 @@ TEST(he_weight_cache) {
     qnet_free(net);
 }
 
+/* Sibling convolutions (a fire module's 1x1 and 3x3 expands, cnn.onnx)
+ * merge where the back-end prices the merge below the two (HE) and not
+ * where it does not (OT, which pays for the embedded 1x1's zero taps);
+ * merged, the inference is the reference bit for bit, its bytes and
+ * flights are the cost model's, the group's traffic is on its first layer,
+ * and it moves fewer bytes and flights than the two apart. */
+TEST(sibling_convs_merged) {
+    qnet *net;
+    uint64_t *x, *want;
+    REQUIRE_OK(load(&net, &x, DATA "cnn.onnx", DATA "cnn.input.npy", 37, 12));
+    REQUIRE_OK(ref_run(net, &want, NULL, x));
+    const uint64_t outs = cost_he_outputs(net);
+    lin_backend he = {.ops = exec_lin_ops(MODE_HE)}, ot = {.ops = exec_lin_ops(MODE_OT)};
+    lin_set_outputs(&he, outs);
+    lin_set_outputs(&ot, outs);
+    unsigned pair = net->nlayers;
+    lin_shape m;
+    for (unsigned i = 0; i < net->nlayers; i++) {
+        unsigned j = exec_lin_group_end(net, i, &he, &m);
+        if (j == i) continue;
+        CHECK(pair == net->nlayers && j == i + 1); /* the one pair */
+        pair = i;
+        for (unsigned g = i; g <= j; g++) {
+            CHECK(qop_is_linear(net->layers[g].op));
+            CHECK(net->layers[g].in[0] == net->layers[i].in[0]);
+        }
+    }
+    REQUIRE(pair < net->nlayers);
+    for (unsigned i = 0; i < net->nlayers; i++) CHECK(exec_lin_group_end(net, i, &ot, &m) == i);
+    const qlayer *A = &net->layers[pair], *B = &net->layers[pair + 1];
+    lin_shape sa = qlayer_lin(A), sb = qlayer_lin(B);
+    REQUIRE(exec_lin_group_end(net, pair, &he, &m) == pair + 1);
+    CHECK(sa.p.conv.kh == 1 && sb.p.conv.kh == 3 && m.p.conv.kh == 3);
+    CHECK_EQ(m.p.conv.O, sa.p.conv.O + sb.p.conv.O);
+    uint64_t ba, bb, bm;
+    REQUIRE_OK(lin_bytes(&he, &ba, NULL, &sa, net->l));
+    REQUIRE_OK(lin_bytes(&he, &bb, NULL, &sb, net->l));
+    REQUIRE_OK(lin_bytes(&he, &bm, NULL, &m, net->l));
+    printf("  HE: layers %u and %u: %llu bytes merged, %llu + %llu apart\n", pair + 1, pair + 2,
+           (unsigned long long)bm, (unsigned long long)ba, (unsigned long long)bb);
+    CHECK(bm < ba + bb);
+    for (int mode = MODE_OT; mode <= MODE_HE; mode++) {
+        secure_costs costs;
+        secure_cfg cfg = {.mode = mode, .lanes = 2, .costs = &costs};
+        uint64_t *got;
+        size_t n;
+        int rc = secure_run(&got, &n, net, x, &cfg);
+        CHECK_MSG(rc == 0, "%s", err_msg());
+        if (rc < 0) continue;
+        CHECK_MSG(secure_check_costs(net, &cfg, &costs) == 0, "%s", err_msg());
+        REQUIRE(n == net->t[net->output].size);
+        CHECK(memcmp(got, want, n * sizeof *got) == 0);
+        const exec_layer_stat *a = &costs.rep.layers[pair], *b = &costs.rep.layers[pair + 1];
+        CHECK(a->bytes > 0 && a->critical_flights > 0);
+        if (mode == MODE_HE) {
+            CHECK(b->bytes == 0 && b->bytes_recv == 0 && b->critical_flights == 0);
+            CHECK_EQ(a->bytes + a->bytes_recv, bm);
+        } else {
+            CHECK(b->bytes > 0);
+        }
+        exec_report_free(&costs.rep);
+        mem_free(got);
+    }
+    mem_free(want);
+    mem_free(x);
+    qnet_free(net);
+}
+
 /* The one place a mode becomes a linear back-end. */
 TEST(lin_ops_by_mode) {
     CHECK(exec_lin_ops(MODE_OT) == &lin_ot_ops);

@@ -433,6 +433,132 @@ TEST(conv_random_shapes) {
     prg_clear(&p);
 }
 
+/* Sibling convolutions merged (lin_merge, lin_merge_weights): wherever
+ * two random convolutions over one input merge, the merged convolution's
+ * output is theirs, channel for channel and bit for bit; the pairs that
+ * must merge (a 1x1 inside a 3x3 or a 3x3 inside a 5x5 at "same" padding,
+ * two 1x1s, at strides 1 and 2) do, and those that must not (groups,
+ * dilation, another stride, another output size) do not. */
+static void merge_case(prg *p, const lin_conv *ca, const lin_conv *cb, int want, int *merged) {
+    lin_shape sa = {.kind = LIN_CONV, .p.conv = *ca}, sb = {.kind = LIN_CONV, .p.conv = *cb}, m;
+    REQUIRE_OK(lin_check(&sa));
+    REQUIRE_OK(lin_check(&sb));
+    const lin_conv *a = &sa.p.conv, *b = &sb.p.conv; /* with OH, OW */
+    int got = lin_merge(&m, &sa, &sb);
+    if (want >= 0)
+        CHECK_MSG(got == want, "%ux%u pad %u,%u stride %u and %ux%u pad %u,%u stride %u: %d", a->kh,
+                  a->kw, a->pt, a->pl, a->sh, b->kh, b->kw, b->pt, b->pl, b->sh, got);
+    if (!got) return;
+    (*merged)++;
+    const lin_conv *c = &m.p.conv;
+    CHECK(c->O == a->O + b->O && c->OH == a->OH && c->OW == a->OW && c->groups == 1);
+    CHECK(c->wbits == (a->wbits > b->wbits ? a->wbits : b->wbits));
+    unsigned l = 1 + (unsigned)(prg_u64(p) % 64);
+    size_t nx = lin_in_size(&sa), na = lin_weight_count(&sa), nb = lin_weight_count(&sb);
+    size_t nm = lin_weight_count(&m), ya = lin_out_size(&sa), yb = lin_out_size(&sb);
+    uint64_t *x = mem_alloc(nx, 8), *wa = mem_alloc(na, 8), *wb = mem_alloc(nb, 8);
+    uint64_t *wm = mem_calloc(nm, 8), *oa = mem_alloc(ya, 8), *ob = mem_alloc(yb, 8);
+    uint64_t *om = mem_alloc(ya + yb, 8);
+    REQUIRE(x && wa && wb && wm && oa && ob && om);
+    prg_ring(p, x, nx, l);
+    prg_ring(p, wa, na, l);
+    prg_ring(p, wb, nb, l);
+    lin_merge_weights(wm, &m, 0, &sa, wa);
+    lin_merge_weights(wm, &m, a->O, &sb, wb);
+    lin_conv_plain(oa, x, a, wa, l);
+    lin_conv_plain(ob, x, b, wb, l);
+    lin_conv_plain(om, x, c, wm, l);
+    size_t per = (size_t)c->OH * c->OW;
+    for (size_t n = 0; n < c->N; n++) {
+        CHECK(memcmp(om + n * c->O * per, oa + n * a->O * per, a->O * per * 8) == 0);
+        CHECK(memcmp(om + (n * c->O + a->O) * per, ob + n * b->O * per, b->O * per * 8) == 0);
+    }
+    mem_free(x);
+    mem_free(wa);
+    mem_free(wb);
+    mem_free(wm);
+    mem_free(oa);
+    mem_free(ob);
+    mem_free(om);
+}
+
+TEST(merge_sibling_convs) {
+    prg p;
+    harness_prg(&p, 510);
+    int merged = 0;
+    for (unsigned st = 1; st <= 2; st++) {
+        lin_conv k1 = {.N = 2, .C = 3, .H = 7, .W = 6, .O = 2, .kh = 1, .kw = 1, .sh = st,
+                       .sw = st, .dh = 1, .dw = 1, .groups = 1, .wbits = 5};
+        lin_conv k3 = k1, k5 = k1;
+        k3.kh = k3.kw = 3;
+        k3.pt = k3.pl = k3.pb = k3.pr = 1;
+        k3.O = 3;
+        k3.wbits = 9;
+        k5.kh = k5.kw = 5;
+        k5.pt = k5.pl = k5.pb = k5.pr = 2;
+        merge_case(&p, &k1, &k3, 1, &merged);
+        merge_case(&p, &k3, &k1, 1, &merged);
+        merge_case(&p, &k3, &k5, 1, &merged);
+        merge_case(&p, &k1, &k1, 1, &merged);
+        lin_conv g = k1;
+        g.groups = g.C = g.O = 3;
+        lin_conv k1g = k1;
+        k1g.C = 3;
+        merge_case(&p, &g, &k1g, 0, &merged);
+        lin_conv d = k3;
+        d.dh = d.dw = 2;
+        d.pt = d.pl = d.pb = d.pr = 2;
+        merge_case(&p, &k1, &d, 0, &merged);
+        lin_conv s2 = k1;
+        s2.sh = s2.sw = st + 1;
+        merge_case(&p, &k1, &s2, 0, &merged);
+        lin_conv valid = k3; /* no padding: a smaller output */
+        valid.pt = valid.pl = valid.pb = valid.pr = 0;
+        merge_case(&p, &k1, &valid, 0, &merged);
+    }
+    CHECK_EQ(merged, 8);
+    /* random pairs over one input: whatever merges computes the same */
+    int tried = 0;
+    merged = 0;
+    while (tried < 200) {
+        lin_conv a = {.N = 1 + (unsigned)(prg_u64(&p) % 2), .C = 1 + (unsigned)(prg_u64(&p) % 3),
+                      .H = 1 + (unsigned)(prg_u64(&p) % 7), .W = 1 + (unsigned)(prg_u64(&p) % 7),
+                      .sh = 1 + (unsigned)(prg_u64(&p) % 2), .sw = 1 + (unsigned)(prg_u64(&p) % 2),
+                      .dh = 1, .dw = 1, .groups = 1};
+        lin_conv b = a;
+        lin_conv *v[2] = {&a, &b};
+        for (int k = 0; k < 2; k++) {
+            v[k]->O = 1 + (unsigned)(prg_u64(&p) % 3);
+            v[k]->kh = 1 + (unsigned)(prg_u64(&p) % 4);
+            v[k]->kw = 1 + (unsigned)(prg_u64(&p) % 4);
+            v[k]->pt = (unsigned)(prg_u64(&p) % 3);
+            v[k]->pl = (unsigned)(prg_u64(&p) % 3);
+            v[k]->pb = (unsigned)(prg_u64(&p) % 3);
+            v[k]->pr = (unsigned)(prg_u64(&p) % 3);
+            v[k]->wbits = 1 + (unsigned)(prg_u64(&p) % 20);
+        }
+        if (prg_u64(&p) % 2) { /* b's window around a's: the same output */
+            unsigned d[4];
+            for (int k = 0; k < 4; k++) d[k] = (unsigned)(prg_u64(&p) % 2);
+            b.kh = a.kh + d[0] + d[1];
+            b.pt = a.pt + d[0];
+            b.pb = a.pb + d[1];
+            b.kw = a.kw + d[2] + d[3];
+            b.pl = a.pl + d[2];
+            b.pr = a.pr + d[3];
+        }
+        if (lin_conv_check(&a) < 0 || lin_conv_check(&b) < 0) {
+            err_clear();
+            continue;
+        }
+        tried++;
+        merge_case(&p, &a, &b, -1, &merged);
+    }
+    printf("  %d of %d random pairs merged\n", merged, tried);
+    CHECK(merged >= tried / 3);
+    prg_clear(&p);
+}
+
 /* Adding a bias is all the server has to do afterwards. */
 TEST(bias_added_by_the_server) {
     lin_conv c = conv_shape(1, 3, 6, 6, 4, 3, 3, 1, 1, 1, 1);

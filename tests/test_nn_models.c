@@ -19,6 +19,7 @@
 #include "secure.h"
 
 #include "nn/cost.h"
+#include "nn/exec.h"
 #include "nn/hello.h"
 #include "nn/model.h"
 #include "nn/npy.h"
@@ -325,10 +326,14 @@ static void he_security(const char *model, unsigned l, unsigned s, unsigned batc
         const qlayer *L = &net->layers[i];
         if (!qop_is_linear(L->op)) continue;
         lin_shape sh = qlayer_lin(L);
-        sum += net->t[L->out].size;
         /* A SCALE or FC that runs over OT (lin_he.h) returns nothing
          * flooded; the declared outputs still count it (an upper bound). */
         lin_backend be = lin_he_backend(NULL, outs);
+        /* sibling convolutions run merged (exec_lin_group_end): their
+         * coefficients are the merge's, under its budget */
+        unsigned j = exec_lin_group_end(net, i, &be, &sh);
+        for (unsigned g = i; g <= j; g++) sum += net->t[net->layers[g].out].size;
+        i = j;
         uint64_t by;
         double sd;
         REQUIRE_OK(lin_cost(&be, &by, &sd, &sh, l, 1, NULL));

@@ -49,6 +49,19 @@ int lin_run_plan(const lin_backend *be, party *p, const lin_plan *pl, uint64_t *
     return be->ops->run(be->ctx, p, pl, y, x, w);
 }
 
+int lin_run_keyed(const lin_backend *be, party *p, uint64_t *y, const uint64_t *x,
+                  const lin_shape *s, const uint64_t *w, const uint64_t *key, unsigned l) {
+    lin_plan *pl;
+    int rc = be->ops->plan(be->ctx, be->outs, &pl, s, l);
+    /* A bad shape fails on both sides alike; memory runs out on one. */
+    if (rc == PARLEY_E_NOMEM) return party_fail(p, rc);
+    TRY(rc);
+    pl->wkey = key;
+    rc = lin_run_plan(be, p, pl, y, x, w);
+    be->ops->free(pl);
+    return rc;
+}
+
 int lin_run(const lin_backend *be, party *p, uint64_t *y, const uint64_t *x, const lin_shape *s,
             const uint64_t *w, unsigned l) {
     lin_plan *pl;

@@ -47,6 +47,10 @@ typedef struct lin_plan {
     double sd;      /* statistical distance of what run reveals (HE: the
                      * layer's outputs times the flood's bound per output;
                      * 0 for OT, whose views are exactly simulatable) */
+    /* S: what identifies the weights to a back-end's prepared weights
+     * (use_prepared), NULL: the weights' address. Set by lin_run_keyed
+     * for weights made afresh each run (merged siblings, nn/exec.h). */
+    const uint64_t *wkey;
 } lin_plan;
 
 typedef struct lin_ops {
@@ -121,6 +125,10 @@ double lin_stat_bits(const lin_backend *be);
 /* Plan, check S's weights, run, free: one layer. */
 int lin_run(const lin_backend *be, party *p, uint64_t *y, const uint64_t *x, const lin_shape *s,
             const uint64_t *w, unsigned l) WUR;
+/* lin_run with the weights known to prepared weights as `key` (S; the
+ * address of weights that outlive the session) instead of w's address. */
+int lin_run_keyed(const lin_backend *be, party *p, uint64_t *y, const uint64_t *x,
+                  const lin_shape *s, const uint64_t *w, const uint64_t *key, unsigned l) WUR;
 /* Check S's weights against the plan's wbits, then run the plan. */
 int lin_run_plan(const lin_backend *be, party *p, const lin_plan *pl, uint64_t *y,
                  const uint64_t *x, const uint64_t *w) WUR;

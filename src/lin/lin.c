@@ -259,3 +259,63 @@ void lin_scale_plain(uint64_t *y, const uint64_t *x, const lin_scale *s, const u
                 y[base + k] = (x[base + k] * g[ch]) & mask;
         }
 }
+
+/* ---- sibling convolutions as one ---- */
+
+int lin_merge(lin_shape *m, const lin_shape *a, const lin_shape *b) {
+    if (a->kind != LIN_CONV || b->kind != LIN_CONV) return 0;
+    const lin_conv *x = &a->p.conv, *y = &b->p.conv;
+    if (x->N != y->N || x->C != y->C || x->H != y->H || x->W != y->W || x->sh != y->sh ||
+        x->sw != y->sw || x->OH != y->OH || x->OW != y->OW || x->groups != 1 || y->groups != 1 ||
+        x->dh != 1 || x->dw != 1 || y->dh != 1 || y->dw != 1)
+        return 0;
+    if ((uint64_t)x->O + y->O > UINT32_MAX) return 0;
+    /* The union of the two windows: output row oh reads input rows from
+     * oh*sh - pt to oh*sh - pt + kh - 1 in each. */
+    unsigned pt = x->pt > y->pt ? x->pt : y->pt, pl = x->pl > y->pl ? x->pl : y->pl;
+    uint64_t eh = (uint64_t)pt - x->pt + x->kh, eh2 = (uint64_t)pt - y->pt + y->kh;
+    uint64_t ew = (uint64_t)pl - x->pl + x->kw, ew2 = (uint64_t)pl - y->pl + y->kw;
+    if (eh2 > eh) eh = eh2;
+    if (ew2 > ew) ew = ew2;
+    /* bottom and right padding that give the same output size (none where
+     * the last window already ends inside the input: a stride that does
+     * not divide leaves the input's last rows unread, as in a and b) */
+    int64_t pb = ((int64_t)x->OH - 1) * x->sh + (int64_t)eh - x->H - pt;
+    int64_t pr = ((int64_t)x->OW - 1) * x->sw + (int64_t)ew - x->W - pl;
+    if (pb < 0) pb = 0;
+    if (pr < 0) pr = 0;
+    if (pb > UINT32_MAX || pr > UINT32_MAX || eh > UINT32_MAX || ew > UINT32_MAX) return 0;
+    lin_shape t = {.kind = LIN_CONV};
+    lin_conv *c = &t.p.conv;
+    *c = *x;
+    c->O = x->O + y->O;
+    c->kh = (unsigned)eh;
+    c->kw = (unsigned)ew;
+    c->pt = pt;
+    c->pl = pl;
+    c->pb = (unsigned)pb;
+    c->pr = (unsigned)pr;
+    c->wbits = x->wbits > y->wbits ? x->wbits : y->wbits;
+    if (lin_conv_check(c) < 0) {
+        err_clear();
+        return 0;
+    }
+    if (c->OH != x->OH || c->OW != x->OW) return 0;
+    *m = t;
+    return 1;
+}
+
+void lin_merge_weights(uint64_t *wm, const lin_shape *m, unsigned o_off, const lin_shape *a,
+                       const uint64_t *wa) {
+    const lin_conv *c = &m->p.conv, *x = &a->p.conv;
+    PARLEY_CHECK(m->kind == LIN_CONV && a->kind == LIN_CONV && o_off + x->O <= c->O &&
+                 x->C == c->C && c->pt >= x->pt && c->pl >= x->pl &&
+                 c->pt - x->pt + x->kh <= c->kh && c->pl - x->pl + x->kw <= c->kw);
+    unsigned di = c->pt - x->pt, dj = c->pl - x->pl;
+    for (size_t o = 0; o < x->O; o++)
+        for (size_t ch = 0; ch < x->C; ch++)
+            for (size_t i = 0; i < x->kh; i++)
+                for (size_t j = 0; j < x->kw; j++)
+                    wm[(((o_off + o) * c->C + ch) * c->kh + di + i) * c->kw + dj + j] =
+                        wa[((o * x->C + ch) * x->kh + i) * x->kw + j];
+}

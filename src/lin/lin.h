@@ -101,6 +101,23 @@ unsigned lin_weight_bits(const uint64_t *w, size_t n, unsigned l);
  * of the first that does not (its index, never its value). */
 int lin_weights_fit(const lin_shape *s, const uint64_t *w, unsigned l, size_t *bad);
 
+/* Two convolutions that read the same input as one (docs/PROTOCOLS.md §7,
+ * "Sibling convolutions as one"): *m gets a convolution whose output is
+ * a's channels then b's, each output position reading the same input
+ * window in both. That holds when both are dense (groups 1), undilated,
+ * with the same batch, input, strides and output size, and each kernel
+ * fits the union of the two windows (the smaller one is embedded with
+ * zero taps, e.g. a 1x1 at the centre of a 3x3 padded by 1). m's wbits is
+ * the larger, its kernel and padding the union's. 1 and *m checked, or 0
+ * (m untouched) if they cannot merge. */
+int lin_merge(lin_shape *m, const lin_shape *a, const lin_shape *b);
+/* Write a's weights wa into output channels o_off .. o_off + a.O - 1 of
+ * the merged weights wm (m from lin_merge, a one of what it merged, the
+ * others' channels untouched; taps outside a's kernel left as they are:
+ * zero wm first). */
+void lin_merge_weights(uint64_t *wm, const lin_shape *m, unsigned o_off, const lin_shape *a,
+                       const uint64_t *wa);
+
 /* Plaintext reference, mod 2^l (1 <= l <= 64). y must not alias x. */
 void lin_plain(uint64_t *y, const uint64_t *x, const lin_shape *s, const uint64_t *w, unsigned l);
 void lin_conv_plain(uint64_t *y, const uint64_t *x, const lin_conv *c, const uint64_t *w,

@@ -69,6 +69,12 @@ int cost_predict(cost_report *r, const qnet *net, const cost_opts *o) {
         /* siblings run as one call (exec_group_end): priced on the first */
         size_t n;
         unsigned j = exec_group_end(net, i, &n);
+        lin_shape merged;
+        int lgroup = 0;
+        if (j == i) { /* sibling convolutions merged (exec_lin_group_end) */
+            j = exec_lin_group_end(net, i, &lin, &merged);
+            lgroup = j > i;
+        }
         ot_costing oc = {.backend = o->ot, .cots = &r->layer_cots[i], .fs = fs};
         uint64_t f0 = fsim_flights(fs), s0[2], s1[2];
         fsim_sent(fs, s0);
@@ -82,7 +88,13 @@ int cost_predict(cost_report *r, const qnet *net, const cost_opts *o) {
                   .oc = &oc,
                   .lanes = o->lanes,
                   .sd = &sd};
-        rc = qkind_bytes(&r->layer[i], &c);
+        if (lgroup) {
+            double lsd;
+            rc = lin_cost(&lin, &r->layer[i], &lsd, &merged, l, o->lanes, fs);
+            if (rc == 0) sd += lsd;
+        } else {
+            rc = qkind_bytes(&r->layer[i], &c);
+        }
         r->layer_flights[i] = fsim_flights(fs) - f0;
         fsim_sent(fs, s1);
         for (int p = 0; p < 2; p++)

@@ -7,6 +7,7 @@
 #include "nn/cost.h"
 #include "nn/hello.h"
 #include "nn/kind.h"
+#include "nn/qlocal.h"
 #include "util/bits.h"
 #include "util/mem.h"
 #include "util/timer.h"
@@ -124,6 +125,91 @@ unsigned exec_group_end(const qnet *net, unsigned i, size_t *elems) {
     return j;
 }
 
+unsigned exec_lin_group_end(const qnet *net, unsigned i, const lin_backend *lin, lin_shape *m) {
+    const qlayer *A = &net->layers[i];
+    if (!qop_is_linear(A->op) || A->nin != 1) return i;
+    lin_shape cur = qlayer_lin(A);
+    if (cur.kind != LIN_CONV || lin_check(&cur) < 0) {
+        err_clear();
+        return i;
+    }
+    uint64_t bcur;
+    if (lin_bytes(lin, &bcur, NULL, &cur, net->l) < 0) {
+        err_clear();
+        return i;
+    }
+    unsigned j = i;
+    while (j + 1 < net->nlayers) {
+        const qlayer *B = &net->layers[j + 1];
+        if (!qop_is_linear(B->op) || B->nin != 1 || B->in[0] != A->in[0]) break;
+        lin_shape sb = qlayer_lin(B), cand;
+        uint64_t bb, bm;
+        if (lin_check(&sb) < 0 || !lin_merge(&cand, &cur, &sb) ||
+            lin_bytes(lin, &bb, NULL, &sb, net->l) < 0 ||
+            lin_bytes(lin, &bm, NULL, &cand, net->l) < 0) {
+            err_clear();
+            break;
+        }
+        if (bm >= bcur + bb) break;
+        cur = cand;
+        bcur = bm;
+        j++;
+    }
+    if (j > i) *m = cur;
+    return j;
+}
+
+int exec_lin_group_weights(const qnet *net, unsigned i, unsigned j, const lin_shape *m,
+                           uint64_t **wm, size_t *nw) {
+    *nw = lin_weight_count(m);
+    *wm = mem_calloc(*nw ? *nw : 1, sizeof **wm);
+    if (!*wm) return PARLEY_E_NOMEM;
+    unsigned off = 0;
+    for (unsigned g = i; g <= j; g++) {
+        lin_shape sg = qlayer_lin(&net->layers[g]);
+        PARLEY_CHECK(lin_check(&sg) == 0); /* exec_lin_group_end checked it */
+        lin_merge_weights(*wm, m, off, &sg, net->layers[g].w);
+        off += sg.p.conv.O;
+    }
+    return 0;
+}
+
+/* Layers i .. j (exec_lin_group_end) as the one merged layer m: S embeds
+ * their weights in m's (each known to the back-end's prepared weights by
+ * layer i's), then every layer gets its channels of the output and its
+ * own bias. */
+static int run_lin_group(qstore *st, const qnet *net, unsigned i, unsigned j, const lin_shape *m,
+                         const qctx *proto) {
+    const qlayer *A = &net->layers[i];
+    const lin_conv *mc = &m->p.conv;
+    size_t nw = 0, ny = lin_out_size(m), per = (size_t)mc->OH * mc->OW;
+    uint64_t *wm = NULL, *ym = mem_alloc(ny ? ny : 1, sizeof *ym);
+    int rc = ym ? 0 : PARLEY_E_NOMEM;
+    if (rc == 0 && proto->owner) rc = exec_lin_group_weights(net, i, j, m, &wm, &nw);
+    if (rc < 0) rc = party_fail(proto->p, rc);
+    if (rc == 0)
+        rc = lin_run_keyed(proto->lin, proto->p, ym, st->buf[A->in[0]], m, wm, A->w, net->l);
+    unsigned off = 0;
+    for (unsigned g = i; g <= j && rc == 0; g++) {
+        const qlayer *L = &net->layers[g];
+        unsigned O = qlayer_lin(L).p.conv.O;
+        uint64_t *out;
+        rc = qstore_out(st, &out, L->out);
+        if (rc < 0) break;
+        for (size_t n = 0; n < mc->N; n++)
+            memcpy(out + n * O * per, ym + (n * mc->O + off) * per, (size_t)O * per * sizeof *out);
+        off += O;
+        qctx c = *proto;
+        c.L = L;
+        c.y = out;
+        c.n = net->t[L->out].size;
+        qlocal_add_private(&c);
+    }
+    if (wm) mem_free_wipe(wm, (nw ? nw : 1) * sizeof *wm);
+    if (ym) mem_free_wipe(ym, (ny ? ny : 1) * sizeof *ym);
+    return rc;
+}
+
 /* Layers i .. j (exec_group_end) as one element-wise call: the inputs end
  * to end, the outputs cut back into each layer's buffer. */
 static int run_group(qstore *st, const qnet *net, unsigned i, unsigned j, size_t total,
@@ -226,6 +312,12 @@ int exec_infer(party *p, const qnet *net, const exec_opts *o, const uint64_t *x,
         const qlayer *L = &net->layers[i];
         size_t total;
         unsigned j = exec_group_end(net, i, &total);
+        lin_shape merged;
+        int lgroup = 0;
+        if (j == i) {
+            j = exec_lin_group_end(net, i, &lin, &merged);
+            lgroup = j > i;
+        }
         for (unsigned k = 0; k < L->nin; k++)
             xs[k] = st.buf[L->in[k]];
         uint64_t *out = NULL;
@@ -247,7 +339,9 @@ int exec_infer(party *p, const qnet *net, const exec_opts *o, const uint64_t *x,
                   .lin = &lin,
                   .nonneg = nonneg,
                   .width = width};
-        rc = j == i ? qkind_step(&c) : run_group(&st, net, i, j, total, &c);
+        rc = j == i   ? qkind_step(&c)
+             : lgroup ? run_lin_group(&st, net, i, j, &merged, &c)
+                      : run_group(&st, net, i, j, total, &c);
         if (rc < 0) {
             if (j == i)
                 err_wrap(rc, "layer %u (%s %s)", i + 1, qop_name(L->op), L->name);

@@ -77,6 +77,21 @@ void exec_report_free(exec_report *rep);
  * group's output elements in all. */
 unsigned exec_group_end(const qnet *net, unsigned i, size_t *elems);
 
+/* Sibling convolutions that run as one: the last index j >= i such that
+ * layers i .. j are convolutions reading the same tensor that lin_merge
+ * merges into one (*m, their output channels in layer order) and that
+ * lin's back-end prices below the layers apart, each added one cheaper
+ * than the merge so far and it apart (i itself if there is none; m then
+ * untouched). From public data alone, alike on both sides. The executor
+ * runs the merge as one layer (S's weights embedded, each layer's output
+ * and bias its own) and the cost model prices it, both on layer i, and
+ * nothing on i + 1 .. j (docs/PROTOCOLS.md §7). */
+unsigned exec_lin_group_end(const qnet *net, unsigned i, const lin_backend *lin, lin_shape *m);
+/* S: the merged weights of layers i .. j (m from exec_lin_group_end), in
+ * *wm (*nw of them; mem_free_wipe them). 0 or PARLEY_E_NOMEM. */
+int exec_lin_group_weights(const qnet *net, unsigned i, unsigned j, const lin_shape *m,
+                           uint64_t **wm, size_t *nw) WUR;
+
 /* The linear back-end (lin/backend.h) of a session's mode (nn/hello.h):
  * MODE_OT lin/ot, MODE_HE lin/he; NULL for another value. The one place
  * the mode is looked at: the session sets the back-end up (lin_setup) and

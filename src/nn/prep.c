@@ -2,6 +2,7 @@
 #include "nn/prep.h"
 
 #include "nn/cost.h"
+#include "nn/exec.h"
 #include "nn/kind.h"
 #include "util/mem.h"
 #include "util/timer.h"
@@ -9,7 +10,8 @@
 #include <string.h>
 
 typedef struct cand {
-    unsigned layer;
+    unsigned layer, last; /* layers layer .. last: merged siblings (exec_lin_group_end) */
+    lin_shape s;          /* what runs: the layer's, or the merge's */
     uint64_t bytes;
     double ns;
 } cand;
@@ -30,12 +32,15 @@ int prep_he_wcache(const qnet *net, uint64_t cap, lin_he_wcache **out, prep_stat
     cand *c = mem_alloc(net->nlayers ? net->nlayers : 1, sizeof *c);
     if (!c) return PARLEY_E_NOMEM;
     unsigned n = 0;
+    lin_backend he = {.ops = &lin_he_ops}; /* pricing, as the session's */
+    lin_set_outputs(&he, outs);
     for (unsigned i = 0; i < net->nlayers; i++) {
         const qlayer *L = &net->layers[i];
         if (!qop_is_linear(L->op) || !L->w) continue;
-        lin_shape s = qlayer_lin(L);
-        cand k = {.layer = i};
-        if (lin_he_wcache_cost(&s, net->l, outs, &k.bytes, &k.ns) < 0) {
+        cand k = {.layer = i, .s = qlayer_lin(L)};
+        k.last = exec_lin_group_end(net, i, &he, &k.s);
+        i = k.last;
+        if (lin_he_wcache_cost(&k.s, net->l, outs, &k.bytes, &k.ns) < 0) {
             err_clear(); /* HE cannot run it: the session says so */
             continue;
         }
@@ -58,8 +63,17 @@ int prep_he_wcache(const qnet *net, uint64_t cap, lin_he_wcache **out, prep_stat
     for (unsigned i = 0; i < n && rc == 0 && wc; i++) {
         if (c[i].bytes > cap - st->bytes) continue; /* the next may fit */
         const qlayer *L = &net->layers[c[i].layer];
-        lin_shape s = qlayer_lin(L);
-        rc = lin_he_wcache_add(wc, &s, net->l, outs, L->w);
+        if (c[i].last == c[i].layer) {
+            rc = lin_he_wcache_add(wc, &c[i].s, net->l, outs, L->w);
+        } else { /* the merged weights, known by the first layer's */
+            uint64_t *wm;
+            size_t nw;
+            rc = exec_lin_group_weights(net, c[i].layer, c[i].last, &c[i].s, &wm, &nw);
+            if (rc == 0) {
+                rc = lin_he_wcache_add_keyed(wc, &c[i].s, net->l, outs, wm, L->w);
+                mem_free_wipe(wm, (nw ? nw : 1) * sizeof *wm);
+            }
+        }
         if (rc < 0) {
             err_wrap(rc, "the HE weight cache, layer %u (%s)", c[i].layer + 1, L->name);
             break;

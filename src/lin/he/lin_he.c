@@ -515,7 +515,12 @@ int lin_he_wcache_cost(const lin_shape *s, unsigned l, uint64_t outs, uint64_t *
 
 int lin_he_wcache_add(lin_he_wcache *c, const lin_shape *s, unsigned l, uint64_t outs,
                       const uint64_t *w) {
-    PARLEY_CHECK(c && w);
+    return lin_he_wcache_add_keyed(c, s, l, outs, w, w);
+}
+
+int lin_he_wcache_add_keyed(lin_he_wcache *c, const lin_shape *s, unsigned l, uint64_t outs,
+                            const uint64_t *w, const uint64_t *key) {
+    PARLEY_CHECK(c && w && key);
     int by_ot = by_ot_of(s, l, outs);
     if (by_ot < 0) return by_ot;
     if (by_ot) return 0;
@@ -534,7 +539,7 @@ int lin_he_wcache_add(lin_he_wcache *c, const lin_shape *s, unsigned l, uint64_t
             c->cap = cap;
         }
     }
-    wc_entry en = {.w = w, .c = pl.c, .l = l, .outs = pl.outs, .n = pl.wpolys};
+    wc_entry en = {.w = key, .c = pl.c, .l = l, .outs = pl.outs, .n = pl.wpolys};
     if (rc == 0) {
         en.polys = mem_alloc(en.n, sizeof *en.polys);
         en.off = mem_alloc(pl.nog, sizeof *en.off);
@@ -595,7 +600,7 @@ static const wc_entry *wc_find(const lin_he_wcache *c, const lin_he_plan *pl, co
 
 /* One convolution on shares, planned for the session's outputs (h->outs). */
 static int conv_run(party *p, lin_he *h, uint64_t *y, const uint64_t *x, const lin_he_plan *pl,
-                    const uint64_t *w) {
+                    const uint64_t *w, const uint64_t *key) {
     PARLEY_CHECK(pl->outs == h->outs);
     const uint64_t nout = (uint64_t)pl->c.N * pl->c.O * pl->c.OH * pl->c.OW;
     if (nout > h->outs - h->outs_used) /* both parties, before any byte */
@@ -607,7 +612,7 @@ static int conv_run(party *p, lin_he *h, uint64_t *y, const uint64_t *x, const l
                        (unsigned long long)(h->outs - h->outs_used), (unsigned long long)h->outs,
                        HE_STAT_BITS);
     run r = {.h = h, .pl = pl, .x = x, .w = w, .y = y, .layer = h->layer++};
-    const wc_entry *wce = p->role == MPC_SERVER ? wc_find(h->wc, pl, w) : NULL;
+    const wc_entry *wce = p->role == MPC_SERVER ? wc_find(h->wc, pl, key ? key : w) : NULL;
     if (wce) {
         r.wc = wce->polys;
         r.wc_off = wce->off;
@@ -687,7 +692,7 @@ lin_conv lin_he_as_conv(const lin_shape *s) {
 /* An FC runs with the batch as the spatial axis: x'[k][n] = x[n][k],
  * y[n][o] = y'[o][n]. */
 static int fc_run(party *p, lin_he *h, uint64_t *y, const uint64_t *x, const lin_fc *f,
-                  const lin_he_plan *pl, const uint64_t *w) {
+                  const lin_he_plan *pl, const uint64_t *w, const uint64_t *key) {
     size_t nk = (size_t)f->N * f->K, no = (size_t)f->N * f->O;
     uint64_t *xt = mem_alloc(nk, 8), *yt = mem_alloc(no, 8);
     int rc = (!xt || !yt) ? party_fail(p, err_set(PARLEY_E_NOMEM, "HE fc transposes")) : 0;
@@ -695,7 +700,7 @@ static int fc_run(party *p, lin_he *h, uint64_t *y, const uint64_t *x, const lin
         for (size_t n = 0; n < f->N; n++)
             for (size_t k = 0; k < f->K; k++)
                 xt[k * f->N + n] = x[n * f->K + k];
-        rc = conv_run(p, h, yt, xt, pl, w);
+        rc = conv_run(p, h, yt, xt, pl, w, key);
     }
     if (rc == 0)
         for (size_t n = 0; n < f->N; n++)
@@ -755,8 +760,8 @@ static int ops_run(void *ctx, party *p, const lin_plan *pl, uint64_t *y, const u
     const he_layer_plan *hp = (const he_layer_plan *)pl;
     PARLEY_CHECK(h && h->role == p->role);
     if (hp->ot) return lin_ot_ops.run(NULL, p, hp->ot, y, x, w);
-    if (pl->s.kind == LIN_FC) return fc_run(p, h, y, x, &pl->s.p.fc, &hp->conv, w);
-    return conv_run(p, h, y, x, &hp->conv, w);
+    if (pl->s.kind == LIN_FC) return fc_run(p, h, y, x, &pl->s.p.fc, &hp->conv, w, pl->wkey);
+    return conv_run(p, h, y, x, &hp->conv, w, pl->wkey);
 }
 
 /* The client's ciphertexts, then the server's answers: one flight each

@@ -108,6 +108,11 @@ int lin_he_wcache_cost(const lin_shape *s, unsigned l, uint64_t outs, uint64_t *
  * life) into the cache. */
 int lin_he_wcache_add(lin_he_wcache *c, const lin_shape *s, unsigned l, uint64_t outs,
                       const uint64_t *w) WUR;
+/* The same for weights made afresh for each run (merged siblings,
+ * lin_run_keyed): the layer is found by `key` (weights that outlive the
+ * cache) and its shape; w is read only now. */
+int lin_he_wcache_add_keyed(lin_he_wcache *c, const lin_shape *s, unsigned l, uint64_t outs,
+                            const uint64_t *w, const uint64_t *key) WUR;
 uint64_t lin_he_wcache_bytes(const lin_he_wcache *c); /* of its polynomials */
 size_t lin_he_wcache_layers(const lin_he_wcache *c);
 /* S: the session's layers read their weights' polynomials from c (NULL:
