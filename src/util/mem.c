@@ -4,6 +4,10 @@
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+
+#define MEM_HUGE ((size_t)2 << 20)
+#define MEM_HUGE_MIN ((size_t)4 << 20)
 
 void *mem_alloc(size_t count, size_t size) {
     size_t bytes;
@@ -13,7 +17,20 @@ void *mem_alloc(size_t count, size_t size) {
     }
     bytes = (bytes + 63) & ~(size_t)63;
     if (bytes == 0) bytes = 64;
-    void *p = aligned_alloc(64, bytes);
+    void *p;
+    if (bytes >= MEM_HUGE_MIN) {
+        /* Large buffers (COT pools, a layer's shares) on huge pages where
+         * the kernel offers them: one fault per 2 MiB instead of one per
+         * 4 KiB on first touch (docs/BENCHMARKS.md, the silent ReLU's
+         * profile). */
+        bytes = (bytes + MEM_HUGE - 1) & ~(size_t)(MEM_HUGE - 1);
+        p = aligned_alloc(MEM_HUGE, bytes);
+#ifdef MADV_HUGEPAGE
+        if (p) (void)madvise(p, bytes, MADV_HUGEPAGE);
+#endif
+    } else {
+        p = aligned_alloc(64, bytes);
+    }
     if (!p) err_set(PARLEY_E_NOMEM, "out of memory allocating %zu bytes", bytes);
     return p;
 }
