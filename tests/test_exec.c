@@ -160,6 +160,7 @@ TEST(sibling_convs_merged) {
     lin_shape sa = qlayer_lin(A), sb = qlayer_lin(B);
     REQUIRE(exec_lin_group_end(net, pair, &he, &m) == pair + 1);
     CHECK(sa.p.conv.kh == 1 && sb.p.conv.kh == 3 && m.p.conv.kh == 3);
+    CHECK(m.p.conv.N == 2); /* cnn.input.npy holds two images: each one's channels cut apart */
     CHECK_EQ(m.p.conv.O, sa.p.conv.O + sb.p.conv.O);
     uint64_t ba, bb, bm;
     REQUIRE_OK(lin_bytes(&he, &ba, NULL, &sa, net->l));
