@@ -11,6 +11,7 @@
 #include "mpc/otb.h"
 #include "nl/lane.h"
 #include "nl/nl.h"
+#include "ot/ferret.h"
 #include "ot/ot.h"
 #include "util/err.h"
 
@@ -91,6 +92,40 @@ TEST(otb_run_one_way_past_the_lookahead) {
         CHECK_MSG(f == 2 * ((k + w - 1) / w), "%zu chunks: %llu flights", k, (unsigned long long)f);
         CHECK_EQ(fsim_status(s), 0);
         fsim_free(s);
+    }
+}
+
+/* The silent backend's schedule runs A = D = OT_AHEAD_SILENT chunks ahead:
+ * a one-way job of k chunks that its stock covers costs two flights per
+ * 2 OT_AHEAD_SILENT + 1 = 129 chunks, so a whole Ferret batch of (16
+ * choose 1)-OTs (64 chunks) is one window (it took two with 65). COT_8 jobs
+ * of one COT per OT; the first run's batches are made first, alike for
+ * every k. */
+static uint64_t silent_one_way(size_t chunks) {
+    fsim *s = NULL;
+    if (fsim_new(&s, OT_BACKEND_SILENT, 1, &FERRET_DEFAULT) < 0) return 0;
+    static const unsigned l8 = 8;
+    otb_job a = {.kind = OTB_COT, .sender = MPC_SERVER, .n = chunks * OTE_CHUNK, .ls = &l8,
+                 .M = 1};
+    fsim_job(s, &a);
+    fsim_otb_run(s);
+    uint64_t f = fsim_status(s) == 0 ? fsim_flights(s) : 0;
+    fsim_free(s);
+    return f;
+}
+
+TEST(silent_one_way_lookahead) {
+    const size_t w = 2 * OT_AHEAD_SILENT + 1;
+    CHECK_EQ(w, 129u);
+    CHECK(ferret_usable(&FERRET_DEFAULT) >= 250 * OTE_CHUNK); /* one batch covers them all */
+    uint64_t f1 = silent_one_way(1);
+    REQUIRE(f1 > 0);
+    const size_t ks[] = {1, 64, 65, 128, 129, 130, 200, 250};
+    for (size_t t = 0; t < sizeof ks / sizeof ks[0]; t++) {
+        size_t k = ks[t];
+        uint64_t f = silent_one_way(k);
+        CHECK_MSG(f == f1 + 2 * ((k + w - 1) / w) - 2, "%zu chunks: %llu flights (1 chunk: %llu)",
+                  k, (unsigned long long)f, (unsigned long long)f1);
     }
 }
 

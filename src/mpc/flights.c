@@ -194,16 +194,16 @@ static void push(fsim *s, alist *L, int type, int owner, int kind, size_t idx) {
     L->a[L->n++] = (act){(uint8_t)type, (uint8_t)owner, (uint8_t)kind, idx};
 }
 
-/* One party's walk of ot_steps_run_hook (src/ot/sched.c) over R[r0, r0 +
+/* One party's walk of ot_steps_run_ahead (src/ot/sched.c) over R[r0, r0 +
  * nr) and S[s0, s0 + ns); hook_idx >= 0: the last send carries trees
  * T[hook_idx]. */
 static void walk_steps(fsim *s, alist *L, int me, const fchunk *R, size_t r0, size_t nr,
-                       const fchunk *S, size_t s0, size_t ns, long hook_idx) {
+                       const fchunk *S, size_t s0, size_t ns, long hook_idx, size_t ahead) {
     int peer = 1 - me;
     size_t ib = 0, ie = 0;
     int f1 = nr == 0, hooked = hook_idx < 0;
     for (size_t i = 0; ie < nr || i < ns; i++) {
-        while (ib < nr && ib <= i + OT_AHEAD) {
+        while (ib < nr && ib <= i + ahead) {
             if (R[r0 + ib].wire) push(s, L, A_SEND, me, K_M, r0 + ib);
             ib++;
         }
@@ -224,7 +224,7 @@ static void walk_steps(fsim *s, alist *L, int me, const fchunk *R, size_t r0, si
                 hooked = 1;
             }
         }
-        while (ie < nr && ie < ib && (ie + OT_DELAY <= i || (i + 1 >= ns && ib == nr))) {
+        while (ie < nr && ie < ib && (ie + ahead <= i || (i + 1 >= ns && ib == nr))) {
             if (R[r0 + ie].wire) push(s, L, A_RECV, peer, K_C, r0 + ie);
             ie++;
         }
@@ -261,7 +261,8 @@ static void walk_silent(fsim *s, alist *L, int me, const fchunk *R, size_t nr, c
             s->err = PARLEY_E_ARG;
             return;
         }
-        walk_steps(s, L, me, R, ir, jr - ir, S, is, js - is, sent ? (long)ts : -1);
+        walk_steps(s, L, me, R, ir, jr - ir, S, is, js - is, sent ? (long)ts : -1,
+                   OT_AHEAD_SILENT);
         is = js;
         ir = jr;
     }
@@ -362,7 +363,7 @@ void fsim_otb_run(fsim *s) {
                     av[1] = ar;
                 }
             } else {
-                walk_steps(s, &L[p], p, R[p], 0, nr[p], S[p], 0, ns[p], -1);
+                walk_steps(s, &L[p], p, R[p], 0, nr[p], S[p], 0, ns[p], -1, OT_AHEAD);
             }
         }
         size_t cnt[2][K_N];

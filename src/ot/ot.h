@@ -241,6 +241,15 @@ typedef struct ot_chunk {
  * hide the latency. (Public for the flight model, mpc/flights.h.) */
 #define OT_AHEAD 32
 #define OT_DELAY 32
+/* The silent backend's A = D: its receivers keep no state per chunk in
+ * flight (their pads go straight into the task's outputs) and send at most
+ * 8 KiB of choice bits per chunk, so its schedule runs twice as far ahead.
+ * With A + D + 1 = 129 a segment of one Ferret batch (64 chunks of (16
+ * choose 1)-OTs) is one window, where 65 took two: docs/NETWORK.md. A and
+ * D must be equal: both directions' data share one stream, and the peer
+ * reads our begin i + A and our step i in the order we wrote them only if
+ * its end i - D is our step i. */
+#define OT_AHEAD_SILENT 64
 int ot_steps_run(chan *ch, const ot_chunk *R, size_t nr, const ot_chunk *S, size_t ns) WUR;
 /* The same, calling last_send(ctx) (if not NULL) once this party has sent
  * everything of the schedule (the last step of S and the last begin of R,
@@ -248,5 +257,8 @@ int ot_steps_run(chan *ch, const ot_chunk *R, size_t nr, const ot_chunk *S, size
  * along and is the last thing the peer reads of the schedule. */
 int ot_steps_run_hook(chan *ch, const ot_chunk *R, size_t nr, const ot_chunk *S, size_t ns,
                       int (*last_send)(void *ctx), void *ctx) WUR;
+/* The same with A = D = ahead instead of OT_AHEAD and OT_DELAY. */
+int ot_steps_run_ahead(chan *ch, const ot_chunk *R, size_t nr, const ot_chunk *S, size_t ns,
+                       size_t ahead, int (*last_send)(void *ctx), void *ctx) WUR;
 
 #endif

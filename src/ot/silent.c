@@ -496,7 +496,8 @@ int silent_steps_run(cot_pool *ps, cot_pool *pr, chan *ch, const ot_chunk *R, si
             a -= need;
         PARLEY_CHECK(js > is || jr > ir);
         uint64_t fl1 = chan_get_stats(ch)->flights;
-        TRY(ot_steps_run_hook(ch, R + ir, jr - ir, S + is, js - is, sent ? send_trees : NULL, &tc));
+        TRY(ot_steps_run_ahead(ch, R + ir, jr - ir, S + is, js - is, OT_AHEAD_SILENT,
+                               sent ? send_trees : NULL, &tc));
         if (st) st->extra_flights += (seg ? chan_get_stats(ch)->flights : fl1) - fl0;
         is = js;
         ir = jr;
