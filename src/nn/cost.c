@@ -66,15 +66,11 @@ int cost_predict(cost_report *r, const qnet *net, const cost_opts *o) {
     double sd = 0;
     for (unsigned i = 0; i < net->nlayers && rc == 0; i++) {
         const qlayer *L = &net->layers[i];
-        /* siblings run as one call (exec_group_end): priced on the first */
+        /* siblings run as one step (exec_step_end): priced on the first */
         size_t n;
-        unsigned j = exec_group_end(net, i, &n);
         lin_shape merged;
-        int lgroup = 0;
-        if (j == i) { /* sibling convolutions merged (exec_lin_group_end) */
-            j = exec_lin_group_end(net, i, &lin, &merged);
-            lgroup = j > i;
-        }
+        int lgroup;
+        unsigned j = exec_step_end(net, i, &lin, &n, &merged, &lgroup);
         ot_costing oc = {.backend = o->ot, .cots = &r->layer_cots[i], .fs = fs};
         uint64_t f0 = fsim_flights(fs), s0[2], s1[2];
         fsim_sent(fs, s0);

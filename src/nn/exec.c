@@ -159,6 +159,17 @@ unsigned exec_lin_group_end(const qnet *net, unsigned i, const lin_backend *lin,
     return j;
 }
 
+unsigned exec_step_end(const qnet *net, unsigned i, const lin_backend *lin, size_t *elems,
+                       lin_shape *merged, int *lin_group) {
+    unsigned j = exec_group_end(net, i, elems);
+    *lin_group = 0;
+    if (j == i) {
+        j = exec_lin_group_end(net, i, lin, merged);
+        *lin_group = j > i;
+    }
+    return j;
+}
+
 int exec_lin_group_weights(const qnet *net, unsigned i, unsigned j, const lin_shape *m,
                            uint64_t **wm, size_t *nw) {
     *nw = lin_weight_count(m);
@@ -311,13 +322,9 @@ int exec_infer(party *p, const qnet *net, const exec_opts *o, const uint64_t *x,
     for (unsigned i = 0; i < net->nlayers && rc == 0; i++) {
         const qlayer *L = &net->layers[i];
         size_t total;
-        unsigned j = exec_group_end(net, i, &total);
         lin_shape merged;
-        int lgroup = 0;
-        if (j == i) {
-            j = exec_lin_group_end(net, i, &lin, &merged);
-            lgroup = j > i;
-        }
+        int lgroup;
+        unsigned j = exec_step_end(net, i, &lin, &total, &merged, &lgroup);
         for (unsigned k = 0; k < L->nin; k++)
             xs[k] = st.buf[L->in[k]];
         uint64_t *out = NULL;

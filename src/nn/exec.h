@@ -87,6 +87,12 @@ unsigned exec_group_end(const qnet *net, unsigned i, size_t *elems);
  * and bias its own) and the cost model prices it, both on layer i, and
  * nothing on i + 1 .. j (docs/PROTOCOLS.md §7). */
 unsigned exec_lin_group_end(const qnet *net, unsigned i, const lin_backend *lin, lin_shape *m);
+/* What runs as one step from layer i, for the executor and the cost model
+ * alike: exec_group_end's element-wise siblings (*elems: their output
+ * elements), or else exec_lin_group_end's merged convolutions (*lin_group
+ * = 1, *merged their shape); the last layer of the step. */
+unsigned exec_step_end(const qnet *net, unsigned i, const lin_backend *lin, size_t *elems,
+                       lin_shape *merged, int *lin_group);
 /* S: the merged weights of layers i .. j (m from exec_lin_group_end), in
  * *wm (*nw of them; mem_free_wipe them). 0 or PARLEY_E_NOMEM. */
 int exec_lin_group_weights(const qnet *net, unsigned i, unsigned j, const lin_shape *m,
