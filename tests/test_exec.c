@@ -144,9 +144,11 @@ TEST(sibling_convs_merged) {
     lin_set_outputs(&ot, outs);
     unsigned pair = net->nlayers;
     lin_shape m;
+    int kind;
     for (unsigned i = 0; i < net->nlayers; i++) {
-        unsigned j = exec_lin_group_end(net, i, &he, &m);
+        unsigned j = exec_lin_group_end(net, i, &he, &m, &kind);
         if (j == i) continue;
+        CHECK_EQ(kind, EXEC_LIN_SIBLINGS);
         CHECK(pair == net->nlayers && j == i + 1); /* the one pair */
         pair = i;
         for (unsigned g = i; g <= j; g++) {
@@ -155,10 +157,10 @@ TEST(sibling_convs_merged) {
         }
     }
     REQUIRE(pair < net->nlayers);
-    for (unsigned i = 0; i < net->nlayers; i++) CHECK(exec_lin_group_end(net, i, &ot, &m) == i);
+    for (unsigned i = 0; i < net->nlayers; i++) CHECK(exec_lin_group_end(net, i, &ot, &m, &kind) == i);
     const qlayer *A = &net->layers[pair], *B = &net->layers[pair + 1];
     lin_shape sa = qlayer_lin(A), sb = qlayer_lin(B);
-    REQUIRE(exec_lin_group_end(net, pair, &he, &m) == pair + 1);
+    REQUIRE(exec_lin_group_end(net, pair, &he, &m, &kind) == pair + 1);
     CHECK(sa.p.conv.kh == 1 && sb.p.conv.kh == 3 && m.p.conv.kh == 3);
     CHECK(m.p.conv.N == 2); /* cnn.input.npy holds two images: each one's channels cut apart */
     CHECK_EQ(m.p.conv.O, sa.p.conv.O + sb.p.conv.O);
@@ -191,6 +193,81 @@ TEST(sibling_convs_merged) {
         exec_report_free(&costs.rep);
         mem_free(got);
     }
+    mem_free(want);
+    mem_free(x);
+    qnet_free(net);
+}
+
+/* resproj.onnx's two bottleneck blocks end in a projection shortcut: the
+ * last 1x1 convolution and the shortcut's (stride 1, then stride 2) feed
+ * one Add. In HE mode they run as one convolution over both inputs
+ * (exec_lin_group_end, EXEC_LIN_SUM), priced below the two apart (one set
+ * of output ciphertexts instead of two); over OT, where that saves
+ * nothing, they run apart. Either way the inference is the reference bit
+ * for bit, its bytes and flights are the cost model's, and a merged pair's
+ * traffic is on its first layer. */
+TEST(shortcut_sum_merged) {
+    qnet *net;
+    uint64_t *x, *want;
+    REQUIRE_OK(load(&net, &x, DATA "resproj.onnx", DATA "resproj.input.npy", 37, 12));
+    REQUIRE_OK(ref_run(net, &want, NULL, x));
+    const uint64_t outs = cost_he_outputs(net);
+    lin_backend he = {.ops = exec_lin_ops(MODE_HE)}, ot = {.ops = exec_lin_ops(MODE_OT)};
+    lin_set_outputs(&he, outs);
+    lin_set_outputs(&ot, outs);
+    unsigned pairs[2], np = 0;
+    lin_shape m;
+    int kind;
+    uint64_t saved = 0;
+    for (unsigned i = 0; i < net->nlayers; i++) {
+        unsigned j = exec_lin_group_end(net, i, &he, &m, &kind);
+        if (j == i) continue;
+        REQUIRE(np < 2 && kind == EXEC_LIN_SUM && j == i + 1);
+        pairs[np++] = i;
+        const qlayer *A = &net->layers[i], *B = &net->layers[j], *S = &net->layers[j + 1];
+        CHECK(S->op == QOP_ADD && A->in[0] != B->in[0]);
+        lin_shape sa = qlayer_lin(A), sb = qlayer_lin(B);
+        CHECK(sa.p.conv.kh == 1 && sb.p.conv.kh == 1 && sa.p.conv.sh == 1);
+        CHECK_EQ(sb.p.conv.sh, np); /* the first shortcut at stride 1, the second at 2 */
+        CHECK_EQ(m.p.conv.C, sa.p.conv.C + sb.p.conv.C);
+        uint64_t ba, bb, bm;
+        REQUIRE_OK(lin_bytes(&he, &ba, NULL, &sa, net->l));
+        REQUIRE_OK(lin_bytes(&he, &bb, NULL, &sb, net->l));
+        REQUIRE_OK(lin_bytes(&he, &bm, NULL, &m, net->l));
+        printf("  HE: layers %u and %u: %llu bytes merged, %llu + %llu apart\n", i + 1, j + 1,
+               (unsigned long long)bm, (unsigned long long)ba, (unsigned long long)bb);
+        CHECK(bm < ba + bb);
+        saved += ba + bb - bm;
+        i = j;
+    }
+    REQUIRE(np == 2);
+    for (unsigned i = 0; i < net->nlayers; i++) CHECK(exec_lin_group_end(net, i, &ot, &m, &kind) == i);
+    uint64_t he_bytes[2] = {0, 0};
+    for (int mode = MODE_OT; mode <= MODE_HE; mode++) {
+        secure_costs costs;
+        secure_cfg cfg = {.mode = mode, .lanes = 2, .costs = &costs};
+        uint64_t *got;
+        size_t n;
+        int rc = secure_run(&got, &n, net, x, &cfg);
+        CHECK_MSG(rc == 0, "%s", err_msg());
+        if (rc < 0) continue;
+        CHECK_MSG(secure_check_costs(net, &cfg, &costs) == 0, "%s", err_msg());
+        REQUIRE(n == net->t[net->output].size);
+        CHECK(memcmp(got, want, n * sizeof *got) == 0);
+        for (unsigned q = 0; q < np; q++) {
+            const exec_layer_stat *a = &costs.rep.layers[pairs[q]], *b = &costs.rep.layers[pairs[q] + 1];
+            CHECK(a->bytes > 0 && a->critical_flights > 0);
+            if (mode == MODE_HE)
+                CHECK(b->bytes == 0 && b->bytes_recv == 0 && b->critical_flights == 0);
+            else
+                CHECK(b->bytes > 0);
+        }
+        if (mode == MODE_HE) he_bytes[0] = costs.rep.bytes_sent + costs.rep.bytes_recv;
+        exec_report_free(&costs.rep);
+        mem_free(got);
+    }
+    printf("  HE: %llu bytes in all, %llu fewer than the pairs apart\n",
+           (unsigned long long)he_bytes[0], (unsigned long long)saved);
     mem_free(want);
     mem_free(x);
     qnet_free(net);

@@ -559,6 +559,136 @@ TEST(merge_sibling_convs) {
     prg_clear(&p);
 }
 
+/* A projection shortcut's two 1x1 convolutions over different inputs as
+ * one over both inputs side by side (lin_sum_merge): what merges computes
+ * a(xa) + b(xb) exactly at a random ring width (every value of it, the
+ * subsampling by each layer's strides included), and what must not merge
+ * (another kernel, padding, groups, dilation, output channels or output
+ * size) does not. */
+static void sum_case(prg *p, const lin_conv *ca, const lin_conv *cb, int want, int *merged) {
+    lin_shape sa = {.kind = LIN_CONV, .p.conv = *ca}, sb = {.kind = LIN_CONV, .p.conv = *cb}, m;
+    REQUIRE_OK(lin_check(&sa));
+    REQUIRE_OK(lin_check(&sb));
+    const lin_conv *a = &sa.p.conv, *b = &sb.p.conv;
+    int got = lin_sum_merge(&m, &sa, &sb);
+    if (want >= 0)
+        CHECK_MSG(got == want, "%ux%u %ux%u stride %u and %ux%u %ux%u stride %u: %d", a->H, a->W,
+                  a->kh, a->kw, a->sh, b->H, b->W, b->kh, b->kw, b->sh, got);
+    if (!got) return;
+    (*merged)++;
+    const lin_conv *c = &m.p.conv;
+    CHECK(c->C == a->C + b->C && c->O == a->O && c->OH == a->OH && c->OW == a->OW);
+    CHECK(c->kh == 1 && c->kw == 1 && c->sh == 1 && c->sw == 1 && c->H == a->OH && c->W == a->OW);
+    CHECK(c->wbits == (a->wbits > b->wbits ? a->wbits : b->wbits));
+    unsigned l = 1 + (unsigned)(prg_u64(p) % 64);
+    size_t nxa = lin_in_size(&sa), nxb = lin_in_size(&sb), nxm = lin_in_size(&m);
+    size_t na = lin_weight_count(&sa), nb = lin_weight_count(&sb), nm = lin_weight_count(&m);
+    size_t ny = lin_out_size(&sa);
+    REQUIRE(ny == lin_out_size(&sb) && ny == lin_out_size(&m) && nm == na + nb);
+    uint64_t *xa = mem_alloc(nxa, 8), *xb = mem_alloc(nxb, 8), *xm = mem_alloc(nxm, 8);
+    uint64_t *wa = mem_alloc(na, 8), *wb = mem_alloc(nb, 8), *wm = mem_alloc(nm, 8);
+    uint64_t *oa = mem_alloc(ny, 8), *ob = mem_alloc(ny, 8), *om = mem_alloc(ny, 8);
+    REQUIRE(xa && xb && xm && wa && wb && wm && oa && ob && om);
+    prg_ring(p, xa, nxa, l);
+    prg_ring(p, xb, nxb, l);
+    prg_ring(p, wa, na, l);
+    prg_ring(p, wb, nb, l);
+    lin_sum_input(xm, &m, &sa, xa, &sb, xb);
+    lin_sum_weights(wm, &m, &sa, wa, &sb, wb);
+    lin_conv_plain(oa, xa, a, wa, l);
+    lin_conv_plain(ob, xb, b, wb, l);
+    lin_conv_plain(om, xm, c, wm, l);
+    size_t bad = 0;
+    for (size_t k = 0; k < ny; k++) bad += om[k] != ((oa[k] + ob[k]) & bits_mask(l));
+    CHECK_MSG(bad == 0, "%zu of %zu wrong at l = %u", bad, ny, l);
+    mem_free(xa);
+    mem_free(xb);
+    mem_free(xm);
+    mem_free(wa);
+    mem_free(wb);
+    mem_free(wm);
+    mem_free(oa);
+    mem_free(ob);
+    mem_free(om);
+}
+
+TEST(sum_merge_shortcut) {
+    prg p;
+    harness_prg(&p, 520);
+    int merged = 0;
+    /* ResNet's: the last 1x1 (stride 1) and the shortcut's (stride 1 or 2) */
+    lin_conv c3 = {.N = 2, .C = 3, .H = 6, .W = 5, .O = 4, .kh = 1, .kw = 1, .sh = 1, .sw = 1,
+                   .dh = 1, .dw = 1, .groups = 1, .wbits = 7};
+    lin_conv ds = c3;
+    ds.C = 5;
+    ds.wbits = 11;
+    sum_case(&p, &c3, &ds, 1, &merged);
+    sum_case(&p, &ds, &c3, 1, &merged);
+    lin_conv ds2 = ds; /* stride 2 over 11 x 9 (odd: its last row and column unread) */
+    ds2.H = 11;
+    ds2.W = 9;
+    ds2.sh = ds2.sw = 2;
+    sum_case(&p, &c3, &ds2, 1, &merged);
+    lin_conv ds3 = ds2; /* strides 3 and 2 over 16 x 10: 6 x 5 too */
+    ds3.H = 16;
+    ds3.W = 10;
+    ds3.sh = 3;
+    sum_case(&p, &ds3, &c3, 1, &merged);
+    /* must not merge */
+    lin_conv k3 = c3;
+    k3.kh = k3.kw = 3;
+    k3.pt = k3.pl = k3.pb = k3.pr = 1;
+    sum_case(&p, &k3, &ds, 0, &merged);
+    lin_conv pad = c3;
+    pad.H = 4;
+    pad.W = 3;
+    pad.pt = pad.pl = pad.pb = pad.pr = 1;
+    sum_case(&p, &pad, &c3, 0, &merged);
+    lin_conv grp = c3;
+    grp.C = grp.groups = 4;
+    sum_case(&p, &grp, &ds, 0, &merged);
+    lin_conv dil = ds2;
+    dil.dh = dil.dw = 2;
+    sum_case(&p, &c3, &dil, 0, &merged);
+    lin_conv o5 = ds;
+    o5.O = 5;
+    sum_case(&p, &c3, &o5, 0, &merged);
+    lin_conv small = ds2; /* 5 x 4 out */
+    small.H = 10;
+    small.W = 7;
+    sum_case(&p, &c3, &small, 0, &merged);
+    CHECK_EQ(merged, 4);
+    /* random 1x1 pairs of one output size */
+    int tried = 0;
+    merged = 0;
+    while (tried < 200) {
+        lin_conv a = {.N = 1 + (unsigned)(prg_u64(&p) % 2), .O = 1 + (unsigned)(prg_u64(&p) % 4),
+                      .kh = 1, .kw = 1, .dh = 1, .dw = 1, .groups = 1};
+        lin_conv b = a;
+        unsigned oh = 1 + (unsigned)(prg_u64(&p) % 6), ow = 1 + (unsigned)(prg_u64(&p) % 6);
+        lin_conv *v[2] = {&a, &b};
+        for (int k = 0; k < 2; k++) {
+            v[k]->C = 1 + (unsigned)(prg_u64(&p) % 4);
+            v[k]->sh = 1 + (unsigned)(prg_u64(&p) % 3);
+            v[k]->sw = 1 + (unsigned)(prg_u64(&p) % 3);
+            /* any input size with that output: (o - 1) s + 1 .. o s */
+            v[k]->H = (oh - 1) * v[k]->sh + 1 + (unsigned)(prg_u64(&p) % v[k]->sh);
+            v[k]->W = (ow - 1) * v[k]->sw + 1 + (unsigned)(prg_u64(&p) % v[k]->sw);
+            v[k]->wbits = 1 + (unsigned)(prg_u64(&p) % 20);
+        }
+        if (prg_u64(&p) % 4 == 0) b.H += b.sh; /* one output row more: must not merge */
+        if (lin_conv_check(&a) < 0 || lin_conv_check(&b) < 0) {
+            err_clear();
+            continue;
+        }
+        tried++;
+        sum_case(&p, &a, &b, b.OH == a.OH, &merged);
+    }
+    printf("  %d of %d random pairs merged\n", merged, tried);
+    CHECK(merged >= tried / 2 && merged < tried);
+    prg_clear(&p);
+}
+
 /* Adding a bias is all the server has to do afterwards. */
 TEST(bias_added_by_the_server) {
     lin_conv c = conv_shape(1, 3, 6, 6, 4, 3, 3, 1, 1, 1, 1);

@@ -264,6 +264,17 @@ TEST(move3_vs_torch) {
     CHECK_MSG(e20 < e12 / 16, "error %g at s = 20, %g at s = 12", e20, e12);
 }
 
+TEST(resproj_vs_torch) {
+    /* Bottlenecks with projection shortcuts (scripts/make-resproj-model):
+     * the reference follows PyTorch, closer at a finer scale. */
+    double e12, e20;
+    against_torch(DATA "resproj.onnx", DATA "resproj.input.npy", DATA "resproj.torch.npy", 37, 12,
+                  0, &e12);
+    against_torch(DATA "resproj.onnx", DATA "resproj.input.npy", DATA "resproj.torch.npy", 64, 20,
+                  0, &e20);
+    CHECK_MSG(e20 < e12 / 16, "error %g at s = 20, %g at s = 12", e20, e12);
+}
+
 TEST(bnrelu_vs_torch) {
     /* Batch norms before a Relu (scripts/make-bn-model). The first, its
      * factors of both signs and one exactly 0, folds into the two unpadded
@@ -329,9 +340,12 @@ static void he_security(const char *model, unsigned l, unsigned s, unsigned batc
         /* A SCALE or FC that runs over OT (lin_he.h) returns nothing
          * flooded; the declared outputs still count it (an upper bound). */
         lin_backend be = lin_he_backend(NULL, outs);
-        /* sibling convolutions run merged (exec_lin_group_end): their
-         * coefficients are the merge's, under its budget */
-        unsigned j = exec_lin_group_end(net, i, &be, &sh);
+        /* sibling convolutions and a projection shortcut's two run merged
+         * (exec_lin_group_end): their coefficients are the merge's, under
+         * its budget (a shortcut's merge returns one layer's: the declared
+         * outputs, both layers', are an upper bound) */
+        int kind;
+        unsigned j = exec_lin_group_end(net, i, &be, &sh, &kind);
         for (unsigned g = i; g <= j; g++) sum += net->t[net->layers[g].out].size;
         i = j;
         uint64_t by;
@@ -366,6 +380,7 @@ TEST(he_statistical_security) {
     he_security(DATA "cnn.onnx", 37, 12, 64, &by_ot); /* the batch counts */
     he_security(DATA "cnn_bn.onnx", 32, 11, 1, &by_ot);
     he_security(DATA "mlp.onnx", 37, 12, 4, &by_ot);
+    he_security(DATA "resproj.onnx", 37, 12, 2, &by_ot);
     CHECK(by_ot > 0); /* some layers ran over OT, and the bound held without them */
 }
 

@@ -305,6 +305,70 @@ int lin_merge(lin_shape *m, const lin_shape *a, const lin_shape *b) {
     return 1;
 }
 
+/* A dense 1x1 convolution without padding or dilation: its output is its
+ * input subsampled by the strides, mixed across channels. */
+static int plain_1x1(const lin_conv *x) {
+    return x->kh == 1 && x->kw == 1 && x->groups == 1 && x->dh == 1 && x->dw == 1 && !x->pt &&
+           !x->pl && !x->pb && !x->pr;
+}
+
+int lin_sum_merge(lin_shape *m, const lin_shape *a, const lin_shape *b) {
+    if (a->kind != LIN_CONV || b->kind != LIN_CONV) return 0;
+    const lin_conv *x = &a->p.conv, *y = &b->p.conv;
+    if (!plain_1x1(x) || !plain_1x1(y) || x->N != y->N || x->O != y->O || x->OH != y->OH ||
+        x->OW != y->OW || (uint64_t)x->C + y->C > UINT32_MAX)
+        return 0;
+    lin_shape t = {.kind = LIN_CONV};
+    lin_conv *c = &t.p.conv;
+    *c = *x;
+    c->C = x->C + y->C;
+    c->H = x->OH;
+    c->W = x->OW;
+    c->sh = c->sw = 1;
+    c->wbits = x->wbits > y->wbits ? x->wbits : y->wbits;
+    if (lin_conv_check(c) < 0) {
+        err_clear();
+        return 0;
+    }
+    if (c->OH != x->OH || c->OW != x->OW) return 0;
+    *m = t;
+    return 1;
+}
+
+/* Channels c0 .. c0 + x.C - 1 of every batch item of xm (C channels of
+ * OH x OW) from the input xs of x, subsampled by its strides. */
+static void sum_part(uint64_t *xm, unsigned C, unsigned c0, const lin_conv *x, const uint64_t *xs) {
+    size_t per = (size_t)x->OH * x->OW;
+    for (size_t n = 0; n < x->N; n++)
+        for (size_t ch = 0; ch < x->C; ch++) {
+            const uint64_t *src = xs + (n * x->C + ch) * x->H * x->W;
+            uint64_t *dst = xm + (n * C + c0 + ch) * per;
+            for (size_t i = 0; i < x->OH; i++)
+                for (size_t j = 0; j < x->OW; j++)
+                    dst[i * x->OW + j] = src[i * x->sh * x->W + j * x->sw];
+        }
+}
+
+void lin_sum_input(uint64_t *xm, const lin_shape *m, const lin_shape *a, const uint64_t *xa,
+                   const lin_shape *b, const uint64_t *xb) {
+    const lin_conv *c = &m->p.conv, *x = &a->p.conv, *y = &b->p.conv;
+    PARLEY_CHECK(m->kind == LIN_CONV && a->kind == LIN_CONV && b->kind == LIN_CONV &&
+                 c->C == x->C + y->C && c->N == x->N && c->N == y->N && c->H == x->OH &&
+                 c->W == x->OW && c->H == y->OH && c->W == y->OW);
+    sum_part(xm, c->C, 0, x, xa);
+    sum_part(xm, c->C, x->C, y, xb);
+}
+
+void lin_sum_weights(uint64_t *wm, const lin_shape *m, const lin_shape *a, const uint64_t *wa,
+                     const lin_shape *b, const uint64_t *wb) {
+    const lin_conv *c = &m->p.conv, *x = &a->p.conv, *y = &b->p.conv;
+    PARLEY_CHECK(c->C == x->C + y->C && c->O == x->O && c->O == y->O && c->kh == 1 && c->kw == 1);
+    for (size_t o = 0; o < c->O; o++) {
+        memcpy(wm + o * c->C, wa + o * x->C, x->C * sizeof *wm);
+        memcpy(wm + o * c->C + x->C, wb + o * y->C, y->C * sizeof *wm);
+    }
+}
+
 void lin_merge_weights(uint64_t *wm, const lin_shape *m, unsigned o_off, const lin_shape *a,
                        const uint64_t *wa) {
     const lin_conv *c = &m->p.conv, *x = &a->p.conv;

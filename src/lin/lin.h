@@ -118,6 +118,24 @@ int lin_merge(lin_shape *m, const lin_shape *a, const lin_shape *b);
 void lin_merge_weights(uint64_t *wm, const lin_shape *m, unsigned o_off, const lin_shape *a,
                        const uint64_t *wa);
 
+/* a(x_a) + b(x_b) as one convolution over the channels of both inputs:
+ * two dense 1x1 convolutions without padding or dilation, with the same
+ * batch, output channels and output size (their strides and input sizes
+ * may differ). Each input subsampled by its own strides is an OH x OW
+ * image (lin_sum_input), and m is the 1x1 stride-1 convolution over their
+ * a.C + b.C channels, a's first, with the larger wbits. 1 and *m checked,
+ * or 0 (m untouched). docs/PROTOCOLS.md §7, "A projection shortcut's sum
+ * as one convolution". */
+int lin_sum_merge(lin_shape *m, const lin_shape *a, const lin_shape *b);
+/* m's input (lin_in_size(m) values) from a's input xa and b's xb: each
+ * subsampled by its strides, channels side by side per batch item. */
+void lin_sum_input(uint64_t *xm, const lin_shape *m, const lin_shape *a, const uint64_t *xa,
+                   const lin_shape *b, const uint64_t *xb);
+/* m's weights (lin_weight_count(m)): a's wa on channels 0 .. a.C - 1 of
+ * every output channel, b's wb after them. */
+void lin_sum_weights(uint64_t *wm, const lin_shape *m, const lin_shape *a, const uint64_t *wa,
+                     const lin_shape *b, const uint64_t *wb);
+
 /* Plaintext reference, mod 2^l (1 <= l <= 64). y must not alias x. */
 void lin_plain(uint64_t *y, const uint64_t *x, const lin_shape *s, const uint64_t *w, unsigned l);
 void lin_conv_plain(uint64_t *y, const uint64_t *x, const lin_conv *c, const uint64_t *w,

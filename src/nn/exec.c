@@ -125,8 +125,45 @@ unsigned exec_group_end(const qnet *net, unsigned i, size_t *elems) {
     return j;
 }
 
-unsigned exec_lin_group_end(const qnet *net, unsigned i, const lin_backend *lin, lin_shape *m) {
+/* Whether tensor t is read by a layer other than `except`, or is the
+ * network's output. */
+static int read_elsewhere(const qnet *net, unsigned t, unsigned except) {
+    if (t == net->output) return 1;
+    for (unsigned k = 0; k < net->nlayers; k++)
+        if (k != except)
+            for (unsigned q = 0; q < net->layers[k].nin; q++)
+                if (net->layers[k].in[q] == t) return 1;
+    return 0;
+}
+
+/* Layers i and i + 1 as one convolution over both inputs where their
+ * outputs meet only in the Add of layer i + 2 (exec.h, EXEC_LIN_SUM). */
+static unsigned lin_sum_end(const qnet *net, unsigned i, const lin_backend *lin, lin_shape *m) {
+    if (i + 2 >= net->nlayers) return i;
+    const qlayer *A = &net->layers[i], *B = &net->layers[i + 1], *S = &net->layers[i + 2];
+    if (!qop_is_linear(B->op) || B->nin != 1 || S->op != QOP_ADD || S->nin != 2 ||
+        A->out == B->out ||
+        !((S->in[0] == A->out && S->in[1] == B->out) ||
+          (S->in[0] == B->out && S->in[1] == A->out)) ||
+        read_elsewhere(net, A->out, i + 2) || read_elsewhere(net, B->out, i + 2))
+        return i;
+    lin_shape sa = qlayer_lin(A), sb = qlayer_lin(B), cand;
+    uint64_t ba, bb, bm;
+    if (lin_check(&sa) < 0 || lin_check(&sb) < 0 || !lin_sum_merge(&cand, &sa, &sb) ||
+        lin_bytes(lin, &ba, NULL, &sa, net->l) < 0 || lin_bytes(lin, &bb, NULL, &sb, net->l) < 0 ||
+        lin_bytes(lin, &bm, NULL, &cand, net->l) < 0) {
+        err_clear();
+        return i;
+    }
+    if (bm >= ba + bb) return i;
+    *m = cand;
+    return i + 1;
+}
+
+unsigned exec_lin_group_end(const qnet *net, unsigned i, const lin_backend *lin, lin_shape *m,
+                            int *kind) {
     const qlayer *A = &net->layers[i];
+    *kind = 0;
     if (!qop_is_linear(A->op) || A->nin != 1) return i;
     lin_shape cur = qlayer_lin(A);
     if (cur.kind != LIN_CONV || lin_check(&cur) < 0) {
@@ -155,7 +192,13 @@ unsigned exec_lin_group_end(const qnet *net, unsigned i, const lin_backend *lin,
         bcur = bm;
         j++;
     }
-    if (j > i) *m = cur;
+    if (j > i) {
+        *m = cur;
+        *kind = EXEC_LIN_SIBLINGS;
+        return j;
+    }
+    j = lin_sum_end(net, i, lin, m);
+    if (j > i) *kind = EXEC_LIN_SUM;
     return j;
 }
 
@@ -163,18 +206,21 @@ unsigned exec_step_end(const qnet *net, unsigned i, const lin_backend *lin, size
                        lin_shape *merged, int *lin_group) {
     unsigned j = exec_group_end(net, i, elems);
     *lin_group = 0;
-    if (j == i) {
-        j = exec_lin_group_end(net, i, lin, merged);
-        *lin_group = j > i;
-    }
+    if (j == i) j = exec_lin_group_end(net, i, lin, merged, lin_group);
     return j;
 }
 
-int exec_lin_group_weights(const qnet *net, unsigned i, unsigned j, const lin_shape *m,
+int exec_lin_group_weights(const qnet *net, unsigned i, unsigned j, const lin_shape *m, int kind,
                            uint64_t **wm, size_t *nw) {
     *nw = lin_weight_count(m);
     *wm = mem_calloc(*nw ? *nw : 1, sizeof **wm);
     if (!*wm) return PARLEY_E_NOMEM;
+    if (kind == EXEC_LIN_SUM) {
+        PARLEY_CHECK(j == i + 1);
+        lin_shape sa = qlayer_lin(&net->layers[i]), sb = qlayer_lin(&net->layers[j]);
+        lin_sum_weights(*wm, m, &sa, net->layers[i].w, &sb, net->layers[j].w);
+        return 0;
+    }
     unsigned off = 0;
     for (unsigned g = i; g <= j; g++) {
         lin_shape sg = qlayer_lin(&net->layers[g]);
@@ -183,6 +229,40 @@ int exec_lin_group_weights(const qnet *net, unsigned i, unsigned j, const lin_sh
         off += sg.p.conv.O;
     }
     return 0;
+}
+
+/* A projection shortcut's two convolutions (EXEC_LIN_SUM) as one over
+ * both inputs side by side: layer i's output is the sum with both biases,
+ * layer i + 1's zero (the Add after them then gives the sum). */
+static int run_lin_sum(qstore *st, const qnet *net, unsigned i, const lin_shape *m,
+                       const qctx *proto) {
+    const qlayer *A = &net->layers[i], *B = &net->layers[i + 1];
+    lin_shape sa = qlayer_lin(A), sb = qlayer_lin(B);
+    size_t nw = 0, nx = lin_in_size(m);
+    uint64_t *wm = NULL, *xm = mem_alloc(nx ? nx : 1, sizeof *xm);
+    uint64_t *ya = NULL, *yb = NULL;
+    int rc = xm ? 0 : PARLEY_E_NOMEM;
+    if (rc == 0 && proto->owner) rc = exec_lin_group_weights(net, i, i + 1, m, EXEC_LIN_SUM, &wm, &nw);
+    if (rc == 0) rc = qstore_out(st, &ya, A->out);
+    if (rc == 0) rc = qstore_out(st, &yb, B->out);
+    if (rc < 0) rc = party_fail(proto->p, rc);
+    if (rc == 0) {
+        lin_sum_input(xm, m, &sa, st->buf[A->in[0]], &sb, st->buf[B->in[0]]);
+        rc = lin_run_keyed(proto->lin, proto->p, ya, xm, m, wm, A->w, net->l);
+    }
+    if (rc == 0) {
+        qctx c = *proto;
+        c.y = ya;
+        c.n = net->t[A->out].size;
+        c.L = A;
+        qlocal_add_private(&c);
+        c.L = B;
+        qlocal_add_private(&c);
+        memset(yb, 0, net->t[B->out].size * sizeof *yb);
+    }
+    if (wm) mem_free_wipe(wm, (nw ? nw : 1) * sizeof *wm);
+    if (xm) mem_free_wipe(xm, (nx ? nx : 1) * sizeof *xm);
+    return rc;
 }
 
 /* Layers i .. j (exec_lin_group_end) as the one merged layer m: S embeds
@@ -196,7 +276,8 @@ static int run_lin_group(qstore *st, const qnet *net, unsigned i, unsigned j, co
     size_t nw = 0, ny = lin_out_size(m), per = (size_t)mc->OH * mc->OW;
     uint64_t *wm = NULL, *ym = mem_alloc(ny ? ny : 1, sizeof *ym);
     int rc = ym ? 0 : PARLEY_E_NOMEM;
-    if (rc == 0 && proto->owner) rc = exec_lin_group_weights(net, i, j, m, &wm, &nw);
+    if (rc == 0 && proto->owner)
+        rc = exec_lin_group_weights(net, i, j, m, EXEC_LIN_SIBLINGS, &wm, &nw);
     if (rc < 0) rc = party_fail(proto->p, rc);
     if (rc == 0)
         rc = lin_run_keyed(proto->lin, proto->p, ym, st->buf[A->in[0]], m, wm, A->w, net->l);
@@ -346,9 +427,10 @@ int exec_infer(party *p, const qnet *net, const exec_opts *o, const uint64_t *x,
                   .lin = &lin,
                   .nonneg = nonneg,
                   .width = width};
-        rc = j == i   ? qkind_step(&c)
-             : lgroup ? run_lin_group(&st, net, i, j, &merged, &c)
-                      : run_group(&st, net, i, j, total, &c);
+        rc = j == i                     ? qkind_step(&c)
+             : lgroup == EXEC_LIN_SUM   ? run_lin_sum(&st, net, i, &merged, &c)
+             : lgroup                   ? run_lin_group(&st, net, i, j, &merged, &c)
+                                        : run_group(&st, net, i, j, total, &c);
         if (rc < 0) {
             if (j == i)
                 err_wrap(rc, "layer %u (%s %s)", i + 1, qop_name(L->op), L->name);

@@ -77,25 +77,38 @@ void exec_report_free(exec_report *rep);
  * group's output elements in all. */
 unsigned exec_group_end(const qnet *net, unsigned i, size_t *elems);
 
-/* Sibling convolutions that run as one: the last index j >= i such that
- * layers i .. j are convolutions reading the same tensor that lin_merge
- * merges into one (*m, their output channels in layer order) and that
- * lin's back-end prices below the layers apart, each added one cheaper
- * than the merge so far and it apart (i itself if there is none; m then
- * untouched). From public data alone, alike on both sides. The executor
- * runs the merge as one layer (S's weights embedded, each layer's output
- * and bias its own) and the cost model prices it, both on layer i, and
- * nothing on i + 1 .. j (docs/PROTOCOLS.md §7). */
-unsigned exec_lin_group_end(const qnet *net, unsigned i, const lin_backend *lin, lin_shape *m);
+/* Linear layers that run as one (docs/PROTOCOLS.md §7), *kind saying how:
+ * - EXEC_LIN_SIBLINGS: the last index j >= i such that layers i .. j are
+ *   convolutions reading the same tensor that lin_merge merges into one
+ *   (*m, their output channels in layer order) and that lin's back-end
+ *   prices below the layers apart, each added one cheaper than the merge
+ *   so far and it apart. The executor runs the merge as one layer (S's
+ *   weights embedded), each layer getting its channels of the output and
+ *   its own bias.
+ * - else EXEC_LIN_SUM: j = i + 1, where layers i and i + 1 are
+ *   convolutions that lin_sum_merge merges (*m) whose outputs only layer
+ *   i + 2, an Add, reads (a projection shortcut's sum), and lin's back-end
+ *   prices the merge below the two apart. The executor runs the merge on
+ *   both inputs side by side (lin_sum_input): layer i's output is the sum
+ *   with both biases, layer i + 1's zero, so the Add gives the same ring
+ *   values.
+ * i itself if neither (m untouched, *kind 0). From public data alone,
+ * alike on both sides. The cost model prices the step on layer i and
+ * nothing on the others. */
+enum { EXEC_LIN_SIBLINGS = 1, EXEC_LIN_SUM = 2 };
+unsigned exec_lin_group_end(const qnet *net, unsigned i, const lin_backend *lin, lin_shape *m,
+                            int *kind);
 /* What runs as one step from layer i, for the executor and the cost model
  * alike: exec_group_end's element-wise siblings (*elems: their output
  * elements), or else exec_lin_group_end's merged convolutions (*lin_group
- * = 1, *merged their shape); the last layer of the step. */
+ * its kind, *merged their shape; 0 for neither); the last layer of the
+ * step. */
 unsigned exec_step_end(const qnet *net, unsigned i, const lin_backend *lin, size_t *elems,
                        lin_shape *merged, int *lin_group);
-/* S: the merged weights of layers i .. j (m from exec_lin_group_end), in
- * *wm (*nw of them; mem_free_wipe them). 0 or PARLEY_E_NOMEM. */
-int exec_lin_group_weights(const qnet *net, unsigned i, unsigned j, const lin_shape *m,
+/* S: the merged weights of layers i .. j (m and kind from
+ * exec_lin_group_end), in *wm (*nw of them; mem_free_wipe them). 0 or
+ * PARLEY_E_NOMEM. */
+int exec_lin_group_weights(const qnet *net, unsigned i, unsigned j, const lin_shape *m, int kind,
                            uint64_t **wm, size_t *nw) WUR;
 
 /* The linear back-end (lin/backend.h) of a session's mode (nn/hello.h):

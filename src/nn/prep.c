@@ -10,7 +10,8 @@
 #include <string.h>
 
 typedef struct cand {
-    unsigned layer, last; /* layers layer .. last: merged siblings (exec_lin_group_end) */
+    unsigned layer, last; /* layers layer .. last: merged (exec_lin_group_end) */
+    int kind;             /* how they merge */
     lin_shape s;          /* what runs: the layer's, or the merge's */
     uint64_t bytes;
     double ns;
@@ -38,7 +39,7 @@ int prep_he_wcache(const qnet *net, uint64_t cap, lin_he_wcache **out, prep_stat
         const qlayer *L = &net->layers[i];
         if (!qop_is_linear(L->op) || !L->w) continue;
         cand k = {.layer = i, .s = qlayer_lin(L)};
-        k.last = exec_lin_group_end(net, i, &he, &k.s);
+        k.last = exec_lin_group_end(net, i, &he, &k.s, &k.kind);
         i = k.last;
         if (lin_he_wcache_cost(&k.s, net->l, outs, &k.bytes, &k.ns) < 0) {
             err_clear(); /* HE cannot run it: the session says so */
@@ -68,7 +69,7 @@ int prep_he_wcache(const qnet *net, uint64_t cap, lin_he_wcache **out, prep_stat
         } else { /* the merged weights, known by the first layer's */
             uint64_t *wm;
             size_t nw;
-            rc = exec_lin_group_weights(net, c[i].layer, c[i].last, &c[i].s, &wm, &nw);
+            rc = exec_lin_group_weights(net, c[i].layer, c[i].last, &c[i].s, c[i].kind, &wm, &nw);
             if (rc == 0) {
                 rc = lin_he_wcache_add_keyed(wc, &c[i].s, net->l, outs, wm, L->w);
                 mem_free_wipe(wm, (nw ? nw : 1) * sizeof *wm);
