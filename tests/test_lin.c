@@ -578,15 +578,16 @@ static void sum_case(prg *p, const lin_conv *ca, const lin_conv *cb, int want, i
     (*merged)++;
     const lin_conv *c = &m.p.conv;
     CHECK(c->C == a->C + b->C && c->O == a->O && c->OH == a->OH && c->OW == a->OW);
-    CHECK(c->kh == 1 && c->kw == 1 && c->sh == 1 && c->sw == 1 && c->H == a->OH && c->W == a->OW);
+    CHECK(c->kh >= a->kh && c->kh >= b->kh && c->kw >= a->kw && c->kw >= b->kw);
     CHECK(c->wbits == (a->wbits > b->wbits ? a->wbits : b->wbits));
     unsigned l = 1 + (unsigned)(prg_u64(p) % 64);
     size_t nxa = lin_in_size(&sa), nxb = lin_in_size(&sb), nxm = lin_in_size(&m);
     size_t na = lin_weight_count(&sa), nb = lin_weight_count(&sb), nm = lin_weight_count(&m);
     size_t ny = lin_out_size(&sa);
-    REQUIRE(ny == lin_out_size(&sb) && ny == lin_out_size(&m) && nm == na + nb);
+    REQUIRE(ny == lin_out_size(&sb) && ny == lin_out_size(&m));
+    CHECK(nm >= na + nb);
     uint64_t *xa = mem_alloc(nxa, 8), *xb = mem_alloc(nxb, 8), *xm = mem_alloc(nxm, 8);
-    uint64_t *wa = mem_alloc(na, 8), *wb = mem_alloc(nb, 8), *wm = mem_alloc(nm, 8);
+    uint64_t *wa = mem_alloc(na, 8), *wb = mem_alloc(nb, 8), *wm = mem_calloc(nm, 8);
     uint64_t *oa = mem_alloc(ny, 8), *ob = mem_alloc(ny, 8), *om = mem_alloc(ny, 8);
     REQUIRE(xa && xb && xm && wa && wb && wm && oa && ob && om);
     prg_ring(p, xa, nxa, l);
@@ -634,11 +635,26 @@ TEST(sum_merge_shortcut) {
     ds3.W = 10;
     ds3.sh = 3;
     sum_case(&p, &ds3, &c3, 1, &merged);
-    /* must not merge */
+    /* ResNet18's: a 3x3 "same" convolution and the shortcut's 1x1 (stride 1
+     * or 2), which sits at the 3x3's centre tap; two "same" kernels over
+     * inputs of one size */
     lin_conv k3 = c3;
     k3.kh = k3.kw = 3;
     k3.pt = k3.pl = k3.pb = k3.pr = 1;
-    sum_case(&p, &k3, &ds, 0, &merged);
+    sum_case(&p, &k3, &ds, 1, &merged);
+    sum_case(&p, &k3, &ds2, 1, &merged);
+    sum_case(&p, &ds2, &k3, 1, &merged);
+    lin_conv k5 = k3;
+    k5.C = 2;
+    k5.kh = k5.kw = 5;
+    k5.pt = k5.pl = k5.pb = k5.pr = 2;
+    sum_case(&p, &k3, &k5, 1, &merged);
+    /* must not merge */
+    lin_conv k3s2 = k3; /* a strided 3x3 reads another geometry than a subsampled 1x1 */
+    k3s2.H = 11;
+    k3s2.W = 9;
+    k3s2.sh = k3s2.sw = 2;
+    sum_case(&p, &k3s2, &ds2, 0, &merged);
     lin_conv pad = c3;
     pad.H = 4;
     pad.W = 3;
@@ -657,8 +673,9 @@ TEST(sum_merge_shortcut) {
     small.H = 10;
     small.W = 7;
     sum_case(&p, &c3, &small, 0, &merged);
-    CHECK_EQ(merged, 4);
-    /* random 1x1 pairs of one output size */
+    CHECK_EQ(merged, 8);
+    /* random pairs of one output size: 1x1s of any stride and "same"
+     * convolutions of stride 1 */
     int tried = 0;
     merged = 0;
     while (tried < 200) {
@@ -675,6 +692,16 @@ TEST(sum_merge_shortcut) {
             v[k]->H = (oh - 1) * v[k]->sh + 1 + (unsigned)(prg_u64(&p) % v[k]->sh);
             v[k]->W = (ow - 1) * v[k]->sw + 1 + (unsigned)(prg_u64(&p) % v[k]->sw);
             v[k]->wbits = 1 + (unsigned)(prg_u64(&p) % 20);
+            if (prg_u64(&p) % 3 == 0) { /* a "same" kh x kw convolution over oh x ow */
+                unsigned rh = (unsigned)(prg_u64(&p) % 3), rw = (unsigned)(prg_u64(&p) % 3);
+                v[k]->kh = 2 * rh + 1;
+                v[k]->kw = 2 * rw + 1;
+                v[k]->pt = v[k]->pb = rh;
+                v[k]->pl = v[k]->pr = rw;
+                v[k]->sh = v[k]->sw = 1;
+                v[k]->H = oh;
+                v[k]->W = ow;
+            }
         }
         if (prg_u64(&p) % 4 == 0) b.H += b.sh; /* one output row more: must not merge */
         if (lin_conv_check(&a) < 0 || lin_conv_check(&b) < 0) {

@@ -262,16 +262,12 @@ void lin_scale_plain(uint64_t *y, const uint64_t *x, const lin_scale *s, const u
 
 /* ---- sibling convolutions as one ---- */
 
-int lin_merge(lin_shape *m, const lin_shape *a, const lin_shape *b) {
-    if (a->kind != LIN_CONV || b->kind != LIN_CONV) return 0;
-    const lin_conv *x = &a->p.conv, *y = &b->p.conv;
-    if (x->N != y->N || x->C != y->C || x->H != y->H || x->W != y->W || x->sh != y->sh ||
-        x->sw != y->sw || x->OH != y->OH || x->OW != y->OW || x->groups != 1 || y->groups != 1 ||
-        x->dh != 1 || x->dw != 1 || y->dh != 1 || y->dw != 1)
-        return 0;
-    if ((uint64_t)x->O + y->O > UINT32_MAX) return 0;
-    /* The union of the two windows: output row oh reads input rows from
-     * oh*sh - pt to oh*sh - pt + kh - 1 in each. */
+/* c (a copy of x with its channels set) gets the union of x's and y's
+ * windows over one input geometry (the same H, W and strides): output row
+ * oh reads input rows oh*sh - pt .. oh*sh - pt + kh - 1 in each, and the
+ * larger wbits. 1 if c is a valid convolution with x's output size, else
+ * 0. */
+static int union_window(lin_conv *c, const lin_conv *x, const lin_conv *y) {
     unsigned pt = x->pt > y->pt ? x->pt : y->pt, pl = x->pl > y->pl ? x->pl : y->pl;
     uint64_t eh = (uint64_t)pt - x->pt + x->kh, eh2 = (uint64_t)pt - y->pt + y->kh;
     uint64_t ew = (uint64_t)pl - x->pl + x->kw, ew2 = (uint64_t)pl - y->pl + y->kw;
@@ -285,10 +281,6 @@ int lin_merge(lin_shape *m, const lin_shape *a, const lin_shape *b) {
     if (pb < 0) pb = 0;
     if (pr < 0) pr = 0;
     if (pb > UINT32_MAX || pr > UINT32_MAX || eh > UINT32_MAX || ew > UINT32_MAX) return 0;
-    lin_shape t = {.kind = LIN_CONV};
-    lin_conv *c = &t.p.conv;
-    *c = *x;
-    c->O = x->O + y->O;
     c->kh = (unsigned)eh;
     c->kw = (unsigned)ew;
     c->pt = pt;
@@ -300,52 +292,78 @@ int lin_merge(lin_shape *m, const lin_shape *a, const lin_shape *b) {
         err_clear();
         return 0;
     }
-    if (c->OH != x->OH || c->OW != x->OW) return 0;
+    return c->OH == x->OH && c->OW == x->OW;
+}
+
+/* Two dense undilated convolutions over one input geometry (the same H, W
+ * and strides) with the same batch and output size. */
+static int same_geometry(const lin_conv *x, const lin_conv *y) {
+    return x->N == y->N && x->H == y->H && x->W == y->W && x->sh == y->sh && x->sw == y->sw &&
+           x->OH == y->OH && x->OW == y->OW && x->groups == 1 && y->groups == 1 && x->dh == 1 &&
+           x->dw == 1 && y->dh == 1 && y->dw == 1;
+}
+
+int lin_merge(lin_shape *m, const lin_shape *a, const lin_shape *b) {
+    if (a->kind != LIN_CONV || b->kind != LIN_CONV) return 0;
+    const lin_conv *x = &a->p.conv, *y = &b->p.conv;
+    if (!same_geometry(x, y) || x->C != y->C || (uint64_t)x->O + y->O > UINT32_MAX) return 0;
+    lin_shape t = {.kind = LIN_CONV};
+    lin_conv *c = &t.p.conv;
+    *c = *x;
+    c->O = x->O + y->O;
+    if (!union_window(c, x, y)) return 0;
     *m = t;
     return 1;
 }
 
-/* A dense 1x1 convolution without padding or dilation: its output is its
- * input subsampled by the strides, mixed across channels. */
-static int plain_1x1(const lin_conv *x) {
-    return x->kh == 1 && x->kw == 1 && x->groups == 1 && x->dh == 1 && x->dw == 1 && !x->pt &&
-           !x->pl && !x->pb && !x->pr;
+/* x as the sum merge reads it: a dense 1x1 convolution without padding or
+ * dilation is the 1x1 stride-1 convolution of its input subsampled by its
+ * strides (an OH x OW image); any other is itself. 1 if reduced. */
+static int sum_reduce(lin_conv *r, const lin_conv *x) {
+    *r = *x;
+    if (x->kh != 1 || x->kw != 1 || x->groups != 1 || x->dh != 1 || x->dw != 1 || x->pt ||
+        x->pl || x->pb || x->pr)
+        return 0;
+    r->H = x->OH;
+    r->W = x->OW;
+    r->sh = r->sw = 1;
+    return 1;
 }
 
 int lin_sum_merge(lin_shape *m, const lin_shape *a, const lin_shape *b) {
     if (a->kind != LIN_CONV || b->kind != LIN_CONV) return 0;
-    const lin_conv *x = &a->p.conv, *y = &b->p.conv;
-    if (!plain_1x1(x) || !plain_1x1(y) || x->N != y->N || x->O != y->O || x->OH != y->OH ||
-        x->OW != y->OW || (uint64_t)x->C + y->C > UINT32_MAX)
-        return 0;
+    lin_conv x, y;
+    sum_reduce(&x, &a->p.conv);
+    sum_reduce(&y, &b->p.conv);
+    if (!same_geometry(&x, &y) || x.O != y.O || (uint64_t)x.C + y.C > UINT32_MAX) return 0;
     lin_shape t = {.kind = LIN_CONV};
     lin_conv *c = &t.p.conv;
-    *c = *x;
-    c->C = x->C + y->C;
-    c->H = x->OH;
-    c->W = x->OW;
-    c->sh = c->sw = 1;
-    c->wbits = x->wbits > y->wbits ? x->wbits : y->wbits;
-    if (lin_conv_check(c) < 0) {
-        err_clear();
-        return 0;
-    }
-    if (c->OH != x->OH || c->OW != x->OW) return 0;
+    *c = x;
+    c->C = x.C + y.C;
+    if (!union_window(c, &x, &y)) return 0;
     *m = t;
     return 1;
 }
 
-/* Channels c0 .. c0 + x.C - 1 of every batch item of xm (C channels of
- * OH x OW) from the input xs of x, subsampled by its strides. */
-static void sum_part(uint64_t *xm, unsigned C, unsigned c0, const lin_conv *x, const uint64_t *xs) {
-    size_t per = (size_t)x->OH * x->OW;
+/* Channels c0 .. c0 + x.C - 1 of every batch item of xm (m's input) from
+ * the input xs of x, subsampled where the merge reduced x. */
+static void sum_part(uint64_t *xm, const lin_conv *c, unsigned c0, const lin_conv *x,
+                     const uint64_t *xs) {
+    lin_conv r;
+    int red = sum_reduce(&r, x);
+    size_t per = (size_t)c->H * c->W;
+    PARLEY_CHECK(r.H == c->H && r.W == c->W);
     for (size_t n = 0; n < x->N; n++)
         for (size_t ch = 0; ch < x->C; ch++) {
             const uint64_t *src = xs + (n * x->C + ch) * x->H * x->W;
-            uint64_t *dst = xm + (n * C + c0 + ch) * per;
-            for (size_t i = 0; i < x->OH; i++)
-                for (size_t j = 0; j < x->OW; j++)
-                    dst[i * x->OW + j] = src[i * x->sh * x->W + j * x->sw];
+            uint64_t *dst = xm + (n * c->C + c0 + ch) * per;
+            if (!red) {
+                memcpy(dst, src, per * sizeof *dst);
+                continue;
+            }
+            for (size_t i = 0; i < c->H; i++)
+                for (size_t j = 0; j < c->W; j++)
+                    dst[i * c->W + j] = src[i * x->sh * x->W + j * x->sw];
         }
 }
 
@@ -353,20 +371,34 @@ void lin_sum_input(uint64_t *xm, const lin_shape *m, const lin_shape *a, const u
                    const lin_shape *b, const uint64_t *xb) {
     const lin_conv *c = &m->p.conv, *x = &a->p.conv, *y = &b->p.conv;
     PARLEY_CHECK(m->kind == LIN_CONV && a->kind == LIN_CONV && b->kind == LIN_CONV &&
-                 c->C == x->C + y->C && c->N == x->N && c->N == y->N && c->H == x->OH &&
-                 c->W == x->OW && c->H == y->OH && c->W == y->OW);
-    sum_part(xm, c->C, 0, x, xa);
-    sum_part(xm, c->C, x->C, y, xb);
+                 c->C == x->C + y->C && c->N == x->N && c->N == y->N);
+    sum_part(xm, c, 0, x, xa);
+    sum_part(xm, c, x->C, y, xb);
+}
+
+/* x's weights wx into channels c0 .. c0 + x.C - 1 of every output channel
+ * of wm, at x's window's place in m's. */
+static void sum_weights_part(uint64_t *wm, const lin_conv *c, unsigned c0, const lin_conv *x,
+                             const uint64_t *wx) {
+    lin_conv r;
+    sum_reduce(&r, x);
+    PARLEY_CHECK(c->pt >= r.pt && c->pl >= r.pl && c->pt - r.pt + r.kh <= c->kh &&
+                 c->pl - r.pl + r.kw <= c->kw && c->O == r.O);
+    unsigned di = c->pt - r.pt, dj = c->pl - r.pl;
+    for (size_t o = 0; o < c->O; o++)
+        for (size_t ch = 0; ch < r.C; ch++)
+            for (size_t i = 0; i < r.kh; i++)
+                for (size_t j = 0; j < r.kw; j++)
+                    wm[((o * c->C + c0 + ch) * c->kh + di + i) * c->kw + dj + j] =
+                        wx[((o * r.C + ch) * r.kh + i) * r.kw + j];
 }
 
 void lin_sum_weights(uint64_t *wm, const lin_shape *m, const lin_shape *a, const uint64_t *wa,
                      const lin_shape *b, const uint64_t *wb) {
     const lin_conv *c = &m->p.conv, *x = &a->p.conv, *y = &b->p.conv;
-    PARLEY_CHECK(c->C == x->C + y->C && c->O == x->O && c->O == y->O && c->kh == 1 && c->kw == 1);
-    for (size_t o = 0; o < c->O; o++) {
-        memcpy(wm + o * c->C, wa + o * x->C, x->C * sizeof *wm);
-        memcpy(wm + o * c->C + x->C, wb + o * y->C, y->C * sizeof *wm);
-    }
+    PARLEY_CHECK(c->C == x->C + y->C);
+    sum_weights_part(wm, c, 0, x, wa);
+    sum_weights_part(wm, c, x->C, y, wb);
 }
 
 void lin_merge_weights(uint64_t *wm, const lin_shape *m, unsigned o_off, const lin_shape *a,

@@ -118,21 +118,26 @@ int lin_merge(lin_shape *m, const lin_shape *a, const lin_shape *b);
 void lin_merge_weights(uint64_t *wm, const lin_shape *m, unsigned o_off, const lin_shape *a,
                        const uint64_t *wa);
 
-/* a(x_a) + b(x_b) as one convolution over the channels of both inputs:
- * two dense 1x1 convolutions without padding or dilation, with the same
- * batch, output channels and output size (their strides and input sizes
- * may differ). Each input subsampled by its own strides is an OH x OW
- * image (lin_sum_input), and m is the 1x1 stride-1 convolution over their
- * a.C + b.C channels, a's first, with the larger wbits. 1 and *m checked,
- * or 0 (m untouched). docs/PROTOCOLS.md §7, "A projection shortcut's sum
- * as one convolution". */
+/* a(x_a) + b(x_b) as one convolution over the channels of both inputs. A
+ * dense 1x1 convolution without padding or dilation is first read as the
+ * 1x1 stride-1 convolution of its input subsampled by its strides (an
+ * OH x OW image); then a and b must be dense undilated convolutions over
+ * one input geometry (the same H, W and strides) with the same batch,
+ * output channels and output size, and m is the convolution over their
+ * a.C + b.C channels, a's first, each kernel at its place in the union of
+ * the two windows (a ResNet50 shortcut: two 1x1s at strides 1 and 2; a
+ * ResNet18 one: a 3x3 "same" convolution and a 1x1 of stride 2), with the
+ * larger wbits. 1 and *m checked, or 0 (m untouched). docs/PROTOCOLS.md
+ * §7, "A projection shortcut's sum as one convolution". */
 int lin_sum_merge(lin_shape *m, const lin_shape *a, const lin_shape *b);
-/* m's input (lin_in_size(m) values) from a's input xa and b's xb: each
- * subsampled by its strides, channels side by side per batch item. */
+/* m's input (lin_in_size(m) values) from a's input xa and b's xb, each
+ * subsampled where lin_sum_merge reads it so, channels side by side per
+ * batch item. */
 void lin_sum_input(uint64_t *xm, const lin_shape *m, const lin_shape *a, const uint64_t *xa,
                    const lin_shape *b, const uint64_t *xb);
-/* m's weights (lin_weight_count(m)): a's wa on channels 0 .. a.C - 1 of
- * every output channel, b's wb after them. */
+/* m's weights (lin_weight_count(m); zero wm first: taps outside a kernel
+ * are left as they are): a's wa on channels 0 .. a.C - 1 of every output
+ * channel, b's wb after them. */
 void lin_sum_weights(uint64_t *wm, const lin_shape *m, const lin_shape *a, const uint64_t *wa,
                      const lin_shape *b, const uint64_t *wb);
 
