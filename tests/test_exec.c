@@ -270,6 +270,27 @@ TEST(shortcut_sum_merged) {
     }
     printf("  HE: %llu bytes in all, %llu fewer than the pairs apart\n",
            (unsigned long long)he_bytes, (unsigned long long)saved);
+    /* The server's weight cache keeps the merges' polynomials (known by
+     * the first layer's weights), and the run reads every one it keeps. */
+    prep_stats st;
+    lin_he_wcache *wc = NULL;
+    REQUIRE_OK(prep_he_wcache(net, UINT64_MAX, &wc, &st));
+    CHECK(st.cached == st.layers && st.bytes == st.total && st.bytes > 0);
+    secure_costs costs;
+    secure_cfg cfg = {.mode = MODE_HE, .lanes = 2, .costs = &costs, .prep = wc};
+    uint64_t *got = NULL;
+    size_t n = 0;
+    int rc = secure_run(&got, &n, net, x, &cfg);
+    CHECK_MSG(rc == 0, "%s", err_msg());
+    if (rc == 0) {
+        CHECK(secure_check_costs(net, &cfg, &costs) == 0);
+        CHECK_EQ(costs.he_cache_polys, st.bytes / sizeof(he_poly));
+        REQUIRE(n == net->t[net->output].size);
+        CHECK(memcmp(got, want, n * sizeof *got) == 0);
+        exec_report_free(&costs.rep);
+    }
+    mem_free(got);
+    lin_he_wcache_free(wc);
     mem_free(want);
     mem_free(x);
     qnet_free(net);
