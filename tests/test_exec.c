@@ -80,6 +80,27 @@ static void same_as_ref(const char *model, const char *input, unsigned l, unsign
  * the server reads exactly the cached polynomials; a cap below one
  * polynomial holds none (the inference without a cache is every other HE
  * test). */
+/* An HE-mode run whose server reads its weights from the cache wc (made by
+ * prep_he_wcache with stats st): the reference bit for bit, the cost
+ * model's bytes and flights, and every cached polynomial read. */
+static void cached_run(qnet *net, const uint64_t *x, const uint64_t *want, lin_he_wcache *wc,
+                       const prep_stats *st, unsigned lanes) {
+    secure_costs costs;
+    secure_cfg cfg = {.mode = MODE_HE, .lanes = lanes, .costs = &costs, .prep = wc};
+    uint64_t *got = NULL;
+    size_t n = 0;
+    int rc = secure_run(&got, &n, net, x, &cfg);
+    CHECK_MSG(rc == 0, "cache of %llu bytes: %s", (unsigned long long)st->bytes, err_msg());
+    if (rc == 0) {
+        CHECK(secure_check_costs(net, &cfg, &costs) == 0);
+        CHECK_EQ(costs.he_cache_polys, st->bytes / sizeof(he_poly));
+        REQUIRE(n == net->t[net->output].size);
+        CHECK(memcmp(got, want, n * sizeof *got) == 0);
+    }
+    exec_report_free(&costs.rep);
+    mem_free(got);
+}
+
 TEST(he_weight_cache) {
     qnet *net = NULL;
     uint64_t *x = NULL, *want = NULL;
@@ -105,26 +126,86 @@ TEST(he_weight_cache) {
             lin_he_wcache_free(wc);
             continue;
         }
-        secure_costs costs;
-        secure_cfg cfg = {.mode = MODE_HE, .lanes = 1 + (unsigned)k % 2, .costs = &costs,
-                          .prep = wc};
-        uint64_t *got = NULL;
-        size_t n = 0;
-        int rc = secure_run(&got, &n, net, x, &cfg);
-        CHECK_MSG(rc == 0, "cap %llu: %s", (unsigned long long)caps[k], err_msg());
-        if (rc == 0) {
-            CHECK(secure_check_costs(net, &cfg, &costs) == 0);
-            CHECK_EQ(costs.he_cache_polys, st.bytes / sizeof(he_poly));
-            REQUIRE(n == net->t[net->output].size);
-            CHECK(memcmp(got, want, n * sizeof *got) == 0);
-        }
-        exec_report_free(&costs.rep);
-        mem_free(got);
+        cached_run(net, x, want, wc, &st, 1 + (unsigned)k % 2);
         lin_he_wcache_free(wc);
     }
     mem_free(x);
     mem_free(want);
     qnet_free(net);
+}
+
+/* A model, its input and reference output, and the two linear back-ends
+ * priced for its declared outputs: what the merge tests below share. */
+typedef struct merge_fix {
+    qnet *net;
+    uint64_t *x, *want;
+    lin_backend he, ot;
+} merge_fix;
+
+static void fix_open(merge_fix *f, const char *model, const char *input) {
+    REQUIRE_OK(load(&f->net, &f->x, model, input, 37, 12));
+    REQUIRE_OK(ref_run(f->net, &f->want, NULL, f->x));
+    const uint64_t outs = cost_he_outputs(f->net);
+    f->he = (lin_backend){.ops = exec_lin_ops(MODE_HE)};
+    f->ot = (lin_backend){.ops = exec_lin_ops(MODE_OT)};
+    lin_set_outputs(&f->he, outs);
+    lin_set_outputs(&f->ot, outs);
+}
+
+static void fix_close(merge_fix *f) {
+    mem_free(f->want);
+    mem_free(f->x);
+    qnet_free(f->net);
+}
+
+/* Both modes, 2 lanes: the reference bit for bit, bytes and flights as the
+ * cost model says; layers first[q] and first[q] + 1 are merged pairs in HE
+ * (the traffic on the first: he_bytes[q], both directions; none on the
+ * second) and apart over OT. *total: the HE run's bytes. */
+static void runs_merged(const merge_fix *f, const unsigned *first, unsigned n_pairs,
+                        uint64_t *he_bytes, uint64_t *total) {
+    for (int mode = MODE_OT; mode <= MODE_HE; mode++) {
+        secure_costs costs;
+        secure_cfg cfg = {.mode = mode, .lanes = 2, .costs = &costs};
+        uint64_t *got;
+        size_t n;
+        int rc = secure_run(&got, &n, f->net, f->x, &cfg);
+        CHECK_MSG(rc == 0, "%s", err_msg());
+        if (rc < 0) continue;
+        CHECK_MSG(secure_check_costs(f->net, &cfg, &costs) == 0, "%s", err_msg());
+        REQUIRE(n == f->net->t[f->net->output].size);
+        CHECK(memcmp(got, f->want, n * sizeof *got) == 0);
+        for (unsigned q = 0; q < n_pairs; q++) {
+            const exec_layer_stat *a = &costs.rep.layers[first[q]];
+            const exec_layer_stat *b = &costs.rep.layers[first[q] + 1];
+            CHECK(a->bytes > 0 && a->critical_flights > 0);
+            if (mode == MODE_HE) {
+                CHECK(b->bytes == 0 && b->bytes_recv == 0 && b->critical_flights == 0);
+                he_bytes[q] = a->bytes + a->bytes_recv;
+            } else {
+                CHECK(b->bytes > 0);
+            }
+        }
+        if (mode == MODE_HE) *total = costs.rep.bytes_sent + costs.rep.bytes_recv;
+        exec_report_free(&costs.rep);
+        mem_free(got);
+    }
+}
+
+/* The HE bytes of a merge m of layers i and i + 1 (*bm) and of the two
+ * apart (printed); the merge must cost less (*saved adds the difference). */
+static void merge_saves(const merge_fix *f, unsigned i, const lin_shape *m, uint64_t *bm_out,
+                        uint64_t *saved) {
+    lin_shape sa = qlayer_lin(&f->net->layers[i]), sb = qlayer_lin(&f->net->layers[i + 1]);
+    uint64_t ba = 0, bb = 0, bm = 0;
+    REQUIRE_OK(lin_bytes(&f->he, &ba, NULL, &sa, f->net->l));
+    REQUIRE_OK(lin_bytes(&f->he, &bb, NULL, &sb, f->net->l));
+    REQUIRE_OK(lin_bytes(&f->he, &bm, NULL, m, f->net->l));
+    printf("  HE: layers %u and %u: %llu bytes merged, %llu + %llu apart\n", i + 1, i + 2,
+           (unsigned long long)bm, (unsigned long long)ba, (unsigned long long)bb);
+    CHECK(bm < ba + bb);
+    if (bm < ba + bb) *saved += ba + bb - bm;
+    *bm_out = bm;
 }
 
 /* Sibling convolutions (a fire module's 1x1 and 3x3 expands, cnn.onnx)
@@ -134,19 +215,14 @@ TEST(he_weight_cache) {
  * flights are the cost model's, the group's traffic is on its first layer,
  * and it moves fewer bytes and flights than the two apart. */
 TEST(sibling_convs_merged) {
-    qnet *net;
-    uint64_t *x, *want;
-    REQUIRE_OK(load(&net, &x, DATA "cnn.onnx", DATA "cnn.input.npy", 37, 12));
-    REQUIRE_OK(ref_run(net, &want, NULL, x));
-    const uint64_t outs = cost_he_outputs(net);
-    lin_backend he = {.ops = exec_lin_ops(MODE_HE)}, ot = {.ops = exec_lin_ops(MODE_OT)};
-    lin_set_outputs(&he, outs);
-    lin_set_outputs(&ot, outs);
+    merge_fix f;
+    fix_open(&f, DATA "cnn.onnx", DATA "cnn.input.npy");
+    const qnet *net = f.net;
     unsigned pair = net->nlayers;
     lin_shape m;
     int kind;
     for (unsigned i = 0; i < net->nlayers; i++) {
-        unsigned j = exec_lin_group_end(net, i, &he, &m, &kind);
+        unsigned j = exec_lin_group_end(net, i, &f.he, &m, &kind);
         if (j == i) continue;
         CHECK_EQ(kind, EXEC_LIN_SIBLINGS);
         CHECK(pair == net->nlayers && j == i + 1); /* the one pair */
@@ -157,143 +233,70 @@ TEST(sibling_convs_merged) {
         }
     }
     REQUIRE(pair < net->nlayers);
-    for (unsigned i = 0; i < net->nlayers; i++) CHECK(exec_lin_group_end(net, i, &ot, &m, &kind) == i);
-    const qlayer *A = &net->layers[pair], *B = &net->layers[pair + 1];
-    lin_shape sa = qlayer_lin(A), sb = qlayer_lin(B);
-    REQUIRE(exec_lin_group_end(net, pair, &he, &m, &kind) == pair + 1);
+    for (unsigned i = 0; i < net->nlayers; i++)
+        CHECK(exec_lin_group_end(net, i, &f.ot, &m, &kind) == i);
+    lin_shape sa = qlayer_lin(&net->layers[pair]), sb = qlayer_lin(&net->layers[pair + 1]);
+    REQUIRE(exec_lin_group_end(net, pair, &f.he, &m, &kind) == pair + 1);
     CHECK(sa.p.conv.kh == 1 && sb.p.conv.kh == 3 && m.p.conv.kh == 3);
     CHECK(m.p.conv.N == 2); /* cnn.input.npy holds two images: each one's channels cut apart */
     CHECK_EQ(m.p.conv.O, sa.p.conv.O + sb.p.conv.O);
-    uint64_t ba, bb, bm;
-    REQUIRE_OK(lin_bytes(&he, &ba, NULL, &sa, net->l));
-    REQUIRE_OK(lin_bytes(&he, &bb, NULL, &sb, net->l));
-    REQUIRE_OK(lin_bytes(&he, &bm, NULL, &m, net->l));
-    printf("  HE: layers %u and %u: %llu bytes merged, %llu + %llu apart\n", pair + 1, pair + 2,
-           (unsigned long long)bm, (unsigned long long)ba, (unsigned long long)bb);
-    CHECK(bm < ba + bb);
-    for (int mode = MODE_OT; mode <= MODE_HE; mode++) {
-        secure_costs costs;
-        secure_cfg cfg = {.mode = mode, .lanes = 2, .costs = &costs};
-        uint64_t *got;
-        size_t n;
-        int rc = secure_run(&got, &n, net, x, &cfg);
-        CHECK_MSG(rc == 0, "%s", err_msg());
-        if (rc < 0) continue;
-        CHECK_MSG(secure_check_costs(net, &cfg, &costs) == 0, "%s", err_msg());
-        REQUIRE(n == net->t[net->output].size);
-        CHECK(memcmp(got, want, n * sizeof *got) == 0);
-        const exec_layer_stat *a = &costs.rep.layers[pair], *b = &costs.rep.layers[pair + 1];
-        CHECK(a->bytes > 0 && a->critical_flights > 0);
-        if (mode == MODE_HE) {
-            CHECK(b->bytes == 0 && b->bytes_recv == 0 && b->critical_flights == 0);
-            CHECK_EQ(a->bytes + a->bytes_recv, bm);
-        } else {
-            CHECK(b->bytes > 0);
-        }
-        exec_report_free(&costs.rep);
-        mem_free(got);
-    }
-    mem_free(want);
-    mem_free(x);
-    qnet_free(net);
+    uint64_t saved = 0, he_bytes = 0, total = 0, bm = 0;
+    merge_saves(&f, pair, &m, &bm, &saved);
+    runs_merged(&f, &pair, 1, &he_bytes, &total);
+    CHECK_EQ(he_bytes, bm);
+    fix_close(&f);
 }
 
 /* resproj.onnx's blocks end in a projection shortcut: in its two
  * bottlenecks the last 1x1 convolution and the shortcut's (stride 1, then
  * stride 2) feed one Add, in its basic block a 3x3 convolution and the
- * shortcut's 1x1 of stride 2. In HE mode they run as one convolution over both inputs
- * (exec_lin_group_end, EXEC_LIN_SUM), priced below the two apart (one set
- * of output ciphertexts instead of two); over OT, where that saves
- * nothing, they run apart. Either way the inference is the reference bit
- * for bit, its bytes and flights are the cost model's, and a merged pair's
- * traffic is on its first layer. */
+ * shortcut's 1x1 of stride 2. In HE mode they run as one convolution over
+ * both inputs (exec_lin_group_end, EXEC_LIN_SUM), priced below the two
+ * apart (one set of output ciphertexts instead of two); over OT, where that
+ * saves nothing, they run apart. Either way the inference is the reference
+ * bit for bit, its bytes and flights are the cost model's, and a merged
+ * pair's traffic is on its first layer; the server's weight cache keeps
+ * the merges' polynomials. */
 TEST(shortcut_sum_merged) {
-    qnet *net;
-    uint64_t *x, *want;
-    REQUIRE_OK(load(&net, &x, DATA "resproj.onnx", DATA "resproj.input.npy", 37, 12));
-    REQUIRE_OK(ref_run(net, &want, NULL, x));
-    const uint64_t outs = cost_he_outputs(net);
-    lin_backend he = {.ops = exec_lin_ops(MODE_HE)}, ot = {.ops = exec_lin_ops(MODE_OT)};
-    lin_set_outputs(&he, outs);
-    lin_set_outputs(&ot, outs);
+    merge_fix f;
+    fix_open(&f, DATA "resproj.onnx", DATA "resproj.input.npy");
+    const qnet *net = f.net;
     unsigned pairs[3], np = 0;
+    uint64_t merged[3], saved = 0;
     lin_shape m;
     int kind;
-    uint64_t saved = 0;
     for (unsigned i = 0; i < net->nlayers; i++) {
-        unsigned j = exec_lin_group_end(net, i, &he, &m, &kind);
+        unsigned j = exec_lin_group_end(net, i, &f.he, &m, &kind);
         if (j == i) continue;
         REQUIRE(np < 3 && kind == EXEC_LIN_SUM && j == i + 1);
-        pairs[np++] = i;
         const qlayer *A = &net->layers[i], *B = &net->layers[j], *S = &net->layers[j + 1];
         CHECK(S->op == QOP_ADD && A->in[0] != B->in[0]);
         lin_shape sa = qlayer_lin(A), sb = qlayer_lin(B);
+        pairs[np++] = i;
         CHECK(sa.p.conv.kh == (np == 3 ? 3u : 1u) && sb.p.conv.kh == 1 && sa.p.conv.sh == 1);
         CHECK_EQ(sb.p.conv.sh, np == 1 ? 1u : 2u); /* the first shortcut at stride 1 */
         CHECK_EQ(m.p.conv.C, sa.p.conv.C + sb.p.conv.C);
         CHECK_EQ(m.p.conv.kh, sa.p.conv.kh);
-        uint64_t ba, bb, bm;
-        REQUIRE_OK(lin_bytes(&he, &ba, NULL, &sa, net->l));
-        REQUIRE_OK(lin_bytes(&he, &bb, NULL, &sb, net->l));
-        REQUIRE_OK(lin_bytes(&he, &bm, NULL, &m, net->l));
-        printf("  HE: layers %u and %u: %llu bytes merged, %llu + %llu apart\n", i + 1, j + 1,
-               (unsigned long long)bm, (unsigned long long)ba, (unsigned long long)bb);
-        CHECK(bm < ba + bb);
-        saved += ba + bb - bm;
+        merge_saves(&f, i, &m, &merged[np - 1], &saved);
         i = j;
     }
     REQUIRE(np == 3);
-    for (unsigned i = 0; i < net->nlayers; i++) CHECK(exec_lin_group_end(net, i, &ot, &m, &kind) == i);
-    uint64_t he_bytes = 0;
-    for (int mode = MODE_OT; mode <= MODE_HE; mode++) {
-        secure_costs costs;
-        secure_cfg cfg = {.mode = mode, .lanes = 2, .costs = &costs};
-        uint64_t *got;
-        size_t n;
-        int rc = secure_run(&got, &n, net, x, &cfg);
-        CHECK_MSG(rc == 0, "%s", err_msg());
-        if (rc < 0) continue;
-        CHECK_MSG(secure_check_costs(net, &cfg, &costs) == 0, "%s", err_msg());
-        REQUIRE(n == net->t[net->output].size);
-        CHECK(memcmp(got, want, n * sizeof *got) == 0);
-        for (unsigned q = 0; q < np; q++) {
-            const exec_layer_stat *a = &costs.rep.layers[pairs[q]], *b = &costs.rep.layers[pairs[q] + 1];
-            CHECK(a->bytes > 0 && a->critical_flights > 0);
-            if (mode == MODE_HE)
-                CHECK(b->bytes == 0 && b->bytes_recv == 0 && b->critical_flights == 0);
-            else
-                CHECK(b->bytes > 0);
-        }
-        if (mode == MODE_HE) he_bytes = costs.rep.bytes_sent + costs.rep.bytes_recv;
-        exec_report_free(&costs.rep);
-        mem_free(got);
-    }
+    for (unsigned i = 0; i < net->nlayers; i++)
+        CHECK(exec_lin_group_end(net, i, &f.ot, &m, &kind) == i);
+    uint64_t he_bytes[3] = {0, 0, 0}, total = 0;
+    runs_merged(&f, pairs, np, he_bytes, &total);
+    for (unsigned q = 0; q < np; q++) CHECK_EQ(he_bytes[q], merged[q]);
     printf("  HE: %llu bytes in all, %llu fewer than the pairs apart\n",
-           (unsigned long long)he_bytes, (unsigned long long)saved);
+           (unsigned long long)total, (unsigned long long)saved);
     /* The server's weight cache keeps the merges' polynomials (known by
      * the first layer's weights), and the run reads every one it keeps. */
     prep_stats st;
     lin_he_wcache *wc = NULL;
-    REQUIRE_OK(prep_he_wcache(net, UINT64_MAX, &wc, &st));
+    REQUIRE_OK(prep_he_wcache(f.net, UINT64_MAX, &wc, &st));
     CHECK(st.cached == st.layers && st.bytes == st.total && st.bytes > 0);
-    secure_costs costs;
-    secure_cfg cfg = {.mode = MODE_HE, .lanes = 2, .costs = &costs, .prep = wc};
-    uint64_t *got = NULL;
-    size_t n = 0;
-    int rc = secure_run(&got, &n, net, x, &cfg);
-    CHECK_MSG(rc == 0, "%s", err_msg());
-    if (rc == 0) {
-        CHECK(secure_check_costs(net, &cfg, &costs) == 0);
-        CHECK_EQ(costs.he_cache_polys, st.bytes / sizeof(he_poly));
-        REQUIRE(n == net->t[net->output].size);
-        CHECK(memcmp(got, want, n * sizeof *got) == 0);
-        exec_report_free(&costs.rep);
-    }
-    mem_free(got);
+    cached_run(f.net, f.x, f.want, wc, &st, 2);
     lin_he_wcache_free(wc);
-    mem_free(want);
-    mem_free(x);
-    qnet_free(net);
+    fix_close(&f);
 }
 
 /* The one place a mode becomes a linear back-end. */

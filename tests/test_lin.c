@@ -586,10 +586,12 @@ static void sum_case(prg *p, const lin_conv *ca, const lin_conv *cb, int want, i
     size_t ny = lin_out_size(&sa);
     REQUIRE(ny == lin_out_size(&sb) && ny == lin_out_size(&m));
     CHECK(nm >= na + nb);
-    uint64_t *xa = mem_alloc(nxa, 8), *xb = mem_alloc(nxb, 8), *xm = mem_alloc(nxm, 8);
-    uint64_t *wa = mem_alloc(na, 8), *wb = mem_alloc(nb, 8), *wm = mem_calloc(nm, 8);
-    uint64_t *oa = mem_alloc(ny, 8), *ob = mem_alloc(ny, 8), *om = mem_alloc(ny, 8);
-    REQUIRE(xa && xb && xm && wa && wb && wm && oa && ob && om);
+    uint64_t *buf[9] = {mem_alloc(nxa, 8), mem_alloc(nxb, 8), mem_alloc(nxm, 8),
+                        mem_alloc(na, 8),  mem_alloc(nb, 8),  mem_calloc(nm, 8),
+                        mem_alloc(ny, 8),  mem_alloc(ny, 8),  mem_alloc(ny, 8)};
+    uint64_t *xa = buf[0], *xb = buf[1], *xm = buf[2], *wa = buf[3], *wb = buf[4], *wm = buf[5];
+    uint64_t *oa = buf[6], *ob = buf[7], *om = buf[8];
+    for (int k = 0; k < 9; k++) REQUIRE(buf[k]);
     prg_ring(p, xa, nxa, l);
     prg_ring(p, xb, nxb, l);
     prg_ring(p, wa, na, l);
@@ -602,15 +604,7 @@ static void sum_case(prg *p, const lin_conv *ca, const lin_conv *cb, int want, i
     size_t bad = 0;
     for (size_t k = 0; k < ny; k++) bad += om[k] != ((oa[k] + ob[k]) & bits_mask(l));
     CHECK_MSG(bad == 0, "%zu of %zu wrong at l = %u", bad, ny, l);
-    mem_free(xa);
-    mem_free(xb);
-    mem_free(xm);
-    mem_free(wa);
-    mem_free(wb);
-    mem_free(wm);
-    mem_free(oa);
-    mem_free(ob);
-    mem_free(om);
+    for (int k = 0; k < 9; k++) mem_free(buf[k]);
 }
 
 TEST(sum_merge_shortcut) {
