@@ -352,6 +352,14 @@ TEST(move3_both_modes) {
 /* Batch norms before a Relu, one folded into the convolutions after it
  * (a BN_RELU with private signs), two not (scripts/make-bn-model), in both
  * modes, at several rings. */
+/* The shortcut merges at other ring widths and lane counts (HE runs them
+ * merged wherever its budget allows the width). */
+TEST(resproj_widths) {
+    same_as_ref(DATA "resproj.onnx", DATA "resproj.input.npy", 32, 9, MODE_HE, 3);
+    same_as_ref(DATA "resproj.onnx", DATA "resproj.input.npy", 44, 16, MODE_HE, 1);
+    same_as_ref(DATA "resproj.onnx", DATA "resproj.input.npy", 64, 20, MODE_OT, 1);
+}
+
 TEST(bnrelu_both_modes) {
     same_as_ref(DATA "bnrelu.onnx", DATA "bnrelu.input.npy", 37, 12, MODE_OT, 2);
     same_as_ref(DATA "bnrelu.onnx", DATA "bnrelu.input.npy", 64, 20, MODE_OT, 1);
