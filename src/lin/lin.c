@@ -260,7 +260,7 @@ void lin_scale_plain(uint64_t *y, const uint64_t *x, const lin_scale *s, const u
         }
 }
 
-/* ---- sibling convolutions as one ---- */
+/* ---- sibling convolutions, and a shortcut's two convolutions, as one ---- */
 
 /* c (a copy of x with its channels set) gets the union of x's and y's
  * windows over one input geometry (the same H, W and strides): output row
