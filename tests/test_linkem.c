@@ -585,33 +585,54 @@ static void h_steps(int fd, void *arg) {
         if (read_all(fd, got, 10) < 0 || write_all(fd, m, 10) < 0) return;
 }
 
-TEST(chain_of_flights) {
-    steps s = {6};
+/* One run of the exchange through a fresh relay: the chain it measured, or
+ * 0 if a transfer failed. */
+static uint64_t chain_attempt(const steps *s) {
     upstream u;
-    REQUIRE(up_start(&u, h_steps, &s) == 0);
+    if (up_start(&u, h_steps, (void *)s) != 0) return 0;
     /* The delay keeps the two sides' simultaneous messages apart from the
      * deliveries (see linkem.h), and the client's two writes of a step in
-     * one flight unless it lags by more than the delay between them: 10 ms
-     * (3 ms counted a flight too many once, seed 4109684062, on a loaded
-     * machine). */
-    linkem_cfg cfg = {.delay_ms = {10, 10}};
+     * one flight unless it lags by more than the delay between them. */
+    linkem_cfg cfg = {.delay_ms = {20, 20}};
     relay r;
-    REQUIRE(relay_start(&r, &cfg, u.port) == 0);
+    if (relay_start(&r, &cfg, u.port) != 0) {
+        up_stop(&u);
+        return 0;
+    }
     int fd = connect_to(linkem_port(r.e));
-    REQUIRE(fd >= 0);
     uint8_t m[100], got[100];
     memset(m, 0x44, sizeof m);
-    int ok = 1;
-    for (int i = 0; i < s.k && ok; i++) /* two sends in a row are one flight */
+    int ok = fd >= 0;
+    for (int i = 0; i < s->k && ok; i++) /* two sends in a row are one flight */
         ok = write_all(fd, m, 40) == 0 && write_all(fd, m, 60) == 0 &&
              read_all(fd, got, sizeof got) == 0;
-    for (int i = 0; i < s.k && ok; i++)
+    for (int i = 0; i < s->k && ok; i++)
         ok = write_all(fd, m, 10) == 0 && read_all(fd, got, 10) == 0;
-    close(fd);
-    REQUIRE_OK(relay_stop(&r));
+    if (fd >= 0) close(fd);
+    int stopped = relay_stop(&r) == 0;
     up_stop(&u);
-    CHECK(ok);
-    CHECK_EQ(r.st.chain, (uint64_t)(s.k + 2 * s.k));
+    return ok && stopped ? r.st.chain : 0;
+}
+
+/* The measured chain is never below the protocol's depth, and equals it
+ * unless the machine stalls one side for longer than the delay (linkem.h:
+ * a write read just after a delivery counts one deeper). A stall of more
+ * than 10 ms did that once under CI load (seed 475165671: 19 for 18), so
+ * the exact depth must be seen in one of three runs, the bound in all. */
+TEST(chain_of_flights) {
+    steps s = {6};
+    const uint64_t want = (uint64_t)(s.k + 2 * s.k);
+    uint64_t got = 0;
+    for (int k = 0; k < 3; k++) {
+        got = chain_attempt(&s);
+        REQUIRE(got != 0); /* the exchange through the relay went through */
+        CHECK_MSG(got >= want, "chain %llu below the protocol's %llu",
+                  (unsigned long long)got, (unsigned long long)want);
+        if (got == want) break;
+        printf("  chain %llu for %llu: a stall, run again\n", (unsigned long long)got,
+               (unsigned long long)want);
+    }
+    CHECK_EQ(got, want);
 }
 
 /* ---- failures ---- */
