@@ -642,6 +642,92 @@ TEST(cot1) {
     prg_clear(&g);
 }
 
+/* Random OTs (OTB_RROT) both ways in one otb_run, in words and, for l <= 3,
+ * in bytes (x8, out8: how the bit triples take them): the receiver's
+ * message is the sender's message at the receiver's random choice, the
+ * choices and messages are not constant, and nothing goes on the wire but
+ * the COTs' making. */
+typedef struct rrot_t {
+    size_t n;
+    uint64_t *x[2][6], *out[2][6]; /* per role, per job */
+    uint8_t *x8[2][6], *out8[2][6];
+} rrot_t;
+
+static const unsigned rrot_l[6] = {1, 2, 3, 1, 3, 40};
+
+static int rrot_fn(mpc_lane *L, call *c) {
+    rrot_t *t = c->u;
+    int r = L->role;
+    otb_job j[6];
+    for (int k = 0; k < 6; k++) {
+        j[k] = (otb_job){.kind = OTB_RROT, .sender = k & 1, .n = t->n, .l = rrot_l[k]};
+        if (k < 3) {
+            j[k].x8 = t->x8[r][k];
+            j[k].out8 = t->out8[r][k];
+        } else {
+            j[k].x = t->x[r][k];
+            j[k].out = t->out[r][k];
+        }
+    }
+    return otb_run(L, j, 6);
+}
+
+TEST(random_ot_words_and_bytes) {
+    if (!(ot_backend_get(test_backend())->caps & OT_CAP_RANDOM_OT)) return;
+    for (size_t s = 0; s < NSIZES; s++) {
+        rrot_t t = {.n = sizes[s]};
+        for (int r = 0; r < 2; r++)
+            for (int k = 0; k < 6; k++) {
+                t.x[r][k] = mem_calloc(2 * t.n + 2, 8);
+                t.out[r][k] = mem_calloc(t.n + 1, 8);
+                t.x8[r][k] = mem_calloc(t.n + 1, 1);
+                t.out8[r][k] = mem_calloc(t.n + 1, 1);
+            }
+        REQUIRE_OK(run_call(rrot_fn, &t));
+        for (int k = 0; k < 6; k++) {
+            unsigned l = rrot_l[k];
+            int snd = k & 1, rcv = 1 - snd;
+            uint64_t ml = bits_mask(l), ones = 0, m1s = 0;
+            for (size_t i = 0; i < t.n; i++) {
+                uint64_t m0, m1, o;
+                if (k < 3) {
+                    CHECK(t.x8[snd][k][i] >> (2 * l) == 0 && t.out8[rcv][k][i] >> (l + 1) == 0);
+                    m0 = t.x8[snd][k][i] & ml;
+                    m1 = t.x8[snd][k][i] >> l;
+                    o = t.out8[rcv][k][i];
+                } else if (l <= 32) {
+                    m0 = t.x[snd][k][i] & ml;
+                    m1 = t.x[snd][k][i] >> l;
+                    o = t.out[rcv][k][i];
+                } else {
+                    m0 = t.x[snd][k][2 * i];
+                    m1 = t.x[snd][k][2 * i + 1];
+                    o = t.out[rcv][k][i];
+                }
+                uint64_t b = o >> l;
+                CHECK(b <= 1 && m1 <= ml);
+                CHECK_EQ(o & ml, b ? m1 : m0);
+                ones += b;
+                m1s += m1 & 1;
+            }
+            if (t.n == 1000) {
+                CHECK_MSG(ones > 400 && ones < 600, "job %d: %llu choices of 1000 set", k,
+                          (unsigned long long)ones);
+                CHECK_MSG(m1s > 400 && m1s < 600, "job %d: %llu low bits of 1000 set", k,
+                          (unsigned long long)m1s);
+            }
+        }
+        CHECK_EQ(bytes_both(), 0);
+        for (int r = 0; r < 2; r++)
+            for (int k = 0; k < 6; k++) {
+                mem_free(t.x[r][k]);
+                mem_free(t.out[r][k]);
+                mem_free(t.x8[r][k]);
+                mem_free(t.out8[r][k]);
+            }
+    }
+}
+
 /* ---- several lanes ---- */
 
 typedef struct lanes_t {

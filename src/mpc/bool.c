@@ -42,10 +42,12 @@ static void gen8w(void *vctx, uint64_t *out, size_t first, size_t mm) {
     }
 }
 
+/* n random bits from g; with g NULL, room for n bits (tri_finish_silent
+ * writes them). */
 static uint64_t *bv_rand(prg *g, size_t n) {
     size_t nw = bv_words(n);
     uint64_t *v = mem_alloc(nw ? nw : 1, sizeof *v);
-    if (!v) return NULL;
+    if (!v || !g) return v;
     prg_bytes(g, v, nw * sizeof *v);
     bv_trim(v, n);
     return v;
@@ -63,10 +65,10 @@ void tri_free(tri_pool *t) {
     if (t->ch2) mem_free_wipe(t->ch2, t->n2);
     if (t->o1) mem_free_wipe(t->o1, (t->n1 + 1) / 2 * 8);
     if (t->o2) mem_free_wipe(t->o2, t->n2 * 8);
-    uint64_t **ss[] = {&t->s1, &t->r1, &t->s2, &t->r2};
+    uint8_t **ss[] = {&t->s1, &t->r1, &t->s2, &t->r2};
     for (size_t i = 0; i < 4; i++)
         if (*ss[i]) {
-            mem_free_wipe(*ss[i], (i < 2 ? t->n1 : t->n2) * 8);
+            mem_free_wipe(*ss[i], i < 2 ? t->n1 : t->n2);
             *ss[i] = NULL;
         }
     t->ch1 = t->ch2 = NULL;
@@ -77,17 +79,17 @@ void tri_free(tri_pool *t) {
 static int tri_prepare_silent(tri_pool *t, otb_job *jobs, size_t *njobs) {
     size_t n1 = t->n1, n2 = t->n2;
     t->silent = 1;
-    t->s1 = mem_alloc(n1 ? n1 : 1, 8);
-    t->r1 = mem_alloc(n1 ? n1 : 1, 8);
-    t->s2 = mem_alloc(n2 ? n2 : 1, 8);
-    t->r2 = mem_alloc(n2 ? n2 : 1, 8);
+    t->s1 = mem_alloc(n1 ? n1 : 1, 1);
+    t->r1 = mem_alloc(n1 ? n1 : 1, 1);
+    t->s2 = mem_alloc(n2 ? n2 : 1, 1);
+    t->r2 = mem_alloc(n2 ? n2 : 1, 1);
     if (!t->s1 || !t->r1 || !t->s2 || !t->r2) {
         tri_free(t);
         return err_set(PARLEY_E_NOMEM, "out of memory for %zu + %zu bit triples", n1, n2);
     }
     for (int snd = 0; snd < 2; snd++) {
-        otb_job j1 = {.kind = OTB_RROT, .sender = snd, .n = n1, .l = 1, .x = t->s1, .out = t->r1};
-        otb_job j2 = {.kind = OTB_RROT, .sender = snd, .n = n2, .l = 2, .x = t->s2, .out = t->r2};
+        otb_job j1 = {.kind = OTB_RROT, .sender = snd, .n = n1, .l = 1, .x8 = t->s1, .out8 = t->r1};
+        otb_job j2 = {.kind = OTB_RROT, .sender = snd, .n = n2, .l = 2, .x8 = t->s2, .out8 = t->r2};
         if (n1) jobs[(*njobs)++] = j1;
         if (n2) jobs[(*njobs)++] = j2;
     }
@@ -102,16 +104,16 @@ static void tri_finish_silent(tri_pool *t) {
     memset(t->b1, 0, bv_words(t->n1) * 8);
     memset(t->c1, 0, bv_words(t->n1) * 8);
     for (size_t j = 0; j < t->n1; j++) {
-        uint64_t x = t->s1[j], y = t->r1[j];
+        unsigned x = t->s1[j], y = t->r1[j];
         unsigned m0 = x & 1, a = m0 ^ ((x >> 1) & 1), b = (y >> 1) & 1;
         bv_set(t->a1, j, a);
         bv_set(t->b1, j, b);
-        bv_set(t->c1, j, (a & b) ^ m0 ^ (unsigned)(y & 1));
+        bv_set(t->c1, j, (a & b) ^ m0 ^ (y & 1));
     }
     uint64_t *v2[] = {t->a2, t->b2, t->c2, t->d2, t->e2};
     for (int k = 0; k < 5; k++) memset(v2[k], 0, bv_words(t->n2) * 8);
     for (size_t j = 0; j < t->n2; j++) {
-        uint64_t x = t->s2[j], y = t->r2[j];
+        unsigned x = t->s2[j], y = t->r2[j];
         unsigned m0 = x & 3, bd = m0 ^ ((x >> 2) & 3), a = (y >> 2) & 1, my = y & 3;
         unsigned b = bd & 1, d = bd >> 1;
         bv_set(t->a2, j, a);
@@ -128,7 +130,9 @@ int tri_prepare(mpc_lane *L, tri_pool *t, size_t n1, size_t n2, int sender, otb_
     t->n1 = n1;
     t->n2 = n2;
     t->sender = sender;
-    prg *g = &L->ot.rng;
+    /* Random shares; on the silent backend the random OTs give them all
+     * (tri_finish_silent), so the PRG is not run for them. */
+    prg *g = (L->ot.be->caps & OT_CAP_RANDOM_OT) ? NULL : &L->ot.rng;
     t->a1 = bv_rand(g, n1);
     t->b1 = bv_rand(g, n1);
     t->c1 = bv_rand(g, n1); /* the sender's c shares are its masks */

@@ -43,7 +43,7 @@ typedef struct tri_pool {
     uint64_t *o1, *o2;
     /* silent backend: the random OTs this party sends (s) and receives (r) */
     int silent;
-    uint64_t *s1, *r1, *s2, *r2;
+    uint8_t *s1, *r1, *s2, *r2; /* one byte per OT (OTB_RROT's x8, out8) */
 } tri_pool;
 
 /* Allocate the pool, draw this party's random shares and append its OT

@@ -33,11 +33,14 @@ static void task_of(const otb_job *j, ot_task *t, int we_send) {
         t->gen_ctx = j->gen_ctx;
         t->msgs = j->msgs;
         t->x = j->x;
+        t->x8 = j->x8;
         t->delta = j->delta;
     } else {
         t->choices = j->choices;
         t->out = j->out;
+        t->out8 = j->out8;
     }
+    PARLEY_CHECK(!(j->x8 || j->out8) || (j->kind == OTB_RROT && j->l <= 3));
 }
 
 int otb_run(mpc_lane *L, const otb_job *jobs, size_t njobs) {

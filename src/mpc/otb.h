@@ -37,7 +37,8 @@
 /* OTB_RROT (back-ends with OT_CAP_RANDOM_OT only, ot/lane.h): random OTs,
  * the receiver's choice its COT's random bit, l <= 63-bit messages; no wire
  * bits. The sender gets x[i] = m0 | m1 << l (l <= 32) or x[2i] = m0,
- * x[2i + 1] = m1 (l > 32), the receiver out[i] = m_b | b << l. */
+ * x[2i + 1] = m1 (l > 32), the receiver out[i] = m_b | b << l; with l <= 3
+ * the job may give x8 and out8, the same values one byte per OT. */
 enum { OTB_KK = 1, OTB_OT = 2, OTB_COT = 3, OTB_RROT = 4 };
 
 typedef struct otb_job {
@@ -53,10 +54,12 @@ typedef struct otb_job {
     void *gen_ctx;
     const uint64_t *msgs; /* ... or given: KK n*N, OT n*2 */
     uint64_t *x;          /* COT: sender's outputs, n*M; RROT: n (2n if l > 32); KK implied: n */
+    uint8_t *x8;           /* RROT, l <= 3: the sender's outputs as bytes instead of x */
     const uint64_t *delta; /* COT: correlations, n*M */
     /* receiver side */
     const uint8_t *choices; /* n choices (KK: < N; OT, COT: 0/1) */
     uint64_t *out;          /* n (KK, OT, RROT) or n*M (COT) */
+    uint8_t *out8;          /* RROT, l <= 3: the receiver's outputs as bytes instead of out */
     /* KK, both sides: message 0 implied (ot/ot.h; only where the backend
      * has OT_CAP_KK_IMPLIED, otb_kk_implied): gen gives unmasked f, the
      * sender's shares go to x, the receiver gets f(c) ^ x. */

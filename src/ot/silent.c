@@ -227,9 +227,13 @@ static int silent_task_begin(ot_task *t, chan *ch, size_t c) {
         for (size_t s0 = 0; s0 < mm; s0 += SIL_SUB) {
             size_t cnt = mm - s0 < SIL_SUB ? mm - s0 : SIL_SUB;
             pads(h, k->g0, cot + s0, cnt, 1, u0 + s0, k->tmp);
-            for (size_t i = 0; i < cnt; i++)
-                t->out[i0 + s0 + i] = (k->g0[i].w[0] & bits_mask(v.l)) | (cot[s0 + i].w[0] & 1)
-                                                                             << v.l;
+            for (size_t i = 0; i < cnt; i++) {
+                uint64_t o = (k->g0[i].w[0] & bits_mask(v.l)) | (cot[s0 + i].w[0] & 1) << v.l;
+                if (t->out8)
+                    t->out8[i0 + s0 + i] = (uint8_t)o;
+                else
+                    t->out[i0 + s0 + i] = o;
+            }
         }
         return 0;
     }
@@ -354,7 +358,9 @@ static int silent_task_send(ot_task *t, chan *ch, size_t c) {
             uint64_t mk = bits_mask(v.l);
             for (size_t i = 0; i < cnt; i++) {
                 size_t e = i0 + s0 + i;
-                if (v.l <= 32) {
+                if (t->x8) {
+                    t->x8[e] = (uint8_t)((k->g0[i].w[0] & mk) | (k->g1[i].w[0] & mk) << v.l);
+                } else if (v.l <= 32) {
                     t->x[e] = (k->g0[i].w[0] & mk) | (k->g1[i].w[0] & mk) << v.l;
                 } else { /* two words */
                     t->x[2 * e] = k->g0[i].w[0] & mk;
