@@ -594,7 +594,8 @@ static int cot1_fn(mpc_lane *L, call *c) {
     return mpc_cot1(L, j, 3);
 }
 
-/* Both directions side by side, widths 1..32 (each job's own), random
+/* Both directions side by side, widths 1..63 (each job's own; above 32 the
+ * sender's random OTs take two words each), random
  * correlations with bits above the width set and choices with bits above
  * bit 0 set (ignored): the shares add up to b * u mod 2^w, and the bytes
  * are 1 + w bits per element as mpc_cot1_bytes says. IKNP has no random
@@ -603,8 +604,9 @@ TEST(cot1) {
     if (!(ot_backend_get(test_backend())->caps & OT_CAP_RANDOM_OT)) return;
     prg g;
     harness_prg(&g, 7);
-    static const unsigned ws[] = {1, 2, 12, 25, 31, 32};
-    for (int w = 0; w < 6; w++)
+    static const unsigned ws[] = {1, 2, 12, 25, 31, 32, 33, 44, 63};
+    enum { NW = sizeof ws / sizeof *ws };
+    for (int w = 0; w < NW; w++)
         for (size_t s = 0; s < NSIZES; s++) {
             cot1_t t;
             memset(&t, 0, sizeof t);
@@ -616,7 +618,7 @@ TEST(cot1) {
                 prg_bytes(&g, t.b[k], n);
                 for (int r = 0; r < 2; r++) t.out[r][k] = mem_alloc(n + 1, 8);
                 cot1_job j = {.sender = k == 1 ? MPC_CLIENT : MPC_SERVER, .n = n,
-                              .w = k == 2 ? ws[5 - w] : ws[w], .u = t.u[k], .b = t.b[k]};
+                              .w = k == 2 ? ws[NW - 1 - w] : ws[w], .u = t.u[k], .b = t.b[k]};
                 t.j[k] = j;
             }
             REQUIRE_OK(run_call(cot1_fn, &t));

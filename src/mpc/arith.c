@@ -355,33 +355,40 @@ int mpc_cot1_ok(int backend, unsigned w) {
     return be && (be->caps & OT_CAP_RANDOM_OT) && w >= 1 && w <= MPC_COT1_MAXW;
 }
 
+/* Words of RROT output a job takes on this side (RROT's layouts, otb.h):
+ * two per OT where it sends with w > 32, else one. */
+static size_t cot1_words(const cot1_job *j, int me) {
+    return j->n * (j->sender == me && j->w > 32 ? 2 : 1);
+}
+
 int mpc_cot1(mpc_lane *L, const cot1_job *jobs, size_t nj) {
     PARLEY_CHECK(nj <= 8);
     int me = L->role;
-    size_t total = 0;
+    size_t total = 0, words = 0;
     for (size_t k = 0; k < nj; k++) {
         PARLEY_CHECK(mpc_cot1_ok(L->ot.be->id, jobs[k].w));
         total += jobs[k].n;
+        words += cot1_words(&jobs[k], me);
     }
     if (total == 0) return 0;
     size_t nb_mine = bits_bytes(cot1_bits(jobs, nj, me));
     size_t nb_theirs = bits_bytes(cot1_bits(jobs, nj, 1 - me));
-    uint64_t *rot = mem_alloc(2 * total, 8); /* two words per OT where w > 32 */
+    uint64_t *rot = mem_alloc(words, 8);
     uint8_t *wire = mem_alloc(nb_mine + nb_theirs + 16, 1);
     if (!rot || !wire) {
-        if (rot) mem_free_wipe(rot, 2 * total * 8);
+        if (rot) mem_free_wipe(rot, words * 8);
         mem_free(wire);
         return err_set(PARLEY_E_NOMEM, "out of memory for %zu COTs", total);
     }
     otb_job rj[8];
-    size_t nr = 0, at = 0;
+    size_t nr = 0, at = 0; /* at: the job's first word in rot */
     for (size_t k = 0; k < nj; k++) {
         if (jobs[k].n) {
             otb_job j = {.kind = OTB_RROT, .sender = jobs[k].sender, .n = jobs[k].n,
-                         .l = jobs[k].w, .x = rot + 2 * at, .out = rot + 2 * at};
+                         .l = jobs[k].w, .x = rot + at, .out = rot + at};
             rj[nr++] = j;
         }
-        at += jobs[k].n;
+        at += cot1_words(&jobs[k], me);
     }
     int rc = otb_run(L, rj, nr);
     uint8_t *in = wire + nb_mine + 8;
@@ -393,13 +400,13 @@ int mpc_cot1(mpc_lane *L, const cot1_job *jobs, size_t nj) {
             int snd = j->sender == me;
             uint64_t mw = bits_mask(j->w), a, b;
             for (size_t i = 0; i < j->n; i++) {
-                cot1_rot(rot + 2 * at, i, j->w, snd, &a, &b);
+                cot1_rot(rot + at, i, j->w, snd, &a, &b);
                 if (snd) /* z = u - (R1 - R0) */
                     bitw_put(&bw, (j->u[i] - b + a) & mw, j->w);
                 else /* f = b ^ e */
                     bitw_put(&bw, (j->b[i] ^ b) & 1, 1);
             }
-            at += j->n;
+            at += cot1_words(j, me);
         }
         bitw_end(&bw);
         rc = mpc_swap(L, wire, nb_mine, in, nb_theirs);
@@ -412,7 +419,7 @@ int mpc_cot1(mpc_lane *L, const cot1_job *jobs, size_t nj) {
             int snd = j->sender == me;
             uint64_t mw = bits_mask(j->w), a, e;
             for (size_t i = 0; i < j->n; i++) {
-                cot1_rot(rot + 2 * at, i, j->w, snd, &a, &e);
+                cot1_rot(rot + at, i, j->w, snd, &a, &e);
                 if (snd) { /* (1 - 2f)(-R0) + f u */
                     uint64_t f = bitr_get(&br, 1);
                     j->out[i] = (f ? a + j->u[i] : 0 - a) & mw;
@@ -421,10 +428,10 @@ int mpc_cot1(mpc_lane *L, const cot1_job *jobs, size_t nj) {
                     j->out[i] = (f ? 0 - v : v) & mw;
                 }
             }
-            at += j->n;
+            at += cot1_words(j, me);
         }
     }
-    mem_free_wipe(rot, 2 * total * 8);
+    mem_free_wipe(rot, words * 8);
     mem_free_wipe(wire, nb_mine + nb_theirs + 16);
     return rc;
 }
