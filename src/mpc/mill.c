@@ -324,7 +324,8 @@ typedef struct leaf_group {
     size_t n, nseg, cap, cur;
     seg *segs;
     uint8_t *choices;
-    uint64_t *out;
+    uint64_t *out;  /* the leaf OTs' outputs (this party's shares): words, */
+    uint8_t *out8;  /* or bytes where the back-end offers them (otb.h) */
 } leaf_group;
 
 static inline uint64_t digit_of(uint64_t v, const mplan *p, unsigned j) {
@@ -430,6 +431,7 @@ static void free_state(inst_state *st, size_t ninst, leaf_group *gs, size_t ng) 
         mem_free(gs[i].segs);
         if (gs[i].choices) mem_free_wipe(gs[i].choices, gs[i].n);
         if (gs[i].out) mem_free_wipe(gs[i].out, gs[i].n * 8);
+        if (gs[i].out8) mem_free_wipe(gs[i].out8, gs[i].n);
     }
     mem_free(gs);
     mem_free(st);
@@ -488,19 +490,21 @@ static int mill_run(mpc_lane *L, const mill_inst *inst, size_t ninst, unsigned m
         }
     }
     size_t ng = *ngp;
-    if (S && imp) /* S's leaf shares, from the OTs */
-        for (size_t g = 0; g < ng; g++) {
-            leaf_group *G = &gs[g];
-            G->out = mem_alloc(G->n ? G->n : 1, 8);
-            if (!G->out) return err_set(PARLEY_E_NOMEM, "out of memory for the millionaire");
-        }
+    /* The leaves' outputs are 1 or 2 bits: a byte each where the back-end
+     * writes bytes (an eighth of the memory). */
+    int bytes = (L->ot.be->caps & OT_CAP_RANDOM_OT) != 0;
+    for (size_t g = 0; g < ng && (!S || imp); g++) { /* C's, and S's shares from the OTs */
+        leaf_group *G = &gs[g];
+        size_t n = G->n ? G->n : 1;
+        if (bytes ? !(G->out8 = mem_alloc(n, 1)) : !(G->out = mem_alloc(n, 8)))
+            return err_set(PARLEY_E_NOMEM, "out of memory for the millionaire");
+    }
     /* C chooses with its digits. */
     if (!S)
         for (size_t g = 0; g < ng; g++) {
             leaf_group *G = &gs[g];
             G->choices = mem_alloc(G->n ? G->n : 1, 1);
-            G->out = mem_alloc(G->n ? G->n : 1, 8);
-            if (!G->choices || !G->out) return err_set(PARLEY_E_NOMEM, "out of memory for the millionaire");
+            if (!G->choices) return err_set(PARLEY_E_NOMEM, "out of memory for the millionaire");
             for (size_t sgi = 0; sgi < G->nseg; sgi++) {
                 const seg *sg = &G->segs[sgi];
                 const uint64_t *v = sg->st->in->v;
@@ -516,6 +520,7 @@ static int mill_run(mpc_lane *L, const mill_inst *inst, size_t ninst, unsigned m
         otb_job j = {.kind = OTB_KK, .sender = MPC_SERVER, .n = G->n, .N = 1u << G->w,
                      .l = (unsigned)(G->gt + G->eq), .gen = leaf_gen, .genw = leaf_genw, .gen_ctx = G,
                      .choices = G->choices, .out = S ? NULL : G->out, .x = S ? G->out : NULL,
+                     .out8 = S ? NULL : G->out8, .x8 = S ? G->out8 : NULL,
                      .implied = imp};
         jobs[nj++] = j;
     }
@@ -530,11 +535,13 @@ static int mill_run(mpc_lane *L, const mill_inst *inst, size_t ninst, unsigned m
             for (size_t sgi = 0; sgi < G->nseg; sgi++) {
                 const seg *sg = &G->segs[sgi];
                 uint64_t *gv = sg->st->gt[sg->digit], *ev = sg->st->eq[sg->digit];
-                const uint64_t *o = G->out + sg->start;
+                const uint64_t *o = G->out ? G->out + sg->start : NULL;
+                const uint8_t *o8 = G->out8 ? G->out8 + sg->start : NULL;
                 unsigned sh = G->gt ? 1 : 0;
                 for (size_t i = 0; i < sg->count; i++) {
-                    if (G->gt) gv[i >> 6] |= (o[i] & 1) << (i & 63);
-                    if (G->eq) ev[i >> 6] |= ((o[i] >> sh) & 1) << (i & 63);
+                    uint64_t v = o8 ? o8[i] : o[i];
+                    if (G->gt) gv[i >> 6] |= (v & 1) << (i & 63);
+                    if (G->eq) ev[i >> 6] |= ((v >> sh) & 1) << (i & 63);
                 }
             }
         }

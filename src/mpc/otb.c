@@ -40,7 +40,6 @@ static void task_of(const otb_job *j, ot_task *t, int we_send) {
         t->out = j->out;
         t->out8 = j->out8;
     }
-    PARLEY_CHECK(!(j->x8 || j->out8) || (j->kind == OTB_RROT && j->l <= 3));
 }
 
 int otb_run(mpc_lane *L, const otb_job *jobs, size_t njobs) {
@@ -51,6 +50,10 @@ int otb_run(mpc_lane *L, const otb_job *jobs, size_t njobs) {
         for (size_t i = 0; i < njobs; i++) {
             PARLEY_CHECK(!jobs[i].implied ||
                          (jobs[i].kind == OTB_KK && (L->ot.be->caps & OT_CAP_KK_IMPLIED)));
+            PARLEY_CHECK(!(jobs[i].x8 || jobs[i].out8) ||
+                         ((L->ot.be->caps & OT_CAP_RANDOM_OT) &&
+                          ((jobs[i].kind == OTB_RROT && jobs[i].l <= 3) ||
+                           (jobs[i].kind == OTB_KK && jobs[i].l <= 8))));
             we[i] = jobs[i].sender == L->role;
             task_of(&jobs[i], &tasks[i], we[i]);
         }

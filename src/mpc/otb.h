@@ -38,7 +38,9 @@
  * the receiver's choice its COT's random bit, l <= 63-bit messages; no wire
  * bits. The sender gets x[i] = m0 | m1 << l (l <= 32) or x[2i] = m0,
  * x[2i + 1] = m1 (l > 32), the receiver out[i] = m_b | b << l; with l <= 3
- * the job may give x8 and out8, the same values one byte per OT. */
+ * the job may give x8 and out8, the same values one byte per OT. On such
+ * back-ends KK jobs with l <= 8 may do the same (out8, and x8 where message
+ * 0 is implied). */
 enum { OTB_KK = 1, OTB_OT = 2, OTB_COT = 3, OTB_RROT = 4 };
 
 typedef struct otb_job {
@@ -54,12 +56,12 @@ typedef struct otb_job {
     void *gen_ctx;
     const uint64_t *msgs; /* ... or given: KK n*N, OT n*2 */
     uint64_t *x;          /* COT: sender's outputs, n*M; RROT: n (2n if l > 32); KK implied: n */
-    uint8_t *x8;           /* RROT, l <= 3: the sender's outputs as bytes instead of x */
+    uint8_t *x8;           /* RROT, l <= 3; KK implied, l <= 8: bytes instead of x */
     const uint64_t *delta; /* COT: correlations, n*M */
     /* receiver side */
     const uint8_t *choices; /* n choices (KK: < N; OT, COT: 0/1) */
     uint64_t *out;          /* n (KK, OT, RROT) or n*M (COT) */
-    uint8_t *out8;          /* RROT, l <= 3: the receiver's outputs as bytes instead of out */
+    uint8_t *out8;          /* RROT, l <= 3; KK, l <= 8: bytes instead of out */
     /* KK, both sides: message 0 implied (ot/ot.h; only where the backend
      * has OT_CAP_KK_IMPLIED, otb_kk_implied): gen gives unmasked f, the
      * sender's shares go to x, the receiver gets f(c) ^ x. */

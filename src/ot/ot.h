@@ -163,7 +163,9 @@ int iknp_raw_send(ote_sender *s, chan *ch, block *q, size_t n) WUR;
  * x[2i] = m0 and x[2i + 1] = m1 (x then holds 2n words); the receiver
  * out[i] = m_b | b << l. With l <= 3 the task may give byte arrays x8 and
  * out8 instead, the same values one byte per OT (bit triples: an eighth of
- * the memory). Only back-ends with OT_CAP_RANDOM_OT offer them. */
+ * the memory). Only back-ends with OT_CAP_RANDOM_OT offer them; on those,
+ * KK tasks with l <= 8 may give out8 (and x8 where message 0 is implied)
+ * too (the millionaire's leaves). */
 enum { OT_TASK_KK = 1, OT_TASK_OT = 2, OT_TASK_COT = 3, OT_TASK_ROT = 4, OT_TASK_RROT = 5 };
 
 typedef struct ot_task ot_task;
@@ -191,7 +193,7 @@ struct ot_task {
     void *gen_ctx;
     const uint64_t *msgs; /* KK (n*N) or OT (n*2) */
     uint64_t *x;          /* COT: sender outputs, n*M; RROT: n (2n if l > 32); KK implied: n */
-    uint8_t *x8;          /* RROT, l <= 3: the sender's outputs as bytes instead of x */
+    uint8_t *x8;          /* RROT, l <= 3; KK implied, l <= 8: bytes instead of x */
     /* KK, both sides (OT_CAP_KK_IMPLIED back-ends only): message 0 is not
      * sent. The sender's messages are unmasked values f(k); it gets x[i],
      * an l-bit share chosen so that message 0 would be all zero, and the
@@ -202,7 +204,7 @@ struct ot_task {
     /* receiver side */
     const uint8_t *choices;
     uint64_t *out;
-    uint8_t *out8; /* RROT, l <= 3: the receiver's outputs as bytes instead of out */
+    uint8_t *out8; /* RROT, l <= 3; KK, l <= 8: the receiver's outputs as bytes instead of out */
     block *rot1;          /* ROT: the receiver's pads */
     /* set by the back-end that binds the task */
     const ot_steps *steps;

@@ -106,6 +106,21 @@ static inline uint64_t eq_mask(uint64_t a, uint64_t b) {
     return ((d | (0 - d)) >> 63) - 1;
 }
 
+/* Output i of a task, in its words or bytes (x8, out8: RROT and KK with
+ * short messages, ot.h). */
+static inline void out_put(const ot_task *t, size_t i, uint64_t v) {
+    if (t->out8)
+        t->out8[i] = (uint8_t)v;
+    else
+        t->out[i] = v;
+}
+static inline void x_put(const ot_task *t, size_t i, uint64_t v) {
+    if (t->x8)
+        t->x8[i] = (uint8_t)v;
+    else
+        t->x[i] = v;
+}
+
 /* ---- buffers ---- */
 
 typedef struct sil_impl {
@@ -227,13 +242,9 @@ static int silent_task_begin(ot_task *t, chan *ch, size_t c) {
         for (size_t s0 = 0; s0 < mm; s0 += SIL_SUB) {
             size_t cnt = mm - s0 < SIL_SUB ? mm - s0 : SIL_SUB;
             pads(h, k->g0, cot + s0, cnt, 1, u0 + s0, k->tmp);
-            for (size_t i = 0; i < cnt; i++) {
-                uint64_t o = (k->g0[i].w[0] & bits_mask(v.l)) | (cot[s0 + i].w[0] & 1) << v.l;
-                if (t->out8)
-                    t->out8[i0 + s0 + i] = (uint8_t)o;
-                else
-                    t->out[i0 + s0 + i] = o;
-            }
+            for (size_t i = 0; i < cnt; i++)
+                out_put(t, i0 + s0 + i,
+                        (k->g0[i].w[0] & bits_mask(v.l)) | (cot[s0 + i].w[0] & 1) << v.l);
         }
         return 0;
     }
@@ -274,7 +285,7 @@ static int silent_task_begin(ot_task *t, chan *ch, size_t c) {
         } else {
             for (size_t i = 0; i < cnt; i++) {
                 unsigned x = v.kind == OT_TASK_KK ? chs[s0 + i] : chs[s0 + i] & 1u;
-                t->out[i0 + s0 + i] = pick_field(g + i * gb, x, v.N, v.l, v.packed);
+                out_put(t, i0 + s0 + i, pick_field(g + i * gb, x, v.N, v.l, v.packed));
             }
         }
     }
@@ -358,10 +369,8 @@ static int silent_task_send(ot_task *t, chan *ch, size_t c) {
             uint64_t mk = bits_mask(v.l);
             for (size_t i = 0; i < cnt; i++) {
                 size_t e = i0 + s0 + i;
-                if (t->x8) {
-                    t->x8[e] = (uint8_t)((k->g0[i].w[0] & mk) | (k->g1[i].w[0] & mk) << v.l);
-                } else if (v.l <= 32) {
-                    t->x[e] = (k->g0[i].w[0] & mk) | (k->g1[i].w[0] & mk) << v.l;
+                if (v.l <= 32) {
+                    x_put(t, e, (k->g0[i].w[0] & mk) | (k->g1[i].w[0] & mk) << v.l);
                 } else { /* two words */
                     t->x[2 * e] = k->g0[i].w[0] & mk;
                     t->x[2 * e + 1] = k->g1[i].w[0] & mk;
@@ -386,14 +395,14 @@ static int silent_task_send(ot_task *t, chan *ch, size_t c) {
             for (unsigned q = 0; q < N; q++) rep |= (uint64_t)1 << (q * l);
             for (size_t i = 0; i < cnt; i++) {
                 uint64_t wd = k->msg[s0 + i] ^ k->acc[i], rho = wd & ml;
-                t->x[i0 + s0 + i] = rho;
+                x_put(t, i0 + s0 + i, rho);
                 bitw_put(&w, (wd ^ rho * rep) >> l, (unsigned)v.per);
             }
         } else if (v.implied) {
             for (size_t i = 0; i < cnt; i++) {
                 const uint64_t *m = k->msg + (s0 + i) * N, *a = k->acc + i * N;
                 uint64_t rho = m[0] ^ a[0];
-                t->x[i0 + s0 + i] = rho;
+                x_put(t, i0 + s0 + i, rho);
                 for (unsigned x = 1; x < N; x++) bitw_put(&w, m[x] ^ a[x] ^ rho, l);
             }
         } else if (v.packed) {
@@ -422,7 +431,6 @@ static int silent_task_end(ot_task *t, chan *ch, size_t c) {
     TRY(chan_recv(ch, k->wire, nb));
     bitr rd = bitr_start(k->wire, nb);
     const uint8_t *chs = t->choices;
-    uint64_t *out = t->out;
     if (v.kind == OT_TASK_COT) {
         ot_task_cot_correct(t, &rd, i0, mm);
         return 0;
@@ -440,7 +448,10 @@ static int silent_task_end(ot_task *t, chan *ch, size_t c) {
             for (unsigned q = v.implied ? 1 : 0; q < N; q++)
                 pick |= bitr_get(&rd, l) & eq_mask(q, x);
         }
-        out[i] ^= pick;
+        if (t->out8)
+            t->out8[i] ^= (uint8_t)pick;
+        else
+            t->out[i] ^= pick;
     }
     return 0;
 }
