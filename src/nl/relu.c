@@ -269,7 +269,8 @@ static int relu_trunc_narrow(mpc_lane *L, uint64_t *y, const uint64_t *x, size_t
     int S = L->role == MPC_SERVER;
     scratch sc = {0};
     uint8_t *d = scr_alloc(&sc, n, 1), *c = scr_alloc(&sc, n, 1), *cd = scr_alloc(&sc, n, 1);
-    uint64_t *v = scr_alloc(&sc, n, 8), *u = scr_alloc(&sc, 3 * n, 8),
+    /* u: this party's correlations, the MUX's, and S's two of the carry */
+    uint64_t *v = scr_alloc(&sc, n, 8), *u = scr_alloc(&sc, S ? 3 * n : n, 8),
              *o = scr_alloc(&sc, 4 * n, 8);
     int rc = (!d || !c || !cd || !v || !u || !o) ? oom("ReLU with truncation") : 0;
     if (rc == 0) rc = msb_and_carry(L, &sc, d, c, x, n, l, s);
@@ -289,8 +290,9 @@ static int relu_trunc_narrow(mpc_lane *L, uint64_t *y, const uint64_t *x, size_t
         cot1_job mux[4] = {
             {.sender = MPC_SERVER, .n = n, .w = k, .u = u, .b = d, .out = o},
             {.sender = MPC_CLIENT, .n = n, .w = k, .u = u, .b = d, .out = o + n},
-            {.sender = MPC_SERVER, .n = n, .w = k, .u = u + n, .b = c, .out = o + 2 * n},
-            {.sender = MPC_SERVER, .n = n, .w = k, .u = u + 2 * n, .b = cd, .out = o + 3 * n},
+            {.sender = MPC_SERVER, .n = n, .w = k, .u = S ? u + n : NULL, .b = c, .out = o + 2 * n},
+            {.sender = MPC_SERVER, .n = n, .w = k, .u = S ? u + 2 * n : NULL, .b = cd,
+             .out = o + 3 * n},
         };
         rc = mpc_cot1(L, mux, 4);
     }
