@@ -64,13 +64,13 @@ static lin_shape layer_shape(const he_layer *y) {
     return (lin_shape){LIN_SCALE, .p.scale = y->s};
 }
 
-/* Exact bytes in a session returning outs coefficients (sd: the layer's
- * statistical distance); 0 if the planner refuses the layer. */
-static uint64_t layer_bytes(const he_layer *y, unsigned l, uint64_t outs, double *sd) {
+/* Exact bytes in a session returning outs coefficients (h2: the layer's
+ * squared Hellinger bound, he.h); 0 if the planner refuses the layer. */
+static uint64_t layer_bytes(const he_layer *y, unsigned l, uint64_t outs, double *h2) {
     lin_backend be = lin_he_backend(NULL, outs);
     lin_shape s = layer_shape(y);
     uint64_t b;
-    return lin_bytes(&be, &b, sd, &s, l) == 0 ? b : 0;
+    return lin_bytes(&be, &b, h2, &s, l) == 0 ? b : 0;
 }
 
 static int he_layer_party(party *p, void *arg, bench_clock *clk) {
@@ -137,7 +137,7 @@ static int he_layer_party(party *p, void *arg, bench_clock *clk) {
 
 /* Run one layer; print its line; add count-weighted figures to tot. */
 typedef struct he_total {
-    double seconds, sd, server_cpu;
+    double seconds, h2, server_cpu;
     uint64_t cache_bytes;
     uint64_t bytes, macs, outputs, rounds;
     unsigned layers;
@@ -155,8 +155,8 @@ static int run_layer(const he_layer *y, unsigned l, uint64_t outs, unsigned thre
         return rc;
     }
     uint64_t macs = layer_macs(y), bytes = s[0].bytes_sent + s[1].bytes_sent;
-    double sd = 0;
-    uint64_t predicted = layer_bytes(y, l, outs, &sd);
+    double h2 = 0;
+    uint64_t predicted = layer_bytes(y, l, outs, &h2);
     lin_he_info info = {0};
     lin_conv as_conv = y->c;
     if (y->kind == HB_FC)
@@ -169,13 +169,13 @@ static int run_layer(const he_layer *y, unsigned l, uint64_t outs, unsigned thre
              ",\"layer\":\"%s\",\"count\":%u,\"macs\":%llu,\"bits_per_mac\":%.4f,"
              "\"predicted_bytes\":%llu,\"threads\":%u,\"in_cts\":%llu,\"out_cts\":%llu,"
              "\"products\":%llu,\"block\":\"Cw%u Hw%u Ww%u Ow%u\",\"beta\":%u,"
-             "\"margin_bits\":%.1f,\"log2_sd\":%.2f,\"drop\":%u,\"bytes_c2s\":%llu,"
+             "\"margin_bits\":%.1f,\"log2_h2\":%.2f,\"drop\":%u,\"bytes_c2s\":%llu,"
              "\"bytes_s2c\":%llu,\"server_cpu\":%.4f,\"he_cache\":%u,\"cache_bytes\":%llu",
              y->name, y->count, (unsigned long long)macs,
              macs ? (double)bytes * 8.0 / (double)macs : 0.0, (unsigned long long)predicted,
              threads, (unsigned long long)info.in_cts, (unsigned long long)info.out_cts,
              (unsigned long long)info.products, info.Cw, info.Hw, info.Ww, info.Ow, info.beta,
-             info.margin_bits, info.log2_sd, info.drop, (unsigned long long)info.bytes_c2s,
+             info.margin_bits, info.log2_h2, info.drop, (unsigned long long)info.bytes_c2s,
              (unsigned long long)info.bytes_s2c, s[0].cpu_seconds, cache,
              (unsigned long long)b.cache_bytes);
     bench_print(stdout, bench, layer_outputs(y), l, s, extra);
@@ -188,7 +188,7 @@ static int run_layer(const he_layer *y, unsigned l, uint64_t outs, unsigned thre
         tot->macs += macs * y->count;
         tot->outputs += layer_outputs(y) * y->count;
         tot->rounds += (s[0].flights + s[1].flights) * y->count;
-        tot->sd += sd * y->count;
+        tot->h2 += h2 * y->count;
         tot->layers += y->count;
     }
     return 0;
@@ -456,7 +456,7 @@ int bench_he_net_main(int argc, char **argv) {
                (unsigned long long)tot.macs, tot.seconds, (unsigned long long)tot.bytes,
                (double)tot.bytes / (1024.0 * 1024.0 * 1024.0),
                tot.macs ? (double)tot.bytes * 8.0 / (double)tot.macs : 0.0,
-               (unsigned long long)tot.rounds, tot.sd > 0 ? -log2(tot.sd) : 0.0, tot.server_cpu,
+               (unsigned long long)tot.rounds, tot.h2 > 0 ? he_stat_bits_of(tot.h2) : 0.0, tot.server_cpu,
                o.he_cache, (unsigned long long)tot.cache_bytes);
     free(nt);
     return rc == 0 ? 0 : 1;

@@ -11,12 +11,31 @@
 #include <math.h>
 
 /* A returned coefficient whose weight noise sums `taps` weights of wbits
- * signed bits over inputs sent with `drop` bits dropped, flooded uniformly
- * on 2^(beta+1) integers, is within M / 2^(beta+1) of the flood alone,
- * M = sqrt((11 + 4^(drop-1)) taps 4^(wbits-1) + 14 N + 10.5) + 1 (input
- * noise variance 11 and the dropped bits' rounding, re-randomisation
- * 14 N + 10.5, roundings 1). */
-static inline double oracle_sd(unsigned beta, unsigned wbits, uint64_t taps, unsigned drop) {
+ * signed bits over inputs sent with `drop` bits dropped, flooded with the
+ * sum of three uniforms on 2^beta integers, is within squared Hellinger
+ * distance 1.5 M^2 / 4^beta of the flood alone, M the root mean square of
+ * its noise: M = sqrt((11 + 4^(drop-1)) taps 4^(wbits-1) + 304.5 N + 10.5)
+ * + 1 (input noise variance 11 and the dropped bits' rounding;
+ * re-randomisation (2/3) 21^2 N + 10.5 N + 10.5 for the worst key;
+ * roundings 1). The bounds of a session add up, and its statistical
+ * distance is at most sqrt(2 * sum). */
+static inline double oracle_h2(unsigned beta, unsigned wbits, uint64_t taps, unsigned drop) {
+    double w = ldexp(1.0, (int)wbits - 1), var = 11.0 + (drop ? ldexp(1.0, 2 * (int)drop - 2) : 0);
+    double m = sqrt(var * (double)taps * w * w + 304.5 * HE_N + 10.5) + 1.0;
+    return 1.5 * m * m / ldexp(1.0, 2 * (int)beta);
+}
+
+/* Statistical security, bits, of a session whose bounds add up to h2. */
+static inline double oracle_bits(double h2) {
+    return -0.5 * log2(2.0 * h2);
+}
+
+/* The flood of the versions before 2026-12-05: uniform on 2^(beta+1)
+ * integers, within M / 2^(beta+1) of itself moved by noise of mean absolute
+ * value M = sqrt((11 + 4^(drop-1)) taps 4^(wbits-1) + 14 N + 10.5) + 1 (the
+ * key averaged), added up over the session (union bound). */
+static inline double oracle_sd_uniform(unsigned beta, unsigned wbits, uint64_t taps,
+                                       unsigned drop) {
     double w = ldexp(1.0, (int)wbits - 1), var = 11.0 + (drop ? ldexp(1.0, 2 * (int)drop - 2) : 0);
     double m = sqrt(var * (double)taps * w * w + 14.0 * HE_N + 10.5) + 1.0;
     return m / ldexp(1.0, (int)beta + 1);
@@ -36,21 +55,21 @@ static inline uint64_t oracle_taps(const lin_conv *c, const lin_he_info *info) {
     return (uint64_t)info->Ow * (c->C / c->groups) * c->kh * c->kw;
 }
 
-/* Adds to *sd_new the layer's share of the statistical distance of an
+/* Adds to *h2_new the layer's share of the squared Hellinger bound of an
  * inference returning `outs` coefficients in all (count copies of the
- * layer), with the planner's beta, and to *sd_old the same with the old
- * per-coefficient beta; *sd_code gets the planner's own figure. 0 or the
- * planner's error. */
+ * layer), with the planner's beta, and to *sd_old the statistical distance
+ * of the first version's uniform flood at its per-coefficient beta;
+ * *h2_code gets the planner's own figure. 0 or the planner's error. */
 static inline int oracle_layer(const lin_conv *c, unsigned l, uint64_t outs, unsigned count,
-                               double *sd_new, double *sd_old, double *sd_code) {
+                               double *h2_new, double *sd_old, double *h2_code) {
     lin_he_info info;
     int rc = lin_he_conv_info(&info, c, l, outs);
     if (rc < 0) return rc;
     uint64_t taps = oracle_taps(c, &info);
     double n = (double)info.outputs * count;
-    *sd_new += n * oracle_sd(info.beta, c->wbits, taps, info.drop);
-    *sd_old += n * oracle_sd(oracle_old_beta(c->wbits, taps), c->wbits, taps, 0);
-    *sd_code += n * exp2(info.log2_sd);
+    *h2_new += n * oracle_h2(info.beta, c->wbits, taps, info.drop);
+    *sd_old += n * oracle_sd_uniform(oracle_old_beta(c->wbits, taps), c->wbits, taps, 0);
+    *h2_code += n * exp2(info.log2_h2);
     return 0;
 }
 

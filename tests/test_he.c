@@ -424,8 +424,10 @@ static void product_path(unsigned l, unsigned wbits, size_t nnz, int worst, uint
     double pre_noise = 0;
     /* the noise of the kept coefficients before switching: b + a*s minus
      * the encoding of the product; the flood is there at its full width
-     * (among n draws uniform on +-2^beta one is beyond 15/16 of it, else
-     * probability 2^-(n/16)), and nothing else is near it */
+     * (three uniforms on 2^beta values summed and centred exceed 0.8 of
+     * their reach 1.5*2^beta with probability 2 * 0.3^3/6 = 0.009, so among
+     * n = 2731 draws none does with probability e^-24), and nothing else is
+     * near it */
     for (size_t j = 0; j < HE_N; j++)
         xs[j] = (xs[j] + m[j]) & bits_mask(l);
     product_plain(y, xs, ws, l);
@@ -445,7 +447,7 @@ static void product_path(unsigned l, unsigned wbits, size_t nnz, int worst, uint
         for (size_t j = 0; j < n; j++)
             neg[j] = (0 - y[pos[j]]) & bits_mask(l);
         he_encode_add(&enc, NULL, ph2, pos, neg, n);
-        double fw = ldexp(1.0, (int)bud.beta);
+        double fw = 1.5 * ldexp(1.0, (int)bud.beta);
         int big = 0;
         for (size_t j = 0; j < n; j++) {
             int b2;
@@ -454,7 +456,7 @@ static void product_path(unsigned l, unsigned wbits, size_t nnz, int worst, uint
             if (v > pre_noise) pre_noise = v;
         }
         CHECK(!big);
-        CHECK_MSG(pre_noise >= fw * 15 / 16 && pre_noise <= fw + exp2(bud.log2_det) + 2,
+        CHECK_MSG(pre_noise >= fw * 0.8 && pre_noise <= fw + exp2(bud.log2_det) + 2,
                   "noise before switching 2^%.2f, flood 2^%u", log2(pre_noise), bud.beta);
         mem_free(neg);
         mem_free(ph2);
@@ -557,48 +559,123 @@ TEST(budget_limits) {
         REQUIRE_OK(he_budget_for(&c, 37, 15, 65536, outs, 0));
         CHECK(c.beta >= prev);
         prev = c.beta;
-        /* the flood covers outs coefficients at 2^-40 together */
-        CHECK(c.log2_sd + log2((double)outs) <= -HE_STAT_BITS + 1e-9);
+        /* the flood covers outs coefficients at 2^-40 together: squared
+         * Hellinger bounds adding up to at most 2^-81 */
+        CHECK(c.log2_h2 + log2((double)outs) <= -2 * HE_STAT_BITS - 1 + 1e-9);
+        CHECK(he_stat_bits_of(exp2(c.log2_h2) * (double)outs) >= HE_STAT_BITS - 1e-9);
     }
-    /* a flood that would not fit the ring is refused with the reason */
-    CHECK(he_budget_for(&x, 37, 15, 65536, UINT64_MAX, 0) == PARLEY_E_UNSUPPORTED);
+    /* a flood that would not fit the ring is refused with the reason; the
+     * bell flood's bound grows with the square root of the coefficients, so
+     * at l = 37 even 2^64 of them fit (the uniform flood's union bound did
+     * not), at l = 52 they do not */
+    REQUIRE_OK(he_budget_for(&x, 37, 15, 65536, UINT64_MAX, 0));
+    CHECK(he_budget_for(&x, 52, 15, 65536, UINT64_MAX, 0) == PARLEY_E_UNSUPPORTED);
+    CHECK(strstr(err_msg(), "noise budget") != NULL || strstr(err_msg(), "flood") != NULL);
 }
 
-/* The flood is uniform on [-2^beta, 2^beta): every draw inside, both ends
- * reached (8192 draws miss the outer 1/64 of one side with probability
- * e^-128), and the spread of a uniform (standard deviation 2^beta/sqrt(3)
- * within 5 %). Centred values come back by CRT over all primes. */
+/* The flood is three uniforms on [0, 2^beta) summed and centred: every draw
+ * in [-(3L - 4)/2, (3L - 2)/2], L = 2^beta; for small ranges every value
+ * appears (beta <= 3: the rarest has probability 1/512, missed by 8192
+ * draws with probability e^-16); for wide ones both tails reach 0.8 of the
+ * range (probability 0.0045 a draw each way, missed with e^-37), the
+ * spread is that of the sum (standard deviation sqrt((L^2 - 1)/4), within
+ * 5 %), and two thirds of the draws fall within L/2 of the centre, as for
+ * the bell (within 0.02: four standard deviations of the fraction). A
+ * uniform flood of the same reach fails the last check (1/3). Centred
+ * values come back by CRT over all primes. */
 TEST(flood_width) {
     prg g;
     harness_prg(&g, 13);
     he_poly *b = poly_new();
-    static const unsigned betas[] = {1, 8, 40, 63, 64, 65, 87, 100, 120};
+    static const unsigned betas[] = {1, 2, 3, 5, 8, 40, 63, 64, 65, 87, 100, 120};
     for (size_t t = 0; t < sizeof betas / sizeof *betas; t++) {
         const unsigned beta = betas[t];
         memset(b, 0, sizeof *b);
         he_flood(&g, b, NULL, HE_N, beta);
-        double lo = 0, hi = 0, sum2 = 0, w = ldexp(1.0, (int)beta);
+        const double L = ldexp(1.0, (int)beta), fmin = -(3 * L - 4) / 2, fmax = (3 * L - 2) / 2;
+        double lo = 0, hi = 0, sum2 = 0;
         int outside = 0;
+        size_t central = 0;
         for (size_t j = 0; j < HE_N; j++) {
             int big;
             double v = centred(b, j, &big);
-            if (big || v < -w || v >= w) outside++;
+            if (big || v < fmin || v > fmax) outside++;
             if (v < lo) lo = v;
             if (v > hi) hi = v;
             sum2 += v * v;
+            if (fabs(v) <= L / 2) central++;
         }
-        CHECK_MSG(outside == 0, "beta = %u: %d draws outside [-2^beta, 2^beta)", beta, outside);
-        if (beta >= 8) {
-            CHECK_MSG(lo <= -w * (1 - 1.0 / 64) && hi >= w * (1 - 1.0 / 64),
-                      "beta = %u: draws span [%g, %g] of +-%g", beta, lo, hi, w);
-            double sd = sqrt(sum2 / HE_N);
-            CHECK_MSG(fabs(sd / (w / sqrt(3.0)) - 1) < 0.05, "beta = %u: spread %g, expected %g",
-                      beta, sd, w / sqrt(3.0));
-        } else {
-            CHECK(lo == -w && hi == w - 1); /* every value of a small range appears */
+        CHECK_MSG(outside == 0, "beta = %u: %d draws outside [%g, %g]", beta, outside, fmin, fmax);
+        if (beta <= 3) {
+            CHECK_MSG(lo == fmin && hi == fmax, "beta = %u: draws span [%g, %g]", beta, lo, hi);
+        } else if (beta >= 8) {
+            CHECK_MSG(lo <= 0.8 * fmin && hi >= 0.8 * fmax, "beta = %u: draws span [%g, %g] of [%g, %g]",
+                      beta, lo, hi, fmin, fmax);
+            double sd = sqrt(sum2 / HE_N), want = sqrt((L * L - 1) / 4);
+            CHECK_MSG(fabs(sd / want - 1) < 0.05, "beta = %u: spread %g, expected %g", beta, sd,
+                      want);
+            double frac = (double)central / HE_N;
+            CHECK_MSG(fabs(frac - 2.0 / 3.0) < 0.02, "beta = %u: %.4f of the draws within L/2",
+                      beta, frac);
         }
     }
     mem_free(b);
+}
+
+/* The flood's Hellinger bound (docs/SECURITY-HE.md, "Flooding"), exactly
+ * on small ranges: the law of three uniforms on [0, L) summed, from the
+ * counts of the triples, and for shifts v the squared Hellinger distance
+ * H^2(f + v, f) = 1 - sum_z sqrt(p(z - v) p(z)) below 1.5 v^2 / L^2, with
+ * J = sum_z (sqrt p(z+1) - sqrt p(z))^2 below 3 / L^2 on the way; a
+ * uniform flood on 3L values, for contrast, is |v| / 3L away (linear in
+ * v, which is what made K coefficients cost log2 K bits). */
+TEST(flood_hellinger) {
+    static const unsigned Ls[] = {2, 4, 8, 64, 1024};
+    for (size_t t = 0; t < sizeof Ls / sizeof *Ls; t++) {
+        const unsigned L = Ls[t], n = 3 * L - 2;
+        double *p = mem_calloc(n, sizeof *p);
+        REQUIRE(p);
+        for (unsigned a = 0; a < L; a++) /* pairs, then triples: O(L^2) */
+            for (unsigned b2 = 0; b2 < L; b2++)
+                p[a + b2] += 1.0;
+        for (unsigned z = n; z-- > 0;) { /* p[z] = sum of the pair counts at z - L + 1 .. z */
+            double sum = 0;
+            for (unsigned c = 0; c < L && c <= z; c++)
+                sum += p[z - c];
+            p[z] = sum;
+        }
+        if (L == 4) { /* the counts of triples with each sum */
+            static const double c4[] = {1, 3, 6, 10, 12, 12, 10, 6, 3, 1};
+            for (unsigned z = 0; z < n; z++)
+                CHECK(p[z] == c4[z]);
+        }
+        double total = 0, J = 0, prev = 0, worst = 0;
+        for (unsigned z = 0; z < n; z++) {
+            p[z] /= (double)L * L * L;
+            total += p[z];
+            J += (sqrt(p[z]) - prev) * (sqrt(p[z]) - prev);
+            prev = sqrt(p[z]);
+        }
+        J += prev * prev; /* past the top */
+        CHECK(fabs(total - 1) < 1e-12);
+        CHECK_MSG(J < 3.0 / ((double)L * L), "L = %u: J = %g, bound %g", L, J, 3.0 / ((double)L * L));
+        const unsigned vs[] = {1, 2, 3, 7, L / 2 ? L / 2 : 1, L};
+        for (size_t k = 0; k < sizeof vs / sizeof *vs; k++) {
+            const unsigned v = vs[k];
+            double bc = 0;
+            for (unsigned z = v; z < n; z++)
+                bc += sqrt(p[z - v] * p[z]);
+            double h2 = 1 - bc, bound = 1.5 * (double)v * v / ((double)L * L);
+            CHECK_MSG(h2 < bound || bound >= 1, "L = %u, v = %u: H^2 = %g, bound %g", L, v, h2,
+                      bound);
+            if (h2 / bound > worst) worst = h2 / bound;
+            if (L >= 64 && v <= 7) /* the uniform's distance is linear: far above for small v */
+                CHECK(h2 < (double)v / (3.0 * L) / 4);
+        }
+        printf("  L = %u: J L^2 = %.3f (bound 3), largest H^2 / (1.5 v^2 / L^2) = %.3f\n", L,
+               J * L * L, worst);
+        mem_free(p);
+    }
 }
 
 /* ---- modulus switching against long division ---- */

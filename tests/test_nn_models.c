@@ -322,17 +322,17 @@ TEST(predicted_bytes_mlp) { predicted_bytes(DATA "mlp.onnx", DATA "mlp.input.npy
 
 /* ---- statistical security of an HE-mode inference ----
  *
- * For each model, the coefficients its linear layers return, and the
- * union bound over all of them recomputed from the planner's flood by an
+ * For each model, the coefficients its linear layers return, and their
+ * squared Hellinger bounds added up from the planner's flood by an
  * independent statement of the bound (he_oracle.h): at least 40 bits, as
- * nn/cost predicts it; with the first version's per-coefficient flood the
- * same sum falls below 40 bits. */
+ * nn/cost predicts it; with the first version's per-coefficient uniform
+ * flood the union bound falls below 40 bits. */
 static void he_security(const char *model, unsigned l, unsigned s, unsigned batch,
                         unsigned *by_ot) {
     qnet *net;
     REQUIRE_OK(nn_model_load(&net, NULL, model, l, s, batch));
     uint64_t outs = cost_he_outputs(net), sum = 0;
-    double sd_new = 0, sd_old = 0, sd_code = 0;
+    double h2_new = 0, sd_old = 0, h2_code = 0;
     for (unsigned i = 0; i < net->nlayers; i++) {
         const qlayer *L = &net->layers[i];
         if (!qop_is_linear(L->op)) continue;
@@ -349,20 +349,20 @@ static void he_security(const char *model, unsigned l, unsigned s, unsigned batc
         for (unsigned g = i; g <= j; g++) sum += net->t[net->layers[g].out].size;
         i = j;
         uint64_t by;
-        double sd;
-        REQUIRE_OK(lin_cost(&be, &by, &sd, &sh, l, 1, NULL));
-        if (sd == 0) {
+        double h2;
+        REQUIRE_OK(lin_cost(&be, &by, &h2, &sh, l, 1, NULL));
+        if (h2 == 0) {
             (*by_ot)++;
             continue;
         }
         lin_conv c = lin_he_as_conv(&sh);
-        REQUIRE_OK(oracle_layer(&c, l, outs, 1, &sd_new, &sd_old, &sd_code));
+        REQUIRE_OK(oracle_layer(&c, l, outs, 1, &h2_new, &sd_old, &h2_code));
     }
     CHECK_EQ(sum, outs);
     cost_opts o = {.mode = MODE_HE, .lanes = 1, .ot = OT_BACKEND_IKNP};
     cost_report r;
     REQUIRE_OK(cost_predict(&r, net, &o));
-    double bits = -log2(sd_new), old = -log2(sd_old);
+    double bits = oracle_bits(h2_new), old = -log2(sd_old);
     printf("  %s, batch %u: %llu coefficients; %.2f bits (predicted %.2f), per coefficient %.2f\n",
            strrchr(model, '/') + 1, batch, (unsigned long long)outs, bits, r.he_stat_bits, old);
     CHECK(bits >= HE_STAT_BITS);

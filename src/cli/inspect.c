@@ -380,8 +380,8 @@ static void print_text(FILE *f, const model_view *v, const inspect_opts *o) {
     }
     if (m[1].supported)
         fprintf(f,
-                "HE mode security: %.1f bits statistical for the whole inference (union bound\n"
-                "  over its %llu returned coefficients), %u bits computational (RLWE, N = %u,\n"
+                "HE mode security: %.1f bits statistical for the whole inference (all of its\n"
+                "  %llu returned coefficients together), %u bits computational (RLWE, N = %u,\n"
                 "  log2 Q = %.0f)\n",
                 m[1].statistical_bits, (unsigned long long)m[1].returned_coefficients,
                 m[1].computational_bits, m[1].he_ring_n, m[1].he_log2_q);

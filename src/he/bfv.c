@@ -267,19 +267,23 @@ void he_add_cbd(prg *g, he_poly *b, const uint32_t *pos, size_t n) {
 }
 
 void he_flood(prg *g, he_poly *b, const uint32_t *pos, size_t n, unsigned beta) {
-    PARLEY_CHECK(beta >= 1 && beta <= 120);
+    PARLEY_CHECK(beta >= 1 && beta <= HE_FLOOD_BETA_MAX);
     const he_params *P = he_params_get();
-    uint64_t rnd[2 * (RAND_CHUNK / 2)];
-    const he_u128 half = (he_u128)1 << beta;
-    const he_u128 mask = ((he_u128)1 << (beta + 1)) - 1;
+    uint64_t rnd[6 * (RAND_CHUNK / 2)];
+    const he_u128 mask = ((he_u128)1 << beta) - 1;
+    /* the centre: 3 * 2^beta is even, so this is an integer */
+    const he_u128 centre = (3 * ((he_u128)1 << beta) - 4) / 2;
     for (size_t j0 = 0; j0 < n; j0 += RAND_CHUNK / 2) {
         size_t k = n - j0 < RAND_CHUNK / 2 ? n - j0 : RAND_CHUNK / 2;
-        prg_bytes(g, rnd, 2 * k * sizeof *rnd);
+        prg_bytes(g, rnd, 6 * k * sizeof *rnd);
         for (size_t j = 0; j < k; j++) {
-            he_u128 r = (((he_u128)rnd[2 * j + 1] << 64) | rnd[2 * j]) & mask;
-            /* f = r - 2^beta, as a sign and a magnitude */
-            int neg = r < half;
-            he_u128 mag = neg ? half - r : r - half;
+            const uint64_t *q = rnd + 6 * j;
+            he_u128 r = ((((he_u128)q[1] << 64) | q[0]) & mask) +
+                        ((((he_u128)q[3] << 64) | q[2]) & mask) +
+                        ((((he_u128)q[5] << 64) | q[4]) & mask);
+            /* f = r - centre, as a sign and a magnitude */
+            int neg = r < centre;
+            he_u128 mag = neg ? centre - r : r - centre;
             size_t at = pos ? pos[j0 + j] : j0 + j;
             for (int i = 0; i < HE_L; i++) {
                 const he_prime *p = &P->p[i];

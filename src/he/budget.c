@@ -10,21 +10,25 @@
  * (11 for drop = 0), |nu| < eta + 2 + 2^drop. A returned coefficient carries
  * sum_j w_j nu_j over at most `taps` weights (variance at most
  * var(nu) * taps * 2^(2(wbits-1))), the re-randomisation noise
- * u*e_pk + e1 + e2*s (zero mean, variance 7N + eta/2 + 7N over u, e2 and
- * the client's key; |.| <= 2*N*eta + eta) and at most 1 of roundings (the
- * mask's encoding and the output's). Its mean absolute value M is at most
- * the square root of the variances plus 1, and a flood uniform on 2^(beta+1)
- * integers is within M / 2^(beta+1) of the flood alone: beta is the least
- * integer that makes this 2^-40 / outs, so the `outs` coefficients of a
- * session are within 2^-40 together (union bound). Decryption then needs
- * (2^beta + worst case)*2^ka/Q + 2^9 (a-rounding, Hoeffding, failure
- * 2^-91 per coefficient) + 2^(ka-kb-1) (b-rounding) < 2^(ka-l-1). */
+ * u*e_pk + e1 + e2*s (zero mean; over u, e1 and e2, for any key of the
+ * client, variance at most (2/3)N eta^2 + eta/2 + N eta/2; |.| <= 2*N*eta
+ * + eta) and at most 1 of roundings (the mask's encoding and the output's).
+ * Its root mean square M is at most the square root of the variances plus
+ * 1, whatever the layers before returned. The flood (he_flood, three
+ * uniforms on 2^beta integers) moved by an integer v is within squared
+ * Hellinger distance 1.5 v^2 / 4^beta of itself, so a returned coefficient
+ * is within 1.5 M^2 / 4^beta: beta is the least integer that makes this
+ * 2^-81 / outs. These add up over the session's `outs` coefficients to
+ * 2^-81, a statistical distance of at most sqrt(2 * 2^-81) = 2^-40.
+ * Decryption then needs (1.5 * 2^beta + worst case)*2^ka/Q + 2^9
+ * (a-rounding, Hoeffding, failure 2^-91 per coefficient) + 2^(ka-kb-1)
+ * (b-rounding) < 2^(ka-l-1). */
 #include "he/he.h"
 
 #include <math.h>
 
 #define HE_AROUND_LOG2 9.0 /* a-rounding bound 2^9 */
-#define HE_BETA_MAX 120    /* he_flood draws at most 2^121 values */
+#define HE_H2_BITS (2.0 * HE_STAT_BITS + 1.0) /* the session's squared Hellinger bound: 2^-81 */
 
 int he_budget_for(he_budget *b, unsigned l, unsigned wbits, uint64_t taps, uint64_t outs,
                   unsigned drop) {
@@ -43,29 +47,30 @@ int he_budget_for(he_budget *b, unsigned l, unsigned wbits, uint64_t taps, uint6
     const double var_nu = 11.0 + (drop ? ldexp(1.0, 2 * ((int)drop - 1)) : 0.0);
     const double nu_max = eta + 2.0 + (drop ? ldexp(1.0, (int)drop) : 0.0);
     const double var_w = var_nu * (double)taps * wmax * wmax;
-    const double var_pk = 14.0 * n + eta / 2.0;
+    const double var_pk = n * (2.0 * eta * eta / 3.0 + eta / 2.0) + eta / 2.0;
     const double mean = sqrt(var_w + var_pk) + 1.0;
     const double b_det = (double)taps * wmax * nu_max + 2.0 * n * eta + eta + 1.0;
     b->ka = l + HE_KA_EXTRA;
     b->kb = l + HE_KB_EXTRA;
     b->log2_wnoise = 0.5 * log2(var_w);
     b->log2_det = log2(b_det);
-    double need = log2(mean) + HE_STAT_BITS - 1.0 + log2((double)outs);
+    /* 1.5 mean^2 / 4^beta <= 2^-HE_H2_BITS / outs */
+    double need = log2(mean) + 0.5 * (log2(1.5) + HE_H2_BITS + log2((double)outs));
     double beta = ceil(need - 1e-9);
     if (beta < 1) beta = 1;
-    if (beta > HE_BETA_MAX)
+    if (beta > HE_FLOOD_BETA_MAX)
         return err_set(PARLEY_E_UNSUPPORTED,
                        "HE mode: flooding %llu coefficients to %d bits at wbits = %u, %llu taps "
                        "needs %.0f bits of flood (at most %d)",
                        (unsigned long long)outs, HE_STAT_BITS, wbits, (unsigned long long)taps,
-                       beta, HE_BETA_MAX);
+                       beta, HE_FLOOD_BETA_MAX);
     b->beta = (unsigned)beta;
-    b->log2_sd = log2(mean) - (beta + 1.0);
+    b->log2_h2 = log2(1.5) + 2.0 * (log2(mean) - beta);
     /* allowed noise before switching, in units of 1 (mod Q) */
     double room = ldexp(1.0, (int)(b->ka - l - 1)) - ldexp(1.0, (int)HE_AROUND_LOG2) -
                   ldexp(1.0, (int)(b->ka - b->kb - 1));
     double log2_allowed = log2(room) + P->log2Q - (double)b->ka;
-    double worst = ldexp(1.0, (int)b->beta) + b_det;
+    double worst = 1.5 * ldexp(1.0, (int)b->beta) + b_det;
     b->margin_bits = log2_allowed - log2(worst);
     if (b->margin_bits < 0.01)
         return err_set(PARLEY_E_UNSUPPORTED,
@@ -77,9 +82,13 @@ int he_budget_for(he_budget *b, unsigned l, unsigned wbits, uint64_t taps, uint6
     return 0;
 }
 
+double he_stat_bits_of(double h2) {
+    return h2 > 0 ? -0.5 * log2(2.0 * h2) : INFINITY;
+}
+
 double he_budget_phase_bound(const he_budget *b) {
     const he_params *P = he_params_get();
-    double worst = ldexp(1.0, (int)b->beta) + exp2(b->log2_det);
+    double worst = 1.5 * ldexp(1.0, (int)b->beta) + exp2(b->log2_det);
     return worst * exp2((double)b->ka - P->log2Q) + ldexp(1.0, (int)HE_AROUND_LOG2) +
            ldexp(1.0, (int)(b->ka - b->kb - 1));
 }

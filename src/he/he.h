@@ -281,7 +281,12 @@ void he_enc_zero_pk_ntt(prg *g, he_u128 *acc_b, he_u128 *acc_a, const he_pk *pk)
 void he_add_cbd(prg *g, he_poly *b, const uint32_t *pos, size_t n);
 
 /* ---- noise flooding ----
- * b += f at each position, f uniform in [-2^beta, 2^beta), beta <= 120. */
+ * b += f at each position, f = u1 + u2 + u3 - (3*2^beta - 4)/2 with the u_i
+ * independent and uniform on [0, 2^beta): a piecewise-quadratic bell on
+ * [-(3*2^beta - 4)/2, (3*2^beta - 2)/2], |f| < 1.5*2^beta, 1 <= beta <= 120.
+ * Its shifts are close in Hellinger distance (docs/SECURITY-HE.md): for an
+ * integer v, H^2(f + v, f) < 1.5 v^2 / 4^beta. */
+#define HE_FLOOD_BETA_MAX 120
 void he_flood(prg *g, he_poly *b, const uint32_t *pos, size_t n, unsigned beta);
 
 /* ---- modulus switching to a power of two ----
@@ -307,10 +312,12 @@ int he_out_decrypt(uint64_t *m, uint64_t *phase, const he_sk *sk, const uint64_t
  * `taps` plaintext coefficients with |w_j| <= 2^(wbits-1), returned at
  * t = 2^l, in a session that returns at most `outs` coefficients in all
  * (every coefficient of every layer of the inference): the flooding width
- * beta and the return widths ka, kb. beta makes the statistical distance
- * between a returned coefficient and one whose noise does not depend on the
- * weights at most 2^-HE_STAT_BITS / outs, so the union bound over the whole
- * session is 2^-HE_STAT_BITS. Fails with PARLEY_E_UNSUPPORTED if
+ * beta and the return widths ka, kb. beta makes the squared Hellinger
+ * distance between a returned coefficient and one whose noise does not
+ * depend on the weights at most 2^-(2 HE_STAT_BITS + 1) / outs; these add
+ * up over the whole session, whose statistical distance is then at most
+ * sqrt(2 * 2^-(2 HE_STAT_BITS + 1)) = 2^-HE_STAT_BITS (he_stat_bits_of).
+ * Fails with PARLEY_E_UNSUPPORTED if
  * decryption could fail (the message names the bits missing). Pure
  * function of public values: both parties get the same answer. Derivation
  * in docs/SECURITY-HE.md. The input ciphertexts travel with `drop` low bits
@@ -321,11 +328,14 @@ typedef struct he_budget {
     unsigned ka, kb, beta;
     double log2_wnoise; /* root-mean-square bound on the weight-dependent noise, log2 */
     double log2_det;    /* worst-case bound on the noise before flooding, log2 */
-    double log2_sd;     /* statistical distance of one returned coefficient, log2 (<= -40 - log2 outs) */
+    double log2_h2;     /* squared Hellinger distance of one returned coefficient, log2 (<= -81 - log2 outs) */
     double margin_bits; /* log2 of (allowed / worst-case) phase error at decryption */
 } he_budget;
 int he_budget_for(he_budget *b, unsigned l, unsigned wbits, uint64_t taps, uint64_t outs,
                   unsigned drop) WUR;
+/* The statistical security, bits, of a view whose returned coefficients'
+ * squared Hellinger bounds add up to h2: -log2 sqrt(2 h2) (INFINITY for 0). */
+double he_stat_bits_of(double h2);
 /* The worst-case phase error at decryption, in units of 2^-ka (for tests). */
 double he_budget_phase_bound(const he_budget *b);
 

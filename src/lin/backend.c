@@ -74,20 +74,20 @@ int lin_run(const lin_backend *be, party *p, uint64_t *y, const uint64_t *x, con
     return rc;
 }
 
-int lin_cost(const lin_backend *be, uint64_t *bytes, double *sd, const lin_shape *s, unsigned l,
+int lin_cost(const lin_backend *be, uint64_t *bytes, double *h2, const lin_shape *s, unsigned l,
              unsigned lanes, fsim *fs) {
     lin_plan *pl;
     *bytes = 0;
-    if (sd) *sd = 0;
+    if (h2) *h2 = 0;
     TRY(be->ops->plan(be->ctx, be->outs, &pl, s, l));
     *bytes = pl->bytes;
-    if (sd) *sd = pl->sd;
+    if (h2) *h2 = pl->h2;
     if (fs) be->ops->flights(pl, lanes, fs);
     be->ops->free(pl);
     return 0;
 }
 
-int lin_bytes(const lin_backend *be, uint64_t *bytes, double *sd, const lin_shape *s,
+int lin_bytes(const lin_backend *be, uint64_t *bytes, double *h2, const lin_shape *s,
               unsigned l) {
-    return lin_cost(be, bytes, sd, s, l, 1, NULL);
+    return lin_cost(be, bytes, h2, s, l, 1, NULL);
 }

@@ -44,9 +44,10 @@ typedef struct lin_plan {
     lin_shape s;    /* checked copy (a convolution's OH, OW filled) */
     unsigned l;     /* ring width */
     uint64_t bytes; /* exact wire bytes of run: both directions, all lanes */
-    double sd;      /* statistical distance of what run reveals (HE: the
-                     * layer's outputs times the flood's bound per output;
-                     * 0 for OT, whose views are exactly simulatable) */
+    double h2;      /* squared Hellinger bound of what run reveals (HE: the
+                     * layer's outputs times the flood's bound per output,
+                     * which add up over a session, he_stat_bits_of; 0 for
+                     * OT, whose views are exactly simulatable) */
     /* S: what identifies the weights to a back-end's prepared weights
      * (use_prepared), NULL: the weights' address. Set by lin_run_keyed
      * for weights made afresh each run (merged siblings, nn/exec.h). */
@@ -132,13 +133,13 @@ int lin_run_keyed(const lin_backend *be, party *p, uint64_t *y, const uint64_t *
 /* Check S's weights against the plan's wbits, then run the plan. */
 int lin_run_plan(const lin_backend *be, party *p, const lin_plan *pl, uint64_t *y,
                  const uint64_t *x, const uint64_t *w) WUR;
-/* Exact wire bytes of a layer (plan and free), or the plan's error; sd
- * (optional) gets the plan's statistical distance. */
-int lin_bytes(const lin_backend *be, uint64_t *bytes, double *sd, const lin_shape *s,
+/* Exact wire bytes of a layer (plan and free), or the plan's error; h2
+ * (optional) gets the plan's squared Hellinger bound. */
+int lin_bytes(const lin_backend *be, uint64_t *bytes, double *h2, const lin_shape *s,
               unsigned l) WUR;
 /* The same, also replaying the layer on `lanes` lanes in the flight model
  * fs (if not NULL). */
-int lin_cost(const lin_backend *be, uint64_t *bytes, double *sd, const lin_shape *s, unsigned l,
+int lin_cost(const lin_backend *be, uint64_t *bytes, double *h2, const lin_shape *s, unsigned l,
              unsigned lanes, fsim *fs) WUR;
 
 #endif

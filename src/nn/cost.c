@@ -3,6 +3,7 @@
  * exec_infer runs, priced on the same linear back-end. */
 #include "nn/cost.h"
 
+#include "he/he.h"
 #include "mpc/flights.h"
 #include "nl/nl.h"
 #include "nn/exec.h"
@@ -63,7 +64,7 @@ int cost_predict(cost_report *r, const qnet *net, const cost_opts *o) {
     const uint64_t setup_flights = fsim_flights(fs);
     fsim_msg(fs, MPC_CLIENT, r->input); /* share_input, on lane 0 */
     int rc = 0;
-    double sd = 0;
+    double h2 = 0;
     for (unsigned i = 0; i < net->nlayers && rc == 0; i++) {
         const qlayer *L = &net->layers[i];
         /* siblings run as one step (exec_step_end): priced on the first */
@@ -83,11 +84,11 @@ int cost_predict(cost_report *r, const qnet *net, const cost_opts *o) {
                   .width = width,
                   .oc = &oc,
                   .lanes = o->lanes,
-                  .sd = &sd};
+                  .h2 = &h2};
         if (lgroup) {
-            double lsd;
-            rc = lin_cost(&lin, &r->layer[i], &lsd, &merged, l, o->lanes, fs);
-            if (rc == 0) sd += lsd;
+            double lh2;
+            rc = lin_cost(&lin, &r->layer[i], &lh2, &merged, l, o->lanes, fs);
+            if (rc == 0) h2 += lh2;
         } else {
             rc = qkind_bytes(&r->layer[i], &c);
         }
@@ -117,7 +118,7 @@ int cost_predict(cost_report *r, const qnet *net, const cost_opts *o) {
     }
     if (lin_spends_outputs(lops)) {
         r->he_outputs = outs;
-        r->he_stat_bits = sd > 0 ? -log2(sd) : INFINITY;
+        r->he_stat_bits = he_stat_bits_of(h2);
     }
     const qtensor *ot = &net->t[net->output];
     size_t nres = ot->size;

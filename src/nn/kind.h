@@ -77,7 +77,7 @@ typedef struct qctx {
     const uint8_t *width;     /* exec_width_tensors (NULL in plaintext) */
     const ot_costing *oc;     /* costing */
     unsigned lanes;
-    double *sd; /* costing: the linear layers' statistical distance is added here (or NULL) */
+    double *h2; /* costing: the linear layers' squared Hellinger bounds are added here (or NULL) */
 } qctx;
 
 /* An element-wise protocol of src/nl and its twins, with the signatures

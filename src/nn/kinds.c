@@ -792,9 +792,9 @@ int qkind_bytes(uint64_t *b, const qctx *c) {
     *b = 0;
     if (k->cls == QK_LINEAR) {
         lin_shape s = qlayer_lin(c->L);
-        double sd;
-        TRY(lin_cost(c->lin, b, &sd, &s, c->l, c->lanes, c->oc->fs));
-        if (c->sd) *c->sd += sd;
+        double h2;
+        TRY(lin_cost(c->lin, b, &h2, &s, c->l, c->lanes, c->oc->fs));
+        if (c->h2) *c->h2 += h2;
         return 0;
     }
     if (k->cls == QK_ELEMENTWISE && k->ew_act.bytes)

@@ -50,7 +50,7 @@ struct lin_he {
     out_bufs *ob[LANES_MAX];
     uint64_t outs;      /* coefficients the session may return in all */
     uint64_t outs_used; /* returned so far (both parties count the same) */
-    double sd;          /* union bound on their statistical distance */
+    double h2;          /* the sum of their squared Hellinger bounds (he.h) */
     const lin_he_wcache *wc; /* S: the model's transformed weights (NULL: none) */
     uint64_t wc_layers, wc_polys; /* S: layers and weight polynomials read from it */
 };
@@ -75,7 +75,7 @@ uint64_t lin_he_outputs_used(const lin_he *h) {
 }
 
 double lin_he_stat_bits(const lin_he *h) {
-    return h->sd > 0 ? -log2(h->sd) : INFINITY;
+    return he_stat_bits_of(h->h2);
 }
 
 int lin_he_setup(party *p, lin_he **out) {
@@ -650,9 +650,9 @@ static int conv_run(party *p, lin_he *h, uint64_t *y, const uint64_t *x, const l
             h->wc_polys += wce->n;
         }
         h->outs_used += nout;
-        h->sd += (double)nout * exp2(pl->bud.log2_sd);
-        /* each coefficient is within 2^-40/outs and at most outs are returned */
-        PARLEY_CHECK(h->sd <= ldexp(1.0, -HE_STAT_BITS) * (1 + 1e-9));
+        h->h2 += (double)nout * exp2(pl->bud.log2_h2);
+        /* each coefficient is within 2^-81/outs and at most outs are returned */
+        PARLEY_CHECK(h->h2 <= ldexp(1.0, -2 * HE_STAT_BITS - 1) * (1 + 1e-9));
     }
     return rc;
 }
@@ -744,11 +744,11 @@ static int ops_plan(void *ctx, uint64_t outs, lin_plan **out, const lin_shape *s
     pl->base.s = c;
     pl->base.l = l;
     pl->base.bytes = pl->conv.bytes_c2s + pl->conv.bytes_s2c;
-    pl->base.sd = (double)pl->conv.c.N * pl->conv.c.O * pl->conv.c.OH * pl->conv.c.OW *
-                  exp2(pl->conv.bud.log2_sd);
+    pl->base.h2 = (double)pl->conv.c.N * pl->conv.c.O * pl->conv.c.OH * pl->conv.c.OW *
+                  exp2(pl->conv.bud.log2_h2);
     if (ot_choice(&c, l, pl->base.bytes, &pl->ot)) {
         pl->base.bytes = pl->ot->bytes;
-        pl->base.sd = 0; /* OT's views are exactly simulatable */
+        pl->base.h2 = 0; /* OT's views are exactly simulatable */
     }
     *out = &pl->base;
     return 0;
@@ -832,7 +832,7 @@ int lin_he_conv_info(lin_he_info *out, const lin_conv *c, unsigned l, uint64_t o
                      .margin_bits = pl.bud.margin_bits,
                      .drop = pl.drop,
                      .outputs = (uint64_t)pl.c.N * pl.c.O * pl.c.OH * pl.c.OW,
-                     .log2_sd = pl.bud.log2_sd};
+                     .log2_h2 = pl.bud.log2_h2};
     *out = i;
     lin_he_plan_free(&pl);
     return 0;

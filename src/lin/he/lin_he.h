@@ -67,8 +67,9 @@ void lin_he_free(lin_he *h);
 #define LIN_HE_OUTS_DEFAULT (1ULL << 32)
 void lin_he_set_outputs(lin_he *h, uint64_t outs);
 /* The session so far: coefficients returned, and the statistical security
- * of all of them together, -log2 of the union bound on their statistical
- * distance from a weight-independent view (infinity before any layer; at
+ * of all of them together, -log2 of the bound on their statistical
+ * distance from a weight-independent view, sqrt(2 * the sum of their
+ * squared Hellinger bounds) (he_stat_bits_of; infinity before any layer; at
  * least HE_STAT_BITS = 40 by construction). Both parties compute the same
  * figure from public values. */
 uint64_t lin_he_outputs_used(const lin_he *h);
@@ -150,7 +151,7 @@ typedef struct lin_he_info {
     double margin_bits;
     unsigned drop;    /* low bits of the inputs' b left off the wire */
     uint64_t outputs; /* coefficients returned: N*O*OH*OW */
-    double log2_sd;   /* statistical distance per returned coefficient, log2 */
+    double log2_h2;   /* squared Hellinger bound per returned coefficient, log2 (he.h) */
 } lin_he_info;
 int lin_he_conv_info(lin_he_info *out, const lin_conv *c, unsigned l, uint64_t outs) WUR;
 

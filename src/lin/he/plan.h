@@ -39,7 +39,7 @@
 typedef struct lin_he_plan {
     lin_conv c; /* checked copy (OH, OW filled) */
     unsigned l;
-    uint64_t outs; /* coefficients the session returns in all (the flood's union bound) */
+    uint64_t outs; /* coefficients the session returns in all (the flood's bound covers them) */
     /* stride decomposition */
     unsigned nrh, nrw;  /* row / column residues used */
     unsigned *rh, *rw;  /* their values */
