@@ -230,7 +230,7 @@ static uint64_t flights_of(int be, int what, unsigned l, unsigned s) {
     fsim *f = make(be, 1);
     if (!f) return 0;
     ot_costing oc = {.backend = be, .fs = f};
-    mill_shape b[2] = {{4096, l - 1, 1, 0, nl_carry_split(be, l, s, 0)}, {4096, s, 1, 0, 0}};
+    mill_shape b[2] = {{4096, l - 1, 1, 0, nl_carry_split(be, l, s, 0), 0}, {4096, s, 1, 0, 0, 0}};
     if (what == 0) (void)mpc_msb_bytes(&oc, 4096, l, 0);
     if (what == 1) (void)nl_relu_bytes(&oc, 4096, l, 1);
     if (what == 2) (void)mill_bytes(&oc, b, b[0].split ? 1 : 2, 0);

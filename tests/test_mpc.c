@@ -158,6 +158,8 @@ typedef struct mill_t {
     size_t n;
     unsigned k, m;
     unsigned split;              /* the fourth batch's (0 < split < k), 0: none */
+    unsigned lo_k;               /* and its low part's B2A into lo_k bits (mill_lo_b2a_ok), 0: none */
+    uint64_t *lo_a[2];
     uint64_t *v[2];              /* S: x, C: y */
     uint8_t *gt[2][4], *eq[2][4]; /* batches: gt, gt+eq, eq, gt split (eq[.][3]: its lo) */
 } mill_t;
@@ -173,7 +175,7 @@ static int mill_fn(mpc_lane *L, call *c) {
                        {.n = t->n, .k = t->k, .v = t->v[r], .gt = t->gt[r][1], .eq = t->eq[r][1]},
                        {.n = t->n, .k = t->k, .v = t->v[r], .eq = t->eq[r][2]},
                        {.n = t->n, .k = t->k, .v = t->v[r], .gt = t->gt[r][3], .split = t->split,
-                        .lo = t->eq[r][3]}};
+                        .lo = t->eq[r][3], .lo_k = t->lo_k, .lo_a = t->lo_k ? t->lo_a[r] : NULL}};
     return mpc_mill(L, in, t->split ? 4 : 3, t->m);
 }
 
@@ -194,6 +196,11 @@ static void mill_check(mill_t *t) {
             CHECK_MSG((t->eq[0][3][i] ^ t->eq[1][3][i]) == ((x & ms) > (y & ms)),
                       "k=%u m=%u split=%u x=%llx y=%llx low gt", t->k, t->m, t->split,
                       (unsigned long long)x, (unsigned long long)y);
+            if (t->lo_k) /* the same bit as shares mod 2^lo_k */
+                CHECK_MSG(((t->lo_a[0][i] + t->lo_a[1][i]) & bits_mask(t->lo_k)) ==
+                              (uint64_t)((x & ms) > (y & ms)),
+                          "k=%u m=%u split=%u lo_k=%u x=%llx y=%llx low gt's B2A", t->k, t->m,
+                          t->split, t->lo_k, (unsigned long long)x, (unsigned long long)y);
         }
         if (harness_failed()) return;
     }
@@ -202,8 +209,8 @@ static void mill_check(mill_t *t) {
 /* mill_bytes of mill_fn's three batches; on the silent backend the COTs
  * they consume must be what both parties' instances handed out. */
 static uint64_t mill_bytes_of(const mill_t *t) {
-    mill_shape b[4] = {{t->n, t->k, 1, 0, 0}, {t->n, t->k, 1, 1, 0}, {t->n, t->k, 0, 1, 0},
-                       {t->n, t->k, 1, 0, t->split}};
+    mill_shape b[4] = {{t->n, t->k, 1, 0, 0, 0}, {t->n, t->k, 1, 1, 0, 0}, {t->n, t->k, 0, 1, 0, 0},
+                       {t->n, t->k, 1, 0, t->split, t->lo_k}};
     uint64_t cots = 0;
     ot_costing oc = {.backend = test_backend(), .cots = &cots};
     uint64_t bytes = mill_bytes(&oc, b, t->split ? 4 : 3, t->m);
@@ -212,10 +219,15 @@ static uint64_t mill_bytes_of(const mill_t *t) {
     return bytes;
 }
 
+/* The B2A width tried with a split of k bits: varied with k, 1 to 63. */
+static unsigned lo_k_for(unsigned k) { return k % 3 == 0 ? 63 : k % 3 == 1 ? k + 2 : 1; }
+
 static void mill_alloc(mill_t *t) {
-    unsigned sp = split_for(t->k);
+    unsigned sp = split_for(t->k), lk = lo_k_for(t->k);
     t->split = mill_split_ok(test_backend(), t->k, t->m, sp) ? sp : 0;
+    t->lo_k = t->split && mill_lo_b2a_ok(test_backend(), t->k, t->m, sp, lk) ? lk : 0;
     for (int r = 0; r < 2; r++) {
+        t->lo_a[r] = mem_alloc(t->n + 1, 8);
         t->v[r] = mem_alloc(t->n + 1, 8);
         for (int b = 0; b < 4; b++) {
             t->gt[r][b] = mem_alloc(t->n + 1, 1);
@@ -226,6 +238,7 @@ static void mill_alloc(mill_t *t) {
 
 static void mill_free(mill_t *t) {
     for (int r = 0; r < 2; r++) {
+        mem_free(t->lo_a[r]);
         mem_free(t->v[r]);
         for (int b = 0; b < 4; b++) {
             mem_free(t->gt[r][b]);
@@ -361,6 +374,7 @@ TEST(mill_split_bytes_and_rounds) {
     mill_t t = {.n = 1024, .k = 36, .m = 0};
     mill_alloc(&t);
     t.split = 12;
+    t.lo_k = 0; /* first the comparison alone */
     for (int r = 0; r < 2; r++) prg_ring(&g, t.v[r], t.n, t.k);
     for (size_t i = 0; i < 64; i++) t.v[1][i] = t.v[0][i] ^ (i & 1 ? 0 : 1ULL << (i % 36));
     REQUIRE_OK(run_call(mill_fn, &t));
@@ -377,6 +391,22 @@ TEST(mill_split_bytes_and_rounds) {
         CHECK_EQ((uint64_t)c.bits, (uint64_t)c1.bits);
         CHECK_EQ((uint64_t)c.bits, 255);
         CHECK_EQ((uint64_t)c.cots, 58);
+    }
+    /* The carry's B2A into 25 bits (ReLU-truncation at (37, 12)) inside
+     * the AND rounds: on the silent backend 1 + 25 bits and one COT more,
+     * and no flight more than the comparison alone. */
+    if (mill_lo_b2a_ok(be, 36, 0, 12, 25)) {
+        uint64_t plain = bytes_both(), f0[2] = {run2_party_stats[0].flights, run2_party_stats[1].flights};
+        t.lo_k = 25;
+        REQUIRE_OK(run_call(mill_fn, &t));
+        mill_check(&t);
+        CHECK_EQ(bytes_both(), mill_bytes_of(&t));
+        CHECK(bytes_both() * 8 >= plain * 8 + 26 * t.n && bytes_both() * 8 <= plain * 8 + 26 * t.n + 16);
+        CHECK_EQ(run2_party_stats[0].flights, f0[0]);
+        CHECK_EQ(run2_party_stats[1].flights, f0[1]);
+        t.lo_k = 0;
+    } else {
+        CHECK(be != OT_BACKEND_SILENT);
     }
     /* Digits of 4: 12 is no node of their tree. */
     CHECK(!mill_split_ok(be, 36, 4, 12));

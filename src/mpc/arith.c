@@ -37,7 +37,7 @@ int mpc_drelu(mpc_lane *L, uint8_t *b, const uint64_t *x, size_t n, unsigned l) 
 }
 
 uint64_t mpc_wrap_bytes(const ot_costing *oc, size_t n, unsigned k, unsigned m) {
-    mill_shape b = {n, k, 1, 0, 0};
+    mill_shape b = {n, k, 1, 0, 0, 0};
     return mill_bytes(oc, &b, 1, m);
 }
 
@@ -361,77 +361,118 @@ static size_t cot1_words(const cot1_job *j, int me) {
     return j->n * (j->sender == me && j->w > 32 ? 2 : 1);
 }
 
-int mpc_cot1(mpc_lane *L, const cot1_job *jobs, size_t nj) {
-    PARLEY_CHECK(nj <= 8);
+uint64_t cot1_msg_bits(const cot1_job *jobs, size_t nj, int role) {
+    return cot1_bits(jobs, nj, role);
+}
+
+size_t cot1_rot_jobs(const cot1_job *jobs, size_t nj, otb_job *rj) {
+    size_t nr = 0;
+    for (size_t k = 0; k < nj; k++)
+        if (jobs[k].n) {
+            otb_job j = {.kind = OTB_RROT, .sender = jobs[k].sender, .n = jobs[k].n,
+                         .l = jobs[k].w};
+            rj[nr++] = j;
+        }
+    return nr;
+}
+
+int cot1_prep(mpc_lane *L, cot1_state *st, const cot1_job *jobs, size_t nj, otb_job *rj,
+              size_t *nr) {
     int me = L->role;
-    size_t total = 0, words = 0;
+    st->rot = NULL;
+    st->words = 0;
     for (size_t k = 0; k < nj; k++) {
         PARLEY_CHECK(mpc_cot1_ok(L->ot.be->id, jobs[k].w));
-        total += jobs[k].n;
-        words += cot1_words(&jobs[k], me);
+        st->words += cot1_words(&jobs[k], me);
     }
-    if (total == 0) return 0;
-    size_t nb_mine = bits_bytes(cot1_bits(jobs, nj, me));
-    size_t nb_theirs = bits_bytes(cot1_bits(jobs, nj, 1 - me));
-    uint64_t *rot = mem_alloc(words, 8);
-    uint8_t *wire = mem_alloc(nb_mine + nb_theirs + 16, 1);
-    if (!rot || !wire) {
-        if (rot) mem_free_wipe(rot, words * 8);
-        mem_free(wire);
-        return err_set(PARLEY_E_NOMEM, "out of memory for %zu COTs", total);
-    }
-    otb_job rj[8];
-    size_t nr = 0, at = 0; /* at: the job's first word in rot */
+    if (st->words == 0) return 0;
+    st->rot = mem_alloc(st->words, 8);
+    if (!st->rot) return err_set(PARLEY_E_NOMEM, "out of memory for %zu COT words", st->words);
+    size_t at = 0; /* the job's first word in rot */
     for (size_t k = 0; k < nj; k++) {
         if (jobs[k].n) {
             otb_job j = {.kind = OTB_RROT, .sender = jobs[k].sender, .n = jobs[k].n,
-                         .l = jobs[k].w, .x = rot + at, .out = rot + at};
-            rj[nr++] = j;
+                         .l = jobs[k].w, .x = st->rot + at, .out = st->rot + at};
+            rj[(*nr)++] = j;
         }
         at += cot1_words(&jobs[k], me);
+    }
+    return 0;
+}
+
+void cot1_put(const cot1_state *st, const cot1_job *jobs, size_t nj, int me, bitw *bw) {
+    size_t at = 0;
+    for (size_t k = 0; k < nj; k++) {
+        const cot1_job *j = &jobs[k];
+        int snd = j->sender == me;
+        uint64_t mw = bits_mask(j->w), a, b;
+        for (size_t i = 0; i < j->n; i++) {
+            cot1_rot(st->rot + at, i, j->w, snd, &a, &b);
+            if (snd) /* z = u - (R1 - R0) */
+                bitw_put(bw, (j->u[i] - b + a) & mw, j->w);
+            else /* f = b ^ e */
+                bitw_put(bw, (j->b[i] ^ b) & 1, 1);
+        }
+        at += cot1_words(j, me);
+    }
+}
+
+void cot1_take(const cot1_state *st, const cot1_job *jobs, size_t nj, int me, bitr *br) {
+    size_t at = 0;
+    for (size_t k = 0; k < nj; k++) {
+        const cot1_job *j = &jobs[k];
+        int snd = j->sender == me;
+        uint64_t mw = bits_mask(j->w), a, e;
+        for (size_t i = 0; i < j->n; i++) {
+            cot1_rot(st->rot + at, i, j->w, snd, &a, &e);
+            if (snd) { /* (1 - 2f)(-R0) + f u */
+                uint64_t f = bitr_get(br, 1);
+                j->out[i] = (f ? a + j->u[i] : 0 - a) & mw;
+            } else { /* (1 - 2f)(R_e + e z) */
+                uint64_t z = bitr_get(br, j->w), f = (j->b[i] ^ e) & 1, v = a + e * z;
+                j->out[i] = (f ? 0 - v : v) & mw;
+            }
+        }
+        at += cot1_words(j, me);
+    }
+}
+
+void cot1_free(cot1_state *st) {
+    if (st->rot) mem_free_wipe(st->rot, st->words * 8);
+    st->rot = NULL;
+    st->words = 0;
+}
+
+int mpc_cot1(mpc_lane *L, const cot1_job *jobs, size_t nj) {
+    PARLEY_CHECK(nj <= 8);
+    int me = L->role;
+    size_t total = 0;
+    for (size_t k = 0; k < nj; k++) total += jobs[k].n;
+    if (total == 0) return 0;
+    size_t nb_mine = bits_bytes(cot1_bits(jobs, nj, me));
+    size_t nb_theirs = bits_bytes(cot1_bits(jobs, nj, 1 - me));
+    cot1_state st;
+    otb_job rj[8];
+    size_t nr = 0;
+    TRY(cot1_prep(L, &st, jobs, nj, rj, &nr));
+    uint8_t *wire = mem_alloc(nb_mine + nb_theirs + 16, 1);
+    if (!wire) {
+        cot1_free(&st);
+        return err_set(PARLEY_E_NOMEM, "out of memory for %zu COTs", total);
     }
     int rc = otb_run(L, rj, nr);
     uint8_t *in = wire + nb_mine + 8;
     if (rc == 0) {
         bitw bw = bitw_start(wire);
-        at = 0;
-        for (size_t k = 0; k < nj; k++) {
-            const cot1_job *j = &jobs[k];
-            int snd = j->sender == me;
-            uint64_t mw = bits_mask(j->w), a, b;
-            for (size_t i = 0; i < j->n; i++) {
-                cot1_rot(rot + at, i, j->w, snd, &a, &b);
-                if (snd) /* z = u - (R1 - R0) */
-                    bitw_put(&bw, (j->u[i] - b + a) & mw, j->w);
-                else /* f = b ^ e */
-                    bitw_put(&bw, (j->b[i] ^ b) & 1, 1);
-            }
-            at += cot1_words(j, me);
-        }
+        cot1_put(&st, jobs, nj, me, &bw);
         bitw_end(&bw);
         rc = mpc_swap(L, wire, nb_mine, in, nb_theirs);
     }
     if (rc == 0) {
         bitr br = bitr_start(in, nb_theirs);
-        at = 0;
-        for (size_t k = 0; k < nj; k++) {
-            const cot1_job *j = &jobs[k];
-            int snd = j->sender == me;
-            uint64_t mw = bits_mask(j->w), a, e;
-            for (size_t i = 0; i < j->n; i++) {
-                cot1_rot(rot + at, i, j->w, snd, &a, &e);
-                if (snd) { /* (1 - 2f)(-R0) + f u */
-                    uint64_t f = bitr_get(&br, 1);
-                    j->out[i] = (f ? a + j->u[i] : 0 - a) & mw;
-                } else { /* (1 - 2f)(R_e + e z) */
-                    uint64_t z = bitr_get(&br, j->w), f = (j->b[i] ^ e) & 1, v = a + e * z;
-                    j->out[i] = (f ? 0 - v : v) & mw;
-                }
-            }
-            at += cot1_words(j, me);
-        }
+        cot1_take(&st, jobs, nj, me, &br);
     }
-    mem_free_wipe(rot, words * 8);
+    cot1_free(&st);
     mem_free_wipe(wire, nb_mine + nb_theirs + 16);
     return rc;
 }

@@ -99,6 +99,28 @@ int mpc_cot1(mpc_lane *L, const cot1_job *jobs, size_t nj) WUR;
  * flight model. */
 uint64_t mpc_cot1_bytes(const ot_costing *oc, const cot1_job *jobs, size_t nj);
 
+/* mpc_cot1 in parts, for a caller that runs the random OTs in its own
+ * otb_run and sends the messages inside another exchange (the millionaire's
+ * AND rounds, mill.c): cot1_prep appends the jobs' random OTs to rj[*nr..]
+ * (at most nj); after that otb_run, cot1_put writes this party's message
+ * (cot1_msg_bits of it) and cot1_take reads the peer's and writes the
+ * outputs. cot1_free wipes the random OTs (after take, or on error). */
+struct bitw;
+struct bitr;
+typedef struct cot1_state {
+    uint64_t *rot;
+    size_t words;
+} cot1_state;
+int cot1_prep(mpc_lane *L, cot1_state *st, const cot1_job *jobs, size_t nj, otb_job *rj,
+              size_t *nr) WUR;
+uint64_t cot1_msg_bits(const cot1_job *jobs, size_t nj, int role);
+void cot1_put(const cot1_state *st, const cot1_job *jobs, size_t nj, int role, struct bitw *w);
+void cot1_take(const cot1_state *st, const cot1_job *jobs, size_t nj, int role, struct bitr *r);
+void cot1_free(cot1_state *st);
+/* The random OTs' jobs of cot1_prep, for the cost functions (otb_job_cost
+ * each, in order); returns how many (at most nj). */
+size_t cot1_rot_jobs(const cot1_job *jobs, size_t nj, otb_job *rj);
+
 /* ---- composable halves: prepare OT jobs, otb_run them together with
  * others, then finish. A *_state owns its buffers until finish/free. ---- */
 

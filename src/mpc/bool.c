@@ -1,6 +1,8 @@
 /* Bit triples and AND; see bool.h. */
 #include "mpc/bool.h"
 
+#include "mpc/arith.h"
+
 #include "mpc/flights.h"
 
 #include "mpc/bv.h"
@@ -197,17 +199,25 @@ void tri_finish(tri_pool *t) {
 }
 
 int and_round(mpc_lane *L, const and_gate *g, size_t ng) {
+    return and_round_with(L, g, ng, NULL, 0, NULL);
+}
+
+int and_round_with(mpc_lane *L, const and_gate *g, size_t ng, const cot1_job *cj, size_t nc,
+                   const cot1_state *cs) {
+    int me = L->role;
     size_t total = 0, words = 0;
     for (size_t i = 0; i < ng; i++) {
         size_t k = g[i].y2 ? 3 : 2;
         total += k * g[i].n;
         words += k * bv_words(g[i].n);
     }
-    if (total == 0) return 0;
-    size_t nb = bits_bytes(total);
-    uint64_t *mine = mem_alloc(words, 8), *theirs = mem_alloc(words, 8);
-    uint8_t *wire = mem_alloc(nb + 16, 1);
-    int rc = (!mine || !theirs || !wire) ? err_set(PARLEY_E_NOMEM, "out of memory for AND") : 0;
+    uint64_t cmine = nc ? cot1_msg_bits(cj, nc, me) : 0, ctheirs = nc ? cot1_msg_bits(cj, nc, 1 - me) : 0;
+    if (total == 0 && cmine + ctheirs == 0) return 0;
+    size_t nb = bits_bytes(total + cmine), nt = bits_bytes(total + ctheirs);
+    uint64_t *mine = mem_alloc(words ? words : 1, 8), *theirs = mem_alloc(words ? words : 1, 8);
+    uint8_t *wire = mem_alloc(nb + 16, 1), *in = mem_alloc(nt + 16, 1);
+    int rc = (!mine || !theirs || !wire || !in) ? err_set(PARLEY_E_NOMEM, "out of memory for AND")
+                                                : 0;
     if (rc == 0) {
         /* Open e = x ^ a, f = y ^ b (and f2 = y2 ^ d). */
         bitw w = bitw_start(wire);
@@ -227,17 +237,19 @@ int and_round(mpc_lane *L, const and_gate *g, size_t ng) {
             }
             p += vec * nw;
         }
+        if (nc) cot1_put(cs, cj, nc, me, &w);
         bitw_end(&w);
-        rc = mpc_swap(L, wire, nb, wire, nb);
+        rc = mpc_swap(L, wire, nb, in, nt);
     }
     if (rc == 0) {
-        bitr r = bitr_start(wire, nb);
+        bitr r = bitr_start(in, nt);
         uint64_t *t = theirs;
         for (size_t i = 0; i < ng; i++) {
             size_t nw = bv_words(g[i].n), vec = g[i].y2 ? 3 : 2;
             for (size_t v = 0; v < vec; v++) bv_take(&r, t + v * nw, g[i].n);
             t += vec * nw;
         }
+        if (nc) cot1_take(cs, cj, nc, me, &r);
         /* z = c ^ (e & b) ^ (f & a) ^ [server](e & f). */
         uint64_t own = L->role == MPC_SERVER ? ~0ULL : 0;
         uint64_t *p = mine;
@@ -261,9 +273,10 @@ int and_round(mpc_lane *L, const and_gate *g, size_t ng) {
             t += vec * nw;
         }
     }
-    if (mine) mem_free_wipe(mine, words * 8);
-    if (theirs) mem_free_wipe(theirs, words * 8);
-    mem_free(wire);
+    if (mine) mem_free_wipe(mine, (words ? words : 1) * 8);
+    if (theirs) mem_free_wipe(theirs, (words ? words : 1) * 8);
+    if (wire) mem_free_wipe(wire, nb + 16);
+    if (in) mem_free_wipe(in, nt + 16);
     return rc;
 }
 

@@ -66,6 +66,13 @@ typedef struct and_gate {
     uint64_t *z, *z2;
 } and_gate;
 int and_round(mpc_lane *L, const and_gate *g, size_t ng) WUR;
+/* The same round carrying one-flight COTs too (arith.h, cot1_prep's
+ * parts): each party's message is its openings then its COT message, in
+ * one flight; nc == 0 is and_round. */
+struct cot1_job;
+struct cot1_state;
+int and_round_with(mpc_lane *L, const and_gate *g, size_t ng, const struct cot1_job *cj, size_t nc,
+                   const struct cot1_state *cs) WUR;
 
 /* Public forms, one byte per bit. The triple makers run one OT exchange
  * (sender: the client); mpc_and makes its triples and then opens. */

@@ -1,9 +1,11 @@
 /* Millionaires' protocol, with equality; see mill.h. */
 #include "mpc/mill.h"
 
+#include "mpc/arith.h"
 #include "mpc/bool.h"
 #include "mpc/bv.h"
 #include "mpc/flights.h"
+#include "util/bits.h"
 #include "util/mem.h"
 
 #include <math.h>
@@ -201,6 +203,12 @@ int mill_split_ok(int backend, unsigned k, unsigned m, unsigned split) {
     return split > 0 && split < k && plan_make(&p, k, m, 1, 0, split, backend_of(backend)) == 0;
 }
 
+int mill_lo_b2a_ok(int backend, unsigned k, unsigned m, unsigned split, unsigned lo_k) {
+    mplan p;
+    return mpc_cot1_ok(backend, lo_k) && mill_split_ok(backend, k, m, split) &&
+           plan_make(&p, k, m, 1, 0, split, backend_of(backend)) == 0 && p.tap_level < p.levels;
+}
+
 unsigned mill_levels(int backend, unsigned k, unsigned m, unsigned split) {
     mplan p;
     PARLEY_CHECK(plan_make(&p, k, m, 1, 0, split, backend_of(backend)) == 0);
@@ -259,11 +267,19 @@ uint64_t mill_bytes(const ot_costing *oc, const mill_shape *b, size_t nb, unsign
     memset(group, 0, sizeof group);
     uint64_t t1 = 0, t2 = 0, level_bits[MAXLV + 1];
     memset(level_bits, 0, sizeof level_bits);
+    cot1_job b2a = {.sender = MPC_SERVER}; /* the low part's B2A, if asked */
+    unsigned b2a_level = 0;
     for (size_t i = 0; i < nb; i++) {
         if (b[i].n == 0) continue;
         mplan p;
         PARLEY_CHECK(plan_make(&p, b[i].k, m, b[i].gt != 0, b[i].eq != 0, b[i].split,
                                backend_of(oc->backend)) == 0);
+        if (b[i].lo_k) {
+            PARLEY_CHECK(b[i].split && p.tap_level < p.levels && !b2a.n);
+            b2a.n = b[i].n;
+            b2a.w = b[i].lo_k;
+            b2a_level = p.tap_level + 1;
+        }
         for (unsigned j = 0; j < p.q; j++) {
             uint64_t *gn = &group[p.w[j]][p.lgt[j]][p.leq[j]];
             if (*gn == 0) order[norder++] = p.w[j] * 4 + p.lgt[j] * 2 + p.leq[j];
@@ -292,9 +308,16 @@ uint64_t mill_bytes(const ot_costing *oc, const mill_shape *b, size_t nb, unsign
         total += otb_job_cost(oc, &j);
     }
     total += tri_bytes(oc, t1, t2);
+    otb_job rj;
+    if (cot1_rot_jobs(&b2a, 1, &rj)) (void)otb_job_cost(oc, &rj);
     otb_cost_run(oc);
     for (unsigned t = 1; t <= MAXLV; t++)
-        if (level_bits[t]) {
+        if (t == b2a_level && b2a.n) { /* the openings and the B2A's message in one */
+            uint64_t sb = bits_bytes(level_bits[t] + cot1_msg_bits(&b2a, 1, MPC_SERVER)),
+                     cb = bits_bytes(level_bits[t] + cot1_msg_bits(&b2a, 1, MPC_CLIENT));
+            otb_cost_round2(oc, sb, cb);
+            total += sb + cb;
+        } else if (level_bits[t]) {
             otb_cost_round(oc, and_round_bytes(level_bits[t]) / 2);
             total += and_round_bytes(level_bits[t]);
         }
@@ -439,6 +462,25 @@ static void free_state(inst_state *st, size_t ninst, leaf_group *gs, size_t ng) 
 
 /* ---- the protocol ---- */
 
+/* The low part's B2A of a batch that asks for it (mill_inst.lo_a): its
+ * one-flight COT, run in the AND round of `level`. */
+typedef struct lo_b2a {
+    const inst_state *st;
+    unsigned level;
+    cot1_job job;
+    cot1_state cs;
+    uint8_t *b;
+    uint64_t *u, *out;
+} lo_b2a;
+
+static void lo_b2a_free(lo_b2a *b) {
+    cot1_free(&b->cs);
+    size_t n = b->job.n ? b->job.n : 1;
+    if (b->b) mem_free_wipe(b->b, n);
+    if (b->u) mem_free_wipe(b->u, n * 8);
+    if (b->out) mem_free_wipe(b->out, n * 8);
+}
+
 /* Save the low parts' gt of the split batches whose low tree ends at level t. */
 static void tap_low(inst_state *st, size_t ninst, unsigned t) {
     for (size_t i = 0; i < ninst; i++)
@@ -446,7 +488,7 @@ static void tap_low(inst_state *st, size_t ninst, unsigned t) {
 }
 
 static int mill_run(mpc_lane *L, const mill_inst *inst, size_t ninst, unsigned m, inst_state *st,
-                    leaf_group *gs, size_t *ngp, tri_pool *tp) {
+                    leaf_group *gs, size_t *ngp, tri_pool *tp, lo_b2a *ba) {
     int S = L->role == MPC_SERVER, imp = (L->ot.be->caps & OT_CAP_KK_IMPLIED) != 0;
     size_t T1 = 0, T2 = 0;
     for (size_t i = 0; i < ninst; i++) {
@@ -512,7 +554,7 @@ static int mill_run(mpc_lane *L, const mill_inst *inst, size_t ninst, unsigned m
                     G->choices[sg->start + i] = (uint8_t)digit_of(v[i], &sg->st->plan, sg->digit);
             }
         }
-    otb_job *jobs = mem_alloc(ng + 4, sizeof *jobs); /* leaves, then up to 4 triple jobs */
+    otb_job *jobs = mem_alloc(ng + 5, sizeof *jobs); /* leaves, up to 4 triple jobs, a B2A */
     if (!jobs) return err_set(PARLEY_E_NOMEM, "out of memory for the millionaire");
     size_t nj = 0;
     for (size_t g = 0; g < ng; g++) {
@@ -525,6 +567,25 @@ static int mill_run(mpc_lane *L, const mill_inst *inst, size_t ninst, unsigned m
         jobs[nj++] = j;
     }
     int rc = tri_prepare(L, tp, T1, T2, MPC_CLIENT, jobs, &nj);
+    for (size_t i = 0; i < ninst && rc == 0; i++) { /* the low part's B2A, if asked */
+        if (!inst[i].lo_a || !inst[i].n) continue;
+        PARLEY_CHECK(inst[i].split && !ba->st &&
+                     mill_lo_b2a_ok(L->ot.be->id, inst[i].k, m, inst[i].split, inst[i].lo_k));
+        size_t n = inst[i].n;
+        ba->st = &st[i];
+        ba->level = st[i].plan.tap_level + 1;
+        ba->b = mem_alloc(n, 1);
+        ba->u = mem_alloc(n, 8);
+        ba->out = mem_alloc(n, 8);
+        if (!ba->b || !ba->u || !ba->out) {
+            rc = err_set(PARLEY_E_NOMEM, "out of memory for the millionaire");
+            break;
+        }
+        cot1_job j = {.sender = MPC_SERVER, .n = n, .w = inst[i].lo_k, .u = ba->u, .b = ba->b,
+                      .out = ba->out};
+        ba->job = j;
+        rc = cot1_prep(L, &ba->cs, &ba->job, 1, jobs, &nj);
+    }
     if (rc == 0) rc = otb_run(L, jobs, nj);
     mem_free(jobs);
     TRY(rc);
@@ -608,7 +669,23 @@ static int mill_run(mpc_lane *L, const mill_inst *inst, size_t ninst, unsigned m
                 G->c = c;
             }
         }
-        rc = and_round(L, gates, ngate);
+        if (ba->st && t == ba->level) { /* the low part is known: its B2A rides along */
+            const inst_state *bs = ba->st;
+            uint64_t two = S ? 2 : 0;
+            for (size_t i = 0; i < bs->in->n; i++) {
+                uint64_t bit = (bs->lo[i >> 6] >> (i & 63)) & 1;
+                ba->b[i] = (uint8_t)bit;
+                ba->u[i] = 0 - two * bit; /* S: -2 lo_S */
+            }
+            rc = and_round_with(L, gates, ngate, &ba->job, 1, &ba->cs);
+            if (rc == 0) {
+                uint64_t mk = bits_mask(bs->in->lo_k);
+                for (size_t i = 0; i < bs->in->n; i++)
+                    bs->in->lo_a[i] = ((uint64_t)ba->b[i] + ba->out[i]) & mk;
+            }
+        } else {
+            rc = and_round(L, gates, ngate);
+        }
         mem_free(gates);
         mem_free_wipe(tv, (twords ? twords : 1) * 8);
         TRY(rc);
@@ -655,7 +732,10 @@ int mpc_mill(mpc_lane *L, const mill_inst *inst, size_t ninst, unsigned m) {
     size_t ng = 0;
     tri_pool tp;
     memset(&tp, 0, sizeof tp);
-    int rc = mill_run(L, inst, ninst, m, st, gs, &ng, &tp);
+    lo_b2a ba;
+    memset(&ba, 0, sizeof ba);
+    int rc = mill_run(L, inst, ninst, m, st, gs, &ng, &tp, &ba);
+    lo_b2a_free(&ba);
     tri_free(&tp);
     free_state(st, ninst, gs, ng);
     return rc;

@@ -57,6 +57,14 @@ typedef struct mill_inst {
     uint8_t *gt, *eq;
     unsigned split;
     uint8_t *lo;
+    /* With split, lo_k > 0 and lo_a: lo_a also receives the low part's bit
+     * as additive shares mod 2^lo_k (its B2A), made by one one-flight COT
+     * (S sends -2 lo_S, C chooses with lo_C; arith.h) whose message rides in
+     * the AND round after the low part's tree ends: no flight of its own,
+     * 1 + lo_k bits and one COT per element. Needs mill_lo_b2a_ok; at most
+     * one batch of a call. */
+    unsigned lo_k;
+    uint64_t *lo_a;
 } mill_inst;
 
 /* Run several batches together (all leaves in one OT exchange, the tree
@@ -95,12 +103,17 @@ typedef struct mill_shape {
     unsigned k;
     int gt, eq;
     unsigned split;
+    unsigned lo_k; /* mill_inst's: the low part's B2A width, or 0 */
 } mill_shape;
 /* Whether a gt comparison on k bits can be split at `split` with digits m
  * on a backend (mpc_mill refuses the others), and its AND rounds (split 0:
  * none). */
 int mill_split_ok(int backend, unsigned k, unsigned m, unsigned split);
 unsigned mill_levels(int backend, unsigned k, unsigned m, unsigned split);
+/* Whether a split batch can take its low part's B2A into lo_k bits inside
+ * its AND rounds (mill_inst.lo_a): one-flight COTs of lo_k bits on the
+ * backend, and an AND round left after the low part's tree. */
+int mill_lo_b2a_ok(int backend, unsigned k, unsigned m, unsigned split, unsigned lo_k);
 
 /* Exact wire bytes, both parties, of one mpc_mill call on these batches:
  * the leaf OTs grouped as mpc_mill groups them (one KK13 job per digit

@@ -73,10 +73,17 @@ static uint64_t relu_lane(const ot_costing *oc, size_t n, unsigned l) {
 
 /* msb_and_carry: one millionaire call, one split batch or the batches
  * l - 1 and s. */
-static uint64_t msb_carry(const ot_costing *oc, size_t n, unsigned l, unsigned s) {
+/* msb_and_carry; with lo_k, the carry's B2A into lo_k bits rides in the
+ * millionaire's AND rounds where nl_carry_b2a says it can (relu.c). */
+static uint64_t msb_carry_b2a(const ot_costing *oc, size_t n, unsigned l, unsigned s,
+                              unsigned lo_k) {
     unsigned split = nl_carry_split(oc->backend, l, s, MM);
-    mill_shape b[2] = {{n, l - 1, 1, 0, split}, {n, s, 1, 0, 0}};
+    mill_shape b[2] = {{n, l - 1, 1, 0, split, lo_k}, {n, s, 1, 0, 0, 0}};
     return mill_bytes(oc, b, split ? 1 : 2, MM);
+}
+
+static uint64_t msb_carry(const ot_costing *oc, size_t n, unsigned l, unsigned s) {
+    return msb_carry_b2a(oc, n, l, s, 0);
 }
 
 static uint64_t trunc_lane(const ot_costing *oc, size_t n, unsigned l, unsigned s) {
@@ -107,6 +114,9 @@ static uint64_t relu_trunc_lane(const ot_costing *oc, size_t n, unsigned l, unsi
         unsigned k = l - s;
         cot1_job mux[4] = {{.sender = MPC_SERVER, .n = n, .w = k}, {.sender = MPC_CLIENT, .n = n, .w = k},
                            {.sender = MPC_SERVER, .n = n, .w = k}, {.sender = MPC_SERVER, .n = n, .w = k}};
+        if (nl_carry_b2a(oc->backend, l, s, MM, k)) /* the carry as shares: the MUX alone */
+            return msb_carry_b2a(oc, n, l, s, k) + mpc_cot1_bytes(oc, mux, 2) +
+                   nl_extend_msb0_bytes(oc, n, k, l);
         return msb_carry(oc, n, l, s) + mpc_cot1_bytes(oc, mux, 4) +
                nl_extend_msb0_bytes(oc, n, k, l);
     }

@@ -36,6 +36,10 @@ otb_job nl_corr_job(mpc_lane *L, nl_corr_ctx *k, uint8_t *ch, size_t n);
  * than the two comparisons apart (m: digit bits, on a backend), else 0:
  * then truncation runs the two as two batches. */
 unsigned nl_carry_split(int backend, unsigned l, unsigned s, unsigned m);
+/* Whether that split millionaire also gives the carry as additive shares
+ * mod 2^k, its B2A riding in the AND rounds after the carry's subtree
+ * (mill_inst.lo_a): a split, one-flight COTs of k bits, a round left. */
+int nl_carry_b2a(int backend, unsigned l, unsigned s, unsigned m, unsigned k);
 
 /* Whether nl_relu_trunc computes y mod 2^(l-s) and extends it with its MSB
  * known to be 0 (relu.c, docs/PROTOCOLS.md §5.4) on a backend: where it

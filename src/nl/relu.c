@@ -101,22 +101,36 @@ unsigned nl_carry_split(int backend, unsigned l, unsigned s, unsigned m) {
     return one.bits + one.cots * g <= a.bits + a.cots * g + b.bits + b.cots * g ? s : 0;
 }
 
+int nl_carry_b2a(int backend, unsigned l, unsigned s, unsigned m, unsigned k) {
+    unsigned split = nl_carry_split(backend, l, s, m);
+    return split && mill_lo_b2a_ok(backend, l - 1, m, split, k);
+}
+
 /* msb = MSB(x), c = carry of the low s bits, in one millionaire: the carry
  * is the comparison of the low s bits of the MSB's inputs (the input of C,
  * 2^(l-1) - 1 - x_C, has 2^s - 1 - x_C mod 2^s there), so one split batch
- * gives both where that costs no round (nl_carry_split), else two batches. */
-static int msb_and_carry(mpc_lane *L, scratch *sc, uint8_t *msb, uint8_t *c, const uint64_t *x,
-                         size_t n, unsigned l, unsigned s) {
+ * gives both where that costs no round (nl_carry_split), else two batches.
+ * With ca (only where nl_carry_b2a(.., k)), ca also receives the carry as
+ * additive shares mod 2^k. */
+static int msb_and_carry_b2a(mpc_lane *L, scratch *sc, uint8_t *msb, uint8_t *c, uint64_t *ca,
+                             unsigned k, const uint64_t *x, size_t n, unsigned l, unsigned s) {
     uint64_t *v0 = scr_alloc(sc, n, 8), *v1 = scr_alloc(sc, n, 8);
     if (!v0 || !v1) return oom("truncation");
     unsigned split = nl_carry_split(L->ot.be->id, l, s, mpc_m(L));
+    PARLEY_CHECK(!ca || split);
     mpc_wrap_input(v0, x, n, l - 1, L->role);
     mpc_wrap_input(v1, x, n, s, L->role);
-    mill_inst in[2] = {{.n = n, .k = l - 1, .v = v0, .gt = msb, .split = split, .lo = c},
+    mill_inst in[2] = {{.n = n, .k = l - 1, .v = v0, .gt = msb, .split = split, .lo = c,
+                        .lo_k = ca ? k : 0, .lo_a = ca},
                        {.n = n, .k = s, .v = v1, .gt = c}};
     TRY(mpc_mill(L, in, split ? 1 : 2, mpc_m(L)));
     for (size_t i = 0; i < n; i++) msb[i] ^= (uint8_t)nl_top(x[i], l);
     return 0;
+}
+
+static int msb_and_carry(mpc_lane *L, scratch *sc, uint8_t *msb, uint8_t *c, const uint64_t *x,
+                         size_t n, unsigned l, unsigned s) {
+    return msb_and_carry_b2a(L, sc, msb, c, NULL, 0, x, n, l, s);
 }
 
 /* corr = nl_wrap_corr(m_S, m_C, MSB) as shares mod 2^w (see lane.h). */
@@ -249,6 +263,45 @@ int nl_relu_trunc_narrow(int backend, unsigned l, unsigned s) {
     return s >= 1 && s < l && mpc_cot1_ok(backend, l - s) && mpc_cot1_ok(backend, s);
 }
 
+/* The narrow form with the carry made additive inside the millionaire
+ * (nl_carry_b2a; docs/PROTOCOLS.md §5.4): the split millionaire gives d's
+ * XOR shares and c's shares mod 2^k, its B2A's COT riding in an AND round
+ * after the carry's subtree, so v_P = t_P + c_P is this party's share of
+ * floor(x / 2^s) mod 2^k and y = d v is the MUX alone: two COTs of k bits
+ * in one flight instead of the MUX's and the carry's four, then the
+ * extension. 3 (1 + k) + (1 + s) bits and 4 COTs, the same flights. */
+static int relu_trunc_carry_b2a(mpc_lane *L, uint64_t *y, const uint64_t *x, size_t n, unsigned l,
+                                unsigned s) {
+    unsigned k = l - s;
+    uint64_t mk = bits_mask(k);
+    int S = L->role == MPC_SERVER;
+    scratch sc = {0};
+    uint8_t *d = scr_alloc(&sc, n, 1), *c = scr_alloc(&sc, n, 1);
+    uint64_t *ca = scr_alloc(&sc, n, 8), *v = scr_alloc(&sc, n, 8), *u = scr_alloc(&sc, n, 8),
+             *o = scr_alloc(&sc, 2 * n, 8);
+    int rc = (!d || !c || !ca || !v || !u || !o) ? oom("ReLU with truncation") : 0;
+    if (rc == 0) rc = msb_and_carry_b2a(L, &sc, d, c, ca, k, x, n, l, s);
+    if (rc == 0) {
+        for (size_t i = 0; i < n; i++) {
+            uint64_t dp = (d[i] ^ (S ? 1 : 0)) & 1;
+            d[i] = (uint8_t)dp; /* DReLU = !MSB: S flips its share */
+            v[i] = (ashr(x[i], l, s) + ca[i]) & mk;
+            u[i] = v[i] * (1 - 2 * dp); /* the MUX's correlation, this party's */
+        }
+        cot1_job mux[2] = {
+            {.sender = MPC_SERVER, .n = n, .w = k, .u = u, .b = d, .out = o},
+            {.sender = MPC_CLIENT, .n = n, .w = k, .u = u, .b = d, .out = o + n},
+        };
+        rc = mpc_cot1(L, mux, 2);
+    }
+    if (rc == 0) {
+        for (size_t i = 0; i < n; i++) v[i] = (d[i] * v[i] + o[i] + o[n + i]) & mk;
+        rc = nl_extend_msb0_lane(L, y, v, n, k, l);
+    }
+    scr_free(&sc);
+    return rc;
+}
+
 /* Known sign, narrow (docs/PROTOCOLS.md §5.4): y = relu(floor(x / 2^s)) is
  * below 2^(k-1), k = l - s, so y mod 2^k determines it. Mod 2^k the
  * correction term g 2^(l-s) vanishes, leaving
@@ -267,6 +320,7 @@ static int relu_trunc_narrow(mpc_lane *L, uint64_t *y, const uint64_t *x, size_t
     unsigned k = l - s;
     uint64_t mk = bits_mask(k);
     int S = L->role == MPC_SERVER;
+    if (nl_carry_b2a(L->ot.be->id, l, s, mpc_m(L), k)) return relu_trunc_carry_b2a(L, y, x, n, l, s);
     scratch sc = {0};
     uint8_t *d = scr_alloc(&sc, n, 1), *c = scr_alloc(&sc, n, 1), *cd = scr_alloc(&sc, n, 1);
     /* u: this party's correlations, the MUX's, and S's two of the carry */
