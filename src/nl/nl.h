@@ -27,7 +27,9 @@
  *   relu_trunc      msbc(l, s) + 4(128 + l) + 2(128 + s) mill + 2
  *                   (silent, s < l: the narrow form, y mod 2^k,
  *                   k = l - s, then its extension, msbc(l, s) +
- *                   4(1 + k) + (1 + s), same flights; docs/PROTOCOLS.md §5.4)
+ *                   4(1 + k) + (1 + s), same flights; with the carry's
+ *                   B2A inside the split millionaire (nl_carry_b2a),
+ *                   msbc(l, s) + 3(1 + k) + (1 + s); docs/PROTOCOLS.md §5.4)
  *                   where msbc(l, s) is MSB(x) with the carry of the low s
  *                   bits: one millionaire on l - 1 bits split at s
  *                   (mill.h; 4790 bits at (37, 12), 278 on the silent
@@ -76,8 +78,9 @@
  *   relu, l = 32           342 + 47          379   (4148 on IKNP; was 433)
  *   relu, l = 37           331 + 60          378   (4610; was 424 + 54, 512;
  *                                                   354 + 60, 451)
- *   relu_trunc, 37, s = 12 372 + 63          421   (5730; was 823 + 73, 942;
- *                                                   456 + 64, 560; 433 + 64, 483)
+ *   relu_trunc, 37, s = 12 346 + 62          394   (5730; was 823 + 73, 942;
+ *                                                   456 + 64, 560; 433 + 64, 483;
+ *                                                   372 + 63, 421)
  *   trunc, 37, s = 12      332 + 62          380   (5259; was 636 + 71, 751;
  *                                                   366 + 61, 465; 343 + 61, 390)
  *   (the "was" before the last: COTs at 1.62 bits, every leaf message sent)
