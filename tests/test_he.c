@@ -541,7 +541,7 @@ TEST(noise_margin_largest_layers) {
 TEST(budget_limits) {
     he_budget b;
     REQUIRE_OK(he_budget_for(&b, 37, 13, 4608 * 8, 1, 0));
-    CHECK(b.ka == 49 && b.kb == 40);
+    CHECK(b.ka == 48 && b.kb == 39);
     CHECK(b.beta >= 40 && b.beta <= 72);
     he_budget x;
     CHECK(he_budget_for(&x, 52, 45, 100000, 1, 0) == PARLEY_E_UNSUPPORTED);

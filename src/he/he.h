@@ -50,8 +50,8 @@
 #define HE_L 3         /* RNS primes */
 #define HE_L_MAX 52    /* largest plaintext width l: 2^ka with ka = l + HE_KA_EXTRA <= 2^64 */
 #define HE_CBD_ETA 21  /* centred binomial noise: sigma = sqrt(21/2) = 3.24, |e| <= 21 */
-#define HE_KA_EXTRA 12 /* the a part returns with ka = l + 12 bits */
-#define HE_KB_EXTRA 3  /* kept coefficients of b return with kb = l + 3 bits */
+#define HE_KA_EXTRA 11 /* the a part returns with ka = l + 11 bits */
+#define HE_KB_EXTRA 2  /* kept coefficients of b return with kb = l + 2 bits */
 #define HE_SEED_BYTES 16
 
 typedef unsigned __int128 he_u128;

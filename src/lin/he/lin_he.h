@@ -26,7 +26,7 @@
  *   C decrypts W*x - r; S's share is r. S never computes W*x_S apart.
  * Wire bytes: nin * he_in_bytes(drop) (C->S: 147456 bytes with drop = 0,
  * 1024 fewer per bit dropped) + sum over returned ciphertexts of
- * ceil((8192*ka + kept*kb)/8) (S->C), ka = l + 12, kb = l + 3 — exactly
+ * ceil((8192*ka + kept*kb)/8) (S->C), ka = l + 11, kb = l + 2 — exactly
  * the plan's bytes, independent of the number of lanes. Two flights per layer
  * on every lane that has work.
  *
