@@ -159,6 +159,7 @@ typedef struct mill_t {
     unsigned k, m;
     unsigned split;              /* the fourth batch's (0 < split < k), 0: none */
     unsigned lo_k;               /* and its low part's B2A into lo_k bits (mill_lo_b2a_ok), 0: none */
+    int leaf_sender;             /* mpc_lane.leaf_sender for the run */
     uint64_t *lo_a[2];
     uint64_t *v[2];              /* S: x, C: y */
     uint8_t *gt[2][4], *eq[2][4]; /* batches: gt, gt+eq, eq, gt split (eq[.][3]: its lo) */
@@ -171,6 +172,7 @@ static unsigned split_for(unsigned k) { return k >= 2 ? k * 2 / 5 + 1 : 0; }
 static int mill_fn(mpc_lane *L, call *c) {
     mill_t *t = c->u;
     int r = L->role;
+    L->leaf_sender = t->leaf_sender;
     mill_inst in[4] = {{.n = t->n, .k = t->k, .v = t->v[r], .gt = t->gt[r][0]},
                        {.n = t->n, .k = t->k, .v = t->v[r], .gt = t->gt[r][1], .eq = t->eq[r][1]},
                        {.n = t->n, .k = t->k, .v = t->v[r], .eq = t->eq[r][2]},
@@ -206,13 +208,21 @@ static void mill_check(mill_t *t) {
     }
 }
 
+/* mill_bytes of mill_fn's batches without a run. */
+static uint64_t mill_bytes_of_shape(const mill_t *t) {
+    mill_shape b[4] = {{t->n, t->k, 1, 0, 0, 0}, {t->n, t->k, 1, 1, 0, 0}, {t->n, t->k, 0, 1, 0, 0},
+                       {t->n, t->k, 1, 0, t->split, t->lo_k}};
+    ot_costing oc = {.backend = test_backend(), .leaf_sender = t->leaf_sender};
+    return mill_bytes(&oc, b, t->split ? 4 : 3, t->m);
+}
+
 /* mill_bytes of mill_fn's three batches; on the silent backend the COTs
  * they consume must be what both parties' instances handed out. */
 static uint64_t mill_bytes_of(const mill_t *t) {
     mill_shape b[4] = {{t->n, t->k, 1, 0, 0, 0}, {t->n, t->k, 1, 1, 0, 0}, {t->n, t->k, 0, 1, 0, 0},
                        {t->n, t->k, 1, 0, t->split, t->lo_k}};
     uint64_t cots = 0;
-    ot_costing oc = {.backend = test_backend(), .cots = &cots};
+    ot_costing oc = {.backend = test_backend(), .cots = &cots, .leaf_sender = t->leaf_sender};
     uint64_t bytes = mill_bytes(&oc, b, t->split ? 4 : 3, t->m);
     CHECK_EQ(run2_party_sil[0].cots, cots);
     CHECK_EQ(run2_party_sil[1].cots, cots);
@@ -247,10 +257,11 @@ static void mill_free(mill_t *t) {
     }
 }
 
-/* Every pair (x, y) of k-bit values, k = 0..8, with digit size m. */
-static void mill_exhaustive(unsigned m) {
+/* Every pair (x, y) of k-bit values, k = 0..8, with digit size m; the
+ * leaf OTs sent by `sender` (mpc_lane.leaf_sender). */
+static void mill_exhaustive_by(unsigned m, int sender) {
     for (unsigned k = 0; k <= 8; k++) {
-        mill_t t = {.n = (size_t)1 << (2 * k), .k = k, .m = m};
+        mill_t t = {.n = (size_t)1 << (2 * k), .k = k, .m = m, .leaf_sender = sender};
         mill_alloc(&t);
         for (size_t i = 0; i < t.n; i++) {
             t.v[0][i] = i >> k;
@@ -264,7 +275,19 @@ static void mill_exhaustive(unsigned m) {
     }
 }
 
+static void mill_exhaustive(unsigned m) { mill_exhaustive_by(m, MPC_SERVER); }
+
 TEST(mill_exhaustive_auto) { mill_exhaustive(0); }
+/* C sending the leaves (on backends with random OTs; S elsewhere): the
+ * complemented digits give the same outputs, and the same bytes as S
+ * sending them. */
+TEST(mill_exhaustive_client_leaves) {
+    mill_exhaustive_by(0, MPC_CLIENT);
+    mill_exhaustive_by(3, MPC_CLIENT);
+    mill_t a = {.n = 1000, .k = 31, .m = 0, .leaf_sender = MPC_SERVER}, b = a;
+    b.leaf_sender = MPC_CLIENT;
+    CHECK_EQ(mill_bytes_of_shape(&a), mill_bytes_of_shape(&b));
+}
 TEST(mill_exhaustive_m1) { mill_exhaustive(1); }
 TEST(mill_exhaustive_m2) { mill_exhaustive(2); }
 TEST(mill_exhaustive_m3) { mill_exhaustive(3); }

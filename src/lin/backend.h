@@ -87,6 +87,12 @@ typedef struct lin_ops {
     /* The flight model (mpc/flights.h): replay run's messages on `lanes`
      * lanes, from the plan alone. */
     void (*flights)(const lin_plan *pl, unsigned lanes, fsim *fs);
+    /* Who sends the millionaire's leaf OTs in the session's non-linear
+     * layers (mpc_lane.leaf_sender, mill.h): the party whose inputs are
+     * ready later, so that the other's first message leaves at once. HE:
+     * MPC_CLIENT (S's share of a layer's output is its own mask, known
+     * before C has decrypted); 0 (MPC_SERVER) otherwise. */
+    int leaf_sender;
 } lin_ops;
 
 typedef struct lin_backend {

@@ -192,6 +192,12 @@ static int plan_make(mplan *p, unsigned k, unsigned m, int want_gt, int want_eq,
     return best == UINT64_MAX ? -1 : 0;
 }
 
+/* The leaf OTs' sender on a backend: the lane's choice where it has random
+ * OTs (mill.h), else S. */
+static int leaf_sender_on(const ot_backend *be, int want) {
+    return (be->caps & OT_CAP_RANDOM_OT) && want == MPC_CLIENT ? MPC_CLIENT : MPC_SERVER;
+}
+
 static const ot_backend *backend_of(int backend) {
     const ot_backend *be = ot_backend_get(backend);
     PARLEY_CHECK(be);
@@ -300,7 +306,7 @@ uint64_t mill_bytes(const ot_costing *oc, const mill_shape *b, size_t nb, unsign
     for (unsigned o = 0; o < norder; o++) {
         unsigned w = order[o] / 4, g = (order[o] / 2) & 1, e = order[o] & 1;
         otb_job j = {.kind = OTB_KK,
-                     .sender = MPC_SERVER,
+                     .sender = leaf_sender_on(backend_of(oc->backend), oc->leaf_sender),
                      .n = group[w][g][e],
                      .N = 1u << w,
                      .l = g + e,
@@ -332,6 +338,7 @@ typedef struct inst_state {
     size_t nw;
     uint64_t *gt[MAXQ], *eq[MAXQ];
     uint64_t *lo; /* split: the low part's gt, saved after plan.tap_level */
+    uint64_t flip; /* C sends the leaves: the k-bit mask every digit is read through */
     size_t off[MAXQ]; /* triple offset of each op (in its pool) */
 } inst_state;
 
@@ -398,7 +405,7 @@ static inline __attribute__((always_inline)) void leaf_walk(leaf_group *g, uint6
         size_t stop = s->start + s->count < end ? s->start + s->count : end;
         for (; t < stop; t++) {
             size_t i = t - s->start;
-            emit(g, &o, digit_of(v[i], &st->plan, s->digit), g->gt ? bv_get(gv, i) : 0,
+            emit(g, &o, digit_of(v[i] ^ st->flip, &st->plan, s->digit), g->gt ? bv_get(gv, i) : 0,
                  g->eq ? bv_get(ev, i) : 0);
         }
     }
@@ -490,6 +497,8 @@ static void tap_low(inst_state *st, size_t ninst, unsigned t) {
 static int mill_run(mpc_lane *L, const mill_inst *inst, size_t ninst, unsigned m, inst_state *st,
                     leaf_group *gs, size_t *ngp, tri_pool *tp, lo_b2a *ba) {
     int S = L->role == MPC_SERVER, imp = (L->ot.be->caps & OT_CAP_KK_IMPLIED) != 0;
+    /* snd: this party sends the leaf OTs (S, or C where the lane says so) */
+    int lsnd = leaf_sender_on(L->ot.be, L->leaf_sender), snd = L->role == lsnd;
     size_t T1 = 0, T2 = 0;
     for (size_t i = 0; i < ninst; i++) {
         inst_state *s = &st[i];
@@ -500,6 +509,7 @@ static int mill_run(mpc_lane *L, const mill_inst *inst, size_t ninst, unsigned m
                                inst[i].split, L->ot.be) == 0);
         if (inst[i].n == 0) continue;
         s->nw = bv_words(inst[i].n);
+        s->flip = lsnd == MPC_CLIENT ? bits_mask(inst[i].k) : 0;
         if (inst[i].split && !(s->lo = mem_calloc(s->nw, 8)))
             return err_set(PARLEY_E_NOMEM, "out of memory for the millionaire");
         for (unsigned j = 0; j < s->plan.q; j++) {
@@ -507,8 +517,8 @@ static int mill_run(mpc_lane *L, const mill_inst *inst, size_t ninst, unsigned m
                 return err_set(PARLEY_E_NOMEM, "out of memory for the millionaire");
             if (s->plan.leq[j] && !(s->eq[j] = mem_calloc(s->nw, 8)))
                 return err_set(PARLEY_E_NOMEM, "out of memory for the millionaire");
-            if (S && !imp) { /* S's leaf shares are its random masks (with message 0
-                              * implied the OT chooses them: below) */
+            if (snd && !imp) { /* the sender's leaf shares are its random masks (with
+                                * message 0 implied the OT chooses them: below) */
                 if (s->gt[j]) {
                     prg_bytes(&L->ot.rng, s->gt[j], s->nw * 8);
                     bv_trim(s->gt[j], inst[i].n);
@@ -535,14 +545,14 @@ static int mill_run(mpc_lane *L, const mill_inst *inst, size_t ninst, unsigned m
     /* The leaves' outputs are 1 or 2 bits: a byte each where the back-end
      * writes bytes (an eighth of the memory). */
     int bytes = (L->ot.be->caps & OT_CAP_RANDOM_OT) != 0;
-    for (size_t g = 0; g < ng && (!S || imp); g++) { /* C's, and S's shares from the OTs */
+    for (size_t g = 0; g < ng && (!snd || imp); g++) { /* the receiver's, and the sender's from the OTs */
         leaf_group *G = &gs[g];
         size_t n = G->n ? G->n : 1;
         if (bytes ? !(G->out8 = mem_alloc(n, 1)) : !(G->out = mem_alloc(n, 8)))
             return err_set(PARLEY_E_NOMEM, "out of memory for the millionaire");
     }
-    /* C chooses with its digits. */
-    if (!S)
+    /* The receiver chooses with its digits. */
+    if (!snd)
         for (size_t g = 0; g < ng; g++) {
             leaf_group *G = &gs[g];
             G->choices = mem_alloc(G->n ? G->n : 1, 1);
@@ -551,7 +561,8 @@ static int mill_run(mpc_lane *L, const mill_inst *inst, size_t ninst, unsigned m
                 const seg *sg = &G->segs[sgi];
                 const uint64_t *v = sg->st->in->v;
                 for (size_t i = 0; i < sg->count; i++)
-                    G->choices[sg->start + i] = (uint8_t)digit_of(v[i], &sg->st->plan, sg->digit);
+                    G->choices[sg->start + i] =
+                        (uint8_t)digit_of(v[i] ^ sg->st->flip, &sg->st->plan, sg->digit);
             }
         }
     otb_job *jobs = mem_alloc(ng + 5, sizeof *jobs); /* leaves, up to 4 triple jobs, a B2A */
@@ -559,10 +570,10 @@ static int mill_run(mpc_lane *L, const mill_inst *inst, size_t ninst, unsigned m
     size_t nj = 0;
     for (size_t g = 0; g < ng; g++) {
         leaf_group *G = &gs[g];
-        otb_job j = {.kind = OTB_KK, .sender = MPC_SERVER, .n = G->n, .N = 1u << G->w,
+        otb_job j = {.kind = OTB_KK, .sender = lsnd, .n = G->n, .N = 1u << G->w,
                      .l = (unsigned)(G->gt + G->eq), .gen = leaf_gen, .genw = leaf_genw, .gen_ctx = G,
-                     .choices = G->choices, .out = S ? NULL : G->out, .x = S ? G->out : NULL,
-                     .out8 = S ? NULL : G->out8, .x8 = S ? G->out8 : NULL,
+                     .choices = G->choices, .out = snd ? NULL : G->out, .x = snd ? G->out : NULL,
+                     .out8 = snd ? NULL : G->out8, .x8 = snd ? G->out8 : NULL,
                      .implied = imp};
         jobs[nj++] = j;
     }
@@ -590,7 +601,7 @@ static int mill_run(mpc_lane *L, const mill_inst *inst, size_t ninst, unsigned m
     mem_free(jobs);
     TRY(rc);
     tri_finish(tp);
-    if (!S || imp) /* scatter the leaf shares the OTs gave */
+    if (!snd || imp) /* scatter the leaf shares the OTs gave */
         for (size_t g = 0; g < ng; g++) {
             leaf_group *G = &gs[g];
             for (size_t sgi = 0; sgi < G->nseg; sgi++) {

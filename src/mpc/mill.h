@@ -12,6 +12,14 @@
  * every element and every instance of a level in one message; a node that
  * needs both uses a correlated triple pair (both ANDs share eq_hi).
  *
+ * Leaf sender: S by default. On backends with random OTs a lane may make
+ * C the sender (mpc_lane.leaf_sender; ot_costing.leaf_sender for the cost
+ * functions): both parties then use the complements of their digits, so
+ * that C's table over S's digit j, ([~y_i > j], [~y_i == j]) at j = ~x_i,
+ * is ([x_i > y_i], [x_i == y_i]) and the tree is unchanged. Same bytes; S's
+ * first message (its choices) needs nothing from C, which saves a flight
+ * where S's inputs are ready first (after an HE layer, lin_ops.leaf_sender).
+ *
  * Rounds: the leaf OTs (S sends) and the triple OTs (C sends) run as one
  * exchange of 2 flights per party (silent backend: 1, as its triples need
  * no message; plus a flight per COT batch it makes), then ceil(log2 q) AND

@@ -81,6 +81,7 @@ typedef struct ot_costing {
     int backend;
     uint64_t *cots;
     struct fsim *fs; /* the flight model to feed (mpc/flights.h), or NULL */
+    int leaf_sender; /* the lanes' mpc_lane.leaf_sender (0: MPC_SERVER) */
 } ot_costing;
 /* otb_job_bytes(oc->backend, j), adding the job's COTs to *oc->cots and
  * the job to the flight model's next otb_run. */

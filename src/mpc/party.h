@@ -27,6 +27,8 @@ typedef struct mpc_lane {
     unsigned index;
     ot_lane ot;      /* .ch, .rng, the OT instances of its backend in both directions */
     unsigned mill_m; /* millionaire digit bits, 1..8; 0 = the default (automatic, mill.h) */
+    int leaf_sender; /* who sends the millionaire's leaf OTs on backends with random OTs:
+                      * MPC_SERVER (the default) or MPC_CLIENT (mill.h) */
 } mpc_lane;
 
 /* One flight each way on the lane: send mine (nm bytes), then read the

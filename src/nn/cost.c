@@ -72,7 +72,8 @@ int cost_predict(cost_report *r, const qnet *net, const cost_opts *o) {
         lin_shape merged;
         int lgroup;
         unsigned j = exec_step_end(net, i, &lin, &n, &merged, &lgroup);
-        ot_costing oc = {.backend = o->ot, .cots = &r->layer_cots[i], .fs = fs};
+        ot_costing oc = {.backend = o->ot, .cots = &r->layer_cots[i], .fs = fs,
+                         .leaf_sender = lops->leaf_sender};
         uint64_t f0 = fsim_flights(fs), s0[2], s1[2];
         fsim_sent(fs, s0);
         qctx c = {.net = net,
@@ -125,7 +126,8 @@ int cost_predict(cost_report *r, const qnet *net, const cost_opts *o) {
     if (o->reveal_label) {
         size_t cols = ot->shape.rank ? ot->shape.d[ot->shape.rank - 1] : 1;
         nres = ot->size / cols;
-        ot_costing oc = {.backend = o->ot, .cots = &r->cots, .fs = fs};
+        ot_costing oc = {.backend = o->ot, .cots = &r->cots, .fs = fs,
+                         .leaf_sender = lops->leaf_sender};
         r->label = nl_argmax_bytes(&oc, nres, cols, l, o->lanes);
     }
     r->reveal = bits_bytes(nres * (size_t)l);

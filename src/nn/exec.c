@@ -397,6 +397,10 @@ int exec_infer(party *p, const qnet *net, const exec_opts *o, const uint64_t *x,
      * linear layer of the model */
     lin_backend lin = o->lin ? *o->lin : lin_ot_backend();
     lin_set_outputs(&lin, cost_he_outputs(net));
+    /* the non-linear layers' millionaires: leaves sent by the party whose
+     * inputs are ready later after this back-end's layers (lin_ops) */
+    int leaf0 = p->nlanes ? p->lanes[0].leaf_sender : MPC_SERVER;
+    for (unsigned k = 0; k < p->nlanes; k++) p->lanes[k].leaf_sender = lin.ops->leaf_sender;
     uint64_t *in = NULL;
     rc = qstore_out(&st, &in, net->input);
     if (rc == 0) rc = share_input(p, in, x, net->t[net->input].size, net->l);
@@ -503,5 +507,6 @@ int exec_infer(party *p, const qnet *net, const exec_opts *o, const uint64_t *x,
     } else {
         mem_free(ls);
     }
+    for (unsigned k = 0; k < p->nlanes; k++) p->lanes[k].leaf_sender = leaf0;
     return rc;
 }

@@ -808,7 +808,8 @@ const lin_ops lin_he_ops = {.name = "HE",
                             .plan = ops_plan,
                             .run = ops_run,
                             .free = plan_free,
-                            .flights = ops_flights};
+                            .flights = ops_flights,
+                            .leaf_sender = MPC_CLIENT};
 
 int lin_he_conv_info(lin_he_info *out, const lin_conv *c, unsigned l, uint64_t outs) {
     lin_he_plan pl;
