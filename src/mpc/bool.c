@@ -2,7 +2,6 @@
 #include "mpc/bool.h"
 
 #include "mpc/arith.h"
-
 #include "mpc/flights.h"
 
 #include "mpc/bv.h"
