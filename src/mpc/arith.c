@@ -478,14 +478,11 @@ int mpc_cot1(mpc_lane *L, const cot1_job *jobs, size_t nj) {
 }
 
 uint64_t mpc_cot1_bytes(const ot_costing *oc, const cot1_job *jobs, size_t nj) {
-    uint64_t total = 0;
-    for (size_t k = 0; k < nj; k++) {
-        if (!jobs[k].n) continue;
-        otb_job j = {.kind = OTB_RROT, .sender = jobs[k].sender, .n = jobs[k].n, .l = jobs[k].w};
-        total += jobs[k].n;
-        (void)otb_job_cost(oc, &j);
-    }
-    if (total == 0) return 0;
+    PARLEY_CHECK(nj <= 8);
+    otb_job rj[8];
+    size_t nr = cot1_rot_jobs(jobs, nj, rj);
+    if (nr == 0) return 0;
+    for (size_t k = 0; k < nr; k++) (void)otb_job_cost(oc, &rj[k]);
     otb_cost_run(oc);
     uint64_t bs = bits_bytes(cot1_bits(jobs, nj, MPC_SERVER));
     uint64_t bc = bits_bytes(cot1_bits(jobs, nj, MPC_CLIENT));
