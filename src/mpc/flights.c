@@ -57,6 +57,8 @@ struct fsim {
     int backend, err;
     unsigned lanes;
     uint64_t usable, batch; /* silent: COTs and bytes of a batch */
+    uint64_t room;          /* silent: a pool's room (cot_pool_room) */
+    uint64_t batches;       /* silent: batches made (trees sent) so far */
     uint64_t clk[2];        /* the parties outside party_run */
     uint64_t sent[2];       /* bytes, by sender */
     int forked;
@@ -76,6 +78,7 @@ int fsim_new(fsim **out, int backend, unsigned lanes, const ferret_params *fp) {
     s->lanes = lanes;
     s->usable = ferret_usable(fp ? fp : &FERRET_DEFAULT);
     s->batch = ferret_batch_bytes(fp ? fp : &FERRET_DEFAULT);
+    s->room = cot_pool_room(ferret_n(fp ? fp : &FERRET_DEFAULT));
     *out = s;
     return 0;
 }
@@ -92,6 +95,10 @@ int fsim_status(const fsim *s) {
 
 static uint64_t max64(uint64_t a, uint64_t b) {
     return a > b ? a : b;
+}
+
+uint64_t fsim_batches(const fsim *s) {
+    return s->batches;
 }
 
 uint64_t fsim_flights(const fsim *s) {
@@ -261,8 +268,21 @@ static void walk_silent(fsim *s, alist *L, int me, const fchunk *R, size_t nr, c
             s->err = PARLEY_E_ARG;
             return;
         }
+        /* the last segment makes a short direction's next batch ahead */
+        int last = js == ns && jr == nr;
+        int ahead_s = last && js > is && *av_s < s->room;
+        int ahead_r = last && jr > ir && *av_r < s->room;
+        if (ahead_s) sent = 1;
         walk_steps(s, L, me, R, ir, jr - ir, S, is, js - is, sent ? (long)ts : -1,
                    OT_AHEAD_SILENT);
+        if (ahead_s) {
+            ts++;
+            *av_s += s->usable;
+        }
+        if (ahead_r) {
+            push(s, L, A_RECV, peer, K_T, tr++);
+            *av_r += s->usable;
+        }
         is = js;
         ir = jr;
     }
@@ -296,7 +316,10 @@ static void replay(fsim *s, alist *L, uint64_t *clk, size_t cnt[2][K_N]) {
                 uint64_t *t = &ts[a->owner][a->kind][a->idx];
                 if (a->type == A_SEND) {
                     *t = clk[p];
-                    if (a->kind == K_T) s->sent[p] += s->batch; /* a refill's trees */
+                    if (a->kind == K_T) { /* a refill's trees */
+                        s->sent[p] += s->batch;
+                        s->batches++;
+                    }
                 } else {
                     if (*t == UINT64_MAX) break; /* wait for the peer */
                     clk[p] = max64(clk[p], *t + 1);

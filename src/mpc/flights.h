@@ -47,6 +47,10 @@ int fsim_status(const fsim *s);
 /* Flights so far: the larger of the two parties' clocks. */
 uint64_t fsim_flights(const fsim *s);
 
+/* Silent COT batches made so far (both directions of every lane): the
+ * refills the schedule walks, each one batch's trees. */
+uint64_t fsim_batches(const fsim *s);
+
 /* Bytes sent so far by each party (out[MPC_SERVER], out[MPC_CLIENT]). */
 void fsim_sent(const fsim *s, uint64_t out[2]);
 

@@ -133,6 +133,7 @@ int cost_predict(cost_report *r, const qnet *net, const cost_opts *o) {
     r->reveal = bits_bytes(nres * (size_t)l);
     fsim_msg(fs, MPC_SERVER, r->reveal); /* reveal: the server's share */
     r->flights = fsim_flights(fs) - setup_flights;
+    r->gen_made = fsim_batches(fs) * ferret_batch_bytes(o->ferret ? o->ferret : &FERRET_DEFAULT);
     fsim_sent(fs, r->sent);
     rc = fsim_status(fs);
     fsim_free(fs);

@@ -20,9 +20,11 @@
  * On the silent OT backend the figures are the OTs' own bytes, exact, and
  * `cots` counts the silent COTs they consume; making them costs `gen`
  * more, amortised (cots * ferret_batch_bytes / ferret_usable, rounded up).
- * A run makes whole batches where a lane's direction runs out, so it sends
- * between gen and gen + 2 * lanes * ferret_batch_bytes for them, which the
- * executor reports apart (exec_layer_stat.gen_*).
+ * A run makes whole batches where a lane's direction runs out, and one
+ * ahead where an exchange leaves it short (docs/PROTOCOLS.md §2.4): it
+ * sends exactly gen_made for them, the batches the flight model's walk of
+ * the schedule makes, which the executor reports apart
+ * (exec_layer_stat.gen_*).
  *
  * The critical flights come from the flight model the same walk drives
  * (cost_layer_flights for the linear layers); they are a prediction of
@@ -53,6 +55,7 @@ typedef struct cost_report {
                                  * the first base COTs), HE keys */
     uint64_t cots;              /* silent: the COTs of exec_infer */
     uint64_t gen;               /* silent: their making, amortised (above) */
+    uint64_t gen_made;          /* silent: the batches the run makes, whole (above) */
     uint64_t linear, nonlinear; /* layer bytes of CONV/FC/SCALE, and of the others */
     uint64_t by_kind[QOP_END_]; /* layer bytes per kind */
     /* HE mode: coefficients the linear layers return (cost_he_outputs), and

@@ -11,11 +11,12 @@ void cot_pool_init(cot_pool *p, int sender, block delta, size_t batch) {
     p->sender = sender;
     p->delta = sender ? delta : block_make(0, 0);
     p->batch = batch;
+    p->room = cot_pool_room(batch);
     crh_init(&p->h);
 }
 
 void cot_pool_clear(cot_pool *p) {
-    if (p->buf) mem_free_wipe(p->buf, (COT_POOL_CARRY + p->batch) * sizeof(block));
+    if (p->buf) mem_free_wipe(p->buf, (p->room + p->batch) * sizeof(block));
     crh_clear(&p->h);
     mem_wipe(p, sizeof *p);
 }
@@ -31,27 +32,27 @@ const block *cot_pool_take(cot_pool *p, size_t cnt, uint64_t *index) {
 
 block *cot_pool_fill_begin(cot_pool *p) {
     if (!p->buf) {
-        p->buf = mem_alloc(COT_POOL_CARRY + p->batch, sizeof(block));
+        p->buf = mem_alloc(p->room + p->batch, sizeof(block));
         if (!p->buf) {
             err_set(PARLEY_E_NOMEM, "out of memory for a silent-OT batch (%zu COTs)", p->batch);
             return NULL;
         }
-        p->pos = p->end = COT_POOL_CARRY;
+        p->pos = p->end = p->room;
     }
     size_t left = cot_pool_avail(p);
-    PARLEY_CHECK(left <= COT_POOL_CARRY);
-    memmove(p->buf + COT_POOL_CARRY - left, p->buf + p->pos, left * sizeof(block));
-    p->pos = COT_POOL_CARRY - left;
-    p->end = COT_POOL_CARRY;
-    return p->buf + COT_POOL_CARRY;
+    PARLEY_CHECK(left <= p->room);
+    memmove(p->buf + p->room - left, p->buf + p->pos, left * sizeof(block));
+    p->pos = p->room - left;
+    p->end = p->room;
+    return p->buf + p->room;
 }
 
 void cot_pool_fill_end(cot_pool *p, size_t keep) {
     PARLEY_CHECK(keep <= p->batch);
     size_t left = cot_pool_avail(p);
-    memmove(p->buf + COT_POOL_CARRY + keep - left, p->buf + p->pos, left * sizeof(block));
-    p->pos = COT_POOL_CARRY + keep - left;
-    p->end = COT_POOL_CARRY + p->batch;
+    memmove(p->buf + p->room + keep - left, p->buf + p->pos, left * sizeof(block));
+    p->pos = p->room + keep - left;
+    p->end = p->room + p->batch;
     p->fills++;
 }
 

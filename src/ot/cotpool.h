@@ -18,10 +18,11 @@
  * than one batch (fill_begin appends instead of compacting) and the hook
  * waits for a batch that is already on its way instead of making one.
  *
- * Memory: carry + batch blocks, allocated at the first fill and wiped by
- * cot_pool_clear. A take is at most COT_POOL_CARRY COTs, so COTs that are
- * left when a batch runs out move in front of the next batch and every take
- * is contiguous. */
+ * Memory: room + batch blocks (cot_pool_room), allocated at the first fill
+ * and wiped by cot_pool_clear. A take is at most COT_POOL_CARRY COTs, so
+ * COTs that are left when a batch runs out move in front of the next batch
+ * and every take is contiguous; a batch made ahead of need keeps up to
+ * room COTs of the one before. */
 #ifndef PARLEY_OT_COTPOOL_H
 #define PARLEY_OT_COTPOOL_H
 
@@ -32,6 +33,12 @@
 /* The largest take (the largest request the OT flavours make at once: 8192
  * OTs of 8 COTs), and what a fill keeps of the batch before. */
 #define COT_POOL_CARRY 65536
+/* What a pool of large batches (at least twice this) may still hold when
+ * the next batch is made ahead of need (cot_pool_room): the exchange that
+ * leaves it below this makes the batch at its end, its trees riding on the
+ * sender's last flight (ot/silent.c), so the next exchange need not stop
+ * for one. 2^20 COTs, 16 MiB more per pool. */
+#define COT_POOL_AHEAD ((size_t)1 << 20)
 
 /* The refill hook: how a pool's producer makes one batch, in-band. The
  * sender's half is split so its message can ride on a flight the schedule
@@ -53,7 +60,8 @@ typedef struct cot_pool {
     int sender;
     block delta;     /* sender: Delta (bit 0 set); receiver: zero */
     size_t batch;    /* COTs one fill writes (before the producer keeps its share) */
-    block *buf;      /* COT_POOL_CARRY + batch blocks, made at the first fill */
+    size_t room;     /* COTs a fill may keep from before (cot_pool_room(batch)) */
+    block *buf;      /* room + batch blocks, made at the first fill */
     size_t pos, end; /* the COTs not yet handed out: buf[pos .. end) */
     uint64_t used;   /* COTs handed out so far (the consumers' hash tweaks count them) */
     uint64_t fills;  /* batches filled so far */
@@ -68,6 +76,13 @@ void cot_pool_clear(cot_pool *p);
 static inline void cot_pool_set_refill(cot_pool *p, const cot_refill *r, void *ctx) {
     p->refill = r;
     p->refill_ctx = ctx;
+}
+
+/* The COTs a pool of this batch size keeps room for in front of a new
+ * batch: COT_POOL_AHEAD where batches are at least twice that, else
+ * COT_POOL_CARRY. A fill may happen while at most this many are left. */
+static inline size_t cot_pool_room(size_t batch) {
+    return batch >= 2 * COT_POOL_AHEAD ? COT_POOL_AHEAD : COT_POOL_CARRY;
 }
 
 static inline size_t cot_pool_avail(const cot_pool *p) {

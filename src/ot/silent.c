@@ -508,14 +508,33 @@ int silent_steps_run(cot_pool *ps, cot_pool *pr, chan *ch, const ot_chunk *R, si
          * batch's trees ride on the segment's last flight of ours (the
          * receiver reads them once the segment is done). */
         sent = js < ns && js > is && silent_task_cots(S[js].t, S[js].c) > a;
+        size_t as = a;
         a = pr ? cot_pool_avail(pr) : 0;
         for (size_t need; jr < nr && (need = silent_task_cots(R[jr].t, R[jr].c)) <= a; jr++)
             a -= need;
         PARLEY_CHECK(js > is || jr > ir);
+        /* The exchange's last segment: a direction it leaves with fewer
+         * COTs than its pool's room makes its next batch ahead of need, the
+         * trees sent behind the COT sender's last message of the segment
+         * and read by the receiver right after the segment, so the next
+         * exchange starts with a batch in stock instead of stopping for one
+         * (docs/PROTOCOLS.md §2.4). */
+        int last = js == ns && jr == nr;
+        int ahead_s = last && js > is && as < ps->room;
+        int ahead_r = last && jr > ir && a < pr->room;
+        if (ahead_s) sent = 1;
         uint64_t fl1 = chan_get_stats(ch)->flights;
         TRY(ot_steps_run_ahead(ch, R + ir, jr - ir, S + is, js - is, OT_AHEAD_SILENT,
                                sent ? send_trees : NULL, &tc));
         if (st) st->extra_flights += (seg ? chan_get_stats(ch)->flights : fl1) - fl0;
+        if (ahead_s) cot_pool_refill_finish(ps);
+        if (ahead_r) {
+            TRY(cot_pool_refill_recv(pr, ch));
+            if (st) {
+                st->batches_recv++;
+                st->gen_bytes_recv += cot_pool_batch_bytes(pr);
+            }
+        }
         is = js;
         ir = jr;
     }
