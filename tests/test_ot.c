@@ -823,6 +823,53 @@ static int toy_party(int who, chan *ch, void *arg) {
     return rc;
 }
 
+/* The pool alone: a fill writes the batch right below the COTs left and
+ * moves nothing; its first `keep` blocks are never handed out, its others
+ * come next, then the ones left from before, in order; a fill may keep up
+ * to the pool's room; indices count every COT handed out. */
+TEST(cot_pool_keeps_what_is_left) {
+    const size_t batch = 3 * COT_POOL_AHEAD, keep = 1000;
+    cot_pool p;
+    cot_pool_init(&p, 0, block_make(0, 0), batch);
+    CHECK_EQ(p.room, COT_POOL_AHEAD);
+    CHECK_EQ(cot_pool_room(COT_POOL_AHEAD), COT_POOL_CARRY); /* small batches: small room */
+    uint64_t *q = mem_alloc(batch + COT_POOL_AHEAD, sizeof *q),
+             *tmp = mem_alloc(batch + COT_POOL_AHEAD, sizeof *tmp);
+    REQUIRE(q && tmp);
+    size_t nq = 0; /* the values the pool holds, in hand-out order */
+    uint64_t next = 0, handed = 0, idx;
+    const size_t leave[3] = {COT_POOL_AHEAD, 5, 0}; /* left for the next fill: the room, ... */
+    for (int f = 0; f < 3; f++) {
+        block *b = cot_pool_fill_begin(&p);
+        REQUIRE(b != NULL);
+        for (size_t i = 0; i < batch; i++) b[i] = block_make(0, next + i);
+        cot_pool_fill_end(&p, keep);
+        memcpy(tmp, q, nq * sizeof *q); /* the new batch but its first keep, then the rest */
+        for (size_t i = keep; i < batch; i++) q[i - keep] = next + i;
+        memcpy(q + batch - keep, tmp, nq * sizeof *q);
+        nq += batch - keep;
+        next += batch;
+        CHECK_EQ(cot_pool_avail(&p), nq);
+        size_t stop = nq - leave[f], out = 0, bad = 0;
+        while (out < stop) { /* takes of an odd size */
+            size_t cnt = stop - out < 4093 ? stop - out : 4093;
+            const block *t = cot_pool_take(&p, cnt, &idx);
+            CHECK_EQ(idx, handed);
+            for (size_t i = 0; i < cnt; i++) bad += t[i].w[0] != q[out + i];
+            out += cnt;
+            handed += cnt;
+        }
+        CHECK_MSG(bad == 0, "fill %d: %zu of %zu COTs out of order", f, bad, stop);
+        memmove(q, q + stop, (nq - stop) * sizeof *q);
+        nq -= stop;
+    }
+    CHECK_EQ(p.fills, 3u);
+    CHECK_EQ(cot_pool_avail(&p), 0u);
+    mem_free(q);
+    mem_free(tmp);
+    cot_pool_clear(&p);
+}
+
 TEST(silent_flavours_on_a_pool_of_any_producer) {
     toy_case k = {.n = 100000};
     prg g;

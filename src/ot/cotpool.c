@@ -31,28 +31,24 @@ const block *cot_pool_take(cot_pool *p, size_t cnt, uint64_t *index) {
 }
 
 block *cot_pool_fill_begin(cot_pool *p) {
+    const size_t top = p->room + p->batch;
     if (!p->buf) {
-        p->buf = mem_alloc(p->room + p->batch, sizeof(block));
+        p->buf = mem_alloc(top, sizeof(block));
         if (!p->buf) {
             err_set(PARLEY_E_NOMEM, "out of memory for a silent-OT batch (%zu COTs)", p->batch);
             return NULL;
         }
-        p->pos = p->end = p->room;
+        p->pos = p->end = top;
     }
-    size_t left = cot_pool_avail(p);
-    PARLEY_CHECK(left <= p->room);
-    memmove(p->buf + p->room - left, p->buf + p->pos, left * sizeof(block));
-    p->pos = p->room - left;
-    p->end = p->room;
-    return p->buf + p->room;
+    /* The COTs not yet handed out are buf[pos .. top): at most room of
+     * them, so the batch fits right below them. */
+    PARLEY_CHECK(p->end == top && cot_pool_avail(p) <= p->room);
+    return p->buf + p->pos - p->batch;
 }
 
 void cot_pool_fill_end(cot_pool *p, size_t keep) {
     PARLEY_CHECK(keep <= p->batch);
-    size_t left = cot_pool_avail(p);
-    memmove(p->buf + p->room + keep - left, p->buf + p->pos, left * sizeof(block));
-    p->pos = p->room + keep - left;
-    p->end = p->room + p->batch;
+    p->pos = p->pos - p->batch + keep;
     p->fills++;
 }
 

@@ -19,10 +19,12 @@
  * waits for a batch that is already on its way instead of making one.
  *
  * Memory: room + batch blocks (cot_pool_room), allocated at the first fill
- * and wiped by cot_pool_clear. A take is at most COT_POOL_CARRY COTs, so
- * COTs that are left when a batch runs out move in front of the next batch
- * and every take is contiguous; a batch made ahead of need keeps up to
- * room COTs of the one before. */
+ * and wiped by cot_pool_clear. The COTs not yet handed out always end at
+ * the top of the buffer, and a fill writes the new batch right below them:
+ * nothing is moved, the new batch's COTs are handed out first and those
+ * left from before after them (both sides alike), and every take is
+ * contiguous. A fill may happen while up to room COTs are left (a batch
+ * made ahead of need), at most COT_POOL_CARRY when a take runs short. */
 #ifndef PARLEY_OT_COTPOOL_H
 #define PARLEY_OT_COTPOOL_H
 
@@ -94,12 +96,13 @@ static inline size_t cot_pool_avail(const cot_pool *p) {
  * the next fill. */
 const block *cot_pool_take(cot_pool *p, size_t cnt, uint64_t *index);
 
-/* Producer: room for the next batch (p->batch blocks), the COTs not yet
- * handed out moved in front of it; NULL if out of memory (error set). No
- * take may happen until cot_pool_fill_end. */
+/* Producer: room for the next batch (p->batch blocks), right below the
+ * COTs not yet handed out (at most p->room of them); NULL if out of memory
+ * (error set). No take may happen until cot_pool_fill_end. */
 block *cot_pool_fill_begin(cot_pool *p);
 /* Producer: the batch is written; its first `keep` COTs are the producer's
- * (never handed out), the rest follow the COTs left from before. */
+ * (never handed out), the rest are handed out next, then the COTs left
+ * from before. */
 void cot_pool_fill_end(cot_pool *p, size_t keep);
 
 /* The hook, counted: bytes sent by refill_send go to *sent if not NULL. */

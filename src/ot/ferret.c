@@ -84,7 +84,7 @@ void ferret_clear(ferret *f) {
 
 /* ---- refill: keep the leftover, make the batch in the pool's room ---- */
 
-/* The room for the batch in the pool (the leftover moved in front of it);
+/* The room for the batch in the pool (right below the COTs left);
  * NULL if out of memory. */
 static block *refill_begin(ferret *f) {
     if (!f->msg && !(f->msg = mem_alloc(msg_blocks(f->par), sizeof(block)))) {

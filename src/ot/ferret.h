@@ -61,7 +61,7 @@
  * the small batch cannot cover, or costs less than it (FERRET_TOY), takes
  * its base from IKNP directly (ferret_boots).
  *
- * Memory: the pool (COT_POOL_CARRY + n blocks) and the tree messages are
+ * Memory: the pool (cot_pool_room(n) + n blocks) and the tree messages are
  * allocated at the first refill; all secrets (base, seeds) are wiped by
  * ferret_clear, the pool's by cot_pool_clear.
  * The receiver rebuilds its trees without branching or indexing on its
@@ -146,7 +146,8 @@ int ferret_init(ferret *f, const ferret_params *p, int sender, block delta, cons
 void ferret_clear(ferret *f);
 
 /* The refill hook (cotpool.h) of a ferret: a refill keeps the COTs not yet
- * handed out (<= COT_POOL_CARRY), in front of the new batch's. Sender:
+ * handed out (up to the pool's room), to be handed out after the new
+ * batch's. Sender:
  * ferret_send_trees expands the trees and sends their messages (no flush),
  * ferret_send_finish then computes the batch. Receiver: ferret_recv_batch
  * reads the messages and computes the batch. */
