@@ -33,7 +33,7 @@
 #include "net/chan.h"
 
 /* The largest take (the largest request the OT flavours make at once: 8192
- * OTs of 8 COTs), and what a fill keeps of the batch before. */
+ * OTs of 8 COTs), and the room of a pool of small batches. */
 #define COT_POOL_CARRY 65536
 /* What a pool of large batches (at least twice this) may still hold when
  * the next batch is made ahead of need (cot_pool_room): the exchange that
@@ -80,8 +80,8 @@ static inline void cot_pool_set_refill(cot_pool *p, const cot_refill *r, void *c
     p->refill_ctx = ctx;
 }
 
-/* The COTs a pool of this batch size keeps room for in front of a new
- * batch: COT_POOL_AHEAD where batches are at least twice that, else
+/* The COTs a pool of this batch size keeps room for beside a new batch:
+ * COT_POOL_AHEAD where batches are at least twice that, else
  * COT_POOL_CARRY. A fill may happen while at most this many are left. */
 static inline size_t cot_pool_room(size_t batch) {
     return batch >= 2 * COT_POOL_AHEAD ? COT_POOL_AHEAD : COT_POOL_CARRY;
