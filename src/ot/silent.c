@@ -475,6 +475,17 @@ static int send_trees(void *vctx) {
     return 0;
 }
 
+/* Read the peer's trees of our receiving direction's next batch and make
+ * it, counted. */
+static int recv_batch(cot_pool *pr, chan *ch, silent_stats *st) {
+    TRY(cot_pool_refill_recv(pr, ch));
+    if (st) {
+        st->batches_recv++;
+        st->gen_bytes_recv += cot_pool_batch_bytes(pr);
+    }
+    return 0;
+}
+
 int silent_steps_run(cot_pool *ps, cot_pool *pr, chan *ch, const ot_chunk *R, size_t nr,
                      const ot_chunk *S, size_t ns, silent_stats *st) {
     PARLEY_CHECK((ps || ns == 0) && (pr || nr == 0));
@@ -491,13 +502,7 @@ int silent_steps_run(cot_pool *ps, cot_pool *pr, chan *ch, const ot_chunk *R, si
             TRY(send_trees(&tc));
             TRY(chan_flush(ch));
         }
-        if (ref_r) {
-            TRY(cot_pool_refill_recv(pr, ch));
-            if (st) {
-                st->batches_recv++;
-                st->gen_bytes_recv += cot_pool_batch_bytes(pr);
-            }
-        }
+        if (ref_r) TRY(recv_batch(pr, ch, st));
         if (ref_s) cot_pool_refill_finish(ps);
         /* The steps that fit the COTs at hand; a refill always makes room
          * for at least one (COT_POOL_CARRY bounds a chunk). */
@@ -528,13 +533,7 @@ int silent_steps_run(cot_pool *ps, cot_pool *pr, chan *ch, const ot_chunk *R, si
                                sent ? send_trees : NULL, &tc));
         if (st) st->extra_flights += (seg ? chan_get_stats(ch)->flights : fl1) - fl0;
         if (ahead_s) cot_pool_refill_finish(ps);
-        if (ahead_r) {
-            TRY(cot_pool_refill_recv(pr, ch));
-            if (st) {
-                st->batches_recv++;
-                st->gen_bytes_recv += cot_pool_batch_bytes(pr);
-            }
-        }
+        if (ahead_r) TRY(recv_batch(pr, ch, st));
         is = js;
         ir = jr;
     }
