@@ -7,7 +7,8 @@
  *      the number of kept coefficients
  *   3  the server side of a whole session: the rest is the client's byte
  *      stream (set-up message, then the input ciphertexts of a small
- *      convolution); the server must finish or fail cleanly.
+ *      convolution); the server must finish or fail cleanly (also 5..7)
+ *   4  a Galois key (he_gkey_unpack)
  * Whatever the bytes, the result is ok or a clean error: never a crash, a
  * hang or an out-of-bounds access. The corpus (fuzz/corpus/he_peer) is made
  * by fuzz/gen_he_corpus.c. */
@@ -53,7 +54,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const uint8_t *in = data + 1;
     size_t n = size - 1;
     int rc = 0;
-    switch (data[0] & 3) {
+    switch (data[0] & 7) {
     case 0: {
         he_pk *pk = mem_alloc(1, sizeof *pk);
         if (!pk) return 0;
@@ -77,6 +78,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (am && bm) rc = he_out_unpack(am, bm, kept, ka, kb, in + 4, n - 4);
         mem_free(am);
         mem_free(bm);
+        break;
+    }
+    case 4: {
+        he_gkey *k = mem_alloc(1, sizeof *k);
+        if (!k) return 0;
+        rc = he_gkey_unpack(k, in, n);
+        mem_free(k);
         break;
     }
     default:

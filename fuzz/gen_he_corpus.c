@@ -76,6 +76,20 @@ int main(int argc, char **argv) {
     put("out_valid", 2, buf, 4 + ob);
     buf[4 + ob - 1] |= 0x80;
     put("out_bad_padding", 2, buf, 4 + ob);
+    /* Galois keys: a short one (committed), a valid one and one with an
+     * even automorphism (full length, not committed: 590 KB each) */
+    {
+        he_gkey *gk = mem_alloc(1, sizeof *gk);
+        uint8_t *kb = mem_alloc(he_gkey_bytes(), 1);
+        he_gkey_gen(&g, gk, sk, he_pack_galois(1));
+        he_gkey_pack(kb, gk);
+        put("gkey_short", 4, kb, 100);
+        put("gkey_valid", 4, kb, he_gkey_bytes());
+        kb[4] = 2;
+        put("gkey_even_g", 4, kb, he_gkey_bytes());
+        mem_free(gk);
+        mem_free(kb);
+    }
     /* the honest client's stream for fuzz_he_peer's convolution */
     lin_conv c = he_peer_conv();
     lin_he_plan pl;

@@ -2,8 +2,10 @@
  * the 128-bit reduction, encoding and encryption round trips for every l,
  * plaintext x ciphertext products, re-randomisation, flooding, modulus
  * switching against a long-division reference, the returned form, noise
- * margins at the largest layers, and the parsers' rejection of malformed
- * bytes. */
+ * margins at the largest layers, the parsers' rejection of malformed
+ * bytes, and Galois keys: automorphisms with key switching, the packing
+ * tree for every size up to 2^HE_PACK_MAX_LOG, their noise against the
+ * bounds, and the key's wire form. */
 #include "harness.h"
 
 #include "he/ntt_tiers.h"
@@ -1093,4 +1095,217 @@ TEST(mac_rows_multi) {
     mem_free(buf);
     mem_free(ref);
     mem_free(got);
+}
+
+/* ---- Galois keys, key switching and packing ---- */
+
+/* The largest |noise| of (b, a) (coefficient domain) encrypting zero:
+ * the centred phase b + a*s mod Q. */
+static double zero_noise_max(const he_sk *sk, const he_poly *b, const he_poly *a) {
+    const he_params *P = he_params_get();
+    he_poly *ph = poly_new(), *as = poly_new();
+    memcpy(as, a, sizeof *as);
+    he_poly_ntt(as);
+    memcpy(ph, b, sizeof *ph);
+    he_poly_ntt(ph);
+    for (int i = 0; i < HE_L; i++)
+        for (size_t j = 0; j < HE_N; j++)
+            ph->c[i][j] = he_addmod(ph->c[i][j], he_mulmod(as->c[i][j], sk->s_ntt.c[i][j], &P->p[i]),
+                                    P->p[i].q);
+    he_poly_intt(ph);
+    double worst = 0;
+    for (size_t j = 0; j < HE_N; j++) {
+        uint64_t x[HE_W], y[HE_W];
+        he_crt_coeff(x, ph, j);
+        memcpy(y, P->Q, sizeof y);
+        he_w_sub(y, x); /* Q - x */
+        const uint64_t *v = he_w_cmp(x, y) <= 0 ? x : y;
+        double mag = 0;
+        for (int i = HE_W - 1; i >= 0; i--)
+            mag = mag * 18446744073709551616.0 + (double)v[i];
+        if (mag > worst) worst = mag;
+    }
+    mem_free(ph);
+    mem_free(as);
+    return worst;
+}
+
+/* tau_g(m) mod 2^l. */
+static void auto_plain(uint64_t *out, const uint64_t *m, uint32_t g, unsigned l) {
+    for (uint32_t i = 0; i < HE_N; i++) {
+        uint32_t e = (uint32_t)(((uint64_t)i * g) % (2 * HE_N));
+        if (e < HE_N)
+            out[e] = m[i];
+        else
+            out[e - HE_N] = (0 - m[i]) & bits_mask(l);
+    }
+}
+
+/* A fresh encryption of m (NULL: zero) under sk at width l, a in
+ * coefficient form. */
+static void encrypt_coeff(prg *g, he_poly *b, he_poly *a, const he_sk *sk, unsigned l,
+                          const uint64_t *m) {
+    he_encoder enc;
+    he_encoder_init(&enc, l);
+    uint8_t seed[HE_SEED_BYTES];
+    prg_bytes(g, seed, sizeof seed);
+    he_encrypt_sk(g, b, sk, seed, &enc, m);
+    he_expand_a(a, seed);
+    he_poly_intt(a);
+}
+
+/* An automorphism with its key switch decrypts to tau_g(m) for the edge
+ * messages at l = 1, 37 and 52, for the packing elements and others; the
+ * noise it adds stays below HE_KS_BOUND. */
+TEST(galois_keyswitch) {
+    prg g;
+    harness_prg(&g, 21);
+    he_sk *sk = mem_alloc(1, sizeof *sk);
+    he_gkey *key = mem_alloc(1, sizeof *key);
+    he_poly *b = poly_new(), *a = poly_new();
+    uint64_t *m = mem_alloc(HE_N, 8), *d = mem_alloc(HE_N, 8), *want = mem_alloc(HE_N, 8);
+    REQUIRE(sk && key && m && d && want);
+    he_sk_gen(&g, sk);
+    const uint32_t gs[] = {HE_N + 1, HE_N / 2 + 1, HE_N / 64 + 1, 3, 5, 2 * HE_N - 1};
+    const unsigned ls[] = {1, 37, HE_L_MAX};
+    for (size_t gi = 0; gi < sizeof gs / sizeof *gs; gi++) {
+        he_gkey_gen(&g, key, sk, gs[gi]);
+        for (size_t li = 0; li < sizeof ls / sizeof *ls; li++) {
+            unsigned l = ls[li];
+            edge_message(&g, m, l);
+            encrypt_coeff(&g, b, a, sk, l, m);
+            he_ct_auto(b, a, key);
+            REQUIRE_OK(he_decrypt(d, sk, b, a, l));
+            auto_plain(want, m, gs[gi], l);
+            int bad = 0;
+            for (size_t j = 0; j < HE_N; j++)
+                bad += d[j] != want[j];
+            CHECK_MSG(bad == 0, "g = %u, l = %u: %d coefficients wrong", gs[gi], l, bad);
+        }
+        encrypt_coeff(&g, b, a, sk, 37, NULL);
+        double fresh = zero_noise_max(sk, b, a);
+        he_ct_auto(b, a, key);
+        double after = zero_noise_max(sk, b, a);
+        CHECK_MSG(fresh <= HE_CBD_ETA && after <= HE_CBD_ETA + HE_KS_BOUND && after > fresh,
+                  "g = %u: noise %.0f -> %.0f (bound %.0f)", gs[gi], fresh, after,
+                  HE_CBD_ETA + HE_KS_BOUND);
+        printf("  g = %5u: noise %.0f -> %.0f (log2 %.1f; bound %.0f)\n", gs[gi], fresh, after,
+               log2(after), HE_CBD_ETA + HE_KS_BOUND);
+    }
+    he_sk_clear(sk);
+    mem_free(sk);
+    mem_free(key);
+    mem_free(b);
+    mem_free(a);
+    mem_free(m);
+    mem_free(d);
+    mem_free(want);
+}
+
+/* he_pack for every k up to HE_PACK_MAX_LOG, with all 2^k, one fewer and a
+ * single ciphertext: each input holds a random message in every
+ * coefficient (so the positions that are not = 0 mod 2^k carry garbage the
+ * tree must cancel), and the packed ciphertext decrypts, at every one of
+ * its N positions, to input i's coefficient p at p + i (zero for inputs
+ * left out). Also at l = 1 and l = 52, and the noise of 2^6 packed
+ * encryptions of zero against the bound. */
+TEST(pack_tree) {
+    prg g;
+    harness_prg(&g, 22);
+    const size_t NMAX = (size_t)1 << HE_PACK_MAX_LOG;
+    he_sk *sk = mem_alloc(1, sizeof *sk);
+    he_gkey *keys = mem_alloc(HE_PACK_MAX_LOG, sizeof *keys);
+    he_poly *bs = mem_alloc(NMAX, sizeof *bs), *as = mem_alloc(NMAX, sizeof *as);
+    uint64_t *m = mem_alloc(NMAX * HE_N, 8), *d = mem_alloc(HE_N, 8);
+    REQUIRE(sk && keys && bs && as && m && d);
+    he_sk_gen(&g, sk);
+    for (unsigned k = 0; k < HE_PACK_MAX_LOG; k++)
+        he_gkey_gen(&g, &keys[k], sk, he_pack_galois(k));
+    struct {
+        unsigned k, l;
+        size_t n;
+    } cases[3 * (HE_PACK_MAX_LOG + 1) + 2];
+    size_t nc = 0;
+    for (unsigned k = 0; k <= HE_PACK_MAX_LOG; k++) {
+        cases[nc++] = (typeof(cases[0])){k, 37, (size_t)1 << k};
+        if (k >= 1) cases[nc++] = (typeof(cases[0])){k, 32, ((size_t)1 << k) - 1};
+        if (k >= 2) cases[nc++] = (typeof(cases[0])){k, 37, 1};
+    }
+    cases[nc++] = (typeof(cases[0])){3, 1, 8};
+    cases[nc++] = (typeof(cases[0])){3, HE_L_MAX, 5};
+    for (size_t c = 0; c < nc; c++) {
+        const unsigned k = cases[c].k, l = cases[c].l;
+        const size_t n = cases[c].n, K = (size_t)1 << k;
+        for (size_t i = 0; i < n; i++) {
+            edge_message(&g, m + i * HE_N, l);
+            encrypt_coeff(&g, &bs[i], &as[i], sk, l, m + i * HE_N);
+        }
+        he_pack(bs, as, n, k, keys);
+        REQUIRE_OK(he_decrypt(d, sk, &bs[0], &as[0], l));
+        int bad = 0;
+        for (size_t p = 0; p < HE_N; p += K)
+            for (size_t i = 0; i < K; i++)
+                bad += d[p + i] != (i < n ? m[i * HE_N + p] : 0);
+        CHECK_MSG(bad == 0, "k = %u, n = %zu, l = %u: %d coefficients wrong", k, n, l, bad);
+    }
+    for (size_t i = 0; i < NMAX; i++)
+        encrypt_coeff(&g, &bs[i], &as[i], sk, 37, NULL);
+    he_pack(bs, as, NMAX, HE_PACK_MAX_LOG, keys);
+    double noise = zero_noise_max(sk, &bs[0], &as[0]);
+    double bound = HE_CBD_ETA + (double)(NMAX - 1) * HE_KS_BOUND;
+    CHECK_MSG(noise <= bound, "noise %.0f above the bound %.0f", noise, bound);
+    printf("  2^%d packed: noise %.0f (log2 %.1f), bound %.0f (log2 %.1f)\n", HE_PACK_MAX_LOG,
+           noise, log2(noise), bound, log2(bound));
+    he_sk_clear(sk);
+    mem_free(sk);
+    mem_free(keys);
+    mem_free(bs);
+    mem_free(as);
+    mem_free(m);
+    mem_free(d);
+}
+
+/* The Galois key's wire form round-trips (the a_i come back from the seed)
+ * and the parser refuses a wrong length, a bad magic, an even, too small
+ * or too large automorphism, and a residue at its modulus in the special
+ * prime's row. */
+TEST(gkey_serialise_reject) {
+    const he_params *P = he_params_get();
+    prg g;
+    harness_prg(&g, 23);
+    he_sk *sk = mem_alloc(1, sizeof *sk);
+    he_gkey *k = mem_alloc(1, sizeof *k), *k2 = mem_alloc(1, sizeof *k2);
+    size_t nb = he_gkey_bytes();
+    uint8_t *buf = mem_alloc(nb + 1, 1);
+    REQUIRE(sk && k && k2 && buf);
+    CHECK(nb == 4 + 4 + HE_SEED_BYTES + (size_t)HE_L * HE_N * (3 * 48 + 48) / 8);
+    he_sk_gen(&g, sk);
+    he_gkey_gen(&g, k, sk, he_pack_galois(2));
+    he_gkey_pack(buf, k);
+    REQUIRE_OK(he_gkey_unpack(k2, buf, nb));
+    CHECK(k2->g == k->g && memcmp(k->b, k2->b, sizeof k->b) == 0 &&
+          memcmp(k->a, k2->a, sizeof k->a) == 0);
+    CHECK(he_gkey_unpack(k2, buf, nb - 1) == PARLEY_E_PROTO);
+    CHECK(he_gkey_unpack(k2, buf, nb + 1) == PARLEY_E_PROTO);
+    CHECK(he_gkey_unpack(k2, buf, 0) == PARLEY_E_PROTO);
+    buf[1] ^= 1;
+    CHECK(he_gkey_unpack(k2, buf, nb) == PARLEY_E_PROTO);
+    CHECK(strstr(err_msg(), "magic") != NULL);
+    buf[1] ^= 1;
+    const uint32_t bad_g[] = {0, 1, 2, HE_N, 2 * HE_N + 1, 0xffffffffu};
+    for (size_t i = 0; i < sizeof bad_g / sizeof *bad_g; i++) {
+        for (int b = 0; b < 4; b++)
+            buf[4 + b] = (uint8_t)(bad_g[i] >> (8 * b));
+        CHECK_MSG(he_gkey_unpack(k2, buf, nb) == PARLEY_E_PROTO, "g = %u accepted", bad_g[i]);
+        CHECK(strstr(err_msg(), "automorphism") != NULL);
+    }
+    k->b[2].c[HE_L][7] = P->sp.q;
+    he_gkey_pack(buf, k);
+    CHECK(he_gkey_unpack(k2, buf, nb) == PARLEY_E_PROTO);
+    CHECK(strstr(err_msg(), "not below its modulus") != NULL);
+    he_sk_clear(sk);
+    mem_free(sk);
+    mem_free(k);
+    mem_free(k2);
+    mem_free(buf);
 }

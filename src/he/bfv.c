@@ -53,30 +53,32 @@ void he_sample_cbd(prg *g, int8_t *e, size_t n) {
 }
 
 /* Uniform mod q from 64-bit draws: accept v below the largest multiple of q
- * (rejects fewer than 2^-9 of the draws), then reduce. */
+ * (rejects fewer than 2^-9 of the draws), then reduce. Each row starts a
+ * fresh draw, so rows never share a word. */
+void he_expand_row(prg *g, const he_prime *p, uint64_t *row) {
+    uint64_t buf[RAND_CHUNK];
+    size_t have = 0, used = 0;
+    const uint64_t lim = (UINT64_MAX / p->q) * p->q;
+    for (size_t j = 0; j < HE_N;) {
+        if (used == have) {
+            size_t want = HE_N - j + 8 < RAND_CHUNK ? HE_N - j + 8 : RAND_CHUNK;
+            prg_bytes(g, buf, want * sizeof *buf);
+            have = want;
+            used = 0;
+        }
+        uint64_t v = buf[used++];
+        if (v < lim) row[j++] = he_red128(v, p);
+    }
+}
+
 void he_expand_a(he_poly *out, const uint8_t seed[HE_SEED_BYTES]) {
     const he_params *P = he_params_get();
     block s;
     memcpy(s.b, seed, HE_SEED_BYTES);
     prg g;
     prg_seed(&g, s);
-    uint64_t buf[RAND_CHUNK];
-    size_t have = 0, used = 0;
-    for (int i = 0; i < HE_L; i++) {
-        const he_prime *p = &P->p[i];
-        const uint64_t lim = (UINT64_MAX / p->q) * p->q;
-        for (size_t j = 0; j < HE_N;) {
-            if (used == have) {
-                size_t want = HE_N - j + 8 < RAND_CHUNK ? HE_N - j + 8 : RAND_CHUNK;
-                prg_bytes(&g, buf, want * sizeof *buf);
-                have = want;
-                used = 0;
-            }
-            uint64_t v = buf[used++];
-            if (v < lim) out->c[i][j++] = he_red128(v, p);
-        }
-        have = used = 0; /* each row starts a fresh draw, so rows never share a word */
-    }
+    for (int i = 0; i < HE_L; i++)
+        he_expand_row(&g, &P->p[i], out->c[i]);
     prg_clear(&g);
 }
 

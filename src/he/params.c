@@ -5,7 +5,9 @@
  * exists), log2 Q = 143.99: within the HomomorphicEncryption.org standard's
  * bound of 218 bits for N = 8192, ternary secret, 128-bit classical security.
  * The size of Q is what flooding a whole inference needs
- * (docs/SECURITY-HE.md).
+ * (docs/SECURITY-HE.md). Key switching (Galois keys, he/galois.c) works
+ * modulo Q*P with a fourth prime P = 2^48 - 2^20 + 1 = 1 mod 2N:
+ * log2(Q*P) = 191.99, still within the standard's 218 bits.
  * The tables are a pure function of these constants; they are computed once
  * on first use (pthread_once) and read-only afterwards. */
 #include "he/he.h"
@@ -15,6 +17,7 @@
 #include <string.h>
 
 static const uint64_t he_primes[HE_L] = {0xffffffffc001ULL, 0xfffffffd8001ULL, 0xfffffffa0001ULL};
+static const uint64_t he_special_prime = 0xfffffff00001ULL;
 
 static he_params params;
 static pthread_once_t params_once = PTHREAD_ONCE_INIT;
@@ -102,6 +105,14 @@ static void params_init(void) {
     }
     params.q0_inv_mod_q1 = powmod(he_primes[0] % he_primes[1], he_primes[1] - 2, he_primes[1]);
     params.q0_inv_mod_q1_s = he_shoup(params.q0_inv_mod_q1, he_primes[1]);
+    prime_init(&params.sp, he_special_prime);
+    for (int i = 0; i < HE_L; i++) {
+        const uint64_t q = he_primes[i];
+        params.sp_mod[i] = he_special_prime % q;
+        params.sp_mod_s[i] = he_shoup(params.sp_mod[i], q);
+        params.sp_inv[i] = powmod(params.sp_mod[i], q - 2, q);
+        params.sp_inv_s[i] = he_shoup(params.sp_inv[i], q);
+    }
 }
 
 const he_params *he_params_get(void) {
