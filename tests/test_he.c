@@ -155,8 +155,8 @@ static void ntt_vs_schoolbook(enum ntt_tier tier) {
     uint64_t *a = mem_alloc(HE_N, 8), *b = mem_alloc(HE_N, 8), *c = mem_alloc(HE_N, 8),
              *d = mem_alloc(HE_N, 8);
     REQUIRE(a && b && c && d);
-    for (int i = 0; i < HE_L; i++) {
-        const he_prime *p = &P->p[i];
+    for (int i = 0; i <= HE_L; i++) { /* and the special prime (he/galois.c) */
+        const he_prime *p = i < HE_L ? &P->p[i] : &P->sp;
         for (int round = 0; round < 3; round++) {
             rand_mod(&g, a, HE_N, p->q);
             rand_mod(&g, b, HE_N, p->q);
@@ -1099,34 +1099,48 @@ TEST(mac_rows_multi) {
 
 /* ---- Galois keys, key switching and packing ---- */
 
-/* The largest |noise| of (b, a) (coefficient domain) encrypting zero:
- * the centred phase b + a*s mod Q. */
-static double zero_noise_max(const he_sk *sk, const he_poly *b, const he_poly *a) {
+/* The phase b + a*s of a level-q0*q1 ciphertext (rows 0 and 1,
+ * coefficient domain), in rows 0 and 1 of ph. */
+static void phase01(he_poly *ph, const he_sk *sk, const he_poly *b, const he_poly *a) {
     const he_params *P = he_params_get();
-    he_poly *ph = poly_new(), *as = poly_new();
-    memcpy(as, a, sizeof *as);
-    he_poly_ntt(as);
-    memcpy(ph, b, sizeof *ph);
-    he_poly_ntt(ph);
-    for (int i = 0; i < HE_L; i++)
+    he_poly *as = poly_new();
+    for (int i = 0; i < 2; i++) {
+        memcpy(as->c[i], a->c[i], sizeof as->c[i]);
+        he_ntt_fwd(&P->p[i], as->c[i]);
         for (size_t j = 0; j < HE_N; j++)
-            ph->c[i][j] = he_addmod(ph->c[i][j], he_mulmod(as->c[i][j], sk->s_ntt.c[i][j], &P->p[i]),
-                                    P->p[i].q);
-    he_poly_intt(ph);
+            as->c[i][j] = he_mulmod(as->c[i][j], sk->s_ntt.c[i][j], &P->p[i]);
+        he_ntt_inv(&P->p[i], as->c[i]);
+        for (size_t j = 0; j < HE_N; j++)
+            ph->c[i][j] = he_addmod(as->c[i][j], b->c[i][j], P->p[i].q);
+    }
+    mem_free(as);
+}
+
+/* Decryption at the level q0*q1: round(t * phase / (q0 q1)) mod t. */
+static void decrypt01(uint64_t *m, const he_sk *sk, const he_poly *b, const he_poly *a,
+                      unsigned l) {
+    he_poly *ph = poly_new();
+    phase01(ph, sk, b, a);
+    he_modswitch01(m, ph, NULL, HE_N, l);
+    mem_free(ph);
+}
+
+/* The largest |noise| of a level-q0*q1 ciphertext of zero. */
+static double zero_noise_max01(const he_sk *sk, const he_poly *b, const he_poly *a) {
+    const he_params *P = he_params_get();
+    he_poly *ph = poly_new();
+    phase01(ph, sk, b, a);
     double worst = 0;
     for (size_t j = 0; j < HE_N; j++) {
-        uint64_t x[HE_W], y[HE_W];
-        he_crt_coeff(x, ph, j);
-        memcpy(y, P->Q, sizeof y);
-        he_w_sub(y, x); /* Q - x */
-        const uint64_t *v = he_w_cmp(x, y) <= 0 ? x : y;
-        double mag = 0;
-        for (int i = HE_W - 1; i >= 0; i--)
-            mag = mag * 18446744073709551616.0 + (double)v[i];
-        if (mag > worst) worst = mag;
+        uint64_t c0 = ph->c[0][j], c1 = ph->c[1][j];
+        uint64_t t = (uint64_t)(((he_u128)((c1 + P->p[1].q - c0 % P->p[1].q) % P->p[1].q) *
+                                 P->q0_inv_mod_q1) %
+                                P->p[1].q);
+        he_u128 x = (he_u128)c0 + (he_u128)P->p[0].q * t;
+        he_u128 mag = x <= P->Q01 / 2 ? x : P->Q01 - x;
+        if ((double)mag > worst) worst = (double)mag;
     }
     mem_free(ph);
-    mem_free(as);
     return worst;
 }
 
@@ -1141,10 +1155,10 @@ static void auto_plain(uint64_t *out, const uint64_t *m, uint32_t g, unsigned l)
     }
 }
 
-/* A fresh encryption of m (NULL: zero) under sk at width l, a in
- * coefficient form. */
-static void encrypt_coeff(prg *g, he_poly *b, he_poly *a, const he_sk *sk, unsigned l,
-                          const uint64_t *m) {
+/* A fresh encryption of m (NULL: zero) under sk at width l, rescaled to
+ * the level q0*q1, both parts in coefficient form. */
+static void encrypt01(prg *g, he_poly *b, he_poly *a, const he_sk *sk, unsigned l,
+                      const uint64_t *m) {
     he_encoder enc;
     he_encoder_init(&enc, l);
     uint8_t seed[HE_SEED_BYTES];
@@ -1152,6 +1166,82 @@ static void encrypt_coeff(prg *g, he_poly *b, he_poly *a, const he_sk *sk, unsig
     he_encrypt_sk(g, b, sk, seed, &enc, m);
     he_expand_a(a, seed);
     he_poly_intt(a);
+    he_rescale01(b, a);
+}
+
+/* Modulus switching from q0*q1 against an independent exact reference
+ * (two 128-bit divisions), for random values, the extremes and values
+ * next to a rounding tie, at k = 1 .. 64; and rescaling from Q keeps the
+ * message for every l. */
+TEST(modswitch01_exact) {
+    const he_params *P = he_params_get();
+    prg g;
+    harness_prg(&g, 20);
+    const he_u128 D = P->Q01;
+    he_poly *a = poly_new();
+    uint64_t *out = mem_alloc(HE_N, 8);
+    he_u128 *xs = mem_alloc(HE_N, sizeof *xs);
+    REQUIRE(out && xs);
+    const unsigned ks[] = {1, 11, 32, 33, 48, 49, 63, 64};
+    for (size_t ki = 0; ki < sizeof ks / sizeof *ks; ki++) {
+        unsigned k = ks[ki];
+        for (size_t j = 0; j < HE_N; j++) {
+            he_u128 x = (((he_u128)prg_u64(&g) << 64) | prg_u64(&g)) % D;
+            if (j == 0) x = 0;
+            if (j == 1) x = D - 1;
+            if (j >= 2 && j < 40) { /* x*2^k near (v + 1/2) D: a tie within a few units */
+                he_u128 v = (he_u128)(prg_u64(&g) >> (64 - (k < 63 ? k : 63)));
+                /* x = ceil((2v+1) D / 2^(k+1)) + delta, computed only where it fits */
+                if (k <= 30) x = ((2 * v + 1) * D >> (k + 1)) + (he_u128)(j % 3) - 1;
+                if (x >= D) x = D - 1;
+            }
+            xs[j] = x;
+            a->c[0][j] = (uint64_t)(x % P->p[0].q);
+            a->c[1][j] = (uint64_t)(x % P->p[1].q);
+        }
+        he_modswitch01(out, a, NULL, HE_N, k);
+        int bad = 0;
+        for (size_t j = 0; j < HE_N; j++) {
+            he_u128 x = xs[j], q, r;
+            if (k <= 32) {
+                he_u128 y = x << k;
+                q = y / D;
+                r = y % D;
+            } else {
+                he_u128 y = x << 32;
+                he_u128 q1 = y / D, r1 = y % D;
+                he_u128 y2 = r1 << (k - 32);
+                q = (q1 << (k - 32)) + y2 / D;
+                r = y2 % D;
+            }
+            uint64_t want = (uint64_t)(q + (2 * r >= D)) & bits_mask(k);
+            bad += out[j] != want;
+        }
+        CHECK_MSG(bad == 0, "k = %u: %d values wrong", k, bad);
+    }
+    he_sk *sk = mem_alloc(1, sizeof *sk);
+    he_poly *b = poly_new();
+    uint64_t *m = mem_alloc(HE_N, 8), *d = mem_alloc(HE_N, 8);
+    REQUIRE(sk && m && d);
+    he_sk_gen(&g, sk);
+    for (unsigned l = 1; l <= HE_L_MAX; l++) {
+        edge_message(&g, m, l);
+        encrypt01(&g, b, a, sk, l, m);
+        decrypt01(d, sk, b, a, l);
+        CHECK_MSG(memcmp(d, m, HE_N * 8) == 0, "l = %u: rescaled ciphertext decrypts wrong", l);
+    }
+    encrypt01(&g, b, a, sk, 37, NULL);
+    double nz = zero_noise_max01(sk, b, a);
+    CHECK_MSG(nz <= HE_RESCALE_BOUND + 1, "rescaled noise %.0f above %.0f", nz,
+              HE_RESCALE_BOUND + 1);
+    he_sk_clear(sk);
+    mem_free(sk);
+    mem_free(a);
+    mem_free(b);
+    mem_free(m);
+    mem_free(d);
+    mem_free(out);
+    mem_free(xs);
 }
 
 /* An automorphism with its key switch decrypts to tau_g(m) for the edge
@@ -1173,24 +1263,22 @@ TEST(galois_keyswitch) {
         for (size_t li = 0; li < sizeof ls / sizeof *ls; li++) {
             unsigned l = ls[li];
             edge_message(&g, m, l);
-            encrypt_coeff(&g, b, a, sk, l, m);
+            encrypt01(&g, b, a, sk, l, m);
             he_ct_auto(b, a, key);
-            REQUIRE_OK(he_decrypt(d, sk, b, a, l));
+            decrypt01(d, sk, b, a, l);
             auto_plain(want, m, gs[gi], l);
             int bad = 0;
             for (size_t j = 0; j < HE_N; j++)
                 bad += d[j] != want[j];
             CHECK_MSG(bad == 0, "g = %u, l = %u: %d coefficients wrong", gs[gi], l, bad);
         }
-        encrypt_coeff(&g, b, a, sk, 37, NULL);
-        double fresh = zero_noise_max(sk, b, a);
+        encrypt01(&g, b, a, sk, 37, NULL);
+        double fresh = zero_noise_max01(sk, b, a);
         he_ct_auto(b, a, key);
-        double after = zero_noise_max(sk, b, a);
-        CHECK_MSG(fresh <= HE_CBD_ETA && after <= HE_CBD_ETA + HE_KS_BOUND && after > fresh,
-                  "g = %u: noise %.0f -> %.0f (bound %.0f)", gs[gi], fresh, after,
-                  HE_CBD_ETA + HE_KS_BOUND);
-        printf("  g = %5u: noise %.0f -> %.0f (log2 %.1f; bound %.0f)\n", gs[gi], fresh, after,
-               log2(after), HE_CBD_ETA + HE_KS_BOUND);
+        double after = zero_noise_max01(sk, b, a);
+        CHECK_MSG(after <= fresh + HE_KS_BOUND, "g = %u: noise %.0f -> %.0f (bound +%.0f)", gs[gi],
+                  fresh, after, HE_KS_BOUND);
+        printf("  g = %5u: noise %.0f -> %.0f (bound +%.0f)\n", gs[gi], fresh, after, HE_KS_BOUND);
     }
     he_sk_clear(sk);
     mem_free(sk);
@@ -1217,7 +1305,8 @@ TEST(pack_tree) {
     he_gkey *keys = mem_alloc(HE_PACK_MAX_LOG, sizeof *keys);
     he_poly *bs = mem_alloc(NMAX, sizeof *bs), *as = mem_alloc(NMAX, sizeof *as);
     uint64_t *m = mem_alloc(NMAX * HE_N, 8), *d = mem_alloc(HE_N, 8);
-    REQUIRE(sk && keys && bs && as && m && d);
+    he_pack_work *w = he_pack_work_new();
+    REQUIRE(sk && keys && bs && as && m && d && w);
     he_sk_gen(&g, sk);
     for (unsigned k = 0; k < HE_PACK_MAX_LOG; k++)
         he_gkey_gen(&g, &keys[k], sk, he_pack_galois(k));
@@ -1238,24 +1327,35 @@ TEST(pack_tree) {
         const size_t n = cases[c].n, K = (size_t)1 << k;
         for (size_t i = 0; i < n; i++) {
             edge_message(&g, m + i * HE_N, l);
-            encrypt_coeff(&g, &bs[i], &as[i], sk, l, m + i * HE_N);
+            encrypt01(&g, &bs[i], &as[i], sk, l, m + i * HE_N);
         }
-        he_pack(bs, as, n, k, keys);
-        REQUIRE_OK(he_decrypt(d, sk, &bs[0], &as[0], l));
+        he_pack(bs, as, n, k, keys, c & 1 ? w : NULL);
+        decrypt01(d, sk, &bs[0], &as[0], l);
         int bad = 0;
         for (size_t p = 0; p < HE_N; p += K)
             for (size_t i = 0; i < K; i++)
                 bad += d[p + i] != (i < n ? m[i * HE_N + p] : 0);
         CHECK_MSG(bad == 0, "k = %u, n = %zu, l = %u: %d coefficients wrong", k, n, l, bad);
     }
-    for (size_t i = 0; i < NMAX; i++)
-        encrypt_coeff(&g, &bs[i], &as[i], sk, 37, NULL);
-    he_pack(bs, as, NMAX, HE_PACK_MAX_LOG, keys);
-    double noise = zero_noise_max(sk, &bs[0], &as[0]);
-    double bound = HE_CBD_ETA + (double)(NMAX - 1) * HE_KS_BOUND;
+    /* the planner's count: 2^k - 1 for a full tree; n = 3, 5: k = 2, 3
+     * levels of min(live, 2^m) */
+    for (unsigned k = 0; k <= HE_PACK_MAX_LOG; k++)
+        CHECK_EQ(he_pack_switches((size_t)1 << k), ((uint64_t)1 << k) - 1);
+    CHECK_EQ(he_pack_switches(3), 3);
+    CHECK_EQ(he_pack_switches(5), 7);
+    double fresh = 0;
+    for (size_t i = 0; i < NMAX; i++) {
+        encrypt01(&g, &bs[i], &as[i], sk, 37, NULL);
+        double f = zero_noise_max01(sk, &bs[i], &as[i]);
+        if (f > fresh) fresh = f;
+    }
+    he_pack(bs, as, NMAX, HE_PACK_MAX_LOG, keys, w);
+    double noise = zero_noise_max01(sk, &bs[0], &as[0]);
+    double bound = fresh + (double)(NMAX - 1) * HE_KS_BOUND;
     CHECK_MSG(noise <= bound, "noise %.0f above the bound %.0f", noise, bound);
     printf("  2^%d packed: noise %.0f (log2 %.1f), bound %.0f (log2 %.1f)\n", HE_PACK_MAX_LOG,
            noise, log2(noise), bound, log2(bound));
+    he_pack_work_free(w);
     he_sk_clear(sk);
     mem_free(sk);
     mem_free(keys);
@@ -1278,7 +1378,7 @@ TEST(gkey_serialise_reject) {
     size_t nb = he_gkey_bytes();
     uint8_t *buf = mem_alloc(nb + 1, 1);
     REQUIRE(sk && k && k2 && buf);
-    CHECK(nb == 4 + 4 + HE_SEED_BYTES + (size_t)HE_L * HE_N * (3 * 48 + 48) / 8);
+    CHECK(nb == 4 + 4 + HE_SEED_BYTES + (size_t)2 * HE_N * (48 + 48 + 54) / 8);
     he_sk_gen(&g, sk);
     he_gkey_gen(&g, k, sk, he_pack_galois(2));
     he_gkey_pack(buf, k);
@@ -1299,7 +1399,7 @@ TEST(gkey_serialise_reject) {
         CHECK_MSG(he_gkey_unpack(k2, buf, nb) == PARLEY_E_PROTO, "g = %u accepted", bad_g[i]);
         CHECK(strstr(err_msg(), "automorphism") != NULL);
     }
-    k->b[2].c[HE_L][7] = P->sp.q;
+    k->b[1].c[2][7] = P->sp.q;
     he_gkey_pack(buf, k);
     CHECK(he_gkey_unpack(k2, buf, nb) == PARLEY_E_PROTO);
     CHECK(strstr(err_msg(), "not below its modulus") != NULL);

@@ -20,6 +20,11 @@
  * is within 1.5 M^2 / 4^beta: beta is the least integer that makes this
  * 2^-81 / outs. These add up over the session's `outs` coefficients to
  * 2^-81, a statistical distance of at most sqrt(2 * 2^-81) = 2^-40.
+ * Packing 2^k outputs into one ciphertext (after rescaling to q0*q1,
+ * HE_RESCALE_BOUND, then he_pack) adds at most q2 * (HE_RESCALE_BOUND +
+ * (2^k - 1) * HE_KS_BOUND) to the worst case; the server re-randomises each
+ * output before packing, so that noise is a function of pseudorandom a's
+ * and the client's key, not of the weights, and needs no flood.
  * Decryption then needs (1.5 * 2^beta + worst case)*2^ka/Q + 2^9
  * (a-rounding, Hoeffding, failure 2^-91 per coefficient) + 2^(ka-kb-1)
  * (b-rounding) < 2^(ka-l-1). */
@@ -32,6 +37,14 @@
 
 int he_budget_for(he_budget *b, unsigned l, unsigned wbits, uint64_t taps, uint64_t outs,
                   unsigned drop) {
+    return he_budget_for_pack(b, l, wbits, taps, outs, drop, 0);
+}
+
+int he_budget_for_pack(he_budget *b, unsigned l, unsigned wbits, uint64_t taps, uint64_t outs,
+                       unsigned drop, unsigned pack_log) {
+    if (pack_log > HE_PACK_MAX_LOG)
+        return err_set(PARLEY_E_UNSUPPORTED, "HE mode: packing 2^%u ciphertexts (at most 2^%d)",
+                       pack_log, HE_PACK_MAX_LOG);
     if (l < 1 || l > HE_L_MAX)
         return err_set(PARLEY_E_UNSUPPORTED, "HE mode: ring width l = %u outside 1..%d", l,
                        HE_L_MAX);
@@ -49,7 +62,14 @@ int he_budget_for(he_budget *b, unsigned l, unsigned wbits, uint64_t taps, uint6
     const double var_w = var_nu * (double)taps * wmax * wmax;
     const double var_pk = n * (2.0 * eta * eta / 3.0 + eta / 2.0) + eta / 2.0;
     const double mean = sqrt(var_w + var_pk) + 1.0;
-    const double b_det = (double)taps * wmax * nu_max + 2.0 * n * eta + eta + 1.0;
+    /* packed outputs are rescaled to q0*q1 (HE_RESCALE_BOUND) and packed
+     * there ((2^k - 1) * HE_KS_BOUND at most): q2 times that in units of Q.
+     * It depends on the re-randomised a's alone, not on the weights (he.h) */
+    const double b_det = (double)taps * wmax * nu_max + 2.0 * n * eta + eta + 1.0 +
+                         (pack_log ? (double)P->p[2].q *
+                                         (HE_RESCALE_BOUND +
+                                          (ldexp(1.0, (int)pack_log) - 1.0) * HE_KS_BOUND)
+                                   : 0.0);
     b->ka = l + HE_KA_EXTRA;
     b->kb = l + HE_KB_EXTRA;
     b->log2_wnoise = 0.5 * log2(var_w);

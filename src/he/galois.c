@@ -1,26 +1,28 @@
-/* Galois keys, automorphisms, key switching and packing; see he.h for the
- * contracts, docs/PROTOCOLS.md §7 ("Output packing") for the packing tree
- * and docs/SECURITY-HE.md for the noise and the assumptions.
+/* Galois keys, automorphisms, key switching and packing at the level
+ * q0*q1; see he.h for the contracts, docs/PROTOCOLS.md §7 ("Output
+ * packing") for the packing tree and docs/SECURITY-HE.md for the noise and
+ * the assumptions.
  *
- * Rows 0..HE_L-1 of an he_polyx are the primes of Q, row HE_L the special
- * prime P. Everything a key switch computes from the ciphertext (its
- * digits, their signs) is done without branches on the values: on the
- * server they derive from the weights. */
+ * Rows 0 and 1 of an he_polyx are q0 and q1, row 2 the special prime P.
+ * Everything computed from a ciphertext (its digits, their signs, the
+ * rescaling and modulus switching) is done without branches on the values:
+ * on the server they derive from the weights. */
 #include "he/he.h"
 
 #include "util/bits.h"
+#include "util/ct.h"
 #include "util/mem.h"
 
 #include <string.h>
 
-static const uint8_t gk_magic[4] = {'P', 'G', 'K', '1'};
+static const uint8_t gk_magic[4] = {'P', 'G', 'K', '2'};
 
-/* The prime of row r. */
+/* The prime of key row r. */
 static const he_prime *row_prime(const he_params *P, int r) {
-    return r < HE_L ? &P->p[r] : &P->sp;
+    return r < HE_KS_DIGITS ? &P->p[r] : &P->sp;
 }
 
-/* v (|v| <= 1, or any small signed value below every prime) mod q. */
+/* v (a small signed value, below every prime) mod q. */
 static void small_row(uint64_t *row, const int8_t *v, uint64_t q) {
     for (size_t j = 0; j < HE_N; j++) {
         int64_t x = v[j];
@@ -30,11 +32,11 @@ static void small_row(uint64_t *row, const int8_t *v, uint64_t q) {
     }
 }
 
-/* The centred value of v in [0, qv) (|.| <= qv/2 < every prime) mod q. */
+/* The centred value of v in [0, qv) (|.| <= qv/2 < q) mod q. */
 static inline uint64_t centred_mod(uint64_t v, uint64_t qv, uint64_t q) {
     uint64_t neg = 0 - (uint64_t)(v > (qv >> 1));
     uint64_t mag = (v & ~neg) | ((qv - v) & neg);
-    return (mag & ~neg) | ((q - mag) & neg);
+    return (mag & ~neg) | ((q - mag) & neg & (0 - (uint64_t)(mag != 0)));
 }
 
 uint32_t he_pack_galois(unsigned m) {
@@ -56,7 +58,7 @@ static void auto_small(int8_t *out, const int8_t *in, uint32_t g) {
 void he_auto_coeff(he_poly *out, const he_poly *in, uint32_t g) {
     PARLEY_CHECK((g & 1) && g < 2 * HE_N && out != in);
     const he_params *P = he_params_get();
-    for (int r = 0; r < HE_L; r++) {
+    for (int r = 0; r < HE_KS_DIGITS; r++) {
         const uint64_t q = P->p[r].q;
         for (uint32_t i = 0; i < HE_N; i++) {
             uint32_t e = (uint32_t)(((uint64_t)i * g) & (2 * HE_N - 1));
@@ -68,10 +70,91 @@ void he_auto_coeff(he_poly *out, const he_poly *in, uint32_t g) {
     }
 }
 
+void he_rescale01(he_poly *b, he_poly *a) {
+    const he_params *P = he_params_get();
+    const uint64_t q2 = P->p[2].q;
+    for (int part = 0; part < 2; part++) {
+        he_poly *x = part ? a : b;
+        for (int r = 0; r < 2; r++) {
+            const uint64_t q = P->p[r].q;
+            for (size_t j = 0; j < HE_N; j++)
+                x->c[r][j] = he_mul_shoup(
+                    P->q2_inv[r], P->q2_inv_s[r],
+                    he_submod(x->c[r][j], centred_mod(x->c[2][j], q2, q), q), q);
+        }
+    }
+}
+
+/* floor(x * 2^k / D), x < D < 2^97, 1 <= k <= 64, and whether the
+ * remainder is at least D/2: long division, one bit at a time, without
+ * branches on x. */
+static uint64_t div_round(he_u128 x, he_u128 D, unsigned k) {
+    he_u128 r = x;
+    uint64_t q = 0;
+    for (unsigned i = 0; i < k; i++) {
+        r <<= 1;
+        he_u128 ge = 0 - (he_u128)(r >= D);
+        q = (q << 1) | (uint64_t)(ge & 1);
+        r -= D & ge;
+    }
+    /* round half up: 2r >= D */
+    return q + (uint64_t)((r << 1) >= D);
+}
+
+void he_modswitch01(uint64_t *out, const he_poly *a, const uint32_t *pos, size_t n, unsigned k) {
+    PARLEY_CHECK(k >= 1 && k <= 64);
+    const he_params *P = he_params_get();
+    const uint64_t mask = bits_mask(k);
+    for (size_t j = 0; j < n; j++) {
+        size_t at = pos ? pos[j] : j;
+        /* x/(q0 q1) = y0/q0 + y1/q1 mod 1, y_i = c_i * (q0 q1 / q_i)^-1 mod q_i;
+         * 2^k y/q = h y + qh + r/q with 2^k = h q + p, p y = qh q + r */
+        uint64_t A = 0;
+        he_u128 f = 0; /* sum of r_i/q_i, 64.64 fixed point, from below */
+        for (int i = 0; i < 2; i++) {
+            const he_prime *p = &P->p[i];
+            uint64_t y = he_mul_shoup(P->crt01[i], P->crt01_s[i], a->c[i][at], p->q);
+            uint64_t qh = he_mulhi(p->ms_ps[k], y);
+            uint64_t r = p->ms_p[k] * y - qh * p->q;
+            uint64_t ge = 0 - (uint64_t)(r >= p->q);
+            r -= p->q & ge;
+            qh -= ge; /* + 1 when r was reduced */
+            A += p->ms_h[k] * y + qh;
+            f += (he_u128)r * p->r1 + he_mulhi(r, p->r0);
+        }
+        /* the true sum lies in [f, f + 4) units of 2^-64 */
+        uint64_t fi = (uint64_t)(f >> 64), ff = (uint64_t)f;
+        const uint64_t half = 1ULL << 63;
+        if (ff >= half || ff < half - 4) {
+            out[j] = (A + fi + (uint64_t)(ff >= half)) & mask;
+        } else { /* within 2^-62 of a tie (probability 2^-62): divide exactly */
+            const he_prime *p0 = &P->p[0], *p1 = &P->p[1];
+            uint64_t c0 = a->c[0][at], c1 = a->c[1][at];
+            uint64_t t = he_mul_shoup(P->q0_inv_mod_q1, P->q0_inv_mod_q1_s,
+                                      he_submod(c1, he_red128(c0, p1), p1->q), p1->q);
+            he_u128 x = (he_u128)c0 + (he_u128)p0->q * t;
+            out[j] = div_round(x, P->Q01, k) & mask;
+        }
+    }
+}
+
+/* The Shoup constants of a key's rows (the key switch multiplies by them). */
+static void key_shoup(he_gkey *k) {
+    const he_params *P = he_params_get();
+    for (int i = 0; i < HE_KS_DIGITS; i++)
+        for (int r = 0; r < HE_KS_ROWS; r++) {
+            const uint64_t q = row_prime(P, r)->q;
+            for (size_t j = 0; j < HE_N; j++) {
+                k->bs[i].c[r][j] = he_shoup(k->b[i].c[r][j], q);
+                k->as[i].c[r][j] = he_shoup(k->a[i].c[r][j], q);
+            }
+        }
+}
+
 /* The a_i of a key: digit i's rows from a seed derived from the key's. */
 static void expand_key_a(he_gkey *k) {
     const he_params *P = he_params_get();
-    for (int i = 0; i < HE_L; i++) {
+    for (int i = 0; i < HE_KS_DIGITS; i++) {
         uint8_t sd[HE_SEED_BYTES];
         he_derive_seed(sd, k->seed, UINT64_MAX, (uint64_t)i);
         block s;
@@ -89,22 +172,24 @@ void he_gkey_gen(prg *g, he_gkey *k, const he_sk *sk, uint32_t galois) {
     const he_params *P = he_params_get();
     k->g = galois;
     prg_bytes(g, k->seed, HE_SEED_BYTES);
+    ct_declassify(k->seed, HE_SEED_BYTES); /* sent with the key: its a_i are public */
     expand_key_a(k);
-    /* the secret in every row (NTT domain), and tau_g(s) in the rows of Q */
-    he_polyx *s = mem_alloc(1, sizeof *s);
-    he_poly *st = mem_alloc(1, sizeof *st);
-    PARLEY_CHECK(s && st);
+    /* the secret in every row (NTT domain), and tau_g(s) in the rows of q0, q1 */
+    he_polyx *s = mem_alloc(2, sizeof *s);
     int8_t *small = mem_alloc(HE_N, 1);
-    PARLEY_CHECK(small);
+    PARLEY_CHECK(s && small);
+    he_polyx *st = s + 1;
     for (int r = 0; r < HE_KS_ROWS; r++) {
         const he_prime *p = row_prime(P, r);
         small_row(s->c[r], sk->s, p->q);
         he_ntt_fwd(p, s->c[r]);
     }
     auto_small(small, sk->s, galois);
-    he_poly_from_small(st, small);
-    he_poly_ntt(st);
-    for (int i = 0; i < HE_L; i++) {
+    for (int r = 0; r < HE_KS_DIGITS; r++) {
+        small_row(st->c[r], small, P->p[r].q);
+        he_ntt_fwd(&P->p[r], st->c[r]);
+    }
+    for (int i = 0; i < HE_KS_DIGITS; i++) {
         he_sample_cbd(g, small, HE_N);
         for (int r = 0; r < HE_KS_ROWS; r++) {
             const he_prime *p = row_prime(P, r);
@@ -115,28 +200,31 @@ void he_gkey_gen(prg *g, he_gkey *k, const he_sk *sk, uint32_t galois) {
                 uint64_t as = he_mulmod(k->a[i].c[r][j], s->c[r][j], p);
                 b[j] = he_submod(b[j], as, p->q);
             }
-            if (r == i) /* the gadget term: P * tau_g(s) in row i only */
+            if (r == i) { /* the gadget term: P * tau_g(s) in row i only */
+                uint64_t pm = P->sp.q % p->q, pms = he_shoup(pm, p->q);
                 for (size_t j = 0; j < HE_N; j++)
-                    b[j] = he_addmod(
-                        b[j], he_mul_shoup(P->sp_mod[i], P->sp_mod_s[i], st->c[i][j], p->q),
-                        p->q);
+                    b[j] = he_addmod(b[j], he_mul_shoup(pm, pms, st->c[r][j], p->q), p->q);
+            }
         }
     }
+    /* the key is public (the client sends it): its Shoup constants, which
+     * only a party that switches with it needs, are computed in the open */
+    ct_declassify(k->b, sizeof k->b);
+    key_shoup(k);
     mem_wipe(small, HE_N);
-    mem_wipe(s, sizeof *s);
-    mem_wipe(st, sizeof *st);
+    mem_wipe(s, 2 * sizeof *s);
     mem_free(small);
     mem_free(s);
-    mem_free(st);
 }
 
 static unsigned key_row_bits(void) {
     const he_params *P = he_params_get();
-    return P->logq_bits + P->sp.bits;
+    return P->p[0].bits + P->p[1].bits + P->sp.bits;
 }
 
 size_t he_gkey_bytes(void) {
-    return sizeof gk_magic + 4 + HE_SEED_BYTES + bits_bytes((size_t)HE_L * HE_N * key_row_bits());
+    return sizeof gk_magic + 4 + HE_SEED_BYTES +
+           bits_bytes((size_t)HE_KS_DIGITS * HE_N * key_row_bits());
 }
 
 void he_gkey_pack(uint8_t *out, const he_gkey *k) {
@@ -146,7 +234,7 @@ void he_gkey_pack(uint8_t *out, const he_gkey *k) {
         out[4 + b] = (uint8_t)(k->g >> (8 * b));
     memcpy(out + 8, k->seed, HE_SEED_BYTES);
     bitw w = bitw_start(out + 8 + HE_SEED_BYTES);
-    for (int i = 0; i < HE_L; i++)
+    for (int i = 0; i < HE_KS_DIGITS; i++)
         for (int r = 0; r < HE_KS_ROWS; r++) {
             const unsigned bits = row_prime(P, r)->bits;
             for (size_t j = 0; j < HE_N; j++)
@@ -162,7 +250,7 @@ int he_gkey_unpack(he_gkey *k, const uint8_t *in, size_t len) {
                        he_gkey_bytes());
     if (memcmp(in, gk_magic, sizeof gk_magic) != 0)
         return err_set(PARLEY_E_PROTO, "HE Galois key: bad magic (not a parley Galois key, "
-                                       "version 1)");
+                                       "version 2)");
     uint32_t g = 0;
     for (int b = 0; b < 4; b++)
         g |= (uint32_t)in[4 + b] << (8 * b);
@@ -173,7 +261,7 @@ int he_gkey_unpack(he_gkey *k, const uint8_t *in, size_t len) {
     k->g = g;
     memcpy(k->seed, in + 8, HE_SEED_BYTES);
     bitr rd = bitr_start(in + 8 + HE_SEED_BYTES, len - 8 - HE_SEED_BYTES);
-    for (int i = 0; i < HE_L; i++)
+    for (int i = 0; i < HE_KS_DIGITS; i++)
         for (int r = 0; r < HE_KS_ROWS; r++) {
             const he_prime *p = row_prime(P, r);
             for (size_t j = 0; j < HE_N; j++) {
@@ -188,36 +276,60 @@ int he_gkey_unpack(he_gkey *k, const uint8_t *in, size_t len) {
         }
     /* (N * bits is a multiple of 8: no padding bits to check) */
     expand_key_a(k);
+    key_shoup(k);
     return 0;
 }
 
-/* A key switch's scratch: the digits in every row (NTT domain), two
- * accumulators, one row. */
-typedef struct ks_work {
-    he_polyx dig[HE_L];
+/* A key switch's and the tree's scratch. */
+struct he_pack_work {
+    he_polyx dig[HE_KS_DIGITS]; /* the digits in every row, NTT domain */
+    he_polyx c[2];              /* the two sums */
     he_u128 acc[HE_N];
-    he_polyx c[2];
-} ks_work;
+    he_poly t[6]; /* X^s O (b, a); E - X^s O; tau's */
+};
 
-/* c <- (c - centred(c mod P)) / P in the rows of Q, all in the
- * coefficient domain (c arrives in the NTT domain, every row): the
- * subtraction needs no transform of the lifted remainder. */
+he_pack_work *he_pack_work_new(void) {
+    return mem_alloc(1, sizeof(he_pack_work));
+}
+
+void he_pack_work_free(he_pack_work *w) {
+    if (!w) return;
+    mem_wipe(w, sizeof *w);
+    mem_free(w);
+}
+
+/* The centred value of v in [0, P) reduced mod p (|.| may exceed p);
+ * one_s = he_shoup(1, p). */
+static inline uint64_t centred_mod_big(uint64_t v, uint64_t P, const he_prime *p,
+                                       uint64_t one_s) {
+    uint64_t neg = 0 - (uint64_t)(v > (P >> 1));
+    uint64_t mag = he_mul_shoup(1, one_s, (v & ~neg) | ((P - v) & neg), p->q);
+    return (mag & ~neg) | ((p->q - mag) & neg & (0 - (uint64_t)(mag != 0)));
+}
+
+/* c <- (c - centred(c mod P)) / P in rows q0, q1, all in the coefficient
+ * domain (c arrives in the NTT domain, every row): the subtraction needs no
+ * transform of the lifted remainder. */
 static void mod_down(he_polyx *c) {
     const he_params *P = he_params_get();
-    he_ntt_inv(&P->sp, c->c[HE_L]);
-    for (int r = 0; r < HE_L; r++) {
+    he_ntt_inv(&P->sp, c->c[HE_KS_DIGITS]);
+    for (int r = 0; r < HE_KS_DIGITS; r++) {
         const he_prime *p = &P->p[r];
+        const uint64_t one_s = he_shoup(1, p->q);
         he_ntt_inv(p, c->c[r]);
         for (size_t j = 0; j < HE_N; j++)
-            c->c[r][j] = he_mul_shoup(
-                P->sp_inv[r], P->sp_inv_s[r],
-                he_submod(c->c[r][j], centred_mod(c->c[HE_L][j], P->sp.q, p->q), p->q), p->q);
+            c->c[r][j] = he_mul_shoup(P->sp_inv[r], P->sp_inv_s[r],
+                                      he_submod(c->c[r][j],
+                                                centred_mod_big(c->c[HE_KS_DIGITS][j], P->sp.q, p,
+                                                                one_s),
+                                                p->q),
+                                      p->q);
     }
 }
 
-static void keyswitch_w(he_poly *b, he_poly *a, const he_gkey *k, ks_work *w) {
+static void keyswitch_w(he_poly *b, he_poly *a, const he_gkey *k, he_pack_work *w) {
     const he_params *P = he_params_get();
-    for (int i = 0; i < HE_L; i++) {
+    for (int i = 0; i < HE_KS_DIGITS; i++) {
         const uint64_t qi = P->p[i].q;
         for (int r = 0; r < HE_KS_ROWS; r++) {
             const he_prime *p = row_prime(P, r);
@@ -233,19 +345,23 @@ static void keyswitch_w(he_poly *b, he_poly *a, const he_gkey *k, ks_work *w) {
     for (int part = 0; part < 2; part++)
         for (int r = 0; r < HE_KS_ROWS; r++) {
             const he_prime *p = row_prime(P, r);
-            const uint64_t *kr[HE_L], *dr[HE_L];
-            for (int i = 0; i < HE_L; i++) {
-                kr[i] = part ? k->a[i].c[r] : k->b[i].c[r];
-                dr[i] = w->dig[i].c[r];
+            const uint64_t *k0 = part ? k->a[0].c[r] : k->b[0].c[r];
+            const uint64_t *k1 = part ? k->a[1].c[r] : k->b[1].c[r];
+            const uint64_t *s0 = part ? k->as[0].c[r] : k->bs[0].c[r];
+            const uint64_t *s1 = part ? k->as[1].c[r] : k->bs[1].c[r];
+            const uint64_t *d0 = w->dig[0].c[r], *d1 = w->dig[1].c[r];
+            uint64_t *out = w->c[part].c[r];
+            const uint64_t q = p->q;
+            for (size_t j = 0; j < HE_N; j++) { /* two lazy products in [0, 2q) each */
+                uint64_t v = he_mul_shoup_lazy(k0[j], s0[j], d0[j], q) +
+                             he_mul_shoup_lazy(k1[j], s1[j], d1[j], q);
+                v = v >= 2 * q ? v - 2 * q : v;
+                out[j] = v >= q ? v - q : v;
             }
-            memset(w->acc, 0, sizeof w->acc);
-            he_mac_rows(w->acc, kr, dr, HE_L);
-            for (size_t j = 0; j < HE_N; j++)
-                w->c[part].c[r][j] = he_red128(w->acc[j], p);
         }
     mod_down(&w->c[0]);
     mod_down(&w->c[1]);
-    for (int r = 0; r < HE_L; r++) {
+    for (int r = 0; r < HE_KS_DIGITS; r++) {
         const uint64_t q = P->p[r].q;
         for (size_t j = 0; j < HE_N; j++)
             b->c[r][j] = he_addmod(b->c[r][j], w->c[0].c[r][j], q);
@@ -253,46 +369,35 @@ static void keyswitch_w(he_poly *b, he_poly *a, const he_gkey *k, ks_work *w) {
     }
 }
 
-static ks_work *ks_work_new(void) {
-    ks_work *w = mem_alloc(1, sizeof *w);
-    PARLEY_CHECK(w);
-    return w;
-}
-
-static void ks_work_free(ks_work *w) {
-    mem_wipe(w, sizeof *w);
-    mem_free(w);
-}
-
 void he_keyswitch(he_poly *b, he_poly *a, const he_gkey *k) {
-    ks_work *w = ks_work_new();
+    he_pack_work *w = he_pack_work_new();
+    PARLEY_CHECK(w);
     keyswitch_w(b, a, k, w);
-    ks_work_free(w);
+    he_pack_work_free(w);
 }
 
 /* tau_g of (b, a) switched back, with t[0..1] as scratch. */
-static void ct_auto_w(he_poly *b, he_poly *a, const he_gkey *k, he_poly *t, ks_work *w) {
+static void ct_auto_w(he_poly *b, he_poly *a, const he_gkey *k, he_poly *t, he_pack_work *w) {
     he_auto_coeff(&t[0], b, k->g);
     he_auto_coeff(&t[1], a, k->g);
     keyswitch_w(&t[0], &t[1], k, w);
-    memcpy(b, &t[0], sizeof *b);
-    memcpy(a, &t[1], sizeof *a);
+    for (int r = 0; r < HE_KS_DIGITS; r++) {
+        memcpy(b->c[r], t[0].c[r], sizeof b->c[r]);
+        memcpy(a->c[r], t[1].c[r], sizeof a->c[r]);
+    }
 }
 
 void he_ct_auto(he_poly *b, he_poly *a, const he_gkey *k) {
-    he_poly *t = mem_alloc(2, sizeof *t);
-    PARLEY_CHECK(t);
-    ks_work *w = ks_work_new();
-    ct_auto_w(b, a, k, t, w);
-    ks_work_free(w);
-    mem_wipe(t, 2 * sizeof *t);
-    mem_free(t);
+    he_pack_work *w = he_pack_work_new();
+    PARLEY_CHECK(w);
+    ct_auto_w(b, a, k, &w->t[4], w);
+    he_pack_work_free(w);
 }
 
-/* out = X^s * in (negacyclic), 0 < s < N. */
+/* out = X^s * in (negacyclic), 0 < s < N, level q0*q1. */
 static void mul_monomial(he_poly *out, const he_poly *in, size_t s) {
     const he_params *P = he_params_get();
-    for (int r = 0; r < HE_L; r++) {
+    for (int r = 0; r < HE_KS_DIGITS; r++) {
         const uint64_t q = P->p[r].q;
         for (size_t j = 0; j + s < HE_N; j++)
             out->c[r][j + s] = in->c[r][j];
@@ -303,23 +408,29 @@ static void mul_monomial(he_poly *out, const he_poly *in, size_t s) {
 
 static void poly_add(he_poly *x, const he_poly *y) {
     const he_params *P = he_params_get();
-    for (int r = 0; r < HE_L; r++)
+    for (int r = 0; r < HE_KS_DIGITS; r++)
         for (size_t j = 0; j < HE_N; j++)
             x->c[r][j] = he_addmod(x->c[r][j], y->c[r][j], P->p[r].q);
 }
 
 static void poly_sub(he_poly *x, const he_poly *y) {
     const he_params *P = he_params_get();
-    for (int r = 0; r < HE_L; r++)
+    for (int r = 0; r < HE_KS_DIGITS; r++)
         for (size_t j = 0; j < HE_N; j++)
             x->c[r][j] = he_submod(x->c[r][j], y->c[r][j], P->p[r].q);
 }
 
-void he_pack(he_poly *bs, he_poly *as, size_t n, unsigned k, const he_gkey *keys) {
+void he_pack(he_poly *bs, he_poly *as, size_t n, unsigned k, const he_gkey *keys,
+             he_pack_work *w) {
     PARLEY_CHECK(k <= HE_PACK_MAX_LOG && n >= 1 && n <= ((size_t)1 << k));
     const he_params *P = he_params_get();
+    he_pack_work *own = NULL;
+    if (!w) {
+        w = own = he_pack_work_new();
+        PARLEY_CHECK(w);
+    }
     /* scale by 2^-k: the tree multiplies every kept value by 2^k */
-    for (int r = 0; r < HE_L; r++) {
+    for (int r = 0; r < HE_KS_DIGITS; r++) {
         const he_prime *p = &P->p[r];
         uint64_t inv = 1, half = (p->q + 1) / 2;
         for (unsigned m = 0; m < k; m++)
@@ -331,9 +442,7 @@ void he_pack(he_poly *bs, he_poly *as, size_t n, unsigned k, const he_gkey *keys
                 as[i].c[r][j] = he_mul_shoup(inv, inv_s, as[i].c[r][j], p->q);
             }
     }
-    he_poly *t = mem_alloc(6, sizeof *t); /* X^s O (b, a), E - X^s O, ct_auto's */
-    PARLEY_CHECK(t);
-    ks_work *w = ks_work_new();
+    he_poly *t = w->t;
     size_t live = n;
     for (unsigned m = k; m-- > 0;) {
         const size_t half = (size_t)1 << m;
@@ -341,8 +450,10 @@ void he_pack(he_poly *bs, he_poly *as, size_t n, unsigned k, const he_gkey *keys
         PARLEY_CHECK(key->g == he_pack_galois(m));
         for (size_t i = 0; i < half && i < live; i++) {
             he_poly *ub = &t[2], *ua = &t[3];
-            memcpy(ub, &bs[i], sizeof *ub);
-            memcpy(ua, &as[i], sizeof *ua);
+            for (int r = 0; r < HE_KS_DIGITS; r++) {
+                memcpy(ub->c[r], bs[i].c[r], sizeof ub->c[r]);
+                memcpy(ua->c[r], as[i].c[r], sizeof ua->c[r]);
+            }
             if (i + half < live) {
                 mul_monomial(&t[0], &bs[i + half], half);
                 mul_monomial(&t[1], &as[i + half], half);
@@ -357,7 +468,17 @@ void he_pack(he_poly *bs, he_poly *as, size_t n, unsigned k, const he_gkey *keys
         }
         if (live > half) live = half;
     }
-    ks_work_free(w);
-    mem_wipe(t, 6 * sizeof *t);
-    mem_free(t);
+    he_pack_work_free(own);
+}
+
+uint64_t he_pack_switches(size_t n) {
+    unsigned k = n > 1 ? bits_ceil_log2(n) : 0;
+    uint64_t cnt = 0;
+    size_t live = n;
+    for (unsigned m = k; m-- > 0;) {
+        size_t half = (size_t)1 << m;
+        cnt += live < half ? live : half;
+        if (live > half) live = half;
+    }
+    return cnt;
 }

@@ -85,6 +85,10 @@ typedef struct he_params {
     uint64_t q0_inv_mod_q1, q0_inv_mod_q1_s; /* Garner on the first two primes: q0^-1 mod q1 */
     /* Key switching's special prime P (not a factor of Q; he/galois.c) */
     he_prime sp;
+    /* The packing level q0*q1 (he_rescale01, he_modswitch01) */
+    uint64_t q2_inv[2], q2_inv_s[2]; /* q2^-1 mod q0, q1 and Shoup */
+    he_u128 Q01;                     /* q0*q1 */
+    uint64_t crt01[2], crt01_s[2];   /* (q0q1/q_i)^-1 mod q_i and Shoup */
     uint64_t sp_mod[HE_L], sp_mod_s[HE_L]; /* P mod q_i and Shoup */
     uint64_t sp_inv[HE_L], sp_inv_s[HE_L]; /* P^-1 mod q_i and Shoup */
 } he_params;
@@ -339,6 +343,10 @@ typedef struct he_budget {
 } he_budget;
 int he_budget_for(he_budget *b, unsigned l, unsigned wbits, uint64_t taps, uint64_t outs,
                   unsigned drop) WUR;
+/* The same for outputs returned packed 2^pack_log to a ciphertext
+ * (he_pack; 0: not packed): the key switches' noise joins the worst case. */
+int he_budget_for_pack(he_budget *b, unsigned l, unsigned wbits, uint64_t taps, uint64_t outs,
+                       unsigned drop, unsigned pack_log) WUR;
 /* The statistical security, bits, of a view whose returned coefficients'
  * squared Hellinger bounds add up to h2: -log2 sqrt(2 h2) (INFINITY for 0). */
 double he_stat_bits_of(double h2);
@@ -346,60 +354,82 @@ double he_stat_bits_of(double h2);
 double he_budget_phase_bound(const he_budget *b);
 
 /* ---- Galois keys, automorphisms and packing (he/galois.c) ----
- * The automorphism tau_g: X -> X^g (g odd, 1 < g < 2N) maps a ciphertext
- * of m under s to one of tau_g(m) under tau_g(s); a Galois key for g
- * switches it back to s. Key switching is hybrid with one digit per prime
- * of Q and the special prime P (he_params.sp): for digit i the key holds,
- * modulo Q*P and in the NTT domain,
- *     (b_i, a_i),  b_i = -a_i*s + e_i + P*[Q/q_i * (Q/q_i)^-1 mod q_i]*tau_g(s),
- * whose gadget term is P*tau_g(s) in row i and zero in the others; the
- * switch of a (mod Q) sums [a]_{q_i} (centred) times the keys and divides
- * by P with rounding. Its added noise is at most HE_KS_BOUND per
- * coefficient (docs/SECURITY-HE.md, "Output packing").
+ * Packing works at the smaller modulus q0*q1 (he_rescale01 drops q2
+ * after the server has flooded and masked; he_modswitch01 then switches to
+ * the powers of two that travel). The automorphism tau_g: X -> X^g (g odd,
+ * 1 < g < 2N) maps a ciphertext of m under s to one of tau_g(m) under
+ * tau_g(s); a Galois key for g switches it back to s. Key switching is
+ * hybrid with one digit per prime (q0, q1) and the special prime P
+ * (he_params.sp, 54 bits): for digit i the key holds, modulo q0*q1*P and in
+ * the NTT domain,
+ *     (b_i, a_i),  b_i = -a_i*s + e_i + P*[Q'/q_i * (Q'/q_i)^-1 mod q_i]*tau_g(s)
+ * (Q' = q0*q1), whose gadget term is P*tau_g(s) in row i and zero in the
+ * others; the switch of a sums [a]_{q_i} (centred) times the keys and
+ * divides by P with rounding, adding at most HE_KS_BOUND per coefficient
+ * (docs/SECURITY-HE.md, "Output packing").
  *
- * Packing (he_pack): 2^k ciphertexts whose coefficients at positions
- * = 0 mod 2^k hold values (anything elsewhere) become one whose coefficient
- * p + i holds ciphertext i's coefficient p, with 2^k - 1 automorphisms and
- * key switches and the keys of he_pack_galois(m), m < k (docs/PROTOCOLS.md
- * §7, "Output packing"). Built and tested; the HE layers do not use it yet. */
-#define HE_KS_ROWS (HE_L + 1) /* the primes of Q, then P */
-#define HE_PACK_MAX_LOG 6     /* at most 2^6 ciphertexts in one pack */
-/* Worst-case noise one key switch adds to a coefficient: 3 N (q/2) eta / P
- * (digits times key noise) + (N + 1)/2 (the division's rounding) < 262150,
- * rounded up (2^18.05). */
-#define HE_KS_BOUND 270000.0
+ * Packing (he_pack): 2^k ciphertexts at level q0*q1 whose coefficients at
+ * positions = 0 mod 2^k hold values (anything elsewhere) become one whose
+ * coefficient p + i holds ciphertext i's coefficient p, with 2^k - 1
+ * automorphisms and key switches and the keys of he_pack_galois(m), m < k
+ * (docs/PROTOCOLS.md §7, "Output packing"). */
+#define HE_KS_DIGITS 2                  /* q0, q1 */
+#define HE_KS_ROWS (HE_KS_DIGITS + 1)   /* q0, q1, then P */
+#define HE_PACK_MAX_LOG 6               /* at most 2^6 ciphertexts in one pack */
+/* Worst-case noise one key switch adds to a coefficient (units of the
+ * level q0*q1): 2 N (q/2) eta / P (digits times key noise) + (N + 1)/2
+ * (the division's rounding) < 6790, rounded up (2^12.8). */
+#define HE_KS_BOUND 7000.0
+/* Worst-case error of he_rescale01 (units of q0*q1): (1 + ||s||_1)/2 + 1. */
+#define HE_RESCALE_BOUND ((HE_N + 3) / 2.0)
 typedef struct he_polyx {
     uint64_t c[HE_KS_ROWS][HE_N];
 } __attribute__((aligned(64))) he_polyx;
 typedef struct he_gkey {
     uint32_t g;                  /* the automorphism X -> X^g */
     uint8_t seed[HE_SEED_BYTES]; /* the a_i are expanded from it */
-    he_polyx b[HE_L];            /* NTT domain */
-    he_polyx a[HE_L];            /* expanded (not serialised) */
+    he_polyx b[HE_KS_DIGITS];    /* NTT domain */
+    he_polyx a[HE_KS_DIGITS];    /* expanded (not serialised) */
+    he_polyx bs[HE_KS_DIGITS], as[HE_KS_DIGITS]; /* their Shoup constants (not serialised) */
 } he_gkey;
 /* The Galois element of packing level m: N/2^m + 1. */
 uint32_t he_pack_galois(unsigned m);
 /* The client makes the key for g from its secret (fresh seed and noise). */
 void he_gkey_gen(prg *g, he_gkey *k, const he_sk *sk, uint32_t galois);
-/* "PGK1", g (4 bytes), the seed, then the b_i row by row (each prime's
+/* "PGK2", g (4 bytes), the seed, then the b_i row by row (each prime's
  * residues at its bit width). */
 size_t he_gkey_bytes(void);
 void he_gkey_pack(uint8_t *out, const he_gkey *k);
 /* Exact length, magic, g odd with 1 < g < 2N, every residue below its
  * modulus; else PARLEY_E_PROTO naming the offender. Expands the a_i. */
 int he_gkey_unpack(he_gkey *k, const uint8_t *in, size_t len) WUR;
-/* tau_g of one polynomial, coefficient domain (out != in). */
+/* Level q0*q1: rows 0 and 1 of an he_poly (row 2 is left as it is). */
+/* Drop q2 from (b, a), coefficient domain: c <- (c - centred(c mod q2)) / q2
+ * in rows 0 and 1. A ciphertext of m at Q becomes one of m at q0*q1 with
+ * at most HE_RESCALE_BOUND more noise. */
+void he_rescale01(he_poly *b, he_poly *a);
+/* As he_modswitch, from the level q0*q1 (rows 0 and 1). Exact. */
+void he_modswitch01(uint64_t *out, const he_poly *a, const uint32_t *pos, size_t n, unsigned k);
+/* tau_g of one polynomial at level q0*q1, coefficient domain (out != in). */
 void he_auto_coeff(he_poly *out, const he_poly *in, uint32_t g);
-/* The ciphertext (b, a) (coefficient domain) of m under tau_g(s) becomes
- * one of m under s: b += [a*tau_g(s)]-part, a replaced. */
+/* The level-q0*q1 ciphertext (b, a) (coefficient domain) of m under
+ * tau_g(s) becomes one of m under s. */
 void he_keyswitch(he_poly *b, he_poly *a, const he_gkey *k);
-/* tau_g of a ciphertext (coefficient domain), switched back to s. */
+/* tau_g of a level-q0*q1 ciphertext, switched back to s. */
 void he_ct_auto(he_poly *b, he_poly *a, const he_gkey *k);
-/* Pack n <= 2^k ciphertexts (bs[i], as[i]), coefficient domain, into
- * (bs[0], as[0]) (the others are overwritten; missing ones count as zero).
- * keys[m] must be the key of he_pack_galois(m) for m < k; k <=
- * HE_PACK_MAX_LOG. Added noise at most (2^k - 1) * HE_KS_BOUND. */
-void he_pack(he_poly *bs, he_poly *as, size_t n, unsigned k, const he_gkey *keys);
+/* Scratch for he_pack (he_pack_work_new; NULL to he_pack: its own). */
+typedef struct he_pack_work he_pack_work;
+he_pack_work *he_pack_work_new(void);
+void he_pack_work_free(he_pack_work *w);
+/* Pack n <= 2^k level-q0*q1 ciphertexts (bs[i], as[i]), coefficient
+ * domain, into (bs[0], as[0]) (the others are overwritten; missing ones
+ * count as zero). keys[m] must be the key of he_pack_galois(m) for m < k;
+ * k <= HE_PACK_MAX_LOG. Added noise at most (2^k - 1) * HE_KS_BOUND. */
+void he_pack(he_poly *bs, he_poly *as, size_t n, unsigned k, const he_gkey *keys,
+             he_pack_work *w);
+/* The key switches he_pack makes for n ciphertexts with k = ceil(log2 n)
+ * (n = 2^k: 2^k - 1; n = 1: none). */
+uint64_t he_pack_switches(size_t n);
 
 /* ---- wire formats (little-endian, bit-packed) ----
  * An RNS polynomial: N residues of q0 (p[0].bits bits each), then N of q1. */

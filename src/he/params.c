@@ -6,8 +6,8 @@
  * bound of 218 bits for N = 8192, ternary secret, 128-bit classical security.
  * The size of Q is what flooding a whole inference needs
  * (docs/SECURITY-HE.md). Key switching (Galois keys, he/galois.c) works
- * modulo Q*P with a fourth prime P = 2^48 - 2^20 + 1 = 1 mod 2N:
- * log2(Q*P) = 191.99, still within the standard's 218 bits.
+ * modulo q0*q1*P with a special prime P = 2^54 - 0x108000 + 1 = 1 mod 2N
+ * (log2 = 150, within the standard's 218 bits).
  * The tables are a pure function of these constants; they are computed once
  * on first use (pthread_once) and read-only afterwards. */
 #include "he/he.h"
@@ -17,7 +17,7 @@
 #include <string.h>
 
 static const uint64_t he_primes[HE_L] = {0xffffffffc001ULL, 0xfffffffd8001ULL, 0xfffffffa0001ULL};
-static const uint64_t he_special_prime = 0xfffffff00001ULL;
+static const uint64_t he_special_prime = 0x3fffffffef8001ULL;
 
 static he_params params;
 static pthread_once_t params_once = PTHREAD_ONCE_INIT;
@@ -106,6 +106,16 @@ static void params_init(void) {
     params.q0_inv_mod_q1 = powmod(he_primes[0] % he_primes[1], he_primes[1] - 2, he_primes[1]);
     params.q0_inv_mod_q1_s = he_shoup(params.q0_inv_mod_q1, he_primes[1]);
     prime_init(&params.sp, he_special_prime);
+    params.q2_inv[0] = powmod(he_primes[2] % he_primes[0], he_primes[0] - 2, he_primes[0]);
+    params.q2_inv[1] = powmod(he_primes[2] % he_primes[1], he_primes[1] - 2, he_primes[1]);
+    for (int i = 0; i < 2; i++)
+        params.q2_inv_s[i] = he_shoup(params.q2_inv[i], he_primes[i]);
+    /* q0*q1 and the CRT constants of the packing level */
+    params.Q01 = (he_u128)he_primes[0] * he_primes[1];
+    params.crt01[0] = powmod(he_primes[1] % he_primes[0], he_primes[0] - 2, he_primes[0]);
+    params.crt01[1] = powmod(he_primes[0] % he_primes[1], he_primes[1] - 2, he_primes[1]);
+    for (int i = 0; i < 2; i++)
+        params.crt01_s[i] = he_shoup(params.crt01[i], he_primes[i]);
     for (int i = 0; i < HE_L; i++) {
         const uint64_t q = he_primes[i];
         params.sp_mod[i] = he_special_prime % q;
