@@ -5,8 +5,9 @@
  * Files: a valid key message, bad magic, short; an input ciphertext with a
  * residue equal to its modulus, one with bits dropped and the same with a
  * value out of range; a returned ciphertext with and without padding
- * errors; an honest client's session stream, the same with one residue out
- * of range, and one cut short. */
+ * errors; Galois keys (short, valid, an even automorphism); an honest
+ * client's session stream (keys, Galois keys, input ciphertexts), the same
+ * with one residue out of range, and one cut short. */
 #include "he/he.h"
 #include "he_peer_conv.h"
 #include "lin/he/lin_he.h"
@@ -42,7 +43,7 @@ int main(int argc, char **argv) {
     he_pk *pk = mem_alloc(1, sizeof *pk);
     he_poly *b = mem_alloc(1, sizeof *b);
     size_t pkb = he_pk_bytes(), pb = he_poly_bytes();
-    uint8_t *buf = mem_alloc(pkb + HE_SEED_BYTES + 8 * pb + 1, 1);
+    uint8_t *buf = mem_alloc(pkb + HE_SEED_BYTES + HE_PACK_MAX_LOG * he_gkey_bytes() + 8 * pb + 1, 1);
     he_sk_gen(&g, sk);
     he_pk_gen(&g, pk, sk);
     he_pk_pack(buf, pk);
@@ -99,6 +100,15 @@ int main(int argc, char **argv) {
     he_pk_pack(buf, pk);
     memcpy(buf + pkb, session, HE_SEED_BYTES);
     size_t len = pkb + HE_SEED_BYTES;
+    { /* the Galois keys of the packing levels */
+        he_gkey *gk = mem_alloc(1, sizeof *gk);
+        for (unsigned lv = 0; lv < HE_PACK_MAX_LOG; lv++) {
+            he_gkey_gen(&g, gk, sk, he_pack_galois(lv));
+            he_gkey_pack(buf + len, gk);
+            len += he_gkey_bytes();
+        }
+        mem_free(gk);
+    }
     he_encoder enc;
     he_encoder_init(&enc, HE_PEER_L);
     uint64_t x[18], m[HE_N];
@@ -113,7 +123,8 @@ int main(int argc, char **argv) {
     }
     put("session_valid", 3, buf, len);
     put("session_short", 3, buf, pkb + HE_SEED_BYTES + 77);
-    memset(buf + pkb + HE_SEED_BYTES + 7 * 8, 0xff, 40); /* a value of all ones: too large */
+    /* a value of the first input ciphertext all ones: too large */
+    memset(buf + pkb + HE_SEED_BYTES + HE_PACK_MAX_LOG * he_gkey_bytes() + 7 * 8, 0xff, 40);
     put("session_bad_residue", 3, buf, len);
     lin_he_plan_free(&pl);
     return 0;

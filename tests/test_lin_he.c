@@ -422,6 +422,118 @@ TEST(weight_cache) {
     CHECK(o.cache_used > 0);
 }
 
+/* Packed outputs (plan.h, pk > 0), forced at every k from 1 to
+ * HE_PACK_MAX_LOG: tiles with halos, flat 1x1 runs (compact weights),
+ * strides, dilation, groups and depthwise (one group at a time), batch,
+ * asymmetric padding, many output groups (full and short blocks), a 1-D
+ * layer in several runs, edge values, l = 1 to 49, one to three lanes: bit
+ * for bit the reference and exactly the plan's bytes; then chunks of tiles
+ * with the weight cache, an FC and a SCALE. */
+TEST(packed_layouts) {
+    prg g;
+    harness_prg(&g, 30);
+    lin_conv asym = conv(1, 3, 11, 9, 4, 3, 1, 0, 1, 1, 6);
+    asym.kh = 2;
+    asym.kw = 4;
+    asym.sw = 3;
+    asym.pl = 3;
+    asym.pb = 2;
+    asym.pr = 1;
+    const struct {
+        lin_conv c;
+        unsigned l, lanes;
+        int edge, all_k; /* all_k: every k, else k = 1, 3, 6 */
+    } cs[] = {
+        {conv(1, 3, 8, 8, 4, 3, 1, 1, 1, 1, 6), 16, 1, 0, 1},      /* tiles, same padding */
+        {conv(2, 5, 9, 7, 3, 3, 1, 0, 1, 1, 8), 32, 2, 0, 0},      /* batch 2 */
+        {conv(1, 2, 13, 11, 3, 5, 2, 2, 1, 1, 8), 37, 2, 0, 0},    /* stride 2 */
+        {conv(1, 40, 7, 7, 24, 1, 1, 0, 1, 1, 10), 37, 1, 0, 1},   /* flat 1x1 */
+        {conv(1, 4, 10, 10, 5, 1, 2, 0, 1, 1, 8), 32, 3, 0, 0},    /* 1x1 stride 2 */
+        {conv(1, 4, 8, 8, 4, 3, 1, 1, 1, 4, 6), 24, 1, 0, 0},      /* depthwise */
+        {conv(2, 6, 7, 7, 9, 3, 2, 1, 1, 3, 6), 24, 2, 0, 0},      /* groups 3 */
+        {conv(1, 2, 12, 12, 3, 3, 1, 2, 2, 1, 6), 24, 1, 0, 0},    /* dilation 2 */
+        {conv(1, 300, 3, 3, 200, 3, 1, 1, 1, 1, 8), 37, 2, 0, 1},  /* many output groups */
+        {conv(1, 64, 6, 6, 8, 3, 1, 1, 1, 1, 14), 37, 2, 1, 0},    /* edge values */
+        {conv(1, 3, 4, 4, 2, 3, 1, 1, 1, 1, 1), 1, 1, 1, 0},       /* l = 1 */
+        {conv(1, 2, 5, 5, 2, 3, 1, 1, 1, 1, 1), 49, 1, 0, 0},      /* l = 49 */
+        {asym, 24, 2, 0, 0},                                       /* asymmetric */
+        {conv(1, 2, 1, 5000, 2, 1, 1, 0, 1, 1, 6), 24, 2, 0, 0},   /* 1-D, several runs */
+        {conv(1, 256, 7, 7, 300, 1, 1, 0, 1, 1, 12), 37, 2, 0, 0}, /* ResNet-like 1x1 */
+    };
+    for (unsigned k = 1; k <= HE_PACK_MAX_LOG; k++) {
+        lin_he_plan_force_pack((int)k);
+        for (size_t i = 0; i < sizeof cs / sizeof *cs; i++) {
+            if (!cs[i].all_k && k != 1 && k != 3 && k != HE_PACK_MAX_LOG) continue;
+            lin_he_plan pl;
+            REQUIRE_OK(lin_he_plan_make(&pl, &cs[i].c, cs[i].l, LIN_HE_OUTS_DEFAULT));
+            CHECK_MSG(pl.pk == k && pl.Cw == 1u << k, "case %zu: pk %u, asked %u", i, pl.pk, k);
+            CHECK(pl.out_cts == pl.units * ((pl.nog + pl.Cw - 1) / pl.Cw));
+            lin_he_plan_free(&pl);
+            check_conv(cs[i].c, cs[i].l, cs[i].lanes, &g, cs[i].edge);
+        }
+    }
+    lin_he_plan_force_pack(2);
+    lcase ch = {.kind = K_CONV, .c = conv(2, 4, 40, 40, 6, 3, 1, 1, 1, 1, 8), .l = 32,
+                .chunk_bytes = 1, .cache = 1};
+    REQUIRE(run_case(&ch, 2, &g, 0) == 0);
+    CHECK(ch.cache_used > 0 && ch.cache_used == ch.cache_polys);
+    CHECK_EQ(ch.bytes[0] + ch.bytes[1], he_bytes(CONV(ch.c), 32));
+    lin_fc f = {3, 64, 17, 12};
+    lcase tf = {.kind = K_FC, .f = f, .l = 32};
+    REQUIRE(run_case(&tf, 2, &g, 0) == 0);
+    lin_scale sc = {1, 2, 4000, 14};
+    lcase ts = {.kind = K_SCALE, .s = sc, .l = 37, .outs = 9000};
+    REQUIRE(run_case(&ts, 3, &g, 0) == 0);
+    lin_he_plan_force_pack(0);
+}
+
+/* A packed plan's returned ciphertexts: within a block the positions are
+ * distinct and below N, and over all blocks and tiles every output element
+ * is returned exactly once. */
+TEST(packed_plan_invariants) {
+    lin_conv cs[] = {conv(1, 64, 14, 14, 64, 3, 1, 1, 1, 1, 14),
+                     conv(1, 256, 7, 7, 300, 1, 1, 0, 1, 1, 14),
+                     conv(2, 32, 9, 9, 32, 3, 2, 1, 1, 32, 10),
+                     conv(1, 3, 40, 40, 16, 7, 2, 3, 1, 1, 14)};
+    for (unsigned k = 1; k <= HE_PACK_MAX_LOG; k++) {
+        lin_he_plan_force_pack((int)k);
+        for (size_t i = 0; i < sizeof cs / sizeof *cs; i++) {
+            lin_he_plan pl;
+            REQUIRE_OK(lin_he_plan_make(&pl, &cs[i], 37, LIN_HE_OUTS_DEFAULT));
+            CHECK_EQ(pl.pk, k);
+            size_t ny = lin_conv_out_size(&pl.c);
+            uint8_t *seen = mem_calloc(ny, 1), *used = mem_alloc(HE_N, 1);
+            uint32_t *pos = mem_alloc(HE_N, 4);
+            size_t *yidx = mem_alloc(HE_N, sizeof *yidx);
+            REQUIRE(seen && used && pos && yidx);
+            for (unsigned bk = 0; bk < pl.nbk; bk++)
+                for (uint64_t u = 0; u < pl.units; u++) {
+                    size_t n = lin_he_plan_block_targets(&pl, pos, yidx, bk, u);
+                    memset(used, 0, HE_N);
+                    int clash = 0;
+                    for (size_t j = 0; j < n; j++) {
+                        CHECK(pos[j] < HE_N);
+                        CHECK(yidx[j] < ny);
+                        if (pos[j] < HE_N) clash += used[pos[j]]++ != 0;
+                        if (yidx[j] < ny) seen[yidx[j]]++;
+                    }
+                    CHECK_MSG(clash == 0, "k %u case %zu block %u: %d positions shared", k, i, bk,
+                              clash);
+                }
+            size_t missing = 0;
+            for (size_t y = 0; y < ny; y++)
+                missing += seen[y] != 1;
+            CHECK_EQ(missing, 0);
+            mem_free(seen);
+            mem_free(used);
+            mem_free(pos);
+            mem_free(yidx);
+            lin_he_plan_free(&pl);
+        }
+    }
+    lin_he_plan_force_pack(0);
+}
+
 /* The planner: every target is a distinct coefficient and no two output
  * elements share one; blocks fit in N. */
 TEST(plan_invariants) {

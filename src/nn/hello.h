@@ -25,10 +25,10 @@
 /* 2: one connection per session (net/link.h); 3: the silent set-up's boot
  * batch (ot/ferret.h) and sibling layers side by side (exec_group_end);
  * 4: sibling convolutions merged (exec_lin_group_end); 5: a projection
- * shortcut's two convolutions merged (EXEC_LIN_SUM): peers of different
- * versions would run different messages, so they refuse each other at the
- * hello. */
-#define SESSION_VERSION 5
+ * shortcut's two convolutions merged (EXEC_LIN_SUM); 6: HE output packing
+ * (the set-up's Galois keys, packed plans): peers of different versions
+ * would run different messages, so they refuse each other at the hello. */
+#define SESSION_VERSION 6
 #define HELLO_BYTES 16
 
 enum { HELLO_CLIENT = 1, HELLO_SERVER = 2 };

@@ -34,6 +34,10 @@ typedef struct out_bufs {
     size_t *yidx;
     uint64_t *am, *bm, *mk;
     uint8_t *wire;
+    /* S, packed plans: a block's ciphertexts before he_pack (gcap each) */
+    he_poly *gb, *ga;
+    size_t gcap;
+    he_pack_work *pw;
 } out_bufs;
 
 struct lin_he {
@@ -42,6 +46,7 @@ struct lin_he {
     uint8_t session[HE_SEED_BYTES]; /* C's public seed for the a's of the session */
     he_sk *sk;                      /* C only */
     he_pk *pk;                      /* S only */
+    he_gkey *gk;                    /* S only: the Galois keys of packing levels 0..HE_PACK_MAX_LOG-1 */
     /* buffers kept across layers (fresh pages cost more than the work on
      * small layers): S's transformed inputs, and each lane's work space */
     he_poly *in;
@@ -58,7 +63,7 @@ struct lin_he {
 static void out_free(out_bufs *o);
 
 uint64_t lin_he_setup_bytes(void) {
-    return he_pk_bytes() + HE_SEED_BYTES;
+    return he_pk_bytes() + HE_SEED_BYTES + (uint64_t)HE_PACK_MAX_LOG * he_gkey_bytes();
 }
 
 void lin_he_set_chunk_bytes(lin_he *h, uint64_t bytes) {
@@ -100,7 +105,14 @@ int lin_he_setup(party *p, lin_he **out) {
                 prg_bytes(&L->ot.rng, h->session, HE_SEED_BYTES);
                 he_pk_pack(buf, pk);
                 memcpy(buf + he_pk_bytes(), h->session, HE_SEED_BYTES);
-                rc = chan_send(L->ot.ch, buf, nb);
+                he_gkey *gk = mem_alloc(1, sizeof *gk);
+                if (!gk) rc = PARLEY_E_NOMEM;
+                for (unsigned m = 0; m < HE_PACK_MAX_LOG && rc == 0; m++) {
+                    he_gkey_gen(&L->ot.rng, gk, h->sk, he_pack_galois(m));
+                    he_gkey_pack(buf + he_pk_bytes() + HE_SEED_BYTES + m * he_gkey_bytes(), gk);
+                }
+                mem_free(gk);
+                if (rc == 0) rc = chan_send(L->ot.ch, buf, nb);
                 if (rc == 0) rc = chan_flush(L->ot.ch);
             }
             mem_free(pk);
@@ -110,6 +122,17 @@ int lin_he_setup(party *p, lin_he **out) {
             if (rc == 0) {
                 memcpy(h->session, buf + he_pk_bytes(), HE_SEED_BYTES);
                 h->pk = pk;
+                h->gk = mem_alloc(HE_PACK_MAX_LOG, sizeof *h->gk);
+                if (!h->gk) rc = PARLEY_E_NOMEM;
+                for (unsigned m = 0; m < HE_PACK_MAX_LOG && rc == 0; m++) {
+                    rc = he_gkey_unpack(&h->gk[m],
+                                        buf + he_pk_bytes() + HE_SEED_BYTES + m * he_gkey_bytes(),
+                                        he_gkey_bytes());
+                    if (rc == 0 && h->gk[m].g != he_pack_galois(m))
+                        rc = err_set(PARLEY_E_PROTO,
+                                     "HE Galois key %u: automorphism X -> X^%u, expected X^%u", m,
+                                     h->gk[m].g, he_pack_galois(m));
+                }
             } else {
                 mem_free(pk);
             }
@@ -139,6 +162,7 @@ void lin_he_free(lin_he *h) {
         mem_free(h->sk);
     }
     mem_free(h->pk);
+    mem_free(h->gk);
     mem_free_wipe(h, sizeof *h);
 }
 
@@ -225,6 +249,9 @@ static void out_free(out_bufs *o) {
     mem_free_wipe(o->bm, o->bm ? HE_N * 8 : 0);
     mem_free_wipe(o->mk, o->mk ? HE_N * 8 : 0);
     mem_free(o->wire);
+    mem_free_wipe(o->gb, o->gcap * sizeof *o->gb);
+    mem_free_wipe(o->ga, o->gcap * sizeof *o->ga);
+    he_pack_work_free(o->pw);
 }
 
 static int out_alloc(out_bufs *o, int server) {
@@ -260,25 +287,24 @@ static void wpoly_make(const lin_he_plan *pl, const he_params *P, he_poly *wp, c
     }
 }
 
-/* S: the output ciphertexts of items [k, k + n). Either one output group
- * on n tiles (each weight polynomial serves n inputs), or, when the layer
- * is one tile (nu == 1) without groups, n output groups on that tile (each
- * input row is read once for the n sums). */
-static int out_server_run(mpc_lane *L, run *r, out_bufs *o, size_t k, size_t n) {
+/* S: the sums of G output groups og0.. on T tiles t0.. of the chunk, into
+ * accumulator slots 0..G*T-1 (slot t + g; G > 1 only with T == 1): either
+ * one output group on T tiles (each weight polynomial serves T inputs) or
+ * G output groups on one tile without convolution groups (each input row
+ * is read once for the G sums). */
+static void acc_sums(run *r, out_bufs *o, unsigned og0, unsigned G, size_t t0, size_t T) {
     const lin_he_plan *pl = r->pl;
     const he_params *P = he_params_get();
-    const int multi = r->nu == 1 && n > 1;
-    const unsigned og0 = (unsigned)(k / r->nu), G = multi ? (unsigned)n : 1;
+    PARLEY_CHECK(G == 1 || (T == 1 && pl->c.groups == 1));
     const size_t rowsz = (size_t)HE_L * HE_N;
-    const uint64_t lmask = bits_mask(pl->l);
     const unsigned chunk = LIN_HE_WCHUNK / G;
-    memset(o->acc, 0, n * 2 * rowsz * sizeof(he_u128));
+    memset(o->acc, 0, (size_t)G * T * 2 * rowsz * sizeof(he_u128));
     unsigned macs = 0;
     for (unsigned cb0 = pl->cb_lo[og0]; cb0 <= pl->cb_hi[og0]; cb0 += chunk) {
         unsigned cnt = pl->cb_hi[og0] - cb0 + 1;
         if (cnt > chunk) cnt = chunk;
         if (macs + cnt >= LIN_HE_MAC_FOLD) { /* keep the 128-bit sums from overflowing */
-            for (size_t t = 0; t < 2 * n; t++) {
+            for (size_t t = 0; t < 2 * (size_t)G * T; t++) {
                 he_reduce(o->B, o->acc + t * rowsz);
                 for (int i = 0; i < HE_L; i++)
                     for (size_t j = 0; j < HE_N; j++)
@@ -299,8 +325,8 @@ static int out_server_run(mpc_lane *L, run *r, out_bufs *o, size_t k, size_t n) 
                 o->wpp[g * cnt + q] = wp;
             }
         /* every product of the chunk in one pass over each accumulator row */
-        for (size_t t = 0; t < (multi ? 1 : n); t++) {
-            size_t in0 = (size_t)((k + t) % r->nu) * pl->ncb + cb0;
+        for (size_t t = 0; t < T; t++) {
+            size_t in0 = (t0 + t) * pl->ncb + cb0;
             for (int part = 0; part < 2; part++) {
                 const he_poly *src = part ? r->in_a : r->in_b;
                 for (int i = 0; i < HE_L; i++) {
@@ -316,42 +342,129 @@ static int out_server_run(mpc_lane *L, run *r, out_bufs *o, size_t k, size_t n) 
             }
         }
     }
+}
+
+/* S: re-randomise slot t's sums with a public-key encryption of zero and
+ * bring them to the coefficient domain in (B, A); CBD noise on a and on
+ * the n positions pos of b (pos NULL: all). */
+static void acc_finish(mpc_lane *L, run *r, out_bufs *o, size_t t, he_poly *B, he_poly *A,
+                       const uint32_t *pos, size_t n) {
+    const lin_he_plan *pl = r->pl;
+    const size_t rowsz = (size_t)HE_L * HE_N;
+    he_u128 *ab = o->acc + 2 * t * rowsz, *aa = ab + rowsz;
+    if (pl->perm) /* back from the automorphism's order: acc[j] = acc~[perm[j]] */
+        for (size_t row = 0; row < 2 * HE_L; row++) {
+            he_u128 *x = ab + row * HE_N;
+            memcpy(o->tmp, x, HE_N * sizeof *x);
+            for (size_t j = 0; j < HE_N; j++)
+                x[j] = o->tmp[pl->perm[j]];
+        }
+    he_enc_zero_pk_ntt(&L->ot.rng, ab, aa, r->h->pk);
+    he_reduce(B, ab);
+    he_reduce(A, aa);
+    he_poly_intt(B);
+    he_poly_intt(A);
+    he_add_cbd(&L->ot.rng, A, NULL, HE_N);
+    he_add_cbd(&L->ot.rng, B, pos, pos ? n : HE_N);
+}
+
+/* S: flood the kept coefficients of (B, A), mask them with its share,
+ * switch the modulus and send. */
+static int out_send(mpc_lane *L, run *r, out_bufs *o, he_poly *B, const he_poly *A, size_t nt) {
+    const lin_he_plan *pl = r->pl;
+    const uint64_t lmask = bits_mask(pl->l);
+    he_flood(&L->ot.rng, B, o->pos, nt, pl->bud.beta);
+    /* S's share r; the ciphertext carries W*x - r */
+    prg_ring(&L->ot.rng, o->mk, nt, pl->l);
+    for (size_t j = 0; j < nt; j++) {
+        r->y[o->yidx[j]] = o->mk[j];
+        o->mk[j] = (0 - o->mk[j]) & lmask;
+    }
+    he_encode_add(&r->enc, NULL, B, o->pos, o->mk, nt);
+    he_modswitch(o->am, A, NULL, HE_N, pl->bud.ka);
+    he_modswitch(o->bm, B, o->pos, nt, pl->bud.kb);
+    he_out_pack(o->wire, o->am, o->bm, nt, pl->bud.ka, pl->bud.kb);
+    return chan_send(L->ot.ch, o->wire, he_out_bytes(nt, pl->bud.ka, pl->bud.kb));
+}
+
+/* S: the output ciphertexts of items [k, k + n) (unpacked plans). Either
+ * one output group on n tiles, or, when the layer is one tile (nu == 1)
+ * without groups, n output groups on that tile. */
+static int out_server_run(mpc_lane *L, run *r, out_bufs *o, size_t k, size_t n) {
+    const lin_he_plan *pl = r->pl;
+    const int multi = r->nu == 1 && n > 1;
+    if (multi)
+        acc_sums(r, o, (unsigned)(k / r->nu), (unsigned)n, 0, 1);
+    else
+        acc_sums(r, o, (unsigned)(k / r->nu), 1, (size_t)(k % r->nu), n);
     for (size_t t = 0; t < n; t++) {
         uint64_t unit = r->u0 + (k + t) % r->nu;
         unsigned og = (unsigned)((k + t) / r->nu);
-        he_u128 *ab = o->acc + 2 * t * rowsz, *aa = ab + rowsz;
-        if (pl->perm) /* back from the automorphism's order: acc[j] = acc~[perm[j]] */
-            for (size_t row = 0; row < 2 * HE_L; row++) {
-                he_u128 *x = ab + row * HE_N;
-                memcpy(o->tmp, x, HE_N * sizeof *x);
-                for (size_t j = 0; j < HE_N; j++)
-                    x[j] = o->tmp[pl->perm[j]];
-            }
-        he_enc_zero_pk_ntt(&L->ot.rng, ab, aa, r->h->pk);
-        he_reduce(o->B, ab);
-        he_reduce(o->A, aa);
-        he_poly_intt(o->B);
-        he_poly_intt(o->A);
-        he_add_cbd(&L->ot.rng, o->A, NULL, HE_N);
         size_t nt = lin_he_plan_targets(pl, o->pos, o->yidx, og, unit);
-        he_add_cbd(&L->ot.rng, o->B, o->pos, nt);
-        he_flood(&L->ot.rng, o->B, o->pos, nt, pl->bud.beta);
-        /* S's share r; the ciphertext carries W*x - r */
-        prg_ring(&L->ot.rng, o->mk, nt, pl->l);
-        for (size_t j = 0; j < nt; j++) {
-            r->y[o->yidx[j]] = o->mk[j];
-            o->mk[j] = (0 - o->mk[j]) & lmask;
-        }
-        he_encode_add(&r->enc, NULL, o->B, o->pos, o->mk, nt);
-        he_modswitch(o->am, o->A, NULL, HE_N, pl->bud.ka);
-        he_modswitch(o->bm, o->B, o->pos, nt, pl->bud.kb);
-        he_out_pack(o->wire, o->am, o->bm, nt, pl->bud.ka, pl->bud.kb);
-        TRY(chan_send(L->ot.ch, o->wire, he_out_bytes(nt, pl->bud.ka, pl->bud.kb)));
+        acc_finish(L, r, o, t, o->B, o->A, o->pos, nt);
+        TRY(out_send(L, r, o, o->B, o->A, nt));
     }
     return 0;
 }
 
-/* Phase 2, items = output ciphertexts (output-group-major) of the chunk. */
+/* S: returned ciphertext k of a packed plan: block bk = k / nu of Cw
+ * output groups on tile k % nu. Each group's sums are re-randomised (so
+ * the a's the key switches decompose are pseudorandom to C), flooded and
+ * masked at its outputs as an unpacked one would be, and rescaled to
+ * q0*q1; the block is packed there (group i's outputs move to their
+ * positions + i), switched to 2^ka / 2^kb and sent as one ciphertext. */
+static int out_server_block(mpc_lane *L, run *r, out_bufs *o, size_t k) {
+    const lin_he_plan *pl = r->pl;
+    const unsigned bk = (unsigned)(k / r->nu);
+    const size_t t = k % r->nu;
+    const uint64_t unit = r->u0 + t, lmask = bits_mask(pl->l);
+    const unsigned og0 = bk * pl->Cw;
+    const unsigned nm = pl->nog - og0 < pl->Cw ? pl->nog - og0 : pl->Cw;
+    if (o->gcap < pl->Cw) {
+        mem_free_wipe(o->gb, o->gcap * sizeof *o->gb);
+        mem_free_wipe(o->ga, o->gcap * sizeof *o->ga);
+        o->gcap = 0;
+        o->gb = mem_alloc(pl->Cw, sizeof *o->gb);
+        o->ga = mem_alloc(pl->Cw, sizeof *o->ga);
+        if (!o->gb || !o->ga) return err_set(PARLEY_E_NOMEM, "HE packing buffers");
+        o->gcap = pl->Cw;
+    }
+    if (!o->pw && !(o->pw = he_pack_work_new()))
+        return err_set(PARLEY_E_NOMEM, "HE packing buffers");
+    const unsigned per = pl->c.groups == 1 ? LIN_HE_RUN : 1;
+    size_t nt = 0;
+    for (unsigned i0 = 0; i0 < nm; i0 += per) {
+        unsigned G = nm - i0 < per ? nm - i0 : per;
+        acc_sums(r, o, og0 + i0, G, t, 1);
+        for (unsigned g = 0; g < G; g++) {
+            unsigned i = i0 + g;
+            he_poly *B = &o->gb[i], *A = &o->ga[i];
+            uint32_t *pos = o->pos + nt;
+            size_t *yidx = o->yidx + nt;
+            size_t n = lin_he_plan_targets(pl, pos, yidx, og0 + i, unit);
+            acc_finish(L, r, o, g, B, A, pos, n);
+            he_flood(&L->ot.rng, B, pos, n, pl->bud.beta);
+            prg_ring(&L->ot.rng, o->mk, n, pl->l);
+            for (size_t j = 0; j < n; j++) {
+                r->y[yidx[j]] = o->mk[j];
+                o->mk[j] = (0 - o->mk[j]) & lmask;
+            }
+            he_encode_add(&r->enc, NULL, B, pos, o->mk, n);
+            he_rescale01(B, A);
+            for (size_t j = 0; j < n; j++) /* where the pack puts them */
+                pos[j] += i;
+            nt += n;
+        }
+    }
+    if (nm > 1) he_pack(o->gb, o->ga, nm, bits_ceil_log2(nm), r->h->gk, o->pw);
+    he_modswitch01(o->am, &o->ga[0], NULL, HE_N, pl->bud.ka);
+    he_modswitch01(o->bm, &o->gb[0], o->pos, nt, pl->bud.kb);
+    he_out_pack(o->wire, o->am, o->bm, nt, pl->bud.ka, pl->bud.kb);
+    return chan_send(L->ot.ch, o->wire, he_out_bytes(nt, pl->bud.ka, pl->bud.kb));
+}
+
+/* Phase 2, items = returned ciphertexts (output-group-major, or block-major
+ * for packed plans) of the chunk. */
 static int job_out(mpc_lane *L, void *v, size_t first, size_t count) {
     run *r = v;
     const lin_he_plan *pl = r->pl;
@@ -371,7 +484,10 @@ static int job_out(mpc_lane *L, void *v, size_t first, size_t count) {
     }
     const size_t end = first + count;
     for (size_t k = first; k < end && rc == 0;) {
-        if (server) {
+        if (server && pl->pk) {
+            rc = out_server_block(L, r, op, k);
+            k++;
+        } else if (server) {
             size_t stop = k + LIN_HE_RUN;
             if (r->nu > 1 || pl->c.groups > 1) { /* one output group per run */
                 size_t og_end = (k / r->nu + 1) * r->nu;
@@ -383,7 +499,8 @@ static int job_out(mpc_lane *L, void *v, size_t first, size_t count) {
         } else {
             unsigned og = (unsigned)(k / r->nu);
             uint64_t unit = r->u0 + k % r->nu;
-            size_t nt = lin_he_plan_targets(pl, op->pos, op->yidx, og, unit);
+            size_t nt = pl->pk ? lin_he_plan_block_targets(pl, op->pos, op->yidx, og, unit)
+                               : lin_he_plan_targets(pl, op->pos, op->yidx, og, unit);
             size_t nb = he_out_bytes(nt, pl->bud.ka, pl->bud.kb);
             rc = chan_recv(L->ot.ch, op->wire, nb);
             if (rc == 0)
@@ -642,7 +759,7 @@ static int conv_run(party *p, lin_he *h, uint64_t *y, const uint64_t *x, const l
             r.in_a = h->in + r.nu * pl->ncb;
         }
         if (rc == 0) rc = party_run(p, r.nu * pl->ncb, 1, job_in, &r);
-        if (rc == 0) rc = party_run(p, r.nu * pl->nog, 1, job_out, &r);
+        if (rc == 0) rc = party_run(p, r.nu * pl->nbk, 1, job_out, &r);
     }
     if (rc == 0) {
         if (wce) {

@@ -24,6 +24,10 @@
  *      coefficients that hold outputs, switches to 2^ka (a) and 2^kb (kept
  *      b coefficients) and sends.                             1 flight S->C
  *   C decrypts W*x - r; S's share is r. S never computes W*x_S apart.
+ * A packed plan (plan.h, pk > 0) returns one ciphertext per block of Cw
+ * output groups on a tile: S floods and masks each as above, drops q2 and
+ * packs the block with C's Galois keys (he_pack); C decrypts the block's
+ * outputs at their positions (docs/PROTOCOLS.md §7, "Output packing").
  * Wire bytes: nin * he_in_bytes(drop) (C->S: 147456 bytes with drop = 0,
  * 1024 fewer per bit dropped) + sum over returned ciphertexts of
  * ceil((8192*ka + kept*kb)/8) (S->C), ka = l + 11, kb = l + 2 — exactly
@@ -48,8 +52,8 @@
  * depthwise, batch >= 1. PARLEY_E_UNSUPPORTED names the limit otherwise.
  *
  * Set-up (lin_he_setup, both parties): C makes the secret key and sends the
- * public key and a session seed for the a's: 1 flight, he_pk_bytes() + 16
- * bytes. The lin_he object then serves every layer of the session; the
+ * public key, a session seed for the a's and the Galois keys of the
+ * HE_PACK_MAX_LOG packing levels: 1 flight, lin_he_setup_bytes(). The lin_he object then serves every layer of the session; the
  * parties must call the layers in the same order. */
 #ifndef PARLEY_LIN_HE_LIN_HE_H
 #define PARLEY_LIN_HE_LIN_HE_H

@@ -28,6 +28,12 @@
 #define PLAN_NS_PRODUCT 56000ULL
 #define PLAN_NS_IN 1900000ULL
 #define PLAN_NS_OUT 2300000ULL
+/* Packed outputs: a key switch (he_pack: 20 transforms and the digits'
+ * products), and a packed member's own share of an output ciphertext's
+ * work (re-randomisation, inverse transforms, noise), measured with
+ * parley-bench he-conv and perf on this host. */
+#define PLAN_NS_KS 1000000ULL
+#define PLAN_NS_MEMBER 900000ULL
 /* One microsecond of compute is worth this many bytes on the wire: a
  * compromise between loopback (bytes nearly free) and the whole-network
  * byte targets, where the non-linear layers already spend most of them. */
@@ -36,6 +42,13 @@
 uint64_t lin_he_wpoly_ns(int flat, uint64_t owcw) {
     /* a pruned transform costs its stages (plus a little for the copies) */
     return flat ? PLAN_NS_WPOLY * (bits_ceil_log2(owcw) + 1) / HE_LOGN : PLAN_NS_WPOLY;
+}
+
+static int plan_force_pk; /* lin_he_plan_force_pack */
+
+void lin_he_plan_force_pack(int k) {
+    PARLEY_CHECK(k >= -1 && k <= HE_PACK_MAX_LOG);
+    plan_force_pk = k;
 }
 
 static uint64_t cdiv(uint64_t a, uint64_t b) {
@@ -122,15 +135,22 @@ static unsigned ow_budget_max(const lin_he_plan *pl, unsigned cap) {
 }
 
 /* The most low bits of the input ciphertexts' b that may stay off the wire
- * when each output sums `taps` weights: the budget must still leave
- * PLAN_DROP_MARGIN bits of decryption margin. Monotone in taps. */
+ * when each output sums `taps` weights and the outputs are packed 2^pk to a
+ * ciphertext: the budget must still leave PLAN_DROP_MARGIN bits of
+ * decryption margin. Monotone in taps. PLAN_DROP_NONE if even no drop
+ * leaves the budget (only with pk > 0: ow_budget_max keeps pk = 0 in it). */
 #define PLAN_DROP_MARGIN 1.0
-static unsigned drop_max(const lin_he_plan *pl, uint64_t taps) {
+#define PLAN_DROP_NONE 0xfe
+static unsigned drop_max(const lin_he_plan *pl, uint64_t taps, unsigned pk) {
     he_budget b;
+    if (pk && he_budget_for_pack(&b, pl->l, pl->c.wbits, taps, pl->outs, 0, pk) < 0) {
+        err_clear();
+        return PLAN_DROP_NONE;
+    }
     unsigned lo = 0, hi = HE_DROP_MAX;
     while (lo < hi) {
         unsigned mid = lo + (hi - lo + 1) / 2;
-        if (he_budget_for(&b, pl->l, pl->c.wbits, taps, pl->outs, mid) == 0 &&
+        if (he_budget_for_pack(&b, pl->l, pl->c.wbits, taps, pl->outs, mid, pk) == 0 &&
             b.margin_bits >= PLAN_DROP_MARGIN)
             lo = mid;
         else
@@ -156,6 +176,18 @@ static uint64_t tile_targets(const lin_he_plan *pl, unsigned og, unsigned ti, un
 /* Exact bytes server -> client: every returned ciphertext of every unit. */
 static uint64_t s2c_bytes(const lin_he_plan *pl) {
     uint64_t total = 0;
+    if (pl->pk) {
+        const unsigned Cw = 1u << pl->pk;
+        for (unsigned bk = 0; bk < pl->nbk; bk++)
+            for (unsigned ti = 0; ti < pl->th; ti++)
+                for (unsigned tj = 0; tj < pl->tw; tj++) {
+                    uint64_t kept = 0;
+                    for (unsigned og = bk * Cw; og < pl->nog && og < (bk + 1) * Cw; og++)
+                        kept += tile_targets(pl, og, ti, tj);
+                    total += he_out_bytes(kept, pl->bud.ka, pl->bud.kb);
+                }
+        return total * pl->c.N;
+    }
     for (unsigned og = 0; og < pl->nog; og++)
         for (unsigned ti = 0; ti < pl->th; ti++)
             for (unsigned tj = 0; tj < pl->tw; tj++)
@@ -180,25 +212,33 @@ static unsigned tile_candidates(unsigned *out, unsigned n_out, unsigned E) {
 typedef struct search {
     const lin_he_plan *pl;
     unsigned ow_cap;
-    uint8_t *drop; /* drop_max by Ow (0xff: not computed yet) */
+    uint8_t *drop; /* drop_max by pk and Ow, [pk * (ow_cap + 1) + Ow] (0xff: not computed yet) */
     uint64_t best;
     int flat;
+    unsigned pk;
     unsigned Cw, Hw, Ww, Ow, oh, ow;
 } search;
 
 /* Every channel-block size giving a distinct number of blocks, with the most
  * output channels per polynomial that fit; keep the cheapest. */
 static void consider(search *sr, int flat, unsigned Hw, unsigned Ww, unsigned oh, unsigned ow,
-                     uint64_t units) {
+                     uint64_t units, unsigned pk) {
     const lin_he_plan *pl = sr->pl;
     const lin_conv *c = &pl->c;
-    const uint64_t ka = pl->l + HE_KA_EXTRA;
+    if (plan_force_pk && (plan_force_pk < 0 ? pk != 0 : pk != (unsigned)plan_force_pk)) return;
+    const uint64_t ka = pl->l + HE_KA_EXTRA, kb = pl->l + HE_KB_EXTRA;
     uint64_t maxC = HE_N / ((uint64_t)Hw * Ww), prev = 0;
-    for (uint64_t Cw = 1; Cw <= maxC && Cw <= pl->Cp; Cw++) {
+    /* packed: the one block size 2^pk (while it fits); else every size */
+    uint64_t Cw0 = pk ? 1ull << pk : 1, Cw1 = pk ? Cw0 : pl->Cp;
+    for (uint64_t Cw = Cw0; Cw <= maxC && Cw <= Cw1; Cw++) {
         uint64_t ncb = cdiv(pl->Cp, Cw);
         if (ncb == prev) continue;
         prev = ncb;
         uint64_t Ow = HE_N / (Cw * Hw * Ww);
+        if (pk && flat) { /* the outputs of group o' sit one group further on */
+            if (Ow < 2) continue;
+            Ow--;
+        }
         if (Ow > sr->ow_cap) Ow = sr->ow_cap;
         uint64_t nog = cdiv(c->O, Ow);
         Ow = cdiv(c->O, nog);
@@ -212,16 +252,33 @@ static void consider(search *sr, int flat, unsigned Hw, unsigned Ww, unsigned oh
                 wp += hi - lo + 1;
             }
         }
-        if (sr->drop[Ow] == 0xff) sr->drop[Ow] = (uint8_t)drop_max(pl, pl->taps * Ow);
+        uint8_t *dr = &sr->drop[(size_t)pk * (sr->ow_cap + 1) + Ow];
+        if (*dr == 0xff) *dr = (uint8_t)drop_max(pl, pl->taps * Ow, pk);
+        if (*dr == PLAN_DROP_NONE) continue;
+        const unsigned drop = *dr;
         uint64_t nin = units * ncb, nout = units * nog;
-        uint64_t bytes = nin * he_in_bytes(sr->drop[Ow]) + nout * (HE_N * ka / 8);
-        uint64_t wns = lin_he_wpoly_ns(flat, Ow * Cw);
-        uint64_t ns =
-            wp * wns + wp * units * PLAN_NS_PRODUCT + nin * PLAN_NS_IN + nout * PLAN_NS_OUT;
+        uint64_t bytes, ns;
+        if (pk) {
+            /* blocks of Cw output groups on a tile return as one ciphertext;
+             * the weights are transformed per tile (a lane runs one block
+             * on one tile at a time) */
+            uint64_t nbk = cdiv(nog, Cw), last = nog - (nbk - 1) * Cw;
+            uint64_t outputs = (uint64_t)c->N * c->O * c->OH * c->OW;
+            uint64_t ks = units * ((nbk - 1) * he_pack_switches(Cw) + he_pack_switches(last));
+            bytes = nin * he_in_bytes(drop) + units * nbk * (HE_N * ka / 8) +
+                    outputs * kb / 8;
+            ns = wp * units * (lin_he_wpoly_ns(flat, Ow * Cw + 1) + PLAN_NS_PRODUCT) + nin * PLAN_NS_IN +
+                 units * nbk * PLAN_NS_OUT + nout * PLAN_NS_MEMBER + ks * PLAN_NS_KS;
+        } else {
+            bytes = nin * he_in_bytes(drop) + nout * (HE_N * ka / 8);
+            uint64_t wns = lin_he_wpoly_ns(flat, Ow * Cw);
+            ns = wp * wns + wp * units * PLAN_NS_PRODUCT + nin * PLAN_NS_IN + nout * PLAN_NS_OUT;
+        }
         uint64_t cost = bytes * 1000 + ns * PLAN_BYTES_PER_US;
         if (cost < sr->best) {
             sr->best = cost;
             sr->flat = flat;
+            sr->pk = pk;
             sr->Cw = (unsigned)Cw;
             sr->Hw = Hw;
             sr->Ww = Ww;
@@ -271,12 +328,13 @@ int lin_he_plan_make(lin_he_plan *pl, const lin_conv *cin, unsigned l, uint64_t 
     }
 
     search sr = {.pl = pl, .ow_cap = ow_cap, .best = UINT64_MAX};
-    sr.drop = mem_alloc((size_t)ow_cap + 1, 1);
+    const size_t ndrop = (size_t)(HE_PACK_MAX_LOG + 1) * (ow_cap + 1);
+    sr.drop = mem_alloc(ndrop, 1);
     if (!sr.drop) {
         rc = PARLEY_E_NOMEM;
         goto fail;
     }
-    memset(sr.drop, 0xff, (size_t)ow_cap + 1);
+    memset(sr.drop, 0xff, ndrop);
     unsigned hc[HE_N + 1], wc[HE_N + 1]; /* distinct extents <= N */
     unsigned nh = tile_candidates(hc, c->OH, pl->Eh), nw = tile_candidates(wc, c->OW, pl->Ew);
     for (unsigned a = 0; a < nh; a++)
@@ -284,7 +342,8 @@ int lin_he_plan_make(lin_he_plan *pl, const lin_conv *cin, unsigned l, uint64_t 
             uint64_t Hw = hc[a] + pl->Eh - 1, Ww = wc[b] + pl->Ew - 1;
             if (Hw * Ww > HE_N) continue;
             uint64_t units = (uint64_t)c->N * cdiv(c->OH, hc[a]) * cdiv(c->OW, wc[b]);
-            consider(&sr, 0, (unsigned)Hw, (unsigned)Ww, hc[a], wc[b], units);
+            for (unsigned pk = 0; pk <= HE_PACK_MAX_LOG; pk++)
+                consider(&sr, 0, (unsigned)Hw, (unsigned)Ww, hc[a], wc[b], units, pk);
         }
     if (pl->Eh == 1 && pl->Ew == 1) { /* flat blocks of Pu positions, odd stride */
         uint64_t hw = (uint64_t)c->OH * c->OW;
@@ -292,13 +351,16 @@ int lin_he_plan_make(lin_he_plan *pl, const lin_conv *cin, unsigned l, uint64_t 
         unsigned np = tile_candidates(pc, hw > UINT32_MAX ? UINT32_MAX : (unsigned)hw, 1);
         for (unsigned a = 0; a < np; a++) {
             unsigned P = pc[a] | 1u;
+            uint64_t units = (uint64_t)c->N * cdiv(hw, pc[a]);
             if (P > HE_N) continue;
-            consider(&sr, 1, 1, P, 1, pc[a], (uint64_t)c->N * cdiv(hw, pc[a]));
+            for (unsigned pk = 0; pk <= HE_PACK_MAX_LOG; pk++)
+                consider(&sr, 1, 1, P, 1, pc[a], units, pk);
         }
     }
     uint64_t best = sr.best;
     mem_free(sr.drop);
     pl->flat = sr.flat;
+    pl->pk = sr.pk;
     pl->Cw = sr.Cw;
     pl->Hw = sr.Hw;
     pl->Ww = sr.Ww;
@@ -312,7 +374,9 @@ int lin_he_plan_make(lin_he_plan *pl, const lin_conv *cin, unsigned l, uint64_t 
     if (pl->flat) {
         pl->th = 1;
         pl->tw = (unsigned)cdiv((uint64_t)c->OH * c->OW, pl->ow);
-        pl->logm = bits_ceil_log2(pl->Ow * pl->Cw);
+        /* compact weights, inputs in the automorphism's order; packed:
+         * W~ has degree <= Ow*Cw */
+        pl->logm = bits_ceil_log2((uint64_t)pl->Ow * pl->Cw + (pl->pk ? 1 : 0));
         pl->perm = mem_alloc(HE_N, sizeof *pl->perm);
         if (!pl->perm) {
             rc = PARLEY_E_NOMEM;
@@ -325,11 +389,18 @@ int lin_he_plan_make(lin_he_plan *pl, const lin_conv *cin, unsigned l, uint64_t 
     }
     pl->ncb = (unsigned)cdiv(pl->Cp, pl->Cw);
     pl->nog = (unsigned)cdiv(c->O, pl->Ow);
+    pl->nbk = pl->pk ? (unsigned)cdiv(pl->nog, pl->Cw) : pl->nog;
     pl->units = (uint64_t)c->N * pl->th * pl->tw;
     pl->S = pl->Cw * pl->Hw * pl->Ww;
-    pl->Off = (pl->Cw - 1) * pl->Hw * pl->Ww + (pl->Eh - 1) * pl->Ww + (pl->Ew - 1);
-    pl->drop = drop_max(pl, pl->taps * pl->Ow);
-    rc = he_budget_for(&pl->bud, l, c->wbits, pl->taps * pl->Ow, outs, pl->drop);
+    if (pl->pk && pl->flat) /* outputs at Cw*(P'*(o'+1) + j) */
+        pl->Off = pl->Cw * pl->Ww;
+    else if (pl->pk) /* in units of X; the outputs' offset, = 0 mod Cw */
+        pl->Off = pl->Cw * ((pl->Eh - 1) * pl->Ww + (pl->Ew - 1));
+    else
+        pl->Off = (pl->Cw - 1) * pl->Hw * pl->Ww + (pl->Eh - 1) * pl->Ww + (pl->Ew - 1);
+    pl->drop = drop_max(pl, pl->taps * pl->Ow, pl->pk);
+    PARLEY_CHECK(pl->drop != PLAN_DROP_NONE); /* the search skipped those */
+    rc = he_budget_for_pack(&pl->bud, l, c->wbits, pl->taps * pl->Ow, outs, pl->drop, pl->pk);
     if (rc < 0) goto fail;
     pl->cb_lo = mem_alloc(pl->nog, sizeof *pl->cb_lo);
     pl->cb_hi = mem_alloc(pl->nog, sizeof *pl->cb_hi);
@@ -343,7 +414,7 @@ int lin_he_plan_make(lin_he_plan *pl, const lin_conv *cin, unsigned l, uint64_t 
         pl->wpolys += pl->cb_hi[og] - pl->cb_lo[og] + 1;
     }
     pl->in_cts = pl->units * pl->ncb;
-    pl->out_cts = pl->units * pl->nog;
+    pl->out_cts = pl->units * pl->nbk;
     pl->products = pl->wpolys * pl->units;
     pl->bytes_c2s = pl->in_cts * he_in_bytes(pl->drop);
     pl->bytes_s2c = s2c_bytes(pl);
@@ -397,7 +468,17 @@ void lin_he_plan_gather(const lin_he_plan *pl, uint64_t *m, const uint64_t *x, u
                 uint64_t prow = (p / pl->Wi) * c->sh + rh, pcol = (p % pl->Wi) * c->sw + rw;
                 if (prow < c->pt || prow - c->pt >= c->H || pcol < c->pl || pcol - c->pl >= c->W)
                     continue;
-                m[ci * hw_blk + j] = xc[(size_t)(prow - c->pt) * c->W + (pcol - c->pl)];
+                uint64_t v = xc[(size_t)(prow - c->pt) * c->W + (pcol - c->pl)];
+                if (pl->pk) { /* P'*c + Cw*j, past N with the sign of X^N = -1 */
+                    size_t at = (size_t)pl->Ww * ci + (size_t)pl->Cw * j;
+                    if (at >= HE_N) { /* public: the position alone decides */
+                        at -= HE_N;
+                        v = (0 - v) & bits_mask(pl->l);
+                    }
+                    m[at] = v;
+                } else {
+                    m[ci * hw_blk + j] = v;
+                }
             }
             continue;
         }
@@ -407,13 +488,16 @@ void lin_he_plan_gather(const lin_he_plan *pl, uint64_t *m, const uint64_t *x, u
             uint64_t prow = si * c->sh + rh;
             if (prow < c->pt || prow - c->pt >= c->H) continue;
             const uint64_t *xr = xc + (size_t)(prow - c->pt) * c->W;
-            uint64_t *mr = m + ci * hw + (size_t)i * pl->Ww;
+            /* unpacked: channel blocks of Hw*Ww; packed: channels interleaved */
+            uint64_t *mr = pl->pk ? m + ci + (size_t)pl->Cw * i * pl->Ww
+                                  : m + ci * hw + (size_t)i * pl->Ww;
+            const size_t step = pl->pk ? pl->Cw : 1;
             for (unsigned j = 0; j < pl->Ww; j++) {
                 uint64_t sj = (uint64_t)tj * pl->ow + j;
                 if (sj >= pl->Wi) break;
                 uint64_t pcol = sj * c->sw + rw;
                 if (pcol < c->pl || pcol - c->pl >= c->W) continue;
-                mr[j] = xr[pcol - c->pl];
+                mr[j * step] = xr[pcol - c->pl];
             }
         }
     }
@@ -456,7 +540,18 @@ void lin_he_plan_wpoly(const lin_he_plan *pl, he_poly *wp, const uint64_t *w, un
                     int b = pl->tap_w[(size_t)iw * pl->Ew + v];
                     if (b < 0) continue;
                     int64_t wv = bits_signed(wo[(size_t)a * c->kw + (size_t)b], pl->l);
-                    size_t at = base - ((size_t)u * pl->Ww + v);
+                    size_t at;
+                    if (pl->pk) { /* Cw*(o'*Hw*Ww + off - u*Ww - v) - c; below 0: -X^(N + e) */
+                        int64_t e = (int64_t)oi * pl->S + pl->Off -
+                                    (int64_t)pl->Cw * ((int64_t)u * pl->Ww + v) - ci;
+                        if (e < 0) { /* only the first output channel's last tap (public) */
+                            e += HE_N;
+                            wv = -wv;
+                        }
+                        at = (size_t)e;
+                    } else {
+                        at = base - ((size_t)u * pl->Ww + v);
+                    }
                     for (int i = 0; i < HE_L; i++)
                         wp->c[i][at] = he_from_signed(wv, P->p[i].q);
                 }
@@ -482,7 +577,8 @@ void lin_he_plan_wpoly_compact(const lin_he_plan *pl, he_poly *wp, const uint64_
             int b = pl->tap_w[(size_t)((cp % pl->R) % pl->nrw) * pl->Ew];
             if (a < 0 || b < 0) continue;
             int64_t wv = bits_signed(wo[(size_t)a * c->kw + (size_t)b], pl->l);
-            size_t at = (size_t)oi * pl->Cw + (pl->Cw - 1 - ci);
+            /* packed: W~ at o'*Cw + Cw - c (X^(P'*(o'*Cw + Cw - c)) meets X^(P'*c)) */
+            size_t at = (size_t)oi * pl->Cw + (pl->pk ? pl->Cw - ci : pl->Cw - 1 - ci);
             for (int i = 0; i < HE_L; i++)
                 wp->c[i][at] = he_from_signed(wv, P->p[i].q);
         }
@@ -503,7 +599,8 @@ size_t lin_he_plan_targets(const lin_he_plan *pl, uint32_t *pos, size_t *yidx, u
             for (unsigned j = 0; j < pl->ow; j++) {
                 uint64_t p = (uint64_t)tj * pl->ow + j;
                 if (p >= hw) break;
-                pos[k] = (uint32_t)((size_t)oi * pl->S + pl->Off + j);
+                pos[k] = pl->pk ? (uint32_t)((size_t)pl->Cw * ((size_t)pl->Ww * oi + j) + pl->Off)
+                                : (uint32_t)((size_t)oi * pl->S + pl->Off + j);
                 yidx[k] = (size_t)((n * c->O + o) * hw + p);
                 k++;
             }
@@ -515,11 +612,27 @@ size_t lin_he_plan_targets(const lin_he_plan *pl, uint32_t *pos, size_t *yidx, u
             for (unsigned j = 0; j < pl->ow; j++) {
                 uint64_t col = (uint64_t)tj * pl->ow + j;
                 if (col >= c->OW) break;
-                pos[k] = (uint32_t)((size_t)oi * pl->S + pl->Off + (size_t)i * pl->Ww + j);
+                size_t in_blk = (size_t)i * pl->Ww + j;
+                pos[k] = (uint32_t)((size_t)oi * pl->S + pl->Off + (pl->pk ? pl->Cw * in_blk : in_blk));
                 yidx[k] = (size_t)(((n * c->O + o) * c->OH + row) * c->OW + col);
                 k++;
             }
         }
+    }
+    return k;
+}
+
+size_t lin_he_plan_block_targets(const lin_he_plan *pl, uint32_t *pos, size_t *yidx, unsigned bk,
+                                 uint64_t unit) {
+    PARLEY_CHECK(pl->pk);
+    size_t k = 0;
+    for (unsigned i = 0; i < pl->Cw; i++) {
+        unsigned og = bk * pl->Cw + i;
+        if (og >= pl->nog) break;
+        size_t n = lin_he_plan_targets(pl, pos + k, yidx + k, og, unit);
+        for (size_t j = 0; j < n; j++)
+            pos[k + j] += i;
+        k += n;
     }
     return k;
 }

@@ -29,7 +29,19 @@
  * polynomial is then W~(X^P') with W~ of degree < Ow*Cw, and since X -> X^P'
  * is an automorphism for odd P', its transform is a permutation of the
  * transform of W~, which the pruned NTT computes in log2(Ow*Cw)/12 of the
- * time. The server keeps its inputs and sums in the permuted order (perm). */
+ * time. The server keeps its inputs and sums in the permuted order (perm).
+ *
+ * Packed outputs (pk > 0, Cw = 2^pk). The channels of a block interleave:
+ * x(X) = sum x[c,i,j] X^(c + Cw*(i*Ww + j)), and the kernels are
+ *   w(X) = sum w[o',c,u,v] X^(Cw*(o'*Hw*Ww + (Eh-1)*Ww + Ew-1 - u*Ww - v) - c)
+ * (a negative exponent e stands for -X^(N+e)). A product term lands on a
+ * multiple of Cw only when its two channels agree, and then it is the
+ * layout above with one channel in the ring of Y = X^Cw; so the outputs
+ * sit at Cw*(o'*Hw*Ww + (Eh-1)*Ww + Ew-1 + i*Ww + j) (flat: Cw*(o'*Ww + j),
+ * Ww = the run length), all = 0 mod Cw. Every output ciphertext is one of a
+ * group of Cw consecutive output groups on one tile; the server packs the
+ * group (he_pack) and ciphertext i of it returns its outputs at positions
+ * + i: one a part for Cw ciphertexts' outputs. */
 #ifndef PARLEY_LIN_HE_PLAN_H
 #define PARLEY_LIN_HE_PLAN_H
 
@@ -54,6 +66,8 @@ typedef struct lin_he_plan {
     int flat;       /* flat blocks: Hw = 1, Ww = P', ow = Pu */
     unsigned logm;  /* flat: the compact weight polynomial has degree < 2^logm */
     uint32_t *perm; /* flat: NTT-domain permutation of X -> X^P' */
+    unsigned pk;    /* packed outputs: Cw = 2^pk, groups of Cw output groups (0: not packed) */
+    unsigned nbk;   /* packed: output blocks, ceil(nog / Cw) (unpacked: nog) */
     unsigned Cw, Hw, Ww, Ow;
     unsigned oh, ow;         /* outputs per tile */
     unsigned th, tw;         /* tiles */
@@ -61,7 +75,7 @@ typedef struct lin_he_plan {
     uint64_t units;          /* N * th * tw */
     unsigned *cb_lo, *cb_hi; /* per output group: the channel blocks it reads */
     uint64_t wpolys;         /* sum over og of (cb_hi - cb_lo + 1) */
-    uint64_t in_cts, out_cts, products;
+    uint64_t in_cts, out_cts, products; /* out_cts: returned (packed: units * nbk) */
     uint64_t bytes_c2s, bytes_s2c;
     unsigned drop; /* low bits of the inputs' b left off the wire (he_in_pack) */
     he_budget bud;
@@ -72,6 +86,11 @@ typedef struct lin_he_plan {
  * NTT, or for flat blocks (flat) the pruned one of a polynomial of degree
  * < owcw = Ow*Cw. */
 uint64_t lin_he_wpoly_ns(int flat, uint64_t owcw);
+
+/* Tests: k > 0 makes the planner consider only packed plans with Cw = 2^k,
+ * -1 only unpacked ones, 0 (the default) both. Process-wide; both parties
+ * of a two-party test share it. */
+void lin_he_plan_force_pack(int k);
 
 /* Build the plan for a session that returns `outs` coefficients in all
  * (he_budget_for); PARLEY_E_ARG / PARLEY_E_UNSUPPORTED with a message. */
@@ -91,8 +110,16 @@ void lin_he_plan_wpoly(const lin_he_plan *pl, he_poly *wp, const uint64_t *w, un
 void lin_he_plan_wpoly_compact(const lin_he_plan *pl, he_poly *wp, const uint64_t *w, unsigned og,
                                unsigned cb);
 /* The kept coefficients of output ciphertext (og, unit): positions in the
- * polynomial and indices into y. Returns their number (<= N). */
+ * polynomial and indices into y. Returns their number (<= N). Packed
+ * plans: the positions before packing (= 0 mod Cw); see
+ * lin_he_plan_block_targets. */
 size_t lin_he_plan_targets(const lin_he_plan *pl, uint32_t *pos, size_t *yidx, unsigned og,
                            uint64_t unit);
+
+/* Packed plans: the kept coefficients of returned ciphertext (block bk,
+ * unit): output group bk*Cw + i at its positions + i, for every group of
+ * the block in order. Returns their number (<= N). */
+size_t lin_he_plan_block_targets(const lin_he_plan *pl, uint32_t *pos, size_t *yidx, unsigned bk,
+                                 uint64_t unit);
 
 #endif
