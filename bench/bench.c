@@ -28,6 +28,7 @@ static const bench_entry benches[] = {
     {"he-conv", bench_he_conv_main, "one HE-mode convolution (coefficient encoding)"},
     {"he-fc", bench_he_fc_main, "one HE-mode fully-connected layer"},
     {"he-net", bench_he_net_main, "every linear layer of an ImageNet network in HE mode"},
+    {"he-pack", bench_he_pack_main, "HE output packing: he_pack of 2^K ciphertexts (one core)"},
 };
 #define NBENCH (sizeof benches / sizeof *benches)
 

@@ -76,5 +76,6 @@ int bench_fc_main(int argc, char **argv);
 int bench_he_conv_main(int argc, char **argv);
 int bench_he_fc_main(int argc, char **argv);
 int bench_he_net_main(int argc, char **argv);
+int bench_he_pack_main(int argc, char **argv);
 
 #endif

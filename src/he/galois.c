@@ -394,30 +394,41 @@ void he_ct_auto(he_poly *b, he_poly *a, const he_gkey *k) {
     he_pack_work_free(w);
 }
 
-/* out = X^s * in (negacyclic), 0 < s < N, level q0*q1. */
-static void mul_monomial(he_poly *out, const he_poly *in, size_t s) {
-    const he_params *P = he_params_get();
-    for (int r = 0; r < HE_KS_DIGITS; r++) {
-        const uint64_t q = P->p[r].q;
-        for (size_t j = 0; j + s < HE_N; j++)
-            out->c[r][j + s] = in->c[r][j];
-        for (size_t j = HE_N - s; j < HE_N; j++)
-            out->c[r][j + s - HE_N] = he_submod(0, in->c[r][j], q);
+/* One pass over a row of E, O: E += X^s O and U = E - X^s O
+ * (negacyclic, 0 < s < N); without O, U = E. */
+static void fold_row(uint64_t *e, const uint64_t *o, uint64_t *u, size_t s, uint64_t q) {
+    if (!o) {
+        memcpy(u, e, HE_N * sizeof *u);
+        return;
+    }
+    for (size_t j = 0; j + s < HE_N; j++) {
+        uint64_t x = e[j + s], y = o[j];
+        e[j + s] = he_addmod(x, y, q);
+        u[j + s] = he_submod(x, y, q);
+    }
+    for (size_t j = HE_N - s; j < HE_N; j++) { /* X^N = -1 */
+        uint64_t x = e[j + s - HE_N], y = o[j];
+        e[j + s - HE_N] = he_submod(x, y, q);
+        u[j + s - HE_N] = he_addmod(x, y, q);
     }
 }
 
-static void poly_add(he_poly *x, const he_poly *y) {
+/* E += tau_g(U) switched back to s (U is overwritten). */
+static void add_auto(he_poly *eb, he_poly *ea, he_poly *ub, he_poly *ua, const he_gkey *k,
+                     he_pack_work *w) {
     const he_params *P = he_params_get();
-    for (int r = 0; r < HE_KS_DIGITS; r++)
-        for (size_t j = 0; j < HE_N; j++)
-            x->c[r][j] = he_addmod(x->c[r][j], y->c[r][j], P->p[r].q);
-}
-
-static void poly_sub(he_poly *x, const he_poly *y) {
-    const he_params *P = he_params_get();
-    for (int r = 0; r < HE_KS_DIGITS; r++)
-        for (size_t j = 0; j < HE_N; j++)
-            x->c[r][j] = he_submod(x->c[r][j], y->c[r][j], P->p[r].q);
+    he_auto_coeff(&w->t[0], ub, k->g);
+    he_auto_coeff(&w->t[1], ua, k->g);
+    /* the switch of tau(U): its b part plus c0 joins E's b, c1 is its a */
+    he_poly *tb = &w->t[0];
+    keyswitch_w(tb, &w->t[1], k, w);
+    for (int r = 0; r < HE_KS_DIGITS; r++) {
+        const uint64_t q = P->p[r].q;
+        for (size_t j = 0; j < HE_N; j++) {
+            eb->c[r][j] = he_addmod(eb->c[r][j], tb->c[r][j], q);
+            ea->c[r][j] = he_addmod(ea->c[r][j], w->t[1].c[r][j], q);
+        }
+    }
 }
 
 void he_pack(he_poly *bs, he_poly *as, size_t n, unsigned k, const he_gkey *keys,
@@ -442,29 +453,20 @@ void he_pack(he_poly *bs, he_poly *as, size_t n, unsigned k, const he_gkey *keys
                 as[i].c[r][j] = he_mul_shoup(inv, inv_s, as[i].c[r][j], p->q);
             }
     }
-    he_poly *t = w->t;
+    he_poly *ub = &w->t[2], *ua = &w->t[3];
     size_t live = n;
     for (unsigned m = k; m-- > 0;) {
         const size_t half = (size_t)1 << m;
         const he_gkey *key = &keys[m];
         PARLEY_CHECK(key->g == he_pack_galois(m));
         for (size_t i = 0; i < half && i < live; i++) {
-            he_poly *ub = &t[2], *ua = &t[3];
+            const int pair = i + half < live;
             for (int r = 0; r < HE_KS_DIGITS; r++) {
-                memcpy(ub->c[r], bs[i].c[r], sizeof ub->c[r]);
-                memcpy(ua->c[r], as[i].c[r], sizeof ua->c[r]);
+                const uint64_t q = P->p[r].q;
+                fold_row(bs[i].c[r], pair ? bs[i + half].c[r] : NULL, ub->c[r], half, q);
+                fold_row(as[i].c[r], pair ? as[i + half].c[r] : NULL, ua->c[r], half, q);
             }
-            if (i + half < live) {
-                mul_monomial(&t[0], &bs[i + half], half);
-                mul_monomial(&t[1], &as[i + half], half);
-                poly_add(&bs[i], &t[0]);
-                poly_add(&as[i], &t[1]);
-                poly_sub(ub, &t[0]);
-                poly_sub(ua, &t[1]);
-            }
-            ct_auto_w(ub, ua, key, &t[4], w);
-            poly_add(&bs[i], ub);
-            poly_add(&as[i], ua);
+            add_auto(&bs[i], &as[i], ub, ua, key, w);
         }
         if (live > half) live = half;
     }

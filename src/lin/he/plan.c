@@ -28,10 +28,11 @@
 #define PLAN_NS_PRODUCT 56000ULL
 #define PLAN_NS_IN 1900000ULL
 #define PLAN_NS_OUT 2300000ULL
-/* Packed outputs: a key switch (he_pack: 20 transforms and the digits'
- * products), and a packed member's own share of an output ciphertext's
- * work (re-randomisation, inverse transforms, noise), measured with
- * parley-bench he-conv and perf on this host. */
+/* Packed outputs: a key switch (he_pack: 12 transforms and the digits'
+ * products; `parley-bench he-pack`: 0.94 ms per switch in a tree of 8,
+ * 1.10 ms in one of 64 on this host), and a packed member's own share of
+ * an output ciphertext's work (re-randomisation, inverse transforms,
+ * noise), from perf profiles of HE layers. */
 #define PLAN_NS_KS 1000000ULL
 #define PLAN_NS_MEMBER 900000ULL
 /* One microsecond of compute is worth this many bytes on the wire: a
