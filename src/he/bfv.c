@@ -327,16 +327,7 @@ void he_modswitch(uint64_t *out, const he_poly *a, const uint32_t *pos, size_t n
         for (int i = 0; i < HE_L; i++) {
             const he_prime *p = &P->p[i];
             uint64_t y = he_mul_shoup(p->crt, p->crt_s, a->c[i][at], p->q);
-            uint64_t qh = he_mulhi(p->ms_ps[k], y);
-            uint64_t r = p->ms_p[k] * y - qh * p->q;
-            if (r >= p->q) {
-                r -= p->q;
-                qh++;
-            }
-            A += p->ms_h[k] * y + qh;
-            R[i] = r;
-            /* r * floor(2^128/q) / 2^64 = r * r1 + (r * r0) >> 64 */
-            f += (he_u128)r * p->r1 + he_mulhi(r, p->r0);
+            R[i] = he_ms_term(p, y, k, &A, &f);
         }
         /* the true sum lies in [f, f + 2*HE_L) units of 2^-64 */
         uint64_t fi = (uint64_t)(f >> 64), ff = (uint64_t)f, rnd;

@@ -107,20 +107,12 @@ void he_modswitch01(uint64_t *out, const he_poly *a, const uint32_t *pos, size_t
     const uint64_t mask = bits_mask(k);
     for (size_t j = 0; j < n; j++) {
         size_t at = pos ? pos[j] : j;
-        /* x/(q0 q1) = y0/q0 + y1/q1 mod 1, y_i = c_i * (q0 q1 / q_i)^-1 mod q_i;
-         * 2^k y/q = h y + qh + r/q with 2^k = h q + p, p y = qh q + r */
+        /* x/(q0 q1) = y0/q0 + y1/q1 mod 1, y_i = c_i * (q0 q1 / q_i)^-1 mod q_i */
         uint64_t A = 0;
         he_u128 f = 0; /* sum of r_i/q_i, 64.64 fixed point, from below */
         for (int i = 0; i < 2; i++) {
             const he_prime *p = &P->p[i];
-            uint64_t y = he_mul_shoup(P->crt01[i], P->crt01_s[i], a->c[i][at], p->q);
-            uint64_t qh = he_mulhi(p->ms_ps[k], y);
-            uint64_t r = p->ms_p[k] * y - qh * p->q;
-            uint64_t ge = 0 - (uint64_t)(r >= p->q);
-            r -= p->q & ge;
-            qh -= ge; /* + 1 when r was reduced */
-            A += p->ms_h[k] * y + qh;
-            f += (he_u128)r * p->r1 + he_mulhi(r, p->r0);
+            he_ms_term(p, he_mul_shoup(P->crt01[i], P->crt01_s[i], a->c[i][at], p->q), k, &A, &f);
         }
         /* the true sum lies in [f, f + 4) units of 2^-64 */
         uint64_t fi = (uint64_t)(f >> 64), ff = (uint64_t)f;

@@ -149,6 +149,24 @@ static inline uint64_t he_from_signed(int64_t v, uint64_t q) {
     return (r & ~neg) | ((q - r) & nz & neg);
 }
 
+/* One prime's part of a modulus switch to 2^k (he_modswitch,
+ * he_modswitch01): with y = c * (M/q)^-1 mod q for the modulus M the
+ * residue c belongs to, 2^k y / q = h y + qh + r/q (2^k = h q + p,
+ * p y = qh q + r, r < q). Adds h y + qh to *A and r/q, in 64.64 fixed
+ * point from below (within 2^-63), to *f; returns r. No branch on y. */
+static inline uint64_t he_ms_term(const he_prime *p, uint64_t y, unsigned k, uint64_t *A,
+                                  he_u128 *f) {
+    uint64_t qh = he_mulhi(p->ms_ps[k], y);
+    uint64_t r = p->ms_p[k] * y - qh * p->q;
+    uint64_t ge = 0 - (uint64_t)(r >= p->q);
+    r -= p->q & ge;
+    qh -= ge; /* + 1 when r was reduced */
+    *A += p->ms_h[k] * y + qh;
+    /* r * floor(2^128/q) / 2^64 = r * r1 + (r * r0) >> 64 */
+    *f += (he_u128)r * p->r1 + he_mulhi(r, p->r0);
+    return r;
+}
+
 /* ---- multi-word integers (HE_W words, little-endian) ---- */
 /* acc += a * m (mod 2^(64*HE_W)). */
 static inline void he_w_muladd(uint64_t *acc, const uint64_t *a, uint64_t m) {
