@@ -277,7 +277,7 @@ struct he_pack_work {
     he_polyx dig[HE_KS_DIGITS]; /* the digits in every row, NTT domain */
     he_polyx c[2];              /* the two sums */
     he_u128 acc[HE_N];
-    he_poly t[6]; /* X^s O (b, a); E - X^s O; tau's */
+    he_poly t[4]; /* tau(U) switched (b, a); U = E - X^s O (b, a) */
 };
 
 he_pack_work *he_pack_work_new(void) {
@@ -361,28 +361,21 @@ static void keyswitch_w(he_poly *b, he_poly *a, const he_gkey *k, he_pack_work *
     }
 }
 
-void he_keyswitch(he_poly *b, he_poly *a, const he_gkey *k) {
-    he_pack_work *w = he_pack_work_new();
-    PARLEY_CHECK(w);
-    keyswitch_w(b, a, k, w);
-    he_pack_work_free(w);
-}
-
-/* tau_g of (b, a) switched back, with t[0..1] as scratch. */
-static void ct_auto_w(he_poly *b, he_poly *a, const he_gkey *k, he_poly *t, he_pack_work *w) {
-    he_auto_coeff(&t[0], b, k->g);
-    he_auto_coeff(&t[1], a, k->g);
-    keyswitch_w(&t[0], &t[1], k, w);
-    for (int r = 0; r < HE_KS_DIGITS; r++) {
-        memcpy(b->c[r], t[0].c[r], sizeof b->c[r]);
-        memcpy(a->c[r], t[1].c[r], sizeof a->c[r]);
-    }
+/* tau_g(U) switched back to s, into w->t[0] (b) and w->t[1] (a). */
+static void auto_switch(const he_poly *ub, const he_poly *ua, const he_gkey *k, he_pack_work *w) {
+    he_auto_coeff(&w->t[0], ub, k->g);
+    he_auto_coeff(&w->t[1], ua, k->g);
+    keyswitch_w(&w->t[0], &w->t[1], k, w);
 }
 
 void he_ct_auto(he_poly *b, he_poly *a, const he_gkey *k) {
     he_pack_work *w = he_pack_work_new();
     PARLEY_CHECK(w);
-    ct_auto_w(b, a, k, &w->t[4], w);
+    auto_switch(b, a, k, w);
+    for (int r = 0; r < HE_KS_DIGITS; r++) {
+        memcpy(b->c[r], w->t[0].c[r], sizeof b->c[r]);
+        memcpy(a->c[r], w->t[1].c[r], sizeof a->c[r]);
+    }
     he_pack_work_free(w);
 }
 
@@ -405,19 +398,15 @@ static void fold_row(uint64_t *e, const uint64_t *o, uint64_t *u, size_t s, uint
     }
 }
 
-/* E += tau_g(U) switched back to s (U is overwritten). */
-static void add_auto(he_poly *eb, he_poly *ea, he_poly *ub, he_poly *ua, const he_gkey *k,
-                     he_pack_work *w) {
+/* E += tau_g(U) switched back to s. */
+static void add_auto(he_poly *eb, he_poly *ea, const he_poly *ub, const he_poly *ua,
+                     const he_gkey *k, he_pack_work *w) {
     const he_params *P = he_params_get();
-    he_auto_coeff(&w->t[0], ub, k->g);
-    he_auto_coeff(&w->t[1], ua, k->g);
-    /* the switch of tau(U): its b part plus c0 joins E's b, c1 is its a */
-    he_poly *tb = &w->t[0];
-    keyswitch_w(tb, &w->t[1], k, w);
+    auto_switch(ub, ua, k, w);
     for (int r = 0; r < HE_KS_DIGITS; r++) {
         const uint64_t q = P->p[r].q;
         for (size_t j = 0; j < HE_N; j++) {
-            eb->c[r][j] = he_addmod(eb->c[r][j], tb->c[r][j], q);
+            eb->c[r][j] = he_addmod(eb->c[r][j], w->t[0].c[r][j], q);
             ea->c[r][j] = he_addmod(ea->c[r][j], w->t[1].c[r][j], q);
         }
     }

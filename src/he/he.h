@@ -430,9 +430,6 @@ void he_rescale01(he_poly *b, he_poly *a);
 void he_modswitch01(uint64_t *out, const he_poly *a, const uint32_t *pos, size_t n, unsigned k);
 /* tau_g of one polynomial at level q0*q1, coefficient domain (out != in). */
 void he_auto_coeff(he_poly *out, const he_poly *in, uint32_t g);
-/* The level-q0*q1 ciphertext (b, a) (coefficient domain) of m under
- * tau_g(s) becomes one of m under s. */
-void he_keyswitch(he_poly *b, he_poly *a, const he_gkey *k);
 /* tau_g of a level-q0*q1 ciphertext, switched back to s. */
 void he_ct_auto(he_poly *b, he_poly *a, const he_gkey *k);
 /* Scratch for he_pack (he_pack_work_new; NULL to he_pack: its own). */

@@ -368,21 +368,30 @@ static void acc_finish(mpc_lane *L, run *r, out_bufs *o, size_t t, he_poly *B, h
     he_add_cbd(&L->ot.rng, B, pos, pos ? n : HE_N);
 }
 
-/* S: flood the kept coefficients of (B, A), mask them with its share,
- * switch the modulus and send. */
-static int out_send(mpc_lane *L, run *r, out_bufs *o, he_poly *B, const he_poly *A, size_t nt) {
+/* S: flood the n kept coefficients pos of B, draw its share r there (into
+ * y at yidx) and encode -r: the ciphertext carries W*x - r. */
+static void out_mask(mpc_lane *L, run *r, out_bufs *o, he_poly *B, const uint32_t *pos,
+                     const size_t *yidx, size_t n) {
     const lin_he_plan *pl = r->pl;
     const uint64_t lmask = bits_mask(pl->l);
-    he_flood(&L->ot.rng, B, o->pos, nt, pl->bud.beta);
-    /* S's share r; the ciphertext carries W*x - r */
-    prg_ring(&L->ot.rng, o->mk, nt, pl->l);
-    for (size_t j = 0; j < nt; j++) {
-        r->y[o->yidx[j]] = o->mk[j];
+    he_flood(&L->ot.rng, B, pos, n, pl->bud.beta);
+    prg_ring(&L->ot.rng, o->mk, n, pl->l);
+    for (size_t j = 0; j < n; j++) {
+        r->y[yidx[j]] = o->mk[j];
         o->mk[j] = (0 - o->mk[j]) & lmask;
     }
-    he_encode_add(&r->enc, NULL, B, o->pos, o->mk, nt);
-    he_modswitch(o->am, A, NULL, HE_N, pl->bud.ka);
-    he_modswitch(o->bm, B, o->pos, nt, pl->bud.kb);
+    he_encode_add(&r->enc, NULL, B, pos, o->mk, n);
+}
+
+/* S: switch a and the nt kept coefficients o->pos of b to 2^ka and 2^kb
+ * (from Q, or from q0*q1 for a packed ciphertext) and send. */
+static int out_wire(mpc_lane *L, run *r, out_bufs *o, const he_poly *B, const he_poly *A,
+                    size_t nt, int packed) {
+    const lin_he_plan *pl = r->pl;
+    void (*ms)(uint64_t *, const he_poly *, const uint32_t *, size_t, unsigned) =
+        packed ? he_modswitch01 : he_modswitch;
+    ms(o->am, A, NULL, HE_N, pl->bud.ka);
+    ms(o->bm, B, o->pos, nt, pl->bud.kb);
     he_out_pack(o->wire, o->am, o->bm, nt, pl->bud.ka, pl->bud.kb);
     return chan_send(L->ot.ch, o->wire, he_out_bytes(nt, pl->bud.ka, pl->bud.kb));
 }
@@ -402,7 +411,8 @@ static int out_server_run(mpc_lane *L, run *r, out_bufs *o, size_t k, size_t n) 
         unsigned og = (unsigned)((k + t) / r->nu);
         size_t nt = lin_he_plan_targets(pl, o->pos, o->yidx, og, unit);
         acc_finish(L, r, o, t, o->B, o->A, o->pos, nt);
-        TRY(out_send(L, r, o, o->B, o->A, nt));
+        out_mask(L, r, o, o->B, o->pos, o->yidx, nt);
+        TRY(out_wire(L, r, o, o->B, o->A, nt, 0));
     }
     return 0;
 }
@@ -417,7 +427,7 @@ static int out_server_block(mpc_lane *L, run *r, out_bufs *o, size_t k) {
     const lin_he_plan *pl = r->pl;
     const unsigned bk = (unsigned)(k / r->nu);
     const size_t t = k % r->nu;
-    const uint64_t unit = r->u0 + t, lmask = bits_mask(pl->l);
+    const uint64_t unit = r->u0 + t;
     const unsigned og0 = bk * pl->Cw;
     const unsigned nm = pl->nog - og0 < pl->Cw ? pl->nog - og0 : pl->Cw;
     if (o->gcap < pl->Cw) {
@@ -443,13 +453,7 @@ static int out_server_block(mpc_lane *L, run *r, out_bufs *o, size_t k) {
             size_t *yidx = o->yidx + nt;
             size_t n = lin_he_plan_targets(pl, pos, yidx, og0 + i, unit);
             acc_finish(L, r, o, g, B, A, pos, n);
-            he_flood(&L->ot.rng, B, pos, n, pl->bud.beta);
-            prg_ring(&L->ot.rng, o->mk, n, pl->l);
-            for (size_t j = 0; j < n; j++) {
-                r->y[yidx[j]] = o->mk[j];
-                o->mk[j] = (0 - o->mk[j]) & lmask;
-            }
-            he_encode_add(&r->enc, NULL, B, pos, o->mk, n);
+            out_mask(L, r, o, B, pos, yidx, n);
             he_rescale01(B, A);
             for (size_t j = 0; j < n; j++) /* where the pack puts them */
                 pos[j] += i;
@@ -457,10 +461,7 @@ static int out_server_block(mpc_lane *L, run *r, out_bufs *o, size_t k) {
         }
     }
     if (nm > 1) he_pack(o->gb, o->ga, nm, bits_ceil_log2(nm), r->h->gk, o->pw);
-    he_modswitch01(o->am, &o->ga[0], NULL, HE_N, pl->bud.ka);
-    he_modswitch01(o->bm, &o->gb[0], o->pos, nt, pl->bud.kb);
-    he_out_pack(o->wire, o->am, o->bm, nt, pl->bud.ka, pl->bud.kb);
-    return chan_send(L->ot.ch, o->wire, he_out_bytes(nt, pl->bud.ka, pl->bud.kb));
+    return out_wire(L, r, o, &o->gb[0], &o->ga[0], nt, 1);
 }
 
 /* Phase 2, items = returned ciphertexts (output-group-major, or block-major
