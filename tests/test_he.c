@@ -205,6 +205,9 @@ TEST(ntt_schoolbook_ref) {
 TEST(ntt_schoolbook_avx2) {
     ntt_vs_schoolbook(NTT_TIER_AVX2);
 }
+TEST(ntt_schoolbook_ifma) {
+    ntt_vs_schoolbook(NTT_TIER_IFMA);
+}
 
 /* The evaluation order: output k of the forward NTT is a(psi^(2*bitrev(k)+1)). */
 TEST(ntt_evaluation_points) {

@@ -15,7 +15,7 @@ static const struct {
 } cpu_feature_names[] = {
     {"sse4.1", CPU_SSE41},    {"aes", CPU_AES},           {"avx2", CPU_AVX2},
     {"avx512f", CPU_AVX512F}, {"avx512bw", CPU_AVX512BW}, {"avx512vbmi", CPU_AVX512VBMI},
-    {"vaes", CPU_VAES},
+    {"vaes", CPU_VAES},       {"avx512ifma", CPU_IFMA},
 };
 #define NFEATURES (sizeof cpu_feature_names / sizeof *cpu_feature_names)
 
@@ -47,6 +47,7 @@ static unsigned detect(void) {
         if (b & (1u << 16)) f |= CPU_AVX512F;
         if (b & (1u << 30)) f |= CPU_AVX512BW;
         if (c & (1u << 1)) f |= CPU_AVX512VBMI;
+        if (b & (1u << 21)) f |= CPU_IFMA;
     }
 #endif
     return f;
@@ -69,7 +70,7 @@ static unsigned env_mask(void) {
             fprintf(stderr,
                     "parley: PARLEY_CPU='%s': unknown feature '%.*s' (use none, all, or a "
                     "comma-separated list of sse4.1, aes, avx2, avx512f, avx512bw, avx512vbmi, "
-                    "vaes)\n",
+                    "vaes, avx512ifma)\n",
                     e, (int)len, p);
             exit(2);
         }
