@@ -26,9 +26,10 @@
  * batch (ot/ferret.h) and sibling layers side by side (exec_group_end);
  * 4: sibling convolutions merged (exec_lin_group_end); 5: a projection
  * shortcut's two convolutions merged (EXEC_LIN_SUM); 6: HE output packing
- * (the set-up's Galois keys, packed plans): peers of different versions
- * would run different messages, so they refuse each other at the hello. */
-#define SESSION_VERSION 6
+ * (the set-up's Galois keys, packed plans); 7: the HE planner's exchange
+ * rate 16 bytes/us (other plans): peers of different versions would run
+ * different messages, so they refuse each other at the hello. */
+#define SESSION_VERSION 7
 #define HELLO_BYTES 16
 
 enum { HELLO_CLIENT = 1, HELLO_SERVER = 2 };

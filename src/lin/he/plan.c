@@ -35,10 +35,17 @@
  * noise), from perf profiles of HE layers. */
 #define PLAN_NS_KS 1000000ULL
 #define PLAN_NS_MEMBER 900000ULL
-/* One microsecond of compute is worth this many bytes on the wire: a
- * compromise between loopback (bytes nearly free) and the whole-network
- * byte targets, where the non-linear layers already spend most of them. */
-#define PLAN_BYTES_PER_US 50ULL
+/* One microsecond of the estimated (AVX2) compute is worth this many bytes
+ * on the wire: 16 MB/s, a slow link's rate, so that where compute buys
+ * bytes (packed outputs, narrower tiles) the planner mostly buys them. On a
+ * CPU with AVX-512 IFMA the same compute takes about a third less (he/
+ * ntt_ifma.c), so the actual rate is nearer 25 MB/s. At 50 bytes/us (until
+ * 2026-12-06) SqueezeNet's HE inference took 0.257 GiB and ResNet50's
+ * 1.078; at 16, 0.246 and 0.966, and ResNet50 ran 34-35 s on loopback with
+ * IFMA against 50-52 s before it (docs/BENCHMARKS.md, "The planner's
+ * exchange rate"). Both parties plan alike: a change here changes the
+ * session's messages (SESSION_VERSION). */
+#define PLAN_BYTES_PER_US 16ULL
 
 uint64_t lin_he_wpoly_ns(int flat, uint64_t owcw) {
     /* a pruned transform costs its stages (plus a little for the copies) */
