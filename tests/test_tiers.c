@@ -215,7 +215,8 @@ TEST(ntt_tiers_match_ref) {
 }
 
 /* Sums of products over more terms than the AVX2 kernel's 128-term stride,
- * several outputs at once, and a count below the stride. */
+ * several outputs at once, and a count below the stride; and the fused
+ * pair of them over two sets of x rows (he_mac_rows_multi2). */
 TEST(mac_rows_tiers_match_ref) {
     const he_params *P = he_params_get();
     prg g;
@@ -234,10 +235,15 @@ TEST(mac_rows_tiers_match_ref) {
         w[i] = buf + i * HE_N;
     for (size_t i = 0; i < K; i++)
         x[i] = buf + (G * K + i) * HE_N;
-    he_u128 *wa[G], *ga[G];
+    he_u128 *want2 = mem_alloc((size_t)G * HE_N, sizeof(he_u128)),
+            *got2 = mem_alloc((size_t)G * HE_N, sizeof(he_u128));
+    REQUIRE(want2 && got2);
+    he_u128 *wa[G], *ga[G], *wa2[G], *ga2[G];
     for (size_t gi = 0; gi < G; gi++) {
         wa[gi] = want + gi * HE_N;
         ga[gi] = got + gi * HE_N;
+        wa2[gi] = want2 + gi * HE_N;
+        ga2[gi] = got2 + gi * HE_N;
     }
     for (unsigned t = 0; t < NTT_TIERS; t++) {
         if (!harness_tier("ntt", ntt_tiers, t)) continue;
@@ -252,11 +258,25 @@ TEST(mac_rows_tiers_match_ref) {
             he_mac_rows(got, w, x, counts[c]);
             he_mac_rows_multi_ref(wa, w, x, 1, counts[c]);
             CHECK(memcmp(want, got, HE_N * sizeof(he_u128)) == 0);
+            /* the fused pair (b and a parts): x, and w's first rows as the
+             * second part */
+            for (size_t j = 0; j < (size_t)G * HE_N; j++) {
+                want[j] = got[j] = (he_u128)j << 70;
+                want2[j] = got2[j] = ((he_u128)j << 71) | j;
+            }
+            he_mac_rows_multi2(ga, ga2, w, x, w, G, counts[c]);
+            he_mac_rows_multi_ref(wa, w, x, G, counts[c]);
+            he_mac_rows_multi_ref(wa2, w, w, G, counts[c]);
+            CHECK_MSG(memcmp(want, got, (size_t)G * HE_N * sizeof(he_u128)) == 0 &&
+                          memcmp(want2, got2, (size_t)G * HE_N * sizeof(he_u128)) == 0,
+                      "ntt %s mac_rows_multi2 count %zu", ntt_tiers[t].name, counts[c]);
         }
     }
     mem_free(buf);
     mem_free(want);
     mem_free(got);
+    mem_free(want2);
+    mem_free(got2);
     prg_clear(&g);
 }
 

@@ -232,8 +232,9 @@ void he_mac_ref(he_u128 *acc, const he_poly *x, const he_poly *y);
  * k < count. The whole sum for a coefficient is formed in registers before
  * it touches acc, so a product of many ciphertexts streams its operands once
  * and the accumulators once (acc may be unaligned; w[k], x[k] 32-byte
- * aligned). Operands are residues (below 2^55), at most 2^17 products per
- * accumulator between reductions. */
+ * aligned). Operands are residues of the ciphertext primes (below 2^48;
+ * the IFMA tier needs them below 2^52, the others below 2^55), at most 2^17
+ * products per accumulator between reductions. */
 void he_mac_rows(he_u128 *acc, const uint64_t *const *w, const uint64_t *const *x, size_t count);
 /* G sums over the same x rows at once: acc[g][j] += sum_k w[g*count + k][j] *
  * x[k][j]; each x row is read from memory once for all G (it stays in L1
@@ -242,6 +243,12 @@ void he_mac_rows_multi(he_u128 *const *acc, const uint64_t *const *w, const uint
                        size_t G, size_t count);
 void he_mac_rows_multi_ref(he_u128 *const *acc, const uint64_t *const *w, const uint64_t *const *x,
                            size_t G, size_t count);
+/* The same w rows against two sets of x rows (a ciphertext's b and a
+ * parts): he_mac_rows_multi(acc0, w, x0, G, count) and (acc1, w, x1, G,
+ * count), with each w row read once for both where the tier fuses them. */
+void he_mac_rows_multi2(he_u128 *const *acc0, he_u128 *const *acc1, const uint64_t *const *w,
+                        const uint64_t *const *x0, const uint64_t *const *x1, size_t G,
+                        size_t count);
 /* out = acc mod q_i, row by row. */
 void he_reduce(he_poly *out, const he_u128 *acc);
 

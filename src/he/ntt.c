@@ -22,6 +22,10 @@ typedef struct ntt_ops {
     void (*mac)(he_u128 *acc, const he_poly *x, const he_poly *y);
     void (*mac_rows_multi)(he_u128 *const *acc, const uint64_t *const *w, const uint64_t *const *x,
                            size_t G, size_t count);
+    /* NULL: mac_rows_multi twice */
+    void (*mac_rows_multi2)(he_u128 *const *acc0, he_u128 *const *acc1, const uint64_t *const *w,
+                            const uint64_t *const *x0, const uint64_t *const *x1, size_t G,
+                            size_t count);
 } ntt_ops;
 
 static const ntt_ops ntt_tier_ops[NTT_TIERS] = {
@@ -33,7 +37,7 @@ static const ntt_ops ntt_tier_ops[NTT_TIERS] = {
 #endif
 #if PARLEY_HAVE_AVX512
     [NTT_TIER_IFMA] = {he_ntt_fwd_ifma, he_ntt_inv_ifma, he_ntt_fwd_pruned_ifma, he_mac_ifma,
-                       he_mac_rows_multi_ifma},
+                       he_mac_rows_multi_ifma, he_mac_rows_multi2_ifma},
 #endif
 };
 
@@ -56,6 +60,18 @@ void he_mac(he_u128 *acc, const he_poly *x, const he_poly *y) {
 void he_mac_rows_multi(he_u128 *const *acc, const uint64_t *const *w, const uint64_t *const *x,
                        size_t G, size_t count) {
     ntt_tier_ops[ntt_tier()].mac_rows_multi(acc, w, x, G, count);
+}
+
+void he_mac_rows_multi2(he_u128 *const *acc0, he_u128 *const *acc1, const uint64_t *const *w,
+                        const uint64_t *const *x0, const uint64_t *const *x1, size_t G,
+                        size_t count) {
+    const ntt_ops *o = &ntt_tier_ops[ntt_tier()];
+    if (o->mac_rows_multi2) {
+        o->mac_rows_multi2(acc0, acc1, w, x0, x1, G, count);
+        return;
+    }
+    o->mac_rows_multi(acc0, w, x0, G, count);
+    o->mac_rows_multi(acc1, w, x1, G, count);
 }
 
 void he_mac_rows(he_u128 *acc, const uint64_t *const *w, const uint64_t *const *x, size_t count) {

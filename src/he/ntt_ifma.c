@@ -245,3 +245,50 @@ void he_mac_rows_multi_ifma(he_u128 *const *acc_g, const uint64_t *const *w_g,
 void he_mac_ifma(he_u128 *acc, const he_poly *x, const he_poly *y) {
     FALLBACK(he_mac)(acc, x, y);
 }
+
+/* he_mac_rows_multi over two sets of x rows, each w row loaded once: eight
+ * coefficients at a time, four running sums per lane (both parts' low and
+ * high halves). */
+void he_mac_rows_multi2_ifma(he_u128 *const *acc0, he_u128 *const *acc1, const uint64_t *const *w_g,
+                             const uint64_t *const *x0, const uint64_t *const *x1, size_t G,
+                             size_t count) {
+    for (size_t j0 = 0; j0 < HE_N; j0 += 16)
+        for (size_t g = 0; g < G; g++) {
+            const uint64_t *const *w = w_g + g * count;
+            for (size_t k0 = 0; k0 < count; k0 += IFMA_MAC_BATCH) {
+                size_t k1 = count - k0 < IFMA_MAC_BATCH ? count : k0 + IFMA_MAC_BATCH;
+                __m512i l0 = _mm512_setzero_si512(), h0 = l0, l1 = l0, h1 = l0;
+                __m512i m0 = l0, n0 = l0, m1 = l0, n1 = l0;
+                for (size_t k = k0; k < k1; k++) {
+                    const uint64_t *wk = w[k] + j0, *ak = x0[k] + j0, *bk = x1[k] + j0;
+                    _mm_prefetch((const char *)(wk + 64), _MM_HINT_T0);
+                    _mm_prefetch((const char *)(ak + 64), _MM_HINT_T0);
+                    _mm_prefetch((const char *)(bk + 64), _MM_HINT_T0);
+                    __m512i w0 = LOAD(wk), w1 = LOAD(wk + 8);
+                    __m512i a0 = LOAD(ak), a1 = LOAD(ak + 8), b0 = LOAD(bk), b1 = LOAD(bk + 8);
+                    l0 = _mm512_madd52lo_epu64(l0, w0, a0);
+                    h0 = _mm512_madd52hi_epu64(h0, w0, a0);
+                    l1 = _mm512_madd52lo_epu64(l1, w1, a1);
+                    h1 = _mm512_madd52hi_epu64(h1, w1, a1);
+                    m0 = _mm512_madd52lo_epu64(m0, w0, b0);
+                    n0 = _mm512_madd52hi_epu64(n0, w0, b0);
+                    m1 = _mm512_madd52lo_epu64(m1, w1, b1);
+                    n1 = _mm512_madd52hi_epu64(n1, w1, b1);
+                }
+                uint64_t L[16], H[16], M[16], N[16];
+                _mm512_storeu_si512((void *)L, l0);
+                _mm512_storeu_si512((void *)(L + 8), l1);
+                _mm512_storeu_si512((void *)H, h0);
+                _mm512_storeu_si512((void *)(H + 8), h1);
+                _mm512_storeu_si512((void *)M, m0);
+                _mm512_storeu_si512((void *)(M + 8), m1);
+                _mm512_storeu_si512((void *)N, n0);
+                _mm512_storeu_si512((void *)(N + 8), n1);
+                he_u128 *p0 = acc0[g] + j0, *p1 = acc1[g] + j0;
+                for (int j = 0; j < 16; j++) {
+                    p0[j] += (he_u128)L[j] + ((he_u128)H[j] << 52);
+                    p1[j] += (he_u128)M[j] + ((he_u128)N[j] << 52);
+                }
+            }
+        }
+}

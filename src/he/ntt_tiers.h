@@ -28,5 +28,8 @@ void he_ntt_fwd_pruned_ifma(const he_prime *p, uint64_t *a, unsigned logm);
 void he_mac_ifma(he_u128 *acc, const he_poly *x, const he_poly *y);
 void he_mac_rows_multi_ifma(he_u128 *const *acc, const uint64_t *const *w, const uint64_t *const *x,
                             size_t G, size_t count);
+void he_mac_rows_multi2_ifma(he_u128 *const *acc0, he_u128 *const *acc1, const uint64_t *const *w,
+                             const uint64_t *const *x0, const uint64_t *const *x1, size_t G,
+                             size_t count);
 
 #endif

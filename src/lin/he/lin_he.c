@@ -29,7 +29,7 @@ typedef struct out_bufs {
     he_u128 *tmp;        /* one row */
     he_poly *wp, *B, *A; /* wp: LIN_HE_WCHUNK weight polynomials */
     const he_poly *wpp[LIN_HE_WCHUNK]; /* the chunk's: in wp, or in the model's cache */
-    const uint64_t *wrow[LIN_HE_WCHUNK], *xrow[LIN_HE_WCHUNK];
+    const uint64_t *wrow[LIN_HE_WCHUNK], *xrow[2][LIN_HE_WCHUNK];
     uint32_t *pos;
     size_t *yidx;
     uint64_t *am, *bm, *mk;
@@ -327,18 +327,20 @@ static void acc_sums(run *r, out_bufs *o, unsigned og0, unsigned G, size_t t0, s
         /* every product of the chunk in one pass over each accumulator row */
         for (size_t t = 0; t < T; t++) {
             size_t in0 = (t0 + t) * pl->ncb + cb0;
-            for (int part = 0; part < 2; part++) {
-                const he_poly *src = part ? r->in_a : r->in_b;
-                for (int i = 0; i < HE_L; i++) {
-                    he_u128 *accs[LIN_HE_RUN];
+            /* the b and a parts against the same weight rows, read once */
+            for (int i = 0; i < HE_L; i++) {
+                he_u128 *accs[2][LIN_HE_RUN];
+                for (int part = 0; part < 2; part++) {
+                    const he_poly *src = part ? r->in_a : r->in_b;
                     for (unsigned g = 0; g < G; g++)
-                        accs[g] = o->acc + (2 * (t + g) + (size_t)part) * rowsz + (size_t)i * HE_N;
-                    for (unsigned q = 0; q < G * cnt; q++)
-                        o->wrow[q] = o->wpp[q]->c[i];
+                        accs[part][g] =
+                            o->acc + (2 * (t + g) + (size_t)part) * rowsz + (size_t)i * HE_N;
                     for (unsigned q = 0; q < cnt; q++)
-                        o->xrow[q] = src[in0 + q].c[i];
-                    he_mac_rows_multi(accs, o->wrow, o->xrow, G, cnt);
+                        o->xrow[part][q] = src[in0 + q].c[i];
                 }
+                for (unsigned q = 0; q < G * cnt; q++)
+                    o->wrow[q] = o->wpp[q]->c[i];
+                he_mac_rows_multi2(accs[0], accs[1], o->wrow, o->xrow[0], o->xrow[1], G, cnt);
             }
         }
     }
