@@ -10,24 +10,25 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Silent: fitted by scripts/calibrate-compute on the six loopback runs of
- * bench-networks of 2026-12-05 (dev-2c, 2 lanes, the machine otherwise
- * idle: the three networks in both modes; each run's fitted compute within
- * -6 % .. +11 % of its measured time, the HE runs within 1 %). IKNP's
+/* Silent: he_mac and nl_cot fitted by scripts/calibrate-compute on the
+ * three HE-mode loopback runs of bench-networks of 2026-12-06 (dev-2c, an
+ * AMD EPYC with AVX-512 IFMA, 2 lanes; each run's fitted compute within
+ * -15 % .. +16 % of its measured time); ot_lin_byte from the six runs of
+ * 2026-12-05 (both modes, the host before, without AVX-512). IKNP's
  * non-linear rate: ReLU + truncation at 2^20 elements (l = 37), 826 MB in
  * 1.53 s on one lane (docs/BENCHMARKS.md, non-linear protocols); its
  * linear rates are the silent fit's (HE and the OT linear layers do not
  * use the non-linear layers' OT). */
 static const predict_rates RATES_SILENT = {
-    .source = "dev-2c, 2 lanes: bench-networks loopback runs of 2026-12-05",
-    .he_mac = 9.94e-9,
+    .source = "dev-2c, 2 lanes: bench-networks loopback runs of 2026-12-05 and -06",
+    .he_mac = 5.66e-9,
     .ot_lin_byte = 2.75e-9,
     .nl_byte = 0.0,
-    .nl_cot = 4.48e-8,
+    .nl_cot = 3.02e-8,
 };
 static const predict_rates RATES_IKNP = {
     .source = "dev-2c: bench-nl ReLU + truncation (non-linear), as silent (linear)",
-    .he_mac = 9.94e-9,
+    .he_mac = 5.66e-9,
     .ot_lin_byte = 2.75e-9,
     .nl_byte = 1.85e-9,
     .nl_cot = 0.0,
