@@ -205,50 +205,26 @@ void he_ntt_inv_ifma(const he_prime *p, uint64_t *a) {
         STORE(a + j, csub(shoup52(n, ns, LOAD(a + j), &c), c.q));
 }
 
-/* Sixteen coefficients at a time, the sum over k kept as the products' low
- * and high 52-bit halves (the full product is lo + hi*2^52, both operands
- * below 2^48 < 2^52): each lane adds less than 2^52 per term, so up to
- * 4096 terms fit; they are added into 128 bits every 128 terms, the AVX2
- * kernel's stride, so that tests/test_tiers.c crosses a batch's end. */
+/* The sums over k are kept as the products' low and high 52-bit halves
+ * (the full product is lo + hi*2^52, both operands below 2^48 < 2^52):
+ * each lane adds less than 2^52 per term, so up to 4096 terms fit; they
+ * are added into 128 bits every 128 terms, the AVX2 kernel's stride, so
+ * that tests/test_tiers.c crosses a batch's end. */
 #define IFMA_MAC_BATCH 128
 
-void he_mac_rows_multi_ifma(he_u128 *const *acc_g, const uint64_t *const *w_g,
-                            const uint64_t *const *x, size_t G, size_t count) {
-    for (size_t j0 = 0; j0 < HE_N; j0 += 16)
-        for (size_t g = 0; g < G; g++) {
-            he_u128 *acc = acc_g[g];
-            const uint64_t *const *w = w_g + g * count;
-            for (size_t k0 = 0; k0 < count; k0 += IFMA_MAC_BATCH) {
-                size_t k1 = count - k0 < IFMA_MAC_BATCH ? count : k0 + IFMA_MAC_BATCH;
-                __m512i l0 = _mm512_setzero_si512(), h0 = l0, l1 = l0, h1 = l0;
-                for (size_t k = k0; k < k1; k++) {
-                    const uint64_t *wk = w[k] + j0, *xk = x[k] + j0;
-                    _mm_prefetch((const char *)(wk + 64), _MM_HINT_T0);
-                    _mm_prefetch((const char *)(xk + 64), _MM_HINT_T0);
-                    __m512i a0 = LOAD(wk), b0 = LOAD(xk), a1 = LOAD(wk + 8), b1 = LOAD(xk + 8);
-                    l0 = _mm512_madd52lo_epu64(l0, a0, b0);
-                    h0 = _mm512_madd52hi_epu64(h0, a0, b0);
-                    l1 = _mm512_madd52lo_epu64(l1, a1, b1);
-                    h1 = _mm512_madd52hi_epu64(h1, a1, b1);
-                }
-                uint64_t L[16], H[16];
-                _mm512_storeu_si512((void *)L, l0);
-                _mm512_storeu_si512((void *)(L + 8), l1);
-                _mm512_storeu_si512((void *)H, h0);
-                _mm512_storeu_si512((void *)(H + 8), h1);
-                for (int j = 0; j < 16; j++)
-                    acc[j0 + j] += (he_u128)L[j] + ((he_u128)H[j] << 52);
-            }
-        }
+/* One set of x rows: the AVX2 kernel (the HE layers use the pair below). */
+void he_mac_rows_multi_ifma(he_u128 *const *acc, const uint64_t *const *w, const uint64_t *const *x,
+                            size_t G, size_t count) {
+    FALLBACK(he_mac_rows_multi)(acc, w, x, G, count);
 }
 
 void he_mac_ifma(he_u128 *acc, const he_poly *x, const he_poly *y) {
     FALLBACK(he_mac)(acc, x, y);
 }
 
-/* he_mac_rows_multi over two sets of x rows, each w row loaded once: eight
- * coefficients at a time, four running sums per lane (both parts' low and
- * high halves). */
+/* he_mac_rows_multi over two sets of x rows, each w row loaded once:
+ * sixteen coefficients at a time, each part's low and high halves in
+ * registers. */
 void he_mac_rows_multi2_ifma(he_u128 *const *acc0, he_u128 *const *acc1, const uint64_t *const *w_g,
                              const uint64_t *const *x0, const uint64_t *const *x1, size_t G,
                              size_t count) {

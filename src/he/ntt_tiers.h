@@ -21,7 +21,8 @@ void he_mac_rows_multi_avx2(he_u128 *const *acc, const uint64_t *const *w, const
                             size_t G, size_t count);
 
 /* ntt_ifma.c (-mavx512f -mavx512ifma): the same results; primes of 50 bits
- * or more go to the AVX2 functions (the reference ones without them). */
+ * or more, he_mac and the one-part products go to the AVX2 functions (the
+ * reference ones without them): the HE layers use the two-part products. */
 void he_ntt_fwd_ifma(const he_prime *p, uint64_t *a);
 void he_ntt_inv_ifma(const he_prime *p, uint64_t *a);
 void he_ntt_fwd_pruned_ifma(const he_prime *p, uint64_t *a, unsigned logm);
