@@ -826,7 +826,9 @@ static int toy_party(int who, chan *ch, void *arg) {
 /* The pool alone: a fill writes the batch right below the COTs left and
  * moves nothing; its first `keep` blocks are never handed out, its others
  * come next, then the ones left from before, in order; a fill may keep up
- * to the pool's room; indices count every COT handed out. */
+ * to the pool's room; indices count every COT handed out; the lowest block
+ * written is tracked (cot_pool_clear wipes from there: a pool that never
+ * kept COTs beside a new batch leaves its room untouched). */
 TEST(cot_pool_keeps_what_is_left) {
     const size_t batch = 3 * COT_POOL_AHEAD, keep = 1000;
     cot_pool p;
@@ -839,9 +841,15 @@ TEST(cot_pool_keeps_what_is_left) {
     size_t nq = 0; /* the values the pool holds, in hand-out order */
     uint64_t next = 0, handed = 0, idx;
     const size_t leave[3] = {COT_POOL_AHEAD, 5, 0}; /* left for the next fill: the room, ... */
+    size_t low = p.room + batch; /* the top */
     for (int f = 0; f < 3; f++) {
+        size_t start = p.room + batch - nq - batch; /* right below the nq left */
+        low = start < low ? start : low;
         block *b = cot_pool_fill_begin(&p);
         REQUIRE(b != NULL);
+        CHECK_EQ((size_t)(b - p.buf), start);
+        CHECK_EQ(p.low, low);
+        if (f == 0) CHECK_EQ(p.low, p.room); /* nothing kept yet: the room untouched */
         for (size_t i = 0; i < batch; i++) b[i] = block_make(0, next + i);
         cot_pool_fill_end(&p, keep);
         memcpy(tmp, q, nq * sizeof *q); /* the new batch but its first keep, then the rest */

@@ -16,7 +16,10 @@ void cot_pool_init(cot_pool *p, int sender, block delta, size_t batch) {
 }
 
 void cot_pool_clear(cot_pool *p) {
-    if (p->buf) mem_free_wipe(p->buf, (p->room + p->batch) * sizeof(block));
+    if (p->buf) {
+        mem_wipe(p->buf + p->low, (p->end - p->low) * sizeof(block));
+        mem_free(p->buf);
+    }
     crh_clear(&p->h);
     mem_wipe(p, sizeof *p);
 }
@@ -38,11 +41,12 @@ block *cot_pool_fill_begin(cot_pool *p) {
             err_set(PARLEY_E_NOMEM, "out of memory for a silent-OT batch (%zu COTs)", p->batch);
             return NULL;
         }
-        p->pos = p->end = top;
+        p->pos = p->end = p->low = top;
     }
     /* The COTs not yet handed out are buf[pos .. top): at most room of
      * them, so the batch fits right below them. */
     PARLEY_CHECK(p->end == top && cot_pool_avail(p) <= p->room);
+    if (p->pos - p->batch < p->low) p->low = p->pos - p->batch;
     return p->buf + p->pos - p->batch;
 }
 

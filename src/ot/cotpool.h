@@ -18,8 +18,10 @@
  * than one batch (fill_begin appends instead of compacting) and the hook
  * waits for a batch that is already on its way instead of making one.
  *
- * Memory: room + batch blocks (cot_pool_room), allocated at the first fill
- * and wiped by cot_pool_clear. The COTs not yet handed out always end at
+ * Memory: room + batch blocks (cot_pool_room), allocated at the first fill;
+ * cot_pool_clear wipes the part fills have written (a session whose pool
+ * never kept COTs beside a new batch leaves its room untouched, and
+ * wiping it would only make the kernel hand out zeroed pages to wipe). The COTs not yet handed out always end at
  * the top of the buffer, and a fill writes the new batch right below them:
  * nothing is moved, the new batch's COTs are handed out first and those
  * left from before after them (both sides alike), and every take is
@@ -65,6 +67,9 @@ typedef struct cot_pool {
     size_t room;     /* COTs a fill may keep from before (cot_pool_room(batch)) */
     block *buf;      /* room + batch blocks, made at the first fill */
     size_t pos, end; /* the COTs not yet handed out: buf[pos .. end) */
+    size_t low;      /* the lowest block a fill has written: buf[low .. end)
+                      * is all that ever held COTs, and all cot_pool_clear
+                      * wipes (the rest was never touched) */
     uint64_t used;   /* COTs handed out so far (the consumers' hash tweaks count them) */
     uint64_t fills;  /* batches filled so far */
     crh h;           /* the consumers' hash (one pool per thread) */
