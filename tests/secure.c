@@ -61,7 +61,10 @@ int secure_run(uint64_t **out, size_t *nout, const qnet *net, const uint64_t *x,
     if (rc < 0) return rc;
     secure_job j = {{net, pub}, x, cfg, NULL, 0};
     if (cfg->costs) memset(cfg->costs, 0, sizeof *cfg->costs);
+    const ferret_params *was = run2_party_ferret;
+    run2_party_ferret = cfg->ferret;
     rc = run2_party(secure_party, &j, cfg->lanes);
+    run2_party_ferret = was;
     qnet_free(pub);
     if (cfg->costs) {
         secure_costs *c = cfg->costs;
@@ -83,7 +86,7 @@ int secure_check_costs(const qnet *net, const secure_cfg *cfg, const secure_cost
                    .lanes = cfg->lanes,
                    .reveal_label = cfg->reveal_label,
                    .ot = test_backend(),
-                   .ferret = &FERRET_TOY};
+                   .ferret = cfg->ferret ? cfg->ferret : &FERRET_TOY};
     cost_report r;
     int rc = cost_predict(&r, net, &o);
     if (rc < 0) {

@@ -5,6 +5,7 @@
 #ifndef PARLEY_TESTS_SECURE_H
 #define PARLEY_TESTS_SECURE_H
 
+#include "ot/ferret.h"
 #include "nn/exec.h"
 #include "nn/qnet.h"
 
@@ -25,6 +26,8 @@ typedef struct secure_cfg {
     int reveal_label;
     secure_costs *costs; /* optional: filled in by secure_run */
     const void *prep;    /* the server's lin_use_prepared (HE: nn/prep.h's cache), or NULL */
+    const ferret_params *ferret; /* silent: the Ferret set of the run and of the
+                                  * prediction (NULL: FERRET_TOY) */
 } secure_cfg;
 
 /* Run the whole inference (share, layers, reveal) on the encoded input x;

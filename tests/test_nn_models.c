@@ -17,6 +17,7 @@
 #include "harness.h"
 #include "he_oracle.h"
 #include "secure.h"
+#include "twoparty.h"
 
 #include "nn/cost.h"
 #include "nn/exec.h"
@@ -238,6 +239,74 @@ static void predicted_bytes(const char *model, const char *input) {
 TEST(predicted_bytes_digits) {
     predicted_bytes(PARLEY_SOURCE_DIR "/examples/digits.onnx",
                     PARLEY_SOURCE_DIR "/examples/digit-0.npy");
+}
+
+/* The Ferret set a session runs (cost_session_ferret): the example model
+ * needs at most one batch of the small set per lane direction, so its
+ * sessions run on FERRET_BOOT's set, and cost_predict prices that set. On
+ * it (the silent backend: the case registered with PARLEY_TEST_OT=silent)
+ * the run is bit-exact and every figure (each layer, the batches, the
+ * set-up) is the prediction's. A batch of 64 through batch.onnx needs ten
+ * small batches (the walk rules the small set out), cnn.onnx with a batch
+ * of 8 has more ReLU elements than the bound (ruled out without a walk),
+ * and IKNP has no set to choose. */
+static void session_set(const char *model, unsigned batch, const ferret_params *want) {
+    qnet *net;
+    REQUIRE_OK(nn_model_load(&net, NULL, model, 37, 12, batch));
+    for (int mode = MODE_OT; mode <= MODE_HE; mode++) {
+        cost_opts o = {.mode = mode, .lanes = 2, .ot = OT_BACKEND_SILENT};
+        const ferret_params *fp = cost_session_ferret(net, &o);
+        CHECK_MSG(fp == want, "%s, batch %u, %s mode: %s", strrchr(model, '/') + 1, batch,
+                  mode == MODE_HE ? "HE" : "OT", fp ? fp->name : "the default set");
+        cost_report r0, r1;
+        REQUIRE_OK(cost_predict(&r0, net, &o)); /* the session's set ... */
+        o.ferret = want ? want : &FERRET_DEFAULT;
+        REQUIRE_OK(cost_predict(&r1, net, &o)); /* ... priced */
+        CHECK_EQ(r0.setup, r1.setup);
+        CHECK_EQ(r0.gen_made, r1.gen_made);
+        CHECK_EQ(r0.gen, r1.gen);
+        cost_report_free(&r0);
+        cost_report_free(&r1);
+        o.ot = OT_BACKEND_IKNP;
+        o.ferret = NULL;
+        CHECK(cost_session_ferret(net, &o) == NULL);
+    }
+    qnet_free(net);
+}
+
+TEST(small_session_set) {
+    session_set(PARLEY_SOURCE_DIR "/examples/digits.onnx", 1, &FERRET_BOOT);
+    session_set(DATA "batch.onnx", 64, NULL);
+    session_set(DATA "cnn.onnx", 8, NULL);
+    if (test_backend() != OT_BACKEND_SILENT) return;
+    nn_tensor x;
+    REQUIRE_OK(npy_load(&x, PARLEY_SOURCE_DIR "/examples/digit-0.npy"));
+    qnet *net;
+    REQUIRE_OK(nn_model_load(&net, NULL, PARLEY_SOURCE_DIR "/examples/digits.onnx", 37, 12, 1));
+    uint64_t *in = mem_alloc(x.n, sizeof *in), *want = NULL;
+    REQUIRE_OK(qnet_encode_input(net, in, &x));
+    REQUIRE_OK(conf_interp_ref(NULL, &want, net, in));
+    for (int mode = MODE_OT; mode <= MODE_HE; mode++) {
+        secure_costs costs;
+        secure_cfg cfg = {.mode = mode, .lanes = 2, .costs = &costs, .ferret = &FERRET_BOOT};
+        uint64_t *got = NULL;
+        size_t ngot = 0;
+        int rc = secure_run(&got, &ngot, net, in, &cfg);
+        CHECK_MSG(rc == 0, "%s", err_msg());
+        if (rc == 0) {
+            CHECK(conf_same(net, want, got));
+            CHECK_MSG(secure_check_costs(net, &cfg, &costs) == 0, "%s mode: %s",
+                      mode == MODE_HE ? "HE" : "OT", err_msg());
+            /* one batch per lane direction */
+            CHECK_EQ(costs.rep.gen_sent + costs.rep.gen_recv, 4 * ferret_batch_bytes(&FERRET_BOOT));
+        }
+        exec_report_free(&costs.rep);
+        mem_free(got);
+    }
+    mem_free(in);
+    mem_free(want);
+    qnet_free(net);
+    nn_tensor_free(&x);
 }
 
 TEST(move_vs_torch) {

@@ -30,7 +30,7 @@ uint64_t cost_he_outputs(const qnet *net) {
     return n;
 }
 
-int cost_predict(cost_report *r, const qnet *net, const cost_opts *o) {
+static int predict_at(cost_report *r, const qnet *net, const cost_opts *o) {
     memset(r, 0, sizeof *r);
     const lin_ops *lops = exec_lin_ops(o->mode);
     if (!lops) return err_set(PARLEY_E_ARG, "cost: mode %d is neither OT nor HE", o->mode);
@@ -143,4 +143,32 @@ int cost_predict(cost_report *r, const qnet *net, const cost_opts *o) {
     r->setup = o->lanes * ot_lane_setup_bytes(&lo) + lin_setup;
     r->gen = be->gen_bytes(&lo, r->cots);
     return 0;
+}
+
+const ferret_params *cost_session_ferret(const qnet *net, const cost_opts *o) {
+    if (o->ot != OT_BACKEND_SILENT) return NULL;
+    const ferret_params *small = &FERRET_BOOT;
+    /* An element through a ReLU takes at least 4 COTs (a comparison of k
+     * bits takes k - 1 for its leaves, the MUX 2): a model with more than
+     * fit / 4 of them cannot fit, and is not walked twice. The bound only
+     * saves time: were it wrong for some model, that model would run on
+     * the default set, which is always correct, on both sides alike. */
+    qnet_stats st;
+    qnet_stats_get(&st, net);
+    const uint64_t fit = 2 * (uint64_t)o->lanes * ferret_usable(small);
+    if (st.relus > fit / 4) return NULL;
+    cost_opts b = *o;
+    b.ferret = small;
+    cost_report r;
+    int ok = predict_at(&r, net, &b) == 0 &&
+             r.gen_made <= 2 * (uint64_t)o->lanes * ferret_batch_bytes(small);
+    cost_report_free(&r);
+    err_clear();
+    return ok ? small : NULL;
+}
+
+int cost_predict(cost_report *r, const qnet *net, const cost_opts *o) {
+    cost_opts b = *o;
+    if (!b.ferret) b.ferret = cost_session_ferret(net, o);
+    return predict_at(r, net, &b);
 }

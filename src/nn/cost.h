@@ -83,6 +83,16 @@ typedef struct cost_report {
 int cost_predict(cost_report *r, const qnet *net, const cost_opts *o) WUR;
 void cost_report_free(cost_report *r);
 
+/* The Ferret set a session of net with o's mode, lanes, reveal and OT
+ * back-end runs (both parties alike; cost_predict uses it where
+ * o->ferret is NULL): NULL (FERRET_DEFAULT), or FERRET_BOOT's small set
+ * when the whole inference needs at most one of its batches per lane
+ * direction. Such a session skips the production instance: no bootstrap
+ * batch in the set-up, no 2.4 M-output batches and 55 MiB pools for a
+ * model that uses a few hundred thousand COTs, and fewer bytes in all (its
+ * batches replace the set-up's; docs/PROTOCOLS.md §2.4). */
+const ferret_params *cost_session_ferret(const qnet *net, const cost_opts *o);
+
 /* The coefficients an HE-mode inference of net returns: one per output of
  * each linear layer (batch included). What both parties declare to the HE
  * session (lin_he_set_outputs) so that its flood covers the whole

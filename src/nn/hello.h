@@ -27,9 +27,10 @@
  * 4: sibling convolutions merged (exec_lin_group_end); 5: a projection
  * shortcut's two convolutions merged (EXEC_LIN_SUM); 6: HE output packing
  * (the set-up's Galois keys, packed plans); 7: the HE planner's exchange
- * rate 16 bytes/us (other plans): peers of different versions would run
+ * rate 16 bytes/us (other plans); 8: small sessions on FERRET_BOOT's set
+ * (cost_session_ferret): peers of different versions would run
  * different messages, so they refuse each other at the hello. */
-#define SESSION_VERSION 7
+#define SESSION_VERSION 8
 #define HELLO_BYTES 16
 
 enum { HELLO_CLIENT = 1, HELLO_SERVER = 2 };

@@ -1,5 +1,6 @@
 /* The session driver; see session.h. */
 #include "nn/session.h"
+#include "nn/cost.h"
 
 #include "util/mem.h"
 #include "util/timer.h"
@@ -75,7 +76,11 @@ static int run_party(session_result *res, int role, chan **lanes, unsigned nlane
     block seed;
     rand_os(&seed, sizeof seed);
     party p;
-    ot_lane_opts oo = {.backend = (int)ot};
+    /* the Ferret set: both parties choose it alike, from the public model
+     * (cost_session_ferret; cost_predict prices the same) */
+    cost_opts co = {.mode = (int)mode, .lanes = nlanes, .reveal_label = reveal == REVEAL_LABEL,
+                    .ot = (int)ot};
+    ot_lane_opts oo = {.backend = (int)ot, .ferret = cost_session_ferret(net, &co)};
     int rc = party_setup_ex(&p, role, lanes, nlanes, seed, &oo);
     mem_wipe(&seed, sizeof seed);
     if (rc < 0) return err_wrap(rc, "setting up oblivious transfer");
