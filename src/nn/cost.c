@@ -145,7 +145,10 @@ static int predict_at(cost_report *r, const qnet *net, const cost_opts *o) {
     return 0;
 }
 
-const ferret_params *cost_session_ferret(const qnet *net, const cost_opts *o) {
+/* The session's set (cost_session_ferret); where it is the small one, *r
+ * keeps the walk on it (else r is freed). */
+static const ferret_params *session_ferret(const qnet *net, const cost_opts *o, cost_report *r) {
+    memset(r, 0, sizeof *r);
     if (o->ot != OT_BACKEND_SILENT) return NULL;
     const ferret_params *small = &FERRET_BOOT;
     /* An element through a ReLU takes at least 4 COTs (a comparison of k
@@ -159,16 +162,22 @@ const ferret_params *cost_session_ferret(const qnet *net, const cost_opts *o) {
     if (st.relus > fit / 4) return NULL;
     cost_opts b = *o;
     b.ferret = small;
-    cost_report r;
-    int ok = predict_at(&r, net, &b) == 0 &&
-             r.gen_made <= 2 * (uint64_t)o->lanes * ferret_batch_bytes(small);
-    cost_report_free(&r);
+    if (predict_at(r, net, &b) == 0 &&
+        r->gen_made <= 2 * (uint64_t)o->lanes * ferret_batch_bytes(small))
+        return small;
+    cost_report_free(r);
     err_clear();
-    return ok ? small : NULL;
+    return NULL;
+}
+
+const ferret_params *cost_session_ferret(const qnet *net, const cost_opts *o) {
+    cost_report r;
+    const ferret_params *fp = session_ferret(net, o, &r);
+    cost_report_free(&r);
+    return fp;
 }
 
 int cost_predict(cost_report *r, const qnet *net, const cost_opts *o) {
-    cost_opts b = *o;
-    if (!b.ferret) b.ferret = cost_session_ferret(net, o);
-    return predict_at(r, net, &b);
+    if (o->ferret || session_ferret(net, o, r) == NULL) return predict_at(r, net, o);
+    return 0; /* the small set's walk is the prediction */
 }
