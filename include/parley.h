@@ -210,14 +210,21 @@ typedef struct parley_layer_info {
 } parley_layer_info;
 PARLEY_API int parley_model_layer(const parley_model *m, unsigned i, parley_layer_info *info);
 
-/* A network link, for predicted times: round trip and rate per direction. */
+/* A network link, for predicted times: round trip and rate per direction.
+ * Up is the client's direction (to the server), down the server's; where
+ * up_ or down_mbytes_per_s is 0, that direction runs at mbytes_per_s. */
 typedef struct parley_link {
-    double rtt_ms;       /* >= 0 */
-    double mbytes_per_s; /* 10^6 bytes/s each way; 0: unlimited */
+    double rtt_ms;            /* >= 0 */
+    double mbytes_per_s;      /* 10^6 bytes/s each way; 0: unlimited */
+    double up_mbytes_per_s;   /* > 0: the client-to-server rate instead */
+    double down_mbytes_per_s; /* > 0: the server-to-client rate instead */
 } parley_link;
 
-/* "RTT_MS,MBYTES_PER_S", or loopback (0, 0), lan (0.8, 377) or wan (80,
- * 40), CrypTFlow2's settings. PARLEY_E_ARG naming what is wrong. Thread-safe. */
+/* "RTT_MS,MBYTES_PER_S" (the same rate each way), "RTT_MS,UP,DOWN" (up:
+ * client to server; 0 is unlimited: mbytes_per_s = 0, and up_ and
+ * down_mbytes_per_s as given), or loopback (0, 0), lan (0.8, 377) or wan
+ * (80, 40), CrypTFlow2's settings. PARLEY_E_ARG naming what is wrong.
+ * Thread-safe. */
 PARLEY_API int parley_link_parse(parley_link *l, const char *spec);
 
 /* One mode's predicted cost of a secure inference of a model in detail,
@@ -229,6 +236,10 @@ typedef struct parley_prediction {
     int supported;     /* 0: the mode cannot run the model (why: `why`); the rest is 0 */
     char why[256];
     uint64_t bytes;    /* the inference (as parley_cost.bytes) */
+    /* What each party sends of it, the silent COTs' batches whole where the
+     * run makes them (so the two add up to bytes plus up to a few batches;
+     * bytes amortises their making): the link's down and up directions. */
+    uint64_t server_sent_bytes, client_sent_bytes;
     uint64_t setup_bytes, critical_flights;
     uint64_t input_bytes;     /* the client's input shares */
     uint64_t linear_bytes;    /* the linear layers' (conv, fc, scale) */

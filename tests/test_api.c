@@ -156,6 +156,17 @@ static void secure_vs_plain(parley_model *m, int check_bytes, const parley_serve
         CHECK(wire == c->bytes);
         CHECK(s.rep.bytes_sent == rep.bytes_recv && s.rep.bytes_recv == rep.bytes_sent);
     }
+    /* each direction's bytes, with the silent COTs' batches whole as the
+     * run makes them, equal the prediction's on either back-end */
+    parley_prediction pr;
+    CHECK(parley_model_predict(m, rep.mode, NULL, &pr) == PARLEY_OK);
+    if (pr.client_sent_bytes != rep.bytes_sent || pr.server_sent_bytes != rep.bytes_recv)
+        fprintf(stderr, "the client sent %" PRIu64 " and received %" PRIu64 " bytes, predicted %" PRIu64
+                        " and %" PRIu64 "\n",
+                rep.bytes_sent, rep.bytes_recv, pr.client_sent_bytes, pr.server_sent_bytes);
+    CHECK(pr.client_sent_bytes == rep.bytes_sent && pr.server_sent_bytes == rep.bytes_recv);
+    CHECK(pr.client_sent_bytes + pr.server_sent_bytes >= pr.bytes - pr.cot_making_bytes);
+    parley_prediction_free(&pr);
     /* both sides' reports */
     CHECK(rep.role == PARLEY_ROLE_CLIENT && s.rep.role == PARLEY_ROLE_SERVER);
     CHECK(rep.nlayers == info.layers && s.rep.nlayers == info.layers);
@@ -928,9 +939,10 @@ static void case_model(void) {
         CHECK(p.layer_bytes == NULL && p.nlayers == 0);
     }
     parley_link wan;
-    CHECK(parley_link_parse(&wan, "wan") == PARLEY_OK && wan.rtt_ms == 80 && wan.mbytes_per_s == 40);
+    CHECK(parley_link_parse(&wan, "wan") == PARLEY_OK && wan.rtt_ms == 80 && wan.mbytes_per_s == 40 &&
+          wan.up_mbytes_per_s == 0 && wan.down_mbytes_per_s == 0);
     CHECK_ERR(parley_link_parse(&wan, "fast"), PARLEY_E_ARG, "fast");
-    parley_link lan = {0.8, 377};
+    parley_link lan = {.rtt_ms = 0.8, .mbytes_per_s = 377};
     parley_prediction pl, pw;
     CHECK(parley_model_predict(a, PARLEY_MODE_OT, &lan, &pl) == PARLEY_OK);
     CHECK(parley_model_predict(a, PARLEY_MODE_OT, &wan, &pw) == PARLEY_OK);
@@ -938,6 +950,54 @@ static void case_model(void) {
     CHECK(pw.latency_seconds > pl.latency_seconds && pw.compute_seconds == pl.compute_seconds);
     parley_prediction_free(&pl);
     parley_prediction_free(&pw);
+    /* a link whose directions differ: "RTT,UP,DOWN", up the client's */
+    parley_link as, same, upo, downo;
+    CHECK(parley_link_parse(&as, "80,5,40") == PARLEY_OK && as.rtt_ms == 80 &&
+          as.mbytes_per_s == 0 && as.up_mbytes_per_s == 5 && as.down_mbytes_per_s == 40);
+    CHECK(parley_link_parse(&same, "80,40,40") == PARLEY_OK && same.mbytes_per_s == 40 &&
+          same.up_mbytes_per_s == 0 && same.down_mbytes_per_s == 0);
+    CHECK(parley_link_parse(&upo, "0,5,0") == PARLEY_OK && upo.mbytes_per_s == 0 &&
+          upo.up_mbytes_per_s == 5 && upo.down_mbytes_per_s == 0);
+    CHECK(parley_link_parse(&downo, "0,0,40") == PARLEY_OK && downo.up_mbytes_per_s == 0 &&
+          downo.down_mbytes_per_s == 40);
+    static const char *const badnet[] = {"80",     "80,",      "80,5,",  "80,5,40,1", "80,-5,40",
+                                         "80,5,x", "80,5;40", ",5,40",  "80,,40",    "80,5,1e7"};
+    for (unsigned i = 0; i < sizeof badnet / sizeof *badnet; i++)
+        CHECK_ERR(parley_link_parse(&as, badnet[i]), PARLEY_E_ARG, badnet[i]);
+    CHECK(parley_link_parse(&as, "80,5,40") == PARLEY_OK);
+    for (int mode = 0; mode < 2; mode++) {
+        int md = mode ? PARLEY_MODE_HE : PARLEY_MODE_OT;
+        parley_prediction ps, pa, pu, pd, pv;
+        CHECK(parley_model_predict(a, md, &same, &ps) == PARLEY_OK);
+        CHECK(parley_model_predict(a, md, &wan, &pv) == PARLEY_OK);
+        CHECK(parley_model_predict(a, md, &as, &pa) == PARLEY_OK);
+        CHECK(parley_model_predict(a, md, &upo, &pu) == PARLEY_OK);
+        CHECK(parley_model_predict(a, md, &downo, &pd) == PARLEY_OK);
+        /* the same rate each way, spelt either way, is the same link */
+        CHECK(ps.seconds == pv.seconds && ps.transfer_seconds == pv.transfer_seconds);
+        /* one direction limited, the other not: the transfer is exactly
+         * that direction's bytes over its rate, layer by layer or not */
+        double tu = (double)pu.client_sent_bytes / 5e6, td = (double)pd.server_sent_bytes / 40e6;
+        CHECK(fabs(pu.transfer_seconds - tu) <= 1e-9 * tu && tu > 0);
+        CHECK(fabs(pd.transfer_seconds - td) <= 1e-9 * td && td > 0);
+        /* a slower uplink: more than 40 MB/s each way, less than 5 */
+        parley_link five = {.rtt_ms = 80, .mbytes_per_s = 5};
+        parley_prediction p5;
+        CHECK(parley_model_predict(a, md, &five, &p5) == PARLEY_OK);
+        CHECK(pa.transfer_seconds > ps.transfer_seconds && pa.transfer_seconds < p5.transfer_seconds);
+        CHECK(pa.transfer_seconds >= tu && pa.latency_seconds == ps.latency_seconds &&
+              pa.compute_seconds == ps.compute_seconds);
+        double sum = pa.compute_seconds + pa.transfer_seconds + pa.latency_seconds, lsum = 0;
+        for (unsigned i = 0; i < pa.nlayers; i++)
+            lsum += pa.layer_seconds[i];
+        CHECK(fabs(pa.seconds - sum) <= 1e-9 * sum && lsum <= pa.seconds * (1 + 1e-9));
+        parley_prediction *all[] = {&ps, &pa, &pu, &pd, &pv, &p5};
+        for (unsigned i = 0; i < 6; i++)
+            parley_prediction_free(all[i]);
+    }
+    parley_link neg = {.rtt_ms = 80, .mbytes_per_s = 40, .up_mbytes_per_s = -1};
+    CHECK_ERR(parley_model_predict(a, PARLEY_MODE_OT, &neg, &pl), PARLEY_E_ARG, "0 or more");
+    CHECK(pl.layer_bytes == NULL && !pl.timed);
     CHECK_ERR(parley_model_predict(a, 7, NULL, &pl), PARLEY_E_ARG, "mode is 7");
     /* a caller built against an older, shorter info gets its part only */
     struct {

@@ -8,6 +8,7 @@
 #include "net/link.h"
 #include "nl/plain.h"
 #include "he/he.h"
+#include "mpc/party.h"
 #include "nn/cost.h"
 #include "nn/hello.h"
 #include "nn/model.h"
@@ -322,7 +323,9 @@ int parley_link_parse(parley_link *l, const char *spec) {
     predict_net n;
     TRY(predict_net_parse(&n, spec));
     l->rtt_ms = n.rtt_ms;
-    l->mbytes_per_s = n.mbytes_per_s;
+    l->mbytes_per_s = n.up == n.down ? n.up : 0;
+    l->up_mbytes_per_s = n.up == n.down ? 0 : n.up;
+    l->down_mbytes_per_s = n.up == n.down ? 0 : n.down;
     return 0;
 }
 
@@ -348,6 +351,8 @@ static int prediction_fill(parley_prediction *p, const parley_model *m, int mode
                            const cost_report *r, const cost_opts *co, const parley_link *link) {
     p->supported = 1;
     p->bytes = r->total + r->gen;
+    p->server_sent_bytes = r->sent[MPC_SERVER];
+    p->client_sent_bytes = r->sent[MPC_CLIENT];
     p->setup_bytes = r->setup;
     p->critical_flights = r->flights;
     p->input_bytes = r->input;
@@ -370,7 +375,11 @@ static int prediction_fill(parley_prediction *p, const parley_model *m, int mode
     TRY(copy_u64(&p->layer_flights, r->layer_flights, n));
     TRY(copy_u64(&p->layer_cots, r->layer_cots, n));
     if (!link) return 0;
-    predict_net pn = {.rtt_ms = link->rtt_ms, .mbytes_per_s = link->mbytes_per_s};
+    predict_net pn = {
+        .rtt_ms = link->rtt_ms,
+        .up = link->up_mbytes_per_s > 0 ? link->up_mbytes_per_s : link->mbytes_per_s,
+        .down = link->down_mbytes_per_s > 0 ? link->down_mbytes_per_s : link->mbytes_per_s,
+    };
     predict_time t;
     memset(&t, 0, sizeof t);
     int rc = predict_time_of(&t, r, m->net, co, &pn);
@@ -396,8 +405,9 @@ int parley_model_predict(const parley_model *m, int mode, const parley_link *lin
     if (!m) return err_set(PARLEY_E_ARG, "the model (m) is NULL");
     if (mode != PARLEY_MODE_OT && mode != PARLEY_MODE_HE)
         return err_set(PARLEY_E_ARG, "mode is %d: PARLEY_MODE_OT or PARLEY_MODE_HE", mode);
-    if (link && (!(link->rtt_ms >= 0) || !(link->mbytes_per_s >= 0)))
-        return err_set(PARLEY_E_ARG, "the link's round trip and rate must be 0 or more");
+    if (link && (!(link->rtt_ms >= 0) || !(link->mbytes_per_s >= 0) ||
+                 !(link->up_mbytes_per_s >= 0) || !(link->down_mbytes_per_s >= 0)))
+        return err_set(PARLEY_E_ARG, "the link's round trip and rates must be 0 or more");
     cost_opts co = {.mode = mode, .lanes = m->o.threads,
                     .reveal_label = m->o.reveal == PARLEY_REVEAL_LABEL, .ot = m->o.ot};
     cost_report r;

@@ -34,10 +34,12 @@ static const char inspect_usage[] =
     "                          and direction)\n"
     "  --net RTT_MS,MBYTES_PER_S  also predict the time of the inference over a link\n"
     "                          of that round trip and rate per direction (MB = 10^6\n"
-    "                          bytes), or loopback, lan (0.8,377) or wan (80,40):\n"
-    "                          compute (rates calibrated on this machine) + transfer\n"
-    "                          (bytes / rate) + critical flights x one-way latency\n"
-    "                          (docs/NETWORK.md)\n"
+    "                          bytes), or RTT_MS,UP,DOWN for a link whose directions\n"
+    "                          differ (up: client to server; 0: unlimited), or\n"
+    "                          loopback, lan (0.8,377) or wan (80,40): compute (rates\n"
+    "                          calibrated on this machine) + transfer (each party's\n"
+    "                          bytes over its direction's rate) + critical flights x\n"
+    "                          one-way latency (docs/NETWORK.md)\n"
     "  --json                  print one JSON object instead of the tables\n"
     "\n"
     "Exit status: 0, 1 if the model cannot be loaded, 2 for bad options.\n";
@@ -200,6 +202,23 @@ static void view_free(model_view *v) {
     parley_prediction_free(&v->p[1]);
 }
 
+/* The link's rate up (client to server) and down, MB/s (0: unlimited). */
+static double link_up(const parley_link *l) {
+    return l->up_mbytes_per_s > 0 ? l->up_mbytes_per_s : l->mbytes_per_s;
+}
+static double link_down(const parley_link *l) {
+    return l->down_mbytes_per_s > 0 ? l->down_mbytes_per_s : l->mbytes_per_s;
+}
+
+/* "40 MB/s" or "unlimited". */
+static const char *rate_str(char *buf, size_t n, double r) {
+    if (r > 0)
+        snprintf(buf, n, "%g MB/s", r);
+    else
+        snprintf(buf, n, "unlimited");
+    return buf;
+}
+
 static void json_mode(FILE *f, const char *key, const model_view *v, int mode) {
     const parley_prediction *p = &v->p[mode];
     fprintf(f, ",\"%s\":{", key);
@@ -213,12 +232,14 @@ static void json_mode(FILE *f, const char *key, const model_view *v, int mode) {
             "\"supported\":true,\"bytes\":%llu,\"setup_bytes\":%llu,\"cots\":%llu,"
             "\"cot_making_bytes\":%llu,\"input_bytes\":%llu,"
             "\"linear_bytes\":%llu,\"nonlinear_bytes\":%llu,\"label_bytes\":%llu,"
-            "\"reveal_bytes\":%llu,\"critical_flights\":%llu,",
+            "\"reveal_bytes\":%llu,\"critical_flights\":%llu,\"server_sent_bytes\":%llu,"
+            "\"client_sent_bytes\":%llu,",
             (unsigned long long)p->bytes, (unsigned long long)p->setup_bytes,
             (unsigned long long)p->cots, (unsigned long long)p->cot_making_bytes,
             (unsigned long long)p->input_bytes, (unsigned long long)p->linear_bytes,
             (unsigned long long)p->nonlinear_bytes, (unsigned long long)p->label_bytes,
-            (unsigned long long)p->reveal_bytes, (unsigned long long)p->critical_flights);
+            (unsigned long long)p->reveal_bytes, (unsigned long long)p->critical_flights,
+            (unsigned long long)p->server_sent_bytes, (unsigned long long)p->client_sent_bytes);
     if (mode == 1) {
         /* No returned coefficient (no linear layer) leaks nothing: the bound
          * is infinite, which JSON writes as null. */
@@ -259,8 +280,8 @@ static void print_json(FILE *f, const model_view *v, const inspect_opts *o) {
             in->bits, in->scale, o->lanes, o->reveal_label ? "label" : "logits",
             cli_ot_name(o->ot));
     if (o->have_net)
-        fprintf(f, "\"net\":{\"rtt_ms\":%g,\"mbytes_per_s\":%g},", o->net.rtt_ms,
-                o->net.mbytes_per_s);
+        fprintf(f, "\"net\":{\"rtt_ms\":%g,\"up_mbytes_per_s\":%g,\"down_mbytes_per_s\":%g},",
+                o->net.rtt_ms, link_up(&o->net), link_down(&o->net));
     fprintf(f, "\"input\":{\"name\":");
     cli_json_str(f, in->input_name);
     fprintf(f, ",\"shape\":%s},\"output\":{\"name\":",
@@ -351,6 +372,12 @@ static void print_text(FILE *f, const model_view *v, const inspect_opts *o) {
                 cell(b, sizeof b, &m[1], m[1].cot_making_bytes));
     fprintf(f, "  %-22s %6s %14s %14s\n", "total (inference)", "",
             cell(a, sizeof a, &m[0], m[0].bytes), cell(b, sizeof b, &m[1], m[1].bytes));
+    fprintf(f, "  %-22s %6s %14s %14s\n", "  sent by the client", "",
+            cell(a, sizeof a, &m[0], m[0].client_sent_bytes),
+            cell(b, sizeof b, &m[1], m[1].client_sent_bytes));
+    fprintf(f, "  %-22s %6s %14s %14s\n", "  sent by the server", "",
+            cell(a, sizeof a, &m[0], m[0].server_sent_bytes),
+            cell(b, sizeof b, &m[1], m[1].server_sent_bytes));
     fprintf(f, "  %-22s %6s %14s %14s\n", "set-up (OT, HE keys)", "",
             cell(a, sizeof a, &m[0], m[0].setup_bytes), cell(b, sizeof b, &m[1], m[1].setup_bytes));
     fprintf(f,
@@ -361,10 +388,17 @@ static void print_text(FILE *f, const model_view *v, const inspect_opts *o) {
     fprintf(f, "  %-22s %6s %14s %14s\n", "critical flights", "", m[0].supported ? a : "-",
             m[1].supported ? b : "-");
     if (o->have_net) {
-        fprintf(f,
-                "\npredicted time over a link of %g ms round trip and %g MB/s each way\n"
-                "(compute + transfer + critical flights x one-way latency; docs/NETWORK.md):\n",
-                o->net.rtt_ms, o->net.mbytes_per_s);
+        char ru[32], rd[32];
+        double up = link_up(&o->net), down = link_down(&o->net);
+        if (up == down)
+            fprintf(f, "\npredicted time over a link of %g ms round trip and %s each way\n",
+                    o->net.rtt_ms, rate_str(ru, sizeof ru, up));
+        else
+            fprintf(f,
+                    "\npredicted time over a link of %g ms round trip, %s up (client to\n"
+                    "server) and %s down\n",
+                    o->net.rtt_ms, rate_str(ru, sizeof ru, up), rate_str(rd, sizeof rd, down));
+        fprintf(f, "(compute + transfer + critical flights x one-way latency; docs/NETWORK.md):\n");
         static const char *const row[4] = {"compute", "transfer", "latency", "total"};
         for (int k = 0; k < 4; k++) {
             double t[2];

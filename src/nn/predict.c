@@ -1,6 +1,7 @@
 /* Predicted time over a network; see predict.h and docs/NETWORK.md. */
 #include "nn/predict.h"
 
+#include "mpc/party.h"
 #include "nn/hello.h"
 #include "ot/lane.h"
 #include "util/mem.h"
@@ -60,61 +61,81 @@ void predict_time_free(predict_time *t) {
     memset(t, 0, sizeof *t);
 }
 
+/* Seconds to send `bytes` at `mbps` (10^6 bytes/s; 0: unlimited). */
+static double over(uint64_t bytes, double mbps) {
+    return mbps > 0 ? (double)bytes / (mbps * 1e6) : 0;
+}
+
 int predict_time_of(predict_time *t, const cost_report *r, const qnet *net, const cost_opts *o,
                     const predict_net *n) {
     memset(t, 0, sizeof *t);
     t->layer = mem_calloc(r->nlayers ? r->nlayers : 1, sizeof *t->layer);
     if (!t->layer) return err_set(PARLEY_E_NOMEM, "out of memory for the time prediction");
     const predict_rates *k = predict_rates_for(o->ot, o->lanes);
-    double ow = n->rtt_ms / 2e3, rate = n->mbytes_per_s * 1e6;
-    uint64_t fl = 0, in_layers = 0;
+    double ow = n->rtt_ms / 2e3;
+    uint64_t fl = 0, in_layers[2] = {0, 0};
     for (unsigned i = 0; i < r->nlayers; i++) {
         const uint64_t *s = r->layer_sent[i];
         int turns = o->mode == MODE_HE && qop_is_linear(net->layers[i].op);
-        uint64_t b = turns ? s[0] + s[1] : s[0] > s[1] ? s[0] : s[1];
+        double xs = over(s[MPC_SERVER], n->down), xc = over(s[MPC_CLIENT], n->up);
         double c = compute_of(k, r, net, i, o->mode);
-        double x = rate > 0 ? (double)b / rate : 0;
+        double x = turns ? xs + xc : xs > xc ? xs : xc;
         double y = (double)r->layer_flights[i] * ow;
         t->layer[i] = c + x + y;
         t->compute += c;
         t->transfer += x;
         fl += r->layer_flights[i];
-        in_layers += s[0] + s[1];
+        in_layers[MPC_SERVER] += s[MPC_SERVER];
+        in_layers[MPC_CLIENT] += s[MPC_CLIENT];
     }
     /* Input sharing, the label's ArgMax and the reveal: their bytes one
      * after another, and the flights outside the layers. */
-    uint64_t rest = r->sent[0] + r->sent[1] - in_layers;
-    if (rate > 0) t->transfer += (double)rest / rate;
+    t->transfer += over(r->sent[MPC_SERVER] - in_layers[MPC_SERVER], n->down) +
+                   over(r->sent[MPC_CLIENT] - in_layers[MPC_CLIENT], n->up);
     t->latency = (double)(r->flights > fl ? r->flights : fl) * ow; /* r->flights counts all */
     t->total = t->compute + t->transfer + t->latency;
     return 0;
 }
 
+#define NET_USAGE "--net wants RTT_MS,MBYTES_PER_S, RTT_MS,UP,DOWN or loopback, lan, wan; got '%s'"
+
+/* One number of a --net spec at s, ending at `end` (',' or '\0'), in
+ * [0, max]; 0 or -1. */
+static int net_num(double *v, const char *s, char **end, double max) {
+    errno = 0;
+    *v = strtod(s, end);
+    if (errno || *end == s || (**end != ',' && **end) || !isfinite(*v) || *v < 0 || *v > max)
+        return -1;
+    return 0;
+}
+
 int predict_net_parse(predict_net *n, const char *s) {
     if (!strcmp(s, "loopback")) {
-        *n = (predict_net){0, 0};
+        *n = (predict_net){0, 0, 0};
         return 0;
     }
     if (!strcmp(s, "lan")) {
-        *n = (predict_net){0.8, 377};
+        *n = (predict_net){0.8, 377, 377};
         return 0;
     }
     if (!strcmp(s, "wan")) {
-        *n = (predict_net){80, 40};
+        *n = (predict_net){80, 40, 40};
         return 0;
     }
-    char *end;
-    errno = 0;
-    double a = strtod(s, &end);
-    if (errno || end == s || *end != ',' || !isfinite(a) || a < 0 || a > 60000)
-        return err_set(PARLEY_E_ARG,
-                       "--net wants RTT_MS,MBYTES_PER_S or loopback, lan, wan; got '%s'", s);
-    const char *b = end + 1;
-    double m = strtod(b, &end);
-    if (errno || end == b || *end || !isfinite(m) || m < 0 || m > 1e6)
-        return err_set(PARLEY_E_ARG,
-                       "--net wants RTT_MS,MBYTES_PER_S or loopback, lan, wan; got '%s'", s);
-    n->rtt_ms = a;
-    n->mbytes_per_s = m;
+    double v[3];
+    unsigned k = 0;
+    const char *p = s;
+    for (;;) {
+        char *end;
+        if (k == 3 || net_num(&v[k], p, &end, k ? 1e6 : 60000) < 0)
+            return err_set(PARLEY_E_ARG, NET_USAGE, s);
+        k++;
+        if (!*end) break;
+        p = end + 1;
+    }
+    if (k < 2) return err_set(PARLEY_E_ARG, NET_USAGE, s);
+    n->rtt_ms = v[0];
+    n->up = v[1];
+    n->down = v[k - 1];
     return 0;
 }

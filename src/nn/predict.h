@@ -8,12 +8,13 @@
  *             from bench-networks runs): HE linear layers per multiply-
  *             accumulate, OT linear layers per byte of their COTs, non-
  *             linear layers per byte (IKNP) or per silent COT consumed;
- *   transfer  per layer, the busier direction's bytes over the rate (a
- *             link's two directions are independent and the protocols send
- *             both ways at once), but both directions' in HE's linear
- *             layers, which take turns (the client's ciphertexts, then the
- *             server's answer); the silent COTs' batches where the flight
- *             model makes them;
+ *   transfer  per layer, each direction's bytes over its own rate (the
+ *             client's over the uplink, the server's over the downlink),
+ *             the busier of the two (a link's directions are independent
+ *             and the protocols send both ways at once), but the two added
+ *             in HE's linear layers, which take turns (the client's
+ *             ciphertexts, then the server's answer); the silent COTs'
+ *             batches where the flight model makes them;
  *   latency   the cost model's critical flights times half the round trip.
  *
  * The three add up, as if nothing overlapped: a bound on a quiet machine
@@ -41,8 +42,9 @@ const predict_rates *predict_rates_for(int backend, unsigned lanes);
 uint64_t predict_layer_macs(const qnet *net, const qlayer *L);
 
 typedef struct predict_net {
-    double rtt_ms;       /* round trip, ms (>= 0) */
-    double mbytes_per_s; /* rate per direction, 10^6 bytes/s; 0 = unlimited */
+    double rtt_ms; /* round trip, ms (>= 0) */
+    double up;     /* client to server, 10^6 bytes/s; 0 = unlimited */
+    double down;   /* server to client, likewise */
 } predict_net;
 
 typedef struct predict_time {
@@ -57,7 +59,8 @@ int predict_time_of(predict_time *t, const cost_report *r, const qnet *net, cons
                     const predict_net *n) WUR;
 void predict_time_free(predict_time *t);
 
-/* "R,B" (round trip ms, MB/s) or a preset: loopback (0, 0), lan (0.8,
+/* "R,B" (round trip ms, MB/s each way), "R,U,D" (round trip, MB/s up, the
+ * client's direction, and down) or a preset: loopback (0, 0), lan (0.8,
  * 377), wan (80, 40): CrypTFlow2's settings. 0 or PARLEY_E_ARG. */
 int predict_net_parse(predict_net *n, const char *s) WUR;
 
