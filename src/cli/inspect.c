@@ -9,6 +9,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 
 static const char inspect_usage[] =
@@ -326,6 +327,17 @@ static const char *cell(char *buf, size_t cap, const parley_prediction *p, uint6
     return human(buf, cap, b);
 }
 
+/* A row of the traffic table: the byte count at `off` in both modes'
+ * predictions (m[0] OT, m[1] HE). */
+static void bytes_row(FILE *f, const char *label, const parley_prediction m[2], size_t off) {
+    char a[64], b[64];
+    uint64_t v[2];
+    for (int k = 0; k < 2; k++)
+        memcpy(&v[k], (const char *)&m[k] + off, sizeof v[k]);
+    fprintf(f, "  %-22s %6s %14s %14s\n", label, "", cell(a, sizeof a, &m[0], v[0]),
+            cell(b, sizeof b, &m[1], v[1]));
+}
+
 static void print_text(FILE *f, const model_view *v, const inspect_opts *o) {
     char a[64], b[64], c[64], d[64], sh[256];
     const parley_model_info *in = &v->info;
@@ -357,29 +369,16 @@ static void print_text(FILE *f, const model_view *v, const inspect_opts *o) {
         fprintf(f, "  %-22s %6u %14s %14s\n", v->k.kind[j], v->k.count[j],
                 cell(a, sizeof a, &m[0], v->k.bytes[j][0]),
                 cell(b, sizeof b, &m[1], v->k.bytes[j][1]));
-    fprintf(f, "  %-22s %6s %14s %14s\n", "input sharing", "",
-            cell(a, sizeof a, &m[0], m[0].input_bytes), cell(b, sizeof b, &m[1], m[1].input_bytes));
+    bytes_row(f, "input sharing", m, offsetof(parley_prediction, input_bytes));
     if (o->reveal_label)
-        fprintf(f, "  %-22s %6s %14s %14s\n", "argmax (label)", "",
-                cell(a, sizeof a, &m[0], m[0].label_bytes),
-                cell(b, sizeof b, &m[1], m[1].label_bytes));
-    fprintf(f, "  %-22s %6s %14s %14s\n", "output reveal", "",
-            cell(a, sizeof a, &m[0], m[0].reveal_bytes),
-            cell(b, sizeof b, &m[1], m[1].reveal_bytes));
+        bytes_row(f, "argmax (label)", m, offsetof(parley_prediction, label_bytes));
+    bytes_row(f, "output reveal", m, offsetof(parley_prediction, reveal_bytes));
     if (o->ot == PARLEY_OT_SILENT)
-        fprintf(f, "  %-22s %6s %14s %14s\n", "silent COTs' making", "",
-                cell(a, sizeof a, &m[0], m[0].cot_making_bytes),
-                cell(b, sizeof b, &m[1], m[1].cot_making_bytes));
-    fprintf(f, "  %-22s %6s %14s %14s\n", "total (inference)", "",
-            cell(a, sizeof a, &m[0], m[0].bytes), cell(b, sizeof b, &m[1], m[1].bytes));
-    fprintf(f, "  %-22s %6s %14s %14s\n", "  sent by the client", "",
-            cell(a, sizeof a, &m[0], m[0].client_sent_bytes),
-            cell(b, sizeof b, &m[1], m[1].client_sent_bytes));
-    fprintf(f, "  %-22s %6s %14s %14s\n", "  sent by the server", "",
-            cell(a, sizeof a, &m[0], m[0].server_sent_bytes),
-            cell(b, sizeof b, &m[1], m[1].server_sent_bytes));
-    fprintf(f, "  %-22s %6s %14s %14s\n", "set-up (OT, HE keys)", "",
-            cell(a, sizeof a, &m[0], m[0].setup_bytes), cell(b, sizeof b, &m[1], m[1].setup_bytes));
+        bytes_row(f, "silent COTs' making", m, offsetof(parley_prediction, cot_making_bytes));
+    bytes_row(f, "total (inference)", m, offsetof(parley_prediction, bytes));
+    bytes_row(f, "  sent by the client", m, offsetof(parley_prediction, client_sent_bytes));
+    bytes_row(f, "  sent by the server", m, offsetof(parley_prediction, server_sent_bytes));
+    bytes_row(f, "set-up (OT, HE keys)", m, offsetof(parley_prediction, setup_bytes));
     fprintf(f,
             "  (and on the control connection: the public model, %llu bytes, hellos and reports)\n",
             (unsigned long long)in->public_model_bytes);
