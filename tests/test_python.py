@@ -69,6 +69,34 @@ check(rep["client"]["statistical_bits"] >= 40, "HE statistical bits")
 check(d["input_shape"] == [1, 1, 8, 8] and d["output_shape"] == [1, 10], "describe shapes")
 check(d["layers_count"] == 15 and len(d["layers"]) == 15, "describe layers")
 
+# the detailed prediction: the description's bytes, each party's bytes as
+# the run measured them, and a link priced per direction
+p = he.predict("he")
+check(p["supported"] and p["bytes"] == d["he"]["bytes"] and len(p["layers"]) == 15 and
+      sum(L["bytes"] for L in p["layers"]) + p["input_bytes"] + p["reveal_bytes"] == p["bytes"],
+      "predict's bytes, by part and per layer")
+check(p["client_sent_bytes"] == rep["client"]["bytes_sent"] and
+      p["server_sent_bytes"] == rep["client"]["bytes_recv"],
+      "predict's bytes each way == the run's (%d, %d vs %d, %d)" % (
+          p["client_sent_bytes"], p["server_sent_bytes"], rep["client"]["bytes_sent"],
+          rep["client"]["bytes_recv"]))
+check("seconds" not in p and p["statistical_bits"] >= 40, "no link, no time")
+up = he.predict("he", net=(0, 5, 0))
+check(abs(up["transfer_seconds"] - p["client_sent_bytes"] / 5e6) <= 1e-9 * up["transfer_seconds"],
+      "a link limited only up: the client's bytes over its rate")
+a, b = he.predict("he", net="80,5,40"), he.predict("he", net=(80, 5, 40))
+check(a["seconds"] == b["seconds"] and a["transfer_seconds"] > he.predict("he", net="wan")[
+    "transfer_seconds"], "net as a string and as a tuple; a slower uplink")
+check(he.predict("he", net="80,40")["seconds"] == he.predict("he", net=(80, 40))["seconds"],
+      "net (rtt, rate)")
+raises(lambda: he.predict("he", net="80,5,"), parley.E_ARG, "80,5,", "a malformed link")
+raises(lambda: he.predict("he", net=(1, 2, 3, 4)), parley.E_ARG, "(rtt_ms, up, down)",
+       "a link of four numbers")
+raises(lambda: he.predict("he", net=(80, -1)), parley.E_ARG, "0 or more", "a negative rate")
+raises(lambda: he.predict("xx"), parley.E_ARG, "mode is 'xx'", "an unknown mode")
+check(parley.predict(MODEL, "ot")["bytes"] == parley.describe(MODEL)["ot"]["bytes"],
+      "parley.predict by path")
+
 lab = parley.Model(MODEL, reveal="label", ot="iknp", threads=1)
 want = int(np.argmax(parley.plain(MODEL, x0, ring=True)))
 got = parley.run(lab, x0, ring=True)

@@ -87,6 +87,28 @@ class _ModelInfo(C.Structure):
                 ("input_name", C.c_char_p), ("output_name", C.c_char_p)]
 
 
+class _Link(C.Structure):
+    _fields_ = [("rtt_ms", C.c_double), ("mbytes_per_s", C.c_double),
+                ("up_mbytes_per_s", C.c_double), ("down_mbytes_per_s", C.c_double)]
+
+
+class _Prediction(C.Structure):
+    _fields_ = [("supported", C.c_int), ("why", C.c_char * 256), ("bytes", C.c_uint64),
+                ("server_sent_bytes", C.c_uint64), ("client_sent_bytes", C.c_uint64),
+                ("setup_bytes", C.c_uint64), ("critical_flights", C.c_uint64),
+                ("input_bytes", C.c_uint64), ("linear_bytes", C.c_uint64),
+                ("nonlinear_bytes", C.c_uint64), ("label_bytes", C.c_uint64),
+                ("reveal_bytes", C.c_uint64), ("cots", C.c_uint64),
+                ("cot_making_bytes", C.c_uint64), ("returned_coefficients", C.c_uint64),
+                ("statistical_bits", C.c_double), ("computational_bits", C.c_uint),
+                ("he_ring_n", C.c_uint), ("he_log2_q", C.c_double), ("timed", C.c_int),
+                ("seconds", C.c_double), ("compute_seconds", C.c_double),
+                ("transfer_seconds", C.c_double), ("latency_seconds", C.c_double),
+                ("nlayers", C.c_uint), ("layer_bytes", C.POINTER(C.c_uint64)),
+                ("layer_flights", C.POINTER(C.c_uint64)), ("layer_cots", C.POINTER(C.c_uint64)),
+                ("layer_seconds", C.POINTER(C.c_double))]
+
+
 class _LayerInfo(C.Structure):
     _fields_ = [("size", C.c_size_t), ("kind", C.c_char_p), ("name", C.c_char_p),
                 ("rank", C.c_uint), ("shape", C.c_uint32 * _MAX_RANK), ("macs", C.c_uint64),
@@ -157,6 +179,10 @@ _model_free = _fn("parley_model_free", None, C.c_void_p)
 _model_notes = _fn("parley_model_notes", C.c_char_p, C.c_void_p)
 _model_describe = _fn("parley_model_describe", C.c_int, C.c_void_p, _P(_ModelInfo))
 _model_layer = _fn("parley_model_layer", C.c_int, C.c_void_p, C.c_uint, _P(_LayerInfo))
+_link_parse = _fn("parley_link_parse", C.c_int, _P(_Link), C.c_char_p)
+_model_predict = _fn("parley_model_predict", C.c_int, C.c_void_p, C.c_int, _P(_Link),
+                     _P(_Prediction))
+_prediction_free = _fn("parley_prediction_free", None, _P(_Prediction))
 _plain = _fn("parley_plain", C.c_int, C.c_void_p, _P(_Tensor), _P(_Tensor))
 _report_free = _fn("parley_report_free", None, _P(_Report))
 _report_json = _fn("parley_report_json", C.c_int, _P(_Report), C.c_char_p, C.c_size_t)
@@ -294,6 +320,55 @@ class Model(_Closing):
                 "public_model_bytes": i.public_model_bytes,
                 "ot": cost(i.ot), "he": cost(i.he), "layers": layers}
 
+    def predict(self, mode, net=None):
+        """One mode's predicted cost in detail, as a dict (parley_model_predict):
+        exact bytes in all, by part, by party and per layer, critical flights,
+        and with a link the time over it. net: "wan", "lan", "loopback",
+        "RTT_MS,MBYTES_PER_S" or "RTT_MS,UP,DOWN" (up: the client's direction),
+        or a tuple of those numbers (a rate of 0 is unlimited)."""
+        md = _choice(_MODES, "mode", mode)
+        link = None
+        if net is not None:
+            link = _Link()
+            if isinstance(net, str):
+                _check(_link_parse(C.byref(link), _b(net)))
+            elif len(net) == 2:
+                link.rtt_ms, link.mbytes_per_s = float(net[0]), float(net[1])
+            elif len(net) == 3:
+                link.rtt_ms, link.up_mbytes_per_s, link.down_mbytes_per_s = map(float, net)
+            else:
+                raise Error(E_ARG, "net wants a string or (rtt_ms, rate) or (rtt_ms, up, down)")
+        p = _Prediction()
+        _check(_model_predict(self._h, md, C.byref(link) if link else None, C.byref(p)))
+        try:
+            if not p.supported:
+                return {"supported": False, "why": p.why.decode(errors="replace")}
+            keys = ("bytes", "server_sent_bytes", "client_sent_bytes", "setup_bytes",
+                    "critical_flights", "input_bytes", "linear_bytes", "nonlinear_bytes",
+                    "label_bytes", "reveal_bytes", "cots", "cot_making_bytes")
+            d = {"supported": True}
+            d.update((k, getattr(p, k)) for k in keys)
+            if md == _MODES["he"]:
+                d.update(returned_coefficients=p.returned_coefficients,
+                         statistical_bits=p.statistical_bits,
+                         computational_bits=p.computational_bits,
+                         ring={"N": p.he_ring_n, "log2_q": p.he_log2_q})
+            if p.timed:
+                d.update(seconds=p.seconds, compute_seconds=p.compute_seconds,
+                         transfer_seconds=p.transfer_seconds,
+                         latency_seconds=p.latency_seconds)
+            layers = []
+            for i in range(p.nlayers):
+                L = {"bytes": p.layer_bytes[i], "flights": p.layer_flights[i],
+                     "cots": p.layer_cots[i]}
+                if p.timed:
+                    L["seconds"] = p.layer_seconds[i]
+                layers.append(L)
+            d["layers"] = layers
+            return d
+        finally:
+            _prediction_free(C.byref(p))
+
     def plain(self, x, ring=False):
         """The plaintext fixed-point reference on x (what a secure run returns)."""
         t, keep = _tensor_in(x)
@@ -352,6 +427,16 @@ def describe(model, **kw):
     m, own = _model(model, kw)
     try:
         return m.describe()
+    finally:
+        if own:
+            m.close()
+
+
+def predict(model, mode, net=None, **kw):
+    """Model(model, **kw).predict(mode, net)."""
+    m, own = _model(model, kw)
+    try:
+        return m.predict(mode, net)
     finally:
         if own:
             m.close()
