@@ -214,7 +214,7 @@ PARLEY_API int parley_model_layer(const parley_model *m, unsigned i, parley_laye
  * Up is the client's direction (to the server), down the server's; where
  * up_ or down_mbytes_per_s is 0, that direction runs at mbytes_per_s. */
 typedef struct parley_link {
-    double rtt_ms;            /* >= 0 */
+    double rtt_ms;            /* >= 0; every figure finite */
     double mbytes_per_s;      /* 10^6 bytes/s each way; 0: unlimited */
     double up_mbytes_per_s;   /* > 0: the client-to-server rate instead */
     double down_mbytes_per_s; /* > 0: the server-to-client rate instead */

@@ -995,9 +995,15 @@ static void case_model(void) {
         for (unsigned i = 0; i < 6; i++)
             parley_prediction_free(all[i]);
     }
-    parley_link neg = {.rtt_ms = 80, .mbytes_per_s = 40, .up_mbytes_per_s = -1};
-    CHECK_ERR(parley_model_predict(a, PARLEY_MODE_OT, &neg, &pl), PARLEY_E_ARG, "0 or more");
-    CHECK(pl.layer_bytes == NULL && !pl.timed);
+    parley_link badlinks[] = {{.rtt_ms = 80, .mbytes_per_s = 40, .up_mbytes_per_s = -1},
+                              {.rtt_ms = 80, .mbytes_per_s = 40, .down_mbytes_per_s = NAN},
+                              {.rtt_ms = INFINITY, .mbytes_per_s = 40},
+                              {.rtt_ms = 80, .mbytes_per_s = -INFINITY}};
+    for (unsigned i = 0; i < sizeof badlinks / sizeof *badlinks; i++) {
+        CHECK_ERR(parley_model_predict(a, PARLEY_MODE_OT, &badlinks[i], &pl), PARLEY_E_ARG,
+                  "finite, 0 or more");
+        CHECK(pl.layer_bytes == NULL && !pl.timed);
+    }
     CHECK_ERR(parley_model_predict(a, 7, NULL, &pl), PARLEY_E_ARG, "mode is 7");
     /* a caller built against an older, shorter info gets its part only */
     struct {

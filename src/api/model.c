@@ -19,6 +19,7 @@
 #include "ot/lane.h"
 #include "util/mem.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <string.h>
 #include <time.h>
@@ -398,6 +399,11 @@ static int prediction_fill(parley_prediction *p, const parley_model *m, int mode
     return rc;
 }
 
+/* A link's figure: finite and not negative (NaN fails both). */
+static int link_ok(double v) {
+    return v >= 0 && isfinite(v);
+}
+
 int parley_model_predict(const parley_model *m, int mode, const parley_link *link,
                          parley_prediction *p) {
     if (!p) return err_set(PARLEY_E_ARG, "the prediction pointer (p) is NULL");
@@ -405,9 +411,9 @@ int parley_model_predict(const parley_model *m, int mode, const parley_link *lin
     if (!m) return err_set(PARLEY_E_ARG, "the model (m) is NULL");
     if (mode != PARLEY_MODE_OT && mode != PARLEY_MODE_HE)
         return err_set(PARLEY_E_ARG, "mode is %d: PARLEY_MODE_OT or PARLEY_MODE_HE", mode);
-    if (link && (!(link->rtt_ms >= 0) || !(link->mbytes_per_s >= 0) ||
-                 !(link->up_mbytes_per_s >= 0) || !(link->down_mbytes_per_s >= 0)))
-        return err_set(PARLEY_E_ARG, "the link's round trip and rates must be 0 or more");
+    if (link && (!link_ok(link->rtt_ms) || !link_ok(link->mbytes_per_s) ||
+                 !link_ok(link->up_mbytes_per_s) || !link_ok(link->down_mbytes_per_s)))
+        return err_set(PARLEY_E_ARG, "the link's round trip and rates must be finite, 0 or more");
     cost_opts co = {.mode = mode, .lanes = m->o.threads,
                     .reveal_label = m->o.reveal == PARLEY_REVEAL_LABEL, .ot = m->o.ot};
     cost_report r;
