@@ -422,34 +422,29 @@ def _report(r):
         _report_free(C.byref(r))
 
 
-def describe(model, **kw):
-    """Model(model, **kw).describe()."""
+def _on_model(model, kw, call):
+    """call(m) on Model(model, **kw), or on model itself if it is one."""
     m, own = _model(model, kw)
     try:
-        return m.describe()
+        return call(m)
     finally:
         if own:
             m.close()
+
+
+def describe(model, **kw):
+    """Model(model, **kw).describe()."""
+    return _on_model(model, kw, lambda m: m.describe())
 
 
 def predict(model, mode, net=None, **kw):
     """Model(model, **kw).predict(mode, net)."""
-    m, own = _model(model, kw)
-    try:
-        return m.predict(mode, net)
-    finally:
-        if own:
-            m.close()
+    return _on_model(model, kw, lambda m: m.predict(mode, net))
 
 
 def plain(model, x, ring=False, **kw):
     """The plaintext reference: float output (ring=True: the int64 ring values)."""
-    m, own = _model(model, kw)
-    try:
-        return m.plain(x, ring)
-    finally:
-        if own:
-            m.close()
+    return _on_model(model, kw, lambda m: m.plain(x, ring))
 
 
 class Server(_Closing):
