@@ -2,6 +2,7 @@
  * ferret.h. */
 #include "ot/ferret.h"
 
+#include "ot/lpn.h"
 #include "util/mem.h"
 
 #include <stdlib.h>
@@ -13,7 +14,6 @@ const ferret_params FERRET_TOY = {"toy", 32, 12, 12};
 const ferret_params FERRET_BOOT = {"h7k15", 2200, 7, 15};
 
 #define GGM_SUB 64 /* parents expanded per AES call */
-#define LPN_SUB 64 /* LPN outputs per position batch */
 
 /* The fixed public key of the trees' hash (hex digits of e). */
 static const uint8_t key_g0[16] = {0xb7, 0xe1, 0x51, 0x62, 0x8a, 0xed, 0x2a, 0x6a,
@@ -94,81 +94,15 @@ static block *refill_begin(ferret *f) {
     return cot_pool_fill_begin(f->pool);
 }
 
-/* The code: output i of batch b XORs the FERRET_D base COTs at the ten
- * 24-bit fields of AES_code(c) || AES_code(c + 1), c = 2 (b n + i) (as four
- * words), mod k (a power of two, at most 2^24). The key is the lane
- * direction's code key (ferret_init), so every session and every batch has
- * a matrix of its own. Positions are cut and gathered in registers:
- * storing them first costs half as much again. */
-_Static_assert(FERRET_D == 10, "lpn_encode cuts ten fields");
-
-#define LPN_FIELDS(F, a, c, e, g)                                                                  \
-    do {                                                                                           \
-        F(a);                                                                                      \
-        F(a >> 24);                                                                                \
-        F(a >> 48 | c << 16);                                                                      \
-        F(c >> 8);                                                                                 \
-        F(c >> 32);                                                                                \
-        F(c >> 56 | e << 8);                                                                       \
-        F(e >> 16);                                                                                \
-        F(e >> 40);                                                                                \
-        F(g);                                                                                      \
-        F(g >> 24);                                                                                \
-    } while (0)
-
-static uint64_t code_ctr(const ferret *f, uint64_t batch, size_t i) {
-    return 2 * (batch * ferret_n(f->par) + i);
-}
-
-#define LPN_GATHER(v) acc = block_xor(acc, B[(uint32_t)(v)&km])
-#define LPN_PREFETCH(v) __builtin_prefetch(&B[(uint32_t)(v)&km])
-
-/* The base (k blocks, a few MiB) is larger than L2, so each gather is a
- * trip to L3: the positions of output x + LPN_AHEAD are prefetched while
- * output x is summed, and the next LPN_SUB outputs' positions are made
- * before this block is summed so the look-ahead crosses blocks. */
-#define LPN_AHEAD 8
-
-static void lpn_encode(ferret *f, block *out) {
-    const ferret_params *p = f->par;
-    const block *B = f->base;
-    size_t n = ferret_n(p);
-    uint32_t km = (uint32_t)(ferret_k(p) - 1);
-    block r[2][2 * LPN_SUB];
-    size_t b = n < LPN_SUB ? n : LPN_SUB;
-    aes_ctr(&f->lpn, r[0], code_ctr(f, f->batches, 0), 2 * b);
-    for (size_t i0 = 0, j = 0; i0 < n; i0 += LPN_SUB, j ^= 1) {
-        const block *cur = r[j], *nxt = r[j ^ 1];
-        b = n - i0 < LPN_SUB ? n - i0 : LPN_SUB;
-        size_t b1 = n - i0 - b < LPN_SUB ? n - i0 - b : LPN_SUB;
-        if (b1) aes_ctr(&f->lpn, r[j ^ 1], code_ctr(f, f->batches, i0 + LPN_SUB), 2 * b1);
-        for (size_t x = 0; x < b; x++) {
-            size_t y = x + LPN_AHEAD;
-            const block *ry = y < b ? cur + 2 * y : y - b < b1 ? nxt + 2 * (y - b) : NULL;
-            if (ry) {
-                LPN_FIELDS(LPN_PREFETCH, ry[0].w[0], ry[0].w[1], ry[1].w[0], ry[1].w[1]);
-            }
-            uint64_t a = cur[2 * x].w[0], c = cur[2 * x].w[1], e = cur[2 * x + 1].w[0],
-                     g = cur[2 * x + 1].w[1];
-            block acc = out[i0 + x];
-            LPN_FIELDS(LPN_GATHER, a, c, e, g);
-            out[i0 + x] = acc;
-        }
-    }
-    mem_wipe(r, sizeof r);
+/* The code (ot/lpn.h): batch b's output i is row b n + i. */
+static void ferret_lpn(ferret *f, block *out) {
+    lpn_encode(&f->lpn, f->batches * ferret_n(f->par), f->base, ferret_k(f->par), out,
+               ferret_n(f->par));
 }
 
 void ferret_code_row(ferret *f, uint64_t batch, size_t i, uint32_t pos[FERRET_D]) {
     PARLEY_CHECK(i < ferret_n(f->par));
-    uint32_t km = (uint32_t)(ferret_k(f->par) - 1);
-    block r[2];
-    aes_ctr(&f->lpn, r, code_ctr(f, batch, i), 2);
-    uint64_t a = r[0].w[0], c = r[0].w[1], e = r[1].w[0], g = r[1].w[1];
-    unsigned j = 0;
-#define LPN_POS(v) pos[j++] = (uint32_t)(v)&km
-    LPN_FIELDS(LPN_POS, a, c, e, g);
-#undef LPN_POS
-    mem_wipe(r, sizeof r);
+    lpn_row(&f->lpn, batch * ferret_n(f->par) + i, ferret_k(f->par), pos);
 }
 
 /* The batch is done: its first m COTs are the next base, the rest go to
@@ -264,7 +198,7 @@ int ferret_send_trees(ferret *f, chan *ch) {
 
 void ferret_send_finish(ferret *f) {
     PARLEY_CHECK(f->room); /* ferret_send_trees made the leaves there */
-    lpn_encode(f, f->room);
+    ferret_lpn(f, f->room);
     refill_end(f, f->room);
 }
 
@@ -335,7 +269,7 @@ int ferret_recv_batch(ferret *f, chan *ch) {
     mem_wipe(scr, sizeof scr);
     mem_wipe(K, sizeof K);
     mem_wipe(b, sizeof b);
-    lpn_encode(f, out);
+    ferret_lpn(f, out);
     refill_end(f, out);
     return 0;
 }

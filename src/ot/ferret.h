@@ -74,6 +74,7 @@
 #include "crypto/prg.h"
 #include "net/chan.h"
 #include "ot/cotpool.h"
+#include "ot/lpn.h"
 
 typedef struct ferret_params {
     const char *name;
@@ -87,7 +88,7 @@ extern const ferret_params FERRET_H11K18; /* production */
 extern const ferret_params FERRET_TOY; /* tests only: insecure */
 extern const ferret_params FERRET_BOOT; /* the first base of a production lane */
 
-#define FERRET_D 10 /* base COTs per LPN output */
+#define FERRET_D LPN_D /* base COTs per LPN output (ot/lpn.h) */
 
 static inline size_t ferret_n(const ferret_params *p) {
     return (size_t)p->t << p->h;
