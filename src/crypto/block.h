@@ -29,5 +29,15 @@ static inline block block_mask(unsigned bit) {
     block r = {{m, m}};
     return r;
 }
+/* m ? a : b for m all-ones or zero, without a branch. */
+static inline block block_sel(block m, block a, block b) {
+    block r = {{(a.w[0] & m.w[0]) | (b.w[0] & ~m.w[0]), (a.w[1] & m.w[1]) | (b.w[1] & ~m.w[1])}};
+    return r;
+}
+/* All-ones iff a == b, without a branch. */
+static inline uint64_t eq_mask(uint64_t a, uint64_t b) {
+    uint64_t d = a ^ b;
+    return ((d | (0 - d)) >> 63) - 1;
+}
 
 #endif

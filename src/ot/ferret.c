@@ -19,17 +19,6 @@ const ferret_params FERRET_BOOT = {"h7k15", 2200, 7, 15};
 static const uint8_t key_g0[16] = {0xb7, 0xe1, 0x51, 0x62, 0x8a, 0xed, 0x2a, 0x6a,
                                    0xbf, 0x71, 0x58, 0x80, 0x9c, 0xf4, 0xf3, 0xc7};
 
-static inline block blk_sel(block m, block a, block b) { /* m ? a : b, m all-ones or zero */
-    block r = {{(a.w[0] & m.w[0]) | (b.w[0] & ~m.w[0]), (a.w[1] & m.w[1]) | (b.w[1] & ~m.w[1])}};
-    return r;
-}
-
-/* All-ones iff a == b, without a branch. */
-static inline uint64_t eq_mask(uint64_t a, uint64_t b) {
-    uint64_t d = a ^ b;
-    return ((d | (0 - d)) >> 63) - 1;
-}
-
 static const block lsb_clear = {{~(uint64_t)1, ~(uint64_t)0}};
 
 /* The base, aligned to 2 MiB and on huge pages where the kernel offers
@@ -222,13 +211,13 @@ static void ggm_rebuild(ferret *f, block *lv, const block *K, const uint64_t *b,
         block s0, s1;
         level_sums(lv, m, &s0, &s1);
         block mb = block_mask((unsigned)b[d]);
-        block sib = block_xor(K[d], block_xor(blk_sel(mb, s1, s0), z));
+        block sib = block_xor(K[d], block_xor(block_sel(mb, s1, s0), z));
         block v0 = block_and(sib, block_xor(mb, block_mask(1))), v1 = block_and(sib, mb);
         for (size_t x = 0; x < m; x++) {
             uint64_t e = eq_mask(x, path);
             block em = {{e, e}};
-            lv[2 * x] = blk_sel(em, v0, lv[2 * x]);
-            lv[2 * x + 1] = blk_sel(em, v1, lv[2 * x + 1]);
+            lv[2 * x] = block_sel(em, v0, lv[2 * x]);
+            lv[2 * x + 1] = block_sel(em, v1, lv[2 * x + 1]);
         }
         path = 2 * path + (1 ^ b[d]);
     }
@@ -242,7 +231,7 @@ static void ggm_rebuild(ferret *f, block *lv, const block *K, const uint64_t *b,
     for (size_t x = 0; x < nl; x++) {
         uint64_t e = eq_mask(x, path);
         block em = {{e, e}};
-        lv[x] = blk_sel(em, w, lv[x]);
+        lv[x] = block_sel(em, w, lv[x]);
     }
 }
 

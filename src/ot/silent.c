@@ -100,12 +100,6 @@ static inline uint64_t bits_at(const uint8_t *p, size_t off, unsigned b) {
     return (uint64_t)(w >> (off & 7)) & bits_mask(b);
 }
 
-/* All-ones iff a == b, without a branch. */
-static inline uint64_t eq_mask(uint64_t a, uint64_t b) {
-    uint64_t d = a ^ b;
-    return ((d | (0 - d)) >> 63) - 1;
-}
-
 /* Output i of a task, in its words or bytes (x8, out8: RROT and KK with
  * short messages, ot.h). */
 static inline void out_put(const ot_task *t, size_t i, uint64_t v) {
