@@ -5,6 +5,7 @@
 #include "bench_common.h"
 
 #include "ot/lane.h"
+#include "ot/vole4.h"
 #include "util/bits.h"
 #include "util/mem.h"
 #include "util/opt.h"
@@ -22,6 +23,57 @@ typedef struct ot_bench {
     int backend;
 } ot_bench;
 
+/* --kind vole4: the first base from 4 m COTs (part of the set-up), then
+ * whole batches, each with its t h tree COTs; b->n is a multiple of the
+ * usable correlations per batch. The server sends. */
+typedef struct v4_run {
+    vole4 f;
+    block *c, *out;
+    uint8_t *outu;
+} v4_run;
+
+static void v4_free(v4_run *r) {
+    vole4_clear(&r->f);
+    mem_free(r->c);
+    mem_free(r->out);
+    mem_free(r->outu);
+}
+
+static int v4_setup(int who, ot_lane *ln, chan *ch, v4_run *r) {
+    const vole4_params *vp = &VOLE4_H10K18;
+    size_t m = vole4_m(vp), n = vole4_n(vp);
+    memset(r, 0, sizeof *r);
+    r->c = mem_alloc(4 * m, sizeof(block));
+    r->out = mem_alloc(n, sizeof(block));
+    r->outu = mem_alloc(n, 1);
+    if (!r->c || !r->out || !r->outu) return PARLEY_E_NOMEM;
+    cot_pool *pool = ot_lane_cots(ln, who == 0);
+    TRY(who == 0 ? silent_rcot_send(pool, ch, r->c, 4 * m) : silent_rcot_recv(pool, ch, r->c, 4 * m));
+    vole4_from_cots(r->c, m, r->out, r->outu);
+    block code = block_make(0x766f6c6534, 0), seed; /* the bench's fixed code key */
+    rand_os(&seed, sizeof seed);
+    TRY(vole4_init(&r->f, vp, who == 0, pool->delta, r->out, who == 0 ? NULL : r->outu, seed, code));
+    return chan_flush(ch);
+}
+
+static int v4_batches(int who, ot_lane *ln, chan *ch, v4_run *r, uint64_t count) {
+    const vole4_params *vp = &VOLE4_H10K18;
+    cot_pool *pool = ot_lane_cots(ln, who == 0);
+    size_t nc = vole4_cots(vp);
+    for (uint64_t b = 0; b < count / vole4_usable(vp); b++) {
+        if (who == 0) {
+            TRY(silent_rcot_send(pool, ch, r->c, nc));
+            TRY(vole4_send_trees(&r->f, ch, r->c, r->out));
+            TRY(chan_flush(ch));
+            vole4_send_finish(&r->f, r->out);
+        } else {
+            TRY(silent_rcot_recv(pool, ch, r->c, nc));
+            TRY(vole4_recv_batch(&r->f, ch, r->c, r->out, r->outu));
+        }
+    }
+    return 0;
+}
+
 static int ot_bench_party(int who, chan *ch, void *arg, bench_side *side) {
     ot_bench *b = arg;
     double t0 = time_now();
@@ -30,6 +82,17 @@ static int ot_bench_party(int who, chan *ch, void *arg, bench_side *side) {
     ot_lane ln;
     ot_lane_opts o = {.backend = b->backend};
     TRY(ot_lane_setup_ex(&ln, ch, seed, &o));
+    int v4 = strcmp(b->kind, "vole4") == 0;
+    v4_run vr;
+    memset(&vr, 0, sizeof vr);
+    if (v4) {
+        int src = v4_setup(who, &ln, ch, &vr);
+        if (src < 0) {
+            v4_free(&vr);
+            ot_lane_clear(&ln);
+            return src;
+        }
+    }
     side->setup_seconds = time_now() - t0;
     side->setup_bytes = chan_get_stats(ch)->bytes_sent;
     chan_reset_stats(ch);
@@ -48,7 +111,8 @@ static int ot_bench_party(int who, chan *ch, void *arg, bench_side *side) {
         rc = bench_barrier(ch, who);
     }
     double t1 = time_now();
-    for (uint64_t done = 0; done < b->n && rc == 0; done += batch) {
+    if (v4 && rc == 0) rc = v4_batches(who, &ln, ch, &vr, b->n);
+    for (uint64_t done = 0; done < b->n && rc == 0 && !v4; done += batch) {
         size_t m = b->n - done < batch ? (size_t)(b->n - done) : batch;
         if (b->backend == OT_BACKEND_SILENT) {
             if (strcmp(b->kind, "rcot") == 0)
@@ -87,12 +151,13 @@ static int ot_bench_party(int who, chan *ch, void *arg, bench_side *side) {
     mem_free(out);
     mem_free(choices);
     mem_free(r2);
+    v4_free(&vr);
     ot_lane_clear(&ln);
     return rc;
 }
 
 static void ot_usage(FILE *f) {
-    fprintf(f, "usage: parley-bench ot --kind rot|cot|ot|kkot|rcot [--N 16] [--n COUNT] [--bits L]\n"
+    fprintf(f, "usage: parley-bench ot --kind rot|cot|ot|kkot|rcot|vole4 [--N 16] [--n COUNT] [--bits L]\n"
                "                       [--ot iknp|silent]\n"
                "\n"
                "Runs the OT sender (server) and receiver (client) as two processes over\n"
@@ -100,7 +165,9 @@ static void ot_usage(FILE *f) {
                "party sent, bits_per_item (both directions), items_per_second, rounds.\n"
                "  --kind   rot: random OT; cot: correlated OT; ot: chosen-message OT;\n"
                "           kkot: 1-out-of-N OT (KK13, or from log2 N silent COTs);\n"
-               "           rcot: raw random COTs (silent only)  (default cot)\n"
+               "           rcot: raw random COTs (silent only);\n"
+               "           vole4: 4-bit VOLE correlations (silent only; whole\n"
+               "           batches, the first base made in the set-up)  (default cot)\n"
                "  --ot     iknp or silent (Ferret COTs)         (default iknp)\n"
                "  --n      number of OTs                       (default 4194304)\n"
                "  --bits   message / correlation width, 1..64  (default 32; rot: 128)\n"
@@ -125,8 +192,8 @@ int bench_ot_main(int argc, char **argv) {
         uint64_t x = 0;
         if (strcmp(a, "--kind") == 0) {
             if (strcmp(v, "rot") && strcmp(v, "cot") && strcmp(v, "ot") && strcmp(v, "kkot") &&
-                strcmp(v, "rcot")) {
-                fprintf(stderr, "parley-bench ot: --kind must be rot, cot, ot, kkot or rcot\n");
+                strcmp(v, "rcot") && strcmp(v, "vole4")) {
+                fprintf(stderr, "parley-bench ot: --kind must be rot, cot, ot, kkot, rcot or vole4\n");
                 return 2;
             }
             b.kind = v;
@@ -159,11 +226,16 @@ int bench_ot_main(int argc, char **argv) {
             return 2;
         }
     }
-    if (strcmp(b.kind, "rcot") == 0 && b.backend != OT_BACKEND_SILENT) {
-        fprintf(stderr, "parley-bench ot: --kind rcot needs --ot silent\n");
+    int is_v4 = strcmp(b.kind, "vole4") == 0;
+    if ((strcmp(b.kind, "rcot") == 0 || is_v4) && b.backend != OT_BACKEND_SILENT) {
+        fprintf(stderr, "parley-bench ot: --kind %s needs --ot silent\n", b.kind);
         return 2;
     }
-    int is_rot = strcmp(b.kind, "rot") == 0 || strcmp(b.kind, "rcot") == 0;
+    if (is_v4) { /* whole batches */
+        uint64_t u = vole4_usable(&VOLE4_H10K18);
+        b.n = (b.n + u - 1) / u * u;
+    }
+    int is_rot = strcmp(b.kind, "rot") == 0 || strcmp(b.kind, "rcot") == 0 || is_v4;
     if (is_rot && !bits_given) b.bits = 128;
     if (is_rot ? b.bits != 128 : b.bits > 64) {
         fprintf(stderr, "parley-bench ot: --bits must be 1..64 (rot: 128)\n");

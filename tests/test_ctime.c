@@ -20,6 +20,8 @@
  *     OT backend: the millionaire, AND triples, B2A and MUX over IKNP COTs,
  *     the KK13 receiver's constant-time select among N fields, silent COTs
  *     and Ferret's tree rebuild at secret punctured positions;
+ *   - the 4-bit VOLE's batches (ot/vole4.h): the receiver's tree rebuild
+ *     at secret punctured positions and its sums of secret nibbles;
  *   - an HE-mode fully-connected layer with secret weights and shares (key
  *     generation, encryption, the products, flooding, decryption), run
  *     twice: its weight polynomials transformed during the layer, then
@@ -40,6 +42,7 @@
 #include "nl/ctdiv.h"
 #include "nl/nl.h"
 #include "ot/lane.h"
+#include "ot/vole4.h"
 #include "util/bits.h"
 #include "util/mem.h"
 
@@ -265,6 +268,74 @@ TEST(nl_iknp) {
 }
 TEST(nl_silent) {
     nl_run(OT_BACKEND_SILENT);
+}
+
+/* The 4-bit VOLE (ot/vole4.h): its first base from secret COTs, then two
+ * batches of the toy set, the server sending: the receiver rebuilds its
+ * trees at secret punctured positions and sums secret nibbles. */
+typedef struct v4_case {
+    block delta, *v, *w;
+    uint8_t *u;
+} v4_case;
+
+static int v4_party(party *p, void *arg) {
+    v4_case *c = arg;
+    const vole4_params *vp = &VOLE4_TOY;
+    int snd = p->role == MPC_SERVER;
+    ot_lane *ln = &p->lanes[0].ot;
+    chan *ch = ln->ch;
+    cot_pool *pool = ot_lane_cots(ln, snd);
+    size_t m = vole4_m(vp), n = vole4_n(vp), nc = vole4_cots(vp);
+    block *cots = mem_alloc(4 * m, sizeof(block)), *out = mem_alloc(n, sizeof(block));
+    uint8_t *outu = mem_alloc(n, 1);
+    vole4 f;
+    memset(&f, 0, sizeof f);
+    int rc = snd ? silent_rcot_send(pool, ch, cots, 4 * m) : silent_rcot_recv(pool, ch, cots, 4 * m);
+    if (rc == 0) {
+        vole4_from_cots(cots, m, out, outu);
+        block seed = harness_block(0x74), code = harness_block(0x75);
+        SECRET(&seed, sizeof seed);
+        rc = vole4_init(&f, vp, snd, pool->delta, out, snd ? NULL : outu, seed, code);
+    }
+    for (int b = 0; b < 2 && rc == 0; b++) {
+        rc = snd ? silent_rcot_send(pool, ch, cots, nc) : silent_rcot_recv(pool, ch, cots, nc);
+        if (rc == 0 && snd) {
+            rc = vole4_send_trees(&f, ch, cots, out);
+            if (rc == 0) rc = chan_flush(ch);
+            if (rc == 0) vole4_send_finish(&f, out);
+        } else if (rc == 0) {
+            rc = vole4_recv_batch(&f, ch, cots, out, outu);
+        }
+    }
+    if (rc == 0) {
+        PUBLIC(out, n * sizeof(block));
+        PUBLIC(outu, n);
+        memcpy(snd ? c->v : c->w, out, n * sizeof(block));
+        if (snd) {
+            c->delta = pool->delta;
+            PUBLIC(&c->delta, sizeof c->delta);
+        } else {
+            memcpy(c->u, outu, n);
+        }
+    }
+    vole4_clear(&f);
+    mem_free(cots);
+    mem_free(out);
+    mem_free(outu);
+    return rc;
+}
+
+TEST(vole4_silent) {
+    size_t n = vole4_n(&VOLE4_TOY);
+    v4_case c = {.v = mem_alloc(n, sizeof(block)), .w = mem_alloc(n, sizeof(block)),
+                 .u = mem_alloc(n, 1)};
+    REQUIRE_OK(ct_run(v4_party, &c, OT_BACKEND_SILENT));
+    block D[16];
+    vole4_table(c.delta, D);
+    for (size_t i = 0; i < n; i++) CHECK(block_eq(c.w[i], block_xor(c.v[i], D[c.u[i] & 15])));
+    mem_free(c.v);
+    mem_free(c.w);
+    mem_free(c.u);
 }
 
 /* An HE-mode fully-connected layer: the server's weights, both parties'

@@ -6,6 +6,7 @@
 #include "twoparty.h"
 
 #include "ot/lane.h"
+#include "ot/vole4.h"
 #include "util/bits.h"
 #include "util/mem.h"
 
@@ -829,6 +830,208 @@ static int toy_party(int who, chan *ch, void *arg) {
  * to the pool's room; indices count every COT handed out; the lowest block
  * written is tracked (cot_pool_clear wipes from there: a pool that never
  * kept COTs beside a new batch leaves its room untouched). */
+/* ---- 4-bit VOLE (ot/vole4.h) ---- */
+
+/* The table is linear, injective and nonzero off 0; correlations from
+ * COTs satisfy w = v ^ u * Delta. */
+TEST(vole4_table_and_cots) {
+    prg gs, *g = &gs;
+    harness_prg(g, 1330);
+    for (int rep = 0; rep < 50; rep++) {
+        block delta = prg_block(g), D[16];
+        delta.w[0] |= 1;
+        vole4_table(delta, D);
+        CHECK(block_eq(D[0], block_make(0, 0)));
+        CHECK(block_eq(D[1], delta));
+        for (unsigned a = 0; a < 16; a++)
+            for (unsigned b = 0; b < 16; b++) {
+                CHECK(block_eq(D[a ^ b], block_xor(D[a], D[b])));
+                if (a != b) CHECK(!block_eq(D[a], D[b]));
+            }
+        /* x * Delta by hand for a Delta with its top bit set */
+        block top = block_make((uint64_t)1 << 63, 3), Dt[16];
+        vole4_table(top, Dt);
+        CHECK(block_eq(Dt[2], block_make(0, 6 ^ 0x87)));
+        enum { N = 64 };
+        block q[4 * N], t[4 * N], v[N], w[N];
+        uint8_t u[N], us[N];
+        for (size_t i = 0; i < 4 * N; i++) {
+            q[i] = prg_block(g);
+            q[i].w[0] &= ~(uint64_t)1;
+            t[i] = block_xor(q[i], block_and(delta, block_mask((unsigned)(prg_u64(g) & 1))));
+        }
+        vole4_from_cots(q, N, v, us);
+        vole4_from_cots(t, N, w, u);
+        for (size_t i = 0; i < N; i++) {
+            CHECK(u[i] < 16);
+            CHECK_EQ(us[i], 0);
+            CHECK(block_eq(w[i], block_xor(v[i], D[u[i]])));
+            for (unsigned j = 0; j < 4; j++) CHECK_EQ((u[i] >> j) & 1, t[4 * i + j].w[0] & 1);
+        }
+    }
+    prg_clear(g);
+}
+
+typedef struct vole4_case {
+    const vole4_params *vp;
+    unsigned batches;
+    int sender;          /* which party sends */
+    int tamper;          /* receiver: flip a bit of the last tree's level-0 COT */
+    block delta;
+    block *v, *w;        /* batches * usable each */
+    uint8_t *u;
+    uint64_t bytes[2], flights[2];
+} vole4_case;
+
+static int vole4_party(int who, chan *ch, void *arg) {
+    vole4_case *k = arg;
+    const vole4_params *vp = k->vp;
+    int snd = who == k->sender;
+    ot_lane ln;
+    ot_lane_opts o = {.backend = OT_BACKEND_SILENT, .ferret = &FERRET_TOY};
+    TRY(ot_lane_setup_ex(&ln, ch, harness_block(1300 + (uint64_t)who), &o));
+    cot_pool *pool = snd ? ot_lane_cots(&ln, 1) : ot_lane_cots(&ln, 0);
+    if (snd) k->delta = pool->delta;
+    size_t m = vole4_m(vp), n = vole4_n(vp), nc = vole4_cots(vp);
+    block *c = mem_alloc(4 * m > nc ? 4 * m : nc, sizeof(block));
+    block *out = mem_alloc(n, sizeof(block));
+    uint8_t *outu = mem_alloc(n, 1);
+    vole4 f;
+    memset(&f, 0, sizeof f);
+    int rc = c && out && outu ? 0 : PARLEY_E_NOMEM;
+    /* The first base from 4 m COTs of the direction. */
+    if (rc == 0)
+        rc = snd ? silent_rcot_send(pool, ch, c, 4 * m) : silent_rcot_recv(pool, ch, c, 4 * m);
+    if (rc == 0) {
+        vole4_from_cots(c, m, out, outu);
+        rc = vole4_init(&f, vp, snd, k->delta, out, snd ? NULL : outu,
+                        harness_block(1310 + (uint64_t)who), harness_block(1320));
+    }
+    for (unsigned b = 0; b < k->batches && rc == 0; b++) {
+        rc = snd ? silent_rcot_send(pool, ch, c, nc) : silent_rcot_recv(pool, ch, c, nc);
+        if (rc == 0 && !snd && k->tamper && b == 0) c[(size_t)(vp->t - 1) * vp->h].w[1] ^= 1;
+        if (rc < 0) break;
+        chan_stats s0 = *chan_get_stats(ch);
+        if (snd) {
+            rc = vole4_send_trees(&f, ch, c, out);
+            if (rc == 0) rc = chan_flush(ch);
+            if (rc == 0) vole4_send_finish(&f, out);
+        } else {
+            rc = vole4_recv_batch(&f, ch, c, out, outu);
+        }
+        k->bytes[who] += chan_get_stats(ch)->bytes_sent - s0.bytes_sent;
+        k->flights[who] += chan_get_stats(ch)->flights - s0.flights;
+        size_t us = vole4_usable(vp), off = (size_t)b * us;
+        if (rc == 0) {
+            memcpy((snd ? k->v : k->w) + off, out + m, us * sizeof(block));
+            if (!snd) memcpy(k->u + off, outu + m, us);
+        }
+    }
+    vole4_clear(&f);
+    mem_free(c);
+    mem_free(out);
+    mem_free(outu);
+    ot_lane_clear(&ln);
+    return rc;
+}
+
+static void vole4_run(vole4_case *k) {
+    size_t tot = (size_t)k->batches * vole4_usable(k->vp);
+    k->v = mem_alloc(tot, sizeof(block));
+    k->w = mem_alloc(tot, sizeof(block));
+    k->u = mem_alloc(tot, 1);
+    int rc = run2(vole4_party, k);
+    CHECK_MSG(rc == 0, "vole4 %s: %s", k->vp->name, err_msg());
+}
+
+static void vole4_free(vole4_case *k) {
+    mem_free(k->v);
+    mem_free(k->w);
+    mem_free(k->u);
+}
+
+/* Every correlation of several batches (each made from the one before),
+ * with either party sending: w = v ^ u * Delta, the nibbles' bit planes
+ * balanced, exact bytes and one flight per batch. */
+TEST(vole4_correlation) {
+    for (int s = 0; s < 2; s++) {
+        vole4_case k = {.vp = &VOLE4_TOY, .batches = 4, .sender = s};
+        vole4_run(&k);
+        block D[16];
+        vole4_table(k.delta, D);
+        size_t tot = (size_t)k.batches * vole4_usable(k.vp), bad = 0, ones[4] = {0}, hist[16] = {0};
+        for (size_t i = 0; i < tot; i++) {
+            if (k.u[i] >= 16 || !block_eq(k.w[i], block_xor(k.v[i], D[k.u[i] & 15]))) bad++;
+            for (int j = 0; j < 4; j++) ones[j] += (k.u[i] >> j) & 1;
+            hist[k.u[i] & 15]++;
+        }
+        CHECK_MSG(bad == 0, "sender %d: %zu of %zu correlations wrong", s, bad, tot);
+        for (int j = 0; j < 4; j++) /* 24,416 samples: 0.5 +- 0.02 is > 6 sigma */
+            CHECK_MSG(ones[j] > tot * 48 / 100 && ones[j] < tot * 52 / 100, "plane %d: %zu of %zu",
+                      j, ones[j], tot);
+        for (int j = 0; j < 16; j++) CHECK(hist[j] > tot / 32);
+        CHECK_EQ(k.bytes[s], k.batches * vole4_batch_bytes(k.vp));
+        CHECK_EQ(k.bytes[1 - s], 0);
+        CHECK_EQ(k.flights[s], k.batches);
+        vole4_free(&k);
+    }
+}
+
+/* A wrong level mask breaks the correlations of its tree (the test above
+ * can fail), and only those: the last tree's leaves are usable outputs
+ * (the first m outputs become the next base), and the rest still hold. */
+TEST(vole4_tampered_level) {
+    vole4_case k = {.vp = &VOLE4_TOY, .batches = 1, .sender = 0, .tamper = 1};
+    vole4_run(&k);
+    block D[16];
+    vole4_table(k.delta, D);
+    size_t tot = vole4_usable(k.vp), bad = 0;
+    for (size_t i = 0; i < tot; i++)
+        if (!block_eq(k.w[i], block_xor(k.v[i], D[k.u[i] & 15]))) bad++;
+    CHECK(bad > 0);
+    CHECK(bad <= (size_t)1 << k.vp->h);
+    vole4_free(&k);
+}
+
+/* A sender that goes away before its trees: the receiver gets an error,
+ * not correlations. */
+static int vole4_drop_party(int who, chan *ch, void *arg) {
+    int *rc_recv = arg;
+    if (who == 1) return 0; /* the sender: gone */
+    vole4 f;
+    size_t m = vole4_m(&VOLE4_TOY), n = vole4_n(&VOLE4_TOY);
+    block *base = mem_calloc(m, sizeof(block)), *out = mem_alloc(n, sizeof(block));
+    block *c = mem_calloc(vole4_cots(&VOLE4_TOY), sizeof(block));
+    uint8_t *bu = mem_calloc(m, 1), *ou = mem_alloc(n, 1);
+    int rc = vole4_init(&f, &VOLE4_TOY, 0, block_make(0, 0), base, bu, harness_block(1),
+                        harness_block(2));
+    if (rc == 0) rc = vole4_recv_batch(&f, ch, c, out, ou);
+    *rc_recv = rc;
+    vole4_clear(&f);
+    mem_free(base);
+    mem_free(out);
+    mem_free(c);
+    mem_free(bu);
+    mem_free(ou);
+    return 0;
+}
+
+TEST(vole4_peer_gone) {
+    int rc = 0;
+    REQUIRE_OK(run2_drop(vole4_drop_party, &rc));
+    CHECK_EQ(rc, PARLEY_E_CLOSED);
+}
+
+/* The production set's sizes: n as ferret's, 2.95 bits a correlation. */
+TEST(vole4_production_params) {
+    const vole4_params *p = &VOLE4_H10K18;
+    CHECK_EQ(vole4_n(p), 2396160);
+    CHECK_EQ(vole4_n(p), ferret_n(&FERRET_DEFAULT));
+    CHECK_EQ(vole4_m(p), 262144 + 2340);
+    CHECK_EQ(vole4_cots(p), 23400);
+    CHECK_EQ(vole4_batch_bytes(p), 2340 * 21 * 16);
+}
+
 TEST(cot_pool_keeps_what_is_left) {
     const size_t batch = 3 * COT_POOL_AHEAD, keep = 1000;
     cot_pool p;
