@@ -23,17 +23,19 @@ typedef struct ot_bench {
     int backend;
 } ot_bench;
 
-/* --kind vole4: the first base from 4 m COTs (part of the set-up), then
- * whole batches, each with its t h tree COTs; b->n is a multiple of the
- * usable correlations per batch. The server sends. */
+/* --kind vole4 and kkot4: a 4-bit VOLE pool per side of the server's
+ * sending direction (its first base from 4 m COTs: part of the set-up).
+ * vole4 makes whole batches directly (b->n a multiple of the usable
+ * correlations per batch); kkot4 runs (N choose 1)-OTs on the pool. */
 typedef struct v4_run {
     vole4 f;
+    cot_pool pool;
     block *c, *out;
     uint8_t *outu;
 } v4_run;
 
 static void v4_free(v4_run *r) {
-    vole4_clear(&r->f);
+    vole4_pool_clear(&r->f, &r->pool);
     mem_free(r->c);
     mem_free(r->out);
     mem_free(r->outu);
@@ -41,18 +43,14 @@ static void v4_free(v4_run *r) {
 
 static int v4_setup(int who, ot_lane *ln, chan *ch, v4_run *r) {
     const vole4_params *vp = &VOLE4_H10K18;
-    size_t m = vole4_m(vp), n = vole4_n(vp);
     memset(r, 0, sizeof *r);
-    r->c = mem_alloc(4 * m, sizeof(block));
-    r->out = mem_alloc(n, sizeof(block));
-    r->outu = mem_alloc(n, 1);
+    r->c = mem_alloc(vole4_cots(vp), sizeof(block));
+    r->out = mem_alloc(vole4_n(vp), sizeof(block));
+    r->outu = mem_alloc(vole4_n(vp), 1);
     if (!r->c || !r->out || !r->outu) return PARLEY_E_NOMEM;
-    cot_pool *pool = ot_lane_cots(ln, who == 0);
-    TRY(who == 0 ? silent_rcot_send(pool, ch, r->c, 4 * m) : silent_rcot_recv(pool, ch, r->c, 4 * m));
-    vole4_from_cots(r->c, m, r->out, r->outu);
     block code = block_make(0x766f6c6534, 0), seed; /* the bench's fixed code key */
     rand_os(&seed, sizeof seed);
-    TRY(vole4_init(&r->f, vp, who == 0, pool->delta, r->out, who == 0 ? NULL : r->outu, seed, code));
+    TRY(vole4_pool_setup(&r->f, &r->pool, vp, ot_lane_cots(ln, who == 0), ch, seed, code));
     return chan_flush(ch);
 }
 
@@ -82,10 +80,10 @@ static int ot_bench_party(int who, chan *ch, void *arg, bench_side *side) {
     ot_lane ln;
     ot_lane_opts o = {.backend = b->backend};
     TRY(ot_lane_setup_ex(&ln, ch, seed, &o));
-    int v4 = strcmp(b->kind, "vole4") == 0;
+    int v4 = strcmp(b->kind, "vole4") == 0, kk4 = strcmp(b->kind, "kkot4") == 0;
     v4_run vr;
     memset(&vr, 0, sizeof vr);
-    if (v4) {
+    if (v4 || kk4) {
         int src = v4_setup(who, &ln, ch, &vr);
         if (src < 0) {
             v4_free(&vr);
@@ -98,7 +96,7 @@ static int ot_bench_party(int who, chan *ch, void *arg, bench_side *side) {
     chan_reset_stats(ch);
 
     size_t batch = b->n < BENCH_BATCH ? (size_t)b->n : BENCH_BATCH;
-    size_t per = strcmp(b->kind, "kkot") == 0 ? b->N : 2;
+    size_t per = strcmp(b->kind, "kkot") == 0 || strcmp(b->kind, "kkot4") == 0 ? b->N : 2;
     uint64_t *msgs = mem_alloc(batch * per, 8), *out = mem_alloc(batch * per, 8);
     uint8_t *choices = mem_alloc(batch, 1);
     block(*r2)[2] = mem_alloc(batch, 32);
@@ -114,7 +112,10 @@ static int ot_bench_party(int who, chan *ch, void *arg, bench_side *side) {
     if (v4 && rc == 0) rc = v4_batches(who, &ln, ch, &vr, b->n);
     for (uint64_t done = 0; done < b->n && rc == 0 && !v4; done += batch) {
         size_t m = b->n - done < batch ? (size_t)(b->n - done) : batch;
-        if (b->backend == OT_BACKEND_SILENT) {
+        if (kk4) {
+            rc = who == 0 ? silent_kkot_send(&vr.pool, ch, msgs, m, b->N, b->bits)
+                          : silent_kkot_recv(&vr.pool, ch, out, choices, m, b->N, b->bits);
+        } else if (b->backend == OT_BACKEND_SILENT) {
             if (strcmp(b->kind, "rcot") == 0)
                 rc = who == 0 ? silent_rcot_send(ot_lane_cots(&ln, 1), ch, (block *)r2, m)
                               : silent_rcot_recv(ot_lane_cots(&ln, 0), ch, (block *)r2, m);
@@ -157,7 +158,7 @@ static int ot_bench_party(int who, chan *ch, void *arg, bench_side *side) {
 }
 
 static void ot_usage(FILE *f) {
-    fprintf(f, "usage: parley-bench ot --kind rot|cot|ot|kkot|rcot|vole4 [--N 16] [--n COUNT] [--bits L]\n"
+    fprintf(f, "usage: parley-bench ot --kind rot|cot|ot|kkot|rcot|vole4|kkot4 [--N 16] [--n COUNT] [--bits L]\n"
                "                       [--ot iknp|silent]\n"
                "\n"
                "Runs the OT sender (server) and receiver (client) as two processes over\n"
@@ -167,7 +168,9 @@ static void ot_usage(FILE *f) {
                "           kkot: 1-out-of-N OT (KK13, or from log2 N silent COTs);\n"
                "           rcot: raw random COTs (silent only);\n"
                "           vole4: 4-bit VOLE correlations (silent only; whole\n"
-               "           batches, the first base made in the set-up)  (default cot)\n"
+               "           batches, the first base made in the set-up);\n"
+               "           kkot4: kkot on 4-bit VOLE correlations, N <= 16 (silent\n"
+               "           only)  (default cot)\n"
                "  --ot     iknp or silent (Ferret COTs)         (default iknp)\n"
                "  --n      number of OTs                       (default 4194304)\n"
                "  --bits   message / correlation width, 1..64  (default 32; rot: 128)\n"
@@ -192,8 +195,9 @@ int bench_ot_main(int argc, char **argv) {
         uint64_t x = 0;
         if (strcmp(a, "--kind") == 0) {
             if (strcmp(v, "rot") && strcmp(v, "cot") && strcmp(v, "ot") && strcmp(v, "kkot") &&
-                strcmp(v, "rcot") && strcmp(v, "vole4")) {
-                fprintf(stderr, "parley-bench ot: --kind must be rot, cot, ot, kkot, rcot or vole4\n");
+                strcmp(v, "rcot") && strcmp(v, "vole4") && strcmp(v, "kkot4")) {
+                fprintf(stderr,
+                        "parley-bench ot: --kind must be rot, cot, ot, kkot, rcot, vole4 or kkot4\n");
                 return 2;
             }
             b.kind = v;
@@ -226,8 +230,12 @@ int bench_ot_main(int argc, char **argv) {
             return 2;
         }
     }
-    int is_v4 = strcmp(b.kind, "vole4") == 0;
-    if ((strcmp(b.kind, "rcot") == 0 || is_v4) && b.backend != OT_BACKEND_SILENT) {
+    int is_v4 = strcmp(b.kind, "vole4") == 0, is_kk4 = strcmp(b.kind, "kkot4") == 0;
+    if (is_kk4 && b.N > 16) {
+        fprintf(stderr, "parley-bench ot: --kind kkot4 needs --N 2..16\n");
+        return 2;
+    }
+    if ((strcmp(b.kind, "rcot") == 0 || is_v4 || is_kk4) && b.backend != OT_BACKEND_SILENT) {
         fprintf(stderr, "parley-bench ot: --kind %s needs --ot silent\n", b.kind);
         return 2;
     }
@@ -249,7 +257,7 @@ int bench_ot_main(int argc, char **argv) {
     }
     char extra[128];
     snprintf(extra, sizeof extra, ",\"kind\":\"%s\",\"N\":%u,\"threads\":1,\"ot\":\"%s\"", b.kind,
-             strcmp(b.kind, "kkot") == 0 ? b.N : 2, ot_backend_name(b.backend));
+             strcmp(b.kind, "kkot") == 0 || is_kk4 ? b.N : 2, ot_backend_name(b.backend));
     bench_print(stdout, "ot", b.n, b.bits, s, extra);
     return 0;
 }

@@ -1,6 +1,7 @@
 /* The pool of random COTs; see cotpool.h. */
 #include "ot/cotpool.h"
 
+#include "ot/vole4.h"
 #include "util/mem.h"
 
 #include <string.h>
@@ -15,10 +16,20 @@ void cot_pool_init(cot_pool *p, int sender, block delta, size_t batch) {
     crh_init(&p->h);
 }
 
+void cot_pool_init_vole4(cot_pool *p, int sender, block delta, size_t batch) {
+    cot_pool_init(p, sender, delta, batch);
+    p->nib = 1;
+    if (sender) vole4_table(delta, p->D);
+}
+
 void cot_pool_clear(cot_pool *p) {
     if (p->buf) {
         mem_wipe(p->buf + p->low, (p->end - p->low) * sizeof(block));
         mem_free(p->buf);
+    }
+    if (p->ubuf) {
+        mem_wipe(p->ubuf + p->low, p->end - p->low);
+        mem_free(p->ubuf);
     }
     crh_clear(&p->h);
     mem_wipe(p, sizeof *p);
@@ -37,6 +48,10 @@ block *cot_pool_fill_begin(cot_pool *p) {
     const size_t top = p->room + p->batch;
     if (!p->buf) {
         p->buf = mem_alloc(top, sizeof(block));
+        if (p->buf && p->nib && !p->sender && !(p->ubuf = mem_alloc(top, 1))) {
+            mem_free(p->buf);
+            p->buf = NULL;
+        }
         if (!p->buf) {
             err_set(PARLEY_E_NOMEM, "out of memory for a silent-OT batch (%zu COTs)", p->batch);
             return NULL;

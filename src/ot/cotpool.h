@@ -73,12 +73,20 @@ typedef struct cot_pool {
     uint64_t used;   /* COTs handed out so far (the consumers' hash tweaks count them) */
     uint64_t fills;  /* batches filled so far */
     crh h;           /* the consumers' hash (one pool per thread) */
+    int nib;         /* a pool of 4-bit VOLE correlations (ot/vole4.h), not COTs */
+    uint8_t *ubuf;   /* nib receiver: the nibbles u, parallel to buf */
+    block D[16];     /* nib sender: j * Delta (vole4_table) */
     const cot_refill *refill;
     void *refill_ctx;
 } cot_pool;
 
 /* sender: 1 for the COT sender (delta: bit 0 set), 0 for the receiver. */
 void cot_pool_init(cot_pool *p, int sender, block delta, size_t batch);
+/* A pool of 4-bit VOLE correlations instead (ot/vole4.h): entry i is the
+ * sender's v_i, or the receiver's w_i with its nibble u_i beside it
+ * (cot_pool_nibbles). Only the (N choose 1)-OT flavour takes from it
+ * (ot/silent.c: one correlation per OT, N <= 16). */
+void cot_pool_init_vole4(cot_pool *p, int sender, block delta, size_t batch);
 void cot_pool_clear(cot_pool *p);
 static inline void cot_pool_set_refill(cot_pool *p, const cot_refill *r, void *ctx) {
     p->refill = r;
@@ -100,6 +108,12 @@ static inline size_t cot_pool_avail(const cot_pool *p) {
  * COT count before them (the same on both sides: a tweak base). Valid until
  * the next fill. */
 const block *cot_pool_take(cot_pool *p, size_t cnt, uint64_t *index);
+
+/* The nibbles of a receiver's 4-bit VOLE entries starting at b (a pointer
+ * a take or a fill returned). */
+static inline uint8_t *cot_pool_nibbles(const cot_pool *p, const block *b) {
+    return p->ubuf + (b - p->buf);
+}
 
 /* Producer: room for the next batch (p->batch blocks), right below the
  * COTs not yet handed out (at most p->room of them); NULL if out of memory

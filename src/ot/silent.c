@@ -36,6 +36,8 @@ uint64_t silent_job_bytes(size_t n, unsigned cots_per_ot, uint64_t per) {
 typedef struct sview {
     int kind;
     unsigned N, l, L, B;
+    unsigned cb; /* the receiver's choice bits per OT on the wire */
+    int v4;      /* KK on a pool of 4-bit VOLE correlations: one per OT */
     uint64_t per;
     int packed; /* KK/OT with N*l <= 64: an OT's messages in one word */
     int implied; /* KK: message 0 not sent (per = (N - 1) * l) */
@@ -46,12 +48,20 @@ static void view_of(const ot_task *t, sview *v) {
     v->kind = t->kind;
     v->L = 1;
     v->B = 1;
+    v->cb = 1;
+    PARLEY_CHECK(t->kind == OT_TASK_KK || !((const cot_pool *)t->src)->nib);
     switch (t->kind) {
     case OT_TASK_KK:
         PARLEY_CHECK(t->N >= 2 && t->N <= 256 && t->l >= 1 && t->l <= 64);
         v->N = t->N;
         v->l = t->l;
         v->L = bits_ceil_log2(t->N);
+        if (((const cot_pool *)t->src)->nib) { /* key j = H(v ^ (j ^ d) Delta) */
+            PARLEY_CHECK(t->N <= 16);
+            v->v4 = 1;
+            v->L = 1;
+            v->cb = 4;
+        }
         break;
     case OT_TASK_OT:
         PARLEY_CHECK(t->l >= 1 && t->l <= 64);
@@ -74,8 +84,9 @@ static void view_of(const ot_task *t, sview *v) {
         PARLEY_CHECK(t->kind == OT_TASK_ROT);
         return;
     }
+    if (!v->v4) v->cb = v->L;
     v->per = (uint64_t)v->N * v->l;
-    v->B = (unsigned)((v->per + 127) / 128);
+    v->B = v->v4 ? 1 : (unsigned)((v->per + 127) / 128); /* v4: a block per key */
     v->packed = v->per <= 64;
     if (t->kind == OT_TASK_KK && t->implied) {
         v->implied = 1;
@@ -89,6 +100,7 @@ static size_t chunk_len(const ot_task *t, size_t c) {
 }
 
 static size_t silent_task_cots(const ot_task *t, size_t c) {
+    if (((const cot_pool *)t->src)->nib) return chunk_len(t, c); /* one correlation per OT */
     return (size_t)silent_cots_per_ot(t->kind, t->N) * chunk_len(t, c);
 }
 
@@ -152,7 +164,7 @@ static sil_impl *impl_get(ot_task *t, const sview *v) {
     if (!k) return NULL;
     t->impl = k;
     k->cap = t->n < OTE_CHUNK ? t->n : OTE_CHUNK;
-    uint64_t a = (uint64_t)k->cap * v->L, b = (uint64_t)k->cap * v->per;
+    uint64_t a = (uint64_t)k->cap * v->cb, b = (uint64_t)k->cap * v->per;
     k->wire_cap = bits_bytes(a > b ? a : b) + 16;
     k->g_n = (size_t)SIL_SUB * v->B + 1;
     k->wire = mem_alloc(k->wire_cap, 1);
@@ -244,6 +256,22 @@ static int silent_task_begin(ot_task *t, chan *ch, size_t c) {
     }
     const uint8_t *chs = t->choices + i0;
     bitw w = bitw_start(k->wire);
+    if (v.v4) { /* d = c ^ u; the key is H(w) */
+        const uint8_t *U = cot_pool_nibbles(pool, cot);
+        for (size_t i = 0; i < mm; i++) {
+            PARLEY_CHECK(chs[i] < v.N);
+            bitw_put(&w, (chs[i] ^ U[i]) & 15u, 4);
+        }
+        bitw_end(&w);
+        TRY(chan_send(ch, k->wire, bits_bytes(mm * 4)));
+        for (size_t s0 = 0; s0 < mm; s0 += SIL_SUB) {
+            size_t cnt = mm - s0 < SIL_SUB ? mm - s0 : SIL_SUB;
+            crh_hash(h, k->g0, cot + s0, cnt, u0 + s0, SIL_TW);
+            for (size_t i = 0; i < cnt; i++)
+                out_put(t, i0 + s0 + i, k->g0[i].w[0] & bits_mask(v.l));
+        }
+        return 0;
+    }
     for (size_t i = 0; i < mm; i++) {
         unsigned x = chs[i];
         if (v.kind == OT_TASK_KK)
@@ -296,11 +324,13 @@ static int silent_task_send(ot_task *t, chan *ch, size_t c) {
     if (v.kind == OT_TASK_RROT) { /* random choices: K^0 = q, K^1 = q ^ Delta */
         memset(k->d, 0, mm);
     } else {
-        size_t nb = bits_bytes(mm * v.L);
+        size_t nb = bits_bytes(mm * v.cb);
         TRY(chan_recv(ch, k->wire, nb));
         bitr r = bitr_start(k->wire, nb);
-        for (size_t x = 0; x < mm * v.L; x++)
-            k->d[x] = (uint8_t)bitr_get(&r, 1);
+        if (v.v4)
+            for (size_t x = 0; x < mm; x++) k->d[x] = (uint8_t)bitr_get(&r, 4);
+        else
+            for (size_t x = 0; x < mm * v.L; x++) k->d[x] = (uint8_t)bitr_get(&r, 1);
     }
     cot_pool *pool = t->src;
     uint64_t u0;
@@ -331,7 +361,17 @@ static int silent_task_send(ot_task *t, chan *ch, size_t c) {
     for (size_t s0 = 0; s0 < mm; s0 += SIL_SUB) {
         size_t cnt = mm - s0 < SIL_SUB ? mm - s0 : SIL_SUB;
         if (kk) memset(k->acc, 0, cnt * (v.packed ? 1 : N) * sizeof(uint64_t));
-        for (unsigned j = 0; j < v.L; j++) {
+        for (unsigned j = 0; v.v4 && j < N; j++) { /* message j's key: v ^ (j ^ d) Delta */
+            for (size_t i = 0; i < cnt; i++)
+                k->key[i] = block_xor(cot[s0 + i], pool->D[(j ^ k->d[s0 + i]) & 15u]);
+            crh_hash(h, k->g0, k->key, cnt, u0 + s0, SIL_TW);
+            uint64_t ml = bits_mask(l);
+            if (v.packed)
+                for (size_t i = 0; i < cnt; i++) k->acc[i] ^= (k->g0[i].w[0] & ml) << (j * l);
+            else
+                for (size_t i = 0; i < cnt; i++) k->acc[i * N + j] ^= k->g0[i].w[0] & ml;
+        }
+        for (unsigned j = 0; !v.v4 && j < v.L; j++) {
             const block *q = cot + j * mm + s0;
             for (size_t i = 0; i < cnt; i++)
                 k->key[i] = block_xor(q[i], block_and(D, block_mask(k->d[(s0 + i) * v.L + j])));

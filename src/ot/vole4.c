@@ -1,6 +1,7 @@
 /* Silent 4-bit VOLE; see vole4.h. */
 #include "ot/vole4.h"
 
+#include "ot/silent.h"
 #include "util/mem.h"
 
 #include <string.h>
@@ -9,7 +10,7 @@
  * plane has noise in about half the trees (docs/SECURITY-OT.md, "4-bit
  * VOLE"). */
 const vole4_params VOLE4_H10K18 = {"h10k18", 2340, 10, 18};
-const vole4_params VOLE4_TOY = {"toy", 40, 8, 12};
+const vole4_params VOLE4_TOY = {"toy", 40, 11, 12};
 
 #define GGM_SUB 64       /* parents expanded per AES call */
 #define VOLE4_TW ((uint64_t)5 << 60) /* the level masks' tweak domain */
@@ -57,7 +58,7 @@ int vole4_init(vole4 *f, const vole4_params *p, int sender, block delta, const b
                const uint8_t *baseu, block seed, block code) {
     memset(f, 0, sizeof *f);
     PARLEY_CHECK(p->h >= 1 && p->h <= 24 && p->logk >= 1 && p->logk <= 24 && p->t >= 1);
-    PARLEY_CHECK(vole4_n(p) > vole4_m(p));
+    PARLEY_CHECK(vole4_n(p) > vole4_m(p) && vole4_usable(p) >= COT_POOL_CARRY);
     PARLEY_CHECK(sender || baseu);
     f->par = p;
     f->sender = sender;
@@ -87,6 +88,7 @@ void vole4_clear(vole4 *f) {
     if (f->base) mem_free_wipe(f->base, m * sizeof(block));
     if (f->baseu) mem_free_wipe(f->baseu, m);
     if (f->msg) mem_free_wipe(f->msg, (size_t)p->t * (2 * p->h + 1) * sizeof(block));
+    if (f->tc) mem_free_wipe(f->tc, vole4_cots(p) * sizeof(block));
     aes_clear(&f->g0);
     aes_clear(&f->g1);
     aes_clear(&f->lpn);
@@ -249,4 +251,79 @@ int vole4_recv_batch(vole4 *f, chan *ch, const block *cots, block *out, uint8_t 
                  vole4_n(p));
     batch_end(f, out, outu);
     return 0;
+}
+
+/* ---- as a pool's producer ---- */
+
+int vole4_attach(vole4 *f, cot_pool *pool, cot_pool *cots) {
+    PARLEY_CHECK(pool->nib && pool->sender == f->sender && cots->sender == f->sender &&
+                 !cots->nib && pool->batch == vole4_n(f->par));
+    PARLEY_CHECK(!f->sender || block_eq(pool->delta, cots->delta));
+    if (!f->tc && !(f->tc = mem_alloc(vole4_cots(f->par), sizeof(block))))
+        return err_set(PARLEY_E_NOMEM, "out of memory for a 4-bit VOLE batch's tree COTs");
+    f->pool = pool;
+    f->cots = cots;
+    cot_pool_set_refill(pool, &vole4_refill, f);
+    return 0;
+}
+
+static int hook_send(void *ctx, chan *ch) {
+    vole4 *f = ctx;
+    block *out = cot_pool_fill_begin(f->pool);
+    if (!out) return PARLEY_E_NOMEM;
+    TRY(silent_rcot_send(f->cots, ch, f->tc, vole4_cots(f->par)));
+    f->room = out;
+    return vole4_send_trees(f, ch, f->tc, out);
+}
+
+static void hook_finish(void *ctx) {
+    vole4 *f = ctx;
+    PARLEY_CHECK(f->room);
+    vole4_send_finish(f, f->room);
+    cot_pool_fill_end(f->pool, vole4_m(f->par));
+    f->room = NULL;
+}
+
+static int hook_recv(void *ctx, chan *ch) {
+    vole4 *f = ctx;
+    block *out = cot_pool_fill_begin(f->pool);
+    if (!out) return PARLEY_E_NOMEM;
+    TRY(silent_rcot_recv(f->cots, ch, f->tc, vole4_cots(f->par)));
+    TRY(vole4_recv_batch(f, ch, f->tc, out, cot_pool_nibbles(f->pool, out)));
+    cot_pool_fill_end(f->pool, vole4_m(f->par));
+    return 0;
+}
+
+static uint64_t hook_bytes(const void *ctx) {
+    return vole4_batch_bytes(((const vole4 *)ctx)->par);
+}
+
+const cot_refill vole4_refill = {hook_send, hook_finish, hook_recv, hook_bytes};
+
+int vole4_pool_setup(vole4 *f, cot_pool *pool, const vole4_params *p, cot_pool *cots, chan *ch,
+                     block seed, block code) {
+    memset(f, 0, sizeof *f);
+    int snd = cots->sender;
+    size_t m = vole4_m(p);
+    cot_pool_init_vole4(pool, snd, cots->delta, vole4_n(p));
+    block *c = mem_alloc(4 * m, sizeof(block)), *base = mem_alloc(m, sizeof(block));
+    uint8_t *bu = mem_alloc(m, 1);
+    int rc = c && base && bu ? 0 : err_set(PARLEY_E_NOMEM, "out of memory for a 4-bit VOLE base");
+    if (rc == 0)
+        rc = snd ? silent_rcot_send(cots, ch, c, 4 * m) : silent_rcot_recv(cots, ch, c, 4 * m);
+    if (rc == 0) {
+        vole4_from_cots(c, m, base, bu);
+        rc = vole4_init(f, p, snd, cots->delta, base, snd ? NULL : bu, seed, code);
+    }
+    if (rc == 0) rc = vole4_attach(f, pool, cots);
+    if (c) mem_free_wipe(c, 4 * m * sizeof(block));
+    if (base) mem_free_wipe(base, m * sizeof(block));
+    if (bu) mem_free_wipe(bu, m);
+    if (rc < 0) vole4_pool_clear(f, pool);
+    return rc;
+}
+
+void vole4_pool_clear(vole4 *f, cot_pool *pool) {
+    vole4_clear(f);
+    cot_pool_clear(pool);
 }

@@ -47,6 +47,7 @@
 #include "crypto/block.h"
 #include "crypto/prg.h"
 #include "net/chan.h"
+#include "ot/cotpool.h"
 #include "ot/lpn.h"
 
 typedef struct vole4_params {
@@ -58,6 +59,8 @@ typedef struct vole4_params {
 
 extern const vole4_params VOLE4_H10K18; /* production */
 extern const vole4_params VOLE4_TOY;    /* tests only: insecure */
+/* (A pool hands out at most COT_POOL_CARRY at once, so a batch has at
+ * least that many usable correlations.) */
 
 static inline size_t vole4_n(const vole4_params *p) {
     return (size_t)p->t << p->h;
@@ -93,6 +96,10 @@ typedef struct vole4 {
     aes_key lpn;     /* the code key */
     crh h;           /* the level masks' hash */
     prg rng;         /* sender: tree seeds */
+    cot_pool *pool;  /* vole4_attach: the pool it fills ... */
+    cot_pool *cots;  /* ... and the COT pool of the same side and direction */
+    block *tc;       /* a batch's tree COTs */
+    block *room;     /* sender: the batch's room in the pool, from trees to finish */
 } vole4;
 
 /* D[j] = j * Delta for j < 16. */
@@ -112,6 +119,21 @@ void vole4_from_cots(const block *cots, size_t n, block *out, uint8_t *outu);
 int vole4_init(vole4 *f, const vole4_params *p, int sender, block delta, const block *base,
                const uint8_t *baseu, block seed, block code) WUR;
 void vole4_clear(vole4 *f);
+
+/* Make f the producer of pool (cot_pool_init_vole4 with vole4_n(p) entries
+ * a batch and, on the sender, the same Delta) through its refill hook
+ * (vole4_refill), taking each batch's tree COTs from cots, the COT pool
+ * of the same side and direction (whose own refill, when it runs short,
+ * happens inside this one: its trees go first, in a flight of their own). */
+int vole4_attach(vole4 *f, cot_pool *pool, cot_pool *cots) WUR;
+extern const cot_refill vole4_refill;
+/* All of it for one side of a direction: the first base from 4 m COTs of
+ * cots (taken in-band over ch, both sides alike), vole4_init, a pool
+ * (cot_pool_init_vole4 with cots' Delta) and vole4_attach. The pool is
+ * empty until its first refill. On failure everything is cleared. */
+int vole4_pool_setup(vole4 *f, cot_pool *pool, const vole4_params *p, cot_pool *cots, chan *ch,
+                     block seed, block code) WUR;
+void vole4_pool_clear(vole4 *f, cot_pool *pool);
 
 /* Sender: expand the trees into out[0 .. n) and send their messages (no
  * flush); then vole4_send_finish completes out. cots: vole4_cots(p) COTs
