@@ -112,6 +112,15 @@ int bench_parse(bench_opts *o, int argc, char **argv, int first, const char *nam
             o->net = v;
             continue;
         }
+        if (strcmp(a, "--leaves") == 0) {
+            if (strcmp(v, "cot") && strcmp(v, "vole4")) {
+                fprintf(stderr, "parley-bench %s: --leaves must be cot or vole4, got '%s'\n", name,
+                        v);
+                return 2;
+            }
+            bench_leaves_vole4 = strcmp(v, "vole4") == 0;
+            continue;
+        }
         if (strcmp(a, "--ot") == 0) {
             if ((o->backend = ot_backend_parse(v)) < 0) {
                 fprintf(stderr, "parley-bench %s: --ot must be iknp or silent, got '%s'\n", name,

@@ -141,6 +141,7 @@ static int party_side(int who, void *arg, bench_side *side) {
     rand_os(&seed, sizeof seed);
     party p;
     ot_lane_opts o = {.backend = b->backend};
+    if (bench_leaves_vole4 && b->backend == OT_BACKEND_SILENT) o.vole4 = &VOLE4_H10K18;
     rc = party_setup_ex(&p, who, chans, b->lanes, seed, &o);
     mem_wipe(&seed, sizeof seed);
     side->ot = b->backend + 1;
@@ -156,6 +157,8 @@ static int party_side(int who, void *arg, bench_side *side) {
     link_close(lk);
     return rc;
 }
+
+int bench_leaves_vole4;
 
 int bench_fork_party(bench_party_fn fn, void *arg, unsigned lanes, int backend, bench_side out[2]) {
     party_bench b = {fn, arg, lanes, backend, 0, NULL};

@@ -40,6 +40,11 @@ typedef struct bench_clock {
     bench_side *side;
 } bench_clock;
 typedef int (*bench_party_fn)(party *p, void *arg, bench_clock *clk);
+/* --leaves vole4 (silent back-end): the lanes make 4-bit VOLE pools, and
+ * the (N <= 16 choose 1)-OTs (the millionaire's leaves) draw on them
+ * (ot_lane_opts.vole4; not in the cost model yet: expected_bits is the
+ * COT form's). */
+extern int bench_leaves_vole4;
 /* backend: the lanes' OT backend (OT_BACKEND_*). */
 int bench_fork_party(bench_party_fn fn, void *arg, unsigned lanes, int backend, bench_side out[2]);
 int bench_begin(bench_clock *clk);

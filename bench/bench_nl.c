@@ -158,25 +158,33 @@ static int nl_bench_party(party *p, void *arg, bench_clock *clk) {
     return rc;
 }
 
+#define LEAVES_HELP                                                                                \
+    "  --leaves vole4 (silent): the millionaire's leaves on 4-bit VOLE correlations\n"             \
+    "  (docs/PROTOCOLS.md 2.7); not in the cost model yet, so expected_bits is the COT\n"          \
+    "  form's.\n"
+
 static const char *usage_of(const char *name) {
     if (!strcmp(name, "mill"))
         return "usage: parley-bench mill [--n N] [--bits K] [--m M] [--threads T] [--ot iknp|silent]\n"
-               "  Millionaire [x > y] on K-bit values (default N = 2^20, K = 31, M = 4).\n";
+               "         [--leaves cot|vole4]\n"
+               "  Millionaire [x > y] on K-bit values (default N = 2^20, K = 31, M = 4).\n"
+               LEAVES_HELP;
     if (!strcmp(name, "maxpool") || !strcmp(name, "avgpool"))
         return "usage: parley-bench maxpool|avgpool [--n OUTPUTS] [--bits L] [--window K]\n"
                "         [--stride S] [--kind tree|linear|nonneg|bounded] [--scale S]\n"
-               "         [--threads T] [--m M] [--ot iknp|silent]\n"
+               "         [--threads T] [--m M] [--ot iknp|silent] [--leaves cot|vole4]\n"
                "  Pools K x K windows (default 3, stride = K) over an input of 16 x 16 output\n"
                "  positions per channel; OUTPUTS (default 2^18) is rounded up to whole channels.\n"
                "  nonneg: inputs known >= 0 (after a ReLU); bounded: below 2^(L-S-1) (after a\n"
-               "  ReLU-truncation by S).\n";
+               "  ReLU-truncation by S).\n" LEAVES_HELP;
     if (!strcmp(name, "argmax"))
         return "usage: parley-bench argmax [--n ROWS] [--bits L] [--window COLS] [--threads T]\n"
-               "         [--ot iknp|silent]\n"
-               "  Index of the first maximum of each row (default 1024 rows of 1000).\n";
+               "         [--ot iknp|silent] [--leaves cot|vole4]\n"
+               "  Index of the first maximum of each row (default 1024 rows of 1000).\n"
+               LEAVES_HELP;
     return "usage: parley-bench relu|trunc|relu-trunc [--n N] [--bits L] [--scale S]\n"
-           "         [--threads T] [--m M] [--ot iknp|silent]\n"
-           "  Default N = 2^20, L = 32 (relu) or 37, S = 12, T = 1, M = 4.\n";
+           "         [--threads T] [--m M] [--ot iknp|silent] [--leaves cot|vole4]\n"
+           "  Default N = 2^20, L = 32 (relu) or 37, S = 12, T = 1, M = 4.\n" LEAVES_HELP;
 }
 
 int bench_nl_main(int argc, char **argv) {

@@ -627,7 +627,7 @@ static void rcot_check(const ferret_params *fp, size_t total, const size_t *part
     /* The set-up: exactly what the cost model says, and for a set that
      * boots (ferret_boots) one flight more per party, for the boot batch. */
     CHECK_EQ(k.setup_sent[0] + k.setup_sent[1],
-             ot_lane_setup_bytes(&(ot_lane_opts){OT_BACKEND_SILENT, fp}));
+             ot_lane_setup_bytes(&(ot_lane_opts){.backend = OT_BACKEND_SILENT, .ferret = fp}));
     CHECK_EQ(k.setup_flights[0], k.setup_flights[1]);
     if (ferret_boots(fp)) CHECK_EQ(k.setup_flights[0], rcot_toy_setup_flights + 1);
     else rcot_toy_setup_flights = k.setup_flights[0];
@@ -1031,7 +1031,8 @@ TEST(vole4_peer_gone) {
 typedef struct v4kk_case {
     ot_job j;
     int implied;
-    uint64_t wire, v4_batches, f_batches; /* party 0's (the sender's) */
+    uint64_t wire[2];                /* each party's bytes sent in the OTs */
+    uint64_t v4_batches, f_batches;  /* party 0's (the sender's) */
 } v4kk_case;
 
 static int v4kk_party(int who, chan *ch, void *arg) {
@@ -1056,7 +1057,7 @@ static int v4kk_party(int who, chan *ch, void *arg) {
     else
         rc = k->implied ? silent_kkot_recv_implied(&pool, ch, j->out, j->choices, j->n, j->N, j->l)
                         : silent_kkot_recv(&pool, ch, j->out, j->choices, j->n, j->N, j->l);
-    k->wire += chan_get_stats(ch)->bytes_sent - b0;
+    k->wire[who] = chan_get_stats(ch)->bytes_sent - b0;
     if (who == 0) {
         k->v4_batches = pool.fills;
         k->f_batches = cots->fills - f0;
@@ -1096,7 +1097,7 @@ TEST(vole4_one_of_n) {
                         CHECK(k.v4_batches >= 3); /* 77,784 correlations a toy batch */
                     }
                     uint64_t per = (uint64_t)(imp ? N - 1 : N) * l;
-                    CHECK_EQ(k.wire, silent_job_bytes(n, 4, per) +
+                    CHECK_EQ(k.wire[0] + k.wire[1], silent_job_bytes(n, 4, per) +
                                          k.v4_batches * vole4_batch_bytes(&VOLE4_TOY) +
                                          k.f_batches * ferret_batch_bytes(&FERRET_TOY));
                     job_free(&k.j);

@@ -43,5 +43,10 @@ uint64_t run2_party_gen_bytes(void);
  * set's batch sizes does. */
 int test_backend(void);
 extern const ferret_params *run2_party_ferret;
+/* Non-NULL: the runs that follow are on the silent back-end with 4-bit
+ * VOLE pools of this set for the (N <= 16 choose 1)-OTs (ot_lane_opts.vole4),
+ * whatever PARLEY_TEST_OT says; their batches are not checked against
+ * ferret_batch_bytes. */
+extern const vole4_params *run2_party_vole4;
 
 #endif

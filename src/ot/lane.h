@@ -38,6 +38,7 @@
 
 #include "ot/cotpool.h"
 #include "ot/ferret.h"
+#include "ot/vole4.h"
 #include "ot/ot.h"
 #include "ot/silent.h"
 
@@ -54,6 +55,12 @@ const char *ot_backend_name(int backend);
 typedef struct ot_lane_opts {
     int backend;                 /* OT_BACKEND_* */
     const ferret_params *ferret; /* silent: NULL = FERRET_DEFAULT (tests pass FERRET_TOY) */
+    /* silent: a pool of 4-bit VOLE correlations per direction (ot/vole4.h)
+     * for the (N <= 16 choose 1)-OTs; NULL = none. Not yet counted by the
+     * cost and flight models, so not yet offered to sessions: benchmarks
+     * and tests only (docs/BENCHMARKS.md, "A 4-bit VOLE for the
+     * millionaire's leaves"). */
+    const vole4_params *vole4;
 } ot_lane_opts;
 
 typedef struct ot_backend ot_backend;

@@ -12,6 +12,9 @@ typedef struct silent_lane {
     const ferret_params *par;
     cot_pool ps, pr; /* we send (Delta ours) / we receive */
     ferret fs, fr;   /* their producers */
+    int v4;              /* ot_lane_opts.vole4: the pools below exist */
+    cot_pool ps4, pr4;   /* 4-bit VOLE correlations, each way */
+    vole4 f4s, f4r;      /* their producers */
     silent_stats st; /* what making COTs cost on this lane */
 } silent_lane;
 
@@ -22,12 +25,15 @@ static const ferret_params *params_of(const ot_lane_opts *o) {
 /* The code key of the direction in which `from` sends COTs to `to`: a
  * hash of both parties' code seeds, the sender's first, so the two
  * directions of a lane differ and neither party alone fixes a code. The
- * bootstrap instance (boot = 1, FERRET_BOOT) has a key of its own. */
+ * bootstrap instance (boot = 1, FERRET_BOOT) and the 4-bit VOLE (boot = 2)
+ * have keys of their own. */
 static block code_key(block from, block to, int boot) {
-    static const char dom[] = "parley ferret LPN code v1", dom_boot[] = "parley ferret LPN boot v1";
-    _Static_assert(sizeof dom == sizeof dom_boot, "one layout for both domains");
+    static const char dom[] = "parley ferret LPN code v1", dom_boot[] = "parley ferret LPN boot v1",
+                      dom_v4[] = "parley vole4 LPN code v1 ";
+    _Static_assert(sizeof dom == sizeof dom_boot && sizeof dom == sizeof dom_v4,
+                   "one layout for every domain");
     uint8_t in[sizeof dom + 32];
-    memcpy(in, boot ? dom_boot : dom, sizeof dom);
+    memcpy(in, boot == 2 ? dom_v4 : boot ? dom_boot : dom, sizeof dom);
     memcpy(in + sizeof dom, from.b, 16);
     memcpy(in + sizeof dom + 16, to.b, 16);
     block k;
@@ -131,6 +137,16 @@ static int silent_setup(ot_lane *ln, const ot_lane_opts *o) {
             rc = ferret_init(&sl->fs, fp, 1, delta, boots ? qb : q, prg_block(&ln->rng),
                              code_key(mine, theirs, 0), &sl->ps);
     }
+    /* The 4-bit VOLE pools: each party sets up the direction it sends
+     * first, so each sends its Ferret batch, then reads the peer's. */
+    if (rc == 0 && o && o->vole4) {
+        rc = vole4_pool_setup(&sl->f4s, &sl->ps4, o->vole4, &sl->ps, ln->ch, prg_block(&ln->rng),
+                              code_key(mine, theirs, 2));
+        if (rc == 0)
+            rc = vole4_pool_setup(&sl->f4r, &sl->pr4, o->vole4, &sl->pr, ln->ch,
+                                  block_make(0, 0), code_key(theirs, mine, 2));
+        if (rc == 0) sl->v4 = 1;
+    }
     if (t) mem_free_wipe(t, m0 * sizeof(block));
     if (q) mem_free_wipe(q, m0 * sizeof(block));
     if (tb) mem_free_wipe(tb, m * sizeof(block));
@@ -145,6 +161,8 @@ static int silent_setup(ot_lane *ln, const ot_lane_opts *o) {
 static void silent_clear(ot_lane *ln) {
     silent_lane *sl = ln->st;
     if (!sl) return;
+    vole4_pool_clear(&sl->f4s, &sl->ps4);
+    vole4_pool_clear(&sl->f4r, &sl->pr4);
     ferret_clear(&sl->fs);
     ferret_clear(&sl->fr);
     cot_pool_clear(&sl->ps);
@@ -157,18 +175,22 @@ static void silent_bind(ot_lane *ln, ot_task *t, int we_send) {
     silent_lane *sl = ln->st;
     PARLEY_CHECK(t->kind >= OT_TASK_KK && t->kind <= OT_TASK_RROT);
     t->steps = &silent_steps;
-    t->src = we_send ? &sl->ps : &sl->pr;
+    if (sl->v4 && t->kind == OT_TASK_KK && t->N <= 16) /* one correlation per OT */
+        t->src = we_send ? &sl->ps4 : &sl->pr4;
+    else
+        t->src = we_send ? &sl->ps : &sl->pr;
 }
 
 static int silent_run(ot_lane *ln, const ot_chunk *R, size_t nr, const ot_chunk *S, size_t ns) {
     silent_lane *sl = ln->st;
-    return silent_steps_run(&sl->ps, &sl->pr, ln->ch, R, nr, S, ns, &sl->st);
+    return silent_steps_run4(&sl->ps, sl->v4 ? &sl->ps4 : NULL, &sl->pr, sl->v4 ? &sl->pr4 : NULL,
+                             ln->ch, R, nr, S, ns, &sl->st);
 }
 
 static void silent_lane_stats(const ot_lane *ln, silent_stats *out) {
     const silent_lane *sl = ln->st;
     *out = sl->st;
-    out->cots = sl->ps.used + sl->pr.used;
+    out->cots = sl->ps.used + sl->pr.used + sl->ps4.used + sl->pr4.used;
 }
 
 static void *silent_instance(ot_lane *ln, int which) {

@@ -495,18 +495,47 @@ const ot_steps silent_steps = {silent_task_begin, silent_task_send, silent_task_
 
 /* ---- the schedule with refills ---- */
 
+/* A direction's pools: [0] the COTs, [1] the 4-bit VOLE correlations
+ * (NULL when the lane has none); a task draws on the one it was bound to. */
+typedef struct sched_dir {
+    cot_pool *p[2];
+} sched_dir;
+
+static int pool_of(const sched_dir *d, const ot_chunk *c) {
+    return c->t->src == d->p[0] ? 0 : 1;
+}
+
 typedef struct trees_ctx {
-    cot_pool *ps;
+    sched_dir *ps;
     chan *ch;
     silent_stats *st;
+    int want[2]; /* the pools whose next batch's trees ride on the last flight */
+    int sent[2]; /* trees sent, the batch not yet finished */
 } trees_ctx;
 
-/* Send the message of our direction's next batch (no flush). */
+static int send_one(trees_ctx *c, int k) {
+    if (k == 1 && c->sent[0]) { /* the correlations' trees take COTs: finish those first */
+        cot_pool_refill_finish(c->ps->p[0]);
+        c->sent[0] = 0;
+    }
+    TRY(cot_pool_refill_send(c->ps->p[k], c->ch, c->st ? &c->st->gen_bytes : NULL));
+    if (c->st) c->st->batches_sent++;
+    c->sent[k] = 1;
+    return 0;
+}
+
+/* Send the messages of our direction's next batches (no flush). */
 static int send_trees(void *vctx) {
     trees_ctx *c = vctx;
-    TRY(cot_pool_refill_send(c->ps, c->ch, c->st ? &c->st->gen_bytes : NULL));
-    if (c->st) c->st->batches_sent++;
+    for (int k = 0; k < 2; k++)
+        if (c->want[k]) TRY(send_one(c, k));
     return 0;
+}
+
+static void finish_one(trees_ctx *c, int k) {
+    if (!c->sent[k]) return;
+    cot_pool_refill_finish(c->ps->p[k]);
+    c->sent[k] = 0;
 }
 
 /* Read the peer's trees of our receiving direction's next batch and make
@@ -520,58 +549,90 @@ static int recv_batch(cot_pool *pr, chan *ch, silent_stats *st) {
     return 0;
 }
 
-int silent_steps_run(cot_pool *ps, cot_pool *pr, chan *ch, const ot_chunk *R, size_t nr,
+/* The chunks from j on that fit what the direction's pools hold: returns
+ * the first that does not (or n); a[] is left with what remains. */
+static size_t fit(const sched_dir *d, const ot_chunk *L, size_t j, size_t n, size_t a[2]) {
+    for (int k = 0; k < 2; k++) a[k] = d->p[k] ? cot_pool_avail(d->p[k]) : 0;
+    for (size_t need; j < n; j++) {
+        int k = pool_of(d, &L[j]);
+        if ((need = silent_task_cots(L[j].t, L[j].c)) > a[k]) break;
+        a[k] -= need;
+    }
+    return j;
+}
+
+static int steps_run(sched_dir *ps, sched_dir *pr, chan *ch, const ot_chunk *R, size_t nr,
                      const ot_chunk *S, size_t ns, silent_stats *st) {
-    PARLEY_CHECK((ps || ns == 0) && (pr || nr == 0));
     size_t is = 0, ir = 0;
-    int sent = 0; /* this refill's trees went out with the last segment */
-    trees_ctx tc = {ps, ch, st};
+    trees_ctx tc = {ps, ch, st, {0, 0}, {0, 0}};
+    int used_s[2] = {0, 0}, used_r[2] = {0, 0};
     for (int seg = 0; is < ns || ir < nr; seg++) {
         /* Flights of refills and of every segment after the first are the
          * backend's extra; the first segment's are the OTs' own. */
         uint64_t fl0 = chan_get_stats(ch)->flights;
-        int ref_s = is < ns && silent_task_cots(S[is].t, S[is].c) > cot_pool_avail(ps);
-        int ref_r = ir < nr && silent_task_cots(R[ir].t, R[ir].c) > cot_pool_avail(pr);
-        if (ref_s && !sent) {
-            TRY(send_trees(&tc));
+        int ks = is < ns ? pool_of(ps, &S[is]) : 0, kr = ir < nr ? pool_of(pr, &R[ir]) : 0;
+        int ref_s = is < ns && silent_task_cots(S[is].t, S[is].c) > cot_pool_avail(ps->p[ks]);
+        int ref_r = ir < nr && silent_task_cots(R[ir].t, R[ir].c) > cot_pool_avail(pr->p[kr]);
+        if (ref_s && !tc.sent[ks]) {
+            TRY(send_one(&tc, ks));
             TRY(chan_flush(ch));
         }
-        if (ref_r) TRY(recv_batch(pr, ch, st));
-        if (ref_s) cot_pool_refill_finish(ps);
+        if (ref_r) TRY(recv_batch(pr->p[kr], ch, st));
+        if (ref_s) finish_one(&tc, ks);
+        for (int k = 0; k < 2; k++) finish_one(&tc, k); /* none is left pending */
         /* The steps that fit the COTs at hand; a refill always makes room
          * for at least one (COT_POOL_CARRY bounds a chunk). */
-        size_t js = is, jr = ir, a = ps ? cot_pool_avail(ps) : 0;
-        for (size_t need; js < ns && (need = silent_task_cots(S[js].t, S[js].c)) <= a; js++)
-            a -= need;
+        size_t as[2], ar[2];
+        size_t js = fit(ps, S, is, ns, as), jr = fit(pr, R, ir, nr, ar);
+        PARLEY_CHECK(js > is || jr > ir);
+        for (size_t j = is; j < js; j++) used_s[pool_of(ps, &S[j])] = 1;
+        for (size_t j = ir; j < jr; j++) used_r[pool_of(pr, &R[j])] = 1;
         /* If our direction runs short right after this segment, its next
          * batch's trees ride on the segment's last flight of ours (the
          * receiver reads them once the segment is done). */
-        sent = js < ns && js > is && silent_task_cots(S[js].t, S[js].c) > a;
-        size_t as = a;
-        a = pr ? cot_pool_avail(pr) : 0;
-        for (size_t need; jr < nr && (need = silent_task_cots(R[jr].t, R[jr].c)) <= a; jr++)
-            a -= need;
-        PARLEY_CHECK(js > is || jr > ir);
-        /* The exchange's last segment: a direction it leaves with fewer
-         * COTs than its pool's room makes its next batch ahead of need, the
-         * trees sent behind the COT sender's last message of the segment
-         * and read by the receiver right after the segment, so the next
-         * exchange starts with a batch in stock instead of stopping for one
-         * (docs/PROTOCOLS.md §2.4). */
-        int last = js == ns && jr == nr;
-        int ahead_s = last && js > is && as < ps->room;
-        int ahead_r = last && jr > ir && a < pr->room;
-        if (ahead_s) sent = 1;
+        tc.want[0] = tc.want[1] = 0;
+        if (js < ns && js > is) tc.want[pool_of(ps, &S[js])] = 1;
+        /* The exchange's last segment: a pool it leaves with fewer COTs
+         * than its room makes its next batch ahead of need, the trees sent
+         * behind the COT sender's last message of the segment and read by
+         * the receiver right after the segment, so the next exchange starts
+         * with a batch in stock instead of stopping for one
+         * (docs/PROTOCOLS.md §2.4). The correlations' pool does so only
+         * after an exchange that drew on it. */
+        int last = js == ns && jr == nr, ahead_s[2] = {0, 0}, ahead_r[2] = {0, 0};
+        for (int k = 0; k < 2; k++) {
+            ahead_s[k] = last && js > is && ps->p[k] && as[k] < ps->p[k]->room &&
+                         (k == 0 || used_s[1]);
+            ahead_r[k] = last && jr > ir && pr->p[k] && ar[k] < pr->p[k]->room &&
+                         (k == 0 || used_r[1]);
+            if (ahead_s[k]) tc.want[k] = 1;
+        }
+        int hook = tc.want[0] || tc.want[1];
         uint64_t fl1 = chan_get_stats(ch)->flights;
         TRY(ot_steps_run_ahead(ch, R + ir, jr - ir, S + is, js - is, OT_AHEAD_SILENT,
-                               sent ? send_trees : NULL, &tc));
+                               hook ? send_trees : NULL, &tc));
         if (st) st->extra_flights += (seg ? chan_get_stats(ch)->flights : fl1) - fl0;
-        if (ahead_s) cot_pool_refill_finish(ps);
-        if (ahead_r) TRY(recv_batch(pr, ch, st));
+        for (int k = 0; k < 2; k++)
+            if (ahead_s[k]) finish_one(&tc, k);
+        for (int k = 0; k < 2; k++)
+            if (ahead_r[k]) TRY(recv_batch(pr->p[k], ch, st));
         is = js;
         ir = jr;
     }
     return 0;
+}
+
+int silent_steps_run(cot_pool *ps, cot_pool *pr, chan *ch, const ot_chunk *R, size_t nr,
+                     const ot_chunk *S, size_t ns, silent_stats *st) {
+    return silent_steps_run4(ps, NULL, pr, NULL, ch, R, nr, S, ns, st);
+}
+
+int silent_steps_run4(cot_pool *ps, cot_pool *ps4, cot_pool *pr, cot_pool *pr4, chan *ch,
+                      const ot_chunk *R, size_t nr, const ot_chunk *S, size_t ns,
+                      silent_stats *st) {
+    PARLEY_CHECK((ps || ns == 0) && (pr || nr == 0));
+    sched_dir ds = {{ps, ps4}}, dr = {{pr, pr4}};
+    return steps_run(&ds, &dr, ch, R, nr, S, ns, st);
 }
 
 /* ---- whole calls ---- */

@@ -88,6 +88,16 @@ typedef struct silent_stats {
  * (may be NULL) accumulates the costs. */
 int silent_steps_run(cot_pool *ps, cot_pool *pr, chan *ch, const ot_chunk *R, size_t nr,
                      const ot_chunk *S, size_t ns, silent_stats *st) WUR;
+/* The same with a second pool per direction, of 4-bit VOLE correlations
+ * (ps4, pr4; NULL where there is none): each task draws on the pool it
+ * was bound to, each pool refills when the next chunk on it runs short,
+ * and where both have trees to send behind a segment the COTs' go first
+ * (and their batch is finished first: the correlations' trees take COTs).
+ * A correlations' pool makes a batch ahead of need only after an exchange
+ * that drew on it. With ps4 = pr4 = NULL this is silent_steps_run. */
+int silent_steps_run4(cot_pool *ps, cot_pool *ps4, cot_pool *pr, cot_pool *pr4, chan *ch,
+                      const ot_chunk *R, size_t nr, const ot_chunk *S, size_t ns,
+                      silent_stats *st) WUR;
 
 /* Whole calls, one direction (tests, benchmarks): the sender makes batches
  * as needed (one flight each), then the two flights of the OTs. */
