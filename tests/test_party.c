@@ -65,8 +65,9 @@ TEST(split_covers_every_element_once) {
                 }
                 CHECK_EQ(first, c.n);
                 /* Set-up: the base OTs of every lane, ot_lane_setup_bytes. */
+                ot_lane_opts lo = {.backend = test_backend(), .ferret = &FERRET_TOY};
                 CHECK_EQ(run2_party_setup_stats[0].bytes_sent + run2_party_setup_stats[1].bytes_sent,
-                         lanes * ot_lane_setup_bytes(&(ot_lane_opts){.backend = test_backend(), .ferret = &FERRET_TOY}));
+                         lanes * ot_lane_setup_bytes(&lo));
                 mem_free(c.seen[0]);
                 mem_free(c.seen[1]);
             }
