@@ -21,7 +21,9 @@
  *     the KK13 receiver's constant-time select among N fields, silent COTs
  *     and Ferret's tree rebuild at secret punctured positions;
  *   - the 4-bit VOLE's batches (ot/vole4.h): the receiver's tree rebuild
- *     at secret punctured positions and its sums of secret nibbles;
+ *     at secret punctured positions and its sums of secret nibbles; and
+ *     the same ReLU, truncation and division with the millionaire's
+ *     leaves on 4-bit VOLE pools (ot_lane_opts.vole4);
  *   - an HE-mode fully-connected layer with secret weights and shares (key
  *     generation, encryption, the products, flooding, decryption), run
  *     twice: its weight polynomials transformed during the layer, then
@@ -180,13 +182,14 @@ typedef struct ct_job {
     void *arg;
     int role, backend, rc;
     chan *ch;
+    const vole4_params *vole4; /* silent: the leaves on 4-bit VOLE pools */
 } ct_job;
 
 static void *ct_main(void *v) {
     ct_job *j = v;
     block seed = harness_block(0x71 + (uint64_t)j->role);
     SECRET(&seed, sizeof seed);
-    ot_lane_opts o = {.backend = j->backend, .ferret = &FERRET_TOY};
+    ot_lane_opts o = {.backend = j->backend, .ferret = &FERRET_TOY, .vole4 = j->vole4};
     party p;
     j->rc = party_setup_ex(&p, j->role, &j->ch, 1, seed, &o);
     if (j->rc == 0) {
@@ -197,13 +200,13 @@ static void *ct_main(void *v) {
     return NULL;
 }
 
-static int ct_run(ct_party_fn fn, void *arg, int backend) {
+static int ct_run_v4(ct_party_fn fn, void *arg, int backend, const vole4_params *v4) {
     chan *c[2];
     TRY(chan_pair(&c[0], &c[1]));
     ct_job jobs[2];
     pthread_t th[2];
     for (int r = 0; r < 2; r++) {
-        jobs[r] = (ct_job){fn, arg, r, backend, 0, c[r]};
+        jobs[r] = (ct_job){fn, arg, r, backend, 0, c[r], v4};
         chan_set_timeout(c[r], 600000);
         pthread_create(&th[r], NULL, ct_main, &jobs[r]);
     }
@@ -212,6 +215,10 @@ static int ct_run(ct_party_fn fn, void *arg, int backend) {
     chan_close(c[0]);
     chan_close(c[1]);
     return jobs[0].rc ? jobs[0].rc : jobs[1].rc;
+}
+
+static int ct_run(ct_party_fn fn, void *arg, int backend) {
+    return ct_run_v4(fn, arg, backend, NULL);
 }
 
 /* ReLU, truncation and division (d = 9, through ctdiv) of secret shares,
@@ -236,7 +243,7 @@ static int nl_party(party *p, void *arg) {
     return rc;
 }
 
-static void nl_run(int backend) {
+static void nl_run(int backend, const vole4_params *v4) {
     nl_case c = {.n = 300, .l = 37, .s = 12, .d = 9};
     prg g;
     harness_prg(&g, 10);
@@ -246,7 +253,7 @@ static void nl_run(int backend) {
             c.y[k][r] = mem_alloc(c.n, 8);
         prg_ring(&g, c.x[r], c.n, c.l);
     }
-    REQUIRE_OK(ct_run(nl_party, &c, backend));
+    REQUIRE_OK(ct_run_v4(nl_party, &c, backend, v4));
     uint64_t m = bits_mask(c.l);
     int64_t d = (int64_t)c.d;
     for (size_t i = 0; i < c.n; i++) {
@@ -264,10 +271,15 @@ static void nl_run(int backend) {
 }
 
 TEST(nl_iknp) {
-    nl_run(OT_BACKEND_IKNP);
+    nl_run(OT_BACKEND_IKNP, NULL);
 }
 TEST(nl_silent) {
-    nl_run(OT_BACKEND_SILENT);
+    nl_run(OT_BACKEND_SILENT, NULL);
+}
+/* The same with the millionaire's leaves on 4-bit VOLE pools: the
+ * (16 choose 1)-OT's receiver on secret choices and nibbles. */
+TEST(nl_silent_vole4) {
+    nl_run(OT_BACKEND_SILENT, &VOLE4_TOY);
 }
 
 /* The 4-bit VOLE (ot/vole4.h): its first base from secret COTs, then two
