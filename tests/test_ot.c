@@ -1031,6 +1031,8 @@ TEST(vole4_peer_gone) {
 typedef struct v4kk_case {
     ot_job j;
     int implied;
+    int drain;                       /* drain the COT pool to 100 first */
+    uint64_t flights[2];             /* each party's flights in the OTs */
     uint64_t wire[2];                /* each party's bytes sent in the OTs */
     uint64_t v4_batches, f_batches;  /* party 0's (the sender's) */
 } v4kk_case;
@@ -1050,14 +1052,26 @@ static int v4kk_party(int who, chan *ch, void *arg) {
         ot_lane_clear(&ln);
         return rc;
     }
+    /* Drained to 100 COTs, the first 4-bit VOLE refill makes a Ferret batch
+     * inside its own, in the same flight. */
+    if (k->drain) {
+        size_t d = cot_pool_avail(cots) - 100;
+        block *tmp = mem_alloc(d, sizeof(block));
+        rc = tmp ? 0 : PARLEY_E_NOMEM;
+        if (rc == 0)
+            rc = who == 0 ? silent_rcot_send(cots, ch, tmp, d) : silent_rcot_recv(cots, ch, tmp, d);
+        mem_free(tmp);
+    }
     uint64_t b0 = chan_get_stats(ch)->bytes_sent, f0 = cots->fills;
-    if (who == 0)
+    uint64_t fl0 = chan_get_stats(ch)->flights;
+    if (rc == 0 && who == 0)
         rc = k->implied ? silent_kkot_send_implied(&pool, ch, j->x, j->msgs, j->n, j->N, j->l)
                         : silent_kkot_send(&pool, ch, j->msgs, j->n, j->N, j->l);
-    else
+    else if (rc == 0)
         rc = k->implied ? silent_kkot_recv_implied(&pool, ch, j->out, j->choices, j->n, j->N, j->l)
                         : silent_kkot_recv(&pool, ch, j->out, j->choices, j->n, j->N, j->l);
     k->wire[who] = chan_get_stats(ch)->bytes_sent - b0;
+    k->flights[who] = chan_get_stats(ch)->flights - fl0;
     if (who == 0) {
         k->v4_batches = pool.fills;
         k->f_batches = cots->fills - f0;
@@ -1071,14 +1085,17 @@ TEST(vole4_one_of_n) {
     static const unsigned Ns[] = {16, 8, 5, 2};
     static const unsigned ls[] = {1, 2, 3, 4, 17, 64};
     static const size_t ns[] = {0, 1, 129, 200000};
+    uint64_t last_flights[2] = {0, 0}; /* the undrained run's, per implied */
     for (int a = 0; a < 4; a++)
         for (int w = 0; w < 6; w++)
             for (int z = 0; z < 4; z++)
-                for (int imp = 0; imp < 2; imp++) {
+                for (int imp = 0; imp < 4; imp++) {
                     unsigned N = Ns[a], l = ls[w];
                     size_t n = ns[z];
+                    int drain = imp >= 2;
                     if (n == 200000 && (w % 2 || a % 2)) continue;
-                    v4kk_case k = {.j = {.n = n, .N = N, .l = l}, .implied = imp};
+                    if (drain && n != 200000) continue;
+                    v4kk_case k = {.j = {.n = n, .N = N, .l = l}, .implied = imp & 1, .drain = drain};
                     job_alloc(&k.j, N, N, 1430 + (uint64_t)a * 100 + (uint64_t)w * 10 + z);
                     for (size_t i = 0; i < n * N; i++) k.j.msgs[i] &= bits_mask(l);
                     int rc = run2(v4kk_party, &k);
@@ -1086,17 +1103,22 @@ TEST(vole4_one_of_n) {
                     size_t bad = 0, c0 = 0;
                     for (size_t i = 0; i < n && rc == 0; i++) {
                         uint64_t want = k.j.msgs[i * N + k.j.choices[i]];
-                        if (imp) want = (want ^ k.j.x[i]) & bits_mask(l);
+                        if (k.implied) want = (want ^ k.j.x[i]) & bits_mask(l);
                         bad += k.j.out[i] != want;
                         c0 += k.j.choices[i] == 0;
                     }
                     CHECK_MSG(bad == 0, "v4 kkot n=%zu N=%u l=%u implied=%d: %zu wrong", n, N, l,
-                              imp, bad);
+                              k.implied, bad);
                     if (n == 200000) {
                         CHECK(c0 > 0);
                         CHECK(k.v4_batches >= 3); /* 77,784 correlations a toy batch */
+                        /* drained: a Ferret batch made inside a 4-bit VOLE
+                         * refill, and no flight more than without */
+                        if (drain) CHECK(k.f_batches >= 1);
+                        if (drain) CHECK_EQ(k.flights[0], last_flights[k.implied]);
+                        else last_flights[k.implied] = k.flights[0];
                     }
-                    uint64_t per = (uint64_t)(imp ? N - 1 : N) * l;
+                    uint64_t per = (uint64_t)(k.implied ? N - 1 : N) * l;
                     CHECK_EQ(k.wire[0] + k.wire[1], silent_job_bytes(n, 4, per) +
                                          k.v4_batches * vole4_batch_bytes(&VOLE4_TOY) +
                                          k.f_batches * ferret_batch_bytes(&FERRET_TOY));

@@ -711,13 +711,15 @@ int silent_kkot_recv_implied(cot_pool *f, chan *ch, uint64_t *out, const uint8_t
     return run_task(&t, ch, 0);
 }
 
-/* The next n raw COTs, refilling whenever the pool is empty. */
-static int rcot_take(cot_pool *f, chan *ch, block *out, size_t n) {
+/* The next n raw COTs, refilling whenever the pool is empty (the
+ * sender's trees flushed as a flight of their own, or left to ride on the
+ * caller's next one). */
+static int rcot_take(cot_pool *f, chan *ch, block *out, size_t n, int flush) {
     for (size_t done = 0; done < n;) {
         if (cot_pool_avail(f) == 0) {
             if (f->sender) {
                 TRY(cot_pool_refill_send(f, ch, NULL));
-                TRY(chan_flush(ch));
+                if (flush) TRY(chan_flush(ch));
                 cot_pool_refill_finish(f);
             } else {
                 TRY(cot_pool_refill_recv(f, ch));
@@ -734,10 +736,15 @@ static int rcot_take(cot_pool *f, chan *ch, block *out, size_t n) {
 
 int silent_rcot_send(cot_pool *f, chan *ch, block *q, size_t n) {
     PARLEY_CHECK(f->sender);
-    return rcot_take(f, ch, q, n);
+    return rcot_take(f, ch, q, n, 1);
+}
+
+int silent_rcot_send_unflushed(cot_pool *f, chan *ch, block *q, size_t n) {
+    PARLEY_CHECK(f->sender);
+    return rcot_take(f, ch, q, n, 0);
 }
 
 int silent_rcot_recv(cot_pool *f, chan *ch, block *t, size_t n) {
     PARLEY_CHECK(!f->sender);
-    return rcot_take(f, ch, t, n);
+    return rcot_take(f, ch, t, n, 1);
 }

@@ -123,6 +123,10 @@ int silent_kkot_recv_implied(cot_pool *f, chan *ch, uint64_t *out, const uint8_t
 /* The next n raw random COTs (sender q[i], receiver t[i]; choice = bit 0
  * of t[i]), refilling as needed: no other traffic. */
 int silent_rcot_send(cot_pool *f, chan *ch, block *q, size_t n) WUR;
+/* The same, but a refill's trees are not flushed: they go with whatever
+ * the caller sends next (the 4-bit VOLE's trees, ot/vole4.c), one flight
+ * for both. The receiver's side is silent_rcot_recv either way. */
+int silent_rcot_send_unflushed(cot_pool *f, chan *ch, block *q, size_t n) WUR;
 int silent_rcot_recv(cot_pool *f, chan *ch, block *t, size_t n) WUR;
 
 #endif

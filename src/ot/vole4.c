@@ -277,7 +277,7 @@ static int hook_send(void *ctx, chan *ch) {
     vole4 *f = ctx;
     block *out = cot_pool_fill_begin(f->pool);
     if (!out) return PARLEY_E_NOMEM;
-    TRY(silent_rcot_send(f->cots, ch, f->tc, vole4_cots(f->par)));
+    TRY(silent_rcot_send_unflushed(f->cots, ch, f->tc, vole4_cots(f->par)));
     f->room = out;
     return vole4_send_trees(f, ch, f->tc, out);
 }

@@ -124,7 +124,7 @@ void vole4_clear(vole4 *f);
  * a batch and, on the sender, the same Delta) through its refill hook
  * (vole4_refill), taking each batch's tree COTs from cots, the COT pool
  * of the same side and direction (whose own refill, when it runs short,
- * happens inside this one: its trees go first, in a flight of their own). */
+ * happens inside this one: its trees go first, in the same flight). */
 int vole4_attach(vole4 *f, cot_pool *pool, cot_pool *cots) WUR;
 extern const cot_refill vole4_refill;
 /* All of it for one side of a direction: the first base from 4 m COTs of
