@@ -1271,6 +1271,75 @@ static int rt3_party(party *p, void *arg) {
     for (int k = 0; k < 3; k++) TRY(nl_relu_trunc(p, t->y[r], t->x[r], t->n - 1000 * (size_t)k, t->l, t->s));
     return 0;
 }
+/* The flight model and the byte functions with the leaves on 4-bit VOLE
+ * (fsim_new4, ot_costing.vole4): three ReLU-truncations in a row on
+ * toy-set lanes, so both kinds of batch run out in the middle of calls
+ * and stocks carry over between them, and once on the production sets;
+ * the flights, the bytes without the batches, and the batches' bytes,
+ * each exact. */
+TEST(predicted_with_vole4) {
+    prg g;
+    harness_prg(&g, 98);
+    static const struct {
+        size_t n;
+        unsigned lanes, l, s;
+        int production; /* FERRET_DEFAULT and VOLE4_H10K18, not the toy sets */
+    } cs[] = {{20000, 1, 32, 9, 0},
+              {83000, 1, 37, 12, 0},
+              {120000, 2, 32, 9, 0},
+              {7000, 1, 16, 4, 0},
+              {250000, 1, 32, 9, 0},
+              {90000, 1, 32, 9, 1}};
+    for (size_t c = 0; c < sizeof cs / sizeof *cs; c++) {
+        const ferret_params *fp = cs[c].production ? &FERRET_DEFAULT : &FERRET_TOY;
+        const vole4_params *vp = cs[c].production ? &VOLE4_H10K18 : &VOLE4_TOY;
+        run2_party_ferret = fp;
+        run2_party_vole4 = vp;
+        ew t = {.op = OP_RELU_TRUNC, .l = cs[c].l, .s = cs[c].s};
+        edge_shares(&t, &g, cs[c].n);
+        for (int r = 0; r < 2; r++) t.y[r] = mem_alloc(t.n, 8);
+        fsim *fs;
+        REQUIRE_OK(fsim_new4(&fs, OT_BACKEND_SILENT, cs[c].lanes, fp, vp));
+        ot_costing oc = {.backend = OT_BACKEND_SILENT, .fs = fs, .vole4 = 1};
+        uint64_t bytes = 0;
+        for (int k = 0; k < 3; k++)
+            bytes += nl_relu_trunc_bytes(&oc, t.n - 1000 * (size_t)k, t.l, t.s, cs[c].lanes);
+        uint64_t model = fsim_flights(fs), gen = fsim_gen_bytes(fs);
+        CHECK_EQ(fsim_status(fs), 0);
+        fsim_free(fs);
+        int rc = run2_party(rt3_party, &t, cs[c].lanes);
+        CHECK_MSG(rc == 0, "%s", err_msg());
+        uint64_t d = 0;
+        for (int r = 0; r < 2; r++) {
+            uint64_t dr = run2_party_stats[r].depth - run2_party_setup_stats[r].depth;
+            if (dr > d) d = dr;
+        }
+        printf("  n = %zu, %u lanes, (%u, %u): flights %llu predicted, %llu measured; batches' "
+               "bytes %llu, %llu\n",
+               t.n, cs[c].lanes, t.l, t.s, (unsigned long long)model, (unsigned long long)d,
+               (unsigned long long)gen, (unsigned long long)run2_party_gen_bytes());
+        CHECK_EQ(d, model);
+        CHECK_EQ(measured_bytes(), bytes);
+        CHECK_EQ(run2_party_gen_bytes(), gen);
+        for (size_t i = 0; i < t.n - 2000 && rc == 0; i++) { /* the last call's results */
+            uint64_t x = (t.x[0][i] + t.x[1][i]) & bits_mask(t.l), want;
+            nl_relu_plain(&want, &x, 1, t.l);
+            nl_trunc_plain(&want, &want, 1, t.l, t.s);
+            if (((t.y[0][i] + t.y[1][i]) & bits_mask(t.l)) != want) {
+                CHECK_MSG(0, "n = %zu: element %zu wrong", t.n, i);
+                break;
+            }
+        }
+        for (int r = 0; r < 2; r++) {
+            mem_free(t.x[r]);
+            mem_free(t.y[r]);
+        }
+    }
+    run2_party_vole4 = NULL;
+    run2_party_ferret = NULL;
+    prg_clear(&g);
+}
+
 TEST(flights_predicted_production_ferret) {
     prg g;
     harness_prg(&g, 99);

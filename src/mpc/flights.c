@@ -12,7 +12,8 @@
  *   C  a chunk's answer from the OT sender (the corrections), indexed by
  *      the owner's S list;
  *   T  a silent refill's trees, from the COT sender of that direction,
- *      indexed by its refills in this run. */
+ *      indexed by its refills in this run;
+ *   T4 the same for a 4-bit VOLE pool's refill. */
 #include "mpc/flights.h"
 
 #include "mpc/otb.h"
@@ -23,7 +24,7 @@
 
 #include <string.h>
 
-enum { K_M, K_C, K_T, K_N };
+enum { K_M, K_C, K_T, K_T4, K_N };
 enum { A_SEND, A_RECV };
 
 typedef struct act {
@@ -37,20 +38,22 @@ typedef struct alist {
 } alist;
 
 typedef struct fchunk {
-    uint64_t cots; /* silent: COTs the chunk takes */
+    uint64_t cots; /* silent: COTs (or correlations) the chunk takes */
     int wire;      /* whether the chunk sends anything (RROT does not) */
+    int pool;      /* silent: 0 the COTs, 1 the 4-bit VOLE correlations */
 } fchunk;
 
 typedef struct fjob {
-    int sender, wire;
+    int sender, wire, pool;
     size_t n;
-    unsigned cpo; /* silent: COTs per OT */
+    unsigned cpo; /* silent: COTs (correlations) per OT */
 } fjob;
 
 typedef struct flane {
     uint64_t clk[2];
-    uint64_t avail[2]; /* silent: COTs at hand, by the direction's COT sender */
-    int used;          /* touched since the fork */
+    uint64_t avail[2];  /* silent: COTs at hand, by the direction's COT sender */
+    uint64_t avail4[2]; /* the same for 4-bit VOLE correlations */
+    int used;           /* touched since the fork */
 } flane;
 
 struct fsim {
@@ -59,6 +62,9 @@ struct fsim {
     uint64_t usable, batch; /* silent: COTs and bytes of a batch */
     uint64_t room;          /* silent: a pool's room (cot_pool_room) */
     uint64_t batches;       /* silent: batches made (trees sent) so far */
+    int v4;                 /* 4-bit VOLE pools for the (N <= 16 choose 1)-OTs */
+    uint64_t usable4, batch4, room4, cots4; /* their batch: correlations, bytes, room, tree COTs */
+    uint64_t batches4;
     uint64_t clk[2];        /* the parties outside party_run */
     uint64_t sent[2];       /* bytes, by sender */
     int forked;
@@ -69,6 +75,11 @@ struct fsim {
 };
 
 int fsim_new(fsim **out, int backend, unsigned lanes, const ferret_params *fp) {
+    return fsim_new4(out, backend, lanes, fp, NULL);
+}
+
+int fsim_new4(fsim **out, int backend, unsigned lanes, const ferret_params *fp,
+              const vole4_params *vp) {
     *out = NULL;
     if (lanes < 1 || lanes > LANES_MAX)
         return err_set(PARLEY_E_ARG, "flight model: %u lanes, not in 1..%d", lanes, LANES_MAX);
@@ -79,8 +90,24 @@ int fsim_new(fsim **out, int backend, unsigned lanes, const ferret_params *fp) {
     s->usable = ferret_usable(fp ? fp : &FERRET_DEFAULT);
     s->batch = ferret_batch_bytes(fp ? fp : &FERRET_DEFAULT);
     s->room = cot_pool_room(ferret_n(fp ? fp : &FERRET_DEFAULT));
+    if (vp && backend == OT_BACKEND_SILENT) {
+        s->v4 = 1;
+        s->usable4 = vole4_usable(vp);
+        s->batch4 = vole4_batch_bytes(vp);
+        s->room4 = cot_pool_room(vole4_n(vp));
+        s->cots4 = vole4_cots(vp);
+        /* each way, the first base took 4 m COTs from fresh batches
+         * (silent_rcot_*: what is left is used up before a refill) */
+        uint64_t need = 4 * (uint64_t)vole4_m(vp), made = (need + s->usable - 1) / s->usable;
+        for (unsigned i = 0; i < LANES_MAX; i++)
+            s->lane[i].avail[0] = s->lane[i].avail[1] = made * s->usable - need;
+    }
     *out = s;
     return 0;
+}
+
+uint64_t fsim_gen_bytes(const fsim *s) {
+    return s->batches * s->batch + s->batches4 * s->batch4;
 }
 
 void fsim_free(fsim *s) {
@@ -173,14 +200,17 @@ void fsim_job(fsim *s, const otb_job *j) {
         s->cj = nc;
     }
     uint64_t rx, tx;
+    int v4 = s->v4 && otb_job_on_vole4(j);
     otb_job_bytes_split(s->backend, j, &rx, &tx);
+    if (v4) rx = otb_vole4_choice_bytes(j);
     s->sent[1 - j->sender] += rx;
     s->sent[j->sender] += tx;
     fjob *f = &s->jobs[s->nj++];
     f->sender = j->sender;
     f->n = j->n;
     f->wire = j->kind != OTB_RROT;
-    f->cpo = (unsigned)(otb_job_cots(OT_BACKEND_SILENT, j) / j->n);
+    f->pool = v4;
+    f->cpo = v4 ? 1 : (unsigned)(otb_job_cots(OT_BACKEND_SILENT, j) / j->n);
 }
 
 /* ---- action lists ---- */
@@ -201,14 +231,24 @@ static void push(fsim *s, alist *L, int type, int owner, int kind, size_t idx) {
     L->a[L->n++] = (act){(uint8_t)type, (uint8_t)owner, (uint8_t)kind, idx};
 }
 
+/* What the last send of a segment carries: trees, in order. */
+typedef struct fhook {
+    int n;
+    uint8_t kind[8];
+    size_t idx[8];
+} fhook;
+
+static void hook_push(fsim *s, alist *L, int me, const fhook *h) {
+    for (int k = 0; k < h->n; k++) push(s, L, A_SEND, me, h->kind[k], h->idx[k]);
+}
+
 /* One party's walk of ot_steps_run_ahead (src/ot/sched.c) over R[r0, r0 +
- * nr) and S[s0, s0 + ns); hook_idx >= 0: the last send carries trees
- * T[hook_idx]. */
+ * nr) and S[s0, s0 + ns); h non-empty: the last send carries its trees. */
 static void walk_steps(fsim *s, alist *L, int me, const fchunk *R, size_t r0, size_t nr,
-                       const fchunk *S, size_t s0, size_t ns, long hook_idx, size_t ahead) {
+                       const fchunk *S, size_t s0, size_t ns, const fhook *h, size_t ahead) {
     int peer = 1 - me;
     size_t ib = 0, ie = 0;
-    int f1 = nr == 0, hooked = hook_idx < 0;
+    int f1 = nr == 0, hooked = h == NULL || h->n == 0;
     for (size_t i = 0; ie < nr || i < ns; i++) {
         while (ib < nr && ib <= i + ahead) {
             if (R[r0 + ib].wire) push(s, L, A_SEND, me, K_M, r0 + ib);
@@ -216,7 +256,7 @@ static void walk_steps(fsim *s, alist *L, int me, const fchunk *R, size_t r0, si
         }
         if (ib == nr && !f1) {
             if (!hooked && i >= ns) {
-                push(s, L, A_SEND, me, K_T, (size_t)hook_idx);
+                hook_push(s, L, me, h);
                 hooked = 1;
             }
             f1 = 1;
@@ -227,7 +267,7 @@ static void walk_steps(fsim *s, alist *L, int me, const fchunk *R, size_t r0, si
                 push(s, L, A_SEND, me, K_C, s0 + i);
             }
             if (i + 1 == ns && !hooked && ib == nr) {
-                push(s, L, A_SEND, me, K_T, (size_t)hook_idx);
+                hook_push(s, L, me, h);
                 hooked = 1;
             }
         }
@@ -238,51 +278,129 @@ static void walk_steps(fsim *s, alist *L, int me, const fchunk *R, size_t r0, si
     }
 }
 
-/* One party's walk of silent_steps_run (src/ot/silent.c): segments that
- * fit the COTs at hand, each after the refills it needs. av_s / av_r: this
- * party's stock as COT sender / receiver, updated. */
+/* One party's walk of silent_steps_run4 (src/ot/silent.c): segments that
+ * fit the stocks at hand, each after the refills it needs. av_s / av_r:
+ * this party's stocks as sender / receiver, [0] COTs and [1] 4-bit VOLE
+ * correlations, updated. */
+typedef struct fwalk {
+    fsim *s;
+    alist *L;
+    int me;
+    uint64_t *av_s, *av_r;
+    size_t ts, tr, ts4, tr4; /* trees sent / received so far, by kind */
+    int pend[2];             /* trees sent, the batch not yet added */
+} fwalk;
+
+static void hook_add(fhook *h, int kind, size_t idx) {
+    if (h->n < 8) {
+        h->kind[h->n] = (uint8_t)kind;
+        h->idx[h->n++] = idx;
+    }
+}
+
+/* A refill's trees from us: pushed now (h NULL) or carried by the next
+ * hook. A 4-bit VOLE batch first finishes a pending COT batch, then takes
+ * its tree COTs as silent_rcot_* does (what is left first, a COT batch
+ * whenever the stock is empty, its trees ahead of the correlations'). */
+static void fw_send(fwalk *w, int k, fhook *h) {
+    fsim *s = w->s;
+    if (k == 1) {
+        if (w->pend[0]) {
+            w->av_s[0] += s->usable;
+            w->pend[0] = 0;
+        }
+        for (uint64_t need = s->cots4; need > 0;) {
+            if (w->av_s[0] == 0) {
+                if (h)
+                    hook_add(h, K_T, w->ts++);
+                else
+                    push(s, w->L, A_SEND, w->me, K_T, w->ts++);
+                w->av_s[0] += s->usable;
+            }
+            uint64_t t = w->av_s[0] < need ? w->av_s[0] : need;
+            w->av_s[0] -= t;
+            need -= t;
+        }
+    }
+    if (h)
+        hook_add(h, k ? K_T4 : K_T, k ? w->ts4++ : w->ts++);
+    else
+        push(s, w->L, A_SEND, w->me, k ? K_T4 : K_T, k ? w->ts4++ : w->ts++);
+    w->pend[k] = 1;
+}
+
+static void fw_finish(fwalk *w, int k) {
+    if (!w->pend[k]) return;
+    w->av_s[k] += k ? w->s->usable4 : w->s->usable;
+    w->pend[k] = 0;
+}
+
+/* The peer's trees for our receiving direction's next batch of kind k. */
+static void fw_recv(fwalk *w, int k) {
+    fsim *s = w->s;
+    int peer = 1 - w->me;
+    if (k == 1)
+        for (uint64_t need = s->cots4; need > 0;) {
+            if (w->av_r[0] == 0) {
+                push(s, w->L, A_RECV, peer, K_T, w->tr++);
+                w->av_r[0] += s->usable;
+            }
+            uint64_t t = w->av_r[0] < need ? w->av_r[0] : need;
+            w->av_r[0] -= t;
+            need -= t;
+        }
+    push(s, w->L, A_RECV, peer, k ? K_T4 : K_T, k ? w->tr4++ : w->tr++);
+    w->av_r[k] += k ? s->usable4 : s->usable;
+}
+
+/* The chunks from j on that fit the stocks a[] (updated). */
+static size_t fw_fit(const fchunk *C, size_t j, size_t n, uint64_t a[2]) {
+    while (j < n && C[j].cots <= a[C[j].pool]) {
+        a[C[j].pool] -= C[j].cots;
+        j++;
+    }
+    return j;
+}
+
 static void walk_silent(fsim *s, alist *L, int me, const fchunk *R, size_t nr, const fchunk *S,
-                        size_t ns, uint64_t *av_s, uint64_t *av_r) {
-    int peer = 1 - me;
-    size_t is = 0, ir = 0, ts = 0, tr = 0; /* trees sent / received so far */
-    int sent = 0;
+                        size_t ns, uint64_t av_s[2], uint64_t av_r[2]) {
+    fwalk w = {s, L, me, av_s, av_r, 0, 0, 0, 0, {0, 0}};
+    size_t is = 0, ir = 0;
+    int used_s[2] = {0, 0}, used_r[2] = {0, 0};
     while ((is < ns || ir < nr) && !s->err) {
-        int ref_s = is < ns && S[is].cots > *av_s;
-        int ref_r = ir < nr && R[ir].cots > *av_r;
-        if (ref_s && !sent) push(s, L, A_SEND, me, K_T, ts);
-        if (ref_r) {
-            push(s, L, A_RECV, peer, K_T, tr++);
-            *av_r += s->usable;
-        }
-        if (ref_s) {
-            ts++;
-            *av_s += s->usable;
-        }
-        size_t js = is, jr = ir;
-        while (js < ns && S[js].cots <= *av_s)
-            *av_s -= S[js++].cots;
-        sent = js < ns && js > is && S[js].cots > *av_s;
-        while (jr < nr && R[jr].cots <= *av_r)
-            *av_r -= R[jr++].cots;
+        int ks = is < ns ? S[is].pool : 0, kr = ir < nr ? R[ir].pool : 0;
+        int ref_s = is < ns && S[is].cots > av_s[ks];
+        int ref_r = ir < nr && R[ir].cots > av_r[kr];
+        if (ref_s && !w.pend[ks]) fw_send(&w, ks, NULL);
+        if (ref_r) fw_recv(&w, kr);
+        if (ref_s) fw_finish(&w, ks);
+        for (int k = 0; k < 2; k++) fw_finish(&w, k);
+        size_t js = fw_fit(S, is, ns, av_s), jr = fw_fit(R, ir, nr, av_r);
         if (js == is && jr == ir) { /* cannot happen: a refill makes room for a chunk */
             s->err = PARLEY_E_ARG;
             return;
         }
-        /* the last segment makes a short direction's next batch ahead */
-        int last = js == ns && jr == nr;
-        int ahead_s = last && js > is && *av_s < s->room;
-        int ahead_r = last && jr > ir && *av_r < s->room;
-        if (ahead_s) sent = 1;
-        walk_steps(s, L, me, R, ir, jr - ir, S, is, js - is, sent ? (long)ts : -1,
-                   OT_AHEAD_SILENT);
-        if (ahead_s) {
-            ts++;
-            *av_s += s->usable;
+        for (size_t j = is; j < js; j++) used_s[S[j].pool] = 1;
+        for (size_t j = ir; j < jr; j++) used_r[R[j].pool] = 1;
+        int want[2] = {0, 0};
+        if (js < ns && js > is) want[S[js].pool] = 1;
+        /* the last segment makes a short pool's next batch ahead (the
+         * correlations' only after the exchange drew on them) */
+        int last = js == ns && jr == nr, ahead_s[2] = {0, 0}, ahead_r[2] = {0, 0};
+        for (int k = 0; k < 1 + s->v4; k++) {
+            uint64_t room = k ? s->room4 : s->room;
+            ahead_s[k] = last && js > is && av_s[k] < room && (k == 0 || used_s[1]);
+            ahead_r[k] = last && jr > ir && av_r[k] < room && (k == 0 || used_r[1]);
+            if (ahead_s[k]) want[k] = 1;
         }
-        if (ahead_r) {
-            push(s, L, A_RECV, peer, K_T, tr++);
-            *av_r += s->usable;
-        }
+        fhook h = {0};
+        for (int k = 0; k < 2; k++)
+            if (want[k]) fw_send(&w, k, &h);
+        walk_steps(s, L, me, R, ir, jr - ir, S, is, js - is, &h, OT_AHEAD_SILENT);
+        for (int k = 0; k < 2; k++)
+            if (ahead_s[k]) fw_finish(&w, k);
+        for (int k = 0; k < 2; k++)
+            if (ahead_r[k]) fw_recv(&w, k);
         is = js;
         ir = jr;
     }
@@ -319,6 +437,9 @@ static void replay(fsim *s, alist *L, uint64_t *clk, size_t cnt[2][K_N]) {
                     if (a->kind == K_T) { /* a refill's trees */
                         s->sent[p] += s->batch;
                         s->batches++;
+                    } else if (a->kind == K_T4) {
+                        s->sent[p] += s->batch4;
+                        s->batches4++;
                     }
                 } else {
                     if (*t == UINT64_MAX) break; /* wait for the peer */
@@ -353,7 +474,7 @@ static fchunk *chunks_of(fsim *s, int me, int snd, size_t *n) {
         if ((j->sender == me) != snd) continue;
         for (size_t i0 = 0; i0 < j->n; i0 += OTE_CHUNK) {
             size_t len = j->n - i0 < OTE_CHUNK ? j->n - i0 : OTE_CHUNK;
-            c[k++] = (fchunk){(uint64_t)j->cpo * len, j->wire};
+            c[k++] = (fchunk){(uint64_t)j->cpo * len, j->wire, j->pool};
         }
     }
     return c;
@@ -373,31 +494,42 @@ void fsim_otb_run(fsim *s) {
     }
     alist L[2];
     memset(L, 0, sizeof L);
-    uint64_t av[2] = {ln->avail[0], ln->avail[1]};
+    uint64_t av[2] = {ln->avail[0], ln->avail[1]}, av4[2] = {ln->avail4[0], ln->avail4[1]};
     if (!s->err) {
         for (int p = 0; p < 2; p++) {
             if (s->backend == OT_BACKEND_SILENT) {
                 /* Each party walks with its own view of the stocks (they
                  * mirror each other); keep the server's. */
-                uint64_t as = ln->avail[p], ar = ln->avail[1 - p];
-                walk_silent(s, &L[p], p, R[p], nr[p], S[p], ns[p], &as, &ar);
+                uint64_t as[2] = {ln->avail[p], ln->avail4[p]};
+                uint64_t ar[2] = {ln->avail[1 - p], ln->avail4[1 - p]};
+                walk_silent(s, &L[p], p, R[p], nr[p], S[p], ns[p], as, ar);
                 if (p == 0) {
-                    av[0] = as;
-                    av[1] = ar;
+                    av[0] = as[0];
+                    av[1] = ar[0];
+                    av4[0] = as[1];
+                    av4[1] = ar[1];
+                } else if (as[0] != av[1] || ar[0] != av[0] || as[1] != av4[1] ||
+                           ar[1] != av4[0]) {
+                    s->err = PARLEY_E_ARG; /* the two walks disagree on a stock: a bug */
                 }
             } else {
-                walk_steps(s, &L[p], p, R[p], 0, nr[p], S[p], 0, ns[p], -1, OT_AHEAD);
+                walk_steps(s, &L[p], p, R[p], 0, nr[p], S[p], 0, ns[p], NULL, OT_AHEAD);
             }
         }
         size_t cnt[2][K_N];
         for (int p = 0; p < 2; p++) {
             cnt[p][K_M] = nr[p];
             cnt[p][K_C] = ns[p];
-            cnt[p][K_T] = ns[p] + 1;
+            /* refills: at most one per chunk of either list, two more
+             * made ahead, and a COT batch inside each 4-bit VOLE one */
+            cnt[p][K_T] = 2 * (ns[p] + nr[p]) + 4;
+            cnt[p][K_T4] = ns[p] + nr[p] + 2;
         }
         replay(s, L, cur_clk(s), cnt);
         ln->avail[0] = av[0];
         ln->avail[1] = av[1];
+        ln->avail4[0] = av4[0];
+        ln->avail4[1] = av4[1];
     }
     for (int p = 0; p < 2; p++) {
         mem_free(R[p]);

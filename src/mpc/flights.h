@@ -16,7 +16,8 @@
  * lanes run side by side, and a party goes on after its slowest lane).
  * An otb_run is replayed chunk by chunk in the order ot_steps_run
  * (src/ot/sched.c) and, on the silent backend, silent_steps_run
- * (src/ot/silent.c, with each lane's COT stock and its refills) take the
+ * (src/ot/silent.c, with each lane's COT stock and its refills; with
+ * fsim_new4 also its 4-bit VOLE stock, silent_steps_run4) take the
  * chunks, so the model sees where a schedule waits on the peer's answer
  * instead of running ahead. Linear layers over OT add their streamed COTs
  * (fsim_cotv, src/ot/cotv.c: COTV_AHEAD chunks ahead). A change to any of those
@@ -28,6 +29,7 @@
 #define PARLEY_MPC_FLIGHTS_H
 
 #include "ot/ferret.h"
+#include "ot/vole4.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -39,6 +41,17 @@ struct ot_costing;
 /* backend: OT_BACKEND_*; lanes 1..LANES_MAX; fp: the silent backend's
  * Ferret parameters (NULL: FERRET_DEFAULT). 0 or PARLEY_E_NOMEM / _ARG. */
 int fsim_new(fsim **out, int backend, unsigned lanes, const ferret_params *fp) WUR;
+/* The same for lanes with 4-bit VOLE pools of set vp for their (N <= 16
+ * choose 1)-OTs (ot_lane_opts.vole4; vp NULL: none): those jobs take one
+ * correlation per OT and 4 choice bits, each pool refills as the
+ * schedule walks it (silent_steps_run4), a correlations' batch takes its
+ * tree COTs from the Ferret stock of its direction, and every lane starts
+ * with the Ferret stock its set-up left (the first bases took 4 m COTs
+ * each way). */
+int fsim_new4(fsim **out, int backend, unsigned lanes, const ferret_params *fp,
+              const vole4_params *vp) WUR;
+/* Bytes of every batch made so far, both kinds (the trees the walks sent). */
+uint64_t fsim_gen_bytes(const fsim *s);
 void fsim_free(fsim *s);
 /* 0, or PARLEY_E_NOMEM if some step ran out of memory (the figures are
  * then meaningless). */

@@ -99,10 +99,22 @@ uint64_t otb_job_bytes(int backend, const otb_job *j) {
     return r + s;
 }
 
+int otb_job_on_vole4(const otb_job *j) {
+    return j->kind == OTB_KK && j->N <= 16;
+}
+
+uint64_t otb_vole4_choice_bytes(const otb_job *j) {
+    return bits_bytes((uint64_t)j->n * 4);
+}
+
 uint64_t otb_job_cost(const ot_costing *oc, const otb_job *j) {
-    if (oc->cots) *oc->cots += otb_job_cots(oc->backend, j);
+    int v4 = oc->vole4 && oc->backend == OT_BACKEND_SILENT && otb_job_on_vole4(j);
+    if (oc->cots && !v4) *oc->cots += otb_job_cots(oc->backend, j);
     if (oc->fs) fsim_job(oc->fs, j);
-    return otb_job_bytes(oc->backend, j);
+    if (!v4) return otb_job_bytes(oc->backend, j);
+    uint64_t r, s;
+    otb_job_bytes_split(oc->backend, j, &r, &s);
+    return otb_vole4_choice_bytes(j) + s;
 }
 
 double otb_cot_bits(int backend, unsigned width) {
