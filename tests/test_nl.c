@@ -1271,6 +1271,36 @@ static int rt3_party(party *p, void *arg) {
     for (int k = 0; k < 3; k++) TRY(nl_relu_trunc(p, t->y[r], t->x[r], t->n - 1000 * (size_t)k, t->l, t->s));
     return 0;
 }
+/* The deeper of the two parties' flight depths in the last run2_party,
+ * set-up excluded. */
+static uint64_t run_depth(void) {
+    uint64_t d = 0;
+    for (int r = 0; r < 2; r++) {
+        uint64_t dr = run2_party_stats[r].depth - run2_party_setup_stats[r].depth;
+        if (dr > d) d = dr;
+    }
+    return d;
+}
+
+/* rt3_party's last call against plaintext (the ReLU-truncation of its
+ * first n - 2000 elements) if the run went through, then t's buffers
+ * freed. */
+static void rt3_check_free(ew *t, int ran) {
+    for (size_t i = 0; ran && i < t->n - 2000; i++) {
+        uint64_t x = (t->x[0][i] + t->x[1][i]) & bits_mask(t->l), want;
+        nl_relu_plain(&want, &x, 1, t->l);
+        nl_trunc_plain(&want, &want, 1, t->l, t->s);
+        if (((t->y[0][i] + t->y[1][i]) & bits_mask(t->l)) != want) {
+            CHECK_MSG(0, "n = %zu: element %zu wrong", t->n, i);
+            break;
+        }
+    }
+    for (int r = 0; r < 2; r++) {
+        mem_free(t->x[r]);
+        mem_free(t->y[r]);
+    }
+}
+
 /* The flight model and the byte functions with the leaves on 4-bit VOLE
  * (fsim_new4, ot_costing.vole4): three ReLU-truncations in a row on
  * toy-set lanes, so both kinds of batch run out in the middle of calls
@@ -1309,11 +1339,7 @@ TEST(predicted_with_vole4) {
         fsim_free(fs);
         int rc = run2_party(rt3_party, &t, cs[c].lanes);
         CHECK_MSG(rc == 0, "%s", err_msg());
-        uint64_t d = 0;
-        for (int r = 0; r < 2; r++) {
-            uint64_t dr = run2_party_stats[r].depth - run2_party_setup_stats[r].depth;
-            if (dr > d) d = dr;
-        }
+        uint64_t d = run_depth();
         printf("  n = %zu, %u lanes, (%u, %u): flights %llu predicted, %llu measured; batches' "
                "bytes %llu, %llu\n",
                t.n, cs[c].lanes, t.l, t.s, (unsigned long long)model, (unsigned long long)d,
@@ -1321,19 +1347,7 @@ TEST(predicted_with_vole4) {
         CHECK_EQ(d, model);
         CHECK_EQ(measured_bytes(), bytes);
         CHECK_EQ(run2_party_gen_bytes(), gen);
-        for (size_t i = 0; i < t.n - 2000 && rc == 0; i++) { /* the last call's results */
-            uint64_t x = (t.x[0][i] + t.x[1][i]) & bits_mask(t.l), want;
-            nl_relu_plain(&want, &x, 1, t.l);
-            nl_trunc_plain(&want, &want, 1, t.l, t.s);
-            if (((t.y[0][i] + t.y[1][i]) & bits_mask(t.l)) != want) {
-                CHECK_MSG(0, "n = %zu: element %zu wrong", t.n, i);
-                break;
-            }
-        }
-        for (int r = 0; r < 2; r++) {
-            mem_free(t.x[r]);
-            mem_free(t.y[r]);
-        }
+        rt3_check_free(&t, rc == 0);
     }
     run2_party_vole4 = NULL;
     run2_party_ferret = NULL;
@@ -1361,27 +1375,11 @@ TEST(flights_predicted_production_ferret) {
         fsim_free(fs);
         int rc = run2_party(rt3_party, &t, cs[c].lanes);
         CHECK_MSG(rc == 0, "%s", err_msg());
-        uint64_t d = 0;
-        for (int r = 0; r < 2; r++) {
-            uint64_t dr = run2_party_stats[r].depth - run2_party_setup_stats[r].depth;
-            if (dr > d) d = dr;
-        }
+        uint64_t d = run_depth();
         printf("  n = %zu, %u lanes: %llu flights predicted, %llu measured\n", t.n, cs[c].lanes,
                (unsigned long long)model, (unsigned long long)d);
         CHECK_EQ(d, model);
-        for (size_t i = 0; i < t.n - 2000 && rc == 0; i++) { /* the last call's results */
-            uint64_t x = (t.x[0][i] + t.x[1][i]) & bits_mask(t.l), want;
-            nl_relu_plain(&want, &x, 1, t.l);
-            nl_trunc_plain(&want, &want, 1, t.l, t.s);
-            if (((t.y[0][i] + t.y[1][i]) & bits_mask(t.l)) != want) {
-                CHECK_MSG(0, "n = %zu: element %zu wrong", t.n, i);
-                break;
-            }
-        }
-        for (int r = 0; r < 2; r++) {
-            mem_free(t.x[r]);
-            mem_free(t.y[r]);
-        }
+        rt3_check_free(&t, rc == 0);
     }
     run2_party_ferret = NULL;
     prg_clear(&g);

@@ -3,6 +3,7 @@
 #include "ot/ferret.h"
 
 #include "ot/lpn.h"
+#include "ot/ggm.h"
 #include "util/mem.h"
 
 #include <stdlib.h>
@@ -212,13 +213,7 @@ static void ggm_rebuild(ferret *f, block *lv, const block *K, const uint64_t *b,
         level_sums(lv, m, &s0, &s1);
         block mb = block_mask((unsigned)b[d]);
         block sib = block_xor(K[d], block_xor(block_sel(mb, s1, s0), z));
-        block v0 = block_and(sib, block_xor(mb, block_mask(1))), v1 = block_and(sib, mb);
-        for (size_t x = 0; x < m; x++) {
-            uint64_t e = eq_mask(x, path);
-            block em = {{e, e}};
-            lv[2 * x] = block_sel(em, v0, lv[2 * x]);
-            lv[2 * x + 1] = block_sel(em, v1, lv[2 * x + 1]);
-        }
+        ggm_put_sibling(lv, m, path, mb, sib);
         path = 2 * path + (1 ^ b[d]);
     }
     size_t nl = (size_t)1 << h;

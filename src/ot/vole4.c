@@ -3,6 +3,7 @@
 
 #include "ot/silent.h"
 #include "util/ct.h"
+#include "ot/ggm.h"
 #include "util/mem.h"
 
 #include <string.h>
@@ -198,15 +199,7 @@ static uint64_t ggm_rebuild(vole4 *f, block *lv, const block *K, const unsigned 
         /* The path node's children added z0 and z1 to the sums. */
         block mb = block_mask(b[d]);
         block sib = block_xor(K[d], block_sel(mb, block_xor(s1, z1), block_xor(s0, z0)));
-        /* Child 2 path + b[d] is the sibling, child 2 path + 1 - b[d] the
-         * next path node (zero). */
-        block v0 = block_and(sib, block_xor(mb, block_mask(1))), v1 = block_and(sib, mb);
-        for (size_t x = 0; x < m; x++) {
-            uint64_t e = eq_mask(x, path);
-            block em = {{e, e}};
-            lv[2 * x] = block_sel(em, v0, lv[2 * x]);
-            lv[2 * x + 1] = block_sel(em, v1, lv[2 * x + 1]);
-        }
+        ggm_put_sibling(lv, m, path, mb, sib);
         path = 2 * path + (1 ^ b[d]);
     }
     return path;
