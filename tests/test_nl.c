@@ -1305,8 +1305,8 @@ static void rt3_check_free(ew *t, int ran) {
  * (fsim_new4, ot_costing.vole4): three ReLU-truncations in a row on
  * toy-set lanes, so both kinds of batch run out in the middle of calls
  * and stocks carry over between them, and once on the production sets;
- * the flights, the bytes without the batches, and the batches' bytes,
- * each exact. */
+ * the flights, the bytes without the batches, the batches' bytes and the
+ * set-up's bytes (ot_lane_setup_bytes), each exact. */
 TEST(predicted_with_vole4) {
     prg g;
     harness_prg(&g, 98);
@@ -1347,6 +1347,9 @@ TEST(predicted_with_vole4) {
         CHECK_EQ(d, model);
         CHECK_EQ(measured_bytes(), bytes);
         CHECK_EQ(run2_party_gen_bytes(), gen);
+        ot_lane_opts lo = {.backend = OT_BACKEND_SILENT, .ferret = fp, .vole4 = vp};
+        CHECK_EQ(run2_party_setup_stats[0].bytes_sent + run2_party_setup_stats[1].bytes_sent,
+                 cs[c].lanes * ot_lane_setup_bytes(&lo));
         rt3_check_free(&t, rc == 0);
     }
     run2_party_vole4 = NULL;

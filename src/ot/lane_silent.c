@@ -202,13 +202,18 @@ static void *silent_instance(ot_lane *ln, int which) {
 
 /* Each way: the m0 raw IKNP rows (16 bytes per row, per chunk of
  * OTE_CHUNK rounded up to 128), the 16-byte code seed and, where the set
- * boots, one FERRET_BOOT batch's tree messages. */
+ * boots, one FERRET_BOOT batch's tree messages; with 4-bit VOLE pools, the
+ * Ferret batches their first base takes. */
 static uint64_t silent_setup_bytes(const ot_lane_opts *o) {
     const ferret_params *fp = params_of(o);
     size_t m = ferret_first_rows(fp);
     uint64_t ext = 16 + (ferret_boots(fp) ? ferret_batch_bytes(&FERRET_BOOT) : 0);
     for (size_t i0 = 0; i0 < m; i0 += OTE_CHUNK)
         ext += 16 * ote_padded(m - i0 < OTE_CHUNK ? m - i0 : OTE_CHUNK);
+    if (o && o->vole4) { /* the first 4-bit VOLE base: 4 m COTs from fresh batches */
+        uint64_t need = 4 * (uint64_t)vole4_m(o->vole4), u = ferret_usable(fp);
+        ext += (need + u - 1) / u * ferret_batch_bytes(fp);
+    }
     return 2 * ext;
 }
 
