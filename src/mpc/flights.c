@@ -298,10 +298,31 @@ static void hook_add(fhook *h, int kind, size_t idx) {
     }
 }
 
+/* A 4-bit VOLE batch's tree COTs from the COT stock of its direction, as
+ * silent_rcot_* takes them: what is left first, a COT batch whenever the
+ * stock is empty (our trees, pushed now or carried by h, or the peer's). */
+static void fw_take_trees(fwalk *w, int we_send, fhook *h) {
+    fsim *s = w->s;
+    uint64_t *av = we_send ? &w->av_s[0] : &w->av_r[0];
+    for (uint64_t need = s->cots4; need > 0;) {
+        if (*av == 0) {
+            if (!we_send)
+                push(s, w->L, A_RECV, 1 - w->me, K_T, w->tr++);
+            else if (h)
+                hook_add(h, K_T, w->ts++);
+            else
+                push(s, w->L, A_SEND, w->me, K_T, w->ts++);
+            *av += s->usable;
+        }
+        uint64_t t = *av < need ? *av : need;
+        *av -= t;
+        need -= t;
+    }
+}
+
 /* A refill's trees from us: pushed now (h NULL) or carried by the next
  * hook. A 4-bit VOLE batch first finishes a pending COT batch, then takes
- * its tree COTs as silent_rcot_* does (what is left first, a COT batch
- * whenever the stock is empty, its trees ahead of the correlations'). */
+ * its tree COTs (fw_take_trees), whose batch's trees go ahead of its own. */
 static void fw_send(fwalk *w, int k, fhook *h) {
     fsim *s = w->s;
     if (k == 1) {
@@ -309,18 +330,7 @@ static void fw_send(fwalk *w, int k, fhook *h) {
             w->av_s[0] += s->usable;
             w->pend[0] = 0;
         }
-        for (uint64_t need = s->cots4; need > 0;) {
-            if (w->av_s[0] == 0) {
-                if (h)
-                    hook_add(h, K_T, w->ts++);
-                else
-                    push(s, w->L, A_SEND, w->me, K_T, w->ts++);
-                w->av_s[0] += s->usable;
-            }
-            uint64_t t = w->av_s[0] < need ? w->av_s[0] : need;
-            w->av_s[0] -= t;
-            need -= t;
-        }
+        fw_take_trees(w, 1, h);
     }
     if (h)
         hook_add(h, k ? K_T4 : K_T, k ? w->ts4++ : w->ts++);
@@ -339,16 +349,7 @@ static void fw_finish(fwalk *w, int k) {
 static void fw_recv(fwalk *w, int k) {
     fsim *s = w->s;
     int peer = 1 - w->me;
-    if (k == 1)
-        for (uint64_t need = s->cots4; need > 0;) {
-            if (w->av_r[0] == 0) {
-                push(s, w->L, A_RECV, peer, K_T, w->tr++);
-                w->av_r[0] += s->usable;
-            }
-            uint64_t t = w->av_r[0] < need ? w->av_r[0] : need;
-            w->av_r[0] -= t;
-            need -= t;
-        }
+    if (k == 1) fw_take_trees(w, 0, NULL);
     push(s, w->L, A_RECV, peer, k ? K_T4 : K_T, k ? w->tr4++ : w->tr++);
     w->av_r[k] += k ? s->usable4 : s->usable;
 }

@@ -56,6 +56,7 @@ static void view_of(const ot_task *t, sview *v) {
         v->N = t->N;
         v->l = t->l;
         v->L = bits_ceil_log2(t->N);
+        v->cb = v->L;
         if (((const cot_pool *)t->src)->nib) { /* key j = H(v ^ (j ^ d) Delta) */
             PARLEY_CHECK(t->N <= 16);
             v->v4 = 1;
@@ -84,7 +85,6 @@ static void view_of(const ot_task *t, sview *v) {
         PARLEY_CHECK(t->kind == OT_TASK_ROT);
         return;
     }
-    if (!v->v4) v->cb = v->L;
     v->per = (uint64_t)v->N * v->l;
     v->B = v->v4 ? 1 : (unsigned)((v->per + 127) / 128); /* v4: a block per key */
     v->packed = v->per <= 64;
