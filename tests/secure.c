@@ -62,15 +62,19 @@ int secure_run(uint64_t **out, size_t *nout, const qnet *net, const uint64_t *x,
     secure_job j = {{net, pub}, x, cfg, NULL, 0};
     if (cfg->costs) memset(cfg->costs, 0, sizeof *cfg->costs);
     const ferret_params *was = run2_party_ferret;
+    const vole4_params *was4 = run2_party_vole4;
     run2_party_ferret = cfg->ferret;
+    run2_party_vole4 = cfg->vole4;
     rc = run2_party(secure_party, &j, cfg->lanes);
     run2_party_ferret = was;
+    run2_party_vole4 = was4;
     qnet_free(pub);
     if (cfg->costs) {
         secure_costs *c = cfg->costs;
         c->setup = run2_party_setup_stats[0].bytes_sent + run2_party_setup_stats[1].bytes_sent;
         c->he_setup = c->he_sent[0] + c->he_sent[1];
         c->cots = run2_party_sil[0].cots;
+        c->corrs = run2_party_sil[0].corrs;
     }
     if (rc < 0) {
         mem_free(j.out);
@@ -85,8 +89,9 @@ int secure_check_costs(const qnet *net, const secure_cfg *cfg, const secure_cost
     cost_opts o = {.mode = cfg->mode,
                    .lanes = cfg->lanes,
                    .reveal_label = cfg->reveal_label,
-                   .ot = test_backend(),
-                   .ferret = cfg->ferret ? cfg->ferret : &FERRET_TOY};
+                   .ot = cfg->vole4 ? OT_BACKEND_SILENT : test_backend(), /* as run2_party */
+                   .ferret = cfg->ferret ? cfg->ferret : &FERRET_TOY,
+                   .vole4 = cfg->vole4};
     cost_report r;
     int rc = cost_predict(&r, net, &o);
     if (rc < 0) {
@@ -111,12 +116,16 @@ int secure_check_costs(const qnet *net, const secure_cfg *cfg, const secure_cost
     if (rc == 0 && c->cots != r.cots)
         rc = err_set(PARLEY_E_MISMATCH, "%llu silent COTs used, predicted %llu",
                      (unsigned long long)c->cots, (unsigned long long)r.cots);
-    if (rc == 0 && (gen != r.gen_made || gen < r.gen || (r.cots == 0 && gen != 0)))
+    if (rc == 0 && c->corrs != r.corrs)
+        rc = err_set(PARLEY_E_MISMATCH, "%llu 4-bit VOLE correlations used, predicted %llu",
+                     (unsigned long long)c->corrs, (unsigned long long)r.corrs);
+    if (rc == 0 &&
+        (gen != r.gen_made || gen < r.gen || (r.cots == 0 && r.corrs == 0 && gen != 0)))
         rc = err_set(PARLEY_E_MISMATCH,
                      "silent batches: %llu bytes, predicted %llu (%llu COTs, %llu amortised)",
                      (unsigned long long)gen, (unsigned long long)r.gen_made,
                      (unsigned long long)r.cots, (unsigned long long)r.gen);
-    if (rc == 0 && test_backend() != OT_BACKEND_SILENT && (gen || r.cots))
+    if (rc == 0 && o.ot != OT_BACKEND_SILENT && (gen || r.cots))
         rc = err_set(PARLEY_E_MISMATCH, "silent costs on the IKNP backend");
     if (rc == 0 && total != r.total)
         rc = err_set(

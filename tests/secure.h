@@ -6,6 +6,7 @@
 #define PARLEY_TESTS_SECURE_H
 
 #include "ot/ferret.h"
+#include "ot/vole4.h"
 #include "nn/exec.h"
 #include "nn/qnet.h"
 
@@ -16,6 +17,7 @@ typedef struct secure_costs {
     uint64_t he_setup; /* both parties' bytes of lin_he_setup (HE mode) */
     uint64_t he_sent[2];
     uint64_t cots; /* silent OT: the COTs both directions used */
+    uint64_t corrs; /* silent OT, cfg.vole4: the 4-bit VOLE correlations used */
     double he_stat_bits[2]; /* HE: each party's lin_he_stat_bits after the inference */
     uint64_t he_cache_polys; /* HE: weight polynomials the server read from cfg's prep */
 } secure_costs;
@@ -28,6 +30,8 @@ typedef struct secure_cfg {
     const void *prep;    /* the server's lin_use_prepared (HE: nn/prep.h's cache), or NULL */
     const ferret_params *ferret; /* silent: the Ferret set of the run and of the
                                   * prediction (NULL: FERRET_TOY) */
+    const vole4_params *vole4;   /* silent: the leaves on 4-bit VOLE pools of this set
+                                  * (NULL: on COTs) */
 } secure_cfg;
 
 /* Run the whole inference (share, layers, reveal) on the encoded input x;

@@ -42,22 +42,45 @@ static int load(qnet **net, uint64_t **x, const char *model, const char *input, 
     return rc;
 }
 
-/* Secure (mode, lanes) equals the reference on model/input at (l, s). */
-static void same_as_ref(const char *model, const char *input, unsigned l, unsigned s, int mode,
-                        unsigned lanes) {
+/* Secure (mode, lanes; the leaves on 4-bit VOLE pools of set vp, or on
+ * COTs for NULL) equals the reference on model/input at (l, s), with
+ * every byte, COT and correlation, and the critical flights, as nn/cost
+ * predicts. */
+static void same_as_ref_v4(const char *model, const char *input, unsigned l, unsigned s, int mode,
+                           unsigned lanes, const vole4_params *vp) {
     qnet *net = NULL;
     uint64_t *x = NULL, *want = NULL, *got = NULL;
     size_t n = 0;
     REQUIRE_OK(load(&net, &x, model, input, l, s));
     REQUIRE_OK(ref_run(net, &want, NULL, x));
     secure_costs costs;
-    secure_cfg cfg = {.mode = mode, .lanes = lanes, .costs = &costs};
+    secure_cfg cfg = {.mode = mode, .lanes = lanes, .costs = &costs, .vole4 = vp};
     int rc = secure_run(&got, &n, net, x, &cfg);
     CHECK_MSG(rc == 0, "%s (%s, l=%u, %u lanes): %s", model, mode ? "he" : "ot", l, lanes,
               err_msg());
     if (rc == 0) /* and every byte as nn/cost predicts */
         CHECK_MSG(secure_check_costs(net, &cfg, &costs) == 0, "%s (%s, l=%u, %u lanes): %s", model,
                   mode ? "he" : "ot", l, lanes, err_msg());
+    if (rc == 0) {
+        cost_opts o = {.mode = mode,
+                       .lanes = lanes,
+                       .ot = vp ? OT_BACKEND_SILENT : test_backend(),
+                       .ferret = &FERRET_TOY,
+                       .vole4 = vp};
+        cost_report r;
+        REQUIRE_OK(cost_predict(&r, net, &o));
+        CHECK_MSG(costs.rep.critical_flights == r.flights,
+                  "%s (%s, l=%u, %u lanes): %llu critical flights, predicted %llu", model,
+                  mode ? "he" : "ot", l, lanes, (unsigned long long)costs.rep.critical_flights,
+                  (unsigned long long)r.flights);
+        if (vp) {
+            CHECK(costs.corrs > 0);
+            printf("  %s, %u lanes: %llu correlations, %llu COTs, %llu bytes of batches\n",
+                   mode ? "he" : "ot", lanes, (unsigned long long)costs.corrs,
+                   (unsigned long long)costs.cots, (unsigned long long)r.gen_made);
+        }
+        cost_report_free(&r);
+    }
     exec_report_free(&costs.rep);
     if (rc == 0) {
         CHECK_EQ(n, net->t[net->output].size);
@@ -73,6 +96,24 @@ static void same_as_ref(const char *model, const char *input, unsigned l, unsign
     mem_free(want);
     mem_free(got);
     qnet_free(net);
+}
+
+static void same_as_ref(const char *model, const char *input, unsigned l, unsigned s, int mode,
+                        unsigned lanes) {
+    same_as_ref_v4(model, input, l, s, mode, lanes, NULL);
+}
+
+/* The leaves on 4-bit VOLE (toy sets) through whole models: the
+ * convolutional model with its max pools and sibling ReLU-truncations,
+ * the projection shortcuts at three widths, both modes, one and two
+ * lanes; each run as the reference, with every figure predicted. */
+TEST(leaves_on_vole4_models) {
+    for (int mode = MODE_OT; mode <= MODE_HE; mode++)
+        for (unsigned lanes = 1; lanes <= 2; lanes++) {
+            same_as_ref_v4(DATA "cnn.onnx", DATA "cnn.input.npy", 37, 12, mode, lanes, &VOLE4_TOY);
+            same_as_ref_v4(DATA "resproj.onnx", DATA "resproj.input.npy", mode ? 32 : 17, 6, mode,
+                           lanes, &VOLE4_TOY);
+        }
 }
 
 /* The server's weight polynomials made before the session (nn/prep.h):

@@ -1305,8 +1305,10 @@ static void rt3_check_free(ew *t, int ran) {
  * (fsim_new4, ot_costing.vole4): three ReLU-truncations in a row on
  * toy-set lanes, so both kinds of batch run out in the middle of calls
  * and stocks carry over between them, and once on the production sets;
- * the flights, the bytes without the batches, the batches' bytes and the
- * set-up's bytes (ot_lane_setup_bytes), each exact. */
+ * the flights, the bytes without the batches, the batches' bytes, the
+ * set-up's bytes (ot_lane_setup_bytes), and the COTs and correlations
+ * used (without the COTs the correlations' bases and trees took), each
+ * exact. */
 TEST(predicted_with_vole4) {
     prg g;
     harness_prg(&g, 98);
@@ -1330,7 +1332,9 @@ TEST(predicted_with_vole4) {
         for (int r = 0; r < 2; r++) t.y[r] = mem_alloc(t.n, 8);
         fsim *fs;
         REQUIRE_OK(fsim_new4(&fs, OT_BACKEND_SILENT, cs[c].lanes, fp, vp));
-        ot_costing oc = {.backend = OT_BACKEND_SILENT, .fs = fs, .vole4 = 1};
+        uint64_t cots = 0, corrs = 0;
+        ot_costing oc = {
+            .backend = OT_BACKEND_SILENT, .fs = fs, .vole4 = 1, .cots = &cots, .corrs = &corrs};
         uint64_t bytes = 0;
         for (int k = 0; k < 3; k++)
             bytes += nl_relu_trunc_bytes(&oc, t.n - 1000 * (size_t)k, t.l, t.s, cs[c].lanes);
@@ -1347,6 +1351,11 @@ TEST(predicted_with_vole4) {
         CHECK_EQ(d, model);
         CHECK_EQ(measured_bytes(), bytes);
         CHECK_EQ(run2_party_gen_bytes(), gen);
+        for (int r = 0; r < 2; r++) {
+            CHECK_EQ(run2_party_sil[r].cots, cots);
+            CHECK_EQ(run2_party_sil[r].corrs, corrs);
+        }
+        CHECK(corrs > 0);
         ot_lane_opts lo = {.backend = OT_BACKEND_SILENT, .ferret = fp, .vole4 = vp};
         CHECK_EQ(run2_party_setup_stats[0].bytes_sent + run2_party_setup_stats[1].bytes_sent,
                  cs[c].lanes * ot_lane_setup_bytes(&lo));

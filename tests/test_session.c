@@ -7,6 +7,7 @@
 #include "harness.h"
 
 #include "net/link.h"
+#include "nn/cost.h"
 #include "nn/model.h"
 #include "nn/npy.h"
 #include "nn/ref.h"
@@ -42,16 +43,22 @@ static void *server_main(void *v) {
     return NULL;
 }
 
-static int server_start_link(server *s, qnet *net, unsigned mode, unsigned lanes,
-                             unsigned reveal, unsigned ot, int sessions, const link_opts *lo) {
+/* A server thread for `sessions` clients with configuration cfg. */
+static int server_start_cfg(server *s, const server_cfg *cfg, int sessions) {
     memset(s, 0, sizeof *s);
     TRY(chan_listen(&s->l, "127.0.0.1", 0));
     TRY(session_server_new(&s->srv, s->l));
-    s->cfg = (server_cfg){.net = net, .mode = mode, .lanes = lanes, .reveal = reveal, .ot = ot,
-                          .hello_timeout_ms = 3000, .link = lo};
+    s->cfg = *cfg;
     s->sessions = sessions;
     pthread_create(&s->th, NULL, server_main, s);
     return 0;
+}
+
+static int server_start_link(server *s, qnet *net, unsigned mode, unsigned lanes,
+                             unsigned reveal, unsigned ot, int sessions, const link_opts *lo) {
+    server_cfg c = {.net = net, .mode = mode, .lanes = lanes, .reveal = reveal, .ot = ot,
+                    .hello_timeout_ms = 3000, .link = lo};
+    return server_start_cfg(s, &c, sessions);
 }
 
 static int server_start_ot(server *s, qnet *net, unsigned mode, unsigned lanes, unsigned reveal,
@@ -169,6 +176,50 @@ TEST(sessions_on_the_silent_backend) {
     fixture_free(&f);
 }
 
+/* A server that asks for the leaves on 4-bit VOLE (server_cfg.leaves):
+ * the client follows its hello, the output is the reference's, and the
+ * client's bytes each way and the critical flights are what cost_predict
+ * says for that session (the production sets: the small Ferret set is
+ * not taken with these pools), in both modes. */
+TEST(sessions_with_leaves_on_vole4) {
+    fixture f;
+    REQUIRE_OK(fixture_load(&f));
+    static const unsigned modes[] = {MODE_OT, MODE_HE};
+    for (int m = 0; m < 2; m++) {
+        server s;
+        server_cfg c = {.net = f.net, .mode = modes[m], .lanes = 1, .ot = OT_BACKEND_SILENT,
+                        .leaves = LEAVES_VOLE4, .hello_timeout_ms = 3000};
+        REQUIRE_OK(server_start_cfg(&s, &c, 1));
+        session_result r;
+        int rc = session_infer("127.0.0.1", chan_listener_port(s.l), &f.x, NULL, NULL, &r);
+        CHECK_MSG(rc == 0, "client: %s", err_msg());
+        if (rc == 0) {
+            CHECK_EQ(r.ot, OT_BACKEND_SILENT);
+            CHECK_EQ(r.leaves, LEAVES_VOLE4);
+            size_t n = f.net->t[f.net->output].size;
+            CHECK_EQ(r.nout, n);
+            for (size_t i = 0; i < n && i < r.nout; i++) CHECK_EQ(r.out[i], f.want[i]);
+            cost_opts o = {.mode = (int)modes[m],
+                           .lanes = 1,
+                           .ot = OT_BACKEND_SILENT,
+                           .vole4 = cost_session_vole4(OT_BACKEND_SILENT, LEAVES_VOLE4)};
+            CHECK(o.vole4 == &VOLE4_H10K18);
+            CHECK(cost_session_ferret(f.net, &o) == NULL);
+            cost_report p;
+            REQUIRE_OK(cost_predict(&p, f.net, &o));
+            CHECK(p.corrs > 0);
+            CHECK_EQ(r.rep.bytes_sent, p.sent[MPC_CLIENT]);
+            CHECK_EQ(r.rep.bytes_recv, p.sent[MPC_SERVER]);
+            CHECK_EQ(r.rep.critical_flights, p.flights);
+            cost_report_free(&p);
+        }
+        session_result_free(&r);
+        server_stop(&s);
+        CHECK_MSG(s.rc[0] == 0, "server: %s", s.msg[0]);
+    }
+    fixture_free(&f);
+}
+
 /* Byte 12 of the hello is the OT backend: known values round-trip, others
  * (and a client hello that sets it) are refused. */
 TEST(hello_ot_backend_byte) {
@@ -187,12 +238,39 @@ TEST(hello_ot_backend_byte) {
     CHECK(hello_parse(&g, b, sizeof b) == PARLEY_E_PROTO);
     CHECK(strstr(err_msg(), "OT backend") != NULL);
     b[12] = 0;
-    b[15] = 1; /* reserved (13-14 are the batch) */
+    b[15] = 1; /* the leaves on 4-bit VOLE, which IKNP does not have */
     CHECK(hello_parse(&g, b, sizeof b) == PARLEY_E_PROTO);
     session_hello c = {.kind = HELLO_CLIENT, .version = SESSION_VERSION};
     hello_encode(b, &c);
     REQUIRE_OK(hello_parse(&g, b, sizeof b));
     b[12] = 1;
+    CHECK(hello_parse(&g, b, sizeof b) == PARLEY_E_PROTO);
+}
+
+/* Byte 15 of the server's hello is the leaves' OT: 4-bit VOLE round-trips
+ * on the silent backend; another value, 4-bit VOLE with IKNP, and a
+ * client hello that sets it are refused, each naming what is wrong. */
+TEST(hello_leaves_byte) {
+    session_hello h = {.kind = HELLO_SERVER, .version = SESSION_VERSION, .mode = MODE_OT, .l = 32,
+                       .s = 9, .lanes = 1, .ot = OT_BACKEND_SILENT, .leaves = LEAVES_VOLE4}, g;
+    uint8_t b[HELLO_BYTES];
+    hello_encode(b, &h);
+    CHECK_EQ(b[15], LEAVES_VOLE4);
+    REQUIRE_OK(hello_parse(&g, b, sizeof b));
+    CHECK_EQ(g.leaves, LEAVES_VOLE4);
+    b[15] = LEAVES_COT;
+    REQUIRE_OK(hello_parse(&g, b, sizeof b));
+    CHECK_EQ(g.leaves, LEAVES_COT);
+    b[15] = 2;
+    CHECK(hello_parse(&g, b, sizeof b) == PARLEY_E_PROTO);
+    CHECK(strstr(err_msg(), "leaves") != NULL);
+    b[15] = LEAVES_VOLE4;
+    b[12] = OT_BACKEND_IKNP;
+    CHECK(hello_parse(&g, b, sizeof b) == PARLEY_E_PROTO);
+    CHECK(strstr(err_msg(), "silent") != NULL);
+    session_hello c = {.kind = HELLO_CLIENT, .version = SESSION_VERSION};
+    hello_encode(b, &c);
+    b[15] = LEAVES_VOLE4;
     CHECK(hello_parse(&g, b, sizeof b) == PARLEY_E_PROTO);
 }
 

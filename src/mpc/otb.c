@@ -100,16 +100,17 @@ uint64_t otb_job_bytes(int backend, const otb_job *j) {
 }
 
 int otb_job_on_vole4(const otb_job *j) {
-    return j->kind == OTB_KK && j->N <= 16;
+    return j->kind == OTB_KK && vole4_takes(j->N);
 }
 
 uint64_t otb_vole4_choice_bytes(const otb_job *j) {
-    return bits_bytes((uint64_t)j->n * 4);
+    return bits_bytes((uint64_t)j->n * VOLE4_CHOICE_BITS);
 }
 
 uint64_t otb_job_cost(const ot_costing *oc, const otb_job *j) {
     int v4 = oc->vole4 && oc->backend == OT_BACKEND_SILENT && otb_job_on_vole4(j);
     if (oc->cots && !v4) *oc->cots += otb_job_cots(oc->backend, j);
+    if (oc->corrs && v4) *oc->corrs += j->n;
     if (oc->fs) fsim_job(oc->fs, j);
     if (!v4) return otb_job_bytes(oc->backend, j);
     uint64_t r, s;

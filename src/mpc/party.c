@@ -200,6 +200,7 @@ void party_silent_stats(const party *p, silent_stats *out) {
         out->gen_bytes += s.gen_bytes;
         out->gen_bytes_recv += s.gen_bytes_recv;
         out->cots += s.cots;
+        out->corrs += s.corrs;
         if (s.extra_flights > out->extra_flights) out->extra_flights = s.extra_flights;
     }
 }

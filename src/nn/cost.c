@@ -7,6 +7,7 @@
 #include "mpc/flights.h"
 #include "nl/nl.h"
 #include "nn/exec.h"
+#include "nn/hello.h"
 #include "nn/kind.h"
 #include "util/bits.h"
 #include "util/mem.h"
@@ -40,6 +41,7 @@ static int predict_at(cost_report *r, const qnet *net, const cost_opts *o) {
     if (!be)
         return err_set(PARLEY_E_ARG, "cost: OT backend %d is neither IKNP nor silent", o->ot);
     unsigned l = net->l;
+    const vole4_params *v4 = o->ot == OT_BACKEND_SILENT ? o->vole4 : NULL;
     r->nlayers = net->nlayers;
     r->layer = mem_calloc(net->nlayers ? net->nlayers : 1, sizeof *r->layer);
     r->layer_cots = mem_calloc(net->nlayers ? net->nlayers : 1, sizeof *r->layer_cots);
@@ -48,7 +50,7 @@ static int predict_at(cost_report *r, const qnet *net, const cost_opts *o) {
     uint8_t *nonneg = exec_nonneg_tensors(net), *width = exec_width_tensors(net);
     fsim *fs = NULL;
     if (!r->layer || !r->layer_cots || !r->layer_flights || !r->layer_sent || !nonneg || !width ||
-        fsim_new(&fs, o->ot, o->lanes, o->ferret) < 0) {
+        fsim_new4(&fs, o->ot, o->lanes, o->ferret, v4) < 0) {
         mem_free(nonneg);
         mem_free(width);
         return err_set(PARLEY_E_NOMEM, "out of memory for the cost model");
@@ -73,7 +75,8 @@ static int predict_at(cost_report *r, const qnet *net, const cost_opts *o) {
         int lgroup;
         unsigned j = exec_step_end(net, i, &lin, &n, &merged, &lgroup);
         ot_costing oc = {.backend = o->ot, .cots = &r->layer_cots[i], .fs = fs,
-                         .leaf_sender = lops->leaf_sender};
+                         .leaf_sender = lops->leaf_sender, .vole4 = v4 != NULL,
+                         .corrs = &r->corrs};
         uint64_t f0 = fsim_flights(fs), s0[2], s1[2];
         fsim_sent(fs, s0);
         qctx c = {.net = net,
@@ -127,21 +130,22 @@ static int predict_at(cost_report *r, const qnet *net, const cost_opts *o) {
         size_t cols = ot->shape.rank ? ot->shape.d[ot->shape.rank - 1] : 1;
         nres = ot->size / cols;
         ot_costing oc = {.backend = o->ot, .cots = &r->cots, .fs = fs,
-                         .leaf_sender = lops->leaf_sender};
+                         .leaf_sender = lops->leaf_sender, .vole4 = v4 != NULL,
+                         .corrs = &r->corrs};
         r->label = nl_argmax_bytes(&oc, nres, cols, l, o->lanes);
     }
     r->reveal = bits_bytes(nres * (size_t)l);
     fsim_msg(fs, MPC_SERVER, r->reveal); /* reveal: the server's share */
     r->flights = fsim_flights(fs) - setup_flights;
-    r->gen_made = fsim_batches(fs) * ferret_batch_bytes(o->ferret ? o->ferret : &FERRET_DEFAULT);
+    r->gen_made = fsim_gen_bytes(fs);
     fsim_sent(fs, r->sent);
     rc = fsim_status(fs);
     fsim_free(fs);
     if (rc < 0) return err_set(rc, "the flight model failed (out of memory?)");
     r->total = r->input + r->linear + r->nonlinear + r->label + r->reveal;
-    ot_lane_opts lo = {.backend = o->ot, .ferret = o->ferret};
+    ot_lane_opts lo = {.backend = o->ot, .ferret = o->ferret, .vole4 = v4};
     r->setup = o->lanes * ot_lane_setup_bytes(&lo) + lin_setup;
-    r->gen = be->gen_bytes(&lo, r->cots);
+    r->gen = be->gen_bytes(&lo, r->cots) + (v4 ? vole4_gen_bytes(v4, o->ferret, r->corrs) : 0);
     return 0;
 }
 
@@ -149,7 +153,9 @@ static int predict_at(cost_report *r, const qnet *net, const cost_opts *o) {
  * keeps the walk on it (else r is freed). */
 static const ferret_params *session_ferret(const qnet *net, const cost_opts *o, cost_report *r) {
     memset(r, 0, sizeof *r);
-    if (o->ot != OT_BACKEND_SILENT) return NULL;
+    /* leaves on 4-bit VOLE: the default set (their first bases alone take
+     * 4 m COTs each way, more than the small set's fit) */
+    if (o->ot != OT_BACKEND_SILENT || o->vole4) return NULL;
     const ferret_params *small = &FERRET_BOOT;
     /* An element through a ReLU takes at least 4 COTs (a comparison of k
      * bits takes k - 1 for its leaves, the MUX 2): a model with more than
@@ -175,6 +181,10 @@ const ferret_params *cost_session_ferret(const qnet *net, const cost_opts *o) {
     const ferret_params *fp = session_ferret(net, o, &r);
     cost_report_free(&r);
     return fp;
+}
+
+const vole4_params *cost_session_vole4(int ot, unsigned leaves) {
+    return ot == OT_BACKEND_SILENT && leaves == LEAVES_VOLE4 ? &VOLE4_H10K18 : NULL;
 }
 
 int cost_predict(cost_report *r, const qnet *net, const cost_opts *o) {

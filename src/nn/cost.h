@@ -34,6 +34,7 @@
 
 #include "nn/qnet.h"
 #include "ot/ferret.h"
+#include "ot/vole4.h"
 
 typedef struct cost_opts {
     int mode;                    /* MODE_OT or MODE_HE (nn/hello.h) */
@@ -41,6 +42,9 @@ typedef struct cost_opts {
     int reveal_label;            /* as exec_opts.reveal_label */
     int ot;                      /* OT_BACKEND_IKNP (0) or OT_BACKEND_SILENT */
     const ferret_params *ferret; /* silent: NULL = FERRET_DEFAULT */
+    /* silent: the lanes' 4-bit VOLE pools for the millionaire's leaves
+     * (ot_lane_opts.vole4; NULL: none, the leaves on COTs) */
+    const vole4_params *vole4;
 } cost_opts;
 
 typedef struct cost_report {
@@ -54,6 +58,8 @@ typedef struct cost_report {
     uint64_t setup;             /* before exec_infer: base OTs on every lane (silent: and
                                  * the first base COTs), HE keys */
     uint64_t cots;              /* silent: the COTs of exec_infer */
+    uint64_t corrs;             /* silent, cost_opts.vole4: the 4-bit VOLE correlations of
+                                 * exec_infer (one per leaf OT; not in cots) */
     uint64_t gen;               /* silent: their making, amortised (above) */
     uint64_t gen_made;          /* silent: the batches the run makes, whole (above) */
     uint64_t linear, nonlinear; /* layer bytes of CONV/FC/SCALE, and of the others */
@@ -90,8 +96,13 @@ void cost_report_free(cost_report *r);
  * direction. Such a session skips the production instance: no bootstrap
  * batch in the set-up, no 2.4 M-output batches and 55 MiB pools for a
  * model that uses a few hundred thousand COTs, and fewer bytes in all (its
- * batches replace the set-up's; docs/PROTOCOLS.md §2.4). */
+ * batches replace the set-up's; docs/PROTOCOLS.md §2.4). With o->vole4
+ * set it is always the default set. */
 const ferret_params *cost_session_ferret(const qnet *net, const cost_opts *o);
+/* The 4-bit VOLE set of a session on backend ot whose hello agreed
+ * `leaves` (LEAVES_*, nn/hello.h): VOLE4_H10K18 for LEAVES_VOLE4 on the
+ * silent backend, else NULL. */
+const vole4_params *cost_session_vole4(int ot, unsigned leaves);
 
 /* The coefficients an HE-mode inference of net returns: one per output of
  * each linear layer (batch included). What both parties declare to the HE

@@ -23,6 +23,7 @@ void hello_encode(uint8_t out[HELLO_BYTES], const session_hello *h) {
     unsigned n = h->batch == 1 ? 0 : h->batch; /* batch 1 as before batches */
     out[13] = (uint8_t)n;
     out[14] = (uint8_t)(n >> 8);
+    out[15] = (uint8_t)h->leaves;
 }
 
 int hello_parse(session_hello *out, const uint8_t *buf, size_t len) {
@@ -38,13 +39,12 @@ int hello_parse(session_hello *out, const uint8_t *buf, size_t len) {
                        .lanes = buf[10],
                        .reveal = buf[11],
                        .ot = buf[12],
-                       .batch = buf[13] | (unsigned)buf[14] << 8};
+                       .batch = buf[13] | (unsigned)buf[14] << 8,
+                       .leaves = buf[15]};
     *out = h;
     if (h.version != SESSION_VERSION) return 0; /* the caller names both versions */
-    for (int i = 15; i < HELLO_BYTES; i++)
-        if (buf[i]) return err_set(PARLEY_E_PROTO, "hello: reserved bytes are not zero");
     if (h.kind == HELLO_CLIENT) {
-        if (h.mode || h.l || h.s || h.lanes || h.reveal || h.ot)
+        if (h.mode || h.l || h.s || h.lanes || h.reveal || h.ot || h.leaves)
             return err_set(PARLEY_E_PROTO, "hello: a client hello carries parameters");
         return 0;
     }
@@ -60,6 +60,10 @@ int hello_parse(session_hello *out, const uint8_t *buf, size_t len) {
         return err_set(PARLEY_E_PROTO, "hello: unknown reveal %u", h.reveal);
     if (h.ot != OT_BACKEND_IKNP && h.ot != OT_BACKEND_SILENT)
         return err_set(PARLEY_E_PROTO, "hello: unknown OT backend %u", h.ot);
+    if (h.leaves > LEAVES_VOLE4)
+        return err_set(PARLEY_E_PROTO, "hello: unknown leaves' OT %u", h.leaves);
+    if (h.leaves == LEAVES_VOLE4 && h.ot != OT_BACKEND_SILENT)
+        return err_set(PARLEY_E_PROTO, "hello: leaves on 4-bit VOLE without the silent backend");
     return 0;
 }
 

@@ -28,14 +28,19 @@
  * shortcut's two convolutions merged (EXEC_LIN_SUM); 6: HE output packing
  * (the set-up's Galois keys, packed plans); 7: the HE planner's exchange
  * rate 16 bytes/us (other plans); 8: small sessions on FERRET_BOOT's set
- * (cost_session_ferret): peers of different versions would run
+ * (cost_session_ferret); 9: the server's choice of the millionaire's
+ * leaves (byte 15, hello.leaves): peers of different versions would run
  * different messages, so they refuse each other at the hello. */
-#define SESSION_VERSION 8
+#define SESSION_VERSION 9
 #define HELLO_BYTES 16
 
 enum { HELLO_CLIENT = 1, HELLO_SERVER = 2 };
 enum { MODE_OT = 0, MODE_HE = 1 };
 enum { REVEAL_LOGITS = 0, REVEAL_LABEL = 1 };
+/* The OT of the millionaire's leaves on the silent backend: the COT
+ * pools, or a 4-bit VOLE pool per lane direction (ot/vole4.h; faster,
+ * more memory: docs/PROTOCOLS.md §2.7). */
+enum { LEAVES_COT = 0, LEAVES_VOLE4 = 1 };
 
 typedef struct session_hello {
     unsigned kind;    /* HELLO_CLIENT or HELLO_SERVER */
@@ -49,6 +54,7 @@ typedef struct session_hello {
     unsigned batch;   /* bytes 13-14: the client's inputs in this session; the
                        * server's hello repeats the batch agreed. 0 (what
                        * peers before batches sent) means 1: hello_batch */
+    unsigned leaves;  /* server, byte 15: LEAVES_COT, or LEAVES_VOLE4 on the silent backend */
 } session_hello;
 
 #define HELLO_MAX_BATCH 65535u /* what the batch field holds */

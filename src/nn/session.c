@@ -71,16 +71,22 @@ static void add_stats(session_result *res, chan *c) {
 /* Set up the party on the lanes and the mode's linear back-end (HE: the
  * keys), run the executor. */
 static int run_party(session_result *res, int role, chan **lanes, unsigned nlanes, const qnet *net,
-                     unsigned mode, unsigned reveal, unsigned ot, const uint64_t *x,
+                     unsigned mode, unsigned reveal, unsigned ot, unsigned leaves,
+                     const uint64_t *x,
                      const void *prep, exec_progress_fn progress, void *pctx, double t0) {
     block seed;
     rand_os(&seed, sizeof seed);
     party p;
     /* the Ferret set: both parties choose it alike, from the public model
-     * (cost_session_ferret; cost_predict prices the same) */
-    cost_opts co = {.mode = (int)mode, .lanes = nlanes, .reveal_label = reveal == REVEAL_LABEL,
-                    .ot = (int)ot};
-    ot_lane_opts oo = {.backend = (int)ot, .ferret = cost_session_ferret(net, &co)};
+     * and the leaves the hello agreed (cost_session_ferret; cost_predict
+     * prices the same) */
+    cost_opts co = {.mode = (int)mode,
+                    .lanes = nlanes,
+                    .reveal_label = reveal == REVEAL_LABEL,
+                    .ot = (int)ot,
+                    .vole4 = cost_session_vole4((int)ot, leaves)};
+    ot_lane_opts oo = {.backend = (int)ot, .ferret = cost_session_ferret(net, &co),
+                       .vole4 = co.vole4};
     int rc = party_setup_ex(&p, role, lanes, nlanes, seed, &oo);
     mem_wipe(&seed, sizeof seed);
     if (rc < 0) return err_wrap(rc, "setting up oblivious transfer");
@@ -184,7 +190,8 @@ static int serve_link(const server_cfg *cfg, net_link *lk, session_result *res, 
                             .lanes = cfg->lanes,
                             .reveal = cfg->reveal,
                             .ot = cfg->ot,
-                            .batch = res->batch};
+                            .batch = res->batch,
+                            .leaves = cfg->leaves};
         uint8_t b[HELLO_BYTES];
         hello_encode(b, &sh);
         rc = ctl_send(ctl, CTL_HELLO, b, sizeof b);
@@ -204,7 +211,7 @@ static int serve_link(const server_cfg *cfg, net_link *lk, session_result *res, 
         chan *lanes[LANES_MAX];
         lanes_of(lanes, lk, cfg->lanes, cfg->idle_timeout_ms);
         rc = run_party(res, MPC_SERVER, lanes, cfg->lanes, net, cfg->mode, cfg->reveal,
-                       cfg->ot, NULL, cfg->lin_prepared, cfg->progress, cfg->progress_ctx, t0);
+                       cfg->ot, cfg->leaves, NULL, cfg->lin_prepared, cfg->progress, cfg->progress_ctx, t0);
         if (rc == 0) {
             uint64_t v[3] = {res->rep.flights, res->rep.bytes_sent,
                              (uint64_t)(res->rep.seconds * 1e6)};
@@ -224,6 +231,7 @@ int session_serve_conn(const server_cfg *cfg, int fd, const char *peer, session_
     res->lanes = cfg->lanes;
     res->reveal = cfg->reveal;
     res->ot = cfg->ot;
+    res->leaves = cfg->leaves;
     snprintf(res->peer, sizeof res->peer, "%s", peer ? peer : "");
     link_opts lo = cfg->link ? *cfg->link : (link_opts){0};
     lo.timeout_ms = cfg->hello_timeout_ms > 0 ? cfg->hello_timeout_ms : CONTROL_TIMEOUT_MS;
@@ -336,6 +344,7 @@ static int client_link(const client_cfg *cfg, net_link *lk, const nn_tensor *x, 
         res->lanes = h.lanes;
         res->reveal = h.reveal;
         res->ot = h.ot;
+        res->leaves = h.leaves;
         const qtensor *in = &res->net->t[res->net->input];
         char want[128], got[128];
         if (!nn_shape_eq(&in->shape, &x->shape)) {
@@ -356,7 +365,7 @@ static int client_link(const client_cfg *cfg, net_link *lk, const nn_tensor *x, 
     if (rc == 0) {
         chan *lanes[LANES_MAX];
         lanes_of(lanes, lk, h.lanes, 0);
-        rc = run_party(res, MPC_CLIENT, lanes, h.lanes, res->net, h.mode, h.reveal, h.ot, xq,
+        rc = run_party(res, MPC_CLIENT, lanes, h.lanes, res->net, h.mode, h.reveal, h.ot, h.leaves, xq,
                        NULL, cfg->progress, cfg->progress_ctx, t0);
         if (rc == 0) rc = ctl_recv(ctl, CTL_REPORT, 0, &msg, &len);
         if (rc == 0 && len != CTL_REPORT_BYTES)

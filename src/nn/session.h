@@ -38,6 +38,7 @@ typedef struct server_cfg {
     unsigned lanes;       /* 1..LANES_MAX */
     unsigned reveal;      /* REVEAL_LOGITS / REVEAL_LABEL */
     unsigned ot;          /* OT_BACKEND_IKNP / OT_BACKEND_SILENT */
+    unsigned leaves;      /* LEAVES_COT / LEAVES_VOLE4 (silent only; nn/hello.h) */
     int hello_timeout_ms; /* a client's link set-up and control messages (0: 30 s) */
     const link_opts *link; /* TLS, token, stash cap; NULL: plaintext with the defaults */
     int idle_timeout_ms;   /* a lane whose peer sends nothing this long fails (0:
@@ -67,7 +68,7 @@ typedef struct client_cfg {
 
 typedef struct session_result {
     qnet *net; /* client: the public model it received (qnet_free) */
-    unsigned mode, lanes, reveal, ot;
+    unsigned mode, lanes, reveal, ot, leaves;
     uint64_t *out; /* client: the output (or labels), mod 2^l (mem_free) */
     size_t nout;
     exec_report rep;      /* this party's costs */

@@ -175,7 +175,7 @@ static void silent_bind(ot_lane *ln, ot_task *t, int we_send) {
     silent_lane *sl = ln->st;
     PARLEY_CHECK(t->kind >= OT_TASK_KK && t->kind <= OT_TASK_RROT);
     t->steps = &silent_steps;
-    if (sl->v4 && t->kind == OT_TASK_KK && t->N <= 16) /* one correlation per OT */
+    if (sl->v4 && t->kind == OT_TASK_KK && vole4_takes(t->N)) /* one correlation per OT */
         t->src = we_send ? &sl->ps4 : &sl->pr4;
     else
         t->src = we_send ? &sl->ps : &sl->pr;
@@ -187,10 +187,17 @@ static int silent_run(ot_lane *ln, const ot_chunk *R, size_t nr, const ot_chunk 
                              ln->ch, R, nr, S, ns, &sl->st);
 }
 
+/* The COTs a 4-bit VOLE producer took: its first base's 4 m and each
+ * batch's trees. */
+static uint64_t v4_took(const vole4 *f) {
+    return 4 * (uint64_t)vole4_m(f->par) + f->batches * vole4_cots(f->par);
+}
+
 static void silent_lane_stats(const ot_lane *ln, silent_stats *out) {
     const silent_lane *sl = ln->st;
     *out = sl->st;
-    out->cots = sl->ps.used + sl->pr.used + sl->ps4.used + sl->pr4.used;
+    out->cots = sl->ps.used + sl->pr.used - (sl->v4 ? v4_took(&sl->f4s) + v4_took(&sl->f4r) : 0);
+    out->corrs = sl->ps4.used + sl->pr4.used;
 }
 
 static void *silent_instance(ot_lane *ln, int which) {

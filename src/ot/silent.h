@@ -74,7 +74,9 @@ typedef struct silent_stats {
     uint64_t gen_bytes;      /* bytes this party sent for them */
     uint64_t gen_bytes_recv; /* bytes it received for the batches it got */
     uint64_t extra_flights;  /* flights beyond the two of ot_steps_run */
-    uint64_t cots;           /* party_silent_stats: COTs used, both directions */
+    uint64_t cots;           /* party_silent_stats: COTs used, both directions (not
+                              * those the 4-bit VOLE pools' bases and trees took) */
+    uint64_t corrs;          /* party_silent_stats: 4-bit VOLE correlations used */
 } silent_stats;
 
 /* ot_steps_run on silent tasks: ps is this party's sender pool (for S),

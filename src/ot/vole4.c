@@ -14,6 +14,16 @@
 const vole4_params VOLE4_H10K18 = {"h10k18", 2340, 10, 18};
 const vole4_params VOLE4_TOY = {"toy", 40, 11, 12};
 
+uint64_t vole4_gen_bytes(const vole4_params *p, const ferret_params *fp, uint64_t corrs) {
+    if (!fp) fp = &FERRET_DEFAULT;
+    /* corrs (V uF + c F) / (uV uF): V, c a batch's bytes and tree COTs,
+     * F, uF and uV a Ferret batch's bytes and the two usable counts */
+    unsigned __int128 uf = ferret_usable(fp), uv = vole4_usable(p), den = uv * uf;
+    unsigned __int128 num = (unsigned __int128)corrs *
+                            (vole4_batch_bytes(p) * uf + vole4_cots(p) * ferret_batch_bytes(fp));
+    return (uint64_t)((num + den - 1) / den);
+}
+
 #define GGM_SUB 64       /* parents expanded per AES call */
 #define VOLE4_TW ((uint64_t)5 << 60) /* the level masks' tweak domain */
 

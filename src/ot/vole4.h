@@ -48,6 +48,7 @@
 #include "crypto/prg.h"
 #include "net/chan.h"
 #include "ot/cotpool.h"
+#include "ot/ferret.h"
 #include "ot/lpn.h"
 
 typedef struct vole4_params {
@@ -83,6 +84,23 @@ static inline size_t vole4_cots(const vole4_params *p) {
 static inline uint64_t vole4_batch_bytes(const vole4_params *p) {
     return (uint64_t)p->t * (2 * p->h + 1) * 16;
 }
+/* Whether a (N choose 1)-OT takes a 4-bit VOLE correlation when its lane
+ * has the pools (N <= 16), and the choice bits it then sends: d = c ^ u,
+ * 4 bits whatever N. Below N = 16 that costs more bytes than the log2 N
+ * COTs and bits the OT takes otherwise (at N = 8, 4 bits and a
+ * correlation's 2.95 against 3 bits and 3 COTs' making, 2.3) but less CPU
+ * (a correlation is made for 1.37 COTs' time); the millionaire's digits
+ * are the same on either pool (mill.h). docs/PROTOCOLS.md §2.7 has the
+ * figures. */
+static inline int vole4_takes(unsigned N) {
+    return N <= 16;
+}
+#define VOLE4_CHOICE_BITS 4
+
+/* The amortised making of `corrs` correlations, rounded up: their share
+ * of the batches' bytes and of the Ferret batches (set fp; NULL:
+ * FERRET_DEFAULT) that the trees' COTs take. */
+uint64_t vole4_gen_bytes(const vole4_params *p, const ferret_params *fp, uint64_t corrs);
 
 typedef struct vole4 {
     const vole4_params *par;
