@@ -125,6 +125,7 @@ typedef struct parley_model parley_model;
 enum parley_mode { PARLEY_MODE_OT = 0, PARLEY_MODE_HE = 1 };
 enum parley_ot { PARLEY_OT_IKNP = 0, PARLEY_OT_SILENT = 1 };
 enum parley_reveal { PARLEY_REVEAL_LOGITS = 0, PARLEY_REVEAL_LABEL = 1 };
+enum parley_leaves { PARLEY_LEAVES_COT = 0, PARLEY_LEAVES_VOLE4 = 1 };
 
 #define PARLEY_MAX_THREADS 64 /* parley_model_opts.threads */
 #define PARLEY_MAX_BATCH 65535 /* parley_server_opts.max_batch */
@@ -148,6 +149,10 @@ typedef struct parley_model_opts {
     unsigned threads; /* lanes (threads) per session, 1..64 (default 2) */
     int reveal;       /* PARLEY_REVEAL_LOGITS (default) or PARLEY_REVEAL_LABEL: what the
                        * client learns (the output, or the ArgMax of its last axis) */
+    int leaves;       /* silent OT: the comparisons' leaf OTs on COTs (PARLEY_LEAVES_COT,
+                       * default) or on 4-bit VOLE (PARLEY_LEAVES_VOLE4: the non-linear
+                       * layers about 1.2x as fast, about 120 MiB more memory per thread
+                       * on each side, a few batches more traffic; docs/PROTOCOLS.md §2.7) */
 } parley_model_opts;
 
 /* Fill o with the defaults above. Thread-safe. */
@@ -396,6 +401,7 @@ typedef struct parley_report {
     unsigned computational_bits; /* HE mode: the ring's computational security; else 0 */
     unsigned softmax_dropped;    /* 1: the model ended in a Softmax that the server dropped
                                   * (it does not change the label): the output is its logits */
+    int leaves;                  /* the session's PARLEY_LEAVES_*, as the server fixed it */
 } parley_report;
 
 PARLEY_API void parley_report_free(parley_report *r);

@@ -125,6 +125,10 @@ static int same_ring(const parley_tensor *a, const parley_tensor *b) {
 
 /* One secure session of m over loopback against plain: bit-exact, and
  * (IKNP) the bytes both ways equal the prediction. */
+/* The leaves' OT the sessions of secure_vs_plain must report (both sides,
+ * and in the client's JSON). */
+static int want_leaves = PARLEY_LEAVES_COT;
+
 static void secure_vs_plain(parley_model *m, int check_bytes, const parley_server_opts *so) {
     parley_tensor x, ref = {0}, y = {0};
     float *d = random_input(&x, m);
@@ -169,6 +173,11 @@ static void secure_vs_plain(parley_model *m, int check_bytes, const parley_serve
     parley_prediction_free(&pr);
     /* both sides' reports */
     CHECK(rep.role == PARLEY_ROLE_CLIENT && s.rep.role == PARLEY_ROLE_SERVER);
+    CHECK(rep.leaves == want_leaves && s.rep.leaves == want_leaves);
+    char js[8192];
+    CHECK(parley_report_json(&rep, js, sizeof js) < (int)sizeof js);
+    CHECK(strstr(js, want_leaves == PARLEY_LEAVES_VOLE4 ? "\"leaves\":\"vole4\""
+                                                         : "\"leaves\":\"cot\"") != NULL);
     CHECK(rep.nlayers == info.layers && s.rep.nlayers == info.layers);
     CHECK(rep.bits == 37 && rep.scale == 12 && rep.rounds > 0 && rep.seconds > 0);
     CHECK(!strcmp(rep.transport, "plaintext"));
@@ -195,6 +204,25 @@ static void case_secure_ot_silent(void) {
     parley_model *m = load(PARLEY_MODE_OT, PARLEY_OT_SILENT, 2, PARLEY_REVEAL_LOGITS);
     if (m) secure_vs_plain(m, 0, NULL); /* silent: COT batches are made where a lane runs short */
     parley_model_free(m);
+}
+
+/* The leaves on 4-bit VOLE (parley_model_opts.leaves), in both modes: the
+ * output is plain's and each direction's bytes are the prediction's. */
+static void case_secure_leaves_vole4(void) {
+    for (int mode = PARLEY_MODE_OT; mode <= PARLEY_MODE_HE; mode++) {
+        parley_model_opts o;
+        parley_model_opts_init(&o);
+        CHECK(o.leaves == PARLEY_LEAVES_COT);
+        o.mode = mode;
+        o.threads = 1;
+        o.leaves = PARLEY_LEAVES_VOLE4;
+        parley_model *m = NULL;
+        CHECK(parley_model_load(&m, DIGITS, &o) == PARLEY_OK && m);
+        want_leaves = PARLEY_LEAVES_VOLE4;
+        if (m) secure_vs_plain(m, 0, NULL);
+        want_leaves = PARLEY_LEAVES_COT;
+        parley_model_free(m);
+    }
 }
 
 static void case_secure_he(void) {
@@ -1114,6 +1142,9 @@ static void case_bad_args(void) {
         {"threads", 0, "threads is 0"},
         {"threads", 65, "threads is 65"},
         {"reveal", 3, "reveal is 3"},
+        {"leaves", 2, "leaves is 2"},
+        {"leaves", -1, "leaves is -1"},
+        {"leaves_iknp", PARLEY_LEAVES_VOLE4, "needs ot = PARLEY_OT_SILENT"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         parley_model_opts_init(&o);
@@ -1126,6 +1157,8 @@ static void case_bad_args(void) {
         if (!strcmp(f, "ot")) o.ot = (int)v;
         if (!strcmp(f, "threads")) o.threads = (unsigned)v;
         if (!strcmp(f, "reveal")) o.reveal = (int)v;
+        if (!strncmp(f, "leaves", 6)) o.leaves = (int)v;
+        if (!strcmp(f, "leaves_iknp")) o.ot = PARLEY_OT_IKNP;
         CHECK_ERR(parley_model_load(&m, DIGITS, &o), PARLEY_E_ARG, bad[i].needle);
         CHECK(m == NULL);
     }
@@ -1290,6 +1323,7 @@ static const struct {
     {"model", case_model},
     {"secure_ot", case_secure_ot},
     {"secure_ot_silent", case_secure_ot_silent},
+    {"secure_leaves_vole4", case_secure_leaves_vole4},
     {"secure_he", case_secure_he},
     {"secure_label", case_secure_label},
     {"serve_connection", case_serve_connection},

@@ -97,6 +97,17 @@ raises(lambda: he.predict("xx"), parley.E_ARG, "mode is 'xx'", "an unknown mode"
 check(parley.predict(MODEL, "ot")["bytes"] == parley.describe(MODEL)["ot"]["bytes"],
       "parley.predict by path")
 
+# the leaves on 4-bit VOLE: plain's output, both reports say so, and each
+# direction's bytes are the prediction's
+v4 = parley.Model(MODEL, mode="he", threads=1, leaves="vole4")
+y, rep = parley.run(v4, xr, ring=True, report=True)
+check((y == v4.plain(xr, ring=True)).all(), "run (leaves vole4) == plain")
+check(rep["client"]["leaves"] == rep["server"]["leaves"] == "vole4", "report leaves")
+p4 = v4.predict("he")
+check(p4["client_sent_bytes"] == rep["client"]["bytes_sent"] and
+      p4["server_sent_bytes"] == rep["client"]["bytes_recv"], "vole4: bytes each way == prediction")
+check(parley.run(he, xr, report=True)[1]["client"]["leaves"] == "cot", "the default leaves")
+
 lab = parley.Model(MODEL, reveal="label", ot="iknp", threads=1)
 want = int(np.argmax(parley.plain(MODEL, x0, ring=True)))
 got = parley.run(lab, x0, ring=True)
@@ -162,6 +173,9 @@ raises(lambda: parley.plain(os.path.join(SRC, "examples", "digit-0.npy"), x0), p
 raises(lambda: parley.Model(MODEL, bits=7), parley.E_ARG, "bits (the ring width l) is 7", "bits")
 raises(lambda: parley.Model(MODEL, scale=20), parley.E_ARG, "scale 20 is too large", "scale")
 raises(lambda: parley.Model(MODEL, mode="fast"), parley.E_ARG, "mode is 'fast'", "mode")
+raises(lambda: parley.Model(MODEL, leaves="v4"), parley.E_ARG, "leaves is 'v4'", "leaves")
+raises(lambda: parley.Model(MODEL, ot="iknp", leaves="vole4"), parley.E_ARG,
+       "needs ot = PARLEY_OT_SILENT", "leaves on IKNP")
 raises(lambda: mb.plain(np.zeros((8, 8))), parley.E_ARG, "the model expects [1,1,8,8]", "shape")
 raises(lambda: mb.plain(np.full((1, 1, 8, 8), np.nan)), parley.E_ARG, "not finite", "nan")
 raises(lambda: parley.run(mb, np.zeros(3)), parley.E_MISMATCH,

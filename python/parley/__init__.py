@@ -35,6 +35,7 @@ _MAX_RANK = 8
 _MODES = {"ot": 0, "he": 1}
 _OTS = {"iknp": 0, "silent": 1}
 _REVEALS = {"logits": 0, "label": 1}
+_LEAVES = {"cot": 0, "vole4": 1}
 
 
 def _load_library():
@@ -69,7 +70,7 @@ class _Tensor(C.Structure):
 class _ModelOpts(C.Structure):
     _fields_ = [("size", C.c_size_t), ("bits", C.c_uint), ("scale", C.c_uint),
                 ("wbits", C.c_uint), ("batch", C.c_uint), ("mode", C.c_int), ("ot", C.c_int),
-                ("threads", C.c_uint), ("reveal", C.c_int)]
+                ("threads", C.c_uint), ("reveal", C.c_int), ("leaves", C.c_int)]
 
 
 class _Cost(C.Structure):
@@ -134,7 +135,8 @@ class _Report(C.Structure):
                 ("layers", C.POINTER(_LayerReport)), ("batch", C.c_uint),
                 ("link_bytes_sent", C.c_uint64), ("link_bytes_recv", C.c_uint64),
                 ("macs", C.c_uint64), ("relus", C.c_uint64),
-                ("computational_bits", C.c_uint), ("softmax_dropped", C.c_uint)]
+                ("computational_bits", C.c_uint), ("softmax_dropped", C.c_uint),
+                ("leaves", C.c_int)]
 
 
 _SessionFn = C.CFUNCTYPE(None, C.c_void_p, C.c_int, C.POINTER(_Report))
@@ -258,17 +260,19 @@ class Model(_Closing):
     """An ONNX model (a path or its bytes), quantized, with its session's settings.
 
     bits (l), scale (s), wbits (0: s + 4), batch, mode ("ot" or "he"), ot ("silent"
-    or "iknp"), threads, reveal ("logits" or "label"): as parley_model_opts.
+    or "iknp"), threads, reveal ("logits" or "label"), leaves ("cot" or "vole4"):
+    as parley_model_opts.
     """
 
     def __init__(self, onnx, bits=37, scale=12, wbits=0, batch=1, mode="ot", ot="silent",
-                 threads=2, reveal="logits"):
+                 threads=2, reveal="logits", leaves="cot"):
         o = _ModelOpts()
         _model_opts_init(C.byref(o))
         o.bits, o.scale, o.wbits, o.batch, o.threads = bits, scale, wbits, batch, threads
         o.mode = _choice(_MODES, "mode", mode)
         o.ot = _choice(_OTS, "ot", ot)
         o.reveal = _choice(_REVEALS, "reveal", reveal)
+        o.leaves = _choice(_LEAVES, "leaves", leaves)
         h = C.c_void_p()
         if isinstance(onnx, (bytes, bytearray, memoryview)):
             buf = bytes(onnx)

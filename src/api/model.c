@@ -193,6 +193,7 @@ void parley_model_opts_init(parley_model_opts *o) {
     o->ot = PARLEY_OT_SILENT;
     o->threads = 2;
     o->reveal = PARLEY_REVEAL_LOGITS;
+    o->leaves = PARLEY_LEAVES_COT;
 }
 
 /* The options, checked, each bad one named. */
@@ -221,6 +222,12 @@ static int model_opts(parley_model_opts *o, const parley_model_opts *in) {
     if (o->reveal != PARLEY_REVEAL_LOGITS && o->reveal != PARLEY_REVEAL_LABEL)
         return err_set(PARLEY_E_ARG, "reveal is %d: PARLEY_REVEAL_LOGITS or PARLEY_REVEAL_LABEL",
                        o->reveal);
+    if (o->leaves != PARLEY_LEAVES_COT && o->leaves != PARLEY_LEAVES_VOLE4)
+        return err_set(PARLEY_E_ARG, "leaves is %d: PARLEY_LEAVES_COT or PARLEY_LEAVES_VOLE4",
+                       o->leaves);
+    if (o->leaves == PARLEY_LEAVES_VOLE4 && o->ot != PARLEY_OT_SILENT)
+        return err_set(PARLEY_E_ARG,
+                       "leaves is PARLEY_LEAVES_VOLE4, which needs ot = PARLEY_OT_SILENT");
     return 0;
 }
 
@@ -232,6 +239,9 @@ _Static_assert((int)PARLEY_OT_IKNP == (int)OT_BACKEND_IKNP &&
 _Static_assert((int)PARLEY_REVEAL_LOGITS == (int)REVEAL_LOGITS &&
                    (int)PARLEY_REVEAL_LABEL == (int)REVEAL_LABEL,
                "reveal");
+_Static_assert((int)PARLEY_LEAVES_COT == (int)LEAVES_COT &&
+                   (int)PARLEY_LEAVES_VOLE4 == (int)LEAVES_VOLE4,
+               "leaves");
 _Static_assert(PARLEY_MAX_RANK == NN_MAX_RANK, "rank");
 _Static_assert(PARLEY_MAX_THREADS == LANES_MAX, "threads");
 _Static_assert(PARLEY_MAX_BATCH == HELLO_MAX_BATCH, "batch");
@@ -414,8 +424,11 @@ int parley_model_predict(const parley_model *m, int mode, const parley_link *lin
     if (link && (!link_ok(link->rtt_ms) || !link_ok(link->mbytes_per_s) ||
                  !link_ok(link->up_mbytes_per_s) || !link_ok(link->down_mbytes_per_s)))
         return err_set(PARLEY_E_ARG, "the link's round trip and rates must be finite, 0 or more");
-    cost_opts co = {.mode = mode, .lanes = m->o.threads,
-                    .reveal_label = m->o.reveal == PARLEY_REVEAL_LABEL, .ot = m->o.ot};
+    cost_opts co = {.mode = mode,
+                    .lanes = m->o.threads,
+                    .reveal_label = m->o.reveal == PARLEY_REVEAL_LABEL,
+                    .ot = m->o.ot,
+                    .vole4 = cost_session_vole4(m->o.ot, (unsigned)m->o.leaves)};
     cost_report r;
     memset(&r, 0, sizeof r);
     int rc = cost_predict(&r, m->net, &co);

@@ -36,6 +36,7 @@ static int report_fill(parley_report *r, int role, const session_result *s, cons
     r->role = role;
     r->mode = (int)s->mode;
     r->ot = (int)s->ot;
+    r->leaves = (int)s->leaves;
     r->reveal = (int)s->reveal;
     r->threads = s->lanes;
     if (net) {
@@ -133,7 +134,8 @@ int parley_report_json(const parley_report *r, char *buf, size_t cap) {
     uint64_t bs, bc;
     by_party(r, r->bytes_sent, r->bytes_recv, &bs, &bc);
     jb_printf(&j,
-              "{\"role\":\"%s\",\"mode\":\"%s\",\"ot\":\"%s\",\"reveal\":\"%s\",\"bits\":%u,"
+              "{\"role\":\"%s\",\"mode\":\"%s\",\"ot\":\"%s\",\"leaves\":\"%s\","
+              "\"reveal\":\"%s\",\"bits\":%u,"
               "\"scale\":%u,\"threads\":%u,\"batch\":%u,\"seconds\":%.6f,\"setup_seconds\":%.6f,"
               "\"bytes_sent\":%llu,\"bytes_recv\":%llu,\"bytes_server\":%llu,"
               "\"bytes_client\":%llu,\"setup_bytes\":%llu,\"rounds\":%llu,"
@@ -141,7 +143,8 @@ int parley_report_json(const parley_report *r, char *buf, size_t cap) {
               "\"link_bytes_sent\":%llu,\"link_bytes_recv\":%llu,\"peer_seconds\":%.6f,"
               "\"server_seconds\":%.6f,\"layers_count\":%u,\"macs\":%llu,\"relus\":%llu,",
               client ? "client" : "server", r->mode == PARLEY_MODE_HE ? "he" : "ot",
-              ot_backend_name(r->ot), r->reveal == PARLEY_REVEAL_LABEL ? "label" : "logits",
+              ot_backend_name(r->ot), r->leaves == PARLEY_LEAVES_VOLE4 ? "vole4" : "cot",
+              r->reveal == PARLEY_REVEAL_LABEL ? "label" : "logits",
               r->bits, r->scale, r->threads, r->batch, r->seconds, r->setup_seconds,
               (unsigned long long)r->bytes_sent, (unsigned long long)r->bytes_recv,
               (unsigned long long)bs, (unsigned long long)bc, (unsigned long long)r->setup_bytes,
@@ -342,6 +345,7 @@ int parley_server_new(parley_server **out, const parley_model *m, const parley_s
                           .lanes = m->o.threads,
                           .reveal = (unsigned)m->o.reveal,
                           .ot = (unsigned)m->o.ot,
+                          .leaves = (unsigned)m->o.leaves,
                           .hello_timeout_ms = o.handshake_timeout_ms,
                           .idle_timeout_ms = o.idle_timeout_ms,
                           .max_batch = o.max_batch,

@@ -44,6 +44,8 @@ const char *cli_mode_name(int mode);
 const char *cli_ot_name(int ot);
 /* "silent" or "iknp" into PARLEY_OT_*, or -1. */
 int cli_ot_parse(const char *s);
+/* "cot" / "vole4" (--leaves): PARLEY_LEAVES_*, -1 for anything else. */
+int cli_leaves_parse(const char *s);
 /* "[1,1,8,8]". */
 const char *cli_shape_str(char *buf, size_t cap, unsigned rank, const uint32_t *d);
 

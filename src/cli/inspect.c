@@ -33,6 +33,8 @@ static const char inspect_usage[] =
     "                          amortised (a run pays it in whole batches, one made ahead\n"
     "                          of need: up to two batches of 205920 bytes more per lane\n"
     "                          and direction)\n"
+    "  --leaves cot|vole4      silent OT: the comparisons' leaf OTs on COTs (default)\n"
+    "                          or on 4-bit VOLE (as serve --leaves)\n"
     "  --net RTT_MS,MBYTES_PER_S  also predict the time of the inference over a link\n"
     "                          of that round trip and rate per direction (MB = 10^6\n"
     "                          bytes), or RTT_MS,UP,DOWN for a link whose directions\n"
@@ -48,7 +50,7 @@ static const char inspect_usage[] =
 typedef struct inspect_opts {
     const char *model;
     unsigned l, s, lanes, wbits;
-    int reveal_label, json, ot;
+    int reveal_label, json, ot, leaves;
     int have_net; /* --net given */
     parley_link net;
 } inspect_opts;
@@ -76,6 +78,7 @@ static int parse(inspect_opts *o, int argc, char **argv) {
         }
         int known = !strcmp(a, "--bits") || !strcmp(a, "--scale") || !strcmp(a, "--threads") ||
                     !strcmp(a, "--reveal") || !strcmp(a, "--ot") || !strcmp(a, "--wbits") ||
+                    !strcmp(a, "--leaves") ||
                     !strcmp(a, "--net");
         if (!known) {
             fprintf(stderr, "parley inspect: unknown option %s\n%s", a, inspect_usage);
@@ -97,6 +100,8 @@ static int parse(inspect_opts *o, int argc, char **argv) {
             bad = opt_uint(v, 1, PARLEY_MAX_THREADS, &o->lanes);
         else if (!strcmp(a, "--ot"))
             bad = (o->ot = cli_ot_parse(v)) < 0 ? -1 : 0;
+        else if (!strcmp(a, "--leaves"))
+            bad = (o->leaves = cli_leaves_parse(v)) < 0 ? -1 : 0;
         else if (!strcmp(a, "--net")) {
             if (parley_link_parse(&o->net, v) < 0) {
                 fprintf(stderr, "parley inspect: %s\n%s", parley_last_error(), inspect_usage);
@@ -277,9 +282,11 @@ static void print_json(FILE *f, const model_view *v, const inspect_opts *o) {
     fprintf(f, "{\"model\":");
     cli_json_str(f, o->model);
     /* "ot_backend": "ot" is the OT mode's object below */
-    fprintf(f, ",\"bits\":%u,\"scale\":%u,\"threads\":%u,\"reveal\":\"%s\",\"ot_backend\":\"%s\",",
+    fprintf(f,
+            ",\"bits\":%u,\"scale\":%u,\"threads\":%u,\"reveal\":\"%s\",\"ot_backend\":\"%s\","
+            "\"leaves\":\"%s\",",
             in->bits, in->scale, o->lanes, o->reveal_label ? "label" : "logits",
-            cli_ot_name(o->ot));
+            cli_ot_name(o->ot), o->leaves == PARLEY_LEAVES_VOLE4 ? "vole4" : "cot");
     if (o->have_net)
         fprintf(f, "\"net\":{\"rtt_ms\":%g,\"up_mbytes_per_s\":%g,\"down_mbytes_per_s\":%g},",
                 o->net.rtt_ms, link_up(&o->net), link_down(&o->net));
@@ -435,6 +442,7 @@ int cli_inspect(int argc, char **argv) {
     mo.wbits = o.wbits;
     mo.threads = o.lanes;
     mo.ot = o.ot;
+    mo.leaves = o.leaves;
     mo.reveal = o.reveal_label ? PARLEY_REVEAL_LABEL : PARLEY_REVEAL_LOGITS;
     parley_model *m = NULL;
     model_view v;

@@ -65,6 +65,10 @@ int cli_ot_parse(const char *s) {
     return !strcmp(s, "silent") ? PARLEY_OT_SILENT : !strcmp(s, "iknp") ? PARLEY_OT_IKNP : -1;
 }
 
+int cli_leaves_parse(const char *s) {
+    return !strcmp(s, "cot") ? PARLEY_LEAVES_COT : !strcmp(s, "vole4") ? PARLEY_LEAVES_VOLE4 : -1;
+}
+
 const char *cli_shape_str(char *buf, size_t cap, unsigned rank, const uint32_t *d) {
     size_t at = 0;
     if (!cap) return buf;
