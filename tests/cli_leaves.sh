@@ -31,12 +31,17 @@ for mode in ot he; do
             { echo "cli_leaves: $mode: the $k sent $got bytes, inspect predicts $want" >&2; exit 1; }
     done
 done
-"$P" run --model "$M" --input "$X" --leaves v4 --quiet >/dev/null 2>"$T/err" &&
-    { echo "cli_leaves: run accepted --leaves v4" >&2; exit 1; }
-grep -q "bad value 'v4' for --leaves" "$T/err" ||
-    { echo "cli_leaves: --leaves v4: $(cat "$T/err")" >&2; exit 1; }
-"$P" run --model "$M" --input "$X" --ot iknp --leaves vole4 --quiet >/dev/null 2>"$T/err" &&
-    { echo "cli_leaves: run accepted --ot iknp --leaves vole4" >&2; exit 1; }
-grep -q "PARLEY_OT_SILENT" "$T/err" ||
-    { echo "cli_leaves: --ot iknp --leaves vole4: $(cat "$T/err")" >&2; exit 1; }
+# bad options: exit 2 with the option named, for run, serve and inspect
+bad() { # WHAT-TO-FIND COMMAND...
+    want=$1; shift
+    "$P" "$@" >/dev/null 2>"$T/err"
+    rc=$?
+    [ "$rc" = 2 ] && grep -q -- "$want" "$T/err" ||
+        { echo "cli_leaves: $* exited $rc: $(cat "$T/err")" >&2; exit 1; }
+}
+bad "bad value 'v4' for --leaves" run --model "$M" --input "$X" --leaves v4 --quiet
+bad "--leaves vole4 needs --ot silent" run --model "$M" --input "$X" --ot iknp --leaves vole4 --quiet
+bad "--leaves vole4 needs --ot silent" serve --model "$M" --listen 127.0.0.1:0 --ot iknp --leaves vole4
+bad "--leaves vole4 needs --ot silent" inspect "$M" --ot iknp --leaves vole4
+bad "bad value 'x' for --leaves" inspect "$M" --leaves x
 exit 0

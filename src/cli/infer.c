@@ -193,6 +193,10 @@ static int parse_opts(opts *o, int argc, char **argv, const char *cmd, const cha
             return 2;
         }
     }
+    if (o->leaves == PARLEY_LEAVES_VOLE4 && o->ot != PARLEY_OT_SILENT) {
+        fprintf(stderr, "parley %s: --leaves vole4 needs --ot silent\n%s", cmd, usage ? usage : "");
+        return 2;
+    }
     if (o->bits_auto && o->scale_set) {
         fprintf(stderr, "parley %s: --bits auto chooses the scale too: drop --scale\n%s", cmd,
                 usage ? usage : "");

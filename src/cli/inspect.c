@@ -125,6 +125,10 @@ static int parse(inspect_opts *o, int argc, char **argv) {
         fprintf(stderr, "parley inspect: %s\n", parley_last_error());
         return 2;
     }
+    if (o->leaves == PARLEY_LEAVES_VOLE4 && o->ot != PARLEY_OT_SILENT) {
+        fprintf(stderr, "parley inspect: --leaves vole4 needs --ot silent\n%s", inspect_usage);
+        return 2;
+    }
     return 0;
 }
 
@@ -366,10 +370,10 @@ static void print_text(FILE *f, const model_view *v, const inspect_opts *o) {
     fprintf(f, "\nparameters %s, MACs %s, ReLUs %s\n", count_str(a, sizeof a, in->params),
             count_str(b, sizeof b, in->macs), count_str(c, sizeof c, in->relus));
     fprintf(f,
-            "\npredicted traffic of a secure inference, %u lane%s, revealing the %s, %s OT\n"
+            "\npredicted traffic of a secure inference, %u lane%s, revealing the %s, %s OT%s\n"
             "(exact bytes, both directions together%s):\n",
             o->lanes, o->lanes > 1 ? "s" : "", o->reveal_label ? "label" : "logits",
-            cli_ot_name(o->ot),
+            cli_ot_name(o->ot), o->leaves == PARLEY_LEAVES_VOLE4 ? ", leaves on 4-bit VOLE" : "",
             o->ot == PARLEY_OT_SILENT ? "; the silent COTs' making amortised" : "");
     fprintf(f, "  %-22s %6s %14s %14s\n", "", "count", "OT mode", "HE mode");
     for (unsigned j = 0; j < v->k.n; j++)
