@@ -556,8 +556,8 @@ typedef struct parley_client_opts {
     const char *token_file;         /* present this token (the file's bytes) */
     int insecure;              /* allow plaintext to an address other than loopback */
     size_t max_stash;          /* cap on what the session buffers from the server (0: 512 MiB) */
-    uint64_t max_model_memory; /* cap on what the server's model may make us allocate
-                                * (0: 2 GiB) */
+    uint64_t max_model_memory; /* cap on what the server's model and its lanes' OT
+                                * pools may make us allocate (0: 2 GiB) */
     int connect_timeout_ms;    /* retrying refused connects (0: 10 s) */
     parley_progress_fn progress; /* may be NULL */
     void *progress_ctx;

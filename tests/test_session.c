@@ -500,6 +500,48 @@ TEST(model_memory_cap) {
     fixture_free(&f);
 }
 
+/* The cap counts the OT pools the server's lanes make the client hold: a
+ * silent server with 3 lanes and the leaves on 4-bit VOLE needs 3 x
+ * ot_lane_memory more than the model, so a cap just under the sum is
+ * refused (naming the pools and the option), and the sum is taken. */
+TEST(model_memory_cap_counts_ot_pools) {
+    fixture f;
+    REQUIRE_OK(fixture_load(&f));
+    uint8_t *desc;
+    size_t len;
+    REQUIRE_OK(qnet_public_encode(f.net, &desc, &len));
+    mem_free(desc);
+    ot_lane_opts oo = {.backend = OT_BACKEND_SILENT, .vole4 = &VOLE4_H10K18};
+    uint64_t pools = 3 * ot_lane_memory(&oo), all = session_model_memory(f.net, len) + pools;
+    ot_lane_opts cots = {.backend = OT_BACKEND_SILENT}, iknp = {.backend = OT_BACKEND_IKNP};
+    CHECK(ot_lane_memory(&cots) > (100u << 20) && ot_lane_memory(&oo) > 2 * (100u << 20));
+    CHECK_EQ(ot_lane_memory(&iknp), 0);
+    server s;
+    server_cfg c = {.net = f.net, .mode = MODE_HE, .lanes = 3, .ot = OT_BACKEND_SILENT,
+                    .leaves = LEAVES_VOLE4, .hello_timeout_ms = 3000};
+    REQUIRE_OK(server_start_cfg(&s, &c, 2));
+    uint64_t caps[2] = {all - 1, all};
+    for (int k = 0; k < 2; k++) {
+        client_cfg cfg = {.max_model_memory = caps[k]};
+        session_result r;
+        int rc = session_infer_ex(&cfg, "127.0.0.1", chan_listener_port(s.l), &f.x, &r);
+        if (k == 0)
+            CHECK_MSG(rc == PARLEY_E_LIMIT && strstr(err_msg(), "the OT pools of 3 lanes") &&
+                          strstr(err_msg(), "--max-model-memory"),
+                      "%d %s", rc, err_msg());
+        else
+            CHECK_MSG(rc == 0 && r.nout == f.net->t[f.net->output].size &&
+                          memcmp(r.out, f.want, r.nout * sizeof *r.out) == 0,
+                      "%d %s", rc, err_msg());
+        session_result_free(&r);
+    }
+    server_stop(&s);
+    CHECK_MSG(s.rc[0] == PARLEY_E_MISMATCH && strstr(s.msg[0], "client refused the model"), "%s",
+              s.msg[0]);
+    CHECK_MSG(s.rc[1] == 0, "%s", s.msg[1]);
+    fixture_free(&f);
+}
+
 /* A whole session over TLS 1.3 (certificates made by tests/make-certs.sh):
  * the output is the reference's, the report says which TLS. */
 TEST(session_over_tls) {

@@ -626,8 +626,8 @@ static const char infer_usage[] =
     "  --tls-key KEY.pem    its private key\n"
     "  --token-file FILE    present this token (the file's bytes) to the server\n"
     "  --insecure           allow plaintext to an address other than loopback\n"
-    "  --max-model-memory MIB  cap on what the server's model may make this side\n"
-    "                       allocate (default 2048)\n"
+    "  --max-model-memory MIB  cap on what the server's model and lanes may make\n"
+    "                       this side allocate (default 2048)\n"
     "  --max-stash MIB      cap on what the session buffers from the server (default 512)\n"
     "  --json               print the report as one JSON object on stdout\n"
     "  --quiet              no progress line\n";

@@ -62,10 +62,26 @@ uint64_t session_model_memory(const qnet *net, size_t desc_bytes) {
 
 /* ---- both parties ---- */
 
+static uint64_t mib_up(uint64_t b) { return (b + (1 << 20) - 1) >> 20; }
+
 static void add_stats(session_result *res, chan *c) {
     const chan_stats *s = chan_get_stats(c);
     res->setup_bytes_sent += s->bytes_sent;
     res->setup_bytes_recv += s->bytes_recv;
+}
+
+/* The lanes' options: both parties choose them alike, from the public
+ * model and what the hello agreed (cost_session_ferret and
+ * cost_session_vole4; cost_predict prices the same). */
+static void lane_opts_of(ot_lane_opts *oo, const qnet *net, unsigned mode, unsigned nlanes,
+                         unsigned reveal, unsigned ot, unsigned leaves) {
+    cost_opts co = {.mode = (int)mode,
+                    .lanes = nlanes,
+                    .reveal_label = reveal == REVEAL_LABEL,
+                    .ot = (int)ot,
+                    .vole4 = cost_session_vole4((int)ot, leaves)};
+    *oo = (ot_lane_opts){
+        .backend = (int)ot, .ferret = cost_session_ferret(net, &co), .vole4 = co.vole4};
 }
 
 /* Set up the party on the lanes and the mode's linear back-end (HE: the
@@ -77,16 +93,8 @@ static int run_party(session_result *res, int role, chan **lanes, unsigned nlane
     block seed;
     rand_os(&seed, sizeof seed);
     party p;
-    /* the Ferret set: both parties choose it alike, from the public model
-     * and the leaves the hello agreed (cost_session_ferret; cost_predict
-     * prices the same) */
-    cost_opts co = {.mode = (int)mode,
-                    .lanes = nlanes,
-                    .reveal_label = reveal == REVEAL_LABEL,
-                    .ot = (int)ot,
-                    .vole4 = cost_session_vole4((int)ot, leaves)};
-    ot_lane_opts oo = {.backend = (int)ot, .ferret = cost_session_ferret(net, &co),
-                       .vole4 = co.vole4};
+    ot_lane_opts oo;
+    lane_opts_of(&oo, net, mode, nlanes, reveal, ot, leaves);
     int rc = party_setup_ex(&p, role, lanes, nlanes, seed, &oo);
     mem_wipe(&seed, sizeof seed);
     if (rc < 0) return err_wrap(rc, "setting up oblivious transfer");
@@ -326,17 +334,23 @@ static int client_link(const client_cfg *cfg, net_link *lk, const nn_tensor *x, 
     if (rc == 0 && (res->net->l != h.l || res->net->s != h.s))
         rc = err_set(PARLEY_E_PROTO, "the server's model and hello disagree on l and s");
     if (rc == 0) {
-        uint64_t need = session_model_memory(res->net, len);
+        /* the model's tensors and the lanes' OT pools, which the server's
+         * lanes and leaves choose */
+        ot_lane_opts oo;
+        lane_opts_of(&oo, res->net, h.mode, h.lanes, h.reveal, h.ot, h.leaves);
+        uint64_t model = session_model_memory(res->net, len),
+                 pools = (uint64_t)h.lanes * ot_lane_memory(&oo), need = model + pools;
         if (need > cap) {
             rc = err_set(PARLEY_E_LIMIT,
-                         "the server's model would take %llu MiB of this client's memory, over "
-                         "its cap of %llu MiB (--max-model-memory raises it)",
-                         (unsigned long long)((need + (1 << 20) - 1) >> 20),
+                         "the server's session would take %llu MiB of this client's memory (the "
+                         "model %llu, the OT pools of %u lanes %llu), over its cap of %llu MiB "
+                         "(--max-model-memory raises it)",
+                         (unsigned long long)mib_up(need), (unsigned long long)mib_up(model),
+                         h.lanes, (unsigned long long)mib_up(pools),
                          (unsigned long long)(cap >> 20));
-            (void)ctl_reject(ctl, "the client refused the model: it would take %llu MiB of the "
-                                  "client's memory, over its cap of %llu MiB",
-                             (unsigned long long)((need + (1 << 20) - 1) >> 20),
-                             (unsigned long long)(cap >> 20));
+            (void)ctl_reject(ctl, "the client refused the model: the session would take %llu "
+                                  "MiB of the client's memory, over its cap of %llu MiB",
+                             (unsigned long long)mib_up(need), (unsigned long long)(cap >> 20));
         }
     }
     if (rc == 0) {

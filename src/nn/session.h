@@ -27,8 +27,9 @@
 #include "nn/hello.h"
 #include "nn/tensor.h"
 
-/* What a client lets a server's model make it allocate by default: the
- * decoded description and the tensors the executor holds at once
+/* What a client lets a server's session make it allocate by default: the
+ * decoded description, the tensors the executor holds at once, and the
+ * lanes' OT pools (ot_lane_memory) the server's lanes and OT choose
  * (--max-model-memory). */
 #define SESSION_MAX_MODEL_MEMORY_DEFAULT ((uint64_t)2 << 30)
 

@@ -71,6 +71,12 @@ uint64_t ot_lane_setup_bytes(const ot_lane_opts *o) {
     return 2 * (32 + 32 * 128) + be->setup_bytes(o);
 }
 
+uint64_t ot_lane_memory(const ot_lane_opts *o) {
+    const ot_backend *be = ot_backend_get(o ? o->backend : OT_BACKEND_IKNP);
+    PARLEY_CHECK(be);
+    return be->memory(o);
+}
+
 void ot_lane_clear(ot_lane *ln) {
     if (ln->be) ln->be->clear(ln);
     if (ln->iknp_s.keys) ote_sender_clear(&ln->iknp_s);

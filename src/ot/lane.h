@@ -108,6 +108,9 @@ struct ot_backend {
 
     /* ---- costs, from public shapes only (o may be NULL: defaults) ---- */
     uint64_t (*setup_bytes)(const ot_lane_opts *o);
+    /* Bytes a lane keeps allocated after its set-up for its instances'
+     * pools, bases and batch buffers (IKNP: none of note). */
+    uint64_t (*memory)(const ot_lane_opts *o);
     /* Exact bytes of a job of n OTs of kind (OT_TASK_*; N messages for KK)
      * with `per` sender bits per OT, without the making of the COTs it
      * consumes: what the OT receiver sends and what the sender sends. */
@@ -140,6 +143,8 @@ void ot_lane_clear(ot_lane *ln);
  * 128 bits; silent: the first ferret_m base COTs, 16 bytes each, per chunk
  * of OTE_CHUNK rounded up to 128, and the 16-byte code seed). */
 uint64_t ot_lane_setup_bytes(const ot_lane_opts *o);
+/* What a lane with options o keeps allocated, per party (ot_backend.memory). */
+uint64_t ot_lane_memory(const ot_lane_opts *o);
 
 /* Run tasks on the lane as one exchange, both directions: this party sends
  * in task i iff we_send[i]; both parties pass the same tasks in the same

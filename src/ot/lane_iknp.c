@@ -78,6 +78,11 @@ static uint64_t iknp_setup_bytes(const ot_lane_opts *o) {
     return 2 * (256 * 128 / 8); /* the extension matrix of 256 random OTs, each way */
 }
 
+static uint64_t iknp_memory(const ot_lane_opts *o) {
+    (void)o;
+    return 0; /* the extension's state is a few KiB; chunks are freed after use */
+}
+
 /* Per chunk of OTE_CHUNK: the extension matrix (n rounded up to 128), then
  * the packed corrections. */
 static void iknp_job_bytes(int kind, size_t n, unsigned N, uint64_t per, uint64_t *by_receiver,
@@ -125,6 +130,7 @@ const ot_backend ot_backend_iknp = {
     .stats = iknp_stats,
     .instance = iknp_instance,
     .setup_bytes = iknp_setup_bytes,
+    .memory = iknp_memory,
     .job_bytes = iknp_job_bytes,
     .job_cots = iknp_job_cots,
     .ot_bits = iknp_ot_bits,

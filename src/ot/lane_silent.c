@@ -238,6 +238,24 @@ static double silent_ot_bits(int kind, unsigned N) {
     return kind == OT_TASK_RROT ? 0.0 : (double)silent_cots_per_ot(kind, N);
 }
 
+/* Each way a Ferret instance: its pool (room + n blocks, cotpool.h), its
+ * base (m blocks) and tree messages (t h blocks); with 4-bit VOLE, each
+ * way also a correlations' pool (the receiver's with a nibble per entry),
+ * base, tree messages (t (2h + 1) blocks) and tree COTs (t h blocks). */
+static uint64_t silent_memory(const ot_lane_opts *o) {
+    const ferret_params *fp = params_of(o);
+    uint64_t n = ferret_n(fp), mem = 2 * 16 * (cot_pool_room(n) + n + ferret_m(fp) +
+                                               (uint64_t)fp->t * fp->h);
+    if (o && o->vole4) {
+        const vole4_params *v = o->vole4;
+        uint64_t n4 = vole4_n(v), m4 = vole4_m(v);
+        uint64_t one = 16 * (cot_pool_room(n4) + n4 + m4 + (uint64_t)v->t * (2 * v->h + 1) +
+                             vole4_cots(v));
+        mem += 2 * one + cot_pool_room(n4) + n4 + m4; /* the receiver's nibbles */
+    }
+    return mem;
+}
+
 static uint64_t silent_gen_bytes(const ot_lane_opts *o, uint64_t cots) {
     const ferret_params *fp = params_of(o);
     uint64_t u = ferret_usable(fp);
@@ -261,6 +279,7 @@ const ot_backend ot_backend_silent = {
     .stats = silent_lane_stats,
     .instance = silent_instance,
     .setup_bytes = silent_setup_bytes,
+    .memory = silent_memory,
     .job_bytes = silent_job_bytes_of,
     .job_cots = silent_job_cots,
     .ot_bits = silent_ot_bits,
