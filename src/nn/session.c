@@ -88,8 +88,8 @@ static void lane_opts_of(ot_lane_opts *oo, const qnet *net, unsigned mode, unsig
  * keys), run the executor. */
 static int run_party(session_result *res, int role, chan **lanes, unsigned nlanes, const qnet *net,
                      unsigned mode, unsigned reveal, unsigned ot, unsigned leaves,
-                     const uint64_t *x,
-                     const void *prep, exec_progress_fn progress, void *pctx, double t0) {
+                     const uint64_t *x, const void *prep, exec_progress_fn progress, void *pctx,
+                     double t0) {
     block seed;
     rand_os(&seed, sizeof seed);
     party p;
@@ -218,8 +218,9 @@ static int serve_link(const server_cfg *cfg, net_link *lk, session_result *res, 
     if (rc == 0) {
         chan *lanes[LANES_MAX];
         lanes_of(lanes, lk, cfg->lanes, cfg->idle_timeout_ms);
-        rc = run_party(res, MPC_SERVER, lanes, cfg->lanes, net, cfg->mode, cfg->reveal,
-                       cfg->ot, cfg->leaves, NULL, cfg->lin_prepared, cfg->progress, cfg->progress_ctx, t0);
+        rc = run_party(res, MPC_SERVER, lanes, cfg->lanes, net, cfg->mode, cfg->reveal, cfg->ot,
+                       cfg->leaves, NULL, cfg->lin_prepared, cfg->progress, cfg->progress_ctx,
+                       t0);
         if (rc == 0) {
             uint64_t v[3] = {res->rep.flights, res->rep.bytes_sent,
                              (uint64_t)(res->rep.seconds * 1e6)};
@@ -379,8 +380,8 @@ static int client_link(const client_cfg *cfg, net_link *lk, const nn_tensor *x, 
     if (rc == 0) {
         chan *lanes[LANES_MAX];
         lanes_of(lanes, lk, h.lanes, 0);
-        rc = run_party(res, MPC_CLIENT, lanes, h.lanes, res->net, h.mode, h.reveal, h.ot, h.leaves, xq,
-                       NULL, cfg->progress, cfg->progress_ctx, t0);
+        rc = run_party(res, MPC_CLIENT, lanes, h.lanes, res->net, h.mode, h.reveal, h.ot,
+                       h.leaves, xq, NULL, cfg->progress, cfg->progress_ctx, t0);
         if (rc == 0) rc = ctl_recv(ctl, CTL_REPORT, 0, &msg, &len);
         if (rc == 0 && len != CTL_REPORT_BYTES)
             rc = err_set(PARLEY_E_PROTO, "the server's report is %zu bytes, not %d", len,
