@@ -220,58 +220,69 @@ TEST(sessions_with_leaves_on_vole4) {
     fixture_free(&f);
 }
 
-/* Byte 12 of the hello is the OT backend: known values round-trip, others
- * (and a client hello that sets it) are refused. */
+/* Byte `at` of hello h's encoding set to each value of cs in turn: a value
+ * that parses re-encodes to the same bytes (its field read back), one that
+ * does not is refused with a message containing `refused`. */
+typedef struct byte_case {
+    uint8_t v;
+    const char *refused; /* NULL: parses */
+} byte_case;
+
+static void hello_byte(const session_hello *h, unsigned at, const byte_case *cs, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        uint8_t b[HELLO_BYTES], again[HELLO_BYTES];
+        hello_encode(b, h);
+        b[at] = cs[i].v;
+        session_hello g;
+        int rc = hello_parse(&g, b, sizeof b);
+        if (cs[i].refused) {
+            CHECK_MSG(rc == PARLEY_E_PROTO && strstr(err_msg(), cs[i].refused),
+                      "byte %u = %u: %d %s", at, cs[i].v, rc, err_msg());
+            continue;
+        }
+        CHECK_MSG(rc == 0, "byte %u = %u: %s", at, cs[i].v, err_msg());
+        hello_encode(again, &g);
+        CHECK_MSG(rc != 0 || memcmp(again, b, sizeof b) == 0, "byte %u = %u: read back otherwise",
+                  at, cs[i].v);
+    }
+}
+
+#define HELLO_BYTE(h, at, ...)                                                                   \
+    hello_byte(h, at, (const byte_case[]){__VA_ARGS__},                                          \
+               sizeof((const byte_case[]){__VA_ARGS__}) / sizeof(byte_case))
+
+/* Byte 12 of the hello is the OT backend: known values round-trip (0, what
+ * peers before the backend byte sent, is IKNP), others are refused, and
+ * so are IKNP with the leaves on 4-bit VOLE and a client hello that sets
+ * it. */
 TEST(hello_ot_backend_byte) {
     session_hello h = {.kind = HELLO_SERVER, .version = SESSION_VERSION, .mode = MODE_HE, .l = 37,
-                       .s = 12, .lanes = 2, .reveal = REVEAL_LABEL, .ot = OT_BACKEND_SILENT}, g;
+                       .s = 12, .lanes = 2, .reveal = REVEAL_LABEL, .ot = OT_BACKEND_SILENT};
     uint8_t b[HELLO_BYTES];
     hello_encode(b, &h);
     CHECK_EQ(b[12], OT_BACKEND_SILENT);
-    REQUIRE_OK(hello_parse(&g, b, sizeof b));
-    CHECK_EQ(g.ot, OT_BACKEND_SILENT);
-    CHECK_EQ(g.mode, MODE_HE);
-    b[12] = 0; /* the hellos of peers before the backend byte: IKNP */
-    REQUIRE_OK(hello_parse(&g, b, sizeof b));
-    CHECK_EQ(g.ot, OT_BACKEND_IKNP);
-    b[12] = 2;
-    CHECK(hello_parse(&g, b, sizeof b) == PARLEY_E_PROTO);
-    CHECK(strstr(err_msg(), "OT backend") != NULL);
-    b[12] = 0;
-    b[15] = 1; /* the leaves on 4-bit VOLE, which IKNP does not have */
-    CHECK(hello_parse(&g, b, sizeof b) == PARLEY_E_PROTO);
+    HELLO_BYTE(&h, 12, {OT_BACKEND_SILENT, NULL}, {OT_BACKEND_IKNP, NULL}, {2, "OT backend"});
+    h.leaves = LEAVES_VOLE4;
+    HELLO_BYTE(&h, 12, {OT_BACKEND_SILENT, NULL}, {OT_BACKEND_IKNP, "silent"});
     session_hello c = {.kind = HELLO_CLIENT, .version = SESSION_VERSION};
-    hello_encode(b, &c);
-    REQUIRE_OK(hello_parse(&g, b, sizeof b));
-    b[12] = 1;
-    CHECK(hello_parse(&g, b, sizeof b) == PARLEY_E_PROTO);
+    HELLO_BYTE(&c, 12, {0, NULL}, {1, "carries parameters"});
 }
 
-/* Byte 15 of the server's hello is the leaves' OT: 4-bit VOLE round-trips
- * on the silent backend; another value, 4-bit VOLE with IKNP, and a
- * client hello that sets it are refused, each naming what is wrong. */
+/* Byte 15 of the server's hello is the leaves' OT: both round-trip on the
+ * silent backend; another value, 4-bit VOLE with IKNP, and a client hello
+ * that sets it are refused, each naming what is wrong. */
 TEST(hello_leaves_byte) {
     session_hello h = {.kind = HELLO_SERVER, .version = SESSION_VERSION, .mode = MODE_OT, .l = 32,
-                       .s = 9, .lanes = 1, .ot = OT_BACKEND_SILENT, .leaves = LEAVES_VOLE4}, g;
+                       .s = 9, .lanes = 1, .ot = OT_BACKEND_SILENT, .leaves = LEAVES_VOLE4};
     uint8_t b[HELLO_BYTES];
     hello_encode(b, &h);
     CHECK_EQ(b[15], LEAVES_VOLE4);
-    REQUIRE_OK(hello_parse(&g, b, sizeof b));
-    CHECK_EQ(g.leaves, LEAVES_VOLE4);
-    b[15] = LEAVES_COT;
-    REQUIRE_OK(hello_parse(&g, b, sizeof b));
-    CHECK_EQ(g.leaves, LEAVES_COT);
-    b[15] = 2;
-    CHECK(hello_parse(&g, b, sizeof b) == PARLEY_E_PROTO);
-    CHECK(strstr(err_msg(), "leaves") != NULL);
-    b[15] = LEAVES_VOLE4;
-    b[12] = OT_BACKEND_IKNP;
-    CHECK(hello_parse(&g, b, sizeof b) == PARLEY_E_PROTO);
-    CHECK(strstr(err_msg(), "silent") != NULL);
+    HELLO_BYTE(&h, 15, {LEAVES_VOLE4, NULL}, {LEAVES_COT, NULL}, {2, "leaves"});
+    h.ot = OT_BACKEND_IKNP;
+    h.leaves = LEAVES_COT;
+    HELLO_BYTE(&h, 15, {LEAVES_COT, NULL}, {LEAVES_VOLE4, "silent"});
     session_hello c = {.kind = HELLO_CLIENT, .version = SESSION_VERSION};
-    hello_encode(b, &c);
-    b[15] = LEAVES_VOLE4;
-    CHECK(hello_parse(&g, b, sizeof b) == PARLEY_E_PROTO);
+    HELLO_BYTE(&c, 15, {0, NULL}, {LEAVES_VOLE4, "carries parameters"});
 }
 
 /* Bytes 13-14 of the hello are the batch (little-endian); batch 1 is sent
