@@ -194,6 +194,12 @@ typedef struct parley_model_info {
     uint64_t public_model_bytes; /* what the server sends the client about the model */
     parley_cost ot, he;          /* with the model's threads, reveal and OT back-end */
     const char *input_name, *output_name; /* the ONNX tensors' (valid while m lives) */
+    uint64_t ot_memory; /* what one party's OT pools take in a session of the model (its
+                         * mode, threads, OT and leaves): the lanes' silent-OT pools, bases
+                         * and batch buffers, and with PARLEY_LEAVES_VOLE4 the 4-bit VOLE
+                         * ones (bytes; 0 with IKNP). Both parties hold it for the whole
+                         * session, beside the model: a server's per-session memory must
+                         * cover it, and a client counts it against max_model_memory. */
 } parley_model_info;
 
 /* Describe m (shapes, counts, the predicted cost in both modes).

@@ -3,12 +3,14 @@
 # run in both modes writes plain's output byte for byte and reports
 # "leaves":"vole4"; each party's bytes are what parley inspect --leaves
 # vole4 predicts for that mode; a bad value, and vole4 with --ot iknp, are
-# refused with a message naming them.
+# refused with a message naming them; serve weighs --session-memory
+# against the pools.
 #   tests/cli_leaves.sh PARLEY DATA_DIR
 set -u
 P=$1 D=$2
 T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
+SP=
+trap '[ -n "$SP" ] && kill -9 "$SP" 2>/dev/null; rm -rf "$T"' EXIT
 M="$D/../../examples/digits.onnx" X="$D/../../examples/digit-0.npy"
 # the number after "key": in a JSON text (the first one)
 num() { grep -o "\"$1\":[0-9]*" | head -n 1 | cut -d: -f2; }
@@ -44,4 +46,43 @@ bad "--leaves vole4 needs --ot silent" run --model "$M" --input "$X" --ot iknp -
 bad "--leaves vole4 needs --ot silent" serve --model "$M" --listen 127.0.0.1:0 --ot iknp --leaves vole4
 bad "--leaves vole4 needs --ot silent" inspect "$M" --ot iknp --leaves vole4
 bad "bad value 'x' for --leaves" inspect "$M" --leaves x
+# serve: a --session-memory that cannot hold the model and the lanes' OT
+# pools (2 x 233 MiB with 4-bit VOLE) is refused naming them; one under the
+# session's estimate is taken with a warning; and at the estimate it states
+# (its own figure, beside "about N needed"), a session runs and is exact.
+bad "session-memory 256 MiB cannot hold a session: .* the OT pools of its 2 lanes" \
+    serve --model "$M" --listen 127.0.0.1:0 --leaves vole4 --session-memory 256
+fail() {
+    echo "cli_leaves: $*" >&2
+    cat "$T"/srv*.err >&2
+    exit 1
+}
+. "$(dirname "$0")/cli_lib.sh"
+SP=
+serve() { # NAME ARGS...
+    name=$1
+    shift
+    "$P" serve --model "$M" --listen 127.0.0.1:0 --leaves vole4 "$@" 2>"$T/$name.err" &
+    SP=$!
+    wait_port "$name" "$SP"
+}
+serve srv1 --session-memory 600
+w="warning: --session-memory 600 MiB is under the [0-9]* MiB a session of this model"
+grep -q "$w is estimated to need (the model [0-9]*, the OT pools 466," "$T/srv1.err" ||
+    fail "no warning for --session-memory 600"
+kill -TERM "$SP"
+wait "$SP"
+serve srv0
+need=$(sed -n 's/.* MiB (about \([0-9][0-9]*\) needed).*/\1/p' "$T/srv0.err")
+kill -TERM "$SP"
+wait "$SP"
+# at least the pools (466) and the working memory of 2 lanes (384 + 2 x 64)
+[ -n "$need" ] && [ "$need" -ge 978 ] || fail "serve states a session's need as '$need' MiB"
+serve srv2 --session-memory "$need"
+grep -q "warning" "$T/srv2.err" && fail "a warning at the estimate"
+"$P" infer --connect "127.0.0.1:$port" --input "$X" --output "$T/infer.npy" --quiet 2>"$T/err" ||
+    fail "a session at --session-memory $need failed: $(cat "$T/err")"
+cmp "$T/plain.npy" "$T/infer.npy" || fail "the session at --session-memory $need differs from plain"
+kill -TERM "$SP"
+wait "$SP"
 exit 0

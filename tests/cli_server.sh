@@ -9,7 +9,8 @@
 #   - the parent's resident memory is flat over 300 connections (it only
 #     accepts, forks and reaps);
 #   - a session over --session-timeout is ended and logged as "timeout", one
-#     over --session-memory fails with a message;
+#     over --session-memory fails with a message (and a limit that cannot
+#     hold the model and its OT pools is refused at start-up);
 #   - SIGTERM during a session: the session finishes, the server exits 0,
 #     and refuses new connections;
 #   - every connection has one JSON log line (--log-json).
@@ -167,8 +168,16 @@ wait $SP || fail "the second server did not stop cleanly on SIGINT"
 # (An AddressSanitizer build applies no address-space limit: its shadow
 # memory alone is terabytes of address space; parley serve says so.)
 if [ -z "${PARLEY_ASAN:-}" ]; then
-    start srv3 --max-sessions 2 --idle-timeout 20 --session-memory 64
-    client 0 mem && fail "a session over --session-memory 64 succeeded"
+    # Under the model and its lane's OT pools, serve refuses to start, saying
+    # what they take; a little over them it starts, and the session fails.
+    "$P" serve --model "$EX/digits.onnx" --listen 127.0.0.1:0 --threads 1 --session-memory 64 \
+        2>"$T/srv3.err" && fail "serve started with --session-memory 64"
+    re='.*cannot hold a session: the model takes \([0-9]*\) MiB and the OT pools of its 1 lane'
+    hold=$(sed -n "s/$re \\([0-9]*\\) MiB.*/\\1 \\2/p" "$T/srv3.err")
+    [ -n "$hold" ] || fail "--session-memory 64 was not refused naming the model and the pools"
+    lim=$(echo "$hold" | awk '{print $1 + $2 + 16}')
+    start srv3 --max-sessions 2 --idle-timeout 20 --session-memory "$lim"
+    client 0 mem && fail "a session over --session-memory $lim succeeded"
     wait_log "$T/srv3.err" ") failed: .*\(memory\|cannot buffer\)" ||
         fail "the session over its memory limit was not logged as failed for memory"
     kill -INT $SP

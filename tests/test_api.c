@@ -225,6 +225,78 @@ static void case_secure_leaves_vole4(void) {
     }
 }
 
+/* parley_model_info.ot_memory: none with IKNP; with 4-bit VOLE leaves
+ * about 233 MiB per lane on the default set, lanes times one lane's; and
+ * it is what a client counts against max_model_memory: a cap under it is
+ * refused naming the pools, one 64 MiB over it runs. */
+static void case_ot_memory(void) {
+    uint64_t one = 0;
+    for (int mode = PARLEY_MODE_OT; mode <= PARLEY_MODE_HE; mode++)
+        for (unsigned t = 1; t <= 3; t += 2)
+            for (int k = 0; k < 3; k++) { /* IKNP, silent on COTs, silent with vole4 leaves */
+                parley_model_opts o;
+                parley_model_opts_init(&o);
+                o.mode = mode;
+                o.threads = t;
+                o.ot = k ? PARLEY_OT_SILENT : PARLEY_OT_IKNP;
+                o.leaves = k == 2 ? PARLEY_LEAVES_VOLE4 : PARLEY_LEAVES_COT;
+                parley_model *m = NULL;
+                CHECK(parley_model_load(&m, DIGITS, &o) == PARLEY_OK && m);
+                if (!m) continue;
+                parley_model_info info = {.size = sizeof info};
+                CHECK(parley_model_describe_brief(m, &info) == PARLEY_OK);
+                if (k == 0) CHECK(info.ot_memory == 0);
+                /* COTs: at most the default set's 114 MiB a lane (a small
+                 * session takes the small set) */
+                if (k == 1)
+                    CHECK(info.ot_memory > 0 && info.ot_memory <= t * ((uint64_t)115 << 20));
+                if (k == 2 && t == 1) {
+                    one = info.ot_memory;
+                    CHECK(one > ((uint64_t)200 << 20) && one < ((uint64_t)260 << 20));
+                }
+                if (k == 2 && t == 3) CHECK(info.ot_memory == 3 * one);
+                parley_model_free(m);
+            }
+    /* a client's cap */
+    parley_model_opts o;
+    parley_model_opts_init(&o);
+    o.threads = 1;
+    o.leaves = PARLEY_LEAVES_VOLE4;
+    parley_model *m = NULL;
+    CHECK(parley_model_load(&m, DIGITS, &o) == PARLEY_OK && m);
+    if (!m) return;
+    parley_model_info info = {.size = sizeof info};
+    CHECK(parley_model_describe_brief(m, &info) == PARLEY_OK);
+    parley_tensor x, ref = {0}, y = {0};
+    float *d = random_input(&x, m);
+    CHECK(d && parley_plain(m, &x, &ref) == PARLEY_OK);
+    parley_server *srv = NULL;
+    int port = 0;
+    CHECK(parley_server_new(&srv, m, NULL) == PARLEY_OK);
+    CHECK(parley_server_listen(srv, "127.0.0.1", 0, &port) == PARLEY_OK);
+    parley_client_opts co;
+    parley_client_opts_init(&co);
+    served s;
+    for (int over = 0; over < 2; over++) {
+        co.max_model_memory = over ? info.ot_memory + ((uint64_t)64 << 20) : info.ot_memory;
+        serve_start(&s, srv, -1);
+        int rc = parley_infer("127.0.0.1", port, &x, &y, NULL, &co);
+        pthread_join(s.t, NULL);
+        if (over) {
+            CHECK(rc == PARLEY_OK && s.rc == PARLEY_OK && same_ring(&y, &ref));
+        } else {
+            CHECK(rc == PARLEY_E_LIMIT && strstr(parley_last_error(), "OT pools") != NULL);
+            CHECK(s.rc != PARLEY_OK);
+        }
+        parley_report_free(&s.rep);
+    }
+    parley_tensor_free(&y);
+    parley_tensor_free(&ref);
+    free(d);
+    parley_server_free(srv);
+    parley_model_free(m);
+}
+
 static void case_secure_he(void) {
     parley_model *m = load(PARLEY_MODE_HE, PARLEY_OT_IKNP, 2, PARLEY_REVEAL_LOGITS);
     if (!m) return;
@@ -1324,6 +1396,7 @@ static const struct {
     {"secure_ot", case_secure_ot},
     {"secure_ot_silent", case_secure_ot_silent},
     {"secure_leaves_vole4", case_secure_leaves_vole4},
+    {"ot_memory", case_ot_memory},
     {"secure_he", case_secure_he},
     {"secure_label", case_secure_label},
     {"serve_connection", case_serve_connection},

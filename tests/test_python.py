@@ -107,6 +107,10 @@ p4 = v4.predict("he")
 check(p4["client_sent_bytes"] == rep["client"]["bytes_sent"] and
       p4["server_sent_bytes"] == rep["client"]["bytes_recv"], "vole4: bytes each way == prediction")
 check(parley.run(he, xr, report=True)[1]["client"]["leaves"] == "cot", "the default leaves")
+# the OT pools a session holds: none with IKNP, about 233 MiB a lane with
+# 4-bit VOLE leaves
+check(d["ot_memory"] == 0, "ot_memory with IKNP")
+check(200 << 20 < v4.describe()["ot_memory"] < 260 << 20, "ot_memory with vole4 leaves")
 
 lab = parley.Model(MODEL, reveal="label", ot="iknp", threads=1)
 want = int(np.argmax(parley.plain(MODEL, x0, ring=True)))

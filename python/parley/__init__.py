@@ -85,7 +85,8 @@ class _ModelInfo(C.Structure):
                 ("input_shape", C.c_uint32 * _MAX_RANK), ("output_shape", C.c_uint32 * _MAX_RANK),
                 ("params", C.c_uint64), ("macs", C.c_uint64), ("relus", C.c_uint64),
                 ("public_model_bytes", C.c_uint64), ("ot", _Cost), ("he", _Cost),
-                ("input_name", C.c_char_p), ("output_name", C.c_char_p)]
+                ("input_name", C.c_char_p), ("output_name", C.c_char_p),
+                ("ot_memory", C.c_uint64)]
 
 
 class _Link(C.Structure):
@@ -321,7 +322,7 @@ class Model(_Closing):
                 "input_shape": list(i.input_shape[:i.input_rank]),
                 "output_shape": list(i.output_shape[:i.output_rank]),
                 "params": i.params, "macs": i.macs, "relus": i.relus,
-                "public_model_bytes": i.public_model_bytes,
+                "public_model_bytes": i.public_model_bytes, "ot_memory": i.ot_memory,
                 "ot": cost(i.ot), "he": cost(i.he), "layers": layers}
 
     def predict(self, mode, net=None):

@@ -16,6 +16,7 @@
 #include "nn/predict.h"
 #include "nn/quant.h"
 #include "nn/ref.h"
+#include "nn/session.h"
 #include "ot/lane.h"
 #include "util/mem.h"
 
@@ -483,6 +484,8 @@ static int describe(const parley_model *m, parley_model_info *info, int predicte
     d.public_model_bytes = plen;
     d.input_name = net->t[net->input].name ? net->t[net->input].name : "";
     d.output_name = net->t[net->output].name ? net->t[net->output].name : "";
+    d.ot_memory = session_ot_memory(net, (unsigned)m->o.mode, m->o.threads, (unsigned)m->o.reveal,
+                                    (unsigned)m->o.ot, (unsigned)m->o.leaves);
     if (predicted) {
         TRY(predict(&d.ot, m, MODE_OT));
         TRY(predict(&d.he, m, MODE_HE));

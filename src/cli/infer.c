@@ -238,6 +238,11 @@ static int load_model(parley_model **m, const opts *o, unsigned batch, const cha
     return rc;
 }
 
+/* Bytes in MiB, rounded up. */
+static unsigned long long mib_up(uint64_t b) {
+    return (unsigned long long)((b >> 20) + ((b & ((1u << 20) - 1)) != 0));
+}
+
 /* ---- progress and reports ---- */
 
 static void progress_line(void *ctx, unsigned i, unsigned n, const char *kind, const char *name,
@@ -451,8 +456,7 @@ static const char serve_usage[] =
     "                       fewer bytes) or IKNP/KK13 extension (default silent)\n"
     "  --leaves cot|vole4   silent OT: the comparisons' leaf OTs on COTs (default) or on\n"
     "                       4-bit VOLE: non-linear layers about 1.2x as fast, about\n"
-    "                       120 MiB more memory per thread on each side (which\n"
-    "                       --session-memory must cover)\n"
+    "                       120 MiB more memory per thread on each side\n"
     "  --he-weight-cache MIB  HE mode: memory for the weight polynomials, transformed\n"
     "                       once at start-up and shared by the sessions; layers beyond\n"
     "                       it are transformed in every inference (0: off; default 512)\n"
@@ -463,14 +467,18 @@ static const char serve_usage[] =
     "  --insecure           allow plaintext on an address other than loopback\n"
     "  --max-stash MIB      cap on what one session buffers from its client (default 512)\n"
     "  --max-sessions K     sessions at once (default: the cores, fewer if the memory\n"
-    "                       cannot give each 1 GiB; this machine: %u)\n"
+    "                       cannot give each what it needs; this machine: %u)\n"
     "  --queue Q            connections that wait for a free session beyond K; past\n"
     "                       K + Q a client is told \"server busy\" (default 4 K)\n"
     "  --session-timeout S  wall-time limit of one session (default 3600)\n"
     "  --idle-timeout S     a session whose client sends nothing this long ends\n"
     "                       (default 120)\n"
-    "  --session-memory MIB address-space limit of one session's process (default:\n"
-    "                       the available memory / K; this machine: %llu)\n"
+    "  --session-memory MIB address-space limit of one session's process, beside the\n"
+    "                       HE weight cache (default: the available memory / K; this\n"
+    "                       machine: %llu; and at least what a session needs: the\n"
+    "                       model, its lanes' OT pools, 384 MiB and 64 MiB a lane,\n"
+    "                       1 GiB at least; a value that cannot hold the model and\n"
+    "                       the pools is refused)\n"
     "  --max-batch N        most inputs one client may bring in a session, when the\n"
     "                       model's batch axis is dynamic (default 64)\n"
     "  --log-json           the session lines as one JSON object each\n"
@@ -478,8 +486,8 @@ static const char serve_usage[] =
     "  --quiet              print only errors\n";
 
 static void serve_help(void) {
-    unsigned k = serve_default_sessions();
-    printf(serve_usage, k, (unsigned long long)(serve_default_session_memory(k) >> 20));
+    unsigned k = serve_default_sessions(0);
+    printf(serve_usage, k, (unsigned long long)(serve_default_session_memory(k, 0) >> 20));
 }
 
 int cli_serve(int argc, char **argv) {
@@ -539,6 +547,36 @@ int cli_serve(int argc, char **argv) {
     if (st == 0) st = server_of(&srv, m, &o, "serve", samples, o.ncalib);
     for (unsigned k = 0; k < o.ncalib; k++) /* checked; not kept */
         parley_tensor_free(&samples[k]);
+    /* What a session's process needs: this process as it is, less the
+     * shared weight cache (which the limit adds), its OT pools and the
+     * work allowance (serve.h). */
+    uint64_t wc_bytes = 0, own = 0, need = 0;
+    if (st == 0) {
+        parley_server_he_cache(srv, &wc_bytes, NULL, NULL, NULL, NULL);
+        uint64_t vm = serve_own_memory();
+        own = vm > wc_bytes ? vm - wc_bytes : 0;
+        need = serve_session_need(own, info.ot_memory, o.threads);
+    }
+    if (st == 0 && !o.once && o.session_memory) {
+        uint64_t given = (uint64_t)o.session_memory << 20;
+        if (given < own + info.ot_memory) {
+            fprintf(stderr,
+                    "parley serve: --session-memory %u MiB cannot hold a session: the model "
+                    "takes %llu MiB and the OT pools of its %u lane%s %llu MiB%s, before any "
+                    "layer runs (about %llu MiB would do)\n",
+                    o.session_memory, mib_up(own), o.threads, o.threads == 1 ? "" : "s",
+                    mib_up(info.ot_memory),
+                    o.leaves == PARLEY_LEAVES_VOLE4 ? " (with --leaves vole4)" : "", mib_up(need));
+            st = 2;
+        } else if (given < need && !o.quiet) {
+            fprintf(stderr,
+                    "parley serve: warning: --session-memory %u MiB is under the %llu MiB a "
+                    "session of this model is estimated to need (the model %llu, the OT pools "
+                    "%llu, working memory %llu): sessions may run out of memory\n",
+                    o.session_memory, mib_up(need), mib_up(own), mib_up(info.ot_memory),
+                    mib_up(need - own - info.ot_memory));
+        }
+    }
     if (st == 0 && (rc = parley_server_listen(srv, host, port, &bound)) < 0) {
         fprintf(stderr, "parley serve: %s\n", parley_last_error());
         st = rc == PARLEY_E_ARG ? 2 : 1; /* plaintext off loopback, not asked for */
@@ -583,23 +621,21 @@ int cli_serve(int argc, char **argv) {
         rc = serve_loop(&o, srv, 1);
     else {
         serve_pool_opts po;
-        po.max_sessions = o.max_sessions ? o.max_sessions : serve_default_sessions();
-        uint64_t mem = serve_default_session_memory(po.max_sessions);
+        po.max_sessions = o.max_sessions ? o.max_sessions : serve_default_sessions(need);
+        uint64_t mem = serve_default_session_memory(po.max_sessions, need);
         po.queue = o.queue_set ? o.queue : SERVE_QUEUE_PER_SESSION * po.max_sessions;
         po.session_timeout = o.session_timeout ? o.session_timeout : SERVE_SESSION_TIMEOUT_S;
         po.session_memory = o.session_memory ? (uint64_t)o.session_memory << 20 : mem;
-        uint64_t wc_bytes; /* mapped in every session's process, but shared: not its own */
-        parley_server_he_cache(srv, &wc_bytes, NULL, NULL, NULL, NULL);
-        po.session_memory += wc_bytes;
+        po.session_memory += wc_bytes; /* mapped in every session's process, but shared */
         po.log_json = o.log_json;
         po.quiet = o.quiet;
         po.mode = o.mode;
         if (!o.quiet)
             fprintf(stderr, "parley serve: up to %u sessions at once, %u waiting; per session "
-                            "%u s, idle %u s, %llu MiB; batches up to %u\n",
+                            "%u s, idle %u s, %llu MiB (about %llu needed); batches up to %u\n",
                     po.max_sessions, po.queue, (unsigned)po.session_timeout,
                     o.idle_timeout ? o.idle_timeout : SERVE_IDLE_TIMEOUT_S,
-                    (unsigned long long)(po.session_memory >> 20),
+                    (unsigned long long)(po.session_memory >> 20), mib_up(need + wc_bytes),
                     o.max_batch ? o.max_batch : SERVE_MAX_BATCH);
         rc = serve_pool(srv, &po);
     }

@@ -88,16 +88,35 @@ static uint64_t memory_available(void) {
     return pages > 0 && psz > 0 ? (uint64_t)pages * (uint64_t)psz : SERVE_MIN_SESSION_MEMORY;
 }
 
-unsigned serve_default_sessions(void) {
+uint64_t serve_session_need(uint64_t own, uint64_t ot_pools, unsigned lanes) {
+    return own + ot_pools + SERVE_SESSION_WORK + (uint64_t)lanes * SERVE_LANE_WORK;
+}
+
+uint64_t serve_own_memory(void) {
+    if (SERVE_ASAN) return 0; /* its shadow is terabytes of address space, and no limit applies */
+    FILE *f = fopen("/proc/self/status", "r");
+    unsigned long long kb = 0;
+    if (f) {
+        char line[128];
+        while (fgets(line, sizeof line, f))
+            if (sscanf(line, "VmSize: %llu kB", &kb) == 1) break;
+        fclose(f);
+    }
+    return (uint64_t)kb << 10;
+}
+
+unsigned serve_default_sessions(uint64_t need) {
+    if (need < SERVE_MIN_SESSION_MEMORY) need = SERVE_MIN_SESSION_MEMORY;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    uint64_t k = cores > 0 ? (uint64_t)cores : 1, by_mem = memory_available() / SERVE_MIN_SESSION_MEMORY;
+    uint64_t k = cores > 0 ? (uint64_t)cores : 1, by_mem = memory_available() / need;
     if (k > by_mem) k = by_mem;
     return k < 1 ? 1 : (unsigned)k;
 }
 
-uint64_t serve_default_session_memory(unsigned max_sessions) {
+uint64_t serve_default_session_memory(unsigned max_sessions, uint64_t need) {
+    if (need < SERVE_MIN_SESSION_MEMORY) need = SERVE_MIN_SESSION_MEMORY;
     uint64_t m = memory_available() / (max_sessions ? max_sessions : 1);
-    return m < SERVE_MIN_SESSION_MEMORY ? SERVE_MIN_SESSION_MEMORY : m;
+    return m < need ? need : m;
 }
 
 /* ---- the parent ---- */

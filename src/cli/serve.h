@@ -37,12 +37,32 @@ typedef struct serve_pool_opts {
     int mode;                /* the model's (for the lines of sessions that never ran) */
 } serve_pool_opts;
 
-/* Defaults from this machine: K = the cores online, lowered so that every
- * session can have SERVE_MIN_SESSION_MEMORY; each session's address space
- * is the available memory divided among the K sessions. */
+/* What one session's process needs (its address space, beside the HE
+ * weight cache that all sessions share): a copy of the serving process as
+ * it is (own: the model, without the cache), its lanes' OT pools
+ * (parley_model_info.ot_memory) and working memory for the layers' shares
+ * and the protocols' arrays: SERVE_SESSION_WORK, and SERVE_LANE_WORK for
+ * each lane (its thread's stack and allocator arena). The defaults give a
+ * session at least SERVE_MIN_SESSION_MEMORY too. The allowance is
+ * measured: on the three ImageNet networks, 1 to 4 lanes, a session's
+ * process grew by its pools plus 226-522 MiB (docs/BENCHMARKS.md, "What a
+ * session's process needs"). */
 #define SERVE_MIN_SESSION_MEMORY ((uint64_t)1 << 30)
-unsigned serve_default_sessions(void);
-uint64_t serve_default_session_memory(unsigned max_sessions);
+#define SERVE_SESSION_WORK ((uint64_t)384 << 20)
+#define SERVE_LANE_WORK ((uint64_t)64 << 20)
+uint64_t serve_session_need(uint64_t own, uint64_t ot_pools, unsigned lanes);
+/* The address space this process maps now (/proc/self/status VmSize; 0
+ * if unknown, and in an AddressSanitizer build): what a session's process
+ * starts with. */
+uint64_t serve_own_memory(void);
+
+/* Defaults from this machine: K = the cores online, lowered so that every
+ * session can have what it needs (need: serve_session_need; 0 before a
+ * model is loaded, SERVE_MIN_SESSION_MEMORY); each session's address space
+ * is the available memory divided among the K sessions, and at least the
+ * need. */
+unsigned serve_default_sessions(uint64_t need);
+uint64_t serve_default_session_memory(unsigned max_sessions, uint64_t need);
 
 /* Serve on srv's listener until SIGTERM or SIGINT. 0 after a graceful
  * stop, negative (the message on stderr) on a failure of the server

@@ -84,6 +84,13 @@ static void lane_opts_of(ot_lane_opts *oo, const qnet *net, unsigned mode, unsig
         .backend = (int)ot, .ferret = cost_session_ferret(net, &co), .vole4 = co.vole4};
 }
 
+uint64_t session_ot_memory(const qnet *net, unsigned mode, unsigned nlanes, unsigned reveal,
+                           unsigned ot, unsigned leaves) {
+    ot_lane_opts oo;
+    lane_opts_of(&oo, net, mode, nlanes, reveal, ot, leaves);
+    return (uint64_t)nlanes * ot_lane_memory(&oo);
+}
+
 /* Set up the party on the lanes and the mode's linear back-end (HE: the
  * keys), run the executor. */
 static int run_party(session_result *res, int role, chan **lanes, unsigned nlanes, const qnet *net,
@@ -337,10 +344,9 @@ static int client_link(const client_cfg *cfg, net_link *lk, const nn_tensor *x, 
     if (rc == 0) {
         /* the model's tensors and the lanes' OT pools, which the server's
          * lanes and leaves choose */
-        ot_lane_opts oo;
-        lane_opts_of(&oo, res->net, h.mode, h.lanes, h.reveal, h.ot, h.leaves);
         uint64_t model = session_model_memory(res->net, len),
-                 pools = (uint64_t)h.lanes * ot_lane_memory(&oo), need = model + pools;
+                 pools = session_ot_memory(res->net, h.mode, h.lanes, h.reveal, h.ot, h.leaves),
+                 need = model + pools;
         if (need > cap) {
             rc = err_set(PARLEY_E_LIMIT,
                          "the server's session would take %llu MiB of this client's memory (the "

@@ -122,6 +122,10 @@ int session_infer(const char *host, int port, const nn_tensor *x, exec_progress_
  * bytes, makes a client allocate at most: the decoded description and the
  * executor's tensors alive at once. */
 uint64_t session_model_memory(const qnet *net, size_t desc_bytes);
+/* What one party's OT pools hold in a session of net with these choices
+ * (the hello's): nlanes x ot_lane_memory of the lanes' options. */
+uint64_t session_ot_memory(const qnet *net, unsigned mode, unsigned nlanes, unsigned reveal,
+                           unsigned ot, unsigned leaves);
 /* The decoded description alone, bounded from its size before decoding. */
 uint64_t session_decode_bound(size_t desc_bytes);
 
