@@ -78,6 +78,21 @@ kill -TERM "$SP"
 wait "$SP"
 # at least the pools (466) and the working memory of 2 lanes (384 + 2 x 64)
 [ -n "$need" ] && [ "$need" -ge 978 ] || fail "serve states a session's need as '$need' MiB"
+# 64 lanes on 4-bit VOLE: about 19 GiB a session. A machine with less
+# available is warned, one with more is not (no check within 2 GiB of it).
+serve srv64 --threads 64
+need64=$(sed -n 's/.* MiB (about \([0-9][0-9]*\) needed).*/\1/p' "$T/srv64.err")
+kill -TERM "$SP"
+wait "$SP"
+avail=$(($(sed -n 's/^MemAvailable: *\([0-9]*\) kB/\1/p' /proc/meminfo) / 1024))
+[ -n "$need64" ] && [ "$need64" -gt 18000 ] || fail "64 lanes: serve states a need of '$need64' MiB"
+if [ "$need64" -gt $((avail + 2048)) ]; then
+    grep -q "warning: a session of this model needs about [0-9]* MiB (.* the OT pools of 64 lanes" \
+        "$T/srv64.err" || fail "no warning for a need of $need64 MiB with $avail MiB available"
+elif [ "$need64" -lt $((avail - 2048)) ]; then
+    grep -q "more than the [0-9]* MiB available" "$T/srv64.err" &&
+        fail "a warning for a need of $need64 MiB with $avail MiB available"
+fi
 serve srv2 --session-memory "$need"
 grep -q "warning" "$T/srv2.err" && fail "a warning at the estimate"
 "$P" infer --connect "127.0.0.1:$port" --input "$X" --output "$T/infer.npy" --quiet 2>"$T/err" ||

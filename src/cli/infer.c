@@ -557,6 +557,15 @@ int cli_serve(int argc, char **argv) {
         own = vm > wc_bytes ? vm - wc_bytes : 0;
         need = serve_session_need(own, info.ot_memory, o.threads);
     }
+    if (st == 0 && !o.once && !o.quiet && need > serve_memory_available())
+        fprintf(stderr,
+                "parley serve: warning: a session of this model needs about %llu MiB (the model "
+                "%llu, the OT pools of %u lanes %llu, working memory %llu), more than the %llu "
+                "MiB available%s\n",
+                mib_up(need), mib_up(own), o.threads, mib_up(info.ot_memory),
+                mib_up(need - own - info.ot_memory), mib_up(serve_memory_available()),
+                o.leaves == PARLEY_LEAVES_VOLE4 ? " (--leaves cot holds half the pools)"
+                                                : " (fewer --threads hold fewer pools)");
     if (st == 0 && !o.once && o.session_memory) {
         uint64_t given = (uint64_t)o.session_memory << 20;
         if (given < own + info.ot_memory) {
@@ -631,9 +640,10 @@ int cli_serve(int argc, char **argv) {
         po.quiet = o.quiet;
         po.mode = o.mode;
         if (!o.quiet)
-            fprintf(stderr, "parley serve: up to %u sessions at once, %u waiting; per session "
+            fprintf(stderr, "parley serve: up to %u session%s at once, %u waiting; per session "
                             "%u s, idle %u s, %llu MiB (about %llu needed); batches up to %u\n",
-                    po.max_sessions, po.queue, (unsigned)po.session_timeout,
+                    po.max_sessions, po.max_sessions == 1 ? "" : "s", po.queue,
+                    (unsigned)po.session_timeout,
                     o.idle_timeout ? o.idle_timeout : SERVE_IDLE_TIMEOUT_S,
                     (unsigned long long)(po.session_memory >> 20), mib_up(need + wc_bytes),
                     o.max_batch ? o.max_batch : SERVE_MAX_BATCH);

@@ -74,7 +74,7 @@ void serve_log(FILE *f, const serve_report *r, int json) {
 
 /* ---- defaults from the machine ---- */
 
-static uint64_t memory_available(void) {
+uint64_t serve_memory_available(void) {
     FILE *f = fopen("/proc/meminfo", "r");
     unsigned long long kb = 0;
     if (f) {
@@ -108,14 +108,14 @@ uint64_t serve_own_memory(void) {
 unsigned serve_default_sessions(uint64_t need) {
     if (need < SERVE_MIN_SESSION_MEMORY) need = SERVE_MIN_SESSION_MEMORY;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    uint64_t k = cores > 0 ? (uint64_t)cores : 1, by_mem = memory_available() / need;
+    uint64_t k = cores > 0 ? (uint64_t)cores : 1, by_mem = serve_memory_available() / need;
     if (k > by_mem) k = by_mem;
     return k < 1 ? 1 : (unsigned)k;
 }
 
 uint64_t serve_default_session_memory(unsigned max_sessions, uint64_t need) {
     if (need < SERVE_MIN_SESSION_MEMORY) need = SERVE_MIN_SESSION_MEMORY;
-    uint64_t m = memory_available() / (max_sessions ? max_sessions : 1);
+    uint64_t m = serve_memory_available() / (max_sessions ? max_sessions : 1);
     return m < need ? need : m;
 }
 

@@ -56,6 +56,10 @@ uint64_t serve_session_need(uint64_t own, uint64_t ot_pools, unsigned lanes);
  * starts with. */
 uint64_t serve_own_memory(void);
 
+/* The memory available to new processes (/proc/meminfo MemAvailable, or
+ * the physical memory). */
+uint64_t serve_memory_available(void);
+
 /* Defaults from this machine: K = the cores online, lowered so that every
  * session can have what it needs (need: serve_session_need; 0 before a
  * model is loaded, SERVE_MIN_SESSION_MEMORY); each session's address space
