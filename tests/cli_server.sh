@@ -9,8 +9,9 @@
 #   - the parent's resident memory is flat over 300 connections (it only
 #     accepts, forks and reaps);
 #   - a session over --session-timeout is ended and logged as "timeout", one
-#     over --session-memory fails with a message (and a limit that cannot
-#     hold the model and its OT pools is refused at start-up);
+#     over --session-memory fails with a message, which its client is told
+#     too (and a limit that cannot hold the model and its OT pools is
+#     refused at start-up);
 #   - SIGTERM during a session: the session finishes, the server exits 0,
 #     and refuses new connections;
 #   - every connection has one JSON log line (--log-json).
@@ -178,6 +179,8 @@ if [ -z "${PARLEY_ASAN:-}" ]; then
     lim=$(echo "$hold" | awk '{print $1 + $2 + 16}')
     start srv3 --max-sessions 2 --idle-timeout 20 --session-memory "$lim"
     client 0 mem && fail "a session over --session-memory $lim succeeded"
+    grep -q "; the server: its session ran out of memory: " "$T/mem.err" ||
+        fail "the client was not told the server ran out of memory: $(cat "$T/mem.err")"
     wait_log "$T/srv3.err" ") failed: .*\(memory\|cannot buffer\)" ||
         fail "the session over its memory limit was not logged as failed for memory"
     kill -INT $SP

@@ -145,7 +145,7 @@ int ctl_recv(chan *ch, unsigned want, size_t cap, uint8_t **payload, size_t *len
         /* Print only what is printable: the line is the peer's. */
         for (size_t i = 0; i < n; i++)
             if (p[i] < 0x20 || p[i] > 0x7e) p[i] = '?';
-        rc = err_set(PARLEY_E_MISMATCH, "the peer refused: %s", (char *)p);
+        rc = err_set(PARLEY_E_MISMATCH, CTL_REFUSED "%s", (char *)p);
         mem_free(p);
         return rc;
     }

@@ -72,12 +72,13 @@ int hello_parse(session_hello *out, const uint8_t *buf, size_t len) WUR;
 enum { CTL_HELLO = 1, CTL_REJECT = 2, CTL_MODEL = 3, CTL_READY = 4, CTL_REPORT = 5 };
 #define CTL_REPORT_BYTES 24 /* server's flights, bytes sent, microseconds (u64 each) */
 #define CTL_MAX_REJECT 512
+#define CTL_REFUSED "the peer refused: " /* what a REJECT's line follows in ctl_recv's error */
 #define CTL_MAX_MODEL (64u << 20)
 
 /* Send one control message and flush. */
 int ctl_send(chan *ch, unsigned type, const void *payload, size_t len) WUR;
 /* Receive one control message whose type must be `want` or CTL_REJECT. On
- * a REJECT returns PARLEY_E_MISMATCH with "the peer refused: <its line>".
+ * a REJECT returns PARLEY_E_MISMATCH with CTL_REFUSED "<its line>".
  * cap (0: the type's own cap) bounds the payload further, before anything
  * is allocated. The payload (NULL if empty) is the caller's to mem_free. */
 int ctl_recv(chan *ch, unsigned want, size_t cap, uint8_t **payload, size_t *len) WUR;

@@ -228,6 +228,14 @@ static int serve_link(const server_cfg *cfg, net_link *lk, session_result *res, 
         rc = run_party(res, MPC_SERVER, lanes, cfg->lanes, net, cfg->mode, cfg->reveal, cfg->ot,
                        cfg->leaves, NULL, cfg->lin_prepared, cfg->progress, cfg->progress_ctx,
                        t0);
+        if (rc == PARLEY_E_NOMEM) {
+            /* This side's own limit (serve's --session-memory): the client
+             * would see only its lanes close, so it is told why (peer_why). */
+            char keep[CTL_MAX_REJECT];
+            snprintf(keep, sizeof keep, "%s", err_msg());
+            (void)ctl_reject(ctl, "its session ran out of memory: %s", keep);
+            err_set(rc, "%s", keep);
+        }
         if (rc == 0) {
             uint64_t v[3] = {res->rep.flights, res->rep.bytes_sent,
                              (uint64_t)(res->rep.seconds * 1e6)};
@@ -291,6 +299,28 @@ int session_serve_one(session_server *srv, const server_cfg *cfg, int accept_tim
 }
 
 /* ---- the client ---- */
+
+/* The lanes closed under the client: a server that failed on its own
+ * (out of memory) said why on the control stream before closing; its line
+ * joins rc's message. A server that did not, or is gone, leaves the
+ * message as it is, at once or after PEER_WHY_MS. */
+#define PEER_WHY_MS 2000
+static int peer_why(chan *ctl, int rc) {
+    char mine[512];
+    snprintf(mine, sizeof mine, "%s", err_msg());
+    chan_set_timeout(ctl, PEER_WHY_MS);
+    uint8_t *msg = NULL;
+    size_t len = 0;
+    int r = ctl_recv(ctl, CTL_REPORT, 0, &msg, &len);
+    mem_free(msg);
+    const char *why = err_msg();
+    if (r == PARLEY_E_MISMATCH && !strncmp(why, CTL_REFUSED, strlen(CTL_REFUSED))) {
+        char line[CTL_MAX_REJECT + 32];
+        snprintf(line, sizeof line, "%s", why + strlen(CTL_REFUSED));
+        return err_set(rc, "%s; the server: %s", mine, line);
+    }
+    return err_set(rc, "%s", mine);
+}
 
 static int client_link(const client_cfg *cfg, net_link *lk, const nn_tensor *x, session_result *res,
                        double t0) {
@@ -388,6 +418,7 @@ static int client_link(const client_cfg *cfg, net_link *lk, const nn_tensor *x, 
         lanes_of(lanes, lk, h.lanes, 0);
         rc = run_party(res, MPC_CLIENT, lanes, h.lanes, res->net, h.mode, h.reveal, h.ot,
                        h.leaves, xq, NULL, cfg->progress, cfg->progress_ctx, t0);
+        if (rc == PARLEY_E_CLOSED) rc = peer_why(ctl, rc);
         if (rc == 0) rc = ctl_recv(ctl, CTL_REPORT, 0, &msg, &len);
         if (rc == 0 && len != CTL_REPORT_BYTES)
             rc = err_set(PARLEY_E_PROTO, "the server's report is %zu bytes, not %d", len,
