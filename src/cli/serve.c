@@ -74,16 +74,24 @@ void serve_log(FILE *f, const serve_report *r, int json) {
 
 /* ---- defaults from the machine ---- */
 
-uint64_t serve_memory_available(void) {
-    FILE *f = fopen("/proc/meminfo", "r");
+/* The "KEY: N kB" line of a /proc file, in bytes; 0 if there is none. */
+static uint64_t proc_kb(const char *path, const char *key) {
+    FILE *f = fopen(path, "r");
     unsigned long long kb = 0;
     if (f) {
         char line[128];
+        size_t n = strlen(key);
         while (fgets(line, sizeof line, f))
-            if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1) break;
+            if (!strncmp(line, key, n) && line[n] == ':' && sscanf(line + n + 1, "%llu", &kb) == 1)
+                break;
         fclose(f);
     }
-    if (kb) return (uint64_t)kb << 10;
+    return (uint64_t)kb << 10;
+}
+
+uint64_t serve_memory_available(void) {
+    uint64_t b = proc_kb("/proc/meminfo", "MemAvailable");
+    if (b) return b;
     long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
     return pages > 0 && psz > 0 ? (uint64_t)pages * (uint64_t)psz : SERVE_MIN_SESSION_MEMORY;
 }
@@ -94,15 +102,7 @@ uint64_t serve_session_need(uint64_t own, uint64_t ot_pools, unsigned lanes) {
 
 uint64_t serve_own_memory(void) {
     if (SERVE_ASAN) return 0; /* its shadow is terabytes of address space, and no limit applies */
-    FILE *f = fopen("/proc/self/status", "r");
-    unsigned long long kb = 0;
-    if (f) {
-        char line[128];
-        while (fgets(line, sizeof line, f))
-            if (sscanf(line, "VmSize: %llu kB", &kb) == 1) break;
-        fclose(f);
-    }
-    return (uint64_t)kb << 10;
+    return proc_kb("/proc/self/status", "VmSize");
 }
 
 unsigned serve_default_sessions(uint64_t need) {
