@@ -42,8 +42,8 @@ typedef struct bench_clock {
 typedef int (*bench_party_fn)(party *p, void *arg, bench_clock *clk);
 /* --leaves vole4 (silent back-end): the lanes make 4-bit VOLE pools, and
  * the (N <= 16 choose 1)-OTs (the millionaire's leaves) draw on them
- * (ot_lane_opts.vole4; not in the cost model yet: expected_bits is the
- * COT form's). */
+ * (ot_lane_opts.vole4). expected_bits stays the COT form's formula; the
+ * cost model (nn/cost.c, cost_opts.vole4) prices the 4-bit VOLE form. */
 extern int bench_leaves_vole4;
 /* backend: the lanes' OT backend (OT_BACKEND_*). */
 int bench_fork_party(bench_party_fn fn, void *arg, unsigned lanes, int backend, bench_side out[2]);

@@ -160,8 +160,8 @@ static int nl_bench_party(party *p, void *arg, bench_clock *clk) {
 
 #define LEAVES_HELP                                                                                \
     "  --leaves vole4 (silent): the millionaire's leaves on 4-bit VOLE correlations\n"             \
-    "  (docs/PROTOCOLS.md 2.7); not in the cost model yet, so expected_bits is the COT\n"          \
-    "  form's.\n"
+    "  (docs/PROTOCOLS.md 2.7); expected_bits stays the COT form's formula (the cost\n"           \
+    "  model prices the 4-bit VOLE form: parley inspect --leaves vole4).\n"
 
 static const char *usage_of(const char *name) {
     if (!strcmp(name, "mill"))
