@@ -560,9 +560,10 @@ int cli_serve(int argc, char **argv) {
     if (st == 0 && !o.once && !o.quiet && need > serve_memory_available())
         fprintf(stderr,
                 "parley serve: warning: a session of this model needs about %llu MiB (the model "
-                "%llu, the OT pools of %u lanes %llu, working memory %llu), more than the %llu "
+                "%llu, the OT pools of %u lane%s %llu, working memory %llu), more than the %llu "
                 "MiB available%s\n",
-                mib_up(need), mib_up(own), o.threads, mib_up(info.ot_memory),
+                mib_up(need), mib_up(own), o.threads, o.threads == 1 ? "" : "s",
+                mib_up(info.ot_memory),
                 mib_up(need - own - info.ot_memory), mib_up(serve_memory_available()),
                 o.leaves == PARLEY_LEAVES_VOLE4 ? " (--leaves cot holds half the pools)"
                                                 : " (fewer --threads hold fewer pools)");
