@@ -477,6 +477,14 @@ TEST(clients_at_once) {
     fixture_free(&f);
 }
 
+/* The length of net's public description, as the server sends it. */
+static int public_len(const qnet *net, size_t *len) {
+    uint8_t *desc;
+    TRY(qnet_public_encode(net, &desc, len));
+    mem_free(desc);
+    return 0;
+}
+
 /* The client's cap on what the server's model makes it allocate: a
  * description too large to decode under the cap, then a model whose
  * tensors would go past it, are refused before anything is allocated, with
@@ -485,10 +493,8 @@ TEST(clients_at_once) {
 TEST(model_memory_cap) {
     fixture f;
     REQUIRE_OK(fixture_load(&f));
-    uint8_t *desc;
     size_t len;
-    REQUIRE_OK(qnet_public_encode(f.net, &desc, &len));
-    mem_free(desc);
+    REQUIRE_OK(public_len(f.net, &len));
     uint64_t decode = session_decode_bound(len), all = session_model_memory(f.net, len);
     REQUIRE(decode < all);
     server s;
@@ -518,10 +524,8 @@ TEST(model_memory_cap) {
 TEST(model_memory_cap_counts_ot_pools) {
     fixture f;
     REQUIRE_OK(fixture_load(&f));
-    uint8_t *desc;
     size_t len;
-    REQUIRE_OK(qnet_public_encode(f.net, &desc, &len));
-    mem_free(desc);
+    REQUIRE_OK(public_len(f.net, &len));
     ot_lane_opts oo = {.backend = OT_BACKEND_SILENT, .vole4 = &VOLE4_H10K18};
     uint64_t pools = 3 * ot_lane_memory(&oo), all = session_model_memory(f.net, len) + pools;
     ot_lane_opts cots = {.backend = OT_BACKEND_SILENT}, iknp = {.backend = OT_BACKEND_IKNP};
