@@ -792,8 +792,7 @@ int cli_run(int argc, char **argv) {
     opts_default(&o);
     int pr = parse_opts(&o, argc, argv, "run",
                         "model input output mode bits scale wbits threads reveal ot leaves json "
-                        "quiet "
-                        "max-stash max-model-memory he-weight-cache",
+                        "quiet max-stash max-model-memory he-weight-cache",
                         run_usage);
     if (pr) return pr == 1 ? 0 : 2;
     if (!o.model || !o.input) {
