@@ -82,6 +82,7 @@ static const struct {
     {"--k", offsetof(bench_opts, window), 1, 1024}, /* the kernel size, as --window */
     {"--dil", offsetof(bench_opts, dil), 1, 1024},
     {"--he-cache", offsetof(bench_opts, he_cache), 0, 1},
+    {"--calls", offsetof(bench_opts, calls), 1, BENCH_CALLS_MAX},
 };
 #define NNUMS (sizeof nums / sizeof *nums)
 

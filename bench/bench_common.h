@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#define BENCH_CALLS_MAX 16 /* --calls */
+
 /* What the client process reports back to the server process. */
 typedef struct bench_side {
     double seconds, setup_seconds;
@@ -17,6 +19,9 @@ typedef struct bench_side {
     uint64_t bytes_sent, flights, setup_bytes;
     int rc;
     int ot; /* party benchmarks: the OT backend + 1 (printed as "ot"); 0 otherwise */
+    /* protocol benchmarks with --calls C: each call's seconds and CPU
+     * seconds (call 0 is seconds and cpu_seconds above) */
+    double call_seconds[BENCH_CALLS_MAX], call_cpu[BENCH_CALLS_MAX];
 } bench_side;
 
 /* who: 0 = server, 1 = client. fills *side; returns 0 or a status. */
@@ -60,12 +65,13 @@ void bench_print(FILE *f, const char *bench, uint64_t n, unsigned bits, const be
 typedef struct bench_opts {
     uint64_t n;
     unsigned bits, scale, window, stride, threads, d, m;
-    int backend; /* --ot iknp|silent (default OT_BACKEND_DEFAULT) */
+    unsigned calls; /* protocol benchmarks: calls on the same lanes (1..BENCH_CALLS_MAX) */
+    int backend;    /* --ot iknp|silent (default OT_BACKEND_DEFAULT) */
     /* layer shapes (bench conv, bench fc) */
     unsigned C, H, W, O, K, batch, pad, groups, wbits, dil;
     const char *kind, *net;
     unsigned he_cache; /* he-*: S's weight polynomials transformed before the input (0/1) */
-    uint64_t given; /* bit k: the k-th option of bench_parse's table was given */
+    uint64_t given;    /* bit k: the k-th option of bench_parse's table was given */
 } bench_opts;
 /* Whether the numeric option `flag` (e.g. "--pad") was on the command line. */
 int bench_given(const bench_opts *o, const char *flag);

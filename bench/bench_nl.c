@@ -106,6 +106,30 @@ static int mill_job(mpc_lane *L, void *ctx, size_t first, size_t count) {
     return mpc_mill_gt(L, a->gt + first, NULL, a->x + first, count, a->k, a->m);
 }
 
+/* One call of the protocol measured (x: inputs, y / gt: outputs). */
+static int run_once(party *p, const nl_bench *b, const uint64_t *x, size_t nin, uint64_t *y,
+                    uint8_t *gt, unsigned wb) {
+    const bench_opts *o = &b->o;
+    const char *n = b->name;
+    int bounded = o->kind && !strcmp(o->kind, "bounded");
+    if (!strcmp(n, "relu")) return nl_relu(p, y, x, nin, o->bits);
+    if (!strcmp(n, "trunc")) return nl_trunc(p, y, x, nin, o->bits, o->scale);
+    if (!strcmp(n, "relu-trunc")) return nl_relu_trunc(p, y, x, nin, o->bits, o->scale);
+    if (!strcmp(n, "mill")) {
+        mill_job_args a = {gt, x, o->bits, o->m};
+        return party_run(p, nin, 128, mill_job, &a);
+    }
+    if (!strcmp(n, "maxpool"))
+        return nl_maxpool_ex(p, y, x, &b->P, o->bits,
+                             (!o->kind || strcmp(o->kind, "linear") ? NL_POOL_TREE : 0) |
+                                 (o->kind && (!strcmp(o->kind, "nonneg") || bounded)
+                                      ? NL_POOL_NONNEG
+                                      : 0),
+                             wb);
+    if (!strcmp(n, "avgpool")) return nl_avgpool(p, y, x, &b->P, o->bits);
+    return nl_argmax(p, y, x, o->n, o->window, o->bits);
+}
+
 static int nl_bench_party(party *p, void *arg, bench_clock *clk) {
     nl_bench *b = arg;
     const bench_opts *o = &b->o;
@@ -126,32 +150,22 @@ static int nl_bench_party(party *p, void *arg, bench_clock *clk) {
     unsigned wb = bounded && o->scale < o->bits ? o->bits - o->scale : 0;
     /* bounded: a ReLU-truncation's outputs, below 2^(l-s-1) */
     prg_ring(&p->lanes[0].ot.rng, x, nin, bounded ? (wb ? wb - 1 : 0) : o->bits);
-    int rc = bench_begin(clk);
-    if (rc == 0) {
-        const char *n = b->name;
-        if (!strcmp(n, "relu"))
-            rc = nl_relu(p, y, x, nin, o->bits);
-        else if (!strcmp(n, "trunc"))
-            rc = nl_trunc(p, y, x, nin, o->bits, o->scale);
-        else if (!strcmp(n, "relu-trunc"))
-            rc = nl_relu_trunc(p, y, x, nin, o->bits, o->scale);
-        else if (!strcmp(n, "mill")) {
-            mill_job_args a = {gt, x, o->bits, o->m};
-            rc = party_run(p, nin, 128, mill_job, &a);
+    /* Call 0 is what "seconds" and the bytes report; with --calls C the
+     * same inputs run C - 1 more times on the same lanes, whose pools are
+     * then warm as in a session's later layers. */
+    int rc = 0;
+    for (unsigned c = 0; c < o->calls && rc == 0; c++) {
+        bench_side later = {0};
+        bench_clock lc = {.p = p, .side = &later};
+        bench_clock *k = c == 0 ? clk : &lc;
+        rc = bench_begin(k);
+        if (rc == 0) rc = run_once(p, b, x, nin, y, gt, wb);
+        if (rc == 0) rc = bench_end(k);
+        if (rc == 0) {
+            clk->side->call_seconds[c] = k->side->seconds;
+            clk->side->call_cpu[c] = k->side->cpu_seconds;
         }
-        else if (!strcmp(n, "maxpool"))
-            rc = nl_maxpool_ex(p, y, x, &b->P, o->bits,
-                               (!o->kind || strcmp(o->kind, "linear") ? NL_POOL_TREE : 0) |
-                                   (o->kind && (!strcmp(o->kind, "nonneg") || bounded)
-                                        ? NL_POOL_NONNEG
-                                        : 0),
-                               wb);
-        else if (!strcmp(n, "avgpool"))
-            rc = nl_avgpool(p, y, x, &b->P, o->bits);
-        else
-            rc = nl_argmax(p, y, x, o->n, o->window, o->bits);
     }
-    if (rc == 0) rc = bench_end(clk);
     mem_free(x);
     mem_free(y);
     mem_free(gt);
@@ -163,12 +177,17 @@ static int nl_bench_party(party *p, void *arg, bench_clock *clk) {
     "  (docs/PROTOCOLS.md 2.7); expected_bits stays the COT form's formula (the cost\n"           \
     "  model prices the 4-bit VOLE form: parley inspect --leaves vole4).\n"
 
+#define CALLS_HELP                                                                                 \
+    "  --calls C (1..16): C calls on the same lanes, each timed (call_seconds, and\n"              \
+    "  call_cpu_seconds for both processes); the later ones find the pools warm, as\n"           \
+    "  a session's later layers do. seconds, bytes and cpu_seconds are the first's.\n"
+
 static const char *usage_of(const char *name) {
     if (!strcmp(name, "mill"))
         return "usage: parley-bench mill [--n N] [--bits K] [--m M] [--threads T] [--ot iknp|silent]\n"
                "         [--leaves cot|vole4]\n"
                "  Millionaire [x > y] on K-bit values (default N = 2^20, K = 31, M = 4).\n"
-               LEAVES_HELP;
+               LEAVES_HELP CALLS_HELP;
     if (!strcmp(name, "maxpool") || !strcmp(name, "avgpool"))
         return "usage: parley-bench maxpool|avgpool [--n OUTPUTS] [--bits L] [--window K]\n"
                "         [--stride S] [--kind tree|linear|nonneg|bounded] [--scale S]\n"
@@ -176,15 +195,16 @@ static const char *usage_of(const char *name) {
                "  Pools K x K windows (default 3, stride = K) over an input of 16 x 16 output\n"
                "  positions per channel; OUTPUTS (default 2^18) is rounded up to whole channels.\n"
                "  nonneg: inputs known >= 0 (after a ReLU); bounded: below 2^(L-S-1) (after a\n"
-               "  ReLU-truncation by S).\n" LEAVES_HELP;
+               "  ReLU-truncation by S).\n" LEAVES_HELP CALLS_HELP;
     if (!strcmp(name, "argmax"))
         return "usage: parley-bench argmax [--n ROWS] [--bits L] [--window COLS] [--threads T]\n"
                "         [--ot iknp|silent] [--leaves cot|vole4]\n"
                "  Index of the first maximum of each row (default 1024 rows of 1000).\n"
-               LEAVES_HELP;
+               LEAVES_HELP CALLS_HELP;
     return "usage: parley-bench relu|trunc|relu-trunc [--n N] [--bits L] [--scale S]\n"
            "         [--threads T] [--m M] [--ot iknp|silent] [--leaves cot|vole4]\n"
-           "  Default N = 2^20, L = 32 (relu) or 37, S = 12, T = 1, M = 4.\n" LEAVES_HELP;
+           "         [--calls C]\n"
+           "  Default N = 2^20, L = 32 (relu) or 37, S = 12, T = 1, M = 4.\n" LEAVES_HELP CALLS_HELP;
 }
 
 int bench_nl_main(int argc, char **argv) {
@@ -199,6 +219,7 @@ int bench_nl_main(int argc, char **argv) {
     b.o.threads = 1;
     b.o.m = 0; /* automatic digits (mill.h) */
     b.o.backend = OT_BACKEND_DEFAULT;
+    b.o.calls = 1;
     int r = bench_parse(&b.o, argc, argv, 2, b.name, usage_of(b.name));
     if (r) return r == 1 ? 0 : 2;
     if (b.o.kind && strcmp(b.o.kind, "tree") && strcmp(b.o.kind, "linear") &&
@@ -228,12 +249,27 @@ int bench_nl_main(int argc, char **argv) {
         fprintf(stderr, "parley-bench %s: %s\n", b.name, err_msg());
         return 1;
     }
-    char extra[256];
-    snprintf(extra, sizeof extra,
-             ",\"threads\":%u,\"scale\":%u,\"window\":%u,\"m\":%u,\"kind\":\"%s\","
-             "\"flights_server\":%llu,\"flights_client\":%llu,\"expected_bits\":%.1f",
-             b.o.threads, b.o.scale, b.o.window, b.o.m, b.o.kind ? b.o.kind : "tree",
-             (unsigned long long)s[0].flights, (unsigned long long)s[1].flights, expected_bits(&b));
+    char extra[256 + 48 * BENCH_CALLS_MAX];
+    int e = snprintf(extra, 256,
+                     ",\"threads\":%u,\"scale\":%u,\"window\":%u,\"m\":%u,\"kind\":\"%s\","
+                     "\"flights_server\":%llu,\"flights_client\":%llu,\"expected_bits\":%.1f,"
+                     "\"cpu_seconds\":%.3f",
+                     b.o.threads, b.o.scale, b.o.window, b.o.m, b.o.kind ? b.o.kind : "tree",
+                     (unsigned long long)s[0].flights, (unsigned long long)s[1].flights,
+                     expected_bits(&b), s[0].cpu_seconds + s[1].cpu_seconds);
+    if (b.o.calls > 1) /* each call: the slower party's seconds, both parties' CPU */
+        for (int f = 0; f < 2; f++) {
+            e += snprintf(extra + e, sizeof extra - (size_t)e, f ? ",\"call_cpu_seconds\":["
+                                                                : ",\"calls\":%u,\"call_seconds\":[",
+                          b.o.calls);
+            for (unsigned c = 0; c < b.o.calls; c++) {
+                double v = f ? s[0].call_cpu[c] + s[1].call_cpu[c]
+                             : s[0].call_seconds[c] > s[1].call_seconds[c] ? s[0].call_seconds[c]
+                                                                           : s[1].call_seconds[c];
+                e += snprintf(extra + e, sizeof extra - (size_t)e, "%s%.3f", c ? "," : "", v);
+            }
+            e += snprintf(extra + e, sizeof extra - (size_t)e, "]");
+        }
     bench_print(stdout, b.name, b.o.n, b.o.bits, s, extra);
     return 0;
 }
