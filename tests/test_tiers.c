@@ -54,7 +54,13 @@ TEST(cpu_env) {
         want = CPU_SSE41 | CPU_AES;
     else if (strcmp(e, "avx2") == 0)
         want = CPU_AVX2;
+    else if (strcmp(e, "avx2,fma") == 0)
+        want = CPU_AVX2 | CPU_FMA;
     CHECK_EQ(cpu_available(), cpu_detected() & want);
+    /* the HE transforms: on doubles only where FMA is allowed */
+    if (ntt_tiers[NTT_TIER_FMA].built && cpu_covers(cpu_detected(), CPU_AVX2 | CPU_FMA) &&
+        (want == CPU_AVX2 || want == (CPU_AVX2 | CPU_FMA)))
+        CHECK_EQ(ntt_tier(), want == CPU_AVX2 ? NTT_TIER_AVX2 : NTT_TIER_FMA);
     if (want == 0) {
         CHECK_EQ(aes_tier(), AES_TIER_REF);
         CHECK_EQ(ntt_tier(), NTT_TIER_REF);

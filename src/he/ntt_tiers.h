@@ -7,7 +7,7 @@
 #include "he/he.h"
 #include "util/cpu.h"
 
-enum ntt_tier { NTT_TIER_REF, NTT_TIER_AVX2, NTT_TIER_IFMA, NTT_TIERS };
+enum ntt_tier { NTT_TIER_REF, NTT_TIER_AVX2, NTT_TIER_FMA, NTT_TIER_IFMA, NTT_TIERS };
 extern const cpu_tier ntt_tiers[NTT_TIERS];
 /* The tier he_ntt_*, he_mac and he_mac_rows* use now. */
 enum ntt_tier ntt_tier(void);
@@ -19,6 +19,13 @@ void he_ntt_fwd_pruned_avx2(const he_prime *p, uint64_t *a, unsigned logm);
 void he_mac_avx2(he_u128 *acc, const he_poly *x, const he_poly *y);
 void he_mac_rows_multi_avx2(he_u128 *const *acc, const uint64_t *const *w, const uint64_t *const *x,
                             size_t G, size_t count);
+
+/* ntt_fma.c (-mavx2 -mfma): the transforms on doubles, the same results;
+ * primes of 48 bits or more go to the AVX2 functions, and so do he_mac and
+ * the products. */
+void he_ntt_fwd_fma(const he_prime *p, uint64_t *a);
+void he_ntt_inv_fma(const he_prime *p, uint64_t *a);
+void he_ntt_fwd_pruned_fma(const he_prime *p, uint64_t *a, unsigned logm);
 
 /* ntt_ifma.c (-mavx512f -mavx512ifma): the same results; primes of 50 bits
  * or more, he_mac and the one-part products go to the AVX2 functions (the

@@ -15,7 +15,7 @@ static const struct {
 } cpu_feature_names[] = {
     {"sse4.1", CPU_SSE41},    {"aes", CPU_AES},           {"avx2", CPU_AVX2},
     {"avx512f", CPU_AVX512F}, {"avx512bw", CPU_AVX512BW}, {"avx512vbmi", CPU_AVX512VBMI},
-    {"vaes", CPU_VAES},       {"avx512ifma", CPU_IFMA},
+    {"vaes", CPU_VAES},       {"avx512ifma", CPU_IFMA},   {"fma", CPU_FMA},
 };
 #define NFEATURES (sizeof cpu_feature_names / sizeof *cpu_feature_names)
 
@@ -26,6 +26,7 @@ static unsigned detect(void) {
     if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
     if (c & (1u << 19)) f |= CPU_SSE41;
     if (c & (1u << 25)) f |= CPU_AES;
+    int fma = (c >> 12) & 1;
     /* The wide registers count only if the OS saves them (OSXSAVE, then
      * XCR0: SSE and AVX state for AVX2; also the opmask and both halves of
      * the ZMM state for AVX-512). */
@@ -42,6 +43,7 @@ static unsigned detect(void) {
         /* VAES on YMM registers needs only the AVX state; its 512-bit form
          * also needs AVX512F, which the tier using it asks for too. */
         if (c & (1u << 9)) f |= CPU_VAES;
+        if (fma) f |= CPU_FMA;
     }
     if ((xcr0 & 0xe6) == 0xe6) {
         if (b & (1u << 16)) f |= CPU_AVX512F;
@@ -70,7 +72,7 @@ static unsigned env_mask(void) {
             fprintf(stderr,
                     "parley: PARLEY_CPU='%s': unknown feature '%.*s' (use none, all, or a "
                     "comma-separated list of sse4.1, aes, avx2, avx512f, avx512bw, avx512vbmi, "
-                    "vaes, avx512ifma)\n",
+                    "vaes, avx512ifma, fma)\n",
                     e, (int)len, p);
             exit(2);
         }

@@ -7,7 +7,8 @@
  *   family      tiers (reference first)           files
  *   aes         ref, aes-ni, vaes-avx2, vaes      crypto/aes_ref.c, aes_ni.c, aes_vaes256.c,
  *                                                 aes_vaes.c
- *   ntt         ref, avx2, avx512ifma             he/ntt_ref.c, ntt_avx2.c, ntt_ifma.c
+ *   ntt         ref, avx2, avx2-fma, avx512ifma   he/ntt_ref.c, ntt_avx2.c, ntt_fma.c,
+ *                                                 ntt_ifma.c
  *   transpose   ref, sse4.1, avx512               ot/transpose_ref.c, transpose_sse.c,
  *                                                 transpose_avx512.c
  *
@@ -34,7 +35,8 @@ enum cpu_feature {
     CPU_AVX512VBMI = 1u << 5, /* "avx512vbmi" */
     CPU_VAES = 1u << 6,       /* "vaes" */
     CPU_IFMA = 1u << 7,       /* "avx512ifma": 52-bit multiply-add (with the ZMM state) */
-    CPU_ALL = (1u << 8) - 1,
+    CPU_FMA = 1u << 8,        /* "fma": fused multiply-add on doubles (with the YMM state) */
+    CPU_ALL = (1u << 9) - 1,
 };
 
 /* The features of this CPU and OS (cpuid and xgetbv, read once; 0 on a CPU
