@@ -236,7 +236,7 @@ TEST(mac_rows_tiers_match_ref) {
     for (size_t i = 0; i < (size_t)(G * K + K); i++)
         rand_mod(&g, buf + i * HE_N, HE_N, P->p[1].q);
     for (size_t j = 0; j < HE_N; j++)
-        buf[j] = P->p[1].q - 1;
+        buf[j] = buf[(size_t)G * K * HE_N + j] = P->p[1].q - 1; /* w[0] and x[0] */
     for (size_t i = 0; i < G * K; i++)
         w[i] = buf + i * HE_N;
     for (size_t i = 0; i < K; i++)
@@ -251,33 +251,40 @@ TEST(mac_rows_tiers_match_ref) {
         wa2[gi] = want2 + gi * HE_N;
         ga2[gi] = got2 + gi * HE_N;
     }
-    for (unsigned t = 0; t < NTT_TIERS; t++) {
-        if (!harness_tier("ntt", ntt_tiers, t)) continue;
-        const size_t counts[] = {1, 7, 128, K};
-        for (size_t c = 0; c < sizeof counts / sizeof *counts; c++) {
-            for (size_t j = 0; j < (size_t)G * HE_N; j++)
-                want[j] = got[j] = (he_u128)j << 70;
-            he_mac_rows_multi(ga, w, x, G, counts[c]);
-            he_mac_rows_multi_ref(wa, w, x, G, counts[c]);
-            CHECK_MSG(memcmp(want, got, (size_t)G * HE_N * sizeof(he_u128)) == 0,
-                      "ntt %s mac_rows_multi count %zu", ntt_tiers[t].name, counts[c]);
-            he_mac_rows(got, w, x, counts[c]);
-            he_mac_rows_multi_ref(wa, w, x, 1, counts[c]);
-            CHECK(memcmp(want, got, HE_N * sizeof(he_u128)) == 0);
-            /* the fused pair (b and a parts): x, and w's first rows as the
-             * second part */
-            for (size_t j = 0; j < (size_t)G * HE_N; j++) {
-                want[j] = got[j] = (he_u128)j << 70;
-                want2[j] = got2[j] = ((he_u128)j << 71) | j;
+    /* round 1: every operand q - 1, the largest products and sums */
+    for (int round = 0; round < 2; round++)
+        for (unsigned t = 0; t < NTT_TIERS; t++) {
+            if (!harness_tier("ntt", ntt_tiers, t)) continue;
+            if (round == 1)
+                for (size_t i = 0; i < (size_t)(G * K + K) * HE_N; i++)
+                    buf[i] = P->p[1].q - 1;
+            const size_t counts[] = {1, 7, 128, K};
+            for (size_t c = 0; c < sizeof counts / sizeof *counts; c++) {
+                for (size_t j = 0; j < (size_t)G * HE_N; j++)
+                    want[j] = got[j] = (he_u128)j << 70;
+                he_mac_rows_multi(ga, w, x, G, counts[c]);
+                he_mac_rows_multi_ref(wa, w, x, G, counts[c]);
+                CHECK_MSG(memcmp(want, got, (size_t)G * HE_N * sizeof(he_u128)) == 0,
+                          "ntt %s mac_rows_multi count %zu round %d", ntt_tiers[t].name, counts[c],
+                          round);
+                he_mac_rows(got, w, x, counts[c]);
+                he_mac_rows_multi_ref(wa, w, x, 1, counts[c]);
+                CHECK(memcmp(want, got, HE_N * sizeof(he_u128)) == 0);
+                /* the fused pair (b and a parts): x, and w's first rows as the
+                 * second part */
+                for (size_t j = 0; j < (size_t)G * HE_N; j++) {
+                    want[j] = got[j] = (he_u128)j << 70;
+                    want2[j] = got2[j] = ((he_u128)j << 71) | j;
+                }
+                he_mac_rows_multi2(ga, ga2, w, x, w, G, counts[c]);
+                he_mac_rows_multi_ref(wa, w, x, G, counts[c]);
+                he_mac_rows_multi_ref(wa2, w, w, G, counts[c]);
+                CHECK_MSG(memcmp(want, got, (size_t)G * HE_N * sizeof(he_u128)) == 0 &&
+                              memcmp(want2, got2, (size_t)G * HE_N * sizeof(he_u128)) == 0,
+                          "ntt %s mac_rows_multi2 count %zu round %d", ntt_tiers[t].name, counts[c],
+                          round);
             }
-            he_mac_rows_multi2(ga, ga2, w, x, w, G, counts[c]);
-            he_mac_rows_multi_ref(wa, w, x, G, counts[c]);
-            he_mac_rows_multi_ref(wa2, w, w, G, counts[c]);
-            CHECK_MSG(memcmp(want, got, (size_t)G * HE_N * sizeof(he_u128)) == 0 &&
-                          memcmp(want2, got2, (size_t)G * HE_N * sizeof(he_u128)) == 0,
-                      "ntt %s mac_rows_multi2 count %zu", ntt_tiers[t].name, counts[c]);
         }
-    }
     mem_free(buf);
     mem_free(want);
     mem_free(got);

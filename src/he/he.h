@@ -232,8 +232,8 @@ void he_mac_ref(he_u128 *acc, const he_poly *x, const he_poly *y);
  * k < count. The whole sum for a coefficient is formed in registers before
  * it touches acc, so a product of many ciphertexts streams its operands once
  * and the accumulators once (acc may be unaligned; w[k], x[k] 32-byte
- * aligned). Operands are residues of the ciphertext primes (below 2^48;
- * the IFMA tier needs them below 2^52, the others below 2^55), at most 2^17
+ * aligned). Operands are residues of the ciphertext primes (below 2^48,
+ * which the FMA tier needs; the IFMA tier below 2^52, the others 2^55), at most 2^17
  * products per accumulator between reductions. */
 void he_mac_rows(he_u128 *acc, const uint64_t *const *w, const uint64_t *const *x, size_t count);
 /* G sums over the same x rows at once: acc[g][j] += sum_k w[g*count + k][j] *

@@ -6,7 +6,7 @@
 const cpu_tier ntt_tiers[NTT_TIERS] = {
     [NTT_TIER_REF] = {"ref", 0, 1},
     [NTT_TIER_AVX2] = {"avx2", CPU_AVX2, PARLEY_HAVE_AVX2},
-    /* the transforms on doubles; the products stay the AVX2 tier's */
+    /* the transforms and the products on doubles; he_mac stays the AVX2 tier's */
     [NTT_TIER_FMA] = {"avx2-fma", CPU_AVX2 | CPU_FMA, PARLEY_HAVE_AVX2},
     /* AVX2 too: the primes it does not take go to the AVX2 tier */
     [NTT_TIER_IFMA] = {"avx512ifma", CPU_AVX2 | CPU_AVX512F | CPU_IFMA, PARLEY_HAVE_AVX512},
@@ -37,7 +37,7 @@ static const ntt_ops ntt_tier_ops[NTT_TIERS] = {
     [NTT_TIER_AVX2] = {he_ntt_fwd_avx2, he_ntt_inv_avx2, he_ntt_fwd_pruned_avx2, he_mac_avx2,
                        he_mac_rows_multi_avx2},
     [NTT_TIER_FMA] = {he_ntt_fwd_fma, he_ntt_inv_fma, he_ntt_fwd_pruned_fma, he_mac_avx2,
-                      he_mac_rows_multi_avx2},
+                      he_mac_rows_multi_fma, he_mac_rows_multi2_fma},
 #endif
 #if PARLEY_HAVE_AVX512
     [NTT_TIER_IFMA] = {he_ntt_fwd_ifma, he_ntt_inv_ifma, he_ntt_fwd_pruned_ifma, he_mac_ifma,

@@ -15,6 +15,7 @@
 #include "he/ntt_tiers.h"
 
 #include <immintrin.h>
+#include <string.h>
 
 #define FMA_QMAX ((uint64_t)1 << 48) /* primes below this take the double path */
 
@@ -200,4 +201,102 @@ void he_ntt_inv_fma(const he_prime *p, uint64_t *a) {
         __m256d v = csub(mulmod(n, LOADD(d + j), &c), c.q);
         _mm256_store_si256((__m256i *)(a + j), to_int(v));
     }
+}
+
+/* ---- the products ----
+ *
+ * A product w*x of residues below 2^48 (so below 2^96) is split exactly
+ * into a high part, a multiple of 2^45, and a low part of magnitude at most
+ * 2^44: t = fma(w, x, 3*2^96) lies in [2^97, 2^98), where doubles are the
+ * multiples of 2^45, so t's bits less those of 3*2^96 count the high part
+ * in units of 2^45 (below 2^51), and l = fma(w, x, -(t - 3*2^96)) is the
+ * rest, exact. Both are summed as 64-bit integers: the high parts' bits
+ * directly (the constant's bits taken off per term at the end; 128 terms
+ * stay below 2^58), the low parts through the exponent of 1.5*2^52. Four
+ * floating-point operations and two integer additions per four products,
+ * where the AVX2 tier takes four 32x32-bit multiplies and eight other
+ * operations. */
+#define FMA_MAC_BATCH 128
+
+static inline __attribute__((always_inline)) void prod(__m256i *H, __m256i *L, __m256d w,
+                                                       __m256d x) {
+    const __m256d cH = _mm256_set1_pd(0x1.8p97), cL = _mm256_set1_pd(0x1.8p52);
+    __m256d t = _mm256_fmadd_pd(w, x, cH);
+    __m256d l = _mm256_fmsub_pd(w, x, _mm256_sub_pd(t, cH));
+    *H = _mm256_add_epi64(*H, _mm256_castpd_si256(t));
+    *L = _mm256_add_epi64(*L, _mm256_castpd_si256(_mm256_add_pd(l, cL)));
+}
+
+/* acc[j] += the sums of nk products in (H, L) for 8 coefficients. */
+static inline void mac_flush(he_u128 *acc, const __m256i H[2], const __m256i L[2], size_t nk) {
+    uint64_t h[8], l[8];
+    _mm256_storeu_si256((__m256i *)h, H[0]);
+    _mm256_storeu_si256((__m256i *)(h + 4), H[1]);
+    _mm256_storeu_si256((__m256i *)l, L[0]);
+    _mm256_storeu_si256((__m256i *)(l + 4), L[1]);
+    const double dH = 0x1.8p97, dL = 0x1.8p52;
+    uint64_t bH, bL; /* the constants' bits */
+    memcpy(&bH, &dH, 8);
+    memcpy(&bL, &dL, 8);
+    for (int j = 0; j < 8; j++) {
+        uint64_t hs = h[j] - nk * bH; /* below 2^58 */
+        int64_t ls = (int64_t)(l[j] - nk * bL);
+        acc[j] += ((he_u128)hs << 45) + (he_u128)(__int128)ls;
+    }
+}
+
+/* parts = 1 (x0 only) or 2 (x0 and x1 against the same w rows). */
+static inline __attribute__((always_inline)) void
+mac_rows(he_u128 *const *acc0, he_u128 *const *acc1, const uint64_t *const *w_g,
+         const uint64_t *const *x0, const uint64_t *const *x1, size_t G, size_t count, int parts) {
+    double xb[2][FMA_MAC_BATCH][8] __attribute__((aligned(32)));
+    for (size_t j0 = 0; j0 < HE_N; j0 += 8)
+        for (size_t k0 = 0; k0 < count; k0 += FMA_MAC_BATCH) {
+            size_t nk = count - k0 < FMA_MAC_BATCH ? count - k0 : FMA_MAC_BATCH;
+            /* this slice of every x row as doubles, once for all G sums */
+            for (int part = 0; part < parts; part++)
+                for (size_t k = 0; k < nk; k++) {
+                    const uint64_t *x = (part ? x1 : x0)[k0 + k] + j0;
+                    _mm_prefetch((const char *)(x + 64), _MM_HINT_T0);
+                    STORED(xb[part][k], to_double(_mm256_load_si256((const __m256i *)x)));
+                    STORED(xb[part][k] + 4, to_double(_mm256_load_si256((const __m256i *)(x + 4))));
+                }
+            for (size_t g = 0; g < G; g++) {
+                const uint64_t *const *w = w_g + g * count + k0;
+                /* the sums' rows, four steps ahead (they are written) */
+                for (int part = 0; part < parts; part++) {
+                    const he_u128 *a = (part ? acc1 : acc0)[g] + j0 + 32;
+                    __builtin_prefetch(a, 1);
+                    __builtin_prefetch(a + 4, 1);
+                }
+                __m256i H[2][2], L[2][2];
+                for (int part = 0; part < 2; part++)
+                    H[part][0] = H[part][1] = L[part][0] = L[part][1] = _mm256_setzero_si256();
+                for (size_t k = 0; k < nk; k++) {
+                    const uint64_t *wk = w[k] + j0;
+                    _mm_prefetch((const char *)(wk + 64), _MM_HINT_T0);
+                    __m256d w0 = to_double(_mm256_load_si256((const __m256i *)wk));
+                    __m256d w1 = to_double(_mm256_load_si256((const __m256i *)(wk + 4)));
+                    prod(&H[0][0], &L[0][0], w0, LOADD(xb[0][k]));
+                    prod(&H[0][1], &L[0][1], w1, LOADD(xb[0][k] + 4));
+                    if (parts == 2) {
+                        prod(&H[1][0], &L[1][0], w0, LOADD(xb[1][k]));
+                        prod(&H[1][1], &L[1][1], w1, LOADD(xb[1][k] + 4));
+                    }
+                }
+                mac_flush(acc0[g] + j0, H[0], L[0], nk);
+                if (parts == 2) mac_flush(acc1[g] + j0, H[1], L[1], nk);
+            }
+        }
+}
+
+void he_mac_rows_multi_fma(he_u128 *const *acc, const uint64_t *const *w, const uint64_t *const *x,
+                           size_t G, size_t count) {
+    mac_rows(acc, NULL, w, x, NULL, G, count, 1);
+}
+
+void he_mac_rows_multi2_fma(he_u128 *const *acc0, he_u128 *const *acc1, const uint64_t *const *w,
+                            const uint64_t *const *x0, const uint64_t *const *x1, size_t G,
+                            size_t count) {
+    mac_rows(acc0, acc1, w, x0, x1, G, count, 2);
 }

@@ -20,12 +20,17 @@ void he_mac_avx2(he_u128 *acc, const he_poly *x, const he_poly *y);
 void he_mac_rows_multi_avx2(he_u128 *const *acc, const uint64_t *const *w, const uint64_t *const *x,
                             size_t G, size_t count);
 
-/* ntt_fma.c (-mavx2 -mfma): the transforms on doubles, the same results;
- * primes of 48 bits or more go to the AVX2 functions, and so do he_mac and
- * the products. */
+/* ntt_fma.c (-mavx2 -mfma): the transforms and the products on doubles, the
+ * same results; transforms for primes of 48 bits or more go to the AVX2
+ * functions, and so does he_mac. The products need operands below 2^48. */
 void he_ntt_fwd_fma(const he_prime *p, uint64_t *a);
 void he_ntt_inv_fma(const he_prime *p, uint64_t *a);
 void he_ntt_fwd_pruned_fma(const he_prime *p, uint64_t *a, unsigned logm);
+void he_mac_rows_multi_fma(he_u128 *const *acc, const uint64_t *const *w, const uint64_t *const *x,
+                           size_t G, size_t count);
+void he_mac_rows_multi2_fma(he_u128 *const *acc0, he_u128 *const *acc1, const uint64_t *const *w,
+                            const uint64_t *const *x0, const uint64_t *const *x1, size_t G,
+                            size_t count);
 
 /* ntt_ifma.c (-mavx512f -mavx512ifma): the same results; primes of 50 bits
  * or more, he_mac and the one-part products go to the AVX2 functions (the
