@@ -10,8 +10,15 @@
 #include "ot/transpose_tiers.h"
 #include "util/mem.h"
 
+#include <fenv.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <xmmintrin.h>
+#define SSE_CSR() _mm_getcsr() /* fegetround reads the x87 word, not the SSE one */
+#else
+#define SSE_CSR() 0u
+#endif
 
 /* ---- the feature mask ---- */
 
@@ -217,6 +224,65 @@ TEST(ntt_tiers_match_ref) {
     mem_free(z);
     mem_free(acc1);
     mem_free(acc2);
+    prg_clear(&g);
+}
+
+/* Every tier under every rounding mode a program may set: the FMA tier
+ * computes on doubles (it sets rounding to nearest for its run and must
+ * give the mode back). */
+TEST(ntt_tiers_any_rounding) {
+    const he_params *P = he_params_get();
+    prg g;
+    harness_prg(&g, 5);
+    enum { K = 3 };
+    uint64_t *buf = mem_alloc((size_t)(2 * K + 2) * HE_N, 8);
+    he_u128 *want = mem_alloc(HE_N, sizeof(he_u128)), *got = mem_alloc(HE_N, sizeof(he_u128));
+    REQUIRE(buf && want && got);
+    const int modes[] = {FE_UPWARD, FE_DOWNWARD, FE_TOWARDZERO};
+    const uint64_t *w[K], *x[K];
+    for (size_t i = 0; i < K; i++) {
+        w[i] = buf + i * HE_N;
+        x[i] = buf + (K + i) * HE_N;
+    }
+    uint64_t *y = buf + 2 * K * HE_N, *z = y + HE_N;
+    for (unsigned t = 0; t < NTT_TIERS; t++) {
+        if (!harness_tier("ntt", ntt_tiers, t)) continue;
+        for (size_t mi = 0; mi < sizeof modes / sizeof *modes; mi++) {
+            for (int i = 0; i < HE_L; i++) {
+                const he_prime *pr = &P->p[i];
+                rand_mod(&g, buf, (size_t)2 * K * HE_N, pr->q);
+                for (size_t j = 0; j < HE_N; j++) /* the largest products too */
+                    buf[j] = buf[K * HE_N + j] = pr->q - 1;
+                memcpy(y, x[1], HE_N * 8);
+                memcpy(z, x[1], HE_N * 8);
+                REQUIRE(fesetround(modes[mi]) == 0);
+                unsigned csr = SSE_CSR();
+                he_ntt_fwd(pr, y);
+                CHECK_EQ(SSE_CSR(), csr);
+                he_ntt_fwd_ref(pr, z);
+                CHECK_MSG(memcmp(y, z, HE_N * 8) == 0, "ntt %s fwd, mode %zu", ntt_tiers[t].name,
+                          mi);
+                he_ntt_inv(pr, y);
+                CHECK_EQ(SSE_CSR(), csr);
+                he_ntt_inv_ref(pr, z);
+                CHECK_MSG(memcmp(y, z, HE_N * 8) == 0, "ntt %s inv, mode %zu", ntt_tiers[t].name,
+                          mi);
+                memset(want, 0, HE_N * sizeof(he_u128));
+                memset(got, 0, HE_N * sizeof(he_u128));
+                he_u128 *ga[1] = {got}, *wa[1] = {want};
+                he_mac_rows_multi(ga, w, x, 1, K);
+                CHECK_EQ(SSE_CSR(), csr);
+                REQUIRE(fesetround(FE_TONEAREST) == 0);
+                he_mac_rows_multi_ref(wa, w, x, 1, K);
+                CHECK_MSG(memcmp(want, got, HE_N * sizeof(he_u128)) == 0,
+                          "ntt %s products, mode %zu", ntt_tiers[t].name, mi);
+            }
+        }
+    }
+    REQUIRE(fesetround(FE_TONEAREST) == 0);
+    mem_free(buf);
+    mem_free(want);
+    mem_free(got);
     prg_clear(&g);
 }
 

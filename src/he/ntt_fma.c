@@ -139,12 +139,25 @@ static inline __attribute__((always_inline)) void stage_t1(double *a, size_t m, 
     }
 }
 
+/* The bounds above are for rounding to nearest. A program may have set
+ * another mode (fesetround), so the kernels set MXCSR's rounding field to
+ * nearest for their run and put the caller's back. */
+static inline unsigned csr_nearest(void) {
+    unsigned csr = _mm_getcsr();
+    if (csr & 0x6000u) _mm_setcsr(csr & ~0x6000u);
+    return csr;
+}
+static inline void csr_restore(unsigned csr) {
+    if (csr & 0x6000u) _mm_setcsr(csr);
+}
+
 /* Stages from m = HE_N >> logm on; a holds integers below q. */
 static void fwd_from(const he_prime *p, uint64_t *a, unsigned logm) {
+    if (logm == 0) return; /* a constant: it already is < q */
+    unsigned csr = csr_nearest();
     const fconsts c = fconsts_make(p->q);
     double *d = (double *)(void *)a;
     size_t m = (size_t)HE_N >> logm, t = HE_N / (2 * m);
-    if (logm == 0) return; /* a constant: it already is < q */
     for (size_t j = 0; j < HE_N; j += 4)
         STORED(d + j, to_double(_mm256_load_si256((const __m256i *)(a + j))));
     for (; t >= 4; m <<= 1, t >>= 1)
@@ -154,6 +167,7 @@ static void fwd_from(const he_prime *p, uint64_t *a, unsigned logm) {
         m <<= 1;
     }
     stage_t1(d, m, p->rt, &c, 0);
+    csr_restore(csr);
 }
 
 void he_ntt_fwd_fma(const he_prime *p, uint64_t *a) {
@@ -187,6 +201,7 @@ void he_ntt_inv_fma(const he_prime *p, uint64_t *a) {
         he_ntt_inv_avx2(p, a);
         return;
     }
+    unsigned csr = csr_nearest();
     const fconsts c = fconsts_make(p->q);
     double *d = (double *)(void *)a;
     size_t m = HE_N / 2;
@@ -201,6 +216,7 @@ void he_ntt_inv_fma(const he_prime *p, uint64_t *a) {
         __m256d v = csub(mulmod(n, LOADD(d + j), &c), c.q);
         _mm256_store_si256((__m256i *)(a + j), to_int(v));
     }
+    csr_restore(csr);
 }
 
 /* ---- the products ----
@@ -249,6 +265,7 @@ static inline void mac_flush(he_u128 *acc, const __m256i H[2], const __m256i L[2
 static inline __attribute__((always_inline)) void
 mac_rows(he_u128 *const *acc0, he_u128 *const *acc1, const uint64_t *const *w_g,
          const uint64_t *const *x0, const uint64_t *const *x1, size_t G, size_t count, int parts) {
+    unsigned csr = csr_nearest();
     double xb[2][FMA_MAC_BATCH][8] __attribute__((aligned(32)));
     for (size_t j0 = 0; j0 < HE_N; j0 += 8)
         for (size_t k0 = 0; k0 < count; k0 += FMA_MAC_BATCH) {
@@ -288,6 +305,7 @@ mac_rows(he_u128 *const *acc0, he_u128 *const *acc1, const uint64_t *const *w_g,
                 if (parts == 2) mac_flush(acc1[g] + j0, H[1], L[1], nk);
             }
         }
+    csr_restore(csr);
 }
 
 void he_mac_rows_multi_fma(he_u128 *const *acc, const uint64_t *const *w, const uint64_t *const *x,
