@@ -189,7 +189,7 @@ void he_ntt_fwd_avx2(const he_prime *p, uint64_t *a) {
     ntt_fwd_avx2_from(p, a, HE_LOGN);
 }
 
-void he_ntt_fwd_pruned_avx2(const he_prime *p, uint64_t *a, unsigned logm) {
+void he_ntt_replicate_avx2(uint64_t *a, unsigned logm) {
     PARLEY_CHECK(logm <= HE_LOGN);
     size_t blk = (size_t)1 << logm;
     if (blk < 4) { /* replicate one or two values into the first vector */
@@ -200,6 +200,10 @@ void he_ntt_fwd_pruned_avx2(const he_prime *p, uint64_t *a, unsigned logm) {
     for (size_t b = blk; b < HE_N; b += blk)
         for (size_t j = 0; j < blk; j += 4)
             STORE(a + b + j, LOAD(a + j));
+}
+
+void he_ntt_fwd_pruned_avx2(const he_prime *p, uint64_t *a, unsigned logm) {
+    he_ntt_replicate_avx2(a, logm);
     ntt_fwd_avx2_from(p, a, logm);
 }
 

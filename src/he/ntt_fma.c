@@ -183,16 +183,7 @@ void he_ntt_fwd_pruned_fma(const he_prime *p, uint64_t *a, unsigned logm) {
         he_ntt_fwd_pruned_avx2(p, a, logm);
         return;
     }
-    PARLEY_CHECK(logm <= HE_LOGN);
-    size_t blk = (size_t)1 << logm;
-    if (blk < 4) { /* replicate one or two values into the first vector */
-        for (size_t j = blk; j < 4; j++)
-            a[j] = a[j - blk];
-        blk = 4;
-    }
-    for (size_t b = blk; b < HE_N; b += blk)
-        for (size_t j = 0; j < blk; j += 4)
-            _mm256_store_si256((__m256i *)(a + b + j), _mm256_load_si256((const __m256i *)(a + j)));
+    he_ntt_replicate_avx2(a, logm);
     fwd_from(p, a, logm);
 }
 

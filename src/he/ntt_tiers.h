@@ -16,6 +16,9 @@ enum ntt_tier ntt_tier(void);
 void he_ntt_fwd_avx2(const he_prime *p, uint64_t *a);
 void he_ntt_inv_avx2(const he_prime *p, uint64_t *a);
 void he_ntt_fwd_pruned_avx2(const he_prime *p, uint64_t *a, unsigned logm);
+/* The pruned transform's first step: the 2^logm values of the support
+ * copied over the whole row (the FMA tier's pruned transform shares it). */
+void he_ntt_replicate_avx2(uint64_t *a, unsigned logm);
 void he_mac_avx2(he_u128 *acc, const he_poly *x, const he_poly *y);
 void he_mac_rows_multi_avx2(he_u128 *const *acc, const uint64_t *const *w, const uint64_t *const *x,
                             size_t G, size_t count);
