@@ -5,7 +5,7 @@
  * h = fl(w*y) and l = fma(w, y, -h), and reduced by a quotient rounded from
  * h * (1/q): docs/PROTOCOLS.md §7 ("The transforms on doubles") gives the
  * bound that makes the result exact. AVX2 has no 64x64-bit integer multiply:
- * ntt_avx2.c builds each product from ten 32x32-bit pieces, this from five
+ * ntt_avx2.c builds each product from ten 32x32-bit pieces, this from seven
  * floating-point operations. The array is converted to doubles in place at
  * the start and back at the end (integers below 2^52 through the exponent of
  * 2^52). Primes of 2^48 or more (output packing's special prime) go to the
