@@ -204,7 +204,8 @@ static const char *usage_of(const char *name) {
     return "usage: parley-bench relu|trunc|relu-trunc [--n N] [--bits L] [--scale S]\n"
            "         [--threads T] [--m M] [--ot iknp|silent] [--leaves cot|vole4]\n"
            "         [--calls C]\n"
-           "  Default N = 2^20, L = 32 (relu) or 37, S = 12, T = 1, M = 4.\n" LEAVES_HELP CALLS_HELP;
+           "  Default N = 2^20, L = 32 (relu) or 37, S = 12, T = 1, M = 4.\n" LEAVES_HELP
+               CALLS_HELP;
 }
 
 int bench_nl_main(int argc, char **argv) {
@@ -259,9 +260,9 @@ int bench_nl_main(int argc, char **argv) {
                      expected_bits(&b), s[0].cpu_seconds + s[1].cpu_seconds);
     if (b.o.calls > 1) /* each call: the slower party's seconds, both parties' CPU */
         for (int f = 0; f < 2; f++) {
-            e += snprintf(extra + e, sizeof extra - (size_t)e, f ? ",\"call_cpu_seconds\":["
-                                                                : ",\"calls\":%u,\"call_seconds\":[",
-                          b.o.calls);
+            size_t room = sizeof extra - (size_t)e;
+            e += f ? snprintf(extra + e, room, ",\"call_cpu_seconds\":[")
+                   : snprintf(extra + e, room, ",\"calls\":%u,\"call_seconds\":[", b.o.calls);
             for (unsigned c = 0; c < b.o.calls; c++) {
                 double v = f ? s[0].call_cpu[c] + s[1].call_cpu[c]
                              : s[0].call_seconds[c] > s[1].call_seconds[c] ? s[0].call_seconds[c]

@@ -85,8 +85,12 @@ static void prime_product(uint64_t out[HE_W], int skip) {
 }
 
 static void params_init(void) {
-    for (int i = 0; i < HE_L; i++)
+    for (int i = 0; i < HE_L; i++) {
+        /* the FMA tier's products are exact only for residues below 2^48
+         * (docs/PROTOCOLS.md §7, "The transforms on doubles") */
+        PARLEY_CHECK(he_primes[i] < (uint64_t)1 << 48);
         prime_init(&params.p[i], he_primes[i]);
+    }
     prime_product(params.Q, -1);
     params.log2Q = 0;
     params.logq_bits = 0;
