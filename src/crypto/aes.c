@@ -1,6 +1,7 @@
 /* The AES dispatch: the best built tier the CPU has (util/cpu.h). */
 #include "crypto/aes_tiers.h"
 
+#include "util/err.h"
 #include "util/mem.h"
 
 #include <string.h>
@@ -40,20 +41,59 @@ typedef struct aes_ops {
     void (*ctr)(aes_key *k, block *out, uint64_t ctr, size_t n);
     void (*tmmo)(aes_key *k, block *out, const block *in, size_t n, uint64_t tweak_lo,
                  uint64_t tweak_hi);
+    void (*tmmo_pack)(AES_TMMO_PACK_ARGS); /* NULL: tmmo_pack_ecb on the tier's ECB */
 } aes_ops;
 
 static const aes_ops aes_tier_ops[AES_TIERS] = {
-    [AES_TIER_REF] = {aes_ref_ecb, aes_ref_ctr, aes_ref_tmmo},
+    [AES_TIER_REF] = {aes_ref_ecb, aes_ref_ctr, aes_ref_tmmo, aes_ref_tmmo_pack},
 #if PARLEY_HAVE_AESNI
-    [AES_TIER_NI] = {aes_ni_ecb, aes_ni_ctr, aes_ni_tmmo},
+    [AES_TIER_NI] = {aes_ni_ecb, aes_ni_ctr, aes_ni_tmmo, NULL},
 #endif
 #if PARLEY_HAVE_AESNI && PARLEY_HAVE_AVX2
-    [AES_TIER_VAES256] = {aes_vaes256_ecb, aes_vaes256_ctr, aes_vaes256_tmmo},
+    [AES_TIER_VAES256] = {aes_vaes256_ecb, aes_vaes256_ctr, aes_vaes256_tmmo,
+                          aes_vaes256_tmmo_pack},
 #endif
 #if PARLEY_HAVE_AESNI && PARLEY_HAVE_AVX512
-    [AES_TIER_VAES] = {aes_vaes_ecb, aes_vaes_ctr, aes_vaes_tmmo},
+    [AES_TIER_VAES] = {aes_vaes_ecb, aes_vaes_ctr, aes_vaes_tmmo, NULL},
 #endif
 };
+
+/* sigma of the hash (aes.h), linear over XOR. */
+static inline block tmmo_sigma(block x) {
+    return block_make(x.w[1] ^ x.w[0], x.w[1]);
+}
+
+#define PACK_GROUP 16 /* inputs per ECB call: 16 N <= 256 blocks */
+
+/* aes_tmmo_pack on a tier's ECB: the hash is AES(sigma(x) ^ t) ^ sigma(x)
+ * and sigma is linear, so input i's N AES inputs are sigma(in[i]) ^ t_i ^
+ * sigma(D[j ^ d[i]]), one XOR each from a table; one ECB call takes
+ * PACK_GROUP inputs' hashes, and only the low words are unmasked. */
+static void tmmo_pack_ecb(void (*ecb)(aes_key *, block *, const block *, size_t), aes_key *key,
+                          uint64_t *acc, const block *in, const uint8_t *d, const block D[16],
+                          size_t n, unsigned N, unsigned l, uint64_t tweak_lo, uint64_t tweak_hi) {
+    block sD[16], x[PACK_GROUP * 16], y[PACK_GROUP * 16];
+    for (unsigned j = 0; j < 16; j++) sD[j] = tmmo_sigma(D[j]);
+    uint64_t m = l >= 64 ? ~0ULL : (1ULL << l) - 1;
+    for (size_t g = 0; g < n; g += PACK_GROUP) {
+        size_t gn = n - g < PACK_GROUP ? n - g : PACK_GROUP;
+        for (size_t i = 0; i < gn; i++) {
+            block s = block_xor(tmmo_sigma(in[g + i]), block_make(tweak_hi, tweak_lo + g + i));
+            unsigned di = d[g + i];
+            for (unsigned j = 0; j < N; j++) x[i * N + j] = block_xor(s, sD[(j ^ di) & 15u]);
+        }
+        ecb(key, y, x, gn * N);
+        for (size_t i = 0; i < gn; i++) {
+            const block *xi = x + i * N, *yi = y + i * N;
+            uint64_t t = tweak_lo + g + i, a = 0;
+            for (unsigned j = 0; j < N; j++) a |= ((yi[j].w[0] ^ xi[j].w[0] ^ t) & m) << (j * l);
+            acc[g + i] = a;
+        }
+    }
+    mem_wipe(sD, sizeof sD);
+    mem_wipe(x, sizeof x);
+    mem_wipe(y, sizeof y);
+}
 
 void aes_ecb(aes_key *k, block *out, const block *in, size_t n) {
     aes_tier_ops[aes_tier()].ecb(k, out, in, n);
@@ -66,4 +106,15 @@ void aes_ctr(aes_key *k, block *out, uint64_t ctr, size_t n) {
 void aes_tmmo(aes_key *k, block *out, const block *in, size_t n, uint64_t tweak_lo,
               uint64_t tweak_hi) {
     aes_tier_ops[aes_tier()].tmmo(k, out, in, n, tweak_lo, tweak_hi);
+}
+
+void aes_tmmo_pack(aes_key *k, uint64_t *acc, const block *in, const uint8_t *d,
+                   const block D[16], size_t n, unsigned N, unsigned l, uint64_t tweak_lo,
+                   uint64_t tweak_hi) {
+    PARLEY_CHECK(N >= 2 && N <= 16 && l >= 1 && (uint64_t)N * l <= 64);
+    const aes_ops *o = &aes_tier_ops[aes_tier()];
+    if (o->tmmo_pack)
+        o->tmmo_pack(k, acc, in, d, D, n, N, l, tweak_lo, tweak_hi);
+    else
+        tmmo_pack_ecb(o->ecb, k, acc, in, d, D, n, N, l, tweak_lo, tweak_hi);
 }

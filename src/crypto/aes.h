@@ -31,6 +31,17 @@ void aes_ctr(aes_key *k, block *out, uint64_t ctr, size_t n);
 void aes_tmmo(aes_key *k, block *out, const block *in, size_t n, uint64_t tweak_lo,
               uint64_t tweak_hi);
 
+/* The hashes of a (16 choose 1)-OT sender whose N messages of l bits fit
+ * one word: acc[i] = the OR over j < N of the low l bits of
+ * aes_tmmo(in[i] ^ D[j ^ d[i]]) shifted to bit j * l, all N hashes of
+ * input i under the tweak (tweak_hi, tweak_lo + i). 2 <= N <= 16, l >= 1,
+ * N * l <= 64, d[i] < 16; D is any table of 16 blocks (ot/vole4.h's
+ * j * Delta). d[i] may be public, D is not: D is read only at indices
+ * d[i] ^ j. */
+void aes_tmmo_pack(aes_key *k, uint64_t *acc, const block *in, const uint8_t *d,
+                   const block D[16], size_t n, unsigned N, unsigned l, uint64_t tweak_lo,
+                   uint64_t tweak_hi);
+
 /* The tiers' own entry points (the reference tier is the tests' oracle):
  * crypto/aes_tiers.h. */
 

@@ -64,3 +64,18 @@ void aes_ref_tmmo(aes_key *k, block *out, const block *in, size_t n, uint64_t tw
             out[i + j] = block_xor(x[j], s[j]);
     }
 }
+
+void aes_ref_tmmo_pack(aes_key *k, uint64_t *acc, const block *in, const uint8_t *d,
+                       const block D[16], size_t n, unsigned N, unsigned l, uint64_t tweak_lo,
+                       uint64_t tweak_hi) {
+    uint64_t m = l >= 64 ? ~0ULL : (1ULL << l) - 1;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t a = 0;
+        for (unsigned j = 0; j < N; j++) {
+            block x = block_xor(in[i], D[(j ^ d[i]) & 15u]), o;
+            aes_ref_tmmo(k, &o, &x, 1, tweak_lo + i, tweak_hi);
+            a |= (o.w[0] & m) << (j * l);
+        }
+        acc[i] = a;
+    }
+}

@@ -20,6 +20,15 @@ enum aes_tier aes_tier(void);
     void aes_##tier##_tmmo(aes_key *key, block *out, const block *in, size_t n, uint64_t tweak_lo, \
                            uint64_t tweak_hi);
 
+/* aes_tmmo_pack (aes.h): the reference (one aes_ref_tmmo per hash), the
+ * tiers' ECB with the inputs made in C (aes.c; AES-NI and 512-bit VAES),
+ * and VAES on 256-bit registers with everything in registers. */
+#define AES_TMMO_PACK_ARGS                                                                         \
+    aes_key *key, uint64_t *acc, const block *in, const uint8_t *d, const block D[16], size_t n,   \
+        unsigned N, unsigned l, uint64_t tweak_lo, uint64_t tweak_hi
+void aes_ref_tmmo_pack(AES_TMMO_PACK_ARGS);
+void aes_vaes256_tmmo_pack(AES_TMMO_PACK_ARGS);
+
 /* aes_ref.c: OpenSSL's EVP (the tests' oracle); aes_ref_free frees k's
  * context (aes_clear does). */
 AES_TIER_ENTRIES(ref)

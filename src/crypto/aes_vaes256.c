@@ -9,6 +9,8 @@
  * there too. */
 #include "crypto/aes_tiers.h"
 
+#include "util/mem.h"
+
 #include <immintrin.h>
 
 static inline void load_keys(__m256i k[11], const block rk[11]) {
@@ -128,4 +130,90 @@ void aes_vaes256_tmmo(aes_key *key, block *out, const block *in, size_t n, uint6
         __m128i x = enc1(k, _mm_xor_si128(s, _mm256_castsi256_si128(t)));
         _mm_storeu_si128((__m128i *)&out[i], _mm_xor_si128(x, s));
     }
+}
+
+/* R = 8 / P inputs per AES pass of 8 registers (P pairs each; P a power
+ * of two, the pairs past an input's N masked out by M): see
+ * aes_vaes256_tmmo_pack. P is a constant at each call, so every loop here
+ * unrolls and the pass lives in registers. */
+static inline __attribute__((always_inline)) void
+pack_run(const __m256i k[11], __m256i T[2][8], const __m256i M[8], const __m256i SH[8],
+         uint64_t *acc, const block *in, const uint8_t *d, size_t n, const unsigned P,
+         uint64_t tweak_lo, uint64_t tweak_hi) {
+    const unsigned R = 8 / P;
+    for (size_t i = 0; i < n; i += R) {
+        unsigned re = n - i < R ? (unsigned)(n - i) : R;
+        __m256i x[8], x0[8], t[8];
+#pragma GCC unroll 8
+        for (unsigned r = 0; r < R; r++) {
+            __m256i s = _mm256_setzero_si256();
+            unsigned di = 0;
+            t[r] = s;
+            if (r < re) { /* sigma(in) ^ t in both lanes (past the end: zeros, not stored) */
+                __m256i v =
+                    _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)&in[i + r]));
+                long long lo = (long long)(tweak_lo + i + r), hi = (long long)tweak_hi;
+                t[r] = _mm256_set_epi64x(hi, lo, hi, lo);
+                s = _mm256_xor_si256(sigma2(v), t[r]);
+                di = d[i + r] & 15u;
+            }
+#pragma GCC unroll 8
+            for (unsigned p = 0; p < P; p++)
+                x[r * P + p] = x0[r * P + p] = _mm256_xor_si256(s, T[di & 1][p ^ (di >> 1)]);
+        }
+        enc16(k, x);
+#pragma GCC unroll 8
+        for (unsigned r = 0; r < R; r++) {
+            __m256i a = _mm256_setzero_si256();
+#pragma GCC unroll 8
+            for (unsigned p = 0; p < P; p++) {
+                /* the hash: AES(x) ^ sigma(in ^ D) = AES(x) ^ x ^ t */
+                __m256i o = _mm256_xor_si256(_mm256_xor_si256(x[r * P + p], x0[r * P + p]), t[r]);
+                a = _mm256_or_si256(a, _mm256_sllv_epi64(_mm256_and_si256(o, M[p]), SH[p]));
+            }
+            __m128i f = _mm_or_si128(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
+            if (r < re) acc[i + r] = (uint64_t)_mm_cvtsi128_si64(f);
+        }
+    }
+}
+
+/* aes_tmmo_pack with the AES inputs made and the outputs reduced in
+ * registers. An input's hashes go in pairs (keys 2p and 2p + 1 in one
+ * register): D[2p ^ d] and D[(2p + 1) ^ d] are the pair q = p ^ (d >> 1)
+ * of the table, in order for even d and swapped for odd d, so a pair is
+ * one XOR with T[d & 1][q] (sigma applied: the hash's sigma is linear).
+ * The pairs per input are rounded up to a power of two (1, 2, 4 or 8),
+ * the hashes past N masked out: for the powers of two that the
+ * millionaire's digits use, nothing is wasted. */
+void aes_vaes256_tmmo_pack(aes_key *key, uint64_t *acc, const block *in, const uint8_t *d,
+                           const block D[16], size_t n, unsigned N, unsigned l, uint64_t tweak_lo,
+                           uint64_t tweak_hi) {
+    __m256i k[11], M[8], SH[8];
+    __m256i T[2][8]; /* secret (sigma of j Delta): wiped at the end */
+    load_keys(k, key->rk);
+    for (int q = 0; q < 8; q++) {
+        __m128i a = _mm256_castsi256_si128(
+                    sigma2(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)&D[2 * q])))),
+                b = _mm256_castsi256_si128(sigma2(
+                    _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)&D[2 * q + 1]))));
+        T[0][q] = _mm256_set_m128i(b, a);
+        T[1][q] = _mm256_set_m128i(a, b);
+    }
+    const long long m = (long long)(l >= 64 ? ~0ULL : (1ULL << l) - 1);
+    for (unsigned p = 0; p < 8; p++) {
+        unsigned j0 = 2 * p, j1 = 2 * p + 1;
+        M[p] = _mm256_set_epi64x(0, j1 < N ? m : 0, 0, j0 < N ? m : 0);
+        SH[p] = _mm256_set_epi64x(0, j1 < N ? (long long)(j1 * l) : 0, 0,
+                                  j0 < N ? (long long)(j0 * l) : 0);
+    }
+    unsigned P = (N + 1) / 2;
+    if (P <= 1)
+        pack_run(k, T, M, SH, acc, in, d, n, 1, tweak_lo, tweak_hi);
+    else if (P <= 2)
+        pack_run(k, T, M, SH, acc, in, d, n, 2, tweak_lo, tweak_hi);
+    else if (P <= 4)
+        pack_run(k, T, M, SH, acc, in, d, n, 4, tweak_lo, tweak_hi);
+    else
+        pack_run(k, T, M, SH, acc, in, d, n, 8, tweak_lo, tweak_hi);
+    mem_wipe(T, sizeof T);
 }

@@ -88,3 +88,8 @@ void crh_clear(crh *h) { aes_clear(&h->pi); }
 void crh_hash(crh *h, block *out, const block *in, size_t n, uint64_t tweak_lo, uint64_t tweak_hi) {
     aes_tmmo(&h->pi, out, in, n, tweak_lo, tweak_hi);
 }
+
+void crh_hash_pack(crh *h, uint64_t *acc, const block *in, const uint8_t *d, const block D[16],
+                   size_t n, unsigned N, unsigned l, uint64_t tweak_lo, uint64_t tweak_hi) {
+    aes_tmmo_pack(&h->pi, acc, in, d, D, n, N, l, tweak_lo, tweak_hi);
+}

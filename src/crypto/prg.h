@@ -46,5 +46,9 @@ void crh_init(crh *h);
 void crh_clear(crh *h);
 /* out[i] = H(in[i], (tweak_hi, tweak_lo + i)); out may alias in. */
 void crh_hash(crh *h, block *out, const block *in, size_t n, uint64_t tweak_lo, uint64_t tweak_hi);
+/* aes_tmmo_pack (aes.h) under h: a (16 choose 1)-OT sender's N hashes of
+ * each input, their low l bits packed in a word. */
+void crh_hash_pack(crh *h, uint64_t *acc, const block *in, const uint8_t *d, const block D[16],
+                   size_t n, unsigned N, unsigned l, uint64_t tweak_lo, uint64_t tweak_hi);
 
 #endif

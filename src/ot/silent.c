@@ -361,15 +361,14 @@ static int silent_task_send(ot_task *t, chan *ch, size_t c) {
     for (size_t s0 = 0; s0 < mm; s0 += SIL_SUB) {
         size_t cnt = mm - s0 < SIL_SUB ? mm - s0 : SIL_SUB;
         if (kk) memset(k->acc, 0, cnt * (v.packed ? 1 : N) * sizeof(uint64_t));
-        for (unsigned j = 0; v.v4 && j < N; j++) { /* message j's key: v ^ (j ^ d) Delta */
+        if (v.v4 && v.packed) /* key j: v ^ (j ^ d) Delta, all under the correlation's tweak */
+            crh_hash_pack(h, k->acc, cot + s0, k->d + s0, pool->D, cnt, N, l, u0 + s0, SIL_TW);
+        for (unsigned j = 0; v.v4 && !v.packed && j < N; j++) { /* key j: v ^ (j ^ d) Delta */
             for (size_t i = 0; i < cnt; i++)
                 k->key[i] = block_xor(cot[s0 + i], pool->D[(j ^ k->d[s0 + i]) & 15u]);
             crh_hash(h, k->g0, k->key, cnt, u0 + s0, SIL_TW);
             uint64_t ml = bits_mask(l);
-            if (v.packed)
-                for (size_t i = 0; i < cnt; i++) k->acc[i] ^= (k->g0[i].w[0] & ml) << (j * l);
-            else
-                for (size_t i = 0; i < cnt; i++) k->acc[i * N + j] ^= k->g0[i].w[0] & ml;
+            for (size_t i = 0; i < cnt; i++) k->acc[i * N + j] ^= k->g0[i].w[0] & ml;
         }
         for (unsigned j = 0; !v.v4 && j < v.L; j++) {
             const block *q = cot + j * mm + s0;
