@@ -64,6 +64,25 @@ TEST(pack1) {
     for (int i = 0; i < 19; i++) CHECK_EQ(out[i], in[i]);
 }
 
+/* bits_pack1 as n bitw_put(.., 1) calls write it: every pattern of eight
+ * bits (the word-at-once path), bytes with junk above bit 0 (only bit 0
+ * counts), every tail length; and back. */
+TEST(pack1_every_byte) {
+    enum { N = 256 * 8 + 7 };
+    static uint8_t in[N], packed[N / 8 + 1], want[N / 8 + 9], out[N];
+    for (int i = 0; i < N; i++) in[i] = (uint8_t)((((i / 8) >> (i % 8)) & 1) | (i * 37 & 0xfe));
+    for (size_t n = N - 8; n <= N; n++) {
+        bitw w = bitw_start(want);
+        for (size_t i = 0; i < n; i++) bitw_put(&w, in[i] & 1, 1);
+        bitw_end(&w);
+        memset(packed, 0xa5, sizeof packed);
+        bits_pack1(packed, in, n);
+        CHECK_MSG(memcmp(packed, want, bits_bytes(n)) == 0, "n=%zu", n);
+        bits_unpack1(out, packed, n);
+        for (size_t i = 0; i < n; i++) CHECK_EQ(out[i], in[i] & 1);
+    }
+}
+
 TEST(signed_values) {
     CHECK_EQ(bits_signed(0, 1), 0);
     CHECK_EQ(bits_signed(1, 1), (uint64_t)-1);

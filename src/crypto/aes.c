@@ -42,19 +42,20 @@ typedef struct aes_ops {
     void (*tmmo)(aes_key *k, block *out, const block *in, size_t n, uint64_t tweak_lo,
                  uint64_t tweak_hi);
     void (*tmmo_pack)(AES_TMMO_PACK_ARGS); /* NULL: tmmo_pack_ecb on the tier's ECB */
+    void (*tmmo_kk)(AES_TMMO_KK_ARGS);     /* NULL: tmmo_kk_ecb */
 } aes_ops;
 
 static const aes_ops aes_tier_ops[AES_TIERS] = {
-    [AES_TIER_REF] = {aes_ref_ecb, aes_ref_ctr, aes_ref_tmmo, aes_ref_tmmo_pack},
+    [AES_TIER_REF] = {aes_ref_ecb, aes_ref_ctr, aes_ref_tmmo, aes_ref_tmmo_pack, aes_ref_tmmo_kk},
 #if PARLEY_HAVE_AESNI
-    [AES_TIER_NI] = {aes_ni_ecb, aes_ni_ctr, aes_ni_tmmo, NULL},
+    [AES_TIER_NI] = {aes_ni_ecb, aes_ni_ctr, aes_ni_tmmo, NULL, NULL},
 #endif
 #if PARLEY_HAVE_AESNI && PARLEY_HAVE_AVX2
     [AES_TIER_VAES256] = {aes_vaes256_ecb, aes_vaes256_ctr, aes_vaes256_tmmo,
-                          aes_vaes256_tmmo_pack},
+                          aes_vaes256_tmmo_pack, aes_vaes256_tmmo_kk},
 #endif
 #if PARLEY_HAVE_AESNI && PARLEY_HAVE_AVX512
-    [AES_TIER_VAES] = {aes_vaes_ecb, aes_vaes_ctr, aes_vaes_tmmo, NULL},
+    [AES_TIER_VAES] = {aes_vaes_ecb, aes_vaes_ctr, aes_vaes_tmmo, NULL, NULL},
 #endif
 };
 
@@ -108,6 +109,43 @@ void aes_tmmo(aes_key *k, block *out, const block *in, size_t n, uint64_t tweak_
     aes_tier_ops[aes_tier()].tmmo(k, out, in, n, tweak_lo, tweak_hi);
 }
 
+#define KK_GROUP 32 /* OTs per ECB call: 2 L KK_GROUP <= 512 blocks */
+
+/* aes_tmmo_kk on a tier's ECB, with the AES inputs made as in
+ * tmmo_pack_ecb: sigma(q ^ d Delta) ^ t = sigma(q) ^ t ^ d sigma(Delta). */
+static void tmmo_kk_ecb(void (*ecb)(aes_key *, block *, const block *, size_t), aes_key *key,
+                        uint64_t *acc, const block *q, size_t stride, const uint8_t *d,
+                        block delta, const uint64_t *mj, size_t n, unsigned L, uint64_t tweak_lo,
+                        uint64_t tweak_hi) {
+    block sd = tmmo_sigma(delta), x[2 * 8 * KK_GROUP], y[2 * 8 * KK_GROUP];
+    for (size_t g = 0; g < n; g += KK_GROUP) {
+        size_t gn = n - g < KK_GROUP ? n - g : KK_GROUP;
+        for (size_t i = 0; i < gn; i++)
+            for (unsigned j = 0; j < L; j++) {
+                size_t c = j * stride + g + i;
+                block s = block_xor(tmmo_sigma(q[c]), block_make(tweak_hi, tweak_lo + c));
+                block m = block_mask(d[(g + i) * L + j] & 1u);
+                block *xp = x + 2 * ((size_t)i * L + j);
+                xp[0] = block_xor(s, block_and(sd, m));
+                xp[1] = block_xor(xp[0], sd);
+            }
+        ecb(key, y, x, 2 * gn * L);
+        for (size_t i = 0; i < gn; i++) {
+            uint64_t a = 0;
+            for (unsigned j = 0; j < L; j++) {
+                size_t c = j * stride + g + i, e = 2 * ((size_t)i * L + j);
+                uint64_t t = tweak_lo + c;
+                a ^= ((y[e].w[0] ^ x[e].w[0] ^ t) & ~mj[j]) |
+                     ((y[e + 1].w[0] ^ x[e + 1].w[0] ^ t) & mj[j]);
+            }
+            acc[g + i] = a;
+        }
+    }
+    mem_wipe(&sd, sizeof sd);
+    mem_wipe(x, sizeof x);
+    mem_wipe(y, sizeof y);
+}
+
 void aes_tmmo_pack(aes_key *k, uint64_t *acc, const block *in, const uint8_t *d,
                    const block D[16], size_t n, unsigned N, unsigned l, uint64_t tweak_lo,
                    uint64_t tweak_hi) {
@@ -117,4 +155,15 @@ void aes_tmmo_pack(aes_key *k, uint64_t *acc, const block *in, const uint8_t *d,
         o->tmmo_pack(k, acc, in, d, D, n, N, l, tweak_lo, tweak_hi);
     else
         tmmo_pack_ecb(o->ecb, k, acc, in, d, D, n, N, l, tweak_lo, tweak_hi);
+}
+
+void aes_tmmo_kk(aes_key *k, uint64_t *acc, const block *q, size_t stride, const uint8_t *d,
+                 block delta, const uint64_t *mj, size_t n, unsigned L, uint64_t tweak_lo,
+                 uint64_t tweak_hi) {
+    PARLEY_CHECK(L >= 1 && L <= 8);
+    const aes_ops *o = &aes_tier_ops[aes_tier()];
+    if (o->tmmo_kk)
+        o->tmmo_kk(k, acc, q, stride, d, delta, mj, n, L, tweak_lo, tweak_hi);
+    else
+        tmmo_kk_ecb(o->ecb, k, acc, q, stride, d, delta, mj, n, L, tweak_lo, tweak_hi);
 }

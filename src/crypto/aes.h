@@ -42,6 +42,18 @@ void aes_tmmo_pack(aes_key *k, uint64_t *acc, const block *in, const uint8_t *d,
                    const block D[16], size_t n, unsigned N, unsigned l, uint64_t tweak_lo,
                    uint64_t tweak_hi);
 
+/* The pads of a KK sender on COTs whose N messages fit one word: OT i's
+ * L COTs are q[j * stride + i] (j < L), the receiver's bits d[i * L + j];
+ * COT (i, j)'s two keys k0 = q ^ d Delta and k1 = k0 ^ Delta are hashed
+ * with aes_tmmo under the tweak (tweak_hi, tweak_lo + j * stride + i),
+ * and acc[i] = the XOR over j of (H(k0) & ~mj[j]) | (H(k1) & mj[j]) (low
+ * words): message x's field is masked by the XOR of pads with j's bit of
+ * x chosen. 1 <= L <= 8, d[.] in {0, 1}. d may be public, Delta is not:
+ * nothing branches on it or indexes by it. */
+void aes_tmmo_kk(aes_key *k, uint64_t *acc, const block *q, size_t stride, const uint8_t *d,
+                 block delta, const uint64_t *mj, size_t n, unsigned L, uint64_t tweak_lo,
+                 uint64_t tweak_hi);
+
 /* The tiers' own entry points (the reference tier is the tests' oracle):
  * crypto/aes_tiers.h. */
 

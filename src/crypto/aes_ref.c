@@ -79,3 +79,20 @@ void aes_ref_tmmo_pack(aes_key *k, uint64_t *acc, const block *in, const uint8_t
         acc[i] = a;
     }
 }
+
+void aes_ref_tmmo_kk(aes_key *k, uint64_t *acc, const block *q, size_t stride, const uint8_t *d,
+                     block delta, const uint64_t *mj, size_t n, unsigned L, uint64_t tweak_lo,
+                     uint64_t tweak_hi) {
+    for (size_t i = 0; i < n; i++) {
+        uint64_t a = 0;
+        for (unsigned j = 0; j < L; j++) {
+            block k0 = q[j * stride + i], k1, o0, o1;
+            if (d[i * L + j]) k0 = block_xor(k0, delta);
+            k1 = block_xor(k0, delta);
+            aes_ref_tmmo(k, &o0, &k0, 1, tweak_lo + j * stride + i, tweak_hi);
+            aes_ref_tmmo(k, &o1, &k1, 1, tweak_lo + j * stride + i, tweak_hi);
+            a ^= (o0.w[0] & ~mj[j]) | (o1.w[0] & mj[j]);
+        }
+        acc[i] = a;
+    }
+}

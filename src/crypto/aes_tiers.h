@@ -28,6 +28,12 @@ enum aes_tier aes_tier(void);
         unsigned N, unsigned l, uint64_t tweak_lo, uint64_t tweak_hi
 void aes_ref_tmmo_pack(AES_TMMO_PACK_ARGS);
 void aes_vaes256_tmmo_pack(AES_TMMO_PACK_ARGS);
+/* aes_tmmo_kk (aes.h), the same three ways. */
+#define AES_TMMO_KK_ARGS                                                                           \
+    aes_key *key, uint64_t *acc, const block *q, size_t stride, const uint8_t *d, block delta,     \
+        const uint64_t *mj, size_t n, unsigned L, uint64_t tweak_lo, uint64_t tweak_hi
+void aes_ref_tmmo_kk(AES_TMMO_KK_ARGS);
+void aes_vaes256_tmmo_kk(AES_TMMO_KK_ARGS);
 
 /* aes_ref.c: OpenSSL's EVP (the tests' oracle); aes_ref_free frees k's
  * context (aes_clear does). */

@@ -217,3 +217,74 @@ void aes_vaes256_tmmo_pack(aes_key *key, uint64_t *acc, const block *in, const u
         pack_run(k, T, M, SH, acc, in, d, n, 8, tweak_lo, tweak_hi);
     mem_wipe(T, sizeof T);
 }
+
+/* aes_tmmo_kk in registers: a COT's two keys share a register (lane 0 k0,
+ * lane 1 k1), sigma(q) ^ t in both lanes XORed with TD[d] = (d sigma(Delta),
+ * (1 ^ d) sigma(Delta)); R = 8 / L OTs per AES pass (L COTs each), the pads
+ * masked by (~mj, mj) per lane and XORed in a register per OT. L is a
+ * constant at each call. */
+static inline __attribute__((always_inline)) void
+kk_run(const __m256i k[11], const __m256i TD[2], const uint64_t *mj, uint64_t *acc,
+       const block *q, size_t stride, const uint8_t *d, size_t n, const unsigned L,
+       uint64_t tweak_lo, uint64_t tweak_hi) {
+    const unsigned R = 8 / L;
+    __m256i MJ[8];
+    for (unsigned j = 0; j < L; j++)
+        MJ[j] = _mm256_set_epi64x(0, (long long)mj[j], 0, (long long)~mj[j]);
+    for (size_t i = 0; i < n; i += R) {
+        unsigned re = n - i < R ? (unsigned)(n - i) : R;
+        __m256i x[8], x0[8], t[8];
+#pragma GCC unroll 8
+        for (unsigned r = 0; r < R; r++)
+#pragma GCC unroll 8
+            for (unsigned j = 0; j < L; j++) {
+                unsigned e = r * L + j;
+                x[e] = x0[e] = t[e] = _mm256_setzero_si256();
+                if (r < re) { /* past the end: zeros, hashed and not stored */
+                    size_t c = j * stride + i + r;
+                    long long lo = (long long)(tweak_lo + c), hi = (long long)tweak_hi;
+                    t[e] = _mm256_set_epi64x(hi, lo, hi, lo);
+                    __m256i v =
+                        _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)&q[c]));
+                    x[e] = x0[e] = _mm256_xor_si256(_mm256_xor_si256(sigma2(v), t[e]),
+                                                    TD[d[(i + r) * L + j] & 1u]);
+                }
+            }
+        enc16(k, x);
+#pragma GCC unroll 8
+        for (unsigned r = 0; r < R; r++) {
+            __m256i a = _mm256_setzero_si256();
+#pragma GCC unroll 8
+            for (unsigned j = 0; j < L; j++) {
+                unsigned e = r * L + j;
+                __m256i o = _mm256_xor_si256(_mm256_xor_si256(x[e], x0[e]), t[e]);
+                a = _mm256_xor_si256(a, _mm256_and_si256(o, MJ[j]));
+            }
+            __m128i f = _mm_xor_si128(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
+            if (r < re) acc[i + r] = (uint64_t)_mm_cvtsi128_si64(f);
+        }
+    }
+}
+
+void aes_vaes256_tmmo_kk(aes_key *key, uint64_t *acc, const block *q, size_t stride,
+                         const uint8_t *d, block delta, const uint64_t *mj, size_t n, unsigned L,
+                         uint64_t tweak_lo, uint64_t tweak_hi) {
+    __m256i k[11];
+    __m256i TD[2]; /* secret (sigma(Delta)): wiped at the end */
+    load_keys(k, key->rk);
+    __m128i sd = _mm256_castsi256_si128(
+        sigma2(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)&delta))));
+    TD[0] = _mm256_set_m128i(sd, _mm_setzero_si128());
+    TD[1] = _mm256_set_m128i(_mm_setzero_si128(), sd);
+    switch (L) {
+    case 1: kk_run(k, TD, mj, acc, q, stride, d, n, 1, tweak_lo, tweak_hi); break;
+    case 2: kk_run(k, TD, mj, acc, q, stride, d, n, 2, tweak_lo, tweak_hi); break;
+    case 3: kk_run(k, TD, mj, acc, q, stride, d, n, 3, tweak_lo, tweak_hi); break;
+    case 4: kk_run(k, TD, mj, acc, q, stride, d, n, 4, tweak_lo, tweak_hi); break;
+    case 5: kk_run(k, TD, mj, acc, q, stride, d, n, 5, tweak_lo, tweak_hi); break;
+    case 6: kk_run(k, TD, mj, acc, q, stride, d, n, 6, tweak_lo, tweak_hi); break;
+    case 7: kk_run(k, TD, mj, acc, q, stride, d, n, 7, tweak_lo, tweak_hi); break;
+    default: kk_run(k, TD, mj, acc, q, stride, d, n, 8, tweak_lo, tweak_hi); break;
+    }
+    mem_wipe(TD, sizeof TD);
+}

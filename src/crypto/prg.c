@@ -93,3 +93,9 @@ void crh_hash_pack(crh *h, uint64_t *acc, const block *in, const uint8_t *d, con
                    size_t n, unsigned N, unsigned l, uint64_t tweak_lo, uint64_t tweak_hi) {
     aes_tmmo_pack(&h->pi, acc, in, d, D, n, N, l, tweak_lo, tweak_hi);
 }
+
+void crh_hash_kk(crh *h, uint64_t *acc, const block *q, size_t stride, const uint8_t *d,
+                 block delta, const uint64_t *mj, size_t n, unsigned L, uint64_t tweak_lo,
+                 uint64_t tweak_hi) {
+    aes_tmmo_kk(&h->pi, acc, q, stride, d, delta, mj, n, L, tweak_lo, tweak_hi);
+}

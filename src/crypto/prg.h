@@ -50,5 +50,9 @@ void crh_hash(crh *h, block *out, const block *in, size_t n, uint64_t tweak_lo, 
  * each input, their low l bits packed in a word. */
 void crh_hash_pack(crh *h, uint64_t *acc, const block *in, const uint8_t *d, const block D[16],
                    size_t n, unsigned N, unsigned l, uint64_t tweak_lo, uint64_t tweak_hi);
+/* aes_tmmo_kk (aes.h) under h: a KK sender's pads on COTs, packed. */
+void crh_hash_kk(crh *h, uint64_t *acc, const block *q, size_t stride, const uint8_t *d,
+                 block delta, const uint64_t *mj, size_t n, unsigned L, uint64_t tweak_lo,
+                 uint64_t tweak_hi);
 
 #endif

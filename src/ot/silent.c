@@ -272,16 +272,16 @@ static int silent_task_begin(ot_task *t, chan *ch, size_t c) {
         }
         return 0;
     }
-    for (size_t i = 0; i < mm; i++) {
+    for (size_t i = 0; i < mm; i++) { /* d, one bit per byte, then packed */
         unsigned x = chs[i];
         if (v.kind == OT_TASK_KK)
             PARLEY_CHECK(x < v.N);
         else
             x &= 1;
         for (unsigned j = 0; j < v.L; j++)
-            bitw_put(&w, ((x >> j) ^ (unsigned)cot[j * mm + i].w[0]) & 1, 1);
+            k->d[i * v.L + j] = (uint8_t)(((x >> j) ^ (unsigned)cot[j * mm + i].w[0]) & 1);
     }
-    bitw_end(&w);
+    bits_pack1(k->wire, k->d, mm * v.L);
     TRY(chan_send(ch, k->wire, bits_bytes(mm * v.L)));
     for (size_t s0 = 0; s0 < mm; s0 += SIL_SUB) {
         size_t cnt = mm - s0 < SIL_SUB ? mm - s0 : SIL_SUB;
@@ -330,7 +330,7 @@ static int silent_task_send(ot_task *t, chan *ch, size_t c) {
         if (v.v4)
             for (size_t x = 0; x < mm; x++) k->d[x] = (uint8_t)bitr_get(&r, 4);
         else
-            for (size_t x = 0; x < mm * v.L; x++) k->d[x] = (uint8_t)bitr_get(&r, 1);
+            bits_unpack1(k->d, k->wire, mm * v.L);
     }
     cot_pool *pool = t->src;
     uint64_t u0;
@@ -370,7 +370,11 @@ static int silent_task_send(ot_task *t, chan *ch, size_t c) {
             uint64_t ml = bits_mask(l);
             for (size_t i = 0; i < cnt; i++) k->acc[i * N + j] ^= k->g0[i].w[0] & ml;
         }
-        for (unsigned j = 0; !v.v4 && j < v.L; j++) {
+        int kkp = kk && v.packed && !v.v4; /* both pads of every COT in one pass */
+        if (kkp)
+            crh_hash_kk(h, k->acc, cot + s0, mm, k->d + s0 * v.L, D, k->mj, cnt, v.L, u0 + s0,
+                        SIL_TW);
+        for (unsigned j = 0; !v.v4 && !kkp && j < v.L; j++) {
             const block *q = cot + j * mm + s0;
             for (size_t i = 0; i < cnt; i++)
                 k->key[i] = block_xor(q[i], block_and(D, block_mask(k->d[(s0 + i) * v.L + j])));
@@ -380,18 +384,12 @@ static int silent_task_send(ot_task *t, chan *ch, size_t c) {
                 k->key[i] = block_xor(k->key[i], D);
             pads(h, k->g1, k->key, cnt, v.B, u, k->tmp);
             if (!kk) break; /* one COT per OT */
-            if (v.packed) {
-                uint64_t mj = k->mj[j];
-                for (size_t i = 0; i < cnt; i++)
-                    k->acc[i] ^= (k->g0[i].w[0] & ~mj) | (k->g1[i].w[0] & mj);
-            } else {
-                const uint8_t *g0 = (const uint8_t *)k->g0, *g1 = (const uint8_t *)k->g1;
-                for (size_t i = 0; i < cnt; i++)
-                    for (unsigned x = 0; x < N; x++) {
-                        const uint8_t *g = ((x >> j) & 1) ? g1 : g0;
-                        k->acc[i * N + x] ^= bits_at(g + i * gb, (size_t)x * l, l);
-                    }
-            }
+            const uint8_t *g0 = (const uint8_t *)k->g0, *g1 = (const uint8_t *)k->g1;
+            for (size_t i = 0; i < cnt; i++) /* messages past a word (packed: crh_hash_kk) */
+                for (unsigned x = 0; x < N; x++) {
+                    const uint8_t *g = ((x >> j) & 1) ? g1 : g0;
+                    k->acc[i * N + x] ^= bits_at(g + i * gb, (size_t)x * l, l);
+                }
         }
         if (v.kind == OT_TASK_ROT) {
             for (size_t i = 0; i < cnt; i++) {
