@@ -132,6 +132,32 @@ void aes_vaes256_tmmo(aes_key *key, block *out, const block *in, size_t n, uint6
     }
 }
 
+/* The end of a pass of the packed kernels below: the 8 registers x (x0
+ * their copies, t their tweaks in both lanes) through the rounds, then for
+ * each of the R groups of K registers the word acc[r] = the XOR over the
+ * group of the hash outputs' low words AES(x) ^ x0 ^ t (= AES(x) ^
+ * sigma(key)), each masked by M[j] and shifted by SH[j] per lane, lanes 0
+ * and 2 folded; stored for r < re only. R and K are constants where it is
+ * inlined. */
+static inline __attribute__((always_inline)) void
+pass_out(const __m256i k[11], __m256i x[8], const __m256i x0[8], const __m256i t[8],
+         const __m256i *M, const __m256i *SH, const unsigned R, const unsigned K, unsigned re,
+         uint64_t *acc) {
+    enc16(k, x);
+#pragma GCC unroll 8
+    for (unsigned r = 0; r < R; r++) {
+        __m256i a = _mm256_setzero_si256();
+#pragma GCC unroll 8
+        for (unsigned j = 0; j < K; j++) {
+            unsigned e = r * K + j;
+            __m256i o = _mm256_xor_si256(_mm256_xor_si256(x[e], x0[e]), t[e]);
+            a = _mm256_xor_si256(a, _mm256_sllv_epi64(_mm256_and_si256(o, M[j]), SH[j]));
+        }
+        __m128i f = _mm_xor_si128(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
+        if (r < re) acc[r] = (uint64_t)_mm_cvtsi128_si64(f);
+    }
+}
+
 /* R = 8 / P inputs per AES pass of 8 registers (P pairs each; P a power
  * of two, the pairs past an input's N masked out by M): see
  * aes_vaes256_tmmo_pack. P is a constant at each call, so every loop here
@@ -143,37 +169,27 @@ pack_run(const __m256i k[11], __m256i T[2][8], const __m256i M[8], const __m256i
     const unsigned R = 8 / P;
     for (size_t i = 0; i < n; i += R) {
         unsigned re = n - i < R ? (unsigned)(n - i) : R;
-        __m256i x[8], x0[8], t[8];
+        __m256i x[8], x0[8], tw[8];
 #pragma GCC unroll 8
         for (unsigned r = 0; r < R; r++) {
-            __m256i s = _mm256_setzero_si256();
+            __m256i s = _mm256_setzero_si256(), t = s;
             unsigned di = 0;
-            t[r] = s;
             if (r < re) { /* sigma(in) ^ t in both lanes (past the end: zeros, not stored) */
                 __m256i v =
                     _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)&in[i + r]));
                 long long lo = (long long)(tweak_lo + i + r), hi = (long long)tweak_hi;
-                t[r] = _mm256_set_epi64x(hi, lo, hi, lo);
-                s = _mm256_xor_si256(sigma2(v), t[r]);
+                t = _mm256_set_epi64x(hi, lo, hi, lo);
+                s = _mm256_xor_si256(sigma2(v), t);
                 di = d[i + r] & 15u;
             }
 #pragma GCC unroll 8
-            for (unsigned p = 0; p < P; p++)
-                x[r * P + p] = x0[r * P + p] = _mm256_xor_si256(s, T[di & 1][p ^ (di >> 1)]);
-        }
-        enc16(k, x);
-#pragma GCC unroll 8
-        for (unsigned r = 0; r < R; r++) {
-            __m256i a = _mm256_setzero_si256();
-#pragma GCC unroll 8
             for (unsigned p = 0; p < P; p++) {
-                /* the hash: AES(x) ^ sigma(in ^ D) = AES(x) ^ x ^ t */
-                __m256i o = _mm256_xor_si256(_mm256_xor_si256(x[r * P + p], x0[r * P + p]), t[r]);
-                a = _mm256_or_si256(a, _mm256_sllv_epi64(_mm256_and_si256(o, M[p]), SH[p]));
+                x[r * P + p] = x0[r * P + p] = _mm256_xor_si256(s, T[di & 1][p ^ (di >> 1)]);
+                tw[r * P + p] = t;
             }
-            __m128i f = _mm_or_si128(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
-            if (r < re) acc[i + r] = (uint64_t)_mm_cvtsi128_si64(f);
         }
+        /* the fields are disjoint, so their XOR is their OR */
+        pass_out(k, x, x0, tw, M, SH, R, P, re, acc + i);
     }
 }
 
@@ -228,9 +244,11 @@ kk_run(const __m256i k[11], const __m256i TD[2], const uint64_t *mj, uint64_t *a
        const block *q, size_t stride, const uint8_t *d, size_t n, const unsigned L,
        uint64_t tweak_lo, uint64_t tweak_hi) {
     const unsigned R = 8 / L;
-    __m256i MJ[8];
-    for (unsigned j = 0; j < L; j++)
+    __m256i MJ[8], Z[8]; /* no shifts */
+    for (unsigned j = 0; j < L; j++) {
         MJ[j] = _mm256_set_epi64x(0, (long long)mj[j], 0, (long long)~mj[j]);
+        Z[j] = _mm256_setzero_si256();
+    }
     for (size_t i = 0; i < n; i += R) {
         unsigned re = n - i < R ? (unsigned)(n - i) : R;
         __m256i x[8], x0[8], t[8];
@@ -250,19 +268,7 @@ kk_run(const __m256i k[11], const __m256i TD[2], const uint64_t *mj, uint64_t *a
                                                     TD[d[(i + r) * L + j] & 1u]);
                 }
             }
-        enc16(k, x);
-#pragma GCC unroll 8
-        for (unsigned r = 0; r < R; r++) {
-            __m256i a = _mm256_setzero_si256();
-#pragma GCC unroll 8
-            for (unsigned j = 0; j < L; j++) {
-                unsigned e = r * L + j;
-                __m256i o = _mm256_xor_si256(_mm256_xor_si256(x[e], x0[e]), t[e]);
-                a = _mm256_xor_si256(a, _mm256_and_si256(o, MJ[j]));
-            }
-            __m128i f = _mm_xor_si128(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
-            if (r < re) acc[i + r] = (uint64_t)_mm_cvtsi128_si64(f);
-        }
+        pass_out(k, x, x0, t, MJ, Z, R, L, re, acc + i);
     }
 }
 
