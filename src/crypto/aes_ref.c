@@ -87,7 +87,7 @@ void aes_ref_tmmo_kk(aes_key *k, uint64_t *acc, const block *q, size_t stride, c
         uint64_t a = 0;
         for (unsigned j = 0; j < L; j++) {
             block k0 = q[j * stride + i], k1, o0, o1;
-            if (d[i * L + j]) k0 = block_xor(k0, delta);
+            if (d[i * L + j] & 1u) k0 = block_xor(k0, delta);
             k1 = block_xor(k0, delta);
             aes_ref_tmmo(k, &o0, &k0, 1, tweak_lo + j * stride + i, tweak_hi);
             aes_ref_tmmo(k, &o1, &k1, 1, tweak_lo + j * stride + i, tweak_hi);

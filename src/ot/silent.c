@@ -360,7 +360,8 @@ static int silent_task_send(ot_task *t, chan *ch, size_t c) {
     size_t gb = (size_t)v.B * 16;
     for (size_t s0 = 0; s0 < mm; s0 += SIL_SUB) {
         size_t cnt = mm - s0 < SIL_SUB ? mm - s0 : SIL_SUB;
-        if (kk) memset(k->acc, 0, cnt * (v.packed ? 1 : N) * sizeof(uint64_t));
+        if (kk && !v.packed) /* packed: crh_hash_pack or crh_hash_kk writes every word */
+            memset(k->acc, 0, cnt * N * sizeof(uint64_t));
         if (v.v4 && v.packed) /* key j: v ^ (j ^ d) Delta, all under the correlation's tweak */
             crh_hash_pack(h, k->acc, cot + s0, k->d + s0, pool->D, cnt, N, l, u0 + s0, SIL_TW);
         for (unsigned j = 0; v.v4 && !v.packed && j < N; j++) { /* key j: v ^ (j ^ d) Delta */
