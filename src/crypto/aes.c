@@ -59,11 +59,6 @@ static const aes_ops aes_tier_ops[AES_TIERS] = {
 #endif
 };
 
-/* sigma of the hash (aes.h), linear over XOR. */
-static inline block tmmo_sigma(block x) {
-    return block_make(x.w[1] ^ x.w[0], x.w[1]);
-}
-
 #define PACK_GROUP 16 /* inputs per ECB call: 16 N <= 256 blocks */
 
 /* aes_tmmo_pack on a tier's ECB: the hash is AES(sigma(x) ^ t) ^ sigma(x)
@@ -74,12 +69,12 @@ static void tmmo_pack_ecb(void (*ecb)(aes_key *, block *, const block *, size_t)
                           uint64_t *acc, const block *in, const uint8_t *d, const block D[16],
                           size_t n, unsigned N, unsigned l, uint64_t tweak_lo, uint64_t tweak_hi) {
     block sD[16], x[PACK_GROUP * 16], y[PACK_GROUP * 16];
-    for (unsigned j = 0; j < 16; j++) sD[j] = tmmo_sigma(D[j]);
+    for (unsigned j = 0; j < 16; j++) sD[j] = aes_sigma(D[j]);
     uint64_t m = l >= 64 ? ~0ULL : (1ULL << l) - 1;
     for (size_t g = 0; g < n; g += PACK_GROUP) {
         size_t gn = n - g < PACK_GROUP ? n - g : PACK_GROUP;
         for (size_t i = 0; i < gn; i++) {
-            block s = block_xor(tmmo_sigma(in[g + i]), block_make(tweak_hi, tweak_lo + g + i));
+            block s = block_xor(aes_sigma(in[g + i]), block_make(tweak_hi, tweak_lo + g + i));
             unsigned di = d[g + i];
             for (unsigned j = 0; j < N; j++) x[i * N + j] = block_xor(s, sD[(j ^ di) & 15u]);
         }
@@ -117,13 +112,13 @@ static void tmmo_kk_ecb(void (*ecb)(aes_key *, block *, const block *, size_t), 
                         uint64_t *acc, const block *q, size_t stride, const uint8_t *d,
                         block delta, const uint64_t *mj, size_t n, unsigned L, uint64_t tweak_lo,
                         uint64_t tweak_hi) {
-    block sd = tmmo_sigma(delta), x[2 * 8 * KK_GROUP], y[2 * 8 * KK_GROUP];
+    block sd = aes_sigma(delta), x[2 * 8 * KK_GROUP], y[2 * 8 * KK_GROUP];
     for (size_t g = 0; g < n; g += KK_GROUP) {
         size_t gn = n - g < KK_GROUP ? n - g : KK_GROUP;
         for (size_t i = 0; i < gn; i++)
             for (unsigned j = 0; j < L; j++) {
                 size_t c = j * stride + g + i;
-                block s = block_xor(tmmo_sigma(q[c]), block_make(tweak_hi, tweak_lo + c));
+                block s = block_xor(aes_sigma(q[c]), block_make(tweak_hi, tweak_lo + c));
                 block m = block_mask(d[(g + i) * L + j] & 1u);
                 block *xp = x + 2 * ((size_t)i * L + j);
                 xp[0] = block_xor(s, block_and(sd, m));

@@ -25,6 +25,12 @@ void aes_clear(aes_key *k);
 void aes_ecb(aes_key *k, block *out, const block *in, size_t n);
 /* out[i] = AES_k(block(ctr + i)) with the counter in the low 64 bits. */
 void aes_ctr(aes_key *k, block *out, uint64_t ctr, size_t n);
+/* sigma(x_hi || x_lo) = (x_hi ^ x_lo) || x_hi: the orthomorphism of the
+ * fixed-key hashes (aes_tmmo below, ferret's trees); linear over XOR. */
+static inline block aes_sigma(block x) {
+    return block_make(x.w[1] ^ x.w[0], x.w[1]);
+}
+
 /* The tweakable fixed-key hash of Guo-Katz-Wang-Yu under k (prg.h's crh):
  * out[i] = AES_k(sigma(in[i]) ^ t_i) ^ sigma(in[i]), t_i = (tweak_hi,
  * tweak_lo + i), sigma(x) = (x_hi ^ x_lo, x_hi); out may alias in. */

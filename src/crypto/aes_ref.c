@@ -46,17 +46,13 @@ void aes_ref_ctr(aes_key *k, block *out, uint64_t ctr, size_t n) {
     aes_ref_ecb(k, out, out, n);
 }
 
-static inline block tmmo_sigma(block x) {
-    return block_make(x.w[1] ^ x.w[0], x.w[1]);
-}
-
 void aes_ref_tmmo(aes_key *k, block *out, const block *in, size_t n, uint64_t tweak_lo,
                   uint64_t tweak_hi) {
     block s[64], x[64];
     for (size_t i = 0; i < n; i += 64) {
         size_t m = n - i < 64 ? n - i : 64;
         for (size_t j = 0; j < m; j++) {
-            s[j] = tmmo_sigma(in[i + j]);
+            s[j] = aes_sigma(in[i + j]);
             x[j] = block_xor(s[j], block_make(tweak_hi, tweak_lo + i + j));
         }
         aes_ref_ecb(k, x, x, m);

@@ -110,11 +110,8 @@ static void refill_end(ferret *f, const block *out) {
  * || x_hi: the circular-correlation-robust hash of fixed-key AES
  * (docs/SECURITY-OT.md). A node's left child is H(x), its right child
  * x ^ H(x), so the children of every node sum to it and every level of a
- * tree sums to its two top nodes, s and s ^ Delta: to Delta. */
-static inline block ccr_sigma(block x) {
-    block r = {{x.w[1], x.w[1] ^ x.w[0]}};
-    return r;
-}
+ * tree sums to its two top nodes, s and s ^ Delta: to Delta. sigma is
+ * aes_sigma (crypto/aes.h). */
 
 /* lv[0 .. 2m) = the children of lv[0 .. m), in place: child 2x is H(s),
  * child 2x + 1 is s ^ H(s) for s = lv[x]. Parents are taken from the top
@@ -127,7 +124,7 @@ static void ggm_expand(ferret *f, block *lv, size_t m, block *scr) {
         p -= b;
         for (size_t x = 0; x < b; x++) {
             par[x] = lv[p + x];
-            sg[x] = ccr_sigma(par[x]);
+            sg[x] = aes_sigma(par[x]);
         }
         aes_ecb(&f->g0, c0, sg, b);
         for (size_t x = 0; x < b; x++) {
