@@ -817,6 +817,58 @@ TEST(bad_arguments) {
     prg_clear(&p);
 }
 
+/* The executor's plaintext product (lin_plain: the register-blocked
+ * products, reduced) against the reference loops: every test shape, odd
+ * and wide kernels, fully connected and scale layers, at widths from 8 to
+ * 64, inputs of every bit and weights of either sign. */
+TEST(plain_product_matches_reference) {
+    prg p;
+    harness_prg(&p, 801);
+    make_conv_shapes();
+    const unsigned ls[] = {8, 13, 32, 37, 63, 64};
+    for (size_t li = 0; li < sizeof ls / sizeof *ls; li++) {
+        unsigned l = ls[li];
+        for (size_t a = 0; a < nconv_shapes + 3; a++) {
+            lin_shape sh = {.kind = LIN_CONV};
+            if (a < nconv_shapes)
+                sh.p.conv = conv_shapes[a];
+            else if (a == nconv_shapes)
+                sh = (lin_shape){.kind = LIN_FC, .p.fc = {3, 33, 7, l}};
+            else if (a == nconv_shapes + 1)
+                sh = (lin_shape){.kind = LIN_SCALE, .p.scale = {2, 3, 5, l}};
+            else
+                sh.p.conv = conv_shape(1, 37, 6, 5, 9, 3, 3, 1, 1, 1, 1); /* 4 x 2 blocks and tails */
+            if (sh.kind == LIN_CONV) {
+                sh.p.conv.wbits = l;
+                REQUIRE(lin_conv_check(&sh.p.conv) == 0);
+            }
+            size_t ni = lin_in_size(&sh), no = lin_out_size(&sh), nw = lin_weight_count(&sh);
+            uint64_t *x = mem_alloc(ni, 8), *w = mem_alloc(nw, 8), *y = mem_alloc(no, 8),
+                     *e = mem_alloc(no, 8);
+            REQUIRE(x && w && y && e);
+            prg_ring(&p, x, ni, l);
+            prg_ring(&p, w, nw, l);
+            memset(y, 0xa5, no * 8); /* every output written */
+            REQUIRE_OK(lin_plain(y, x, &sh, w, l));
+            if (sh.kind == LIN_CONV)
+                lin_conv_plain(e, x, &sh.p.conv, w, l);
+            else if (sh.kind == LIN_FC)
+                lin_fc_plain(e, x, &sh.p.fc, w, l);
+            else
+                lin_scale_plain(e, x, &sh.p.scale, w, l);
+            if (memcmp(y, e, no * 8) != 0) {
+                fprintf(stderr, "l = %u, shape %zu\n", l, a);
+                CHECK(0);
+            }
+            mem_free(x);
+            mem_free(w);
+            mem_free(y);
+            mem_free(e);
+        }
+    }
+    prg_clear(&p);
+}
+
 /* The server's local product against the reference, including tiles that
  * split the output positions and grouped kernels. */
 TEST(local_product_matches_reference) {

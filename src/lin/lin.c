@@ -1,6 +1,8 @@
 /* Shapes and plaintext reference of the linear layers; see lin.h. */
 #include "lin/lin.h"
 
+#include "lin/ot/local.h"
+
 #include "util/bits.h"
 #include "util/mem.h"
 
@@ -174,13 +176,20 @@ int lin_weights_fit(const lin_shape *s, const uint64_t *w, unsigned l, size_t *b
     return 1;
 }
 
-void lin_plain(uint64_t *y, const uint64_t *x, const lin_shape *s, const uint64_t *w, unsigned l) {
-    if (s->kind == LIN_CONV)
-        lin_conv_plain(y, x, &s->p.conv, w, l);
-    else if (s->kind == LIN_FC)
-        lin_fc_plain(y, x, &s->p.fc, w, l);
-    else
+int lin_plain(uint64_t *y, const uint64_t *x, const lin_shape *s, const uint64_t *w,
+              unsigned l) {
+    if (s->kind == LIN_SCALE) {
         lin_scale_plain(y, x, &s->p.scale, w, l);
+        return 0;
+    }
+    if (s->kind == LIN_CONV)
+        TRY(lin_local_conv(y, x, &s->p.conv, w));
+    else
+        lin_local_fc(y, x, &s->p.fc, w);
+    uint64_t mask = bits_mask(l);
+    for (size_t i = 0, n = lin_out_size(s); i < n; i++)
+        y[i] &= mask;
+    return 0;
 }
 
 /* The first output column j whose tap q = j * sw + q0 is >= lo, and the end

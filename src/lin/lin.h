@@ -141,8 +141,15 @@ void lin_sum_input(uint64_t *xm, const lin_shape *m, const lin_shape *a, const u
 void lin_sum_weights(uint64_t *wm, const lin_shape *m, const lin_shape *a, const uint64_t *wa,
                      const lin_shape *b, const uint64_t *wb);
 
-/* Plaintext reference, mod 2^l (1 <= l <= 64). y must not alias x. */
-void lin_plain(uint64_t *y, const uint64_t *x, const lin_shape *s, const uint64_t *w, unsigned l);
+/* The plaintext product mod 2^l (1 <= l <= 64) that the executor's
+ * plaintext runs use (parley plain, run's range check): convolutions and
+ * fully connected layers by the register-blocked products of
+ * lin/ot/local.h, then reduced. y must not alias x. PARLEY_E_NOMEM (a
+ * convolution's im2col tile). */
+int lin_plain(uint64_t *y, const uint64_t *x, const lin_shape *s, const uint64_t *w,
+              unsigned l) WUR;
+/* The reference loops, mod 2^l (1 <= l <= 64), which the tests hold every
+ * product against (lin_plain's included). y must not alias x. */
 void lin_conv_plain(uint64_t *y, const uint64_t *x, const lin_conv *c, const uint64_t *w,
                     unsigned l);
 void lin_fc_plain(uint64_t *y, const uint64_t *x, const lin_fc *f, const uint64_t *w, unsigned l);

@@ -756,7 +756,7 @@ static int linear_step(const qctx *c) {
     if (c->p)
         TRY(lin_run(c->lin, c->p, c->y, c->x[0], &s, c->owner ? c->L->w : NULL, c->l));
     else
-        lin_plain(c->y, c->x[0], &s, c->L->w, c->l);
+        TRY(lin_plain(c->y, c->x[0], &s, c->L->w, c->l));
     qlocal_add_private(c);
     return 0;
 }
