@@ -62,7 +62,7 @@ struct fsim {
     uint64_t usable, batch; /* silent: COTs and bytes of a batch */
     uint64_t room;          /* silent: a pool's room (cot_pool_room) */
     uint64_t batches;       /* silent: batches made (trees sent) so far */
-    int v4;                 /* 4-bit VOLE pools for the (N <= 16 choose 1)-OTs */
+    int v4;                 /* 4-bit VOLE pools for the (4 < N <= 16 choose 1)-OTs */
     uint64_t usable4, batch4, room4, cots4; /* their batch: correlations, bytes, room, tree COTs */
     uint64_t batches4;
     uint64_t clk[2];        /* the parties outside party_run */

@@ -41,8 +41,8 @@ struct ot_costing;
 /* backend: OT_BACKEND_*; lanes 1..LANES_MAX; fp: the silent backend's
  * Ferret parameters (NULL: FERRET_DEFAULT). 0 or PARLEY_E_NOMEM / _ARG. */
 int fsim_new(fsim **out, int backend, unsigned lanes, const ferret_params *fp) WUR;
-/* The same for lanes with 4-bit VOLE pools of set vp for their (N <= 16
- * choose 1)-OTs (ot_lane_opts.vole4; vp NULL: none): those jobs take one
+/* The same for lanes with 4-bit VOLE pools of set vp for their (4 < N <=
+ * 16 choose 1)-OTs (ot_lane_opts.vole4; vp NULL: none): those jobs take one
  * correlation per OT and 4 choice bits, each pool refills as the
  * schedule walks it (silent_steps_run4), a correlations' batch takes its
  * tree COTs from the Ferret stock of its direction, and every lane starts

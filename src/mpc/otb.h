@@ -80,7 +80,7 @@ int otb_kk_implied(int backend);
 typedef struct ot_costing {
     int backend;
     uint64_t *cots;  /* COTs the jobs take (not the 4-bit VOLE correlations) */
-    int vole4;       /* silent: the lanes' (N <= 16 choose 1)-OTs on 4-bit VOLE */
+    int vole4;       /* silent: the lanes' (4 < N <= 16 choose 1)-OTs on 4-bit VOLE */
     uint64_t *corrs; /* vole4: the correlations those jobs take, or NULL */
     struct fsim *fs; /* the flight model to feed (mpc/flights.h), or NULL */
     int leaf_sender; /* the lanes' mpc_lane.leaf_sender (0: MPC_SERVER) */
@@ -112,7 +112,7 @@ void otb_job_bytes_split(int backend, const otb_job *j, uint64_t *by_receiver,
 /* COTs a job consumes on a backend (0 where none are). */
 uint64_t otb_job_cots(int backend, const otb_job *j);
 /* Whether job j runs on a 4-bit VOLE pool where the lane has them (a
- * (N <= 16 choose 1)-OT: vole4_takes), and then the receiver's bytes: 4
+ * (4 < N <= 16 choose 1)-OT: vole4_takes), and then the receiver's bytes: 4
  * bits per OT. */
 int otb_job_on_vole4(const otb_job *j);
 uint64_t otb_vole4_choice_bytes(const otb_job *j);

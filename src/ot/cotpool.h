@@ -85,7 +85,7 @@ void cot_pool_init(cot_pool *p, int sender, block delta, size_t batch);
 /* A pool of 4-bit VOLE correlations instead (ot/vole4.h): entry i is the
  * sender's v_i, or the receiver's w_i with its nibble u_i beside it
  * (cot_pool_nibbles). Only the (N choose 1)-OT flavour takes from it
- * (ot/silent.c: one correlation per OT, N <= 16: vole4_takes). */
+ * (ot/silent.c: one correlation per OT, 4 < N <= 16: vole4_takes). */
 void cot_pool_init_vole4(cot_pool *p, int sender, block delta, size_t batch);
 void cot_pool_clear(cot_pool *p);
 static inline void cot_pool_set_refill(cot_pool *p, const cot_refill *r, void *ctx) {

@@ -56,7 +56,7 @@ typedef struct ot_lane_opts {
     int backend;                 /* OT_BACKEND_* */
     const ferret_params *ferret; /* silent: NULL = FERRET_DEFAULT (tests pass FERRET_TOY) */
     /* silent: a pool of 4-bit VOLE correlations per direction (ot/vole4.h)
-     * for the (N <= 16 choose 1)-OTs (vole4_takes); NULL = none. Sessions
+     * for the (4 < N <= 16 choose 1)-OTs (vole4_takes); NULL = none. Sessions
      * whose server asks for it (serve --leaves vole4: nn/hello.h,
      * LEAVES_VOLE4) use VOLE4_H10K18; the cost and flight models count it
      * (cost_opts.vole4, fsim_new4). */

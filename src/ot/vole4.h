@@ -85,15 +85,18 @@ static inline uint64_t vole4_batch_bytes(const vole4_params *p) {
     return (uint64_t)p->t * (2 * p->h + 1) * 16;
 }
 /* Whether a (N choose 1)-OT takes a 4-bit VOLE correlation when its lane
- * has the pools (N <= 16), and the choice bits it then sends: d = c ^ u,
- * 4 bits whatever N. Below N = 16 that costs more bytes than the log2 N
+ * has the pools (4 < N <= 16), and the choice bits it then sends: d = c ^
+ * u, 4 bits whatever N. Below N = 16 that costs more bytes than the log2 N
  * COTs and bits the OT takes otherwise (at N = 8, 4 bits and a
  * correlation's 2.95 against 3 bits and 3 COTs' making, 2.3) but less CPU
- * (a correlation is made for 1.37 COTs' time); the millionaire's digits
- * are the same on either pool (mill.h). docs/PROTOCOLS.md §2.7 has the
- * figures. */
+ * (a correlation is made for 1.37 COTs' time). At N <= 4 (the truncations'
+ * wrap corrections, S to C in HE mode) the bytes are twice the COTs' for
+ * little CPU, and those few OTs would make a whole pool of the other
+ * direction fill (a batch each way and lane, and its memory) for nothing:
+ * they stay on COTs. The millionaire's digits are the same on either pool
+ * (mill.h). docs/PROTOCOLS.md §2.7 has the figures. */
 static inline int vole4_takes(unsigned N) {
-    return N <= 16;
+    return N > 4 && N <= 16;
 }
 #define VOLE4_CHOICE_BITS 4
 
