@@ -53,6 +53,9 @@ typedef struct flane {
     uint64_t clk[2];
     uint64_t avail[2];  /* silent: COTs at hand, by the direction's COT sender */
     uint64_t avail4[2]; /* the same for 4-bit VOLE correlations */
+    /* by the direction's COT sender, then [0] COTs, [1] correlations: */
+    int64_t rem[2][2];   /* budgeted: what the consumers will still take beyond the stock */
+    uint64_t took[2][2]; /* what they took (the budgets' walk) */
     int used;           /* touched since the fork */
 } flane;
 
@@ -65,6 +68,7 @@ struct fsim {
     int v4;                 /* 4-bit VOLE pools for the (4 < N <= 16 choose 1)-OTs */
     uint64_t usable4, batch4, room4, cots4; /* their batch: correlations, bytes, room, tree COTs */
     uint64_t batches4;
+    int budgeted;           /* fsim_set_budgets: no batch ahead of need beyond them */
     uint64_t clk[2];        /* the parties outside party_run */
     uint64_t sent[2];       /* bytes, by sender */
     int forked;
@@ -104,6 +108,22 @@ int fsim_new4(fsim **out, int backend, unsigned lanes, const ferret_params *fp,
     }
     *out = s;
     return 0;
+}
+
+void fsim_set_budgets(fsim *s, const ot_budgets *b) {
+    s->budgeted = 1;
+    for (unsigned i = 0; i < s->lanes; i++)
+        for (int d = 0; d < 2; d++) {
+            flane *L = &s->lane[i];
+            L->rem[d][0] = (int64_t)b->takes[i][d][0] - (int64_t)L->avail[d];
+            L->rem[d][1] = (int64_t)b->takes[i][d][1] - (int64_t)L->avail4[d];
+        }
+}
+
+void fsim_budgets(const fsim *s, ot_budgets *out) {
+    memset(out, 0, sizeof *out);
+    for (unsigned i = 0; i < s->lanes; i++)
+        memcpy(out->takes[i], s->lane[i].took, sizeof out->takes[i]);
 }
 
 uint64_t fsim_gen_bytes(const fsim *s) {
@@ -287,6 +307,8 @@ typedef struct fwalk {
     alist *L;
     int me;
     uint64_t *av_s, *av_r;
+    int64_t *rm_s, *rm_r;  /* the same for what is still wanted beyond the stocks */
+    uint64_t *tk_s, *tk_r; /* what the consumers take (NULL: not counted) */
     size_t ts, tr, ts4, tr4; /* trees sent / received so far, by kind */
     int pend[2];             /* trees sent, the batch not yet added */
 } fwalk;
@@ -298,12 +320,21 @@ static void hook_add(fhook *h, int kind, size_t idx) {
     }
 }
 
+/* A batch of kind k made in our sending (snd) or receiving direction. */
+static void fw_made(fwalk *w, int snd, int k) {
+    uint64_t u = k ? w->s->usable4 : w->s->usable;
+    (snd ? w->av_s : w->av_r)[k] += u;
+    (snd ? w->rm_s : w->rm_r)[k] -= (int64_t)u;
+}
+
 /* A 4-bit VOLE batch's tree COTs from the COT stock of its direction, as
  * silent_rcot_* takes them: what is left first, a COT batch whenever the
  * stock is empty (our trees, pushed now or carried by h, or the peer's). */
 static void fw_take_trees(fwalk *w, int we_send, fhook *h) {
     fsim *s = w->s;
     uint64_t *av = we_send ? &w->av_s[0] : &w->av_r[0];
+    uint64_t *tk = we_send ? w->tk_s : w->tk_r;
+    if (tk) tk[0] += s->cots4;
     for (uint64_t need = s->cots4; need > 0;) {
         if (*av == 0) {
             if (!we_send)
@@ -312,7 +343,7 @@ static void fw_take_trees(fwalk *w, int we_send, fhook *h) {
                 hook_add(h, K_T, w->ts++);
             else
                 push(s, w->L, A_SEND, w->me, K_T, w->ts++);
-            *av += s->usable;
+            fw_made(w, we_send, 0);
         }
         uint64_t t = *av < need ? *av : need;
         *av -= t;
@@ -327,7 +358,7 @@ static void fw_send(fwalk *w, int k, fhook *h) {
     fsim *s = w->s;
     if (k == 1) {
         if (w->pend[0]) {
-            w->av_s[0] += s->usable;
+            fw_made(w, 1, 0);
             w->pend[0] = 0;
         }
         fw_take_trees(w, 1, h);
@@ -341,7 +372,7 @@ static void fw_send(fwalk *w, int k, fhook *h) {
 
 static void fw_finish(fwalk *w, int k) {
     if (!w->pend[k]) return;
-    w->av_s[k] += k ? w->s->usable4 : w->s->usable;
+    fw_made(w, 1, k);
     w->pend[k] = 0;
 }
 
@@ -351,21 +382,24 @@ static void fw_recv(fwalk *w, int k) {
     int peer = 1 - w->me;
     if (k == 1) fw_take_trees(w, 0, NULL);
     push(s, w->L, A_RECV, peer, k ? K_T4 : K_T, k ? w->tr4++ : w->tr++);
-    w->av_r[k] += k ? s->usable4 : s->usable;
+    fw_made(w, 0, k);
 }
 
-/* The chunks from j on that fit the stocks a[] (updated). */
-static size_t fw_fit(const fchunk *C, size_t j, size_t n, uint64_t a[2]) {
+/* The chunks from j on that fit the stocks a[] (updated); tk (if not
+ * NULL) counts what they take. */
+static size_t fw_fit(const fchunk *C, size_t j, size_t n, uint64_t a[2], uint64_t *tk) {
     while (j < n && C[j].cots <= a[C[j].pool]) {
         a[C[j].pool] -= C[j].cots;
+        if (tk) tk[C[j].pool] += C[j].cots;
         j++;
     }
     return j;
 }
 
 static void walk_silent(fsim *s, alist *L, int me, const fchunk *R, size_t nr, const fchunk *S,
-                        size_t ns, uint64_t av_s[2], uint64_t av_r[2]) {
-    fwalk w = {s, L, me, av_s, av_r, 0, 0, 0, 0, {0, 0}};
+                        size_t ns, uint64_t av_s[2], uint64_t av_r[2], int64_t rm_s[2],
+                        int64_t rm_r[2], uint64_t *tk_s, uint64_t *tk_r) {
+    fwalk w = {s, L, me, av_s, av_r, rm_s, rm_r, tk_s, tk_r, 0, 0, 0, 0, {0, 0}};
     size_t is = 0, ir = 0;
     int used_s[2] = {0, 0}, used_r[2] = {0, 0};
     while ((is < ns || ir < nr) && !s->err) {
@@ -376,7 +410,7 @@ static void walk_silent(fsim *s, alist *L, int me, const fchunk *R, size_t nr, c
         if (ref_r) fw_recv(&w, kr);
         if (ref_s) fw_finish(&w, ks);
         for (int k = 0; k < 2; k++) fw_finish(&w, k);
-        size_t js = fw_fit(S, is, ns, av_s), jr = fw_fit(R, ir, nr, av_r);
+        size_t js = fw_fit(S, is, ns, av_s, tk_s), jr = fw_fit(R, ir, nr, av_r, tk_r);
         if (js == is && jr == ir) { /* cannot happen: a refill makes room for a chunk */
             s->err = PARLEY_E_ARG;
             return;
@@ -390,8 +424,10 @@ static void walk_silent(fsim *s, alist *L, int me, const fchunk *R, size_t nr, c
         int last = js == ns && jr == nr, ahead_s[2] = {0, 0}, ahead_r[2] = {0, 0};
         for (int k = 0; k < 1 + s->v4; k++) {
             uint64_t room = k ? s->room4 : s->room;
-            ahead_s[k] = last && js > is && av_s[k] < room && (k == 0 || used_s[1]);
-            ahead_r[k] = last && jr > ir && av_r[k] < room && (k == 0 || used_r[1]);
+            ahead_s[k] = last && js > is && av_s[k] < room && (k == 0 || used_s[1]) &&
+                         (!s->budgeted || rm_s[k] > 0);
+            ahead_r[k] = last && jr > ir && av_r[k] < room && (k == 0 || used_r[1]) &&
+                         (!s->budgeted || rm_r[k] > 0);
             if (ahead_s[k]) want[k] = 1;
         }
         fhook h = {0};
@@ -496,6 +532,8 @@ void fsim_otb_run(fsim *s) {
     alist L[2];
     memset(L, 0, sizeof L);
     uint64_t av[2] = {ln->avail[0], ln->avail[1]}, av4[2] = {ln->avail4[0], ln->avail4[1]};
+    int64_t rm[2][2];
+    memcpy(rm, ln->rem, sizeof rm);
     if (!s->err) {
         for (int p = 0; p < 2; p++) {
             if (s->backend == OT_BACKEND_SILENT) {
@@ -503,14 +541,21 @@ void fsim_otb_run(fsim *s) {
                  * mirror each other); keep the server's. */
                 uint64_t as[2] = {ln->avail[p], ln->avail4[p]};
                 uint64_t ar[2] = {ln->avail[1 - p], ln->avail4[1 - p]};
-                walk_silent(s, &L[p], p, R[p], nr[p], S[p], ns[p], as, ar);
+                int64_t rs[2] = {ln->rem[p][0], ln->rem[p][1]};
+                int64_t rr[2] = {ln->rem[1 - p][0], ln->rem[1 - p][1]};
+                /* the server's walk counts the takes (the client's mirrors it) */
+                walk_silent(s, &L[p], p, R[p], nr[p], S[p], ns[p], as, ar, rs, rr,
+                            p == 0 ? ln->took[0] : NULL, p == 0 ? ln->took[1] : NULL);
                 if (p == 0) {
                     av[0] = as[0];
                     av[1] = ar[0];
                     av4[0] = as[1];
                     av4[1] = ar[1];
+                    memcpy(rm[0], rs, sizeof rs);
+                    memcpy(rm[1], rr, sizeof rr);
                 } else if (as[0] != av[1] || ar[0] != av[0] || as[1] != av4[1] ||
-                           ar[1] != av4[0]) {
+                           ar[1] != av4[0] || memcmp(rs, rm[1], sizeof rs) ||
+                           memcmp(rr, rm[0], sizeof rr)) {
                     s->err = PARLEY_E_ARG; /* the two walks disagree on a stock: a bug */
                 }
             } else {
@@ -531,6 +576,7 @@ void fsim_otb_run(fsim *s) {
         ln->avail[1] = av[1];
         ln->avail4[0] = av4[0];
         ln->avail4[1] = av4[1];
+        memcpy(ln->rem, rm, sizeof rm);
     }
     for (int p = 0; p < 2; p++) {
         mem_free(R[p]);

@@ -29,6 +29,7 @@
 #define PARLEY_MPC_FLIGHTS_H
 
 #include "ot/ferret.h"
+#include "ot/lane.h"
 #include "ot/vole4.h"
 
 #include <stddef.h>
@@ -50,6 +51,14 @@ int fsim_new(fsim **out, int backend, unsigned lanes, const ferret_params *fp) W
  * each way). */
 int fsim_new4(fsim **out, int backend, unsigned lanes, const ferret_params *fp,
               const vole4_params *vp) WUR;
+/* The pools' budgets (cot_pool_set_budget), right after fsim_new4 as a
+ * session sets them right after its set-up: from then on no batch is made
+ * ahead of need once a stock covers the rest of its budget. */
+void fsim_set_budgets(fsim *s, const ot_budgets *b);
+/* What the consumers took from each lane's pools since fsim_new4, by the
+ * direction's COT sender and kind: a session's budgets (an unbudgeted
+ * walk's, whose 4-bit VOLE batches all take their tree COTs). */
+void fsim_budgets(const fsim *s, ot_budgets *out);
 /* Bytes of every batch made so far, both kinds (the trees the walks sent). */
 uint64_t fsim_gen_bytes(const fsim *s);
 void fsim_free(fsim *s);

@@ -189,6 +189,14 @@ void party_stats(const party *p, chan_stats *out) {
     }
 }
 
+void party_set_budgets(party *p, const ot_budgets *b) {
+    for (unsigned i = 0; i < p->nlanes; i++) {
+        ot_lane *ln = &p->lanes[i].ot;
+        int r = p->lanes[i].role;
+        if (ln->be->budget) ln->be->budget(ln, b->takes[i][r], b->takes[i][1 - r]);
+    }
+}
+
 void party_silent_stats(const party *p, silent_stats *out) {
     memset(out, 0, sizeof *out);
     for (unsigned i = 0; i < p->nlanes; i++) {

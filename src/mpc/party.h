@@ -50,6 +50,10 @@ typedef struct party {
 int party_setup(party *p, int role, chan **chans, unsigned nlanes, block seed) WUR;
 int party_setup_ex(party *p, int role, chan **chans, unsigned nlanes, block seed,
                    const ot_lane_opts *o) WUR;
+/* Each lane's pools get their budgets (b->takes[lane][our role] the
+ * direction we send, the other the one we receive; cot_pool_set_budget).
+ * After party_setup_ex, before the first OT; nothing on IKNP. */
+void party_set_budgets(party *p, const ot_budgets *b);
 /* The lanes' OT backend. */
 static inline int party_backend(const party *p) { return p->lanes[0].ot.be->id; }
 /* What the silent backend spent making COTs, summed over the lanes (zero

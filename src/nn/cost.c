@@ -31,7 +31,10 @@ uint64_t cost_he_outputs(const qnet *net) {
     return n;
 }
 
-static int predict_at(cost_report *r, const qnet *net, const cost_opts *o) {
+/* use: the pools' budgets the walk applies (NULL: none); took: where to
+ * record what the consumers take (NULL: nowhere). */
+static int predict_at(cost_report *r, const qnet *net, const cost_opts *o, const ot_budgets *use,
+                      ot_budgets *took) {
     memset(r, 0, sizeof *r);
     const lin_ops *lops = exec_lin_ops(o->mode);
     if (!lops) return err_set(PARLEY_E_ARG, "cost: mode %d is neither OT nor HE", o->mode);
@@ -55,6 +58,7 @@ static int predict_at(cost_report *r, const qnet *net, const cost_opts *o) {
         mem_free(width);
         return err_set(PARLEY_E_NOMEM, "out of memory for the cost model");
     }
+    if (use) fsim_set_budgets(fs, use);
     /* share_input and reveal: one packed message of l-bit values each. */
     r->input = bits_bytes(net->t[net->input].size * (size_t)l);
     const uint64_t outs = cost_he_outputs(net);
@@ -139,6 +143,7 @@ static int predict_at(cost_report *r, const qnet *net, const cost_opts *o) {
     r->flights = fsim_flights(fs) - setup_flights;
     r->gen_made = fsim_gen_bytes(fs);
     fsim_sent(fs, r->sent);
+    if (took) fsim_budgets(fs, took);
     rc = fsim_status(fs);
     fsim_free(fs);
     if (rc < 0) return err_set(rc, "the flight model failed (out of memory?)");
@@ -168,7 +173,7 @@ static const ferret_params *session_ferret(const qnet *net, const cost_opts *o, 
     if (st.relus > fit / 4) return NULL;
     cost_opts b = *o;
     b.ferret = small;
-    if (predict_at(r, net, &b) == 0 &&
+    if (predict_at(r, net, &b, NULL, NULL) == 0 &&
         r->gen_made <= 2 * (uint64_t)o->lanes * ferret_batch_bytes(small))
         return small;
     cost_report_free(r);
@@ -187,7 +192,23 @@ const vole4_params *cost_session_vole4(int ot, unsigned leaves) {
     return ot == OT_BACKEND_SILENT && leaves == LEAVES_VOLE4 ? &VOLE4_H10K18 : NULL;
 }
 
+int cost_session_budgets(const qnet *net, const cost_opts *o, ot_budgets *out) {
+    cost_report r;
+    memset(out, 0, sizeof *out);
+    int rc = predict_at(&r, net, o, NULL, out);
+    cost_report_free(&r);
+    return rc;
+}
+
 int cost_predict(cost_report *r, const qnet *net, const cost_opts *o) {
-    if (o->ferret || session_ferret(net, o, r) == NULL) return predict_at(r, net, o);
-    return 0; /* the small set's walk is the prediction */
+    if (o->ot != OT_BACKEND_SILENT) return predict_at(r, net, o, NULL, NULL);
+    cost_opts b = *o;
+    if (!b.ferret) b.ferret = cost_session_ferret(net, o);
+    ot_budgets *bu = mem_alloc(1, sizeof *bu);
+    if (!bu) return err_set(PARLEY_E_NOMEM, "out of memory for the cost model");
+    int rc = cost_session_budgets(net, &b, bu);
+    if (rc == 0) rc = predict_at(r, net, &b, bu, NULL);
+    else memset(r, 0, sizeof *r);
+    mem_free(bu);
+    return rc;
 }

@@ -21,7 +21,8 @@
  * `cots` counts the silent COTs they consume; making them costs `gen`
  * more, amortised (cots * ferret_batch_bytes / ferret_usable, rounded up).
  * A run makes whole batches where a lane's direction runs out, and one
- * ahead where an exchange leaves it short (docs/PROTOCOLS.md §2.4): it
+ * ahead where an exchange leaves it short and its budget wants more
+ * (cost_session_budgets; docs/PROTOCOLS.md §2.4): it
  * sends exactly gen_made for them, the batches the flight model's walk of
  * the schedule makes, which the executor reports apart
  * (exec_layer_stat.gen_*).
@@ -34,6 +35,7 @@
 
 #include "nn/qnet.h"
 #include "ot/ferret.h"
+#include "ot/lane.h"
 #include "ot/vole4.h"
 
 typedef struct cost_opts {
@@ -99,6 +101,15 @@ void cost_report_free(cost_report *r);
  * batches replace the set-up's; docs/PROTOCOLS.md §2.4). With o->vole4
  * set it is always the default set. */
 const ferret_params *cost_session_ferret(const qnet *net, const cost_opts *o);
+/* What the consumers of each lane's pools take during the inference (the
+ * flight model's walk without budgets, o->ferret as the session runs it:
+ * cost_session_ferret's): the budgets a session on the silent backend
+ * gives its pools right after its set-up (party_set_budgets), and which
+ * cost_predict's walk applies, both parties alike. The 4-bit VOLE batches
+ * of that walk all take their tree COTs, so a COT budget may exceed what a
+ * budgeted run takes by the trees of a correlations' batch it no longer
+ * makes: at worst a batch more, as without budgets. */
+int cost_session_budgets(const qnet *net, const cost_opts *o, ot_budgets *out) WUR;
 /* The 4-bit VOLE set of a session on backend ot whose hello agreed
  * `leaves` (LEAVES_*, nn/hello.h): VOLE4_H10K18 for LEAVES_VOLE4 on the
  * silent backend, else NULL. */

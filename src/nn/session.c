@@ -73,21 +73,34 @@ static void add_stats(session_result *res, chan *c) {
 /* The lanes' options: both parties choose them alike, from the public
  * model and what the hello agreed (cost_session_ferret and
  * cost_session_vole4; cost_predict prices the same). */
-static void lane_opts_of(ot_lane_opts *oo, const qnet *net, unsigned mode, unsigned nlanes,
-                         unsigned reveal, unsigned ot, unsigned leaves) {
-    cost_opts co = {.mode = (int)mode,
-                    .lanes = nlanes,
-                    .reveal_label = reveal == REVEAL_LABEL,
-                    .ot = (int)ot,
-                    .vole4 = cost_session_vole4((int)ot, leaves)};
-    *oo = (ot_lane_opts){
-        .backend = (int)ot, .ferret = cost_session_ferret(net, &co), .vole4 = co.vole4};
+static void lane_opts_of(ot_lane_opts *oo, cost_opts *co, const qnet *net, unsigned mode,
+                         unsigned nlanes, unsigned reveal, unsigned ot, unsigned leaves) {
+    *co = (cost_opts){.mode = (int)mode,
+                      .lanes = nlanes,
+                      .reveal_label = reveal == REVEAL_LABEL,
+                      .ot = (int)ot,
+                      .vole4 = cost_session_vole4((int)ot, leaves)};
+    co->ferret = cost_session_ferret(net, co);
+    *oo = (ot_lane_opts){.backend = (int)ot, .ferret = co->ferret, .vole4 = co->vole4};
+}
+
+/* The silent pools' budgets (cost_session_budgets), both parties alike. */
+static int set_budgets(party *p, const qnet *net, const cost_opts *co) {
+    if (co->ot != OT_BACKEND_SILENT) return 0;
+    ot_budgets *b = mem_alloc(1, sizeof *b);
+    if (!b) return err_set(PARLEY_E_NOMEM, "out of memory for the OT pools' budgets");
+    int rc = cost_session_budgets(net, co, b);
+    if (rc == 0) party_set_budgets(p, b);
+    else err_wrap(rc, "the OT pools' budgets");
+    mem_free(b);
+    return rc;
 }
 
 uint64_t session_ot_memory(const qnet *net, unsigned mode, unsigned nlanes, unsigned reveal,
                            unsigned ot, unsigned leaves) {
     ot_lane_opts oo;
-    lane_opts_of(&oo, net, mode, nlanes, reveal, ot, leaves);
+    cost_opts co;
+    lane_opts_of(&oo, &co, net, mode, nlanes, reveal, ot, leaves);
     return (uint64_t)nlanes * ot_lane_memory(&oo);
 }
 
@@ -101,10 +114,15 @@ static int run_party(session_result *res, int role, chan **lanes, unsigned nlane
     rand_os(&seed, sizeof seed);
     party p;
     ot_lane_opts oo;
-    lane_opts_of(&oo, net, mode, nlanes, reveal, ot, leaves);
+    cost_opts co;
+    lane_opts_of(&oo, &co, net, mode, nlanes, reveal, ot, leaves);
     int rc = party_setup_ex(&p, role, lanes, nlanes, seed, &oo);
     mem_wipe(&seed, sizeof seed);
     if (rc < 0) return err_wrap(rc, "setting up oblivious transfer");
+    if ((rc = set_budgets(&p, net, &co)) < 0) {
+        party_clear(&p);
+        return rc;
+    }
     const lin_ops *ops = exec_lin_ops((int)mode);
     lin_backend lin = {0};
     if (!ops)

@@ -78,6 +78,10 @@ typedef struct cot_pool {
     block D[16];     /* nib sender: j * Delta (vole4_table) */
     const cot_refill *refill;
     void *refill_ctx;
+    /* cot_pool_set_budget: the count `used` reaches by the end of the
+     * session's consumers (0 with budgeted clear: unknown) */
+    uint64_t target;
+    int budgeted;
 } cot_pool;
 
 /* sender: 1 for the COT sender (delta: bit 0 set), 0 for the receiver. */
@@ -102,6 +106,23 @@ static inline size_t cot_pool_room(size_t batch) {
 
 static inline size_t cot_pool_avail(const cot_pool *p) {
     return p->end - p->pos;
+}
+
+/* The budget: the consumers will take `takes` more entries in all (the
+ * whole inference, as the flight model walks it: nn/cost.h,
+ * cost_session_budgets); both sides of a direction set the same. Only
+ * what the schedule makes ahead of need depends on it (ot/silent.c): a
+ * pool whose stock already covers the rest of its budget makes no batch
+ * ahead, while a take that runs short always refills, so a wrong budget
+ * costs a flight, never a result. */
+static inline void cot_pool_set_budget(cot_pool *p, uint64_t takes) {
+    p->target = p->used + takes;
+    p->budgeted = 1;
+}
+/* Whether the consumers may still want more than the pool holds (always,
+ * without a budget). used + avail changes only at fills. */
+static inline int cot_pool_wanted(const cot_pool *p) {
+    return !p->budgeted || p->used + cot_pool_avail(p) < p->target;
 }
 
 /* The next cnt <= min(cot_pool_avail, COT_POOL_CARRY) COTs; *index = the

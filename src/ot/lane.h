@@ -36,6 +36,7 @@
 #ifndef PARLEY_OT_LANE_H
 #define PARLEY_OT_LANE_H
 
+#include "net/frame.h"
 #include "ot/cotpool.h"
 #include "ot/ferret.h"
 #include "ot/vole4.h"
@@ -62,6 +63,15 @@ typedef struct ot_lane_opts {
      * (cost_opts.vole4, fsim_new4). */
     const vole4_params *vole4;
 } ot_lane_opts;
+
+/* What a session's consumers will take from each lane's pools, as the
+ * flight model walks the inference (nn/cost.h, cost_session_budgets):
+ * takes[i][d][k] on lane i in the direction whose COT sender is party d
+ * (0 the server, 1 the client), k 0 for COTs and 1 for 4-bit VOLE
+ * correlations (cot_pool_set_budget). */
+typedef struct ot_budgets {
+    uint64_t takes[LANES_MAX][2][2];
+} ot_budgets;
 
 typedef struct ot_backend ot_backend;
 
@@ -105,6 +115,10 @@ struct ot_backend {
     /* What making COTs has cost on this lane (zero where nothing is made). */
     void (*stats)(const ot_lane *ln, silent_stats *out);
     void *(*instance)(ot_lane *ln, int which);
+    /* The pools' budgets (cot_pool_set_budget): what the consumers will
+     * take in the direction we send and in the one we receive, [0] COTs,
+     * [1] 4-bit VOLE correlations. NULL on a back-end without pools. */
+    void (*budget)(ot_lane *ln, const uint64_t send[2], const uint64_t recv[2]);
 
     /* ---- costs, from public shapes only (o may be NULL: defaults) ---- */
     uint64_t (*setup_bytes)(const ot_lane_opts *o);

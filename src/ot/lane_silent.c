@@ -200,6 +200,16 @@ static void silent_lane_stats(const ot_lane *ln, silent_stats *out) {
     out->corrs = sl->ps4.used + sl->pr4.used;
 }
 
+static void silent_budget(ot_lane *ln, const uint64_t send[2], const uint64_t recv[2]) {
+    silent_lane *sl = ln->st;
+    cot_pool_set_budget(&sl->ps, send[0]);
+    cot_pool_set_budget(&sl->pr, recv[0]);
+    if (sl->v4) {
+        cot_pool_set_budget(&sl->ps4, send[1]);
+        cot_pool_set_budget(&sl->pr4, recv[1]);
+    }
+}
+
 static void *silent_instance(ot_lane *ln, int which) {
     silent_lane *sl = ln->st;
     if (which == OT_INST_COTS_SEND) return &sl->ps;
@@ -278,6 +288,7 @@ const ot_backend ot_backend_silent = {
     .run = silent_run,
     .stats = silent_lane_stats,
     .instance = silent_instance,
+    .budget = silent_budget,
     .setup_bytes = silent_setup_bytes,
     .memory = silent_memory,
     .job_bytes = silent_job_bytes_of,

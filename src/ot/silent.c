@@ -596,13 +596,14 @@ static int steps_run(sched_dir *ps, sched_dir *pr, chan *ch, const ot_chunk *R, 
          * the receiver right after the segment, so the next exchange starts
          * with a batch in stock instead of stopping for one
          * (docs/PROTOCOLS.md §2.4). The correlations' pool does so only
-         * after an exchange that drew on it. */
+         * after an exchange that drew on it, and no pool does once its
+         * stock covers the rest of its budget (cot_pool_set_budget). */
         int last = js == ns && jr == nr, ahead_s[2] = {0, 0}, ahead_r[2] = {0, 0};
         for (int k = 0; k < 2; k++) {
             ahead_s[k] = last && js > is && ps->p[k] && as[k] < ps->p[k]->room &&
-                         (k == 0 || used_s[1]);
+                         (k == 0 || used_s[1]) && cot_pool_wanted(ps->p[k]);
             ahead_r[k] = last && jr > ir && pr->p[k] && ar[k] < pr->p[k]->room &&
-                         (k == 0 || used_r[1]);
+                         (k == 0 || used_r[1]) && cot_pool_wanted(pr->p[k]);
             if (ahead_s[k]) tc.want[k] = 1;
         }
         int hook = tc.want[0] || tc.want[1];
